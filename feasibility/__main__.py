@@ -1,0 +1,3 @@
+from feasibility.cli import main
+
+main()

@@ -1,0 +1,61 @@
+"""Per trial and site, patients counted by their (passed, unknown) criterion bit masks.
+
+Every attrition view (waterfall in any order, each criterion alone, leave-one-out, impact)
+follows from this histogram without another scan. Masks are split into 62-bit words so a
+trial may have any number of criteria.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlglot import exp
+
+from feasibility.compile.predicates import PredicateCompiler
+from feasibility.compile.sqlexpr import case, col, lit
+from feasibility.criteria.model import Trial
+
+WORD_BITS = 62
+
+
+def words_needed(trials: Sequence[Trial]) -> int:
+    return max(1, *(-(-len(t.criteria) // WORD_BITS) for t in trials))
+
+
+def mask_words(passes: Sequence[exp.Expression], n_words: int) -> tuple[list, list]:
+    """BIGINT words of the passed and unknown masks (bit k = criterion k)."""
+    passed: list[exp.Expression] = []
+    unknown: list[exp.Expression] = []
+    for w in range(n_words):
+        p_word: exp.Expression = exp.cast(lit(0), "BIGINT")
+        u_word: exp.Expression = exp.cast(lit(0), "BIGINT")
+        for k in range(w * WORD_BITS, min(len(passes), (w + 1) * WORD_BITS)):
+            bit = lit(1 << (k - w * WORD_BITS))
+            pred = passes[k]
+            p_word = exp.Add(this=p_word, expression=case(
+                [(exp.Paren(this=pred), bit)], lit(0)))
+            u_word = exp.Add(this=u_word, expression=case(
+                [(exp.Is(this=exp.Paren(this=pred), expression=exp.null()), bit)], lit(0)))
+        passed.append(p_word)
+        unknown.append(u_word)
+    return passed, unknown
+
+
+def histogram_query(trials: Sequence[Trial], compiler: PredicateCompiler,
+                    table: str = "patients") -> exp.Expression:
+    """One UNION ALL of per-trial GROUP BYs: trial_id, site_id, p0.., u0.., n."""
+    n_words = words_needed(trials)
+    branches = []
+    for trial in trials:
+        passes = [compiler.passes(c) for c in trial.criteria]
+        passed, unknown = mask_words(passes, n_words)
+        select = [lit(trial.id).as_("trial_id"), col("site_id")]
+        select += [w.as_(f"p{i}") for i, w in enumerate(passed)]
+        select += [w.as_(f"u{i}") for i, w in enumerate(unknown)]
+        select.append(exp.Count(this=exp.Star()).as_("n"))
+        group = [col("site_id"), *[exp.Literal.number(i + 3) for i in range(2 * n_words)]]
+        branches.append(exp.select(*select).from_(table).group_by(*group))
+    query: exp.Expression = branches[0]
+    for b in branches[1:]:
+        query = exp.union(query, b, distinct=False)
+    return query

@@ -1,0 +1,171 @@
+"""Plan the per-patient features every trial needs, shared across trials and criteria.
+
+The plan is the heart of the one-pass design: the extract is joined once to a small code map
+and aggregated once per (patient, concept). Many criteria share a concept-level aggregate
+(the latest ALT serves every ALT window; the latest diagnosis date serves every diagnosis
+window), so the plan collects the few distinct aggregates and the predicates read from them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from feasibility.criteria.concepts import ConceptLibrary, normalise_code
+from feasibility.criteria.model import (
+    Comparison,
+    Concept,
+    Derived,
+    Duration,
+    History,
+    Measurement,
+    Medication,
+    Trial,
+    walk,
+)
+from feasibility.units import normalise_unit
+
+
+@dataclass(frozen=True)
+class CountFeature:
+    """Number of a concept's records in a window (only for `min_count` > 1)."""
+
+    concept_id: int
+    within: Duration | None
+
+
+@dataclass(frozen=True)
+class MedicationFeature:
+    """Exposure days to a concept in a window, with and without a known in-range dose."""
+
+    concept_id: int
+    within: Duration | None
+    dose: Comparison | None
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Every concept the trials use (position = concept id) and the aggregates they need."""
+
+    concepts: tuple[Concept, ...]
+    counts: tuple[CountFeature, ...]
+    medications: tuple[MedicationFeature, ...]
+
+    def concept_id(self, name: str) -> int:
+        return self._ids[name]
+
+    @property
+    def _ids(self) -> dict[str, int]:
+        return {c.name: i for i, c in enumerate(self.concepts)}
+
+    def count_column(self, concept: str, within: Duration | None) -> str:
+        return f"n{self.counts.index(CountFeature(self.concept_id(concept), within))}"
+
+    def medication_column(self, concept: str, within: Duration | None,
+                          dose: Comparison | None) -> int:
+        return self.medications.index(MedicationFeature(self.concept_id(concept), within, dose))
+
+    @property
+    def measurement_ids(self) -> tuple[int, ...]:
+        return tuple(i for i, c in enumerate(self.concepts) if c.kind == "measurement")
+
+
+def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
+    """Collect the distinct concepts and aggregates of all trials."""
+    names: list[str] = []
+    counts: list[tuple[str, Duration | None]] = []
+    meds: list[tuple[str, Duration | None, Comparison | None]] = []
+
+    def use(name: str) -> None:
+        if name not in names:
+            names.append(name)
+
+    for trial in trials:
+        for criterion in trial.criteria:
+            if criterion.rule is None:
+                continue
+            for node in walk(criterion.rule):
+                if isinstance(node, History):
+                    use(node.concept)
+                    if node.min_count > 1 and (node.concept, node.within) not in counts:
+                        counts.append((node.concept, node.within))
+                elif isinstance(node, Measurement):
+                    use(node.concept)
+                elif isinstance(node, Medication):
+                    use(node.concept)
+                    key = (node.concept, node.within, node.dose)
+                    if key not in meds:
+                        meds.append(key)
+                elif isinstance(node, Derived):
+                    use("creatinine")
+                    if node.measure == "creatinine_clearance":
+                        use("weight")
+    concepts = tuple(library[n] for n in names)
+    ids = {c.name: i for i, c in enumerate(concepts)}
+    return Plan(
+        concepts=concepts,
+        counts=tuple(CountFeature(ids[n], w) for n, w in counts),
+        medications=tuple(MedicationFeature(ids[n], w, d) for n, w, d in meds),
+    )
+
+
+# ---------------------------------------------------------------- code map
+
+
+@dataclass(frozen=True)
+class CodeMapRow:
+    """How rows with one (code system, code, unit) map into one concept."""
+
+    code_system: str
+    code: str
+    unit: str  # '' for a missing unit, so the join key is never NULL
+    concept_id: int
+    factor: float | None  # value * factor = canonical value; None: unit unknown
+    is_measurement: bool
+
+
+def _matches(patterns, system: str, code: str) -> bool:
+    for p in patterns:
+        if p.system != system:
+            continue
+        if code == p.code or (p.prefix and code.startswith(p.code)):
+            return True
+    return False
+
+
+def build_code_map(
+    plan: Plan, dictionary: Iterable[tuple[str | None, str | None, str | None, int]]
+) -> tuple[list[CodeMapRow], dict[str, int]]:
+    """Map the extract's distinct (code system, code, unit) triples to concepts.
+
+    Done on the distinct triples (thousands), not on the rows (millions), so prefix patterns,
+    exclusions, unit spellings and dose factors cost nothing per row. `dictionary` holds
+    (code system, code, unit, number of rows). Returns the map and, per concept name, the
+    number of rows whose unit the concept does not know (they will compare as UNKNOWN).
+    """
+    by_system: dict[str, list[tuple[int, Concept]]] = {}
+    for cid, concept in enumerate(plan.concepts):
+        for system in {p.system for p in concept.codes}:
+            by_system.setdefault(system, []).append((cid, concept))
+    rows: list[CodeMapRow] = []
+    unknown_units: dict[str, int] = {}
+    for system, code, unit, n_rows in dictionary:
+        if system is None or code is None:
+            continue
+        sys_norm = system.strip().upper()
+        code_norm = normalise_code(code)
+        for cid, concept in by_system.get(sys_norm, ()):
+            if not _matches(concept.codes, sys_norm, code_norm):
+                continue
+            if _matches(concept.exclude, sys_norm, code_norm):
+                continue
+            factor: float | None = None
+            if concept.kind in ("measurement", "medication"):
+                factor = concept.unit_factor(normalise_unit(unit))
+                if factor is not None and concept.dose_factors:
+                    factor *= dict(concept.dose_factors).get(code_norm, 1.0)
+                if factor is None and concept.kind == "measurement" and concept.unit is not None:
+                    unknown_units[concept.name] = unknown_units.get(concept.name, 0) + n_rows
+            rows.append(CodeMapRow(system, code, unit or "", cid, factor,
+                                   concept.kind == "measurement"))
+    return rows, unknown_units

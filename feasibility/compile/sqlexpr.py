@@ -1,0 +1,105 @@
+"""Small builders over sqlglot expressions, so compiler code reads like the SQL it makes.
+
+Every value from a trial file or an extract enters SQL as a literal node, never as text
+pasted into a query, so no name, code or text can change a query's structure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlglot import exp
+
+from feasibility.criteria.model import Comparison, Duration
+
+TRUE = exp.true()
+FALSE = exp.false()
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def lit(value: object) -> exp.Expression:
+    """A literal: number, string, bool or NULL."""
+    if value is None:
+        return exp.null()
+    if isinstance(value, bool):
+        return exp.true() if value else exp.false()
+    if isinstance(value, int | float):
+        return exp.Literal.number(repr(float(value)) if isinstance(value, float) else value)
+    return exp.Literal.string(str(value))
+
+
+def null_bool() -> exp.Expression:
+    return exp.cast(exp.null(), "BOOLEAN")
+
+
+def truth(value: bool | None) -> exp.Expression:
+    """TRUE, FALSE or a typed NULL (UNKNOWN)."""
+    return null_bool() if value is None else lit(value)
+
+
+def paren(e: exp.Expression) -> exp.Expression:
+    return e if isinstance(e, exp.Paren | exp.Column | exp.Literal | exp.Boolean) else exp.Paren(this=e)
+
+
+def and_(*parts: exp.Expression) -> exp.Expression:
+    return exp.and_(*(paren(p) for p in parts))
+
+
+def or_(*parts: exp.Expression) -> exp.Expression:
+    return exp.or_(*(paren(p) for p in parts))
+
+
+def not_(e: exp.Expression) -> exp.Expression:
+    return exp.Not(this=paren(e))
+
+
+def case(whens: Sequence[tuple[exp.Expression, exp.Expression]],
+         default: exp.Expression | None = None) -> exp.Case:
+    c = exp.Case()
+    for cond, value in whens:
+        c = c.when(cond, value)
+    return c.else_(default) if default is not None else c
+
+
+def func(name: str, *args: exp.Expression) -> exp.Expression:
+    return exp.func(name, *args)
+
+
+def field(struct: exp.Expression, name: str) -> exp.Expression:
+    return exp.Dot(this=struct, expression=exp.to_identifier(name))
+
+
+def struct(**fields: exp.Expression) -> exp.Expression:
+    return exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(k), expression=v)
+                                   for k, v in fields.items()])
+
+
+def agg_filter(agg: exp.Expression, where: exp.Expression) -> exp.Expression:
+    """`agg FILTER (WHERE where)`."""
+    return exp.Filter(this=agg, expression=exp.Where(this=where))
+
+
+def window_start(index: exp.Expression, within: Duration) -> exp.Expression:
+    """The first day of a look-back window ending at `index`."""
+    unit = within.unit.upper()
+    amount = within.amount
+    if unit == "WEEK":
+        unit, amount = "DAY", amount * 7
+    return exp.DateSub(this=index, expression=exp.Literal.number(amount), unit=exp.Var(this=unit))
+
+
+def compare(value: exp.Expression, cmp: Comparison) -> exp.Expression:
+    """`value` against every bound; NULL when value is NULL (UNKNOWN)."""
+    ops = {">=": exp.GTE, "<=": exp.LTE, ">": exp.GT, "<": exp.LT}
+    parts = [ops[op](this=paren(value), expression=lit(t)) for op, t in cmp.bounds()]
+    return and_(*parts) if len(parts) > 1 else parts[0]
+
+
+def compare_interval(low: exp.Expression, high: exp.Expression, cmp: Comparison) -> exp.Expression:
+    """A comparison on a value known only to lie in [low, high]: TRUE if it holds at both
+    ends, FALSE if at neither, otherwise UNKNOWN. Exact for the monotone bounds we use."""
+    at_low, at_high = compare(low, cmp), compare(high, cmp)
+    return case([(and_(at_low, at_high), TRUE), (and_(not_(at_low), not_(at_high)), FALSE)])

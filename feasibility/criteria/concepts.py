@@ -1,0 +1,154 @@
+"""The concept library: named code lists with units, read from `concepts/*.yaml`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from feasibility.criteria.model import CodePattern, Concept
+from feasibility.criteria.yaml_source import Located, check_keys, load_yaml, require
+from feasibility.errors import TrialError
+from feasibility.units import normalise_unit
+
+KINDS = ("condition", "procedure", "measurement", "medication", "other")
+CONCEPT_KEYS = {
+    "label", "kind", "codes", "exclude", "unit", "units", "default_uln", "dose_factors",
+    "checked", "note", "description",
+}
+
+
+def normalise_code(code: str) -> str:
+    """Codes compare upper-cased and without dots: `M32.14` and `m3214` are one code."""
+    return str(code).strip().upper().replace(".", "")
+
+
+def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
+    spec = node.get(key) or {}
+    if not isinstance(spec, dict):
+        raise TrialError(
+            f"`{key}` of concept `{name}` must map code systems to lists of codes",
+            where=node.where(key), fix="write e.g. `ICD10CM: [M32*]`",
+        )
+    out = []
+    for system, codes in spec.items():
+        if isinstance(codes, str | int | float):
+            codes = [codes]
+        if not isinstance(codes, list):
+            raise TrialError(
+                f"codes of system `{system}` in concept `{name}` must be a list",
+                where=spec.where(system) if isinstance(spec, Located) else node.where(key),
+                fix="write `[code, code, ...]`",
+            )
+        for code in codes:
+            text = str(code).strip()
+            prefix = text.endswith("*")
+            text = normalise_code(text.rstrip("*"))
+            if not text:
+                raise TrialError(
+                    f"empty code in concept `{name}`", where=node.where(key),
+                    fix="remove it or write the code",
+                )
+            out.append(CodePattern(str(system).upper(), text, prefix))
+    return tuple(out)
+
+
+def _number(node: Located, key: str, name: str) -> float:
+    value = node[key]
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TrialError(
+            f"`{key}` of concept `{name}` must be a number", where=node.where(key),
+            fix="write a plain number",
+        )
+    return float(value)
+
+
+def parse_concept(name: str, node: Located) -> Concept:
+    """One concept definition."""
+    if not isinstance(node, Located):
+        raise TrialError(f"concept `{name}` must be a mapping", where=getattr(node, "file", ""))
+    check_keys(node, CONCEPT_KEYS, f"concept `{name}`")
+    kind = require(node, "kind", f"concept `{name}`")
+    if kind not in KINDS:
+        raise TrialError(
+            f"concept `{name}` has unknown kind `{kind}`", where=node.where("kind"),
+            fix=f"use one of {', '.join(KINDS)}",
+        )
+    codes = _patterns(node, "codes", name)
+    if not codes:
+        raise TrialError(f"concept `{name}` has no codes", where=node.where(), fix="add `codes:`")
+    units: list[tuple[str, float]] = []
+    for unit, factor in (node.get("units") or {}).items():
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
+            raise TrialError(
+                f"conversion factor of unit `{unit}` in concept `{name}` must be a positive number",
+                where=node.where("units"), fix="write e.g. `umol/L: 0.0113`",
+            )
+        units.append((normalise_unit(str(unit)) or "", float(factor)))
+    dose_factors = []
+    for code, factor in (node.get("dose_factors") or {}).items():
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
+            raise TrialError(
+                f"dose factor of `{code}` in concept `{name}` must be a positive number",
+                where=node.where("dose_factors"), fix="write e.g. `H02AB04: 1.25`",
+            )
+        dose_factors.append((normalise_code(str(code)), float(factor)))
+    return Concept(
+        name=name,
+        kind=kind,
+        label=str(node.get("label") or name),
+        codes=codes,
+        exclude=_patterns(node, "exclude", name),
+        unit=str(node["unit"]) if node.get("unit") is not None else None,
+        units=tuple(units),
+        default_uln=_number(node, "default_uln", name) if "default_uln" in node else None,
+        dose_factors=tuple(dose_factors),
+        checked=str(node.get("checked") or ""),
+        source=node.file,
+    )
+
+
+@dataclass(frozen=True)
+class ConceptLibrary:
+    """All concepts by name, with the files they came from."""
+
+    concepts: dict[str, Concept]
+    files: tuple[Path, ...]
+
+    def __getitem__(self, name: str) -> Concept:
+        return self.concepts[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.concepts
+
+
+def load_library(dirs: Iterable[Path]) -> ConceptLibrary:
+    """Read every `*.yaml` of the given concept folders. Later folders override earlier ones;
+    a name defined twice within one folder is an error."""
+    concepts: dict[str, Concept] = {}
+    files: list[Path] = []
+    for folder in dirs:
+        seen_here: dict[str, str] = {}
+        for path in sorted(folder.glob("*.yaml")):
+            files.append(path)
+            data = load_yaml(path)
+            if data is None:
+                continue
+            if not isinstance(data, Located) or "concepts" not in data:
+                raise TrialError(
+                    "a concept file must have a top-level `concepts:` mapping",
+                    where=str(path), fix="start the file with `concepts:`",
+                )
+            check_keys(data, {"concepts", "description"}, "a concept file")
+            body = data["concepts"] or {}
+            if not isinstance(body, Located):
+                raise TrialError("`concepts:` must be a mapping of names", where=data.where())
+            for name, node in body.items():
+                if name in seen_here:
+                    raise TrialError(
+                        f"concept `{name}` is defined twice (also in {seen_here[name]})",
+                        where=body.where(name), fix="keep one definition",
+                    )
+                seen_here[name] = str(path)
+                concepts[name] = parse_concept(name, node)
+    return ConceptLibrary(concepts, tuple(files))

@@ -1,0 +1,280 @@
+"""The criteria model: plain frozen data, no SQL.
+
+A trial is an ordered tuple of criteria; a criterion holds a rule, a tree of atoms joined by
+combinators. Every node evaluates to TRUE, FALSE or UNKNOWN per patient. Engines (the DuckDB
+compiler, the reference evaluator) interpret this model; nothing here knows how.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+
+class Truth(Enum):
+    """A three-valued answer, used where a rule states what missing data means."""
+
+    TRUE = "true"
+    FALSE = "false"
+    UNKNOWN = "unknown"
+
+    def as_bool(self) -> bool | None:
+        return {Truth.TRUE: True, Truth.FALSE: False, Truth.UNKNOWN: None}[self]
+
+
+COMPARE = {
+    ">=": lambda v, t: v >= t,
+    "<=": lambda v, t: v <= t,
+    ">": lambda v, t: v > t,
+    "<": lambda v, t: v < t,
+}
+
+DurationUnit = Literal["day", "week", "month", "year"]
+
+
+@dataclass(frozen=True)
+class Duration:
+    """A look-back window ending at the index date, inclusive at both ends."""
+
+    amount: int
+    unit: DurationUnit
+
+    def __str__(self) -> str:
+        return f"{self.amount} {self.unit}{'s' if self.amount != 1 else ''}"
+
+    def approx_days(self) -> float:
+        """Length in days, for ordering windows only (months are calendar months when applied)."""
+        return self.amount * {"day": 1, "week": 7, "month": 30.4375, "year": 365.25}[self.unit]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Bounds on a value: min (>=), max (<=), above (>), below (<); any combination."""
+
+    min: float | None = None
+    max: float | None = None
+    above: float | None = None
+    below: float | None = None
+
+    def bounds(self) -> list[tuple[str, float]]:
+        """The set bounds as (operator, threshold) pairs, operators '>=', '<=', '>', '<'."""
+        ops = (("min", ">="), ("max", "<="), ("above", ">"), ("below", "<"))
+        return [(op, getattr(self, key)) for key, op in ops if getattr(self, key) is not None]
+
+    def scaled(self, factor: float) -> Comparison:
+        """The same bounds multiplied by a unit factor."""
+
+        def s(x: float | None) -> float | None:
+            return None if x is None else x * factor
+
+        return Comparison(s(self.min), s(self.max), s(self.above), s(self.below))
+
+    def holds(self, value: float) -> bool:
+        """Whether a known value satisfies every bound."""
+        return all(COMPARE[op](value, t) for op, t in self.bounds())
+
+    def __str__(self) -> str:
+        return " and ".join(f"{op} {t:g}" for op, t in self.bounds())
+
+
+# ---------------------------------------------------------------- atoms
+
+
+@dataclass(frozen=True)
+class Age:
+    """Age in whole years at the index date."""
+
+    compare: Comparison
+
+
+@dataclass(frozen=True)
+class Sex:
+    """Recorded sex is one of the given values (F, M); U is UNKNOWN."""
+
+    values: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class History:
+    """At least `min_count` records of a concept in the window (diagnosis, procedure, ...)."""
+
+    concept: str
+    within: Duration | None = None
+    min_count: int = 1
+    if_missing: Truth = Truth.FALSE
+    label: Literal["diagnosis", "procedure", "history"] = "history"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The latest lab or observation result of a concept in the window, compared or read."""
+
+    concept: str
+    within: Duration | None = None
+    compare: Comparison | None = None
+    unit: str | None = None  # unit of the thresholds, or "ULN" for multiples of the ULN
+    result: Literal["positive", "negative"] | None = None
+    if_missing: Truth = Truth.UNKNOWN
+    label: Literal["lab", "observation"] = "lab"
+
+    @property
+    def uln(self) -> bool:
+        return self.unit is not None and self.unit.upper() == "ULN"
+
+
+@dataclass(frozen=True)
+class Medication:
+    """Exposure days to a concept in the window, optionally only at doses within bounds."""
+
+    concept: str
+    within: Duration | None = None
+    min_days: int = 1
+    dose: Comparison | None = None
+    dose_unit: str | None = None
+    if_missing: Truth = Truth.FALSE
+
+
+DerivedMeasure = Literal["creatinine_clearance", "egfr_ckd_epi_2021"]
+
+
+@dataclass(frozen=True)
+class Derived:
+    """A value computed from other results: Cockcroft-Gault CrCl or CKD-EPI 2021 eGFR."""
+
+    measure: DerivedMeasure
+    compare: Comparison
+    within: Duration | None = None
+    unit: str | None = None
+    if_missing: Truth = Truth.UNKNOWN
+
+
+# ---------------------------------------------------------------- combinators
+
+
+@dataclass(frozen=True)
+class All:
+    parts: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple[Rule, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    part: Rule
+
+
+@dataclass(frozen=True)
+class AtLeast:
+    n: int
+    parts: tuple[Rule, ...]
+
+
+Atom = Age | Sex | History | Measurement | Medication | Derived
+Rule = Atom | All | AnyOf | Not | AtLeast
+
+ATOMS: tuple[type, ...] = (Age, Sex, History, Measurement, Medication, Derived)
+
+
+def walk(rule: Rule):
+    """Every node of a rule tree, parents before children."""
+    yield rule
+    if isinstance(rule, All | AnyOf | AtLeast):
+        for part in rule.parts:
+            yield from walk(part)
+    elif isinstance(rule, Not):
+        yield from walk(rule.part)
+
+
+# ---------------------------------------------------------------- trials
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One protocol criterion, with its verbatim text and, if data can decide it, a rule."""
+
+    id: str
+    kind: Literal["inclusion", "exclusion"]
+    text: str
+    rule: Rule | None = None
+    reason: str | None = None  # why not assessable
+    note: str | None = None  # what is left to the investigator
+
+    @property
+    def assessable(self) -> bool:
+        return self.rule is not None
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A trial's eligibility criteria in protocol order."""
+
+    id: str
+    title: str
+    criteria: tuple[Criterion, ...]
+    source: tuple[str, ...] = ()
+    path: str = ""
+    sha256: str = ""
+
+    def concepts(self) -> set[str]:
+        """Names of every concept the trial's rules use."""
+        names: set[str] = set()
+        for c in self.criteria:
+            if c.rule is None:
+                continue
+            for node in walk(c.rule):
+                concept = getattr(node, "concept", None)
+                if concept:
+                    names.add(concept)
+        return names
+
+
+# ---------------------------------------------------------------- concepts
+
+
+ConceptKind = Literal["condition", "procedure", "measurement", "medication", "other"]
+
+
+@dataclass(frozen=True)
+class CodePattern:
+    """A code in a system; `prefix` patterns match the code and everything below it."""
+
+    system: str
+    code: str  # normalised: upper case, no dots
+    prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A named clinical concept: code lists per system, and for measurements their units."""
+
+    name: str
+    kind: ConceptKind
+    label: str = ""
+    codes: tuple[CodePattern, ...] = ()
+    exclude: tuple[CodePattern, ...] = ()
+    unit: str | None = None  # canonical unit
+    units: tuple[tuple[str, float], ...] = ()  # normalised unit -> factor to canonical
+    default_uln: float | None = None
+    dose_factors: tuple[tuple[str, float], ...] = ()  # normalised code -> factor
+    checked: str = ""
+    source: str = ""  # the file it was read from
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def unit_factor(self, normalised_unit: str | None) -> float | None:
+        """Factor converting a value in this unit to the canonical unit; None if unknown."""
+        from feasibility.units import normalise_unit
+
+        if normalised_unit is None or normalised_unit == "":
+            return 1.0 if self.accepts_missing_unit else None
+        if self.unit is not None and normalised_unit == normalise_unit(self.unit):
+            return 1.0
+        return dict(self.units).get(normalised_unit)
+
+    @property
+    def accepts_missing_unit(self) -> bool:
+        """Dimensionless results (scores, ratios, percentages) may come without a unit."""
+        return self.unit is None or self.unit.startswith("{") or self.unit == "%"

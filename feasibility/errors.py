@@ -1,0 +1,27 @@
+"""User-facing errors: one line naming the file, the place and the fix."""
+
+from __future__ import annotations
+
+
+class FeasibilityError(Exception):
+    """A problem with the user's input, reported as one line and a non-zero exit.
+
+    Messages never contain patient-level values: only file names, column names, counts and
+    the names of things in trial files.
+    """
+
+    def __init__(self, message: str, *, where: str | None = None, fix: str | None = None):
+        self.where = where
+        self.fix = fix
+        parts = [f"{where}: {message}" if where else message]
+        if fix:
+            parts.append(f"fix: {fix}")
+        super().__init__(" — ".join(parts))
+
+
+class ExtractError(FeasibilityError):
+    """The extract does not meet the contract."""
+
+
+class TrialError(FeasibilityError):
+    """A trial or concept file is malformed."""

@@ -1,0 +1,48 @@
+"""The extract contract (v1): the columns a site's parquet file must or may carry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+CONTRACT_VERSION = "1"
+
+DOMAINS = ("diagnosis", "lab", "medication", "procedure", "observation", "person")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str  # the type the engine reads it as
+    required: bool
+    accepts: tuple[str, ...]  # DuckDB type names (prefixes) accepted and cast to `type`
+    meaning: str
+
+
+_STRING = ("VARCHAR",)
+_INT = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
+        "UBIGINT")
+_NUMBER = ("DOUBLE", "FLOAT", "DECIMAL", "REAL", *_INT)
+_DATE = ("DATE", "TIMESTAMP")
+
+COLUMNS: tuple[Column, ...] = (
+    Column("patient_id", "VARCHAR", True, _STRING + _INT, "pseudonymous patient id"),
+    Column("site_id", "VARCHAR", False, _STRING + _INT, "site; absent: one site named by --site"),
+    Column("sex", "VARCHAR", True, _STRING, "F, M or U, constant per patient"),
+    Column("birth_year", "INTEGER", True, _INT, "year of birth, constant per patient"),
+    Column("birth_date", "DATE", False, _DATE, "date of birth; takes precedence over birth_year"),
+    Column("index_date", "DATE", False, _DATE, "per-patient screening date; overrides --as-of"),
+    Column("domain", "VARCHAR", True, _STRING, "diagnosis, lab, medication, procedure, "
+           "observation or person"),
+    Column("code_system", "VARCHAR", True, _STRING, "ICD10CM, ICD10, ICD9CM, LOINC, ATC, RXNORM, "
+           "SNOMED, CVX, LOCAL, ..."),
+    Column("code", "VARCHAR", True, _STRING + _INT, "the code in that system"),
+    Column("value_num", "DOUBLE", False, _NUMBER, "numeric result; for medications the daily dose"),
+    Column("value_text", "VARCHAR", False, _STRING, "text result: positive, negative, detected, ..."),
+    Column("unit", "VARCHAR", False, _STRING, "UCUM or common spelling"),
+    Column("ref_low", "DOUBLE", False, _NUMBER, "lower reference limit"),
+    Column("ref_high", "DOUBLE", False, _NUMBER, "upper reference limit (ULN)"),
+    Column("start_date", "DATE", True, _DATE, "event date"),
+    Column("end_date", "DATE", False, _DATE, "end of a medication or condition"),
+)
+
+BY_NAME = {c.name: c for c in COLUMNS}

@@ -1,0 +1,136 @@
+"""Open a site's extract in DuckDB as the view `events`, checked against the contract."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+from sqlglot import exp
+
+from feasibility.errors import ExtractError
+from feasibility.extract.contract import COLUMNS
+
+
+@dataclass(frozen=True)
+class ExtractSource:
+    """The parquet files of one extract and what the engine learnt of them."""
+
+    files: tuple[Path, ...]
+    label: str  # what the user gave, for messages
+    columns: dict[str, str]  # column -> DuckDB type, as found
+
+    def has(self, column: str) -> bool:
+        return column in self.columns
+
+    def sha256(self) -> str:
+        """SHA-256 of the file's bytes; for several files, of their names and hashes."""
+        if len(self.files) == 1:
+            return _file_sha256(self.files[0])
+        h = hashlib.sha256()
+        for f in self.files:
+            h.update(f"{f.name}:{_file_sha256(f)}\n".encode())
+        return h.hexdigest()
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_files(spec: str) -> tuple[Path, ...]:
+    """A parquet file, a folder of them, or a glob."""
+    p = Path(spec)
+    if p.is_dir():
+        files = sorted(p.rglob("*.parquet"))
+        if not files:
+            raise ExtractError("no *.parquet files in this folder", where=spec,
+                               fix="point at a parquet file or a folder of them")
+        return tuple(files)
+    if p.is_file():
+        return (p,)
+    if any(ch in spec for ch in "*?["):
+        files = sorted(Path(f) for f in glob.glob(spec, recursive=True) if Path(f).is_file())
+        if not files:
+            raise ExtractError("the pattern matches no file", where=spec, fix="check the pattern")
+        return tuple(files)
+    raise ExtractError("file not found", where=spec, fix="check the extract path")
+
+
+def _describe(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str) -> dict[str, str]:
+    try:
+        rows = con.execute(
+            "DESCRIBE SELECT * FROM read_parquet(?)", [[str(f) for f in files]]
+        ).fetchall()
+    except duckdb.Error as e:
+        first = str(e).splitlines()[0]
+        hint = "is it a parquet file? re-export it, or check it is not truncated"
+        if "schema" in first.lower() or "union_by_name" in first.lower():
+            hint = "all files of one extract must have the same columns"
+        raise ExtractError(f"cannot read as parquet ({_short(first)})", where=label, fix=hint) from None
+    return {name: str(dtype).upper() for name, dtype, *_ in rows}
+
+
+def _short(message: str) -> str:
+    # DuckDB prefixes errors with their class; the file name it adds is the user's own.
+    for prefix in ("Invalid Input Error: ", "IO Error: ", "Binder Error: "):
+        message = message.removeprefix(prefix)
+    return message[:160]
+
+
+def check_columns(columns: dict[str, str], label: str) -> None:
+    """Every required column present, every known column of an accepted type."""
+    lower = {c.lower(): c for c in columns}
+    for col in COLUMNS:
+        if col.name not in columns:
+            if col.name in lower:
+                raise ExtractError(
+                    f"column `{lower[col.name]}` must be spelt `{col.name}`", where=label,
+                    fix=f"rename the column to `{col.name}`",
+                )
+            if col.required:
+                import difflib
+
+                near = difflib.get_close_matches(col.name, list(columns), n=1, cutoff=0.7)
+                fix = (f"rename `{near[0]}` to `{col.name}`" if near
+                       else f"add `{col.name}` ({col.meaning}); see docs/extract-contract.md")
+                raise ExtractError(f"required column `{col.name}` is missing", where=label, fix=fix)
+            continue
+        found = columns[col.name]
+        if not any(found.startswith(a) for a in col.accepts):
+            raise ExtractError(
+                f"column `{col.name}` has type {found}, expected {col.type}", where=label,
+                fix=f"write `{col.name}` as {col.type} ({col.meaning})",
+            )
+
+
+def open_extract(con: duckdb.DuckDBPyConnection, spec: str, site: str = "site") -> ExtractSource:
+    """Check the extract's schema and create the view `events` with every contract column
+    (absent optional ones as typed NULLs, `site_id` filled from `site`)."""
+    files = resolve_files(spec)
+    columns = _describe(con, files, spec)
+    check_columns(columns, spec)
+    source = ExtractSource(files, spec, columns)
+    select = []
+    for col in COLUMNS:
+        if col.name in columns:
+            value: exp.Expression = exp.column(col.name)
+            if columns[col.name] != col.type:
+                value = exp.cast(value, col.type)
+            if col.name == "site_id":
+                # a row without a site belongs to the site named on the command line
+                value = exp.func("coalesce", value, exp.Literal.string(site))
+        elif col.name == "site_id":
+            value = exp.Literal.string(site)
+        else:
+            value = exp.cast(exp.null(), col.type)
+        select.append(value.as_(col.name))
+    reader = exp.func("read_parquet", exp.Array(expressions=[exp.Literal.string(str(f)) for f in files]))
+    query = exp.select(*select).from_(reader)
+    con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {query.sql(dialect='duckdb')}")
+    return source

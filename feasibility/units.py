@@ -1,0 +1,70 @@
+"""Unit spellings: one normal form per unit, so concept conversion tables stay short.
+
+Extracts spell the same unit many ways (`10^9/L`, `10*9/L`, `x10E9/L`, `K/uL`, `µmol/L`).
+Normalisation only merges spellings of the *same* unit; conversions between different units
+(mg/dL to umol/L) belong to each concept, because they depend on the analyte.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Spellings of one unit, after lower-casing and removing spaces.
+_ALIASES: dict[str, str] = {
+    # cell counts per volume: 10^9/L is the same quantity as 10^3/uL
+    "10*3/ul": "10*9/l",
+    "k/ul": "10*9/l",
+    "k/mm3": "10*9/l",
+    "thou/ul": "10*9/l",
+    "thou/mm3": "10*9/l",
+    "10*3/mm3": "10*9/l",
+    "/nl": "10*9/l",
+    "g/l(cells)": "10*9/l",
+    "10*6/ul": "10*12/l",
+    "m/ul": "10*12/l",
+    "/mm3": "/ul",
+    "cells/ul": "/ul",
+    "cells/mm3": "/ul",
+    # enzyme activity
+    "iu/l": "u/l",
+    "units/l": "u/l",
+    # daily doses
+    "mg/day": "mg/d",
+    "mg/24h": "mg/d",
+    "mg/dy": "mg/d",
+    "g/day": "g/d",
+    # other common variants
+    "ml/min/1.73m^2": "ml/min/1.73m2",
+    "ml/min/{1.73_m2}": "ml/min/1.73m2",
+    "ml/min/1.73m*2": "ml/min/1.73m2",
+    "mmhg": "mm[hg]",
+    "sec": "s",
+    "seconds": "s",
+    "percent": "%",
+    "ratio": "{ratio}",
+    "inr": "{ratio}",
+    "score": "{score}",
+    "points": "{score}",
+    "point": "{score}",
+    "{points}": "{score}",
+    "kilogram": "kg",
+    "kgs": "kg",
+    "lbs": "[lb_av]",
+    "lb": "[lb_av]",
+    "copies/ml": "{copies}/ml",
+    "iu/ml": "[iu]/ml",
+}
+
+_POWER = re.compile(r"(?:x)?10(?:\^|\*|e|\*\*)(\d+)")
+
+
+def normalise_unit(unit: str | None) -> str | None:
+    """The normal form of a unit spelling, or None for a missing or blank unit."""
+    if unit is None:
+        return None
+    u = unit.strip().lower().replace(" ", "")
+    if not u:
+        return None
+    u = u.replace("µ", "u").replace("μ", "u").replace("×", "x")
+    u = _POWER.sub(lambda m: f"10*{m.group(1)}", u)
+    return _ALIASES.get(u, u)

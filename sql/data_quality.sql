@@ -1,0 +1,17 @@
+-- Patient-level data-quality counts over the feature table `patients`. Only counts leave
+-- this query: no patient-level value is ever reported.
+SELECT
+    count(*) AS patients,
+    count(*) FILTER (WHERE sex_conflict) AS patients_with_two_sexes,
+    count(*) FILTER (WHERE sex = 'U') AS patients_with_unknown_sex,
+    count(*) FILTER (WHERE by_lo <> by_hi OR bd_lo <> bd_hi) AS patients_with_two_birth_years,
+    count(*) FILTER (WHERE by_lo IS NULL AND bd_lo IS NULL) AS patients_without_birth_year,
+    count(*) FILTER (WHERE site_conflict) AS patients_at_two_sites,
+    count(*) FILTER (WHERE idx_conflict) AS patients_with_inconsistent_index_date,
+    count(*) FILTER (WHERE n_future > 0) AS patients_with_events_after_index,
+    coalesce(sum(n_future), 0) AS events_after_index,
+    count(*) FILTER (
+        WHERE first_date < coalesce(bd_lo, make_date(CAST(by_lo AS BIGINT), 1, 1))
+    ) AS patients_with_events_before_birth,
+    count(*) FILTER (WHERE age_hi < 0 OR age_lo > 120) AS patients_with_implausible_age
+FROM patients
