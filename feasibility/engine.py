@@ -43,24 +43,12 @@ class DataQuality:
     default_uln_patients: dict[str, int] = field(default_factory=dict)
     negative_value_rows: dict[str, int] = field(default_factory=dict)
 
-    def warnings(self) -> list[str]:
-        """Human-readable lines for every non-zero count."""
-        out = [f"{v} {k.replace('_', ' ')}" for k, v in self.counts.items()
-               if v and k not in ("patients", "rows")]
-        out += [f"{n} {c} rows in a unit the concept does not know (read as UNKNOWN)"
-                for c, n in sorted(self.unknown_unit_rows.items())]
-        out += [f"{n} patients' latest {c} had no ref_high (the concept's default ULN was used)"
-                for c, n in sorted(self.default_uln_patients.items())]
-        out += [f"{n} negative {c} values" for c, n in sorted(self.negative_value_rows.items())]
-        return out
-
     def as_dict(self) -> dict:
         return {
             "counts": dict(self.counts),
             "unknown_unit_rows": dict(sorted(self.unknown_unit_rows.items())),
             "default_uln_patients": dict(sorted(self.default_uln_patients.items())),
             "negative_value_rows": dict(sorted(self.negative_value_rows.items())),
-            "warnings": self.warnings(),
         }
 
 

@@ -70,6 +70,13 @@ class Plan:
         return tuple(i for i, c in enumerate(self.concepts) if c.kind == "measurement")
 
 
+def canonical_dose(rule: Medication, library: ConceptLibrary) -> Comparison | None:
+    """A medication rule's dose bounds in the concept's canonical unit."""
+    if rule.dose is None:
+        return None
+    return rule.dose.in_canonical(library[rule.concept], rule.dose_unit)
+
+
 def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
     """Collect the distinct concepts and aggregates of all trials."""
     names: list[str] = []
@@ -93,7 +100,7 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
                     use(node.concept)
                 elif isinstance(node, Medication):
                     use(node.concept)
-                    key = (node.concept, node.within, node.dose)
+                    key = (node.concept, node.within, canonical_dose(node, library))
                     if key not in meds:
                         meds.append(key)
                 elif isinstance(node, Derived):

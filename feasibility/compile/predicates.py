@@ -129,8 +129,9 @@ class PredicateCompiler:
             verdict = positive if rule.result == "positive" else not_(positive)
         else:
             assert rule.compare is not None
+            concept = self.plan.concepts[self.plan.concept_id(rule.concept)]
+            bounds = rule.compare
             if rule.uln:
-                concept = self.plan.concepts[self.plan.concept_id(rule.concept)]
                 whens = [(exp.GT(this=ref_high, expression=lit(0)),
                           exp.Div(this=value, expression=ref_high))]
                 if concept.default_uln:
@@ -140,16 +141,19 @@ class PredicateCompiler:
                 number = case(whens)
             else:
                 number = self._canonical(latest)
+                bounds = rule.compare.in_canonical(concept, rule.unit)
             # "not detected" with no number reads as zero: below any positive threshold
             number = case([(and_(_is_null(value), text_is(text, NEGATIVE)), lit(0))], number)
-            verdict = compare(number, rule.compare)
+            verdict = compare(number, bounds)
         return self._missing(self._present(rule.concept, rule.within), verdict, rule.if_missing)
 
     def _medication(self, rule: Medication) -> exp.Expression:
-        j = self.plan.medication_column(rule.concept, rule.within, rule.dose)
+        concept = self.plan.concepts[self.plan.concept_id(rule.concept)]
+        dose = rule.dose.in_canonical(concept, rule.dose_unit) if rule.dose else None
+        j = self.plan.medication_column(rule.concept, rule.within, dose)
         known = func("coalesce", col(f"m{j}_days"), lit(0))
         possible = known
-        if rule.dose is not None:
+        if dose is not None:
             possible = exp.Add(this=known,
                                expression=func("coalesce", col(f"m{j}_unk"), lit(0)))
         return case(
@@ -201,7 +205,10 @@ class PredicateCompiler:
                     expression=case([(female, lit(1.012))], lit(1.0)),
                 )
         # Both equations fall with age: the oldest possible age gives the lowest value.
-        verdict = compare_interval(at_age(col("age_hi")), at_age(col("age_lo")), rule.compare)
+        # Both need the sex (LEAST/GREATEST skip NULLs, so an unknown sex must be explicit).
+        known_sex = exp.In(this=sex, expressions=[lit("F"), lit("M")])
+        verdict = case([(known_sex, compare_interval(at_age(col("age_hi")), at_age(col("age_lo")),
+                                                     rule.compare))])
         return self._missing(present, verdict, rule.if_missing)
 
     # ------------------------------------------------------------ combinators

@@ -62,6 +62,13 @@ class Comparison:
         ops = (("min", ">="), ("max", "<="), ("above", ">"), ("below", "<"))
         return [(op, getattr(self, key)) for key, op in ops if getattr(self, key) is not None]
 
+    def in_canonical(self, concept: Concept, unit: str | None) -> Comparison:
+        """These bounds, stated in `unit`, converted to the concept's canonical unit."""
+        from feasibility.units import normalise_unit
+
+        factor = concept.unit_factor(normalise_unit(unit)) if unit else 1.0
+        return self.scaled(factor if factor is not None else 1.0)
+
     def scaled(self, factor: float) -> Comparison:
         """The same bounds multiplied by a unit factor."""
 

@@ -82,7 +82,7 @@ def parse_comparison(node: Located, what: str) -> Comparison | None:
             values[key] = float(node[key])
     if not values:
         return None
-    if "min" in values and "above" in values or "max" in values and "below" in values:
+    if ("min" in values and "above" in values) or ("max" in values and "below" in values):
         raise TrialError(
             f"{what} gives two lower or two upper bounds", where=node.where(),
             fix="keep one of min/above and one of max/below",
@@ -228,10 +228,6 @@ class _RuleParser:
         unit = body.get("unit")
         if cmp is not None:
             unit = self._threshold_unit(concept, unit, body)
-            if unit != "ULN" and concept.unit is not None:
-                # thresholds are stored in the concept's canonical unit
-                factor = concept.unit_factor(normalise_unit(unit))
-                cmp = cmp.scaled(factor if factor is not None else 1.0)
         return Measurement(
             concept=name,
             within=parse_duration(body.get("within"), body.where("within")),
@@ -286,11 +282,9 @@ class _RuleParser:
                                  fix="e.g. `dose: {min: 7.5, unit: mg/d}`")
             concept = self.library[name]
             dose_unit = str(require(dnode, "unit", "`dose`"))
-            factor = concept.unit_factor(normalise_unit(dose_unit))
-            if factor is None:
+            if concept.unit_factor(normalise_unit(dose_unit)) is None:
                 raise TrialError(f"dose unit `{dose_unit}` is not known for `{name}`",
                                  where=dnode.where("unit"), fix=f"use {concept.unit}")
-            dose = dose.scaled(factor)
         return Medication(
             concept=name,
             within=parse_duration(body.get("within"), body.where("within")),

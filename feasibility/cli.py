@@ -1,0 +1,152 @@
+"""The `feasibility` command line."""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from feasibility import __version__
+from feasibility.errors import FeasibilityError
+
+err = Console(stderr=True)
+
+
+def _parse_date(ctx, param, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"`{value}` is not a date; write YYYY-MM-DD") from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="feasibility")
+def cli() -> None:
+    """Cohort feasibility: how many of a site's patients meet each trial's criteria."""
+
+
+@cli.command()
+@click.argument("extract")
+@click.option("--trials", "trial_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Trial YAML file or folder (repeatable). Default: the shipped seed trials.")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("feasibility-report"),
+              show_default=True, help="Report folder (replaced as a whole when the run succeeds).")
+@click.option("--as-of", callback=_parse_date, help="Index date (YYYY-MM-DD) for patients "
+              "without an index_date. Default: the latest start_date in the extract.")
+@click.option("--site", default="site", show_default=True,
+              help="Site name when the extract has no site_id column.")
+@click.option("--min-cell", type=click.IntRange(min=0), default=11, show_default=True,
+              help="Suppress counts 1..K-1 and round to 5 for sharing; 0 = exact (do not share).")
+@click.option("--order", default="protocol", show_default=True,
+              help="Waterfall order: protocol, most-restrictive, or criterion ids a,b,c.")
+@click.option("--patient-list", type=click.Path(path_type=Path),
+              help="Also write each patient's status per trial to this CSV (site use only).")
+@click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
+@click.option("--memory-limit", help="DuckDB memory limit, e.g. 4GB (DuckDB spills beyond it).")
+@click.option("--quiet", "-q", is_flag=True, help="Print no waterfall, only where the report is.")
+def run(extract: str, trial_paths: tuple[Path, ...], out: Path, as_of: date | None, site: str,
+        min_cell: int, order: str, patient_list: Path | None, threads: int | None,
+        memory_limit: str | None, quiet: bool) -> None:
+    """Evaluate every trial on EXTRACT and write the report folder."""
+    from feasibility.run import run_feasibility
+
+    if patient_list is not None and _inside(patient_list, out):
+        raise FeasibilityError("the patient list must not be written inside the report folder",
+                               where=str(patient_list), fix="write it outside --out")
+    started = time.perf_counter()
+    console = Console()
+    with err.status("loading trials", spinner="dots") as status:
+        report = run_feasibility(
+            extract, list(trial_paths), out=out, as_of=as_of, site=site, min_cell=min_cell,
+            order=order, patient_list=patient_list, threads=threads, memory_limit=memory_limit,
+            progress=lambda message: status.update(message),
+        )
+    if not quiet:
+        from feasibility.reports.terminal import print_report
+
+        print_report(report, console)
+    err.print(f"report written to {out}/ ({time.perf_counter() - started:.1f} s)")
+    if patient_list is not None:
+        err.print(f"patient list written to {patient_list} (site use only: do not share)")
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    try:
+        path.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+def check(paths: tuple[Path, ...]) -> None:
+    """Check trial files and the concept library; print what each trial can assess."""
+    from feasibility.criteria.load import load_trials
+
+    trials, library = load_trials(list(paths) or None)
+    for t in trials:
+        assessable = sum(c.assessable for c in t.criteria)
+        click.echo(f"{t.id}: {len(t.criteria)} criteria, {assessable} assessable, "
+                   f"{len(t.criteria) - assessable} not assessable ({t.path})")
+    click.echo(f"{len(library.concepts)} concepts in {len(library.files)} files")
+
+
+@cli.command()
+@click.argument("trial", type=click.Path(path_type=Path))
+def show(trial: Path) -> None:
+    """Print a trial's criteria with the rule each one compiles from."""
+    from feasibility.criteria.describe import describe
+    from feasibility.criteria.load import load_trials
+
+    trials, _ = load_trials([trial])
+    for t in trials:
+        click.echo(f"{t.id} — {t.title}")
+        for c in t.criteria:
+            rule = describe(c.rule) if c.rule else f"not assessable: {c.reason}"
+            click.echo(f"  {c.id:<8} {c.kind:<9} {rule}")
+
+
+@cli.command()
+@click.option("--patients", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--sites", type=click.IntRange(min=1), default=3, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option("--as-of", callback=_parse_date, default="2025-06-30", show_default=True,
+              help="The extract's last date.")
+@click.option("--sorted/--shuffled", "sort_rows", default=True, show_default=True,
+              help="Rows ordered by patient, or in random order.")
+def synth(patients: int, sites: int, seed: int, out: Path, as_of: date, sort_rows: bool) -> None:
+    """Generate a deterministic synthetic extract (DuckDB-side, fast at millions of patients)."""
+    from feasibility.synth import generate
+
+    started = time.perf_counter()
+    with err.status(f"generating {patients:,} patients", spinner="dots"):
+        rows = generate(out, patients=patients, sites=sites, seed=seed, as_of=as_of,
+                        sort_rows=sort_rows)
+    err.print(f"{rows:,} rows for {patients:,} patients written to {out} "
+              f"({time.perf_counter() - started:.1f} s)")
+
+
+def main() -> None:
+    """Entry point: user mistakes become one line on stderr and exit status 2."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        err.print("aborted")
+        sys.exit(130)
+    except click.ClickException as e:
+        e.show()
+        sys.exit(e.exit_code)
+    except FeasibilityError as e:
+        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)

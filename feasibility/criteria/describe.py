@@ -1,0 +1,67 @@
+"""Rules as one line of readable text, for reports and `feasibility show`."""
+
+from __future__ import annotations
+
+from feasibility.criteria.model import (
+    Age,
+    All,
+    AnyOf,
+    AtLeast,
+    Comparison,
+    Derived,
+    Duration,
+    History,
+    Measurement,
+    Medication,
+    Not,
+    Rule,
+    Sex,
+    Truth,
+)
+
+_SYMBOL = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
+
+
+def _cmp(c: Comparison, unit: str | None = None) -> str:
+    suffix = f" {unit}" if unit and unit.upper() != "ULN" else (" × ULN" if unit else "")
+    return " and ".join(f"{_SYMBOL[op]} {t:g}{suffix}" for op, t in c.bounds())
+
+
+def _window(w: Duration | None) -> str:
+    return f" within {w}" if w else ""
+
+
+def _missing(value: Truth, default: Truth) -> str:
+    return "" if value is default else f" (missing: {value.value})"
+
+
+def describe(rule: Rule) -> str:
+    """A one-line rendering of a rule, e.g. `lab alt ≤ 3 × ULN within 90 days`."""
+    match rule:
+        case Age(compare=c):
+            return f"age {_cmp(c)}"
+        case Sex(values=v):
+            return f"sex {' or '.join(v)}"
+        case History():
+            times = f" ≥{rule.min_count} times" if rule.min_count > 1 else ""
+            return (f"{rule.label} {rule.concept}{times}{_window(rule.within)}"
+                    f"{_missing(rule.if_missing, Truth.FALSE)}")
+        case Measurement():
+            what = f"result {rule.result}" if rule.result else _cmp(rule.compare, rule.unit)
+            return (f"latest {rule.label} {rule.concept} {what}{_window(rule.within)}"
+                    f"{_missing(rule.if_missing, Truth.UNKNOWN)}")
+        case Medication():
+            dose = f", dose {_cmp(rule.dose, rule.dose_unit)}" if rule.dose else ""
+            return (f"medication {rule.concept} ≥ {rule.min_days} days{_window(rule.within)}{dose}"
+                    f"{_missing(rule.if_missing, Truth.FALSE)}")
+        case Derived():
+            return f"{rule.measure} {_cmp(rule.compare, rule.unit)}{_window(rule.within)}"
+        case All(parts=parts):
+            return "all(" + "; ".join(describe(p) for p in parts) + ")"
+        case AnyOf(parts=parts):
+            return "any(" + "; ".join(describe(p) for p in parts) + ")"
+        case Not(part=part):
+            return f"not({describe(part)})"
+        case AtLeast(n=n, parts=parts):
+            return f"at least {n} of(" + "; ".join(describe(p) for p in parts) + ")"
+    raise TypeError(f"not a rule: {rule!r}")

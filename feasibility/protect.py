@@ -1,0 +1,79 @@
+"""Small-cell protection for numbers that leave the site.
+
+Policy (with `min_cell` K > 0):
+- a count from the data (a *primary* count) of 0 is shown as 0; 1..K-1 is suppressed;
+  K or more is rounded to a multiple of 5, never below K;
+- every number that is a difference of counts (failed, leave-one-out gains, ...) is derived
+  from the *published* primaries, and is itself suppressed when it falls in 1..K-1.
+Because every published non-zero number carries a rounding error of up to ±2, the exact
+value of any difference of two published numbers stays uncertain by several units, so no
+count of 1..K-1 can be recovered by subtracting published numbers. `min_cell` 0 gives exact
+counts for use inside the site only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+ROUND_TO = 5
+
+
+@dataclass(frozen=True)
+class Protection:
+    """The policy in force for one report."""
+
+    min_cell: int = 11
+
+    @property
+    def exact(self) -> bool:
+        return self.min_cell <= 0
+
+    def _smallest_shown(self) -> int:
+        return -(-self.min_cell // ROUND_TO) * ROUND_TO
+
+    def count(self, value: int | Fraction) -> int | None:
+        """A primary count as published; None when suppressed."""
+        if self.exact:
+            return value  # type: ignore[return-value]
+        if value == 0:
+            return 0
+        if value < self.min_cell:
+            return None
+        rounded = int(ROUND_TO * round(Fraction(value) / ROUND_TO))
+        return max(rounded, self._smallest_shown())
+
+    def difference(self, minuend: int | None, *subtrahends: int | None) -> int | None:
+        """A count derived from published numbers: minuend minus the others."""
+        if minuend is None or any(s is None for s in subtrahends):
+            return None
+        value = minuend - sum(s for s in subtrahends if s is not None)
+        if self.exact:
+            return value
+        value = max(value, 0)
+        if 0 < value < self.min_cell:
+            return None
+        return value
+
+    def describe(self) -> dict:
+        """The policy, as written into every report."""
+        if self.exact:
+            return {
+                "min_cell": 0,
+                "shareable": False,
+                "policy": "exact counts: FOR USE INSIDE THE SITE ONLY, must not be shared",
+            }
+        return {
+            "min_cell": self.min_cell,
+            "round_to": ROUND_TO,
+            "shareable": True,
+            "policy": (
+                f"counts from 1 to {self.min_cell - 1} are suppressed (shown as <{self.min_cell}); "
+                f"other counts are rounded to a multiple of {ROUND_TO}; failed counts, gains and "
+                "other differences are computed from the published values"
+            ),
+        }
+
+    def show(self, value: int | None) -> str:
+        """A published number as text."""
+        return f"<{self.min_cell}" if value is None else f"{value:,}"

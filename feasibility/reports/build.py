@@ -1,0 +1,192 @@
+"""The report: every published number of a run, as plain data (the `report.json` schema).
+
+Built from the engine's histograms by the analytics module and protected by the small-cell
+policy; the writers (terminal, CSV, JSON, HTML) only format it and never touch SQL.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from fractions import Fraction
+
+import duckdb
+
+from feasibility import __version__
+from feasibility.analytics.waterfall import (
+    criterion_views,
+    merge,
+    resolve_order,
+    waterfall,
+)
+from feasibility.criteria.describe import describe
+from feasibility.criteria.model import Trial
+from feasibility.engine import EngineResult
+from feasibility.extract.contract import CONTRACT_VERSION
+from feasibility.protect import Protection
+
+SCHEMA = "feasibility.report/1"
+ALL_SITES = "ALL"
+
+
+def _criteria(trial: Trial) -> list[dict]:
+    return [
+        {
+            "id": c.id,
+            "kind": c.kind,
+            "text": c.text,
+            "assessable": c.assessable,
+            "rule": describe(c.rule) if c.rule is not None else None,
+            "reason": c.reason,
+            "note": c.note,
+        }
+        for c in trial.criteria
+    ]
+
+
+def _site_block(trial: Trial, site: str, hist, order: Sequence[int], protect: Protection) -> dict:
+    n = len(trial.criteria)
+    steps = waterfall(hist, n, order)
+    published = []
+    previous_eligible: int | None = None
+    for number, step in enumerate(steps):
+        if step.index is None:
+            base = protect.count(step.passed)
+            row = {"step": 0, "criterion_id": "base", "kind": "base", "assessable": True,
+                   "passed": base, "failed": 0, "unknown": 0, "eligible": base,
+                   "potentially_eligible": base}
+        else:
+            c = trial.criteria[step.index]
+            passed = protect.count(step.passed)
+            unknown = protect.count(step.unknown)
+            row = {
+                "step": number,
+                "criterion_id": c.id,
+                "kind": c.kind,
+                "assessable": c.assessable,
+                "passed": passed,
+                "failed": protect.difference(previous_eligible, passed, unknown),
+                "unknown": unknown,
+                "eligible": passed,
+                "potentially_eligible": protect.count(step.potentially_eligible),
+            }
+        previous_eligible = row["eligible"]
+        published.append(row)
+    base = published[0]["passed"]
+    eligible = published[-1]["eligible"]
+    potential = published[-1]["potentially_eligible"]
+    views = []
+    for v in criterion_views(hist, n):
+        alone_true = protect.count(v.alone_true)
+        alone_unknown = protect.count(v.alone_unknown)
+        without = protect.count(v.loo_gain + steps[-1].eligible)
+        without_pot = protect.count(v.loo_gain_potential + steps[-1].potentially_eligible)
+        views.append({
+            "criterion_id": trial.criteria[v.index].id,
+            "alone": {
+                "true": alone_true,
+                "false": protect.difference(base, alone_true, alone_unknown),
+                "unknown": alone_unknown,
+            },
+            "eligible_without": without,
+            "loo_gain": protect.difference(without, eligible),
+            "potentially_eligible_without": without_pot,
+            "loo_gain_potential": protect.difference(without_pot, potential),
+            "impact": _impact(v.impact, protect),
+            "impact_potential": _impact(v.impact_potential, protect),
+        })
+    return {
+        "site_id": site,
+        "base": base,
+        "eligible": eligible,
+        "potentially_eligible": potential,
+        "waterfall": published,
+        "criteria": views,
+    }
+
+
+def _impact(value: Fraction, protect: Protection) -> float | None:
+    if protect.exact:
+        return round(float(value), 3)
+    shown = protect.count(value)
+    return None if shown is None else float(shown)
+
+
+def build_report(
+    result: EngineResult,
+    *,
+    protect: Protection,
+    order: str | None = None,
+    options: dict | None = None,
+    concept_files: Sequence[str] = (),
+    generated_at: datetime | None = None,
+) -> dict:
+    """Everything a run publishes, protected, as JSON-ready data."""
+    trials_out = []
+    for trial in result.trials:
+        per_site = result.histograms.get(trial.id, {})
+        all_hist = merge(per_site.values())
+        ordering = resolve_order(order, trial.criteria, all_hist)
+        sites = [(ALL_SITES, all_hist)] + sorted(per_site.items())
+        trials_out.append({
+            "id": trial.id,
+            "title": trial.title,
+            "source": list(trial.source),
+            "criteria": _criteria(trial),
+            "order": [trial.criteria[k].id for k in ordering],
+            "computability": {
+                "total": len(trial.criteria),
+                "assessable": sum(c.assessable for c in trial.criteria),
+                "not_assessable": sum(not c.assessable for c in trial.criteria),
+            },
+            "sites": [_site_block(trial, s, h, ordering, protect) for s, h in sites],
+        })
+    dq = _protect_quality(result.data_quality.as_dict(), protect)
+    return {
+        "schema": SCHEMA,
+        "generated_at": (generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "protection": protect.describe(),
+        "provenance": {
+            "engine": "feasibility",
+            "engine_version": __version__,
+            "duckdb_version": duckdb.__version__,
+            "python_version": platform.python_version(),
+            "extract_contract": CONTRACT_VERSION,
+            "extract": {
+                "files": [f.name for f in result.source.files],
+                "sha256": result.source.sha256(),
+                "rows": protect.count(result.rows),
+                "patients": protect.count(result.patients),
+            },
+            "index_date": {
+                "default": result.index_default.isoformat(),
+                "rule": "per-patient index_date column where present, else the default"
+                if result.index_from_column else "the default for every patient",
+            },
+            "trials": [{"id": t.id, "file": t.path.rsplit("/", 1)[-1], "sha256": t.sha256}
+                       for t in result.trials],
+            "concept_files": list(concept_files),
+            "options": dict(options or {}),
+        },
+        "data_quality": dq,
+        "trials": trials_out,
+    }
+
+
+def _protect_quality(dq: dict, protect: Protection) -> dict:
+    """Data-quality counts are counts of patients or rows: the same policy applies."""
+    out = {key: {k: protect.count(v) for k, v in values.items()} for key, values in dq.items()}
+    out["warnings"] = _quality_lines(out, protect.show)
+    return out
+
+
+def _quality_lines(dq: dict, shown) -> list[str]:
+    lines = [f"{shown(v)} {k.replace('_', ' ')}" for k, v in dq["counts"].items()
+             if v != 0 and k not in ("patients", "rows")]
+    lines += [f"{shown(n)} {c} rows in a unit the concept does not know (read as UNKNOWN)"
+              for c, n in dq["unknown_unit_rows"].items()]
+    lines += [f"{shown(n)} patients' latest {c} had no ref_high (default ULN used)"
+              for c, n in dq["default_uln_patients"].items()]
+    lines += [f"{shown(n)} negative {c} values" for c, n in dq["negative_value_rows"].items()]
+    return lines

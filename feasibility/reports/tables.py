@@ -1,0 +1,57 @@
+"""CSV and JSON files of a report."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+WATERFALL_COLUMNS = ("trial_id", "site_id", "step", "criterion_id", "kind", "assessable", "passed",
+                     "failed", "unknown", "eligible", "potentially_eligible")
+
+
+def _cell(value, protection: dict) -> str:
+    if value is None:
+        return f"<{protection['min_cell']}"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def waterfall_csv(report: dict) -> str:
+    """`waterfall.csv`: one row per trial x site x step; suppressed counts read `<K`."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(WATERFALL_COLUMNS)
+    for trial in report["trials"]:
+        for site in trial["sites"]:
+            for step in site["waterfall"]:
+                row = {"trial_id": trial["id"], "site_id": site["site_id"], **step}
+                writer.writerow([_cell(row[c], report["protection"]) for c in WATERFALL_COLUMNS])
+    return out.getvalue()
+
+
+def criteria_csv(report: dict) -> str:
+    """`criteria.csv`: per trial, site and criterion, the alone / leave-one-out / impact views."""
+    columns = ("trial_id", "site_id", "criterion_id", "kind", "assessable", "alone_true",
+               "alone_false", "alone_unknown", "loo_gain", "loo_gain_potential", "impact",
+               "impact_potential")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for trial in report["trials"]:
+        kinds = {c["id"]: c for c in trial["criteria"]}
+        for site in trial["sites"]:
+            for view in site["criteria"]:
+                c = kinds[view["criterion_id"]]
+                values = [trial["id"], site["site_id"], c["id"], c["kind"], c["assessable"],
+                          view["alone"]["true"], view["alone"]["false"], view["alone"]["unknown"],
+                          view["loo_gain"], view["loo_gain_potential"], view["impact"],
+                          view["impact_potential"]]
+                writer.writerow([_cell(v, report["protection"]) for v in values])
+    return out.getvalue()
+
+
+def report_json(report: dict) -> str:
+    """`report.json`, stable key order so identical inputs give identical bytes."""
+    return json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n"

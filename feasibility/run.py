@@ -1,0 +1,83 @@
+"""`feasibility run`: trials + extract -> engine -> report folder."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from datetime import date
+from pathlib import Path
+
+from feasibility.criteria.load import load_trials
+from feasibility.engine import Engine, RunOptions, connect
+from feasibility.protect import Protection
+from feasibility.reports.build import build_report
+from feasibility.reports.output import write_directory, write_file
+from feasibility.reports.tables import criteria_csv, report_json, waterfall_csv
+
+
+def run_feasibility(
+    extract: str,
+    trial_paths: Sequence[Path],
+    *,
+    out: Path,
+    as_of: date | None = None,
+    site: str = "site",
+    min_cell: int = 11,
+    order: str | None = "protocol",
+    patient_list: Path | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Run every trial on the extract, write the report folder, return the report."""
+    step = progress or (lambda message: None)
+    trials, library = load_trials(list(trial_paths) or None)
+    options = RunOptions(as_of=as_of, site=site, threads=threads, memory_limit=memory_limit)
+    con = connect(options)
+    try:
+        engine = Engine(con, trials, library, options)
+        result = engine.load(extract, progress=step)
+        step("writing the report")
+        report = build_report(
+            result,
+            protect=Protection(min_cell),
+            order=order,
+            options={"as_of": as_of.isoformat() if as_of else None, "site": site,
+                     "min_cell": min_cell, "order": order or "protocol"},
+            concept_files=[f.name for f in library.files],
+        )
+        files: dict[str, str | bytes] = {
+            "report.json": report_json(report),
+            "waterfall.csv": waterfall_csv(report),
+            "criteria.csv": criteria_csv(report),
+        }
+        patients = _patient_list(engine, trials) if patient_list is not None else None
+        write_directory(out, files)
+        if patient_list is not None and patients is not None:
+            write_file(patient_list, patients)
+        return report
+    finally:
+        con.close()
+
+
+def _patient_list(engine: Engine, trials) -> str:
+    """Each patient's status per trial: eligible, potentially eligible (with the UNKNOWN
+    criteria), or not eligible (with the first failing criterion in protocol order)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["trial_id", "site_id", "patient_id", "status", "criteria"])
+    for trial in trials:
+        full = (1 << len(trial.criteria)) - 1
+        for pid, site, passed, unknown in engine.patient_masks(trial):
+            failed = full & ~(passed | unknown)
+            if passed == full:
+                status, detail = "eligible", ""
+            elif not failed:
+                status = "potentially eligible"
+                detail = ";".join(c.id for k, c in enumerate(trial.criteria) if unknown >> k & 1)
+            else:
+                first = (failed & -failed).bit_length() - 1
+                status, detail = "not eligible", trial.criteria[first].id
+            writer.writerow([trial.id, site, pid, status, detail])
+    return out.getvalue()

@@ -1,0 +1,240 @@
+"""Spec tests of every rule construct: hand-built patients, expected TRUE/FALSE/UNKNOWN.
+
+The trial is tests/fixtures/trials/spec.yaml; the index date is 2025-02-01 for everyone.
+Each patient probes one criterion; `None` is UNKNOWN. For exclusions the value is the
+exclusion's rule (True = the exclusion applies).
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from tests.support import evaluate, event, person
+
+TRIAL = "tests/fixtures/trials/spec.yaml"
+AS_OF = "2025-02-01"
+
+
+def lab(pid, loinc, day, **values):
+    return event(pid, "lab", "LOINC", loinc, day, **values)
+
+
+def dx(pid, code, day):
+    return event(pid, "diagnosis", "ICD10CM", code, day)
+
+
+def med(pid, atc, start, end, dose, unit="mg/d"):
+    return event(pid, "medication", "ATC", atc, start, end_date=end, value_num=dose, unit=unit)
+
+
+def obs(pid, code, day, value, unit=None, system="LOCAL"):
+    return event(pid, "observation", system, code, day, value_num=value, unit=unit)
+
+
+# (patient, rows after the person row, criterion, expected)
+CASES: list[tuple[str, dict, list, str, bool | None]] = []
+
+
+def case(pid: str, criterion: str, expected: bool | None, *rows, **demographics):
+    CASES.append((pid, demographics, list(rows), criterion, expected))
+
+
+# -- age: min 18, max 70 inclusive; with a birth year only, age is one of two values
+case("age_by2006", "age", True, birth_year=2006)      # 18 or 19
+case("age_by2007", "age", None, birth_year=2007)      # 17 or 18: undecided
+case("age_by2008", "age", False, birth_year=2008)     # 16 or 17
+case("age_by1955", "age", True, birth_year=1955)      # 69 or 70: 70 is inclusive
+case("age_by1954", "age", None, birth_year=1954)      # 70 or 71
+case("age_by1953", "age", False, birth_year=1953)     # 71 or 72
+case("age_bd_18_today", "age", True, birth_date="2007-02-01")   # 18th birthday on index
+case("age_bd_17", "age", False, birth_date="2007-02-02")        # turns 18 the day after
+case("age_bd_over_birth_year", "age", True, birth_year=1900, birth_date="2000-06-15")
+# -- age above 18 (strict)
+case("agex_by2006", "age_strict", None, birth_year=2006)   # 18 or 19
+case("agex_by2005", "age_strict", True, birth_year=2005)   # 19 or 20
+case("agex_bd_18", "age_strict", False, birth_date="2007-01-15")  # exactly 18
+# -- sex
+case("sex_f", "female", True, sex="F")
+case("sex_m", "female", False, sex="M")
+case("sex_u", "female", None, sex="U")
+# -- history: SLE ever, M32.0 (drug-induced) excluded from the concept
+case("sle_dot", "sle", True, ("dx", "M32.14", "2020-05-01"))
+case("sle_nodot", "sle", True, ("dx", "M3214", "2020-05-01"))
+case("sle_excluded_code", "sle", False, ("dx", "M32.0", "2020-05-01"))
+case("sle_none", "sle", False)
+case("sle_after_index", "sle", False, ("dx", "M32.14", "2025-02-02"))
+case("sle_on_index", "sle", True, ("dx", "M32.14", "2025-02-01"))
+# -- at least twice within 1 year (window starts 2024-02-01, inclusive)
+case("sle2_yes", "sle_twice", True, ("dx", "M32.14", "2024-03-01"), ("dx", "M32.9", "2024-09-01"))
+case("sle2_one_out", "sle_twice", False, ("dx", "M32.14", "2023-03-01"), ("dx", "M32.9", "2024-09-01"))
+case("sle2_boundary", "sle_twice", True, ("dx", "M32.14", "2024-02-01"), ("dx", "M32.9", "2024-09-01"))
+case("sle2_day_before", "sle_twice", False, ("dx", "M32.14", "2024-01-31"), ("dx", "M32.9", "2024-09-01"))
+# -- stroke within 6 months (window starts 2024-08-01)
+case("stroke_in", "stroke_6m", True, ("dx", "I63.9", "2024-08-01"))
+case("stroke_out", "stroke_6m", False, ("dx", "I63.9", "2024-07-31"))
+# -- ALT <= 3 x ULN within 90 days (window starts 2024-11-03)
+case("alt_at_3uln", "alt_uln", True, ("lab", "1742-6", "2025-01-10", 120, "U/L", 40))
+case("alt_over", "alt_uln", False, ("lab", "1742-6", "2025-01-10", 121, "U/L", 40))
+case("alt_default_uln", "alt_uln", True, ("lab", "1742-6", "2025-01-10", 100, "U/L", None))
+case("alt_default_uln_over", "alt_uln", False, ("lab", "1742-6", "2025-01-10", 130, "U/L", None))
+case("alt_other_unit", "alt_uln", True, ("lab", "1742-6", "2025-01-10", 2.0, "ukat/L", None))
+case("alt_unknown_unit", "alt_uln", None, ("lab", "1742-6", "2025-01-10", 100, "mmol/L", None))
+case("alt_unknown_unit_own_uln", "alt_uln", True, ("lab", "1742-6", "2025-01-10", 100, "mmol/L", 40))
+case("alt_window_edge", "alt_uln", True, ("lab", "1742-6", "2024-11-03", 100, "U/L", 40))
+case("alt_window_out", "alt_uln", None, ("lab", "1742-6", "2024-11-02", 100, "U/L", 40))
+case("alt_tie_highest", "alt_uln", False,
+     ("lab", "1742-6", "2025-01-10", 100, "U/L", 40), ("lab", "1742-6", "2025-01-10", 130, "U/L", 40))
+case("alt_latest_wins", "alt_uln", True,
+     ("lab", "1742-6", "2024-12-01", 500, "U/L", 40), ("lab", "1742-6", "2025-01-10", 50, "U/L", 40))
+case("alt_future_ignored", "alt_uln", True,
+     ("lab", "1742-6", "2025-01-10", 50, "U/L", 40), ("lab", "1742-6", "2025-03-01", 500, "U/L", 40))
+case("alt_none", "alt_uln", None)
+# -- creatinine <= 2.0 mg/dL; umol/L converted
+case("crea_umol_in", "crea_abs", True, ("lab", "2160-0", "2025-01-10", 176.0, "umol/L", None))
+case("crea_umol_out", "crea_abs", False, ("lab", "2160-0", "2025-01-10", 178.0, "umol/L", None))
+case("crea_mg_edge", "crea_abs", True, ("lab", "2160-0", "2025-01-10", 2.0, "mg/dL", None))
+case("crea_mg_spelling", "crea_abs", False, ("lab", "2160-0", "2025-01-10", 2.01, " MG/DL ", None))
+# -- hemoglobin >= 60 g/L; g/dL converted
+case("hb_gdl_edge", "hb", True, ("lab", "718-7", "2025-01-20", 6.0, "g/dL", None))
+case("hb_gdl_low", "hb", False, ("lab", "718-7", "2025-01-20", 5.9, "g/dL", None))
+case("hb_gl", "hb", True, ("lab", "718-7", "2025-01-20", 60, "g/L", None))
+case("hb_window_30d_out", "hb", None, ("lab", "718-7", "2025-01-01", 90, "g/L", None))
+case("hb_missing_false", "hb_missing_false", False)
+case("hb_missing_false_present", "hb_missing_false", True, ("lab", "718-7", "2025-01-20", 65, "g/L", None))
+# -- ANA result positive
+case("ana_text_pos", "ana_pos", True, ("text", "8061-4", "2024-06-01", "Positive"))
+case("ana_text_detected", "ana_pos", True, ("text", "8061-4", "2024-06-01", "detected"))
+case("ana_text_neg", "ana_pos", False, ("text", "8061-4", "2024-06-01", "negative"))
+case("ana_text_other", "ana_pos", None, ("text", "8061-4", "2024-06-01", "equivocal"))
+case("ana_num_above_ref", "ana_pos", True, ("lab", "8061-4", "2024-06-01", 1.5, None, 1.0))
+case("ana_num_below_ref", "ana_pos", False, ("lab", "8061-4", "2024-06-01", 0.5, None, 1.0))
+case("ana_none", "ana_pos", None)
+# -- SLEDAI >= 7, a score may come without a unit
+case("sledai_7", "sledai", True, ("obs", "SLEDAI2K", "2025-01-15", 7, None))
+case("sledai_6", "sledai", False, ("obs", "SLEDAI2K", "2025-01-15", 6, None))
+case("sledai_points", "sledai", True, ("obs", "SLEDAI2K", "2025-01-15", 8, "points"))
+# -- glucocorticoid 7.5-60 mg/d prednisone-equivalent for >= 56 days in 6 months (from 2024-08-01)
+case("gc_56", "steroid", True, ("med", "H02AB07", "2024-10-01", "2024-11-25", 10))
+case("gc_55", "steroid", False, ("med", "H02AB07", "2024-10-01", "2024-11-24", 10))
+case("gc_methylpred_equiv", "steroid", True, ("med", "H02AB04", "2024-10-01", "2024-11-25", 6))
+case("gc_methylpred_low", "steroid", False, ("med", "H02AB04", "2024-10-01", "2024-11-25", 4))
+case("gc_high_dose", "steroid", False, ("med", "H02AB07", "2024-10-01", "2024-12-25", 80))
+case("gc_no_unit", "steroid", None, ("med", "H02AB07", "2024-10-01", "2024-12-25", 10, None))
+case("gc_clipped", "steroid", True, ("med", "H02AB07", "2024-07-01", "2024-09-25", 10))  # 56 days from 08-01
+case("gc_clipped_short", "steroid", False, ("med", "H02AB07", "2024-07-01", "2024-09-24", 10))
+case("gc_two_courses", "steroid", True,
+     ("med", "H02AB07", "2024-09-01", "2024-09-28", 10), ("med", "H02AB07", "2024-11-01", "2024-11-28", 20))
+case("gc_none", "steroid", False)
+# -- combinators, Kleene logic: SLE (T/F) x ANA (T/F/U)
+case("any_TF", "any_test", True, ("dx", "M32.14", "2020-01-01"), ("text", "8061-4", "2024-06-01", "negative"))
+case("any_FU", "any_test", None)
+case("any_FF", "any_test", False, ("text", "8061-4", "2024-06-01", "negative"))
+case("all_TU", "all_test", None, ("dx", "M32.14", "2020-01-01"))
+case("all_FU", "all_test", False)
+case("all_TT", "all_test", True, ("dx", "M32.14", "2020-01-01"), ("text", "8061-4", "2024-06-01", "pos"))
+case("not_U", "not_test", None)
+case("not_T", "not_test", False, ("text", "8061-4", "2024-06-01", "pos"))
+case("not_F", "not_test", True, ("text", "8061-4", "2024-06-01", "neg"))
+case("twoof_TTF", "two_of", True, ("dx", "M32.14", "2020-01-01"), ("text", "8061-4", "2024-06-01", "pos"),
+     ("obs", "SLEDAI2K", "2025-01-15", 2, None))
+case("twoof_TFU", "two_of", None, ("dx", "M32.14", "2020-01-01"), ("text", "8061-4", "2024-06-01", "neg"))
+case("twoof_FFU", "two_of", False, ("text", "8061-4", "2024-06-01", "neg"), )
+case("stroke_unknown_none", "stroke_unknown", None)
+case("stroke_unknown_found", "stroke_unknown", True, ("dx", "I63.9", "2010-01-01"))
+
+
+def _rows(pid: str, demographics: dict, specs: list) -> list[dict]:
+    rows = person(pid, **demographics)
+    for spec in specs:
+        kind, code, day, *rest = spec
+        if kind == "dx":
+            rows.append(dx(pid, code, day))
+        elif kind == "lab":
+            value, unit, ref_high = rest
+            rows.append(lab(pid, code, day, value_num=value, unit=unit, ref_high=ref_high))
+        elif kind == "text":
+            rows.append(lab(pid, code, day, value_text=rest[0]))
+        elif kind == "obs":
+            rows.append(obs(pid, code, day, *rest))
+        elif kind == "med":
+            end, dose, *unit = rest
+            rows.append(med(pid, code, day, end, dose, *(unit or ["mg/d"])))
+    return rows
+
+
+@pytest.fixture(scope="module")
+def results() -> dict[str, dict[str, bool | None]]:
+    rows = []
+    for pid, demographics, specs, _, _ in CASES:
+        rows += _rows(pid, demographics, specs)
+    return evaluate(TRIAL, rows, as_of=AS_OF)
+
+
+@pytest.mark.parametrize(("pid", "criterion", "expected"),
+                         [(pid, c, e) for pid, _, _, c, e in CASES], ids=[c[0] for c in CASES])
+def test_rule_value(results, pid, criterion, expected):
+    assert results[pid][criterion] is expected
+
+
+def _crcl(age, weight, scr, female):
+    return (140 - age) * weight / (72 * scr) * (0.85 if female else 1.0)
+
+
+def _egfr(age, scr, female):
+    k, a = (0.7, -0.241) if female else (0.9, -0.302)
+    return (142 * min(scr / k, 1) ** a * max(scr / k, 1) ** -1.2 * 0.9938 ** age
+            * (1.012 if female else 1.0))
+
+
+@pytest.mark.parametrize(("sex", "birth_year", "weight", "scr", "measure"), [
+    ("F", 1980, 70, 1.0, "crcl"),   # ages 44/45: clearly above 60
+    ("M", 1950, 60, 1.5, "crcl"),   # clearly below
+    ("F", 1957, 70, 1.0, "crcl"),   # ages 67/68 straddle 60 mL/min
+    ("F", 1980, 70, 1.0, "egfr"),
+    ("M", 1950, 60, 3.0, "egfr"),
+    ("M", 1961, 60, 2.23, "egfr"),  # ages 63/64 near 30
+])
+def test_derived_matches_the_published_equations(sex, birth_year, weight, scr, measure):
+    rows = person("d", sex=sex, birth_year=birth_year) + [
+        lab("d", "2160-0", "2025-01-10", value_num=scr, unit="mg/dL"),
+        obs("d", "29463-7", "2025-01-10", weight, "kg", system="LOINC"),
+    ]
+    got = evaluate(TRIAL, rows, as_of=AS_OF)["d"][measure]
+    ages = (2025 - birth_year - 1, 2025 - birth_year)
+    if measure == "crcl":
+        values = [_crcl(a, weight, scr, sex == "F") >= 60 for a in ages]
+    else:
+        values = [_egfr(a, scr, sex == "F") >= 30 for a in ages]
+    expected = values[0] if values[0] == values[1] else None
+    assert got is expected
+
+
+def test_derived_needs_every_input():
+    rows = person("w", sex="F", birth_year=1980) + [
+        lab("w", "2160-0", "2025-01-10", value_num=1.0, unit="mg/dL"),
+    ]
+    got = evaluate(TRIAL, rows, as_of=AS_OF)["w"]
+    assert got["crcl"] is None  # no weight: Cockcroft-Gault cannot be computed
+    assert got["egfr"] is True  # CKD-EPI needs no weight
+
+
+def test_derived_unknown_for_unknown_sex():
+    rows = person("u", sex="U", birth_year=1980) + [
+        lab("u", "2160-0", "2025-01-10", value_num=1.0, unit="mg/dL"),
+    ]
+    assert evaluate(TRIAL, rows, as_of=AS_OF)["u"]["egfr"] is None
+
+
+def test_birth_year_age_is_exact_on_31_december():
+    rows = person("y", birth_year=2006)
+    # on 31 December everyone born in 2006 has turned 18 (never 17)
+    assert evaluate(TRIAL, rows, as_of="2024-12-31")["y"]["age"] is True
+    assert evaluate(TRIAL, rows, as_of="2024-12-30")["y"]["age"] is None
+
+
+def test_equations_reference_values():
+    # sanity of the test's own formulas against published worked examples
+    assert math.isclose(_egfr(50, 1.0, False), 91.7, abs_tol=0.2)
+    assert math.isclose(_crcl(40, 72, 1.0, False), 100.0)
