@@ -1,0 +1,160 @@
+"""Bad input gets one line naming the file, the place and the fix; exit 2; no traceback;
+no report folder left behind."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from tests.support import REPO, event, frame, person, write_extract
+
+SPEC = REPO / "tests/fixtures/trials/spec.yaml"
+
+
+def feasibility(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "feasibility", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    for f in fragments:
+        assert f in lines[0], lines[0]
+    return lines[0]
+
+
+def good_rows() -> list[dict]:
+    return person("p1", sex="F", birth_year=1980) + [
+        event("p1", "diagnosis", "ICD10CM", "M32.14", "2024-01-01")]
+
+
+def run_on(tmp_path: Path, extract: Path, *extra: str) -> subprocess.CompletedProcess:
+    return feasibility("run", str(extract), "--trials", str(SPEC), "--out",
+                       str(tmp_path / "report"), *extra, cwd=tmp_path)
+
+
+def test_good_extract_runs(tmp_path):
+    proc = run_on(tmp_path, write_extract(good_rows(), tmp_path / "x.parquet"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "report" / "report.json").is_file()
+
+
+def test_missing_file(tmp_path):
+    proc = run_on(tmp_path, tmp_path / "nope.parquet")
+    assert_one_line_error(proc, "nope.parquet", "file not found", "fix:")
+    assert not (tmp_path / "report").exists()
+
+
+def test_not_parquet(tmp_path):
+    bad = tmp_path / "x.parquet"
+    bad.write_text("patient_id,sex\n1,F\n")
+    assert_one_line_error(run_on(tmp_path, bad), "x.parquet", "cannot read as parquet", "fix:")
+    assert not (tmp_path / "report").exists()
+
+
+def test_truncated_parquet(tmp_path):
+    path = write_extract(good_rows(), tmp_path / "x.parquet")
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    assert_one_line_error(run_on(tmp_path, path), "x.parquet", "fix:")
+
+
+def test_missing_column_with_suggestion(tmp_path):
+    df = frame(good_rows()).rename({"birth_year": "birthyear"})
+    df.write_parquet(tmp_path / "x.parquet")
+    line = assert_one_line_error(run_on(tmp_path, tmp_path / "x.parquet"), "`birth_year`")
+    assert "rename `birthyear` to `birth_year`" in line
+
+
+def test_wrong_type(tmp_path):
+    df = frame(good_rows()).with_columns(pl.col("birth_year").cast(pl.Utf8))
+    df.write_parquet(tmp_path / "x.parquet")
+    assert_one_line_error(run_on(tmp_path, tmp_path / "x.parquet"), "`birth_year`", "VARCHAR",
+                          "INTEGER")
+
+
+def test_dates_as_strings(tmp_path):
+    df = frame(good_rows()).with_columns(pl.col("start_date").cast(pl.Utf8))
+    df.write_parquet(tmp_path / "x.parquet")
+    assert_one_line_error(run_on(tmp_path, tmp_path / "x.parquet"), "`start_date`", "DATE")
+
+
+def test_null_patient_id(tmp_path):
+    rows = good_rows() + [{**good_rows()[1], "patient_id": None}]
+    line = assert_one_line_error(run_on(tmp_path, write_extract(rows, tmp_path / "x.parquet")),
+                                 "1 rows have no patient_id")
+    assert "p1" not in line  # no patient-level value in messages
+
+
+def test_zero_rows(tmp_path):
+    frame([]).write_parquet(tmp_path / "x.parquet")
+    assert_one_line_error(run_on(tmp_path, tmp_path / "x.parquet"), "no rows")
+
+
+def test_two_sexes_is_a_counted_warning(tmp_path):
+    rows = good_rows() + [{**good_rows()[1], "sex": "M"}]
+    proc = run_on(tmp_path, write_extract(rows, tmp_path / "x.parquet"), "--min-cell", "0")
+    assert proc.returncode == 0, proc.stderr
+    import json
+
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["data_quality"]["counts"]["patients_with_two_sexes"] == 1
+
+
+YAML_CASES = [
+    ("id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {age: {min: 18}\n",
+     ["trial.yaml:", "YAML syntax error"]),
+    ("id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {age: {mni: 18}}\n",
+     ["trial.yaml:6", "unknown key `mni`", "did you mean `min`"]),
+    ("id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {diagnosis: sel}\n",
+     ["trial.yaml:6", "unknown concept `sel`", "did you mean `sle`"]),
+    ("id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {age: {min: 70, max: 18}}\n",
+     ["trial.yaml:6", "can never be met"]),
+    ("id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {sex: F}}\n"
+     "  - {id: a, kind: inclusion, text: y, rule: {sex: M}}\n",
+     ["trial.yaml:4", "criterion id `a` is used twice"]),
+    ("id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {lab: {concept: alt, max: 3, unit: furlong}}}\n",
+     ["trial.yaml:3", "unit `furlong` is not known for `alt`"]),
+    ("id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {diagnosis: {concept: sle, within: 6 moons}}}\n",
+     ["trial.yaml:3", "cannot read the window `6 moons`"]),
+    ("id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x}\n",
+     ["trial.yaml:3", "has no rule", "assessable: false"]),
+]
+
+
+@pytest.mark.parametrize(("text", "fragments"), YAML_CASES)
+def test_bad_trial_yaml(tmp_path, text, fragments):
+    folder = tmp_path / "trials"
+    (folder / "concepts").mkdir(parents=True)
+    (folder / "concepts" / "c.yaml").write_text(
+        (REPO / "tests/fixtures/trials/concepts/spec_concepts.yaml").read_text())
+    (folder / "trial.yaml").write_text(text)
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    proc = feasibility("run", str(extract), "--trials", str(folder / "trial.yaml"),
+                       "--out", str(tmp_path / "report"), cwd=tmp_path)
+    assert_one_line_error(proc, *fragments)
+    assert not (tmp_path / "report").exists()
+
+
+def test_missing_trial_path(tmp_path):
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    proc = feasibility("run", str(extract), "--trials", "nowhere.yaml", cwd=tmp_path)
+    assert_one_line_error(proc, "nowhere.yaml", "trial path not found")
+
+
+def test_failed_run_keeps_the_previous_report(tmp_path):
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    assert run_on(tmp_path, extract, "-q").returncode == 0
+    before = (tmp_path / "report" / "report.json").read_text()
+    bad = tmp_path / "bad.parquet"
+    bad.write_text("garbage")
+    assert run_on(tmp_path, bad).returncode == 2
+    assert (tmp_path / "report" / "report.json").read_text() == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []

@@ -1,0 +1,95 @@
+"""Attrition views from a histogram, checked against counts worked out by hand."""
+
+from __future__ import annotations
+
+from collections import Counter
+from fractions import Fraction
+
+import pytest
+
+from feasibility.analytics.waterfall import (
+    criterion_views,
+    merge,
+    most_restrictive_order,
+    resolve_order,
+    waterfall,
+)
+from feasibility.criteria.model import Criterion
+from feasibility.errors import FeasibilityError
+
+# Three criteria. (passed mask, unknown mask) -> patients:
+#   A passes all (10); B passes 0,1 and criterion 2 is UNKNOWN (5);
+#   C passes 0,2 and fails 1 (4); D is UNKNOWN on 0 and fails 1 and 2 (2).
+HIST = Counter({(0b111, 0): 10, (0b011, 0b100): 5, (0b101, 0): 4, (0b000, 0b001): 2})
+CRITERIA = [Criterion(f"c{k}", "inclusion", f"criterion {k}") for k in range(3)]
+
+
+def test_protocol_waterfall():
+    steps = waterfall(HIST, 3, [0, 1, 2])
+    got = [(s.passed, s.failed, s.unknown, s.eligible, s.potentially_eligible) for s in steps]
+    assert got == [
+        (21, 0, 0, 21, 21),   # base
+        (19, 0, 2, 19, 21),   # D unknown on 0: not confirmed, still potential
+        (15, 4, 0, 15, 15),   # C fails 1; D fails 1 too (D left the confirmed count at step 1)
+        (10, 0, 5, 10, 15),   # B unknown on 2
+    ]
+
+
+def test_waterfall_in_another_order():
+    steps = waterfall(HIST, 3, [2, 0, 1])
+    got = [(s.index, s.passed, s.failed, s.unknown, s.potentially_eligible) for s in steps[1:]]
+    assert got == [(2, 14, 2, 5, 19), (0, 14, 0, 0, 19), (1, 10, 4, 0, 15)]
+
+
+def test_most_restrictive_order_is_greedy():
+    # alone, criterion 2 leaves 14, criterion 1 leaves 15, criterion 0 leaves 19;
+    # after 2, adding 1 leaves 10 and adding 0 leaves 14
+    assert most_restrictive_order(HIST, 3) == [2, 1, 0]
+    assert resolve_order("most-restrictive", CRITERIA, HIST) == [2, 1, 0]
+
+
+def test_order_by_ids():
+    assert resolve_order("c2", CRITERIA, HIST) == [2, 0, 1]
+    assert resolve_order(None, CRITERIA, HIST) == [0, 1, 2]
+    with pytest.raises(FeasibilityError, match="unknown criterion id `c9`"):
+        resolve_order("c9,c1", CRITERIA, HIST)
+
+
+def test_alone_leave_one_out_and_impact():
+    views = criterion_views(HIST, 3)
+    assert [(v.alone_true, v.alone_false, v.alone_unknown) for v in views] == [
+        (19, 0, 2), (15, 6, 0), (14, 2, 5)]
+    assert [v.loo_gain for v in views] == [0, 4, 5]
+    assert [v.loo_gain_potential for v in views] == [0, 4, 0]
+    # B's exclusion is all criterion 2's, C's criterion 1's, D's split three ways
+    assert [v.impact for v in views] == [Fraction(2, 3), Fraction(14, 3), Fraction(17, 3)]
+    assert [v.impact_potential for v in views] == [0, 5, 1]
+
+
+def test_impacts_sum_to_the_ineligible_counts():
+    views = criterion_views(HIST, 3)
+    assert sum(v.impact for v in views) == 21 - 10
+    assert sum(v.impact_potential for v in views) == 21 - 15
+
+
+def test_merge_sites():
+    a = Counter({(1, 0): 3})
+    b = Counter({(1, 0): 2, (0, 1): 1})
+    assert merge([a, b]) == Counter({(1, 0): 5, (0, 1): 1})
+
+
+def test_more_than_64_criteria():
+    n = 130
+    full = (1 << n) - 1
+    # patient groups failing exactly criterion 0, 63, 64, 100 or 129; the rest pass all
+    hist = Counter({full: 50})
+    for k, count in ((0, 1), (63, 2), (64, 3), (100, 4), (129, 5)):
+        hist[full & ~(1 << k)] += count
+    hist = Counter({(p, 0): c for p, c in hist.items()})
+    steps = waterfall(hist, n, list(range(n)))
+    removed = {s.index: s.failed for s in steps[1:] if s.failed}
+    assert removed == {0: 1, 63: 2, 64: 3, 100: 4, 129: 5}
+    assert steps[-1].eligible == 50
+    views = criterion_views(hist, n)
+    assert views[129].loo_gain == 5 and views[129].impact == 5
+    assert sum(v.impact for v in views) == 15
