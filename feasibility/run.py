@@ -12,6 +12,7 @@ from feasibility.criteria.load import load_trials
 from feasibility.engine import Engine, RunOptions, connect
 from feasibility.protect import Protection
 from feasibility.reports.build import build_report
+from feasibility.reports.html import render_html
 from feasibility.reports.output import write_directory, write_file
 from feasibility.reports.tables import criteria_csv, report_json, waterfall_csv
 
@@ -51,6 +52,7 @@ def run_feasibility(
             "report.json": report_json(report),
             "waterfall.csv": waterfall_csv(report),
             "criteria.csv": criteria_csv(report),
+            "report.html": render_html(report),
         }
         patients = _patient_list(engine, trials) if patient_list is not None else None
         write_directory(out, files)

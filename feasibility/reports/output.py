@@ -18,6 +18,10 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
     try:
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+        # mkdtemp makes the folder private; a report folder gets the user's usual mode
+        umask = os.umask(0)
+        os.umask(umask)
+        staging.chmod(0o777 & ~umask)
     except OSError as e:
         raise FeasibilityError(f"cannot write here ({e.strerror})", where=str(parent),
                                fix="choose another --out folder") from None

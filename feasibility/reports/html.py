@@ -1,0 +1,203 @@
+"""`report.html`: one self-contained page (Plotly's script inlined, no network) per report."""
+
+from __future__ import annotations
+
+import html
+import json
+
+import plotly.graph_objects as go
+import plotly.offline
+from plotly.subplots import make_subplots
+
+CONFIRMED = "#1f6f8b"
+POTENTIAL = "#99c1b9"
+FAILED = "#d1495b"
+
+
+def _esc(value) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _n(value, min_cell: int) -> str:
+    return f"&lt;{min_cell}" if value is None else f"{value:,}"
+
+
+def _chart(fig: go.Figure, chart_id: str) -> str:
+    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, template="plotly_white",
+                      font={"family": "system-ui, sans-serif", "size": 12},
+                      legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0})
+    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=chart_id,
+                       config={"displayModeBar": False, "responsive": True})
+
+
+def _labels(block: dict) -> list[str]:
+    return [f"{s['step']}. {s['criterion_id']}" for s in block["waterfall"]]
+
+
+def attrition_chart(trial: dict, block: dict, chart_id: str) -> str:
+    """Confirmed and potentially eligible after each step, as horizontal bars (top to bottom)."""
+    labels = _labels(block)
+    fig = go.Figure()
+    fig.add_bar(y=labels, x=[s["potentially_eligible"] for s in block["waterfall"]],
+                name="potentially eligible", orientation="h", marker_color=POTENTIAL)
+    fig.add_bar(y=labels, x=[s["eligible"] for s in block["waterfall"]],
+                name="confirmed eligible", orientation="h", marker_color=CONFIRMED)
+    fig.update_layout(barmode="overlay", height=max(300, 22 * len(labels) + 80),
+                      title=f"Attrition, site {block['site_id']}",
+                      yaxis={"autorange": "reversed", "type": "category"})
+    return _chart(fig, chart_id)
+
+
+def sites_chart(trial: dict, chart_id: str) -> str:
+    """Small multiples: each site's attrition on its own panel."""
+    sites = [s for s in trial["sites"] if s["site_id"] != "ALL"]
+    cols = min(3, len(sites))
+    rows = -(-len(sites) // cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[s["site_id"] for s in sites],
+                        shared_yaxes=True, horizontal_spacing=0.04)
+    for i, block in enumerate(sites):
+        r, c = divmod(i, cols)
+        labels = [s["criterion_id"] for s in block["waterfall"]]
+        fig.add_bar(y=labels, x=[s["potentially_eligible"] for s in block["waterfall"]],
+                    orientation="h", marker_color=POTENTIAL, name="potentially eligible",
+                    showlegend=i == 0, row=r + 1, col=c + 1)
+        fig.add_bar(y=labels, x=[s["eligible"] for s in block["waterfall"]], orientation="h",
+                    marker_color=CONFIRMED, name="confirmed eligible", showlegend=i == 0,
+                    row=r + 1, col=c + 1)
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_layout(barmode="overlay", title="Attrition per site",
+                      height=rows * max(260, 16 * len(trial["criteria"]) + 80))
+    return _chart(fig, chart_id)
+
+
+def impact_chart(trial: dict, block: dict, chart_id: str) -> str:
+    """Criteria ranked by their share of the ineligible count (confirmed and potential)."""
+    views = sorted(block["criteria"], key=lambda v: -(v["impact"] or 0))
+    views = [v for v in views if (v["impact"] or 0) > 0 or (v["impact_potential"] or 0) > 0]
+    fig = go.Figure()
+    ids = [v["criterion_id"] for v in views]
+    fig.add_bar(y=ids, x=[v["impact"] for v in views], orientation="h", name="confirmed view",
+                marker_color=CONFIRMED)
+    fig.add_bar(y=ids, x=[v["impact_potential"] for v in views], orientation="h",
+                name="potentially-eligible view", marker_color=FAILED)
+    fig.update_layout(barmode="group", title="Impact: share of the ineligible patients",
+                      height=max(260, 26 * len(ids) + 100),
+                      yaxis={"autorange": "reversed", "type": "category"})
+    return _chart(fig, chart_id)
+
+
+def _criteria_table(trial: dict, block: dict, k: int) -> str:
+    views = {v["criterion_id"]: v for v in block["criteria"]}
+    rows = []
+    for c in trial["criteria"]:
+        v = views[c["id"]]
+        decided = (_esc(c["rule"]) if c["assessable"]
+                   else f"<em>not assessable</em>: {_esc(c['reason'])}")
+        note = f"<div class='note'>{_esc(c['note'])}</div>" if c.get("note") else ""
+        rows.append(
+            f"<tr class='{'na' if not c['assessable'] else ''}'><td>{_esc(c['id'])}</td>"
+            f"<td>{_esc(c['kind'])}</td><td class='text'>{_esc(c['text'])}{note}</td>"
+            f"<td class='rule'>{decided}</td>"
+            f"<td>{_n(v['alone']['true'], k)}</td><td>{_n(v['alone']['false'], k)}</td>"
+            f"<td>{_n(v['alone']['unknown'], k)}</td><td>{_n(v['loo_gain'], k)}</td></tr>"
+        )
+    return (
+        "<table class='criteria'><thead><tr><th>id</th><th>kind</th><th>protocol text</th>"
+        "<th>how it is decided</th><th>alone TRUE</th><th>alone FALSE</th><th>alone UNKNOWN</th>"
+        "<th>gain if dropped</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+    )
+
+
+def _waterfall_table(block: dict, k: int) -> str:
+    rows = "".join(
+        f"<tr><td>{s['step']}</td><td>{_esc(s['criterion_id'])}</td><td>{_n(s['passed'], k)}</td>"
+        f"<td>{_n(s['failed'], k)}</td><td>{_n(s['unknown'], k)}</td>"
+        f"<td>{_n(s['eligible'], k)}</td><td>{_n(s['potentially_eligible'], k)}</td></tr>"
+        for s in block["waterfall"]
+    )
+    return ("<table class='numbers'><thead><tr><th>#</th><th>criterion</th><th>passed</th>"
+            "<th>failed</th><th>unknown</th><th>eligible</th><th>potentially eligible</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>")
+
+
+STYLE = """
+body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f7f8fa}
+header{background:#1d2733;color:#fff;padding:18px 28px}
+header h1{margin:0;font-size:22px} header p{margin:4px 0 0;opacity:.8}
+.banner{padding:10px 28px;font-weight:600}
+.banner.ok{background:#e3f1ec;color:#14532d} .banner.warn{background:#fde2e1;color:#7f1d1d}
+main{padding:10px 28px 40px;max-width:1300px}
+section.trial{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:16px 20px;margin:18px 0}
+.cards{display:flex;gap:14px;flex-wrap:wrap;margin:8px 0 14px}
+.card{background:#f1f4f7;border-radius:6px;padding:10px 14px;min-width:150px}
+.card b{display:block;font-size:22px}
+table{border-collapse:collapse;font-size:13px;margin:10px 0;width:100%}
+th,td{border-bottom:1px solid #e5e9ee;padding:5px 7px;text-align:left;vertical-align:top}
+table.numbers td:nth-child(n+3){text-align:right}
+table.criteria td.text{max-width:520px} td.rule{font-family:ui-monospace,monospace;font-size:12px}
+tr.na{color:#6b7280} .note{font-size:12px;color:#6b7280;margin-top:3px}
+.grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+@media(max-width:1000px){.grid{grid-template-columns:1fr}}
+nav a{margin-right:12px} code{font-size:12px}
+"""
+
+
+def render_html(report: dict) -> str:
+    """The whole page as one string."""
+    protection = report["protection"]
+    k = protection["min_cell"]
+    banner = (
+        f"<div class='banner ok'>Shareable: {_esc(protection['policy'])}.</div>"
+        if protection["shareable"]
+        else "<div class='banner warn'>EXACT COUNTS — for use inside the site only. "
+             "This report must not be shared.</div>"
+    )
+    sections = []
+    chart_ids = []
+    for t_index, trial in enumerate(report["trials"]):
+        block = trial["sites"][0]
+        comp = trial["computability"]
+        cid = f"t{t_index}"
+        parts = [
+            f"<section class='trial' id='{cid}'><h2>{_esc(trial['id'])} — {_esc(trial['title'])}</h2>",
+            "<div class='cards'>"
+            f"<div class='card'>patients<b>{_n(block['base'], k)}</b></div>"
+            f"<div class='card'>confirmed eligible<b>{_n(block['eligible'], k)}</b></div>"
+            f"<div class='card'>potentially eligible<b>{_n(block['potentially_eligible'], k)}</b></div>"
+            f"<div class='card'>criteria<b>{comp['total']}</b>{comp['assessable']} assessable, "
+            f"{comp['not_assessable']} not</div></div>",
+            "<div class='grid'>",
+            attrition_chart(trial, block, f"{cid}-attrition"),
+            impact_chart(trial, block, f"{cid}-impact"),
+            "</div>",
+        ]
+        chart_ids += [f"{cid}-attrition", f"{cid}-impact"]
+        if len(trial["sites"]) > 2:
+            parts.append(sites_chart(trial, f"{cid}-sites"))
+            chart_ids.append(f"{cid}-sites")
+        parts += [
+            "<h3>Waterfall (all sites)</h3>", _waterfall_table(block, k),
+            "<h3>Criteria</h3>", _criteria_table(trial, block, k), "</section>",
+        ]
+        sections.append("".join(parts))
+    nav = " ".join(f"<a href='#t{i}'>{_esc(t['id'])}</a>" for i, t in enumerate(report["trials"]))
+    dq = report["data_quality"].get("warnings") or ["no data-quality findings"]
+    prov = report["provenance"]
+    provenance = json.dumps(prov, indent=2, ensure_ascii=False)
+    return (
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+        f"<title>Feasibility report</title><style>{STYLE}</style>"
+        f"<script>{plotly.offline.get_plotlyjs()}</script></head><body>"
+        "<header><h1>Cohort feasibility report</h1>"
+        f"<p>extract {_esc(', '.join(prov['extract']['files']))} · "
+        f"{_n(prov['extract']['patients'], k)} patients · index date {_esc(prov['index_date']['default'])}"
+        f" · engine {_esc(prov['engine_version'])} · generated {_esc(report['generated_at'])}</p></header>"
+        f"{banner}<main><nav>{nav}</nav>{''.join(sections)}"
+        "<section class='trial'><h2>Data quality</h2><ul>"
+        + "".join(f"<li>{_esc(w)}</li>" for w in dq)
+        + "</ul></section><section class='trial'><h2>Provenance</h2>"
+        f"<pre><code>{_esc(provenance)}</code></pre></section></main>"
+        f"<script>window.FEASIBILITY_CHARTS = {json.dumps(chart_ids)};</script>"
+        "</body></html>"
+    )
