@@ -134,6 +134,25 @@ def synth(patients: int, sites: int, seed: int, out: Path, as_of: date, sort_row
               f"({time.perf_counter() - started:.1f} s)")
 
 
+@cli.command()
+@click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), default=Path("feasibility-compare"),
+              show_default=True, help="Folder for compare.csv and compare.html.")
+def compare(reports: tuple[Path, ...], out: Path) -> None:
+    """Compare several sites' reports (folders or report.json files) side by side."""
+    from feasibility.compare import collect, compare_rows, summary
+    from feasibility.reports.compare_report import compare_csv, compare_html, print_compare
+    from feasibility.reports.output import write_directory
+
+    sites, loaded = collect(list(reports))
+    rows = compare_rows(sites, loaded)
+    totals = summary(sites)
+    print_compare(totals, rows, Console())
+    write_directory(out, {"compare.csv": compare_csv(rows),
+                          "compare.html": compare_html(totals, rows)})
+    err.print(f"comparison written to {out}/")
+
+
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit status 2."""
     try:

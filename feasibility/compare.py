@@ -1,0 +1,129 @@
+"""`feasibility compare`: several sites' reports side by side, with outlying criteria flagged.
+
+Works on the published (protected) numbers only, so reports can come from different runs,
+extracts and machines. A criterion is flagged for a site when the share of remaining
+patients it loses there, or the share it cannot decide there, stands apart from the other
+sites: a high UNKNOWN share points to a data gap, a different FALSE share to a different
+population (or different coding).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from feasibility.errors import FeasibilityError
+
+# A site stands apart when its share differs from the median of all sites by this much.
+APART = 0.20
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    """One site's block of one trial, from one report file."""
+
+    source: str
+    site_id: str
+    trial_id: str
+    block: dict
+
+
+def load_report(path: Path) -> dict:
+    """A report.json, or a report folder holding one."""
+    file = path / "report.json" if path.is_dir() else path
+    try:
+        report = json.loads(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise FeasibilityError("no report.json here", where=str(path),
+                               fix="pass a report folder or its report.json") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise FeasibilityError(f"not a JSON report ({e})", where=str(file),
+                               fix="pass the report.json written by `feasibility run`") from None
+    if not isinstance(report, dict) or not str(report.get("schema", "")).startswith(
+            "feasibility.report/"):
+        raise FeasibilityError("not a feasibility report", where=str(file),
+                               fix="pass the report.json written by `feasibility run`")
+    return report
+
+
+def collect(paths: list[Path]) -> tuple[list[SiteReport], list[dict]]:
+    """Every site of every report (ALL blocks only for single-site reports); site names that
+    clash across reports get the report's folder name appended."""
+    sites: list[SiteReport] = []
+    reports = []
+    seen: set[tuple[str, str]] = set()
+    for path in paths:
+        report = load_report(path)
+        reports.append(report)
+        label = path.name if path.is_dir() else path.parent.name
+        for trial in report["trials"]:
+            blocks = [b for b in trial["sites"] if b["site_id"] != "ALL"] or trial["sites"]
+            for block in blocks:
+                site = block["site_id"]
+                if (trial["id"], site) in seen:
+                    site = f"{site} ({label})"
+                seen.add((trial["id"], site))
+                sites.append(SiteReport(str(path), site, trial["id"], block))
+    return sites, reports
+
+
+def _share(part: int | None, whole: int | None) -> float | None:
+    if part is None or whole is None or whole == 0:
+        return None
+    return part / whole
+
+
+def compare_rows(sites: list[SiteReport], reports: list[dict]) -> list[dict]:
+    """Per trial, site and waterfall step: remaining patients, lost and unknown shares, flags."""
+    texts = {(t["id"], c["id"]): c for r in reports for t in r["trials"] for c in t["criteria"]}
+    rows: list[dict] = []
+    for s in sites:
+        previous = None
+        for step in s.block["waterfall"]:
+            rows.append({
+                "trial_id": s.trial_id, "site_id": s.site_id, "source": s.source,
+                "step": step["step"], "criterion_id": step["criterion_id"],
+                "remaining_before": previous if step["step"] else None,
+                "failed": step["failed"], "unknown": step["unknown"],
+                "lost_share": _share(step["failed"], previous) if step["step"] else None,
+                "unknown_share": _share(step["unknown"], previous) if step["step"] else None,
+                "eligible": step["eligible"], "potentially_eligible": step["potentially_eligible"],
+                "assessable": texts.get((s.trial_id, step["criterion_id"]), {}).get("assessable", True),
+                "flag": "",
+            })
+            previous = step["eligible"]
+    _flag(rows)
+    return rows
+
+
+def _flag(rows: list[dict]) -> None:
+    by_step: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        if r["step"]:
+            by_step.setdefault((r["trial_id"], r["criterion_id"]), []).append(r)
+    for group in by_step.values():
+        if len(group) < 3:
+            continue  # with two sites, neither can be said to stand apart
+        for key, label in (("unknown_share", "data gap"), ("lost_share", "different population")):
+            values = [r[key] for r in group if r[key] is not None]
+            if len(values) < 3:
+                continue
+            # the median of all sites is robust to the one site that stands apart
+            typical = statistics.median(values)
+            for r in group:
+                if r[key] is None or r["flag"]:
+                    continue
+                gap = r[key] - typical
+                if abs(gap) >= APART:
+                    word = "more" if gap > 0 else "fewer"
+                    what = "UNKNOWN" if key == "unknown_share" else "lost"
+                    r["flag"] = f"{label}: {abs(gap):.0%} {word} {what} than the typical site"
+
+
+def summary(sites: list[SiteReport]) -> list[dict]:
+    """Eligible and potentially eligible per trial and site."""
+    return [{"trial_id": s.trial_id, "site_id": s.site_id, "source": s.source,
+             "base": s.block["base"], "eligible": s.block["eligible"],
+             "potentially_eligible": s.block["potentially_eligible"]} for s in sites]

@@ -1,0 +1,131 @@
+"""Small-cell protection: no count of 1..K-1 is shown, or recoverable by differencing."""
+
+from __future__ import annotations
+
+import itertools
+import random
+
+import pytest
+
+from feasibility.criteria.load import load_trials
+from feasibility.engine import Engine, RunOptions, connect
+from feasibility.protect import Protection
+from feasibility.reports.build import build_report
+from tests.support import REPO, event, person, write_extract
+
+K = 11
+DERIVED = {"failed", "false", "loo_gain", "loo_gain_potential"}
+
+
+@pytest.fixture(scope="module")
+def result(tmp_path_factory):
+    rng = random.Random(7)
+    rows = []
+    # three sites of very different size, so many cells are small
+    for site, n in (("S1", 7), ("S2", 26), ("S3", 83)):
+        for i in range(n):
+            pid = f"{site}-{i}"
+            rows += person(pid, sex="F", birth_year=rng.randint(1940, 2010), site_id=site)
+            if rng.random() < 0.8:
+                rows.append(event(pid, "diagnosis", "ICD10CM", "M32.14", "2023-01-01"))
+            if rng.random() < 0.85:
+                rows.append(event(pid, "lab", "LOINC", "1742-6", "2025-01-20",
+                                  value_num=rng.uniform(5, 200), unit="U/L", ref_high=40))
+            if rng.random() < 0.1:
+                rows.append(event(pid, "diagnosis", "ICD10CM", "I63.9", "2024-12-01"))
+    extract = write_extract(rows, tmp_path_factory.mktemp("protect") / "x.parquet")
+    trials, library = load_trials([REPO / "tests/fixtures/trials/small.yaml"])
+    options = RunOptions()
+    engine = Engine(connect(options), trials, library, options)
+    return engine.load(str(extract))
+
+
+def leaves(published, exact, path=()):
+    """Parallel walk of the protected and exact reports: (path, published, exact)."""
+    if isinstance(exact, dict):
+        for key in exact:
+            yield from leaves(published[key], exact[key], (*path, key))
+    elif isinstance(exact, list):
+        for i, (p, e) in enumerate(zip(published, exact, strict=True)):
+            yield from leaves(p, e, (*path, i))
+    elif isinstance(exact, int | float) and not isinstance(exact, bool):
+        if "computability" not in path:  # counts of criteria, not of patients
+            yield path, published, exact
+
+
+def numbers(report_p, report_e):
+    out = []
+    for section in ("trials", "data_quality"):
+        for path, p, e in leaves(report_p[section], report_e[section]):
+            key = next((k for k in reversed(path) if isinstance(k, str)), "")
+            if key in ("step",):
+                continue
+            out.append((path, key, p, e))
+    return out
+
+
+def candidates(value, derived: bool) -> tuple[float, float]:
+    """What an attacker who knows the policy can infer about the exact value."""
+    if value is None:
+        return 1, K - 1
+    if value == 0:
+        return (0, 8) if derived else (0, 0)
+    return (max(0, value - 8), value + 8) if derived else (max(K, value - 2), value + 2)
+
+
+def test_no_small_count_is_published(result):
+    protected = build_report(result, protect=Protection(K))
+    exact = build_report(result, protect=Protection(0))
+    nums = numbers(protected, exact)
+    assert len(nums) > 200
+    for path, key, p, e in nums:
+        assert p is None or p == 0 or p >= K, (path, p)
+        if key in DERIVED or key.startswith("impact"):
+            continue
+        if e == 0:
+            assert p == 0, path
+        elif e < K:
+            assert p is None, path
+        else:
+            assert p % 5 == 0 and abs(p - e) <= 4, (path, p, e)
+
+
+def test_no_small_count_is_recoverable_by_differencing(result):
+    protected = build_report(result, protect=Protection(K))
+    exact = build_report(result, protect=Protection(0))
+    for t_p, t_e in zip(protected["trials"], exact["trials"], strict=True):
+        nums = [(path, path[-1], p, e) for path, p, e in leaves(t_p, t_e)
+                if path[-1] != "step" and not str(path[-1]).startswith("impact")]
+        checked = 0
+        for (pa, ka, a, ea), (pb, kb, b, eb) in itertools.permutations(nums, 2):
+            if not 1 <= ea - eb <= K - 1:
+                continue
+            lo_a, hi_a = candidates(a, ka in DERIVED)
+            lo_b, hi_b = candidates(b, kb in DERIVED)
+            # the exact difference is pinned only if a single value fits both
+            assert (hi_a - lo_b) - (lo_a - hi_b) >= 1, (pa, pb)
+            checked += 1
+        assert checked > 100
+
+
+def test_exact_reports_say_they_must_not_be_shared(result):
+    exact = build_report(result, protect=Protection(0))
+    assert exact["protection"]["shareable"] is False
+    assert "must not be shared" in exact["protection"]["policy"]
+    protected = build_report(result, protect=Protection(K))
+    assert protected["protection"]["shareable"] is True
+    assert "suppressed" in protected["protection"]["policy"]
+
+
+@pytest.mark.parametrize(("value", "shown"), [(0, 0), (1, None), (10, None), (11, 15), (12, 15),
+                                              (13, 15), (17, 15), (18, 20), (102, 100)])
+def test_count_policy(value, shown):
+    assert Protection(11).count(value) == shown
+
+
+def test_differences_come_from_published_values():
+    p = Protection(11)
+    assert p.difference(100, 85) == 15
+    assert p.difference(100, 95) is None  # 5 would be a small count
+    assert p.difference(100, None) is None
+    assert p.difference(20, 25) == 0  # rounding can make a difference negative
