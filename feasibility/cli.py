@@ -169,3 +169,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+
+from feasibility.importers.cli import import_group  # noqa: E402
+
+cli.add_command(import_group, "import")

@@ -206,8 +206,10 @@ class PredicateCompiler:
                 )
         # Both equations fall with age: the oldest possible age gives the lowest value.
         # Both need the sex (LEAST/GREATEST skip NULLs, so an unknown sex must be explicit).
-        known_sex = exp.In(this=sex, expressions=[lit("F"), lit("M")])
-        verdict = case([(known_sex, compare_interval(at_age(col("age_hi")), at_age(col("age_lo")),
+        # a creatinine of zero or below is not a result: UNKNOWN, not a division by zero
+        computable = and_(exp.In(this=sex, expressions=[lit("F"), lit("M")]),
+                          exp.GT(this=scr, expression=lit(0)))
+        verdict = case([(computable, compare_interval(at_age(col("age_hi")), at_age(col("age_lo")),
                                                      rule.compare))])
         return self._missing(present, verdict, rule.if_missing)
 

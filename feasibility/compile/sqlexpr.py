@@ -84,11 +84,13 @@ def agg_filter(agg: exp.Expression, where: exp.Expression) -> exp.Expression:
 
 def window_start(index: exp.Expression, within: Duration) -> exp.Expression:
     """The first day of a look-back window ending at `index`."""
-    unit = within.unit.upper()
-    amount = within.amount
-    if unit == "WEEK":
-        unit, amount = "DAY", amount * 7
-    return exp.DateSub(this=index, expression=exp.Literal.number(amount), unit=exp.Var(this=unit))
+    if within.unit in ("day", "week"):
+        # Whole days as date arithmetic, not INTERVALs: DuckDB compares INTERVAL '3 months'
+        # equal to INTERVAL '90 days' and merges the two as one common subexpression.
+        days = within.amount * (7 if within.unit == "week" else 1)
+        return exp.Sub(this=index, expression=exp.Literal.number(days))
+    return exp.DateSub(this=index, expression=exp.Literal.number(within.amount),
+                       unit=exp.Var(this=within.unit.upper()))
 
 
 def compare(value: exp.Expression, cmp: Comparison) -> exp.Expression:

@@ -1,0 +1,330 @@
+"""A reference evaluator in plain Python: the criteria model's meaning, with no SQL.
+
+It is slow and simple on purpose. Property tests run it and the DuckDB engine on random
+small extracts and random rule trees and require them to agree patient by patient, so the
+SQL compiler's shortcuts (latest-before-index serving every window, the code map built on
+distinct codes, mask words) are checked against the plain definitions.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date, timedelta
+
+from feasibility.criteria.concepts import ConceptLibrary, normalise_code
+from feasibility.criteria.model import (
+    Age,
+    All,
+    AnyOf,
+    AtLeast,
+    Comparison,
+    Concept,
+    Criterion,
+    Derived,
+    Duration,
+    History,
+    Measurement,
+    Medication,
+    Not,
+    Rule,
+    Sex,
+    Trial,
+)
+from feasibility.units import normalise_unit
+
+POSITIVE = {"positive", "pos", "+", "detected", "reactive", "present", "yes"}
+NEGATIVE = {"negative", "neg", "-", "not detected", "undetected", "non-reactive", "nonreactive",
+            "non reactive", "absent", "no", "not present"}
+
+Row = Mapping[str, object]
+T3 = bool | None
+
+
+def minus(day: date, within: Duration) -> date:
+    """`day - within`, months and years clamped to the end of the month (as SQL engines do)."""
+    if within.unit in ("day", "week"):
+        return day - timedelta(days=within.amount * (7 if within.unit == "week" else 1))
+    months = within.amount * (12 if within.unit == "year" else 1)
+    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+    month += 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+def _matches(patterns, system: str, code: str) -> bool:
+    return any(p.system == system and (code == p.code or (p.prefix and code.startswith(p.code)))
+               for p in patterns)
+
+
+def _in_concept(concept: Concept, row: Row) -> bool:
+    if row.get("code_system") is None or row.get("code") is None:
+        return False
+    system = str(row["code_system"]).strip().upper()
+    code = normalise_code(str(row["code"]))
+    return _matches(concept.codes, system, code) and not _matches(concept.exclude, system, code)
+
+
+def _factor(concept: Concept, row: Row) -> float | None:
+    f = concept.unit_factor(normalise_unit(row.get("unit")))  # type: ignore[arg-type]
+    if f is not None and concept.dose_factors:
+        f *= dict(concept.dose_factors).get(normalise_code(str(row["code"])), 1.0)
+    return f
+
+
+def _and(values: Iterable[T3]) -> T3:
+    values = list(values)
+    if any(v is False for v in values):
+        return False
+    return True if all(v is True for v in values) else None
+
+
+def _or(values: Iterable[T3]) -> T3:
+    values = list(values)
+    if any(v is True for v in values):
+        return True
+    return False if all(v is False for v in values) else None
+
+
+def _compare(value: float | None, cmp: Comparison) -> T3:
+    return None if value is None else cmp.holds(value)
+
+
+def _interval(low: float | None, high: float | None, cmp: Comparison) -> T3:
+    if low is None or high is None:
+        return None
+    a, b = cmp.holds(low), cmp.holds(high)
+    return a if a == b else None
+
+
+def _exact_age(birth: date, index: date) -> int:
+    return index.year - birth.year - ((index.month, index.day) < (birth.month, birth.day))
+
+
+class Patient:
+    """One patient's rows, with the demographics the engine derives from them."""
+
+    def __init__(self, rows: Sequence[Row], default_index: date):
+        self.rows = rows
+        self.site = min(str(r["site_id"]) for r in rows)
+        indexes = [r["index_date"] for r in rows if r.get("index_date") is not None]
+        self.index: date = max(indexes) if indexes else default_index  # type: ignore[assignment]
+        sexes = {r["sex"] for r in rows if r.get("sex") is not None}
+        self.sex = next(iter(sexes)) if len(sexes) == 1 and sexes <= {"F", "M"} else "U"
+        births = [r["birth_date"] for r in rows if r.get("birth_date") is not None]
+        years = [r["birth_year"] for r in rows if r.get("birth_year") is not None]
+        if births:
+            self.age = (_exact_age(max(births), self.index), _exact_age(min(births), self.index))
+        elif years:
+            year_end = (self.index.month, self.index.day) == (12, 31)
+            self.age = (self.index.year - max(years) - (0 if year_end else 1),
+                        self.index.year - min(years))
+        else:
+            self.age = (None, None)
+
+    def seen(self, concept: Concept) -> list[Row]:
+        """The concept's records up to the index date."""
+        return [r for r in self.rows if _in_concept(concept, r) and r.get("start_date") is not None
+                and r["start_date"] <= self.index]
+
+
+class ReferenceEvaluator:
+    """Evaluates rules for the patients of one extract (a list of row dicts)."""
+
+    def __init__(self, rows: Sequence[Row], library: ConceptLibrary, as_of: date | None = None,
+                 site: str = "site"):
+        self.library = library
+        rows = [{**r, "site_id": r.get("site_id") or site} for r in rows]
+        dates = [r["start_date"] for r in rows if r.get("start_date") is not None]
+        default = as_of or max(dates)  # type: ignore[type-var]
+        by_patient: dict[str, list[Row]] = defaultdict(list)
+        for r in rows:
+            by_patient[str(r["patient_id"])].append(r)
+        self.patients = {pid: Patient(rs, default) for pid, rs in sorted(by_patient.items())}
+
+    # ------------------------------------------------------------ atoms
+
+    def _start(self, p: Patient, within: Duration | None) -> date | None:
+        return minus(p.index, within) if within else None
+
+    def _latest(self, p: Patient, name: str) -> Row | None:
+        concept = self.library[name]
+        rows = [r for r in p.seen(concept)
+                if r.get("value_num") is not None or r.get("value_text") is not None]
+        if not rows:
+            return None
+
+        def key(r: Row):
+            return (r["start_date"],
+                    r["value_num"] if r.get("value_num") is not None else -1e308,
+                    r.get("value_text") or "", r.get("unit") or "", r["code"],
+                    r["ref_high"] if r.get("ref_high") is not None else -1e308)
+
+        return max(rows, key=key)
+
+    def _present(self, p: Patient, latest: Row | None, within: Duration | None) -> bool:
+        if latest is None:
+            return False
+        start = self._start(p, within)
+        return start is None or latest["start_date"] >= start  # type: ignore[operator]
+
+    def _canonical(self, name: str, row: Row) -> float | None:
+        f = _factor(self.library[name], row)
+        v = row.get("value_num")
+        return None if v is None or f is None else v * f  # type: ignore[operator]
+
+    def rule(self, rule: Rule, p: Patient) -> T3:
+        """TRUE / FALSE / None (UNKNOWN) for one patient."""
+        match rule:
+            case Age():
+                return _interval(p.age[0], p.age[1], rule.compare)
+            case Sex():
+                return None if p.sex not in ("F", "M") else p.sex in rule.values
+            case History():
+                return self._history(rule, p)
+            case Measurement():
+                return self._measurement(rule, p)
+            case Medication():
+                return self._medication(rule, p)
+            case Derived():
+                return self._derived(rule, p)
+            case All():
+                return _and(self.rule(x, p) for x in rule.parts)
+            case AnyOf():
+                return _or(self.rule(x, p) for x in rule.parts)
+            case Not():
+                v = self.rule(rule.part, p)
+                return None if v is None else not v
+            case AtLeast():
+                values = [self.rule(x, p) for x in rule.parts]
+                if sum(v is True for v in values) >= rule.n:
+                    return True
+                return False if sum(v is not False for v in values) < rule.n else None
+        raise TypeError(rule)
+
+    def _history(self, rule: History, p: Patient) -> T3:
+        start = self._start(p, rule.within)
+        n = sum(1 for r in p.seen(self.library[rule.concept])
+                if start is None or r["start_date"] >= start)  # type: ignore[operator]
+        if n >= rule.min_count:
+            return True
+        return rule.if_missing.as_bool() if n == 0 else False
+
+    def _measurement(self, rule: Measurement, p: Patient) -> T3:
+        latest = self._latest(p, rule.concept)
+        if not self._present(p, latest, rule.within):
+            return rule.if_missing.as_bool()
+        assert latest is not None
+        concept = self.library[rule.concept]
+        v, rh = latest.get("value_num"), latest.get("ref_high")
+        text = str(latest["value_text"]).strip().lower() if latest.get("value_text") else None
+        if rule.result is not None:
+            if text in POSITIVE:
+                positive: T3 = True
+            elif text in NEGATIVE:
+                positive = False
+            elif v is not None and rh is not None and rh > 0:  # type: ignore[operator]
+                positive = v > rh  # type: ignore[operator]
+            else:
+                positive = None
+            return positive if rule.result == "positive" or positive is None else not positive
+        assert rule.compare is not None
+        if v is None and text in NEGATIVE:
+            return _compare(0.0, rule.compare if rule.uln else
+                            rule.compare.in_canonical(concept, rule.unit))
+        if rule.uln:
+            if rh is not None and rh > 0:  # type: ignore[operator]
+                number = v / rh if v is not None else None  # type: ignore[operator]
+            elif concept.default_uln and _factor(concept, latest) is not None:
+                canonical = self._canonical(rule.concept, latest)
+                number = canonical / concept.default_uln if canonical is not None else None
+            else:
+                number = None
+            return _compare(number, rule.compare)
+        return _compare(self._canonical(rule.concept, latest),
+                        rule.compare.in_canonical(concept, rule.unit))
+
+    def _medication(self, rule: Medication, p: Patient) -> T3:
+        concept = self.library[rule.concept]
+        dose = rule.dose.in_canonical(concept, rule.dose_unit) if rule.dose else None
+        start = self._start(p, rule.within)
+        known = unknown = 0
+        for r in p.seen(concept):
+            end = r.get("end_date") or r["start_date"]
+            if start is not None and end < start:  # type: ignore[operator]
+                continue
+            first = max(r["start_date"], start) if start else r["start_date"]  # type: ignore[type-var]
+            days = max(0, (min(end, p.index) - first).days + 1)  # type: ignore[type-var,operator]
+            if dose is None:
+                known += days
+                continue
+            f = _factor(concept, r)
+            if r.get("value_num") is None or f is None:
+                unknown += days
+            elif dose.holds(r["value_num"] * f):  # type: ignore[operator]
+                known += days
+        possible = known + unknown
+        if known >= rule.min_days:
+            return True
+        if possible == 0:
+            return rule.if_missing.as_bool()
+        return False if possible < rule.min_days else None
+
+    def _derived(self, rule: Derived, p: Patient) -> T3:
+        crea = self._latest(p, "creatinine")
+        present = self._present(p, crea, rule.within)
+        weight_row = self._latest(p, "weight") if rule.measure == "creatinine_clearance" else None
+        if rule.measure == "creatinine_clearance":
+            present = present and self._present(p, weight_row, rule.within)
+        if not present:
+            return rule.if_missing.as_bool()
+        scr = self._canonical("creatinine", crea)  # type: ignore[arg-type]
+        if p.sex not in ("F", "M") or scr is None or scr <= 0:
+            return None
+        female = p.sex == "F"
+        if rule.measure == "creatinine_clearance":
+            weight = self._canonical("weight", weight_row)  # type: ignore[arg-type]
+
+            def at(age):
+                if scr is None or weight is None or age is None:
+                    return None
+                return (140 - age) * weight / (72 * scr) * (0.85 if female else 1.0)
+        else:
+            kappa, alpha = (0.7, -0.241) if female else (0.9, -0.302)
+
+            def at(age):
+                if scr is None or age is None:
+                    return None
+                ratio = scr / kappa
+                return (142 * min(ratio, 1) ** alpha * max(ratio, 1) ** -1.2 * 0.9938 ** age
+                        * (1.012 if female else 1.0))
+        return _interval(at(p.age[1]), at(p.age[0]), rule.compare)
+
+    # ------------------------------------------------------------ criteria
+
+    def passes(self, criterion: Criterion, p: Patient) -> T3:
+        if criterion.rule is None:
+            return True
+        v = self.rule(criterion.rule, p)
+        if criterion.kind == "inclusion" or v is None:
+            return v
+        return not v
+
+    def rule_values(self, trial: Trial) -> dict[str, dict[str, T3]]:
+        return {pid: {c.id: self.rule(c.rule, p) for c in trial.criteria if c.rule is not None}
+                for pid, p in self.patients.items()}
+
+    def histogram(self, trial: Trial) -> dict[str, dict[tuple[int, int], int]]:
+        """Per site, patients by (passed, unknown) masks, as the engine counts them."""
+        out: dict[str, dict[tuple[int, int], int]] = defaultdict(lambda: defaultdict(int))
+        for p in self.patients.values():
+            passed = unknown = 0
+            for k, c in enumerate(trial.criteria):
+                v = self.passes(c, p)
+                if v is True:
+                    passed |= 1 << k
+                elif v is None:
+                    unknown |= 1 << k
+            out[p.site][(passed, unknown)] += 1
+        return {s: dict(h) for s, h in out.items()}
+
