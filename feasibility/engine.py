@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pyarrow as pa
@@ -15,7 +19,7 @@ from feasibility.compile.aggregate import patient_concept_query, patients_query
 from feasibility.compile.histogram import WORD_BITS, histogram_query, mask_words, words_needed
 from feasibility.compile.plan import Plan, build_code_map, plan_features
 from feasibility.compile.predicates import PredicateCompiler
-from feasibility.compile.sqlexpr import agg_filter, and_, col
+from feasibility.compile.sqlexpr import agg_filter, and_, col, lit
 from feasibility.compile.sqlexpr import field as struct_field
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Measurement, Trial, walk
@@ -80,7 +84,20 @@ def connect(options: RunOptions) -> duckdb.DuckDBPyConnection:
                 fix="write e.g. 4GB or 512MB",
             ) from None
     con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
+    # DuckDB spills here beyond the memory limit; our own folder, removed at exit
+    spill = tempfile.mkdtemp(prefix="feasibility-spill-")
+    atexit.register(shutil.rmtree, spill, ignore_errors=True)
+    con.execute(f"SET temp_directory = {lit(spill).sql(dialect='duckdb')}")
     return con
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, readable: Sequence) -> None:
+    """From here on the connection may read the extract's files and nothing else, and may
+    write nothing (DuckDB refuses to lift this while the database is open)."""
+    paths = exp.Array(expressions=[lit(str(Path(f).resolve())) for f in readable])
+    con.execute(f"SET allowed_paths = {paths.sql(dialect='duckdb')}")
+    con.execute("SET enable_external_access = false")
 
 
 def _memory_setting(value: str) -> str:
@@ -111,6 +128,7 @@ class Engine:
         """Read the extract once, build the per-patient feature table, count the masks."""
         step = progress or (lambda message: None)
         source = open_extract(self.con, extract, self.options.site)
+        lock_down(self.con, source.files)
         step("reading the code dictionary")
         try:
             dictionary = self.con.execute(sql_text("code_dictionary.sql")).fetchall()
@@ -154,7 +172,10 @@ class Engine:
             self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {self._sql(query)}")
         except duckdb.OutOfMemoryException:
             raise FeasibilityError(
-                "DuckDB ran out of memory", where="the extract",
+                "DuckDB ran out of memory"
+                + (f" within --memory-limit {self.options.memory_limit}"
+                   if self.options.memory_limit else ""),
+                where="the extract",
                 fix="raise --memory-limit, or run on a machine with more memory",
             ) from None
         except duckdb.ConversionException as e:

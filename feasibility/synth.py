@@ -49,10 +49,10 @@ DISEASES = ("SLE", "SJO", "SSC", "DM", "AAV")
 # and `workup` as bit 2.
 TRAITS: dict[str, dict[str, float]] = {
     # long, multi-drug treatment history with a current biologic: the CAR-T trial population
-    "refractory": {"SLE": 0.6, "SJO": 0.35, "SSC": 0.35, "DM": 0.35, "AAV": 0.35, "*": 0.0},
+    "refractory": {"SLE": 0.7, "SJO": 0.35, "SSC": 0.35, "DM": 0.35, "AAV": 0.35, "*": 0.0},
     # full screening work-up in the last weeks: every lab, echo, lung function, serologies
     "workup": {"SLE": 0.3, "SJO": 0.25, "SSC": 0.25, "DM": 0.25, "AAV": 0.25, "*": 0.05,
-               "if_refractory": 0.85},
+               "if_refractory": 0.92},
     "renal": {"SLE": 0.15, "AAV": 0.2, "*": 0.02},      # nephritis: proteinuria, creatinine up
     "pulse": {"SLE": 0.03, "*": 0.0},                   # recent nephritis flare, IV pulse steroids
     "cardiac": {"*": 0.03},                              # heart failure, NYHA >= 3, low LVEF
@@ -182,7 +182,7 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "breastfeeding": _dx({"*": 0.02}, female_only=True, recent=0.8, horizon=400),
     "other_autoimmune": _dx({"GEN": 0.5, "SLE": 0.05, "*": 0.05}, n=(1, 4), recent=0.5),
     "hypertension": _dx({"*": 0.15}, n=(1, 4)),
-    "severe_infection_iv": _dx({"*": 0.05}, recent=0.35),
+    "severe_infection_iv": _dx({"*": 0.08}, p_refr=0.14, recent=0.5),
     "malignancy": _dx({"*": 0.025}),
     "malignancy_current": _dx({"*": 0.02}),
     "cns_disease": _dx({"*": 0.02}),
@@ -224,8 +224,8 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "hbsag": _qual(0.35, 0.0, abn="hep_b", p_abn=0.98),
     "anti_hbc": _qual(0.3, 0.05, abn="hep_b", p_abn=0.98),
     "hcv_ab": _qual(0.35, 0.004, abn="hep_c", p_abn=0.98),
-    "hiv": _qual(0.35, 0.01),
-    "syphilis": _qual(0.25, 0.02),
+    "hiv": _qual(0.35, 0.015),
+    "syphilis": _qual(0.25, 0.03),
     "hcg": _qual(0.15, 0.0, p_workup=0.7, abn="pregnant", p_abn=0.95, female_only=True, n=(1, 1),
                  span=60),
     "cd19_expression": _qual({"SLE": 0.02, "*": 0.01}, 0.95,
@@ -253,8 +253,8 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "ecog": _score(0.7, 0.8, 0, 4, 0.3, tail_p=0.04, tail=(3.0, 4.0)),
     "nyha_class": _score(1.3, 0.4, 1, 4, 0.05, p_workup=0.2, abn="cardiac", p_abn=0.9,
                          tail=(2.4, 3.2)),
-    "lvef": _score(62, 5, 38, 75, 0.25, p_workup=0.95, span=400, tail_p=0.03, tail=(0.6, 0.8),
-                   abn="cardiac", p_abn=0.95),
+    # heart failure often has a preserved ejection fraction: LVEF is not tied to `cardiac`
+    "lvef": _score(62, 5, 38, 75, 0.25, p_workup=0.95, span=400, tail_p=0.03, tail=(0.6, 0.8)),
     "qtc": _score(420, 20, 340, 560, 0.3, tail_p=0.02, tail=(1.15, 1.25), span=300),
     "systolic_bp": _score(124, 14, 85, 220, 0.7, tail_p=0.03, tail=(1.3, 1.5)),
     "diastolic_bp": _score(77, 9, 45, 130, 0.7, tail_p=0.02, tail=(1.2, 1.35)),
@@ -306,9 +306,9 @@ MODELS: dict[str, Slot | list[Slot]] = {
                             dur=(60, 900)),
     "fludarabine": _drug({"*": 0.004}, ongoing=0.0, ongoing_refr=0.0, dist="none",
                          dur=(3, 5)),
-    "car_t_or_gene_modified_cell_therapy": Slot(p={"*": 0.01}, date="once", horizon=1500,
+    "car_t_or_gene_modified_cell_therapy": Slot(p={"*": 0.005}, p_refr=0.04, date="once", horizon=1500,
                                                 n=(1, 1)),
-    "live_vaccines": Slot(p={"*": 0.03}, date="once", horizon=1500, n=(1, 1), recent=0.5),
+    "live_vaccines": Slot(p={"*": 0.04}, date="once", horizon=1500, n=(1, 1), recent=0.75),
 }
 
 # Children of prefix patterns: the codes emitted for `C*`, `M32*`, ... (first = most common).
@@ -452,7 +452,8 @@ def concept_codes(concept: Concept) -> list[tuple[str, str]]:
 
 def trial_windows(trials: Sequence[Trial]) -> tuple[set[str], dict[str, float]]:
     """Concepts the trials use (plus the inputs of derived measures) and, per concept, the
-    shortest look-back window in days."""
+    longest finite look-back window in days (recent events are dated skewed towards as_of
+    inside it, so shorter windows catch a good share too)."""
     used: set[str] = set()
     windows: dict[str, float] = {}
     for t in trials:
@@ -470,14 +471,15 @@ def trial_windows(trials: Sequence[Trial]) -> tuple[set[str], dict[str, float]]:
                 within = getattr(node, "within", None)
                 if within is not None:
                     days = within.approx_days()
-                    windows[name] = min(windows.get(name, days), days)
+                    windows[name] = max(windows.get(name, days), days)
     return used, windows
 
 
 def _default_slot(concept: Concept) -> Slot:
     """A model for a concept the table above does not know."""
     if concept.kind in ("condition", "procedure", "other"):
-        return _dx({"*": 0.035}, recent=0.6)
+        # refractory patients, long on immunosuppression, carry more comorbidity
+        return _dx({"*": 0.04}, p_refr=0.06, recent=0.7)
     if concept.kind == "medication":
         return _drug({"*": 0.03}, dist="none")
     if concept.unit is None:
@@ -553,7 +555,7 @@ def build_tables(trials: Sequence[Trial], library, sites: int) -> Tables:
             for i, (system, code) in enumerate(codes):
                 t.add("slot_codes", slot_id=slot_id, idx=i, code_system=system, code=code,
                       dose_factor=factors.get(code.upper().replace(".", ""), 1.0))
-            recent = slot.recent if slot.recent is not None else (0.6 if window else 0.0)
+            recent = slot.recent if slot.recent is not None else (0.7 if window else 0.0)
             recent_days = max(1, int(window if window else 180) - 1)
             uln = slot.uln if slot.uln is not None else concept.default_uln
             t.add("slots", slot_id=slot_id, concept=name, domain=slot.domain or domain,
@@ -586,7 +588,7 @@ def build_tables(trials: Sequence[Trial], library, sites: int) -> Tables:
                       unit=unit[0] if unit else ("mg/d" if slot.dist == "dose" else None),
                       factor=unit[1] if unit else 1.0,
                       odd_unit=_odd_unit(concept) if slot.dist in ("lognormal", "normal")
-                      and domain == "lab" else None,
+                      and (slot.domain or domain) == "lab" else None,
                       uln_scale=habit["uln_scale"] * (1 + 0.02 * (s // len(SITE_HABITS))),
                       ref_missing=habit["ref_missing"] if concept.default_uln else 0.0,
                       pos_text=habit["text"][0],
@@ -607,7 +609,6 @@ CREATE OR REPLACE TEMP MACRO z(a, b, c, d) AS
 
 # One row per patient: site, profile, sex, birth year and a bit set of traits.
 _PATIENTS = """
-CREATE OR REPLACE TEMP TABLE pat AS
 WITH base AS (
     SELECT r.i AS pid, cfg.seed,
            CAST(hash(cfg.seed, r.i, 'site') % cfg.sites AS INTEGER) AS site_idx,
@@ -673,7 +674,7 @@ WITH hits AS (
                     ELSE floor(15 + pow(u(r.seed, r.pid, r.slot_id, 'd0'), 1.5) * 900) END
              ELSE
                CASE WHEN u(r.seed, r.pid, r.slot_id, 'recent') < r.recent
-                    THEN floor(u(r.seed, r.pid, r.slot_id, 'd0') * r.recent_days)
+                    THEN floor(pow(u(r.seed, r.pid, r.slot_id, 'd0'), 2) * r.recent_days)
                     ELSE floor(pow(u(r.seed, r.pid, r.slot_id, 'd0'), 1.3) * r.horizon) END
            END AS d0,
            u(r.seed, r.pid, r.slot_id * 64 + r.k, 'dk') AS u_dk,
@@ -779,9 +780,9 @@ def _arrow(columns: dict[str, list]) -> pa.Table:
 
 
 def _register(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> None:
-    con.register(f"{name}_arrow", table)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {name}_arrow")
-    con.unregister(f"{name}_arrow")
+    """Expose an Arrow table to SQL under `name`. (Arrow scans, rather than DuckDB temp
+    tables, also sidestep a DuckDB 2.0 internal error on dictionary-compressed join inputs.)"""
+    con.register(name, table)
 
 
 def site_ids(sites: int) -> list[str]:
@@ -844,7 +845,7 @@ def generate(out: Path, *, patients: int, sites: int, seed: int, as_of: date,
                  "digits"))}}))
         for name in ("slots", "slot_profile", "slot_codes", "slot_units"):
             _register(con, name, _arrow(getattr(tables, name)))
-        con.execute(_PATIENTS)
+        _register(con, "pat", con.sql(_PATIENTS).fetch_arrow_table())
         order = ("e.pid, e.src, e.slot_id, e.k" if sort_rows else
                  "hash(p.seed, e.pid, e.src, e.slot_id, e.k, 'order'), e.pid, e.src, "
                  "e.slot_id, e.k")

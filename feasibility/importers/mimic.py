@@ -108,24 +108,34 @@ def _drug_map_values() -> str:
     return ", ".join(f"('{name}', '{atc}')" for name, atc in DRUG_ATC)
 
 
-def default_map_path(hosp: Path) -> Path | None:
-    for folder in (hosp.parent / "mimic_code_concept_map", hosp / "mimic_code_concept_map"):
+def default_map_path(given: Path) -> Path | None:
+    """DIR/../mimic_code_concept_map or DIR/mimic_code_concept_map, DIR as the user gave it."""
+    for folder in (given.parent / "mimic_code_concept_map", given / "mimic_code_concept_map"):
         candidate = folder / MAP_FILE
         if candidate.is_file():
             return candidate
     return None
 
 
+def hosp_folder(given: Path) -> Path:
+    """The hosp folder itself, or a MIMIC-IV root folder holding `hosp/`."""
+    if (given / "hosp").is_dir() and find_table_file(given, "patients") is None:
+        return given / "hosp"
+    return given
+
+
 def import_mimic(hosp: Path, out: Path, loinc_map: Path | None = None,
                  threads: int | None = None, memory_limit: str | None = None) -> ImportSummary:
-    """Read the MIMIC-IV hosp folder `hosp`, write the extract to `out`, return the summary."""
-    hosp = Path(hosp)
-    require_dir(hosp, "MIMIC-IV hosp folder")
-    if not hosp.is_dir():
-        raise FeasibilityError("is not a folder", where=str(hosp),
+    """Read the MIMIC-IV hosp folder `hosp` (or the MIMIC-IV folder holding `hosp/`), write
+    the extract to `out`, return the summary."""
+    given = Path(hosp)
+    require_dir(given, "MIMIC-IV hosp folder")
+    if not given.is_dir():
+        raise FeasibilityError("is not a folder", where=str(given),
                                fix="point at the MIMIC-IV hosp folder (patients.csv.gz, ...)")
+    hosp = hosp_folder(given)
     if loinc_map is None:
-        loinc_map = default_map_path(hosp)
+        loinc_map = default_map_path(given)
         if loinc_map is None:
             raise FeasibilityError(
                 f"no {MAP_FILE} in ../mimic_code_concept_map or ./mimic_code_concept_map",
@@ -244,30 +254,34 @@ def _build(con, has_procedures: bool) -> None:
                to_num(l.ref_range_lower) AS ref_low, to_num(l.ref_range_upper) AS ref_high
         FROM src_labevents l LEFT JOIN lab_map m ON m.itemid = to_id(l.itemid)
     """)
+    con.execute("""
+        CREATE TEMP TABLE rx_raw AS
+        SELECT to_id(subject_id) AS subject_id, to_text(drug) AS drug,
+               upper(to_text(route)) AS route, to_text(ndc) AS ndc,
+               CAST(TRY_CAST(starttime AS TIMESTAMP) AS DATE) AS start_date,
+               CAST(TRY_CAST(stoptime AS TIMESTAMP) AS DATE) AS end_date,
+               to_num(dose_val_rx) AS dose, lower(to_text(dose_unit_rx)) AS dose_unit,
+               to_num(doses_per_24_hrs) AS per_day
+        FROM src_prescriptions
+    """)
+    # names are matched once per distinct drug name, not once per prescription
+    con.execute(f"""
+        CREATE TEMP TABLE drug_names AS
+        SELECT n.drug, max_by(d.atc, length(d.name)) AS atc
+        FROM (SELECT DISTINCT drug FROM rx_raw WHERE drug IS NOT NULL) AS n
+        JOIN (VALUES {_drug_map_values()}) AS d(name, atc)
+          ON regexp_matches(lower(n.drug), '\\b' || d.name || '\\b')
+        GROUP BY n.drug
+    """)
     con.execute(f"""
         CREATE TEMP TABLE rx AS
-        WITH r AS (
-            SELECT to_id(subject_id) AS subject_id, to_text(drug) AS drug,
-                   upper(to_text(route)) AS route, to_text(ndc) AS ndc,
-                   CAST(TRY_CAST(starttime AS TIMESTAMP) AS DATE) AS start_date,
-                   CAST(TRY_CAST(stoptime AS TIMESTAMP) AS DATE) AS end_date,
-                   to_num(dose_val_rx) AS dose, lower(to_text(dose_unit_rx)) AS dose_unit,
-                   to_num(doses_per_24_hrs) AS per_day,
-                   row_number() OVER () AS rx_id
-            FROM src_prescriptions
-        ), named AS (
-            SELECT r.rx_id, max_by(d.atc, length(d.name)) AS atc
-            FROM r JOIN (VALUES {_drug_map_values()}) AS d(name, atc)
-              ON regexp_matches(lower(r.drug), '\\b' || d.name || '\\b')
-            GROUP BY r.rx_id
-        )
-        SELECT r.*, named.atc AS named_atc,
-               named.atc IS NOT NULL AND (r.route IN ({_sql_list(LOCAL_ROUTES)})
-                                          OR {local_words}) AS local_use,
+        SELECT r.*, n.atc AS named_atc,
+               n.atc IS NOT NULL AND (r.route IN ({_sql_list(LOCAL_ROUTES)})
+                                      OR {local_words}) AS local_use,
                CASE WHEN r.per_day > 0 AND r.dose >= 0 THEN r.dose * r.per_day * CASE r.dose_unit
                     WHEN 'mg' THEN 1 WHEN 'g' THEN 1000 WHEN 'gm' THEN 1000
                     WHEN 'mcg' THEN 0.001 WHEN 'ug' THEN 0.001 END END AS daily_mg
-        FROM r LEFT JOIN named USING (rx_id)
+        FROM rx_raw r LEFT JOIN drug_names n USING (drug)
     """)
     procedures = ""
     if has_procedures:
