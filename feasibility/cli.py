@@ -114,6 +114,32 @@ def show(trial: Path) -> None:
 
 
 @cli.command()
+@click.option("--dialect", type=click.Choice(["duckdb", "spark", "trino", "postgres"]),
+              default="duckdb", show_default=True)
+@click.option("--trial", "trial_id", help="Only this trial (default: all).")
+@click.option("--trials", "trial_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Trial YAML file or folder (repeatable). Default: the shipped seed trials.")
+@click.option("--as-of", callback=_parse_date,
+              help="Index date literal (default: the latest start_date, as a subquery).")
+@click.option("--index-date-column", is_flag=True,
+              help="Compile for an extract that has an index_date column.")
+def sql(dialect: str, trial_id: str | None, trial_paths: tuple[Path, ...], as_of: date | None,
+        index_date_column: bool) -> None:
+    """Print the compiled SQL of the trials for a SQL dialect."""
+    from feasibility.criteria.load import load_trials
+    from feasibility.sql_listing import listing
+
+    trials, library = load_trials(list(trial_paths) or None)
+    if trial_id is not None:
+        chosen = [t for t in trials if t.id == trial_id]
+        if not chosen:
+            raise FeasibilityError(f"no trial with id `{trial_id}`", where="--trial",
+                                   fix=f"use one of {', '.join(t.id for t in trials)}")
+        trials = chosen
+    click.echo(listing(trials, library, dialect, as_of, index_date_column), nl=False)
+
+
+@cli.command()
 @click.option("--patients", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--sites", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)

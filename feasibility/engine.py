@@ -15,8 +15,8 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from feasibility.compile.aggregate import patient_concept_query, patients_query
-from feasibility.compile.histogram import WORD_BITS, histogram_query, mask_words, words_needed
+from feasibility.compile.histogram import WORD_BITS, mask_words, words_needed
+from feasibility.compile.pipeline import code_dictionary, statements
 from feasibility.compile.plan import Plan, build_code_map, plan_features
 from feasibility.compile.predicates import PredicateCompiler
 from feasibility.compile.sqlexpr import agg_filter, and_, col, lit
@@ -131,7 +131,7 @@ class Engine:
         lock_down(self.con, source.files)
         step("reading the code dictionary")
         try:
-            dictionary = self.con.execute(sql_text("code_dictionary.sql")).fetchall()
+            dictionary = self.con.execute(self._sql(code_dictionary())).fetchall()
         except duckdb.Error as e:
             raise ExtractError(f"cannot read the extract ({str(e).splitlines()[0][:160]})",
                                where=extract, fix="check the file is a complete parquet export") from None
@@ -154,13 +154,14 @@ class Engine:
         code_map, unknown_units = build_code_map(self.plan, ((r[0], r[1], r[2], r[3]) for r in dictionary))
         self._register_code_map(code_map)
         has_index = source.has("index_date")
+        *tables, histogram = statements(self.trials, self.plan, index_default, has_index)
         step("aggregating events per patient and concept")
-        self._create("patient_concept", patient_concept_query(self.plan, index_default, has_index))
-        self._create("patients", patients_query(self.plan, index_default, has_index))
+        for statement in tables:
+            self._create(statement.creates, statement.expression)
         step("evaluating criteria")
         dq = self._data_quality(unknown_units)
         dq.counts["rows"] = rows
-        histograms = self._histograms()
+        histograms = self._histograms(histogram.expression)
         return EngineResult(
             trials=self.trials, histograms=histograms, data_quality=dq, source=source,
             rows=rows, patients=dq.counts["patients"], index_default=index_default,
@@ -225,12 +226,10 @@ class Engine:
         return DataQuality(counts=counts, unknown_unit_rows=unknown_units,
                            default_uln_patients=default_uln, negative_value_rows=negative)
 
-    def _histograms(self) -> dict[str, dict[str, Counter[Masks]]]:
+    def _histograms(self, query: exp.Expression) -> dict[str, dict[str, Counter[Masks]]]:
         n_words = words_needed(self.trials)
         out: dict[str, dict[str, Counter[Masks]]] = {t.id: {} for t in self.trials}
-        for trial_id, site, *rest in self.con.execute(
-            self._sql(histogram_query(self.trials, self.compiler))
-        ).fetchall():
+        for trial_id, site, *rest in self.con.execute(self._sql(query)).fetchall():
             passed = _join_words(rest[:n_words])
             unknown = _join_words(rest[n_words:2 * n_words])
             out[trial_id].setdefault(site, Counter())[(passed, unknown)] += rest[-1]

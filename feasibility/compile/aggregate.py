@@ -32,18 +32,29 @@ def date_lit(d: date) -> exp.Expression:
     return exp.cast(lit(d.isoformat()), "DATE")
 
 
-def row_index_date(default_index: date, has_index_column: bool) -> exp.Expression:
+def index_default(default_index: date | exp.Expression) -> exp.Expression:
+    """The run's default index date: a literal once known, or an expression computing it."""
+    return date_lit(default_index) if isinstance(default_index, date) else default_index
+
+
+def latest_event_date() -> exp.Expression:
+    """`(SELECT max(start_date) FROM events)`: the default index when no --as-of is given."""
+    return exp.select(func("max", col("start_date"))).from_("events").subquery()
+
+
+def row_index_date(default_index: date | exp.Expression, has_index_column: bool) -> exp.Expression:
     """A row's patient index date: its `index_date`, else the run's default."""
     if has_index_column:
-        return func("coalesce", col("index_date", "e"), date_lit(default_index))
-    return date_lit(default_index)
+        return func("coalesce", col("index_date", "e"), index_default(default_index))
+    return index_default(default_index)
 
 
 def _count_star() -> exp.Expression:
     return exp.Count(this=exp.Star())
 
 
-def patient_concept_query(plan: Plan, default_index: date, has_index_column: bool) -> exp.Select:
+def patient_concept_query(plan: Plan, default_index: date | exp.Expression,
+                          has_index_column: bool) -> exp.Select:
     """Aggregate the extract once per (patient, concept); rows of no concept form the group
     with concept NULL, which still carries the demographics."""
     idx = row_index_date(default_index, has_index_column)
@@ -170,9 +181,10 @@ def _exact_age(birth: exp.Expression, index: exp.Expression) -> exp.Expression:
     )
 
 
-def patients_query(plan: Plan, default_index: date, has_index_column: bool) -> exp.Select:
+def patients_query(plan: Plan, default_index: date | exp.Expression,
+                   has_index_column: bool) -> exp.Select:
     """One row per patient: site, sex, age range at index, index date, and every feature."""
-    default = date_lit(default_index)
+    default = index_default(default_index)
     if has_index_column:
         idx = func("coalesce", func("max", col("idx_hi")), default)
         idx_conflict = or_(

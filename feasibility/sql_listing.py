@@ -1,0 +1,41 @@
+"""`feasibility sql`: the compiled pipeline as SQL text for one dialect."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from sqlglot import exp
+
+from feasibility.compile.aggregate import latest_event_date
+from feasibility.compile.pipeline import code_dictionary, render, statements
+from feasibility.compile.plan import plan_features
+from feasibility.criteria.concepts import ConceptLibrary
+from feasibility.criteria.model import Trial
+
+
+def listing(trials: Sequence[Trial], library: ConceptLibrary, dialect: str,
+            as_of: date | None = None, index_column: bool = False) -> str:
+    """Every statement of a run, with comments, rendered for `dialect`."""
+    plan = plan_features(trials, library)
+    default: date | exp.Expression = as_of if as_of else latest_event_date()
+    concepts = ", ".join(f"{i} = {c.name}" for i, c in enumerate(plan.concepts))
+    parts = [
+        f"-- feasibility: compiled SQL for {', '.join(t.id for t in trials)} ({dialect})",
+        "-- Input: a table or view `events` with the extract contract's columns.",
+        "",
+        "-- 1. code dictionary: the distinct (code system, code, unit) triples",
+        render(code_dictionary(), dialect, pretty=True) + ";",
+        "",
+        "-- 2. code_map(code_system, code, unit, concept_id, factor, is_measurement) is built by",
+        "--    the engine from (1) and the concept library (prefix patterns, exclusions, unit",
+        f"--    conversions, dose factors). Concept ids: {concepts}",
+    ]
+    for number, statement in enumerate(statements(trials, plan, default, index_column), start=3):
+        body = render(statement.expression, dialect, pretty=True)
+        parts += ["", f"-- {number}. {statement.name}: {statement.note}"]
+        if statement.creates:
+            parts.append(f"CREATE TABLE {statement.creates} AS\n{body};")
+        else:
+            parts.append(body + ";")
+    return "\n".join(parts) + "\n"

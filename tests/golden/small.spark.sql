@@ -1,0 +1,339 @@
+-- feasibility: compiled SQL for SMALL (spark)
+-- Input: a table or view `events` with the extract contract's columns.
+
+-- 1. code dictionary: the distinct (code system, code, unit) triples
+/* The extract's distinct (code system, code, unit) triples with their row counts and last */
+/* dates. The code map is built from these in Python, so concept patterns, exclusions and */
+/* unit spellings are resolved once per distinct code, not once per row. Person rows */
+/* (no code) form one group, which still counts their rows and dates. */
+SELECT
+  code_system,
+  code,
+  unit,
+  COUNT(*) AS n_rows,
+  MAX(start_date) AS last_date,
+  COUNT(*) FILTER(WHERE
+    patient_id IS NULL) AS null_patient_rows
+FROM events
+GROUP BY
+  code_system,
+  code,
+  unit;
+
+-- 2. code_map(code_system, code, unit, concept_id, factor, is_measurement) is built by
+--    the engine from (1) and the concept library (prefix patterns, exclusions, unit
+--    conversions, dose factors). Concept ids: 0 = sle, 1 = alt, 2 = stroke
+
+-- 3. patient_concept: the one pass: events joined to the code map, grouped by patient and concept
+CREATE TABLE patient_concept AS
+SELECT
+  `e`.`patient_id` AS patient_id,
+  `m`.`concept_id` AS concept_id,
+  MIN(`e`.`site_id`) AS site_lo,
+  MAX(`e`.`site_id`) AS site_hi,
+  MIN(`e`.`sex`) AS sex_lo,
+  MAX(`e`.`sex`) AS sex_hi,
+  MIN(`e`.`birth_year`) AS by_lo,
+  MAX(`e`.`birth_year`) AS by_hi,
+  MIN(`e`.`birth_date`) AS bd_lo,
+  MAX(`e`.`birth_date`) AS bd_hi,
+  COUNT(*) AS n_rows,
+  MIN(`e`.`start_date`) AS first_date,
+  MAX(`e`.`start_date`) AS last_any,
+  COUNT(*) FILTER(WHERE
+    `e`.`start_date` > CAST('2025-01-01' AS DATE)) AS n_future,
+  MAX(`e`.`start_date`) FILTER(WHERE
+    `e`.`start_date` <= CAST('2025-01-01' AS DATE)) AS last_date,
+  COUNT(*) FILTER(WHERE
+    `m`.`is_measurement` AND (
+      `e`.`value_num` < 0
+    )) AS n_negative,
+  MAX_BY(
+    STRUCT(
+      `e`.`start_date` AS d,
+      `e`.`value_num` AS v,
+      `m`.`factor` AS f,
+      `e`.`ref_high` AS rh,
+      `e`.`value_text` AS t
+    ),
+    STRUCT(
+      `e`.`start_date` AS d,
+      COALESCE(`e`.`value_num`, -1E+308) AS v,
+      COALESCE(`e`.`value_text`, '') AS t,
+      COALESCE(`e`.`unit`, '') AS u,
+      `e`.`code` AS c,
+      COALESCE(`e`.`ref_high`, -1E+308) AS rh
+    )
+  ) FILTER(WHERE
+    `m`.`is_measurement`
+    AND (
+      `e`.`start_date` <= CAST('2025-01-01' AS DATE)
+    )
+    AND (
+      (
+        NOT `e`.`value_num` IS NULL
+      ) OR (
+        NOT `e`.`value_text` IS NULL
+      )
+    )) AS latest
+FROM events AS e
+LEFT JOIN code_map AS m
+  ON (
+    `m`.`code_system` = `e`.`code_system`
+  )
+  AND (
+    `m`.`code` = `e`.`code`
+  )
+  AND (
+    `m`.`unit` = COALESCE(`e`.`unit`, '')
+  )
+GROUP BY
+  `e`.`patient_id`,
+  `m`.`concept_id`;
+
+-- 4. patients: one row per patient with every feature
+CREATE TABLE patients AS
+SELECT
+  *,
+  CASE
+    WHEN NOT `bd_lo` IS NULL
+    THEN YEAR(`idx`) - YEAR(`bd_hi`) - CASE
+      WHEN (
+        MONTH(`idx`) < MONTH(`bd_hi`)
+      )
+      OR (
+        (
+          MONTH(`idx`) = MONTH(`bd_hi`)
+        ) AND (
+          DAY(`idx`) < DAY(`bd_hi`)
+        )
+      )
+      THEN 1
+      ELSE 0
+    END
+    ELSE YEAR(`idx`) - `by_hi` - CASE WHEN (
+      MONTH(`idx`) = 12
+    ) AND (
+      DAY(`idx`) = 31
+    ) THEN 0 ELSE 1 END
+  END AS age_lo,
+  CASE
+    WHEN NOT `bd_lo` IS NULL
+    THEN YEAR(`idx`) - YEAR(`bd_lo`) - CASE
+      WHEN (
+        MONTH(`idx`) < MONTH(`bd_lo`)
+      )
+      OR (
+        (
+          MONTH(`idx`) = MONTH(`bd_lo`)
+        ) AND (
+          DAY(`idx`) < DAY(`bd_lo`)
+        )
+      )
+      THEN 1
+      ELSE 0
+    END
+    ELSE YEAR(`idx`) - `by_lo`
+  END AS age_hi
+FROM (
+  SELECT
+    `patient_id`,
+    MIN(`site_lo`) AS site_id,
+    MIN(`site_lo`) <> MAX(`site_hi`) AS site_conflict,
+    CASE
+      WHEN (
+        MIN(`sex_lo`) = MAX(`sex_hi`)
+      ) AND (
+        MIN(`sex_lo`) IN ('F', 'M')
+      )
+      THEN MIN(`sex_lo`)
+      ELSE 'U'
+    END AS sex,
+    MIN(`sex_lo`) <> MAX(`sex_hi`) AS sex_conflict,
+    MIN(`by_lo`) AS by_lo,
+    MAX(`by_hi`) AS by_hi,
+    MIN(`bd_lo`) AS bd_lo,
+    MAX(`bd_hi`) AS bd_hi,
+    CAST('2025-01-01' AS DATE) AS idx,
+    FALSE AS idx_conflict,
+    MIN(`first_date`) AS first_date,
+    MAX(`last_any`) AS last_any,
+    SUM(`n_future`) AS n_future,
+    COUNT(`concept_id`) AS n_concepts,
+    MAX(`last_date`) FILTER(WHERE
+      `concept_id` = 0) AS c0_last,
+    MAX(`last_date`) FILTER(WHERE
+      `concept_id` = 1) AS c1_last,
+    MAX(`latest`) FILTER(WHERE
+      `concept_id` = 1) AS c1_latest,
+    MAX(`last_date`) FILTER(WHERE
+      `concept_id` = 2) AS c2_last
+  FROM patient_concept
+  GROUP BY
+    `patient_id`
+) AS p;
+
+-- 5. histogram: patients counted by (passed, unknown) criterion masks per trial and site
+SELECT
+  'SMALL' AS trial_id,
+  `site_id`,
+  CAST(0 AS BIGINT) + CASE
+    WHEN (
+      CASE
+        WHEN (
+          `age_lo` >= 18.0
+        ) AND (
+          `age_hi` >= 18.0
+        )
+        THEN TRUE
+        WHEN (
+          NOT (
+            `age_lo` >= 18.0
+          )
+        ) AND (
+          NOT (
+            `age_hi` >= 18.0
+          )
+        )
+        THEN FALSE
+      END
+    )
+    THEN 1
+    ELSE 0
+  END + CASE
+    WHEN (
+      CASE WHEN NOT `c0_last` IS NULL THEN TRUE ELSE FALSE END
+    )
+    THEN 2
+    ELSE 0
+  END + CASE
+    WHEN (
+      CASE
+        WHEN `c1_latest`.d >= `idx` - 90
+        THEN (
+          CASE
+            WHEN (
+              `c1_latest`.v IS NULL
+            )
+            AND (
+              LOWER(TRIM(`c1_latest`.t)) IN (
+                'negative',
+                'neg',
+                '-',
+                'not detected',
+                'undetected',
+                'non-reactive',
+                'nonreactive',
+                'non reactive',
+                'absent',
+                'no',
+                'not present'
+              )
+            )
+            THEN 0
+            ELSE CASE
+              WHEN `c1_latest`.rh > 0
+              THEN `c1_latest`.v / `c1_latest`.rh
+              WHEN NOT `c1_latest`.f IS NULL
+              THEN `c1_latest`.v * `c1_latest`.f / 40.0
+            END
+          END
+        ) <= 3.0
+      END
+    )
+    THEN 4
+    ELSE 0
+  END + CASE
+    WHEN (
+      NOT (
+        CASE WHEN `c2_last` >= ADD_MONTHS(`idx`, -6) THEN TRUE ELSE FALSE END
+      )
+    )
+    THEN 8
+    ELSE 0
+  END + CASE WHEN (
+    TRUE
+  ) THEN 16 ELSE 0 END AS p0,
+  CAST(0 AS BIGINT) + CASE
+    WHEN (
+      CASE
+        WHEN (
+          `age_lo` >= 18.0
+        ) AND (
+          `age_hi` >= 18.0
+        )
+        THEN TRUE
+        WHEN (
+          NOT (
+            `age_lo` >= 18.0
+          )
+        ) AND (
+          NOT (
+            `age_hi` >= 18.0
+          )
+        )
+        THEN FALSE
+      END
+    ) IS NULL
+    THEN 1
+    ELSE 0
+  END + CASE
+    WHEN (
+      CASE WHEN NOT `c0_last` IS NULL THEN TRUE ELSE FALSE END
+    ) IS NULL
+    THEN 2
+    ELSE 0
+  END + CASE
+    WHEN (
+      CASE
+        WHEN `c1_latest`.d >= `idx` - 90
+        THEN (
+          CASE
+            WHEN (
+              `c1_latest`.v IS NULL
+            )
+            AND (
+              LOWER(TRIM(`c1_latest`.t)) IN (
+                'negative',
+                'neg',
+                '-',
+                'not detected',
+                'undetected',
+                'non-reactive',
+                'nonreactive',
+                'non reactive',
+                'absent',
+                'no',
+                'not present'
+              )
+            )
+            THEN 0
+            ELSE CASE
+              WHEN `c1_latest`.rh > 0
+              THEN `c1_latest`.v / `c1_latest`.rh
+              WHEN NOT `c1_latest`.f IS NULL
+              THEN `c1_latest`.v * `c1_latest`.f / 40.0
+            END
+          END
+        ) <= 3.0
+      END
+    ) IS NULL
+    THEN 4
+    ELSE 0
+  END + CASE
+    WHEN (
+      NOT (
+        CASE WHEN `c2_last` >= ADD_MONTHS(`idx`, -6) THEN TRUE ELSE FALSE END
+      )
+    ) IS NULL
+    THEN 8
+    ELSE 0
+  END + CASE WHEN (
+    TRUE
+  ) IS NULL THEN 16 ELSE 0 END AS u0,
+  COUNT(*) AS n
+FROM patients
+GROUP BY
+  `site_id`,
+  3,
+  4;
