@@ -33,38 +33,86 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("extract")
-@click.option("--trials", "trial_paths", multiple=True, type=click.Path(path_type=Path),
-              help="Trial YAML file or folder (repeatable). Default: the shipped seed trials.")
-@click.option("--out", type=click.Path(path_type=Path), default=Path("feasibility-report"),
-              show_default=True, help="Report folder (replaced as a whole when the run succeeds).")
-@click.option("--as-of", callback=_parse_date, help="Index date (YYYY-MM-DD) for patients "
-              "without an index_date. Default: the latest start_date in the extract.")
-@click.option("--site", default="site", show_default=True,
-              help="Site name when the extract has no site_id column.")
-@click.option("--min-cell", type=click.IntRange(min=0), default=11, show_default=True,
-              help="Suppress counts 1..K-1 and round to 5 for sharing; 0 = exact (do not share).")
-@click.option("--order", default="protocol", show_default=True,
-              help="Waterfall order: protocol, most-restrictive, or criterion ids a,b,c.")
-@click.option("--patient-list", type=click.Path(path_type=Path),
-              help="Also write each patient's status per trial to this CSV (site use only).")
+@click.option(
+    "--trials",
+    "trial_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Trial YAML file or folder (repeatable). Default: the shipped seed trials.",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("feasibility-report"),
+    show_default=True,
+    help="Report folder (replaced as a whole when the run succeeds).",
+)
+@click.option(
+    "--as-of",
+    callback=_parse_date,
+    help="Index date (YYYY-MM-DD) for patients "
+    "without an index_date. Default: the latest start_date in the extract.",
+)
+@click.option(
+    "--site", default="site", show_default=True, help="Site name when the extract has no site_id column."
+)
+@click.option(
+    "--min-cell",
+    type=click.IntRange(min=0),
+    default=11,
+    show_default=True,
+    help="Suppress counts 1..K-1 and round to 5 for sharing; 0 = exact (do not share).",
+)
+@click.option(
+    "--order",
+    default="protocol",
+    show_default=True,
+    help="Waterfall order: protocol, most-restrictive, or criterion ids a,b,c.",
+)
+@click.option(
+    "--patient-list",
+    type=click.Path(path_type=Path),
+    help="Also write each patient's status per trial to this CSV (site use only).",
+)
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
 @click.option("--memory-limit", help="DuckDB memory limit, e.g. 4GB (DuckDB spills beyond it).")
 @click.option("--quiet", "-q", is_flag=True, help="Print no waterfall, only where the report is.")
-def run(extract: str, trial_paths: tuple[Path, ...], out: Path, as_of: date | None, site: str,
-        min_cell: int, order: str, patient_list: Path | None, threads: int | None,
-        memory_limit: str | None, quiet: bool) -> None:
+def run(
+    extract: str,
+    trial_paths: tuple[Path, ...],
+    out: Path,
+    as_of: date | None,
+    site: str,
+    min_cell: int,
+    order: str,
+    patient_list: Path | None,
+    threads: int | None,
+    memory_limit: str | None,
+    quiet: bool,
+) -> None:
     """Evaluate every trial on EXTRACT and write the report folder."""
     from feasibility.run import run_feasibility
 
     if patient_list is not None and _inside(patient_list, out):
-        raise FeasibilityError("the patient list must not be written inside the report folder",
-                               where=str(patient_list), fix="write it outside --out")
+        raise FeasibilityError(
+            "the patient list must not be written inside the report folder",
+            where=str(patient_list),
+            fix="write it outside --out",
+        )
     started = time.perf_counter()
     console = Console()
     with err.status("loading trials", spinner="dots") as status:
         report = run_feasibility(
-            extract, list(trial_paths), out=out, as_of=as_of, site=site, min_cell=min_cell,
-            order=order, patient_list=patient_list, threads=threads, memory_limit=memory_limit,
+            extract,
+            list(trial_paths),
+            out=out,
+            as_of=as_of,
+            site=site,
+            min_cell=min_cell,
+            order=order,
+            patient_list=patient_list,
+            threads=threads,
+            memory_limit=memory_limit,
             progress=lambda message: status.update(message),
         )
     if not quiet:
@@ -93,8 +141,10 @@ def check(paths: tuple[Path, ...]) -> None:
     trials, library = load_trials(list(paths) or None)
     for t in trials:
         assessable = sum(c.assessable for c in t.criteria)
-        click.echo(f"{t.id}: {len(t.criteria)} criteria, {assessable} assessable, "
-                   f"{len(t.criteria) - assessable} not assessable ({t.path})")
+        click.echo(
+            f"{t.id}: {len(t.criteria)} criteria, {assessable} assessable, "
+            f"{len(t.criteria) - assessable} not assessable ({t.path})"
+        )
     click.echo(f"{len(library.concepts)} concepts in {len(library.files)} files")
 
 
@@ -114,17 +164,35 @@ def show(trial: Path) -> None:
 
 
 @cli.command()
-@click.option("--dialect", type=click.Choice(["duckdb", "spark", "trino", "postgres"]),
-              default="duckdb", show_default=True)
+@click.option(
+    "--dialect",
+    type=click.Choice(["duckdb", "spark", "trino", "postgres"]),
+    default="duckdb",
+    show_default=True,
+)
 @click.option("--trial", "trial_id", help="Only this trial (default: all).")
-@click.option("--trials", "trial_paths", multiple=True, type=click.Path(path_type=Path),
-              help="Trial YAML file or folder (repeatable). Default: the shipped seed trials.")
-@click.option("--as-of", callback=_parse_date,
-              help="Index date literal (default: the latest start_date, as a subquery).")
-@click.option("--index-date-column", is_flag=True,
-              help="Compile for an extract that has an index_date column.")
-def sql(dialect: str, trial_id: str | None, trial_paths: tuple[Path, ...], as_of: date | None,
-        index_date_column: bool) -> None:
+@click.option(
+    "--trials",
+    "trial_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Trial YAML file or folder (repeatable). Default: the shipped seed trials.",
+)
+@click.option(
+    "--as-of",
+    callback=_parse_date,
+    help="Index date literal (default: the latest start_date, as a subquery).",
+)
+@click.option(
+    "--index-date-column", is_flag=True, help="Compile for an extract that has an index_date column."
+)
+def sql(
+    dialect: str,
+    trial_id: str | None,
+    trial_paths: tuple[Path, ...],
+    as_of: date | None,
+    index_date_column: bool,
+) -> None:
     """Print the compiled SQL of the trials for a SQL dialect."""
     from feasibility.criteria.load import load_trials
     from feasibility.sql_listing import listing
@@ -133,8 +201,11 @@ def sql(dialect: str, trial_id: str | None, trial_paths: tuple[Path, ...], as_of
     if trial_id is not None:
         chosen = [t for t in trials if t.id == trial_id]
         if not chosen:
-            raise FeasibilityError(f"no trial with id `{trial_id}`", where="--trial",
-                                   fix=f"use one of {', '.join(t.id for t in trials)}")
+            raise FeasibilityError(
+                f"no trial with id `{trial_id}`",
+                where="--trial",
+                fix=f"use one of {', '.join(t.id for t in trials)}",
+            )
         trials = chosen
     click.echo(listing(trials, library, dialect, as_of, index_date_column), nl=False)
 
@@ -144,26 +215,37 @@ def sql(dialect: str, trial_id: str | None, trial_paths: tuple[Path, ...], as_of
 @click.option("--sites", type=click.IntRange(min=1), default=3, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option("--out", type=click.Path(path_type=Path), required=True)
-@click.option("--as-of", callback=_parse_date, default="2025-06-30", show_default=True,
-              help="The extract's last date.")
-@click.option("--sorted/--shuffled", "sort_rows", default=True, show_default=True,
-              help="Rows ordered by patient, or in random order.")
+@click.option(
+    "--as-of", callback=_parse_date, default="2025-06-30", show_default=True, help="The extract's last date."
+)
+@click.option(
+    "--sorted/--shuffled",
+    "sort_rows",
+    default=True,
+    show_default=True,
+    help="Rows ordered by patient, or in random order.",
+)
 def synth(patients: int, sites: int, seed: int, out: Path, as_of: date, sort_rows: bool) -> None:
     """Generate a deterministic synthetic extract (DuckDB-side, fast at millions of patients)."""
     from feasibility.synth import generate
 
     started = time.perf_counter()
     with err.status(f"generating {patients:,} patients", spinner="dots"):
-        rows = generate(out, patients=patients, sites=sites, seed=seed, as_of=as_of,
-                        sort_rows=sort_rows)
-    err.print(f"{rows:,} rows for {patients:,} patients written to {out} "
-              f"({time.perf_counter() - started:.1f} s)")
+        rows = generate(out, patients=patients, sites=sites, seed=seed, as_of=as_of, sort_rows=sort_rows)
+    err.print(
+        f"{rows:,} rows for {patients:,} patients written to {out} ({time.perf_counter() - started:.1f} s)"
+    )
 
 
 @cli.command()
 @click.argument("reports", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), default=Path("feasibility-compare"),
-              show_default=True, help="Folder for compare.csv and compare.html.")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    default=Path("feasibility-compare"),
+    show_default=True,
+    help="Folder for compare.csv and compare.html.",
+)
 def compare(reports: tuple[Path, ...], out: Path) -> None:
     """Compare several sites' reports (folders or report.json files) side by side."""
     from feasibility.compare import collect, compare_rows, summary
@@ -174,8 +256,7 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     rows = compare_rows(sites, loaded)
     totals = summary(sites)
     print_compare(totals, rows, Console())
-    write_directory(out, {"compare.csv": compare_csv(rows),
-                          "compare.html": compare_html(totals, rows)})
+    write_directory(out, {"compare.csv": compare_csv(rows), "compare.html": compare_html(totals, rows)})
     err.print(f"comparison written to {out}/")
 
 
@@ -195,6 +276,7 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+
 
 from feasibility.importers.cli import import_group  # noqa: E402
 

@@ -36,15 +36,21 @@ def load_report(path: Path) -> dict:
     try:
         report = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise FeasibilityError("no report.json here", where=str(path),
-                               fix="pass a report folder or its report.json") from None
+        raise FeasibilityError(
+            "no report.json here", where=str(path), fix="pass a report folder or its report.json"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise FeasibilityError(f"not a JSON report ({e})", where=str(file),
-                               fix="pass the report.json written by `feasibility run`") from None
-    if not isinstance(report, dict) or not str(report.get("schema", "")).startswith(
-            "feasibility.report/"):
-        raise FeasibilityError("not a feasibility report", where=str(file),
-                               fix="pass the report.json written by `feasibility run`")
+        raise FeasibilityError(
+            f"not a JSON report ({e})",
+            where=str(file),
+            fix="pass the report.json written by `feasibility run`",
+        ) from None
+    if not isinstance(report, dict) or not str(report.get("schema", "")).startswith("feasibility.report/"):
+        raise FeasibilityError(
+            "not a feasibility report",
+            where=str(file),
+            fix="pass the report.json written by `feasibility run`",
+        )
     return report
 
 
@@ -82,17 +88,24 @@ def compare_rows(sites: list[SiteReport], reports: list[dict]) -> list[dict]:
     for s in sites:
         previous = None
         for step in s.block["waterfall"]:
-            rows.append({
-                "trial_id": s.trial_id, "site_id": s.site_id, "source": s.source,
-                "step": step["step"], "criterion_id": step["criterion_id"],
-                "remaining_before": previous if step["step"] else None,
-                "failed": step["failed"], "unknown": step["unknown"],
-                "lost_share": _share(step["failed"], previous) if step["step"] else None,
-                "unknown_share": _share(step["unknown"], previous) if step["step"] else None,
-                "eligible": step["eligible"], "potentially_eligible": step["potentially_eligible"],
-                "assessable": texts.get((s.trial_id, step["criterion_id"]), {}).get("assessable", True),
-                "flag": "",
-            })
+            rows.append(
+                {
+                    "trial_id": s.trial_id,
+                    "site_id": s.site_id,
+                    "source": s.source,
+                    "step": step["step"],
+                    "criterion_id": step["criterion_id"],
+                    "remaining_before": previous if step["step"] else None,
+                    "failed": step["failed"],
+                    "unknown": step["unknown"],
+                    "lost_share": _share(step["failed"], previous) if step["step"] else None,
+                    "unknown_share": _share(step["unknown"], previous) if step["step"] else None,
+                    "eligible": step["eligible"],
+                    "potentially_eligible": step["potentially_eligible"],
+                    "assessable": texts.get((s.trial_id, step["criterion_id"]), {}).get("assessable", True),
+                    "flag": "",
+                }
+            )
             previous = step["eligible"]
     _flag(rows)
     return rows
@@ -124,6 +137,14 @@ def _flag(rows: list[dict]) -> None:
 
 def summary(sites: list[SiteReport]) -> list[dict]:
     """Eligible and potentially eligible per trial and site."""
-    return [{"trial_id": s.trial_id, "site_id": s.site_id, "source": s.source,
-             "base": s.block["base"], "eligible": s.block["eligible"],
-             "potentially_eligible": s.block["potentially_eligible"]} for s in sites]
+    return [
+        {
+            "trial_id": s.trial_id,
+            "site_id": s.site_id,
+            "source": s.source,
+            "base": s.block["base"],
+            "eligible": s.block["eligible"],
+            "potentially_eligible": s.block["potentially_eligible"],
+        }
+        for s in sites
+    ]

@@ -19,7 +19,7 @@ from feasibility.compile.histogram import WORD_BITS, mask_words, words_needed
 from feasibility.compile.pipeline import code_dictionary, statements
 from feasibility.compile.plan import Plan, build_code_map, plan_features
 from feasibility.compile.predicates import PredicateCompiler
-from feasibility.compile.sqlexpr import agg_filter, and_, col, lit
+from feasibility.compile.sqlexpr import and_, col, lit
 from feasibility.compile.sqlexpr import field as struct_field
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Measurement, Trial, walk
@@ -80,7 +80,8 @@ def connect(options: RunOptions) -> duckdb.DuckDBPyConnection:
             con.execute(f"SET memory_limit = '{_memory_setting(options.memory_limit)}'")
         except duckdb.Error:
             raise FeasibilityError(
-                f"cannot use memory limit `{options.memory_limit}`", where="--memory-limit",
+                f"cannot use memory limit `{options.memory_limit}`",
+                where="--memory-limit",
                 fix="write e.g. 4GB or 512MB",
             ) from None
     con.execute("SET preserve_insertion_order = false")
@@ -104,16 +105,22 @@ def _memory_setting(value: str) -> str:
     import re
 
     if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, re.I):
-        raise FeasibilityError(f"cannot read memory limit `{value}`", where="--memory-limit",
-                               fix="write e.g. 4GB or 512MB")
+        raise FeasibilityError(
+            f"cannot read memory limit `{value}`", where="--memory-limit", fix="write e.g. 4GB or 512MB"
+        )
     return value.strip()
 
 
 class Engine:
     """One extract loaded into DuckDB with the features of a set of trials."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, trials: Sequence[Trial],
-                 library: ConceptLibrary, options: RunOptions):
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        trials: Sequence[Trial],
+        library: ConceptLibrary,
+        options: RunOptions,
+    ):
         self.con = con
         self.trials = list(trials)
         self.library = library
@@ -133,24 +140,34 @@ class Engine:
         try:
             dictionary = self.con.execute(self._sql(code_dictionary())).fetchall()
         except duckdb.Error as e:
-            raise ExtractError(f"cannot read the extract ({str(e).splitlines()[0][:160]})",
-                               where=extract, fix="check the file is a complete parquet export") from None
+            raise ExtractError(
+                f"cannot read the extract ({str(e).splitlines()[0][:160]})",
+                where=extract,
+                fix="check the file is a complete parquet export",
+            ) from None
         rows = sum(r[3] for r in dictionary)
         if rows == 0:
-            raise ExtractError("the extract has no rows", where=extract,
-                               fix="export at least one row per patient")
+            raise ExtractError(
+                "the extract has no rows", where=extract, fix="export at least one row per patient"
+            )
         null_patients = sum(r[5] for r in dictionary)
         if null_patients:
-            raise ExtractError(f"{null_patients} rows have no patient_id", where=extract,
-                               fix="every row needs a patient_id; drop or fix those rows")
+            raise ExtractError(
+                f"{null_patients} rows have no patient_id",
+                where=extract,
+                fix="every row needs a patient_id; drop or fix those rows",
+            )
         dates = [r[4] for r in dictionary if r[4] is not None]
         if self.options.as_of is not None:
             index_default = self.options.as_of
         elif dates:
             index_default = max(dates)
         else:
-            raise ExtractError("no row has a start_date, so there is no default index date",
-                               where=extract, fix="pass --as-of DATE or add an index_date column")
+            raise ExtractError(
+                "no row has a start_date, so there is no default index date",
+                where=extract,
+                fix="pass --as-of DATE or add an index_date column",
+            )
         code_map, unknown_units = build_code_map(self.plan, ((r[0], r[1], r[2], r[3]) for r in dictionary))
         self._register_code_map(code_map)
         has_index = source.has("index_date")
@@ -163,8 +180,13 @@ class Engine:
         dq.counts["rows"] = rows
         histograms = self._histograms(histogram.expression)
         return EngineResult(
-            trials=self.trials, histograms=histograms, data_quality=dq, source=source,
-            rows=rows, patients=dq.counts["patients"], index_default=index_default,
+            trials=self.trials,
+            histograms=histograms,
+            data_quality=dq,
+            source=source,
+            rows=rows,
+            patients=dq.counts["patients"],
+            index_default=index_default,
             index_from_column=has_index,
         )
 
@@ -174,24 +196,30 @@ class Engine:
         except duckdb.OutOfMemoryException:
             raise FeasibilityError(
                 "DuckDB ran out of memory"
-                + (f" within --memory-limit {self.options.memory_limit}"
-                   if self.options.memory_limit else ""),
+                + (
+                    f" within --memory-limit {self.options.memory_limit}" if self.options.memory_limit else ""
+                ),
                 where="the extract",
                 fix="raise --memory-limit, or run on a machine with more memory",
             ) from None
         except duckdb.ConversionException as e:
-            raise ExtractError(f"a value cannot be read ({str(e).splitlines()[0][:160]})",
-                               where="the extract", fix="check the column types") from None
+            raise ExtractError(
+                f"a value cannot be read ({str(e).splitlines()[0][:160]})",
+                where="the extract",
+                fix="check the column types",
+            ) from None
 
     def _register_code_map(self, rows) -> None:
-        table = pa.table({
-            "code_system": pa.array([r.code_system for r in rows], pa.string()),
-            "code": pa.array([r.code for r in rows], pa.string()),
-            "unit": pa.array([r.unit for r in rows], pa.string()),
-            "concept_id": pa.array([r.concept_id for r in rows], pa.int32()),
-            "factor": pa.array([r.factor for r in rows], pa.float64()),
-            "is_measurement": pa.array([r.is_measurement for r in rows], pa.bool_()),
-        })
+        table = pa.table(
+            {
+                "code_system": pa.array([r.code_system for r in rows], pa.string()),
+                "code": pa.array([r.code for r in rows], pa.string()),
+                "unit": pa.array([r.unit for r in rows], pa.string()),
+                "concept_id": pa.array([r.concept_id for r in rows], pa.int32()),
+                "factor": pa.array([r.factor for r in rows], pa.float64()),
+                "is_measurement": pa.array([r.is_measurement for r in rows], pa.bool_()),
+            }
+        )
         self.con.register("code_map_rows", table)
         self.con.execute("CREATE OR REPLACE TEMP TABLE code_map AS SELECT * FROM code_map_rows")
         self.con.unregister("code_map_rows")
@@ -207,31 +235,46 @@ class Engine:
                 "WHERE concept_id IS NOT NULL GROUP BY concept_id HAVING sum(n_negative) > 0"
             ).fetchall()
         }
-        uln_concepts = sorted({
-            node.concept for t in self.trials for c in t.criteria if c.rule is not None
-            for node in walk(c.rule) if isinstance(node, Measurement) and node.uln
-        })
+        uln_concepts = sorted(
+            {
+                node.concept
+                for t in self.trials
+                for c in t.criteria
+                if c.rule is not None
+                for node in walk(c.rule)
+                if isinstance(node, Measurement) and node.uln
+            }
+        )
         default_uln: dict[str, int] = {}
         if uln_concepts:
-            selects = []
-            for name in uln_concepts:
-                latest = col(f"c{self.plan.concept_id(name)}_latest")
-                used_default = and_(
-                    exp.Not(this=exp.Is(this=latest, expression=exp.null())),
-                    exp.Is(this=struct_field(latest, "rh"), expression=exp.null()),
+            ids = {self.plan.concept_id(name): name for name in uln_concepts}
+            latest = col("latest")
+            query = (
+                exp.select(col("concept_id"), exp.Count(this=exp.Star()))
+                .from_("patient_concept")
+                .where(
+                    and_(
+                        exp.In(this=col("concept_id"), expressions=[lit(i) for i in ids]),
+                        exp.Not(this=exp.Is(this=latest, expression=exp.null())),
+                        exp.Is(this=struct_field(latest, "rh"), expression=exp.null()),
+                    )
                 )
-                selects.append(agg_filter(exp.Count(this=exp.Star()), used_default))
-            values = self.con.execute(self._sql(exp.select(*selects).from_("patients"))).fetchone()
-            default_uln = {n: int(v) for n, v in zip(uln_concepts, values, strict=True) if v}
-        return DataQuality(counts=counts, unknown_unit_rows=unknown_units,
-                           default_uln_patients=default_uln, negative_value_rows=negative)
+                .group_by(col("concept_id"))
+            )
+            default_uln = {ids[cid]: int(n) for cid, n in self.con.execute(self._sql(query)).fetchall()}
+        return DataQuality(
+            counts=counts,
+            unknown_unit_rows=unknown_units,
+            default_uln_patients=default_uln,
+            negative_value_rows=negative,
+        )
 
     def _histograms(self, query: exp.Expression) -> dict[str, dict[str, Counter[Masks]]]:
         n_words = words_needed(self.trials)
         out: dict[str, dict[str, Counter[Masks]]] = {t.id: {} for t in self.trials}
         for trial_id, site, *rest in self.con.execute(self._sql(query)).fetchall():
             passed = _join_words(rest[:n_words])
-            unknown = _join_words(rest[n_words:2 * n_words])
+            unknown = _join_words(rest[n_words : 2 * n_words])
             out[trial_id].setdefault(site, Counter())[(passed, unknown)] += rest[-1]
         return out
 
@@ -241,7 +284,8 @@ class Engine:
         ids = [c.id for c in trial.criteria if c.rule is not None]
         selects = [col("patient_id")] + [
             self.compiler.rule(c.rule).as_(f"r{i}")
-            for i, c in enumerate(trial.criteria) if c.rule is not None
+            for i, c in enumerate(trial.criteria)
+            if c.rule is not None
         ]
         query = exp.select(*selects).from_("patients").order_by(col("patient_id"))
         return {
@@ -253,8 +297,11 @@ class Engine:
         """(patient_id, site_id, passed mask, unknown mask) per patient, for the patient list."""
         n_words = -(-len(trial.criteria) // WORD_BITS)
         passed, unknown = mask_words([self.compiler.passes(c) for c in trial.criteria], n_words)
-        query = exp.select(col("patient_id"), col("site_id"), *passed, *unknown).from_(
-            "patients").order_by(col("patient_id"))
+        query = (
+            exp.select(col("patient_id"), col("site_id"), *passed, *unknown)
+            .from_("patients")
+            .order_by(col("patient_id"))
+        )
         return [
             (pid, site, _join_words(rest[:n_words]), _join_words(rest[n_words:]))
             for pid, site, *rest in self.con.execute(self._sql(query)).fetchall()
@@ -266,4 +313,3 @@ def _join_words(words: Sequence[int]) -> int:
     for i, w in enumerate(words):
         value |= int(w) << (i * WORD_BITS)
     return value
-

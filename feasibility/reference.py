@@ -35,8 +35,19 @@ from feasibility.criteria.model import (
 from feasibility.units import normalise_unit
 
 POSITIVE = {"positive", "pos", "+", "detected", "reactive", "present", "yes"}
-NEGATIVE = {"negative", "neg", "-", "not detected", "undetected", "non-reactive", "nonreactive",
-            "non reactive", "absent", "no", "not present"}
+NEGATIVE = {
+    "negative",
+    "neg",
+    "-",
+    "not detected",
+    "undetected",
+    "non-reactive",
+    "nonreactive",
+    "non reactive",
+    "absent",
+    "no",
+    "not present",
+}
 
 Row = Mapping[str, object]
 T3 = bool | None
@@ -53,8 +64,9 @@ def minus(day: date, within: Duration) -> date:
 
 
 def _matches(patterns, system: str, code: str) -> bool:
-    return any(p.system == system and (code == p.code or (p.prefix and code.startswith(p.code)))
-               for p in patterns)
+    return any(
+        p.system == system and (code == p.code or (p.prefix and code.startswith(p.code))) for p in patterns
+    )
 
 
 def _in_concept(concept: Concept, row: Row) -> bool:
@@ -117,22 +129,25 @@ class Patient:
             self.age = (_exact_age(max(births), self.index), _exact_age(min(births), self.index))
         elif years:
             year_end = (self.index.month, self.index.day) == (12, 31)
-            self.age = (self.index.year - max(years) - (0 if year_end else 1),
-                        self.index.year - min(years))
+            self.age = (self.index.year - max(years) - (0 if year_end else 1), self.index.year - min(years))
         else:
             self.age = (None, None)
 
     def seen(self, concept: Concept) -> list[Row]:
         """The concept's records up to the index date."""
-        return [r for r in self.rows if _in_concept(concept, r) and r.get("start_date") is not None
-                and r["start_date"] <= self.index]
+        return [
+            r
+            for r in self.rows
+            if _in_concept(concept, r) and r.get("start_date") is not None and r["start_date"] <= self.index
+        ]
 
 
 class ReferenceEvaluator:
     """Evaluates rules for the patients of one extract (a list of row dicts)."""
 
-    def __init__(self, rows: Sequence[Row], library: ConceptLibrary, as_of: date | None = None,
-                 site: str = "site"):
+    def __init__(
+        self, rows: Sequence[Row], library: ConceptLibrary, as_of: date | None = None, site: str = "site"
+    ):
         self.library = library
         rows = [{**r, "site_id": r.get("site_id") or site} for r in rows]
         dates = [r["start_date"] for r in rows if r.get("start_date") is not None]
@@ -149,16 +164,22 @@ class ReferenceEvaluator:
 
     def _latest(self, p: Patient, name: str) -> Row | None:
         concept = self.library[name]
-        rows = [r for r in p.seen(concept)
-                if r.get("value_num") is not None or r.get("value_text") is not None]
+        rows = [
+            r for r in p.seen(concept) if r.get("value_num") is not None or r.get("value_text") is not None
+        ]
         if not rows:
             return None
 
         def key(r: Row):
-            return (r["start_date"],
-                    r["value_num"] if r.get("value_num") is not None else -1e308,
-                    r.get("value_text") or "", r.get("unit") or "", r["code"],
-                    r["ref_high"] if r.get("ref_high") is not None else -1e308)
+            return (
+                r["start_date"],
+                r["value_num"] if r.get("value_num") is not None else -1e308,
+                r.get("value_text") or "",
+                r.get("unit") or "",
+                r["code"],
+                r["code_system"],
+                r["ref_high"] if r.get("ref_high") is not None else -1e308,
+            )
 
         return max(rows, key=key)
 
@@ -204,8 +225,7 @@ class ReferenceEvaluator:
 
     def _history(self, rule: History, p: Patient) -> T3:
         start = self._start(p, rule.within)
-        n = sum(1 for r in p.seen(self.library[rule.concept])
-                if start is None or r["start_date"] >= start)  # type: ignore[operator]
+        n = sum(1 for r in p.seen(self.library[rule.concept]) if start is None or r["start_date"] >= start)  # type: ignore[operator]
         if n >= rule.min_count:
             return True
         return rule.if_missing.as_bool() if n == 0 else False
@@ -230,8 +250,7 @@ class ReferenceEvaluator:
             return positive if rule.result == "positive" or positive is None else not positive
         assert rule.compare is not None
         if v is None and text in NEGATIVE:
-            return _compare(0.0, rule.compare if rule.uln else
-                            rule.compare.in_canonical(concept, rule.unit))
+            return _compare(0.0, rule.compare if rule.uln else rule.compare.in_canonical(concept, rule.unit))
         if rule.uln:
             if rh is not None and rh > 0:  # type: ignore[operator]
                 number = v / rh if v is not None else None  # type: ignore[operator]
@@ -241,8 +260,7 @@ class ReferenceEvaluator:
             else:
                 number = None
             return _compare(number, rule.compare)
-        return _compare(self._canonical(rule.concept, latest),
-                        rule.compare.in_canonical(concept, rule.unit))
+        return _compare(self._canonical(rule.concept, latest), rule.compare.in_canonical(concept, rule.unit))
 
     def _medication(self, rule: Medication, p: Patient) -> T3:
         concept = self.library[rule.concept]
@@ -296,8 +314,14 @@ class ReferenceEvaluator:
                 if scr is None or age is None:
                     return None
                 ratio = scr / kappa
-                return (142 * min(ratio, 1) ** alpha * max(ratio, 1) ** -1.2 * 0.9938 ** age
-                        * (1.012 if female else 1.0))
+                return (
+                    142
+                    * min(ratio, 1) ** alpha
+                    * max(ratio, 1) ** -1.2
+                    * 0.9938**age
+                    * (1.012 if female else 1.0)
+                )
+
         return _interval(at(p.age[1]), at(p.age[0]), rule.compare)
 
     # ------------------------------------------------------------ criteria
@@ -311,8 +335,10 @@ class ReferenceEvaluator:
         return not v
 
     def rule_values(self, trial: Trial) -> dict[str, dict[str, T3]]:
-        return {pid: {c.id: self.rule(c.rule, p) for c in trial.criteria if c.rule is not None}
-                for pid, p in self.patients.items()}
+        return {
+            pid: {c.id: self.rule(c.rule, p) for c in trial.criteria if c.rule is not None}
+            for pid, p in self.patients.items()
+        }
 
     def histogram(self, trial: Trial) -> dict[str, dict[tuple[int, int], int]]:
         """Per site, patients by (passed, unknown) masks, as the engine counts them."""
@@ -327,4 +353,3 @@ class ReferenceEvaluator:
                     unknown |= 1 << k
             out[p.site][(passed, unknown)] += 1
         return {s: dict(h) for s, h in out.items()}
-

@@ -44,8 +44,12 @@ def run_feasibility(
             result,
             protect=Protection(min_cell),
             order=order,
-            options={"as_of": as_of.isoformat() if as_of else None, "site": site,
-                     "min_cell": min_cell, "order": order or "protocol"},
+            options={
+                "as_of": as_of.isoformat() if as_of else None,
+                "site": site,
+                "min_cell": min_cell,
+                "order": order or "protocol",
+            },
             concept_files=[f.name for f in library.files],
         )
         files: dict[str, str | bytes] = {

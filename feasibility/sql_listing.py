@@ -14,8 +14,13 @@ from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
 
 
-def listing(trials: Sequence[Trial], library: ConceptLibrary, dialect: str,
-            as_of: date | None = None, index_column: bool = False) -> str:
+def listing(
+    trials: Sequence[Trial],
+    library: ConceptLibrary,
+    dialect: str,
+    as_of: date | None = None,
+    index_column: bool = False,
+) -> str:
     """Every statement of a run, with comments, rendered for `dialect`."""
     plan = plan_features(trials, library)
     default: date | exp.Expression = as_of if as_of else latest_event_date()

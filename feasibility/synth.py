@@ -19,9 +19,8 @@ arguments, never on the thread count or on Python. Normal deviates come from Box
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -35,12 +34,12 @@ from feasibility.units import normalise_unit
 
 PROFILES: tuple[tuple[str, float, float, float], ...] = (
     # profile, share of patients, share female, mean age
-    ("SLE", 0.45, 0.90, 40.0),   # systemic lupus erythematosus
-    ("SJO", 0.08, 0.93, 52.0),   # Sjogren's syndrome
-    ("SSC", 0.08, 0.85, 52.0),   # systemic sclerosis
-    ("DM", 0.08, 0.70, 50.0),    # dermatomyositis
-    ("AAV", 0.08, 0.50, 58.0),   # ANCA vasculitis (GPA / MPA / EGPA)
-    ("GEN", 0.23, 0.65, 55.0),   # general rheumatology (RA, PsA, gout, OA, ...)
+    ("SLE", 0.45, 0.90, 40.0),  # systemic lupus erythematosus
+    ("SJO", 0.08, 0.93, 52.0),  # Sjogren's syndrome
+    ("SSC", 0.08, 0.85, 52.0),  # systemic sclerosis
+    ("DM", 0.08, 0.70, 50.0),  # dermatomyositis
+    ("AAV", 0.08, 0.50, 58.0),  # ANCA vasculitis (GPA / MPA / EGPA)
+    ("GEN", 0.23, 0.65, 55.0),  # general rheumatology (RA, PsA, gout, OA, ...)
 )
 DISEASES = ("SLE", "SJO", "SSC", "DM", "AAV")
 
@@ -51,17 +50,24 @@ TRAITS: dict[str, dict[str, float]] = {
     # long, multi-drug treatment history with a current biologic: the CAR-T trial population
     "refractory": {"SLE": 0.7, "SJO": 0.35, "SSC": 0.35, "DM": 0.35, "AAV": 0.35, "*": 0.0},
     # full screening work-up in the last weeks: every lab, echo, lung function, serologies
-    "workup": {"SLE": 0.3, "SJO": 0.25, "SSC": 0.25, "DM": 0.25, "AAV": 0.25, "*": 0.05,
-               "if_refractory": 0.92},
-    "renal": {"SLE": 0.15, "AAV": 0.2, "*": 0.02},      # nephritis: proteinuria, creatinine up
-    "pulse": {"SLE": 0.03, "*": 0.0},                   # recent nephritis flare, IV pulse steroids
-    "cardiac": {"*": 0.03},                              # heart failure, NYHA >= 3, low LVEF
-    "ild": {"SSC": 0.45, "DM": 0.3, "*": 0.02},          # interstitial lung disease, low DLCO/FVC
-    "hep_b": {"*": 0.03},                                # HBsAg / anti-HBc positive, viraemic
-    "hep_c": {"*": 0.025},                               # anti-HCV positive, viraemic
-    "gilbert": {"*": 0.03},                              # Gilbert syndrome, raised bilirubin
-    "pregnant": {"*": 0.04},                             # pregnancy code and positive hCG (F only)
-    "liver_mets": {"*": 0.005},                          # liver/bone metastases, raised enzymes
+    "workup": {
+        "SLE": 0.3,
+        "SJO": 0.25,
+        "SSC": 0.25,
+        "DM": 0.25,
+        "AAV": 0.25,
+        "*": 0.05,
+        "if_refractory": 0.92,
+    },
+    "renal": {"SLE": 0.15, "AAV": 0.2, "*": 0.02},  # nephritis: proteinuria, creatinine up
+    "pulse": {"SLE": 0.03, "*": 0.0},  # recent nephritis flare, IV pulse steroids
+    "cardiac": {"*": 0.03},  # heart failure, NYHA >= 3, low LVEF
+    "ild": {"SSC": 0.45, "DM": 0.3, "*": 0.02},  # interstitial lung disease, low DLCO/FVC
+    "hep_b": {"*": 0.03},  # HBsAg / anti-HBc positive, viraemic
+    "hep_c": {"*": 0.025},  # anti-HCV positive, viraemic
+    "gilbert": {"*": 0.03},  # Gilbert syndrome, raised bilirubin
+    "pregnant": {"*": 0.04},  # pregnancy code and positive hCG (F only)
+    "liver_mets": {"*": 0.005},  # liver/bone metastases, raised enzymes
 }
 REFRACTORY_BIT, WORKUP_BIT = 1, 2
 
@@ -79,74 +85,119 @@ class Slot:
 
     p: float | dict[str, float] = 0.02
     p_workup: float | dict[str, float] | None = None  # for patients with a recent work-up
-    p_refr: float | dict[str, float] | None = None    # for refractory patients
-    abn: str | None = None        # trait that forces the slot and an abnormal value
+    p_refr: float | dict[str, float] | None = None  # for refractory patients
+    abn: str | None = None  # trait that forces the slot and an abnormal value
     p_abn: float = 0.95
     female_only: bool = False
-    n: tuple[int, int] = (1, 1)   # records per patient (uniform, inclusive)
-    date: str = "history"         # lab | history | course | once | pulse
-    horizon: int = 3650           # oldest record, days before as_of
-    span: int = 240               # lab: latest result within span days (skewed recent)
-    recent: float | None = None   # history/once: share of patients dated inside the window
-    dist: str = "none"            # none | lognormal | normal | qual | dose
-    center: float = 0.0           # lognormal median or normal mean (canonical unit)
-    spread: float = 0.0           # lognormal sigma or normal sd
+    n: tuple[int, int] = (1, 1)  # records per patient (uniform, inclusive)
+    date: str = "history"  # lab | history | course | once | pulse
+    horizon: int = 3650  # oldest record, days before as_of
+    span: int = 240  # lab: latest result within span days (skewed recent)
+    recent: float | None = None  # history/once: share of patients dated inside the window
+    dist: str = "none"  # none | lognormal | normal | qual | dose
+    center: float = 0.0  # lognormal median or normal mean (canonical unit)
+    spread: float = 0.0  # lognormal sigma or normal sd
     lo: float = 0.0
     hi: float = 1e9
     digits: int = 1
-    refr_shift: float = 0.0       # added to the centre for refractory patients
-    tail_p: float = 0.0           # share of patients in the abnormal tail
+    refr_shift: float = 0.0  # added to the centre for refractory patients
+    tail_p: float = 0.0  # share of patients in the abnormal tail
     tail: tuple[float, float] = (1.0, 1.0)  # tail multiplier range
     tail_abn: tuple[float, float] | None = None  # multiplier with the `abn` trait (default: tail)
-    pos: float | dict[str, float] = 0.0     # qualitative: probability positive
-    uln: float | None = None      # ULN in the canonical unit (default: the concept's)
+    pos: float | dict[str, float] = 0.0  # qualitative: probability positive
+    uln: float | None = None  # ULN in the canonical unit (default: the concept's)
     ongoing: float | dict[str, float] = 0.0  # course: latest course runs through as_of
     ongoing_refr: float | None = None
-    dur: tuple[int, int] = (7, 400)          # course length in days
-    codes: tuple[str, ...] = ()   # override the codes taken from the concept
-    domain: str | None = None     # default: from the concept's kind
+    dur: tuple[int, int] = (7, 400)  # course length in days
+    codes: tuple[str, ...] = ()  # override the codes taken from the concept
+    domain: str | None = None  # default: from the concept's kind
 
 
 def _lab(median: float, sigma: float, tail_p: float = 0.03, tail=(1.0, 1.0), **kw) -> Slot:
-    """A routine numeric lab: ~85% of patients, 1-4 results, lognormal with a tail."""
-    base = dict(p=0.85, p_workup=0.99, n=(1, 4), date="lab", horizon=730, dist="lognormal",
-                center=median, spread=sigma, digits=2, tail_p=tail_p, tail=tail)
+    """A routine numeric lab: ~85% of patients, 1-3 results, lognormal with a tail."""
+    base = dict(
+        p=0.85,
+        p_workup=0.99,
+        n=(1, 3),
+        date="lab",
+        horizon=730,
+        dist="lognormal",
+        center=median,
+        spread=sigma,
+        digits=2,
+        tail_p=tail_p,
+        tail=tail,
+    )
     base.update(kw)
     return Slot(**base)
 
 
 def _special(median: float, sigma: float, tail_p: float = 0.03, tail=(1.0, 1.0), **kw) -> Slot:
     """A less routine lab: ~20% of patients, all of those with a work-up."""
-    return _lab(median, sigma, tail_p, tail, **{"p": 0.2, "p_workup": 0.97, "n": (1, 2), **kw})
+    return _lab(median, sigma, tail_p, tail, **{"p": 0.2, "p_workup": 0.97, "n": (1, 1), **kw})
 
 
 def _qual(p: float | dict, pos: float | dict, p_workup: float | None = 0.98, **kw) -> Slot:
     """A qualitative test read as positive / negative."""
-    base = dict(p=p, p_workup=p_workup, pos=pos, n=(1, 2), date="lab", horizon=730, dist="qual")
+    base = dict(p=p, p_workup=p_workup, pos=pos, n=(1, 1), date="lab", horizon=730, dist="qual")
     base.update(kw)
     return Slot(**base)
 
 
 def _viral(uln: float, tail_p: float, abn: str | None = None, **kw) -> Slot:
     """A viral load: numbers below the assay limit (ref_high) unless viraemic."""
-    return _special(0.3 * uln, 0.4, tail_p, (10.0, 3000.0), uln=uln, abn=abn, lo=0.0,
-                    digits=0, **{"p": 0.1, "p_workup": 0.95, **kw})
+    return _special(
+        0.3 * uln,
+        0.4,
+        tail_p,
+        (10.0, 3000.0),
+        uln=uln,
+        abn=abn,
+        lo=0.0,
+        digits=0,
+        **{"p": 0.1, "p_workup": 0.95, **kw},
+    )
 
 
 def _score(mean: float, sd: float, lo: float, hi: float, p, **kw) -> Slot:
     """A clinical score or vital sign, normally distributed, clipped and rounded."""
-    base = dict(p=p, p_workup=0.97, n=(1, 3), date="lab", horizon=730, dist="normal",
-                center=mean, spread=sd, lo=lo, hi=hi, digits=0, domain="observation")
+    base = dict(
+        p=p,
+        p_workup=0.97,
+        n=(1, 2),
+        date="lab",
+        horizon=730,
+        dist="normal",
+        center=mean,
+        spread=sd,
+        lo=lo,
+        hi=hi,
+        digits=0,
+        domain="observation",
+    )
     base.update(kw)
     return Slot(**base)
 
 
-def _drug(p, p_refr=None, ongoing=0.6, ongoing_refr=0.9, center=0.0, spread=0.3, lo=0.0,
-          hi=1e9, dist="dose", **kw) -> Slot:
+def _drug(
+    p, p_refr=None, ongoing=0.6, ongoing_refr=0.9, center=0.0, spread=0.3, lo=0.0, hi=1e9, dist="dose", **kw
+) -> Slot:
     """Medication courses with a daily dose (mg/d)."""
-    base = dict(p=p, p_refr=p_refr, n=(1, 3), date="course", horizon=2500, dist=dist,
-                center=center, spread=spread, lo=lo, hi=hi, digits=1, ongoing=ongoing,
-                ongoing_refr=ongoing_refr)
+    base = dict(
+        p=p,
+        p_refr=p_refr,
+        n=(1, 3),
+        date="course",
+        horizon=2500,
+        dist=dist,
+        center=center,
+        spread=spread,
+        lo=lo,
+        hi=hi,
+        digits=1,
+        ongoing=ongoing,
+        ongoing_refr=ongoing_refr,
+    )
     base.update(kw)
     return Slot(**base)
 
@@ -172,8 +223,10 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "mpa": _dx({"AAV": 0.3, "*": 0.0}, n=(2, 5)),
     "egpa": _dx({"AAV": 0.2, "*": 0.0}, n=(2, 5)),
     # --- organ involvement tied to traits
-    "lupus_nephritis": [_dx(0.0, abn="renal", p_abn=0.9),             # SLE renal trait
-                        _dx(0.0, abn="pulse", p_abn=1.0, recent=1.0)],  # flare < 2 months
+    "lupus_nephritis": [
+        _dx(0.0, abn="renal", p_abn=0.9),  # SLE renal trait
+        _dx(0.0, abn="pulse", p_abn=1.0, recent=1.0),
+    ],  # flare < 2 months
     "ild": _dx(0.0, abn="ild", p_abn=0.9),
     "heart_failure": _dx(0.0, abn="cardiac"),
     "gilbert_syndrome": _dx(0.0, abn="gilbert", p_abn=0.9),
@@ -196,11 +249,11 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "creatinine": _lab(0.75, 0.22, 0.03, (2.5, 5.0), abn="renal", p_abn=0.99, tail_abn=(1.2, 4.0)),
     "egfr": _special(95, 0.2, 0.03, (0.15, 0.35), lo=5, hi=150, digits=0),
     "creatinine_clearance_measured": _special(100, 0.25, 0.03, (0.2, 0.5), digits=0),
-    "proteinuria_24h": _special(0.12, 0.6, 0.01, (10.0, 60.0), abn="renal", p_abn=0.9,
-                                tail_abn=(3.0, 60.0)),
+    "proteinuria_24h": _special(0.12, 0.6, 0.01, (10.0, 60.0), abn="renal", p_abn=0.9, tail_abn=(3.0, 60.0)),
     "upcr": _special(0.1, 0.6, 0.01, (10.0, 50.0), abn="renal", p_abn=0.9),
-    "hemoglobin": _lab(126, 0.11, 0.03, (0.4, 0.55), dist="normal", spread=14, lo=35, hi=185,
-                       digits=0, uln=160),
+    "hemoglobin": _lab(
+        126, 0.11, 0.03, (0.4, 0.55), dist="normal", spread=14, lo=35, hi=185, digits=0, uln=160
+    ),
     "platelets": _lab(240, 0.3, 0.03, (0.06, 0.2), lo=2, digits=0, uln=400),
     "neutrophils": _lab(3.8, 0.4, 0.03, (0.12, 0.3), uln=7.5),
     "lymphocytes": _lab(1.4, 0.45, 0.03, (0.15, 0.35), uln=4.0),
@@ -215,44 +268,52 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "aldolase": _special(4.5, 0.3, 0.03, (2.0, 6.0), p={"DM": 0.7, "*": 0.05}),
     "iga": _special(230, 0.35, 0.015, (0.01, 0.04), digits=0, uln=400),
     # --- qualitative tests
-    "ana": _qual({"SLE": 0.9, "*": 0.6}, {"SLE": 0.88, "SJO": 0.8, "SSC": 0.85, "DM": 0.6,
-                                          "*": 0.15}),
+    "ana": _qual({"SLE": 0.9, "*": 0.6}, {"SLE": 0.88, "SJO": 0.8, "SSC": 0.85, "DM": 0.6, "*": 0.15}),
     "anti_dsdna": _qual({"SLE": 0.85, "*": 0.25}, {"SLE": 0.6, "*": 0.03}),
     "anti_sm": _qual({"SLE": 0.5, "*": 0.1}, {"SLE": 0.25, "*": 0.01}, p_workup=None),
-    "myositis_antibodies": _qual({"DM": 0.9, "SSC": 0.3, "SJO": 0.3, "*": 0.05},
-                                 {"DM": 0.65, "*": 0.03}, p_workup=None),
+    "myositis_antibodies": _qual(
+        {"DM": 0.9, "SSC": 0.3, "SJO": 0.3, "*": 0.05}, {"DM": 0.65, "*": 0.03}, p_workup=None
+    ),
     "hbsag": _qual(0.35, 0.0, abn="hep_b", p_abn=0.98),
     "anti_hbc": _qual(0.3, 0.05, abn="hep_b", p_abn=0.98),
     "hcv_ab": _qual(0.35, 0.004, abn="hep_c", p_abn=0.98),
     "hiv": _qual(0.35, 0.015),
     "syphilis": _qual(0.25, 0.03),
-    "hcg": _qual(0.15, 0.0, p_workup=0.7, abn="pregnant", p_abn=0.95, female_only=True, n=(1, 1),
-                 span=60),
-    "cd19_expression": _qual({"SLE": 0.02, "*": 0.01}, 0.95,
-                             p_workup={"SLE": 0.9, "GEN": 0.0, "*": 0.6}, n=(1, 1)),
+    "hcg": _qual(0.15, 0.0, p_workup=0.7, abn="pregnant", p_abn=0.95, female_only=True, n=(1, 1), span=60),
+    "cd19_expression": _qual(
+        {"SLE": 0.02, "*": 0.01}, 0.95, p_workup={"SLE": 0.9, "GEN": 0.0, "*": 0.6}, n=(1, 1)
+    ),
     # --- viral loads (numbers with the assay's limit as ref_high)
     "hbv_dna": _viral(20, 0.0, abn="hep_b", p_workup=0.5),
     "hcv_rna": _viral(15, 0.0, abn="hep_c", p_workup=0.5),
     "cmv_dna": _viral(35, 0.03),
     "ebv_dna": _viral(100, 0.04),
     # --- observations: disease activity, performance, vitals, heart and lung function
-    "sledai_2k": _score(8, 4, 0, 30, {"SLE": 0.8, "*": 0.0}, p_workup={"SLE": 0.98, "*": 0.0},
-                        refr_shift=3.5),
-    "selena_sledai": _score(8, 4, 0, 30, {"SLE": 0.3, "*": 0.0},
-                            p_workup={"SLE": 0.95, "*": 0.0}, refr_shift=3.5),
-    "essdai": _score(8, 6, 0, 40, {"SJO": 0.7, "*": 0.0}, p_workup={"SJO": 0.97, "*": 0.0},
-                     refr_shift=6),
-    "mrss": _score(14, 8, 0, 51, {"SSC": 0.7, "*": 0.0}, p_workup={"SSC": 0.97, "*": 0.0},
-                   tail_p=0.05, tail=(2.2, 3.0), refr_shift=3),
-    "bvas": _score(12, 7, 0, 40, {"AAV": 0.7, "*": 0.0}, p_workup={"AAV": 0.97, "*": 0.0},
-                   refr_shift=5),
-    "mmt8": _score(132, 14, 30, 150, {"DM": 0.7, "*": 0.0}, p_workup={"DM": 0.97, "*": 0.0},
-                   refr_shift=-12),
-    "dm_skin_vas": _score(4, 2.5, 0, 10, {"DM": 0.7, "*": 0.0}, p_workup={"DM": 0.97, "*": 0.0},
-                          digits=1, refr_shift=1),
+    "sledai_2k": _score(
+        8, 4, 0, 30, {"SLE": 0.8, "*": 0.0}, p_workup={"SLE": 0.98, "*": 0.0}, refr_shift=3.5
+    ),
+    "selena_sledai": _score(
+        8, 4, 0, 30, {"SLE": 0.3, "*": 0.0}, p_workup={"SLE": 0.95, "*": 0.0}, refr_shift=3.5
+    ),
+    "essdai": _score(8, 6, 0, 40, {"SJO": 0.7, "*": 0.0}, p_workup={"SJO": 0.97, "*": 0.0}, refr_shift=6),
+    "mrss": _score(
+        14,
+        8,
+        0,
+        51,
+        {"SSC": 0.7, "*": 0.0},
+        p_workup={"SSC": 0.97, "*": 0.0},
+        tail_p=0.05,
+        tail=(2.2, 3.0),
+        refr_shift=3,
+    ),
+    "bvas": _score(12, 7, 0, 40, {"AAV": 0.7, "*": 0.0}, p_workup={"AAV": 0.97, "*": 0.0}, refr_shift=5),
+    "mmt8": _score(132, 14, 30, 150, {"DM": 0.7, "*": 0.0}, p_workup={"DM": 0.97, "*": 0.0}, refr_shift=-12),
+    "dm_skin_vas": _score(
+        4, 2.5, 0, 10, {"DM": 0.7, "*": 0.0}, p_workup={"DM": 0.97, "*": 0.0}, digits=1, refr_shift=1
+    ),
     "ecog": _score(0.7, 0.8, 0, 4, 0.3, tail_p=0.04, tail=(3.0, 4.0)),
-    "nyha_class": _score(1.3, 0.4, 1, 4, 0.05, p_workup=0.2, abn="cardiac", p_abn=0.9,
-                         tail=(2.4, 3.2)),
+    "nyha_class": _score(1.3, 0.4, 1, 4, 0.05, p_workup=0.2, abn="cardiac", p_abn=0.9, tail=(2.4, 3.2)),
     # heart failure often has a preserved ejection fraction: LVEF is not tied to `cardiac`
     "lvef": _score(62, 5, 38, 75, 0.25, p_workup=0.95, span=400, tail_p=0.03, tail=(0.6, 0.8)),
     "qtc": _score(420, 20, 340, 560, 0.3, tail_p=0.02, tail=(1.15, 1.25), span=300),
@@ -260,54 +321,131 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "diastolic_bp": _score(77, 9, 45, 130, 0.7, tail_p=0.02, tail=(1.2, 1.35)),
     "weight": _score(68, 0.2, 38, 160, 0.7, dist="lognormal", digits=1),
     "spo2": _score(97.5, 1.2, 78, 100, 0.5, tail_p=0.03, tail=(0.88, 0.94)),
-    "dlco_pct_predicted": _score(78, 14, 15, 130, {"SSC": 0.6, "DM": 0.5, "*": 0.1}, span=400,
-                                 p_workup=0.95, tail_p=0.03, tail=(0.4, 0.55), abn="ild",
-                                 p_abn=0.9, tail_abn=(0.45, 0.75)),
-    "fvc_pct_predicted": _score(90, 13, 20, 140, {"SSC": 0.6, "DM": 0.5, "*": 0.1}, span=400,
-                                p_workup=0.95, tail_p=0.02, tail=(0.45, 0.55), abn="ild",
-                                p_abn=0.9, tail_abn=(0.55, 0.85)),
+    "dlco_pct_predicted": _score(
+        78,
+        14,
+        15,
+        130,
+        {"SSC": 0.6, "DM": 0.5, "*": 0.1},
+        span=400,
+        p_workup=0.95,
+        tail_p=0.03,
+        tail=(0.4, 0.55),
+        abn="ild",
+        p_abn=0.9,
+        tail_abn=(0.45, 0.75),
+    ),
+    "fvc_pct_predicted": _score(
+        90,
+        13,
+        20,
+        140,
+        {"SSC": 0.6, "DM": 0.5, "*": 0.1},
+        span=400,
+        p_workup=0.95,
+        tail_p=0.02,
+        tail=(0.45, 0.55),
+        abn="ild",
+        p_abn=0.9,
+        tail_abn=(0.55, 0.85),
+    ),
     # --- medications (dose in mg/d; glucocorticoids as prednisone equivalent, divided by the
     #     code's dose factor so that methylprednisolone and dexamethasone rows differ)
     "glucocorticoids": [
-        _drug({"SLE": 0.75, "GEN": 0.35, "*": 0.6}, p_refr=1.0, ongoing=0.6, ongoing_refr=0.97,
-              center=10, spread=0.55, lo=2.5, hi=80, tail_p=0.03, tail=(4.0, 8.0),
-              dur=(7, 400), codes=("H02AB07", "H02AB07", "H02AB06", "H02AB04", "H02AB02",
-                                   "H02AB09")),
+        _drug(
+            {"SLE": 0.75, "GEN": 0.35, "*": 0.6},
+            p_refr=1.0,
+            ongoing=0.6,
+            ongoing_refr=0.97,
+            center=10,
+            spread=0.55,
+            lo=2.5,
+            hi=80,
+            tail_p=0.03,
+            tail=(4.0, 8.0),
+            dur=(7, 400),
+            codes=("H02AB07", "H02AB07", "H02AB06", "H02AB04", "H02AB02", "H02AB09"),
+        ),
         # IV methylprednisolone pulses in a recent nephritis flare
-        _drug(0.0, abn="pulse", p_abn=1.0, date="pulse", n=(1, 1), center=250, spread=0.5,
-              lo=100, hi=1000, dur=(14, 21), codes=("H02AB04",)),
+        _drug(
+            0.0,
+            abn="pulse",
+            p_abn=1.0,
+            date="pulse",
+            n=(1, 1),
+            center=250,
+            spread=0.5,
+            lo=100,
+            hi=1000,
+            dur=(14, 21),
+            codes=("H02AB04",),
+        ),
     ],
-    "hydroxychloroquine": _drug({"SLE": 0.85, "SJO": 0.5, "*": 0.12}, p_refr=1.0, ongoing=0.75,
-                                center=300, spread=0.2, lo=100, hi=400, digits=0),
+    "hydroxychloroquine": _drug(
+        {"SLE": 0.85, "SJO": 0.5, "*": 0.12},
+        p_refr=1.0,
+        ongoing=0.75,
+        center=300,
+        spread=0.2,
+        lo=100,
+        hi=400,
+        digits=0,
+    ),
     "antimalarials": _drug({"*": 0.02}, center=250, spread=0.2, digits=0),
-    "cyclophosphamide": _drug({"SLE": 0.1, "AAV": 0.35, "SSC": 0.15, "*": 0.02}, p_refr=0.35,
-                              ongoing=0.1, ongoing_refr=0.2, center=50, spread=0.4,
-                              dur=(90, 200)),
-    "mycophenolate": _drug({"SLE": 0.35, "SSC": 0.4, "*": 0.08}, p_refr=0.7, ongoing=0.7,
-                           ongoing_refr=0.85, center=2000, spread=0.25, digits=0,
-                           dur=(120, 900)),
-    "azathioprine": _drug({"SLE": 0.2, "AAV": 0.3, "*": 0.06}, p_refr=0.45, ongoing=0.5,
-                          center=100, spread=0.3, digits=0, dur=(120, 900)),
-    "methotrexate": _drug({"GEN": 0.4, "DM": 0.4, "SLE": 0.1, "*": 0.15}, p_refr=0.3,
-                          ongoing=0.6, center=2.5, spread=0.3, dur=(120, 900)),
+    "cyclophosphamide": _drug(
+        {"SLE": 0.1, "AAV": 0.35, "SSC": 0.15, "*": 0.02},
+        p_refr=0.35,
+        ongoing=0.1,
+        ongoing_refr=0.2,
+        center=50,
+        spread=0.4,
+        dur=(90, 200),
+    ),
+    "mycophenolate": _drug(
+        {"SLE": 0.35, "SSC": 0.4, "*": 0.08},
+        p_refr=0.7,
+        ongoing=0.7,
+        ongoing_refr=0.85,
+        center=2000,
+        spread=0.25,
+        digits=0,
+        dur=(120, 900),
+    ),
+    "azathioprine": _drug(
+        {"SLE": 0.2, "AAV": 0.3, "*": 0.06},
+        p_refr=0.45,
+        ongoing=0.5,
+        center=100,
+        spread=0.3,
+        digits=0,
+        dur=(120, 900),
+    ),
+    "methotrexate": _drug(
+        {"GEN": 0.4, "DM": 0.4, "SLE": 0.1, "*": 0.15},
+        p_refr=0.3,
+        ongoing=0.6,
+        center=2.5,
+        spread=0.3,
+        dur=(120, 900),
+    ),
     "ciclosporin": _drug({"*": 0.03}, p_refr=0.1, center=150, spread=0.3, digits=0),
     "tacrolimus": _drug({"SLE": 0.08, "*": 0.03}, p_refr=0.25, center=4, spread=0.4),
     "sirolimus": _drug({"*": 0.01}, p_refr=0.05, center=2, spread=0.3),
     "leflunomide": _drug({"GEN": 0.15, "*": 0.03}, p_refr=0.1, center=20, spread=0.1),
     "voclosporin": _drug({"SLE": 0.01, "*": 0.0}, p_refr=0.05, center=47, spread=0.05),
-    "belimumab": _drug({"SLE": 0.12, "*": 0.0}, p_refr=0.6, ongoing=0.6, dist="none",
-                       dur=(90, 800)),
+    "belimumab": _drug({"SLE": 0.12, "*": 0.0}, p_refr=0.6, ongoing=0.6, dist="none", dur=(90, 800)),
     "telitacicept": _drug({"SLE": 0.01, "*": 0.0}, p_refr=0.1, dist="none", dur=(90, 600)),
-    "rituximab": _drug({"AAV": 0.4, "SLE": 0.04, "*": 0.05}, p_refr=0.3, ongoing=0.4,
-                       dist="none", dur=(14, 180)),
-    "biologics": _drug({"GEN": 0.2, "AAV": 0.4, "SLE": 0.05, "*": 0.08}, p_refr=0.35,
-                       ongoing=0.5, dist="none", dur=(60, 800)),
-    "anticoagulants": _drug({"*": 0.04}, ongoing=0.7, ongoing_refr=0.7, dist="none",
-                            dur=(60, 900)),
-    "fludarabine": _drug({"*": 0.004}, ongoing=0.0, ongoing_refr=0.0, dist="none",
-                         dur=(3, 5)),
-    "car_t_or_gene_modified_cell_therapy": Slot(p={"*": 0.005}, p_refr=0.04, date="once", horizon=1500,
-                                                n=(1, 1)),
+    "rituximab": _drug(
+        {"AAV": 0.4, "SLE": 0.04, "*": 0.05}, p_refr=0.3, ongoing=0.4, dist="none", dur=(14, 180)
+    ),
+    "biologics": _drug(
+        {"GEN": 0.2, "AAV": 0.4, "SLE": 0.05, "*": 0.08}, p_refr=0.35, ongoing=0.5, dist="none", dur=(60, 800)
+    ),
+    "anticoagulants": _drug({"*": 0.04}, ongoing=0.7, ongoing_refr=0.7, dist="none", dur=(60, 900)),
+    "fludarabine": _drug({"*": 0.004}, ongoing=0.0, ongoing_refr=0.0, dist="none", dur=(3, 5)),
+    "car_t_or_gene_modified_cell_therapy": Slot(
+        p={"*": 0.005}, p_refr=0.04, date="once", horizon=1500, n=(1, 1)
+    ),
     "live_vaccines": Slot(p={"*": 0.04}, date="once", horizon=1500, n=(1, 1), recent=0.75),
 }
 
@@ -316,50 +454,103 @@ KNOWN_CHILDREN: dict[str, tuple[str, ...]] = {
     "M32": ("M32.9", "M32.10", "M32.19", "M32.8"),
     "M350": ("M35.00", "M35.01", "M35.09"),
     "M34": ("M34.0", "M34.1", "M34.9"),
-    "M330": ("M33.00", "M33.09"), "M331": ("M33.10", "M33.19"), "M339": ("M33.90",),
+    "M330": ("M33.00", "M33.09"),
+    "M331": ("M33.10", "M33.19"),
+    "M339": ("M33.90",),
     "M313": ("M31.30", "M31.31"),
     "C": ("C50.911", "C18.9", "C34.90", "C61", "C73", "C85.90", "C43.9"),
     "Z85": ("Z85.3", "Z85.038", "Z85.43", "Z85.71"),
     "C44": ("C44.91", "C44.319"),
     "O": ("O09.90", "O26.891", "O99.89"),
-    "Z34": ("Z34.90",), "Z3A": ("Z3A.20",),
+    "Z34": ("Z34.90",),
+    "Z3A": ("Z3A.20",),
     "H02AB": ("H02AB07", "H02AB06", "H02AB04", "H02AB02"),
-    "B01AA": ("B01AA03",), "B01AB": ("B01AB05", "B01AB01"), "B01AE": ("B01AE07",),
+    "B01AA": ("B01AA03",),
+    "B01AB": ("B01AB05", "B01AB01"),
+    "B01AE": ("B01AE07",),
     "B01AF": ("B01AF01", "B01AF02"),
     "L01XL": ("L01XL03", "L01XL04"),
-    "I63": ("I63.9", "I63.512"), "I61": ("I61.9",), "I60": ("I60.9",), "I62": ("I62.9",),
-    "G40": ("G40.909", "G40.309"), "R56": ("R56.9",),
-    "I21": ("I21.4", "I21.9"), "I22": ("I22.9",), "I50": ("I50.9", "I50.22", "I50.32"),
-    "I26": ("I26.99",), "I82.4": ("I82.401",), "I824": ("I82.401", "I82.409"),
-    "I80.2": ("I80.209",), "I802": ("I80.209",), "I74": ("I74.3", "I74.9"),
-    "J84": ("J84.10", "J84.9"), "J44": ("J44.9", "J44.1"), "J43": ("J43.9",),
+    "I63": ("I63.9", "I63.512"),
+    "I61": ("I61.9",),
+    "I60": ("I60.9",),
+    "I62": ("I62.9",),
+    "G40": ("G40.909", "G40.309"),
+    "R56": ("R56.9",),
+    "I21": ("I21.4", "I21.9"),
+    "I22": ("I22.9",),
+    "I50": ("I50.9", "I50.22", "I50.32"),
+    "I26": ("I26.99",),
+    "I82.4": ("I82.401",),
+    "I824": ("I82.401", "I82.409"),
+    "I80.2": ("I80.209",),
+    "I802": ("I80.209",),
+    "I74": ("I74.3", "I74.9"),
+    "J84": ("J84.10", "J84.9"),
+    "J44": ("J44.9", "J44.1"),
+    "J43": ("J43.9",),
     "J455": ("J45.50", "J45.51"),
-    "F20": ("F20.9",), "F31": ("F31.9",), "F10": ("F10.20",), "F11": ("F11.20",),
-    "F12": ("F12.20",), "A41": ("A41.9",), "J18": ("J18.9",), "J15": ("J15.9",),
-    "G35": ("G35",), "M05": ("M05.79",), "M06": ("M06.9",), "L40": ("L40.50", "L40.0"),
-    "K50": ("K50.90",), "K51": ("K51.90",), "E10": ("E10.9",), "M45": ("M45.9",),
-    "I42": ("I42.0", "I42.9"), "I472": ("I47.20",), "I490": ("I49.01",),
-    "I30": ("I30.9",), "I31": ("I31.39", "I31.9"), "I34": ("I34.0",), "I35": ("I35.0",),
-    "D59": ("D59.10", "D59.19"), "D55": ("D55.9",), "D70": ("D70.1", "D70.9"),
-    "D06": ("D06.9",), "D8981": ("D89.810",), "T860": ("T86.09",),
-    "Z49": ("Z49.31",), "R18": ("R18.8",), "J91": ("J91.8",), "I313": ("I31.39",),
-    "I27.2": ("I27.20",), "I272": ("I27.20", "I27.21"),
+    "F20": ("F20.9",),
+    "F31": ("F31.9",),
+    "F10": ("F10.20",),
+    "F11": ("F11.20",),
+    "F12": ("F12.20",),
+    "A41": ("A41.9",),
+    "J18": ("J18.9",),
+    "J15": ("J15.9",),
+    "G35": ("G35",),
+    "M05": ("M05.79",),
+    "M06": ("M06.9",),
+    "L40": ("L40.50", "L40.0"),
+    "K50": ("K50.90",),
+    "K51": ("K51.90",),
+    "E10": ("E10.9",),
+    "M45": ("M45.9",),
+    "I42": ("I42.0", "I42.9"),
+    "I472": ("I47.20",),
+    "I490": ("I49.01",),
+    "I30": ("I30.9",),
+    "I31": ("I31.39", "I31.9"),
+    "I34": ("I34.0",),
+    "I35": ("I35.0",),
+    "D59": ("D59.10", "D59.19"),
+    "D55": ("D55.9",),
+    "D70": ("D70.1", "D70.9"),
+    "D06": ("D06.9",),
+    "D8981": ("D89.810",),
+    "T860": ("T86.09",),
+    "Z49": ("Z49.31",),
+    "R18": ("R18.8",),
+    "J91": ("J91.8",),
+    "I313": ("I31.39",),
+    "I27.2": ("I27.20",),
+    "I272": ("I27.20", "I27.21"),
 }
 
 # Preferred code systems, first available wins.
-SYSTEMS = ("ICD10CM", "LOINC", "ATC", "CVX", "ICD10PCS", "ICD10", "SNOMED", "LOCAL", "ICD9CM",
-           "RXNORM")
+SYSTEMS = ("ICD10CM", "LOINC", "ATC", "CVX", "ICD10PCS", "ICD10", "SNOMED", "LOCAL", "ICD9CM", "RXNORM")
 
 # Site unit habits: spellings tried in order; the first the concept knows is used, else the
 # canonical unit. `uln_scale` varies the reference ranges; `ref_missing` is the share of lab
 # rows without ref_high; `text` spells qualitative results.
 SITE_HABITS: tuple[dict, ...] = (
-    {"units": ("g/dL", "mg/dL", "10*9/L", "U/L", "IU/mL", "lb", "mm[Hg]", "{score}"),
-     "uln_scale": 1.0, "ref_missing": 0.0, "text": ("positive", "negative")},
-    {"units": ("umol/L", "g/L", "K/uL", "U/L", "[IU]/mL", "kg", "mmHg", "{score}"),
-     "uln_scale": 1.05, "ref_missing": 0.0, "text": ("Positive", "Negative")},
-    {"units": ("µmol/L", "g/dL", "10^9/L", "IU/L", "IU/mL", "kg", "mmHg", "points"),
-     "uln_scale": 0.95, "ref_missing": 0.3, "text": ("detected", "not detected")},
+    {
+        "units": ("g/dL", "mg/dL", "10*9/L", "U/L", "IU/mL", "lb", "mm[Hg]", "{score}"),
+        "uln_scale": 1.0,
+        "ref_missing": 0.0,
+        "text": ("positive", "negative"),
+    },
+    {
+        "units": ("umol/L", "g/L", "K/uL", "U/L", "[IU]/mL", "kg", "mmHg", "{score}"),
+        "uln_scale": 1.05,
+        "ref_missing": 0.0,
+        "text": ("Positive", "Negative"),
+    },
+    {
+        "units": ("µmol/L", "g/dL", "10^9/L", "IU/L", "IU/mL", "kg", "mmHg", "points"),
+        "uln_scale": 0.95,
+        "ref_missing": 0.3,
+        "text": ("detected", "not detected"),
+    },
 )
 ODD_UNITS = ("mmol/L", "mg/mL", "ng/mL")  # a unit the concept does not know (first unknown)
 ODD_UNIT_SHARE = 0.005
@@ -381,33 +572,34 @@ NOISE: tuple[tuple, ...] = (
     ("diagnosis", "ICD10CM", "N39.0", None, None, None, None, 0),
     ("diagnosis", "ICD10CM", "D64.9", None, None, None, None, 0),
     ("diagnosis", "ICD10CM", "L93.0", None, None, None, None, 0),
-    ("lab", "LOINC", "2345-7", "mg/dL", 95.0, 0.15, 99.0, 0),         # glucose
-    ("lab", "LOINC", "2951-2", "mmol/L", 139.0, 0.02, 145.0, 0),      # sodium
-    ("lab", "LOINC", "2823-3", "mmol/L", 4.2, 0.08, 5.1, 1),          # potassium
-    ("lab", "LOINC", "6690-2", "10*9/L", 6.5, 0.3, 11.0, 1),          # leukocytes
-    ("lab", "LOINC", "1988-5", "mg/L", 3.0, 1.0, 5.0, 1),             # CRP
-    ("lab", "LOINC", "4537-7", "mm/h", 18.0, 0.6, 20.0, 0),           # ESR
-    ("lab", "LOINC", "3016-3", "mIU/L", 1.8, 0.5, 4.5, 2),            # TSH
-    ("lab", "LOINC", "2093-3", "mg/dL", 190.0, 0.18, 200.0, 0),       # cholesterol
-    ("lab", "LOINC", "4548-4", "%", 5.5, 0.1, 5.7, 1),                # HbA1c
-    ("lab", "LOINC", "3094-0", "mg/dL", 14.0, 0.3, 20.0, 0),          # urea nitrogen
-    ("lab", "LOINC", "4485-9", "mg/dL", 95.0, 0.3, 180.0, 0),         # complement C3
-    ("lab", "LOINC", "4498-2", "mg/dL", 20.0, 0.35, 40.0, 0),         # complement C4
-    ("lab", "LOINC", "1751-7", "g/dL", 4.1, 0.1, 5.0, 1),             # albumin
+    ("lab", "LOINC", "2345-7", "mg/dL", 95.0, 0.15, 99.0, 0),  # glucose
+    ("lab", "LOINC", "2951-2", "mmol/L", 139.0, 0.02, 145.0, 0),  # sodium
+    ("lab", "LOINC", "2823-3", "mmol/L", 4.2, 0.08, 5.1, 1),  # potassium
+    ("lab", "LOINC", "6690-2", "10*9/L", 6.5, 0.3, 11.0, 1),  # leukocytes
+    ("lab", "LOINC", "1988-5", "mg/L", 3.0, 1.0, 5.0, 1),  # CRP
+    ("lab", "LOINC", "4537-7", "mm/h", 18.0, 0.6, 20.0, 0),  # ESR
+    ("lab", "LOINC", "3016-3", "mIU/L", 1.8, 0.5, 4.5, 2),  # TSH
+    ("lab", "LOINC", "2093-3", "mg/dL", 190.0, 0.18, 200.0, 0),  # cholesterol
+    ("lab", "LOINC", "4548-4", "%", 5.5, 0.1, 5.7, 1),  # HbA1c
+    ("lab", "LOINC", "3094-0", "mg/dL", 14.0, 0.3, 20.0, 0),  # urea nitrogen
+    ("lab", "LOINC", "4485-9", "mg/dL", 95.0, 0.3, 180.0, 0),  # complement C3
+    ("lab", "LOINC", "4498-2", "mg/dL", 20.0, 0.35, 40.0, 0),  # complement C4
+    ("lab", "LOINC", "1751-7", "g/dL", 4.1, 0.1, 5.0, 1),  # albumin
     ("observation", "LOINC", "8867-4", "/min", 74.0, 0.12, None, 0),  # heart rate
-    ("observation", "LOINC", "8310-5", "Cel", 36.8, 0.01, None, 1),   # body temperature
-    ("observation", "LOINC", "8302-2", "cm", 166.0, 0.05, None, 0),   # height
+    ("observation", "LOINC", "8310-5", "Cel", 36.8, 0.01, None, 1),  # body temperature
+    ("observation", "LOINC", "8302-2", "cm", 166.0, 0.05, None, 0),  # height
     ("observation", "LOINC", "39156-5", "kg/m2", 25.0, 0.18, None, 1),  # BMI
-    ("medication", "ATC", "N02BE01", "mg/d", 2000.0, 0.3, None, 0),   # paracetamol
-    ("medication", "ATC", "A02BC01", "mg/d", 20.0, 0.3, None, 0),     # omeprazole
-    ("medication", "ATC", "A11CC05", "mg/d", 0.025, 0.3, None, 3),    # colecalciferol
-    ("medication", "ATC", "C09AA05", "mg/d", 5.0, 0.5, None, 1),      # ramipril
-    ("medication", "ATC", "M01AE01", "mg/d", 1200.0, 0.3, None, 0),   # ibuprofen
-    ("medication", "ATC", "C10AA05", "mg/d", 20.0, 0.4, None, 0),     # atorvastatin
-    ("medication", "ATC", "A12AX", "mg/d", 1000.0, 0.1, None, 0),     # calcium + vitamin D
-    ("medication", "ATC", "C08CA01", "mg/d", 5.0, 0.3, None, 1),      # amlodipine
+    ("medication", "ATC", "N02BE01", "mg/d", 2000.0, 0.3, None, 0),  # paracetamol
+    ("medication", "ATC", "A02BC01", "mg/d", 20.0, 0.3, None, 0),  # omeprazole
+    ("medication", "ATC", "A11CC05", "mg/d", 0.025, 0.3, None, 3),  # colecalciferol
+    ("medication", "ATC", "C09AA05", "mg/d", 5.0, 0.5, None, 1),  # ramipril
+    ("medication", "ATC", "M01AE01", "mg/d", 1200.0, 0.3, None, 0),  # ibuprofen
+    ("medication", "ATC", "C10AA05", "mg/d", 20.0, 0.4, None, 0),  # atorvastatin
+    ("medication", "ATC", "A12AX", "mg/d", 1000.0, 0.1, None, 0),  # calcium + vitamin D
+    ("medication", "ATC", "C08CA01", "mg/d", 5.0, 0.3, None, 1),  # amlodipine
 )
-NOISE_PER_PATIENT = 28  # mean noise rows per patient (uniform 0 .. 2x)
+NOISE_PER_PATIENT = 20  # mean noise rows per patient (uniform 0 .. 2x)
+ROW_GROUP_SIZE = 1_000_000  # rows per parquet row group
 
 
 # ---------------------------------------------------------------- building the tables
@@ -421,8 +613,9 @@ def _by_profile(value: float | dict[str, float] | None, profile: str) -> float |
 
 def _matches(code: str, patterns: Iterable[CodePattern], system: str) -> bool:
     norm = code.upper().replace(".", "")
-    return any(p.system == system and (norm == p.code or (p.prefix and norm.startswith(p.code)))
-               for p in patterns)
+    return any(
+        p.system == system and (norm == p.code or (p.prefix and norm.startswith(p.code))) for p in patterns
+    )
 
 
 def _format(system: str, code: str) -> str:
@@ -463,8 +656,9 @@ def trial_windows(trials: Sequence[Trial]) -> tuple[set[str], dict[str, float]]:
             for node in walk(c.rule):
                 name = getattr(node, "concept", None)
                 if isinstance(node, Derived):
-                    used.update({"creatinine"} | ({"weight"} if node.measure ==
-                                                  "creatinine_clearance" else set()))
+                    used.update(
+                        {"creatinine"} | ({"weight"} if node.measure == "creatinine_clearance" else set())
+                    )
                 if not name:
                     continue
                 used.add(name)
@@ -545,56 +739,97 @@ def build_tables(trials: Sequence[Trial], library, sites: int) -> Tables:
         codes_all = concept_codes(concept)
         if not codes_all:
             continue
-        domain = {"condition": "diagnosis", "procedure": "procedure", "medication":
-                  "medication", "measurement": "lab", "other": "diagnosis"}[concept.kind]
+        domain = {
+            "condition": "diagnosis",
+            "procedure": "procedure",
+            "medication": "medication",
+            "measurement": "lab",
+            "other": "diagnosis",
+        }[concept.kind]
         window = windows.get(name)
         for slot in model if isinstance(model, list) else [model]:
             slot_id += 1
             codes = [(codes_all[0][0], c) for c in slot.codes] if slot.codes else codes_all
             factors = dict(concept.dose_factors)
             for i, (system, code) in enumerate(codes):
-                t.add("slot_codes", slot_id=slot_id, idx=i, code_system=system, code=code,
-                      dose_factor=factors.get(code.upper().replace(".", ""), 1.0))
+                t.add(
+                    "slot_codes",
+                    slot_id=slot_id,
+                    idx=i,
+                    code_system=system,
+                    code=code,
+                    dose_factor=factors.get(code.upper().replace(".", ""), 1.0),
+                )
             recent = slot.recent if slot.recent is not None else (0.7 if window else 0.0)
             recent_days = max(1, int(window if window else 180) - 1)
             uln = slot.uln if slot.uln is not None else concept.default_uln
-            t.add("slots", slot_id=slot_id, concept=name, domain=slot.domain or domain,
-                  dist=slot.dist,
-                  n_codes=len(codes), n_lo=slot.n[0], n_hi=slot.n[1], date_model=slot.date,
-                  horizon=slot.horizon, span=slot.span, recent=recent, recent_days=recent_days,
-                  center=float(slot.center), spread=float(slot.spread), lo=float(slot.lo),
-                  hi=float(slot.hi), digits=slot.digits, refr_shift=float(slot.refr_shift),
-                  tail_p=float(slot.tail_p), tail_lo=float(slot.tail[0]),
-                  tail_hi=float(slot.tail[1]),
-                  abn_lo=float((slot.tail_abn or slot.tail)[0]),
-                  abn_hi=float((slot.tail_abn or slot.tail)[1]),
-                  abn_bit=bits.get(slot.abn, 0) if slot.abn else 0, p_abn=float(slot.p_abn),
-                  female_only=slot.female_only, uln=None if uln is None else float(uln),
-                  dur_lo=slot.dur[0], dur_hi=slot.dur[1],
-                  ongoing_refr=float(slot.ongoing_refr if slot.ongoing_refr is not None
-                                     else _by_profile(slot.ongoing, "SLE") or 0.0),
-                  dose_unit="mg/d" if slot.dist == "dose" else None)
+            t.add(
+                "slots",
+                slot_id=slot_id,
+                concept=name,
+                domain=slot.domain or domain,
+                dist=slot.dist,
+                n_codes=len(codes),
+                n_lo=slot.n[0],
+                n_hi=slot.n[1],
+                date_model=slot.date,
+                horizon=slot.horizon,
+                span=slot.span,
+                recent=recent,
+                recent_days=recent_days,
+                center=float(slot.center),
+                spread=float(slot.spread),
+                lo=float(slot.lo),
+                hi=float(slot.hi),
+                digits=slot.digits,
+                refr_shift=float(slot.refr_shift),
+                tail_p=float(slot.tail_p),
+                tail_lo=float(slot.tail[0]),
+                tail_hi=float(slot.tail[1]),
+                abn_lo=float((slot.tail_abn or slot.tail)[0]),
+                abn_hi=float((slot.tail_abn or slot.tail)[1]),
+                abn_bit=bits.get(slot.abn, 0) if slot.abn else 0,
+                p_abn=float(slot.p_abn),
+                female_only=slot.female_only,
+                uln=None if uln is None else float(uln),
+                dur_lo=slot.dur[0],
+                dur_hi=slot.dur[1],
+                ongoing_refr=float(
+                    slot.ongoing_refr
+                    if slot.ongoing_refr is not None
+                    else _by_profile(slot.ongoing, "SLE") or 0.0
+                ),
+                dose_unit="mg/d" if slot.dist == "dose" else None,
+            )
             for profile, *_ in PROFILES:
-                t.add("slot_profile", slot_id=slot_id, profile=profile,
-                      p=_by_profile(slot.p, profile), p_workup=_by_profile(slot.p_workup,
-                                                                           profile),
-                      p_refr=_by_profile(slot.p_refr, profile),
-                      pos=_by_profile(slot.pos, profile) or 0.0,
-                      ongoing=_by_profile(slot.ongoing, profile) or 0.0)
+                t.add(
+                    "slot_profile",
+                    slot_id=slot_id,
+                    profile=profile,
+                    p=_by_profile(slot.p, profile),
+                    p_workup=_by_profile(slot.p_workup, profile),
+                    p_refr=_by_profile(slot.p_refr, profile),
+                    pos=_by_profile(slot.pos, profile) or 0.0,
+                    ongoing=_by_profile(slot.ongoing, profile) or 0.0,
+                )
             for s in range(sites):
                 habit = SITE_HABITS[s % len(SITE_HABITS)]
                 unit = _site_unit(concept, habit) if slot.dist not in ("dose", "none") else None
-                t.add("slot_units", slot_id=slot_id, site_idx=s,
-                      unit=unit[0] if unit else ("mg/d" if slot.dist == "dose" else None),
-                      factor=unit[1] if unit else 1.0,
-                      odd_unit=_odd_unit(concept) if slot.dist in ("lognormal", "normal")
-                      and (slot.domain or domain) == "lab" else None,
-                      uln_scale=habit["uln_scale"] * (1 + 0.02 * (s // len(SITE_HABITS))),
-                      ref_missing=habit["ref_missing"] if concept.default_uln else 0.0,
-                      pos_text=habit["text"][0],
-                      neg_text=habit["text"][1])
+                t.add(
+                    "slot_units",
+                    slot_id=slot_id,
+                    site_idx=s,
+                    unit=unit[0] if unit else ("mg/d" if slot.dist == "dose" else None),
+                    factor=unit[1] if unit else 1.0,
+                    odd_unit=_odd_unit(concept)
+                    if slot.dist in ("lognormal", "normal") and (slot.domain or domain) == "lab"
+                    else None,
+                    uln_scale=habit["uln_scale"] * (1 + 0.02 * (s // len(SITE_HABITS))),
+                    ref_missing=habit["ref_missing"] if concept.default_uln else 0.0,
+                    pos_text=habit["text"][0],
+                    neg_text=habit["text"][1],
+                )
     return t
-
 
 
 # ---------------------------------------------------------------- SQL
@@ -656,7 +891,7 @@ WITH hits AS (
                WHEN (p.traits & 2) <> 0 AND sp.p_workup IS NOT NULL THEN sp.p_workup
                ELSE sp.p END
 ), recs AS (
-    -- record count skewed to the low end: (1, 4) gives 1.9 records on average
+    -- record count skewed to the low end: (1, 3) gives 1.6 records on average
     SELECT h.*, unnest(range(h.n_lo + CAST(floor(pow(u(h.seed, h.pid, h.slot_id, 'n'), 2)
                                               * (h.n_hi - h.n_lo + 1)) AS INTEGER))) AS k
     FROM hits h
@@ -702,7 +937,8 @@ WITH hits AS (
                                        * exp(d.spread * d.zv)
                  WHEN 'dose' THEN d.center * exp(d.spread * d.zv)
                  ELSE d.center + CASE WHEN d.refr THEN d.refr_shift ELSE 0 END + d.spread * d.zv
-               END * CASE WHEN d.abnormal THEN d.mult ELSE 1 END, d.lo), d.hi), CAST(d.digits AS INTEGER)) AS v
+               END * CASE WHEN d.abnormal THEN d.mult ELSE 1 END, d.lo), d.hi),
+               CAST(d.digits AS INTEGER)) AS v
     FROM drawn d
 )
 SELECT v.pid, 2 AS src, v.slot_id, v.k, v.domain, c.code_system, c.code,
@@ -745,7 +981,8 @@ WITH n AS (
 )
 SELECT p.pid, 1 AS src, 0 AS slot_id, p.k, i.domain, i.code_system, i.code,
        CASE WHEN i.median IS NOT NULL THEN
-           round(i.median * exp(i.sigma * z(p.seed, p.pid, p.k, 'nv')), CAST(i.digits AS INTEGER)) END AS value_num,
+           round(i.median * exp(i.sigma * z(p.seed, p.pid, p.k, 'nv')),
+                 CAST(i.digits AS INTEGER)) END AS value_num,
        CAST(NULL AS VARCHAR) AS value_text, i.unit, CAST(NULL AS DOUBLE) AS ref_low,
        i.ref_high, CAST(cfg.as_of - CAST(p.days AS INTEGER) AS DATE) AS start_date,
        CASE WHEN i.domain = 'medication'
@@ -790,9 +1027,17 @@ def site_ids(sites: int) -> list[str]:
     return [f"SITE-{chr(65 + i)}" if i < 26 else f"SITE-{i + 1}" for i in range(sites)]
 
 
-def generate(out: Path, *, patients: int, sites: int, seed: int, as_of: date,
-             sort_rows: bool = True, trials_paths: Sequence[Path] | None = None,
-             threads: int | None = None) -> int:
+def generate(
+    out: Path,
+    *,
+    patients: int,
+    sites: int,
+    seed: int,
+    as_of: date,
+    sort_rows: bool = True,
+    trials_paths: Sequence[Path] | None = None,
+    threads: int | None = None,
+) -> int:
     """Write a synthetic extract (contract v1) for `patients` patients at `sites` sites to the
     parquet file `out`; return its row count. Same arguments, same rows."""
     from feasibility.criteria.load import load_trials
@@ -807,14 +1052,31 @@ def generate(out: Path, *, patients: int, sites: int, seed: int, as_of: date,
     try:
         if threads:
             con.execute("SET threads = ?", [int(threads)])
+        con.execute("SET enable_progress_bar = false")
         con.execute(_MACROS)
-        _register(con, "cfg", pa.table({
-            "seed": pa.array([int(seed)], pa.int64()), "patients": [int(patients)],
-            "sites": [int(sites)], "as_of": pa.array([as_of], pa.date32()),
-            "year": [as_of.year], "noise": [NOISE_PER_PATIENT]}))
+        _register(
+            con,
+            "cfg",
+            pa.table(
+                {
+                    "seed": pa.array([int(seed)], pa.int64()),
+                    "patients": [int(patients)],
+                    "sites": [int(sites)],
+                    "as_of": pa.array([as_of], pa.date32()),
+                    "year": [as_of.year],
+                    "noise": [NOISE_PER_PATIENT],
+                }
+            ),
+        )
         cum = 0.0
-        prof: dict[str, list] = {"profile": [], "lo": [], "hi": [], "female": [], "mean_age": [],
-                                 "refractory": []}
+        prof: dict[str, list] = {
+            "profile": [],
+            "lo": [],
+            "hi": [],
+            "female": [],
+            "mean_age": [],
+            "refractory": [],
+        }
         for i, (name, share, female, age) in enumerate(PROFILES):
             prof["profile"].append(name)
             prof["lo"].append(cum)
@@ -833,25 +1095,40 @@ def generate(out: Path, *, patients: int, sites: int, seed: int, as_of: date,
                 traits["p"].append(p)
                 traits["p_refr"].append(float(probs.get("if_refractory", p)))
         _register(con, "trait_probs", _arrow(traits))
-        _register(con, "sites", _arrow({"site_idx": list(range(sites)),
-                                        "site_id": site_ids(sites)}))
+        _register(con, "sites", _arrow({"site_idx": list(range(sites)), "site_id": site_ids(sites)}))
         used_codes = [(c, library[c]) for c in trial_windows(trials)[0] if c in library]
-        noise = [row for row in NOISE if not any(
-            _matches(row[2], concept.codes, row[1]) for _, concept in used_codes)]
-        _register(con, "noise", _arrow({
-            "idx": list(range(len(noise))),
-            **{name: [row[j] for row in noise] for j, name in enumerate(
-                ("domain", "code_system", "code", "unit", "median", "sigma", "ref_high",
-                 "digits"))}}))
+        noise = [
+            row
+            for row in NOISE
+            if not any(_matches(row[2], concept.codes, row[1]) for _, concept in used_codes)
+        ]
+        _register(
+            con,
+            "noise",
+            _arrow(
+                {
+                    "idx": list(range(len(noise))),
+                    **{
+                        name: [row[j] for row in noise]
+                        for j, name in enumerate(
+                            ("domain", "code_system", "code", "unit", "median", "sigma", "ref_high", "digits")
+                        )
+                    },
+                }
+            ),
+        )
         for name in ("slots", "slot_profile", "slot_codes", "slot_units"):
             _register(con, name, _arrow(getattr(tables, name)))
-        _register(con, "pat", con.sql(_PATIENTS).fetch_arrow_table())
-        order = ("e.pid, e.src, e.slot_id, e.k" if sort_rows else
-                 "hash(p.seed, e.pid, e.src, e.slot_id, e.k, 'order'), e.pid, e.src, "
-                 "e.slot_id, e.k")
-        query = _FINAL.format(person=_PERSON, noise=_NOISE,
-                              events=_EVENTS.format(odd=ODD_UNIT_SHARE), order=order)
-        con.sql(query).write_parquet(str(out), compression="zstd", row_group_size=1_000_000)
+        _register(con, "pat", con.sql(_PATIENTS).to_arrow_table())
+        order = (
+            "e.pid, e.src, e.slot_id, e.k"
+            if sort_rows
+            else "hash(p.seed, e.pid, e.src, e.slot_id, e.k, 'order'), e.pid, e.src, e.slot_id, e.k"
+        )
+        query = _FINAL.format(
+            person=_PERSON, noise=_NOISE, events=_EVENTS.format(odd=ODD_UNIT_SHARE), order=order
+        )
+        con.sql(query).write_parquet(str(out), compression="zstd", row_group_size=ROW_GROUP_SIZE)
         rows = con.execute("SELECT count(*) FROM read_parquet(?)", [str(out)]).fetchone()[0]
     finally:
         con.close()

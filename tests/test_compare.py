@@ -23,8 +23,9 @@ def site_rows(prefix: str, n: int, with_alt: bool) -> list[dict]:
         rows += person(pid, sex="F", birth_year=1960 + i % 30)
         rows.append(event(pid, "diagnosis", "ICD10CM", "M32.14", "2023-01-01"))
         if with_alt:
-            rows.append(event(pid, "lab", "LOINC", "1742-6", "2025-01-20", value_num=30,
-                              unit="U/L", ref_high=40))
+            rows.append(
+                event(pid, "lab", "LOINC", "1742-6", "2025-01-20", value_num=30, unit="U/L", ref_high=40)
+            )
     return rows
 
 
@@ -36,14 +37,13 @@ def three_reports(tmp_path_factory):
     for site, with_alt in (("A", True), ("B", True), ("C", False)):
         extract = write_extract(site_rows(site, 40, with_alt), tmp / f"{site}.parquet")
         out = tmp / f"report-{site}"
-        run_feasibility(str(extract), [TRIAL], out=out, site=site, min_cell=0,
-                        as_of=None)
+        run_feasibility(str(extract), [TRIAL], out=out, site=site, min_cell=0, as_of=None)
         paths.append(out)
     return paths
 
 
 def test_sites_side_by_side(three_reports):
-    sites, reports = collect(three_reports)
+    sites, _ = collect(three_reports)
     assert [s.site_id for s in sites] == ["A", "B", "C"]
     totals = summary(sites)
     assert [t["base"] for t in totals] == [40, 40, 40]

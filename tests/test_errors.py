@@ -16,8 +16,9 @@ SPEC = REPO / "tests/fixtures/trials/spec.yaml"
 
 
 def feasibility(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "feasibility", *args], cwd=cwd,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "feasibility", *args], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
 
 
 def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) -> str:
@@ -32,12 +33,14 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *fragments: str) ->
 
 def good_rows() -> list[dict]:
     return person("p1", sex="F", birth_year=1980) + [
-        event("p1", "diagnosis", "ICD10CM", "M32.14", "2024-01-01")]
+        event("p1", "diagnosis", "ICD10CM", "M32.14", "2024-01-01")
+    ]
 
 
 def run_on(tmp_path: Path, extract: Path, *extra: str) -> subprocess.CompletedProcess:
-    return feasibility("run", str(extract), "--trials", str(SPEC), "--out",
-                       str(tmp_path / "report"), *extra, cwd=tmp_path)
+    return feasibility(
+        "run", str(extract), "--trials", str(SPEC), "--out", str(tmp_path / "report"), *extra, cwd=tmp_path
+    )
 
 
 def test_good_extract_runs(tmp_path):
@@ -76,8 +79,7 @@ def test_missing_column_with_suggestion(tmp_path):
 def test_wrong_type(tmp_path):
     df = frame(good_rows()).with_columns(pl.col("birth_year").cast(pl.Utf8))
     df.write_parquet(tmp_path / "x.parquet")
-    assert_one_line_error(run_on(tmp_path, tmp_path / "x.parquet"), "`birth_year`", "VARCHAR",
-                          "INTEGER")
+    assert_one_line_error(run_on(tmp_path, tmp_path / "x.parquet"), "`birth_year`", "VARCHAR", "INTEGER")
 
 
 def test_dates_as_strings(tmp_path):
@@ -88,8 +90,9 @@ def test_dates_as_strings(tmp_path):
 
 def test_null_patient_id(tmp_path):
     rows = good_rows() + [{**good_rows()[1], "patient_id": None}]
-    line = assert_one_line_error(run_on(tmp_path, write_extract(rows, tmp_path / "x.parquet")),
-                                 "1 rows have no patient_id")
+    line = assert_one_line_error(
+        run_on(tmp_path, write_extract(rows, tmp_path / "x.parquet")), "1 rows have no patient_id"
+    )
     assert "p1" not in line  # no patient-level value in messages
 
 
@@ -109,23 +112,39 @@ def test_two_sexes_is_a_counted_warning(tmp_path):
 
 
 YAML_CASES = [
-    ("id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {age: {min: 18}\n",
-     ["trial.yaml:", "YAML syntax error"]),
-    ("id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {age: {mni: 18}}\n",
-     ["trial.yaml:6", "unknown key `mni`", "did you mean `min`"]),
-    ("id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {diagnosis: sel}\n",
-     ["trial.yaml:6", "unknown concept `sel`", "did you mean `sle`"]),
-    ("id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {age: {min: 70, max: 18}}\n",
-     ["trial.yaml:6", "can never be met"]),
-    ("id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {sex: F}}\n"
-     "  - {id: a, kind: inclusion, text: y, rule: {sex: M}}\n",
-     ["trial.yaml:4", "criterion id `a` is used twice"]),
-    ("id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {lab: {concept: alt, max: 3, unit: furlong}}}\n",
-     ["trial.yaml:3", "unit `furlong` is not known for `alt`"]),
-    ("id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {diagnosis: {concept: sle, within: 6 moons}}}\n",
-     ["trial.yaml:3", "cannot read the window `6 moons`"]),
-    ("id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x}\n",
-     ["trial.yaml:3", "has no rule", "assessable: false"]),
+    (
+        "id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {age: {min: 18}\n",
+        ["trial.yaml:", "YAML syntax error"],
+    ),
+    (
+        "id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {age: {mni: 18}}\n",
+        ["trial.yaml:6", "unknown key `mni`", "did you mean `min`"],
+    ),
+    (
+        "id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {diagnosis: sel}\n",
+        ["trial.yaml:6", "unknown concept `sel`", "did you mean `sle`"],
+    ),
+    (
+        "id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {age: {min: 70, max: 18}}\n",
+        ["trial.yaml:6", "can never be met"],
+    ),
+    (
+        "id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {sex: F}}\n"
+        "  - {id: a, kind: inclusion, text: y, rule: {sex: M}}\n",
+        ["trial.yaml:4", "criterion id `a` is used twice"],
+    ),
+    (
+        "id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {lab: {concept: alt, max: 3, unit: furlong}}}\n",
+        ["trial.yaml:3", "unit `furlong` is not known for `alt`"],
+    ),
+    (
+        "id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {diagnosis: {concept: sle, within: 6 moons}}}\n",
+        ["trial.yaml:3", "cannot read the window `6 moons`"],
+    ),
+    (
+        "id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x}\n",
+        ["trial.yaml:3", "has no rule", "assessable: false"],
+    ),
 ]
 
 
@@ -134,11 +153,19 @@ def test_bad_trial_yaml(tmp_path, text, fragments):
     folder = tmp_path / "trials"
     (folder / "concepts").mkdir(parents=True)
     (folder / "concepts" / "c.yaml").write_text(
-        (REPO / "tests/fixtures/trials/concepts/spec_concepts.yaml").read_text())
+        (REPO / "tests/fixtures/trials/concepts/spec_concepts.yaml").read_text()
+    )
     (folder / "trial.yaml").write_text(text)
     extract = write_extract(good_rows(), tmp_path / "x.parquet")
-    proc = feasibility("run", str(extract), "--trials", str(folder / "trial.yaml"),
-                       "--out", str(tmp_path / "report"), cwd=tmp_path)
+    proc = feasibility(
+        "run",
+        str(extract),
+        "--trials",
+        str(folder / "trial.yaml"),
+        "--out",
+        str(tmp_path / "report"),
+        cwd=tmp_path,
+    )
     assert_one_line_error(proc, *fragments)
     assert not (tmp_path / "report").exists()
 

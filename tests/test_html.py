@@ -13,9 +13,17 @@ from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, write_extract
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--virtual-time-budget=8000"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--virtual-time-budget=8000",
+]
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +35,13 @@ def report_dir(tmp_path_factory):
         rows += person(pid, sex="FM"[i % 2], birth_year=1950 + i, site_id="AB"[i % 2])
         if i % 3:
             rows.append(event(pid, "diagnosis", "ICD10CM", "M32.14", "2024-03-01"))
-        rows.append(event(pid, "lab", "LOINC", "1742-6", "2025-01-10", value_num=20 + 5 * i,
-                          unit="U/L", ref_high=40))
+        rows.append(
+            event(pid, "lab", "LOINC", "1742-6", "2025-01-10", value_num=20 + 5 * i, unit="U/L", ref_high=40)
+        )
     extract = write_extract(rows, tmp / "x.parquet")
-    run_feasibility(str(extract), [REPO / "tests/fixtures/trials/spec.yaml"], out=tmp / "report",
-                    as_of=None, min_cell=0)
+    run_feasibility(
+        str(extract), [REPO / "tests/fixtures/trials/spec.yaml"], out=tmp / "report", as_of=None, min_cell=0
+    )
     return tmp / "report"
 
 
@@ -50,16 +60,27 @@ def test_every_chart_is_drawn_in_chromium(report_dir, tmp_path):
     assert len(charts) == 3  # attrition, impact, and per-site small multiples (two sites)
     dom = subprocess.run(
         [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     ).stdout
     for chart in charts:
         start = dom.index(f'id="{chart}"')
-        following = dom[start:start + 200_000]
+        following = dom[start : start + 200_000]
         # Plotly draws into an <svg class="main-svg"> with one path per bar
         assert 'class="main-svg"' in following, chart
         assert re.search(r'class="point"', following), chart
     shot = tmp_path / "report.png"
-    subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile2'}",
-                    "--window-size=1300,2000", f"--screenshot={shot}", page.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            CHROMIUM,
+            *FLAGS,
+            f"--user-data-dir={tmp_path / 'profile2'}",
+            "--window-size=1300,2000",
+            f"--screenshot={shot}",
+            page.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+    )
     assert shot.stat().st_size > 50_000  # a blank page is a few kB

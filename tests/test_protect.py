@@ -29,8 +29,18 @@ def result(tmp_path_factory):
             if rng.random() < 0.8:
                 rows.append(event(pid, "diagnosis", "ICD10CM", "M32.14", "2023-01-01"))
             if rng.random() < 0.85:
-                rows.append(event(pid, "lab", "LOINC", "1742-6", "2025-01-20",
-                                  value_num=rng.uniform(5, 200), unit="U/L", ref_high=40))
+                rows.append(
+                    event(
+                        pid,
+                        "lab",
+                        "LOINC",
+                        "1742-6",
+                        "2025-01-20",
+                        value_num=rng.uniform(5, 200),
+                        unit="U/L",
+                        ref_high=40,
+                    )
+                )
             if rng.random() < 0.1:
                 rows.append(event(pid, "diagnosis", "ICD10CM", "I63.9", "2024-12-01"))
     extract = write_extract(rows, tmp_path_factory.mktemp("protect") / "x.parquet")
@@ -48,9 +58,10 @@ def leaves(published, exact, path=()):
     elif isinstance(exact, list):
         for i, (p, e) in enumerate(zip(published, exact, strict=True)):
             yield from leaves(p, e, (*path, i))
-    elif isinstance(exact, int | float) and not isinstance(exact, bool):
-        if "computability" not in path:  # counts of criteria, not of patients
-            yield path, published, exact
+    elif (
+        isinstance(exact, int | float) and not isinstance(exact, bool) and "computability" not in path
+    ):  # computability counts criteria, not patients
+        yield path, published, exact
 
 
 def numbers(report_p, report_e):
@@ -94,8 +105,11 @@ def test_no_small_count_is_recoverable_by_differencing(result):
     protected = build_report(result, protect=Protection(K))
     exact = build_report(result, protect=Protection(0))
     for t_p, t_e in zip(protected["trials"], exact["trials"], strict=True):
-        nums = [(path, path[-1], p, e) for path, p, e in leaves(t_p, t_e)
-                if path[-1] != "step" and not str(path[-1]).startswith("impact")]
+        nums = [
+            (path, path[-1], p, e)
+            for path, p, e in leaves(t_p, t_e)
+            if path[-1] != "step" and not str(path[-1]).startswith("impact")
+        ]
         checked = 0
         for (pa, ka, a, ea), (pb, kb, b, eb) in itertools.permutations(nums, 2):
             if not 1 <= ea - eb <= K - 1:
@@ -117,8 +131,10 @@ def test_exact_reports_say_they_must_not_be_shared(result):
     assert "suppressed" in protected["protection"]["policy"]
 
 
-@pytest.mark.parametrize(("value", "shown"), [(0, 0), (1, None), (10, None), (11, 15), (12, 15),
-                                              (13, 15), (17, 15), (18, 20), (102, 100)])
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(0, 0), (1, None), (10, None), (11, 15), (12, 15), (13, 15), (17, 15), (18, 20), (102, 100)],
+)
 def test_count_policy(value, shown):
     assert Protection(11).count(value) == shown
 

@@ -22,8 +22,13 @@ from tests.support import REPO, write_extract
 
 AS_OF = date(2025, 2, 1)
 SPEC_TRIALS, LIBRARY = load_trials([REPO / "tests/fixtures/trials/spec.yaml"])
-ATOMS = [node for c in SPEC_TRIALS[0].criteria if c.rule is not None for node in walk(c.rule)
-         if not isinstance(node, All | AnyOf | Not | AtLeast)]
+ATOMS = [
+    node
+    for c in SPEC_TRIALS[0].criteria
+    if c.rule is not None
+    for node in walk(c.rule)
+    if not isinstance(node, All | AnyOf | Not | AtLeast)
+]
 
 # (domain, system, code, units, value kind)
 CODES = [
@@ -43,31 +48,52 @@ CODES = [
     ("medication", "ATC", "H02AB04", ["mg/d"], "dose"),
 ]
 # offsets around every window boundary the spec trial uses, and after the index date
-OFFSETS = sorted({(AS_OF - minus(AS_OF, d)).days + s for d in
-                  [a.within for a in ATOMS if getattr(a, "within", None)] for s in (-1, 0, 1)}
-                 | {0, 1, 5, 40, 400, 3000, -1, -30})
+OFFSETS = sorted(
+    {
+        (AS_OF - minus(AS_OF, d)).days + s
+        for d in [a.within for a in ATOMS if getattr(a, "within", None)]
+        for s in (-1, 0, 1)
+    }
+    | {0, 1, 5, 40, 400, 3000, -1, -30}
+)
 
 
 @st.composite
 def event_rows(draw, pid: str, demo: dict) -> dict:
     domain, system, code, units, kind = draw(st.sampled_from(CODES))
     start = AS_OF - timedelta(days=draw(st.sampled_from(OFFSETS)))
-    row = {**demo, "patient_id": pid, "domain": domain, "code_system": system, "code": code,
-           "start_date": start, "unit": draw(st.sampled_from(units))}
+    row = {
+        **demo,
+        "patient_id": pid,
+        "domain": domain,
+        "code_system": system,
+        "code": code,
+        "start_date": start,
+        "unit": draw(st.sampled_from(units)),
+    }
     if kind in ("num", "dose"):
-        row["value_num"] = draw(st.one_of(st.none(), st.sampled_from(
-            [0.0, 0.5, 1.0, 2.0, 5.9, 6.0, 7.0, 7.5, 10.0, 40.0, 60.0, 70.0, 120.0, 121.0, 176.0])))
+        row["value_num"] = draw(
+            st.one_of(
+                st.none(),
+                st.sampled_from(
+                    [0.0, 0.5, 1.0, 2.0, 5.9, 6.0, 7.0, 7.5, 10.0, 40.0, 60.0, 70.0, 120.0, 121.0, 176.0]
+                ),
+            )
+        )
         row["ref_high"] = draw(st.sampled_from([None, None, 0.0, 1.0, 40.0]))
     if kind == "num":
         row["value_text"] = draw(st.sampled_from([None, None, "not detected"]))
     if kind == "text":
-        row["value_text"] = draw(st.sampled_from(["Positive", "negative", "detected", "equivocal",
-                                                  None]))
+        row["value_text"] = draw(st.sampled_from(["Positive", "negative", "detected", "equivocal", None]))
         row["value_num"] = draw(st.sampled_from([None, 0.5, 1.5]))
         row["ref_high"] = draw(st.sampled_from([None, 1.0]))
     if kind == "dose":
-        row["end_date"] = draw(st.one_of(st.none(), st.builds(
-            lambda d: start + timedelta(days=d), st.sampled_from([0, 20, 55, 56, 90, 400]))))
+        row["end_date"] = draw(
+            st.one_of(
+                st.none(),
+                st.builds(lambda d: start + timedelta(days=d), st.sampled_from([0, 20, 55, 56, 90, 400])),
+            )
+        )
     return row
 
 
@@ -76,9 +102,11 @@ def extracts(draw) -> list[dict]:
     rows = []
     for i in range(draw(st.integers(1, 5))):
         pid = f"p{i}"
-        demo = {"sex": draw(st.sampled_from(["F", "M", "U"])),
-                "birth_year": draw(st.sampled_from([1940, 1957, 1980, 2006, 2007, 2008])),
-                "site_id": draw(st.sampled_from(["A", "B"]))}
+        demo = {
+            "sex": draw(st.sampled_from(["F", "M", "U"])),
+            "birth_year": draw(st.sampled_from([1940, 1957, 1980, 2006, 2007, 2008])),
+            "site_id": draw(st.sampled_from(["A", "B"])),
+        }
         if draw(st.booleans()):
             demo["birth_date"] = date(demo["birth_year"], draw(st.sampled_from([1, 2, 12])), 1)
         rows.append({**demo, "patient_id": pid, "domain": "person"})
@@ -97,7 +125,8 @@ def rule_trees(depth: int = 2):
         st.builds(lambda ps: AnyOf(tuple(ps)), st.lists(child, min_size=1, max_size=3)),
         st.builds(Not, child),
         st.lists(child, min_size=1, max_size=4).flatmap(
-            lambda ps: st.integers(1, len(ps)).map(lambda n: AtLeast(n, tuple(ps)))),
+            lambda ps: st.integers(1, len(ps)).map(lambda n: AtLeast(n, tuple(ps)))
+        ),
     )
 
 
@@ -124,8 +153,7 @@ def test_engine_agrees_with_reference(rows, trial):
     got = {site: dict(h) for site, h in result.histograms["RANDOM"].items()}
     assert got == expected
     n = len(trial.criteria)
-    assert waterfall(merge(got.values()), n, range(n)) == waterfall(merge(expected.values()), n,
-                                                                    range(n))
+    assert waterfall(merge(got.values()), n, range(n)) == waterfall(merge(expected.values()), n, range(n))
 
 
 @given(rows=extracts())

@@ -42,18 +42,18 @@ def case(pid: str, criterion: str, expected: bool | None, *rows, **demographics)
 
 
 # -- age: min 18, max 70 inclusive; with a birth year only, age is one of two values
-case("age_by2006", "age", True, birth_year=2006)      # 18 or 19
-case("age_by2007", "age", None, birth_year=2007)      # 17 or 18: undecided
-case("age_by2008", "age", False, birth_year=2008)     # 16 or 17
-case("age_by1955", "age", True, birth_year=1955)      # 69 or 70: 70 is inclusive
-case("age_by1954", "age", None, birth_year=1954)      # 70 or 71
-case("age_by1953", "age", False, birth_year=1953)     # 71 or 72
-case("age_bd_18_today", "age", True, birth_date="2007-02-01")   # 18th birthday on index
-case("age_bd_17", "age", False, birth_date="2007-02-02")        # turns 18 the day after
+case("age_by2006", "age", True, birth_year=2006)  # 18 or 19
+case("age_by2007", "age", None, birth_year=2007)  # 17 or 18: undecided
+case("age_by2008", "age", False, birth_year=2008)  # 16 or 17
+case("age_by1955", "age", True, birth_year=1955)  # 69 or 70: 70 is inclusive
+case("age_by1954", "age", None, birth_year=1954)  # 70 or 71
+case("age_by1953", "age", False, birth_year=1953)  # 71 or 72
+case("age_bd_18_today", "age", True, birth_date="2007-02-01")  # 18th birthday on index
+case("age_bd_17", "age", False, birth_date="2007-02-02")  # turns 18 the day after
 case("age_bd_over_birth_year", "age", True, birth_year=1900, birth_date="2000-06-15")
 # -- age above 18 (strict)
-case("agex_by2006", "age_strict", None, birth_year=2006)   # 18 or 19
-case("agex_by2005", "age_strict", True, birth_year=2005)   # 19 or 20
+case("agex_by2006", "age_strict", None, birth_year=2006)  # 18 or 19
+case("agex_by2005", "age_strict", True, birth_year=2005)  # 19 or 20
 case("agex_bd_18", "age_strict", False, birth_date="2007-01-15")  # exactly 18
 # -- sex
 case("sex_f", "female", True, sex="F")
@@ -84,12 +84,27 @@ case("alt_unknown_unit", "alt_uln", None, ("lab", "1742-6", "2025-01-10", 100, "
 case("alt_unknown_unit_own_uln", "alt_uln", True, ("lab", "1742-6", "2025-01-10", 100, "mmol/L", 40))
 case("alt_window_edge", "alt_uln", True, ("lab", "1742-6", "2024-11-03", 100, "U/L", 40))
 case("alt_window_out", "alt_uln", None, ("lab", "1742-6", "2024-11-02", 100, "U/L", 40))
-case("alt_tie_highest", "alt_uln", False,
-     ("lab", "1742-6", "2025-01-10", 100, "U/L", 40), ("lab", "1742-6", "2025-01-10", 130, "U/L", 40))
-case("alt_latest_wins", "alt_uln", True,
-     ("lab", "1742-6", "2024-12-01", 500, "U/L", 40), ("lab", "1742-6", "2025-01-10", 50, "U/L", 40))
-case("alt_future_ignored", "alt_uln", True,
-     ("lab", "1742-6", "2025-01-10", 50, "U/L", 40), ("lab", "1742-6", "2025-03-01", 500, "U/L", 40))
+case(
+    "alt_tie_highest",
+    "alt_uln",
+    False,
+    ("lab", "1742-6", "2025-01-10", 100, "U/L", 40),
+    ("lab", "1742-6", "2025-01-10", 130, "U/L", 40),
+)
+case(
+    "alt_latest_wins",
+    "alt_uln",
+    True,
+    ("lab", "1742-6", "2024-12-01", 500, "U/L", 40),
+    ("lab", "1742-6", "2025-01-10", 50, "U/L", 40),
+)
+case(
+    "alt_future_ignored",
+    "alt_uln",
+    True,
+    ("lab", "1742-6", "2025-01-10", 50, "U/L", 40),
+    ("lab", "1742-6", "2025-03-01", 500, "U/L", 40),
+)
 case("alt_none", "alt_uln", None)
 # -- creatinine <= 2.0 mg/dL; umol/L converted
 case("crea_umol_in", "crea_abs", True, ("lab", "2160-0", "2025-01-10", 176.0, "umol/L", None))
@@ -124,8 +139,13 @@ case("gc_high_dose", "steroid", False, ("med", "H02AB07", "2024-10-01", "2024-12
 case("gc_no_unit", "steroid", None, ("med", "H02AB07", "2024-10-01", "2024-12-25", 10, None))
 case("gc_clipped", "steroid", True, ("med", "H02AB07", "2024-07-01", "2024-09-25", 10))  # 56 days from 08-01
 case("gc_clipped_short", "steroid", False, ("med", "H02AB07", "2024-07-01", "2024-09-24", 10))
-case("gc_two_courses", "steroid", True,
-     ("med", "H02AB07", "2024-09-01", "2024-09-28", 10), ("med", "H02AB07", "2024-11-01", "2024-11-28", 20))
+case(
+    "gc_two_courses",
+    "steroid",
+    True,
+    ("med", "H02AB07", "2024-09-01", "2024-09-28", 10),
+    ("med", "H02AB07", "2024-11-01", "2024-11-28", 20),
+)
 case("gc_none", "steroid", False)
 # -- combinators, Kleene logic: SLE (T/F) x ANA (T/F/U)
 case("any_TF", "any_test", True, ("dx", "M32.14", "2020-01-01"), ("text", "8061-4", "2024-06-01", "negative"))
@@ -137,10 +157,21 @@ case("all_TT", "all_test", True, ("dx", "M32.14", "2020-01-01"), ("text", "8061-
 case("not_U", "not_test", None)
 case("not_T", "not_test", False, ("text", "8061-4", "2024-06-01", "pos"))
 case("not_F", "not_test", True, ("text", "8061-4", "2024-06-01", "neg"))
-case("twoof_TTF", "two_of", True, ("dx", "M32.14", "2020-01-01"), ("text", "8061-4", "2024-06-01", "pos"),
-     ("obs", "SLEDAI2K", "2025-01-15", 2, None))
+case(
+    "twoof_TTF",
+    "two_of",
+    True,
+    ("dx", "M32.14", "2020-01-01"),
+    ("text", "8061-4", "2024-06-01", "pos"),
+    ("obs", "SLEDAI2K", "2025-01-15", 2, None),
+)
 case("twoof_TFU", "two_of", None, ("dx", "M32.14", "2020-01-01"), ("text", "8061-4", "2024-06-01", "neg"))
-case("twoof_FFU", "two_of", False, ("text", "8061-4", "2024-06-01", "neg"), )
+case(
+    "twoof_FFU",
+    "two_of",
+    False,
+    ("text", "8061-4", "2024-06-01", "neg"),
+)
 case("stroke_unknown_none", "stroke_unknown", None)
 case("stroke_unknown_found", "stroke_unknown", True, ("dx", "I63.9", "2010-01-01"))
 
@@ -172,8 +203,9 @@ def results() -> dict[str, dict[str, bool | None]]:
     return evaluate(TRIAL, rows, as_of=AS_OF)
 
 
-@pytest.mark.parametrize(("pid", "criterion", "expected"),
-                         [(pid, c, e) for pid, _, _, c, e in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("pid", "criterion", "expected"), [(pid, c, e) for pid, _, _, c, e in CASES], ids=[c[0] for c in CASES]
+)
 def test_rule_value(results, pid, criterion, expected):
     assert results[pid][criterion] is expected
 
@@ -184,18 +216,20 @@ def _crcl(age, weight, scr, female):
 
 def _egfr(age, scr, female):
     k, a = (0.7, -0.241) if female else (0.9, -0.302)
-    return (142 * min(scr / k, 1) ** a * max(scr / k, 1) ** -1.2 * 0.9938 ** age
-            * (1.012 if female else 1.0))
+    return 142 * min(scr / k, 1) ** a * max(scr / k, 1) ** -1.2 * 0.9938**age * (1.012 if female else 1.0)
 
 
-@pytest.mark.parametrize(("sex", "birth_year", "weight", "scr", "measure"), [
-    ("F", 1980, 70, 1.0, "crcl"),   # ages 44/45: clearly above 60
-    ("M", 1950, 60, 1.5, "crcl"),   # clearly below
-    ("F", 1957, 70, 1.0, "crcl"),   # ages 67/68 straddle 60 mL/min
-    ("F", 1980, 70, 1.0, "egfr"),
-    ("M", 1950, 60, 3.0, "egfr"),
-    ("M", 1961, 60, 2.23, "egfr"),  # ages 63/64 near 30
-])
+@pytest.mark.parametrize(
+    ("sex", "birth_year", "weight", "scr", "measure"),
+    [
+        ("F", 1980, 70, 1.0, "crcl"),  # ages 44/45: clearly above 60
+        ("M", 1950, 60, 1.5, "crcl"),  # clearly below
+        ("F", 1957, 70, 1.0, "crcl"),  # ages 67/68 straddle 60 mL/min
+        ("F", 1980, 70, 1.0, "egfr"),
+        ("M", 1950, 60, 3.0, "egfr"),
+        ("M", 1961, 60, 2.23, "egfr"),  # ages 63/64 near 30
+    ],
+)
 def test_derived_matches_the_published_equations(sex, birth_year, weight, scr, measure):
     rows = person("d", sex=sex, birth_year=birth_year) + [
         lab("d", "2160-0", "2025-01-10", value_num=scr, unit="mg/dL"),

@@ -58,13 +58,17 @@ def test_duckdb_listing_runs_in_duckdb(tmp_path):
     con = duckdb.connect()
     open_extract(con, str(extract))
     plan = plan_features(TRIALS, LIBRARY)
-    code_map, _ = build_code_map(plan, con.execute(
-        "SELECT code_system, code, unit, count(*) FROM events GROUP BY ALL").fetchall())
-    con.execute("CREATE TABLE code_map (code_system VARCHAR, code VARCHAR, unit VARCHAR, "
-                "concept_id INTEGER, factor DOUBLE, is_measurement BOOLEAN)")
-    con.executemany("INSERT INTO code_map VALUES (?, ?, ?, ?, ?, ?)",
-                    [(r.code_system, r.code, r.unit, r.concept_id, r.factor, r.is_measurement)
-                     for r in code_map])
+    code_map, _ = build_code_map(
+        plan, con.execute("SELECT code_system, code, unit, count(*) FROM events GROUP BY ALL").fetchall()
+    )
+    con.execute(
+        "CREATE TABLE code_map (code_system VARCHAR, code VARCHAR, unit VARCHAR, "
+        "concept_id INTEGER, factor DOUBLE, is_measurement BOOLEAN)"
+    )
+    con.executemany(
+        "INSERT INTO code_map VALUES (?, ?, ?, ?, ?, ?)",
+        [(r.code_system, r.code, r.unit, r.concept_id, r.factor, r.is_measurement) for r in code_map],
+    )
     text = listing(TRIALS, LIBRARY, "duckdb")
     *setup, final = [s for s in text.split(";\n") if s.strip()]
     for statement in setup[1:]:  # the code dictionary is a plain query

@@ -24,15 +24,15 @@ def test_hostile_text_in_trials_and_extract_is_only_data(tmp_path):
         "concepts:\n"
         "  evil:\n"
         "    kind: condition\n"
-        f"    codes: {{LOCAL: [{json.dumps(HOSTILE)}, \"semi;colon\", \"new\\nline\", \"Ünïcødé\"]}}\n"
+        f'    codes: {{LOCAL: [{json.dumps(HOSTILE)}, "semi;colon", "new\\nline", "Ünïcødé"]}}\n'
         "  evil_lab:\n"
         "    kind: measurement\n"
-        "    codes: {LOCAL: [\"L'1\"]}\n"
+        '    codes: {LOCAL: ["L\'1"]}\n'
         "    unit: mg/dL\n"
         f"    units: {{{json.dumps(HOSTILE)}: 2}}\n"
     )
     (folder / "t.yaml").write_text(
-        "id: HOSTILE\ntitle: \"'; DELETE FROM patients; --\"\ncriteria:\n"
+        'id: HOSTILE\ntitle: "\'; DELETE FROM patients; --"\ncriteria:\n'
         f"  - id: {json.dumps(HOSTILE)}\n    kind: inclusion\n    text: {json.dumps(HOSTILE)}\n"
         "    rule: {diagnosis: evil}\n"
         "  - id: lab\n    kind: inclusion\n    text: lab\n"
@@ -43,8 +43,9 @@ def test_hostile_text_in_trials_and_extract_is_only_data(tmp_path):
         pid = f"p{i}'; --"
         rows += person(pid)
         rows.append(event(pid, "diagnosis", "LOCAL", code, "2024-01-01"))
-        rows.append(event(pid, "lab", "LOCAL", "L'1", "2024-01-01", value_num=11.0, unit=HOSTILE,
-                          value_text=HOSTILE))
+        rows.append(
+            event(pid, "lab", "LOCAL", "L'1", "2024-01-01", value_num=11.0, unit=HOSTILE, value_text=HOSTILE)
+        )
     extract = write_extract(rows, tmp_path / "x.parquet")
     trials, library = load_trials([folder / "t.yaml"])
     engine = Engine(connect(RunOptions()), trials, library, RunOptions())
@@ -59,8 +60,9 @@ def test_hostile_text_in_trials_and_extract_is_only_data(tmp_path):
 
 
 def test_connection_reads_only_the_extract(tmp_path):
-    extract = write_extract(person("p1") + [event("p1", "diagnosis", "ICD10CM", "M32.1", "2024-01-01")],
-                            tmp_path / "x.parquet")
+    extract = write_extract(
+        person("p1") + [event("p1", "diagnosis", "ICD10CM", "M32.1", "2024-01-01")], tmp_path / "x.parquet"
+    )
     other = write_extract(person("p2"), tmp_path / "other.parquet")
     trials, library = load_trials([REPO / "tests/fixtures/trials/small.yaml"])
     engine = Engine(connect(RunOptions()), trials, library, RunOptions())
@@ -87,10 +89,16 @@ def _extract(tmp_path):
         if i % 4:
             rows.append(event(pid, "diagnosis", "ICD10CM", "M32.14", "2023-01-01"))
         # two results on the same day: the tie must be broken the same way every time
-        rows.append(event(pid, "lab", "LOINC", "1742-6", "2025-01-20", value_num=10 + i % 150,
-                          unit="U/L", ref_high=40))
-        rows.append(event(pid, "lab", "LOINC", "1742-6", "2025-01-20", value_num=140 - i % 150,
-                          unit="U/L", ref_high=40))
+        rows.append(
+            event(
+                pid, "lab", "LOINC", "1742-6", "2025-01-20", value_num=10 + i % 150, unit="U/L", ref_high=40
+            )
+        )
+        rows.append(
+            event(
+                pid, "lab", "LOINC", "1742-6", "2025-01-20", value_num=140 - i % 150, unit="U/L", ref_high=40
+            )
+        )
     return write_extract(rows, tmp_path / "x.parquet")
 
 
@@ -99,27 +107,29 @@ def test_reports_are_byte_identical_across_runs_and_threads(tmp_path):
     outputs = []
     for threads in (1, 2, 4, 1):
         out = tmp_path / f"r{threads}-{len(outputs)}"
-        run_feasibility(str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=out,
-                        threads=threads, min_cell=0)
+        run_feasibility(
+            str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=out, threads=threads, min_cell=0
+        )
         report = json.loads((out / "report.json").read_text())
         report.pop("generated_at")
         report["provenance"]["options"].pop("threads", None)
-        outputs.append(((out / "waterfall.csv").read_bytes(),
-                        json.dumps(report, sort_keys=True).encode()))
+        outputs.append(((out / "waterfall.csv").read_bytes(), json.dumps(report, sort_keys=True).encode()))
     assert all(o == outputs[0] for o in outputs)
 
 
 def test_provenance_lets_anyone_rerun(tmp_path):
     extract = _extract(tmp_path)
     out = tmp_path / "r"
-    report = run_feasibility(str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=out,
-                             as_of=None, min_cell=11)
+    report = run_feasibility(
+        str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=out, as_of=None, min_cell=11
+    )
     prov = report["provenance"]
     import hashlib
 
     assert prov["extract"]["sha256"] == hashlib.sha256(extract.read_bytes()).hexdigest()
     trial_file = REPO / "tests/fixtures/trials/small.yaml"
-    assert prov["trials"] == [{"id": "SMALL", "file": "small.yaml",
-                               "sha256": hashlib.sha256(trial_file.read_bytes()).hexdigest()}]
+    assert prov["trials"] == [
+        {"id": "SMALL", "file": "small.yaml", "sha256": hashlib.sha256(trial_file.read_bytes()).hexdigest()}
+    ]
     assert prov["engine_version"] and prov["index_date"]["default"] == "2025-01-20"
     assert prov["options"]["min_cell"] == 11

@@ -28,10 +28,10 @@ def test_protocol_waterfall():
     steps = waterfall(HIST, 3, [0, 1, 2])
     got = [(s.passed, s.failed, s.unknown, s.eligible, s.potentially_eligible) for s in steps]
     assert got == [
-        (21, 0, 0, 21, 21),   # base
-        (19, 0, 2, 19, 21),   # D unknown on 0: not confirmed, still potential
-        (15, 4, 0, 15, 15),   # C fails 1; D fails 1 too (D left the confirmed count at step 1)
-        (10, 0, 5, 10, 15),   # B unknown on 2
+        (21, 0, 0, 21, 21),  # base
+        (19, 0, 2, 19, 21),  # D unknown on 0: not confirmed, still potential
+        (15, 4, 0, 15, 15),  # C fails 1; D fails 1 too (D left the confirmed count at step 1)
+        (10, 0, 5, 10, 15),  # B unknown on 2
     ]
 
 
@@ -58,7 +58,10 @@ def test_order_by_ids():
 def test_alone_leave_one_out_and_impact():
     views = criterion_views(HIST, 3)
     assert [(v.alone_true, v.alone_false, v.alone_unknown) for v in views] == [
-        (19, 0, 2), (15, 6, 0), (14, 2, 5)]
+        (19, 0, 2),
+        (15, 6, 0),
+        (14, 2, 5),
+    ]
     assert [v.loo_gain for v in views] == [0, 4, 5]
     assert [v.loo_gain_potential for v in views] == [0, 4, 0]
     # B's exclusion is all criterion 2's, C's criterion 1's, D's split three ways

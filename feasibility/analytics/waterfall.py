@@ -103,10 +103,11 @@ def resolve_order(spec: str | None, criteria: Sequence[Criterion], hist: Histogr
     if unknown:
         from feasibility.errors import FeasibilityError
 
-        raise FeasibilityError(f"unknown criterion id `{unknown[0]}` in the order",
-                               where="--order",
-                               fix="use protocol, most-restrictive, or ids such as "
-                                   + ",".join(ids[:3]))
+        raise FeasibilityError(
+            f"unknown criterion id `{unknown[0]}` in the order",
+            where="--order",
+            fix="use protocol, most-restrictive, or ids such as " + ",".join(ids[:3]),
+        )
     first = [ids.index(w) for w in dict.fromkeys(wanted)]
     return first + [k for k in range(n) if k not in first]
 
@@ -135,34 +136,49 @@ def criterion_views(hist: Histogram, n: int) -> list[CriterionView]:
     only the FALSE ones. The impacts therefore sum to the ineligible count.
     """
     full = (1 << n) - 1
-    eligible = sum(c for (p, _), c in hist.items() if p == full)
-    potential = sum(c for (p, u), c in hist.items() if _failed(p, u, full) == 0)
-    views = []
-    impact = [Fraction(0)] * n
-    impact_pot = [Fraction(0)] * n
+    total = sum(hist.values())
+    eligible = potential = 0
+    true = [0] * n
+    unknown = [0] * n
+    # patients who pass every criterion but k (confirmed / potential view)
+    only_k = [0] * n
+    only_k_pot = [0] * n
+    # shares grouped by the size of the failed set, so Fractions are summed once per size
+    share = [dict() for _ in range(n)]
+    share_pot = [dict() for _ in range(n)]
     for (p, u), count in hist.items():
         not_passed = full & ~p
-        if not_passed:
-            share = Fraction(count, not_passed.bit_count())
-            for k in _bits(not_passed):
-                impact[k] += share
         f = _failed(p, u, full)
-        if f:
-            share = Fraction(count, f.bit_count())
-            for k in _bits(f):
-                impact_pot[k] += share
-    for k in range(n):
-        bit = 1 << k
-        others = full & ~bit
-        t = sum(c for (p, _), c in hist.items() if p & bit)
-        unk = sum(c for (p, u), c in hist.items() if not p & bit and u & bit)
-        total = sum(hist.values())
-        loo = sum(c for (p, _), c in hist.items() if p & others == others) - eligible
-        loo_pot = sum(c for (p, u), c in hist.items()
-                      if _failed(p, u, full) & others == 0) - potential
-        views.append(CriterionView(k, t, total - t - unk, unk, loo, loo_pot,
-                                   impact[k], impact_pot[k]))
-    return views
+        if not_passed == 0:
+            eligible += count
+        if f == 0:
+            potential += count
+        for k in _bits(p):
+            true[k] += count
+        for k in _bits(u & ~p):
+            unknown[k] += count
+        if not_passed and not_passed & (not_passed - 1) == 0:
+            only_k[not_passed.bit_length() - 1] += count
+        if f and f & (f - 1) == 0:
+            only_k_pot[f.bit_length() - 1] += count
+        for mask, shares in ((not_passed, share), (f, share_pot)):
+            if mask:
+                size = mask.bit_count()
+                for k in _bits(mask):
+                    shares[k][size] = shares[k].get(size, 0) + count
+    return [
+        CriterionView(
+            index=k,
+            alone_true=true[k],
+            alone_false=total - true[k] - unknown[k],
+            alone_unknown=unknown[k],
+            loo_gain=only_k[k],
+            loo_gain_potential=only_k_pot[k],
+            impact=sum((Fraction(c, size) for size, c in share[k].items()), Fraction(0)),
+            impact_potential=sum((Fraction(c, size) for size, c in share_pot[k].items()), Fraction(0)),
+        )
+        for k in range(n)
+    ]
 
 
 def _bits(mask: int) -> Iterable[int]:

@@ -12,6 +12,7 @@ from datetime import date
 
 from sqlglot import exp
 
+from feasibility.compile.atoms import mask_columns
 from feasibility.compile.plan import Plan
 from feasibility.compile.sqlexpr import (
     agg_filter,
@@ -34,7 +35,8 @@ def date_lit(d: date) -> exp.Expression:
 
 def index_default(default_index: date | exp.Expression) -> exp.Expression:
     """The run's default index date: a literal once known, or an expression computing it."""
-    return date_lit(default_index) if isinstance(default_index, date) else default_index
+    # a fresh node each time: one sqlglot node must not sit in two places of a tree
+    return date_lit(default_index) if isinstance(default_index, date) else default_index.copy()
 
 
 def latest_event_date() -> exp.Expression:
@@ -53,8 +55,9 @@ def _count_star() -> exp.Expression:
     return exp.Count(this=exp.Star())
 
 
-def patient_concept_query(plan: Plan, default_index: date | exp.Expression,
-                          has_index_column: bool) -> exp.Select:
+def patient_concept_query(
+    plan: Plan, default_index: date | exp.Expression, has_index_column: bool
+) -> exp.Select:
     """Aggregate the extract once per (patient, concept); rows of no concept form the group
     with concept NULL, which still carries the demographics."""
     idx = row_index_date(default_index, has_index_column)
@@ -64,31 +67,40 @@ def patient_concept_query(plan: Plan, default_index: date | exp.Expression,
     measurement = col("is_measurement", "m")
 
     selects: list[exp.Expression] = [
-        col("patient_id", "e").as_("patient_id"),
-        col("concept_id", "m").as_("concept_id"),
-        func("min", col("site_id", "e")).as_("site_lo"),
-        func("max", col("site_id", "e")).as_("site_hi"),
-        func("min", col("sex", "e")).as_("sex_lo"),
-        func("max", col("sex", "e")).as_("sex_hi"),
-        func("min", col("birth_year", "e")).as_("by_lo"),
-        func("max", col("birth_year", "e")).as_("by_hi"),
-        func("min", col("birth_date", "e")).as_("bd_lo"),
-        func("max", col("birth_date", "e")).as_("bd_hi"),
-        _count_star().as_("n_rows"),
-        func("min", start).as_("first_date"),
-        func("max", start).as_("last_any"),
-        agg_filter(_count_star(), exp.GT(this=start, expression=idx)).as_("n_future"),
-        agg_filter(func("max", start), seen).as_("last_date"),
-        agg_filter(
-            _count_star(), and_(measurement, exp.LT(this=value, expression=lit(0)))
-        ).as_("n_negative"),
+        col("patient_id", "e").as_("patient_id", copy=False),
+        col("concept_id", "m").as_("concept_id", copy=False),
+        func("min", col("site_id", "e")).as_("site_lo", copy=False),
+        func("max", col("site_id", "e")).as_("site_hi", copy=False),
+        func("min", col("sex", "e")).as_("sex_lo", copy=False),
+        func("max", col("sex", "e")).as_("sex_hi", copy=False),
+        func("min", col("birth_year", "e")).as_("by_lo", copy=False),
+        func("max", col("birth_year", "e")).as_("by_hi", copy=False),
+        func("min", col("birth_date", "e")).as_("bd_lo", copy=False),
+        func("max", col("birth_date", "e")).as_("bd_hi", copy=False),
+        _count_star().as_("n_rows", copy=False),
+        func("min", start).as_("first_date", copy=False),
+        func("max", start).as_("last_any", copy=False),
+        agg_filter(_count_star(), exp.GT(this=start, expression=idx)).as_("n_future", copy=False),
+        agg_filter(func("max", start), seen).as_("last_date", copy=False),
+        agg_filter(_count_star(), and_(measurement, exp.LT(this=value, expression=lit(0)))).as_(
+            "n_negative", copy=False
+        ),
     ]
+    # the patient's index date as this group sees it (atoms compare their windows to it)
+    selects.append(
+        (
+            func("coalesce", func("max", col("index_date", "e")), index_default(default_index))
+            if has_index_column
+            else index_default(default_index)
+        ).as_("idx", copy=False)
+    )
     if has_index_column:
         selects += [
-            func("min", col("index_date", "e")).as_("idx_lo"),
-            func("max", col("index_date", "e")).as_("idx_hi"),
-            agg_filter(_count_star(), exp.Is(this=col("index_date", "e"), expression=exp.null()))
-            .as_("idx_nulls"),
+            func("min", col("index_date", "e")).as_("idx_lo", copy=False),
+            func("max", col("index_date", "e")).as_("idx_hi", copy=False),
+            agg_filter(_count_star(), exp.Is(this=col("index_date", "e"), expression=exp.null())).as_(
+                "idx_nulls", copy=False
+            ),
         ]
     if plan.measurement_ids:
         # The latest result before index serves every window: the latest within a window is
@@ -100,21 +112,28 @@ def patient_concept_query(plan: Plan, default_index: date | exp.Expression,
         )
         latest = exp.ArgMax(
             this=struct(
-                d=start, v=value, f=factor, rh=col("ref_high", "e"), t=col("value_text", "e"),
+                d=start,
+                v=value,
+                f=factor,
+                rh=col("ref_high", "e"),
+                t=col("value_text", "e"),
             ),
             expression=struct(
-                d=start, v=func("coalesce", value, lit(float("-1e308"))),
+                d=start,
+                v=func("coalesce", value, lit(float("-1e308"))),
                 t=func("coalesce", col("value_text", "e"), lit("")),
-                u=func("coalesce", col("unit", "e"), lit("")), c=col("code", "e"),
+                u=func("coalesce", col("unit", "e"), lit("")),
+                c=col("code", "e"),
+                s=col("code_system", "e"),
                 rh=func("coalesce", col("ref_high", "e"), lit(float("-1e308"))),
             ),
         )
-        selects.append(agg_filter(latest, and_(measurement, seen, has_result)).as_("latest"))
+        selects.append(agg_filter(latest, and_(measurement, seen, has_result)).as_("latest", copy=False))
     for i, feature in enumerate(plan.counts):
         cond = [exp.EQ(this=col("concept_id", "m"), expression=lit(feature.concept_id)), seen]
         if feature.within is not None:
             cond.append(exp.GTE(this=start, expression=window_start(idx, feature.within)))
-        selects.append(agg_filter(_count_star(), and_(*cond)).as_(f"n{i}"))
+        selects.append(agg_filter(_count_star(), and_(*cond)).as_(f"n{i}", copy=False))
     for j, med in enumerate(plan.medications):
         exposure_end = func("coalesce", end, start)
         cond = [exp.EQ(this=col("concept_id", "m"), expression=lit(med.concept_id)), seen]
@@ -126,41 +145,41 @@ def patient_concept_query(plan: Plan, default_index: date | exp.Expression,
         days = func(
             "greatest",
             exp.Add(
-                this=exp.DateDiff(this=func("least", exposure_end, idx), expression=first_day,
-                                  unit=exp.Var(this="DAY")),
+                this=exp.DateDiff(
+                    this=func("least", exposure_end, idx), expression=first_day, unit=exp.Var(this="DAY")
+                ),
                 expression=lit(1),
             ),
             lit(0),
         )
         if med.dose is None:
-            selects.append(agg_filter(func("sum", days), and_(*cond)).as_(f"m{j}_days"))
+            selects.append(agg_filter(func("sum", days), and_(*cond)).as_(f"m{j}_days", copy=False))
             continue
         dose_known = and_(
             exp.Not(this=exp.Is(this=value, expression=exp.null())),
             exp.Not(this=exp.Is(this=factor, expression=exp.null())),
         )
         in_range = and_(dose_known, compare(exp.Mul(this=value, expression=factor), med.dose))
-        selects.append(agg_filter(func("sum", days), and_(*cond, in_range)).as_(f"m{j}_days"))
-        selects.append(agg_filter(func("sum", days), and_(*cond, not_(dose_known)))
-                       .as_(f"m{j}_unk"))
+        selects.append(agg_filter(func("sum", days), and_(*cond, in_range)).as_(f"m{j}_days", copy=False))
+        selects.append(
+            agg_filter(func("sum", days), and_(*cond, not_(dose_known))).as_(f"m{j}_unk", copy=False)
+        )
 
     join = and_(
         exp.EQ(this=col("code_system", "m"), expression=col("code_system", "e")),
         exp.EQ(this=col("code", "m"), expression=col("code", "e")),
-        exp.EQ(this=col("unit", "m"),
-               expression=func("coalesce", col("unit", "e"), lit(""))),
+        exp.EQ(this=col("unit", "m"), expression=func("coalesce", col("unit", "e"), lit(""))),
     )
     return (
         exp.select(*selects)
-        .from_(exp.to_table("events").as_("e"))
-        .join(exp.to_table("code_map").as_("m"), on=join, join_type="left")
+        .from_(exp.to_table("events").as_("e", copy=False))
+        .join(exp.to_table("code_map").as_("m", copy=False), on=join, join_type="left")
         .group_by(col("patient_id", "e"), col("concept_id", "m"))
     )
 
 
 def _per_concept(agg: str, column: str, concept_id: int) -> exp.Expression:
-    return agg_filter(func(agg, col(column)),
-                      exp.EQ(this=col("concept_id"), expression=lit(concept_id)))
+    return agg_filter(func(agg, col(column)), exp.EQ(this=col("concept_id"), expression=lit(concept_id)))
 
 
 def _year(e: exp.Expression) -> exp.Expression:
@@ -181,70 +200,84 @@ def _exact_age(birth: exp.Expression, index: exp.Expression) -> exp.Expression:
     )
 
 
-def patients_query(plan: Plan, default_index: date | exp.Expression,
-                   has_index_column: bool) -> exp.Select:
+def patients_query(plan: Plan, default_index: date | exp.Expression, has_index_column: bool) -> exp.Select:
     """One row per patient: site, sex, age range at index, index date, and every feature."""
     default = index_default(default_index)
     if has_index_column:
         idx = func("coalesce", func("max", col("idx_hi")), default)
         idx_conflict = or_(
             exp.NEQ(this=func("min", col("idx_lo")), expression=func("max", col("idx_hi"))),
-            and_(exp.GT(this=func("sum", col("idx_nulls")), expression=lit(0)),
-                 exp.Not(this=exp.Is(this=func("max", col("idx_hi")), expression=exp.null()))),
+            and_(
+                exp.GT(this=func("sum", col("idx_nulls")), expression=lit(0)),
+                exp.Not(this=exp.Is(this=func("max", col("idx_hi")), expression=exp.null())),
+            ),
         )
     else:
         idx, idx_conflict = default, exp.false()
     sex_lo, sex_hi = func("min", col("sex_lo")), func("max", col("sex_hi"))
     rollup: list[exp.Expression] = [
         col("patient_id"),
-        func("min", col("site_lo")).as_("site_id"),
-        exp.NEQ(this=func("min", col("site_lo")), expression=func("max", col("site_hi")))
-        .as_("site_conflict"),
-        case([(and_(exp.EQ(this=sex_lo, expression=sex_hi),
-                    exp.In(this=sex_lo, expressions=[lit("F"), lit("M")])), sex_lo)], lit("U"))
-        .as_("sex"),
-        exp.NEQ(this=sex_lo, expression=sex_hi).as_("sex_conflict"),
-        func("min", col("by_lo")).as_("by_lo"),
-        func("max", col("by_hi")).as_("by_hi"),
-        func("min", col("bd_lo")).as_("bd_lo"),
-        func("max", col("bd_hi")).as_("bd_hi"),
-        idx.as_("idx"),
-        idx_conflict.as_("idx_conflict"),
-        func("min", col("first_date")).as_("first_date"),
-        func("max", col("last_any")).as_("last_any"),
-        func("sum", col("n_future")).as_("n_future"),
-        exp.Count(this=col("concept_id")).as_("n_concepts"),
+        func("min", col("site_lo")).as_("site_id", copy=False),
+        exp.NEQ(this=func("min", col("site_lo")), expression=func("max", col("site_hi"))).as_(
+            "site_conflict", copy=False
+        ),
+        case(
+            [
+                (
+                    and_(
+                        exp.EQ(this=sex_lo, expression=sex_hi),
+                        exp.In(this=sex_lo, expressions=[lit("F"), lit("M")]),
+                    ),
+                    sex_lo,
+                )
+            ],
+            lit("U"),
+        ).as_("sex", copy=False),
+        exp.NEQ(this=sex_lo, expression=sex_hi).as_("sex_conflict", copy=False),
+        func("min", col("by_lo")).as_("by_lo", copy=False),
+        func("max", col("by_hi")).as_("by_hi", copy=False),
+        func("min", col("bd_lo")).as_("bd_lo", copy=False),
+        func("max", col("bd_hi")).as_("bd_hi", copy=False),
+        idx.as_("idx", copy=False),
+        idx_conflict.as_("idx_conflict", copy=False),
+        func("min", col("first_date")).as_("first_date", copy=False),
+        func("max", col("last_any")).as_("last_any", copy=False),
+        func("sum", col("n_future")).as_("n_future", copy=False),
+        exp.Count(this=col("concept_id")).as_("n_concepts", copy=False),
     ]
-    for cid, concept in enumerate(plan.concepts):
-        rollup.append(_per_concept("max", "last_date", cid).as_(f"c{cid}_last"))
-        if concept.kind == "measurement":
-            rollup.append(_per_concept("max", "latest", cid).as_(f"c{cid}_latest"))
-    for i, feature in enumerate(plan.counts):
-        rollup.append(_per_concept("max", f"n{i}", feature.concept_id).as_(f"n{i}"))
-    for j, med in enumerate(plan.medications):
-        rollup.append(_per_concept("max", f"m{j}_days", med.concept_id).as_(f"m{j}_days"))
-        if med.dose is not None:
-            rollup.append(_per_concept("max", f"m{j}_unk", med.concept_id).as_(f"m{j}_unk"))
-    inner = (
-        exp.select(*rollup)
-        .from_(exp.to_table("patient_concept"))
-        .group_by(col("patient_id"))
-    )
+    for cid in plan.derived_inputs:
+        rollup.append(_per_concept("max", "latest", cid).as_(f"c{cid}_latest", copy=False))
+    inner = exp.select(*rollup).from_(exp.to_table("patient_concept")).group_by(col("patient_id"))
     # Age at index as a range: exact with a birth date; with only a birth year, the year
     # difference or one less (unless the index is 31 December, when birthdays have passed).
     index = col("idx")
-    year_end = and_(exp.EQ(this=exp.Month(this=index), expression=lit(12)),
-                    exp.EQ(this=exp.Day(this=index), expression=lit(31)))
+    year_end = and_(
+        exp.EQ(this=exp.Month(this=index), expression=lit(12)),
+        exp.EQ(this=exp.Day(this=index), expression=lit(31)),
+    )
     has_birth_date = exp.Not(this=exp.Is(this=col("bd_lo"), expression=exp.null()))
     age_lo = case(
         [(has_birth_date, _exact_age(col("bd_hi"), index))],
-        exp.Sub(this=exp.Sub(this=_year(index), expression=col("by_hi")),
-                expression=case([(year_end, lit(0))], lit(1))),
+        exp.Sub(
+            this=exp.Sub(this=_year(index), expression=col("by_hi")),
+            expression=case([(year_end, lit(0))], lit(1)),
+        ),
     )
     age_hi = case(
         [(has_birth_date, _exact_age(col("bd_lo"), index))],
         exp.Sub(this=_year(index), expression=col("by_lo")),
     )
-    return exp.select(exp.Star(), age_lo.as_("age_lo"), age_hi.as_("age_hi")).from_(
-        inner.subquery("p")
+    return (
+        exp.select(
+            exp.Column(this=exp.Star(), table=exp.to_identifier("p")),
+            age_lo.as_("age_lo", copy=False),
+            age_hi.as_("age_hi", copy=False),
+            *mask_columns(plan),
+        )
+        .from_(inner.subquery("p"))
+        .join(
+            exp.to_table("atom_masks").as_("m", copy=False),
+            on=exp.EQ(this=col("patient_id", "m"), expression=col("patient_id", "p")),
+            join_type="left",
+        )
     )

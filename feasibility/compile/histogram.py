@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlglot import exp
 
 from feasibility.compile.predicates import PredicateCompiler
-from feasibility.compile.sqlexpr import case, col, lit
+from feasibility.compile.sqlexpr import case, col, lit, union_all
 from feasibility.criteria.model import Trial
 
 WORD_BITS = 62
@@ -27,35 +27,34 @@ def mask_words(passes: Sequence[exp.Expression], n_words: int) -> tuple[list, li
     passed: list[exp.Expression] = []
     unknown: list[exp.Expression] = []
     for w in range(n_words):
-        p_word: exp.Expression = exp.cast(lit(0), "BIGINT")
-        u_word: exp.Expression = exp.cast(lit(0), "BIGINT")
+        p_word: exp.Expression = exp.cast(lit(0), "BIGINT", copy=False)
+        u_word: exp.Expression = exp.cast(lit(0), "BIGINT", copy=False)
         for k in range(w * WORD_BITS, min(len(passes), (w + 1) * WORD_BITS)):
             bit = lit(1 << (k - w * WORD_BITS))
             pred = passes[k]
-            p_word = exp.Add(this=p_word, expression=case(
-                [(exp.Paren(this=pred), bit)], lit(0)))
-            u_word = exp.Add(this=u_word, expression=case(
-                [(exp.Is(this=exp.Paren(this=pred), expression=exp.null()), bit)], lit(0)))
+            p_word = exp.Add(this=p_word, expression=case([(exp.Paren(this=pred), bit)], lit(0)))
+            u_word = exp.Add(
+                this=u_word,
+                expression=case([(exp.Is(this=exp.Paren(this=pred), expression=exp.null()), bit)], lit(0)),
+            )
         passed.append(p_word)
         unknown.append(u_word)
     return passed, unknown
 
 
-def histogram_query(trials: Sequence[Trial], compiler: PredicateCompiler,
-                    table: str = "patients") -> exp.Expression:
+def histogram_query(
+    trials: Sequence[Trial], compiler: PredicateCompiler, table: str = "patients"
+) -> exp.Expression:
     """One UNION ALL of per-trial GROUP BYs: trial_id, site_id, p0.., u0.., n."""
     n_words = words_needed(trials)
     branches = []
     for trial in trials:
         passes = [compiler.passes(c) for c in trial.criteria]
         passed, unknown = mask_words(passes, n_words)
-        select = [lit(trial.id).as_("trial_id"), col("site_id")]
-        select += [w.as_(f"p{i}") for i, w in enumerate(passed)]
-        select += [w.as_(f"u{i}") for i, w in enumerate(unknown)]
-        select.append(exp.Count(this=exp.Star()).as_("n"))
+        select = [lit(trial.id).as_("trial_id", copy=False), col("site_id")]
+        select += [w.as_(f"p{i}", copy=False) for i, w in enumerate(passed)]
+        select += [w.as_(f"u{i}", copy=False) for i, w in enumerate(unknown)]
+        select.append(exp.Count(this=exp.Star()).as_("n", copy=False))
         group = [col("site_id"), *[exp.Literal.number(i + 3) for i in range(2 * n_words)]]
         branches.append(exp.select(*select).from_(table).group_by(*group))
-    query: exp.Expression = branches[0]
-    for b in branches[1:]:
-        query = exp.union(query, b, distinct=False)
-    return query
+    return union_all(branches)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
@@ -43,26 +44,39 @@ class MedicationFeature:
     dose: Comparison | None
 
 
+ConceptAtom = History | Measurement | Medication
+
+
 @dataclass(frozen=True)
 class Plan:
-    """Every concept the trials use (position = concept id) and the aggregates they need."""
+    """Every concept the trials use (position = concept id), the aggregates they need, and
+    the distinct single-concept atoms (position = bit in the per-patient atom masks), ordered
+    by concept so each concept's atoms sit in one or two mask words."""
 
     concepts: tuple[Concept, ...]
     counts: tuple[CountFeature, ...]
     medications: tuple[MedicationFeature, ...]
+    atoms: tuple[ConceptAtom, ...] = ()
+    derived_inputs: tuple[int, ...] = ()  # concepts whose latest result the patient row keeps
 
     def concept_id(self, name: str) -> int:
         return self._ids[name]
 
-    @property
+    def atom_index(self, atom: ConceptAtom) -> int:
+        return self._atom_ids[atom]
+
+    @cached_property
     def _ids(self) -> dict[str, int]:
         return {c.name: i for i, c in enumerate(self.concepts)}
+
+    @cached_property
+    def _atom_ids(self) -> dict[ConceptAtom, int]:
+        return {a: i for i, a in enumerate(self.atoms)}
 
     def count_column(self, concept: str, within: Duration | None) -> str:
         return f"n{self.counts.index(CountFeature(self.concept_id(concept), within))}"
 
-    def medication_column(self, concept: str, within: Duration | None,
-                          dose: Comparison | None) -> int:
+    def medication_column(self, concept: str, within: Duration | None, dose: Comparison | None) -> int:
         return self.medications.index(MedicationFeature(self.concept_id(concept), within, dose))
 
     @property
@@ -82,6 +96,8 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
     names: list[str] = []
     counts: list[tuple[str, Duration | None]] = []
     meds: list[tuple[str, Duration | None, Comparison | None]] = []
+    atoms: list[ConceptAtom] = []
+    derived: list[str] = []
 
     def use(name: str) -> None:
         if name not in names:
@@ -92,6 +108,8 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
             if criterion.rule is None:
                 continue
             for node in walk(criterion.rule):
+                if isinstance(node, History | Measurement | Medication) and node not in atoms:
+                    atoms.append(node)
                 if isinstance(node, History):
                     use(node.concept)
                     if node.min_count > 1 and (node.concept, node.within) not in counts:
@@ -104,15 +122,19 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
                     if key not in meds:
                         meds.append(key)
                 elif isinstance(node, Derived):
-                    use("creatinine")
-                    if node.measure == "creatinine_clearance":
-                        use("weight")
+                    inputs = ["creatinine"] + (["weight"] if node.measure == "creatinine_clearance" else [])
+                    for name in inputs:
+                        use(name)
+                        if name not in derived:
+                            derived.append(name)
     concepts = tuple(library[n] for n in names)
     ids = {c.name: i for i, c in enumerate(concepts)}
     return Plan(
         concepts=concepts,
         counts=tuple(CountFeature(ids[n], w) for n, w in counts),
         medications=tuple(MedicationFeature(ids[n], w, d) for n, w, d in meds),
+        atoms=tuple(sorted(atoms, key=lambda a: ids[a.concept])),  # stable: first-seen order
+        derived_inputs=tuple(ids[n] for n in derived),
     )
 
 
@@ -173,6 +195,5 @@ def build_code_map(
                     factor *= dict(concept.dose_factors).get(code_norm, 1.0)
                 if factor is None and concept.kind == "measurement" and concept.unit is not None:
                     unknown_units[concept.name] = unknown_units.get(concept.name, 0) + n_rows
-            rows.append(CodeMapRow(system, code, unit or "", cid, factor,
-                                   concept.kind == "measurement"))
+            rows.append(CodeMapRow(system, code, unit or "", cid, factor, concept.kind == "measurement"))
     return rows, unknown_units

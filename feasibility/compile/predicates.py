@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
+from feasibility.compile.atoms import atom_from_masks, canonical, in_window, with_missing
 from feasibility.compile.plan import Plan
 from feasibility.compile.sqlexpr import (
     FALSE,
@@ -15,7 +16,6 @@ from feasibility.compile.sqlexpr import (
     and_,
     case,
     col,
-    compare,
     compare_interval,
     field,
     func,
@@ -23,8 +23,6 @@ from feasibility.compile.sqlexpr import (
     not_,
     or_,
     paren,
-    truth,
-    window_start,
 )
 from feasibility.criteria.model import (
     Age,
@@ -40,24 +38,7 @@ from feasibility.criteria.model import (
     Not,
     Rule,
     Sex,
-    Truth,
 )
-
-POSITIVE = ("positive", "pos", "+", "detected", "reactive", "present", "yes")
-NEGATIVE = ("negative", "neg", "-", "not detected", "undetected", "non-reactive", "nonreactive",
-            "non reactive", "absent", "no", "not present")
-
-
-def _is_null(e: exp.Expression) -> exp.Expression:
-    return exp.Is(this=e, expression=exp.null())
-
-
-def _not_null(e: exp.Expression) -> exp.Expression:
-    return exp.Not(this=_is_null(e))
-
-
-def text_is(text: exp.Expression, words: tuple[str, ...]) -> exp.Expression:
-    return exp.In(this=func("lower", func("trim", text)), expressions=[lit(w) for w in words])
 
 
 class PredicateCompiler:
@@ -67,32 +48,12 @@ class PredicateCompiler:
         self.plan = plan
         self.index = col("idx")
 
-    # ------------------------------------------------------------ helpers
-
-    def _in_window(self, date: exp.Expression, within: Duration | None) -> exp.Expression:
-        if within is None:
-            return _not_null(date)
-        return exp.GTE(this=date, expression=window_start(self.index, within))
-
-    def _latest(self, concept: str) -> exp.Expression:
-        return col(f"c{self.plan.concept_id(concept)}_latest")
-
-    def _canonical(self, latest: exp.Expression) -> exp.Expression:
-        return exp.Mul(this=field(latest, "v"), expression=field(latest, "f"))
-
-    def _present(self, concept: str, within: Duration | None) -> exp.Expression:
-        return self._in_window(field(self._latest(concept), "d"), within)
-
-    def _missing(self, present: exp.Expression, value: exp.Expression, if_missing: Truth
-                 ) -> exp.Expression:
-        if if_missing is Truth.UNKNOWN:
-            return case([(present, value)])
-        return case([(present, value)], truth(if_missing.as_bool()))
-
     # ------------------------------------------------------------ atoms
 
     def rule(self, rule: Rule) -> exp.Expression:
         """The rule's value per patient: TRUE, FALSE or NULL for UNKNOWN."""
+        if isinstance(rule, History | Measurement | Medication):
+            return atom_from_masks(self.plan, rule)
         method = getattr(self, f"_{type(rule).__name__.lower()}")
         return method(rule)
 
@@ -104,72 +65,19 @@ class PredicateCompiler:
         known = exp.In(this=sex, expressions=[lit("F"), lit("M")])
         return case([(known, exp.In(this=sex, expressions=[lit(v) for v in rule.values]))])
 
-    def _history(self, rule: History) -> exp.Expression:
-        if rule.min_count == 1:
-            last = col(f"c{self.plan.concept_id(rule.concept)}_last")
-            return case([(self._in_window(last, rule.within), TRUE)],
-                        truth(rule.if_missing.as_bool()))
-        n = func("coalesce", col(self.plan.count_column(rule.concept, rule.within)), lit(0))
-        return case(
-            [(exp.GTE(this=n, expression=lit(rule.min_count)), TRUE),
-             (exp.EQ(this=n, expression=lit(0)), truth(rule.if_missing.as_bool()))],
-            FALSE,
-        )
+    def _latest(self, concept: str) -> exp.Expression:
+        return col(f"c{self.plan.concept_id(concept)}_latest")
 
-    def _measurement(self, rule: Measurement) -> exp.Expression:
-        latest = self._latest(rule.concept)
-        value, text, ref_high = field(latest, "v"), field(latest, "t"), field(latest, "rh")
-        if rule.result is not None:
-            positive = case([
-                (text_is(text, POSITIVE), TRUE),
-                (text_is(text, NEGATIVE), FALSE),
-                (and_(_not_null(value), exp.GT(this=ref_high, expression=lit(0))),
-                 exp.GT(this=value, expression=ref_high)),
-            ])
-            verdict = positive if rule.result == "positive" else not_(positive)
-        else:
-            assert rule.compare is not None
-            concept = self.plan.concepts[self.plan.concept_id(rule.concept)]
-            bounds = rule.compare
-            if rule.uln:
-                whens = [(exp.GT(this=ref_high, expression=lit(0)),
-                          exp.Div(this=value, expression=ref_high))]
-                if concept.default_uln:
-                    whens.append((_not_null(field(latest, "f")),
-                                  exp.Div(this=self._canonical(latest),
-                                          expression=lit(concept.default_uln))))
-                number = case(whens)
-            else:
-                number = self._canonical(latest)
-                bounds = rule.compare.in_canonical(concept, rule.unit)
-            # "not detected" with no number reads as zero: below any positive threshold
-            number = case([(and_(_is_null(value), text_is(text, NEGATIVE)), lit(0))], number)
-            verdict = compare(number, bounds)
-        return self._missing(self._present(rule.concept, rule.within), verdict, rule.if_missing)
-
-    def _medication(self, rule: Medication) -> exp.Expression:
-        concept = self.plan.concepts[self.plan.concept_id(rule.concept)]
-        dose = rule.dose.in_canonical(concept, rule.dose_unit) if rule.dose else None
-        j = self.plan.medication_column(rule.concept, rule.within, dose)
-        known = func("coalesce", col(f"m{j}_days"), lit(0))
-        possible = known
-        if dose is not None:
-            possible = exp.Add(this=known,
-                               expression=func("coalesce", col(f"m{j}_unk"), lit(0)))
-        return case(
-            [(exp.GTE(this=known, expression=lit(rule.min_days)), TRUE),
-             (exp.EQ(this=possible, expression=lit(0)), truth(rule.if_missing.as_bool())),
-             (exp.LT(this=possible, expression=lit(rule.min_days)), FALSE)],
-        )
+    def _present(self, concept: str, within: Duration | None) -> exp.Expression:
+        return in_window(field(self._latest(concept), "d"), self.index, within)
 
     def _derived(self, rule: Derived) -> exp.Expression:
-        scr_latest = self._latest("creatinine")
-        scr = self._canonical(scr_latest)
+        scr = canonical(self._latest("creatinine"))
         present = self._present("creatinine", rule.within)
         sex = col("sex")
         female = exp.EQ(this=sex, expression=lit("F"))
         if rule.measure == "creatinine_clearance":
-            weight = self._canonical(self._latest("weight"))
+            weight = canonical(self._latest("weight"))
             present = and_(present, self._present("weight", rule.within))
             sex_factor = case([(female, lit(0.85)), (exp.EQ(this=sex, expression=lit("M")), lit(1.0))])
 
@@ -177,8 +85,7 @@ class PredicateCompiler:
                 # Cockcroft-Gault: (140 - age) x weight / (72 x Scr), x 0.85 if female
                 return exp.Mul(
                     this=exp.Div(
-                        this=exp.Mul(this=paren(exp.Sub(this=lit(140), expression=age)),
-                                     expression=weight),
+                        this=exp.Mul(this=paren(exp.Sub(this=lit(140), expression=age)), expression=weight),
                         expression=paren(exp.Mul(this=lit(72), expression=scr)),
                     ),
                     expression=sex_factor,
@@ -204,14 +111,17 @@ class PredicateCompiler:
                     ),
                     expression=case([(female, lit(1.012))], lit(1.0)),
                 )
+
         # Both equations fall with age: the oldest possible age gives the lowest value.
         # Both need the sex (LEAST/GREATEST skip NULLs, so an unknown sex must be explicit).
         # a creatinine of zero or below is not a result: UNKNOWN, not a division by zero
-        computable = and_(exp.In(this=sex, expressions=[lit("F"), lit("M")]),
-                          exp.GT(this=scr, expression=lit(0)))
-        verdict = case([(computable, compare_interval(at_age(col("age_hi")), at_age(col("age_lo")),
-                                                     rule.compare))])
-        return self._missing(present, verdict, rule.if_missing)
+        computable = and_(
+            exp.In(this=sex, expressions=[lit("F"), lit("M")]), exp.GT(this=scr, expression=lit(0))
+        )
+        verdict = case(
+            [(computable, compare_interval(at_age(col("age_hi")), at_age(col("age_lo")), rule.compare))]
+        )
+        return with_missing(present, verdict, rule.if_missing)
 
     # ------------------------------------------------------------ combinators
 
@@ -235,8 +145,12 @@ class PredicateCompiler:
 
         true_count = count(lambda p: p)
         possible = count(lambda p: exp.Not(this=exp.Is(this=paren(p), expression=FALSE)))
-        return case([(exp.GTE(this=true_count, expression=lit(rule.n)), TRUE),
-                     (exp.LT(this=possible, expression=lit(rule.n)), FALSE)])
+        return case(
+            [
+                (exp.GTE(this=true_count, expression=lit(rule.n)), TRUE),
+                (exp.LT(this=possible, expression=lit(rule.n)), FALSE),
+            ]
+        )
 
     # ------------------------------------------------------------ criteria
 

@@ -32,7 +32,7 @@ def lit(value: object) -> exp.Expression:
 
 
 def null_bool() -> exp.Expression:
-    return exp.cast(exp.null(), "BOOLEAN")
+    return exp.cast(exp.null(), "BOOLEAN", copy=False)
 
 
 def truth(value: bool | None) -> exp.Expression:
@@ -45,23 +45,33 @@ def paren(e: exp.Expression) -> exp.Expression:
 
 
 def and_(*parts: exp.Expression) -> exp.Expression:
-    return exp.and_(*(paren(p) for p in parts))
+    return exp.and_(*(paren(p) for p in parts), copy=False)
 
 
 def or_(*parts: exp.Expression) -> exp.Expression:
-    return exp.or_(*(paren(p) for p in parts))
+    return exp.or_(*(paren(p) for p in parts), copy=False)
+
+
+def union_all(queries: list[exp.Expression]) -> exp.Expression:
+    """UNION ALL of the queries, built in place (sqlglot's `union` copies its inputs, which
+    is quadratic over many branches)."""
+    result = queries[0]
+    for q in queries[1:]:
+        result = exp.Union(this=result, expression=q, distinct=False)
+    return result
 
 
 def not_(e: exp.Expression) -> exp.Expression:
     return exp.Not(this=paren(e))
 
 
-def case(whens: Sequence[tuple[exp.Expression, exp.Expression]],
-         default: exp.Expression | None = None) -> exp.Case:
+def case(
+    whens: Sequence[tuple[exp.Expression, exp.Expression]], default: exp.Expression | None = None
+) -> exp.Case:
     c = exp.Case()
     for cond, value in whens:
-        c = c.when(cond, value)
-    return c.else_(default) if default is not None else c
+        c = c.when(cond, value, copy=False)
+    return c.else_(default, copy=False) if default is not None else c
 
 
 def func(name: str, *args: exp.Expression) -> exp.Expression:
@@ -73,8 +83,9 @@ def field(struct: exp.Expression, name: str) -> exp.Expression:
 
 
 def struct(**fields: exp.Expression) -> exp.Expression:
-    return exp.Struct(expressions=[exp.PropertyEQ(this=exp.to_identifier(k), expression=v)
-                                   for k, v in fields.items()])
+    return exp.Struct(
+        expressions=[exp.PropertyEQ(this=exp.to_identifier(k), expression=v) for k, v in fields.items()]
+    )
 
 
 def agg_filter(agg: exp.Expression, where: exp.Expression) -> exp.Expression:
@@ -89,8 +100,9 @@ def window_start(index: exp.Expression, within: Duration) -> exp.Expression:
         # equal to INTERVAL '90 days' and merges the two as one common subexpression.
         days = within.amount * (7 if within.unit == "week" else 1)
         return exp.Sub(this=index, expression=exp.Literal.number(days))
-    return exp.DateSub(this=index, expression=exp.Literal.number(within.amount),
-                       unit=exp.Var(this=within.unit.upper()))
+    return exp.DateSub(
+        this=index, expression=exp.Literal.number(within.amount), unit=exp.Var(this=within.unit.upper())
+    )
 
 
 def compare(value: exp.Expression, cmp: Comparison) -> exp.Expression:

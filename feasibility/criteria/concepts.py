@@ -13,8 +13,17 @@ from feasibility.units import normalise_unit
 
 KINDS = ("condition", "procedure", "measurement", "medication", "other")
 CONCEPT_KEYS = {
-    "label", "kind", "codes", "exclude", "unit", "units", "default_uln", "dose_factors",
-    "checked", "note", "description",
+    "label",
+    "kind",
+    "codes",
+    "exclude",
+    "unit",
+    "units",
+    "default_uln",
+    "dose_factors",
+    "checked",
+    "note",
+    "description",
 }
 
 
@@ -28,7 +37,8 @@ def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
     if not isinstance(spec, dict):
         raise TrialError(
             f"`{key}` of concept `{name}` must map code systems to lists of codes",
-            where=node.where(key), fix="write e.g. `ICD10CM: [M32*]`",
+            where=node.where(key),
+            fix="write e.g. `ICD10CM: [M32*]`",
         )
     out = []
     for system, codes in spec.items():
@@ -46,7 +56,8 @@ def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
             text = normalise_code(text.rstrip("*"))
             if not text:
                 raise TrialError(
-                    f"empty code in concept `{name}`", where=node.where(key),
+                    f"empty code in concept `{name}`",
+                    where=node.where(key),
                     fix="remove it or write the code",
                 )
             out.append(CodePattern(str(system).upper(), text, prefix))
@@ -57,7 +68,8 @@ def _number(node: Located, key: str, name: str) -> float:
     value = node[key]
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TrialError(
-            f"`{key}` of concept `{name}` must be a number", where=node.where(key),
+            f"`{key}` of concept `{name}` must be a number",
+            where=node.where(key),
             fix="write a plain number",
         )
     return float(value)
@@ -71,7 +83,8 @@ def parse_concept(name: str, node: Located) -> Concept:
     kind = require(node, "kind", f"concept `{name}`")
     if kind not in KINDS:
         raise TrialError(
-            f"concept `{name}` has unknown kind `{kind}`", where=node.where("kind"),
+            f"concept `{name}` has unknown kind `{kind}`",
+            where=node.where("kind"),
             fix=f"use one of {', '.join(KINDS)}",
         )
     codes = _patterns(node, "codes", name)
@@ -82,7 +95,8 @@ def parse_concept(name: str, node: Located) -> Concept:
         if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
             raise TrialError(
                 f"conversion factor of unit `{unit}` in concept `{name}` must be a positive number",
-                where=node.where("units"), fix="write e.g. `umol/L: 0.0113`",
+                where=node.where("units"),
+                fix="write e.g. `umol/L: 0.0113`",
             )
         units.append((normalise_unit(str(unit)) or "", float(factor)))
     dose_factors = []
@@ -90,7 +104,8 @@ def parse_concept(name: str, node: Located) -> Concept:
         if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
             raise TrialError(
                 f"dose factor of `{code}` in concept `{name}` must be a positive number",
-                where=node.where("dose_factors"), fix="write e.g. `H02AB04: 1.25`",
+                where=node.where("dose_factors"),
+                fix="write e.g. `H02AB04: 1.25`",
             )
         dose_factors.append((normalise_code(str(code)), float(factor)))
     return Concept(
@@ -137,7 +152,8 @@ def load_library(dirs: Iterable[Path]) -> ConceptLibrary:
             if not isinstance(data, Located) or "concepts" not in data:
                 raise TrialError(
                     "a concept file must have a top-level `concepts:` mapping",
-                    where=str(path), fix="start the file with `concepts:`",
+                    where=str(path),
+                    fix="start the file with `concepts:`",
                 )
             check_keys(data, {"concepts", "description"}, "a concept file")
             body = data["concepts"] or {}
@@ -147,7 +163,8 @@ def load_library(dirs: Iterable[Path]) -> ConceptLibrary:
                 if name in seen_here:
                     raise TrialError(
                         f"concept `{name}` is defined twice (also in {seen_here[name]})",
-                        where=body.where(name), fix="keep one definition",
+                        where=body.where(name),
+                        fix="keep one definition",
                     )
                 seen_here[name] = str(path)
                 concepts[name] = parse_concept(name, node)

@@ -44,16 +44,22 @@ def describe(rule: Rule) -> str:
             return f"sex {' or '.join(v)}"
         case History():
             times = f" ≥{rule.min_count} times" if rule.min_count > 1 else ""
-            return (f"{rule.label} {rule.concept}{times}{_window(rule.within)}"
-                    f"{_missing(rule.if_missing, Truth.FALSE)}")
+            return (
+                f"{rule.label} {rule.concept}{times}{_window(rule.within)}"
+                f"{_missing(rule.if_missing, Truth.FALSE)}"
+            )
         case Measurement():
             what = f"result {rule.result}" if rule.result else _cmp(rule.compare, rule.unit)
-            return (f"latest {rule.label} {rule.concept} {what}{_window(rule.within)}"
-                    f"{_missing(rule.if_missing, Truth.UNKNOWN)}")
+            return (
+                f"latest {rule.label} {rule.concept} {what}{_window(rule.within)}"
+                f"{_missing(rule.if_missing, Truth.UNKNOWN)}"
+            )
         case Medication():
             dose = f", dose {_cmp(rule.dose, rule.dose_unit)}" if rule.dose else ""
-            return (f"medication {rule.concept} ≥ {rule.min_days} days{_window(rule.within)}{dose}"
-                    f"{_missing(rule.if_missing, Truth.FALSE)}")
+            return (
+                f"medication {rule.concept} ≥ {rule.min_days} days{_window(rule.within)}{dose}"
+                f"{_missing(rule.if_missing, Truth.FALSE)}"
+            )
         case Derived():
             return f"{rule.measure} {_cmp(rule.compare, rule.unit)}{_window(rule.within)}"
         case All(parts=parts):

@@ -19,8 +19,11 @@ def trial_files(paths: Sequence[Path]) -> list[Path]:
         if p.is_dir():
             found = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
             if not found:
-                raise TrialError("no trial files (*.yaml) in this folder", where=str(p),
-                                 fix="point --trials at a folder of trial YAML files")
+                raise TrialError(
+                    "no trial files (*.yaml) in this folder",
+                    where=str(p),
+                    fix="point --trials at a folder of trial YAML files",
+                )
             files.extend(found)
         elif p.is_file():
             files.append(p)
@@ -48,7 +51,10 @@ def load_trials(paths: Sequence[Path] | None = None) -> tuple[list[Trial], Conce
     seen: dict[str, str] = {}
     for t in trials:
         if t.id in seen:
-            raise TrialError(f"trial id `{t.id}` is used by two files (also {seen[t.id]})",
-                             where=t.path, fix="give each trial its own id")
+            raise TrialError(
+                f"trial id `{t.id}` is used by two files (also {seen[t.id]})",
+                where=t.path,
+                fix="give each trial its own id",
+            )
         seen[t.id] = t.path
     return trials, library

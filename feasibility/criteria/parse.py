@@ -39,8 +39,19 @@ MEDICATION_KEYS = {"concept", "within", "min_days", "dose", "if_missing"}
 DOSE_KEYS = COMPARE_KEYS | {"unit"}
 DERIVED_KEYS = {"measure", "within", "unit", "if_missing"} | COMPARE_KEYS
 RULE_KEYS = (
-    "age", "sex", "diagnosis", "procedure", "history", "lab", "observation", "medication",
-    "derived", "all", "any", "not", "at_least",
+    "age",
+    "sex",
+    "diagnosis",
+    "procedure",
+    "history",
+    "lab",
+    "observation",
+    "medication",
+    "derived",
+    "all",
+    "any",
+    "not",
+    "at_least",
 )
 DERIVED_UNITS = {
     "creatinine_clearance": {"ml/min"},
@@ -59,7 +70,8 @@ def parse_duration(value: Any, where: str) -> Duration | None:
     m = _DURATION.match(str(value))
     if not m or int(m.group(1)) <= 0:
         raise TrialError(
-            f"cannot read the window `{value}`", where=where,
+            f"cannot read the window `{value}`",
+            where=where,
             fix="write a positive number and a unit, e.g. `90 days`, `6 months`, `1 year`, or `ever`",
         )
     return Duration(int(m.group(1)), m.group(2).lower())  # type: ignore[arg-type]
@@ -77,14 +89,16 @@ def parse_comparison(node: Located, what: str) -> Comparison | None:
             if not _is_number(node[key]):
                 raise TrialError(
                     f"`{key}` in {what} must be a number, not `{node[key]}`",
-                    where=node.where(key), fix="write a plain number; put the unit in `unit:`",
+                    where=node.where(key),
+                    fix="write a plain number; put the unit in `unit:`",
                 )
             values[key] = float(node[key])
     if not values:
         return None
     if ("min" in values and "above" in values) or ("max" in values and "below" in values):
         raise TrialError(
-            f"{what} gives two lower or two upper bounds", where=node.where(),
+            f"{what} gives two lower or two upper bounds",
+            where=node.where(),
             fix="keep one of min/above and one of max/below",
         )
     low = values.get("min", values.get("above"))
@@ -94,7 +108,8 @@ def parse_comparison(node: Located, what: str) -> Comparison | None:
         if low > high or (strict and low == high):
             raise TrialError(
                 f"{what} can never be met: the lower bound {low:g} is not below the upper bound {high:g}",
-                where=node.where(), fix="check the thresholds against the protocol",
+                where=node.where(),
+                fix="check the thresholds against the protocol",
             )
     return Comparison(**values)
 
@@ -103,13 +118,18 @@ def _missing(node: Located, default: Truth) -> Truth:
     if "if_missing" not in node:
         return default
     raw = node["if_missing"]
-    text = {True: "true", False: "false"}.get(raw, str(raw).lower()) if isinstance(raw, bool) else str(raw).lower()
+    text = (
+        {True: "true", False: "false"}.get(raw, str(raw).lower())
+        if isinstance(raw, bool)
+        else str(raw).lower()
+    )
     try:
         return Truth(text)
     except ValueError:
         raise TrialError(
             f"`if_missing` must be true, false or unknown, not `{raw}`",
-            where=node.where("if_missing"), fix="write `if_missing: unknown`",
+            where=node.where("if_missing"),
+            fix="write `if_missing: unknown`",
         ) from None
 
 
@@ -127,22 +147,26 @@ class _RuleParser:
 
             near = difflib.get_close_matches(name, list(self.library.concepts), n=1, cutoff=0.6)
             raise TrialError(
-                f"unknown concept `{name}`", where=node.where(key),
-                fix=f"did you mean `{near[0]}`?" if near
+                f"unknown concept `{name}`",
+                where=node.where(key),
+                fix=f"did you mean `{near[0]}`?"
+                if near
                 else "define it in trials/concepts/*.yaml or check the spelling",
             )
         kind = self.library[name].kind
         if kind not in kinds:
             raise TrialError(
                 f"concept `{name}` is a {kind}, which {what} cannot use",
-                where=node.where(key), fix=f"use a concept of kind {' or '.join(kinds)}",
+                where=node.where(key),
+                fix=f"use a concept of kind {' or '.join(kinds)}",
             )
         return name
 
     def parse(self, value: Any, where: str) -> Rule:
         if not isinstance(value, Located) or len(value) != 1:
             raise TrialError(
-                "a rule must be a mapping with exactly one key", where=where,
+                "a rule must be a mapping with exactly one key",
+                where=where,
                 fix=f"start it with one of: {', '.join(RULE_KEYS)}",
             )
         check_keys(value, set(RULE_KEYS), "a rule")
@@ -153,14 +177,20 @@ class _RuleParser:
 
     def _mapping(self, body: Any, here: str, key: str) -> Located:
         if not isinstance(body, Located):
-            raise TrialError(f"`{key}` needs a mapping of settings", where=here,
-                             fix=f"write `{key}: {{...}}`, see docs/criteria-language.md")
+            raise TrialError(
+                f"`{key}` needs a mapping of settings",
+                where=here,
+                fix=f"write `{key}: {{...}}`, see docs/criteria-language.md",
+            )
         return body
 
     def _list(self, body: Any, here: str, key: str) -> list:
         if not isinstance(body, list) or not body:
-            raise TrialError(f"`{key}` needs a non-empty list of rules", where=here,
-                             fix=f"write `{key}:` followed by `- rule` lines")
+            raise TrialError(
+                f"`{key}` needs a non-empty list of rules",
+                where=here,
+                fix=f"write `{key}:` followed by `- rule` lines",
+            )
         return body
 
     def _age(self, body: Any, here: str, parent: Located) -> Rule:
@@ -170,16 +200,18 @@ class _RuleParser:
         if cmp is None:
             raise TrialError("`age` needs min, max, above or below", where=here, fix="e.g. `age: {min: 18}`")
         if any(t < 0 or t > 130 for _, t in cmp.bounds()):
-            raise TrialError("an age bound is outside 0..130 years", where=here,
-                             fix="check the age thresholds")
+            raise TrialError(
+                "an age bound is outside 0..130 years", where=here, fix="check the age thresholds"
+            )
         return Age(cmp)
 
     def _sex(self, body: Any, here: str, parent: Located) -> Rule:
         values = body if isinstance(body, list) else [body]
         values = [str(v).upper() for v in values]
         if not values or any(v not in ("F", "M") for v in values):
-            raise TrialError(f"`sex` must be F, M or a list of them, not `{body}`", where=here,
-                             fix="write `sex: F`")
+            raise TrialError(
+                f"`sex` must be F, M or a list of them, not `{body}`", where=here, fix="write `sex: F`"
+            )
         return Sex(tuple(values))
 
     def _history_like(self, body: Any, here: str, label: str) -> Rule:
@@ -191,8 +223,11 @@ class _RuleParser:
         concept = self.concept(body, "concept", kinds, f"`{label}`")
         count = body.get("min_count", 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise TrialError("`min_count` must be a whole number of at least 1",
-                             where=body.where("min_count"), fix="e.g. `min_count: 2`")
+            raise TrialError(
+                "`min_count` must be a whole number of at least 1",
+                where=body.where("min_count"),
+                fix="e.g. `min_count: 2`",
+            )
         return History(
             concept=concept,
             within=parse_duration(body.get("within"), body.where("within")),
@@ -218,12 +253,16 @@ class _RuleParser:
         cmp = parse_comparison(body, f"`{label}` of `{name}`")
         result = body.get("result")
         if result is not None and str(result).lower() not in ("positive", "negative"):
-            raise TrialError(f"`result` must be positive or negative, not `{result}`",
-                             where=body.where("result"), fix="write `result: positive`")
+            raise TrialError(
+                f"`result` must be positive or negative, not `{result}`",
+                where=body.where("result"),
+                fix="write `result: positive`",
+            )
         if (cmp is None) == (result is None):
             raise TrialError(
                 f"`{label}` of `{name}` needs either a comparison (min/max/above/below) or `result`",
-                where=here, fix="e.g. `max: 3, unit: ULN` or `result: positive`",
+                where=here,
+                fix="e.g. `max: 3, unit: ULN` or `result: positive`",
             )
         unit = body.get("unit")
         if cmp is not None:
@@ -245,13 +284,15 @@ class _RuleParser:
             if concept.accepts_missing_unit:
                 return concept.unit
             raise TrialError(
-                f"the threshold on `{concept.name}` needs a `unit`", where=body.where(),
+                f"the threshold on `{concept.name}` needs a `unit`",
+                where=body.where(),
                 fix=f"add `unit: {concept.unit}` (or `unit: ULN`)",
             )
         if concept.unit_factor(normalise_unit(str(unit))) is None:
             known = [concept.unit or ""] + [u for u, _ in concept.units]
             raise TrialError(
-                f"unit `{unit}` is not known for `{concept.name}`", where=body.where("unit"),
+                f"unit `{unit}` is not known for `{concept.name}`",
+                where=body.where("unit"),
                 fix=f"use one of: {', '.join(sorted(set(k for k in known if k)))}, or ULN",
             )
         return str(unit)
@@ -270,21 +311,30 @@ class _RuleParser:
         name = self.concept(body, "concept", ("medication",), "`medication`")
         days = body.get("min_days", 1)
         if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-            raise TrialError("`min_days` must be a whole number of at least 1",
-                             where=body.where("min_days"), fix="e.g. `min_days: 90`")
+            raise TrialError(
+                "`min_days` must be a whole number of at least 1",
+                where=body.where("min_days"),
+                fix="e.g. `min_days: 90`",
+            )
         dose = dose_unit = None
         if "dose" in body:
             dnode = self._mapping(body["dose"], body.where("dose"), "dose")
             check_keys(dnode, DOSE_KEYS, "`dose`")
             dose = parse_comparison(dnode, "`dose`")
             if dose is None:
-                raise TrialError("`dose` needs min, max, above or below", where=dnode.where(),
-                                 fix="e.g. `dose: {min: 7.5, unit: mg/d}`")
+                raise TrialError(
+                    "`dose` needs min, max, above or below",
+                    where=dnode.where(),
+                    fix="e.g. `dose: {min: 7.5, unit: mg/d}`",
+                )
             concept = self.library[name]
             dose_unit = str(require(dnode, "unit", "`dose`"))
             if concept.unit_factor(normalise_unit(dose_unit)) is None:
-                raise TrialError(f"dose unit `{dose_unit}` is not known for `{name}`",
-                                 where=dnode.where("unit"), fix=f"use {concept.unit}")
+                raise TrialError(
+                    f"dose unit `{dose_unit}` is not known for `{name}`",
+                    where=dnode.where("unit"),
+                    fix=f"use {concept.unit}",
+                )
         return Medication(
             concept=name,
             within=parse_duration(body.get("within"), body.where("within")),
@@ -299,24 +349,30 @@ class _RuleParser:
         check_keys(body, DERIVED_KEYS, "`derived`")
         measure = require(body, "measure", "`derived`")
         if measure not in DERIVED_UNITS:
-            raise TrialError(f"unknown derived measure `{measure}`", where=body.where("measure"),
-                             fix=f"use one of {', '.join(DERIVED_UNITS)}")
+            raise TrialError(
+                f"unknown derived measure `{measure}`",
+                where=body.where("measure"),
+                fix=f"use one of {', '.join(DERIVED_UNITS)}",
+            )
         for needed, unit in DERIVED_INPUTS.items():
             if measure == "egfr_ckd_epi_2021" and needed == "weight":
                 continue
             if needed not in self.library or self.library[needed].unit != unit:
                 raise TrialError(
                     f"`{measure}` needs a concept `{needed}` with canonical unit {unit}",
-                    where=here, fix="add it to the concept library",
+                    where=here,
+                    fix="add it to the concept library",
                 )
         cmp = parse_comparison(body, f"`derived` {measure}")
         if cmp is None:
-            raise TrialError("`derived` needs min, max, above or below", where=here,
-                             fix="e.g. `min: 60`")
+            raise TrialError("`derived` needs min, max, above or below", where=here, fix="e.g. `min: 60`")
         unit = body.get("unit")
         if unit is not None and normalise_unit(str(unit)) not in DERIVED_UNITS[measure]:
-            raise TrialError(f"`{measure}` is in {sorted(DERIVED_UNITS[measure])[0]}, not `{unit}`",
-                             where=body.where("unit"), fix="state the threshold in that unit")
+            raise TrialError(
+                f"`{measure}` is in {sorted(DERIVED_UNITS[measure])[0]}, not `{unit}`",
+                where=body.where("unit"),
+                fix="state the threshold in that unit",
+            )
         return Derived(
             measure=measure,
             compare=cmp,
@@ -340,8 +396,11 @@ class _RuleParser:
         n = require(body, "n", "`at_least`")
         parts = self._list(require(body, "of", "`at_least`"), body.where("of"), "of")
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= len(parts):
-            raise TrialError(f"`n` must be a whole number from 1 to {len(parts)}",
-                             where=body.where("n"), fix="count the rules under `of`")
+            raise TrialError(
+                f"`n` must be a whole number from 1 to {len(parts)}",
+                where=body.where("n"),
+                fix="count the rules under `of`",
+            )
         return AtLeast(n, tuple(self.parse(p, body.where("of")) for p in parts))
 
 
@@ -350,50 +409,72 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
     data = load_yaml(path)
     raw = path.read_bytes()
     if not isinstance(data, Located):
-        raise TrialError("a trial file must be a mapping with id, title and criteria",
-                         where=str(path), fix="see docs/criteria-language.md")
+        raise TrialError(
+            "a trial file must be a mapping with id, title and criteria",
+            where=str(path),
+            fix="see docs/criteria-language.md",
+        )
     check_keys(data, TRIAL_KEYS, "a trial")
     trial_id = str(require(data, "id", "a trial"))
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", trial_id):
-        raise TrialError(f"trial id `{trial_id}` may use only letters, digits, '.', '_' and '-'",
-                         where=data.where("id"), fix="rename the trial")
+        raise TrialError(
+            f"trial id `{trial_id}` may use only letters, digits, '.', '_' and '-'",
+            where=data.where("id"),
+            fix="rename the trial",
+        )
     items = require(data, "criteria", "a trial")
     if not isinstance(items, list):
-        raise TrialError("`criteria` must be a list", where=data.where("criteria"),
-                         fix="write each criterion as a `- id: ...` item")
+        raise TrialError(
+            "`criteria` must be a list",
+            where=data.where("criteria"),
+            fix="write each criterion as a `- id: ...` item",
+        )
     parser = _RuleParser(library, str(path))
     criteria: list[Criterion] = []
     seen: dict[str, str] = {}
     for item in items:
         if not isinstance(item, Located):
-            raise TrialError("each criterion must be a mapping", where=data.where("criteria"),
-                             fix="start each with `- id:`")
+            raise TrialError(
+                "each criterion must be a mapping",
+                where=data.where("criteria"),
+                fix="start each with `- id:`",
+            )
         check_keys(item, CRITERION_KEYS, "a criterion")
         cid = str(require(item, "id", "a criterion"))
         if cid in seen or cid == "base":
             raise TrialError(
                 f"criterion id `{cid}` is used twice" if cid in seen else "`base` is reserved",
-                where=item.where("id"), fix="give each criterion its own id",
+                where=item.where("id"),
+                fix="give each criterion its own id",
             )
         seen[cid] = item.where("id")
         kind = require(item, "kind", f"criterion `{cid}`")
         if kind not in ("inclusion", "exclusion"):
-            raise TrialError(f"`kind` must be inclusion or exclusion, not `{kind}`",
-                             where=item.where("kind"), fix="write `kind: inclusion`")
+            raise TrialError(
+                f"`kind` must be inclusion or exclusion, not `{kind}`",
+                where=item.where("kind"),
+                fix="write `kind: inclusion`",
+            )
         text = str(require(item, "text", f"criterion `{cid}`")).strip()
         assessable = item.get("assessable", True)
         if assessable is False:
             if "rule" in item:
-                raise TrialError(f"criterion `{cid}` has a rule but says `assessable: false`",
-                                 where=item.where("rule"), fix="remove one of the two")
+                raise TrialError(
+                    f"criterion `{cid}` has a rule but says `assessable: false`",
+                    where=item.where("rule"),
+                    fix="remove one of the two",
+                )
             reason = str(require(item, "reason", f"not assessable criterion `{cid}`"))
             criteria.append(Criterion(cid, kind, text, None, reason, item.get("note")))
             continue
         if assessable is not True:
             raise TrialError("`assessable` must be true or false", where=item.where("assessable"))
         if "rule" not in item:
-            raise TrialError(f"criterion `{cid}` has no rule", where=item.where(),
-                             fix="add `rule:` or `assessable: false` with a `reason:`")
+            raise TrialError(
+                f"criterion `{cid}` has no rule",
+                where=item.where(),
+                fix="add `rule:` or `assessable: false` with a `reason:`",
+            )
         rule = parser.parse(item["rule"], item.where("rule"))
         criteria.append(Criterion(cid, kind, text, rule, None, item.get("note")))
     if not criteria:

@@ -31,7 +31,7 @@ class Located(dict):
         return f"{self.file}:{line}"
 
 
-class _Loader(yaml.SafeLoader):
+class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when available
     """SafeLoader whose mappings are `Located`; no arbitrary Python objects are built."""
 
 

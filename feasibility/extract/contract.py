@@ -19,8 +19,7 @@ class Column:
 
 
 _STRING = ("VARCHAR",)
-_INT = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-        "UBIGINT")
+_INT = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 _NUMBER = ("DOUBLE", "FLOAT", "DECIMAL", "REAL", *_INT)
 _DATE = ("DATE", "TIMESTAMP")
 
@@ -31,10 +30,16 @@ COLUMNS: tuple[Column, ...] = (
     Column("birth_year", "INTEGER", True, _INT, "year of birth, constant per patient"),
     Column("birth_date", "DATE", False, _DATE, "date of birth; takes precedence over birth_year"),
     Column("index_date", "DATE", False, _DATE, "per-patient screening date; overrides --as-of"),
-    Column("domain", "VARCHAR", True, _STRING, "diagnosis, lab, medication, procedure, "
-           "observation or person"),
-    Column("code_system", "VARCHAR", True, _STRING, "ICD10CM, ICD10, ICD9CM, LOINC, ATC, RXNORM, "
-           "SNOMED, CVX, LOCAL, ..."),
+    Column(
+        "domain", "VARCHAR", True, _STRING, "diagnosis, lab, medication, procedure, observation or person"
+    ),
+    Column(
+        "code_system",
+        "VARCHAR",
+        True,
+        _STRING,
+        "ICD10CM, ICD10, ICD9CM, LOINC, ATC, RXNORM, SNOMED, CVX, LOCAL, ...",
+    ),
     Column("code", "VARCHAR", True, _STRING + _INT, "the code in that system"),
     Column("value_num", "DOUBLE", False, _NUMBER, "numeric result; for medications the daily dose"),
     Column("value_text", "VARCHAR", False, _STRING, "text result: positive, negative, detected, ..."),

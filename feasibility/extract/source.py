@@ -49,8 +49,11 @@ def resolve_files(spec: str) -> tuple[Path, ...]:
     if p.is_dir():
         files = sorted(p.rglob("*.parquet"))
         if not files:
-            raise ExtractError("no *.parquet files in this folder", where=spec,
-                               fix="point at a parquet file or a folder of them")
+            raise ExtractError(
+                "no *.parquet files in this folder",
+                where=spec,
+                fix="point at a parquet file or a folder of them",
+            )
         return tuple(files)
     if p.is_file():
         return (p,)
@@ -64,9 +67,7 @@ def resolve_files(spec: str) -> tuple[Path, ...]:
 
 def _describe(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str) -> dict[str, str]:
     try:
-        rows = con.execute(
-            "DESCRIBE SELECT * FROM read_parquet(?)", [[str(f) for f in files]]
-        ).fetchall()
+        rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [[str(f) for f in files]]).fetchall()
     except duckdb.Error as e:
         first = str(e).splitlines()[0]
         hint = "is it a parquet file? re-export it, or check it is not truncated"
@@ -90,21 +91,26 @@ def check_columns(columns: dict[str, str], label: str) -> None:
         if col.name not in columns:
             if col.name in lower:
                 raise ExtractError(
-                    f"column `{lower[col.name]}` must be spelt `{col.name}`", where=label,
+                    f"column `{lower[col.name]}` must be spelt `{col.name}`",
+                    where=label,
                     fix=f"rename the column to `{col.name}`",
                 )
             if col.required:
                 import difflib
 
                 near = difflib.get_close_matches(col.name, list(columns), n=1, cutoff=0.7)
-                fix = (f"rename `{near[0]}` to `{col.name}`" if near
-                       else f"add `{col.name}` ({col.meaning}); see docs/extract-contract.md")
+                fix = (
+                    f"rename `{near[0]}` to `{col.name}`"
+                    if near
+                    else f"add `{col.name}` ({col.meaning}); see docs/extract-contract.md"
+                )
                 raise ExtractError(f"required column `{col.name}` is missing", where=label, fix=fix)
             continue
         found = columns[col.name]
         if not any(found.startswith(a) for a in col.accepts):
             raise ExtractError(
-                f"column `{col.name}` has type {found}, expected {col.type}", where=label,
+                f"column `{col.name}` has type {found}, expected {col.type}",
+                where=label,
                 fix=f"write `{col.name}` as {col.type} ({col.meaning})",
             )
 

@@ -1,6 +1,5 @@
-"""Importers: a site's OMOP CDM or MIMIC-IV database -> an extract (docs/importing.md)."""
+"""Importers: a site's OMOP CDM or MIMIC-IV database -> an extract (docs/importing.md).
 
-from feasibility.importers.mimic import import_mimic
-from feasibility.importers.omop import import_omop
-
-__all__ = ["import_mimic", "import_omop"]
+`feasibility.importers.omop.import_omop` and `feasibility.importers.mimic.import_mimic`; the
+command line is `feasibility import omop|mimic-iv` (feasibility/importers/cli.py).
+"""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
 
-from feasibility.importers.common import ImportSummary
+if TYPE_CHECKING:
+    from feasibility.importers.common import ImportSummary
 
 err = Console(stderr=True)
 
@@ -29,48 +31,73 @@ def import_group() -> None:
 
 @import_group.command("omop")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="Extract parquet file to write (replaced only when the import succeeds).")
-@click.option("--index-date", "index", type=click.Choice(["none", "observation-end"]),
-              default="none", show_default=True,
-              help="Per-patient index_date: none (use `run --as-of` or the latest date), or the "
-                   "end of each person's last observation period.")
-@click.option("--schema", help="Schema of the CDM tables in a DuckDB file (default: the one "
-                               "holding `person`).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Extract parquet file to write (replaced only when the import succeeds).",
+)
+@click.option(
+    "--index-date",
+    "index",
+    type=click.Choice(["none", "observation-end"]),
+    default="none",
+    show_default=True,
+    help="Per-patient index_date: none (use `run --as-of` or the latest date), or the "
+    "end of each person's last observation period.",
+)
+@click.option(
+    "--schema", help="Schema of the CDM tables in a DuckDB file (default: the one holding `person`)."
+)
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
 @click.option("--memory-limit", help="DuckDB memory limit, e.g. 4GB.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only where the extract is.")
-def omop(source: Path, out: Path, index: str, schema: str | None, threads: int | None,
-         memory_limit: str | None, quiet: bool) -> None:
+def omop(
+    source: Path,
+    out: Path,
+    index: str,
+    schema: str | None,
+    threads: int | None,
+    memory_limit: str | None,
+    quiet: bool,
+) -> None:
     """Read an OMOP CDM 5.3/5.4 database (SOURCE: folder of parquet/CSV tables, or a DuckDB
     file) and write the extract."""
     from feasibility.importers.omop import import_omop
 
     started = time.perf_counter()
     with err.status("importing OMOP CDM", spinner="dots"):
-        summary = import_omop(source, out, index=index, schema=schema, threads=threads,
-                              memory_limit=memory_limit)
+        summary = import_omop(
+            source, out, index=index, schema=schema, threads=threads, memory_limit=memory_limit
+        )
     _print(summary, started, quiet)
 
 
 @import_group.command("mimic-iv")
 @click.argument("hosp", type=click.Path(path_type=Path))
-@click.option("--out", type=click.Path(path_type=Path), required=True,
-              help="Extract parquet file to write (replaced only when the import succeeds).")
-@click.option("--loinc-map", type=click.Path(path_type=Path),
-              help="mimic-code d_labitems_to_loinc.csv (default: HOSP/../mimic_code_concept_map/ "
-                   "or HOSP/mimic_code_concept_map/).")
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Extract parquet file to write (replaced only when the import succeeds).",
+)
+@click.option(
+    "--loinc-map",
+    type=click.Path(path_type=Path),
+    help="mimic-code d_labitems_to_loinc.csv (default: HOSP/../mimic_code_concept_map/ "
+    "or HOSP/mimic_code_concept_map/).",
+)
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
 @click.option("--memory-limit", help="DuckDB memory limit, e.g. 4GB.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only where the extract is.")
-def mimic_iv(hosp: Path, out: Path, loinc_map: Path | None, threads: int | None,
-             memory_limit: str | None, quiet: bool) -> None:
+def mimic_iv(
+    hosp: Path, out: Path, loinc_map: Path | None, threads: int | None, memory_limit: str | None, quiet: bool
+) -> None:
     """Read the MIMIC-IV hosp module (HOSP: folder of patients.csv.gz, labevents.csv.gz, ...)
     and write the extract. MIMIC-IV is ODbL-licensed: cite it wherever its data is used."""
     from feasibility.importers.mimic import import_mimic
 
     started = time.perf_counter()
     with err.status("importing MIMIC-IV", spinner="dots"):
-        summary = import_mimic(hosp, out, loinc_map=loinc_map, threads=threads,
-                               memory_limit=memory_limit)
+        summary = import_mimic(hosp, out, loinc_map=loinc_map, threads=threads, memory_limit=memory_limit)
     _print(summary, started, quiet)

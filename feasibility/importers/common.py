@@ -14,11 +14,21 @@ from feasibility.errors import FeasibilityError
 
 # The extract's columns in contract order, with the type each is written as.
 EXTRACT_COLUMNS = (
-    ("patient_id", "VARCHAR"), ("sex", "VARCHAR"), ("birth_year", "INTEGER"),
-    ("birth_date", "DATE"), ("index_date", "DATE"), ("domain", "VARCHAR"),
-    ("code_system", "VARCHAR"), ("code", "VARCHAR"), ("value_num", "DOUBLE"),
-    ("value_text", "VARCHAR"), ("unit", "VARCHAR"), ("ref_low", "DOUBLE"),
-    ("ref_high", "DOUBLE"), ("start_date", "DATE"), ("end_date", "DATE"),
+    ("patient_id", "VARCHAR"),
+    ("sex", "VARCHAR"),
+    ("birth_year", "INTEGER"),
+    ("birth_date", "DATE"),
+    ("index_date", "DATE"),
+    ("domain", "VARCHAR"),
+    ("code_system", "VARCHAR"),
+    ("code", "VARCHAR"),
+    ("value_num", "DOUBLE"),
+    ("value_text", "VARCHAR"),
+    ("unit", "VARCHAR"),
+    ("ref_low", "DOUBLE"),
+    ("ref_high", "DOUBLE"),
+    ("start_date", "DATE"),
+    ("end_date", "DATE"),
 )
 
 
@@ -37,8 +47,9 @@ class ImportSummary:
     def lines(self) -> list[str]:
         out = [f"{self.rows:,} rows for {self.patients:,} patients written to {self.out}"]
         if self.rows_by_domain:
-            out.append("rows by domain: " + ", ".join(
-                f"{k} {v:,}" for k, v in sorted(self.rows_by_domain.items())))
+            out.append(
+                "rows by domain: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.rows_by_domain.items()))
+            )
         out.append("data quality (counts only):")
         for label, n in self.counts.items():
             out.append(f"  {label}: {n:,}")
@@ -78,13 +89,15 @@ def require_dir(path: Path, what: str) -> Path:
 
 def find_table_file(folder: Path, name: str) -> Path | None:
     """`name` as parquet (a file or a folder of files), CSV or gzipped CSV, any case."""
-    wanted = {f"{name}.parquet", f"{name}.csv", f"{name}.csv.gz", f"{name}.tsv", f"{name}.txt",
-              name}
+    wanted = {f"{name}.parquet", f"{name}.csv", f"{name}.csv.gz", f"{name}.tsv", f"{name}.txt", name}
     try:
         entries = sorted(folder.iterdir())
     except OSError as e:
-        raise FeasibilityError(f"cannot list the folder ({e.strerror})", where=str(folder),
-                               fix="check the folder and its permissions") from None
+        raise FeasibilityError(
+            f"cannot list the folder ({e.strerror})",
+            where=str(folder),
+            fix="check the folder and its permissions",
+        ) from None
     for suffix_order in (".parquet", ".csv.gz", ".csv", ".tsv", ".txt", ""):
         for p in entries:
             low = p.name.lower()
@@ -113,15 +126,24 @@ def create_view(con: duckdb.DuckDBPyConnection, view: str, source_sql: str, labe
         cols = [r[0].lower() for r in con.execute(f"DESCRIBE {view}").fetchall()]
         con.execute(f"SELECT * FROM {view} LIMIT 1").fetchall()
     except duckdb.Error as e:
-        raise FeasibilityError(f"cannot read the table ({short_error(e)})", where=label,
-                               fix="check the file is a complete parquet or CSV export") from None
+        raise FeasibilityError(
+            f"cannot read the table ({short_error(e)})",
+            where=label,
+            fix="check the file is a complete parquet or CSV export",
+        ) from None
     return cols
 
 
 def short_error(e: Exception) -> str:
     message = str(e).splitlines()[0] if str(e) else type(e).__name__
-    for prefix in ("Invalid Input Error: ", "IO Error: ", "Binder Error: ", "Conversion Error: ",
-                   "Parser Error: ", "Catalog Error: "):
+    for prefix in (
+        "Invalid Input Error: ",
+        "IO Error: ",
+        "Binder Error: ",
+        "Conversion Error: ",
+        "Parser Error: ",
+        "Catalog Error: ",
+    ):
         message = message.removeprefix(prefix)
     return message[:160]
 
@@ -131,31 +153,41 @@ def write_extract(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None
     temporary file beside it, then renamed, so a failed import never leaves half a file."""
     out = out.resolve()
     if out.is_dir():
-        raise FeasibilityError("exists and is a folder", where=str(out),
-                               fix="give --out a file name such as extract.parquet")
+        raise FeasibilityError(
+            "exists and is a folder", where=str(out), fix="give --out a file name such as extract.parquet"
+        )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
         os.close(fd)
     except OSError as e:
-        raise FeasibilityError(f"cannot write here ({e.strerror})", where=str(out.parent),
-                               fix="choose another --out") from None
+        raise FeasibilityError(
+            f"cannot write here ({e.strerror})", where=str(out.parent), fix="choose another --out"
+        ) from None
     tmp = Path(tmp_name)
     try:
         select = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in EXTRACT_COLUMNS)
         escaped = str(tmp).replace("'", "''")
-        con.execute(f"COPY (SELECT {select} FROM ({query})) TO '{escaped}' "
-                    "(FORMAT parquet, COMPRESSION zstd)")
+        con.execute(
+            f"COPY (SELECT {select} FROM ({query})) TO '{escaped}' (FORMAT parquet, COMPRESSION zstd)"
+        )
         os.replace(tmp, out)
     except duckdb.OutOfMemoryException:
-        raise FeasibilityError("DuckDB ran out of memory", where=str(out),
-                               fix="raise --memory-limit or use a machine with more memory") from None
+        raise FeasibilityError(
+            "DuckDB ran out of memory",
+            where=str(out),
+            fix="raise --memory-limit or use a machine with more memory",
+        ) from None
     except duckdb.Error as e:
-        raise FeasibilityError(f"cannot build the extract ({short_error(e)})", where=str(out),
-                               fix="check the source tables' columns and types") from None
+        raise FeasibilityError(
+            f"cannot build the extract ({short_error(e)})",
+            where=str(out),
+            fix="check the source tables' columns and types",
+        ) from None
     except OSError as e:
-        raise FeasibilityError(f"cannot write ({e.strerror})", where=str(out),
-                               fix="choose another --out") from None
+        raise FeasibilityError(
+            f"cannot write ({e.strerror})", where=str(out), fix="choose another --out"
+        ) from None
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -166,8 +198,9 @@ def summarise_written(con: duckdb.DuckDBPyConnection, out: Path, summary: Import
     rows = con.execute(f"SELECT domain, count(*) FROM read_parquet('{path}') GROUP BY domain").fetchall()
     summary.rows_by_domain = {d: int(n) for d, n in rows}
     summary.rows = sum(summary.rows_by_domain.values())
-    summary.patients = int(con.execute(
-        f"SELECT count(DISTINCT patient_id) FROM read_parquet('{path}')").fetchall()[0][0])
+    summary.patients = int(
+        con.execute(f"SELECT count(DISTINCT patient_id) FROM read_parquet('{path}')").fetchall()[0][0]
+    )
 
 
 def fetch_counts(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, int]:

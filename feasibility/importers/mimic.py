@@ -90,14 +90,59 @@ DRUG_ATC: tuple[tuple[str, str], ...] = (
 
 # Routes of local (non-systemic) use: eye, ear, skin, inhaled, nasal, rectal, vaginal,
 # catheter dwell. A named drug given this way gets no ATC row (counted).
-LOCAL_ROUTES = ("TP", "IH", "NU", "NEB", "NAS", "BOTH EYES", "LEFT EYE", "RIGHT EYE", "OU", "OS",
-                "OD", "BOTH EARS", "LEFT EAR", "RIGHT EAR", "AU", "AS", "AD", "PR", "VG", "TD",
-                "DWELL", "DIALYS", "ID", "IJ", "PERIPHNERVE", "BUCCAL", "MOUTH/THROAT")
+LOCAL_ROUTES = (
+    "TP",
+    "IH",
+    "NU",
+    "NEB",
+    "NAS",
+    "BOTH EYES",
+    "LEFT EYE",
+    "RIGHT EYE",
+    "OU",
+    "OS",
+    "OD",
+    "BOTH EARS",
+    "LEFT EAR",
+    "RIGHT EAR",
+    "AU",
+    "AS",
+    "AD",
+    "PR",
+    "VG",
+    "TD",
+    "DWELL",
+    "DIALYS",
+    "ID",
+    "IJ",
+    "PERIPHNERVE",
+    "BUCCAL",
+    "MOUTH/THROAT",
+)
 # Words (at a word start) of local use or line care in the drug name, whatever the route:
 # heparin flushes and locks, circuit priming, creams, drops.
-LOCAL_WORDS = ("flush", "dwell", "lock", "priming", "crrt", "ophth", "cream", "oint", "lotion",
-               "gel", "drop", "otic", "nasal", "inhal", "enema", "rectal", "foam", "spray",
-               "patch", "topical")
+LOCAL_WORDS = (
+    "flush",
+    "dwell",
+    "lock",
+    "priming",
+    "crrt",
+    "ophth",
+    "cream",
+    "oint",
+    "lotion",
+    "gel",
+    "drop",
+    "otic",
+    "nasal",
+    "inhal",
+    "enema",
+    "rectal",
+    "foam",
+    "spray",
+    "patch",
+    "topical",
+)
 
 
 def _sql_list(values) -> str:
@@ -124,29 +169,42 @@ def hosp_folder(given: Path) -> Path:
     return given
 
 
-def import_mimic(hosp: Path, out: Path, loinc_map: Path | None = None,
-                 threads: int | None = None, memory_limit: str | None = None) -> ImportSummary:
+def import_mimic(
+    hosp: Path,
+    out: Path,
+    loinc_map: Path | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> ImportSummary:
     """Read the MIMIC-IV hosp folder `hosp` (or the MIMIC-IV folder holding `hosp/`), write
     the extract to `out`, return the summary."""
     given = Path(hosp)
     require_dir(given, "MIMIC-IV hosp folder")
     if not given.is_dir():
-        raise FeasibilityError("is not a folder", where=str(given),
-                               fix="point at the MIMIC-IV hosp folder (patients.csv.gz, ...)")
+        raise FeasibilityError(
+            "is not a folder",
+            where=str(given),
+            fix="point at the MIMIC-IV hosp folder (patients.csv.gz, ...)",
+        )
     hosp = hosp_folder(given)
     if loinc_map is None:
         loinc_map = default_map_path(given)
         if loinc_map is None:
             raise FeasibilityError(
                 f"no {MAP_FILE} in ../mimic_code_concept_map or ./mimic_code_concept_map",
-                where=str(hosp), fix="pass --loinc-map PATH (mimic-code's d_labitems_to_loinc.csv)")
+                where=str(hosp),
+                fix="pass --loinc-map PATH (mimic-code's d_labitems_to_loinc.csv)",
+            )
     else:
         loinc_map = Path(loinc_map)
         if loinc_map.is_dir():
             loinc_map = loinc_map / MAP_FILE
         if not loinc_map.is_file():
-            raise FeasibilityError("lab-to-LOINC map not found", where=str(loinc_map),
-                                   fix="pass --loinc-map PATH to d_labitems_to_loinc.csv")
+            raise FeasibilityError(
+                "lab-to-LOINC map not found",
+                where=str(loinc_map),
+                fix="pass --loinc-map PATH to d_labitems_to_loinc.csv",
+            )
 
     con = connect(threads, memory_limit)
     try:
@@ -156,8 +214,11 @@ def import_mimic(hosp: Path, out: Path, loinc_map: Path | None = None,
             if path is None:
                 if name in OPTIONAL:
                     continue
-                raise FeasibilityError(f"required table `{name}` is missing", where=str(hosp),
-                                       fix=f"the hosp folder needs {name}.csv.gz (or .csv, .parquet)")
+                raise FeasibilityError(
+                    f"required table `{name}` is missing",
+                    where=str(hosp),
+                    fix=f"the hosp folder needs {name}.csv.gz (or .csv, .parquet)",
+                )
             columns[name] = create_view(con, f"src_{name}", reader_sql(path), str(path))
         _check_columns(columns, hosp)
         itemid_col, loinc_col, vocab_col = _map_columns(con, loinc_map)
@@ -175,8 +236,10 @@ def import_mimic(hosp: Path, out: Path, loinc_map: Path | None = None,
         summarise_written(con, out, summary)
         summary.counts = fetch_counts(con, _QUALITY_SQL)
         summary.notes.append(f"lab codes mapped with {loinc_map.name}")
-        summary.notes.append("MIMIC-IV data: ODbL 1.0; cite Johnson A, Bulgarelli L, Pollard T, "
-                             "Horng S, Celi LA, Mark R. MIMIC-IV (PhysioNet)")
+        summary.notes.append(
+            "MIMIC-IV data: ODbL 1.0; cite Johnson A, Bulgarelli L, Pollard T, "
+            "Horng S, Celi LA, Mark R. MIMIC-IV (PhysioNet)"
+        )
         return summary
     finally:
         con.close()
@@ -186,10 +249,27 @@ _NEEDED = {
     "patients": ("subject_id", "gender", "anchor_age", "anchor_year"),
     "admissions": ("subject_id", "hadm_id", "admittime", "dischtime"),
     "diagnoses_icd": ("subject_id", "hadm_id", "icd_code", "icd_version"),
-    "labevents": ("subject_id", "itemid", "charttime", "value", "valuenum", "valueuom",
-                  "ref_range_lower", "ref_range_upper"),
-    "prescriptions": ("subject_id", "starttime", "stoptime", "drug", "ndc", "dose_val_rx",
-                      "dose_unit_rx", "doses_per_24_hrs", "route"),
+    "labevents": (
+        "subject_id",
+        "itemid",
+        "charttime",
+        "value",
+        "valuenum",
+        "valueuom",
+        "ref_range_lower",
+        "ref_range_upper",
+    ),
+    "prescriptions": (
+        "subject_id",
+        "starttime",
+        "stoptime",
+        "drug",
+        "ndc",
+        "dose_val_rx",
+        "dose_unit_rx",
+        "doses_per_24_hrs",
+        "route",
+    ),
     "procedures_icd": ("subject_id", "chartdate", "icd_code", "icd_version"),
 }
 
@@ -198,24 +278,28 @@ def _check_columns(columns: dict[str, list[str]], hosp: Path) -> None:
     for table, cols in columns.items():
         for needed in _NEEDED[table]:
             if needed not in cols:
-                raise FeasibilityError(f"table `{table}` has no column `{needed}`", where=str(hosp),
-                                       fix="export the MIMIC-IV hosp tables with their original columns")
+                raise FeasibilityError(
+                    f"table `{table}` has no column `{needed}`",
+                    where=str(hosp),
+                    fix="export the MIMIC-IV hosp tables with their original columns",
+                )
 
 
 def _map_columns(con, loinc_map: Path) -> tuple[str, str, str | None]:
     cols = create_view(con, "lab_map_src", reader_sql(loinc_map), str(loinc_map))
     itemid = next((c for c in cols if c.startswith("itemid")), None)
     if "omop_concept_code" in cols:
-        loinc, vocab = "omop_concept_code", ("omop_vocabulary_id" if "omop_vocabulary_id" in cols
-                                             else None)
+        loinc, vocab = "omop_concept_code", ("omop_vocabulary_id" if "omop_vocabulary_id" in cols else None)
     elif "loinc" in cols:
         loinc, vocab = "loinc", None
     else:
         loinc, vocab = None, None
     if itemid is None or loinc is None:
-        raise FeasibilityError("not a lab-to-LOINC map (needs an itemid column and "
-                               "omop_concept_code or loinc)", where=str(loinc_map),
-                               fix="pass --loinc-map PATH to mimic-code's d_labitems_to_loinc.csv")
+        raise FeasibilityError(
+            "not a lab-to-LOINC map (needs an itemid column and omop_concept_code or loinc)",
+            where=str(loinc_map),
+            fix="pass --loinc-map PATH to mimic-code's d_labitems_to_loinc.csv",
+        )
     quote = lambda c: '"' + c.replace('"', '""') + '"'  # noqa: E731
     return quote(itemid), quote(loinc), quote(vocab) if vocab else None
 
@@ -374,6 +458,8 @@ SELECT
         AS "ATC-mapped prescriptions without a daily dose in mg",
     (SELECT count(*) FROM rx WHERE start_date IS NULL) AS "prescriptions without a start (dropped)",
     (SELECT count(*) FROM rx WHERE end_date < start_date) AS "prescriptions ending before they start",
+    (SELECT count(*) FROM events WHERE subject_id NOT IN (SELECT subject_id FROM pat))
+        AS "rows of subjects not in patients (dropped)",
     (SELECT count(*) FROM events e JOIN pat p USING (subject_id) WHERE e.start_date > p.index_date)
         AS "rows dated after the patient's last discharge (not seen by criteria)"
 """

@@ -44,8 +44,7 @@ from feasibility.importers.common import (
     write_extract,
 )
 
-EVENT_TABLES = ("condition_occurrence", "measurement", "drug_exposure", "procedure_occurrence",
-                "observation")
+EVENT_TABLES = ("condition_occurrence", "measurement", "drug_exposure", "procedure_occurrence", "observation")
 VOCAB_TABLES = ("concept", "concept_relationship", "concept_ancestor", "drug_strength")
 OTHER_TABLES = ("observation_period",)
 INDEX_CHOICES = ("none", "observation-end")
@@ -61,32 +60,64 @@ class _Table:
 
 
 _COLUMNS = {
-    "person": _Table(("person_id", "year_of_birth"),
-                     ("gender_concept_id", "gender_source_value", "month_of_birth", "day_of_birth",
-                      "birth_datetime")),
-    "condition_occurrence": _Table(("person_id", "condition_concept_id"),
-                                   ("condition_start_date", "condition_start_datetime",
-                                    "condition_end_date", "condition_source_concept_id")),
-    "measurement": _Table(("person_id", "measurement_concept_id"),
-                          ("measurement_date", "measurement_datetime", "value_as_number",
-                           "value_as_concept_id", "unit_concept_id", "unit_source_value",
-                           "range_low", "range_high", "measurement_source_concept_id",
-                           "value_source_value")),
-    "drug_exposure": _Table(("person_id", "drug_concept_id"),
-                            ("drug_exposure_start_date", "drug_exposure_start_datetime",
-                             "drug_exposure_end_date", "quantity", "days_supply",
-                             "drug_source_concept_id")),
-    "procedure_occurrence": _Table(("person_id", "procedure_concept_id"),
-                                   ("procedure_date", "procedure_datetime", "procedure_end_date",
-                                    "procedure_source_concept_id")),
-    "observation": _Table(("person_id", "observation_concept_id"),
-                          ("observation_date", "observation_datetime", "value_as_number",
-                           "value_as_string", "value_as_concept_id", "unit_concept_id",
-                           "unit_source_value", "observation_source_concept_id")),
-    "concept": _Table(("concept_id", "vocabulary_id", "concept_code"),
-                      ("concept_name", "concept_class_id")),
-    "concept_relationship": _Table(("concept_id_1", "concept_id_2", "relationship_id"),
-                                   ("invalid_reason",)),
+    "person": _Table(
+        ("person_id", "year_of_birth"),
+        ("gender_concept_id", "gender_source_value", "month_of_birth", "day_of_birth", "birth_datetime"),
+    ),
+    "condition_occurrence": _Table(
+        ("person_id", "condition_concept_id"),
+        (
+            "condition_start_date",
+            "condition_start_datetime",
+            "condition_end_date",
+            "condition_source_concept_id",
+        ),
+    ),
+    "measurement": _Table(
+        ("person_id", "measurement_concept_id"),
+        (
+            "measurement_date",
+            "measurement_datetime",
+            "value_as_number",
+            "value_as_concept_id",
+            "unit_concept_id",
+            "unit_source_value",
+            "range_low",
+            "range_high",
+            "measurement_source_concept_id",
+            "value_source_value",
+        ),
+    ),
+    "drug_exposure": _Table(
+        ("person_id", "drug_concept_id"),
+        (
+            "drug_exposure_start_date",
+            "drug_exposure_start_datetime",
+            "drug_exposure_end_date",
+            "quantity",
+            "days_supply",
+            "drug_source_concept_id",
+        ),
+    ),
+    "procedure_occurrence": _Table(
+        ("person_id", "procedure_concept_id"),
+        ("procedure_date", "procedure_datetime", "procedure_end_date", "procedure_source_concept_id"),
+    ),
+    "observation": _Table(
+        ("person_id", "observation_concept_id"),
+        (
+            "observation_date",
+            "observation_datetime",
+            "value_as_number",
+            "value_as_string",
+            "value_as_concept_id",
+            "unit_concept_id",
+            "unit_source_value",
+            "observation_source_concept_id",
+        ),
+    ),
+    "concept": _Table(("concept_id", "vocabulary_id", "concept_code"), ("concept_name", "concept_class_id")),
+    "concept_relationship": _Table(("concept_id_1", "concept_id_2", "relationship_id"), ("invalid_reason",)),
     "concept_ancestor": _Table(("ancestor_concept_id", "descendant_concept_id"), ()),
     "drug_strength": _Table(("drug_concept_id",), ("amount_value", "amount_unit_concept_id")),
     "observation_period": _Table(("person_id", "observation_period_end_date"), ()),
@@ -113,8 +144,7 @@ class _Source:
 
 def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None) -> _Source:
     if not path.exists():
-        raise FeasibilityError("OMOP folder or DuckDB file not found", where=str(path),
-                               fix="check the path")
+        raise FeasibilityError("OMOP folder or DuckDB file not found", where=str(path), fix="check the path")
     source = _Source(con, path)
     wanted = ("person", *EVENT_TABLES, *VOCAB_TABLES, *OTHER_TABLES)
     found: dict[str, tuple[str, str]] = {}  # table -> (reader SQL, label)
@@ -130,11 +160,14 @@ def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None)
             tables = con.execute(
                 "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'omop_src' "
                 "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
-                "WHERE database_name = 'omop_src'").fetchall()
+                "WHERE database_name = 'omop_src'"
+            ).fetchall()
         except duckdb.Error as e:
-            raise FeasibilityError(f"cannot open as a DuckDB database ({short_error(e)})",
-                                   where=str(path),
-                                   fix="give a folder of OMOP parquet/CSV files or a DuckDB file") from None
+            raise FeasibilityError(
+                f"cannot open as a DuckDB database ({short_error(e)})",
+                where=str(path),
+                fix="give a folder of OMOP parquet/CSV files or a DuckDB file",
+            ) from None
         by_name: dict[str, list[tuple[str, str]]] = {}
         for sch, tab in tables:
             by_name.setdefault(tab.lower(), []).append((sch, tab))
@@ -142,20 +175,29 @@ def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None)
             schemas = [s for s, _ in by_name.get("person", [])]
             schema = schemas[0] if len(schemas) == 1 else ("main" if "main" in schemas else None)
             if len(schemas) > 1 and schema is None:
-                raise FeasibilityError(f"`person` is in several schemas ({', '.join(schemas)})",
-                                       where=str(path), fix="pass --schema NAME")
+                raise FeasibilityError(
+                    f"`person` is in several schemas ({', '.join(schemas)})",
+                    where=str(path),
+                    fix="pass --schema NAME",
+                )
         for name in wanted:
             options = by_name.get(name, [])
             pick = next((o for o in options if o[0] == schema), options[0] if options else None)
             if pick is not None:
                 found[name] = (f'omop_src."{pick[0]}"."{pick[1]}"', f"{path}:{pick[0]}.{pick[1]}")
     if "person" not in found:
-        raise FeasibilityError("required table `person` is missing", where=str(path),
-                               fix="export the OMOP person table (person.parquet or person.csv)")
+        raise FeasibilityError(
+            "required table `person` is missing",
+            where=str(path),
+            fix="export the OMOP person table (person.parquet or person.csv)",
+        )
     if not any(t in found for t in EVENT_TABLES):
-        raise FeasibilityError("no event table (condition_occurrence, measurement, drug_exposure, "
-                               "procedure_occurrence, observation)", where=str(path),
-                               fix="export the OMOP clinical tables beside person")
+        raise FeasibilityError(
+            "no event table (condition_occurrence, measurement, drug_exposure, "
+            "procedure_occurrence, observation)",
+            where=str(path),
+            fix="export the OMOP clinical tables beside person",
+        )
     for name, (reader, label) in found.items():
         cols = set(create_view(con, f"src_{name}", reader, label))
         spec = _COLUMNS[name]
@@ -163,26 +205,41 @@ def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None)
         if missing:
             if name in VOCAB_TABLES or name in OTHER_TABLES:
                 continue  # unusable vocabulary table: treated as absent (noted in the summary)
-            raise FeasibilityError(f"table `{name}` has no column `{missing[0]}`", where=label,
-                                   fix="export the table with its OMOP CDM columns")
+            raise FeasibilityError(
+                f"table `{name}` has no column `{missing[0]}`",
+                where=label,
+                fix="export the table with its OMOP CDM columns",
+            )
         source.columns[name] = cols
     return source
 
 
-def import_omop(path: Path, out: Path, index: str = "none", schema: str | None = None,
-                threads: int | None = None, memory_limit: str | None = None) -> ImportSummary:
+def import_omop(
+    path: Path,
+    out: Path,
+    index: str = "none",
+    schema: str | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> ImportSummary:
     """Read the OMOP CDM at `path`, write the extract to `out`, return the summary."""
     if index not in INDEX_CHOICES:
-        raise FeasibilityError(f"unknown index choice `{index}`", where="--index-date",
-                               fix=f"use one of {', '.join(INDEX_CHOICES)}")
+        raise FeasibilityError(
+            f"unknown index choice `{index}`",
+            where="--index-date",
+            fix=f"use one of {', '.join(INDEX_CHOICES)}",
+        )
     con = connect(threads, memory_limit)
     try:
         src = _open_source(con, Path(path), schema)
         try:
             _build(con, src, index)
         except duckdb.Error as e:
-            raise FeasibilityError(f"cannot read the OMOP tables ({short_error(e)})", where=str(path),
-                                   fix="check the tables are complete OMOP CDM exports") from None
+            raise FeasibilityError(
+                f"cannot read the OMOP tables ({short_error(e)})",
+                where=str(path),
+                fix="check the tables are complete OMOP CDM exports",
+            ) from None
         summary = ImportSummary(source=str(path), out=out)
         write_extract(con, "SELECT * FROM extract_rows", out)
         summarise_written(con, out, summary)
@@ -210,9 +267,9 @@ def _events_sql(src: _Source) -> str:
     if src.has(t):
         parts.append(f"""
             SELECT to_id(person_id) AS person_id, 'diagnosis' AS domain,
-                   to_id(condition_concept_id) AS cid, to_id({c(t, 'condition_source_concept_id')}) AS scid,
-                   {date(t, 'condition_start_date', 'condition_start_datetime')} AS start_date,
-                   to_date({c(t, 'condition_end_date')}) AS end_date,
+                   to_id(condition_concept_id) AS cid, to_id({c(t, "condition_source_concept_id")}) AS scid,
+                   {date(t, "condition_start_date", "condition_start_datetime")} AS start_date,
+                   to_date({c(t, "condition_end_date")}) AS end_date,
                    CAST(NULL AS DOUBLE) AS value_num, CAST(NULL AS BIGINT) AS value_cid,
                    CAST(NULL AS VARCHAR) AS value_str, CAST(NULL AS BIGINT) AS unit_cid,
                    CAST(NULL AS VARCHAR) AS unit_src, CAST(NULL AS DOUBLE) AS ref_low,
@@ -223,41 +280,41 @@ def _events_sql(src: _Source) -> str:
     if src.has(t):
         parts.append(f"""
             SELECT to_id(person_id), 'lab', to_id(measurement_concept_id),
-                   to_id({c(t, 'measurement_source_concept_id')}),
-                   {date(t, 'measurement_date', 'measurement_datetime')}, NULL,
-                   to_num({c(t, 'value_as_number')}), to_id({c(t, 'value_as_concept_id')}),
-                   to_text({c(t, 'value_source_value')}),
-                   to_id({c(t, 'unit_concept_id')}), to_text({c(t, 'unit_source_value')}),
-                   to_num({c(t, 'range_low')}), to_num({c(t, 'range_high')}), NULL, NULL
+                   to_id({c(t, "measurement_source_concept_id")}),
+                   {date(t, "measurement_date", "measurement_datetime")}, NULL,
+                   to_num({c(t, "value_as_number")}), to_id({c(t, "value_as_concept_id")}),
+                   to_text({c(t, "value_source_value")}),
+                   to_id({c(t, "unit_concept_id")}), to_text({c(t, "unit_source_value")}),
+                   to_num({c(t, "range_low")}), to_num({c(t, "range_high")}), NULL, NULL
             FROM src_{t}""")
     t = "drug_exposure"
     if src.has(t):
         parts.append(f"""
             SELECT to_id(person_id), 'medication', to_id(drug_concept_id),
-                   to_id({c(t, 'drug_source_concept_id')}),
-                   {date(t, 'drug_exposure_start_date', 'drug_exposure_start_datetime')},
-                   to_date({c(t, 'drug_exposure_end_date')}),
+                   to_id({c(t, "drug_source_concept_id")}),
+                   {date(t, "drug_exposure_start_date", "drug_exposure_start_datetime")},
+                   to_date({c(t, "drug_exposure_end_date")}),
                    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-                   to_num({c(t, 'quantity')}), to_num({c(t, 'days_supply')})
+                   to_num({c(t, "quantity")}), to_num({c(t, "days_supply")})
             FROM src_{t}""")
     t = "procedure_occurrence"
     if src.has(t):
         parts.append(f"""
             SELECT to_id(person_id), 'procedure', to_id(procedure_concept_id),
-                   to_id({c(t, 'procedure_source_concept_id')}),
-                   {date(t, 'procedure_date', 'procedure_datetime')},
-                   to_date({c(t, 'procedure_end_date')}),
+                   to_id({c(t, "procedure_source_concept_id")}),
+                   {date(t, "procedure_date", "procedure_datetime")},
+                   to_date({c(t, "procedure_end_date")}),
                    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
             FROM src_{t}""")
     t = "observation"
     if src.has(t):
         parts.append(f"""
             SELECT to_id(person_id), 'observation', to_id(observation_concept_id),
-                   to_id({c(t, 'observation_source_concept_id')}),
-                   {date(t, 'observation_date', 'observation_datetime')}, NULL,
-                   to_num({c(t, 'value_as_number')}), to_id({c(t, 'value_as_concept_id')}),
-                   to_text({c(t, 'value_as_string')}),
-                   to_id({c(t, 'unit_concept_id')}), to_text({c(t, 'unit_source_value')}),
+                   to_id({c(t, "observation_source_concept_id")}),
+                   {date(t, "observation_date", "observation_datetime")}, NULL,
+                   to_num({c(t, "value_as_number")}), to_id({c(t, "value_as_concept_id")}),
+                   to_text({c(t, "value_as_string")}),
+                   to_id({c(t, "unit_concept_id")}), to_text({c(t, "unit_source_value")}),
                    NULL, NULL, NULL, NULL
             FROM src_{t}""")
     return " UNION ALL ".join(parts)
@@ -276,8 +333,8 @@ def _build(con: duckdb.DuckDBPyConnection, src: _Source, index: str) -> None:
         con.execute(f"""
             CREATE TEMP VIEW voc_all AS
             SELECT to_id(concept_id) AS id, to_text(vocabulary_id) AS vocab,
-                   to_text(concept_code) AS code, to_text({c('concept', 'concept_name')}) AS name,
-                   to_text({c('concept', 'concept_class_id')}) AS cls
+                   to_text(concept_code) AS code, to_text({c("concept", "concept_name")}) AS name,
+                   to_text({c("concept", "concept_class_id")}) AS cls
             FROM src_concept
         """)
         con.execute("""
@@ -289,11 +346,15 @@ def _build(con: duckdb.DuckDBPyConnection, src: _Source, index: str) -> None:
         """)
         con.execute("CREATE TEMP TABLE voc AS SELECT * FROM voc_all WHERE id IN (SELECT id FROM used_ids)")
     else:
-        con.execute("CREATE TEMP TABLE voc (id BIGINT, vocab VARCHAR, code VARCHAR, name VARCHAR, "
-                    "cls VARCHAR)")
+        con.execute(
+            "CREATE TEMP TABLE voc (id BIGINT, vocab VARCHAR, code VARCHAR, name VARCHAR, cls VARCHAR)"
+        )
     rel_ok = has_concept and src.has("concept_relationship")
-    valid = ("to_text(invalid_reason) IS NULL" if "invalid_reason" in src.columns.get(
-        "concept_relationship", set()) else "TRUE")
+    valid = (
+        "to_text(invalid_reason) IS NULL"
+        if "invalid_reason" in src.columns.get("concept_relationship", set())
+        else "TRUE"
+    )
     if rel_ok:
         con.execute(f"""
             CREATE TEMP TABLE snomed_icd AS
@@ -312,11 +373,15 @@ def _build(con: duckdb.DuckDBPyConnection, src: _Source, index: str) -> None:
         """)
     else:
         con.execute("CREATE TEMP TABLE snomed_icd (std_id BIGINT, code VARCHAR)")
-    con.execute("CREATE TEMP TABLE drug_ids AS SELECT DISTINCT cid AS id FROM ev "
-                "WHERE domain = 'medication' AND cid IS NOT NULL AND cid <> 0")
+    con.execute(
+        "CREATE TEMP TABLE drug_ids AS SELECT DISTINCT cid AS id FROM ev "
+        "WHERE domain = 'medication' AND cid IS NOT NULL AND cid <> 0"
+    )
     atc_parts = []
-    atc_cte = ("atc AS (SELECT id, code FROM voc_all WHERE vocab = 'ATC' "
-               "AND (cls = 'ATC 5th' OR (cls IS NULL AND length(code) = 7)))")
+    atc_cte = (
+        "atc AS (SELECT id, code FROM voc_all WHERE vocab = 'ATC' "
+        "AND (cls = 'ATC 5th' OR (cls IS NULL AND length(code) = 7)))"
+    )
     if has_concept and src.has("concept_ancestor"):
         atc_parts.append("""
             SELECT to_id(a.descendant_concept_id) AS drug_id, atc.code
@@ -332,13 +397,15 @@ def _build(con: duckdb.DuckDBPyConnection, src: _Source, index: str) -> None:
                     AND to_id(concept_id_1) IN (SELECT id FROM drug_ids)) AS parts
             JOIN src_concept_relationship r ON to_id(r.concept_id_1) = parts.part
             JOIN atc ON atc.id = to_id(r.concept_id_2)
-            WHERE {valid.replace('invalid_reason', 'r.invalid_reason')}""")
+            WHERE {valid.replace("invalid_reason", "r.invalid_reason")}""")
     if atc_parts:
         ancestor = atc_parts[0] if len(atc_parts) == 2 else None
         if ancestor is not None:
-            query = (f"WITH {atc_cte}, anc AS ({atc_parts[0]}), rel AS ({atc_parts[1]}) "
-                     "SELECT DISTINCT * FROM anc UNION SELECT * FROM rel "
-                     "WHERE drug_id NOT IN (SELECT drug_id FROM anc)")
+            query = (
+                f"WITH {atc_cte}, anc AS ({atc_parts[0]}), rel AS ({atc_parts[1]}) "
+                "SELECT DISTINCT * FROM anc UNION SELECT * FROM rel "
+                "WHERE drug_id NOT IN (SELECT drug_id FROM anc)"
+            )
         else:
             query = f"WITH {atc_cte} SELECT DISTINCT * FROM ({atc_parts[0]})"
         con.execute(f"CREATE TEMP TABLE drug_atc AS {query}")
@@ -349,8 +416,8 @@ def _build(con: duckdb.DuckDBPyConnection, src: _Source, index: str) -> None:
         con.execute(f"""
             CREATE TEMP TABLE strength AS
             SELECT to_id(drug_concept_id) AS drug_id, count(*) AS n_parts,
-                   any_value(to_num({c('drug_strength', 'amount_value')})
-                             * CASE to_id({c('drug_strength', 'amount_unit_concept_id')}) {factor} END)
+                   any_value(to_num({c("drug_strength", "amount_value")})
+                             * CASE to_id({c("drug_strength", "amount_unit_concept_id")}) {factor} END)
                        AS mg
             FROM src_drug_strength WHERE to_id(drug_concept_id) IN (SELECT id FROM drug_ids)
             GROUP BY 1
@@ -358,18 +425,25 @@ def _build(con: duckdb.DuckDBPyConnection, src: _Source, index: str) -> None:
     else:
         con.execute("CREATE TEMP TABLE strength (drug_id BIGINT, n_parts BIGINT, mg DOUBLE)")
 
-    system = ("CASE WHEN v.vocab = 'ICD9Proc' THEN 'ICD9PCS' "
-              "ELSE upper(replace(v.vocab, ' ', '_')) END")
+    system = "CASE WHEN v.vocab = 'ICD9Proc' THEN 'ICD9PCS' ELSE upper(replace(v.vocab, ' ', '_')) END"
     if has_concept:
-        standard = (f"SELECT e.ev_id, {system} AS code_system, v.code, 'standard' AS how "
-                    "FROM ev e JOIN voc v ON v.id = e.cid")
-        source = (f"SELECT e.ev_id, {system}, v.code, 'source' FROM ev e JOIN voc v ON v.id = e.scid "
-                  "WHERE e.scid IS DISTINCT FROM e.cid")
+        standard = (
+            f"SELECT e.ev_id, {system} AS code_system, v.code, 'standard' AS how "
+            "FROM ev e JOIN voc v ON v.id = e.cid"
+        )
+        source = (
+            f"SELECT e.ev_id, {system}, v.code, 'source' FROM ev e JOIN voc v ON v.id = e.scid "
+            "WHERE e.scid IS DISTINCT FROM e.cid"
+        )
     else:
-        standard = ("SELECT ev_id, 'OMOP_CONCEPT_ID' AS code_system, CAST(cid AS VARCHAR) AS code, "
-                    "'standard' AS how FROM ev WHERE cid <> 0")
-        source = ("SELECT ev_id, 'OMOP_CONCEPT_ID', CAST(scid AS VARCHAR), 'source' FROM ev "
-                  "WHERE scid <> 0 AND scid IS DISTINCT FROM cid")
+        standard = (
+            "SELECT ev_id, 'OMOP_CONCEPT_ID' AS code_system, CAST(cid AS VARCHAR) AS code, "
+            "'standard' AS how FROM ev WHERE cid <> 0"
+        )
+        source = (
+            "SELECT ev_id, 'OMOP_CONCEPT_ID', CAST(scid AS VARCHAR), 'source' FROM ev "
+            "WHERE scid <> 0 AND scid IS DISTINCT FROM cid"
+        )
     con.execute(f"""
         CREATE TEMP TABLE codes AS
         WITH base AS ({standard} UNION ALL {source})
@@ -387,11 +461,11 @@ def _build(con: duckdb.DuckDBPyConnection, src: _Source, index: str) -> None:
     con.execute(f"""
         CREATE TEMP TABLE pers AS
         WITH p AS (
-            SELECT to_id(person_id) AS person_id, to_id({c('person', 'gender_concept_id')}) AS g,
-                   upper(left(to_text({c('person', 'gender_source_value')}), 1)) AS gs,
+            SELECT to_id(person_id) AS person_id, to_id({c("person", "gender_concept_id")}) AS g,
+                   upper(left(to_text({c("person", "gender_source_value")}), 1)) AS gs,
                    CAST(to_id(year_of_birth) AS INTEGER) AS y,
-                   to_id({c('person', 'month_of_birth')}) AS m, to_id({c('person', 'day_of_birth')}) AS d,
-                   to_date({c('person', 'birth_datetime')}) AS bdt
+                   to_id({c("person", "month_of_birth")}) AS m, to_id({c("person", "day_of_birth")}) AS d,
+                   to_date({c("person", "birth_datetime")}) AS bdt
             FROM src_person WHERE to_id(person_id) IS NOT NULL
         )
         SELECT person_id, CAST(person_id AS VARCHAR) AS patient_id,
@@ -449,7 +523,8 @@ def _build(con: duckdb.DuckDBPyConnection, src: _Source, index: str) -> None:
 
 def _quality_sql(src: _Source) -> str:
     reads = ", ".join(
-        f'(SELECT count(*) FROM src_{t}) AS "{t} rows read"' for t in EVENT_TABLES if src.has(t))
+        f'(SELECT count(*) FROM src_{t}) AS "{t} rows read"' for t in EVENT_TABLES if src.has(t)
+    )
     return f"""
     WITH coded AS (SELECT DISTINCT ev_id FROM codes WHERE code IS NOT NULL),
     meas AS (

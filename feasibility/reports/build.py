@@ -53,9 +53,17 @@ def _site_block(trial: Trial, site: str, hist, order: Sequence[int], protect: Pr
     for number, step in enumerate(steps):
         if step.index is None:
             base = protect.count(step.passed)
-            row = {"step": 0, "criterion_id": "base", "kind": "base", "assessable": True,
-                   "passed": base, "failed": 0, "unknown": 0, "eligible": base,
-                   "potentially_eligible": base}
+            row = {
+                "step": 0,
+                "criterion_id": "base",
+                "kind": "base",
+                "assessable": True,
+                "passed": base,
+                "failed": 0,
+                "unknown": 0,
+                "eligible": base,
+                "potentially_eligible": base,
+            }
         else:
             c = trial.criteria[step.index]
             passed = protect.count(step.passed)
@@ -82,20 +90,22 @@ def _site_block(trial: Trial, site: str, hist, order: Sequence[int], protect: Pr
         alone_unknown = protect.count(v.alone_unknown)
         without = protect.count(v.loo_gain + steps[-1].eligible)
         without_pot = protect.count(v.loo_gain_potential + steps[-1].potentially_eligible)
-        views.append({
-            "criterion_id": trial.criteria[v.index].id,
-            "alone": {
-                "true": alone_true,
-                "false": protect.difference(base, alone_true, alone_unknown),
-                "unknown": alone_unknown,
-            },
-            "eligible_without": without,
-            "loo_gain": protect.difference(without, eligible),
-            "potentially_eligible_without": without_pot,
-            "loo_gain_potential": protect.difference(without_pot, potential),
-            "impact": _impact(v.impact, protect),
-            "impact_potential": _impact(v.impact_potential, protect),
-        })
+        views.append(
+            {
+                "criterion_id": trial.criteria[v.index].id,
+                "alone": {
+                    "true": alone_true,
+                    "false": protect.difference(base, alone_true, alone_unknown),
+                    "unknown": alone_unknown,
+                },
+                "eligible_without": without,
+                "loo_gain": protect.difference(without, eligible),
+                "potentially_eligible_without": without_pot,
+                "loo_gain_potential": protect.difference(without_pot, potential),
+                "impact": _impact(v.impact, protect),
+                "impact_potential": _impact(v.impact_potential, protect),
+            }
+        )
     return {
         "site_id": site,
         "base": base,
@@ -129,19 +139,21 @@ def build_report(
         all_hist = merge(per_site.values())
         ordering = resolve_order(order, trial.criteria, all_hist)
         sites = [(ALL_SITES, all_hist)] + sorted(per_site.items())
-        trials_out.append({
-            "id": trial.id,
-            "title": trial.title,
-            "source": list(trial.source),
-            "criteria": _criteria(trial),
-            "order": [trial.criteria[k].id for k in ordering],
-            "computability": {
-                "total": len(trial.criteria),
-                "assessable": sum(c.assessable for c in trial.criteria),
-                "not_assessable": sum(not c.assessable for c in trial.criteria),
-            },
-            "sites": [_site_block(trial, s, h, ordering, protect) for s, h in sites],
-        })
+        trials_out.append(
+            {
+                "id": trial.id,
+                "title": trial.title,
+                "source": list(trial.source),
+                "criteria": _criteria(trial),
+                "order": [trial.criteria[k].id for k in ordering],
+                "computability": {
+                    "total": len(trial.criteria),
+                    "assessable": sum(c.assessable for c in trial.criteria),
+                    "not_assessable": sum(not c.assessable for c in trial.criteria),
+                },
+                "sites": [_site_block(trial, s, h, ordering, protect) for s, h in sites],
+            }
+        )
     dq = _protect_quality(result.data_quality.as_dict(), protect)
     return {
         "schema": SCHEMA,
@@ -162,10 +174,12 @@ def build_report(
             "index_date": {
                 "default": result.index_default.isoformat(),
                 "rule": "per-patient index_date column where present, else the default"
-                if result.index_from_column else "the default for every patient",
+                if result.index_from_column
+                else "the default for every patient",
             },
-            "trials": [{"id": t.id, "file": t.path.rsplit("/", 1)[-1], "sha256": t.sha256}
-                       for t in result.trials],
+            "trials": [
+                {"id": t.id, "file": t.path.rsplit("/", 1)[-1], "sha256": t.sha256} for t in result.trials
+            ],
             "concept_files": list(concept_files),
             "options": dict(options or {}),
         },
@@ -182,11 +196,18 @@ def _protect_quality(dq: dict, protect: Protection) -> dict:
 
 
 def _quality_lines(dq: dict, shown) -> list[str]:
-    lines = [f"{shown(v)} {k.replace('_', ' ')}" for k, v in dq["counts"].items()
-             if v != 0 and k not in ("patients", "rows")]
-    lines += [f"{shown(n)} {c} rows in a unit the concept does not know (read as UNKNOWN)"
-              for c, n in dq["unknown_unit_rows"].items()]
-    lines += [f"{shown(n)} patients' latest {c} had no ref_high (default ULN used)"
-              for c, n in dq["default_uln_patients"].items()]
+    lines = [
+        f"{shown(v)} {k.replace('_', ' ')}"
+        for k, v in dq["counts"].items()
+        if v != 0 and k not in ("patients", "rows")
+    ]
+    lines += [
+        f"{shown(n)} {c} rows in a unit the concept does not know (read as UNKNOWN)"
+        for c, n in dq["unknown_unit_rows"].items()
+    ]
+    lines += [
+        f"{shown(n)} patients' latest {c} had no ref_high (default ULN used)"
+        for c, n in dq["default_uln_patients"].items()
+    ]
     lines += [f"{shown(n)} negative {c} values" for c, n in dq["negative_value_rows"].items()]
     return lines

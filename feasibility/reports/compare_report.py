@@ -12,9 +12,22 @@ from rich.table import Table
 
 from feasibility.reports.html import STYLE, _chart, _esc
 
-COLUMNS = ("trial_id", "site_id", "source", "step", "criterion_id", "assessable",
-           "remaining_before", "failed", "unknown", "lost_share", "unknown_share", "eligible",
-           "potentially_eligible", "flag")
+COLUMNS = (
+    "trial_id",
+    "site_id",
+    "source",
+    "step",
+    "criterion_id",
+    "assessable",
+    "remaining_before",
+    "failed",
+    "unknown",
+    "lost_share",
+    "unknown_share",
+    "eligible",
+    "potentially_eligible",
+    "flag",
+)
 
 
 def _cell(value) -> str:
@@ -49,18 +62,21 @@ def print_compare(summary: list[dict], rows: list[dict], console: Console) -> No
     trials = list(dict.fromkeys(s["trial_id"] for s in summary))
     for trial in trials:
         sites = [s for s in summary if s["trial_id"] == trial]
-        table = Table(title=f"[bold]{trial}[/]: share of remaining patients lost at each step",
-                      title_justify="left")
+        table = Table(
+            title=f"[bold]{trial}[/]: share of remaining patients lost at each step", title_justify="left"
+        )
         table.add_column("criterion")
         for s in sites:
             table.add_column(s["site_id"], justify="right")
-        steps = list(dict.fromkeys(r["criterion_id"] for r in rows
-                                   if r["trial_id"] == trial and r["step"]))
+        steps = list(dict.fromkeys(r["criterion_id"] for r in rows if r["trial_id"] == trial and r["step"]))
         for cid in steps:
             cells = []
             for s in sites:
-                r = next(r for r in rows if r["trial_id"] == trial and r["site_id"] == s["site_id"]
-                         and r["criterion_id"] == cid)
+                r = next(
+                    r
+                    for r in rows
+                    if r["trial_id"] == trial and r["site_id"] == s["site_id"] and r["criterion_id"] == cid
+                )
                 mark = " [red]◆[/]" if r["flag"] else ""
                 cells.append(f"{_pct(r['lost_share'])} (?{_pct(r['unknown_share'])}){mark}")
             table.add_row(cid, *cells)
@@ -79,28 +95,50 @@ def compare_html(summary: list[dict], rows: list[dict]) -> str:
     for t_index, trial in enumerate(trials):
         sites = [s for s in summary if s["trial_id"] == trial]
         names = [s["site_id"] for s in sites]
-        steps = list(dict.fromkeys(r["criterion_id"] for r in rows
-                                   if r["trial_id"] == trial and r["step"]))
+        steps = list(dict.fromkeys(r["criterion_id"] for r in rows if r["trial_id"] == trial and r["step"]))
         cell = {(r["site_id"], r["criterion_id"]): r for r in rows if r["trial_id"] == trial}
         z = [[cell[(s, c)]["lost_share"] for s in names] for c in steps]
-        text = [[(_pct(cell[(s, c)]["lost_share"]) + (" ◆" if cell[(s, c)]["flag"] else ""))
-                 for s in names] for c in steps]
-        heat = go.Figure(go.Heatmap(z=z, x=names, y=steps, text=text, texttemplate="%{text}",
-                                    colorscale="Reds", zmin=0, zmax=1,
-                                    colorbar={"title": "lost"}))
-        heat.update_layout(title="Share of remaining patients lost at each step (◆ stands apart)",
-                           height=max(300, 24 * len(steps) + 120),
-                           yaxis={"autorange": "reversed", "type": "category"})
+        text = [
+            [(_pct(cell[(s, c)]["lost_share"]) + (" ◆" if cell[(s, c)]["flag"] else "")) for s in names]
+            for c in steps
+        ]
+        heat = go.Figure(
+            go.Heatmap(
+                z=z,
+                x=names,
+                y=steps,
+                text=text,
+                texttemplate="%{text}",
+                colorscale="Reds",
+                zmin=0,
+                zmax=1,
+                colorbar={"title": "lost"},
+            )
+        )
+        heat.update_layout(
+            title="Share of remaining patients lost at each step (◆ stands apart)",
+            height=max(300, 24 * len(steps) + 120),
+            yaxis={"autorange": "reversed", "type": "category"},
+        )
         bars = go.Figure()
-        bars.add_bar(x=names, y=[s["potentially_eligible"] for s in sites],
-                     name="potentially eligible", marker_color="#99c1b9")
-        bars.add_bar(x=names, y=[s["eligible"] for s in sites], name="confirmed eligible",
-                     marker_color="#1f6f8b")
+        bars.add_bar(
+            x=names,
+            y=[s["potentially_eligible"] for s in sites],
+            name="potentially eligible",
+            marker_color="#99c1b9",
+        )
+        bars.add_bar(
+            x=names, y=[s["eligible"] for s in sites], name="confirmed eligible", marker_color="#1f6f8b"
+        )
         bars.update_layout(barmode="group", title="Eligible patients per site", height=320)
-        flags = "".join(
-            f"<li><b>{_esc(r['criterion_id'])}</b> at {_esc(r['site_id'])}: {_esc(r['flag'])}</li>"
-            for r in rows if r["trial_id"] == trial and r["flag"]
-        ) or "<li>no site stands apart</li>"
+        flags = (
+            "".join(
+                f"<li><b>{_esc(r['criterion_id'])}</b> at {_esc(r['site_id'])}: {_esc(r['flag'])}</li>"
+                for r in rows
+                if r["trial_id"] == trial and r["flag"]
+            )
+            or "<li>no site stands apart</li>"
+        )
         sections.append(
             f"<section class='trial'><h2>{_esc(trial)}</h2>"
             f"{_chart(bars, f'c{t_index}-eligible')}{_chart(heat, f'c{t_index}-lost')}"

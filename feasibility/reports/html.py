@@ -23,11 +23,18 @@ def _n(value, min_cell: int) -> str:
 
 
 def _chart(fig: go.Figure, chart_id: str) -> str:
-    fig.update_layout(margin={"l": 10, "r": 10, "t": 40, "b": 10}, template="plotly_white",
-                      font={"family": "system-ui, sans-serif", "size": 12},
-                      legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0})
-    return fig.to_html(full_html=False, include_plotlyjs=False, div_id=chart_id,
-                       config={"displayModeBar": False, "responsive": True})
+    fig.update_layout(
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        template="plotly_white",
+        font={"family": "system-ui, sans-serif", "size": 12},
+        legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0},
+    )
+    return fig.to_html(
+        full_html=False,
+        include_plotlyjs=False,
+        div_id=chart_id,
+        config={"displayModeBar": False, "responsive": True},
+    )
 
 
 def _labels(block: dict) -> list[str]:
@@ -38,13 +45,26 @@ def attrition_chart(trial: dict, block: dict, chart_id: str) -> str:
     """Confirmed and potentially eligible after each step, as horizontal bars (top to bottom)."""
     labels = _labels(block)
     fig = go.Figure()
-    fig.add_bar(y=labels, x=[s["potentially_eligible"] for s in block["waterfall"]],
-                name="potentially eligible", orientation="h", marker_color=POTENTIAL)
-    fig.add_bar(y=labels, x=[s["eligible"] for s in block["waterfall"]],
-                name="confirmed eligible", orientation="h", marker_color=CONFIRMED)
-    fig.update_layout(barmode="overlay", height=max(300, 22 * len(labels) + 80),
-                      title=f"Attrition, site {block['site_id']}",
-                      yaxis={"autorange": "reversed", "type": "category"})
+    fig.add_bar(
+        y=labels,
+        x=[s["potentially_eligible"] for s in block["waterfall"]],
+        name="potentially eligible",
+        orientation="h",
+        marker_color=POTENTIAL,
+    )
+    fig.add_bar(
+        y=labels,
+        x=[s["eligible"] for s in block["waterfall"]],
+        name="confirmed eligible",
+        orientation="h",
+        marker_color=CONFIRMED,
+    )
+    fig.update_layout(
+        barmode="overlay",
+        height=max(300, 22 * len(labels) + 80),
+        title=f"Attrition, site {block['site_id']}",
+        yaxis={"autorange": "reversed", "type": "category"},
+    )
     return _chart(fig, chart_id)
 
 
@@ -53,20 +73,42 @@ def sites_chart(trial: dict, chart_id: str) -> str:
     sites = [s for s in trial["sites"] if s["site_id"] != "ALL"]
     cols = min(3, len(sites))
     rows = -(-len(sites) // cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[s["site_id"] for s in sites],
-                        shared_yaxes=True, horizontal_spacing=0.04)
+    fig = make_subplots(
+        rows=rows,
+        cols=cols,
+        subplot_titles=[s["site_id"] for s in sites],
+        shared_yaxes=True,
+        horizontal_spacing=0.04,
+    )
     for i, block in enumerate(sites):
         r, c = divmod(i, cols)
         labels = [s["criterion_id"] for s in block["waterfall"]]
-        fig.add_bar(y=labels, x=[s["potentially_eligible"] for s in block["waterfall"]],
-                    orientation="h", marker_color=POTENTIAL, name="potentially eligible",
-                    showlegend=i == 0, row=r + 1, col=c + 1)
-        fig.add_bar(y=labels, x=[s["eligible"] for s in block["waterfall"]], orientation="h",
-                    marker_color=CONFIRMED, name="confirmed eligible", showlegend=i == 0,
-                    row=r + 1, col=c + 1)
+        fig.add_bar(
+            y=labels,
+            x=[s["potentially_eligible"] for s in block["waterfall"]],
+            orientation="h",
+            marker_color=POTENTIAL,
+            name="potentially eligible",
+            showlegend=i == 0,
+            row=r + 1,
+            col=c + 1,
+        )
+        fig.add_bar(
+            y=labels,
+            x=[s["eligible"] for s in block["waterfall"]],
+            orientation="h",
+            marker_color=CONFIRMED,
+            name="confirmed eligible",
+            showlegend=i == 0,
+            row=r + 1,
+            col=c + 1,
+        )
     fig.update_yaxes(autorange="reversed", type="category")
-    fig.update_layout(barmode="overlay", title="Attrition per site",
-                      height=rows * max(260, 16 * len(trial["criteria"]) + 80))
+    fig.update_layout(
+        barmode="overlay",
+        title="Attrition per site",
+        height=rows * max(260, 16 * len(trial["criteria"]) + 80),
+    )
     return _chart(fig, chart_id)
 
 
@@ -76,13 +118,22 @@ def impact_chart(trial: dict, block: dict, chart_id: str) -> str:
     views = [v for v in views if (v["impact"] or 0) > 0 or (v["impact_potential"] or 0) > 0]
     fig = go.Figure()
     ids = [v["criterion_id"] for v in views]
-    fig.add_bar(y=ids, x=[v["impact"] for v in views], orientation="h", name="confirmed view",
-                marker_color=CONFIRMED)
-    fig.add_bar(y=ids, x=[v["impact_potential"] for v in views], orientation="h",
-                name="potentially-eligible view", marker_color=FAILED)
-    fig.update_layout(barmode="group", title="Impact: share of the ineligible patients",
-                      height=max(260, 26 * len(ids) + 100),
-                      yaxis={"autorange": "reversed", "type": "category"})
+    fig.add_bar(
+        y=ids, x=[v["impact"] for v in views], orientation="h", name="confirmed view", marker_color=CONFIRMED
+    )
+    fig.add_bar(
+        y=ids,
+        x=[v["impact_potential"] for v in views],
+        orientation="h",
+        name="potentially-eligible view",
+        marker_color=FAILED,
+    )
+    fig.update_layout(
+        barmode="group",
+        title="Impact: share of the ineligible patients",
+        height=max(260, 26 * len(ids) + 100),
+        yaxis={"autorange": "reversed", "type": "category"},
+    )
     return _chart(fig, chart_id)
 
 
@@ -91,8 +142,7 @@ def _criteria_table(trial: dict, block: dict, k: int) -> str:
     rows = []
     for c in trial["criteria"]:
         v = views[c["id"]]
-        decided = (_esc(c["rule"]) if c["assessable"]
-                   else f"<em>not assessable</em>: {_esc(c['reason'])}")
+        decided = _esc(c["rule"]) if c["assessable"] else f"<em>not assessable</em>: {_esc(c['reason'])}"
         note = f"<div class='note'>{_esc(c['note'])}</div>" if c.get("note") else ""
         rows.append(
             f"<tr class='{'na' if not c['assessable'] else ''}'><td>{_esc(c['id'])}</td>"
@@ -115,9 +165,11 @@ def _waterfall_table(block: dict, k: int) -> str:
         f"<td>{_n(s['eligible'], k)}</td><td>{_n(s['potentially_eligible'], k)}</td></tr>"
         for s in block["waterfall"]
     )
-    return ("<table class='numbers'><thead><tr><th>#</th><th>criterion</th><th>passed</th>"
-            "<th>failed</th><th>unknown</th><th>eligible</th><th>potentially eligible</th></tr>"
-            f"</thead><tbody>{rows}</tbody></table>")
+    return (
+        "<table class='numbers'><thead><tr><th>#</th><th>criterion</th><th>passed</th>"
+        "<th>failed</th><th>unknown</th><th>eligible</th><th>potentially eligible</th></tr>"
+        f"</thead><tbody>{rows}</tbody></table>"
+    )
 
 
 STYLE = """
@@ -150,7 +202,7 @@ def render_html(report: dict) -> str:
         f"<div class='banner ok'>Shareable: {_esc(protection['policy'])}.</div>"
         if protection["shareable"]
         else "<div class='banner warn'>EXACT COUNTS — for use inside the site only. "
-             "This report must not be shared.</div>"
+        "This report must not be shared.</div>"
     )
     sections = []
     chart_ids = []
@@ -176,8 +228,11 @@ def render_html(report: dict) -> str:
             parts.append(sites_chart(trial, f"{cid}-sites"))
             chart_ids.append(f"{cid}-sites")
         parts += [
-            "<h3>Waterfall (all sites)</h3>", _waterfall_table(block, k),
-            "<h3>Criteria</h3>", _criteria_table(trial, block, k), "</section>",
+            "<h3>Waterfall (all sites)</h3>",
+            _waterfall_table(block, k),
+            "<h3>Criteria</h3>",
+            _criteria_table(trial, block, k),
+            "</section>",
         ]
         sections.append("".join(parts))
     nav = " ".join(f"<a href='#t{i}'>{_esc(t['id'])}</a>" for i, t in enumerate(report["trials"]))

@@ -23,8 +23,9 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
         os.umask(umask)
         staging.chmod(0o777 & ~umask)
     except OSError as e:
-        raise FeasibilityError(f"cannot write here ({e.strerror})", where=str(parent),
-                               fix="choose another --out folder") from None
+        raise FeasibilityError(
+            f"cannot write here ({e.strerror})", where=str(parent), fix="choose another --out folder"
+        ) from None
     try:
         for name, content in files.items():
             path = staging / name
@@ -34,8 +35,9 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
                 path.write_text(content, encoding="utf-8")
         if target.exists():
             if not target.is_dir():
-                raise FeasibilityError("exists and is not a folder", where=str(target),
-                                       fix="choose another --out")
+                raise FeasibilityError(
+                    "exists and is not a folder", where=str(target), fix="choose another --out"
+                )
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=parent))
             os.replace(target, old / "report")
             os.replace(staging, target)
@@ -57,5 +59,6 @@ def write_file(target: Path, content: str) -> None:
             fh.write(content)
         os.replace(tmp, target)
     except OSError as e:
-        raise FeasibilityError(f"cannot write ({e.strerror})", where=str(target),
-                               fix="check the path and permissions") from None
+        raise FeasibilityError(
+            f"cannot write ({e.strerror})", where=str(target), fix="check the path and permissions"
+        ) from None

@@ -6,8 +6,19 @@ import csv
 import io
 import json
 
-WATERFALL_COLUMNS = ("trial_id", "site_id", "step", "criterion_id", "kind", "assessable", "passed",
-                     "failed", "unknown", "eligible", "potentially_eligible")
+WATERFALL_COLUMNS = (
+    "trial_id",
+    "site_id",
+    "step",
+    "criterion_id",
+    "kind",
+    "assessable",
+    "passed",
+    "failed",
+    "unknown",
+    "eligible",
+    "potentially_eligible",
+)
 
 
 def _cell(value, protection: dict) -> str:
@@ -33,9 +44,20 @@ def waterfall_csv(report: dict) -> str:
 
 def criteria_csv(report: dict) -> str:
     """`criteria.csv`: per trial, site and criterion, the alone / leave-one-out / impact views."""
-    columns = ("trial_id", "site_id", "criterion_id", "kind", "assessable", "alone_true",
-               "alone_false", "alone_unknown", "loo_gain", "loo_gain_potential", "impact",
-               "impact_potential")
+    columns = (
+        "trial_id",
+        "site_id",
+        "criterion_id",
+        "kind",
+        "assessable",
+        "alone_true",
+        "alone_false",
+        "alone_unknown",
+        "loo_gain",
+        "loo_gain_potential",
+        "impact",
+        "impact_potential",
+    )
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
@@ -44,10 +66,20 @@ def criteria_csv(report: dict) -> str:
         for site in trial["sites"]:
             for view in site["criteria"]:
                 c = kinds[view["criterion_id"]]
-                values = [trial["id"], site["site_id"], c["id"], c["kind"], c["assessable"],
-                          view["alone"]["true"], view["alone"]["false"], view["alone"]["unknown"],
-                          view["loo_gain"], view["loo_gain_potential"], view["impact"],
-                          view["impact_potential"]]
+                values = [
+                    trial["id"],
+                    site["site_id"],
+                    c["id"],
+                    c["kind"],
+                    c["assessable"],
+                    view["alone"]["true"],
+                    view["alone"]["false"],
+                    view["alone"]["unknown"],
+                    view["loo_gain"],
+                    view["loo_gain_potential"],
+                    view["impact"],
+                    view["impact_potential"],
+                ]
                 writer.writerow([_cell(v, report["protection"]) for v in values])
     return out.getvalue()
 

@@ -48,6 +48,7 @@ SELECT
     `m`.`is_measurement` AND (
       `e`.`value_num` < 0
     )) AS n_negative,
+  CAST('2025-01-01' AS DATE) AS idx,
   MAX_BY(
     STRUCT(
       `e`.`start_date` AS d,
@@ -62,6 +63,7 @@ SELECT
       COALESCE(`e`.`value_text`, '') AS t,
       COALESCE(`e`.`unit`, '') AS u,
       `e`.`code` AS c,
+      `e`.`code_system` AS s,
       COALESCE(`e`.`ref_high`, -1E+308) AS rh
     )
   ) FILTER(WHERE
@@ -91,10 +93,136 @@ GROUP BY
   `e`.`patient_id`,
   `m`.`concept_id`;
 
--- 4. patients: one row per patient with every feature
+-- 4. atom_masks: each single-concept atom evaluated once on its row, packed into bit words
+CREATE TABLE atom_masks AS
+SELECT
+  `patient_id`,
+  BIT_OR(`p0`) AS p0,
+  BIT_OR(`a0`) AS a0
+FROM (
+  SELECT
+    `patient_id`,
+    CAST(1 AS BIGINT) AS p0,
+    CAST(CAST(0 AS BIGINT) + CASE
+      WHEN (
+        CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
+      )
+      THEN 3
+      WHEN NOT (
+        CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
+      )
+      THEN 1
+      ELSE 0
+    END AS BIGINT) AS a0
+  FROM patient_concept
+  WHERE
+    `concept_id` = 0
+  UNION ALL
+  SELECT
+    `patient_id`,
+    CAST(4 AS BIGINT) AS p0,
+    CAST(CAST(0 AS BIGINT) + CASE
+      WHEN (
+        CASE
+          WHEN `latest`.d >= `idx` - 90
+          THEN (
+            CASE
+              WHEN (
+                `latest`.v IS NULL
+              )
+              AND (
+                LOWER(TRIM(`latest`.t)) IN (
+                  'negative',
+                  'neg',
+                  '-',
+                  'not detected',
+                  'undetected',
+                  'non-reactive',
+                  'nonreactive',
+                  'non reactive',
+                  'absent',
+                  'no',
+                  'not present'
+                )
+              )
+              THEN 0
+              ELSE CASE
+                WHEN `latest`.rh > 0
+                THEN `latest`.v / `latest`.rh
+                WHEN NOT `latest`.f IS NULL
+                THEN `latest`.v * `latest`.f / 40.0
+              END
+            END
+          ) <= 3.0
+        END
+      )
+      THEN 12
+      WHEN NOT (
+        CASE
+          WHEN `latest`.d >= `idx` - 90
+          THEN (
+            CASE
+              WHEN (
+                `latest`.v IS NULL
+              )
+              AND (
+                LOWER(TRIM(`latest`.t)) IN (
+                  'negative',
+                  'neg',
+                  '-',
+                  'not detected',
+                  'undetected',
+                  'non-reactive',
+                  'nonreactive',
+                  'non reactive',
+                  'absent',
+                  'no',
+                  'not present'
+                )
+              )
+              THEN 0
+              ELSE CASE
+                WHEN `latest`.rh > 0
+                THEN `latest`.v / `latest`.rh
+                WHEN NOT `latest`.f IS NULL
+                THEN `latest`.v * `latest`.f / 40.0
+              END
+            END
+          ) <= 3.0
+        END
+      )
+      THEN 4
+      ELSE 0
+    END AS BIGINT) AS a0
+  FROM patient_concept
+  WHERE
+    `concept_id` = 1
+  UNION ALL
+  SELECT
+    `patient_id`,
+    CAST(16 AS BIGINT) AS p0,
+    CAST(CAST(0 AS BIGINT) + CASE
+      WHEN (
+        CASE WHEN `last_date` >= ADD_MONTHS(`idx`, -6) THEN TRUE ELSE FALSE END
+      )
+      THEN 48
+      WHEN NOT (
+        CASE WHEN `last_date` >= ADD_MONTHS(`idx`, -6) THEN TRUE ELSE FALSE END
+      )
+      THEN 16
+      ELSE 0
+    END AS BIGINT) AS a0
+  FROM patient_concept
+  WHERE
+    `concept_id` = 2
+) AS atoms
+GROUP BY
+  `patient_id`;
+
+-- 5. patients: one row per patient with every feature
 CREATE TABLE patients AS
 SELECT
-  *,
+  p.*,
   CASE
     WHEN NOT `bd_lo` IS NULL
     THEN YEAR(`idx`) - YEAR(`bd_hi`) - CASE
@@ -134,7 +262,9 @@ SELECT
       ELSE 0
     END
     ELSE YEAR(`idx`) - `by_lo`
-  END AS age_hi
+  END AS age_hi,
+  COALESCE(`m`.`p0`, CAST(0 AS BIGINT)) AS p0,
+  COALESCE(`m`.`a0`, CAST(0 AS BIGINT)) AS a0
 FROM (
   SELECT
     `patient_id`,
@@ -159,21 +289,15 @@ FROM (
     MIN(`first_date`) AS first_date,
     MAX(`last_any`) AS last_any,
     SUM(`n_future`) AS n_future,
-    COUNT(`concept_id`) AS n_concepts,
-    MAX(`last_date`) FILTER(WHERE
-      `concept_id` = 0) AS c0_last,
-    MAX(`last_date`) FILTER(WHERE
-      `concept_id` = 1) AS c1_last,
-    MAX(`latest`) FILTER(WHERE
-      `concept_id` = 1) AS c1_latest,
-    MAX(`last_date`) FILTER(WHERE
-      `concept_id` = 2) AS c2_last
+    COUNT(`concept_id`) AS n_concepts
   FROM patient_concept
   GROUP BY
     `patient_id`
-) AS p;
+) AS p
+LEFT JOIN atom_masks AS m
+  ON `m`.`patient_id` = `p`.`patient_id`;
 
--- 5. histogram: patients counted by (passed, unknown) criterion masks per trial and site
+-- 6. histogram: patients counted by (passed, unknown) criterion masks per trial and site
 SELECT
   'SMALL' AS trial_id,
   `site_id`,
@@ -202,43 +326,20 @@ SELECT
     ELSE 0
   END + CASE
     WHEN (
-      CASE WHEN NOT `c0_last` IS NULL THEN TRUE ELSE FALSE END
+      CASE
+        WHEN `p0` & 1 <> 0
+        THEN CASE WHEN `a0` & 2 <> 0 THEN TRUE WHEN `a0` & 1 <> 0 THEN FALSE END
+        ELSE FALSE
+      END
     )
     THEN 2
     ELSE 0
   END + CASE
     WHEN (
       CASE
-        WHEN `c1_latest`.d >= `idx` - 90
-        THEN (
-          CASE
-            WHEN (
-              `c1_latest`.v IS NULL
-            )
-            AND (
-              LOWER(TRIM(`c1_latest`.t)) IN (
-                'negative',
-                'neg',
-                '-',
-                'not detected',
-                'undetected',
-                'non-reactive',
-                'nonreactive',
-                'non reactive',
-                'absent',
-                'no',
-                'not present'
-              )
-            )
-            THEN 0
-            ELSE CASE
-              WHEN `c1_latest`.rh > 0
-              THEN `c1_latest`.v / `c1_latest`.rh
-              WHEN NOT `c1_latest`.f IS NULL
-              THEN `c1_latest`.v * `c1_latest`.f / 40.0
-            END
-          END
-        ) <= 3.0
+        WHEN `p0` & 4 <> 0
+        THEN CASE WHEN `a0` & 8 <> 0 THEN TRUE WHEN `a0` & 4 <> 0 THEN FALSE END
+        ELSE CAST(NULL AS BOOLEAN)
       END
     )
     THEN 4
@@ -246,7 +347,11 @@ SELECT
   END + CASE
     WHEN (
       NOT (
-        CASE WHEN `c2_last` >= ADD_MONTHS(`idx`, -6) THEN TRUE ELSE FALSE END
+        CASE
+          WHEN `p0` & 16 <> 0
+          THEN CASE WHEN `a0` & 32 <> 0 THEN TRUE WHEN `a0` & 16 <> 0 THEN FALSE END
+          ELSE FALSE
+        END
       )
     )
     THEN 8
@@ -279,43 +384,20 @@ SELECT
     ELSE 0
   END + CASE
     WHEN (
-      CASE WHEN NOT `c0_last` IS NULL THEN TRUE ELSE FALSE END
+      CASE
+        WHEN `p0` & 1 <> 0
+        THEN CASE WHEN `a0` & 2 <> 0 THEN TRUE WHEN `a0` & 1 <> 0 THEN FALSE END
+        ELSE FALSE
+      END
     ) IS NULL
     THEN 2
     ELSE 0
   END + CASE
     WHEN (
       CASE
-        WHEN `c1_latest`.d >= `idx` - 90
-        THEN (
-          CASE
-            WHEN (
-              `c1_latest`.v IS NULL
-            )
-            AND (
-              LOWER(TRIM(`c1_latest`.t)) IN (
-                'negative',
-                'neg',
-                '-',
-                'not detected',
-                'undetected',
-                'non-reactive',
-                'nonreactive',
-                'non reactive',
-                'absent',
-                'no',
-                'not present'
-              )
-            )
-            THEN 0
-            ELSE CASE
-              WHEN `c1_latest`.rh > 0
-              THEN `c1_latest`.v / `c1_latest`.rh
-              WHEN NOT `c1_latest`.f IS NULL
-              THEN `c1_latest`.v * `c1_latest`.f / 40.0
-            END
-          END
-        ) <= 3.0
+        WHEN `p0` & 4 <> 0
+        THEN CASE WHEN `a0` & 8 <> 0 THEN TRUE WHEN `a0` & 4 <> 0 THEN FALSE END
+        ELSE CAST(NULL AS BOOLEAN)
       END
     ) IS NULL
     THEN 4
@@ -323,7 +405,11 @@ SELECT
   END + CASE
     WHEN (
       NOT (
-        CASE WHEN `c2_last` >= ADD_MONTHS(`idx`, -6) THEN TRUE ELSE FALSE END
+        CASE
+          WHEN `p0` & 16 <> 0
+          THEN CASE WHEN `a0` & 32 <> 0 THEN TRUE WHEN `a0` & 16 <> 0 THEN FALSE END
+          ELSE FALSE
+        END
       )
     ) IS NULL
     THEN 8

@@ -37,8 +37,11 @@ def proc(code, date=OLD, system="ICD10PCS"):
 
 
 def lab(code, date=RECENT, value=None, unit=None, ref_high=None, text=None, system="LOINC"):
-    vals = {k: v for k, v in dict(value_num=value, unit=unit, ref_high=ref_high,
-                                  value_text=text).items() if v is not None}
+    vals = {
+        k: v
+        for k, v in dict(value_num=value, unit=unit, ref_high=ref_high, value_text=text).items()
+        if v is not None
+    }
     return ("lab", system, code, date, vals)
 
 
@@ -64,12 +67,25 @@ CASES = [
     Case("IN2", True, "Sjogren M35.00", [SJOGREN]),
     Case("IN2", True, "systemic sclerosis M34.0", [SSC]),
     Case("IN2", True, "dermatomyositis with anti-Jo-1 positive", [DM, lab("11565-9", OLD, text="positive")]),
-    Case("IN2", True, "dermatomyositis with site LOCAL anti-MDA5 positive",
-         [DM, lab("ANTI_MDA5", OLD, text="positive", system="LOCAL")]),
-    Case("IN2", False, "dermatomyositis with myositis antibody negative", [DM, lab("11565-9", OLD, text="negative")]),
+    Case(
+        "IN2",
+        True,
+        "dermatomyositis with site LOCAL anti-MDA5 positive",
+        [DM, lab("ANTI_MDA5", OLD, text="positive", system="LOCAL")],
+    ),
+    Case(
+        "IN2",
+        False,
+        "dermatomyositis with myositis antibody negative",
+        [DM, lab("11565-9", OLD, text="negative")],
+    ),
     Case("IN2", None, "dermatomyositis, antibody never tested", [DM]),
-    Case("IN2", False, "polymyositis M33.20 with anti-Jo-1 positive",
-         [dx("M33.20"), lab("11565-9", OLD, text="positive")]),
+    Case(
+        "IN2",
+        False,
+        "polymyositis M33.20 with anti-Jo-1 positive",
+        [dx("M33.20"), lab("11565-9", OLD, text="positive")],
+    ),
     Case("IN2", True, "GPA M31.31", [GPA]),
     Case("IN2", True, "MPA M31.7", [dx("M31.7")]),
     Case("IN2", True, "EGPA M30.1", [dx("M30.1")]),
@@ -79,9 +95,18 @@ CASES = [
     Case("IN3", True, "SLE, SLEDAI-2K 8", [SLE, obs("SLEDAI_2K", 8)]),
     Case("IN3", False, "SLE, SLEDAI-2K 7", [SLE, obs("SLEDAI_2K", 7)]),
     Case("IN3", None, "SLE, no SLEDAI", [SLE]),
-    Case("IN3", True, "SLE, SLEDAI-2K 8 on the first day of the 90-day window",
-         [SLE, obs("SLEDAI_2K", 8, date="2024-11-03")]),
-    Case("IN3", None, "SLE, SLEDAI-2K 12 one day before the window", [SLE, obs("SLEDAI_2K", 12, date="2024-11-02")]),
+    Case(
+        "IN3",
+        True,
+        "SLE, SLEDAI-2K 8 on the first day of the 90-day window",
+        [SLE, obs("SLEDAI_2K", 8, date="2024-11-03")],
+    ),
+    Case(
+        "IN3",
+        None,
+        "SLE, SLEDAI-2K 12 one day before the window",
+        [SLE, obs("SLEDAI_2K", 12, date="2024-11-02")],
+    ),
     Case("IN3", False, "SLEDAI-2K 12 without an SLE diagnosis", [obs("SLEDAI_2K", 12)]),
     # Sjogren branch
     Case("IN3", True, "Sjogren, ESSDAI 14", [SJOGREN, obs("ESSDAI", 14)]),
@@ -96,19 +121,34 @@ CASES = [
     Case("IN3", None, "SSc with ILD, no mRSS", [SSC, ILD]),
     # dermatomyositis branch: skin VAS ≥ 3 cm and MMT-8 < 125
     Case("IN3", True, "DM, skin VAS 3 cm, MMT-8 124", [DM, obs("DM_SKIN_VAS", 3, "cm"), obs("MMT8", 124)]),
-    Case("IN3", True, "DM, skin VAS 30 mm = 3 cm, MMT-8 100", [DM, obs("DM_SKIN_VAS", 30, "mm"), obs("MMT8", 100)]),
+    Case(
+        "IN3",
+        True,
+        "DM, skin VAS 30 mm = 3 cm, MMT-8 100",
+        [DM, obs("DM_SKIN_VAS", 30, "mm"), obs("MMT8", 100)],
+    ),
     Case("IN3", False, "DM, skin VAS 2.9 cm", [DM, obs("DM_SKIN_VAS", 2.9, "cm"), obs("MMT8", 100)]),
-    Case("IN3", False, "DM, MMT-8 125 (not less than 125)", [DM, obs("DM_SKIN_VAS", 5, "cm"), obs("MMT8", 125)]),
+    Case(
+        "IN3", False, "DM, MMT-8 125 (not less than 125)", [DM, obs("DM_SKIN_VAS", 5, "cm"), obs("MMT8", 125)]
+    ),
     Case("IN3", None, "DM, no scores", [DM]),
-    Case("IN3", False, "skin VAS and MMT-8 fine but no DM diagnosis",
-         [obs("DM_SKIN_VAS", 5, "cm"), obs("MMT8", 100)]),
+    Case(
+        "IN3",
+        False,
+        "skin VAS and MMT-8 fine but no DM diagnosis",
+        [obs("DM_SKIN_VAS", 5, "cm"), obs("MMT8", 100)],
+    ),
     # ANCA vasculitis branch
     Case("IN3", True, "GPA, BVAS 15", [GPA, obs("BVAS", 15)]),
     Case("IN3", False, "GPA, BVAS 14", [GPA, obs("BVAS", 14)]),
     Case("IN3", True, "EGPA, BVAS 20", [dx("M30.1"), obs("BVAS", 20)]),
     # branches combine with `any`
-    Case("IN3", True, "SLE + Sjogren: SLEDAI 5 but ESSDAI 16",
-         [SLE, SJOGREN, obs("SLEDAI_2K", 5), obs("ESSDAI", 16)]),
+    Case(
+        "IN3",
+        True,
+        "SLE + Sjogren: SLEDAI 5 but ESSDAI 16",
+        [SLE, SJOGREN, obs("SLEDAI_2K", 5), obs("ESSDAI", 16)],
+    ),
     Case("IN3", None, "SLE + Sjogren: SLEDAI 5, ESSDAI missing", [SLE, SJOGREN, obs("SLEDAI_2K", 5)]),
     Case("IN3", False, "no diagnosis at all", []),
     # IN4 ECOG 0-1
@@ -127,12 +167,24 @@ CASES = [
     Case("IN5.1b", False, "platelets 29 × 10^9/L", [lab("777-3", value=29, unit="10^9/L")]),
     Case("IN5.1b", True, "platelets 30 × 10^3/uL", [lab("777-3", value=30, unit="10*3/uL")]),
     Case("IN5.1b", False, "platelets 29000 /uL", [lab("777-3", value=29000, unit="/uL")]),
-    Case("IN5.1b", None, "platelets one day before the 90-day window", [lab("777-3", "2024-11-02", value=200, unit="10*9/L")]),
+    Case(
+        "IN5.1b",
+        None,
+        "platelets one day before the 90-day window",
+        [lab("777-3", "2024-11-02", value=200, unit="10*9/L")],
+    ),
     # IN5.2a LVEF ≥ 55 % within 12 months
     Case("IN5.2a", True, "LVEF 55 %", [obs("10230-1", 55, "%", system="LOINC")]),
     Case("IN5.2a", False, "LVEF 54 %", [obs("10230-1", 54, "%", system="LOINC")]),
-    Case("IN5.2a", True, "LVEF 60 % on the first window day", [obs("10230-1", 60, "%", "2024-02-01", "LOINC")]),
-    Case("IN5.2a", None, "LVEF 60 % one day before the window", [obs("10230-1", 60, "%", "2024-01-31", "LOINC")]),
+    Case(
+        "IN5.2a", True, "LVEF 60 % on the first window day", [obs("10230-1", 60, "%", "2024-02-01", "LOINC")]
+    ),
+    Case(
+        "IN5.2a",
+        None,
+        "LVEF 60 % one day before the window",
+        [obs("10230-1", 60, "%", "2024-01-31", "LOINC")],
+    ),
     # IN5.2b no obvious ECG abnormality
     Case("IN5.2b", True, "no ECG diagnosis", []),
     Case("IN5.2b", False, "LBBB within 12 months", [dx("I44.7", "2024-06-01")]),
@@ -140,36 +192,89 @@ CASES = [
     Case("IN5.2b", True, "long QT recorded before the 12-month window", [dx("I45.81", "2024-01-31")]),
     # IN5.3 eGFR ≥ 30
     Case("IN5.3", True, "reported eGFR 30", [lab("98979-8", value=30, unit="mL/min/{1.73_m2}")]),
-    Case("IN5.3", None, "reported eGFR 29, no creatinine to compute", [lab("98979-8", value=29, unit="mL/min/1.73m2")]),
-    Case("IN5.3", True, "no reported eGFR; CKD-EPI 30.8 (female 45 y, creatinine 2.0 mg/dL)",
-         [lab("2160-0", value=2.0, unit="mg/dL")], {"birth_date": "1979-06-01"}),
-    Case("IN5.3", False, "no reported eGFR; CKD-EPI 29.1 (female 45 y, creatinine 2.1 mg/dL)",
-         [lab("2160-0", value=2.1, unit="mg/dL")], {"birth_date": "1979-06-01"}),
-    Case("IN5.3", True, "no reported eGFR; creatinine 176.8 umol/L = 2.0 mg/dL, CKD-EPI 30.8",
-         [lab("2160-0", value=176.8, unit="umol/L")], {"birth_date": "1979-06-01"}),
-    Case("IN5.3", False, "no reported eGFR; creatinine 186 umol/L = 2.1 mg/dL, CKD-EPI 29",
-         [lab("2160-0", value=186, unit="umol/L")], {"birth_date": "1979-06-01"}),
-    Case("IN5.3", False, "reported eGFR 25 and CKD-EPI 19 (creatinine 3.0)",
-         [lab("98979-8", value=25, unit="mL/min/1.73m2"), lab("2160-0", value=3.0, unit="mg/dL")],
-         {"birth_date": "1979-06-01"}),
+    Case(
+        "IN5.3",
+        None,
+        "reported eGFR 29, no creatinine to compute",
+        [lab("98979-8", value=29, unit="mL/min/1.73m2")],
+    ),
+    Case(
+        "IN5.3",
+        True,
+        "no reported eGFR; CKD-EPI 30.8 (female 45 y, creatinine 2.0 mg/dL)",
+        [lab("2160-0", value=2.0, unit="mg/dL")],
+        {"birth_date": "1979-06-01"},
+    ),
+    Case(
+        "IN5.3",
+        False,
+        "no reported eGFR; CKD-EPI 29.1 (female 45 y, creatinine 2.1 mg/dL)",
+        [lab("2160-0", value=2.1, unit="mg/dL")],
+        {"birth_date": "1979-06-01"},
+    ),
+    Case(
+        "IN5.3",
+        True,
+        "no reported eGFR; creatinine 176.8 umol/L = 2.0 mg/dL, CKD-EPI 30.8",
+        [lab("2160-0", value=176.8, unit="umol/L")],
+        {"birth_date": "1979-06-01"},
+    ),
+    Case(
+        "IN5.3",
+        False,
+        "no reported eGFR; creatinine 186 umol/L = 2.1 mg/dL, CKD-EPI 29",
+        [lab("2160-0", value=186, unit="umol/L")],
+        {"birth_date": "1979-06-01"},
+    ),
+    Case(
+        "IN5.3",
+        False,
+        "reported eGFR 25 and CKD-EPI 19 (creatinine 3.0)",
+        [lab("98979-8", value=25, unit="mL/min/1.73m2"), lab("2160-0", value=3.0, unit="mg/dL")],
+        {"birth_date": "1979-06-01"},
+    ),
     Case("IN5.3", None, "no eGFR and no creatinine", []),
     # IN5.4a AST and ALT ≤ 3.0 × ULN
-    Case("IN5.4a", True, "AST and ALT exactly 3.0 × ULN",
-         [lab("1920-8", value=105, unit="U/L", ref_high=35), lab("1742-6", value=120, unit="U/L", ref_high=40)]),
-    Case("IN5.4a", False, "AST 3.1 × ULN",
-         [lab("1920-8", value=124, unit="U/L", ref_high=40), lab("1742-6", value=20, unit="U/L", ref_high=40)]),
-    Case("IN5.4a", True, "no ref_high: default ULN 40; AST 119, ALT 2 ukat/L = 120 U/L",
-         [lab("1920-8", value=119, unit="U/L"), lab("1742-6", value=2.0, unit="ukat/L")]),
+    Case(
+        "IN5.4a",
+        True,
+        "AST and ALT exactly 3.0 × ULN",
+        [
+            lab("1920-8", value=105, unit="U/L", ref_high=35),
+            lab("1742-6", value=120, unit="U/L", ref_high=40),
+        ],
+    ),
+    Case(
+        "IN5.4a",
+        False,
+        "AST 3.1 × ULN",
+        [lab("1920-8", value=124, unit="U/L", ref_high=40), lab("1742-6", value=20, unit="U/L", ref_high=40)],
+    ),
+    Case(
+        "IN5.4a",
+        True,
+        "no ref_high: default ULN 40; AST 119, ALT 2 ukat/L = 120 U/L",
+        [lab("1920-8", value=119, unit="U/L"), lab("1742-6", value=2.0, unit="ukat/L")],
+    ),
     Case("IN5.4a", None, "AST only", [lab("1920-8", value=20, unit="U/L", ref_high=40)]),
     # IN5.4b total bilirubin ≤ 2.0 × ULN
     Case("IN5.4b", True, "bilirubin 2.0 × ULN", [lab("1975-2", value=2.0, unit="mg/dL", ref_high=1.0)]),
     Case("IN5.4b", False, "bilirubin 2.1 × ULN", [lab("1975-2", value=2.1, unit="mg/dL", ref_high=1.0)]),
-    Case("IN5.4b", True, "bilirubin 40 umol/L with ref_high 21 umol/L = 1.9 ×",
-         [lab("1975-2", value=40, unit="umol/L", ref_high=21)]),
+    Case(
+        "IN5.4b",
+        True,
+        "bilirubin 40 umol/L with ref_high 21 umol/L = 1.9 ×",
+        [lab("1975-2", value=40, unit="umol/L", ref_high=21)],
+    ),
     # IN5.5a DLCO ≥ 40 % predicted, IN5.5b FVC ≥ 50 % predicted
     Case("IN5.5a", True, "DLCO 40 %", [obs("DLCO_PCT_PRED", 40, "%")]),
     Case("IN5.5a", False, "DLCO 39 %", [obs("DLCO_PCT_PRED", 39, "%")]),
-    Case("IN5.5a", None, "DLCO one day before the 12-month window", [obs("DLCO_PCT_PRED", 80, "%", "2024-01-31")]),
+    Case(
+        "IN5.5a",
+        None,
+        "DLCO one day before the 12-month window",
+        [obs("DLCO_PCT_PRED", 80, "%", "2024-01-31")],
+    ),
     Case("IN5.5b", True, "FVC 50 %", [obs("19872-1", 50, "%", system="LOINC")]),
     Case("IN5.5b", False, "FVC 49.9 %", [obs("19872-1", 49.9, "%", system="LOINC")]),
     # EX1 prior CAR-T
@@ -186,17 +291,38 @@ CASES = [
     Case("EX4", True, "chronic GVHD on the first window day", [dx("D89.811", "2025-01-18")]),
     Case("EX4", False, "GVHD one day before the window", [dx("D89.811", "2025-01-17")]),
     # EX5.1 HBV
-    Case("EX5.1", True, "HBsAg positive, HBV DNA above its ref_high",
-         [lab("5196-1", text="positive"), lab("42595-9", value=300, unit="IU/mL", ref_high=20)]),
-    Case("EX5.1", False, "HBcAb positive, HBV DNA not detected",
-         [lab("16933-4", text="positive"), lab("42595-9", text="not detected")]),
-    Case("EX5.1", False, "HBsAg and HBcAb negative", [lab("5196-1", text="negative"), lab("16933-4", text="negative")]),
+    Case(
+        "EX5.1",
+        True,
+        "HBsAg positive, HBV DNA above its ref_high",
+        [lab("5196-1", text="positive"), lab("42595-9", value=300, unit="IU/mL", ref_high=20)],
+    ),
+    Case(
+        "EX5.1",
+        False,
+        "HBcAb positive, HBV DNA not detected",
+        [lab("16933-4", text="positive"), lab("42595-9", text="not detected")],
+    ),
+    Case(
+        "EX5.1",
+        False,
+        "HBsAg and HBcAb negative",
+        [lab("5196-1", text="negative"), lab("16933-4", text="negative")],
+    ),
     Case("EX5.1", None, "HBsAg positive, no HBV DNA", [lab("5196-1", text="positive")]),
     # EX5.2 HCV
-    Case("EX5.2", True, "HCV Ab positive, HCV RNA above its ref_high",
-         [lab("13955-0", text="positive"), lab("11011-4", value=5000, unit="IU/mL", ref_high=15)]),
-    Case("EX5.2", False, "HCV Ab positive, HCV RNA below its ref_high",
-         [lab("13955-0", text="positive"), lab("11011-4", value=10, unit="IU/mL", ref_high=15)]),
+    Case(
+        "EX5.2",
+        True,
+        "HCV Ab positive, HCV RNA above its ref_high",
+        [lab("13955-0", text="positive"), lab("11011-4", value=5000, unit="IU/mL", ref_high=15)],
+    ),
+    Case(
+        "EX5.2",
+        False,
+        "HCV Ab positive, HCV RNA below its ref_high",
+        [lab("13955-0", text="positive"), lab("11011-4", value=10, unit="IU/mL", ref_high=15)],
+    ),
     Case("EX5.2", False, "HCV Ab negative", [lab("13955-0", text="negative")]),
     # EX5.3 HIV, EX5.4 syphilis, EX5.5 CMV DNA
     Case("EX5.3", True, "HIV Ab positive", [lab("7918-6", text="positive")]),
@@ -204,7 +330,12 @@ CASES = [
     Case("EX5.4", True, "RPR reactive", [lab("20507-0", text="reactive")]),
     Case("EX5.4", None, "no syphilis test", []),
     Case("EX5.5", True, "CMV DNA detected", [lab("72493-0", text="detected")]),
-    Case("EX5.5", True, "CMV DNA 800 IU/mL above its ref_high 137", [lab("72493-0", value=800, unit="IU/mL", ref_high=137)]),
+    Case(
+        "EX5.5",
+        True,
+        "CMV DNA 800 IU/mL above its ref_high 137",
+        [lab("72493-0", value=800, unit="IU/mL", ref_high=137)],
+    ),
     Case("EX5.5", False, "CMV DNA not detected", [lab("72493-0", text="not detected")]),
     # EX6 live vaccine within 4 weeks
     Case("EX6", True, "yellow fever vaccine J07BL01 on the first window day", [med("J07BL01", "2025-01-04")]),
@@ -213,7 +344,12 @@ CASES = [
     # EX7 pregnancy test positive
     Case("EX7", True, "urine hCG positive", [lab("2106-3", text="positive")]),
     Case("EX7", False, "urine hCG negative", [lab("2106-3", text="negative")]),
-    Case("EX7", True, "serum hCG 5000 above its ref_high 5", [lab("21198-7", value=5000, unit="[IU]/L", ref_high=5)]),
+    Case(
+        "EX7",
+        True,
+        "serum hCG 5000 above its ref_high 5",
+        [lab("21198-7", value=5000, unit="[IU]/L", ref_high=5)],
+    ),
     Case("EX7", True, "pregnancy coded within 3 months", [dx("Z34.90", "2025-01-01")]),
     Case("EX7", False, "no test, no pregnancy code", []),
     # EX8 malignancy ever (except NMSC, in-situ)
@@ -236,8 +372,7 @@ def results():
     return evaluate(TRIAL, rows, as_of=AS_OF)
 
 
-@pytest.mark.parametrize("i", range(len(CASES)),
-                         ids=[f"{c.crit}:{c.why}" for c in CASES])
+@pytest.mark.parametrize("i", range(len(CASES)), ids=[f"{c.crit}:{c.why}" for c in CASES])
 def test_rule(results, i):
     case = CASES[i]
     assert results[f"q{i:03d}"][case.crit] is case.expected, case.why
@@ -245,15 +380,44 @@ def test_rule(results, i):
 
 def test_criteria_complete():
     """Every source criterion is there, in protocol order, with text copied from the seed."""
-    from tests.support import REPO
     import yaml
+
+    from tests.support import REPO
 
     data = yaml.safe_load((REPO / TRIAL).read_text())
     ids = [c["id"] for c in data["criteria"]]
-    assert ids == ["IN1", "IN2", "IN3", "IN4", "IN5.1a", "IN5.1b", "IN5.2a", "IN5.2b", "IN5.3",
-                   "IN5.4a", "IN5.4b", "IN5.5a", "IN5.5b", "IN5.6", "IN6", "IN7",
-                   "EX1", "EX2", "EX3", "EX4", "EX5.1", "EX5.2", "EX5.3", "EX5.4", "EX5.5",
-                   "EX6", "EX7", "EX8", "EX9", "EX10"]
+    assert ids == [
+        "IN1",
+        "IN2",
+        "IN3",
+        "IN4",
+        "IN5.1a",
+        "IN5.1b",
+        "IN5.2a",
+        "IN5.2b",
+        "IN5.3",
+        "IN5.4a",
+        "IN5.4b",
+        "IN5.5a",
+        "IN5.5b",
+        "IN5.6",
+        "IN6",
+        "IN7",
+        "EX1",
+        "EX2",
+        "EX3",
+        "EX4",
+        "EX5.1",
+        "EX5.2",
+        "EX5.3",
+        "EX5.4",
+        "EX5.5",
+        "EX6",
+        "EX7",
+        "EX8",
+        "EX9",
+        "EX10",
+    ]
     seed = REPO.parent / "shared" / "seeds" / "002_1bceec9bc9ed37af.txt"
     if seed.exists():
         text = seed.read_text()

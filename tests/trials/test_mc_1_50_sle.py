@@ -37,8 +37,11 @@ def proc(code, date=RECENT, system="ICD10PCS"):
 
 
 def lab(code, date=RECENT, value=None, unit=None, ref_high=None, text=None, system="LOINC"):
-    vals = {k: v for k, v in dict(value_num=value, unit=unit, ref_high=ref_high,
-                                  value_text=text).items() if v is not None}
+    vals = {
+        k: v
+        for k, v in dict(value_num=value, unit=unit, ref_high=ref_high, value_text=text).items()
+        if v is not None
+    }
     return ("lab", system, code, date, vals)
 
 
@@ -56,7 +59,7 @@ def med(code, start="2024-01-01", end=None, dose=None, unit="mg/d", system="ATC"
 # A full refractory-SLE treatment history for IN3.2 (each part removed in turn below).
 HCQ = med("P01BA02", "2022-01-01", "2024-12-31", 400)
 GC = med("H02AB07", "2022-01-01", "2023-01-01", 60)
-MMF = med("L04AA06", "2023-01-01", "2023-06-30", 2000)      # 181 days
+MMF = med("L04AA06", "2023-01-01", "2023-06-30", 2000)  # 181 days
 AZA = med("L04AX01", "2023-07-01", "2023-12-31", 100)
 BEL = med("L04AG04", "2024-01-01", "2024-06-30", 10)
 
@@ -78,89 +81,233 @@ CASES = [
     Case("IN3.2", False, "no glucocorticoid", [HCQ, MMF, AZA, BEL]),
     Case("IN3.2", False, "only one immunosuppressant", [HCQ, GC, MMF, BEL]),
     Case("IN3.2", False, "no biologic", [HCQ, GC, MMF, AZA]),
-    Case("IN3.2", True, "telitacicept (LOCAL) as the biologic",
-         [HCQ, GC, MMF, AZA, med("TELITACICEPT", "2024-01-01", system="LOCAL")]),
-    Case("IN3.2", True, "old ATC codes: belimumab L04AA26, leflunomide L04AA13",
-         [HCQ, GC, MMF, med("L04AA13", "2023-07-01", "2023-09-01"), med("L04AA26", "2024-01-01")]),
-    Case("IN3.2", True, "two immunosuppressants of 45 days each = 90 days",
-         [HCQ, GC, med("L04AA06", "2024-01-01", "2024-02-14"),
-          med("L04AD02", "2024-03-01", "2024-04-14"), BEL]),
-    Case("IN3.2", False, "two immunosuppressants of 44 + 45 days = 89 days",
-         [HCQ, GC, med("L04AA06", "2024-01-01", "2024-02-13"),
-          med("L04AD02", "2024-03-01", "2024-04-14"), BEL]),
-    Case("IN3.2", True, "methotrexate (L04AX03) + cyclophosphamide + prednisolone",
-         [HCQ, med("H02AB06", "2022-01-01", "2022-03-01", 50), med("L04AX03", "2022-01-01", "2022-12-31", 15),
-          med("L01AA01", "2023-01-01", "2023-01-01", 1000), BEL]),
+    Case(
+        "IN3.2",
+        True,
+        "telitacicept (LOCAL) as the biologic",
+        [HCQ, GC, MMF, AZA, med("TELITACICEPT", "2024-01-01", system="LOCAL")],
+    ),
+    Case(
+        "IN3.2",
+        True,
+        "old ATC codes: belimumab L04AA26, leflunomide L04AA13",
+        [HCQ, GC, MMF, med("L04AA13", "2023-07-01", "2023-09-01"), med("L04AA26", "2024-01-01")],
+    ),
+    Case(
+        "IN3.2",
+        True,
+        "two immunosuppressants of 45 days each = 90 days",
+        [
+            HCQ,
+            GC,
+            med("L04AA06", "2024-01-01", "2024-02-14"),
+            med("L04AD02", "2024-03-01", "2024-04-14"),
+            BEL,
+        ],
+    ),
+    Case(
+        "IN3.2",
+        False,
+        "two immunosuppressants of 44 + 45 days = 89 days",
+        [
+            HCQ,
+            GC,
+            med("L04AA06", "2024-01-01", "2024-02-13"),
+            med("L04AD02", "2024-03-01", "2024-04-14"),
+            BEL,
+        ],
+    ),
+    Case(
+        "IN3.2",
+        True,
+        "methotrexate (L04AX03) + cyclophosphamide + prednisolone",
+        [
+            HCQ,
+            med("H02AB06", "2022-01-01", "2022-03-01", 50),
+            med("L04AX03", "2022-01-01", "2022-12-31", 15),
+            med("L01AA01", "2023-01-01", "2023-01-01", 1000),
+            BEL,
+        ],
+    ),
     # IN4 SLEDAI-2K ≥ 7 within 90 days
     Case("IN4", True, "SLEDAI-2K 7", [obs("SLEDAI_2K", 7, "{score}")]),
     Case("IN4", False, "SLEDAI-2K 6", [obs("SLEDAI_2K", 6, "{score}")]),
-    Case("IN4", True, "SLEDAI-2K 7 'points' on the first window day",
-         [obs("SLEDAI_2K", 7, "points", "2024-11-03")]),
-    Case("IN4", None, "SLEDAI-2K 12 one day before the window", [obs("SLEDAI_2K", 12, "{score}", "2024-11-02")]),
-    Case("IN4", False, "latest score decides: 10 then 4",
-         [obs("SLEDAI_2K", 10, "{score}", "2024-12-01"), obs("SLEDAI_2K", 4, "{score}", "2025-01-20")]),
+    Case(
+        "IN4",
+        True,
+        "SLEDAI-2K 7 'points' on the first window day",
+        [obs("SLEDAI_2K", 7, "points", "2024-11-03")],
+    ),
+    Case(
+        "IN4", None, "SLEDAI-2K 12 one day before the window", [obs("SLEDAI_2K", 12, "{score}", "2024-11-02")]
+    ),
+    Case(
+        "IN4",
+        False,
+        "latest score decides: 10 then 4",
+        [obs("SLEDAI_2K", 10, "{score}", "2024-12-01"), obs("SLEDAI_2K", 4, "{score}", "2025-01-20")],
+    ),
     Case("IN4", None, "no score", []),
     # IN5 ANA and/or anti-dsDNA positive within 1 year
     Case("IN5", True, "ANA positive", [lab("8061-4", text="Positive")]),
-    Case("IN5", True, "ANA negative, anti-dsDNA positive",
-         [lab("8061-4", text="negative"), lab("5130-0", text="positive")]),
+    Case(
+        "IN5",
+        True,
+        "ANA negative, anti-dsDNA positive",
+        [lab("8061-4", text="negative"), lab("5130-0", text="positive")],
+    ),
     Case("IN5", False, "both negative", [lab("8061-4", text="negative"), lab("5130-0", text="negative")]),
     Case("IN5", None, "ANA negative, no anti-dsDNA", [lab("8061-4", text="negative")]),
     Case("IN5", True, "ANA titre 1:320 above its ref_high 80", [lab("5048-4", value=320, ref_high=80)]),
-    Case("IN5", False, "anti-dsDNA 10 at ref_high 10 (not above), ANA negative",
-         [lab("5130-0", value=10, unit="[IU]/mL", ref_high=10), lab("8061-4", text="negative")]),
-    Case("IN5", True, "ANA positive on the first day of the 1-year window",
-         [lab("8061-4", "2024-02-01", text="positive")]),
-    Case("IN5", None, "ANA positive one day before the window", [lab("8061-4", "2024-01-31", text="positive")]),
+    Case(
+        "IN5",
+        False,
+        "anti-dsDNA 10 at ref_high 10 (not above), ANA negative",
+        [lab("5130-0", value=10, unit="[IU]/mL", ref_high=10), lab("8061-4", text="negative")],
+    ),
+    Case(
+        "IN5",
+        True,
+        "ANA positive on the first day of the 1-year window",
+        [lab("8061-4", "2024-02-01", text="positive")],
+    ),
+    Case(
+        "IN5", None, "ANA positive one day before the window", [lab("8061-4", "2024-01-31", text="positive")]
+    ),
     # IN6.1 LVEF ≥ 50 % within 12 months
     Case("IN6.1", True, "LVEF 50 %", [obs("10230-1", 50, "%", system="LOINC")]),
     Case("IN6.1", False, "LVEF 49 %", [obs("10230-1", 49, "%", system="LOINC")]),
-    Case("IN6.1", True, "LVEF 60 % on the first window day", [obs("10230-1", 60, "%", "2024-02-01", "LOINC")]),
-    Case("IN6.1", None, "LVEF 60 % one day before the window", [obs("10230-1", 60, "%", "2024-01-31", "LOINC")]),
+    Case(
+        "IN6.1", True, "LVEF 60 % on the first window day", [obs("10230-1", 60, "%", "2024-02-01", "LOINC")]
+    ),
+    Case(
+        "IN6.1", None, "LVEF 60 % one day before the window", [obs("10230-1", 60, "%", "2024-01-31", "LOINC")]
+    ),
     # IN6.2 creatinine ≤ 2.0 × ULN or CrCl (Cockcroft-Gault) ≥ 60
-    Case("IN6.2", True, "creatinine exactly 2.0 × its ref_high", [lab("2160-0", value=2.0, unit="mg/dL", ref_high=1.0)]),
-    Case("IN6.2", None, "creatinine 2.5 × ULN, no weight for CrCl",
-         [lab("2160-0", value=2.5, unit="mg/dL", ref_high=1.0)]),
-    Case("IN6.2", False, "creatinine 2.5 × ULN, CrCl 42 (male 45 y, 80 kg)",
-         [lab("2160-0", value=2.5, unit="mg/dL", ref_high=1.0), obs("29463-7", 80, "kg", system="LOINC")],
-         {"sex": "M", "birth_date": "1979-06-01"}),
-    Case("IN6.2", True, "creatinine 1.44 mg/dL, no ref_high: default ULN 1.2 → 1.2 ×",
-         [lab("2160-0", value=1.44, unit="mg/dL")]),
-    Case("IN6.2", False, "creatinine 2.5 mg/dL, no ref_high: 2.08 × default ULN; CrCl 18 (female 65 y, 50 kg)",
-         [lab("2160-0", value=2.5, unit="mg/dL"), obs("29463-7", 50, "kg", system="LOINC")],
-         {"sex": "F", "birth_date": "1960-01-01"}),
-    Case("IN6.2", True, "creatinine 150 umol/L = 2.5 × ref_high 60 umol/L, but CrCl 75 (male 25 y, 80 kg)",
-         [lab("2160-0", value=150, unit="umol/L", ref_high=60), obs("29463-7", 80, "kg", system="LOINC")],
-         {"sex": "M", "birth_date": "1999-06-01"}),
-    Case("IN6.2", False, "creatinine 3.0 mg/dL 2.5 × ULN, CrCl 53 (male 25 y, 100 kg)",
-         [lab("2160-0", value=3.0, unit="mg/dL", ref_high=1.2), obs("29463-7", 100, "kg", system="LOINC")],
-         {"sex": "M", "birth_date": "1999-06-01"}),
-    Case("IN6.2", None, "creatinine older than 90 days", [lab("2160-0", "2024-11-02", value=0.8, unit="mg/dL")]),
+    Case(
+        "IN6.2",
+        True,
+        "creatinine exactly 2.0 × its ref_high",
+        [lab("2160-0", value=2.0, unit="mg/dL", ref_high=1.0)],
+    ),
+    Case(
+        "IN6.2",
+        None,
+        "creatinine 2.5 × ULN, no weight for CrCl",
+        [lab("2160-0", value=2.5, unit="mg/dL", ref_high=1.0)],
+    ),
+    Case(
+        "IN6.2",
+        False,
+        "creatinine 2.5 × ULN, CrCl 42 (male 45 y, 80 kg)",
+        [lab("2160-0", value=2.5, unit="mg/dL", ref_high=1.0), obs("29463-7", 80, "kg", system="LOINC")],
+        {"sex": "M", "birth_date": "1979-06-01"},
+    ),
+    Case(
+        "IN6.2",
+        True,
+        "creatinine 1.44 mg/dL, no ref_high: default ULN 1.2 → 1.2 ×",
+        [lab("2160-0", value=1.44, unit="mg/dL")],
+    ),
+    Case(
+        "IN6.2",
+        False,
+        "creatinine 2.5 mg/dL, no ref_high: 2.08 × default ULN; CrCl 18 (female 65 y, 50 kg)",
+        [lab("2160-0", value=2.5, unit="mg/dL"), obs("29463-7", 50, "kg", system="LOINC")],
+        {"sex": "F", "birth_date": "1960-01-01"},
+    ),
+    Case(
+        "IN6.2",
+        True,
+        "creatinine 150 umol/L = 2.5 × ref_high 60 umol/L, but CrCl 75 (male 25 y, 80 kg)",
+        [lab("2160-0", value=150, unit="umol/L", ref_high=60), obs("29463-7", 80, "kg", system="LOINC")],
+        {"sex": "M", "birth_date": "1999-06-01"},
+    ),
+    Case(
+        "IN6.2",
+        False,
+        "creatinine 3.0 mg/dL 2.5 × ULN, CrCl 53 (male 25 y, 100 kg)",
+        [lab("2160-0", value=3.0, unit="mg/dL", ref_high=1.2), obs("29463-7", 100, "kg", system="LOINC")],
+        {"sex": "M", "birth_date": "1999-06-01"},
+    ),
+    Case(
+        "IN6.2", None, "creatinine older than 90 days", [lab("2160-0", "2024-11-02", value=0.8, unit="mg/dL")]
+    ),
     # IN6.3 ALT and AST ≤ 3.0 × ULN
-    Case("IN6.3", True, "ALT exactly 3.0 × ULN, AST 2.5 ×",
-         [lab("1742-6", value=120, unit="U/L", ref_high=40), lab("1920-8", value=100, unit="U/L", ref_high=40)]),
-    Case("IN6.3", False, "ALT 3.025 × ULN",
-         [lab("1742-6", value=121, unit="U/L", ref_high=40), lab("1920-8", value=30, unit="U/L", ref_high=40)]),
-    Case("IN6.3", False, "AST 4 × ULN",
-         [lab("1742-6", value=30, unit="U/L", ref_high=40), lab("1920-8", value=160, unit="U/L", ref_high=40)]),
-    Case("IN6.3", True, "no ref_high: default ULN 40, ALT 100 U/L = 2.5 ×",
-         [lab("1742-6", value=100, unit="U/L"), lab("1920-8", value=30, unit="U/L")]),
-    Case("IN6.3", False, "ALT 2.5 ukat/L = 150 U/L, no ref_high: 3.75 × default ULN",
-         [lab("1742-6", value=2.5, unit="ukat/L"), lab("1920-8", value=30, unit="U/L")]),
+    Case(
+        "IN6.3",
+        True,
+        "ALT exactly 3.0 × ULN, AST 2.5 ×",
+        [
+            lab("1742-6", value=120, unit="U/L", ref_high=40),
+            lab("1920-8", value=100, unit="U/L", ref_high=40),
+        ],
+    ),
+    Case(
+        "IN6.3",
+        False,
+        "ALT 3.025 × ULN",
+        [lab("1742-6", value=121, unit="U/L", ref_high=40), lab("1920-8", value=30, unit="U/L", ref_high=40)],
+    ),
+    Case(
+        "IN6.3",
+        False,
+        "AST 4 × ULN",
+        [lab("1742-6", value=30, unit="U/L", ref_high=40), lab("1920-8", value=160, unit="U/L", ref_high=40)],
+    ),
+    Case(
+        "IN6.3",
+        True,
+        "no ref_high: default ULN 40, ALT 100 U/L = 2.5 ×",
+        [lab("1742-6", value=100, unit="U/L"), lab("1920-8", value=30, unit="U/L")],
+    ),
+    Case(
+        "IN6.3",
+        False,
+        "ALT 2.5 ukat/L = 150 U/L, no ref_high: 3.75 × default ULN",
+        [lab("1742-6", value=2.5, unit="ukat/L"), lab("1920-8", value=30, unit="U/L")],
+    ),
     Case("IN6.3", None, "ALT fine, no AST", [lab("1742-6", value=30, unit="U/L", ref_high=40)]),
     # IN6.4 total bilirubin ≤ 2.0 × ULN (≤ 3.0 × with Gilbert)
-    Case("IN6.4", True, "bilirubin exactly 2.0 × ULN", [lab("1975-2", value=2.4, unit="mg/dL", ref_high=1.2)]),
-    Case("IN6.4", False, "bilirubin 2.5 × ULN, no Gilbert", [lab("1975-2", value=3.0, unit="mg/dL", ref_high=1.2)]),
-    Case("IN6.4", True, "bilirubin 2.5 × ULN with Gilbert syndrome",
-         [lab("1975-2", value=3.0, unit="mg/dL", ref_high=1.2), dx("E80.4", "2010-01-01")]),
-    Case("IN6.4", True, "bilirubin exactly 3.0 × ULN with Gilbert syndrome",
-         [lab("1975-2", value=3.6, unit="mg/dL", ref_high=1.2), dx("E80.4", "2010-01-01")]),
-    Case("IN6.4", False, "bilirubin 3.33 × ULN with Gilbert syndrome",
-         [lab("1975-2", value=4.0, unit="mg/dL", ref_high=1.2), dx("E80.4", "2010-01-01")]),
-    Case("IN6.4", True, "41 umol/L, no ref_high: 2.40 mg/dL = 2.0 × default ULN 1.2",
-         [lab("1975-2", value=41, unit="umol/L")]),
-    Case("IN6.4", False, "42 umol/L, no ref_high: 2.46 mg/dL = 2.05 × default ULN 1.2",
-         [lab("1975-2", value=42, unit="umol/L")]),
+    Case(
+        "IN6.4", True, "bilirubin exactly 2.0 × ULN", [lab("1975-2", value=2.4, unit="mg/dL", ref_high=1.2)]
+    ),
+    Case(
+        "IN6.4",
+        False,
+        "bilirubin 2.5 × ULN, no Gilbert",
+        [lab("1975-2", value=3.0, unit="mg/dL", ref_high=1.2)],
+    ),
+    Case(
+        "IN6.4",
+        True,
+        "bilirubin 2.5 × ULN with Gilbert syndrome",
+        [lab("1975-2", value=3.0, unit="mg/dL", ref_high=1.2), dx("E80.4", "2010-01-01")],
+    ),
+    Case(
+        "IN6.4",
+        True,
+        "bilirubin exactly 3.0 × ULN with Gilbert syndrome",
+        [lab("1975-2", value=3.6, unit="mg/dL", ref_high=1.2), dx("E80.4", "2010-01-01")],
+    ),
+    Case(
+        "IN6.4",
+        False,
+        "bilirubin 3.33 × ULN with Gilbert syndrome",
+        [lab("1975-2", value=4.0, unit="mg/dL", ref_high=1.2), dx("E80.4", "2010-01-01")],
+    ),
+    Case(
+        "IN6.4",
+        True,
+        "41 umol/L, no ref_high: 2.40 mg/dL = 2.0 × default ULN 1.2",
+        [lab("1975-2", value=41, unit="umol/L")],
+    ),
+    Case(
+        "IN6.4",
+        False,
+        "42 umol/L, no ref_high: 2.46 mg/dL = 2.05 × default ULN 1.2",
+        [lab("1975-2", value=42, unit="umol/L")],
+    ),
     Case("IN6.4", None, "no bilirubin", []),
     # IN6.5 SpO2 ≥ 92 %
     Case("IN6.5", True, "SpO2 92 %", [obs("59408-5", 92, "%", system="LOINC")]),
@@ -189,28 +336,67 @@ CASES = [
     Case("EX5", True, "rheumatoid arthritis M05.79", [dx("M05.79", "2018-01-01")]),
     Case("EX5", False, "SLE only", [dx("M32.14")]),
     # EX6.1 HBV
-    Case("EX6.1", True, "HBsAg positive and HBV DNA above its ref_high",
-         [lab("5196-1", text="positive"), lab("42595-9", value=500, unit="IU/mL", ref_high=20)]),
-    Case("EX6.1", True, "HBcAb positive and HBV DNA above its ref_high",
-         [lab("5196-1", text="negative"), lab("16933-4", text="reactive"),
-          lab("42595-9", value=500, unit="IU/mL", ref_high=20)]),
-    Case("EX6.1", False, "HBsAg positive, HBV DNA not detected",
-         [lab("5196-1", text="positive"), lab("42595-9", text="not detected")]),
-    Case("EX6.1", False, "HBcAb positive, HBV DNA equal to its ref_high (not greater)",
-         [lab("16933-4", text="positive"), lab("42595-9", value=20, unit="IU/mL", ref_high=20)]),
-    Case("EX6.1", False, "HBsAg and HBcAb negative, no HBV DNA",
-         [lab("5196-1", text="negative"), lab("16933-4", text="negative")]),
+    Case(
+        "EX6.1",
+        True,
+        "HBsAg positive and HBV DNA above its ref_high",
+        [lab("5196-1", text="positive"), lab("42595-9", value=500, unit="IU/mL", ref_high=20)],
+    ),
+    Case(
+        "EX6.1",
+        True,
+        "HBcAb positive and HBV DNA above its ref_high",
+        [
+            lab("5196-1", text="negative"),
+            lab("16933-4", text="reactive"),
+            lab("42595-9", value=500, unit="IU/mL", ref_high=20),
+        ],
+    ),
+    Case(
+        "EX6.1",
+        False,
+        "HBsAg positive, HBV DNA not detected",
+        [lab("5196-1", text="positive"), lab("42595-9", text="not detected")],
+    ),
+    Case(
+        "EX6.1",
+        False,
+        "HBcAb positive, HBV DNA equal to its ref_high (not greater)",
+        [lab("16933-4", text="positive"), lab("42595-9", value=20, unit="IU/mL", ref_high=20)],
+    ),
+    Case(
+        "EX6.1",
+        False,
+        "HBsAg and HBcAb negative, no HBV DNA",
+        [lab("5196-1", text="negative"), lab("16933-4", text="negative")],
+    ),
     Case("EX6.1", None, "HBcAb positive, no HBV DNA", [lab("16933-4", text="positive")]),
-    Case("EX6.1", True, "HBsAg positive, HBV DNA 50 × its own ref_high in copies/mL (ratio needs no unit)",
-         [lab("5196-1", text="positive"), lab("42595-9", value=5000, unit="copies/mL", ref_high=100)]),
-    Case("EX6.1", None, "HBsAg positive, HBV DNA 5000 copies/mL, no ref_high and no default ULN",
-         [lab("5196-1", text="positive"), lab("42595-9", value=5000, unit="copies/mL")]),
+    Case(
+        "EX6.1",
+        True,
+        "HBsAg positive, HBV DNA 50 × its own ref_high in copies/mL (ratio needs no unit)",
+        [lab("5196-1", text="positive"), lab("42595-9", value=5000, unit="copies/mL", ref_high=100)],
+    ),
+    Case(
+        "EX6.1",
+        None,
+        "HBsAg positive, HBV DNA 5000 copies/mL, no ref_high and no default ULN",
+        [lab("5196-1", text="positive"), lab("42595-9", value=5000, unit="copies/mL")],
+    ),
     Case("EX6.1", None, "no serology", []),
     # EX6.2 HCV
-    Case("EX6.2", True, "HCV Ab positive and HCV RNA above its ref_high",
-         [lab("16128-1", text="positive"), lab("11011-4", value=1000, unit="IU/mL", ref_high=15)]),
-    Case("EX6.2", False, "HCV Ab positive, HCV RNA not detected",
-         [lab("16128-1", text="positive"), lab("11011-4", text="not detected")]),
+    Case(
+        "EX6.2",
+        True,
+        "HCV Ab positive and HCV RNA above its ref_high",
+        [lab("16128-1", text="positive"), lab("11011-4", value=1000, unit="IU/mL", ref_high=15)],
+    ),
+    Case(
+        "EX6.2",
+        False,
+        "HCV Ab positive, HCV RNA not detected",
+        [lab("16128-1", text="positive"), lab("11011-4", text="not detected")],
+    ),
     Case("EX6.2", False, "HCV Ab negative", [lab("16128-1", text="negative")]),
     # EX6.3 HIV
     Case("EX6.3", True, "HIV Ab reactive", [lab("7917-8", text="reactive")]),
@@ -257,8 +443,12 @@ CASES = [
     # EX12 malignancy (C code within 2 years)
     Case("EX12", True, "breast cancer coded 2023-06", [dx("C50.911", "2023-06-01")]),
     Case("EX12", True, "breast cancer coded on the first window day", [dx("C50.911", "2023-02-01")]),
-    Case("EX12", False, "breast cancer coded only before the window, history Z85.3 since",
-         [dx("C50.911", "2022-06-01"), dx("Z85.3", "2024-12-01")]),
+    Case(
+        "EX12",
+        False,
+        "breast cancer coded only before the window, history Z85.3 since",
+        [dx("C50.911", "2022-06-01"), dx("Z85.3", "2024-12-01")],
+    ),
     Case("EX12", False, "basal cell skin cancer C44.91", [dx("C44.91", "2024-12-01")]),
     Case("EX12", False, "cervical carcinoma in situ D06.9", [dx("D06.9", "2024-12-01")]),
     # EX13 live vaccine within 4 weeks
@@ -272,8 +462,12 @@ CASES = [
     Case("EX15", True, "breastfeeding Z39.1", [dx("Z39.1", "2024-12-15")]),
     Case("EX15", True, "positive hCG within 30 days", [lab("2106-3", "2025-01-20", text="positive")]),
     Case("EX15", False, "negative hCG", [lab("2106-3", "2025-01-20", text="negative")]),
-    Case("EX15", False, "positive hCG before the 30-day window, no pregnancy code",
-         [lab("2106-3", "2025-01-01", text="positive")]),
+    Case(
+        "EX15",
+        False,
+        "positive hCG before the 30-day window, no pregnancy code",
+        [lab("2106-3", "2025-01-01", text="positive")],
+    ),
     Case("EX15", False, "no record (no hCG = no evidence)", []),
 ]
 
@@ -290,8 +484,7 @@ def results():
     return evaluate(TRIAL, rows, as_of=AS_OF)
 
 
-@pytest.mark.parametrize("i", range(len(CASES)),
-                         ids=[f"{c.crit}:{c.why}" for c in CASES])
+@pytest.mark.parametrize("i", range(len(CASES)), ids=[f"{c.crit}:{c.why}" for c in CASES])
 def test_rule(results, i):
     case = CASES[i]
     assert results[f"p{i:03d}"][case.crit] is case.expected, case.why
@@ -299,16 +492,51 @@ def test_rule(results, i):
 
 def test_criteria_complete():
     """Every source criterion is there, in protocol order."""
-    from tests.support import REPO
     import yaml
+
+    from tests.support import REPO
 
     data = yaml.safe_load((REPO / TRIAL).read_text())
     ids = [c["id"] for c in data["criteria"]]
-    assert ids == ["IN1", "IN2", "IN3.1", "IN3.2", "IN4", "IN5", "IN6.1", "IN6.2", "IN6.3", "IN6.4",
-                   "IN6.5", "IN7", "IN8", "IN9", "EX1", "EX2", "EX3", "EX4", "EX5", "EX6.1", "EX6.2",
-                   "EX6.3", "EX6.4", "EX7.1", "EX7.2", "EX7.3", "EX7.4", "EX8", "EX9", "EX10", "EX11",
-                   "EX12", "EX13", "EX14", "EX15", "EX16"]
-    seed = (REPO.parent / "shared" / "seeds" / "000_4a6b7d5196fc3e2a.txt")
+    assert ids == [
+        "IN1",
+        "IN2",
+        "IN3.1",
+        "IN3.2",
+        "IN4",
+        "IN5",
+        "IN6.1",
+        "IN6.2",
+        "IN6.3",
+        "IN6.4",
+        "IN6.5",
+        "IN7",
+        "IN8",
+        "IN9",
+        "EX1",
+        "EX2",
+        "EX3",
+        "EX4",
+        "EX5",
+        "EX6.1",
+        "EX6.2",
+        "EX6.3",
+        "EX6.4",
+        "EX7.1",
+        "EX7.2",
+        "EX7.3",
+        "EX7.4",
+        "EX8",
+        "EX9",
+        "EX10",
+        "EX11",
+        "EX12",
+        "EX13",
+        "EX14",
+        "EX15",
+        "EX16",
+    ]
+    seed = REPO.parent / "shared" / "seeds" / "000_4a6b7d5196fc3e2a.txt"
     if seed.exists():
         text = seed.read_text()
         for c in data["criteria"]:

@@ -27,33 +27,41 @@ ALT, AST, TBIL, CREA, INR, PT = "1742-6", "1920-8", "1975-2", "2160-0", "6301-6"
 ANC, PLT, HB, HCG = "751-8", "777-3", "718-7", "2106-3"
 ANA, DSDNA, SM = "8061-4", "5130-0", "11090-8"
 HBSAG, HBC, HBV, HCVAB, HCVRNA, HIV, SYPH = (
-    "5195-3", "16933-4", "42595-9", "13955-0", "11011-4", "56888-1", "20507-0")
+    "5195-3",
+    "16933-4",
+    "42595-9",
+    "13955-0",
+    "11011-4",
+    "56888-1",
+    "20507-0",
+)
 EBV, CMV = "32585-2", "72493-0"
 LVEF, SPO2, WEIGHT, QTC, SBP, DBP = "10230-1", "59408-5", "29463-7", "8636-3", "8480-6", "8462-4"
 
 
 def _row(pid: str, spec: tuple) -> dict:
     kind, *rest = spec
-    if kind == "dx":                      # ("dx", ICD10CM code, date)
+    if kind == "dx":  # ("dx", ICD10CM code, date)
         code, day = rest
         return event(pid, "diagnosis", "ICD10CM", code, day)
-    if kind == "pcs":                     # ("pcs", ICD10PCS code, date)
+    if kind == "pcs":  # ("pcs", ICD10PCS code, date)
         code, day = rest
         return event(pid, "procedure", "ICD10PCS", code, day)
-    if kind == "lab":                     # ("lab", LOINC, date, value, unit, ref_high)
+    if kind == "lab":  # ("lab", LOINC, date, value, unit, ref_high)
         code, day, value, unit, ref_high = rest
         return event(pid, "lab", "LOINC", code, day, value_num=value, unit=unit, ref_high=ref_high)
-    if kind == "text":                    # ("text", LOINC, date, text result)
+    if kind == "text":  # ("text", LOINC, date, text result)
         code, day, text = rest
         return event(pid, "lab", "LOINC", code, day, value_text=text)
-    if kind == "obs":                     # ("obs", system, code, date, value, unit)
+    if kind == "obs":  # ("obs", system, code, date, value, unit)
         system, code, day, value, unit = rest
         return event(pid, "observation", system, code, day, value_num=value, unit=unit)
-    if kind == "med":                     # ("med", system:code, start, end, dose[, unit])
+    if kind == "med":  # ("med", system:code, start, end, dose[, unit])
         code, start, end, dose, *unit = rest
         system, code = code.split(":") if ":" in code else ("ATC", code)
-        return event(pid, "medication", system, code, start, end_date=end, value_num=dose,
-                     unit=(unit or ["mg/d"])[0])
+        return event(
+            pid, "medication", system, code, start, end_date=end, value_num=dose, unit=(unit or ["mg/d"])[0]
+        )
     raise ValueError(kind)
 
 
@@ -69,34 +77,76 @@ def case(pid: str, criterion: str, expected: bool | None, *rows, **demographics)
 GC_3M = ("med", PRED, "2024-11-01", "2025-02-01", 10)
 MMF_3M = ("med", MMF, "2024-11-01", "2025-02-01", 2000)
 
-# ---------------------------------------------------------------- IN1 SLE diagnosis
+# -- IN1 SLE diagnosis
 case("in1_sle", "IN1", True, ("dx", "M32.14", "2019-05-01"))
 case("in1_drug_induced", "IN1", False, ("dx", "M32.0", "2019-05-01"))
 case("in1_none", "IN1", False)
 
-# ---------------------------------------------------------------- IN2 gc + IS + biologic >= 2 months
+# -- IN2 gc + IS + biologic >= 2 months
 case("in2_full", "IN2", True, GC_3M, MMF_3M, ("med", RTX, "2024-09-01", None, 1000))
 case("in2_no_biologic", "IN2", False, GC_3M, MMF_3M)
 case("in2_biologic_too_old", "IN2", False, GC_3M, MMF_3M, ("med", RTX, "2024-07-31", None, 1000))
 case("in2_biologic_edge", "IN2", True, GC_3M, MMF_3M, ("med", RTX, "2024-08-01", None, 1000))
-case("in2_is_55_days", "IN2", False, GC_3M, ("med", MMF, "2024-12-08", "2025-01-31", 2000),
-     ("med", BEL, "2025-01-10", None, 700))
-case("in2_is_56_days", "IN2", True, GC_3M, ("med", MMF, "2024-12-07", "2025-01-31", 2000),
-     ("med", BEL, "2025-01-10", None, 700))
-case("in2_gc_55_days", "IN2", False, ("med", PRED, "2024-12-08", "2025-01-31", 10), MMF_3M,
-     ("med", BEL, "2025-01-10", None, 700))
-case("in2_cyc_pulse", "IN2", True, GC_3M, ("med", CYC, "2025-01-10", None, 500),
-     ("med", BEL, "2025-01-10", None, 700))
-case("in2_hcq_telitacicept", "IN2", True, GC_3M, ("med", HCQ, "2024-11-01", "2025-02-01", 400),
-     ("med", "LOCAL:TELITACICEPT", "2025-01-20", None, 160))
+case(
+    "in2_is_55_days",
+    "IN2",
+    False,
+    GC_3M,
+    ("med", MMF, "2024-12-08", "2025-01-31", 2000),
+    ("med", BEL, "2025-01-10", None, 700),
+)
+case(
+    "in2_is_56_days",
+    "IN2",
+    True,
+    GC_3M,
+    ("med", MMF, "2024-12-07", "2025-01-31", 2000),
+    ("med", BEL, "2025-01-10", None, 700),
+)
+case(
+    "in2_gc_55_days",
+    "IN2",
+    False,
+    ("med", PRED, "2024-12-08", "2025-01-31", 10),
+    MMF_3M,
+    ("med", BEL, "2025-01-10", None, 700),
+)
+case(
+    "in2_cyc_pulse",
+    "IN2",
+    True,
+    GC_3M,
+    ("med", CYC, "2025-01-10", None, 500),
+    ("med", BEL, "2025-01-10", None, 700),
+)
+case(
+    "in2_hcq_telitacicept",
+    "IN2",
+    True,
+    GC_3M,
+    ("med", HCQ, "2024-11-01", "2025-02-01", 400),
+    ("med", "LOCAL:TELITACICEPT", "2025-01-20", None, 160),
+)
 # the 3-month window starts on 2024-11-01: 56 exposure days from there
-case("in2_gc_clipped_56", "IN2", True, ("med", PRED, "2024-06-01", "2024-12-26", 10), MMF_3M,
-     ("med", BEL, "2025-01-10", None, 700))
-case("in2_gc_clipped_55", "IN2", False, ("med", PRED, "2024-06-01", "2024-12-25", 10), MMF_3M,
-     ("med", BEL, "2025-01-10", None, 700))
+case(
+    "in2_gc_clipped_56",
+    "IN2",
+    True,
+    ("med", PRED, "2024-06-01", "2024-12-26", 10),
+    MMF_3M,
+    ("med", BEL, "2025-01-10", None, 700),
+)
+case(
+    "in2_gc_clipped_55",
+    "IN2",
+    False,
+    ("med", PRED, "2024-06-01", "2024-12-25", 10),
+    MMF_3M,
+    ("med", BEL, "2025-01-10", None, 700),
+)
 case("in2_no_gc", "IN2", False, MMF_3M, ("med", BEL, "2025-01-10", None, 700))
 
-# ---------------------------------------------------------------- IN2.1 prednisone-eq <= 60 mg/d, 14 of last 15 days
+# -- IN2.1 prednisone-eq <= 60 mg/d, 14 of last 15 days
 case("in21_60", "IN2.1", True, ("med", PRED, "2025-01-01", "2025-02-01", 60))
 case("in21_61", "IN2.1", False, ("med", PRED, "2025-01-01", "2025-02-01", 61))
 case("in21_low_dose_ok", "IN2.1", True, ("med", PRED, "2025-01-01", "2025-02-01", 5))
@@ -109,38 +159,70 @@ case("in21_13_days", "IN2.1", False, ("med", PRED, "2025-01-20", "2025-02-01", 2
 case("in21_no_unit", "IN2.1", None, ("med", PRED, "2025-01-01", "2025-02-01", 20, None))
 case("in21_none", "IN2.1", False)
 
-# ---------------------------------------------------------------- IN2.2 minimum 7.5 mg/d unless combined
+# -- IN2.2 minimum 7.5 mg/d unless combined
 case("in22_75_alone", "IN2.2", True, ("med", PRED, "2025-01-01", "2025-02-01", 7.5))
 case("in22_5_alone", "IN2.2", False, ("med", PRED, "2025-01-01", "2025-02-01", 5))
 case("in22_5_with_mmf", "IN2.2", True, ("med", PRED, "2025-01-01", "2025-02-01", 5), MMF_3M)
-case("in22_5_with_hcq", "IN2.2", True, ("med", PRED, "2025-01-01", "2025-02-01", 5),
-     ("med", HCQ, "2024-12-01", "2025-02-01", 400))
-case("in22_5_with_rtx", "IN2.2", True, ("med", PRED, "2025-01-01", "2025-02-01", 5),
-     ("med", RTX, "2024-08-01", None, 1000))
-case("in22_5_mmf_too_old", "IN2.2", False, ("med", PRED, "2025-01-01", "2025-02-01", 5),
-     ("med", MMF, "2024-06-01", "2024-10-31", 2000))
+case(
+    "in22_5_with_hcq",
+    "IN2.2",
+    True,
+    ("med", PRED, "2025-01-01", "2025-02-01", 5),
+    ("med", HCQ, "2024-12-01", "2025-02-01", 400),
+)
+case(
+    "in22_5_with_rtx",
+    "IN2.2",
+    True,
+    ("med", PRED, "2025-01-01", "2025-02-01", 5),
+    ("med", RTX, "2024-08-01", None, 1000),
+)
+case(
+    "in22_5_mmf_too_old",
+    "IN2.2",
+    False,
+    ("med", PRED, "2025-01-01", "2025-02-01", 5),
+    ("med", MMF, "2024-06-01", "2024-10-31", 2000),
+)
 
-# ---------------------------------------------------------------- IN3 SLEDAI-2K >= 8 within 90 days
+# -- IN3 SLEDAI-2K >= 8 within 90 days
 case("in3_8", "IN3", True, ("obs", "LOCAL", "SLEDAI_2K", "2025-01-15", 8, "{score}"))
 case("in3_7", "IN3", False, ("obs", "LOCAL", "SLEDAI_2K", "2025-01-15", 7, "{score}"))
 case("in3_edge", "IN3", True, ("obs", "LOCAL", "SLEDAI_2K", "2024-11-03", 10, None))
 case("in3_out", "IN3", None, ("obs", "LOCAL", "SLEDAI_2K", "2024-11-02", 10, None))
-case("in3_latest_wins", "IN3", False, ("obs", "LOCAL", "SLEDAI_2K", "2024-12-01", 12, None),
-     ("obs", "LOCAL", "SLEDAI_2K", "2025-01-20", 6, None))
+case(
+    "in3_latest_wins",
+    "IN3",
+    False,
+    ("obs", "LOCAL", "SLEDAI_2K", "2024-12-01", 12, None),
+    ("obs", "LOCAL", "SLEDAI_2K", "2025-01-20", 6, None),
+)
 case("in3_none", "IN3", None)
 
-# ---------------------------------------------------------------- IN4 ANA / dsDNA / Sm positive (1 year)
+# -- IN4 ANA / dsDNA / Sm positive (1 year)
 case("in4_ana", "IN4", True, ("text", ANA, "2024-03-01", "positive"))
-case("in4_sm_only", "IN4", True, ("text", ANA, "2024-03-01", "negative"),
-     ("text", DSDNA, "2024-03-01", "negative"), ("text", SM, "2024-03-01", "positive"))
+case(
+    "in4_sm_only",
+    "IN4",
+    True,
+    ("text", ANA, "2024-03-01", "negative"),
+    ("text", DSDNA, "2024-03-01", "negative"),
+    ("text", SM, "2024-03-01", "positive"),
+)
 case("in4_dsdna_titre", "IN4", True, ("lab", DSDNA, "2024-10-01", 120, "[IU]/mL", 100))
-case("in4_all_negative", "IN4", False, ("text", ANA, "2024-03-01", "negative"),
-     ("text", DSDNA, "2024-03-01", "negative"), ("text", SM, "2024-03-01", "negative"))
+case(
+    "in4_all_negative",
+    "IN4",
+    False,
+    ("text", ANA, "2024-03-01", "negative"),
+    ("text", DSDNA, "2024-03-01", "negative"),
+    ("text", SM, "2024-03-01", "negative"),
+)
 case("in4_partly_tested", "IN4", None, ("text", ANA, "2024-03-01", "negative"))
 case("in4_edge", "IN4", True, ("text", ANA, "2024-02-01", "positive"))
 case("in4_too_old", "IN4", None, ("text", ANA, "2024-01-31", "positive"))
 
-# ---------------------------------------------------------------- IN5 age 18-70 inclusive
+# -- IN5 age 18-70 inclusive
 case("in5_18_today", "IN5", True, birth_date="2007-02-01")
 case("in5_17", "IN5", False, birth_date="2007-02-02")
 case("in5_70", "IN5", True, birth_date="1954-02-02")
@@ -148,7 +230,7 @@ case("in5_71_today", "IN5", False, birth_date="1954-02-01")
 case("in5_by_1954", "IN5", None, birth_year=1954)
 case("in5_by_1955", "IN5", True, birth_year=1955)
 
-# ---------------------------------------------------------------- IN7.1 bone marrow
+# -- IN7.1 bone marrow
 case("in71a_1", "IN7.1a", True, ("lab", ANC, "2025-01-10", 1.0, "10*9/L", None))
 case("in71a_099", "IN7.1a", False, ("lab", ANC, "2025-01-10", 0.99, "10*9/L", None))
 case("in71a_per_ul", "IN7.1a", True, ("lab", ANC, "2025-01-10", 1000, "/uL", None))
@@ -162,42 +244,77 @@ case("in71c_gdl_low", "IN7.1c", False, ("lab", HB, "2025-01-10", 5.9, "g/dL", No
 case("in71c_gl", "IN7.1c", True, ("lab", HB, "2025-01-10", 60, "g/L", None))
 case("in71c_out_of_window", "IN7.1c", None, ("lab", HB, "2024-11-02", 120, "g/L", None))
 
-# ---------------------------------------------------------------- IN7.2 liver (Gilbert relaxes)
+# -- IN7.2 liver (Gilbert relaxes)
 case("in72a_25", "IN7.2a", True, ("lab", ALT, "2025-01-10", 100, "U/L", 40))
 case("in72a_over", "IN7.2a", False, ("lab", ALT, "2025-01-10", 101, "U/L", 40))
 case("in72a_default_uln", "IN7.2a", True, ("lab", ALT, "2025-01-10", 100, "U/L", None))
 case("in72a_default_uln_over", "IN7.2a", False, ("lab", ALT, "2025-01-10", 101, "U/L", None))
 case("in72a_ukat", "IN7.2a", True, ("lab", ALT, "2025-01-10", 1.6, "ukat/L", None))  # 96 U/L
-case("in72a_gilbert_5x", "IN7.2a", True, ("dx", "E80.4", "2015-01-01"),
-     ("lab", ALT, "2025-01-10", 200, "U/L", 40))
-case("in72a_gilbert_over", "IN7.2a", False, ("dx", "E80.4", "2015-01-01"),
-     ("lab", ALT, "2025-01-10", 201, "U/L", 40))
+case(
+    "in72a_gilbert_5x",
+    "IN7.2a",
+    True,
+    ("dx", "E80.4", "2015-01-01"),
+    ("lab", ALT, "2025-01-10", 200, "U/L", 40),
+)
+case(
+    "in72a_gilbert_over",
+    "IN7.2a",
+    False,
+    ("dx", "E80.4", "2015-01-01"),
+    ("lab", ALT, "2025-01-10", 201, "U/L", 40),
+)
 case("in72a_no_gilbert_3x", "IN7.2a", False, ("lab", ALT, "2025-01-10", 120, "U/L", 40))
 case("in72b_25", "IN7.2b", True, ("lab", AST, "2025-01-10", 87.5, "U/L", 35))
 case("in72b_over", "IN7.2b", False, ("lab", AST, "2025-01-10", 88, "U/L", 35))
-case("in72b_gilbert", "IN7.2b", True, ("dx", "E80.4", "2015-01-01"),
-     ("lab", AST, "2025-01-10", 175, "U/L", 35))
+case(
+    "in72b_gilbert", "IN7.2b", True, ("dx", "E80.4", "2015-01-01"), ("lab", AST, "2025-01-10", 175, "U/L", 35)
+)
 case("in72c_15", "IN7.2c", True, ("lab", TBIL, "2025-01-10", 1.8, "mg/dL", 1.2))
 case("in72c_over", "IN7.2c", False, ("lab", TBIL, "2025-01-10", 1.9, "mg/dL", 1.2))
 case("in72c_umol_default_uln", "IN7.2c", True, ("lab", TBIL, "2025-01-10", 30, "umol/L", None))
 case("in72c_umol_default_uln_over", "IN7.2c", False, ("lab", TBIL, "2025-01-10", 32, "umol/L", None))
-case("in72c_gilbert_3x", "IN7.2c", True, ("dx", "E80.4", "2015-01-01"),
-     ("lab", TBIL, "2025-01-10", 3.6, "mg/dL", 1.2))
-case("in72c_gilbert_over", "IN7.2c", False, ("dx", "E80.4", "2015-01-01"),
-     ("lab", TBIL, "2025-01-10", 3.7, "mg/dL", 1.2))
+case(
+    "in72c_gilbert_3x",
+    "IN7.2c",
+    True,
+    ("dx", "E80.4", "2015-01-01"),
+    ("lab", TBIL, "2025-01-10", 3.6, "mg/dL", 1.2),
+)
+case(
+    "in72c_gilbert_over",
+    "IN7.2c",
+    False,
+    ("dx", "E80.4", "2015-01-01"),
+    ("lab", TBIL, "2025-01-10", 3.7, "mg/dL", 1.2),
+)
 case("in72c_no_gilbert_2x", "IN7.2c", False, ("lab", TBIL, "2025-01-10", 2.4, "mg/dL", 1.2))
 
-# ---------------------------------------------------------------- IN7.3 creatinine <= 1.5 ULN or CrCl >= 40
+# -- IN7.3 creatinine <= 1.5 ULN or CrCl >= 40
 case("in73_crea_15", "IN7.3", True, ("lab", CREA, "2025-01-10", 1.8, "mg/dL", 1.2))
 case("in73_crea_umol_in", "IN7.3", True, ("lab", CREA, "2025-01-10", 159, "umol/L", None))
 case("in73_crea_umol_over_no_weight", "IN7.3", None, ("lab", CREA, "2025-01-10", 160, "umol/L", None))
-case("in73_crcl_male_46", "IN7.3", True, ("lab", CREA, "2025-01-10", 2.0, "mg/dL", 1.2),
-     ("obs", "LOINC", WEIGHT, "2025-01-10", 70, "kg"), sex="M", birth_year=1980)
-case("in73_crcl_female_39", "IN7.3", False, ("lab", CREA, "2025-01-10", 2.0, "mg/dL", 1.2),
-     ("obs", "LOINC", WEIGHT, "2025-01-10", 70, "kg"), sex="F", birth_year=1980)
+case(
+    "in73_crcl_male_46",
+    "IN7.3",
+    True,
+    ("lab", CREA, "2025-01-10", 2.0, "mg/dL", 1.2),
+    ("obs", "LOINC", WEIGHT, "2025-01-10", 70, "kg"),
+    sex="M",
+    birth_year=1980,
+)
+case(
+    "in73_crcl_female_39",
+    "IN7.3",
+    False,
+    ("lab", CREA, "2025-01-10", 2.0, "mg/dL", 1.2),
+    ("obs", "LOINC", WEIGHT, "2025-01-10", 70, "kg"),
+    sex="F",
+    birth_year=1980,
+)
 case("in73_none", "IN7.3", None)
 
-# ---------------------------------------------------------------- IN7.4 INR and PT <= 1.5 ULN
+# -- IN7.4 INR and PT <= 1.5 ULN
 case("in74a_in", "IN7.4a", True, ("lab", INR, "2025-01-10", 1.6, "{INR}", 1.1))
 case("in74a_over", "IN7.4a", False, ("lab", INR, "2025-01-10", 1.7, "{INR}", 1.1))
 case("in74a_default_uln", "IN7.4a", True, ("lab", INR, "2025-01-10", 1.6, "{ratio}", None))
@@ -206,7 +323,7 @@ case("in74b_in", "IN7.4b", True, ("lab", PT, "2025-01-10", 20, "s", 13.5))
 case("in74b_over", "IN7.4b", False, ("lab", PT, "2025-01-10", 21, "s", 13.5))
 case("in74b_own_uln", "IN7.4b", True, ("lab", PT, "2025-01-10", 21, "s", 14.0))
 
-# ---------------------------------------------------------------- IN7.5 LVEF >= 50 (12 months), IN7.6 SpO2 >= 92
+# -- IN7.5 LVEF >= 50 (12 months), IN7.6 SpO2 >= 92
 case("in75_50", "IN7.5", True, ("obs", "LOINC", LVEF, "2024-06-01", 50, "%"))
 case("in75_49", "IN7.5", False, ("obs", "LOINC", LVEF, "2024-06-01", 49, "%"))
 case("in75_edge", "IN7.5", True, ("obs", "LOINC", LVEF, "2024-02-01", 60, "%"))
@@ -214,7 +331,7 @@ case("in75_too_old", "IN7.5", None, ("obs", "LOINC", LVEF, "2024-01-31", 60, "%"
 case("in76_92", "IN7.6", True, ("obs", "LOINC", SPO2, "2025-01-10", 92, "%"))
 case("in76_91", "IN7.6", False, ("obs", "LOINC", SPO2, "2025-01-10", 91, "%"))
 
-# ---------------------------------------------------------------- IN8 not pregnant, not lactating
+# -- IN8 not pregnant, not lactating
 case("in8_nothing", "IN8", True)
 case("in8_hcg_pos", "IN8", False, ("text", HCG, "2025-01-15", "positive"))
 case("in8_hcg_pos_old", "IN8", True, ("text", HCG, "2025-01-01", "positive"))
@@ -223,7 +340,7 @@ case("in8_breastfeeding", "IN8", False, ("dx", "Z39.1", "2024-12-01"))
 case("in8_pregnant", "IN8", False, ("dx", "Z34.00", "2024-12-01"))
 case("in8_pregnancy_old", "IN8", True, ("dx", "Z34.00", "2024-10-31"))
 
-# ---------------------------------------------------------------- EX1 CNS disease (ever)
+# -- EX1 CNS disease (ever)
 case("ex1_epilepsy", "EX1", True, ("dx", "G40.909", "2010-01-01"))
 case("ex1_schizophrenia", "EX1", True, ("dx", "F20.9", "2012-01-01"))
 case("ex1_pres", "EX1", True, ("dx", "I67.83", "2018-01-01"))
@@ -231,31 +348,52 @@ case("ex1_lupus_encephalitis", "EX1", True, ("dx", "G05.3", "2023-01-01"))
 case("ex1_sle_only", "EX1", False, ("dx", "M32.14", "2020-01-01"))
 case("ex1_none", "EX1", False)
 
-# ---------------------------------------------------------------- EX2 acute severe LN with >= 100 mg/d >= 14 days
-case("ex2_ln_high_dose", "EX2", True, ("dx", "M32.14", "2025-01-01"),
-     ("med", PRED, "2024-12-15", "2025-01-10", 100))
-case("ex2_ln_moderate_dose", "EX2", False, ("dx", "M32.14", "2025-01-01"),
-     ("med", PRED, "2024-12-15", "2025-01-10", 60))
-case("ex2_ln_13_days", "EX2", False, ("dx", "M32.14", "2025-01-01"),
-     ("med", PRED, "2025-01-01", "2025-01-13", 100))
-case("ex2_mpred_pulse", "EX2", True, ("dx", "M32.15", "2025-01-01"),
-     ("med", MPRED, "2025-01-01", "2025-01-20", 500))
-case("ex2_ln_old", "EX2", False, ("dx", "M32.14", "2024-11-30"),
-     ("med", PRED, "2024-12-15", "2025-01-10", 100))
+# -- EX2 acute severe LN with >= 100 mg/d >= 14 days
+case(
+    "ex2_ln_high_dose",
+    "EX2",
+    True,
+    ("dx", "M32.14", "2025-01-01"),
+    ("med", PRED, "2024-12-15", "2025-01-10", 100),
+)
+case(
+    "ex2_ln_moderate_dose",
+    "EX2",
+    False,
+    ("dx", "M32.14", "2025-01-01"),
+    ("med", PRED, "2024-12-15", "2025-01-10", 60),
+)
+case(
+    "ex2_ln_13_days",
+    "EX2",
+    False,
+    ("dx", "M32.14", "2025-01-01"),
+    ("med", PRED, "2025-01-01", "2025-01-13", 100),
+)
+case(
+    "ex2_mpred_pulse",
+    "EX2",
+    True,
+    ("dx", "M32.15", "2025-01-01"),
+    ("med", MPRED, "2025-01-01", "2025-01-20", 500),
+)
+case(
+    "ex2_ln_old", "EX2", False, ("dx", "M32.14", "2024-11-30"), ("med", PRED, "2024-12-15", "2025-01-10", 100)
+)
 
-# ---------------------------------------------------------------- EX4 serous effusion (3 months)
+# -- EX4 serous effusion (3 months)
 case("ex4_pleural", "EX4", True, ("dx", "J90", "2024-12-01"))
 case("ex4_ascites", "EX4", True, ("dx", "R18.8", "2025-01-20"))
-case("ex4_edge", "EX4", True, ("dx", "J90", "2024-11-01"))   # first day of the 3-month window
+case("ex4_edge", "EX4", True, ("dx", "J90", "2024-11-01"))  # first day of the 3-month window
 case("ex4_old", "EX4", False, ("dx", "J90", "2024-10-31"))
 
-# ---------------------------------------------------------------- EX5 other autoimmune (2 years)
+# -- EX5 other autoimmune (2 years)
 case("ex5_ra", "EX5", True, ("dx", "M05.79", "2023-03-01"))
 case("ex5_crohn_edge", "EX5", True, ("dx", "K50.90", "2023-02-01"))
 case("ex5_crohn_old", "EX5", False, ("dx", "K50.90", "2023-01-31"))
 case("ex5_sle_only", "EX5", False, ("dx", "M32.14", "2024-01-01"))
 
-# ---------------------------------------------------------------- EX6 transplant, EX7 prior CAR-T
+# -- EX6 transplant, EX7 prior CAR-T
 case("ex6_kidney", "EX6", True, ("dx", "Z94.0", "2010-01-01"))
 case("ex6_hsct_status", "EX6", True, ("dx", "Z94.84", "2015-01-01"))
 case("ex6_hsct_pcs", "EX6", True, ("pcs", "30233G1", "2015-01-01"))
@@ -265,7 +403,7 @@ case("ex7_cart_atc", "EX7", True, ("med", "L01XL03", "2022-05-01", None, None))
 case("ex7_cart_local", "EX7", True, ("med", "LOCAL:CAR_T", "2022-05-01", None, None))
 case("ex7_none", "EX7", False)
 
-# ---------------------------------------------------------------- EX9 bleeding (30 days) or long-term anticoagulation
+# -- EX9 bleeding (30 days) or long-term anticoagulation
 case("ex9_gi_bleed_edge", "EX9", True, ("dx", "K92.2", "2025-01-02"))
 case("ex9_gi_bleed_old", "EX9", False, ("dx", "K92.2", "2025-01-01"))
 case("ex9_warfarin", "EX9", True, ("med", "B01AA03", "2024-06-01", "2025-02-01", 5))
@@ -274,32 +412,73 @@ case("ex9_apixaban_59_days", "EX9", False, ("med", "B01AF02", "2024-12-04", "202
 case("ex9_short_lmwh", "EX9", False, ("med", "B01AB05", "2025-01-10", "2025-01-20", 40))
 case("ex9_none", "EX9", False)
 
-# ---------------------------------------------------------------- EX10 live vaccine (6 weeks)
+# -- EX10 live vaccine (6 weeks)
 case("ex10_mmr_edge", "EX10", True, ("med", "CVX:03", "2024-12-21", None, None))
 case("ex10_mmr_old", "EX10", False, ("med", "CVX:03", "2024-12-20", None, None))
 case("ex10_flu_inactivated", "EX10", False, ("med", "CVX:141", "2025-01-20", None, None))
 
-# ---------------------------------------------------------------- EX11 HBV / HCV / HIV / syphilis
-case("ex111_hbsag_dna_high", "EX11.1", True, ("text", HBSAG, "2025-01-10", "positive"),
-     ("lab", HBV, "2025-01-10", 100, "IU/mL", 20))
-case("ex111_hbsag_dna_undetected", "EX11.1", False, ("text", HBSAG, "2025-01-10", "positive"),
-     ("lab", HBV, "2025-01-10", 10, "IU/mL", 20))
-case("ex111_hbc_dna_high", "EX11.1", True, ("text", HBSAG, "2025-01-10", "negative"),
-     ("text", HBC, "2025-01-10", "reactive"), ("lab", HBV, "2025-01-10", 100, "IU/mL", 20))
-case("ex111_serology_negative", "EX11.1", False, ("text", HBSAG, "2025-01-10", "negative"),
-     ("text", HBC, "2025-01-10", "negative"))
+# -- EX11 HBV / HCV / HIV / syphilis
+case(
+    "ex111_hbsag_dna_high",
+    "EX11.1",
+    True,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("lab", HBV, "2025-01-10", 100, "IU/mL", 20),
+)
+case(
+    "ex111_hbsag_dna_undetected",
+    "EX11.1",
+    False,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("lab", HBV, "2025-01-10", 10, "IU/mL", 20),
+)
+case(
+    "ex111_hbc_dna_high",
+    "EX11.1",
+    True,
+    ("text", HBSAG, "2025-01-10", "negative"),
+    ("text", HBC, "2025-01-10", "reactive"),
+    ("lab", HBV, "2025-01-10", 100, "IU/mL", 20),
+)
+case(
+    "ex111_serology_negative",
+    "EX11.1",
+    False,
+    ("text", HBSAG, "2025-01-10", "negative"),
+    ("text", HBC, "2025-01-10", "negative"),
+)
 case("ex111_no_dna", "EX11.1", None, ("text", HBSAG, "2025-01-10", "positive"))
 # a ULN multiple is unit-free when the result carries its own ref_high (same unit) ...
-case("ex111_dna_copies_own_ref", "EX11.1", True, ("text", HBSAG, "2025-01-10", "positive"),
-     ("lab", HBV, "2025-01-10", 500, "copies/mL", 20))
+case(
+    "ex111_dna_copies_own_ref",
+    "EX11.1",
+    True,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("lab", HBV, "2025-01-10", 500, "copies/mL", 20),
+)
 # ... but without one there is no default ULN for a viral load: UNKNOWN
-case("ex111_dna_no_ref", "EX11.1", None, ("text", HBSAG, "2025-01-10", "positive"),
-     ("lab", HBV, "2025-01-10", 500, "IU/mL", None))
+case(
+    "ex111_dna_no_ref",
+    "EX11.1",
+    None,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("lab", HBV, "2025-01-10", 500, "IU/mL", None),
+)
 case("ex111_none", "EX11.1", None)
-case("ex112_hcv_viraemic", "EX11.2", True, ("text", HCVAB, "2025-01-10", "positive"),
-     ("lab", HCVRNA, "2025-01-10", 5000, "IU/mL", 15))
-case("ex112_hcv_cleared", "EX11.2", False, ("text", HCVAB, "2025-01-10", "positive"),
-     ("lab", HCVRNA, "2025-01-10", 10, "IU/mL", 15))
+case(
+    "ex112_hcv_viraemic",
+    "EX11.2",
+    True,
+    ("text", HCVAB, "2025-01-10", "positive"),
+    ("lab", HCVRNA, "2025-01-10", 5000, "IU/mL", 15),
+)
+case(
+    "ex112_hcv_cleared",
+    "EX11.2",
+    False,
+    ("text", HCVAB, "2025-01-10", "positive"),
+    ("lab", HCVRNA, "2025-01-10", 10, "IU/mL", 15),
+)
 case("ex112_ab_negative", "EX11.2", False, ("text", HCVAB, "2025-01-10", "negative"))
 case("ex113_hiv_pos", "EX11.3", True, ("text", HIV, "2025-01-10", "reactive"))
 case("ex113_hiv_neg", "EX11.3", False, ("text", HIV, "2025-01-10", "negative"))
@@ -307,7 +486,7 @@ case("ex113_hiv_untested", "EX11.3", None)
 case("ex114_syphilis_pos", "EX11.4", True, ("text", SYPH, "2025-01-10", "positive"))
 case("ex114_syphilis_old", "EX11.4", None, ("text", SYPH, "2024-11-02", "positive"))
 
-# ---------------------------------------------------------------- EX12 EBV / CMV viral load above normal
+# -- EX12 EBV / CMV viral load above normal
 case("ex121_ebv_high", "EX12.1", True, ("lab", EBV, "2025-01-10", 1000, "copies/mL", 500))
 case("ex121_ebv_low", "EX12.1", False, ("lab", EBV, "2025-01-10", 400, "copies/mL", 500))
 case("ex121_ebv_no_ref", "EX12.1", None, ("lab", EBV, "2025-01-10", 1000, "copies/mL", None))
@@ -317,7 +496,7 @@ case("ex122_cmv_high", "EX12.2", True, ("lab", CMV, "2025-01-10", 500, "IU/mL", 
 case("ex122_cmv_low", "EX12.2", False, ("lab", CMV, "2025-01-10", 50, "IU/mL", 100))
 case("ex122_cmv_none", "EX12.2", None)
 
-# ---------------------------------------------------------------- EX13 lung disease within 1 year
+# -- EX13 lung disease within 1 year
 case("ex13_copd", "EX13", True, ("dx", "J44.9", "2024-06-01"))
 case("ex13_copd_edge", "EX13", True, ("dx", "J44.9", "2024-02-01"))
 case("ex13_copd_old", "EX13", False, ("dx", "J44.9", "2024-01-31"))
@@ -325,37 +504,85 @@ case("ex13_pah", "EX13", True, ("dx", "I27.0", "2024-10-01"))
 case("ex13_severe_asthma", "EX13", True, ("dx", "J45.50", "2024-10-01"))
 case("ex13_ild_allowed", "EX13", False, ("dx", "J84.10", "2024-10-01"))
 
-# ---------------------------------------------------------------- EX14 cardiovascular
-case("ex141_sbp_161", "EX14.1", True, ("obs", "LOINC", SBP, "2025-01-10", 161, "mm[Hg]"),
-     ("obs", "LOINC", DBP, "2025-01-10", 80, "mm[Hg]"))
-case("ex141_160_90", "EX14.1", False, ("obs", "LOINC", SBP, "2025-01-10", 160, "mm[Hg]"),
-     ("obs", "LOINC", DBP, "2025-01-10", 90, "mm[Hg]"))
-case("ex141_dbp_91", "EX14.1", True, ("obs", "LOINC", SBP, "2025-01-10", 140, "mmHg"),
-     ("obs", "LOINC", DBP, "2025-01-10", 91, "mmHg"))
+# -- EX14 cardiovascular
+case(
+    "ex141_sbp_161",
+    "EX14.1",
+    True,
+    ("obs", "LOINC", SBP, "2025-01-10", 161, "mm[Hg]"),
+    ("obs", "LOINC", DBP, "2025-01-10", 80, "mm[Hg]"),
+)
+case(
+    "ex141_160_90",
+    "EX14.1",
+    False,
+    ("obs", "LOINC", SBP, "2025-01-10", 160, "mm[Hg]"),
+    ("obs", "LOINC", DBP, "2025-01-10", 90, "mm[Hg]"),
+)
+case(
+    "ex141_dbp_91",
+    "EX14.1",
+    True,
+    ("obs", "LOINC", SBP, "2025-01-10", 140, "mmHg"),
+    ("obs", "LOINC", DBP, "2025-01-10", 91, "mmHg"),
+)
 case("ex141_kpa", "EX14.1", True, ("obs", "LOINC", SBP, "2025-01-10", 21.5, "kPa"))
 case("ex141_sbp_only_normal", "EX14.1", None, ("obs", "LOINC", SBP, "2025-01-10", 150, "mm[Hg]"))
 case("ex142_long_qt", "EX14.2", True, ("dx", "I45.81", "2024-09-01"))
 case("ex142_qtc_481", "EX14.2", True, ("obs", "LOINC", QTC, "2024-12-01", 481, "ms"))
 case("ex142_qtc_480", "EX14.2", False, ("obs", "LOINC", QTC, "2024-12-01", 480, "ms"))
 case("ex142_qtc_seconds", "EX14.2", True, ("obs", "LOINC", QTC, "2024-12-01", 0.49, "s"))
-case("ex142_long_qt_old", "EX14.2", False, ("dx", "I45.81", "2024-07-31"),
-     ("obs", "LOINC", QTC, "2024-12-01", 450, "ms"))
+case(
+    "ex142_long_qt_old",
+    "EX14.2",
+    False,
+    ("dx", "I45.81", "2024-07-31"),
+    ("obs", "LOINC", QTC, "2024-12-01", 450, "ms"),
+)
 case("ex142_nothing", "EX14.2", None)
 case("ex143_lbbb", "EX14.3", True, ("dx", "I44.7", "2024-10-01"))
 case("ex143_avb3", "EX14.3", True, ("dx", "I44.2", "2024-10-01"))
 case("ex143_avb1", "EX14.3", False, ("dx", "I44.0", "2024-10-01"))
 case("ex144_vt", "EX14.4", True, ("dx", "I47.20", "2024-10-01"))
 case("ex144_vt_old", "EX14.4", False, ("dx", "I47.20", "2024-07-31"))
-case("ex145_hf_nyha3_ef45", "EX14.5", True, ("dx", "I50.22", "2022-01-01"),
-     ("obs", "LOCAL", "NYHA", "2024-12-01", 3, None), ("obs", "LOINC", LVEF, "2024-12-01", 45, "%"))
-case("ex145_hf_nyha2", "EX14.5", False, ("dx", "I50.22", "2022-01-01"),
-     ("obs", "LOCAL", "NYHA", "2024-12-01", 2, None), ("obs", "LOINC", LVEF, "2024-12-01", 45, "%"))
-case("ex145_hf_ef50", "EX14.5", False, ("dx", "I50.22", "2022-01-01"),
-     ("obs", "LOCAL", "NYHA", "2024-12-01", 3, None), ("obs", "LOINC", LVEF, "2024-12-01", 50, "%"))
-case("ex145_hf_no_nyha", "EX14.5", None, ("dx", "I50.22", "2022-01-01"),
-     ("obs", "LOINC", LVEF, "2024-12-01", 45, "%"))
-case("ex145_no_hf", "EX14.5", False, ("obs", "LOCAL", "NYHA", "2024-12-01", 3, None),
-     ("obs", "LOINC", LVEF, "2024-12-01", 40, "%"))
+case(
+    "ex145_hf_nyha3_ef45",
+    "EX14.5",
+    True,
+    ("dx", "I50.22", "2022-01-01"),
+    ("obs", "LOCAL", "NYHA", "2024-12-01", 3, None),
+    ("obs", "LOINC", LVEF, "2024-12-01", 45, "%"),
+)
+case(
+    "ex145_hf_nyha2",
+    "EX14.5",
+    False,
+    ("dx", "I50.22", "2022-01-01"),
+    ("obs", "LOCAL", "NYHA", "2024-12-01", 2, None),
+    ("obs", "LOINC", LVEF, "2024-12-01", 45, "%"),
+)
+case(
+    "ex145_hf_ef50",
+    "EX14.5",
+    False,
+    ("dx", "I50.22", "2022-01-01"),
+    ("obs", "LOCAL", "NYHA", "2024-12-01", 3, None),
+    ("obs", "LOINC", LVEF, "2024-12-01", 50, "%"),
+)
+case(
+    "ex145_hf_no_nyha",
+    "EX14.5",
+    None,
+    ("dx", "I50.22", "2022-01-01"),
+    ("obs", "LOINC", LVEF, "2024-12-01", 45, "%"),
+)
+case(
+    "ex145_no_hf",
+    "EX14.5",
+    False,
+    ("obs", "LOCAL", "NYHA", "2024-12-01", 3, None),
+    ("obs", "LOINC", LVEF, "2024-12-01", 40, "%"),
+)
 case("ex146_aortic_stenosis", "EX14.6", True, ("dx", "I35.0", "2024-10-01"))
 case("ex146_libman_sacks", "EX14.6", True, ("dx", "M32.11", "2024-10-01"))
 case("ex146_old", "EX14.6", False, ("dx", "I35.0", "2024-07-31"))
@@ -368,23 +595,23 @@ case("ex147_stent_pcs", "EX14.7", True, ("pcs", "02703DZ", "2024-09-01"))
 case("ex147_stable_cad", "EX14.7", False, ("dx", "I25.10", "2024-10-01"))
 case("ex147_mi_old", "EX14.7", False, ("dx", "I21.4", "2024-07-31"))
 
-# ---------------------------------------------------------------- EX15 DVT/PE (6 months)
+# -- EX15 DVT/PE (6 months)
 case("ex15_pe_edge", "EX15", True, ("dx", "I26.99", "2024-08-01"))
 case("ex15_pe_old", "EX15", False, ("dx", "I26.99", "2024-07-31"))
 
-# ---------------------------------------------------------------- EX16 malignancy (5 years)
+# -- EX16 malignancy (5 years)
 case("ex16_breast_edge", "EX16", True, ("dx", "C50.911", "2020-02-01"))
 case("ex16_breast_old", "EX16", False, ("dx", "C50.911", "2020-01-31"))
 case("ex16_dcis", "EX16", False, ("dx", "D05.10", "2023-01-01"))
 case("ex16_cervix_cis", "EX16", False, ("dx", "D06.9", "2023-01-01"))
 case("ex16_bcc", "EX16", False, ("dx", "C44.91", "2023-01-01"))
 
-# ---------------------------------------------------------------- EX17 severe infection (30 days)
+# -- EX17 severe infection (30 days)
 case("ex17_sepsis_edge", "EX17", True, ("dx", "A41.9", "2025-01-02"))
 case("ex17_sepsis_old", "EX17", False, ("dx", "A41.9", "2025-01-01"))
 case("ex17_uti", "EX17", False, ("dx", "N39.0", "2025-01-20"))
 
-# ---------------------------------------------------------------- EX19 alcohol / drug abuse (24 weeks)
+# -- EX19 alcohol / drug abuse (24 weeks)
 case("ex19_alcohol_edge", "EX19", True, ("dx", "F10.20", "2024-08-17"))
 case("ex19_alcohol_old", "EX19", False, ("dx", "F10.20", "2024-08-16"))
 case("ex19_nicotine", "EX19", False, ("dx", "F17.210", "2025-01-01"))
@@ -404,8 +631,9 @@ def test_case_ids_are_unique():
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.parametrize(("pid", "criterion", "expected"),
-                         [(pid, c, e) for pid, _, _, c, e in CASES], ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("pid", "criterion", "expected"), [(pid, c, e) for pid, _, _, c, e in CASES], ids=[c[0] for c in CASES]
+)
 def test_rule_value(results, pid, criterion, expected):
     assert results[pid][criterion] is expected
 

@@ -1,0 +1,250 @@
+"""Single-concept atoms evaluated on their (patient, concept) row, packed into bit masks.
+
+History, measurement and medication atoms each read one concept. They are evaluated once,
+on the one row the one-pass aggregate made for that patient and concept, and packed into
+three masks per patient (OHDSI Circe's idea: one bitmask per patient, every view from it):
+- `p`: the patient has a row of the atom's concept;
+- `t`: the atom is TRUE;
+- `k`: the atom is known (TRUE or FALSE).
+A patient with no row of the concept has no record of it at all, so the atom takes its
+`if_missing` value. Rolling these up per patient is a few `bit_or` aggregates, where a wide
+pivot of per-concept columns would cost one filtered aggregate per feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlglot import exp
+
+from feasibility.compile.plan import ConceptAtom, Plan
+from feasibility.compile.sqlexpr import (
+    FALSE,
+    TRUE,
+    and_,
+    case,
+    col,
+    compare,
+    field,
+    func,
+    lit,
+    not_,
+    truth,
+    union_all,
+    window_start,
+)
+from feasibility.criteria.model import Duration, History, Measurement, Medication, Truth
+
+POSITIVE = ("positive", "pos", "+", "detected", "reactive", "present", "yes")
+NEGATIVE = (
+    "negative",
+    "neg",
+    "-",
+    "not detected",
+    "undetected",
+    "non-reactive",
+    "nonreactive",
+    "non reactive",
+    "absent",
+    "no",
+    "not present",
+)
+
+
+def is_null(e: exp.Expression) -> exp.Expression:
+    return exp.Is(this=e, expression=exp.null())
+
+
+def not_null(e: exp.Expression) -> exp.Expression:
+    return exp.Not(this=is_null(e))
+
+
+def text_is(text: exp.Expression, words: tuple[str, ...]) -> exp.Expression:
+    return exp.In(this=func("lower", func("trim", text)), expressions=[lit(w) for w in words])
+
+
+def in_window(date: exp.Expression, index: exp.Expression, within: Duration | None) -> exp.Expression:
+    """The date falls in the look-back window ending at `index` (NULL date: no)."""
+    if within is None:
+        return not_null(date)
+    return exp.GTE(this=date, expression=window_start(index, within))
+
+
+def canonical(latest: exp.Expression) -> exp.Expression:
+    """A latest-result struct's value in the concept's canonical unit (NULL: unit unknown)."""
+    return exp.Mul(this=field(latest, "v"), expression=field(latest, "f"))
+
+
+def with_missing(present: exp.Expression, value: exp.Expression, if_missing: Truth) -> exp.Expression:
+    if if_missing is Truth.UNKNOWN:
+        return case([(present, value)])
+    return case([(present, value)], truth(if_missing.as_bool()))
+
+
+class RowAtoms:
+    """Atom values on a `patient_concept` row (columns last_date, latest, n*, m*_days, idx)."""
+
+    def __init__(self, plan: Plan):
+        self.plan = plan
+        self.index = col("idx")
+
+    def value(self, atom: ConceptAtom) -> exp.Expression:
+        """TRUE, FALSE or NULL for UNKNOWN, given the patient's row of the atom's concept."""
+        if isinstance(atom, History):
+            return self._history(atom)
+        if isinstance(atom, Measurement):
+            return self._measurement(atom)
+        return self._medication(atom)
+
+    def _history(self, atom: History) -> exp.Expression:
+        missing = truth(atom.if_missing.as_bool())
+        if atom.min_count == 1:
+            return case([(in_window(col("last_date"), self.index, atom.within), TRUE)], missing)
+        n = func("coalesce", col(self.plan.count_column(atom.concept, atom.within)), lit(0))
+        return case(
+            [
+                (exp.GTE(this=n, expression=lit(atom.min_count)), TRUE),
+                (exp.EQ(this=n, expression=lit(0)), missing),
+            ],
+            FALSE,
+        )
+
+    def _measurement(self, atom: Measurement) -> exp.Expression:
+        latest = col("latest")
+        value, text, ref_high = field(latest, "v"), field(latest, "t"), field(latest, "rh")
+        concept = self.plan.concepts[self.plan.concept_id(atom.concept)]
+        if atom.result is not None:
+            positive = case(
+                [
+                    (text_is(text, POSITIVE), TRUE),
+                    (text_is(text, NEGATIVE), FALSE),
+                    (
+                        and_(not_null(value), exp.GT(this=ref_high, expression=lit(0))),
+                        exp.GT(this=value, expression=ref_high),
+                    ),
+                ]
+            )
+            verdict = positive if atom.result == "positive" else not_(positive)
+        else:
+            assert atom.compare is not None
+            bounds = atom.compare
+            if atom.uln:
+                whens = [(exp.GT(this=ref_high, expression=lit(0)), exp.Div(this=value, expression=ref_high))]
+                if concept.default_uln:
+                    whens.append(
+                        (
+                            not_null(field(latest, "f")),
+                            exp.Div(this=canonical(latest), expression=lit(concept.default_uln)),
+                        )
+                    )
+                number = case(whens)
+            else:
+                number = canonical(latest)
+                bounds = atom.compare.in_canonical(concept, atom.unit)
+            # "not detected" with no number reads as zero: below any positive threshold
+            number = case([(and_(is_null(value), text_is(text, NEGATIVE)), lit(0))], number)
+            verdict = compare(number, bounds)
+        present = in_window(field(latest, "d"), self.index, atom.within)
+        return with_missing(present, verdict, atom.if_missing)
+
+    def _medication(self, atom: Medication) -> exp.Expression:
+        concept = self.plan.concepts[self.plan.concept_id(atom.concept)]
+        dose = atom.dose.in_canonical(concept, atom.dose_unit) if atom.dose else None
+        j = self.plan.medication_column(atom.concept, atom.within, dose)
+        known = func("coalesce", col(f"m{j}_days"), lit(0))
+        possible = known
+        if dose is not None:
+            possible = exp.Add(this=known, expression=func("coalesce", col(f"m{j}_unk"), lit(0)))
+        return case(
+            [
+                (exp.GTE(this=known, expression=lit(atom.min_days)), TRUE),
+                (exp.EQ(this=possible, expression=lit(0)), truth(atom.if_missing.as_bool())),
+                (exp.LT(this=possible, expression=lit(atom.min_days)), FALSE),
+            ],
+        )
+
+
+ATOMS_PER_WORD = 31  # two bits per atom (known, true) in a positive BIGINT
+
+
+def n_words(plan: Plan) -> int:
+    return max(1, -(-len(plan.atoms) // ATOMS_PER_WORD))
+
+
+def _bit(atom_index: int) -> tuple[int, int]:
+    """(word, the atom's `known` bit); its `true` bit is the next one up."""
+    w, j = divmod(atom_index, ATOMS_PER_WORD)
+    return w, 1 << (2 * j)
+
+
+def atom_masks_query(plan: Plan) -> exp.Expression:
+    """Per patient, words p0.. (has a row of the atom's concept, on the `known` bit) and
+    a0.. (two bits per atom: known, true).
+
+    One UNION ALL branch per concept reads only that concept's rows and evaluates only its
+    atoms, each once; the branches are OR-ed together per patient.
+    """
+    rows = RowAtoms(plan)
+    words = n_words(plan)
+    by_concept: dict[int, list[int]] = {}
+    for a, atom in enumerate(plan.atoms):
+        by_concept.setdefault(plan.concept_id(atom.concept), []).append(a)
+    zero = exp.cast(lit(0), "BIGINT", copy=False)
+    branches = []
+    for cid, indexes in by_concept.items():
+        present = [0] * words
+        values: list[list[exp.Expression]] = [[] for _ in range(words)]
+        for a in indexes:
+            w, known = _bit(a)
+            present[w] |= known
+            value = exp.Paren(this=rows.value(plan.atoms[a]))
+            values[w].append(case([(value, lit(3 * known)), (not_(value), lit(known))], lit(0)))
+        select = [col("patient_id")]
+        select += [
+            exp.cast(lit(present[w]), "BIGINT", copy=False).as_(f"p{w}", copy=False) for w in range(words)
+        ]
+        for w in range(words):
+            total: exp.Expression = zero
+            for term in values[w]:
+                total = exp.Add(this=total, expression=term)
+            select.append(exp.cast(total, "BIGINT", copy=False).as_(f"a{w}", copy=False))
+        branches.append(
+            exp.select(*select)
+            .from_("patient_concept")
+            .where(exp.EQ(this=col("concept_id"), expression=lit(cid)))
+        )
+    if not branches:  # no concept atoms at all: one empty branch keeps the shape
+        branches.append(
+            exp.select(
+                col("patient_id"), *[zero.as_(f"{k}{w}", copy=False) for k in "pa" for w in range(words)]
+            )
+            .from_("patient_concept")
+            .where(exp.false())
+        )
+    union = union_all(branches)
+    rollup = [func("bit_or", col(f"{k}{w}")).as_(f"{k}{w}", copy=False) for k in "pa" for w in range(words)]
+    return exp.select(col("patient_id"), *rollup).from_(union.subquery("atoms")).group_by(col("patient_id"))
+
+
+def atom_from_masks(plan: Plan, atom: ConceptAtom) -> exp.Expression:
+    """On the patient row: the atom's value from the rolled-up words."""
+    w, known = _bit(plan.atom_index(atom))
+
+    def has(word: str, bit: int) -> exp.Expression:
+        return exp.NEQ(this=exp.BitwiseAnd(this=col(word), expression=lit(bit)), expression=lit(0))
+
+    return case(
+        [(has(f"p{w}", known), case([(has(f"a{w}", 2 * known), TRUE), (has(f"a{w}", known), FALSE)]))],
+        truth(atom.if_missing.as_bool()),
+    )
+
+
+def mask_columns(plan: Plan) -> Sequence[exp.Expression]:
+    """The patient row's words, zero for a patient with no concept rows at all."""
+    return [
+        func("coalesce", col(f"{k}{w}", "m"), exp.cast(lit(0), "BIGINT", copy=False)).as_(
+            f"{k}{w}", copy=False
+        )
+        for k in "pa"
+        for w in range(n_words(plan))
+    ]

@@ -1,0 +1,332 @@
+"""`feasibility import mimic-iv` on the MIMIC-IV Clinical Database Demo v2.2.
+
+Data: Johnson A, Bulgarelli L, Pollard T, Horng S, Celi LA, Mark R. MIMIC-IV Clinical Database
+Demo (v2.2). PhysioNet (2023). Open Database License 1.0 (ODbL); the lab-to-LOINC map is from
+MIT-LCP/mimic-code v2.4.0 (MIT licence). Both live in ../shared/data beside the checkout.
+
+Each criterion of a small test trial is counted twice: by the engine on the imported extract,
+and directly from the raw hosp tables in polars (independently of the importer's SQL). The
+counts must agree.
+"""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from feasibility.cli import cli
+from feasibility.errors import FeasibilityError
+from feasibility.importers.mimic import import_mimic
+from feasibility.run import run_feasibility
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mimic-iv-demo-2.2"
+HOSP = DATA / "hosp"
+MAP = DATA / "mimic_code_concept_map" / "d_labitems_to_loinc.csv"
+
+pytestmark = pytest.mark.skipif(not HOSP.is_dir(), reason="shared MIMIC-IV demo data not present")
+
+CONCEPTS = """
+concepts:
+  t_ckd_icd10:
+    label: CKD (ICD-10-CM N18)
+    kind: condition
+    codes: {ICD10CM: [N18*]}
+  t_ckd_icd9:
+    label: CKD (ICD-9-CM 585)
+    kind: condition
+    codes: {ICD9CM: [585*]}
+  t_creatinine:
+    label: Creatinine
+    kind: measurement
+    codes: {LOINC: [2160-0]}
+    unit: mg/dL
+    units: {mg/dL: 1}
+    default_uln: 1.2
+  t_platelets:
+    label: Platelets
+    kind: measurement
+    codes: {LOINC: [777-3]}
+    unit: 10*9/L
+    units: {"10*9/L": 1, K/uL: 1}
+  t_anticoag:
+    label: Warfarin, DOACs, enoxaparin
+    kind: medication
+    codes: {ATC: [B01AA03, B01AF01, B01AF02, B01AB05]}
+    unit: mg/d
+    units: {mg/d: 1}
+  t_warfarin:
+    label: Warfarin
+    kind: medication
+    codes: {ATC: [B01AA03]}
+    unit: mg/d
+    units: {mg/d: 1}
+"""
+
+TRIAL = """
+id: T-MIMIC
+title: importer cross-check
+criteria:
+  - {id: ADULT, kind: inclusion, text: adult, rule: {age: {min: 18}}}
+  - {id: OLD, kind: inclusion, text: 65 or older, rule: {age: {min: 65}}}
+  - {id: N18, kind: inclusion, text: ICD-10 N18, rule: {diagnosis: t_ckd_icd10}}
+  - {id: C585, kind: inclusion, text: ICD-9 585, rule: {diagnosis: t_ckd_icd9}}
+  - id: CREAT
+    kind: inclusion
+    text: latest creatinine above 1.5 x ULN
+    rule: {lab: {concept: t_creatinine, above: 1.5, unit: ULN}}
+  - id: PLT
+    kind: inclusion
+    text: platelets below 100 in the 90 days before index
+    rule: {lab: {concept: t_platelets, below: 100, unit: 10*9/L, within: 90 days}}
+  - id: ANTICOAG
+    kind: inclusion
+    text: warfarin, apixaban, rivaroxaban or enoxaparin in the 180 days before index
+    rule: {medication: {concept: t_anticoag, within: 180 days}}
+  - id: WARF5
+    kind: inclusion
+    text: warfarin at 5 mg/d or more in the 180 days before index
+    rule: {medication: {concept: t_warfarin, within: 180 days, dose: {min: 5, unit: mg/d}}}
+"""
+
+
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("mimic")
+    out = tmp / "extract.parquet"
+    summary = import_mimic(HOSP, out)
+    (tmp / "concepts").mkdir()
+    (tmp / "concepts" / "test.yaml").write_text(CONCEPTS)
+    trial = tmp / "trial.yaml"
+    trial.write_text(TRIAL)
+    report = run_feasibility(str(out), [trial], out=tmp / "report", min_cell=0)
+    criteria = report["trials"][0]["sites"][0]["criteria"]
+    ids = ["ADULT", "OLD", "N18", "C585", "CREAT", "PLT", "ANTICOAG", "WARF5"]
+    counts = {cid: c["alone"]["true"] for cid, c in zip(ids, criteria, strict=True)}
+    return summary, counts, out
+
+
+def _csv(name: str, **overrides) -> pl.DataFrame:
+    return pl.read_csv(HOSP / f"{name}.csv.gz", infer_schema_length=None, schema_overrides=overrides)
+
+
+@pytest.fixture(scope="module")
+def raw():
+    """Per-patient index (last discharge) and birth year, straight from the raw tables."""
+    patients = _csv("patients")
+    adm = _csv("admissions").with_columns(
+        pl.col("admittime").str.to_datetime().dt.date().alias("admit"),
+        pl.col("dischtime").str.to_datetime().dt.date().alias("disch"),
+    )
+    idx = adm.group_by("subject_id").agg(pl.col("disch").max().alias("idx"))
+    people = patients.join(idx, on="subject_id", how="left").with_columns(
+        (pl.col("anchor_year") - pl.col("anchor_age")).alias("birth_year")
+    )
+    return people, adm
+
+
+def _age_true(people: pl.DataFrame, minimum: int) -> int:
+    # birth year only: age is (year(idx) - birth_year) or one less; TRUE only if both pass
+    hi = pl.col("idx").dt.year() - pl.col("birth_year")
+    dec31 = (pl.col("idx").dt.month() == 12) & (pl.col("idx").dt.day() == 31)
+    lo = pl.when(dec31).then(hi).otherwise(hi - 1)
+    return people.filter(lo >= minimum).height
+
+
+def _latest(people, labs: pl.DataFrame) -> pl.DataFrame:
+    """The engine's latest result per patient up to index: latest date, then the highest
+    value, then text, unit, code, ref_high (descending), as its tie-break says."""
+    big = -1e308
+    return (
+        labs.join(people.select("subject_id", "idx"), on="subject_id")
+        .filter(
+            (pl.col("d") <= pl.col("idx")) & (pl.col("valuenum").is_not_null() | pl.col("text").is_not_null())
+        )
+        .with_columns(
+            pl.col("valuenum").fill_null(big).alias("v_key"),
+            pl.col("text").fill_null("").alias("t_key"),
+            pl.col("valueuom").fill_null("").alias("u_key"),
+            pl.col("ref_range_upper").fill_null(big).alias("rh_key"),
+        )
+        .sort(
+            ["subject_id", "d", "v_key", "t_key", "u_key", "code", "rh_key"],
+            descending=[False, True, True, True, True, True, True],
+        )
+        .group_by("subject_id", maintain_order=True)
+        .first()
+    )
+
+
+def test_counts_match_raw_tables(imported, raw):
+    summary, engine, _ = imported
+    people, adm = raw
+    loinc = (
+        pl.read_csv(MAP, infer_schema_length=None)
+        .rename({"itemid (omop_source_code)": "itemid"})
+        .filter(pl.col("omop_vocabulary_id") == "LOINC")
+        .select("itemid", pl.col("omop_concept_code").alias("code"))
+    )
+    labs = (
+        _csv("labevents", value=pl.Utf8, valueuom=pl.Utf8)
+        .join(loinc, on="itemid")
+        .with_columns(
+            pl.col("charttime").str.to_datetime().dt.date().alias("d"),
+            pl.when(pl.col("valuenum").is_null())
+            .then(pl.col("value").str.strip_chars())
+            .otherwise(None)
+            .alias("text"),
+        )
+    )
+
+    expected: dict[str, int] = {}
+    expected["ADULT"] = _age_true(people, 18)
+    expected["OLD"] = _age_true(people, 65)
+
+    dx = _csv("diagnoses_icd", icd_code=pl.Utf8).join(adm.select("hadm_id", "admit"), on="hadm_id")
+    expected["N18"] = dx.filter((pl.col("icd_version") == 10) & pl.col("icd_code").str.starts_with("N18"))[
+        "subject_id"
+    ].n_unique()
+    expected["C585"] = dx.filter((pl.col("icd_version") == 9) & pl.col("icd_code").str.starts_with("585"))[
+        "subject_id"
+    ].n_unique()
+
+    creat = _latest(people, labs.filter(pl.col("code") == "2160-0"))
+    ratio = (
+        pl.when(pl.col("ref_range_upper") > 0)
+        .then(pl.col("valuenum") / pl.col("ref_range_upper"))
+        .when(pl.col("valueuom") == "mg/dL")
+        .then(pl.col("valuenum") / 1.2)
+    )
+    expected["CREAT"] = creat.filter(ratio > 1.5).height
+
+    plt = _latest(people, labs.filter(pl.col("code") == "777-3"))
+    expected["PLT"] = plt.filter(
+        (pl.col("d") >= pl.col("idx") - timedelta(days=90))
+        & pl.col("valueuom").is_in(["K/uL", "10*9/L"])
+        & (pl.col("valuenum") < 100)
+    ).height
+
+    rx = (
+        _csv("prescriptions", dose_val_rx=pl.Utf8, ndc=pl.Utf8)
+        .with_columns(
+            pl.col("starttime").str.to_datetime().dt.date().alias("s"),
+            pl.col("stoptime").str.to_datetime().dt.date().alias("e"),
+            pl.col("drug").str.to_lowercase().alias("name"),
+        )
+        .join(people.select("subject_id", "idx"), on="subject_id")
+    )
+
+    def exposed(frame: pl.DataFrame, days: int) -> int:
+        ws = pl.col("idx") - timedelta(days=days)
+        end = pl.coalesce("e", "s")
+        first = pl.max_horizontal("s", ws)
+        last = pl.min_horizontal(end, "idx")
+        span = ((last - first).dt.total_days() + 1).clip(lower_bound=0)
+        f = frame.filter((pl.col("s") <= pl.col("idx")) & (end >= ws)).with_columns(span.alias("n"))
+        return f.group_by("subject_id").agg(pl.col("n").sum()).filter(pl.col("n") >= 1).height
+
+    anticoag = rx.filter(pl.col("name").str.contains(r"\b(warfarin|apixaban|rivaroxaban|enoxaparin)\b"))
+    expected["ANTICOAG"] = exposed(anticoag, 180)
+    warfarin = rx.filter(
+        pl.col("name").str.contains(r"\bwarfarin\b")
+        & (pl.col("dose_unit_rx") == "mg")
+        & (pl.col("dose_val_rx").cast(pl.Float64, strict=False) * pl.col("doses_per_24_hrs") >= 5)
+    )
+    expected["WARF5"] = exposed(warfarin, 180)
+
+    assert engine == expected
+    # the criteria are not vacuous on this data
+    assert all(expected[k] > 0 for k in expected), expected
+    assert summary.patients == 100
+
+
+def test_summary_counts_gaps(imported):
+    summary, _, _ = imported
+    c = summary.counts
+    labs = _csv("labevents", value=pl.Utf8, valueuom=pl.Utf8)
+    assert c["lab rows read"] == labs.height == 107727
+    lab_map = pl.read_csv(MAP, infer_schema_length=None)
+    mapped = lab_map.filter(pl.col("omop_concept_code").is_not_null())["itemid (omop_source_code)"]
+    unmapped = labs.filter(~pl.col("itemid").is_in(mapped.implode()))
+    assert c["lab rows of items not in the LOINC map"] == unmapped.height > 0
+    assert (
+        c["lab results without an upper reference limit (ULN)"]
+        == labs.filter(pl.col("valuenum").is_not_null() & pl.col("ref_range_upper").is_null()).height
+    )
+    two_units = (
+        labs.filter(pl.col("valuenum").is_not_null() & pl.col("valueuom").is_not_null())
+        .group_by("itemid")
+        .agg(pl.col("valueuom").n_unique().alias("n"))
+        .filter(pl.col("n") > 1)
+    )
+    assert c["lab items reported in two or more units"] == two_units.height > 0
+    assert c["patients without a discharge (no index_date)"] == 0
+    text = "\n".join(summary.lines())
+    assert "ODbL" in text
+
+
+def test_extract_shape(imported):
+    _, _, out = imported
+    df = pl.read_parquet(out)
+    assert set(df["domain"].unique()) == {"person", "lab", "diagnosis", "medication", "procedure"}
+    assert set(df.filter(pl.col("domain") == "diagnosis")["code_system"].unique()) == {"ICD9CM", "ICD10CM"}
+    # every patient has one index_date, their last discharge
+    assert df.group_by("patient_id").agg(pl.col("index_date").n_unique())["index_date"].max() == 1
+    # creatinine 50912 -> LOINC 2160-0, platelets 51265 -> 777-3
+    assert {"2160-0", "777-3"} <= set(df.filter(pl.col("code_system") == "LOINC")["code"].unique())
+    meds = df.filter(pl.col("code_system") == "ATC")
+    assert meds.filter(pl.col("value_num").is_not_null())["unit"].unique().to_list() == ["mg/d"]
+    assert df.filter(pl.col("patient_id").is_null()).height == 0
+
+
+def test_cli_on_the_mimic_folder(tmp_path):
+    # DIR may be the MIMIC-IV folder itself: hosp/ inside, the map in DIR/mimic_code_concept_map
+    out = tmp_path / "x.parquet"
+    result = CliRunner().invoke(cli, ["import", "mimic-iv", str(DATA), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.is_file()
+    assert not list(tmp_path.glob(".*tmp"))  # the temporary file was renamed away
+    assert "lab items reported in two or more units" in result.output
+
+
+def _tiny_hosp(tmp: Path, drop: str | None = None) -> Path:
+    hosp = tmp / "hosp"
+    hosp.mkdir(parents=True)
+    for name in ("patients", "admissions", "diagnoses_icd", "labevents", "prescriptions"):
+        if name != drop:
+            with (
+                gzip.open(HOSP / f"{name}.csv.gz", "rt") as src,
+                gzip.open(hosp / f"{name}.csv.gz", "wt") as dst,
+            ):
+                for i, line in enumerate(src):
+                    if i > 50:
+                        break
+                    dst.write(line)
+    return hosp
+
+
+def test_errors_are_one_line(tmp_path):
+    with pytest.raises(FeasibilityError, match="not found"):
+        import_mimic(tmp_path / "nope", tmp_path / "x.parquet", loinc_map=MAP)
+    hosp = _tiny_hosp(tmp_path / "a", drop="labevents")
+    with pytest.raises(FeasibilityError, match="required table `labevents`"):
+        import_mimic(hosp, tmp_path / "x.parquet", loinc_map=MAP)
+    # no map beside the folder and none given
+    with pytest.raises(FeasibilityError, match="--loinc-map"):
+        import_mimic(hosp, tmp_path / "x.parquet")
+    hosp = _tiny_hosp(tmp_path / "b")
+    (hosp / "patients.csv.gz").write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(FeasibilityError, match="cannot read") as e:
+        import_mimic(hosp, tmp_path / "x.parquet", loinc_map=MAP)
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "x.parquet").exists()
+    # a small but complete copy imports, with the map found beside the hosp folder
+    hosp = _tiny_hosp(tmp_path / "c")
+    shutil.copytree(MAP.parent, tmp_path / "c" / "mimic_code_concept_map")
+    summary = import_mimic(hosp, tmp_path / "c.parquet")
+    assert summary.rows > 0 and summary.patients > 0

@@ -1,0 +1,146 @@
+"""The synthetic extract generator: deterministic, contract-shaped, fast enough to test small."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from feasibility.extract.contract import COLUMNS
+from feasibility.synth import generate, site_ids
+
+AS_OF = date(2025, 6, 30)
+FIXTURES = Path(__file__).parent / "fixtures" / "trials"
+
+
+def _make(path: Path, **kw) -> int:
+    args = dict(patients=400, sites=3, seed=7, as_of=AS_OF)
+    args.update(kw)
+    return generate(path, **args)
+
+
+def _rows(path: Path) -> list[tuple]:
+    return duckdb.sql(f"SELECT * FROM read_parquet('{path}') ORDER BY ALL").fetchall()
+
+
+@pytest.fixture(scope="module")
+def sorted_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("synth") / "sorted.parquet"
+    _make(path)
+    return path
+
+
+def test_same_seed_same_file(tmp_path, sorted_file):
+    again = tmp_path / "again.parquet"
+    _make(again)
+    assert again.read_bytes() == sorted_file.read_bytes()
+
+
+def test_thread_count_does_not_change_rows(tmp_path, sorted_file):
+    one = tmp_path / "one.parquet"
+    _make(one, threads=1)
+    assert _rows(one) == _rows(sorted_file)
+
+
+def test_different_seed_different_rows(tmp_path, sorted_file):
+    other = tmp_path / "other.parquet"
+    _make(other, seed=8)
+    assert _rows(other) != _rows(sorted_file)
+
+
+def test_row_count_about_fifty_per_patient(tmp_path):
+    path = tmp_path / "x.parquet"
+    rows = _make(path, patients=2000)
+    assert rows == duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
+    assert 35 * 2000 <= rows <= 90 * 2000
+
+
+def test_contract_columns_and_types(sorted_file):
+    described = duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{sorted_file}')").fetchall()
+    types = {name: kind for name, kind, *_ in described}
+    expected = {c.name: c.type for c in COLUMNS if c.name not in ("birth_date", "index_date")}
+    assert types == expected
+
+
+def test_one_person_row_and_constant_demographics(sorted_file):
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW x AS SELECT * FROM read_parquet('{sorted_file}')")
+    assert con.execute("SELECT count(DISTINCT patient_id) FROM x").fetchone()[0] == 400
+    assert con.execute("SELECT count(*) FROM x WHERE domain = 'person'").fetchone()[0] == 400
+    bad = con.execute("""SELECT count(*) FROM (SELECT patient_id FROM x GROUP BY 1
+                         HAVING count(DISTINCT sex) > 1 OR count(DISTINCT birth_year) > 1
+                             OR count(DISTINCT site_id) > 1)""").fetchone()[0]
+    assert bad == 0
+    ages = con.execute("SELECT min(2025 - birth_year), max(2025 - birth_year) FROM x").fetchone()
+    assert 16 <= ages[0] <= 19 and ages[1] <= 85
+    assert (
+        con.execute(
+            "SELECT count(*) FROM x WHERE domain <> 'person' AND "
+            "(code IS NULL OR start_date IS NULL OR start_date > ?)",
+            [AS_OF],
+        ).fetchone()[0]
+        == 0
+    )
+
+
+@pytest.mark.parametrize("sites", [1, 2, 5])
+def test_sites_as_requested(tmp_path, sites):
+    path = tmp_path / "s.parquet"
+    _make(path, patients=300, sites=sites)
+    found = [
+        r[0] for r in duckdb.sql(f"SELECT DISTINCT site_id FROM read_parquet('{path}') ORDER BY 1").fetchall()
+    ]
+    assert found == site_ids(sites)
+
+
+def test_shuffled_holds_the_same_rows(tmp_path, sorted_file):
+    shuffled = tmp_path / "shuffled.parquet"
+    _make(shuffled, sort_rows=False)
+    assert _rows(shuffled) == _rows(sorted_file)
+    order = [r[0] for r in duckdb.sql(f"SELECT patient_id FROM read_parquet('{sorted_file}')").fetchall()]
+    assert order == sorted(order)
+    mixed = [r[0] for r in duckdb.sql(f"SELECT patient_id FROM read_parquet('{shuffled}')").fetchall()]
+    assert mixed != sorted(mixed)
+
+
+def test_site_unit_habits_and_quality_noise(sorted_file):
+    con = duckdb.connect()
+    con.execute(f"CREATE VIEW x AS SELECT * FROM read_parquet('{sorted_file}')")
+    units = dict(
+        con.execute("""SELECT site_id, string_agg(DISTINCT unit, ',') FROM x
+                                WHERE code IN ('2160-0', '14682-9', '59826-8')
+                                GROUP BY 1""").fetchall()
+    )
+    assert "mg/dL" in units["SITE-A"] and "umol/L" in units["SITE-B"]
+    missing = dict(
+        con.execute("""SELECT site_id, avg((ref_high IS NULL)::INT) FROM x
+                                  WHERE code IN ('1742-6', '1743-4', '1744-2', '76625-3')
+                                  GROUP BY 1""").fetchall()
+    )
+    assert missing["SITE-A"] == 0 and missing["SITE-C"] > 0.1
+    texts = {
+        r[0]
+        for r in con.execute(
+            "SELECT DISTINCT lower(value_text) FROM x WHERE value_text IS NOT NULL"
+        ).fetchall()
+    }
+    assert {"positive", "negative"} <= texts
+
+
+def test_other_trials_folder(tmp_path):
+    path = tmp_path / "fixture.parquet"
+    rows = _make(path, patients=200, trials_paths=[FIXTURES])
+    assert rows > 200
+
+
+def test_big_files_get_several_row_groups(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+
+    import feasibility.synth as synth
+
+    monkeypatch.setattr(synth, "ROW_GROUP_SIZE", 5000)
+    path = tmp_path / "groups.parquet"
+    rows = _make(path, patients=300)
+    assert pq.ParquetFile(path).metadata.num_row_groups >= rows // 5000
