@@ -224,6 +224,11 @@ class ReferenceEvaluator:
         raise TypeError(rule)
 
     def _history(self, rule: History, p: Patient) -> T3:
+        if rule.before is not None:
+            cutoff = minus(p.index, rule.before)
+            if any(r["start_date"] <= cutoff for r in p.seen(self.library[rule.concept])):  # type: ignore[operator]
+                return True
+            return rule.if_missing.as_bool()
         start = self._start(p, rule.within)
         n = sum(1 for r in p.seen(self.library[rule.concept]) if start is None or r["start_date"] >= start)  # type: ignore[operator]
         if n >= rule.min_count:

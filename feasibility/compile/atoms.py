@@ -98,6 +98,10 @@ class RowAtoms:
 
     def _history(self, atom: History) -> exp.Expression:
         missing = truth(atom.if_missing.as_bool())
+        if atom.before is not None:
+            # the earliest record is the one most likely to be old enough
+            old_enough = exp.LTE(this=col("first_date"), expression=window_start(self.index, atom.before))
+            return case([(old_enough, TRUE)], missing)
         if atom.min_count == 1:
             return case([(in_window(col("last_date"), self.index, atom.within), TRUE)], missing)
         n = func("coalesce", col(self.plan.count_column(atom.concept, atom.within)), lit(0))

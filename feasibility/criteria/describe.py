@@ -44,6 +44,8 @@ def describe(rule: Rule) -> str:
             return f"sex {' or '.join(v)}"
         case History():
             times = f" ≥{rule.min_count} times" if rule.min_count > 1 else ""
+            if rule.before:
+                times += f" at least {rule.before} before index"
             return (
                 f"{rule.label} {rule.concept}{times}{_window(rule.within)}"
                 f"{_missing(rule.if_missing, Truth.FALSE)}"

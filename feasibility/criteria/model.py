@@ -111,6 +111,7 @@ class History:
     min_count: int = 1
     if_missing: Truth = Truth.FALSE
     label: Literal["diagnosis", "procedure", "history"] = "history"
+    before: Duration | None = None  # a record dated on or before index - before
 
 
 @dataclass(frozen=True)

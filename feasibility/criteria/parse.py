@@ -33,7 +33,7 @@ from feasibility.units import normalise_unit
 TRIAL_KEYS = {"id", "title", "source", "criteria", "description"}
 CRITERION_KEYS = {"id", "kind", "text", "rule", "assessable", "reason", "note"}
 COMPARE_KEYS = {"min", "max", "above", "below"}
-HISTORY_KEYS = {"concept", "within", "min_count", "if_missing"}
+HISTORY_KEYS = {"concept", "within", "min_count", "if_missing", "before"}
 MEASUREMENT_KEYS = {"concept", "within", "unit", "result", "if_missing"} | COMPARE_KEYS
 MEDICATION_KEYS = {"concept", "within", "min_days", "dose", "if_missing"}
 DOSE_KEYS = COMPARE_KEYS | {"unit"}
@@ -228,12 +228,20 @@ class _RuleParser:
                 where=body.where("min_count"),
                 fix="e.g. `min_count: 2`",
             )
+        before = parse_duration(body.get("before"), body.where("before")) if "before" in body else None
+        if before is not None and ("within" in body or count != 1):
+            raise TrialError(
+                "`before` cannot be combined with `within` or `min_count`",
+                where=body.where("before"),
+                fix="use `before` alone: a record dated at least that long before the index date",
+            )
         return History(
             concept=concept,
             within=parse_duration(body.get("within"), body.where("within")),
             min_count=count,
             if_missing=_missing(body, Truth.FALSE),
             label=label,  # type: ignore[arg-type]
+            before=before,
         )
 
     def _diagnosis(self, body: Any, here: str, parent: Located) -> Rule:

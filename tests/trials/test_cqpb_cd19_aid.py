@@ -135,6 +135,18 @@ CASES = [
     Case(
         "IN3",
         False,
+        "DM diagnosed less than 1 year ago (2024-02-02)",
+        [dx("M33.10", "2024-02-02"), obs("DM_SKIN_VAS", 3, "cm"), obs("MMT8", 124)],
+    ),
+    Case(
+        "IN3",
+        True,
+        "DM diagnosed exactly 1 year ago (2024-02-01)",
+        [dx("M33.10", "2024-02-01"), obs("DM_SKIN_VAS", 3, "cm"), obs("MMT8", 124)],
+    ),
+    Case(
+        "IN3",
+        False,
         "skin VAS and MMT-8 fine but no DM diagnosis",
         [obs("DM_SKIN_VAS", 5, "cm"), obs("MMT8", 100)],
     ),

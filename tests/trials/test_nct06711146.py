@@ -80,6 +80,9 @@ case("in3_sle", "IN3", True, ("dx", "M32.9", "2023-01-01"))
 case("in3_none", "IN3", False)
 case("in4_sle", "IN4", True, ("dx", "M32.10", "2023-01-01"))
 case("in4_discoid_only", "IN4", False, ("dx", "L93.0", "2023-01-01"))
+# history of at least 6 months: a record on or before 2024-08-01
+case("in4_edge_6m", "IN4", True, ("dx", "M32.10", "2024-08-01"))
+case("in4_too_recent", "IN4", False, ("dx", "M32.10", "2024-08-02"))
 
 # -- IN4.1 gc + immunomodulator >= 180 days in 12 months
 case("in41_full", "IN4.1", True, GC_12M, MMF_12M)
