@@ -1,0 +1,76 @@
+"""The shipped sample extract exercises every seed trial and every assessable criterion."""
+
+from __future__ import annotations
+
+import pytest
+
+from feasibility.run import run_feasibility
+from tests.support import REPO
+
+# Criteria that an earlier criterion of the same protocol already implies, so in protocol
+# order they can remove nobody; each is still checked to be FALSE for someone on its own.
+IMPLIED = {
+    ("NCT06711146", "IN9.2g"): "≤ 5 × ULN follows from IN9.2b, IN9.2c and IN9.2f",
+    ("NCT06886919", "IN2.2"): "IN2 already requires the combination that waives the minimum",
+    ("NCT06886919", "EX14.5"): "its LVEF < 50 % contradicts IN7.5's LVEF ≥ 50 %",
+}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("sample") / "report"
+    return run_feasibility(str(REPO / "sample_data/extract.parquet"), [], out=out, min_cell=0)
+
+
+def test_all_four_seed_trials_with_every_criterion(report):
+    assert [t["id"] for t in report["trials"]] == [
+        "CQPB-CD19-AID",
+        "MC-1-50-SLE",
+        "NCT06711146",
+        "NCT06886919",
+    ]
+    for trial in report["trials"]:
+        steps = [s["criterion_id"] for s in trial["sites"][0]["waterfall"][1:]]
+        assert steps == [c["id"] for c in trial["criteria"]]
+        assert all(c["text"] for c in trial["criteria"])
+
+
+def test_no_trial_ends_at_zero(report):
+    for trial in report["trials"]:
+        for site in trial["sites"]:
+            assert site["eligible"] > 0, (trial["id"], site["site_id"])
+
+
+def _sites(trial):
+    return [s for s in trial["sites"] if s["site_id"] != "ALL"]
+
+
+def test_every_assessable_criterion_removes_patients(report):
+    for trial in report["trials"]:
+        for c in trial["criteria"]:
+            if not c["assessable"]:
+                continue
+            alone_false = sum(
+                v["alone"]["false"]
+                for s in _sites(trial)
+                for v in s["criteria"]
+                if v["criterion_id"] == c["id"]
+            )
+            assert alone_false > 0, (trial["id"], c["id"])
+            removed = sum(
+                st["failed"] + st["unknown"]
+                for s in _sites(trial)
+                for st in s["waterfall"]
+                if st["criterion_id"] == c["id"]
+            )
+            if (trial["id"], c["id"]) in IMPLIED:
+                assert removed == 0, f"{trial['id']} {c['id']} is no longer implied: update IMPLIED"
+            else:
+                assert removed > 0, (trial["id"], c["id"])
+
+
+def test_sites_use_different_units(report):
+    # the sample exercises unit conversion: three sites, and no unknown-unit flood
+    assert len(_sites(report["trials"][0])) == 3
+    unknown = report["data_quality"]["unknown_unit_rows"]
+    assert sum(unknown.values()) < 0.01 * report["provenance"]["extract"]["rows"]
