@@ -251,15 +251,16 @@ class Engine:
             latest = col("latest")
             query = (
                 exp.select(col("concept_id"), exp.Count(this=exp.Star()))
-                .from_("patient_concept")
+                .from_("patient_concept", copy=False)
                 .where(
                     and_(
                         exp.In(this=col("concept_id"), expressions=[lit(i) for i in ids]),
                         exp.Not(this=exp.Is(this=latest, expression=exp.null())),
                         exp.Is(this=struct_field(latest, "rh"), expression=exp.null()),
-                    )
+                    ),
+                    copy=False,
                 )
-                .group_by(col("concept_id"))
+                .group_by(col("concept_id"), copy=False)
             )
             default_uln = {ids[cid]: int(n) for cid, n in self.con.execute(self._sql(query)).fetchall()}
         return DataQuality(
@@ -287,7 +288,7 @@ class Engine:
             for i, c in enumerate(trial.criteria)
             if c.rule is not None
         ]
-        query = exp.select(*selects).from_("patients").order_by(col("patient_id"))
+        query = exp.select(*selects).from_("patients", copy=False).order_by(col("patient_id"), copy=False)
         return {
             row[0]: dict(zip(ids, row[1:], strict=True))
             for row in self.con.execute(self._sql(query)).fetchall()
@@ -299,8 +300,8 @@ class Engine:
         passed, unknown = mask_words([self.compiler.passes(c) for c in trial.criteria], n_words)
         query = (
             exp.select(col("patient_id"), col("site_id"), *passed, *unknown)
-            .from_("patients")
-            .order_by(col("patient_id"))
+            .from_("patients", copy=False)
+            .order_by(col("patient_id"), copy=False)
         )
         return [
             (pid, site, _join_words(rest[:n_words]), _join_words(rest[n_words:]))

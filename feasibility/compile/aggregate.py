@@ -41,7 +41,7 @@ def index_default(default_index: date | exp.Expression) -> exp.Expression:
 
 def latest_event_date() -> exp.Expression:
     """`(SELECT max(start_date) FROM events)`: the default index when no --as-of is given."""
-    return exp.select(func("max", col("start_date"))).from_("events").subquery()
+    return exp.select(func("max", col("start_date"))).from_("events", copy=False).subquery()
 
 
 def row_index_date(default_index: date | exp.Expression, has_index_column: bool) -> exp.Expression:
@@ -174,7 +174,7 @@ def patient_concept_query(
         exp.select(*selects)
         .from_(exp.to_table("events").as_("e", copy=False))
         .join(exp.to_table("code_map").as_("m", copy=False), on=join, join_type="left")
-        .group_by(col("patient_id", "e"), col("concept_id", "m"))
+        .group_by(col("patient_id", "e"), col("concept_id", "m"), copy=False)
     )
 
 
@@ -247,7 +247,11 @@ def patients_query(plan: Plan, default_index: date | exp.Expression, has_index_c
     ]
     for cid in plan.derived_inputs:
         rollup.append(_per_concept("max", "latest", cid).as_(f"c{cid}_latest", copy=False))
-    inner = exp.select(*rollup).from_(exp.to_table("patient_concept")).group_by(col("patient_id"))
+    inner = (
+        exp.select(*rollup)
+        .from_(exp.to_table("patient_concept"), copy=False)
+        .group_by(col("patient_id"), copy=False)
+    )
     # Age at index as a range: exact with a birth date; with only a birth year, the year
     # difference or one less (unless the index is 31 December, when birthdays have passed).
     index = col("idx")
@@ -274,7 +278,7 @@ def patients_query(plan: Plan, default_index: date | exp.Expression, has_index_c
             age_hi.as_("age_hi", copy=False),
             *mask_columns(plan),
         )
-        .from_(inner.subquery("p"))
+        .from_(inner.subquery("p"), copy=False)
         .join(
             exp.to_table("atom_masks").as_("m", copy=False),
             on=exp.EQ(this=col("patient_id", "m"), expression=col("patient_id", "p")),

@@ -214,20 +214,24 @@ def atom_masks_query(plan: Plan) -> exp.Expression:
             select.append(exp.cast(total, "BIGINT", copy=False).as_(f"a{w}", copy=False))
         branches.append(
             exp.select(*select)
-            .from_("patient_concept")
-            .where(exp.EQ(this=col("concept_id"), expression=lit(cid)))
+            .from_("patient_concept", copy=False)
+            .where(exp.EQ(this=col("concept_id"), expression=lit(cid)), copy=False)
         )
     if not branches:  # no concept atoms at all: one empty branch keeps the shape
         branches.append(
             exp.select(
                 col("patient_id"), *[zero.as_(f"{k}{w}", copy=False) for k in "pa" for w in range(words)]
             )
-            .from_("patient_concept")
-            .where(exp.false())
+            .from_("patient_concept", copy=False)
+            .where(exp.false(), copy=False)
         )
     union = union_all(branches)
     rollup = [func("bit_or", col(f"{k}{w}")).as_(f"{k}{w}", copy=False) for k in "pa" for w in range(words)]
-    return exp.select(col("patient_id"), *rollup).from_(union.subquery("atoms")).group_by(col("patient_id"))
+    return (
+        exp.select(col("patient_id"), *rollup)
+        .from_(union.subquery("atoms"), copy=False)
+        .group_by(col("patient_id"), copy=False)
+    )
 
 
 def atom_from_masks(plan: Plan, atom: ConceptAtom) -> exp.Expression:

@@ -56,5 +56,5 @@ def histogram_query(
         select += [w.as_(f"u{i}", copy=False) for i, w in enumerate(unknown)]
         select.append(exp.Count(this=exp.Star()).as_("n", copy=False))
         group = [col("site_id"), *[exp.Literal.number(i + 3) for i in range(2 * n_words)]]
-        branches.append(exp.select(*select).from_(table).group_by(*group))
+        branches.append(exp.select(*select).from_(table, copy=False).group_by(*group, copy=False))
     return union_all(branches)

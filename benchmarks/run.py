@@ -1,0 +1,218 @@
+"""Benchmark harness: `feasibility run` against the floor and an expert baseline, same run.
+
+    python benchmarks/run.py                      # 100k and 1M patients
+    python benchmarks/run.py --sizes 10000000     # 10M (needs time and disk)
+    python benchmarks/run.py --tiny               # what CI runs: proves the harness works
+
+For each size it generates two extracts (rows sorted by patient, rows in random order) and
+measures, each in a fresh process with the same thread count:
+- floor:  DuckDB alone grouping the file by patient;
+- expert: one hand-written DuckDB query computing, per patient and per code the trials use,
+          the latest date and the latest value;
+- run:    the full `feasibility run` CLI with the four seed trials, reports written;
+- run-1 / run-16: the CLI with 1 and with 16 trials (seed trials plus variants with other
+          thresholds, windows and ids), to show how time grows with the number of trials.
+It prints a table of seconds, ratios and peak RSS, and writes it as CSV. Timings on a shared
+machine are noisy; the ratios, measured in the same run, are what to read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+sys.path.insert(0, str(REPO))
+
+import duckdb  # noqa: E402
+
+from feasibility.criteria.load import load_trials  # noqa: E402
+from feasibility.resources import trials_dir  # noqa: E402
+
+FLOOR = "SELECT count(*) FROM (SELECT patient_id, count(*) FROM read_parquet({file}) GROUP BY patient_id)"
+EXPERT = (
+    "SELECT count(*) FROM (SELECT patient_id, code, max(start_date) AS last_date, "
+    "arg_max(value_num, start_date) AS last_value FROM read_parquet({file}) "
+    "WHERE code IN ({codes}) GROUP BY patient_id, code)"
+)
+
+
+def timed(argv: list[str], env: dict | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GiB) of one child process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env={**os.environ, **(env or {})}
+    )
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if status != 0:
+        raise SystemExit(f"failed: {' '.join(argv)}\n{proc.stderr.read().decode()[-2000:]}")
+    return seconds, usage.ru_maxrss / 1024 / 1024
+
+
+def duckdb_query(sql: str, threads: int, memory_limit: str | None) -> list[str]:
+    """A fresh Python process running one DuckDB query with the given settings."""
+    settings = [f"SET threads = {threads}"]
+    if memory_limit:
+        settings.append(f"SET memory_limit = '{memory_limit}'")
+    code = "\n".join(
+        [
+            "import duckdb",
+            "con = duckdb.connect()",
+            *(f"con.execute({s!r})" for s in settings),
+            f"con.execute({sql!r}).fetchall()",
+        ]
+    )
+    return [sys.executable, "-c", code]
+
+
+def trial_codes() -> list[str]:
+    """Every code the seed trials' concepts list (prefix patterns as the codes themselves)."""
+    trials, library = load_trials(None)
+    codes = set()
+    for t in trials:
+        for name in t.concepts():
+            for p in library[name].codes:
+                codes.add(p.code)
+    # extracts spell ICD codes with dots; the expert lists both spellings
+    dotted = {f"{c[:3]}.{c[3:]}" for c in codes if len(c) > 3 and c[0].isalpha() and c[1:3].isdigit()}
+    return sorted(codes | dotted)
+
+
+def variant_trials(folder: Path, count: int) -> Path:
+    """The seed trials plus variants (other ids, thresholds and windows) up to `count` files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "concepts").symlink_to(trials_dir() / "concepts")
+    seeds = sorted(trials_dir().glob("*.yaml"))
+    made = 0
+    round_ = 0
+    while made < count:
+        for seed in seeds:
+            if made >= count:
+                break
+            text = seed.read_text(encoding="utf-8")
+            if round_:
+                text = re.sub(r"^id: (\S+)", rf"id: \1-V{round_}", text, count=1, flags=re.M)
+                # other thresholds and windows: scale numbers after min/max/above/below, shift windows
+                text = re.sub(
+                    r"\b(min|max|above|below): (\d+(?:\.\d+)?)",
+                    lambda m: f"{m.group(1)}: {float(m.group(2)) * (1 + 0.05 * round_):g}",
+                    text,
+                )
+                text = re.sub(
+                    r"within: (\d+) days", lambda m: f"within: {int(m.group(1)) + 7 * round_} days", text
+                )
+            (folder / f"{made:02d}-{seed.name}").write_text(text, encoding="utf-8")
+            made += 1
+        round_ += 1
+    return folder
+
+
+def bench_size(
+    patients: int, threads: int, memory_limit: str | None, work: Path, trial_counts: tuple[int, ...]
+) -> list[dict]:
+    rows = []
+    codes = ", ".join(f"'{c}'" for c in trial_codes())
+    cli = [sys.executable, "-m", "feasibility"]
+    trial_sets = {n: variant_trials(work / f"trials-{n}", n) for n in trial_counts if n != 4}
+    for layout in ("sorted", "shuffled"):
+        extract = work / f"extract-{patients}-{layout}.parquet"
+        if not extract.exists():
+            flag = "--sorted" if layout == "sorted" else "--shuffled"
+            subprocess.run(
+                [
+                    *cli,
+                    "synth",
+                    "--patients",
+                    str(patients),
+                    "--sites",
+                    "3",
+                    "--seed",
+                    "1",
+                    "--out",
+                    str(extract),
+                    flag,
+                ],
+                check=True,
+                stderr=subprocess.DEVNULL,
+            )
+        file = f"'{extract}'"
+        floor, floor_rss = timed(duckdb_query(FLOOR.format(file=file), threads, memory_limit))
+        expert, expert_rss = timed(duckdb_query(EXPERT.format(file=file, codes=codes), threads, memory_limit))
+        options = ["--threads", str(threads), "-q", "--out", str(work / "report")]
+        if memory_limit:
+            options += ["--memory-limit", memory_limit]
+        run, run_rss = timed([*cli, "run", str(extract), *options])
+        by_trials = {}
+        for n, folder in trial_sets.items():
+            by_trials[n], _ = timed([*cli, "run", str(extract), "--trials", str(folder), *options])
+        n_rows = (
+            duckdb.connect().execute("SELECT count(*) FROM read_parquet(?)", [str(extract)]).fetchone()[0]
+        )
+        row = {
+            "patients": patients,
+            "rows": n_rows,
+            "layout": layout,
+            "threads": threads,
+            "floor_s": round(floor, 2),
+            "expert_s": round(expert, 2),
+            "run_s": round(run, 2),
+            "run_over_floor": round(run / floor, 2),
+            "run_over_expert": round(run / expert, 2),
+            "peak_rss_gib": round(run_rss, 2),
+            "expert_rss_gib": round(expert_rss, 2),
+        }
+        for n, seconds in by_trials.items():
+            row[f"run_{n}_trials_s"] = round(seconds, 2)
+        if 1 in by_trials and 16 in by_trials:
+            row["16_over_1_trials"] = round(by_trials[16] / by_trials[1], 2)
+        rows.append(row)
+        print_table([row], header=len(rows) == 1)
+    return rows
+
+
+def print_table(rows: list[dict], header: bool = True) -> None:
+    keys = list(rows[0])
+    if header:
+        print("  ".join(f"{k:>16}" for k in keys))
+    for r in rows:
+        print("  ".join(f"{r[k]!s:>16}" for k in keys), flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--sizes", default="100000,1000000", help="patients per extract, comma-separated")
+    parser.add_argument("--tiny", action="store_true", help="one 2,000-patient size, for CI")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--memory-limit", help="DuckDB memory limit for every measurement, e.g. 8GB")
+    parser.add_argument("--work", type=Path, help="folder for extracts (default: a temporary one)")
+    parser.add_argument("--out", type=Path, default=HERE / "results" / "benchmark.csv")
+    args = parser.parse_args()
+    sizes = [2000] if args.tiny else [int(s) for s in args.sizes.split(",")]
+    with tempfile.TemporaryDirectory(prefix="feasibility-bench-") as tmp:
+        work = args.work or Path(tmp)
+        work.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for n in sizes:
+            rows += bench_size(n, args.threads, args.memory_limit, work, (1, 4, 16))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    with args.out.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
