@@ -104,11 +104,11 @@ def variant_trials(folder: Path, count: int) -> Path:
                 # other thresholds and windows: scale numbers after min/max/above/below, shift windows
                 text = re.sub(
                     r"\b(min|max|above|below): (\d+(?:\.\d+)?)",
-                    lambda m: f"{m.group(1)}: {float(m.group(2)) * (1 + 0.05 * round_):g}",
+                    lambda m, r=round_: f"{m.group(1)}: {float(m.group(2)) * (1 + 0.05 * r):g}",
                     text,
                 )
                 text = re.sub(
-                    r"within: (\d+) days", lambda m: f"within: {int(m.group(1)) + 7 * round_} days", text
+                    r"within: (\d+) days", lambda m, r=round_: f"within: {int(m.group(1)) + 7 * r} days", text
                 )
             (folder / f"{made:02d}-{seed.name}").write_text(text, encoding="utf-8")
             made += 1
@@ -145,7 +145,7 @@ def bench_size(
                 stderr=subprocess.DEVNULL,
             )
         file = f"'{extract}'"
-        floor, floor_rss = timed(duckdb_query(FLOOR.format(file=file), threads, memory_limit))
+        floor, _ = timed(duckdb_query(FLOOR.format(file=file), threads, memory_limit))
         expert, expert_rss = timed(duckdb_query(EXPERT.format(file=file, codes=codes), threads, memory_limit))
         options = ["--threads", str(threads), "-q", "--out", str(work / "report")]
         if memory_limit:

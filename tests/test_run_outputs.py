@@ -1,0 +1,117 @@
+"""End-to-end outputs of `feasibility run`: >64 criteria, the patient list, the CSV files."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+
+from feasibility.errors import FeasibilityError
+from feasibility.run import run_feasibility
+from tests.support import REPO, event, person, write_extract
+
+
+def test_trial_with_more_than_64_criteria(tmp_path):
+    # criterion k: age at most 99 - k; patients of exact ages 20..95 by birth date
+    n = 80
+    lines = ["id: MANY", "title: many criteria", "criteria:"]
+    for k in range(n):
+        lines.append(
+            f"  - {{id: c{k}, kind: inclusion, text: age at most {99 - k}, rule: {{age: {{max: {99 - k}}}}}}}"
+        )
+    trial = tmp_path / "many.yaml"
+    trial.write_text("\n".join(lines) + "\n")
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "c.yaml").write_text(
+        (REPO / "tests/fixtures/trials/concepts/spec_concepts.yaml").read_text()
+    )
+    rows = []
+    for age in range(20, 96):
+        pid = f"a{age}"
+        rows += person(pid, birth_date=f"{2025 - age}-01-01")
+        rows.append(event(pid, "diagnosis", "ICD10CM", "J45.0", "2025-01-01"))
+    report = run_feasibility(
+        str(write_extract(rows, tmp_path / "x.parquet")), [trial], out=tmp_path / "report", min_cell=0
+    )
+    steps = report["trials"][0]["sites"][0]["waterfall"]
+    assert len(steps) == n + 1
+    # step k+1 (limit 99-k) removes exactly the patient aged 100-k once that age exists
+    for k in range(n):
+        limit = 99 - k
+        assert steps[k + 1]["eligible"] == len([a for a in range(20, 96) if a <= limit])
+        assert steps[k + 1]["failed"] == (1 if 20 <= limit + 1 <= 95 else 0)
+
+
+def _rows():
+    rows = []
+    for i in range(6):
+        pid = f"p{i}"
+        rows += person(pid, birth_year=1980 if i < 5 else 2015)
+        if i < 3:
+            rows.append(event(pid, "diagnosis", "ICD10CM", "M32.14", "2024-01-01"))
+        if i in (0, 3):
+            rows.append(
+                event(pid, "lab", "LOINC", "1742-6", "2024-12-20", value_num=20, unit="U/L", ref_high=40)
+            )
+    return rows
+
+
+def test_patient_list(tmp_path):
+    extract = write_extract(_rows(), tmp_path / "x.parquet")
+    out = tmp_path / "report"
+    run_feasibility(
+        str(extract),
+        [REPO / "tests/fixtures/trials/small.yaml"],
+        out=out,
+        patient_list=tmp_path / "patients.csv",
+    )
+    status = {
+        r["patient_id"]: r for r in csv.DictReader(io.StringIO((tmp_path / "patients.csv").read_text()))
+    }
+    assert status["p0"]["status"] == "eligible"
+    # p1, p2 have SLE but no ALT: potentially eligible, lacking the ALT test
+    assert status["p1"]["status"] == "potentially eligible" and status["p1"]["criteria"] == "alt"
+    assert status["p3"]["status"] == "not eligible" and status["p3"]["criteria"] == "sle"
+    assert status["p5"]["status"] == "not eligible" and status["p5"]["criteria"] == "adult"
+    assert not any(p.name == "patients.csv" for p in out.iterdir())
+
+
+def test_patient_list_refused_inside_the_report(tmp_path):
+    from click.testing import CliRunner
+
+    from feasibility.cli import cli
+
+    extract = write_extract(_rows(), tmp_path / "x.parquet")
+    result = CliRunner().invoke(
+        cli,
+        [
+            "run",
+            str(extract),
+            "--out",
+            str(tmp_path / "r"),
+            "--patient-list",
+            str(tmp_path / "r" / "list.csv"),
+        ],
+    )
+    assert isinstance(result.exception, FeasibilityError)
+    assert "must not be written inside the report folder" in str(result.exception)
+
+
+def test_criteria_csv_and_order(tmp_path):
+    extract = write_extract(_rows(), tmp_path / "x.parquet")
+    report = run_feasibility(
+        str(extract),
+        [REPO / "tests/fixtures/trials/small.yaml"],
+        out=tmp_path / "r",
+        min_cell=0,
+        order="alt,sle",
+    )
+    assert report["trials"][0]["order"] == ["alt", "sle", "adult", "stroke", "consent"]
+    table = list(csv.DictReader(io.StringIO((tmp_path / "r" / "criteria.csv").read_text())))
+    alt = next(r for r in table if r["site_id"] == "ALL" and r["criterion_id"] == "alt")
+    assert (alt["alone_true"], alt["alone_unknown"]) == ("2", "4")
+    with pytest.raises(FeasibilityError, match="unknown criterion id"):
+        run_feasibility(
+            str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=tmp_path / "r2", order="nope"
+        )
