@@ -138,7 +138,9 @@ class Engine:
         lock_down(self.con, source.files)
         step("reading the code dictionary")
         try:
-            dictionary = self.con.execute(self._sql(code_dictionary())).fetchall()
+            dictionary = self._execute(self._sql(code_dictionary())).fetchall()
+        except FeasibilityError:
+            raise
         except duckdb.Error as e:
             raise ExtractError(
                 f"cannot read the extract ({str(e).splitlines()[0][:160]})",
@@ -191,16 +193,18 @@ class Engine:
         )
 
     def _create(self, name: str, query: exp.Expression) -> None:
+        self._execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {self._sql(query)}")
+
+    def _execute(self, sql: str) -> duckdb.DuckDBPyConnection:
+        """Run SQL; running out of memory or unreadable values become one-line user errors."""
         try:
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {self._sql(query)}")
+            return self.con.execute(sql)
         except duckdb.OutOfMemoryException:
+            limit = f" within --memory-limit {self.options.memory_limit}" if self.options.memory_limit else ""
             raise FeasibilityError(
-                "DuckDB ran out of memory"
-                + (
-                    f" within --memory-limit {self.options.memory_limit}" if self.options.memory_limit else ""
-                ),
+                f"DuckDB ran out of memory{limit}",
                 where="the extract",
-                fix="raise --memory-limit, or run on a machine with more memory",
+                fix="raise --memory-limit, use fewer --threads, or run on a machine with more memory",
             ) from None
         except duckdb.ConversionException as e:
             raise ExtractError(
@@ -273,7 +277,7 @@ class Engine:
     def _histograms(self, query: exp.Expression) -> dict[str, dict[str, Counter[Masks]]]:
         n_words = words_needed(self.trials)
         out: dict[str, dict[str, Counter[Masks]]] = {t.id: {} for t in self.trials}
-        for trial_id, site, *rest in self.con.execute(self._sql(query)).fetchall():
+        for trial_id, site, *rest in self._execute(self._sql(query)).fetchall():
             passed = _join_words(rest[:n_words])
             unknown = _join_words(rest[n_words : 2 * n_words])
             out[trial_id].setdefault(site, Counter())[(passed, unknown)] += rest[-1]

@@ -133,3 +133,31 @@ def test_provenance_lets_anyone_rerun(tmp_path):
     ]
     assert prov["engine_version"] and prov["index_date"]["default"] == "2025-01-20"
     assert prov["options"]["min_cell"] == 11
+
+
+def test_running_out_of_memory_is_a_clear_error(tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "feasibility",
+            "run",
+            str(REPO / "sample_data/extract.parquet"),
+            "--memory-limit",
+            "2MB",
+            "--threads",
+            "1",
+            "--out",
+            str(tmp_path / "r"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert "ran out of memory within --memory-limit 2MB" in proc.stderr
+    assert not (tmp_path / "r").exists()
