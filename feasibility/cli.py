@@ -25,6 +25,15 @@ def _parse_date(ctx, param, value: str | None) -> date | None:
         raise click.BadParameter(f"`{value}` is not a date; write YYYY-MM-DD") from None
 
 
+trials_option = click.option(
+    "--trials",
+    "trial_paths",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Trial YAML file or folder (repeatable). Default: the shipped seed trials.",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="feasibility")
 def cli() -> None:
@@ -33,13 +42,7 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("extract")
-@click.option(
-    "--trials",
-    "trial_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Trial YAML file or folder (repeatable). Default: the shipped seed trials.",
-)
+@trials_option
 @click.option(
     "--out",
     type=click.Path(path_type=Path),
@@ -171,13 +174,7 @@ def show(trial: Path) -> None:
     show_default=True,
 )
 @click.option("--trial", "trial_id", help="Only this trial (default: all).")
-@click.option(
-    "--trials",
-    "trial_paths",
-    multiple=True,
-    type=click.Path(path_type=Path),
-    help="Trial YAML file or folder (repeatable). Default: the shipped seed trials.",
-)
+@trials_option
 @click.option(
     "--as-of",
     callback=_parse_date,

@@ -15,6 +15,8 @@ from datetime import date, timedelta
 
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
+    NEGATIVE_RESULTS,
+    POSITIVE_RESULTS,
     Age,
     All,
     AnyOf,
@@ -34,20 +36,7 @@ from feasibility.criteria.model import (
 )
 from feasibility.units import normalise_unit
 
-POSITIVE = {"positive", "pos", "+", "detected", "reactive", "present", "yes"}
-NEGATIVE = {
-    "negative",
-    "neg",
-    "-",
-    "not detected",
-    "undetected",
-    "non-reactive",
-    "nonreactive",
-    "non reactive",
-    "absent",
-    "no",
-    "not present",
-}
+POSITIVE, NEGATIVE = set(POSITIVE_RESULTS), set(NEGATIVE_RESULTS)
 
 Row = Mapping[str, object]
 T3 = bool | None

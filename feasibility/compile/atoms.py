@@ -33,22 +33,17 @@ from feasibility.compile.sqlexpr import (
     union_all,
     window_start,
 )
-from feasibility.criteria.model import Duration, History, Measurement, Medication, Truth
-
-POSITIVE = ("positive", "pos", "+", "detected", "reactive", "present", "yes")
-NEGATIVE = (
-    "negative",
-    "neg",
-    "-",
-    "not detected",
-    "undetected",
-    "non-reactive",
-    "nonreactive",
-    "non reactive",
-    "absent",
-    "no",
-    "not present",
+from feasibility.criteria.model import (
+    NEGATIVE_RESULTS,
+    POSITIVE_RESULTS,
+    Duration,
+    History,
+    Measurement,
+    Medication,
+    Truth,
 )
+
+POSITIVE, NEGATIVE = POSITIVE_RESULTS, NEGATIVE_RESULTS
 
 
 def is_null(e: exp.Expression) -> exp.Expression:

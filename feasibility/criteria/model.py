@@ -23,6 +23,22 @@ class Truth(Enum):
         return {Truth.TRUE: True, Truth.FALSE: False, Truth.UNKNOWN: None}[self]
 
 
+# How text results are read: `result: positive` / `negative`, and "not detected" as zero.
+POSITIVE_RESULTS = ("positive", "pos", "+", "detected", "reactive", "present", "yes")
+NEGATIVE_RESULTS = (
+    "negative",
+    "neg",
+    "-",
+    "not detected",
+    "undetected",
+    "non-reactive",
+    "nonreactive",
+    "non reactive",
+    "absent",
+    "no",
+    "not present",
+)
+
 COMPARE = {
     ">=": lambda v, t: v >= t,
     "<=": lambda v, t: v <= t,
