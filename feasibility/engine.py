@@ -222,6 +222,7 @@ class Engine:
                 "concept_id": pa.array([r.concept_id for r in rows], pa.int32()),
                 "factor": pa.array([r.factor for r in rows], pa.float64()),
                 "is_measurement": pa.array([r.is_measurement for r in rows], pa.bool_()),
+                "is_medication": pa.array([r.is_medication for r in rows], pa.bool_()),
             }
         )
         self.con.register("code_map_rows", table)

@@ -32,9 +32,9 @@ def listing(
         "-- 1. code dictionary: the distinct (code system, code, unit) triples",
         render(code_dictionary(), dialect, pretty=True) + ";",
         "",
-        "-- 2. code_map(code_system, code, unit, concept_id, factor, is_measurement) is built by",
-        "--    the engine from (1) and the concept library (prefix patterns, exclusions, unit",
-        f"--    conversions, dose factors). Concept ids: {concepts}",
+        "-- 2. code_map(code_system, code, unit, concept_id, factor, is_measurement,",
+        "--    is_medication) is built by the engine from (1) and the concept library (prefix",
+        f"--    patterns, exclusions, unit conversions, dose factors). Concept ids: {concepts}",
     ]
     for number, statement in enumerate(statements(trials, plan, default, index_column), start=3):
         body = render(statement.expression, dialect, pretty=True)

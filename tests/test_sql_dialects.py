@@ -63,11 +63,14 @@ def test_duckdb_listing_runs_in_duckdb(tmp_path):
     )
     con.execute(
         "CREATE TABLE code_map (code_system VARCHAR, code VARCHAR, unit VARCHAR, "
-        "concept_id INTEGER, factor DOUBLE, is_measurement BOOLEAN)"
+        "concept_id INTEGER, factor DOUBLE, is_measurement BOOLEAN, is_medication BOOLEAN)"
     )
     con.executemany(
-        "INSERT INTO code_map VALUES (?, ?, ?, ?, ?, ?)",
-        [(r.code_system, r.code, r.unit, r.concept_id, r.factor, r.is_measurement) for r in code_map],
+        "INSERT INTO code_map VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (r.code_system, r.code, r.unit, r.concept_id, r.factor, r.is_measurement, r.is_medication)
+            for r in code_map
+        ],
     )
     text = listing(TRIALS, LIBRARY, "duckdb")
     *setup, final = [s for s in text.split(";\n") if s.strip()]

@@ -19,10 +19,8 @@ from feasibility.compile.sqlexpr import (
     and_,
     case,
     col,
-    compare,
     func,
     lit,
-    not_,
     or_,
     struct,
     window_start,
@@ -134,35 +132,15 @@ def patient_concept_query(
         if feature.within is not None:
             cond.append(exp.GTE(this=start, expression=window_start(idx, feature.within)))
         selects.append(agg_filter(_count_star(), and_(*cond)).as_(f"n{i}", copy=False))
-    for j, med in enumerate(plan.medications):
-        exposure_end = func("coalesce", end, start)
-        cond = [exp.EQ(this=col("concept_id", "m"), expression=lit(med.concept_id)), seen]
-        first_day: exp.Expression = start
-        if med.within is not None:
-            ws = window_start(idx, med.within)
-            cond.append(exp.GTE(this=exposure_end, expression=ws))
-            first_day = func("greatest", start, ws)
-        days = func(
-            "greatest",
-            exp.Add(
-                this=exp.DateDiff(
-                    this=func("least", exposure_end, idx), expression=first_day, unit=exp.Var(this="DAY")
-                ),
-                expression=lit(1),
-            ),
-            lit(0),
-        )
-        if med.dose is None:
-            selects.append(agg_filter(func("sum", days), and_(*cond)).as_(f"m{j}_days", copy=False))
-            continue
-        dose_known = and_(
-            exp.Not(this=exp.Is(this=value, expression=exp.null())),
-            exp.Not(this=exp.Is(this=factor, expression=exp.null())),
-        )
-        in_range = and_(dose_known, compare(exp.Mul(this=value, expression=factor), med.dose))
-        selects.append(agg_filter(func("sum", days), and_(*cond, in_range)).as_(f"m{j}_days", copy=False))
+    if any(c.kind == "medication" for c in plan.concepts):
+        # Exposures are kept as one compact list per (patient, medication concept); each
+        # medication atom sums its own window and dose range from it, so the table does not
+        # grow a column per atom.
+        exposure = struct(s=start, e=func("coalesce", end, start), v=value, f=factor)
         selects.append(
-            agg_filter(func("sum", days), and_(*cond, not_(dose_known))).as_(f"m{j}_unk", copy=False)
+            agg_filter(exp.ArrayAgg(this=exposure), and_(col("is_medication", "m"), seen)).as_(
+                "meds", copy=False
+            )
         )
 
     join = and_(

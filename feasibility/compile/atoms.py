@@ -149,17 +149,48 @@ class RowAtoms:
     def _medication(self, atom: Medication) -> exp.Expression:
         concept = self.plan.concepts[self.plan.concept_id(atom.concept)]
         dose = atom.dose.in_canonical(concept, atom.dose_unit) if atom.dose else None
-        j = self.plan.medication_column(atom.concept, atom.within, dose)
-        known = func("coalesce", col(f"m{j}_days"), lit(0))
-        possible = known
-        if dose is not None:
-            possible = exp.Add(this=known, expression=func("coalesce", col(f"m{j}_unk"), lit(0)))
+        x = exp.column("x")
+        start, end = field(x, "s"), field(x, "e")
+        first_day: exp.Expression = start
+        overlaps: exp.Expression = exp.true()
+        if atom.within is not None:
+            window = window_start(self.index, atom.within)
+            overlaps = exp.GTE(this=end, expression=window)
+            first_day = func("greatest", start, window_start(self.index, atom.within))
+        days = func(
+            "greatest",
+            exp.Add(
+                this=exp.DateDiff(
+                    this=func("least", end, self.index), expression=first_day, unit=exp.Var(this="DAY")
+                ),
+                expression=lit(1),
+            ),
+            lit(0),
+        )
+
+        def total_days(condition: exp.Expression) -> exp.Expression:
+            # the exposure days of the records meeting `condition`, clipped to the window
+            step = exp.Add(
+                this=exp.column("acc"), expression=case([(and_(overlaps, condition), days)], lit(0))
+            )
+            lam = exp.Lambda(this=step, expressions=[exp.to_identifier("acc"), exp.to_identifier("x")])
+            return func("coalesce", exp.Reduce(this=col("meds"), initial=lit(0), merge=lam), lit(0))
+
+        if dose is None:
+            known = total_days(exp.true())
+            possible = known
+        else:
+            dose_known = and_(not_null(field(x, "v")), not_null(field(x, "f")))
+            known = total_days(
+                and_(dose_known, compare(exp.Mul(this=field(x, "v"), expression=field(x, "f")), dose))
+            )
+            possible = exp.Add(this=known, expression=total_days(not_(dose_known)))
         return case(
             [
                 (exp.GTE(this=known, expression=lit(atom.min_days)), TRUE),
                 (exp.EQ(this=possible, expression=lit(0)), truth(atom.if_missing.as_bool())),
                 (exp.LT(this=possible, expression=lit(atom.min_days)), FALSE),
-            ],
+            ]
         )
 
 

@@ -14,7 +14,6 @@ from functools import cached_property
 
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
-    Comparison,
     Concept,
     Derived,
     Duration,
@@ -35,15 +34,6 @@ class CountFeature:
     within: Duration | None
 
 
-@dataclass(frozen=True)
-class MedicationFeature:
-    """Exposure days to a concept in a window, with and without a known in-range dose."""
-
-    concept_id: int
-    within: Duration | None
-    dose: Comparison | None
-
-
 ConceptAtom = History | Measurement | Medication
 
 
@@ -55,7 +45,6 @@ class Plan:
 
     concepts: tuple[Concept, ...]
     counts: tuple[CountFeature, ...]
-    medications: tuple[MedicationFeature, ...]
     atoms: tuple[ConceptAtom, ...] = ()
     derived_inputs: tuple[int, ...] = ()  # concepts whose latest result the patient row keeps
 
@@ -76,26 +65,15 @@ class Plan:
     def count_column(self, concept: str, within: Duration | None) -> str:
         return f"n{self.counts.index(CountFeature(self.concept_id(concept), within))}"
 
-    def medication_column(self, concept: str, within: Duration | None, dose: Comparison | None) -> int:
-        return self.medications.index(MedicationFeature(self.concept_id(concept), within, dose))
-
     @property
     def measurement_ids(self) -> tuple[int, ...]:
         return tuple(i for i, c in enumerate(self.concepts) if c.kind == "measurement")
-
-
-def canonical_dose(rule: Medication, library: ConceptLibrary) -> Comparison | None:
-    """A medication rule's dose bounds in the concept's canonical unit."""
-    if rule.dose is None:
-        return None
-    return rule.dose.in_canonical(library[rule.concept], rule.dose_unit)
 
 
 def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
     """Collect the distinct concepts and aggregates of all trials."""
     names: list[str] = []
     counts: list[tuple[str, Duration | None]] = []
-    meds: list[tuple[str, Duration | None, Comparison | None]] = []
     atoms: list[ConceptAtom] = []
     derived: list[str] = []
 
@@ -114,13 +92,8 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
                     use(node.concept)
                     if node.min_count > 1 and (node.concept, node.within) not in counts:
                         counts.append((node.concept, node.within))
-                elif isinstance(node, Measurement):
+                elif isinstance(node, Measurement | Medication):
                     use(node.concept)
-                elif isinstance(node, Medication):
-                    use(node.concept)
-                    key = (node.concept, node.within, canonical_dose(node, library))
-                    if key not in meds:
-                        meds.append(key)
                 elif isinstance(node, Derived):
                     inputs = ["creatinine"] + (["weight"] if node.measure == "creatinine_clearance" else [])
                     for name in inputs:
@@ -132,7 +105,6 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
     return Plan(
         concepts=concepts,
         counts=tuple(CountFeature(ids[n], w) for n, w in counts),
-        medications=tuple(MedicationFeature(ids[n], w, d) for n, w, d in meds),
         atoms=tuple(sorted(atoms, key=lambda a: ids[a.concept])),  # stable: first-seen order
         derived_inputs=tuple(ids[n] for n in derived),
     )
@@ -151,6 +123,7 @@ class CodeMapRow:
     concept_id: int
     factor: float | None  # value * factor = canonical value; None: unit unknown
     is_measurement: bool
+    is_medication: bool
 
 
 def _matches(patterns, system: str, code: str) -> bool:
@@ -195,5 +168,15 @@ def build_code_map(
                     factor *= dict(concept.dose_factors).get(code_norm, 1.0)
                 if factor is None and concept.kind == "measurement" and concept.unit is not None:
                     unknown_units[concept.name] = unknown_units.get(concept.name, 0) + n_rows
-            rows.append(CodeMapRow(system, code, unit or "", cid, factor, concept.kind == "measurement"))
+            rows.append(
+                CodeMapRow(
+                    system,
+                    code,
+                    unit or "",
+                    cid,
+                    factor,
+                    concept.kind == "measurement",
+                    concept.kind == "medication",
+                )
+            )
     return rows, unknown_units

@@ -20,9 +20,9 @@ GROUP BY
   code,
   unit;
 
--- 2. code_map(code_system, code, unit, concept_id, factor, is_measurement) is built by
---    the engine from (1) and the concept library (prefix patterns, exclusions, unit
---    conversions, dose factors). Concept ids: 0 = sle, 1 = alt, 2 = stroke
+-- 2. code_map(code_system, code, unit, concept_id, factor, is_measurement,
+--    is_medication) is built by the engine from (1) and the concept library (prefix
+--    patterns, exclusions, unit conversions, dose factors). Concept ids: 0 = sle, 1 = alt, 2 = stroke
 
 -- 3. patient_concept: the one pass: events joined to the code map, grouped by patient and concept
 CREATE TABLE patient_concept AS
