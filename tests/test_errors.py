@@ -185,3 +185,31 @@ def test_failed_run_keeps_the_previous_report(tmp_path):
     assert run_on(tmp_path, bad).returncode == 2
     assert (tmp_path / "report" / "report.json").read_text() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
+
+
+def test_data_quality_warnings_are_counted(tmp_path):
+    import json
+
+    rows = person("p1", sex="F", birth_year=1980) + [
+        event("p1", "diagnosis", "ICD10CM", "M32.14", "1975-01-01"),  # before birth
+        event("p1", "lab", "LOINC", "1742-6", "2025-03-01", value_num=30, unit="U/L"),  # after index
+        event("p1", "lab", "LOINC", "1742-6", "2025-01-01", value_num=-5, unit="U/L"),  # negative
+        event("p1", "lab", "LOINC", "1742-6", "2024-12-01", value_num=30, unit="furlong"),  # unknown unit
+        event("p1", "diagnosis", "ICD10CM", "I63.9", "2024-12-01", ref_high=None),
+    ]
+    proc = run_on(
+        tmp_path,
+        write_extract(rows, tmp_path / "x.parquet"),
+        "--min-cell",
+        "0",
+        "--as-of",
+        "2025-02-01",
+        "-q",
+    )
+    assert proc.returncode == 0, proc.stderr
+    dq = json.loads((tmp_path / "report" / "report.json").read_text())["data_quality"]
+    assert dq["counts"]["patients_with_events_before_birth"] == 1
+    assert dq["counts"]["events_after_index"] == 1
+    assert dq["negative_value_rows"] == {"alt": 1}
+    assert dq["unknown_unit_rows"] == {"alt": 1}
+    assert any("furlong" not in w and "alt" in w for w in dq["warnings"])
