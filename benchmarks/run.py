@@ -22,6 +22,7 @@ import argparse
 import csv
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -89,7 +90,8 @@ def trial_codes() -> list[str]:
 
 def variant_trials(folder: Path, count: int) -> Path:
     """The seed trials plus variants (other ids, thresholds and windows) up to `count` files."""
-    folder.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(folder, ignore_errors=True)  # a reused --work folder gets fresh variants
+    folder.mkdir(parents=True)
     (folder / "concepts").symlink_to(trials_dir() / "concepts")
     seeds = sorted(trials_dir().glob("*.yaml"))
     made = 0
