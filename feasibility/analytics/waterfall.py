@@ -12,6 +12,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
+import numpy as np
+
 from feasibility.criteria.model import Criterion
 
 Masks = tuple[int, int]
@@ -38,54 +40,70 @@ class Step:
     potentially_eligible: int
 
 
-def _failed(passed: int, unknown: int, full: int) -> int:
-    return full & ~(passed | unknown)
+def _unpack(values: list[int], n: int) -> np.ndarray:
+    """Python-int bit masks as an (entries x n) boolean matrix, 62 bits at a time."""
+    out = np.zeros((len(values), n), dtype=bool)
+    for lo in range(0, n, 62):
+        width = min(62, n - lo)
+        word = np.fromiter(
+            ((v >> lo) & ((1 << width) - 1) for v in values), dtype=np.int64, count=len(values)
+        )
+        out[:, lo : lo + width] = ((word[:, None] >> np.arange(width)) & 1).astype(bool)
+    return out
+
+
+@dataclass(frozen=True)
+class _Matrix:
+    """A histogram as arrays: counts, and per criterion passed / UNKNOWN / FALSE."""
+
+    counts: np.ndarray
+    passed: np.ndarray
+    unknown: np.ndarray
+    failed: np.ndarray
+
+    @classmethod
+    def of(cls, hist: Histogram, n: int) -> _Matrix:
+        keys = list(hist)
+        passed = _unpack([p for p, _ in keys], n)
+        unknown = _unpack([u for _, u in keys], n) & ~passed
+        counts = np.fromiter((hist[k] for k in keys), dtype=np.int64, count=len(keys))
+        return cls(counts, passed, unknown, ~passed & ~unknown)
 
 
 def waterfall(hist: Histogram, n: int, order: Sequence[int]) -> list[Step]:
     """The sequential waterfall: step k counts, among patients still confirmed eligible after
     steps 1..k-1, those who pass, fail or are UNKNOWN for the k-th criterion of `order`;
     `potentially_eligible` counts those who fail none of the first k criteria."""
-    full = (1 << n) - 1
-    base = sum(hist.values())
+    m = _Matrix.of(hist, n)
+    base = int(m.counts.sum())
     steps = [Step(None, base, 0, 0, base, base)]
-    required = 0
+    still = np.ones(len(m.counts), dtype=bool)  # confirmed eligible so far
+    clean = np.ones(len(m.counts), dtype=bool)  # no FALSE so far
     for k in order:
-        bit = 1 << k
-        passed = failed = unknown = potential = 0
-        seen = required | bit
-        for (p, u), count in hist.items():
-            f = _failed(p, u, full)
-            if f & seen == 0:
-                potential += count
-            if p & required != required:
-                continue
-            if p & bit:
-                passed += count
-            elif u & bit:
-                unknown += count
-            else:
-                failed += count
-        required |= bit
-        steps.append(Step(k, passed, failed, unknown, passed, potential))
+        remaining = int(m.counts[still].sum())
+        passed = int(m.counts[still & m.passed[:, k]].sum())
+        unknown = int(m.counts[still & m.unknown[:, k]].sum())
+        clean &= ~m.failed[:, k]
+        still &= m.passed[:, k]
+        steps.append(
+            Step(k, passed, remaining - passed - unknown, unknown, passed, int(m.counts[clean].sum()))
+        )
     return steps
-
-
-def _confirmed(hist: Histogram, required: int) -> int:
-    return sum(c for (p, _), c in hist.items() if p & required == required)
 
 
 def most_restrictive_order(hist: Histogram, n: int) -> list[int]:
     """Greedy order: each step takes the criterion that leaves the fewest patients confirmed
     eligible; ties keep protocol order."""
+    m = _Matrix.of(hist, n)
+    still = np.ones(len(m.counts), dtype=bool)
     remaining = list(range(n))
     order: list[int] = []
-    required = 0
     while remaining:
-        best = min(remaining, key=lambda k: (_confirmed(hist, required | (1 << k)), k))
+        left = m.counts[still] @ m.passed[still][:, remaining].astype(np.int64)
+        best = remaining[int(np.argmin(left))]  # argmin keeps the first (protocol order) on ties
         order.append(best)
         remaining.remove(best)
-        required |= 1 << best
+        still &= m.passed[:, best]
     return order
 
 
@@ -135,56 +153,33 @@ def criterion_views(hist: Histogram, n: int) -> list[CriterionView]:
     confirmed view A is every criterion not passed (FALSE or UNKNOWN); in the potential view
     only the FALSE ones. The impacts therefore sum to the ineligible count.
     """
-    full = (1 << n) - 1
-    total = sum(hist.values())
-    eligible = potential = 0
-    true = [0] * n
-    unknown = [0] * n
-    # patients who pass every criterion but k (confirmed / potential view)
-    only_k = [0] * n
-    only_k_pot = [0] * n
-    # shares grouped by the size of the failed set, so Fractions are summed once per size
-    share = [dict() for _ in range(n)]
-    share_pot = [dict() for _ in range(n)]
-    for (p, u), count in hist.items():
-        not_passed = full & ~p
-        f = _failed(p, u, full)
-        if not_passed == 0:
-            eligible += count
-        if f == 0:
-            potential += count
-        for k in _bits(p):
-            true[k] += count
-        for k in _bits(u & ~p):
-            unknown[k] += count
-        if not_passed and not_passed & (not_passed - 1) == 0:
-            only_k[not_passed.bit_length() - 1] += count
-        if f and f & (f - 1) == 0:
-            only_k_pot[f.bit_length() - 1] += count
-        for mask, shares in ((not_passed, share), (f, share_pot)):
-            if mask:
-                size = mask.bit_count()
-                for k in _bits(mask):
-                    shares[k][size] = shares[k].get(size, 0) + count
+    m = _Matrix.of(hist, n)
+    total = int(m.counts.sum())
+    true = m.counts @ m.passed.astype(np.int64)
+    unknown = m.counts @ m.unknown.astype(np.int64)
+    views = {}
+    for name, excluded in (("confirmed", ~m.passed), ("potential", m.failed)):
+        size = excluded.sum(axis=1)
+        single = size == 1
+        gain = m.counts[single] @ excluded[single].astype(np.int64)
+        impact = [Fraction(0)] * n
+        # shares grouped by the size of the excluded set: exact Fractions, one per size
+        for s in np.unique(size[size > 0]):
+            rows = size == s
+            per_k = m.counts[rows] @ excluded[rows].astype(np.int64)
+            for k in np.nonzero(per_k)[0]:
+                impact[k] += Fraction(int(per_k[k]), int(s))
+        views[name] = (gain, impact)
     return [
         CriterionView(
             index=k,
-            alone_true=true[k],
-            alone_false=total - true[k] - unknown[k],
-            alone_unknown=unknown[k],
-            loo_gain=only_k[k],
-            loo_gain_potential=only_k_pot[k],
-            impact=sum((Fraction(c, size) for size, c in share[k].items()), Fraction(0)),
-            impact_potential=sum((Fraction(c, size) for size, c in share_pot[k].items()), Fraction(0)),
+            alone_true=int(true[k]),
+            alone_false=total - int(true[k]) - int(unknown[k]),
+            alone_unknown=int(unknown[k]),
+            loo_gain=int(views["confirmed"][0][k]),
+            loo_gain_potential=int(views["potential"][0][k]),
+            impact=views["confirmed"][1][k],
+            impact_potential=views["potential"][1][k],
         )
         for k in range(n)
     ]
-
-
-def _bits(mask: int) -> Iterable[int]:
-    k = 0
-    while mask:
-        if mask & 1:
-            yield k
-        mask >>= 1
-        k += 1
