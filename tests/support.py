@@ -90,3 +90,60 @@ def evaluate(
         engine = Engine(connect(options), trials, library, options)
         engine.load(str(extract))
         return engine.rule_values(trials[0])
+
+
+def spec_row(pid: str, spec: tuple) -> dict:
+    """One event from a compact spec tuple, as the trial spec tables write them:
+    ("dx", ICD10CM code, date), ("pcs", ICD10PCS code, date),
+    ("lab", LOINC, date, value, unit, ref_high), ("text", LOINC, date, text result),
+    ("obs", system, code, date, value, unit), ("otext", system, code, date, text result),
+    ("med", [system:]code, start, end, dose[, unit])."""
+    kind, *rest = spec
+    if kind == "dx":
+        code, day = rest
+        return event(pid, "diagnosis", "ICD10CM", code, day)
+    if kind == "pcs":
+        code, day = rest
+        return event(pid, "procedure", "ICD10PCS", code, day)
+    if kind == "lab":
+        code, day, value, unit, ref_high = rest
+        return event(pid, "lab", "LOINC", code, day, value_num=value, unit=unit, ref_high=ref_high)
+    if kind == "text":
+        code, day, text = rest
+        return event(pid, "lab", "LOINC", code, day, value_text=text)
+    if kind == "obs":
+        system, code, day, value, unit = rest
+        return event(pid, "observation", system, code, day, value_num=value, unit=unit)
+    if kind == "otext":
+        system, code, day, text = rest
+        return event(pid, "observation", system, code, day, value_text=text)
+    if kind == "med":
+        code, start, end, dose, *unit = rest
+        system, code = code.split(":") if ":" in code else ("ATC", code)
+        return event(
+            pid, "medication", system, code, start, end_date=end, value_num=dose, unit=(unit or ["mg/d"])[0]
+        )
+    raise ValueError(kind)
+
+
+class SpecTable:
+    """A trial's spec cases: (patient, demographics, event specs, criterion, expected), all
+    evaluated in one engine run."""
+
+    def __init__(self, trial: str, as_of: str):
+        self.trial, self.as_of = trial, as_of
+        self.cases: list[tuple[str, dict, list, str, bool | None]] = []
+
+    def case(self, pid: str, criterion: str, expected: bool | None, *rows, **demographics) -> None:
+        self.cases.append((pid, demographics, list(rows), criterion, expected))
+
+    def evaluate(self) -> dict[str, dict[str, bool | None]]:
+        rows: list[dict] = []
+        for pid, demographics, specs, _, _ in self.cases:
+            rows += person(pid, **demographics)
+            rows += [spec_row(pid, spec) for spec in specs]
+        return evaluate(self.trial, rows, as_of=self.as_of)
+
+    def params(self):
+        """pytest parametrize arguments: (pid, criterion, expected), ids = patient ids."""
+        return [(pid, c, e) for pid, _, _, c, e in self.cases], [c[0] for c in self.cases]

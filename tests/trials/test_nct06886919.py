@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import evaluate, event, person
+from tests.support import SpecTable
 
 TRIAL = "trials/NCT06886919.yaml"
 AS_OF = "2025-02-01"
@@ -39,38 +39,10 @@ EBV, CMV = "32585-2", "72493-0"
 LVEF, SPO2, WEIGHT, QTC, SBP, DBP = "10230-1", "59408-5", "29463-7", "8636-3", "8480-6", "8462-4"
 
 
-def _row(pid: str, spec: tuple) -> dict:
-    kind, *rest = spec
-    if kind == "dx":  # ("dx", ICD10CM code, date)
-        code, day = rest
-        return event(pid, "diagnosis", "ICD10CM", code, day)
-    if kind == "pcs":  # ("pcs", ICD10PCS code, date)
-        code, day = rest
-        return event(pid, "procedure", "ICD10PCS", code, day)
-    if kind == "lab":  # ("lab", LOINC, date, value, unit, ref_high)
-        code, day, value, unit, ref_high = rest
-        return event(pid, "lab", "LOINC", code, day, value_num=value, unit=unit, ref_high=ref_high)
-    if kind == "text":  # ("text", LOINC, date, text result)
-        code, day, text = rest
-        return event(pid, "lab", "LOINC", code, day, value_text=text)
-    if kind == "obs":  # ("obs", system, code, date, value, unit)
-        system, code, day, value, unit = rest
-        return event(pid, "observation", system, code, day, value_num=value, unit=unit)
-    if kind == "med":  # ("med", system:code, start, end, dose[, unit])
-        code, start, end, dose, *unit = rest
-        system, code = code.split(":") if ":" in code else ("ATC", code)
-        return event(
-            pid, "medication", system, code, start, end_date=end, value_num=dose, unit=(unit or ["mg/d"])[0]
-        )
-    raise ValueError(kind)
-
-
-# (patient id, demographics, rows, criterion, expected)
-CASES: list[tuple[str, dict, list, str, bool | None]] = []
-
-
-def case(pid: str, criterion: str, expected: bool | None, *rows, **demographics):
-    CASES.append((pid, demographics, list(rows), criterion, expected))
+# (patient id, demographics, event specs, criterion, expected), evaluated in one run
+SPEC = SpecTable(TRIAL, AS_OF)
+CASES = SPEC.cases
+case = SPEC.case
 
 
 # exposure ending on the index date; 3-month window from 2024-11-01
@@ -619,11 +591,7 @@ case("ex19_nicotine", "EX19", False, ("dx", "F17.210", "2025-01-01"))
 
 @pytest.fixture(scope="module")
 def results() -> dict[str, dict[str, bool | None]]:
-    rows: list[dict] = []
-    for pid, demographics, specs, _, _ in CASES:
-        rows += person(pid, **demographics)
-        rows += [_row(pid, spec) for spec in specs]
-    return evaluate(TRIAL, rows, as_of=AS_OF)
+    return SPEC.evaluate()
 
 
 def test_case_ids_are_unique():
@@ -631,9 +599,7 @@ def test_case_ids_are_unique():
     assert len(ids) == len(set(ids))
 
 
-@pytest.mark.parametrize(
-    ("pid", "criterion", "expected"), [(pid, c, e) for pid, _, _, c, e in CASES], ids=[c[0] for c in CASES]
-)
+@pytest.mark.parametrize(("pid", "criterion", "expected"), SPEC.params()[0], ids=SPEC.params()[1])
 def test_rule_value(results, pid, criterion, expected):
     assert results[pid][criterion] is expected
 
