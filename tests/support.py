@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -135,6 +136,8 @@ class SpecTable:
         self.cases: list[tuple[str, dict, list, str, bool | None]] = []
 
     def case(self, pid: str, criterion: str, expected: bool | None, *rows, **demographics) -> None:
+        if any(c[0] == pid for c in self.cases):
+            raise ValueError(f"spec case id {pid!r} is used twice")
         self.cases.append((pid, demographics, list(rows), criterion, expected))
 
     def evaluate(self) -> dict[str, dict[str, bool | None]]:
@@ -147,3 +150,26 @@ class SpecTable:
     def params(self):
         """pytest parametrize arguments: (pid, criterion, expected), ids = patient ids."""
         return [(pid, c, e) for pid, _, _, c, e in self.cases], [c[0] for c in self.cases]
+
+
+@dataclass
+class Case:
+    """One spec case: a patient built from `events` (domain, system, code, date, values), and
+    the expected value of criterion `crit`, with the protocol reason `why`."""
+
+    crit: str
+    expected: bool | None
+    why: str
+    events: list = field(default_factory=list)
+    demo: dict = field(default_factory=dict)
+
+
+def evaluate_cases(trial: str, cases: list[Case], as_of: str) -> list[bool | None]:
+    """Each case's criterion value, all cases evaluated in one engine run."""
+    rows: list[dict] = []
+    for i, case in enumerate(cases):
+        rows += person(f"c{i:04d}", **({"sex": "F", "birth_year": 1980} | case.demo))
+        for domain, system, code, day, values in case.events:
+            rows.append(event(f"c{i:04d}", domain, system, code, day, **values))
+    values = evaluate(trial, rows, as_of=as_of)
+    return [values[f"c{i:04d}"][case.crit] for i, case in enumerate(cases)]
