@@ -23,7 +23,7 @@ from feasibility.compile.sqlexpr import and_, col, lit
 from feasibility.compile.sqlexpr import field as struct_field
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Measurement, Trial, walk
-from feasibility.errors import ExtractError, FeasibilityError
+from feasibility.errors import ExtractError, FeasibilityError, short_message
 from feasibility.extract.source import ExtractSource, open_extract
 from feasibility.resources import sql_text
 
@@ -143,7 +143,7 @@ class Engine:
             raise
         except duckdb.Error as e:
             raise ExtractError(
-                f"cannot read the extract ({str(e).splitlines()[0][:160]})",
+                f"cannot read the extract ({short_message(e)})",
                 where=extract,
                 fix="check the file is a complete parquet export",
             ) from None
@@ -208,7 +208,7 @@ class Engine:
             ) from None
         except duckdb.ConversionException as e:
             raise ExtractError(
-                f"a value cannot be read ({str(e).splitlines()[0][:160]})",
+                f"a value cannot be read ({short_message(e)})",
                 where="the extract",
                 fix="check the column types",
             ) from None

@@ -25,3 +25,23 @@ class ExtractError(FeasibilityError):
 
 class TrialError(FeasibilityError):
     """A trial or concept file is malformed."""
+
+
+_DUCKDB_PREFIXES = (
+    "Invalid Input Error: ",
+    "IO Error: ",
+    "Binder Error: ",
+    "Conversion Error: ",
+    "Parser Error: ",
+    "Catalog Error: ",
+    "Out of Memory Error: ",
+)
+
+
+def short_message(error: Exception, limit: int = 160) -> str:
+    """The first line of a database error, without DuckDB's class prefix, for a one-line
+    message (the file names DuckDB adds are the user's own)."""
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    for prefix in _DUCKDB_PREFIXES:
+        message = message.removeprefix(prefix)
+    return message[:limit]

@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from feasibility.errors import ExtractError
+from feasibility.errors import ExtractError, short_message
 from feasibility.extract.contract import COLUMNS
 
 
@@ -69,19 +69,12 @@ def _describe(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: st
     try:
         rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [[str(f) for f in files]]).fetchall()
     except duckdb.Error as e:
-        first = str(e).splitlines()[0]
+        first = short_message(e)
         hint = "is it a parquet file? re-export it, or check it is not truncated"
         if "schema" in first.lower() or "union_by_name" in first.lower():
             hint = "all files of one extract must have the same columns"
-        raise ExtractError(f"cannot read as parquet ({_short(first)})", where=label, fix=hint) from None
+        raise ExtractError(f"cannot read as parquet ({first})", where=label, fix=hint) from None
     return {name: str(dtype).upper() for name, dtype, *_ in rows}
-
-
-def _short(message: str) -> str:
-    # DuckDB prefixes errors with their class; the file name it adds is the user's own.
-    for prefix in ("Invalid Input Error: ", "IO Error: ", "Binder Error: "):
-        message = message.removeprefix(prefix)
-    return message[:160]
 
 
 def check_columns(columns: dict[str, str], label: str) -> None:

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import duckdb
 
-from feasibility.errors import FeasibilityError
+from feasibility.errors import FeasibilityError, short_message
+from feasibility.resources import sql_text
 
 # The extract's columns in contract order, with the type each is written as.
 EXTRACT_COLUMNS = (
@@ -58,26 +59,14 @@ class ImportSummary:
 
 
 def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect()
-    if threads:
-        con.execute(f"SET threads = {int(threads)}")
-    if memory_limit:
-        escaped = memory_limit.replace("'", "''")
-        con.execute(f"SET memory_limit = '{escaped}'")
-    # helper macros used by both importers' SQL
-    con.execute("""
-        CREATE OR REPLACE TEMP MACRO to_date(x) AS coalesce(
-            TRY_CAST(x AS DATE),
-            TRY_CAST(try_strptime(CAST(x AS VARCHAR), '%Y%m%d') AS DATE))
-    """)
-    con.execute("""
-        CREATE OR REPLACE TEMP MACRO to_num(x) AS TRY_CAST(
-            nullif(trim(replace(CAST(x AS VARCHAR), ',', '')), '') AS DOUBLE)
-    """)
-    con.execute("CREATE OR REPLACE TEMP MACRO to_id(x) AS TRY_CAST(x AS BIGINT)")
-    con.execute("""
-        CREATE OR REPLACE TEMP MACRO to_text(x) AS nullif(trim(CAST(x AS VARCHAR)), '')
-    """)
+    """A DuckDB connection with the engine's settings and the importers' helper macros."""
+    from feasibility.engine import RunOptions
+    from feasibility.engine import connect as engine_connect
+
+    con = engine_connect(RunOptions(threads=threads, memory_limit=memory_limit))
+    for statement in sql_text("import_macros.sql").split(";"):
+        if statement.strip():
+            con.execute(statement)
     return con
 
 
@@ -127,25 +116,11 @@ def create_view(con: duckdb.DuckDBPyConnection, view: str, source_sql: str, labe
         con.execute(f"SELECT * FROM {view} LIMIT 1").fetchall()
     except duckdb.Error as e:
         raise FeasibilityError(
-            f"cannot read the table ({short_error(e)})",
+            f"cannot read the table ({short_message(e)})",
             where=label,
             fix="check the file is a complete parquet or CSV export",
         ) from None
     return cols
-
-
-def short_error(e: Exception) -> str:
-    message = str(e).splitlines()[0] if str(e) else type(e).__name__
-    for prefix in (
-        "Invalid Input Error: ",
-        "IO Error: ",
-        "Binder Error: ",
-        "Conversion Error: ",
-        "Parser Error: ",
-        "Catalog Error: ",
-    ):
-        message = message.removeprefix(prefix)
-    return message[:160]
 
 
 def write_extract(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None:
@@ -180,7 +155,7 @@ def write_extract(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None
         ) from None
     except duckdb.Error as e:
         raise FeasibilityError(
-            f"cannot build the extract ({short_error(e)})",
+            f"cannot build the extract ({short_message(e)})",
             where=str(out),
             fix="check the source tables' columns and types",
         ) from None

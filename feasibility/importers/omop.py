@@ -31,7 +31,7 @@ from pathlib import Path
 
 import duckdb
 
-from feasibility.errors import FeasibilityError
+from feasibility.errors import FeasibilityError, short_message
 from feasibility.importers.common import (
     ImportSummary,
     connect,
@@ -39,7 +39,6 @@ from feasibility.importers.common import (
     fetch_counts,
     find_table_file,
     reader_sql,
-    short_error,
     summarise_written,
     write_extract,
 )
@@ -164,7 +163,7 @@ def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None)
             ).fetchall()
         except duckdb.Error as e:
             raise FeasibilityError(
-                f"cannot open as a DuckDB database ({short_error(e)})",
+                f"cannot open as a DuckDB database ({short_message(e)})",
                 where=str(path),
                 fix="give a folder of OMOP parquet/CSV files or a DuckDB file",
             ) from None
@@ -236,7 +235,7 @@ def import_omop(
             _build(con, src, index)
         except duckdb.Error as e:
             raise FeasibilityError(
-                f"cannot read the OMOP tables ({short_error(e)})",
+                f"cannot read the OMOP tables ({short_message(e)})",
                 where=str(path),
                 fix="check the tables are complete OMOP CDM exports",
             ) from None
