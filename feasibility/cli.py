@@ -79,6 +79,37 @@ def cli() -> None:
 )
 @click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
 @click.option("--memory-limit", help="DuckDB memory limit, e.g. 4GB (DuckDB spills beyond it).")
+@click.option(
+    "--active-within",
+    default="24 months",
+    show_default=True,
+    help="Base population: patients with any record in this window before their index date "
+    "(shown as the waterfall's first step); `none` to turn off.",
+)
+@click.option(
+    "--monthly",
+    type=click.IntRange(min=1, max=240),
+    metavar="MONTHS",
+    help="Also count, per month over the last MONTHS months, the patients who newly became "
+    "eligible, and forecast enrollment from it.",
+)
+@click.option(
+    "--conversion",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=0.3,
+    show_default=True,
+    help="With --monthly: share of eligible patients approached, consenting and passing screening.",
+)
+@click.option(
+    "--conversion-file",
+    type=click.Path(path_type=Path),
+    help="With --monthly: per-site conversion, YAML (`SITE: 0.25`) or CSV (site_id,conversion).",
+)
+@click.option(
+    "--target",
+    type=click.IntRange(min=1),
+    help="With --monthly: the sample size whose time to recruit is forecast.",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print no waterfall, only where the report is.")
 def run(
     extract: str,
@@ -91,10 +122,37 @@ def run(
     patient_list: Path | None,
     threads: int | None,
     memory_limit: str | None,
+    active_within: str,
+    monthly: int | None,
+    conversion: float,
+    conversion_file: Path | None,
+    target: int | None,
     quiet: bool,
 ) -> None:
     """Evaluate every trial on EXTRACT and write the report folder."""
+    from feasibility.analytics.forecast import load_conversion
+    from feasibility.criteria.parse import parse_duration
+    from feasibility.reports.enrollment import ForecastSettings
     from feasibility.run import run_feasibility
+
+    ctx = click.get_current_context()
+    if monthly is None:
+        for name in ("conversion", "conversion_file", "target"):
+            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+                raise FeasibilityError(
+                    f"--{name.replace('_', '-')} is used by the enrollment forecast",
+                    where=f"--{name.replace('_', '-')}",
+                    fix="add --monthly MONTHS (e.g. --monthly 24)",
+                )
+    in_care = (
+        None if active_within.strip().lower() == "none" else parse_duration(active_within, "--active-within")
+    )
+    forecast = ForecastSettings(
+        conversion=conversion,
+        conversion_by_site=load_conversion(conversion_file) if conversion_file else {},
+        conversion_source=str(conversion_file) if conversion_file else "--conversion-file",
+        target=target,
+    )
 
     if patient_list is not None and _inside(patient_list, out):
         raise FeasibilityError(
@@ -116,6 +174,9 @@ def run(
             patient_list=patient_list,
             threads=threads,
             memory_limit=memory_limit,
+            active_within=in_care,
+            monthly=monthly,
+            forecast=forecast,
             progress=lambda message: status.update(message),
         )
     if not quiet:

@@ -6,26 +6,30 @@ import atexit
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 from sqlglot import exp
 
 from feasibility.compile.histogram import WORD_BITS, mask_words, words_needed
-from feasibility.compile.pipeline import code_dictionary, statements
-from feasibility.compile.plan import Plan, build_code_map, plan_features
+from feasibility.compile.pipeline import (
+    code_dictionary,
+    data_quality_query,
+    duplicate_rows_query,
+    monthly_statements,
+    statements,
+)
+from feasibility.compile.plan import CodeMapRow, Plan, build_code_map, code_map_table, plan_features
 from feasibility.compile.predicates import PredicateCompiler
-from feasibility.compile.sqlexpr import and_, col, lit
+from feasibility.compile.sqlexpr import and_, col, func, lit
 from feasibility.compile.sqlexpr import field as struct_field
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Measurement, Trial, walk
 from feasibility.errors import ExtractError, FeasibilityError, short_message
 from feasibility.extract.source import ExtractSource, open_extract
-from feasibility.resources import sql_text
 
 Masks = tuple[int, int]  # (passed, unknown)
 
@@ -45,14 +49,14 @@ class DataQuality:
     counts: dict[str, int] = field(default_factory=dict)
     unknown_unit_rows: dict[str, int] = field(default_factory=dict)
     default_uln_patients: dict[str, int] = field(default_factory=dict)
-    negative_value_rows: dict[str, int] = field(default_factory=dict)
+    implausible_value_rows: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
             "counts": dict(self.counts),
             "unknown_unit_rows": dict(sorted(self.unknown_unit_rows.items())),
             "default_uln_patients": dict(sorted(self.default_uln_patients.items())),
-            "negative_value_rows": dict(sorted(self.negative_value_rows.items())),
+            "implausible_value_rows": dict(sorted(self.implausible_value_rows.items())),
         }
 
 
@@ -68,6 +72,16 @@ class EngineResult:
     patients: int
     index_default: date
     index_from_column: bool
+
+
+@dataclass(frozen=True)
+class FirstEligible:
+    """Per trial and site, patients counted by (first month eligible, first month
+    potentially eligible): month_back of the earliest month end at which they were, from
+    `months` (eligible already at the first month end) down to 0 (the index date), or None."""
+
+    months: int
+    counts: dict[str, dict[str, Counter[tuple[int | None, int | None]]]]
 
 
 def connect(options: RunOptions) -> duckdb.DuckDBPyConnection:
@@ -147,53 +161,55 @@ class Engine:
                 where=extract,
                 fix="check the file is a complete parquet export",
             ) from None
-        rows = sum(r[3] for r in dictionary)
-        if rows == 0:
-            raise ExtractError(
-                "the extract has no rows", where=extract, fix="export at least one row per patient"
-            )
-        null_patients = sum(r[5] for r in dictionary)
-        if null_patients:
-            raise ExtractError(
-                f"{null_patients} rows have no patient_id",
-                where=extract,
-                fix="every row needs a patient_id; drop or fix those rows",
-            )
-        dates = [r[4] for r in dictionary if r[4] is not None]
-        if self.options.as_of is not None:
-            index_default = self.options.as_of
-        elif dates:
-            index_default = max(dates)
-        else:
-            raise ExtractError(
-                "no row has a start_date, so there is no default index date",
-                where=extract,
-                fix="pass --as-of DATE or add an index_date column",
-            )
-        code_map, unknown_units = build_code_map(self.plan, ((r[0], r[1], r[2], r[3]) for r in dictionary))
-        self._register_code_map(code_map)
+        summary = summarise_dictionary(self.plan, dictionary, self.options, extract)
+        self._register_code_map(summary.code_map)
         has_index = source.has("index_date")
-        *tables, histogram = statements(self.trials, self.plan, index_default, has_index)
+        *tables, histogram = statements(self.trials, self.plan, summary.index_default, has_index)
         step("aggregating events per patient and concept")
         for statement in tables:
             self._create(statement.creates, statement.expression)
         step("evaluating criteria")
-        dq = self._data_quality(unknown_units)
-        dq.counts["rows"] = rows
-        histograms = self._histograms(histogram.expression)
+        dq = collect_data_quality(self.trials, self.plan, summary, self._query, list(source.columns))
+        histograms = histogram_counts(self.trials, self._execute(self._sql(histogram.expression)).fetchall())
         return EngineResult(
             trials=self.trials,
             histograms=histograms,
             data_quality=dq,
             source=source,
-            rows=rows,
+            rows=summary.rows,
             patients=dq.counts["patients"],
-            index_default=index_default,
+            index_default=summary.index_default,
             index_from_column=has_index,
         )
 
-    def _create(self, name: str, query: exp.Expression) -> None:
-        self._execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {self._sql(query)}")
+    def monthly(self, result: EngineResult, months: int, progress=None) -> FirstEligible:
+        """After `load`: every patient evaluated again at each of the last `months` month
+        ends; per trial and site, patients counted by the month they first became eligible."""
+        step = progress or (lambda message: None)
+        step(f"evaluating {months} month ends")
+        *tables, final = monthly_statements(
+            self.trials,
+            self.plan,
+            result.index_default,
+            result.index_from_column,
+            [name for name, *_ in self.con.execute("DESCRIBE events").fetchall()],
+            months,
+        )
+        for statement in tables:
+            self._create(statement.creates, statement.expression, view=statement.view)
+        counts: dict[str, dict[str, Counter]] = {t.id: {} for t in self.trials}
+        for trial_id, site, first_eligible, first_potential, n in self._execute(
+            self._sql(final.expression)
+        ).fetchall():
+            counts[trial_id].setdefault(site, Counter())[(first_eligible, first_potential)] += n
+        for statement in tables:  # the monthly tables are large and no longer needed
+            kind = "VIEW" if statement.view else "TABLE"
+            self.con.execute(f"DROP {kind} IF EXISTS {statement.creates}")
+        return FirstEligible(months, counts)
+
+    def _create(self, name: str, query: exp.Expression, view: bool = False) -> None:
+        kind = "VIEW" if view else "TABLE"
+        self._execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {self._sql(query)}")
 
     def _execute(self, sql: str) -> duckdb.DuckDBPyConnection:
         """Run SQL; running out of memory or unreadable values become one-line user errors."""
@@ -214,75 +230,14 @@ class Engine:
             ) from None
 
     def _register_code_map(self, rows) -> None:
-        table = pa.table(
-            {
-                "code_system": pa.array([r.code_system for r in rows], pa.string()),
-                "code": pa.array([r.code for r in rows], pa.string()),
-                "unit": pa.array([r.unit for r in rows], pa.string()),
-                "concept_id": pa.array([r.concept_id for r in rows], pa.int32()),
-                "factor": pa.array([r.factor for r in rows], pa.float64()),
-                "is_measurement": pa.array([r.is_measurement for r in rows], pa.bool_()),
-                "is_medication": pa.array([r.is_medication for r in rows], pa.bool_()),
-            }
-        )
+        table = code_map_table(rows)
         self.con.register("code_map_rows", table)
         self.con.execute("CREATE OR REPLACE TEMP TABLE code_map AS SELECT * FROM code_map_rows")
         self.con.unregister("code_map_rows")
 
-    def _data_quality(self, unknown_units: dict[str, int]) -> DataQuality:
-        cur = self.con.execute(sql_text("data_quality.sql"))
-        names = [d[0] for d in cur.description]
-        counts = {k: int(v or 0) for k, v in zip(names, cur.fetchone(), strict=True)}
-        negative = {
-            self.plan.concepts[cid].name: int(n)
-            for cid, n in self.con.execute(
-                "SELECT concept_id, sum(n_negative) FROM patient_concept "
-                "WHERE concept_id IS NOT NULL GROUP BY concept_id HAVING sum(n_negative) > 0"
-            ).fetchall()
-        }
-        uln_concepts = sorted(
-            {
-                node.concept
-                for t in self.trials
-                for c in t.criteria
-                if c.rule is not None
-                for node in walk(c.rule)
-                if isinstance(node, Measurement) and node.uln
-            }
-        )
-        default_uln: dict[str, int] = {}
-        if uln_concepts:
-            ids = {self.plan.concept_id(name): name for name in uln_concepts}
-            latest = col("latest")
-            query = (
-                exp.select(col("concept_id"), exp.Count(this=exp.Star()))
-                .from_("patient_concept", copy=False)
-                .where(
-                    and_(
-                        exp.In(this=col("concept_id"), expressions=[lit(i) for i in ids]),
-                        exp.Not(this=exp.Is(this=latest, expression=exp.null())),
-                        exp.Is(this=struct_field(latest, "rh"), expression=exp.null()),
-                    ),
-                    copy=False,
-                )
-                .group_by(col("concept_id"), copy=False)
-            )
-            default_uln = {ids[cid]: int(n) for cid, n in self.con.execute(self._sql(query)).fetchall()}
-        return DataQuality(
-            counts=counts,
-            unknown_unit_rows=unknown_units,
-            default_uln_patients=default_uln,
-            negative_value_rows=negative,
-        )
-
-    def _histograms(self, query: exp.Expression) -> dict[str, dict[str, Counter[Masks]]]:
-        n_words = words_needed(self.trials)
-        out: dict[str, dict[str, Counter[Masks]]] = {t.id: {} for t in self.trials}
-        for trial_id, site, *rest in self._execute(self._sql(query)).fetchall():
-            passed = _join_words(rest[:n_words])
-            unknown = _join_words(rest[n_words : 2 * n_words])
-            out[trial_id].setdefault(site, Counter())[(passed, unknown)] += rest[-1]
-        return out
+    def _query(self, query: exp.Expression) -> tuple[list[str], list[tuple]]:
+        cur = self.con.execute(self._sql(query))
+        return [d[0] for d in cur.description], cur.fetchall()
 
     def rule_values(self, trial: Trial) -> dict[str, dict[str, bool | None]]:
         """Per patient, the value of each criterion's rule (None = UNKNOWN; not-assessable
@@ -312,6 +267,125 @@ class Engine:
             (pid, site, _join_words(rest[:n_words]), _join_words(rest[n_words:]))
             for pid, site, *rest in self.con.execute(self._sql(query)).fetchall()
         ]
+
+
+# ---------------------------------------------------------------- shared with the Spark engine
+
+
+@dataclass(frozen=True)
+class DictionarySummary:
+    """What the code dictionary tells before the one pass: the extract's row count, the
+    run's default index date, the code map and the rows of unknown units per concept."""
+
+    rows: int
+    index_default: date
+    code_map: list[CodeMapRow]
+    unknown_units: dict[str, int]
+
+
+def summarise_dictionary(
+    plan: Plan, dictionary: Sequence[Sequence], options: RunOptions, extract: str
+) -> DictionarySummary:
+    """Check the code dictionary's rows (code_system, code, unit, n_rows, last_date,
+    null_patient_rows) and build the code map from them."""
+    rows = sum(r[3] for r in dictionary)
+    if rows == 0:
+        raise ExtractError(
+            "the extract has no rows", where=extract, fix="export at least one row per patient"
+        )
+    null_patients = sum(r[5] for r in dictionary)
+    if null_patients:
+        raise ExtractError(
+            f"{null_patients} rows have no patient_id",
+            where=extract,
+            fix="every row needs a patient_id; drop or fix those rows",
+        )
+    dates = [r[4] for r in dictionary if r[4] is not None]
+    if options.as_of is not None:
+        index_default = options.as_of
+    elif dates:
+        index_default = max(dates)
+    else:
+        raise ExtractError(
+            "no row has a start_date, so there is no default index date",
+            where=extract,
+            fix="pass --as-of DATE or add an index_date column",
+        )
+    code_map, unknown_units = build_code_map(plan, ((r[0], r[1], r[2], r[3]) for r in dictionary))
+    return DictionarySummary(rows, index_default, code_map, unknown_units)
+
+
+def collect_data_quality(
+    trials: Sequence[Trial],
+    plan: Plan,
+    summary: DictionarySummary,
+    query: Callable[[exp.Expression], tuple[list[str], list[tuple]]],
+    columns: Sequence[str] = (),
+) -> DataQuality:
+    """The data-quality counts over the tables `patients` and `patient_concept`; `query`
+    runs an expression on the engine and returns (column names, rows). With the extract's
+    `columns`, duplicate rows are counted too."""
+    names, rows = query(data_quality_query())
+    counts = {k: int(v or 0) for k, v in zip(names, rows[0], strict=True)}
+    counts["rows"] = summary.rows
+    if columns:
+        counts["duplicate_rows"] = int(query(duplicate_rows_query(columns))[1][0][0] or 0)
+    n_implausible = func("sum", col("n_implausible"))
+    implausible_query = (
+        exp.select(col("concept_id"), n_implausible)
+        .from_("patient_concept", copy=False)
+        .where(exp.Not(this=exp.Is(this=col("concept_id"), expression=exp.null())), copy=False)
+        .group_by(col("concept_id"), copy=False)
+        .having(exp.GT(this=n_implausible.copy(), expression=lit(0)), copy=False)
+    )
+    implausible = {plan.concepts[cid].name: int(n) for cid, n in query(implausible_query)[1]}
+    uln_concepts = sorted(
+        {
+            node.concept
+            for t in trials
+            for c in t.criteria
+            if c.rule is not None
+            for node in walk(c.rule)
+            if isinstance(node, Measurement) and node.uln
+        }
+    )
+    default_uln: dict[str, int] = {}
+    if uln_concepts:
+        ids = {plan.concept_id(name): name for name in uln_concepts}
+        latest = col("latest")
+        uln_query = (
+            exp.select(col("concept_id"), exp.Count(this=exp.Star()))
+            .from_("patient_concept", copy=False)
+            .where(
+                and_(
+                    exp.In(this=col("concept_id"), expressions=[lit(i) for i in ids]),
+                    exp.Not(this=exp.Is(this=latest, expression=exp.null())),
+                    exp.Is(this=struct_field(latest, "rh"), expression=exp.null()),
+                ),
+                copy=False,
+            )
+            .group_by(col("concept_id"), copy=False)
+        )
+        default_uln = {ids[cid]: int(n) for cid, n in query(uln_query)[1]}
+    return DataQuality(
+        counts=counts,
+        unknown_unit_rows=summary.unknown_units,
+        default_uln_patients=default_uln,
+        implausible_value_rows=implausible,
+    )
+
+
+def histogram_counts(
+    trials: Sequence[Trial], rows: Iterable[Sequence]
+) -> dict[str, dict[str, Counter[Masks]]]:
+    """The histogram query's rows (trial_id, site_id, p0.., u0.., n) as mask counters."""
+    n_words = words_needed(trials)
+    out: dict[str, dict[str, Counter[Masks]]] = {t.id: {} for t in trials}
+    for trial_id, site, *rest in rows:
+        passed = _join_words(rest[:n_words])
+        unknown = _join_words(rest[n_words : 2 * n_words])
+        out[trial_id].setdefault(site, Counter())[(passed, unknown)] += rest[-1]
+    return out
 
 
 def _join_words(words: Sequence[int]) -> int:

@@ -8,7 +8,6 @@ distinct codes, mask words) are checked against the plain definitions.
 
 from __future__ import annotations
 
-import calendar
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
@@ -27,6 +26,7 @@ from feasibility.criteria.model import (
     Derived,
     Duration,
     History,
+    InCare,
     Measurement,
     Medication,
     Not,
@@ -44,12 +44,7 @@ T3 = bool | None
 
 def minus(day: date, within: Duration) -> date:
     """`day - within`, months and years clamped to the end of the month (as SQL engines do)."""
-    if within.unit in ("day", "week"):
-        return day - timedelta(days=within.amount * (7 if within.unit == "week" else 1))
-    months = within.amount * (12 if within.unit == "year" else 1)
-    year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
-    month += 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    return within.before(day)
 
 
 def _matches(patterns, system: str, code: str) -> bool:
@@ -71,6 +66,20 @@ def _factor(concept: Concept, row: Row) -> float | None:
     if f is not None and concept.dose_factors:
         f *= dict(concept.dose_factors).get(normalise_code(str(row["code"])), 1.0)
     return f
+
+
+def _implausible(concept: Concept, row: Row) -> bool:
+    """A numeric result outside the concept's plausible range (canonical unit); with an
+    unknown unit only a negative value can be judged (when the range starts at 0)."""
+    v = row.get("value_num")
+    if concept.plausible is None or v is None:
+        return False
+    low, high = concept.plausible
+    f = _factor(concept, row)
+    if f is None:
+        return low == 0 and v < 0  # type: ignore[operator]
+    canonical = v * f  # type: ignore[operator]
+    return (low is not None and canonical < low) or (high is not None and canonical > high)
 
 
 def _and(values: Iterable[T3]) -> T3:
@@ -154,7 +163,10 @@ class ReferenceEvaluator:
     def _latest(self, p: Patient, name: str) -> Row | None:
         concept = self.library[name]
         rows = [
-            r for r in p.seen(concept) if r.get("value_num") is not None or r.get("value_text") is not None
+            r
+            for r in p.seen(concept)
+            if (r.get("value_num") is not None or r.get("value_text") is not None)
+            and not _implausible(concept, r)
         ]
         if not rows:
             return None
@@ -198,6 +210,12 @@ class ReferenceEvaluator:
                 return self._medication(rule, p)
             case Derived():
                 return self._derived(rule, p)
+            case InCare():
+                start = minus(p.index, rule.within)
+                return any(
+                    r.get("start_date") is not None and start <= r["start_date"] <= p.index  # type: ignore[operator]
+                    for r in p.rows
+                )
             case All():
                 return _and(self.rule(x, p) for x in rule.parts)
             case AnyOf():
@@ -219,7 +237,14 @@ class ReferenceEvaluator:
                 return True
             return rule.if_missing.as_bool()
         start = self._start(p, rule.within)
-        n = sum(1 for r in p.seen(self.library[rule.concept]) if start is None or r["start_date"] >= start)  # type: ignore[operator]
+        # records on distinct days: a duplicated row or two codes of one visit count once
+        n = len(
+            {
+                r["start_date"]
+                for r in p.seen(self.library[rule.concept])
+                if start is None or r["start_date"] >= start
+            }
+        )  # type: ignore[operator]
         if n >= rule.min_count:
             return True
         return rule.if_missing.as_bool() if n == 0 else False
@@ -260,22 +285,23 @@ class ReferenceEvaluator:
         concept = self.library[rule.concept]
         dose = rule.dose.in_canonical(concept, rule.dose_unit) if rule.dose else None
         start = self._start(p, rule.within)
-        known = unknown = 0
+        known_days: set[date] = set()
+        possible_days: set[date] = set()
         for r in p.seen(concept):
             end = r.get("end_date") or r["start_date"]
-            if start is not None and end < start:  # type: ignore[operator]
-                continue
             first = max(r["start_date"], start) if start else r["start_date"]  # type: ignore[type-var]
-            days = max(0, (min(end, p.index) - first).days + 1)  # type: ignore[type-var,operator]
-            if dose is None:
-                known += days
-                continue
+            last = min(end, p.index)  # type: ignore[type-var]
+            days = {first + timedelta(days=k) for k in range((last - first).days + 1)}  # type: ignore[operator]
             f = _factor(concept, r)
-            if r.get("value_num") is None or f is None:
-                unknown += days
-            elif dose.holds(r["value_num"] * f):  # type: ignore[operator]
-                known += days
-        possible = known + unknown
+            if dose is None or (
+                r.get("value_num") is not None and f is not None and dose.holds(r["value_num"] * f)
+            ):  # type: ignore[operator]
+                known_days |= days
+                possible_days |= days
+            elif r.get("value_num") is None or f is None:
+                possible_days |= days
+        # days on drug are counted once however many records cover them
+        known, possible = len(known_days), len(possible_days)
         if known >= rule.min_days:
             return True
         if possible == 0:
@@ -347,3 +373,30 @@ class ReferenceEvaluator:
                     unknown |= 1 << k
             out[p.site][(passed, unknown)] += 1
         return {s: dict(h) for s, h in out.items()}
+
+
+def first_eligible(
+    rows: Sequence[Row], library: ConceptLibrary, trial: Trial, as_of: date, months: int
+) -> dict[str, dict[tuple[int | None, int | None], int]]:
+    """The monthly incidence by its plain definition: the extract cut at each month end
+    (`as_of` minus j months, records after it removed) and evaluated afresh; per site,
+    patients counted by the earliest month end at which they were eligible and potentially
+    eligible (None: at none)."""
+    status: dict[str, dict[str, int | None]] = {}
+    for j in range(months + 1):
+        end = Duration(j, "month").before(as_of) if j else as_of
+        seen = [r for r in rows if r.get("start_date") is None or r["start_date"] <= end]  # type: ignore[operator]
+        if not seen:
+            continue
+        reference = ReferenceEvaluator(seen, library, as_of=end)
+        for pid, p in reference.patients.items():
+            values = [reference.passes(c, p) for c in trial.criteria]
+            first = status.setdefault(pid, {"site": p.site, "eligible": None, "potential": None})  # type: ignore[dict-item]
+            if all(v is True for v in values):
+                first["eligible"] = max(first["eligible"] or 0, j)
+            if not any(v is False for v in values):
+                first["potential"] = max(first["potential"] or 0, j)
+    out: dict[str, dict[tuple[int | None, int | None], int]] = defaultdict(lambda: defaultdict(int))
+    for first in status.values():
+        out[str(first["site"])][(first["eligible"], first["potential"])] += 1
+    return {site: dict(counts) for site, counts in out.items()}

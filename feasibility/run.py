@@ -8,10 +8,13 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN, with_in_care_step
 from feasibility.criteria.load import load_trials
+from feasibility.criteria.model import Duration
 from feasibility.engine import Engine, RunOptions, connect
 from feasibility.protect import Protection
 from feasibility.reports.build import build_report
+from feasibility.reports.enrollment import ForecastSettings, enrollment_block
 from feasibility.reports.html import render_html
 from feasibility.reports.output import write_directory, write_file
 from feasibility.reports.tables import criteria_csv, report_json, waterfall_csv
@@ -29,28 +32,52 @@ def run_feasibility(
     patient_list: Path | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
+    active_within: Duration | None = DEFAULT_ACTIVE_WITHIN,
+    monthly: int | None = None,
+    forecast: ForecastSettings | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
-    """Run every trial on the extract, write the report folder, return the report."""
+    """Run every trial on the extract, write the report folder, return the report.
+
+    `active_within` puts the still-in-care step first in every trial (None: off);
+    `monthly` adds the incidence of eligible patients over that many months and the
+    enrollment forecast fitted to it."""
     step = progress or (lambda message: None)
     trials, library = load_trials(list(trial_paths) or None)
+    trials = [with_in_care_step(t, active_within) for t in trials]
     options = RunOptions(as_of=as_of, site=site, threads=threads, memory_limit=memory_limit)
+    protection = Protection(min_cell)
     con = connect(options)
     try:
         engine = Engine(con, trials, library, options)
         result = engine.load(extract, progress=step)
+        enrollment = None
+        if monthly:
+            first = engine.monthly(result, monthly, progress=step)
+            uniform_index = None if result.index_from_column else result.index_default
+            settings = forecast or ForecastSettings()
+            step("fitting the enrollment forecast")
+            enrollment = {
+                t.id: enrollment_block(t, first, settings, protection, uniform_index) for t in trials
+            }
         step("writing the report")
         report = build_report(
             result,
-            protect=Protection(min_cell),
+            protect=protection,
             order=order,
             options={
                 "as_of": as_of.isoformat() if as_of else None,
                 "site": site,
                 "min_cell": min_cell,
                 "order": order or "protocol",
+                "active_within": str(active_within) if active_within else None,
+                "monthly": monthly,
+                "conversion": (forecast or ForecastSettings()).conversion if monthly else None,
+                "conversion_by_site": dict(forecast.conversion_by_site) if monthly and forecast else None,
+                "target": forecast.target if monthly and forecast else None,
             },
             concept_files=[f.name for f in library.files],
+            enrollment=enrollment,
         )
         files: dict[str, str | bytes] = {
             "report.json": report_json(report),

@@ -1001,12 +1001,24 @@ SELECT pid, 0 AS src, 0 AS slot_id, 0 AS k, 'person' AS domain,
 FROM pat
 """
 
+# A share of patients left the site's care years ago (moved, changed hospital, died without
+# a record of it): every record of theirs is moved back by more than two years, so the
+# still-in-care step (--active-within) has someone to remove.
+LAPSED_SHARE = 0.07
+
 _FINAL = """
 SELECT 'P' || lpad(CAST(e.pid + 1 AS VARCHAR), 8, '0') AS patient_id,
        s.site_id, p.sex, p.birth_year, e.domain, e.code_system, e.code, e.value_num,
-       e.value_text, e.unit, e.ref_low, e.ref_high, e.start_date, e.end_date
+       e.value_text, e.unit, e.ref_low, e.ref_high,
+       CAST(e.start_date - lapse.days AS DATE) AS start_date,
+       CAST(e.end_date - lapse.days AS DATE) AS end_date
 FROM (({person}) UNION ALL ({noise}) UNION ALL ({events})) e
 JOIN pat p USING (pid)
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN u(p.seed, p.pid, 0, 'lapsed') < {lapsed}
+                THEN CAST(760 + floor(u(p.seed, p.pid, 0, 'lapse') * 1500) AS INTEGER)
+                ELSE 0 END AS days
+) lapse
 JOIN sites s ON s.site_idx = p.site_idx
 ORDER BY {order}
 """
@@ -1126,7 +1138,11 @@ def generate(
             else "hash(p.seed, e.pid, e.src, e.slot_id, e.k, 'order'), e.pid, e.src, e.slot_id, e.k"
         )
         query = _FINAL.format(
-            person=_PERSON, noise=_NOISE, events=_EVENTS.format(odd=ODD_UNIT_SHARE), order=order
+            person=_PERSON,
+            noise=_NOISE,
+            events=_EVENTS.format(odd=ODD_UNIT_SHARE),
+            order=order,
+            lapsed=LAPSED_SHARE,
         )
         con.sql(query).write_parquet(str(out), compression="zstd", row_group_size=ROW_GROUP_SIZE)
         rows = con.execute("SELECT count(*) FROM read_parquet(?)", [str(out)]).fetchone()[0]

@@ -194,6 +194,10 @@ def test_data_quality_warnings_are_counted(tmp_path):
         event("p1", "diagnosis", "ICD10CM", "M32.14", "1975-01-01"),  # before birth
         event("p1", "lab", "LOINC", "1742-6", "2025-03-01", value_num=30, unit="U/L"),  # after index
         event("p1", "lab", "LOINC", "1742-6", "2025-01-01", value_num=-5, unit="U/L"),  # negative
+        event("p1", "lab", "LOINC", "1742-6", "2025-01-02", value_num=9e6, unit="U/L"),  # absurd
+        event("p1", "lab", "LOINC", "1742-6", "2025-01-03", value_num=-7, unit="furlong"),  # negative, any unit
+        event("p1", "lab", "LOINC", "1742-6", "2024-11-01", value_num=20, unit="U/L"),
+        event("p1", "lab", "LOINC", "1742-6", "2024-11-01", value_num=20, unit="U/L"),  # duplicate row
         event("p1", "lab", "LOINC", "1742-6", "2024-12-01", value_num=30, unit="furlong"),  # unknown unit
         event("p1", "diagnosis", "ICD10CM", "I63.9", "2024-12-01", ref_high=None),
     ]
@@ -210,6 +214,8 @@ def test_data_quality_warnings_are_counted(tmp_path):
     dq = json.loads((tmp_path / "report" / "report.json").read_text())["data_quality"]
     assert dq["counts"]["patients_with_events_before_birth"] == 1
     assert dq["counts"]["events_after_index"] == 1
-    assert dq["negative_value_rows"] == {"alt": 1}
-    assert dq["unknown_unit_rows"] == {"alt": 1}
+    assert dq["implausible_value_rows"] == {"alt": 3}
+    assert dq["unknown_unit_rows"] == {"alt": 2}
+    assert dq["counts"]["duplicate_rows"] == 1
+    assert any("duplicate rows" in w for w in dq["warnings"])
     assert any("furlong" not in w and "alt" in w for w in dq["warnings"])

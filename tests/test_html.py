@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from feasibility.reports.enrollment import ForecastSettings
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, write_extract
 
@@ -40,7 +41,13 @@ def report_dir(tmp_path_factory):
         )
     extract = write_extract(rows, tmp / "x.parquet")
     run_feasibility(
-        str(extract), [REPO / "tests/fixtures/trials/spec.yaml"], out=tmp / "report", as_of=None, min_cell=0
+        str(extract),
+        [REPO / "tests/fixtures/trials/spec.yaml"],
+        out=tmp / "report",
+        as_of=None,
+        min_cell=0,
+        monthly=6,
+        forecast=ForecastSettings(target=10),
     )
     return tmp / "report"
 
@@ -57,7 +64,8 @@ def test_every_chart_is_drawn_in_chromium(report_dir, tmp_path):
     assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
     page = report_dir / "report.html"
     charts = json.loads(re.search(r"window.FEASIBILITY_CHARTS = (\[.*?\]);", page.read_text())[1])
-    assert len(charts) == 3  # attrition, impact, and per-site small multiples (two sites)
+    # attrition, impact, per-site small multiples (two sites), monthly incidence, forecast band
+    assert len(charts) == 5
     dom = subprocess.run(
         [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
         capture_output=True,
@@ -67,9 +75,9 @@ def test_every_chart_is_drawn_in_chromium(report_dir, tmp_path):
     for chart in charts:
         start = dom.index(f'id="{chart}"')
         following = dom[start : start + 200_000]
-        # Plotly draws into an <svg class="main-svg"> with one path per bar
+        # Plotly draws into an <svg class="main-svg">: one path per bar or marker, or lines
         assert 'class="main-svg"' in following, chart
-        assert re.search(r'class="point"', following), chart
+        assert re.search(r'class="(point|js-line)"', following), chart
     shot = tmp_path / "report.png"
     subprocess.run(
         [

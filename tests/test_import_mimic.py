@@ -104,7 +104,7 @@ def imported(tmp_path_factory):
     (tmp / "concepts" / "test.yaml").write_text(CONCEPTS)
     trial = tmp / "trial.yaml"
     trial.write_text(TRIAL)
-    report = run_feasibility(str(out), [trial], out=tmp / "report", min_cell=0)
+    report = run_feasibility(str(out), [trial], out=tmp / "report", min_cell=0, active_within=None)
     criteria = report["trials"][0]["sites"][0]["criteria"]
     ids = ["ADULT", "OLD", "N18", "C585", "CREAT", "PLT", "ANTICOAG", "WARF5"]
     counts = {cid: c["alone"]["true"] for cid, c in zip(ids, criteria, strict=True)}

@@ -100,7 +100,9 @@ def _trial(tmp: Path, trial_id: str, criteria: list[tuple[str, str]]) -> Path:
 
 
 def _engine_counts(extract: Path, trial: Path, ids: list[str], tmp: Path, as_of=None) -> dict[str, int]:
-    report = run_feasibility(str(extract), [trial], out=tmp / "report", min_cell=0, as_of=as_of)
+    report = run_feasibility(
+        str(extract), [trial], out=tmp / "report", min_cell=0, as_of=as_of, active_within=None
+    )
     criteria = report["trials"][0]["sites"][0]["criteria"]
     return {cid: c["alone"]["true"] for cid, c in zip(ids, criteria, strict=True)}
 

@@ -32,7 +32,11 @@ def test_trial_with_more_than_64_criteria(tmp_path):
         rows += person(pid, birth_date=f"{2025 - age}-01-01")
         rows.append(event(pid, "diagnosis", "ICD10CM", "J45.0", "2025-01-01"))
     report = run_feasibility(
-        str(write_extract(rows, tmp_path / "x.parquet")), [trial], out=tmp_path / "report", min_cell=0
+        str(write_extract(rows, tmp_path / "x.parquet")),
+        [trial],
+        out=tmp_path / "report",
+        min_cell=0,
+        active_within=None,
     )
     steps = report["trials"][0]["sites"][0]["waterfall"]
     assert len(steps) == n + 1
@@ -65,6 +69,7 @@ def test_patient_list(tmp_path):
         [REPO / "tests/fixtures/trials/small.yaml"],
         out=out,
         patient_list=tmp_path / "patients.csv",
+        active_within=None,
     )
     status = {
         r["patient_id"]: r for r in csv.DictReader(io.StringIO((tmp_path / "patients.csv").read_text()))
@@ -106,6 +111,7 @@ def test_criteria_csv_and_order(tmp_path):
         out=tmp_path / "r",
         min_cell=0,
         order="alt,sle",
+        active_within=None,
     )
     assert report["trials"][0]["order"] == ["alt", "sle", "adult", "stroke", "consent"]
     table = list(csv.DictReader(io.StringIO((tmp_path / "r" / "criteria.csv").read_text())))

@@ -70,6 +70,8 @@ case("sle_on_index", "sle", True, ("dx", "M32.14", "2025-02-01"))
 case("sle2_yes", "sle_twice", True, ("dx", "M32.14", "2024-03-01"), ("dx", "M32.9", "2024-09-01"))
 case("sle2_one_out", "sle_twice", False, ("dx", "M32.14", "2023-03-01"), ("dx", "M32.9", "2024-09-01"))
 case("sle2_boundary", "sle_twice", True, ("dx", "M32.14", "2024-02-01"), ("dx", "M32.9", "2024-09-01"))
+case("sle2_duplicate_row", "sle_twice", False, ("dx", "M32.14", "2024-09-01"), ("dx", "M32.14", "2024-09-01"))
+case("sle2_same_day_two_codes", "sle_twice", False, ("dx", "M32.14", "2024-09-01"), ("dx", "M32.9", "2024-09-01"))
 case("sle2_day_before", "sle_twice", False, ("dx", "M32.14", "2024-01-31"), ("dx", "M32.9", "2024-09-01"))
 # -- SLE recorded on or before 2024-02-01 (index - 1 year)
 case("sleold_edge", "sle_old", True, ("dx", "M32.14", "2024-02-01"), ("dx", "M32.14", "2025-01-01"))
@@ -119,6 +121,17 @@ case("crea_mg_spelling", "crea_abs", False, ("lab", "2160-0", "2025-01-10", 2.01
 case("hb_gdl_edge", "hb", True, ("lab", "718-7", "2025-01-20", 6.0, "g/dL", None))
 case("hb_gdl_low", "hb", False, ("lab", "718-7", "2025-01-20", 5.9, "g/dL", None))
 case("hb_gl", "hb", True, ("lab", "718-7", "2025-01-20", 60, "g/L", None))
+# a result outside the concept's plausible range (20-250 g/L) is a data error and not used
+case(
+    "hb_implausible_latest",
+    "hb",
+    True,
+    ("lab", "718-7", "2025-01-20", 90, "g/L", None),
+    ("lab", "718-7", "2025-01-25", 1200, "g/L", None),
+)
+case("hb_implausible_only", "hb", None, ("lab", "718-7", "2025-01-25", 12, "g/L", None))  # g/dL sent as g/L
+case("hb_negative", "hb", None, ("lab", "718-7", "2025-01-25", -90, "g/L", None))
+case("hb_plausible_edge", "hb", False, ("lab", "718-7", "2025-01-25", 20, "g/L", None))
 case("hb_window_30d_out", "hb", None, ("lab", "718-7", "2025-01-01", 90, "g/L", None))
 case("hb_missing_false", "hb_missing_false", False)
 case("hb_missing_false_present", "hb_missing_false", True, ("lab", "718-7", "2025-01-20", 65, "g/L", None))
@@ -151,6 +164,44 @@ case(
     ("med", "H02AB07", "2024-11-01", "2024-11-28", 20),
 )
 case("gc_none", "steroid", False)
+# a duplicated record adds no day: 28 days twice is still 28 days
+case(
+    "gc_duplicate",
+    "steroid",
+    False,
+    ("med", "H02AB07", "2024-09-01", "2024-09-28", 10),
+    ("med", "H02AB07", "2024-09-01", "2024-09-28", 10),
+)
+# overlapping courses count each day once: 09-01..10-20 and 10-01..10-26 cover 56 days
+case(
+    "gc_overlap_56",
+    "steroid",
+    True,
+    ("med", "H02AB07", "2024-09-01", "2024-10-20", 10),
+    ("med", "H02AB07", "2024-10-01", "2024-10-26", 10),
+)
+case(
+    "gc_overlap_55",
+    "steroid",
+    False,
+    ("med", "H02AB07", "2024-09-01", "2024-10-20", 10),
+    ("med", "H02AB07", "2024-10-01", "2024-10-25", 10),
+)
+# a qualifying dose and an unknown dose over the same days: known 28, possibly 28 (not 56)
+case(
+    "gc_overlap_unknown_dose",
+    "steroid",
+    False,
+    ("med", "H02AB07", "2024-09-01", "2024-09-28", 10),
+    ("med", "H02AB07", "2024-09-01", "2024-09-28", None),
+)
+case(
+    "gc_unknown_dose_adds",
+    "steroid",
+    None,
+    ("med", "H02AB07", "2024-09-01", "2024-09-28", 10),
+    ("med", "H02AB07", "2024-10-01", "2024-10-28", None),
+)
 # -- combinators, Kleene logic: SLE (T/F) x ANA (T/F/U)
 case("any_TF", "any_test", True, ("dx", "M32.14", "2020-01-01"), ("text", "8061-4", "2024-06-01", "negative"))
 case("any_FU", "any_test", None)

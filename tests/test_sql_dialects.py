@@ -48,7 +48,7 @@ def test_duckdb_listing_runs_in_duckdb(tmp_path):
     """The printed DuckDB SQL is the engine's: executed by hand it gives the same counts."""
     import duckdb
 
-    from feasibility.compile.plan import build_code_map, plan_features
+    from feasibility.compile.plan import build_code_map, code_map_table, plan_features
     from feasibility.extract.source import open_extract
     from tests.support import event, person, write_extract
 
@@ -61,17 +61,8 @@ def test_duckdb_listing_runs_in_duckdb(tmp_path):
     code_map, _ = build_code_map(
         plan, con.execute("SELECT code_system, code, unit, count(*) FROM events GROUP BY ALL").fetchall()
     )
-    con.execute(
-        "CREATE TABLE code_map (code_system VARCHAR, code VARCHAR, unit VARCHAR, "
-        "concept_id INTEGER, factor DOUBLE, is_measurement BOOLEAN, is_medication BOOLEAN)"
-    )
-    con.executemany(
-        "INSERT INTO code_map VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
-            (r.code_system, r.code, r.unit, r.concept_id, r.factor, r.is_measurement, r.is_medication)
-            for r in code_map
-        ],
-    )
+    con.register("code_map_rows", code_map_table(code_map))
+    con.execute("CREATE TABLE code_map AS SELECT * FROM code_map_rows")
     text = listing(TRIALS, LIBRARY, "duckdb")
     *setup, final = [s for s in text.split(";\n") if s.strip()]
     for statement in setup[1:]:  # the code dictionary is a plain query

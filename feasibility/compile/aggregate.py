@@ -19,16 +19,14 @@ from feasibility.compile.sqlexpr import (
     and_,
     case,
     col,
+    date_lit,
     func,
     lit,
     or_,
     struct,
     window_start,
 )
-
-
-def date_lit(d: date) -> exp.Expression:
-    return exp.cast(lit(d.isoformat()), "DATE")
+from feasibility.compile.tables import RUN, Tables
 
 
 def index_default(default_index: date | exp.Expression) -> exp.Expression:
@@ -54,7 +52,7 @@ def _count_star() -> exp.Expression:
 
 
 def patient_concept_query(
-    plan: Plan, default_index: date | exp.Expression, has_index_column: bool
+    plan: Plan, default_index: date | exp.Expression, has_index_column: bool, tables: Tables = RUN
 ) -> exp.Select:
     """Aggregate the extract once per (patient, concept); rows of no concept form the group
     with concept NULL, which still carries the demographics."""
@@ -63,9 +61,18 @@ def patient_concept_query(
     value, factor = col("value_num", "e"), col("factor", "m")
     seen = exp.LTE(this=start, expression=idx)
     measurement = col("is_measurement", "m")
+    # a result outside its concept's plausible range is a data error, counted and not used
+    implausible = func(
+        "coalesce",
+        or_(
+            exp.LT(this=col("value_num", "e"), expression=col("low", "m")),
+            exp.GT(this=col("value_num", "e"), expression=col("high", "m")),
+        ),
+        exp.false(),
+    )
 
     selects: list[exp.Expression] = [
-        col("patient_id", "e").as_("patient_id", copy=False),
+        *[col(k, "e").as_(k, copy=False) for k in tables.keys],
         col("concept_id", "m").as_("concept_id", copy=False),
         func("min", col("site_id", "e")).as_("site_lo", copy=False),
         func("max", col("site_id", "e")).as_("site_hi", copy=False),
@@ -80,8 +87,8 @@ def patient_concept_query(
         func("max", start).as_("last_any", copy=False),
         agg_filter(_count_star(), exp.GT(this=start, expression=idx)).as_("n_future", copy=False),
         agg_filter(func("max", start), seen).as_("last_date", copy=False),
-        agg_filter(_count_star(), and_(measurement, exp.LT(this=value, expression=lit(0)))).as_(
-            "n_negative", copy=False
+        agg_filter(_count_star(), and_(measurement.copy(), implausible.copy())).as_(
+            "n_implausible", copy=False
         ),
     ]
     # the patient's index date as this group sees it (atoms compare their windows to it)
@@ -126,12 +133,15 @@ def patient_concept_query(
                 rh=func("coalesce", col("ref_high", "e"), lit(float("-1e308"))),
             ),
         )
-        selects.append(agg_filter(latest, and_(measurement, seen, has_result)).as_("latest", copy=False))
+        usable = and_(measurement, seen, has_result, exp.Not(this=implausible.copy()))
+        selects.append(agg_filter(latest, usable).as_("latest", copy=False))
     for i, feature in enumerate(plan.counts):
         cond = [exp.EQ(this=col("concept_id", "m"), expression=lit(feature.concept_id)), seen]
         if feature.within is not None:
             cond.append(exp.GTE(this=start, expression=window_start(idx, feature.within)))
-        selects.append(agg_filter(_count_star(), and_(*cond)).as_(f"n{i}", copy=False))
+        # records on distinct days: a duplicated row or two codes of one visit count once
+        days = exp.Count(this=exp.Distinct(expressions=[start.copy()]))
+        selects.append(agg_filter(days, and_(*cond)).as_(f"n{i}", copy=False))
     if any(c.kind == "medication" for c in plan.concepts):
         # Exposures are kept as one compact list per (patient, medication concept); each
         # medication atom sums its own window and dose range from it, so the table does not
@@ -150,9 +160,9 @@ def patient_concept_query(
     )
     return (
         exp.select(*selects)
-        .from_(exp.to_table("events").as_("e", copy=False))
+        .from_(exp.to_table(tables.events).as_("e", copy=False))
         .join(exp.to_table("code_map").as_("m", copy=False), on=join, join_type="left")
-        .group_by(col("patient_id", "e"), col("concept_id", "m"), copy=False)
+        .group_by(*tables.key_columns("e"), col("concept_id", "m"), copy=False)
     )
 
 
@@ -178,7 +188,9 @@ def _exact_age(birth: exp.Expression, index: exp.Expression) -> exp.Expression:
     )
 
 
-def patients_query(plan: Plan, default_index: date | exp.Expression, has_index_column: bool) -> exp.Select:
+def patients_query(
+    plan: Plan, default_index: date | exp.Expression, has_index_column: bool, tables: Tables = RUN
+) -> exp.Select:
     """One row per patient: site, sex, age range at index, index date, and every feature."""
     default = index_default(default_index)
     if has_index_column:
@@ -194,7 +206,7 @@ def patients_query(plan: Plan, default_index: date | exp.Expression, has_index_c
         idx, idx_conflict = default, exp.false()
     sex_lo, sex_hi = func("min", col("sex_lo")), func("max", col("sex_hi"))
     rollup: list[exp.Expression] = [
-        col("patient_id"),
+        *tables.key_columns(),
         func("min", col("site_lo")).as_("site_id", copy=False),
         exp.NEQ(this=func("min", col("site_lo")), expression=func("max", col("site_hi"))).as_(
             "site_conflict", copy=False
@@ -220,6 +232,7 @@ def patients_query(plan: Plan, default_index: date | exp.Expression, has_index_c
         idx_conflict.as_("idx_conflict", copy=False),
         func("min", col("first_date")).as_("first_date", copy=False),
         func("max", col("last_any")).as_("last_any", copy=False),
+        func("max", col("last_date")).as_("last_seen", copy=False),
         func("sum", col("n_future")).as_("n_future", copy=False),
         exp.Count(this=col("concept_id")).as_("n_concepts", copy=False),
     ]
@@ -227,8 +240,8 @@ def patients_query(plan: Plan, default_index: date | exp.Expression, has_index_c
         rollup.append(_per_concept("max", "latest", cid).as_(f"c{cid}_latest", copy=False))
     inner = (
         exp.select(*rollup)
-        .from_(exp.to_table("patient_concept"), copy=False)
-        .group_by(col("patient_id"), copy=False)
+        .from_(exp.to_table(tables.patient_concept), copy=False)
+        .group_by(*tables.key_columns(), copy=False)
     )
     # Age at index as a range: exact with a birth date; with only a birth year, the year
     # difference or one less (unless the index is 31 December, when birthdays have passed).
@@ -258,8 +271,8 @@ def patients_query(plan: Plan, default_index: date | exp.Expression, has_index_c
         )
         .from_(inner.subquery("p"), copy=False)
         .join(
-            exp.to_table("atom_masks").as_("m", copy=False),
-            on=exp.EQ(this=col("patient_id", "m"), expression=col("patient_id", "p")),
+            exp.to_table(tables.atom_masks).as_("m", copy=False),
+            on=tables.key_join("m", "p"),
             join_type="left",
         )
     )

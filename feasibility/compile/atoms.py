@@ -14,6 +14,7 @@ pivot of per-concept columns would cost one filtered aggregate per feature.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from sqlglot import exp
 
@@ -25,14 +26,18 @@ from feasibility.compile.sqlexpr import (
     case,
     col,
     compare,
+    date_lit,
     field,
     func,
     lit,
     not_,
+    or_,
+    struct,
     truth,
     union_all,
     window_start,
 )
+from feasibility.compile.tables import RUN, Tables
 from feasibility.criteria.model import (
     NEGATIVE_RESULTS,
     POSITIVE_RESULTS,
@@ -44,6 +49,7 @@ from feasibility.criteria.model import (
 )
 
 POSITIVE, NEGATIVE = POSITIVE_RESULTS, NEGATIVE_RESULTS
+EPOCH = date(1970, 1, 1)  # day numbers for sweeping exposure ranges
 
 
 def is_null(e: exp.Expression) -> exp.Expression:
@@ -150,41 +156,51 @@ class RowAtoms:
         concept = self.plan.concepts[self.plan.concept_id(atom.concept)]
         dose = atom.dose.in_canonical(concept, atom.dose_unit) if atom.dose else None
         x = exp.column("x")
-        start, end = field(x, "s"), field(x, "e")
-        first_day: exp.Expression = start
-        overlaps: exp.Expression = exp.true()
-        if atom.within is not None:
-            window = window_start(self.index, atom.within)
-            overlaps = exp.GTE(this=end, expression=window)
-            first_day = func("greatest", start, window_start(self.index, atom.within))
-        days = func(
-            "greatest",
-            exp.Add(
-                this=exp.DateDiff(
-                    this=func("least", end, self.index), expression=first_day, unit=exp.Var(this="DAY")
-                ),
-                expression=lit(1),
-            ),
-            lit(0),
-        )
+        acc = exp.column("acc")
 
-        def total_days(condition: exp.Expression) -> exp.Expression:
-            # the exposure days of the records meeting `condition`, clipped to the window
-            step = exp.Add(
-                this=exp.column("acc"), expression=case([(and_(overlaps, condition), days)], lit(0))
+        def day_number(d: exp.Expression) -> exp.Expression:
+            return exp.DateDiff(this=d, expression=date_lit(EPOCH), unit=exp.Var(this="DAY"))
+
+        def bigint(e: exp.Expression) -> exp.Expression:
+            return exp.cast(e, "BIGINT", copy=False)
+
+        def covered_days(condition: exp.Expression) -> exp.Expression:
+            """Days covered by the exposures meeting `condition`, clipped to the window: the
+            union of their date ranges, so a duplicated or overlapping prescription adds
+            no day twice. The exposures are sorted by start and swept once, carrying the
+            last day covered so far (u) and the total (t)."""
+            first: exp.Expression = field(x, "s")
+            if atom.within is not None:
+                first = func("greatest", field(x, "s"), window_start(self.index, atom.within))
+            last = func("least", field(x, "e"), self.index)
+            fresh_from = func("greatest", day_number(first), exp.Add(this=field(acc, "u"), expression=lit(1)))
+            added = func(
+                "greatest",
+                exp.Add(this=exp.Sub(this=day_number(last), expression=fresh_from), expression=lit(1)),
+                lit(0),
+            )
+            covered_to = func("greatest", field(acc, "u"), day_number(last.copy()))
+            step = struct(
+                u=bigint(case([(condition, covered_to)], field(acc, "u"))),
+                t=bigint(exp.Add(this=field(acc, "t"), expression=case([(condition.copy(), added)], lit(0)))),
             )
             lam = exp.Lambda(this=step, expressions=[exp.to_identifier("acc"), exp.to_identifier("x")])
-            return func("coalesce", exp.Reduce(this=col("meds"), initial=lit(0), merge=lam), lit(0))
+            swept = exp.Reduce(
+                this=exp.ArraySort(this=col("meds")),
+                initial=struct(u=bigint(lit(-(10**9))), t=bigint(lit(0))),
+                merge=lam,
+            )
+            return func("coalesce", field(swept, "t"), lit(0))
 
         if dose is None:
-            known = total_days(exp.true())
+            known = covered_days(exp.true())
             possible = known
         else:
             dose_known = and_(not_null(field(x, "v")), not_null(field(x, "f")))
-            known = total_days(
-                and_(dose_known, compare(exp.Mul(this=field(x, "v"), expression=field(x, "f")), dose))
-            )
-            possible = exp.Add(this=known, expression=total_days(not_(dose_known)))
+            dose_ok = and_(dose_known, compare(exp.Mul(this=field(x, "v"), expression=field(x, "f")), dose))
+            known = covered_days(dose_ok)
+            # the days the patient may have been on a qualifying dose: known ones, or unknown dose
+            possible = covered_days(or_(dose_ok.copy(), not_(dose_known.copy())))
         return case(
             [
                 (exp.GTE(this=known, expression=lit(atom.min_days)), TRUE),
@@ -207,7 +223,7 @@ def _bit(atom_index: int) -> tuple[int, int]:
     return w, 1 << (2 * j)
 
 
-def atom_masks_query(plan: Plan) -> exp.Expression:
+def atom_masks_query(plan: Plan, tables: Tables = RUN) -> exp.Expression:
     """Per patient, words p0.. (has a row of the atom's concept, on the `known` bit) and
     a0.. (two bits per atom: known, true).
 
@@ -229,7 +245,7 @@ def atom_masks_query(plan: Plan) -> exp.Expression:
             present[w] |= known
             value = exp.Paren(this=rows.value(plan.atoms[a]))
             values[w].append(case([(value, lit(3 * known)), (not_(value), lit(known))], lit(0)))
-        select = [col("patient_id")]
+        select: list[exp.Expression] = tables.key_columns()
         select += [
             exp.cast(lit(present[w]), "BIGINT", copy=False).as_(f"p{w}", copy=False) for w in range(words)
         ]
@@ -240,23 +256,24 @@ def atom_masks_query(plan: Plan) -> exp.Expression:
             select.append(exp.cast(total, "BIGINT", copy=False).as_(f"a{w}", copy=False))
         branches.append(
             exp.select(*select)
-            .from_("patient_concept", copy=False)
+            .from_(tables.patient_concept, copy=False)
             .where(exp.EQ(this=col("concept_id"), expression=lit(cid)), copy=False)
         )
     if not branches:  # no concept atoms at all: one empty branch keeps the shape
         branches.append(
             exp.select(
-                col("patient_id"), *[zero.as_(f"{k}{w}", copy=False) for k in "pa" for w in range(words)]
+                *tables.key_columns(),
+                *[zero.as_(f"{k}{w}", copy=False) for k in "pa" for w in range(words)],
             )
-            .from_("patient_concept", copy=False)
+            .from_(tables.patient_concept, copy=False)
             .where(exp.false(), copy=False)
         )
     union = union_all(branches)
     rollup = [func("bit_or", col(f"{k}{w}")).as_(f"{k}{w}", copy=False) for k in "pa" for w in range(words)]
     return (
-        exp.select(col("patient_id"), *rollup)
+        exp.select(*tables.key_columns(), *rollup)
         .from_(union.subquery("atoms"), copy=False)
-        .group_by(col("patient_id"), copy=False)
+        .group_by(*tables.key_columns(), copy=False)
     )
 
 

@@ -14,11 +14,13 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from feasibility.compile.aggregate import patient_concept_query, patients_query
+from feasibility.compile.aggregate import patient_concept_query, patients_query, row_index_date
 from feasibility.compile.atoms import atom_masks_query
 from feasibility.compile.histogram import histogram_query
 from feasibility.compile.plan import Plan
 from feasibility.compile.predicates import PredicateCompiler
+from feasibility.compile.sqlexpr import agg_filter, and_, col, func, lit, or_, union_all
+from feasibility.compile.tables import MONTHLY
 from feasibility.criteria.model import Trial
 from feasibility.errors import FeasibilityError
 from feasibility.resources import sql_text
@@ -42,10 +44,38 @@ class Statement:
     creates: str | None
     expression: exp.Expression
     note: str
+    view: bool = False  # a view, read by the next statement only, rather than a table
 
 
 def code_dictionary() -> exp.Expression:
     return sqlglot.parse_one(sql_text("code_dictionary.sql"), read="duckdb")
+
+
+def data_quality_query() -> exp.Expression:
+    """The patient-level data-quality counts over `patients` (sql/data_quality.sql)."""
+    return sqlglot.parse_one(sql_text("data_quality.sql"), read="duckdb")
+
+
+def duplicate_rows_query(columns: Sequence[str]) -> exp.Expression:
+    """How many rows the criteria read are exact copies of another row. Only rows whose
+    code some concept uses are compared: those are the rows a duplicate could miscount."""
+    row = exp.Struct(
+        expressions=[exp.PropertyEQ(this=exp.to_identifier(c), expression=col(c, "e")) for c in columns]
+    )
+    coded = and_(
+        exp.EQ(this=col("code_system", "m"), expression=col("code_system", "e")),
+        exp.EQ(this=col("code", "m"), expression=col("code", "e")),
+        exp.EQ(this=col("unit", "m"), expression=func("coalesce", col("unit", "e"), lit(""))),
+    )
+    return (
+        exp.select(
+            exp.Sub(
+                this=exp.Count(this=exp.Star()), expression=exp.Count(this=exp.Distinct(expressions=[row]))
+            ).as_("duplicate_rows", copy=False)
+        )
+        .from_(exp.to_table("events").as_("e", copy=False), copy=False)
+        .join(exp.to_table("code_map").as_("m", copy=False), on=coded, join_type="semi", copy=False)
+    )
 
 
 def statements(
@@ -79,6 +109,117 @@ def statements(
             "patients counted by (passed, unknown) criterion masks per trial and site",
         ),
     ]
+
+
+def monthly_statements(
+    trials: Sequence[Trial],
+    plan: Plan,
+    default_index: date | exp.Expression,
+    has_index_column: bool,
+    columns: Sequence[str],
+    months: int,
+) -> list[Statement]:
+    """The statements of the monthly incidence: every patient evaluated again at each of
+    the last `months` month ends (index date minus 1, 2, ... months; 0 is the index date),
+    as if that day were their index date, then per trial the month each patient first
+    became eligible."""
+    compiler = PredicateCompiler(plan)
+    return [
+        Statement(
+            "events_monthly",
+            MONTHLY.events,
+            _events_monthly(default_index, has_index_column, columns, months),
+            "each event repeated for every month end it precedes, with that month end as its index date",
+            view=True,
+        ),
+        Statement(
+            "patient_concept_monthly",
+            MONTHLY.patient_concept,
+            patient_concept_query(plan, default_index, True, MONTHLY),
+            "the one pass again, per patient, month end and concept",
+        ),
+        Statement(
+            "atom_masks_monthly",
+            MONTHLY.atom_masks,
+            atom_masks_query(plan, MONTHLY),
+            "the atoms per patient and month end",
+        ),
+        Statement(
+            "patients_monthly",
+            MONTHLY.patients,
+            patients_query(plan, default_index, True, MONTHLY),
+            "one row per patient and month end",
+        ),
+        Statement(
+            "first_eligible",
+            None,
+            first_eligible_query(trials, compiler, MONTHLY.patients),
+            "per trial and site, patients counted by the earliest month end at which they were eligible",
+        ),
+    ]
+
+
+def _events_monthly(
+    default_index: date | exp.Expression, has_index_column: bool, columns: Sequence[str], months: int
+) -> exp.Expression:
+    month_back = col("month_back", "k")
+    index = row_index_date(default_index, has_index_column)
+    shifted = exp.cast(
+        exp.Sub(this=index, expression=exp.Interval(this=month_back, unit=exp.Var(this="MONTH"))), "DATE"
+    )
+    ends = exp.Unnest(
+        expressions=[exp.Array(expressions=[lit(j) for j in range(months + 1)])],
+        alias=exp.TableAlias(this=exp.to_identifier("k"), columns=[exp.to_identifier("month_back")]),
+    )
+    start = col("start_date", "e")
+    return (
+        exp.select(
+            *[col(c, "e").as_(c, copy=False) for c in columns if c != "index_date"],
+            shifted.as_("index_date", copy=False),
+            col("month_back", "k").as_("month_back", copy=False),
+        )
+        .from_(exp.to_table("events").as_("e", copy=False), copy=False)
+        .join(ends, join_type="cross", copy=False)
+        # a record dated after a month end did not exist yet at that month end
+        .where(
+            or_(
+                exp.Is(this=start, expression=exp.null()),
+                exp.LTE(this=start.copy(), expression=shifted.copy()),
+            ),
+            copy=False,
+        )
+    )
+
+
+def first_eligible_query(trials: Sequence[Trial], compiler: PredicateCompiler, table: str) -> exp.Expression:
+    """Per trial and site: patients counted by the earliest month end (largest month_back)
+    at which they were eligible, and potentially eligible (NULL: at none)."""
+    branches = []
+    for trial in trials:
+        all_pass = and_(*[exp.Paren(this=compiler.passes(c)) for c in trial.criteria])
+        eligible = func("coalesce", all_pass, exp.false())
+        potential = func("coalesce", all_pass.copy(), exp.true())
+        per_patient = (
+            exp.select(
+                func("min", col("site_id")).as_("site_id", copy=False),
+                agg_filter(func("max", col("month_back")), eligible).as_("first_eligible", copy=False),
+                agg_filter(func("max", col("month_back")), potential).as_("first_potential", copy=False),
+            )
+            .from_(table, copy=False)
+            .group_by(col("patient_id"), copy=False)
+        )
+        branches.append(
+            exp.select(
+                lit(trial.id).as_("trial_id", copy=False),
+                col("site_id"),
+                col("first_eligible"),
+                col("first_potential"),
+                exp.Count(this=exp.Star()).as_("n", copy=False),
+            )
+            .from_(per_patient.subquery("p"), copy=False)
+            .group_by(col("site_id"), col("first_eligible"), col("first_potential"), copy=False)
+        )
+    return union_all(branches)
 
 
 def render(expression: exp.Expression, dialect: str, pretty: bool = False) -> str:

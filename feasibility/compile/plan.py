@@ -9,8 +9,10 @@ window), so the plan collects the few distinct aggregates and the predicates rea
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
+
+import pyarrow as pa
 
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
@@ -124,6 +126,29 @@ class CodeMapRow:
     factor: float | None  # value * factor = canonical value; None: unit unknown
     is_measurement: bool
     is_medication: bool
+    # the concept's plausible range in this row's own unit (None: no bound, or unit unknown)
+    low: float | None = None
+    high: float | None = None
+
+
+def code_map_table(rows: Sequence[CodeMapRow]) -> pa.Table:
+    """The code map as an Arrow table, one column per field of CodeMapRow."""
+    types = {"concept_id": pa.int32(), "factor": pa.float64(), "low": pa.float64(), "high": pa.float64()}
+    columns = {}
+    for f in fields(CodeMapRow):
+        kind = types.get(f.name, pa.bool_() if f.name.startswith("is_") else pa.string())
+        columns[f.name] = pa.array([getattr(r, f.name) for r in rows], kind)
+    return pa.table(columns)
+
+
+def _plausible_in_unit(concept: Concept, factor: float | None) -> tuple[float | None, float | None]:
+    if concept.plausible is None:
+        return None, None
+    low, high = concept.plausible
+    if factor is None:
+        # a negative value is absurd in any unit; other bounds need the unit's factor
+        return (0.0 if low == 0 else None), None
+    return (None if low is None else low / factor), (None if high is None else high / factor)
 
 
 def _matches(patterns, system: str, code: str) -> bool:
@@ -168,6 +193,7 @@ def build_code_map(
                     factor *= dict(concept.dose_factors).get(code_norm, 1.0)
                 if factor is None and concept.kind == "measurement" and concept.unit is not None:
                     unknown_units[concept.name] = unknown_units.get(concept.name, 0) + n_rows
+            low, high = _plausible_in_unit(concept, factor)
             rows.append(
                 CodeMapRow(
                     system,
@@ -177,6 +203,8 @@ def build_code_map(
                     factor,
                     concept.kind == "measurement",
                     concept.kind == "medication",
+                    low,
+                    high,
                 )
             )
     return rows, unknown_units

@@ -33,6 +33,7 @@ from feasibility.criteria.model import (
     Derived,
     Duration,
     History,
+    InCare,
     Measurement,
     Medication,
     Not,
@@ -59,6 +60,9 @@ class PredicateCompiler:
 
     def _age(self, rule: Age) -> exp.Expression:
         return compare_interval(col("age_lo"), col("age_hi"), rule.compare)
+
+    def _incare(self, rule: InCare) -> exp.Expression:
+        return func("coalesce", in_window(col("last_seen"), self.index, rule.within), exp.false())
 
     def _sex(self, rule: Sex) -> exp.Expression:
         sex = col("sex")

@@ -7,6 +7,7 @@ pasted into a query, so no name, code or text can change a query's structure.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 
 from sqlglot import exp
 
@@ -29,6 +30,10 @@ def lit(value: object) -> exp.Expression:
     if isinstance(value, int | float):
         return exp.Literal.number(repr(float(value)) if isinstance(value, float) else value)
     return exp.Literal.string(str(value))
+
+
+def date_lit(d: date) -> exp.Expression:
+    return exp.cast(lit(d.isoformat()), "DATE")
 
 
 def null_bool() -> exp.Expression:

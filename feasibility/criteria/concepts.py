@@ -20,6 +20,7 @@ CONCEPT_KEYS = {
     "unit",
     "units",
     "default_uln",
+    "plausible",
     "dose_factors",
     "checked",
     "note",
@@ -75,6 +76,34 @@ def _number(node: Located, key: str, name: str) -> float:
     return float(value)
 
 
+def _plausible(node: Located, name: str, kind: str) -> tuple[float | None, float | None] | None:
+    """`plausible: [low, high]` in the canonical unit (either may be null). Numeric results of a
+    measurement are non-negative unless the concept says otherwise."""
+    if "plausible" not in node:
+        return (0.0, None) if kind == "measurement" else None
+    value = node["plausible"]
+    bounds = list(value) if isinstance(value, list) else None
+    if (
+        bounds is None
+        or len(bounds) != 2
+        or any(b is not None and (isinstance(b, bool) or not isinstance(b, int | float)) for b in bounds)
+        or (None not in bounds and bounds[0] >= bounds[1])
+    ):
+        raise TrialError(
+            f"`plausible` of concept `{name}` must be [low, high] with low < high",
+            where=node.where("plausible"),
+            fix="write e.g. `plausible: [0, 30]` (null for no bound)",
+        )
+    if kind != "measurement":
+        raise TrialError(
+            f"`plausible` is for measurements; concept `{name}` is a {kind}",
+            where=node.where("plausible"),
+            fix="remove it",
+        )
+    low, high = bounds
+    return (None if low is None else float(low), None if high is None else float(high))
+
+
 def parse_concept(name: str, node: Located) -> Concept:
     """One concept definition."""
     if not isinstance(node, Located):
@@ -110,6 +139,7 @@ def parse_concept(name: str, node: Located) -> Concept:
         dose_factors.append((normalise_code(str(code)), float(factor)))
     return Concept(
         name=name,
+        plausible=_plausible(node, name, kind),
         kind=kind,
         label=str(node.get("label") or name),
         codes=codes,

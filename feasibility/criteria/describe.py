@@ -11,6 +11,7 @@ from feasibility.criteria.model import (
     Derived,
     Duration,
     History,
+    InCare,
     Measurement,
     Medication,
     Not,
@@ -62,6 +63,8 @@ def describe(rule: Rule) -> str:
                 f"medication {rule.concept} ≥ {rule.min_days} days{_window(rule.within)}{dose}"
                 f"{_missing(rule.if_missing, Truth.FALSE)}"
             )
+        case InCare(within=w):
+            return f"any record{_window(w)} (still in care)"
         case Derived():
             return f"{rule.measure} {_cmp(rule.compare, rule.unit)}{_window(rule.within)}"
         case All(parts=parts):

@@ -7,7 +7,9 @@ compiler, the reference evaluator) interpret this model; nothing here knows how.
 
 from __future__ import annotations
 
+import calendar
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from enum import Enum
 from typing import Literal
 
@@ -58,6 +60,16 @@ class Duration:
 
     def __str__(self) -> str:
         return f"{self.amount} {self.unit}{'s' if self.amount != 1 else ''}"
+
+    def before(self, day: date) -> date:
+        """`day` minus this duration; months and years clamp to the end of the month, as
+        SQL engines do (31 March minus 1 month is 28 or 29 February)."""
+        if self.unit in ("day", "week"):
+            return day - timedelta(days=self.amount * (7 if self.unit == "week" else 1))
+        months = self.amount * (12 if self.unit == "year" else 1)
+        year, month = divmod(day.year * 12 + day.month - 1 - months, 12)
+        month += 1
+        return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
     def approx_days(self) -> float:
         """Length in days, for ordering windows only (months are calendar months when applied)."""
@@ -177,6 +189,14 @@ class Derived:
 
 
 @dataclass(frozen=True)
+class InCare:
+    """Any record of the patient, of any kind, in the window: the patient is still seen at
+    the site. Never UNKNOWN: no record means FALSE."""
+
+    within: Duration
+
+
+@dataclass(frozen=True)
 class All:
     parts: tuple[Rule, ...]
 
@@ -197,10 +217,10 @@ class AtLeast:
     parts: tuple[Rule, ...]
 
 
-Atom = Age | Sex | History | Measurement | Medication | Derived
+Atom = Age | Sex | History | Measurement | Medication | Derived | InCare
 Rule = Atom | All | AnyOf | Not | AtLeast
 
-ATOMS: tuple[type, ...] = (Age, Sex, History, Measurement, Medication, Derived)
+ATOMS: tuple[type, ...] = (Age, Sex, History, Measurement, Medication, Derived, InCare)
 
 
 def walk(rule: Rule):
@@ -283,6 +303,8 @@ class Concept:
     unit: str | None = None  # canonical unit
     units: tuple[tuple[str, float], ...] = ()  # normalised unit -> factor to canonical
     default_uln: float | None = None
+    # numeric results outside [low, high] (canonical unit) are data errors: counted, not used
+    plausible: tuple[float | None, float | None] | None = None
     dose_factors: tuple[tuple[str, float], ...] = ()  # normalised code -> factor
     checked: str = ""
     source: str = ""  # the file it was read from

@@ -108,18 +108,22 @@ def check_columns(columns: dict[str, str], label: str) -> None:
             )
 
 
-def open_extract(con: duckdb.DuckDBPyConnection, spec: str, site: str = "site") -> ExtractSource:
-    """Check the extract's schema and create the view `events` with every contract column
-    (absent optional ones as typed NULLs, `site_id` filled from `site`)."""
+def inspect_extract(con: duckdb.DuckDBPyConnection, spec: str) -> ExtractSource:
+    """The extract's files and columns, checked against the contract (reads only metadata)."""
     files = resolve_files(spec)
     columns = _describe(con, files, spec)
     check_columns(columns, spec)
-    source = ExtractSource(files, spec, columns)
+    return ExtractSource(files, spec, columns)
+
+
+def events_query(source: ExtractSource, reader: exp.Expression, site: str = "site") -> exp.Select:
+    """The `events` view over `reader` (the raw rows of the extract): every contract column,
+    absent optional ones as typed NULLs, `site_id` filled from `site`."""
     select = []
     for col in COLUMNS:
-        if col.name in columns:
+        if col.name in source.columns:
             value: exp.Expression = exp.column(col.name)
-            if columns[col.name] != col.type:
+            if source.columns[col.name] != col.type:
                 value = exp.cast(value, col.type)
             if col.name == "site_id":
                 # a row without a site belongs to the site named on the command line
@@ -129,7 +133,16 @@ def open_extract(con: duckdb.DuckDBPyConnection, spec: str, site: str = "site") 
         else:
             value = exp.cast(exp.null(), col.type)
         select.append(value.as_(col.name))
-    reader = exp.func("read_parquet", exp.Array(expressions=[exp.Literal.string(str(f)) for f in files]))
-    query = exp.select(*select).from_(reader)
+    return exp.select(*select).from_(reader)
+
+
+def open_extract(con: duckdb.DuckDBPyConnection, spec: str, site: str = "site") -> ExtractSource:
+    """Check the extract's schema and create the view `events` with every contract column
+    (absent optional ones as typed NULLs, `site_id` filled from `site`)."""
+    source = inspect_extract(con, spec)
+    reader = exp.func(
+        "read_parquet", exp.Array(expressions=[exp.Literal.string(str(f)) for f in source.files])
+    )
+    query = events_query(source, reader, site)
     con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {query.sql(dialect='duckdb')}")
     return source

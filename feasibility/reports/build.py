@@ -7,7 +7,7 @@ policy; the writers (terminal, CSV, JSON, HTML) only format it and never touch S
 from __future__ import annotations
 
 import platform
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from fractions import Fraction
 
@@ -131,6 +131,7 @@ def build_report(
     options: dict | None = None,
     concept_files: Sequence[str] = (),
     generated_at: datetime | None = None,
+    enrollment: Mapping[str, dict] | None = None,
 ) -> dict:
     """Everything a run publishes, protected, as JSON-ready data."""
     trials_out = []
@@ -152,6 +153,7 @@ def build_report(
                     "not_assessable": sum(not c.assessable for c in trial.criteria),
                 },
                 "sites": [_site_block(trial, s, h, ordering, protect) for s, h in sites],
+                "enrollment": (enrollment or {}).get(trial.id),
             }
         )
     dq = _protect_quality(result.data_quality.as_dict(), protect)
@@ -209,5 +211,8 @@ def _quality_lines(dq: dict, shown) -> list[str]:
         f"{shown(n)} patients' latest {c} had no ref_high (default ULN used)"
         for c, n in dq["default_uln_patients"].items()
     ]
-    lines += [f"{shown(n)} negative {c} values" for c, n in dq["negative_value_rows"].items()]
+    lines += [
+        f"{shown(n)} implausible {c} values (outside the concept's plausible range; not used)"
+        for c, n in dq["implausible_value_rows"].items()
+    ]
     return lines

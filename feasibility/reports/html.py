@@ -194,6 +194,95 @@ nav a{margin-right:12px} code{font-size:12px}
 """
 
 
+def incidence_chart(enrollment: dict, chart_id: str) -> str:
+    """Newly potentially eligible patients per month, one line per site (suppressed months
+    are gaps, not zeros)."""
+    fig = go.Figure()
+    for inc in enrollment["incidence"]:
+        if inc["site_id"] == "ALL" and len(enrollment["incidence"]) > 2:
+            continue
+        x = inc["month_end"] or [f"-{j}" for j in inc["months_back"]]
+        fig.add_scatter(x=x, y=inc["new_potentially_eligible"], mode="lines+markers", name=inc["site_id"])
+    fig.update_layout(
+        height=320,
+        title=f"Newly {enrollment['basis']} per month",
+        xaxis={"title": "month ending" if enrollment["incidence"][0]["month_end"] else "months before index"},
+    )
+    return _chart(fig, chart_id)
+
+
+def forecast_chart(enrollment: dict, chart_id: str) -> str:
+    """Cumulative enrollment, all sites: the median with its 80% and 95% bands."""
+    band = enrollment["forecast"]["band"]
+    months = band["months"]
+    fig = go.Figure()
+    for low, high, name, alpha in (
+        ("low95", "high95", "95% band", 0.15),
+        ("low80", "high80", "80% band", 0.3),
+    ):
+        fig.add_scatter(
+            x=months, y=band[high], mode="lines", line={"width": 0}, showlegend=False, hoverinfo="skip"
+        )
+        fig.add_scatter(
+            x=months,
+            y=band[low],
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=f"rgba(31,119,180,{alpha})",
+            name=name,
+        )
+    fig.add_scatter(x=months, y=band["median"], mode="lines", line={"color": CONFIRMED}, name="median")
+    target = enrollment["forecast"]["time_to_target"]
+    if target:
+        fig.add_hline(y=target["target"], line_dash="dot", annotation_text=f"target {target['target']}")
+    fig.update_layout(
+        height=320,
+        title="Expected cumulative enrollment, all sites",
+        xaxis={"title": "months from start"},
+        yaxis={"title": "patients enrolled"},
+    )
+    return _chart(fig, chart_id)
+
+
+def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
+    fc = enrollment["forecast"]
+    parts = [
+        f"<h3 id='{cid}-enrollment'>Enrollment (incidence over {enrollment['months']} months)</h3>",
+        "<div class='grid'>",
+    ]
+    ids = [f"{cid}-incidence"]
+    parts.append(incidence_chart(enrollment, ids[0]))
+    if fc:
+        ids.append(f"{cid}-forecast")
+        parts.append(forecast_chart(enrollment, ids[1]))
+    parts.append("</div>")
+    if fc and fc["time_to_target"]:
+        t = fc["time_to_target"]
+        text = (
+            f"median {t['median']} months (80%: {t['low80']}–{t['high80']}; 95%: {t['low95']}–{t['high95']})"
+            if t["median"] is not None
+            else (t["note"] or "not reached within the horizon")
+        )
+        parts.append(f"<p>Time to enroll {t['target']} patients: {_esc(text)}.</p>")
+    if fc:
+        rows = "".join(
+            f"<tr><td>{_esc(s['site'])}</td><td>{s['conversion']}</td><td>{s['enrollment_rate']['mean']}</td>"
+            + "".join(f"<td>{e['mean']} [{e['low80']}–{e['high80']}]</td>" for e in s["expected"])
+            + "</tr>"
+            for s in fc["sites"]
+        )
+        parts.append(
+            "<table><thead><tr><th>site</th><th>conversion</th><th>enrolled / month</th>"
+            "<th>6 months [80%]</th><th>12 months [80%]</th></tr></thead>"
+            f"<tbody>{rows}</tbody></table>"
+            f"<p class='note'>{_esc(fc['prior']['note'] or '')} Poisson-Gamma model "
+            "(Anisimov and Fedorov 2007), fitted to each site's monthly counts of newly "
+            f"{_esc(enrollment['basis'])} patients.</p>"
+        )
+    return "".join(parts), ids
+
+
 def render_html(report: dict) -> str:
     """The whole page as one string."""
     protection = report["protection"]
@@ -227,6 +316,10 @@ def render_html(report: dict) -> str:
         if len(trial["sites"]) > 2:
             parts.append(sites_chart(trial, f"{cid}-sites"))
             chart_ids.append(f"{cid}-sites")
+        if trial.get("enrollment"):
+            section, ids = _enrollment_section(trial["enrollment"], cid)
+            parts.append(section)
+            chart_ids += ids
         parts += [
             "<h3>Waterfall (all sites)</h3>",
             _waterfall_table(block, k),

@@ -45,9 +45,14 @@ SELECT
   MAX("e"."start_date") FILTER(WHERE
     "e"."start_date" <= CAST('2025-01-01' AS DATE)) AS last_date,
   COUNT(*) FILTER(WHERE
-    "m"."is_measurement" AND (
-      "e"."value_num" < 0
-    )) AS n_negative,
+    "m"."is_measurement"
+    AND (
+      COALESCE((
+        "e"."value_num" < "m"."low"
+      ) OR (
+        "e"."value_num" > "m"."high"
+      ), FALSE)
+    )) AS n_implausible,
   CAST('2025-01-01' AS DATE) AS idx,
   ARG_MAX(
     {'d': "e"."start_date", 'v': "e"."value_num", 'f': "m"."factor", 'rh': "e"."ref_high", 't': "e"."value_text"},
@@ -63,6 +68,13 @@ SELECT
       ) OR (
         NOT "e"."value_text" IS NULL
       )
+    )
+    AND (
+      NOT COALESCE((
+        "e"."value_num" < "m"."low"
+      ) OR (
+        "e"."value_num" > "m"."high"
+      ), FALSE)
     )) AS latest
 FROM events AS e
 LEFT JOIN code_map AS m
@@ -278,6 +290,7 @@ FROM (
     FALSE AS idx_conflict,
     MIN("first_date") AS first_date,
     MAX("last_any") AS last_any,
+    MAX("last_date") AS last_seen,
     SUM("n_future") AS n_future,
     COUNT("concept_id") AS n_concepts
   FROM patient_concept

@@ -1,0 +1,719 @@
+"""Enrollment forecast: the Poisson-Gamma recruitment model (Anisimov and Fedorov 2007).
+
+Model. Patients become newly eligible at site i as a Poisson process with a monthly rate
+lambda_i, and the rates of the sites are draws from one Gamma(alpha, beta) prior (mean
+alpha/beta). Each enrolled patient is an eligible patient who is approached, consents and
+passes screening, independently with probability p_i (the conversion), so enrollment is a
+thinning of the eligible process: a Poisson process of rate p_i * lambda_i, and a Gamma(a, b)
+rate becomes Gamma(a, b / p_i) after thinning.
+
+Fitting (empirical Bayes, as in Anisimov and Fedorov). Site i saw k_i newly eligible patients
+over tau_i months (the sum and the number of its monthly counts, which are sufficient for a
+constant rate). Marginally k_i is negative binomial, and (alpha, beta) maximise
+
+    sum_i lgamma(alpha + k_i) - lgamma(alpha) - alpha log(1 + tau_i / beta) - k_i log(beta + tau_i)
+
+(constants dropped). For fixed alpha the score in beta has one root: with mu = alpha / beta,
+it is zero where mu = sum_i w_i k_i / sum_i w_i tau_i with w_i = 1 / (beta + tau_i), so the
+prior mean is a weighted pooled rate; when every site has the same tau this is exactly the
+pooled rate k / tau and beta = alpha * sum(tau) / sum(k) in closed form. Otherwise the root is
+found by bisection (its sign changes once: tau_i mu - k_i weighted by 1 / (beta + tau_i) sums
+to a function of beta that decreases strictly). The resulting profile likelihood in alpha is
+maximised on a log grid over [1e-3, 1e4] refined four times around the best point: no random
+start, no tolerance-dependent stopping, so the fit is deterministic. Site i's posterior is then
+Gamma(alpha + k_i, beta + tau_i).
+
+Guard and fallbacks, reported in `PriorFit.method` and `PriorFit.note`:
+
+* `empirical_bayes`: at least three sites with data, and the fitted shape alpha is at most
+  the mean count per site, K / n (so each site's own data weighs at least half its posterior).
+* `capped`: at least three sites, but the counts are no more (or barely more) dispersed than
+  Poisson: the likelihood keeps increasing towards alpha -> infinity (all sites share one rate;
+  the end of the grid is taken as infinity) or peaks above K / n. Empirical Bayes treats the
+  fitted prior as known, so a huge alpha would pin every site on the pooled rate as if that
+  rate were known exactly, and the total's interval would shrink towards nothing even though
+  only K patients were ever seen. alpha is therefore capped at K / n (the prior counts for no
+  more than an average site's data) and beta is the likelihood's best for that alpha.
+* `weak_prior`: one or two sites with data, which cannot estimate a between-site spread. Each
+  site keeps its own data under a weak prior Gamma(0.5, 0.5 / pooled rate): Jeffreys' shape
+  for a Poisson rate, the pooled rate as mean, the weight of half a patient; a single site's
+  posterior is Gamma(0.5 + k, 0.5 tau / k + tau), mean close to k / tau.
+* `no_incidence`: no site saw any newly eligible patient (or no site has a month of data).
+  There is nothing to scale a rate from, so every rate is zero (a point mass, shape 0) and the
+  target is reported as not reached rather than as a forecast invented from a prior alone.
+
+A site with no month of data gets the prior itself as its posterior. Empirical Bayes treats
+the fitted (alpha, beta) as known, so the intervals leave out the prior's own estimation
+error (small with many sites; the cap bounds the damage with few). The model also assumes
+each site's rate is constant over time (no seasonality, ramp-up or activation delays).
+
+Forecast. Site enrollment by month t is N_i(t) ~ NB(a_i, b_i / (b_i + t)) for its enrollment
+rate Gamma(a_i, b_i); its mean t a_i / b_i and its quantiles are computed exactly from the pmf.
+The total is a sum of such variables with different parameters, so it is simulated: each draw
+takes every site's rate from its Gamma, Lambda = sum of rates, the time to enroll n patients
+is T_n | Lambda ~ Gamma(n, Lambda) and the cumulative enrollment path is a Poisson process of
+rate Lambda observed monthly. Draws use numpy.random.default_rng(seed) in a fixed order (sites
+in the order given), so results are identical across runs. Times beyond the horizon are
+reported as None rather than as huge numbers.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from feasibility.errors import FeasibilityError
+
+DEFAULT_CONVERSION = 0.3
+SITE_MONTHS = (6, 12)  # months at which each site's expected enrollment is reported
+MIN_SITES_FOR_PRIOR = 3  # fewer sites cannot estimate a between-site spread
+
+# alpha grid of the profile likelihood: below 1e-3 the prior is all mass at zero, above 1e4
+# the coefficient of variation of the rates is under 1% (no overdispersion to speak of)
+_LOG_ALPHA = np.linspace(math.log(1e-3), math.log(1e4), 141)
+_REFINEMENTS = 4
+_BISECTIONS = 100
+_WEAK_SHAPE = 0.5
+
+_lgamma = np.vectorize(math.lgamma, otypes=[float])
+
+
+@dataclass(frozen=True)
+class GammaRate:
+    """Gamma distribution of a monthly rate: density ∝ x^(shape-1) e^(-rate x), mean shape/rate.
+
+    shape 0 is allowed and means the rate is exactly zero (a point mass).
+    """
+
+    shape: float
+    rate: float
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.shape) and self.shape >= 0):
+            raise ValueError(f"Gamma shape must be finite and >= 0, not {self.shape}")
+        if not (math.isfinite(self.rate) and self.rate > 0):
+            raise ValueError(f"Gamma rate must be finite and > 0, not {self.rate}")
+
+    @property
+    def mean(self) -> float:
+        return self.shape / self.rate
+
+    @property
+    def variance(self) -> float:
+        return self.shape / self.rate**2
+
+    def posterior(self, events: int, months: float) -> GammaRate:
+        """The conjugate update after `events` Poisson events over `months` months."""
+        return GammaRate(self.shape + events, self.rate + months)
+
+    def thinned(self, p: float) -> GammaRate:
+        """The distribution of p * rate: each event kept with probability p."""
+        return GammaRate(self.shape, self.rate / _check_p(p, "conversion"))
+
+    def predictive_quantiles(self, months: float, probs: Sequence[float]) -> list[int]:
+        """Quantiles of the count by `months`: N ~ NB(shape, rate / (rate + months)), i.e.
+        the smallest k with P(N <= k) >= q, from the exact pmf (lgamma, no simulation)."""
+        return _nb_quantiles(self.shape, self.rate, months, probs)
+
+
+def _nb_quantiles(shape: float, rate: float, months: float, probs: Sequence[float]) -> list[int]:
+    if shape == 0 or months <= 0:
+        return [0] * len(probs)
+    # P(N = k) = Γ(a+k) / (Γ(a) k!) p^a (1-p)^k with p = rate / (rate + t); logs taken apart
+    # so that neither p^a nor (1-p)^k underflows for large shapes or long horizons
+    log_p = math.log(rate) - math.log(rate + months)
+    log_q = math.log(months) - math.log(rate + months)
+    mean = shape * months / rate
+    sd = math.sqrt(mean * (rate + months) / rate)
+    # the pmf is summed from 12 sd below the mean (0 for skewed, small-shape cases): the mass
+    # left below is negligible against any quantile we report
+    start = max(0, math.floor(mean - 12 * sd))
+    stop = math.ceil(mean + 12 * sd) + 16
+    target = max(probs)
+    while True:
+        # log P(start) with lgamma, then the ratio P(k+1) / P(k) = (a+k) / (k+1) (1-p)
+        first = (
+            math.lgamma(shape + start)
+            - math.lgamma(shape)
+            - math.lgamma(start + 1)
+            + shape * log_p
+            + start * log_q
+        )
+        ks = np.arange(start, stop - 1, dtype=float)
+        steps = np.log(shape + ks) - np.log(ks + 1) + log_q
+        log_pmf = first + np.concatenate(([0.0], np.cumsum(steps)))
+        cdf = np.cumsum(np.exp(log_pmf))
+        if cdf[-1] >= target or stop > 1e8:
+            break
+        stop = start + 2 * (stop - start)  # heavy tail (tiny shape): extend and sum again
+    return [int(start + min(int(np.searchsorted(cdf, q, side="left")), len(cdf) - 1)) for q in probs]
+
+
+def _check_p(p: float, where: str) -> float:
+    """A conversion must be a share in (0, 1]."""
+    if isinstance(p, bool) or not isinstance(p, int | float) or not (0 < float(p) <= 1):
+        raise FeasibilityError(
+            f"conversion {p!r} is not a share in (0, 1]",
+            where=where,
+            fix="give the share of eligible patients who enroll, e.g. 0.3 for 30%",
+        )
+    return float(p)
+
+
+# --------------------------------------------------------------------------- fitting
+
+
+@dataclass(frozen=True)
+class PriorFit:
+    """The Gamma prior of the sites' monthly incidence and how it was obtained."""
+
+    prior: GammaRate
+    method: str  # "empirical_bayes" | "capped" | "weak_prior" | "no_incidence"
+    note: str
+    sites: int  # sites with at least one month of data
+
+
+def _profile(log_alpha: np.ndarray, k: np.ndarray, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each alpha: the ML prior mean mu = alpha / beta and the profile log-likelihood."""
+    alpha = np.exp(log_alpha)[:, None]
+    pooled = k.sum() / tau.sum()
+    # the root is mu = sum w_i k_i / sum w_i tau_i with w_i = 1 / (beta + tau_i), and the w_i
+    # differ by at most the factor tau_max / tau_min: it lies within that factor of the pooled rate
+    spread = tau.max() / tau.min()
+    lo = np.full(len(log_alpha), math.log(pooled / spread) - 1e-9)
+    hi = np.full(len(log_alpha), math.log(pooled * spread) + 1e-9)
+    for _ in range(_BISECTIONS if spread > 1 else 0):
+        mid = (lo + hi) / 2
+        mu = np.exp(mid)[:, None]
+        score = ((mu * tau - k) / (alpha / mu + tau)).sum(axis=1)
+        above = score > 0  # the score changes sign once, from negative to positive
+        hi = np.where(above, mid, hi)
+        lo = np.where(above, lo, mid)
+    mu = np.exp((lo + hi) / 2)[:, None]
+    beta = alpha / mu
+    loglik = (
+        _lgamma(alpha + k) - _lgamma(alpha) - alpha * np.log1p(tau / beta) - k * np.log(beta + tau)
+    ).sum(axis=1)
+    return mu[:, 0], loglik
+
+
+def fit_prior(site_counts: Mapping[str, Sequence[int]]) -> PriorFit:
+    """The Gamma prior of monthly incidence across sites (see the module docstring)."""
+    k, tau = _totals(site_counts)
+    used = tau > 0
+    k, tau = k[used], tau[used]
+    n = int(used.sum())
+    if n == 0 or k.sum() == 0:
+        return PriorFit(
+            GammaRate(0.0, 1.0),
+            "no_incidence",
+            "no site saw a newly eligible patient: every rate is taken as zero",
+            n,
+        )
+    pooled = float(k.sum() / tau.sum())
+    weak = GammaRate(_WEAK_SHAPE, _WEAK_SHAPE / pooled)
+    if n < MIN_SITES_FOR_PRIOR:
+        return PriorFit(
+            weak,
+            "weak_prior",
+            f"{n} site(s) with data cannot estimate the spread between sites: each site keeps its "
+            "own rate under a weak prior (shape 0.5, mean the pooled rate)",
+            n,
+        )
+    # the prior may not count for more than an average site's own data (see the docstring)
+    cap = float(k.sum()) / n
+    grid = _LOG_ALPHA
+    _, loglik = _profile(grid, k, tau)
+    best = int(np.argmax(loglik))
+    if best == len(grid) - 1:  # still increasing at the end of the grid: alpha -> infinity
+        alpha = math.inf
+    else:
+        for _ in range(_REFINEMENTS):
+            grid = np.linspace(grid[max(best - 1, 0)], grid[min(best + 1, len(grid) - 1)], 41)
+            _, loglik = _profile(grid, k, tau)
+            best = int(np.argmax(loglik))
+        alpha = math.exp(grid[best])
+    if alpha <= cap:
+        mu, _ = _profile(np.array([math.log(alpha)]), k, tau)
+        return PriorFit(
+            GammaRate(alpha, alpha / float(mu[0])),
+            "empirical_bayes",
+            f"Gamma prior fitted by maximum likelihood across {n} sites (negative binomial marginal)",
+            n,
+        )
+    mu, _ = _profile(np.array([math.log(cap)]), k, tau)
+    spread = "no more dispersed than Poisson" if math.isinf(alpha) else "barely more dispersed than Poisson"
+    return PriorFit(
+        GammaRate(cap, cap / float(mu[0])),
+        "capped",
+        f"the counts of the {n} sites are {spread}: the prior's shape is capped at the mean count "
+        f"per site ({cap:.4g}) so that it weighs no more than a site's own data",
+        n,
+    )
+
+
+def _totals(site_counts: Mapping[str, Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Per site, the number of newly eligible patients and the number of months."""
+    ks, taus = [], []
+    for site, counts in site_counts.items():
+        for c in counts:
+            if isinstance(c, bool) or not isinstance(c, int | np.integer) or c < 0:
+                raise ValueError(f"site {site}: monthly counts must be integers >= 0, not {c!r}")
+        ks.append(sum(int(c) for c in counts))
+        taus.append(len(counts))
+    return np.array(ks, dtype=float), np.array(taus, dtype=float)
+
+
+# --------------------------------------------------------------------------- forecast
+
+
+@dataclass(frozen=True)
+class SiteExpectation:
+    """A site's enrollment by `months`: its mean and 80% interval (10% and 90% quantiles)."""
+
+    months: int
+    mean: float
+    low80: int
+    high80: int
+
+
+@dataclass(frozen=True)
+class SiteForecast:
+    site: str
+    months_observed: int
+    eligible_observed: int
+    conversion: float
+    eligible_rate: GammaRate  # posterior of the monthly incidence of newly eligible patients
+    enrollment_rate: GammaRate  # eligible_rate thinned by the conversion
+    share: float  # expected share of the total enrollment
+    expected: tuple[SiteExpectation, ...]  # at SITE_MONTHS
+
+
+@dataclass(frozen=True)
+class TimeToTarget:
+    """Months to enroll `target` patients in total; a quantile is None when it lies beyond the
+    horizon (or is infinite: no enrollment at all)."""
+
+    target: int
+    status: str  # "within_horizon" (median <= horizon) | "beyond_horizon" | "no_enrollment"
+    note: str | None
+    median: float | None
+    low80: float | None
+    high80: float | None
+    low95: float | None
+    high95: float | None
+    probability_within_horizon: float
+
+
+@dataclass(frozen=True)
+class EnrollmentBand:
+    """Total cumulative enrollment at months 0..horizon: exact mean, simulated quantiles."""
+
+    months: tuple[int, ...]
+    mean: tuple[float, ...]
+    median: tuple[int, ...]
+    low80: tuple[int, ...]
+    high80: tuple[int, ...]
+    low95: tuple[int, ...]
+    high95: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    prior: PriorFit
+    sites: tuple[SiteForecast, ...]
+    total_rate_mean: float  # expected total enrollment per month
+    time_to_target: TimeToTarget | None  # None when no target was given
+    band: EnrollmentBand
+    horizon_months: int
+    draws: int
+    seed: int
+
+    def as_dict(self) -> dict:
+        """Plain JSON data for report.json: months and counts to 2 decimals, shares and
+        probabilities to 3, Gamma parameters to 4 significant digits."""
+        t = self.time_to_target
+        return {
+            "model": "poisson-gamma",
+            "horizon_months": self.horizon_months,
+            "draws": self.draws,
+            "seed": self.seed,
+            "prior": {
+                **_gamma_dict(self.prior.prior),
+                "method": self.prior.method,
+                "note": self.prior.note,
+                "sites": self.prior.sites,
+            },
+            "sites": [
+                {
+                    "site": s.site,
+                    "months_observed": s.months_observed,
+                    "eligible_observed": s.eligible_observed,
+                    "conversion": _round(s.conversion, 3),
+                    "eligible_rate": _gamma_dict(s.eligible_rate),
+                    "enrollment_rate": _gamma_dict(s.enrollment_rate),
+                    "share": _round(s.share, 3),
+                    "expected": [
+                        {"months": e.months, "mean": _round(e.mean), "low80": e.low80, "high80": e.high80}
+                        for e in s.expected
+                    ],
+                }
+                for s in self.sites
+            ],
+            "total_rate_mean": _round(self.total_rate_mean),
+            "time_to_target": None
+            if t is None
+            else {
+                "target": t.target,
+                "status": t.status,
+                "note": t.note,
+                "median": _round(t.median),
+                "low80": _round(t.low80),
+                "high80": _round(t.high80),
+                "low95": _round(t.low95),
+                "high95": _round(t.high95),
+                "probability_within_horizon": _round(t.probability_within_horizon, 3),
+            },
+            "band": {
+                "months": list(self.band.months),
+                "mean": [_round(m) for m in self.band.mean],
+                "median": list(self.band.median),
+                "low80": list(self.band.low80),
+                "high80": list(self.band.high80),
+                "low95": list(self.band.low95),
+                "high95": list(self.band.high95),
+            },
+        }
+
+
+def _round(x: float | None, digits: int = 2) -> float | None:
+    return None if x is None else round(float(x), digits) + 0.0  # + 0.0: no "-0.0"
+
+
+def _gamma_dict(g: GammaRate) -> dict:
+    def sig(x: float) -> float:
+        return float(f"{x:.4g}")
+
+    return {"shape": sig(g.shape), "rate": sig(g.rate), "mean": sig(g.mean)}
+
+
+def site_conversions(
+    sites: Sequence[str], default: float, overrides: Mapping[str, float], *, source: str = "conversion"
+) -> dict[str, float]:
+    """Each site's conversion: `overrides` (e.g. from `load_conversion`) over `default`; a site
+    in `overrides` that is not among `sites` is refused (most likely a misspelt id)."""
+    default = _check_p(default, "--conversion")
+    unknown = [s for s in overrides if s not in sites]
+    if unknown:
+        raise FeasibilityError(
+            f"site `{unknown[0]}` has a conversion but is not a site of this run",
+            where=source,
+            fix="sites: " + ", ".join(sites),
+        )
+    return {s: _check_p(overrides.get(s, default), f"{source}: site {s}") for s in sites}
+
+
+def _sorted_quantiles(values: np.ndarray, probs: Sequence[float]) -> list:
+    """Inverted-CDF quantiles of sorted values along axis 0: an observed value, never an
+    interpolation (counts stay integers, and an infinite time is not mixed with a finite one)."""
+    n = values.shape[0]
+    return [values[max(math.ceil(q * n - 1e-9), 1) - 1] for q in probs]
+
+
+def _total_rate_draws(rates: Sequence[GammaRate], draws: int, rng: np.random.Generator) -> np.ndarray:
+    total = np.zeros(draws)
+    for g in rates:  # one block of draws per site, in the order given
+        if g.shape > 0:
+            total += rng.standard_gamma(g.shape, size=draws) / g.rate
+    return total
+
+
+def time_to_target(
+    rates: Sequence[GammaRate], target: int, *, horizon_months: int = 60, draws: int = 20000, seed: int = 0
+) -> TimeToTarget:
+    """Months until `target` enrollments in total, for sites enrolling at the given Gamma rates:
+    Lambda = sum of the sites' rates, T | Lambda ~ Gamma(target, Lambda), by simulation."""
+    _check_run(horizon_months, draws)
+    _check_target(target)
+    rng = np.random.default_rng(seed)
+    total = _total_rate_draws(rates, draws, rng)
+    with np.errstate(divide="ignore"):
+        times = np.sort(rng.standard_gamma(int(target), size=draws) / total)  # inf where Lambda = 0
+    probability = float(np.mean(times <= horizon_months))
+    q = [float(x) for x in _sorted_quantiles(times, (0.5, 0.1, 0.9, 0.025, 0.975))]
+    median, low80, high80, low95, high95 = (x if x <= horizon_months else None for x in q)
+    if not total.any():
+        status, note = "no_enrollment", "no site enrolls anyone: the target is never reached"
+    elif median is None:
+        status = "beyond_horizon"
+        note = f"the target of {target} is unlikely to be reached within {horizon_months} months"
+    else:
+        status, note = "within_horizon", None
+        if high95 is None:
+            note = f"the upper end of the intervals lies beyond {horizon_months} months"
+    return TimeToTarget(int(target), status, note, median, low80, high80, low95, high95, probability)
+
+
+def enrollment_band(
+    rates: Sequence[GammaRate], *, horizon_months: int = 60, draws: int = 20000, seed: int = 0
+) -> EnrollmentBand:
+    """Total cumulative enrollment N(t) = Poisson process of rate Lambda at months 0..horizon:
+    simulated as monthly Poisson increments (each path is nondecreasing, so the quantile curves
+    are too), with the exact mean t * sum of the sites' mean rates."""
+    _check_run(horizon_months, draws)
+    rng = np.random.default_rng(seed)
+    total = _total_rate_draws(rates, draws, rng)
+    paths = np.zeros((draws, horizon_months + 1), dtype=np.int64)
+    paths[:, 1:] = np.cumsum(rng.poisson(total[:, None], size=(draws, horizon_months)), axis=1)
+    paths.sort(axis=0)
+    median, low80, high80, low95, high95 = (
+        tuple(int(v) for v in row) for row in _sorted_quantiles(paths, (0.5, 0.1, 0.9, 0.025, 0.975))
+    )
+    mean_rate = sum(g.mean for g in rates)
+    months = tuple(range(horizon_months + 1))
+    return EnrollmentBand(months, tuple(mean_rate * t for t in months), median, low80, high80, low95, high95)
+
+
+def _check_target(target: int) -> None:
+    if isinstance(target, bool) or not isinstance(target, int | np.integer) or target < 1:
+        raise FeasibilityError(
+            f"target {target!r} is not a positive whole number", where="--target", fix="e.g. --target 120"
+        )
+
+
+def _check_run(horizon_months: int, draws: int) -> None:
+    if not isinstance(horizon_months, int) or horizon_months < 1:
+        raise ValueError(f"horizon_months must be a positive integer, not {horizon_months!r}")
+    if not isinstance(draws, int) or draws < 1:
+        raise ValueError(f"draws must be a positive integer, not {draws!r}")
+
+
+def forecast(
+    site_counts: dict[str, list[int]],
+    conversion: dict[str, float] | float,
+    target: int | None,
+    *,
+    horizon_months: int = 60,
+    draws: int = 20000,
+    seed: int = 0,
+) -> Forecast:
+    """Enrollment forecast per site and in total from each site's monthly counts of newly
+    eligible patients (oldest first or not: only their sum and number matter).
+
+    `conversion` is one share for all sites or one per site (every site must have one; see
+    `site_conversions` to combine a default with a file's overrides). `target` is the total
+    sample size whose time to recruit is forecast, or None.
+    """
+    if not site_counts:
+        raise ValueError("forecast needs at least one site")
+    _check_run(horizon_months, draws)
+    if target is not None:
+        _check_target(target)
+    sites = list(site_counts)
+    if isinstance(conversion, Mapping):
+        missing = [s for s in sites if s not in conversion]
+        if missing:
+            raise FeasibilityError(
+                f"no conversion for site `{missing[0]}`", where="conversion", fix="give every site a share"
+            )
+        shares = site_conversions(sites, DEFAULT_CONVERSION, conversion)
+    else:
+        p = _check_p(conversion, "--conversion")
+        shares = dict.fromkeys(sites, p)
+
+    fit = fit_prior(site_counts)
+    eligible = [fit.prior.posterior(sum(site_counts[s]), len(site_counts[s])) for s in sites]
+    enrolling = [g.thinned(shares[s]) for s, g in zip(sites, eligible, strict=True)]
+    total_mean = sum(g.mean for g in enrolling)
+    site_forecasts = tuple(
+        SiteForecast(
+            site=s,
+            months_observed=len(site_counts[s]),
+            eligible_observed=int(sum(site_counts[s])),
+            conversion=shares[s],
+            eligible_rate=e,
+            enrollment_rate=g,
+            share=g.mean / total_mean if total_mean > 0 else 0.0,
+            expected=tuple(
+                SiteExpectation(t, t * g.mean, *g.predictive_quantiles(t, (0.1, 0.9))) for t in SITE_MONTHS
+            ),
+        )
+        for s, e, g in zip(sites, eligible, enrolling, strict=True)
+    )
+    run = {"horizon_months": horizon_months, "draws": draws, "seed": seed}
+    return Forecast(
+        prior=fit,
+        sites=site_forecasts,
+        total_rate_mean=total_mean,
+        time_to_target=None if target is None else time_to_target(enrolling, target, **run),
+        band=enrollment_band(enrolling, **run),
+        horizon_months=horizon_months,
+        draws=draws,
+        seed=seed,
+    )
+
+
+# --------------------------------------------------------------------------- conversion file
+
+
+def load_conversion(path: Path) -> dict[str, float]:
+    """Per-site conversion shares from a file, by its suffix:
+
+    * `.yaml` / `.yml`: one mapping of site id to share, e.g. `site_a: 0.25` per line (site ids
+      are kept as written: `001: 0.2` is site `001`);
+    * `.csv`: header `site_id,conversion` (in either order), one row per site.
+
+    Shares must be numbers in (0, 1]; a site may appear once. Errors are one line naming the
+    file and line.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".yaml", ".yml", ".csv"):
+        raise FeasibilityError(
+            "unknown conversion file type", where=str(path), fix="use a .yaml, .yml or .csv file"
+        )
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise FeasibilityError("conversion file not found", where=str(path), fix="check the path") from None
+    except UnicodeDecodeError:
+        raise FeasibilityError("not UTF-8 text", where=str(path), fix="save the file as UTF-8") from None
+    except OSError as e:
+        raise FeasibilityError(f"cannot read ({e.strerror})", where=str(path), fix="check the path") from None
+    entries = _conversion_yaml(text, path) if suffix != ".csv" else _conversion_csv(text, path)
+    out: dict[str, float] = {}
+    lines: dict[str, int] = {}
+    for site, raw, line in entries:
+        where = f"{path}:{line}"
+        if site in out:
+            raise FeasibilityError(
+                f"site `{site}` appears twice (first on line {lines[site]})", where=where, fix="keep one"
+            )
+        out[site], lines[site] = _conversion_value(raw, site, where), line
+    if not out:
+        raise FeasibilityError("the file lists no site", where=f"{path}:1", fix="add one site per line")
+    return out
+
+
+def _conversion_value(raw: object, site: str, where: str) -> float:
+    try:
+        value = float(raw)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise FeasibilityError(
+            f"conversion of site `{site}` is not a number (`{raw}`)",
+            where=where,
+            fix="write the share as a number, e.g. 0.3 for 30%",
+        ) from None
+    if not 0 < value <= 1:  # also refuses nan
+        raise FeasibilityError(
+            f"conversion of site `{site}` is {raw}, outside (0, 1]",
+            where=where,
+            fix="write a share between 0 and 1, e.g. 0.3 for 30%",
+        )
+    return value
+
+
+_YAML_NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:str"}
+
+
+def _conversion_yaml(text: str, path: Path) -> list[tuple[str, object, int]]:
+    """(site, raw value, line) from a YAML mapping, read as nodes so that keys keep their text
+    and every entry keeps its line."""
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        root = yaml.compose(text, Loader=loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        problem = (e.problem or e.context or "invalid YAML").strip()
+        raise FeasibilityError(
+            f"YAML syntax error: {problem}",
+            where=f"{path}:{mark.line + 1}" if mark else f"{path}:1",
+            fix="write one `site_id: share` per line",
+        ) from None
+    except yaml.YAMLError as e:
+        raise FeasibilityError(
+            f"YAML error: {str(e).splitlines()[0]}",
+            where=f"{path}:1",
+            fix="write one `site_id: share` per line",
+        ) from None
+    if root is None:
+        return []
+    if not isinstance(root, yaml.MappingNode):
+        raise FeasibilityError(
+            "expected a mapping of site id to conversion",
+            where=f"{path}:{root.start_mark.line + 1}",
+            fix="write one `site_id: share` per line, e.g. `site_a: 0.25`",
+        )
+    entries = []
+    for key, value in root.value:
+        line = key.start_mark.line + 1
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:null" or not key.value:
+            raise FeasibilityError(
+                "a site id must be a plain word", where=f"{path}:{line}", fix="write `site_id: share`"
+            )
+        if isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:null":
+            raise FeasibilityError(
+                f"site `{key.value}` has no conversion",
+                where=f"{path}:{line}",
+                fix="write the share after the colon, e.g. `site_a: 0.3`",
+            )
+        if not isinstance(value, yaml.ScalarNode) or value.tag not in _YAML_NUMBER_TAGS:
+            shown = f" (`{value.value}`)" if isinstance(value, yaml.ScalarNode) else ""
+            raise FeasibilityError(
+                f"conversion of site `{key.value}` is not a number{shown}",
+                where=f"{path}:{line}",
+                fix="write the share as a number, e.g. 0.3 for 30%",
+            )
+        entries.append((key.value, value.value, line))
+    return entries
+
+
+def _conversion_csv(text: str, path: Path) -> list[tuple[str, object, int]]:
+    """(site, raw value, line) from a CSV file with header site_id,conversion."""
+    reader = csv.reader(text.splitlines(), strict=True)
+    entries = []
+    header: list[str] | None = None
+    try:
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue  # blank line
+            cells = [cell.strip() for cell in row]
+            if header is None:
+                header = cells
+                _check_header(header, f"{path}:{line}")
+                continue
+            if len(cells) != len(header):
+                raise FeasibilityError(
+                    f"expected {len(header)} fields, found {len(cells)}",
+                    where=f"{path}:{line}",
+                    fix="write `site_id,conversion` on each line (quote a site id containing a comma)",
+                )
+            fields = dict(zip(header, cells, strict=True))
+            if not fields["site_id"]:
+                raise FeasibilityError("empty site id", where=f"{path}:{line}", fix="name the site")
+            entries.append((fields["site_id"], fields["conversion"], line))
+    except csv.Error as e:
+        raise FeasibilityError(
+            f"malformed CSV: {e}", where=f"{path}:{reader.line_num}", fix="check the quoting on that line"
+        ) from None
+    return entries
+
+
+def _check_header(header: list[str], where: str) -> None:
+    expected = ("site_id", "conversion")
+    fix = "the first line must be `site_id,conversion`"
+    for name in header:
+        if name not in expected:
+            raise FeasibilityError(f"unknown column `{name}`", where=where, fix=fix)
+    if len(set(header)) != len(header):
+        raise FeasibilityError("a column appears twice", where=where, fix=fix)
+    for name in expected:
+        if name not in header:
+            raise FeasibilityError(f"missing column `{name}`", where=where, fix=fix)

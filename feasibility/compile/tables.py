@@ -1,0 +1,45 @@
+"""The tables one evaluation reads and writes, and the key that identifies a patient in them.
+
+A run evaluates every patient once, at their index date. The monthly incidence evaluates
+them again at each of the last months' ends: the same queries over other tables, with the
+month as part of the patient key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlglot import exp
+
+from feasibility.compile.sqlexpr import col
+
+
+@dataclass(frozen=True)
+class Tables:
+    events: str = "events"
+    patient_concept: str = "patient_concept"
+    atom_masks: str = "atom_masks"
+    patients: str = "patients"
+    keys: tuple[str, ...] = ("patient_id",)
+
+    def key_columns(self, table: str | None = None) -> list[exp.Column]:
+        return [col(k, table) for k in self.keys]
+
+    def key_join(self, left: str, right: str) -> exp.Expression:
+        """`left.k = right.k AND ...` over the key columns."""
+        condition: exp.Expression | None = None
+        for k in self.keys:
+            eq = exp.EQ(this=col(k, left), expression=col(k, right))
+            condition = eq if condition is None else exp.And(this=condition, expression=eq)
+        assert condition is not None
+        return condition
+
+
+RUN = Tables()
+MONTHLY = Tables(
+    events="events_monthly",
+    patient_concept="patient_concept_monthly",
+    atom_masks="atom_masks_monthly",
+    patients="patients_monthly",
+    keys=("patient_id", "month_back"),
+)

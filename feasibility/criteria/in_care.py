@@ -1,0 +1,33 @@
+"""The base population's first step: patients still in care at the site.
+
+A patient last seen years ago is not a candidate, however well their old records match.
+`--active-within` puts an `in-care` criterion before every trial's own, so the waterfall
+shows how many patients it removes, like any protocol criterion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from feasibility.criteria.model import Criterion, Duration, InCare, Trial
+
+IN_CARE_ID = "in-care"
+DEFAULT_ACTIVE_WITHIN = Duration(24, "month")
+
+
+def in_care_criterion(within: Duration) -> Criterion:
+    return Criterion(
+        IN_CARE_ID,
+        "inclusion",
+        f"Still in care: any record at the site in the {within} before the index date (--active-within)",
+        InCare(within),
+    )
+
+
+def with_in_care_step(trial: Trial, within: Duration | None) -> Trial:
+    """The trial with the in-care criterion first (unchanged when `within` is None)."""
+    if within is None:
+        return trial
+    if any(c.id == IN_CARE_ID for c in trial.criteria):
+        return trial
+    return replace(trial, criteria=(in_care_criterion(within), *trial.criteria))

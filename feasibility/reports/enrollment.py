@@ -1,0 +1,87 @@
+"""The report's enrollment part: monthly incidence of (potentially) eligible patients per
+site, and the Poisson-Gamma forecast fitted to it. Counts are protected like every other
+published count; the forecast is fitted to the exact counts inside the site, and only its
+model outputs and protected totals are published."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from feasibility.analytics.forecast import forecast, site_conversions
+from feasibility.analytics.incidence import ALL_SITES, SiteIncidence, trial_incidence
+from feasibility.criteria.model import Duration, Trial
+from feasibility.engine import FirstEligible
+from feasibility.protect import Protection
+
+
+@dataclass(frozen=True)
+class ForecastSettings:
+    conversion: float = 0.3
+    conversion_by_site: dict[str, float] = field(default_factory=dict)
+    conversion_source: str = "--conversion-file"
+    target: int | None = None
+
+
+def _incidence_block(inc: SiteIncidence, protect: Protection, index: date | None) -> dict:
+    def half_totals(counts: tuple[int, ...]) -> dict:
+        # each half's total is published as a protected count, so the trend reveals no
+        # more than the counts themselves
+        half = len(counts) // 2
+        first, second = protect.count(sum(counts[:half])), protect.count(sum(counts[half:]))
+        return {
+            "first_half_months": half,
+            "first_half_total": first,
+            "second_half_months": len(counts) - half,
+            "second_half_total": second,
+        }
+
+    return {
+        "site_id": inc.site,
+        "months_back": list(inc.months_back),
+        "month_end": [
+            Duration(j, "month").before(index).isoformat() if j else index.isoformat()
+            for j in inc.months_back
+        ]
+        if index is not None
+        else None,
+        "new_eligible": [protect.count(n) for n in inc.new_eligible],
+        "new_potentially_eligible": [protect.count(n) for n in inc.new_potential],
+        "eligible_at_start": protect.count(inc.eligible_at_start),
+        "potentially_eligible_at_start": protect.count(inc.potential_at_start),
+        "trend_eligible": half_totals(inc.new_eligible),
+        "trend_potentially_eligible": half_totals(inc.new_potential),
+    }
+
+
+def enrollment_block(
+    trial: Trial,
+    first: FirstEligible,
+    settings: ForecastSettings,
+    protect: Protection,
+    index: date | None,
+) -> dict:
+    """The `enrollment` object of one trial in report.json."""
+    incidences = trial_incidence(first.months, first.counts.get(trial.id, {}))
+    sites = [inc for inc in incidences if inc.site != ALL_SITES]
+    block: dict = {
+        "months": first.months,
+        "basis": "potentially eligible",
+        "incidence": [_incidence_block(inc, protect, index) for inc in incidences],
+        "forecast": None,
+    }
+    if not sites:
+        return block
+    # Screening tests are done at the screening visit, so the patients a site can approach
+    # are the potentially eligible ones; the conversion covers approach, consent and screening.
+    conversion = site_conversions(
+        [s.site for s in sites],
+        settings.conversion,
+        settings.conversion_by_site,
+        source=settings.conversion_source,
+    )
+    fitted = forecast({s.site: list(s.new_potential) for s in sites}, conversion, settings.target).as_dict()
+    for site in fitted["sites"]:
+        site["eligible_observed"] = protect.count(site["eligible_observed"])
+    block["forecast"] = fitted
+    return block

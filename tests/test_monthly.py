@@ -1,0 +1,207 @@
+"""Monthly incidence and the still-in-care step, on hand-built patients who become
+eligible at known dates. Each patient sits at their own site, so the per-site counts read
+as that patient's first eligible month.
+
+The index date is 2025-06-30 and six months are evaluated; month end j is the index date
+minus j months: 06-30, 05-30, 04-30, 03-30, 02-28, 01-30 and 2024-12-30 (j = 6, the start).
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from feasibility.analytics.incidence import trial_incidence
+from feasibility.criteria.in_care import IN_CARE_ID, with_in_care_step
+from feasibility.criteria.load import load_trials
+from feasibility.criteria.model import Duration
+from feasibility.engine import Engine, RunOptions, connect
+from tests.support import REPO, event, person, write_extract
+from tests.test_errors import assert_one_line_error, feasibility
+
+TRIAL = REPO / "tests/fixtures/trials/monthly/monthly.yaml"
+AS_OF = date(2025, 6, 30)
+MONTHS = 6
+
+
+def sle(pid, day="2015-01-01"):
+    return event(pid, "diagnosis", "ICD10CM", "M32.14", day)
+
+
+def hb(pid, day, value):
+    return event(pid, "lab", "LOINC", "718-7", day, value_num=value, unit="g/L")
+
+
+def normal_hb(pid):
+    # a normal result never more than 90 days before any month end
+    return [hb(pid, d, 120) for d in ("2024-10-15", "2025-01-15", "2025-04-15")]
+
+
+def patient(pid, *rows, **demographics):
+    """A person row and the given event rows, all carrying the patient's demographics (the
+    event rows are built before the person row, so they are given them here)."""
+    head = person(pid, site_id=pid, **demographics)
+    shared = {k: head[0][k] for k in ("sex", "birth_year", "birth_date", "index_date") if k in head[0]}
+    return head + [{**r, **shared, "site_id": pid} for r in rows]
+
+
+# patient: (rows, expected (first month eligible, first month potentially eligible))
+CASES = {
+    "always": (patient("always", sle("always"), *normal_hb("always")), (6, 6)),
+    # the diagnosis is first recorded on 2025-02-10: eligible from the 02-28 month end
+    "dx_appears": (patient("dx_appears", sle("dx_appears", "2025-02-10"), *normal_hb("dx_appears")), (4, 4)),
+    # haemoglobin 50 g/L until a normal result on 2025-04-10
+    "lab_normalises": (
+        patient(
+            "lab_normalises",
+            sle("lab_normalises"),
+            hb("lab_normalises", "2024-10-15", 50),
+            hb("lab_normalises", "2025-01-15", 50),
+            hb("lab_normalises", "2025-04-10", 90),
+        ),
+        (2, 2),
+    ),
+    # no haemoglobin until 2025-05-20: potentially eligible throughout, confirmed from 05-30
+    "lab_done_late": (
+        patient("lab_done_late", sle("lab_done_late"), hb("lab_done_late", "2025-05-20", 120)),
+        (1, 6),
+    ),
+    # born 2007-03-15: 18 on 2025-03-15, so adult at the 03-30 month end, not at 02-28
+    "ages_in": (
+        patient("ages_in", sle("ages_in"), *normal_hb("ages_in"), birth_year=2007, birth_date="2007-03-15"),
+        (3, 3),
+    ),
+    # birth year 2007 only: 17 or 18 during 2025 (undecided), 16 or 17 at 2024-12-30
+    "ages_in_year_only": (
+        patient(
+            "ages_in_year_only", sle("ages_in_year_only"), *normal_hb("ages_in_year_only"), birth_year=2007
+        ),
+        (None, 5),
+    ),
+    # SLE never recorded
+    "never": (patient("never", *normal_hb("never")), (None, None)),
+}
+
+
+@pytest.fixture(scope="module")
+def first_eligible():
+    trials, library = load_trials([TRIAL])
+    rows = [r for case_rows, _ in CASES.values() for r in case_rows]
+    options = RunOptions(as_of=AS_OF)
+    with tempfile.TemporaryDirectory() as tmp:
+        extract = write_extract(rows, Path(tmp) / "x.parquet")
+        engine = Engine(connect(options), trials, library, options)
+        result = engine.load(str(extract))
+        return engine.monthly(result, MONTHS)
+
+
+@pytest.mark.parametrize("pid", list(CASES))
+def test_first_month_eligible(first_eligible, pid):
+    counts = first_eligible.counts["MONTHLY"][pid]
+    assert dict(counts) == {CASES[pid][1]: 1}
+
+
+def test_incidence_per_month(first_eligible):
+    everyone = trial_incidence(MONTHS, first_eligible.counts["MONTHLY"])[0]
+    assert everyone.site == "ALL"
+    assert everyone.months_back == (5, 4, 3, 2, 1, 0)
+    # eligible: dx_appears in month 4, ages_in in 3, lab_normalises in 2, lab_done_late in 1
+    assert everyone.new_eligible == (0, 1, 1, 1, 1, 0)
+    assert everyone.eligible_at_start == 1  # always
+    # potentially: ages_in_year_only in month 5; the others as above, lab_done_late from the start
+    assert everyone.new_potential == (1, 1, 1, 1, 0, 0)
+    assert everyone.potential_at_start == 2
+
+
+def test_patient_index_dates_shift_the_month_ends():
+    """With an index_date column, each patient's month ends follow their own index date."""
+    trials, library = load_trials([TRIAL])
+    rows = patient(
+        "shifted",
+        sle("shifted", "2022-11-15"),
+        hb("shifted", "2022-12-01", 120),
+        index_date="2023-01-31",
+    ) + patient("plain", sle("plain", "2025-05-01"), hb("plain", "2025-05-02", 120), index_date="2025-06-30")
+    options = RunOptions()
+    with tempfile.TemporaryDirectory() as tmp:
+        extract = write_extract(rows, Path(tmp) / "x.parquet")
+        engine = Engine(connect(options), trials, library, options)
+        first = engine.monthly(engine.load(str(extract)), MONTHS).counts["MONTHLY"]
+    # 2023-01-31 minus 1 month is 2022-12-31 (eligible), minus 2 is 2022-11-30 (no hb yet)
+    assert dict(first["shifted"]) == {(1, 2): 1}
+    assert dict(first["plain"]) == {(1, 1): 1}
+
+
+def test_in_care_step():
+    trials, library = load_trials([TRIAL])
+    trial = with_in_care_step(trials[0], Duration(24, "month"))
+    assert trial.criteria[0].id == IN_CARE_ID
+    rows = (
+        patient("recent", event("recent", "diagnosis", "ICD10CM", "J45.0", "2024-01-01"))
+        + patient("lapsed", sle("lapsed", "2023-06-29"))  # one day before the window
+        + patient("edge", event("edge", "lab", "LOINC", "9999-9", "2023-06-30"))  # first day of it
+        + patient("future_only", sle("future_only", "2025-07-01"))  # after the index date
+        + patient("no_dates")
+    )
+    options = RunOptions(as_of=AS_OF)
+    with tempfile.TemporaryDirectory() as tmp:
+        extract = write_extract(rows, Path(tmp) / "x.parquet")
+        engine = Engine(connect(options), [trial], library, options)
+        engine.load(str(extract))
+        values = {pid: v[IN_CARE_ID] for pid, v in engine.rule_values(trial).items()}
+    assert values == {"recent": True, "lapsed": False, "edge": True, "future_only": False, "no_dates": False}
+
+
+def test_run_publishes_protected_monthly_counts_and_a_forecast(tmp_path):
+    sample = REPO / "sample_data/extract.parquet"
+    proc = feasibility(
+        "run",
+        str(sample),
+        "--out",
+        str(tmp_path / "r"),
+        "--monthly",
+        "12",
+        "--target",
+        "30",
+        "-q",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert report["provenance"]["options"]["monthly"] == 12
+    for trial in report["trials"]:
+        assert trial["sites"][0]["waterfall"][1]["criterion_id"] == IN_CARE_ID
+        enrollment = trial["enrollment"]
+        for inc in enrollment["incidence"]:
+            assert len(inc["new_eligible"]) == 12
+            for n in inc["new_eligible"] + inc["new_potentially_eligible"]:
+                assert n is None or (n == 0 or (n >= 11 and n % 5 == 0))  # min-cell 11, rounded to 5
+        forecast = enrollment["forecast"]
+        assert forecast["time_to_target"]["target"] == 30
+        for site in forecast["sites"]:
+            n = site["eligible_observed"]
+            assert n is None or n == 0 or (n >= 11 and n % 5 == 0)
+        # a plausible forecast for every seed trial: recruiting, and 30 patients within the horizon
+        assert forecast["total_rate_mean"] > 0
+        t = forecast["time_to_target"]
+        assert t["status"] == "within_horizon" and 0 < t["low95"] <= t["median"] <= t["high95"]
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("--target", "10"), ("--target", "--monthly")),
+        (("--conversion", "0.5"), ("--conversion", "--monthly")),
+        (("--active-within", "soon"), ("--active-within", "cannot read the window")),
+        (("--monthly", "6", "--conversion-file", "missing.yaml"), ("missing.yaml",)),
+    ],
+)
+def test_enrollment_options_errors(tmp_path, args, fragments):
+    sample = REPO / "sample_data/extract.parquet"
+    proc = feasibility("run", str(sample), "--out", str(tmp_path / "r"), *args, cwd=tmp_path)
+    assert_one_line_error(proc, *fragments)
+    assert not (tmp_path / "r").exists()
