@@ -10,6 +10,8 @@ measures, each in a fresh process with the same thread count:
 - expert: one hand-written DuckDB query computing, per patient and per code the trials use,
           the latest date and the latest value;
 - run:    the full `feasibility run` CLI with the four seed trials, reports written;
+- monthly: the same run with `--monthly 24` (every month end of two years evaluated, and the
+          enrollment forecast), as a multiple of the plain run;
 - run-1 / run-16: the CLI with 1 and with 16 trials (seed trials plus variants with other
           thresholds, windows and ids), to show how time grows with the number of trials.
 It prints a table of seconds, ratios and peak RSS, and writes it as CSV. Timings on a shared
@@ -153,6 +155,8 @@ def bench_size(
         if memory_limit:
             options += ["--memory-limit", memory_limit]
         run, run_rss = timed([*cli, "run", str(extract), *options])
+        # the monthly incidence over 24 months and the forecast, against the plain run
+        monthly, _ = timed([*cli, "run", str(extract), "--monthly", "24", *options])
         by_trials = {}
         for n, folder in trial_sets.items():
             by_trials[n], _ = timed([*cli, "run", str(extract), "--trials", str(folder), *options])
@@ -170,6 +174,8 @@ def bench_size(
             "run_over_floor": round(run / floor, 2),
             "run_over_expert": round(run / expert, 2),
             "peak_rss_gib": round(run_rss, 2),
+            "monthly_24_s": round(monthly, 2),
+            "monthly_over_run": round(monthly / run, 2),
             "expert_rss_gib": round(expert_rss, 2),
         }
         for n, seconds in by_trials.items():
