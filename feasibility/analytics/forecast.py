@@ -69,6 +69,7 @@ import numpy as np
 import yaml
 
 from feasibility.errors import FeasibilityError
+from feasibility.user_files import read_user_text
 
 DEFAULT_CONVERSION = 0.3
 SITE_MONTHS = (6, 12)  # months at which each site's expected enrollment is reported
@@ -578,14 +579,7 @@ def load_conversion(path: Path) -> dict[str, float]:
         raise FeasibilityError(
             "unknown conversion file type", where=str(path), fix="use a .yaml, .yml or .csv file"
         )
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise FeasibilityError("conversion file not found", where=str(path), fix="check the path") from None
-    except UnicodeDecodeError:
-        raise FeasibilityError("not UTF-8 text", where=str(path), fix="save the file as UTF-8") from None
-    except OSError as e:
-        raise FeasibilityError(f"cannot read ({e.strerror})", where=str(path), fix="check the path") from None
+    text = read_user_text(path, what="conversion file")
     entries = _conversion_yaml(text, path) if suffix != ".csv" else _conversion_csv(text, path)
     out: dict[str, float] = {}
     lines: dict[str, int] = {}

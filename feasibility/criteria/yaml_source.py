@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from feasibility.errors import TrialError
+from feasibility.user_files import read_user_text
 
 
 class Located(dict):
@@ -66,14 +67,7 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 
 def load_yaml(path: Path) -> Any:
     """Parse a YAML file; syntax errors become one-line errors with line and column."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise TrialError("file not found", where=str(path), fix="check the path") from None
-    except UnicodeDecodeError:
-        raise TrialError("not UTF-8 text", where=str(path), fix="save the file as UTF-8") from None
-    except OSError as e:
-        raise TrialError(f"cannot read ({e.strerror})", where=str(path)) from None
+    text = read_user_text(path, TrialError)
     loader = _Loader(text)
     loader.name = str(path)  # type: ignore[attr-defined]
     try:

@@ -1,0 +1,20 @@
+"""Reading the user's own text files (trials, concepts, conversion rates) with one-line
+errors instead of tracebacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from feasibility.errors import FeasibilityError
+
+
+def read_user_text(path: Path, error: type[FeasibilityError] = FeasibilityError, what: str = "file") -> str:
+    """The file's text (UTF-8, a byte-order mark allowed); any problem is a one-line `error`."""
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise error(f"{what} not found", where=str(path), fix="check the path") from None
+    except UnicodeDecodeError:
+        raise error("not UTF-8 text", where=str(path), fix="save the file as UTF-8") from None
+    except OSError as e:
+        raise error(f"cannot read ({e.strerror})", where=str(path), fix="check the path") from None
