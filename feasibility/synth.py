@@ -1014,11 +1014,12 @@ SELECT 'P' || lpad(CAST(e.pid + 1 AS VARCHAR), 8, '0') AS patient_id,
        CAST(e.end_date - lapse.days AS DATE) AS end_date
 FROM (({person}) UNION ALL ({noise}) UNION ALL ({events})) e
 JOIN pat p USING (pid)
-CROSS JOIN LATERAL (
-    SELECT CASE WHEN u(p.seed, p.pid, 0, 'lapsed') < {lapsed}
-                THEN CAST(760 + floor(u(p.seed, p.pid, 0, 'lapse') * 1500) AS INTEGER)
-                ELSE 0 END AS days
-) lapse
+JOIN (
+    SELECT pid, CASE WHEN u(seed, pid, 0, 'lapsed') < {lapsed}
+                     THEN CAST(760 + floor(u(seed, pid, 0, 'lapse') * 1500) AS INTEGER)
+                     ELSE 0 END AS days
+    FROM pat
+) lapse USING (pid)
 JOIN sites s ON s.site_idx = p.site_idx
 ORDER BY {order}
 """
