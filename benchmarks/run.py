@@ -121,7 +121,12 @@ def variant_trials(folder: Path, count: int) -> Path:
 
 
 def bench_size(
-    patients: int, threads: int, memory_limit: str | None, work: Path, trial_counts: tuple[int, ...]
+    patients: int,
+    threads: int,
+    memory_limit: str | None,
+    work: Path,
+    trial_counts: tuple[int, ...],
+    with_monthly: bool = True,
 ) -> list[dict]:
     rows = []
     codes = ", ".join(f"'{c}'" for c in trial_codes())
@@ -156,7 +161,7 @@ def bench_size(
             options += ["--memory-limit", memory_limit]
         run, run_rss = timed([*cli, "run", str(extract), *options])
         # the monthly incidence over 24 months and the forecast, against the plain run
-        monthly, _ = timed([*cli, "run", str(extract), "--monthly", "24", *options])
+        monthly = timed([*cli, "run", str(extract), "--monthly", "24", *options])[0] if with_monthly else None
         by_trials = {}
         for n, folder in trial_sets.items():
             by_trials[n], _ = timed([*cli, "run", str(extract), "--trials", str(folder), *options])
@@ -174,8 +179,8 @@ def bench_size(
             "run_over_floor": round(run / floor, 2),
             "run_over_expert": round(run / expert, 2),
             "peak_rss_gib": round(run_rss, 2),
-            "monthly_24_s": round(monthly, 2),
-            "monthly_over_run": round(monthly / run, 2),
+            "monthly_24_s": round(monthly, 2) if monthly else None,
+            "monthly_over_run": round(monthly / run, 2) if monthly else None,
             "expert_rss_gib": round(expert_rss, 2),
         }
         for n, seconds in by_trials.items():
@@ -201,6 +206,7 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="100000,1000000", help="patients per extract, comma-separated")
     parser.add_argument("--tiny", action="store_true", help="one 2,000-patient size, for CI")
+    parser.add_argument("--no-monthly", action="store_true", help="skip the --monthly 24 measurement")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--memory-limit", help="DuckDB memory limit for every measurement, e.g. 8GB")
     parser.add_argument("--work", type=Path, help="folder for extracts (default: a temporary one)")
@@ -212,7 +218,7 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         rows = []
         for n in sizes:
-            rows += bench_size(n, args.threads, args.memory_limit, work, (1, 4, 16))
+            rows += bench_size(n, args.threads, args.memory_limit, work, (1, 4, 16), not args.no_monthly)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     keys = list(dict.fromkeys(k for r in rows for k in r))
     with args.out.open("w", newline="") as fh:

@@ -19,6 +19,7 @@ arguments, never on the thread count or on Python. Normal deviates come from Box
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -599,6 +600,7 @@ NOISE: tuple[tuple, ...] = (
     ("medication", "ATC", "C08CA01", "mg/d", 5.0, 0.3, None, 1),  # amlodipine
 )
 NOISE_PER_PATIENT = 20  # mean noise rows per patient (uniform 0 .. 2x)
+CHUNK_PATIENTS = 200_000
 ROW_GROUP_SIZE = 1_000_000  # rows per parquet row group
 
 
@@ -1132,7 +1134,7 @@ def generate(
         )
         for name in ("slots", "slot_profile", "slot_codes", "slot_units"):
             _register(con, name, _arrow(getattr(tables, name)))
-        _register(con, "pat", con.sql(_PATIENTS).to_arrow_table())
+        everyone = con.sql(_PATIENTS).to_arrow_table()
         order = (
             "e.pid, e.src, e.slot_id, e.k"
             if sort_rows
@@ -1145,7 +1147,23 @@ def generate(
             order=order,
             lapsed=LAPSED_SHARE,
         )
-        con.sql(query).write_parquet(str(out), compression="zstd", row_group_size=ROW_GROUP_SIZE)
+        # Patients are generated in chunks, each written to a part file that is then copied
+        # into the one extract in order: bounded memory, and DuckDB 2.0 hits an internal
+        # error ("dict-surviving cache") when one query writes millions of patients at once.
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=".synth-") as scratch:
+            parts = []
+            for start in range(0, patients, CHUNK_PATIENTS):
+                _register(con, "pat", everyone.slice(start, CHUNK_PATIENTS))
+                part = Path(scratch) / f"part-{len(parts):05d}.parquet"
+                con.sql(query).write_parquet(str(part), compression="zstd", row_group_size=ROW_GROUP_SIZE)
+                parts.append(str(part))
+            if len(parts) == 1:
+                Path(parts[0]).replace(out)
+            else:
+                con.execute("SET preserve_insertion_order = true")
+                con.sql("SELECT * FROM read_parquet(?)", params=[parts]).write_parquet(
+                    str(out), compression="zstd", row_group_size=ROW_GROUP_SIZE
+                )
         rows = con.execute("SELECT count(*) FROM read_parquet(?)", [str(out)]).fetchone()[0]
     finally:
         con.close()
