@@ -110,6 +110,19 @@ def cli() -> None:
     type=click.IntRange(min=1),
     help="With --monthly: the sample size whose time to recruit is forecast.",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Where the compiled SQL runs; spark needs `pip install 'feasibility[spark]'` and Java.",
+)
+@click.option(
+    "--spark-master",
+    default="local[2]",
+    show_default=True,
+    help="With --engine spark: the Spark master URL (local[N] or a cluster's spark://host:port).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print no waterfall, only where the report is.")
 def run(
     extract: str,
@@ -127,6 +140,8 @@ def run(
     conversion: float,
     conversion_file: Path | None,
     target: int | None,
+    engine: str,
+    spark_master: str,
     quiet: bool,
 ) -> None:
     """Evaluate every trial on EXTRACT and write the report folder."""
@@ -177,6 +192,7 @@ def run(
             active_within=in_care,
             monthly=monthly,
             forecast=forecast,
+            spark_master=spark_master if engine == "spark" else None,
             progress=lambda message: status.update(message),
         )
     if not quiet:

@@ -12,6 +12,7 @@ from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN, with_in_care_ste
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import Duration
 from feasibility.engine import Engine, RunOptions, connect
+from feasibility.errors import FeasibilityError
 from feasibility.protect import Protection
 from feasibility.reports.build import build_report
 from feasibility.reports.enrollment import ForecastSettings, enrollment_block
@@ -35,14 +36,22 @@ def run_feasibility(
     active_within: Duration | None = DEFAULT_ACTIVE_WITHIN,
     monthly: int | None = None,
     forecast: ForecastSettings | None = None,
+    spark_master: str | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Run every trial on the extract, write the report folder, return the report.
 
     `active_within` puts the still-in-care step first in every trial (None: off);
     `monthly` adds the incidence of eligible patients over that many months and the
-    enrollment forecast fitted to it."""
+    enrollment forecast fitted to it. With `spark_master` the trials run on Apache Spark
+    (the same compiled SQL) instead of DuckDB."""
     step = progress or (lambda message: None)
+    if spark_master is not None:
+        for wanted, flag in ((monthly, "--monthly"), (patient_list, "--patient-list")):
+            if wanted:
+                raise FeasibilityError(
+                    f"{flag} runs on the DuckDB engine only", where="--engine spark", fix=f"drop {flag}"
+                )
     trials, library = load_trials(list(trial_paths) or None)
     trials = [with_in_care_step(t, active_within) for t in trials]
     options = RunOptions(as_of=as_of, site=site, threads=threads, memory_limit=memory_limit)
@@ -50,7 +59,12 @@ def run_feasibility(
     con = connect(options)
     try:
         engine = Engine(con, trials, library, options)
-        result = engine.load(extract, progress=step)
+        if spark_master is not None:
+            from feasibility.spark_engine import run_on_spark
+
+            result = run_on_spark(extract, trials, library, options, master=spark_master, progress=step)
+        else:
+            result = engine.load(extract, progress=step)
         enrollment = None
         if monthly:
             first = engine.monthly(result, monthly, progress=step)
@@ -75,6 +89,7 @@ def run_feasibility(
                 "conversion": (forecast or ForecastSettings()).conversion if monthly else None,
                 "conversion_by_site": dict(forecast.conversion_by_site) if monthly and forecast else None,
                 "target": forecast.target if monthly and forecast else None,
+                "engine": "spark" if spark_master is not None else "duckdb",
             },
             concept_files=[f.name for f in library.files],
             enrollment=enrollment,

@@ -36,7 +36,7 @@ def listing(
         "--    is_medication) is built by the engine from (1) and the concept library (prefix",
         f"--    patterns, exclusions, unit conversions, dose factors). Concept ids: {concepts}",
     ]
-    for number, statement in enumerate(statements(trials, plan, default, index_column), start=3):
+    for number, statement in enumerate(statements(trials, plan, default, index_column, dialect), start=3):
         body = render(statement.expression, dialect, pretty=True)
         parts += ["", f"-- {number}. {statement.name}: {statement.note}"]
         if statement.creates:

@@ -195,7 +195,9 @@ def test_data_quality_warnings_are_counted(tmp_path):
         event("p1", "lab", "LOINC", "1742-6", "2025-03-01", value_num=30, unit="U/L"),  # after index
         event("p1", "lab", "LOINC", "1742-6", "2025-01-01", value_num=-5, unit="U/L"),  # negative
         event("p1", "lab", "LOINC", "1742-6", "2025-01-02", value_num=9e6, unit="U/L"),  # absurd
-        event("p1", "lab", "LOINC", "1742-6", "2025-01-03", value_num=-7, unit="furlong"),  # negative, any unit
+        event(
+            "p1", "lab", "LOINC", "1742-6", "2025-01-03", value_num=-7, unit="furlong"
+        ),  # negative, any unit
         event("p1", "lab", "LOINC", "1742-6", "2024-11-01", value_num=20, unit="U/L"),
         event("p1", "lab", "LOINC", "1742-6", "2024-11-01", value_num=20, unit="U/L"),  # duplicate row
         event("p1", "lab", "LOINC", "1742-6", "2024-12-01", value_num=30, unit="furlong"),  # unknown unit

@@ -198,6 +198,7 @@ def test_run_publishes_protected_monthly_counts_and_a_forecast(tmp_path):
         (("--conversion", "0.5"), ("--conversion", "--monthly")),
         (("--active-within", "soon"), ("--active-within", "cannot read the window")),
         (("--monthly", "6", "--conversion-file", "missing.yaml"), ("missing.yaml",)),
+        (("--engine", "spark", "--monthly", "3"), ("--monthly", "DuckDB engine only")),
     ],
 )
 def test_enrollment_options_errors(tmp_path, args, fragments):

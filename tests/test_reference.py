@@ -78,7 +78,25 @@ def event_rows(draw, pid: str, demo: dict) -> dict:
                 st.sampled_from(
                     # -3 and 300 g/L fall outside plausible ranges (the spec library's hemoglobin
                     # is 20-250 g/L): such results are counted and not used
-                    [-3.0, 0.0, 0.5, 1.0, 2.0, 5.9, 6.0, 7.0, 7.5, 10.0, 40.0, 60.0, 70.0, 120.0, 121.0, 176.0, 300.0]
+                    [
+                        -3.0,
+                        0.0,
+                        0.5,
+                        1.0,
+                        2.0,
+                        5.9,
+                        6.0,
+                        7.0,
+                        7.5,
+                        10.0,
+                        40.0,
+                        60.0,
+                        70.0,
+                        120.0,
+                        121.0,
+                        176.0,
+                        300.0,
+                    ]
                 ),
             )
         )

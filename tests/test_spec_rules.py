@@ -71,7 +71,13 @@ case("sle2_yes", "sle_twice", True, ("dx", "M32.14", "2024-03-01"), ("dx", "M32.
 case("sle2_one_out", "sle_twice", False, ("dx", "M32.14", "2023-03-01"), ("dx", "M32.9", "2024-09-01"))
 case("sle2_boundary", "sle_twice", True, ("dx", "M32.14", "2024-02-01"), ("dx", "M32.9", "2024-09-01"))
 case("sle2_duplicate_row", "sle_twice", False, ("dx", "M32.14", "2024-09-01"), ("dx", "M32.14", "2024-09-01"))
-case("sle2_same_day_two_codes", "sle_twice", False, ("dx", "M32.14", "2024-09-01"), ("dx", "M32.9", "2024-09-01"))
+case(
+    "sle2_same_day_two_codes",
+    "sle_twice",
+    False,
+    ("dx", "M32.14", "2024-09-01"),
+    ("dx", "M32.9", "2024-09-01"),
+)
 case("sle2_day_before", "sle_twice", False, ("dx", "M32.14", "2024-01-31"), ("dx", "M32.9", "2024-09-01"))
 # -- SLE recorded on or before 2024-02-01 (index - 1 year)
 case("sleold_edge", "sle_old", True, ("dx", "M32.14", "2024-02-01"), ("dx", "M32.14", "2025-01-01"))

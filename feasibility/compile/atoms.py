@@ -223,12 +223,15 @@ def _bit(atom_index: int) -> tuple[int, int]:
     return w, 1 << (2 * j)
 
 
-def atom_masks_query(plan: Plan, tables: Tables = RUN) -> exp.Expression:
+def atom_masks_query(plan: Plan, tables: Tables = RUN, one_scan: bool = False) -> exp.Expression:
     """Per patient, words p0.. (has a row of the atom's concept, on the `known` bit) and
     a0.. (two bits per atom: known, true).
 
     One UNION ALL branch per concept reads only that concept's rows and evaluates only its
-    atoms, each once; the branches are OR-ed together per patient.
+    atoms, each once; the branches are OR-ed together per patient. With `one_scan` (for
+    Spark, which plans and ships a UNION of a hundred branches slowly) the branches become
+    one SELECT, each word a CASE on the row's concept, and each atom's bits are computed by
+    arithmetic on one evaluation of it; the words are the same.
     """
     rows = RowAtoms(plan)
     words = n_words(plan)
@@ -237,6 +240,8 @@ def atom_masks_query(plan: Plan, tables: Tables = RUN) -> exp.Expression:
         by_concept.setdefault(plan.concept_id(atom.concept), []).append(a)
     zero = exp.cast(lit(0), "BIGINT", copy=False)
     branches = []
+    presents: list[list[int]] = []
+    totals: list[list[exp.Expression]] = []
     for cid, indexes in by_concept.items():
         present = [0] * words
         values: list[list[exp.Expression]] = [[] for _ in range(words)]
@@ -244,21 +249,30 @@ def atom_masks_query(plan: Plan, tables: Tables = RUN) -> exp.Expression:
             w, known = _bit(a)
             present[w] |= known
             value = exp.Paren(this=rows.value(plan.atoms[a]))
-            values[w].append(case([(value, lit(3 * known)), (not_(value), lit(known))], lit(0)))
+            if one_scan:  # the atom evaluated once: 3 * known if TRUE, known if FALSE, 0 if NULL
+                bits = exp.Mul(this=exp.cast(value, "BIGINT", copy=False), expression=lit(2 * known))
+                values[w].append(func("coalesce", exp.Add(this=bits, expression=lit(known)), lit(0)))
+            else:
+                values[w].append(case([(value, lit(3 * known)), (not_(value), lit(known))], lit(0)))
         select: list[exp.Expression] = tables.key_columns()
         select += [
             exp.cast(lit(present[w]), "BIGINT", copy=False).as_(f"p{w}", copy=False) for w in range(words)
         ]
+        presents.append(present)
+        totals.append([])
         for w in range(words):
             total: exp.Expression = zero
             for term in values[w]:
                 total = exp.Add(this=total, expression=term)
-            select.append(exp.cast(total, "BIGINT", copy=False).as_(f"a{w}", copy=False))
+            totals[-1].append(exp.cast(total, "BIGINT", copy=False))
+            select.append(totals[-1][-1].as_(f"a{w}", copy=False))
         branches.append(
             exp.select(*select)
             .from_(tables.patient_concept, copy=False)
             .where(exp.EQ(this=col("concept_id"), expression=lit(cid)), copy=False)
         )
+    if one_scan and branches:
+        branches = [_one_scan(tables, list(by_concept), presents, totals, words)]
     if not branches:  # no concept atoms at all: one empty branch keeps the shape
         branches.append(
             exp.select(
@@ -274,6 +288,42 @@ def atom_masks_query(plan: Plan, tables: Tables = RUN) -> exp.Expression:
         exp.select(*tables.key_columns(), *rollup)
         .from_(union.subquery("atoms"), copy=False)
         .group_by(*tables.key_columns(), copy=False)
+    )
+
+
+def _one_scan(
+    tables: Tables,
+    concepts: list[int],
+    presents: list[list[int]],
+    totals: list[list[exp.Expression]],
+    words: int,
+) -> exp.Select:
+    """The per-concept branches of `atom_masks_query` as one SELECT: each word is a CASE on
+    the row's concept, over the concepts with atoms in that word."""
+
+    def word(values: list[exp.Expression | None]) -> exp.Expression:
+        zero = exp.cast(lit(0), "BIGINT", copy=False)
+        whens = [
+            (exp.EQ(this=col("concept_id"), expression=lit(cid)), value)
+            for cid, value in zip(concepts, values, strict=True)
+            if value is not None
+        ]
+        return case(whens, zero) if whens else zero
+
+    select: list[exp.Expression] = tables.key_columns()
+    for w in range(words):
+        bits = [exp.cast(lit(p[w]), "BIGINT", copy=False) if p[w] else None for p in presents]
+        select.append(word(bits).as_(f"p{w}", copy=False))
+    for w in range(words):
+        select.append(
+            word([t[w] if p[w] else None for p, t in zip(presents, totals, strict=True)]).as_(
+                f"a{w}", copy=False
+            )
+        )
+    return (
+        exp.select(*select)
+        .from_(tables.patient_concept, copy=False)
+        .where(exp.In(this=col("concept_id"), expressions=[lit(cid) for cid in concepts]), copy=False)
     )
 
 

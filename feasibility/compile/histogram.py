@@ -43,17 +43,34 @@ def mask_words(passes: Sequence[exp.Expression], n_words: int) -> tuple[list, li
 
 
 def histogram_query(
-    trials: Sequence[Trial], compiler: PredicateCompiler, table: str = "patients"
+    trials: Sequence[Trial], compiler: PredicateCompiler, table: str = "patients", group_outside: bool = False
 ) -> exp.Expression:
-    """One UNION ALL of per-trial GROUP BYs: trial_id, site_id, p0.., u0.., n."""
+    """One UNION ALL of per-trial GROUP BYs: trial_id, site_id, p0.., u0.., n.
+
+    With `group_outside` (for Spark, which analyses a GROUP BY over large expressions very
+    slowly) each criterion is evaluated once in a subquery, the words in the next one, and
+    they are grouped by name outside; the counts are the same."""
     n_words = words_needed(trials)
     branches = []
     for trial in trials:
         passes = [compiler.passes(c) for c in trial.criteria]
+        source: exp.Expression | str = table
+        if group_outside:
+            values = [p.as_(f"c{k}", copy=False) for k, p in enumerate(passes)]
+            source = exp.select(col("site_id"), *values).from_(table, copy=False).subquery("criteria")
+            passes = [col(f"c{k}") for k in range(len(passes))]
         passed, unknown = mask_words(passes, n_words)
         select = [lit(trial.id).as_("trial_id", copy=False), col("site_id")]
-        select += [w.as_(f"p{i}", copy=False) for i, w in enumerate(passed)]
-        select += [w.as_(f"u{i}", copy=False) for i, w in enumerate(unknown)]
+        words = [w.as_(f"p{i}", copy=False) for i, w in enumerate(passed)]
+        words += [w.as_(f"u{i}", copy=False) for i, w in enumerate(unknown)]
+        if group_outside:
+            masks = exp.select(col("site_id"), *words).from_(source, copy=False).subquery("masks")
+            select += [col(w.alias) for w in words]
+            select.append(exp.Count(this=exp.Star()).as_("n", copy=False))
+            group = [col("site_id"), *[col(w.alias) for w in words]]
+            branches.append(exp.select(*select).from_(masks, copy=False).group_by(*group, copy=False))
+            continue
+        select += words
         select.append(exp.Count(this=exp.Star()).as_("n", copy=False))
         group = [col("site_id"), *[exp.Literal.number(i + 3) for i in range(2 * n_words)]]
         branches.append(exp.select(*select).from_(table, copy=False).group_by(*group, copy=False))

@@ -114,119 +114,73 @@ SELECT
 FROM (
   SELECT
     `patient_id`,
-    CAST(1 AS BIGINT) AS p0,
-    CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
-        CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
-      )
-      THEN 3
-      WHEN NOT (
-        CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
-      )
-      THEN 1
-      ELSE 0
-    END AS BIGINT) AS a0
-  FROM patient_concept
-  WHERE
-    `concept_id` = 0
-  UNION ALL
-  SELECT
-    `patient_id`,
-    CAST(4 AS BIGINT) AS p0,
-    CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
-        CASE
-          WHEN `latest`.d >= `idx` - 90
-          THEN (
-            CASE
-              WHEN (
-                `latest`.v IS NULL
-              )
-              AND (
-                LOWER(TRIM(`latest`.t)) IN (
-                  'negative',
-                  'neg',
-                  '-',
-                  'not detected',
-                  'undetected',
-                  'non-reactive',
-                  'nonreactive',
-                  'non reactive',
-                  'absent',
-                  'no',
-                  'not present'
+    CASE
+      WHEN `concept_id` = 0
+      THEN CAST(1 AS BIGINT)
+      WHEN `concept_id` = 1
+      THEN CAST(4 AS BIGINT)
+      WHEN `concept_id` = 2
+      THEN CAST(16 AS BIGINT)
+      ELSE CAST(0 AS BIGINT)
+    END AS p0,
+    CASE
+      WHEN `concept_id` = 0
+      THEN CAST(CAST(0 AS BIGINT) + COALESCE(
+        CAST((
+          CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
+        ) AS BIGINT) * 2 + 1,
+        0
+      ) AS BIGINT)
+      WHEN `concept_id` = 1
+      THEN CAST(CAST(0 AS BIGINT) + COALESCE(
+        CAST((
+          CASE
+            WHEN `latest`.d >= `idx` - 90
+            THEN (
+              CASE
+                WHEN (
+                  `latest`.v IS NULL
                 )
-              )
-              THEN 0
-              ELSE CASE
-                WHEN `latest`.rh > 0
-                THEN `latest`.v / `latest`.rh
-                WHEN NOT `latest`.f IS NULL
-                THEN `latest`.v * `latest`.f / 40.0
-              END
-            END
-          ) <= 3.0
-        END
-      )
-      THEN 12
-      WHEN NOT (
-        CASE
-          WHEN `latest`.d >= `idx` - 90
-          THEN (
-            CASE
-              WHEN (
-                `latest`.v IS NULL
-              )
-              AND (
-                LOWER(TRIM(`latest`.t)) IN (
-                  'negative',
-                  'neg',
-                  '-',
-                  'not detected',
-                  'undetected',
-                  'non-reactive',
-                  'nonreactive',
-                  'non reactive',
-                  'absent',
-                  'no',
-                  'not present'
+                AND (
+                  LOWER(TRIM(`latest`.t)) IN (
+                    'negative',
+                    'neg',
+                    '-',
+                    'not detected',
+                    'undetected',
+                    'non-reactive',
+                    'nonreactive',
+                    'non reactive',
+                    'absent',
+                    'no',
+                    'not present'
+                  )
                 )
-              )
-              THEN 0
-              ELSE CASE
-                WHEN `latest`.rh > 0
-                THEN `latest`.v / `latest`.rh
-                WHEN NOT `latest`.f IS NULL
-                THEN `latest`.v * `latest`.f / 40.0
+                THEN 0
+                ELSE CASE
+                  WHEN `latest`.rh > 0
+                  THEN `latest`.v / `latest`.rh
+                  WHEN NOT `latest`.f IS NULL
+                  THEN `latest`.v * `latest`.f / 40.0
+                END
               END
-            END
-          ) <= 3.0
-        END
-      )
-      THEN 4
-      ELSE 0
-    END AS BIGINT) AS a0
+            ) <= 3.0
+          END
+        ) AS BIGINT) * 8 + 4,
+        0
+      ) AS BIGINT)
+      WHEN `concept_id` = 2
+      THEN CAST(CAST(0 AS BIGINT) + COALESCE(
+        CAST((
+          CASE WHEN `last_date` >= ADD_MONTHS(`idx`, -6) THEN TRUE ELSE FALSE END
+        ) AS BIGINT) * 32 + 16,
+        0
+      ) AS BIGINT)
+      ELSE CAST(0 AS BIGINT)
+    END AS a0
   FROM patient_concept
   WHERE
-    `concept_id` = 1
-  UNION ALL
-  SELECT
-    `patient_id`,
-    CAST(16 AS BIGINT) AS p0,
-    CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
-        CASE WHEN `last_date` >= ADD_MONTHS(`idx`, -6) THEN TRUE ELSE FALSE END
-      )
-      THEN 48
-      WHEN NOT (
-        CASE WHEN `last_date` >= ADD_MONTHS(`idx`, -6) THEN TRUE ELSE FALSE END
-      )
-      THEN 16
-      ELSE 0
-    END AS BIGINT) AS a0
-  FROM patient_concept
-  WHERE
-    `concept_id` = 2
+    `concept_id` IN (0, 1, 2)
 ) AS atoms
 GROUP BY
   `patient_id`;
@@ -314,125 +268,77 @@ LEFT JOIN atom_masks AS m
 SELECT
   'SMALL' AS trial_id,
   `site_id`,
-  CAST(0 AS BIGINT) + CASE
-    WHEN (
-      CASE
-        WHEN (
-          `age_lo` >= 18.0
-        ) AND (
-          `age_hi` >= 18.0
-        )
-        THEN TRUE
-        WHEN (
-          NOT (
-            `age_lo` >= 18.0
-          )
-        ) AND (
-          NOT (
-            `age_hi` >= 18.0
-          )
-        )
-        THEN FALSE
-      END
-    )
-    THEN 1
-    ELSE 0
-  END + CASE
-    WHEN (
-      CASE
-        WHEN `p0` & 1 <> 0
-        THEN CASE WHEN `a0` & 2 <> 0 THEN TRUE WHEN `a0` & 1 <> 0 THEN FALSE END
-        ELSE FALSE
-      END
-    )
-    THEN 2
-    ELSE 0
-  END + CASE
-    WHEN (
-      CASE
-        WHEN `p0` & 4 <> 0
-        THEN CASE WHEN `a0` & 8 <> 0 THEN TRUE WHEN `a0` & 4 <> 0 THEN FALSE END
-        ELSE CAST(NULL AS BOOLEAN)
-      END
-    )
-    THEN 4
-    ELSE 0
-  END + CASE
-    WHEN (
-      NOT (
-        CASE
-          WHEN `p0` & 16 <> 0
-          THEN CASE WHEN `a0` & 32 <> 0 THEN TRUE WHEN `a0` & 16 <> 0 THEN FALSE END
-          ELSE FALSE
-        END
-      )
-    )
-    THEN 8
-    ELSE 0
-  END + CASE WHEN (
-    TRUE
-  ) THEN 16 ELSE 0 END AS p0,
-  CAST(0 AS BIGINT) + CASE
-    WHEN (
-      CASE
-        WHEN (
-          `age_lo` >= 18.0
-        ) AND (
-          `age_hi` >= 18.0
-        )
-        THEN TRUE
-        WHEN (
-          NOT (
-            `age_lo` >= 18.0
-          )
-        ) AND (
-          NOT (
-            `age_hi` >= 18.0
-          )
-        )
-        THEN FALSE
-      END
-    ) IS NULL
-    THEN 1
-    ELSE 0
-  END + CASE
-    WHEN (
-      CASE
-        WHEN `p0` & 1 <> 0
-        THEN CASE WHEN `a0` & 2 <> 0 THEN TRUE WHEN `a0` & 1 <> 0 THEN FALSE END
-        ELSE FALSE
-      END
-    ) IS NULL
-    THEN 2
-    ELSE 0
-  END + CASE
-    WHEN (
-      CASE
-        WHEN `p0` & 4 <> 0
-        THEN CASE WHEN `a0` & 8 <> 0 THEN TRUE WHEN `a0` & 4 <> 0 THEN FALSE END
-        ELSE CAST(NULL AS BOOLEAN)
-      END
-    ) IS NULL
-    THEN 4
-    ELSE 0
-  END + CASE
-    WHEN (
-      NOT (
-        CASE
-          WHEN `p0` & 16 <> 0
-          THEN CASE WHEN `a0` & 32 <> 0 THEN TRUE WHEN `a0` & 16 <> 0 THEN FALSE END
-          ELSE FALSE
-        END
-      )
-    ) IS NULL
-    THEN 8
-    ELSE 0
-  END + CASE WHEN (
-    TRUE
-  ) IS NULL THEN 16 ELSE 0 END AS u0,
+  `p0`,
+  `u0`,
   COUNT(*) AS n
-FROM patients
+FROM (
+  SELECT
+    `site_id`,
+    CAST(0 AS BIGINT) + CASE WHEN (
+      `c0`
+    ) THEN 1 ELSE 0 END + CASE WHEN (
+      `c1`
+    ) THEN 2 ELSE 0 END + CASE WHEN (
+      `c2`
+    ) THEN 4 ELSE 0 END + CASE WHEN (
+      `c3`
+    ) THEN 8 ELSE 0 END + CASE WHEN (
+      `c4`
+    ) THEN 16 ELSE 0 END AS p0,
+    CAST(0 AS BIGINT) + CASE WHEN (
+      `c0`
+    ) IS NULL THEN 1 ELSE 0 END + CASE WHEN (
+      `c1`
+    ) IS NULL THEN 2 ELSE 0 END + CASE WHEN (
+      `c2`
+    ) IS NULL THEN 4 ELSE 0 END + CASE WHEN (
+      `c3`
+    ) IS NULL THEN 8 ELSE 0 END + CASE WHEN (
+      `c4`
+    ) IS NULL THEN 16 ELSE 0 END AS u0
+  FROM (
+    SELECT
+      `site_id`,
+      CASE
+        WHEN (
+          `age_lo` >= 18.0
+        ) AND (
+          `age_hi` >= 18.0
+        )
+        THEN TRUE
+        WHEN (
+          NOT (
+            `age_lo` >= 18.0
+          )
+        ) AND (
+          NOT (
+            `age_hi` >= 18.0
+          )
+        )
+        THEN FALSE
+      END AS c0,
+      CASE
+        WHEN `p0` & 1 <> 0
+        THEN CASE WHEN `a0` & 2 <> 0 THEN TRUE WHEN `a0` & 1 <> 0 THEN FALSE END
+        ELSE FALSE
+      END AS c1,
+      CASE
+        WHEN `p0` & 4 <> 0
+        THEN CASE WHEN `a0` & 8 <> 0 THEN TRUE WHEN `a0` & 4 <> 0 THEN FALSE END
+        ELSE CAST(NULL AS BOOLEAN)
+      END AS c2,
+      NOT (
+        CASE
+          WHEN `p0` & 16 <> 0
+          THEN CASE WHEN `a0` & 32 <> 0 THEN TRUE WHEN `a0` & 16 <> 0 THEN FALSE END
+          ELSE FALSE
+        END
+      ) AS c3,
+      TRUE AS c4
+    FROM patients
+  ) AS criteria
+) AS masks
 GROUP BY
   `site_id`,
-  3,
-  4;
+  `p0`,
+  `u0`;

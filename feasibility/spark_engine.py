@@ -1,0 +1,371 @@
+"""Run the compiled trials on Apache Spark: the DuckDB engine's statements, rendered as Spark SQL.
+
+The extract is checked against the contract as for DuckDB (from the parquet metadata, no rows
+read); Spark then reads the parquet files itself, and each step is the sqlglot expression
+the DuckDB engine runs (in the shape `statements(..., dialect="spark")` gives it), rendered
+for Spark. Each intermediate table is computed once, checkpointed and read back as a
+temporary view. The result is the DuckDB engine's `EngineResult`, with the same histograms
+and data-quality counts.
+
+Needs the optional extra (`pip install 'feasibility[spark]'`) and a Java runtime. `master`
+is a Spark master URL: `local[N]` on one machine, or a cluster's, e.g. `spark://host:7077`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from feasibility.compile.pipeline import code_dictionary, render, statements
+from feasibility.compile.plan import code_map_table, plan_features
+from feasibility.criteria.concepts import ConceptLibrary
+from feasibility.criteria.model import Trial
+from feasibility.engine import (
+    EngineResult,
+    RunOptions,
+    _memory_setting,
+    collect_data_quality,
+    histogram_counts,
+    summarise_dictionary,
+)
+from feasibility.errors import ExtractError, FeasibilityError
+from feasibility.extract.contract import BY_NAME as CONTRACT_COLUMNS
+from feasibility.extract.source import events_query, inspect_extract
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+DEFAULT_MASTER = "local[2]"
+
+# The raw parquet rows; `events` is the contract's view over them, as in DuckDB.
+_RAW = "extract_rows"
+_VIEWS = (_RAW, "events", "code_map", "patient_concept", "atom_masks", "patients")
+_SPARK_TYPES = {pa.string(): "STRING", pa.int32(): "INT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN"}
+# set on every session a run uses, its own or one it is given
+_SQL_SETTINGS = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.pyspark.jvmStacktrace.enabled": "false",
+    # dates before 1582 as written (proleptic Gregorian), as DuckDB reads them
+    "spark.sql.parquet.datetimeRebaseModeInRead": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInRead": "CORRECTED",
+}
+_SETTINGS = {"spark.app.name": "feasibility", "spark.ui.showConsoleProgress": "false", **_SQL_SETTINGS}
+# on one machine: few shuffle partitions, no web UI, nothing listening beyond localhost
+_LOCAL_SETTINGS = {
+    "spark.sql.shuffle.partitions": "4",
+    "spark.ui.enabled": "false",
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+}
+# log4j2 for the driver: errors only, one line each, and none of the stack traces of a failed
+# task or start (the user gets one line from us instead). Naming `org.apache.spark` also
+# keeps Spark from printing its "Setting default log level" banner.
+_LOG4J = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n
+appender.console.layout.alwaysWriteExceptions = false
+logger.spark.name = org.apache.spark
+logger.spark.level = error
+logger.context.name = org.apache.spark.SparkContext
+logger.context.level = off
+logger.executor.name = org.apache.spark.executor.Executor
+logger.executor.level = off
+logger.tasks.name = org.apache.spark.scheduler.TaskSetManager
+logger.tasks.level = off
+logger.shutdown.name = org.apache.spark.util.ShutdownHookManager
+logger.shutdown.level = off
+"""
+
+
+def run_on_spark(
+    extract: str,
+    trials: Sequence[Trial],
+    library: ConceptLibrary,
+    options: RunOptions,
+    master: str = DEFAULT_MASTER,
+    progress: Callable[[str], None] | None = None,
+    session: SparkSession | None = None,
+) -> EngineResult:
+    """Evaluate the trials on the extract with Spark; the result equals the DuckDB engine's.
+
+    A Spark session on `master` is started and stopped around the run, unless an open
+    `session` is given (it stays open; this run's views are dropped from it)."""
+    step = progress or (lambda message: None)
+    if session is None:
+        require_spark()
+    trials = list(trials)
+    plan = plan_features(trials, library)
+    con = duckdb.connect(":memory:")
+    try:
+        source = inspect_extract(con, extract)  # the contract check, from the parquet metadata
+    finally:
+        con.close()
+    has_index = source.has("index_date")
+    if session is None:
+        step(f"starting Spark ({master})")
+    with _session(master, options, session) as spark:
+        run = _Runner(spark, extract)
+        try:
+            step("reading the code dictionary")
+            run.read_parquet([str(f) for f in source.files])
+            events = events_query(source, exp.to_table(_RAW), options.site)
+            run.execute(f"CREATE OR REPLACE TEMP VIEW events AS {run.sql(events)}")
+            _, dictionary = run.query(code_dictionary(), "read the extract")
+            summary = summarise_dictionary(plan, dictionary, options, extract)
+            run.register_code_map(code_map_table(summary.code_map))
+            *tables, histogram = statements(trials, plan, summary.index_default, has_index, "spark")
+            step("aggregating events per patient and concept")
+            for statement in tables:
+                assert statement.creates is not None
+                run.create(statement.creates, statement.expression)
+            step("evaluating criteria")
+            # duplicates are compared on the contract's columns, the ones `events` has
+            columns = [c for c in source.columns if c in CONTRACT_COLUMNS]
+            dq = collect_data_quality(trials, plan, summary, run.query, columns)
+            histograms = histogram_counts(trials, run.query(histogram.expression, "count the masks")[1])
+        finally:
+            run.drop()
+    return EngineResult(
+        trials=trials,
+        histograms=histograms,
+        data_quality=dq,
+        source=source,
+        rows=summary.rows,
+        patients=dq.counts["patients"],
+        index_default=summary.index_default,
+        index_from_column=has_index,
+    )
+
+
+# ---------------------------------------------------------------- the session
+
+
+def require_spark() -> None:
+    """pyspark importable, and a Java runtime where Spark will look for one."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        raise FeasibilityError("Spark engine needs pyspark", fix="pip install 'feasibility[spark]'") from None
+    home = os.environ.get("JAVA_HOME")
+    if home:
+        if not (Path(home) / "bin" / "java").is_file():
+            raise FeasibilityError(
+                "Spark engine needs a Java runtime, and JAVA_HOME has no bin/java",
+                where=f"JAVA_HOME={home}",
+                fix="point JAVA_HOME at a Java 17 installation, or unset it",
+            )
+    elif shutil.which("java") is None:
+        raise FeasibilityError(
+            "Spark engine needs a Java runtime (`java` is not on PATH)",
+            fix="install Java 17 (Debian: apt-get install openjdk-17-jre-headless) or set JAVA_HOME",
+        )
+
+
+def spark_settings(master: str, options: RunOptions, scratch: Path) -> dict[str, str]:
+    """The Spark configuration of a session: UTC, quiet logs, its scratch space in
+    `scratch`; on a local master also few shuffle partitions and no web UI."""
+    log4j = scratch / "log4j2.properties"
+    log4j.write_text(_LOG4J)
+    settings = {**_SETTINGS, "spark.master": master}
+    if master.startswith("local"):
+        settings.update(_LOCAL_SETTINGS)
+    settings["spark.local.dir"] = str(scratch / "local")
+    settings["spark.sql.warehouse.dir"] = str(scratch / "warehouse")
+    settings["spark.driver.extraJavaOptions"] = (
+        f"-Duser.timezone=UTC -Dlog4j2.configurationFile={log4j.as_uri()}"
+    )
+    settings["spark.executor.extraJavaOptions"] = "-Duser.timezone=UTC"
+    if options.memory_limit:
+        settings["spark.driver.memory"] = _spark_memory(options.memory_limit)
+    return settings
+
+
+def start_spark(master: str = DEFAULT_MASTER, options: RunOptions | None = None) -> SparkSession:
+    """A Spark session set up for the engine; end it with `stop_spark`."""
+    require_spark()
+    from pyspark.sql import SparkSession
+
+    scratch = Path(tempfile.mkdtemp(prefix="feasibility-spark-"))
+    builder = SparkSession.builder
+    for key, value in spark_settings(master, options or RunOptions(), scratch).items():
+        builder = builder.config(key, value)
+    try:
+        spark = builder.getOrCreate()
+    except Exception as e:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise FeasibilityError(
+            f"cannot start Spark ({_short(e)})",
+            where=f"Spark master {master}",
+            fix="check the master URL, and that Java 17 runs (`java -version`)",
+        ) from None
+    spark.sparkContext.setLogLevel("ERROR")
+    spark.conf.set("feasibility.scratch", str(scratch))
+    return spark
+
+
+def stop_spark(spark: SparkSession) -> None:
+    """Stop the session and remove its scratch folder."""
+    try:
+        scratch = spark.conf.get("feasibility.scratch", None)
+    except Exception:
+        scratch = None
+    try:
+        spark.stop()
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+@contextmanager
+def _session(master: str, options: RunOptions, session: SparkSession | None) -> Iterator[SparkSession]:
+    if session is not None:
+        yield session
+        return
+    spark = start_spark(master, options)
+    try:
+        yield spark
+    finally:
+        stop_spark(spark)
+
+
+def _spark_memory(value: str) -> str:
+    """A DuckDB-style size (`4GB`, `512MiB`) as whole Spark megabytes (`3815m`)."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(I?)B", _memory_setting(value).upper())
+    assert match is not None  # _memory_setting accepted it
+    number, prefix, binary = match.groups()
+    size = float(number) * (1024 if binary else 1000) ** "BKMGT".index(prefix or "B")
+    return f"{max(1, round(size / 2**20))}m"
+
+
+# ---------------------------------------------------------------- the statements
+
+
+class _Runner:
+    """Runs rendered statements on one session; Spark and Java errors become one line."""
+
+    def __init__(self, spark: SparkSession, extract: str):
+        self.spark = spark
+        self.extract = extract
+        for key, value in _SQL_SETTINGS.items():
+            spark.conf.set(key, value)
+
+    @staticmethod
+    def sql(query: exp.Expression) -> str:
+        return render(query, "spark")
+
+    def read_parquet(self, files: list[str]) -> None:
+        frame = self._guard(lambda: self.spark.read.parquet(*files), "read the extract")
+        frame.createOrReplaceTempView(_RAW)
+
+    def register_code_map(self, table: pa.Table) -> None:
+        """The code map (the DuckDB engine's Arrow table) as the cached view `code_map`."""
+        schema = ", ".join(f"`{f.name}` {_SPARK_TYPES[f.type]}" for f in table.schema)
+        rows = [tuple(row.values()) for row in table.to_pylist()]
+        self.spark.createDataFrame(rows, schema=schema).createOrReplaceTempView("code_map")
+        self.execute("CACHE TABLE code_map")
+
+    def create(self, name: str, query: exp.Expression) -> None:
+        """The table, computed now, as a temporary view over its stored rows.
+
+        The rows are checkpointed (reliably if the session has a checkpoint directory,
+        else on the executors), so later queries start from them and not from the plan
+        that made them: Spark would otherwise analyse and ship that plan again with
+        every later query."""
+
+        def build() -> None:
+            frame = self.spark.sql(self.sql(query))
+            if self.spark.sparkContext.getCheckpointDir():
+                frame = frame.checkpoint(eager=True)
+            else:
+                frame = frame.localCheckpoint(eager=True)
+            # fresh column ids: a GROUP BY column keeps its input's id, and two views
+            # sharing ids confuse the resolution of a join between them
+            frame.toDF(*frame.columns).createOrReplaceTempView(name)
+
+        self._guard(build, f"build `{name}`")
+
+    def execute(self, sql: str, what: str = "read the extract") -> None:
+        self._guard(lambda: self.spark.sql(sql).collect(), what)
+
+    def query(self, query: exp.Expression, what: str = "count data quality") -> tuple[list[str], list[tuple]]:
+        def fetch() -> tuple[list[str], list[tuple]]:
+            frame = self.spark.sql(self.sql(query))
+            return frame.columns, [tuple(row) for row in frame.collect()]
+
+        return self._guard(fetch, what)
+
+    def drop(self) -> None:
+        """Uncache and drop this run's views, so a shared session stays clean."""
+        try:
+            for name in _VIEWS:
+                self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+                self.spark.catalog.dropTempView(name)
+        except Exception:
+            pass  # the session is gone or going: nothing left to clean
+
+    def _guard(self, action: Callable[[], Any], what: str) -> Any:
+        try:
+            return action()
+        except FeasibilityError:
+            raise
+        except Exception as e:
+            raise _user_error(e, what, self.extract) from None
+
+
+def _user_error(error: Exception, what: str, extract: str) -> FeasibilityError:
+    """A Spark or Py4J exception as a one-line error, without the JVM's stack trace."""
+    message = _short(error)
+    lower = message.lower()
+    if "outofmemoryerror" in lower or "java heap space" in lower:
+        return FeasibilityError(
+            "Spark ran out of memory",
+            where=extract,
+            fix="give Spark more memory (spark.driver.memory / spark.executor.memory, "
+            "or --memory-limit on a local master)",
+        )
+    if what == "read the extract" or "parquet" in lower or "filenotfound" in lower:
+        return ExtractError(
+            f"Spark cannot read the extract ({message})",
+            where=extract,
+            fix="check the files are complete parquet exports, with dates as DATE or microsecond timestamps",
+        )
+    return FeasibilityError(
+        f"Spark could not {what} ({message})", where=extract, fix="check the Spark session and its logs"
+    )
+
+
+_JAVA_CLASS = re.compile(r"^(?:[a-z_$][\w$]*\.)+([A-Z][\w$]*: )")
+
+
+def _short(error: BaseException, limit: int = 200) -> str:
+    """The first line of the innermost cause's message, without Java package names."""
+    message = ""
+    java = getattr(error, "java_exception", None) or getattr(error, "_origin", None)
+    if java is not None:
+        try:
+            cause = java
+            while cause.getCause() is not None:
+                cause = cause.getCause()
+            message = f"{cause.getClass().getSimpleName()}: {cause.getMessage() or ''}"
+        except Exception:
+            message = ""
+    if not message.strip():
+        message = str(getattr(error, "desc", None) or error) or type(error).__name__
+    first = message.strip().splitlines()[0] if message.strip() else type(error).__name__
+    return _JAVA_CLASS.sub(r"\1", first)[:limit]

@@ -1,0 +1,153 @@
+"""The Spark engine runs the compiled statements rendered as Spark SQL and counts exactly what
+the DuckDB engine counts: the same mask histograms per trial and site, the same data quality.
+
+One local Spark session serves the module (starting one takes seconds).
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+
+import polars as pl
+import pytest
+
+from feasibility.criteria.load import load_trials
+from feasibility.engine import Engine, EngineResult, RunOptions, connect
+from feasibility.errors import ExtractError, FeasibilityError
+from feasibility.spark_engine import require_spark, run_on_spark, start_spark, stop_spark
+from tests.support import REPO, event, frame, person
+
+FIXTURES = REPO / "tests/fixtures/trials"
+
+
+@pytest.fixture(scope="module")
+def spark():
+    session = start_spark("local[2]")
+    yield session
+    stop_spark(session)
+
+
+def on_duckdb(extract, trials, library, options: RunOptions) -> EngineResult:
+    con = connect(options)
+    try:
+        return Engine(con, trials, library, options).load(str(extract))
+    finally:
+        con.close()
+
+
+def assert_same(on_spark: EngineResult, on_duck: EngineResult) -> None:
+    assert on_spark.histograms == on_duck.histograms
+    assert on_spark.data_quality.as_dict() == on_duck.data_quality.as_dict()
+    assert (on_spark.rows, on_spark.patients) == (on_duck.rows, on_duck.patients)
+    assert on_spark.index_default == on_duck.index_default
+    assert on_spark.index_from_column == on_duck.index_from_column
+
+
+def test_sample_extract_gives_the_duckdb_counts(spark):
+    """The four shipped trials on the shipped sample extract: every trial and site."""
+    trials, library = load_trials(None)
+    extract = REPO / "sample_data/extract.parquet"
+    options = RunOptions()
+    on_duck = on_duckdb(extract, trials, library, options)
+    on_spark = run_on_spark(str(extract), trials, library, options, session=spark)
+    assert_same(on_spark, on_duck)
+    assert sorted(on_spark.histograms) == sorted(t.id for t in trials)
+    for trial in trials:
+        assert len(on_spark.histograms[trial.id]) == 3  # the sample's three sites
+    assert on_spark.patients == 3000
+
+
+def _edge_rows() -> list[dict]:
+    """Patients on the edges the two SQL dialects could read differently: per-patient index
+    dates (missing, conflicting, 31 December, 31 August minus 6 months), ties on one date,
+    window boundaries, duplicate rows, overlapping and open-ended medications, unknown units,
+    implausible values, text results, events after the index date or without a date."""
+    lab, dx, med, obs = "lab", "diagnosis", "medication", "observation"
+    rows = person("p1", birth_year=1980, index_date="2024-06-30")
+    rows += [
+        event("p1", dx, "ICD10CM", "M32.14", "2024-01-10"),
+        event("p1", dx, "ICD10CM", "M32.14", "2024-01-10"),  # an exact duplicate
+        event("p1", dx, "ICD10CM", "M32.9", "2023-03-01"),
+        # two ALT results on one day: the tie is broken the same way on both engines
+        event("p1", lab, "LOINC", "1742-6", "2024-06-01", value_num=20.0, unit="U/L", ref_high=40.0),
+        event("p1", lab, "LOINC", "1742-6", "2024-06-01", value_num=200.0, unit="U/L", ref_high=40.0),
+        event("p1", lab, "LOINC", "2160-0", "2024-04-01", value_num=150.0, unit="umol/L"),  # day 90
+        event("p1", lab, "LOINC", "718-7", "2024-05-31", value_num=9.0, unit="g/dL"),  # day 30
+        event("p1", lab, "LOINC", "8061-4", "2024-02-01", value_text="Positive "),
+        event("p1", obs, "LOINC", "29463-7", "2024-06-20", value_num=70.0, unit="kg"),
+        event("p1", obs, "LOCAL", "SLEDAI2K", "2024-06-15", value_num=8.0),
+        event("p1", med, "ATC", "H02AB07", "2024-01-15", end_date="2024-03-01", value_num=10.0, unit="mg/d"),
+        event("p1", med, "ATC", "H02AB07", "2024-02-01", end_date="2024-04-15", value_num=10.0, unit="mg/d"),
+        event("p1", med, "ATC", "H02AB07", "2024-02-01", end_date="2024-04-15", value_num=10.0, unit="mg/d"),
+        event("p1", dx, "ICD10CM", "I63.9", "2024-08-01"),  # after the index date
+    ]
+    # index date on some rows only, a second sex, a birth date
+    rows += person("p2", sex="F", birth_year=1990, birth_date="1990-07-01", index_date="2024-12-31")
+    rows += [
+        event("p2", dx, "ICD10CM", "M32.10", "2024-11-01", index_date=None, sex="M"),
+        event("p2", lab, "LOINC", "1742-6", "2024-12-01", value_num=-5.0, unit="U/L"),  # implausible
+        event("p2", lab, "LOINC", "1742-6", "2024-11-01", value_num=1.5, unit="mmol/L"),  # unknown unit
+        event("p2", lab, "LOINC", "8061-4", "2024-10-01", value_text="not detected"),
+        event("p2", med, "ATC", "H02AB04", "2024-09-01", value_num=20.0),  # no end, no unit
+        event("p2", dx, "ICD10CM", "M32.0", None),  # excluded code, no date
+    ]
+    rows += person("p3", sex="M", birth_year=2006, index_date="2024-12-31")  # 18 on 31 December
+    rows += person("p4", sex="U", birth_year=1950)  # no index date: the run's as-of date
+    rows += [
+        event("p4", med, "ATC", "H02AB07", "2024-06-01", end_date="2024-12-31", value_num=0.01, unit="g/d")
+    ]
+    rows += person("p5", birth_year=1975, index_date="2024-08-31")
+    rows += [
+        event("p5", dx, "ICD10CM", "I63.4", "2024-02-29"),  # exactly 6 months before 31 August
+        event("p5", dx, "ICD10CM", "I63.4", "2024-02-28"),
+        event("p5", lab, "LOINC", "718-7", "2024-08-01", value_num=400.0, unit="g/L"),  # implausible
+        event("p5", lab, "LOINC", "718-7", "2024-08-01", value_num=65.0, unit="g/L"),
+    ]
+    return rows
+
+
+def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
+    """No site_id column (the run's site fills it), integer patient ids, timestamps for
+    dates, an index_date column: both engines cast, default and count the same."""
+    trials, library = load_trials([FIXTURES / "spec.yaml", FIXTURES / "small.yaml"])
+    extract = tmp_path / "edge.parquet"
+    frame(_edge_rows()).drop("site_id").with_columns(
+        pl.col("patient_id").str.slice(1).cast(pl.Int64),
+        pl.col("start_date").cast(pl.Datetime("us")),
+    ).write_parquet(extract)
+    options = RunOptions(as_of=date(2025, 1, 15), site="SITE-X")
+    on_duck = on_duckdb(extract, trials, library, options)
+    on_spark = run_on_spark(str(extract), trials, library, options, session=spark)
+    assert_same(on_spark, on_duck)
+    assert on_spark.index_from_column
+    assert set(on_spark.histograms["SPEC"]) == {"SITE-X"}
+    counts = on_spark.data_quality.counts
+    assert counts["patients"] == 5
+    assert counts["patients_with_inconsistent_index_date"] >= 1
+    assert counts["duplicate_rows"] >= 2
+    assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1}
+
+
+def test_user_errors_are_one_line(spark, tmp_path, monkeypatch):
+    trials, library = load_trials([FIXTURES / "small.yaml"])
+    with pytest.raises(ExtractError, match="file not found"):
+        run_on_spark(str(tmp_path / "missing.parquet"), trials, library, RunOptions(), session=spark)
+    # dates as nanosecond timestamps: DuckDB reads them, Spark 3.5 cannot
+    extract = tmp_path / "ns.parquet"
+    rows = person("a") + [event("a", "diagnosis", "ICD10CM", "M32.1", "2024-05-01")]
+    frame(rows).with_columns(pl.col("start_date").cast(pl.Datetime("ns"))).write_parquet(extract)
+    with pytest.raises(ExtractError, match="Spark cannot read the extract") as caught:
+        run_on_spark(str(extract), trials, library, RunOptions(), session=spark)
+    assert "\n" not in str(caught.value)
+    # the session is still usable after a failed run
+    assert spark.range(3).count() == 3
+
+    monkeypatch.delenv("JAVA_HOME", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(FeasibilityError, match="needs a Java runtime"):
+        require_spark()
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if not installed
+    with pytest.raises(FeasibilityError, match="needs pyspark") as caught:
+        run_on_spark(str(extract), trials, library, RunOptions())
+    assert caught.value.fix == "pip install 'feasibility[spark]'"
