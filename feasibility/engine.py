@@ -29,6 +29,7 @@ from feasibility.compile.sqlexpr import field as struct_field
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Measurement, Trial, walk
 from feasibility.errors import ExtractError, FeasibilityError, short_message
+from feasibility.extract.contract import BY_NAME as CONTRACT_COLUMNS
 from feasibility.extract.source import ExtractSource, open_extract
 
 Masks = tuple[int, int]  # (passed, unknown)
@@ -169,7 +170,9 @@ class Engine:
         for statement in tables:
             self._create(statement.creates, statement.expression)
         step("evaluating criteria")
-        dq = collect_data_quality(self.trials, self.plan, summary, self._query, list(source.columns))
+        # duplicates are compared on the contract's columns: the ones the `events` view has
+        columns = [c for c in source.columns if c in CONTRACT_COLUMNS]
+        dq = collect_data_quality(self.trials, self.plan, summary, self._query, columns)
         histograms = histogram_counts(self.trials, self._execute(self._sql(histogram.expression)).fetchall())
         return EngineResult(
             trials=self.trials,

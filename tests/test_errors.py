@@ -187,6 +187,14 @@ def test_failed_run_keeps_the_previous_report(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
 
 
+def test_extra_columns_are_ignored(tmp_path):
+    rows = [{**r, "ward": "B2"} for r in good_rows()]
+    path = tmp_path / "x.parquet"
+    frame(rows).with_columns(pl.Series("ward", [r["ward"] for r in rows])).write_parquet(path)
+    proc = run_on(tmp_path, path, "-q")
+    assert proc.returncode == 0, proc.stderr
+
+
 def test_data_quality_warnings_are_counted(tmp_path):
     import json
 
