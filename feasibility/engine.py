@@ -170,9 +170,7 @@ class Engine:
         for statement in tables:
             self._create(statement.creates, statement.expression)
         step("evaluating criteria")
-        # duplicates are compared on the contract's columns: the ones the `events` view has
-        columns = [c for c in source.columns if c in CONTRACT_COLUMNS]
-        dq = collect_data_quality(self.trials, self.plan, summary, self._query, columns)
+        dq = collect_data_quality(self.trials, self.plan, summary, self._query, source)
         histograms = histogram_counts(self.trials, self._execute(self._sql(histogram.expression)).fetchall())
         return EngineResult(
             trials=self.trials,
@@ -323,16 +321,17 @@ def collect_data_quality(
     plan: Plan,
     summary: DictionarySummary,
     query: Callable[[exp.Expression], tuple[list[str], list[tuple]]],
-    columns: Sequence[str] = (),
+    source: ExtractSource,
 ) -> DataQuality:
-    """The data-quality counts over the tables `patients` and `patient_concept`; `query`
-    runs an expression on the engine and returns (column names, rows). With the extract's
-    `columns`, duplicate rows are counted too."""
+    """The data-quality counts over the tables `patients` and `patient_concept`, and the
+    duplicate rows of `events`; `query` runs an expression on the engine and returns
+    (column names, rows)."""
     names, rows = query(data_quality_query())
     counts = {k: int(v or 0) for k, v in zip(names, rows[0], strict=True)}
     counts["rows"] = summary.rows
-    if columns:
-        counts["duplicate_rows"] = int(query(duplicate_rows_query(columns))[1][0][0] or 0)
+    # rows are compared on the extract's contract columns: the ones the `events` view has
+    columns = [c for c in source.columns if c in CONTRACT_COLUMNS]
+    counts["duplicate_rows"] = int(query(duplicate_rows_query(columns))[1][0][0] or 0)
     n_implausible = func("sum", col("n_implausible"))
     implausible_query = (
         exp.select(col("concept_id"), n_implausible)

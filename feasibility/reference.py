@@ -42,11 +42,6 @@ Row = Mapping[str, object]
 T3 = bool | None
 
 
-def minus(day: date, within: Duration) -> date:
-    """`day - within`, months and years clamped to the end of the month (as SQL engines do)."""
-    return within.before(day)
-
-
 def _matches(patterns, system: str, code: str) -> bool:
     return any(
         p.system == system and (code == p.code or (p.prefix and code.startswith(p.code))) for p in patterns
@@ -158,7 +153,7 @@ class ReferenceEvaluator:
     # ------------------------------------------------------------ atoms
 
     def _start(self, p: Patient, within: Duration | None) -> date | None:
-        return minus(p.index, within) if within else None
+        return within.before(p.index) if within else None
 
     def _latest(self, p: Patient, name: str) -> Row | None:
         concept = self.library[name]
@@ -211,7 +206,7 @@ class ReferenceEvaluator:
             case Derived():
                 return self._derived(rule, p)
             case InCare():
-                start = minus(p.index, rule.within)
+                start = rule.within.before(p.index)
                 return any(
                     r.get("start_date") is not None and start <= r["start_date"] <= p.index  # type: ignore[operator]
                     for r in p.rows
@@ -232,7 +227,7 @@ class ReferenceEvaluator:
 
     def _history(self, rule: History, p: Patient) -> T3:
         if rule.before is not None:
-            cutoff = minus(p.index, rule.before)
+            cutoff = rule.before.before(p.index)
             if any(r["start_date"] <= cutoff for r in p.seen(self.library[rule.concept])):  # type: ignore[operator]
                 return True
             return rule.if_missing.as_bool()

@@ -56,20 +56,21 @@ def run_feasibility(
     trials = [with_in_care_step(t, active_within) for t in trials]
     options = RunOptions(as_of=as_of, site=site, threads=threads, memory_limit=memory_limit)
     protection = Protection(min_cell)
-    con = connect(options)
+    settings = forecast or ForecastSettings()
+    # Spark needs no DuckDB engine: --monthly and --patient-list were refused above
+    con = connect(options) if spark_master is None else None
     try:
-        engine = Engine(con, trials, library, options)
-        if spark_master is not None:
+        engine = Engine(con, trials, library, options) if con is not None else None
+        if engine is not None:
+            result = engine.load(extract, progress=step)
+        else:
             from feasibility.spark_engine import run_on_spark
 
             result = run_on_spark(extract, trials, library, options, master=spark_master, progress=step)
-        else:
-            result = engine.load(extract, progress=step)
         enrollment = None
-        if monthly:
+        if monthly and engine is not None:
             first = engine.monthly(result, monthly, progress=step)
             uniform_index = None if result.index_from_column else result.index_default
-            settings = forecast or ForecastSettings()
             step("fitting the enrollment forecast")
             enrollment = {
                 t.id: enrollment_block(t, first, settings, protection, uniform_index) for t in trials
@@ -86,9 +87,9 @@ def run_feasibility(
                 "order": order or "protocol",
                 "active_within": str(active_within) if active_within else None,
                 "monthly": monthly,
-                "conversion": (forecast or ForecastSettings()).conversion if monthly else None,
-                "conversion_by_site": dict(forecast.conversion_by_site) if monthly and forecast else None,
-                "target": forecast.target if monthly and forecast else None,
+                "conversion": settings.conversion if monthly else None,
+                "conversion_by_site": dict(settings.conversion_by_site) if monthly else None,
+                "target": settings.target if monthly else None,
                 "engine": "spark" if spark_master is not None else "duckdb",
             },
             concept_files=[f.name for f in library.files],
@@ -100,13 +101,14 @@ def run_feasibility(
             "criteria.csv": criteria_csv(report),
             "report.html": render_html(report),
         }
-        patients = _patient_list(engine, trials) if patient_list is not None else None
+        patients = _patient_list(engine, trials) if patient_list is not None and engine else None
         write_directory(out, files)
         if patient_list is not None and patients is not None:
             write_file(patient_list, patients)
         return report
     finally:
-        con.close()
+        if con is not None:
+            con.close()
 
 
 def _patient_list(engine: Engine, trials) -> str:

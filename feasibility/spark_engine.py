@@ -39,7 +39,6 @@ from feasibility.engine import (
     summarise_dictionary,
 )
 from feasibility.errors import ExtractError, FeasibilityError
-from feasibility.extract.contract import BY_NAME as CONTRACT_COLUMNS
 from feasibility.extract.source import events_query, inspect_extract
 
 if TYPE_CHECKING:
@@ -135,9 +134,7 @@ def run_on_spark(
                 assert statement.creates is not None
                 run.create(statement.creates, statement.expression)
             step("evaluating criteria")
-            # duplicates are compared on the contract's columns, the ones `events` has
-            columns = [c for c in source.columns if c in CONTRACT_COLUMNS]
-            dq = collect_data_quality(trials, plan, summary, run.query, columns)
+            dq = collect_data_quality(trials, plan, summary, run.query, source)
             histograms = histogram_counts(trials, run.query(histogram.expression, "count the masks")[1])
         finally:
             run.drop()

@@ -17,7 +17,7 @@ from feasibility.analytics.waterfall import merge, waterfall
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import All, AnyOf, AtLeast, Criterion, Duration, InCare, Not, Trial, walk
 from feasibility.engine import Engine, RunOptions, connect
-from feasibility.reference import ReferenceEvaluator, first_eligible, minus
+from feasibility.reference import ReferenceEvaluator, first_eligible
 from tests.support import REPO, write_extract
 
 AS_OF = date(2025, 2, 1)
@@ -50,7 +50,7 @@ CODES = [
 # offsets around every window boundary the spec trial uses, and after the index date
 OFFSETS = sorted(
     {
-        (AS_OF - minus(AS_OF, d)).days + s
+        (AS_OF - d.before(AS_OF)).days + s
         for d in [a.within for a in ATOMS if getattr(a, "within", None)]
         for s in (-1, 0, 1)
     }

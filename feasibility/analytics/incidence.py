@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-ALL_SITES = "ALL"
+from feasibility.analytics.waterfall import ALL_SITES, merge
 
 
 @dataclass(frozen=True)
@@ -27,16 +27,6 @@ class SiteIncidence:
     new_potential: tuple[int, ...]
     eligible_at_start: int
     potential_at_start: int
-
-    def trend(self, counts: tuple[int, ...]) -> dict[str, float]:
-        """Mean per month in the first and second half of the period: a plain, robust
-        reading of whether the site's incidence is rising or falling."""
-        half = len(counts) // 2
-        first, second = counts[:half], counts[half:]
-        return {
-            "first_half_per_month": round(sum(first) / len(first), 2) if first else 0.0,
-            "second_half_per_month": round(sum(second) / len(second), 2) if second else 0.0,
-        }
 
 
 def site_incidence(site: str, months: int, counts: Counter) -> SiteIncidence:
@@ -59,8 +49,5 @@ def site_incidence(site: str, months: int, counts: Counter) -> SiteIncidence:
 
 def trial_incidence(months: int, per_site: dict[str, Counter]) -> list[SiteIncidence]:
     """ALL first, then each site in name order."""
-    everyone: Counter = Counter()
-    for counts in per_site.values():
-        everyone.update(counts)
-    sites: Iterable[tuple[str, Counter]] = [(ALL_SITES, everyone), *sorted(per_site.items())]
+    sites: Iterable[tuple[str, Counter]] = [(ALL_SITES, merge(per_site.values())), *sorted(per_site.items())]
     return [site_incidence(site, months, counts) for site, counts in sites]

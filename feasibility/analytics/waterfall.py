@@ -20,6 +20,9 @@ Masks = tuple[int, int]
 Histogram = Mapping[Masks, int]
 
 
+ALL_SITES = "ALL"  # the site name of every site's counts together
+
+
 def merge(histograms: Iterable[Histogram]) -> Counter[Masks]:
     """Sum of several sites' histograms (the `ALL` site)."""
     total: Counter[Masks] = Counter()

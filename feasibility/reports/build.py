@@ -15,6 +15,7 @@ import duckdb
 
 from feasibility import __version__
 from feasibility.analytics.waterfall import (
+    ALL_SITES,
     criterion_views,
     merge,
     resolve_order,
@@ -27,7 +28,6 @@ from feasibility.extract.contract import CONTRACT_VERSION
 from feasibility.protect import Protection
 
 SCHEMA = "feasibility.report/1"
-ALL_SITES = "ALL"
 
 
 def _criteria(trial: Trial) -> list[dict]:

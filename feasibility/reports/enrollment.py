@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from feasibility.analytics.forecast import forecast, site_conversions
-from feasibility.analytics.incidence import ALL_SITES, SiteIncidence, trial_incidence
+from feasibility.analytics.incidence import SiteIncidence, trial_incidence
+from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.model import Duration, Trial
 from feasibility.engine import FirstEligible
 from feasibility.protect import Protection

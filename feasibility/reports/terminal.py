@@ -23,12 +23,12 @@ def _print_enrollment(enrollment: dict, console: Console, k: int) -> None:
     for col in ("site", "1st half /month", "2nd half /month", "enrolled 6 mo [80%]", "enrolled 12 mo [80%]"):
         table.add_column(col, justify="left" if col == "site" else "right")
     forecasts = {s["site"]: s for s in (fc["sites"] if fc else [])}
+
+    def per_month(total: int | None, months: int) -> str:
+        return f"<{k} in {months}" if total is None else f"{total / max(months, 1):.1f}"
+
     for inc in enrollment["incidence"]:
         trend = inc["trend_potentially_eligible"]
-
-        def per_month(total: int | None, months: int) -> str:
-            return f"<{k} in {months}" if total is None else f"{total / max(months, 1):.1f}"
-
         cells = [
             per_month(trend["first_half_total"], trend["first_half_months"]),
             per_month(trend["second_half_total"], trend["second_half_months"]),
