@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 
 from feasibility import __version__
+from feasibility.cli_options import memory_limit_option, threads_option
 from feasibility.errors import FeasibilityError
 
 err = Console(stderr=True)
@@ -77,8 +78,8 @@ def cli() -> None:
     type=click.Path(path_type=Path),
     help="Also write each patient's status per trial to this CSV (site use only).",
 )
-@click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
-@click.option("--memory-limit", help="DuckDB memory limit, e.g. 4GB (DuckDB spills beyond it).")
+@threads_option
+@memory_limit_option
 @click.option(
     "--active-within",
     default="24 months",

@@ -9,10 +9,19 @@ from typing import TYPE_CHECKING
 import click
 from rich.console import Console
 
+from feasibility.cli_options import memory_limit_option, threads_option
+
 if TYPE_CHECKING:
     from feasibility.importers.common import ImportSummary
 
 err = Console(stderr=True)
+
+out_option = click.option(
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Extract parquet file to write (replaced only when the import succeeds).",
+)
 
 
 def _print(summary: ImportSummary, started: float, quiet: bool) -> None:
@@ -31,12 +40,7 @@ def import_group() -> None:
 
 @import_group.command("omop")
 @click.argument("source", type=click.Path(path_type=Path))
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Extract parquet file to write (replaced only when the import succeeds).",
-)
+@out_option
 @click.option(
     "--index-date",
     "index",
@@ -49,8 +53,8 @@ def import_group() -> None:
 @click.option(
     "--schema", help="Schema of the CDM tables in a DuckDB file (default: the one holding `person`)."
 )
-@click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
-@click.option("--memory-limit", help="DuckDB memory limit, e.g. 4GB.")
+@threads_option
+@memory_limit_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only where the extract is.")
 def omop(
     source: Path,
@@ -75,20 +79,15 @@ def omop(
 
 @import_group.command("mimic-iv")
 @click.argument("hosp", type=click.Path(path_type=Path))
-@click.option(
-    "--out",
-    type=click.Path(path_type=Path),
-    required=True,
-    help="Extract parquet file to write (replaced only when the import succeeds).",
-)
+@out_option
 @click.option(
     "--loinc-map",
     type=click.Path(path_type=Path),
     help="mimic-code d_labitems_to_loinc.csv (default: HOSP/../mimic_code_concept_map/ "
     "or HOSP/mimic_code_concept_map/).",
 )
-@click.option("--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores).")
-@click.option("--memory-limit", help="DuckDB memory limit, e.g. 4GB.")
+@threads_option
+@memory_limit_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only where the extract is.")
 def mimic_iv(
     hosp: Path, out: Path, loinc_map: Path | None, threads: int | None, memory_limit: str | None, quiet: bool
