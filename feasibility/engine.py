@@ -69,10 +69,20 @@ class EngineResult:
     histograms: dict[str, dict[str, Counter[Masks]]]
     data_quality: DataQuality
     source: ExtractSource
-    rows: int
-    patients: int
     index_default: date
-    index_from_column: bool
+
+    # derived, so the engines cannot disagree with their own counts
+    @property
+    def rows(self) -> int:
+        return self.data_quality.counts["rows"]
+
+    @property
+    def patients(self) -> int:
+        return self.data_quality.counts["patients"]
+
+    @property
+    def index_from_column(self) -> bool:
+        return self.source.has("index_date")
 
 
 @dataclass(frozen=True)
@@ -164,8 +174,9 @@ class Engine:
             ) from None
         summary = summarise_dictionary(self.plan, dictionary, self.options, extract)
         self._register_code_map(summary.code_map)
-        has_index = source.has("index_date")
-        *tables, histogram = statements(self.trials, self.plan, summary.index_default, has_index)
+        *tables, histogram = statements(
+            self.trials, self.plan, summary.index_default, source.has("index_date")
+        )
         step("aggregating events per patient and concept")
         for statement in tables:
             self._create(statement.creates, statement.expression)
@@ -177,10 +188,7 @@ class Engine:
             histograms=histograms,
             data_quality=dq,
             source=source,
-            rows=summary.rows,
-            patients=dq.counts["patients"],
             index_default=summary.index_default,
-            index_from_column=has_index,
         )
 
     def monthly(self, result: EngineResult, months: int, progress=None) -> FirstEligible:

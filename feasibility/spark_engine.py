@@ -115,7 +115,6 @@ def run_on_spark(
         source = inspect_extract(con, extract)  # the contract check, from the parquet metadata
     finally:
         con.close()
-    has_index = source.has("index_date")
     if session is None:
         step(f"starting Spark ({master})")
     with _session(master, options, session) as spark:
@@ -128,7 +127,9 @@ def run_on_spark(
             _, dictionary = run.query(code_dictionary(), "read the extract")
             summary = summarise_dictionary(plan, dictionary, options, extract)
             run.register_code_map(code_map_table(summary.code_map))
-            *tables, histogram = statements(trials, plan, summary.index_default, has_index, "spark")
+            *tables, histogram = statements(
+                trials, plan, summary.index_default, source.has("index_date"), "spark"
+            )
             step("aggregating events per patient and concept")
             for statement in tables:
                 assert statement.creates is not None
@@ -143,10 +144,7 @@ def run_on_spark(
         histograms=histograms,
         data_quality=dq,
         source=source,
-        rows=summary.rows,
-        patients=dq.counts["patients"],
         index_default=summary.index_default,
-        index_from_column=has_index,
     )
 
 
