@@ -25,7 +25,6 @@ from feasibility.compile.pipeline import (
 from feasibility.compile.plan import CodeMapRow, Plan, build_code_map, code_map_table, plan_features
 from feasibility.compile.predicates import PredicateCompiler
 from feasibility.compile.sqlexpr import and_, col, func, lit
-from feasibility.compile.sqlexpr import field as struct_field
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Measurement, Trial, walk
 from feasibility.errors import ExtractError, FeasibilityError, short_message
@@ -175,7 +174,11 @@ class Engine:
         summary = summarise_dictionary(self.plan, dictionary, self.options, extract)
         self._register_code_map(summary.code_map)
         *tables, histogram = statements(
-            self.trials, self.plan, summary.index_default, source.has("index_date")
+            self.trials,
+            self.plan,
+            summary.index_default,
+            source.has("index_date"),
+            codes=summary.codes,
         )
         step("aggregating events per patient and concept")
         for statement in tables:
@@ -291,6 +294,11 @@ class DictionarySummary:
     code_map: list[CodeMapRow]
     unknown_units: dict[str, int]
 
+    @property
+    def codes(self) -> list[str]:
+        """The raw codes of the code map, sorted: the rows worth reading."""
+        return sorted({r.code for r in self.code_map})
+
 
 def summarise_dictionary(
     plan: Plan, dictionary: Sequence[Sequence], options: RunOptions, extract: str
@@ -348,7 +356,11 @@ def collect_data_quality(
         .group_by(col("concept_id"), copy=False)
         .having(exp.GT(this=n_implausible.copy(), expression=lit(0)), copy=False)
     )
-    implausible = {plan.concepts[cid].name: int(n) for cid, n in query(implausible_query)[1]}
+    implausible = (
+        {plan.concepts[cid].name: int(n) for cid, n in query(implausible_query)[1]}
+        if plan.measurement_ids
+        else {}
+    )
     uln_concepts = sorted(
         {
             node.concept
@@ -362,15 +374,13 @@ def collect_data_quality(
     default_uln: dict[str, int] = {}
     if uln_concepts:
         ids = {plan.concept_id(name): name for name in uln_concepts}
-        latest = col("latest")
         uln_query = (
             exp.select(col("concept_id"), exp.Count(this=exp.Star()))
             .from_("patient_concept", copy=False)
             .where(
                 and_(
                     exp.In(this=col("concept_id"), expressions=[lit(i) for i in ids]),
-                    exp.Not(this=exp.Is(this=latest, expression=exp.null())),
-                    exp.Is(this=struct_field(latest, "rh"), expression=exp.null()),
+                    col("latest_uln_default"),
                 ),
                 copy=False,
             )

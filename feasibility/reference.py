@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
@@ -75,6 +76,49 @@ def _implausible(concept: Concept, row: Row) -> bool:
         return low == 0 and v < 0  # type: ignore[operator]
     canonical = v * f  # type: ignore[operator]
     return (low is not None and canonical < low) or (high is not None and canonical > high)
+
+
+@dataclass(frozen=True)
+class Latest:
+    """A concept's latest result before index (see compile/latest.py): its date, and per
+    figure the highest among that date's results (None: none known)."""
+
+    day: date
+    number: float | None  # in the concept's unit
+    uln: float | None  # multiple of the upper limit of normal
+    pos: float | None  # 1 positive, 0 negative
+
+
+def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
+    """A result's figures as (known, value), None where it has no such figure: its value in
+    the concept's unit (a text read as negative with no value is 0), its multiple of its own
+    upper limit or of the concept's default one, and whether it reads as positive. A value
+    in a unit the concept does not know is (0, 0.0): present, not known."""
+    v, rh = row.get("value_num"), row.get("ref_high")
+    text = str(row["value_text"]).strip().lower() if row.get("value_text") else None
+    negative = text in NEGATIVE
+    f = _factor(concept, row)
+    number: tuple[int, float] | None
+    uln: tuple[int, float] | None
+    if v is None:
+        number = uln = (1, 0.0) if negative else None
+    else:
+        number = (1, v * f) if f is not None else (0, 0.0)  # type: ignore[operator]
+        if rh is not None and rh > 0:  # type: ignore[operator]
+            uln = (1, v / rh)  # type: ignore[operator]
+        elif f is not None and concept.default_uln:
+            uln = (1, v * f / concept.default_uln)  # type: ignore[operator]
+        else:
+            uln = (0, 0.0)
+    if text in POSITIVE:
+        pos: float | None = 1.0
+    elif negative:
+        pos = 0.0
+    elif v is not None and rh is not None and rh > 0:  # type: ignore[operator]
+        pos = 1.0 if v > rh else 0.0  # type: ignore[operator]
+    else:
+        pos = None
+    return {"number": number, "uln": uln, "pos": None if pos is None else (1, pos)}
 
 
 def _and(values: Iterable[T3]) -> T3:
@@ -155,7 +199,9 @@ class ReferenceEvaluator:
     def _start(self, p: Patient, within: Duration | None) -> date | None:
         return within.before(p.index) if within else None
 
-    def _latest(self, p: Patient, name: str) -> Row | None:
+    def _latest(self, p: Patient, name: str) -> Latest | None:
+        """The latest result before index: its date, and each figure the highest among the
+        results of that date (a value in an unknown unit only if none there is known)."""
         concept = self.library[name]
         rows = [
             r
@@ -165,30 +211,21 @@ class ReferenceEvaluator:
         ]
         if not rows:
             return None
+        day = max(r["start_date"] for r in rows)  # type: ignore[type-var]
+        on_day = [_figures(concept, r) for r in rows if r["start_date"] == day]
 
-        def key(r: Row):
-            return (
-                r["start_date"],
-                r["value_num"] if r.get("value_num") is not None else -1e308,
-                r.get("value_text") or "",
-                r.get("unit") or "",
-                r["code"],
-                r["code_system"],
-                r["ref_high"] if r.get("ref_high") is not None else -1e308,
-            )
+        def highest(figure: str) -> float | None:
+            # (known, value): a known value ranks above one in an unknown unit, which is None
+            best = max((f[figure] for f in on_day if f[figure] is not None), default=None)
+            return best[1] if best is not None and best[0] else None
 
-        return max(rows, key=key)
+        return Latest(day, highest("number"), highest("uln"), highest("pos"))  # type: ignore[arg-type]
 
-    def _present(self, p: Patient, latest: Row | None, within: Duration | None) -> bool:
+    def _present(self, p: Patient, latest: Latest | None, within: Duration | None) -> bool:
         if latest is None:
             return False
         start = self._start(p, within)
-        return start is None or latest["start_date"] >= start  # type: ignore[operator]
-
-    def _canonical(self, name: str, row: Row) -> float | None:
-        f = _factor(self.library[name], row)
-        v = row.get("value_num")
-        return None if v is None or f is None else v * f  # type: ignore[operator]
+        return start is None or latest.day >= start
 
     def rule(self, rule: Rule, p: Patient) -> T3:
         """TRUE / FALSE / None (UNKNOWN) for one patient."""
@@ -249,32 +286,14 @@ class ReferenceEvaluator:
         if not self._present(p, latest, rule.within):
             return rule.if_missing.as_bool()
         assert latest is not None
-        concept = self.library[rule.concept]
-        v, rh = latest.get("value_num"), latest.get("ref_high")
-        text = str(latest["value_text"]).strip().lower() if latest.get("value_text") else None
         if rule.result is not None:
-            if text in POSITIVE:
-                positive: T3 = True
-            elif text in NEGATIVE:
-                positive = False
-            elif v is not None and rh is not None and rh > 0:  # type: ignore[operator]
-                positive = v > rh  # type: ignore[operator]
-            else:
-                positive = None
+            positive = None if latest.pos is None else latest.pos == 1
             return positive if rule.result == "positive" or positive is None else not positive
         assert rule.compare is not None
-        if v is None and text in NEGATIVE:
-            return _compare(0.0, rule.compare if rule.uln else rule.compare.in_canonical(concept, rule.unit))
         if rule.uln:
-            if rh is not None and rh > 0:  # type: ignore[operator]
-                number = v / rh if v is not None else None  # type: ignore[operator]
-            elif concept.default_uln and _factor(concept, latest) is not None:
-                canonical = self._canonical(rule.concept, latest)
-                number = canonical / concept.default_uln if canonical is not None else None
-            else:
-                number = None
-            return _compare(number, rule.compare)
-        return _compare(self._canonical(rule.concept, latest), rule.compare.in_canonical(concept, rule.unit))
+            return _compare(latest.uln, rule.compare)
+        concept = self.library[rule.concept]
+        return _compare(latest.number, rule.compare.in_canonical(concept, rule.unit))
 
     def _medication(self, rule: Medication, p: Patient) -> T3:
         concept = self.library[rule.concept]
@@ -311,12 +330,13 @@ class ReferenceEvaluator:
             present = present and self._present(p, weight_row, rule.within)
         if not present:
             return rule.if_missing.as_bool()
-        scr = self._canonical("creatinine", crea)  # type: ignore[arg-type]
+        assert crea is not None
+        scr = crea.number
         if p.sex not in ("F", "M") or scr is None or scr <= 0:
             return None
         female = p.sex == "F"
         if rule.measure == "creatinine_clearance":
-            weight = self._canonical("weight", weight_row)  # type: ignore[arg-type]
+            weight = weight_row.number if weight_row is not None else None
 
             def at(age):
                 if scr is None or weight is None or age is None:

@@ -128,7 +128,7 @@ def run_on_spark(
             summary = summarise_dictionary(plan, dictionary, options, extract)
             run.register_code_map(code_map_table(summary.code_map))
             *tables, histogram = statements(
-                trials, plan, summary.index_default, source.has("index_date"), "spark"
+                trials, plan, summary.index_default, source.has("index_date"), "spark", summary.codes
             )
             step("aggregating events per patient and concept")
             for statement in tables:

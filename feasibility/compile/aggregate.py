@@ -1,18 +1,24 @@
-"""The one pass: events joined to the code map, aggregated per (patient, concept), rolled up
-to one row per patient with every feature the predicates read.
+"""The passes over the extract: coded rows per (patient, concept), every row per patient.
 
-Per extract row the work is one hash-join probe and one group update with a fixed set of
-aggregates; it does not grow with the number of trials or criteria. Only medication
-features (duration and dose windows) add a filtered sum each, on medication rows.
+`patient_concept` reads only the rows whose code some concept uses (a filter the parquet
+reader applies as it scans) and aggregates them once per (patient, concept). Its states are
+small and flat: the per-row work is one hash-join probe and one group update, and it does
+not grow with the number of trials or criteria.
+
+`demographics` reads every row once per patient for what every row carries (site, sex,
+birth, index date, dates seen). `patients` joins the two: one row per patient with the
+demographics, the age range at index and the packed atom masks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from sqlglot import exp
 
-from feasibility.compile.atoms import mask_columns
+from feasibility.compile.atoms import covered_days, is_null, not_null, text_result
+from feasibility.compile.latest import Packing, day_number
 from feasibility.compile.plan import Plan
 from feasibility.compile.sqlexpr import (
     agg_filter,
@@ -27,6 +33,9 @@ from feasibility.compile.sqlexpr import (
     window_start,
 )
 from feasibility.compile.tables import RUN, Tables
+
+# sex as a small code, so two spellings of one patient's sex compare without string work
+SEX_CODES = {"F": 1, "M": 2}
 
 
 def index_default(default_index: date | exp.Expression) -> exp.Expression:
@@ -47,58 +56,259 @@ def row_index_date(default_index: date | exp.Expression, has_index_column: bool)
     return index_default(default_index)
 
 
+def group_index_date(default_index: date | exp.Expression, has_index_column: bool) -> exp.Expression:
+    """The index date of a group of one patient's rows: the latest `index_date` they carry,
+    else the run's default."""
+    if has_index_column:
+        return func("coalesce", func("max", col("index_date", "e")), index_default(default_index))
+    return index_default(default_index)
+
+
 def _count_star() -> exp.Expression:
     return exp.Count(this=exp.Star())
 
 
 def patient_concept_query(
-    plan: Plan, default_index: date | exp.Expression, has_index_column: bool, tables: Tables = RUN
+    plan: Plan,
+    default_index: date | exp.Expression,
+    has_index_column: bool,
+    tables: Tables = RUN,
+    codes: Sequence[str] | None = None,
+    dialect: str = "duckdb",
 ) -> exp.Select:
-    """Aggregate the extract once per (patient, concept); rows of no concept form the group
-    with concept NULL, which still carries the demographics."""
+    """Aggregate the coded rows once per (patient, concept).
+
+    `codes` are the raw codes of the code map: an IN list the parquet reader checks against
+    each row group's dictionary, so rows of no concept are skipped before they are decoded.
+    Without it (`feasibility sql`, before any data is seen) the same filter is a subquery."""
     idx = row_index_date(default_index, has_index_column)
     start, end = col("start_date", "e"), col("end_date", "e")
-    value, factor = col("value_num", "e"), col("factor", "m")
     seen = exp.LTE(this=start, expression=idx)
-    measurement = col("is_measurement", "m")
-    # a result outside its concept's plausible range is a data error, counted and not used
-    implausible = func(
-        "coalesce",
-        or_(
-            exp.LT(this=col("value_num", "e"), expression=col("low", "m")),
-            exp.GT(this=col("value_num", "e"), expression=col("high", "m")),
-        ),
-        exp.false(),
-    )
+    aggregates: list[exp.Expression] = [
+        agg_filter(func("max", start), seen).as_("last_date", copy=False),
+    ]
+    if plan.needs_first_date:
+        aggregates.append(func("min", start.copy()).as_("first_date", copy=False))
+    if has_index_column:
+        aggregates.append(group_index_date(default_index, True).as_("idx", copy=False))
+    results = _Results(plan, Packing(dialect), seen) if plan.measurement_ids else None
+    if results:
+        aggregates += results.aggregates()
+    for i, feature in enumerate(plan.counts):
+        cond = [exp.EQ(this=col("concept_id", "m"), expression=lit(feature.concept_id)), seen.copy()]
+        if feature.within is not None:
+            cond.append(exp.GTE(this=start.copy(), expression=window_start(idx.copy(), feature.within)))
+        # records on distinct days: a duplicated row or two codes of one visit count once
+        days = exp.Count(this=exp.Distinct(expressions=[start.copy()]))
+        aggregates.append(agg_filter(days, and_(*cond)).as_(f"n{i}", copy=False))
+    until = func("coalesce", end, start.copy())
+    if plan.has_medications:
+        # the exposure that ends last decides "on the drug at some time in the window";
+        # an exposure ending before it starts covers no day
+        well_formed = exp.GTE(this=until.copy(), expression=start.copy())
+        aggregates.append(
+            agg_filter(
+                func("max", until.copy()), and_(col("is_medication", "m"), seen.copy(), well_formed)
+            ).as_("last_end", copy=False)
+        )
+    if plan.coverages:
+        # counting days on a drug needs the exposures themselves: one list per (patient,
+        # concept), for the concepts a coverage feature reads
+        exposure = struct(s=start.copy(), e=until.copy(), v=col("value_num", "e"), f=col("factor", "m"))
+        keeps = exp.In(this=col("concept_id", "m"), expressions=[lit(c) for c in plan.exposure_concepts])
+        aggregates.append(
+            agg_filter(exp.ArrayAgg(this=exposure), and_(keeps, seen.copy())).as_("meds", copy=False)
+        )
 
+    join = and_(
+        exp.EQ(this=col("code_system", "m"), expression=col("code_system", "e")),
+        exp.EQ(this=col("code", "m"), expression=col("code", "e")),
+        exp.EQ(this=col("unit", "m"), expression=func("coalesce", col("unit", "e"), lit(""))),
+    )
+    coded = exp.In(
+        this=col("code", "e"),
+        **(
+            {"expressions": [lit(c) for c in codes]}
+            if codes is not None
+            else {"query": exp.select(col("code")).from_("code_map", copy=False).subquery()}
+        ),
+    )
+    events: exp.Expression = exp.to_table(tables.events).as_("e", copy=False)
+    if results:
+        events = results.events(tables.events)
+    grouped = (
+        exp.select(
+            *[col(k, "e").as_(k, copy=False) for k in tables.keys],
+            col("concept_id", "m").as_("concept_id", copy=False),
+            *aggregates,
+        )
+        .from_(events, copy=False)
+        .join(exp.to_table("code_map").as_("m", copy=False), on=join, join_type="inner")
+        .where(coded, copy=False)
+        .group_by(*tables.key_columns("e"), col("concept_id", "m"), copy=False)
+    )
+    index = col("idx", "g") if has_index_column else index_default(default_index)
+    # flat columns for the atoms: reading a field of a struct column costs more than a column
+    names = [*tables.keys, "concept_id", *(a.alias for a in aggregates)]
+    flat: list[exp.Expression] = []
+    for name in names:
+        if results and name in results.packed:
+            flat += results.unpacked(name)
+        elif name == "meds":
+            # the coverage features replace the list on the row of their concept
+            for feature in plan.coverages:
+                mine = exp.EQ(this=col("concept_id", "g"), expression=lit(feature.concept_id))
+                days = covered_days(feature, index.copy())
+                flat.append(case([(mine, days)]).as_(plan.coverage_column(feature), copy=False))
+        else:
+            flat.append(col(name, "g"))
+    source = grouped.subquery("g")
+    if plan.coverages:
+        # exposures sorted by start once, so each coverage sweeps them in date order
+        sorted_ = [exp.ArraySort(this=col(n)).as_(n, copy=False) if n == "meds" else col(n) for n in names]
+        source = exp.select(*sorted_).from_(source, copy=False).subquery("g", copy=False)
+    return exp.select(*flat).from_(source, copy=False)
+
+
+class _Results:
+    """The aggregates of measurement rows: the count of implausible results, and the latest
+    result's figures, each packed with its date (see `latest.py`).
+
+    Per row: `number`, the value in the concept's unit (a text read as negative with no
+    value is 0: "not detected" is below any positive threshold); `uln`, the value as a
+    multiple of the row's own upper limit, or of the concept's default one (flagged); `pos`,
+    1 or 0 for a text read as positive or negative, else whether the value exceeds the
+    row's upper limit."""
+
+    packed = ("latest_number", "latest_uln", "latest_pos")
+
+    def __init__(self, plan: Plan, packing: Packing, seen: exp.Expression):
+        self.plan = plan
+        self.packing = packing
+        value, rh = col("value_num", "e"), col("ref_high", "e")
+        self.value, self.rh = value, rh
+        text = col("text_result", "e")
+        self.negative_text = exp.EQ(this=text, expression=lit(-1))
+        self.not_detected = and_(is_null(value.copy()), self.negative_text.copy())
+        # a result outside its concept's plausible range is a data error, counted and not used
+        self.implausible = func(
+            "coalesce",
+            or_(
+                exp.LT(this=value.copy(), expression=col("low", "m")),
+                exp.GT(this=value.copy(), expression=col("high", "m")),
+            ),
+            exp.false(),
+        )
+        has_result = or_(not_null(value.copy()), not_null(col("value_text", "e")))
+        self.usable = and_(
+            col("is_measurement", "m"), seen.copy(), has_result, exp.Not(this=self.implausible.copy())
+        )
+        self.day = day_number(col("start_date", "e"))
+
+    def events(self, table: str) -> exp.Expression:
+        """The events with each row's text result read once (see `text_result`)."""
+        rows = exp.select(exp.Star(), text_result(col("value_text")).as_("text_result", copy=False)).from_(
+            table, copy=False
+        )
+        return rows.subquery("e", copy=False)
+
+    def aggregates(self) -> list[exp.Expression]:
+        measurement = col("is_measurement", "m")
+        out = [
+            agg_filter(exp.Count(this=exp.Star()), and_(measurement, self.implausible.copy())).as_(
+                "n_implausible", copy=False
+            ),
+            agg_filter(func("max", col("start_date", "e")), self.usable.copy()).as_("latest_d", copy=False),
+        ]
+        value, rh, factor = self.value, self.rh, col("factor", "m")
+        with_number = or_(not_null(value.copy()), self.negative_text.copy())
+        number = case([(self.not_detected.copy(), lit(0.0))], exp.Mul(this=value.copy(), expression=factor))
+        out.append(self._latest(number, exp.false(), with_number).as_("latest_number", copy=False))
+        if self.plan.has_uln_atoms:
+            own_limit = exp.GT(this=rh.copy(), expression=lit(0))
+            uln = case(
+                [
+                    (self.not_detected.copy(), lit(0.0)),
+                    (own_limit, exp.Div(this=value.copy(), expression=rh.copy())),
+                ],
+                exp.Div(
+                    this=exp.Mul(this=value.copy(), expression=col("factor", "m")), expression=col("uln", "m")
+                ),
+            )
+            default = and_(
+                not_null(value.copy()), exp.Not(this=func("coalesce", own_limit.copy(), exp.false()))
+            )
+            out.append(self._latest(uln, default, with_number.copy()).as_("latest_uln", copy=False))
+        if self.plan.has_result_atoms:
+            above = and_(not_null(value.copy()), exp.GT(this=rh.copy(), expression=lit(0)))
+            pos = case(
+                [
+                    (exp.EQ(this=col("text_result", "e"), expression=lit(1)), lit(1.0)),
+                    (self.negative_text.copy(), lit(0.0)),
+                    (above, case([(exp.GT(this=value.copy(), expression=rh.copy()), lit(1.0))], lit(0.0))),
+                ]
+            )
+            out.append(self._latest(pos, exp.false(), not_null(pos.copy())).as_("latest_pos", copy=False))
+        return out
+
+    def _latest(self, figure: exp.Expression, flag: exp.Expression, has: exp.Expression) -> exp.Expression:
+        """MAX of the figure packed with its day, over the usable rows that have it."""
+        known = not_null(figure.copy())
+        packed = self.packing.pack(
+            self.day.copy(),
+            case([(known, lit(1))], lit(0)),
+            func("coalesce", figure, lit(0.0)),
+            case([(flag, lit(1))], lit(0)),
+        )
+        return agg_filter(func("max", packed), and_(self.usable.copy(), has))
+
+    def unpacked(self, name: str) -> list[exp.Expression]:
+        """The flat columns of a packed figure, on the row's latest result date: its value
+        (NULL if that date has none, or only in a unit the concept does not know), and for
+        the ULN multiple whether the concept's default limit gave it."""
+        packed = col(name, "g")
+        latest_day = day_number(col("latest_d", "g"))
+        value = self.packing.latest(packed, latest_day)
+        columns = [value.as_(name, copy=False)]
+        if name == "latest_uln":
+            on_latest = exp.EQ(this=self.packing.day(packed.copy()), expression=latest_day.copy())
+            columns.append(
+                case([(on_latest, exp.EQ(this=self.packing.flag(packed.copy()), expression=lit(1)))]).as_(
+                    "latest_uln_default", copy=False
+                )
+            )
+        return columns
+
+
+def demographics_query(
+    default_index: date | exp.Expression, has_index_column: bool, tables: Tables = RUN
+) -> exp.Select:
+    """Every row once per patient: site, sex, birth, index date, the dates seen."""
+    idx = row_index_date(default_index, has_index_column)
+    start = col("start_date", "e")
+    sex_code = case(
+        [(exp.EQ(this=col("sex", "e"), expression=lit(s)), lit(n)) for s, n in SEX_CODES.items()],
+        # any other spelling is one unknown sex; NULL stays NULL
+        case([(exp.Is(this=col("sex", "e"), expression=exp.null()), exp.null())], lit(len(SEX_CODES) + 1)),
+    )
     selects: list[exp.Expression] = [
         *[col(k, "e").as_(k, copy=False) for k in tables.keys],
-        col("concept_id", "m").as_("concept_id", copy=False),
         func("min", col("site_id", "e")).as_("site_lo", copy=False),
         func("max", col("site_id", "e")).as_("site_hi", copy=False),
-        func("min", col("sex", "e")).as_("sex_lo", copy=False),
-        func("max", col("sex", "e")).as_("sex_hi", copy=False),
+        func("min", sex_code).as_("sex_lo", copy=False),
+        func("max", sex_code.copy()).as_("sex_hi", copy=False),
         func("min", col("birth_year", "e")).as_("by_lo", copy=False),
         func("max", col("birth_year", "e")).as_("by_hi", copy=False),
         func("min", col("birth_date", "e")).as_("bd_lo", copy=False),
         func("max", col("birth_date", "e")).as_("bd_hi", copy=False),
-        _count_star().as_("n_rows", copy=False),
         func("min", start).as_("first_date", copy=False),
-        func("max", start).as_("last_any", copy=False),
-        agg_filter(_count_star(), exp.GT(this=start, expression=idx)).as_("n_future", copy=False),
-        agg_filter(func("max", start), seen).as_("last_date", copy=False),
-        agg_filter(_count_star(), and_(measurement.copy(), implausible.copy())).as_(
-            "n_implausible", copy=False
+        agg_filter(func("max", start.copy()), exp.LTE(this=start.copy(), expression=idx)).as_(
+            "last_seen", copy=False
+        ),
+        agg_filter(_count_star(), exp.GT(this=start.copy(), expression=idx.copy())).as_(
+            "n_future", copy=False
         ),
     ]
-    # the patient's index date as this group sees it (atoms compare their windows to it)
-    selects.append(
-        (
-            func("coalesce", func("max", col("index_date", "e")), index_default(default_index))
-            if has_index_column
-            else index_default(default_index)
-        ).as_("idx", copy=False)
-    )
     if has_index_column:
         selects += [
             func("min", col("index_date", "e")).as_("idx_lo", copy=False),
@@ -107,67 +317,11 @@ def patient_concept_query(
                 "idx_nulls", copy=False
             ),
         ]
-    if plan.measurement_ids:
-        # The latest result before index serves every window: the latest within a window is
-        # that one if it falls inside the window, otherwise there is none. The sort key
-        # makes ties on one date deterministic whatever the row order or thread count.
-        has_result = or_(
-            exp.Not(this=exp.Is(this=value, expression=exp.null())),
-            exp.Not(this=exp.Is(this=col("value_text", "e"), expression=exp.null())),
-        )
-        latest = exp.ArgMax(
-            this=struct(
-                d=start,
-                v=value,
-                f=factor,
-                rh=col("ref_high", "e"),
-                t=col("value_text", "e"),
-            ),
-            expression=struct(
-                d=start,
-                v=func("coalesce", value, lit(float("-1e308"))),
-                t=func("coalesce", col("value_text", "e"), lit("")),
-                u=func("coalesce", col("unit", "e"), lit("")),
-                c=col("code", "e"),
-                s=col("code_system", "e"),
-                rh=func("coalesce", col("ref_high", "e"), lit(float("-1e308"))),
-            ),
-        )
-        usable = and_(measurement, seen, has_result, exp.Not(this=implausible.copy()))
-        selects.append(agg_filter(latest, usable).as_("latest", copy=False))
-    for i, feature in enumerate(plan.counts):
-        cond = [exp.EQ(this=col("concept_id", "m"), expression=lit(feature.concept_id)), seen]
-        if feature.within is not None:
-            cond.append(exp.GTE(this=start, expression=window_start(idx, feature.within)))
-        # records on distinct days: a duplicated row or two codes of one visit count once
-        days = exp.Count(this=exp.Distinct(expressions=[start.copy()]))
-        selects.append(agg_filter(days, and_(*cond)).as_(f"n{i}", copy=False))
-    if any(c.kind == "medication" for c in plan.concepts):
-        # Exposures are kept as one compact list per (patient, medication concept); each
-        # medication atom sums its own window and dose range from it, so the table does not
-        # grow a column per atom.
-        exposure = struct(s=start, e=func("coalesce", end, start), v=value, f=factor)
-        selects.append(
-            agg_filter(exp.ArrayAgg(this=exposure), and_(col("is_medication", "m"), seen)).as_(
-                "meds", copy=False
-            )
-        )
-
-    join = and_(
-        exp.EQ(this=col("code_system", "m"), expression=col("code_system", "e")),
-        exp.EQ(this=col("code", "m"), expression=col("code", "e")),
-        exp.EQ(this=col("unit", "m"), expression=func("coalesce", col("unit", "e"), lit(""))),
-    )
     return (
         exp.select(*selects)
         .from_(exp.to_table(tables.events).as_("e", copy=False))
-        .join(exp.to_table("code_map").as_("m", copy=False), on=join, join_type="left")
-        .group_by(*tables.key_columns("e"), col("concept_id", "m"), copy=False)
+        .group_by(*tables.key_columns("e"), copy=False)
     )
-
-
-def _per_concept(agg: str, column: str, concept_id: int) -> exp.Expression:
-    return agg_filter(func(agg, col(column)), exp.EQ(this=col("concept_id"), expression=lit(concept_id)))
 
 
 def _year(e: exp.Expression) -> exp.Expression:
@@ -178,101 +332,106 @@ def _exact_age(birth: exp.Expression, index: exp.Expression) -> exp.Expression:
     before_birthday = or_(
         exp.LT(this=exp.Month(this=index), expression=exp.Month(this=birth)),
         and_(
-            exp.EQ(this=exp.Month(this=index), expression=exp.Month(this=birth)),
-            exp.LT(this=exp.Day(this=index), expression=exp.Day(this=birth)),
+            exp.EQ(this=exp.Month(this=index.copy()), expression=exp.Month(this=birth.copy())),
+            exp.LT(this=exp.Day(this=index.copy()), expression=exp.Day(this=birth.copy())),
         ),
     )
     return exp.Sub(
-        this=exp.Sub(this=_year(index), expression=_year(birth)),
+        this=exp.Sub(this=_year(index.copy()), expression=_year(birth.copy())),
         expression=case([(before_birthday, lit(1))], lit(0)),
     )
 
 
 def patients_query(
-    plan: Plan, default_index: date | exp.Expression, has_index_column: bool, tables: Tables = RUN
+    plan: Plan,
+    default_index: date | exp.Expression,
+    has_index_column: bool,
+    tables: Tables = RUN,
 ) -> exp.Select:
-    """One row per patient: site, sex, age range at index, index date, and every feature."""
+    """One row per patient: site, sex, age range at index, index date, the atom masks and
+    the latest results the derived measures need."""
+    d = "d"
     default = index_default(default_index)
     if has_index_column:
-        idx = func("coalesce", func("max", col("idx_hi")), default)
-        idx_conflict = or_(
-            exp.NEQ(this=func("min", col("idx_lo")), expression=func("max", col("idx_hi"))),
+        idx: exp.Expression = func("coalesce", col("idx_hi", d), default)
+        idx_conflict: exp.Expression = or_(
+            exp.NEQ(this=col("idx_lo", d), expression=col("idx_hi", d)),
             and_(
-                exp.GT(this=func("sum", col("idx_nulls")), expression=lit(0)),
-                exp.Not(this=exp.Is(this=func("max", col("idx_hi")), expression=exp.null())),
+                exp.GT(this=col("idx_nulls", d), expression=lit(0)),
+                exp.Not(this=exp.Is(this=col("idx_hi", d), expression=exp.null())),
             ),
         )
     else:
         idx, idx_conflict = default, exp.false()
-    sex_lo, sex_hi = func("min", col("sex_lo")), func("max", col("sex_hi"))
-    rollup: list[exp.Expression] = [
-        *tables.key_columns(),
-        func("min", col("site_lo")).as_("site_id", copy=False),
-        exp.NEQ(this=func("min", col("site_lo")), expression=func("max", col("site_hi"))).as_(
-            "site_conflict", copy=False
-        ),
-        case(
-            [
-                (
-                    and_(
-                        exp.EQ(this=sex_lo, expression=sex_hi),
-                        exp.In(this=sex_lo, expressions=[lit("F"), lit("M")]),
-                    ),
-                    sex_lo,
-                )
-            ],
-            lit("U"),
-        ).as_("sex", copy=False),
-        exp.NEQ(this=sex_lo, expression=sex_hi).as_("sex_conflict", copy=False),
-        func("min", col("by_lo")).as_("by_lo", copy=False),
-        func("max", col("by_hi")).as_("by_hi", copy=False),
-        func("min", col("bd_lo")).as_("bd_lo", copy=False),
-        func("max", col("bd_hi")).as_("bd_hi", copy=False),
+    sex_lo, sex_hi = col("sex_lo", d), col("sex_hi", d)
+    one_sex = exp.EQ(this=sex_lo, expression=sex_hi)
+    sex = case(
+        [
+            (and_(one_sex.copy(), exp.EQ(this=sex_lo.copy(), expression=lit(n))), lit(s))
+            for s, n in SEX_CODES.items()
+        ],
+        lit("U"),
+    )
+    demographics: list[exp.Expression] = [
+        *tables.key_columns(d),
+        col("site_lo", d).as_("site_id", copy=False),
+        exp.NEQ(this=col("site_lo", d), expression=col("site_hi", d)).as_("site_conflict", copy=False),
+        sex.as_("sex", copy=False),
+        exp.NEQ(this=sex_lo.copy(), expression=sex_hi.copy()).as_("sex_conflict", copy=False),
+        *[col(c, d).as_(c, copy=False) for c in ("by_lo", "by_hi", "bd_lo", "bd_hi")],
         idx.as_("idx", copy=False),
         idx_conflict.as_("idx_conflict", copy=False),
-        func("min", col("first_date")).as_("first_date", copy=False),
-        func("max", col("last_any")).as_("last_any", copy=False),
-        func("max", col("last_date")).as_("last_seen", copy=False),
-        func("sum", col("n_future")).as_("n_future", copy=False),
-        exp.Count(this=col("concept_id")).as_("n_concepts", copy=False),
+        *[col(c, d).as_(c, copy=False) for c in ("first_date", "last_seen", "n_future")],
     ]
-    for cid in plan.derived_inputs:
-        rollup.append(_per_concept("max", "latest", cid).as_(f"c{cid}_latest", copy=False))
+    zero = exp.cast(lit(0), "BIGINT", copy=False)
+    masks = [
+        # a patient with no coded row at all has no atom row: every mask word is zero
+        func("coalesce", col(f"{k}{w}", "m"), zero.copy()).as_(f"{k}{w}", copy=False)
+        for k in "pa"
+        for w in range(plan.atom_words)
+    ]
     inner = (
-        exp.select(*rollup)
-        .from_(exp.to_table(tables.patient_concept), copy=False)
-        .group_by(*tables.key_columns(), copy=False)
+        exp.select(*demographics, *masks)
+        .from_(exp.to_table(tables.demographics).as_(d, copy=False))
+        .join(
+            exp.to_table(tables.atom_masks).as_("m", copy=False),
+            on=tables.key_join("m", d),
+            join_type="left",
+        )
     )
+    for cid in plan.derived_inputs:
+        # the derived measures read a concept's latest result on the patient row
+        alias = f"l{cid}"
+        latest = struct(d=col("latest_d"), n=col("latest_number"))
+        rows = (
+            exp.select(*tables.key_columns(), latest.as_(f"c{cid}_latest", copy=False))
+            .from_(tables.patient_concept, copy=False)
+            .where(exp.EQ(this=col("concept_id"), expression=lit(cid)), copy=False)
+        )
+        inner = inner.select(col(f"c{cid}_latest", alias), copy=False).join(
+            rows.subquery(alias), on=tables.key_join(alias, d), join_type="left", copy=False
+        )
     # Age at index as a range: exact with a birth date; with only a birth year, the year
     # difference or one less (unless the index is 31 December, when birthdays have passed).
     index = col("idx")
     year_end = and_(
         exp.EQ(this=exp.Month(this=index), expression=lit(12)),
-        exp.EQ(this=exp.Day(this=index), expression=lit(31)),
+        exp.EQ(this=exp.Day(this=index.copy()), expression=lit(31)),
     )
     has_birth_date = exp.Not(this=exp.Is(this=col("bd_lo"), expression=exp.null()))
     age_lo = case(
-        [(has_birth_date, _exact_age(col("bd_hi"), index))],
+        [(has_birth_date, _exact_age(col("bd_hi"), index.copy()))],
         exp.Sub(
-            this=exp.Sub(this=_year(index), expression=col("by_hi")),
+            this=exp.Sub(this=_year(index.copy()), expression=col("by_hi")),
             expression=case([(year_end, lit(0))], lit(1)),
         ),
     )
     age_hi = case(
-        [(has_birth_date, _exact_age(col("bd_lo"), index))],
-        exp.Sub(this=_year(index), expression=col("by_lo")),
+        [(has_birth_date.copy(), _exact_age(col("bd_lo"), index.copy()))],
+        exp.Sub(this=_year(index.copy()), expression=col("by_lo")),
     )
-    return (
-        exp.select(
-            exp.Column(this=exp.Star(), table=exp.to_identifier("p")),
-            age_lo.as_("age_lo", copy=False),
-            age_hi.as_("age_hi", copy=False),
-            *mask_columns(plan),
-        )
-        .from_(inner.subquery("p"), copy=False)
-        .join(
-            exp.to_table(tables.atom_masks).as_("m", copy=False),
-            on=tables.key_join("m", "p"),
-            join_type="left",
-        )
-    )
+    return exp.select(
+        exp.Column(this=exp.Star(), table=exp.to_identifier("p")),
+        age_lo.as_("age_lo", copy=False),
+        age_hi.as_("age_hi", copy=False),
+    ).from_(inner.subquery("p"), copy=False)

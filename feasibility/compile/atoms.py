@@ -13,12 +13,11 @@ pivot of per-concept columns would cost one filtered aggregate per feature.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import date
 
 from sqlglot import exp
 
-from feasibility.compile.plan import ConceptAtom, Plan
+from feasibility.compile.plan import ConceptAtom, CoverageFeature, Plan, coverage_features
 from feasibility.compile.sqlexpr import (
     FALSE,
     TRUE,
@@ -60,8 +59,18 @@ def not_null(e: exp.Expression) -> exp.Expression:
     return exp.Not(this=is_null(e))
 
 
-def text_is(text: exp.Expression, words: tuple[str, ...]) -> exp.Expression:
-    return exp.In(this=func("lower", func("trim", text)), expressions=[lit(w) for w in words])
+def text_result(text: exp.Expression) -> exp.Expression:
+    """A text result read once: 1 positive, -1 negative, 0 anything else or none. The
+    figures of a result compare this small number rather than the text."""
+    spelt = func("lower", func("trim", text))
+    return case(
+        [
+            (is_null(text.copy()), lit(0)),
+            (exp.In(this=spelt, expressions=[lit(w) for w in POSITIVE]), lit(1)),
+            (exp.In(this=spelt.copy(), expressions=[lit(w) for w in NEGATIVE]), lit(-1)),
+        ],
+        lit(0),
+    )
 
 
 def in_window(date: exp.Expression, index: exp.Expression, within: Duration | None) -> exp.Expression:
@@ -71,11 +80,6 @@ def in_window(date: exp.Expression, index: exp.Expression, within: Duration | No
     return exp.GTE(this=date, expression=window_start(index, within))
 
 
-def canonical(latest: exp.Expression) -> exp.Expression:
-    """A latest-result struct's value in the concept's canonical unit (NULL: unit unknown)."""
-    return exp.Mul(this=field(latest, "v"), expression=field(latest, "f"))
-
-
 def with_missing(present: exp.Expression, value: exp.Expression, if_missing: Truth) -> exp.Expression:
     if if_missing is Truth.UNKNOWN:
         return case([(present, value)])
@@ -83,11 +87,12 @@ def with_missing(present: exp.Expression, value: exp.Expression, if_missing: Tru
 
 
 class RowAtoms:
-    """Atom values on a `patient_concept` row (columns last_date, latest, n*, m*_days, idx)."""
+    """Atom values on a `patient_concept` row (columns last_date, first_date, latest_*, n*,
+    meds), against `index`, the patient's index date (a column or the run's literal)."""
 
-    def __init__(self, plan: Plan):
+    def __init__(self, plan: Plan, index: exp.Expression):
         self.plan = plan
-        self.index = col("idx")
+        self.index = index
 
     def value(self, atom: ConceptAtom) -> exp.Expression:
         """TRUE, FALSE or NULL for UNKNOWN, given the patient's row of the atom's concept."""
@@ -101,10 +106,12 @@ class RowAtoms:
         missing = truth(atom.if_missing.as_bool())
         if atom.before is not None:
             # the earliest record is the one most likely to be old enough
-            old_enough = exp.LTE(this=col("first_date"), expression=window_start(self.index, atom.before))
+            old_enough = exp.LTE(
+                this=col("first_date"), expression=window_start(self.index.copy(), atom.before)
+            )
             return case([(old_enough, TRUE)], missing)
         if atom.min_count == 1:
-            return case([(in_window(col("last_date"), self.index, atom.within), TRUE)], missing)
+            return case([(in_window(col("last_date"), self.index.copy(), atom.within), TRUE)], missing)
         n = func("coalesce", col(self.plan.count_column(atom.concept, atom.within)), lit(0))
         return case(
             [
@@ -115,184 +122,161 @@ class RowAtoms:
         )
 
     def _measurement(self, atom: Measurement) -> exp.Expression:
-        latest = col("latest")
-        value, text, ref_high = field(latest, "v"), field(latest, "t"), field(latest, "rh")
+        """The latest result's figures (see `latest.py`) against the atom's bounds."""
         concept = self.plan.concepts[self.plan.concept_id(atom.concept)]
         if atom.result is not None:
+            pos = col("latest_pos")
             positive = case(
                 [
-                    (text_is(text, POSITIVE), TRUE),
-                    (text_is(text, NEGATIVE), FALSE),
-                    (
-                        and_(not_null(value), exp.GT(this=ref_high, expression=lit(0))),
-                        exp.GT(this=value, expression=ref_high),
-                    ),
+                    (exp.EQ(this=pos, expression=lit(1)), TRUE),
+                    (exp.EQ(this=pos.copy(), expression=lit(0)), FALSE),
                 ]
             )
             verdict = positive if atom.result == "positive" else not_(positive)
         else:
             assert atom.compare is not None
-            bounds = atom.compare
             if atom.uln:
-                whens = [(exp.GT(this=ref_high, expression=lit(0)), exp.Div(this=value, expression=ref_high))]
-                if concept.default_uln:
-                    whens.append(
-                        (
-                            not_null(field(latest, "f")),
-                            exp.Div(this=canonical(latest), expression=lit(concept.default_uln)),
-                        )
-                    )
-                number = case(whens)
+                verdict = compare(col("latest_uln"), atom.compare)
             else:
-                number = canonical(latest)
-                bounds = atom.compare.in_canonical(concept, atom.unit)
-            # "not detected" with no number reads as zero: below any positive threshold
-            number = case([(and_(is_null(value), text_is(text, NEGATIVE)), lit(0))], number)
-            verdict = compare(number, bounds)
-        present = in_window(field(latest, "d"), self.index, atom.within)
+                verdict = compare(col("latest_number"), atom.compare.in_canonical(concept, atom.unit))
+        present = in_window(col("latest_d"), self.index.copy(), atom.within)
         return with_missing(present, verdict, atom.if_missing)
 
     def _medication(self, atom: Medication) -> exp.Expression:
-        concept = self.plan.concepts[self.plan.concept_id(atom.concept)]
-        dose = atom.dose.in_canonical(concept, atom.dose_unit) if atom.dose else None
-        x = exp.column("x")
-        acc = exp.column("acc")
-
-        def day_number(d: exp.Expression) -> exp.Expression:
-            return exp.DateDiff(this=d, expression=date_lit(EPOCH), unit=exp.Var(this="DAY"))
-
-        def bigint(e: exp.Expression) -> exp.Expression:
-            return exp.cast(e, "BIGINT", copy=False)
-
-        def covered_days(condition: exp.Expression) -> exp.Expression:
-            """Days covered by the exposures meeting `condition`, clipped to the window: the
-            union of their date ranges, so a duplicated or overlapping prescription adds
-            no day twice. The exposures are sorted by start and swept once, carrying the
-            last day covered so far (u) and the total (t)."""
-            first: exp.Expression = field(x, "s")
-            if atom.within is not None:
-                first = func("greatest", field(x, "s"), window_start(self.index, atom.within))
-            last = func("least", field(x, "e"), self.index)
-            fresh_from = func("greatest", day_number(first), exp.Add(this=field(acc, "u"), expression=lit(1)))
-            added = func(
-                "greatest",
-                exp.Add(this=exp.Sub(this=day_number(last), expression=fresh_from), expression=lit(1)),
-                lit(0),
-            )
-            covered_to = func("greatest", field(acc, "u"), day_number(last.copy()))
-            step = struct(
-                u=bigint(case([(condition, covered_to)], field(acc, "u"))),
-                t=bigint(exp.Add(this=field(acc, "t"), expression=case([(condition.copy(), added)], lit(0)))),
-            )
-            lam = exp.Lambda(this=step, expressions=[exp.to_identifier("acc"), exp.to_identifier("x")])
-            swept = exp.Reduce(
-                this=exp.ArraySort(this=col("meds")),
-                initial=struct(u=bigint(lit(-(10**9))), t=bigint(lit(0))),
-                merge=lam,
-            )
-            return func("coalesce", field(swept, "t"), lit(0))
-
-        if dose is None:
-            known = covered_days(exp.true())
-            possible = known
-        else:
-            dose_known = and_(not_null(field(x, "v")), not_null(field(x, "f")))
-            dose_ok = and_(dose_known, compare(exp.Mul(this=field(x, "v"), expression=field(x, "f")), dose))
-            known = covered_days(dose_ok)
-            # the days the patient may have been on a qualifying dose: known ones, or unknown dose
-            possible = covered_days(or_(dose_ok.copy(), not_(dose_known.copy())))
+        concept_id = self.plan.concept_id(atom.concept)
+        missing = truth(atom.if_missing.as_bool())
+        features = coverage_features(atom, concept_id, self.plan.concepts[concept_id])
+        if not features:
+            # one day on any dose: the exposure that ends last decides
+            return case([(in_window(col("last_end"), self.index.copy(), atom.within), TRUE)], missing)
+        known = col(self.plan.coverage_column(features[0]))
+        possible = col(self.plan.coverage_column(features[-1]))  # with no dose range: the same
         return case(
             [
                 (exp.GTE(this=known, expression=lit(atom.min_days)), TRUE),
-                (exp.EQ(this=possible, expression=lit(0)), truth(atom.if_missing.as_bool())),
-                (exp.LT(this=possible, expression=lit(atom.min_days)), FALSE),
+                (exp.EQ(this=possible, expression=lit(0)), missing),
+                (exp.LT(this=possible.copy(), expression=lit(atom.min_days)), FALSE),
             ]
         )
 
 
-ATOMS_PER_WORD = 31  # two bits per atom (known, true) in a positive BIGINT
+def covered_days(feature: CoverageFeature, index: exp.Expression) -> exp.Expression:
+    """On a row with the sorted exposure list `meds`: the days a coverage feature counts,
+    clipped to its window, with the exposures' date ranges united, so a duplicated or
+    overlapping prescription adds no day twice. One sweep in start order carries the last
+    day covered so far (u) and the total (t)."""
+    x, acc = exp.column("x"), exp.column("acc")
+
+    def day_number(d: exp.Expression) -> exp.Expression:
+        return exp.DateDiff(this=d, expression=date_lit(EPOCH), unit=exp.Var(this="DAY"))
+
+    def bigint(e: exp.Expression) -> exp.Expression:
+        return exp.cast(e, "BIGINT", copy=False)
+
+    first: exp.Expression = field(x, "s")
+    if feature.within is not None:
+        first = func("greatest", first, window_start(index.copy(), feature.within))
+    last = func("least", field(x, "e"), index.copy())
+    fresh_from = func("greatest", day_number(first), exp.Add(this=field(acc, "u"), expression=lit(1)))
+    added = func(
+        "greatest",
+        exp.Add(this=exp.Sub(this=day_number(last), expression=fresh_from), expression=lit(1)),
+        lit(0),
+    )
+    step = struct(
+        u=bigint(func("greatest", field(acc, "u"), day_number(last.copy()))),
+        t=bigint(exp.Add(this=field(acc, "t"), expression=added)),
+    )
+    exposures: exp.Expression = col("meds")
+    if feature.dose is not None:
+        dose_known = and_(not_null(field(x, "v")), not_null(field(x, "f")))
+        qualifies = and_(
+            dose_known, compare(exp.Mul(this=field(x, "v"), expression=field(x, "f")), feature.dose)
+        )
+        if feature.possible:
+            qualifies = or_(qualifies, not_(dose_known.copy()))
+        exposures = exp.ArrayFilter(
+            this=exposures, expression=exp.Lambda(this=qualifies, expressions=[exp.to_identifier("x")])
+        )
+    swept = exp.Reduce(
+        this=exposures,
+        initial=struct(u=bigint(lit(-(10**9))), t=bigint(lit(0))),
+        merge=exp.Lambda(this=step, expressions=[exp.to_identifier("acc"), exp.to_identifier("x")]),
+    )
+    return func("coalesce", field(swept, "t"), lit(0))
 
 
-def n_words(plan: Plan) -> int:
-    return max(1, -(-len(plan.atoms) // ATOMS_PER_WORD))
-
-
-def _bit(atom_index: int) -> tuple[int, int]:
-    """(word, the atom's `known` bit); its `true` bit is the next one up."""
-    w, j = divmod(atom_index, ATOMS_PER_WORD)
-    return w, 1 << (2 * j)
-
-
-def atom_masks_query(plan: Plan, tables: Tables = RUN, one_scan: bool = False) -> exp.Expression:
+def atom_masks_query(
+    plan: Plan, index: exp.Expression, tables: Tables = RUN, one_scan: bool = True
+) -> exp.Expression:
     """Per patient, words p0.. (has a row of the atom's concept, on the `known` bit) and
-    a0.. (two bits per atom: known, true).
+    a0.. (two bits per atom: known, true), OR-ed over the patient's concept rows.
 
-    One UNION ALL branch per concept reads only that concept's rows and evaluates only its
-    atoms, each once; the branches are OR-ed together per patient. With `one_scan` (for
-    Spark, which plans and ships a UNION of a hundred branches slowly) the branches become
-    one SELECT, each word a CASE on the row's concept, and each atom's bits are computed by
-    arithmetic on one evaluation of it; the words are the same.
-    """
-    rows = RowAtoms(plan)
-    words = n_words(plan)
-    by_concept: dict[int, list[int]] = {}
-    for a, atom in enumerate(plan.atoms):
-        by_concept.setdefault(plan.concept_id(atom.concept), []).append(a)
+    With `one_scan` (the default) every word is a CASE on the row's concept over the
+    concepts with atoms in that word, so the table is read once and each row evaluates only
+    its own concept's atoms. Without it, one UNION ALL branch per concept reads only that
+    concept's rows; the words are the same."""
+    rows = RowAtoms(plan, index)
+    words = plan.atom_words
+    by_concept: dict[int, list[ConceptAtom]] = {}
+    for atom in plan.atoms:
+        by_concept.setdefault(plan.concept_id(atom.concept), []).append(atom)
     zero = exp.cast(lit(0), "BIGINT", copy=False)
-    branches = []
     presents: list[list[int]] = []
     totals: list[list[exp.Expression]] = []
-    for cid, indexes in by_concept.items():
+    for atoms in by_concept.values():
         present = [0] * words
         values: list[list[exp.Expression]] = [[] for _ in range(words)]
-        for a in indexes:
-            w, known = _bit(a)
+        for atom in atoms:
+            w, known = plan.atom_bit(atom)
             present[w] |= known
-            value = exp.Paren(this=rows.value(plan.atoms[a]))
-            if one_scan:  # the atom evaluated once: 3 * known if TRUE, known if FALSE, 0 if NULL
-                bits = exp.Mul(this=exp.cast(value, "BIGINT", copy=False), expression=lit(2 * known))
-                values[w].append(func("coalesce", exp.Add(this=bits, expression=lit(known)), lit(0)))
-            else:
-                values[w].append(case([(value, lit(3 * known)), (not_(value), lit(known))], lit(0)))
-        select: list[exp.Expression] = tables.key_columns()
-        select += [
-            exp.cast(lit(present[w]), "BIGINT", copy=False).as_(f"p{w}", copy=False) for w in range(words)
-        ]
+            value = exp.Paren(this=rows.value(atom))
+            # the atom evaluated once: 3 * known if TRUE, known if FALSE, 0 if NULL
+            bits = exp.Mul(this=exp.cast(value, "BIGINT", copy=False), expression=lit(2 * known))
+            values[w].append(func("coalesce", exp.Add(this=bits, expression=lit(known)), lit(0)))
         presents.append(present)
-        totals.append([])
+        total_words = []
         for w in range(words):
-            total: exp.Expression = zero
+            total: exp.Expression = zero.copy()
             for term in values[w]:
                 total = exp.Add(this=total, expression=term)
-            totals[-1].append(exp.cast(total, "BIGINT", copy=False))
-            select.append(totals[-1][-1].as_(f"a{w}", copy=False))
-        branches.append(
-            exp.select(*select)
-            .from_(tables.patient_concept, copy=False)
-            .where(exp.EQ(this=col("concept_id"), expression=lit(cid)), copy=False)
-        )
-    if one_scan and branches:
-        branches = [_one_scan(tables, list(by_concept), presents, totals, words)]
-    if not branches:  # no concept atoms at all: one empty branch keeps the shape
-        branches.append(
-            exp.select(
-                *tables.key_columns(),
-                *[zero.as_(f"{k}{w}", copy=False) for k in "pa" for w in range(words)],
-            )
+            total_words.append(exp.cast(total, "BIGINT", copy=False))
+        totals.append(total_words)
+    concepts = list(by_concept)
+    source = exp.to_table(tables.patient_concept)
+    if not concepts:  # no concept atoms at all: one empty branch keeps the shape
+        branches = [
+            exp.select(*tables.key_columns(), *[zero.as_(f"{k}{w}") for k in "pa" for w in range(words)])
             .from_(tables.patient_concept, copy=False)
             .where(exp.false(), copy=False)
-        )
-    union = union_all(branches)
+        ]
+    elif one_scan:
+        branches = [_one_scan(tables, source, concepts, presents, totals, words)]
+    else:
+        branches = [
+            exp.select(
+                *tables.key_columns(),
+                *[
+                    exp.cast(lit(present[w]), "BIGINT", copy=False).as_(f"p{w}", copy=False)
+                    for w in range(words)
+                ],
+                *[total[w].as_(f"a{w}", copy=False) for w in range(words)],
+            )
+            .from_(source.copy(), copy=False)
+            .where(exp.EQ(this=col("concept_id"), expression=lit(cid)), copy=False)
+            for cid, present, total in zip(concepts, presents, totals, strict=True)
+        ]
     rollup = [func("bit_or", col(f"{k}{w}")).as_(f"{k}{w}", copy=False) for k in "pa" for w in range(words)]
     return (
         exp.select(*tables.key_columns(), *rollup)
-        .from_(union.subquery("atoms"), copy=False)
+        .from_(union_all(branches).subquery("atoms"), copy=False)
         .group_by(*tables.key_columns(), copy=False)
     )
 
 
 def _one_scan(
     tables: Tables,
+    source: exp.Expression,
     concepts: list[int],
     presents: list[list[int]],
     totals: list[list[exp.Expression]],
@@ -322,14 +306,14 @@ def _one_scan(
         )
     return (
         exp.select(*select)
-        .from_(tables.patient_concept, copy=False)
+        .from_(source, copy=False)
         .where(exp.In(this=col("concept_id"), expressions=[lit(cid) for cid in concepts]), copy=False)
     )
 
 
 def atom_from_masks(plan: Plan, atom: ConceptAtom) -> exp.Expression:
     """On the patient row: the atom's value from the rolled-up words."""
-    w, known = _bit(plan.atom_index(atom))
+    w, known = plan.atom_bit(atom)
 
     def has(word: str, bit: int) -> exp.Expression:
         return exp.NEQ(this=exp.BitwiseAnd(this=col(word), expression=lit(bit)), expression=lit(0))
@@ -338,14 +322,3 @@ def atom_from_masks(plan: Plan, atom: ConceptAtom) -> exp.Expression:
         [(has(f"p{w}", known), case([(has(f"a{w}", 2 * known), TRUE), (has(f"a{w}", known), FALSE)]))],
         truth(atom.if_missing.as_bool()),
     )
-
-
-def mask_columns(plan: Plan) -> Sequence[exp.Expression]:
-    """The patient row's words, zero for a patient with no concept rows at all."""
-    return [
-        func("coalesce", col(f"{k}{w}", "m"), exp.cast(lit(0), "BIGINT", copy=False)).as_(
-            f"{k}{w}", copy=False
-        )
-        for k in "pa"
-        for w in range(n_words(plan))
-    ]

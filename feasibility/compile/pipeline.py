@@ -14,13 +14,19 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
-from feasibility.compile.aggregate import patient_concept_query, patients_query, row_index_date
+from feasibility.compile.aggregate import (
+    demographics_query,
+    index_default,
+    patient_concept_query,
+    patients_query,
+    row_index_date,
+)
 from feasibility.compile.atoms import atom_masks_query
 from feasibility.compile.histogram import histogram_query
 from feasibility.compile.plan import Plan
 from feasibility.compile.predicates import PredicateCompiler
 from feasibility.compile.sqlexpr import agg_filter, and_, col, func, lit, or_, union_all
-from feasibility.compile.tables import MONTHLY
+from feasibility.compile.tables import MONTHLY, RUN, Tables
 from feasibility.criteria.model import Trial
 from feasibility.errors import FeasibilityError
 from feasibility.resources import sql_text
@@ -84,35 +90,56 @@ def statements(
     default_index: date | exp.Expression,
     has_index_column: bool,
     dialect: str = "duckdb",
+    codes: Sequence[str] | None = None,
 ) -> list[Statement]:
-    """The statements that follow the code map, in order. For Spark, atom_masks and the
-    histogram take a shape Spark plans much faster, with the same results."""
-    compiler = PredicateCompiler(plan)
-    spark = dialect == "spark"
+    """The statements that follow the code map, in order. `codes` are the code map's raw
+    codes, when known (see `patient_concept_query`). For Spark, the histogram takes a shape
+    Spark plans much faster, with the same results."""
     return [
-        Statement(
-            "patient_concept",
-            "patient_concept",
-            patient_concept_query(plan, default_index, has_index_column),
-            "the one pass: events joined to the code map, grouped by patient and concept",
-        ),
-        Statement(
-            "atom_masks",
-            "atom_masks",
-            atom_masks_query(plan, one_scan=spark),
-            "each single-concept atom evaluated once on its row, packed into bit words",
-        ),
-        Statement(
-            "patients",
-            "patients",
-            patients_query(plan, default_index, has_index_column),
-            "one row per patient with every feature",
-        ),
+        *_patient_statements(plan, default_index, has_index_column, RUN, codes, dialect),
         Statement(
             "histogram",
             None,
-            histogram_query(trials, compiler, group_outside=spark),
+            histogram_query(trials, PredicateCompiler(plan), group_outside=dialect == "spark"),
             "patients counted by (passed, unknown) criterion masks per trial and site",
+        ),
+    ]
+
+
+def _patient_statements(
+    plan: Plan,
+    default_index: date | exp.Expression,
+    has_index_column: bool,
+    tables: Tables,
+    codes: Sequence[str] | None = None,
+    dialect: str = "duckdb",
+) -> list[Statement]:
+    """The tables that make the patient rows: the two passes, the atoms, the join."""
+    atoms_index = col("idx") if has_index_column else index_default(default_index)
+    return [
+        Statement(
+            "patient_concept",
+            tables.patient_concept,
+            patient_concept_query(plan, default_index, has_index_column, tables, codes, dialect),
+            "the one pass over coded rows: events joined to the code map, grouped by patient and concept",
+        ),
+        Statement(
+            "atom_masks",
+            tables.atom_masks,
+            atom_masks_query(plan, atoms_index, tables),
+            "each single-concept atom evaluated once on its row, packed into bit words",
+        ),
+        Statement(
+            "demographics",
+            tables.demographics,
+            demographics_query(default_index, has_index_column, tables),
+            "every row once per patient: site, sex, birth, index date, dates seen",
+        ),
+        Statement(
+            "patients",
+            tables.patients,
+            patients_query(plan, default_index, has_index_column, tables),
+            "one row per patient with its age range and atom masks",
         ),
     ]
 
@@ -138,24 +165,7 @@ def monthly_statements(
             "each event repeated for every month end it precedes, with that month end as its index date",
             view=True,
         ),
-        Statement(
-            "patient_concept_monthly",
-            MONTHLY.patient_concept,
-            patient_concept_query(plan, default_index, True, MONTHLY),
-            "the one pass again, per patient, month end and concept",
-        ),
-        Statement(
-            "atom_masks_monthly",
-            MONTHLY.atom_masks,
-            atom_masks_query(plan, MONTHLY),
-            "the atoms per patient and month end",
-        ),
-        Statement(
-            "patients_monthly",
-            MONTHLY.patients,
-            patients_query(plan, default_index, True, MONTHLY),
-            "one row per patient and month end",
-        ),
+        *_patient_statements(plan, default_index, True, MONTHLY),
         Statement(
             "first_eligible",
             None,

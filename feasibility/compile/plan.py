@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
+    Comparison,
     Concept,
     Derived,
     Duration,
@@ -36,7 +37,21 @@ class CountFeature:
     within: Duration | None
 
 
+@dataclass(frozen=True)
+class CoverageFeature:
+    """Days covered by a medication concept's exposures in a window (None: ever), counting
+    only exposures with a daily dose in `dose` (canonical unit; None: any dose) or, when
+    `possible`, also those with an unknown dose."""
+
+    concept_id: int
+    within: Duration | None
+    dose: Comparison | None
+    possible: bool
+
+
 ConceptAtom = History | Measurement | Medication
+
+ATOMS_PER_WORD = 31  # two bits per atom (known, true) in a positive BIGINT
 
 
 @dataclass(frozen=True)
@@ -48,6 +63,7 @@ class Plan:
     concepts: tuple[Concept, ...]
     counts: tuple[CountFeature, ...]
     atoms: tuple[ConceptAtom, ...] = ()
+    coverages: tuple[CoverageFeature, ...] = ()
     derived_inputs: tuple[int, ...] = ()  # concepts whose latest result the patient row keeps
 
     def concept_id(self, name: str) -> int:
@@ -67,9 +83,44 @@ class Plan:
     def count_column(self, concept: str, within: Duration | None) -> str:
         return f"n{self.counts.index(CountFeature(self.concept_id(concept), within))}"
 
+    def coverage_column(self, feature: CoverageFeature) -> str:
+        return f"cov{self.coverages.index(feature)}"
+
+    @property
+    def exposure_concepts(self) -> tuple[int, ...]:
+        """Medication concepts whose exposures are kept as a list (for coverage features)."""
+        return tuple(sorted({f.concept_id for f in self.coverages}))
+
     @property
     def measurement_ids(self) -> tuple[int, ...]:
         return tuple(i for i, c in enumerate(self.concepts) if c.kind == "measurement")
+
+    @property
+    def has_medications(self) -> bool:
+        return any(c.kind == "medication" for c in self.concepts)
+
+    @property
+    def has_uln_atoms(self) -> bool:
+        return any(isinstance(a, Measurement) and a.uln for a in self.atoms)
+
+    @property
+    def has_result_atoms(self) -> bool:
+        return any(isinstance(a, Measurement) and a.result is not None for a in self.atoms)
+
+    @property
+    def needs_first_date(self) -> bool:
+        """Some history atom asks for a record old enough (`before`)."""
+        return any(isinstance(a, History) and a.before is not None for a in self.atoms)
+
+    @property
+    def atom_words(self) -> int:
+        """BIGINT words of the per-patient atom masks (at least one, for a fixed shape)."""
+        return max(1, -(-len(self.atoms) // ATOMS_PER_WORD))
+
+    def atom_bit(self, atom: ConceptAtom) -> tuple[int, int]:
+        """(word, the atom's `known` bit); its `true` bit is the next one up."""
+        w, j = divmod(self.atom_index(atom), ATOMS_PER_WORD)
+        return w, 1 << (2 * j)
 
 
 def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
@@ -104,11 +155,31 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
                             derived.append(name)
     concepts = tuple(library[n] for n in names)
     ids = {c.name: i for i, c in enumerate(concepts)}
+    coverages: list[CoverageFeature] = []
+    for atom in atoms:
+        if isinstance(atom, Medication):
+            for feature in coverage_features(atom, ids[atom.concept], library[atom.concept]):
+                if feature not in coverages:
+                    coverages.append(feature)
     return Plan(
         concepts=concepts,
         counts=tuple(CountFeature(ids[n], w) for n, w in counts),
+        coverages=tuple(coverages),
         atoms=tuple(sorted(atoms, key=lambda a: ids[a.concept])),  # stable: first-seen order
         derived_inputs=tuple(ids[n] for n in derived),
+    )
+
+
+def coverage_features(atom: Medication, concept_id: int, concept: Concept) -> tuple[CoverageFeature, ...]:
+    """The coverage features a medication atom reads: none when any exposure in the window
+    decides it (one day, any dose: the latest end date does); else the days with a known
+    qualifying dose and, with a dose range, the days that may qualify."""
+    if atom.min_days <= 1 and atom.dose is None:
+        return ()
+    dose = atom.dose.in_canonical(concept, atom.dose_unit) if atom.dose else None
+    known = CoverageFeature(concept_id, atom.within, dose, possible=False)
+    return (
+        (known,) if dose is None else (known, CoverageFeature(concept_id, atom.within, dose, possible=True))
     )
 
 
@@ -129,11 +200,18 @@ class CodeMapRow:
     # the concept's plausible range in this row's own unit (None: no bound, or unit unknown)
     low: float | None = None
     high: float | None = None
+    uln: float | None = None  # the concept's default upper limit of normal, canonical unit
 
 
 def code_map_table(rows: Sequence[CodeMapRow]) -> pa.Table:
     """The code map as an Arrow table, one column per field of CodeMapRow."""
-    types = {"concept_id": pa.int32(), "factor": pa.float64(), "low": pa.float64(), "high": pa.float64()}
+    types = {
+        "concept_id": pa.int32(),
+        "factor": pa.float64(),
+        "low": pa.float64(),
+        "high": pa.float64(),
+        "uln": pa.float64(),
+    }
     columns = {}
     for f in fields(CodeMapRow):
         kind = types.get(f.name, pa.bool_() if f.name.startswith("is_") else pa.string())
@@ -205,6 +283,7 @@ def build_code_map(
                     concept.kind == "medication",
                     low,
                     high,
+                    concept.default_uln,
                 )
             )
     return rows, unknown_units

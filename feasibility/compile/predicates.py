@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlglot import exp
 
-from feasibility.compile.atoms import atom_from_masks, canonical, in_window, with_missing
+from feasibility.compile.atoms import atom_from_masks, in_window, with_missing
 from feasibility.compile.plan import Plan
 from feasibility.compile.sqlexpr import (
     FALSE,
@@ -72,16 +72,20 @@ class PredicateCompiler:
     def _latest(self, concept: str) -> exp.Expression:
         return col(f"c{self.plan.concept_id(concept)}_latest")
 
+    def _number(self, concept: str) -> exp.Expression:
+        """The latest result's value in the concept's unit (see `latest.py`)."""
+        return field(self._latest(concept), "n")
+
     def _present(self, concept: str, within: Duration | None) -> exp.Expression:
         return in_window(field(self._latest(concept), "d"), self.index, within)
 
     def _derived(self, rule: Derived) -> exp.Expression:
-        scr = canonical(self._latest("creatinine"))
+        scr = self._number("creatinine")
         present = self._present("creatinine", rule.within)
         sex = col("sex")
         female = exp.EQ(this=sex, expression=lit("F"))
         if rule.measure == "creatinine_clearance":
-            weight = canonical(self._latest("weight"))
+            weight = self._number("weight")
             present = and_(present, self._present("weight", rule.within))
             sex_factor = case([(female, lit(0.85)), (exp.EQ(this=sex, expression=lit("M")), lit(1.0))])
 

@@ -19,6 +19,7 @@ class Tables:
     events: str = "events"
     patient_concept: str = "patient_concept"
     atom_masks: str = "atom_masks"
+    demographics: str = "demographics"
     patients: str = "patients"
     keys: tuple[str, ...] = ("patient_id",)
 
@@ -40,6 +41,7 @@ MONTHLY = Tables(
     events="events_monthly",
     patient_concept="patient_concept_monthly",
     atom_masks="atom_masks_monthly",
+    demographics="demographics_monthly",
     patients="patients_monthly",
     keys=("patient_id", "month_back"),
 )

@@ -24,86 +24,237 @@ GROUP BY
 --    is_medication) is built by the engine from (1) and the concept library (prefix
 --    patterns, exclusions, unit conversions, dose factors). Concept ids: 0 = sle, 1 = alt, 2 = stroke
 
--- 3. patient_concept: the one pass: events joined to the code map, grouped by patient and concept
+-- 3. patient_concept: the one pass over coded rows: events joined to the code map, grouped by patient and concept
 CREATE TABLE patient_concept AS
 SELECT
-  `e`.`patient_id` AS patient_id,
-  `m`.`concept_id` AS concept_id,
-  MIN(`e`.`site_id`) AS site_lo,
-  MAX(`e`.`site_id`) AS site_hi,
-  MIN(`e`.`sex`) AS sex_lo,
-  MAX(`e`.`sex`) AS sex_hi,
-  MIN(`e`.`birth_year`) AS by_lo,
-  MAX(`e`.`birth_year`) AS by_hi,
-  MIN(`e`.`birth_date`) AS bd_lo,
-  MAX(`e`.`birth_date`) AS bd_hi,
-  COUNT(*) AS n_rows,
-  MIN(`e`.`start_date`) AS first_date,
-  MAX(`e`.`start_date`) AS last_any,
-  COUNT(*) FILTER(WHERE
-    `e`.`start_date` > CAST('2025-01-01' AS DATE)) AS n_future,
-  MAX(`e`.`start_date`) FILTER(WHERE
-    `e`.`start_date` <= CAST('2025-01-01' AS DATE)) AS last_date,
-  COUNT(*) FILTER(WHERE
-    `m`.`is_measurement`
-    AND (
-      COALESCE((
-        `e`.`value_num` < `m`.`low`
-      ) OR (
-        `e`.`value_num` > `m`.`high`
-      ), FALSE)
-    )) AS n_implausible,
-  CAST('2025-01-01' AS DATE) AS idx,
-  MAX_BY(
-    STRUCT(
-      `e`.`start_date` AS d,
-      `e`.`value_num` AS v,
-      `m`.`factor` AS f,
-      `e`.`ref_high` AS rh,
-      `e`.`value_text` AS t
-    ),
-    STRUCT(
-      `e`.`start_date` AS d,
-      COALESCE(`e`.`value_num`, -1E+308) AS v,
-      COALESCE(`e`.`value_text`, '') AS t,
-      COALESCE(`e`.`unit`, '') AS u,
-      `e`.`code` AS c,
-      `e`.`code_system` AS s,
-      COALESCE(`e`.`ref_high`, -1E+308) AS rh
-    )
-  ) FILTER(WHERE
-    `m`.`is_measurement`
-    AND (
-      `e`.`start_date` <= CAST('2025-01-01' AS DATE)
-    )
-    AND (
-      (
-        NOT `e`.`value_num` IS NULL
-      ) OR (
-        NOT `e`.`value_text` IS NULL
+  `g`.`patient_id`,
+  `g`.`concept_id`,
+  `g`.`last_date`,
+  `g`.`n_implausible`,
+  `g`.`latest_d`,
+  CASE
+    WHEN `g`.`latest_number`.d = DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `g`.`latest_d`)
+    AND `g`.`latest_number`.k = 1
+    THEN `g`.`latest_number`.v
+  END AS latest_number,
+  CASE
+    WHEN `g`.`latest_uln`.d = DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `g`.`latest_d`)
+    AND `g`.`latest_uln`.k = 1
+    THEN `g`.`latest_uln`.v
+  END AS latest_uln,
+  CASE
+    WHEN `g`.`latest_uln`.d = DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `g`.`latest_d`)
+    THEN `g`.`latest_uln`.f = 1
+  END AS latest_uln_default
+FROM (
+  SELECT
+    `e`.`patient_id` AS patient_id,
+    `m`.`concept_id` AS concept_id,
+    MAX(`e`.`start_date`) FILTER(WHERE
+      `e`.`start_date` <= CAST('2025-01-01' AS DATE)) AS last_date,
+    COUNT(*) FILTER(WHERE
+      `m`.`is_measurement`
+      AND (
+        COALESCE((
+          `e`.`value_num` < `m`.`low`
+        ) OR (
+          `e`.`value_num` > `m`.`high`
+        ), FALSE)
+      )) AS n_implausible,
+    MAX(`e`.`start_date`) FILTER(WHERE
+      `m`.`is_measurement`
+      AND (
+        `e`.`start_date` <= CAST('2025-01-01' AS DATE)
       )
+      AND (
+        (
+          NOT `e`.`value_num` IS NULL
+        ) OR (
+          NOT `e`.`value_text` IS NULL
+        )
+      )
+      AND (
+        NOT COALESCE((
+          `e`.`value_num` < `m`.`low`
+        ) OR (
+          `e`.`value_num` > `m`.`high`
+        ), FALSE)
+      )) AS latest_d,
+    MAX(
+      STRUCT(
+        DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
+        CASE
+          WHEN NOT CASE
+            WHEN (
+              `e`.`value_num` IS NULL
+            ) AND (
+              `e`.`text_result` = -1
+            )
+            THEN 0.0
+            ELSE `e`.`value_num` * `m`.`factor`
+          END IS NULL
+          THEN 1
+          ELSE 0
+        END AS k,
+        CAST(COALESCE(
+          CASE
+            WHEN (
+              `e`.`value_num` IS NULL
+            ) AND (
+              `e`.`text_result` = -1
+            )
+            THEN 0.0
+            ELSE `e`.`value_num` * `m`.`factor`
+          END,
+          0.0
+        ) AS DOUBLE) AS v,
+        CASE WHEN FALSE THEN 1 ELSE 0 END AS f
+      )
+    ) FILTER(WHERE
+      (
+        `m`.`is_measurement`
+        AND (
+          `e`.`start_date` <= CAST('2025-01-01' AS DATE)
+        )
+        AND (
+          (
+            NOT `e`.`value_num` IS NULL
+          ) OR (
+            NOT `e`.`value_text` IS NULL
+          )
+        )
+        AND (
+          NOT COALESCE((
+            `e`.`value_num` < `m`.`low`
+          ) OR (
+            `e`.`value_num` > `m`.`high`
+          ), FALSE)
+        )
+      )
+      AND (
+        (
+          NOT `e`.`value_num` IS NULL
+        ) OR (
+          `e`.`text_result` = -1
+        )
+      )) AS latest_number,
+    MAX(
+      STRUCT(
+        DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
+        CASE
+          WHEN NOT CASE
+            WHEN (
+              `e`.`value_num` IS NULL
+            ) AND (
+              `e`.`text_result` = -1
+            )
+            THEN 0.0
+            WHEN `e`.`ref_high` > 0
+            THEN `e`.`value_num` / `e`.`ref_high`
+            ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
+          END IS NULL
+          THEN 1
+          ELSE 0
+        END AS k,
+        CAST(COALESCE(
+          CASE
+            WHEN (
+              `e`.`value_num` IS NULL
+            ) AND (
+              `e`.`text_result` = -1
+            )
+            THEN 0.0
+            WHEN `e`.`ref_high` > 0
+            THEN `e`.`value_num` / `e`.`ref_high`
+            ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
+          END,
+          0.0
+        ) AS DOUBLE) AS v,
+        CASE
+          WHEN (
+            NOT `e`.`value_num` IS NULL
+          )
+          AND (
+            NOT COALESCE(`e`.`ref_high` > 0, FALSE)
+          )
+          THEN 1
+          ELSE 0
+        END AS f
+      )
+    ) FILTER(WHERE
+      (
+        `m`.`is_measurement`
+        AND (
+          `e`.`start_date` <= CAST('2025-01-01' AS DATE)
+        )
+        AND (
+          (
+            NOT `e`.`value_num` IS NULL
+          ) OR (
+            NOT `e`.`value_text` IS NULL
+          )
+        )
+        AND (
+          NOT COALESCE((
+            `e`.`value_num` < `m`.`low`
+          ) OR (
+            `e`.`value_num` > `m`.`high`
+          ), FALSE)
+        )
+      )
+      AND (
+        (
+          NOT `e`.`value_num` IS NULL
+        ) OR (
+          `e`.`text_result` = -1
+        )
+      )) AS latest_uln
+  FROM (
+    SELECT
+      *,
+      CASE
+        WHEN `value_text` IS NULL
+        THEN 0
+        WHEN LOWER(TRIM(`value_text`)) IN ('positive', 'pos', '+', 'detected', 'reactive', 'present', 'yes')
+        THEN 1
+        WHEN LOWER(TRIM(`value_text`)) IN (
+          'negative',
+          'neg',
+          '-',
+          'not detected',
+          'undetected',
+          'non-reactive',
+          'nonreactive',
+          'non reactive',
+          'absent',
+          'no',
+          'not present'
+        )
+        THEN -1
+        ELSE 0
+      END AS text_result
+    FROM events
+  ) AS e
+  INNER JOIN code_map AS m
+    ON (
+      `m`.`code_system` = `e`.`code_system`
     )
     AND (
-      NOT COALESCE((
-        `e`.`value_num` < `m`.`low`
-      ) OR (
-        `e`.`value_num` > `m`.`high`
-      ), FALSE)
-    )) AS latest
-FROM events AS e
-LEFT JOIN code_map AS m
-  ON (
-    `m`.`code_system` = `e`.`code_system`
-  )
-  AND (
-    `m`.`code` = `e`.`code`
-  )
-  AND (
-    `m`.`unit` = COALESCE(`e`.`unit`, '')
-  )
-GROUP BY
-  `e`.`patient_id`,
-  `m`.`concept_id`;
+      `m`.`code` = `e`.`code`
+    )
+    AND (
+      `m`.`unit` = COALESCE(`e`.`unit`, '')
+    )
+  WHERE
+    `e`.`code` IN (
+      SELECT
+        `code`
+      FROM code_map
+    )
+  GROUP BY
+    `e`.`patient_id`,
+    `m`.`concept_id`
+) AS g;
 
 -- 4. atom_masks: each single-concept atom evaluated once on its row, packed into bit words
 CREATE TABLE atom_masks AS
@@ -135,36 +286,8 @@ FROM (
       THEN CAST(CAST(0 AS BIGINT) + COALESCE(
         CAST((
           CASE
-            WHEN `latest`.d >= `idx` - 90
-            THEN (
-              CASE
-                WHEN (
-                  `latest`.v IS NULL
-                )
-                AND (
-                  LOWER(TRIM(`latest`.t)) IN (
-                    'negative',
-                    'neg',
-                    '-',
-                    'not detected',
-                    'undetected',
-                    'non-reactive',
-                    'nonreactive',
-                    'non reactive',
-                    'absent',
-                    'no',
-                    'not present'
-                  )
-                )
-                THEN 0
-                ELSE CASE
-                  WHEN `latest`.rh > 0
-                  THEN `latest`.v / `latest`.rh
-                  WHEN NOT `latest`.f IS NULL
-                  THEN `latest`.v * `latest`.f / 40.0
-                END
-              END
-            ) <= 3.0
+            WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
+            THEN `latest_uln` <= 3.0
           END
         ) AS BIGINT) * 8 + 4,
         0
@@ -172,7 +295,11 @@ FROM (
       WHEN `concept_id` = 2
       THEN CAST(CAST(0 AS BIGINT) + COALESCE(
         CAST((
-          CASE WHEN `last_date` >= ADD_MONTHS(`idx`, -6) THEN TRUE ELSE FALSE END
+          CASE
+            WHEN `last_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
+            THEN TRUE
+            ELSE FALSE
+          END
         ) AS BIGINT) * 32 + 16,
         0
       ) AS BIGINT)
@@ -185,7 +312,44 @@ FROM (
 GROUP BY
   `patient_id`;
 
--- 5. patients: one row per patient with every feature
+-- 5. demographics: every row once per patient: site, sex, birth, index date, dates seen
+CREATE TABLE demographics AS
+SELECT
+  `e`.`patient_id` AS patient_id,
+  MIN(`e`.`site_id`) AS site_lo,
+  MAX(`e`.`site_id`) AS site_hi,
+  MIN(
+    CASE
+      WHEN `e`.`sex` = 'F'
+      THEN 1
+      WHEN `e`.`sex` = 'M'
+      THEN 2
+      ELSE CASE WHEN `e`.`sex` IS NULL THEN NULL ELSE 3 END
+    END
+  ) AS sex_lo,
+  MAX(
+    CASE
+      WHEN `e`.`sex` = 'F'
+      THEN 1
+      WHEN `e`.`sex` = 'M'
+      THEN 2
+      ELSE CASE WHEN `e`.`sex` IS NULL THEN NULL ELSE 3 END
+    END
+  ) AS sex_hi,
+  MIN(`e`.`birth_year`) AS by_lo,
+  MAX(`e`.`birth_year`) AS by_hi,
+  MIN(`e`.`birth_date`) AS bd_lo,
+  MAX(`e`.`birth_date`) AS bd_hi,
+  MIN(`e`.`start_date`) AS first_date,
+  MAX(`e`.`start_date`) FILTER(WHERE
+    `e`.`start_date` <= CAST('2025-01-01' AS DATE)) AS last_seen,
+  COUNT(*) FILTER(WHERE
+    `e`.`start_date` > CAST('2025-01-01' AS DATE)) AS n_future
+FROM events AS e
+GROUP BY
+  `e`.`patient_id`;
+
+-- 6. patients: one row per patient with its age range and atom masks
 CREATE TABLE patients AS
 SELECT
   p.*,
@@ -228,43 +392,45 @@ SELECT
       ELSE 0
     END
     ELSE YEAR(`idx`) - `by_lo`
-  END AS age_hi,
-  COALESCE(`m`.`p0`, CAST(0 AS BIGINT)) AS p0,
-  COALESCE(`m`.`a0`, CAST(0 AS BIGINT)) AS a0
+  END AS age_hi
 FROM (
   SELECT
-    `patient_id`,
-    MIN(`site_lo`) AS site_id,
-    MIN(`site_lo`) <> MAX(`site_hi`) AS site_conflict,
+    `d`.`patient_id`,
+    `d`.`site_lo` AS site_id,
+    `d`.`site_lo` <> `d`.`site_hi` AS site_conflict,
     CASE
       WHEN (
-        MIN(`sex_lo`) = MAX(`sex_hi`)
+        `d`.`sex_lo` = `d`.`sex_hi`
       ) AND (
-        MIN(`sex_lo`) IN ('F', 'M')
+        `d`.`sex_lo` = 1
       )
-      THEN MIN(`sex_lo`)
+      THEN 'F'
+      WHEN (
+        `d`.`sex_lo` = `d`.`sex_hi`
+      ) AND (
+        `d`.`sex_lo` = 2
+      )
+      THEN 'M'
       ELSE 'U'
     END AS sex,
-    MIN(`sex_lo`) <> MAX(`sex_hi`) AS sex_conflict,
-    MIN(`by_lo`) AS by_lo,
-    MAX(`by_hi`) AS by_hi,
-    MIN(`bd_lo`) AS bd_lo,
-    MAX(`bd_hi`) AS bd_hi,
+    `d`.`sex_lo` <> `d`.`sex_hi` AS sex_conflict,
+    `d`.`by_lo` AS by_lo,
+    `d`.`by_hi` AS by_hi,
+    `d`.`bd_lo` AS bd_lo,
+    `d`.`bd_hi` AS bd_hi,
     CAST('2025-01-01' AS DATE) AS idx,
     FALSE AS idx_conflict,
-    MIN(`first_date`) AS first_date,
-    MAX(`last_any`) AS last_any,
-    MAX(`last_date`) AS last_seen,
-    SUM(`n_future`) AS n_future,
-    COUNT(`concept_id`) AS n_concepts
-  FROM patient_concept
-  GROUP BY
-    `patient_id`
-) AS p
-LEFT JOIN atom_masks AS m
-  ON `m`.`patient_id` = `p`.`patient_id`;
+    `d`.`first_date` AS first_date,
+    `d`.`last_seen` AS last_seen,
+    `d`.`n_future` AS n_future,
+    COALESCE(`m`.`p0`, CAST(0 AS BIGINT)) AS p0,
+    COALESCE(`m`.`a0`, CAST(0 AS BIGINT)) AS a0
+  FROM demographics AS d
+  LEFT JOIN atom_masks AS m
+    ON `m`.`patient_id` = `d`.`patient_id`
+) AS p;
 
--- 6. histogram: patients counted by (passed, unknown) criterion masks per trial and site
+-- 7. histogram: patients counted by (passed, unknown) criterion masks per trial and site
 SELECT
   'SMALL' AS trial_id,
   `site_id`,

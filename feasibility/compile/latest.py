@@ -1,0 +1,114 @@
+"""The latest result of a measurement, found with plain MAX aggregates.
+
+A measurement atom compares the latest result before the index date. Several figures of a
+result matter (its value in the concept's unit, its multiple of the upper limit of normal,
+whether it reads as positive), and a date may hold several results. Each figure is packed
+with its date into one orderable value, so one MAX per figure finds the latest date and,
+on that date, the highest figure: no sort, no struct key, and the same answer whatever the
+row order or thread count.
+
+On DuckDB the pack is a HUGEINT: the day, a `known` bit (a value in a unit the concept does
+not know ranks below any known one and reads as UNKNOWN), the value's IEEE 754 bits turned
+so that integer order is numeric order, and a flag bit. Other dialects, which cannot reach
+a double's bits, pack a struct, which they order field by field; the figures are the same.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlglot import exp
+
+from feasibility.compile.sqlexpr import case, date_lit, lit, paren, struct
+
+EPOCH = date(1, 1, 1)  # day numbers from here are never negative
+_FLAG = 1
+_VALUE = 2  # the value's 64 bits sit above the flag bit
+_KNOWN = 2**65
+_DAY = 2**66
+_SIGN = 2**63  # offset that makes the turned bits unsigned
+_LOW_63 = 2**63 - 1
+
+
+def day_number(d: exp.Expression) -> exp.Expression:
+    return exp.DateDiff(this=d, expression=date_lit(EPOCH), unit=exp.Var(this="DAY"))
+
+
+def _hugeint(e: exp.Expression) -> exp.Expression:
+    return exp.cast(e, "HUGEINT", copy=False)
+
+
+def _bits(value: exp.Expression) -> exp.Expression:
+    """A DOUBLE's IEEE 754 bits as a BIGINT."""
+    return exp.cast(exp.cast(value, "BIT", copy=False), "BIGINT", copy=False)
+
+
+def _turned(bits: exp.Expression) -> exp.Expression:
+    """IEEE bits whose signed integer order is the doubles' numeric order (and back: the
+    turn is its own inverse): negative doubles have their magnitude bits flipped."""
+    negative = exp.LT(this=bits, expression=lit(0))
+    flipped = exp.BitwiseXor(this=bits.copy(), expression=exp.cast(lit(_LOW_63), "BIGINT", copy=False))
+    return case([(negative, flipped)], bits.copy())
+
+
+class Packing:
+    """Packs (day, known, value, flag) into one value whose MAX is the latest figure."""
+
+    def __init__(self, dialect: str):
+        self.bits = dialect == "duckdb"
+
+    def pack(
+        self, day: exp.Expression, known: exp.Expression, value: exp.Expression, flag: exp.Expression
+    ) -> exp.Expression:
+        """`known`, `flag`: 0 or 1; `value`: a DOUBLE, never NULL (0 when not known)."""
+        if not self.bits:
+            return struct(d=day, k=known, v=exp.cast(value, "DOUBLE"), f=flag)
+        turned = paren(
+            exp.Add(this=_hugeint(_turned(_bits(exp.cast(value, "DOUBLE")))), expression=lit(_SIGN))
+        )
+        return exp.Add(
+            this=exp.Add(
+                this=exp.Mul(this=_hugeint(day), expression=lit(_DAY)),
+                expression=exp.Mul(this=_hugeint(known), expression=lit(_KNOWN)),
+            ),
+            expression=exp.Add(this=exp.Mul(this=turned, expression=lit(_VALUE)), expression=paren(flag)),
+        )
+
+    def day(self, packed: exp.Expression) -> exp.Expression:
+        if not self.bits:
+            return _field(packed, "d")
+        return exp.IntDiv(this=paren(packed), expression=lit(_DAY))
+
+    def known(self, packed: exp.Expression) -> exp.Expression:
+        if not self.bits:
+            return _field(packed, "k")
+        return exp.IntDiv(
+            this=paren(exp.Mod(this=paren(packed), expression=lit(_DAY))), expression=lit(_KNOWN)
+        )
+
+    def value(self, packed: exp.Expression) -> exp.Expression:
+        if not self.bits:
+            return _field(packed, "v")
+        turned = exp.Sub(
+            this=exp.IntDiv(
+                this=paren(exp.Mod(this=paren(packed), expression=lit(_KNOWN))), expression=lit(_VALUE)
+            ),
+            expression=lit(_SIGN),
+        )
+        bits = _turned(exp.cast(turned, "BIGINT", copy=False))
+        return exp.cast(exp.cast(bits, "BIT", copy=False), "DOUBLE", copy=False)
+
+    def flag(self, packed: exp.Expression) -> exp.Expression:
+        if not self.bits:
+            return _field(packed, "f")
+        return exp.Mod(this=paren(packed), expression=lit(_FLAG + 1))
+
+    def latest(self, packed: exp.Expression, latest_day: exp.Expression) -> exp.Expression:
+        """The packed figure's value if it was recorded on the latest date and is known."""
+        on_latest = exp.EQ(this=self.day(packed), expression=latest_day)
+        known = exp.EQ(this=self.known(packed.copy()), expression=lit(1))
+        return case([(exp.And(this=on_latest, expression=known), self.value(packed.copy()))])
+
+
+def _field(packed: exp.Expression, name: str) -> exp.Expression:
+    return exp.Dot(this=packed, expression=exp.to_identifier(name))
