@@ -10,7 +10,7 @@ Python builds a handful of small tables from the concept library and the shipped
 * `traits`: latent patient traits (refractory disease, a recent screening work-up, hepatitis B,
   heart failure, ...) that tie related events together so that combined criteria
   (`all(diagnosis heart_failure; NYHA >= 3)`) are met by some patients;
-* `noise`: common codes no trial uses.
+* `noise`: common codes no trial uses, each drawn as often as its weight says.
 
 DuckDB cross-joins these with `range(patients)` and draws every random number from
 `hash(seed, patient, slot, record, salt)`, so the result depends only on the seed and the
@@ -20,10 +20,13 @@ arguments, never on the thread count or on Python. Normal deviates come from Box
 from __future__ import annotations
 
 import tempfile
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import accumulate
 from pathlib import Path
+from typing import NamedTuple
 
 import duckdb
 import pyarrow as pa
@@ -49,25 +52,27 @@ DISEASES = ("SLE", "SJO", "SSC", "DM", "AAV")
 # and `workup` as bit 2.
 TRAITS: dict[str, dict[str, float]] = {
     # long, multi-drug treatment history with a current biologic: the CAR-T trial population
-    "refractory": {"SLE": 0.7, "SJO": 0.35, "SSC": 0.35, "DM": 0.35, "AAV": 0.35, "*": 0.0},
-    # full screening work-up in the last weeks: every lab, echo, lung function, serologies
+    "refractory": {"SLE": 0.4, "SJO": 0.06, "SSC": 0.06, "DM": 0.06, "AAV": 0.06, "*": 0.0},
+    # full screening work-up in the last weeks: every lab, echo, lung function, serologies;
+    # it is what trial candidates get, so rare without refractory disease
     "workup": {
-        "SLE": 0.3,
-        "SJO": 0.25,
-        "SSC": 0.25,
-        "DM": 0.25,
-        "AAV": 0.25,
-        "*": 0.05,
+        "SLE": 0.015,
+        "SJO": 0.015,
+        "SSC": 0.015,
+        "DM": 0.015,
+        "AAV": 0.015,
+        "*": 0.005,
         "if_refractory": 0.92,
     },
     "renal": {"SLE": 0.15, "AAV": 0.2, "*": 0.02},  # nephritis: proteinuria, creatinine up
     "pulse": {"SLE": 0.03, "*": 0.0},  # recent nephritis flare, IV pulse steroids
-    "cardiac": {"*": 0.03},  # heart failure, NYHA >= 3, low LVEF
+    # heart failure, NYHA >= 3, low LVEF; lupus carditis makes it commoner in refractory disease
+    "cardiac": {"*": 0.03, "if_refractory": 0.09},
     "ild": {"SSC": 0.45, "DM": 0.3, "*": 0.02},  # interstitial lung disease, low DLCO/FVC
     "hep_b": {"*": 0.03},  # HBsAg / anti-HBc positive, viraemic
     "hep_c": {"*": 0.025},  # anti-HCV positive, viraemic
     "gilbert": {"*": 0.03},  # Gilbert syndrome, raised bilirubin
-    "pregnant": {"*": 0.04},  # pregnancy code and positive hCG (F only)
+    "pregnant": {"*": 0.05},  # pregnancy code and positive hCG (F only)
     "liver_mets": {"*": 0.005},  # liver/bone metastases, raised enzymes
 }
 REFRACTORY_BIT, WORKUP_BIT = 1, 2
@@ -115,11 +120,12 @@ class Slot:
 
 
 def _lab(median: float, sigma: float, tail_p: float = 0.03, tail=(1.0, 1.0), **kw) -> Slot:
-    """A routine numeric lab: ~85% of patients, 1-3 results, lognormal with a tail."""
+    """A routine numeric lab, lognormal with a tail, 1-2 results: nearly every patient with a
+    recent work-up has it, 12% of the others."""
     base = dict(
-        p=0.85,
+        p=0.12,
         p_workup=0.99,
-        n=(1, 3),
+        n=(1, 2),
         date="lab",
         horizon=730,
         dist="lognormal",
@@ -134,8 +140,8 @@ def _lab(median: float, sigma: float, tail_p: float = 0.03, tail=(1.0, 1.0), **k
 
 
 def _special(median: float, sigma: float, tail_p: float = 0.03, tail=(1.0, 1.0), **kw) -> Slot:
-    """A less routine lab: ~20% of patients, all of those with a work-up."""
-    return _lab(median, sigma, tail_p, tail, **{"p": 0.2, "p_workup": 0.97, "n": (1, 1), **kw})
+    """A less routine lab: 3% of patients, nearly all of those with a work-up."""
+    return _lab(median, sigma, tail_p, tail, **{"p": 0.03, "p_workup": 0.985, "n": (1, 1), **kw})
 
 
 def _qual(p: float | dict, pos: float | dict, p_workup: float | None = 0.98, **kw) -> Slot:
@@ -156,7 +162,7 @@ def _viral(uln: float, tail_p: float, abn: str | None = None, **kw) -> Slot:
         abn=abn,
         lo=0.0,
         digits=0,
-        **{"p": 0.1, "p_workup": 0.95, **kw},
+        **{"p": 0.03, "p_workup": 0.98, **kw},
     )
 
 
@@ -164,8 +170,8 @@ def _score(mean: float, sd: float, lo: float, hi: float, p, **kw) -> Slot:
     """A clinical score or vital sign, normally distributed, clipped and rounded."""
     base = dict(
         p=p,
-        p_workup=0.97,
-        n=(1, 2),
+        p_workup=0.985,
+        n=(1, 1),
         date="lab",
         horizon=730,
         dist="normal",
@@ -204,8 +210,8 @@ def _drug(
 
 
 def _dx(p, abn: str | None = None, **kw) -> Slot:
-    """A diagnosis or procedure history (1-3 records), some of them recent."""
-    return Slot(**{"p": p, "abn": abn, "n": (1, 3), "date": "history", **kw})
+    """A diagnosis or procedure history (one record unless `n` says more), some of it recent."""
+    return Slot(**{"p": p, "abn": abn, "n": (1, 1), "date": "history", **kw})
 
 
 _ANY = {"*": 1.0}
@@ -215,14 +221,14 @@ SLE_ONLY = {"SLE": 1.0, "*": 0.0}
 # default by kind (`_default_slot`); a list gives several slots for one concept.
 MODELS: dict[str, Slot | list[Slot]] = {
     # --- trial diseases: every patient of the profile, coded repeatedly over the years
-    "sle": _dx(SLE_ONLY, n=(2, 6), recent=0.7, codes=("M32.9", "M32.10", "M32.19", "M32.8")),
-    "sjogren": _dx({"SJO": 1.0, "SLE": 0.05, "*": 0.0}, n=(2, 5), recent=0.7),
-    "systemic_sclerosis": _dx({"SSC": 1.0, "*": 0.0}, n=(2, 5), recent=0.7),
-    "dermatomyositis": _dx({"DM": 1.0, "*": 0.0}, n=(2, 5), recent=0.7),
-    "anca_vasculitis": _dx({"AAV": 1.0, "*": 0.0}, n=(2, 5), recent=0.7),
-    "gpa": _dx({"AAV": 0.5, "*": 0.0}, n=(2, 5)),
-    "mpa": _dx({"AAV": 0.3, "*": 0.0}, n=(2, 5)),
-    "egpa": _dx({"AAV": 0.2, "*": 0.0}, n=(2, 5)),
+    "sle": _dx(SLE_ONLY, n=(2, 3), recent=0.7, codes=("M32.9", "M32.10", "M32.19", "M32.8")),
+    "sjogren": _dx({"SJO": 1.0, "SLE": 0.05, "*": 0.0}, n=(2, 3), recent=0.7),
+    "systemic_sclerosis": _dx({"SSC": 1.0, "*": 0.0}, n=(2, 3), recent=0.7),
+    "dermatomyositis": _dx({"DM": 1.0, "*": 0.0}, n=(2, 3), recent=0.7),
+    "anca_vasculitis": _dx({"AAV": 1.0, "*": 0.0}, n=(2, 3), recent=0.7),
+    "gpa": _dx({"AAV": 0.5, "*": 0.0}, n=(2, 3)),
+    "mpa": _dx({"AAV": 0.3, "*": 0.0}, n=(2, 3)),
+    "egpa": _dx({"AAV": 0.2, "*": 0.0}, n=(2, 3)),
     # --- organ involvement tied to traits
     "lupus_nephritis": [
         _dx(0.0, abn="renal", p_abn=0.9),  # SLE renal trait
@@ -234,53 +240,80 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "bone_or_liver_metastasis": _dx(0.0, abn="liver_mets", p_abn=1.0),
     "pregnancy": _dx(0.0, abn="pregnant", female_only=True, recent=1.0, horizon=270),
     "breastfeeding": _dx({"*": 0.02}, female_only=True, recent=0.8, horizon=400),
-    "other_autoimmune": _dx({"GEN": 0.5, "SLE": 0.05, "*": 0.05}, n=(1, 4), recent=0.5),
+    "other_autoimmune": _dx({"GEN": 0.5, "SLE": 0.05, "*": 0.05}, p_refr=0.08, recent=0.5),
     "hypertension": _dx({"*": 0.15}, n=(1, 4)),
-    "severe_infection_iv": _dx({"*": 0.08}, p_refr=0.14, recent=0.5),
-    "malignancy": _dx({"*": 0.025}),
-    "malignancy_current": _dx({"*": 0.02}),
-    "cns_disease": _dx({"*": 0.02}),
-    "renal_replacement_therapy": _dx({"SLE": 0.02, "*": 0.01}, recent=0.8),  # incl. AKI
+    # --- comorbidities the trials exclude: more common in refractory disease (long
+    #     immunosuppression, lupus itself) and mostly recent, so that the trials' windows see
+    #     them; the rates keep every exclusion at work on the 3,000-patient sample
+    "severe_infection_iv": _dx({"*": 0.08}, p_refr=0.2, recent=0.6),
+    "malignancy": _dx({"*": 0.025}, p_refr=0.08),
+    "malignancy_current": _dx({"*": 0.02}, p_refr=0.05),
+    "cns_disease": _dx({"*": 0.005}),
+    "stroke": _dx({"SLE": 0.01, "*": 0.005}, p_refr=0.025, recent=0.8),
+    "seizure": _dx({"SLE": 0.01, "*": 0.005}, p_refr=0.025, recent=0.8),
+    "cerebrovascular_disease": _dx({"*": 0.003}, p_refr=0.005),
+    "cns_lupus": _dx({"SLE": 0.01, "*": 0.0}, p_refr=0.035, recent=0.8),
+    "severe_mental_disorder": _dx({"*": 0.01}, p_refr=0.02),
+    "solid_organ_transplant": _dx({"*": 0.005}, p_refr=0.03),
+    "hsct": _dx({"*": 0.003}, p_refr=0.03),
+    "dvt_pe": _dx({"SLE": 0.02, "*": 0.01}, p_refr=0.11, recent=0.85),
+    "heart_valve_disease": _dx({"*": 0.01}, p_refr=0.1, recent=0.85),
+    "ventricular_arrhythmia": _dx({"*": 0.01}, p_refr=0.08, recent=0.85),
+    "lbbb": _dx({"*": 0.005}, p_refr=0.07, recent=0.85),
+    "av_block_2_3": _dx({"*": 0.005}, p_refr=0.07, recent=0.85),
+    "myocardial_infarction": _dx({"*": 0.005}, p_refr=0.03, recent=0.85),
+    "cabg_or_stent": _dx({"*": 0.005}, p_refr=0.02, recent=0.85),
+    "unstable_angina": _dx({"*": 0.005}, p_refr=0.02, recent=0.85),
+    "pericardial_disease": _dx({"SLE": 0.01, "*": 0.005}, p_refr=0.04, recent=0.85),
+    "copd": _dx({"*": 0.01}, p_refr=0.03, recent=0.85),
+    "severe_asthma": _dx({"*": 0.01}, p_refr=0.03, recent=0.85),
+    "pulmonary_hypertension": _dx({"SSC": 0.05, "*": 0.005}, p_refr=0.03, recent=0.85),
+    "alcohol_drug_abuse": _dx({"*": 0.01}, p_refr=0.12, recent=0.9),
+    "renal_replacement_therapy": _dx({"SLE": 0.02, "*": 0.01}, p_refr=0.04, recent=0.8),  # incl. AKI
     # --- labs (canonical units; ULN from the concept unless `uln` is given)
-    "alt": _lab(22, 0.4, 0.04, (3.0, 10.0), abn="liver_mets", p_abn=0.99),
-    "ast": _lab(24, 0.35, 0.04, (3.0, 9.0), abn="liver_mets", p_abn=0.99),
-    "alp": _lab(75, 0.3, 0.03, (2.5, 6.0), abn="liver_mets", p_abn=0.99),
-    "bilirubin_total": _lab(0.6, 0.35, 0.03, (2.5, 6.0), abn="gilbert", p_abn=0.99),
+    "alt": _lab(22, 0.4, 0.03, (3.0, 10.0), abn="liver_mets", p_abn=0.99),
+    "ast": _lab(24, 0.35, 0.025, (3.0, 9.0), abn="liver_mets", p_abn=0.99),
+    "alp": _lab(75, 0.3, 0.045, (2.5, 6.0), abn="liver_mets", p_abn=0.99),
+    "bilirubin_total": _lab(0.6, 0.35, 0.015, (2.5, 6.0), abn="gilbert", p_abn=0.99),
     "bilirubin_direct": _special(0.15, 0.35, 0.03, (3.0, 8.0)),
-    "creatinine": _lab(0.75, 0.22, 0.03, (2.5, 5.0), abn="renal", p_abn=0.99, tail_abn=(1.2, 4.0)),
-    "egfr": _special(95, 0.2, 0.03, (0.15, 0.35), lo=5, hi=150, digits=0),
+    "creatinine": _lab(0.75, 0.22, 0.02, (2.5, 5.0), abn="renal", p_abn=0.99, tail_abn=(1.2, 4.0)),
+    "egfr": _special(
+        95, 0.2, 0.03, (0.15, 0.35), abn="renal", p_abn=0.99, tail_abn=(0.15, 0.9), lo=5, hi=150, digits=0
+    ),
     "creatinine_clearance_measured": _special(100, 0.25, 0.03, (0.2, 0.5), digits=0),
     "proteinuria_24h": _special(0.12, 0.6, 0.01, (10.0, 60.0), abn="renal", p_abn=0.9, tail_abn=(3.0, 60.0)),
     "upcr": _special(0.1, 0.6, 0.01, (10.0, 50.0), abn="renal", p_abn=0.9),
     "hemoglobin": _lab(
-        126, 0.11, 0.03, (0.4, 0.55), dist="normal", spread=14, lo=35, hi=185, digits=0, uln=160
+        126, 0.11, 0.015, (0.4, 0.55), dist="normal", spread=14, lo=35, hi=185, digits=0, uln=160
     ),
-    "platelets": _lab(240, 0.3, 0.03, (0.06, 0.2), lo=2, digits=0, uln=400),
-    "neutrophils": _lab(3.8, 0.4, 0.03, (0.12, 0.3), uln=7.5),
-    "lymphocytes": _lab(1.4, 0.45, 0.03, (0.15, 0.35), uln=4.0),
-    "inr": _special(1.0, 0.08, 0.03, (1.7, 3.0), dist="normal", lo=0.8, hi=8),
-    "pt": _special(12.0, 0.8, 0.03, (1.4, 2.0), dist="normal", lo=9, hi=60),
+    "platelets": _lab(240, 0.3, 0.015, (0.06, 0.2), lo=2, digits=0, uln=400),
+    "neutrophils": _lab(3.8, 0.4, 0.015, (0.12, 0.3), uln=7.5),
+    "lymphocytes": _lab(1.4, 0.45, 0.02, (0.15, 0.35), uln=4.0),
+    "inr": _special(1.0, 0.08, 0.02, (1.7, 3.0), dist="normal", lo=0.8, hi=8),
+    "pt": _special(12.0, 0.8, 0.02, (1.4, 2.0), dist="normal", lo=9, hi=60),
     "aptt": _special(30.0, 3.0, 0.03, (1.6, 2.3), dist="normal", lo=20, hi=150),
     "fibrinogen": _special(3.2, 0.7, 0.02, (0.15, 0.3), dist="normal", lo=0.2, hi=9, uln=4.0),
     "lipase": _special(30, 0.35, 0.03, (2.5, 6.0)),
     "amylase": _special(60, 0.3, 0.03, (2.5, 5.0)),
-    "ck": _special(90, 0.5, 0.02, (3.0, 10.0), p={"DM": 0.95, "*": 0.25}, digits=0),
+    "ck": _special(90, 0.5, 0.02, (3.0, 10.0), p={"DM": 0.6, "*": 0.05}, digits=0),
     "ldh": _special(190, 0.25, 0.03, (2.0, 4.0), digits=0),
-    "aldolase": _special(4.5, 0.3, 0.03, (2.0, 6.0), p={"DM": 0.7, "*": 0.05}),
-    "iga": _special(230, 0.35, 0.015, (0.01, 0.04), digits=0, uln=400),
+    "aldolase": _special(4.5, 0.3, 0.03, (2.0, 6.0), p={"DM": 0.4, "*": 0.02}),
+    "iga": _special(230, 0.35, 0.06, (0.01, 0.04), digits=0, uln=400),
     # --- qualitative tests
-    "ana": _qual({"SLE": 0.9, "*": 0.6}, {"SLE": 0.88, "SJO": 0.8, "SSC": 0.85, "DM": 0.6, "*": 0.15}),
-    "anti_dsdna": _qual({"SLE": 0.85, "*": 0.25}, {"SLE": 0.6, "*": 0.03}),
-    "anti_sm": _qual({"SLE": 0.5, "*": 0.1}, {"SLE": 0.25, "*": 0.01}, p_workup=None),
+    "ana": _qual({"SLE": 0.2, "*": 0.08}, {"SLE": 0.88, "SJO": 0.8, "SSC": 0.85, "DM": 0.6, "*": 0.15}),
+    "anti_dsdna": _qual({"SLE": 0.2, "*": 0.04}, {"SLE": 0.6, "*": 0.03}),
+    "anti_sm": _qual({"SLE": 0.15, "*": 0.03}, {"SLE": 0.25, "*": 0.01}, p_workup={"SLE": 0.5, "*": 0.1}),
     "myositis_antibodies": _qual(
-        {"DM": 0.9, "SSC": 0.3, "SJO": 0.3, "*": 0.05}, {"DM": 0.65, "*": 0.03}, p_workup=None
+        {"DM": 0.5, "SSC": 0.1, "SJO": 0.1, "*": 0.02},
+        {"DM": 0.65, "*": 0.03},
+        p_workup={"DM": 0.9, "SSC": 0.3, "SJO": 0.3, "*": 0.05},
     ),
-    "hbsag": _qual(0.35, 0.0, abn="hep_b", p_abn=0.98),
-    "anti_hbc": _qual(0.3, 0.05, abn="hep_b", p_abn=0.98),
-    "hcv_ab": _qual(0.35, 0.004, abn="hep_c", p_abn=0.98),
-    "hiv": _qual(0.35, 0.015),
-    "syphilis": _qual(0.25, 0.03),
-    "hcg": _qual(0.15, 0.0, p_workup=0.7, abn="pregnant", p_abn=0.95, female_only=True, n=(1, 1), span=60),
+    "hbsag": _qual(0.06, 0.0, abn="hep_b", p_abn=0.98),
+    "anti_hbc": _qual(0.05, 0.05, abn="hep_b", p_abn=0.98),
+    "hcv_ab": _qual(0.06, 0.004, abn="hep_c", p_abn=0.98),
+    "hiv": _qual(0.05, 0.02),
+    "syphilis": _qual(0.03, 0.03),
+    "hcg": _qual(0.05, 0.0, p_workup=0.7, abn="pregnant", p_abn=0.95, female_only=True, n=(1, 1), span=60),
     "cd19_expression": _qual(
         {"SLE": 0.02, "*": 0.01}, 0.95, p_workup={"SLE": 0.9, "GEN": 0.0, "*": 0.6}, n=(1, 1)
     ),
@@ -290,44 +323,56 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "cmv_dna": _viral(35, 0.03),
     "ebv_dna": _viral(100, 0.04),
     # --- observations: disease activity, performance, vitals, heart and lung function
-    "sledai_2k": _score(
-        8, 4, 0, 30, {"SLE": 0.8, "*": 0.0}, p_workup={"SLE": 0.98, "*": 0.0}, refr_shift=3.5
-    ),
+    "sledai_2k": _score(8, 4, 0, 30, {"SLE": 0.25, "*": 0.0}, p_workup={"SLE": 0.98, "*": 0.0}, refr_shift=5),
     "selena_sledai": _score(
-        8, 4, 0, 30, {"SLE": 0.3, "*": 0.0}, p_workup={"SLE": 0.95, "*": 0.0}, refr_shift=3.5
+        8, 4, 0, 30, {"SLE": 0.1, "*": 0.0}, p_workup={"SLE": 0.95, "*": 0.0}, refr_shift=5
     ),
-    "essdai": _score(8, 6, 0, 40, {"SJO": 0.7, "*": 0.0}, p_workup={"SJO": 0.97, "*": 0.0}, refr_shift=6),
+    "essdai": _score(8, 6, 0, 40, {"SJO": 0.35, "*": 0.0}, p_workup={"SJO": 0.97, "*": 0.0}, refr_shift=6),
     "mrss": _score(
         14,
         8,
         0,
         51,
-        {"SSC": 0.7, "*": 0.0},
+        {"SSC": 0.35, "*": 0.0},
         p_workup={"SSC": 0.97, "*": 0.0},
         tail_p=0.05,
         tail=(2.2, 3.0),
         refr_shift=3,
     ),
-    "bvas": _score(12, 7, 0, 40, {"AAV": 0.7, "*": 0.0}, p_workup={"AAV": 0.97, "*": 0.0}, refr_shift=5),
-    "mmt8": _score(132, 14, 30, 150, {"DM": 0.7, "*": 0.0}, p_workup={"DM": 0.97, "*": 0.0}, refr_shift=-12),
+    "bvas": _score(12, 7, 0, 40, {"AAV": 0.35, "*": 0.0}, p_workup={"AAV": 0.97, "*": 0.0}, refr_shift=5),
+    "mmt8": _score(132, 14, 30, 150, {"DM": 0.35, "*": 0.0}, p_workup={"DM": 0.97, "*": 0.0}, refr_shift=-12),
     "dm_skin_vas": _score(
-        4, 2.5, 0, 10, {"DM": 0.7, "*": 0.0}, p_workup={"DM": 0.97, "*": 0.0}, digits=1, refr_shift=1
+        4, 2.5, 0, 10, {"DM": 0.35, "*": 0.0}, p_workup={"DM": 0.97, "*": 0.0}, digits=1, refr_shift=1
     ),
-    "ecog": _score(0.7, 0.8, 0, 4, 0.3, tail_p=0.04, tail=(3.0, 4.0)),
-    "nyha_class": _score(1.3, 0.4, 1, 4, 0.05, p_workup=0.2, abn="cardiac", p_abn=0.9, tail=(2.4, 3.2)),
-    # heart failure often has a preserved ejection fraction: LVEF is not tied to `cardiac`
-    "lvef": _score(62, 5, 38, 75, 0.25, p_workup=0.95, span=400, tail_p=0.03, tail=(0.6, 0.8)),
-    "qtc": _score(420, 20, 340, 560, 0.3, tail_p=0.02, tail=(1.15, 1.25), span=300),
-    "systolic_bp": _score(124, 14, 85, 220, 0.7, tail_p=0.03, tail=(1.3, 1.5)),
-    "diastolic_bp": _score(77, 9, 45, 130, 0.7, tail_p=0.02, tail=(1.2, 1.35)),
-    "weight": _score(68, 0.2, 38, 160, 0.7, dist="lognormal", digits=1),
-    "spo2": _score(97.5, 1.2, 78, 100, 0.5, tail_p=0.03, tail=(0.88, 0.94)),
+    "ecog": _score(0.7, 0.8, 0, 4, 0.1, tail_p=0.04, tail=(3.0, 4.0)),
+    "nyha_class": _score(1.3, 0.4, 1, 4, 0.02, p_workup=0.2, abn="cardiac", p_abn=0.9, tail=(2.4, 3.2)),
+    # heart failure patients have echocardiograms, about half of them with a reduced ejection
+    # fraction (the other half preserved)
+    "lvef": _score(
+        62,
+        5,
+        38,
+        75,
+        0.08,
+        p_workup=0.98,
+        span=400,
+        tail_p=0.02,
+        tail=(0.6, 0.8),
+        abn="cardiac",
+        p_abn=0.9,
+        tail_abn=(0.55, 1.0),
+    ),
+    "qtc": _score(420, 20, 340, 560, 0.1, tail_p=0.02, tail=(1.15, 1.25), span=300),
+    "systolic_bp": _score(124, 14, 85, 220, 0.12, tail_p=0.02, tail=(1.3, 1.5)),
+    "diastolic_bp": _score(77, 9, 45, 130, 0.12, tail_p=0.02, tail=(1.2, 1.35)),
+    "weight": _score(68, 0.2, 38, 160, 0.12, dist="lognormal", digits=1),
+    "spo2": _score(97.5, 1.2, 78, 100, 0.1, tail_p=0.03, tail=(0.88, 0.94)),
     "dlco_pct_predicted": _score(
         78,
         14,
         15,
         130,
-        {"SSC": 0.6, "DM": 0.5, "*": 0.1},
+        {"SSC": 0.3, "DM": 0.25, "*": 0.03},
         span=400,
         p_workup=0.95,
         tail_p=0.03,
@@ -341,7 +386,7 @@ MODELS: dict[str, Slot | list[Slot]] = {
         13,
         20,
         140,
-        {"SSC": 0.6, "DM": 0.5, "*": 0.1},
+        {"SSC": 0.3, "DM": 0.25, "*": 0.03},
         span=400,
         p_workup=0.95,
         tail_p=0.02,
@@ -364,7 +409,9 @@ MODELS: dict[str, Slot | list[Slot]] = {
             hi=80,
             tail_p=0.03,
             tail=(4.0, 8.0),
+            n=(1, 4),
             dur=(7, 400),
+            horizon=300,  # steroid courses recur, the earlier ones close together
             codes=("H02AB07", "H02AB07", "H02AB06", "H02AB04", "H02AB02", "H02AB09"),
         ),
         # IV methylprednisolone pulses in a recent nephritis flare
@@ -395,7 +442,7 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "antimalarials": _drug({"*": 0.02}, center=250, spread=0.2, digits=0),
     "cyclophosphamide": _drug(
         {"SLE": 0.1, "AAV": 0.35, "SSC": 0.15, "*": 0.02},
-        p_refr=0.35,
+        p_refr=0.4,
         ongoing=0.1,
         ongoing_refr=0.2,
         center=50,
@@ -404,7 +451,7 @@ MODELS: dict[str, Slot | list[Slot]] = {
     ),
     "mycophenolate": _drug(
         {"SLE": 0.35, "SSC": 0.4, "*": 0.08},
-        p_refr=0.7,
+        p_refr=0.8,
         ongoing=0.7,
         ongoing_refr=0.85,
         center=2000,
@@ -414,7 +461,7 @@ MODELS: dict[str, Slot | list[Slot]] = {
     ),
     "azathioprine": _drug(
         {"SLE": 0.2, "AAV": 0.3, "*": 0.06},
-        p_refr=0.45,
+        p_refr=0.6,
         ongoing=0.5,
         center=100,
         spread=0.3,
@@ -430,24 +477,24 @@ MODELS: dict[str, Slot | list[Slot]] = {
         dur=(120, 900),
     ),
     "ciclosporin": _drug({"*": 0.03}, p_refr=0.1, center=150, spread=0.3, digits=0),
-    "tacrolimus": _drug({"SLE": 0.08, "*": 0.03}, p_refr=0.25, center=4, spread=0.4),
+    "tacrolimus": _drug({"SLE": 0.08, "*": 0.03}, p_refr=0.3, center=4, spread=0.4),
     "sirolimus": _drug({"*": 0.01}, p_refr=0.05, center=2, spread=0.3),
     "leflunomide": _drug({"GEN": 0.15, "*": 0.03}, p_refr=0.1, center=20, spread=0.1),
     "voclosporin": _drug({"SLE": 0.01, "*": 0.0}, p_refr=0.05, center=47, spread=0.05),
-    "belimumab": _drug({"SLE": 0.12, "*": 0.0}, p_refr=0.6, ongoing=0.6, dist="none", dur=(90, 800)),
+    "belimumab": _drug({"SLE": 0.12, "*": 0.0}, p_refr=0.85, ongoing=0.6, dist="none", dur=(90, 800)),
     "telitacicept": _drug({"SLE": 0.01, "*": 0.0}, p_refr=0.1, dist="none", dur=(90, 600)),
     "rituximab": _drug(
         {"AAV": 0.4, "SLE": 0.04, "*": 0.05}, p_refr=0.3, ongoing=0.4, dist="none", dur=(14, 180)
     ),
     "biologics": _drug(
-        {"GEN": 0.2, "AAV": 0.4, "SLE": 0.05, "*": 0.08}, p_refr=0.35, ongoing=0.5, dist="none", dur=(60, 800)
+        {"GEN": 0.2, "AAV": 0.4, "SLE": 0.05, "*": 0.08}, p_refr=0.5, ongoing=0.5, dist="none", dur=(60, 800)
     ),
     "anticoagulants": _drug({"*": 0.04}, ongoing=0.7, ongoing_refr=0.7, dist="none", dur=(60, 900)),
     "fludarabine": _drug({"*": 0.004}, ongoing=0.0, ongoing_refr=0.0, dist="none", dur=(3, 5)),
     "car_t_or_gene_modified_cell_therapy": Slot(
         p={"*": 0.005}, p_refr=0.04, date="once", horizon=1500, n=(1, 1)
     ),
-    "live_vaccines": Slot(p={"*": 0.04}, date="once", horizon=1500, n=(1, 1), recent=0.75),
+    "live_vaccines": Slot(p={"*": 0.04}, p_refr=0.08, date="once", horizon=1500, n=(1, 1), recent=0.8),
 }
 
 # Children of prefix patterns: the codes emitted for `C*`, `M32*`, ... (first = most common).
@@ -556,50 +603,155 @@ SITE_HABITS: tuple[dict, ...] = (
 ODD_UNITS = ("mmol/L", "mg/mL", "ng/mL")  # a unit the concept does not know (first unknown)
 ODD_UNIT_SHARE = 0.005
 
-# Codes no trial uses: (domain, system, code, unit, median, lognormal sigma, ref_high, digits).
-NOISE: tuple[tuple, ...] = (
-    ("diagnosis", "ICD10CM", "I10", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "E11.9", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "J06.9", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "K21.9", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "M54.50", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "E78.5", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "F41.1", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "M81.0", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "E03.9", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "M79.7", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "R53.83", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "M25.50", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "N39.0", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "D64.9", None, None, None, None, 0),
-    ("diagnosis", "ICD10CM", "L93.0", None, None, None, None, 0),
-    ("lab", "LOINC", "2345-7", "mg/dL", 95.0, 0.15, 99.0, 0),  # glucose
-    ("lab", "LOINC", "2951-2", "mmol/L", 139.0, 0.02, 145.0, 0),  # sodium
-    ("lab", "LOINC", "2823-3", "mmol/L", 4.2, 0.08, 5.1, 1),  # potassium
-    ("lab", "LOINC", "6690-2", "10*9/L", 6.5, 0.3, 11.0, 1),  # leukocytes
-    ("lab", "LOINC", "1988-5", "mg/L", 3.0, 1.0, 5.0, 1),  # CRP
-    ("lab", "LOINC", "4537-7", "mm/h", 18.0, 0.6, 20.0, 0),  # ESR
-    ("lab", "LOINC", "3016-3", "mIU/L", 1.8, 0.5, 4.5, 2),  # TSH
-    ("lab", "LOINC", "2093-3", "mg/dL", 190.0, 0.18, 200.0, 0),  # cholesterol
-    ("lab", "LOINC", "4548-4", "%", 5.5, 0.1, 5.7, 1),  # HbA1c
-    ("lab", "LOINC", "3094-0", "mg/dL", 14.0, 0.3, 20.0, 0),  # urea nitrogen
-    ("lab", "LOINC", "4485-9", "mg/dL", 95.0, 0.3, 180.0, 0),  # complement C3
-    ("lab", "LOINC", "4498-2", "mg/dL", 20.0, 0.35, 40.0, 0),  # complement C4
-    ("lab", "LOINC", "1751-7", "g/dL", 4.1, 0.1, 5.0, 1),  # albumin
-    ("observation", "LOINC", "8867-4", "/min", 74.0, 0.12, None, 0),  # heart rate
-    ("observation", "LOINC", "8310-5", "Cel", 36.8, 0.01, None, 1),  # body temperature
-    ("observation", "LOINC", "8302-2", "cm", 166.0, 0.05, None, 0),  # height
-    ("observation", "LOINC", "39156-5", "kg/m2", 25.0, 0.18, None, 1),  # BMI
-    ("medication", "ATC", "N02BE01", "mg/d", 2000.0, 0.3, None, 0),  # paracetamol
-    ("medication", "ATC", "A02BC01", "mg/d", 20.0, 0.3, None, 0),  # omeprazole
-    ("medication", "ATC", "A11CC05", "mg/d", 0.025, 0.3, None, 3),  # colecalciferol
-    ("medication", "ATC", "C09AA05", "mg/d", 5.0, 0.5, None, 1),  # ramipril
-    ("medication", "ATC", "M01AE01", "mg/d", 1200.0, 0.3, None, 0),  # ibuprofen
-    ("medication", "ATC", "C10AA05", "mg/d", 20.0, 0.4, None, 0),  # atorvastatin
-    ("medication", "ATC", "A12AX", "mg/d", 1000.0, 0.1, None, 0),  # calcium + vitamin D
-    ("medication", "ATC", "C08CA01", "mg/d", 5.0, 0.3, None, 1),  # amlodipine
+
+class NoiseCode(NamedTuple):
+    """A common code no trial uses; `weight` is how often it is drawn relative to the others."""
+
+    domain: str
+    code_system: str
+    code: str
+    weight: float
+    unit: str | None = None
+    median: float | None = None  # lognormal value model, in `unit`
+    sigma: float | None = None
+    ref_high: float | None = None
+    digits: int = 0
+
+
+def _noise_dx(code: str, weight: float) -> NoiseCode:
+    return NoiseCode("diagnosis", "ICD10CM", code, weight)
+
+
+def _noise_value(
+    domain: str,
+    code: str,
+    weight: float,
+    unit: str,
+    median: float,
+    sigma: float,
+    ref_high: float | None = None,
+    digits: int = 0,
+) -> NoiseCode:
+    system = "ATC" if domain == "medication" else "LOINC"
+    return NoiseCode(domain, system, code, weight, unit, median, sigma, ref_high, digits)
+
+
+def _noise_vaccine(code: str, weight: float) -> NoiseCode:
+    return NoiseCode("medication", "CVX", code, weight)
+
+
+# The background of a rheumatology clinic's records: comorbidity follow-ups, the analytes of
+# the blood counts and chemistry panels that the trials do not read, vitals, co-medication and
+# inactivated vaccines. Weights are relative frequencies.
+NOISE: tuple[NoiseCode, ...] = (
+    _noise_dx("I10", 3.0),  # essential hypertension, coded at every follow-up
+    _noise_dx("Z79.899", 2.0),  # long-term drug therapy
+    _noise_dx("E78.5", 1.5),  # hyperlipidaemia
+    _noise_dx("M25.50", 1.5),  # joint pain
+    _noise_dx("R53.83", 1.2),  # fatigue
+    _noise_dx("E11.9", 1.0),  # type 2 diabetes
+    _noise_dx("K21.9", 1.0),  # reflux
+    _noise_dx("J06.9", 1.0),  # upper respiratory infection
+    _noise_dx("M54.50", 1.0),  # low back pain
+    _noise_dx("M81.0", 1.0),  # osteoporosis
+    _noise_dx("E03.9", 1.0),  # hypothyroidism
+    _noise_dx("E55.9", 1.0),  # vitamin D deficiency
+    _noise_dx("Z79.52", 1.0),  # long-term systemic steroids
+    _noise_dx("N39.0", 0.8),  # urinary tract infection
+    _noise_dx("D64.9", 0.8),  # anaemia
+    _noise_dx("Z23", 0.8),  # encounter for immunisation
+    _noise_dx("Z00.00", 0.8),  # general examination
+    _noise_dx("M19.90", 0.8),  # osteoarthritis
+    _noise_dx("F41.1", 0.6),  # anxiety
+    _noise_dx("F32.A", 0.6),  # depression
+    _noise_dx("M79.7", 0.6),  # fibromyalgia
+    _noise_dx("M79.10", 0.6),  # myalgia
+    _noise_dx("I73.00", 0.6),  # Raynaud's syndrome
+    _noise_dx("E66.9", 0.5),  # obesity
+    _noise_dx("M10.9", 0.4),  # gout
+    _noise_dx("R73.03", 0.4),  # prediabetes
+    _noise_dx("R51.9", 0.4),  # headache
+    _noise_dx("G47.00", 0.4),  # insomnia
+    _noise_dx("J30.9", 0.4),  # allergic rhinitis
+    _noise_dx("H04.123", 0.4),  # dry eye
+    _noise_dx("R76.8", 0.4),  # abnormal immunological finding (a positive ANA)
+    _noise_dx("R10.9", 0.4),  # abdominal pain
+    _noise_dx("L93.0", 0.3),  # discoid lupus
+    _noise_dx("L65.9", 0.3),  # non-scarring hair loss
+    _noise_dx("K59.00", 0.3),  # constipation
+    # blood count analytes besides haemoglobin, platelets, neutrophils and lymphocytes
+    _noise_value("lab", "6690-2", 2.0, "10*9/L", 6.5, 0.3, 11.0, 1),  # leukocytes
+    _noise_value("lab", "789-8", 1.5, "10*12/L", 4.5, 0.1, 5.5, 2),  # erythrocytes
+    _noise_value("lab", "4544-3", 1.5, "%", 39.0, 0.1, 46.0, 1),  # haematocrit
+    _noise_value("lab", "787-2", 1.5, "fL", 89.0, 0.06, 100.0, 0),  # MCV
+    _noise_value("lab", "785-6", 1.2, "pg", 30.0, 0.06, 34.0, 1),  # MCH
+    _noise_value("lab", "786-4", 1.2, "g/dL", 33.5, 0.03, 36.0, 1),  # MCHC
+    _noise_value("lab", "788-0", 1.2, "%", 13.5, 0.08, 15.0, 1),  # RDW
+    _noise_value("lab", "742-7", 1.0, "10*9/L", 0.5, 0.35, 1.0, 2),  # monocytes
+    _noise_value("lab", "711-2", 1.0, "10*9/L", 0.15, 0.6, 0.5, 2),  # eosinophils
+    _noise_value("lab", "704-7", 0.6, "10*9/L", 0.03, 0.5, 0.1, 2),  # basophils
+    # chemistry analytes besides creatinine and the liver enzymes
+    _noise_value("lab", "2951-2", 2.0, "mmol/L", 139.0, 0.02, 145.0, 0),  # sodium
+    _noise_value("lab", "2823-3", 2.0, "mmol/L", 4.2, 0.08, 5.1, 1),  # potassium
+    _noise_value("lab", "2345-7", 2.0, "mg/dL", 95.0, 0.15, 99.0, 0),  # glucose
+    _noise_value("lab", "2075-0", 1.5, "mmol/L", 103.0, 0.02, 107.0, 0),  # chloride
+    _noise_value("lab", "2028-9", 1.5, "mmol/L", 25.0, 0.08, 29.0, 0),  # bicarbonate
+    _noise_value("lab", "3094-0", 1.5, "mg/dL", 14.0, 0.3, 20.0, 0),  # urea nitrogen
+    _noise_value("lab", "17861-6", 1.2, "mg/dL", 9.4, 0.05, 10.3, 1),  # calcium
+    _noise_value("lab", "1751-7", 1.0, "g/dL", 4.1, 0.1, 5.0, 1),  # albumin
+    _noise_value("lab", "2885-2", 0.8, "g/dL", 7.0, 0.08, 8.3, 1),  # total protein
+    _noise_value("lab", "2324-2", 0.6, "U/L", 25.0, 0.6, 55.0, 0),  # GGT
+    _noise_value("lab", "3084-1", 0.5, "mg/dL", 5.2, 0.3, 7.0, 1),  # urate
+    _noise_value("lab", "19123-9", 0.4, "mg/dL", 2.0, 0.08, 2.6, 1),  # magnesium
+    _noise_value("lab", "2777-1", 0.4, "mg/dL", 3.5, 0.15, 4.5, 1),  # phosphate
+    # inflammation, complement and metabolic follow-up
+    _noise_value("lab", "1988-5", 2.0, "mg/L", 3.0, 1.0, 5.0, 1),  # CRP
+    _noise_value("lab", "4537-7", 1.5, "mm/h", 18.0, 0.6, 20.0, 0),  # ESR
+    _noise_value("lab", "4485-9", 0.8, "mg/dL", 95.0, 0.3, 180.0, 0),  # complement C3
+    _noise_value("lab", "4498-2", 0.8, "mg/dL", 20.0, 0.35, 40.0, 0),  # complement C4
+    _noise_value("lab", "3016-3", 0.6, "mIU/L", 1.8, 0.5, 4.5, 2),  # TSH
+    _noise_value("lab", "2093-3", 0.6, "mg/dL", 190.0, 0.18, 200.0, 0),  # cholesterol
+    _noise_value("lab", "2085-9", 0.5, "mg/dL", 55.0, 0.25),  # HDL cholesterol
+    _noise_value("lab", "13457-7", 0.5, "mg/dL", 110.0, 0.3, 130.0, 0),  # LDL cholesterol
+    _noise_value("lab", "2571-8", 0.5, "mg/dL", 120.0, 0.45, 150.0, 0),  # triglycerides
+    _noise_value("lab", "4548-4", 0.5, "%", 5.5, 0.1, 5.7, 1),  # HbA1c
+    _noise_value("lab", "1989-3", 0.5, "ng/mL", 25.0, 0.45, 100.0, 0),  # 25-OH vitamin D
+    _noise_value("lab", "2276-4", 0.4, "ng/mL", 90.0, 0.8, 300.0, 0),  # ferritin
+    # vitals besides blood pressure, weight and oxygen saturation
+    _noise_value("observation", "8867-4", 2.0, "/min", 74.0, 0.12),  # heart rate
+    _noise_value("observation", "8310-5", 1.0, "Cel", 36.8, 0.01, digits=1),  # body temperature
+    _noise_value("observation", "39156-5", 1.0, "kg/m2", 25.0, 0.18, digits=1),  # BMI
+    _noise_value("observation", "9279-1", 0.8, "/min", 16.0, 0.12),  # respiratory rate
+    _noise_value("observation", "8302-2", 0.5, "cm", 166.0, 0.05),  # height
+    # co-medication (daily doses)
+    _noise_value("medication", "N02BE01", 1.0, "mg/d", 2000.0, 0.3),  # paracetamol
+    _noise_value("medication", "A02BC01", 1.0, "mg/d", 20.0, 0.3),  # omeprazole
+    _noise_value("medication", "A11CC05", 1.0, "mg/d", 0.025, 0.3, digits=3),  # colecalciferol
+    _noise_value("medication", "A12AX", 0.8, "mg/d", 1000.0, 0.1),  # calcium + vitamin D
+    _noise_value("medication", "B03BB01", 0.8, "mg/d", 5.0, 0.3, digits=1),  # folic acid
+    _noise_value("medication", "C09AA05", 0.8, "mg/d", 5.0, 0.5, digits=1),  # ramipril
+    _noise_value("medication", "C08CA01", 0.6, "mg/d", 5.0, 0.3, digits=1),  # amlodipine
+    _noise_value("medication", "C10AA05", 0.6, "mg/d", 20.0, 0.4),  # atorvastatin
+    _noise_value("medication", "M01AE01", 0.6, "mg/d", 1200.0, 0.3),  # ibuprofen
+    _noise_value("medication", "A02BC02", 0.6, "mg/d", 40.0, 0.3),  # pantoprazole
+    _noise_value("medication", "H03AA01", 0.6, "mg/d", 0.075, 0.35, digits=3),  # levothyroxine
+    _noise_value("medication", "M05BA04", 0.4, "mg/d", 10.0, 0.1),  # alendronic acid
+    _noise_value("medication", "A10BA02", 0.4, "mg/d", 1000.0, 0.4),  # metformin
+    _noise_value("medication", "J01EE01", 0.3, "mg/d", 480.0, 0.2),  # co-trimoxazole prophylaxis
+    _noise_value("medication", "N06AB06", 0.3, "mg/d", 50.0, 0.4),  # sertraline
+    _noise_value("medication", "R06AE07", 0.3, "mg/d", 10.0, 0.1),  # cetirizine
+    # inactivated vaccines (live ones are a trial concept)
+    _noise_vaccine("141", 0.8),  # influenza
+    _noise_vaccine("150", 0.6),  # influenza, quadrivalent
+    _noise_vaccine("208", 0.5),  # COVID-19 mRNA
+    _noise_vaccine("33", 0.3),  # pneumococcal polysaccharide
+    _noise_vaccine("216", 0.3),  # pneumococcal conjugate
+    _noise_vaccine("187", 0.3),  # zoster, recombinant
+    _noise_vaccine("115", 0.2),  # Tdap
+    _noise_vaccine("43", 0.2),  # hepatitis B
 )
-NOISE_PER_PATIENT = 20  # mean noise rows per patient (uniform 0 .. 2x)
+NOISE_PER_PATIENT = 33  # mean noise rows per patient (uniform 0 .. 2x)
+NOISE_BUCKETS = 1000  # a noise row draws one bucket; each code holds buckets by its weight
 CHUNK_PATIENTS = 200_000
 ROW_GROUP_SIZE = 1_000_000  # rows per parquet row group
 
@@ -675,7 +827,7 @@ def _default_slot(concept: Concept) -> Slot:
     """A model for a concept the table above does not know."""
     if concept.kind in ("condition", "procedure", "other"):
         # refractory patients, long on immunosuppression, carry more comorbidity
-        return _dx({"*": 0.04}, p_refr=0.06, recent=0.7)
+        return _dx({"*": 0.005}, p_refr=0.06, recent=0.7)
     if concept.kind == "medication":
         return _drug({"*": 0.03}, dist="none")
     if concept.unit is None:
@@ -834,6 +986,18 @@ def build_tables(trials: Sequence[Trial], library, sites: int) -> Tables:
     return t
 
 
+def _noise_buckets(codes: Sequence[NoiseCode]) -> pa.Table:
+    """The noise codes spread over NOISE_BUCKETS rows in proportion to their weights, so that
+    SQL draws a weighted code with one hash and an equi-join."""
+    total = sum(c.weight for c in codes)
+    bounds = list(accumulate(c.weight / total for c in codes))
+    picked = [codes[bisect_right(bounds, (b + 0.5) / NOISE_BUCKETS)] for b in range(NOISE_BUCKETS)]
+    columns = [name for name in NoiseCode._fields if name != "weight"]
+    return pa.table(
+        {"idx": list(range(NOISE_BUCKETS)), **{name: [getattr(c, name) for c in picked] for name in columns}}
+    )
+
+
 # ---------------------------------------------------------------- SQL
 
 # u(...) is uniform in [0, 1), z(...) standard normal (Box-Muller); both from hashes only.
@@ -893,9 +1057,12 @@ WITH hits AS (
                WHEN (p.traits & 2) <> 0 AND sp.p_workup IS NOT NULL THEN sp.p_workup
                ELSE sp.p END
 ), recs AS (
-    -- record count skewed to the low end: (1, 3) gives 1.6 records on average
-    SELECT h.*, unnest(range(h.n_lo + CAST(floor(pow(u(h.seed, h.pid, h.slot_id, 'n'), 2)
-                                              * (h.n_hi - h.n_lo + 1)) AS INTEGER))) AS k
+    -- record count skewed to the low end: (1, 3) gives 1.6 records on average; patients with
+    -- refractory disease or a recent work-up are seen often, the others have only n_lo records
+    SELECT h.*, unnest(range(h.n_lo + CASE WHEN h.refr OR h.workup
+                                           THEN CAST(floor(pow(u(h.seed, h.pid, h.slot_id, 'n'), 2)
+                                                           * (h.n_hi - h.n_lo + 1)) AS INTEGER)
+                                           ELSE 0 END)) AS k
     FROM hits h
 ), drawn AS (
     SELECT r.*,
@@ -987,7 +1154,10 @@ SELECT p.pid, 1 AS src, 0 AS slot_id, p.k, i.domain, i.code_system, i.code,
                  CAST(i.digits AS INTEGER)) END AS value_num,
        CAST(NULL AS VARCHAR) AS value_text, i.unit, CAST(NULL AS DOUBLE) AS ref_low,
        i.ref_high, CAST(cfg.as_of - CAST(p.days AS INTEGER) AS DATE) AS start_date,
-       CASE WHEN i.domain = 'medication'
+       -- a vaccine is given on one day, other drugs are taken for one to eleven months
+       CASE WHEN i.domain = 'medication' AND i.code_system = 'CVX'
+            THEN CAST(cfg.as_of - CAST(p.days AS INTEGER) AS DATE)
+            WHEN i.domain = 'medication'
             THEN CAST(cfg.as_of - CAST(greatest(0, p.days - 30 - floor(u(p.seed, p.pid, p.k, 'ndur') * 300))
                                        AS INTEGER) AS DATE) END AS end_date
 FROM picked p JOIN noise i ON i.idx = p.idx CROSS JOIN cfg
@@ -1005,7 +1175,8 @@ FROM pat
 
 # A share of patients left the site's care years ago (moved, changed hospital, died without
 # a record of it): every record of theirs is moved back by more than two years, so the
-# still-in-care step (--active-within) has someone to remove.
+# still-in-care step (--active-within) has someone to remove. A patient with a recent work-up
+# is in care, so never lapsed.
 LAPSED_SHARE = 0.07
 
 _FINAL = """
@@ -1017,7 +1188,7 @@ SELECT 'P' || lpad(CAST(e.pid + 1 AS VARCHAR), 8, '0') AS patient_id,
 FROM (({person}) UNION ALL ({noise}) UNION ALL ({events})) e
 JOIN pat p USING (pid)
 JOIN (
-    SELECT pid, CASE WHEN u(seed, pid, 0, 'lapsed') < {lapsed}
+    SELECT pid, CASE WHEN u(seed, pid, 0, 'lapsed') < {lapsed} AND (traits & 2) = 0
                      THEN CAST(760 + floor(u(seed, pid, 0, 'lapse') * 1500) AS INTEGER)
                      ELSE 0 END AS days
     FROM pat
@@ -1113,25 +1284,11 @@ def generate(
         _register(con, "sites", _arrow({"site_idx": list(range(sites)), "site_id": site_ids(sites)}))
         used_codes = [(c, library[c]) for c in trial_windows(trials)[0] if c in library]
         noise = [
-            row
-            for row in NOISE
-            if not any(_matches(row[2], concept.codes, row[1]) for _, concept in used_codes)
+            item
+            for item in NOISE
+            if not any(_matches(item.code, concept.codes, item.code_system) for _, concept in used_codes)
         ]
-        _register(
-            con,
-            "noise",
-            _arrow(
-                {
-                    "idx": list(range(len(noise))),
-                    **{
-                        name: [row[j] for row in noise]
-                        for j, name in enumerate(
-                            ("domain", "code_system", "code", "unit", "median", "sigma", "ref_high", "digits")
-                        )
-                    },
-                }
-            ),
-        )
+        _register(con, "noise", _noise_buckets(noise))
         for name in ("slots", "slot_profile", "slot_codes", "slot_units"):
             _register(con, name, _arrow(getattr(tables, name)))
         everyone = con.sql(_PATIENTS).to_arrow_table()

@@ -8,6 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from feasibility.compile.plan import build_code_map, plan_features
+from feasibility.criteria.load import load_trials
 from feasibility.extract.contract import COLUMNS
 from feasibility.synth import generate, site_ids
 
@@ -50,11 +52,30 @@ def test_different_seed_different_rows(tmp_path, sorted_file):
     assert _rows(other) != _rows(sorted_file)
 
 
-def test_row_count_about_fifty_per_patient(tmp_path):
-    path = tmp_path / "x.parquet"
-    rows = _make(path, patients=2000)
+@pytest.fixture(scope="module")
+def benchmark_like(tmp_path_factory) -> tuple[Path, int]:
+    """2,000 patients: enough for the workload's shape to show."""
+    path = tmp_path_factory.mktemp("synth") / "2000.parquet"
+    return path, _make(path, patients=2000)
+
+
+def test_row_count_about_fifty_per_patient(benchmark_like):
+    path, rows = benchmark_like
     assert rows == duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
-    assert 35 * 2000 <= rows <= 90 * 2000
+    assert 45 * 2000 <= rows <= 55 * 2000
+
+
+def test_about_a_third_of_rows_carry_a_code_the_trials_use(benchmark_like):
+    # counted the way the engine maps codes: (code system, code, unit) triples of the code map
+    path, rows = benchmark_like
+    trials, library = load_trials(None)
+    dictionary = duckdb.sql(
+        f"SELECT code_system, code, unit, count(*) FROM read_parquet('{path}') GROUP BY ALL"
+    ).fetchall()
+    code_map, _ = build_code_map(plan_features(trials, library), dictionary)
+    mapped = {(r.code_system, r.code, r.unit) for r in code_map}
+    trial_rows = sum(n for system, code, unit, n in dictionary if (system, code, unit or "") in mapped)
+    assert 0.25 <= trial_rows / rows <= 0.40
 
 
 def test_contract_columns_and_types(sorted_file):
