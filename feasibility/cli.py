@@ -124,6 +124,12 @@ def cli() -> None:
     show_default=True,
     help="With --engine spark: the Spark master URL (local[N] or a cluster's spark://host:port).",
 )
+@click.option(
+    "--check-duplicates",
+    is_flag=True,
+    help="Also count exact duplicate rows among the rows the trials read (results never count "
+    "a duplicate twice; the count costs about another pass over those rows).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print no waterfall, only where the report is.")
 def run(
     extract: str,
@@ -143,6 +149,7 @@ def run(
     target: int | None,
     engine: str,
     spark_master: str,
+    check_duplicates: bool,
     quiet: bool,
 ) -> None:
     """Evaluate every trial on EXTRACT and write the report folder."""
@@ -194,6 +201,7 @@ def run(
             monthly=monthly,
             forecast=forecast,
             spark_master=spark_master if engine == "spark" else None,
+            check_duplicates=check_duplicates,
             progress=lambda message: status.update(message),
         )
     if not quiet:

@@ -40,6 +40,7 @@ class RunOptions:
     site: str = "site"
     threads: int | None = None
     memory_limit: str | None = None  # DuckDB syntax, e.g. "4GB"
+    check_duplicates: bool = False  # count exact duplicate rows (another pass over coded rows)
 
 
 @dataclass
@@ -184,7 +185,9 @@ class Engine:
         for statement in tables:
             self._create(statement.creates, statement.expression)
         step("evaluating criteria")
-        dq = collect_data_quality(self.trials, self.plan, summary, self._query, source)
+        dq = collect_data_quality(
+            self.trials, self.plan, summary, self._query, source, self.options.check_duplicates
+        )
         histograms = histogram_counts(self.trials, self._execute(self._sql(histogram.expression)).fetchall())
         return EngineResult(
             trials=self.trials,
@@ -295,9 +298,12 @@ class DictionarySummary:
     unknown_units: dict[str, int]
 
     @property
-    def codes(self) -> list[str]:
-        """The raw codes of the code map, sorted: the rows worth reading."""
-        return sorted({r.code for r in self.code_map})
+    def codes(self) -> dict[int, list[str]]:
+        """Per concept id, the raw codes of its code map rows: the rows worth reading."""
+        out: dict[int, set[str]] = {}
+        for row in self.code_map:
+            out.setdefault(row.concept_id, set()).add(row.code)
+        return {cid: sorted(codes) for cid, codes in sorted(out.items())}
 
 
 def summarise_dictionary(
@@ -338,16 +344,18 @@ def collect_data_quality(
     summary: DictionarySummary,
     query: Callable[[exp.Expression], tuple[list[str], list[tuple]]],
     source: ExtractSource,
+    check_duplicates: bool = False,
 ) -> DataQuality:
-    """The data-quality counts over the tables `patients` and `patient_concept`, and the
-    duplicate rows of `events`; `query` runs an expression on the engine and returns
-    (column names, rows)."""
+    """The data-quality counts over the tables `patients` and `patient_concept`, and with
+    `check_duplicates` the duplicate rows of `events`; `query` runs an expression on the
+    engine and returns (column names, rows)."""
     names, rows = query(data_quality_query())
     counts = {k: int(v or 0) for k, v in zip(names, rows[0], strict=True)}
     counts["rows"] = summary.rows
-    # rows are compared on the extract's contract columns: the ones the `events` view has
-    columns = [c for c in source.columns if c in CONTRACT_COLUMNS]
-    counts["duplicate_rows"] = int(query(duplicate_rows_query(columns))[1][0][0] or 0)
+    if check_duplicates:
+        # rows are compared on the extract's contract columns: the ones the `events` view has
+        columns = [c for c in source.columns if c in CONTRACT_COLUMNS]
+        counts["duplicate_rows"] = int(query(duplicate_rows_query(columns))[1][0][0] or 0)
     n_implausible = func("sum", col("n_implausible"))
     implausible_query = (
         exp.select(col("concept_id"), n_implausible)

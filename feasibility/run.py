@@ -37,6 +37,7 @@ def run_feasibility(
     monthly: int | None = None,
     forecast: ForecastSettings | None = None,
     spark_master: str | None = None,
+    check_duplicates: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
     """Run every trial on the extract, write the report folder, return the report.
@@ -54,7 +55,13 @@ def run_feasibility(
                 )
     trials, library = load_trials(list(trial_paths) or None)
     trials = [with_in_care_step(t, active_within) for t in trials]
-    options = RunOptions(as_of=as_of, site=site, threads=threads, memory_limit=memory_limit)
+    options = RunOptions(
+        as_of=as_of,
+        site=site,
+        threads=threads,
+        memory_limit=memory_limit,
+        check_duplicates=check_duplicates,
+    )
     protection = Protection(min_cell)
     settings = forecast or ForecastSettings()
     # Spark needs no DuckDB engine: --monthly and --patient-list were refused above
@@ -91,6 +98,7 @@ def run_feasibility(
                 "conversion_by_site": dict(settings.conversion_by_site) if monthly else None,
                 "target": settings.target if monthly else None,
                 "engine": "spark" if spark_master is not None else "duckdb",
+                "check_duplicates": check_duplicates,
             },
             concept_files=[f.name for f in library.files],
             enrollment=enrollment,

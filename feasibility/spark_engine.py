@@ -28,6 +28,7 @@ from sqlglot import exp
 
 from feasibility.compile.pipeline import code_dictionary, render, statements
 from feasibility.compile.plan import code_map_table, plan_features
+from feasibility.compile.tables import RUN
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
 from feasibility.engine import (
@@ -48,7 +49,16 @@ DEFAULT_MASTER = "local[2]"
 
 # The raw parquet rows; `events` is the contract's view over them, as in DuckDB.
 _RAW = "extract_rows"
-_VIEWS = (_RAW, "events", "code_map", "patient_concept", "atom_masks", "patients")
+_VIEWS = (
+    _RAW,
+    "events",
+    "code_map",
+    RUN.patient_concept,
+    RUN.patient_exposures,
+    RUN.atom_masks,
+    RUN.demographics,
+    RUN.patients,
+)
 _SPARK_TYPES = {pa.string(): "STRING", pa.int32(): "INT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN"}
 # set on every session a run uses, its own or one it is given
 _SQL_SETTINGS = {
@@ -135,7 +145,7 @@ def run_on_spark(
                 assert statement.creates is not None
                 run.create(statement.creates, statement.expression)
             step("evaluating criteria")
-            dq = collect_data_quality(trials, plan, summary, run.query, source)
+            dq = collect_data_quality(trials, plan, summary, run.query, source, options.check_duplicates)
             histograms = histogram_counts(trials, run.query(histogram.expression, "count the masks")[1])
         finally:
             run.drop()

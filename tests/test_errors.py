@@ -218,6 +218,7 @@ def test_data_quality_warnings_are_counted(tmp_path):
         "0",
         "--as-of",
         "2025-02-01",
+        "--check-duplicates",
         "-q",
     )
     assert proc.returncode == 0, proc.stderr
@@ -228,4 +229,19 @@ def test_data_quality_warnings_are_counted(tmp_path):
     assert dq["unknown_unit_rows"] == {"alt": 2}
     assert dq["counts"]["duplicate_rows"] == 1
     assert any("duplicate rows" in w for w in dq["warnings"])
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["provenance"]["options"][
+        "check_duplicates"
+    ]
+
+
+def test_duplicate_rows_are_counted_only_when_asked(tmp_path):
+    import json
+
+    row = event("p1", "lab", "LOINC", "1742-6", "2024-11-01", value_num=20, unit="U/L")
+    extract = write_extract([*person("p1", sex="F", birth_year=1980), row, row], tmp_path / "x.parquet")
+    proc = run_on(tmp_path, extract, "--as-of", "2025-02-01", "-q")
+    assert proc.returncode == 0, proc.stderr
+    dq = json.loads((tmp_path / "report" / "report.json").read_text())["data_quality"]
+    assert "duplicate_rows" not in dq["counts"]
+    assert not any("duplicate" in w for w in dq["warnings"])
     assert any("furlong" not in w and "alt" in w for w in dq["warnings"])

@@ -116,7 +116,7 @@ def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
         pl.col("patient_id").str.slice(1).cast(pl.Int64),
         pl.col("start_date").cast(pl.Datetime("us")),
     ).write_parquet(extract)
-    options = RunOptions(as_of=date(2025, 1, 15), site="SITE-X")
+    options = RunOptions(as_of=date(2025, 1, 15), site="SITE-X", check_duplicates=True)
     on_duck = on_duckdb(extract, trials, library, options)
     on_spark = run_on_spark(str(extract), trials, library, options, session=spark)
     assert_same(on_spark, on_duck)

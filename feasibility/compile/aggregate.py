@@ -12,7 +12,7 @@ demographics, the age range at index and the packed atom masks.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from sqlglot import exp
@@ -68,19 +68,60 @@ def _count_star() -> exp.Expression:
     return exp.Count(this=exp.Star())
 
 
+Codes = Mapping[int, Sequence[str]]  # concept id -> the raw codes of its code map rows
+
+
+def _grouped_coded_rows(
+    aggregates: list[exp.Expression],
+    tables: Tables,
+    codes: Codes | None,
+    events: exp.Expression | None = None,
+    concepts: Sequence[int] | None = None,
+) -> exp.Select:
+    """`aggregates` over the events joined to the code map, per (patient, concept), for
+    every concept or those in `concepts`.
+
+    `codes` gives the raw codes of each concept's code map rows: their union is an IN list
+    the parquet reader checks against each row group's dictionary, so rows no concept uses
+    are skipped before they are decoded. Without it (`feasibility sql`, before any data is
+    seen) the same filter is a subquery."""
+    join = and_(
+        exp.EQ(this=col("code_system", "m"), expression=col("code_system", "e")),
+        exp.EQ(this=col("code", "m"), expression=col("code", "e")),
+        exp.EQ(this=col("unit", "m"), expression=func("coalesce", col("unit", "e"), lit(""))),
+    )
+    if codes is not None:
+        wanted = sorted({c for cid, own in codes.items() if concepts is None or cid in concepts for c in own})
+        coded = exp.In(this=col("code", "e"), expressions=[lit(c) for c in wanted])
+    else:
+        coded = exp.In(
+            this=col("code", "e"), query=exp.select(col("code")).from_("code_map", copy=False).subquery()
+        )
+    if concepts is not None:
+        coded = and_(coded, exp.In(this=col("concept_id", "m"), expressions=[lit(c) for c in concepts]))
+    return (
+        exp.select(
+            *[col(k, "e").as_(k, copy=False) for k in tables.keys],
+            col("concept_id", "m").as_("concept_id", copy=False),
+            *aggregates,
+        )
+        .from_(events or exp.to_table(tables.events).as_("e", copy=False), copy=False)
+        .join(exp.to_table("code_map").as_("m", copy=False), on=join, join_type="inner")
+        .where(coded, copy=False)
+        .group_by(*tables.key_columns("e"), col("concept_id", "m"), copy=False)
+    )
+
+
 def patient_concept_query(
     plan: Plan,
     default_index: date | exp.Expression,
     has_index_column: bool,
     tables: Tables = RUN,
-    codes: Sequence[str] | None = None,
+    codes: Codes | None = None,
     dialect: str = "duckdb",
 ) -> exp.Select:
-    """Aggregate the coded rows once per (patient, concept).
-
-    `codes` are the raw codes of the code map: an IN list the parquet reader checks against
-    each row group's dictionary, so rows of no concept are skipped before they are decoded.
-    Without it (`feasibility sql`, before any data is seen) the same filter is a subquery."""
+    """The one pass over coded rows: per (patient, concept), the few figures every atom
+    reads (see `_grouped_coded_rows` for `codes`)."""
     idx = row_index_date(default_index, has_index_column)
     start, end = col("start_date", "e"), col("end_date", "e")
     seen = exp.LTE(this=start, expression=idx)
@@ -101,73 +142,81 @@ def patient_concept_query(
         # records on distinct days: a duplicated row or two codes of one visit count once
         days = exp.Count(this=exp.Distinct(expressions=[start.copy()]))
         aggregates.append(agg_filter(days, and_(*cond)).as_(f"n{i}", copy=False))
-    until = func("coalesce", end, start.copy())
     if plan.has_medications:
         # the exposure that ends last decides "on the drug at some time in the window";
         # an exposure ending before it starts covers no day
+        until = func("coalesce", end, start.copy())
         well_formed = exp.GTE(this=until.copy(), expression=start.copy())
         aggregates.append(
-            agg_filter(
-                func("max", until.copy()), and_(col("is_medication", "m"), seen.copy(), well_formed)
-            ).as_("last_end", copy=False)
+            agg_filter(func("max", until), and_(col("is_medication", "m"), seen.copy(), well_formed)).as_(
+                "last_end", copy=False
+            )
         )
-    if plan.coverages:
-        # counting days on a drug needs the exposures themselves: one list per (patient,
-        # concept), for the concepts a coverage feature reads
-        exposure = struct(s=start.copy(), e=until.copy(), v=col("value_num", "e"), f=col("factor", "m"))
-        keeps = exp.In(this=col("concept_id", "m"), expressions=[lit(c) for c in plan.exposure_concepts])
-        aggregates.append(
-            agg_filter(exp.ArrayAgg(this=exposure), and_(keeps, seen.copy())).as_("meds", copy=False)
-        )
-
-    join = and_(
-        exp.EQ(this=col("code_system", "m"), expression=col("code_system", "e")),
-        exp.EQ(this=col("code", "m"), expression=col("code", "e")),
-        exp.EQ(this=col("unit", "m"), expression=func("coalesce", col("unit", "e"), lit(""))),
+    grouped = _grouped_coded_rows(
+        aggregates, tables, codes, results.events(tables.events) if results else None
     )
-    coded = exp.In(
-        this=col("code", "e"),
-        **(
-            {"expressions": [lit(c) for c in codes]}
-            if codes is not None
-            else {"query": exp.select(col("code")).from_("code_map", copy=False).subquery()}
-        ),
-    )
-    events: exp.Expression = exp.to_table(tables.events).as_("e", copy=False)
-    if results:
-        events = results.events(tables.events)
-    grouped = (
-        exp.select(
-            *[col(k, "e").as_(k, copy=False) for k in tables.keys],
-            col("concept_id", "m").as_("concept_id", copy=False),
-            *aggregates,
-        )
-        .from_(events, copy=False)
-        .join(exp.to_table("code_map").as_("m", copy=False), on=join, join_type="inner")
-        .where(coded, copy=False)
-        .group_by(*tables.key_columns("e"), col("concept_id", "m"), copy=False)
-    )
-    index = col("idx", "g") if has_index_column else index_default(default_index)
     # flat columns for the atoms: reading a field of a struct column costs more than a column
-    names = [*tables.keys, "concept_id", *(a.alias for a in aggregates)]
     flat: list[exp.Expression] = []
-    for name in names:
-        if results and name in results.packed:
-            flat += results.unpacked(name)
-        elif name == "meds":
-            # the coverage features replace the list on the row of their concept
-            for feature in plan.coverages:
-                mine = exp.EQ(this=col("concept_id", "g"), expression=lit(feature.concept_id))
-                days = covered_days(feature, index.copy())
-                flat.append(case([(mine, days)]).as_(plan.coverage_column(feature), copy=False))
-        else:
-            flat.append(col(name, "g"))
-    source = grouped.subquery("g")
-    if plan.coverages:
-        # exposures sorted by start once, so each coverage sweeps them in date order
-        sorted_ = [exp.ArraySort(this=col(n)).as_(n, copy=False) if n == "meds" else col(n) for n in names]
-        source = exp.select(*sorted_).from_(source, copy=False).subquery("g", copy=False)
-    return exp.select(*flat).from_(source, copy=False)
+    for name in [*tables.keys, "concept_id", *(a.alias for a in aggregates)]:
+        flat += results.unpacked(name) if results and name in results.packed else [col(name, "g")]
+    return _by_concept(exp.select(*flat).from_(grouped.subquery("g"), copy=False), dialect)
+
+
+def _by_concept(query: exp.Select, dialect: str) -> exp.Select:
+    """The rows ordered by concept on DuckDB, whose tables keep each row group's range of
+    values: the atoms' branch for one concept then reads only that concept's row groups.
+    Other engines gain nothing from the order of a table's rows and are spared the sort."""
+    return query.order_by(col("concept_id"), copy=False) if dialect == "duckdb" else query
+
+
+def patient_exposures_query(
+    plan: Plan,
+    default_index: date | exp.Expression,
+    has_index_column: bool,
+    tables: Tables = RUN,
+    codes: Codes | None = None,
+    dialect: str = "duckdb",
+) -> exp.Select:
+    """Days covered by drugs, for the medication concepts whose atoms count days: their
+    exposures gathered per (patient, concept), sorted by start, and swept once per coverage
+    feature. A pass of its own, over those concepts' rows only, so the sweeps run on a small
+    table of lists (see `_grouped_coded_rows` for `codes`)."""
+    idx = row_index_date(default_index, has_index_column)
+    start = col("start_date", "e")
+    until = func("coalesce", col("end_date", "e"), start.copy())
+    exposure = struct(s=start.copy(), e=until, v=col("value_num", "e"), f=col("factor", "m"))
+    aggregates: list[exp.Expression] = [
+        agg_filter(exp.ArrayAgg(this=exposure), exp.LTE(this=start.copy(), expression=idx)).as_(
+            "meds", copy=False
+        )
+    ]
+    if has_index_column:
+        aggregates.append(group_index_date(default_index, True).as_("idx", copy=False))
+    grouped = _grouped_coded_rows(aggregates, tables, codes, concepts=plan.exposure_concepts)
+    index = col("idx") if has_index_column else index_default(default_index)
+    sorted_ = exp.select(
+        *tables.key_columns(),
+        col("concept_id"),
+        exp.ArraySort(this=col("meds")).as_("meds", copy=False),
+        *([col("idx")] if has_index_column else []),
+    ).from_(grouped.subquery("g"), copy=False)
+    coverage = [
+        case(
+            [
+                (
+                    exp.EQ(this=col("concept_id"), expression=lit(feature.concept_id)),
+                    covered_days(feature, index.copy()),
+                )
+            ]
+        ).as_(plan.coverage_column(feature), copy=False)
+        for feature in plan.coverages
+    ]
+    return _by_concept(
+        exp.select(*tables.key_columns(), col("concept_id"), *coverage).from_(
+            sorted_.subquery("x"), copy=False
+        ),
+        dialect,
+    )
 
 
 class _Results:
@@ -385,9 +434,8 @@ def patients_query(
     ]
     zero = exp.cast(lit(0), "BIGINT", copy=False)
     masks = [
-        # a patient with no coded row at all has no atom row: every mask word is zero
-        func("coalesce", col(f"{k}{w}", "m"), zero.copy()).as_(f"{k}{w}", copy=False)
-        for k in "pa"
+        # a patient with no coded row at all has no atom row: every atom takes its if_missing
+        func("coalesce", col(f"a{w}", "m"), zero.copy()).as_(f"a{w}", copy=False)
         for w in range(plan.atom_words)
     ]
     inner = (

@@ -206,67 +206,43 @@ def covered_days(feature: CoverageFeature, index: exp.Expression) -> exp.Express
     return func("coalesce", field(swept, "t"), lit(0))
 
 
-def atom_masks_query(
-    plan: Plan, index: exp.Expression, tables: Tables = RUN, one_scan: bool = True
-) -> exp.Expression:
-    """Per patient, words p0.. (has a row of the atom's concept, on the `known` bit) and
-    a0.. (two bits per atom: known, true), OR-ed over the patient's concept rows.
+def atom_masks_query(plan: Plan, index: exp.Expression, tables: Tables = RUN) -> exp.Expression:
+    """Per patient, mask words a0.. with two bits per atom, OR-ed over the patient's concept
+    rows: 0 no row of the atom's concept (the atom takes its `if_missing`), 1 FALSE, 3 TRUE,
+    2 UNKNOWN. Each atom's bits come from the one row of its concept, so OR loses nothing.
 
-    With `one_scan` (the default) every word is a CASE on the row's concept over the
-    concepts with atoms in that word, so the table is read once and each row evaluates only
-    its own concept's atoms. Without it, one UNION ALL branch per concept reads only that
-    concept's rows; the words are the same."""
+    Each atom is read where its figures are: `patient_exposures` for the medication atoms
+    that count days, `patient_concept` for every other. One UNION ALL branch per concept
+    evaluates that concept's atoms on its rows only; the tables are ordered by concept, so
+    a branch reads only its own row groups."""
     rows = RowAtoms(plan, index)
-    words = plan.atom_words
-    by_concept: dict[int, list[ConceptAtom]] = {}
+    by_source: dict[tuple[str, int], list[ConceptAtom]] = {}
     for atom in plan.atoms:
-        by_concept.setdefault(plan.concept_id(atom.concept), []).append(atom)
+        table = tables.patient_exposures if plan.counts_days(atom) else tables.patient_concept
+        by_source.setdefault((table, plan.concept_id(atom.concept)), []).append(atom)
+    words = plan.atom_words
     zero = exp.cast(lit(0), "BIGINT", copy=False)
-    presents: list[list[int]] = []
-    totals: list[list[exp.Expression]] = []
-    for atoms in by_concept.values():
-        present = [0] * words
-        values: list[list[exp.Expression]] = [[] for _ in range(words)]
+    branches = []
+    for (table, cid), atoms in by_source.items():
+        terms: list[list[exp.Expression]] = [[] for _ in range(words)]
         for atom in atoms:
-            w, known = plan.atom_bit(atom)
-            present[w] |= known
-            value = exp.Paren(this=rows.value(atom))
-            # the atom evaluated once: 3 * known if TRUE, known if FALSE, 0 if NULL
-            bits = exp.Mul(this=exp.cast(value, "BIGINT", copy=False), expression=lit(2 * known))
-            values[w].append(func("coalesce", exp.Add(this=bits, expression=lit(known)), lit(0)))
-        presents.append(present)
-        total_words = []
-        for w in range(words):
-            total: exp.Expression = zero.copy()
-            for term in values[w]:
-                total = exp.Add(this=total, expression=term)
-            total_words.append(exp.cast(total, "BIGINT", copy=False))
-        totals.append(total_words)
-    concepts = list(by_concept)
-    source = exp.to_table(tables.patient_concept)
-    if not concepts:  # no concept atoms at all: one empty branch keeps the shape
-        branches = [
-            exp.select(*tables.key_columns(), *[zero.as_(f"{k}{w}") for k in "pa" for w in range(words)])
-            .from_(tables.patient_concept, copy=False)
-            .where(exp.false(), copy=False)
-        ]
-    elif one_scan:
-        branches = [_one_scan(tables, source, concepts, presents, totals, words)]
-    else:
-        branches = [
+            w, low = plan.atom_bit(atom)
+            terms[w].append(_atom_bits(rows.value(atom), low))
+        branches.append(
             exp.select(
                 *tables.key_columns(),
-                *[
-                    exp.cast(lit(present[w]), "BIGINT", copy=False).as_(f"p{w}", copy=False)
-                    for w in range(words)
-                ],
-                *[total[w].as_(f"a{w}", copy=False) for w in range(words)],
+                *[(_sum(t) if t else zero.copy()).as_(f"a{w}", copy=False) for w, t in enumerate(terms)],
             )
-            .from_(source.copy(), copy=False)
+            .from_(table, copy=False)
             .where(exp.EQ(this=col("concept_id"), expression=lit(cid)), copy=False)
-            for cid, present, total in zip(concepts, presents, totals, strict=True)
-        ]
-    rollup = [func("bit_or", col(f"{k}{w}")).as_(f"{k}{w}", copy=False) for k in "pa" for w in range(words)]
+        )
+    if not branches:  # no concept atoms at all: an empty branch keeps the shape
+        branches.append(
+            exp.select(*tables.key_columns(), *[zero.as_(f"a{w}") for w in range(words)])
+            .from_(tables.patient_concept, copy=False)
+            .where(exp.false(), copy=False)
+        )
+    rollup = [func("bit_or", col(f"a{w}")).as_(f"a{w}", copy=False) for w in range(words)]
     return (
         exp.select(*tables.key_columns(), *rollup)
         .from_(union_all(branches).subquery("atoms"), copy=False)
@@ -274,51 +250,31 @@ def atom_masks_query(
     )
 
 
-def _one_scan(
-    tables: Tables,
-    source: exp.Expression,
-    concepts: list[int],
-    presents: list[list[int]],
-    totals: list[list[exp.Expression]],
-    words: int,
-) -> exp.Select:
-    """The per-concept branches of `atom_masks_query` as one SELECT: each word is a CASE on
-    the row's concept, over the concepts with atoms in that word."""
-
-    def word(values: list[exp.Expression | None]) -> exp.Expression:
-        zero = exp.cast(lit(0), "BIGINT", copy=False)
-        whens = [
-            (exp.EQ(this=col("concept_id"), expression=lit(cid)), value)
-            for cid, value in zip(concepts, values, strict=True)
-            if value is not None
-        ]
-        return case(whens, zero) if whens else zero
-
-    select: list[exp.Expression] = tables.key_columns()
-    for w in range(words):
-        bits = [exp.cast(lit(p[w]), "BIGINT", copy=False) if p[w] else None for p in presents]
-        select.append(word(bits).as_(f"p{w}", copy=False))
-    for w in range(words):
-        select.append(
-            word([t[w] if p[w] else None for p, t in zip(presents, totals, strict=True)]).as_(
-                f"a{w}", copy=False
-            )
-        )
-    return (
-        exp.select(*select)
-        .from_(source, copy=False)
-        .where(exp.In(this=col("concept_id"), expressions=[lit(cid) for cid in concepts]), copy=False)
+def _atom_bits(value: exp.Expression, low: int) -> exp.Expression:
+    """An atom's value on its concept's row as its two bits: 3 TRUE, 1 FALSE, 2 UNKNOWN,
+    times the atom's low bit."""
+    return case(
+        [(exp.Paren(this=value), lit(3 * low)), (not_(value.copy()), lit(low))],
+        lit(2 * low),
     )
+
+
+def _sum(terms: list[exp.Expression]) -> exp.Expression:
+    total: exp.Expression = exp.cast(lit(0), "BIGINT", copy=False)
+    for term in terms:
+        total = exp.Add(this=total, expression=term)
+    return exp.cast(total, "BIGINT", copy=False)
 
 
 def atom_from_masks(plan: Plan, atom: ConceptAtom) -> exp.Expression:
     """On the patient row: the atom's value from the rolled-up words."""
-    w, known = plan.atom_bit(atom)
-
-    def has(word: str, bit: int) -> exp.Expression:
-        return exp.NEQ(this=exp.BitwiseAnd(this=col(word), expression=lit(bit)), expression=lit(0))
-
+    w, low = plan.atom_bit(atom)
+    bits = exp.BitwiseAnd(this=col(f"a{w}"), expression=lit(3 * low))
     return case(
-        [(has(f"p{w}", known), case([(has(f"a{w}", 2 * known), TRUE), (has(f"a{w}", known), FALSE)]))],
+        [
+            (exp.EQ(this=bits, expression=lit(3 * low)), TRUE),
+            (exp.EQ(this=bits.copy(), expression=lit(low)), FALSE),
+            (exp.EQ(this=bits.copy(), expression=lit(2 * low)), truth(None)),
+        ],
         truth(atom.if_missing.as_bool()),
     )

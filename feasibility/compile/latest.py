@@ -21,13 +21,13 @@ from sqlglot import exp
 
 from feasibility.compile.sqlexpr import case, date_lit, lit, paren, struct
 
-EPOCH = date(1, 1, 1)  # day numbers from here are never negative
-_FLAG = 1
-_VALUE = 2  # the value's 64 bits sit above the flag bit
-_KNOWN = 2**65
-_DAY = 2**66
+EPOCH = date(1, 1, 1)  # day numbers from here are never negative, so the packs are not
+# Bit positions in the pack: shifts and masks, not HUGEINT division, which costs a hundred
+# times more per row.
+_VALUE_AT, _KNOWN_AT, _DAY_AT = 1, 65, 66
 _SIGN = 2**63  # offset that makes the turned bits unsigned
 _LOW_63 = 2**63 - 1
+_LOW_64 = 2**64 - 1
 
 
 def day_number(d: exp.Expression) -> exp.Expression:
@@ -51,6 +51,16 @@ def _turned(bits: exp.Expression) -> exp.Expression:
     return case([(negative, flipped)], bits.copy())
 
 
+def _shift(e: exp.Expression, by: int) -> exp.Expression:
+    return paren(exp.BitwiseLeftShift(this=paren(e), expression=lit(by)))
+
+
+def _bits_at(packed: exp.Expression, at: int, mask: int) -> exp.Expression:
+    # parenthesised: SQL binds `&` looser than `-` and `=`
+    shifted = paren(exp.BitwiseRightShift(this=paren(packed), expression=lit(at)))
+    return paren(exp.BitwiseAnd(this=shifted, expression=lit(mask)))
+
+
 class Packing:
     """Packs (day, known, value, flag) into one value whose MAX is the latest figure."""
 
@@ -61,47 +71,37 @@ class Packing:
         self, day: exp.Expression, known: exp.Expression, value: exp.Expression, flag: exp.Expression
     ) -> exp.Expression:
         """`known`, `flag`: 0 or 1; `value`: a DOUBLE, never NULL (0 when not known)."""
+        # + 0.0 turns -0.0 into 0.0, so equal values pack equal
+        value = exp.cast(exp.Add(this=paren(value), expression=lit(0.0)), "DOUBLE")
         if not self.bits:
-            return struct(d=day, k=known, v=exp.cast(value, "DOUBLE"), f=flag)
-        turned = paren(
-            exp.Add(this=_hugeint(_turned(_bits(exp.cast(value, "DOUBLE")))), expression=lit(_SIGN))
-        )
+            return struct(d=day, k=known, v=value, f=flag)
+        turned = exp.Add(this=_hugeint(_turned(_bits(value))), expression=lit(_SIGN))
         return exp.Add(
-            this=exp.Add(
-                this=exp.Mul(this=_hugeint(day), expression=lit(_DAY)),
-                expression=exp.Mul(this=_hugeint(known), expression=lit(_KNOWN)),
-            ),
-            expression=exp.Add(this=exp.Mul(this=turned, expression=lit(_VALUE)), expression=paren(flag)),
+            this=exp.Add(this=_shift(_hugeint(day), _DAY_AT), expression=_shift(_hugeint(known), _KNOWN_AT)),
+            expression=exp.Add(this=_shift(turned, _VALUE_AT), expression=paren(flag)),
         )
 
     def day(self, packed: exp.Expression) -> exp.Expression:
         if not self.bits:
             return _field(packed, "d")
-        return exp.IntDiv(this=paren(packed), expression=lit(_DAY))
+        return paren(exp.BitwiseRightShift(this=paren(packed), expression=lit(_DAY_AT)))
 
     def known(self, packed: exp.Expression) -> exp.Expression:
         if not self.bits:
             return _field(packed, "k")
-        return exp.IntDiv(
-            this=paren(exp.Mod(this=paren(packed), expression=lit(_DAY))), expression=lit(_KNOWN)
-        )
+        return _bits_at(packed, _KNOWN_AT, 1)
 
     def value(self, packed: exp.Expression) -> exp.Expression:
         if not self.bits:
             return _field(packed, "v")
-        turned = exp.Sub(
-            this=exp.IntDiv(
-                this=paren(exp.Mod(this=paren(packed), expression=lit(_KNOWN))), expression=lit(_VALUE)
-            ),
-            expression=lit(_SIGN),
-        )
+        turned = exp.Sub(this=_bits_at(packed, _VALUE_AT, _LOW_64), expression=lit(_SIGN))
         bits = _turned(exp.cast(turned, "BIGINT", copy=False))
         return exp.cast(exp.cast(bits, "BIT", copy=False), "DOUBLE", copy=False)
 
     def flag(self, packed: exp.Expression) -> exp.Expression:
         if not self.bits:
             return _field(packed, "f")
-        return exp.Mod(this=paren(packed), expression=lit(_FLAG + 1))
+        return _bits_at(packed, 0, 1)
 
     def latest(self, packed: exp.Expression, latest_day: exp.Expression) -> exp.Expression:
         """The packed figure's value if it was recorded on the latest date and is known."""

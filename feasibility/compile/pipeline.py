@@ -15,9 +15,11 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
 from feasibility.compile.aggregate import (
+    Codes,
     demographics_query,
     index_default,
     patient_concept_query,
+    patient_exposures_query,
     patients_query,
     row_index_date,
 )
@@ -90,10 +92,10 @@ def statements(
     default_index: date | exp.Expression,
     has_index_column: bool,
     dialect: str = "duckdb",
-    codes: Sequence[str] | None = None,
+    codes: Codes | None = None,
 ) -> list[Statement]:
     """The statements that follow the code map, in order. `codes` are the code map's raw
-    codes, when known (see `patient_concept_query`). For Spark, the histogram takes a shape
+    codes per concept, when known (see `_grouped_coded_rows`). For Spark, the histogram takes a shape
     Spark plans much faster, with the same results."""
     return [
         *_patient_statements(plan, default_index, has_index_column, RUN, codes, dialect),
@@ -111,7 +113,7 @@ def _patient_statements(
     default_index: date | exp.Expression,
     has_index_column: bool,
     tables: Tables,
-    codes: Sequence[str] | None = None,
+    codes: Codes | None = None,
     dialect: str = "duckdb",
 ) -> list[Statement]:
     """The tables that make the patient rows: the two passes, the atoms, the join."""
@@ -122,6 +124,18 @@ def _patient_statements(
             tables.patient_concept,
             patient_concept_query(plan, default_index, has_index_column, tables, codes, dialect),
             "the one pass over coded rows: events joined to the code map, grouped by patient and concept",
+        ),
+        *(
+            [
+                Statement(
+                    "patient_exposures",
+                    tables.patient_exposures,
+                    patient_exposures_query(plan, default_index, has_index_column, tables, codes, dialect),
+                    "a pass over the exposures of drugs whose atoms count days: days covered",
+                )
+            ]
+            if plan.coverages
+            else []
         ),
         Statement(
             "atom_masks",

@@ -51,7 +51,7 @@ class CoverageFeature:
 
 ConceptAtom = History | Measurement | Medication
 
-ATOMS_PER_WORD = 31  # two bits per atom (known, true) in a positive BIGINT
+ATOMS_PER_WORD = 31  # two bits per atom in a positive BIGINT
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,13 @@ class Plan:
     def coverage_column(self, feature: CoverageFeature) -> str:
         return f"cov{self.coverages.index(feature)}"
 
+    def counts_days(self, atom: ConceptAtom) -> bool:
+        """A medication atom that counts days on the drug (reads coverage features)."""
+        if not isinstance(atom, Medication):
+            return False
+        concept_id = self.concept_id(atom.concept)
+        return bool(coverage_features(atom, concept_id, self.concepts[concept_id]))
+
     @property
     def exposure_concepts(self) -> tuple[int, ...]:
         """Medication concepts whose exposures are kept as a list (for coverage features)."""
@@ -118,7 +125,7 @@ class Plan:
         return max(1, -(-len(self.atoms) // ATOMS_PER_WORD))
 
     def atom_bit(self, atom: ConceptAtom) -> tuple[int, int]:
-        """(word, the atom's `known` bit); its `true` bit is the next one up."""
+        """(word, the lower of the atom's two bits)."""
         w, j = divmod(self.atom_index(atom), ATOMS_PER_WORD)
         return w, 1 << (2 * j)
 

@@ -18,6 +18,7 @@ from feasibility.compile.sqlexpr import col
 class Tables:
     events: str = "events"
     patient_concept: str = "patient_concept"
+    patient_exposures: str = "patient_exposures"
     atom_masks: str = "atom_masks"
     demographics: str = "demographics"
     patients: str = "patients"
@@ -40,6 +41,7 @@ RUN = Tables()
 MONTHLY = Tables(
     events="events_monthly",
     patient_concept="patient_concept_monthly",
+    patient_exposures="patient_exposures_monthly",
     atom_masks="atom_masks_monthly",
     demographics="demographics_monthly",
     patients="patients_monthly",
