@@ -25,6 +25,7 @@ from feasibility.compile.pipeline import (
 from feasibility.compile.plan import CodeMapRow, Plan, build_code_map, code_map_table, plan_features
 from feasibility.compile.predicates import PredicateCompiler
 from feasibility.compile.sqlexpr import and_, col, func, lit
+from feasibility.compile.tables import RUN
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Measurement, Trial, walk
 from feasibility.errors import ExtractError, FeasibilityError, short_message
@@ -346,7 +347,7 @@ def collect_data_quality(
     source: ExtractSource,
     check_duplicates: bool = False,
 ) -> DataQuality:
-    """The data-quality counts over the tables `patients` and `patient_concept`, and with
+    """The data-quality counts over the tables `patients` and `patient_results`, and with
     `check_duplicates` the duplicate rows of `events`; `query` runs an expression on the
     engine and returns (column names, rows)."""
     names, rows = query(data_quality_query())
@@ -359,14 +360,13 @@ def collect_data_quality(
     n_implausible = func("sum", col("n_implausible"))
     implausible_query = (
         exp.select(col("concept_id"), n_implausible)
-        .from_("patient_concept", copy=False)
-        .where(exp.Not(this=exp.Is(this=col("concept_id"), expression=exp.null())), copy=False)
+        .from_(RUN.patient_results, copy=False)
         .group_by(col("concept_id"), copy=False)
         .having(exp.GT(this=n_implausible.copy(), expression=lit(0)), copy=False)
     )
     implausible = (
         {plan.concepts[cid].name: int(n) for cid, n in query(implausible_query)[1]}
-        if plan.measurement_ids
+        if plan.result_concepts
         else {}
     )
     uln_concepts = sorted(
@@ -384,7 +384,7 @@ def collect_data_quality(
         ids = {plan.concept_id(name): name for name in uln_concepts}
         uln_query = (
             exp.select(col("concept_id"), exp.Count(this=exp.Star()))
-            .from_("patient_concept", copy=False)
+            .from_(RUN.patient_results, copy=False)
             .where(
                 and_(
                     exp.In(this=col("concept_id"), expressions=[lit(i) for i in ids]),

@@ -1,13 +1,15 @@
 """The passes over the extract: coded rows per (patient, concept), every row per patient.
 
-`patient_concept` reads only the rows whose code some concept uses (a filter the parquet
-reader applies as it scans) and aggregates them once per (patient, concept). Its states are
-small and flat: the per-row work is one hash-join probe and one group update, and it does
-not grow with the number of trials or criteria.
+Each family of atoms has its pass over the rows whose code one of its concepts uses (a
+filter the parquet reader applies to each row group's dictionary as it scans), aggregated
+once per (patient, concept) into the few figures its atoms read: `patient_records` for
+history atoms, `patient_results` for measurement atoms, `patient_exposures` for medication
+atoms. Keeping the families apart keeps each table's rows narrow: the per-row work is one
+hash-join probe and one group update, and it does not grow with the number of trials.
 
 `demographics` reads every row once per patient for what every row carries (site, sex,
-birth, index date, dates seen). `patients` joins the two: one row per patient with the
-demographics, the age range at index and the packed atom masks.
+birth, index date, dates seen). `patients` joins it to the atom masks: one row per patient
+with the demographics, the age range at index and the masks.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from sqlglot import exp
 
 from feasibility.compile.atoms import covered_days, is_null, not_null, text_result
 from feasibility.compile.latest import Packing, day_number
-from feasibility.compile.plan import Plan
+from feasibility.compile.plan import Lookback, Plan
 from feasibility.compile.sqlexpr import (
     agg_filter,
     and_,
@@ -33,6 +35,7 @@ from feasibility.compile.sqlexpr import (
     window_start,
 )
 from feasibility.compile.tables import RUN, Tables
+from feasibility.criteria.model import Duration
 
 # sex as a small code, so two spellings of one patient's sex compare without string work
 SEX_CODES = {"F": 1, "M": 2}
@@ -75,11 +78,12 @@ def _grouped_coded_rows(
     aggregates: list[exp.Expression],
     tables: Tables,
     codes: Codes | None,
+    concepts: Sequence[int],
     events: exp.Expression | None = None,
-    concepts: Sequence[int] | None = None,
+    recent: exp.Expression | None = None,
 ) -> exp.Select:
     """`aggregates` over the events joined to the code map, per (patient, concept), for
-    every concept or those in `concepts`.
+    the concepts in `concepts`, on the rows `recent` keeps (see `_within_lookback`).
 
     `codes` gives the raw codes of each concept's code map rows: their union is an IN list
     the parquet reader checks against each row group's dictionary, so rows no concept uses
@@ -91,14 +95,15 @@ def _grouped_coded_rows(
         exp.EQ(this=col("unit", "m"), expression=func("coalesce", col("unit", "e"), lit(""))),
     )
     if codes is not None:
-        wanted = sorted({c for cid, own in codes.items() if concepts is None or cid in concepts for c in own})
+        wanted = sorted({c for cid, own in codes.items() if cid in concepts for c in own})
         coded = exp.In(this=col("code", "e"), expressions=[lit(c) for c in wanted])
     else:
         coded = exp.In(
             this=col("code", "e"), query=exp.select(col("code")).from_("code_map", copy=False).subquery()
         )
-    if concepts is not None:
-        coded = and_(coded, exp.In(this=col("concept_id", "m"), expressions=[lit(c) for c in concepts]))
+    coded = and_(coded, exp.In(this=col("concept_id", "m"), expressions=[lit(c) for c in concepts]))
+    if recent is not None:
+        coded = and_(coded, recent)
     return (
         exp.select(
             *[col(k, "e").as_(k, copy=False) for k in tables.keys],
@@ -112,7 +117,33 @@ def _grouped_coded_rows(
     )
 
 
-def patient_concept_query(
+def _within_lookback(
+    lookback: Mapping[int, Lookback], day: exp.Expression, index: exp.Expression
+) -> exp.Expression | None:
+    """Rows whose `day` falls in one of their concept's look-back windows, or whose concept
+    has an atom reading every record (None: every row is kept). An older row can change no
+    atom: the latest record or result before the oldest window start is outside every
+    window, so its atoms answer as if the patient had none."""
+    if all(windows is None for windows in lookback.values()):
+        return None
+    concept = col("concept_id", "m")
+    every = [cid for cid, windows in lookback.items() if windows is None]
+    terms = [exp.In(this=concept, expressions=[lit(c) for c in every])] if every else []
+    by_window: dict[Duration, list[int]] = {}
+    for cid, windows in lookback.items():
+        for window in windows or ():
+            by_window.setdefault(window, []).append(cid)
+    for window, cids in by_window.items():
+        terms.append(
+            and_(
+                exp.In(this=concept.copy(), expressions=[lit(c) for c in cids]),
+                exp.GTE(this=day.copy(), expression=window_start(index.copy(), window)),
+            )
+        )
+    return or_(*terms)
+
+
+def records_query(
     plan: Plan,
     default_index: date | exp.Expression,
     has_index_column: bool,
@@ -120,21 +151,18 @@ def patient_concept_query(
     codes: Codes | None = None,
     dialect: str = "duckdb",
 ) -> exp.Select:
-    """The one pass over coded rows: per (patient, concept), the few figures every atom
-    reads (see `_grouped_coded_rows` for `codes`)."""
+    """Per (patient, concept) of the concepts history atoms read: the latest record before
+    index, the earliest record (when a `before` atom asks), and records on distinct days in
+    each count window (see `_grouped_coded_rows` for `codes`)."""
     idx = row_index_date(default_index, has_index_column)
-    start, end = col("start_date", "e"), col("end_date", "e")
+    start = col("start_date", "e")
     seen = exp.LTE(this=start, expression=idx)
     aggregates: list[exp.Expression] = [
-        agg_filter(func("max", start), seen).as_("last_date", copy=False),
+        agg_filter(func("max", start.copy()), seen).as_("last_date", copy=False),
+        *_group_index(default_index, has_index_column),
     ]
     if plan.needs_first_date:
         aggregates.append(func("min", start.copy()).as_("first_date", copy=False))
-    if has_index_column:
-        aggregates.append(group_index_date(default_index, True).as_("idx", copy=False))
-    results = _Results(plan, Packing(dialect), seen) if plan.measurement_ids else None
-    if results:
-        aggregates += results.aggregates()
     for i, feature in enumerate(plan.counts):
         cond = [exp.EQ(this=col("concept_id", "m"), expression=lit(feature.concept_id)), seen.copy()]
         if feature.within is not None:
@@ -142,34 +170,12 @@ def patient_concept_query(
         # records on distinct days: a duplicated row or two codes of one visit count once
         days = exp.Count(this=exp.Distinct(expressions=[start.copy()]))
         aggregates.append(agg_filter(days, and_(*cond)).as_(f"n{i}", copy=False))
-    if plan.has_medications:
-        # the exposure that ends last decides "on the drug at some time in the window";
-        # an exposure ending before it starts covers no day
-        until = func("coalesce", end, start.copy())
-        well_formed = exp.GTE(this=until.copy(), expression=start.copy())
-        aggregates.append(
-            agg_filter(func("max", until), and_(col("is_medication", "m"), seen.copy(), well_formed)).as_(
-                "last_end", copy=False
-            )
-        )
-    grouped = _grouped_coded_rows(
-        aggregates, tables, codes, results.events(tables.events) if results else None
-    )
-    # flat columns for the atoms: reading a field of a struct column costs more than a column
-    flat: list[exp.Expression] = []
-    for name in [*tables.keys, "concept_id", *(a.alias for a in aggregates)]:
-        flat += results.unpacked(name) if results and name in results.packed else [col(name, "g")]
-    return _by_concept(exp.select(*flat).from_(grouped.subquery("g"), copy=False), dialect)
+    recent = _within_lookback(plan.lookback("records"), start, idx)
+    grouped = _grouped_coded_rows(aggregates, tables, codes, plan.record_concepts, recent=recent)
+    return _by_concept(grouped, dialect)
 
 
-def _by_concept(query: exp.Select, dialect: str) -> exp.Select:
-    """The rows ordered by concept on DuckDB, whose tables keep each row group's range of
-    values: the atoms' branch for one concept then reads only that concept's row groups.
-    Other engines gain nothing from the order of a table's rows and are spared the sort."""
-    return query.order_by(col("concept_id"), copy=False) if dialect == "duckdb" else query
-
-
-def patient_exposures_query(
+def results_query(
     plan: Plan,
     default_index: date | exp.Expression,
     has_index_column: bool,
@@ -177,28 +183,87 @@ def patient_exposures_query(
     codes: Codes | None = None,
     dialect: str = "duckdb",
 ) -> exp.Select:
-    """Days covered by drugs, for the medication concepts whose atoms count days: their
-    exposures gathered per (patient, concept), sorted by start, and swept once per coverage
-    feature. A pass of its own, over those concepts' rows only, so the sweeps run on a small
-    table of lists (see `_grouped_coded_rows` for `codes`)."""
+    """Per (patient, concept) of the concepts measurement atoms and derived measures read:
+    the latest result's date and figures (see `_Results`), and the implausible results."""
     idx = row_index_date(default_index, has_index_column)
     start = col("start_date", "e")
+    results = _Results(plan, Packing(dialect), exp.LTE(this=start, expression=idx))
+    aggregates = [*results.aggregates(), *_group_index(default_index, has_index_column)]
+    grouped = _grouped_coded_rows(
+        aggregates,
+        tables,
+        codes,
+        plan.result_concepts,
+        events=results.events(tables.events),
+        recent=_within_lookback(plan.lookback("results"), start.copy(), idx.copy()),
+    )
+    # flat columns for the atoms: reading a field of a struct column costs more than a column
+    flat: list[exp.Expression] = []
+    for name in [*tables.keys, "concept_id", *(a.alias for a in aggregates)]:
+        flat += results.unpacked(name) if name in results.packed else [col(name, "g")]
+    return _by_concept(exp.select(*flat).from_(grouped.subquery("g"), copy=False), dialect)
+
+
+def _exposure_rows() -> tuple[exp.Expression, exp.Expression]:
+    """An exposure's last day (its start when it has no end), and whether it covers any day
+    (an exposure ending before it starts covers none)."""
+    start = col("start_date", "e")
     until = func("coalesce", col("end_date", "e"), start.copy())
-    exposure = struct(s=start.copy(), e=until, v=col("value_num", "e"), f=col("factor", "m"))
+    return until, exp.GTE(this=until.copy(), expression=start.copy())
+
+
+def exposures_query(
+    plan: Plan,
+    default_index: date | exp.Expression,
+    has_index_column: bool,
+    tables: Tables = RUN,
+    codes: Codes | None = None,
+    dialect: str = "duckdb",
+) -> exp.Select:
+    """Per (patient, concept) read by medication atoms of one day on any dose: the latest
+    end of an exposure that started before index. One day on the drug in a window is an
+    exposure ending in it (see `_grouped_coded_rows` for `codes`)."""
+    idx = row_index_date(default_index, has_index_column)
+    until, covers = _exposure_rows()
+    seen = exp.LTE(this=col("start_date", "e"), expression=idx)
+    aggregates = [
+        agg_filter(func("max", until.copy()), and_(seen, covers)).as_("last_end", copy=False),
+        *_group_index(default_index, has_index_column),
+    ]
+    recent = _within_lookback(plan.lookback("exposures"), until, idx.copy())
+    return _by_concept(
+        _grouped_coded_rows(aggregates, tables, codes, plan.exposure_concepts, recent=recent), dialect
+    )
+
+
+def coverage_query(
+    plan: Plan,
+    default_index: date | exp.Expression,
+    has_index_column: bool,
+    tables: Tables = RUN,
+    codes: Codes | None = None,
+    dialect: str = "duckdb",
+) -> exp.Select:
+    """Per (patient, concept) read by medication atoms that count days: each coverage
+    feature, from the exposures gathered, sorted by start and swept (see `covered_days`).
+    A pass of its own, so the sweeps run on a table of lists and nothing else."""
+    idx = row_index_date(default_index, has_index_column)
+    start = col("start_date", "e")
+    until, _ = _exposure_rows()
+    exposure = struct(s=start.copy(), e=until.copy(), v=col("value_num", "e"), f=col("factor", "m"))
     aggregates: list[exp.Expression] = [
         agg_filter(exp.ArrayAgg(this=exposure), exp.LTE(this=start.copy(), expression=idx)).as_(
             "meds", copy=False
-        )
+        ),
+        *_group_index(default_index, has_index_column),
     ]
-    if has_index_column:
-        aggregates.append(group_index_date(default_index, True).as_("idx", copy=False))
-    grouped = _grouped_coded_rows(aggregates, tables, codes, concepts=plan.exposure_concepts)
+    recent = _within_lookback(plan.lookback("coverage"), until, idx.copy())
+    grouped = _grouped_coded_rows(aggregates, tables, codes, plan.coverage_concepts, recent=recent)
     index = col("idx") if has_index_column else index_default(default_index)
+    names = [*tables.keys, "concept_id", *(a.alias for a in aggregates)]
+    # sorted by start once, so each coverage sweeps the exposures in date order
     sorted_ = exp.select(
-        *tables.key_columns(),
-        col("concept_id"),
-        exp.ArraySort(this=col("meds")).as_("meds", copy=False),
-        *([col("idx")] if has_index_column else []),
+        *[exp.ArraySort(this=col(n)).as_(n, copy=False) if n == "meds" else col(n) for n in names]
     ).from_(grouped.subquery("g"), copy=False)
     coverage = [
         case(
@@ -211,12 +276,22 @@ def patient_exposures_query(
         ).as_(plan.coverage_column(feature), copy=False)
         for feature in plan.coverages
     ]
-    return _by_concept(
-        exp.select(*tables.key_columns(), col("concept_id"), *coverage).from_(
-            sorted_.subquery("x"), copy=False
-        ),
-        dialect,
-    )
+    kept = [col(n) for n in names if n != "meds"]
+    return _by_concept(exp.select(*kept, *coverage).from_(sorted_.subquery("x"), copy=False), dialect)
+
+
+def _group_index(default_index: date | exp.Expression, has_index_column: bool) -> list[exp.Expression]:
+    """With an index_date column, the group's index date, which the atoms' windows end at."""
+    if not has_index_column:
+        return []
+    return [group_index_date(default_index, True).as_("idx", copy=False)]
+
+
+def _by_concept(query: exp.Select, dialect: str) -> exp.Select:
+    """The rows ordered by concept on DuckDB, whose tables keep each row group's range of
+    values: the atoms' branch for one concept then reads only that concept's row groups.
+    Other engines gain nothing from the order of a table's rows and are spared the sort."""
+    return query.order_by(col("concept_id"), copy=False) if dialect == "duckdb" else query
 
 
 class _Results:
@@ -453,7 +528,7 @@ def patients_query(
         latest = struct(d=col("latest_d"), n=col("latest_number"))
         rows = (
             exp.select(*tables.key_columns(), latest.as_(f"c{cid}_latest", copy=False))
-            .from_(tables.patient_concept, copy=False)
+            .from_(tables.patient_results, copy=False)
             .where(exp.EQ(this=col("concept_id"), expression=lit(cid)), copy=False)
         )
         inner = inner.select(col(f"c{cid}_latest", alias), copy=False).join(

@@ -87,8 +87,9 @@ def with_missing(present: exp.Expression, value: exp.Expression, if_missing: Tru
 
 
 class RowAtoms:
-    """Atom values on a `patient_concept` row (columns last_date, first_date, latest_*, n*,
-    meds), against `index`, the patient's index date (a column or the run's literal)."""
+    """Atom values on the row of their concept (of `patient_records`, `patient_results` or
+    `patient_exposures`), against `index`, the patient's index date (a column or the run's
+    literal)."""
 
     def __init__(self, plan: Plan, index: exp.Expression):
         self.plan = plan
@@ -211,14 +212,20 @@ def atom_masks_query(plan: Plan, index: exp.Expression, tables: Tables = RUN) ->
     rows: 0 no row of the atom's concept (the atom takes its `if_missing`), 1 FALSE, 3 TRUE,
     2 UNKNOWN. Each atom's bits come from the one row of its concept, so OR loses nothing.
 
-    Each atom is read where its figures are: `patient_exposures` for the medication atoms
-    that count days, `patient_concept` for every other. One UNION ALL branch per concept
-    evaluates that concept's atoms on its rows only; the tables are ordered by concept, so
-    a branch reads only its own row groups."""
+    Each atom is read where its figures are: history atoms on `patient_records`,
+    measurement atoms on `patient_results`, medication atoms on `patient_exposures`, or on
+    `patient_coverage` when they count days. One
+    UNION ALL branch per (table, concept) evaluates that concept's atoms on its rows only;
+    the tables are ordered by concept, so a branch reads only its own row groups."""
     rows = RowAtoms(plan, index)
+    source = {
+        History: tables.patient_records,
+        Measurement: tables.patient_results,
+        Medication: tables.patient_exposures,
+    }
     by_source: dict[tuple[str, int], list[ConceptAtom]] = {}
     for atom in plan.atoms:
-        table = tables.patient_exposures if plan.counts_days(atom) else tables.patient_concept
+        table = tables.patient_coverage if plan.counts_days(atom) else source[type(atom)]
         by_source.setdefault((table, plan.concept_id(atom.concept)), []).append(atom)
     words = plan.atom_words
     zero = exp.cast(lit(0), "BIGINT", copy=False)
@@ -239,7 +246,7 @@ def atom_masks_query(plan: Plan, index: exp.Expression, tables: Tables = RUN) ->
     if not branches:  # no concept atoms at all: an empty branch keeps the shape
         branches.append(
             exp.select(*tables.key_columns(), *[zero.as_(f"a{w}") for w in range(words)])
-            .from_(tables.patient_concept, copy=False)
+            .from_(tables.demographics, copy=False)
             .where(exp.false(), copy=False)
         )
     rollup = [func("bit_or", col(f"a{w}")).as_(f"a{w}", copy=False) for w in range(words)]

@@ -16,11 +16,13 @@ from sqlglot.errors import ErrorLevel
 
 from feasibility.compile.aggregate import (
     Codes,
+    coverage_query,
     demographics_query,
+    exposures_query,
     index_default,
-    patient_concept_query,
-    patient_exposures_query,
     patients_query,
+    records_query,
+    results_query,
     row_index_date,
 )
 from feasibility.compile.atoms import atom_masks_query
@@ -116,38 +118,56 @@ def _patient_statements(
     codes: Codes | None = None,
     dialect: str = "duckdb",
 ) -> list[Statement]:
-    """The tables that make the patient rows: the two passes, the atoms, the join."""
+    """The tables that make the patient rows: a pass over the coded rows per family of
+    atoms, the pass over every row, the atoms, and the join of the last two."""
     atoms_index = col("idx") if has_index_column else index_default(default_index)
-    return [
-        Statement(
-            "patient_concept",
-            tables.patient_concept,
-            patient_concept_query(plan, default_index, has_index_column, tables, codes, dialect),
-            "the one pass over coded rows: events joined to the code map, grouped by patient and concept",
+    families = [
+        (
+            "patient_records",
+            tables.patient_records,
+            records_query,
+            plan.record_concepts,
+            "per patient and concept, the dates of the records history atoms read",
         ),
-        *(
-            [
-                Statement(
-                    "patient_exposures",
-                    tables.patient_exposures,
-                    patient_exposures_query(plan, default_index, has_index_column, tables, codes, dialect),
-                    "a pass over the exposures of drugs whose atoms count days: days covered",
-                )
-            ]
-            if plan.coverages
-            else []
+        (
+            "patient_results",
+            tables.patient_results,
+            results_query,
+            plan.result_concepts,
+            "per patient and concept, the latest result's date and figures",
+        ),
+        (
+            "patient_exposures",
+            tables.patient_exposures,
+            exposures_query,
+            plan.exposure_concepts,
+            "per patient and concept, the latest end of an exposure",
+        ),
+        (
+            "patient_coverage",
+            tables.patient_coverage,
+            coverage_query,
+            plan.coverage_concepts,
+            "per patient and concept, the days covered by exposures in each window and dose range",
+        ),
+    ]
+    return [
+        *[
+            Statement(name, table, query(plan, default_index, has_index_column, tables, codes, dialect), note)
+            for name, table, query, concepts, note in families
+            if concepts
+        ],
+        Statement(
+            "demographics",
+            tables.demographics,
+            demographics_query(default_index, has_index_column, tables),
+            "every row once per patient: site, sex, birth, index date, dates seen",
         ),
         Statement(
             "atom_masks",
             tables.atom_masks,
             atom_masks_query(plan, atoms_index, tables),
             "each single-concept atom evaluated once on its row, packed into bit words",
-        ),
-        Statement(
-            "demographics",
-            tables.demographics,
-            demographics_query(default_index, has_index_column, tables),
-            "every row once per patient: site, sex, birth, index date, dates seen",
         ),
         Statement(
             "patients",

@@ -51,6 +51,11 @@ class CoverageFeature:
 
 ConceptAtom = History | Measurement | Medication
 
+# The look-back windows of a concept's atoms in one family, or None when some atom reads
+# every record however old (no window, or `before`): rows older than every window can
+# change no atom, so a pass may skip them.
+Lookback = tuple[Duration, ...] | None
+
 ATOMS_PER_WORD = 31  # two bits per atom in a positive BIGINT
 
 
@@ -65,6 +70,9 @@ class Plan:
     atoms: tuple[ConceptAtom, ...] = ()
     coverages: tuple[CoverageFeature, ...] = ()
     derived_inputs: tuple[int, ...] = ()  # concepts whose latest result the patient row keeps
+    # (family, concept id, look-back) for the families "records", "results", "exposures"
+    # (medication atoms of one day on any dose) and "coverage" (those that count days)
+    lookbacks: tuple[tuple[str, int, Lookback], ...] = ()
 
     def concept_id(self, name: str) -> int:
         return self._ids[name]
@@ -86,25 +94,39 @@ class Plan:
     def coverage_column(self, feature: CoverageFeature) -> str:
         return f"cov{self.coverages.index(feature)}"
 
+    def lookback(self, family: str) -> dict[int, Lookback]:
+        """Per concept of the family, the windows its atoms look back over."""
+        return {cid: windows for fam, cid, windows in self.lookbacks if fam == family}
+
+    def _atom_concepts(self, kind: type) -> tuple[int, ...]:
+        return tuple(sorted({self.concept_id(a.concept) for a in self.atoms if isinstance(a, kind)}))
+
+    @property
+    def record_concepts(self) -> tuple[int, ...]:
+        """Concepts history atoms read (their records)."""
+        return self._atom_concepts(History)
+
+    @property
+    def result_concepts(self) -> tuple[int, ...]:
+        """Concepts measurement atoms and derived measures read (their latest result)."""
+        return tuple(sorted({*self._atom_concepts(Measurement), *self.derived_inputs}))
+
+    @property
+    def exposure_concepts(self) -> tuple[int, ...]:
+        """Concepts read by medication atoms of one day on any dose (their latest exposure)."""
+        return tuple(sorted(self.lookback("exposures")))
+
+    @property
+    def coverage_concepts(self) -> tuple[int, ...]:
+        """Concepts read by medication atoms that count days (their exposures, as a list)."""
+        return tuple(sorted({f.concept_id for f in self.coverages}))
+
     def counts_days(self, atom: ConceptAtom) -> bool:
         """A medication atom that counts days on the drug (reads coverage features)."""
         if not isinstance(atom, Medication):
             return False
         concept_id = self.concept_id(atom.concept)
         return bool(coverage_features(atom, concept_id, self.concepts[concept_id]))
-
-    @property
-    def exposure_concepts(self) -> tuple[int, ...]:
-        """Medication concepts whose exposures are kept as a list (for coverage features)."""
-        return tuple(sorted({f.concept_id for f in self.coverages}))
-
-    @property
-    def measurement_ids(self) -> tuple[int, ...]:
-        return tuple(i for i, c in enumerate(self.concepts) if c.kind == "measurement")
-
-    @property
-    def has_medications(self) -> bool:
-        return any(c.kind == "medication" for c in self.concepts)
 
     @property
     def has_uln_atoms(self) -> bool:
@@ -135,7 +157,7 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
     names: list[str] = []
     counts: list[tuple[str, Duration | None]] = []
     atoms: list[ConceptAtom] = []
-    derived: list[str] = []
+    derived: list[tuple[str, Duration | None]] = []  # (input concept, the measure's window)
 
     def use(name: str) -> None:
         if name not in names:
@@ -158,8 +180,7 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
                     inputs = ["creatinine"] + (["weight"] if node.measure == "creatinine_clearance" else [])
                     for name in inputs:
                         use(name)
-                        if name not in derived:
-                            derived.append(name)
+                        derived.append((name, node.within))
     concepts = tuple(library[n] for n in names)
     ids = {c.name: i for i, c in enumerate(concepts)}
     coverages: list[CoverageFeature] = []
@@ -168,12 +189,31 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
             for feature in coverage_features(atom, ids[atom.concept], library[atom.concept]):
                 if feature not in coverages:
                     coverages.append(feature)
+    windows: dict[tuple[str, int], list[Duration | None]] = {}
+    for atom in atoms:
+        if isinstance(atom, History):
+            windows.setdefault(("records", ids[atom.concept]), []).append(
+                None if atom.before is not None else atom.within
+            )
+        elif isinstance(atom, Measurement):
+            windows.setdefault(("results", ids[atom.concept]), []).append(atom.within)
+        elif not coverage_features(atom, ids[atom.concept], library[atom.concept]):
+            windows.setdefault(("exposures", ids[atom.concept]), []).append(atom.within)
+    for name, within in derived:
+        windows.setdefault(("results", ids[name]), []).append(within)
+    for feature in coverages:
+        windows.setdefault(("coverage", feature.concept_id), []).append(feature.within)
+    lookbacks = tuple(
+        (family, cid, None if None in ws else tuple(dict.fromkeys(ws)))  # type: ignore[arg-type]
+        for (family, cid), ws in windows.items()
+    )
     return Plan(
         concepts=concepts,
         counts=tuple(CountFeature(ids[n], w) for n, w in counts),
         coverages=tuple(coverages),
+        lookbacks=lookbacks,
         atoms=tuple(sorted(atoms, key=lambda a: ids[a.concept])),  # stable: first-seen order
-        derived_inputs=tuple(ids[n] for n in derived),
+        derived_inputs=tuple(dict.fromkeys(ids[n] for n, _ in derived)),
     )
 
 

@@ -17,8 +17,10 @@ from feasibility.compile.sqlexpr import col
 @dataclass(frozen=True)
 class Tables:
     events: str = "events"
-    patient_concept: str = "patient_concept"
+    patient_records: str = "patient_records"
+    patient_results: str = "patient_results"
     patient_exposures: str = "patient_exposures"
+    patient_coverage: str = "patient_coverage"
     atom_masks: str = "atom_masks"
     demographics: str = "demographics"
     patients: str = "patients"
@@ -40,8 +42,10 @@ class Tables:
 RUN = Tables()
 MONTHLY = Tables(
     events="events_monthly",
-    patient_concept="patient_concept_monthly",
+    patient_records="patient_records_monthly",
+    patient_results="patient_results_monthly",
     patient_exposures="patient_exposures_monthly",
+    patient_coverage="patient_coverage_monthly",
     atom_masks="atom_masks_monthly",
     demographics="demographics_monthly",
     patients="patients_monthly",

@@ -24,12 +24,59 @@ GROUP BY
 --    is_medication) is built by the engine from (1) and the concept library (prefix
 --    patterns, exclusions, unit conversions, dose factors). Concept ids: 0 = sle, 1 = alt, 2 = stroke
 
--- 3. patient_concept: the one pass over coded rows: events joined to the code map, grouped by patient and concept
-CREATE TABLE patient_concept AS
+-- 3. patient_records: per patient and concept, the dates of the records history atoms read
+CREATE TABLE patient_records AS
+SELECT
+  `e`.`patient_id` AS patient_id,
+  `m`.`concept_id` AS concept_id,
+  MAX(`e`.`start_date`) FILTER(WHERE
+    `e`.`start_date` <= CAST('2025-01-01' AS DATE)) AS last_date
+FROM events AS e
+INNER JOIN code_map AS m
+  ON (
+    `m`.`code_system` = `e`.`code_system`
+  )
+  AND (
+    `m`.`code` = `e`.`code`
+  )
+  AND (
+    `m`.`unit` = COALESCE(`e`.`unit`, '')
+  )
+WHERE
+  (
+    (
+      `e`.`code` IN (
+        SELECT
+          `code`
+        FROM code_map
+      )
+    )
+    AND (
+      `m`.`concept_id` IN (0, 2)
+    )
+  )
+  AND (
+    (
+      `m`.`concept_id` IN (0)
+    )
+    OR (
+      (
+        `m`.`concept_id` IN (2)
+      )
+      AND (
+        `e`.`start_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
+      )
+    )
+  )
+GROUP BY
+  `e`.`patient_id`,
+  `m`.`concept_id`;
+
+-- 4. patient_results: per patient and concept, the latest result's date and figures
+CREATE TABLE patient_results AS
 SELECT
   `g`.`patient_id`,
   `g`.`concept_id`,
-  `g`.`last_date`,
   `g`.`n_implausible`,
   `g`.`latest_d`,
   CASE
@@ -50,8 +97,6 @@ FROM (
   SELECT
     `e`.`patient_id` AS patient_id,
     `m`.`concept_id` AS concept_id,
-    MAX(`e`.`start_date`) FILTER(WHERE
-      `e`.`start_date` <= CAST('2025-01-01' AS DATE)) AS last_date,
     COUNT(*) FILTER(WHERE
       `m`.`is_measurement`
       AND (
@@ -96,18 +141,20 @@ FROM (
           THEN 1
           ELSE 0
         END AS k,
-        CAST(COALESCE(
-          CASE
-            WHEN (
-              `e`.`value_num` IS NULL
-            ) AND (
-              `e`.`text_result` = -1
-            )
-            THEN 0.0
-            ELSE `e`.`value_num` * `m`.`factor`
-          END,
-          0.0
-        ) AS DOUBLE) AS v,
+        CAST((
+          COALESCE(
+            CASE
+              WHEN (
+                `e`.`value_num` IS NULL
+              ) AND (
+                `e`.`text_result` = -1
+              )
+              THEN 0.0
+              ELSE `e`.`value_num` * `m`.`factor`
+            END,
+            0.0
+          )
+        ) + 0.0 AS DOUBLE) AS v,
         CASE WHEN FALSE THEN 1 ELSE 0 END AS f
       )
     ) FILTER(WHERE
@@ -156,20 +203,22 @@ FROM (
           THEN 1
           ELSE 0
         END AS k,
-        CAST(COALESCE(
-          CASE
-            WHEN (
-              `e`.`value_num` IS NULL
-            ) AND (
-              `e`.`text_result` = -1
-            )
-            THEN 0.0
-            WHEN `e`.`ref_high` > 0
-            THEN `e`.`value_num` / `e`.`ref_high`
-            ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
-          END,
-          0.0
-        ) AS DOUBLE) AS v,
+        CAST((
+          COALESCE(
+            CASE
+              WHEN (
+                `e`.`value_num` IS NULL
+              ) AND (
+                `e`.`text_result` = -1
+              )
+              THEN 0.0
+              WHEN `e`.`ref_high` > 0
+              THEN `e`.`value_num` / `e`.`ref_high`
+              ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
+            END,
+            0.0
+          )
+        ) + 0.0 AS DOUBLE) AS v,
         CASE
           WHEN (
             NOT `e`.`value_num` IS NULL
@@ -246,71 +295,30 @@ FROM (
       `m`.`unit` = COALESCE(`e`.`unit`, '')
     )
   WHERE
-    `e`.`code` IN (
-      SELECT
-        `code`
-      FROM code_map
+    (
+      (
+        `e`.`code` IN (
+          SELECT
+            `code`
+          FROM code_map
+        )
+      )
+      AND (
+        `m`.`concept_id` IN (1)
+      )
+    )
+    AND (
+      (
+        `m`.`concept_id` IN (1)
+      )
+      AND (
+        `e`.`start_date` >= CAST('2025-01-01' AS DATE) - 90
+      )
     )
   GROUP BY
     `e`.`patient_id`,
     `m`.`concept_id`
 ) AS g;
-
--- 4. atom_masks: each single-concept atom evaluated once on its row, packed into bit words
-CREATE TABLE atom_masks AS
-SELECT
-  `patient_id`,
-  BIT_OR(`p0`) AS p0,
-  BIT_OR(`a0`) AS a0
-FROM (
-  SELECT
-    `patient_id`,
-    CASE
-      WHEN `concept_id` = 0
-      THEN CAST(1 AS BIGINT)
-      WHEN `concept_id` = 1
-      THEN CAST(4 AS BIGINT)
-      WHEN `concept_id` = 2
-      THEN CAST(16 AS BIGINT)
-      ELSE CAST(0 AS BIGINT)
-    END AS p0,
-    CASE
-      WHEN `concept_id` = 0
-      THEN CAST(CAST(0 AS BIGINT) + COALESCE(
-        CAST((
-          CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
-        ) AS BIGINT) * 2 + 1,
-        0
-      ) AS BIGINT)
-      WHEN `concept_id` = 1
-      THEN CAST(CAST(0 AS BIGINT) + COALESCE(
-        CAST((
-          CASE
-            WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
-            THEN `latest_uln` <= 3.0
-          END
-        ) AS BIGINT) * 8 + 4,
-        0
-      ) AS BIGINT)
-      WHEN `concept_id` = 2
-      THEN CAST(CAST(0 AS BIGINT) + COALESCE(
-        CAST((
-          CASE
-            WHEN `last_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
-            THEN TRUE
-            ELSE FALSE
-          END
-        ) AS BIGINT) * 32 + 16,
-        0
-      ) AS BIGINT)
-      ELSE CAST(0 AS BIGINT)
-    END AS a0
-  FROM patient_concept
-  WHERE
-    `concept_id` IN (0, 1, 2)
-) AS atoms
-GROUP BY
-  `patient_id`;
 
 -- 5. demographics: every row once per patient: site, sex, birth, index date, dates seen
 CREATE TABLE demographics AS
@@ -349,7 +357,81 @@ FROM events AS e
 GROUP BY
   `e`.`patient_id`;
 
--- 6. patients: one row per patient with its age range and atom masks
+-- 6. atom_masks: each single-concept atom evaluated once on its row, packed into bit words
+CREATE TABLE atom_masks AS
+SELECT
+  `patient_id`,
+  BIT_OR(`a0`) AS a0
+FROM (
+  SELECT
+    `patient_id`,
+    CAST(CAST(0 AS BIGINT) + CASE
+      WHEN (
+        CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
+      )
+      THEN 3
+      WHEN NOT (
+        CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
+      )
+      THEN 1
+      ELSE 2
+    END AS BIGINT) AS a0
+  FROM patient_records
+  WHERE
+    `concept_id` = 0
+  UNION ALL
+  SELECT
+    `patient_id`,
+    CAST(CAST(0 AS BIGINT) + CASE
+      WHEN (
+        CASE
+          WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
+          THEN `latest_uln` <= 3.0
+        END
+      )
+      THEN 12
+      WHEN NOT (
+        CASE
+          WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
+          THEN `latest_uln` <= 3.0
+        END
+      )
+      THEN 4
+      ELSE 8
+    END AS BIGINT) AS a0
+  FROM patient_results
+  WHERE
+    `concept_id` = 1
+  UNION ALL
+  SELECT
+    `patient_id`,
+    CAST(CAST(0 AS BIGINT) + CASE
+      WHEN (
+        CASE
+          WHEN `last_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
+          THEN TRUE
+          ELSE FALSE
+        END
+      )
+      THEN 48
+      WHEN NOT (
+        CASE
+          WHEN `last_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
+          THEN TRUE
+          ELSE FALSE
+        END
+      )
+      THEN 16
+      ELSE 32
+    END AS BIGINT) AS a0
+  FROM patient_records
+  WHERE
+    `concept_id` = 2
+) AS atoms
+GROUP BY
+  `patient_id`;
+
+-- 7. patients: one row per patient with its age range and atom masks
 CREATE TABLE patients AS
 SELECT
   p.*,
@@ -423,14 +505,13 @@ FROM (
     `d`.`first_date` AS first_date,
     `d`.`last_seen` AS last_seen,
     `d`.`n_future` AS n_future,
-    COALESCE(`m`.`p0`, CAST(0 AS BIGINT)) AS p0,
     COALESCE(`m`.`a0`, CAST(0 AS BIGINT)) AS a0
   FROM demographics AS d
   LEFT JOIN atom_masks AS m
     ON `m`.`patient_id` = `d`.`patient_id`
 ) AS p;
 
--- 7. histogram: patients counted by (passed, unknown) criterion masks per trial and site
+-- 8. histogram: patients counted by (passed, unknown) criterion masks per trial and site
 SELECT
   'SMALL' AS trial_id,
   `site_id`,
@@ -484,19 +565,31 @@ FROM (
         THEN FALSE
       END AS c0,
       CASE
-        WHEN `p0` & 1 <> 0
-        THEN CASE WHEN `a0` & 2 <> 0 THEN TRUE WHEN `a0` & 1 <> 0 THEN FALSE END
+        WHEN `a0` & 3 = 3
+        THEN TRUE
+        WHEN `a0` & 3 = 1
+        THEN FALSE
+        WHEN `a0` & 3 = 2
+        THEN CAST(NULL AS BOOLEAN)
         ELSE FALSE
       END AS c1,
       CASE
-        WHEN `p0` & 4 <> 0
-        THEN CASE WHEN `a0` & 8 <> 0 THEN TRUE WHEN `a0` & 4 <> 0 THEN FALSE END
+        WHEN `a0` & 12 = 12
+        THEN TRUE
+        WHEN `a0` & 12 = 4
+        THEN FALSE
+        WHEN `a0` & 12 = 8
+        THEN CAST(NULL AS BOOLEAN)
         ELSE CAST(NULL AS BOOLEAN)
       END AS c2,
       NOT (
         CASE
-          WHEN `p0` & 16 <> 0
-          THEN CASE WHEN `a0` & 32 <> 0 THEN TRUE WHEN `a0` & 16 <> 0 THEN FALSE END
+          WHEN `a0` & 48 = 48
+          THEN TRUE
+          WHEN `a0` & 48 = 16
+          THEN FALSE
+          WHEN `a0` & 48 = 32
+          THEN CAST(NULL AS BOOLEAN)
           ELSE FALSE
         END
       ) AS c3,
