@@ -273,7 +273,7 @@ class Engine:
     def patient_masks(self, trial: Trial) -> list[tuple[str, str, int, int]]:
         """(patient_id, site_id, passed mask, unknown mask) per patient, for the patient list."""
         n_words = -(-len(trial.criteria) // WORD_BITS)
-        passed, unknown = mask_words([self.compiler.passes(c) for c in trial.criteria], n_words)
+        passed, unknown = mask_words([self.compiler.verdict(c) for c in trial.criteria], n_words)
         query = (
             exp.select(col("patient_id"), col("site_id"), *passed, *unknown)
             .from_("patients", copy=False)

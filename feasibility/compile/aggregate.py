@@ -20,10 +20,9 @@ from datetime import date
 from sqlglot import exp
 
 from feasibility.compile.atoms import covered_days, is_null, not_null, text_result
-from feasibility.compile.latest import Packing, day_number
+from feasibility.compile.latest import Packing, day_number, from_day_number
 from feasibility.compile.plan import Lookback, Plan
 from feasibility.compile.sqlexpr import (
-    agg_filter,
     and_,
     case,
     col,
@@ -79,11 +78,11 @@ def _grouped_coded_rows(
     tables: Tables,
     codes: Codes | None,
     concepts: Sequence[int],
+    rows: exp.Expression,
     events: exp.Expression | None = None,
-    recent: exp.Expression | None = None,
 ) -> exp.Select:
     """`aggregates` over the events joined to the code map, per (patient, concept), for
-    the concepts in `concepts`, on the rows `recent` keeps (see `_within_lookback`).
+    the concepts in `concepts`, on the rows `rows` keeps (see `_seen_rows`).
 
     `codes` gives the raw codes of each concept's code map rows: their union is an IN list
     the parquet reader checks against each row group's dictionary, so rows no concept uses
@@ -101,9 +100,7 @@ def _grouped_coded_rows(
         coded = exp.In(
             this=col("code", "e"), query=exp.select(col("code")).from_("code_map", copy=False).subquery()
         )
-    coded = and_(coded, exp.In(this=col("concept_id", "m"), expressions=[lit(c) for c in concepts]))
-    if recent is not None:
-        coded = and_(coded, recent)
+    coded = and_(coded, _concept_in(concepts), rows)
     return (
         exp.select(
             *[col(k, "e").as_(k, copy=False) for k in tables.keys],
@@ -117,30 +114,30 @@ def _grouped_coded_rows(
     )
 
 
-def _within_lookback(
-    lookback: Mapping[int, Lookback], day: exp.Expression, index: exp.Expression
-) -> exp.Expression | None:
-    """Rows whose `day` falls in one of their concept's look-back windows, or whose concept
-    has an atom reading every record (None: every row is kept). An older row can change no
-    atom: the latest record or result before the oldest window start is outside every
-    window, so its atoms answer as if the patient had none."""
+def _seen_rows(
+    lookback: Mapping[int, Lookback],
+    day: exp.Expression,
+    index: exp.Expression,
+    start: exp.Expression | None = None,
+) -> exp.Expression:
+    """The rows a family reads: recorded by the index date (`start`, default `day`), and
+    with `day` in one of their concept's look-back windows unless the concept has an atom
+    reading every record. An older row can change no atom: the latest record or result
+    before the oldest window start is outside every window, so the atoms answer as if the
+    patient had none; a later one did not exist yet at the index date."""
+    seen = exp.LTE(this=(start or day).copy(), expression=index.copy())
     if all(windows is None for windows in lookback.values()):
-        return None
-    concept = col("concept_id", "m")
+        return seen
     every = [cid for cid, windows in lookback.items() if windows is None]
-    terms = [exp.In(this=concept, expressions=[lit(c) for c in every])] if every else []
+    terms = [_concept_in(every)] if every else []
     by_window: dict[Duration, list[int]] = {}
     for cid, windows in lookback.items():
         for window in windows or ():
             by_window.setdefault(window, []).append(cid)
     for window, cids in by_window.items():
-        terms.append(
-            and_(
-                exp.In(this=concept.copy(), expressions=[lit(c) for c in cids]),
-                exp.GTE(this=day.copy(), expression=window_start(index.copy(), window)),
-            )
-        )
-    return or_(*terms)
+        since = exp.GTE(this=day.copy(), expression=window_start(index.copy(), window))
+        terms.append(and_(_concept_in(cids), since))
+    return and_(seen, or_(*terms))
 
 
 def records_query(
@@ -156,23 +153,21 @@ def records_query(
     each count window (see `_grouped_coded_rows` for `codes`)."""
     idx = row_index_date(default_index, has_index_column)
     start = col("start_date", "e")
-    seen = exp.LTE(this=start, expression=idx)
     aggregates: list[exp.Expression] = [
-        agg_filter(func("max", start.copy()), seen).as_("last_date", copy=False),
+        func("max", start.copy()).as_("last_date", copy=False),
         *_group_index(default_index, has_index_column),
     ]
     if plan.needs_first_date:
         aggregates.append(func("min", start.copy()).as_("first_date", copy=False))
     for i, feature in enumerate(plan.counts):
-        cond = [exp.EQ(this=col("concept_id", "m"), expression=lit(feature.concept_id)), seen.copy()]
+        mine = exp.EQ(this=col("concept_id", "m"), expression=lit(feature.concept_id))
         if feature.within is not None:
-            cond.append(exp.GTE(this=start.copy(), expression=window_start(idx.copy(), feature.within)))
+            mine = and_(mine, exp.GTE(this=start.copy(), expression=window_start(idx.copy(), feature.within)))
         # records on distinct days: a duplicated row or two codes of one visit count once
-        days = exp.Count(this=exp.Distinct(expressions=[start.copy()]))
-        aggregates.append(agg_filter(days, and_(*cond)).as_(f"n{i}", copy=False))
-    recent = _within_lookback(plan.lookback("records"), start, idx)
-    grouped = _grouped_coded_rows(aggregates, tables, codes, plan.record_concepts, recent=recent)
-    return _by_concept(grouped, dialect)
+        days = exp.Count(this=exp.Distinct(expressions=[case([(mine, start.copy())])]))
+        aggregates.append(days.as_(f"n{i}", copy=False))
+    rows = _seen_rows(plan.lookback("records"), start, idx)
+    return _by_concept(_grouped_coded_rows(aggregates, tables, codes, plan.record_concepts, rows), dialect)
 
 
 def results_query(
@@ -187,15 +182,15 @@ def results_query(
     the latest result's date and figures (see `_Results`), and the implausible results."""
     idx = row_index_date(default_index, has_index_column)
     start = col("start_date", "e")
-    results = _Results(plan, Packing(dialect), exp.LTE(this=start, expression=idx))
+    results = _Results(plan, Packing(dialect))
     aggregates = [*results.aggregates(), *_group_index(default_index, has_index_column)]
     grouped = _grouped_coded_rows(
         aggregates,
         tables,
         codes,
         plan.result_concepts,
+        _seen_rows(plan.lookback("results"), start, idx),
         events=results.events(tables.events),
-        recent=_within_lookback(plan.lookback("results"), start.copy(), idx.copy()),
     )
     # flat columns for the atoms: reading a field of a struct column costs more than a column
     flat: list[exp.Expression] = []
@@ -225,15 +220,12 @@ def exposures_query(
     exposure ending in it (see `_grouped_coded_rows` for `codes`)."""
     idx = row_index_date(default_index, has_index_column)
     until, covers = _exposure_rows()
-    seen = exp.LTE(this=col("start_date", "e"), expression=idx)
     aggregates = [
-        agg_filter(func("max", until.copy()), and_(seen, covers)).as_("last_end", copy=False),
+        func("max", case([(covers, until.copy())])).as_("last_end", copy=False),
         *_group_index(default_index, has_index_column),
     ]
-    recent = _within_lookback(plan.lookback("exposures"), until, idx.copy())
-    return _by_concept(
-        _grouped_coded_rows(aggregates, tables, codes, plan.exposure_concepts, recent=recent), dialect
-    )
+    rows = _seen_rows(plan.lookback("exposures"), until, idx, col("start_date", "e"))
+    return _by_concept(_grouped_coded_rows(aggregates, tables, codes, plan.exposure_concepts, rows), dialect)
 
 
 def coverage_query(
@@ -250,15 +242,18 @@ def coverage_query(
     idx = row_index_date(default_index, has_index_column)
     start = col("start_date", "e")
     until, _ = _exposure_rows()
-    exposure = struct(s=start.copy(), e=until.copy(), v=col("value_num", "e"), f=col("factor", "m"))
+    # day numbers and the dose in the concept's unit, so the sweeps do no date or unit work
+    exposure = struct(
+        s=day_number(start.copy()),
+        e=day_number(until.copy()),
+        d=exp.Mul(this=col("value_num", "e"), expression=col("factor", "m")),
+    )
     aggregates: list[exp.Expression] = [
-        agg_filter(exp.ArrayAgg(this=exposure), exp.LTE(this=start.copy(), expression=idx)).as_(
-            "meds", copy=False
-        ),
+        exp.ArrayAgg(this=exposure).as_("meds", copy=False),
         *_group_index(default_index, has_index_column),
     ]
-    recent = _within_lookback(plan.lookback("coverage"), until, idx.copy())
-    grouped = _grouped_coded_rows(aggregates, tables, codes, plan.coverage_concepts, recent=recent)
+    rows = _seen_rows(plan.lookback("coverage"), until, idx, start)
+    grouped = _grouped_coded_rows(aggregates, tables, codes, plan.coverage_concepts, rows)
     index = col("idx") if has_index_column else index_default(default_index)
     names = [*tables.keys, "concept_id", *(a.alias for a in aggregates)]
     # sorted by start once, so each coverage sweeps the exposures in date order
@@ -296,17 +291,21 @@ def _by_concept(query: exp.Select, dialect: str) -> exp.Select:
 
 class _Results:
     """The aggregates of measurement rows: the count of implausible results, and the latest
-    result's figures, each packed with its date (see `latest.py`).
+    result's figures, each packed with its day (see `latest.py`).
 
     Per row: `number`, the value in the concept's unit (a text read as negative with no
     value is 0: "not detected" is below any positive threshold); `uln`, the value as a
     multiple of the row's own upper limit, or of the concept's default one (flagged); `pos`,
     1 or 0 for a text read as positive or negative, else whether the value exceeds the
-    row's upper limit."""
+    row's upper limit. Every usable result packs a number, NULL-valued (not known) when it
+    has none or its unit is unknown, so the number's MAX also gives the latest result's
+    day. The other two figures are packed only on the rows of the concepts whose atoms
+    read them. Aggregates take CASE arguments rather than FILTER clauses: DuckDB copies
+    the rows a FILTER keeps, a CASE only picks them."""
 
     packed = ("latest_number", "latest_uln", "latest_pos")
 
-    def __init__(self, plan: Plan, packing: Packing, seen: exp.Expression):
+    def __init__(self, plan: Plan, packing: Packing):
         self.plan = plan
         self.packing = packing
         value, rh = col("value_num", "e"), col("ref_high", "e")
@@ -324,9 +323,7 @@ class _Results:
             exp.false(),
         )
         has_result = or_(not_null(value.copy()), not_null(col("value_text", "e")))
-        self.usable = and_(
-            col("is_measurement", "m"), seen.copy(), has_result, exp.Not(this=self.implausible.copy())
-        )
+        self.usable = and_(has_result, exp.Not(this=self.implausible.copy()))
         self.day = day_number(col("start_date", "e"))
 
     def events(self, table: str) -> exp.Expression:
@@ -337,18 +334,17 @@ class _Results:
         return rows.subquery("e", copy=False)
 
     def aggregates(self) -> list[exp.Expression]:
-        measurement = col("is_measurement", "m")
+        value, rh = self.value, self.rh
+        number = case(
+            [(self.not_detected.copy(), lit(0.0))], exp.Mul(this=value.copy(), expression=col("factor", "m"))
+        )
         out = [
-            agg_filter(exp.Count(this=exp.Star()), and_(measurement, self.implausible.copy())).as_(
-                "n_implausible", copy=False
-            ),
-            agg_filter(func("max", col("start_date", "e")), self.usable.copy()).as_("latest_d", copy=False),
+            exp.Count(this=case([(self.implausible.copy(), lit(1))])).as_("n_implausible", copy=False),
+            self._latest(number, exp.false(), self.usable.copy()).as_("latest_number", copy=False),
         ]
-        value, rh, factor = self.value, self.rh, col("factor", "m")
         with_number = or_(not_null(value.copy()), self.negative_text.copy())
-        number = case([(self.not_detected.copy(), lit(0.0))], exp.Mul(this=value.copy(), expression=factor))
-        out.append(self._latest(number, exp.false(), with_number).as_("latest_number", copy=False))
-        if self.plan.has_uln_atoms:
+        uln_concepts = self.plan.uln_concepts
+        if uln_concepts:
             own_limit = exp.GT(this=rh.copy(), expression=lit(0))
             uln = case(
                 [
@@ -362,8 +358,10 @@ class _Results:
             default = and_(
                 not_null(value.copy()), exp.Not(this=func("coalesce", own_limit.copy(), exp.false()))
             )
-            out.append(self._latest(uln, default, with_number.copy()).as_("latest_uln", copy=False))
-        if self.plan.has_result_atoms:
+            rows = and_(self.usable.copy(), with_number, _concept_in(uln_concepts))
+            out.append(self._latest(uln, default, rows).as_("latest_uln", copy=False))
+        positivity_concepts = self.plan.positivity_concepts
+        if positivity_concepts:
             above = and_(not_null(value.copy()), exp.GT(this=rh.copy(), expression=lit(0)))
             pos = case(
                 [
@@ -372,11 +370,12 @@ class _Results:
                     (above, case([(exp.GT(this=value.copy(), expression=rh.copy()), lit(1.0))], lit(0.0))),
                 ]
             )
-            out.append(self._latest(pos, exp.false(), not_null(pos.copy())).as_("latest_pos", copy=False))
+            rows = and_(self.usable.copy(), not_null(pos.copy()), _concept_in(positivity_concepts))
+            out.append(self._latest(pos, exp.false(), rows).as_("latest_pos", copy=False))
         return out
 
-    def _latest(self, figure: exp.Expression, flag: exp.Expression, has: exp.Expression) -> exp.Expression:
-        """MAX of the figure packed with its day, over the usable rows that have it."""
+    def _latest(self, figure: exp.Expression, flag: exp.Expression, rows: exp.Expression) -> exp.Expression:
+        """MAX of the figure packed with its day, over `rows`."""
         known = not_null(figure.copy())
         packed = self.packing.pack(
             self.day.copy(),
@@ -384,16 +383,18 @@ class _Results:
             func("coalesce", figure, lit(0.0)),
             case([(flag, lit(1))], lit(0)),
         )
-        return agg_filter(func("max", packed), and_(self.usable.copy(), has))
+        return func("max", case([(rows, packed)]))
 
     def unpacked(self, name: str) -> list[exp.Expression]:
-        """The flat columns of a packed figure, on the row's latest result date: its value
-        (NULL if that date has none, or only in a unit the concept does not know), and for
-        the ULN multiple whether the concept's default limit gave it."""
+        """The flat columns of a packed figure on the latest result's day: its value (NULL
+        if that day has none, or only in a unit the concept does not know); the number
+        also gives that day (`latest_d`), the ULN multiple whether the concept's default
+        limit gave it."""
         packed = col(name, "g")
-        latest_day = day_number(col("latest_d", "g"))
-        value = self.packing.latest(packed, latest_day)
-        columns = [value.as_(name, copy=False)]
+        latest_day = self.packing.day(col("latest_number", "g"))
+        columns = [self.packing.latest(packed, latest_day).as_(name, copy=False)]
+        if name == "latest_number":
+            columns.append(from_day_number(latest_day.copy()).as_("latest_d", copy=False))
         if name == "latest_uln":
             on_latest = exp.EQ(this=self.packing.day(packed.copy()), expression=latest_day.copy())
             columns.append(
@@ -402,6 +403,10 @@ class _Results:
                 )
             )
         return columns
+
+
+def _concept_in(concepts: Sequence[int]) -> exp.Expression:
+    return exp.In(this=col("concept_id", "m"), expressions=[lit(c) for c in concepts])
 
 
 def demographics_query(
@@ -426,10 +431,10 @@ def demographics_query(
         func("min", col("birth_date", "e")).as_("bd_lo", copy=False),
         func("max", col("birth_date", "e")).as_("bd_hi", copy=False),
         func("min", start).as_("first_date", copy=False),
-        agg_filter(func("max", start.copy()), exp.LTE(this=start.copy(), expression=idx)).as_(
+        func("max", case([(exp.LTE(this=start.copy(), expression=idx), start.copy())])).as_(
             "last_seen", copy=False
         ),
-        agg_filter(_count_star(), exp.GT(this=start.copy(), expression=idx.copy())).as_(
+        exp.Count(this=case([(exp.GT(this=start.copy(), expression=idx.copy()), lit(1))])).as_(
             "n_future", copy=False
         ),
     ]
@@ -437,7 +442,7 @@ def demographics_query(
         selects += [
             func("min", col("index_date", "e")).as_("idx_lo", copy=False),
             func("max", col("index_date", "e")).as_("idx_hi", copy=False),
-            agg_filter(_count_star(), exp.Is(this=col("index_date", "e"), expression=exp.null())).as_(
+            exp.Count(this=case([(exp.Is(this=col("index_date", "e"), expression=exp.null()), lit(1))])).as_(
                 "idx_nulls", copy=False
             ),
         ]

@@ -13,10 +13,9 @@ pivot of per-concept columns would cost one filtered aggregate per feature.
 
 from __future__ import annotations
 
-from datetime import date
-
 from sqlglot import exp
 
+from feasibility.compile.latest import day_number
 from feasibility.compile.plan import ConceptAtom, CoverageFeature, Plan, coverage_features
 from feasibility.compile.sqlexpr import (
     FALSE,
@@ -25,13 +24,12 @@ from feasibility.compile.sqlexpr import (
     case,
     col,
     compare,
-    date_lit,
     field,
     func,
     lit,
     not_,
     or_,
-    struct,
+    paren,
     truth,
     union_all,
     window_start,
@@ -48,7 +46,6 @@ from feasibility.criteria.model import (
 )
 
 POSITIVE, NEGATIVE = POSITIVE_RESULTS, NEGATIVE_RESULTS
-EPOCH = date(1970, 1, 1)  # day numbers for sweeping exposure ranges
 
 
 def is_null(e: exp.Expression) -> exp.Expression:
@@ -161,39 +158,37 @@ class RowAtoms:
         )
 
 
+_TOTAL = 2**21  # the sweep's total fits below this (5,700 years of days)
+
+
 def covered_days(feature: CoverageFeature, index: exp.Expression) -> exp.Expression:
-    """On a row with the sorted exposure list `meds`: the days a coverage feature counts,
-    clipped to its window, with the exposures' date ranges united, so a duplicated or
-    overlapping prescription adds no day twice. One sweep in start order carries the last
-    day covered so far (u) and the total (t)."""
+    """On a row with the sorted exposure list `meds` (start and end as day numbers, daily
+    dose in the concept's unit): the days a coverage feature counts, clipped to its window,
+    with the exposures' date ranges united, so a duplicated or overlapping prescription adds
+    no day twice. One sweep in start order carries the last day covered so far and the
+    total, packed in one BIGINT (last day * 2^21 + total): a number is cheaper to carry
+    from step to step than a struct."""
     x, acc = exp.column("x"), exp.column("acc")
-
-    def day_number(d: exp.Expression) -> exp.Expression:
-        return exp.DateDiff(this=d, expression=date_lit(EPOCH), unit=exp.Var(this="DAY"))
-
-    def bigint(e: exp.Expression) -> exp.Expression:
-        return exp.cast(e, "BIGINT", copy=False)
-
+    covered_to = exp.IntDiv(this=acc.copy(), expression=lit(_TOTAL))
+    total = exp.Mod(this=acc.copy(), expression=lit(_TOTAL))
     first: exp.Expression = field(x, "s")
     if feature.within is not None:
-        first = func("greatest", first, window_start(index.copy(), feature.within))
-    last = func("least", field(x, "e"), index.copy())
-    fresh_from = func("greatest", day_number(first), exp.Add(this=field(acc, "u"), expression=lit(1)))
+        first = func("greatest", first, day_number(window_start(index.copy(), feature.within)))
+    last = func("least", field(x, "e"), day_number(index.copy()))
+    fresh_from = func("greatest", first, exp.Add(this=covered_to, expression=lit(1)))
     added = func(
         "greatest",
-        exp.Add(this=exp.Sub(this=day_number(last), expression=fresh_from), expression=lit(1)),
+        exp.Add(this=exp.Sub(this=last, expression=fresh_from), expression=lit(1)),
         lit(0),
     )
-    step = struct(
-        u=bigint(func("greatest", field(acc, "u"), day_number(last.copy()))),
-        t=bigint(exp.Add(this=field(acc, "t"), expression=added)),
+    step = exp.Add(
+        this=exp.Mul(this=func("greatest", covered_to.copy(), last.copy()), expression=lit(_TOTAL)),
+        expression=exp.Add(this=total, expression=added),
     )
     exposures: exp.Expression = col("meds")
     if feature.dose is not None:
-        dose_known = and_(not_null(field(x, "v")), not_null(field(x, "f")))
-        qualifies = and_(
-            dose_known, compare(exp.Mul(this=field(x, "v"), expression=field(x, "f")), feature.dose)
-        )
+        dose_known = not_null(field(x, "d"))
+        qualifies = and_(dose_known, compare(field(x, "d"), feature.dose))
         if feature.possible:
             qualifies = or_(qualifies, not_(dose_known.copy()))
         exposures = exp.ArrayFilter(
@@ -201,10 +196,10 @@ def covered_days(feature: CoverageFeature, index: exp.Expression) -> exp.Express
         )
     swept = exp.Reduce(
         this=exposures,
-        initial=struct(u=bigint(lit(-(10**9))), t=bigint(lit(0))),
+        initial=exp.cast(lit(0), "BIGINT", copy=False),
         merge=exp.Lambda(this=step, expressions=[exp.to_identifier("acc"), exp.to_identifier("x")]),
     )
-    return func("coalesce", field(swept, "t"), lit(0))
+    return exp.Mod(this=paren(func("coalesce", swept, lit(0))), expression=lit(_TOTAL))
 
 
 def atom_masks_query(plan: Plan, index: exp.Expression, tables: Tables = RUN) -> exp.Expression:
@@ -273,15 +268,19 @@ def _sum(terms: list[exp.Expression]) -> exp.Expression:
     return exp.cast(total, "BIGINT", copy=False)
 
 
-def atom_from_masks(plan: Plan, atom: ConceptAtom) -> exp.Expression:
-    """On the patient row: the atom's value from the rolled-up words."""
+def atom_pair(plan: Plan, atom: ConceptAtom) -> tuple[exp.Expression, exp.Expression]:
+    """On the patient row: the atom's (is TRUE, is FALSE) from its two bits in the words
+    (see `atom_masks_query`); with no row of its concept, its `if_missing`."""
     w, low = plan.atom_bit(atom)
     bits = exp.BitwiseAnd(this=col(f"a{w}"), expression=lit(3 * low))
-    return case(
-        [
-            (exp.EQ(this=bits, expression=lit(3 * low)), TRUE),
-            (exp.EQ(this=bits.copy(), expression=lit(low)), FALSE),
-            (exp.EQ(this=bits.copy(), expression=lit(2 * low)), truth(None)),
-        ],
-        truth(atom.if_missing.as_bool()),
-    )
+
+    def bits_are(value: int) -> exp.Expression:
+        return exp.EQ(this=paren(bits.copy()), expression=lit(value))
+
+    missing = atom.if_missing.as_bool()
+    is_true, is_false = bits_are(3 * low), bits_are(low)
+    if missing is True:
+        is_true = or_(is_true, bits_are(0))
+    elif missing is False:
+        is_false = or_(is_false, bits_are(0))
+    return is_true, is_false

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from feasibility.compile.predicates import PredicateCompiler
-from feasibility.compile.sqlexpr import case, col, lit, union_all
+from feasibility.compile.predicates import Pair, PredicateCompiler
+from feasibility.compile.sqlexpr import col, lit, or_, paren, union_all
 from feasibility.criteria.model import Trial
 
 WORD_BITS = 62
@@ -22,24 +22,27 @@ def words_needed(trials: Sequence[Trial]) -> int:
     return max(1, *(-(-len(t.criteria) // WORD_BITS) for t in trials))
 
 
-def mask_words(passes: Sequence[exp.Expression], n_words: int) -> tuple[list, list]:
-    """BIGINT words of the passed and unknown masks (bit k = criterion k)."""
+def mask_words(verdicts: Sequence[Pair], n_words: int) -> tuple[list, list]:
+    """BIGINT words of the passed and unknown masks (bit k = criterion k), from each
+    criterion's (passes, fails)."""
     passed: list[exp.Expression] = []
     unknown: list[exp.Expression] = []
     for w in range(n_words):
         p_word: exp.Expression = exp.cast(lit(0), "BIGINT", copy=False)
         u_word: exp.Expression = exp.cast(lit(0), "BIGINT", copy=False)
-        for k in range(w * WORD_BITS, min(len(passes), (w + 1) * WORD_BITS)):
+        for k in range(w * WORD_BITS, min(len(verdicts), (w + 1) * WORD_BITS)):
             bit = lit(1 << (k - w * WORD_BITS))
-            pred = passes[k]
-            p_word = exp.Add(this=p_word, expression=case([(exp.Paren(this=pred), bit)], lit(0)))
-            u_word = exp.Add(
-                this=u_word,
-                expression=case([(exp.Is(this=exp.Paren(this=pred), expression=exp.null()), bit)], lit(0)),
-            )
+            passes, fails = verdicts[k]
+            neither = exp.Not(this=paren(or_(passes.copy(), fails)))
+            p_word = exp.Add(this=p_word, expression=exp.Mul(this=_bigint(passes), expression=bit))
+            u_word = exp.Add(this=u_word, expression=exp.Mul(this=_bigint(neither), expression=bit.copy()))
         passed.append(p_word)
         unknown.append(u_word)
     return passed, unknown
+
+
+def _bigint(value: exp.Expression) -> exp.Expression:
+    return exp.cast(paren(value), "BIGINT", copy=False)
 
 
 def histogram_query(
@@ -53,13 +56,17 @@ def histogram_query(
     n_words = words_needed(trials)
     branches = []
     for trial in trials:
-        passes = [compiler.passes(c) for c in trial.criteria]
+        verdicts = [compiler.verdict(c) for c in trial.criteria]
         source: exp.Expression | str = table
         if group_outside:
-            values = [p.as_(f"c{k}", copy=False) for k, p in enumerate(passes)]
+            values = [
+                e.as_(f"c{k}{side}", copy=False)
+                for k, v in enumerate(verdicts)
+                for e, side in zip(v, "pf", strict=True)
+            ]
             source = exp.select(col("site_id"), *values).from_(table, copy=False).subquery("criteria")
-            passes = [col(f"c{k}") for k in range(len(passes))]
-        passed, unknown = mask_words(passes, n_words)
+            verdicts = [(col(f"c{k}p"), col(f"c{k}f")) for k in range(len(verdicts))]
+        passed, unknown = mask_words(verdicts, n_words)
         select = [lit(trial.id).as_("trial_id", copy=False), col("site_id")]
         words = [w.as_(f"p{i}", copy=False) for i, w in enumerate(passed)]
         words += [w.as_(f"u{i}", copy=False) for i, w in enumerate(unknown)]

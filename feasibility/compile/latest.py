@@ -34,6 +34,11 @@ def day_number(d: exp.Expression) -> exp.Expression:
     return exp.DateDiff(this=d, expression=date_lit(EPOCH), unit=exp.Var(this="DAY"))
 
 
+def from_day_number(day: exp.Expression) -> exp.Expression:
+    """The date of a day number (see `day_number`)."""
+    return exp.DateAdd(this=date_lit(EPOCH), expression=exp.cast(day, "INT"), unit=exp.Var(this="DAY"))
+
+
 def _hugeint(e: exp.Expression) -> exp.Expression:
     return exp.cast(e, "HUGEINT", copy=False)
 

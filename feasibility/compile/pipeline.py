@@ -29,7 +29,7 @@ from feasibility.compile.atoms import atom_masks_query
 from feasibility.compile.histogram import histogram_query
 from feasibility.compile.plan import Plan
 from feasibility.compile.predicates import PredicateCompiler
-from feasibility.compile.sqlexpr import agg_filter, and_, col, func, lit, or_, union_all
+from feasibility.compile.sqlexpr import agg_filter, and_, col, func, lit, or_, paren, union_all
 from feasibility.compile.tables import MONTHLY, RUN, Tables
 from feasibility.criteria.model import Trial
 from feasibility.errors import FeasibilityError
@@ -246,9 +246,9 @@ def first_eligible_query(trials: Sequence[Trial], compiler: PredicateCompiler, t
     at which they were eligible, and potentially eligible (NULL: at none)."""
     branches = []
     for trial in trials:
-        all_pass = and_(*[exp.Paren(this=compiler.passes(c)) for c in trial.criteria])
-        eligible = func("coalesce", all_pass, exp.false())
-        potential = func("coalesce", all_pass.copy(), exp.true())
+        verdicts = [compiler.verdict(c) for c in trial.criteria]
+        eligible = and_(*[passes for passes, _ in verdicts])
+        potential = exp.Not(this=paren(or_(*[fails for _, fails in verdicts])))
         per_patient = (
             exp.select(
                 func("min", col("site_id")).as_("site_id", copy=False),

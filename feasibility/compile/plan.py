@@ -129,12 +129,24 @@ class Plan:
         return bool(coverage_features(atom, concept_id, self.concepts[concept_id]))
 
     @property
-    def has_uln_atoms(self) -> bool:
-        return any(isinstance(a, Measurement) and a.uln for a in self.atoms)
+    def uln_concepts(self) -> tuple[int, ...]:
+        """Concepts with atoms on multiples of the upper limit of normal."""
+        return tuple(
+            sorted({self.concept_id(a.concept) for a in self.atoms if isinstance(a, Measurement) and a.uln})
+        )
 
     @property
-    def has_result_atoms(self) -> bool:
-        return any(isinstance(a, Measurement) and a.result is not None for a in self.atoms)
+    def positivity_concepts(self) -> tuple[int, ...]:
+        """Concepts with atoms on a positive or negative result."""
+        return tuple(
+            sorted(
+                {
+                    self.concept_id(a.concept)
+                    for a in self.atoms
+                    if isinstance(a, Measurement) and a.result is not None
+                }
+            )
+        )
 
     @property
     def needs_first_date(self) -> bool:

@@ -1,14 +1,17 @@
-"""Rules -> three-valued SQL predicates over the per-patient feature table.
+"""Rules -> SQL predicates over the per-patient feature table.
 
-A predicate is a boolean expression that is NULL when the answer is UNKNOWN. SQL's AND, OR
-and NOT already follow Kleene's three-valued logic, so combinators map one to one.
+A rule compiles to a pair of two-valued booleans, (is TRUE, is FALSE); neither means
+UNKNOWN. Kleene's three-valued logic becomes plain Boolean algebra on the pair (AND: TRUE
+if all are TRUE, FALSE if any is FALSE; NOT swaps the two), which a vectorised engine
+evaluates without the CASE branches a NULL-valued predicate needs at every step. `rule`
+gives the familiar three-valued form (NULL for UNKNOWN) where one value is wanted.
 """
 
 from __future__ import annotations
 
 from sqlglot import exp
 
-from feasibility.compile.atoms import atom_from_masks, in_window, with_missing
+from feasibility.compile.atoms import atom_pair, in_window, with_missing
 from feasibility.compile.plan import Plan
 from feasibility.compile.sqlexpr import (
     FALSE,
@@ -41,6 +44,29 @@ from feasibility.criteria.model import (
     Sex,
 )
 
+Pair = tuple[exp.Expression, exp.Expression]  # (is TRUE, is FALSE), never NULL
+
+
+def _is(value: exp.Expression) -> exp.Expression:
+    """A three-valued boolean as a two-valued one: TRUE only when it is TRUE."""
+    return func("coalesce", paren(value), exp.false())
+
+
+def from_three_valued(value: exp.Expression) -> Pair:
+    return _is(value), _is(not_(value.copy()))
+
+
+def to_three_valued(pair: Pair) -> exp.Expression:
+    is_true, is_false = pair
+    return case([(is_true, TRUE), (is_false, FALSE)])
+
+
+def _count(values: list[exp.Expression]) -> exp.Expression:
+    total: exp.Expression = lit(0)
+    for value in values:
+        total = exp.Add(this=total, expression=exp.cast(paren(value), "INT"))
+    return total
+
 
 class PredicateCompiler:
     """Compiles rules against one feature plan."""
@@ -49,14 +75,36 @@ class PredicateCompiler:
         self.plan = plan
         self.index = col("idx")
 
-    # ------------------------------------------------------------ atoms
-
     def rule(self, rule: Rule) -> exp.Expression:
         """The rule's value per patient: TRUE, FALSE or NULL for UNKNOWN."""
+        return to_three_valued(self.pair(rule))
+
+    def pair(self, rule: Rule) -> Pair:
+        """The rule's value per patient as (is TRUE, is FALSE)."""
         if isinstance(rule, History | Measurement | Medication):
-            return atom_from_masks(self.plan, rule)
+            return atom_pair(self.plan, rule)
+        if isinstance(rule, All):
+            parts = [self.pair(p) for p in rule.parts]
+            return and_(*(t for t, _ in parts)), or_(*(f for _, f in parts))
+        if isinstance(rule, AnyOf):
+            parts = [self.pair(p) for p in rule.parts]
+            return or_(*(t for t, _ in parts)), and_(*(f for _, f in parts))
+        if isinstance(rule, Not):
+            is_true, is_false = self.pair(rule.part)
+            return is_false, is_true
+        if isinstance(rule, AtLeast):
+            parts = [self.pair(p) for p in rule.parts]
+            # TRUE with n TRUE parts; FALSE when fewer than n could still be TRUE
+            true_count = _count([t for t, _ in parts])
+            possible = _count([not_(f) for _, f in parts])
+            return (
+                exp.GTE(this=true_count, expression=lit(rule.n)),
+                exp.LT(this=possible, expression=lit(rule.n)),
+            )
         method = getattr(self, f"_{type(rule).__name__.lower()}")
-        return method(rule)
+        return from_three_valued(method(rule))
+
+    # ------------------------------------------------------------ patient-level atoms
 
     def _age(self, rule: Age) -> exp.Expression:
         return compare_interval(col("age_lo"), col("age_hi"), rule.compare)
@@ -131,41 +179,16 @@ class PredicateCompiler:
         )
         return with_missing(present, verdict, rule.if_missing)
 
-    # ------------------------------------------------------------ combinators
-
-    def _all(self, rule: All) -> exp.Expression:
-        return and_(*(self.rule(p) for p in rule.parts))
-
-    def _anyof(self, rule: AnyOf) -> exp.Expression:
-        return or_(*(self.rule(p) for p in rule.parts))
-
-    def _not(self, rule: Not) -> exp.Expression:
-        return not_(self.rule(rule.part))
-
-    def _atleast(self, rule: AtLeast) -> exp.Expression:
-        parts = [self.rule(p) for p in rule.parts]
-
-        def count(cond) -> exp.Expression:
-            total: exp.Expression = lit(0)
-            for p in parts:
-                total = exp.Add(this=total, expression=case([(cond(p), lit(1))], lit(0)))
-            return total
-
-        true_count = count(lambda p: p)
-        possible = count(lambda p: exp.Not(this=exp.Is(this=paren(p), expression=FALSE)))
-        return case(
-            [
-                (exp.GTE(this=true_count, expression=lit(rule.n)), TRUE),
-                (exp.LT(this=possible, expression=lit(rule.n)), FALSE),
-            ]
-        )
-
     # ------------------------------------------------------------ criteria
 
-    def passes(self, criterion: Criterion) -> exp.Expression:
-        """Whether the patient passes the criterion: an inclusion's rule, an exclusion's
-        negation. Not assessable criteria pass everyone."""
+    def verdict(self, criterion: Criterion) -> Pair:
+        """(passes, fails) the criterion: an inclusion's rule, an exclusion's negation; a
+        criterion passed by neither is UNKNOWN. Not assessable criteria pass everyone."""
         if criterion.rule is None:
-            return TRUE
-        value = self.rule(criterion.rule)
-        return value if criterion.kind == "inclusion" else not_(value)
+            return exp.true(), exp.false()
+        is_true, is_false = self.pair(criterion.rule)
+        return (is_true, is_false) if criterion.kind == "inclusion" else (is_false, is_true)
+
+    def passes(self, criterion: Criterion) -> exp.Expression:
+        """Whether the patient passes the criterion: TRUE, FALSE or NULL for UNKNOWN."""
+        return to_three_valued(self.verdict(criterion))

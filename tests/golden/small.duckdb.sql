@@ -29,8 +29,7 @@ CREATE TABLE patient_records AS
 SELECT
   "e"."patient_id" AS patient_id,
   "m"."concept_id" AS concept_id,
-  MAX("e"."start_date") FILTER(WHERE
-    "e"."start_date" <= CAST('2025-01-01' AS DATE)) AS last_date
+  MAX("e"."start_date") AS last_date
 FROM events AS e
 INNER JOIN code_map AS m
   ON (
@@ -44,28 +43,31 @@ INNER JOIN code_map AS m
   )
 WHERE
   (
-    (
-      "e"."code" IN (
-        SELECT
-          "code"
-        FROM code_map
-      )
-    )
-    AND (
-      "m"."concept_id" IN (0, 2)
+    "e"."code" IN (
+      SELECT
+        "code"
+      FROM code_map
     )
   )
   AND (
+    "m"."concept_id" IN (0, 2)
+  )
+  AND (
     (
-      "m"."concept_id" IN (0)
+      "e"."start_date" <= CAST('2025-01-01' AS DATE)
     )
-    OR (
+    AND (
       (
-        "m"."concept_id" IN (2)
+        "m"."concept_id" IN (0)
       )
-      AND (
-        "e"."start_date" >= (
-          CAST('2025-01-01' AS DATE) - INTERVAL 6 MONTH
+      OR (
+        (
+          "m"."concept_id" IN (2)
+        )
+        AND (
+          "e"."start_date" >= (
+            CAST('2025-01-01' AS DATE) - INTERVAL 6 MONTH
+          )
         )
       )
     )
@@ -82,11 +84,12 @@ SELECT
   "g"."patient_id",
   "g"."concept_id",
   "g"."n_implausible",
-  "g"."latest_d",
   CASE
     WHEN (
       "g"."latest_number" >> 66
-    ) = DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "g"."latest_d")
+    ) = (
+      "g"."latest_number" >> 66
+    )
     AND (
       (
         "g"."latest_number" >> 65
@@ -113,10 +116,15 @@ SELECT
       ) - 9223372036854775808 AS BIGINT)
     END AS BIT) AS DOUBLE)
   END AS latest_number,
+  CAST('0001-01-01' AS DATE) + INTERVAL (CAST((
+    "g"."latest_number" >> 66
+  ) AS INT)) DAY AS latest_d,
   CASE
     WHEN (
       "g"."latest_uln" >> 66
-    ) = DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "g"."latest_d")
+    ) = (
+      "g"."latest_number" >> 66
+    )
     AND (
       (
         "g"."latest_uln" >> 65
@@ -146,7 +154,9 @@ SELECT
   CASE
     WHEN (
       "g"."latest_uln" >> 66
-    ) = DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "g"."latest_d")
+    ) = (
+      "g"."latest_number" >> 66
+    )
     THEN (
       (
         "g"."latest_uln" >> 0
@@ -157,115 +167,19 @@ FROM (
   SELECT
     "e"."patient_id" AS patient_id,
     "m"."concept_id" AS concept_id,
-    COUNT(*) FILTER(WHERE
-      "m"."is_measurement"
-      AND (
-        COALESCE((
+    COUNT(
+      CASE
+        WHEN COALESCE((
           "e"."value_num" < "m"."low"
         ) OR (
           "e"."value_num" > "m"."high"
         ), FALSE)
-      )) AS n_implausible,
-    MAX("e"."start_date") FILTER(WHERE
-      "m"."is_measurement"
-      AND (
-        "e"."start_date" <= CAST('2025-01-01' AS DATE)
-      )
-      AND (
-        (
-          NOT "e"."value_num" IS NULL
-        ) OR (
-          NOT "e"."value_text" IS NULL
-        )
-      )
-      AND (
-        NOT COALESCE((
-          "e"."value_num" < "m"."low"
-        ) OR (
-          "e"."value_num" > "m"."high"
-        ), FALSE)
-      )) AS latest_d,
+        THEN 1
+      END
+    ) AS n_implausible,
     MAX(
-      (
-        (
-          CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
-        ) << 66
-      ) + (
-        (
-          CAST(CASE
-            WHEN NOT CASE
-              WHEN (
-                "e"."value_num" IS NULL
-              ) AND (
-                "e"."text_result" = -1
-              )
-              THEN 0.0
-              ELSE "e"."value_num" * "m"."factor"
-            END IS NULL
-            THEN 1
-            ELSE 0
-          END AS INT128)
-        ) << 65
-      ) + (
-        (
-          CAST(CASE
-            WHEN CAST(CAST(CAST((
-              COALESCE(
-                CASE
-                  WHEN (
-                    "e"."value_num" IS NULL
-                  ) AND (
-                    "e"."text_result" = -1
-                  )
-                  THEN 0.0
-                  ELSE "e"."value_num" * "m"."factor"
-                END,
-                0.0
-              )
-            ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
-            THEN XOR(
-              CAST(CAST(CAST((
-                COALESCE(
-                  CASE
-                    WHEN (
-                      "e"."value_num" IS NULL
-                    ) AND (
-                      "e"."text_result" = -1
-                    )
-                    THEN 0.0
-                    ELSE "e"."value_num" * "m"."factor"
-                  END,
-                  0.0
-                )
-              ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
-              CAST(9223372036854775807 AS BIGINT)
-            )
-            ELSE CAST(CAST(CAST((
-              COALESCE(
-                CASE
-                  WHEN (
-                    "e"."value_num" IS NULL
-                  ) AND (
-                    "e"."text_result" = -1
-                  )
-                  THEN 0.0
-                  ELSE "e"."value_num" * "m"."factor"
-                END,
-                0.0
-              )
-            ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
-          END AS INT128) + 9223372036854775808
-        ) << 1
-      ) + (
-        CASE WHEN FALSE THEN 1 ELSE 0 END
-      )
-    ) FILTER(WHERE
-      (
-        "m"."is_measurement"
-        AND (
-          "e"."start_date" <= CAST('2025-01-01' AS DATE)
-        )
-        AND (
+      CASE
+        WHEN (
           (
             NOT "e"."value_num" IS NULL
           ) OR (
@@ -279,58 +193,135 @@ FROM (
             "e"."value_num" > "m"."high"
           ), FALSE)
         )
-      )
-      AND (
-        (
-          NOT "e"."value_num" IS NULL
-        ) OR (
-          "e"."text_result" = -1
-        )
-      )) AS latest_number,
-    MAX(
-      (
-        (
-          CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
-        ) << 66
-      ) + (
-        (
-          CAST(CASE
-            WHEN NOT CASE
-              WHEN (
-                "e"."value_num" IS NULL
-              ) AND (
-                "e"."text_result" = -1
-              )
-              THEN 0.0
-              WHEN "e"."ref_high" > 0
-              THEN "e"."value_num" / "e"."ref_high"
-              ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-            END IS NULL
-            THEN 1
-            ELSE 0
-          END AS INT128)
-        ) << 65
-      ) + (
-        (
-          CAST(CASE
-            WHEN CAST(CAST(CAST((
-              COALESCE(
-                CASE
-                  WHEN (
-                    "e"."value_num" IS NULL
-                  ) AND (
-                    "e"."text_result" = -1
+        THEN (
+          (
+            CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
+          ) << 66
+        ) + (
+          (
+            CAST(CASE
+              WHEN NOT CASE
+                WHEN (
+                  "e"."value_num" IS NULL
+                ) AND (
+                  "e"."text_result" = -1
+                )
+                THEN 0.0
+                ELSE "e"."value_num" * "m"."factor"
+              END IS NULL
+              THEN 1
+              ELSE 0
+            END AS INT128)
+          ) << 65
+        ) + (
+          (
+            CAST(CASE
+              WHEN CAST(CAST(CAST((
+                COALESCE(
+                  CASE
+                    WHEN (
+                      "e"."value_num" IS NULL
+                    ) AND (
+                      "e"."text_result" = -1
+                    )
+                    THEN 0.0
+                    ELSE "e"."value_num" * "m"."factor"
+                  END,
+                  0.0
+                )
+              ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
+              THEN XOR(
+                CAST(CAST(CAST((
+                  COALESCE(
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      ELSE "e"."value_num" * "m"."factor"
+                    END,
+                    0.0
                   )
-                  THEN 0.0
-                  WHEN "e"."ref_high" > 0
-                  THEN "e"."value_num" / "e"."ref_high"
-                  ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                END,
-                0.0
+                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
+                CAST(9223372036854775807 AS BIGINT)
               )
-            ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
-            THEN XOR(
-              CAST(CAST(CAST((
+              ELSE CAST(CAST(CAST((
+                COALESCE(
+                  CASE
+                    WHEN (
+                      "e"."value_num" IS NULL
+                    ) AND (
+                      "e"."text_result" = -1
+                    )
+                    THEN 0.0
+                    ELSE "e"."value_num" * "m"."factor"
+                  END,
+                  0.0
+                )
+              ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
+            END AS INT128) + 9223372036854775808
+          ) << 1
+        ) + (
+          CASE WHEN FALSE THEN 1 ELSE 0 END
+        )
+      END
+    ) AS latest_number,
+    MAX(
+      CASE
+        WHEN (
+          (
+            (
+              NOT "e"."value_num" IS NULL
+            ) OR (
+              NOT "e"."value_text" IS NULL
+            )
+          )
+          AND (
+            NOT COALESCE((
+              "e"."value_num" < "m"."low"
+            ) OR (
+              "e"."value_num" > "m"."high"
+            ), FALSE)
+          )
+        )
+        AND (
+          (
+            NOT "e"."value_num" IS NULL
+          ) OR (
+            "e"."text_result" = -1
+          )
+        )
+        AND (
+          "m"."concept_id" IN (1)
+        )
+        THEN (
+          (
+            CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
+          ) << 66
+        ) + (
+          (
+            CAST(CASE
+              WHEN NOT CASE
+                WHEN (
+                  "e"."value_num" IS NULL
+                ) AND (
+                  "e"."text_result" = -1
+                )
+                THEN 0.0
+                WHEN "e"."ref_high" > 0
+                THEN "e"."value_num" / "e"."ref_high"
+                ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+              END IS NULL
+              THEN 1
+              ELSE 0
+            END AS INT128)
+          ) << 65
+        ) + (
+          (
+            CAST(CASE
+              WHEN CAST(CAST(CAST((
                 COALESCE(
                   CASE
                     WHEN (
@@ -345,67 +336,58 @@ FROM (
                   END,
                   0.0
                 )
-              ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
-              CAST(9223372036854775807 AS BIGINT)
-            )
-            ELSE CAST(CAST(CAST((
-              COALESCE(
-                CASE
-                  WHEN (
-                    "e"."value_num" IS NULL
-                  ) AND (
-                    "e"."text_result" = -1
+              ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
+              THEN XOR(
+                CAST(CAST(CAST((
+                  COALESCE(
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      WHEN "e"."ref_high" > 0
+                      THEN "e"."value_num" / "e"."ref_high"
+                      ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                    END,
+                    0.0
                   )
-                  THEN 0.0
-                  WHEN "e"."ref_high" > 0
-                  THEN "e"."value_num" / "e"."ref_high"
-                  ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                END,
-                0.0
+                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
+                CAST(9223372036854775807 AS BIGINT)
               )
-            ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
-          END AS INT128) + 9223372036854775808
-        ) << 1
-      ) + (
-        CASE
-          WHEN (
-            NOT "e"."value_num" IS NULL
-          )
-          AND (
-            NOT COALESCE("e"."ref_high" > 0, FALSE)
-          )
-          THEN 1
-          ELSE 0
-        END
-      )
-    ) FILTER(WHERE
-      (
-        "m"."is_measurement"
-        AND (
-          "e"."start_date" <= CAST('2025-01-01' AS DATE)
+              ELSE CAST(CAST(CAST((
+                COALESCE(
+                  CASE
+                    WHEN (
+                      "e"."value_num" IS NULL
+                    ) AND (
+                      "e"."text_result" = -1
+                    )
+                    THEN 0.0
+                    WHEN "e"."ref_high" > 0
+                    THEN "e"."value_num" / "e"."ref_high"
+                    ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                  END,
+                  0.0
+                )
+              ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
+            END AS INT128) + 9223372036854775808
+          ) << 1
+        ) + (
+          CASE
+            WHEN (
+              NOT "e"."value_num" IS NULL
+            )
+            AND (
+              NOT COALESCE("e"."ref_high" > 0, FALSE)
+            )
+            THEN 1
+            ELSE 0
+          END
         )
-        AND (
-          (
-            NOT "e"."value_num" IS NULL
-          ) OR (
-            NOT "e"."value_text" IS NULL
-          )
-        )
-        AND (
-          NOT COALESCE((
-            "e"."value_num" < "m"."low"
-          ) OR (
-            "e"."value_num" > "m"."high"
-          ), FALSE)
-        )
-      )
-      AND (
-        (
-          NOT "e"."value_num" IS NULL
-        ) OR (
-          "e"."text_result" = -1
-        )
-      )) AS latest_uln
+      END
+    ) AS latest_uln
   FROM (
     SELECT
       *,
@@ -444,23 +426,26 @@ FROM (
     )
   WHERE
     (
-      (
-        "e"."code" IN (
-          SELECT
-            "code"
-          FROM code_map
-        )
-      )
-      AND (
-        "m"."concept_id" IN (1)
+      "e"."code" IN (
+        SELECT
+          "code"
+        FROM code_map
       )
     )
     AND (
+      "m"."concept_id" IN (1)
+    )
+    AND (
       (
-        "m"."concept_id" IN (1)
+        "e"."start_date" <= CAST('2025-01-01' AS DATE)
       )
       AND (
-        "e"."start_date" >= CAST('2025-01-01' AS DATE) - 90
+        (
+          "m"."concept_id" IN (1)
+        )
+        AND (
+          "e"."start_date" >= CAST('2025-01-01' AS DATE) - 90
+        )
       )
     )
   GROUP BY
@@ -499,10 +484,10 @@ SELECT
   MIN("e"."birth_date") AS bd_lo,
   MAX("e"."birth_date") AS bd_hi,
   MIN("e"."start_date") AS first_date,
-  MAX("e"."start_date") FILTER(WHERE
-    "e"."start_date" <= CAST('2025-01-01' AS DATE)) AS last_seen,
-  COUNT(*) FILTER(WHERE
-    "e"."start_date" > CAST('2025-01-01' AS DATE)) AS n_future
+  MAX(
+    CASE WHEN "e"."start_date" <= CAST('2025-01-01' AS DATE) THEN "e"."start_date" END
+  ) AS last_seen,
+  COUNT(CASE WHEN "e"."start_date" > CAST('2025-01-01' AS DATE) THEN 1 END) AS n_future
 FROM events AS e
 GROUP BY
   "e"."patient_id";
@@ -669,146 +654,159 @@ FROM (
 SELECT
   'SMALL' AS trial_id,
   "site_id",
-  CAST(0 AS BIGINT) + CASE
-    WHEN (
-      CASE
-        WHEN (
-          "age_lo" >= 18.0
-        ) AND (
-          "age_hi" >= 18.0
-        )
-        THEN TRUE
-        WHEN (
-          NOT (
+  CAST(0 AS BIGINT) + CAST((
+    COALESCE(
+      (
+        CASE
+          WHEN (
             "age_lo" >= 18.0
-          )
-        ) AND (
-          NOT (
+          ) AND (
             "age_hi" >= 18.0
           )
-        )
-        THEN FALSE
-      END
-    )
-    THEN 1
-    ELSE 0
-  END + CASE
-    WHEN (
-      CASE
-        WHEN "a0" & 3 = 3
-        THEN TRUE
-        WHEN "a0" & 3 = 1
-        THEN FALSE
-        WHEN "a0" & 3 = 2
-        THEN CAST(NULL AS BOOLEAN)
-        ELSE FALSE
-      END
-    )
-    THEN 2
-    ELSE 0
-  END + CASE
-    WHEN (
-      CASE
-        WHEN "a0" & 12 = 12
-        THEN TRUE
-        WHEN "a0" & 12 = 4
-        THEN FALSE
-        WHEN "a0" & 12 = 8
-        THEN CAST(NULL AS BOOLEAN)
-        ELSE CAST(NULL AS BOOLEAN)
-      END
-    )
-    THEN 4
-    ELSE 0
-  END + CASE
-    WHEN (
-      NOT (
-        CASE
-          WHEN "a0" & 48 = 48
           THEN TRUE
-          WHEN "a0" & 48 = 16
+          WHEN (
+            NOT (
+              "age_lo" >= 18.0
+            )
+          ) AND (
+            NOT (
+              "age_hi" >= 18.0
+            )
+          )
           THEN FALSE
-          WHEN "a0" & 48 = 32
-          THEN CAST(NULL AS BOOLEAN)
-          ELSE FALSE
         END
+      ),
+      FALSE
+    )
+  ) AS BIGINT) * 1 + CAST((
+    (
+      "a0" & 3
+    ) = 3
+  ) AS BIGINT) * 2 + CAST((
+    (
+      "a0" & 12
+    ) = 12
+  ) AS BIGINT) * 4 + CAST((
+    (
+      (
+        "a0" & 48
+      ) = 16
+    ) OR (
+      (
+        "a0" & 48
+      ) = 0
+    )
+  ) AS BIGINT) * 8 + CAST(TRUE AS BIGINT) * 16 AS p0,
+  CAST(0 AS BIGINT) + CAST((
+    NOT (
+      (
+        COALESCE(
+          (
+            CASE
+              WHEN (
+                "age_lo" >= 18.0
+              ) AND (
+                "age_hi" >= 18.0
+              )
+              THEN TRUE
+              WHEN (
+                NOT (
+                  "age_lo" >= 18.0
+                )
+              ) AND (
+                NOT (
+                  "age_hi" >= 18.0
+                )
+              )
+              THEN FALSE
+            END
+          ),
+          FALSE
+        )
+      )
+      OR (
+        COALESCE(
+          (
+            NOT (
+              CASE
+                WHEN (
+                  "age_lo" >= 18.0
+                ) AND (
+                  "age_hi" >= 18.0
+                )
+                THEN TRUE
+                WHEN (
+                  NOT (
+                    "age_lo" >= 18.0
+                  )
+                ) AND (
+                  NOT (
+                    "age_hi" >= 18.0
+                  )
+                )
+                THEN FALSE
+              END
+            )
+          ),
+          FALSE
+        )
       )
     )
-    THEN 8
-    ELSE 0
-  END + CASE WHEN (
-    TRUE
-  ) THEN 16 ELSE 0 END AS p0,
-  CAST(0 AS BIGINT) + CASE
-    WHEN (
-      CASE
-        WHEN (
-          "age_lo" >= 18.0
-        ) AND (
-          "age_hi" >= 18.0
-        )
-        THEN TRUE
-        WHEN (
-          NOT (
-            "age_lo" >= 18.0
-          )
-        ) AND (
-          NOT (
-            "age_hi" >= 18.0
-          )
-        )
-        THEN FALSE
-      END
-    ) IS NULL
-    THEN 1
-    ELSE 0
-  END + CASE
-    WHEN (
-      CASE
-        WHEN "a0" & 3 = 3
-        THEN TRUE
-        WHEN "a0" & 3 = 1
-        THEN FALSE
-        WHEN "a0" & 3 = 2
-        THEN CAST(NULL AS BOOLEAN)
-        ELSE FALSE
-      END
-    ) IS NULL
-    THEN 2
-    ELSE 0
-  END + CASE
-    WHEN (
-      CASE
-        WHEN "a0" & 12 = 12
-        THEN TRUE
-        WHEN "a0" & 12 = 4
-        THEN FALSE
-        WHEN "a0" & 12 = 8
-        THEN CAST(NULL AS BOOLEAN)
-        ELSE CAST(NULL AS BOOLEAN)
-      END
-    ) IS NULL
-    THEN 4
-    ELSE 0
-  END + CASE
-    WHEN (
-      NOT (
-        CASE
-          WHEN "a0" & 48 = 48
-          THEN TRUE
-          WHEN "a0" & 48 = 16
-          THEN FALSE
-          WHEN "a0" & 48 = 32
-          THEN CAST(NULL AS BOOLEAN)
-          ELSE FALSE
-        END
+  ) AS BIGINT) * 1 + CAST((
+    NOT (
+      (
+        (
+          "a0" & 3
+        ) = 3
       )
-    ) IS NULL
-    THEN 8
-    ELSE 0
-  END + CASE WHEN (
-    TRUE
-  ) IS NULL THEN 16 ELSE 0 END AS u0,
+      OR (
+        (
+          (
+            "a0" & 3
+          ) = 1
+        ) OR (
+          (
+            "a0" & 3
+          ) = 0
+        )
+      )
+    )
+  ) AS BIGINT) * 2 + CAST((
+    NOT (
+      (
+        (
+          "a0" & 12
+        ) = 12
+      ) OR (
+        (
+          "a0" & 12
+        ) = 4
+      )
+    )
+  ) AS BIGINT) * 4 + CAST((
+    NOT (
+      (
+        (
+          (
+            "a0" & 48
+          ) = 16
+        ) OR (
+          (
+            "a0" & 48
+          ) = 0
+        )
+      )
+      OR (
+        (
+          "a0" & 48
+        ) = 48
+      )
+    )
+  ) AS BIGINT) * 8 + CAST((
+    NOT (
+      TRUE OR FALSE
+    )
+  ) AS BIGINT) * 16 AS u0,
   COUNT(*) AS n
 FROM patients
 GROUP BY

@@ -29,8 +29,7 @@ CREATE TABLE patient_records AS
 SELECT
   `e`.`patient_id` AS patient_id,
   `m`.`concept_id` AS concept_id,
-  MAX(`e`.`start_date`) FILTER(WHERE
-    `e`.`start_date` <= CAST('2025-01-01' AS DATE)) AS last_date
+  MAX(`e`.`start_date`) AS last_date
 FROM events AS e
 INNER JOIN code_map AS m
   ON (
@@ -44,27 +43,30 @@ INNER JOIN code_map AS m
   )
 WHERE
   (
-    (
-      `e`.`code` IN (
-        SELECT
-          `code`
-        FROM code_map
-      )
-    )
-    AND (
-      `m`.`concept_id` IN (0, 2)
+    `e`.`code` IN (
+      SELECT
+        `code`
+      FROM code_map
     )
   )
   AND (
+    `m`.`concept_id` IN (0, 2)
+  )
+  AND (
     (
-      `m`.`concept_id` IN (0)
+      `e`.`start_date` <= CAST('2025-01-01' AS DATE)
     )
-    OR (
+    AND (
       (
-        `m`.`concept_id` IN (2)
+        `m`.`concept_id` IN (0)
       )
-      AND (
-        `e`.`start_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
+      OR (
+        (
+          `m`.`concept_id` IN (2)
+        )
+        AND (
+          `e`.`start_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
+        )
       )
     )
   )
@@ -78,92 +80,36 @@ SELECT
   `g`.`patient_id`,
   `g`.`concept_id`,
   `g`.`n_implausible`,
-  `g`.`latest_d`,
   CASE
-    WHEN `g`.`latest_number`.d = DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `g`.`latest_d`)
-    AND `g`.`latest_number`.k = 1
+    WHEN `g`.`latest_number`.d = `g`.`latest_number`.d AND `g`.`latest_number`.k = 1
     THEN `g`.`latest_number`.v
   END AS latest_number,
+  DATE_ADD(CAST('0001-01-01' AS DATE), CAST(`g`.`latest_number`.d AS INT)) AS latest_d,
   CASE
-    WHEN `g`.`latest_uln`.d = DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `g`.`latest_d`)
-    AND `g`.`latest_uln`.k = 1
+    WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d AND `g`.`latest_uln`.k = 1
     THEN `g`.`latest_uln`.v
   END AS latest_uln,
   CASE
-    WHEN `g`.`latest_uln`.d = DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `g`.`latest_d`)
+    WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d
     THEN `g`.`latest_uln`.f = 1
   END AS latest_uln_default
 FROM (
   SELECT
     `e`.`patient_id` AS patient_id,
     `m`.`concept_id` AS concept_id,
-    COUNT(*) FILTER(WHERE
-      `m`.`is_measurement`
-      AND (
-        COALESCE((
+    COUNT(
+      CASE
+        WHEN COALESCE((
           `e`.`value_num` < `m`.`low`
         ) OR (
           `e`.`value_num` > `m`.`high`
         ), FALSE)
-      )) AS n_implausible,
-    MAX(`e`.`start_date`) FILTER(WHERE
-      `m`.`is_measurement`
-      AND (
-        `e`.`start_date` <= CAST('2025-01-01' AS DATE)
-      )
-      AND (
-        (
-          NOT `e`.`value_num` IS NULL
-        ) OR (
-          NOT `e`.`value_text` IS NULL
-        )
-      )
-      AND (
-        NOT COALESCE((
-          `e`.`value_num` < `m`.`low`
-        ) OR (
-          `e`.`value_num` > `m`.`high`
-        ), FALSE)
-      )) AS latest_d,
+        THEN 1
+      END
+    ) AS n_implausible,
     MAX(
-      STRUCT(
-        DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
-        CASE
-          WHEN NOT CASE
-            WHEN (
-              `e`.`value_num` IS NULL
-            ) AND (
-              `e`.`text_result` = -1
-            )
-            THEN 0.0
-            ELSE `e`.`value_num` * `m`.`factor`
-          END IS NULL
-          THEN 1
-          ELSE 0
-        END AS k,
-        CAST((
-          COALESCE(
-            CASE
-              WHEN (
-                `e`.`value_num` IS NULL
-              ) AND (
-                `e`.`text_result` = -1
-              )
-              THEN 0.0
-              ELSE `e`.`value_num` * `m`.`factor`
-            END,
-            0.0
-          )
-        ) + 0.0 AS DOUBLE) AS v,
-        CASE WHEN FALSE THEN 1 ELSE 0 END AS f
-      )
-    ) FILTER(WHERE
-      (
-        `m`.`is_measurement`
-        AND (
-          `e`.`start_date` <= CAST('2025-01-01' AS DATE)
-        )
-        AND (
+      CASE
+        WHEN (
           (
             NOT `e`.`value_num` IS NULL
           ) OR (
@@ -177,35 +123,71 @@ FROM (
             `e`.`value_num` > `m`.`high`
           ), FALSE)
         )
-      )
-      AND (
-        (
-          NOT `e`.`value_num` IS NULL
-        ) OR (
-          `e`.`text_result` = -1
-        )
-      )) AS latest_number,
-    MAX(
-      STRUCT(
-        DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
-        CASE
-          WHEN NOT CASE
-            WHEN (
-              `e`.`value_num` IS NULL
-            ) AND (
-              `e`.`text_result` = -1
+        THEN STRUCT(
+          DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
+          CASE
+            WHEN NOT CASE
+              WHEN (
+                `e`.`value_num` IS NULL
+              ) AND (
+                `e`.`text_result` = -1
+              )
+              THEN 0.0
+              ELSE `e`.`value_num` * `m`.`factor`
+            END IS NULL
+            THEN 1
+            ELSE 0
+          END AS k,
+          CAST((
+            COALESCE(
+              CASE
+                WHEN (
+                  `e`.`value_num` IS NULL
+                ) AND (
+                  `e`.`text_result` = -1
+                )
+                THEN 0.0
+                ELSE `e`.`value_num` * `m`.`factor`
+              END,
+              0.0
             )
-            THEN 0.0
-            WHEN `e`.`ref_high` > 0
-            THEN `e`.`value_num` / `e`.`ref_high`
-            ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
-          END IS NULL
-          THEN 1
-          ELSE 0
-        END AS k,
-        CAST((
-          COALESCE(
-            CASE
+          ) + 0.0 AS DOUBLE) AS v,
+          CASE WHEN FALSE THEN 1 ELSE 0 END AS f
+        )
+      END
+    ) AS latest_number,
+    MAX(
+      CASE
+        WHEN (
+          (
+            (
+              NOT `e`.`value_num` IS NULL
+            ) OR (
+              NOT `e`.`value_text` IS NULL
+            )
+          )
+          AND (
+            NOT COALESCE((
+              `e`.`value_num` < `m`.`low`
+            ) OR (
+              `e`.`value_num` > `m`.`high`
+            ), FALSE)
+          )
+        )
+        AND (
+          (
+            NOT `e`.`value_num` IS NULL
+          ) OR (
+            `e`.`text_result` = -1
+          )
+        )
+        AND (
+          `m`.`concept_id` IN (1)
+        )
+        THEN STRUCT(
+          DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
+          CASE
+            WHEN NOT CASE
               WHEN (
                 `e`.`value_num` IS NULL
               ) AND (
@@ -215,49 +197,39 @@ FROM (
               WHEN `e`.`ref_high` > 0
               THEN `e`.`value_num` / `e`.`ref_high`
               ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
-            END,
-            0.0
-          )
-        ) + 0.0 AS DOUBLE) AS v,
-        CASE
-          WHEN (
-            NOT `e`.`value_num` IS NULL
-          )
-          AND (
-            NOT COALESCE(`e`.`ref_high` > 0, FALSE)
-          )
-          THEN 1
-          ELSE 0
-        END AS f
-      )
-    ) FILTER(WHERE
-      (
-        `m`.`is_measurement`
-        AND (
-          `e`.`start_date` <= CAST('2025-01-01' AS DATE)
+            END IS NULL
+            THEN 1
+            ELSE 0
+          END AS k,
+          CAST((
+            COALESCE(
+              CASE
+                WHEN (
+                  `e`.`value_num` IS NULL
+                ) AND (
+                  `e`.`text_result` = -1
+                )
+                THEN 0.0
+                WHEN `e`.`ref_high` > 0
+                THEN `e`.`value_num` / `e`.`ref_high`
+                ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
+              END,
+              0.0
+            )
+          ) + 0.0 AS DOUBLE) AS v,
+          CASE
+            WHEN (
+              NOT `e`.`value_num` IS NULL
+            )
+            AND (
+              NOT COALESCE(`e`.`ref_high` > 0, FALSE)
+            )
+            THEN 1
+            ELSE 0
+          END AS f
         )
-        AND (
-          (
-            NOT `e`.`value_num` IS NULL
-          ) OR (
-            NOT `e`.`value_text` IS NULL
-          )
-        )
-        AND (
-          NOT COALESCE((
-            `e`.`value_num` < `m`.`low`
-          ) OR (
-            `e`.`value_num` > `m`.`high`
-          ), FALSE)
-        )
-      )
-      AND (
-        (
-          NOT `e`.`value_num` IS NULL
-        ) OR (
-          `e`.`text_result` = -1
-        )
-      )) AS latest_uln
+      END
+    ) AS latest_uln
   FROM (
     SELECT
       *,
@@ -296,23 +268,26 @@ FROM (
     )
   WHERE
     (
-      (
-        `e`.`code` IN (
-          SELECT
-            `code`
-          FROM code_map
-        )
-      )
-      AND (
-        `m`.`concept_id` IN (1)
+      `e`.`code` IN (
+        SELECT
+          `code`
+        FROM code_map
       )
     )
     AND (
+      `m`.`concept_id` IN (1)
+    )
+    AND (
       (
-        `m`.`concept_id` IN (1)
+        `e`.`start_date` <= CAST('2025-01-01' AS DATE)
       )
       AND (
-        `e`.`start_date` >= CAST('2025-01-01' AS DATE) - 90
+        (
+          `m`.`concept_id` IN (1)
+        )
+        AND (
+          `e`.`start_date` >= CAST('2025-01-01' AS DATE) - 90
+        )
       )
     )
   GROUP BY
@@ -349,10 +324,10 @@ SELECT
   MIN(`e`.`birth_date`) AS bd_lo,
   MAX(`e`.`birth_date`) AS bd_hi,
   MIN(`e`.`start_date`) AS first_date,
-  MAX(`e`.`start_date`) FILTER(WHERE
-    `e`.`start_date` <= CAST('2025-01-01' AS DATE)) AS last_seen,
-  COUNT(*) FILTER(WHERE
-    `e`.`start_date` > CAST('2025-01-01' AS DATE)) AS n_future
+  MAX(
+    CASE WHEN `e`.`start_date` <= CAST('2025-01-01' AS DATE) THEN `e`.`start_date` END
+  ) AS last_seen,
+  COUNT(CASE WHEN `e`.`start_date` > CAST('2025-01-01' AS DATE) THEN 1 END) AS n_future
 FROM events AS e
 GROUP BY
   `e`.`patient_id`;
@@ -521,79 +496,111 @@ SELECT
 FROM (
   SELECT
     `site_id`,
-    CAST(0 AS BIGINT) + CASE WHEN (
-      `c0`
-    ) THEN 1 ELSE 0 END + CASE WHEN (
-      `c1`
-    ) THEN 2 ELSE 0 END + CASE WHEN (
-      `c2`
-    ) THEN 4 ELSE 0 END + CASE WHEN (
-      `c3`
-    ) THEN 8 ELSE 0 END + CASE WHEN (
-      `c4`
-    ) THEN 16 ELSE 0 END AS p0,
-    CAST(0 AS BIGINT) + CASE WHEN (
-      `c0`
-    ) IS NULL THEN 1 ELSE 0 END + CASE WHEN (
-      `c1`
-    ) IS NULL THEN 2 ELSE 0 END + CASE WHEN (
-      `c2`
-    ) IS NULL THEN 4 ELSE 0 END + CASE WHEN (
-      `c3`
-    ) IS NULL THEN 8 ELSE 0 END + CASE WHEN (
-      `c4`
-    ) IS NULL THEN 16 ELSE 0 END AS u0
+    CAST(0 AS BIGINT) + CAST(`c0p` AS BIGINT) * 1 + CAST(`c1p` AS BIGINT) * 2 + CAST(`c2p` AS BIGINT) * 4 + CAST(`c3p` AS BIGINT) * 8 + CAST(`c4p` AS BIGINT) * 16 AS p0,
+    CAST(0 AS BIGINT) + CAST((
+      NOT (
+        `c0p` OR `c0f`
+      )
+    ) AS BIGINT) * 1 + CAST((
+      NOT (
+        `c1p` OR `c1f`
+      )
+    ) AS BIGINT) * 2 + CAST((
+      NOT (
+        `c2p` OR `c2f`
+      )
+    ) AS BIGINT) * 4 + CAST((
+      NOT (
+        `c3p` OR `c3f`
+      )
+    ) AS BIGINT) * 8 + CAST((
+      NOT (
+        `c4p` OR `c4f`
+      )
+    ) AS BIGINT) * 16 AS u0
   FROM (
     SELECT
       `site_id`,
-      CASE
-        WHEN (
-          `age_lo` >= 18.0
-        ) AND (
-          `age_hi` >= 18.0
-        )
-        THEN TRUE
-        WHEN (
+      COALESCE(
+        (
+          CASE
+            WHEN (
+              `age_lo` >= 18.0
+            ) AND (
+              `age_hi` >= 18.0
+            )
+            THEN TRUE
+            WHEN (
+              NOT (
+                `age_lo` >= 18.0
+              )
+            ) AND (
+              NOT (
+                `age_hi` >= 18.0
+              )
+            )
+            THEN FALSE
+          END
+        ),
+        FALSE
+      ) AS c0p,
+      COALESCE(
+        (
           NOT (
-            `age_lo` >= 18.0
+            CASE
+              WHEN (
+                `age_lo` >= 18.0
+              ) AND (
+                `age_hi` >= 18.0
+              )
+              THEN TRUE
+              WHEN (
+                NOT (
+                  `age_lo` >= 18.0
+                )
+              ) AND (
+                NOT (
+                  `age_hi` >= 18.0
+                )
+              )
+              THEN FALSE
+            END
           )
-        ) AND (
-          NOT (
-            `age_hi` >= 18.0
-          )
-        )
-        THEN FALSE
-      END AS c0,
-      CASE
-        WHEN `a0` & 3 = 3
-        THEN TRUE
-        WHEN `a0` & 3 = 1
-        THEN FALSE
-        WHEN `a0` & 3 = 2
-        THEN CAST(NULL AS BOOLEAN)
-        ELSE FALSE
-      END AS c1,
-      CASE
-        WHEN `a0` & 12 = 12
-        THEN TRUE
-        WHEN `a0` & 12 = 4
-        THEN FALSE
-        WHEN `a0` & 12 = 8
-        THEN CAST(NULL AS BOOLEAN)
-        ELSE CAST(NULL AS BOOLEAN)
-      END AS c2,
-      NOT (
-        CASE
-          WHEN `a0` & 48 = 48
-          THEN TRUE
-          WHEN `a0` & 48 = 16
-          THEN FALSE
-          WHEN `a0` & 48 = 32
-          THEN CAST(NULL AS BOOLEAN)
-          ELSE FALSE
-        END
-      ) AS c3,
-      TRUE AS c4
+        ),
+        FALSE
+      ) AS c0f,
+      (
+        `a0` & 3
+      ) = 3 AS c1p,
+      (
+        (
+          `a0` & 3
+        ) = 1
+      ) OR (
+        (
+          `a0` & 3
+        ) = 0
+      ) AS c1f,
+      (
+        `a0` & 12
+      ) = 12 AS c2p,
+      (
+        `a0` & 12
+      ) = 4 AS c2f,
+      (
+        (
+          `a0` & 48
+        ) = 16
+      ) OR (
+        (
+          `a0` & 48
+        ) = 0
+      ) AS c3p,
+      (
+        `a0` & 48
+      ) = 48 AS c3f,
+      TRUE AS c4p,
+      FALSE AS c4f
     FROM patients
   ) AS criteria
 ) AS masks
