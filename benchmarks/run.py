@@ -7,8 +7,9 @@
 For each size it generates two extracts (rows sorted by patient, rows in random order) and
 measures, each in a fresh process with the same thread count:
 - floor:  DuckDB alone grouping the file by patient;
-- expert: one hand-written DuckDB query computing, per patient and per code the trials use,
-          the latest date and the latest value;
+- expert: one hand-written DuckDB query computing, per patient and per code the trials use
+          (the codes of the extract the engine's code map holds), the latest date and the
+          latest value;
 - run:    the full `feasibility run` CLI with the four seed trials, reports written;
 - monthly: the same run with `--monthly 24` (every month end of two years evaluated, and the
           enrollment forecast), as a multiple of the plain run;
@@ -37,14 +38,16 @@ sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
 
+from feasibility.compile.plan import build_code_map, plan_features  # noqa: E402
 from feasibility.criteria.load import load_trials  # noqa: E402
 from feasibility.resources import trials_dir  # noqa: E402
 
 FLOOR = "SELECT count(*) FROM (SELECT patient_id, count(*) FROM read_parquet({file}) GROUP BY patient_id)"
+# The expert's latest date and value are used (a bare count lets DuckDB skip computing them)
 EXPERT = (
-    "SELECT count(*) FROM (SELECT patient_id, code, max(start_date) AS last_date, "
-    "arg_max(value_num, start_date) AS last_value FROM read_parquet({file}) "
-    "WHERE code IN ({codes}) GROUP BY patient_id, code)"
+    "SELECT count(*), max(last_date), sum(last_value) FROM (SELECT patient_id, code, "
+    "max(start_date) AS last_date, arg_max(value_num, start_date) AS last_value "
+    "FROM read_parquet({file}) WHERE code IN ({codes}) GROUP BY patient_id, code)"
 )
 
 
@@ -77,17 +80,17 @@ def duckdb_query(sql: str, threads: int, memory_limit: str | None) -> list[str]:
     return [sys.executable, "-c", code]
 
 
-def trial_codes() -> list[str]:
-    """Every code the seed trials' concepts list (prefix patterns as the codes themselves)."""
+def trial_codes(extract: Path) -> list[str]:
+    """Every code of the extract that a seed trial's concept uses: the raw codes of the code
+    map the engine builds from the extract's distinct (code system, code, unit) triples."""
     trials, library = load_trials(None)
-    codes = set()
-    for t in trials:
-        for name in t.concepts():
-            for p in library[name].codes:
-                codes.add(p.code)
-    # extracts spell ICD codes with dots; the expert lists both spellings
-    dotted = {f"{c[:3]}.{c[3:]}" for c in codes if len(c) > 3 and c[0].isalpha() and c[1:3].isdigit()}
-    return sorted(codes | dotted)
+    dictionary = (
+        duckdb.connect()
+        .execute("SELECT code_system, code, unit, count(*) FROM read_parquet(?) GROUP BY ALL", [str(extract)])
+        .fetchall()
+    )
+    code_map, _ = build_code_map(plan_features(trials, library), dictionary)
+    return sorted({row.code for row in code_map})
 
 
 def variant_trials(folder: Path, count: int) -> Path:
@@ -129,7 +132,6 @@ def bench_size(
     with_monthly: bool = True,
 ) -> list[dict]:
     rows = []
-    codes = ", ".join(f"'{c}'" for c in trial_codes())
     cli = [sys.executable, "-m", "feasibility"]
     trial_sets = {n: variant_trials(work / f"trials-{n}", n) for n in trial_counts if n != 4}
     for layout in ("sorted", "shuffled"):
@@ -154,6 +156,7 @@ def bench_size(
                 stderr=subprocess.DEVNULL,
             )
         file = f"'{extract}'"
+        codes = ", ".join(f"'{c}'" for c in trial_codes(extract))
         floor, _ = timed(duckdb_query(FLOOR.format(file=file), threads, memory_limit))
         expert, expert_rss = timed(duckdb_query(EXPERT.format(file=file, codes=codes), threads, memory_limit))
         options = ["--threads", str(threads), "-q", "--out", str(work / "report")]

@@ -1,0 +1,77 @@
+"""The packed figures of the latest result: one MAX must find the latest day and, on it,
+the highest known value, and the pack must give back exactly what went in."""
+
+from __future__ import annotations
+
+import itertools
+
+import duckdb
+import pytest
+from sqlglot import exp
+
+from feasibility.compile.latest import Packing
+from feasibility.compile.sqlexpr import lit
+
+VALUES = [-1e300, -7.25, -2.5, -1e-300, 0.0, 1e-300, 0.1, 3.0, 3.025, 121 / 40, 7.5, 1e10, 1e300]
+DAYS = [0, 1, 739_000, 739_001]
+
+
+def _pack(day: int, known: int, value: float, flag: int) -> exp.Expression:
+    return Packing("duckdb").pack(lit(day), lit(known), lit(value), lit(flag))
+
+
+@pytest.fixture(scope="module")
+def con():
+    return duckdb.connect()
+
+
+@pytest.mark.parametrize(("value", "flag"), list(itertools.product(VALUES, (0, 1))))
+def test_unpack_gives_back_what_was_packed(con, value, flag):
+    packing = Packing("duckdb")
+    packed = exp.Paren(this=_pack(739_000, 1, value, flag))
+    got = con.execute(
+        "SELECT "
+        + ", ".join(
+            part.sql("duckdb")
+            for part in (
+                packing.day(packed.copy()),
+                packing.known(packed.copy()),
+                packing.value(packed.copy()),
+                packing.flag(packed.copy()),
+            )
+        )
+    ).fetchone()
+    assert got == (739_000, 1, value, flag)
+
+
+def test_integer_order_is_day_then_known_then_value(con):
+    figures = [(d, k, v) for d in DAYS for k in (0, 1) for v in VALUES]
+    packed = con.execute(
+        "SELECT " + ", ".join(_pack(d, k, v, 0).sql("duckdb") for d, k, v in figures)
+    ).fetchone()
+    assert [f for _, f in sorted(zip(packed, figures, strict=True))] == sorted(figures)
+
+
+def test_minus_zero_packs_as_zero(con):
+    # -0.0 and 0.0 are one value: equal packs, so neither wins a tie it should not
+    plus, minus = con.execute(
+        f"SELECT {_pack(1, 1, 0.0, 0).sql('duckdb')}, {_pack(1, 1, -0.0, 0).sql('duckdb')}"
+    ).fetchone()
+    assert plus == minus
+
+
+def test_latest_reads_the_figure_only_on_the_latest_day(con):
+    packing = Packing("duckdb")
+    packed = exp.Paren(this=_pack(10, 1, 4.5, 0))
+    on_day, before, unknown = con.execute(
+        "SELECT "
+        + ", ".join(
+            e.sql("duckdb")
+            for e in (
+                packing.latest(packed.copy(), lit(10)),
+                packing.latest(packed.copy(), lit(11)),
+                packing.latest(exp.Paren(this=_pack(10, 0, 0.0, 0)), lit(10)),
+            )
+        )
+    ).fetchone()
+    assert (on_day, before, unknown) == (4.5, None, None)
