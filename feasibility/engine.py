@@ -14,12 +14,15 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
+from feasibility.compile.aggregate import dictionary_query
 from feasibility.compile.histogram import WORD_BITS, mask_words, words_needed
 from feasibility.compile.pipeline import (
-    code_dictionary,
     data_quality_query,
     duplicate_rows_query,
+    extract_extent,
+    extract_summary,
     monthly_statements,
+    null_patient_rows,
     statements,
 )
 from feasibility.compile.plan import CodeMapRow, Plan, build_code_map, code_map_table, plan_features
@@ -162,9 +165,14 @@ class Engine:
         step = progress or (lambda message: None)
         source = open_extract(self.con, extract, self.options.site)
         lock_down(self.con, source.files)
-        step("reading the code dictionary")
+        step("reading the extract")
         try:
-            dictionary = self._execute(self._sql(code_dictionary())).fetchall()
+            rows, latest_start = self._execute(self._sql(extract_extent())).fetchone()
+            index_default = default_index(rows, latest_start, self.options, extract)
+            first = extract_summary(index_default, source.has("index_date"))
+            self._create(first.creates, first.expression)
+            nulls = self._execute(self._sql(null_patient_rows())).fetchone()[0]
+            dictionary = self._execute(self._sql(dictionary_query(RUN.extract_summary))).fetchall()
         except FeasibilityError:
             raise
         except duckdb.Error as e:
@@ -173,7 +181,7 @@ class Engine:
                 where=extract,
                 fix="check the file is a complete parquet export",
             ) from None
-        summary = summarise_dictionary(self.plan, dictionary, self.options, extract)
+        summary = summarise_dictionary(self.plan, dictionary, nulls, index_default, extract)
         self._register_code_map(summary.code_map)
         *tables, histogram = statements(
             self.trials,
@@ -288,10 +296,29 @@ class Engine:
 # ---------------------------------------------------------------- shared with the Spark engine
 
 
+def default_index(rows: int, latest_start: date | None, options: RunOptions, extract: str) -> date:
+    """The run's default index date: --as-of, else the extract's latest start date; an
+    extract with no rows has neither and is refused."""
+    if rows == 0:
+        raise ExtractError(
+            "the extract has no rows", where=extract, fix="export at least one row per patient"
+        )
+    if options.as_of is not None:
+        return options.as_of
+    if latest_start is None:
+        raise ExtractError(
+            "no row has a start_date, so there is no default index date",
+            where=extract,
+            fix="pass --as-of DATE or add an index_date column",
+        )
+    return latest_start
+
+
 @dataclass(frozen=True)
 class DictionarySummary:
-    """What the code dictionary tells before the one pass: the extract's row count, the
-    run's default index date, the code map and the rows of unknown units per concept."""
+    """What the code dictionary tells before the passes over coded rows: the extract's row
+    count, the run's default index date, the code map and the rows of unknown units per
+    concept."""
 
     rows: int
     index_default: date
@@ -308,35 +335,18 @@ class DictionarySummary:
 
 
 def summarise_dictionary(
-    plan: Plan, dictionary: Sequence[Sequence], options: RunOptions, extract: str
+    plan: Plan, dictionary: Sequence[Sequence], null_patients: int, index_default: date, extract: str
 ) -> DictionarySummary:
-    """Check the code dictionary's rows (code_system, code, unit, n_rows, last_date,
-    null_patient_rows) and build the code map from them."""
-    rows = sum(r[3] for r in dictionary)
-    if rows == 0:
-        raise ExtractError(
-            "the extract has no rows", where=extract, fix="export at least one row per patient"
-        )
-    null_patients = sum(r[5] for r in dictionary)
+    """Check the code dictionary's rows (code_system, code, unit, n_rows) and the rows
+    without a patient id, and build the code map."""
     if null_patients:
         raise ExtractError(
             f"{null_patients} rows have no patient_id",
             where=extract,
             fix="every row needs a patient_id; drop or fix those rows",
         )
-    dates = [r[4] for r in dictionary if r[4] is not None]
-    if options.as_of is not None:
-        index_default = options.as_of
-    elif dates:
-        index_default = max(dates)
-    else:
-        raise ExtractError(
-            "no row has a start_date, so there is no default index date",
-            where=extract,
-            fix="pass --as-of DATE or add an index_date column",
-        )
     code_map, unknown_units = build_code_map(plan, ((r[0], r[1], r[2], r[3]) for r in dictionary))
-    return DictionarySummary(rows, index_default, code_map, unknown_units)
+    return DictionarySummary(sum(r[3] for r in dictionary), index_default, code_map, unknown_units)
 
 
 def collect_data_quality(

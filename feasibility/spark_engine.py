@@ -26,7 +26,14 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from feasibility.compile.pipeline import code_dictionary, render, statements
+from feasibility.compile.aggregate import dictionary_query
+from feasibility.compile.pipeline import (
+    extract_extent,
+    extract_summary,
+    null_patient_rows,
+    render,
+    statements,
+)
 from feasibility.compile.plan import code_map_table, plan_features
 from feasibility.compile.tables import RUN
 from feasibility.criteria.concepts import ConceptLibrary
@@ -36,6 +43,7 @@ from feasibility.engine import (
     RunOptions,
     _memory_setting,
     collect_data_quality,
+    default_index,
     histogram_counts,
     summarise_dictionary,
 )
@@ -53,6 +61,7 @@ _VIEWS = (
     _RAW,
     "events",
     "code_map",
+    RUN.extract_summary,
     RUN.patient_records,
     RUN.patient_results,
     RUN.patient_exposures,
@@ -136,8 +145,14 @@ def run_on_spark(
             run.read_parquet([str(f) for f in source.files])
             events = events_query(source, exp.to_table(_RAW), options.site)
             run.execute(f"CREATE OR REPLACE TEMP VIEW events AS {run.sql(events)}")
-            _, dictionary = run.query(code_dictionary(), "read the extract")
-            summary = summarise_dictionary(plan, dictionary, options, extract)
+            (rows, latest_start), *_ = run.query(extract_extent(), "read the extract")[1]
+            index_default = default_index(rows, latest_start, options, extract)
+            first = extract_summary(index_default, source.has("index_date"))
+            assert first.creates is not None
+            run.create(first.creates, first.expression)
+            nulls = run.query(null_patient_rows(), "read the extract")[1][0][0]
+            _, dictionary = run.query(dictionary_query(RUN.extract_summary), "read the extract")
+            summary = summarise_dictionary(plan, dictionary, nulls, index_default, extract)
             run.register_code_map(code_map_table(summary.code_map))
             *tables, histogram = statements(
                 trials, plan, summary.index_default, source.has("index_date"), "spark", summary.codes

@@ -19,6 +19,7 @@ from feasibility.compile.aggregate import (
     coverage_query,
     demographics_query,
     exposures_query,
+    extract_summary_query,
     index_default,
     patients_query,
     records_query,
@@ -57,8 +58,30 @@ class Statement:
     view: bool = False  # a view, read by the next statement only, rather than a table
 
 
-def code_dictionary() -> exp.Expression:
-    return sqlglot.parse_one(sql_text("code_dictionary.sql"), read="duckdb")
+def extract_summary(default_index: date | exp.Expression, has_index_column: bool) -> Statement:
+    """The first pass, before the code map exists: demographics and code dictionary."""
+    return Statement(
+        "extract_summary",
+        RUN.extract_summary,
+        extract_summary_query(default_index, has_index_column),
+        "every row once: per patient the demographics, per distinct (code system, code, unit) its rows",
+    )
+
+
+def extract_extent() -> exp.Select:
+    """The extract's rows and latest start date (parquet statistics answer both)."""
+    return exp.select(exp.Count(this=exp.Star()), func("max", col("start_date"))).from_(
+        RUN.events, copy=False
+    )
+
+
+def null_patient_rows() -> exp.Select:
+    """Rows without a patient id: the extract summary's patient group with no id."""
+    return (
+        exp.select(func("coalesce", func("sum", col("n_rows")), lit(0)))
+        .from_(RUN.extract_summary, copy=False)
+        .where(and_(col("is_patient"), exp.Is(this=col("patient_id"), expression=exp.null())), copy=False)
+    )
 
 
 def data_quality_query() -> exp.Expression:
@@ -99,8 +122,18 @@ def statements(
     """The statements that follow the code map, in order. `codes` are the code map's raw
     codes per concept, when known (see `_grouped_coded_rows`). For Spark, the histogram takes a shape
     Spark plans much faster, with the same results."""
+    columns = [e.alias for e in demographics_query(default_index, has_index_column).expressions]
+    demographics = Statement(
+        "demographics",
+        RUN.demographics,
+        exp.select(*[col(c) for c in columns])
+        .from_(RUN.extract_summary, copy=False)
+        .where(and_(col("is_patient"), exp.Not(this=exp.Is(this=col("patient_id"), expression=exp.null())))),
+        "the extract summary's patient rows",
+        view=True,
+    )
     return [
-        *_patient_statements(plan, default_index, has_index_column, RUN, codes, dialect),
+        *_patient_statements(plan, default_index, has_index_column, RUN, demographics, codes, dialect),
         Statement(
             "histogram",
             None,
@@ -115,11 +148,12 @@ def _patient_statements(
     default_index: date | exp.Expression,
     has_index_column: bool,
     tables: Tables,
+    demographics: Statement,
     codes: Codes | None = None,
     dialect: str = "duckdb",
 ) -> list[Statement]:
     """The tables that make the patient rows: a pass over the coded rows per family of
-    atoms, the pass over every row, the atoms, and the join of the last two."""
+    atoms, the demographics, the atoms, and the join of the last two."""
     atoms_index = col("idx") if has_index_column else index_default(default_index)
     families = [
         (
@@ -157,12 +191,7 @@ def _patient_statements(
             for name, table, query, concepts, note in families
             if concepts
         ],
-        Statement(
-            "demographics",
-            tables.demographics,
-            demographics_query(default_index, has_index_column, tables),
-            "every row once per patient: site, sex, birth, index date, dates seen",
-        ),
+        demographics,
         Statement(
             "atom_masks",
             tables.atom_masks,
@@ -199,7 +228,18 @@ def monthly_statements(
             "each event repeated for every month end it precedes, with that month end as its index date",
             view=True,
         ),
-        *_patient_statements(plan, default_index, True, MONTHLY),
+        *_patient_statements(
+            plan,
+            default_index,
+            True,
+            MONTHLY,
+            Statement(
+                "demographics_monthly",
+                MONTHLY.demographics,
+                demographics_query(default_index, True, MONTHLY),
+                "every row once per patient and month end: site, sex, birth, dates seen",
+            ),
+        ),
         Statement(
             "first_eligible",
             None,

@@ -1,28 +1,55 @@
 -- feasibility: compiled SQL for SMALL (spark)
 -- Input: a table or view `events` with the extract contract's columns.
 
--- 1. code dictionary: the distinct (code system, code, unit) triples
-/* The extract's distinct (code system, code, unit) triples with their row counts and last */
-/* dates. The code map is built from these in Python, so concept patterns, exclusions and */
-/* unit spellings are resolved once per distinct code, not once per row. Person rows */
-/* (no code) form one group, which still counts their rows and dates. */
+-- 1. extract_summary: every row once: per patient the demographics, per distinct (code system, code, unit) its rows
+CREATE TABLE extract_summary AS
 SELECT
-  code_system,
-  code,
-  unit,
-  COUNT(*) AS n_rows,
-  MAX(start_date) AS last_date,
-  COUNT(*) FILTER(WHERE
-    patient_id IS NULL) AS null_patient_rows
-FROM events
+  `e`.`patient_id` AS patient_id,
+  MIN(`e`.`site_id`) AS site_lo,
+  MAX(`e`.`site_id`) AS site_hi,
+  MIN(
+    CASE
+      WHEN `e`.`sex` = 'F'
+      THEN 1
+      WHEN `e`.`sex` = 'M'
+      THEN 2
+      ELSE CASE WHEN `e`.`sex` IS NULL THEN NULL ELSE 3 END
+    END
+  ) AS sex_lo,
+  MAX(
+    CASE
+      WHEN `e`.`sex` = 'F'
+      THEN 1
+      WHEN `e`.`sex` = 'M'
+      THEN 2
+      ELSE CASE WHEN `e`.`sex` IS NULL THEN NULL ELSE 3 END
+    END
+  ) AS sex_hi,
+  MIN(`e`.`birth_year`) AS by_lo,
+  MAX(`e`.`birth_year`) AS by_hi,
+  MIN(`e`.`birth_date`) AS bd_lo,
+  MAX(`e`.`birth_date`) AS bd_hi,
+  MIN(`e`.`start_date`) AS first_date,
+  MAX(
+    CASE WHEN `e`.`start_date` <= CAST('2025-01-01' AS DATE) THEN `e`.`start_date` END
+  ) AS last_seen,
+  COUNT(CASE WHEN `e`.`start_date` > CAST('2025-01-01' AS DATE) THEN 1 END) AS n_future,
+  `e`.`code_system` AS code_system,
+  `e`.`code` AS code,
+  `e`.`unit` AS unit,
+  GROUPING(`e`.`patient_id`) = 0 AS is_patient,
+  COUNT(*) AS n_rows
+FROM events AS e
 GROUP BY
-  code_system,
-  code,
-  unit;
+  GROUPING SETS (
+    (`e`.`patient_id`),
+    (`e`.`code_system`, `e`.`code`, `e`.`unit`)
+  );
 
 -- 2. code_map(code_system, code, unit, concept_id, factor, is_measurement,
---    is_medication) is built by the engine from (1) and the concept library (prefix
---    patterns, exclusions, unit conversions, dose factors). Concept ids: 0 = sle, 1 = alt, 2 = stroke
+--    is_medication, low, high, uln) is built by the engine from the dictionary rows
+--    of (1) and the concept library (prefix patterns, exclusions, unit conversions,
+--    dose factors, plausible ranges). Concept ids: 0 = sle, 1 = alt, 2 = stroke
 
 -- 3. patient_records: per patient and concept, the dates of the records history atoms read
 CREATE TABLE patient_records AS
@@ -295,42 +322,26 @@ FROM (
     `m`.`concept_id`
 ) AS g;
 
--- 5. demographics: every row once per patient: site, sex, birth, index date, dates seen
-CREATE TABLE demographics AS
+-- 5. demographics: the extract summary's patient rows
+CREATE VIEW demographics AS
 SELECT
-  `e`.`patient_id` AS patient_id,
-  MIN(`e`.`site_id`) AS site_lo,
-  MAX(`e`.`site_id`) AS site_hi,
-  MIN(
-    CASE
-      WHEN `e`.`sex` = 'F'
-      THEN 1
-      WHEN `e`.`sex` = 'M'
-      THEN 2
-      ELSE CASE WHEN `e`.`sex` IS NULL THEN NULL ELSE 3 END
-    END
-  ) AS sex_lo,
-  MAX(
-    CASE
-      WHEN `e`.`sex` = 'F'
-      THEN 1
-      WHEN `e`.`sex` = 'M'
-      THEN 2
-      ELSE CASE WHEN `e`.`sex` IS NULL THEN NULL ELSE 3 END
-    END
-  ) AS sex_hi,
-  MIN(`e`.`birth_year`) AS by_lo,
-  MAX(`e`.`birth_year`) AS by_hi,
-  MIN(`e`.`birth_date`) AS bd_lo,
-  MAX(`e`.`birth_date`) AS bd_hi,
-  MIN(`e`.`start_date`) AS first_date,
-  MAX(
-    CASE WHEN `e`.`start_date` <= CAST('2025-01-01' AS DATE) THEN `e`.`start_date` END
-  ) AS last_seen,
-  COUNT(CASE WHEN `e`.`start_date` > CAST('2025-01-01' AS DATE) THEN 1 END) AS n_future
-FROM events AS e
-GROUP BY
-  `e`.`patient_id`;
+  `patient_id`,
+  `site_lo`,
+  `site_hi`,
+  `sex_lo`,
+  `sex_hi`,
+  `by_lo`,
+  `by_hi`,
+  `bd_lo`,
+  `bd_hi`,
+  `first_date`,
+  `last_seen`,
+  `n_future`
+FROM extract_summary
+WHERE
+  `is_patient` AND (
+    NOT `patient_id` IS NULL
+  );
 
 -- 6. atom_masks: each single-concept atom evaluated once on its row, packed into bit words
 CREATE TABLE atom_masks AS
