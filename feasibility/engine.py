@@ -14,13 +14,13 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from feasibility.compile.aggregate import dictionary_query
 from feasibility.compile.histogram import WORD_BITS, mask_words, words_needed
 from feasibility.compile.pipeline import (
+    code_dictionary,
     data_quality_query,
+    demographics,
     duplicate_rows_query,
     extract_extent,
-    extract_summary,
     monthly_statements,
     null_patient_rows,
     statements,
@@ -169,10 +169,11 @@ class Engine:
         try:
             rows, latest_start = self._execute(self._sql(extract_extent())).fetchone()
             index_default = default_index(rows, latest_start, self.options, extract)
-            first = extract_summary(index_default, source.has("index_date"))
+            first = demographics(index_default, source.has("index_date"))
             self._create(first.creates, first.expression)
             nulls = self._execute(self._sql(null_patient_rows())).fetchone()[0]
-            dictionary = self._execute(self._sql(dictionary_query(RUN.extract_summary))).fetchall()
+            check_patient_ids(nulls, extract)
+            dictionary = self._execute(self._sql(code_dictionary())).fetchall()
         except FeasibilityError:
             raise
         except duckdb.Error as e:
@@ -181,7 +182,7 @@ class Engine:
                 where=extract,
                 fix="check the file is a complete parquet export",
             ) from None
-        summary = summarise_dictionary(self.plan, dictionary, nulls, index_default, extract)
+        summary = summarise_dictionary(self.plan, dictionary, index_default)
         self._register_code_map(summary.code_map)
         *tables, histogram = statements(
             self.trials,
@@ -334,17 +335,20 @@ class DictionarySummary:
         return {cid: sorted(codes) for cid, codes in sorted(out.items())}
 
 
-def summarise_dictionary(
-    plan: Plan, dictionary: Sequence[Sequence], null_patients: int, index_default: date, extract: str
-) -> DictionarySummary:
-    """Check the code dictionary's rows (code_system, code, unit, n_rows) and the rows
-    without a patient id, and build the code map."""
+def check_patient_ids(null_patients: int, extract: str) -> None:
+    """Every row needs a patient id."""
     if null_patients:
         raise ExtractError(
             f"{null_patients} rows have no patient_id",
             where=extract,
             fix="every row needs a patient_id; drop or fix those rows",
         )
+
+
+def summarise_dictionary(
+    plan: Plan, dictionary: Sequence[Sequence], index_default: date
+) -> DictionarySummary:
+    """The code map from the code dictionary's rows (code_system, code, unit, n_rows)."""
     code_map, unknown_units = build_code_map(plan, ((r[0], r[1], r[2], r[3]) for r in dictionary))
     return DictionarySummary(sum(r[3] for r in dictionary), index_default, code_map, unknown_units)
 

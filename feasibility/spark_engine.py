@@ -26,10 +26,10 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from feasibility.compile.aggregate import dictionary_query
 from feasibility.compile.pipeline import (
+    code_dictionary,
+    demographics,
     extract_extent,
-    extract_summary,
     null_patient_rows,
     render,
     statements,
@@ -42,6 +42,7 @@ from feasibility.engine import (
     EngineResult,
     RunOptions,
     _memory_setting,
+    check_patient_ids,
     collect_data_quality,
     default_index,
     histogram_counts,
@@ -61,7 +62,6 @@ _VIEWS = (
     _RAW,
     "events",
     "code_map",
-    RUN.extract_summary,
     RUN.patient_records,
     RUN.patient_results,
     RUN.patient_exposures,
@@ -147,12 +147,12 @@ def run_on_spark(
             run.execute(f"CREATE OR REPLACE TEMP VIEW events AS {run.sql(events)}")
             (rows, latest_start), *_ = run.query(extract_extent(), "read the extract")[1]
             index_default = default_index(rows, latest_start, options, extract)
-            first = extract_summary(index_default, source.has("index_date"))
+            first = demographics(index_default, source.has("index_date"))
             assert first.creates is not None
             run.create(first.creates, first.expression)
-            nulls = run.query(null_patient_rows(), "read the extract")[1][0][0]
-            _, dictionary = run.query(dictionary_query(RUN.extract_summary), "read the extract")
-            summary = summarise_dictionary(plan, dictionary, nulls, index_default, extract)
+            check_patient_ids(run.query(null_patient_rows(), "read the extract")[1][0][0], extract)
+            _, dictionary = run.query(code_dictionary(), "read the extract")
+            summary = summarise_dictionary(plan, dictionary, index_default)
             run.register_code_map(code_map_table(summary.code_map))
             *tables, histogram = statements(
                 trials, plan, summary.index_default, source.has("index_date"), "spark", summary.codes

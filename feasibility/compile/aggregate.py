@@ -412,7 +412,8 @@ def _concept_in(concepts: Sequence[int]) -> exp.Expression:
 def demographics_query(
     default_index: date | exp.Expression, has_index_column: bool, tables: Tables = RUN
 ) -> exp.Select:
-    """Every row once per patient: site, sex, birth, index date, the dates seen."""
+    """Every row once per patient: rows, site, sex, birth, index date, the dates seen. Rows
+    without a patient id form a group of their own, which the engine refuses."""
     idx = row_index_date(default_index, has_index_column)
     start = col("start_date", "e")
     sex_code = case(
@@ -422,6 +423,7 @@ def demographics_query(
     )
     selects: list[exp.Expression] = [
         *[col(k, "e").as_(k, copy=False) for k in tables.keys],
+        exp.Count(this=exp.Star()).as_("n_rows", copy=False),
         func("min", col("site_id", "e")).as_("site_lo", copy=False),
         func("max", col("site_id", "e")).as_("site_hi", copy=False),
         func("min", sex_code).as_("sex_lo", copy=False),
@@ -450,42 +452,6 @@ def demographics_query(
         exp.select(*selects)
         .from_(exp.to_table(tables.events).as_("e", copy=False))
         .group_by(*tables.key_columns("e"), copy=False)
-    )
-
-
-DICTIONARY_KEYS = ("code_system", "code", "unit")
-
-
-def extract_summary_query(default_index: date | exp.Expression, has_index_column: bool) -> exp.Select:
-    """One pass over every row, grouped two ways at once: per patient (the demographics,
-    see `demographics_query`) and per distinct (code system, code, unit), with its row
-    count: the code dictionary, from which the code map is built in Python, so concept
-    patterns, exclusions and unit spellings are resolved once per distinct code, not once
-    per row. `is_patient` tells the two kinds of rows apart; rows without a patient id form
-    a patient group of their own, which the engine refuses."""
-    query = demographics_query(default_index, has_index_column)
-    keys = [col(k, "e") for k in DICTIONARY_KEYS]
-    query.select(
-        *[k.copy().as_(k.name, copy=False) for k in keys],
-        exp.EQ(this=exp.Grouping(expressions=[col("patient_id", "e")]), expression=lit(0)).as_(
-            "is_patient", copy=False
-        ),
-        exp.Count(this=exp.Star()).as_("n_rows", copy=False),
-        copy=False,
-    )
-    sets = exp.GroupingSets(
-        expressions=[exp.Tuple(expressions=[col("patient_id", "e")]), exp.Tuple(expressions=keys)]
-    )
-    query.set("group", exp.Group(expressions=[sets]))
-    return query
-
-
-def dictionary_query(summary: str) -> exp.Select:
-    """The code dictionary's rows of the extract summary: code system, code, unit, rows."""
-    return (
-        exp.select(*[col(k) for k in DICTIONARY_KEYS], col("n_rows"))
-        .from_(summary, copy=False)
-        .where(exp.Not(this=col("is_patient")), copy=False)
     )
 
 

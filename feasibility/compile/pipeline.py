@@ -19,7 +19,6 @@ from feasibility.compile.aggregate import (
     coverage_query,
     demographics_query,
     exposures_query,
-    extract_summary_query,
     index_default,
     patients_query,
     records_query,
@@ -58,14 +57,9 @@ class Statement:
     view: bool = False  # a view, read by the next statement only, rather than a table
 
 
-def extract_summary(default_index: date | exp.Expression, has_index_column: bool) -> Statement:
-    """The first pass, before the code map exists: demographics and code dictionary."""
-    return Statement(
-        "extract_summary",
-        RUN.extract_summary,
-        extract_summary_query(default_index, has_index_column),
-        "every row once: per patient the demographics, per distinct (code system, code, unit) its rows",
-    )
+def code_dictionary() -> exp.Expression:
+    """The extract's distinct (code system, code, unit) triples and their rows (sql/)."""
+    return sqlglot.parse_one(sql_text("code_dictionary.sql"), read="duckdb")
 
 
 def extract_extent() -> exp.Select:
@@ -75,12 +69,22 @@ def extract_extent() -> exp.Select:
     )
 
 
+def demographics(default_index: date | exp.Expression, has_index_column: bool) -> Statement:
+    """The first pass: every row once per patient."""
+    return Statement(
+        "demographics",
+        RUN.demographics,
+        demographics_query(default_index, has_index_column),
+        "every row once per patient: rows, site, sex, birth, index date, dates seen",
+    )
+
+
 def null_patient_rows() -> exp.Select:
-    """Rows without a patient id: the extract summary's patient group with no id."""
+    """Rows without a patient id: the demographics' group with no id."""
     return (
         exp.select(func("coalesce", func("sum", col("n_rows")), lit(0)))
-        .from_(RUN.extract_summary, copy=False)
-        .where(and_(col("is_patient"), exp.Is(this=col("patient_id"), expression=exp.null())), copy=False)
+        .from_(RUN.demographics, copy=False)
+        .where(exp.Is(this=col("patient_id"), expression=exp.null()), copy=False)
     )
 
 
@@ -122,18 +126,8 @@ def statements(
     """The statements that follow the code map, in order. `codes` are the code map's raw
     codes per concept, when known (see `_grouped_coded_rows`). For Spark, the histogram takes a shape
     Spark plans much faster, with the same results."""
-    columns = [e.alias for e in demographics_query(default_index, has_index_column).expressions]
-    demographics = Statement(
-        "demographics",
-        RUN.demographics,
-        exp.select(*[col(c) for c in columns])
-        .from_(RUN.extract_summary, copy=False)
-        .where(and_(col("is_patient"), exp.Not(this=exp.Is(this=col("patient_id"), expression=exp.null())))),
-        "the extract summary's patient rows",
-        view=True,
-    )
     return [
-        *_patient_statements(plan, default_index, has_index_column, RUN, demographics, codes, dialect),
+        *_patient_statements(plan, default_index, has_index_column, RUN, None, codes, dialect),
         Statement(
             "histogram",
             None,
@@ -148,12 +142,12 @@ def _patient_statements(
     default_index: date | exp.Expression,
     has_index_column: bool,
     tables: Tables,
-    demographics: Statement,
+    demographics: Statement | None,
     codes: Codes | None = None,
     dialect: str = "duckdb",
 ) -> list[Statement]:
     """The tables that make the patient rows: a pass over the coded rows per family of
-    atoms, the demographics, the atoms, and the join of the last two."""
+    atoms, the demographics (when they are not made already), the atoms, and the join."""
     atoms_index = col("idx") if has_index_column else index_default(default_index)
     families = [
         (
@@ -191,7 +185,7 @@ def _patient_statements(
             for name, table, query, concepts, note in families
             if concepts
         ],
-        demographics,
+        *([demographics] if demographics else []),
         Statement(
             "atom_masks",
             tables.atom_masks,

@@ -17,7 +17,6 @@ from feasibility.compile.sqlexpr import col
 @dataclass(frozen=True)
 class Tables:
     events: str = "events"
-    extract_summary: str = "extract_summary"
     patient_records: str = "patient_records"
     patient_results: str = "patient_results"
     patient_exposures: str = "patient_exposures"

@@ -1,10 +1,11 @@
 -- feasibility: compiled SQL for SMALL (spark)
 -- Input: a table or view `events` with the extract contract's columns.
 
--- 1. extract_summary: every row once: per patient the demographics, per distinct (code system, code, unit) its rows
-CREATE TABLE extract_summary AS
+-- 1. demographics: every row once per patient: rows, site, sex, birth, index date, dates seen
+CREATE TABLE demographics AS
 SELECT
   `e`.`patient_id` AS patient_id,
+  COUNT(*) AS n_rows,
   MIN(`e`.`site_id`) AS site_lo,
   MAX(`e`.`site_id`) AS site_hi,
   MIN(
@@ -33,25 +34,32 @@ SELECT
   MAX(
     CASE WHEN `e`.`start_date` <= CAST('2025-01-01' AS DATE) THEN `e`.`start_date` END
   ) AS last_seen,
-  COUNT(CASE WHEN `e`.`start_date` > CAST('2025-01-01' AS DATE) THEN 1 END) AS n_future,
-  `e`.`code_system` AS code_system,
-  `e`.`code` AS code,
-  `e`.`unit` AS unit,
-  GROUPING(`e`.`patient_id`) = 0 AS is_patient,
-  COUNT(*) AS n_rows
+  COUNT(CASE WHEN `e`.`start_date` > CAST('2025-01-01' AS DATE) THEN 1 END) AS n_future
 FROM events AS e
 GROUP BY
-  GROUPING SETS (
-    (`e`.`patient_id`),
-    (`e`.`code_system`, `e`.`code`, `e`.`unit`)
-  );
+  `e`.`patient_id`;
 
--- 2. code_map(code_system, code, unit, concept_id, factor, is_measurement,
---    is_medication, low, high, uln) is built by the engine from the dictionary rows
---    of (1) and the concept library (prefix patterns, exclusions, unit conversions,
---    dose factors, plausible ranges). Concept ids: 0 = sle, 1 = alt, 2 = stroke
+-- 2. code dictionary: the distinct (code system, code, unit) triples
+/* The extract's distinct (code system, code, unit) triples with their row counts. The code */
+/* map is built from these in Python, so concept patterns, exclusions and unit spellings are */
+/* resolved once per distinct code, not once per row. Person rows (no code) form one group. */
+SELECT
+  code_system,
+  code,
+  unit,
+  COUNT(*) AS n_rows
+FROM events
+GROUP BY
+  code_system,
+  code,
+  unit;
 
--- 3. patient_records: per patient and concept, the dates of the records history atoms read
+-- 3. code_map(code_system, code, unit, concept_id, factor, is_measurement,
+--    is_medication, low, high, uln) is built by the engine from (2) and the concept
+--    library (prefix patterns, exclusions, unit conversions, dose factors, plausible
+--    ranges). Concept ids: 0 = sle, 1 = alt, 2 = stroke
+
+-- 4. patient_records: per patient and concept, the dates of the records history atoms read
 CREATE TABLE patient_records AS
 SELECT
   `e`.`patient_id` AS patient_id,
@@ -101,7 +109,7 @@ GROUP BY
   `e`.`patient_id`,
   `m`.`concept_id`;
 
--- 4. patient_results: per patient and concept, the latest result's date and figures
+-- 5. patient_results: per patient and concept, the latest result's date and figures
 CREATE TABLE patient_results AS
 SELECT
   `g`.`patient_id`,
@@ -321,27 +329,6 @@ FROM (
     `e`.`patient_id`,
     `m`.`concept_id`
 ) AS g;
-
--- 5. demographics: the extract summary's patient rows
-CREATE VIEW demographics AS
-SELECT
-  `patient_id`,
-  `site_lo`,
-  `site_hi`,
-  `sex_lo`,
-  `sex_hi`,
-  `by_lo`,
-  `by_hi`,
-  `bd_lo`,
-  `bd_hi`,
-  `first_date`,
-  `last_seen`,
-  `n_future`
-FROM extract_summary
-WHERE
-  `is_patient` AND (
-    NOT `patient_id` IS NULL
-  );
 
 -- 6. atom_masks: each single-concept atom evaluated once on its row, packed into bit words
 CREATE TABLE atom_masks AS
