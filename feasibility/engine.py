@@ -6,14 +6,17 @@ import atexit
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import duckdb
+import numpy as np
 from sqlglot import exp
 
+from feasibility.analytics.histogram import MaskHistogram, join_words
 from feasibility.compile.histogram import WORD_BITS, mask_words, words_needed
 from feasibility.compile.pipeline import (
     code_dictionary,
@@ -34,8 +37,6 @@ from feasibility.criteria.model import Measurement, Trial, walk
 from feasibility.errors import ExtractError, FeasibilityError, short_message
 from feasibility.extract.contract import BY_NAME as CONTRACT_COLUMNS
 from feasibility.extract.source import ExtractSource, open_extract
-
-Masks = tuple[int, int]  # (passed, unknown)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class EngineResult:
     """What one run computed: per trial and site, patients counted by their masks."""
 
     trials: list[Trial]
-    histograms: dict[str, dict[str, Counter[Masks]]]
+    histograms: dict[str, dict[str, MaskHistogram]]
     data_quality: DataQuality
     source: ExtractSource
     index_default: date
@@ -158,7 +159,10 @@ class Engine:
         self.compiler = PredicateCompiler(self.plan)
 
     def _sql(self, query: exp.Expression) -> str:
-        return query.sql(dialect="duckdb")
+        # sqlglot copies a tree before rendering it in case the dialect rewrites it; DuckDB's
+        # leaves these trees unchanged (tests/test_engine_sql.py), and copying them cost
+        # several times more than rendering them
+        return query.sql(dialect="duckdb", copy=False)
 
     def load(self, extract: str, progress=None) -> EngineResult:
         """Read the extract once, build the per-patient feature table, count the masks."""
@@ -198,7 +202,9 @@ class Engine:
         dq = collect_data_quality(
             self.trials, self.plan, summary, self._query, source, self.options.check_duplicates
         )
-        histograms = histogram_counts(self.trials, self._execute(self._sql(histogram.expression)).fetchall())
+        # numpy columns, not a Python tuple per row: a million patients make about a million rows
+        columns = self._execute(self._sql(histogram.expression)).fetchnumpy().values()
+        histograms = histogram_counts(self.trials, list(columns))
         return EngineResult(
             trials=self.trials,
             histograms=histograms,
@@ -289,7 +295,7 @@ class Engine:
             .order_by(col("patient_id"), copy=False)
         )
         return [
-            (pid, site, _join_words(rest[:n_words]), _join_words(rest[n_words:]))
+            (pid, site, join_words(rest[:n_words]), join_words(rest[n_words:]))
             for pid, site, *rest in self.con.execute(self._sql(query)).fetchall()
         ]
 
@@ -418,20 +424,37 @@ def collect_data_quality(
 
 
 def histogram_counts(
-    trials: Sequence[Trial], rows: Iterable[Sequence]
-) -> dict[str, dict[str, Counter[Masks]]]:
-    """The histogram query's rows (trial_id, site_id, p0.., u0.., n) as mask counters."""
+    trials: Sequence[Trial], columns: Sequence[Sequence]
+) -> dict[str, dict[str, MaskHistogram]]:
+    """The histogram query's result as columns (trial_id, site_id, p0.., u0.., n), split per
+    trial and site."""
     n_words = words_needed(trials)
-    out: dict[str, dict[str, Counter[Masks]]] = {t.id: {} for t in trials}
-    for trial_id, site, *rest in rows:
-        passed = _join_words(rest[:n_words])
-        unknown = _join_words(rest[n_words : 2 * n_words])
-        out[trial_id].setdefault(site, Counter())[(passed, unknown)] += rest[-1]
+    trial_codes, trial_names = _codes(columns[0])
+    site_codes, site_names = _codes(columns[1])
+    words = np.column_stack([np.asarray(c, dtype=np.int64) for c in columns[2 : 2 + 2 * n_words]])
+    counts = np.asarray(columns[2 + 2 * n_words], dtype=np.int64)
+    # one stable sort makes each (trial, site) a slice of the rows
+    key = trial_codes * len(site_names) + site_codes
+    by_key = np.argsort(key, kind="stable")
+    key, words, counts = key[by_key], words[by_key], counts[by_key]
+    bounds = [*np.flatnonzero(np.diff(key, prepend=-1)).tolist(), len(key)]
+    out: dict[str, dict[str, MaskHistogram]] = {t.id: {} for t in trials}
+    for a, b in pairwise(bounds):
+        trial, site = divmod(int(key[a]), len(site_names))
+        out[trial_names[trial]][site_names[site]] = MaskHistogram(
+            counts[a:b], words[a:b, :n_words], words[a:b, n_words:]
+        )
     return out
 
 
-def _join_words(words: Sequence[int]) -> int:
-    value = 0
-    for i, w in enumerate(words):
-        value |= int(w) << (i * WORD_BITS)
-    return value
+def histogram_columns(trials: Sequence[Trial], rows: Sequence[Sequence]) -> list[Sequence]:
+    """The histogram query's rows as Python tuples (Spark's `collect()`) as the columns that
+    `histogram_counts` reads."""
+    return list(zip(*rows, strict=True)) or [()] * (3 + 2 * words_needed(trials))
+
+
+def _codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """A column of a few distinct strings as integer codes, and the string of each code."""
+    index: dict[str, int] = {}
+    codes = np.fromiter((index.setdefault(v, len(index)) for v in values), dtype=np.int64, count=len(values))
+    return codes, list(index)

@@ -45,6 +45,7 @@ from feasibility.engine import (
     check_patient_ids,
     collect_data_quality,
     default_index,
+    histogram_columns,
     histogram_counts,
     summarise_dictionary,
 )
@@ -163,7 +164,8 @@ def run_on_spark(
                 run.create(statement.creates, statement.expression)
             step("evaluating criteria")
             dq = collect_data_quality(trials, plan, summary, run.query, source, options.check_duplicates)
-            histograms = histogram_counts(trials, run.query(histogram.expression, "count the masks")[1])
+            rows = run.query(histogram.expression, "count the masks")[1]
+            histograms = histogram_counts(trials, histogram_columns(trials, rows))
         finally:
             run.drop()
     return EngineResult(

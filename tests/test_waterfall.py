@@ -7,25 +7,34 @@ from fractions import Fraction
 
 import pytest
 
+from feasibility.analytics.histogram import CriteriaMatrix, MaskHistogram
 from feasibility.analytics.waterfall import (
+    all_sites,
     criterion_views,
-    merge,
     most_restrictive_order,
     resolve_order,
     waterfall,
 )
+from feasibility.compile.histogram import WORD_BITS
 from feasibility.criteria.model import Criterion
 from feasibility.errors import FeasibilityError
+
+
+def matrix(hist: Counter, n: int) -> CriteriaMatrix:
+    """A hand-written histogram of Python-int masks, unpacked as the report unpacks the engine's."""
+    return CriteriaMatrix.of(MaskHistogram.from_counter(hist, -(-n // WORD_BITS)), n)
+
 
 # Three criteria. (passed mask, unknown mask) -> patients:
 #   A passes all (10); B passes 0,1 and criterion 2 is UNKNOWN (5);
 #   C passes 0,2 and fails 1 (4); D is UNKNOWN on 0 and fails 1 and 2 (2).
 HIST = Counter({(0b111, 0): 10, (0b011, 0b100): 5, (0b101, 0): 4, (0b000, 0b001): 2})
+M = matrix(HIST, 3)
 CRITERIA = [Criterion(f"c{k}", "inclusion", f"criterion {k}") for k in range(3)]
 
 
 def test_protocol_waterfall():
-    steps = waterfall(HIST, 3, [0, 1, 2])
+    steps = waterfall(M, [0, 1, 2])
     got = [(s.passed, s.failed, s.unknown, s.eligible, s.potentially_eligible) for s in steps]
     assert got == [
         (21, 0, 0, 21, 21),  # base
@@ -36,7 +45,7 @@ def test_protocol_waterfall():
 
 
 def test_waterfall_in_another_order():
-    steps = waterfall(HIST, 3, [2, 0, 1])
+    steps = waterfall(M, [2, 0, 1])
     got = [(s.index, s.passed, s.failed, s.unknown, s.potentially_eligible) for s in steps[1:]]
     assert got == [(2, 14, 2, 5, 19), (0, 14, 0, 0, 19), (1, 10, 4, 0, 15)]
 
@@ -44,19 +53,19 @@ def test_waterfall_in_another_order():
 def test_most_restrictive_order_is_greedy():
     # alone, criterion 2 leaves 14, criterion 1 leaves 15, criterion 0 leaves 19;
     # after 2, adding 1 leaves 10 and adding 0 leaves 14
-    assert most_restrictive_order(HIST, 3) == [2, 1, 0]
-    assert resolve_order("most-restrictive", CRITERIA, HIST) == [2, 1, 0]
+    assert most_restrictive_order([M], 3) == [2, 1, 0]
+    assert resolve_order("most-restrictive", CRITERIA, [M]) == [2, 1, 0]
 
 
 def test_order_by_ids():
-    assert resolve_order("c2", CRITERIA, HIST) == [2, 0, 1]
-    assert resolve_order(None, CRITERIA, HIST) == [0, 1, 2]
+    assert resolve_order("c2", CRITERIA, [M]) == [2, 0, 1]
+    assert resolve_order(None, CRITERIA, [M]) == [0, 1, 2]
     with pytest.raises(FeasibilityError, match="unknown criterion id `c9`"):
-        resolve_order("c9,c1", CRITERIA, HIST)
+        resolve_order("c9,c1", CRITERIA, [M])
 
 
 def test_alone_leave_one_out_and_impact():
-    views = criterion_views(HIST, 3)
+    views = criterion_views(M)
     assert [(v.alone_true, v.alone_false, v.alone_unknown) for v in views] == [
         (19, 0, 2),
         (15, 6, 0),
@@ -70,15 +79,32 @@ def test_alone_leave_one_out_and_impact():
 
 
 def test_impacts_sum_to_the_ineligible_counts():
-    views = criterion_views(HIST, 3)
+    views = criterion_views(M)
     assert sum(v.impact for v in views) == 21 - 10
     assert sum(v.impact_potential for v in views) == 21 - 15
 
 
-def test_merge_sites():
-    a = Counter({(1, 0): 3})
-    b = Counter({(1, 0): 2, (0, 1): 1})
-    assert merge([a, b]) == Counter({(1, 0): 5, (0, 1): 1})
+def test_all_sites_sum_the_sites():
+    # HIST split over two sites, the masks of A and C at both
+    site_a = Counter({(0b111, 0): 6, (0b101, 0): 1, (0b000, 0b001): 2})
+    site_b = Counter({(0b111, 0): 4, (0b011, 0b100): 5, (0b101, 0): 3})
+    sites = [matrix(site_a, 3), matrix(site_b, 3)]
+    none = CriteriaMatrix.empty(3)
+    for order in ([0, 1, 2], [2, 0, 1]):
+        per_site = [waterfall(m, order) for m in sites]
+        assert all_sites(per_site, waterfall(none, order)) == waterfall(M, order)
+    views = all_sites([criterion_views(m) for m in sites], criterion_views(none))
+    assert views == criterion_views(M)
+    # site A alone puts criterion 1 first (6 left, against 7); together they order as HIST does
+    assert most_restrictive_order(sites[:1], 3) == [1, 0, 2]
+    assert most_restrictive_order(sites, 3) == [2, 1, 0]
+
+
+def test_no_patients():
+    none = CriteriaMatrix.empty(3)
+    assert all_sites([], waterfall(none, [0, 1, 2]))[-1].eligible == 0
+    assert [v.impact for v in criterion_views(none)] == [0, 0, 0]
+    assert most_restrictive_order([], 3) == [0, 1, 2]
 
 
 def test_more_than_64_criteria():
@@ -88,11 +114,11 @@ def test_more_than_64_criteria():
     hist = Counter({full: 50})
     for k, count in ((0, 1), (63, 2), (64, 3), (100, 4), (129, 5)):
         hist[full & ~(1 << k)] += count
-    hist = Counter({(p, 0): c for p, c in hist.items()})
-    steps = waterfall(hist, n, list(range(n)))
+    m = matrix(Counter({(p, 0): c for p, c in hist.items()}), n)
+    steps = waterfall(m, list(range(n)))
     removed = {s.index: s.failed for s in steps[1:] if s.failed}
     assert removed == {0: 1, 63: 2, 64: 3, 100: 4, 129: 5}
     assert steps[-1].eligible == 50
-    views = criterion_views(hist, n)
+    views = criterion_views(m)
     assert views[129].loo_gain == 5 and views[129].impact == 5
     assert sum(v.impact for v in views) == 15

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from feasibility.analytics.waterfall import ALL_SITES, merge
+from feasibility.analytics.waterfall import ALL_SITES
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,14 @@ class SiteIncidence:
     new_potential: tuple[int, ...]
     eligible_at_start: int
     potential_at_start: int
+
+
+def _merge(counters: Iterable[Counter]) -> Counter:
+    """Sum of several sites' counters (the `ALL` site)."""
+    total: Counter = Counter()
+    for c in counters:
+        total.update(c)
+    return total
 
 
 def site_incidence(site: str, months: int, counts: Counter) -> SiteIncidence:
@@ -49,5 +57,5 @@ def site_incidence(site: str, months: int, counts: Counter) -> SiteIncidence:
 
 def trial_incidence(months: int, per_site: dict[str, Counter]) -> list[SiteIncidence]:
     """ALL first, then each site in name order."""
-    sites: Iterable[tuple[str, Counter]] = [(ALL_SITES, merge(per_site.values())), *sorted(per_site.items())]
+    sites: Iterable[tuple[str, Counter]] = [(ALL_SITES, _merge(per_site.values())), *sorted(per_site.items())]
     return [site_incidence(site, months, counts) for site, counts in sites]

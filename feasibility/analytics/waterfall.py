@@ -1,34 +1,30 @@
-"""Attrition views derived from one histogram of (passed, unknown) masks, no re-scan.
+"""Attrition views derived from one site's histogram of (passed, unknown) masks, no re-scan.
 
 A patient's masks say, per criterion (bit k = k-th criterion in protocol order), whether
 they pass it (TRUE for an inclusion, FALSE for an exclusion) or it is UNKNOWN; the rest fail.
 Confirmed eligible: passes all. Potentially eligible: fails none (some may be UNKNOWN).
+Every count is a sum over patients, so the `ALL` site's are the sums of the sites'.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+import math
+import operator
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import reduce
+from itertools import pairwise
+from typing import TypeVar
 
 import numpy as np
 
+from feasibility.analytics.histogram import CriteriaMatrix
 from feasibility.criteria.model import Criterion
-
-Masks = tuple[int, int]
-Histogram = Mapping[Masks, int]
-
 
 ALL_SITES = "ALL"  # the site name of every site's counts together
 
-
-def merge(histograms: Iterable[Histogram]) -> Counter[Masks]:
-    """Sum of several sites' histograms (the `ALL` site)."""
-    total: Counter[Masks] = Counter()
-    for h in histograms:
-        total.update(h)
-    return total
+V = TypeVar("V", "Step", "CriterionView")
 
 
 @dataclass(frozen=True)
@@ -42,82 +38,74 @@ class Step:
     eligible: int
     potentially_eligible: int
 
-
-def _unpack(values: list[int], n: int) -> np.ndarray:
-    """Python-int bit masks as an (entries x n) boolean matrix, 62 bits at a time."""
-    out = np.zeros((len(values), n), dtype=bool)
-    for lo in range(0, n, 62):
-        width = min(62, n - lo)
-        word = np.fromiter(
-            ((v >> lo) & ((1 << width) - 1) for v in values), dtype=np.int64, count=len(values)
+    def __add__(self, other: Step) -> Step:
+        """The same step over both steps' patients (e.g. two sites')."""
+        return Step(
+            self.index,
+            self.passed + other.passed,
+            self.failed + other.failed,
+            self.unknown + other.unknown,
+            self.eligible + other.eligible,
+            self.potentially_eligible + other.potentially_eligible,
         )
-        out[:, lo : lo + width] = ((word[:, None] >> np.arange(width)) & 1).astype(bool)
-    return out
 
 
-@dataclass(frozen=True)
-class _Matrix:
-    """A histogram as arrays: counts, and per criterion passed / UNKNOWN / FALSE."""
-
-    counts: np.ndarray
-    passed: np.ndarray
-    unknown: np.ndarray
-    failed: np.ndarray
-
-    @classmethod
-    def of(cls, hist: Histogram, n: int) -> _Matrix:
-        keys = list(hist)
-        passed = _unpack([p for p, _ in keys], n)
-        unknown = _unpack([u for _, u in keys], n) & ~passed
-        counts = np.fromiter((hist[k] for k in keys), dtype=np.int64, count=len(keys))
-        return cls(counts, passed, unknown, ~passed & ~unknown)
-
-
-def waterfall(hist: Histogram, n: int, order: Sequence[int]) -> list[Step]:
+def waterfall(m: CriteriaMatrix, order: Sequence[int]) -> list[Step]:
     """The sequential waterfall: step k counts, among patients still confirmed eligible after
     steps 1..k-1, those who pass, fail or are UNKNOWN for the k-th criterion of `order`;
     `potentially_eligible` counts those who fail none of the first k criteria."""
-    m = _Matrix.of(hist, n)
-    base = int(m.counts.sum())
+    base = m.total()
     steps = [Step(None, base, 0, 0, base, base)]
-    still = np.ones(len(m.counts), dtype=bool)  # confirmed eligible so far
-    clean = np.ones(len(m.counts), dtype=bool)  # no FALSE so far
+    # the rows still confirmed eligible, and those with no FALSE so far: both only shrink,
+    # so each step reads fewer rows than the last
+    still = np.arange(len(m.counts))
+    clean = still
     for k in order:
-        remaining = int(m.counts[still].sum())
-        passed = int(m.counts[still & m.passed[:, k]].sum())
-        unknown = int(m.counts[still & m.unknown[:, k]].sum())
-        clean &= ~m.failed[:, k]
-        still &= m.passed[:, k]
-        steps.append(
-            Step(k, passed, remaining - passed - unknown, unknown, passed, int(m.counts[clean].sum()))
-        )
+        passes = m.passed[k, still]
+        passed = m.total(still[passes])
+        unknown = m.total(still[m.unknown[k, still]])
+        still = still[passes]
+        clean = clean[~m.failed[k, clean]]
+        remaining = steps[-1].eligible
+        steps.append(Step(k, passed, remaining - passed - unknown, unknown, passed, m.total(clean)))
     return steps
 
 
-def most_restrictive_order(hist: Histogram, n: int) -> list[int]:
-    """Greedy order: each step takes the criterion that leaves the fewest patients confirmed
-    eligible; ties keep protocol order."""
-    m = _Matrix.of(hist, n)
-    still = np.ones(len(m.counts), dtype=bool)
+def most_restrictive_order(sites: Sequence[CriteriaMatrix], n: int) -> list[int]:
+    """Greedy order over the sites' patients together: each step takes the criterion that
+    leaves the fewest patients confirmed eligible; ties keep protocol order."""
+    still = [(m.passed, m.counts) for m in sites]  # per site, the rows still confirmed eligible
     remaining = list(range(n))
     order: list[int] = []
     while remaining:
-        left = m.counts[still] @ m.passed[still][:, remaining].astype(np.int64)
-        best = remaining[int(np.argmin(left))]  # argmin keeps the first (protocol order) on ties
+        left = sum((_weighted(passed, counts) for passed, counts in still), np.zeros(n, dtype=np.int64))
+        best = remaining[int(np.argmin(left[remaining]))]  # the first (protocol order) on ties
         order.append(best)
         remaining.remove(best)
-        still &= m.passed[:, best]
+        still = [
+            (np.compress(passed[best], passed, axis=1), counts[passed[best]]) for passed, counts in still
+        ]
     return order
 
 
-def resolve_order(spec: str | None, criteria: Sequence[Criterion], hist: Histogram) -> list[int]:
-    """`protocol` (default), `most-restrictive`, or comma-separated criterion ids (listed ones
-    first, the rest after them in protocol order)."""
+def all_sites(per_site: Sequence[Sequence[V]], none: Sequence[V]) -> list[V]:
+    """The `ALL` site's steps or criterion views: every count is a sum over patients, so the
+    sum of the sites' (`none`: the same computed on no patients)."""
+    return [
+        reduce(operator.add, site_values, start) for start, *site_values in zip(none, *per_site, strict=True)
+    ]
+
+
+def resolve_order(
+    spec: str | None, criteria: Sequence[Criterion], sites: Sequence[CriteriaMatrix]
+) -> list[int]:
+    """`protocol` (default), `most-restrictive` (over all `sites` together), or comma-separated
+    criterion ids (listed ones first, the rest after them in protocol order)."""
     n = len(criteria)
     if spec in (None, "", "protocol"):
         return list(range(n))
     if spec == "most-restrictive":
-        return most_restrictive_order(hist, n)
+        return most_restrictive_order(sites, n)
     ids = [c.id for c in criteria]
     wanted = [s.strip() for s in spec.split(",") if s.strip()]
     unknown = [w for w in wanted if w not in ids]
@@ -146,8 +134,21 @@ class CriterionView:
     impact: Fraction  # Shapley share of the confirmed-ineligible count
     impact_potential: Fraction  # Shapley share of the not-potentially-eligible count
 
+    def __add__(self, other: CriterionView) -> CriterionView:
+        """The same criterion over both views' patients (e.g. two sites')."""
+        return CriterionView(
+            self.index,
+            self.alone_true + other.alone_true,
+            self.alone_false + other.alone_false,
+            self.alone_unknown + other.alone_unknown,
+            self.loo_gain + other.loo_gain,
+            self.loo_gain_potential + other.loo_gain_potential,
+            self.impact + other.impact,
+            self.impact_potential + other.impact_potential,
+        )
 
-def criterion_views(hist: Histogram, n: int) -> list[CriterionView]:
+
+def criterion_views(m: CriteriaMatrix) -> list[CriterionView]:
     """Alone, leave-one-out and impact for every criterion.
 
     Impact is the exact Shapley attribution of the ineligible count: for a patient who fails
@@ -156,33 +157,64 @@ def criterion_views(hist: Histogram, n: int) -> list[CriterionView]:
     confirmed view A is every criterion not passed (FALSE or UNKNOWN); in the potential view
     only the FALSE ones. The impacts therefore sum to the ineligible count.
     """
-    m = _Matrix.of(hist, n)
-    total = int(m.counts.sum())
-    true = m.counts @ m.passed.astype(np.int64)
-    unknown = m.counts @ m.unknown.astype(np.int64)
-    views = {}
-    for name, excluded in (("confirmed", ~m.passed), ("potential", m.failed)):
-        size = excluded.sum(axis=1)
-        single = size == 1
-        gain = m.counts[single] @ excluded[single].astype(np.int64)
-        impact = [Fraction(0)] * n
-        # shares grouped by the size of the excluded set: exact Fractions, one per size
-        for s in np.unique(size[size > 0]):
-            rows = size == s
-            per_k = m.counts[rows] @ excluded[rows].astype(np.int64)
-            for k in np.nonzero(per_k)[0]:
-                impact[k] += Fraction(int(per_k[k]), int(s))
-        views[name] = (gain, impact)
+    total = m.total()
+    confirmed = _exclusions(~m.passed, m.counts)
+    potential = _exclusions(m.failed, m.counts)
     return [
         CriterionView(
             index=k,
-            alone_true=int(true[k]),
-            alone_false=total - int(true[k]) - int(unknown[k]),
-            alone_unknown=int(unknown[k]),
-            loo_gain=int(views["confirmed"][0][k]),
-            loo_gain_potential=int(views["potential"][0][k]),
-            impact=views["confirmed"][1][k],
-            impact_potential=views["potential"][1][k],
+            alone_true=total - confirmed.excluded[k],
+            alone_false=potential.excluded[k],
+            alone_unknown=confirmed.excluded[k] - potential.excluded[k],  # not passed, not failed
+            loo_gain=confirmed.gain[k],
+            loo_gain_potential=potential.gain[k],
+            impact=confirmed.impact[k],
+            impact_potential=potential.impact[k],
         )
-        for k in range(n)
+        for k in range(m.n)
     ]
+
+
+@dataclass(frozen=True)
+class _Exclusions:
+    """Per criterion, in one view: the patients it excludes, those it alone excludes, and its
+    share of the excluded patients."""
+
+    excluded: list[int]
+    gain: list[int]
+    impact: list[Fraction]
+
+
+def _exclusions(excluded: np.ndarray, counts: np.ndarray) -> _Exclusions:
+    """The view whose (criteria, rows) `excluded` matrix says which criteria exclude each row.
+
+    Rows are sorted by the size of their excluded set, so that each size is one slice and one
+    weighted sum gives, per criterion, the patients whose excluded set has that size."""
+    n = excluded.shape[0]
+    size = np.count_nonzero(excluded, axis=0).astype(np.int16)  # int16: numpy radix-sorts it
+    by_size = np.argsort(size, kind="stable")
+    size = size[by_size]
+    # np.take copies whole columns at a time: far faster than fancy indexing here
+    excluded, counts = np.take(excluded, by_size, axis=1), counts[by_size]
+    sizes, starts = np.unique(size, return_index=True)
+    bounds = [*starts.tolist(), len(size)]
+    per_size = {
+        s: _weighted(excluded[:, a:b], counts[a:b]).tolist()
+        for s, (a, b) in zip(sizes.tolist(), pairwise(bounds), strict=True)
+        if s > 0
+    }
+    # impact of k = sum over sizes s of per_size[s][k] / s, exactly: over one common denominator
+    common = math.lcm(*per_size)
+    return _Exclusions(
+        excluded=[sum(per_k[k] for per_k in per_size.values()) for k in range(n)],
+        gain=per_size.get(1, [0] * n),
+        impact=[
+            Fraction(sum(per_k[k] * (common // s) for s, per_k in per_size.items()), common) for k in range(n)
+        ],
+    )
+
+
+def _weighted(matrix: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per criterion (row of the boolean `matrix`), the counts of the rows where it is set.
+    einsum sums without first casting the whole matrix to int64, as `@` would."""
+    return np.einsum("kr,r->k", matrix, counts)

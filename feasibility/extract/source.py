@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import glob
 import hashlib
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -21,18 +22,52 @@ class ExtractSource:
     files: tuple[Path, ...]
     label: str  # what the user gave, for messages
     columns: dict[str, str]  # column -> DuckDB type, as found
+    _digest: _Digest = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_digest", _Digest(self.files))
 
     def has(self, column: str) -> bool:
         return column in self.columns
 
     def sha256(self) -> str:
         """SHA-256 of the file's bytes; for several files, of their names and hashes."""
-        if len(self.files) == 1:
-            return _file_sha256(self.files[0])
-        h = hashlib.sha256()
-        for f in self.files:
-            h.update(f"{f.name}:{_file_sha256(f)}\n".encode())
-        return h.hexdigest()
+        return self._digest.value()
+
+
+class _Digest:
+    """The SHA-256 of an extract, computed from the start while DuckDB reads it (hashlib
+    releases the GIL): reading a large extract once more takes seconds. A daemon thread, so
+    that unlike an executor's it never holds up the exit of a run that failed early."""
+
+    def __init__(self, files: tuple[Path, ...]) -> None:
+        self._files = files
+        self._hex: str | None = None
+        self._error: Exception | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._hex = _sha256(self._files)
+        except Exception as e:  # raised to whoever asks for the digest
+            self._error = e
+
+    def value(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._hex is not None
+        return self._hex
+
+
+def _sha256(files: tuple[Path, ...]) -> str:
+    if len(files) == 1:
+        return _file_sha256(files[0])
+    h = hashlib.sha256()
+    for f in files:
+        h.update(f"{f.name}:{_file_sha256(f)}\n".encode())
+    return h.hexdigest()
 
 
 def _file_sha256(path: Path) -> str:

@@ -14,10 +14,13 @@ from fractions import Fraction
 import duckdb
 
 from feasibility import __version__
+from feasibility.analytics.histogram import CriteriaMatrix
 from feasibility.analytics.waterfall import (
     ALL_SITES,
+    CriterionView,
+    Step,
+    all_sites,
     criterion_views,
-    merge,
     resolve_order,
     waterfall,
 )
@@ -45,9 +48,9 @@ def _criteria(trial: Trial) -> list[dict]:
     ]
 
 
-def _site_block(trial: Trial, site: str, hist, order: Sequence[int], protect: Protection) -> dict:
-    n = len(trial.criteria)
-    steps = waterfall(hist, n, order)
+def _site_block(
+    trial: Trial, site: str, steps: Sequence[Step], views: Sequence[CriterionView], protect: Protection
+) -> dict:
     published = []
     previous_eligible: int | None = None
     for number, step in enumerate(steps):
@@ -84,13 +87,13 @@ def _site_block(trial: Trial, site: str, hist, order: Sequence[int], protect: Pr
     base = published[0]["passed"]
     eligible = published[-1]["eligible"]
     potential = published[-1]["potentially_eligible"]
-    views = []
-    for v in criterion_views(hist, n):
+    published_views = []
+    for v in views:
         alone_true = protect.count(v.alone_true)
         alone_unknown = protect.count(v.alone_unknown)
         without = protect.count(v.loo_gain + steps[-1].eligible)
         without_pot = protect.count(v.loo_gain_potential + steps[-1].potentially_eligible)
-        views.append(
+        published_views.append(
             {
                 "criterion_id": trial.criteria[v.index].id,
                 "alone": {
@@ -112,7 +115,7 @@ def _site_block(trial: Trial, site: str, hist, order: Sequence[int], protect: Pr
         "eligible": eligible,
         "potentially_eligible": potential,
         "waterfall": published,
-        "criteria": views,
+        "criteria": published_views,
     }
 
 
@@ -136,10 +139,20 @@ def build_report(
     """Everything a run publishes, protected, as JSON-ready data."""
     trials_out = []
     for trial in result.trials:
-        per_site = result.histograms.get(trial.id, {})
-        all_hist = merge(per_site.values())
-        ordering = resolve_order(order, trial.criteria, all_hist)
-        sites = [(ALL_SITES, all_hist)] + sorted(per_site.items())
+        n = len(trial.criteria)
+        # each site's histogram unpacked once, for the order, its waterfall and its views
+        matrices = [
+            (site, CriteriaMatrix.of(hist, n))
+            for site, hist in sorted(result.histograms.get(trial.id, {}).items())
+        ]
+        ordering = resolve_order(order, trial.criteria, [m for _, m in matrices])
+        per_site = [(site, waterfall(m, ordering), criterion_views(m)) for site, m in matrices]
+        no_patients = CriteriaMatrix.empty(n)
+        everyone = (
+            ALL_SITES,
+            all_sites([steps for _, steps, _ in per_site], waterfall(no_patients, ordering)),
+            all_sites([views for _, _, views in per_site], criterion_views(no_patients)),
+        )
         trials_out.append(
             {
                 "id": trial.id,
@@ -152,7 +165,7 @@ def build_report(
                     "assessable": sum(c.assessable for c in trial.criteria),
                     "not_assessable": sum(not c.assessable for c in trial.criteria),
                 },
-                "sites": [_site_block(trial, s, h, ordering, protect) for s, h in sites],
+                "sites": [_site_block(trial, *site, protect) for site in [everyone, *per_site]],
                 "enrollment": (enrollment or {}).get(trial.id),
             }
         )
