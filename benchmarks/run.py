@@ -1,7 +1,8 @@
 """Benchmark harness: `feasibility run` against the floor and an expert baseline, same run.
 
     python benchmarks/run.py                      # 100k and 1M patients
-    python benchmarks/run.py --sizes 10000000     # 10M (needs time and disk)
+    python benchmarks/run.py --sizes 10000000 --memory-limit 16GB --layouts sorted --no-scaling
+                                                  # 10M (needs time and disk)
     python benchmarks/run.py --tiny               # what CI runs: proves the harness works
 
 For each size it generates two extracts (rows sorted by patient, rows in random order) and
@@ -130,11 +131,12 @@ def bench_size(
     work: Path,
     trial_counts: tuple[int, ...],
     with_monthly: bool = True,
+    layouts: tuple[str, ...] = ("sorted", "shuffled"),
 ) -> list[dict]:
     rows = []
     cli = [sys.executable, "-m", "feasibility"]
     trial_sets = {n: variant_trials(work / f"trials-{n}", n) for n in trial_counts if n != 4}
-    for layout in ("sorted", "shuffled"):
+    for layout in layouts:
         extract = work / f"extract-{patients}-{layout}.parquet"
         if not extract.exists():
             flag = "--sorted" if layout == "sorted" else "--shuffled"
@@ -212,16 +214,28 @@ def main() -> None:
     parser.add_argument("--no-monthly", action="store_true", help="skip the --monthly 24 measurement")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 2)
     parser.add_argument("--memory-limit", help="DuckDB memory limit for every measurement, e.g. 8GB")
+    parser.add_argument(
+        "--layouts", default="sorted,shuffled", help="row orders to measure: sorted, shuffled or both"
+    )
+    parser.add_argument(
+        "--no-scaling", action="store_true", help="skip the runs with 1 and 16 trials (four trials only)"
+    )
     parser.add_argument("--work", type=Path, help="folder for extracts (default: a temporary one)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "benchmark.csv")
     args = parser.parse_args()
     sizes = [2000] if args.tiny else [int(s) for s in args.sizes.split(",")]
+    layouts = tuple(s.strip() for s in args.layouts.split(",") if s.strip())
+    if not layouts or set(layouts) - {"sorted", "shuffled"}:
+        parser.error("--layouts takes sorted, shuffled or both, comma-separated")
+    trial_counts = (4,) if args.no_scaling else (1, 4, 16)
     with tempfile.TemporaryDirectory(prefix="feasibility-bench-") as tmp:
         work = args.work or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
         rows = []
         for n in sizes:
-            rows += bench_size(n, args.threads, args.memory_limit, work, (1, 4, 16), not args.no_monthly)
+            rows += bench_size(
+                n, args.threads, args.memory_limit, work, trial_counts, not args.no_monthly, layouts
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     keys = list(dict.fromkeys(k for r in rows for k in r))
     with args.out.open("w", newline="") as fh:

@@ -1,4 +1,5 @@
-"""Run the compiled trials on an extract in DuckDB: one pass, then histograms per trial/site."""
+"""Run the compiled trials on an extract in DuckDB: the passes over the extract for all trials
+together, then one histogram of criterion masks per trial and site."""
 
 from __future__ import annotations
 

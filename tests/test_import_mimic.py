@@ -139,8 +139,10 @@ def _age_true(people: pl.DataFrame, minimum: int) -> int:
 
 
 def _latest(people, labs: pl.DataFrame) -> pl.DataFrame:
-    """The engine's latest result per patient up to index: latest date, then the highest
-    value, then text, unit, code, ref_high (descending), as its tie-break says."""
+    """Per patient, the result up to index the checks below read: on the latest date, the
+    row with the highest value (then text, unit, code, ref_high). The engine takes each
+    figure's highest value on the latest date (docs/criteria-language.md); for the figures
+    checked here, that is this row's."""
     big = -1e308
     return (
         labs.join(people.select("subject_id", "idx"), on="subject_id")

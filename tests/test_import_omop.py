@@ -189,7 +189,7 @@ def test_synthea_counts_match_raw_tables(tmp_path):
     )
 
     def latest(codes: list[str]) -> pl.DataFrame:
-        # the latest date, then the highest value (the engine's tie-break)
+        # the latest date, then the highest value: the engine's value on a date with several
         return (
             meas.filter(pl.col("concept_code").is_in(codes))
             .sort(["person_id", "measurement_date", "v"], descending=[False, True, True])

@@ -3,8 +3,9 @@
 Each family of atoms has its pass over the rows whose code one of its concepts uses (a
 filter the parquet reader applies to each row group's dictionary as it scans), aggregated
 once per (patient, concept) into the few figures its atoms read: `patient_records` for
-history atoms, `patient_results` for measurement atoms, `patient_exposures` for medication
-atoms. Keeping the families apart keeps each table's rows narrow: the per-row work is one
+history atoms, `patient_results` for measurement atoms, `patient_exposures` and
+`patient_coverage` (the exposure days, for atoms that count them) for medication atoms.
+Keeping the families apart keeps each table's rows narrow: the per-row work is one
 hash-join probe and one group update, and it does not grow with the number of trials.
 
 `demographics` reads every row once per patient for what every row carries (site, sex,

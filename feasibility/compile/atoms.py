@@ -1,14 +1,12 @@
 """Single-concept atoms evaluated on their (patient, concept) row, packed into bit masks.
 
 History, measurement and medication atoms each read one concept. They are evaluated once,
-on the one row the one-pass aggregate made for that patient and concept, and packed into
-three masks per patient (OHDSI Circe's idea: one bitmask per patient, every view from it):
-- `p`: the patient has a row of the atom's concept;
-- `t`: the atom is TRUE;
-- `k`: the atom is known (TRUE or FALSE).
-A patient with no row of the concept has no record of it at all, so the atom takes its
-`if_missing` value. Rolling these up per patient is a few `bit_or` aggregates, where a wide
-pivot of per-concept columns would cost one filtered aggregate per feature.
+on the one row their family's pass made for that patient and concept, and packed two bits
+per atom into mask words per patient (OHDSI Circe's idea: one bitmask per patient, every
+view from it): no bits when the patient has no row of the concept (the atom then takes its
+`if_missing` value), else TRUE, FALSE or UNKNOWN. Rolling these up per patient is one
+`bit_or` per word, where a wide pivot of per-concept columns would cost one filtered
+aggregate per feature.
 """
 
 from __future__ import annotations

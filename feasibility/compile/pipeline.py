@@ -142,12 +142,13 @@ def _patient_statements(
     default_index: date | exp.Expression,
     has_index_column: bool,
     tables: Tables,
-    demographics: Statement | None,
+    first_pass: Statement | None,
     codes: Codes | None = None,
     dialect: str = "duckdb",
 ) -> list[Statement]:
     """The tables that make the patient rows: a pass over the coded rows per family of
-    atoms, the demographics (when they are not made already), the atoms, and the join."""
+    atoms, `first_pass` (the demographics, when the engine has not made them already), the
+    atoms, and the join."""
     atoms_index = col("idx") if has_index_column else index_default(default_index)
     families = [
         (
@@ -185,7 +186,7 @@ def _patient_statements(
             for name, table, query, concepts, note in families
             if concepts
         ],
-        *([demographics] if demographics else []),
+        *([first_pass] if first_pass else []),
         Statement(
             "atom_masks",
             tables.atom_masks,

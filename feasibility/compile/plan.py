@@ -1,7 +1,8 @@
 """Plan the per-patient features every trial needs, shared across trials and criteria.
 
-The plan is the heart of the one-pass design: the extract is joined once to a small code map
-and aggregated once per (patient, concept). Many criteria share a concept-level aggregate
+The plan is what makes the work grow with the data rather than with the trials: the
+extract is joined to a small code map and aggregated once per (patient, concept), for all
+trials together, in one pass per family of data. Many criteria share a concept-level aggregate
 (the latest ALT serves every ALT window; the latest diagnosis date serves every diagnosis
 window), so the plan collects the few distinct aggregates and the predicates read from them.
 """
