@@ -39,3 +39,17 @@ def test_tiny_benchmark_writes_its_table(tmp_path):
         assert low - 0.01 <= float(r["run_over_floor"]) <= high + 0.01
         assert float(r["peak_rss_gib"]) > 0
     assert "run_over_expert" in proc.stdout
+
+
+def test_one_layout_without_the_scaling_runs(tmp_path):
+    # what the 10M measurement uses: the sorted file only, four trials only, no monthly run
+    out = tmp_path / "bench.csv"
+    argv = [sys.executable, str(REPO / "benchmarks" / "run.py"), "--tiny", "--work", str(tmp_path)]
+    argv += ["--out", str(out), "--layouts", "sorted", "--no-scaling", "--no-monthly"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (row,) = list(csv.DictReader(out.open()))
+    assert row["layout"] == "sorted" and float(row["run_s"]) > 0
+    assert "run_1_trials_s" not in row and "run_16_trials_s" not in row and not row["monthly_24_s"]
+    bad = subprocess.run([*argv[:2], "--tiny", "--layouts", "sideways"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "--layouts takes sorted, shuffled or both" in bad.stderr

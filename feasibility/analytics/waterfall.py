@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from fractions import Fraction
 from functools import reduce
 from itertools import pairwise
@@ -40,14 +40,14 @@ class Step:
 
     def __add__(self, other: Step) -> Step:
         """The same step over both steps' patients (e.g. two sites')."""
-        return Step(
-            self.index,
-            self.passed + other.passed,
-            self.failed + other.failed,
-            self.unknown + other.unknown,
-            self.eligible + other.eligible,
-            self.potentially_eligible + other.potentially_eligible,
-        )
+        return _sum_counts(self, other)
+
+
+def _sum_counts(a: V, b: V) -> V:
+    """`a` with each count the sum of `a`'s and `b`'s: every field but the criterion's index
+    is a count of patients (or a share of one)."""
+    sums = {f.name: getattr(a, f.name) + getattr(b, f.name) for f in fields(a) if f.name != "index"}
+    return replace(a, **sums)
 
 
 def waterfall(m: CriteriaMatrix, order: Sequence[int]) -> list[Step]:
@@ -136,16 +136,7 @@ class CriterionView:
 
     def __add__(self, other: CriterionView) -> CriterionView:
         """The same criterion over both views' patients (e.g. two sites')."""
-        return CriterionView(
-            self.index,
-            self.alone_true + other.alone_true,
-            self.alone_false + other.alone_false,
-            self.alone_unknown + other.alone_unknown,
-            self.loo_gain + other.loo_gain,
-            self.loo_gain_potential + other.loo_gain_potential,
-            self.impact + other.impact,
-            self.impact_potential + other.impact_potential,
-        )
+        return _sum_counts(self, other)
 
 
 def criterion_views(m: CriteriaMatrix) -> list[CriterionView]:
