@@ -196,8 +196,9 @@ class Engine:
             source.has("index_date"),
             codes=summary.codes,
         )
-        step("aggregating events per patient and concept")
-        for statement in tables:
+        for i, statement in enumerate(tables, 1):
+            # on a large extract each statement takes minutes: say which one is running
+            step(f"aggregating events per patient: {statement.name} ({i} of {len(tables)})")
             self._create(statement.creates, statement.expression)
         step("evaluating criteria")
         dq = collect_data_quality(
@@ -218,7 +219,6 @@ class Engine:
         """After `load`: every patient evaluated again at each of the last `months` month
         ends; per trial and site, patients counted by the month they first became eligible."""
         step = progress or (lambda message: None)
-        step(f"evaluating {months} month ends")
         *tables, final = monthly_statements(
             self.trials,
             self.plan,
@@ -227,7 +227,8 @@ class Engine:
             [name for name, *_ in self.con.execute("DESCRIBE events").fetchall()],
             months,
         )
-        for statement in tables:
+        for i, statement in enumerate(tables, 1):
+            step(f"evaluating {months} month ends: {statement.name} ({i} of {len(tables)})")
             self._create(statement.creates, statement.expression, view=statement.view)
         counts: dict[str, dict[str, Counter]] = {t.id: {} for t in self.trials}
         for trial_id, site, first_eligible, first_potential, n in self._execute(

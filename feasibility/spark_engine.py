@@ -158,8 +158,8 @@ def run_on_spark(
             *tables, histogram = statements(
                 trials, plan, summary.index_default, source.has("index_date"), "spark", summary.codes
             )
-            step("aggregating events per patient and concept")
-            for statement in tables:
+            for i, statement in enumerate(tables, 1):
+                step(f"aggregating events per patient: {statement.name} ({i} of {len(tables)})")
                 assert statement.creates is not None
                 run.create(statement.creates, statement.expression)
             step("evaluating criteria")

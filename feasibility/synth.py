@@ -45,7 +45,6 @@ PROFILES: tuple[tuple[str, float, float, float], ...] = (
     ("AAV", 0.08, 0.50, 58.0),  # ANCA vasculitis (GPA / MPA / EGPA)
     ("GEN", 0.23, 0.65, 55.0),  # general rheumatology (RA, PsA, gout, OA, ...)
 )
-DISEASES = ("SLE", "SJO", "SSC", "DM", "AAV")
 
 # Latent traits, probability by profile ("*" = any other profile; "if_refractory" = for
 # refractory patients, drawn first). Bit order is fixed: the SQL refers to `refractory` as bit 1
@@ -214,7 +213,6 @@ def _dx(p, abn: str | None = None, **kw) -> Slot:
     return Slot(**{"p": p, "abn": abn, "n": (1, 1), "date": "history", **kw})
 
 
-_ANY = {"*": 1.0}
 SLE_ONLY = {"SLE": 1.0, "*": 0.0}
 
 # Per-concept models, in canonical units. A concept the trials use but not listed here gets a

@@ -16,10 +16,30 @@ IMPLIED = {
 }
 
 
+PROGRESS: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample") / "report"
-    return run_feasibility(str(REPO / "sample_data/extract.parquet"), [], out=out, min_cell=0)
+    extract = str(REPO / "sample_data/extract.parquet")
+    return run_feasibility(extract, [], out=out, min_cell=0, progress=PROGRESS.append)
+
+
+def test_progress_names_each_step(report):
+    # a run on a large extract takes minutes: the status line says which statement is running
+    tables = [m for m in PROGRESS if m.startswith("aggregating events per patient: ")]
+    assert [m.split(": ")[1].split(" (")[0] for m in tables] == [
+        "patient_records",
+        "patient_results",
+        "patient_exposures",
+        "patient_coverage",
+        "atom_masks",
+        "patients",
+    ]
+    assert tables[-1].endswith("(6 of 6)")
+    assert PROGRESS.index("evaluating criteria") > PROGRESS.index(tables[-1])
+    assert PROGRESS[-1] == "writing the report"
 
 
 def test_all_four_seed_trials_with_every_criterion(report):

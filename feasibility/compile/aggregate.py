@@ -67,10 +67,6 @@ def group_index_date(default_index: date | exp.Expression, has_index_column: boo
     return index_default(default_index)
 
 
-def _count_star() -> exp.Expression:
-    return exp.Count(this=exp.Star())
-
-
 Codes = Mapping[int, Sequence[str]]  # concept id -> the raw codes of its code map rows
 
 

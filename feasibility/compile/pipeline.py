@@ -41,7 +41,7 @@ DIALECTS = ("duckdb", "spark", "trino", "postgres")
 # of them anyway (as a function the engine lacks, or a ROW whose fields lose their names),
 # so they are refused here, loudly, before any SQL is shown or run.
 UNSUPPORTED: dict[str, dict[type, str]] = {
-    "postgres": {exp.ArgMax: "arg_max / max_by (latest result per patient)", exp.Struct: "named structs"},
+    "postgres": {exp.Struct: "named structs (the latest result's packed figures)"},
     "trino": {exp.Struct: "named struct fields (Trino ROW fields lose their names)"},
 }
 

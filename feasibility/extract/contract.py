@@ -6,8 +6,6 @@ from dataclasses import dataclass
 
 CONTRACT_VERSION = "1"
 
-DOMAINS = ("diagnosis", "lab", "medication", "procedure", "observation", "person")
-
 
 @dataclass(frozen=True)
 class Column:
