@@ -4,6 +4,7 @@ together, then one histogram of criterion masks per trial and site."""
 from __future__ import annotations
 
 import atexit
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -18,7 +19,7 @@ import numpy as np
 from sqlglot import exp
 
 from feasibility.analytics.histogram import MaskHistogram, join_words
-from feasibility.compile.histogram import WORD_BITS, mask_words, words_needed
+from feasibility.compile.histogram import mask_words, words_needed
 from feasibility.compile.pipeline import (
     code_dictionary,
     data_quality_query,
@@ -133,8 +134,6 @@ def lock_down(con: duckdb.DuckDBPyConnection, readable: Sequence) -> None:
 
 
 def _memory_setting(value: str) -> str:
-    import re
-
     if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", value, re.I):
         raise FeasibilityError(
             f"cannot read memory limit `{value}`", where="--memory-limit", fix="write e.g. 4GB or 512MB"
@@ -289,7 +288,7 @@ class Engine:
 
     def patient_masks(self, trial: Trial) -> list[tuple[str, str, int, int]]:
         """(patient_id, site_id, passed mask, unknown mask) per patient, for the patient list."""
-        n_words = -(-len(trial.criteria) // WORD_BITS)
+        n_words = words_needed([trial])
         passed, unknown = mask_words([self.compiler.verdict(c) for c in trial.criteria], n_words)
         query = (
             exp.select(col("patient_id"), col("site_id"), *passed, *unknown)
