@@ -306,15 +306,23 @@ def sql(
     "sort_rows",
     default=True,
     show_default=True,
-    help="Rows ordered by patient, or in random order.",
+    help="Rows ordered by patient, or in random order (within large blocks of patients).",
 )
 def synth(patients: int, sites: int, seed: int, out: Path, as_of: date, sort_rows: bool) -> None:
     """Generate a deterministic synthetic extract (DuckDB-side, fast at millions of patients)."""
     from feasibility.synth import generate
 
     started = time.perf_counter()
-    with err.status(f"generating {patients:,} patients", spinner="dots"):
-        rows = generate(out, patients=patients, sites=sites, seed=seed, as_of=as_of, sort_rows=sort_rows)
+    with err.status(f"generating {patients:,} patients", spinner="dots") as status:
+        rows = generate(
+            out,
+            patients=patients,
+            sites=sites,
+            seed=seed,
+            as_of=as_of,
+            sort_rows=sort_rows,
+            progress=status.update,
+        )
     err.print(
         f"{rows:,} rows for {patients:,} patients written to {out} ({time.perf_counter() - started:.1f} s)"
     )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import tempfile
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import accumulate
@@ -1221,9 +1221,12 @@ def generate(
     sort_rows: bool = True,
     trials_paths: Sequence[Path] | None = None,
     threads: int | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> int:
     """Write a synthetic extract (contract v1) for `patients` patients at `sites` sites to the
-    parquet file `out`; return its row count. Same arguments, same rows."""
+    parquet file `out`; return its row count. Same arguments, same rows. Unsorted rows are
+    in random order within each block of `CHUNK_PATIENTS` patients. `progress` hears of each
+    block (millions of patients take minutes)."""
     from feasibility.criteria.load import load_trials
 
     if patients < 1 or sites < 1:
@@ -1308,6 +1311,9 @@ def generate(
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=".synth-") as scratch:
             parts = []
             for start in range(0, patients, CHUNK_PATIENTS):
+                if progress:
+                    end = min(start + CHUNK_PATIENTS, patients)
+                    progress(f"generating patients {start + 1:,} to {end:,} of {patients:,}")
                 _register(con, "pat", everyone.slice(start, CHUNK_PATIENTS))
                 part = Path(scratch) / f"part-{len(parts):05d}.parquet"
                 con.sql(query).write_parquet(str(part), compression="zstd", row_group_size=ROW_GROUP_SIZE)
@@ -1315,6 +1321,8 @@ def generate(
             if len(parts) == 1:
                 Path(parts[0]).replace(out)
             else:
+                if progress:
+                    progress(f"writing {out.name}")
                 con.execute("SET preserve_insertion_order = true")
                 con.sql("SELECT * FROM read_parquet(?)", params=[parts]).write_parquet(
                     str(out), compression="zstd", row_group_size=ROW_GROUP_SIZE

@@ -165,3 +165,20 @@ def test_big_files_get_several_row_groups(tmp_path, monkeypatch):
     path = tmp_path / "groups.parquet"
     rows = _make(path, patients=300)
     assert pq.ParquetFile(path).metadata.num_row_groups >= rows // 5000
+
+
+def test_blocks_of_patients_give_the_same_rows_and_report_progress(tmp_path, monkeypatch, sorted_file):
+    import feasibility.synth as synth
+
+    # millions of patients are made a block at a time; the blocks change nothing in the rows
+    monkeypatch.setattr(synth, "CHUNK_PATIENTS", 150)
+    heard: list[str] = []
+    path = tmp_path / "blocks.parquet"
+    _make(path, progress=heard.append)
+    assert _rows(path) == _rows(sorted_file)
+    assert heard == [
+        "generating patients 1 to 150 of 400",
+        "generating patients 151 to 300 of 400",
+        "generating patients 301 to 400 of 400",
+        "writing blocks.parquet",
+    ]
