@@ -137,6 +137,21 @@ def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
     assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1}
 
 
+def test_extract_without_any_code_of_a_family(spark, tmp_path):
+    """Labs only: no diagnosis or drug code of the trials is in the extract, so those
+    families' passes read no row (found on an OMOP import, where Spark refused `IN ()`)."""
+    trials, library = load_trials([FIXTURES / "spec.yaml", FIXTURES / "small.yaml"])
+    rows = person("p1", birth_year=1980) + person("p2", birth_year=1990)
+    rows += [event("p1", "lab", "LOINC", "718-7", "2024-08-01", value_num=120.0, unit="g/L")]
+    extract = tmp_path / "labs-only.parquet"
+    frame(rows).write_parquet(extract)
+    options = RunOptions(as_of=date(2025, 1, 15))
+    on_duck = on_duckdb(extract, trials, library, options)
+    on_spark = run_on_spark(str(extract), trials, library, options, session=spark)
+    assert_same(on_spark, on_duck)
+    assert on_spark.patients == 2
+
+
 def test_user_errors_are_one_line(spark, tmp_path, monkeypatch):
     trials, library = load_trials([FIXTURES / "small.yaml"])
     with pytest.raises(ExtractError, match="file not found"):

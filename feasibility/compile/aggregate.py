@@ -92,7 +92,8 @@ def _grouped_coded_rows(
     )
     if codes is not None:
         wanted = sorted({c for cid, own in codes.items() if cid in concepts for c in own})
-        coded = exp.In(this=col("code", "e"), expressions=[lit(c) for c in wanted])
+        # an extract with none of the family's codes: no row, and no `IN ()` (Spark refuses it)
+        coded = exp.In(this=col("code", "e"), expressions=[lit(c) for c in wanted]) if wanted else exp.false()
     else:
         coded = exp.In(
             this=col("code", "e"), query=exp.select(col("code")).from_("code_map", copy=False).subquery()
