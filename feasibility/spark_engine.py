@@ -71,7 +71,7 @@ _VIEWS = (
     RUN.demographics,
     RUN.patients,
 )
-_SPARK_TYPES = {pa.string(): "STRING", pa.int32(): "INT", pa.float64(): "DOUBLE", pa.bool_(): "BOOLEAN"}
+_SPARK_TYPES = {pa.string(): "STRING", pa.int32(): "INT", pa.float64(): "DOUBLE"}
 # set on every session a run uses, its own or one it is given
 _SQL_SETTINGS = {
     "spark.sql.session.timeZone": "UTC",

@@ -36,10 +36,9 @@ def listing(
         "-- 2. code dictionary: the distinct (code system, code, unit) triples",
         render(code_dictionary(), dialect, pretty=True) + ";",
         "",
-        "-- 3. code_map(code_system, code, unit, concept_id, factor, is_measurement,",
-        "--    is_medication, low, high, uln) is built by the engine from (2) and the concept",
-        "--    library (prefix patterns, exclusions, unit conversions, dose factors, plausible",
-        f"--    ranges). Concept ids: {concepts}",
+        "-- 3. code_map(code_system, code, unit, concept_id, factor, low, high, uln) is built",
+        "--    by the engine from (2) and the concept library (prefix patterns, exclusions,",
+        f"--    unit conversions, dose factors, plausible ranges). Concept ids: {concepts}",
     ]
     for number, statement in enumerate(statements(trials, plan, default, index_column, dialect), start=4):
         body = render(statement.expression, dialect, pretty=True)

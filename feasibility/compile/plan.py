@@ -255,8 +255,6 @@ class CodeMapRow:
     unit: str  # '' for a missing unit, so the join key is never NULL
     concept_id: int
     factor: float | None  # value * factor = canonical value; None: unit unknown
-    is_measurement: bool
-    is_medication: bool
     # the concept's plausible range in this row's own unit (None: no bound, or unit unknown)
     low: float | None = None
     high: float | None = None
@@ -274,7 +272,7 @@ def code_map_table(rows: Sequence[CodeMapRow]) -> pa.Table:
     }
     columns = {}
     for f in fields(CodeMapRow):
-        kind = types.get(f.name, pa.bool_() if f.name.startswith("is_") else pa.string())
+        kind = types.get(f.name, pa.string())
         columns[f.name] = pa.array([getattr(r, f.name) for r in rows], kind)
     return pa.table(columns)
 
@@ -339,8 +337,6 @@ def build_code_map(
                     unit or "",
                     cid,
                     factor,
-                    concept.kind == "measurement",
-                    concept.kind == "medication",
                     low,
                     high,
                     concept.default_uln,

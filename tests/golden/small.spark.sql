@@ -54,10 +54,9 @@ GROUP BY
   code,
   unit;
 
--- 3. code_map(code_system, code, unit, concept_id, factor, is_measurement,
---    is_medication, low, high, uln) is built by the engine from (2) and the concept
---    library (prefix patterns, exclusions, unit conversions, dose factors, plausible
---    ranges). Concept ids: 0 = sle, 1 = alt, 2 = stroke
+-- 3. code_map(code_system, code, unit, concept_id, factor, low, high, uln) is built
+--    by the engine from (2) and the concept library (prefix patterns, exclusions,
+--    unit conversions, dose factors, plausible ranges). Concept ids: 0 = sle, 1 = alt, 2 = stroke
 
 -- 4. patient_records: per patient and concept, the dates of the records history atoms read
 CREATE TABLE patient_records AS
