@@ -35,7 +35,7 @@ from feasibility.compile.predicates import PredicateCompiler
 from feasibility.compile.sqlexpr import and_, col, func, lit
 from feasibility.compile.tables import RUN
 from feasibility.criteria.concepts import ConceptLibrary
-from feasibility.criteria.model import Measurement, Trial, walk
+from feasibility.criteria.model import Trial
 from feasibility.errors import ExtractError, FeasibilityError, short_message
 from feasibility.extract.contract import BY_NAME as CONTRACT_COLUMNS
 from feasibility.extract.source import ExtractSource, open_extract
@@ -200,9 +200,7 @@ class Engine:
             step(f"aggregating events per patient: {statement.name} ({i} of {len(tables)})")
             self._create(statement.creates, statement.expression)
         step("evaluating criteria")
-        dq = collect_data_quality(
-            self.trials, self.plan, summary, self._query, source, self.options.check_duplicates
-        )
+        dq = collect_data_quality(self.plan, summary, self._query, source, self.options.check_duplicates)
         # numpy columns, not a Python tuple per row: a million patients make about a million rows
         columns = self._execute(self._sql(histogram.expression)).fetchnumpy().values()
         histograms = histogram_counts(self.trials, list(columns))
@@ -361,7 +359,6 @@ def summarise_dictionary(
 
 
 def collect_data_quality(
-    trials: Sequence[Trial],
     plan: Plan,
     summary: DictionarySummary,
     query: Callable[[exp.Expression], tuple[list[str], list[tuple]]],
@@ -390,19 +387,9 @@ def collect_data_quality(
         if plan.result_concepts
         else {}
     )
-    uln_concepts = sorted(
-        {
-            node.concept
-            for t in trials
-            for c in t.criteria
-            if c.rule is not None
-            for node in walk(c.rule)
-            if isinstance(node, Measurement) and node.uln
-        }
-    )
     default_uln: dict[str, int] = {}
-    if uln_concepts:
-        ids = {plan.concept_id(name): name for name in uln_concepts}
+    if plan.uln_concepts:
+        ids = {cid: plan.concepts[cid].name for cid in plan.uln_concepts}
         uln_query = (
             exp.select(col("concept_id"), exp.Count(this=exp.Star()))
             .from_(RUN.patient_results, copy=False)

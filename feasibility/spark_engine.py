@@ -163,7 +163,7 @@ def run_on_spark(
                 assert statement.creates is not None
                 run.create(statement.creates, statement.expression)
             step("evaluating criteria")
-            dq = collect_data_quality(trials, plan, summary, run.query, source, options.check_duplicates)
+            dq = collect_data_quality(plan, summary, run.query, source, options.check_duplicates)
             rows = run.query(histogram.expression, "count the masks")[1]
             histograms = histogram_counts(trials, histogram_columns(trials, rows))
         finally:
