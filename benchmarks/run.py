@@ -1,7 +1,7 @@
 """Benchmark harness: `feasibility run` against the floor and an expert baseline, same run.
 
     python benchmarks/run.py                      # 100k and 1M patients
-    python benchmarks/run.py --sizes 10000000 --memory-limit 16GB --layouts sorted --no-scaling
+    python benchmarks/run.py --sizes 10000000 --memory-limit 12GB --layouts sorted --no-scaling
                                                   # 10M (needs time and disk)
     python benchmarks/run.py --tiny               # what CI runs: proves the harness works
 
