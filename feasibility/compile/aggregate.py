@@ -165,7 +165,7 @@ def records_query(
         days = exp.Count(this=exp.Distinct(expressions=[case([(mine, start.copy())])]))
         aggregates.append(days.as_(f"n{i}", copy=False))
     rows = _seen_rows(plan.lookback("records"), start, idx)
-    return _by_concept(_grouped_coded_rows(aggregates, tables, codes, plan.record_concepts, rows), dialect)
+    return _grouped_coded_rows(aggregates, tables, codes, plan.record_concepts, rows)
 
 
 def results_query(
@@ -194,7 +194,7 @@ def results_query(
     flat: list[exp.Expression] = []
     for name in [*tables.keys, "concept_id", *(a.alias for a in aggregates)]:
         flat += results.unpacked(name) if name in results.packed else [col(name, "g")]
-    return _by_concept(exp.select(*flat).from_(grouped.subquery("g"), copy=False), dialect)
+    return exp.select(*flat).from_(grouped.subquery("g"), copy=False)
 
 
 def _exposure_rows() -> tuple[exp.Expression, exp.Expression]:
@@ -223,7 +223,7 @@ def exposures_query(
         *_group_index(default_index, has_index_column),
     ]
     rows = _seen_rows(plan.lookback("exposures"), until, idx, col("start_date", "e"))
-    return _by_concept(_grouped_coded_rows(aggregates, tables, codes, plan.exposure_concepts, rows), dialect)
+    return _grouped_coded_rows(aggregates, tables, codes, plan.exposure_concepts, rows)
 
 
 def coverage_query(
@@ -270,7 +270,7 @@ def coverage_query(
         for feature in plan.coverages
     ]
     kept = [col(n) for n in names if n != "meds"]
-    return _by_concept(exp.select(*kept, *coverage).from_(sorted_.subquery("x"), copy=False), dialect)
+    return exp.select(*kept, *coverage).from_(sorted_.subquery("x"), copy=False)
 
 
 def _group_index(default_index: date | exp.Expression, has_index_column: bool) -> list[exp.Expression]:
@@ -278,13 +278,6 @@ def _group_index(default_index: date | exp.Expression, has_index_column: bool) -
     if not has_index_column:
         return []
     return [group_index_date(default_index, True).as_("idx", copy=False)]
-
-
-def _by_concept(query: exp.Select, dialect: str) -> exp.Select:
-    """The rows ordered by concept on DuckDB, whose tables keep each row group's range of
-    values: the atoms' branch for one concept then reads only that concept's row groups.
-    Other engines gain nothing from the order of a table's rows and are spared the sort."""
-    return query.order_by(col("concept_id"), copy=False) if dialect == "duckdb" else query
 
 
 class _Results:

@@ -1,8 +1,8 @@
 """Single-concept atoms evaluated on their (patient, concept) row, packed into bit masks.
 
 History, measurement and medication atoms each read one concept. They are evaluated once,
-on the one row their family's pass made for that patient and concept, and packed two bits
-per atom into mask words per patient (OHDSI Circe's idea: one bitmask per patient, every
+inside their family's pass, on the one row it makes for that patient and concept, and
+packed two bits per atom into mask words per patient (OHDSI Circe's idea: one bitmask per patient, every
 view from it): no bits when the patient has no row of the concept (the atom then takes its
 `if_missing` value), else TRUE, FALSE or UNKNOWN. Rolling these up per patient is one
 `bit_or` per word, where a wide pivot of per-concept columns would cost one filtered
@@ -10,6 +10,8 @@ aggregate per feature.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlglot import exp
 
@@ -200,45 +202,51 @@ def covered_days(feature: CoverageFeature, index: exp.Expression) -> exp.Express
     return exp.Mod(this=paren(func("coalesce", swept, lit(0))), expression=lit(_TOTAL))
 
 
-def atom_masks_query(plan: Plan, index: exp.Expression, tables: Tables = RUN) -> exp.Expression:
-    """Per patient, mask words a0.. with two bits per atom, OR-ed over the patient's concept
-    rows: 0 no row of the atom's concept (the atom takes its `if_missing`), 1 FALSE, 3 TRUE,
-    2 UNKNOWN. Each atom's bits come from the one row of its concept, so OR loses nothing.
+def with_atom_words(
+    plan: Plan,
+    family: str,
+    rows: exp.Select,
+    index: exp.Expression,
+    tables: Tables = RUN,
+    kept: Sequence[str] = (),
+) -> exp.Select:
+    """The family pass's (patient, concept) `rows` with the family's atoms evaluated on
+    them, as the mask words the family's atoms occupy (see `Plan.family_words`): two bits
+    per atom, 0 on the rows of other concepts (see `_atom_bits`). Only the keys, the words
+    and the `kept` columns leave the pass, so the figures the atoms read are never stored."""
+    values = RowAtoms(plan, index)
+    by_concept: dict[int, list[ConceptAtom]] = {}
+    for atom in plan.family_atoms(family):
+        by_concept.setdefault(plan.concept_id(atom.concept), []).append(atom)
+    words = []
+    for w in plan.family_words(family):
+        branches = []
+        for cid, atoms in by_concept.items():
+            in_word = [(a, low) for a in atoms for word, low in [plan.atom_bit(a)] if word == w]
+            terms = [_atom_bits(values.value(a), low) for a, low in in_word]
+            if terms:
+                branches.append((exp.EQ(this=col("concept_id"), expression=lit(cid)), _sum(terms)))
+        words.append(case(branches, _zero()).as_(f"a{w}", copy=False))
+    return exp.select(*[col(k) for k in (*tables.keys, *kept)], *words).from_(
+        rows.subquery("f", copy=False), copy=False
+    )
 
-    Each atom is read where its figures are: history atoms on `patient_records`,
-    measurement atoms on `patient_results`, medication atoms on `patient_exposures`, or on
-    `patient_coverage` when they count days. One
-    UNION ALL branch per (table, concept) evaluates that concept's atoms on its rows only;
-    the tables are ordered by concept, so a branch reads only its own row groups."""
-    rows = RowAtoms(plan, index)
-    source = {
-        History: tables.patient_records,
-        Measurement: tables.patient_results,
-        Medication: tables.patient_exposures,
-    }
-    by_source: dict[tuple[str, int], list[ConceptAtom]] = {}
-    for atom in plan.atoms:
-        table = tables.patient_coverage if plan.counts_days(atom) else source[type(atom)]
-        by_source.setdefault((table, plan.concept_id(atom.concept)), []).append(atom)
+
+def atom_masks_query(plan: Plan, tables: Tables = RUN) -> exp.Expression:
+    """Per patient, mask words a0.. with two bits per atom, OR-ed over the patient's rows of
+    the family tables: 0 no row of the atom's concept (the atom takes its `if_missing`), 1
+    FALSE, 3 TRUE, 2 UNKNOWN. Each atom's bits come from the one row of its concept, so OR
+    loses nothing."""
     words = plan.atom_words
-    zero = exp.cast(lit(0), "BIGINT", copy=False)
     branches = []
-    for (table, cid), atoms in by_source.items():
-        terms: list[list[exp.Expression]] = [[] for _ in range(words)]
-        for atom in atoms:
-            w, low = plan.atom_bit(atom)
-            terms[w].append(_atom_bits(rows.value(atom), low))
-        branches.append(
-            exp.select(
-                *tables.key_columns(),
-                *[(_sum(t) if t else zero.copy()).as_(f"a{w}", copy=False) for w, t in enumerate(terms)],
-            )
-            .from_(table, copy=False)
-            .where(exp.EQ(this=col("concept_id"), expression=lit(cid)), copy=False)
-        )
+    for family, table in tables.families().items():
+        own = plan.family_words(family)
+        if own:
+            other_words_zero = [(col(f"a{w}") if w in own else _zero()).as_(f"a{w}") for w in range(words)]
+            branches.append(exp.select(*tables.key_columns(), *other_words_zero).from_(table, copy=False))
     if not branches:  # no concept atoms at all: an empty branch keeps the shape
         branches.append(
-            exp.select(*tables.key_columns(), *[zero.as_(f"a{w}") for w in range(words)])
+            exp.select(*tables.key_columns(), *[_zero().as_(f"a{w}") for w in range(words)])
             .from_(tables.demographics, copy=False)
             .where(exp.false(), copy=False)
         )
@@ -248,6 +256,10 @@ def atom_masks_query(plan: Plan, index: exp.Expression, tables: Tables = RUN) ->
         .from_(union_all(branches).subquery("atoms"), copy=False)
         .group_by(*tables.key_columns(), copy=False)
     )
+
+
+def _zero() -> exp.Expression:
+    return exp.cast(lit(0), "BIGINT", copy=False)
 
 
 def _atom_bits(value: exp.Expression, low: int) -> exp.Expression:
@@ -260,7 +272,7 @@ def _atom_bits(value: exp.Expression, low: int) -> exp.Expression:
 
 
 def _sum(terms: list[exp.Expression]) -> exp.Expression:
-    total: exp.Expression = exp.cast(lit(0), "BIGINT", copy=False)
+    total: exp.Expression = _zero()
     for term in terms:
         total = exp.Add(this=total, expression=term)
     return exp.cast(total, "BIGINT", copy=False)

@@ -25,7 +25,7 @@ from feasibility.compile.aggregate import (
     results_query,
     row_index_date,
 )
-from feasibility.compile.atoms import atom_masks_query
+from feasibility.compile.atoms import atom_masks_query, with_atom_words
 from feasibility.compile.histogram import histogram_query
 from feasibility.compile.plan import Plan
 from feasibility.compile.predicates import PredicateCompiler
@@ -150,48 +150,67 @@ def _patient_statements(
     atoms, `first_pass` (the demographics, when the engine has not made them already), the
     atoms, and the join."""
     atoms_index = col("idx") if has_index_column else index_default(default_index)
+    # what data quality (implausible results, default ULNs) and the derived measures read
+    results_kept = [
+        "concept_id",
+        "n_implausible",
+        *(["latest_uln_default"] if plan.uln_concepts else []),
+        *(["latest_d", "latest_number"] if plan.derived_inputs else []),
+    ]
     families = [
         (
-            "patient_records",
-            tables.patient_records,
+            "records",
             records_query,
             plan.record_concepts,
-            "per patient and concept, the dates of the records history atoms read",
+            (),
+            "per patient and concept, the history atoms' bits from the dates of the records",
         ),
         (
-            "patient_results",
-            tables.patient_results,
+            "results",
             results_query,
             plan.result_concepts,
-            "per patient and concept, the latest result's date and figures",
+            results_kept,
+            "per patient and concept, the measurement atoms' bits from the latest result's date and figures",
         ),
         (
-            "patient_exposures",
-            tables.patient_exposures,
+            "exposures",
             exposures_query,
             plan.exposure_concepts,
-            "per patient and concept, the latest end of an exposure",
+            (),
+            "per patient and concept, the medication atoms' bits from the latest end of an exposure",
         ),
         (
-            "patient_coverage",
-            tables.patient_coverage,
+            "coverage",
             coverage_query,
             plan.coverage_concepts,
-            "per patient and concept, the days covered by exposures in each window and dose range",
+            (),
+            "per patient and concept, the medication atoms' bits from the days covered in the windows",
         ),
     ]
     return [
         *[
-            Statement(name, table, query(plan, default_index, has_index_column, tables, codes, dialect), note)
-            for name, table, query, concepts, note in families
+            Statement(
+                f"patient_{family}",
+                tables.families()[family],
+                with_atom_words(
+                    plan,
+                    family,
+                    query(plan, default_index, has_index_column, tables, codes, dialect),
+                    atoms_index,
+                    tables,
+                    kept,
+                ),
+                note,
+            )
+            for family, query, concepts, kept, note in families
             if concepts
         ],
         *([first_pass] if first_pass else []),
         Statement(
             "atom_masks",
             tables.atom_masks,
-            atom_masks_query(plan, atoms_index, tables),
-            "each single-concept atom evaluated once on its row, packed into bit words",
+            atom_masks_query(plan, tables),
+            "the families' atom bits OR-ed per patient",
         ),
         Statement(
             "patients",

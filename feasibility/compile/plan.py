@@ -59,12 +59,17 @@ Lookback = tuple[Duration, ...] | None
 
 ATOMS_PER_WORD = 31  # two bits per atom in a positive BIGINT
 
+# The families of data, each with its pass over the coded rows (see aggregate.py), in the
+# order their atoms take bits in the masks.
+FAMILIES = ("records", "results", "exposures", "coverage")
+
 
 @dataclass(frozen=True)
 class Plan:
     """Every concept the trials use (position = concept id), the aggregates they need, and
     the distinct single-concept atoms (position = bit in the per-patient atom masks), ordered
-    by concept so each concept's atoms sit in one or two mask words."""
+    by family and concept, so a family's atoms fill mask words of their own and each
+    concept's atoms sit in one or two of them."""
 
     concepts: tuple[Concept, ...]
     counts: tuple[CountFeature, ...]
@@ -122,12 +127,19 @@ class Plan:
         """Concepts read by medication atoms that count days (their exposures, as a list)."""
         return tuple(sorted({f.concept_id for f in self.coverages}))
 
-    def counts_days(self, atom: ConceptAtom) -> bool:
-        """A medication atom that counts days on the drug (reads coverage features)."""
-        if not isinstance(atom, Medication):
-            return False
-        concept_id = self.concept_id(atom.concept)
-        return bool(coverage_features(atom, concept_id, self.concepts[concept_id]))
+    def family(self, atom: ConceptAtom) -> str:
+        """The family whose pass holds the figures the atom reads."""
+        return _family(atom, self.concepts[self.concept_id(atom.concept)], self.concept_id(atom.concept))
+
+    def family_atoms(self, family: str) -> tuple[ConceptAtom, ...]:
+        return tuple(a for a in self.atoms if self.family(a) == family)
+
+    def family_words(self, family: str) -> range:
+        """The mask words holding the family's atoms (empty when it has none)."""
+        atoms = self.family_atoms(family)
+        if not atoms:
+            return range(0)
+        return range(self.atom_bit(atoms[0])[0], self.atom_bit(atoms[-1])[0] + 1)
 
     @property
     def uln_concepts(self) -> tuple[int, ...]:
@@ -204,18 +216,18 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
                     coverages.append(feature)
     windows: dict[tuple[str, int], list[Duration | None]] = {}
     for atom in atoms:
-        if isinstance(atom, History):
-            windows.setdefault(("records", ids[atom.concept]), []).append(
-                None if atom.before is not None else atom.within
-            )
-        elif isinstance(atom, Measurement):
-            windows.setdefault(("results", ids[atom.concept]), []).append(atom.within)
-        elif not coverage_features(atom, ids[atom.concept], library[atom.concept]):
-            windows.setdefault(("exposures", ids[atom.concept]), []).append(atom.within)
+        family = _family(atom, library[atom.concept], ids[atom.concept])
+        if family != "coverage":  # the coverage features carry their own windows
+            old_enough = isinstance(atom, History) and atom.before is not None
+            windows.setdefault((family, ids[atom.concept]), []).append(None if old_enough else atom.within)
     for name, within in derived:
         windows.setdefault(("results", ids[name]), []).append(within)
     for feature in coverages:
         windows.setdefault(("coverage", feature.concept_id), []).append(feature.within)
+
+    def by_family(atom: ConceptAtom) -> tuple[int, int]:  # sorted stably: first-seen order within a concept
+        return FAMILIES.index(_family(atom, library[atom.concept], ids[atom.concept])), ids[atom.concept]
+
     lookbacks = tuple(
         (family, cid, None if None in ws else tuple(dict.fromkeys(ws)))  # type: ignore[arg-type]
         for (family, cid), ws in windows.items()
@@ -225,9 +237,17 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
         counts=tuple(CountFeature(ids[n], w) for n, w in counts),
         coverages=tuple(coverages),
         lookbacks=lookbacks,
-        atoms=tuple(sorted(atoms, key=lambda a: ids[a.concept])),  # stable: first-seen order
+        atoms=tuple(sorted(atoms, key=by_family)),
         derived_inputs=tuple(dict.fromkeys(ids[n] for n, _ in derived)),
     )
+
+
+def _family(atom: ConceptAtom, concept: Concept, concept_id: int) -> str:
+    if isinstance(atom, History):
+        return "records"
+    if isinstance(atom, Measurement):
+        return "results"
+    return "coverage" if coverage_features(atom, concept_id, concept) else "exposures"
 
 
 def coverage_features(atom: Medication, concept_id: int, concept: Concept) -> tuple[CoverageFeature, ...]:

@@ -26,6 +26,15 @@ class Tables:
     patients: str = "patients"
     keys: tuple[str, ...] = ("patient_id",)
 
+    def families(self) -> dict[str, str]:
+        """The table of each family's pass (see `plan.FAMILIES`)."""
+        return {
+            "records": self.patient_records,
+            "results": self.patient_results,
+            "exposures": self.patient_exposures,
+            "coverage": self.patient_coverage,
+        }
+
     def key_columns(self, table: str | None = None) -> list[exp.Column]:
         return [col(k, table) for k in self.keys]
 

@@ -58,396 +58,55 @@ GROUP BY
 --    by the engine from (2) and the concept library (prefix patterns, exclusions,
 --    unit conversions, dose factors, plausible ranges). Concept ids: 0 = sle, 1 = alt, 2 = stroke
 
--- 4. patient_records: per patient and concept, the dates of the records history atoms read
+-- 4. patient_records: per patient and concept, the history atoms' bits from the dates of the records
 CREATE TABLE patient_records AS
 SELECT
-  "e"."patient_id" AS patient_id,
-  "m"."concept_id" AS concept_id,
-  MAX("e"."start_date") AS last_date
-FROM events AS e
-INNER JOIN code_map AS m
-  ON (
-    "m"."code_system" = "e"."code_system"
-  )
-  AND (
-    "m"."code" = "e"."code"
-  )
-  AND (
-    "m"."unit" = COALESCE("e"."unit", '')
-  )
-WHERE
-  (
-    "e"."code" IN (
-      SELECT
-        "code"
-      FROM code_map
-    )
-  )
-  AND (
-    "m"."concept_id" IN (0, 2)
-  )
-  AND (
-    (
-      "e"."start_date" <= CAST('2025-01-01' AS DATE)
-    )
-    AND (
-      (
-        "m"."concept_id" IN (0)
+  "patient_id",
+  CASE
+    WHEN "concept_id" = 0
+    THEN CAST(CAST(0 AS BIGINT) + CASE
+      WHEN (
+        CASE WHEN NOT "last_date" IS NULL THEN TRUE ELSE FALSE END
       )
-      OR (
-        (
-          "m"."concept_id" IN (2)
-        )
-        AND (
-          "e"."start_date" >= (
+      THEN 3
+      WHEN NOT (
+        CASE WHEN NOT "last_date" IS NULL THEN TRUE ELSE FALSE END
+      )
+      THEN 1
+      ELSE 2
+    END AS BIGINT)
+    WHEN "concept_id" = 2
+    THEN CAST(CAST(0 AS BIGINT) + CASE
+      WHEN (
+        CASE
+          WHEN "last_date" >= (
             CAST('2025-01-01' AS DATE) - INTERVAL 6 MONTH
           )
-        )
+          THEN TRUE
+          ELSE FALSE
+        END
       )
-    )
-  )
-GROUP BY
-  "e"."patient_id",
-  "m"."concept_id"
-ORDER BY
-  "concept_id";
-
--- 5. patient_results: per patient and concept, the latest result's date and figures
-CREATE TABLE patient_results AS
-SELECT
-  "g"."patient_id",
-  "g"."concept_id",
-  "g"."n_implausible",
-  CASE
-    WHEN (
-      "g"."latest_number" >> 66
-    ) = (
-      "g"."latest_number" >> 66
-    )
-    AND (
-      (
-        "g"."latest_number" >> 65
-      ) & 1
-    ) = 1
-    THEN CAST(CAST(CASE
-      WHEN CAST((
-        (
-          "g"."latest_number" >> 1
-        ) & 18446744073709551615
-      ) - 9223372036854775808 AS BIGINT) < 0
-      THEN XOR(
-        CAST((
-          (
-            "g"."latest_number" >> 1
-          ) & 18446744073709551615
-        ) - 9223372036854775808 AS BIGINT),
-        CAST(9223372036854775807 AS BIGINT)
+      THEN 12
+      WHEN NOT (
+        CASE
+          WHEN "last_date" >= (
+            CAST('2025-01-01' AS DATE) - INTERVAL 6 MONTH
+          )
+          THEN TRUE
+          ELSE FALSE
+        END
       )
-      ELSE CAST((
-        (
-          "g"."latest_number" >> 1
-        ) & 18446744073709551615
-      ) - 9223372036854775808 AS BIGINT)
-    END AS BIT) AS DOUBLE)
-  END AS latest_number,
-  CAST('0001-01-01' AS DATE) + INTERVAL (CAST((
-    "g"."latest_number" >> 66
-  ) AS INT)) DAY AS latest_d,
-  CASE
-    WHEN (
-      "g"."latest_uln" >> 66
-    ) = (
-      "g"."latest_number" >> 66
-    )
-    AND (
-      (
-        "g"."latest_uln" >> 65
-      ) & 1
-    ) = 1
-    THEN CAST(CAST(CASE
-      WHEN CAST((
-        (
-          "g"."latest_uln" >> 1
-        ) & 18446744073709551615
-      ) - 9223372036854775808 AS BIGINT) < 0
-      THEN XOR(
-        CAST((
-          (
-            "g"."latest_uln" >> 1
-          ) & 18446744073709551615
-        ) - 9223372036854775808 AS BIGINT),
-        CAST(9223372036854775807 AS BIGINT)
-      )
-      ELSE CAST((
-        (
-          "g"."latest_uln" >> 1
-        ) & 18446744073709551615
-      ) - 9223372036854775808 AS BIGINT)
-    END AS BIT) AS DOUBLE)
-  END AS latest_uln,
-  CASE
-    WHEN (
-      "g"."latest_uln" >> 66
-    ) = (
-      "g"."latest_number" >> 66
-    )
-    THEN (
-      (
-        "g"."latest_uln" >> 0
-      ) & 1
-    ) = 1
-  END AS latest_uln_default
+      THEN 4
+      ELSE 8
+    END AS BIGINT)
+    ELSE CAST(0 AS BIGINT)
+  END AS a0
 FROM (
   SELECT
     "e"."patient_id" AS patient_id,
     "m"."concept_id" AS concept_id,
-    COUNT(
-      CASE
-        WHEN COALESCE((
-          "e"."value_num" < "m"."low"
-        ) OR (
-          "e"."value_num" > "m"."high"
-        ), FALSE)
-        THEN 1
-      END
-    ) AS n_implausible,
-    MAX(
-      CASE
-        WHEN (
-          (
-            NOT "e"."value_num" IS NULL
-          ) OR (
-            NOT "e"."value_text" IS NULL
-          )
-        )
-        AND (
-          NOT COALESCE((
-            "e"."value_num" < "m"."low"
-          ) OR (
-            "e"."value_num" > "m"."high"
-          ), FALSE)
-        )
-        THEN (
-          (
-            CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
-          ) << 66
-        ) + (
-          (
-            CAST(CASE
-              WHEN NOT CASE
-                WHEN (
-                  "e"."value_num" IS NULL
-                ) AND (
-                  "e"."text_result" = -1
-                )
-                THEN 0.0
-                ELSE "e"."value_num" * "m"."factor"
-              END IS NULL
-              THEN 1
-              ELSE 0
-            END AS INT128)
-          ) << 65
-        ) + (
-          (
-            CAST(CASE
-              WHEN CAST(CAST(CAST((
-                COALESCE(
-                  CASE
-                    WHEN (
-                      "e"."value_num" IS NULL
-                    ) AND (
-                      "e"."text_result" = -1
-                    )
-                    THEN 0.0
-                    ELSE "e"."value_num" * "m"."factor"
-                  END,
-                  0.0
-                )
-              ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
-              THEN XOR(
-                CAST(CAST(CAST((
-                  COALESCE(
-                    CASE
-                      WHEN (
-                        "e"."value_num" IS NULL
-                      ) AND (
-                        "e"."text_result" = -1
-                      )
-                      THEN 0.0
-                      ELSE "e"."value_num" * "m"."factor"
-                    END,
-                    0.0
-                  )
-                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
-                CAST(9223372036854775807 AS BIGINT)
-              )
-              ELSE CAST(CAST(CAST((
-                COALESCE(
-                  CASE
-                    WHEN (
-                      "e"."value_num" IS NULL
-                    ) AND (
-                      "e"."text_result" = -1
-                    )
-                    THEN 0.0
-                    ELSE "e"."value_num" * "m"."factor"
-                  END,
-                  0.0
-                )
-              ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
-            END AS INT128) + 9223372036854775808
-          ) << 1
-        ) + (
-          CASE WHEN FALSE THEN 1 ELSE 0 END
-        )
-      END
-    ) AS latest_number,
-    MAX(
-      CASE
-        WHEN (
-          (
-            (
-              NOT "e"."value_num" IS NULL
-            ) OR (
-              NOT "e"."value_text" IS NULL
-            )
-          )
-          AND (
-            NOT COALESCE((
-              "e"."value_num" < "m"."low"
-            ) OR (
-              "e"."value_num" > "m"."high"
-            ), FALSE)
-          )
-        )
-        AND (
-          (
-            NOT "e"."value_num" IS NULL
-          ) OR (
-            "e"."text_result" = -1
-          )
-        )
-        AND (
-          "m"."concept_id" IN (1)
-        )
-        THEN (
-          (
-            CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
-          ) << 66
-        ) + (
-          (
-            CAST(CASE
-              WHEN NOT CASE
-                WHEN (
-                  "e"."value_num" IS NULL
-                ) AND (
-                  "e"."text_result" = -1
-                )
-                THEN 0.0
-                WHEN "e"."ref_high" > 0
-                THEN "e"."value_num" / "e"."ref_high"
-                ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-              END IS NULL
-              THEN 1
-              ELSE 0
-            END AS INT128)
-          ) << 65
-        ) + (
-          (
-            CAST(CASE
-              WHEN CAST(CAST(CAST((
-                COALESCE(
-                  CASE
-                    WHEN (
-                      "e"."value_num" IS NULL
-                    ) AND (
-                      "e"."text_result" = -1
-                    )
-                    THEN 0.0
-                    WHEN "e"."ref_high" > 0
-                    THEN "e"."value_num" / "e"."ref_high"
-                    ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                  END,
-                  0.0
-                )
-              ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
-              THEN XOR(
-                CAST(CAST(CAST((
-                  COALESCE(
-                    CASE
-                      WHEN (
-                        "e"."value_num" IS NULL
-                      ) AND (
-                        "e"."text_result" = -1
-                      )
-                      THEN 0.0
-                      WHEN "e"."ref_high" > 0
-                      THEN "e"."value_num" / "e"."ref_high"
-                      ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                    END,
-                    0.0
-                  )
-                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
-                CAST(9223372036854775807 AS BIGINT)
-              )
-              ELSE CAST(CAST(CAST((
-                COALESCE(
-                  CASE
-                    WHEN (
-                      "e"."value_num" IS NULL
-                    ) AND (
-                      "e"."text_result" = -1
-                    )
-                    THEN 0.0
-                    WHEN "e"."ref_high" > 0
-                    THEN "e"."value_num" / "e"."ref_high"
-                    ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                  END,
-                  0.0
-                )
-              ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
-            END AS INT128) + 9223372036854775808
-          ) << 1
-        ) + (
-          CASE
-            WHEN (
-              NOT "e"."value_num" IS NULL
-            )
-            AND (
-              NOT COALESCE("e"."ref_high" > 0, FALSE)
-            )
-            THEN 1
-            ELSE 0
-          END
-        )
-      END
-    ) AS latest_uln
-  FROM (
-    SELECT
-      *,
-      CASE
-        WHEN "value_text" IS NULL
-        THEN 0
-        WHEN LOWER(TRIM("value_text")) IN ('positive', 'pos', '+', 'detected', 'reactive', 'present', 'yes')
-        THEN 1
-        WHEN LOWER(TRIM("value_text")) IN (
-          'negative',
-          'neg',
-          '-',
-          'not detected',
-          'undetected',
-          'non-reactive',
-          'nonreactive',
-          'non reactive',
-          'absent',
-          'no',
-          'not present'
-        )
-        THEN -1
-        ELSE 0
-      END AS text_result
-    FROM events
-  ) AS e
+    MAX("e"."start_date") AS last_date
+  FROM events AS e
   INNER JOIN code_map AS m
     ON (
       "m"."code_system" = "e"."code_system"
@@ -467,7 +126,7 @@ FROM (
       )
     )
     AND (
-      "m"."concept_id" IN (1)
+      "m"."concept_id" IN (0, 2)
     )
     AND (
       (
@@ -475,21 +134,429 @@ FROM (
       )
       AND (
         (
-          "m"."concept_id" IN (1)
+          "m"."concept_id" IN (0)
         )
-        AND (
-          "e"."start_date" >= CAST('2025-01-01' AS DATE) - 90
+        OR (
+          (
+            "m"."concept_id" IN (2)
+          )
+          AND (
+            "e"."start_date" >= (
+              CAST('2025-01-01' AS DATE) - INTERVAL 6 MONTH
+            )
+          )
         )
       )
     )
   GROUP BY
     "e"."patient_id",
     "m"."concept_id"
-) AS g
-ORDER BY
-  "concept_id";
+) AS f;
 
--- 6. atom_masks: each single-concept atom evaluated once on its row, packed into bit words
+-- 5. patient_results: per patient and concept, the measurement atoms' bits from the latest result's date and figures
+CREATE TABLE patient_results AS
+SELECT
+  "patient_id",
+  "concept_id",
+  "n_implausible",
+  "latest_uln_default",
+  CASE
+    WHEN "concept_id" = 1
+    THEN CAST(CAST(0 AS BIGINT) + CASE
+      WHEN (
+        CASE
+          WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90
+          THEN "latest_uln" <= 3.0
+        END
+      )
+      THEN 48
+      WHEN NOT (
+        CASE
+          WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90
+          THEN "latest_uln" <= 3.0
+        END
+      )
+      THEN 16
+      ELSE 32
+    END AS BIGINT)
+    ELSE CAST(0 AS BIGINT)
+  END AS a0
+FROM (
+  SELECT
+    "g"."patient_id",
+    "g"."concept_id",
+    "g"."n_implausible",
+    CASE
+      WHEN (
+        "g"."latest_number" >> 66
+      ) = (
+        "g"."latest_number" >> 66
+      )
+      AND (
+        (
+          "g"."latest_number" >> 65
+        ) & 1
+      ) = 1
+      THEN CAST(CAST(CASE
+        WHEN CAST((
+          (
+            "g"."latest_number" >> 1
+          ) & 18446744073709551615
+        ) - 9223372036854775808 AS BIGINT) < 0
+        THEN XOR(
+          CAST((
+            (
+              "g"."latest_number" >> 1
+            ) & 18446744073709551615
+          ) - 9223372036854775808 AS BIGINT),
+          CAST(9223372036854775807 AS BIGINT)
+        )
+        ELSE CAST((
+          (
+            "g"."latest_number" >> 1
+          ) & 18446744073709551615
+        ) - 9223372036854775808 AS BIGINT)
+      END AS BIT) AS DOUBLE)
+    END AS latest_number,
+    CAST('0001-01-01' AS DATE) + INTERVAL (CAST((
+      "g"."latest_number" >> 66
+    ) AS INT)) DAY AS latest_d,
+    CASE
+      WHEN (
+        "g"."latest_uln" >> 66
+      ) = (
+        "g"."latest_number" >> 66
+      )
+      AND (
+        (
+          "g"."latest_uln" >> 65
+        ) & 1
+      ) = 1
+      THEN CAST(CAST(CASE
+        WHEN CAST((
+          (
+            "g"."latest_uln" >> 1
+          ) & 18446744073709551615
+        ) - 9223372036854775808 AS BIGINT) < 0
+        THEN XOR(
+          CAST((
+            (
+              "g"."latest_uln" >> 1
+            ) & 18446744073709551615
+          ) - 9223372036854775808 AS BIGINT),
+          CAST(9223372036854775807 AS BIGINT)
+        )
+        ELSE CAST((
+          (
+            "g"."latest_uln" >> 1
+          ) & 18446744073709551615
+        ) - 9223372036854775808 AS BIGINT)
+      END AS BIT) AS DOUBLE)
+    END AS latest_uln,
+    CASE
+      WHEN (
+        "g"."latest_uln" >> 66
+      ) = (
+        "g"."latest_number" >> 66
+      )
+      THEN (
+        (
+          "g"."latest_uln" >> 0
+        ) & 1
+      ) = 1
+    END AS latest_uln_default
+  FROM (
+    SELECT
+      "e"."patient_id" AS patient_id,
+      "m"."concept_id" AS concept_id,
+      COUNT(
+        CASE
+          WHEN COALESCE((
+            "e"."value_num" < "m"."low"
+          ) OR (
+            "e"."value_num" > "m"."high"
+          ), FALSE)
+          THEN 1
+        END
+      ) AS n_implausible,
+      MAX(
+        CASE
+          WHEN (
+            (
+              NOT "e"."value_num" IS NULL
+            ) OR (
+              NOT "e"."value_text" IS NULL
+            )
+          )
+          AND (
+            NOT COALESCE((
+              "e"."value_num" < "m"."low"
+            ) OR (
+              "e"."value_num" > "m"."high"
+            ), FALSE)
+          )
+          THEN (
+            (
+              CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
+            ) << 66
+          ) + (
+            (
+              CAST(CASE
+                WHEN NOT CASE
+                  WHEN (
+                    "e"."value_num" IS NULL
+                  ) AND (
+                    "e"."text_result" = -1
+                  )
+                  THEN 0.0
+                  ELSE "e"."value_num" * "m"."factor"
+                END IS NULL
+                THEN 1
+                ELSE 0
+              END AS INT128)
+            ) << 65
+          ) + (
+            (
+              CAST(CASE
+                WHEN CAST(CAST(CAST((
+                  COALESCE(
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      ELSE "e"."value_num" * "m"."factor"
+                    END,
+                    0.0
+                  )
+                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
+                THEN XOR(
+                  CAST(CAST(CAST((
+                    COALESCE(
+                      CASE
+                        WHEN (
+                          "e"."value_num" IS NULL
+                        ) AND (
+                          "e"."text_result" = -1
+                        )
+                        THEN 0.0
+                        ELSE "e"."value_num" * "m"."factor"
+                      END,
+                      0.0
+                    )
+                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
+                  CAST(9223372036854775807 AS BIGINT)
+                )
+                ELSE CAST(CAST(CAST((
+                  COALESCE(
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      ELSE "e"."value_num" * "m"."factor"
+                    END,
+                    0.0
+                  )
+                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
+              END AS INT128) + 9223372036854775808
+            ) << 1
+          ) + (
+            CASE WHEN FALSE THEN 1 ELSE 0 END
+          )
+        END
+      ) AS latest_number,
+      MAX(
+        CASE
+          WHEN (
+            (
+              (
+                NOT "e"."value_num" IS NULL
+              ) OR (
+                NOT "e"."value_text" IS NULL
+              )
+            )
+            AND (
+              NOT COALESCE((
+                "e"."value_num" < "m"."low"
+              ) OR (
+                "e"."value_num" > "m"."high"
+              ), FALSE)
+            )
+          )
+          AND (
+            (
+              NOT "e"."value_num" IS NULL
+            ) OR (
+              "e"."text_result" = -1
+            )
+          )
+          AND (
+            "m"."concept_id" IN (1)
+          )
+          THEN (
+            (
+              CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
+            ) << 66
+          ) + (
+            (
+              CAST(CASE
+                WHEN NOT CASE
+                  WHEN (
+                    "e"."value_num" IS NULL
+                  ) AND (
+                    "e"."text_result" = -1
+                  )
+                  THEN 0.0
+                  WHEN "e"."ref_high" > 0
+                  THEN "e"."value_num" / "e"."ref_high"
+                  ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                END IS NULL
+                THEN 1
+                ELSE 0
+              END AS INT128)
+            ) << 65
+          ) + (
+            (
+              CAST(CASE
+                WHEN CAST(CAST(CAST((
+                  COALESCE(
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      WHEN "e"."ref_high" > 0
+                      THEN "e"."value_num" / "e"."ref_high"
+                      ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                    END,
+                    0.0
+                  )
+                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
+                THEN XOR(
+                  CAST(CAST(CAST((
+                    COALESCE(
+                      CASE
+                        WHEN (
+                          "e"."value_num" IS NULL
+                        ) AND (
+                          "e"."text_result" = -1
+                        )
+                        THEN 0.0
+                        WHEN "e"."ref_high" > 0
+                        THEN "e"."value_num" / "e"."ref_high"
+                        ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                      END,
+                      0.0
+                    )
+                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
+                  CAST(9223372036854775807 AS BIGINT)
+                )
+                ELSE CAST(CAST(CAST((
+                  COALESCE(
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      WHEN "e"."ref_high" > 0
+                      THEN "e"."value_num" / "e"."ref_high"
+                      ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                    END,
+                    0.0
+                  )
+                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
+              END AS INT128) + 9223372036854775808
+            ) << 1
+          ) + (
+            CASE
+              WHEN (
+                NOT "e"."value_num" IS NULL
+              )
+              AND (
+                NOT COALESCE("e"."ref_high" > 0, FALSE)
+              )
+              THEN 1
+              ELSE 0
+            END
+          )
+        END
+      ) AS latest_uln
+    FROM (
+      SELECT
+        *,
+        CASE
+          WHEN "value_text" IS NULL
+          THEN 0
+          WHEN LOWER(TRIM("value_text")) IN ('positive', 'pos', '+', 'detected', 'reactive', 'present', 'yes')
+          THEN 1
+          WHEN LOWER(TRIM("value_text")) IN (
+            'negative',
+            'neg',
+            '-',
+            'not detected',
+            'undetected',
+            'non-reactive',
+            'nonreactive',
+            'non reactive',
+            'absent',
+            'no',
+            'not present'
+          )
+          THEN -1
+          ELSE 0
+        END AS text_result
+      FROM events
+    ) AS e
+    INNER JOIN code_map AS m
+      ON (
+        "m"."code_system" = "e"."code_system"
+      )
+      AND (
+        "m"."code" = "e"."code"
+      )
+      AND (
+        "m"."unit" = COALESCE("e"."unit", '')
+      )
+    WHERE
+      (
+        "e"."code" IN (
+          SELECT
+            "code"
+          FROM code_map
+        )
+      )
+      AND (
+        "m"."concept_id" IN (1)
+      )
+      AND (
+        (
+          "e"."start_date" <= CAST('2025-01-01' AS DATE)
+        )
+        AND (
+          (
+            "m"."concept_id" IN (1)
+          )
+          AND (
+            "e"."start_date" >= CAST('2025-01-01' AS DATE) - 90
+          )
+        )
+      )
+    GROUP BY
+      "e"."patient_id",
+      "m"."concept_id"
+  ) AS g
+) AS f;
+
+-- 6. atom_masks: the families' atom bits OR-ed per patient
 CREATE TABLE atom_masks AS
 SELECT
   "patient_id",
@@ -497,72 +564,13 @@ SELECT
 FROM (
   SELECT
     "patient_id",
-    CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
-        CASE WHEN NOT "last_date" IS NULL THEN TRUE ELSE FALSE END
-      )
-      THEN 3
-      WHEN NOT (
-        CASE WHEN NOT "last_date" IS NULL THEN TRUE ELSE FALSE END
-      )
-      THEN 1
-      ELSE 2
-    END AS BIGINT) AS a0
+    "a0" AS a0
   FROM patient_records
-  WHERE
-    "concept_id" = 0
   UNION ALL
   SELECT
     "patient_id",
-    CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
-        CASE
-          WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90
-          THEN "latest_uln" <= 3.0
-        END
-      )
-      THEN 12
-      WHEN NOT (
-        CASE
-          WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90
-          THEN "latest_uln" <= 3.0
-        END
-      )
-      THEN 4
-      ELSE 8
-    END AS BIGINT) AS a0
+    "a0" AS a0
   FROM patient_results
-  WHERE
-    "concept_id" = 1
-  UNION ALL
-  SELECT
-    "patient_id",
-    CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
-        CASE
-          WHEN "last_date" >= (
-            CAST('2025-01-01' AS DATE) - INTERVAL 6 MONTH
-          )
-          THEN TRUE
-          ELSE FALSE
-        END
-      )
-      THEN 48
-      WHEN NOT (
-        CASE
-          WHEN "last_date" >= (
-            CAST('2025-01-01' AS DATE) - INTERVAL 6 MONTH
-          )
-          THEN TRUE
-          ELSE FALSE
-        END
-      )
-      THEN 16
-      ELSE 32
-    END AS BIGINT) AS a0
-  FROM patient_records
-  WHERE
-    "concept_id" = 2
 ) AS atoms
 GROUP BY
   "patient_id";
@@ -681,16 +689,16 @@ SELECT
     ) = 3
   ) AS BIGINT) * 2 + CAST((
     (
-      "a0" & 12
-    ) = 12
+      "a0" & 48
+    ) = 48
   ) AS BIGINT) * 4 + CAST((
     (
       (
-        "a0" & 48
-      ) = 16
+        "a0" & 12
+      ) = 4
     ) OR (
       (
-        "a0" & 48
+        "a0" & 12
       ) = 0
     )
   ) AS BIGINT) * 8 + CAST(TRUE AS BIGINT) * 16 AS p0,
@@ -772,12 +780,12 @@ SELECT
     NOT (
       (
         (
-          "a0" & 12
-        ) = 12
+          "a0" & 48
+        ) = 48
       ) OR (
         (
-          "a0" & 12
-        ) = 4
+          "a0" & 48
+        ) = 16
       )
     )
   ) AS BIGINT) * 4 + CAST((
@@ -785,18 +793,18 @@ SELECT
       (
         (
           (
-            "a0" & 48
-          ) = 16
+            "a0" & 12
+          ) = 4
         ) OR (
           (
-            "a0" & 48
+            "a0" & 12
           ) = 0
         )
       )
       OR (
         (
-          "a0" & 48
-        ) = 48
+          "a0" & 12
+        ) = 12
       )
     )
   ) AS BIGINT) * 8 + CAST((

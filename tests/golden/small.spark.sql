@@ -58,238 +58,51 @@ GROUP BY
 --    by the engine from (2) and the concept library (prefix patterns, exclusions,
 --    unit conversions, dose factors, plausible ranges). Concept ids: 0 = sle, 1 = alt, 2 = stroke
 
--- 4. patient_records: per patient and concept, the dates of the records history atoms read
+-- 4. patient_records: per patient and concept, the history atoms' bits from the dates of the records
 CREATE TABLE patient_records AS
 SELECT
-  `e`.`patient_id` AS patient_id,
-  `m`.`concept_id` AS concept_id,
-  MAX(`e`.`start_date`) AS last_date
-FROM events AS e
-INNER JOIN code_map AS m
-  ON (
-    `m`.`code_system` = `e`.`code_system`
-  )
-  AND (
-    `m`.`code` = `e`.`code`
-  )
-  AND (
-    `m`.`unit` = COALESCE(`e`.`unit`, '')
-  )
-WHERE
-  (
-    `e`.`code` IN (
-      SELECT
-        `code`
-      FROM code_map
-    )
-  )
-  AND (
-    `m`.`concept_id` IN (0, 2)
-  )
-  AND (
-    (
-      `e`.`start_date` <= CAST('2025-01-01' AS DATE)
-    )
-    AND (
-      (
-        `m`.`concept_id` IN (0)
+  `patient_id`,
+  CASE
+    WHEN `concept_id` = 0
+    THEN CAST(CAST(0 AS BIGINT) + CASE
+      WHEN (
+        CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
       )
-      OR (
-        (
-          `m`.`concept_id` IN (2)
-        )
-        AND (
-          `e`.`start_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
-        )
+      THEN 3
+      WHEN NOT (
+        CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
       )
-    )
-  )
-GROUP BY
-  `e`.`patient_id`,
-  `m`.`concept_id`;
-
--- 5. patient_results: per patient and concept, the latest result's date and figures
-CREATE TABLE patient_results AS
-SELECT
-  `g`.`patient_id`,
-  `g`.`concept_id`,
-  `g`.`n_implausible`,
-  CASE
-    WHEN `g`.`latest_number`.d = `g`.`latest_number`.d AND `g`.`latest_number`.k = 1
-    THEN `g`.`latest_number`.v
-  END AS latest_number,
-  DATE_ADD(CAST('0001-01-01' AS DATE), CAST(`g`.`latest_number`.d AS INT)) AS latest_d,
-  CASE
-    WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d AND `g`.`latest_uln`.k = 1
-    THEN `g`.`latest_uln`.v
-  END AS latest_uln,
-  CASE
-    WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d
-    THEN `g`.`latest_uln`.f = 1
-  END AS latest_uln_default
+      THEN 1
+      ELSE 2
+    END AS BIGINT)
+    WHEN `concept_id` = 2
+    THEN CAST(CAST(0 AS BIGINT) + CASE
+      WHEN (
+        CASE
+          WHEN `last_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
+          THEN TRUE
+          ELSE FALSE
+        END
+      )
+      THEN 12
+      WHEN NOT (
+        CASE
+          WHEN `last_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
+          THEN TRUE
+          ELSE FALSE
+        END
+      )
+      THEN 4
+      ELSE 8
+    END AS BIGINT)
+    ELSE CAST(0 AS BIGINT)
+  END AS a0
 FROM (
   SELECT
     `e`.`patient_id` AS patient_id,
     `m`.`concept_id` AS concept_id,
-    COUNT(
-      CASE
-        WHEN COALESCE((
-          `e`.`value_num` < `m`.`low`
-        ) OR (
-          `e`.`value_num` > `m`.`high`
-        ), FALSE)
-        THEN 1
-      END
-    ) AS n_implausible,
-    MAX(
-      CASE
-        WHEN (
-          (
-            NOT `e`.`value_num` IS NULL
-          ) OR (
-            NOT `e`.`value_text` IS NULL
-          )
-        )
-        AND (
-          NOT COALESCE((
-            `e`.`value_num` < `m`.`low`
-          ) OR (
-            `e`.`value_num` > `m`.`high`
-          ), FALSE)
-        )
-        THEN STRUCT(
-          DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
-          CASE
-            WHEN NOT CASE
-              WHEN (
-                `e`.`value_num` IS NULL
-              ) AND (
-                `e`.`text_result` = -1
-              )
-              THEN 0.0
-              ELSE `e`.`value_num` * `m`.`factor`
-            END IS NULL
-            THEN 1
-            ELSE 0
-          END AS k,
-          CAST((
-            COALESCE(
-              CASE
-                WHEN (
-                  `e`.`value_num` IS NULL
-                ) AND (
-                  `e`.`text_result` = -1
-                )
-                THEN 0.0
-                ELSE `e`.`value_num` * `m`.`factor`
-              END,
-              0.0
-            )
-          ) + 0.0 AS DOUBLE) AS v,
-          CASE WHEN FALSE THEN 1 ELSE 0 END AS f
-        )
-      END
-    ) AS latest_number,
-    MAX(
-      CASE
-        WHEN (
-          (
-            (
-              NOT `e`.`value_num` IS NULL
-            ) OR (
-              NOT `e`.`value_text` IS NULL
-            )
-          )
-          AND (
-            NOT COALESCE((
-              `e`.`value_num` < `m`.`low`
-            ) OR (
-              `e`.`value_num` > `m`.`high`
-            ), FALSE)
-          )
-        )
-        AND (
-          (
-            NOT `e`.`value_num` IS NULL
-          ) OR (
-            `e`.`text_result` = -1
-          )
-        )
-        AND (
-          `m`.`concept_id` IN (1)
-        )
-        THEN STRUCT(
-          DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
-          CASE
-            WHEN NOT CASE
-              WHEN (
-                `e`.`value_num` IS NULL
-              ) AND (
-                `e`.`text_result` = -1
-              )
-              THEN 0.0
-              WHEN `e`.`ref_high` > 0
-              THEN `e`.`value_num` / `e`.`ref_high`
-              ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
-            END IS NULL
-            THEN 1
-            ELSE 0
-          END AS k,
-          CAST((
-            COALESCE(
-              CASE
-                WHEN (
-                  `e`.`value_num` IS NULL
-                ) AND (
-                  `e`.`text_result` = -1
-                )
-                THEN 0.0
-                WHEN `e`.`ref_high` > 0
-                THEN `e`.`value_num` / `e`.`ref_high`
-                ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
-              END,
-              0.0
-            )
-          ) + 0.0 AS DOUBLE) AS v,
-          CASE
-            WHEN (
-              NOT `e`.`value_num` IS NULL
-            )
-            AND (
-              NOT COALESCE(`e`.`ref_high` > 0, FALSE)
-            )
-            THEN 1
-            ELSE 0
-          END AS f
-        )
-      END
-    ) AS latest_uln
-  FROM (
-    SELECT
-      *,
-      CASE
-        WHEN `value_text` IS NULL
-        THEN 0
-        WHEN LOWER(TRIM(`value_text`)) IN ('positive', 'pos', '+', 'detected', 'reactive', 'present', 'yes')
-        THEN 1
-        WHEN LOWER(TRIM(`value_text`)) IN (
-          'negative',
-          'neg',
-          '-',
-          'not detected',
-          'undetected',
-          'non-reactive',
-          'nonreactive',
-          'non reactive',
-          'absent',
-          'no',
-          'not present'
-        )
-        THEN -1
-        ELSE 0
-      END AS text_result
-    FROM events
-  ) AS e
+    MAX(`e`.`start_date`) AS last_date
+  FROM events AS e
   INNER JOIN code_map AS m
     ON (
       `m`.`code_system` = `e`.`code_system`
@@ -309,7 +122,7 @@ FROM (
       )
     )
     AND (
-      `m`.`concept_id` IN (1)
+      `m`.`concept_id` IN (0, 2)
     )
     AND (
       (
@@ -317,19 +130,273 @@ FROM (
       )
       AND (
         (
-          `m`.`concept_id` IN (1)
+          `m`.`concept_id` IN (0)
         )
-        AND (
-          `e`.`start_date` >= CAST('2025-01-01' AS DATE) - 90
+        OR (
+          (
+            `m`.`concept_id` IN (2)
+          )
+          AND (
+            `e`.`start_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
+          )
         )
       )
     )
   GROUP BY
     `e`.`patient_id`,
     `m`.`concept_id`
-) AS g;
+) AS f;
 
--- 6. atom_masks: each single-concept atom evaluated once on its row, packed into bit words
+-- 5. patient_results: per patient and concept, the measurement atoms' bits from the latest result's date and figures
+CREATE TABLE patient_results AS
+SELECT
+  `patient_id`,
+  `concept_id`,
+  `n_implausible`,
+  `latest_uln_default`,
+  CASE
+    WHEN `concept_id` = 1
+    THEN CAST(CAST(0 AS BIGINT) + CASE
+      WHEN (
+        CASE
+          WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
+          THEN `latest_uln` <= 3.0
+        END
+      )
+      THEN 48
+      WHEN NOT (
+        CASE
+          WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
+          THEN `latest_uln` <= 3.0
+        END
+      )
+      THEN 16
+      ELSE 32
+    END AS BIGINT)
+    ELSE CAST(0 AS BIGINT)
+  END AS a0
+FROM (
+  SELECT
+    `g`.`patient_id`,
+    `g`.`concept_id`,
+    `g`.`n_implausible`,
+    CASE
+      WHEN `g`.`latest_number`.d = `g`.`latest_number`.d AND `g`.`latest_number`.k = 1
+      THEN `g`.`latest_number`.v
+    END AS latest_number,
+    DATE_ADD(CAST('0001-01-01' AS DATE), CAST(`g`.`latest_number`.d AS INT)) AS latest_d,
+    CASE
+      WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d AND `g`.`latest_uln`.k = 1
+      THEN `g`.`latest_uln`.v
+    END AS latest_uln,
+    CASE
+      WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d
+      THEN `g`.`latest_uln`.f = 1
+    END AS latest_uln_default
+  FROM (
+    SELECT
+      `e`.`patient_id` AS patient_id,
+      `m`.`concept_id` AS concept_id,
+      COUNT(
+        CASE
+          WHEN COALESCE((
+            `e`.`value_num` < `m`.`low`
+          ) OR (
+            `e`.`value_num` > `m`.`high`
+          ), FALSE)
+          THEN 1
+        END
+      ) AS n_implausible,
+      MAX(
+        CASE
+          WHEN (
+            (
+              NOT `e`.`value_num` IS NULL
+            ) OR (
+              NOT `e`.`value_text` IS NULL
+            )
+          )
+          AND (
+            NOT COALESCE((
+              `e`.`value_num` < `m`.`low`
+            ) OR (
+              `e`.`value_num` > `m`.`high`
+            ), FALSE)
+          )
+          THEN STRUCT(
+            DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
+            CASE
+              WHEN NOT CASE
+                WHEN (
+                  `e`.`value_num` IS NULL
+                ) AND (
+                  `e`.`text_result` = -1
+                )
+                THEN 0.0
+                ELSE `e`.`value_num` * `m`.`factor`
+              END IS NULL
+              THEN 1
+              ELSE 0
+            END AS k,
+            CAST((
+              COALESCE(
+                CASE
+                  WHEN (
+                    `e`.`value_num` IS NULL
+                  ) AND (
+                    `e`.`text_result` = -1
+                  )
+                  THEN 0.0
+                  ELSE `e`.`value_num` * `m`.`factor`
+                END,
+                0.0
+              )
+            ) + 0.0 AS DOUBLE) AS v,
+            CASE WHEN FALSE THEN 1 ELSE 0 END AS f
+          )
+        END
+      ) AS latest_number,
+      MAX(
+        CASE
+          WHEN (
+            (
+              (
+                NOT `e`.`value_num` IS NULL
+              ) OR (
+                NOT `e`.`value_text` IS NULL
+              )
+            )
+            AND (
+              NOT COALESCE((
+                `e`.`value_num` < `m`.`low`
+              ) OR (
+                `e`.`value_num` > `m`.`high`
+              ), FALSE)
+            )
+          )
+          AND (
+            (
+              NOT `e`.`value_num` IS NULL
+            ) OR (
+              `e`.`text_result` = -1
+            )
+          )
+          AND (
+            `m`.`concept_id` IN (1)
+          )
+          THEN STRUCT(
+            DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
+            CASE
+              WHEN NOT CASE
+                WHEN (
+                  `e`.`value_num` IS NULL
+                ) AND (
+                  `e`.`text_result` = -1
+                )
+                THEN 0.0
+                WHEN `e`.`ref_high` > 0
+                THEN `e`.`value_num` / `e`.`ref_high`
+                ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
+              END IS NULL
+              THEN 1
+              ELSE 0
+            END AS k,
+            CAST((
+              COALESCE(
+                CASE
+                  WHEN (
+                    `e`.`value_num` IS NULL
+                  ) AND (
+                    `e`.`text_result` = -1
+                  )
+                  THEN 0.0
+                  WHEN `e`.`ref_high` > 0
+                  THEN `e`.`value_num` / `e`.`ref_high`
+                  ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
+                END,
+                0.0
+              )
+            ) + 0.0 AS DOUBLE) AS v,
+            CASE
+              WHEN (
+                NOT `e`.`value_num` IS NULL
+              )
+              AND (
+                NOT COALESCE(`e`.`ref_high` > 0, FALSE)
+              )
+              THEN 1
+              ELSE 0
+            END AS f
+          )
+        END
+      ) AS latest_uln
+    FROM (
+      SELECT
+        *,
+        CASE
+          WHEN `value_text` IS NULL
+          THEN 0
+          WHEN LOWER(TRIM(`value_text`)) IN ('positive', 'pos', '+', 'detected', 'reactive', 'present', 'yes')
+          THEN 1
+          WHEN LOWER(TRIM(`value_text`)) IN (
+            'negative',
+            'neg',
+            '-',
+            'not detected',
+            'undetected',
+            'non-reactive',
+            'nonreactive',
+            'non reactive',
+            'absent',
+            'no',
+            'not present'
+          )
+          THEN -1
+          ELSE 0
+        END AS text_result
+      FROM events
+    ) AS e
+    INNER JOIN code_map AS m
+      ON (
+        `m`.`code_system` = `e`.`code_system`
+      )
+      AND (
+        `m`.`code` = `e`.`code`
+      )
+      AND (
+        `m`.`unit` = COALESCE(`e`.`unit`, '')
+      )
+    WHERE
+      (
+        `e`.`code` IN (
+          SELECT
+            `code`
+          FROM code_map
+        )
+      )
+      AND (
+        `m`.`concept_id` IN (1)
+      )
+      AND (
+        (
+          `e`.`start_date` <= CAST('2025-01-01' AS DATE)
+        )
+        AND (
+          (
+            `m`.`concept_id` IN (1)
+          )
+          AND (
+            `e`.`start_date` >= CAST('2025-01-01' AS DATE) - 90
+          )
+        )
+      )
+    GROUP BY
+      `e`.`patient_id`,
+      `m`.`concept_id`
+  ) AS g
+) AS f;
+
+-- 6. atom_masks: the families' atom bits OR-ed per patient
 CREATE TABLE atom_masks AS
 SELECT
   `patient_id`,
@@ -337,68 +404,13 @@ SELECT
 FROM (
   SELECT
     `patient_id`,
-    CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
-        CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
-      )
-      THEN 3
-      WHEN NOT (
-        CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
-      )
-      THEN 1
-      ELSE 2
-    END AS BIGINT) AS a0
+    `a0` AS a0
   FROM patient_records
-  WHERE
-    `concept_id` = 0
   UNION ALL
   SELECT
     `patient_id`,
-    CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
-        CASE
-          WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
-          THEN `latest_uln` <= 3.0
-        END
-      )
-      THEN 12
-      WHEN NOT (
-        CASE
-          WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
-          THEN `latest_uln` <= 3.0
-        END
-      )
-      THEN 4
-      ELSE 8
-    END AS BIGINT) AS a0
+    `a0` AS a0
   FROM patient_results
-  WHERE
-    `concept_id` = 1
-  UNION ALL
-  SELECT
-    `patient_id`,
-    CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
-        CASE
-          WHEN `last_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
-          THEN TRUE
-          ELSE FALSE
-        END
-      )
-      THEN 48
-      WHEN NOT (
-        CASE
-          WHEN `last_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
-          THEN TRUE
-          ELSE FALSE
-        END
-      )
-      THEN 16
-      ELSE 32
-    END AS BIGINT) AS a0
-  FROM patient_records
-  WHERE
-    `concept_id` = 2
 ) AS atoms
 GROUP BY
   `patient_id`;
@@ -579,23 +591,23 @@ FROM (
         ) = 0
       ) AS c1f,
       (
-        `a0` & 12
-      ) = 12 AS c2p,
+        `a0` & 48
+      ) = 48 AS c2p,
       (
-        `a0` & 12
-      ) = 4 AS c2f,
+        `a0` & 48
+      ) = 16 AS c2f,
       (
         (
-          `a0` & 48
-        ) = 16
+          `a0` & 12
+        ) = 4
       ) OR (
         (
-          `a0` & 48
+          `a0` & 12
         ) = 0
       ) AS c3p,
       (
-        `a0` & 48
-      ) = 48 AS c3f,
+        `a0` & 12
+      ) = 12 AS c3f,
       TRUE AS c4p,
       FALSE AS c4f
     FROM patients
