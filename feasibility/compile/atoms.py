@@ -264,11 +264,11 @@ def _zero() -> exp.Expression:
 
 def _atom_bits(value: exp.Expression, low: int) -> exp.Expression:
     """An atom's value on its concept's row as its two bits: 3 TRUE, 1 FALSE, 2 UNKNOWN,
-    times the atom's low bit."""
-    return case(
-        [(exp.Paren(this=value), lit(3 * low)), (not_(value.copy()), lit(low))],
-        lit(2 * low),
-    )
+    times the atom's low bit. As arithmetic on the value read as 1 or 0 (NULL for UNKNOWN),
+    so the value is evaluated once, where a CASE would test it and then its negation."""
+    as_number = exp.cast(exp.Paren(this=value), "BIGINT", copy=False)
+    known = exp.Add(this=exp.Mul(this=as_number, expression=lit(2 * low)), expression=lit(low))
+    return func("coalesce", known, lit(2 * low))
 
 
 def _sum(terms: list[exp.Expression]) -> exp.Expression:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlglot import exp
 
 from feasibility.compile.predicates import Pair, PredicateCompiler
-from feasibility.compile.sqlexpr import col, lit, or_, paren, union_all
+from feasibility.compile.sqlexpr import col, lit, paren, union_all
 from feasibility.criteria.model import Trial
 
 WORD_BITS = 62
@@ -22,23 +22,37 @@ def words_needed(trials: Sequence[Trial]) -> int:
     return max(1, *(-(-len(t.criteria) // WORD_BITS) for t in trials))
 
 
-def mask_words(verdicts: Sequence[Pair], n_words: int) -> tuple[list, list]:
-    """BIGINT words of the passed and unknown masks (bit k = criterion k), from each
-    criterion's (passes, fails)."""
+def masks_query(verdicts: Sequence[Pair], n_words: int, table: str, columns: Sequence[str]) -> exp.Select:
+    """Per row of `table`: `columns`, then the BIGINT words of the passed mask p0.. and of
+    the unknown mask u0.. (bit k = criterion k), from each criterion's (passes, fails).
+
+    Each criterion's two sides are evaluated once, into the passed and the failed words;
+    a criterion neither passed nor failed is unknown, so the unknown word is the word's
+    criteria bits minus the other two (the sides never hold together)."""
     passed: list[exp.Expression] = []
+    failed: list[exp.Expression] = []
     unknown: list[exp.Expression] = []
     for w in range(n_words):
-        p_word: exp.Expression = exp.cast(lit(0), "BIGINT", copy=False)
-        u_word: exp.Expression = exp.cast(lit(0), "BIGINT", copy=False)
-        for k in range(w * WORD_BITS, min(len(verdicts), (w + 1) * WORD_BITS)):
+        p_word: exp.Expression = _bigint(lit(0))
+        f_word: exp.Expression = _bigint(lit(0))
+        in_word = range(w * WORD_BITS, min(len(verdicts), (w + 1) * WORD_BITS))
+        for k in in_word:
             bit = lit(1 << (k - w * WORD_BITS))
             passes, fails = verdicts[k]
-            neither = exp.Not(this=paren(or_(passes.copy(), fails)))
             p_word = exp.Add(this=p_word, expression=exp.Mul(this=_bigint(passes), expression=bit))
-            u_word = exp.Add(this=u_word, expression=exp.Mul(this=_bigint(neither), expression=bit.copy()))
-        passed.append(p_word)
-        unknown.append(u_word)
-    return passed, unknown
+            f_word = exp.Add(this=f_word, expression=exp.Mul(this=_bigint(fails), expression=bit.copy()))
+        passed.append(p_word.as_(f"p{w}", copy=False))
+        failed.append(f_word.as_(f"f{w}", copy=False))
+        every = _bigint(lit((1 << len(in_word)) - 1))
+        unknown.append(
+            exp.Sub(this=exp.Sub(this=every, expression=col(f"p{w}")), expression=col(f"f{w}")).as_(
+                f"u{w}", copy=False
+            )
+        )
+    sides = exp.select(*[col(c) for c in columns], *passed, *failed).from_(table, copy=False)
+    return exp.select(*[col(c) for c in columns], *[col(f"p{w}") for w in range(n_words)], *unknown).from_(
+        sides.subquery("sides", copy=False), copy=False
+    )
 
 
 def _bigint(value: exp.Expression) -> exp.Expression:
@@ -46,39 +60,24 @@ def _bigint(value: exp.Expression) -> exp.Expression:
 
 
 def histogram_query(
-    trials: Sequence[Trial], compiler: PredicateCompiler, table: str = "patients", group_outside: bool = False
+    trials: Sequence[Trial], compiler: PredicateCompiler, table: str = "patients"
 ) -> exp.Expression:
-    """One UNION ALL of per-trial GROUP BYs: trial_id, site_id, p0.., u0.., n.
-
-    With `group_outside` (for Spark, which analyses a GROUP BY over large expressions very
-    slowly) each criterion is evaluated once in a subquery, the words in the next one, and
-    they are grouped by name outside; the counts are the same."""
+    """One UNION ALL of per-trial GROUP BYs: trial_id, site_id, p0.., u0.., n. The masks
+    are made in a subquery and grouped by name: Spark analyses a GROUP BY over large
+    expressions very slowly."""
     n_words = words_needed(trials)
+    words = [f"{side}{i}" for side in "pu" for i in range(n_words)]
     branches = []
     for trial in trials:
-        verdicts = [compiler.verdict(c) for c in trial.criteria]
-        source: exp.Expression | str = table
-        if group_outside:
-            values = [
-                e.as_(f"c{k}{side}", copy=False)
-                for k, v in enumerate(verdicts)
-                for e, side in zip(v, "pf", strict=True)
-            ]
-            source = exp.select(col("site_id"), *values).from_(table, copy=False).subquery("criteria")
-            verdicts = [(col(f"c{k}p"), col(f"c{k}f")) for k in range(len(verdicts))]
-        passed, unknown = mask_words(verdicts, n_words)
-        select = [lit(trial.id).as_("trial_id", copy=False), col("site_id")]
-        words = [w.as_(f"p{i}", copy=False) for i, w in enumerate(passed)]
-        words += [w.as_(f"u{i}", copy=False) for i, w in enumerate(unknown)]
-        if group_outside:
-            masks = exp.select(col("site_id"), *words).from_(source, copy=False).subquery("masks")
-            select += [col(w.alias) for w in words]
-            select.append(exp.Count(this=exp.Star()).as_("n", copy=False))
-            group = [col("site_id"), *[col(w.alias) for w in words]]
-            branches.append(exp.select(*select).from_(masks, copy=False).group_by(*group, copy=False))
-            continue
-        select += words
-        select.append(exp.Count(this=exp.Star()).as_("n", copy=False))
-        group = [col("site_id"), *[exp.Literal.number(i + 3) for i in range(2 * n_words)]]
-        branches.append(exp.select(*select).from_(table, copy=False).group_by(*group, copy=False))
+        masks = masks_query([compiler.verdict(c) for c in trial.criteria], n_words, table, ["site_id"])
+        branches.append(
+            exp.select(
+                lit(trial.id).as_("trial_id", copy=False),
+                col("site_id"),
+                *[col(w) for w in words],
+                exp.Count(this=exp.Star()).as_("n", copy=False),
+            )
+            .from_(masks.subquery("masks", copy=False), copy=False)
+            .group_by(col("site_id"), *[col(w) for w in words], copy=False)
+        )
     return union_all(branches)

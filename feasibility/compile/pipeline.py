@@ -124,14 +124,13 @@ def statements(
     codes: Codes | None = None,
 ) -> list[Statement]:
     """The statements that follow the code map, in order. `codes` are the code map's raw
-    codes per concept, when known (see `_grouped_coded_rows`). For Spark, the histogram takes a shape
-    Spark plans much faster, with the same results."""
+    codes per concept, when known (see `_grouped_coded_rows`)."""
     return [
         *_patient_statements(plan, default_index, has_index_column, RUN, None, codes, dialect),
         Statement(
             "histogram",
             None,
-            histogram_query(trials, PredicateCompiler(plan), group_outside=dialect == "spark"),
+            histogram_query(trials, PredicateCompiler(plan)),
             "patients counted by (passed, unknown) criterion masks per trial and site",
         ),
     ]

@@ -64,20 +64,15 @@ SELECT
   "patient_id",
   CASE
     WHEN "concept_id" = 0
-    THEN CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
+    THEN CAST(CAST(0 AS BIGINT) + COALESCE(
+      CAST((
         CASE WHEN NOT "last_date" IS NULL THEN TRUE ELSE FALSE END
-      )
-      THEN 3
-      WHEN NOT (
-        CASE WHEN NOT "last_date" IS NULL THEN TRUE ELSE FALSE END
-      )
-      THEN 1
-      ELSE 2
-    END AS BIGINT)
+      ) AS BIGINT) * 2 + 1,
+      2
+    ) AS BIGINT)
     WHEN "concept_id" = 2
-    THEN CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
+    THEN CAST(CAST(0 AS BIGINT) + COALESCE(
+      CAST((
         CASE
           WHEN "last_date" >= (
             CAST('2025-01-01' AS DATE) - INTERVAL 6 MONTH
@@ -85,20 +80,9 @@ SELECT
           THEN TRUE
           ELSE FALSE
         END
-      )
-      THEN 12
-      WHEN NOT (
-        CASE
-          WHEN "last_date" >= (
-            CAST('2025-01-01' AS DATE) - INTERVAL 6 MONTH
-          )
-          THEN TRUE
-          ELSE FALSE
-        END
-      )
-      THEN 4
-      ELSE 8
-    END AS BIGINT)
+      ) AS BIGINT) * 8 + 4,
+      8
+    ) AS BIGINT)
     ELSE CAST(0 AS BIGINT)
   END AS a0
 FROM (
@@ -162,23 +146,15 @@ SELECT
   "latest_uln_default",
   CASE
     WHEN "concept_id" = 1
-    THEN CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
+    THEN CAST(CAST(0 AS BIGINT) + COALESCE(
+      CAST((
         CASE
           WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90
           THEN "latest_uln" <= 3.0
         END
-      )
-      THEN 48
-      WHEN NOT (
-        CASE
-          WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90
-          THEN "latest_uln" <= 3.0
-        END
-      )
-      THEN 16
-      ELSE 32
-    END AS BIGINT)
+      ) AS BIGINT) * 32 + 16,
+      32
+    ) AS BIGINT)
     ELSE CAST(0 AS BIGINT)
   END AS a0
 FROM (
@@ -659,52 +635,18 @@ FROM (
 SELECT
   'SMALL' AS trial_id,
   "site_id",
-  CAST(0 AS BIGINT) + CAST((
-    COALESCE(
-      (
-        CASE
-          WHEN (
-            "age_lo" >= 18.0
-          ) AND (
-            "age_hi" >= 18.0
-          )
-          THEN TRUE
-          WHEN (
-            NOT (
-              "age_lo" >= 18.0
-            )
-          ) AND (
-            NOT (
-              "age_hi" >= 18.0
-            )
-          )
-          THEN FALSE
-        END
-      ),
-      FALSE
-    )
-  ) AS BIGINT) * 1 + CAST((
-    (
-      "a0" & 3
-    ) = 3
-  ) AS BIGINT) * 2 + CAST((
-    (
-      "a0" & 48
-    ) = 48
-  ) AS BIGINT) * 4 + CAST((
-    (
-      (
-        "a0" & 12
-      ) = 4
-    ) OR (
-      (
-        "a0" & 12
-      ) = 0
-    )
-  ) AS BIGINT) * 8 + CAST(TRUE AS BIGINT) * 16 AS p0,
-  CAST(0 AS BIGINT) + CAST((
-    NOT (
-      (
+  "p0",
+  "u0",
+  COUNT(*) AS n
+FROM (
+  SELECT
+    "site_id",
+    "p0",
+    CAST(31 AS BIGINT) - "p0" - "f0" AS u0
+  FROM (
+    SELECT
+      "site_id",
+      CAST(0 AS BIGINT) + CAST((
         COALESCE(
           (
             CASE
@@ -728,8 +670,26 @@ SELECT
           ),
           FALSE
         )
-      )
-      OR (
+      ) AS BIGINT) * 1 + CAST((
+        (
+          "a0" & 3
+        ) = 3
+      ) AS BIGINT) * 2 + CAST((
+        (
+          "a0" & 48
+        ) = 48
+      ) AS BIGINT) * 4 + CAST((
+        (
+          (
+            "a0" & 12
+          ) = 4
+        ) OR (
+          (
+            "a0" & 12
+          ) = 0
+        )
+      ) AS BIGINT) * 8 + CAST(TRUE AS BIGINT) * 16 AS p0,
+      CAST(0 AS BIGINT) + CAST((
         COALESCE(
           (
             NOT (
@@ -755,16 +715,7 @@ SELECT
           ),
           FALSE
         )
-      )
-    )
-  ) AS BIGINT) * 1 + CAST((
-    NOT (
-      (
-        (
-          "a0" & 3
-        ) = 3
-      )
-      OR (
+      ) AS BIGINT) * 1 + CAST((
         (
           (
             "a0" & 3
@@ -774,47 +725,19 @@ SELECT
             "a0" & 3
           ) = 0
         )
-      )
-    )
-  ) AS BIGINT) * 2 + CAST((
-    NOT (
-      (
-        (
-          "a0" & 48
-        ) = 48
-      ) OR (
+      ) AS BIGINT) * 2 + CAST((
         (
           "a0" & 48
         ) = 16
-      )
-    )
-  ) AS BIGINT) * 4 + CAST((
-    NOT (
-      (
-        (
-          (
-            "a0" & 12
-          ) = 4
-        ) OR (
-          (
-            "a0" & 12
-          ) = 0
-        )
-      )
-      OR (
+      ) AS BIGINT) * 4 + CAST((
         (
           "a0" & 12
         ) = 12
-      )
-    )
-  ) AS BIGINT) * 8 + CAST((
-    NOT (
-      TRUE OR FALSE
-    )
-  ) AS BIGINT) * 16 AS u0,
-  COUNT(*) AS n
-FROM patients
+      ) AS BIGINT) * 8 + CAST(FALSE AS BIGINT) * 16 AS f0
+    FROM patients
+  ) AS sides
+) AS masks
 GROUP BY
   "site_id",
-  3,
-  4;
+  "p0",
+  "u0";

@@ -64,37 +64,23 @@ SELECT
   `patient_id`,
   CASE
     WHEN `concept_id` = 0
-    THEN CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
+    THEN CAST(CAST(0 AS BIGINT) + COALESCE(
+      CAST((
         CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
-      )
-      THEN 3
-      WHEN NOT (
-        CASE WHEN NOT `last_date` IS NULL THEN TRUE ELSE FALSE END
-      )
-      THEN 1
-      ELSE 2
-    END AS BIGINT)
+      ) AS BIGINT) * 2 + 1,
+      2
+    ) AS BIGINT)
     WHEN `concept_id` = 2
-    THEN CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
+    THEN CAST(CAST(0 AS BIGINT) + COALESCE(
+      CAST((
         CASE
           WHEN `last_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
           THEN TRUE
           ELSE FALSE
         END
-      )
-      THEN 12
-      WHEN NOT (
-        CASE
-          WHEN `last_date` >= ADD_MONTHS(CAST('2025-01-01' AS DATE), -6)
-          THEN TRUE
-          ELSE FALSE
-        END
-      )
-      THEN 4
-      ELSE 8
-    END AS BIGINT)
+      ) AS BIGINT) * 8 + 4,
+      8
+    ) AS BIGINT)
     ELSE CAST(0 AS BIGINT)
   END AS a0
 FROM (
@@ -156,23 +142,15 @@ SELECT
   `latest_uln_default`,
   CASE
     WHEN `concept_id` = 1
-    THEN CAST(CAST(0 AS BIGINT) + CASE
-      WHEN (
+    THEN CAST(CAST(0 AS BIGINT) + COALESCE(
+      CAST((
         CASE
           WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
           THEN `latest_uln` <= 3.0
         END
-      )
-      THEN 48
-      WHEN NOT (
-        CASE
-          WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
-          THEN `latest_uln` <= 3.0
-        END
-      )
-      THEN 16
-      ELSE 32
-    END AS BIGINT)
+      ) AS BIGINT) * 32 + 16,
+      32
+    ) AS BIGINT)
     ELSE CAST(0 AS BIGINT)
   END AS a0
 FROM (
@@ -505,57 +483,14 @@ SELECT
 FROM (
   SELECT
     `site_id`,
-    CAST(0 AS BIGINT) + CAST(`c0p` AS BIGINT) * 1 + CAST(`c1p` AS BIGINT) * 2 + CAST(`c2p` AS BIGINT) * 4 + CAST(`c3p` AS BIGINT) * 8 + CAST(`c4p` AS BIGINT) * 16 AS p0,
-    CAST(0 AS BIGINT) + CAST((
-      NOT (
-        `c0p` OR `c0f`
-      )
-    ) AS BIGINT) * 1 + CAST((
-      NOT (
-        `c1p` OR `c1f`
-      )
-    ) AS BIGINT) * 2 + CAST((
-      NOT (
-        `c2p` OR `c2f`
-      )
-    ) AS BIGINT) * 4 + CAST((
-      NOT (
-        `c3p` OR `c3f`
-      )
-    ) AS BIGINT) * 8 + CAST((
-      NOT (
-        `c4p` OR `c4f`
-      )
-    ) AS BIGINT) * 16 AS u0
+    `p0`,
+    CAST(31 AS BIGINT) - `p0` - `f0` AS u0
   FROM (
     SELECT
       `site_id`,
-      COALESCE(
-        (
-          CASE
-            WHEN (
-              `age_lo` >= 18.0
-            ) AND (
-              `age_hi` >= 18.0
-            )
-            THEN TRUE
-            WHEN (
-              NOT (
-                `age_lo` >= 18.0
-              )
-            ) AND (
-              NOT (
-                `age_hi` >= 18.0
-              )
-            )
-            THEN FALSE
-          END
-        ),
-        FALSE
-      ) AS c0p,
-      COALESCE(
-        (
-          NOT (
+      CAST(0 AS BIGINT) + CAST((
+        COALESCE(
+          (
             CASE
               WHEN (
                 `age_lo` >= 18.0
@@ -574,44 +509,75 @@ FROM (
               )
               THEN FALSE
             END
-          )
-        ),
-        FALSE
-      ) AS c0f,
-      (
-        `a0` & 3
-      ) = 3 AS c1p,
-      (
+          ),
+          FALSE
+        )
+      ) AS BIGINT) * 1 + CAST((
         (
           `a0` & 3
-        ) = 1
-      ) OR (
+        ) = 3
+      ) AS BIGINT) * 2 + CAST((
         (
-          `a0` & 3
-        ) = 0
-      ) AS c1f,
-      (
-        `a0` & 48
-      ) = 48 AS c2p,
-      (
-        `a0` & 48
-      ) = 16 AS c2f,
-      (
+          `a0` & 48
+        ) = 48
+      ) AS BIGINT) * 4 + CAST((
+        (
+          (
+            `a0` & 12
+          ) = 4
+        ) OR (
+          (
+            `a0` & 12
+          ) = 0
+        )
+      ) AS BIGINT) * 8 + CAST(TRUE AS BIGINT) * 16 AS p0,
+      CAST(0 AS BIGINT) + CAST((
+        COALESCE(
+          (
+            NOT (
+              CASE
+                WHEN (
+                  `age_lo` >= 18.0
+                ) AND (
+                  `age_hi` >= 18.0
+                )
+                THEN TRUE
+                WHEN (
+                  NOT (
+                    `age_lo` >= 18.0
+                  )
+                ) AND (
+                  NOT (
+                    `age_hi` >= 18.0
+                  )
+                )
+                THEN FALSE
+              END
+            )
+          ),
+          FALSE
+        )
+      ) AS BIGINT) * 1 + CAST((
+        (
+          (
+            `a0` & 3
+          ) = 1
+        ) OR (
+          (
+            `a0` & 3
+          ) = 0
+        )
+      ) AS BIGINT) * 2 + CAST((
+        (
+          `a0` & 48
+        ) = 16
+      ) AS BIGINT) * 4 + CAST((
         (
           `a0` & 12
-        ) = 4
-      ) OR (
-        (
-          `a0` & 12
-        ) = 0
-      ) AS c3p,
-      (
-        `a0` & 12
-      ) = 12 AS c3f,
-      TRUE AS c4p,
-      FALSE AS c4f
+        ) = 12
+      ) AS BIGINT) * 8 + CAST(FALSE AS BIGINT) * 16 AS f0
     FROM patients
-  ) AS criteria
+  ) AS sides
 ) AS masks
 GROUP BY
   `site_id`,
