@@ -8,11 +8,13 @@ import re
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import numpy as np
@@ -144,7 +146,9 @@ def _memory_setting(value: str) -> str:
 
 
 class Engine:
-    """One extract loaded into DuckDB with the features of a set of trials."""
+    """One extract loaded into DuckDB with the features of a set of trials (a `Runner`)."""
+
+    dialect = "duckdb"
 
     def __init__(
         self,
@@ -159,6 +163,7 @@ class Engine:
         self.options = options
         self.plan: Plan = plan_features(self.trials, library)
         self.compiler = PredicateCompiler(self.plan)
+        self.extract = "the extract"  # named in errors, once `load` knows it
 
     def _sql(self, query: exp.Expression) -> str:
         # sqlglot copies a tree before rendering it in case the dialect rewrites it; DuckDB's
@@ -169,50 +174,11 @@ class Engine:
     def load(self, extract: str, progress=None) -> EngineResult:
         """Read the extract once, build the per-patient feature table, count the masks."""
         step = progress or (lambda message: None)
+        self.extract = extract
         source = open_extract(self.con, extract, self.options.site)
         lock_down(self.con, source.files)
         step("reading the extract")
-        try:
-            rows, latest_start = self._execute(self._sql(extract_extent())).fetchone()
-            index_default = default_index(rows, latest_start, self.options, extract)
-            first = demographics(index_default, source.has("index_date"))
-            self._create(first.creates, first.expression)
-            nulls = self._execute(self._sql(null_patient_rows())).fetchone()[0]
-            check_patient_ids(nulls, extract)
-            dictionary = self._execute(self._sql(code_dictionary())).fetchall()
-        except FeasibilityError:
-            raise
-        except duckdb.Error as e:
-            raise ExtractError(
-                f"cannot read the extract ({short_message(e)})",
-                where=extract,
-                fix="check the file is a complete parquet export",
-            ) from None
-        summary = summarise_dictionary(self.plan, dictionary, index_default)
-        self._register_code_map(summary.code_map)
-        *tables, histogram = statements(
-            self.trials,
-            self.plan,
-            summary.index_default,
-            source.has("index_date"),
-            codes=summary.codes,
-        )
-        for i, statement in enumerate(tables, 1):
-            # on a large extract each statement takes minutes: say which one is running
-            step(f"aggregating events per patient: {statement.name} ({i} of {len(tables)})")
-            self._create(statement.creates, statement.expression)
-        step("evaluating criteria")
-        dq = collect_data_quality(self.plan, summary, self._query, source, self.options.check_duplicates)
-        # numpy columns, not a Python tuple per row: a million patients make about a million rows
-        columns = self._execute(self._sql(histogram.expression)).fetchnumpy().values()
-        histograms = histogram_counts(self.trials, list(columns))
-        return EngineResult(
-            trials=self.trials,
-            histograms=histograms,
-            data_quality=dq,
-            source=source,
-            index_default=summary.index_default,
-        )
+        return evaluate(self, self.trials, self.plan, source, self.options, extract, step)
 
     def monthly(self, result: EngineResult, months: int, progress=None) -> FirstEligible:
         """After `load`: every patient evaluated again at each of the last `months` month
@@ -228,7 +194,7 @@ class Engine:
         )
         for i, statement in enumerate(tables, 1):
             step(f"evaluating {months} month ends: {statement.name} ({i} of {len(tables)})")
-            self._create(statement.creates, statement.expression, view=statement.view)
+            self.create(statement.creates, statement.expression, view=statement.view)
         counts: dict[str, dict[str, Counter]] = {t.id: {} for t in self.trials}
         for trial_id, site, first_eligible, first_potential, n in self._execute(
             self._sql(final.expression)
@@ -239,14 +205,39 @@ class Engine:
             self.con.execute(f"DROP {kind} IF EXISTS {statement.creates}")
         return FirstEligible(months, counts)
 
-    def _create(self, name: str, query: exp.Expression, view: bool = False) -> None:
+    def create(self, name: str, query: exp.Expression, what: str | None = None, view: bool = False) -> None:
+        """The table (or view) `name` made by the query (see `Runner`)."""
         kind = "VIEW" if view else "TABLE"
-        self._execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {self._sql(query)}")
+        self._execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {self._sql(query)}", what)
 
-    def _execute(self, sql: str) -> duckdb.DuckDBPyConnection:
-        """Run SQL; running out of memory or unreadable values become one-line user errors."""
-        try:
+    def query(self, query: exp.Expression, what: str | None = None) -> tuple[list[str], list[tuple]]:
+        """The query's column names and rows (see `Runner`)."""
+        with self._errors(what):
+            cur = self.con.execute(self._sql(query))
+            return [d[0] for d in cur.description], cur.fetchall()
+
+    def register_code_map(self, table: pa.Table) -> None:
+        """The code map as the table `code_map`."""
+        self.con.register("code_map_rows", table)
+        self.con.execute("CREATE OR REPLACE TEMP TABLE code_map AS SELECT * FROM code_map_rows")
+        self.con.unregister("code_map_rows")
+
+    def histogram(self, query: exp.Expression, trials: Sequence[Trial]) -> list[Sequence]:
+        """The histogram query's result as numpy columns: a million patients make about a
+        million rows, too many for a Python tuple each."""
+        with self._errors("count the masks"):
+            return list(self.con.execute(self._sql(query)).fetchnumpy().values())
+
+    def _execute(self, sql: str, what: str | None = None) -> duckdb.DuckDBPyConnection:
+        with self._errors(what):
             return self.con.execute(sql)
+
+    @contextmanager
+    def _errors(self, what: str | None) -> Iterator[None]:
+        """Running out of memory, unreadable values and, while the extract is first read
+        (`what` is READ), any DuckDB error become one-line user errors."""
+        try:
+            yield
         except duckdb.OutOfMemoryException:
             limit = f" within --memory-limit {self.options.memory_limit}" if self.options.memory_limit else ""
             raise FeasibilityError(
@@ -260,16 +251,14 @@ class Engine:
                 where="the extract",
                 fix="check the column types",
             ) from None
-
-    def _register_code_map(self, rows) -> None:
-        table = code_map_table(rows)
-        self.con.register("code_map_rows", table)
-        self.con.execute("CREATE OR REPLACE TEMP TABLE code_map AS SELECT * FROM code_map_rows")
-        self.con.unregister("code_map_rows")
-
-    def _query(self, query: exp.Expression) -> tuple[list[str], list[tuple]]:
-        cur = self.con.execute(self._sql(query))
-        return [d[0] for d in cur.description], cur.fetchall()
+        except duckdb.Error as e:
+            if what != READ:
+                raise
+            raise ExtractError(
+                f"cannot read the extract ({short_message(e)})",
+                where=self.extract,
+                fix="check the file is a complete parquet export",
+            ) from None
 
     def rule_values(self, trial: Trial) -> dict[str, dict[str, bool | None]]:
         """Per patient, the value of each criterion's rule (None = UNKNOWN; not-assessable
@@ -300,6 +289,67 @@ class Engine:
 
 
 # ---------------------------------------------------------------- shared with the Spark engine
+
+
+READ = "read the extract"  # the step of a run's first reads: their errors are the extract's
+
+
+class Runner(Protocol):
+    """What `evaluate` needs of an engine. `what` names the step for an error message; the
+    steps named READ read the extract for the first time, so their errors are the
+    extract's (a truncated file, an unreadable column)."""
+
+    dialect: str
+
+    def query(self, query: exp.Expression, what: str | None = None) -> tuple[list[str], list[tuple]]: ...
+
+    def create(self, name: str, query: exp.Expression, what: str | None = None) -> None: ...
+
+    def register_code_map(self, table: pa.Table) -> None: ...
+
+    def histogram(self, query: exp.Expression, trials: Sequence[Trial]) -> list[Sequence]:
+        """The histogram query's result as columns (see `histogram_counts`)."""
+        ...
+
+
+def evaluate(
+    runner: Runner,
+    trials: Sequence[Trial],
+    plan: Plan,
+    source: ExtractSource,
+    options: RunOptions,
+    extract: str,
+    step: Callable[[str], None],
+) -> EngineResult:
+    """One run's steps on any engine, once its `events` view reads the extract: the extent
+    and default index date, the demographics, the code dictionary and code map, the passes
+    and patient rows, data quality, and the mask histogram per trial and site."""
+    has_index = source.has("index_date")
+    (rows, latest_start), *_ = runner.query(extract_extent(), READ)[1]
+    index_default = default_index(rows, latest_start, options, extract)
+    first = demographics(index_default, has_index)
+    assert first.creates is not None
+    runner.create(first.creates, first.expression, READ)
+    check_patient_ids(runner.query(null_patient_rows(), READ)[1][0][0], extract)
+    summary = summarise_dictionary(plan, runner.query(code_dictionary(), READ)[1], index_default)
+    runner.register_code_map(code_map_table(summary.code_map))
+    *tables, histogram = statements(
+        trials, plan, summary.index_default, has_index, runner.dialect, summary.codes
+    )
+    for i, statement in enumerate(tables, 1):
+        # on a large extract each statement takes minutes: say which one is running
+        step(f"aggregating events per patient: {statement.name} ({i} of {len(tables)})")
+        assert statement.creates is not None
+        runner.create(statement.creates, statement.expression)
+    step("evaluating criteria")
+    dq = collect_data_quality(plan, summary, runner.query, source, options.check_duplicates)
+    return EngineResult(
+        trials=list(trials),
+        histograms=histogram_counts(trials, runner.histogram(histogram.expression, trials)),
+        data_quality=dq,
+        source=source,
+        index_default=summary.index_default,
+    )
 
 
 def default_index(rows: int, latest_start: date | None, options: RunOptions, extract: str) -> date:

@@ -26,28 +26,18 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from feasibility.compile.pipeline import (
-    code_dictionary,
-    demographics,
-    extract_extent,
-    null_patient_rows,
-    render,
-    statements,
-)
-from feasibility.compile.plan import code_map_table, plan_features
+from feasibility.compile.pipeline import render
+from feasibility.compile.plan import plan_features
 from feasibility.compile.tables import RUN
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
 from feasibility.engine import (
+    READ,
     EngineResult,
     RunOptions,
     _memory_setting,
-    check_patient_ids,
-    collect_data_quality,
-    default_index,
+    evaluate,
     histogram_columns,
-    histogram_counts,
-    summarise_dictionary,
 )
 from feasibility.errors import ExtractError, FeasibilityError
 from feasibility.extract.source import events_query, inspect_extract
@@ -142,39 +132,13 @@ def run_on_spark(
     with _session(master, options, session) as spark:
         run = _Runner(spark, extract)
         try:
-            step("reading the code dictionary")
+            step("reading the extract")
             run.read_parquet([str(f) for f in source.files])
             events = events_query(source, exp.to_table(_RAW), options.site)
             run.execute(f"CREATE OR REPLACE TEMP VIEW events AS {run.sql(events)}")
-            (rows, latest_start), *_ = run.query(extract_extent(), "read the extract")[1]
-            index_default = default_index(rows, latest_start, options, extract)
-            first = demographics(index_default, source.has("index_date"))
-            assert first.creates is not None
-            run.create(first.creates, first.expression)
-            check_patient_ids(run.query(null_patient_rows(), "read the extract")[1][0][0], extract)
-            _, dictionary = run.query(code_dictionary(), "read the extract")
-            summary = summarise_dictionary(plan, dictionary, index_default)
-            run.register_code_map(code_map_table(summary.code_map))
-            *tables, histogram = statements(
-                trials, plan, summary.index_default, source.has("index_date"), "spark", summary.codes
-            )
-            for i, statement in enumerate(tables, 1):
-                step(f"aggregating events per patient: {statement.name} ({i} of {len(tables)})")
-                assert statement.creates is not None
-                run.create(statement.creates, statement.expression)
-            step("evaluating criteria")
-            dq = collect_data_quality(plan, summary, run.query, source, options.check_duplicates)
-            rows = run.query(histogram.expression, "count the masks")[1]
-            histograms = histogram_counts(trials, histogram_columns(trials, rows))
+            return evaluate(run, trials, plan, source, options, extract, step)
         finally:
             run.drop()
-    return EngineResult(
-        trials=trials,
-        histograms=histograms,
-        data_quality=dq,
-        source=source,
-        index_default=summary.index_default,
-    )
 
 
 # ---------------------------------------------------------------- the session
@@ -281,7 +245,10 @@ def _spark_memory(value: str) -> str:
 
 
 class _Runner:
-    """Runs rendered statements on one session; Spark and Java errors become one line."""
+    """Runs rendered statements on one session (a `Runner`); Spark and Java errors become
+    one line."""
+
+    dialect = "spark"
 
     def __init__(self, spark: SparkSession, extract: str):
         self.spark = spark
@@ -294,7 +261,7 @@ class _Runner:
         return render(query, "spark")
 
     def read_parquet(self, files: list[str]) -> None:
-        frame = self._guard(lambda: self.spark.read.parquet(*files), "read the extract")
+        frame = self._guard(lambda: self.spark.read.parquet(*files), READ)
         frame.createOrReplaceTempView(_RAW)
 
     def register_code_map(self, table: pa.Table) -> None:
@@ -304,7 +271,7 @@ class _Runner:
         self.spark.createDataFrame(rows, schema=schema).createOrReplaceTempView("code_map")
         self.execute("CACHE TABLE code_map")
 
-    def create(self, name: str, query: exp.Expression) -> None:
+    def create(self, name: str, query: exp.Expression, what: str | None = None) -> None:
         """The table, computed now, as a temporary view over its stored rows.
 
         The rows are checkpointed (reliably if the session has a checkpoint directory,
@@ -322,17 +289,21 @@ class _Runner:
             # sharing ids confuse the resolution of a join between them
             frame.toDF(*frame.columns).createOrReplaceTempView(name)
 
-        self._guard(build, f"build `{name}`")
+        self._guard(build, what or f"build `{name}`")
 
-    def execute(self, sql: str, what: str = "read the extract") -> None:
+    def execute(self, sql: str, what: str = READ) -> None:
         self._guard(lambda: self.spark.sql(sql).collect(), what)
 
-    def query(self, query: exp.Expression, what: str = "count data quality") -> tuple[list[str], list[tuple]]:
+    def query(self, query: exp.Expression, what: str | None = None) -> tuple[list[str], list[tuple]]:
         def fetch() -> tuple[list[str], list[tuple]]:
             frame = self.spark.sql(self.sql(query))
             return frame.columns, [tuple(row) for row in frame.collect()]
 
-        return self._guard(fetch, what)
+        return self._guard(fetch, what or "count data quality")
+
+    def histogram(self, query: exp.Expression, trials: Sequence[Trial]) -> list[Sequence]:
+        """The histogram's rows, collected, as columns."""
+        return histogram_columns(trials, self.query(query, "count the masks")[1])
 
     def drop(self) -> None:
         """Uncache and drop this run's views, so a shared session stays clean."""
@@ -363,7 +334,7 @@ def _user_error(error: Exception, what: str, extract: str) -> FeasibilityError:
             fix="give Spark more memory (spark.driver.memory / spark.executor.memory, "
             "or --memory-limit on a local master)",
         )
-    if what == "read the extract" or "parquet" in lower or "filenotfound" in lower:
+    if what == READ or "parquet" in lower or "filenotfound" in lower:
         return ExtractError(
             f"Spark cannot read the extract ({message})",
             where=extract,
