@@ -2,11 +2,11 @@
 
 History, measurement and medication atoms each read one concept. They are evaluated once,
 inside their family's pass, on the one row it makes for that patient and concept, and
-packed two bits per atom into mask words per patient (OHDSI Circe's idea: one bitmask per patient, every
-view from it): no bits when the patient has no row of the concept (the atom then takes its
-`if_missing` value), else TRUE, FALSE or UNKNOWN. Rolling these up per patient is one
-`bit_or` per word, where a wide pivot of per-concept columns would cost one filtered
-aggregate per feature.
+packed two bits per atom into mask words per patient (OHDSI Circe's idea: one bitmask per
+patient, every view from it): no bits when the patient has no row of the concept (the atom
+then takes its `if_missing` value), else TRUE, FALSE or UNKNOWN. Rolling these up per
+patient is one `bit_or` per word, where a wide pivot of per-concept columns would cost one
+filtered aggregate per feature.
 """
 
 from __future__ import annotations
