@@ -8,6 +8,7 @@ from datetime import date
 from pathlib import Path
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from feasibility.criteria.load import load_trials
 from feasibility.engine import Engine, RunOptions, connect
@@ -76,6 +77,22 @@ def frame(rows: list[dict]) -> pl.DataFrame:
 
 def write_extract(rows: list[dict], path: Path) -> Path:
     frame(rows).write_parquet(path)
+    return path
+
+
+def corrupt_column(path: Path, column: str) -> Path:
+    """Overwrite the data of a column's first chunk, leaving its page header and the footer
+    intact: the file opens and its schema reads, and the first read of the column fails.
+    The chunk needs some size: write a few hundred distinct values."""
+    row_group = pq.ParquetFile(path).metadata.row_group(0)
+    chunks = (row_group.column(i) for i in range(row_group.num_columns))
+    chunk = next(c for c in chunks if c.path_in_schema == column)
+    first = chunk.data_page_offset + 30  # past the page header
+    end = chunk.data_page_offset + chunk.total_compressed_size - 10
+    assert end > first, "the column chunk is too small to corrupt"
+    data = bytearray(path.read_bytes())
+    data[first:end] = b"\xab" * (end - first)
+    path.write_bytes(bytes(data))
     return path
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from tests.support import REPO, event, frame, person, write_extract
+from tests.support import REPO, corrupt_column, event, frame, person, write_extract
 
 SPEC = REPO / "tests/fixtures/trials/spec.yaml"
 
@@ -67,6 +67,14 @@ def test_truncated_parquet(tmp_path):
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     assert_one_line_error(run_on(tmp_path, path), "x.parquet", "fix:")
+
+
+def test_corrupt_data_pages(tmp_path):
+    """The footer and schema read, the data does not: the first reads of the rows fail."""
+    rows = person("p1") + [event("p1", "diagnosis", "ICD10CM", f"M32.{i}", "2024-01-01") for i in range(300)]
+    path = corrupt_column(write_extract(rows, tmp_path / "x.parquet"), "code")
+    assert_one_line_error(run_on(tmp_path, path), "x.parquet", "cannot read the extract", "fix:")
+    assert not (tmp_path / "report").exists()
 
 
 def test_missing_column_with_suggestion(tmp_path):

@@ -16,7 +16,7 @@ from feasibility.criteria.load import load_trials
 from feasibility.engine import Engine, EngineResult, RunOptions, connect
 from feasibility.errors import ExtractError, FeasibilityError
 from feasibility.spark_engine import require_spark, run_on_spark, start_spark, stop_spark
-from tests.support import REPO, event, frame, person
+from tests.support import REPO, corrupt_column, event, frame, person, write_extract
 
 FIXTURES = REPO / "tests/fixtures/trials"
 
@@ -162,6 +162,12 @@ def test_user_errors_are_one_line(spark, tmp_path, monkeypatch):
     frame(rows).with_columns(pl.col("start_date").cast(pl.Datetime("ns"))).write_parquet(extract)
     with pytest.raises(ExtractError, match="Spark cannot read the extract") as caught:
         run_on_spark(str(extract), trials, library, RunOptions(), session=spark)
+    assert "\n" not in str(caught.value)
+    # the footer and schema read, the data pages do not
+    rows = person("a") + [event("a", "diagnosis", "ICD10CM", f"M32.{i}", "2024-05-01") for i in range(300)]
+    corrupt = corrupt_column(write_extract(rows, tmp_path / "corrupt.parquet"), "code")
+    with pytest.raises(ExtractError, match="Spark cannot read the extract") as caught:
+        run_on_spark(str(corrupt), trials, library, RunOptions(), session=spark)
     assert "\n" not in str(caught.value)
     # the session is still usable after a failed run
     assert spark.range(3).count() == 3
