@@ -222,9 +222,9 @@ def with_atom_words(
     for w in plan.family_words(family):
         branches = []
         for cid, atoms in by_concept.items():
-            in_word = [(a, low) for a in atoms for word, low in [plan.atom_bit(a)] if word == w]
-            terms = [_atom_bits(values.value(a), low) for a, low in in_word]
-            if terms:
+            in_word = [a for a in atoms if plan.atom_bit(a)[0] == w]
+            if in_word:
+                terms = [_atom_bits(values.value(a), plan.atom_bit(a)[1]) for a in in_word]
                 branches.append((exp.EQ(this=col("concept_id"), expression=lit(cid)), _sum(terms)))
         words.append(case(branches, _zero()).as_(f"a{w}", copy=False))
     return exp.select(*[col(k) for k in (*tables.keys, *kept)], *words).from_(

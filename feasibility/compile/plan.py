@@ -129,10 +129,15 @@ class Plan:
 
     def family(self, atom: ConceptAtom) -> str:
         """The family whose pass holds the figures the atom reads."""
-        return _family(atom, self.concepts[self.concept_id(atom.concept)], self.concept_id(atom.concept))
+        concept_id = self.concept_id(atom.concept)
+        return _family(atom, self.concepts[concept_id], concept_id)
 
     def family_atoms(self, family: str) -> tuple[ConceptAtom, ...]:
-        return tuple(a for a in self.atoms if self.family(a) == family)
+        return self._family_atoms[family]
+
+    @cached_property
+    def _family_atoms(self) -> dict[str, tuple[ConceptAtom, ...]]:
+        return {f: tuple(a for a in self.atoms if self.family(a) == f) for f in FAMILIES}
 
     def family_words(self, family: str) -> range:
         """The mask words holding the family's atoms (empty when it has none)."""
