@@ -10,6 +10,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow.parquet as pq
 
+from feasibility.analytics.histogram import MaskHistogram
 from feasibility.criteria.load import load_trials
 from feasibility.engine import Engine, RunOptions, connect
 
@@ -78,6 +79,12 @@ def frame(rows: list[dict]) -> pl.DataFrame:
 def write_extract(rows: list[dict], path: Path) -> Path:
     frame(rows).write_parquet(path)
     return path
+
+
+def mask_counters(histograms: dict[str, dict[str, MaskHistogram]]) -> dict:
+    """Per trial and site, patients by (passed, unknown) masks as Python ints: comparable
+    whatever order an engine's rows came in."""
+    return {trial: {site: h.as_counter() for site, h in sites.items()} for trial, sites in histograms.items()}
 
 
 def corrupt_column(path: Path, column: str) -> Path:

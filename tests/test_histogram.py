@@ -11,6 +11,7 @@ from feasibility.analytics.histogram import CriteriaMatrix, MaskHistogram
 from feasibility.compile.histogram import WORD_BITS
 from feasibility.criteria.model import Criterion, Trial
 from feasibility.engine import histogram_columns, histogram_counts
+from tests.support import mask_counters
 
 # two words per mask: 70 criteria; trial B has one site only, trial C none
 TRIALS = [
@@ -30,8 +31,7 @@ ROWS = [
 
 def test_rows_split_per_trial_and_site():
     got = histogram_counts(TRIALS, histogram_columns(TRIALS, ROWS))
-    counters = {t: {s: h.as_counter() for s, h in sites.items()} for t, sites in got.items()}
-    assert counters == {
+    assert mask_counters(got) == {
         "A": {
             "S1": Counter({(3 | (1 << WORD_BITS), 0): 4, (0, 1 << WORD_BITS): 1}),
             "S2": Counter({(3 | (1 << WORD_BITS), 0): 7, (1, 0): 5}),
@@ -44,12 +44,9 @@ def test_rows_split_per_trial_and_site():
 def test_numpy_columns_as_duckdb_fetches_them():
     columns = histogram_columns(TRIALS, ROWS)
     as_numpy = [np.array(c, dtype=object) for c in columns[:2]] + [np.array(c) for c in columns[2:]]
-    got = histogram_counts(TRIALS, as_numpy)
-    expected = histogram_counts(TRIALS, columns)
-    for trial in expected:
-        assert {s: h.as_counter() for s, h in got[trial].items()} == {
-            s: h.as_counter() for s, h in expected[trial].items()
-        }
+    assert mask_counters(histogram_counts(TRIALS, as_numpy)) == mask_counters(
+        histogram_counts(TRIALS, columns)
+    )
 
 
 def test_no_rows():

@@ -16,7 +16,7 @@ from feasibility.criteria.load import load_trials
 from feasibility.engine import Engine, EngineResult, RunOptions, connect
 from feasibility.errors import ExtractError, FeasibilityError
 from feasibility.spark_engine import require_spark, run_on_spark, start_spark, stop_spark
-from tests.support import REPO, corrupt_column, event, frame, person, write_extract
+from tests.support import REPO, corrupt_column, event, frame, mask_counters, person, write_extract
 
 FIXTURES = REPO / "tests/fixtures/trials"
 
@@ -36,16 +36,8 @@ def on_duckdb(extract, trials, library, options: RunOptions) -> EngineResult:
         con.close()
 
 
-def counters(result: EngineResult) -> dict:
-    """Per trial and site, patients by masks as Python ints: the engines' rows come in any order."""
-    return {
-        trial: {site: h.as_counter() for site, h in sites.items()}
-        for trial, sites in result.histograms.items()
-    }
-
-
 def assert_same(on_spark: EngineResult, on_duck: EngineResult) -> None:
-    assert counters(on_spark) == counters(on_duck)
+    assert mask_counters(on_spark.histograms) == mask_counters(on_duck.histograms)
     assert on_spark.data_quality.as_dict() == on_duck.data_quality.as_dict()
     assert (on_spark.rows, on_spark.patients) == (on_duck.rows, on_duck.patients)
     assert on_spark.index_default == on_duck.index_default
