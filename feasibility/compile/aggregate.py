@@ -20,7 +20,7 @@ from datetime import date
 
 from sqlglot import exp
 
-from feasibility.compile.atoms import covered_days, is_null, not_null, text_result
+from feasibility.compile.atoms import covered_days, is_null, not_null, text_result, truth_words
 from feasibility.compile.latest import Packing, day_number, from_day_number
 from feasibility.compile.plan import Lookback, Plan
 from feasibility.compile.sqlexpr import (
@@ -470,8 +470,8 @@ def patients_query(
     has_index_column: bool,
     tables: Tables = RUN,
 ) -> exp.Select:
-    """One row per patient: site, sex, age range at index, index date, the atom masks and
-    the latest results the derived measures need."""
+    """One row per patient: site, sex, age range at index, index date, the atoms' truth
+    words (see `truth_words`) and the latest results the derived measures need."""
     d = "d"
     default = index_default(default_index)
     if has_index_column:
@@ -505,12 +505,8 @@ def patients_query(
         idx_conflict.as_("idx_conflict", copy=False),
         *[col(c, d).as_(c, copy=False) for c in ("first_date", "last_seen", "n_future")],
     ]
-    zero = exp.cast(lit(0), "BIGINT", copy=False)
-    masks = [
-        # a patient with no coded row at all has no atom row: every atom takes its if_missing
-        func("coalesce", col(f"a{w}", "m"), zero.copy()).as_(f"a{w}", copy=False)
-        for w in range(plan.atom_words)
-    ]
+    # a patient with no coded row at all has no atom row: every atom takes its if_missing
+    masks = truth_words(plan, lambda w: func("coalesce", col(f"a{w}", "m"), lit(0)))
     inner = (
         exp.select(*demographics, *masks)
         .from_(exp.to_table(tables.demographics).as_(d, copy=False))

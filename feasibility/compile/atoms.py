@@ -11,7 +11,7 @@ filtered aggregate per feature.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
@@ -278,19 +278,43 @@ def _sum(terms: list[exp.Expression]) -> exp.Expression:
     return exp.cast(total, "BIGINT", copy=False)
 
 
-def atom_pair(plan: Plan, atom: ConceptAtom) -> tuple[exp.Expression, exp.Expression]:
-    """On the patient row: the atom's (is TRUE, is FALSE) from its two bits in the words
-    (see `atom_masks_query`); with no row of its concept, its `if_missing`."""
-    w, low = plan.atom_bit(atom)
-    bits = exp.BitwiseAnd(this=col(f"a{w}"), expression=lit(3 * low))
+def truth_words(plan: Plan, word: Callable[[int], exp.Expression]) -> list[exp.Expression]:
+    """Per mask word a{w} (`word(w)`, a column or a function of one), the atoms' truth as
+    two words true{w} and false{w} of one bit per atom, its low bit; neither is UNKNOWN. An atom whose concept
+    has no row for the patient (bits 00) takes its `if_missing`. With a bit per atom and
+    value, the atoms a criterion joins by AND or OR in one word are tested together, one
+    AND with a mask (see `truth_pair`), not one test per atom."""
+    columns: list[exp.Expression] = []
+    for w in range(plan.atom_words):
+        lows = if_true = if_false = 0
+        for atom in plan.atoms:
+            at, low = plan.atom_bit(atom)
+            if at == w:
+                lows |= low
+                missing = atom.if_missing.as_bool()
+                if_true |= low if missing is True else 0
+                if_false |= low if missing is False else 0
+        bits = word(w)
+        high = paren(exp.BitwiseRightShift(this=bits.copy(), expression=lit(1)))
+        no_row = exp.BitwiseNot(this=paren(exp.BitwiseOr(this=bits.copy(), expression=high.copy())))
+        both = exp.BitwiseAnd(this=bits.copy(), expression=high.copy())
+        low_only = exp.BitwiseAnd(this=bits.copy(), expression=exp.BitwiseNot(this=high.copy()))
+        for name, known, missing_mask in (("true", both, if_true), ("false", low_only, if_false)):
+            value: exp.Expression = exp.BitwiseAnd(this=known, expression=lit(lows))
+            if missing_mask:
+                missing_bits = exp.BitwiseAnd(this=paren(no_row.copy()), expression=lit(missing_mask))
+                value = exp.BitwiseOr(this=paren(value), expression=paren(missing_bits))
+            columns.append(value.as_(f"{name}{w}", copy=False))
+    return columns
 
-    def bits_are(value: int) -> exp.Expression:
-        return exp.EQ(this=paren(bits.copy()), expression=lit(value))
 
-    missing = atom.if_missing.as_bool()
-    is_true, is_false = bits_are(3 * low), bits_are(low)
-    if missing is True:
-        is_true = or_(is_true, bits_are(0))
-    elif missing is False:
-        is_false = or_(is_false, bits_are(0))
-    return is_true, is_false
+def truth_pair(word: int, mask: int, every: bool) -> tuple[exp.Expression, exp.Expression]:
+    """(is TRUE, is FALSE) of the atoms at the bits `mask` of truth word `word` (see
+    `truth_words`) joined by AND (`every`) or OR: AND is TRUE when all are TRUE and FALSE
+    when any is FALSE; OR the reverse."""
+
+    def tested(name: str, all_set: bool) -> exp.Expression:
+        bits = paren(exp.BitwiseAnd(this=col(f"{name}{word}"), expression=lit(mask)))
+        return exp.EQ(this=bits, expression=lit(mask)) if all_set else exp.NEQ(this=bits, expression=lit(0))
+
+    return tested("true", every), tested("false", not every)

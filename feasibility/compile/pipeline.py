@@ -215,7 +215,7 @@ def _patient_statements(
             "patients",
             tables.patients,
             patients_query(plan, default_index, has_index_column, tables),
-            "one row per patient with its age range and atom masks",
+            "one row per patient with its age range and the atoms' truth words",
         ),
     ]
 

@@ -9,10 +9,12 @@ gives the familiar three-valued form (NULL for UNKNOWN) where one value is wante
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlglot import exp
 
-from feasibility.compile.atoms import atom_pair, in_window, with_missing
-from feasibility.compile.plan import Plan
+from feasibility.compile.atoms import in_window, truth_pair, with_missing
+from feasibility.compile.plan import ConceptAtom, Plan
 from feasibility.compile.sqlexpr import (
     FALSE,
     TRUE,
@@ -68,6 +70,16 @@ def _count(values: list[exp.Expression]) -> exp.Expression:
     return total
 
 
+def _atom_leaf(rule: Rule) -> tuple[ConceptAtom, bool] | None:
+    """A concept atom under any number of NOTs, as (atom, negated); else None."""
+    negated = False
+    while isinstance(rule, Not):
+        rule, negated = rule.part, not negated
+    if isinstance(rule, History | Measurement | Medication):
+        return rule, negated
+    return None
+
+
 class PredicateCompiler:
     """Compiles rules against one feature plan."""
 
@@ -82,13 +94,11 @@ class PredicateCompiler:
     def pair(self, rule: Rule) -> Pair:
         """The rule's value per patient as (is TRUE, is FALSE)."""
         if isinstance(rule, History | Measurement | Medication):
-            return atom_pair(self.plan, rule)
+            return self._joined([rule], every=True)
         if isinstance(rule, All):
-            parts = [self.pair(p) for p in rule.parts]
-            return and_(*(t for t, _ in parts)), or_(*(f for _, f in parts))
+            return self._joined(rule.parts, every=True)
         if isinstance(rule, AnyOf):
-            parts = [self.pair(p) for p in rule.parts]
-            return or_(*(t for t, _ in parts)), and_(*(f for _, f in parts))
+            return self._joined(rule.parts, every=False)
         if isinstance(rule, Not):
             is_true, is_false = self.pair(rule.part)
             return is_false, is_true
@@ -103,6 +113,30 @@ class PredicateCompiler:
             )
         method = getattr(self, f"_{type(rule).__name__.lower()}")
         return from_three_valued(method(rule))
+
+    def _joined(self, parts: Sequence[Rule], every: bool) -> Pair:
+        """`parts` joined by AND (`every`) or OR. The concept atoms among them, and their
+        negations, are tested a mask word at a time (see `truth_pair`): a criterion listing
+        ten diagnoses costs one test, not ten."""
+        masks: dict[tuple[int, bool], int] = {}  # (word, negated) -> the atoms' bits
+        pairs: list[Pair] = []
+        for part in parts:
+            leaf = _atom_leaf(part)
+            if leaf is None:
+                pairs.append(self.pair(part))
+                continue
+            atom, negated = leaf
+            w, low = self.plan.atom_bit(atom)
+            masks[w, negated] = masks.get((w, negated), 0) | low
+        tested: list[Pair] = []
+        for (w, negated), mask in masks.items():
+            # NOT swaps TRUE and FALSE, and AND of negations is the negation of OR
+            is_true, is_false = truth_pair(w, mask, every != negated)
+            tested.append((is_false, is_true) if negated else (is_true, is_false))
+        pairs = tested + pairs
+        if every:
+            return and_(*(t for t, _ in pairs)), or_(*(f for _, f in pairs))
+        return or_(*(t for t, _ in pairs)), and_(*(f for _, f in pairs))
 
     # ------------------------------------------------------------ patient-level atoms
 

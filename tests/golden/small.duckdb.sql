@@ -551,7 +551,7 @@ FROM (
 GROUP BY
   "patient_id";
 
--- 7. patients: one row per patient with its age range and atom masks
+-- 7. patients: one row per patient with its age range and the atoms' truth words
 CREATE TABLE patients AS
 SELECT
   p.*,
@@ -625,7 +625,22 @@ FROM (
     "d"."first_date" AS first_date,
     "d"."last_seen" AS last_seen,
     "d"."n_future" AS n_future,
-    COALESCE("m"."a0", CAST(0 AS BIGINT)) AS a0
+    COALESCE("m"."a0", 0) & (
+      COALESCE("m"."a0", 0) >> 1
+    ) & 21 AS true0,
+    (
+      COALESCE("m"."a0", 0) & ~(
+        COALESCE("m"."a0", 0) >> 1
+      ) & 21
+    ) | (
+      (
+        ~(
+          COALESCE("m"."a0", 0) | (
+            COALESCE("m"."a0", 0) >> 1
+          )
+        )
+      ) & 5
+    ) AS false0
   FROM demographics AS d
   LEFT JOIN atom_masks AS m
     ON "m"."patient_id" = "d"."patient_id"
@@ -672,22 +687,16 @@ FROM (
         )
       ) AS BIGINT) * 1 + CAST((
         (
-          "a0" & 3
-        ) = 3
+          "true0" & 1
+        ) = 1
       ) AS BIGINT) * 2 + CAST((
         (
-          "a0" & 48
-        ) = 48
+          "true0" & 16
+        ) = 16
       ) AS BIGINT) * 4 + CAST((
         (
-          (
-            "a0" & 12
-          ) = 4
-        ) OR (
-          (
-            "a0" & 12
-          ) = 0
-        )
+          "false0" & 4
+        ) <> 0
       ) AS BIGINT) * 8 + CAST(TRUE AS BIGINT) * 16 AS p0,
       CAST(0 AS BIGINT) + CAST((
         COALESCE(
@@ -717,22 +726,16 @@ FROM (
         )
       ) AS BIGINT) * 1 + CAST((
         (
-          (
-            "a0" & 3
-          ) = 1
-        ) OR (
-          (
-            "a0" & 3
-          ) = 0
-        )
+          "false0" & 1
+        ) <> 0
       ) AS BIGINT) * 2 + CAST((
         (
-          "a0" & 48
-        ) = 16
+          "false0" & 16
+        ) <> 0
       ) AS BIGINT) * 4 + CAST((
         (
-          "a0" & 12
-        ) = 12
+          "true0" & 4
+        ) = 4
       ) AS BIGINT) * 8 + CAST(FALSE AS BIGINT) * 16 AS f0
     FROM patients
   ) AS sides
