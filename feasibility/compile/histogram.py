@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlglot import exp
 
 from feasibility.compile.predicates import Pair, PredicateCompiler
-from feasibility.compile.sqlexpr import col, lit, paren, union_all
+from feasibility.compile.sqlexpr import case, col, lit, paren, union_all
 from feasibility.criteria.model import Trial
 
 WORD_BITS = 62
@@ -39,8 +39,9 @@ def masks_query(verdicts: Sequence[Pair], n_words: int, table: str, columns: Seq
         for k in in_word:
             bit = lit(1 << (k - w * WORD_BITS))
             passes, fails = verdicts[k]
-            p_word = exp.Add(this=p_word, expression=exp.Mul(this=_bigint(passes), expression=bit))
-            f_word = exp.Add(this=f_word, expression=exp.Mul(this=_bigint(fails), expression=bit.copy()))
+            # a CASE per side costs about a third less than multiplying the side read as 0 or 1
+            p_word = exp.Add(this=p_word, expression=case([(passes, bit)], lit(0)))
+            f_word = exp.Add(this=f_word, expression=case([(fails, bit.copy())], lit(0)))
         passed.append(p_word.as_(f"p{w}", copy=False))
         failed.append(f_word.as_(f"f{w}", copy=False))
         every = _bigint(lit((1 << len(in_word)) - 1))

@@ -661,8 +661,8 @@ FROM (
   FROM (
     SELECT
       "site_id",
-      CAST(0 AS BIGINT) + CAST((
-        COALESCE(
+      CAST(0 AS BIGINT) + CASE
+        WHEN COALESCE(
           (
             CASE
               WHEN (
@@ -685,21 +685,23 @@ FROM (
           ),
           FALSE
         )
-      ) AS BIGINT) * 1 + CAST((
+        THEN 1
+        ELSE 0
+      END + CASE WHEN (
         (
           "true0" & 1
         ) = 1
-      ) AS BIGINT) * 2 + CAST((
+      ) THEN 2 ELSE 0 END + CASE WHEN (
         (
           "true0" & 16
         ) = 16
-      ) AS BIGINT) * 4 + CAST((
+      ) THEN 4 ELSE 0 END + CASE WHEN (
         (
           "false0" & 4
         ) <> 0
-      ) AS BIGINT) * 8 + CAST(TRUE AS BIGINT) * 16 AS p0,
-      CAST(0 AS BIGINT) + CAST((
-        COALESCE(
+      ) THEN 8 ELSE 0 END + CASE WHEN TRUE THEN 16 ELSE 0 END AS p0,
+      CAST(0 AS BIGINT) + CASE
+        WHEN COALESCE(
           (
             NOT (
               CASE
@@ -724,19 +726,21 @@ FROM (
           ),
           FALSE
         )
-      ) AS BIGINT) * 1 + CAST((
+        THEN 1
+        ELSE 0
+      END + CASE WHEN (
         (
           "false0" & 1
         ) <> 0
-      ) AS BIGINT) * 2 + CAST((
+      ) THEN 2 ELSE 0 END + CASE WHEN (
         (
           "false0" & 16
         ) <> 0
-      ) AS BIGINT) * 4 + CAST((
+      ) THEN 4 ELSE 0 END + CASE WHEN (
         (
           "true0" & 4
         ) = 4
-      ) AS BIGINT) * 8 + CAST(FALSE AS BIGINT) * 16 AS f0
+      ) THEN 8 ELSE 0 END + CASE WHEN FALSE THEN 16 ELSE 0 END AS f0
     FROM patients
   ) AS sides
 ) AS masks
