@@ -322,6 +322,40 @@ def test_derived_unknown_for_unknown_sex():
     assert evaluate(TRIAL, rows, as_of=AS_OF)["u"]["egfr"] is None
 
 
+def test_derived_if_missing_applies_only_without_inputs_in_the_window(tmp_path):
+    trial = tmp_path / "missing.yaml"
+    trial.write_text(
+        "id: MISSING\ntitle: derived measures with if_missing\ncriteria:\n"
+        "  - {id: egfr_or_false, kind: inclusion, text: eGFR >= 30, rule: {derived: "
+        "{measure: egfr_ckd_epi_2021, min: 30, within: 90 days, if_missing: false}}}\n"
+        "  - {id: crcl_or_true, kind: inclusion, text: CrCl >= 60, rule: {derived: "
+        "{measure: creatinine_clearance, min: 60, within: 90 days, if_missing: true}}}\n"
+    )
+    rows = (
+        person("none", sex="F", birth_year=1980)
+        + person("old", sex="F", birth_year=1980)
+        + [lab("old", "2160-0", "2024-06-01", value_num=1.0, unit="mg/dL")]
+        + person("recent", sex="F", birth_year=1980)
+        + [
+            lab("recent", "2160-0", "2025-01-10", value_num=4.0, unit="mg/dL"),
+            obs("recent", "29463-7", "2025-01-10", 70, unit="kg", system="LOINC"),
+        ]
+        + person("no_sex", sex="U", birth_year=1980)
+        + [
+            lab("no_sex", "2160-0", "2025-01-10", value_num=1.0, unit="mg/dL"),
+            obs("no_sex", "29463-7", "2025-01-10", 70, unit="kg", system="LOINC"),
+        ]
+    )
+    got = evaluate(trial, rows, as_of=AS_OF)
+    # no creatinine, or none in the window: the rule's if_missing
+    assert got["none"] == {"egfr_or_false": False, "crcl_or_true": True}
+    assert got["old"] == {"egfr_or_false": False, "crcl_or_true": True}
+    # a creatinine of 4 mg/dL: eGFR about 13, CrCl about 19
+    assert got["recent"] == {"egfr_or_false": False, "crcl_or_true": False}
+    # inputs in the window that cannot be computed (unknown sex) are UNKNOWN, not missing
+    assert got["no_sex"] == {"egfr_or_false": None, "crcl_or_true": None}
+
+
 def test_birth_year_age_is_exact_on_31_december():
     rows = person("y", birth_year=2006)
     # on 31 December everyone born in 2006 has turned 18 (never 17)

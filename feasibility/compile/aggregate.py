@@ -21,6 +21,7 @@ from datetime import date
 from sqlglot import exp
 
 from feasibility.compile.atoms import covered_days, is_null, not_null, text_result, truth_words
+from feasibility.compile.derived import derived_columns
 from feasibility.compile.latest import Packing, day_number, from_day_number
 from feasibility.compile.plan import Lookback, Plan
 from feasibility.compile.sqlexpr import (
@@ -471,7 +472,8 @@ def patients_query(
     tables: Tables = RUN,
 ) -> exp.Select:
     """One row per patient: site, sex, age range at index, index date, the atoms' truth
-    words (see `truth_words`) and the latest results the derived measures need."""
+    words (see `truth_words`), and the latest results the derived measures need with the
+    measures' ranges (see `derived.py`)."""
     d = "d"
     default = index_default(default_index)
     if has_index_column:
@@ -547,8 +549,13 @@ def patients_query(
         [(has_birth_date.copy(), _exact_age(col("bd_lo"), index.copy()))],
         exp.Sub(this=_year(index.copy()), expression=col("by_lo")),
     )
-    return exp.select(
+    aged = exp.select(
         exp.Column(this=exp.Star(), table=exp.to_identifier("p")),
         age_lo.as_("age_lo", copy=False),
         age_hi.as_("age_hi", copy=False),
     ).from_(inner.subquery("p"), copy=False)
+    if not plan.derived_measures:
+        return aged
+    return exp.select(
+        exp.Column(this=exp.Star(), table=exp.to_identifier("a")), *derived_columns(plan)
+    ).from_(aged.subquery("a"), copy=False)

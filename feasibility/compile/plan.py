@@ -20,6 +20,7 @@ from feasibility.criteria.model import (
     Comparison,
     Concept,
     Derived,
+    DerivedMeasure,
     Duration,
     History,
     Measurement,
@@ -76,6 +77,7 @@ class Plan:
     atoms: tuple[ConceptAtom, ...] = ()
     coverages: tuple[CoverageFeature, ...] = ()
     derived_inputs: tuple[int, ...] = ()  # concepts whose latest result the patient row keeps
+    derived_measures: tuple[DerivedMeasure, ...] = ()  # computed on the patient row
     # (family, concept id, look-back) for the families "records", "results", "exposures"
     # (medication atoms of one day on any dose) and "coverage" (those that count days)
     lookbacks: tuple[tuple[str, int, Lookback], ...] = ()
@@ -188,6 +190,7 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
     counts: list[tuple[str, Duration | None]] = []
     atoms: list[ConceptAtom] = []
     derived: list[tuple[str, Duration | None]] = []  # (input concept, the measure's window)
+    measures: list[DerivedMeasure] = []
 
     def use(name: str) -> None:
         if name not in names:
@@ -207,6 +210,8 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
                 elif isinstance(node, Measurement | Medication):
                     use(node.concept)
                 elif isinstance(node, Derived):
+                    if node.measure not in measures:
+                        measures.append(node.measure)
                     inputs = ["creatinine"] + (["weight"] if node.measure == "creatinine_clearance" else [])
                     for name in inputs:
                         use(name)
@@ -244,6 +249,7 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
         lookbacks=lookbacks,
         atoms=tuple(sorted(atoms, key=by_family)),
         derived_inputs=tuple(dict.fromkeys(ids[n] for n, _ in derived)),
+        derived_measures=tuple(measures),
     )
 
 

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
-from feasibility.compile.atoms import in_window, truth_pair, with_missing
+from feasibility.compile.atoms import in_window, truth_pair
+from feasibility.compile.derived import latest, range_columns
 from feasibility.compile.plan import ConceptAtom, Plan
 from feasibility.compile.sqlexpr import (
     FALSE,
@@ -21,7 +22,7 @@ from feasibility.compile.sqlexpr import (
     and_,
     case,
     col,
-    compare_interval,
+    compare,
     field,
     func,
     lit,
@@ -34,6 +35,7 @@ from feasibility.criteria.model import (
     All,
     AnyOf,
     AtLeast,
+    Comparison,
     Criterion,
     Derived,
     Duration,
@@ -70,6 +72,14 @@ def _count(values: list[exp.Expression]) -> exp.Expression:
     return total
 
 
+def _interval(low: exp.Expression, high: exp.Expression, cmp: Comparison) -> Pair:
+    """A comparison on a value known only to lie in [low, high]: TRUE if it holds at both
+    ends, FALSE if at neither, otherwise UNKNOWN (as for NULL bounds). Exact for the
+    monotone bounds we use (an age range, a measure over it)."""
+    at_low, at_high = compare(low, cmp), compare(high, cmp)
+    return _is(and_(at_low, at_high)), _is(and_(not_(at_low.copy()), not_(at_high.copy())))
+
+
 def _atom_leaf(rule: Rule) -> tuple[ConceptAtom, bool] | None:
     """A concept atom under any number of NOTs, as (atom, negated); else None."""
     negated = False
@@ -99,6 +109,10 @@ class PredicateCompiler:
             return self._joined(rule.parts, every=True)
         if isinstance(rule, AnyOf):
             return self._joined(rule.parts, every=False)
+        if isinstance(rule, Age):
+            return _interval(col("age_lo"), col("age_hi"), rule.compare)
+        if isinstance(rule, Derived):
+            return self._derived(rule)
         if isinstance(rule, Not):
             is_true, is_false = self.pair(rule.part)
             return is_false, is_true
@@ -140,9 +154,6 @@ class PredicateCompiler:
 
     # ------------------------------------------------------------ patient-level atoms
 
-    def _age(self, rule: Age) -> exp.Expression:
-        return compare_interval(col("age_lo"), col("age_hi"), rule.compare)
-
     def _incare(self, rule: InCare) -> exp.Expression:
         return func("coalesce", in_window(col("last_seen"), self.index, rule.within), exp.false())
 
@@ -151,67 +162,24 @@ class PredicateCompiler:
         known = exp.In(this=sex, expressions=[lit("F"), lit("M")])
         return case([(known, exp.In(this=sex, expressions=[lit(v) for v in rule.values]))])
 
-    def _latest(self, concept: str) -> exp.Expression:
-        return col(f"c{self.plan.concept_id(concept)}_latest")
-
-    def _number(self, concept: str) -> exp.Expression:
-        """The latest result's value in the concept's unit (see `latest.py`)."""
-        return field(self._latest(concept), "n")
-
     def _present(self, concept: str, within: Duration | None) -> exp.Expression:
-        return in_window(field(self._latest(concept), "d"), self.index, within)
+        return in_window(field(latest(self.plan, concept), "d"), self.index, within)
 
-    def _derived(self, rule: Derived) -> exp.Expression:
-        scr = self._number("creatinine")
+    def _derived(self, rule: Derived) -> Pair:
         present = self._present("creatinine", rule.within)
-        sex = col("sex")
-        female = exp.EQ(this=sex, expression=lit("F"))
         if rule.measure == "creatinine_clearance":
-            weight = self._number("weight")
             present = and_(present, self._present("weight", rule.within))
-            sex_factor = case([(female, lit(0.85)), (exp.EQ(this=sex, expression=lit("M")), lit(1.0))])
-
-            def at_age(age: exp.Expression) -> exp.Expression:
-                # Cockcroft-Gault: (140 - age) x weight / (72 x Scr), x 0.85 if female
-                return exp.Mul(
-                    this=exp.Div(
-                        this=exp.Mul(this=paren(exp.Sub(this=lit(140), expression=age)), expression=weight),
-                        expression=paren(exp.Mul(this=lit(72), expression=scr)),
-                    ),
-                    expression=sex_factor,
-                )
-        else:
-            kappa = case([(female, lit(0.7)), (exp.EQ(this=sex, expression=lit("M")), lit(0.9))])
-            alpha = case([(female, lit(-0.241))], lit(-0.302))
-            ratio = paren(exp.Div(this=scr, expression=kappa))
-
-            def at_age(age: exp.Expression) -> exp.Expression:
-                # CKD-EPI 2021 (race-free): 142 x min(Scr/k,1)^a x max(Scr/k,1)^-1.2
-                #   x 0.9938^age x 1.012 if female
-                return exp.Mul(
-                    this=exp.Mul(
-                        this=exp.Mul(
-                            this=exp.Mul(
-                                this=lit(142),
-                                expression=func("power", func("least", ratio, lit(1)), alpha),
-                            ),
-                            expression=func("power", func("greatest", ratio, lit(1)), lit(-1.2)),
-                        ),
-                        expression=func("power", lit(0.9938), age),
-                    ),
-                    expression=case([(female, lit(1.012))], lit(1.0)),
-                )
-
-        # Both equations fall with age: the oldest possible age gives the lowest value.
-        # Both need the sex (LEAST/GREATEST skip NULLs, so an unknown sex must be explicit).
-        # a creatinine of zero or below is not a result: UNKNOWN, not a division by zero
-        computable = and_(
-            exp.In(this=sex, expressions=[lit("F"), lit("M")]), exp.GT(this=scr, expression=lit(0))
-        )
-        verdict = case(
-            [(computable, compare_interval(at_age(col("age_hi")), at_age(col("age_lo")), rule.compare))]
-        )
-        return with_missing(present, verdict, rule.if_missing)
+        lowest, highest = range_columns(rule.measure)
+        is_true, is_false = _interval(col(lowest), col(highest), rule.compare)
+        # with no input in the window, the rule's if_missing
+        present = _is(present)
+        is_true, is_false = and_(present, is_true), and_(present.copy(), is_false)
+        missing = rule.if_missing.as_bool()
+        if missing is True:
+            is_true = or_(is_true, not_(present.copy()))
+        elif missing is False:
+            is_false = or_(is_false, not_(present.copy()))
+        return is_true, is_false
 
     # ------------------------------------------------------------ criteria
 

@@ -113,12 +113,12 @@ def window_start(index: exp.Expression, within: Duration) -> exp.Expression:
 def compare(value: exp.Expression, cmp: Comparison) -> exp.Expression:
     """`value` against every bound; NULL when value is NULL (UNKNOWN)."""
     ops = {">=": exp.GTE, "<=": exp.LTE, ">": exp.GT, "<": exp.LT}
-    parts = [ops[op](this=paren(value), expression=lit(t)) for op, t in cmp.bounds()]
+    parts = [ops[op](this=paren(value), expression=lit(_whole(t))) for op, t in cmp.bounds()]
     return and_(*parts) if len(parts) > 1 else parts[0]
 
 
-def compare_interval(low: exp.Expression, high: exp.Expression, cmp: Comparison) -> exp.Expression:
-    """A comparison on a value known only to lie in [low, high]: TRUE if it holds at both
-    ends, FALSE if at neither, otherwise UNKNOWN. Exact for the monotone bounds we use."""
-    at_low, at_high = compare(low, cmp), compare(high, cmp)
-    return case([(and_(at_low, at_high), TRUE), (and_(not_(at_low), not_(at_high)), FALSE)])
+def _whole(threshold: float) -> int | float:
+    """A whole threshold as an integer: DuckDB reads 18.0 as a DECIMAL and casts an integer
+    column (an age) to DECIMAL on every row to compare it; an integer compares directly,
+    and a DOUBLE value against an integer costs nothing more."""
+    return int(threshold) if float(threshold).is_integer() and abs(threshold) < 2**53 else threshold

@@ -144,10 +144,7 @@ SELECT
     WHEN `concept_id` = 1
     THEN CAST(CAST(0 AS BIGINT) + COALESCE(
       CAST((
-        CASE
-          WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
-          THEN `latest_uln` <= 3.0
-        END
+        CASE WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90 THEN `latest_uln` <= 3 END
       ) AS BIGINT) * 32 + 16,
       32
     ) AS BIGINT)
@@ -504,29 +501,13 @@ FROM (
     SELECT
       `site_id`,
       CAST(0 AS BIGINT) + CASE
-        WHEN COALESCE(
+        WHEN COALESCE((
           (
-            CASE
-              WHEN (
-                `age_lo` >= 18.0
-              ) AND (
-                `age_hi` >= 18.0
-              )
-              THEN TRUE
-              WHEN (
-                NOT (
-                  `age_lo` >= 18.0
-                )
-              ) AND (
-                NOT (
-                  `age_hi` >= 18.0
-                )
-              )
-              THEN FALSE
-            END
-          ),
-          FALSE
-        )
+            `age_lo` >= 18
+          ) AND (
+            `age_hi` >= 18
+          )
+        ), FALSE)
         THEN 1
         ELSE 0
       END + CASE WHEN (
@@ -545,25 +526,14 @@ FROM (
       CAST(0 AS BIGINT) + CASE
         WHEN COALESCE(
           (
-            NOT (
-              CASE
-                WHEN (
-                  `age_lo` >= 18.0
-                ) AND (
-                  `age_hi` >= 18.0
-                )
-                THEN TRUE
-                WHEN (
-                  NOT (
-                    `age_lo` >= 18.0
-                  )
-                ) AND (
-                  NOT (
-                    `age_hi` >= 18.0
-                  )
-                )
-                THEN FALSE
-              END
+            (
+              NOT (
+                `age_lo` >= 18
+              )
+            ) AND (
+              NOT (
+                `age_hi` >= 18
+              )
             )
           ),
           FALSE
