@@ -209,24 +209,34 @@ def with_atom_words(
     index: exp.Expression,
     tables: Tables = RUN,
     kept: Sequence[str] = (),
+    by_concept: bool = False,
 ) -> exp.Select:
     """The family pass's (patient, concept) `rows` with the family's atoms evaluated on
     them, as the mask words the family's atoms occupy (see `Plan.family_words`): two bits
     per atom, 0 on the rows of other concepts (see `_atom_bits`). Only the keys, the words
-    and the `kept` columns leave the pass, so the figures the atoms read are never stored."""
+    and the `kept` columns leave the pass, so the figures the atoms read are never stored.
+
+    `by_concept` sorts the rows by concept first. DuckDB evaluates an expression a chunk of
+    2,048 rows at a time, at a fixed cost per chunk; in hash order a chunk holds a few rows
+    of each concept, so every atom pays that cost on nearly every chunk. Sorted, a chunk
+    holds one or two concepts: at 1M patients and 16 trials the results' atoms took a fifth
+    of the time, sort included."""
     values = RowAtoms(plan, index)
-    by_concept: dict[int, list[ConceptAtom]] = {}
+    concept_atoms: dict[int, list[ConceptAtom]] = {}
     for atom in plan.family_atoms(family):
-        by_concept.setdefault(plan.concept_id(atom.concept), []).append(atom)
+        concept_atoms.setdefault(plan.concept_id(atom.concept), []).append(atom)
     words = []
     for w in plan.family_words(family):
         branches = []
-        for cid, atoms in by_concept.items():
+        for cid, atoms in concept_atoms.items():
             in_word = [a for a in atoms if plan.atom_bit(a)[0] == w]
             if in_word:
                 terms = [_atom_bits(values.value(a), plan.atom_bit(a)[1]) for a in in_word]
                 branches.append((exp.EQ(this=col("concept_id"), expression=lit(cid)), _sum(terms)))
         words.append(case(branches, _zero()).as_(f"a{w}", copy=False))
+    if by_concept:
+        rows = exp.select(exp.Star()).from_(rows.subquery("r", copy=False), copy=False)
+        rows = rows.order_by(col("concept_id"), copy=False)
     return exp.select(*[col(k) for k in (*tables.keys, *kept)], *words).from_(
         rows.subquery("f", copy=False), copy=False
     )

@@ -198,6 +198,8 @@ def _patient_statements(
                     atoms_index,
                     tables,
                     kept,
+                    # Spark sorts across the cluster, and its rows are not evaluated in chunks
+                    by_concept=dialect == "duckdb",
                 ),
                 note,
             )
