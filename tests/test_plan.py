@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+from feasibility.compile import pipeline
+from feasibility.compile.pipeline import sort_by_concept
 from feasibility.compile.plan import FAMILIES, plan_features
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import History, Measurement, Medication
+from feasibility.engine import Engine, RunOptions, connect
+from tests.support import REPO, mask_counters
 
 TRIALS, LIBRARY = load_trials(None)  # the seed trials: every family has atoms
 PLAN = plan_features(TRIALS, LIBRARY)
@@ -43,3 +49,22 @@ def test_no_atoms_no_words():
     plan = plan_features([], LIBRARY)
     assert all(plan.family_words(f) == range(0) for f in FAMILIES)
     assert plan.atom_words == 1  # the masks keep their shape
+
+
+def test_sorting_rows_by_concept_changes_no_answer(monkeypatch):
+    # the sort only changes the order the atoms meet the rows in (pipeline.sort_by_concept)
+    options = RunOptions(as_of=date(2025, 6, 30))
+
+    def run() -> tuple[dict, dict]:
+        engine = Engine(connect(options), TRIALS, LIBRARY, options)
+        result = engine.load(str(REPO / "sample_data" / "extract.parquet"))
+        return mask_counters(result.histograms), result.data_quality
+
+    monkeypatch.setattr(pipeline, "SORT_AT_ATOMS_PER_CONCEPT", 10**6)
+    assert not any(sort_by_concept(PLAN, f) for f in FAMILIES)
+    unsorted = run()
+    monkeypatch.setattr(pipeline, "SORT_AT_ATOMS_PER_CONCEPT", 0)
+    assert all(sort_by_concept(PLAN, f) for f in FAMILIES)
+    sorted_ = run()
+    assert sorted_ == unsorted
+    assert sum(n for sites in unsorted[0].values() for c in sites.values() for n in c.values()) > 0

@@ -87,60 +87,54 @@ SELECT
   END AS a0
 FROM (
   SELECT
-    *
-  FROM (
-    SELECT
-      "e"."patient_id" AS patient_id,
-      "m"."concept_id" AS concept_id,
-      MAX("e"."start_date") AS last_date
-    FROM events AS e
-    INNER JOIN code_map AS m
-      ON (
-        "m"."code_system" = "e"."code_system"
+    "e"."patient_id" AS patient_id,
+    "m"."concept_id" AS concept_id,
+    MAX("e"."start_date") AS last_date
+  FROM events AS e
+  INNER JOIN code_map AS m
+    ON (
+      "m"."code_system" = "e"."code_system"
+    )
+    AND (
+      "m"."code" = "e"."code"
+    )
+    AND (
+      "m"."unit" = COALESCE("e"."unit", '')
+    )
+  WHERE
+    (
+      "e"."code" IN (
+        SELECT
+          "code"
+        FROM code_map
       )
-      AND (
-        "m"."code" = "e"."code"
-      )
-      AND (
-        "m"."unit" = COALESCE("e"."unit", '')
-      )
-    WHERE
+    )
+    AND (
+      "m"."concept_id" IN (0, 2)
+    )
+    AND (
       (
-        "e"."code" IN (
-          SELECT
-            "code"
-          FROM code_map
-        )
-      )
-      AND (
-        "m"."concept_id" IN (0, 2)
+        "e"."start_date" <= CAST('2025-01-01' AS DATE)
       )
       AND (
         (
-          "e"."start_date" <= CAST('2025-01-01' AS DATE)
+          "m"."concept_id" IN (0)
         )
-        AND (
+        OR (
           (
-            "m"."concept_id" IN (0)
+            "m"."concept_id" IN (2)
           )
-          OR (
-            (
-              "m"."concept_id" IN (2)
-            )
-            AND (
-              "e"."start_date" >= (
-                CAST('2025-01-01' AS DATE) - INTERVAL 6 MONTH
-              )
+          AND (
+            "e"."start_date" >= (
+              CAST('2025-01-01' AS DATE) - INTERVAL 6 MONTH
             )
           )
         )
       )
-    GROUP BY
-      "e"."patient_id",
-      "m"."concept_id"
-  ) AS r
-  ORDER BY
-    "concept_id"
+    )
+  GROUP BY
+    "e"."patient_id",
+    "m"."concept_id"
 ) AS f;
 
 -- 5. patient_results: per patient and concept, the measurement atoms' bits from the latest result's date and figures
@@ -162,108 +156,197 @@ SELECT
   END AS a0
 FROM (
   SELECT
-    *
+    "g"."patient_id",
+    "g"."concept_id",
+    "g"."n_implausible",
+    CASE
+      WHEN (
+        "g"."latest_number" >> 66
+      ) = (
+        "g"."latest_number" >> 66
+      )
+      AND (
+        (
+          "g"."latest_number" >> 65
+        ) & 1
+      ) = 1
+      THEN CAST(CAST(CASE
+        WHEN CAST((
+          (
+            "g"."latest_number" >> 1
+          ) & 18446744073709551615
+        ) - 9223372036854775808 AS BIGINT) < 0
+        THEN XOR(
+          CAST((
+            (
+              "g"."latest_number" >> 1
+            ) & 18446744073709551615
+          ) - 9223372036854775808 AS BIGINT),
+          CAST(9223372036854775807 AS BIGINT)
+        )
+        ELSE CAST((
+          (
+            "g"."latest_number" >> 1
+          ) & 18446744073709551615
+        ) - 9223372036854775808 AS BIGINT)
+      END AS BIT) AS DOUBLE)
+    END AS latest_number,
+    CAST('0001-01-01' AS DATE) + INTERVAL (CAST((
+      "g"."latest_number" >> 66
+    ) AS INT)) DAY AS latest_d,
+    CASE
+      WHEN (
+        "g"."latest_uln" >> 66
+      ) = (
+        "g"."latest_number" >> 66
+      )
+      AND (
+        (
+          "g"."latest_uln" >> 65
+        ) & 1
+      ) = 1
+      THEN CAST(CAST(CASE
+        WHEN CAST((
+          (
+            "g"."latest_uln" >> 1
+          ) & 18446744073709551615
+        ) - 9223372036854775808 AS BIGINT) < 0
+        THEN XOR(
+          CAST((
+            (
+              "g"."latest_uln" >> 1
+            ) & 18446744073709551615
+          ) - 9223372036854775808 AS BIGINT),
+          CAST(9223372036854775807 AS BIGINT)
+        )
+        ELSE CAST((
+          (
+            "g"."latest_uln" >> 1
+          ) & 18446744073709551615
+        ) - 9223372036854775808 AS BIGINT)
+      END AS BIT) AS DOUBLE)
+    END AS latest_uln,
+    CASE
+      WHEN (
+        "g"."latest_uln" >> 66
+      ) = (
+        "g"."latest_number" >> 66
+      )
+      THEN (
+        (
+          "g"."latest_uln" >> 0
+        ) & 1
+      ) = 1
+    END AS latest_uln_default
   FROM (
     SELECT
-      "g"."patient_id",
-      "g"."concept_id",
-      "g"."n_implausible",
-      CASE
-        WHEN (
-          "g"."latest_number" >> 66
-        ) = (
-          "g"."latest_number" >> 66
-        )
-        AND (
-          (
-            "g"."latest_number" >> 65
-          ) & 1
-        ) = 1
-        THEN CAST(CAST(CASE
-          WHEN CAST((
+      "e"."patient_id" AS patient_id,
+      "m"."concept_id" AS concept_id,
+      COUNT(
+        CASE
+          WHEN COALESCE((
+            "e"."value_num" < "m"."low"
+          ) OR (
+            "e"."value_num" > "m"."high"
+          ), FALSE)
+          THEN 1
+        END
+      ) AS n_implausible,
+      MAX(
+        CASE
+          WHEN (
             (
-              "g"."latest_number" >> 1
-            ) & 18446744073709551615
-          ) - 9223372036854775808 AS BIGINT) < 0
-          THEN XOR(
-            CAST((
-              (
-                "g"."latest_number" >> 1
-              ) & 18446744073709551615
-            ) - 9223372036854775808 AS BIGINT),
-            CAST(9223372036854775807 AS BIGINT)
+              NOT "e"."value_num" IS NULL
+            ) OR (
+              NOT "e"."value_text" IS NULL
+            )
           )
-          ELSE CAST((
-            (
-              "g"."latest_number" >> 1
-            ) & 18446744073709551615
-          ) - 9223372036854775808 AS BIGINT)
-        END AS BIT) AS DOUBLE)
-      END AS latest_number,
-      CAST('0001-01-01' AS DATE) + INTERVAL (CAST((
-        "g"."latest_number" >> 66
-      ) AS INT)) DAY AS latest_d,
-      CASE
-        WHEN (
-          "g"."latest_uln" >> 66
-        ) = (
-          "g"."latest_number" >> 66
-        )
-        AND (
-          (
-            "g"."latest_uln" >> 65
-          ) & 1
-        ) = 1
-        THEN CAST(CAST(CASE
-          WHEN CAST((
-            (
-              "g"."latest_uln" >> 1
-            ) & 18446744073709551615
-          ) - 9223372036854775808 AS BIGINT) < 0
-          THEN XOR(
-            CAST((
-              (
-                "g"."latest_uln" >> 1
-              ) & 18446744073709551615
-            ) - 9223372036854775808 AS BIGINT),
-            CAST(9223372036854775807 AS BIGINT)
-          )
-          ELSE CAST((
-            (
-              "g"."latest_uln" >> 1
-            ) & 18446744073709551615
-          ) - 9223372036854775808 AS BIGINT)
-        END AS BIT) AS DOUBLE)
-      END AS latest_uln,
-      CASE
-        WHEN (
-          "g"."latest_uln" >> 66
-        ) = (
-          "g"."latest_number" >> 66
-        )
-        THEN (
-          (
-            "g"."latest_uln" >> 0
-          ) & 1
-        ) = 1
-      END AS latest_uln_default
-    FROM (
-      SELECT
-        "e"."patient_id" AS patient_id,
-        "m"."concept_id" AS concept_id,
-        COUNT(
-          CASE
-            WHEN COALESCE((
+          AND (
+            NOT COALESCE((
               "e"."value_num" < "m"."low"
             ) OR (
               "e"."value_num" > "m"."high"
             ), FALSE)
-            THEN 1
-          END
-        ) AS n_implausible,
-        MAX(
-          CASE
-            WHEN (
+          )
+          THEN (
+            (
+              CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
+            ) << 66
+          ) + (
+            (
+              CAST(CASE
+                WHEN NOT CASE
+                  WHEN (
+                    "e"."value_num" IS NULL
+                  ) AND (
+                    "e"."text_result" = -1
+                  )
+                  THEN 0.0
+                  ELSE "e"."value_num" * "m"."factor"
+                END IS NULL
+                THEN 1
+                ELSE 0
+              END AS INT128)
+            ) << 65
+          ) + (
+            (
+              CAST(CASE
+                WHEN CAST(CAST(CAST((
+                  COALESCE(
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      ELSE "e"."value_num" * "m"."factor"
+                    END,
+                    0.0
+                  )
+                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
+                THEN XOR(
+                  CAST(CAST(CAST((
+                    COALESCE(
+                      CASE
+                        WHEN (
+                          "e"."value_num" IS NULL
+                        ) AND (
+                          "e"."text_result" = -1
+                        )
+                        THEN 0.0
+                        ELSE "e"."value_num" * "m"."factor"
+                      END,
+                      0.0
+                    )
+                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
+                  CAST(9223372036854775807 AS BIGINT)
+                )
+                ELSE CAST(CAST(CAST((
+                  COALESCE(
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      ELSE "e"."value_num" * "m"."factor"
+                    END,
+                    0.0
+                  )
+                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
+              END AS INT128) + 9223372036854775808
+            ) << 1
+          ) + (
+            CASE WHEN FALSE THEN 1 ELSE 0 END
+          )
+        END
+      ) AS latest_number,
+      MAX(
+        CASE
+          WHEN (
+            (
               (
                 NOT "e"."value_num" IS NULL
               ) OR (
@@ -277,268 +360,173 @@ FROM (
                 "e"."value_num" > "m"."high"
               ), FALSE)
             )
-            THEN (
-              (
-                CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
-              ) << 66
-            ) + (
-              (
-                CAST(CASE
-                  WHEN NOT CASE
-                    WHEN (
-                      "e"."value_num" IS NULL
-                    ) AND (
-                      "e"."text_result" = -1
-                    )
-                    THEN 0.0
-                    ELSE "e"."value_num" * "m"."factor"
-                  END IS NULL
-                  THEN 1
-                  ELSE 0
-                END AS INT128)
-              ) << 65
-            ) + (
-              (
-                CAST(CASE
-                  WHEN CAST(CAST(CAST((
-                    COALESCE(
-                      CASE
-                        WHEN (
-                          "e"."value_num" IS NULL
-                        ) AND (
-                          "e"."text_result" = -1
-                        )
-                        THEN 0.0
-                        ELSE "e"."value_num" * "m"."factor"
-                      END,
-                      0.0
-                    )
-                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
-                  THEN XOR(
-                    CAST(CAST(CAST((
-                      COALESCE(
-                        CASE
-                          WHEN (
-                            "e"."value_num" IS NULL
-                          ) AND (
-                            "e"."text_result" = -1
-                          )
-                          THEN 0.0
-                          ELSE "e"."value_num" * "m"."factor"
-                        END,
-                        0.0
-                      )
-                    ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
-                    CAST(9223372036854775807 AS BIGINT)
-                  )
-                  ELSE CAST(CAST(CAST((
-                    COALESCE(
-                      CASE
-                        WHEN (
-                          "e"."value_num" IS NULL
-                        ) AND (
-                          "e"."text_result" = -1
-                        )
-                        THEN 0.0
-                        ELSE "e"."value_num" * "m"."factor"
-                      END,
-                      0.0
-                    )
-                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
-                END AS INT128) + 9223372036854775808
-              ) << 1
-            ) + (
-              CASE WHEN FALSE THEN 1 ELSE 0 END
-            )
-          END
-        ) AS latest_number,
-        MAX(
-          CASE
-            WHEN (
-              (
-                (
-                  NOT "e"."value_num" IS NULL
-                ) OR (
-                  NOT "e"."value_text" IS NULL
-                )
-              )
-              AND (
-                NOT COALESCE((
-                  "e"."value_num" < "m"."low"
-                ) OR (
-                  "e"."value_num" > "m"."high"
-                ), FALSE)
-              )
-            )
-            AND (
-              (
-                NOT "e"."value_num" IS NULL
-              ) OR (
-                "e"."text_result" = -1
-              )
-            )
-            AND (
-              "m"."concept_id" IN (1)
-            )
-            THEN (
-              (
-                CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
-              ) << 66
-            ) + (
-              (
-                CAST(CASE
-                  WHEN NOT CASE
-                    WHEN (
-                      "e"."value_num" IS NULL
-                    ) AND (
-                      "e"."text_result" = -1
-                    )
-                    THEN 0.0
-                    WHEN "e"."ref_high" > 0
-                    THEN "e"."value_num" / "e"."ref_high"
-                    ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                  END IS NULL
-                  THEN 1
-                  ELSE 0
-                END AS INT128)
-              ) << 65
-            ) + (
-              (
-                CAST(CASE
-                  WHEN CAST(CAST(CAST((
-                    COALESCE(
-                      CASE
-                        WHEN (
-                          "e"."value_num" IS NULL
-                        ) AND (
-                          "e"."text_result" = -1
-                        )
-                        THEN 0.0
-                        WHEN "e"."ref_high" > 0
-                        THEN "e"."value_num" / "e"."ref_high"
-                        ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                      END,
-                      0.0
-                    )
-                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
-                  THEN XOR(
-                    CAST(CAST(CAST((
-                      COALESCE(
-                        CASE
-                          WHEN (
-                            "e"."value_num" IS NULL
-                          ) AND (
-                            "e"."text_result" = -1
-                          )
-                          THEN 0.0
-                          WHEN "e"."ref_high" > 0
-                          THEN "e"."value_num" / "e"."ref_high"
-                          ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                        END,
-                        0.0
-                      )
-                    ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
-                    CAST(9223372036854775807 AS BIGINT)
-                  )
-                  ELSE CAST(CAST(CAST((
-                    COALESCE(
-                      CASE
-                        WHEN (
-                          "e"."value_num" IS NULL
-                        ) AND (
-                          "e"."text_result" = -1
-                        )
-                        THEN 0.0
-                        WHEN "e"."ref_high" > 0
-                        THEN "e"."value_num" / "e"."ref_high"
-                        ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                      END,
-                      0.0
-                    )
-                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
-                END AS INT128) + 9223372036854775808
-              ) << 1
-            ) + (
-              CASE
-                WHEN (
-                  NOT "e"."value_num" IS NULL
-                )
-                AND (
-                  NOT COALESCE("e"."ref_high" > 0, FALSE)
-                )
-                THEN 1
-                ELSE 0
-              END
-            )
-          END
-        ) AS latest_uln
-      FROM (
-        SELECT
-          *,
-          CASE
-            WHEN "value_text" IS NULL
-            THEN 0
-            WHEN LOWER(TRIM("value_text")) IN ('positive', 'pos', '+', 'detected', 'reactive', 'present', 'yes')
-            THEN 1
-            WHEN LOWER(TRIM("value_text")) IN (
-              'negative',
-              'neg',
-              '-',
-              'not detected',
-              'undetected',
-              'non-reactive',
-              'nonreactive',
-              'non reactive',
-              'absent',
-              'no',
-              'not present'
-            )
-            THEN -1
-            ELSE 0
-          END AS text_result
-        FROM events
-      ) AS e
-      INNER JOIN code_map AS m
-        ON (
-          "m"."code_system" = "e"."code_system"
-        )
-        AND (
-          "m"."code" = "e"."code"
-        )
-        AND (
-          "m"."unit" = COALESCE("e"."unit", '')
-        )
-      WHERE
-        (
-          "e"."code" IN (
-            SELECT
-              "code"
-            FROM code_map
-          )
-        )
-        AND (
-          "m"."concept_id" IN (1)
-        )
-        AND (
-          (
-            "e"."start_date" <= CAST('2025-01-01' AS DATE)
           )
           AND (
             (
-              "m"."concept_id" IN (1)
-            )
-            AND (
-              "e"."start_date" >= CAST('2025-01-01' AS DATE) - 90
+              NOT "e"."value_num" IS NULL
+            ) OR (
+              "e"."text_result" = -1
             )
           )
+          AND (
+            "m"."concept_id" IN (1)
+          )
+          THEN (
+            (
+              CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
+            ) << 66
+          ) + (
+            (
+              CAST(CASE
+                WHEN NOT CASE
+                  WHEN (
+                    "e"."value_num" IS NULL
+                  ) AND (
+                    "e"."text_result" = -1
+                  )
+                  THEN 0.0
+                  WHEN "e"."ref_high" > 0
+                  THEN "e"."value_num" / "e"."ref_high"
+                  ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                END IS NULL
+                THEN 1
+                ELSE 0
+              END AS INT128)
+            ) << 65
+          ) + (
+            (
+              CAST(CASE
+                WHEN CAST(CAST(CAST((
+                  COALESCE(
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      WHEN "e"."ref_high" > 0
+                      THEN "e"."value_num" / "e"."ref_high"
+                      ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                    END,
+                    0.0
+                  )
+                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
+                THEN XOR(
+                  CAST(CAST(CAST((
+                    COALESCE(
+                      CASE
+                        WHEN (
+                          "e"."value_num" IS NULL
+                        ) AND (
+                          "e"."text_result" = -1
+                        )
+                        THEN 0.0
+                        WHEN "e"."ref_high" > 0
+                        THEN "e"."value_num" / "e"."ref_high"
+                        ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                      END,
+                      0.0
+                    )
+                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
+                  CAST(9223372036854775807 AS BIGINT)
+                )
+                ELSE CAST(CAST(CAST((
+                  COALESCE(
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      WHEN "e"."ref_high" > 0
+                      THEN "e"."value_num" / "e"."ref_high"
+                      ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                    END,
+                    0.0
+                  )
+                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
+              END AS INT128) + 9223372036854775808
+            ) << 1
+          ) + (
+            CASE
+              WHEN (
+                NOT "e"."value_num" IS NULL
+              )
+              AND (
+                NOT COALESCE("e"."ref_high" > 0, FALSE)
+              )
+              THEN 1
+              ELSE 0
+            END
+          )
+        END
+      ) AS latest_uln
+    FROM (
+      SELECT
+        *,
+        CASE
+          WHEN "value_text" IS NULL
+          THEN 0
+          WHEN LOWER(TRIM("value_text")) IN ('positive', 'pos', '+', 'detected', 'reactive', 'present', 'yes')
+          THEN 1
+          WHEN LOWER(TRIM("value_text")) IN (
+            'negative',
+            'neg',
+            '-',
+            'not detected',
+            'undetected',
+            'non-reactive',
+            'nonreactive',
+            'non reactive',
+            'absent',
+            'no',
+            'not present'
+          )
+          THEN -1
+          ELSE 0
+        END AS text_result
+      FROM events
+    ) AS e
+    INNER JOIN code_map AS m
+      ON (
+        "m"."code_system" = "e"."code_system"
+      )
+      AND (
+        "m"."code" = "e"."code"
+      )
+      AND (
+        "m"."unit" = COALESCE("e"."unit", '')
+      )
+    WHERE
+      (
+        "e"."code" IN (
+          SELECT
+            "code"
+          FROM code_map
         )
-      GROUP BY
-        "e"."patient_id",
-        "m"."concept_id"
-    ) AS g
-  ) AS r
-  ORDER BY
-    "concept_id"
+      )
+      AND (
+        "m"."concept_id" IN (1)
+      )
+      AND (
+        (
+          "e"."start_date" <= CAST('2025-01-01' AS DATE)
+        )
+        AND (
+          (
+            "m"."concept_id" IN (1)
+          )
+          AND (
+            "e"."start_date" >= CAST('2025-01-01' AS DATE) - 90
+          )
+        )
+      )
+    GROUP BY
+      "e"."patient_id",
+      "m"."concept_id"
+  ) AS g
 ) AS f;
 
 -- 6. atom_masks: the families' atom bits OR-ed per patient
