@@ -290,10 +290,10 @@ def _sum(terms: list[exp.Expression]) -> exp.Expression:
 
 def truth_words(plan: Plan, word: Callable[[int], exp.Expression]) -> list[exp.Expression]:
     """Per mask word a{w} (`word(w)`, a column or a function of one), the atoms' truth as
-    two words true{w} and false{w} of one bit per atom, its low bit; neither is UNKNOWN. An atom whose concept
-    has no row for the patient (bits 00) takes its `if_missing`. With a bit per atom and
-    value, the atoms a criterion joins by AND or OR in one word are tested together, one
-    AND with a mask (see `truth_pair`), not one test per atom."""
+    two words true{w} and false{w} of one bit per atom, its low bit; neither is UNKNOWN.
+    An atom whose concept has no row for the patient (bits 00) takes its `if_missing`.
+    With a bit per atom and value, the atoms a criterion joins by AND or OR in one word
+    are tested together, one AND with a mask (see `truth_pair`), not one test per atom."""
     columns: list[exp.Expression] = []
     for w in range(plan.atom_words):
         lows = if_true = if_false = 0
