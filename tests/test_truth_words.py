@@ -13,7 +13,7 @@ from feasibility.compile.atoms import truth_words
 from feasibility.compile.plan import Plan
 from feasibility.compile.predicates import PredicateCompiler
 from feasibility.compile.sqlexpr import col
-from feasibility.criteria.model import All, AnyOf, History, Not, Rule, Truth
+from feasibility.criteria.model import All, AnyOf, History, Not, Rule, Truth, walk
 
 # 34 atoms fill word 0 and spill into word 1, so a criterion can join atoms of two words
 ATOMS = tuple(History(f"c{i}", if_missing=list(Truth)[i % 3]) for i in range(34))
@@ -52,7 +52,7 @@ RULES = [
 
 @pytest.mark.parametrize("rule", RULES, ids=range(len(RULES)))
 def test_criteria_on_truth_words_follow_kleene_logic(rule):
-    atoms = sorted({a for a in (A, B, C, D, E) if _uses(rule, a)}, key=PLAN.atom_index)
+    atoms = sorted({a for a in (A, B, C, D, E) if a in walk(rule)}, key=PLAN.atom_index)
     rows = []
     for combo in itertools.product(STATES, repeat=len(atoms)):
         words = [0] * PLAN.atom_words
@@ -88,11 +88,3 @@ def test_truth_words_hold_one_bit_per_atom_and_value():
         assert (true_word >> (2 * i) & 1, false_word >> (2 * i) & 1) == (truth is True, truth is False)
     assert true_word & false_word == 0
     assert (true_word | false_word) & ~sum(1 << (2 * i) for i in range(31)) == 0  # only low bits
-
-
-def _uses(rule: Rule, atom: History) -> bool:
-    if isinstance(rule, History):
-        return rule == atom
-    if isinstance(rule, Not):
-        return _uses(rule.part, atom)
-    return any(_uses(p, atom) for p in rule.parts)

@@ -294,23 +294,22 @@ def truth_words(plan: Plan, word: Callable[[int], exp.Expression]) -> list[exp.E
     An atom whose concept has no row for the patient (bits 00) takes its `if_missing`.
     With a bit per atom and value, the atoms a criterion joins by AND or OR in one word
     are tested together, one AND with a mask (see `truth_pair`), not one test per atom."""
+    lows, if_true, if_false = ([0] * plan.atom_words for _ in range(3))
+    for atom in plan.atoms:
+        w, low = plan.atom_bit(atom)
+        lows[w] |= low
+        missing = atom.if_missing.as_bool()
+        if_true[w] |= low if missing is True else 0
+        if_false[w] |= low if missing is False else 0
     columns: list[exp.Expression] = []
     for w in range(plan.atom_words):
-        lows = if_true = if_false = 0
-        for atom in plan.atoms:
-            at, low = plan.atom_bit(atom)
-            if at == w:
-                lows |= low
-                missing = atom.if_missing.as_bool()
-                if_true |= low if missing is True else 0
-                if_false |= low if missing is False else 0
         bits = word(w)
         high = paren(exp.BitwiseRightShift(this=bits.copy(), expression=lit(1)))
         no_row = exp.BitwiseNot(this=paren(exp.BitwiseOr(this=bits.copy(), expression=high.copy())))
         both = exp.BitwiseAnd(this=bits.copy(), expression=high.copy())
         low_only = exp.BitwiseAnd(this=bits.copy(), expression=exp.BitwiseNot(this=high.copy()))
-        for name, known, missing_mask in (("true", both, if_true), ("false", low_only, if_false)):
-            value: exp.Expression = exp.BitwiseAnd(this=known, expression=lit(lows))
+        for name, known, missing_mask in (("true", both, if_true[w]), ("false", low_only, if_false[w])):
+            value: exp.Expression = exp.BitwiseAnd(this=known, expression=lit(lows[w]))
             if missing_mask:
                 missing_bits = exp.BitwiseAnd(this=paren(no_row.copy()), expression=lit(missing_mask))
                 value = exp.BitwiseOr(this=paren(value), expression=paren(missing_bits))
