@@ -18,7 +18,19 @@ from feasibility.analytics.histogram import CriteriaMatrix, MaskHistogram
 from feasibility.analytics.waterfall import all_sites, waterfall
 from feasibility.compile.histogram import words_needed
 from feasibility.criteria.load import load_trials
-from feasibility.criteria.model import All, AnyOf, AtLeast, Criterion, Duration, InCare, Not, Trial, walk
+from feasibility.criteria.model import (
+    All,
+    AnyOf,
+    AtLeast,
+    Comparison,
+    Criterion,
+    Duration,
+    InCare,
+    Measurement,
+    Not,
+    Trial,
+    walk,
+)
 from feasibility.engine import Engine, RunOptions, connect
 from feasibility.reference import ReferenceEvaluator, first_eligible
 from tests.support import REPO, write_extract
@@ -31,7 +43,16 @@ ATOMS = [
     if c.rule is not None
     for node in walk(c.rule)
     if not isinstance(node, All | AnyOf | Not | AtLeast)
-] + [InCare(Duration(90, "day")), InCare(Duration(2, "month"))]
+] + [
+    InCare(Duration(90, "day")),
+    InCare(Duration(2, "month")),
+    # atoms that give the spec trial's concepts a second figure of their latest result
+    # (number and ULN multiple, number and positivity, ULN multiple and positivity), so
+    # random trials meet every pairing of the results pass's first and second packs
+    Measurement("alt", Duration(90, "day"), Comparison(max=100), "U/L"),
+    Measurement("hemoglobin", Duration(90, "day"), result="positive"),
+    Measurement("ana", Duration(1, "year"), Comparison(above=1), "ULN"),
+]
 
 # (domain, system, code, units, value kind)
 CODES = [

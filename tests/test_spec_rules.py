@@ -8,10 +8,13 @@ exclusion's rule (True = the exclusion applies).
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import pytest
 
-from tests.support import evaluate, event, person
+from feasibility.criteria.load import load_trials
+from feasibility.engine import Engine, RunOptions, connect
+from tests.support import REPO, evaluate, event, person, write_extract
 
 TRIAL = "tests/fixtures/trials/spec.yaml"
 AS_OF = "2025-02-01"
@@ -118,11 +121,56 @@ case(
     ("lab", "1742-6", "2025-03-01", 500, "U/L", 40),
 )
 case("alt_none", "alt_uln", None)
+# the latest result decides even when it carries no value to compare: a text-only report
+case(
+    "alt_latest_text_only",
+    "alt_uln",
+    None,
+    ("lab", "1742-6", "2024-12-01", 50, "U/L", 40),
+    ("text", "1742-6", "2025-01-10", "see comment"),
+)
+case(
+    "alt_text_beside_value",
+    "alt_uln",
+    True,
+    ("text", "1742-6", "2025-01-10", "see comment"),
+    ("lab", "1742-6", "2025-01-10", 50, "U/L", 40),
+)
 # -- creatinine <= 2.0 mg/dL; umol/L converted
 case("crea_umol_in", "crea_abs", True, ("lab", "2160-0", "2025-01-10", 176.0, "umol/L", None))
 case("crea_umol_out", "crea_abs", False, ("lab", "2160-0", "2025-01-10", 178.0, "umol/L", None))
 case("crea_mg_edge", "crea_abs", True, ("lab", "2160-0", "2025-01-10", 2.0, "mg/dL", None))
 case("crea_mg_spelling", "crea_abs", False, ("lab", "2160-0", "2025-01-10", 2.01, " MG/DL ", None))
+# -- creatinine <= 1.5 x ULN (the row's own limit, else the concept's 1.2 mg/dL)
+case("creauln_own", "crea_uln", True, ("lab", "2160-0", "2025-01-10", 1.5, "mg/dL", 1.0))
+case("creauln_own_over", "crea_uln", False, ("lab", "2160-0", "2025-01-10", 1.6, "mg/dL", 1.0))
+case("creauln_default", "crea_uln", True, ("lab", "2160-0", "2025-01-10", 1.8, "mg/dL", None))
+case("creauln_default_over", "crea_uln", False, ("lab", "2160-0", "2025-01-10", 1.9, "mg/dL", None))
+case(
+    "creauln_latest_text_only",
+    "crea_uln",
+    None,
+    ("lab", "2160-0", "2024-12-01", 1.0, "mg/dL", 1.0),
+    ("text", "2160-0", "2025-01-10", "see comment"),
+)
+case(
+    "creauln_tie_highest",
+    "crea_uln",
+    False,
+    ("lab", "2160-0", "2025-01-10", 1.0, "mg/dL", 1.0),
+    ("lab", "2160-0", "2025-01-10", 2.0, "mg/dL", 1.0),
+)
+# -- hemoglobin above its upper limit (exclusion): needs the row's own limit
+case("hbhigh_above", "hb_high", True, ("lab", "718-7", "2025-01-20", 170, "g/L", 160))
+case("hbhigh_within", "hb_high", False, ("lab", "718-7", "2025-01-20", 160, "g/L", 160))
+case("hbhigh_no_limit", "hb_high", None, ("lab", "718-7", "2025-01-20", 170, "g/L", None))
+case(
+    "hbhigh_latest_without_limit",
+    "hb_high",
+    None,
+    ("lab", "718-7", "2025-01-10", 170, "g/L", 160),
+    ("lab", "718-7", "2025-01-20", 150, "g/L", None),
+)
 # -- hemoglobin >= 60 g/L; g/dL converted
 case("hb_gdl_edge", "hb", True, ("lab", "718-7", "2025-01-20", 6.0, "g/dL", None))
 case("hb_gdl_low", "hb", False, ("lab", "718-7", "2025-01-20", 5.9, "g/dL", None))
@@ -367,3 +415,30 @@ def test_equations_reference_values():
     # sanity of the test's own formulas against published worked examples
     assert math.isclose(_egfr(50, 1.0, False), 91.7, abs_tol=0.2)
     assert math.isclose(_crcl(40, 72, 1.0, False), 100.0)
+
+
+def test_default_uln_patients_counts_latest_results_without_own_limit(tmp_path):
+    """Data quality counts, per concept read as ULN multiples, the patients whose latest
+    result used the concept's default limit: ALT reads only multiples, creatinine reads
+    them beside its value (a pack of their own)."""
+    specs = {
+        "alt_default": [("lab", "1742-6", "2025-01-10", 100, "U/L", None)],
+        "alt_own_latest": [
+            ("lab", "1742-6", "2024-12-01", 100, "U/L", None),
+            ("lab", "1742-6", "2025-01-10", 100, "U/L", 40),
+        ],
+        "crea_default": [("lab", "2160-0", "2025-01-10", 1.8, "mg/dL", None)],
+        "crea_default_too": [("lab", "2160-0", "2025-01-10", 1.0, "mg/dL", None)],
+        "crea_own": [("lab", "2160-0", "2025-01-10", 1.8, "mg/dL", 1.0)],
+        # the default-limit result is not the latest: the text-only report is
+        "crea_text_latest": [
+            ("lab", "2160-0", "2024-12-01", 1.8, "mg/dL", None),
+            ("text", "2160-0", "2025-01-10", "see comment"),
+        ],
+    }
+    rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
+    trials, library = load_trials([REPO / TRIAL])
+    options = RunOptions(as_of=date(2025, 2, 1))
+    extract = write_extract(rows, tmp_path / "extract.parquet")
+    result = Engine(connect(options), trials, library, options).load(str(extract))
+    assert result.data_quality.default_uln_patients == {"alt": 1, "creatinine": 2}
