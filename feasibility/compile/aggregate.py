@@ -285,19 +285,17 @@ class _Results:
     """The aggregates of measurement rows: the count of implausible results, and the latest
     result's figures, each packed with its day (see `latest.py`).
 
-    The figures of a row (`plan.FIGURES`): `number`, the value in the concept's unit (a text
-    read as negative with no value is 0: "not detected" is below any positive threshold);
-    `uln`, the value as a multiple of the row's own upper limit, or of the concept's default
-    one (flagged); `pos`, 1 or 0 for a text read as positive or negative, else whether the
-    value exceeds the row's upper limit. Each concept's first figure (`Plan.result_figures`)
-    is packed on every usable result, NULL-valued (not known) when the row lacks it, so its
-    MAX also gives the latest result's day: one pack serves nearly every concept, and only
-    a concept that reads a second figure packs it too, on the rows that have one. (Each
-    pack is a MAX on every row of the pass: three packs for every row cost the results
-    pass a third of its time.) Aggregates take CASE arguments rather than FILTER clauses:
-    DuckDB copies the rows a FILTER keeps, a CASE only picks them."""
+    Per row: `number`, the value in the concept's unit (a text read as negative with no
+    value is 0: "not detected" is below any positive threshold); `uln`, the value as a
+    multiple of the row's own upper limit, or of the concept's default one (flagged); `pos`,
+    1 or 0 for a text read as positive or negative, else whether the value exceeds the
+    row's upper limit. Every usable result packs a number, NULL-valued (not known) when it
+    has none or its unit is unknown, so the number's MAX also gives the latest result's
+    day. The other two figures are packed only on the rows of the concepts whose atoms
+    read them. Aggregates take CASE arguments rather than FILTER clauses: DuckDB copies
+    the rows a FILTER keeps, a CASE only picks them."""
 
-    packed = ("latest_value", "latest_uln", "latest_pos")
+    packed = ("latest_number", "latest_uln", "latest_pos")
 
     def __init__(self, plan: Plan, packing: Packing):
         self.plan = plan
@@ -319,10 +317,6 @@ class _Results:
         has_result = or_(not_null(value.copy()), not_null(col("value_text", "e")))
         self.usable = and_(has_result, exp.Not(this=self.implausible.copy()))
         self.day = day_number(col("start_date", "e"))
-        first: dict[str, list[int]] = {}
-        for cid, figures in plan.result_figures.items():
-            first.setdefault(figures[0], []).append(cid)
-        self.first = first  # concepts by their first figure
 
     def events(self, table: str) -> exp.Expression:
         """The events with each row's text result read once (see `text_result`)."""
@@ -331,66 +325,45 @@ class _Results:
         )
         return rows.subquery("e", copy=False)
 
-    def _figure(self, figure: str) -> exp.Expression:
+    def aggregates(self) -> list[exp.Expression]:
         value, rh = self.value, self.rh
-        if figure == "number":
-            return case(
-                [(self.not_detected.copy(), lit(0.0))],
-                exp.Mul(this=value.copy(), expression=col("factor", "m")),
-            )
-        if figure == "uln":
-            return case(
+        number = case(
+            [(self.not_detected.copy(), lit(0.0))], exp.Mul(this=value.copy(), expression=col("factor", "m"))
+        )
+        out = [
+            exp.Count(this=case([(self.implausible.copy(), lit(1))])).as_("n_implausible", copy=False),
+            self._latest(number, exp.false(), self.usable.copy()).as_("latest_number", copy=False),
+        ]
+        with_number = or_(not_null(value.copy()), self.negative_text.copy())
+        uln_concepts = self.plan.uln_concepts
+        if uln_concepts:
+            own_limit = exp.GT(this=rh.copy(), expression=lit(0))
+            uln = case(
                 [
                     (self.not_detected.copy(), lit(0.0)),
-                    (
-                        exp.GT(this=rh.copy(), expression=lit(0)),
-                        exp.Div(this=value.copy(), expression=rh.copy()),
-                    ),
+                    (own_limit, exp.Div(this=value.copy(), expression=rh.copy())),
                 ],
                 exp.Div(
                     this=exp.Mul(this=value.copy(), expression=col("factor", "m")), expression=col("uln", "m")
                 ),
             )
-        above = and_(not_null(value.copy()), exp.GT(this=rh.copy(), expression=lit(0)))
-        return case(
-            [
-                (exp.EQ(this=col("text_result", "e"), expression=lit(1)), lit(1.0)),
-                (self.negative_text.copy(), lit(0.0)),
-                (above, case([(exp.GT(this=value.copy(), expression=self.rh.copy()), lit(1.0))], lit(0.0))),
-            ]
-        )
-
-    def _default_uln(self) -> exp.Expression:
-        """The row's ULN multiple uses the concept's default limit (it has no own limit)."""
-        own_limit = exp.GT(this=self.rh.copy(), expression=lit(0))
-        return and_(not_null(self.value.copy()), exp.Not(this=func("coalesce", own_limit, exp.false())))
-
-    def aggregates(self) -> list[exp.Expression]:
-        # the first figure of the row's concept: number unless the concept reads only ULN
-        # multiples or positivity
-        others = [f for f in ("uln", "pos") if f in self.first]
-        first = (
-            case([(_concept_in(self.first[f]), self._figure(f)) for f in others], self._figure("number"))
-            if others
-            else self._figure("number")
-        )
-        flag = (
-            and_(_concept_in(self.first["uln"]), self._default_uln()) if "uln" in self.first else exp.false()
-        )
-        out = [
-            exp.Count(this=case([(self.implausible.copy(), lit(1))])).as_("n_implausible", copy=False),
-            self._latest(first, flag, self.usable.copy()).as_("latest_value", copy=False),
-        ]
-        with_figure = {
-            "uln": or_(not_null(self.value.copy()), self.negative_text.copy()),
-            "pos": not_null(self._figure("pos")),
-        }
-        for figure in ("uln", "pos"):
-            concepts = self.plan.second_figure_concepts(figure)
-            if concepts:
-                rows = and_(self.usable.copy(), with_figure[figure], _concept_in(concepts))
-                flag = self._default_uln() if figure == "uln" else exp.false()
-                out.append(self._latest(self._figure(figure), flag, rows).as_(f"latest_{figure}", copy=False))
+            default = and_(
+                not_null(value.copy()), exp.Not(this=func("coalesce", own_limit.copy(), exp.false()))
+            )
+            rows = and_(self.usable.copy(), with_number, _concept_in(uln_concepts))
+            out.append(self._latest(uln, default, rows).as_("latest_uln", copy=False))
+        positivity_concepts = self.plan.positivity_concepts
+        if positivity_concepts:
+            above = and_(not_null(value.copy()), exp.GT(this=rh.copy(), expression=lit(0)))
+            pos = case(
+                [
+                    (exp.EQ(this=col("text_result", "e"), expression=lit(1)), lit(1.0)),
+                    (self.negative_text.copy(), lit(0.0)),
+                    (above, case([(exp.GT(this=value.copy(), expression=rh.copy()), lit(1.0))], lit(0.0))),
+                ]
+            )
+            rows = and_(self.usable.copy(), not_null(pos.copy()), _concept_in(positivity_concepts))
+            out.append(self._latest(pos, exp.false(), rows).as_("latest_pos", copy=False))
         return out
 
     def _latest(self, figure: exp.Expression, flag: exp.Expression, rows: exp.Expression) -> exp.Expression:
@@ -406,27 +379,21 @@ class _Results:
 
     def unpacked(self, name: str) -> list[exp.Expression]:
         """The flat columns of a packed figure on the latest result's day: its value (NULL
-        if that day has none, or only in a unit the concept does not know). The first
-        figure also gives that day (`latest_d`) and whether the ULN multiple, first or
-        second, came from the concept's default limit (`latest_uln_default`)."""
+        if that day has none, or only in a unit the concept does not know); the number
+        also gives that day (`latest_d`), the ULN multiple whether the concept's default
+        limit gave it."""
         packed = col(name, "g")
-        latest_day = self.packing.day(col("latest_value", "g"))
+        latest_day = self.packing.day(col("latest_number", "g"))
         columns = [self.packing.latest(packed, latest_day).as_(name, copy=False)]
-        if name != "latest_value":
-            return columns
-        columns.append(from_day_number(latest_day.copy()).as_("latest_d", copy=False))
-        if self.plan.uln_concepts:
-            second = self.plan.second_figure_concepts("uln")
-            flagged = exp.EQ(this=self.packing.flag(packed.copy()), expression=lit(1))
-            if second:
-                uln = col("latest_uln", "g")
-                on_latest = exp.EQ(this=self.packing.day(uln), expression=latest_day.copy())
-                from_second = case(
-                    [(on_latest, exp.EQ(this=self.packing.flag(uln.copy()), expression=lit(1)))]
+        if name == "latest_number":
+            columns.append(from_day_number(latest_day.copy()).as_("latest_d", copy=False))
+        if name == "latest_uln":
+            on_latest = exp.EQ(this=self.packing.day(packed.copy()), expression=latest_day.copy())
+            columns.append(
+                case([(on_latest, exp.EQ(this=self.packing.flag(packed.copy()), expression=lit(1)))]).as_(
+                    "latest_uln_default", copy=False
                 )
-                in_second = exp.In(this=col("concept_id", "g"), expressions=[lit(c) for c in second])
-                flagged = case([(in_second, from_second)], flagged)
-            columns.append(flagged.as_("latest_uln_default", copy=False))
+            )
         return columns
 
 
@@ -554,7 +521,7 @@ def patients_query(
     for cid in plan.derived_inputs:
         # the derived measures read a concept's latest result on the patient row
         alias = f"l{cid}"
-        latest = struct(d=col("latest_d"), n=col(plan.figure_column(cid, "number")))
+        latest = struct(d=col("latest_d"), n=col("latest_number"))
         rows = (
             exp.select(*tables.key_columns(), latest.as_(f"c{cid}_latest", copy=False))
             .from_(tables.patient_results, copy=False)

@@ -121,10 +121,9 @@ class RowAtoms:
 
     def _measurement(self, atom: Measurement) -> exp.Expression:
         """The latest result's figures (see `latest.py`) against the atom's bounds."""
-        concept_id = self.plan.concept_id(atom.concept)
-        concept = self.plan.concepts[concept_id]
+        concept = self.plan.concepts[self.plan.concept_id(atom.concept)]
         if atom.result is not None:
-            pos = col(self.plan.figure_column(concept_id, "pos"))
+            pos = col("latest_pos")
             positive = case(
                 [
                     (exp.EQ(this=pos, expression=lit(1)), TRUE),
@@ -135,10 +134,9 @@ class RowAtoms:
         else:
             assert atom.compare is not None
             if atom.uln:
-                verdict = compare(col(self.plan.figure_column(concept_id, "uln")), atom.compare)
+                verdict = compare(col("latest_uln"), atom.compare)
             else:
-                figure = col(self.plan.figure_column(concept_id, "number"))
-                verdict = compare(figure, atom.compare.in_canonical(concept, atom.unit))
+                verdict = compare(col("latest_number"), atom.compare.in_canonical(concept, atom.unit))
         present = in_window(col("latest_d"), self.index.copy(), atom.within)
         return with_missing(present, verdict, atom.if_missing)
 

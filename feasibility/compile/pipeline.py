@@ -171,7 +171,7 @@ def _patient_statements(
         "concept_id",
         "n_implausible",
         *(["latest_uln_default"] if plan.uln_concepts else []),
-        *(["latest_d", "latest_value"] if plan.derived_inputs else []),
+        *(["latest_d", "latest_number"] if plan.derived_inputs else []),
     ]
     families = [
         (

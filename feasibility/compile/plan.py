@@ -53,10 +53,6 @@ class CoverageFeature:
 
 ConceptAtom = History | Measurement | Medication
 
-# The figures of a latest result a measurement atom may read: the value in the concept's
-# unit, the multiple of the upper limit of normal, positive (1) or negative (0).
-FIGURES = ("number", "uln", "pos")
-
 # The look-back windows of a concept's atoms in one family, or None when some atom reads
 # every record however old (no window, or `before`): rows older than every window can
 # change no atom, so a pass may skip them.
@@ -171,28 +167,6 @@ class Plan:
                 }
             )
         )
-
-    @cached_property
-    def result_figures(self) -> dict[int, tuple[str, ...]]:
-        """Per concept of the results pass, the figures of its latest result that its atoms
-        and derived measures read (of `FIGURES`, in that order). The first is packed with
-        the day of every usable result (see `aggregate._Results`); only a concept that reads
-        two figures needs a second pack."""
-        wanted: dict[int, set[str]] = {cid: {"number"} for cid in self.derived_inputs}
-        for atom in self.atoms:
-            if isinstance(atom, Measurement):
-                figure = "pos" if atom.result is not None else "uln" if atom.uln else "number"
-                wanted.setdefault(self.concept_id(atom.concept), set()).add(figure)
-        return {cid: tuple(f for f in FIGURES if f in wanted[cid]) for cid in sorted(wanted)}
-
-    def figure_column(self, concept_id: int, figure: str) -> str:
-        """The results pass's column holding a concept's figure: `latest_value` for its
-        first figure, `latest_uln` or `latest_pos` for a second one."""
-        return "latest_value" if self.result_figures[concept_id][0] == figure else f"latest_{figure}"
-
-    def second_figure_concepts(self, figure: str) -> tuple[int, ...]:
-        """Concepts that read `figure` beside another first figure (their second pack)."""
-        return tuple(cid for cid, figures in self.result_figures.items() if figure in figures[1:])
 
     @property
     def needs_first_date(self) -> bool:

@@ -148,10 +148,7 @@ SELECT
     WHEN "concept_id" = 1
     THEN CAST(CAST(0 AS BIGINT) + COALESCE(
       CAST((
-        CASE
-          WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90
-          THEN "latest_value" <= 3
-        END
+        CASE WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90 THEN "latest_uln" <= 3 END
       ) AS BIGINT) * 32 + 16,
       32
     ) AS BIGINT)
@@ -164,44 +161,83 @@ FROM (
     "g"."n_implausible",
     CASE
       WHEN (
-        "g"."latest_value" >> 66
+        "g"."latest_number" >> 66
       ) = (
-        "g"."latest_value" >> 66
+        "g"."latest_number" >> 66
       )
       AND (
         (
-          "g"."latest_value" >> 65
+          "g"."latest_number" >> 65
         ) & 1
       ) = 1
       THEN CAST(CAST(CASE
         WHEN CAST((
           (
-            "g"."latest_value" >> 1
+            "g"."latest_number" >> 1
           ) & 18446744073709551615
         ) - 9223372036854775808 AS BIGINT) < 0
         THEN XOR(
           CAST((
             (
-              "g"."latest_value" >> 1
+              "g"."latest_number" >> 1
             ) & 18446744073709551615
           ) - 9223372036854775808 AS BIGINT),
           CAST(9223372036854775807 AS BIGINT)
         )
         ELSE CAST((
           (
-            "g"."latest_value" >> 1
+            "g"."latest_number" >> 1
           ) & 18446744073709551615
         ) - 9223372036854775808 AS BIGINT)
       END AS BIT) AS DOUBLE)
-    END AS latest_value,
+    END AS latest_number,
     CAST('0001-01-01' AS DATE) + INTERVAL (CAST((
-      "g"."latest_value" >> 66
+      "g"."latest_number" >> 66
     ) AS INT)) DAY AS latest_d,
-    (
-      (
-        "g"."latest_value" >> 0
-      ) & 1
-    ) = 1 AS latest_uln_default
+    CASE
+      WHEN (
+        "g"."latest_uln" >> 66
+      ) = (
+        "g"."latest_number" >> 66
+      )
+      AND (
+        (
+          "g"."latest_uln" >> 65
+        ) & 1
+      ) = 1
+      THEN CAST(CAST(CASE
+        WHEN CAST((
+          (
+            "g"."latest_uln" >> 1
+          ) & 18446744073709551615
+        ) - 9223372036854775808 AS BIGINT) < 0
+        THEN XOR(
+          CAST((
+            (
+              "g"."latest_uln" >> 1
+            ) & 18446744073709551615
+          ) - 9223372036854775808 AS BIGINT),
+          CAST(9223372036854775807 AS BIGINT)
+        )
+        ELSE CAST((
+          (
+            "g"."latest_uln" >> 1
+          ) & 18446744073709551615
+        ) - 9223372036854775808 AS BIGINT)
+      END AS BIT) AS DOUBLE)
+    END AS latest_uln,
+    CASE
+      WHEN (
+        "g"."latest_uln" >> 66
+      ) = (
+        "g"."latest_number" >> 66
+      )
+      THEN (
+        (
+          "g"."latest_uln" >> 0
+        ) & 1
+      ) = 1
+    END AS latest_uln_default
   FROM (
     SELECT
       "e"."patient_id" AS patient_id,
@@ -240,27 +276,13 @@ FROM (
             (
               CAST(CASE
                 WHEN NOT CASE
-                  WHEN "m"."concept_id" IN (1)
-                  THEN CASE
-                    WHEN (
-                      "e"."value_num" IS NULL
-                    ) AND (
-                      "e"."text_result" = -1
-                    )
-                    THEN 0.0
-                    WHEN "e"."ref_high" > 0
-                    THEN "e"."value_num" / "e"."ref_high"
-                    ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                  END
-                  ELSE CASE
-                    WHEN (
-                      "e"."value_num" IS NULL
-                    ) AND (
-                      "e"."text_result" = -1
-                    )
-                    THEN 0.0
-                    ELSE "e"."value_num" * "m"."factor"
-                  END
+                  WHEN (
+                    "e"."value_num" IS NULL
+                  ) AND (
+                    "e"."text_result" = -1
+                  )
+                  THEN 0.0
+                  ELSE "e"."value_num" * "m"."factor"
                 END IS NULL
                 THEN 1
                 ELSE 0
@@ -272,27 +294,13 @@ FROM (
                 WHEN CAST(CAST(CAST((
                   COALESCE(
                     CASE
-                      WHEN "m"."concept_id" IN (1)
-                      THEN CASE
-                        WHEN (
-                          "e"."value_num" IS NULL
-                        ) AND (
-                          "e"."text_result" = -1
-                        )
-                        THEN 0.0
-                        WHEN "e"."ref_high" > 0
-                        THEN "e"."value_num" / "e"."ref_high"
-                        ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                      END
-                      ELSE CASE
-                        WHEN (
-                          "e"."value_num" IS NULL
-                        ) AND (
-                          "e"."text_result" = -1
-                        )
-                        THEN 0.0
-                        ELSE "e"."value_num" * "m"."factor"
-                      END
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      ELSE "e"."value_num" * "m"."factor"
                     END,
                     0.0
                   )
@@ -301,27 +309,13 @@ FROM (
                   CAST(CAST(CAST((
                     COALESCE(
                       CASE
-                        WHEN "m"."concept_id" IN (1)
-                        THEN CASE
-                          WHEN (
-                            "e"."value_num" IS NULL
-                          ) AND (
-                            "e"."text_result" = -1
-                          )
-                          THEN 0.0
-                          WHEN "e"."ref_high" > 0
-                          THEN "e"."value_num" / "e"."ref_high"
-                          ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                        END
-                        ELSE CASE
-                          WHEN (
-                            "e"."value_num" IS NULL
-                          ) AND (
-                            "e"."text_result" = -1
-                          )
-                          THEN 0.0
-                          ELSE "e"."value_num" * "m"."factor"
-                        END
+                        WHEN (
+                          "e"."value_num" IS NULL
+                        ) AND (
+                          "e"."text_result" = -1
+                        )
+                        THEN 0.0
+                        ELSE "e"."value_num" * "m"."factor"
                       END,
                       0.0
                     )
@@ -331,8 +325,97 @@ FROM (
                 ELSE CAST(CAST(CAST((
                   COALESCE(
                     CASE
-                      WHEN "m"."concept_id" IN (1)
-                      THEN CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      ELSE "e"."value_num" * "m"."factor"
+                    END,
+                    0.0
+                  )
+                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
+              END AS INT128) + 9223372036854775808
+            ) << 1
+          ) + (
+            CASE WHEN FALSE THEN 1 ELSE 0 END
+          )
+        END
+      ) AS latest_number,
+      MAX(
+        CASE
+          WHEN (
+            (
+              (
+                NOT "e"."value_num" IS NULL
+              ) OR (
+                NOT "e"."value_text" IS NULL
+              )
+            )
+            AND (
+              NOT COALESCE((
+                "e"."value_num" < "m"."low"
+              ) OR (
+                "e"."value_num" > "m"."high"
+              ), FALSE)
+            )
+          )
+          AND (
+            (
+              NOT "e"."value_num" IS NULL
+            ) OR (
+              "e"."text_result" = -1
+            )
+          )
+          AND (
+            "m"."concept_id" IN (1)
+          )
+          THEN (
+            (
+              CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
+            ) << 66
+          ) + (
+            (
+              CAST(CASE
+                WHEN NOT CASE
+                  WHEN (
+                    "e"."value_num" IS NULL
+                  ) AND (
+                    "e"."text_result" = -1
+                  )
+                  THEN 0.0
+                  WHEN "e"."ref_high" > 0
+                  THEN "e"."value_num" / "e"."ref_high"
+                  ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                END IS NULL
+                THEN 1
+                ELSE 0
+              END AS INT128)
+            ) << 65
+          ) + (
+            (
+              CAST(CASE
+                WHEN CAST(CAST(CAST((
+                  COALESCE(
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      WHEN "e"."ref_high" > 0
+                      THEN "e"."value_num" / "e"."ref_high"
+                      ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                    END,
+                    0.0
+                  )
+                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
+                THEN XOR(
+                  CAST(CAST(CAST((
+                    COALESCE(
+                      CASE
                         WHEN (
                           "e"."value_num" IS NULL
                         ) AND (
@@ -342,16 +425,24 @@ FROM (
                         WHEN "e"."ref_high" > 0
                         THEN "e"."value_num" / "e"."ref_high"
                         ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                      END
-                      ELSE CASE
-                        WHEN (
-                          "e"."value_num" IS NULL
-                        ) AND (
-                          "e"."text_result" = -1
-                        )
-                        THEN 0.0
-                        ELSE "e"."value_num" * "m"."factor"
-                      END
+                      END,
+                      0.0
+                    )
+                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
+                  CAST(9223372036854775807 AS BIGINT)
+                )
+                ELSE CAST(CAST(CAST((
+                  COALESCE(
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      WHEN "e"."ref_high" > 0
+                      THEN "e"."value_num" / "e"."ref_high"
+                      ELSE "e"."value_num" * "m"."factor" / "m"."uln"
                     END,
                     0.0
                   )
@@ -361,22 +452,17 @@ FROM (
           ) + (
             CASE
               WHEN (
-                "m"."concept_id" IN (1)
+                NOT "e"."value_num" IS NULL
               )
               AND (
-                (
-                  NOT "e"."value_num" IS NULL
-                )
-                AND (
-                  NOT COALESCE("e"."ref_high" > 0, FALSE)
-                )
+                NOT COALESCE("e"."ref_high" > 0, FALSE)
               )
               THEN 1
               ELSE 0
             END
           )
         END
-      ) AS latest_value
+      ) AS latest_uln
     FROM (
       SELECT
         *,

@@ -144,10 +144,7 @@ SELECT
     WHEN `concept_id` = 1
     THEN CAST(CAST(0 AS BIGINT) + COALESCE(
       CAST((
-        CASE
-          WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
-          THEN `latest_value` <= 3
-        END
+        CASE WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90 THEN `latest_uln` <= 3 END
       ) AS BIGINT) * 32 + 16,
       32
     ) AS BIGINT)
@@ -159,11 +156,18 @@ FROM (
     `g`.`concept_id`,
     `g`.`n_implausible`,
     CASE
-      WHEN `g`.`latest_value`.d = `g`.`latest_value`.d AND `g`.`latest_value`.k = 1
-      THEN `g`.`latest_value`.v
-    END AS latest_value,
-    DATE_ADD(CAST('0001-01-01' AS DATE), CAST(`g`.`latest_value`.d AS INT)) AS latest_d,
-    `g`.`latest_value`.f = 1 AS latest_uln_default
+      WHEN `g`.`latest_number`.d = `g`.`latest_number`.d AND `g`.`latest_number`.k = 1
+      THEN `g`.`latest_number`.v
+    END AS latest_number,
+    DATE_ADD(CAST('0001-01-01' AS DATE), CAST(`g`.`latest_number`.d AS INT)) AS latest_d,
+    CASE
+      WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d AND `g`.`latest_uln`.k = 1
+      THEN `g`.`latest_uln`.v
+    END AS latest_uln,
+    CASE
+      WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d
+      THEN `g`.`latest_uln`.f = 1
+    END AS latest_uln_default
   FROM (
     SELECT
       `e`.`patient_id` AS patient_id,
@@ -198,8 +202,83 @@ FROM (
             DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
             CASE
               WHEN NOT CASE
-                WHEN `m`.`concept_id` IN (1)
-                THEN CASE
+                WHEN (
+                  `e`.`value_num` IS NULL
+                ) AND (
+                  `e`.`text_result` = -1
+                )
+                THEN 0.0
+                ELSE `e`.`value_num` * `m`.`factor`
+              END IS NULL
+              THEN 1
+              ELSE 0
+            END AS k,
+            CAST((
+              COALESCE(
+                CASE
+                  WHEN (
+                    `e`.`value_num` IS NULL
+                  ) AND (
+                    `e`.`text_result` = -1
+                  )
+                  THEN 0.0
+                  ELSE `e`.`value_num` * `m`.`factor`
+                END,
+                0.0
+              )
+            ) + 0.0 AS DOUBLE) AS v,
+            CASE WHEN FALSE THEN 1 ELSE 0 END AS f
+          )
+        END
+      ) AS latest_number,
+      MAX(
+        CASE
+          WHEN (
+            (
+              (
+                NOT `e`.`value_num` IS NULL
+              ) OR (
+                NOT `e`.`value_text` IS NULL
+              )
+            )
+            AND (
+              NOT COALESCE((
+                `e`.`value_num` < `m`.`low`
+              ) OR (
+                `e`.`value_num` > `m`.`high`
+              ), FALSE)
+            )
+          )
+          AND (
+            (
+              NOT `e`.`value_num` IS NULL
+            ) OR (
+              `e`.`text_result` = -1
+            )
+          )
+          AND (
+            `m`.`concept_id` IN (1)
+          )
+          THEN STRUCT(
+            DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
+            CASE
+              WHEN NOT CASE
+                WHEN (
+                  `e`.`value_num` IS NULL
+                ) AND (
+                  `e`.`text_result` = -1
+                )
+                THEN 0.0
+                WHEN `e`.`ref_high` > 0
+                THEN `e`.`value_num` / `e`.`ref_high`
+                ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
+              END IS NULL
+              THEN 1
+              ELSE 0
+            END AS k,
+            CAST((
+              COALESCE(
+                CASE
                   WHEN (
                     `e`.`value_num` IS NULL
                   ) AND (
@@ -209,66 +288,23 @@ FROM (
                   WHEN `e`.`ref_high` > 0
                   THEN `e`.`value_num` / `e`.`ref_high`
                   ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
-                END
-                ELSE CASE
-                  WHEN (
-                    `e`.`value_num` IS NULL
-                  ) AND (
-                    `e`.`text_result` = -1
-                  )
-                  THEN 0.0
-                  ELSE `e`.`value_num` * `m`.`factor`
-                END
-              END IS NULL
-              THEN 1
-              ELSE 0
-            END AS k,
-            CAST((
-              COALESCE(
-                CASE
-                  WHEN `m`.`concept_id` IN (1)
-                  THEN CASE
-                    WHEN (
-                      `e`.`value_num` IS NULL
-                    ) AND (
-                      `e`.`text_result` = -1
-                    )
-                    THEN 0.0
-                    WHEN `e`.`ref_high` > 0
-                    THEN `e`.`value_num` / `e`.`ref_high`
-                    ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
-                  END
-                  ELSE CASE
-                    WHEN (
-                      `e`.`value_num` IS NULL
-                    ) AND (
-                      `e`.`text_result` = -1
-                    )
-                    THEN 0.0
-                    ELSE `e`.`value_num` * `m`.`factor`
-                  END
                 END,
                 0.0
               )
             ) + 0.0 AS DOUBLE) AS v,
             CASE
               WHEN (
-                `m`.`concept_id` IN (1)
+                NOT `e`.`value_num` IS NULL
               )
               AND (
-                (
-                  NOT `e`.`value_num` IS NULL
-                )
-                AND (
-                  NOT COALESCE(`e`.`ref_high` > 0, FALSE)
-                )
+                NOT COALESCE(`e`.`ref_high` > 0, FALSE)
               )
               THEN 1
               ELSE 0
             END AS f
           )
         END
-      ) AS latest_value
+      ) AS latest_uln
     FROM (
       SELECT
         *,
