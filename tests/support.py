@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 
 from feasibility.analytics.histogram import MaskHistogram
 from feasibility.criteria.load import load_trials
-from feasibility.engine import Engine, RunOptions, connect
+from feasibility.engine import Engine, EngineResult, RunOptions, connect
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -103,18 +103,24 @@ def corrupt_column(path: Path, column: str) -> Path:
     return path
 
 
-def evaluate(
-    trial: str | Path, rows: list[dict], as_of: str | None = None
-) -> dict[str, dict[str, bool | None]]:
-    """Per patient, per criterion id, the rule's value: True, False or None (UNKNOWN)."""
+def load_engine(trial: str | Path, rows: list[dict], as_of: str | None = None) -> tuple[Engine, EngineResult]:
+    """The engine loaded with a trial file's trials and an extract of `rows`."""
     trial_path = Path(trial) if Path(trial).is_absolute() else REPO / trial
     trials, library = load_trials([trial_path])
     options = RunOptions(as_of=_date(as_of) if as_of else None)
     with tempfile.TemporaryDirectory() as tmp:
         extract = write_extract(rows, Path(tmp) / "extract.parquet")
         engine = Engine(connect(options), trials, library, options)
-        engine.load(str(extract))
-        return engine.rule_values(trials[0])
+        # the tables the engine queries afterwards are in DuckDB: the file may go
+        return engine, engine.load(str(extract))
+
+
+def evaluate(
+    trial: str | Path, rows: list[dict], as_of: str | None = None
+) -> dict[str, dict[str, bool | None]]:
+    """Per patient, per criterion id, the rule's value: True, False or None (UNKNOWN)."""
+    engine, _ = load_engine(trial, rows, as_of)
+    return engine.rule_values(engine.trials[0])
 
 
 def spec_row(pid: str, spec: tuple) -> dict:

@@ -46,9 +46,9 @@ ATOMS = [
 ] + [
     InCare(Duration(90, "day")),
     InCare(Duration(2, "month")),
-    # atoms that give the spec trial's concepts a second figure of their latest result
-    # (number and ULN multiple, number and positivity, ULN multiple and positivity), so
-    # random trials meet every pairing of the results pass's first and second packs
+    # atoms that make a spec concept read two figures of its latest result (value and ULN
+    # multiple, value and positivity, ULN multiple and positivity): the results pass packs
+    # each figure on its own, and each must come from the latest result (`_Results`)
     Measurement("alt", Duration(90, "day"), Comparison(max=100), "U/L"),
     Measurement("hemoglobin", Duration(90, "day"), result="positive"),
     Measurement("ana", Duration(1, "year"), Comparison(above=1), "ULN"),

@@ -8,13 +8,10 @@ exclusion's rule (True = the exclusion applies).
 from __future__ import annotations
 
 import math
-from datetime import date
 
 import pytest
 
-from feasibility.criteria.load import load_trials
-from feasibility.engine import Engine, RunOptions, connect
-from tests.support import REPO, evaluate, event, person, write_extract
+from tests.support import evaluate, event, load_engine, person
 
 TRIAL = "tests/fixtures/trials/spec.yaml"
 AS_OF = "2025-02-01"
@@ -417,10 +414,10 @@ def test_equations_reference_values():
     assert math.isclose(_crcl(40, 72, 1.0, False), 100.0)
 
 
-def test_default_uln_patients_counts_latest_results_without_own_limit(tmp_path):
+def test_default_uln_patients_counts_latest_results_without_own_limit():
     """Data quality counts, per concept read as ULN multiples, the patients whose latest
     result used the concept's default limit: ALT reads only multiples, creatinine reads
-    them beside its value (a pack of their own)."""
+    them beside its value."""
     specs = {
         "alt_default": [("lab", "1742-6", "2025-01-10", 100, "U/L", None)],
         "alt_own_latest": [
@@ -437,8 +434,5 @@ def test_default_uln_patients_counts_latest_results_without_own_limit(tmp_path):
         ],
     }
     rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
-    trials, library = load_trials([REPO / TRIAL])
-    options = RunOptions(as_of=date(2025, 2, 1))
-    extract = write_extract(rows, tmp_path / "extract.parquet")
-    result = Engine(connect(options), trials, library, options).load(str(extract))
+    _, result = load_engine(TRIAL, rows, as_of=AS_OF)
     assert result.data_quality.default_uln_patients == {"alt": 1, "creatinine": 2}
