@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
+from sqlglot import exp
+
 from feasibility.compile import pipeline
 from feasibility.compile.pipeline import sort_by_concept
 from feasibility.compile.plan import FAMILIES, plan_features
@@ -64,7 +66,21 @@ def test_sorting_rows_by_concept_changes_no_answer(monkeypatch):
     assert not any(sort_by_concept(PLAN, f) for f in FAMILIES)
     unsorted = run()
     monkeypatch.setattr(pipeline, "SORT_AT_ATOMS_PER_CONCEPT", 0)
-    assert all(sort_by_concept(PLAN, f) for f in FAMILIES)
+    # coverage rows are sorted by their own query, before the sweeps
+    assert all(sort_by_concept(PLAN, f) for f in FAMILIES if f != "coverage")
+    assert not sort_by_concept(PLAN, "coverage")
     sorted_ = run()
     assert sorted_ == unsorted
     assert sum(n for sites in unsorted[0].values() for c in sites.values() for n in c.values()) > 0
+
+
+def test_duckdb_sweeps_coverage_rows_in_concept_order():
+    # DuckDB evaluates the sweeps a chunk of rows at a time (aggregate.coverage_query);
+    # Spark's rows are not sorted, a sort there being a shuffle across the cluster
+    def orders(dialect: str) -> list[str]:
+        statements = pipeline.statements(TRIALS, PLAN, date(2025, 6, 30), False, dialect)
+        (coverage,) = [s for s in statements if s.name == "patient_coverage"]
+        return [key.name for order in coverage.expression.find_all(exp.Order) for key in order.expressions]
+
+    assert orders("duckdb") == ["concept_id"]
+    assert orders("spark") == []

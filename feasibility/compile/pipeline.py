@@ -138,16 +138,18 @@ def statements(
 
 # Atoms per concept from which a family's rows are sorted by concept before its atoms are
 # evaluated (see `with_atom_words`). Measured at 1M patients: the seed trials' results (1.4
-# atoms per concept) and coverage (3) gained nothing from the sort, and the atom-mask step
-# lost 0.8 s to the concept order; the 16 benchmark trials' results (5.4 per concept) went
-# from 21 s to 12 s.
+# atoms per concept) gained nothing from the sort, and the atom-mask step lost 0.8 s to the
+# concept order; the 16 benchmark trials' results (5.4 per concept) went from 21 s to 12 s.
 SORT_AT_ATOMS_PER_CONCEPT = 4
 
 
 def sort_by_concept(plan: Plan, family: str) -> bool:
     """Whether the family's atoms are many enough per concept to sort its rows by concept
     first. DuckDB only: Spark's rows are not evaluated in chunks, and a sort there is a
-    shuffle across the cluster."""
+    shuffle across the cluster. Coverage rows are already in concept order: its query sorts
+    them before the sweeps (`coverage_query`)."""
+    if family == "coverage":
+        return False
     atoms = plan.family_atoms(family)
     concepts = {a.concept for a in atoms}
     return bool(atoms) and len(atoms) >= SORT_AT_ATOMS_PER_CONCEPT * len(concepts)
