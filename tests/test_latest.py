@@ -17,7 +17,8 @@ DAYS = [0, 1, 739_000, 739_001]
 
 
 def _pack(day: int, known: int, value: float, flag: int) -> exp.Expression:
-    return Packing("duckdb").pack(lit(day), lit(known), lit(value), lit(flag))
+    figure = lit(value) if known else exp.cast(exp.null(), "DOUBLE")
+    return Packing("duckdb").pack(lit(day), figure, lit(flag))
 
 
 @pytest.fixture(scope="module")
@@ -41,11 +42,12 @@ def test_unpack_gives_back_what_was_packed(con, value, flag):
             )
         )
     ).fetchone()
-    assert got == (739_000, 1, value, flag)
+    assert got == (739_000, True, value, flag)
 
 
 def test_integer_order_is_day_then_known_then_value(con):
-    figures = [(d, k, v) for d in DAYS for k in (0, 1) for v in VALUES]
+    # a figure not known packs alike whatever value it is given: one per day
+    figures = [(d, 1, v) for d in DAYS for v in VALUES] + [(d, 0, 0.0) for d in DAYS]
     packed = con.execute(
         "SELECT " + ", ".join(_pack(d, k, v, 0).sql("duckdb") for d, k, v in figures)
     ).fetchone()
@@ -75,3 +77,16 @@ def test_latest_reads_the_figure_only_on_the_latest_day(con):
         )
     ).fetchone()
     assert (on_day, before, unknown) == (4.5, None, None)
+
+
+def test_a_figure_not_known_unpacks_as_not_known(con):
+    packing = Packing("duckdb")
+    packed = exp.Paren(this=_pack(10, 0, 0.0, 1))
+    got = con.execute(
+        "SELECT "
+        + ", ".join(
+            e.sql("duckdb")
+            for e in (packing.day(packed.copy()), packing.known(packed.copy()), packing.flag(packed))
+        )
+    ).fetchone()
+    assert got == (10, False, 1)

@@ -374,13 +374,7 @@ class _Results:
 
     def _latest(self, figure: exp.Expression, flag: exp.Expression, rows: exp.Expression) -> exp.Expression:
         """MAX of the figure packed with its day, over `rows`."""
-        known = not_null(figure.copy())
-        packed = self.packing.pack(
-            self.day.copy(),
-            case([(known, lit(1))], lit(0)),
-            func("coalesce", figure, lit(0.0)),
-            case([(flag, lit(1))], lit(0)),
-        )
+        packed = self.packing.pack(self.day.copy(), figure, case([(flag, lit(1))], lit(0)))
         return func("max", case([(rows, packed)]))
 
     def unpacked(self, name: str) -> list[exp.Expression]:

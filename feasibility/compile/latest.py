@@ -7,10 +7,13 @@ with its date into one orderable value, so one MAX per figure finds the latest d
 on that date, the highest figure: no sort, no struct key, and the same answer whatever the
 row order or thread count.
 
-On DuckDB the pack is a HUGEINT: the day, a `known` bit (a value in a unit the concept does
-not know ranks below any known one and reads as UNKNOWN), the value's IEEE 754 bits turned
-so that integer order is numeric order, and a flag bit. Other dialects, which cannot reach
-a double's bits, pack a struct, which they order field by field; the figures are the same.
+On DuckDB the pack is a HUGEINT: the day, the value's IEEE 754 bits turned so that integer
+order is numeric order and offset by one (0 is a figure not known, such as a value in a
+unit the concept does not know, which ranks below any known one and reads as UNKNOWN), and
+a flag bit. The figure's expression appears twice in the pack, its fewest: DuckDB shares
+no subexpression inside an aggregate's argument, so every appearance is evaluated on every
+row. Other dialects, which cannot reach a double's bits, pack a struct, which they order
+field by field; the figures are the same.
 """
 
 from __future__ import annotations
@@ -19,15 +22,15 @@ from datetime import date
 
 from sqlglot import exp
 
-from feasibility.compile.sqlexpr import case, date_lit, lit, paren, struct
+from feasibility.compile.sqlexpr import case, date_lit, func, lit, paren, struct
 
 EPOCH = date(1, 1, 1)  # day numbers from here are never negative, so the packs are not
 # Bit positions in the pack: shifts and masks, not HUGEINT division, which costs a hundred
-# times more per row.
-_VALUE_AT, _KNOWN_AT, _DAY_AT = 1, 65, 66
+# times more per row. The value field is 65 bits: the turned bits made unsigned, plus one.
+_VALUE_AT, _DAY_AT = 1, 66
 _SIGN = 2**63  # offset that makes the turned bits unsigned
 _LOW_63 = 2**63 - 1
-_LOW_64 = 2**64 - 1
+_LOW_65 = 2**65 - 1
 
 
 def day_number(d: exp.Expression) -> exp.Expression:
@@ -50,10 +53,17 @@ def _bits(value: exp.Expression) -> exp.Expression:
 
 def _turned(bits: exp.Expression) -> exp.Expression:
     """IEEE bits whose signed integer order is the doubles' numeric order (and back: the
-    turn is its own inverse): negative doubles have their magnitude bits flipped."""
-    negative = exp.LT(this=bits, expression=lit(0))
-    flipped = exp.BitwiseXor(this=bits.copy(), expression=exp.cast(lit(_LOW_63), "BIGINT", copy=False))
-    return case([(negative, flipped)], bits.copy())
+    turn is its own inverse): negative doubles have their magnitude bits flipped. The
+    arithmetic shift gives all ones for a negative, so `bits` appears twice, not three
+    times as in a CASE."""
+    sign = paren(exp.BitwiseRightShift(this=bits, expression=lit(63)))
+    magnitude = paren(exp.BitwiseAnd(this=sign, expression=exp.cast(lit(_LOW_63), "BIGINT", copy=False)))
+    return exp.BitwiseXor(this=bits.copy(), expression=magnitude)
+
+
+def _plus_zero(value: exp.Expression) -> exp.Expression:
+    # + 0.0 turns -0.0 into 0.0, so equal values pack equal
+    return exp.cast(exp.Add(this=paren(value), expression=lit(0.0)), "DOUBLE")
 
 
 def _shift(e: exp.Expression, by: int) -> exp.Expression:
@@ -67,23 +77,24 @@ def _bits_at(packed: exp.Expression, at: int, mask: int) -> exp.Expression:
 
 
 class Packing:
-    """Packs (day, known, value, flag) into one value whose MAX is the latest figure."""
+    """Packs (day, figure, flag) into one value whose MAX is the latest figure."""
 
     def __init__(self, dialect: str):
         self.bits = dialect == "duckdb"
 
-    def pack(
-        self, day: exp.Expression, known: exp.Expression, value: exp.Expression, flag: exp.Expression
-    ) -> exp.Expression:
-        """`known`, `flag`: 0 or 1; `value`: a DOUBLE, never NULL (0 when not known)."""
-        # + 0.0 turns -0.0 into 0.0, so equal values pack equal
-        value = exp.cast(exp.Add(this=paren(value), expression=lit(0.0)), "DOUBLE")
+    def pack(self, day: exp.Expression, figure: exp.Expression, flag: exp.Expression) -> exp.Expression:
+        """`figure`: a DOUBLE, NULL when not known; `flag`: 0 or 1."""
         if not self.bits:
-            return struct(d=day, k=known, v=value, f=flag)
-        turned = exp.Add(this=_hugeint(_turned(_bits(value))), expression=lit(_SIGN))
+            known = case([(exp.Not(this=exp.Is(this=figure.copy(), expression=exp.null())), lit(1))], lit(0))
+            return struct(d=day, k=known, v=_plus_zero(func("coalesce", figure, lit(0.0))), f=flag)
+        value = _plus_zero(figure)
+        # NULL passes through the casts and the turn: a figure not known packs a 0 value
+        turned = exp.Add(this=_hugeint(_turned(_bits(value))), expression=lit(_SIGN + 1))
         return exp.Add(
-            this=exp.Add(this=_shift(_hugeint(day), _DAY_AT), expression=_shift(_hugeint(known), _KNOWN_AT)),
-            expression=exp.Add(this=_shift(turned, _VALUE_AT), expression=paren(flag)),
+            this=_shift(_hugeint(day), _DAY_AT),
+            expression=exp.Add(
+                this=_shift(func("coalesce", turned, lit(0)), _VALUE_AT), expression=paren(flag)
+            ),
         )
 
     def day(self, packed: exp.Expression) -> exp.Expression:
@@ -92,14 +103,15 @@ class Packing:
         return paren(exp.BitwiseRightShift(this=paren(packed), expression=lit(_DAY_AT)))
 
     def known(self, packed: exp.Expression) -> exp.Expression:
+        """Whether the packed figure is known (a BOOLEAN)."""
         if not self.bits:
-            return _field(packed, "k")
-        return _bits_at(packed, _KNOWN_AT, 1)
+            return exp.EQ(this=_field(packed, "k"), expression=lit(1))
+        return exp.NEQ(this=_bits_at(packed, _VALUE_AT, _LOW_65), expression=lit(0))
 
     def value(self, packed: exp.Expression) -> exp.Expression:
         if not self.bits:
             return _field(packed, "v")
-        turned = exp.Sub(this=_bits_at(packed, _VALUE_AT, _LOW_64), expression=lit(_SIGN))
+        turned = exp.Sub(this=_bits_at(packed, _VALUE_AT, _LOW_65), expression=lit(_SIGN + 1))
         bits = _turned(exp.cast(turned, "BIGINT", copy=False))
         return exp.cast(exp.cast(bits, "BIT", copy=False), "DOUBLE", copy=False)
 
@@ -111,8 +123,9 @@ class Packing:
     def latest(self, packed: exp.Expression, latest_day: exp.Expression) -> exp.Expression:
         """The packed figure's value if it was recorded on the latest date and is known."""
         on_latest = exp.EQ(this=self.day(packed), expression=latest_day)
-        known = exp.EQ(this=self.known(packed.copy()), expression=lit(1))
-        return case([(exp.And(this=on_latest, expression=known), self.value(packed.copy()))])
+        return case(
+            [(exp.And(this=on_latest, expression=self.known(packed.copy())), self.value(packed.copy()))]
+        )
 
 
 def _field(packed: exp.Expression, name: str) -> exp.Expression:

@@ -167,29 +167,25 @@ FROM (
       )
       AND (
         (
-          "g"."latest_number" >> 65
-        ) & 1
-      ) = 1
-      THEN CAST(CAST(CASE
-        WHEN CAST((
+          "g"."latest_number" >> 1
+        ) & 36893488147419103231
+      ) <> 0
+      THEN CAST(CAST(XOR(
+        CAST((
           (
             "g"."latest_number" >> 1
-          ) & 18446744073709551615
-        ) - 9223372036854775808 AS BIGINT) < 0
-        THEN XOR(
-          CAST((
-            (
-              "g"."latest_number" >> 1
-            ) & 18446744073709551615
-          ) - 9223372036854775808 AS BIGINT),
-          CAST(9223372036854775807 AS BIGINT)
+          ) & 36893488147419103231
+        ) - 9223372036854775809 AS BIGINT),
+        (
+          (
+            CAST((
+              (
+                "g"."latest_number" >> 1
+              ) & 36893488147419103231
+            ) - 9223372036854775809 AS BIGINT) >> 63
+          ) & CAST(9223372036854775807 AS BIGINT)
         )
-        ELSE CAST((
-          (
-            "g"."latest_number" >> 1
-          ) & 18446744073709551615
-        ) - 9223372036854775808 AS BIGINT)
-      END AS BIT) AS DOUBLE)
+      ) AS BIT) AS DOUBLE)
     END AS latest_number,
     CAST('0001-01-01' AS DATE) + INTERVAL (CAST((
       "g"."latest_number" >> 66
@@ -202,29 +198,25 @@ FROM (
       )
       AND (
         (
-          "g"."latest_uln" >> 65
-        ) & 1
-      ) = 1
-      THEN CAST(CAST(CASE
-        WHEN CAST((
+          "g"."latest_uln" >> 1
+        ) & 36893488147419103231
+      ) <> 0
+      THEN CAST(CAST(XOR(
+        CAST((
           (
             "g"."latest_uln" >> 1
-          ) & 18446744073709551615
-        ) - 9223372036854775808 AS BIGINT) < 0
-        THEN XOR(
-          CAST((
-            (
-              "g"."latest_uln" >> 1
-            ) & 18446744073709551615
-          ) - 9223372036854775808 AS BIGINT),
-          CAST(9223372036854775807 AS BIGINT)
+          ) & 36893488147419103231
+        ) - 9223372036854775809 AS BIGINT),
+        (
+          (
+            CAST((
+              (
+                "g"."latest_uln" >> 1
+              ) & 36893488147419103231
+            ) - 9223372036854775809 AS BIGINT) >> 63
+          ) & CAST(9223372036854775807 AS BIGINT)
         )
-        ELSE CAST((
-          (
-            "g"."latest_uln" >> 1
-          ) & 18446744073709551615
-        ) - 9223372036854775808 AS BIGINT)
-      END AS BIT) AS DOUBLE)
+      ) AS BIT) AS DOUBLE)
     END AS latest_uln,
     CASE
       WHEN (
@@ -274,56 +266,9 @@ FROM (
             ) << 66
           ) + (
             (
-              CAST(CASE
-                WHEN NOT CASE
-                  WHEN (
-                    "e"."value_num" IS NULL
-                  ) AND (
-                    "e"."text_result" = -1
-                  )
-                  THEN 0.0
-                  ELSE "e"."value_num" * "m"."factor"
-                END IS NULL
-                THEN 1
-                ELSE 0
-              END AS INT128)
-            ) << 65
-          ) + (
-            (
-              CAST(CASE
-                WHEN CAST(CAST(CAST((
-                  COALESCE(
-                    CASE
-                      WHEN (
-                        "e"."value_num" IS NULL
-                      ) AND (
-                        "e"."text_result" = -1
-                      )
-                      THEN 0.0
-                      ELSE "e"."value_num" * "m"."factor"
-                    END,
-                    0.0
-                  )
-                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
-                THEN XOR(
+              COALESCE(
+                CAST(XOR(
                   CAST(CAST(CAST((
-                    COALESCE(
-                      CASE
-                        WHEN (
-                          "e"."value_num" IS NULL
-                        ) AND (
-                          "e"."text_result" = -1
-                        )
-                        THEN 0.0
-                        ELSE "e"."value_num" * "m"."factor"
-                      END,
-                      0.0
-                    )
-                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
-                  CAST(9223372036854775807 AS BIGINT)
-                )
-                ELSE CAST(CAST(CAST((
-                  COALESCE(
                     CASE
                       WHEN (
                         "e"."value_num" IS NULL
@@ -332,11 +277,26 @@ FROM (
                       )
                       THEN 0.0
                       ELSE "e"."value_num" * "m"."factor"
-                    END,
-                    0.0
+                    END
+                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
+                  (
+                    (
+                      CAST(CAST(CAST((
+                        CASE
+                          WHEN (
+                            "e"."value_num" IS NULL
+                          ) AND (
+                            "e"."text_result" = -1
+                          )
+                          THEN 0.0
+                          ELSE "e"."value_num" * "m"."factor"
+                        END
+                      ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) >> 63
+                    ) & CAST(9223372036854775807 AS BIGINT)
                   )
-                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
-              END AS INT128) + 9223372036854775808
+                ) AS INT128) + 9223372036854775809,
+                0
+              )
             ) << 1
           ) + (
             CASE WHEN FALSE THEN 1 ELSE 0 END
@@ -377,62 +337,9 @@ FROM (
             ) << 66
           ) + (
             (
-              CAST(CASE
-                WHEN NOT CASE
-                  WHEN (
-                    "e"."value_num" IS NULL
-                  ) AND (
-                    "e"."text_result" = -1
-                  )
-                  THEN 0.0
-                  WHEN "e"."ref_high" > 0
-                  THEN "e"."value_num" / "e"."ref_high"
-                  ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                END IS NULL
-                THEN 1
-                ELSE 0
-              END AS INT128)
-            ) << 65
-          ) + (
-            (
-              CAST(CASE
-                WHEN CAST(CAST(CAST((
-                  COALESCE(
-                    CASE
-                      WHEN (
-                        "e"."value_num" IS NULL
-                      ) AND (
-                        "e"."text_result" = -1
-                      )
-                      THEN 0.0
-                      WHEN "e"."ref_high" > 0
-                      THEN "e"."value_num" / "e"."ref_high"
-                      ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                    END,
-                    0.0
-                  )
-                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) < 0
-                THEN XOR(
+              COALESCE(
+                CAST(XOR(
                   CAST(CAST(CAST((
-                    COALESCE(
-                      CASE
-                        WHEN (
-                          "e"."value_num" IS NULL
-                        ) AND (
-                          "e"."text_result" = -1
-                        )
-                        THEN 0.0
-                        WHEN "e"."ref_high" > 0
-                        THEN "e"."value_num" / "e"."ref_high"
-                        ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                      END,
-                      0.0
-                    )
-                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
-                  CAST(9223372036854775807 AS BIGINT)
-                )
-                ELSE CAST(CAST(CAST((
-                  COALESCE(
                     CASE
                       WHEN (
                         "e"."value_num" IS NULL
@@ -443,11 +350,28 @@ FROM (
                       WHEN "e"."ref_high" > 0
                       THEN "e"."value_num" / "e"."ref_high"
                       ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                    END,
-                    0.0
+                    END
+                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
+                  (
+                    (
+                      CAST(CAST(CAST((
+                        CASE
+                          WHEN (
+                            "e"."value_num" IS NULL
+                          ) AND (
+                            "e"."text_result" = -1
+                          )
+                          THEN 0.0
+                          WHEN "e"."ref_high" > 0
+                          THEN "e"."value_num" / "e"."ref_high"
+                          ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                        END
+                      ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) >> 63
+                    ) & CAST(9223372036854775807 AS BIGINT)
                   )
-                ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT)
-              END AS INT128) + 9223372036854775808
+                ) AS INT128) + 9223372036854775809,
+                0
+              )
             ) << 1
           ) + (
             CASE
