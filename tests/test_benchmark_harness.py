@@ -38,6 +38,8 @@ def test_tiny_benchmark_writes_its_table(tmp_path):
         low, high = (run - 0.005) / (floor + 0.005), (run + 0.005) / max(floor - 0.005, 1e-3)
         assert low - 0.01 <= float(r["run_over_floor"]) <= high + 0.01
         assert float(r["peak_rss_gib"]) > 0
+        sixteen = float(r["run_16_trials_s"])
+        assert abs(float(r["16_over_4_trials"]) - sixteen / run) <= 0.02 * sixteen / run + 0.02
     assert "run_over_expert" in proc.stdout
 
 
