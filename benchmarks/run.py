@@ -18,7 +18,8 @@ measures, each in a fresh process with the same thread count:
           thresholds, windows and ids), to show how time grows with the number of trials,
           as 16/1 and as 16/4 (against `run`, the four seed trials).
 It prints a table of seconds, ratios and peak RSS, and writes it as CSV. Timings on a shared
-machine are noisy; the ratios, measured in the same run, are what to read.
+machine are noisy: every command runs `--repeat` times (default 3), the rounds interleaved,
+and each is taken at its median; the ratios, measured in the same run, are what to read.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import csv
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -133,6 +135,7 @@ def bench_size(
     trial_counts: tuple[int, ...],
     with_monthly: bool = True,
     layouts: tuple[str, ...] = ("sorted", "shuffled"),
+    repeat: int = 1,
 ) -> list[dict]:
     rows = []
     cli = [sys.executable, "-m", "feasibility"]
@@ -160,17 +163,34 @@ def bench_size(
             )
         file = f"'{extract}'"
         codes = ", ".join(f"'{c}'" for c in trial_codes(extract))
-        floor, _ = timed(duckdb_query(FLOOR.format(file=file), threads, memory_limit))
-        expert, expert_rss = timed(duckdb_query(EXPERT.format(file=file, codes=codes), threads, memory_limit))
         options = ["--threads", str(threads), "-q", "--out", str(work / "report")]
         if memory_limit:
             options += ["--memory-limit", memory_limit]
-        run, run_rss = timed([*cli, "run", str(extract), *options])
-        # the monthly incidence over 24 months and the forecast, against the plain run
-        monthly = timed([*cli, "run", str(extract), "--monthly", "24", *options])[0] if with_monthly else None
-        by_trials = {}
-        for n, folder in trial_sets.items():
-            by_trials[n], _ = timed([*cli, "run", str(extract), "--trials", str(folder), *options])
+        commands = {
+            "floor": duckdb_query(FLOOR.format(file=file), threads, memory_limit),
+            "expert": duckdb_query(EXPERT.format(file=file, codes=codes), threads, memory_limit),
+            "run": [*cli, "run", str(extract), *options],
+            # the monthly incidence over 24 months and the forecast, against the plain run
+            **({"monthly": [*cli, "run", str(extract), "--monthly", "24", *options]} if with_monthly else {}),
+            **{
+                n: [*cli, "run", str(extract), "--trials", str(folder), *options]
+                for n, folder in trial_sets.items()
+            },
+        }
+        # Rounds of every command in turn, each taken at its median: a slow minute of the
+        # shared machine then slows one round of everything, not one baseline, and the
+        # ratios move less than the seconds.
+        seconds: dict = {k: [] for k in commands}
+        rss: dict = {k: [] for k in commands}
+        for _ in range(repeat):
+            for key, argv in commands.items():
+                took, peak = timed(argv)
+                seconds[key].append(took)
+                rss[key].append(peak)
+        floor, expert, run = (statistics.median(seconds[k]) for k in ("floor", "expert", "run"))
+        expert_rss, run_rss = max(rss["expert"]), max(rss["run"])
+        monthly = statistics.median(seconds["monthly"]) if with_monthly else None
+        by_trials = {n: statistics.median(seconds[n]) for n in trial_sets}
         n_rows = (
             duckdb.connect().execute("SELECT count(*) FROM read_parquet(?)", [str(extract)]).fetchone()[0]
         )
@@ -179,6 +199,7 @@ def bench_size(
             "rows": n_rows,
             "layout": layout,
             "threads": threads,
+            "rounds": repeat,
             "floor_s": round(floor, 2),
             "expert_s": round(expert, 2),
             "run_s": round(run, 2),
@@ -225,6 +246,11 @@ def main() -> None:
     parser.add_argument(
         "--no-scaling", action="store_true", help="skip the runs with 1 and 16 trials (four trials only)"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        help="rounds of every measurement, each taken at its median (default 3; with --tiny, 1)",
+    )
     parser.add_argument("--work", type=Path, help="folder for extracts (default: a temporary one)")
     parser.add_argument("--out", type=Path, default=HERE / "results" / "benchmark.csv")
     args = parser.parse_args()
@@ -232,6 +258,9 @@ def main() -> None:
     layouts = tuple(s.strip() for s in args.layouts.split(",") if s.strip())
     if not layouts or set(layouts) - {"sorted", "shuffled"}:
         parser.error("--layouts takes sorted, shuffled or both, comma-separated")
+    repeat = args.repeat if args.repeat is not None else 1 if args.tiny else 3
+    if repeat < 1:
+        parser.error("--repeat takes a whole number of rounds, 1 or more")
     trial_counts = (4,) if args.no_scaling else (1, 4, 16)
     with tempfile.TemporaryDirectory(prefix="feasibility-bench-") as tmp:
         work = args.work or Path(tmp)
@@ -239,7 +268,7 @@ def main() -> None:
         rows = []
         for n in sizes:
             rows += bench_size(
-                n, args.threads, args.memory_limit, work, trial_counts, not args.no_monthly, layouts
+                n, args.threads, args.memory_limit, work, trial_counts, not args.no_monthly, layouts, repeat
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     keys = list(dict.fromkeys(k for r in rows for k in r))

@@ -28,6 +28,7 @@ def test_tiny_benchmark_writes_its_table(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     rows = list(csv.DictReader(out.open()))
     assert [r["layout"] for r in rows] == ["sorted", "shuffled"]
+    assert [r["rounds"] for r in rows] == ["1", "1"]  # --tiny measures once
     for r in rows:
         assert int(r["patients"]) == 2000 and int(r["rows"]) > 2000 * 20
         for key in ("floor_s", "expert_s", "run_s", "monthly_24_s", "run_1_trials_s", "run_16_trials_s"):
@@ -47,11 +48,13 @@ def test_one_layout_without_the_scaling_runs(tmp_path):
     # what the 10M measurement uses: the sorted file only, four trials only, no monthly run
     out = tmp_path / "bench.csv"
     argv = [sys.executable, str(REPO / "benchmarks" / "run.py"), "--tiny", "--work", str(tmp_path)]
-    argv += ["--out", str(out), "--layouts", "sorted", "--no-scaling", "--no-monthly"]
+    argv += ["--out", str(out), "--layouts", "sorted", "--no-scaling", "--no-monthly", "--repeat", "2"]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     (row,) = list(csv.DictReader(out.open()))
-    assert row["layout"] == "sorted" and float(row["run_s"]) > 0
+    assert row["layout"] == "sorted" and float(row["run_s"]) > 0 and row["rounds"] == "2"
     assert "run_1_trials_s" not in row and "run_16_trials_s" not in row and not row["monthly_24_s"]
     bad = subprocess.run([*argv[:2], "--tiny", "--layouts", "sideways"], capture_output=True, text=True)
     assert bad.returncode == 2 and "--layouts takes sorted, shuffled or both" in bad.stderr
+    none = subprocess.run([*argv[:2], "--tiny", "--repeat", "0"], capture_output=True, text=True)
+    assert none.returncode == 2 and "--repeat takes a whole number of rounds" in none.stderr
