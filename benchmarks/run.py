@@ -180,8 +180,8 @@ def bench_size(
         # Rounds of every command in turn, each taken at its median: a slow minute of the
         # shared machine then slows one round of everything, not one baseline, and the
         # ratios move less than the seconds.
-        seconds: dict = {k: [] for k in commands}
-        rss: dict = {k: [] for k in commands}
+        seconds: dict[str | int, list[float]] = {k: [] for k in commands}
+        rss: dict[str | int, list[float]] = {k: [] for k in commands}
         for _ in range(repeat):
             for key, argv in commands.items():
                 took, peak = timed(argv)
@@ -210,8 +210,8 @@ def bench_size(
             "monthly_over_run": round(monthly / run, 2) if monthly else None,
             "expert_rss_gib": round(expert_rss, 2),
         }
-        for n, seconds in by_trials.items():
-            row[f"run_{n}_trials_s"] = round(seconds, 2)
+        for n, median in by_trials.items():
+            row[f"run_{n}_trials_s"] = round(median, 2)
         if 1 in by_trials and 16 in by_trials:
             row["16_over_1_trials"] = round(by_trials[16] / by_trials[1], 2)
             # the first seed trial alone reads two of the four families of rows, so 16 over
