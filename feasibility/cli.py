@@ -9,12 +9,11 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from feasibility import __version__
-from feasibility.cli_options import memory_limit_option, threads_option
+from feasibility.cli_options import err, memory_limit_option, threads_option
 from feasibility.errors import FeasibilityError
-
-err = Console(stderr=True)
 
 
 def _parse_date(ctx, param, value: str | None) -> date | None:
@@ -202,7 +201,7 @@ def run(
             forecast=forecast,
             spark_master=spark_master if engine == "spark" else None,
             check_duplicates=check_duplicates,
-            progress=lambda message: status.update(message),
+            progress=lambda message: status.update(escape(message)),
         )
     if not quiet:
         from feasibility.reports.terminal import print_report
@@ -321,7 +320,7 @@ def synth(patients: int, sites: int, seed: int, out: Path, as_of: date, sort_row
             seed=seed,
             as_of=as_of,
             sort_rows=sort_rows,
-            progress=status.update,
+            progress=lambda message: status.update(escape(message)),
         )
     err.print(
         f"{rows:,} rows for {patients:,} patients written to {out} ({time.perf_counter() - started:.1f} s)"
@@ -362,7 +361,7 @@ def main() -> None:
         e.show()
         sys.exit(e.exit_code)
     except FeasibilityError as e:
-        err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+        err.print(f"[bold red]error:[/] {escape(str(e))}", markup=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err.print("interrupted")

@@ -6,10 +6,11 @@ import csv
 import io
 
 import pytest
+from rich.console import Console
 
 from feasibility.compare import collect, compare_rows, summary
 from feasibility.errors import FeasibilityError
-from feasibility.reports.compare_report import compare_csv, compare_html
+from feasibility.reports.compare_report import compare_csv, compare_html, print_compare
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, write_extract
 
@@ -66,6 +67,19 @@ def test_compare_outputs(three_reports):
     assert any(r["flag"].startswith("data gap") for r in table)
     page = compare_html(summary(sites), rows)
     assert "c0-lost" in page and "data gap" in page
+
+
+def test_terminal_prints_site_names_verbatim(three_reports):
+    # a site's name is its own text: brackets in it are not rich markup
+    sites, reports = collect(three_reports)
+    rename = {"C": "C [/] [bold]"}
+    totals = [{**t, "site_id": rename.get(t["site_id"], t["site_id"])} for t in summary(sites)]
+    rows = [{**r, "site_id": rename.get(r["site_id"], r["site_id"])} for r in compare_rows(sites, reports)]
+    out = io.StringIO()
+    print_compare(totals, rows, Console(file=out, width=200, color_system=None))
+    text = out.getvalue()
+    assert any("┃" in line and "C [/] [bold]" in line for line in text.splitlines())  # the header
+    assert "alt at C [/] [bold]: data gap" in text
 
 
 def test_same_site_name_in_two_reports_is_kept_apart(three_reports):

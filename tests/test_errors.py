@@ -55,6 +55,20 @@ def test_missing_file(tmp_path):
     assert not (tmp_path / "report").exists()
 
 
+def test_paths_with_brackets_are_printed_verbatim(tmp_path):
+    # a path is the user's text: `[red]` in it is not terminal markup
+    folder = tmp_path / "site [red]"
+    folder.mkdir()
+    extract = write_extract(good_rows(), folder / "x.parquet")
+    proc = feasibility(
+        "run", str(extract), "--trials", str(SPEC), "--out", str(folder / "rep"), "-q", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert f"report written to {folder / 'rep'}/" in proc.stderr
+    proc = run_on(tmp_path, folder / "nope.parquet")
+    assert_one_line_error(proc, str(folder / "nope.parquet"), "fix:")
+
+
 def test_not_parquet(tmp_path):
     bad = tmp_path / "x.parquet"
     bad.write_text("patient_id,sex\n1,F\n")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
+import io
 
+import pytest
+from rich.console import Console
+
+from feasibility.reports.terminal import print_report
 from feasibility.run import run_feasibility
 from tests.support import REPO
 
@@ -94,3 +98,58 @@ def test_sites_use_different_units(report):
     assert len(_sites(report["trials"][0])) == 3
     unknown = report["data_quality"]["unknown_unit_rows"]
     assert sum(unknown.values()) < 0.01 * report["provenance"]["extract"]["rows"]
+
+
+def _terminal(report: dict, width: int) -> list[str]:
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=width, color_system=None))
+    return out.getvalue().splitlines()
+
+
+@pytest.mark.parametrize("width", [80, 100, 120, 200])
+def test_terminal_counts_are_never_cut_short(report, width):
+    lines = _terminal(report, width)
+    assert all(len(line) <= width for line in lines)
+    rows = [line for line in lines if line.startswith("│")]
+    # one row per waterfall step: a criterion's text never takes a second line
+    assert len(rows) == sum(len(t["sites"][0]["waterfall"]) for t in report["trials"])
+    first = report["trials"][0]["sites"][0]["waterfall"]
+    for step, row in zip(first, rows, strict=False):
+        counts = [c.strip() for c in row.split("│")[4:9]]
+        assert counts == [
+            f"{step[k]:,}" for k in ("passed", "failed", "unknown", "eligible", "potentially_eligible")
+        ]
+    has_text = any("┃ text" in line for line in lines)
+    assert has_text == (width >= 120)
+
+
+def test_terminal_shows_criterion_text_on_one_line(report):
+    lines = _terminal(report, 200)
+    # protocol texts whose first line is short enough for the next line's start to show
+    broken = [
+        [part for part in c["text"].split("\n") if part.strip()]
+        for t in report["trials"]
+        for c in t["criteria"]
+        if len(c["text"].strip().split("\n")[0]) < 40 and "\n" in c["text"].strip()
+    ]
+    assert broken
+    for first, second, *_ in broken:
+        joined = f"{first.split()[-1]} {second.split()[0]}"
+        assert any(joined in line for line in lines), joined
+
+
+def test_terminal_data_quality_one_line_per_kind(report):
+    lines = _terminal(report, 1000)
+    start = lines.index("Data quality:")
+    findings = lines[start + 1 :]
+    unknown_units = [line for line in findings if "unit the concept does not know" in line]
+    assert len(unknown_units) == 1
+    assert all(f"{c} " in unknown_units[0] for c in report["data_quality"]["unknown_unit_rows"])
+    assert len(report["data_quality"]["unknown_unit_rows"]) > 1
+
+
+def test_terminal_prints_user_text_verbatim(report):
+    # titles, ids and sites are the user's text: brackets in them are not rich markup
+    trial = {**report["trials"][0], "title": "Lupus [phase 1/2] [/] [bold]"}
+    lines = _terminal({**report, "trials": [trial]}, 200)
+    assert any("Lupus [phase 1/2] [/] [bold]" in line for line in lines)

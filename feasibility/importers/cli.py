@@ -7,14 +7,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 
-from feasibility.cli_options import memory_limit_option, threads_option
+from feasibility.cli_options import err, memory_limit_option, threads_option
 
 if TYPE_CHECKING:
     from feasibility.importers.common import ImportSummary
-
-err = Console(stderr=True)
 
 out_option = click.option(
     "--out",
@@ -29,7 +26,7 @@ def _print(summary: ImportSummary, started: float, quiet: bool) -> None:
     if quiet:
         lines = lines[:1]
     for line in lines:
-        err.print(line, highlight=False, soft_wrap=True)
+        err.print(line)
     err.print(f"import done in {time.perf_counter() - started:.1f} s")
 
 

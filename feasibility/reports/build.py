@@ -211,21 +211,19 @@ def _protect_quality(dq: dict, protect: Protection) -> dict:
 
 
 def _quality_lines(dq: dict, shown) -> list[str]:
+    """One line per finding; the per-concept findings one line per kind, listing the
+    concepts, so a report with many concepts stays readable."""
     lines = [
         f"{shown(v)} {k.replace('_', ' ')}"
         for k, v in dq["counts"].items()
         if v != 0 and k not in ("patients", "rows")
     ]
-    lines += [
-        f"{shown(n)} {c} rows in a unit the concept does not know (read as UNKNOWN)"
-        for c, n in dq["unknown_unit_rows"].items()
-    ]
-    lines += [
-        f"{shown(n)} patients' latest {c} had no ref_high (default ULN used)"
-        for c, n in dq["default_uln_patients"].items()
-    ]
-    lines += [
-        f"{shown(n)} implausible {c} values (outside the concept's plausible range; not used)"
-        for c, n in dq["implausible_value_rows"].items()
-    ]
+    per_concept = (
+        ("unknown_unit_rows", "rows in a unit the concept does not know (read as UNKNOWN)"),
+        ("default_uln_patients", "patients whose latest result had no ref_high (default ULN used)"),
+        ("implausible_value_rows", "implausible values, outside the concept's plausible range (not used)"),
+    )
+    for key, what in per_concept:
+        if dq[key]:
+            lines.append(f"{what}: " + ", ".join(f"{c} {shown(n)}" for c, n in dq[key].items()))
     return lines

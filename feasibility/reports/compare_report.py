@@ -8,6 +8,7 @@ import io
 import plotly.graph_objects as go
 import plotly.offline
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from feasibility.reports.html import STYLE, _chart, _esc
@@ -63,11 +64,12 @@ def print_compare(summary: list[dict], rows: list[dict], console: Console) -> No
     for trial in trials:
         sites = [s for s in summary if s["trial_id"] == trial]
         table = Table(
-            title=f"[bold]{trial}[/]: share of remaining patients lost at each step", title_justify="left"
+            title=f"[bold]{escape(trial)}[/]: share of remaining patients lost at each step",
+            title_justify="left",
         )
         table.add_column("criterion")
         for s in sites:
-            table.add_column(s["site_id"], justify="right")
+            table.add_column(escape(s["site_id"]), justify="right")
         steps = list(dict.fromkeys(r["criterion_id"] for r in rows if r["trial_id"] == trial and r["step"]))
         for cid in steps:
             cells = []
@@ -79,13 +81,14 @@ def print_compare(summary: list[dict], rows: list[dict], console: Console) -> No
                 )
                 mark = " [red]◆[/]" if r["flag"] else ""
                 cells.append(f"{_pct(r['lost_share'])} (?{_pct(r['unknown_share'])}){mark}")
-            table.add_row(cid, *cells)
+            table.add_row(escape(cid), *cells)
         table.add_row("[bold]eligible[/]", *[_n(s["eligible"]) for s in sites])
         table.add_row("[bold]potentially[/]", *[_n(s["potentially_eligible"]) for s in sites])
         console.print(table)
         for r in rows:
             if r["trial_id"] == trial and r["flag"]:
-                console.print(f"  [red]◆[/] {r['criterion_id']} at {r['site_id']}: {r['flag']}")
+                flagged = f"{r['criterion_id']} at {r['site_id']}: {r['flag']}"
+                console.print(f"  [red]◆[/] {escape(flagged)}")
         console.print()
 
 

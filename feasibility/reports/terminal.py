@@ -3,8 +3,21 @@
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
+
+COLUMNS = (
+    ("#", "right"),
+    ("criterion", "left"),
+    ("", "left"),
+    ("passed", "right"),
+    ("failed", "right"),
+    ("unknown", "right"),
+    ("eligible", "right"),
+    ("potential", "right"),
+)
+TEXT_WIDTH, MIN_TEXT_WIDTH = 60, 20  # the criterion's text, beside its counts
 
 
 def _n(value, min_cell: int) -> str:
@@ -43,7 +56,7 @@ def _print_enrollment(enrollment: dict, console: Console, k: int) -> None:
                 cells.append(f"{band['mean'][months]:.1f} [{band['low80'][months]}–{band['high80'][months]}]")
             else:
                 cells.append("")
-        table.add_row(inc["site_id"], *cells)
+        table.add_row(escape(inc["site_id"]), *cells)
     console.print(table)
     target = fc["time_to_target"] if fc else None
     if target:
@@ -66,45 +79,38 @@ def print_report(report: dict, console: Console, *, site: str = "ALL") -> None:
     for trial in report["trials"]:
         texts = {c["id"]: c for c in trial["criteria"]}
         block = next((s for s in trial["sites"] if s["site_id"] == site), trial["sites"][0])
+        # ids, titles and sites are the user's text, never markup
+        heading = f"{escape(trial['title'])}  (site {escape(block['site_id'])})"
         table = Table(
-            title=f"[bold]{trial['id']}[/] — {trial['title']}  (site {block['site_id']})",
+            title=f"[bold]{escape(trial['id'])}[/] — {heading}",
             title_justify="left",
             show_lines=False,
             expand=False,
         )
-        for col, justify in (
-            ("#", "right"),
-            ("criterion", "left"),
-            ("", "left"),
-            ("passed", "right"),
-            ("failed", "right"),
-            ("unknown", "right"),
-            ("eligible", "right"),
-            ("potential", "right"),
-            ("text", "left"),
-        ):
-            table.add_column(
-                col, justify=justify, no_wrap=col != "text", max_width=60 if col == "text" else None
-            )
+        rows, texts_shown, styles = [], [], []
         for step in block["waterfall"]:
             c = texts.get(step["criterion_id"])
             kind = {"inclusion": "inc", "exclusion": "exc", "base": ""}[step["kind"]]
             if c is not None and not c["assessable"]:
                 kind += " n/a"
-            text = Text(c["text"] if c else "all patients", overflow="ellipsis", no_wrap=True)
-            style = "dim" if c is not None and not c["assessable"] else None
-            table.add_row(
-                str(step["step"]),
-                step["criterion_id"],
-                kind,
-                _n(step["passed"], k),
-                _n(step["failed"], k),
-                _n(step["unknown"], k),
-                _n(step["eligible"], k),
-                _n(step["potentially_eligible"], k),
-                text,
-                style=style,
+            counts = ("passed", "failed", "unknown", "eligible", "potentially_eligible")
+            rows.append(
+                [str(step["step"]), escape(step["criterion_id"]), kind, *(_n(step[key], k) for key in counts)]
             )
+            # the protocol's line breaks would make a row of several lines: one line, cut short
+            texts_shown.append(" ".join(c["text"].split()) if c else "all patients")
+            styles.append("dim" if c is not None and not c["assessable"] else None)
+        # the counts are never cut short: only the text column gives way, and goes when it
+        # would be too narrow to read (each column takes 3 characters of padding and border)
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, (h, _) in enumerate(COLUMNS)]
+        room = min(TEXT_WIDTH, console.width - sum(widths) - 3 * len(widths) - 4)
+        with_text = room >= MIN_TEXT_WIDTH
+        for (header, justify), width in zip(COLUMNS, widths, strict=True):
+            table.add_column(header, justify=justify, no_wrap=True, min_width=width)
+        if with_text:
+            table.add_column("text", justify="left", no_wrap=True, max_width=room)
+        for row, text, style in zip(rows, texts_shown, styles, strict=True):
+            table.add_row(*row, *([Text(text, overflow="ellipsis")] if with_text else []), style=style)
         console.print(table)
         if len(trial["sites"]) > 2:
             sites = "  ".join(
@@ -113,10 +119,12 @@ def print_report(report: dict, console: Console, *, site: str = "ALL") -> None:
                 for s in trial["sites"]
                 if s["site_id"] != "ALL"
             )
-            console.print(f"  per site — {sites}")
+            console.print(f"  per site — {sites}", markup=False)
         if trial.get("enrollment"):
             _print_enrollment(trial["enrollment"], console, k)
         console.print()
     warnings = report["data_quality"].get("warnings") or []
     if warnings:
-        console.print("[yellow]Data quality:[/] " + "; ".join(warnings))
+        console.print("[yellow]Data quality:[/]")
+        for line in warnings:
+            console.print(f"  - {line}", markup=False, highlight=False)
