@@ -236,14 +236,30 @@ def check(paths: tuple[Path, ...]) -> None:
     click.echo(f"{len(library.concepts)} concepts in {len(library.files)} files")
 
 
+def _one_trial(trials: list, trial_id: str, where: str) -> list:
+    """The trial with this id, or a one-line error listing the ids there are."""
+    chosen = [t for t in trials if t.id == trial_id]
+    if not chosen:
+        raise FeasibilityError(
+            f"no trial with id `{trial_id}`", where=where, fix=f"use one of {', '.join(t.id for t in trials)}"
+        )
+    return chosen
+
+
 @cli.command()
-@click.argument("trial", type=click.Path(path_type=Path))
-def show(trial: Path) -> None:
-    """Print a trial's criteria with the rule each one compiles from."""
+@click.argument("trial")
+@trials_option
+def show(trial: str, trial_paths: tuple[Path, ...]) -> None:
+    """Print a trial's criteria with the rule each one compiles from. TRIAL is a trial
+    YAML file or folder, or the id of one of the --trials (default: the seed trials)."""
     from feasibility.criteria.describe import describe
     from feasibility.criteria.load import load_trials
 
-    trials, _ = load_trials([trial])
+    path = Path(trial)
+    if path.exists() or path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+        trials, _ = load_trials([path])  # a missing file is refused there, as a path
+    else:
+        trials = _one_trial(load_trials(list(trial_paths) or None)[0], trial, "TRIAL")
     for t in trials:
         click.echo(f"{t.id} — {t.title}")
         for c in t.criteria:
@@ -281,14 +297,7 @@ def sql(
 
     trials, library = load_trials(list(trial_paths) or None)
     if trial_id is not None:
-        chosen = [t for t in trials if t.id == trial_id]
-        if not chosen:
-            raise FeasibilityError(
-                f"no trial with id `{trial_id}`",
-                where="--trial",
-                fix=f"use one of {', '.join(t.id for t in trials)}",
-            )
-        trials = chosen
+        trials = _one_trial(trials, trial_id, "--trial")
     click.echo(listing(trials, library, dialect, as_of, index_date_column), nl=False)
 
 

@@ -153,3 +153,14 @@ def test_terminal_prints_user_text_verbatim(report):
     trial = {**report["trials"][0], "title": "Lupus [phase 1/2] [/] [bold]"}
     lines = _terminal({**report, "trials": [trial]}, 200)
     assert any("Lupus [phase 1/2] [/] [bold]" in line for line in lines)
+
+
+def test_terminal_per_site_totals_each_on_one_line(report):
+    lines = _terminal(report, 80)
+    for trial in report["trials"]:
+        for s in trial["sites"]:
+            if s["site_id"] != "ALL":
+                total = (
+                    f"{s['site_id']}: {s['eligible']:,} eligible, {s['potentially_eligible']:,} potentially"
+                )
+                assert any(line.rstrip().endswith(total) for line in lines), total

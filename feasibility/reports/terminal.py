@@ -24,6 +24,17 @@ def _n(value, min_cell: int) -> str:
     return f"<{min_cell}" if value is None else f"{value:,}"
 
 
+def _hanging(items: list[tuple[str, str]]) -> Table:
+    """Lines of (label, text) whose text wraps under itself, not under the label. The text
+    is the user's and the data's: never markup."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    for label, text in items:
+        grid.add_row(label, Text(text))
+    return grid
+
+
 def _months(value: float | None) -> str:
     return "beyond the horizon" if value is None else f"{value:.1f}"
 
@@ -113,18 +124,18 @@ def print_report(report: dict, console: Console, *, site: str = "ALL") -> None:
             table.add_row(*row, *([Text(text, overflow="ellipsis")] if with_text else []), style=style)
         console.print(table)
         if len(trial["sites"]) > 2:
-            sites = "  ".join(
+            sites = [
                 f"{s['site_id']}: {_n(s['eligible'], k)} eligible, "
                 f"{_n(s['potentially_eligible'], k)} potentially"
                 for s in trial["sites"]
                 if s["site_id"] != "ALL"
-            )
-            console.print(f"  per site — {sites}", markup=False)
+            ]
+            labels = ["  per site —"] + [""] * (len(sites) - 1)
+            console.print(_hanging(list(zip(labels, sites, strict=True))))
         if trial.get("enrollment"):
             _print_enrollment(trial["enrollment"], console, k)
         console.print()
     warnings = report["data_quality"].get("warnings") or []
     if warnings:
         console.print("[yellow]Data quality:[/]")
-        for line in warnings:
-            console.print(f"  - {line}", markup=False, highlight=False)
+        console.print(_hanging([("  -", line) for line in warnings]))
