@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -92,3 +93,36 @@ def test_every_chart_is_drawn_in_chromium(report_dir, tmp_path):
         timeout=120,
     )
     assert shot.stat().st_size > 50_000  # a blank page is a few kB
+
+
+LAYOUT_PROBE = """<script>
+const layout = {};
+for (const name of ["numbers", "criteria", "enrollment"]) {
+  const table = document.querySelector("table." + name);
+  const align = (cells) => [...cells].map((c) => getComputedStyle(c).textAlign);
+  layout[name] = {th: align(table.querySelectorAll("thead th")),
+                  td: align(table.querySelector("tbody tr").querySelectorAll("td"))};
+}
+layout.text = getComputedStyle(document.querySelector("table.criteria td.text")).whiteSpace;
+document.body.setAttribute("data-layout", JSON.stringify(layout));
+</script>"""
+
+
+def test_tables_align_numbers_right_and_keep_protocol_lines(report_dir, tmp_path):
+    # as a browser lays the page out: counts and their headings flush right, labels left,
+    # and the protocol's own line breaks kept in its text
+    assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
+    page = tmp_path / "probe.html"
+    page.write_text((report_dir / "report.html").read_text().replace("</body>", LAYOUT_PROBE + "</body>"))
+    dom = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    layout = json.loads(html.unescape(re.search(r'data-layout="([^"]*)"', dom)[1]))
+    for name, first_number in (("numbers", 2), ("criteria", 4), ("enrollment", 1)):
+        for cells in (layout[name]["th"], layout[name]["td"]):
+            assert all(a in ("left", "start") for a in cells[:first_number]), (name, cells)
+            assert all(a == "right" for a in cells[first_number:]), (name, cells)
+    assert layout["text"] == "pre-line"

@@ -167,7 +167,7 @@ def _criteria_table(trial: dict, block: dict, k: int) -> str:
         note = f"<div class='note'>{_esc(c['note'])}</div>" if c.get("note") else ""
         rows.append(
             f"<tr class='{'na' if not c['assessable'] else ''}'><td>{_esc(c['id'])}</td>"
-            f"<td>{_esc(c['kind'])}</td><td class='text'>{_esc(c['text'])}{note}</td>"
+            f"<td>{_esc(c['kind'])}</td><td class='text'>{_esc(c['text'].strip())}{note}</td>"
             f"<td class='rule'>{decided}</td>"
             f"<td>{_n(v['alone']['true'], k)}</td><td>{_n(v['alone']['false'], k)}</td>"
             f"<td>{_n(v['alone']['unknown'], k)}</td><td>{_n(v['loo_gain'], k)}</td></tr>"
@@ -206,8 +206,11 @@ section.trial{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding
 .card b{display:block;font-size:22px}
 table{border-collapse:collapse;font-size:13px;margin:10px 0;width:100%}
 th,td{border-bottom:1px solid #e5e9ee;padding:5px 7px;text-align:left;vertical-align:top}
-table.numbers td:nth-child(n+3){text-align:right}
-table.criteria td.text{max-width:520px} td.rule{font-family:ui-monospace,monospace;font-size:12px}
+table.numbers td:nth-child(n+3),table.numbers th:nth-child(n+3){text-align:right}
+table.criteria td:nth-child(n+5),table.criteria th:nth-child(n+5){text-align:right}
+table.enrollment td:nth-child(n+2),table.enrollment th:nth-child(n+2){text-align:right}
+table.criteria td.text{max-width:520px;white-space:pre-line}
+td.rule{font-family:ui-monospace,monospace;font-size:12px}
 tr.na{color:#6b7280} .note{font-size:12px;color:#6b7280;margin-top:3px}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 @media(max-width:1000px){.grid{grid-template-columns:1fr}}
@@ -288,13 +291,13 @@ def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
         parts.append(f"<p>Time to enroll {t['target']} patients: {_esc(text)}.</p>")
     if fc:
         rows = "".join(
-            f"<tr><td>{_esc(s['site'])}</td><td>{s['conversion']}</td><td>{s['enrollment_rate']['mean']}</td>"
-            + "".join(f"<td>{e['mean']} [{e['low80']}–{e['high80']}]</td>" for e in s["expected"])
+            f"<tr><td>{_esc(s['site'])}</td><td>{s['conversion']}</td><td>{s['enrollment_rate']['mean']:.1f}</td>"
+            + "".join(f"<td>{e['mean']:.1f} [{e['low80']}–{e['high80']}]</td>" for e in s["expected"])
             + "</tr>"
             for s in fc["sites"]
         )
         parts.append(
-            "<table><thead><tr><th>site</th><th>conversion</th><th>enrolled / month</th>"
+            "<table class='enrollment'><thead><tr><th>site</th><th>conversion</th><th>enrolled / month</th>"
             "<th>6 months [80%]</th><th>12 months [80%]</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>"
             f"<p class='note'>{_esc(fc['prior']['note'] or '')} Poisson-Gamma model "
