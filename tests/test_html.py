@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -26,6 +27,16 @@ FLAGS = [
     "--disable-sync",
     "--virtual-time-budget=8000",
 ]
+
+
+def dump_dom(page: Path, profile: Path) -> str:
+    """The page's DOM once a headless Chromium has run its scripts."""
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
 
 
 @pytest.fixture(scope="module")
@@ -67,12 +78,7 @@ def test_every_chart_is_drawn_in_chromium(report_dir, tmp_path):
     charts = json.loads(re.search(r"window.FEASIBILITY_CHARTS = (\[.*?\]);", page.read_text())[1])
     # attrition, impact, per-site small multiples (two sites), monthly incidence, forecast band
     assert len(charts) == 5
-    dom = subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = dump_dom(page, tmp_path / "profile")
     for chart in charts:
         start = dom.index(f'id="{chart}"')
         following = dom[start : start + 200_000]
@@ -114,12 +120,7 @@ def test_tables_align_numbers_right_and_keep_protocol_lines(report_dir, tmp_path
     assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
     page = tmp_path / "probe.html"
     page.write_text((report_dir / "report.html").read_text().replace("</body>", LAYOUT_PROBE + "</body>"))
-    dom = subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--dump-dom", page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = dump_dom(page, tmp_path / "profile")
     layout = json.loads(html.unescape(re.search(r'data-layout="([^"]*)"', dom)[1]))
     for name, first_number in (("numbers", 2), ("criteria", 4), ("enrollment", 1)):
         for cells in (layout[name]["th"], layout[name]["td"]):
