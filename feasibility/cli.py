@@ -6,6 +6,7 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from rich.console import Console
@@ -14,6 +15,9 @@ from rich.markup import escape
 from feasibility import __version__
 from feasibility.cli_options import err, memory_limit_option, threads_option
 from feasibility.errors import FeasibilityError
+
+if TYPE_CHECKING:
+    from feasibility.criteria.model import Trial
 
 
 def _parse_date(ctx, param, value: str | None) -> date | None:
@@ -236,7 +240,7 @@ def check(paths: tuple[Path, ...]) -> None:
     click.echo(f"{len(library.concepts)} concepts in {len(library.files)} files")
 
 
-def _one_trial(trials: list, trial_id: str, where: str) -> list:
+def _one_trial(trials: list[Trial], trial_id: str, where: str) -> list[Trial]:
     """The trial with this id, or a one-line error listing the ids there are."""
     chosen = [t for t in trials if t.id == trial_id]
     if not chosen:
