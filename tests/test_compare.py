@@ -82,6 +82,23 @@ def test_terminal_prints_site_names_verbatim(three_reports):
     assert "alt at C [/] [bold]: data gap" in text
 
 
+@pytest.mark.parametrize("width", [45, 80, 200])
+def test_terminal_tables_fit_the_width_without_cutting_cells(three_reports, width):
+    sites, reports = collect(three_reports)
+    totals = summary(sites)
+    out = io.StringIO()
+    print_compare(totals, compare_rows(sites, reports), Console(file=out, width=width, color_system=None))
+    lines = out.getvalue().splitlines()
+    assert all(len(line) <= width for line in lines)
+    body = [line for line in lines if line.startswith("│")]
+    assert not any("…" in line for line in body)
+    # every site's totals are shown whole, in whichever table holds its column
+    eligible = [int(c) for line in body if line.startswith("│ eligible") for c in line.split("│")[2:-1]]
+    assert sorted(eligible) == sorted(t["eligible"] for t in totals)
+    tables = sum("share of remaining patients lost" in line for line in lines)
+    assert (tables == 1) == (width >= 80)
+
+
 def test_same_site_name_in_two_reports_is_kept_apart(three_reports):
     sites, _ = collect([three_reports[0], three_reports[0] / "report.json"])
     assert len({s.site_id for s in sites}) == 2

@@ -10,6 +10,7 @@ import plotly.offline
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from feasibility.reports.html import STYLE, _chart, _esc
 
@@ -60,36 +61,60 @@ def _n(v) -> str:
 
 
 def print_compare(summary: list[dict], rows: list[dict], console: Console) -> None:
-    trials = list(dict.fromkeys(s["trial_id"] for s in summary))
-    for trial in trials:
+    """Per trial, the share of the remaining patients each step removes at each site, with
+    the share it leaves unknown in brackets, then each site's totals. Sites that would not
+    fit the terminal's width go into a further table rather than squeezing the cells."""
+    by_step = {(r["trial_id"], r["site_id"], r["criterion_id"]): r for r in rows}
+    for trial in dict.fromkeys(s["trial_id"] for s in summary):
         sites = [s for s in summary if s["trial_id"] == trial]
-        table = Table(
-            title=f"[bold]{escape(trial)}[/]: share of remaining patients lost at each step",
-            title_justify="left",
-        )
-        table.add_column("criterion")
-        for s in sites:
-            table.add_column(escape(s["site_id"]), justify="right")
         steps = list(dict.fromkeys(r["criterion_id"] for r in rows if r["trial_id"] == trial and r["step"]))
-        for cid in steps:
+        labels = [Text(cid) for cid in steps] + [Text(t, style="bold") for t in ("eligible", "potentially")]
+        columns: list[tuple[str, list[Text]]] = []
+        for site in sites:
             cells = []
-            for s in sites:
-                r = next(
-                    r
-                    for r in rows
-                    if r["trial_id"] == trial and r["site_id"] == s["site_id"] and r["criterion_id"] == cid
-                )
-                mark = " [red]◆[/]" if r["flag"] else ""
-                cells.append(f"{_pct(r['lost_share'])} (?{_pct(r['unknown_share'])}){mark}")
-            table.add_row(escape(cid), *cells)
-        table.add_row("[bold]eligible[/]", *[_n(s["eligible"]) for s in sites])
-        table.add_row("[bold]potentially[/]", *[_n(s["potentially_eligible"]) for s in sites])
-        console.print(table)
+            for cid in steps:
+                r = by_step[(trial, site["site_id"], cid)]
+                cell = Text(f"{_pct(r['lost_share'])} (?{_pct(r['unknown_share'])})")
+                if r["flag"]:
+                    cell.append(" ◆", style="red")
+                cells.append(cell)
+            cells += [Text(_n(site["eligible"])), Text(_n(site["potentially_eligible"]))]
+            columns.append((site["site_id"], cells))
+        label_width = max(len("criterion"), *(len(label) for label in labels))
+        chunks = _fitting(columns, label_width, console.width)
+        for i, chunk in enumerate(chunks):
+            part = f" (table {i + 1} of {len(chunks)})" if len(chunks) > 1 else ""
+            # above the table, not its title: a narrow table would wrap its title
+            console.print(f"[bold]{escape(trial)}[/]: share of remaining patients lost at each step{part}")
+            table = Table()
+            table.add_column("criterion", no_wrap=True, min_width=label_width)
+            for site_id, cells in chunk:
+                # the cells never wrap; a long site name wraps in its heading instead
+                table.add_column(Text(site_id), justify="right", min_width=max(len(c) for c in cells))
+            for k, label in enumerate(labels):
+                table.add_row(label, *(cells[k] for _, cells in chunk))
+            console.print(table)
         for r in rows:
             if r["trial_id"] == trial and r["flag"]:
                 flagged = f"{r['criterion_id']} at {r['site_id']}: {r['flag']}"
                 console.print(f"  [red]◆[/] {escape(flagged)}")
         console.print()
+
+
+def _fitting(
+    columns: list[tuple[str, list[Text]]], label_width: int, width: int
+) -> list[list[tuple[str, list[Text]]]]:
+    """The site columns in as few runs as fit `width` beside the criterion column, the runs
+    as even in length as they can be (a column takes its cells' width plus 3 for padding and
+    border); a site too wide on its own still gets a run."""
+    needs = [max(len(c) for c in cells) + 3 for _, cells in columns]
+    room = width - (1 + label_width + 3)
+    for runs in range(1, len(columns) + 1):
+        size = -(-len(columns) // runs)
+        starts = range(0, len(columns), size)
+        if all(sum(needs[i : i + size]) <= room for i in starts) or size == 1:
+            return [columns[i : i + size] for i in starts]
+    return [columns]  # no sites
 
 
 def compare_html(summary: list[dict], rows: list[dict]) -> str:
