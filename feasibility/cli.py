@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from feasibility import __version__
-from feasibility.cli_options import err, memory_limit_option, threads_option
+from feasibility.cli_options import err, memory_limit_option, threads_option, working
 from feasibility.errors import FeasibilityError
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ def run(
         )
     started = time.perf_counter()
     console = Console()
-    with err.status("loading trials", spinner="dots") as status:
+    with working("loading trials") as step:
         report = run_feasibility(
             extract,
             list(trial_paths),
@@ -205,7 +205,7 @@ def run(
             forecast=forecast,
             spark_master=spark_master if engine == "spark" else None,
             check_duplicates=check_duplicates,
-            progress=lambda message: status.update(escape(message)),
+            progress=step,
         )
     if not quiet:
         from feasibility.reports.terminal import print_report
@@ -325,7 +325,7 @@ def synth(patients: int, sites: int, seed: int, out: Path, as_of: date, sort_row
     from feasibility.synth import generate
 
     started = time.perf_counter()
-    with err.status(f"generating {patients:,} patients", spinner="dots") as status:
+    with working(f"generating {patients:,} patients") as step:
         rows = generate(
             out,
             patients=patients,
@@ -333,7 +333,7 @@ def synth(patients: int, sites: int, seed: int, out: Path, as_of: date, sort_row
             seed=seed,
             as_of=as_of,
             sort_rows=sort_rows,
-            progress=lambda message: status.update(escape(message)),
+            progress=step,
         )
     err.print(
         f"{rows:,} rows for {patients:,} patients written to {out} ({time.perf_counter() - started:.1f} s)"

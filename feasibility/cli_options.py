@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
 import click
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 # stderr carries paths, ids and messages that are the user's text: never read as markup,
 # and never broken across lines (a wrapped path cannot be copied)
@@ -15,3 +19,17 @@ threads_option = click.option(
 memory_limit_option = click.option(
     "--memory-limit", help="DuckDB memory limit, e.g. 4GB (DuckDB spills beyond it)."
 )
+
+
+@contextmanager
+def working(first_step: str) -> Iterator[Callable[[str], None]]:
+    """A spinner on stderr naming the running step, with the time since the command began
+    (a large extract takes minutes); yields the function that names the next step. Nothing
+    is drawn, and nothing is left behind, when stderr is not a terminal."""
+    if not err.is_terminal:  # rich would still end its display with an empty line
+        yield lambda step: None
+        return
+    columns = (SpinnerColumn(), TextColumn("{task.description}", markup=False), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task(first_step, total=None)
+        yield lambda step: progress.update(task, description=step)

@@ -3,6 +3,7 @@ no report folder left behind."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +48,10 @@ def test_good_extract_runs(tmp_path):
     proc = run_on(tmp_path, write_extract(good_rows(), tmp_path / "x.parquet"), "-q")
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "report" / "report.json").is_file()
+    # in a log (stderr not a terminal) no spinner is drawn and no empty line left behind
+    assert re.fullmatch(
+        rf"report written to {re.escape(str(tmp_path / 'report'))}/ \(\d+\.\d s\)\n", proc.stderr
+    )
 
 
 def test_missing_file(tmp_path):

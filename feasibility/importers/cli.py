@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from feasibility.cli_options import err, memory_limit_option, threads_option
+from feasibility.cli_options import err, memory_limit_option, threads_option, working
 
 if TYPE_CHECKING:
     from feasibility.importers.common import ImportSummary
@@ -67,7 +67,7 @@ def omop(
     from feasibility.importers.omop import import_omop
 
     started = time.perf_counter()
-    with err.status("importing OMOP CDM", spinner="dots"):
+    with working("importing OMOP CDM"):
         summary = import_omop(
             source, out, index=index, schema=schema, threads=threads, memory_limit=memory_limit
         )
@@ -94,6 +94,6 @@ def mimic_iv(
     from feasibility.importers.mimic import import_mimic
 
     started = time.perf_counter()
-    with err.status("importing MIMIC-IV", spinner="dots"):
+    with working("importing MIMIC-IV"):
         summary = import_mimic(hosp, out, loinc_map=loinc_map, threads=threads, memory_limit=memory_limit)
     _print(summary, started, quiet)
