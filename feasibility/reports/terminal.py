@@ -17,6 +17,7 @@ COLUMNS = (
     ("eligible", "right"),
     ("potential", "right"),
 )
+COUNTS = ("passed", "failed", "unknown", "eligible", "potentially_eligible")  # a step's, in COLUMNS
 TEXT_WIDTH, MIN_TEXT_WIDTH = 60, 20  # the criterion's text, beside its counts
 
 
@@ -104,10 +105,8 @@ def print_report(report: dict, console: Console, *, site: str = "ALL") -> None:
             kind = {"inclusion": "inc", "exclusion": "exc", "base": ""}[step["kind"]]
             if c is not None and not c["assessable"]:
                 kind += " n/a"
-            counts = ("passed", "failed", "unknown", "eligible", "potentially_eligible")
-            rows.append(
-                [str(step["step"]), escape(step["criterion_id"]), kind, *(_n(step[key], k) for key in counts)]
-            )
+            counts = [_n(step[key], k) for key in COUNTS]
+            rows.append([str(step["step"]), step["criterion_id"], kind, *counts])
             # the protocol's line breaks would make a row of several lines: one line, cut short
             texts_shown.append(" ".join(c["text"].split()) if c else "all patients")
             styles.append("dim" if c is not None and not c["assessable"] else None)
@@ -121,7 +120,8 @@ def print_report(report: dict, console: Console, *, site: str = "ALL") -> None:
         if with_text:
             table.add_column("text", justify="left", no_wrap=True, max_width=room)
         for row, text, style in zip(rows, texts_shown, styles, strict=True):
-            table.add_row(*row, *([Text(text, overflow="ellipsis")] if with_text else []), style=style)
+            cells = [Text(cell) for cell in row]  # plain text: a criterion id is never markup
+            table.add_row(*cells, *([Text(text, overflow="ellipsis")] if with_text else []), style=style)
         console.print(table)
         if len(trial["sites"]) > 2:
             sites = [
