@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from feasibility.reports.html import STYLE, _chart, _esc
+from feasibility.reports.terminal import table_width
 
 COLUMNS = (
     "trial_id",
@@ -81,18 +82,19 @@ def print_compare(summary: list[dict], rows: list[dict], console: Console) -> No
             cells += [Text(_n(site["eligible"])), Text(_n(site["potentially_eligible"]))]
             columns.append((site["site_id"], cells))
         label_width = max(len("criterion"), *(len(label) for label in labels))
-        chunks = _fitting(columns, label_width, console.width)
-        for i, chunk in enumerate(chunks):
-            part = f" (table {i + 1} of {len(chunks)})" if len(chunks) > 1 else ""
+        widths = [max(len(c) for c in cells) for _, cells in columns]
+        runs = _fitting(widths, label_width, console.width)
+        for i, run in enumerate(runs):
+            part = f" (table {i + 1} of {len(runs)})" if len(runs) > 1 else ""
             # above the table, not its title: a narrow table would wrap its title
             console.print(f"[bold]{escape(trial)}[/]: share of remaining patients lost at each step{part}")
             table = Table()
             table.add_column("criterion", no_wrap=True, min_width=label_width)
-            for site_id, cells in chunk:
+            for j in run:
                 # the cells never wrap; a long site name wraps in its heading instead
-                table.add_column(Text(site_id), justify="right", min_width=max(len(c) for c in cells))
+                table.add_column(Text(columns[j][0]), justify="right", min_width=widths[j])
             for k, label in enumerate(labels):
-                table.add_row(label, *(cells[k] for _, cells in chunk))
+                table.add_row(label, *(columns[j][1][k] for j in run))
             console.print(table)
         for r in rows:
             if r["trial_id"] == trial and r["flag"]:
@@ -101,20 +103,17 @@ def print_compare(summary: list[dict], rows: list[dict], console: Console) -> No
         console.print()
 
 
-def _fitting(
-    columns: list[tuple[str, list[Text]]], label_width: int, width: int
-) -> list[list[tuple[str, list[Text]]]]:
-    """The site columns in as few runs as fit `width` beside the criterion column, the runs
-    as even in length as they can be (a column takes its cells' width plus 3 for padding and
-    border); a site too wide on its own still gets a run."""
-    needs = [max(len(c) for c in cells) + 3 for _, cells in columns]
-    room = width - (1 + label_width + 3)
-    for runs in range(1, len(columns) + 1):
-        size = -(-len(columns) // runs)
-        starts = range(0, len(columns), size)
-        if all(sum(needs[i : i + size]) <= room for i in starts) or size == 1:
-            return [columns[i : i + size] for i in starts]
-    return [columns]  # no sites
+def _fitting(widths: list[int], label_width: int, width: int) -> list[range]:
+    """The site columns (of these widths) in as few runs as fit `width` beside the
+    criterion column, the runs as even in length as they can be; a site too wide on its
+    own still gets a run."""
+    n = len(widths)
+    for runs in range(1, n + 1):
+        size = -(-n // runs)
+        starts = range(0, n, size)
+        if size == 1 or all(table_width([label_width, *widths[i : i + size]]) <= width for i in starts):
+            return [range(i, min(i + size, n)) for i in starts]
+    return [range(0)]  # no sites
 
 
 def compare_html(summary: list[dict], rows: list[dict]) -> str:

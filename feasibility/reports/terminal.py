@@ -21,6 +21,12 @@ COUNTS = ("passed", "failed", "unknown", "eligible", "potentially_eligible")  # 
 TEXT_WIDTH, MIN_TEXT_WIDTH = 60, 20  # the criterion's text, beside its counts
 
 
+def table_width(widths: list[int]) -> int:
+    """Characters a rich Table with the default box takes for columns of these content
+    widths: its left border, then per column two spaces of padding and a border."""
+    return 1 + sum(w + 3 for w in widths)
+
+
 def _n(value, min_cell: int) -> str:
     return f"<{min_cell}" if value is None else f"{value:,}"
 
@@ -111,9 +117,9 @@ def print_report(report: dict, console: Console, *, site: str = "ALL") -> None:
             texts_shown.append(" ".join(c["text"].split()) if c else "all patients")
             styles.append("dim" if c is not None and not c["assessable"] else None)
         # the counts are never cut short: only the text column gives way, and goes when it
-        # would be too narrow to read (each column takes 3 characters of padding and border)
+        # would be too narrow to read
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, (h, _) in enumerate(COLUMNS)]
-        room = min(TEXT_WIDTH, console.width - sum(widths) - 3 * len(widths) - 4)
+        room = min(TEXT_WIDTH, console.width - table_width([*widths, 0]))
         with_text = room >= MIN_TEXT_WIDTH
         for (header, justify), width in zip(COLUMNS, widths, strict=True):
             table.add_column(header, justify=justify, no_wrap=True, min_width=width)
