@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -121,3 +122,29 @@ def test_criteria_csv_and_order(tmp_path):
         run_feasibility(
             str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=tmp_path / "r2", order="nope"
         )
+
+
+def test_report_schema_documents_every_field_a_run_writes(tmp_path):
+    """docs/report-schema.md is what sites' tooling is written against: every data-quality
+    count, run option, site field and CSV column a run writes must be named there."""
+    extract = write_extract(_rows(), tmp_path / "x.parquet")
+    report = run_feasibility(
+        str(extract),
+        [REPO / "tests/fixtures/trials/small.yaml"],
+        out=tmp_path / "r",
+        check_duplicates=True,
+    )
+    documented = set(re.findall(r"[a-z_]+", (REPO / "docs/report-schema.md").read_text()))
+    site = report["trials"][0]["sites"][0]
+    names = {
+        *report["data_quality"]["counts"],
+        *report["data_quality"],
+        *report["provenance"]["options"],
+        *site,
+        *site["criteria"][0],
+        *site["waterfall"][0],
+    }
+    for table in ("waterfall.csv", "criteria.csv"):
+        names.update(next(csv.reader(io.StringIO((tmp_path / "r" / table).read_text()))))
+    assert "duplicate_rows" in names
+    assert sorted(names - documented) == []
