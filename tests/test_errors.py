@@ -172,6 +172,11 @@ YAML_CASES = [
         "id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x}\n",
         ["trial.yaml:3", "has no rule", "assessable: false"],
     ),
+    (
+        "id: T\ncriteria:\n  - {id: a, kind: exclusoin, text: x, rule: {sex: F}}\n",
+        ["trial.yaml:3", "not `exclusoin`", "`kind: exclusion`"],
+    ),
+    ("id: T\ncriteria: []\n", ["trial.yaml:2", "has no criteria", "fix: list the protocol's criteria"]),
 ]
 
 

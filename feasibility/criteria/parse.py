@@ -461,7 +461,7 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
             raise TrialError(
                 f"`kind` must be inclusion or exclusion, not `{kind}`",
                 where=item.where("kind"),
-                fix="write `kind: inclusion`",
+                fix="write `kind: inclusion` or `kind: exclusion`",
             )
         text = str(require(item, "text", f"criterion `{cid}`")).strip()
         assessable = item.get("assessable", True)
@@ -486,7 +486,11 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
         rule = parser.parse(item["rule"], item.where("rule"))
         criteria.append(Criterion(cid, kind, text, rule, None, item.get("note")))
     if not criteria:
-        raise TrialError("the trial has no criteria", where=data.where("criteria"))
+        raise TrialError(
+            "the trial has no criteria",
+            where=data.where("criteria"),
+            fix="list the protocol's criteria, each with id, kind and text (docs/criteria-language.md)",
+        )
     source = data.get("source") or ()
     return Trial(
         id=trial_id,
