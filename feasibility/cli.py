@@ -277,6 +277,7 @@ def show(trial: str, trial_paths: tuple[Path, ...]) -> None:
     type=click.Choice(["duckdb", "spark", "trino", "postgres"]),
     default="duckdb",
     show_default=True,
+    help="SQL dialect to render; a construct the dialect cannot express is an error.",
 )
 @click.option("--trial", "trial_id", help="Only this trial (default: all).")
 @trials_option
@@ -306,10 +307,20 @@ def sql(
 
 
 @cli.command()
-@click.option("--patients", type=click.IntRange(min=1), default=2000, show_default=True)
-@click.option("--sites", type=click.IntRange(min=1), default=3, show_default=True)
-@click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--out", type=click.Path(path_type=Path), required=True)
+@click.option(
+    "--patients", type=click.IntRange(min=1), default=2000, show_default=True, help="Patients to generate."
+)
+@click.option(
+    "--sites",
+    type=click.IntRange(min=1),
+    default=3,
+    show_default=True,
+    help="Sites the patients are spread over.",
+)
+@click.option(
+    "--seed", type=int, default=42, show_default=True, help="The same seed and options give the same rows."
+)
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="Parquet file to write.")
 @click.option(
     "--as-of", callback=_parse_date, default="2025-06-30", show_default=True, help="The extract's last date."
 )
