@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 
 class FeasibilityError(Exception):
     """A problem with the user's input, reported as one line and a non-zero exit.
@@ -38,10 +40,25 @@ _DUCKDB_PREFIXES = (
 )
 
 
+# Where database engines print the data value that failed: `convert string 'x'`, `value
+# out of range: "x"`, `with value x`, `Date out of range: x`, Spark's `The value 'x'`.
+_QUOTED_VALUE = re.compile(r"""(?i)\b(string|value|input|out of range:)\s+(['"]).*?\2""")
+_BARE_VALUE = re.compile(r"""(?i)\b(with value|out of range:)\s+(?=[^\s'"(])\S+""")
+WITHHELD = "(value withheld)"
+
+
+def withhold_values(message: str) -> str:
+    """`message` with the data values a database quotes in it replaced: an error about the
+    extract names its file and column, never a patient's value."""
+    for pattern in (_QUOTED_VALUE, _BARE_VALUE):
+        message = pattern.sub(lambda m: f"{m[1]} {WITHHELD}", message)
+    return message
+
+
 def short_message(error: Exception, limit: int = 160) -> str:
-    """The first line of a database error, without DuckDB's class prefix, for a one-line
-    message (the file names DuckDB adds are the user's own)."""
+    """The first line of a database error, without DuckDB's class prefix and with any data
+    value withheld, for a one-line message (the file names DuckDB adds are the user's own)."""
     message = str(error).splitlines()[0] if str(error) else type(error).__name__
     for prefix in _DUCKDB_PREFIXES:
         message = message.removeprefix(prefix)
-    return message[:limit]
+    return withhold_values(message)[:limit]

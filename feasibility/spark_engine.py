@@ -39,7 +39,7 @@ from feasibility.engine import (
     evaluate,
     histogram_columns,
 )
-from feasibility.errors import ExtractError, FeasibilityError
+from feasibility.errors import ExtractError, FeasibilityError, withhold_values
 from feasibility.extract.source import events_query, inspect_extract
 
 if TYPE_CHECKING:
@@ -363,4 +363,4 @@ def _short(error: BaseException, limit: int = 200) -> str:
     if not message.strip():
         message = str(getattr(error, "desc", None) or error) or type(error).__name__
     first = message.strip().splitlines()[0] if message.strip() else type(error).__name__
-    return _JAVA_CLASS.sub(r"\1", first)[:limit]
+    return withhold_values(_JAVA_CLASS.sub(r"\1", first))[:limit]

@@ -219,6 +219,79 @@ def test_failed_run_keeps_the_previous_report(tmp_path):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
 
 
+def _folder_of_two(tmp_path: Path, first: pl.DataFrame, second: pl.DataFrame) -> Path:
+    folder = tmp_path / "extract"
+    folder.mkdir()
+    first.write_parquet(folder / "a.parquet")
+    second.write_parquet(folder / "b.parquet")
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("change", "fragments"),
+    [
+        (
+            lambda df: df.with_columns(pl.col("birth_year").cast(pl.Utf8)),
+            ["b.parquet", "`birth_year` is VARCHAR here but INTEGER in a.parquet"],
+        ),
+        (
+            lambda df: df.drop("ref_high"),
+            ["b.parquet", "`ref_high` is missing here but present in a.parquet"],
+        ),
+        (
+            lambda df: df.with_columns(pl.col("start_date").alias("index_date")),
+            ["b.parquet", "`index_date` is here but not in a.parquet"],
+        ),
+    ],
+)
+def test_files_of_one_extract_must_agree_on_contract_columns(tmp_path, change, fragments):
+    # DuckDB would read b.parquet with a.parquet's schema: casting its values, filling a
+    # missing column with NULLs, or dropping b's index dates without a word
+    rows = frame(good_rows()).drop("index_date")
+    folder = _folder_of_two(tmp_path, rows, change(rows))
+    line = assert_one_line_error(run_on(tmp_path, folder), *fragments, "same columns and types")
+    assert not (tmp_path / "report").exists()
+    assert "1980" not in line
+
+
+def test_files_of_one_extract_may_differ_outside_the_contract(tmp_path):
+    rows = frame(good_rows())
+    folder = _folder_of_two(tmp_path, rows, rows.with_columns(pl.lit("B2").alias("ward")))
+    proc = run_on(tmp_path, folder, "-q")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_database_errors_never_show_a_data_value():
+    import duckdb
+
+    from feasibility.errors import short_message, withhold_values
+
+    con = duckdb.connect()
+    failing = {
+        "SELECT CAST('19x1977' AS INTEGER)": "19x1977",
+        "SELECT CAST('2024-13-45' AS DATE)": "2024-13-45",
+        "SELECT CAST('2024-01-01 25:00' AS TIMESTAMP)": "25:00",
+        "SELECT CAST(98765432101 AS INTEGER)": "98765432101",
+        "SELECT make_date(20245, 13, 1)": "20245",
+    }
+    for sql, value in failing.items():
+        with pytest.raises(duckdb.Error) as raised:
+            con.execute(sql)
+        assert value in str(raised.value)  # DuckDB does print it...
+        message = short_message(raised.value)
+        assert value not in message and "(value withheld)" in message, message  # ...we do not
+    spark = '[CAST_INVALID_INPUT] The value \'P0042\' of the type "STRING" cannot be cast to "INT"'
+    assert withhold_values(spark) == (
+        '[CAST_INVALID_INPUT] The value (value withheld) of the type "STRING" cannot be cast to "INT"'
+    )
+    # the file and column names around a value are the user's own and stay
+    read = 'Error while reading file "x/b.parquet": failed to cast column "birth_year": Could not convert string \'19x1\' to INT32'
+    assert withhold_values(read) == (
+        'Error while reading file "x/b.parquet": failed to cast column "birth_year": '
+        "Could not convert string (value withheld) to INT32"
+    )
+
+
 def test_extra_columns_are_ignored(tmp_path):
     rows = [{**r, "ward": "B2"} for r in good_rows()]
     path = tmp_path / "x.parquet"

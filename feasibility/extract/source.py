@@ -101,14 +101,46 @@ def resolve_files(spec: str) -> tuple[Path, ...]:
 
 
 def _describe(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str) -> dict[str, str]:
+    """The extract's columns and types. Every file is described from its own footer: DuckDB
+    reads several files with the first one's schema and casts the others to it, so a file
+    with other types would only fail mid-run, on a value, and a contract column only some
+    files have would be dropped from the others or filled with NULLs unseen. Columns outside
+    the contract are never read, so they may differ."""
+    schemas = [_describe_file(con, f, str(f) if len(files) > 1 else label) for f in files]
+    contract = {c.name for c in COLUMNS}
+    first = {c: t for c, t in schemas[0].items() if c in contract}
+    for f, full in zip(files[1:], schemas[1:], strict=True):
+        schema = {c: t for c, t in full.items() if c in contract}
+        if schema == first:
+            continue
+        name = files[0].name
+        missing = [c for c in first if c not in schema]
+        extra = [c for c in schema if c not in first]
+        retyped = [c for c in first if c in schema and schema[c] != first[c]]
+        if missing:
+            problem = f"column `{missing[0]}` is missing here but present in {name}"
+        elif extra:
+            problem = f"column `{extra[0]}` is here but not in {name}"
+        else:
+            c = retyped[0]
+            problem = f"column `{c}` is {schema[c]} here but {first[c]} in {name}"
+        raise ExtractError(
+            problem,
+            where=str(f),
+            fix="all files of one extract must have the same columns and types; export them alike",
+        )
+    return schemas[0]
+
+
+def _describe_file(con: duckdb.DuckDBPyConnection, file: Path, label: str) -> dict[str, str]:
     try:
-        rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [[str(f) for f in files]]).fetchall()
+        rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(file)]).fetchall()
     except duckdb.Error as e:
-        first = short_message(e)
-        hint = "is it a parquet file? re-export it, or check it is not truncated"
-        if "schema" in first.lower() or "union_by_name" in first.lower():
-            hint = "all files of one extract must have the same columns"
-        raise ExtractError(f"cannot read as parquet ({first})", where=label, fix=hint) from None
+        raise ExtractError(
+            f"cannot read as parquet ({short_message(e)})",
+            where=label,
+            fix="is it a parquet file? re-export it, or check it is not truncated",
+        ) from None
     return {name: str(dtype).upper() for name, dtype, *_ in rows}
 
 
