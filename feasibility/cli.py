@@ -212,6 +212,13 @@ def run(
 
         print_report(report, console)
     err.print(f"report written to {out}/ ({time.perf_counter() - started:.1f} s)")
+    sites = [s["site_id"] for s in report["trials"][0]["sites"][1:]]
+    if ctx.get_parameter_source("site") is not click.core.ParameterSource.DEFAULT and site not in sites:
+        # --site only names rows without a site_id: without a word, a user would take the
+        # report for one labelled with the name they gave
+        err.print(
+            f"note: --site {site} names only rows without a site_id; this extract's sites: {', '.join(sites)}"
+        )
     if patient_list is not None:
         err.print(f"patient list written to {patient_list} (site use only: do not share)")
 
@@ -369,8 +376,9 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     sites, loaded = collect(list(reports))
     rows = compare_rows(sites, loaded)
     totals = summary(sites)
-    print_compare(totals, rows, Console())
+    # written before printing, so that `feasibility compare … | head` still leaves the files
     write_directory(out, {"compare.csv": compare_csv(rows), "compare.html": compare_html(totals, rows)})
+    print_compare(totals, rows, Console())
     err.print(f"comparison written to {out}/")
 
 

@@ -108,3 +108,21 @@ def test_not_a_report(tmp_path):
     (tmp_path / "report.json").write_text("{}")
     with pytest.raises(FeasibilityError, match="not a feasibility report"):
         collect([tmp_path])
+
+
+def test_files_are_written_when_the_reader_of_stdout_goes_away(three_reports, tmp_path):
+    # `feasibility compare … | head`: the pipe closes before the tables are printed, and
+    # the comparison files must be there all the same
+    import subprocess
+    import sys
+
+    out = tmp_path / "cmp"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "feasibility", "compare", *map(str, three_reports), "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    proc.stdout.close()  # closed before the child has started printing
+    _, stderr = proc.communicate(timeout=120)
+    assert b"Traceback" not in stderr
+    assert {p.name for p in out.iterdir()} == {"compare.csv", "compare.html"}

@@ -3,6 +3,7 @@ no report folder left behind."""
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -52,6 +53,18 @@ def test_good_extract_runs(tmp_path):
     assert re.fullmatch(
         rf"report written to {re.escape(str(tmp_path / 'report'))}/ \(\d+\.\d s\)\n", proc.stderr
     )
+
+
+def test_site_option_ignored_by_an_extract_with_sites_says_so(tmp_path):
+    named = [{**r, "site_id": "S1"} for r in good_rows()]
+    proc = run_on(tmp_path, write_extract(named, tmp_path / "named.parquet"), "-q", "--site", "MINE")
+    assert proc.returncode == 0, proc.stderr
+    assert "note: --site MINE names only rows without a site_id; this extract's sites: S1" in proc.stderr
+    # where rows have no site_id, --site is their site and there is nothing to say
+    proc = run_on(tmp_path, write_extract(good_rows(), tmp_path / "bare.parquet"), "-q", "--site", "MINE")
+    assert proc.returncode == 0 and "note:" not in proc.stderr, proc.stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert [s["site_id"] for s in report["trials"][0]["sites"]] == ["ALL", "MINE"]
 
 
 def test_missing_file(tmp_path):
@@ -132,7 +145,6 @@ def test_two_sexes_is_a_counted_warning(tmp_path):
     rows = good_rows() + [{**good_rows()[1], "sex": "M"}]
     proc = run_on(tmp_path, write_extract(rows, tmp_path / "x.parquet"), "--min-cell", "0")
     assert proc.returncode == 0, proc.stderr
-    import json
 
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["data_quality"]["counts"]["patients_with_two_sexes"] == 1
@@ -301,7 +313,6 @@ def test_extra_columns_are_ignored(tmp_path):
 
 
 def test_data_quality_warnings_are_counted(tmp_path):
-    import json
 
     rows = person("p1", sex="F", birth_year=1980) + [
         event("p1", "diagnosis", "ICD10CM", "M32.14", "1975-01-01"),  # before birth
@@ -341,7 +352,6 @@ def test_data_quality_warnings_are_counted(tmp_path):
 
 
 def test_duplicate_rows_are_counted_only_when_asked(tmp_path):
-    import json
 
     row = event("p1", "lab", "LOINC", "1742-6", "2024-11-01", value_num=20, unit="U/L")
     extract = write_extract([*person("p1", sex="F", birth_year=1980), row, row], tmp_path / "x.parquet")
