@@ -515,6 +515,15 @@ def test_atc_without_concept_ancestor(tmp_path):
     assert atc.select("patient_id", "code").rows() == [("2", "H02AB06")]
 
 
+@pytest.mark.skipif(not SYNTHEA.is_dir(), reason="shared Synthea27Nj data not present")
+def test_same_database_gives_the_same_file(tmp_path):
+    # rows are ordered by every column: a site can hash its extract and compare
+    first, again = tmp_path / "a.parquet", tmp_path / "b.parquet"
+    import_omop(SYNTHEA, first, threads=2)
+    import_omop(SYNTHEA, again, threads=2)
+    assert first.read_bytes() == again.read_bytes()
+
+
 def test_cli(tmp_path):
     src = _tiny_cdm(tmp_path / "cdm")
     out = tmp_path / "out" / "x.parquet"

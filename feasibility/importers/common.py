@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+from sqlglot import exp
 
 from feasibility.errors import FeasibilityError, short_message
 from feasibility.resources import sql_text
@@ -64,10 +66,34 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
     from feasibility.engine import connect as engine_connect
 
     con = engine_connect(RunOptions(threads=threads, memory_limit=memory_limit))
-    for statement in sql_text("import_macros.sql").split(";"):
-        if statement.strip():
-            con.execute(statement)
+    run_sql_file(con, "import_macros.sql")
     return con
+
+
+def build_extract(
+    con: duckdb.DuckDBPyConnection, mapping: str, quality: str, source: str, what: str, out: Path
+) -> ImportSummary:
+    """Run the importer's mapping (a file of `sql/` that defines the view `extract_rows` over
+    the shaped source views), write the extract to `out`, and return its summary with the
+    counts of the `quality` query. `what` names the source in messages (e.g. OMOP CDM)."""
+    try:
+        run_sql_file(con, mapping)
+    except duckdb.Error as e:
+        raise FeasibilityError(
+            f"cannot read the {what} tables ({short_message(e)})",
+            where=source,
+            fix=f"check the tables are complete {what} exports",
+        ) from None
+    summary = ImportSummary(source=source, out=out)
+    write_extract(con, "extract_rows", out)
+    summarise_written(con, out, summary)
+    summary.counts = fetch_counts(con, sql_text(quality))
+    return summary
+
+
+def run_sql_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
+    """Run the statements of a fixed SQL file in `sql/`, in order."""
+    con.execute(sql_text(name))
 
 
 def require_dir(path: Path, what: str) -> Path:
@@ -97,21 +123,23 @@ def find_table_file(folder: Path, name: str) -> Path | None:
     return None
 
 
-def reader_sql(path: Path) -> str:
+def reader(path: Path) -> exp.Expression:
     """A DuckDB table function reading `path`. CSV is read as text (codes keep leading zeros;
     the importers cast what they use)."""
-    quoted = str(path).replace("'", "''")
     if path.is_dir():
-        return f"read_parquet('{quoted}/*.parquet')"
+        return exp.func("read_parquet", exp.Literal.string(f"{path}/*.parquet"))
     if path.name.lower().endswith(".parquet"):
-        return f"read_parquet('{quoted}')"
-    return f"read_csv('{quoted}', header = true, all_varchar = true)"
+        return exp.func("read_parquet", exp.Literal.string(str(path)))
+    options = [exp.EQ(this=exp.column(o), expression=exp.true()) for o in ("header", "all_varchar")]
+    return exp.func("read_csv", exp.Literal.string(str(path)), *options)
 
 
-def create_view(con: duckdb.DuckDBPyConnection, view: str, source_sql: str, label: str) -> list[str]:
-    """CREATE the view and read its header; a file DuckDB cannot read is a one-line error."""
+def create_view(con: duckdb.DuckDBPyConnection, view: str, source: exp.Expression, label: str) -> list[str]:
+    """CREATE the view over `source` (a table or table function) and read its header; a file
+    DuckDB cannot read is a one-line error. Returns the column names, lower-cased."""
     try:
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS SELECT * FROM {source_sql}")
+        query = exp.select("*").from_(source)
+        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {query.sql(dialect='duckdb')}")
         cols = [r[0].lower() for r in con.execute(f"DESCRIBE {view}").fetchall()]
         con.execute(f"SELECT * FROM {view} LIMIT 1").fetchall()
     except duckdb.Error as e:
@@ -123,9 +151,28 @@ def create_view(con: duckdb.DuckDBPyConnection, view: str, source_sql: str, labe
     return cols
 
 
-def write_extract(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None:
-    """Write `query` (which yields the extract's columns) to `out` as parquet: first to a
-    temporary file beside it, then renamed, so a failed import never leaves half a file."""
+def shaped_view(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    source: str | None,
+    present: Collection[str],
+    columns: Sequence[str],
+) -> None:
+    """The view `view` with exactly `columns`: those of the view `source` it has, NULL text
+    for the others, and no rows when there is no source. The importers' fixed SQL reads these
+    views, so whether a site exported a table or an optional column is decided here, once."""
+    select = [
+        exp.column(c) if source is not None and c in present else exp.cast(exp.null(), "VARCHAR").as_(c)
+        for c in columns
+    ]
+    query = exp.select(*select)
+    query = query.from_(source) if source is not None else query.where(exp.false())
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {query.sql(dialect='duckdb')}")
+
+
+def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path) -> None:
+    """Write the view `view` (which has the extract's columns) to `out` as parquet: first to
+    a temporary file beside it, then renamed, so a failed import never leaves half a file."""
     out = out.resolve()
     if out.is_dir():
         raise FeasibilityError(
@@ -141,11 +188,8 @@ def write_extract(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None
         ) from None
     tmp = Path(tmp_name)
     try:
-        select = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in EXTRACT_COLUMNS)
-        escaped = str(tmp).replace("'", "''")
-        con.execute(
-            f"COPY (SELECT {select} FROM ({query})) TO '{escaped}' (FORMAT parquet, COMPRESSION zstd)"
-        )
+        rows = exp.select(*[exp.cast(exp.column(c), t).as_(c) for c, t in EXTRACT_COLUMNS]).from_(view)
+        con.sql(rows.sql(dialect="duckdb")).write_parquet(str(tmp), compression="zstd")
         os.replace(tmp, out)
     except duckdb.OutOfMemoryException:
         raise FeasibilityError(
@@ -169,12 +213,12 @@ def write_extract(con: duckdb.DuckDBPyConnection, query: str, out: Path) -> None
 
 
 def summarise_written(con: duckdb.DuckDBPyConnection, out: Path, summary: ImportSummary) -> None:
-    path = str(out.resolve()).replace("'", "''")
-    rows = con.execute(f"SELECT domain, count(*) FROM read_parquet('{path}') GROUP BY domain").fetchall()
+    path = str(out.resolve())
+    rows = con.execute("SELECT domain, count(*) FROM read_parquet(?) GROUP BY domain", [path]).fetchall()
     summary.rows_by_domain = {d: int(n) for d, n in rows}
     summary.rows = sum(summary.rows_by_domain.values())
     summary.patients = int(
-        con.execute(f"SELECT count(DISTINCT patient_id) FROM read_parquet('{path}')").fetchall()[0][0]
+        con.execute("SELECT count(DISTINCT patient_id) FROM read_parquet(?)", [path]).fetchall()[0][0]
     )
 
 

@@ -2,8 +2,9 @@
 
 Reads the hosp tables (`patients`, `admissions`, `diagnoses_icd`, `labevents`,
 `prescriptions`, and `procedures_icd` when present) as CSV, gzipped CSV or parquet, and the
-MIT-LCP mimic-code lab map `d_labitems_to_loinc.csv` (lab `itemid` -> LOINC). Everything is
-one DuckDB pass over the raw files; nothing loops over rows in Python.
+MIT-LCP mimic-code lab map `d_labitems_to_loinc.csv` (lab `itemid` -> LOINC). This module finds
+the files and shapes them into views; the mapping is the fixed SQL of `sql/import_mimic.sql`,
+with the drug-name tables below given to it as data. Nothing loops over rows in Python.
 
 Mapping (see docs/importing.md):
 - patients: sex from `gender`; birth_year = anchor_year - anchor_age (MIMIC caps ages above
@@ -23,17 +24,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+import polars as pl
+from sqlglot import exp
+
 from feasibility.errors import FeasibilityError
 from feasibility.importers.common import (
     ImportSummary,
+    build_extract,
     connect,
     create_view,
-    fetch_counts,
     find_table_file,
-    reader_sql,
+    reader,
     require_dir,
-    summarise_written,
-    write_extract,
+    shaped_view,
 )
 
 REQUIRED = ("patients", "admissions", "diagnoses_icd", "labevents", "prescriptions")
@@ -145,14 +149,6 @@ LOCAL_WORDS = (
 )
 
 
-def _sql_list(values) -> str:
-    return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
-
-
-def _drug_map_values() -> str:
-    return ", ".join(f"('{name}', '{atc}')" for name, atc in DRUG_ATC)
-
-
 def default_map_path(given: Path) -> Path | None:
     """DIR/../mimic_code_concept_map or DIR/mimic_code_concept_map, DIR as the user gave it."""
     for folder in (given.parent / "mimic_code_concept_map", given / "mimic_code_concept_map"):
@@ -219,22 +215,16 @@ def import_mimic(
                     where=str(hosp),
                     fix=f"the hosp folder needs {name}.csv.gz (or .csv, .parquet)",
                 )
-            columns[name] = create_view(con, f"src_{name}", reader_sql(path), str(path))
+            columns[name] = create_view(con, f"src_{name}", reader(path), str(path))
         _check_columns(columns, hosp)
-        itemid_col, loinc_col, vocab_col = _map_columns(con, loinc_map)
-        vocab_filter = f"AND upper(trim({vocab_col})) = 'LOINC'" if vocab_col else ""
-        con.execute(f"""
-            CREATE TEMP TABLE lab_map AS
-            SELECT to_id({itemid_col}) AS itemid, min(to_text({loinc_col})) AS loinc
-            FROM lab_map_src
-            WHERE to_id({itemid_col}) IS NOT NULL AND to_text({loinc_col}) IS NOT NULL {vocab_filter}
-            GROUP BY 1
-        """)
-        _build(con, "procedures_icd" in columns)
-        summary = ImportSummary(source=str(hosp), out=out)
-        write_extract(con, "SELECT * FROM extract_rows", out)
-        summarise_written(con, out, summary)
-        summary.counts = fetch_counts(con, _QUALITY_SQL)
+        for name, needed in _NEEDED.items():
+            source = f"src_{name}" if name in columns else None
+            shaped_view(con, f"mimic_{name}", source, columns.get(name, ()), needed)
+        _lab_map_view(con, loinc_map)
+        _register_drug_tables(con)
+        summary = build_extract(
+            con, "import_mimic.sql", "import_mimic_quality.sql", str(hosp), "MIMIC-IV hosp", out
+        )
         summary.notes.append(f"lab codes mapped with {loinc_map.name}")
         summary.notes.append(
             "MIMIC-IV data: ODbL 1.0; cite Johnson A, Bulgarelli L, Pollard T, "
@@ -285,8 +275,11 @@ def _check_columns(columns: dict[str, list[str]], hosp: Path) -> None:
                 )
 
 
-def _map_columns(con, loinc_map: Path) -> tuple[str, str, str | None]:
-    cols = create_view(con, "lab_map_src", reader_sql(loinc_map), str(loinc_map))
+def _lab_map_view(con: duckdb.DuckDBPyConnection, loinc_map: Path) -> None:
+    """The view `mimic_lab_map(itemid, loinc, vocabulary)` over mimic-code's map, whose
+    column names differ between its versions (an older one has no vocabulary column: its codes
+    are all LOINC)."""
+    cols = create_view(con, "lab_map_src", reader(loinc_map), str(loinc_map))
     itemid = next((c for c in cols if c.startswith("itemid")), None)
     if "omop_concept_code" in cols:
         loinc, vocab = "omop_concept_code", ("omop_vocabulary_id" if "omop_vocabulary_id" in cols else None)
@@ -300,166 +293,17 @@ def _map_columns(con, loinc_map: Path) -> tuple[str, str, str | None]:
             where=str(loinc_map),
             fix="pass --loinc-map PATH to mimic-code's d_labitems_to_loinc.csv",
         )
-    quote = lambda c: '"' + c.replace('"', '""') + '"'  # noqa: E731
-    return quote(itemid), quote(loinc), quote(vocab) if vocab else None
+    query = exp.select(
+        exp.column(itemid, quoted=True).as_("itemid"),
+        exp.column(loinc, quoted=True).as_("loinc"),
+        (exp.column(vocab, quoted=True) if vocab else exp.Literal.string("LOINC")).as_("vocabulary"),
+    ).from_("lab_map_src")
+    con.execute(f"CREATE OR REPLACE TEMP VIEW mimic_lab_map AS {query.sql(dialect='duckdb')}")
 
 
-def _build(con, has_procedures: bool) -> None:
-    local_words = "regexp_matches(lower(r.drug), '\\b(" + "|".join(LOCAL_WORDS) + ")')"
-    con.execute("""
-        CREATE TEMP TABLE pat AS
-        WITH p AS (
-            SELECT to_id(subject_id) AS subject_id, upper(to_text(gender)) AS gender,
-                   to_id(anchor_age) AS anchor_age, to_id(anchor_year) AS anchor_year
-            FROM src_patients WHERE to_id(subject_id) IS NOT NULL
-        ), idx AS (
-            SELECT to_id(subject_id) AS subject_id,
-                   max(CAST(TRY_CAST(dischtime AS TIMESTAMP) AS DATE)) AS index_date
-            FROM src_admissions GROUP BY 1
-        )
-        SELECT p.subject_id, CAST(p.subject_id AS VARCHAR) AS patient_id,
-               CASE WHEN p.gender IN ('F', 'M') THEN p.gender ELSE 'U' END AS sex,
-               CAST(p.anchor_year - p.anchor_age AS INTEGER) AS birth_year,
-               p.anchor_age, idx.index_date
-        FROM p LEFT JOIN idx USING (subject_id)
-    """)
-    con.execute("""
-        CREATE TEMP TABLE adm AS
-        SELECT to_id(hadm_id) AS hadm_id, to_id(subject_id) AS subject_id,
-               CAST(TRY_CAST(admittime AS TIMESTAMP) AS DATE) AS admit_date
-        FROM src_admissions
-    """)
-    con.execute("""
-        CREATE TEMP TABLE labs AS
-        SELECT to_id(l.subject_id) AS subject_id, to_id(l.itemid) AS itemid, m.loinc,
-               CAST(TRY_CAST(l.charttime AS TIMESTAMP) AS DATE) AS start_date,
-               to_num(l.valuenum) AS value_num, to_text(l.value) AS value_raw,
-               to_text(l.valueuom) AS unit,
-               to_num(l.ref_range_lower) AS ref_low, to_num(l.ref_range_upper) AS ref_high
-        FROM src_labevents l LEFT JOIN lab_map m ON m.itemid = to_id(l.itemid)
-    """)
-    con.execute("""
-        CREATE TEMP TABLE rx_raw AS
-        SELECT to_id(subject_id) AS subject_id, to_text(drug) AS drug,
-               upper(to_text(route)) AS route, to_text(ndc) AS ndc,
-               CAST(TRY_CAST(starttime AS TIMESTAMP) AS DATE) AS start_date,
-               CAST(TRY_CAST(stoptime AS TIMESTAMP) AS DATE) AS end_date,
-               to_num(dose_val_rx) AS dose, lower(to_text(dose_unit_rx)) AS dose_unit,
-               to_num(doses_per_24_hrs) AS per_day
-        FROM src_prescriptions
-    """)
-    # names are matched once per distinct drug name, not once per prescription
-    con.execute(f"""
-        CREATE TEMP TABLE drug_names AS
-        SELECT n.drug, max_by(d.atc, length(d.name)) AS atc
-        FROM (SELECT DISTINCT drug FROM rx_raw WHERE drug IS NOT NULL) AS n
-        JOIN (VALUES {_drug_map_values()}) AS d(name, atc)
-          ON regexp_matches(lower(n.drug), '\\b' || d.name || '\\b')
-        GROUP BY n.drug
-    """)
-    con.execute(f"""
-        CREATE TEMP TABLE rx AS
-        SELECT r.*, n.atc AS named_atc,
-               n.atc IS NOT NULL AND (r.route IN ({_sql_list(LOCAL_ROUTES)})
-                                      OR {local_words}) AS local_use,
-               CASE WHEN r.per_day > 0 AND r.dose >= 0 THEN r.dose * r.per_day * CASE r.dose_unit
-                    WHEN 'mg' THEN 1 WHEN 'g' THEN 1000 WHEN 'gm' THEN 1000
-                    WHEN 'mcg' THEN 0.001 WHEN 'ug' THEN 0.001 END END AS daily_mg
-        FROM rx_raw r LEFT JOIN drug_names n USING (drug)
-    """)
-    procedures = ""
-    if has_procedures:
-        procedures = """
-            UNION ALL
-            SELECT to_id(subject_id), 'procedure',
-                   CASE to_id(icd_version) WHEN 9 THEN 'ICD9PCS' WHEN 10 THEN 'ICD10PCS' END,
-                   upper(to_text(icd_code)), NULL, NULL, NULL, NULL, NULL,
-                   to_date(chartdate), NULL
-            FROM src_procedures_icd
-            WHERE to_text(icd_code) IS NOT NULL AND to_id(icd_version) IN (9, 10)
-        """
-    con.execute(f"""
-        CREATE TEMP TABLE events AS
-        SELECT subject_id, 'lab' AS domain,
-               CASE WHEN loinc IS NOT NULL THEN 'LOINC' ELSE 'MIMIC_LABITEM' END AS code_system,
-               coalesce(loinc, CAST(itemid AS VARCHAR)) AS code,
-               value_num, CASE WHEN value_num IS NULL THEN value_raw END AS value_text,
-               unit, ref_low, ref_high, start_date, CAST(NULL AS DATE) AS end_date
-        FROM labs WHERE itemid IS NOT NULL AND start_date IS NOT NULL
-        UNION ALL
-        SELECT to_id(d.subject_id), 'diagnosis',
-               CASE to_id(d.icd_version) WHEN 9 THEN 'ICD9CM' WHEN 10 THEN 'ICD10CM' END,
-               upper(to_text(d.icd_code)), NULL, NULL, NULL, NULL, NULL, a.admit_date, NULL
-        FROM src_diagnoses_icd d JOIN adm a ON a.hadm_id = to_id(d.hadm_id)
-        WHERE to_text(d.icd_code) IS NOT NULL AND to_id(d.icd_version) IN (9, 10)
-          AND a.admit_date IS NOT NULL
-        UNION ALL
-        SELECT subject_id, 'medication', 'ATC', named_atc, daily_mg, NULL,
-               CASE WHEN daily_mg IS NOT NULL THEN 'mg/d' END, NULL, NULL, start_date, end_date
-        FROM rx WHERE named_atc IS NOT NULL AND NOT local_use AND start_date IS NOT NULL
-        UNION ALL
-        SELECT subject_id, 'medication', 'NDC', ndc, daily_mg, NULL,
-               CASE WHEN daily_mg IS NOT NULL THEN 'mg/d' END, NULL, NULL, start_date, end_date
-        FROM rx WHERE ndc IS NOT NULL AND ndc NOT IN ('0', '00000000000') AND start_date IS NOT NULL
-        {procedures}
-    """)
-    con.execute("""
-        CREATE TEMP VIEW extract_rows AS
-        SELECT p.patient_id, p.sex, p.birth_year, NULL AS birth_date, p.index_date,
-               'person' AS domain, NULL AS code_system, NULL AS code, NULL AS value_num,
-               NULL AS value_text, NULL AS unit, NULL AS ref_low, NULL AS ref_high,
-               NULL AS start_date, NULL AS end_date
-        FROM pat p
-        UNION ALL
-        SELECT p.patient_id, p.sex, p.birth_year, NULL, p.index_date, e.domain, e.code_system,
-               e.code, e.value_num, e.value_text, e.unit, e.ref_low, e.ref_high, e.start_date,
-               e.end_date
-        FROM events e JOIN pat p USING (subject_id)
-        ORDER BY 1, 6, 14
-    """)
-
-
-# Each column is one count of the data-quality summary. No patient values, only counts.
-_QUALITY_SQL = """
-WITH lab_units AS (
-    SELECT itemid, count(DISTINCT unit) AS n_units, count(*) AS n
-    FROM labs WHERE value_num IS NOT NULL AND unit IS NOT NULL GROUP BY itemid
-)
-SELECT
-    (SELECT count(*) FROM pat) AS "patients",
-    (SELECT count(*) FROM pat WHERE index_date IS NULL)
-        AS "patients without a discharge (no index_date)",
-    (SELECT count(*) FROM pat WHERE anchor_age >= 90)
-        AS "patients aged over 89 (MIMIC caps anchor_age; birth year approximate)",
-    (SELECT count(*) FROM pat WHERE sex = 'U') AS "patients without F/M gender",
-    (SELECT count(*) FROM labs) AS "lab rows read",
-    (SELECT count(*) FROM labs WHERE loinc IS NULL) AS "lab rows of items not in the LOINC map",
-    (SELECT count(DISTINCT itemid) FROM labs WHERE loinc IS NULL)
-        AS "lab items not in the LOINC map",
-    (SELECT count(*) FROM labs WHERE value_num IS NULL AND value_raw IS NULL)
-        AS "lab rows without a value",
-    (SELECT count(*) FROM labs WHERE value_num IS NOT NULL AND unit IS NULL)
-        AS "lab results without a unit",
-    (SELECT count(*) FROM lab_units WHERE n_units > 1) AS "lab items reported in two or more units",
-    (SELECT coalesce(sum(n), 0) FROM lab_units WHERE n_units > 1)
-        AS "lab results of items reported in two or more units",
-    (SELECT count(*) FROM labs WHERE value_num IS NOT NULL AND ref_high IS NULL)
-        AS "lab results without an upper reference limit (ULN)",
-    (SELECT count(*) FROM labs WHERE value_num IS NOT NULL AND ref_high = 0)
-        AS "lab results with a 0 upper reference limit (ULN unusable)",
-    (SELECT count(*) FROM src_diagnoses_icd d ANTI JOIN adm a ON a.hadm_id = to_id(d.hadm_id))
-        AS "diagnoses without a dated admission (dropped)",
-    (SELECT count(*) FROM rx) AS "prescriptions read",
-    (SELECT count(*) FROM rx WHERE named_atc IS NULL)
-        AS "prescriptions whose drug name has no ATC in the importer's table",
-    (SELECT count(*) FROM rx WHERE named_atc IS NOT NULL AND local_use)
-        AS "prescriptions of a mapped drug for local use (no ATC row)",
-    (SELECT count(*) FROM rx WHERE named_atc IS NOT NULL AND NOT local_use AND daily_mg IS NULL)
-        AS "ATC-mapped prescriptions without a daily dose in mg",
-    (SELECT count(*) FROM rx WHERE start_date IS NULL) AS "prescriptions without a start (dropped)",
-    (SELECT count(*) FROM rx WHERE end_date < start_date) AS "prescriptions ending before they start",
-    (SELECT count(*) FROM events WHERE subject_id NOT IN (SELECT subject_id FROM pat))
-        AS "rows of subjects not in patients (dropped)",
-    (SELECT count(*) FROM events e JOIN pat p USING (subject_id) WHERE e.start_date > p.index_date)
-        AS "rows dated after the patient's last discharge (not seen by criteria)"
-"""
+def _register_drug_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """DRUG_ATC, LOCAL_ROUTES and LOCAL_WORDS as the tables import_mimic.sql reads."""
+    names, atcs = zip(*DRUG_ATC, strict=True)
+    con.register("mimic_drug_atc", pl.DataFrame({"name": names, "atc": atcs}))
+    con.register("mimic_local_routes", pl.DataFrame({"route": LOCAL_ROUTES}))
+    con.register("mimic_local_words", pl.DataFrame({"word": LOCAL_WORDS}))

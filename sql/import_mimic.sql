@@ -1,0 +1,122 @@
+-- MIMIC-IV (hosp module) -> extract rows (the view `extract_rows`); the mapping is described
+-- in feasibility/importers/mimic.py and docs/importing.md.
+--
+-- Reads the views `mimic_<table>` (the hosp tables' columns this file uses; no rows for an
+-- optional table the folder lacks), `mimic_lab_map(itemid, loinc, vocabulary)` (mimic-code's
+-- lab map) and the importer's tables `mimic_drug_atc(name, atc)`, `mimic_local_routes(route)`
+-- and `mimic_local_words(word)`. Values are read through the macros of import_macros.sql.
+
+CREATE TEMP TABLE lab_map AS
+SELECT to_id(itemid) AS itemid, min(to_text(loinc)) AS loinc
+FROM mimic_lab_map
+WHERE to_id(itemid) IS NOT NULL AND to_text(loinc) IS NOT NULL
+  AND upper(trim(vocabulary)) = 'LOINC'
+GROUP BY 1;
+
+-- Patients: birth year from anchor_year - anchor_age; dates are shifted per patient, so the
+-- index date is the patient's last discharge.
+CREATE TEMP TABLE pat AS
+WITH p AS (
+    SELECT to_id(subject_id) AS subject_id, upper(to_text(gender)) AS gender,
+           to_id(anchor_age) AS anchor_age, to_id(anchor_year) AS anchor_year
+    FROM mimic_patients WHERE to_id(subject_id) IS NOT NULL
+), idx AS (
+    SELECT to_id(subject_id) AS subject_id,
+           max(CAST(TRY_CAST(dischtime AS TIMESTAMP) AS DATE)) AS index_date
+    FROM mimic_admissions GROUP BY 1
+)
+SELECT p.subject_id, CAST(p.subject_id AS VARCHAR) AS patient_id,
+       CASE WHEN p.gender IN ('F', 'M') THEN p.gender ELSE 'U' END AS sex,
+       CAST(p.anchor_year - p.anchor_age AS INTEGER) AS birth_year,
+       p.anchor_age, idx.index_date
+FROM p LEFT JOIN idx USING (subject_id);
+
+CREATE TEMP TABLE adm AS
+SELECT to_id(hadm_id) AS hadm_id, to_id(subject_id) AS subject_id,
+       CAST(TRY_CAST(admittime AS TIMESTAMP) AS DATE) AS admit_date
+FROM mimic_admissions;
+
+CREATE TEMP TABLE labs AS
+SELECT to_id(l.subject_id) AS subject_id, to_id(l.itemid) AS itemid, m.loinc,
+       CAST(TRY_CAST(l.charttime AS TIMESTAMP) AS DATE) AS start_date,
+       to_num(l.valuenum) AS value_num, to_text(l.value) AS value_raw,
+       to_text(l.valueuom) AS unit,
+       to_num(l.ref_range_lower) AS ref_low, to_num(l.ref_range_upper) AS ref_high
+FROM mimic_labevents l LEFT JOIN lab_map m ON m.itemid = to_id(l.itemid);
+
+CREATE TEMP TABLE rx_raw AS
+SELECT to_id(subject_id) AS subject_id, to_text(drug) AS drug,
+       upper(to_text(route)) AS route, to_text(ndc) AS ndc,
+       CAST(TRY_CAST(starttime AS TIMESTAMP) AS DATE) AS start_date,
+       CAST(TRY_CAST(stoptime AS TIMESTAMP) AS DATE) AS end_date,
+       to_num(dose_val_rx) AS dose, lower(to_text(dose_unit_rx)) AS dose_unit,
+       to_num(doses_per_24_hrs) AS per_day
+FROM mimic_prescriptions;
+
+-- Names are matched once per distinct drug name, not once per prescription: the ATC of the
+-- longest name the drug contains as a whole word, and whether the name says local use or line
+-- care (a word starting with one of mimic_local_words).
+CREATE TEMP TABLE drug_names AS
+SELECT n.drug, max_by(d.atc, length(d.name)) AS atc,
+       EXISTS (SELECT 1 FROM mimic_local_words w WHERE regexp_matches(lower(n.drug), '\b' || w.word))
+           AS local_name
+FROM (SELECT DISTINCT drug FROM rx_raw WHERE drug IS NOT NULL) AS n
+JOIN mimic_drug_atc AS d ON regexp_matches(lower(n.drug), '\b' || d.name || '\b')
+GROUP BY n.drug;
+
+-- A named drug given by a local route or named for local use gets no ATC row (counted). The
+-- daily dose in mg is dose_val_rx x doses_per_24_hrs when the dose is in mg, g or mcg.
+CREATE TEMP TABLE rx AS
+SELECT r.*, n.atc AS named_atc,
+       n.atc IS NOT NULL AND (r.route IN (SELECT route FROM mimic_local_routes) OR n.local_name)
+           AS local_use,
+       CASE WHEN r.per_day > 0 AND r.dose >= 0 THEN r.dose * r.per_day * CASE r.dose_unit
+            WHEN 'mg' THEN 1 WHEN 'g' THEN 1000 WHEN 'gm' THEN 1000
+            WHEN 'mcg' THEN 0.001 WHEN 'ug' THEN 0.001 END END AS daily_mg
+FROM rx_raw r LEFT JOIN drug_names n USING (drug);
+
+-- Labs (LOINC from the map, else the MIMIC item id), diagnoses dated by their admission,
+-- prescriptions by ATC and by NDC, procedures by their chart date.
+CREATE TEMP TABLE events AS
+SELECT subject_id, 'lab' AS domain,
+       CASE WHEN loinc IS NOT NULL THEN 'LOINC' ELSE 'MIMIC_LABITEM' END AS code_system,
+       coalesce(loinc, CAST(itemid AS VARCHAR)) AS code,
+       value_num, CASE WHEN value_num IS NULL THEN value_raw END AS value_text,
+       unit, ref_low, ref_high, start_date, CAST(NULL AS DATE) AS end_date
+FROM labs WHERE itemid IS NOT NULL AND start_date IS NOT NULL
+UNION ALL
+SELECT to_id(d.subject_id), 'diagnosis',
+       CASE to_id(d.icd_version) WHEN 9 THEN 'ICD9CM' WHEN 10 THEN 'ICD10CM' END,
+       upper(to_text(d.icd_code)), NULL, NULL, NULL, NULL, NULL, a.admit_date, NULL
+FROM mimic_diagnoses_icd d JOIN adm a ON a.hadm_id = to_id(d.hadm_id)
+WHERE to_text(d.icd_code) IS NOT NULL AND to_id(d.icd_version) IN (9, 10)
+  AND a.admit_date IS NOT NULL
+UNION ALL
+SELECT subject_id, 'medication', 'ATC', named_atc, daily_mg, NULL,
+       CASE WHEN daily_mg IS NOT NULL THEN 'mg/d' END, NULL, NULL, start_date, end_date
+FROM rx WHERE named_atc IS NOT NULL AND NOT local_use AND start_date IS NOT NULL
+UNION ALL
+SELECT subject_id, 'medication', 'NDC', ndc, daily_mg, NULL,
+       CASE WHEN daily_mg IS NOT NULL THEN 'mg/d' END, NULL, NULL, start_date, end_date
+FROM rx WHERE ndc IS NOT NULL AND ndc NOT IN ('0', '00000000000') AND start_date IS NOT NULL
+UNION ALL
+SELECT to_id(subject_id), 'procedure',
+       CASE to_id(icd_version) WHEN 9 THEN 'ICD9PCS' WHEN 10 THEN 'ICD10PCS' END,
+       upper(to_text(icd_code)), NULL, NULL, NULL, NULL, NULL, to_date(chartdate), NULL
+FROM mimic_procedures_icd
+WHERE to_text(icd_code) IS NOT NULL AND to_id(icd_version) IN (9, 10);
+
+-- The extract: a person row per patient, then the events, ordered by patient, domain and
+-- date, then by every other column, so that the same files give the same extract.
+CREATE TEMP VIEW extract_rows AS
+SELECT p.patient_id, p.sex, p.birth_year, NULL AS birth_date, p.index_date,
+       'person' AS domain, NULL AS code_system, NULL AS code, NULL AS value_num,
+       NULL AS value_text, NULL AS unit, NULL AS ref_low, NULL AS ref_high,
+       NULL AS start_date, NULL AS end_date
+FROM pat p
+UNION ALL
+SELECT p.patient_id, p.sex, p.birth_year, NULL, p.index_date, e.domain, e.code_system,
+       e.code, e.value_num, e.value_text, e.unit, e.ref_low, e.ref_high, e.start_date,
+       e.end_date
+FROM events e JOIN pat p USING (subject_id)
+ORDER BY 1, 6, 14, 7, 8, 9, 10, 11, 12, 13, 15, 2, 3, 4, 5;

@@ -1,0 +1,43 @@
+-- The MIMIC-IV import's data-quality summary over the tables of import_mimic.sql: one row,
+-- each column one count (never a patient-level value).
+WITH lab_units AS (
+    SELECT itemid, count(DISTINCT unit) AS n_units, count(*) AS n
+    FROM labs WHERE value_num IS NOT NULL AND unit IS NOT NULL GROUP BY itemid
+)
+SELECT
+    (SELECT count(*) FROM pat) AS "patients",
+    (SELECT count(*) FROM pat WHERE index_date IS NULL)
+        AS "patients without a discharge (no index_date)",
+    (SELECT count(*) FROM pat WHERE anchor_age >= 90)
+        AS "patients aged over 89 (MIMIC caps anchor_age; birth year approximate)",
+    (SELECT count(*) FROM pat WHERE sex = 'U') AS "patients without F/M gender",
+    (SELECT count(*) FROM labs) AS "lab rows read",
+    (SELECT count(*) FROM labs WHERE loinc IS NULL) AS "lab rows of items not in the LOINC map",
+    (SELECT count(DISTINCT itemid) FROM labs WHERE loinc IS NULL)
+        AS "lab items not in the LOINC map",
+    (SELECT count(*) FROM labs WHERE value_num IS NULL AND value_raw IS NULL)
+        AS "lab rows without a value",
+    (SELECT count(*) FROM labs WHERE value_num IS NOT NULL AND unit IS NULL)
+        AS "lab results without a unit",
+    (SELECT count(*) FROM lab_units WHERE n_units > 1) AS "lab items reported in two or more units",
+    (SELECT coalesce(sum(n), 0) FROM lab_units WHERE n_units > 1)
+        AS "lab results of items reported in two or more units",
+    (SELECT count(*) FROM labs WHERE value_num IS NOT NULL AND ref_high IS NULL)
+        AS "lab results without an upper reference limit (ULN)",
+    (SELECT count(*) FROM labs WHERE value_num IS NOT NULL AND ref_high = 0)
+        AS "lab results with a 0 upper reference limit (ULN unusable)",
+    (SELECT count(*) FROM mimic_diagnoses_icd d ANTI JOIN adm a ON a.hadm_id = to_id(d.hadm_id))
+        AS "diagnoses without a dated admission (dropped)",
+    (SELECT count(*) FROM rx) AS "prescriptions read",
+    (SELECT count(*) FROM rx WHERE named_atc IS NULL)
+        AS "prescriptions whose drug name has no ATC in the importer's table",
+    (SELECT count(*) FROM rx WHERE named_atc IS NOT NULL AND local_use)
+        AS "prescriptions of a mapped drug for local use (no ATC row)",
+    (SELECT count(*) FROM rx WHERE named_atc IS NOT NULL AND NOT local_use AND daily_mg IS NULL)
+        AS "ATC-mapped prescriptions without a daily dose in mg",
+    (SELECT count(*) FROM rx WHERE start_date IS NULL) AS "prescriptions without a start (dropped)",
+    (SELECT count(*) FROM rx WHERE end_date < start_date) AS "prescriptions ending before they start",
+    (SELECT count(*) FROM events WHERE subject_id NOT IN (SELECT subject_id FROM pat))
+        AS "rows of subjects not in patients (dropped)",
+    (SELECT count(*) FROM events e JOIN pat p USING (subject_id) WHERE e.start_date > p.index_date)
+        AS "rows dated after the patient's last discharge (not seen by criteria)"

@@ -1,0 +1,51 @@
+-- The OMOP import's data-quality summary over the tables of import_omop.sql: one row, each
+-- column one count (never a patient-level value). "<table> rows read" of a table the export
+-- lacks is 0, and the importer leaves it out of the summary.
+WITH coded AS (SELECT DISTINCT ev_id FROM codes WHERE code IS NOT NULL),
+meas AS (
+    SELECT e.cid, coalesce(u.code, e.unit_src) AS unit, e.value_num, e.ref_high
+    FROM ev e LEFT JOIN voc u ON u.id = e.unit_cid AND e.unit_cid <> 0
+    WHERE e.domain = 'lab'
+),
+units AS (SELECT cid, count(DISTINCT unit) AS n_units, count(*) AS n FROM meas
+          WHERE value_num IS NOT NULL AND unit IS NOT NULL GROUP BY cid)
+SELECT
+    (SELECT count(*) FROM pers) AS "persons",
+    (SELECT count(*) FROM pers WHERE sex = 'U') AS "persons without F/M gender",
+    (SELECT count(*) FROM pers WHERE birth_year IS NULL) AS "persons without year of birth",
+    (SELECT count(*) FROM idx WHERE index_date IS NOT NULL) AS "persons with an index_date",
+    (SELECT count(*) FROM omop_condition_occurrence) AS "condition_occurrence rows read",
+    (SELECT count(*) FROM omop_measurement) AS "measurement rows read",
+    (SELECT count(*) FROM omop_drug_exposure) AS "drug_exposure rows read",
+    (SELECT count(*) FROM omop_procedure_occurrence) AS "procedure_occurrence rows read",
+    (SELECT count(*) FROM omop_observation) AS "observation rows read",
+    (SELECT count(*) FROM ev_raw WHERE start_date IS NULL) AS "events without a date (dropped)",
+    (SELECT count(*) FROM ev_raw WHERE start_date IS NOT NULL
+        AND person_id NOT IN (SELECT person_id FROM pers))
+        AS "events of persons not in person (dropped)",
+    (SELECT count(*) FROM ev WHERE ev_id NOT IN (SELECT ev_id FROM coded))
+        AS "events without any code (concept 0, no source concept; dropped)",
+    (SELECT count(*) FROM ev WHERE cid <> 0 AND cid NOT IN (SELECT id FROM voc))
+        AS "events whose concept_id is not in the concept table",
+    (SELECT count(*) FROM meas WHERE value_num IS NOT NULL AND unit IS NULL)
+        AS "measurement results without a unit",
+    (SELECT count(*) FROM meas WHERE value_num IS NOT NULL AND ref_high IS NULL)
+        AS "measurement results without range_high (ULN)",
+    (SELECT count(*) FROM units WHERE n_units > 1)
+        AS "measurement concepts reported in two or more units",
+    (SELECT coalesce(sum(n), 0) FROM units WHERE n_units > 1)
+        AS "measurement results of concepts in two or more units",
+    (SELECT count(*) FROM codes WHERE how = 'icd10cm_from_standard')
+        AS "ICD10CM rows added from standard conditions (vocabulary)",
+    (SELECT count(*) FROM ev WHERE domain = 'diagnosis'
+        AND ev_id NOT IN (SELECT ev_id FROM codes WHERE code_system = 'ICD10CM'))
+        AS "condition events without an ICD10CM code",
+    (SELECT count(DISTINCT ev_id) FROM codes WHERE how = 'atc_from_vocabulary')
+        AS "drug exposures with an ATC class (vocabulary)",
+    (SELECT count(*) FROM ev WHERE domain = 'medication'
+        AND ev_id NOT IN (SELECT ev_id FROM codes WHERE how = 'atc_from_vocabulary'))
+        AS "drug exposures without an ATC class",
+    (SELECT count(*) FROM ev e WHERE domain = 'medication' AND NOT EXISTS (
+        SELECT 1 FROM strength s WHERE s.drug_id = e.cid AND s.n_parts = 1 AND s.mg > 0
+        AND e.quantity > 0 AND e.days_supply > 0))
+        AS "drug exposures without a daily dose (no single-ingredient strength, quantity or days supply)"
