@@ -63,14 +63,19 @@ class Protection:
                 "shareable": False,
                 "policy": "exact counts: FOR USE INSIDE THE SITE ONLY, must not be shared",
             }
+        small = "counts of 1" if self.min_cell == 2 else f"counts from 1 to {self.min_cell - 1}"
+        suppressed = (
+            f"{small} are suppressed (shown as <{self.min_cell}); other"
+            if self.min_cell > 1
+            else "no count is suppressed (--min-cell 1);"
+        )
         return {
             "min_cell": self.min_cell,
             "round_to": ROUND_TO,
             "shareable": True,
             "policy": (
-                f"counts from 1 to {self.min_cell - 1} are suppressed (shown as <{self.min_cell}); "
-                f"other counts are rounded to a multiple of {ROUND_TO}; failed counts, gains and "
-                "other differences are computed from the published values"
+                f"{suppressed} counts are rounded to a multiple of {ROUND_TO}; failed counts, "
+                "gains and other differences are computed from the published values"
             ),
         }
 

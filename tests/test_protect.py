@@ -145,3 +145,20 @@ def test_differences_come_from_published_values():
     assert p.difference(100, 95) is None  # 5 would be a small count
     assert p.difference(100, None) is None
     assert p.difference(20, 25) == 0  # rounding can make a difference negative
+
+
+@pytest.mark.parametrize(
+    ("min_cell", "says"),
+    [
+        (
+            11,
+            "counts from 1 to 10 are suppressed (shown as <11); other counts are rounded to a multiple of 5",
+        ),
+        (2, "counts of 1 are suppressed (shown as <2); other counts are rounded"),
+        (1, "no count is suppressed (--min-cell 1); counts are rounded to a multiple of 5"),
+    ],
+)
+def test_policy_text_says_what_the_counts_went_through(min_cell, says):
+    # the text is printed on every shared report: "from 1 to 0" would be nonsense
+    assert Protection(min_cell).describe()["policy"].startswith(says)
+    assert Protection(1).count(1) == 5 and Protection(1).count(0) == 0
