@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import subprocess
+import sys
 
 import pytest
 from rich.console import Console
@@ -113,9 +115,6 @@ def test_not_a_report(tmp_path):
 def test_files_are_written_when_the_reader_of_stdout_goes_away(three_reports, tmp_path):
     # `feasibility compare … | head`: the pipe closes before the tables are printed, and
     # the comparison files must be there all the same
-    import subprocess
-    import sys
-
     out = tmp_path / "cmp"
     proc = subprocess.Popen(
         [sys.executable, "-m", "feasibility", "compare", *map(str, three_reports), "--out", str(out)],

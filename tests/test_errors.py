@@ -9,9 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 
+from feasibility.errors import short_message, withhold_values
 from tests.support import REPO, corrupt_column, event, frame, person, write_extract
 
 SPEC = REPO / "tests/fixtures/trials/spec.yaml"
@@ -274,10 +276,6 @@ def test_files_of_one_extract_may_differ_outside_the_contract(tmp_path):
 
 
 def test_database_errors_never_show_a_data_value():
-    import duckdb
-
-    from feasibility.errors import short_message, withhold_values
-
     con = duckdb.connect()
     failing = {
         "SELECT CAST('19x1977' AS INTEGER)": "19x1977",
