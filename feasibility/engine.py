@@ -32,6 +32,7 @@ from feasibility.compile.pipeline import (
     extract_extent,
     monthly_statements,
     null_patient_rows,
+    sites,
     statements,
 )
 from feasibility.compile.plan import CodeMapRow, Plan, build_code_map, code_map_table, plan_features
@@ -327,9 +328,9 @@ def evaluate(
     has_index = source.has("index_date")
     (rows, latest_start), *_ = runner.query(extract_extent(), READ)[1]
     index_default = default_index(rows, latest_start, options, extract)
-    first = demographics(index_default, has_index)
-    assert first.creates is not None
-    runner.create(first.creates, first.expression, READ)
+    for first in (sites(), demographics(index_default, has_index)):
+        assert first.creates is not None
+        runner.create(first.creates, first.expression, READ)
     check_patient_ids(runner.query(null_patient_rows(), READ)[1][0][0], extract)
     summary = summarise_dictionary(plan, runner.query(code_dictionary(), READ)[1], index_default)
     runner.register_code_map(code_map_table(summary.code_map))

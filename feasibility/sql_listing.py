@@ -8,7 +8,7 @@ from datetime import date
 from sqlglot import exp
 
 from feasibility.compile.aggregate import latest_event_date
-from feasibility.compile.pipeline import code_dictionary, demographics, render, statements
+from feasibility.compile.pipeline import code_dictionary, demographics, render, sites, statements
 from feasibility.compile.plan import plan_features
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
@@ -25,22 +25,26 @@ def listing(
     plan = plan_features(trials, library)
     default: date | exp.Expression = as_of if as_of else latest_event_date()
     concepts = ", ".join(f"{i} = {c.name}" for i, c in enumerate(plan.concepts))
-    first = demographics(default, index_column)
     parts = [
         f"-- feasibility: compiled SQL for {', '.join(t.id for t in trials)} ({dialect})",
         "-- Input: a table or view `events` with the extract contract's columns.",
+    ]
+    for number, first in enumerate((sites(), demographics(default, index_column)), start=1):
+        parts += [
+            "",
+            f"-- {number}. {first.name}: {first.note}",
+            f"CREATE TABLE {first.creates} AS\n{render(first.expression, dialect, pretty=True)};",
+        ]
+    parts += [
         "",
-        f"-- 1. {first.name}: {first.note}",
-        f"CREATE TABLE {first.creates} AS\n{render(first.expression, dialect, pretty=True)};",
-        "",
-        "-- 2. code dictionary: the distinct (code system, code, unit) triples",
+        "-- 3. code dictionary: the distinct (code system, code, unit) triples",
         render(code_dictionary(), dialect, pretty=True) + ";",
         "",
-        "-- 3. code_map(code_system, code, unit, concept_id, factor, low, high, uln) is built",
-        "--    by the engine from (2) and the concept library (prefix patterns, exclusions,",
+        "-- 4. code_map(code_system, code, unit, concept_id, factor, low, high, uln) is built",
+        "--    by the engine from (3) and the concept library (prefix patterns, exclusions,",
         f"--    unit conversions, dose factors, plausible ranges). Concept ids: {concepts}",
     ]
-    for number, statement in enumerate(statements(trials, plan, default, index_column, dialect), start=4):
+    for number, statement in enumerate(statements(trials, plan, default, index_column, dialect), start=5):
         body = render(statement.expression, dialect, pretty=True)
         parts += ["", f"-- {number}. {statement.name}: {statement.note}"]
         if statement.creates:

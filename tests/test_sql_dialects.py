@@ -65,7 +65,7 @@ def test_duckdb_listing_runs_in_duckdb(tmp_path):
     con.execute("CREATE TABLE code_map AS SELECT * FROM code_map_rows")
     text = listing(TRIALS, LIBRARY, "duckdb")
     *setup, final = [s for s in text.split(";\n") if s.strip()]
-    for statement in setup[:1] + setup[2:]:  # the code dictionary is a plain query
+    for statement in setup[:2] + setup[3:]:  # the code dictionary (3rd) is a plain query
         con.execute(statement)
     histogram = con.execute(final).fetchall()
     # patient a is an adult with SLE (bits 0 and 1 pass), b is a child without SLE

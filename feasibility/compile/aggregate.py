@@ -416,8 +416,8 @@ def demographics_query(
     selects: list[exp.Expression] = [
         *[col(k, "e").as_(k, copy=False) for k in tables.keys],
         exp.Count(this=exp.Star()).as_("n_rows", copy=False),
-        func("min", col("site_id", "e")).as_("site_lo", copy=False),
-        func("max", col("site_id", "e")).as_("site_hi", copy=False),
+        func("min", col("site_rank", "s")).as_("site_lo", copy=False),
+        func("max", col("site_rank", "s")).as_("site_hi", copy=False),
         func("min", sex_code).as_("sex_lo", copy=False),
         func("max", sex_code.copy()).as_("sex_hi", copy=False),
         func("min", col("birth_year", "e")).as_("by_lo", copy=False),
@@ -443,6 +443,11 @@ def demographics_query(
     return (
         exp.select(*selects)
         .from_(exp.to_table(tables.events).as_("e", copy=False))
+        .join(
+            exp.to_table(tables.sites).as_("s", copy=False),
+            on=exp.EQ(this=col("site_id", "s"), expression=col("site_id", "e")),
+            copy=False,
+        )
         .group_by(*tables.key_columns("e"), copy=False)
     )
 
@@ -498,7 +503,7 @@ def patients_query(
     )
     demographics: list[exp.Expression] = [
         *tables.key_columns(d),
-        col("site_lo", d).as_("site_id", copy=False),
+        col("site_id", "s").as_("site_id", copy=False),
         exp.NEQ(this=col("site_lo", d), expression=col("site_hi", d)).as_("site_conflict", copy=False),
         sex.as_("sex", copy=False),
         exp.NEQ(this=sex_lo.copy(), expression=sex_hi.copy()).as_("sex_conflict", copy=False),
@@ -515,6 +520,11 @@ def patients_query(
         .join(
             exp.to_table(tables.atom_masks).as_("m", copy=False),
             on=tables.key_join("m", d),
+            join_type="left",
+        )
+        .join(
+            exp.to_table(tables.sites).as_("s", copy=False),
+            on=exp.EQ(this=col("site_rank", "s"), expression=col("site_lo", d)),
             join_type="left",
         )
     )

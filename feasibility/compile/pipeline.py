@@ -62,6 +62,16 @@ def code_dictionary() -> exp.Expression:
     return sqlglot.parse_one(sql_text("code_dictionary.sql"), read="duckdb")
 
 
+def sites() -> Statement:
+    """The extract's sites numbered in sort order (sql/sites.sql), read by the demographics."""
+    return Statement(
+        "sites",
+        RUN.sites,
+        sqlglot.parse_one(sql_text("sites.sql"), read="duckdb"),
+        "the distinct sites, numbered in sort order",
+    )
+
+
 def extract_extent() -> exp.Select:
     """The extract's rows and latest start date (parquet statistics answer both)."""
     return exp.select(exp.Count(this=exp.Star()), func("max", col("start_date"))).from_(

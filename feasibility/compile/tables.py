@@ -24,6 +24,7 @@ class Tables:
     atom_masks: str = "atom_masks"
     demographics: str = "demographics"
     patients: str = "patients"
+    sites: str = "sites"  # one numbering of the sites, shared by the run and the months
     keys: tuple[str, ...] = ("patient_id",)
 
     def families(self) -> dict[str, str]:
