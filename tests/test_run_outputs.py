@@ -148,3 +148,24 @@ def test_report_schema_documents_every_field_a_run_writes(tmp_path):
         names.update(next(csv.reader(io.StringIO((tmp_path / "r" / table).read_text()))))
     assert "duplicate_rows" in names
     assert sorted(names - documented) == []
+
+
+def test_a_patient_at_two_sites_is_counted_once_at_the_first(tmp_path):
+    # sites are numbered in sort order before the demographics pass: the patient's site is
+    # the first in that order, and the two-site count sees the disagreement
+    rows = [
+        *[{**r, "site_id": "ZETA"} for r in person("p1")],
+        {**event("p1", "diagnosis", "ICD10CM", "M32.14", "2024-01-01"), "site_id": "ALPHA"},
+        *[{**r, "site_id": "MID"} for r in person("p2")],
+        *[{**r, "site_id": "ZETA"} for r in person("p3")],
+    ]
+    report = run_feasibility(
+        str(write_extract(rows, tmp_path / "x.parquet")),
+        [REPO / "tests/fixtures/trials/small.yaml"],
+        out=tmp_path / "r",
+        min_cell=0,
+        active_within=None,
+    )
+    bases = {s["site_id"]: s["base"] for s in report["trials"][0]["sites"]}
+    assert bases == {"ALL": 3, "ALPHA": 1, "MID": 1, "ZETA": 1}
+    assert report["data_quality"]["counts"]["patients_at_two_sites"] == 1
