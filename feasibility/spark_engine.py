@@ -18,7 +18,8 @@ import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from sqlglot import exp
 
 from feasibility.compile.pipeline import render
 from feasibility.compile.plan import plan_features
-from feasibility.compile.tables import RUN
+from feasibility.compile.tables import RUN, Tables
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
 from feasibility.engine import (
@@ -49,17 +50,12 @@ DEFAULT_MASTER = "local[2]"
 
 # The raw parquet rows; `events` is the contract's view over them, as in DuckDB.
 _RAW = "extract_rows"
+# Every view a run makes, in the order it makes them (`Tables` lists its own in that order),
+# from `Tables` itself, so that a table added there is dropped too.
 _VIEWS = (
     _RAW,
-    "events",
     "code_map",
-    RUN.patient_records,
-    RUN.patient_results,
-    RUN.patient_exposures,
-    RUN.patient_coverage,
-    RUN.atom_masks,
-    RUN.demographics,
-    RUN.patients,
+    *(getattr(RUN, f.name) for f in fields(Tables) if f.name != "keys"),
 )
 _SPARK_TYPES = {pa.string(): "STRING", pa.int32(): "INT", pa.float64(): "DOUBLE"}
 # set on every session a run uses, its own or one it is given
@@ -306,13 +302,15 @@ class _Runner:
         return histogram_columns(trials, self.query(query, "count the masks")[1])
 
     def drop(self) -> None:
-        """Uncache and drop this run's views, so a shared session stays clean."""
-        try:
-            for name in _VIEWS:
+        """Uncache and drop this run's views, so a shared session stays clean. A view is
+        dropped before the views it reads (`events` before the raw rows): Spark refuses to
+        uncache a view whose source is gone, and one refusal must not keep the rest."""
+        # a failure (the session gone or going, a view never made) is nothing left to clean
+        for name in reversed(_VIEWS):
+            with suppress(Exception):
                 self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+            with suppress(Exception):
                 self.spark.catalog.dropTempView(name)
-        except Exception:
-            pass  # the session is gone or going: nothing left to clean
 
     def _guard(self, action: Callable[[], Any], what: str) -> Any:
         try:
