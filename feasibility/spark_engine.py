@@ -50,8 +50,9 @@ DEFAULT_MASTER = "local[2]"
 
 # The raw parquet rows; `events` is the contract's view over them, as in DuckDB.
 _RAW = "extract_rows"
-# Every view a run makes, in the order it makes them (`Tables` lists its own in that order),
-# from `Tables` itself, so that a table added there is dropped too.
+# Every view a run makes, from `Tables` itself so that a table added there is dropped too.
+# Only `events` reads another view (the raw rows); the tables a run computes are
+# checkpointed. `drop` goes in reverse, so `events` goes before the rows it reads.
 _VIEWS = (
     _RAW,
     "code_map",

@@ -3,7 +3,7 @@
 --
 -- Reads the views `omop_<table>`, which the importer shapes to every column this file uses
 -- (NULL where a site's export lacks an optional column; no rows where it lacks the table),
--- and the one-row table `omop_options(has_concept, index_observation_end)`. Values are read
+-- and the one-row view `omop_options(has_concept, index_observation_end)`. Values are read
 -- through the macros of import_macros.sql: exports keep numbers, ids and dates as text.
 
 -- Every event of the five clinical tables, before coding.

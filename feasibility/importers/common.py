@@ -134,12 +134,16 @@ def reader(path: Path) -> exp.Expression:
     return exp.func("read_csv", exp.Literal.string(str(path)), *options)
 
 
+def temp_view(con: duckdb.DuckDBPyConnection, view: str, query: exp.Expression) -> None:
+    """The temporary view `view` over `query`: how the importers name what their SQL reads."""
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {query.sql(dialect='duckdb')}")
+
+
 def create_view(con: duckdb.DuckDBPyConnection, view: str, source: exp.Expression, label: str) -> list[str]:
     """CREATE the view over `source` (a table or table function) and read its header; a file
     DuckDB cannot read is a one-line error. Returns the column names, lower-cased."""
     try:
-        query = exp.select("*").from_(source)
-        con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {query.sql(dialect='duckdb')}")
+        temp_view(con, view, exp.select("*").from_(source))
         cols = [r[0].lower() for r in con.execute(f"DESCRIBE {view}").fetchall()]
         con.execute(f"SELECT * FROM {view} LIMIT 1").fetchall()
     except duckdb.Error as e:
@@ -166,8 +170,7 @@ def shaped_view(
         for c in columns
     ]
     query = exp.select(*select)
-    query = query.from_(source) if source is not None else query.where(exp.false())
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {query.sql(dialect='duckdb')}")
+    temp_view(con, view, query.from_(source) if source is not None else query.where(exp.false()))
 
 
 def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path) -> None:

@@ -38,6 +38,7 @@ from feasibility.importers.common import (
     reader,
     require_dir,
     shaped_view,
+    temp_view,
 )
 
 REQUIRED = ("patients", "admissions", "diagnoses_icd", "labevents", "prescriptions")
@@ -298,7 +299,7 @@ def _lab_map_view(con: duckdb.DuckDBPyConnection, loinc_map: Path) -> None:
         exp.column(loinc, quoted=True).as_("loinc"),
         (exp.column(vocab, quoted=True) if vocab else exp.Literal.string("LOINC")).as_("vocabulary"),
     ).from_("lab_map_src")
-    con.execute(f"CREATE OR REPLACE TEMP VIEW mimic_lab_map AS {query.sql(dialect='duckdb')}")
+    temp_view(con, "mimic_lab_map", query)
 
 
 def _register_drug_tables(con: duckdb.DuckDBPyConnection) -> None:

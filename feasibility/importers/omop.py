@@ -42,6 +42,7 @@ from feasibility.importers.common import (
     find_table_file,
     reader,
     shaped_view,
+    temp_view,
 )
 
 EVENT_TABLES = ("condition_occurrence", "measurement", "drug_exposure", "procedure_occurrence", "observation")
@@ -240,7 +241,7 @@ def import_omop(
             exp.Boolean(this=src.has("concept")).as_("has_concept"),
             exp.Boolean(this=index == "observation-end").as_("index_observation_end"),
         )
-        con.execute(f"CREATE TEMP TABLE omop_options AS {options.sql(dialect='duckdb')}")
+        temp_view(con, "omop_options", options)
         summary = build_extract(con, "import_omop.sql", "import_omop_quality.sql", str(path), "OMOP CDM", out)
         summary.counts = {k: n for k, n in summary.counts.items() if not _read_of_absent(k, src)}
         absent = [t for t in (*EVENT_TABLES, *VOCAB_TABLES) if not src.has(t)]
