@@ -156,7 +156,7 @@ def run(
     quiet: bool,
 ) -> None:
     """Evaluate every trial on EXTRACT and write the report folder."""
-    from feasibility.analytics.forecast import load_conversion
+    from feasibility.analytics.conversion import load_conversion
     from feasibility.criteria.parse import parse_duration
     from feasibility.reports.enrollment import ForecastSettings
     from feasibility.run import run_feasibility
@@ -340,7 +340,7 @@ def sql(
 )
 def synth(patients: int, sites: int, seed: int, out: Path, as_of: date, sort_rows: bool) -> None:
     """Generate a deterministic synthetic extract (DuckDB-side, fast at millions of patients)."""
-    from feasibility.synth import generate
+    from feasibility.synth.generate import generate
 
     started = time.perf_counter()
     with working(f"generating {patients:,} patients") as step:

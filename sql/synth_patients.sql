@@ -1,4 +1,4 @@
--- `feasibility synth`, part 1: the patients. Reads the tables feasibility/synth.py registers
+-- `feasibility synth`, part 1: the patients. Reads the tables feasibility/synth/generate.py registers
 -- (cfg, profiles, trait_probs); every draw comes from a hash of the seed, so the same
 -- arguments give the same rows whatever the threads.
 

@@ -1,6 +1,7 @@
 -- `feasibility synth`, part 2: the rows of one block of patients (the registered table `pat`,
--- a slice of synth_patients), over the slot, code, unit and noise tables feasibility/synth.py
--- registers and the one-row cfg (seed, as_of, odd_share, lapsed_share, sort_rows, ...).
+-- a slice of synth_patients), over the slot, code, unit and noise tables that
+-- feasibility/synth/generate.py registers and the one-row cfg (seed, as_of, odd_share,
+-- lapsed_share, sort_rows, ...).
 
 -- Every event of every slot: presence, record count, code, date, value.
 CREATE OR REPLACE TEMP VIEW synth_events AS

@@ -14,8 +14,6 @@ from feasibility.analytics.forecast import (
     enrollment_band,
     fit_prior,
     forecast,
-    load_conversion,
-    site_conversions,
     time_to_target,
 )
 from feasibility.errors import FeasibilityError
@@ -357,9 +355,6 @@ def test_conversion_must_be_a_share(bad):
 def test_conversion_mapping_must_match_the_sites():
     with pytest.raises(FeasibilityError, match="no conversion for site `b`"):
         forecast({"a": [1], "b": [2]}, {"a": 0.3}, None, draws=100)
-    with pytest.raises(FeasibilityError, match="site `zz` has a conversion but is not a site"):
-        site_conversions(["a", "b"], 0.3, {"zz": 0.5}, source="conv.yaml")
-    assert site_conversions(["a", "b"], 0.3, {"b": 0.5}) == {"a": 0.3, "b": 0.5}
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
@@ -367,66 +362,3 @@ def test_target_must_be_a_positive_whole_number(bad):
     with pytest.raises(FeasibilityError, match="not a positive whole number") as e:
         forecast({"a": [1, 2]}, 0.3, bad, draws=100)
     assert e.value.where == "--target"
-
-
-def test_load_conversion_yaml(tmp_path):
-    path = tmp_path / "conversion.yaml"
-    path.write_text("# per-site conversion\nsite_a: 0.25\n001: 0.5\n'b c': .3\nd: 1\ne: 1e-1\n")
-    assert load_conversion(path) == {"site_a": 0.25, "001": 0.5, "b c": 0.3, "d": 1.0, "e": 0.1}
-
-
-def test_load_conversion_csv(tmp_path):
-    path = tmp_path / "conversion.csv"
-    path.write_text('\ufeffconversion, site_id\n0.25,site_a\n\n0.5,"x,y"\n1,001\n', encoding="utf-8")
-    assert load_conversion(path) == {"site_a": 0.25, "x,y": 0.5, "001": 1.0}
-
-
-@pytest.mark.parametrize(
-    ("name", "text", "line", "message"),
-    [
-        ("c.yaml", "a: 0.2\nb: [0.3\n", 3, "YAML syntax error"),
-        ("c.yaml", "- a\n- b\n", 1, "expected a mapping of site id to conversion"),
-        ("c.yaml", "a: 0.2\nb: high\n", 2, "conversion of site `b` is not a number (`high`)"),
-        ("c.yaml", "a: 0.2\nb: yes\n", 2, "conversion of site `b` is not a number"),
-        ("c.yaml", "a: 0.2\nb: [0.3]\n", 2, "conversion of site `b` is not a number"),
-        ("c.yaml", "a: 0.2\nb:\n", 2, "site `b` has no conversion"),
-        ("c.yaml", "a: 0.2\nb: 30\n", 2, "conversion of site `b` is 30, outside (0, 1]"),
-        ("c.yaml", "a: 0\n", 1, "outside (0, 1]"),
-        ("c.yaml", "a: .nan\n", 1, "conversion of site `a` is not a number (`.nan`)"),
-        ("c.yml", "a: 0.2\nb: 0.3\na: 0.4\n", 3, "site `a` appears twice (first on line 1)"),
-        ("c.yaml", "# nothing\n", 1, "the file lists no site"),
-        ("c.csv", "site_id,conversion\na,0.2\nb,x\n", 3, "conversion of site `b` is not a number (`x`)"),
-        ("c.csv", "site_id,conversion\na,-0.1\n", 2, "outside (0, 1]"),
-        ("c.csv", "site_id,conversion\na,1.01\n", 2, "outside (0, 1]"),
-        ("c.csv", "site_id,conversion\na,0.2\n\na,0.3\n", 4, "site `a` appears twice"),
-        ("c.csv", "site_id,conversion,notes\na,0.2,x\n", 1, "unknown column `notes`"),
-        ("c.csv", "site,conversion\na,0.2\n", 1, "unknown column `site`"),
-        ("c.csv", "site_id\na\n", 1, "missing column `conversion`"),
-        ("c.csv", "site_id,conversion,site_id\n", 1, "a column appears twice"),
-        ("c.csv", "site_id,conversion\na,0.2,9\n", 2, "expected 2 fields, found 3"),
-        ("c.csv", "site_id,conversion\n,0.2\n", 2, "empty site id"),
-        ("c.csv", 'site_id,conversion\n"a"b,0.2\n', 2, "malformed CSV"),
-        ("c.csv", "", 1, "the file lists no site"),
-    ],
-)
-def test_load_conversion_errors(tmp_path, name, text, line, message):
-    path = tmp_path / name
-    path.write_text(text)
-    with pytest.raises(FeasibilityError) as e:
-        load_conversion(path)
-    assert e.value.where == f"{path}:{line}"
-    assert message in str(e.value)
-    assert e.value.fix
-    assert "\n" not in str(e.value)
-
-
-def test_load_conversion_file_problems(tmp_path):
-    with pytest.raises(FeasibilityError, match="conversion file not found") as e:
-        load_conversion(tmp_path / "missing.yaml")
-    assert e.value.where == str(tmp_path / "missing.yaml")
-    (tmp_path / "c.json").write_text("{}")
-    with pytest.raises(FeasibilityError, match="unknown conversion file type"):
-        load_conversion(tmp_path / "c.json")
-    (tmp_path / "latin.csv").write_bytes(b"site_id,conversion\n\xe9,0.2\n")
-    with pytest.raises(FeasibilityError, match="not UTF-8"):
-        load_conversion(tmp_path / "latin.csv")

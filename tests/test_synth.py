@@ -11,7 +11,7 @@ import pytest
 from feasibility.compile.plan import build_code_map, plan_features
 from feasibility.criteria.load import load_trials
 from feasibility.extract.contract import COLUMNS
-from feasibility.synth import generate, site_ids
+from feasibility.synth.generate import generate, site_ids
 
 AS_OF = date(2025, 6, 30)
 FIXTURES = Path(__file__).parent / "fixtures" / "trials"
@@ -159,7 +159,7 @@ def test_other_trials_folder(tmp_path):
 def test_big_files_get_several_row_groups(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 
-    import feasibility.synth as synth
+    import feasibility.synth.generate as synth
 
     monkeypatch.setattr(synth, "ROW_GROUP_SIZE", 5000)
     path = tmp_path / "groups.parquet"
@@ -168,7 +168,7 @@ def test_big_files_get_several_row_groups(tmp_path, monkeypatch):
 
 
 def test_blocks_of_patients_give_the_same_rows_and_report_progress(tmp_path, monkeypatch, sorted_file):
-    import feasibility.synth as synth
+    import feasibility.synth.generate as synth
 
     # millions of patients are made a block at a time; the blocks change nothing in the rows
     monkeypatch.setattr(synth, "CHUNK_PATIENTS", 150)

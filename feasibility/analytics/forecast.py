@@ -59,19 +59,15 @@ reported as None rather than as huge numbers.
 
 from __future__ import annotations
 
-import csv
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
-import yaml
 
+from feasibility.analytics.conversion import DEFAULT_CONVERSION, check_share, site_conversions
 from feasibility.errors import FeasibilityError
-from feasibility.user_files import read_user_text
 
-DEFAULT_CONVERSION = 0.3
 SITE_MONTHS = (6, 12)  # months at which each site's expected enrollment is reported
 MIN_SITES_FOR_PRIOR = 3  # fewer sites cannot estimate a between-site spread
 
@@ -115,7 +111,7 @@ class GammaRate:
 
     def thinned(self, p: float) -> GammaRate:
         """The distribution of p * rate: each event kept with probability p."""
-        return GammaRate(self.shape, self.rate / _check_p(p, "conversion"))
+        return GammaRate(self.shape, self.rate / check_share(p, "conversion"))
 
     def predictive_quantiles(self, months: float, probs: Sequence[float]) -> list[int]:
         """Quantiles of the count by `months`: N ~ NB(shape, rate / (rate + months)), i.e.
@@ -154,17 +150,6 @@ def _nb_quantiles(shape: float, rate: float, months: float, probs: Sequence[floa
             break
         stop = start + 2 * (stop - start)  # heavy tail (tiny shape): extend and sum again
     return [int(start + min(int(np.searchsorted(cdf, q, side="left")), len(cdf) - 1)) for q in probs]
-
-
-def _check_p(p: float, where: str) -> float:
-    """A conversion must be a share in (0, 1]."""
-    if isinstance(p, bool) or not isinstance(p, int | float) or not (0 < float(p) <= 1):
-        raise FeasibilityError(
-            f"conversion {p!r} is not a share in (0, 1]",
-            where=where,
-            fix="give the share of eligible patients who enroll, e.g. 0.3 for 30%",
-        )
-    return float(p)
 
 
 # --------------------------------------------------------------------------- fitting
@@ -404,22 +389,6 @@ def _gamma_dict(g: GammaRate) -> dict:
     return {"shape": sig(g.shape), "rate": sig(g.rate), "mean": sig(g.mean)}
 
 
-def site_conversions(
-    sites: Sequence[str], default: float, overrides: Mapping[str, float], *, source: str = "conversion"
-) -> dict[str, float]:
-    """Each site's conversion: `overrides` (e.g. from `load_conversion`) over `default`; a site
-    in `overrides` that is not among `sites` is refused (most likely a misspelt id)."""
-    default = _check_p(default, "--conversion")
-    unknown = [s for s in overrides if s not in sites]
-    if unknown:
-        raise FeasibilityError(
-            f"site `{unknown[0]}` has a conversion but is not a site of this run",
-            where=source,
-            fix="sites: " + ", ".join(sites),
-        )
-    return {s: _check_p(overrides.get(s, default), f"{source}: site {s}") for s in sites}
-
-
 def _sorted_quantiles(values: np.ndarray, probs: Sequence[float]) -> list:
     """Inverted-CDF quantiles of sorted values along axis 0: an observed value, never an
     interpolation (counts stay integers, and an infinite time is not mixed with a finite one)."""
@@ -525,7 +494,7 @@ def forecast(
             )
         shares = site_conversions(sites, DEFAULT_CONVERSION, conversion)
     else:
-        p = _check_p(conversion, "--conversion")
+        p = check_share(conversion, "--conversion")
         shares = dict.fromkeys(sites, p)
 
     fit = fit_prior(site_counts)
@@ -558,156 +527,3 @@ def forecast(
         draws=draws,
         seed=seed,
     )
-
-
-# --------------------------------------------------------------------------- conversion file
-
-
-def load_conversion(path: Path) -> dict[str, float]:
-    """Per-site conversion shares from a file, by its suffix:
-
-    * `.yaml` / `.yml`: one mapping of site id to share, e.g. `site_a: 0.25` per line (site ids
-      are kept as written: `001: 0.2` is site `001`);
-    * `.csv`: header `site_id,conversion` (in either order), one row per site.
-
-    Shares must be numbers in (0, 1]; a site may appear once. Errors are one line naming the
-    file and line.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".yaml", ".yml", ".csv"):
-        raise FeasibilityError(
-            "unknown conversion file type", where=str(path), fix="use a .yaml, .yml or .csv file"
-        )
-    text = read_user_text(path, what="conversion file")
-    entries = _conversion_yaml(text, path) if suffix != ".csv" else _conversion_csv(text, path)
-    out: dict[str, float] = {}
-    lines: dict[str, int] = {}
-    for site, raw, line in entries:
-        where = f"{path}:{line}"
-        if site in out:
-            raise FeasibilityError(
-                f"site `{site}` appears twice (first on line {lines[site]})", where=where, fix="keep one"
-            )
-        out[site], lines[site] = _conversion_value(raw, site, where), line
-    if not out:
-        raise FeasibilityError("the file lists no site", where=f"{path}:1", fix="add one site per line")
-    return out
-
-
-def _conversion_value(raw: object, site: str, where: str) -> float:
-    try:
-        value = float(raw)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise FeasibilityError(
-            f"conversion of site `{site}` is not a number (`{raw}`)",
-            where=where,
-            fix="write the share as a number, e.g. 0.3 for 30%",
-        ) from None
-    if not 0 < value <= 1:  # also refuses nan
-        raise FeasibilityError(
-            f"conversion of site `{site}` is {raw}, outside (0, 1]",
-            where=where,
-            fix="write a share between 0 and 1, e.g. 0.3 for 30%",
-        )
-    return value
-
-
-_YAML_NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:str"}
-
-
-def _conversion_yaml(text: str, path: Path) -> list[tuple[str, object, int]]:
-    """(site, raw value, line) from a YAML mapping, read as nodes so that keys keep their text
-    and every entry keeps its line."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    try:
-        root = yaml.compose(text, Loader=loader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        problem = (e.problem or e.context or "invalid YAML").strip()
-        raise FeasibilityError(
-            f"YAML syntax error: {problem}",
-            where=f"{path}:{mark.line + 1}" if mark else f"{path}:1",
-            fix="write one `site_id: share` per line",
-        ) from None
-    except yaml.YAMLError as e:
-        raise FeasibilityError(
-            f"YAML error: {str(e).splitlines()[0]}",
-            where=f"{path}:1",
-            fix="write one `site_id: share` per line",
-        ) from None
-    if root is None:
-        return []
-    if not isinstance(root, yaml.MappingNode):
-        raise FeasibilityError(
-            "expected a mapping of site id to conversion",
-            where=f"{path}:{root.start_mark.line + 1}",
-            fix="write one `site_id: share` per line, e.g. `site_a: 0.25`",
-        )
-    entries = []
-    for key, value in root.value:
-        line = key.start_mark.line + 1
-        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:null" or not key.value:
-            raise FeasibilityError(
-                "a site id must be a plain word", where=f"{path}:{line}", fix="write `site_id: share`"
-            )
-        if isinstance(value, yaml.ScalarNode) and value.tag == "tag:yaml.org,2002:null":
-            raise FeasibilityError(
-                f"site `{key.value}` has no conversion",
-                where=f"{path}:{line}",
-                fix="write the share after the colon, e.g. `site_a: 0.3`",
-            )
-        if not isinstance(value, yaml.ScalarNode) or value.tag not in _YAML_NUMBER_TAGS:
-            shown = f" (`{value.value}`)" if isinstance(value, yaml.ScalarNode) else ""
-            raise FeasibilityError(
-                f"conversion of site `{key.value}` is not a number{shown}",
-                where=f"{path}:{line}",
-                fix="write the share as a number, e.g. 0.3 for 30%",
-            )
-        entries.append((key.value, value.value, line))
-    return entries
-
-
-def _conversion_csv(text: str, path: Path) -> list[tuple[str, object, int]]:
-    """(site, raw value, line) from a CSV file with header site_id,conversion."""
-    reader = csv.reader(text.splitlines(), strict=True)
-    entries = []
-    header: list[str] | None = None
-    try:
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue  # blank line
-            cells = [cell.strip() for cell in row]
-            if header is None:
-                header = cells
-                _check_header(header, f"{path}:{line}")
-                continue
-            if len(cells) != len(header):
-                raise FeasibilityError(
-                    f"expected {len(header)} fields, found {len(cells)}",
-                    where=f"{path}:{line}",
-                    fix="write `site_id,conversion` on each line (quote a site id containing a comma)",
-                )
-            fields = dict(zip(header, cells, strict=True))
-            if not fields["site_id"]:
-                raise FeasibilityError("empty site id", where=f"{path}:{line}", fix="name the site")
-            entries.append((fields["site_id"], fields["conversion"], line))
-    except csv.Error as e:
-        raise FeasibilityError(
-            f"malformed CSV: {e}", where=f"{path}:{reader.line_num}", fix="check the quoting on that line"
-        ) from None
-    return entries
-
-
-def _check_header(header: list[str], where: str) -> None:
-    expected = ("site_id", "conversion")
-    fix = "the first line must be `site_id,conversion`"
-    for name in header:
-        if name not in expected:
-            raise FeasibilityError(f"unknown column `{name}`", where=where, fix=fix)
-    if len(set(header)) != len(header):
-        raise FeasibilityError("a column appears twice", where=where, fix=fix)
-    for name in expected:
-        if name not in header:
-            raise FeasibilityError(f"missing column `{name}`", where=where, fix=fix)

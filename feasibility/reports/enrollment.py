@@ -8,7 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from feasibility.analytics.forecast import forecast, site_conversions
+from feasibility.analytics.conversion import site_conversions
+from feasibility.analytics.forecast import forecast
 from feasibility.analytics.incidence import SiteIncidence, trial_incidence
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.model import Duration, Trial
