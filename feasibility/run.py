@@ -11,8 +11,9 @@ from pathlib import Path
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN, with_in_care_step
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import Duration
-from feasibility.engine import Engine, RunOptions, connect
 from feasibility.errors import FeasibilityError
+from feasibility.evaluate.duckdb_engine import Engine, connect
+from feasibility.evaluate.options import RunOptions
 from feasibility.protect import Protection
 from feasibility.reports.build import build_report
 from feasibility.reports.enrollment import ForecastSettings, enrollment_block
@@ -71,7 +72,7 @@ def run_feasibility(
         if engine is not None:
             result = engine.load(extract, progress=step)
         else:
-            from feasibility.spark_engine import run_on_spark
+            from feasibility.evaluate.spark_engine import run_on_spark
 
             result = run_on_spark(extract, trials, library, options, master=spark_master, progress=step)
         enrollment = None

@@ -12,7 +12,9 @@ import pyarrow.parquet as pq
 
 from feasibility.analytics.histogram import MaskHistogram
 from feasibility.criteria.load import load_trials
-from feasibility.engine import Engine, EngineResult, RunOptions, connect
+from feasibility.evaluate.duckdb_engine import Engine, connect
+from feasibility.evaluate.options import RunOptions
+from feasibility.evaluate.results import EngineResult
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,8 @@ from sqlglot import exp
 
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN, with_in_care_step
 from feasibility.criteria.load import load_trials
-from feasibility.engine import Engine, RunOptions, connect
+from feasibility.evaluate.duckdb_engine import Engine, connect
+from feasibility.evaluate.options import RunOptions
 from tests.support import REPO
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from feasibility.analytics.histogram import CriteriaMatrix, MaskHistogram
 from feasibility.compile.histogram import WORD_BITS
 from feasibility.criteria.model import Criterion, Trial
-from feasibility.engine import histogram_columns, histogram_counts
+from feasibility.evaluate.driver import histogram_columns, histogram_counts
 from tests.support import mask_counters
 
 # two words per mask: 70 criteria; trial B has one site only, trial C none

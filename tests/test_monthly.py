@@ -19,7 +19,8 @@ from feasibility.analytics.incidence import trial_incidence
 from feasibility.criteria.in_care import IN_CARE_ID, with_in_care_step
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import Duration
-from feasibility.engine import Engine, RunOptions, connect
+from feasibility.evaluate.duckdb_engine import Engine, connect
+from feasibility.evaluate.options import RunOptions
 from tests.support import REPO, event, person, write_extract
 from tests.test_errors import assert_one_line_error, feasibility
 

@@ -11,7 +11,8 @@ from feasibility.compile.pipeline import sort_by_concept
 from feasibility.compile.plan import FAMILIES, plan_features
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import History, Measurement, Medication
-from feasibility.engine import Engine, RunOptions, connect
+from feasibility.evaluate.duckdb_engine import Engine, connect
+from feasibility.evaluate.options import RunOptions
 from tests.support import REPO, mask_counters
 
 TRIALS, LIBRARY = load_trials(None)  # the seed trials: every family has atoms

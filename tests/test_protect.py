@@ -8,7 +8,8 @@ import random
 import pytest
 
 from feasibility.criteria.load import load_trials
-from feasibility.engine import Engine, RunOptions, connect
+from feasibility.evaluate.duckdb_engine import Engine, connect
+from feasibility.evaluate.options import RunOptions
 from feasibility.protect import Protection
 from feasibility.reports.build import build_report
 from tests.support import REPO, event, person, write_extract

@@ -31,8 +31,9 @@ from feasibility.criteria.model import (
     Trial,
     walk,
 )
-from feasibility.engine import Engine, RunOptions, connect
-from feasibility.reference import ReferenceEvaluator, first_eligible
+from feasibility.evaluate.duckdb_engine import Engine, connect
+from feasibility.evaluate.options import RunOptions
+from feasibility.evaluate.reference import ReferenceEvaluator, first_eligible
 from tests.support import REPO, write_extract
 
 AS_OF = date(2025, 2, 1)

@@ -13,9 +13,11 @@ import polars as pl
 import pytest
 
 from feasibility.criteria.load import load_trials
-from feasibility.engine import Engine, EngineResult, RunOptions, connect
 from feasibility.errors import ExtractError, FeasibilityError
-from feasibility.spark_engine import require_spark, run_on_spark, start_spark, stop_spark
+from feasibility.evaluate.duckdb_engine import Engine, connect
+from feasibility.evaluate.options import RunOptions
+from feasibility.evaluate.results import EngineResult
+from feasibility.evaluate.spark_engine import require_spark, run_on_spark, start_spark, stop_spark
 from tests.support import REPO, corrupt_column, event, frame, mask_counters, person, write_extract
 
 FIXTURES = REPO / "tests/fixtures/trials"

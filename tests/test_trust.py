@@ -9,8 +9,9 @@ import duckdb
 import pytest
 
 from feasibility.criteria.load import load_trials
-from feasibility.engine import Engine, RunOptions, connect
 from feasibility.errors import FeasibilityError
+from feasibility.evaluate.duckdb_engine import Engine, connect
+from feasibility.evaluate.options import RunOptions
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, write_extract
 

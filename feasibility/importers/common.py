@@ -62,8 +62,8 @@ class ImportSummary:
 
 def connect(threads: int | None = None, memory_limit: str | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the engine's settings and the importers' helper macros."""
-    from feasibility.engine import RunOptions
-    from feasibility.engine import connect as engine_connect
+    from feasibility.evaluate.duckdb_engine import connect as engine_connect
+    from feasibility.evaluate.options import RunOptions
 
     con = engine_connect(RunOptions(threads=threads, memory_limit=memory_limit))
     run_sql_file(con, "import_macros.sql")

@@ -26,7 +26,7 @@ from feasibility.analytics.waterfall import (
 )
 from feasibility.criteria.describe import describe
 from feasibility.criteria.model import Trial
-from feasibility.engine import EngineResult
+from feasibility.evaluate.results import EngineResult
 from feasibility.extract.contract import CONTRACT_VERSION
 from feasibility.protect import Protection
 

@@ -13,7 +13,7 @@ from feasibility.analytics.forecast import forecast
 from feasibility.analytics.incidence import SiteIncidence, trial_incidence
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.model import Duration, Trial
-from feasibility.engine import FirstEligible
+from feasibility.evaluate.results import FirstEligible
 from feasibility.protect import Protection
 
 

@@ -32,15 +32,10 @@ from feasibility.compile.plan import plan_features
 from feasibility.compile.tables import RUN, Tables
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
-from feasibility.engine import (
-    READ,
-    EngineResult,
-    RunOptions,
-    _memory_setting,
-    evaluate,
-    histogram_columns,
-)
 from feasibility.errors import ExtractError, FeasibilityError, withhold_values
+from feasibility.evaluate.driver import READ, evaluate, histogram_columns
+from feasibility.evaluate.options import RunOptions, memory_setting
+from feasibility.evaluate.results import EngineResult
 from feasibility.extract.source import events_query, inspect_extract
 
 if TYPE_CHECKING:
@@ -231,7 +226,7 @@ def _session(master: str, options: RunOptions, session: SparkSession | None) -> 
 
 def _spark_memory(value: str) -> str:
     """A DuckDB-style size (`4GB`, `512MiB`) as whole Spark megabytes (`3815m`)."""
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(I?)B", _memory_setting(value).upper())
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(I?)B", memory_setting(value).upper())
     assert match is not None  # _memory_setting accepted it
     number, prefix, binary = match.groups()
     size = float(number) * (1024 if binary else 1000) ** "BKMGT".index(prefix or "B")

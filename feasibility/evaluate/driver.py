@@ -1,0 +1,244 @@
+"""One run's steps on any engine (DuckDB, Spark): the extent and default index date, the
+demographics, the code dictionary and code map, the passes, data quality, and the mask
+histogram per trial and site turned into counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from itertools import pairwise
+from typing import Protocol
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlglot import exp
+
+from feasibility.analytics.histogram import MaskHistogram
+from feasibility.compile.histogram import words_needed
+from feasibility.compile.pipeline import (
+    code_dictionary,
+    data_quality_query,
+    demographics,
+    duplicate_rows_query,
+    extract_extent,
+    null_patient_rows,
+    sites,
+    statements,
+)
+from feasibility.compile.plan import CodeMapRow, Plan, build_code_map, code_map_table
+from feasibility.compile.sqlexpr import and_, col, func, lit
+from feasibility.compile.tables import RUN
+from feasibility.criteria.model import Trial
+from feasibility.errors import ExtractError
+from feasibility.evaluate.options import RunOptions
+from feasibility.evaluate.results import DataQuality, EngineResult
+from feasibility.extract.contract import BY_NAME as CONTRACT_COLUMNS
+from feasibility.extract.source import ExtractSource
+
+READ = "read the extract"  # the step of a run's first reads: their errors are the extract's
+
+
+class Runner(Protocol):
+    """What `evaluate` needs of an engine. `what` names the step for an error message; the
+    steps named READ read the extract for the first time, so their errors are the
+    extract's (a truncated file, an unreadable column)."""
+
+    dialect: str
+
+    def query(self, query: exp.Expression, what: str | None = None) -> tuple[list[str], list[tuple]]: ...
+
+    def create(self, name: str, query: exp.Expression, what: str | None = None) -> None: ...
+
+    def register_code_map(self, table: pa.Table) -> None: ...
+
+    def histogram(self, query: exp.Expression, trials: Sequence[Trial]) -> list[Sequence]:
+        """The histogram query's result as columns (see `histogram_counts`)."""
+        ...
+
+
+def evaluate(
+    runner: Runner,
+    trials: Sequence[Trial],
+    plan: Plan,
+    source: ExtractSource,
+    options: RunOptions,
+    extract: str,
+    step: Callable[[str], None],
+) -> EngineResult:
+    """One run's steps on any engine, once its `events` view reads the extract: the extent
+    and default index date, the demographics, the code dictionary and code map, the passes
+    and patient rows, data quality, and the mask histogram per trial and site."""
+    has_index = source.has("index_date")
+    (rows, latest_start), *_ = runner.query(extract_extent(), READ)[1]
+    index_default = default_index(rows, latest_start, options, extract)
+    for first in (sites(), demographics(index_default, has_index)):
+        assert first.creates is not None
+        runner.create(first.creates, first.expression, READ)
+    check_patient_ids(runner.query(null_patient_rows(), READ)[1][0][0], extract)
+    summary = summarise_dictionary(plan, runner.query(code_dictionary(), READ)[1], index_default)
+    runner.register_code_map(code_map_table(summary.code_map))
+    *tables, histogram = statements(
+        trials, plan, summary.index_default, has_index, runner.dialect, summary.codes
+    )
+    for i, statement in enumerate(tables, 1):
+        # on a large extract each statement takes minutes: say which one is running
+        step(f"aggregating events per patient: {statement.name} ({i} of {len(tables)})")
+        assert statement.creates is not None
+        runner.create(statement.creates, statement.expression)
+    step("evaluating criteria")
+    dq = collect_data_quality(plan, summary, runner.query, source, options.check_duplicates)
+    return EngineResult(
+        trials=list(trials),
+        histograms=histogram_counts(trials, runner.histogram(histogram.expression, trials)),
+        data_quality=dq,
+        source=source,
+        index_default=summary.index_default,
+    )
+
+
+def default_index(rows: int, latest_start: date | None, options: RunOptions, extract: str) -> date:
+    """The run's default index date: --as-of, else the extract's latest start date; an
+    extract with no rows has neither and is refused."""
+    if rows == 0:
+        raise ExtractError(
+            "the extract has no rows", where=extract, fix="export at least one row per patient"
+        )
+    if options.as_of is not None:
+        return options.as_of
+    if latest_start is None:
+        raise ExtractError(
+            "no row has a start_date, so there is no default index date",
+            where=extract,
+            fix="pass --as-of DATE or add an index_date column",
+        )
+    return latest_start
+
+
+@dataclass(frozen=True)
+class DictionarySummary:
+    """What the code dictionary tells before the passes over coded rows: the extract's row
+    count, the run's default index date, the code map and the rows of unknown units per
+    concept."""
+
+    rows: int
+    index_default: date
+    code_map: list[CodeMapRow]
+    unknown_units: dict[str, int]
+
+    @property
+    def codes(self) -> dict[int, list[str]]:
+        """Per concept id, the raw codes of its code map rows: the rows worth reading."""
+        out: dict[int, set[str]] = {}
+        for row in self.code_map:
+            out.setdefault(row.concept_id, set()).add(row.code)
+        return {cid: sorted(codes) for cid, codes in sorted(out.items())}
+
+
+def check_patient_ids(null_patients: int, extract: str) -> None:
+    """Every row needs a patient id."""
+    if null_patients:
+        raise ExtractError(
+            f"{null_patients} rows have no patient_id",
+            where=extract,
+            fix="every row needs a patient_id; drop or fix those rows",
+        )
+
+
+def summarise_dictionary(
+    plan: Plan, dictionary: Sequence[Sequence], index_default: date
+) -> DictionarySummary:
+    """The code map from the code dictionary's rows (code_system, code, unit, n_rows)."""
+    code_map, unknown_units = build_code_map(plan, ((r[0], r[1], r[2], r[3]) for r in dictionary))
+    return DictionarySummary(sum(r[3] for r in dictionary), index_default, code_map, unknown_units)
+
+
+def collect_data_quality(
+    plan: Plan,
+    summary: DictionarySummary,
+    query: Callable[[exp.Expression], tuple[list[str], list[tuple]]],
+    source: ExtractSource,
+    check_duplicates: bool = False,
+) -> DataQuality:
+    """The data-quality counts over the tables `patients` and `patient_results`, and with
+    `check_duplicates` the duplicate rows of `events`; `query` runs an expression on the
+    engine and returns (column names, rows)."""
+    names, rows = query(data_quality_query())
+    counts = {k: int(v or 0) for k, v in zip(names, rows[0], strict=True)}
+    counts["rows"] = summary.rows
+    if check_duplicates:
+        # rows are compared on the extract's contract columns: the ones the `events` view has
+        columns = [c for c in source.columns if c in CONTRACT_COLUMNS]
+        counts["duplicate_rows"] = int(query(duplicate_rows_query(columns))[1][0][0] or 0)
+    n_implausible = func("sum", col("n_implausible"))
+    implausible_query = (
+        exp.select(col("concept_id"), n_implausible)
+        .from_(RUN.patient_results, copy=False)
+        .group_by(col("concept_id"), copy=False)
+        .having(exp.GT(this=n_implausible.copy(), expression=lit(0)), copy=False)
+    )
+    implausible = (
+        {plan.concepts[cid].name: int(n) for cid, n in query(implausible_query)[1]}
+        if plan.result_concepts
+        else {}
+    )
+    default_uln: dict[str, int] = {}
+    if plan.uln_concepts:
+        ids = {cid: plan.concepts[cid].name for cid in plan.uln_concepts}
+        uln_query = (
+            exp.select(col("concept_id"), exp.Count(this=exp.Star()))
+            .from_(RUN.patient_results, copy=False)
+            .where(
+                and_(
+                    exp.In(this=col("concept_id"), expressions=[lit(i) for i in ids]),
+                    col("latest_uln_default"),
+                ),
+                copy=False,
+            )
+            .group_by(col("concept_id"), copy=False)
+        )
+        default_uln = {ids[cid]: int(n) for cid, n in query(uln_query)[1]}
+    return DataQuality(
+        counts=counts,
+        unknown_unit_rows=summary.unknown_units,
+        default_uln_patients=default_uln,
+        implausible_value_rows=implausible,
+    )
+
+
+def histogram_counts(
+    trials: Sequence[Trial], columns: Sequence[Sequence]
+) -> dict[str, dict[str, MaskHistogram]]:
+    """The histogram query's result as columns (trial_id, site_id, p0.., u0.., n), split per
+    trial and site."""
+    n_words = words_needed(trials)
+    trial_codes, trial_names = _codes(columns[0])
+    site_codes, site_names = _codes(columns[1])
+    words = np.column_stack([np.asarray(c, dtype=np.int64) for c in columns[2 : 2 + 2 * n_words]])
+    counts = np.asarray(columns[2 + 2 * n_words], dtype=np.int64)
+    # one stable sort makes each (trial, site) a slice of the rows
+    key = trial_codes * len(site_names) + site_codes
+    by_key = np.argsort(key, kind="stable")
+    key, words, counts = key[by_key], words[by_key], counts[by_key]
+    bounds = [*np.flatnonzero(np.diff(key, prepend=-1)).tolist(), len(key)]
+    out: dict[str, dict[str, MaskHistogram]] = {t.id: {} for t in trials}
+    for a, b in pairwise(bounds):
+        trial, site = divmod(int(key[a]), len(site_names))
+        out[trial_names[trial]][site_names[site]] = MaskHistogram(
+            counts[a:b], words[a:b, :n_words], words[a:b, n_words:]
+        )
+    return out
+
+
+def histogram_columns(trials: Sequence[Trial], rows: Sequence[Sequence]) -> list[Sequence]:
+    """The histogram query's rows as Python tuples (Spark's `collect()`) as the columns that
+    `histogram_counts` reads."""
+    return list(zip(*rows, strict=True)) or [()] * (3 + 2 * words_needed(trials))
+
+
+def _codes(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """A column of a few distinct strings as integer codes, and the string of each code."""
+    # Arrow's dictionary encoding: a Python loop over a million rows cost seconds
+    encoded = pc.dictionary_encode(pa.array(values, type=pa.string()))
+    return encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64), encoded.dictionary.to_pylist()

@@ -1,0 +1,204 @@
+"""Run the compiled trials on an extract in DuckDB: the passes over the extract for all trials
+together, then one histogram of criterion masks per trial and site."""
+
+from __future__ import annotations
+
+import atexit
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+from sqlglot import exp
+
+from feasibility.analytics.histogram import join_words
+from feasibility.compile.histogram import masks_query, words_needed
+from feasibility.compile.pipeline import monthly_statements
+from feasibility.compile.plan import Plan, plan_features
+from feasibility.compile.predicates import PredicateCompiler
+from feasibility.compile.sqlexpr import col, lit
+from feasibility.criteria.concepts import ConceptLibrary
+from feasibility.criteria.model import Trial
+from feasibility.errors import ExtractError, FeasibilityError, short_message
+from feasibility.evaluate.driver import READ, evaluate
+from feasibility.evaluate.options import RunOptions, memory_setting
+from feasibility.evaluate.results import EngineResult, FirstEligible
+from feasibility.extract.source import open_extract
+
+
+def connect(options: RunOptions) -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection with the user's thread and memory settings."""
+    con = duckdb.connect(":memory:")
+    if options.threads:
+        con.execute(f"SET threads = {int(options.threads)}")
+    if options.memory_limit:
+        try:
+            con.execute(f"SET memory_limit = '{memory_setting(options.memory_limit)}'")
+        except duckdb.Error:
+            raise FeasibilityError(
+                f"cannot use memory limit `{options.memory_limit}`",
+                where="--memory-limit",
+                fix="write e.g. 4GB or 512MB",
+            ) from None
+    con.execute("SET preserve_insertion_order = false")
+    con.execute("SET enable_progress_bar = false")
+    # DuckDB spills here beyond the memory limit; our own folder, removed at exit
+    spill = tempfile.mkdtemp(prefix="feasibility-spill-")
+    atexit.register(shutil.rmtree, spill, ignore_errors=True)
+    con.execute(f"SET temp_directory = {lit(spill).sql(dialect='duckdb')}")
+    return con
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, readable: Sequence) -> None:
+    """From here on the connection may read the extract's files and nothing else, and may
+    write nothing (DuckDB refuses to lift this while the database is open)."""
+    paths = exp.Array(expressions=[lit(str(Path(f).resolve())) for f in readable])
+    con.execute(f"SET allowed_paths = {paths.sql(dialect='duckdb')}")
+    con.execute("SET enable_external_access = false")
+
+
+class Engine:
+    """One extract loaded into DuckDB with the features of a set of trials (a `Runner`)."""
+
+    dialect = "duckdb"
+
+    def __init__(
+        self,
+        con: duckdb.DuckDBPyConnection,
+        trials: Sequence[Trial],
+        library: ConceptLibrary,
+        options: RunOptions,
+    ):
+        self.con = con
+        self.trials = list(trials)
+        self.library = library
+        self.options = options
+        self.plan: Plan = plan_features(self.trials, library)
+        self.compiler = PredicateCompiler(self.plan)
+        self.extract = "the extract"  # named in errors, once `load` knows it
+
+    def _sql(self, query: exp.Expression) -> str:
+        # sqlglot copies a tree before rendering it in case the dialect rewrites it; DuckDB's
+        # leaves these trees unchanged (tests/test_engine_sql.py), and copying them cost
+        # several times more than rendering them
+        return query.sql(dialect="duckdb", copy=False)
+
+    def load(self, extract: str, progress=None) -> EngineResult:
+        """Read the extract once, build the per-patient feature table, count the masks."""
+        step = progress or (lambda message: None)
+        self.extract = extract
+        source = open_extract(self.con, extract, self.options.site)
+        lock_down(self.con, source.files)
+        step("reading the extract")
+        return evaluate(self, self.trials, self.plan, source, self.options, extract, step)
+
+    def monthly(self, result: EngineResult, months: int, progress=None) -> FirstEligible:
+        """After `load`: every patient evaluated again at each of the last `months` month
+        ends; per trial and site, patients counted by the month they first became eligible."""
+        step = progress or (lambda message: None)
+        *tables, final = monthly_statements(
+            self.trials,
+            self.plan,
+            result.index_default,
+            result.index_from_column,
+            [name for name, *_ in self.con.execute("DESCRIBE events").fetchall()],
+            months,
+        )
+        for i, statement in enumerate(tables, 1):
+            step(f"evaluating {months} month ends: {statement.name} ({i} of {len(tables)})")
+            self.create(statement.creates, statement.expression, view=statement.view)
+        counts: dict[str, dict[str, Counter]] = {t.id: {} for t in self.trials}
+        for trial_id, site, first_eligible, first_potential, n in self._execute(
+            self._sql(final.expression)
+        ).fetchall():
+            counts[trial_id].setdefault(site, Counter())[(first_eligible, first_potential)] += n
+        for statement in tables:  # the monthly tables are large and no longer needed
+            kind = "VIEW" if statement.view else "TABLE"
+            self.con.execute(f"DROP {kind} IF EXISTS {statement.creates}")
+        return FirstEligible(months, counts)
+
+    def create(self, name: str, query: exp.Expression, what: str | None = None, view: bool = False) -> None:
+        """The table (or view) `name` made by the query (see `Runner`)."""
+        kind = "VIEW" if view else "TABLE"
+        self._execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {self._sql(query)}", what)
+
+    def query(self, query: exp.Expression, what: str | None = None) -> tuple[list[str], list[tuple]]:
+        """The query's column names and rows (see `Runner`)."""
+        with self._errors(what):
+            cur = self.con.execute(self._sql(query))
+            return [d[0] for d in cur.description], cur.fetchall()
+
+    def register_code_map(self, table: pa.Table) -> None:
+        """The code map as the table `code_map`."""
+        self.con.register("code_map_rows", table)
+        self.con.execute("CREATE OR REPLACE TEMP TABLE code_map AS SELECT * FROM code_map_rows")
+        self.con.unregister("code_map_rows")
+
+    def histogram(self, query: exp.Expression, trials: Sequence[Trial]) -> list[Sequence]:
+        """The histogram query's result as numpy columns: a million patients make about a
+        million rows, too many for a Python tuple each."""
+        with self._errors("count the masks"):
+            return list(self.con.execute(self._sql(query)).fetchnumpy().values())
+
+    def _execute(self, sql: str, what: str | None = None) -> duckdb.DuckDBPyConnection:
+        with self._errors(what):
+            return self.con.execute(sql)
+
+    @contextmanager
+    def _errors(self, what: str | None) -> Iterator[None]:
+        """Running out of memory, unreadable values and, while the extract is first read
+        (`what` is READ), any DuckDB error become one-line user errors."""
+        try:
+            yield
+        except duckdb.OutOfMemoryException:
+            limit = f" within --memory-limit {self.options.memory_limit}" if self.options.memory_limit else ""
+            raise FeasibilityError(
+                f"DuckDB ran out of memory{limit}",
+                where="the extract",
+                fix="raise --memory-limit, use fewer --threads, or run on a machine with more memory",
+            ) from None
+        except duckdb.ConversionException as e:
+            raise ExtractError(
+                f"a value cannot be read ({short_message(e)})",
+                where="the extract",
+                fix="check the column types",
+            ) from None
+        except duckdb.Error as e:
+            if what != READ:
+                raise
+            raise ExtractError(
+                f"cannot read the extract ({short_message(e)})",
+                where=self.extract,
+                fix="check the file is a complete parquet export",
+            ) from None
+
+    def rule_values(self, trial: Trial) -> dict[str, dict[str, bool | None]]:
+        """Per patient, the value of each criterion's rule (None = UNKNOWN; not-assessable
+        criteria are left out). For spec tests and the patient list."""
+        ids = [c.id for c in trial.criteria if c.rule is not None]
+        selects = [col("patient_id")] + [
+            self.compiler.rule(c.rule).as_(f"r{i}")
+            for i, c in enumerate(trial.criteria)
+            if c.rule is not None
+        ]
+        query = exp.select(*selects).from_("patients", copy=False).order_by(col("patient_id"), copy=False)
+        return {
+            row[0]: dict(zip(ids, row[1:], strict=True))
+            for row in self.con.execute(self._sql(query)).fetchall()
+        }
+
+    def patient_masks(self, trial: Trial) -> list[tuple[str, str, int, int]]:
+        """(patient_id, site_id, passed mask, unknown mask) per patient, for the patient list."""
+        n_words = words_needed([trial])
+        verdicts = [self.compiler.verdict(c) for c in trial.criteria]
+        query = masks_query(verdicts, n_words, "patients", ["patient_id", "site_id"]).order_by(
+            col("patient_id"), copy=False
+        )
+        return [
+            (pid, site, join_words(rest[:n_words]), join_words(rest[n_words:]))
+            for pid, site, *rest in self.con.execute(self._sql(query)).fetchall()
+        ]

@@ -1,0 +1,64 @@
+"""What a run computed, whichever engine ran it: per trial and site, patients counted by
+their criterion masks, and the data-quality counts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+
+from feasibility.analytics.histogram import MaskHistogram
+from feasibility.criteria.model import Trial
+from feasibility.extract.source import ExtractSource
+
+
+@dataclass
+class DataQuality:
+    """Counts only: what the engine noticed about the extract and how it treated it."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    unknown_unit_rows: dict[str, int] = field(default_factory=dict)
+    default_uln_patients: dict[str, int] = field(default_factory=dict)
+    implausible_value_rows: dict[str, int] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {
+            "counts": dict(self.counts),
+            "unknown_unit_rows": dict(sorted(self.unknown_unit_rows.items())),
+            "default_uln_patients": dict(sorted(self.default_uln_patients.items())),
+            "implausible_value_rows": dict(sorted(self.implausible_value_rows.items())),
+        }
+
+
+@dataclass
+class EngineResult:
+    """What one run computed: per trial and site, patients counted by their masks."""
+
+    trials: list[Trial]
+    histograms: dict[str, dict[str, MaskHistogram]]
+    data_quality: DataQuality
+    source: ExtractSource
+    index_default: date
+
+    # derived, so the engines cannot disagree with their own counts
+    @property
+    def rows(self) -> int:
+        return self.data_quality.counts["rows"]
+
+    @property
+    def patients(self) -> int:
+        return self.data_quality.counts["patients"]
+
+    @property
+    def index_from_column(self) -> bool:
+        return self.source.has("index_date")
+
+
+@dataclass(frozen=True)
+class FirstEligible:
+    """Per trial and site, patients counted by (first month eligible, first month
+    potentially eligible): month_back of the earliest month end at which they were, from
+    `months` (eligible already at the first month end) down to 0 (the index date), or None."""
+
+    months: int
+    counts: dict[str, dict[str, Counter[tuple[int | None, int | None]]]]
