@@ -220,8 +220,6 @@ class AtLeast:
 Atom = Age | Sex | History | Measurement | Medication | Derived | InCare
 Rule = Atom | All | AnyOf | Not | AtLeast
 
-ATOMS: tuple[type, ...] = (Age, Sex, History, Measurement, Medication, Derived, InCare)
-
 
 def walk(rule: Rule):
     """Every node of a rule tree, parents before children."""
