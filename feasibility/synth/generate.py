@@ -13,10 +13,9 @@ import duckdb
 import pyarrow as pa
 
 from feasibility.resources import sql_text
-from feasibility.synth.codes import matches
 from feasibility.synth.models import ODD_UNIT_SHARE
-from feasibility.synth.noise import NOISE, NOISE_PER_PATIENT, noise_buckets
-from feasibility.synth.population import LAPSED_SHARE, PROFILES, TRAITS, by_profile
+from feasibility.synth.noise import NOISE_PER_PATIENT, noise_buckets, noise_codes
+from feasibility.synth.population import LAPSED_SHARE, profile_table, trait_table
 from feasibility.synth.tables import build_tables, trial_windows
 
 CHUNK_PATIENTS = 200_000
@@ -80,41 +79,11 @@ def generate(
                 }
             ),
         )
-        cum = 0.0
-        prof: dict[str, list] = {
-            "profile": [],
-            "lo": [],
-            "hi": [],
-            "female": [],
-            "mean_age": [],
-            "refractory": [],
-        }
-        for i, (name, share, female, age) in enumerate(PROFILES):
-            prof["profile"].append(name)
-            prof["lo"].append(cum)
-            cum = 1.0 if i == len(PROFILES) - 1 else cum + share
-            prof["hi"].append(cum + (1e-9 if i == len(PROFILES) - 1 else 0.0))
-            prof["female"].append(female)
-            prof["mean_age"].append(age)
-            prof["refractory"].append(by_profile(TRAITS["refractory"], name))
-        _register(con, "profiles", pa.table(prof))
-        traits: dict[str, list] = {"bit": [], "profile": [], "p": [], "p_refr": []}
-        for i, (_, probs) in enumerate(TRAITS.items()):
-            for name, *_ in PROFILES:
-                p = by_profile(probs, name)
-                traits["bit"].append(1 << i)
-                traits["profile"].append(name)
-                traits["p"].append(p)
-                traits["p_refr"].append(float(probs.get("if_refractory", p)))
-        _register(con, "trait_probs", pa.table(traits))
+        _register(con, "profiles", profile_table())
+        _register(con, "trait_probs", trait_table())
         _register(con, "sites", pa.table({"site_idx": list(range(sites)), "site_id": site_ids(sites)}))
-        used_codes = [(c, library[c]) for c in trial_windows(trials)[0] if c in library]
-        noise = [
-            item
-            for item in NOISE
-            if not any(matches(item.code, concept.codes, item.code_system) for _, concept in used_codes)
-        ]
-        _register(con, "noise", noise_buckets(noise))
+        used = [library[c] for c in trial_windows(trials)[0] if c in library]
+        _register(con, "noise", noise_buckets(noise_codes(used)))
         for name in ("slots", "slot_profile", "slot_codes", "slot_units"):
             _register(con, name, pa.table(getattr(tables, name)))
         con.execute(sql_text("synth_patients.sql"))

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import accumulate
 from typing import NamedTuple
 
 import pyarrow as pa
+
+from feasibility.criteria.model import Concept
+from feasibility.synth.codes import matches
 
 
 class NoiseCode(NamedTuple):
@@ -170,3 +173,10 @@ def noise_buckets(codes: Sequence[NoiseCode]) -> pa.Table:
     return pa.table(
         {"idx": list(range(NOISE_BUCKETS)), **{name: [getattr(c, name) for c in picked] for name in columns}}
     )
+
+
+def noise_codes(used: Iterable[Concept]) -> list[NoiseCode]:
+    """The noise codes that none of the concepts the trials use holds: a noise row must not
+    meet a criterion."""
+    used = list(used)
+    return [item for item in NOISE if not any(matches(item.code, c.codes, item.code_system) for c in used)]

@@ -1,6 +1,10 @@
 """Who the synthetic patients are: disease profiles and the latent traits that tie a
 patient's related events together."""
 
+from __future__ import annotations
+
+import pyarrow as pa
+
 PROFILES: tuple[tuple[str, float, float, float], ...] = (
     # profile, share of patients, share female, mean age
     ("SLE", 0.45, 0.90, 40.0),  # systemic lupus erythematosus
@@ -52,3 +56,40 @@ def by_profile(value: float | dict[str, float] | None, profile: str) -> float | 
     if value is None or isinstance(value, int | float):
         return None if value is None else float(value)
     return float(value.get(profile, value.get("*", 0.0)))
+
+
+def profile_table() -> pa.Table:
+    """Per profile: its slice [lo, hi) of the unit interval a patient's draw falls in, its
+    share of women, mean age and probability of refractory disease."""
+    cum = 0.0
+    prof: dict[str, list] = {
+        "profile": [],
+        "lo": [],
+        "hi": [],
+        "female": [],
+        "mean_age": [],
+        "refractory": [],
+    }
+    for i, (name, share, female, age) in enumerate(PROFILES):
+        prof["profile"].append(name)
+        prof["lo"].append(cum)
+        cum = 1.0 if i == len(PROFILES) - 1 else cum + share
+        prof["hi"].append(cum + (1e-9 if i == len(PROFILES) - 1 else 0.0))
+        prof["female"].append(female)
+        prof["mean_age"].append(age)
+        prof["refractory"].append(by_profile(TRAITS["refractory"], name))
+    return pa.table(prof)
+
+
+def trait_table() -> pa.Table:
+    """Per trait (as its bit) and profile: the probability of the trait, and for refractory
+    patients."""
+    traits: dict[str, list] = {"bit": [], "profile": [], "p": [], "p_refr": []}
+    for i, probs in enumerate(TRAITS.values()):
+        for name, *_ in PROFILES:
+            p = by_profile(probs, name)
+            traits["bit"].append(1 << i)
+            traits["profile"].append(name)
+            traits["p"].append(p)
+            traits["p_refr"].append(float(probs.get("if_refractory", p)))
+    return pa.table(traits)
