@@ -368,17 +368,25 @@ def synth(patients: int, sites: int, seed: int, out: Path, as_of: date, sort_row
     help="Folder for compare.csv and compare.html.",
 )
 def compare(reports: tuple[Path, ...], out: Path) -> None:
-    """Compare several sites' reports (folders or report.json files) side by side."""
-    from feasibility.compare import collect, compare_rows, summary
+    """Compare several sites' reports (folders or report.json files) side by side.
+
+    Criteria where one site stands apart are flagged; reports made with another version of
+    a trial or of the code lists, other counting options or other protection are named."""
+    from feasibility.compare import collect, compare_rows, differences, summary
     from feasibility.reports.compare_report import compare_csv, compare_html, print_compare
     from feasibility.reports.output import write_directory
 
     sites, loaded = collect(list(reports))
     rows = compare_rows(sites, loaded)
     totals = summary(sites)
+    unlike = differences(loaded, [str(path) for path in reports])
     # written before printing, so that `feasibility compare … | head` still leaves the files
-    write_directory(out, {"compare.csv": compare_csv(rows), "compare.html": compare_html(totals, rows)})
+    write_directory(
+        out, {"compare.csv": compare_csv(rows), "compare.html": compare_html(totals, rows, unlike)}
+    )
     print_compare(totals, rows, Console())
+    for line in unlike:
+        err.print(f"[yellow]note:[/] not like for like: {escape(line)}", markup=True)
     err.print(f"comparison written to {out}/")
 
 

@@ -75,6 +75,55 @@ def collect(paths: list[Path]) -> tuple[list[SiteReport], list[dict]]:
     return sites, reports
 
 
+# The run options that change the published numbers, as `run` spells them.
+_COUNTING_OPTIONS = {"as_of": "--as-of", "active_within": "--active-within", "order": "--order"}
+
+
+def differences(reports: list[dict], sources: list[str]) -> list[str]:
+    """What keeps the reports' numbers from being compared as they stand, one line each:
+    another version of a trial's file or of the concept library, run options that change the
+    counts, another engine version, other protection; and reports of exact counts, which
+    were not made to be shared. `sources` names each report as the user gave it."""
+    notes = []
+    trials: dict[str, dict[str, str]] = {}
+    for source, report in zip(sources, reports, strict=True):
+        for trial in report["provenance"]["trials"]:
+            trials.setdefault(trial["id"], {})[source] = trial["sha256"][:12]
+    for trial_id, versions in trials.items():
+        if len(set(versions.values())) > 1:
+            notes.append(
+                f"trial {trial_id}: the reports used different versions of its file "
+                f"({_grouped(versions)}); its criteria may differ"
+            )
+    checks = {
+        "concept library": lambda r: r["provenance"].get("concept_library_sha256", "")[:12] or "not recorded",
+        **{
+            f"option {flag}": lambda r, key=key: str(r["provenance"]["options"].get(key) or "not given")
+            for key, flag in _COUNTING_OPTIONS.items()
+        },
+        "engine version": lambda r: str(r["provenance"]["engine_version"]),
+        "protection (--min-cell)": lambda r: str(r["protection"]["min_cell"]),
+    }
+    for what, value in checks.items():
+        values = {source: value(report) for source, report in zip(sources, reports, strict=True)}
+        if len(set(values.values())) > 1:
+            notes.append(f"{what} differs: {_grouped(values)}")
+    exact = [s for s, r in zip(sources, reports, strict=True) if not r["protection"]["shareable"]]
+    if exact:
+        notes.append(
+            f"{', '.join(exact)}: exact counts (--min-cell 0), made for use inside the site, not to be shared"
+        )
+    return notes
+
+
+def _grouped(values: dict[str, str]) -> str:
+    """`value (source, source); value (source)`: each value once, with the reports that have it."""
+    by_value: dict[str, list[str]] = {}
+    for source, value in values.items():
+        by_value.setdefault(value, []).append(source)
+    return "; ".join(f"{value} ({', '.join(sources)})" for value, sources in by_value.items())
+
+
 def _share(part: int | None, whole: int | None) -> float | None:
     if part is None or whole is None or whole == 0:
         return None

@@ -102,6 +102,7 @@ def run_feasibility(
                 "check_duplicates": check_duplicates,
             },
             concept_files=[f.name for f in library.files],
+            concept_library_sha256=library.sha256,
             enrollment=enrollment,
         )
         files: dict[str, str | bytes] = {

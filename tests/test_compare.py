@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 import subprocess
@@ -10,7 +11,7 @@ import sys
 import pytest
 from rich.console import Console
 
-from feasibility.compare import collect, compare_rows, summary
+from feasibility.compare import collect, compare_rows, differences, summary
 from feasibility.errors import FeasibilityError
 from feasibility.reports.compare_report import compare_csv, compare_html, print_compare
 from feasibility.run import run_feasibility
@@ -125,3 +126,88 @@ def test_files_are_written_when_the_reader_of_stdout_goes_away(three_reports, tm
     _, stderr = proc.communicate(timeout=120)
     assert b"Traceback" not in stderr
     assert {p.name for p in out.iterdir()} == {"compare.csv", "compare.html"}
+
+
+# --------------------------------------------------------------------------- like for like
+
+
+@pytest.fixture(scope="module")
+def alike_reports(tmp_path_factory):
+    """Two sites' protected reports made the same way: the comparison has nothing to say."""
+    tmp = tmp_path_factory.mktemp("alike")
+    paths = []
+    for site in ("A", "B"):
+        extract = write_extract(site_rows(site, 40, True), tmp / f"{site}.parquet")
+        run_feasibility(str(extract), [TRIAL], out=tmp / site, site=site)
+        paths.append(tmp / site)
+    return paths
+
+
+def test_reports_made_alike_have_no_differences(alike_reports):
+    _, reports = collect(alike_reports)
+    assert differences(reports, ["A", "B"]) == []
+
+
+def test_each_difference_is_named_with_the_reports_that_have_it(alike_reports):
+    _, (a, b) = collect(alike_reports)
+    b = copy.deepcopy(b)
+    provenance = b["provenance"]
+    provenance["trials"][0]["sha256"] = "f" * 64
+    provenance["concept_library_sha256"] = "e" * 64
+    provenance["options"]["order"] = "most-restrictive"
+    provenance["options"]["as_of"] = "2025-01-01"
+    provenance["options"]["active_within"] = "12 months"
+    provenance["engine_version"] = "9.9"
+    b["protection"] = {**b["protection"], "min_cell": 0, "shareable": False}
+    notes = differences([a, b], ["site-a", "site-b"])
+    expected = [
+        f"trial SMALL: the reports used different versions of its file "
+        f"({a['provenance']['trials'][0]['sha256'][:12]} (site-a); ffffffffffff (site-b))",
+        f"concept library differs: {a['provenance']['concept_library_sha256'][:12]} (site-a); "
+        "eeeeeeeeeeee (site-b)",
+        "option --as-of differs: not given (site-a); 2025-01-01 (site-b)",
+        "option --active-within differs: 24 months (site-a); 12 months (site-b)",
+        "option --order differs: protocol (site-a); most-restrictive (site-b)",
+        f"engine version differs: {a['provenance']['engine_version']} (site-a); 9.9 (site-b)",
+        "protection (--min-cell) differs: 11 (site-a); 0 (site-b)",
+        "site-b: exact counts (--min-cell 0)",
+    ]
+    assert len(notes) == len(expected)
+    for note, start in zip(notes, expected, strict=True):
+        assert note.startswith(start), (note, start)
+
+
+def test_a_report_without_the_library_fingerprint_is_not_taken_for_alike(alike_reports):
+    # reports written before the fingerprint was recorded cannot vouch for their code lists
+    _, (a, b) = collect(alike_reports)
+    b = copy.deepcopy(b)
+    del b["provenance"]["concept_library_sha256"]
+    assert differences([a, b], ["a", "b"]) == [
+        f"concept library differs: {a['provenance']['concept_library_sha256'][:12]} (a); not recorded (b)"
+    ]
+
+
+def test_compare_says_what_is_not_alike_on_the_terminal_and_the_page(alike_reports, tmp_path):
+    other = tmp_path / "ordered"
+    extract = write_extract(site_rows("C", 40, True), tmp_path / "C.parquet")
+    run_feasibility(str(extract), [TRIAL], out=other, site="C", order="most-restrictive")
+    out = tmp_path / "cmp"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "feasibility",
+            "compare",
+            *map(str, alike_reports),
+            str(other),
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "not like for like: option --order differs" in proc.stderr
+    page = (out / "compare.html").read_text()
+    assert "Not like for like" in page and "option --order differs" in page

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
+from functools import cached_property
 from pathlib import Path
 
 from feasibility.criteria.model import CodePattern, Concept
@@ -162,6 +165,28 @@ class ConceptLibrary:
 
     def __getitem__(self, name: str) -> Concept:
         return self.concepts[name]
+
+    @cached_property
+    def sha256(self) -> str:
+        """A fingerprint of what the concepts match and how their values are read (codes,
+        exclusions, units, default ULN, plausible range, dose factors), not of their labels
+        and notes: two reports with the same one counted with the same code lists, from
+        whichever folders they were read."""
+        canonical = [
+            [
+                c.name,
+                c.kind,
+                [astuple(p) for p in c.codes],
+                [astuple(p) for p in c.exclude],
+                c.unit,
+                c.units,
+                c.default_uln,
+                c.plausible,
+                c.dose_factors,
+            ]
+            for c in sorted(self.concepts.values(), key=lambda c: c.name)
+        ]
+        return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
 
     def __contains__(self, name: object) -> bool:
         return name in self.concepts

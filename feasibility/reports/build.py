@@ -133,6 +133,7 @@ def build_report(
     order: str | None = None,
     options: dict | None = None,
     concept_files: Sequence[str] = (),
+    concept_library_sha256: str = "",
     generated_at: datetime | None = None,
     enrollment: Mapping[str, dict] | None = None,
 ) -> dict:
@@ -196,6 +197,7 @@ def build_report(
                 {"id": t.id, "file": t.path.rsplit("/", 1)[-1], "sha256": t.sha256} for t in result.trials
             ],
             "concept_files": list(concept_files),
+            "concept_library_sha256": concept_library_sha256,
             "options": dict(options or {}),
         },
         "data_quality": dq,

@@ -116,7 +116,9 @@ def _fitting(widths: list[int], label_width: int, width: int) -> list[range]:
     return [range(0)]  # no sites
 
 
-def compare_html(summary: list[dict], rows: list[dict]) -> str:
+def compare_html(summary: list[dict], rows: list[dict], differences: list[str] = ()) -> str:
+    """The comparison as one self-contained page; `differences` (see `compare.differences`)
+    head it, since they qualify every number below."""
     trials = list(dict.fromkeys(s["trial_id"] for s in summary))
     sections = []
     for t_index, trial in enumerate(trials):
@@ -172,11 +174,17 @@ def compare_html(summary: list[dict], rows: list[dict]) -> str:
             f"<h3>Criteria where a site stands apart</h3><ul>{flags}</ul></section>"
         )
     sources = "".join(f"<li>{_esc(s)}</li>" for s in dict.fromkeys(r["source"] for r in summary))
+    warning = (
+        "<div class='banner warn'>Not like for like: "
+        f"<ul>{''.join(f'<li>{_esc(d)}</li>' for d in differences)}</ul></div>"
+        if differences
+        else ""
+    )
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Feasibility: sites compared</title><style>{STYLE}</style>"
         f"<script>{plotly.offline.get_plotlyjs()}</script></head><body>"
         "<header><h1>Sites compared</h1><p>published (protected) numbers of each site's report"
-        f"</p></header><main>{''.join(sections)}<section class='trial'><h2>Reports</h2>"
+        f"</p></header>{warning}<main>{''.join(sections)}<section class='trial'><h2>Reports</h2>"
         f"<ul>{sources}</ul></section></main></body></html>"
     )
