@@ -166,6 +166,9 @@ class ConceptLibrary:
     def __getitem__(self, name: str) -> Concept:
         return self.concepts[name]
 
+    def __contains__(self, name: object) -> bool:
+        return name in self.concepts
+
     @cached_property
     def sha256(self) -> str:
         """A fingerprint of what the concepts match and how their values are read (codes,
@@ -187,9 +190,6 @@ class ConceptLibrary:
             for c in sorted(self.concepts.values(), key=lambda c: c.name)
         ]
         return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
-
-    def __contains__(self, name: object) -> bool:
-        return name in self.concepts
 
 
 def load_library(dirs: Iterable[Path]) -> ConceptLibrary:

@@ -8,7 +8,7 @@ compiler, the reference evaluator) interpret this model; nothing here knows how.
 from __future__ import annotations
 
 import calendar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
 from typing import Literal
@@ -306,7 +306,6 @@ class Concept:
     dose_factors: tuple[tuple[str, float], ...] = ()  # normalised code -> factor
     checked: str = ""
     source: str = ""  # the file it was read from
-    extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def unit_factor(self, normalised_unit: str | None) -> float | None:
         """Factor converting a value in this unit to the canonical unit; None if unknown."""
