@@ -12,6 +12,7 @@ counts must agree.
 from __future__ import annotations
 
 import gzip
+import re
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -22,7 +23,7 @@ from click.testing import CliRunner
 
 from feasibility.cli import cli
 from feasibility.errors import FeasibilityError
-from feasibility.importers.mimic import import_mimic
+from feasibility.importers.mimic import DRUG_ATC, import_mimic
 from feasibility.run import run_feasibility
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mimic-iv-demo-2.2"
@@ -332,3 +333,23 @@ def test_errors_are_one_line(tmp_path):
     shutil.copytree(MAP.parent, tmp_path / "c" / "mimic_code_concept_map")
     summary = import_mimic(hosp, tmp_path / "c.parquet")
     assert summary.rows > 0 and summary.patients > 0
+
+
+def test_the_drug_table_of_the_docs_is_the_importers():
+    """docs/importing.md's drug names -> ATC table is DRUG_ATC, pair for pair. A row lists
+    its codes in order (`H02AB01, 02` abbreviates H02AB02) and, in the same order, the names
+    of each code (`a / b`: two names of one code; a bracket is a comment)."""
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "importing.md").read_text(encoding="utf-8")
+    section = doc.split("**Drug names → ATC.**", 1)[1].split("\n\n", 2)[1]
+    pairs = set()
+    for codes_cell, names_cell in re.findall(r"^\| ([A-Z0-9, ]+) \| (.+) \|$", section, re.M):
+        if codes_cell == "ATC":
+            continue  # the heading
+        codes: list[str] = []
+        for token in codes_cell.split(", "):
+            codes.append(codes[-1][: -len(token)] + token if token.isdigit() else token)
+        groups = [re.sub(r"\(.*?\)", "", group).strip() for group in names_cell.split(", ")]
+        assert len(codes) == len(groups), codes_cell
+        for code, group in zip(codes, groups, strict=True):
+            pairs.update((name.strip(), code) for name in group.split(" / "))
+    assert pairs == set(DRUG_ATC)
