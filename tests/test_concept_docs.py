@@ -1,6 +1,7 @@
-"""docs/concepts.md's concept table is the shipped concept library: one table per concept
-file, one row per concept in the file's order, with its label, its code systems and where
-its code list was checked. A concept added to the library without its row fails here."""
+"""docs/concepts.md is the shipped concept library's account of itself. Its concept table
+has one table per concept file and one row per concept in the file's order, with its label,
+its code systems and where its code list was checked; its LOCAL codes, prednisone-equivalent
+dose factors and default ULNs are the library's. A library edited without its page fails."""
 
 from __future__ import annotations
 
@@ -48,3 +49,40 @@ def test_the_concept_table_lists_every_concept_of_the_library():
 def test_every_concept_says_where_its_codes_were_checked():
     missing = [row for rows in expected_tables().values() for row in rows if row.endswith("|  |")]
     assert not missing
+
+
+def _table(heading: str) -> list[list[str]]:
+    """The body rows of the first table under `## heading`, as lists of cells."""
+    section = DOC.read_text(encoding="utf-8").split(f"## {heading}", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("|")]
+    return [[cell.strip() for cell in row.strip("|").split("|")] for row in rows[2:]]
+
+
+def test_the_local_codes_table_names_every_local_code_and_its_concepts():
+    _, library = load_trials(None)
+    in_library = {
+        (p.code, name) for name, c in library.concepts.items() for p in c.codes if p.system == "LOCAL"
+    }
+    documented = {
+        (code.strip("`"), concept)
+        for codes, concepts, _ in _table("LOCAL codes")
+        for code in codes.split(", ")
+        for concept in concepts.split(", ")
+    }
+    assert documented == in_library
+
+
+def test_the_dose_factor_table_is_the_glucocorticoids_factors():
+    _, library = load_trials(None)
+    documented = {atc: float(factor) for atc, _, _, factor in _table("Prednisone-equivalent dose factors")}
+    assert documented == dict(library["glucocorticoids"].dose_factors)
+
+
+def test_the_default_uln_table_is_the_library_s():
+    _, library = load_trials(None)
+    rows = _table("Default upper limits of normal")
+    assert {name: float(uln) for name, uln, _ in rows} == {
+        name: c.default_uln for name, c in library.concepts.items() if c.default_uln is not None
+    }
+    for name, _, unit in rows:
+        assert unit.startswith(library[name].unit), name
