@@ -1,6 +1,10 @@
-"""`--help` is the user's first manual: every command and option says what it is for."""
+"""`--help` and the README are the user's first manual: every command and option says what it
+is for, and the README's command table names only commands and options that exist."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import click
 
@@ -30,3 +34,26 @@ def test_commands_are_all_reached():
     # the walk above must see the nested import commands, or it proves nothing about them
     names = {path for path, _ in _commands(cli)}
     assert {"feasibility run", "feasibility import omop", "feasibility import mimic-iv"} <= names
+
+
+def test_the_readme_commands_table_names_real_commands_and_options():
+    """Each row of the README's command table is a command that exists, and every `--option`
+    it shows is one of that command's."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Commands", 1)[1].split("\n## ", 1)[0]
+    commands = dict(_commands(cli))
+    checked = 0
+    for line in table.splitlines():
+        match = re.match(r"^\| `(feasibility(?: [a-z][a-z-]*)+)", line)
+        if not match:
+            continue
+        path = match.group(1)
+        while path not in commands:  # `feasibility import omop DIR`: the words before the arguments
+            path = path.rsplit(" ", 1)[0]
+            assert path != "feasibility", line
+        params = commands[path].params
+        options = {opt for param in params for opt in [*param.opts, *param.secondary_opts]}
+        shown = set(re.findall(r"--[a-z][a-z-]*", line.split("` |", 1)[0]))
+        assert shown <= options, (path, sorted(shown - options))
+        checked += 1
+    assert checked >= 10
