@@ -125,8 +125,9 @@ def test_criteria_csv_and_order(tmp_path):
 
 
 def test_report_schema_documents_every_field_a_run_writes(tmp_path):
-    """docs/report-schema.md is what sites' tooling is written against: every data-quality
-    count, run option, site field and CSV column a run writes must be named there."""
+    """docs/report-schema.md is what sites' tooling is written against: every top-level,
+    protection and provenance field, data-quality count, run option, site field and CSV
+    column a run writes must be named there."""
     extract = write_extract(_rows(), tmp_path / "x.parquet")
     report = run_feasibility(
         str(extract),
@@ -134,9 +135,15 @@ def test_report_schema_documents_every_field_a_run_writes(tmp_path):
         out=tmp_path / "r",
         check_duplicates=True,
     )
-    documented = set(re.findall(r"[a-z_]+", (REPO / "docs/report-schema.md").read_text()))
+    documented = set(re.findall(r"[a-z_0-9]+", (REPO / "docs/report-schema.md").read_text()))
     site = report["trials"][0]["sites"][0]
     names = {
+        *report,
+        *report["protection"],
+        *report["provenance"],
+        *report["provenance"]["extract"],
+        *report["provenance"]["index_date"],
+        *report["provenance"]["trials"][0],
         *report["data_quality"]["counts"],
         *report["data_quality"],
         *report["provenance"]["options"],
