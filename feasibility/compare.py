@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,12 +96,9 @@ def differences(reports: list[dict], sources: list[str]) -> list[str]:
                 f"trial {trial_id}: the reports used different versions of its file "
                 f"({_grouped(versions)}); its criteria may differ"
             )
-    checks = {
+    checks: dict[str, Callable[[dict], str]] = {
         "concept library": lambda r: r["provenance"].get("concept_library_sha256", "")[:12] or "not recorded",
-        **{
-            f"option {flag}": lambda r, key=key: str(r["provenance"]["options"].get(key) or "not given")
-            for key, flag in _COUNTING_OPTIONS.items()
-        },
+        **{f"option {flag}": _option(key) for key, flag in _COUNTING_OPTIONS.items()},
         "engine version": lambda r: str(r["provenance"]["engine_version"]),
         "protection (--min-cell)": lambda r: str(r["protection"]["min_cell"]),
     }
@@ -114,6 +112,11 @@ def differences(reports: list[dict], sources: list[str]) -> list[str]:
             f"{', '.join(exact)}: exact counts (--min-cell 0), made for use inside the site, not to be shared"
         )
     return notes
+
+
+def _option(key: str) -> Callable[[dict], str]:
+    """A report's value of the run option `key`, as text."""
+    return lambda report: str(report["provenance"]["options"].get(key) or "not given")
 
 
 def _grouped(values: dict[str, str]) -> str:

@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from pathlib import Path
 
+import duckdb
+
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN, with_in_care_step
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import Duration
@@ -66,10 +68,12 @@ def run_feasibility(
     protection = Protection(min_cell)
     settings = forecast or ForecastSettings()
     # Spark needs no DuckDB engine: --monthly and --patient-list were refused above
-    con = connect(options) if spark_master is None else None
+    con: duckdb.DuckDBPyConnection | None = None
+    engine: Engine | None = None
     try:
-        engine = Engine(con, trials, library, options) if con is not None else None
-        if engine is not None:
+        if spark_master is None:
+            con = connect(options)
+            engine = Engine(con, trials, library, options)
             result = engine.load(extract, progress=step)
         else:
             from feasibility.evaluate.spark_engine import run_on_spark

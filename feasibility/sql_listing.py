@@ -23,7 +23,7 @@ def listing(
 ) -> str:
     """Every statement of a run, with comments, rendered for `dialect`."""
     plan = plan_features(trials, library)
-    default: date | exp.Expression = as_of if as_of else latest_event_date()
+    default: date | exp.Expr = as_of if as_of else latest_event_date()
     concepts = ", ".join(f"{i} = {c.name}" for i, c in enumerate(plan.concepts))
     parts = [
         f"-- feasibility: compiled SQL for {', '.join(t.id for t in trials)} ({dialect})",

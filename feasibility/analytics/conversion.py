@@ -150,7 +150,7 @@ def _conversion_yaml(text: str, path: Path) -> list[tuple[str, object, int]]:
 def _conversion_csv(text: str, path: Path) -> list[tuple[str, object, int]]:
     """(site, raw value, line) from a CSV file with header site_id,conversion."""
     reader = csv.reader(text.splitlines(), strict=True)
-    entries = []
+    entries: list[tuple[str, object, int]] = []
     header: list[str] | None = None
     try:
         for row in reader:

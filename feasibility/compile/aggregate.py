@@ -42,25 +42,25 @@ from feasibility.criteria.model import Duration
 SEX_CODES = {"F": 1, "M": 2}
 
 
-def index_default(default_index: date | exp.Expression) -> exp.Expression:
+def index_default(default_index: date | exp.Expr) -> exp.Expr:
     """The run's default index date: a literal once known, or an expression computing it."""
     # a fresh node each time: one sqlglot node must not sit in two places of a tree
     return date_lit(default_index) if isinstance(default_index, date) else default_index.copy()
 
 
-def latest_event_date() -> exp.Expression:
+def latest_event_date() -> exp.Expr:
     """`(SELECT max(start_date) FROM events)`: the default index when no --as-of is given."""
     return exp.select(func("max", col("start_date"))).from_("events", copy=False).subquery()
 
 
-def row_index_date(default_index: date | exp.Expression, has_index_column: bool) -> exp.Expression:
+def row_index_date(default_index: date | exp.Expr, has_index_column: bool) -> exp.Expr:
     """A row's patient index date: its `index_date`, else the run's default."""
     if has_index_column:
         return func("coalesce", col("index_date", "e"), index_default(default_index))
     return index_default(default_index)
 
 
-def group_index_date(default_index: date | exp.Expression, has_index_column: bool) -> exp.Expression:
+def group_index_date(default_index: date | exp.Expr, has_index_column: bool) -> exp.Expr:
     """The index date of a group of one patient's rows: the latest `index_date` they carry,
     else the run's default."""
     if has_index_column:
@@ -72,12 +72,12 @@ Codes = Mapping[int, Sequence[str]]  # concept id -> the raw codes of its code m
 
 
 def _grouped_coded_rows(
-    aggregates: list[exp.Expression],
+    aggregates: list[exp.Expr],
     tables: Tables,
     codes: Codes | None,
     concepts: Sequence[int],
-    rows: exp.Expression,
-    events: exp.Expression | None = None,
+    rows: exp.Expr,
+    events: exp.Expr | None = None,
 ) -> exp.Select:
     """`aggregates` over the events joined to the code map, per (patient, concept), for
     the concepts in `concepts`, on the rows `rows` keeps (see `_seen_rows`).
@@ -94,7 +94,9 @@ def _grouped_coded_rows(
     if codes is not None:
         wanted = sorted({c for cid, own in codes.items() if cid in concepts for c in own})
         # an extract with none of the family's codes: no row, and no `IN ()` (Spark refuses it)
-        coded = exp.In(this=col("code", "e"), expressions=[lit(c) for c in wanted]) if wanted else exp.false()
+        coded: exp.Expr = (
+            exp.In(this=col("code", "e"), expressions=[lit(c) for c in wanted]) if wanted else exp.false()
+        )
     else:
         coded = exp.In(
             this=col("code", "e"), query=exp.select(col("code")).from_("code_map", copy=False).subquery()
@@ -115,10 +117,10 @@ def _grouped_coded_rows(
 
 def _seen_rows(
     lookback: Mapping[int, Lookback],
-    day: exp.Expression,
-    index: exp.Expression,
-    start: exp.Expression | None = None,
-) -> exp.Expression:
+    day: exp.Expr,
+    index: exp.Expr,
+    start: exp.Expr | None = None,
+) -> exp.Expr:
     """The rows a family reads: recorded by the index date (`start`, default `day`), and
     with `day` in one of their concept's look-back windows unless the concept has an atom
     reading every record. An older row can change no atom: the latest record or result
@@ -141,7 +143,7 @@ def _seen_rows(
 
 def records_query(
     plan: Plan,
-    default_index: date | exp.Expression,
+    default_index: date | exp.Expr,
     has_index_column: bool,
     tables: Tables = RUN,
     codes: Codes | None = None,
@@ -152,14 +154,14 @@ def records_query(
     each count window (see `_grouped_coded_rows` for `codes`)."""
     idx = row_index_date(default_index, has_index_column)
     start = col("start_date", "e")
-    aggregates: list[exp.Expression] = [
+    aggregates: list[exp.Expr] = [
         func("max", start.copy()).as_("last_date", copy=False),
         *_group_index(default_index, has_index_column),
     ]
     if plan.needs_first_date:
         aggregates.append(func("min", start.copy()).as_("first_date", copy=False))
     for i, feature in enumerate(plan.counts):
-        mine = exp.EQ(this=col("concept_id", "m"), expression=lit(feature.concept_id))
+        mine: exp.Expr = exp.EQ(this=col("concept_id", "m"), expression=lit(feature.concept_id))
         if feature.within is not None:
             mine = and_(mine, exp.GTE(this=start.copy(), expression=window_start(idx.copy(), feature.within)))
         # records on distinct days: a duplicated row or two codes of one visit count once
@@ -171,7 +173,7 @@ def records_query(
 
 def results_query(
     plan: Plan,
-    default_index: date | exp.Expression,
+    default_index: date | exp.Expr,
     has_index_column: bool,
     tables: Tables = RUN,
     codes: Codes | None = None,
@@ -192,13 +194,13 @@ def results_query(
         events=results.events(tables.events),
     )
     # flat columns for the atoms: reading a field of a struct column costs more than a column
-    flat: list[exp.Expression] = []
+    flat: list[exp.Expr] = []
     for name in [*tables.keys, "concept_id", *(a.alias for a in aggregates)]:
         flat += results.unpacked(name) if name in results.packed else [col(name, "g")]
     return exp.select(*flat).from_(grouped.subquery("g"), copy=False)
 
 
-def _exposure_rows() -> tuple[exp.Expression, exp.Expression]:
+def _exposure_rows() -> tuple[exp.Expr, exp.Expr]:
     """An exposure's last day (its start when it has no end), and whether it covers any day
     (an exposure ending before it starts covers none)."""
     start = col("start_date", "e")
@@ -208,7 +210,7 @@ def _exposure_rows() -> tuple[exp.Expression, exp.Expression]:
 
 def exposures_query(
     plan: Plan,
-    default_index: date | exp.Expression,
+    default_index: date | exp.Expr,
     has_index_column: bool,
     tables: Tables = RUN,
     codes: Codes | None = None,
@@ -229,7 +231,7 @@ def exposures_query(
 
 def coverage_query(
     plan: Plan,
-    default_index: date | exp.Expression,
+    default_index: date | exp.Expr,
     has_index_column: bool,
     tables: Tables = RUN,
     codes: Codes | None = None,
@@ -247,7 +249,7 @@ def coverage_query(
         e=day_number(until.copy()),
         d=exp.Mul(this=col("value_num", "e"), expression=col("factor", "m")),
     )
-    aggregates: list[exp.Expression] = [
+    aggregates: list[exp.Expr] = [
         exp.ArrayAgg(this=exposure).as_("meds", copy=False),
         *_group_index(default_index, has_index_column),
     ]
@@ -280,7 +282,7 @@ def coverage_query(
     return exp.select(*kept, *coverage).from_(sorted_.subquery("x"), copy=False)
 
 
-def _group_index(default_index: date | exp.Expression, has_index_column: bool) -> list[exp.Expression]:
+def _group_index(default_index: date | exp.Expr, has_index_column: bool) -> list[exp.Expr]:
     """With an index_date column, the group's index date, which the atoms' windows end at."""
     if not has_index_column:
         return []
@@ -324,14 +326,14 @@ class _Results:
         self.usable = and_(has_result, exp.Not(this=self.implausible.copy()))
         self.day = day_number(col("start_date", "e"))
 
-    def events(self, table: str) -> exp.Expression:
+    def events(self, table: str) -> exp.Expr:
         """The events with each row's text result read once (see `text_result`)."""
         rows = exp.select(exp.Star(), text_result(col("value_text")).as_("text_result", copy=False)).from_(
             table, copy=False
         )
         return rows.subquery("e", copy=False)
 
-    def aggregates(self) -> list[exp.Expression]:
+    def aggregates(self) -> list[exp.Expr]:
         value, rh = self.value, self.rh
         number = case(
             [(self.not_detected.copy(), lit(0.0))], exp.Mul(this=value.copy(), expression=col("factor", "m"))
@@ -372,12 +374,12 @@ class _Results:
             out.append(self._latest(pos, exp.false(), rows).as_("latest_pos", copy=False))
         return out
 
-    def _latest(self, figure: exp.Expression, flag: exp.Expression, rows: exp.Expression) -> exp.Expression:
+    def _latest(self, figure: exp.Expr, flag: exp.Expr, rows: exp.Expr) -> exp.Expr:
         """MAX of the figure packed with its day, over `rows`."""
         packed = self.packing.pack(self.day.copy(), figure, case([(flag, lit(1))], lit(0)))
         return func("max", case([(rows, packed)]))
 
-    def unpacked(self, name: str) -> list[exp.Expression]:
+    def unpacked(self, name: str) -> list[exp.Expr]:
         """The flat columns of a packed figure on the latest result's day: its value (NULL
         if that day has none, or only in a unit the concept does not know); the number
         also gives that day (`latest_d`), the ULN multiple whether the concept's default
@@ -397,12 +399,12 @@ class _Results:
         return columns
 
 
-def _concept_in(concepts: Sequence[int]) -> exp.Expression:
+def _concept_in(concepts: Sequence[int]) -> exp.Expr:
     return exp.In(this=col("concept_id", "m"), expressions=[lit(c) for c in concepts])
 
 
 def demographics_query(
-    default_index: date | exp.Expression, has_index_column: bool, tables: Tables = RUN
+    default_index: date | exp.Expr, has_index_column: bool, tables: Tables = RUN
 ) -> exp.Select:
     """Every row once per patient: rows, site, sex, birth, index date, the dates seen. Rows
     without a patient id form a group of their own, which the engine refuses."""
@@ -413,7 +415,7 @@ def demographics_query(
         # any other spelling is one unknown sex; NULL stays NULL
         case([(exp.Is(this=col("sex", "e"), expression=exp.null()), exp.null())], lit(len(SEX_CODES) + 1)),
     )
-    selects: list[exp.Expression] = [
+    selects: list[exp.Expr] = [
         *[col(k, "e").as_(k, copy=False) for k in tables.keys],
         exp.Count(this=exp.Star()).as_("n_rows", copy=False),
         func("min", col("site_rank", "s")).as_("site_lo", copy=False),
@@ -452,11 +454,11 @@ def demographics_query(
     )
 
 
-def _year(e: exp.Expression) -> exp.Expression:
+def _year(e: exp.Expr) -> exp.Expr:
     return exp.Year(this=e)
 
 
-def _exact_age(birth: exp.Expression, index: exp.Expression) -> exp.Expression:
+def _exact_age(birth: exp.Expr, index: exp.Expr) -> exp.Expr:
     before_birthday = or_(
         exp.LT(this=exp.Month(this=index), expression=exp.Month(this=birth)),
         and_(
@@ -472,7 +474,7 @@ def _exact_age(birth: exp.Expression, index: exp.Expression) -> exp.Expression:
 
 def patients_query(
     plan: Plan,
-    default_index: date | exp.Expression,
+    default_index: date | exp.Expr,
     has_index_column: bool,
     tables: Tables = RUN,
 ) -> exp.Select:
@@ -482,8 +484,8 @@ def patients_query(
     d = "d"
     default = index_default(default_index)
     if has_index_column:
-        idx: exp.Expression = func("coalesce", col("idx_hi", d), default)
-        idx_conflict: exp.Expression = or_(
+        idx: exp.Expr = func("coalesce", col("idx_hi", d), default)
+        idx_conflict: exp.Expr = or_(
             exp.NEQ(this=col("idx_lo", d), expression=col("idx_hi", d)),
             and_(
                 exp.GT(this=col("idx_nulls", d), expression=lit(0)),
@@ -501,7 +503,7 @@ def patients_query(
         ],
         lit("U"),
     )
-    demographics: list[exp.Expression] = [
+    demographics: list[exp.Expr] = [
         *tables.key_columns(d),
         col("site_id", "s").as_("site_id", copy=False),
         exp.NEQ(this=col("site_lo", d), expression=col("site_hi", d)).as_("site_conflict", copy=False),

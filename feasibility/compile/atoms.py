@@ -48,15 +48,15 @@ from feasibility.criteria.model import (
 POSITIVE, NEGATIVE = POSITIVE_RESULTS, NEGATIVE_RESULTS
 
 
-def is_null(e: exp.Expression) -> exp.Expression:
+def is_null(e: exp.Expr) -> exp.Expr:
     return exp.Is(this=e, expression=exp.null())
 
 
-def not_null(e: exp.Expression) -> exp.Expression:
+def not_null(e: exp.Expr) -> exp.Expr:
     return exp.Not(this=is_null(e))
 
 
-def text_result(text: exp.Expression) -> exp.Expression:
+def text_result(text: exp.Expr) -> exp.Expr:
     """A text result read once: 1 positive, -1 negative, 0 anything else or none. The
     figures of a result compare this small number rather than the text."""
     spelt = func("lower", func("trim", text))
@@ -70,14 +70,14 @@ def text_result(text: exp.Expression) -> exp.Expression:
     )
 
 
-def in_window(date: exp.Expression, index: exp.Expression, within: Duration | None) -> exp.Expression:
+def in_window(date: exp.Expr, index: exp.Expr, within: Duration | None) -> exp.Expr:
     """The date falls in the look-back window ending at `index` (NULL date: no)."""
     if within is None:
         return not_null(date)
     return exp.GTE(this=date, expression=window_start(index, within))
 
 
-def with_missing(present: exp.Expression, value: exp.Expression, if_missing: Truth) -> exp.Expression:
+def with_missing(present: exp.Expr, value: exp.Expr, if_missing: Truth) -> exp.Expr:
     if if_missing is Truth.UNKNOWN:
         return case([(present, value)])
     return case([(present, value)], truth(if_missing.as_bool()))
@@ -88,11 +88,11 @@ class RowAtoms:
     `patient_exposures`), against `index`, the patient's index date (a column or the run's
     literal)."""
 
-    def __init__(self, plan: Plan, index: exp.Expression):
+    def __init__(self, plan: Plan, index: exp.Expr):
         self.plan = plan
         self.index = index
 
-    def value(self, atom: ConceptAtom) -> exp.Expression:
+    def value(self, atom: ConceptAtom) -> exp.Expr:
         """TRUE, FALSE or NULL for UNKNOWN, given the patient's row of the atom's concept."""
         if isinstance(atom, History):
             return self._history(atom)
@@ -100,7 +100,7 @@ class RowAtoms:
             return self._measurement(atom)
         return self._medication(atom)
 
-    def _history(self, atom: History) -> exp.Expression:
+    def _history(self, atom: History) -> exp.Expr:
         missing = truth(atom.if_missing.as_bool())
         if atom.before is not None:
             # the earliest record is the one most likely to be old enough
@@ -119,7 +119,7 @@ class RowAtoms:
             FALSE,
         )
 
-    def _measurement(self, atom: Measurement) -> exp.Expression:
+    def _measurement(self, atom: Measurement) -> exp.Expr:
         """The latest result's figures (see `latest.py`) against the atom's bounds."""
         concept = self.plan.concepts[self.plan.concept_id(atom.concept)]
         if atom.result is not None:
@@ -140,7 +140,7 @@ class RowAtoms:
         present = in_window(col("latest_d"), self.index.copy(), atom.within)
         return with_missing(present, verdict, atom.if_missing)
 
-    def _medication(self, atom: Medication) -> exp.Expression:
+    def _medication(self, atom: Medication) -> exp.Expr:
         concept_id = self.plan.concept_id(atom.concept)
         missing = truth(atom.if_missing.as_bool())
         features = coverage_features(atom, concept_id, self.plan.concepts[concept_id])
@@ -161,7 +161,7 @@ class RowAtoms:
 _TOTAL = 2**21  # the sweep's total fits below this (5,700 years of days)
 
 
-def covered_days(feature: CoverageFeature, index: exp.Expression) -> exp.Expression:
+def covered_days(feature: CoverageFeature, index: exp.Expr) -> exp.Expr:
     """On a row with the sorted exposure list `meds` (start and end as day numbers, daily
     dose in the concept's unit): the days a coverage feature counts, clipped to its window,
     with the exposures' date ranges united, so a duplicated or overlapping prescription adds
@@ -171,7 +171,7 @@ def covered_days(feature: CoverageFeature, index: exp.Expression) -> exp.Express
     x, acc = exp.column("x"), exp.column("acc")
     covered_to = exp.IntDiv(this=acc.copy(), expression=lit(_TOTAL))
     total = exp.Mod(this=acc.copy(), expression=lit(_TOTAL))
-    first: exp.Expression = field(x, "s")
+    first: exp.Expr = field(x, "s")
     if feature.within is not None:
         first = func("greatest", first, day_number(window_start(index.copy(), feature.within)))
     last = func("least", field(x, "e"), day_number(index.copy()))
@@ -185,7 +185,7 @@ def covered_days(feature: CoverageFeature, index: exp.Expression) -> exp.Express
         this=exp.Mul(this=func("greatest", covered_to.copy(), last.copy()), expression=lit(_TOTAL)),
         expression=exp.Add(this=total, expression=added),
     )
-    exposures: exp.Expression = col("meds")
+    exposures: exp.Expr = col("meds")
     if feature.dose is not None:
         dose_known = not_null(field(x, "d"))
         qualifies = and_(dose_known, compare(field(x, "d"), feature.dose))
@@ -206,7 +206,7 @@ def with_atom_words(
     plan: Plan,
     family: str,
     rows: exp.Select,
-    index: exp.Expression,
+    index: exp.Expr,
     tables: Tables = RUN,
     kept: Sequence[str] = (),
     by_concept: bool = False,
@@ -242,7 +242,7 @@ def with_atom_words(
     )
 
 
-def atom_masks_query(plan: Plan, tables: Tables = RUN) -> exp.Expression:
+def atom_masks_query(plan: Plan, tables: Tables = RUN) -> exp.Expr:
     """Per patient, mask words a0.. with two bits per atom, OR-ed over the patient's rows of
     the family tables: 0 no row of the atom's concept (the atom takes its `if_missing`), 1
     FALSE, 3 TRUE, 2 UNKNOWN. Each atom's bits come from the one row of its concept, so OR
@@ -268,11 +268,11 @@ def atom_masks_query(plan: Plan, tables: Tables = RUN) -> exp.Expression:
     )
 
 
-def _zero() -> exp.Expression:
+def _zero() -> exp.Expr:
     return exp.cast(lit(0), "BIGINT", copy=False)
 
 
-def _atom_bits(value: exp.Expression, low: int) -> exp.Expression:
+def _atom_bits(value: exp.Expr, low: int) -> exp.Expr:
     """An atom's value on its concept's row as its two bits: 3 TRUE, 1 FALSE, 2 UNKNOWN,
     times the atom's low bit. As arithmetic on the value read as 1 or 0 (NULL for UNKNOWN),
     so the value is evaluated once, where a CASE would test it and then its negation."""
@@ -281,14 +281,14 @@ def _atom_bits(value: exp.Expression, low: int) -> exp.Expression:
     return func("coalesce", known, lit(2 * low))
 
 
-def _sum(terms: list[exp.Expression]) -> exp.Expression:
-    total: exp.Expression = _zero()
+def _sum(terms: list[exp.Expr]) -> exp.Expr:
+    total: exp.Expr = _zero()
     for term in terms:
         total = exp.Add(this=total, expression=term)
     return exp.cast(total, "BIGINT", copy=False)
 
 
-def truth_words(plan: Plan, word: Callable[[int], exp.Expression]) -> list[exp.Expression]:
+def truth_words(plan: Plan, word: Callable[[int], exp.Expr]) -> list[exp.Expr]:
     """Per mask word a{w} (`word(w)`, a column or a function of one), the atoms' truth as
     two words true{w} and false{w} of one bit per atom, its low bit; neither is UNKNOWN.
     An atom whose concept has no row for the patient (bits 00) takes its `if_missing`.
@@ -301,7 +301,7 @@ def truth_words(plan: Plan, word: Callable[[int], exp.Expression]) -> list[exp.E
         missing = atom.if_missing.as_bool()
         if_true[w] |= low if missing is True else 0
         if_false[w] |= low if missing is False else 0
-    columns: list[exp.Expression] = []
+    columns: list[exp.Expr] = []
     for w in range(plan.atom_words):
         bits = word(w)
         high = paren(exp.BitwiseRightShift(this=bits.copy(), expression=lit(1)))
@@ -309,7 +309,7 @@ def truth_words(plan: Plan, word: Callable[[int], exp.Expression]) -> list[exp.E
         both = exp.BitwiseAnd(this=bits.copy(), expression=high.copy())
         low_only = exp.BitwiseAnd(this=bits.copy(), expression=exp.BitwiseNot(this=high.copy()))
         for name, known, missing_mask in (("true", both, if_true[w]), ("false", low_only, if_false[w])):
-            value: exp.Expression = exp.BitwiseAnd(this=known, expression=lit(lows[w]))
+            value: exp.Expr = exp.BitwiseAnd(this=known, expression=lit(lows[w]))
             if missing_mask:
                 missing_bits = exp.BitwiseAnd(this=paren(no_row.copy()), expression=lit(missing_mask))
                 value = exp.BitwiseOr(this=paren(value), expression=paren(missing_bits))
@@ -317,12 +317,12 @@ def truth_words(plan: Plan, word: Callable[[int], exp.Expression]) -> list[exp.E
     return columns
 
 
-def truth_pair(word: int, mask: int, every: bool) -> tuple[exp.Expression, exp.Expression]:
+def truth_pair(word: int, mask: int, every: bool) -> tuple[exp.Expr, exp.Expr]:
     """(is TRUE, is FALSE) of the atoms at the bits `mask` of truth word `word` (see
     `truth_words`) joined by AND (`every`) or OR: AND is TRUE when all are TRUE and FALSE
     when any is FALSE; OR the reverse."""
 
-    def tested(name: str, all_set: bool) -> exp.Expression:
+    def tested(name: str, all_set: bool) -> exp.Expr:
         bits = paren(exp.BitwiseAnd(this=col(f"{name}{word}"), expression=lit(mask)))
         return exp.EQ(this=bits, expression=lit(mask)) if all_set else exp.NEQ(this=bits, expression=lit(0))
 

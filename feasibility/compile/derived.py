@@ -25,17 +25,17 @@ def range_columns(measure: DerivedMeasure) -> tuple[str, str]:
     return f"{measure}_lo", f"{measure}_hi"
 
 
-def latest(plan: Plan, concept: str) -> exp.Expression:
+def latest(plan: Plan, concept: str) -> exp.Expr:
     """The patient row's latest result of `concept`: a struct of its day `d` and value `n`
     in the concept's unit (see `patients_query`)."""
     return col(f"c{plan.concept_id(concept)}_latest")
 
 
-def derived_columns(plan: Plan) -> list[exp.Expression]:
+def derived_columns(plan: Plan) -> list[exp.Expr]:
     """Per derived measure the trials use, its lowest and highest value over the patient's
     age range; NULL when it cannot be computed (no creatinine, a creatinine of zero or
     below, an unknown sex, no weight for the clearance)."""
-    columns: list[exp.Expression] = []
+    columns: list[exp.Expr] = []
     for measure in plan.derived_measures:
         at_age = _equation(plan, measure)
         # both equations fall with age: the oldest possible age gives the lowest value
@@ -51,7 +51,7 @@ def derived_columns(plan: Plan) -> list[exp.Expression]:
     return columns
 
 
-def _equation(plan: Plan, measure: DerivedMeasure) -> Callable[[exp.Expression], exp.Expression]:
+def _equation(plan: Plan, measure: DerivedMeasure) -> Callable[[exp.Expr], exp.Expr]:
     """The measure at an age, as a function of the age expression."""
     scr = field(latest(plan, "creatinine"), "n")
     sex = col("sex")
@@ -60,7 +60,7 @@ def _equation(plan: Plan, measure: DerivedMeasure) -> Callable[[exp.Expression],
         weight = field(latest(plan, "weight"), "n")
         sex_factor = case([(female, lit(0.85)), (exp.EQ(this=sex.copy(), expression=lit("M")), lit(1.0))])
 
-        def clearance(age: exp.Expression) -> exp.Expression:
+        def clearance(age: exp.Expr) -> exp.Expr:
             # Cockcroft-Gault: (140 - age) x weight / (72 x Scr), x 0.85 if female
             years_left = paren(exp.Sub(this=lit(140), expression=age))
             return exp.Mul(
@@ -76,7 +76,7 @@ def _equation(plan: Plan, measure: DerivedMeasure) -> Callable[[exp.Expression],
     alpha = case([(female.copy(), lit(-0.241))], lit(-0.302))
     ratio = paren(exp.Div(this=scr, expression=kappa))
 
-    def egfr(age: exp.Expression) -> exp.Expression:
+    def egfr(age: exp.Expr) -> exp.Expr:
         # CKD-EPI 2021 (race-free): 142 x min(Scr/k,1)^a x max(Scr/k,1)^-1.2
         #   x 0.9938^age x 1.012 if female
         return exp.Mul(

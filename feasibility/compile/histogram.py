@@ -29,12 +29,12 @@ def masks_query(verdicts: Sequence[Pair], n_words: int, table: str, columns: Seq
     Each criterion's two sides are evaluated once, into the passed and the failed words;
     a criterion neither passed nor failed is unknown, so the unknown word is the word's
     criteria bits minus the other two (the sides never hold together)."""
-    passed: list[exp.Expression] = []
-    failed: list[exp.Expression] = []
-    unknown: list[exp.Expression] = []
+    passed: list[exp.Expr] = []
+    failed: list[exp.Expr] = []
+    unknown: list[exp.Expr] = []
     for w in range(n_words):
-        p_word: exp.Expression = _bigint(lit(0))
-        f_word: exp.Expression = _bigint(lit(0))
+        p_word: exp.Expr = _bigint(lit(0))
+        f_word: exp.Expr = _bigint(lit(0))
         in_word = range(w * WORD_BITS, min(len(verdicts), (w + 1) * WORD_BITS))
         for k in in_word:
             bit = lit(1 << (k - w * WORD_BITS))
@@ -56,13 +56,13 @@ def masks_query(verdicts: Sequence[Pair], n_words: int, table: str, columns: Seq
     )
 
 
-def _bigint(value: exp.Expression) -> exp.Expression:
+def _bigint(value: exp.Expr) -> exp.Expr:
     return exp.cast(paren(value), "BIGINT", copy=False)
 
 
 def histogram_query(
     trials: Sequence[Trial], compiler: PredicateCompiler, table: str = "patients"
-) -> exp.Expression:
+) -> exp.Expr:
     """One UNION ALL of per-trial GROUP BYs: trial_id, site_id, p0.., u0.., n. The masks
     are made in a subquery and grouped by name: Spark analyses a GROUP BY over large
     expressions very slowly."""

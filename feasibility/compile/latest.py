@@ -33,25 +33,25 @@ _LOW_63 = 2**63 - 1
 _LOW_65 = 2**65 - 1
 
 
-def day_number(d: exp.Expression) -> exp.Expression:
+def day_number(d: exp.Expr) -> exp.Expr:
     return exp.DateDiff(this=d, expression=date_lit(EPOCH), unit=exp.Var(this="DAY"))
 
 
-def from_day_number(day: exp.Expression) -> exp.Expression:
+def from_day_number(day: exp.Expr) -> exp.Expr:
     """The date of a day number (see `day_number`)."""
     return exp.DateAdd(this=date_lit(EPOCH), expression=exp.cast(day, "INT"), unit=exp.Var(this="DAY"))
 
 
-def _hugeint(e: exp.Expression) -> exp.Expression:
+def _hugeint(e: exp.Expr) -> exp.Expr:
     return exp.cast(e, "HUGEINT", copy=False)
 
 
-def _bits(value: exp.Expression) -> exp.Expression:
+def _bits(value: exp.Expr) -> exp.Expr:
     """A DOUBLE's IEEE 754 bits as a BIGINT."""
     return exp.cast(exp.cast(value, "BIT", copy=False), "BIGINT", copy=False)
 
 
-def _turned(bits: exp.Expression) -> exp.Expression:
+def _turned(bits: exp.Expr) -> exp.Expr:
     """IEEE bits whose signed integer order is the doubles' numeric order (and back: the
     turn is its own inverse): negative doubles have their magnitude bits flipped. The
     arithmetic shift gives all ones for a negative, so `bits` appears twice, not three
@@ -61,16 +61,16 @@ def _turned(bits: exp.Expression) -> exp.Expression:
     return exp.BitwiseXor(this=bits.copy(), expression=magnitude)
 
 
-def _plus_zero(value: exp.Expression) -> exp.Expression:
+def _plus_zero(value: exp.Expr) -> exp.Expr:
     # + 0.0 turns -0.0 into 0.0, so equal values pack equal
     return exp.cast(exp.Add(this=paren(value), expression=lit(0.0)), "DOUBLE")
 
 
-def _shift(e: exp.Expression, by: int) -> exp.Expression:
+def _shift(e: exp.Expr, by: int) -> exp.Expr:
     return paren(exp.BitwiseLeftShift(this=paren(e), expression=lit(by)))
 
 
-def _bits_at(packed: exp.Expression, at: int, mask: int) -> exp.Expression:
+def _bits_at(packed: exp.Expr, at: int, mask: int) -> exp.Expr:
     # parenthesised: SQL binds `&` looser than `-` and `=`
     shifted = paren(exp.BitwiseRightShift(this=paren(packed), expression=lit(at)))
     return paren(exp.BitwiseAnd(this=shifted, expression=lit(mask)))
@@ -82,7 +82,7 @@ class Packing:
     def __init__(self, dialect: str):
         self.bits = dialect == "duckdb"
 
-    def pack(self, day: exp.Expression, figure: exp.Expression, flag: exp.Expression) -> exp.Expression:
+    def pack(self, day: exp.Expr, figure: exp.Expr, flag: exp.Expr) -> exp.Expr:
         """`figure`: a DOUBLE, NULL when not known; `flag`: 0 or 1."""
         if not self.bits:
             known = case([(exp.Not(this=exp.Is(this=figure.copy(), expression=exp.null())), lit(1))], lit(0))
@@ -97,30 +97,30 @@ class Packing:
             ),
         )
 
-    def day(self, packed: exp.Expression) -> exp.Expression:
+    def day(self, packed: exp.Expr) -> exp.Expr:
         if not self.bits:
             return _field(packed, "d")
         return paren(exp.BitwiseRightShift(this=paren(packed), expression=lit(_DAY_AT)))
 
-    def known(self, packed: exp.Expression) -> exp.Expression:
+    def known(self, packed: exp.Expr) -> exp.Expr:
         """Whether the packed figure is known (a BOOLEAN)."""
         if not self.bits:
             return exp.EQ(this=_field(packed, "k"), expression=lit(1))
         return exp.NEQ(this=_bits_at(packed, _VALUE_AT, _LOW_65), expression=lit(0))
 
-    def value(self, packed: exp.Expression) -> exp.Expression:
+    def value(self, packed: exp.Expr) -> exp.Expr:
         if not self.bits:
             return _field(packed, "v")
         turned = exp.Sub(this=_bits_at(packed, _VALUE_AT, _LOW_65), expression=lit(_SIGN + 1))
         bits = _turned(exp.cast(turned, "BIGINT", copy=False))
         return exp.cast(exp.cast(bits, "BIT", copy=False), "DOUBLE", copy=False)
 
-    def flag(self, packed: exp.Expression) -> exp.Expression:
+    def flag(self, packed: exp.Expr) -> exp.Expr:
         if not self.bits:
             return _field(packed, "f")
         return _bits_at(packed, 0, 1)
 
-    def latest(self, packed: exp.Expression, latest_day: exp.Expression) -> exp.Expression:
+    def latest(self, packed: exp.Expr, latest_day: exp.Expr) -> exp.Expr:
         """The packed figure's value if it was recorded on the latest date and is known."""
         on_latest = exp.EQ(this=self.day(packed), expression=latest_day)
         return case(
@@ -128,5 +128,5 @@ class Packing:
         )
 
 
-def _field(packed: exp.Expression, name: str) -> exp.Expression:
+def _field(packed: exp.Expr, name: str) -> exp.Expr:
     return exp.Dot(this=packed, expression=exp.to_identifier(name))

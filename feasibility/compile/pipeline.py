@@ -52,12 +52,12 @@ class Statement:
 
     name: str
     creates: str | None
-    expression: exp.Expression
+    expression: exp.Expr
     note: str
     view: bool = False  # a view, read by the next statement only, rather than a table
 
 
-def code_dictionary() -> exp.Expression:
+def code_dictionary() -> exp.Expr:
     """The extract's distinct (code system, code, unit) triples and their rows (sql/)."""
     return sqlglot.parse_one(sql_text("code_dictionary.sql"), read="duckdb")
 
@@ -79,7 +79,7 @@ def extract_extent() -> exp.Select:
     )
 
 
-def demographics(default_index: date | exp.Expression, has_index_column: bool) -> Statement:
+def demographics(default_index: date | exp.Expr, has_index_column: bool) -> Statement:
     """The first pass: every row once per patient."""
     return Statement(
         "demographics",
@@ -98,12 +98,12 @@ def null_patient_rows() -> exp.Select:
     )
 
 
-def data_quality_query() -> exp.Expression:
+def data_quality_query() -> exp.Expr:
     """The patient-level data-quality counts over `patients` (sql/data_quality.sql)."""
     return sqlglot.parse_one(sql_text("data_quality.sql"), read="duckdb")
 
 
-def duplicate_rows_query(columns: Sequence[str]) -> exp.Expression:
+def duplicate_rows_query(columns: Sequence[str]) -> exp.Expr:
     """How many rows the criteria read are exact copies of another row. Only rows whose
     code some concept uses are compared: those are the rows a duplicate could miscount."""
     row = exp.Struct(
@@ -128,7 +128,7 @@ def duplicate_rows_query(columns: Sequence[str]) -> exp.Expression:
 def statements(
     trials: Sequence[Trial],
     plan: Plan,
-    default_index: date | exp.Expression,
+    default_index: date | exp.Expr,
     has_index_column: bool,
     dialect: str = "duckdb",
     codes: Codes | None = None,
@@ -167,7 +167,7 @@ def sort_by_concept(plan: Plan, family: str) -> bool:
 
 def _patient_statements(
     plan: Plan,
-    default_index: date | exp.Expression,
+    default_index: date | exp.Expr,
     has_index_column: bool,
     tables: Tables,
     first_pass: Statement | None,
@@ -253,7 +253,7 @@ def _patient_statements(
 def monthly_statements(
     trials: Sequence[Trial],
     plan: Plan,
-    default_index: date | exp.Expression,
+    default_index: date | exp.Expr,
     has_index_column: bool,
     columns: Sequence[str],
     months: int,
@@ -293,8 +293,8 @@ def monthly_statements(
 
 
 def _events_monthly(
-    default_index: date | exp.Expression, has_index_column: bool, columns: Sequence[str], months: int
-) -> exp.Expression:
+    default_index: date | exp.Expr, has_index_column: bool, columns: Sequence[str], months: int
+) -> exp.Expr:
     month_back = col("month_back", "k")
     index = row_index_date(default_index, has_index_column)
     shifted = exp.cast(
@@ -324,7 +324,7 @@ def _events_monthly(
     )
 
 
-def first_eligible_query(trials: Sequence[Trial], compiler: PredicateCompiler, table: str) -> exp.Expression:
+def first_eligible_query(trials: Sequence[Trial], compiler: PredicateCompiler, table: str) -> exp.Expr:
     """Per trial and site: patients counted by the earliest month end (largest month_back)
     at which they were eligible, and potentially eligible (NULL: at none)."""
     branches = []
@@ -355,7 +355,7 @@ def first_eligible_query(trials: Sequence[Trial], compiler: PredicateCompiler, t
     return union_all(branches)
 
 
-def render(expression: exp.Expression, dialect: str, pretty: bool = False) -> str:
+def render(expression: exp.Expr, dialect: str, pretty: bool = False) -> str:
     """SQL text for a dialect; constructs it cannot express raise a one-line error."""
     if dialect not in DIALECTS:
         raise FeasibilityError(

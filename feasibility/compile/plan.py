@@ -239,7 +239,7 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
         return FAMILIES.index(_family(atom, library[atom.concept], ids[atom.concept])), ids[atom.concept]
 
     lookbacks = tuple(
-        (family, cid, None if None in ws else tuple(dict.fromkeys(ws)))  # type: ignore[arg-type]
+        (family, cid, None if None in ws else tuple(w for w in dict.fromkeys(ws) if w is not None))
         for (family, cid), ws in windows.items()
     )
     return Plan(
@@ -339,8 +339,8 @@ def build_code_map(
     """
     by_system: dict[str, list[tuple[int, Concept]]] = {}
     for cid, concept in enumerate(plan.concepts):
-        for system in {p.system for p in concept.codes}:
-            by_system.setdefault(system, []).append((cid, concept))
+        for code_system in {p.system for p in concept.codes}:
+            by_system.setdefault(code_system, []).append((cid, concept))
     rows: list[CodeMapRow] = []
     unknown_units: dict[str, int] = {}
     for system, code, unit, n_rows in dictionary:

@@ -48,31 +48,31 @@ from feasibility.criteria.model import (
     Sex,
 )
 
-Pair = tuple[exp.Expression, exp.Expression]  # (is TRUE, is FALSE), never NULL
+Pair = tuple[exp.Expr, exp.Expr]  # (is TRUE, is FALSE), never NULL
 
 
-def _is(value: exp.Expression) -> exp.Expression:
+def _is(value: exp.Expr) -> exp.Expr:
     """A three-valued boolean as a two-valued one: TRUE only when it is TRUE."""
     return func("coalesce", paren(value), exp.false())
 
 
-def from_three_valued(value: exp.Expression) -> Pair:
+def from_three_valued(value: exp.Expr) -> Pair:
     return _is(value), _is(not_(value.copy()))
 
 
-def to_three_valued(pair: Pair) -> exp.Expression:
+def to_three_valued(pair: Pair) -> exp.Expr:
     is_true, is_false = pair
     return case([(is_true, TRUE), (is_false, FALSE)])
 
 
-def _count(values: list[exp.Expression]) -> exp.Expression:
-    total: exp.Expression = lit(0)
+def _count(values: list[exp.Expr]) -> exp.Expr:
+    total: exp.Expr = lit(0)
     for value in values:
         total = exp.Add(this=total, expression=exp.cast(paren(value), "INT"))
     return total
 
 
-def _interval(low: exp.Expression, high: exp.Expression, cmp: Comparison) -> Pair:
+def _interval(low: exp.Expr, high: exp.Expr, cmp: Comparison) -> Pair:
     """A comparison on a value known only to lie in [low, high]: TRUE if it holds at both
     ends, FALSE if at neither, otherwise UNKNOWN (as for NULL bounds). Exact for the
     monotone bounds we use (an age range, a measure over it)."""
@@ -97,7 +97,7 @@ class PredicateCompiler:
         self.plan = plan
         self.index = col("idx")
 
-    def rule(self, rule: Rule) -> exp.Expression:
+    def rule(self, rule: Rule) -> exp.Expr:
         """The rule's value per patient: TRUE, FALSE or NULL for UNKNOWN."""
         return to_three_valued(self.pair(rule))
 
@@ -154,15 +154,15 @@ class PredicateCompiler:
 
     # ------------------------------------------------------------ patient-level atoms
 
-    def _incare(self, rule: InCare) -> exp.Expression:
+    def _incare(self, rule: InCare) -> exp.Expr:
         return func("coalesce", in_window(col("last_seen"), self.index, rule.within), exp.false())
 
-    def _sex(self, rule: Sex) -> exp.Expression:
+    def _sex(self, rule: Sex) -> exp.Expr:
         sex = col("sex")
         known = exp.In(this=sex, expressions=[lit("F"), lit("M")])
         return case([(known, exp.In(this=sex, expressions=[lit(v) for v in rule.values]))])
 
-    def _present(self, concept: str, within: Duration | None) -> exp.Expression:
+    def _present(self, concept: str, within: Duration | None) -> exp.Expr:
         return in_window(field(latest(self.plan, concept), "d"), self.index, within)
 
     def _derived(self, rule: Derived) -> Pair:
@@ -191,6 +191,6 @@ class PredicateCompiler:
         is_true, is_false = self.pair(criterion.rule)
         return (is_true, is_false) if criterion.kind == "inclusion" else (is_false, is_true)
 
-    def passes(self, criterion: Criterion) -> exp.Expression:
+    def passes(self, criterion: Criterion) -> exp.Expr:
         """Whether the patient passes the criterion: TRUE, FALSE or NULL for UNKNOWN."""
         return to_three_valued(self.verdict(criterion))

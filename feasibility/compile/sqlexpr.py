@@ -21,7 +21,7 @@ def col(name: str, table: str | None = None) -> exp.Column:
     return exp.column(name, table=table, quoted=True)
 
 
-def lit(value: object) -> exp.Expression:
+def lit(value: object) -> exp.Expr:
     """A literal: number, string, bool or NULL."""
     if value is None:
         return exp.null()
@@ -32,73 +32,71 @@ def lit(value: object) -> exp.Expression:
     return exp.Literal.string(str(value))
 
 
-def date_lit(d: date) -> exp.Expression:
+def date_lit(d: date) -> exp.Expr:
     return exp.cast(lit(d.isoformat()), "DATE")
 
 
-def null_bool() -> exp.Expression:
+def null_bool() -> exp.Expr:
     return exp.cast(exp.null(), "BOOLEAN", copy=False)
 
 
-def truth(value: bool | None) -> exp.Expression:
+def truth(value: bool | None) -> exp.Expr:
     """TRUE, FALSE or a typed NULL (UNKNOWN)."""
     return null_bool() if value is None else lit(value)
 
 
-def paren(e: exp.Expression) -> exp.Expression:
+def paren(e: exp.Expr) -> exp.Expr:
     return e if isinstance(e, exp.Paren | exp.Column | exp.Literal | exp.Boolean) else exp.Paren(this=e)
 
 
-def and_(*parts: exp.Expression) -> exp.Expression:
+def and_(*parts: exp.Expr) -> exp.Expr:
     return exp.and_(*(paren(p) for p in parts), copy=False)
 
 
-def or_(*parts: exp.Expression) -> exp.Expression:
+def or_(*parts: exp.Expr) -> exp.Expr:
     return exp.or_(*(paren(p) for p in parts), copy=False)
 
 
-def union_all(queries: list[exp.Expression]) -> exp.Expression:
+def union_all(queries: Sequence[exp.Query]) -> exp.Query:
     """UNION ALL of the queries, built in place (sqlglot's `union` copies its inputs, which
     is quadratic over many branches)."""
-    result = queries[0]
+    result: exp.Query = queries[0]
     for q in queries[1:]:
         result = exp.Union(this=result, expression=q, distinct=False)
     return result
 
 
-def not_(e: exp.Expression) -> exp.Expression:
+def not_(e: exp.Expr) -> exp.Expr:
     return exp.Not(this=paren(e))
 
 
-def case(
-    whens: Sequence[tuple[exp.Expression, exp.Expression]], default: exp.Expression | None = None
-) -> exp.Case:
+def case(whens: Sequence[tuple[exp.Expr, exp.Expr]], default: exp.Expr | None = None) -> exp.Case:
     c = exp.Case()
     for cond, value in whens:
         c = c.when(cond, value, copy=False)
     return c.else_(default, copy=False) if default is not None else c
 
 
-def func(name: str, *args: exp.Expression) -> exp.Expression:
+def func(name: str, *args: exp.Expr) -> exp.Expr:
     return exp.func(name, *args)
 
 
-def field(struct: exp.Expression, name: str) -> exp.Expression:
+def field(struct: exp.Expr, name: str) -> exp.Expr:
     return exp.Dot(this=struct, expression=exp.to_identifier(name))
 
 
-def struct(**fields: exp.Expression) -> exp.Expression:
+def struct(**fields: exp.Expr) -> exp.Expr:
     return exp.Struct(
         expressions=[exp.PropertyEQ(this=exp.to_identifier(k), expression=v) for k, v in fields.items()]
     )
 
 
-def agg_filter(agg: exp.Expression, where: exp.Expression) -> exp.Expression:
+def agg_filter(agg: exp.Expr, where: exp.Expr) -> exp.Expr:
     """`agg FILTER (WHERE where)`."""
     return exp.Filter(this=agg, expression=exp.Where(this=where))
 
 
-def window_start(index: exp.Expression, within: Duration) -> exp.Expression:
+def window_start(index: exp.Expr, within: Duration) -> exp.Expr:
     """The first day of a look-back window ending at `index`."""
     if within.unit in ("day", "week"):
         # Whole days as date arithmetic, not INTERVALs: DuckDB compares INTERVAL '3 months'
@@ -110,7 +108,7 @@ def window_start(index: exp.Expression, within: Duration) -> exp.Expression:
     )
 
 
-def compare(value: exp.Expression, cmp: Comparison) -> exp.Expression:
+def compare(value: exp.Expr, cmp: Comparison) -> exp.Expr:
     """`value` against every bound; NULL when value is NULL (UNKNOWN)."""
     ops = {">=": exp.GTE, "<=": exp.LTE, ">": exp.GT, "<": exp.LT}
     parts = [ops[op](this=paren(value), expression=lit(_whole(t))) for op, t in cmp.bounds()]

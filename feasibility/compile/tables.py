@@ -39,9 +39,9 @@ class Tables:
     def key_columns(self, table: str | None = None) -> list[exp.Column]:
         return [col(k, table) for k in self.keys]
 
-    def key_join(self, left: str, right: str) -> exp.Expression:
+    def key_join(self, left: str, right: str) -> exp.Expr:
         """`left.k = right.k AND ...` over the key columns."""
-        condition: exp.Expression | None = None
+        condition: exp.Expr | None = None
         for k in self.keys:
             eq = exp.EQ(this=col(k, left), expression=col(k, right))
             condition = eq if condition is None else exp.And(this=condition, expression=eq)

@@ -52,7 +52,7 @@ def describe(rule: Rule) -> str:
                 f"{_missing(rule.if_missing, Truth.FALSE)}"
             )
         case Measurement():
-            what = f"result {rule.result}" if rule.result else _cmp(rule.compare, rule.unit)
+            what = _cmp(rule.compare, rule.unit) if rule.compare is not None else f"result {rule.result}"
             return (
                 f"latest {rule.label} {rule.concept} {what}{_window(rule.within)}"
                 f"{_missing(rule.if_missing, Truth.UNKNOWN)}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -32,14 +32,21 @@ class Located(dict):
         return f"{self.file}:{line}"
 
 
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml when available
+# libyaml when available; type checkers see the pure-Python loader it mirrors
+if TYPE_CHECKING:
+    from yaml import SafeLoader as _BaseLoader
+else:
+    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_BaseLoader):
     """SafeLoader whose mappings are `Located`; no arbitrary Python objects are built."""
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
     loader.flatten_mapping(node)
     out = Located()
-    out.file = loader.name  # type: ignore[attr-defined]
+    out.file = loader.name
     out.line = node.start_mark.line + 1
     out.key_lines = {}
     for key_node, value_node in node.value:
@@ -69,7 +76,7 @@ def load_yaml(path: Path) -> Any:
     """Parse a YAML file; syntax errors become one-line errors with line and column."""
     text = read_user_text(path, TrialError)
     loader = _Loader(text)
-    loader.name = str(path)  # type: ignore[attr-defined]
+    loader.name = str(path)
     try:
         return loader.get_single_data()
     except yaml.MarkedYAMLError as e:

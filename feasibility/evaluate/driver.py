@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
@@ -47,13 +47,13 @@ class Runner(Protocol):
 
     dialect: str
 
-    def query(self, query: exp.Expression, what: str | None = None) -> tuple[list[str], list[tuple]]: ...
+    def query(self, query: exp.Expr, what: str | None = None) -> tuple[list[str], list[tuple]]: ...
 
-    def create(self, name: str, query: exp.Expression, what: str | None = None) -> None: ...
+    def create(self, name: str, query: exp.Expr, what: str | None = None) -> None: ...
 
     def register_code_map(self, table: pa.Table) -> None: ...
 
-    def histogram(self, query: exp.Expression, trials: Sequence[Trial]) -> list[Sequence]:
+    def histogram(self, query: exp.Expr, trials: Sequence[Trial]) -> list[Any]:
         """The histogram query's result as columns (see `histogram_counts`)."""
         ...
 
@@ -157,7 +157,7 @@ def summarise_dictionary(
 def collect_data_quality(
     plan: Plan,
     summary: DictionarySummary,
-    query: Callable[[exp.Expression], tuple[list[str], list[tuple]]],
+    query: Callable[[exp.Expr], tuple[list[str], list[tuple]]],
     source: ExtractSource,
     check_duplicates: bool = False,
 ) -> DataQuality:
@@ -207,9 +207,7 @@ def collect_data_quality(
     )
 
 
-def histogram_counts(
-    trials: Sequence[Trial], columns: Sequence[Sequence]
-) -> dict[str, dict[str, MaskHistogram]]:
+def histogram_counts(trials: Sequence[Trial], columns: Sequence[Any]) -> dict[str, dict[str, MaskHistogram]]:
     """The histogram query's result as columns (trial_id, site_id, p0.., u0.., n), split per
     trial and site."""
     n_words = words_needed(trials)
@@ -231,7 +229,7 @@ def histogram_counts(
     return out
 
 
-def histogram_columns(trials: Sequence[Trial], rows: Sequence[Sequence]) -> list[Sequence]:
+def histogram_columns(trials: Sequence[Trial], rows: Sequence[Sequence]) -> list[Any]:
     """The histogram query's rows as Python tuples (Spark's `collect()`) as the columns that
     `histogram_counts` reads."""
     return list(zip(*rows, strict=True)) or [()] * (3 + 2 * words_needed(trials))

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -81,7 +82,7 @@ class Engine:
         self.compiler = PredicateCompiler(self.plan)
         self.extract = "the extract"  # named in errors, once `load` knows it
 
-    def _sql(self, query: exp.Expression) -> str:
+    def _sql(self, query: exp.Expr) -> str:
         # sqlglot copies a tree before rendering it in case the dialect rewrites it; DuckDB's
         # leaves these trees unchanged (tests/test_engine_sql.py), and copying them cost
         # several times more than rendering them
@@ -110,6 +111,7 @@ class Engine:
         )
         for i, statement in enumerate(tables, 1):
             step(f"evaluating {months} month ends: {statement.name} ({i} of {len(tables)})")
+            assert statement.creates is not None  # every statement but the last creates one
             self.create(statement.creates, statement.expression, view=statement.view)
         counts: dict[str, dict[str, Counter]] = {t.id: {} for t in self.trials}
         for trial_id, site, first_eligible, first_potential, n in self._execute(
@@ -121,12 +123,12 @@ class Engine:
             self.con.execute(f"DROP {kind} IF EXISTS {statement.creates}")
         return FirstEligible(months, counts)
 
-    def create(self, name: str, query: exp.Expression, what: str | None = None, view: bool = False) -> None:
+    def create(self, name: str, query: exp.Expr, what: str | None = None, view: bool = False) -> None:
         """The table (or view) `name` made by the query (see `Runner`)."""
         kind = "VIEW" if view else "TABLE"
         self._execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {self._sql(query)}", what)
 
-    def query(self, query: exp.Expression, what: str | None = None) -> tuple[list[str], list[tuple]]:
+    def query(self, query: exp.Expr, what: str | None = None) -> tuple[list[str], list[tuple]]:
         """The query's column names and rows (see `Runner`)."""
         with self._errors(what):
             cur = self.con.execute(self._sql(query))
@@ -138,7 +140,7 @@ class Engine:
         self.con.execute("CREATE OR REPLACE TEMP TABLE code_map AS SELECT * FROM code_map_rows")
         self.con.unregister("code_map_rows")
 
-    def histogram(self, query: exp.Expression, trials: Sequence[Trial]) -> list[Sequence]:
+    def histogram(self, query: exp.Expr, trials: Sequence[Trial]) -> list[Any]:
         """The histogram query's result as numpy columns: a million patients make about a
         million rows, too many for a Python tuple each."""
         with self._errors("count the masks"):

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
@@ -39,7 +40,7 @@ from feasibility.units import normalise_unit
 
 POSITIVE, NEGATIVE = set(POSITIVE_RESULTS), set(NEGATIVE_RESULTS)
 
-Row = Mapping[str, object]
+Row = Mapping[str, Any]  # a row of the extract: its values are of the columns' types
 T3 = bool | None
 
 
@@ -58,7 +59,7 @@ def _in_concept(concept: Concept, row: Row) -> bool:
 
 
 def _factor(concept: Concept, row: Row) -> float | None:
-    f = concept.unit_factor(normalise_unit(row.get("unit")))  # type: ignore[arg-type]
+    f = concept.unit_factor(normalise_unit(row.get("unit")))
     if f is not None and concept.dose_factors:
         f *= dict(concept.dose_factors).get(normalise_code(str(row["code"])), 1.0)
     return f
@@ -73,8 +74,8 @@ def _implausible(concept: Concept, row: Row) -> bool:
     low, high = concept.plausible
     f = _factor(concept, row)
     if f is None:
-        return low == 0 and v < 0  # type: ignore[operator]
-    canonical = v * f  # type: ignore[operator]
+        return low == 0 and v < 0
+    canonical = v * f
     return (low is not None and canonical < low) or (high is not None and canonical > high)
 
 
@@ -103,19 +104,19 @@ def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
     if v is None:
         number = uln = (1, 0.0) if negative else None
     else:
-        number = (1, v * f) if f is not None else (0, 0.0)  # type: ignore[operator]
-        if rh is not None and rh > 0:  # type: ignore[operator]
-            uln = (1, v / rh)  # type: ignore[operator]
+        number = (1, v * f) if f is not None else (0, 0.0)
+        if rh is not None and rh > 0:
+            uln = (1, v / rh)
         elif f is not None and concept.default_uln:
-            uln = (1, v * f / concept.default_uln)  # type: ignore[operator]
+            uln = (1, v * f / concept.default_uln)
         else:
             uln = (0, 0.0)
     if text in POSITIVE:
         pos: float | None = 1.0
     elif negative:
         pos = 0.0
-    elif v is not None and rh is not None and rh > 0:  # type: ignore[operator]
-        pos = 1.0 if v > rh else 0.0  # type: ignore[operator]
+    elif v is not None and rh is not None and rh > 0:
+        pos = 1.0 if v > rh else 0.0
     else:
         pos = None
     return {"number": number, "uln": uln, "pos": None if pos is None else (1, pos)}
@@ -157,11 +158,12 @@ class Patient:
         self.rows = rows
         self.site = min(str(r["site_id"]) for r in rows)
         indexes = [r["index_date"] for r in rows if r.get("index_date") is not None]
-        self.index: date = max(indexes) if indexes else default_index  # type: ignore[assignment]
+        self.index: date = max(indexes) if indexes else default_index
         sexes = {r["sex"] for r in rows if r.get("sex") is not None}
         self.sex = next(iter(sexes)) if len(sexes) == 1 and sexes <= {"F", "M"} else "U"
         births = [r["birth_date"] for r in rows if r.get("birth_date") is not None]
         years = [r["birth_year"] for r in rows if r.get("birth_year") is not None]
+        self.age: tuple[int | None, int | None]
         if births:
             self.age = (_exact_age(max(births), self.index), _exact_age(min(births), self.index))
         elif years:
@@ -188,7 +190,7 @@ class ReferenceEvaluator:
         self.library = library
         rows = [{**r, "site_id": r.get("site_id") or site} for r in rows]
         dates = [r["start_date"] for r in rows if r.get("start_date") is not None]
-        default = as_of or max(dates)  # type: ignore[type-var]
+        default = as_of or max(dates)
         by_patient: dict[str, list[Row]] = defaultdict(list)
         for r in rows:
             by_patient[str(r["patient_id"])].append(r)
@@ -211,15 +213,16 @@ class ReferenceEvaluator:
         ]
         if not rows:
             return None
-        day = max(r["start_date"] for r in rows)  # type: ignore[type-var]
+        day = max(r["start_date"] for r in rows)
         on_day = [_figures(concept, r) for r in rows if r["start_date"] == day]
 
         def highest(figure: str) -> float | None:
             # (known, value): a known value ranks above one in an unknown unit, which is None
-            best = max((f[figure] for f in on_day if f[figure] is not None), default=None)
+            known = [pair for f in on_day if (pair := f[figure]) is not None]
+            best = max(known, default=None)
             return best[1] if best is not None and best[0] else None
 
-        return Latest(day, highest("number"), highest("uln"), highest("pos"))  # type: ignore[arg-type]
+        return Latest(day, highest("number"), highest("uln"), highest("pos"))
 
     def _present(self, p: Patient, latest: Latest | None, within: Duration | None) -> bool:
         if latest is None:
@@ -245,8 +248,7 @@ class ReferenceEvaluator:
             case InCare():
                 start = rule.within.before(p.index)
                 return any(
-                    r.get("start_date") is not None and start <= r["start_date"] <= p.index  # type: ignore[operator]
-                    for r in p.rows
+                    r.get("start_date") is not None and start <= r["start_date"] <= p.index for r in p.rows
                 )
             case All():
                 return _and(self.rule(x, p) for x in rule.parts)
@@ -265,7 +267,7 @@ class ReferenceEvaluator:
     def _history(self, rule: History, p: Patient) -> T3:
         if rule.before is not None:
             cutoff = rule.before.before(p.index)
-            if any(r["start_date"] <= cutoff for r in p.seen(self.library[rule.concept])):  # type: ignore[operator]
+            if any(r["start_date"] <= cutoff for r in p.seen(self.library[rule.concept])):
                 return True
             return rule.if_missing.as_bool()
         start = self._start(p, rule.within)
@@ -276,7 +278,7 @@ class ReferenceEvaluator:
                 for r in p.seen(self.library[rule.concept])
                 if start is None or r["start_date"] >= start
             }
-        )  # type: ignore[operator]
+        )
         if n >= rule.min_count:
             return True
         return rule.if_missing.as_bool() if n == 0 else False
@@ -303,13 +305,13 @@ class ReferenceEvaluator:
         possible_days: set[date] = set()
         for r in p.seen(concept):
             end = r.get("end_date") or r["start_date"]
-            first = max(r["start_date"], start) if start else r["start_date"]  # type: ignore[type-var]
-            last = min(end, p.index)  # type: ignore[type-var]
-            days = {first + timedelta(days=k) for k in range((last - first).days + 1)}  # type: ignore[operator]
+            first = max(r["start_date"], start) if start else r["start_date"]
+            last = min(end, p.index)
+            days = {first + timedelta(days=k) for k in range((last - first).days + 1)}
             f = _factor(concept, r)
             if dose is None or (
                 r.get("value_num") is not None and f is not None and dose.holds(r["value_num"] * f)
-            ):  # type: ignore[operator]
+            ):
                 known_days |= days
                 possible_days |= days
             elif r.get("value_num") is None or f is None:
@@ -397,16 +399,16 @@ def first_eligible(
     (`as_of` minus j months, records after it removed) and evaluated afresh; per site,
     patients counted by the earliest month end at which they were eligible and potentially
     eligible (None: at none)."""
-    status: dict[str, dict[str, int | None]] = {}
+    status: dict[str, dict[str, Any]] = {}  # per patient: site, first month eligible, potentially
     for j in range(months + 1):
         end = Duration(j, "month").before(as_of) if j else as_of
-        seen = [r for r in rows if r.get("start_date") is None or r["start_date"] <= end]  # type: ignore[operator]
+        seen = [r for r in rows if r.get("start_date") is None or r["start_date"] <= end]
         if not seen:
             continue
         reference = ReferenceEvaluator(seen, library, as_of=end)
         for pid, p in reference.patients.items():
             values = [reference.passes(c, p) for c in trial.criteria]
-            first = status.setdefault(pid, {"site": p.site, "eligible": None, "potential": None})  # type: ignore[dict-item]
+            first = status.setdefault(pid, {"site": p.site, "eligible": None, "potential": None})
             if all(v is True for v in values):
                 first["eligible"] = max(first["eligible"] or 0, j)
             if not any(v is False for v in values):

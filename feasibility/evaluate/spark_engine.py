@@ -249,7 +249,7 @@ class _Runner:
             spark.conf.set(key, value)
 
     @staticmethod
-    def sql(query: exp.Expression) -> str:
+    def sql(query: exp.Expr) -> str:
         return render(query, "spark")
 
     def read_parquet(self, files: list[str]) -> None:
@@ -263,7 +263,7 @@ class _Runner:
         self.spark.createDataFrame(rows, schema=schema).createOrReplaceTempView("code_map")
         self.execute("CACHE TABLE code_map")
 
-    def create(self, name: str, query: exp.Expression, what: str | None = None) -> None:
+    def create(self, name: str, query: exp.Expr, what: str | None = None) -> None:
         """The table, computed now, as a temporary view over its stored rows.
 
         The rows are checkpointed (reliably if the session has a checkpoint directory,
@@ -286,14 +286,14 @@ class _Runner:
     def execute(self, sql: str, what: str = READ) -> None:
         self._guard(lambda: self.spark.sql(sql).collect(), what)
 
-    def query(self, query: exp.Expression, what: str | None = None) -> tuple[list[str], list[tuple]]:
+    def query(self, query: exp.Expr, what: str | None = None) -> tuple[list[str], list[tuple]]:
         def fetch() -> tuple[list[str], list[tuple]]:
             frame = self.spark.sql(self.sql(query))
             return frame.columns, [tuple(row) for row in frame.collect()]
 
         return self._guard(fetch, what or "count data quality")
 
-    def histogram(self, query: exp.Expression, trials: Sequence[Trial]) -> list[Sequence]:
+    def histogram(self, query: exp.Expr, trials: Sequence[Trial]) -> list[Any]:
         """The histogram's rows, collected, as columns."""
         return histogram_columns(trials, self.query(query, "count the masks")[1])
 

@@ -183,13 +183,13 @@ def inspect_extract(con: duckdb.DuckDBPyConnection, spec: str) -> ExtractSource:
     return ExtractSource(files, spec, columns)
 
 
-def events_query(source: ExtractSource, reader: exp.Expression, site: str = "site") -> exp.Select:
+def events_query(source: ExtractSource, reader: exp.Expr, site: str = "site") -> exp.Select:
     """The `events` view over `reader` (the raw rows of the extract): every contract column,
     absent optional ones as typed NULLs, `site_id` filled from `site`."""
     select = []
     for col in COLUMNS:
         if col.name in source.columns:
-            value: exp.Expression = exp.column(col.name)
+            value: exp.Expr = exp.column(col.name)
             if source.columns[col.name] != col.type:
                 value = exp.cast(value, col.type)
             if col.name == "site_id":

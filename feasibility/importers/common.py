@@ -123,7 +123,7 @@ def find_table_file(folder: Path, name: str) -> Path | None:
     return None
 
 
-def reader(path: Path) -> exp.Expression:
+def reader(path: Path) -> exp.Expr:
     """A DuckDB table function reading `path`. CSV is read as text (codes keep leading zeros;
     the importers cast what they use)."""
     if path.is_dir():
@@ -134,12 +134,12 @@ def reader(path: Path) -> exp.Expression:
     return exp.func("read_csv", exp.Literal.string(str(path)), *options)
 
 
-def temp_view(con: duckdb.DuckDBPyConnection, view: str, query: exp.Expression) -> None:
+def temp_view(con: duckdb.DuckDBPyConnection, view: str, query: exp.Expr) -> None:
     """The temporary view `view` over `query`: how the importers name what their SQL reads."""
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {query.sql(dialect='duckdb')}")
 
 
-def create_view(con: duckdb.DuckDBPyConnection, view: str, source: exp.Expression, label: str) -> list[str]:
+def create_view(con: duckdb.DuckDBPyConnection, view: str, source: exp.Expr, label: str) -> list[str]:
     """CREATE the view over `source` (a table or table function) and read its header; a file
     DuckDB cannot read is a one-line error. Returns the column names, lower-cased."""
     try:

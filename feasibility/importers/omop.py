@@ -142,7 +142,7 @@ def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None)
         raise FeasibilityError("OMOP folder or DuckDB file not found", where=str(path), fix="check the path")
     source = _Source(path)
     wanted = ("person", *EVENT_TABLES, *VOCAB_TABLES, *OTHER_TABLES)
-    found: dict[str, tuple[exp.Expression, str]] = {}  # table -> (what reads it, label)
+    found: dict[str, tuple[exp.Expr, str]] = {}  # table -> (what reads it, label)
     if path.is_dir():
         for name in wanted:
             f = find_table_file(path, name)

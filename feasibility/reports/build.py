@@ -10,6 +10,7 @@ import platform
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from fractions import Fraction
+from typing import Any
 
 import duckdb
 
@@ -54,6 +55,7 @@ def _site_block(
     published = []
     previous_eligible: int | None = None
     for number, step in enumerate(steps):
+        row: dict[str, Any]
         if step.index is None:
             base = protect.count(step.passed)
             row = {
@@ -207,7 +209,9 @@ def build_report(
 
 def _protect_quality(dq: dict, protect: Protection) -> dict:
     """Data-quality counts are counts of patients or rows: the same policy applies."""
-    out = {key: {k: protect.count(v) for k, v in values.items()} for key, values in dq.items()}
+    out: dict[str, Any] = {
+        key: {k: protect.count(v) for k, v in values.items()} for key, values in dq.items()
+    }
     out["warnings"] = _quality_lines(out, protect.show)
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 
 import plotly.graph_objects as go
 import plotly.offline
@@ -116,7 +117,7 @@ def _fitting(widths: list[int], label_width: int, width: int) -> list[range]:
     return [range(0)]  # no sites
 
 
-def compare_html(summary: list[dict], rows: list[dict], differences: list[str] = ()) -> str:
+def compare_html(summary: list[dict], rows: list[dict], differences: Sequence[str] = ()) -> str:
     """The comparison as one self-contained page; `differences` (see `compare.differences`)
     head it, since they qualify every number below."""
     trials = list(dict.fromkeys(s["trial_id"] for s in summary))

@@ -94,7 +94,7 @@ def generate(
         # into the one extract in order: bounded memory, and DuckDB 2.0 hits an internal
         # error ("dict-surviving cache") when one query writes millions of patients at once.
         with tempfile.TemporaryDirectory(dir=out.parent, prefix=".synth-") as scratch:
-            parts = []
+            parts: list[str] = []
             for start in range(0, patients, CHUNK_PATIENTS):
                 if progress:
                     end = min(start + CHUNK_PATIENTS, patients)
@@ -114,7 +114,7 @@ def generate(
                 con.sql("SELECT * FROM read_parquet(?)", params=[parts]).write_parquet(
                     str(out), compression="zstd", row_group_size=ROW_GROUP_SIZE
                 )
-        rows = con.execute("SELECT count(*) FROM read_parquet(?)", [str(out)]).fetchone()[0]
+        (rows,) = con.execute("SELECT count(*) FROM read_parquet(?)", [str(out)]).fetchall()[0]
     finally:
         con.close()
     return int(rows)

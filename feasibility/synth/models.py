@@ -4,6 +4,7 @@ site's unit habits."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from feasibility.criteria.model import Concept
 
@@ -50,7 +51,7 @@ class Slot:
 def _lab(median: float, sigma: float, tail_p: float = 0.03, tail=(1.0, 1.0), **kw) -> Slot:
     """A routine numeric lab, lognormal with a tail, 1-2 results: nearly every patient with a
     recent work-up has it, 12% of the others."""
-    base = dict(
+    base: dict[str, Any] = dict(
         p=0.12,
         p_workup=0.99,
         n=(1, 2),
@@ -72,9 +73,11 @@ def _special(median: float, sigma: float, tail_p: float = 0.03, tail=(1.0, 1.0),
     return _lab(median, sigma, tail_p, tail, **{"p": 0.03, "p_workup": 0.985, "n": (1, 1), **kw})
 
 
-def _qual(p: float | dict, pos: float | dict, p_workup: float | None = 0.98, **kw) -> Slot:
+def _qual(p: float | dict, pos: float | dict, p_workup: float | dict | None = 0.98, **kw) -> Slot:
     """A qualitative test read as positive / negative."""
-    base = dict(p=p, p_workup=p_workup, pos=pos, n=(1, 1), date="lab", horizon=730, dist="qual")
+    base: dict[str, Any] = dict(
+        p=p, p_workup=p_workup, pos=pos, n=(1, 1), date="lab", horizon=730, dist="qual"
+    )
     base.update(kw)
     return Slot(**base)
 
@@ -96,7 +99,7 @@ def _viral(uln: float, tail_p: float, abn: str | None = None, **kw) -> Slot:
 
 def _score(mean: float, sd: float, lo: float, hi: float, p, **kw) -> Slot:
     """A clinical score or vital sign, normally distributed, clipped and rounded."""
-    base = dict(
+    base: dict[str, Any] = dict(
         p=p,
         p_workup=0.985,
         n=(1, 1),
@@ -118,7 +121,7 @@ def _drug(
     p, p_refr=None, ongoing=0.6, ongoing_refr=0.9, center=0.0, spread=0.3, lo=0.0, hi=1e9, dist="dose", **kw
 ) -> Slot:
     """Medication courses with a daily dose (mg/d)."""
-    base = dict(
+    base: dict[str, Any] = dict(
         p=p,
         p_refr=p_refr,
         n=(1, 3),

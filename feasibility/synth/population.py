@@ -3,6 +3,8 @@ patient's related events together."""
 
 from __future__ import annotations
 
+from typing import overload
+
 import pyarrow as pa
 
 PROFILES: tuple[tuple[str, float, float, float], ...] = (
@@ -51,6 +53,12 @@ TRAITS: dict[str, dict[str, float]] = {
 LAPSED_SHARE = 0.07
 
 
+@overload
+def by_profile(value: float | dict[str, float], profile: str) -> float: ...
+@overload
+def by_profile(value: None, profile: str) -> None: ...
+@overload
+def by_profile(value: float | dict[str, float] | None, profile: str) -> float | None: ...
 def by_profile(value: float | dict[str, float] | None, profile: str) -> float | None:
     """A probability given as a number, or per profile with "*" for the others."""
     if value is None or isinstance(value, int | float):
