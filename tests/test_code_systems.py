@@ -1,15 +1,17 @@
-"""A code that cannot be one of its system's is refused when the concept library is read:
-a mistyped code would otherwise match nothing and remove patients silently. Valid codes are
-real ones (those of the shipped library); each invalid one is one typing slip away."""
+"""Codes and code systems, where a slip would otherwise match nothing and remove patients
+silently. A code that cannot be one of its system's is refused when the concept library is
+read (valid codes here are real ones; each invalid one is one typing slip away). A system is
+recognised however an extract spells it, and rows of a system no concept uses are counted."""
 
 from __future__ import annotations
 
 import pytest
 
-from feasibility.criteria.code_systems import code_problem
+from feasibility.criteria.code_systems import code_problem, normalise_system
 from feasibility.criteria.concepts import load_library, normalise_code
 from feasibility.criteria.load import load_trials
 from feasibility.errors import TrialError
+from tests.support import evaluate, event, load_engine, person
 
 VALID = [
     ("LOINC", "1742-6", False),  # ALT
@@ -88,3 +90,64 @@ def test_a_concept_file_with_a_mistyped_code_is_refused_with_its_line(tmp_path):
         load_library([tmp_path])
     assert e.value.where == f"{tmp_path / 'labs.yaml'}:6"
     assert "loinc.org" in e.value.fix
+
+
+# --------------------------------------------------------------------------- system names
+
+
+@pytest.mark.parametrize(
+    ("spelled", "system"),
+    [
+        ("ICD10CM", "ICD10CM"),
+        ("ICD-10-CM", "ICD10CM"),
+        ("icd10cm", "ICD10CM"),
+        ("http://hl7.org/fhir/sid/icd-10-cm", "ICD10CM"),
+        ("ICD-10", "ICD10"),
+        ("ICD-9-CM", "ICD9CM"),
+        ("ICD-10-PCS", "ICD10PCS"),
+        ("http://www.cms.gov/Medicare/Coding/ICD10", "ICD10PCS"),
+        ("LN", "LOINC"),
+        ("http://loinc.org", "LOINC"),
+        ("SNOMED CT", "SNOMED"),
+        ("http://snomed.info/sct", "SNOMED"),
+        ("http://www.whocc.no/atc", "ATC"),
+        ("RxNorm", "RXNORM"),
+        ("http://hl7.org/fhir/sid/cvx", "CVX"),
+        ("local", "LOCAL"),  # not known: kept, upper-cased
+        ("MIMIC_LABITEM", "MIMIC_LABITEM"),
+    ],
+)
+def test_system_spellings_are_recognised(spelled, system):
+    assert normalise_system(spelled) == system
+
+
+def test_an_extract_spelling_its_systems_otherwise_is_read_the_same(tmp_path):
+    # one patient with SLE and a recent ALT result, once with the library's system names and
+    # once as a FHIR-derived extract names them
+    def rows(icd: str, loinc: str) -> list[dict]:
+        return [
+            *person("p1", birth_year=1980),
+            event("p1", "diagnosis", icd, "M32.14", "2024-06-01"),
+            event("p1", "lab", loinc, "1742-6", "2025-01-20", value_num=30.0, unit="U/L", ref_high=40.0),
+        ]
+
+    canonical = evaluate("tests/fixtures/trials/small.yaml", rows("ICD10CM", "LOINC"), as_of="2025-02-01")
+    spelled = evaluate(
+        "tests/fixtures/trials/small.yaml",
+        rows("http://hl7.org/fhir/sid/icd-10-cm", "LN"),
+        as_of="2025-02-01",
+    )
+    assert canonical["p1"]["sle"] is True and canonical["p1"]["alt"] is True
+    assert spelled == canonical
+
+
+def test_rows_of_systems_no_concept_uses_are_counted_per_system(tmp_path):
+    rows = [
+        *person("p1"),
+        event("p1", "diagnosis", "ICD10-US", "M32.14", "2024-06-01"),  # a spelling not known
+        event("p1", "diagnosis", "ICD10-US", "I10", "2024-06-02"),
+        event("p1", "medication", "NDC", "00093-7180", "2024-06-03"),
+        event("p1", "diagnosis", "ICD-10-CM", "M32.14", "2024-06-04"),  # known: read
+    ]
+    _, result = load_engine("tests/fixtures/trials/small.yaml", rows, as_of="2025-02-01")
+    assert result.data_quality.unread_code_system_rows == {"ICD10-US": 2, "NDC": 1}

@@ -15,6 +15,7 @@ from functools import cached_property
 
 import pyarrow as pa
 
+from feasibility.criteria.code_systems import normalise_system
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
     Comparison,
@@ -327,6 +328,20 @@ def _matches(patterns, system: str, code: str) -> bool:
     return False
 
 
+def unread_code_systems(
+    plan: Plan, dictionary: Iterable[tuple[str | None, str | None, str | None, int]]
+) -> dict[str, int]:
+    """Per code system of the extract (as the extract spells it) that no concept of the plan
+    uses, its rows: they are never read. A site whose systems are spelled in a way the
+    library does not know would otherwise see every criterion fail, and not know why."""
+    used = {p.system for concept in plan.concepts for p in concept.codes}
+    unread: dict[str, int] = {}
+    for system, _, _, n_rows in dictionary:
+        if system is not None and normalise_system(system) not in used:
+            unread[system] = unread.get(system, 0) + n_rows
+    return unread
+
+
 def build_code_map(
     plan: Plan, dictionary: Iterable[tuple[str | None, str | None, str | None, int]]
 ) -> tuple[list[CodeMapRow], dict[str, int]]:
@@ -346,7 +361,7 @@ def build_code_map(
     for system, code, unit, n_rows in dictionary:
         if system is None or code is None:
             continue
-        sys_norm = system.strip().upper()
+        sys_norm = normalise_system(system)
         code_norm = normalise_code(code)
         for cid, concept in by_system.get(sys_norm, ()):
             if not _matches(concept.codes, sys_norm, code_norm):

@@ -12,6 +12,36 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+# Other names sites give the systems: spellings with dashes and spaces, and the FHIR canonical
+# URIs of HL7 Terminology (an extract made from FHIR resources carries those). Compared with
+# every character but letters and digits removed, upper-cased.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "ICD10CM": ("ICD10CM", "HTTP://HL7.ORG/FHIR/SID/ICD-10-CM"),
+    "ICD10": ("ICD10", "ICD10WHO", "HTTP://HL7.ORG/FHIR/SID/ICD-10"),
+    "ICD9CM": ("ICD9CM", "HTTP://HL7.ORG/FHIR/SID/ICD-9-CM"),
+    "ICD10PCS": ("ICD10PCS", "HTTP://WWW.CMS.GOV/MEDICARE/CODING/ICD10"),
+    "LOINC": ("LOINC", "LN", "HTTP://LOINC.ORG"),
+    "SNOMED": ("SNOMED", "SNOMEDCT", "SNOMEDCTUS", "SCT", "HTTP://SNOMED.INFO/SCT"),
+    "ATC": ("ATC", "WHOATC", "HTTP://WWW.WHOCC.NO/ATC"),
+    "RXNORM": ("RXNORM", "HTTP://WWW.NLM.NIH.GOV/RESEARCH/UMLS/RXNORM"),
+    "CVX": ("CVX", "HTTP://HL7.ORG/FHIR/SID/CVX"),
+    "NDC": ("NDC", "HTTP://HL7.ORG/FHIR/SID/NDC"),
+}
+
+
+def _squeezed(name: str) -> str:
+    return re.sub(r"[^0-9A-Z]", "", name.upper())
+
+
+_CANONICAL = {_squeezed(alias): system for system, aliases in _ALIASES.items() for alias in aliases}
+
+
+def normalise_system(name: str) -> str:
+    """The system's name as the concept library writes it: `ICD-10-CM`, `icd10cm` and
+    `http://hl7.org/fhir/sid/icd-10-cm` are all ICD10CM. A name not known here is kept,
+    upper-cased (`LOCAL`, a site's own)."""
+    return _CANONICAL.get(_squeezed(name), name.strip().upper())
+
 
 class Shape(NamedTuple):
     """A system's codes, normalised (upper case, no dots): whole codes, the beginnings a

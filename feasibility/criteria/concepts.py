@@ -9,7 +9,7 @@ from dataclasses import astuple, dataclass
 from functools import cached_property
 from pathlib import Path
 
-from feasibility.criteria.code_systems import code_problem
+from feasibility.criteria.code_systems import code_problem, normalise_system
 from feasibility.criteria.model import CodePattern, Concept
 from feasibility.criteria.yaml_source import Located, check_keys, load_yaml, require
 from feasibility.errors import TrialError
@@ -65,7 +65,7 @@ def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
                     where=node.where(key),
                     fix="remove it or write the code",
                 )
-            problem = code_problem(str(system).upper(), text, prefix)
+            problem = code_problem(normalise_system(str(system)), text, prefix)
             if problem is not None:
                 what, fix = problem
                 raise TrialError(
@@ -73,7 +73,7 @@ def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
                     where=spec.where(system) if isinstance(spec, Located) else node.where(key),
                     fix=fix,
                 )
-            out.append(CodePattern(str(system).upper(), text, prefix))
+            out.append(CodePattern(normalise_system(str(system)), text, prefix))
     return tuple(out)
 
 

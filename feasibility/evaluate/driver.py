@@ -27,7 +27,7 @@ from feasibility.compile.pipeline import (
     sites,
     statements,
 )
-from feasibility.compile.plan import CodeMapRow, Plan, build_code_map, code_map_table
+from feasibility.compile.plan import CodeMapRow, Plan, build_code_map, code_map_table, unread_code_systems
 from feasibility.compile.sqlexpr import and_, col, func, lit
 from feasibility.compile.tables import RUN
 from feasibility.criteria.model import Trial
@@ -126,6 +126,7 @@ class DictionarySummary:
     index_default: date
     code_map: list[CodeMapRow]
     unknown_units: dict[str, int]
+    unread_systems: dict[str, int]
 
     @property
     def codes(self) -> dict[int, list[str]]:
@@ -150,8 +151,15 @@ def summarise_dictionary(
     plan: Plan, dictionary: Sequence[Sequence], index_default: date
 ) -> DictionarySummary:
     """The code map from the code dictionary's rows (code_system, code, unit, n_rows)."""
-    code_map, unknown_units = build_code_map(plan, ((r[0], r[1], r[2], r[3]) for r in dictionary))
-    return DictionarySummary(sum(r[3] for r in dictionary), index_default, code_map, unknown_units)
+    triples = [(r[0], r[1], r[2], r[3]) for r in dictionary]
+    code_map, unknown_units = build_code_map(plan, triples)
+    return DictionarySummary(
+        sum(r[3] for r in dictionary),
+        index_default,
+        code_map,
+        unknown_units,
+        unread_code_systems(plan, triples),
+    )
 
 
 def collect_data_quality(
@@ -202,6 +210,7 @@ def collect_data_quality(
     return DataQuality(
         counts=counts,
         unknown_unit_rows=summary.unknown_units,
+        unread_code_system_rows=summary.unread_systems,
         default_uln_patients=default_uln,
         implausible_value_rows=implausible,
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from feasibility.criteria.code_systems import normalise_system
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
     NEGATIVE_RESULTS,
@@ -53,7 +54,7 @@ def _matches(patterns, system: str, code: str) -> bool:
 def _in_concept(concept: Concept, row: Row) -> bool:
     if row.get("code_system") is None or row.get("code") is None:
         return False
-    system = str(row["code_system"]).strip().upper()
+    system = normalise_system(str(row["code_system"]))
     code = normalise_code(str(row["code"]))
     return _matches(concept.codes, system, code) and not _matches(concept.exclude, system, code)
 

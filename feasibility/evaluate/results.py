@@ -20,6 +20,7 @@ class DataQuality:
     unknown_unit_rows: dict[str, int] = field(default_factory=dict)
     default_uln_patients: dict[str, int] = field(default_factory=dict)
     implausible_value_rows: dict[str, int] = field(default_factory=dict)
+    unread_code_system_rows: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return {
@@ -27,6 +28,7 @@ class DataQuality:
             "unknown_unit_rows": dict(sorted(self.unknown_unit_rows.items())),
             "default_uln_patients": dict(sorted(self.default_uln_patients.items())),
             "implausible_value_rows": dict(sorted(self.implausible_value_rows.items())),
+            "unread_code_system_rows": dict(sorted(self.unread_code_system_rows.items())),
         }
 
 
