@@ -52,17 +52,14 @@ class Shape(NamedTuple):
     described: str
 
 
+# WHO ICD-10 and its national modifications (ICD-10-CM among them) share one shape
+_ICD10_CODE = re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}")
+_ICD10_BEGINNING = re.compile(r"[A-Z]([0-9][0-9A-Z]{0,5})?")
+_ICD10_DESCRIBED = "a letter, a digit, then 1 to 5 letters or digits, e.g. "
+
 SHAPES: dict[str, Shape] = {
-    "ICD10CM": Shape(
-        re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}"),
-        re.compile(r"[A-Z]([0-9][0-9A-Z]{0,5})?"),
-        "a letter, a digit, then 1 to 5 letters or digits, e.g. M32.14",
-    ),
-    "ICD10": Shape(
-        re.compile(r"[A-Z][0-9][0-9A-Z][0-9A-Z]{0,4}"),
-        re.compile(r"[A-Z]([0-9][0-9A-Z]{0,5})?"),
-        "a letter, a digit, then 1 to 5 letters or digits, e.g. M32.1",
-    ),
+    "ICD10CM": Shape(_ICD10_CODE, _ICD10_BEGINNING, _ICD10_DESCRIBED + "M32.14"),
+    "ICD10": Shape(_ICD10_CODE, _ICD10_BEGINNING, _ICD10_DESCRIBED + "M32.1"),
     "ICD9CM": Shape(
         re.compile(r"[0-9]{3}[0-9]{0,2}|V[0-9]{2}[0-9]{0,2}|E[0-9]{3}[0-9]?"),
         re.compile(r"[0-9]{1,5}|V[0-9]{0,4}|E[0-9]{0,4}"),
