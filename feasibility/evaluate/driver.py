@@ -119,8 +119,8 @@ def default_index(rows: int, latest_start: date | None, options: RunOptions, ext
 @dataclass(frozen=True)
 class DictionarySummary:
     """What the code dictionary tells before the passes over coded rows: the extract's row
-    count, the run's default index date, the code map and the rows of unknown units per
-    concept."""
+    count, the run's default index date, the code map, the rows of unknown units per concept
+    and the rows of code systems no concept uses."""
 
     rows: int
     index_default: date
@@ -154,7 +154,7 @@ def summarise_dictionary(
     triples = [(r[0], r[1], r[2], r[3]) for r in dictionary]
     code_map, unknown_units = build_code_map(plan, triples)
     return DictionarySummary(
-        sum(r[3] for r in dictionary),
+        sum(n for *_, n in triples),
         index_default,
         code_map,
         unknown_units,
