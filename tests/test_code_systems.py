@@ -108,6 +108,7 @@ def test_a_concept_file_with_a_mistyped_code_is_refused_with_its_line(tmp_path):
         ("http://www.cms.gov/Medicare/Coding/ICD10", "ICD10PCS"),
         ("LN", "LOINC"),
         ("http://loinc.org", "LOINC"),
+        ("https://loinc.org", "LOINC"),
         ("SNOMED CT", "SNOMED"),
         ("http://snomed.info/sct", "SNOMED"),
         ("http://www.whocc.no/atc", "ATC"),

@@ -13,8 +13,8 @@ import re
 from typing import NamedTuple
 
 # Other names sites give the systems: spellings with dashes and spaces, and the FHIR canonical
-# URIs of HL7 Terminology (an extract made from FHIR resources carries those). Compared with
-# every character but letters and digits removed, upper-cased.
+# URIs of HL7 Terminology (an extract made from FHIR resources carries those). Compared
+# upper-cased, with https read as http, and every character but letters and digits removed.
 _ALIASES: dict[str, tuple[str, ...]] = {
     "ICD10CM": ("ICD10CM", "HTTP://HL7.ORG/FHIR/SID/ICD-10-CM"),
     "ICD10": ("ICD10", "ICD10WHO", "HTTP://HL7.ORG/FHIR/SID/ICD-10"),
@@ -30,7 +30,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 
 
 def _squeezed(name: str) -> str:
-    return re.sub(r"[^0-9A-Z]", "", name.upper())
+    return re.sub(r"[^0-9A-Z]", "", re.sub(r"^HTTPS://", "HTTP://", name.strip().upper()))
 
 
 _CANONICAL = {_squeezed(alias): system for system, aliases in _ALIASES.items() for alias in aliases}
