@@ -234,7 +234,8 @@ def _inside(path: Path, folder: Path) -> bool:
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 def check(paths: tuple[Path, ...]) -> None:
-    """Check trial files and the concept library; print what each trial can assess."""
+    """Check trial files and the concept library; print what each trial can assess, and the
+    fingerprints a report will carry (a sponsor and its sites can compare them before a run)."""
     from feasibility.criteria.load import load_trials
 
     trials, library = load_trials(list(paths) or None)
@@ -242,9 +243,12 @@ def check(paths: tuple[Path, ...]) -> None:
         assessable = sum(c.assessable for c in t.criteria)
         click.echo(
             f"{t.id}: {len(t.criteria)} criteria, {assessable} assessable, "
-            f"{len(t.criteria) - assessable} not assessable ({t.path})"
+            f"{len(t.criteria) - assessable} not assessable ({t.path}, sha256 {t.sha256[:12]})"
         )
-    click.echo(f"{len(library.concepts)} concepts in {len(library.files)} files")
+    click.echo(
+        f"{len(library.concepts)} concepts in {len(library.files)} files "
+        f"(concept library fingerprint {library.sha256[:12]})"
+    )
 
 
 def _one_trial(trials: list[Trial], trial_id: str, where: str) -> list[Trial]:

@@ -16,9 +16,14 @@ def test_check_counts_each_seed_trial():
         assessable = sum(c.rule is not None for c in t.criteria)
         assert any(
             line.startswith(f"{t.id}: {len(t.criteria)} criteria, {assessable} assessable, ")
+            and line.endswith(f", sha256 {t.sha256[:12]})")
             for line in lines
         )
-    assert lines[-1] == f"{len(library.concepts)} concepts in {len(library.files)} files"
+    # the fingerprints a run's report carries, so a sponsor and its sites can compare them first
+    assert lines[-1] == (
+        f"{len(library.concepts)} concepts in {len(library.files)} files "
+        f"(concept library fingerprint {library.sha256[:12]})"
+    )
 
 
 def test_show_by_id_and_by_path_agree(tmp_path):
