@@ -8,7 +8,7 @@ from datetime import date
 from sqlglot import exp
 
 from feasibility.compile.aggregate import latest_event_date
-from feasibility.compile.pipeline import code_dictionary, demographics, render, sites, statements
+from feasibility.compile.pipeline import Statement, code_dictionary, demographics, render, sites, statements
 from feasibility.compile.plan import plan_features
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
@@ -30,11 +30,7 @@ def listing(
         "-- Input: a table or view `events` with the extract contract's columns.",
     ]
     for number, first in enumerate((sites(), demographics(default, index_column)), start=1):
-        parts += [
-            "",
-            f"-- {number}. {first.name}: {first.note}",
-            f"CREATE TABLE {first.creates} AS\n{render(first.expression, dialect, pretty=True)};",
-        ]
+        parts += _statement_text(number, first, dialect)
     parts += [
         "",
         "-- 3. code dictionary: the distinct (code system, code, unit) triples",
@@ -45,11 +41,15 @@ def listing(
         f"--    unit conversions, dose factors, plausible ranges). Concept ids: {concepts}",
     ]
     for number, statement in enumerate(statements(trials, plan, default, index_column, dialect), start=5):
-        body = render(statement.expression, dialect, pretty=True)
-        parts += ["", f"-- {number}. {statement.name}: {statement.note}"]
-        if statement.creates:
-            kind = "VIEW" if statement.view else "TABLE"
-            parts.append(f"CREATE {kind} {statement.creates} AS\n{body};")
-        else:
-            parts.append(body + ";")
+        parts += _statement_text(number, statement, dialect)
     return "\n".join(parts) + "\n"
+
+
+def _statement_text(number: int, statement: Statement, dialect: str) -> list[str]:
+    """A blank line, the numbered comment naming the statement, and its SQL: the table or
+    view it creates, or the final query."""
+    body = render(statement.expression, dialect, pretty=True)
+    if statement.creates:
+        kind = "VIEW" if statement.view else "TABLE"
+        body = f"CREATE {kind} {statement.creates} AS\n{body}"
+    return ["", f"-- {number}. {statement.name}: {statement.note}", body + ";"]
