@@ -47,12 +47,14 @@ def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
         )
     out = []
     for system, codes in spec.items():
+        code_system = normalise_system(str(system))
+        where = spec.where(system) if isinstance(spec, Located) else node.where(key)
         if isinstance(codes, str | int | float):
             codes = [codes]
         if not isinstance(codes, list):
             raise TrialError(
                 f"codes of system `{system}` in concept `{name}` must be a list",
-                where=spec.where(system) if isinstance(spec, Located) else node.where(key),
+                where=where,
                 fix="write `[code, code, ...]`",
             )
         for code in codes:
@@ -65,15 +67,11 @@ def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
                     where=node.where(key),
                     fix="remove it or write the code",
                 )
-            problem = code_problem(normalise_system(str(system)), text, prefix)
+            problem = code_problem(code_system, text, prefix)
             if problem is not None:
                 what, fix = problem
-                raise TrialError(
-                    f"code `{code}` of concept `{name}` {what}",
-                    where=spec.where(system) if isinstance(spec, Located) else node.where(key),
-                    fix=fix,
-                )
-            out.append(CodePattern(normalise_system(str(system)), text, prefix))
+                raise TrialError(f"code `{code}` of concept `{name}` {what}", where=where, fix=fix)
+            out.append(CodePattern(code_system, text, prefix))
     return tuple(out)
 
 
