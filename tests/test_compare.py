@@ -16,6 +16,7 @@ from feasibility.errors import FeasibilityError
 from feasibility.reports.compare_report import compare_csv, compare_html, print_compare
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, write_extract
+from tests.test_errors import feasibility
 
 TRIAL = REPO / "tests/fixtures/trials/small.yaml"
 
@@ -192,21 +193,7 @@ def test_compare_says_what_is_not_alike_on_the_terminal_and_the_page(alike_repor
     extract = write_extract(site_rows("C", 40, True), tmp_path / "C.parquet")
     run_feasibility(str(extract), [TRIAL], out=other, site="C", order="most-restrictive")
     out = tmp_path / "cmp"
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "feasibility",
-            "compare",
-            *map(str, alike_reports),
-            str(other),
-            "--out",
-            str(out),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    proc = feasibility("compare", *map(str, alike_reports), str(other), "--out", str(out), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "not like for like: option --order differs" in proc.stderr
     page = (out / "compare.html").read_text()
