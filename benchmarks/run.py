@@ -137,6 +137,8 @@ def bench_size(
     layouts: tuple[str, ...] = ("sorted", "shuffled"),
     repeat: int = 1,
 ) -> list[dict]:
+    """Measure one size: per row order, the floor, the expert query, the CLI runs at each
+    trial count (and --monthly), each `repeat` times; one row of figures per order."""
     rows = []
     cli = [sys.executable, "-m", "feasibility"]
     trial_sets = {n: variant_trials(work / f"trials-{n}", n) for n in trial_counts if n != 4}
@@ -224,6 +226,7 @@ def bench_size(
 
 
 def print_table(rows: list[dict], header: bool = True) -> None:
+    """The rows as right-aligned columns, under a header line when `header`."""
     keys = list(rows[0])
     if header:
         print("  ".join(f"{k:>16}" for k in keys))
@@ -232,6 +235,7 @@ def print_table(rows: list[dict], header: bool = True) -> None:
 
 
 def main() -> None:
+    """Parse the options, measure each size, print the table and write the CSV."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )

@@ -27,6 +27,7 @@ class Protection:
 
     @property
     def exact(self) -> bool:
+        """Whether counts are shown exactly (`--min-cell 0`: for the site's own use only)."""
         return self.min_cell <= 0
 
     def _smallest_shown(self) -> int:

@@ -99,10 +99,12 @@ class GammaRate:
 
     @property
     def mean(self) -> float:
+        """The expected rate, events per month."""
         return self.shape / self.rate
 
     @property
     def variance(self) -> float:
+        """The rate's variance: how uncertain the site's rate still is."""
         return self.shape / self.rate**2
 
     def posterior(self, events: int, months: float) -> GammaRate:
@@ -271,6 +273,8 @@ class SiteExpectation:
 
 @dataclass(frozen=True)
 class SiteForecast:
+    """One site's expected enrollment: its observed incidence, conversion and posterior rates."""
+
     site: str
     months_observed: int
     eligible_observed: int
@@ -312,6 +316,8 @@ class EnrollmentBand:
 
 @dataclass(frozen=True)
 class Forecast:
+    """The network's enrollment forecast: the prior, each site's, the total and time to target."""
+
     prior: PriorFit
     sites: tuple[SiteForecast, ...]
     total_rate_mean: float  # expected total enrollment per month

@@ -49,10 +49,12 @@ POSITIVE, NEGATIVE = POSITIVE_RESULTS, NEGATIVE_RESULTS
 
 
 def is_null(e: exp.Expr) -> exp.Expr:
+    """`e IS NULL`."""
     return exp.Is(this=e, expression=exp.null())
 
 
 def not_null(e: exp.Expr) -> exp.Expr:
+    """`NOT e IS NULL`."""
     return exp.Not(this=is_null(e))
 
 
@@ -78,6 +80,7 @@ def in_window(date: exp.Expr, index: exp.Expr, within: Duration | None) -> exp.E
 
 
 def with_missing(present: exp.Expr, value: exp.Expr, if_missing: Truth) -> exp.Expr:
+    """`value` where the patient has the data (`present`), else the atom's `if_missing` truth."""
     if if_missing is Truth.UNKNOWN:
         return case([(present, value)])
     return case([(present, value)], truth(if_missing.as_bool()))

@@ -19,6 +19,7 @@ WORD_BITS = 62
 
 
 def words_needed(trials: Sequence[Trial]) -> int:
+    """Mask words per patient for the trial with the most criteria (one bit per criterion)."""
     return max(1, *(-(-len(t.criteria) // WORD_BITS) for t in trials))
 
 

@@ -34,6 +34,7 @@ _LOW_65 = 2**65 - 1
 
 
 def day_number(d: exp.Expr) -> exp.Expr:
+    """Days since 1 January of year 1: an integer that orders like the date."""
     return exp.DateDiff(this=d, expression=date_lit(EPOCH), unit=exp.Var(this="DAY"))
 
 
@@ -98,6 +99,7 @@ class Packing:
         )
 
     def day(self, packed: exp.Expr) -> exp.Expr:
+        """The day number packed (see `day_number`)."""
         if not self.bits:
             return _field(packed, "d")
         return paren(exp.BitwiseRightShift(this=paren(packed), expression=lit(_DAY_AT)))
@@ -109,6 +111,7 @@ class Packing:
         return exp.NEQ(this=_bits_at(packed, _VALUE_AT, _LOW_65), expression=lit(0))
 
     def value(self, packed: exp.Expr) -> exp.Expr:
+        """The figure packed, as a DOUBLE (meaningful only where `known`)."""
         if not self.bits:
             return _field(packed, "v")
         turned = exp.Sub(this=_bits_at(packed, _VALUE_AT, _LOW_65), expression=lit(_SIGN + 1))
@@ -116,6 +119,7 @@ class Packing:
         return exp.cast(exp.cast(bits, "BIT", copy=False), "DOUBLE", copy=False)
 
     def flag(self, packed: exp.Expr) -> exp.Expr:
+        """The flag packed, 0 or 1."""
         if not self.bits:
             return _field(packed, "f")
         return _bits_at(packed, 0, 1)

@@ -84,9 +84,11 @@ class Plan:
     lookbacks: tuple[tuple[str, int, Lookback], ...] = ()
 
     def concept_id(self, name: str) -> int:
+        """The concept's number in this plan (its column value in the passes)."""
         return self._ids[name]
 
     def atom_index(self, atom: ConceptAtom) -> int:
+        """The atom's number in this plan: its two bits in the mask words."""
         return self._atom_ids[atom]
 
     @cached_property
@@ -98,9 +100,11 @@ class Plan:
         return {a: i for i, a in enumerate(self.atoms)}
 
     def count_column(self, concept: str, within: Duration | None) -> str:
+        """The records pass's column counting the concept's record days in the window."""
         return f"n{self.counts.index(CountFeature(self.concept_id(concept), within))}"
 
     def coverage_column(self, feature: CoverageFeature) -> str:
+        """The coverage pass's column holding the feature's covered days."""
         return f"cov{self.coverages.index(feature)}"
 
     def lookback(self, family: str) -> dict[int, Lookback]:
@@ -136,6 +140,7 @@ class Plan:
         return _family(atom, self.concepts[concept_id], concept_id)
 
     def family_atoms(self, family: str) -> tuple[ConceptAtom, ...]:
+        """The atoms whose figures the family's pass holds (see `family`)."""
         return self._family_atoms[family]
 
     @cached_property

@@ -57,10 +57,12 @@ def _is(value: exp.Expr) -> exp.Expr:
 
 
 def from_three_valued(value: exp.Expr) -> Pair:
+    """A three-valued boolean as its (is TRUE, is FALSE) pair of two-valued ones."""
     return _is(value), _is(not_(value.copy()))
 
 
 def to_three_valued(pair: Pair) -> exp.Expr:
+    """An (is TRUE, is FALSE) pair as one three-valued boolean: neither is UNKNOWN (NULL)."""
     is_true, is_false = pair
     return case([(is_true, TRUE), (is_false, FALSE)])
 

@@ -18,6 +18,7 @@ FALSE = exp.false()
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
+    """A quoted column reference, so a column named like a keyword (`code`) stays a column."""
     return exp.column(name, table=table, quoted=True)
 
 
@@ -33,10 +34,12 @@ def lit(value: object) -> exp.Expr:
 
 
 def date_lit(d: date) -> exp.Expr:
+    """A DATE literal, as a cast every dialect reads."""
     return exp.cast(lit(d.isoformat()), "DATE")
 
 
 def null_bool() -> exp.Expr:
+    """NULL typed BOOLEAN: UNKNOWN, with a boolean type in every dialect."""
     return exp.cast(exp.null(), "BOOLEAN", copy=False)
 
 
@@ -46,14 +49,17 @@ def truth(value: bool | None) -> exp.Expr:
 
 
 def paren(e: exp.Expr) -> exp.Expr:
+    """`e` in parentheses unless it is atomic, so it nests safely inside any operator."""
     return e if isinstance(e, exp.Paren | exp.Column | exp.Literal | exp.Boolean) else exp.Paren(this=e)
 
 
 def and_(*parts: exp.Expr) -> exp.Expr:
+    """The parts AND-ed, each parenthesised, built in place."""
     return exp.and_(*(paren(p) for p in parts), copy=False)
 
 
 def or_(*parts: exp.Expr) -> exp.Expr:
+    """The parts OR-ed, each parenthesised, built in place."""
     return exp.or_(*(paren(p) for p in parts), copy=False)
 
 
@@ -67,10 +73,12 @@ def union_all(queries: Sequence[exp.Query]) -> exp.Query:
 
 
 def not_(e: exp.Expr) -> exp.Expr:
+    """NOT `e` (UNKNOWN stays UNKNOWN)."""
     return exp.Not(this=paren(e))
 
 
 def case(whens: Sequence[tuple[exp.Expr, exp.Expr]], default: exp.Expr | None = None) -> exp.Case:
+    """CASE WHEN ... THEN ... [ELSE default] END, built in place (no default: NULL)."""
     c = exp.Case()
     for cond, value in whens:
         c = c.when(cond, value, copy=False)
@@ -78,14 +86,18 @@ def case(whens: Sequence[tuple[exp.Expr, exp.Expr]], default: exp.Expr | None = 
 
 
 def func(name: str, *args: exp.Expr) -> exp.Expr:
+    """A call of the SQL function `name`: sqlglot's own node where it knows the function, so
+    each dialect renders its own spelling."""
     return exp.func(name, *args)
 
 
 def field(struct: exp.Expr, name: str) -> exp.Expr:
+    """`struct.name`: one field of a struct value."""
     return exp.Dot(this=struct, expression=exp.to_identifier(name))
 
 
 def struct(**fields: exp.Expr) -> exp.Expr:
+    """A struct with named fields, in the order given."""
     return exp.Struct(
         expressions=[exp.PropertyEQ(this=exp.to_identifier(k), expression=v) for k, v in fields.items()]
     )

@@ -16,6 +16,8 @@ from feasibility.compile.sqlexpr import col
 
 @dataclass(frozen=True)
 class Tables:
+    """The names of the tables one evaluation creates, and the key its rows are grouped by."""
+
     events: str = "events"
     patient_records: str = "patient_records"
     patient_results: str = "patient_results"
@@ -37,6 +39,7 @@ class Tables:
         }
 
     def key_columns(self, table: str | None = None) -> list[exp.Column]:
+        """The key columns (patient, and the month end in the monthly tables), of `table`."""
         return [col(k, table) for k in self.keys]
 
     def key_join(self, left: str, right: str) -> exp.Expr:

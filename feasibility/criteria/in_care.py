@@ -16,6 +16,7 @@ DEFAULT_ACTIVE_WITHIN = Duration(24, "month")
 
 
 def in_care_criterion(within: Duration) -> Criterion:
+    """The step every waterfall starts with: patients with a record at the site in `within`."""
     return Criterion(
         IN_CARE_ID,
         "inclusion",

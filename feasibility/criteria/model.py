@@ -22,6 +22,7 @@ class Truth(Enum):
     UNKNOWN = "unknown"
 
     def as_bool(self) -> bool | None:
+        """True, False or None (UNKNOWN)."""
         return {Truth.TRUE: True, Truth.FALSE: False, Truth.UNKNOWN: None}[self]
 
 
@@ -156,6 +157,7 @@ class Measurement:
 
     @property
     def uln(self) -> bool:
+        """Whether the thresholds are multiples of the upper limit of normal."""
         return self.unit is not None and self.unit.upper() == "ULN"
 
 
@@ -198,21 +200,29 @@ class InCare:
 
 @dataclass(frozen=True)
 class All:
+    """TRUE when every part is TRUE; FALSE when any is FALSE; else UNKNOWN."""
+
     parts: tuple[Rule, ...]
 
 
 @dataclass(frozen=True)
 class AnyOf:
+    """TRUE when any part is TRUE; FALSE when every part is FALSE; else UNKNOWN."""
+
     parts: tuple[Rule, ...]
 
 
 @dataclass(frozen=True)
 class Not:
+    """The part negated; UNKNOWN stays UNKNOWN."""
+
     part: Rule
 
 
 @dataclass(frozen=True)
 class AtLeast:
+    """TRUE when at least `n` parts are TRUE; FALSE when fewer than `n` could be; else UNKNOWN."""
+
     n: int
     parts: tuple[Rule, ...]
 
@@ -247,6 +257,7 @@ class Criterion:
 
     @property
     def assessable(self) -> bool:
+        """Whether data can decide the criterion (it carries a rule)."""
         return self.rule is not None
 
 

@@ -28,6 +28,7 @@ class Located(dict):
         return out
 
     def where(self, key: str | None = None) -> str:
+        """`file:line` of the mapping, or of its `key` when that key was read from the file."""
         line = self.key_lines.get(key, self.line) if key is not None else self.line
         return f"{self.file}:{line}"
 

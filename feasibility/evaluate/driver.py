@@ -47,11 +47,17 @@ class Runner(Protocol):
 
     dialect: str
 
-    def query(self, query: exp.Expr, what: str | None = None) -> tuple[list[str], list[tuple]]: ...
+    def query(self, query: exp.Expr, what: str | None = None) -> tuple[list[str], list[tuple]]:
+        """The query's column names and rows; `what` names the step in errors."""
+        ...
 
-    def create(self, name: str, query: exp.Expr, what: str | None = None) -> None: ...
+    def create(self, name: str, query: exp.Expr, what: str | None = None) -> None:
+        """The table `name` made by the query, for the statements after it."""
+        ...
 
-    def register_code_map(self, table: pa.Table) -> None: ...
+    def register_code_map(self, table: pa.Table) -> None:
+        """The code map (see `build_code_map`) as the table `code_map`."""
+        ...
 
     def histogram(self, query: exp.Expr, trials: Sequence[Trial]) -> list[Any]:
         """The histogram query's result as columns (see `histogram_counts`)."""

@@ -180,7 +180,7 @@ class Engine:
 
     def rule_values(self, trial: Trial) -> dict[str, dict[str, bool | None]]:
         """Per patient, the value of each criterion's rule (None = UNKNOWN; not-assessable
-        criteria are left out). For spec tests and the patient list."""
+        criteria are left out). The spec tests compare it with the reference evaluator's."""
         ids = [c.id for c in trial.criteria if c.rule is not None]
         selects = [col("patient_id")] + [
             self.compiler.rule(c.rule).as_(f"r{i}")

@@ -365,6 +365,7 @@ class ReferenceEvaluator:
     # ------------------------------------------------------------ criteria
 
     def passes(self, criterion: Criterion, p: Patient) -> T3:
+        """Whether the patient passes the criterion: an exclusion passes when its rule is FALSE."""
         if criterion.rule is None:
             return True
         v = self.rule(criterion.rule, p)
@@ -373,6 +374,7 @@ class ReferenceEvaluator:
         return not v
 
     def rule_values(self, trial: Trial) -> dict[str, dict[str, T3]]:
+        """Per patient, each criterion's rule value (as `Engine.rule_values`)."""
         return {
             pid: {c.id: self.rule(c.rule, p) for c in trial.criteria if c.rule is not None}
             for pid, p in self.patients.items()

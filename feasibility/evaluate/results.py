@@ -23,6 +23,7 @@ class DataQuality:
     unread_code_system_rows: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict:
+        """The counts as report.json holds them, each mapping in key order."""
         return {
             "counts": dict(self.counts),
             "unknown_unit_rows": dict(sorted(self.unknown_unit_rows.items())),
@@ -45,14 +46,17 @@ class EngineResult:
     # derived, so the engines cannot disagree with their own counts
     @property
     def rows(self) -> int:
+        """The extract's rows."""
         return self.data_quality.counts["rows"]
 
     @property
     def patients(self) -> int:
+        """The extract's patients."""
         return self.data_quality.counts["patients"]
 
     @property
     def index_from_column(self) -> bool:
+        """Whether patients' index dates come from the extract's `index_date` column."""
         return self.source.has("index_date")
 
 

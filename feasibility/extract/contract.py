@@ -9,6 +9,8 @@ CONTRACT_VERSION = "1"
 
 @dataclass(frozen=True)
 class Column:
+    """One column of the extract contract (docs/extract-contract.md)."""
+
     name: str
     type: str  # the type the engine reads it as
     required: bool

@@ -28,6 +28,7 @@ class ExtractSource:
         object.__setattr__(self, "_digest", _Digest(self.files))
 
     def has(self, column: str) -> bool:
+        """Whether the extract has the (optional) column."""
         return column in self.columns
 
     def sha256(self) -> str:

@@ -48,6 +48,7 @@ class ImportSummary:
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
+        """The summary as lines for the terminal (counts only, no patient values)."""
         out = [f"{self.rows:,} rows for {self.patients:,} patients written to {self.out}"]
         if self.rows_by_domain:
             out.append(
@@ -97,6 +98,7 @@ def run_sql_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
 
 
 def require_dir(path: Path, what: str) -> Path:
+    """`path`, or a user error naming `what` when it does not exist."""
     if not path.exists():
         raise FeasibilityError(f"{what} not found", where=str(path), fix="check the path")
     return path
@@ -216,6 +218,7 @@ def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path) -> None:
 
 
 def summarise_written(con: duckdb.DuckDBPyConnection, out: Path, summary: ImportSummary) -> None:
+    """The written extract's rows per domain, read back from the file, into `summary`."""
     path = str(out.resolve())
     rows = con.execute("SELECT domain, count(*) FROM read_parquet(?) GROUP BY domain", [path]).fetchall()
     summary.rows_by_domain = {d: int(n) for d, n in rows}

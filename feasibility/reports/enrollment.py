@@ -19,6 +19,8 @@ from feasibility.protect import Protection
 
 @dataclass(frozen=True)
 class ForecastSettings:
+    """The user's forecast options: conversion to enrollment (overall or per site) and target."""
+
     conversion: float = 0.3
     conversion_by_site: dict[str, float] = field(default_factory=dict)
     conversion_source: str = "--conversion-file"

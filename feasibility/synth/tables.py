@@ -56,6 +56,7 @@ class Tables:
     slot_units: dict[str, list] = field(default_factory=dict)
 
     def add(self, table: str, **row) -> None:
+        """One row appended to the named table's columns."""
         cols = getattr(self, table)
         for k, v in row.items():
             cols.setdefault(k, []).append(v)
