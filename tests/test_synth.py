@@ -182,3 +182,26 @@ def test_blocks_of_patients_give_the_same_rows_and_report_progress(tmp_path, mon
         "generating patients 301 to 400 of 400",
         "writing blocks.parquet",
     ]
+
+
+def test_the_shipped_sample_is_what_its_readme_command_makes(tmp_path):
+    """The sample is made from the concept library: a library edit must regenerate it (with
+    the command sample_data/README.md gives), or the sample exercises stale code lists."""
+    from tests.support import REPO
+
+    readme = (REPO / "sample_data" / "README.md").read_text(encoding="utf-8")
+    command = next(line for line in readme.splitlines() if line.startswith("feasibility synth"))
+    words = command.split()
+    option = {words[i]: words[i + 1] for i in range(2, len(words) - 1, 2)}
+    again = tmp_path / "sample.parquet"
+    generate(
+        again,
+        patients=int(option["--patients"]),
+        sites=int(option["--sites"]),
+        seed=int(option["--seed"]),
+        # the command's --as-of, else the synth command's default, which AS_OF is
+        as_of=date.fromisoformat(option["--as-of"]) if "--as-of" in option else AS_OF,
+    )
+    assert _rows(again) == _rows(REPO / "sample_data" / "extract.parquet"), (
+        "sample_data/extract.parquet is stale: run the command in sample_data/README.md"
+    )

@@ -318,12 +318,17 @@ CASES = [
     Case("EX2", False, "lupus nephritis without dialysis", [dx("M32.14")]),
     # EX4 prior CAR-T / gene-modified cell therapy
     Case("EX4", True, "CAR-T administration ICD-10-PCS XW033H7", [proc("XW033H7", "2021-03-01")]),
+    Case("EX4", True, "investigational autologous CAR-T XW033C7", [proc("XW033C7", "2023-03-01")]),
+    Case("EX4", True, "allogeneic CAR-T into a central vein XW043G7", [proc("XW043G7", "2023-03-01")]),
     Case("EX4", True, "axicabtagene ciloleucel ATC L01XL03", [med("L01XL03", "2021-03-01")]),
     Case("EX4", True, "site LOCAL CAR_T record", [med("CAR_T", "2021-03-01", system="LOCAL")]),
     Case("EX4", False, "rituximab is not a cell therapy", [med("L01FA01", "2021-03-01")]),
     # EX5 other autoimmune disease
     Case("EX5", True, "rheumatoid arthritis M05.79", [dx("M05.79", "2018-01-01")]),
     Case("EX5", False, "SLE only", [dx("M32.14")]),
+    Case("EX5", True, "systemic sclerosis M34.0 with the SLE", [dx("M32.14"), dx("M34.0", "2019-01-01")]),
+    Case("EX5", True, "granulomatosis with polyangiitis M31.31", [dx("M31.31", "2019-01-01")]),
+    Case("EX5", False, "secondary Sjogren M35.00 with the SLE", [dx("M32.14"), dx("M35.00")]),
     # EX6.1 HBV
     Case(
         "EX6.1",
@@ -391,9 +396,22 @@ CASES = [
     Case("EX6.3", True, "HIV Ab reactive", [lab("7917-8", text="reactive")]),
     Case("EX6.3", False, "HIV Ab non-reactive", [lab("7917-8", text="non-reactive")]),
     Case("EX6.3", None, "HIV tested only before the window", [lab("7917-8", "2024-06-01", text="negative")]),
-    # EX6.4 syphilis
-    Case("EX6.4", True, "T. pallidum Ab positive", [lab("20507-0", text="positive")]),
-    Case("EX6.4", False, "T. pallidum Ab negative", [lab("20507-0", text="negative")]),
+    # EX6.4 Treponema pallidum antibody positive (treponemal tests only)
+    Case("EX6.4", True, "T. pallidum Ab positive", [lab("22587-0", text="positive")]),
+    Case("EX6.4", False, "T. pallidum Ab negative", [lab("22587-0", text="negative")]),
+    Case("EX6.4", True, "TPPA agglutination reactive", [lab("24312-1", text="reactive")]),
+    Case(
+        "EX6.4",
+        None,
+        "RPR reactive only: a reagin test is not a T. pallidum Ab",
+        [lab("20507-0", text="reactive")],
+    ),
+    Case(
+        "EX6.4",
+        False,
+        "RPR reactive, T. pallidum Ab negative (SLE false-positive RPR)",
+        [lab("20507-0", text="reactive"), lab("47238-1", text="negative")],
+    ),
     # EX7.1 NYHA III-IV heart failure
     Case("EX7.1", True, "heart failure, NYHA III", [dx("I50.22", "2023-01-01"), obs("NYHA", 3, "{class}")]),
     Case("EX7.1", False, "heart failure, NYHA II", [dx("I50.22", "2023-01-01"), obs("NYHA", 2, "{score}")]),
@@ -402,7 +420,13 @@ CASES = [
     # EX7.2 MI or CABG/stent within 6 months
     Case("EX7.2", True, "MI on the first window day", [dx("I21.4", "2024-08-01")]),
     Case("EX7.2", False, "MI one day before the window", [dx("I21.4", "2024-07-31")]),
-    Case("EX7.2", True, "coronary stent status Z95.5", [dx("Z95.5", "2024-09-01")]),
+    Case(
+        "EX7.2",
+        False,
+        "stent status Z95.5 in the window dates the visit, not the stent",
+        [dx("Z95.5", "2024-09-01")],
+    ),
+    Case("EX7.2", True, "CABG 02100Z9 within 6 months", [proc("02100Z9", "2024-09-01")]),
     Case("EX7.2", True, "PCI with drug-eluting stent 02703DZ", [proc("02703DZ", "2024-12-01")]),
     Case("EX7.2", False, "balloon angioplasty without device 02703ZZ", [proc("02703ZZ", "2024-12-01")]),
     # EX7.3 ventricular arrhythmia or syncope (ever)
@@ -429,6 +453,9 @@ CASES = [
     Case("EX11", True, "pulmonary embolism", [dx("I26.99", "2024-12-01")]),
     Case("EX11", True, "lower-limb arterial embolism I74.3", [dx("I74.3", "2024-12-01")]),
     Case("EX11", False, "DVT one day before the window", [dx("I82.401", "2024-07-31")]),
+    Case("EX11", True, "acute DVT on the first window day", [dx("I82.401", "2024-08-01")]),
+    Case("EX11", False, "chronic DVT I82.501 recorded in the window", [dx("I82.501", "2024-12-01")]),
+    Case("EX11", False, "history of DVT Z86.718 recorded in the window", [dx("Z86.718", "2024-12-01")]),
     # EX12 malignancy (C code within 2 years)
     Case("EX12", True, "breast cancer coded 2023-06", [dx("C50.911", "2023-06-01")]),
     Case("EX12", True, "breast cancer coded on the first window day", [dx("C50.911", "2023-02-01")]),

@@ -26,13 +26,14 @@ RTX, BEL = "L01FA01", "L04AG04"
 ALT, AST, TBIL, CREA, INR, PT = "1742-6", "1920-8", "1975-2", "2160-0", "6301-6", "5902-2"
 ANC, PLT, HB, HCG = "751-8", "777-3", "718-7", "2106-3"
 ANA, DSDNA, SM = "8061-4", "5130-0", "11090-8"
-HBSAG, HBC, HBV, HCVAB, HCVRNA, HIV, SYPH = (
+HBSAG, HBC, HBV, HCVAB, HCVRNA, HIV, SYPH, RPR = (
     "5195-3",
     "16933-4",
     "42595-9",
     "13955-0",
     "11011-4",
     "56888-1",
+    "22587-0",
     "20507-0",
 )
 EBV, CMV = "32585-2", "72493-0"
@@ -363,6 +364,7 @@ case("ex5_ra", "EX5", True, ("dx", "M05.79", "2023-03-01"))
 case("ex5_crohn_edge", "EX5", True, ("dx", "K50.90", "2023-02-01"))
 case("ex5_crohn_old", "EX5", False, ("dx", "K50.90", "2023-01-31"))
 case("ex5_sle_only", "EX5", False, ("dx", "M32.14", "2024-01-01"))
+case("ex5_dermatomyositis", "EX5", True, ("dx", "M33.10", "2024-01-01"))
 
 # -- EX6 transplant, EX7 prior CAR-T
 case("ex6_kidney", "EX6", True, ("dx", "Z94.0", "2010-01-01"))
@@ -456,6 +458,8 @@ case("ex113_hiv_neg", "EX11.3", False, ("text", HIV, "2025-01-10", "negative"))
 case("ex113_hiv_untested", "EX11.3", None)
 case("ex114_syphilis_pos", "EX11.4", True, ("text", SYPH, "2025-01-10", "positive"))
 case("ex114_syphilis_old", "EX11.4", None, ("text", SYPH, "2024-11-02", "positive"))
+# a reagin test (RPR) is not a syphilis antibody test, and is often falsely positive in SLE
+case("ex114_rpr_only", "EX11.4", None, ("text", RPR, "2025-01-10", "reactive"))
 
 # -- EX12 EBV / CMV viral load above normal
 case("ex121_ebv_high", "EX12.1", True, ("lab", EBV, "2025-01-10", 1000, "copies/mL", 500))
@@ -561,7 +565,9 @@ case("ex147_mi", "EX14.7", True, ("dx", "I21.4", "2024-10-01"))
 case("ex147_unstable_angina", "EX14.7", True, ("dx", "I20.0", "2024-10-01"))
 case("ex147_cad_unstable", "EX14.7", True, ("dx", "I25.110", "2024-10-01"))
 case("ex147_lupus_pericarditis", "EX14.7", True, ("dx", "M32.12", "2024-10-01"))
-case("ex147_stent_status", "EX14.7", True, ("dx", "Z95.5", "2024-09-01"))
+# a stent status code dates the visit that records it, not the stent
+case("ex147_stent_status", "EX14.7", False, ("dx", "Z95.5", "2024-09-01"))
+case("ex147_balloon_angioplasty", "EX14.7", True, ("pcs", "02703ZZ", "2024-09-01"))
 case("ex147_stent_pcs", "EX14.7", True, ("pcs", "02703DZ", "2024-09-01"))
 case("ex147_stable_cad", "EX14.7", False, ("dx", "I25.10", "2024-10-01"))
 case("ex147_mi_old", "EX14.7", False, ("dx", "I21.4", "2024-07-31"))
@@ -569,6 +575,7 @@ case("ex147_mi_old", "EX14.7", False, ("dx", "I21.4", "2024-07-31"))
 # -- EX15 DVT/PE (6 months)
 case("ex15_pe_edge", "EX15", True, ("dx", "I26.99", "2024-08-01"))
 case("ex15_pe_old", "EX15", False, ("dx", "I26.99", "2024-07-31"))
+case("ex15_dvt_history", "EX15", False, ("dx", "Z86.718", "2024-12-01"))
 
 # -- EX16 malignancy (5 years)
 case("ex16_breast_edge", "EX16", True, ("dx", "C50.911", "2020-02-01"))
@@ -576,6 +583,10 @@ case("ex16_breast_old", "EX16", False, ("dx", "C50.911", "2020-01-31"))
 case("ex16_dcis", "EX16", False, ("dx", "D05.10", "2023-01-01"))
 case("ex16_cervix_cis", "EX16", False, ("dx", "D06.9", "2023-01-01"))
 case("ex16_bcc", "EX16", False, ("dx", "C44.91", "2023-01-01"))
+case("ex16_bcc_trunk", "EX16", False, ("dx", "C44.519", "2023-01-01"))
+case("ex16_skin_scc", "EX16", True, ("dx", "C44.92", "2023-01-01"))
+# Z85: the cancer was eradicated and its treatment has ended, so not "untreated"
+case("ex16_history_only", "EX16", False, ("dx", "Z85.3", "2023-01-01"))
 
 # -- EX17 severe infection (30 days)
 case("ex17_sepsis_edge", "EX17", True, ("dx", "A41.9", "2025-01-02"))
