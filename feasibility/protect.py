@@ -3,8 +3,13 @@
 Policy (with `min_cell` K > 0):
 - a count from the data (a *primary* count) of 0 is shown as 0; 1..K-1 is suppressed;
   K or more is rounded to a multiple of 5, never below K;
-- every number that is a difference of counts (failed, leave-one-out gains, ...) is derived
-  from the *published* primaries, and is itself suppressed when it falls in 1..K-1.
+- every number that is a difference of counts (failed, leave-one-out gains, ...) is 0 when
+  it is exactly 0, like a primary 0; otherwise it is derived from the *published* primaries
+  and suppressed when that gives less than K (published numbers that cancel would otherwise
+  show a small count as 0);
+- a model fitted to counts (the enrollment forecast) is fitted to the published counts, a
+  suppressed one taken as K // 2 (`for_models`), since its outputs would give back the exact
+  counts it was fitted to.
 Because every published non-zero number carries a rounding error of up to ±2, the exact
 value of any difference of two published numbers stays uncertain by several units, so no
 count of 1..K-1 can be recovered by subtracting published numbers. `min_cell` 0 gives exact
@@ -44,17 +49,22 @@ class Protection:
         rounded = int(ROUND_TO * round(Fraction(value) / ROUND_TO))
         return max(rounded, self._smallest_shown())
 
-    def difference(self, minuend: int | None, *subtrahends: int | None) -> int | None:
-        """A count derived from published numbers: minuend minus the others."""
+    def difference(self, minuend: int | None, *subtrahends: int | None, exact: int) -> int | None:
+        """A count derived from published numbers: minuend minus the others. `exact` is the
+        same difference of the exact counts: 0 only when it is exactly 0."""
+        if self.exact or exact == 0:
+            return exact
         if minuend is None or any(s is None for s in subtrahends):
             return None
         value = minuend - sum(s for s in subtrahends if s is not None)
-        if self.exact:
-            return value
-        value = max(value, 0)
-        if 0 < value < self.min_cell:
-            return None
-        return value
+        return None if value < self.min_cell else value
+
+    def for_models(self, value: int) -> int:
+        """A count as a model whose outputs are published may use it: the published count,
+        or K // 2 when it is suppressed (the middle of 1..K-1, so a suppressed count is
+        neither read as nothing nor as the threshold)."""
+        shown = self.count(value)
+        return max(1, self.min_cell // 2) if shown is None else shown
 
     def describe(self) -> dict:
         """The policy, as written into every report."""

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections import Counter
 
 import pytest
 
 from feasibility.criteria.load import load_trials
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
+from feasibility.evaluate.results import FirstEligible
 from feasibility.protect import Protection
 from feasibility.reports.build import build_report
+from feasibility.reports.enrollment import ForecastSettings, enrollment_block
 from tests.support import REPO, event, person, write_extract
 
 K = 11
@@ -81,7 +84,7 @@ def candidates(value, derived: bool) -> tuple[float, float]:
     if value is None:
         return 1, K - 1
     if value == 0:
-        return (0, 8) if derived else (0, 0)
+        return 0, 0  # a derived 0 too is shown only for an exact 0
     return (max(0, value - 8), value + 8) if derived else (max(K, value - 2), value + 2)
 
 
@@ -92,7 +95,11 @@ def test_no_small_count_is_published(result):
     assert len(nums) > 200
     for path, key, p, e in nums:
         assert p is None or p == 0 or p >= K, (path, p)
-        if key in DERIVED or key.startswith("impact"):
+        if key in DERIVED:
+            # published numbers that cancel must not show a small count as 0
+            assert (p == 0) == (e == 0), (path, p, e)
+            continue
+        if key.startswith("impact"):
             continue
         if e == 0:
             assert p == 0, path
@@ -142,10 +149,21 @@ def test_count_policy(value, shown):
 
 def test_differences_come_from_published_values():
     p = Protection(11)
-    assert p.difference(100, 85) == 15
-    assert p.difference(100, 95) is None  # 5 would be a small count
-    assert p.difference(100, None) is None
-    assert p.difference(20, 25) == 0  # rounding can make a difference negative
+    assert p.difference(100, 85, exact=17) == 15
+    assert p.difference(100, 95, exact=3) is None  # 5 would be a small count
+    assert p.difference(100, None, exact=90) is None
+    # published numbers that cancel (or cross) hide a small count: not shown as 0
+    assert p.difference(100, 100, exact=3) is None
+    assert p.difference(20, 25, exact=1) is None
+    assert p.difference(100, 100, exact=0) == 0  # a true 0 is shown, like a primary 0
+    assert Protection(0).difference(98, 95, exact=3) == 3
+
+
+def test_models_see_published_counts():
+    p = Protection(11)
+    assert [p.for_models(v) for v in (0, 1, 10, 11, 13, 18)] == [0, 5, 5, 15, 15, 20]
+    assert Protection(2).for_models(1) == 1
+    assert Protection(0).for_models(7) == 7
 
 
 @pytest.mark.parametrize(
@@ -163,3 +181,56 @@ def test_policy_text_says_what_the_counts_went_through(min_cell, says):
     # the text is printed on every shared report: "from 1 to 0" would be nonsense
     assert Protection(min_cell).describe()["policy"].startswith(says)
     assert Protection(1).count(1) == 5 and Protection(1).count(0) == 0
+
+
+def _first_eligible(trial_id: str, new_per_site: dict[str, list[int]]) -> FirstEligible:
+    """Patients newly potentially eligible per site and month (oldest month first), as the
+    monthly evaluation counts them; one eligible-at-start patient per site."""
+    months = len(next(iter(new_per_site.values())))
+    counts: dict[str, Counter] = {}
+    for site, per_month in new_per_site.items():
+        c: Counter = Counter({(months, months): 1})
+        for i, n in enumerate(per_month):
+            back = months - 1 - i
+            if n:
+                c[(None, back)] += n
+        counts[site] = c
+    return FirstEligible(months, {trial_id: counts})
+
+
+def test_the_forecast_reveals_no_more_than_the_published_counts():
+    # Its posterior shapes are prior shape + the count fitted, so fitted to exact counts it
+    # would give back every suppressed site total. Two networks whose site totals differ only
+    # below K (3 against 9 new patients) must publish the same forecast.
+    trials, _ = load_trials([REPO / "tests/fixtures/trials/small.yaml"])
+    trial = trials[0]
+    settings = ForecastSettings(target=20)
+    blocks = [
+        enrollment_block(
+            trial,
+            _first_eligible(trial.id, {"A": [a, 0, 0, 0, 0, 1], "B": [0, 2, 0, 0, 0, 0], "C": [9] * 6}),
+            settings,
+            Protection(K),
+            None,
+        )["forecast"]
+        for a in (2, 8)
+    ]
+    assert blocks[0] == blocks[1]
+    fc = blocks[0]
+    shape = {s["site"]: s["eligible_rate"]["shape"] for s in fc["sites"]}
+    prior = fc["prior"]["shape"]
+    # suppressed totals enter as K // 2, the published 54 as 55
+    assert [round(shape[s] - prior) for s in "ABC"] == [5, 5, 55]  # shapes have 4 digits
+    assert [s["eligible_observed"] for s in fc["sites"]] == [None, None, 55]
+    exact = enrollment_block(
+        trial,
+        _first_eligible(trial.id, {"A": [2, 0, 0, 0, 0, 1], "B": [0, 2, 0, 0, 0, 0], "C": [9] * 6}),
+        settings,
+        Protection(0),
+        None,
+    )["forecast"]
+    assert [round(s["eligible_rate"]["shape"] - exact["prior"]["shape"]) for s in exact["sites"]] == [
+        3,
+        2,
+        54,
+    ]

@@ -1,7 +1,9 @@
 """The report's enrollment part: monthly incidence of (potentially) eligible patients per
 site, and the Poisson-Gamma forecast fitted to it. Counts are protected like every other
-published count; the forecast is fitted to the exact counts inside the site, and only its
-model outputs and protected totals are published."""
+published count. The forecast's outputs (posterior shapes, expected enrollment) would give
+back the counts it is fitted to, so in a shared report it is fitted to each site's published
+total, a suppressed one taken at `Protection.for_models`; an exact report fits the exact
+counts."""
 
 from __future__ import annotations
 
@@ -84,8 +86,14 @@ def enrollment_block(
         settings.conversion_by_site,
         source=settings.conversion_source,
     )
-    fitted = forecast({s.site: list(s.new_potential) for s in sites}, conversion, settings.target).as_dict()
-    for site in fitted["sites"]:
-        site["eligible_observed"] = protect.count(site["eligible_observed"])
+    # the model reads a site's total and its number of months only (see `forecast`)
+    totals = {s.site: protect.for_models(sum(s.new_potential)) for s in sites}
+    fitted = forecast(
+        {s.site: [totals[s.site]] + [0] * (len(s.new_potential) - 1) for s in sites},
+        conversion,
+        settings.target,
+    ).as_dict()
+    for site, s in zip(fitted["sites"], sites, strict=True):
+        site["eligible_observed"] = protect.count(sum(s.new_potential))
     block["forecast"] = fitted
     return block
