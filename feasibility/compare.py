@@ -14,6 +14,7 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from feasibility.errors import FeasibilityError
 
@@ -32,13 +33,22 @@ class SiteReport:
 
 
 def load_report(path: Path) -> dict:
-    """A report.json, or a report folder holding one."""
+    """A report.json, or a report folder holding one, with every field compare reads checked
+    once here: a bad file is one error naming it, before anything is written."""
     file = path / "report.json" if path.is_dir() else path
     try:
         report = json.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FeasibilityError(
             "no report.json here", where=str(path), fix="pass a report folder or its report.json"
+        ) from None
+    except IsADirectoryError:
+        raise FeasibilityError(
+            "a folder, not a report.json file", where=str(file), fix="pass a report folder or its report.json"
+        ) from None
+    except OSError as e:
+        raise FeasibilityError(
+            f"cannot read it ({e.strerror})", where=str(file), fix="check the path and its permissions"
         ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise FeasibilityError(
@@ -52,12 +62,119 @@ def load_report(path: Path) -> dict:
             where=str(file),
             fix="pass the report.json written by `feasibility run`",
         )
+    _check_report(report, file)
     return report
+
+
+# What each kind of field must hold, and how an error names it.
+_KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
+    "object": (lambda v: isinstance(v, dict), "an object"),
+    "list": (lambda v: isinstance(v, list), "a list"),
+    "text": (lambda v: isinstance(v, str) and v != "", "non-empty text"),
+    "flag": (lambda v: isinstance(v, bool), "true or false"),
+    # bool is an int in Python, but `true` is no count
+    "whole": (lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0, "a whole number"),
+    "count": (
+        lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
+        "a count or null (suppressed)",
+    ),
+}
+
+
+def _check_report(report: dict, file: Path) -> None:
+    """Raise a FeasibilityError naming `file` and the first field (as a JSON path) that is
+    missing or of the wrong kind among those compare reads, or an id given twice."""
+
+    def bad(place: str, problem: str) -> FeasibilityError:
+        return FeasibilityError(
+            f"`{place}` {problem}",
+            where=str(file),
+            fix="pass the report.json that `feasibility run` wrote, unedited "
+            "(run it again if it was changed or cut short)",
+        )
+
+    def field(obj: dict, key: str, kind: str, place: str, optional: bool = False) -> Any:
+        path = f"{place}.{key}" if place else key
+        if key not in obj:
+            if optional:
+                return None
+            raise bad(path, "is missing")
+        value = obj[key]
+        if optional and value is None:
+            return None
+        ok, expected = _KINDS[kind]
+        if not ok(value):
+            raise bad(path, f"must be {expected}, not {_json_kind(value)}")
+        return value
+
+    def items(obj: dict, key: str, place: str) -> list[tuple[str, dict]]:
+        """The objects in the list `obj[key]`, each with its path."""
+        path = f"{place}.{key}" if place else key
+        out = []
+        for i, item in enumerate(field(obj, key, "list", place)):
+            if not isinstance(item, dict):
+                raise bad(f"{path}[{i}]", f"must be an object, not {_json_kind(item)}")
+            out.append((f"{path}[{i}]", item))
+        return out
+
+    def unique(values: list[str], place: str, what: str) -> None:
+        met: set[str] = set()
+        for value in values:
+            if value in met:
+                raise bad(place, f"lists {what} `{value}` twice")
+            met.add(value)
+
+    provenance = field(report, "provenance", "object", "")
+    for place, trial in items(provenance, "trials", "provenance"):
+        field(trial, "id", "text", place)
+        field(trial, "sha256", "text", place)
+    field(provenance, "engine_version", "text", "provenance")
+    field(provenance, "concept_library_sha256", "text", "provenance", optional=True)
+    field(provenance, "options", "object", "provenance")
+    protection = field(report, "protection", "object", "")
+    field(protection, "min_cell", "whole", "protection")
+    field(protection, "shareable", "flag", "protection")
+    trials = items(report, "trials", "")
+    for place, trial in trials:
+        field(trial, "id", "text", place)
+        for c_place, criterion in items(trial, "criteria", place):
+            field(criterion, "id", "text", c_place)
+            field(criterion, "assessable", "flag", c_place, optional=True)
+        sites = items(trial, "sites", place)
+        for s_place, site in sites:
+            field(site, "site_id", "text", s_place)
+            for key in ("base", "eligible", "potentially_eligible"):
+                field(site, key, "count", s_place)
+            steps = items(site, "waterfall", s_place)
+            for w_place, step in steps:
+                field(step, "step", "whole", w_place)
+                field(step, "criterion_id", "text", w_place)
+                field(step, "assessable", "flag", w_place, optional=True)
+                for key in ("failed", "unknown", "eligible", "potentially_eligible"):
+                    field(step, key, "count", w_place)
+            # a step or site given twice would hide one of them in the comparison
+            unique([step["criterion_id"] for _, step in steps], f"{s_place}.waterfall", "criterion")
+        unique([site["site_id"] for _, site in sites], f"{place}.sites", "site")
+    unique([trial["id"] for _, trial in trials], "trials", "trial")
+
+
+def _json_kind(value: object) -> str:
+    """The JSON name of `value`'s kind, for an error message (never the value: it may be a count)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def collect(paths: list[Path]) -> tuple[list[SiteReport], list[dict]]:
     """Every site of every report (ALL blocks only for single-site reports); site names that
-    clash across reports get the report's folder name appended."""
+    clash across reports get the report's folder name (or path) appended. Each report is
+    checked whole before any is used."""
     sites: list[SiteReport] = []
     reports = []
     seen: set[tuple[str, str]] = set()
@@ -68,12 +185,22 @@ def collect(paths: list[Path]) -> tuple[list[SiteReport], list[dict]]:
         for trial in report["trials"]:
             blocks = [b for b in trial["sites"] if b["site_id"] != "ALL"] or trial["sites"]
             for block in blocks:
-                site = block["site_id"]
-                if (trial["id"], site) in seen:
-                    site = f"{site} ({label})"
+                site = _distinct(block["site_id"], trial["id"], label, str(path), seen)
                 seen.add((trial["id"], site))
                 sites.append(SiteReport(str(path), site, trial["id"], block))
     return sites, reports
+
+
+def _distinct(site: str, trial_id: str, label: str, source: str, seen: set[tuple[str, str]]) -> str:
+    """`site`, or if another report already has it for this trial, the site with the report's
+    folder name, its path, or a number: two columns under one name would merge their rows."""
+    for name in (site, f"{site} ({label})", f"{site} ({source})"):
+        if (trial_id, name) not in seen:
+            return name
+    n = 2
+    while (trial_id, f"{site} ({source} {n})") in seen:
+        n += 1
+    return f"{site} ({source} {n})"
 
 
 # The run options that change the published numbers, as `run` spells them.
@@ -97,7 +224,9 @@ def differences(reports: list[dict], sources: list[str]) -> list[str]:
                 f"({_grouped(versions)}); its criteria may differ"
             )
     checks: dict[str, Callable[[dict], str]] = {
-        "concept library": lambda r: r["provenance"].get("concept_library_sha256", "")[:12] or "not recorded",
+        "concept library": lambda r: (
+            (r["provenance"].get("concept_library_sha256") or "")[:12] or "not recorded"
+        ),
         **{f"option {flag}": _option(key) for key, flag in _COUNTING_OPTIONS.items()},
         "engine version": lambda r: str(r["provenance"]["engine_version"]),
         "protection (--min-cell)": lambda r: str(r["protection"]["min_cell"]),
@@ -140,6 +269,11 @@ def compare_rows(sites: list[SiteReport], reports: list[dict]) -> list[dict]:
     for s in sites:
         previous = None
         for step in s.block["waterfall"]:
+            # the step's own word holds for its report, which may have another version of
+            # the trial than the others; reports without it say it only in the criteria
+            assessable = step.get("assessable")
+            if assessable is None:
+                assessable = texts.get((s.trial_id, step["criterion_id"]), {}).get("assessable", True)
             rows.append(
                 {
                     "trial_id": s.trial_id,
@@ -154,7 +288,7 @@ def compare_rows(sites: list[SiteReport], reports: list[dict]) -> list[dict]:
                     "unknown_share": _share(step["unknown"], previous) if step["step"] else None,
                     "eligible": step["eligible"],
                     "potentially_eligible": step["potentially_eligible"],
-                    "assessable": texts.get((s.trial_id, step["criterion_id"]), {}).get("assessable", True),
+                    "assessable": assessable,
                     "flag": "",
                 }
             )

@@ -5,18 +5,21 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import json
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 
 import pytest
 from rich.console import Console
 
 from feasibility.compare import collect, compare_rows, differences, summary
 from feasibility.errors import FeasibilityError
-from feasibility.reports.compare_report import compare_csv, compare_html, print_compare
+from feasibility.reports.compare_report import ABSENT, compare_csv, compare_html, print_compare, steps_of
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, write_extract
-from tests.test_errors import feasibility
+from tests.test_errors import assert_one_line_error, feasibility
 
 TRIAL = REPO / "tests/fixtures/trials/small.yaml"
 
@@ -198,3 +201,158 @@ def test_compare_says_what_is_not_alike_on_the_terminal_and_the_page(alike_repor
     assert "not like for like: option --order differs" in proc.stderr
     page = (out / "compare.html").read_text()
     assert "Not like for like" in page and "option --order differs" in page
+
+
+def test_a_report_with_a_null_library_fingerprint_is_not_recorded(alike_reports):
+    _, (a, b) = collect(alike_reports)
+    b = copy.deepcopy(b)
+    b["provenance"]["concept_library_sha256"] = None
+    assert differences([a, b], ["a", "b"]) == [
+        f"concept library differs: {a['provenance']['concept_library_sha256'][:12]} (a); not recorded (b)"
+    ]
+
+
+def test_same_site_name_in_reports_of_same_named_folders_is_kept_apart(alike_reports, tmp_path):
+    # three sites' reports, each in a folder called `report`: the folder name alone would
+    # put two of them under one name and merge their rows
+    paths = []
+    for where in ("one", "two", "three"):
+        shutil.copytree(alike_reports[0], tmp_path / where / "report")
+        paths.append(tmp_path / where / "report")
+    sites, reports = collect(paths)
+    assert len({s.site_id for s in sites}) == 3
+    rows = compare_rows(sites, reports)
+    assert len({(r["site_id"], r["criterion_id"]) for r in rows}) == len(rows)
+
+
+# --------------------------------------------------------------------------- trial versions
+
+
+@pytest.fixture(scope="module")
+def two_versions(tmp_path_factory):
+    """Site A ran the trial as it is; site B ran a version without `alt` and with `older`
+    after `sle`."""
+    tmp = tmp_path_factory.mktemp("versions")
+    text = TRIAL.read_text(encoding="utf-8")
+    start, end = text.index("  - id: alt\n"), text.index("  - id: stroke\n")
+    older = "  - {id: older, kind: inclusion, text: Age 75 or under, rule: {age: {max: 75}}}\n"
+    (tmp / "trials").mkdir()
+    other = tmp / "trials" / "small.yaml"
+    other.write_text(text[:start] + older + text[end:], encoding="utf-8")
+    paths = []
+    for site, trial in (("A", TRIAL), ("B", other)):
+        extract = write_extract(site_rows(site, 40, True), tmp / f"{site}.parquet")
+        run_feasibility(str(extract), [trial], out=tmp / site, site=site, min_cell=0, as_of=None)
+        paths.append(tmp / site)
+    return paths
+
+
+def test_each_criterion_is_shown_once_in_the_order_of_the_waterfalls(two_versions):
+    sites, reports = collect(two_versions)
+    rows = compare_rows(sites, reports)
+    assert steps_of(rows, "SMALL") == ["in-care", "adult", "sle", "older", "alt", "stroke", "consent"]
+    # a site's report has rows only for the criteria of its own version of the trial
+    by_site = {site: {r["criterion_id"] for r in rows if r["site_id"] == site} for site in ("A", "B")}
+    assert "older" not in by_site["A"] and "alt" in by_site["A"]
+    assert "alt" not in by_site["B"] and "older" in by_site["B"]
+
+
+def test_reports_of_two_trial_versions_are_compared(two_versions, tmp_path):
+    out = tmp_path / "cmp"
+    proc = feasibility("compare", *map(str, two_versions), "--out", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "trial SMALL: the reports used different versions of its file" in proc.stderr
+    # each criterion one report lacks is marked so at that report's site, and only there
+    cells = {
+        line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
+        for line in proc.stdout.splitlines()
+        if line.startswith("│")
+    }
+    assert cells["alt"][1] == ABSENT and cells["alt"][0] != ABSENT
+    assert cells["older"][0] == ABSENT and cells["older"][1] != ABSENT
+    assert sum(c == ABSENT for row in cells.values() for c in row) == 2
+    table = list(csv.DictReader(io.StringIO((out / "compare.csv").read_text())))
+    pairs = {(r["site_id"], r["criterion_id"]) for r in table}
+    assert ("B", "alt") not in pairs and ("A", "older") not in pairs
+    assert ("A", "alt") in pairs and ("B", "older") in pairs
+    page = (out / "compare.html").read_text()
+    assert ABSENT in page and "different versions of its file" in page
+
+
+# --------------------------------------------------------------------------- malformed reports
+
+
+def _set(path: str, value: object) -> Callable[[dict], None]:
+    """A change to a report: the field at `path` (dotted, with list indexes) set to `value`,
+    or removed when `value` is `...`."""
+
+    def change(report: dict) -> None:
+        *parents, last = [int(p) if p.isdigit() else p for p in path.split(".")]
+        node = report
+        for key in parents:
+            node = node[key]
+        if value is ...:
+            del node[last]
+        else:
+            node[last] = value
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r.clear() or r.update(schema="feasibility.report/1"), "`provenance` is missing"),
+        (_set("provenance", ...), "`provenance` is missing"),
+        (_set("protection", ...), "`protection` is missing"),
+        (_set("trials", {"SMALL": {}}), "`trials` must be a list, not an object"),
+        (_set("provenance.trials.0", "SMALL"), "`provenance.trials[0]` must be an object, not text"),
+        (_set("provenance.options", None), "`provenance.options` must be an object, not null"),
+        (_set("protection.shareable", "yes"), "`protection.shareable` must be true or false, not text"),
+        (_set("trials.0.criteria", ...), "`trials[0].criteria` is missing"),
+        (
+            _set("trials.0.sites.1.waterfall.2.criterion_id", ...),
+            "`trials[0].sites[1].waterfall[2].criterion_id` is missing",
+        ),
+        (
+            _set("trials.0.sites.1.waterfall.2.failed", "12"),
+            "`trials[0].sites[1].waterfall[2].failed` must be a count or null (suppressed), not text",
+        ),
+        (_set("trials.0.sites.1.eligible", True), "`trials[0].sites[1].eligible` must be a count or null"),
+        (_set("trials.0.sites.1.site_id", "ALL"), "`trials[0].sites` lists site `ALL` twice"),
+        (
+            _set("trials.0.sites.1.waterfall.3.criterion_id", "adult"),
+            "`trials[0].sites[1].waterfall` lists criterion `adult` twice",
+        ),
+    ],
+)
+def test_a_malformed_report_is_named_with_the_field_and_a_fix(alike_reports, tmp_path, change, message):
+    report = json.loads((alike_reports[0] / "report.json").read_text())
+    change(report)
+    bad = tmp_path / "report.json"
+    bad.write_text(json.dumps(report))
+    with pytest.raises(FeasibilityError) as caught:
+        collect([alike_reports[1], tmp_path])
+    assert caught.value.where == str(bad)
+    assert message in str(caught.value)
+    assert caught.value.fix and "feasibility run" in caught.value.fix
+
+
+def test_a_malformed_report_is_one_line_and_nothing_is_written(alike_reports, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "report.json").write_text('{"schema": "feasibility.report/1"}')
+    out = tmp_path / "cmp"
+    proc = feasibility("compare", str(alike_reports[0]), str(bad), "--out", str(out), cwd=tmp_path)
+    assert_one_line_error(proc, str(bad / "report.json"), "`provenance` is missing", "fix:")
+    assert not out.exists()
+
+
+def test_a_report_json_that_is_a_folder_is_one_line(alike_reports, tmp_path):
+    (tmp_path / "site" / "report.json").mkdir(parents=True)
+    out = tmp_path / "cmp"
+    proc = feasibility(
+        "compare", str(alike_reports[0]), str(tmp_path / "site"), "--out", str(out), cwd=tmp_path
+    )
+    assert_one_line_error(proc, str(tmp_path / "site" / "report.json"), "a folder, not a report.json file")
+    assert not out.exists()

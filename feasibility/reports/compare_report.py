@@ -45,7 +45,8 @@ def _cell(value) -> str:
 
 
 def compare_csv(rows: list[dict]) -> str:
-    """Long format: one row per trial, site and waterfall step (empty = suppressed/undefined)."""
+    """Long format: one row per trial, site and waterfall step (empty = suppressed/undefined);
+    a criterion a site's report does not have (another version of the trial) has no row there."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
@@ -62,6 +63,28 @@ def _n(v) -> str:
     return "suppressed" if v is None else f"{v:,}"
 
 
+# The cell of a criterion that a site's report does not have: its report was made with
+# another version of the trial (`compare.differences` names it).
+ABSENT = "not in report"
+
+
+def steps_of(rows: list[dict], trial: str) -> list[str]:
+    """The criterion ids of `trial`'s steps over all sites, each once, in the first site's
+    waterfall order; a criterion only later reports have (another version of the trial)
+    goes after the step it follows in theirs."""
+    order: list[str] = []
+    site, previous = None, None
+    for r in rows:
+        if r["trial_id"] != trial or not r["step"]:
+            continue
+        if r["site_id"] != site:
+            site, previous = r["site_id"], None
+        if r["criterion_id"] not in order:
+            order.insert(order.index(previous) + 1 if previous is not None else 0, r["criterion_id"])
+        previous = r["criterion_id"]
+    return order
+
+
 def print_compare(summary: list[dict], rows: list[dict], console: Console) -> None:
     """Per trial, the share of the remaining patients each step removes at each site, with
     the share it leaves unknown in brackets, then each site's totals. Sites that would not
@@ -69,13 +92,16 @@ def print_compare(summary: list[dict], rows: list[dict], console: Console) -> No
     by_step = {(r["trial_id"], r["site_id"], r["criterion_id"]): r for r in rows}
     for trial in dict.fromkeys(s["trial_id"] for s in summary):
         sites = [s for s in summary if s["trial_id"] == trial]
-        steps = list(dict.fromkeys(r["criterion_id"] for r in rows if r["trial_id"] == trial and r["step"]))
+        steps = steps_of(rows, trial)
         labels = [Text(cid) for cid in steps] + [Text(t, style="bold") for t in ("eligible", "potentially")]
         columns: list[tuple[str, list[Text]]] = []
         for site in sites:
             cells = []
             for cid in steps:
-                r = by_step[(trial, site["site_id"], cid)]
+                r = by_step.get((trial, site["site_id"], cid))
+                if r is None:
+                    cells.append(Text(ABSENT, style="dim"))
+                    continue
                 cell = Text(f"{_pct(r['lost_share'])} (?{_pct(r['unknown_share'])})")
                 if r["flag"]:
                     cell.append(" ◆", style="red")
@@ -125,11 +151,17 @@ def compare_html(summary: list[dict], rows: list[dict], differences: Sequence[st
     for t_index, trial in enumerate(trials):
         sites = [s for s in summary if s["trial_id"] == trial]
         names = [s["site_id"] for s in sites]
-        steps = list(dict.fromkeys(r["criterion_id"] for r in rows if r["trial_id"] == trial and r["step"]))
+        steps = steps_of(rows, trial)
         cell = {(r["site_id"], r["criterion_id"]): r for r in rows if r["trial_id"] == trial}
-        z = [[cell[(s, c)]["lost_share"] for s in names] for c in steps]
+        # a criterion a site's report lacks is a hole in the heatmap, labelled as such
+        z = [[cell[(s, c)]["lost_share"] if (s, c) in cell else None for s in names] for c in steps]
         text = [
-            [(_pct(cell[(s, c)]["lost_share"]) + (" ◆" if cell[(s, c)]["flag"] else "")) for s in names]
+            [
+                _pct(cell[(s, c)]["lost_share"]) + (" ◆" if cell[(s, c)]["flag"] else "")
+                if (s, c) in cell
+                else ABSENT
+                for s in names
+            ]
             for c in steps
         ]
         heat = go.Figure(
