@@ -31,14 +31,20 @@ SELECT p.subject_id, CAST(p.subject_id AS VARCHAR) AS patient_id,
        p.anchor_age, idx.index_date
 FROM p LEFT JOIN idx USING (subject_id);
 
+-- `*_given`: the row has the date, readable or not. A row dropped because its date could
+-- not be read is counted apart from one without a date (import_mimic_quality.sql).
 CREATE TEMP TABLE adm AS
 SELECT to_id(hadm_id) AS hadm_id, to_id(subject_id) AS subject_id,
-       CAST(TRY_CAST(admittime AS TIMESTAMP) AS DATE) AS admit_date
+       CAST(TRY_CAST(admittime AS TIMESTAMP) AS DATE) AS admit_date,
+       to_text(admittime) IS NOT NULL AS admit_given,
+       CAST(TRY_CAST(dischtime AS TIMESTAMP) AS DATE) AS disch_date,
+       to_text(dischtime) IS NOT NULL AS disch_given
 FROM mimic_admissions;
 
 CREATE TEMP TABLE labs AS
 SELECT to_id(l.subject_id) AS subject_id, to_id(l.itemid) AS itemid, m.loinc,
        CAST(TRY_CAST(l.charttime AS TIMESTAMP) AS DATE) AS start_date,
+       to_text(l.charttime) IS NOT NULL AS date_given,
        to_num(l.valuenum) AS value_num, to_text(l.value) AS value_raw,
        to_text(l.valueuom) AS unit,
        to_num(l.ref_range_lower) AS ref_low, to_num(l.ref_range_upper) AS ref_high
@@ -48,6 +54,7 @@ CREATE TEMP TABLE rx_raw AS
 SELECT to_id(subject_id) AS subject_id, to_text(drug) AS drug,
        upper(to_text(route)) AS route, to_text(ndc) AS ndc,
        CAST(TRY_CAST(starttime AS TIMESTAMP) AS DATE) AS start_date,
+       to_text(starttime) IS NOT NULL AS start_given,
        CAST(TRY_CAST(stoptime AS TIMESTAMP) AS DATE) AS end_date,
        to_num(dose_val_rx) AS dose, lower(to_text(dose_unit_rx)) AS dose_unit,
        to_num(doses_per_24_hrs) AS per_day
@@ -104,7 +111,8 @@ SELECT to_id(subject_id), 'procedure',
        CASE to_id(icd_version) WHEN 9 THEN 'ICD9PCS' WHEN 10 THEN 'ICD10PCS' END,
        upper(to_text(icd_code)), NULL, NULL, NULL, NULL, NULL, to_date(chartdate), NULL
 FROM mimic_procedures_icd
-WHERE to_text(icd_code) IS NOT NULL AND to_id(icd_version) IN (9, 10);
+WHERE to_text(icd_code) IS NOT NULL AND to_id(icd_version) IN (9, 10)
+  AND to_date(chartdate) IS NOT NULL;
 
 -- The extract: a person row per patient, then the events, ordered by patient, domain and
 -- date, then by every other column, so that the same files give the same extract.

@@ -6,7 +6,8 @@
 -- and the one-row view `omop_options(has_concept, index_observation_end)`. Values are read
 -- through the macros of import_macros.sql: exports keep numbers, ids and dates as text.
 
--- Every event of the five clinical tables, before coding.
+-- Every event of the five clinical tables, before coding. `date_given`: the row has a date,
+-- readable or not (an event dropped for an unreadable date is counted apart from one without).
 CREATE TEMP TABLE ev_raw AS
 SELECT to_id(person_id) AS person_id, 'diagnosis' AS domain,
        to_id(condition_concept_id) AS cid, to_id(condition_source_concept_id) AS scid,
@@ -16,32 +17,38 @@ SELECT to_id(person_id) AS person_id, 'diagnosis' AS domain,
        CAST(NULL AS VARCHAR) AS value_str, CAST(NULL AS BIGINT) AS unit_cid,
        CAST(NULL AS VARCHAR) AS unit_src, CAST(NULL AS DOUBLE) AS ref_low,
        CAST(NULL AS DOUBLE) AS ref_high, CAST(NULL AS DOUBLE) AS quantity,
-       CAST(NULL AS DOUBLE) AS days_supply
+       CAST(NULL AS DOUBLE) AS days_supply,
+       coalesce(to_text(condition_start_date), to_text(condition_start_datetime)) IS NOT NULL
+           AS date_given
 FROM omop_condition_occurrence
 UNION ALL
 SELECT to_id(person_id), 'lab', to_id(measurement_concept_id), to_id(measurement_source_concept_id),
        coalesce(to_date(measurement_date), to_date(measurement_datetime)), NULL,
        to_num(value_as_number), to_id(value_as_concept_id), to_text(value_source_value),
        to_id(unit_concept_id), to_text(unit_source_value),
-       to_num(range_low), to_num(range_high), NULL, NULL
+       to_num(range_low), to_num(range_high), NULL, NULL,
+       coalesce(to_text(measurement_date), to_text(measurement_datetime)) IS NOT NULL
 FROM omop_measurement
 UNION ALL
 SELECT to_id(person_id), 'medication', to_id(drug_concept_id), to_id(drug_source_concept_id),
        coalesce(to_date(drug_exposure_start_date), to_date(drug_exposure_start_datetime)),
        to_date(drug_exposure_end_date),
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, to_num(quantity), to_num(days_supply)
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, to_num(quantity), to_num(days_supply),
+       coalesce(to_text(drug_exposure_start_date), to_text(drug_exposure_start_datetime)) IS NOT NULL
 FROM omop_drug_exposure
 UNION ALL
 SELECT to_id(person_id), 'procedure', to_id(procedure_concept_id), to_id(procedure_source_concept_id),
        coalesce(to_date(procedure_date), to_date(procedure_datetime)), to_date(procedure_end_date),
-       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+       NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       coalesce(to_text(procedure_date), to_text(procedure_datetime)) IS NOT NULL
 FROM omop_procedure_occurrence
 UNION ALL
 SELECT to_id(person_id), 'observation', to_id(observation_concept_id),
        to_id(observation_source_concept_id),
        coalesce(to_date(observation_date), to_date(observation_datetime)), NULL,
        to_num(value_as_number), to_id(value_as_concept_id), to_text(value_as_string),
-       to_id(unit_concept_id), to_text(unit_source_value), NULL, NULL, NULL, NULL
+       to_id(unit_concept_id), to_text(unit_source_value), NULL, NULL, NULL, NULL,
+       coalesce(to_text(observation_date), to_text(observation_datetime)) IS NOT NULL
 FROM omop_observation;
 
 -- The events kept: dated, of a known person.

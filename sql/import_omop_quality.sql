@@ -1,6 +1,7 @@
 -- The OMOP import's data-quality summary over the tables of import_omop.sql: one row, each
 -- column one count (never a patient-level value). "<table> rows read" of a table the export
--- lacks is 0, and the importer leaves it out of the summary.
+-- lacks is 0, and the importer leaves it out of the summary; so are the counts of rows whose
+-- date could not be read where there are none.
 WITH coded AS (SELECT DISTINCT ev_id FROM codes WHERE code IS NOT NULL),
 meas AS (
     SELECT e.cid, coalesce(u.code, e.unit_src) AS unit, e.value_num, e.ref_high
@@ -19,7 +20,18 @@ SELECT
     (SELECT count(*) FROM omop_drug_exposure) AS "drug_exposure rows read",
     (SELECT count(*) FROM omop_procedure_occurrence) AS "procedure_occurrence rows read",
     (SELECT count(*) FROM omop_observation) AS "observation rows read",
-    (SELECT count(*) FROM ev_raw WHERE start_date IS NULL) AS "events without a date (dropped)",
+    (SELECT count(*) FROM ev_raw WHERE start_date IS NULL AND NOT date_given)
+        AS "events without a date (dropped)",
+    (SELECT count(*) FROM ev_raw WHERE start_date IS NULL AND date_given AND domain = 'diagnosis')
+        AS "condition_occurrence rows whose date could not be read (dropped)",
+    (SELECT count(*) FROM ev_raw WHERE start_date IS NULL AND date_given AND domain = 'lab')
+        AS "measurement rows whose date could not be read (dropped)",
+    (SELECT count(*) FROM ev_raw WHERE start_date IS NULL AND date_given AND domain = 'medication')
+        AS "drug_exposure rows whose date could not be read (dropped)",
+    (SELECT count(*) FROM ev_raw WHERE start_date IS NULL AND date_given AND domain = 'procedure')
+        AS "procedure_occurrence rows whose date could not be read (dropped)",
+    (SELECT count(*) FROM ev_raw WHERE start_date IS NULL AND date_given AND domain = 'observation')
+        AS "observation rows whose date could not be read (dropped)",
     (SELECT count(*) FROM ev_raw WHERE start_date IS NOT NULL
         AND person_id NOT IN (SELECT person_id FROM pers))
         AS "events of persons not in person (dropped)",

@@ -11,6 +11,7 @@ counts must agree.
 
 from __future__ import annotations
 
+import csv
 import gzip
 import re
 import shutil
@@ -25,6 +26,7 @@ from feasibility.cli import cli
 from feasibility.errors import FeasibilityError
 from feasibility.importers.mimic import DRUG_ATC, import_mimic
 from feasibility.run import run_feasibility
+from tests.test_errors import assert_one_line_error, feasibility
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mimic-iv-demo-2.2"
 HOSP = DATA / "hosp"
@@ -353,3 +355,117 @@ def test_the_drug_table_of_the_docs_is_the_importers():
         for code, group in zip(codes, groups, strict=True):
             pairs.update((name.strip(), code) for name in group.split(" / "))
     assert pairs == set(DRUG_ATC)
+
+
+def _edit_csv(path: Path, edit) -> None:
+    """Rewrite the gzipped CSV `path` after `edit` changed its rows (header first) in place."""
+    with gzip.open(path, "rt", newline="") as f:
+        rows = list(csv.reader(f))
+    edit(rows)
+    with gzip.open(path, "wt", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+def test_out_inside_the_source_is_refused(tmp_path):
+    hosp = _tiny_hosp(tmp_path / "mimic")
+    lab_map = tmp_path / "mimic" / "mimic_code_concept_map" / MAP.name
+    shutil.copytree(MAP.parent, lab_map.parent)
+    before = {p: p.read_bytes() for p in (hosp / "patients.csv.gz", lab_map)}
+    for given, out in (
+        (hosp, hosp / "patients.csv.gz"),
+        (hosp, hosp / "extract" / "x.parquet"),
+        (hosp.parent, tmp_path / "mimic" / "x.parquet"),  # the MIMIC-IV folder holding hosp/
+    ):
+        with pytest.raises(FeasibilityError, match="--out is inside the MIMIC-IV folder"):
+            import_mimic(given, out)
+    with pytest.raises(FeasibilityError, match="--out is the lab-to-LOINC map itself"):
+        import_mimic(hosp, lab_map)
+    line = assert_one_line_error(
+        feasibility("import", "mimic-iv", str(hosp), "--out", str(hosp / "patients.csv.gz"), cwd=tmp_path)
+    )
+    assert "inside the MIMIC-IV folder" in line
+    assert {p: p.read_bytes() for p in before} == before
+    assert not (hosp / "extract").exists() and not list(hosp.glob(".*"))
+    assert import_mimic(hosp, tmp_path / "x.parquet").patients > 0
+
+
+def test_a_source_without_patients_is_refused(tmp_path):
+    hosp = _tiny_hosp(tmp_path / "a")
+    out = tmp_path / "x.parquet"
+    _edit_csv(hosp / "patients.csv.gz", lambda rows: rows.__delitem__(slice(1, None)))  # header only
+    line = assert_one_line_error(
+        feasibility("import", "mimic-iv", str(hosp), "--loinc-map", str(MAP), "--out", str(out), cwd=tmp_path)
+    )
+    assert "no patients in the source (table `patients` has no rows)" in line
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_rows_with_unreadable_dates_are_counted(tmp_path):
+    hosp = _tiny_hosp(tmp_path / "a")
+    out = tmp_path / "x.parquet"
+    with gzip.open(hosp / "patients.csv.gz", "rt") as f:
+        someone = next(csv.DictReader(f))["subject_id"]
+
+    def to_someone(rows: list[list[str]]) -> None:
+        # four lab rows made a known patient's, so that the extract has them while dated
+        for row in rows[1:5]:
+            row[rows[0].index("subject_id")] = someone
+
+    _edit_csv(hosp / "labevents.csv.gz", to_someone)
+    before = import_mimic(hosp, out, loinc_map=MAP)
+    assert not [k for k in before.counts if "could not be read" in k]  # listed where it happens
+    labs_before = pl.read_parquet(out).filter(pl.col("domain") == "lab").height
+
+    def garble(rows: list[list[str]]) -> None:
+        at = rows[0].index("charttime")
+        for i, text in ((1, "32/13/2180 25:61"), (2, "garbled"), (3, "2180-02-30 10:00:00"), (4, "")):
+            rows[i][at] = text
+
+    def no_start(rows: list[list[str]]) -> None:
+        rows[1][rows[0].index("starttime")] = "yesterday"
+
+    with gzip.open(hosp / "diagnoses_icd.csv.gz", "rt") as f:
+        diagnoses = [row["hadm_id"] for row in csv.DictReader(f)]
+
+    def no_admittime(rows: list[list[str]]) -> None:
+        # the admission of the first diagnosis: its diagnoses lose their date
+        for row in rows[1:]:
+            if row[rows[0].index("hadm_id")] == diagnoses[0]:
+                row[rows[0].index("admittime")] = "2180-99-01"
+
+    _edit_csv(hosp / "labevents.csv.gz", garble)
+    _edit_csv(hosp / "prescriptions.csv.gz", no_start)
+    _edit_csv(hosp / "admissions.csv.gz", no_admittime)
+    summary = import_mimic(hosp, out, loinc_map=MAP)
+    c = summary.counts
+    assert c["labevents rows whose charttime could not be read (dropped)"] == 3
+    assert c["lab rows without a charttime (dropped)"] == 1
+    assert c["prescriptions rows whose starttime could not be read (dropped)"] == 1
+    assert c["prescriptions without a start (dropped)"] == 0
+    assert "procedures_icd rows whose chartdate could not be read (dropped)" not in c
+    assert c["diagnoses_icd rows whose admission's admittime could not be read (dropped)"] == diagnoses.count(
+        diagnoses[0]
+    )
+    assert (
+        c["diagnoses without a dated admission (dropped)"]
+        == before.counts["diagnoses without a dated admission (dropped)"]
+    )
+    extract = pl.read_parquet(out)
+    assert extract.filter(pl.col("domain") == "lab").height == labs_before - 4
+    text = "\n".join(summary.lines())
+    assert not any(v in text for v in ("32/13", "garbled", "2180-02-30", "yesterday", "2180-99"))
+
+
+def test_a_csv_with_a_ragged_row_says_so(tmp_path):
+    hosp = _tiny_hosp(tmp_path / "a")
+    out = tmp_path / "x.parquet"
+    _edit_csv(hosp / "patients.csv.gz", lambda rows: rows[3].extend(["extra", "fields"]))
+    line = assert_one_line_error(
+        feasibility("import", "mimic-iv", str(hosp), "--loinc-map", str(MAP), "--out", str(out), cwd=tmp_path)
+    )
+    assert "patients.csv.gz: cannot parse the CSV (line 4 has more fields than the header's 6)" in line
+    assert "no column" not in line and "extra" not in line
+    _edit_csv(hosp / "patients.csv.gz", lambda rows: rows[3].__delitem__(slice(2, None)))
+    with pytest.raises(FeasibilityError, match=r"line 4 has 2 fields, the header 6"):
+        import_mimic(hosp, out, loinc_map=MAP)
+    assert not out.exists()

@@ -20,6 +20,7 @@ from feasibility.cli import cli
 from feasibility.errors import FeasibilityError
 from feasibility.importers.omop import import_omop
 from feasibility.run import run_feasibility
+from tests.test_errors import assert_one_line_error, feasibility
 
 SYNTHEA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "omop-synthea27nj"
 
@@ -552,4 +553,150 @@ def test_errors_are_one_line(tmp_path):
         bad = tmp_path / "bad.duckdb"
         bad.write_bytes(b"not a database")
         import_omop(bad, out)
+    assert not out.exists()
+
+
+def test_out_inside_the_source_is_refused(tmp_path):
+    src = _tiny_cdm(tmp_path / "cdm")
+    person = (src / "PERSON.csv").read_bytes()
+    for out in (src / "PERSON.csv", src / "person.parquet", src / "sub" / "x.parquet"):
+        with pytest.raises(FeasibilityError, match="inside the OMOP CDM folder") as e:
+            import_omop(src, out)
+        assert "\n" not in str(e.value)
+    assert (src / "PERSON.csv").read_bytes() == person
+    assert sorted(p.name for p in src.iterdir()) == sorted(
+        ["PERSON.csv", "condition_occurrence.csv", "drug_exposure.csv", "measurement.csv"]
+        + ["CONCEPT.csv", "CONCEPT_RELATIONSHIP.csv", "concept_ancestor.csv", "drug_strength.csv"]
+    )
+    db = tmp_path / "cdm.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(f"CREATE TABLE person AS SELECT * FROM read_csv('{src / 'PERSON.csv'}')")
+        con.execute(
+            f"CREATE TABLE condition_occurrence AS SELECT * FROM read_csv('{src / 'condition_occurrence.csv'}')"
+        )
+    before = db.read_bytes()
+    assert "is the OMOP DuckDB file itself" in assert_one_line_error(
+        feasibility("import", "omop", str(db), "--out", str(db), cwd=tmp_path)
+    )
+    assert db.read_bytes() == before
+    # beside the source is fine
+    assert import_omop(src, tmp_path / "x.parquet").patients == 3
+
+
+def _two_cdms(tmp: Path) -> Path:
+    """A DuckDB file holding the tiny CDM twice (schemas cdm_2023 and cdm_2024, the later
+    with one person more) and its vocabulary once, in a schema of its own."""
+    src = _tiny_cdm(tmp / "cdm")
+    db = tmp / "two.duckdb"
+    with duckdb.connect(str(db)) as con:
+        for schema, extra in (("cdm_2023", ""), ("cdm_2024", " UNION ALL SELECT 4, 8507, 1980, 1, 1, 'M'")):
+            con.execute(f"CREATE SCHEMA {schema}")
+            con.execute(
+                f"CREATE TABLE {schema}.person AS SELECT * FROM read_csv('{src / 'PERSON.csv'}'){extra}"
+            )
+            con.execute(
+                f"CREATE TABLE {schema}.condition_occurrence AS "
+                f"SELECT * FROM read_csv('{src / 'condition_occurrence.csv'}')"
+            )
+        con.execute("CREATE SCHEMA vocab")
+        con.execute(f"CREATE TABLE vocab.concept AS SELECT * FROM read_csv('{src / 'CONCEPT.csv'}')")
+    return db
+
+
+def test_a_schema_must_exist(tmp_path):
+    db = _two_cdms(tmp_path)
+    out = tmp_path / "x.parquet"
+    with pytest.raises(FeasibilityError) as e:
+        import_omop(db, out, schema="cdm_2025")
+    message = str(e.value)
+    assert str(db) in message and "`cdm_2025` not found" in message
+    assert "cdm_2023, cdm_2024, main, vocab" in message and "\n" not in message
+    assert not out.exists()
+    # a schema without the CDM tables is not filled in from another one
+    with pytest.raises(FeasibilityError, match="required table `person`"):
+        import_omop(db, out, schema="vocab")
+    with pytest.raises(FeasibilityError, match="several schemas"):
+        import_omop(db, out)
+    assert not out.exists()
+    # the schema asked for, whatever its case; the vocabulary from its own schema, said so
+    summary = import_omop(db, out, schema="CDM_2024")
+    assert summary.patients == 4
+    assert "vocabulary read from schema vocab: concept" in summary.notes
+    assert "SNOMED" in pl.read_parquet(out)["code_system"].to_list()
+    assert import_omop(db, out, schema="cdm_2023").patients == 3
+    with pytest.raises(FeasibilityError, match="--schema applies to a DuckDB file"):
+        import_omop(tmp_path / "cdm", out, schema="cdm_2024")
+
+
+def test_a_source_without_persons_is_refused(tmp_path):
+    src = _tiny_cdm(tmp_path / "cdm")
+    out = tmp_path / "x.parquet"
+    header = (src / "PERSON.csv").read_text().splitlines()[0]
+    (src / "PERSON.csv").write_text(header + "\n")
+    with pytest.raises(FeasibilityError, match=r"no patients in the source \(table `person` has no rows\)"):
+        import_omop(src, out)
+    _write(src / "PERSON.csv", ["person_id", "year_of_birth"], [["a", 1970], ["b", 1980]])
+    with pytest.raises(
+        FeasibilityError, match="none of the 2 rows of table `person` has a numeric person_id"
+    ):
+        import_omop(src, out)
+    assert not out.exists() and not list(tmp_path.glob(".*.tmp"))
+    assert "no patients" in assert_one_line_error(
+        feasibility("import", "omop", str(src), "--out", str(out), cwd=tmp_path)
+    )
+
+
+def test_rows_with_unreadable_dates_are_counted(tmp_path):
+    src = _tiny_cdm(tmp_path / "cdm")
+    out = tmp_path / "x.parquet"
+    before = import_omop(src, out).counts
+    assert not [k for k in before if "could not be read" in k]  # listed only where it happens
+    lines = (src / "measurement.csv").read_text().splitlines()
+    (src / "measurement.csv").write_text(
+        "\n".join([*lines, "3,1,3016723,2020-13-45,2.0,8840,mg/dl,,,"]) + "\n"
+    )
+    lines = (src / "condition_occurrence.csv").read_text().splitlines()
+    lines[1] = lines[1].replace("2020-01-05", "5 Jan twenty")
+    (src / "condition_occurrence.csv").write_text("\n".join(lines) + "\n")
+    summary = import_omop(src, out)
+    c = summary.counts
+    assert c["measurement rows whose date could not be read (dropped)"] == 1
+    assert c["condition_occurrence rows whose date could not be read (dropped)"] == 1
+    assert "drug_exposure rows whose date could not be read (dropped)" not in c
+    assert c["events without a date (dropped)"] == 0
+    text = "\n".join(summary.lines())
+    assert "2020-13-45" not in text and "twenty" not in text
+    assert pl.read_parquet(out).filter(pl.col("domain") == "lab").height == 2
+
+
+def test_a_csv_with_a_ragged_row_says_so(tmp_path):
+    src = _tiny_cdm(tmp_path / "cdm")
+    out = tmp_path / "x.parquet"
+    lines = (src / "PERSON.csv").read_text().splitlines()
+    lines[2] += ",extra,fields"
+    (src / "PERSON.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(FeasibilityError) as e:
+        import_omop(src, out)
+    message = str(e.value)
+    assert "PERSON.csv" in message and "cannot parse the CSV" in message and "line 3" in message
+    assert "no column" not in message and "extra" not in message and "\n" not in message
+    assert not out.exists()
+
+
+def test_a_ragged_row_past_the_csv_sniffer_sample_says_so(tmp_path):
+    # DuckDB guesses the dialect from the first rows: a bad row far down fails only when the
+    # mapping reads the whole file, and must still name the file and the line
+    src = _tiny_cdm(tmp_path / "cdm")
+    out = tmp_path / "x.parquet"
+    lines = (src / "measurement.csv").read_text().splitlines()
+    rows = [f"{i},1,3016723,2020-01-02,1.0,8840,mg/dl,0.5,1.1," for i in range(3, 30_003)]
+    rows[-1] += ",extra"
+    (src / "measurement.csv").write_text("\n".join([*lines, *rows]) + "\n")
+    with pytest.raises(FeasibilityError) as e:
+        import_omop(src, out)
+    message = str(e.value)
+    assert (
+        "measurement.csv: cannot parse the CSV (line 30003 has more fields than the header's 10)" in message
+    )
+    assert "extra" not in message and "\n" not in message
     assert not out.exists()

@@ -3,7 +3,9 @@ data-quality summary (counts only, never patient values)."""
 
 from __future__ import annotations
 
+import csv
 import os
+import re
 import tempfile
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +35,21 @@ EXTRACT_COLUMNS = (
     ("start_date", "DATE"),
     ("end_date", "DATE"),
 )
+
+
+# The data-quality labels of rows dropped because a date was given but could not be read
+# contain this; they are listed only for the tables where it happened.
+UNREADABLE = "could not be read"
+
+
+@dataclass(frozen=True)
+class People:
+    """Where an importer's mapping keeps its patients, for refusing a source without any."""
+
+    table: str  # the mapping's table of patients, one row each (e.g. `pers`)
+    view: str  # the shaped view of the source table (e.g. `omop_person`)
+    source: str  # the source table's name as the site knows it (e.g. `person`)
+    id_column: str  # the source column of the patient id
 
 
 @dataclass
@@ -72,24 +89,73 @@ def connect(threads: int | None = None, memory_limit: str | None = None) -> duck
 
 
 def build_extract(
-    con: duckdb.DuckDBPyConnection, mapping: str, quality: str, source: str, what: str, out: Path
+    con: duckdb.DuckDBPyConnection,
+    mapping: str,
+    quality: str,
+    source: str,
+    what: str,
+    out: Path,
+    people: People,
 ) -> ImportSummary:
     """Run the importer's mapping (a file of `sql/` that defines the view `extract_rows` over
     the shaped source views), write the extract to `out`, and return its summary with the
-    counts of the `quality` query. `what` names the source in messages (e.g. OMOP CDM)."""
+    counts of the `quality` query. `what` names the source in messages (e.g. OMOP CDM).
+    A source without patients is refused before anything is written: `run` would refuse the
+    empty extract anyway, and later than the user can tell why."""
     try:
         run_sql_file(con, mapping)
     except duckdb.Error as e:
-        raise FeasibilityError(
+        raise csv_error(e, source) or FeasibilityError(
             f"cannot read the {what} tables ({short_message(e)})",
             where=source,
             fix=f"check the tables are complete {what} exports",
         ) from None
+    require_people(con, people, source)
     summary = ImportSummary(source=source, out=out)
     write_extract(con, "extract_rows", out)
     summarise_written(con, out, summary)
-    summary.counts = fetch_counts(con, sql_text(quality))
+    counts = fetch_counts(con, sql_text(quality))
+    summary.counts = {k: n for k, n in counts.items() if n or UNREADABLE not in k}
     return summary
+
+
+def require_people(con: duckdb.DuckDBPyConnection, people: People, source: str) -> None:
+    """A user error when the mapping found no patient (an empty or header-only table, or no
+    row with a usable id): an extract without patients is useless and `run` refuses it."""
+    if con.execute(f"SELECT count(*) FROM {people.table}").fetchall()[0][0]:
+        return
+    rows = int(con.execute(f"SELECT count(*) FROM {people.view}").fetchall()[0][0])
+    detail = (
+        f"table `{people.source}` has no rows"
+        if rows == 0
+        else f"none of the {rows:,} rows of table `{people.source}` has a numeric {people.id_column}"
+    )
+    raise FeasibilityError(
+        f"no patients in the source ({detail})",
+        where=source,
+        fix=f"import a complete export: `{people.source}` lists the patients",
+    )
+
+
+def refuse_out_in_source(out: Path, sources: Sequence[tuple[Path, str]]) -> None:
+    """A user error when `out` is one of the source files or lies inside a source folder
+    (`sources`: each path with what it is, e.g. OMOP CDM folder): writing there would
+    overwrite a source table (`--out DIR/person.parquet`) or add a file the next import would
+    read. Checked before anything is written."""
+    target = Path(out).resolve()
+    for source, what in sources:
+        src = Path(source).resolve()
+        if target == src:
+            problem = f"--out is the {what} itself"
+        elif src.is_dir() and src in target.parents:
+            problem = f"--out is inside the {what} {source}"
+        else:
+            continue
+        raise FeasibilityError(
+            f"{problem}: the extract would overwrite or mix with the source tables",
+            where=str(out),
+            fix="write the extract outside the source, e.g. --out extract.parquet",
+        )
 
 
 def run_sql_file(con: duckdb.DuckDBPyConnection, name: str) -> None:
@@ -141,20 +207,101 @@ def temp_view(con: duckdb.DuckDBPyConnection, view: str, query: exp.Expr) -> Non
     con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {query.sql(dialect='duckdb')}")
 
 
-def create_view(con: duckdb.DuckDBPyConnection, view: str, source: exp.Expr, label: str) -> list[str]:
+def create_view(
+    con: duckdb.DuckDBPyConnection, view: str, source: exp.Expr, label: str, path: Path | None = None
+) -> list[str]:
     """CREATE the view over `source` (a table or table function) and read its header; a file
-    DuckDB cannot read is a one-line error. Returns the column names, lower-cased."""
+    DuckDB cannot read is a one-line error. `path` is the file `source` reads, when it is one,
+    so that a CSV whose rows do not fit its header is reported as such. Returns the column
+    names, lower-cased."""
     try:
         temp_view(con, view, exp.select("*").from_(source))
         cols = [r[0].lower() for r in con.execute(f"DESCRIBE {view}").fetchall()]
         con.execute(f"SELECT * FROM {view} LIMIT 1").fetchall()
     except duckdb.Error as e:
-        raise FeasibilityError(
+        raise csv_error(e, label) or FeasibilityError(
             f"cannot read the table ({short_message(e)})",
             where=label,
             fix="check the file is a complete parquet or CSV export",
         ) from None
+    if path is not None and is_csv(path) and len(cols) == 1:
+        check_csv_fields(con, path, cols[0], label)
     return cols
+
+
+def is_csv(path: Path) -> bool:
+    """Whether `reader` reads `path` as CSV (anything but parquet)."""
+    return not path.is_dir() and not path.name.lower().endswith(".parquet")
+
+
+_CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
+_CSV_FIELDS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
+_CSV_FILE = re.compile(r"^\s*file = (.+)$", re.M)
+_CSV_FIX = "re-export the file so that every row has the header's fields (quote values holding the delimiter)"
+
+
+def csv_error(error: duckdb.Error, label: str) -> FeasibilityError | None:
+    """The one-line error for a CSV row DuckDB could not split into the header's fields, or
+    None for another error. It names the line and the field counts, never the row (DuckDB's
+    message quotes it)."""
+    text = str(error)
+    line = _CSV_LINE.search(text)
+    if line is None:
+        return None
+    fields = _CSV_FIELDS.search(text)
+    file = _CSV_FILE.search(text)
+    if fields is None:
+        detail = f"line {line[1]} does not fit the header"
+    elif int(fields[2]) > int(fields[1]):
+        # DuckDB stops counting one field past the header's, so "more than" is all it knows
+        detail = f"line {line[1]} has more fields than the header's {fields[1]}"
+    else:
+        detail = f"line {line[1]} has {fields[2]} fields, the header {fields[1]}"
+    return FeasibilityError(
+        f"cannot parse the CSV ({detail})", where=file[1].strip() if file else label, fix=_CSV_FIX
+    )
+
+
+def check_csv_fields(con: duckdb.DuckDBPyConnection, path: Path, header: str, label: str) -> None:
+    """A user error when the CSV read as one column only because DuckDB's sniffer found no
+    delimiter that splits every row into the header's fields (a row with too many or too few
+    fields): its one column is then the whole header line, and without this check the user
+    would be told that the table lacks its columns."""
+    counts = {d: header.count(d) for d in (",", "\t", ";")}
+    delimiter = max(counts, key=lambda d: counts[d])
+    if counts[delimiter] == 0:
+        return  # a genuine one-column file: the caller checks its columns
+    names = next(csv.reader([header], delimiter=delimiter))
+    columns = exp.Struct(
+        expressions=[
+            exp.PropertyEQ(this=exp.Literal.string(f"c{i}"), expression=exp.Literal.string("VARCHAR"))
+            for i in range(len(names))
+        ]
+    )
+    options = {
+        "header": exp.true(),
+        "auto_detect": exp.false(),
+        "delim": exp.Literal.string(delimiter),
+        "quote": exp.Literal.string('"'),
+        "escape": exp.Literal.string('"'),
+        "columns": columns,
+    }
+    read = exp.func(
+        "read_csv",
+        exp.Literal.string(str(path)),
+        *[exp.EQ(this=exp.column(k), expression=v) for k, v in options.items()],
+    )
+    try:
+        con.execute(exp.select(exp.func("count", exp.Star())).from_(read).sql(dialect="duckdb")).fetchall()
+    except duckdb.Error as e:
+        error = csv_error(e, label)
+        if error is not None:
+            raise error from None
+    raise FeasibilityError(
+        f"cannot parse the CSV (its rows do not split into the header's {len(names)} fields)",
+        where=label,
+        fix=_CSV_FIX,
+    )
 
 
 def shaped_view(
@@ -203,7 +350,7 @@ def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path) -> None:
             fix="raise --memory-limit or use a machine with more memory",
         ) from None
     except duckdb.Error as e:
-        raise FeasibilityError(
+        raise csv_error(e, str(out)) or FeasibilityError(
             f"cannot build the extract ({short_message(e)})",
             where=str(out),
             fix="check the source tables' columns and types",

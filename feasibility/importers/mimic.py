@@ -31,11 +31,13 @@ from sqlglot import exp
 from feasibility.errors import FeasibilityError
 from feasibility.importers.common import (
     ImportSummary,
+    People,
     build_extract,
     connect,
     create_view,
     find_table_file,
     reader,
+    refuse_out_in_source,
     require_dir,
     shaped_view,
     temp_view,
@@ -202,6 +204,7 @@ def import_mimic(
                 where=str(loinc_map),
                 fix="pass --loinc-map PATH to d_labitems_to_loinc.csv",
             )
+    refuse_out_in_source(out, [(given, "MIMIC-IV folder"), (loinc_map, "lab-to-LOINC map")])
 
     con = connect(threads, memory_limit)
     try:
@@ -216,15 +219,16 @@ def import_mimic(
                     where=str(hosp),
                     fix=f"the hosp folder needs {name}.csv.gz (or .csv, .parquet)",
                 )
-            columns[name] = create_view(con, f"src_{name}", reader(path), str(path))
+            columns[name] = create_view(con, f"src_{name}", reader(path), str(path), path)
         _check_columns(columns, hosp)
         for name, needed in _NEEDED.items():
             source = f"src_{name}" if name in columns else None
             shaped_view(con, f"mimic_{name}", source, columns.get(name, ()), needed)
         _lab_map_view(con, loinc_map)
         _register_drug_tables(con)
+        people = People(table="pat", view="mimic_patients", source="patients", id_column="subject_id")
         summary = build_extract(
-            con, "import_mimic.sql", "import_mimic_quality.sql", str(hosp), "MIMIC-IV hosp", out
+            con, "import_mimic.sql", "import_mimic_quality.sql", str(hosp), "MIMIC-IV hosp", out, people
         )
         summary.notes.append(f"lab codes mapped with {loinc_map.name}")
         summary.notes.append(
@@ -280,7 +284,7 @@ def _lab_map_view(con: duckdb.DuckDBPyConnection, loinc_map: Path) -> None:
     """The view `mimic_lab_map(itemid, loinc, vocabulary)` over mimic-code's map, whose
     column names differ between its versions (an older one has no vocabulary column: its codes
     are all LOINC)."""
-    cols = create_view(con, "lab_map_src", reader(loinc_map), str(loinc_map))
+    cols = create_view(con, "lab_map_src", reader(loinc_map), str(loinc_map), loinc_map)
     itemid = next((c for c in cols if c.startswith("itemid")), None)
     if "omop_concept_code" in cols:
         loinc, vocab = "omop_concept_code", ("omop_vocabulary_id" if "omop_vocabulary_id" in cols else None)

@@ -36,11 +36,13 @@ from sqlglot import exp
 from feasibility.errors import FeasibilityError, short_message
 from feasibility.importers.common import (
     ImportSummary,
+    People,
     build_extract,
     connect,
     create_view,
     find_table_file,
     reader,
+    refuse_out_in_source,
     shaped_view,
     temp_view,
 )
@@ -132,59 +134,34 @@ class _Source:
     def __init__(self, path: Path):
         self.path = path
         self.columns: dict[str, set[str]] = {}
+        self.notes: list[str] = []
 
     def has(self, table: str) -> bool:
         return table in self.columns
+
+
+# A table found: what reads it, its label in messages, and its file when it is one.
+_Found = tuple[exp.Expr, str, Path | None]
 
 
 def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None) -> _Source:
     if not path.exists():
         raise FeasibilityError("OMOP folder or DuckDB file not found", where=str(path), fix="check the path")
     source = _Source(path)
-    wanted = ("person", *EVENT_TABLES, *VOCAB_TABLES, *OTHER_TABLES)
-    found: dict[str, tuple[exp.Expr, str]] = {}  # table -> (what reads it, label)
+    found: dict[str, _Found] = {}
     if path.is_dir():
-        for name in wanted:
+        if schema is not None:
+            raise FeasibilityError(
+                "--schema applies to a DuckDB file, not to a folder of tables",
+                where=str(path),
+                fix="leave out --schema",
+            )
+        for name in _WANTED:
             f = find_table_file(path, name)
             if f is not None:
-                found[name] = (reader(f), str(f))
+                found[name] = (reader(f), str(f), f)
     else:
-        escaped = str(path).replace("'", "''")
-        try:
-            con.execute(f"ATTACH '{escaped}' AS omop_src (READ_ONLY)")
-            tables = con.execute(
-                "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'omop_src' "
-                "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
-                "WHERE database_name = 'omop_src'"
-            ).fetchall()
-        except duckdb.Error as e:
-            raise FeasibilityError(
-                f"cannot open as a DuckDB database ({short_message(e)})",
-                where=str(path),
-                fix="give a folder of OMOP parquet/CSV files or a DuckDB file",
-            ) from None
-        by_name: dict[str, list[tuple[str, str]]] = {}
-        for sch, tab in tables:
-            by_name.setdefault(tab.lower(), []).append((sch, tab))
-        if schema is None:
-            schemas = [s for s, _ in by_name.get("person", [])]
-            schema = schemas[0] if len(schemas) == 1 else ("main" if "main" in schemas else None)
-            if len(schemas) > 1 and schema is None:
-                raise FeasibilityError(
-                    f"`person` is in several schemas ({', '.join(schemas)})",
-                    where=str(path),
-                    fix="pass --schema NAME",
-                )
-        for name in wanted:
-            options = by_name.get(name, [])
-            pick = next((o for o in options if o[0] == schema), options[0] if options else None)
-            if pick is not None:
-                table = exp.Table(
-                    this=exp.to_identifier(pick[1], quoted=True),
-                    db=exp.to_identifier(pick[0], quoted=True),
-                    catalog=exp.to_identifier("omop_src"),
-                )
-                found[name] = (table, f"{path}:{pick[0]}.{pick[1]}")
+        found = _duckdb_tables(con, path, schema, source.notes)
     if "person" not in found:
         raise FeasibilityError(
             "required table `person` is missing",
@@ -198,8 +175,8 @@ def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None)
             where=str(path),
             fix="export the OMOP clinical tables beside person",
         )
-    for name, (source_table, label) in found.items():
-        cols = set(create_view(con, f"src_{name}", source_table, label))
+    for name, (source_table, label, file) in found.items():
+        cols = set(create_view(con, f"src_{name}", source_table, label, file))
         spec = _COLUMNS[name]
         missing = [c for c in spec.required if c not in cols]
         if missing:
@@ -212,6 +189,90 @@ def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None)
             )
         source.columns[name] = cols
     return source
+
+
+_WANTED = ("person", *EVENT_TABLES, *VOCAB_TABLES, *OTHER_TABLES)
+
+
+def _duckdb_tables(
+    con: duckdb.DuckDBPyConnection, path: Path, schema: str | None, notes: list[str]
+) -> dict[str, _Found]:
+    """The OMOP tables of the DuckDB file `path`, attached read-only, in `schema` (default: the
+    one holding `person`). The clinical tables come from that schema only, so that one CDM is
+    never mixed with another of the same file; a vocabulary table it lacks may come from the
+    one other schema that has it (CDMs often keep the vocabulary in a schema of its own)."""
+    escaped = str(path).replace("'", "''")
+    try:
+        con.execute(f"ATTACH '{escaped}' AS omop_src (READ_ONLY)")
+        tables = con.execute(
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'omop_src' "
+            "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
+            "WHERE database_name = 'omop_src'"
+        ).fetchall()
+        schemas = [
+            r[0]
+            for r in con.execute(
+                "SELECT schema_name FROM duckdb_schemas() WHERE database_name = 'omop_src' ORDER BY 1"
+            ).fetchall()
+        ]
+    except duckdb.Error as e:
+        raise FeasibilityError(
+            f"cannot open as a DuckDB database ({short_message(e)})",
+            where=str(path),
+            fix="give a folder of OMOP parquet/CSV files or a DuckDB file",
+        ) from None
+    by_name: dict[str, list[tuple[str, str]]] = {}
+    for sch, tab in sorted(tables):
+        by_name.setdefault(tab.lower(), []).append((sch, tab))
+    with_person = [s for s, _ in by_name.get("person", [])]
+    if schema is not None:
+        # DuckDB matches schema names regardless of case: so does --schema
+        match = next((s for s in schemas if s == schema), None) or next(
+            (s for s in schemas if s.lower() == schema.lower()), None
+        )
+        if match is None:
+            raise FeasibilityError(
+                f"schema `{schema}` not found; the file's schemas are {', '.join(schemas)}",
+                where=str(path),
+                fix="pass --schema NAME of a schema holding the CDM tables"
+                + (f" (`person` is in {', '.join(with_person)})" if with_person else ""),
+            )
+        schema = match
+    elif len(with_person) == 1:
+        schema = with_person[0]
+    elif len(with_person) > 1:
+        if "main" not in with_person:
+            raise FeasibilityError(
+                f"`person` is in several schemas ({', '.join(with_person)})",
+                where=str(path),
+                fix="pass --schema NAME",
+            )
+        schema = "main"
+    found: dict[str, _Found] = {}
+    elsewhere: dict[str, list[str]] = {}  # vocabulary table -> the other schemas holding it
+    for name in _WANTED:
+        options = by_name.get(name, [])
+        pick = next((o for o in options if o[0] == schema), None)
+        if pick is None and name in VOCAB_TABLES and options:
+            if len(options) > 1:
+                notes.append(
+                    f"`{name}` is not in schema {schema} and in several others "
+                    f"({', '.join(o[0] for o in options)}): not used"
+                )
+                continue
+            pick = options[0]
+            elsewhere.setdefault(pick[0], []).append(name)
+        if pick is not None:
+            table = exp.Table(
+                this=exp.to_identifier(pick[1], quoted=True),
+                db=exp.to_identifier(pick[0], quoted=True),
+                catalog=exp.to_identifier("omop_src"),
+            )
+            found[name] = (table, f"{path}:{pick[0]}.{pick[1]}", None)
+    if "person" in found:
+        notes.append(f"CDM tables read from schema {schema}")
+    notes.extend(f"vocabulary read from schema {s}: {', '.join(t)}" for s, t in elsewhere.items())
+    return found
 
 
 def import_omop(
@@ -229,6 +290,9 @@ def import_omop(
             where="--index-date",
             fix=f"use one of {', '.join(INDEX_CHOICES)}",
         )
+    if Path(path).exists():  # else _open_source says it is not found
+        kind = "OMOP CDM folder" if Path(path).is_dir() else "OMOP DuckDB file"
+        refuse_out_in_source(out, [(Path(path), kind)])
     con = connect(threads, memory_limit)
     try:
         src = _open_source(con, Path(path), schema)
@@ -242,7 +306,11 @@ def import_omop(
             exp.Boolean(this=index == "observation-end").as_("index_observation_end"),
         )
         temp_view(con, "omop_options", options)
-        summary = build_extract(con, "import_omop.sql", "import_omop_quality.sql", str(path), "OMOP CDM", out)
+        people = People(table="pers", view="omop_person", source="person", id_column="person_id")
+        summary = build_extract(
+            con, "import_omop.sql", "import_omop_quality.sql", str(path), "OMOP CDM", out, people
+        )
+        summary.notes.extend(src.notes)
         summary.counts = {k: n for k, n in summary.counts.items() if not _read_of_absent(k, src)}
         absent = [t for t in (*EVENT_TABLES, *VOCAB_TABLES) if not src.has(t)]
         if absent:
