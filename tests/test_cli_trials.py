@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from feasibility.criteria.load import load_trials
 from tests.support import REPO
 from tests.test_errors import assert_one_line_error, feasibility
@@ -46,3 +48,44 @@ def test_show_unknown_id_lists_the_ids():
 def test_show_missing_file_is_a_path_error(tmp_path):
     proc = feasibility("show", "nope.yaml", cwd=tmp_path)
     assert_one_line_error(proc, "nope.yaml", "not found")
+
+
+# -- `check` refuses what would otherwise fail, or mislead, only in `run`
+
+ONE = "id: T\ncriteria:\n  - {id: %s, kind: inclusion, text: x, rule: %s}\n"
+
+
+@pytest.mark.parametrize(
+    ("cid", "rule", "fragments"),
+    [
+        ("a", "{age: {min: .nan}}", ["trial.yaml:3: `.nan` is not a finite number"]),
+        ("a", "{lab: {concept: alt, max: .inf, unit: ULN}}", ["trial.yaml:3: `.inf` is not a finite number"]),
+        (
+            "a",
+            "{lab: {concept: alt, max: 1%s, unit: ULN}}" % ("0" * 400),
+            ["trial.yaml:3:", "too large a number"],
+        ),
+        (
+            "a",
+            "{diagnosis: {concept: sle, within: 3000000 years}}",
+            ["trial.yaml:3:", "longer than 200 years"],
+        ),
+        ("in-care", "{sex: F}", ["trial.yaml:3: criterion id `in-care` is reserved", "--active-within"]),
+        ("base", "{sex: F}", ["trial.yaml:3: criterion id `base` is reserved"]),
+    ],
+)
+def test_check_refuses_what_a_run_cannot_count(tmp_path, cid, rule, fragments):
+    (tmp_path / "trial.yaml").write_text(ONE % (cid, rule))
+    proc = feasibility("check", "trial.yaml", cwd=tmp_path)
+    assert_one_line_error(proc, *fragments, "fix: ")
+
+
+def test_check_names_the_line_of_a_concept_of_the_wrong_shape(tmp_path):
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "x.yaml").write_text(
+        "concepts:\n  creatinine:\n    kind: measurement\n    codes: {LOINC: [2160-0]}\n"
+        "    unit: mg/dL\n    units: [mg/dL]\n"
+    )
+    (tmp_path / "trial.yaml").write_text(ONE % ("a", "{sex: F}"))
+    proc = feasibility("check", "trial.yaml", cwd=tmp_path)
+    assert_one_line_error(proc, "x.yaml:6: `units` of concept `creatinine` must be a mapping", "fix: ")

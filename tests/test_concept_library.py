@@ -8,7 +8,9 @@ import shutil
 
 import pytest
 
+from feasibility.criteria.concepts import load_library
 from feasibility.criteria.load import load_trials
+from feasibility.errors import TrialError
 from tests.support import REPO
 
 SHIPPED = load_trials(None)[1].sha256
@@ -47,3 +49,62 @@ def test_a_label_changes_nothing(tmp_path):
 )
 def test_what_changes_a_count_changes_the_fingerprint(tmp_path, file, old, new):
     assert _fingerprint_of_a_copy(tmp_path, file, old, new) != SHIPPED
+
+
+# -- a definition of the wrong shape is a one-line error at its line, never a traceback
+
+CREATININE = (
+    "concepts:\n  creatinine:\n    kind: measurement\n    codes: {LOINC: [2160-0]}\n    unit: mg/dL\n"
+)
+STEROIDS = "concepts:\n  glucocorticoids:\n    kind: medication\n    codes: {ATC: [H02AB*]}\n    unit: mg/d\n"
+
+
+def _load(tmp_path, text: str):
+    folder = tmp_path / "concepts"
+    folder.mkdir()
+    (folder / "x.yaml").write_text(text)
+    return load_library([folder])
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        (
+            CREATININE + "    units: [mg/dL]\n",
+            ["x.yaml:6: `units` of concept `creatinine` must be a mapping"],
+        ),
+        (CREATININE + "    units: mg/dL\n", ["x.yaml:6: `units`", "not a text", "fix: give each its factor"]),
+        (
+            CREATININE + "    units:\n      mg/dL: 1\n      umol/L: -1\n",
+            ["x.yaml:8:", "`umol/L`", "positive"],
+        ),
+        (
+            STEROIDS + "    dose_factors: [H02AB01]\n",
+            ["x.yaml:6: `dose_factors` of concept `glucocorticoids`"],
+        ),
+        (CREATININE + "    default_uln: 0\n", ["x.yaml:6: `default_uln`", "positive number"]),
+        (CREATININE + "    label: [a, b]\n", ["x.yaml:6: `label` of concept `creatinine` must be text"]),
+        (CREATININE + "    units: {umol/L: .nan}\n", ["x.yaml:6: `.nan` is not a finite number"]),
+        (CREATININE + "    default_uln: -.inf\n", ["x.yaml:6: `-.inf` is not a finite number"]),
+        ("concepts:\n  creatinine:\n", ["x.yaml:2: concept `creatinine` must be a mapping, not a null"]),
+        ("concepts:\n  creatinine: 5\n", ["x.yaml:2:", "not a number", "fix: give it `kind:`"]),
+        ("concepts:\n  creatinine: [a]\n", ["x.yaml:2:", "not a list"]),
+        ("concepts: [creatinine]\n", ["x.yaml:1: `concepts:` must be a mapping of names"]),
+        (
+            "concepts:\n  x:\n    kind: condition\n    codes: {ICD10CM: [{M32: 1}]}\n",
+            ["x.yaml:4:", "is a mapping"],
+        ),
+    ],
+)
+def test_a_definition_of_the_wrong_shape_names_its_line(tmp_path, text, fragments):
+    with pytest.raises(TrialError) as raised:
+        _load(tmp_path, text)
+    for fragment in fragments:
+        assert fragment in str(raised.value)
+    assert "fix: " in str(raised.value)
+
+
+def test_codes_written_as_numbers_keep_their_digits(tmp_path):
+    # unquoted, YAML reads 250.10 as the float 250.1 and 042 as the octal 34
+    library = _load(tmp_path, "concepts:\n  dm:\n    kind: condition\n    codes: {ICD9CM: [250.10, 042]}\n")
+    assert [p.code for p in library["dm"].codes] == ["25010", "042"]

@@ -11,6 +11,8 @@ import math
 
 import pytest
 
+from feasibility.criteria.parse import parse_duration
+from feasibility.errors import TrialError
 from tests.support import evaluate, event, load_engine, person
 
 TRIAL = "tests/fixtures/trials/spec.yaml"
@@ -436,3 +438,38 @@ def test_default_uln_patients_counts_latest_results_without_own_limit():
     rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
     _, result = load_engine(TRIAL, rows, as_of=AS_OF)
     assert result.data_quality.default_uln_patients == {"alt": 1, "creatinine": 2}
+
+
+# -- windows are at most 200 years long: longer ones are refused when the file is read
+
+
+@pytest.mark.parametrize("window", ["200 years", "2400 months", "10435 weeks", "73050 days"])
+def test_a_window_of_200_years_is_read(window):
+    assert parse_duration(window, "t.yaml:3") is not None
+
+
+@pytest.mark.parametrize(
+    "window",
+    [
+        "201 years",
+        "2401 months",
+        "10436 weeks",
+        "73051 days",
+        "99999999999999999999 days",
+        "9" * 5000 + " days",
+    ],
+)
+def test_a_longer_window_is_refused(window):
+    with pytest.raises(TrialError, match=r"^t\.yaml:3: the window `.{1,40}` is longer than 200 years"):
+        parse_duration(window, "t.yaml:3")
+
+
+def test_a_200_year_window_is_evaluated(tmp_path):
+    trial = tmp_path / "long.yaml"
+    trial.write_text(
+        "id: LONG\ntitle: the longest window\ncriteria:\n"
+        "  - {id: old_sle, kind: inclusion, text: SLE, rule: {diagnosis: {concept: sle, within: 200 years}}}\n"
+        "  - {id: recent_sle, kind: inclusion, text: SLE, rule: {diagnosis: {concept: sle, within: 100 years}}}\n"
+    )
+    rows = person("old", birth_year=1880) + [dx("old", "M32.14", "1900-06-01")]
+    assert evaluate(trial, rows, as_of=AS_OF)["old"] == {"old_sle": True, "recent_sle": False}

@@ -11,7 +11,15 @@ from pathlib import Path
 
 from feasibility.criteria.code_systems import code_problem, normalise_system
 from feasibility.criteria.model import CodePattern, Concept
-from feasibility.criteria.yaml_source import Located, check_keys, load_yaml, require
+from feasibility.criteria.yaml_source import (
+    Located,
+    check_keys,
+    load_yaml,
+    optional_text,
+    require,
+    shape,
+    written,
+)
 from feasibility.errors import TrialError
 from feasibility.units import normalise_unit
 
@@ -49,7 +57,7 @@ def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
     for system, codes in spec.items():
         code_system = normalise_system(str(system))
         where = spec.where(system) if isinstance(spec, Located) else node.where(key)
-        if isinstance(codes, str | int | float):
+        if isinstance(codes, str | int | float) and not isinstance(codes, bool):
             codes = [codes]
         if not isinstance(codes, list):
             raise TrialError(
@@ -58,7 +66,14 @@ def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
                 fix="write `[code, code, ...]`",
             )
         for code in codes:
-            text = str(code).strip()
+            if isinstance(code, bool) or not isinstance(code, str | int | float):
+                raise TrialError(
+                    f"a code of system `{system}` in concept `{name}` is a {shape(code)}, not a code",
+                    where=where,
+                    fix="write each code as a word or number, e.g. `[M32.14, M32.15]`",
+                )
+            # as written: YAML reads an unquoted `250.10` as 250.1 and `042` as 34
+            text = written(code).strip()
             prefix = text.endswith("*")
             text = normalise_code(text.rstrip("*"))
             if not text:
@@ -77,13 +92,36 @@ def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
 
 def _number(node: Located, key: str, name: str) -> float:
     value = node[key]
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise TrialError(
-            f"`{key}` of concept `{name}` must be a number",
+            f"`{key}` of concept `{name}` must be a positive number",
             where=node.where(key),
-            fix="write a plain number",
+            fix="write a plain number in the concept's canonical unit",
         )
     return float(value)
+
+
+def _factors(node: Located, key: str, name: str, what: str, example: str) -> list[tuple[str, float]]:
+    """`key: {NAME: factor, ...}`, each factor a positive number."""
+    spec = node.get(key)
+    if spec is None:
+        return []
+    if not isinstance(spec, Located):
+        raise TrialError(
+            f"`{key}` of concept `{name}` must be a mapping, not a {shape(spec)}",
+            where=node.where(key),
+            fix=f"give each its factor, e.g. `{key}: {{{example}}}`",
+        )
+    out = []
+    for item, factor in spec.items():
+        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
+            raise TrialError(
+                f"{what} `{item}` in concept `{name}` must be a positive number",
+                where=spec.where(item),
+                fix=f"write e.g. `{example}`",
+            )
+        out.append((item, float(factor)))
+    return out
 
 
 def _plausible(node: Located, name: str, kind: str) -> tuple[float | None, float | None] | None:
@@ -114,10 +152,15 @@ def _plausible(node: Located, name: str, kind: str) -> tuple[float | None, float
     return (None if low is None else float(low), None if high is None else float(high))
 
 
-def parse_concept(name: str, node: Located) -> Concept:
-    """One concept definition."""
+def parse_concept(name: str, node: Located, where: str = "") -> Concept:
+    """One concept definition; `where` is the `file:line` of its name, for a body that is
+    not a mapping (and so knows no place of its own)."""
     if not isinstance(node, Located):
-        raise TrialError(f"concept `{name}` must be a mapping", where=getattr(node, "file", ""))
+        raise TrialError(
+            f"concept `{name}` must be a mapping, not a {shape(node)}",
+            where=where,
+            fix="give it `kind:` and `codes:` on indented lines below its name (docs/criteria-language.md)",
+        )
     check_keys(node, CONCEPT_KEYS, f"concept `{name}`")
     kind = require(node, "kind", f"concept `{name}`")
     if kind not in KINDS:
@@ -129,36 +172,31 @@ def parse_concept(name: str, node: Located) -> Concept:
     codes = _patterns(node, "codes", name)
     if not codes:
         raise TrialError(f"concept `{name}` has no codes", where=node.where(), fix="add `codes:`")
-    units: list[tuple[str, float]] = []
-    for unit, factor in (node.get("units") or {}).items():
-        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
-            raise TrialError(
-                f"conversion factor of unit `{unit}` in concept `{name}` must be a positive number",
-                where=node.where("units"),
-                fix="write e.g. `umol/L: 0.0113`",
-            )
-        units.append((normalise_unit(str(unit)) or "", float(factor)))
-    dose_factors = []
-    for code, factor in (node.get("dose_factors") or {}).items():
-        if isinstance(factor, bool) or not isinstance(factor, int | float) or factor <= 0:
-            raise TrialError(
-                f"dose factor of `{code}` in concept `{name}` must be a positive number",
-                where=node.where("dose_factors"),
-                fix="write e.g. `H02AB04: 1.25`",
-            )
-        dose_factors.append((normalise_code(str(code)), float(factor)))
+    units = [
+        (normalise_unit(unit) or "", factor)
+        for unit, factor in _factors(node, "units", name, "conversion factor of unit", "umol/L: 0.0113")
+    ]
+    dose_factors = [
+        (normalise_code(code), factor)
+        for code, factor in _factors(node, "dose_factors", name, "dose factor of", "H02AB04: 1.25")
+    ]
+    unit = optional_text(node, "unit", f"concept `{name}`")
+    label = optional_text(node, "label", f"concept `{name}`")
+    checked = optional_text(node, "checked", f"concept `{name}`")
+    for key in ("note", "description"):
+        optional_text(node, key, f"concept `{name}`")
     return Concept(
         name=name,
         plausible=_plausible(node, name, kind),
         kind=kind,
-        label=str(node.get("label") or name),
+        label=label or name,
         codes=codes,
         exclude=_patterns(node, "exclude", name),
-        unit=str(node["unit"]) if node.get("unit") is not None else None,
+        unit=unit,
         units=tuple(units),
         default_uln=_number(node, "default_uln", name) if "default_uln" in node else None,
         dose_factors=tuple(dose_factors),
-        checked=str(node.get("checked") or ""),
+        checked=checked or "",
         source=node.file,
     )
 
@@ -220,7 +258,11 @@ def load_library(dirs: Iterable[Path]) -> ConceptLibrary:
             check_keys(data, {"concepts", "description"}, "a concept file")
             body = data["concepts"] or {}
             if not isinstance(body, Located):
-                raise TrialError("`concepts:` must be a mapping of names", where=data.where())
+                raise TrialError(
+                    f"`concepts:` must be a mapping of names, not a {shape(body)}",
+                    where=data.where("concepts"),
+                    fix="write each concept as `name:` on an indented line below `concepts:`",
+                )
             for name, node in body.items():
                 if name in seen_here:
                     raise TrialError(
@@ -229,5 +271,5 @@ def load_library(dirs: Iterable[Path]) -> ConceptLibrary:
                         fix="keep one definition",
                     )
                 seen_here[name] = str(path)
-                concepts[name] = parse_concept(name, node)
+                concepts[name] = parse_concept(name, node, body.where(name))
     return ConceptLibrary(concepts, tuple(files))

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from feasibility.criteria.concepts import ConceptLibrary
+from feasibility.criteria.in_care import IN_CARE_ID
 from feasibility.criteria.model import (
     Age,
     All,
@@ -26,7 +27,16 @@ from feasibility.criteria.model import (
     Trial,
     Truth,
 )
-from feasibility.criteria.yaml_source import Located, check_keys, load_yaml, require
+from feasibility.criteria.yaml_source import (
+    Located,
+    check_keys,
+    load_yaml,
+    optional_text,
+    require,
+    shape,
+    shown,
+    written,
+)
 from feasibility.errors import TrialError
 from feasibility.units import normalise_unit
 
@@ -61,20 +71,34 @@ DERIVED_UNITS = {
 DERIVED_INPUTS = {"creatinine": "mg/dL", "weight": "kg"}
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
+# The longest window: longer than any patient's record, and its start (index date minus the
+# window) stays a date every engine can compute; a larger one fails the run or its SQL.
+MAX_WINDOW_YEARS = 200
+# Criterion ids the waterfall gives its own steps: the whole extract and the in-care step.
+RESERVED_IDS = {"base": "the whole extract", IN_CARE_ID: "the still-in-care step (--active-within)"}
 
 
 def parse_duration(value: Any, where: str) -> Duration | None:
-    """`90 days`, `6 months`, `1 year`, `ever` (None)."""
+    """`90 days`, `6 months`, `1 year`, `ever` (None); at most MAX_WINDOW_YEARS long."""
     if value is None or (isinstance(value, str) and value.strip().lower() == "ever"):
         return None
-    m = _DURATION.match(str(value))
-    if not m or int(m.group(1)) <= 0:
+    m = _DURATION.match(value) if isinstance(value, str) else None
+    digits = m.group(1).lstrip("0") if m else ""
+    if m is None or not digits:
         raise TrialError(
-            f"cannot read the window `{value}`",
+            f"cannot read the window `{shown(value)}`",
             where=where,
             fix="write a positive number and a unit, e.g. `90 days`, `6 months`, `1 year`, or `ever`",
         )
-    return Duration(int(m.group(1)), m.group(2).lower())  # type: ignore[arg-type]
+    unit = m.group(2).lower()
+    # the digit count first: Python refuses int() of thousands of digits
+    if len(digits) > 6 or Duration(int(digits), unit).approx_days() > MAX_WINDOW_YEARS * 365.25:  # type: ignore[arg-type]
+        raise TrialError(
+            f"the window `{shown(value)}` is longer than {MAX_WINDOW_YEARS} years",
+            where=where,
+            fix=f"write at most `{MAX_WINDOW_YEARS} years`, or `ever` for no limit",
+        )
+    return Duration(int(digits), unit)  # type: ignore[arg-type]
 
 
 def _is_number(v: Any) -> bool:
@@ -238,7 +262,7 @@ class _RuleParser:
         return History(
             concept=concept,
             within=parse_duration(body.get("within"), body.where("within")),
-            min_count=count,
+            min_count=int(count),
             if_missing=_missing(body, Truth.FALSE),
             label=label,  # type: ignore[arg-type]
             before=before,
@@ -346,7 +370,7 @@ class _RuleParser:
         return Medication(
             concept=name,
             within=parse_duration(body.get("within"), body.where("within")),
-            min_days=days,
+            min_days=int(days),
             dose=dose,
             dose_unit=dose_unit,
             if_missing=_missing(body, Truth.FALSE),
@@ -356,7 +380,7 @@ class _RuleParser:
         body = self._mapping(body, here, "derived")
         check_keys(body, DERIVED_KEYS, "`derived`")
         measure = require(body, "measure", "`derived`")
-        if measure not in DERIVED_UNITS:
+        if not isinstance(measure, str) or measure not in DERIVED_UNITS:
             raise TrialError(
                 f"unknown derived measure `{measure}`",
                 where=body.where("measure"),
@@ -382,7 +406,7 @@ class _RuleParser:
                 fix="state the threshold in that unit",
             )
         return Derived(
-            measure=measure,
+            measure=measure,  # type: ignore[arg-type]
             compare=cmp,
             within=parse_duration(body.get("within"), body.where("within")),
             unit=str(unit) if unit else None,
@@ -409,7 +433,21 @@ class _RuleParser:
                 where=body.where("n"),
                 fix="count the rules under `of`",
             )
-        return AtLeast(n, tuple(self.parse(p, body.where("of")) for p in parts))
+        return AtLeast(int(n), tuple(self.parse(p, body.where("of")) for p in parts))
+
+
+def _sources(data: Located) -> tuple[str, ...]:
+    """`source:` as one text or a list of them (the seed files the criteria were copied from)."""
+    source = data.get("source")
+    items = source if isinstance(source, list) else [source]
+    for item in items:
+        if isinstance(item, bool | dict | list):
+            raise TrialError(
+                f"`source` of a trial must be a text or a list of texts; it holds a {shape(item)}",
+                where=data.where("source"),
+                fix="write e.g. `source: [seeds/000_4a6b7d5196fc3e2a.txt]`",
+            )
+    return tuple(written(item) for item in items if item is not None and written(item))
 
 
 def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
@@ -423,7 +461,8 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
             fix="see docs/criteria-language.md",
         )
     check_keys(data, TRIAL_KEYS, "a trial")
-    trial_id = str(require(data, "id", "a trial"))
+    require(data, "id", "a trial")
+    trial_id = str(optional_text(data, "id", "a trial"))
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", trial_id):
         raise TrialError(
             f"trial id `{trial_id}` may use only letters, digits, '.', '_' and '-'",
@@ -448,12 +487,19 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
                 fix="start each with `- id:`",
             )
         check_keys(item, CRITERION_KEYS, "a criterion")
-        cid = str(require(item, "id", "a criterion"))
-        if cid in seen or cid == "base":
+        require(item, "id", "a criterion")
+        cid = str(optional_text(item, "id", "a criterion"))
+        if cid in seen:
             raise TrialError(
-                f"criterion id `{cid}` is used twice" if cid in seen else "`base` is reserved",
+                f"criterion id `{cid}` is used twice",
                 where=item.where("id"),
                 fix="give each criterion its own id",
+            )
+        if cid in RESERVED_IDS:
+            raise TrialError(
+                f"criterion id `{cid}` is reserved for {RESERVED_IDS[cid]}",
+                where=item.where("id"),
+                fix="give the criterion another id",
             )
         seen[cid] = item.where("id")
         kind = require(item, "kind", f"criterion `{cid}`")
@@ -463,7 +509,9 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
                 where=item.where("kind"),
                 fix="write `kind: inclusion` or `kind: exclusion`",
             )
-        text = str(require(item, "text", f"criterion `{cid}`")).strip()
+        require(item, "text", f"criterion `{cid}`")
+        text = str(optional_text(item, "text", f"criterion `{cid}`")).strip()
+        note = optional_text(item, "note", f"criterion `{cid}`")
         assessable = item.get("assessable", True)
         if assessable is False:
             if "rule" in item:
@@ -472,8 +520,9 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
                     where=item.where("rule"),
                     fix="remove one of the two",
                 )
-            reason = str(require(item, "reason", f"not assessable criterion `{cid}`"))
-            criteria.append(Criterion(cid, kind, text, None, reason, item.get("note")))
+            require(item, "reason", f"not assessable criterion `{cid}`")
+            reason = str(optional_text(item, "reason", f"criterion `{cid}`"))
+            criteria.append(Criterion(cid, kind, text, None, reason, note))
             continue
         if assessable is not True:
             raise TrialError("`assessable` must be true or false", where=item.where("assessable"))
@@ -484,19 +533,19 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
                 fix="add `rule:` or `assessable: false` with a `reason:`",
             )
         rule = parser.parse(item["rule"], item.where("rule"))
-        criteria.append(Criterion(cid, kind, text, rule, None, item.get("note")))
+        criteria.append(Criterion(cid, kind, text, rule, None, note))
     if not criteria:
         raise TrialError(
             "the trial has no criteria",
             where=data.where("criteria"),
             fix="list the protocol's criteria, each with id, kind and text (docs/criteria-language.md)",
         )
-    source = data.get("source") or ()
+    optional_text(data, "description", "a trial")
     return Trial(
         id=trial_id,
-        title=str(data.get("title") or trial_id),
+        title=optional_text(data, "title", "a trial") or trial_id,
         criteria=tuple(criteria),
-        source=tuple(source) if isinstance(source, list) else (str(source),),
+        source=_sources(data),
         path=str(path),
         sha256=hashlib.sha256(raw).hexdigest(),
     )

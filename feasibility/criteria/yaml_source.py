@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import difflib
+import math
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,7 +60,7 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
                 where=f"{out.file}:{key_node.start_mark.line + 1}",
                 fix="write keys as plain words such as `id:` or `rule:`",
             )
-        key = str(key)
+        key = written(key)
         if key in out:
             raise TrialError(
                 f"key `{key}` appears twice in the same mapping",
@@ -70,7 +72,61 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> Located:
     return out
 
 
+class WrittenInt(int):
+    """An integer that remembers how it was written: YAML reads the code `042` as 34."""
+
+    text: str
+
+
+class WrittenFloat(float):
+    """A float that remembers how it was written: YAML reads the code `250.10` as 250.1."""
+
+    text: str
+
+
+def written(value: object) -> str:
+    """A scalar as the file wrote it (a number's own text, so codes keep their zeros)."""
+    return getattr(value, "text", None) or str(value)
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A value quoted in an error message, cut short so the message stays one readable line."""
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _number_error(loader: _Loader, node: yaml.ScalarNode, problem: str) -> TrialError:
+    return TrialError(
+        f"`{shown(node.value)}` {problem}",
+        where=f"{loader.name}:{node.start_mark.line + 1}",
+        fix="write a plain finite number (quote it if it is a code or a text)",
+    )
+
+
+def _construct_float(loader: _Loader, node: yaml.ScalarNode) -> WrittenFloat:
+    # A NaN or infinite threshold would reach the SQL as a bare word (`nan`) and fail the run
+    value = loader.construct_yaml_float(node)
+    if not math.isfinite(value):
+        raise _number_error(loader, node, "is not a finite number")
+    out = WrittenFloat(value)
+    out.text = str(node.value)
+    return out
+
+
+def _construct_int(loader: _Loader, node: yaml.ScalarNode) -> WrittenInt:
+    try:
+        value = loader.construct_yaml_int(node)
+        float(value)  # every number in a trial may be compared as a float
+    except (ValueError, OverflowError):
+        raise _number_error(loader, node, "is too large a number") from None
+    out = WrittenInt(value)
+    out.text = str(node.value)
+    return out
+
+
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+_Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
+_Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
 def load_yaml(path: Path) -> Any:
@@ -102,6 +158,36 @@ def check_keys(node: Located, allowed: set[str] | tuple[str, ...], what: str) ->
             near = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.5)
             fix = f"did you mean `{near[0]}`?" if near else f"valid keys: {', '.join(sorted(allowed))}"
             raise TrialError(f"unknown key `{key}` in {what}", where=node.where(key), fix=fix)
+
+
+def optional_text(node: Located, key: str, what: str) -> str | None:
+    """A key whose value is a piece of text (a number or a date is read as written); None
+    when absent."""
+    value = node.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int | float | date):
+        raise TrialError(
+            f"`{key}` of {what} must be text, not a {shape(value)}",
+            where=node.where(key),
+            fix=f"write `{key}:` followed by one line of text (quote it if it holds ': ')",
+        )
+    return written(value)
+
+
+def shape(value: object) -> str:
+    """What a YAML value is, in the words of an error message."""
+    if value is None:
+        return "null"
+    if isinstance(value, dict):
+        return "mapping"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, date):
+        return "date"
+    return "number" if isinstance(value, int | float) else "text"
 
 
 def require(node: Located, key: str, what: str) -> Any:
