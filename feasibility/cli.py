@@ -331,9 +331,13 @@ def sql(
 @click.option(
     "--seed", type=int, default=42, show_default=True, help="The same seed and options give the same rows."
 )
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="Parquet file to write.")
+@click.option("--out", required=True, help="Parquet file to write (replaced if it exists).")
 @click.option(
-    "--as-of", callback=_parse_date, default="2025-06-30", show_default=True, help="The extract's last date."
+    "--as-of",
+    callback=_parse_date,
+    default="2025-06-30",
+    show_default=True,
+    help="The extract's last date, 0086-01-01 or later (patients are up to 85 years old).",
 )
 @click.option(
     "--sorted/--shuffled",
@@ -342,14 +346,20 @@ def sql(
     show_default=True,
     help="Rows ordered by patient, or in random order (within large blocks of patients).",
 )
-def synth(patients: int, sites: int, seed: int, out: Path, as_of: date, sort_rows: bool) -> None:
+def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows: bool) -> None:
     """Generate a deterministic synthetic extract (DuckDB-side, fast at millions of patients)."""
     from feasibility.synth.generate import generate
 
+    if not out.strip():  # Path("") would be the current folder
+        raise FeasibilityError(
+            "no file name given",
+            where="--out",
+            fix="name the parquet file to write, e.g. --out extract.parquet",
+        )
     started = time.perf_counter()
     with working(f"generating {patients:,} patients") as step:
         rows = generate(
-            out,
+            Path(out),
             patients=patients,
             sites=sites,
             seed=seed,

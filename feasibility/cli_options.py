@@ -13,8 +13,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 # and never broken across lines (a wrapped path cannot be copied)
 err = Console(stderr=True, markup=False, highlight=False, soft_wrap=True)
 
+# DuckDB starts every thread it is given, so a mistyped 100000 would hang the run setting
+# them up; 1024, far beyond the cores of the machines this runs on, still starts at once.
+MAX_THREADS = 1024
 threads_option = click.option(
-    "--threads", type=click.IntRange(min=1), help="DuckDB threads (default: all cores)."
+    "--threads",
+    type=click.IntRange(min=1, max=MAX_THREADS),
+    help=f"DuckDB threads, 1 to {MAX_THREADS} (default: all cores).",
 )
 memory_limit_option = click.option(
     "--memory-limit", help="DuckDB memory limit, e.g. 4GB (DuckDB spills beyond it)."

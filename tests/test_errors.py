@@ -358,3 +358,80 @@ def test_duplicate_rows_are_counted_only_when_asked(tmp_path):
     dq = json.loads((tmp_path / "report" / "report.json").read_text())["data_quality"]
     assert "duplicate_rows" not in dq["counts"]
     assert not any("duplicate" in w for w in dq["warnings"])
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "kind"),
+    [
+        ("sex", "[sex]", "VARCHAR[]"),
+        ("domain", "[domain]", "VARCHAR[]"),
+        ("patient_id", "[patient_id]", "VARCHAR[]"),
+        ("birth_year", "[birth_year]", "INTEGER[]"),
+        ("start_date", "[start_date]", "DATE[]"),
+        ("value_num", "[value_num]", "DOUBLE[]"),
+        ("ref_high", "[ref_high::DECIMAL(9,2)]", "DECIMAL(9,2)[]"),
+    ],
+)
+def test_a_list_of_the_right_type_is_the_wrong_type(tmp_path, column, value, kind):
+    good = write_extract(good_rows(), tmp_path / "good.parquet")
+    bad = tmp_path / "x.parquet"
+    duckdb.sql(f"COPY (SELECT * REPLACE ({value} AS {column}) FROM '{good}') TO '{bad}'")
+    assert_one_line_error(run_on(tmp_path, bad), "x.parquet", f"`{column}` has type {kind}, expected")
+    assert not (tmp_path / "report").exists()
+
+
+def test_decimal_and_timestamp_variants_are_accepted(tmp_path):
+    good = write_extract(good_rows(), tmp_path / "good.parquet")
+    path = tmp_path / "x.parquet"
+    duckdb.sql(
+        f"COPY (SELECT * REPLACE (value_num::DECIMAL(18,3) AS value_num, start_date::TIMESTAMP_NS "
+        f"AS start_date, end_date::TIMESTAMPTZ AS end_date) FROM '{good}') TO '{path}'"
+    )
+    proc = run_on(tmp_path, path, "-q")
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_threads_have_an_upper_bound(tmp_path):
+    # DuckDB starts every thread asked for: 100000 hung the run
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    proc = run_on(tmp_path, extract, "--threads", "100000")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "'--threads': 100000 is not in the range 1<=x<=1024" in proc.stderr
+    assert not (tmp_path / "report").exists()
+    assert run_on(tmp_path, extract, "--threads", "1024", "-q").returncode == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (["--out", "folder"], ["folder: this is a folder", "--out folder/extract.parquet"]),
+        (["--out", ""], ["--out: no file name given"]),
+        (["--out", "/proc/s.parquet"], ["/proc/s.parquet: cannot write the extract here"]),
+        (["--seed", "99999999999999999999999"], ["--seed: the seed is out of range"]),
+        (["--as-of", "0001-01-01"], ["--as-of: 0001-01-01 is too early", "--as-of 0086-01-01 or later"]),
+    ],
+)
+def test_synth_mistakes_are_one_line_and_write_nothing(tmp_path, args, fragments):
+    (tmp_path / "folder").mkdir()
+    proc = feasibility("synth", "--patients", "20", "--out", "new/s.parquet", *args, cwd=tmp_path)
+    assert_one_line_error(proc, *fragments)
+    assert [p.name for p in tmp_path.rglob("*")] == ["folder"]
+
+
+def test_a_nan_threshold_is_refused_before_the_run(tmp_path):
+    trial = tmp_path / "trial.yaml"
+    trial.write_text("id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {age: {min: .nan}}}\n")
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    proc = feasibility(
+        "run", str(extract), "--trials", str(trial), "--out", str(tmp_path / "report"), cwd=tmp_path
+    )
+    assert_one_line_error(proc, "trial.yaml:3: `.nan` is not a finite number", "fix: ")
+    assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("window", ["3000000 years", "99999999999999999999 days"])
+def test_an_absurd_active_within_is_a_one_line_error(tmp_path, window):
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    proc = run_on(tmp_path, extract, "--active-within", window)
+    assert_one_line_error(proc, "--active-within: the window", "longer than 200 years", "fix: ")
+    assert not (tmp_path / "report").exists()

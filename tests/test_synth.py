@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import date
+import errno
+import os
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -10,8 +12,18 @@ import pytest
 
 from feasibility.compile.plan import build_code_map, plan_features
 from feasibility.criteria.load import load_trials
+from feasibility.errors import FeasibilityError
 from feasibility.extract.contract import COLUMNS
-from feasibility.synth.generate import generate, site_ids
+from feasibility.synth.generate import (
+    MAX_AGE,
+    SEED_MAX,
+    SEED_MIN,
+    check_as_of,
+    days_back,
+    generate,
+    site_ids,
+)
+from feasibility.synth.tables import build_tables
 
 AS_OF = date(2025, 6, 30)
 FIXTURES = Path(__file__).parent / "fixtures" / "trials"
@@ -205,3 +217,85 @@ def test_the_shipped_sample_is_what_its_readme_command_makes(tmp_path):
     assert _rows(again) == _rows(REPO / "sample_data" / "extract.parquet"), (
         "sample_data/extract.parquet is stale: run the command in sample_data/README.md"
     )
+
+
+def test_no_row_is_dated_further_back_than_days_back_says(benchmark_like):
+    # days_back mirrors the SQL's date models to refuse an --as-of too early: it must bound them
+    path, _ = benchmark_like
+    trials, library = load_trials(None)
+    bound = days_back(build_tables(trials, library, 3).slots)
+    oldest = duckdb.sql(
+        f"SELECT min(least(start_date, coalesce(end_date, start_date))), min(birth_year) "
+        f"FROM read_parquet('{path}')"
+    ).fetchall()[0]
+    assert oldest[0] >= AS_OF - timedelta(days=bound)
+    assert oldest[1] >= AS_OF.year - MAX_AGE
+
+
+def test_the_earliest_as_of_gives_dates_python_reads(tmp_path):
+    trials, library = load_trials(None)
+    slots = build_tables(trials, library, 3).slots
+    earliest = date(MAX_AGE + 1, 1, 1)
+    check_as_of(earliest, slots)
+    with pytest.raises(FeasibilityError, match=r"0085-12-31 is too early.*--as-of 0086-01-01 or later"):
+        check_as_of(earliest - timedelta(days=1), slots)
+    path = tmp_path / "early.parquet"
+    _make(path, as_of=earliest)
+    # Python refuses to convert a date before year 1: fetching every row would fail on one
+    rows = duckdb.sql(f"SELECT birth_year, start_date, end_date FROM read_parquet('{path}')").fetchall()
+    assert min(r[0] for r in rows) >= 1
+    assert max(r[1] for r in rows if r[1]) == earliest
+
+
+def test_an_as_of_too_early_writes_nothing(tmp_path):
+    with pytest.raises(FeasibilityError, match="--as-of: 0001-01-01 is too early"):
+        _make(tmp_path / "new" / "x.parquet", as_of=date(1, 1, 1))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_seed_is_a_bigint(tmp_path):
+    with pytest.raises(FeasibilityError, match="--seed: the seed is out of range"):
+        _make(tmp_path / "x.parquet", seed=SEED_MAX + 1)
+    with pytest.raises(FeasibilityError, match="--seed"):
+        _make(tmp_path / "x.parquet", seed=SEED_MIN - 1)
+    assert list(tmp_path.iterdir()) == []
+    assert _make(tmp_path / "max.parquet", patients=20, seed=SEED_MAX) > 20
+    assert _make(tmp_path / "min.parquet", patients=20, seed=SEED_MIN) > 20
+
+
+def test_an_out_that_is_no_file_to_write_is_refused_first(tmp_path):
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    plain = tmp_path / "plain.txt"
+    plain.write_text("keep me")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    before = sorted(tmp_path.rglob("*"))
+    for out, message in [
+        (folder, "this is a folder"),
+        (plain / "x.parquet", "plain.txt is a file, not a folder"),
+        (fifo, "exists and is not a regular file"),
+    ]:
+        with pytest.raises(FeasibilityError, match=message) as caught:
+            _make(out)
+        assert caught.value.where == str(out)
+    assert sorted(tmp_path.rglob("*")) == before
+    assert plain.read_text() == "keep me"
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
+    def full(self, target):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Path, "replace", full)
+    out = tmp_path / "new" / "deeper" / "x.parquet"
+    with pytest.raises(FeasibilityError, match=r"cannot write the extract here \(No space left") as caught:
+        _make(out, patients=20)
+    assert caught.value.where == str(out)
+    assert list(tmp_path.iterdir()) == []  # neither the file, its scratch, nor the folders made
+
+
+def test_an_unwritable_place_is_one_error(tmp_path):
+    with pytest.raises(FeasibilityError, match="cannot write the extract here") as caught:
+        _make(Path("/proc/x.parquet"), patients=20)
+    assert caught.value.where == "/proc/x.parquet"

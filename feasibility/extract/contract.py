@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 CONTRACT_VERSION = "1"
+
+# The other spellings DuckDB gives an accepted type: DECIMAL carries its precision and scale,
+# TIMESTAMP a resolution or a time zone. Anything else must match exactly, so that a list,
+# struct or map of an accepted type (`VARCHAR[]`, `DATE[]`) is refused before the run
+# rather than read as NULLs or failing mid-run on a value.
+_SPELLINGS = {
+    "DECIMAL": re.compile(r"DECIMAL\(\d+, ?\d+\)"),
+    "TIMESTAMP": re.compile(r"TIMESTAMP(_S|_MS|_NS| WITH TIME ZONE)?"),
+}
 
 
 @dataclass(frozen=True)
@@ -14,8 +24,18 @@ class Column:
     name: str
     type: str  # the type the engine reads it as
     required: bool
-    accepts: tuple[str, ...]  # DuckDB type names (prefixes) accepted and cast to `type`
+    accepts: tuple[str, ...]  # DuckDB types accepted and cast to `type` (see `accepts_type`)
     meaning: str
+
+    def accepts_type(self, found: str) -> bool:
+        """Whether a column DuckDB describes as `found` can be read as this column: one of
+        the accepted types (DECIMAL of any precision, TIMESTAMP of any resolution or time
+        zone), never a list, array, struct or map of one."""
+        found = found.strip().upper()
+        return any(
+            found == name or (name in _SPELLINGS and _SPELLINGS[name].fullmatch(found) is not None)
+            for name in self.accepts
+        )
 
 
 _STRING = ("VARCHAR",)

@@ -168,7 +168,7 @@ def check_columns(columns: dict[str, str], label: str) -> None:
                 raise ExtractError(f"required column `{col.name}` is missing", where=label, fix=fix)
             continue
         found = columns[col.name]
-        if not any(found.startswith(a) for a in col.accepts):
+        if not col.accepts_type(found):
             raise ExtractError(
                 f"column `{col.name}` has type {found}, expected {col.type}",
                 where=label,
