@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import glob
 import io
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -20,8 +21,10 @@ from feasibility.protect import Protection
 from feasibility.reports.build import build_report
 from feasibility.reports.enrollment import ForecastSettings, enrollment_block
 from feasibility.reports.html import render_html
-from feasibility.reports.output import write_directory, write_file
+from feasibility.reports.output import check_file_target, check_folder_target, write_directory, write_file
 from feasibility.reports.tables import criteria_csv, report_json, waterfall_csv
+
+REPORT_FILES = ("report.json", "waterfall.csv", "criteria.csv", "report.html")
 
 
 def run_feasibility(
@@ -57,6 +60,11 @@ def run_feasibility(
                     f"{flag} runs on the DuckDB engine only", where="--engine spark", fix=f"drop {flag}"
                 )
     trials, library = load_trials(list(trial_paths) or None)
+    # the outputs are checked before the run: a refusal after an hour's run helps nobody
+    check_folder_target(out, REPORT_FILES)
+    if patient_list is not None:
+        inputs = [*_extract_files(extract), *(Path(t.path) for t in trials), *library.files]
+        check_file_target(patient_list, inputs, "--patient-list")
     trials = [with_in_care_step(t, active_within) for t in trials]
     options = RunOptions(
         as_of=as_of,
@@ -81,6 +89,7 @@ def run_feasibility(
             result = run_on_spark(extract, trials, library, options, master=spark_master, progress=step)
         enrollment = None
         if monthly and engine is not None:
+            _check_months_reachable(monthly, result.index_default)
             first = engine.monthly(result, monthly, progress=step)
             uniform_index = None if result.index_from_column else result.index_default
             step("fitting the enrollment forecast")
@@ -115,6 +124,7 @@ def run_feasibility(
             "criteria.csv": criteria_csv(report),
             "report.html": render_html(report),
         }
+        assert set(files) == set(REPORT_FILES)
         patients = _patient_list(engine, trials) if patient_list is not None and engine else None
         write_directory(out, files)
         if patient_list is not None and patients is not None:
@@ -123,6 +133,26 @@ def run_feasibility(
     finally:
         if con is not None:
             con.close()
+
+
+def _check_months_reachable(months: int, index: date) -> None:
+    """The first month end of `--monthly` must be a date (year 1 or later)."""
+    try:
+        Duration(months, "month").before(index)
+    except ValueError:
+        raise FeasibilityError(
+            f"{months} months before the index date {index.isoformat()} is before year 1",
+            where="--monthly",
+            fix="use fewer months or a later --as-of",
+        ) from None
+
+
+def _extract_files(extract: str) -> list[Path]:
+    """The files an extract argument names: the file, a folder's files, or a glob's."""
+    path = Path(extract)
+    if path.is_dir():
+        return [f for f in path.rglob("*") if f.is_file()]
+    return [Path(f) for f in glob.glob(extract)] or [path]
 
 
 def _patient_list(engine: Engine, trials) -> str:

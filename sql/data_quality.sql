@@ -10,8 +10,12 @@ SELECT
     count(*) FILTER (WHERE idx_conflict) AS patients_with_inconsistent_index_date,
     count(*) FILTER (WHERE n_future > 0) AS patients_with_events_after_index,
     coalesce(sum(n_future), 0) AS events_after_index,
+    -- a birth year no calendar holds (a typo such as 19855) is an implausible age below,
+    -- not a date to build
     count(*) FILTER (
-        WHERE first_date < coalesce(bd_lo, make_date(CAST(by_lo AS BIGINT), 1, 1))
+        WHERE first_date < coalesce(
+            bd_lo, CASE WHEN by_lo BETWEEN 1 AND 9999 THEN make_date(CAST(by_lo AS BIGINT), 1, 1) END
+        )
     ) AS patients_with_events_before_birth,
     count(*) FILTER (WHERE age_hi < 0 OR age_lo > 120) AS patients_with_implausible_age
 FROM patients

@@ -29,7 +29,7 @@ from feasibility.compile.atoms import atom_masks_query, with_atom_words
 from feasibility.compile.histogram import histogram_query
 from feasibility.compile.plan import Plan
 from feasibility.compile.predicates import PredicateCompiler
-from feasibility.compile.sqlexpr import agg_filter, and_, col, func, lit, or_, paren, union_all
+from feasibility.compile.sqlexpr import agg_filter, and_, col, date_lit, func, lit, or_, paren, union_all
 from feasibility.compile.tables import MONTHLY, RUN, Tables
 from feasibility.criteria.model import Trial
 from feasibility.errors import FeasibilityError
@@ -72,11 +72,23 @@ def sites() -> Statement:
     )
 
 
-def extract_extent() -> exp.Select:
-    """The extract's rows and latest start date (parquet statistics answer both)."""
-    return exp.select(exp.Count(this=exp.Star()), func("max", col("start_date"))).from_(
-        RUN.events, copy=False
-    )
+# The dates every engine and Python can hold: a date before year 1 would make a negative day
+# number in the packed results, one after 9999 no Python date.
+FIRST_DATE, LAST_DATE = date(1, 1, 1), date(9999, 12, 31)
+
+
+def extract_extent(date_columns: Sequence[str]) -> exp.Select:
+    """The extract's rows, latest start date, and per date column whether any of its dates
+    lies outside FIRST_DATE..LAST_DATE (parquet statistics answer all of them)."""
+    outside = [
+        or_(
+            exp.LT(this=func("min", col(c)), expression=date_lit(FIRST_DATE)),
+            exp.GT(this=func("max", col(c)), expression=date_lit(LAST_DATE)),
+        ).as_(c, copy=False)
+        for c in date_columns
+    ]
+    latest = exp.cast(func("max", col("start_date")), "VARCHAR")
+    return exp.select(exp.Count(this=exp.Star()), latest, *outside).from_(RUN.events, copy=False)
 
 
 def demographics(default_index: date | exp.Expr, has_index_column: bool) -> Statement:

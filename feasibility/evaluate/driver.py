@@ -77,8 +77,18 @@ def evaluate(
     and default index date, the demographics, the code dictionary and code map, the passes
     and patient rows, data quality, and the mask histogram per trial and site."""
     has_index = source.has("index_date")
-    (rows, latest_start), *_ = runner.query(extract_extent(), READ)[1]
-    index_default = default_index(rows, latest_start, options, extract)
+    dates = [c.name for c in CONTRACT_COLUMNS.values() if c.type == "DATE"]
+    (rows, latest_start, *outside), *_ = runner.query(extract_extent(dates), READ)[1]
+    for column, bad in zip(dates, outside, strict=True):
+        if bad:
+            raise ExtractError(
+                f"`{column}` holds dates outside the years 1 to 9999",
+                where=extract,
+                fix="correct or remove those rows (a date field filled with a placeholder?)",
+            )
+    index_default = default_index(
+        rows, date.fromisoformat(latest_start) if latest_start else None, options, extract
+    )
     for first in (sites(), demographics(index_default, has_index)):
         assert first.creates is not None
         runner.create(first.creates, first.expression, READ)

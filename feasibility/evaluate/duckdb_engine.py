@@ -166,11 +166,18 @@ class Engine:
         except duckdb.ConversionException as e:
             raise ExtractError(
                 f"a value cannot be read ({short_message(e)})",
-                where="the extract",
-                fix="check the column types",
+                where=self.extract,
+                fix="check the column types and for values out of range",
             ) from None
         except duckdb.Error as e:
-            if what != READ:
+            # After the first reads, a corrupt page can still surface when a later pass
+            # decodes a column the first reads skipped: DuckDB's parquet reader raises those
+            # as I/O, invalid-input or plain errors. Other errors there are the engine's own
+            # bugs, which keep their traceback.
+            unreadable = (
+                isinstance(e, duckdb.IOException | duckdb.InvalidInputException) or type(e) is duckdb.Error
+            )
+            if what != READ and not unreadable:
                 raise
             raise ExtractError(
                 f"cannot read the extract ({short_message(e)})",

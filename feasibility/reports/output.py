@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from feasibility.errors import FeasibilityError
@@ -12,9 +13,12 @@ from feasibility.errors import FeasibilityError
 
 def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
     """Write `files` into a temporary folder beside `target`, then move it into place, so a
-    failure never leaves a half-written report. An existing report folder is replaced."""
+    failure never leaves a half-written report. An existing folder is replaced only when it
+    holds nothing but files of these names (an earlier report): `--out .` in the folder of
+    the extract must not delete the extract."""
     target = target.resolve()
     parent = target.parent
+    _check_replaceable(target, set(files))
     try:
         parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
@@ -34,10 +38,6 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
             else:
                 path.write_text(content, encoding="utf-8")
         if target.exists():
-            if not target.is_dir():
-                raise FeasibilityError(
-                    "exists and is not a folder", where=str(target), fix="choose another --out"
-                )
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=parent))
             os.replace(target, old / "report")
             os.replace(staging, target)
@@ -49,9 +49,53 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def check_folder_target(target: Path, names: Iterable[str]) -> None:
+    """Before any work: `target` is new, or a folder `write_directory` may replace (one that
+    holds only files named `names`)."""
+    _check_replaceable(target.resolve(), set(names))
+
+
+def _check_replaceable(target: Path, names: set[str]) -> None:
+    if not target.exists():
+        return
+    if not target.is_dir():
+        raise FeasibilityError("exists and is not a folder", where=str(target), fix="choose another --out")
+    others = sorted(entry.name for entry in target.iterdir() if entry.name not in names or entry.is_dir())
+    if others:
+        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        raise FeasibilityError(
+            f"the folder holds files other than a report's ({shown}), which replacing it would delete",
+            where=str(target),
+            fix="choose a new or empty --out folder, or an earlier report folder",
+        )
+
+
+def check_file_target(target: Path, inputs: Iterable[Path], flag: str) -> None:
+    """Before any work: `target` can be written as a file, and is none of the `inputs` (a
+    patient list written over the extract would destroy it)."""
+    resolved = target.resolve()
+    if any(resolved == Path(i).resolve() for i in inputs):
+        raise FeasibilityError(
+            "is one of the run's input files", where=str(target), fix=f"give {flag} a new file"
+        )
+    if resolved.is_dir():
+        raise FeasibilityError("is a folder", where=str(target), fix=f"give {flag} a file name")
+    try:
+        resolved.parent.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=f".{resolved.name}.", dir=resolved.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise FeasibilityError(
+            f"cannot write here ({e.strerror})", where=str(target), fix=f"give {flag} a writable path"
+        ) from None
+
+
 def write_file(target: Path, content: str) -> None:
-    """Write one file atomically (write beside it, then rename)."""
+    """Write one file atomically (write beside it, then rename); on failure nothing is left,
+    not even the temporary copy."""
     target = target.resolve()
+    tmp: str | None = None
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
@@ -59,6 +103,8 @@ def write_file(target: Path, content: str) -> None:
             fh.write(content)
         os.replace(tmp, target)
     except OSError as e:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
         raise FeasibilityError(
             f"cannot write ({e.strerror})", where=str(target), fix="check the path and permissions"
         ) from None
