@@ -10,6 +10,7 @@ Policy (with `min_cell` K > 0):
 - a model fitted to counts (the enrollment forecast) is fitted to the published counts, a
   suppressed one taken as K // 2 (`for_models`), since its outputs would give back the exact
   counts it was fitted to.
+- across sites, whose counts add up to ALL's: see `reports/breakdown.py`.
 Because every published non-zero number carries a rounding error of up to ±2, the exact
 value of any difference of two published numbers stays uncertain by several units, so no
 count of 1..K-1 can be recovered by subtracting published numbers. `min_cell` 0 gives exact
@@ -86,7 +87,8 @@ class Protection:
             "shareable": True,
             "policy": (
                 f"{suppressed} counts are rounded to a multiple of {ROUND_TO}; failed counts, "
-                "gains and other differences are computed from the published values"
+                "gains and other differences are computed from the published values; at a site, a 0 "
+                "is suppressed too where the ALL count is"
             ),
         }
 

@@ -93,8 +93,15 @@ def test_no_small_count_is_published(result):
     exact = build_report(result, protect=Protection(0))
     nums = numbers(protected, exact)
     assert len(nums) > 200
+    hidden_zeros = 0
     for path, key, p, e in nums:
         assert p is None or p == 0 or p >= K, (path, p)
+        if e == 0 and p is None:
+            # a site's 0 is suppressed only where its ALL count is (breakdown.py)
+            assert path[1] == "sites" and path[2] > 0, path
+            assert _at(protected["trials"], (*path[:2], 0, *path[3:])) is None, path
+            hidden_zeros += 1
+            continue
         if key in DERIVED:
             # published numbers that cancel must not show a small count as 0
             assert (p == 0) == (e == 0), (path, p, e)
@@ -107,6 +114,13 @@ def test_no_small_count_is_published(result):
             assert p is None, path
         else:
             assert p % 5 == 0 and abs(p - e) <= 4, (path, p, e)
+    assert hidden_zeros > 0  # the fixture has small sites under suppressed totals
+
+
+def _at(block, path):
+    for key in path:
+        block = block[key]
+    return block
 
 
 def test_no_small_count_is_recoverable_by_differencing(result):

@@ -30,6 +30,7 @@ from feasibility.criteria.model import Trial
 from feasibility.evaluate.results import EngineResult
 from feasibility.extract.contract import CONTRACT_VERSION
 from feasibility.protect import Protection
+from feasibility.reports.breakdown import WITHHELD, protect_breakdown
 
 SCHEMA = "feasibility.report/1"
 
@@ -121,6 +122,18 @@ def _site_block(
     }
 
 
+SiteViews = tuple[str, Sequence[Step], Sequence[CriterionView]]
+
+
+def _sites(trial: Trial, everyone: SiteViews, per_site: Sequence[SiteViews], protect: Protection) -> dict:
+    """The `sites` of a trial (ALL, then each site), with `sites_withheld` when the sites'
+    counts would pin a suppressed one (see `breakdown.py`)."""
+    total, *parts = [_site_block(trial, *site, protect) for site in [everyone, *per_site]]
+    if protect_breakdown(total, parts, protect):
+        return {"sites": [total, *parts], "sites_withheld": None}
+    return {"sites": [total], "sites_withheld": WITHHELD}
+
+
 def _impact(value: Fraction, protect: Protection) -> float | None:
     if protect.exact:
         return round(float(value), 3)
@@ -168,7 +181,7 @@ def build_report(
                     "assessable": sum(c.assessable for c in trial.criteria),
                     "not_assessable": sum(not c.assessable for c in trial.criteria),
                 },
-                "sites": [_site_block(trial, *site, protect) for site in [everyone, *per_site]],
+                **_sites(trial, everyone, per_site, protect),
                 "enrollment": (enrollment or {}).get(trial.id),
             }
         )

@@ -17,6 +17,7 @@ from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.model import Duration, Trial
 from feasibility.evaluate.results import FirstEligible
 from feasibility.protect import Protection
+from feasibility.reports.breakdown import WITHHELD, protect_breakdown
 
 
 @dataclass(frozen=True)
@@ -70,10 +71,13 @@ def enrollment_block(
     """The `enrollment` object of one trial in report.json."""
     incidences = trial_incidence(first.months, first.counts.get(trial.id, {}))
     sites = [inc for inc in incidences if inc.site != ALL_SITES]
+    total, *parts = [_incidence_block(inc, protect, index) for inc in incidences]
+    shown = protect_breakdown(total, parts, protect)
     block: dict = {
         "months": first.months,
         "basis": "potentially eligible",
-        "incidence": [_incidence_block(inc, protect, index) for inc in incidences],
+        "incidence": [total, *parts] if shown else [total],
+        "sites_withheld": None if shown else WITHHELD,
         "forecast": None,
     }
     if not sites:

@@ -61,20 +61,31 @@ def _labels(block: dict) -> list[str]:
     return [f"{s['step']}. {s['criterion_id']}" for s in block["waterfall"]]
 
 
-def attrition_chart(trial: dict, block: dict, chart_id: str) -> str:
+def _suppressed_bars(values: list, k: int) -> dict:
+    """Bar lengths with a suppressed count drawn as no bar but labelled `<K`, so it does not
+    read as a true 0."""
+    return {
+        "x": [0 if v is None else v for v in values],
+        "text": [f"<{k}" if v is None else "" for v in values],
+        "textposition": "outside",
+        "cliponaxis": False,
+    }
+
+
+def attrition_chart(trial: dict, block: dict, chart_id: str, k: int) -> str:
     """Confirmed and potentially eligible after each step, as horizontal bars (top to bottom)."""
     labels = _labels(block)
     fig = _figure()
     fig.add_bar(
         y=labels,
-        x=[s["potentially_eligible"] for s in block["waterfall"]],
+        **_suppressed_bars([s["potentially_eligible"] for s in block["waterfall"]], k),
         name="potentially eligible",
         orientation="h",
         marker_color=POTENTIAL,
     )
     fig.add_bar(
         y=labels,
-        x=[s["eligible"] for s in block["waterfall"]],
+        **_suppressed_bars([s["eligible"] for s in block["waterfall"]], k),
         name="confirmed eligible",
         orientation="h",
         marker_color=CONFIRMED,
@@ -88,7 +99,7 @@ def attrition_chart(trial: dict, block: dict, chart_id: str) -> str:
     return _chart(fig, chart_id)
 
 
-def sites_chart(trial: dict, chart_id: str) -> str:
+def sites_chart(trial: dict, chart_id: str, k: int) -> str:
     """Small multiples: each site's attrition on its own panel."""
     sites = [s for s in trial["sites"] if s["site_id"] != "ALL"]
     cols = min(3, len(sites))
@@ -106,7 +117,7 @@ def sites_chart(trial: dict, chart_id: str) -> str:
         labels = [s["criterion_id"] for s in block["waterfall"]]
         fig.add_bar(
             y=labels,
-            x=[s["potentially_eligible"] for s in block["waterfall"]],
+            **_suppressed_bars([s["potentially_eligible"] for s in block["waterfall"]], k),
             orientation="h",
             marker_color=POTENTIAL,
             name="potentially eligible",
@@ -116,7 +127,7 @@ def sites_chart(trial: dict, chart_id: str) -> str:
         )
         fig.add_bar(
             y=labels,
-            x=[s["eligible"] for s in block["waterfall"]],
+            **_suppressed_bars([s["eligible"] for s in block["waterfall"]], k),
             orientation="h",
             marker_color=CONFIRMED,
             name="confirmed eligible",
@@ -133,18 +144,23 @@ def sites_chart(trial: dict, chart_id: str) -> str:
     return _chart(fig, chart_id)
 
 
-def impact_chart(trial: dict, block: dict, chart_id: str) -> str:
-    """Criteria ranked by their share of the ineligible count (confirmed and potential)."""
+def impact_chart(trial: dict, block: dict, chart_id: str, k: int) -> str:
+    """Criteria ranked by their share of the ineligible count (confirmed and potential); a
+    criterion whose impact is suppressed stays on the chart, labelled `<K`."""
     views = sorted(block["criteria"], key=lambda v: -(v["impact"] or 0))
-    views = [v for v in views if (v["impact"] or 0) > 0 or (v["impact_potential"] or 0) > 0]
+    views = [v for v in views if v["impact"] != 0 or v["impact_potential"] != 0]
     fig = _figure()
     ids = [v["criterion_id"] for v in views]
     fig.add_bar(
-        y=ids, x=[v["impact"] for v in views], orientation="h", name="confirmed view", marker_color=CONFIRMED
+        y=ids,
+        **_suppressed_bars([v["impact"] for v in views], k),
+        orientation="h",
+        name="confirmed view",
+        marker_color=CONFIRMED,
     )
     fig.add_bar(
         y=ids,
-        x=[v["impact_potential"] for v in views],
+        **_suppressed_bars([v["impact_potential"] for v in views], k),
         orientation="h",
         name="potentially-eligible view",
         marker_color=FAILED,
@@ -281,6 +297,8 @@ def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
         ids.append(f"{cid}-forecast")
         parts.append(forecast_chart(enrollment, ids[1]))
     parts.append("</div>")
+    if enrollment.get("sites_withheld"):
+        parts.append(f"<p class='note'>Incidence per site: {_esc(enrollment['sites_withheld'])}.</p>")
     if fc and fc["time_to_target"]:
         t = fc["time_to_target"]
         text = (
@@ -332,14 +350,16 @@ def render_html(report: dict) -> str:
             f"<div class='card'>criteria<b>{comp['total']}</b>{comp['assessable']} assessable, "
             f"{comp['not_assessable']} not</div></div>",
             "<div class='grid'>",
-            attrition_chart(trial, block, f"{cid}-attrition"),
-            impact_chart(trial, block, f"{cid}-impact"),
+            attrition_chart(trial, block, f"{cid}-attrition", k),
+            impact_chart(trial, block, f"{cid}-impact", k),
             "</div>",
         ]
         chart_ids += [f"{cid}-attrition", f"{cid}-impact"]
         if len(trial["sites"]) > 2:
-            parts.append(sites_chart(trial, f"{cid}-sites"))
+            parts.append(sites_chart(trial, f"{cid}-sites", k))
             chart_ids.append(f"{cid}-sites")
+        elif trial.get("sites_withheld"):
+            parts.append(f"<p class='note'>Per site: {_esc(trial['sites_withheld'])}.</p>")
         if trial.get("enrollment"):
             section, ids = _enrollment_section(trial["enrollment"], cid)
             parts.append(section)

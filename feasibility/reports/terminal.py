@@ -76,6 +76,8 @@ def _print_enrollment(enrollment: dict, console: Console, k: int) -> None:
                 cells.append("")
         table.add_row(escape(inc["site_id"]), *cells)
     console.print(table)
+    if enrollment.get("sites_withheld"):
+        console.print(_hanging([("  per site —", enrollment["sites_withheld"])]))
     target = fc["time_to_target"] if fc else None
     if target:
         if target["median"] is None:
@@ -138,6 +140,8 @@ def print_report(report: dict, console: Console, *, site: str = "ALL") -> None:
             ]
             labels = ["  per site —"] + [""] * (len(sites) - 1)
             console.print(_hanging(list(zip(labels, sites, strict=True))))
+        elif trial.get("sites_withheld"):
+            console.print(_hanging([("  per site —", trial["sites_withheld"])]))
         if trial.get("enrollment"):
             _print_enrollment(trial["enrollment"], console, k)
         console.print()
