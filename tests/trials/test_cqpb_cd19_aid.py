@@ -64,6 +64,18 @@ CASES = [
     ),
     Case(
         "IN2",
+        True,
+        "dermatomyositis with anti-MDA5 LOINC 107563-9 positive",
+        [DM, lab("107563-9", OLD, text="positive")],
+    ),
+    Case(
+        "IN2",
+        True,
+        "dermatomyositis with anti-PL-7 LOINC 33772-5 positive",
+        [DM, lab("33772-5", OLD, text="positive")],
+    ),
+    Case(
+        "IN2",
         False,
         "dermatomyositis with myositis antibody negative",
         [DM, lab("11565-9", OLD, text="negative")],
