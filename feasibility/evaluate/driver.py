@@ -77,7 +77,8 @@ def evaluate(
     and default index date, the demographics, the code dictionary and code map, the passes
     and patient rows, data quality, and the mask histogram per trial and site."""
     has_index = source.has("index_date")
-    dates = [c.name for c in CONTRACT_COLUMNS.values() if c.type == "DATE"]
+    # only the columns the extract has: an absent one is a NULL per row, which statistics cannot answer
+    dates = [c.name for c in CONTRACT_COLUMNS.values() if c.type == "DATE" and source.has(c.name)]
     (rows, latest_start, *outside), *_ = runner.query(extract_extent(dates), READ)[1]
     for column, bad in zip(dates, outside, strict=True):
         if bad:
