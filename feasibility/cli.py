@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from datetime import date
@@ -74,7 +75,8 @@ def cli() -> None:
     "--order",
     default="protocol",
     show_default=True,
-    help="Waterfall order: protocol, most-restrictive, or criterion ids a,b,c.",
+    help="Waterfall order: protocol, most-restrictive, or criterion ids a,b,c "
+    "(each trial puts the ids it has first).",
 )
 @click.option(
     "--patient-list",
@@ -178,6 +180,7 @@ def run(
         conversion_by_site=load_conversion(conversion_file) if conversion_file else {},
         conversion_source=str(conversion_file) if conversion_file else "--conversion-file",
         target=target,
+        conversion_file=conversion_file,
     )
 
     if patient_list is not None and _inside(patient_list, out):
@@ -350,10 +353,11 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
     """Generate a deterministic synthetic extract (DuckDB-side, fast at millions of patients)."""
     from feasibility.synth.generate import generate
 
-    if not out.strip():  # Path("") would be the current folder
+    # Path("") would be the current folder, and Path("new/") drops the slash that says folder
+    if not out.strip() or out.endswith(("/", os.sep)):
         raise FeasibilityError(
-            "no file name given",
-            where="--out",
+            "no file name given" if not out.strip() else "names a folder, not a file",
+            where=f"--out {out}".rstrip(),
             fix="name the parquet file to write, e.g. --out extract.parquet",
         )
     started = time.perf_counter()
@@ -420,6 +424,21 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print("interrupted")
         sys.exit(130)
+    except Exception as e:
+        if not _interrupted(e):
+            raise
+        err.print("interrupted")
+        sys.exit(130)
+
+
+def _interrupted(error: Exception) -> bool:
+    """Ctrl-C during a DuckDB query surfaces as DuckDB's interrupt error, or as a
+    RuntimeError from its result fetch, not as KeyboardInterrupt."""
+    import duckdb
+
+    return isinstance(error, duckdb.InterruptException) or (
+        isinstance(error, RuntimeError) and "interrupted" in str(error).lower()
+    )
 
 
 from feasibility.importers.cli import import_group  # noqa: E402

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import glob
 import io
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -11,17 +10,25 @@ from pathlib import Path
 
 import duckdb
 
+from feasibility.analytics.conversion import site_conversions
+from feasibility.analytics.waterfall import ALL_SITES, check_order
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN, with_in_care_step
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import Duration
 from feasibility.errors import FeasibilityError
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
+from feasibility.extract.source import resolve_files
 from feasibility.protect import Protection
 from feasibility.reports.build import build_report
 from feasibility.reports.enrollment import ForecastSettings, enrollment_block
 from feasibility.reports.html import render_html
-from feasibility.reports.output import check_file_target, check_folder_target, write_directory, write_file
+from feasibility.reports.output import (
+    check_file_target,
+    check_folder_target,
+    write_directory,
+    write_with_file,
+)
 from feasibility.reports.tables import criteria_csv, report_json, waterfall_csv
 
 REPORT_FILES = ("report.json", "waterfall.csv", "criteria.csv", "report.html")
@@ -59,13 +66,21 @@ def run_feasibility(
                 raise FeasibilityError(
                     f"{flag} runs on the DuckDB engine only", where="--engine spark", fix=f"drop {flag}"
                 )
+    if site.strip() in ("", ALL_SITES):
+        raise FeasibilityError(
+            f"`{site}` cannot name a site (`{ALL_SITES}` names every site together)",
+            where="--site",
+            fix="give the site's own name",
+        )
     trials, library = load_trials(list(trial_paths) or None)
     # the outputs are checked before the run: a refusal after an hour's run helps nobody
     check_folder_target(out, REPORT_FILES)
     if patient_list is not None:
-        inputs = [*_extract_files(extract), *(Path(t.path) for t in trials), *library.files]
+        conversion = [forecast.conversion_file] if forecast and forecast.conversion_file else []
+        inputs = [*resolve_files(extract), *(Path(t.path) for t in trials), *library.files, *conversion]
         check_file_target(patient_list, inputs, "--patient-list")
     trials = [with_in_care_step(t, active_within) for t in trials]
+    check_order(order, [t.criteria for t in trials])
     options = RunOptions(
         as_of=as_of,
         site=site,
@@ -90,6 +105,13 @@ def run_feasibility(
         enrollment = None
         if monthly and engine is not None:
             _check_months_reachable(monthly, result.index_default)
+            # a misspelt site in the conversion file, found before the month ends are evaluated
+            site_conversions(
+                sorted({s for sites in result.histograms.values() for s in sites}),
+                settings.conversion,
+                settings.conversion_by_site,
+                source=settings.conversion_source,
+            )
             first = engine.monthly(result, monthly, progress=step)
             uniform_index = None if result.index_from_column else result.index_default
             step("fitting the enrollment forecast")
@@ -125,10 +147,10 @@ def run_feasibility(
             "report.html": render_html(report),
         }
         assert set(files) == set(REPORT_FILES)
-        patients = _patient_list(engine, trials) if patient_list is not None and engine else None
-        write_directory(out, files)
-        if patient_list is not None and patients is not None:
-            write_file(patient_list, patients)
+        if patient_list is not None and engine is not None:
+            write_with_file(out, files, patient_list, _patient_list(engine, trials))
+        else:
+            write_directory(out, files)
         return report
     finally:
         if con is not None:
@@ -145,14 +167,6 @@ def _check_months_reachable(months: int, index: date) -> None:
             where="--monthly",
             fix="use fewer months or a later --as-of",
         ) from None
-
-
-def _extract_files(extract: str) -> list[Path]:
-    """The files an extract argument names: the file, a folder's files, or a glob's."""
-    path = Path(extract)
-    if path.is_dir():
-        return [f for f in path.rglob("*") if f.is_file()]
-    return [Path(f) for f in glob.glob(extract)] or [path]
 
 
 def _patient_list(engine: Engine, trials) -> str:

@@ -406,6 +406,7 @@ def test_threads_have_an_upper_bound(tmp_path):
     [
         (["--out", "folder"], ["folder: this is a folder", "--out folder/extract.parquet"]),
         (["--out", ""], ["--out: no file name given"]),
+        (["--out", "new/"], ["--out new/: names a folder, not a file"]),
         (["--out", "/proc/s.parquet"], ["/proc/s.parquet: cannot write the extract here"]),
         (["--seed", "99999999999999999999999"], ["--seed: the seed is out of range"]),
         (["--as-of", "0001-01-01"], ["--as-of: 0001-01-01 is too early", "--as-of 0086-01-01 or later"]),

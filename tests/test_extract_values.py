@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import random
+import shutil
 
 import duckdb
 import pytest
@@ -77,4 +78,23 @@ def test_month_ends_before_year_1_are_refused(tmp_path):
         "run", str(SAMPLE), "--as-of", "0001-01-01", "--monthly", "3", "--out", "out", "-q", cwd=tmp_path
     )
     assert_one_line_error(proc, "--monthly", "before year 1")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(("site", "says"), [("ALL", "every site together"), ("", "empty")])
+def test_a_site_named_like_the_total_or_empty_is_refused(tmp_path, site, says):
+    bad = _copy_with(
+        tmp_path, "sites", f"CASE WHEN site_id = 'SITE-B' THEN '{site}' ELSE site_id END AS site_id"
+    )
+    proc = feasibility("run", str(bad), "--out", "out", "-q", cwd=tmp_path)
+    assert_one_line_error(proc, bad.name, "site_id", says)
+    proc = feasibility("run", str(SAMPLE), "--site", site, "--out", "out", "-q", cwd=tmp_path)
+    assert_one_line_error(proc, "--site")
+    assert not (tmp_path / "out").exists()
+
+
+def test_an_empty_extract_path_is_refused(tmp_path):
+    # an unset shell variable: Path("") would be the current folder
+    shutil.copy(SAMPLE, tmp_path / "x.parquet")
+    assert_one_line_error(feasibility("run", "", "--out", "out", "-q", cwd=tmp_path), "no extract given")
     assert not (tmp_path / "out").exists()

@@ -4,10 +4,16 @@ refused output leaves nothing behind."""
 
 from __future__ import annotations
 
+import errno
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
+from feasibility.errors import FeasibilityError
+from feasibility.reports import output
+from feasibility.reports.output import write_directory, write_with_file
 from tests.support import REPO
 from tests.test_errors import assert_one_line_error, feasibility
 
@@ -25,9 +31,18 @@ def _files(folder):
     return sorted(p.name for p in folder.iterdir())
 
 
-@pytest.mark.parametrize("out", [".", ""])
-def test_a_folder_holding_other_files_is_not_replaced(workdir, out):
+@pytest.mark.parametrize("out", [".", "", ".."])
+def test_the_current_folder_is_never_replaced(workdir, out):
     proc = feasibility("run", "extract.parquet", "--out", out, "-q", cwd=workdir)
+    assert_one_line_error(proc, "current folder")
+    assert _files(workdir) == ["extract.parquet", "notes.txt"]
+
+
+def test_a_folder_holding_other_files_is_not_replaced(workdir):
+    # run from above: --out names the extract's folder, which is not the current one
+    proc = feasibility(
+        "run", f"{workdir.name}/extract.parquet", "--out", workdir.name, "-q", cwd=workdir.parent
+    )
     assert_one_line_error(proc, "files other than a report's", "extract.parquet", "notes.txt")
     assert _files(workdir) == ["extract.parquet", "notes.txt"]
 
@@ -65,3 +80,72 @@ def test_an_unwritable_patient_list_is_refused_before_anything_is_written(workdi
     # no report folder, and no temporary copy of the patient list anywhere
     assert _files(workdir) == ["d", "extract.parquet", "notes.txt"]
     assert list((workdir / "d").iterdir()) == []
+
+
+def test_inputs_named_by_a_recursive_glob_or_the_conversion_file_are_never_overwritten(workdir):
+    (workdir / "g" / "sub").mkdir(parents=True)
+    shutil.copy(SAMPLE, workdir / "g" / "sub" / "a.parquet")
+    before = (workdir / "g" / "sub" / "a.parquet").read_bytes()
+    proc = feasibility(
+        "run", "g/**/*.parquet", "--out", "out", "--patient-list", "g/sub/a.parquet", "-q", cwd=workdir
+    )
+    assert_one_line_error(proc, "input files")
+    assert (workdir / "g" / "sub" / "a.parquet").read_bytes() == before
+    (workdir / "conv.csv").write_text("site_id,conversion\nSITE-A,0.2\n")
+    proc = feasibility(
+        "run",
+        "extract.parquet",
+        "--monthly",
+        "3",
+        "--conversion-file",
+        "conv.csv",
+        "--patient-list",
+        "conv.csv",
+        "--out",
+        "out",
+        "-q",
+        cwd=workdir,
+    )
+    assert_one_line_error(proc, "input files")
+    assert (workdir / "conv.csv").read_text().startswith("site_id")
+
+
+def test_a_folder_that_cannot_be_renamed_takes_the_new_files_one_by_one(tmp_path, monkeypatch):
+    # a mount point (docker -v host:/out) cannot be renamed: EBUSY
+    out = tmp_path / "out"
+    write_directory(out, {"report.json": "old", "report.html": "old"})
+    real_replace = os.replace
+
+    def busy(src, dst):
+        if Path(src) == out:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", busy)
+    write_directory(out, {"report.json": "new", "report.html": "new"})
+    assert {p.name: p.read_text() for p in out.iterdir()} == {"report.json": "new", "report.html": "new"}
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging or .old folder left
+
+
+def test_a_full_disk_is_one_line_and_keeps_the_earlier_report(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    write_directory(out, {"report.json": "old"})
+
+    def full(self, *args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", full)
+    with pytest.raises(FeasibilityError, match="No space left on device"):
+        write_directory(out, {"report.json": "new"})
+    assert (out / "report.json").read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_a_failed_patient_list_leaves_no_report_behind(tmp_path, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(output.tempfile, "mkstemp", broken)
+    with pytest.raises(FeasibilityError, match="No space left"):
+        write_with_file(tmp_path / "out", {"report.json": "x"}, tmp_path / "patients.csv", "p")
+    assert list(tmp_path.iterdir()) == []

@@ -10,6 +10,7 @@ import pytest
 from feasibility.analytics.histogram import CriteriaMatrix, MaskHistogram
 from feasibility.analytics.waterfall import (
     all_sites,
+    check_order,
     criterion_views,
     most_restrictive_order,
     resolve_order,
@@ -60,8 +61,12 @@ def test_most_restrictive_order_is_greedy():
 def test_order_by_ids():
     assert resolve_order("c2", CRITERIA, [M]) == [2, 0, 1]
     assert resolve_order(None, CRITERIA, [M]) == [0, 1, 2]
-    with pytest.raises(FeasibilityError, match="unknown criterion id `c9`"):
-        resolve_order("c9,c1", CRITERIA, [M])
+    # ids apply per trial: another trial's id leaves this trial's order alone
+    assert resolve_order("c9,c1", CRITERIA, [M]) == [1, 0, 2]
+    other = [Criterion("c9", "inclusion", "other trial")]
+    check_order("c9,c1", [CRITERIA, other])
+    with pytest.raises(FeasibilityError, match="unknown criterion id `c8` in the order"):
+        check_order("c8,c1", [CRITERIA, other])
 
 
 def test_alone_leave_one_out_and_impact():

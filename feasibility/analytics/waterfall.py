@@ -96,28 +96,44 @@ def all_sites(per_site: Sequence[Sequence[V]], none: Sequence[V]) -> list[V]:
     ]
 
 
+ORDERS = ("protocol", "most-restrictive")
+
+
+def _order_ids(spec: str | None) -> list[str]:
+    if spec in (None, "", *ORDERS):
+        return []
+    assert spec is not None
+    return [s.strip() for s in spec.split(",") if s.strip()]
+
+
+def check_order(spec: str | None, trials: Sequence[Sequence[Criterion]]) -> None:
+    """Before the run: every id of an `--order` list names a criterion of some trial. Ids
+    apply per trial (each trial puts the ones it has first), so the default four trials can
+    be ordered by ids of one of them."""
+    known = {c.id for criteria in trials for c in criteria}
+    unknown = [w for w in _order_ids(spec) if w not in known]
+    if unknown:
+        from feasibility.errors import FeasibilityError
+
+        examples = [c.id for c in trials[0]][:3] if trials else []
+        raise FeasibilityError(
+            f"unknown criterion id `{unknown[0]}` in the order (no trial has it)",
+            where="--order",
+            fix=f"use {' or '.join(ORDERS)}, or ids such as " + ",".join(examples),
+        )
+
+
 def resolve_order(
     spec: str | None, criteria: Sequence[Criterion], sites: Sequence[CriteriaMatrix]
 ) -> list[int]:
     """`protocol` (default), `most-restrictive` (over all `sites` together), or comma-separated
-    criterion ids (listed ones first, the rest after them in protocol order)."""
+    criterion ids: those this trial has first, the rest after them in protocol order (see
+    `check_order` for ids no trial has)."""
     n = len(criteria)
-    if spec in (None, "", "protocol"):
-        return list(range(n))
     if spec == "most-restrictive":
         return most_restrictive_order(sites, n)
     ids = [c.id for c in criteria]
-    wanted = [s.strip() for s in spec.split(",") if s.strip()]
-    unknown = [w for w in wanted if w not in ids]
-    if unknown:
-        from feasibility.errors import FeasibilityError
-
-        raise FeasibilityError(
-            f"unknown criterion id `{unknown[0]}` in the order",
-            where="--order",
-            fix="use protocol, most-restrictive, or ids such as " + ",".join(ids[:3]),
-        )
-    first = [ids.index(w) for w in dict.fromkeys(wanted)]
+    first = [ids.index(w) for w in dict.fromkeys(_order_ids(spec)) if w in ids]
     return first + [k for k in range(n) if k not in first]
 
 

@@ -14,6 +14,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
+from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.compile.aggregate import (
     Codes,
     coverage_query,
@@ -98,6 +99,18 @@ def demographics(default_index: date | exp.Expr, has_index_column: bool) -> Stat
         RUN.demographics,
         demographics_query(default_index, has_index_column),
         "every row once per patient: rows, site, sex, birth, index date, dates seen",
+    )
+
+
+def reserved_sites() -> exp.Select:
+    """Site ids a report cannot use: its every-site name, or an empty one."""
+    return (
+        exp.select(col("site_id"))
+        .from_(RUN.sites, copy=False)
+        .where(
+            exp.In(this=func("trim", col("site_id")), expressions=[lit(ALL_SITES), lit("")]),
+            copy=False,
+        )
     )
 
 

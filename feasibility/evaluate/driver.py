@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 from sqlglot import exp
 
 from feasibility.analytics.histogram import MaskHistogram
+from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.compile.histogram import words_needed
 from feasibility.compile.pipeline import (
     code_dictionary,
@@ -24,6 +25,7 @@ from feasibility.compile.pipeline import (
     duplicate_rows_query,
     extract_extent,
     null_patient_rows,
+    reserved_sites,
     sites,
     statements,
 )
@@ -94,6 +96,7 @@ def evaluate(
         assert first.creates is not None
         runner.create(first.creates, first.expression, READ)
     check_patient_ids(runner.query(null_patient_rows(), READ)[1][0][0], extract)
+    check_site_ids([site for (site,) in runner.query(reserved_sites(), READ)[1]], extract)
     summary = summarise_dictionary(plan, runner.query(code_dictionary(), READ)[1], index_default)
     runner.register_code_map(code_map_table(summary.code_map))
     *tables, histogram = statements(
@@ -152,6 +155,20 @@ class DictionarySummary:
         for row in self.code_map:
             out.setdefault(row.concept_id, set()).add(row.code)
         return {cid: sorted(codes) for cid, codes in sorted(out.items())}
+
+
+def check_site_ids(reserved: Sequence[str], extract: str) -> None:
+    """No site may be named like the report's every-site total, or be empty: its rows would
+    be read as ALL's, or under a name no one can tell apart."""
+    if reserved:
+        problem = (
+            "a site_id is empty (a site needs a name)"
+            if "" in [s.strip() for s in reserved]
+            else f"a site_id is `{ALL_SITES}`, the report's name for every site together"
+        )
+        raise ExtractError(
+            problem, where=extract, fix="rename that site, or leave site_id NULL so its rows take --site"
+        )
 
 
 def check_patient_ids(null_patients: int, extract: str) -> None:

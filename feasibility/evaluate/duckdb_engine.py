@@ -156,6 +156,8 @@ class Engine:
         (`what` is READ), any DuckDB error become one-line user errors."""
         try:
             yield
+        except duckdb.InterruptException:
+            raise KeyboardInterrupt from None  # Ctrl-C, not a problem with the extract
         except duckdb.OutOfMemoryException:
             limit = f" within --memory-limit {self.options.memory_limit}" if self.options.memory_limit else ""
             raise FeasibilityError(

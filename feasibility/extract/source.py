@@ -81,6 +81,11 @@ def _file_sha256(path: Path) -> str:
 
 def resolve_files(spec: str) -> tuple[Path, ...]:
     """A parquet file, a folder of them, or a glob."""
+    if not spec.strip():
+        # Path("") is the current folder: an unset shell variable would read every parquet below it
+        raise ExtractError(
+            "no extract given (an empty path)", where="EXTRACT", fix="name the extract file or folder"
+        )
     p = Path(spec)
     if p.is_dir():
         files = sorted(p.rglob("*.parquet"))
@@ -136,6 +141,12 @@ def _describe(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: st
 def _describe_file(con: duckdb.DuckDBPyConnection, file: Path, label: str) -> dict[str, str]:
     try:
         rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(file)]).fetchall()
+    except duckdb.OutOfMemoryException:
+        raise ExtractError(
+            "DuckDB ran out of memory reading the file's footer",
+            where=label,
+            fix="raise --memory-limit",
+        ) from None
     except duckdb.Error as e:
         raise ExtractError(
             f"cannot read as parquet ({short_message(e)})",

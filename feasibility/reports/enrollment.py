@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 from feasibility.analytics.conversion import site_conversions
 from feasibility.analytics.forecast import forecast
@@ -28,6 +29,7 @@ class ForecastSettings:
     conversion_by_site: dict[str, float] = field(default_factory=dict)
     conversion_source: str = "--conversion-file"
     target: int | None = None
+    conversion_file: Path | None = None  # an input of the run, which no output may overwrite
 
 
 def _incidence_block(inc: SiteIncidence, protect: Protection, index: date | None) -> dict:

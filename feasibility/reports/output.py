@@ -38,24 +38,62 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
             else:
                 path.write_text(content, encoding="utf-8")
         if target.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=parent))
-            os.replace(target, old / "report")
-            os.replace(staging, target)
-            shutil.rmtree(old, ignore_errors=True)
+            _swap(staging, target, list(files))
         else:
             os.replace(staging, target)
+    except OSError as e:
+        raise FeasibilityError(
+            f"cannot write the output ({e.strerror})",
+            where=str(target),
+            fix="free some space or choose another --out",
+        ) from None
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def _swap(staging: Path, target: Path, names: list[str]) -> None:
+    """Put the staged folder in place of an earlier one. A folder that cannot be renamed (a
+    mount point, as `docker -v host:/out` makes) takes the new files one by one instead:
+    each file is still whole, though the set is no longer swapped at once."""
+    old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+    try:
+        os.replace(target, old / "report")
+    except OSError:
+        for name in names:
+            os.replace(staging / name, target / name)
+        return
+    finally:
+        if not (old / "report").exists():
+            old.rmdir()
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def check_folder_target(target: Path, names: Iterable[str]) -> None:
     """Before any work: `target` is new, or a folder `write_directory` may replace (one that
-    holds only files named `names`)."""
-    _check_replaceable(target.resolve(), set(names))
+    holds only files named `names`), and the folder it is written from can be written."""
+    target = target.resolve()
+    _check_replaceable(target, set(names))
+    # the report is staged beside the target: the nearest existing folder above it must be
+    # writable (a permission check, not a promise: the disk may still fill)
+    existing = next(p for p in target.parents if p.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise FeasibilityError(
+            "cannot write here (permission denied)", where=str(existing), fix="choose another --out folder"
+        )
 
 
 def _check_replaceable(target: Path, names: set[str]) -> None:
+    cwd = Path.cwd().resolve()
+    if target == cwd or target in cwd.parents:
+        # `--out .` or `--out ""` (an unset variable): replacing the folder one works in
+        # leaves the shell in a deleted directory
+        raise FeasibilityError(
+            "is the current folder or one above it",
+            where=str(target),
+            fix="name a new folder, e.g. --out report",
+        )
     if not target.exists():
         return
     if not target.is_dir():
@@ -91,20 +129,27 @@ def check_file_target(target: Path, inputs: Iterable[Path], flag: str) -> None:
         ) from None
 
 
-def write_file(target: Path, content: str) -> None:
-    """Write one file atomically (write beside it, then rename); on failure nothing is left,
-    not even the temporary copy."""
+def write_with_file(folder: Path, files: dict[str, str | bytes], target: Path, content: str) -> None:
+    """`write_directory(folder, files)` and one more file written atomically at `target`
+    (the patient list), all or nothing: the file is written to a temporary copy first and
+    renamed only once the folder is in place, and a failure leaves neither behind."""
     target = target.resolve()
     tmp: str | None = None
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(content)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(content)
+        except OSError as e:
+            raise FeasibilityError(
+                f"cannot write ({e.strerror})",
+                where=str(target),
+                fix="check the path, the space and permissions",
+            ) from None
+        write_directory(folder, files)
         os.replace(tmp, target)
-    except OSError as e:
+        tmp = None
+    finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
-        raise FeasibilityError(
-            f"cannot write ({e.strerror})", where=str(target), fix="check the path and permissions"
-        ) from None
