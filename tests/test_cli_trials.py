@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from feasibility.criteria.load import load_trials
-from tests.support import REPO
-from tests.test_errors import assert_one_line_error, feasibility
+from tests.support import REPO, write_extract
+from tests.test_errors import assert_one_line_error, feasibility, good_rows
 
 
 def test_check_counts_each_seed_trial():
@@ -89,3 +89,85 @@ def test_check_names_the_line_of_a_concept_of_the_wrong_shape(tmp_path):
     (tmp_path / "trial.yaml").write_text(ONE % ("a", "{sex: F}"))
     proc = feasibility("check", "trial.yaml", cwd=tmp_path)
     assert_one_line_error(proc, "x.yaml:6: `units` of concept `creatinine` must be a mapping", "fix: ")
+
+
+def test_show_missing_file_does_not_blame_trials_option(tmp_path):
+    # the path was show's TRIAL argument: no --trials was given
+    proc = feasibility("show", "nope.yaml", cwd=tmp_path)
+    line = assert_one_line_error(proc, "nope.yaml: trial path not found", "fix: check the path")
+    assert "--trials" not in line
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        ["trials/MC-1-50-SLE.yaml", "trials/MC-1-50-SLE.yaml"],
+        ["trials", "trials/MC-1-50-SLE.yaml"],
+        ["trials/MC-1-50-SLE.yaml", "trials/../trials/MC-1-50-SLE.yaml"],
+    ],
+)
+def test_a_file_named_twice_is_read_once(paths):
+    proc = feasibility("check", *paths, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    ids = [line.split(":")[0] for line in proc.stdout.splitlines()[:-1]]
+    assert ids.count("MC-1-50-SLE") == 1
+    assert len(ids) == (4 if "trials" in paths else 1)
+
+
+def test_sql_reads_a_trial_named_twice_once(tmp_path):
+    proc = feasibility("sql", "--trials", "trials", "--trials", "trials/MC-1-50-SLE.yaml", cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_trials_whose_folders_define_a_concept_differently_are_refused(tmp_path):
+    for folder, codes in (("ta", "M32*"), ("tb", "E11*")):
+        (tmp_path / folder / "concepts").mkdir(parents=True)
+        (tmp_path / folder / "concepts" / "c.yml").write_text(
+            f"concepts:\n  myc: {{kind: condition, codes: {{ICD10CM: [{codes}]}}}}\n"
+        )
+        (tmp_path / folder / "T.yaml").write_text(
+            ONE.replace("id: T", f"id: {folder}") % ("a", "{diagnosis: myc}")
+        )
+    alone = feasibility("check", "ta/T.yaml", cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
+    proc = feasibility("check", "ta/T.yaml", "tb/T.yaml", cwd=tmp_path)
+    assert_one_line_error(
+        proc,
+        "concept `myc` is defined differently",
+        "ta/concepts/c.yml:2",
+        "tb/concepts/c.yml:2",
+        "fix: rename one of the two",
+    )
+
+
+def _deep(kind: str, depth: int) -> str:
+    rule = "{age: {min: 18}}"
+    for _ in range(depth):
+        rule = ("{not: %s}" if kind == "not" else "{any: [%s, {sex: F}]}") % rule
+    return ONE % ("a", rule)
+
+
+@pytest.mark.parametrize(
+    ("kind", "depth", "message"),
+    [
+        (
+            "not",
+            21,
+            "trial.yaml:3: the rule nests `all`, `any`, `not` and `at_least` more than 20 levels deep",
+        ),
+        ("not", 500, "trial.yaml:3: mappings and lists nest more than 70 levels deep"),
+        ("any", 450, "trial.yaml:3: mappings and lists nest more than 70 levels deep"),
+    ],
+)
+@pytest.mark.parametrize("command", ["check", "show", "sql", "run"])
+def test_a_rule_nested_too_deep_is_a_one_line_error(tmp_path, kind, depth, message, command):
+    (tmp_path / "trial.yaml").write_text(_deep(kind, depth))
+    args = {
+        "check": ["check", "trial.yaml"],
+        "show": ["show", "trial.yaml"],
+        "sql": ["sql", "--trials", "trial.yaml"],
+        "run": ["run", "extract.parquet", "--trials", "trial.yaml", "--out", "report"],
+    }[command]
+    write_extract(good_rows(), tmp_path / "extract.parquet")
+    proc = feasibility(*args, cwd=tmp_path)
+    assert_one_line_error(proc, message, "fix: flatten")

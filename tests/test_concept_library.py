@@ -89,7 +89,11 @@ def _load(tmp_path, text: str):
         ("concepts:\n  creatinine:\n", ["x.yaml:2: concept `creatinine` must be a mapping, not a null"]),
         ("concepts:\n  creatinine: 5\n", ["x.yaml:2:", "not a number", "fix: give it `kind:`"]),
         ("concepts:\n  creatinine: [a]\n", ["x.yaml:2:", "not a list"]),
-        ("concepts: [creatinine]\n", ["x.yaml:1: `concepts:` must be a mapping of names"]),
+        ("concepts: [creatinine]\n", ["x.yaml:1: `concepts:` must be a mapping of names, not a list"]),
+        # left empty it is empty, not "a mapping of names, not a mapping"
+        ("concepts:\n", ["x.yaml:1: `concepts:` is empty"]),
+        ("concepts: []\n", ["x.yaml:1: `concepts:` is empty"]),
+        ("concepts: {}\n", ["x.yaml:1: `concepts:` is empty"]),
         (
             "concepts:\n  x:\n    kind: condition\n    codes: {ICD10CM: [{M32: 1}]}\n",
             ["x.yaml:4:", "is a mapping"],
@@ -108,3 +112,95 @@ def test_codes_written_as_numbers_keep_their_digits(tmp_path):
     # unquoted, YAML reads 250.10 as the float 250.1 and 042 as the octal 34
     library = _load(tmp_path, "concepts:\n  dm:\n    kind: condition\n    codes: {ICD9CM: [250.10, 042]}\n")
     assert [p.code for p in library["dm"].codes] == ["25010", "042"]
+
+
+@pytest.mark.parametrize("name", ["x.yml", "x.YAML"])
+def test_a_concept_file_may_be_named_like_a_trial_file(tmp_path, name):
+    folder = tmp_path / "concepts"
+    folder.mkdir()
+    (folder / name).write_text(STEROIDS)
+    assert "glucocorticoids" in load_library([folder])
+
+
+# -- a trial reads the shipped concepts and the `concepts/` beside its own file, never another
+# trial's: what it counts does not depend on which trials run with it
+
+MYC = "concepts:\n  myc:\n    label: %s\n    kind: condition\n    codes: {ICD10CM: [%s]}\n"
+USES = "id: %s\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: %s}\n"
+
+
+def _trial(folder, trial_id: str, rule: str = "{diagnosis: myc}", concepts: str | None = None):
+    """`folder/<trial_id>.yaml` using `rule`, with `concepts` as `folder/concepts/c.yaml`."""
+    folder.mkdir(exist_ok=True)
+    if concepts is not None:
+        (folder / "concepts").mkdir()
+        (folder / "concepts" / "c.yaml").write_text(concepts)
+    path = folder / f"{trial_id}.yaml"
+    path.write_text(USES % (trial_id, rule))
+    return path
+
+
+def test_two_folders_defining_a_concept_differently_are_refused(tmp_path):
+    ta = _trial(tmp_path / "ta", "Ta", concepts=MYC % ("one", "M32*"))
+    tb = _trial(tmp_path / "tb", "Tb", concepts=MYC % ("one", "E11*"))
+    assert [p.code for p in load_trials([ta])[1]["myc"].codes] == ["M32"]
+    # together, Ta used to be counted with tb's E11 silently
+    for order in ([ta, tb], [tb, ta]):
+        with pytest.raises(TrialError) as raised:
+            load_trials(order)
+        message = str(raised.value)
+        assert "concept `myc` is defined differently" in message
+        assert all(f"{folder}/concepts/c.yaml:2" in message for folder in ("ta", "tb"))
+        assert "fix: rename one of the two" in message
+
+
+def test_the_same_definition_in_two_folders_is_one_concept(tmp_path):
+    ta = _trial(tmp_path / "ta", "Ta", concepts=MYC % ("one", "M32*"))
+    tb = _trial(tmp_path / "tb", "Tb", concepts=MYC % ("another label", "m32*"))
+    trials, library = load_trials([ta, tb])
+    assert [t.id for t in trials] == ["Ta", "Tb"]
+    assert library["myc"].label == "one"  # the first folder's
+    assert library.sha256 == load_trials([ta])[1].sha256 == load_trials([tb])[1].sha256
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        "{diagnosis: sle}",
+        # a derived measure reads creatinine without naming it
+        "{derived: {measure: egfr_ckd_epi_2021, min: 30}}",
+    ],
+)
+def test_redefining_a_shipped_concept_another_trial_of_the_run_uses_is_refused(tmp_path, rule):
+    concept = "sle" if "sle" in rule else "creatinine"
+    redefined = {
+        "sle": "concepts:\n  sle:\n    kind: condition\n    codes: {ICD10CM: [M32.1*]}\n",
+        "creatinine": "concepts:\n  creatinine:\n    kind: measurement\n    codes: {LOINC: [2160-0]}\n"
+        "    unit: mg/dL\n",  # no umol/L factor: creatinine in umol/L would read as unknown
+    }[concept]
+    site = _trial(tmp_path / "site", "SITE", rule, concepts=redefined)
+    other = _trial(tmp_path / "other", "OTHER", rule)
+    load_trials([site])  # alone, the site's trial is counted with its own definition
+    with pytest.raises(TrialError) as raised:
+        load_trials([site, other])
+    message = str(raised.value)
+    assert message.startswith(f"{tmp_path}/site/concepts/c.yaml:2: concept `{concept}` is redefined here")
+    assert "trial `OTHER`" in message and "trials/concepts/" in message
+    assert "fix: give the redefinition its own name" in message
+
+
+def test_a_redefinition_no_other_trial_uses_is_accepted(tmp_path):
+    site = _trial(
+        tmp_path / "site", "SITE", "{diagnosis: sle}", concepts=MYC.replace("myc", "sle") % ("x", "M32.1*")
+    )
+    other = _trial(tmp_path / "other", "OTHER", "{sex: F}")
+    trials, library = load_trials([other, site])
+    assert [t.id for t in trials] == ["OTHER", "SITE"]
+    assert [p.code for p in library["sle"].codes] == ["M321"]
+
+
+def test_a_concept_beside_another_trial_is_unknown(tmp_path):
+    ta = _trial(tmp_path / "ta", "Ta", concepts=MYC % ("one", "M32*"))
+    elsewhere = _trial(tmp_path / "elsewhere", "E")
+    with pytest.raises(TrialError, match=r"E\.yaml:3: unknown concept `myc`.*beside the trial file"):
+        load_trials([ta, elsewhere])

@@ -1,4 +1,4 @@
-"""The concept library: named code lists with units, read from `concepts/*.yaml`."""
+"""The concept library: named code lists with units, read from `concepts/*.yaml` (or `.yml`)."""
 
 from __future__ import annotations
 
@@ -185,6 +185,7 @@ def parse_concept(name: str, node: Located, where: str = "") -> Concept:
     checked = optional_text(node, "checked", f"concept `{name}`")
     for key in ("note", "description"):
         optional_text(node, key, f"concept `{name}`")
+    name_line = where.rpartition(":")[2]  # the line of the name, above its body
     return Concept(
         name=name,
         plausible=_plausible(node, name, kind),
@@ -198,6 +199,7 @@ def parse_concept(name: str, node: Located, where: str = "") -> Concept:
         dose_factors=tuple(dose_factors),
         checked=checked or "",
         source=node.file,
+        line=int(name_line) if name_line.isdigit() else node.line,
     )
 
 
@@ -220,31 +222,42 @@ class ConceptLibrary:
         exclusions, units, default ULN, plausible range, dose factors), not of their labels
         and notes: two reports with the same one counted with the same code lists, from
         whichever folders they were read."""
-        canonical = [
-            [
-                c.name,
-                c.kind,
-                [astuple(p) for p in c.codes],
-                [astuple(p) for p in c.exclude],
-                c.unit,
-                c.units,
-                c.default_uln,
-                c.plausible,
-                c.dose_factors,
-            ]
-            for c in sorted(self.concepts.values(), key=lambda c: c.name)
-        ]
+        canonical = [[c.name, *definition(c)] for c in sorted(self.concepts.values(), key=lambda c: c.name)]
         return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
 
 
+def definition(concept: Concept) -> list:
+    """What a concept matches and how its values are read, as plain JSON-able data: two
+    concepts with the same definition count the same patients, whatever their labels."""
+    c = concept
+    return [
+        c.kind,
+        [list(astuple(p)) for p in c.codes],
+        [list(astuple(p)) for p in c.exclude],
+        c.unit,
+        [list(u) for u in c.units],
+        c.default_uln,
+        None if c.plausible is None else list(c.plausible),
+        [list(d) for d in c.dose_factors],
+    ]
+
+
+def yaml_files(folder: Path) -> list[Path]:
+    """The `*.yaml` and `*.yml` files of a folder (either case), by name."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
+
+
 def load_library(dirs: Iterable[Path]) -> ConceptLibrary:
-    """Read every `*.yaml` of the given concept folders. Later folders override earlier ones;
-    a name defined twice within one folder is an error."""
+    """Read every `*.yaml` (or `*.yml`) of the given concept folders. Later folders override
+    earlier ones (the concepts one trial sees: the shipped library, then the folder beside
+    it); a name defined twice within one folder is an error."""
     concepts: dict[str, Concept] = {}
     files: list[Path] = []
     for folder in dirs:
         seen_here: dict[str, str] = {}
-        for path in sorted(folder.glob("*.yaml")):
+        for path in yaml_files(folder):
             files.append(path)
             data = load_yaml(path)
             if data is None:
@@ -256,7 +269,14 @@ def load_library(dirs: Iterable[Path]) -> ConceptLibrary:
                     fix="start the file with `concepts:`",
                 )
             check_keys(data, {"concepts", "description"}, "a concept file")
-            body = data["concepts"] or {}
+            body = data["concepts"]
+            if body is None or body == "" or (isinstance(body, dict | list) and not body):
+                raise TrialError(
+                    "`concepts:` is empty",
+                    where=data.where("concepts"),
+                    fix="write each concept as `name:` on an indented line below `concepts:`, "
+                    "or delete the file",
+                )
             if not isinstance(body, Located):
                 raise TrialError(
                     f"`concepts:` must be a mapping of names, not a {shape(body)}",
@@ -270,6 +290,6 @@ def load_library(dirs: Iterable[Path]) -> ConceptLibrary:
                         where=body.where(name),
                         fix="keep one definition",
                     )
-                seen_here[name] = str(path)
+                seen_here[name] = body.where(name)
                 concepts[name] = parse_concept(name, node, body.where(name))
     return ConceptLibrary(concepts, tuple(files))

@@ -1,53 +1,133 @@
-"""Find trial files and the concept library they use."""
+"""Find trial files and the concept library they use.
+
+Each trial reads its concepts from the shipped library and, when there is one, the
+`concepts/` folder beside its file, whose definitions replace shipped ones of the same name
+(a site may adapt a code list for its own trials). A run counts all its trials with one
+library, so trials run together must read every concept the same way: what a trial counts
+never depends on which other trials run with it. Where they would not, the run is refused
+(docs/criteria-language.md, "The concept library").
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 
-from feasibility.criteria.concepts import ConceptLibrary, load_library
-from feasibility.criteria.model import Trial
-from feasibility.criteria.parse import parse_trial
+from feasibility.criteria.concepts import ConceptLibrary, definition, load_library, yaml_files
+from feasibility.criteria.model import Concept, Derived, Trial, walk
+from feasibility.criteria.parse import derived_inputs, parse_trial
 from feasibility.errors import TrialError
 from feasibility.resources import trials_dir
 
 
 def trial_files(paths: Sequence[Path]) -> list[Path]:
-    """The trial YAML files named by files or folders (a folder's `*.yaml`, not recursive)."""
+    """The trial YAML files named by files or folders (a folder's `*.yaml` and `*.yml`, not
+    recursive), each file once however often it is named."""
     files: list[Path] = []
+    seen: set[Path] = set()
     for p in paths:
         if p.is_dir():
-            found = sorted(p.glob("*.yaml")) + sorted(p.glob("*.yml"))
+            found = yaml_files(p)
             if not found:
                 raise TrialError(
-                    "no trial files (*.yaml) in this folder",
+                    "no trial files (*.yaml or *.yml) in this folder",
                     where=str(p),
-                    fix="point --trials at a folder of trial YAML files",
+                    fix="point at a folder of trial YAML files",
                 )
-            files.extend(found)
         elif p.is_file():
-            files.append(p)
+            found = [p]
         else:
-            raise TrialError("trial path not found", where=str(p), fix="check the --trials path")
+            # the same words for `check PATHS`, `show TRIAL` and `--trials`: `where` names it
+            raise TrialError(
+                "trial path not found",
+                where=str(p),
+                fix="check the path: a trial YAML file or a folder of them",
+            )
+        for f in found:
+            # `--trials trials --trials trials/X.yaml` names X twice; it is one trial, read once
+            if f.resolve() not in seen:
+                seen.add(f.resolve())
+                files.append(f)
     return files
 
 
-def concept_dirs(files: Sequence[Path]) -> list[Path]:
-    """The shipped library first, then any `concepts/` folder beside the given trial files,
-    whose definitions take precedence (a site may adapt a code list)."""
-    dirs = [trials_dir() / "concepts"]
-    for f in files:
-        local = f.resolve().parent / "concepts"
-        if local.is_dir() and local not in [d.resolve() for d in dirs]:
-            dirs.append(local)
-    return dirs
+def _own_concepts(file: Path, shipped: Path) -> Path | None:
+    """The `concepts/` folder beside a trial file, unless it is the shipped library's."""
+    folder = file.resolve().parent / "concepts"
+    return folder if folder.is_dir() and folder != shipped else None
+
+
+def _uses(trial: Trial) -> set[str]:
+    """The concepts a trial's counts depend on, the inputs of its derived measures included."""
+    names = trial.concepts()
+    for criterion in trial.criteria:
+        if criterion.rule is not None:
+            for node in walk(criterion.rule):
+                if isinstance(node, Derived):
+                    names.update(derived_inputs(node.measure))
+    return names
+
+
+def _merged(shipped: ConceptLibrary, local: dict[Path, ConceptLibrary]) -> ConceptLibrary:
+    """The run's library: the shipped one with every folder's own definitions (`local`) over
+    it. A name two folders define differently is refused; defined alike (labels and notes may
+    differ), it is one concept, labelled as in the first folder."""
+    concepts = dict(shipped.concepts)
+    redefined: dict[str, Concept] = {}
+    files = list(shipped.files)
+    for library in local.values():
+        files.extend(library.files)
+        for name, concept in library.concepts.items():
+            first = redefined.get(name)
+            if first is None:
+                redefined[name] = concepts[name] = concept
+            elif definition(first) != definition(concept):
+                raise TrialError(
+                    f"concept `{name}` is defined differently here and in {first.where}, "
+                    "and one run cannot count with both",
+                    where=concept.where,
+                    fix="rename one of the two (and use the new name in the trials beside it), "
+                    "or run the trials separately",
+                )
+    return ConceptLibrary(concepts, tuple(files))
+
+
+def _check_agrees(trial: Trial, own: ConceptLibrary, run: ConceptLibrary) -> None:
+    """Refuse a run whose library would count `trial` otherwise than its own concepts do:
+    another trial's folder redefines a shipped concept that this trial uses."""
+    for name in sorted(_uses(trial)):
+        if definition(own[name]) != definition(run[name]):
+            raise TrialError(
+                f"concept `{name}` is redefined here, but trial `{trial.id}` ({trial.path}) of the "
+                f"same run uses the definition in {own[name].where}",
+                where=run[name].where,
+                fix="give the redefinition its own name (and use it in the trials beside it), "
+                "or run the trials separately",
+            )
 
 
 def load_trials(paths: Sequence[Path] | None = None) -> tuple[list[Trial], ConceptLibrary]:
-    """Parse the trials at `paths` (default: the shipped seed trials) and their concepts."""
+    """Parse the trials at `paths` (default: the shipped seed trials), each against its own
+    concepts, and the one library the run counts them with."""
     files = trial_files(paths or [trials_dir()])
-    library = load_library(concept_dirs(files))
-    trials = [parse_trial(f, library) for f in files]
+    shipped_dir = (trials_dir() / "concepts").resolve()
+    shipped = load_library([trials_dir() / "concepts"])
+    local: dict[Path, ConceptLibrary] = {}  # each concepts/ folder's own definitions, read once
+    own: dict[Path | None, ConceptLibrary] = {None: shipped}  # what the trials beside it see
+    for f in files:
+        folder = _own_concepts(f, shipped_dir)
+        if folder is not None and folder not in local:
+            local[folder] = load_library([folder])
+            own[folder] = ConceptLibrary(
+                {**shipped.concepts, **local[folder].concepts}, shipped.files + local[folder].files
+            )
+    library = _merged(shipped, local)
+    trials = []
+    for f in files:
+        mine = own[_own_concepts(f, shipped_dir)]
+        trial = parse_trial(f, mine)
+        _check_agrees(trial, mine, library)
+        trials.append(trial)
     seen: dict[str, str] = {}
     for t in trials:
         if t.id in seen:

@@ -317,6 +317,12 @@ class Concept:
     dose_factors: tuple[tuple[str, float], ...] = ()  # normalised code -> factor
     checked: str = ""
     source: str = ""  # the file it was read from
+    line: int = 0  # the line of its name there
+
+    @property
+    def where(self) -> str:
+        """`file:line` of the definition, for messages."""
+        return f"{self.source}:{self.line}" if self.line else self.source
 
     def unit_factor(self, normalised_unit: str | None) -> float | None:
         """Factor converting a value in this unit to the canonical unit; None if unknown."""

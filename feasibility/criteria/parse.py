@@ -28,6 +28,7 @@ from feasibility.criteria.model import (
     Truth,
 )
 from feasibility.criteria.yaml_source import (
+    MAX_RULE_DEPTH,
     Located,
     check_keys,
     load_yaml,
@@ -69,6 +70,13 @@ DERIVED_UNITS = {
 }
 # Concepts the derived measures read; their canonical units must be these.
 DERIVED_INPUTS = {"creatinine": "mg/dL", "weight": "kg"}
+COMBINATORS = ("all", "any", "not", "at_least")
+
+
+def derived_inputs(measure: str) -> tuple[str, ...]:
+    """The concepts a derived measure reads (the eGFR equation needs no weight)."""
+    return tuple(n for n in DERIVED_INPUTS if not (measure == "egfr_ckd_epi_2021" and n == "weight"))
+
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
 # The longest window: longer than any patient's record, and its start (index date minus the
@@ -161,6 +169,7 @@ class _RuleParser:
     def __init__(self, library: ConceptLibrary, file: str):
         self.library = library
         self.file = file
+        self.depth = 0  # combinators around the rule being read
 
     def concept(self, node: Located, key: str, kinds: tuple[str, ...], what: str) -> str:
         name = require(node, key, what)
@@ -175,7 +184,7 @@ class _RuleParser:
                 where=node.where(key),
                 fix=f"did you mean `{near[0]}`?"
                 if near
-                else "define it in trials/concepts/*.yaml or check the spelling",
+                else "check the spelling, or define it in a `concepts/` folder beside the trial file",
             )
         kind = self.library[name].kind
         if kind not in kinds:
@@ -197,7 +206,19 @@ class _RuleParser:
         ((key, body),) = value.items()
         here = value.where(key)
         method = getattr(self, f"_{key}")
-        return method(body, here, value)
+        nested = key in COMBINATORS
+        if nested and self.depth >= MAX_RULE_DEPTH:
+            raise TrialError(
+                f"the rule nests `all`, `any`, `not` and `at_least` more than {MAX_RULE_DEPTH} levels deep",
+                where=here,
+                fix="flatten it: `not: {not: ...}` cancels out, and an `all` (or `any`) "
+                "directly inside another joins its list",
+            )
+        self.depth += nested
+        try:
+            return method(body, here, value)
+        finally:
+            self.depth -= nested
 
     def _mapping(self, body: Any, here: str, key: str) -> Located:
         if not isinstance(body, Located):
@@ -386,9 +407,8 @@ class _RuleParser:
                 where=body.where("measure"),
                 fix=f"use one of {', '.join(DERIVED_UNITS)}",
             )
-        for needed, unit in DERIVED_INPUTS.items():
-            if measure == "egfr_ckd_epi_2021" and needed == "weight":
-                continue
+        for needed in derived_inputs(measure):
+            unit = DERIVED_INPUTS[needed]
             if needed not in self.library or self.library[needed].unit != unit:
                 raise TrialError(
                     f"`{measure}` needs a concept `{needed}` with canonical unit {unit}",

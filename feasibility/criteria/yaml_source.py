@@ -129,12 +129,42 @@ _Loader.add_constructor("tag:yaml.org,2002:float", _construct_float)
 _Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 
+# The deepest rule: `all`, `any`, `not` and `at_least` nested at most this many inside one
+# another (checked by the rule parser). Protocols need a handful; every step past this is an
+# error in the file, and compiling, printing and evaluating a rule all recurse once per level.
+MAX_RULE_DEPTH = 20
+# The deepest YAML a trial or concept file may hold: room for MAX_RULE_DEPTH levels of
+# `at_least: {of: [...]}` (three YAML levels each) plus the trial around them. Building the
+# mappings recurses through Python once per level, so a deeper file must be refused before it
+# is built, by counting its parse events, or it ends in a RecursionError.
+MAX_YAML_DEPTH = 3 * MAX_RULE_DEPTH + 10
+
+
+def _check_depth(text: str, path: Path) -> None:
+    """Refuse YAML nested deeper than MAX_YAML_DEPTH, at the line where it gets too deep."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_BaseLoader):
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_YAML_DEPTH:
+                raise TrialError(
+                    f"mappings and lists nest more than {MAX_YAML_DEPTH} levels deep",
+                    where=f"{path}:{event.start_mark.line + 1}",
+                    fix=f"flatten the rule: `all`, `any`, `not` and `at_least` may nest at most "
+                    f"{MAX_RULE_DEPTH} levels (docs/criteria-language.md)",
+                )
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def load_yaml(path: Path) -> Any:
-    """Parse a YAML file; syntax errors become one-line errors with line and column."""
+    """Parse a YAML file; syntax errors become one-line errors with line and column, and a
+    file nested deeper than MAX_YAML_DEPTH is refused at its line."""
     text = read_user_text(path, TrialError)
     loader = _Loader(text)
     loader.name = str(path)
     try:
+        _check_depth(text, path)
         return loader.get_single_data()
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
