@@ -6,6 +6,7 @@ and on every waterfall count, on random small extracts and random rule trees.
 
 from __future__ import annotations
 
+import math
 import tempfile
 from collections import Counter
 from datetime import date, timedelta
@@ -125,13 +126,14 @@ def event_rows(draw, pid: str, demo: dict) -> dict:
                 ),
             )
         )
-        row["ref_high"] = draw(st.sampled_from([None, None, 0.0, 1.0, 40.0]))
+        # a NaN, infinite or negative ref_high is no limit: read as a missing one
+        row["ref_high"] = draw(st.sampled_from([None, None, 0.0, 1.0, 40.0, -1.0, math.nan, math.inf]))
     if kind == "num":
         row["value_text"] = draw(st.sampled_from([None, None, "not detected"]))
     if kind == "text":
         row["value_text"] = draw(st.sampled_from(["Positive", "negative", "detected", "equivocal", None]))
         row["value_num"] = draw(st.sampled_from([None, 0.5, 1.5]))
-        row["ref_high"] = draw(st.sampled_from([None, 1.0]))
+        row["ref_high"] = draw(st.sampled_from([None, 1.0, math.nan, math.inf]))
     if kind == "dose":
         row["end_date"] = draw(
             st.one_of(

@@ -8,12 +8,15 @@ exclusion's rule (True = the exclusion applies).
 from __future__ import annotations
 
 import math
+from datetime import date
 
 import pytest
 
+from feasibility.criteria.load import load_trials
 from feasibility.criteria.parse import parse_duration
 from feasibility.errors import TrialError
-from tests.support import evaluate, event, load_engine, person
+from feasibility.evaluate.reference import ReferenceEvaluator
+from tests.support import REPO, evaluate, event, load_engine, person
 
 TRIAL = "tests/fixtures/trials/spec.yaml"
 AS_OF = "2025-02-01"
@@ -473,3 +476,161 @@ def test_a_200_year_window_is_evaluated(tmp_path):
     )
     rows = person("old", birth_year=1880) + [dx("old", "M32.14", "1900-06-01")]
     assert evaluate(trial, rows, as_of=AS_OF)["old"] == {"old_sle": True, "recent_sle": False}
+
+
+# -- a ref_high that is NaN, infinite, zero or negative is no upper limit: it reads exactly as
+# a missing one, the concept's default ULN where it has one (ALT 40 U/L, creatinine 1.2 mg/dL)
+# and UNKNOWN otherwise. A NaN passes `> 0` in DuckDB (NaN sorts above every number), so it was
+# taken as the row's own limit and value / NaN compared false whatever the threshold.
+
+NAN, INF = math.nan, math.inf
+# (patient, criterion, expected, rows)
+BAD_LIMIT_CASES: list[tuple[str, str, bool | None, list]] = [
+    ("alt_nan_ref", "alt_uln", True, [("lab", "1742-6", "2025-01-10", 30, "U/L", NAN)]),  # 0.75 x 40
+    ("alt_nan_ref_over", "alt_uln", False, [("lab", "1742-6", "2025-01-10", 130, "U/L", NAN)]),  # 3.25 x 40
+    ("alt_inf_ref", "alt_uln", True, [("lab", "1742-6", "2025-01-10", 30, "U/L", INF)]),
+    # 130 / inf would be 0 x ULN: the default limit makes it 3.25
+    ("alt_inf_ref_over", "alt_uln", False, [("lab", "1742-6", "2025-01-10", 130, "U/L", INF)]),
+    ("alt_minus_inf_ref_over", "alt_uln", False, [("lab", "1742-6", "2025-01-10", 130, "U/L", -INF)]),
+    ("alt_negative_ref", "alt_uln", True, [("lab", "1742-6", "2025-01-10", 30, "U/L", -40.0)]),
+    ("alt_negative_ref_over", "alt_uln", False, [("lab", "1742-6", "2025-01-10", 130, "U/L", -40.0)]),
+    # no default limit for a unit the concept does not know: UNKNOWN, never value / NaN
+    ("alt_nan_ref_unknown_unit", "alt_uln", None, [("lab", "1742-6", "2025-01-10", 100, "mmol/L", NAN)]),
+    ("alt_inf_ref_unknown_unit", "alt_uln", None, [("lab", "1742-6", "2025-01-10", 100, "mmol/L", INF)]),
+    ("alt_neg_ref_unknown_unit", "alt_uln", None, [("lab", "1742-6", "2025-01-10", 100, "mmol/L", -40.0)]),
+    # on one day the highest multiple decides: 0.75 x the default beside 2.5 x its own limit;
+    # a NaN multiple would have ranked above every number
+    (
+        "alt_nan_ref_beside_own",
+        "alt_uln",
+        True,
+        [("lab", "1742-6", "2025-01-10", 30, "U/L", NAN), ("lab", "1742-6", "2025-01-10", 100, "U/L", 40)],
+    ),
+    ("crea_nan_ref", "crea_uln", True, [("lab", "2160-0", "2025-01-10", 1.8, "mg/dL", NAN)]),  # 1.5 x 1.2
+    ("crea_inf_ref_over", "crea_uln", False, [("lab", "2160-0", "2025-01-10", 1.9, "mg/dL", INF)]),
+    ("crea_negative_ref_over", "crea_uln", False, [("lab", "2160-0", "2025-01-10", 1.9, "mg/dL", -1.0)]),
+    # `result: positive` read from a value needs the row's own limit: none usable, UNKNOWN
+    ("hbhigh_nan_ref", "hb_high", None, [("lab", "718-7", "2025-01-20", 170, "g/L", NAN)]),
+    ("hbhigh_inf_ref", "hb_high", None, [("lab", "718-7", "2025-01-20", 170, "g/L", INF)]),
+    ("hbhigh_negative_ref", "hb_high", None, [("lab", "718-7", "2025-01-20", 170, "g/L", -160.0)]),
+    ("ana_nan_ref", "ana_pos", None, [("lab", "8061-4", "2024-06-01", 1.5, None, NAN)]),
+    ("ana_inf_ref", "ana_pos", None, [("lab", "8061-4", "2024-06-01", 1.5, None, INF)]),
+    ("ana_negative_ref", "ana_pos", None, [("lab", "8061-4", "2024-06-01", 1.5, None, -1.0)]),
+]
+
+
+@pytest.fixture(scope="module")
+def bad_limit_results() -> dict[str, dict[str, dict[str, bool | None]]]:
+    """The cases' rule values from the engine and from the reference evaluator, each run once."""
+    rows = [r for pid, _, _, specs in BAD_LIMIT_CASES for r in _rows(pid, {}, specs)]
+    trials, library = load_trials([REPO / TRIAL])
+    reference = ReferenceEvaluator(rows, library, as_of=date.fromisoformat(AS_OF))
+    return {"engine": evaluate(TRIAL, rows, as_of=AS_OF), "reference": reference.rule_values(trials[0])}
+
+
+@pytest.mark.parametrize("evaluator", ["engine", "reference"])
+@pytest.mark.parametrize(
+    ("pid", "criterion", "expected"),
+    [(pid, c, e) for pid, c, e, _ in BAD_LIMIT_CASES],
+    ids=[c[0] for c in BAD_LIMIT_CASES],
+)
+def test_an_unusable_ref_high_reads_as_missing(bad_limit_results, evaluator, pid, criterion, expected):
+    assert bad_limit_results[evaluator][pid][criterion] is expected
+
+
+def test_default_uln_patients_counts_results_with_an_unusable_own_limit():
+    """A NaN, infinite, zero or negative ref_high is counted as missing: the concept's
+    default ULN was used."""
+    limits = {"nan": NAN, "inf": INF, "minus_inf": -INF, "zero": 0.0, "negative": -40.0, "own": 40.0}
+    rows = [
+        r
+        for name, limit in limits.items()
+        for r in _rows(f"alt_{name}", {}, [("lab", "1742-6", "2025-01-10", 30, "U/L", limit)])
+    ]
+    _, result = load_engine(TRIAL, rows, as_of=AS_OF)
+    assert result.data_quality.default_uln_patients == {"alt": 5}
+
+
+# -- combinators nest at most 20 deep: the deepest rule is counted, a deeper one refused at
+# its line (building, compiling and evaluating a rule all recurse once per level)
+
+DEEP = "id: DEEP\ntitle: deep\ncriteria:\n  - id: sle\n    kind: inclusion\n    text: SLE\n    rule: {rule}\n"
+
+
+def _nested(kind: str, depth: int) -> str:
+    """`diagnosis: sle` inside `depth` combinators of `kind`, each keeping its value: an even
+    number of `not`s, `any` and `at_least: {n: 1}` beside a rule that is FALSE (male sex)."""
+    rule = "{diagnosis: sle}"
+    for _ in range(depth):
+        rule = {
+            "not": "{not: %s}",
+            "any": "{any: [%s, {sex: M}]}",
+            "all": "{all: [%s, {sex: F}]}",
+            "at_least": "{at_least: {n: 1, of: [{sex: M}, %s]}}",
+        }[kind] % rule
+    return DEEP.replace("{rule}", rule)
+
+
+@pytest.mark.parametrize("kind", ["not", "any", "all", "at_least"])
+def test_the_deepest_rule_is_counted_by_both_evaluators(tmp_path, kind):
+    trial = tmp_path / "deep.yaml"
+    trial.write_text(_nested(kind, 20))
+    rows = person("has", sex="F", birth_year=1980) + [dx("has", "M32.14", "2020-01-01")]
+    rows += person("hasnt", sex="F", birth_year=1980)
+    expected = {"has": {"sle": True}, "hasnt": {"sle": False}}
+    assert evaluate(trial, rows, as_of=AS_OF) == expected
+    trials, library = load_trials([trial])
+    reference = ReferenceEvaluator(rows, library, as_of=date.fromisoformat(AS_OF))
+    assert reference.rule_values(trials[0]) == expected
+
+
+@pytest.mark.parametrize("kind", ["not", "any", "all", "at_least"])
+def test_a_rule_one_level_deeper_is_refused_at_its_line(tmp_path, kind):
+    trial = tmp_path / "deep.yaml"
+    trial.write_text(_nested(kind, 21))
+    with pytest.raises(TrialError, match=r"^\S*deep\.yaml:7: the rule nests .* more than 20 levels deep"):
+        load_trials([trial])
+
+
+@pytest.mark.parametrize(("kind", "depth"), [("not", 500), ("not", 5000), ("any", 450), ("at_least", 400)])
+def test_a_far_deeper_rule_is_refused_before_it_is_built(tmp_path, kind, depth):
+    # the YAML itself is too deep to build: a RecursionError before the rule parser saw it
+    trial = tmp_path / "deep.yaml"
+    trial.write_text(_nested(kind, depth))
+    with pytest.raises(TrialError, match=r"^\S*deep\.yaml:7: mappings and lists nest more than 70 levels"):
+        load_trials([trial])
+
+
+def test_yaml_at_the_depth_limit_is_built(tmp_path):
+    # lists cost the most stack per level; 70 of them still load, as a wrong-shape error
+    trial = tmp_path / "deep.yaml"
+    trial.write_text("id: DEEP\ncriteria: " + "[" * 69 + "]" * 69 + "\n")
+    with pytest.raises(TrialError, match="each criterion must be a mapping"):
+        load_trials([trial])
+
+
+def test_a_nan_ref_high_reads_as_missing_when_every_finite_limit_is_positive():
+    """Parquet min/max statistics leave NaN out: in a file whose finite limits are all
+    positive they say every ref_high is positive and finite, and DuckDB folds a comparison
+    with a constant that its statistics decide. A NaN limit still reads as missing."""
+    specs = {
+        "alt_nan": ("alt_uln", True, [("lab", "1742-6", "2025-01-10", 30, "U/L", NAN)]),
+        "alt_nan_beside_own": (
+            "alt_uln",
+            True,
+            [
+                ("lab", "1742-6", "2025-01-10", 30, "U/L", NAN),
+                ("lab", "1742-6", "2025-01-10", 100, "U/L", 40),
+            ],
+        ),
+        "alt_nan_unknown_unit": ("alt_uln", None, [("lab", "1742-6", "2025-01-10", 100, "mmol/L", NAN)]),
+        "hbhigh_nan": ("hb_high", None, [("lab", "718-7", "2025-01-20", 170, "g/L", NAN)]),
+        "hbhigh_own": ("hb_high", False, [("lab", "718-7", "2025-01-20", 150, "g/L", 160)]),
+    }
+    rows = [r for pid, (_, _, s) in specs.items() for r in _rows(pid, {}, s)]
+    engine, result = load_engine(TRIAL, rows, as_of=AS_OF)
+    got = engine.rule_values(engine.trials[0])
+    assert {pid: got[pid][c] for pid, (c, _, _) in specs.items()} == {
+        pid: e for pid, (_, e, _) in specs.items()
+    }
+    assert result.data_quality.default_uln_patients == {"alt": 2}

@@ -297,11 +297,13 @@ class _Results:
     value is 0: "not detected" is below any positive threshold); `uln`, the value as a
     multiple of the row's own upper limit, or of the concept's default one (flagged); `pos`,
     1 or 0 for a text read as positive or negative, else whether the value exceeds the
-    row's upper limit. Every usable result packs a number, NULL-valued (not known) when it
-    has none or its unit is unknown, so the number's MAX also gives the latest result's
-    day. The other two figures are packed only on the rows of the concepts whose atoms
-    read them. Aggregates take CASE arguments rather than FILTER clauses: DuckDB copies
-    the rows a FILTER keeps, a CASE only picks them."""
+    row's upper limit. A row's own limit is its `ref_high` only when that is a positive
+    finite number (`own_upper_limit`); any other `ref_high` is treated as missing. Every
+    usable result packs a number, NULL-valued (not known) when it has none or its unit is
+    unknown, so the number's MAX also gives the latest result's day. The other two figures
+    are packed only on the rows of the concepts whose atoms read them. Aggregates take CASE
+    arguments rather than FILTER clauses: DuckDB copies the rows a FILTER keeps, a CASE
+    only picks them."""
 
     packed = ("latest_number", "latest_uln", "latest_pos")
 
@@ -310,6 +312,7 @@ class _Results:
         self.packing = packing
         value, rh = col("value_num", "e"), col("ref_high", "e")
         self.value, self.rh = value, rh
+        self.own_limit = own_upper_limit(rh.copy())
         text = col("text_result", "e")
         self.negative_text = exp.EQ(this=text, expression=lit(-1))
         self.not_detected = and_(is_null(value.copy()), self.negative_text.copy())
@@ -345,7 +348,7 @@ class _Results:
         with_number = or_(not_null(value.copy()), self.negative_text.copy())
         uln_concepts = self.plan.uln_concepts
         if uln_concepts:
-            own_limit = exp.GT(this=rh.copy(), expression=lit(0))
+            own_limit = self.own_limit.copy()
             uln = case(
                 [
                     (self.not_detected.copy(), lit(0.0)),
@@ -362,7 +365,7 @@ class _Results:
             out.append(self._latest(uln, default, rows).as_("latest_uln", copy=False))
         positivity_concepts = self.plan.positivity_concepts
         if positivity_concepts:
-            above = and_(not_null(value.copy()), exp.GT(this=rh.copy(), expression=lit(0)))
+            above = and_(not_null(value.copy()), self.own_limit.copy())
             pos = case(
                 [
                     (exp.EQ(this=col("text_result", "e"), expression=lit(1)), lit(1.0)),
@@ -397,6 +400,26 @@ class _Results:
                 )
             )
         return columns
+
+
+def own_upper_limit(rh: exp.Expr) -> exp.Expr:
+    """Whether a row's `ref_high` is a usable upper limit of normal: a positive, finite
+    number (NULL when it is NULL). A NaN, an infinity, zero or a negative number is no
+    limit and reads as missing. `> 0` alone lets NaN through in DuckDB, Spark and
+    PostgreSQL, which order NaN above every number (value / NaN then compares false
+    whatever the threshold), and an infinite limit would make every result 0 × ULN.
+
+    Finiteness is `rh - rh = 0`, which fails for NaN and for ±inf (inf - inf is NaN) in
+    every dialect, rather than `isnan`/`isinf`, which not every dialect has, or
+    `rh < CAST('Infinity' AS DOUBLE)`: parquet min/max statistics leave NaN out, and
+    DuckDB folds a comparison of a column with a constant that its statistics decide, so
+    in a file whose other limits are all finite a NaN passed that bound too. DuckDB keeps
+    no statistics through floating-point arithmetic, so `rh - rh = 0` is computed per row
+    (tests/test_spec_rules.py pins this)."""
+    return and_(
+        exp.GT(this=rh, expression=lit(0)),
+        exp.EQ(this=exp.Sub(this=rh.copy(), expression=rh.copy()), expression=lit(0)),
+    )
 
 
 def _concept_in(concepts: Sequence[int]) -> exp.Expr:

@@ -8,6 +8,7 @@ distinct codes, mask words) are checked against the plain definitions.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -91,12 +92,21 @@ class Latest:
     pos: float | None  # 1 positive, 0 negative
 
 
+def _own_limit(row: Row) -> float | None:
+    """The row's own upper limit of normal: its `ref_high` if that is a positive finite
+    number, else None. A NaN, infinite, zero or negative `ref_high` is no limit and reads
+    exactly as a missing one (the concept's default ULN, else UNKNOWN), as in the SQL
+    (`compile.aggregate.own_upper_limit`)."""
+    rh = row.get("ref_high")
+    return rh if rh is not None and math.isfinite(rh) and rh > 0 else None
+
+
 def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
     """A result's figures as (known, value), None where it has no such figure: its value in
     the concept's unit (a text read as negative with no value is 0), its multiple of its own
     upper limit or of the concept's default one, and whether it reads as positive. A value
     in a unit the concept does not know is (0, 0.0): present, not known."""
-    v, rh = row.get("value_num"), row.get("ref_high")
+    v, limit = row.get("value_num"), _own_limit(row)
     text = str(row["value_text"]).strip().lower() if row.get("value_text") else None
     negative = text in NEGATIVE
     f = _factor(concept, row)
@@ -106,8 +116,8 @@ def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
         number = uln = (1, 0.0) if negative else None
     else:
         number = (1, v * f) if f is not None else (0, 0.0)
-        if rh is not None and rh > 0:
-            uln = (1, v / rh)
+        if limit is not None:
+            uln = (1, v / limit)
         elif f is not None and concept.default_uln:
             uln = (1, v * f / concept.default_uln)
         else:
@@ -116,8 +126,8 @@ def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
         pos: float | None = 1.0
     elif negative:
         pos = 0.0
-    elif v is not None and rh is not None and rh > 0:
-        pos = 1.0 if v > rh else 0.0
+    elif v is not None and limit is not None:
+        pos = 1.0 if v > limit else 0.0
     else:
         pos = None
     return {"number": number, "uln": uln, "pos": None if pos is None else (1, pos)}

@@ -239,7 +239,7 @@ def _quality_lines(dq: dict, shown) -> list[str]:
     ]
     per_concept = (
         ("unknown_unit_rows", "rows in a unit the concept does not know (read as UNKNOWN)"),
-        ("default_uln_patients", "patients whose latest result had no ref_high (default ULN used)"),
+        ("default_uln_patients", "patients whose latest result had no usable ref_high (default ULN used)"),
         ("implausible_value_rows", "implausible values, outside the concept's plausible range (not used)"),
         ("unread_code_system_rows", "rows in code systems no concept of these trials uses (not read)"),
     )

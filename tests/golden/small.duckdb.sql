@@ -363,7 +363,11 @@ FROM (
                         "e"."text_result" = -1
                       )
                       THEN 0.0
-                      WHEN "e"."ref_high" > 0
+                      WHEN (
+                        "e"."ref_high" > 0
+                      ) AND (
+                        "e"."ref_high" - "e"."ref_high" = 0
+                      )
                       THEN "e"."value_num" / "e"."ref_high"
                       ELSE "e"."value_num" * "m"."factor" / "m"."uln"
                     END
@@ -378,7 +382,11 @@ FROM (
                             "e"."text_result" = -1
                           )
                           THEN 0.0
-                          WHEN "e"."ref_high" > 0
+                          WHEN (
+                            "e"."ref_high" > 0
+                          ) AND (
+                            "e"."ref_high" - "e"."ref_high" = 0
+                          )
                           THEN "e"."value_num" / "e"."ref_high"
                           ELSE "e"."value_num" * "m"."factor" / "m"."uln"
                         END
@@ -395,7 +403,11 @@ FROM (
                 NOT "e"."value_num" IS NULL
               )
               AND (
-                NOT COALESCE("e"."ref_high" > 0, FALSE)
+                NOT COALESCE((
+                  "e"."ref_high" > 0
+                ) AND (
+                  "e"."ref_high" - "e"."ref_high" = 0
+                ), FALSE)
               )
               THEN 1
               ELSE 0
