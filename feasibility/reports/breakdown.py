@@ -42,10 +42,10 @@ WITHHELD = (
     "(see docs/report-schema.md)"
 )
 
-Path = tuple[Any, ...]
+CellPath = tuple[Any, ...]
 
 
-def _count_paths(block: Any, path: Path = ()) -> Iterator[Path]:
+def _count_paths(block: Any, path: CellPath = ()) -> Iterator[CellPath]:
     """Paths of the count cells in a site block (or an incidence block)."""
     if isinstance(block, dict):
         for key, value in block.items():
@@ -58,19 +58,19 @@ def _count_paths(block: Any, path: Path = ()) -> Iterator[Path]:
         yield path
 
 
-def _get(block: Any, path: Path) -> Any:
+def _get(block: Any, path: CellPath) -> Any:
     for key in path:
         block = block[key]
     return block
 
 
-def _set(block: Any, path: Path, value: Any) -> None:
+def _set(block: Any, path: CellPath, value: Any) -> None:
     for key in path[:-1]:
         block = block[key]
     block[path[-1]] = value
 
 
-def _kind(path: Path) -> str:
+def _kind(path: CellPath) -> str:
     key = str(path[-1])
     return "derived" if key in DERIVED else "share" if key.startswith("impact") else "count"
 
@@ -106,7 +106,7 @@ def protect_breakdown(total: dict, parts: list[dict], protect: Protection) -> bo
     return all(_unpinned(path, total, parts, protect) for path in _count_paths(total))
 
 
-def _unpinned(path: Path, total: dict, parts: list[dict], protect: Protection) -> bool:
+def _unpinned(path: CellPath, total: dict, parts: list[dict], protect: Protection) -> bool:
     kind = _kind(path)
     shown_total = _get(total, path)
     lo_t, hi_t = _interval(shown_total, kind, False, protect)
