@@ -13,6 +13,7 @@ from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
 from feasibility.evaluate.results import FirstEligible
 from feasibility.protect import Protection
+from feasibility.reports.breakdown import _get
 from feasibility.reports.build import build_report
 from feasibility.reports.enrollment import ForecastSettings, enrollment_block
 from tests.support import REPO, event, person, write_extract
@@ -99,7 +100,7 @@ def test_no_small_count_is_published(result):
         if e == 0 and p is None:
             # a site's 0 is suppressed only where its ALL count is (breakdown.py)
             assert path[1] == "sites" and path[2] > 0, path
-            assert _at(protected["trials"], (*path[:2], 0, *path[3:])) is None, path
+            assert _get(protected["trials"], (*path[:2], 0, *path[3:])) is None, path
             hidden_zeros += 1
             continue
         if key in DERIVED:
@@ -115,12 +116,6 @@ def test_no_small_count_is_published(result):
         else:
             assert p % 5 == 0 and abs(p - e) <= 4, (path, p, e)
     assert hidden_zeros > 0  # the fixture has small sites under suppressed totals
-
-
-def _at(block, path):
-    for key in path:
-        block = block[key]
-    return block
 
 
 def test_no_small_count_is_recoverable_by_differencing(result):
