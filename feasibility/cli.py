@@ -178,7 +178,6 @@ def run(
     forecast = ForecastSettings(
         conversion=conversion,
         conversion_by_site=load_conversion(conversion_file) if conversion_file else {},
-        conversion_source=str(conversion_file) if conversion_file else "--conversion-file",
         target=target,
         conversion_file=conversion_file,
     )

@@ -27,9 +27,13 @@ class ForecastSettings:
 
     conversion: float = 0.3
     conversion_by_site: dict[str, float] = field(default_factory=dict)
-    conversion_source: str = "--conversion-file"
     target: int | None = None
     conversion_file: Path | None = None  # an input of the run, which no output may overwrite
+
+    @property
+    def conversion_source(self) -> str:
+        """Where the per-site conversions came from, as errors name it."""
+        return str(self.conversion_file) if self.conversion_file else "--conversion-file"
 
 
 def _incidence_block(inc: SiteIncidence, protect: Protection, index: date | None) -> dict:
