@@ -11,12 +11,18 @@ import pytest
 
 from feasibility.analytics.forecast import (
     GammaRate,
+    Observed,
     enrollment_band,
     fit_prior,
     forecast,
     time_to_target,
 )
 from feasibility.errors import FeasibilityError
+
+
+def observed(site_counts: dict[str, list[int]]) -> dict[str, Observed]:
+    """Each site's monthly counts as what the model reads of them: their sum and number."""
+    return {site: Observed(sum(counts), len(counts)) for site, counts in site_counts.items()}
 
 
 def poisson_cdf(k: int, m: float) -> float:
@@ -70,7 +76,7 @@ def simulated_sites(n_sites, alpha, beta, months, seed):
 def test_single_site_expected_enrollment_and_nb_quantiles():
     # one site: weak prior Gamma(0.5, 0.5 / pooled) with pooled = 12 / 6 = 2 per month, so the
     # posterior is Gamma(12.5, 6.25) and, at conversion 0.4, enrollment is Gamma(12.5, 15.625)
-    fc = forecast({"a": [2, 3, 1, 4, 0, 2]}, 0.4, None, draws=2000)
+    fc = forecast(observed({"a": [2, 3, 1, 4, 0, 2]}), 0.4, None, draws=2000)
     assert fc.prior.method == "weak_prior"
     site = fc.sites[0]
     assert site.eligible_rate == GammaRate(12.5, 6.25)
@@ -109,7 +115,7 @@ def test_nb_quantiles_exact_small_case():
 def test_posterior_mean_close_to_true_rate():
     rng = np.random.default_rng(7)
     counts = [int(c) for c in rng.poisson(4.0, size=240)]
-    site = forecast({"a": counts}, 1.0, None, draws=1000).sites[0]
+    site = forecast(observed({"a": counts}), 1.0, None, draws=1000).sites[0]
     sd = math.sqrt(site.eligible_rate.variance)
     assert sd == pytest.approx(math.sqrt(sum(counts)) / 240, rel=0.05)
     assert abs(site.eligible_rate.mean - 4.0) < 3 * sd
@@ -118,7 +124,7 @@ def test_posterior_mean_close_to_true_rate():
 
 def test_site_posteriors_track_their_true_rates():
     counts, rates = simulated_sites(40, 3.0, 0.5, 36, seed=3)
-    fc = forecast(counts, 0.3, None, draws=1000)
+    fc = forecast(observed(counts), 0.3, None, draws=1000)
     means = np.array([s.eligible_rate.mean for s in fc.sites])
     assert fc.prior.method == "empirical_bayes"
     assert np.corrcoef(means, rates)[0, 1] > 0.99
@@ -133,7 +139,7 @@ def test_mle_recovers_alpha_and_beta():
     shapes, means = [], []
     for seed in range(20):
         counts, rates = simulated_sites(40, 3.0, 0.5, 24, seed)
-        fit = fit_prior(counts)
+        fit = fit_prior(observed(counts))
         assert fit.method == "empirical_bayes" and fit.sites == 40
         assert fit.prior.mean == pytest.approx(rates.mean(), rel=0.05)  # tracks the drawn rates
         shapes.append(fit.prior.shape)
@@ -147,7 +153,7 @@ def test_mle_recovers_alpha_and_beta():
 
 def test_fit_is_the_likelihood_maximum_with_unequal_months():
     counts, _ = simulated_sites(30, 1.5, 0.3, list(range(3, 33)), seed=5)
-    fit = fit_prior(counts)
+    fit = fit_prior(observed(counts))
     k = [sum(v) for v in counts.values()]
     tau = [len(v) for v in counts.values()]
     a, b = fit.prior.shape, fit.prior.rate
@@ -159,25 +165,25 @@ def test_fit_is_the_likelihood_maximum_with_unequal_months():
 
 def test_equal_months_give_the_closed_form_beta():
     counts, _ = simulated_sites(25, 2.0, 0.4, 12, seed=11)
-    fit = fit_prior(counts)
+    fit = fit_prior(observed(counts))
     total = sum(map(sum, counts.values()))
     # with equal tau the score equation in beta solves to beta = alpha * n * tau / K
     assert fit.prior.rate == pytest.approx(fit.prior.shape * 25 * 12 / total, rel=1e-9)
 
 
 def test_fallbacks():
-    one = fit_prior({"a": [1, 2, 3]})
+    one = fit_prior(observed({"a": [1, 2, 3]}))
     assert (one.method, one.prior) == ("weak_prior", GammaRate(0.5, 0.25))
-    two = fit_prior({"a": [1, 2, 3], "b": [5, 5, 5]})
+    two = fit_prior(observed({"a": [1, 2, 3], "b": [5, 5, 5]}))
     assert two.method == "weak_prior" and two.prior.mean == pytest.approx(21 / 6)
     # identical sites: no overdispersion, the MLE runs to alpha -> infinity; shape capped at K / n
-    same = fit_prior({s: [4] * 12 for s in "abcde"})
+    same = fit_prior(observed({s: [4] * 12 for s in "abcde"}))
     assert same.method == "capped" and "no more dispersed than Poisson" in same.note
     assert same.prior.shape == pytest.approx(48) and same.prior.mean == pytest.approx(4)
-    nothing = fit_prior({"a": [0] * 6, "b": [0] * 6, "c": []})
+    nothing = fit_prior(observed({"a": [0] * 6, "b": [0] * 6, "c": []}))
     assert nothing.method == "no_incidence" and nothing.prior.shape == 0
     # a site without any month of data takes the prior as its posterior
-    fc = forecast({"a": [3] * 6, "b": [5] * 6, "c": [1] * 6, "new": []}, 0.5, None, draws=500)
+    fc = forecast(observed({"a": [3] * 6, "b": [5] * 6, "c": [1] * 6, "new": []}), 0.5, None, draws=500)
     assert fc.sites[3].eligible_rate == fc.prior.prior
     assert fc.sites[3].months_observed == 0
 
@@ -186,7 +192,7 @@ def test_capped_prior_keeps_the_total_uncertain():
     # five homogeneous sites: the pooled Poisson sd of the total rate is sqrt(K) / tau; the cap
     # keeps the forecast's spread within a factor of about 1/sqrt(2) of it instead of near zero
     counts, _ = simulated_sites(5, 1e6, 1e6 / 4, 12, seed=2)
-    fc = forecast(counts, 1.0, None, draws=500)
+    fc = forecast(observed(counts), 1.0, None, draws=500)
     k = sum(map(sum, counts.values()))
     total_sd = math.sqrt(sum(s.eligible_rate.variance for s in fc.sites))
     assert total_sd >= 0.65 * math.sqrt(k) / 12
@@ -217,8 +223,8 @@ def test_time_to_target_splits_the_rate_between_sites():
 
 def test_more_sites_recruit_faster():
     site = [3, 5, 2, 4, 6, 3, 4, 2, 5, 4, 3, 4]
-    one = forecast({"a": site}, 0.3, 40).time_to_target
-    three = forecast({"a": site, "b": site[::-1], "c": site[1:] + site[:1]}, 0.3, 40).time_to_target
+    one = forecast(observed({"a": site}), 0.3, 40).time_to_target
+    three = forecast(observed({"a": site, "b": site[::-1], "c": site[1:] + site[:1]}), 0.3, 40).time_to_target
     assert three.median < one.median / 2
     assert time_to_target([GammaRate(8, 2)] * 3, 100).median == pytest.approx(
         time_to_target([GammaRate(8, 2)], 100).median / 3, rel=0.1
@@ -227,8 +233,8 @@ def test_more_sites_recruit_faster():
 
 def test_halving_the_conversion_doubles_the_time():
     counts, _ = simulated_sites(6, 3.0, 0.5, 12, seed=4)
-    full = forecast(counts, 0.4, 80, draws=5000)
-    half = forecast(counts, 0.2, 80, draws=5000)
+    full = forecast(observed(counts), 0.4, 80, draws=5000)
+    half = forecast(observed(counts), 0.2, 80, draws=5000)
     # same seed, rates scaled by exactly 1/2: every simulated time doubles
     for field in ("median", "low80", "high80", "low95", "high95"):
         assert getattr(half.time_to_target, field) == pytest.approx(2 * getattr(full.time_to_target, field))
@@ -239,7 +245,7 @@ def test_halving_the_conversion_doubles_the_time():
 
 def test_per_site_conversion():
     counts = {"a": [4] * 12, "b": [4] * 12, "c": [4] * 12}
-    fc = forecast(counts, {"a": 0.5, "b": 0.25, "c": 0.25}, None, draws=500)
+    fc = forecast(observed(counts), {"a": 0.5, "b": 0.25, "c": 0.25}, None, draws=500)
     assert [s.share for s in fc.sites] == pytest.approx([0.5, 0.25, 0.25])
     assert fc.total_rate_mean == pytest.approx(4 * (0.5 + 0.25 + 0.25))
     assert fc.sites[0].enrollment_rate.mean == pytest.approx(2 * fc.sites[1].enrollment_rate.mean)
@@ -247,15 +253,15 @@ def test_per_site_conversion():
 
 def test_same_seed_same_output():
     counts, _ = simulated_sites(8, 2.0, 0.5, 12, seed=9)
-    a = json.dumps(forecast(counts, 0.3, 60, seed=3).as_dict(), sort_keys=True)
-    b = json.dumps(forecast(counts, 0.3, 60, seed=3).as_dict(), sort_keys=True)
-    c = json.dumps(forecast(counts, 0.3, 60, seed=4).as_dict(), sort_keys=True)
+    a = json.dumps(forecast(observed(counts), 0.3, 60, seed=3).as_dict(), sort_keys=True)
+    b = json.dumps(forecast(observed(counts), 0.3, 60, seed=3).as_dict(), sort_keys=True)
+    c = json.dumps(forecast(observed(counts), 0.3, 60, seed=4).as_dict(), sort_keys=True)
     assert a == b
     assert a != c
 
 
 def test_zero_incidence_is_flagged_not_reached():
-    fc = forecast({"a": [0] * 12, "b": [0] * 12}, 0.3, 50, draws=1000)
+    fc = forecast(observed({"a": [0] * 12, "b": [0] * 12}), 0.3, 50, draws=1000)
     t = fc.time_to_target
     assert t.status == "no_enrollment" and t.note
     assert (t.median, t.low80, t.high80, t.low95, t.high95) == (None,) * 5
@@ -268,7 +274,9 @@ def test_zero_incidence_is_flagged_not_reached():
 
 
 def test_target_beyond_the_horizon():
-    fc = forecast({"a": [0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]}, 0.3, 200, horizon_months=60, draws=2000)
+    fc = forecast(
+        observed({"a": [0, 1, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0]}), 0.3, 200, horizon_months=60, draws=2000
+    )
     t = fc.time_to_target
     assert t.status == "beyond_horizon" and "unlikely" in t.note
     assert t.median is None and t.high95 is None
@@ -299,7 +307,7 @@ def test_band_is_monotone_with_exact_mean_and_nb_quantiles():
 
 def test_as_dict_is_plain_rounded_json():
     counts, _ = simulated_sites(4, 2.0, 0.5, 12, seed=1)
-    d = forecast(counts, 0.3, 30, horizon_months=36, draws=2000).as_dict()
+    d = forecast(observed(counts), 0.3, 30, horizon_months=36, draws=2000).as_dict()
     text = json.dumps(d, allow_nan=False)
     assert json.loads(text) == d
     assert set(d) == {
@@ -340,7 +348,7 @@ def test_as_dict_is_plain_rounded_json():
     assert len(d["band"]["median"]) == 37
     assert d["time_to_target"]["median"] == round(d["time_to_target"]["median"], 2)
     assert all(m == round(m, 2) for m in d["band"]["mean"])
-    assert forecast(counts, 0.3, None, draws=100).as_dict()["time_to_target"] is None
+    assert forecast(observed(counts), 0.3, None, draws=100).as_dict()["time_to_target"] is None
 
 
 # --------------------------------------------------------------------------- inputs
@@ -349,16 +357,22 @@ def test_as_dict_is_plain_rounded_json():
 @pytest.mark.parametrize("bad", [0, 1.5, -0.2, True, float("nan"), "0.3"])
 def test_conversion_must_be_a_share(bad):
     with pytest.raises(FeasibilityError, match=r"not a share in \(0, 1\]"):
-        forecast({"a": [1, 2]}, bad, 10, draws=100)
+        forecast(observed({"a": [1, 2]}), bad, 10, draws=100)
 
 
 def test_conversion_mapping_must_match_the_sites():
     with pytest.raises(FeasibilityError, match="no conversion for site `b`"):
-        forecast({"a": [1], "b": [2]}, {"a": 0.3}, None, draws=100)
+        forecast(observed({"a": [1], "b": [2]}), {"a": 0.3}, None, draws=100)
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])
 def test_target_must_be_a_positive_whole_number(bad):
     with pytest.raises(FeasibilityError, match="not a positive whole number") as e:
-        forecast({"a": [1, 2]}, 0.3, bad, draws=100)
+        forecast(observed({"a": [1, 2]}), 0.3, bad, draws=100)
     assert e.value.where == "--target"
+
+
+@pytest.mark.parametrize("eligible, months", [(-1, 3), (2, -1), (True, 3), (2.0, 3), (2, None)])
+def test_observed_takes_whole_counts_only(eligible, months):
+    with pytest.raises(ValueError, match="must be an integer >= 0"):
+        Observed(eligible, months)

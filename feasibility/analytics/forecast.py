@@ -191,9 +191,26 @@ def _profile(log_alpha: np.ndarray, k: np.ndarray, tau: np.ndarray) -> tuple[np.
     return mu[:, 0], loglik
 
 
-def fit_prior(site_counts: Mapping[str, Sequence[int]]) -> PriorFit:
+@dataclass(frozen=True)
+class Observed:
+    """What a site saw: `eligible` newly eligible patients over `months` months. The model
+    reads only these two figures of a site's monthly counts (they are sufficient for a
+    constant rate), so a report can fit it to a published total without inventing months."""
+
+    eligible: int
+    months: int
+
+    def __post_init__(self) -> None:
+        for name in ("eligible", "months"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 0:
+                raise ValueError(f"{name} must be an integer >= 0, not {value!r}")
+
+
+def fit_prior(observed: Mapping[str, Observed]) -> PriorFit:
     """The Gamma prior of monthly incidence across sites (see the module docstring)."""
-    k, tau = _totals(site_counts)
+    k = np.array([o.eligible for o in observed.values()], dtype=float)
+    tau = np.array([o.months for o in observed.values()], dtype=float)
     used = tau > 0
     k, tau = k[used], tau[used]
     n = int(used.sum())
@@ -244,18 +261,6 @@ def fit_prior(site_counts: Mapping[str, Sequence[int]]) -> PriorFit:
         f"per site ({cap:.4g}) so that it weighs no more than a site's own data",
         n,
     )
-
-
-def _totals(site_counts: Mapping[str, Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Per site, the number of newly eligible patients and the number of months."""
-    ks, taus = [], []
-    for site, counts in site_counts.items():
-        for c in counts:
-            if isinstance(c, bool) or not isinstance(c, int | np.integer) or c < 0:
-                raise ValueError(f"site {site}: monthly counts must be integers >= 0, not {c!r}")
-        ks.append(sum(int(c) for c in counts))
-        taus.append(len(counts))
-    return np.array(ks, dtype=float), np.array(taus, dtype=float)
 
 
 # --------------------------------------------------------------------------- forecast
@@ -471,7 +476,7 @@ def _check_run(horizon_months: int, draws: int) -> None:
 
 
 def forecast(
-    site_counts: dict[str, list[int]],
+    observed: Mapping[str, Observed],
     conversion: dict[str, float] | float,
     target: int | None,
     *,
@@ -479,19 +484,19 @@ def forecast(
     draws: int = 20000,
     seed: int = 0,
 ) -> Forecast:
-    """Enrollment forecast per site and in total from each site's monthly counts of newly
-    eligible patients (oldest first or not: only their sum and number matter).
+    """Enrollment forecast per site and in total from what each site observed (newly
+    eligible patients and months).
 
     `conversion` is one share for all sites or one per site (every site must have one; see
     `site_conversions` to combine a default with a file's overrides). `target` is the total
     sample size whose time to recruit is forecast, or None.
     """
-    if not site_counts:
+    if not observed:
         raise ValueError("forecast needs at least one site")
     _check_run(horizon_months, draws)
     if target is not None:
         _check_target(target)
-    sites = list(site_counts)
+    sites = list(observed)
     if isinstance(conversion, Mapping):
         missing = [s for s in sites if s not in conversion]
         if missing:
@@ -503,15 +508,15 @@ def forecast(
         p = check_share(conversion, "--conversion")
         shares = dict.fromkeys(sites, p)
 
-    fit = fit_prior(site_counts)
-    eligible = [fit.prior.posterior(sum(site_counts[s]), len(site_counts[s])) for s in sites]
+    fit = fit_prior(observed)
+    eligible = [fit.prior.posterior(observed[s].eligible, observed[s].months) for s in sites]
     enrolling = [g.thinned(shares[s]) for s, g in zip(sites, eligible, strict=True)]
     total_mean = sum(g.mean for g in enrolling)
     site_forecasts = tuple(
         SiteForecast(
             site=s,
-            months_observed=len(site_counts[s]),
-            eligible_observed=int(sum(site_counts[s])),
+            months_observed=observed[s].months,
+            eligible_observed=int(observed[s].eligible),
             conversion=shares[s],
             eligible_rate=e,
             enrollment_rate=g,

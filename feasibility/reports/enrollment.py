@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 
 from feasibility.analytics.conversion import site_conversions
-from feasibility.analytics.forecast import forecast
+from feasibility.analytics.forecast import Observed, forecast
 from feasibility.analytics.incidence import SiteIncidence, trial_incidence
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.model import Duration, Trial
@@ -96,10 +96,8 @@ def enrollment_block(
         settings.conversion_by_site,
         source=settings.conversion_source,
     )
-    # the model reads a site's total and its number of months only (see `forecast`)
-    totals = {s.site: protect.for_models(sum(s.new_potential)) for s in sites}
     fitted = forecast(
-        {s.site: [totals[s.site]] + [0] * (len(s.new_potential) - 1) for s in sites},
+        {s.site: Observed(protect.for_models(sum(s.new_potential)), len(s.new_potential)) for s in sites},
         conversion,
         settings.target,
     ).as_dict()
