@@ -10,7 +10,6 @@ from pathlib import Path
 
 import duckdb
 
-from feasibility.analytics.conversion import site_conversions
 from feasibility.analytics.waterfall import ALL_SITES, check_order
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN, with_in_care_step
 from feasibility.criteria.load import load_trials
@@ -106,17 +105,15 @@ def run_feasibility(
         if monthly and engine is not None:
             _check_months_reachable(monthly, result.index_default)
             # a misspelt site in the conversion file, found before the month ends are evaluated
-            site_conversions(
-                sorted({s for sites in result.histograms.values() for s in sites}),
-                settings.conversion,
-                settings.conversion_by_site,
-                source=settings.conversion_source,
+            shares = settings.site_shares(
+                sorted({s for sites in result.histograms.values() for s in sites if s != ALL_SITES})
             )
             first = engine.monthly(result, monthly, progress=step)
             uniform_index = None if result.index_from_column else result.index_default
             step("fitting the enrollment forecast")
             enrollment = {
-                t.id: enrollment_block(t, first, settings, protection, uniform_index) for t in trials
+                t.id: enrollment_block(t, first, shares, settings.target, protection, uniform_index)
+                for t in trials
             }
         step("writing the report")
         report = build_report(

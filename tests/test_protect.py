@@ -213,12 +213,13 @@ def test_the_forecast_reveals_no_more_than_the_published_counts():
     # below K (3 against 9 new patients) must publish the same forecast.
     trials, _ = load_trials([REPO / "tests/fixtures/trials/small.yaml"])
     trial = trials[0]
-    settings = ForecastSettings(target=20)
+    shares = ForecastSettings().site_shares(["A", "B", "C"])
     blocks = [
         enrollment_block(
             trial,
             _first_eligible(trial.id, {"A": [a, 0, 0, 0, 0, 1], "B": [0, 2, 0, 0, 0, 0], "C": [9] * 6}),
-            settings,
+            shares,
+            20,
             Protection(K),
             None,
         )["forecast"]
@@ -234,7 +235,8 @@ def test_the_forecast_reveals_no_more_than_the_published_counts():
     exact = enrollment_block(
         trial,
         _first_eligible(trial.id, {"A": [2, 0, 0, 0, 0, 1], "B": [0, 2, 0, 0, 0, 0], "C": [9] * 6}),
-        settings,
+        shares,
+        20,
         Protection(0),
         None,
     )["forecast"]

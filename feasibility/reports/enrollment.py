@@ -7,6 +7,7 @@ counts."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -30,10 +31,11 @@ class ForecastSettings:
     target: int | None = None
     conversion_file: Path | None = None  # an input of the run, which no output may overwrite
 
-    @property
-    def conversion_source(self) -> str:
-        """Where the per-site conversions came from, as errors name it."""
-        return str(self.conversion_file) if self.conversion_file else "--conversion-file"
+    def site_shares(self, sites: Sequence[str]) -> dict[str, float]:
+        """Each site's conversion; a site of the file that is not among `sites` is refused,
+        naming the file."""
+        source = str(self.conversion_file) if self.conversion_file else "--conversion-file"
+        return site_conversions(sites, self.conversion, self.conversion_by_site, source=source)
 
 
 def _incidence_block(inc: SiteIncidence, protect: Protection, index: date | None) -> dict:
@@ -70,11 +72,13 @@ def _incidence_block(inc: SiteIncidence, protect: Protection, index: date | None
 def enrollment_block(
     trial: Trial,
     first: FirstEligible,
-    settings: ForecastSettings,
+    conversions: Mapping[str, float],
+    target: int | None,
     protect: Protection,
     index: date | None,
 ) -> dict:
-    """The `enrollment` object of one trial in report.json."""
+    """The `enrollment` object of one trial in report.json; `conversions` holds every site's
+    share (see `ForecastSettings.site_shares`), `target` the forecast's sample size."""
     incidences = trial_incidence(first.months, first.counts.get(trial.id, {}))
     sites = [inc for inc in incidences if inc.site != ALL_SITES]
     total, *parts = [_incidence_block(inc, protect, index) for inc in incidences]
@@ -90,16 +94,10 @@ def enrollment_block(
         return block
     # Screening tests are done at the screening visit, so the patients a site can approach
     # are the potentially eligible ones; the conversion covers approach, consent and screening.
-    conversion = site_conversions(
-        [s.site for s in sites],
-        settings.conversion,
-        settings.conversion_by_site,
-        source=settings.conversion_source,
-    )
     fitted = forecast(
         {s.site: Observed(protect.for_models(sum(s.new_potential)), len(s.new_potential)) for s in sites},
-        conversion,
-        settings.target,
+        {s.site: conversions[s.site] for s in sites},
+        target,
     ).as_dict()
     for site, s in zip(fitted["sites"], sites, strict=True):
         site["eligible_observed"] = protect.count(sum(s.new_potential))
