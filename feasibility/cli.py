@@ -282,6 +282,8 @@ def show(trial: str, trial_paths: tuple[Path, ...]) -> None:
         for c in t.criteria:
             rule = describe(c.rule) if c.rule else f"not assessable: {c.reason}"
             click.echo(f"  {c.id:<8} {c.kind:<9} {rule}")
+            if c.note:  # what the rule leaves to the investigator
+                click.echo(f"  {'':<8} {'':<9} note: {c.note}")
 
 
 @cli.command()

@@ -36,8 +36,13 @@ def test_show_by_id_and_by_path_agree(tmp_path):
     trial = next(t for t in load_trials()[0] if t.id == "NCT06711146")
     lines = by_id.stdout.splitlines()
     assert lines[0].startswith("NCT06711146 — ")
-    assert [line.split()[0] for line in lines[1:]] == [c.id for c in trial.criteria]
+    notes = [line.split("note: ", 1)[1] for line in lines[1:] if line.split()[0] == "note:"]
+    assert [line.split()[0] for line in lines[1:] if line.split()[0] != "note:"] == [
+        c.id for c in trial.criteria
+    ]
     assert "  IN1      inclusion not assessable: consent" in lines
+    # what a rule leaves to the investigator is shown under it
+    assert notes and notes == [c.note for c in trial.criteria if c.note]
 
 
 def test_show_unknown_id_lists_the_ids():

@@ -124,6 +124,15 @@ def test_criteria_csv_and_order(tmp_path):
         )
 
 
+def test_computability_counts_the_protocol_criteria_not_the_in_care_step(tmp_path):
+    # `check` and docs/trials.md count the trial file's criteria; the report must agree
+    extract = write_extract(_rows(), tmp_path / "x.parquet")
+    report = run_feasibility(str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=tmp_path / "r")
+    trial = report["trials"][0]
+    assert trial["criteria"][0]["id"] == "in-care"
+    assert trial["computability"] == {"total": 5, "assessable": 4, "not_assessable": 1}
+
+
 def test_report_schema_documents_every_field_a_run_writes(tmp_path):
     """docs/report-schema.md is what sites' tooling is written against: every top-level,
     protection and provenance field, data-quality count, run option, site field and CSV

@@ -32,3 +32,8 @@ def with_in_care_step(trial: Trial, within: Duration | None) -> Trial:
     if any(c.id == IN_CARE_ID for c in trial.criteria):
         return trial
     return replace(trial, criteria=(in_care_criterion(within), *trial.criteria))
+
+
+def protocol_criteria(trial: Trial) -> tuple[Criterion, ...]:
+    """The trial's own criteria, without the in-care step the run puts first."""
+    return tuple(c for c in trial.criteria if c.id != IN_CARE_ID)

@@ -26,6 +26,7 @@ from feasibility.analytics.waterfall import (
     waterfall,
 )
 from feasibility.criteria.describe import describe
+from feasibility.criteria.in_care import protocol_criteria
 from feasibility.criteria.model import Trial
 from feasibility.evaluate.results import EngineResult
 from feasibility.extract.contract import CONTRACT_VERSION
@@ -125,6 +126,14 @@ def _site_block(
 SiteViews = tuple[str, Sequence[Step], Sequence[CriterionView]]
 
 
+def computability(trial: Trial) -> dict[str, int]:
+    """How many of the protocol's criteria data can decide (the run's in-care step is the
+    tool's own, not the protocol's, so `check`, docs/trials.md and the report agree)."""
+    criteria = protocol_criteria(trial)
+    assessable = sum(c.assessable for c in criteria)
+    return {"total": len(criteria), "assessable": assessable, "not_assessable": len(criteria) - assessable}
+
+
 def _sites(trial: Trial, everyone: SiteViews, per_site: Sequence[SiteViews], protect: Protection) -> dict:
     """The `sites` of a trial (ALL, then each site), with `sites_withheld` when the sites'
     counts would pin a suppressed one (see `breakdown.py`)."""
@@ -176,11 +185,7 @@ def build_report(
                 "source": list(trial.source),
                 "criteria": _criteria(trial),
                 "order": [trial.criteria[k].id for k in ordering],
-                "computability": {
-                    "total": len(trial.criteria),
-                    "assessable": sum(c.assessable for c in trial.criteria),
-                    "not_assessable": sum(not c.assessable for c in trial.criteria),
-                },
+                "computability": computability(trial),
                 **_sites(trial, everyone, per_site, protect),
                 "enrollment": (enrollment or {}).get(trial.id),
             }
