@@ -416,8 +416,11 @@ def main() -> None:
     except click.exceptions.Abort:
         err.print("aborted")
         sys.exit(130)
+    except click.exceptions.NoArgsIsHelpError as e:
+        e.show()  # a command group named alone: its help, as click prints it
+        sys.exit(e.exit_code)
     except click.ClickException as e:
-        e.show()
+        err.print(f"[bold red]error:[/] {escape(_click_error(e))}", markup=True)
         sys.exit(e.exit_code)
     except FeasibilityError as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}", markup=True)
@@ -430,6 +433,16 @@ def main() -> None:
             raise
         err.print("interrupted")
         sys.exit(130)
+
+
+def _click_error(error: click.ClickException) -> str:
+    """Click's own refusals (an option's value out of range, an unknown option, a missing
+    argument) in the one-line shape of every other user error, naming the command's help."""
+    message = " ".join(error.format_message().split())
+    ctx = getattr(error, "ctx", None)
+    if ctx is None:
+        return message
+    return f"{ctx.command_path}: {message} — fix: see `{ctx.command_path} --help`"
 
 
 def _interrupted(error: Exception) -> bool:

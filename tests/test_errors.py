@@ -391,12 +391,33 @@ def test_decimal_and_timestamp_variants_are_accepted(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (("run", "x.parquet", "--as-of", "2025-13-01"), ("'--as-of'", "is not a date")),
+        (("run", "x.parquet", "--min-cell", "-1"), ("'--min-cell'", "-1 is not in the range")),
+        (("run", "x.parquet", "--bogus"), ("No such option '--bogus'",)),
+        (("run",), ("Missing argument 'EXTRACT'",)),
+        (("import", "omop"), ("feasibility import omop:", "Missing argument 'SOURCE'")),
+        (("nope",), ("No such command 'nope'",)),
+    ],
+)
+def test_click_refusals_are_one_line_naming_the_help(tmp_path, args, fragments):
+    proc = feasibility(*args, cwd=tmp_path)
+    line = assert_one_line_error(proc, *fragments)
+    assert line.startswith("error: ") and line.endswith(" --help`")
+
+
+def test_a_command_group_alone_prints_its_help(tmp_path):
+    proc = feasibility("import", cwd=tmp_path)
+    assert proc.returncode == 2 and "Commands:" in proc.stderr and "omop" in proc.stderr
+
+
 def test_threads_have_an_upper_bound(tmp_path):
     # DuckDB starts every thread asked for: 100000 hung the run
     extract = write_extract(good_rows(), tmp_path / "x.parquet")
     proc = run_on(tmp_path, extract, "--threads", "100000")
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
-    assert "'--threads': 100000 is not in the range 1<=x<=1024" in proc.stderr
+    assert_one_line_error(proc, "'--threads': 100000 is not in the range 1<=x<=1024")
     assert not (tmp_path / "report").exists()
     assert run_on(tmp_path, extract, "--threads", "1024", "-q").returncode == 0
 
