@@ -4,6 +4,7 @@ SELECT
     count(*) AS patients,
     count(*) FILTER (WHERE sex_conflict) AS patients_with_two_sexes,
     count(*) FILTER (WHERE sex = 'U') AS patients_with_unknown_sex,
+    count(*) FILTER (WHERE sex_unrecognised) AS patients_with_unrecognised_sex,
     count(*) FILTER (WHERE by_lo <> by_hi OR bd_lo <> bd_hi) AS patients_with_two_birth_years,
     count(*) FILTER (WHERE by_lo IS NULL AND bd_lo IS NULL) AS patients_without_birth_year,
     count(*) FILTER (WHERE site_conflict) AS patients_at_two_sites,

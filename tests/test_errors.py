@@ -152,6 +152,20 @@ def test_two_sexes_is_a_counted_warning(tmp_path):
     assert report["data_quality"]["counts"]["patients_with_two_sexes"] == 1
 
 
+def test_a_sex_outside_the_contract_is_read_as_unknown_and_counted(tmp_path):
+    rows = good_rows()
+    rows += [{**r, "patient_id": "p2", "sex": "female"} for r in good_rows()]
+    rows += [{**r, "patient_id": "p3", "sex": "f"} for r in good_rows()]
+    proc = run_on(tmp_path, write_extract(rows, tmp_path / "x.parquet"), "--min-cell", "0")
+    assert proc.returncode == 0, proc.stderr
+    assert "1 patients with unrecognised sex" in proc.stderr + proc.stdout
+    counts = json.loads((tmp_path / "report" / "report.json").read_text())["data_quality"]["counts"]
+    # p3's lower-case f is F; p2's `female` is U, not a second sex
+    assert counts["patients_with_unrecognised_sex"] == 1
+    assert counts["patients_with_unknown_sex"] == 1
+    assert counts["patients_with_two_sexes"] == 0
+
+
 YAML_CASES = [
     (
         "id: T\ncriteria:\n  - id: a\n    kind: inclusion\n    text: x\n    rule: {age: {min: 18}\n",

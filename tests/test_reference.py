@@ -150,7 +150,7 @@ def extracts(draw) -> list[dict]:
     for i in range(draw(st.integers(1, 5))):
         pid = f"p{i}"
         demo = {
-            "sex": draw(st.sampled_from(["F", "M", "U"])),
+            "sex": draw(st.sampled_from(["F", "M", "U", "f", "m", "X"])),
             "birth_year": draw(st.sampled_from([1940, 1957, 1980, 2006, 2007, 2008])),
             "site_id": draw(st.sampled_from(["A", "B"])),
         }

@@ -64,6 +64,8 @@ case("agex_bd_18", "age_strict", False, birth_date="2007-01-15")  # exactly 18
 case("sex_f", "female", True, sex="F")
 case("sex_m", "female", False, sex="M")
 case("sex_u", "female", None, sex="U")
+case("sex_f_lower", "female", True, sex="f")  # lower case reads as upper case
+case("sex_other", "female", None, sex="Female")  # outside the contract: U, and counted
 # -- history: SLE ever, M32.0 (drug-induced) excluded from the concept
 case("sle_dot", "sle", True, ("dx", "M32.14", "2020-05-01"))
 case("sle_nodot", "sle", True, ("dx", "M3214", "2020-05-01"))

@@ -38,8 +38,11 @@ from feasibility.compile.sqlexpr import (
 from feasibility.compile.tables import RUN, Tables
 from feasibility.criteria.model import Duration
 
-# sex as a small code, so two spellings of one patient's sex compare without string work
-SEX_CODES = {"F": 1, "M": 2}
+# sex as a small code, so two spellings of one patient's sex compare without string work;
+# lower case reads as upper case, and any value outside the contract is a code of its own,
+# read as U and counted in the data quality
+SEX_CODES = {"F": 1, "M": 2, "U": 3}
+UNRECOGNISED_SEX = len(SEX_CODES) + 1
 
 
 def index_default(default_index: date | exp.Expr) -> exp.Expr:
@@ -434,9 +437,13 @@ def demographics_query(
     idx = row_index_date(default_index, has_index_column)
     start = col("start_date", "e")
     sex_code = case(
-        [(exp.EQ(this=col("sex", "e"), expression=lit(s)), lit(n)) for s, n in SEX_CODES.items()],
-        # any other spelling is one unknown sex; NULL stays NULL
-        case([(exp.Is(this=col("sex", "e"), expression=exp.null()), exp.null())], lit(len(SEX_CODES) + 1)),
+        [
+            (exp.In(this=col("sex", "e"), expressions=[lit(s), lit(s.lower())]), lit(n))
+            for s, n in SEX_CODES.items()
+        ]
+        # a row without a sex says nothing about it: NULL stays NULL
+        + [(exp.Is(this=col("sex", "e"), expression=exp.null()), exp.null())],
+        lit(UNRECOGNISED_SEX),
     )
     selects: list[exp.Expr] = [
         *[col(k, "e").as_(k, copy=False) for k in tables.keys],
@@ -521,8 +528,8 @@ def patients_query(
     one_sex = exp.EQ(this=sex_lo, expression=sex_hi)
     sex = case(
         [
-            (and_(one_sex.copy(), exp.EQ(this=sex_lo.copy(), expression=lit(n))), lit(s))
-            for s, n in SEX_CODES.items()
+            (and_(one_sex.copy(), exp.EQ(this=sex_lo.copy(), expression=lit(SEX_CODES[s]))), lit(s))
+            for s in ("F", "M")
         ],
         lit("U"),
     )
@@ -532,6 +539,7 @@ def patients_query(
         exp.NEQ(this=col("site_lo", d), expression=col("site_hi", d)).as_("site_conflict", copy=False),
         sex.as_("sex", copy=False),
         exp.NEQ(this=sex_lo.copy(), expression=sex_hi.copy()).as_("sex_conflict", copy=False),
+        exp.EQ(this=sex_hi.copy(), expression=lit(UNRECOGNISED_SEX)).as_("sex_unrecognised", copy=False),
         *[col(c, d).as_(c, copy=False) for c in ("by_lo", "by_hi", "bd_lo", "bd_hi")],
         idx.as_("idx", copy=False),
         idx_conflict.as_("idx_conflict", copy=False),

@@ -170,7 +170,12 @@ class Patient:
         self.site = min(str(r["site_id"]) for r in rows)
         indexes = [r["index_date"] for r in rows if r.get("index_date") is not None]
         self.index: date = max(indexes) if indexes else default_index
-        sexes = {r["sex"] for r in rows if r.get("sex") is not None}
+        # lower case reads as upper case; any other value is a sex of its own, so U
+        sexes = {
+            r["sex"].upper() if r["sex"] in ("f", "m", "u") else r["sex"]
+            for r in rows
+            if r.get("sex") is not None
+        }
         self.sex = next(iter(sexes)) if len(sexes) == 1 and sexes <= {"F", "M"} else "U"
         births = [r["birth_date"] for r in rows if r.get("birth_date") is not None]
         years = [r["birth_year"] for r in rows if r.get("birth_year") is not None]

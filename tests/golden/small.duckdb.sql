@@ -24,20 +24,28 @@ SELECT
   MAX("s"."site_rank") AS site_hi,
   MIN(
     CASE
-      WHEN "e"."sex" = 'F'
+      WHEN "e"."sex" IN ('F', 'f')
       THEN 1
-      WHEN "e"."sex" = 'M'
+      WHEN "e"."sex" IN ('M', 'm')
       THEN 2
-      ELSE CASE WHEN "e"."sex" IS NULL THEN NULL ELSE 3 END
+      WHEN "e"."sex" IN ('U', 'u')
+      THEN 3
+      WHEN "e"."sex" IS NULL
+      THEN NULL
+      ELSE 4
     END
   ) AS sex_lo,
   MAX(
     CASE
-      WHEN "e"."sex" = 'F'
+      WHEN "e"."sex" IN ('F', 'f')
       THEN 1
-      WHEN "e"."sex" = 'M'
+      WHEN "e"."sex" IN ('M', 'm')
       THEN 2
-      ELSE CASE WHEN "e"."sex" IS NULL THEN NULL ELSE 3 END
+      WHEN "e"."sex" IN ('U', 'u')
+      THEN 3
+      WHEN "e"."sex" IS NULL
+      THEN NULL
+      ELSE 4
     END
   ) AS sex_hi,
   MIN("e"."birth_year") AS by_lo,
@@ -565,6 +573,7 @@ FROM (
       ELSE 'U'
     END AS sex,
     "d"."sex_lo" <> "d"."sex_hi" AS sex_conflict,
+    "d"."sex_hi" = 4 AS sex_unrecognised,
     "d"."by_lo" AS by_lo,
     "d"."by_hi" AS by_hi,
     "d"."bd_lo" AS bd_lo,
