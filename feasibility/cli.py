@@ -172,6 +172,15 @@ def run(
                     where=f"--{name.replace('_', '-')}",
                     fix="add --monthly MONTHS (e.g. --monthly 24)",
                 )
+    if (
+        engine != "spark"
+        and ctx.get_parameter_source("spark_master") is not click.core.ParameterSource.DEFAULT
+    ):
+        raise FeasibilityError(
+            "--spark-master is used by the Spark engine only",
+            where="--spark-master",
+            fix="add --engine spark, or leave out --spark-master",
+        )
     in_care = (
         None if active_within.strip().lower() == "none" else parse_duration(active_within, "--active-within")
     )

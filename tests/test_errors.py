@@ -427,6 +427,14 @@ def test_a_command_group_alone_prints_its_help(tmp_path):
     assert proc.returncode == 2 and "Commands:" in proc.stderr and "omop" in proc.stderr
 
 
+def test_spark_master_without_the_spark_engine_is_refused(tmp_path):
+    # it would be ignored, and the run would go on DuckDB where the user expects a cluster
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    proc = run_on(tmp_path, extract, "--spark-master", "spark://host:7077")
+    assert_one_line_error(proc, "--spark-master", "--engine spark")
+    assert not (tmp_path / "report").exists()
+
+
 def test_threads_have_an_upper_bound(tmp_path):
     # DuckDB starts every thread asked for: 100000 hung the run
     extract = write_extract(good_rows(), tmp_path / "x.parquet")

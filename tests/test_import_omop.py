@@ -533,6 +533,15 @@ def test_cli(tmp_path):
     assert out.is_file() and not list(out.parent.glob(".*.tmp"))
 
 
+def test_quiet_prints_only_where_the_extract_is(tmp_path):
+    src = _tiny_cdm(tmp_path / "cdm")
+    out = tmp_path / "x.parquet"
+    proc = feasibility("import", "omop", str(src), "--out", str(out), "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(out) in lines[0]
+
+
 def test_errors_are_one_line(tmp_path):
     out = tmp_path / "x.parquet"
     with pytest.raises(FeasibilityError, match="not found"):

@@ -23,11 +23,12 @@ out_option = click.option(
 
 def _print(summary: ImportSummary, started: float, quiet: bool) -> None:
     lines = summary.lines()
-    if quiet:
+    if quiet:  # the first line says where the extract is
         lines = lines[:1]
     for line in lines:
         err.print(line)
-    err.print(f"import done in {time.perf_counter() - started:.1f} s")
+    if not quiet:
+        err.print(f"import done in {time.perf_counter() - started:.1f} s")
 
 
 @click.group("import", context_settings={"help_option_names": ["-h", "--help"]})
