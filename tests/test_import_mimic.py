@@ -272,7 +272,7 @@ def test_summary_counts_gaps(imported):
     assert c["lab items reported in two or more units"] == two_units.height > 0
     assert c["patients without a discharge (no index_date)"] == 0
     text = "\n".join(summary.lines())
-    assert "ODbL" in text
+    assert "ODbL" in text and "Johnson A, Bulgarelli L, Pollard T, Horng S, Celi LA, Mark R. MIMIC-IV" in text
 
 
 def test_extract_shape(imported):

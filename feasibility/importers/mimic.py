@@ -232,8 +232,9 @@ def import_mimic(
         )
         summary.notes.append(f"lab codes mapped with {loinc_map.name}")
         summary.notes.append(
-            "MIMIC-IV data: ODbL 1.0; cite Johnson A, Bulgarelli L, Pollard T, "
-            "Horng S, Celi LA, Mark R. MIMIC-IV (PhysioNet)"
+            "MIMIC-IV data: ODbL 1.0 (share alike); cite Johnson A, Bulgarelli L, Pollard T, "
+            "Horng S, Celi LA, Mark R. MIMIC-IV, with the version imported, PhysioNet "
+            "(e.g. MIMIC-IV Clinical Database Demo (v2.2). PhysioNet (2023))"
         )
         return summary
     finally:
