@@ -172,14 +172,18 @@ def run(
                     where=f"--{name.replace('_', '-')}",
                     fix="add --monthly MONTHS (e.g. --monthly 24)",
                 )
-    if (
-        engine != "spark"
-        and ctx.get_parameter_source("spark_master") is not click.core.ParameterSource.DEFAULT
-    ):
+    given = {n for n in ctx.params if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT}
+    if engine != "spark" and "spark_master" in given:
         raise FeasibilityError(
             "--spark-master is used by the Spark engine only",
             where="--spark-master",
             fix="add --engine spark, or leave out --spark-master",
+        )
+    if engine == "spark" and "threads" in given:
+        raise FeasibilityError(
+            "--threads sets DuckDB's threads; Spark takes its cores from the master URL",
+            where="--threads",
+            fix="write e.g. --spark-master 'local[4]' instead",
         )
     in_care = (
         None if active_within.strip().lower() == "none" else parse_duration(active_within, "--active-within")

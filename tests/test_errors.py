@@ -13,7 +13,8 @@ import duckdb
 import polars as pl
 import pytest
 
-from feasibility.errors import short_message, withhold_values
+from feasibility.errors import ExtractError, short_message, withhold_values
+from feasibility.extract.source import ExtractSource
 from tests.support import REPO, corrupt_column, event, frame, person, write_extract
 
 SPEC = REPO / "tests/fixtures/trials/spec.yaml"
@@ -289,6 +290,24 @@ def test_files_of_one_extract_may_differ_outside_the_contract(tmp_path):
     assert proc.returncode == 0, proc.stderr
 
 
+def test_a_folder_in_spark_partitioned_layout_is_read(tmp_path):
+    # Spark and pandas write a "file" x.parquet as a folder of part files
+    part = tmp_path / "data" / "x.parquet"
+    part.mkdir(parents=True)
+    write_extract(good_rows(), part / "part-00000.parquet")
+    proc = run_on(tmp_path, tmp_path / "data", "-q")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["provenance"]["extract"]["files"] == ["part-00000.parquet"]
+
+
+def test_an_extract_gone_before_its_fingerprint_is_one_line(tmp_path):
+    source = ExtractSource((tmp_path / "gone.parquet",), "gone.parquet", {})
+    with pytest.raises(ExtractError, match="cannot read the extract to fingerprint it") as e:
+        source.sha256()
+    assert e.value.where == "gone.parquet"
+
+
 def test_database_errors_never_show_a_data_value():
     con = duckdb.connect()
     failing = {
@@ -432,6 +451,14 @@ def test_spark_master_without_the_spark_engine_is_refused(tmp_path):
     extract = write_extract(good_rows(), tmp_path / "x.parquet")
     proc = run_on(tmp_path, extract, "--spark-master", "spark://host:7077")
     assert_one_line_error(proc, "--spark-master", "--engine spark")
+    assert not (tmp_path / "report").exists()
+
+
+def test_threads_with_the_spark_engine_are_refused(tmp_path):
+    # Spark would ignore them: its cores come from the master URL
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    proc = run_on(tmp_path, extract, "--engine", "spark", "--threads", "4")
+    assert_one_line_error(proc, "--threads", "--spark-master 'local[4]'")
     assert not (tmp_path / "report").exists()
 
 

@@ -54,6 +54,9 @@ def test_sample_extract_gives_the_duckdb_counts(spark):
     on_duck = on_duckdb(extract, trials, library, options)
     on_spark = run_on_spark(str(extract), trials, library, options, session=spark)
     assert_same(on_spark, on_duck)
+    # the report's provenance names the engine that computed the counts
+    assert on_spark.versions == {"duckdb": on_duck.versions["duckdb"], "spark": spark.version}
+    assert set(on_duck.versions) == {"duckdb"}
     # a session the caller gave is left as it was: every view of the run is dropped
     assert [t.name for t in spark.catalog.listTables() if t.isTemporary] == []
     assert sorted(on_spark.histograms) == sorted(t.id for t in trials)

@@ -12,6 +12,7 @@ from datetime import date
 
 import pytest
 
+from feasibility.criteria.describe import describe
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.parse import parse_duration
 from feasibility.errors import TrialError
@@ -406,6 +407,12 @@ def test_derived_if_missing_applies_only_without_inputs_in_the_window(tmp_path):
     assert got["recent"] == {"egfr_or_false": False, "crcl_or_true": False}
     # inputs in the window that cannot be computed (unknown sex) are UNKNOWN, not missing
     assert got["no_sex"] == {"egfr_or_false": None, "crcl_or_true": None}
+    # what `show` and the reports print of the rules says what a missing measure counts as
+    (parsed,), _ = load_trials([trial])
+    assert [describe(c.rule) for c in parsed.criteria] == [
+        "egfr_ckd_epi_2021 ≥ 30 within 90 days (missing: false)",
+        "creatinine_clearance ≥ 60 within 90 days (missing: true)",
+    ]
 
 
 def test_birth_year_age_is_exact_on_31_december():

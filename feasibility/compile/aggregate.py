@@ -63,12 +63,10 @@ def row_index_date(default_index: date | exp.Expr, has_index_column: bool) -> ex
     return index_default(default_index)
 
 
-def group_index_date(default_index: date | exp.Expr, has_index_column: bool) -> exp.Expr:
-    """The index date of a group of one patient's rows: the latest `index_date` they carry,
-    else the run's default."""
-    if has_index_column:
-        return func("coalesce", func("max", col("index_date", "e")), index_default(default_index))
-    return index_default(default_index)
+def group_index_date(default_index: date | exp.Expr) -> exp.Expr:
+    """The index date of a group of one patient's rows, in an extract with an `index_date`
+    column: the latest one they carry, else the run's default."""
+    return func("coalesce", func("max", col("index_date", "e")), index_default(default_index))
 
 
 Codes = Mapping[int, Sequence[str]]  # concept id -> the raw codes of its code map rows
@@ -289,7 +287,7 @@ def _group_index(default_index: date | exp.Expr, has_index_column: bool) -> list
     """With an index_date column, the group's index date, which the atoms' windows end at."""
     if not has_index_column:
         return []
-    return [group_index_date(default_index, True).as_("idx", copy=False)]
+    return [group_index_date(default_index).as_("idx", copy=False)]
 
 
 class _Results:

@@ -192,7 +192,3 @@ class PredicateCompiler:
             return exp.true(), exp.false()
         is_true, is_false = self.pair(criterion.rule)
         return (is_true, is_false) if criterion.kind == "inclusion" else (is_false, is_true)
-
-    def passes(self, criterion: Criterion) -> exp.Expr:
-        """Whether the patient passes the criterion: TRUE, FALSE or NULL for UNKNOWN."""
-        return to_three_valued(self.verdict(criterion))

@@ -66,7 +66,10 @@ def describe(rule: Rule) -> str:
         case InCare(within=w):
             return f"any record{_window(w)} (still in care)"
         case Derived():
-            return f"{rule.measure} {_cmp(rule.compare, rule.unit)}{_window(rule.within)}"
+            return (
+                f"{rule.measure} {_cmp(rule.compare, rule.unit)}{_window(rule.within)}"
+                f"{_missing(rule.if_missing, Truth.UNKNOWN)}"
+            )
         case All(parts=parts):
             return "all(" + "; ".join(describe(p) for p in parts) + ")"
         case AnyOf(parts=parts):

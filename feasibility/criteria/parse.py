@@ -166,9 +166,8 @@ def _missing(node: Located, default: Truth) -> Truth:
 
 
 class _RuleParser:
-    def __init__(self, library: ConceptLibrary, file: str):
+    def __init__(self, library: ConceptLibrary):
         self.library = library
-        self.file = file
         self.depth = 0  # combinators around the rule being read
 
     def concept(self, node: Located, key: str, kinds: tuple[str, ...], what: str) -> str:
@@ -496,7 +495,7 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
             where=data.where("criteria"),
             fix="write each criterion as a `- id: ...` item",
         )
-    parser = _RuleParser(library, str(path))
+    parser = _RuleParser(library)
     criteria: list[Criterion] = []
     seen: dict[str, str] = {}
     for item in items:

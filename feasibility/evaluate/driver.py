@@ -48,6 +48,7 @@ class Runner(Protocol):
     extract's (a truncated file, an unreadable column)."""
 
     dialect: str
+    versions: dict[str, str]  # the libraries that computed the counts, for the provenance
 
     def query(self, query: exp.Expr, what: str | None = None) -> tuple[list[str], list[tuple]]:
         """The query's column names and rows; `what` names the step in errors."""
@@ -72,7 +73,6 @@ def evaluate(
     plan: Plan,
     source: ExtractSource,
     options: RunOptions,
-    extract: str,
     step: Callable[[str], None],
 ) -> EngineResult:
     """One run's steps on any engine, once its `events` view reads the extract: the extent
@@ -86,22 +86,20 @@ def evaluate(
         if bad:
             raise ExtractError(
                 f"`{column}` holds dates outside the years 1 to 9999",
-                where=extract,
+                where=source.label,
                 fix="correct or remove those rows (a date field filled with a placeholder?)",
             )
     index_default = default_index(
-        rows, date.fromisoformat(latest_start) if latest_start else None, options, extract
+        rows, date.fromisoformat(latest_start) if latest_start else None, options, source.label
     )
     for first in (sites(), demographics(index_default, has_index)):
         assert first.creates is not None
         runner.create(first.creates, first.expression, READ)
-    check_patient_ids(runner.query(null_patient_rows(), READ)[1][0][0], extract)
-    check_site_ids([site for (site,) in runner.query(reserved_sites(), READ)[1]], extract)
-    summary = summarise_dictionary(plan, runner.query(code_dictionary(), READ)[1], index_default)
+    check_patient_ids(runner.query(null_patient_rows(), READ)[1][0][0], source.label)
+    check_site_ids([site for (site,) in runner.query(reserved_sites(), READ)[1]], source.label)
+    summary = summarise_dictionary(plan, runner.query(code_dictionary(), READ)[1])
     runner.register_code_map(code_map_table(summary.code_map))
-    *tables, histogram = statements(
-        trials, plan, summary.index_default, has_index, runner.dialect, summary.codes
-    )
+    *tables, histogram = statements(trials, plan, index_default, has_index, runner.dialect, summary.codes)
     for i, statement in enumerate(tables, 1):
         # on a large extract each statement takes minutes: say which one is running
         step(f"aggregating events per patient: {statement.name} ({i} of {len(tables)})")
@@ -114,7 +112,8 @@ def evaluate(
         histograms=histogram_counts(trials, runner.histogram(histogram.expression, trials)),
         data_quality=dq,
         source=source,
-        index_default=summary.index_default,
+        index_default=index_default,
+        versions=dict(runner.versions),
     )
 
 
@@ -139,11 +138,10 @@ def default_index(rows: int, latest_start: date | None, options: RunOptions, ext
 @dataclass(frozen=True)
 class DictionarySummary:
     """What the code dictionary tells before the passes over coded rows: the extract's row
-    count, the run's default index date, the code map, the rows of unknown units per concept
-    and the rows of code systems no concept uses."""
+    count, the code map, the rows of unknown units per concept and the rows of code systems
+    no concept uses."""
 
     rows: int
-    index_default: date
     code_map: list[CodeMapRow]
     unknown_units: dict[str, int]
     unread_systems: dict[str, int]
@@ -181,15 +179,12 @@ def check_patient_ids(null_patients: int, extract: str) -> None:
         )
 
 
-def summarise_dictionary(
-    plan: Plan, dictionary: Sequence[Sequence], index_default: date
-) -> DictionarySummary:
+def summarise_dictionary(plan: Plan, dictionary: Sequence[Sequence]) -> DictionarySummary:
     """The code map from the code dictionary's rows (code_system, code, unit, n_rows)."""
     triples = [(r[0], r[1], r[2], r[3]) for r in dictionary]
     code_map, unknown_units = build_code_map(plan, triples)
     return DictionarySummary(
         sum(n for *_, n in triples),
-        index_default,
         code_map,
         unknown_units,
         unread_code_systems(plan, triples),

@@ -76,8 +76,8 @@ class Engine:
     ):
         self.con = con
         self.trials = list(trials)
-        self.library = library
         self.options = options
+        self.versions = {"duckdb": duckdb.__version__}
         self.plan: Plan = plan_features(self.trials, library)
         self.compiler = PredicateCompiler(self.plan)
         self.extract = "the extract"  # named in errors, once `load` knows it
@@ -95,7 +95,7 @@ class Engine:
         source = open_extract(self.con, extract, self.options.site)
         lock_down(self.con, source.files)
         step("reading the extract")
-        return evaluate(self, self.trials, self.plan, source, self.options, extract, step)
+        return evaluate(self, self.trials, self.plan, source, self.options, step)
 
     def monthly(self, result: EngineResult, months: int, progress=None) -> FirstEligible:
         """After `load`: every patient evaluated again at each of the last `months` month

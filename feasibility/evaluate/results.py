@@ -42,6 +42,7 @@ class EngineResult:
     data_quality: DataQuality
     source: ExtractSource
     index_default: date
+    versions: dict[str, str]  # e.g. {"duckdb": "2.0.1"}: the libraries that computed it
 
     # derived, so the engines cannot disagree with their own counts
     @property

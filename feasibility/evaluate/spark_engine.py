@@ -128,7 +128,7 @@ def run_on_spark(
             run.read_parquet([str(f) for f in source.files])
             events = events_query(source, exp.to_table(_RAW), options.site)
             run.execute(f"CREATE OR REPLACE TEMP VIEW events AS {run.sql(events)}")
-            return evaluate(run, trials, plan, source, options, extract, step)
+            return evaluate(run, trials, plan, source, options, step)
         finally:
             run.drop()
 
@@ -245,6 +245,8 @@ class _Runner:
     def __init__(self, spark: SparkSession, extract: str):
         self.spark = spark
         self.extract = extract
+        # DuckDB read the extract's schema; Spark computed the counts
+        self.versions = {"duckdb": duckdb.__version__, "spark": spark.version}
         for key, value in _SQL_SETTINGS.items():
             spark.conf.set(key, value)
 

@@ -33,7 +33,14 @@ class ExtractSource:
 
     def sha256(self) -> str:
         """SHA-256 of the file's bytes; for several files, of their names and hashes."""
-        return self._digest.value()
+        try:
+            return self._digest.value()
+        except OSError as e:  # a file moved or made unreadable while the run read it
+            raise ExtractError(
+                f"cannot read the extract to fingerprint it ({e.strerror or type(e).__name__})",
+                where=self.label,
+                fix="leave the extract's files in place until the run ends",
+            ) from None
 
 
 class _Digest:
@@ -88,7 +95,8 @@ def resolve_files(spec: str) -> tuple[Path, ...]:
         )
     p = Path(spec)
     if p.is_dir():
-        files = sorted(p.rglob("*.parquet"))
+        # a folder named *.parquet (Spark's partitioned layout) holds files; it is not one
+        files = sorted(f for f in p.rglob("*.parquet") if f.is_file())
         if not files:
             raise ExtractError(
                 "no *.parquet files in this folder",

@@ -12,8 +12,6 @@ from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
 
-import duckdb
-
 from feasibility import __version__
 from feasibility.analytics.histogram import CriteriaMatrix
 from feasibility.analytics.waterfall import (
@@ -158,7 +156,6 @@ def build_report(
     options: dict | None = None,
     concept_files: Sequence[str] = (),
     concept_library_sha256: str = "",
-    generated_at: datetime | None = None,
     enrollment: Mapping[str, dict] | None = None,
 ) -> dict:
     """Everything a run publishes, protected, as JSON-ready data."""
@@ -193,12 +190,13 @@ def build_report(
     dq = _protect_quality(result.data_quality.as_dict(), protect)
     return {
         "schema": SCHEMA,
-        "generated_at": (generated_at or datetime.now(UTC)).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "protection": protect.describe(),
         "provenance": {
             "engine": "feasibility",
             "engine_version": __version__,
-            "duckdb_version": duckdb.__version__,
+            "duckdb_version": result.versions.get("duckdb"),
+            "spark_version": result.versions.get("spark"),
             "python_version": platform.python_version(),
             "extract_contract": CONTRACT_VERSION,
             "extract": {

@@ -72,7 +72,7 @@ def _suppressed_bars(values: list, k: int) -> dict:
     }
 
 
-def attrition_chart(trial: dict, block: dict, chart_id: str, k: int) -> str:
+def attrition_chart(block: dict, chart_id: str, k: int) -> str:
     """Confirmed and potentially eligible after each step, as horizontal bars (top to bottom)."""
     labels = _labels(block)
     fig = _figure()
@@ -144,7 +144,7 @@ def sites_chart(trial: dict, chart_id: str, k: int) -> str:
     return _chart(fig, chart_id)
 
 
-def impact_chart(trial: dict, block: dict, chart_id: str, k: int) -> str:
+def impact_chart(block: dict, chart_id: str, k: int) -> str:
     """Criteria ranked by their share of the ineligible count (confirmed and potential); a
     criterion whose impact is suppressed stays on the chart, labelled `<K`."""
     views = sorted(block["criteria"], key=lambda v: -(v["impact"] or 0))
@@ -350,8 +350,8 @@ def render_html(report: dict) -> str:
             f"<div class='card'>criteria<b>{comp['total']}</b>{comp['assessable']} assessable, "
             f"{comp['not_assessable']} not</div></div>",
             "<div class='grid'>",
-            attrition_chart(trial, block, f"{cid}-attrition", k),
-            impact_chart(trial, block, f"{cid}-impact", k),
+            attrition_chart(block, f"{cid}-attrition", k),
+            impact_chart(block, f"{cid}-impact", k),
             "</div>",
         ]
         chart_ids += [f"{cid}-attrition", f"{cid}-impact"]

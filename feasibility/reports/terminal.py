@@ -90,15 +90,15 @@ def _print_enrollment(enrollment: dict, console: Console, k: int) -> None:
             )
 
 
-def print_report(report: dict, console: Console, *, site: str = "ALL") -> None:
-    """Per trial: the waterfall of `site` (ALL by default) and each site's totals."""
+def print_report(report: dict, console: Console) -> None:
+    """Per trial: the waterfall of every site together (ALL) and each site's totals."""
     protection = report["protection"]
     k = protection["min_cell"]
     if not protection["shareable"]:
         console.print("[bold red]Exact counts (--min-cell 0): for use inside the site only, do not share.[/]")
     for trial in report["trials"]:
         texts = {c["id"]: c for c in trial["criteria"]}
-        block = next((s for s in trial["sites"] if s["site_id"] == site), trial["sites"][0])
+        block = trial["sites"][0]  # ALL comes first
         # ids, titles and sites are the user's text, never markup
         heading = f"{escape(trial['title'])}  (site {escape(block['site_id'])})"
         table = Table(
