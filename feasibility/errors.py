@@ -44,14 +44,14 @@ _DUCKDB_PREFIXES = (
 # out of range: "x"`, `with value x`, `Date out of range: x`, Spark's `The value 'x'`.
 _QUOTED_VALUE = re.compile(r"""(?i)\b(string|value|input|out of range:)\s+(['"]).*?\2""")
 _BARE_VALUE = re.compile(r"""(?i)\b(with value|out of range:)\s+(?=[^\s'"(])\S+""")
-WITHHELD = "(value withheld)"
+VALUE_WITHHELD = "(value withheld)"
 
 
 def withhold_values(message: str) -> str:
     """`message` with the data values a database quotes in it replaced: an error about the
     extract names its file and column, never a patient's value."""
     for pattern in (_QUOTED_VALUE, _BARE_VALUE):
-        message = pattern.sub(lambda m: f"{m[1]} {WITHHELD}", message)
+        message = pattern.sub(lambda m: f"{m[1]} {VALUE_WITHHELD}", message)
     return message
 
 

@@ -8,7 +8,7 @@ Policy (with `min_cell` K > 0):
   and suppressed when that gives less than K (published numbers that cancel would otherwise
   show a small count as 0);
 - a model fitted to counts (the enrollment forecast) is fitted to the published counts, a
-  suppressed one taken as K // 2 (`for_models`), since its outputs would give back the exact
+  suppressed one taken as K // 2, at least 1 (`for_models`), since its outputs would give back the exact
   counts it was fitted to.
 - across sites, whose counts add up to ALL's: see `reports/breakdown.py`.
 Because every published non-zero number carries a rounding error of up to ±2, the exact
@@ -36,7 +36,8 @@ class Protection:
         """Whether counts are shown exactly (`--min-cell 0`: for the site's own use only)."""
         return self.min_cell <= 0
 
-    def _smallest_shown(self) -> int:
+    def smallest_shown(self) -> int:
+        """The smallest count published: K rounded up to a multiple of ROUND_TO."""
         return -(-self.min_cell // ROUND_TO) * ROUND_TO
 
     def count(self, value: int | Fraction) -> int | None:
@@ -48,7 +49,7 @@ class Protection:
         if value < self.min_cell:
             return None
         rounded = int(ROUND_TO * round(Fraction(value) / ROUND_TO))
-        return max(rounded, self._smallest_shown())
+        return max(rounded, self.smallest_shown())
 
     def difference(self, minuend: int | None, *subtrahends: int | None, exact: int) -> int | None:
         """A count derived from published numbers: minuend minus the others. `exact` is the
@@ -62,8 +63,8 @@ class Protection:
 
     def for_models(self, value: int) -> int:
         """A count as a model whose outputs are published may use it: the published count,
-        or K // 2 when it is suppressed (the middle of 1..K-1, so a suppressed count is
-        neither read as nothing nor as the threshold)."""
+        or K // 2 (at least 1) when it is suppressed (the middle of 1..K-1, so a suppressed
+        count is neither read as nothing nor as the threshold)."""
         shown = self.count(value)
         return max(1, self.min_cell // 2) if shown is None else shown
 

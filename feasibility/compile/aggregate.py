@@ -72,6 +72,17 @@ def group_index_date(default_index: date | exp.Expr) -> exp.Expr:
 Codes = Mapping[int, Sequence[str]]  # concept id -> the raw codes of its code map rows
 
 
+def code_map_join(events: str = "e", code_map: str = "m") -> exp.Expr:
+    """The condition joining a row to its code map rows: system, code and unit (no unit
+    is the empty unit). Every reader of coded rows uses this one key, so the passes and the
+    duplicate count see the same rows."""
+    return and_(
+        exp.EQ(this=col("code_system", code_map), expression=col("code_system", events)),
+        exp.EQ(this=col("code", code_map), expression=col("code", events)),
+        exp.EQ(this=col("unit", code_map), expression=func("coalesce", col("unit", events), lit(""))),
+    )
+
+
 def _grouped_coded_rows(
     aggregates: list[exp.Expr],
     tables: Tables,
@@ -87,11 +98,7 @@ def _grouped_coded_rows(
     the parquet reader checks against each row group's dictionary, so rows no concept uses
     are skipped before they are decoded. Without it (`feasibility sql`, before any data is
     seen) the same filter is a subquery."""
-    join = and_(
-        exp.EQ(this=col("code_system", "m"), expression=col("code_system", "e")),
-        exp.EQ(this=col("code", "m"), expression=col("code", "e")),
-        exp.EQ(this=col("unit", "m"), expression=func("coalesce", col("unit", "e"), lit(""))),
-    )
+    join = code_map_join()
     if codes is not None:
         wanted = sorted({c for cid, own in codes.items() if cid in concepts for c in own})
         # an extract with none of the family's codes: no row, and no `IN ()` (Spark refuses it)

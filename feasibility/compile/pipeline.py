@@ -17,6 +17,7 @@ from sqlglot.errors import ErrorLevel
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.compile.aggregate import (
     Codes,
+    code_map_join,
     coverage_query,
     demographics_query,
     exposures_query,
@@ -134,11 +135,7 @@ def duplicate_rows_query(columns: Sequence[str]) -> exp.Expr:
     row = exp.Struct(
         expressions=[exp.PropertyEQ(this=exp.to_identifier(c), expression=col(c, "e")) for c in columns]
     )
-    coded = and_(
-        exp.EQ(this=col("code_system", "m"), expression=col("code_system", "e")),
-        exp.EQ(this=col("code", "m"), expression=col("code", "e")),
-        exp.EQ(this=col("unit", "m"), expression=func("coalesce", col("unit", "e"), lit(""))),
-    )
+    coded = code_map_join()
     return (
         exp.select(
             exp.Sub(

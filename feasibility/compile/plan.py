@@ -218,8 +218,7 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
                 elif isinstance(node, Derived):
                     if node.measure not in measures:
                         measures.append(node.measure)
-                    inputs = ["creatinine"] + (["weight"] if node.measure == "creatinine_clearance" else [])
-                    for name in inputs:
+                    for name in node.inputs:
                         use(name)
                         derived.append((name, node.within))
     concepts = tuple(library[n] for n in names)

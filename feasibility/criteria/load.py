@@ -15,7 +15,7 @@ from pathlib import Path
 
 from feasibility.criteria.concepts import ConceptLibrary, definition, load_library, yaml_files
 from feasibility.criteria.model import Concept, Derived, Trial, walk
-from feasibility.criteria.parse import derived_inputs, parse_trial
+from feasibility.criteria.parse import parse_trial
 from feasibility.errors import TrialError
 from feasibility.resources import trials_dir
 
@@ -64,7 +64,7 @@ def _uses(trial: Trial) -> set[str]:
         if criterion.rule is not None:
             for node in walk(criterion.rule):
                 if isinstance(node, Derived):
-                    names.update(derived_inputs(node.measure))
+                    names.update(node.inputs)
     return names
 
 

@@ -174,6 +174,13 @@ class Medication:
 
 
 DerivedMeasure = Literal["creatinine_clearance", "egfr_ckd_epi_2021"]
+# the concepts the derived measures read, with the canonical unit each must have
+DERIVED_INPUTS = {"creatinine": "mg/dL", "weight": "kg"}
+
+
+def derived_inputs(measure: str) -> tuple[str, ...]:
+    """The concepts a derived measure reads (the eGFR equation needs no weight)."""
+    return tuple(n for n in DERIVED_INPUTS if not (measure == "egfr_ckd_epi_2021" and n == "weight"))
 
 
 @dataclass(frozen=True)
@@ -186,8 +193,10 @@ class Derived:
     unit: str | None = None
     if_missing: Truth = Truth.UNKNOWN
 
-
-# ---------------------------------------------------------------- combinators
+    @property
+    def inputs(self) -> tuple[str, ...]:
+        """The concepts the measure reads."""
+        return derived_inputs(self.measure)
 
 
 @dataclass(frozen=True)
@@ -196,6 +205,9 @@ class InCare:
     the site. Never UNKNOWN: no record means FALSE."""
 
     within: Duration
+
+
+# ---------------------------------------------------------------- combinators
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from typing import Any
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.in_care import IN_CARE_ID
 from feasibility.criteria.model import (
+    DERIVED_INPUTS,
     Age,
     All,
     AnyOf,
@@ -26,6 +27,7 @@ from feasibility.criteria.model import (
     Sex,
     Trial,
     Truth,
+    derived_inputs,
 )
 from feasibility.criteria.yaml_source import (
     MAX_RULE_DEPTH,
@@ -68,14 +70,7 @@ DERIVED_UNITS = {
     "creatinine_clearance": {"ml/min"},
     "egfr_ckd_epi_2021": {"ml/min/1.73m2"},
 }
-# Concepts the derived measures read; their canonical units must be these.
-DERIVED_INPUTS = {"creatinine": "mg/dL", "weight": "kg"}
 COMBINATORS = ("all", "any", "not", "at_least")
-
-
-def derived_inputs(measure: str) -> tuple[str, ...]:
-    """The concepts a derived measure reads (the eGFR equation needs no weight)."""
-    return tuple(n for n in DERIVED_INPUTS if not (measure == "egfr_ckd_epi_2021" and n == "weight"))
 
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)

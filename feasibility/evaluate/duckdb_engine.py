@@ -89,7 +89,8 @@ class Engine:
         return query.sql(dialect="duckdb", copy=False)
 
     def load(self, extract: str, progress=None) -> EngineResult:
-        """Read the extract once, build the per-patient feature table, count the masks."""
+        """Check the extract and read it, one pass per family of rows for every trial
+        together; build the per-patient feature table and count the masks."""
         step = progress or (lambda message: None)
         self.extract = extract
         source = open_extract(self.con, extract, self.options.site)

@@ -227,7 +227,7 @@ def _session(master: str, options: RunOptions, session: SparkSession | None) -> 
 def _spark_memory(value: str) -> str:
     """A DuckDB-style size (`4GB`, `512MiB`) as whole Spark megabytes (`3815m`)."""
     match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]?)(I?)B", memory_setting(value).upper())
-    assert match is not None  # _memory_setting accepted it
+    assert match is not None  # memory_setting accepted it
     number, prefix, binary = match.groups()
     size = float(number) * (1024 if binary else 1000) ** "BKMGT".index(prefix or "B")
     return f"{max(1, round(size / 2**20))}m"

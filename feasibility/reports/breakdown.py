@@ -88,8 +88,7 @@ def _interval(value: float | None, kind: str, may_be_zero: bool, protect: Protec
     if kind == "derived":
         return max(1, value - 6), value + 6
     half = ROUND_TO / 2
-    smallest = -(-k // ROUND_TO) * ROUND_TO
-    return (k if value <= smallest else max(k, value - half)), value + half
+    return (k if value <= protect.smallest_shown() else max(k, value - half)), value + half
 
 
 def protect_breakdown(total: dict, parts: list[dict], protect: Protection) -> bool:

@@ -85,5 +85,6 @@ def criteria_csv(report: dict) -> str:
 
 
 def report_json(report: dict) -> str:
-    """`report.json`, stable key order so identical inputs give identical bytes."""
+    """`report.json`, in a stable key order: two runs on the same inputs differ only in
+    `generated_at`."""
     return json.dumps(report, indent=2, ensure_ascii=False, sort_keys=False) + "\n"

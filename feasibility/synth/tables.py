@@ -25,9 +25,7 @@ def trial_windows(trials: Sequence[Trial]) -> tuple[set[str], dict[str, float]]:
             for node in walk(c.rule):
                 name = getattr(node, "concept", None)
                 if isinstance(node, Derived):
-                    used.update(
-                        {"creatinine"} | ({"weight"} if node.measure == "creatinine_clearance" else set())
-                    )
+                    used.update(node.inputs)
                 if not name:
                     continue
                 used.add(name)
