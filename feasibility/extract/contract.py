@@ -46,7 +46,7 @@ _DATE = ("DATE", "TIMESTAMP")
 COLUMNS: tuple[Column, ...] = (
     Column("patient_id", "VARCHAR", True, _STRING + _INT, "pseudonymous patient id"),
     Column("site_id", "VARCHAR", False, _STRING + _INT, "site; absent: one site named by --site"),
-    Column("sex", "VARCHAR", True, _STRING, "F, M or U, constant per patient"),
+    Column("sex", "VARCHAR", True, _STRING, "F, M or U (lower case accepted), constant per patient"),
     Column("birth_year", "INTEGER", True, _INT, "year of birth, constant per patient"),
     Column("birth_date", "DATE", False, _DATE, "date of birth; takes precedence over birth_year"),
     Column("index_date", "DATE", False, _DATE, "per-patient screening date; overrides --as-of"),

@@ -15,26 +15,12 @@ import duckdb
 from sqlglot import exp
 
 from feasibility.errors import FeasibilityError, short_message
+from feasibility.extract.contract import COLUMNS
 from feasibility.resources import sql_text
 
-# The extract's columns in contract order, with the type each is written as.
-EXTRACT_COLUMNS = (
-    ("patient_id", "VARCHAR"),
-    ("sex", "VARCHAR"),
-    ("birth_year", "INTEGER"),
-    ("birth_date", "DATE"),
-    ("index_date", "DATE"),
-    ("domain", "VARCHAR"),
-    ("code_system", "VARCHAR"),
-    ("code", "VARCHAR"),
-    ("value_num", "DOUBLE"),
-    ("value_text", "VARCHAR"),
-    ("unit", "VARCHAR"),
-    ("ref_low", "DOUBLE"),
-    ("ref_high", "DOUBLE"),
-    ("start_date", "DATE"),
-    ("end_date", "DATE"),
-)
+# The extract's columns in contract order, with the type each is written as; an import
+# writes no site_id (a run names the extract's one site with --site)
+EXTRACT_COLUMNS = tuple((c.name, c.type) for c in COLUMNS if c.name != "site_id")
 
 
 # The data-quality labels of rows dropped because a date was given but could not be read
