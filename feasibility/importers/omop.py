@@ -201,9 +201,9 @@ def _duckdb_tables(
     one holding `person`). The clinical tables come from that schema only, so that one CDM is
     never mixed with another of the same file; a vocabulary table it lacks may come from the
     one other schema that has it (CDMs often keep the vocabulary in a schema of its own)."""
-    escaped = str(path).replace("'", "''")
+    file = exp.Literal.string(str(path)).sql(dialect="duckdb")
     try:
-        con.execute(f"ATTACH '{escaped}' AS omop_src (READ_ONLY)")
+        con.execute(f"ATTACH {file} AS omop_src (READ_ONLY)")
         tables = con.execute(
             "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'omop_src' "
             "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
