@@ -35,6 +35,7 @@ from feasibility.compile.sqlexpr import agg_filter, and_, col, date_lit, func, l
 from feasibility.compile.tables import MONTHLY, RUN, Tables
 from feasibility.criteria.model import Trial
 from feasibility.errors import FeasibilityError
+from feasibility.extract.contract import COLUMNS as CONTRACT_COLUMNS
 from feasibility.resources import sql_text
 
 DIALECTS = ("duckdb", "spark", "trino", "postgres")
@@ -277,7 +278,6 @@ def monthly_statements(
     plan: Plan,
     default_index: date | exp.Expr,
     has_index_column: bool,
-    columns: Sequence[str],
     months: int,
 ) -> list[Statement]:
     """The statements of the monthly incidence: every patient evaluated again at each of
@@ -289,7 +289,7 @@ def monthly_statements(
         Statement(
             "events_monthly",
             MONTHLY.events,
-            _events_monthly(default_index, has_index_column, columns, months),
+            _events_monthly(default_index, has_index_column, months),
             "each event repeated for every month end it precedes, with that month end as its index date",
             view=True,
         ),
@@ -314,9 +314,9 @@ def monthly_statements(
     ]
 
 
-def _events_monthly(
-    default_index: date | exp.Expr, has_index_column: bool, columns: Sequence[str], months: int
-) -> exp.Expr:
+def _events_monthly(default_index: date | exp.Expr, has_index_column: bool, months: int) -> exp.Expr:
+    """Every row of `events` once per month end it precedes, with that month end as its
+    index date (the events view has every contract column)."""
     month_back = col("month_back", "k")
     index = row_index_date(default_index, has_index_column)
     shifted = exp.cast(
@@ -329,7 +329,7 @@ def _events_monthly(
     start = col("start_date", "e")
     return (
         exp.select(
-            *[col(c, "e").as_(c, copy=False) for c in columns if c != "index_date"],
+            *[col(c.name, "e").as_(c.name, copy=False) for c in CONTRACT_COLUMNS if c.name != "index_date"],
             shifted.as_("index_date", copy=False),
             col("month_back", "k").as_("month_back", copy=False),
         )

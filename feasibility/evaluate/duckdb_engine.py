@@ -107,7 +107,6 @@ class Engine:
             self.plan,
             result.index_default,
             result.index_from_column,
-            [name for name, *_ in self.con.execute("DESCRIBE events").fetchall()],
             months,
         )
         for i, statement in enumerate(tables, 1):
