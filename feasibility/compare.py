@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.errors import FeasibilityError
 
 # A site stands apart when its share differs from the median of all sites by this much.
@@ -183,7 +184,7 @@ def collect(paths: list[Path]) -> tuple[list[SiteReport], list[dict]]:
         reports.append(report)
         label = path.name if path.is_dir() else path.parent.name
         for trial in report["trials"]:
-            blocks = [b for b in trial["sites"] if b["site_id"] != "ALL"] or trial["sites"]
+            blocks = [b for b in trial["sites"] if b["site_id"] != ALL_SITES] or trial["sites"]
             for block in blocks:
                 site = _distinct(block["site_id"], trial["id"], label, str(path), seen)
                 seen.add((trial["id"], site))

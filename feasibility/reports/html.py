@@ -11,6 +11,8 @@ import plotly.io
 import plotly.offline
 from plotly.subplots import make_subplots
 
+from feasibility.analytics.waterfall import ALL_SITES
+
 CONFIRMED = "#1f6f8b"
 POTENTIAL = "#99c1b9"
 FAILED = "#d1495b"
@@ -101,7 +103,7 @@ def attrition_chart(block: dict, chart_id: str, k: int) -> str:
 
 def sites_chart(trial: dict, chart_id: str, k: int) -> str:
     """Small multiples: each site's attrition on its own panel."""
-    sites = [s for s in trial["sites"] if s["site_id"] != "ALL"]
+    sites = [s for s in trial["sites"] if s["site_id"] != ALL_SITES]
     cols = min(3, len(sites))
     rows = -(-len(sites) // cols)
     fig = make_subplots(
@@ -239,7 +241,7 @@ def incidence_chart(enrollment: dict, chart_id: str) -> str:
     are gaps, not zeros)."""
     fig = _figure()
     for inc in enrollment["incidence"]:
-        if inc["site_id"] == "ALL" and len(enrollment["incidence"]) > 2:
+        if inc["site_id"] == ALL_SITES and len(enrollment["incidence"]) > 2:
             continue
         x = inc["month_end"] or [f"-{j}" for j in inc["months_back"]]
         fig.add_scatter(x=x, y=inc["new_potentially_eligible"], mode="lines+markers", name=inc["site_id"])

@@ -7,6 +7,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from feasibility.analytics.waterfall import ALL_SITES
+
 COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
     ("#", "right"),
     ("criterion", "left"),
@@ -136,7 +138,7 @@ def print_report(report: dict, console: Console) -> None:
                 f"{s['site_id']}: {_n(s['eligible'], k)} eligible, "
                 f"{_n(s['potentially_eligible'], k)} potentially"
                 for s in trial["sites"]
-                if s["site_id"] != "ALL"
+                if s["site_id"] != ALL_SITES
             ]
             labels = ["  per site —"] + [""] * (len(sites) - 1)
             console.print(_hanging(list(zip(labels, sites, strict=True))))
