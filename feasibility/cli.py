@@ -69,7 +69,8 @@ def cli() -> None:
     type=click.IntRange(min=0),
     default=11,
     show_default=True,
-    help="Suppress counts 1..K-1 and round to 5 for sharing; 0 = exact (do not share).",
+    help="Suppress counts below K (and those rounding like them) and round to 5 for sharing; "
+    "0 = exact (do not share).",
 )
 @click.option(
     "--order",

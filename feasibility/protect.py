@@ -1,19 +1,25 @@
 """Small-cell protection for numbers that leave the site.
 
 Policy (with `min_cell` K > 0):
-- a count from the data (a *primary* count) of 0 is shown as 0; 1..K-1 is suppressed;
-  K or more is rounded to a multiple of 5, never below K;
+- a count from the data (a *primary* count) of 0 is shown as 0; any other count is rounded
+  to the nearest multiple of 5 (at least 5), and published only when every count that
+  rounds to that value is at least K; otherwise it is suppressed. So whether a count is
+  shown, and as what, depends on its rounded value only: reports of one extract made with
+  different K reveal no more than the one with the smallest K (with a threshold on the count
+  itself, the largest K at which a count is still shown would be the count). With K = 11,
+  13 and more are shown (11 and 12 round to 10, which 8 could too), and the label of a
+  suppressed count is `<13`;
 - every number that is a difference of counts (failed, leave-one-out gains, ...) is 0 when
   it is exactly 0, like a primary 0; otherwise it is derived from the *published* primaries
   and suppressed when that gives less than K (published numbers that cancel would otherwise
   show a small count as 0);
 - a model fitted to counts (the enrollment forecast) is fitted to the published counts, a
-  suppressed one taken as K // 2, at least 1 (`for_models`), since its outputs would give back the exact
-  counts it was fitted to.
+  suppressed one taken as the middle of the suppressed counts (`for_models`), since its
+  outputs would give back the exact counts it was fitted to.
 - across sites, whose counts add up to ALL's: see `reports/breakdown.py`.
 Because every published non-zero number carries a rounding error of up to ±2, the exact
 value of any difference of two published numbers stays uncertain by several units, so no
-count of 1..K-1 can be recovered by subtracting published numbers. `min_cell` 0 gives exact
+count below K can be recovered by subtracting published numbers. `min_cell` 0 gives exact
 counts for use inside the site only.
 """
 
@@ -37,8 +43,17 @@ class Protection:
         return self.min_cell <= 0
 
     def smallest_shown(self) -> int:
-        """The smallest count published: K rounded up to a multiple of ROUND_TO."""
-        return -(-self.min_cell // ROUND_TO) * ROUND_TO
+        """The smallest value published: the smallest multiple of ROUND_TO that no count
+        below K rounds to."""
+        value = ROUND_TO
+        while _lowest_rounding_to(value) < self.min_cell:
+            value += ROUND_TO
+        return value
+
+    def shown_from(self) -> int:
+        """The smallest count published (K, or more where K falls inside a rounding bin):
+        a suppressed count is shown as `<` this."""
+        return max(1, self.min_cell) if self.exact else _lowest_rounding_to(self.smallest_shown())
 
     def count(self, value: int | Fraction) -> int | None:
         """A primary count as published; None when suppressed."""
@@ -46,10 +61,8 @@ class Protection:
             return value  # type: ignore[return-value]
         if value == 0:
             return 0
-        if value < self.min_cell:
-            return None
-        rounded = int(ROUND_TO * round(Fraction(value) / ROUND_TO))
-        return max(rounded, self.smallest_shown())
+        rounded = max(ROUND_TO, int(ROUND_TO * round(Fraction(value) / ROUND_TO)))
+        return rounded if rounded >= self.smallest_shown() else None
 
     def difference(self, minuend: int | None, *subtrahends: int | None, exact: int) -> int | None:
         """A count derived from published numbers: minuend minus the others. `exact` is the
@@ -63,10 +76,10 @@ class Protection:
 
     def for_models(self, value: int) -> int:
         """A count as a model whose outputs are published may use it: the published count,
-        or K // 2 (at least 1) when it is suppressed (the middle of 1..K-1, so a suppressed
-        count is neither read as nothing nor as the threshold)."""
+        or the middle of the suppressed counts when it is suppressed (so a suppressed count
+        is neither read as nothing nor as the threshold)."""
         shown = self.count(value)
-        return max(1, self.min_cell // 2) if shown is None else shown
+        return max(1, self.shown_from() // 2) if shown is None else shown
 
     def describe(self) -> dict:
         """The policy, as written into every report."""
@@ -76,18 +89,22 @@ class Protection:
                 "shareable": False,
                 "policy": "exact counts: FOR USE INSIDE THE SITE ONLY, must not be shared",
             }
-        small = "counts of 1" if self.min_cell == 2 else f"counts from 1 to {self.min_cell - 1}"
+        below = self.shown_from()
+        small = "counts of 1" if below == 2 else f"counts from 1 to {below - 1}"
         suppressed = (
-            f"{small} are suppressed (shown as <{self.min_cell}); other"
-            if self.min_cell > 1
+            f"{small} are suppressed (shown as <{below}: they round to a value that a count "
+            f"below {self.min_cell} could have); other"
+            if below > 1
             else "no count is suppressed (--min-cell 1);"
         )
         return {
             "min_cell": self.min_cell,
+            "suppressed_below": below,
             "round_to": ROUND_TO,
             "shareable": True,
             "policy": (
-                f"{suppressed} counts are rounded to a multiple of {ROUND_TO}; failed counts, "
+                f"{suppressed} counts are rounded to a multiple of {ROUND_TO} (at least "
+                f"{ROUND_TO}); failed counts, "
                 "gains and other differences are computed from the published values; at a site, a 0 "
                 "is suppressed too where the ALL count is"
             ),
@@ -95,4 +112,16 @@ class Protection:
 
     def show(self, value: int | None) -> str:
         """A published number as text."""
-        return f"<{self.min_cell}" if value is None else f"{value:,}"
+        return f"<{self.shown_from()}" if value is None else f"{value:,}"
+
+
+def _lowest_rounding_to(value: int) -> int:
+    """The smallest count published as `value` (a multiple of ROUND_TO): counts from 1 up
+    are published as ROUND_TO at least."""
+    return 1 if value == ROUND_TO else value - ROUND_TO // 2
+
+
+def suppressed_label(protection: dict) -> int:
+    """From a report's `protection`: the K of the `<K` that stands for a suppressed count
+    (reports written before `suppressed_below` existed used `min_cell`)."""
+    return int(protection.get("suppressed_below", protection["min_cell"]))

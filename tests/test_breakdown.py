@@ -109,24 +109,24 @@ def test_a_site_zero_under_a_suppressed_total_is_suppressed(six_sites):
 
 
 def test_sites_that_would_pin_their_counts_are_withheld(tmp_path):
-    # ten sites of one patient each: under a total of <11, ten counts of <11 are all 1
-    ten = tmp_path / "ten.parquet"
+    # twelve sites of one patient each: under a total of <13, twelve counts of <13 are all 1
+    twelve = tmp_path / "twelve.parquet"
     duckdb.sql(
         f"""COPY (
             WITH chosen AS (
                 SELECT patient_id, row_number() OVER (ORDER BY patient_id) AS n
-                FROM (SELECT DISTINCT patient_id FROM '{SAMPLE}') ORDER BY patient_id LIMIT 10
+                FROM (SELECT DISTINCT patient_id FROM '{SAMPLE}') ORDER BY patient_id LIMIT 12
             )
             SELECT e.* REPLACE ('SITE-' || c.n AS site_id)
             FROM '{SAMPLE}' e JOIN chosen c USING (patient_id)
-        ) TO '{ten}'"""
+        ) TO '{twelve}'"""
     )
-    report = build_report(_result(ten), protect=Protection(11))
+    report = build_report(_result(twelve), protect=Protection(11))
     for trial in report["trials"]:
         assert [s["site_id"] for s in trial["sites"]] == ["ALL"]
         assert "not shown" in trial["sites_withheld"]
-    exact = build_report(_result(ten), protect=Protection(0))
-    assert all(len(t["sites"]) == 11 and t["sites_withheld"] is None for t in exact["trials"])
+    exact = build_report(_result(twelve), protect=Protection(0))
+    assert all(len(t["sites"]) == 13 and t["sites_withheld"] is None for t in exact["trials"])
 
 
 def test_the_sample_keeps_its_sites():

@@ -19,6 +19,7 @@ from feasibility.reports.enrollment import ForecastSettings, enrollment_block
 from tests.support import REPO, event, person, write_extract
 
 K = 11
+SHOWN_FROM = 13  # 11 and 12 round to 10, which a count of 8 could too
 DERIVED = {"failed", "false", "loo_gain", "loo_gain_potential"}
 
 
@@ -83,10 +84,10 @@ def numbers(report_p, report_e):
 def candidates(value, derived: bool) -> tuple[float, float]:
     """What an attacker who knows the policy can infer about the exact value."""
     if value is None:
-        return 1, K - 1
+        return 1, SHOWN_FROM - 1
     if value == 0:
         return 0, 0  # a derived 0 too is shown only for an exact 0
-    return (max(0, value - 8), value + 8) if derived else (max(K, value - 2), value + 2)
+    return (max(0, value - 8), value + 8) if derived else (max(SHOWN_FROM, value - 2), value + 2)
 
 
 def test_no_small_count_is_published(result):
@@ -111,7 +112,7 @@ def test_no_small_count_is_published(result):
             continue
         if e == 0:
             assert p == 0, path
-        elif e < K:
+        elif e < SHOWN_FROM:
             assert p is None, path
         else:
             assert p % 5 == 0 and abs(p - e) <= 4, (path, p, e)
@@ -150,10 +151,35 @@ def test_exact_reports_say_they_must_not_be_shared(result):
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [(0, 0), (1, None), (10, None), (11, 15), (12, 15), (13, 15), (17, 15), (18, 20), (102, 100)],
+    [(0, 0), (1, None), (10, None), (11, None), (12, None), (13, 15), (17, 15), (18, 20), (102, 100)],
 )
 def test_count_policy(value, shown):
     assert Protection(11).count(value) == shown
+
+
+def test_reports_made_with_other_thresholds_reveal_no_more_than_the_lowest():
+    # With a threshold on the count itself, the largest K at which a count is still shown
+    # would be the count. Shown or not, and as what, depends on the rounded value only: a
+    # count is never shown as another value at another K, and every count sharing its
+    # rounded value is shown or suppressed with it.
+    for value in range(0, 60):
+        shown = [Protection(k).count(value) for k in range(1, 40)]
+        assert len({s for s in shown if s is not None}) <= 1, value
+        twins = [v for v in range(60) if Protection(1).count(v) == Protection(1).count(value)]
+        for k in range(1, 40):
+            assert len({Protection(k).count(v) is None for v in twins}) == 1, (value, k)
+            # and nothing below K is ever shown
+            assert value >= k or Protection(k).count(value) in (None, 0), (value, k)
+
+
+@pytest.mark.parametrize(
+    ("min_cell", "shown_from"), [(1, 1), (2, 8), (8, 8), (9, 13), (11, 13), (13, 13), (14, 18)]
+)
+def test_the_smallest_count_shown(min_cell, shown_from):
+    p = Protection(min_cell)
+    assert p.shown_from() == shown_from
+    assert p.count(shown_from) is not None and (shown_from == 1 or p.count(shown_from - 1) is None)
+    assert p.show(None) == f"<{shown_from}"
 
 
 def test_differences_come_from_published_values():
@@ -170,8 +196,9 @@ def test_differences_come_from_published_values():
 
 def test_models_see_published_counts():
     p = Protection(11)
-    assert [p.for_models(v) for v in (0, 1, 10, 11, 13, 18)] == [0, 5, 5, 15, 15, 20]
-    assert Protection(2).for_models(1) == 1
+    # a suppressed count (1 to 12) is taken as the middle of them
+    assert [p.for_models(v) for v in (0, 1, 10, 11, 13, 18)] == [0, 6, 6, 6, 15, 20]
+    assert Protection(2).for_models(1) == 4  # 1 to 7 are suppressed
     assert Protection(0).for_models(7) == 7
 
 
@@ -180,9 +207,10 @@ def test_models_see_published_counts():
     [
         (
             11,
-            "counts from 1 to 10 are suppressed (shown as <11); other counts are rounded to a multiple of 5",
+            "counts from 1 to 12 are suppressed (shown as <13: they round to a value that a count "
+            "below 11 could have); other counts are rounded to a multiple of 5",
         ),
-        (2, "counts of 1 are suppressed (shown as <2); other counts are rounded"),
+        (2, "counts from 1 to 7 are suppressed (shown as <8"),
         (1, "no count is suppressed (--min-cell 1); counts are rounded to a multiple of 5"),
     ],
 )
@@ -229,8 +257,8 @@ def test_the_forecast_reveals_no_more_than_the_published_counts():
     fc = blocks[0]
     shape = {s["site"]: s["eligible_rate"]["shape"] for s in fc["sites"]}
     prior = fc["prior"]["shape"]
-    # suppressed totals enter as K // 2, the published 54 as 55
-    assert [round(shape[s] - prior) for s in "ABC"] == [5, 5, 55]  # shapes have 4 digits
+    # suppressed totals enter as the middle of the suppressed counts (6), the published 54 as 55
+    assert [round(shape[s] - prior) for s in "ABC"] == [6, 6, 55]  # shapes have 4 digits
     assert [s["eligible_observed"] for s in fc["sites"]] == [None, None, 55]
     exact = enrollment_block(
         trial,
@@ -245,3 +273,24 @@ def test_the_forecast_reveals_no_more_than_the_published_counts():
         2,
         54,
     ]
+
+
+def test_trend_totals_are_sums_of_the_published_months():
+    # A half's total rounded on its own, beside its rounded months and over a window that
+    # moves with --monthly, pinned suppressed months in a review: it is their published sum.
+    trials, _ = load_trials([REPO / "tests/fixtures/trials/small.yaml"])
+    trial = trials[0]
+    first = _first_eligible(trial.id, {"A": [21, 19, 22, 20, 14, 18], "B": [21, 19, 22, 2, 14, 18]})
+    block = enrollment_block(trial, first, {"A": 0.3, "B": 0.3}, None, Protection(K), None)
+    trend = {i["site_id"]: i["trend_potentially_eligible"] for i in block["incidence"]}
+    # A's months publish as 20, 20, 20 | 20, 15, 20; B's fourth month (2) is suppressed
+    assert (trend["A"]["first_half_total"], trend["A"]["second_half_total"]) == (60, 55)
+    assert (trend["B"]["first_half_total"], trend["B"]["second_half_total"]) == (60, None)
+    exact = enrollment_block(trial, first, {"A": 0.3, "B": 0.3}, None, Protection(0), None)
+    assert {
+        i["site_id"]: i["trend_potentially_eligible"]["second_half_total"] for i in exact["incidence"]
+    } == {
+        "ALL": 86,
+        "A": 52,
+        "B": 34,
+    }

@@ -2,8 +2,8 @@
 
 Each count of the `ALL` block is the sum of the same count at every site, so the sites'
 published counts constrain a suppressed total, and the reverse. With 0 published exactly and
-a suppressed count known to lie in 1..K-1, ten sites each showing `<11` under a total of
-`<11` would pin every one of them to 1. Two steps prevent it:
+a suppressed count known to lie in 1..12 (`<13`, at K = 11), twelve sites each showing `<13`
+under a total of `<13` would pin every one of them to 1. Two steps prevent it:
 
 1. At a site, a 0 whose `ALL` count is suppressed is shown suppressed too, so a suppressed
    site count there may be 0 and the sum no longer bounds it from below.
@@ -13,11 +13,11 @@ a suppressed count known to lie in 1..K-1, ten sites each showing `<11` under a 
    are withheld and only `ALL` is published.
 
 The intervals are what an attacker who knows `protect.py` can infer: 0 is exact; a
-suppressed primary lies in 1..K-1 (0..K-1 after step 1); a rounded one within 2 of its
-value (from K when it is the smallest value shown); an impact, a sum of fractions of
-patients, anywhere below K when suppressed; a derived count within 6 of its value,
-since it is a difference of up to three published numbers (and, suppressed, of any size:
-an operand may be suppressed).
+suppressed primary lies below `Protection.shown_from` (from 0 after step 1); a rounded one
+within 2 of its value (from `shown_from` when it is the smallest value shown); an impact, a
+sum of fractions of patients, anywhere below `shown_from` when suppressed; a derived count
+within 6 of its value, since it is a difference of up to three published numbers (and,
+suppressed, of any size: an operand may be suppressed).
 """
 
 from __future__ import annotations
@@ -77,10 +77,10 @@ def _kind(path: CellPath) -> str:
 
 def _interval(value: float | None, kind: str, may_be_zero: bool, protect: Protection) -> tuple[float, float]:
     """The values a published `value` leaves open (see the module docstring)."""
-    k = protect.min_cell
+    k = protect.shown_from()  # the smallest count published
     if value is None:
         if kind == "share":
-            return 0, k  # a sum of fractions of patients: anywhere below K
+            return 0, k  # a sum of fractions of patients: anywhere below the smallest shown
         # a derived count is also suppressed when one of its operands is, whatever its size
         return (0 if may_be_zero else 1), (math.inf if kind == "derived" else k - 1)
     if value == 0:
@@ -88,7 +88,12 @@ def _interval(value: float | None, kind: str, may_be_zero: bool, protect: Protec
     if kind == "derived":
         return max(1, value - 6), value + 6
     half = ROUND_TO / 2
-    return (k if value <= protect.smallest_shown() else max(k, value - half)), value + half
+    if value > protect.smallest_shown():
+        return value - half, value + half
+    # the smallest value shown also stands for the smallest counts shown (ROUND_TO for 1 up)
+    if kind == "share":
+        return (0 if value == ROUND_TO else value - half), value + half
+    return k, value + half
 
 
 def protect_breakdown(total: dict, parts: list[dict], protect: Protection) -> bool:

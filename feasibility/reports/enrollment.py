@@ -39,18 +39,6 @@ class ForecastSettings:
 
 
 def _incidence_block(inc: SiteIncidence, protect: Protection, index: date | None) -> dict:
-    def half_totals(counts: tuple[int, ...]) -> dict:
-        # each half's total is published as a protected count, so the trend reveals no
-        # more than the counts themselves
-        half = len(counts) // 2
-        first, second = protect.count(sum(counts[:half])), protect.count(sum(counts[half:]))
-        return {
-            "first_half_months": half,
-            "first_half_total": first,
-            "second_half_months": len(counts) - half,
-            "second_half_total": second,
-        }
-
     return {
         "site_id": inc.site,
         "months_back": list(inc.months_back),
@@ -64,8 +52,31 @@ def _incidence_block(inc: SiteIncidence, protect: Protection, index: date | None
         "new_potentially_eligible": [protect.count(n) for n in inc.new_potential],
         "eligible_at_start": protect.count(inc.eligible_at_start),
         "potentially_eligible_at_start": protect.count(inc.potential_at_start),
-        "trend_eligible": half_totals(inc.new_eligible),
-        "trend_potentially_eligible": half_totals(inc.new_potential),
+    }
+
+
+def _with_trends(block: dict) -> dict:
+    """The block with each half's total of its *published* months (unknown when one of them
+    is suppressed). A total rounded apart from its months, over windows that move with
+    --monthly, pinned suppressed months in a review: a sum of what is shown adds nothing."""
+
+    def half_totals(published: list[int | None]) -> dict:
+        half = len(published) // 2
+
+        def total(part: list[int | None]) -> int | None:
+            return None if None in part else sum(p for p in part if p is not None)
+
+        return {
+            "first_half_months": half,
+            "first_half_total": total(published[:half]),
+            "second_half_months": len(published) - half,
+            "second_half_total": total(published[half:]),
+        }
+
+    return {
+        **block,
+        "trend_eligible": half_totals(block["new_eligible"]),
+        "trend_potentially_eligible": half_totals(block["new_potentially_eligible"]),
     }
 
 
@@ -86,7 +97,8 @@ def enrollment_block(
     block: dict = {
         "months": first.months,
         "basis": "potentially eligible",
-        "incidence": [total, *parts] if shown else [total],
+        # the trends are sums of what the audit let through
+        "incidence": [_with_trends(b) for b in ([total, *parts] if shown else [total])],
         "sites_withheld": None if shown else WITHHELD,
         "forecast": None,
     }

@@ -12,6 +12,7 @@ import plotly.offline
 from plotly.subplots import make_subplots
 
 from feasibility.analytics.waterfall import ALL_SITES
+from feasibility.protect import suppressed_label
 
 CONFIRMED = "#1f6f8b"
 POTENTIAL = "#99c1b9"
@@ -330,7 +331,7 @@ def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
 def render_html(report: dict) -> str:
     """The whole page as one string."""
     protection = report["protection"]
-    k = protection["min_cell"]
+    k = suppressed_label(protection)
     banner = (
         f"<div class='banner ok'>Shareable: {_esc(protection['policy'])}.</div>"
         if protection["shareable"]

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 
+from feasibility.protect import suppressed_label
+
 WATERFALL_COLUMNS = (
     "trial_id",
     "site_id",
@@ -23,7 +25,7 @@ WATERFALL_COLUMNS = (
 
 def _cell(value, protection: dict) -> str:
     if value is None:
-        return f"<{protection['min_cell']}"
+        return f"<{suppressed_label(protection)}"
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)

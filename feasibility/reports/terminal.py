@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from feasibility.analytics.waterfall import ALL_SITES
+from feasibility.protect import suppressed_label
 
 COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
     ("#", "right"),
@@ -95,7 +96,7 @@ def _print_enrollment(enrollment: dict, console: Console, k: int) -> None:
 def print_report(report: dict, console: Console) -> None:
     """Per trial: the waterfall of every site together (ALL) and each site's totals."""
     protection = report["protection"]
-    k = protection["min_cell"]
+    k = suppressed_label(protection)
     if not protection["shareable"]:
         console.print("[bold red]Exact counts (--min-cell 0): for use inside the site only, do not share.[/]")
     for trial in report["trials"]:
