@@ -89,11 +89,10 @@ class Protection:
                 "shareable": False,
                 "policy": "exact counts: FOR USE INSIDE THE SITE ONLY, must not be shared",
             }
-        below = self.shown_from()
-        small = "counts of 1" if below == 2 else f"counts from 1 to {below - 1}"
+        below = self.shown_from()  # 1 (nothing suppressed), or 8 and more
         suppressed = (
-            f"{small} are suppressed (shown as <{below}: they round to a value that a count "
-            f"below {self.min_cell} could have); other"
+            f"counts from 1 to {below - 1} are suppressed (shown as <{below}: they round to a "
+            f"value that a count below {self.min_cell} could have); other"
             if below > 1
             else "no count is suppressed (--min-cell 1);"
         )
