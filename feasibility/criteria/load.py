@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from feasibility.criteria.concepts import ConceptLibrary, definition, load_library, yaml_files
-from feasibility.criteria.model import Concept, Derived, Trial, walk
+from feasibility.criteria.model import Concept, Trial
 from feasibility.criteria.parse import parse_trial
 from feasibility.errors import TrialError
 from feasibility.resources import trials_dir
@@ -57,17 +57,6 @@ def _own_concepts(file: Path, shipped: Path) -> Path | None:
     return folder if folder.is_dir() and folder != shipped else None
 
 
-def _uses(trial: Trial) -> set[str]:
-    """The concepts a trial's counts depend on, the inputs of its derived measures included."""
-    names = trial.concepts()
-    for criterion in trial.criteria:
-        if criterion.rule is not None:
-            for node in walk(criterion.rule):
-                if isinstance(node, Derived):
-                    names.update(node.inputs)
-    return names
-
-
 def _merged(shipped: ConceptLibrary, local: dict[Path, ConceptLibrary]) -> ConceptLibrary:
     """The run's library: the shipped one with every folder's own definitions (`local`) over
     it. A name two folders define differently is refused; defined alike (labels and notes may
@@ -95,7 +84,7 @@ def _merged(shipped: ConceptLibrary, local: dict[Path, ConceptLibrary]) -> Conce
 def _check_agrees(trial: Trial, own: ConceptLibrary, run: ConceptLibrary) -> None:
     """Refuse a run whose library would count `trial` otherwise than its own concepts do:
     another trial's folder redefines a shipped concept that this trial uses."""
-    for name in sorted(_uses(trial)):
+    for name in sorted(trial.concepts()):
         if definition(own[name]) != definition(run[name]):
             raise TrialError(
                 f"concept `{name}` is redefined here, but trial `{trial.id}` ({trial.path}) of the "

@@ -285,12 +285,15 @@ class Trial:
     sha256: str = ""
 
     def concepts(self) -> set[str]:
-        """Names of every concept the trial's rules use."""
+        """Names of every concept the trial's counts depend on: those its rules name, and
+        the inputs of its derived measures."""
         names: set[str] = set()
         for c in self.criteria:
             if c.rule is None:
                 continue
             for node in walk(c.rule):
+                if isinstance(node, Derived):
+                    names.update(node.inputs)
                 concept = getattr(node, "concept", None)
                 if concept:
                     names.add(concept)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from feasibility.criteria.model import Concept, Derived, Trial, walk
+from feasibility.criteria.model import Concept, Trial, walk
 from feasibility.synth.codes import concept_codes
 from feasibility.synth.models import MODELS, ODD_UNITS, SITE_HABITS, default_slot
 from feasibility.synth.population import PROFILES, TRAITS, by_profile
@@ -19,18 +19,14 @@ def trial_windows(trials: Sequence[Trial]) -> tuple[set[str], dict[str, float]]:
     used: set[str] = set()
     windows: dict[str, float] = {}
     for t in trials:
+        used |= t.concepts()
         for c in t.criteria:
             if c.rule is None:
                 continue
             for node in walk(c.rule):
                 name = getattr(node, "concept", None)
-                if isinstance(node, Derived):
-                    used.update(node.inputs)
-                if not name:
-                    continue
-                used.add(name)
                 within = getattr(node, "within", None)
-                if within is not None:
+                if name and within is not None:
                     days = within.approx_days()
                     windows[name] = max(windows.get(name, days), days)
     return used, windows
