@@ -165,15 +165,16 @@ def run(
     from feasibility.run import run_feasibility
 
     ctx = click.get_current_context()
+    # the options the user gave: some only mean something beside another
+    given = {n for n in ctx.params if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT}
     if monthly is None:
         for name in ("conversion", "conversion_file", "target"):
-            if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT:
+            if name in given:
                 raise FeasibilityError(
                     f"--{name.replace('_', '-')} is used by the enrollment forecast",
                     where=f"--{name.replace('_', '-')}",
                     fix="add --monthly MONTHS (e.g. --monthly 24)",
                 )
-    given = {n for n in ctx.params if ctx.get_parameter_source(n) is not click.core.ParameterSource.DEFAULT}
     if engine != "spark" and "spark_master" in given:
         raise FeasibilityError(
             "--spark-master is used by the Spark engine only",
