@@ -30,8 +30,9 @@ from feasibility.protect import ROUND_TO, Protection
 
 # differences of published numbers (see `Protection.difference`)
 DERIVED = frozenset({"failed", "false", "loo_gain", "loo_gain_potential"})
-# numbers in the blocks that are not counts of patients
-NOT_COUNTS = frozenset({"step", "months_back", "month_end", "first_half_months", "second_half_months"})
+# numbers in the blocks that are not counts of patients (the monthly trends, sums of
+# published months, are added after the audit)
+NOT_COUNTS = frozenset({"step", "months_back", "month_end"})
 # a site's base population has at least one patient: the site would not be listed otherwise
 AT_LEAST_ONE = frozenset(
     {("base",), *((("waterfall", 0, k)) for k in ("passed", "eligible", "potentially_eligible"))}
