@@ -10,6 +10,7 @@ from sqlglot import exp
 from feasibility.compile.aggregate import latest_event_date
 from feasibility.compile.pipeline import Statement, code_dictionary, demographics, render, sites, statements
 from feasibility.compile.plan import plan_features
+from feasibility.compile.sqlexpr import create_as
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
 
@@ -48,8 +49,8 @@ def listing(
 def _statement_text(number: int, statement: Statement, dialect: str) -> list[str]:
     """A blank line, the numbered comment naming the statement, and its SQL: the table or
     view it creates, or the final query."""
-    body = render(statement.expression, dialect, pretty=True)
+    expression = statement.expression
     if statement.creates:
-        kind = "VIEW" if statement.view else "TABLE"
-        body = f"CREATE {kind} {statement.creates} AS\n{body}"
+        expression = create_as(statement.creates, expression, view=statement.view, temporary=False)
+    body = render(expression, dialect, pretty=True)
     return ["", f"-- {number}. {statement.name}: {statement.note}", body + ";"]

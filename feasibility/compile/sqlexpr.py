@@ -72,6 +72,23 @@ def union_all(queries: Sequence[exp.Query]) -> exp.Query:
     return result
 
 
+def create_as(name: str, query: exp.Expr, view: bool = False, temporary: bool = True) -> exp.Create:
+    """CREATE [OR REPLACE TEMPORARY] TABLE (or VIEW) `name` AS `query`: a temporary one
+    replaces any earlier one of the same name, as each run re-creates its own."""
+    return exp.Create(
+        this=exp.to_table(name),
+        kind="VIEW" if view else "TABLE",
+        expression=query,
+        replace=temporary,
+        properties=exp.Properties(expressions=[exp.TemporaryProperty()]) if temporary else None,
+    )
+
+
+def drop(name: str, view: bool = False) -> exp.Drop:
+    """DROP TABLE (or VIEW) IF EXISTS `name`."""
+    return exp.Drop(tables=[exp.to_table(name)], kind="VIEW" if view else "TABLE", exists=True)
+
+
 def not_(e: exp.Expr) -> exp.Expr:
     """NOT `e` (UNKNOWN stays UNKNOWN)."""
     return exp.Not(this=paren(e))

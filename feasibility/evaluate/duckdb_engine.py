@@ -21,7 +21,7 @@ from feasibility.compile.histogram import masks_query, words_needed
 from feasibility.compile.pipeline import monthly_statements
 from feasibility.compile.plan import Plan, plan_features
 from feasibility.compile.predicates import PredicateCompiler
-from feasibility.compile.sqlexpr import col, lit
+from feasibility.compile.sqlexpr import col, create_as, drop, lit
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
 from feasibility.errors import ExtractError, FeasibilityError, short_message
@@ -35,31 +35,36 @@ def connect(options: RunOptions) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the user's thread and memory settings."""
     con = duckdb.connect(":memory:")
     if options.threads:
-        con.execute(f"SET threads = {int(options.threads)}")
+        _set(con, "threads", int(options.threads))
     if options.memory_limit:
         try:
-            con.execute(f"SET memory_limit = '{memory_setting(options.memory_limit)}'")
+            _set(con, "memory_limit", memory_setting(options.memory_limit))
         except duckdb.Error:
             raise FeasibilityError(
                 f"cannot use memory limit `{options.memory_limit}`",
                 where="--memory-limit",
                 fix="write e.g. 4GB or 512MB",
             ) from None
-    con.execute("SET preserve_insertion_order = false")
-    con.execute("SET enable_progress_bar = false")
+    _set(con, "preserve_insertion_order", False)
+    _set(con, "enable_progress_bar", False)
     # DuckDB spills here beyond the memory limit; our own folder, removed at exit
     spill = tempfile.mkdtemp(prefix="feasibility-spill-")
     atexit.register(shutil.rmtree, spill, ignore_errors=True)
-    con.execute(f"SET temp_directory = {lit(spill).sql(dialect='duckdb')}")
+    _set(con, "temp_directory", spill)
     return con
 
 
 def lock_down(con: duckdb.DuckDBPyConnection, readable: Sequence) -> None:
     """From here on the connection may read the extract's files and nothing else, and may
     write nothing (DuckDB refuses to lift this while the database is open)."""
-    paths = exp.Array(expressions=[lit(str(Path(f).resolve())) for f in readable])
-    con.execute(f"SET allowed_paths = {paths.sql(dialect='duckdb')}")
-    con.execute("SET enable_external_access = false")
+    _set(con, "allowed_paths", exp.Array(expressions=[lit(str(Path(f).resolve())) for f in readable]))
+    _set(con, "enable_external_access", False)
+
+
+def _set(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
+    """SET name = value, the value a literal (or an expression such as a list of them)."""
+    item = exp.EQ(this=exp.var(name), expression=value if isinstance(value, exp.Expr) else lit(value))
+    con.execute(exp.Set(expressions=[exp.SetItem(this=item)]).sql(dialect="duckdb"))
 
 
 class Engine:
@@ -119,14 +124,13 @@ class Engine:
         ).fetchall():
             counts[trial_id].setdefault(site, Counter())[(first_eligible, first_potential)] += n
         for statement in tables:  # the monthly tables are large and no longer needed
-            kind = "VIEW" if statement.view else "TABLE"
-            self.con.execute(f"DROP {kind} IF EXISTS {statement.creates}")
+            assert statement.creates is not None
+            self.con.execute(self._sql(drop(statement.creates, view=statement.view)))
         return FirstEligible(months, counts)
 
     def create(self, name: str, query: exp.Expr, what: str | None = None, view: bool = False) -> None:
         """The table (or view) `name` made by the query (see `Runner`)."""
-        kind = "VIEW" if view else "TABLE"
-        self._execute(f"CREATE OR REPLACE TEMP {kind} {name} AS {self._sql(query)}", what)
+        self._execute(self._sql(create_as(name, query, view=view)), what)
 
     def query(self, query: exp.Expr, what: str | None = None) -> tuple[list[str], list[tuple]]:
         """The query's column names and rows (see `Runner`)."""
@@ -137,7 +141,7 @@ class Engine:
     def register_code_map(self, table: pa.Table) -> None:
         """The code map as the table `code_map`."""
         self.con.register("code_map_rows", table)
-        self.con.execute("CREATE OR REPLACE TEMP TABLE code_map AS SELECT * FROM code_map_rows")
+        self.con.execute(self._sql(create_as("code_map", exp.select("*").from_("code_map_rows"))))
         self.con.unregister("code_map_rows")
 
     def histogram(self, query: exp.Expr, trials: Sequence[Trial]) -> list[Any]:

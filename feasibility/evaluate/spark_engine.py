@@ -29,6 +29,7 @@ from sqlglot import exp
 
 from feasibility.compile.pipeline import render
 from feasibility.compile.plan import plan_features
+from feasibility.compile.sqlexpr import create_as
 from feasibility.compile.tables import RUN, Tables
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
@@ -127,7 +128,7 @@ def run_on_spark(
             step("reading the extract")
             run.read_parquet([str(f) for f in source.files])
             events = events_query(source, exp.to_table(_RAW), options.site)
-            run.execute(f"CREATE OR REPLACE TEMP VIEW events AS {run.sql(events)}")
+            run.execute(run.sql(create_as("events", events, view=True)))
             return evaluate(run, trials, plan, source, options, step)
         finally:
             run.drop()
@@ -306,7 +307,7 @@ class _Runner:
         # a failure (the session gone or going, a view never made) is nothing left to clean
         for name in reversed(_VIEWS):
             with suppress(Exception):
-                self.spark.sql(f"UNCACHE TABLE IF EXISTS {name}")
+                self.spark.sql(self.sql(exp.Uncache(this=exp.to_table(name), exists=True)))
             with suppress(Exception):
                 self.spark.catalog.dropTempView(name)
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
+from feasibility.compile.sqlexpr import create_as
 from feasibility.errors import ExtractError, short_message
 from feasibility.extract.contract import COLUMNS
 
@@ -231,5 +232,5 @@ def open_extract(con: duckdb.DuckDBPyConnection, spec: str, site: str = "site") 
         "read_parquet", exp.Array(expressions=[exp.Literal.string(str(f)) for f in source.files])
     )
     query = events_query(source, reader, site)
-    con.execute(f"CREATE OR REPLACE TEMP VIEW events AS {query.sql(dialect='duckdb')}")
+    con.execute(create_as("events", query, view=True).sql(dialect="duckdb"))
     return source

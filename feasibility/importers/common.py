@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
+from feasibility.compile.sqlexpr import create_as
 from feasibility.errors import FeasibilityError, short_message
 from feasibility.extract.contract import COLUMNS
 from feasibility.resources import sql_text
@@ -108,9 +109,9 @@ def build_extract(
 def require_people(con: duckdb.DuckDBPyConnection, people: People, source: str) -> None:
     """A user error when the mapping found no patient (an empty or header-only table, or no
     row with a usable id): an extract without patients is useless and `run` refuses it."""
-    if con.execute(f"SELECT count(*) FROM {people.table}").fetchall()[0][0]:
+    if _count_rows(con, people.table):
         return
-    rows = int(con.execute(f"SELECT count(*) FROM {people.view}").fetchall()[0][0])
+    rows = _count_rows(con, people.view)
     detail = (
         f"table `{people.source}` has no rows"
         if rows == 0
@@ -190,7 +191,12 @@ def reader(path: Path) -> exp.Expr:
 
 def temp_view(con: duckdb.DuckDBPyConnection, view: str, query: exp.Expr) -> None:
     """The temporary view `view` over `query`: how the importers name what their SQL reads."""
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {view} AS {query.sql(dialect='duckdb')}")
+    con.execute(create_as(view, query, view=True).sql(dialect="duckdb"))
+
+
+def _count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    query = exp.select(exp.Count(this=exp.Star())).from_(table)
+    return int(con.execute(query.sql(dialect="duckdb")).fetchall()[0][0])
 
 
 def create_view(
@@ -202,8 +208,9 @@ def create_view(
     names, lower-cased."""
     try:
         temp_view(con, view, exp.select("*").from_(source))
-        cols = [r[0].lower() for r in con.execute(f"DESCRIBE {view}").fetchall()]
-        con.execute(f"SELECT * FROM {view} LIMIT 1").fetchall()
+        describe = exp.Describe(this=exp.to_table(view)).sql(dialect="duckdb")
+        cols = [r[0].lower() for r in con.execute(describe).fetchall()]
+        con.execute(exp.select("*").from_(view).limit(1).sql(dialect="duckdb")).fetchall()
     except duckdb.Error as e:
         raise csv_error(e, label) or FeasibilityError(
             f"cannot read the table ({short_message(e)})",

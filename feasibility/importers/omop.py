@@ -46,6 +46,7 @@ from feasibility.importers.common import (
     shaped_view,
     temp_view,
 )
+from feasibility.resources import sql_text
 
 EVENT_TABLES = ("condition_occurrence", "measurement", "drug_exposure", "procedure_occurrence", "observation")
 VOCAB_TABLES = ("concept", "concept_relationship", "concept_ancestor", "drug_strength")
@@ -201,28 +202,22 @@ def _duckdb_tables(
     one holding `person`). The clinical tables come from that schema only, so that one CDM is
     never mixed with another of the same file; a vocabulary table it lacks may come from the
     one other schema that has it (CDMs often keep the vocabulary in a schema of its own)."""
-    file = exp.Literal.string(str(path)).sql(dialect="duckdb")
+    attach = exp.Attach(
+        this=exp.alias_(exp.Literal.string(str(path)), "omop_src"),
+        expressions=[exp.AttachOption(this=exp.var("READ_ONLY"))],
+    )
     try:
-        con.execute(f"ATTACH {file} AS omop_src (READ_ONLY)")
-        tables = con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'omop_src' "
-            "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
-            "WHERE database_name = 'omop_src'"
-        ).fetchall()
-        schemas = [
-            r[0]
-            for r in con.execute(
-                "SELECT schema_name FROM duckdb_schemas() WHERE database_name = 'omop_src' ORDER BY 1"
-            ).fetchall()
-        ]
+        con.execute(attach.sql(dialect="duckdb"))
+        catalog = con.execute(sql_text("omop_catalog.sql")).fetchall()
     except duckdb.Error as e:
         raise FeasibilityError(
             f"cannot open as a DuckDB database ({short_message(e)})",
             where=str(path),
             fix="give a folder of OMOP parquet/CSV files or a DuckDB file",
         ) from None
+    schemas = [sch for kind, sch, _ in catalog if kind == "schema"]
     by_name: dict[str, list[tuple[str, str]]] = {}
-    for sch, tab in sorted(tables):
+    for sch, tab in ((sch, tab) for kind, sch, tab in catalog if kind == "relation"):
         by_name.setdefault(tab.lower(), []).append((sch, tab))
     with_person = [s for s, _ in by_name.get("person", [])]
     if schema is not None:
