@@ -40,8 +40,8 @@ RULES = [
 
 
 def test_the_doc_has_its_examples():
-    assert len(BLOCKS) == 7
-    assert len(RULES) >= 14
+    assert len(BLOCKS) == 8
+    assert len(RULES) >= 15
 
 
 def test_the_trial_example_parses(tmp_path):

@@ -288,6 +288,17 @@ case(
 )
 case("stroke_unknown_none", "stroke_unknown", None)
 case("stroke_unknown_found", "stroke_unknown", True, ("dx", "I63.9", "2010-01-01"))
+# -- if_found: unknown: a record in the window is UNKNOWN, none is FALSE (window from 2024-08-01)
+case("stroke_found_in", "stroke_found_unknown", None, ("dx", "I63.9", "2024-08-01"))
+case("stroke_found_out", "stroke_found_unknown", False, ("dx", "I63.9", "2024-07-31"))
+case("stroke_found_none", "stroke_found_unknown", False)
+# ... and on a medication: 14 days at >= 7.5 mg/d is UNKNOWN; fewer days, or a lower dose,
+# FALSE; days without a dose UNKNOWN as ever; none FALSE
+case("gc_found_14", "steroid_found_unknown", None, ("med", "H02AB07", "2025-01-10", "2025-01-23", 10))
+case("gc_found_13", "steroid_found_unknown", False, ("med", "H02AB07", "2025-01-10", "2025-01-22", 10))
+case("gc_found_low", "steroid_found_unknown", False, ("med", "H02AB07", "2025-01-10", "2025-01-23", 5))
+case("gc_found_no_dose", "steroid_found_unknown", None, ("med", "H02AB07", "2025-01-10", "2025-01-23", None))
+case("gc_found_none", "steroid_found_unknown", False)
 
 
 def _rows(pid: str, demographics: dict, specs: list) -> list[dict]:
@@ -643,3 +654,29 @@ def test_a_nan_ref_high_reads_as_missing_when_every_finite_limit_is_positive():
         pid: e for pid, (_, e, _) in specs.items()
     }
     assert result.data_quality.default_uln_patients == {"alt": 2}
+
+
+def test_if_found_is_shown_and_only_unknown_or_true_is_read(tmp_path):
+    (parsed,), _ = load_trials([REPO / TRIAL])
+    shown = {c.id: describe(c.rule) for c in parsed.criteria if c.rule is not None}
+    assert shown["stroke_found_unknown"] == "diagnosis stroke within 6 months (found: unknown)"
+    assert shown["steroid_found_unknown"].endswith("dose ≥ 7.5 mg/d (found: unknown)")
+    assert "found" not in shown["stroke_6m"]
+    trial = tmp_path / "t.yaml"
+    for value, error in (
+        ("false", r"t\.yaml:3: `if_found: false` would make a record count against itself"),
+        ("maybe", r"t\.yaml:3: `if_found` must be true, false or unknown, not `maybe`"),
+    ):
+        trial.write_text(
+            "id: T\ncriteria:\n  - {id: a, kind: exclusion, text: x, rule: {diagnosis: "
+            f"{{concept: sle, if_found: {value}}}}}}}\n"
+        )
+        with pytest.raises(TrialError, match=error):
+            load_trials([trial, REPO / "tests/fixtures/trials/concepts"])
+    # measurements read a result, not a record's presence: the key is refused there
+    trial.write_text(
+        "id: T\ncriteria:\n  - {id: a, kind: exclusion, text: x, rule: {lab: "
+        "{concept: alt, max: 3, unit: ULN, if_found: unknown}}}\n"
+    )
+    with pytest.raises(TrialError, match="if_found"):
+        load_trials([trial, REPO / "tests/fixtures/trials/concepts"])

@@ -105,18 +105,19 @@ class RowAtoms:
 
     def _history(self, atom: History) -> exp.Expr:
         missing = truth(atom.if_missing.as_bool())
+        found = truth(atom.if_found.as_bool())
         if atom.before is not None:
             # the earliest record is the one most likely to be old enough
             old_enough = exp.LTE(
                 this=col("first_date"), expression=window_start(self.index.copy(), atom.before)
             )
-            return case([(old_enough, TRUE)], missing)
+            return case([(old_enough, found)], missing)
         if atom.min_count == 1:
-            return case([(in_window(col("last_date"), self.index.copy(), atom.within), TRUE)], missing)
+            return case([(in_window(col("last_date"), self.index.copy(), atom.within), found)], missing)
         n = func("coalesce", col(self.plan.count_column(atom.concept, atom.within)), lit(0))
         return case(
             [
-                (exp.GTE(this=n, expression=lit(atom.min_count)), TRUE),
+                (exp.GTE(this=n, expression=lit(atom.min_count)), found),
                 (exp.EQ(this=n, expression=lit(0)), missing),
             ],
             FALSE,
@@ -146,15 +147,16 @@ class RowAtoms:
     def _medication(self, atom: Medication) -> exp.Expr:
         concept_id = self.plan.concept_id(atom.concept)
         missing = truth(atom.if_missing.as_bool())
+        found = truth(atom.if_found.as_bool())
         features = coverage_features(atom, concept_id, self.plan.concepts[concept_id])
         if not features:
             # one day on any dose: the exposure that ends last decides
-            return case([(in_window(col("last_end"), self.index.copy(), atom.within), TRUE)], missing)
+            return case([(in_window(col("last_end"), self.index.copy(), atom.within), found)], missing)
         known = col(self.plan.coverage_column(features[0]))
         possible = col(self.plan.coverage_column(features[-1]))  # with no dose range: the same
         return case(
             [
-                (exp.GTE(this=known, expression=lit(atom.min_days)), TRUE),
+                (exp.GTE(this=known, expression=lit(atom.min_days)), found),
                 (exp.EQ(this=possible, expression=lit(0)), missing),
                 (exp.LT(this=possible.copy(), expression=lit(atom.min_days)), FALSE),
             ]

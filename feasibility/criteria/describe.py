@@ -36,6 +36,10 @@ def _missing(value: Truth, default: Truth) -> str:
     return "" if value is default else f" (missing: {value.value})"
 
 
+def _found(value: Truth) -> str:
+    return "" if value is Truth.TRUE else f" (found: {value.value})"
+
+
 def describe(rule: Rule) -> str:
     """A one-line rendering of a rule, e.g. `lab alt ≤ 3 × ULN within 90 days`."""
     match rule:
@@ -49,7 +53,7 @@ def describe(rule: Rule) -> str:
                 times += f" at least {rule.before} before index"
             return (
                 f"{rule.label} {rule.concept}{times}{_window(rule.within)}"
-                f"{_missing(rule.if_missing, Truth.FALSE)}"
+                f"{_found(rule.if_found)}{_missing(rule.if_missing, Truth.FALSE)}"
             )
         case Measurement():
             what = _cmp(rule.compare, rule.unit) if rule.compare is not None else f"result {rule.result}"
@@ -61,7 +65,7 @@ def describe(rule: Rule) -> str:
             dose = f", dose {_cmp(rule.dose, rule.dose_unit)}" if rule.dose else ""
             return (
                 f"medication {rule.concept} ≥ {rule.min_days} days{_window(rule.within)}{dose}"
-                f"{_missing(rule.if_missing, Truth.FALSE)}"
+                f"{_found(rule.if_found)}{_missing(rule.if_missing, Truth.FALSE)}"
             )
         case InCare(within=w):
             return f"any record{_window(w)} (still in care)"

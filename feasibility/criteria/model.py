@@ -141,6 +141,9 @@ class History:
     if_missing: Truth = Truth.FALSE
     label: Literal["diagnosis", "procedure", "history"] = "history"
     before: Duration | None = None  # a record dated on or before index - before
+    # UNKNOWN where a record is only a sign the criterion may hold (its severity, cause or
+    # need of treatment is not coded): the patient is then left to the investigator
+    if_found: Truth = Truth.TRUE
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,7 @@ class Medication:
     dose: Comparison | None = None
     dose_unit: str | None = None
     if_missing: Truth = Truth.FALSE
+    if_found: Truth = Truth.TRUE  # as History's
 
 
 DerivedMeasure = Literal["creatinine_clearance", "egfr_ckd_epi_2021"]

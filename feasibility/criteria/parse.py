@@ -46,9 +46,9 @@ from feasibility.units import normalise_unit
 TRIAL_KEYS = {"id", "title", "source", "criteria", "description"}
 CRITERION_KEYS = {"id", "kind", "text", "rule", "assessable", "reason", "note"}
 COMPARE_KEYS = {"min", "max", "above", "below"}
-HISTORY_KEYS = {"concept", "within", "min_count", "if_missing", "before"}
+HISTORY_KEYS = {"concept", "within", "min_count", "if_missing", "if_found", "before"}
 MEASUREMENT_KEYS = {"concept", "within", "unit", "result", "if_missing"} | COMPARE_KEYS
-MEDICATION_KEYS = {"concept", "within", "min_days", "dose", "if_missing"}
+MEDICATION_KEYS = {"concept", "within", "min_days", "dose", "if_missing", "if_found"}
 DOSE_KEYS = COMPARE_KEYS | {"unit"}
 DERIVED_KEYS = {"measure", "within", "unit", "if_missing"} | COMPARE_KEYS
 RULE_KEYS = (
@@ -141,23 +141,36 @@ def parse_comparison(node: Located, what: str) -> Comparison | None:
     return Comparison(**values)
 
 
-def _missing(node: Located, default: Truth) -> Truth:
-    if "if_missing" not in node:
-        return default
-    raw = node["if_missing"]
-    text = (
-        {True: "true", False: "false"}.get(raw, str(raw).lower())
-        if isinstance(raw, bool)
-        else str(raw).lower()
-    )
+def _truth(node: Located, key: str) -> Truth | None:
+    """The truth value written at `key` (true, false or unknown), None when absent."""
+    if key not in node:
+        return None
+    raw = node[key]
+    text = {True: "true", False: "false"}[raw] if isinstance(raw, bool) else str(raw).lower()
     try:
         return Truth(text)
     except ValueError:
         raise TrialError(
-            f"`if_missing` must be true, false or unknown, not `{raw}`",
-            where=node.where("if_missing"),
-            fix="write `if_missing: unknown`",
+            f"`{key}` must be true, false or unknown, not `{raw}`",
+            where=node.where(key),
+            fix=f"write `{key}: unknown`",
         ) from None
+
+
+def _missing(node: Located, default: Truth) -> Truth:
+    return _truth(node, "if_missing") or default
+
+
+def _found(node: Located) -> Truth:
+    """What a record found answers: TRUE, or UNKNOWN when the record alone cannot decide."""
+    found = _truth(node, "if_found")
+    if found is Truth.FALSE:
+        raise TrialError(
+            "`if_found: false` would make a record count against itself",
+            where=node.where("if_found"),
+            fix="write `if_found: unknown`, or wrap the rule in `not:`",
+        )
+    return found or Truth.TRUE
 
 
 class _RuleParser:
@@ -281,6 +294,7 @@ class _RuleParser:
             if_missing=_missing(body, Truth.FALSE),
             label=label,  # type: ignore[arg-type]
             before=before,
+            if_found=_found(body),
         )
 
     def _diagnosis(self, body: Any, here: str, parent: Located) -> Rule:
@@ -389,6 +403,7 @@ class _RuleParser:
             dose=dose,
             dose_unit=dose_unit,
             if_missing=_missing(body, Truth.FALSE),
+            if_found=_found(body),
         )
 
     def _derived(self, body: Any, here: str, parent: Located) -> Rule:

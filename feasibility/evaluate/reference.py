@@ -284,7 +284,7 @@ class ReferenceEvaluator:
         if rule.before is not None:
             cutoff = rule.before.before(p.index)
             if any(r["start_date"] <= cutoff for r in p.seen(self.library[rule.concept])):
-                return True
+                return rule.if_found.as_bool()
             return rule.if_missing.as_bool()
         start = self._start(p, rule.within)
         # records on distinct days: a duplicated row or two codes of one visit count once
@@ -296,7 +296,7 @@ class ReferenceEvaluator:
             }
         )
         if n >= rule.min_count:
-            return True
+            return rule.if_found.as_bool()
         return rule.if_missing.as_bool() if n == 0 else False
 
     def _measurement(self, rule: Measurement, p: Patient) -> T3:
@@ -335,7 +335,7 @@ class ReferenceEvaluator:
         # days on drug are counted once however many records cover them
         known, possible = len(known_days), len(possible_days)
         if known >= rule.min_days:
-            return True
+            return rule.if_found.as_bool()
         if possible == 0:
             return rule.if_missing.as_bool()
         return False if possible < rule.min_days else None
