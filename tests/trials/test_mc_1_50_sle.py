@@ -66,10 +66,30 @@ CASES = [
     Case("IN3.1", False, "no diagnosis", []),
     # IN3.2 refractory treatment history
     Case("IN3.2", True, "HCQ + GC + MMF + AZA + belimumab", [HCQ, GC, MMF, AZA, BEL]),
-    Case("IN3.2", False, "no hydroxychloroquine", [GC, MMF, AZA, BEL]),
-    Case("IN3.2", False, "no glucocorticoid", [HCQ, MMF, AZA, BEL]),
-    Case("IN3.2", False, "only one immunosuppressant", [HCQ, GC, MMF, BEL]),
-    Case("IN3.2", False, "no biologic", [HCQ, GC, MMF, AZA]),
+    # a sequence left incomplete may have been stopped for intolerance ("or unable to
+    # tolerate conventional therapy"), which is not coded: for the investigator
+    Case("IN3.2", None, "no hydroxychloroquine", [GC, MMF, AZA, BEL]),
+    Case("IN3.2", None, "no glucocorticoid", [HCQ, MMF, AZA, BEL]),
+    Case("IN3.2", None, "only one immunosuppressant", [HCQ, GC, MMF, BEL]),
+    Case("IN3.2", None, "no biologic", [HCQ, GC, MMF, AZA]),
+    Case("IN3.2", None, "hydroxychloroquine alone", [HCQ]),
+    Case("IN3.2", None, "an immunosuppressant alone", [AZA]),
+    # never given conventional therapy: neither refractory nor intolerant
+    Case("IN3.2", False, "a biologic alone", [BEL]),
+    Case("IN3.2", False, "no treatment", []),
+    # only a biologic approved for SLE completes the sequence
+    Case(
+        "IN3.2",
+        True,
+        "anifrolumab L04AG11 as the biologic",
+        [HCQ, GC, MMF, AZA, med("L04AG11", "2024-01-01")],
+    ),
+    Case(
+        "IN3.2",
+        None,
+        "rituximab (off-label in SLE) as the only biologic",
+        [HCQ, GC, MMF, AZA, med("L01FA01", "2024-01-01")],
+    ),
     Case(
         "IN3.2",
         True,
@@ -96,7 +116,7 @@ CASES = [
     ),
     Case(
         "IN3.2",
-        False,
+        None,
         "two immunosuppressants of 44 + 45 days = 89 days",
         [
             HCQ,
@@ -325,6 +345,8 @@ CASES = [
     Case("EX4", False, "rituximab is not a cell therapy", [med("L01FA01", "2021-03-01")]),
     # EX5 other autoimmune disease
     Case("EX5", True, "rheumatoid arthritis M05.79", [dx("M05.79", "2018-01-01")]),
+    Case("EX5", None, "type 1 diabetes E10.9: systemic treatment not coded", [dx("E10.9", "2018-01-01")]),
+    Case("EX5", None, "plaque psoriasis L40.0: mostly topical", [dx("L40.0", "2018-01-01")]),
     Case("EX5", False, "SLE only", [dx("M32.14")]),
     Case("EX5", True, "systemic sclerosis M34.0 with the SLE", [dx("M32.14"), dx("M34.0", "2019-01-01")]),
     Case("EX5", True, "granulomatosis with polyangiitis M31.31", [dx("M31.31", "2019-01-01")]),
@@ -431,7 +453,14 @@ CASES = [
     Case("EX7.2", False, "balloon angioplasty without device 02703ZZ", [proc("02703ZZ", "2024-12-01")]),
     # EX7.3 ventricular arrhythmia or syncope (ever)
     Case("EX7.3", True, "ventricular tachycardia I47.20", [dx("I47.20", "2015-01-01")]),
-    Case("EX7.3", True, "syncope R55", [dx("R55", "2015-01-01")]),
+    # R55 includes vasovagal attacks, which the protocol allows
+    Case("EX7.3", None, "syncope R55: unexplained or not is for the investigator", [dx("R55", "2015-01-01")]),
+    Case(
+        "EX7.3",
+        True,
+        "syncope and ventricular tachycardia",
+        [dx("R55", "2015-01-01"), dx("I47.20", "2016-01-01")],
+    ),
     Case("EX7.3", False, "atrial fibrillation only", [dx("I48.91", "2015-01-01")]),
     # EX7.4 non-ischaemic cardiomyopathy
     Case("EX7.4", True, "dilated cardiomyopathy I42.0", [dx("I42.0", "2012-01-01")]),

@@ -23,6 +23,7 @@ PRED, MPRED = "H02AB07", "H02AB04"
 MMF, HCQ, RTX, BEL = "L04AA06", "P01BA02", "L01FA01", "L04AG04"
 ALT, AST, ALP, TBIL, DBIL, CREA = "1742-6", "1920-8", "6768-6", "1975-2", "1968-7", "2160-0"
 LIP, AMY, PT, FIB, APTT, IGA, PROT24 = "3040-3", "1798-8", "5902-2", "3255-7", "3173-2", "2458-8", "2889-4"
+UPCR = "2890-2"
 LYM, PLT, HB = "731-0", "777-3", "718-7"
 ANA, DSDNA, SM = "8061-4", "5130-0", "11090-8"
 LVEF, SPO2, WEIGHT = "10230-1", "59408-5", "29463-7"
@@ -88,10 +89,11 @@ case(
     ("med", PRED, "2025-01-01", "2025-02-01", 5),
     ("med", HCQ, "2024-11-01", "2025-02-01", 400),
 )
+# the waiver names immunosuppressants: a biologic does not lift the minimum
 case(
     "in42b_5_belimumab",
     "IN4.2b",
-    True,
+    False,
     ("med", PRED, "2025-01-01", "2025-02-01", 5),
     ("med", BEL, "2024-08-01", None, 700),
 )
@@ -382,6 +384,34 @@ case(
     ("lab", CREA, "2025-01-10", 3.0, "mg/dL", None),
     ("lab", PROT24, "2025-01-10", 8.0, "g/(24.h)", None),
 )
+# a spot protein/creatinine ratio stands in for the 24-h collection (g/g ~ g/day)
+case("ex1_upcr_6_5", "EX1", True, LN, ("lab", UPCR, "2025-01-10", 6.5, "g/g", None))
+case(
+    "ex1_upcr_mg_mmol",  # 700 mg/mmol = 6.19 g/g
+    "EX1",
+    True,
+    LN,
+    ("lab", UPCR, "2025-01-10", 700, "mg/mmol", None),
+    ("lab", CREA, "2025-01-10", 1.0, "mg/dL", None),
+)
+case(
+    "ex1_upcr_6",
+    "EX1",
+    False,
+    LN,
+    ("lab", UPCR, "2025-01-10", 6.0, "g/g", None),
+    ("lab", PROT24, "2025-01-10", 3.0, "g/(24.h)", None),
+    ("lab", CREA, "2025-01-10", 1.0, "mg/dL", None),
+)
+# without a 24-h protein, a UPCR at or below 6 cannot rule a 24-h value above 6 out
+case(
+    "ex1_upcr_6_no_24h",
+    "EX1",
+    None,
+    LN,
+    ("lab", UPCR, "2025-01-10", 6.0, "g/g", None),
+    ("lab", CREA, "2025-01-10", 1.0, "mg/dL", None),
+)
 case("ex1_dialysis_edge", "EX1", True, ("dx", "Z99.2", "2024-12-07"))
 case("ex1_dialysis_old", "EX1", False, ("dx", "Z99.2", "2024-12-06"))
 case("ex1_dialysis_pcs", "EX1", True, ("pcs", "5A1D70Z", "2025-01-10"))
@@ -391,25 +421,35 @@ case("ex1_mpred_pulse_3d", "EX1", False, ("med", MPRED, "2025-01-01", "2025-01-0
 case("ex1_pred_80", "EX1", False, ("med", PRED, "2024-12-10", "2025-01-31", 80))
 
 # -- EX2 lupus crises (3 months)
+# active CNS lupus is a crisis; the haematological ones count only when "severe", which no
+# code says, so a recent one is for the investigator (UNKNOWN)
 case("ex2_cns_lupus", "EX2", True, ("dx", "G05.3", "2024-12-01"))
-case("ex2_aiha_edge", "EX2", True, ("dx", "D59.11", "2024-11-01"))
+case("ex2_cns_lupus_and_itp", "EX2", True, ("dx", "G05.3", "2024-12-01"), ("dx", "D69.3", "2025-01-05"))
+case("ex2_aiha_edge", "EX2", None, ("dx", "D59.11", "2024-11-01"))
 case("ex2_aiha_old", "EX2", False, ("dx", "D59.11", "2024-10-31"))
-case("ex2_ttp", "EX2", True, ("dx", "M31.19", "2025-01-05"))
-case("ex2_itp", "EX2", True, ("dx", "D69.3", "2025-01-05"))
-case("ex2_secondary_thrombocytopenia", "EX2", True, ("dx", "D69.59", "2025-01-05"))
+case("ex2_inherited_haemolysis", "EX2", False, ("dx", "D58.9", "2025-01-05"))
+case("ex2_ttp", "EX2", None, ("dx", "M31.19", "2025-01-05"))
+case("ex2_itp", "EX2", None, ("dx", "D69.3", "2025-01-05"))
+case("ex2_secondary_thrombocytopenia", "EX2", None, ("dx", "D69.59", "2025-01-05"))
 case("ex2_itp_old", "EX2", False, ("dx", "D69.3", "2024-10-01"))
-case("ex2_agranulocytosis", "EX2", True, ("dx", "D70.1", "2025-01-05"))
+case("ex2_agranulocytosis", "EX2", None, ("dx", "D70.1", "2025-01-05"))
 case("ex2_none", "EX2", False)
 
 # -- EX3 CNS disease (ever)
 case("ex3_epilepsy", "EX3", True, ("dx", "G40.909", "2010-01-01"))
 case("ex3_aneurysm", "EX3", True, ("dx", "I67.1", "2018-01-01"))
 case("ex3_psychosis", "EX3", True, ("dx", "F23", "2018-01-01"))
+case("ex3_bipolar_is_not_psychosis", "EX3", False, ("dx", "F31.9", "2018-01-01"))
 case("ex3_none", "EX3", False, ("dx", "M32.14", "2020-01-01"))
 
 # -- EX4 other autoimmune (ever)
 case("ex4_ra", "EX4", True, ("dx", "M05.79", "2000-01-01"))
 case("ex4_crohn", "EX4", True, ("dx", "K50.90", "2010-01-01"))
+case("ex4_psoriatic_arthritis", "EX4", True, ("dx", "L40.52", "2010-01-01"))
+# often treated without systemic therapy: for the investigator
+case("ex4_plaque_psoriasis", "EX4", None, ("dx", "L40.0", "2010-01-01"))
+case("ex4_coeliac", "EX4", None, ("dx", "K90.0", "2010-01-01"))
+case("ex4_psoriasis_and_ra", "EX4", True, ("dx", "L40.0", "2010-01-01"), ("dx", "M05.79", "2000-01-01"))
 case("ex4_sjogren_secondary", "EX4", False, ("dx", "M35.00", "2020-01-01"))
 
 # -- EX5 transplant

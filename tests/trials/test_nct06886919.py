@@ -354,9 +354,10 @@ case(
 )
 
 # -- EX4 serous effusion (3 months)
-case("ex4_pleural", "EX4", True, ("dx", "J90", "2024-12-01"))
-case("ex4_ascites", "EX4", True, ("dx", "R18.8", "2025-01-20"))
-case("ex4_edge", "EX4", True, ("dx", "J90", "2024-11-01"))  # first day of the 3-month window
+# only a large effusion with uncontrolled compression symptoms excludes, which no code says
+case("ex4_pleural", "EX4", None, ("dx", "J90", "2024-12-01"))
+case("ex4_ascites", "EX4", None, ("dx", "R18.8", "2025-01-20"))
+case("ex4_edge", "EX4", None, ("dx", "J90", "2024-11-01"))  # first day of the 3-month window
 case("ex4_old", "EX4", False, ("dx", "J90", "2024-10-31"))
 
 # -- EX5 other autoimmune (2 years)
@@ -365,6 +366,8 @@ case("ex5_crohn_edge", "EX5", True, ("dx", "K50.90", "2023-02-01"))
 case("ex5_crohn_old", "EX5", False, ("dx", "K50.90", "2023-01-31"))
 case("ex5_sle_only", "EX5", False, ("dx", "M32.14", "2024-01-01"))
 case("ex5_dermatomyositis", "EX5", True, ("dx", "M33.10", "2024-01-01"))
+case("ex5_coeliac", "EX5", None, ("dx", "K90.0", "2024-01-01"))  # diet, not immunosuppression
+case("ex5_coeliac_old", "EX5", False, ("dx", "K90.0", "2023-01-31"))
 
 # -- EX6 transplant, EX7 prior CAR-T
 case("ex6_kidney", "EX6", True, ("dx", "Z94.0", "2010-01-01"))
@@ -480,10 +483,13 @@ case("ex13_severe_asthma", "EX13", True, ("dx", "J45.50", "2024-10-01"))
 case("ex13_ild_allowed", "EX13", False, ("dx", "J84.10", "2024-10-01"))
 
 # -- EX14 cardiovascular
+# EX14.1 is hypertension under poor control: a diagnosis of hypertension and a raised reading
+HTN = ("dx", "I10", "2020-01-01")
 case(
     "ex141_sbp_161",
     "EX14.1",
     True,
+    HTN,
     ("obs", "LOINC", SBP, "2025-01-10", 161, "mm[Hg]"),
     ("obs", "LOINC", DBP, "2025-01-10", 80, "mm[Hg]"),
 )
@@ -491,6 +497,7 @@ case(
     "ex141_160_90",
     "EX14.1",
     False,
+    HTN,
     ("obs", "LOINC", SBP, "2025-01-10", 160, "mm[Hg]"),
     ("obs", "LOINC", DBP, "2025-01-10", 90, "mm[Hg]"),
 )
@@ -498,11 +505,20 @@ case(
     "ex141_dbp_91",
     "EX14.1",
     True,
+    HTN,
     ("obs", "LOINC", SBP, "2025-01-10", 140, "mmHg"),
     ("obs", "LOINC", DBP, "2025-01-10", 91, "mmHg"),
 )
-case("ex141_kpa", "EX14.1", True, ("obs", "LOINC", SBP, "2025-01-10", 21.5, "kPa"))
-case("ex141_sbp_only_normal", "EX14.1", None, ("obs", "LOINC", SBP, "2025-01-10", 150, "mm[Hg]"))
+case("ex141_kpa", "EX14.1", True, HTN, ("obs", "LOINC", SBP, "2025-01-10", 21.5, "kPa"))
+case("ex141_sbp_only_normal", "EX14.1", None, HTN, ("obs", "LOINC", SBP, "2025-01-10", 150, "mm[Hg]"))
+case(
+    "ex141_raised_without_hypertension",
+    "EX14.1",
+    False,
+    ("obs", "LOINC", SBP, "2025-01-10", 170, "mm[Hg]"),
+    ("obs", "LOINC", DBP, "2025-01-10", 95, "mm[Hg]"),
+)
+case("ex141_hypertension_no_reading", "EX14.1", None, HTN)
 case("ex142_long_qt", "EX14.2", True, ("dx", "I45.81", "2024-09-01"))
 case("ex142_qtc_481", "EX14.2", True, ("obs", "LOINC", QTC, "2024-12-01", 481, "ms"))
 case("ex142_qtc_480", "EX14.2", False, ("obs", "LOINC", QTC, "2024-12-01", 480, "ms"))
@@ -558,13 +574,18 @@ case(
     ("obs", "LOCAL", "NYHA", "2024-12-01", 3, None),
     ("obs", "LOINC", LVEF, "2024-12-01", 40, "%"),
 )
-case("ex146_aortic_stenosis", "EX14.6", True, ("dx", "I35.0", "2024-10-01"))
-case("ex146_libman_sacks", "EX14.6", True, ("dx", "M32.11", "2024-10-01"))
+# the CTCAE grade >= 3 is not coded: recent valve disease is for the investigator
+case("ex146_aortic_stenosis", "EX14.6", None, ("dx", "I35.0", "2024-10-01"))
+case("ex146_libman_sacks", "EX14.6", None, ("dx", "M32.11", "2024-10-01"))
 case("ex146_old", "EX14.6", False, ("dx", "I35.0", "2024-07-31"))
 case("ex147_mi", "EX14.7", True, ("dx", "I21.4", "2024-10-01"))
 case("ex147_unstable_angina", "EX14.7", True, ("dx", "I20.0", "2024-10-01"))
 case("ex147_cad_unstable", "EX14.7", True, ("dx", "I25.110", "2024-10-01"))
-case("ex147_lupus_pericarditis", "EX14.7", True, ("dx", "M32.12", "2024-10-01"))
+# only tamponade and constriction say "severe"; other pericardial disease is UNKNOWN
+case("ex147_lupus_pericarditis", "EX14.7", None, ("dx", "M32.12", "2024-10-01"))
+case("ex147_tamponade", "EX14.7", True, ("dx", "I31.4", "2024-10-01"))
+case("ex147_constrictive", "EX14.7", True, ("dx", "I31.1", "2024-10-01"))
+case("ex147_pericarditis_old", "EX14.7", False, ("dx", "I30.9", "2024-07-31"))
 # a stent status code dates the visit that records it, not the stent
 case("ex147_stent_status", "EX14.7", False, ("dx", "Z95.5", "2024-09-01"))
 case("ex147_balloon_angioplasty", "EX14.7", True, ("pcs", "02703ZZ", "2024-09-01"))
