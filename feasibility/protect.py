@@ -120,6 +120,18 @@ def _lowest_rounding_to(value: int) -> int:
     return 1 if value == ROUND_TO else value - ROUND_TO // 2
 
 
+# The report's counts derived from others (`Protection.difference`; `false` is `alone.false`).
+# Suppressed, one may be large (an operand of it was suppressed) or a little above K (its
+# operands are rounded), so it reads `withheld`, never `<K`.
+DERIVED_KEYS = frozenset({"failed", "false", "loo_gain", "loo_gain_potential"})
+WITHHELD = "withheld"
+
+
+def suppressed_text(key: str, protection: dict) -> str:
+    """How the suppressed count at report key `key` reads: `withheld` or `<K`."""
+    return WITHHELD if key in DERIVED_KEYS else f"<{suppressed_label(protection)}"
+
+
 def suppressed_label(protection: dict) -> int:
     """From a report's `protection`: the K of the `<K` that stands for a suppressed count
     (reports written before `suppressed_below` existed used `min_cell`)."""

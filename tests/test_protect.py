@@ -294,3 +294,28 @@ def test_trend_totals_are_sums_of_the_published_months():
         "A": 52,
         "B": 34,
     }
+
+
+def test_a_suppressed_derived_count_reads_withheld_and_no_other_null_hides_a_large_count(result):
+    """A derived count (failed, alone FALSE, leave-one-out gains) is suppressed when an
+    operand is, whatever its size, or when its rounded operands differ by less than K (it
+    may then be a little above K): it reads `withheld`. Every other suppressed count is
+    small and reads `<K`."""
+    from feasibility.reports.tables import criteria_csv, waterfall_csv
+
+    report = build_report(result, protect=Protection(K))
+    exact = build_report(result, protect=Protection(0))
+    nums = numbers(report, exact)
+    derived = [e for _, key, p, e in nums if key in DERIVED and p is None]
+    assert any(e >= SHOWN_FROM for e in derived)  # why `<13` would be false for them
+    assert all(e < SHOWN_FROM for _, key, p, e in nums if key not in DERIVED and p is None)
+    # the files say which is which
+    waterfall, criteria = waterfall_csv(report), criteria_csv(report)
+    blocks = [x for t in report["trials"] for x in t["sites"]]
+    assert waterfall.count("withheld") == sum(s["failed"] is None for x in blocks for s in x["waterfall"])
+    assert criteria.count("withheld") == sum(
+        (v["alone"]["false"] is None) + (v["loo_gain"] is None) + (v["loo_gain_potential"] is None)
+        for x in blocks
+        for v in x["criteria"]
+    )
+    assert f"<{SHOWN_FROM}" in waterfall + criteria

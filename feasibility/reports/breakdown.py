@@ -26,10 +26,8 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from feasibility.protect import ROUND_TO, Protection
+from feasibility.protect import DERIVED_KEYS, ROUND_TO, Protection
 
-# differences of published numbers (see `Protection.difference`)
-DERIVED = frozenset({"failed", "false", "loo_gain", "loo_gain_potential"})
 # numbers in the blocks that are not counts of patients (the monthly trends, sums of
 # published months, are added after the audit)
 NOT_COUNTS = frozenset({"step", "months_back", "month_end"})
@@ -73,7 +71,7 @@ def _set(block: Any, path: CellPath, value: Any) -> None:
 
 def _kind(path: CellPath) -> str:
     key = str(path[-1])
-    return "derived" if key in DERIVED else "share" if key.startswith("impact") else "count"
+    return "derived" if key in DERIVED_KEYS else "share" if key.startswith("impact") else "count"
 
 
 def _interval(value: float | None, kind: str, may_be_zero: bool, protect: Protection) -> tuple[float, float]:

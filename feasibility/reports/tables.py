@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from feasibility.protect import suppressed_label
+from feasibility.protect import suppressed_text
 
 WATERFALL_COLUMNS = (
     "trial_id",
@@ -23,9 +23,10 @@ WATERFALL_COLUMNS = (
 )
 
 
-def _cell(value, protection: dict) -> str:
+def _cell(value, protection: dict, key: str) -> str:
+    """A CSV cell; `key` is the value's key in report.json, which says how a null reads."""
     if value is None:
-        return f"<{suppressed_label(protection)}"
+        return suppressed_text(key, protection)
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
@@ -40,7 +41,7 @@ def waterfall_csv(report: dict) -> str:
         for site in trial["sites"]:
             for step in site["waterfall"]:
                 row = {"trial_id": trial["id"], "site_id": site["site_id"], **step}
-                writer.writerow([_cell(row[c], report["protection"]) for c in WATERFALL_COLUMNS])
+                writer.writerow([_cell(row[c], report["protection"], c) for c in WATERFALL_COLUMNS])
     return out.getvalue()
 
 
@@ -60,6 +61,7 @@ def criteria_csv(report: dict) -> str:
         "impact",
         "impact_potential",
     )
+    keys = [c.removeprefix("alone_") for c in columns]  # each column's key in report.json
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
@@ -82,7 +84,9 @@ def criteria_csv(report: dict) -> str:
                     view["impact"],
                     view["impact_potential"],
                 ]
-                writer.writerow([_cell(v, report["protection"]) for v in values])
+                writer.writerow(
+                    [_cell(v, report["protection"], key) for key, v in zip(keys, values, strict=True)]
+                )
     return out.getvalue()
 
 

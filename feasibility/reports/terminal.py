@@ -8,7 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from feasibility.analytics.waterfall import ALL_SITES
-from feasibility.protect import suppressed_label
+from feasibility.protect import suppressed_label, suppressed_text
 
 COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
     ("#", "right"),
@@ -32,6 +32,11 @@ def table_width(widths: list[int]) -> int:
 
 def _n(value, min_cell: int) -> str:
     return f"<{min_cell}" if value is None else f"{value:,}"
+
+
+def _step_count(step: dict, key: str, protection: dict) -> str:
+    value = step[key]
+    return suppressed_text(key, protection) if value is None else f"{value:,}"
 
 
 def _hanging(items: list[tuple[str, str]]) -> Table:
@@ -116,7 +121,7 @@ def print_report(report: dict, console: Console) -> None:
             kind = {"inclusion": "inc", "exclusion": "exc", "base": ""}[step["kind"]]
             if c is not None and not c["assessable"]:
                 kind += " n/a"
-            counts = [_n(step[key], k) for key in COUNTS]
+            counts = [_step_count(step, key, protection) for key in COUNTS]
             rows.append([str(step["step"]), step["criterion_id"], kind, *counts])
             # the protocol's line breaks would make a row of several lines: one line, cut short
             texts_shown.append(" ".join(c["text"].split()) if c else "all patients")
