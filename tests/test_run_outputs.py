@@ -185,3 +185,29 @@ def test_a_patient_at_two_sites_is_counted_once_at_the_first(tmp_path):
     bases = {s["site_id"]: s["base"] for s in report["trials"][0]["sites"]}
     assert bases == {"ALL": 3, "ALPHA": 1, "MID": 1, "ZETA": 1}
     assert report["data_quality"]["counts"]["patients_at_two_sites"] == 1
+
+
+def test_a_future_latest_date_is_flagged_and_the_index_date_is_printed(tmp_path):
+    """The default index date is the latest event date, so one mistyped year would move
+    every window: the report says so, and the terminal always names the index date."""
+    from rich.console import Console
+
+    from feasibility.reports.terminal import print_report
+
+    rows = _rows() + [event("p0", "lab", "LOINC", "1742-6", "2099-01-01", value_num=30, unit="U/L")]
+    extract = write_extract(rows, tmp_path / "x.parquet")
+    trials = [REPO / "tests/fixtures/trials/small.yaml"]
+    report = run_feasibility(str(extract), trials, out=tmp_path / "r1")
+    (flag,) = [w for w in report["data_quality"]["warnings"] if "index date" in w]
+    assert "2099-01-01" in flag and "--as-of" in flag
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=120, color_system=None))
+    assert out.getvalue().startswith("Index date 2099-01-01 (the latest event date")
+    # a date given by the user is theirs: nothing to flag, and the terminal says where it came from
+    from datetime import date
+
+    given = run_feasibility(str(extract), trials, out=tmp_path / "r2", as_of=date(2025, 2, 1))
+    assert not [w for w in given["data_quality"]["warnings"] if "index date" in w]
+    out = io.StringIO()
+    print_report(given, Console(file=out, width=120, color_system=None))
+    assert out.getvalue().startswith("Index date 2025-02-01 (--as-of)")

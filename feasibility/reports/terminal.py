@@ -104,6 +104,13 @@ def print_report(report: dict, console: Console) -> None:
     k = suppressed_label(protection)
     if not protection["shareable"]:
         console.print("[bold red]Exact counts (--min-cell 0): for use inside the site only, do not share.[/]")
+    index = report["provenance"]["index_date"]
+    given = report["provenance"].get("options", {}).get("as_of")
+    console.print(
+        f"Index date {index['default']} "
+        + ("(--as-of)" if given else "(the latest event date in the extract; --as-of to change)")
+        + (": the extract's index_date column where present" if "column" in index["rule"] else "")
+    )
     for trial in report["trials"]:
         texts = {c["id"]: c for c in trial["criteria"]}
         block = trial["sites"][0]  # ALL comes first
