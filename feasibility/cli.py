@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import time
 from datetime import date
@@ -426,10 +427,13 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
 
 def main() -> None:
     """Entry point: user mistakes become one line on stderr and exit status 2."""
+    # a scheduler's or `timeout`'s SIGTERM stops a run as Ctrl-C does, so the clean-up runs
+    # (half-written output and DuckDB's spill files, which hold patient rows, are removed)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     try:
         cli.main(standalone_mode=False)
     except click.exceptions.Abort:
-        err.print("aborted")
+        err.print("interrupted")
         sys.exit(130)
     except click.exceptions.NoArgsIsHelpError as e:
         e.show()  # a command group named alone: its help, as click prints it

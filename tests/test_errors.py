@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
@@ -506,3 +508,25 @@ def test_an_absurd_active_within_is_a_one_line_error(tmp_path, window):
     proc = run_on(tmp_path, extract, "--active-within", window)
     assert_one_line_error(proc, "--active-within: the window", "longer than 200 years", "fix: ")
     assert not (tmp_path / "report").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_stopped_run_leaves_nothing_behind(tmp_path, signum):
+    """A scheduler's SIGTERM, like Ctrl-C, stops the work and removes what it had written:
+    here `synth`'s folder of parts beside the output, which holds patient rows."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "feasibility", "synth", "--patients", "2000000", "--out", "x.parquet"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not list(tmp_path.glob(".synth-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "synth ended before it could be stopped"
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert stderr.strip().splitlines()[-1] == "interrupted"
+    assert list(tmp_path.iterdir()) == []
