@@ -170,6 +170,10 @@ def test_user_errors_are_one_line(spark, tmp_path, monkeypatch):
     assert "\n" not in str(caught.value)
     # the session is still usable after a failed run
     assert spark.range(3).count() == 3
+    # a mistyped master is refused before Spark's launcher prints a Java stack trace for it
+    with pytest.raises(FeasibilityError, match="`bogus://x` is not a Spark master URL") as caught:
+        start_spark("bogus://x")
+    assert caught.value.where == "--spark-master"
 
     monkeypatch.delenv("JAVA_HOME", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))

@@ -149,7 +149,7 @@ def require_spark() -> None:
             raise FeasibilityError(
                 "Spark engine needs a Java runtime, and JAVA_HOME has no bin/java",
                 where=f"JAVA_HOME={home}",
-                fix="point JAVA_HOME at a Java 17 installation, or unset it",
+                fix="point JAVA_HOME at a Java 8, 11 or 17 installation, or unset it",
             )
     elif shutil.which("java") is None:
         raise FeasibilityError(
@@ -180,6 +180,13 @@ def spark_settings(master: str, options: RunOptions, scratch: Path) -> dict[str,
 def start_spark(master: str = DEFAULT_MASTER, options: RunOptions | None = None) -> SparkSession:
     """A Spark session set up for the engine; end it with `stop_spark`."""
     require_spark()
+    if not (master == "yarn" or master.startswith(("local", "spark://", "mesos://", "k8s://"))):
+        # Spark's launcher would print a Java stack trace for it before failing
+        raise FeasibilityError(
+            f"`{master}` is not a Spark master URL",
+            where="--spark-master",
+            fix="use local[*], spark://HOST:PORT, k8s://..., mesos://... or yarn",
+        )
     from pyspark.sql import SparkSession
 
     scratch = Path(tempfile.mkdtemp(prefix="feasibility-spark-"))
@@ -193,7 +200,7 @@ def start_spark(master: str = DEFAULT_MASTER, options: RunOptions | None = None)
         raise FeasibilityError(
             f"cannot start Spark ({_short(e)})",
             where=f"Spark master {master}",
-            fix="check the master URL, and that Java 17 runs (`java -version`)",
+            fix="check the master URL, and that Java 8, 11 or 17 runs (`java -version`)",
         ) from None
     spark.sparkContext.setLogLevel("ERROR")
     spark.conf.set("feasibility.scratch", str(scratch))
