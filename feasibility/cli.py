@@ -19,7 +19,7 @@ from feasibility.cli_options import err, memory_limit_option, threads_option, wo
 from feasibility.errors import FeasibilityError
 
 if TYPE_CHECKING:
-    from feasibility.criteria.model import Trial
+    from feasibility.criteria.model import Duration, Trial
 
 
 def _parse_date(ctx, param, value: str | None) -> date | None:
@@ -161,7 +161,6 @@ def run(
 ) -> None:
     """Evaluate every trial on EXTRACT and write the report folder."""
     from feasibility.analytics.conversion import load_conversion
-    from feasibility.criteria.parse import parse_duration
     from feasibility.reports.enrollment import ForecastSettings
     from feasibility.run import run_feasibility
 
@@ -188,9 +187,7 @@ def run(
             where="--threads",
             fix="write e.g. --spark-master 'local[4]' instead",
         )
-    in_care = (
-        None if active_within.strip().lower() == "none" else parse_duration(active_within, "--active-within")
-    )
+    in_care = None if active_within.strip().lower() == "none" else _in_care_window(active_within)
     forecast = ForecastSettings(
         conversion=conversion,
         conversion_by_site=load_conversion(conversion_file) if conversion_file else {},
@@ -452,6 +449,21 @@ def main() -> None:
             raise
         err.print("interrupted")
         sys.exit(130)
+
+
+def _in_care_window(text: str) -> Duration | None:
+    """--active-within's window; the trial files' `ever` means any record at all here."""
+    from feasibility.criteria.parse import parse_duration
+
+    try:
+        return parse_duration(text, "--active-within")
+    except FeasibilityError as e:
+        raise FeasibilityError(
+            e.message,
+            where="--active-within",
+            fix="write e.g. `24 months` or `2 years`; `ever` keeps patients with any record, "
+            "`none` turns the check off",
+        ) from None
 
 
 def _click_error(error: click.ClickException) -> str:

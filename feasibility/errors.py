@@ -13,6 +13,7 @@ class FeasibilityError(Exception):
     """
 
     def __init__(self, message: str, *, where: str | None = None, fix: str | None = None):
+        self.message = message
         self.where = where
         self.fix = fix
         parts = [f"{where}: {message}" if where else message]
