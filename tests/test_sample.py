@@ -167,3 +167,13 @@ def test_terminal_per_site_totals_each_on_one_line(report):
                     f"{s['site_id']}: {s['eligible']:,} eligible, {s['potentially_eligible']:,} potentially"
                 )
                 assert any(line.rstrip().endswith(total) for line in lines), total
+
+
+def test_terminal_heads_each_trial_with_its_id_and_title_once(report):
+    trial = report["trials"][0]
+    lines = _terminal(report, 200)
+    assert any(line.startswith(f"{trial['id']} — {trial['title']}  (site ALL)") for line in lines)
+    # a trial file without a title is titled by its id: not repeated
+    untitled = {**trial, "title": trial["id"]}
+    lines = _terminal({**report, "trials": [untitled]}, 200)
+    assert any(line.startswith(f"{trial['id']}  (site ALL)") for line in lines)

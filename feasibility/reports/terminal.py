@@ -115,9 +115,11 @@ def print_report(report: dict, console: Console) -> None:
         texts = {c["id"]: c for c in trial["criteria"]}
         block = trial["sites"][0]  # ALL comes first
         # ids, titles and sites are the user's text, never markup
-        heading = f"{escape(trial['title'])}  (site {escape(block['site_id'])})"
+        # a trial file without a title is titled by its id: shown once
+        titled = f" — {escape(trial['title'])}" if trial["title"] != trial["id"] else ""
+        heading = f"{titled}  (site {escape(block['site_id'])})"
         table = Table(
-            title=f"[bold]{escape(trial['id'])}[/] — {heading}",
+            title=f"[bold]{escape(trial['id'])}[/]{heading}",
             title_justify="left",
             show_lines=False,
             expand=False,
