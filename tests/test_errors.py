@@ -530,3 +530,13 @@ def test_a_stopped_run_leaves_nothing_behind(tmp_path, signum):
     assert proc.returncode == 130
     assert stderr.strip().splitlines()[-1] == "interrupted"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_out_folder_inside_a_file_is_refused_as_such(tmp_path):
+    (tmp_path / "afile").write_text("not a folder")
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    proc = feasibility("run", str(extract), "--trials", str(SPEC), "--out", "afile/sub", cwd=tmp_path)
+    assert_one_line_error(
+        proc, "afile: is a file, so no folder can be made inside it", "fix: choose another --out"
+    )
+    assert (tmp_path / "afile").read_text() == "not a folder"

@@ -78,6 +78,12 @@ def check_folder_target(target: Path, names: Iterable[str]) -> None:
     # the report is staged beside the target: the nearest existing folder above it must be
     # writable (a permission check, not a promise: the disk may still fill)
     existing = next(p for p in target.parents if p.exists())
+    if not existing.is_dir():
+        raise FeasibilityError(
+            "is a file, so no folder can be made inside it",
+            where=str(existing),
+            fix="choose another --out folder",
+        )
     if not os.access(existing, os.W_OK | os.X_OK):
         raise FeasibilityError(
             "cannot write here (permission denied)", where=str(existing), fix="choose another --out folder"
