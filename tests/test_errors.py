@@ -161,7 +161,9 @@ def test_a_sex_outside_the_contract_is_read_as_unknown_and_counted(tmp_path):
     rows += [{**r, "patient_id": "p3", "sex": "f"} for r in good_rows()]
     proc = run_on(tmp_path, write_extract(rows, tmp_path / "x.parquet"), "--min-cell", "0")
     assert proc.returncode == 0, proc.stderr
-    assert "1 patients with unrecognised sex" in proc.stderr + proc.stdout
+    assert "1 patients with unrecognised sex (read as U: the extract contract's values are F, M and U)" in (
+        " ".join((proc.stderr + proc.stdout).split())
+    )
     counts = json.loads((tmp_path / "report" / "report.json").read_text())["data_quality"]["counts"]
     # p3's lower-case f is F; p2's `female` is U, not a second sex
     assert counts["patients_with_unrecognised_sex"] == 1

@@ -238,11 +238,17 @@ def _protect_quality(dq: dict, protect: Protection) -> dict:
     return out
 
 
+# what to look at in the extract, for the counts whose cause is a convention
+_QUALITY_HINTS = {
+    "patients_with_unrecognised_sex": " (read as U: the extract contract's values are F, M and U)",
+}
+
+
 def _quality_lines(dq: dict, shown) -> list[str]:
     """One line per finding; the per-concept findings one line per kind, listing the
     concepts, so a report with many concepts stays readable."""
     lines = [
-        f"{shown(v)} {k.replace('_', ' ')}"
+        f"{shown(v)} {k.replace('_', ' ')}{_QUALITY_HINTS.get(k, '')}"
         for k, v in dq["counts"].items()
         if v != 0 and k not in ("patients", "rows")
     ]
