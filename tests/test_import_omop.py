@@ -675,6 +675,8 @@ def test_rows_with_unreadable_dates_are_counted(tmp_path):
     assert c["events without a date (dropped)"] == 0
     text = "\n".join(summary.lines())
     assert "2020-13-45" not in text and "twenty" not in text
+    # a count of one shares like a report's: suppressed
+    assert "  measurement rows whose date could not be read (dropped): <13" in text.splitlines()
     assert pl.read_parquet(out).filter(pl.col("domain") == "lab").height == 2
 
 

@@ -17,6 +17,7 @@ from sqlglot import exp
 from feasibility.compile.sqlexpr import create_as
 from feasibility.errors import FeasibilityError, short_message
 from feasibility.extract.contract import COLUMNS
+from feasibility.protect import Protection
 from feasibility.resources import sql_text
 
 # The extract's columns in contract order, with the type each is written as; an import
@@ -52,15 +53,19 @@ class ImportSummary:
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        """The summary as lines for the terminal (counts only, no patient values)."""
+        """The summary as lines for the terminal: counts only, no patient values, and the
+        counts by domain and of data-quality gaps under the reports' default small-count
+        policy, so that they can be shared like a report."""
+        protect = Protection()
         out = [f"{self.rows:,} rows for {self.patients:,} patients written to {self.out}"]
         if self.rows_by_domain:
+            by_domain = sorted(self.rows_by_domain.items())
             out.append(
-                "rows by domain: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.rows_by_domain.items()))
+                "rows by domain: " + ", ".join(f"{k} {protect.show(protect.count(v))}" for k, v in by_domain)
             )
-        out.append("data quality (counts only):")
+        out.append(f"data quality (counts only, rounded and below {protect.shown_from()} suppressed):")
         for label, n in self.counts.items():
-            out.append(f"  {label}: {n:,}")
+            out.append(f"  {label}: {protect.show(protect.count(n))}")
         out.extend(f"note: {n}" for n in self.notes)
         return out
 
