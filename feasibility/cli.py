@@ -31,11 +31,19 @@ def _parse_date(ctx, param, value: str | None) -> date | None:
         raise click.BadParameter(f"`{value}` is not a date; write YYYY-MM-DD") from None
 
 
+def _trial_paths(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> tuple[Path, ...]:
+    # `--trials "$UNSET"` would otherwise read the current folder as trials
+    if any(not v.strip() for v in values):
+        raise click.BadParameter("an empty path (an unset variable?); name a trial file or folder")
+    return tuple(Path(v) for v in values)
+
+
 trials_option = click.option(
     "--trials",
     "trial_paths",
     multiple=True,
-    type=click.Path(path_type=Path),
+    type=click.Path(),
+    callback=_trial_paths,
     help="Trial YAML file or folder (repeatable). Default: the shipped seed trials.",
 )
 

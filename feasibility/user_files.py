@@ -8,6 +8,14 @@ from pathlib import Path
 from feasibility.errors import FeasibilityError
 
 
+def _starts_with(path: Path, magic: bytes) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(len(magic)) == magic
+    except OSError:
+        return False
+
+
 def read_user_text(path: Path, error: type[FeasibilityError] = FeasibilityError, what: str = "file") -> str:
     """The file's text (UTF-8, a byte-order mark allowed); any problem is a one-line `error`."""
     try:
@@ -15,6 +23,13 @@ def read_user_text(path: Path, error: type[FeasibilityError] = FeasibilityError,
     except FileNotFoundError:
         raise error(f"{what} not found", where=str(path), fix="check the path") from None
     except UnicodeDecodeError:
+        if path.suffix.lower() == ".parquet" or _starts_with(path, b"PAR1"):
+            # the likeliest mix-up: an extract given where a text file belongs
+            raise error(
+                f"is a parquet file, not a {what}",
+                where=str(path),
+                fix="an extract goes to `feasibility run EXTRACT`; give a YAML (or CSV) text file here",
+            ) from None
         raise error("not UTF-8 text", where=str(path), fix="save the file as UTF-8") from None
     except OSError as e:
         raise error(f"cannot read ({e.strerror})", where=str(path), fix="check the path") from None

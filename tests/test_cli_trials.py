@@ -176,3 +176,14 @@ def test_a_rule_nested_too_deep_is_a_one_line_error(tmp_path, kind, depth, messa
     write_extract(good_rows(), tmp_path / "extract.parquet")
     proc = feasibility(*args, cwd=tmp_path)
     assert_one_line_error(proc, message, "fix: flatten")
+
+
+def test_an_extract_given_as_a_trial_file_is_named_as_such(tmp_path):
+    proc = feasibility("check", str(REPO / "sample_data/extract.parquet"), cwd=tmp_path)
+    assert_one_line_error(
+        proc, "extract.parquet: is a parquet file, not a trial or concept file", "feasibility run EXTRACT"
+    )
+    # other undecodable text is still just that
+    (tmp_path / "trial.yaml").write_bytes(b"id: T\ntitle: \xff\xfe\n")
+    proc = feasibility("check", "trial.yaml", cwd=tmp_path)
+    assert_one_line_error(proc, "trial.yaml: not UTF-8 text", "save the file as UTF-8")

@@ -542,3 +542,12 @@ def test_an_out_folder_inside_a_file_is_refused_as_such(tmp_path):
         proc, "afile: is a file, so no folder can be made inside it", "fix: choose another --out"
     )
     assert (tmp_path / "afile").read_text() == "not a folder"
+
+
+def test_an_empty_trials_path_is_refused(tmp_path):
+    """`--trials "$UNSET"` must not read the current folder's YAML files as trials."""
+    (tmp_path / "conversion.yaml").write_text("SITE-A: 0.3\n")
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    proc = feasibility("run", str(extract), "--trials", "", "--out", "r", cwd=tmp_path)
+    assert_one_line_error(proc, "--trials", "an empty path (an unset variable?)")
+    assert not (tmp_path / "r").exists()

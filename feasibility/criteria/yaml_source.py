@@ -160,7 +160,7 @@ def _check_depth(text: str, path: Path) -> None:
 def load_yaml(path: Path) -> Any:
     """Parse a YAML file; syntax errors become one-line errors with line and column, and a
     file nested deeper than MAX_YAML_DEPTH is refused at its line."""
-    text = read_user_text(path, TrialError)
+    text = read_user_text(path, TrialError, what="trial or concept file")
     loader = _Loader(text)
     loader.name = str(path)
     try:
