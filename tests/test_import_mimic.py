@@ -319,12 +319,20 @@ def test_errors_are_one_line(tmp_path):
     with pytest.raises(FeasibilityError, match="not found"):
         import_mimic(tmp_path / "nope", tmp_path / "x.parquet", loinc_map=MAP)
     hosp = _tiny_hosp(tmp_path / "a", drop="labevents")
-    with pytest.raises(FeasibilityError, match="required table `labevents`"):
+    with pytest.raises(FeasibilityError, match="required table `labevents` is missing —"):
         import_mimic(hosp, tmp_path / "x.parquet", loinc_map=MAP)
+    # a missing table is named before the lab map is looked for; a folder without any of
+    # MIMIC's tables is probably something else
+    with pytest.raises(FeasibilityError, match="required table `labevents`"):
+        import_mimic(hosp, tmp_path / "x.parquet")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "person.csv").write_text("person_id\n1\n")
+    with pytest.raises(FeasibilityError, match=r"`patients` is missing \(not a MIMIC-IV hosp folder\?\)"):
+        import_mimic(tmp_path / "other", tmp_path / "x.parquet")
+    hosp = _tiny_hosp(tmp_path / "b")
     # no map beside the folder and none given
     with pytest.raises(FeasibilityError, match="--loinc-map"):
         import_mimic(hosp, tmp_path / "x.parquet")
-    hosp = _tiny_hosp(tmp_path / "b")
     (hosp / "patients.csv.gz").write_bytes(b"\x1f\x8b not really gzip")
     with pytest.raises(FeasibilityError, match="cannot read") as e:
         import_mimic(hosp, tmp_path / "x.parquet", loinc_map=MAP)

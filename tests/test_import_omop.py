@@ -622,8 +622,9 @@ def test_a_schema_must_exist(tmp_path):
     assert "cdm_2023, cdm_2024, main, vocab" in message and "\n" not in message
     assert not out.exists()
     # a schema without the CDM tables is not filled in from another one
-    with pytest.raises(FeasibilityError, match="required table `person`"):
+    with pytest.raises(FeasibilityError, match="required table `person` is missing from schema `vocab`") as e:
         import_omop(db, out, schema="vocab")
+    assert e.value.fix == "pass --schema NAME of the schema that holds the CDM tables"
     with pytest.raises(FeasibilityError, match="several schemas"):
         import_omop(db, out)
     assert not out.exists()
@@ -635,6 +636,10 @@ def test_a_schema_must_exist(tmp_path):
     assert import_omop(db, out, schema="cdm_2023").patients == 3
     with pytest.raises(FeasibilityError, match="--schema applies to a DuckDB file"):
         import_omop(tmp_path / "cdm", out, schema="cdm_2024")
+    # one table of the folder instead of the folder
+    with pytest.raises(FeasibilityError, match="is one table; the importer reads the folder") as e:
+        import_omop(tmp_path / "cdm" / "PERSON.csv", out)
+    assert str(tmp_path / "cdm") in str(e.value.fix)
 
 
 def test_a_source_without_persons_is_refused(tmp_path):

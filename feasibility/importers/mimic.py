@@ -186,6 +186,16 @@ def import_mimic(
             fix="point at the MIMIC-IV hosp folder (patients.csv.gz, ...)",
         )
     hosp = hosp_folder(given)
+    # the tables first: a folder of something else is named as such, not by the lab map
+    tables = {name: find_table_file(hosp, name) for name in REQUIRED + OPTIONAL}
+    missing = [name for name in REQUIRED if tables[name] is None]
+    if missing:
+        raise FeasibilityError(
+            f"required table `{missing[0]}` is missing"
+            + (" (not a MIMIC-IV hosp folder?)" if len(missing) == len(REQUIRED) else ""),
+            where=str(hosp),
+            fix=f"point at the MIMIC-IV hosp folder, which holds {missing[0]}.csv.gz (or .csv, .parquet)",
+        )
     if loinc_map is None:
         loinc_map = default_map_path(given)
         if loinc_map is None:
@@ -209,17 +219,9 @@ def import_mimic(
     con = connect(threads, memory_limit)
     try:
         columns: dict[str, list[str]] = {}
-        for name in REQUIRED + OPTIONAL:
-            path = find_table_file(hosp, name)
-            if path is None:
-                if name in OPTIONAL:
-                    continue
-                raise FeasibilityError(
-                    f"required table `{name}` is missing",
-                    where=str(hosp),
-                    fix=f"the hosp folder needs {name}.csv.gz (or .csv, .parquet)",
-                )
-            columns[name] = create_view(con, f"src_{name}", reader(path), str(path), path)
+        for name, path in tables.items():
+            if path is not None:  # an optional table may be absent
+                columns[name] = create_view(con, f"src_{name}", reader(path), str(path), path)
         _check_columns(columns, hosp)
         for name, needed in _NEEDED.items():
             source = f"src_{name}" if name in columns else None

@@ -161,13 +161,21 @@ def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None)
             f = find_table_file(path, name)
             if f is not None:
                 found[name] = (reader(f), str(f), f)
+    elif path.name.lower().endswith((".parquet", ".csv", ".csv.gz")):
+        raise FeasibilityError(
+            "is one table; the importer reads the folder that holds the OMOP tables",
+            where=str(path),
+            fix=f"give the folder, e.g. `feasibility import omop {path.parent}`",
+        )
     else:
         found = _duckdb_tables(con, path, schema, source.notes)
     if "person" not in found:
         raise FeasibilityError(
-            "required table `person` is missing",
+            "required table `person` is missing" + (f" from schema `{schema}`" if schema is not None else ""),
             where=str(path),
-            fix="export the OMOP person table (person.parquet or person.csv)",
+            fix="export the OMOP person table (person.parquet or person.csv)"
+            if path.is_dir()
+            else "pass --schema NAME of the schema that holds the CDM tables",
         )
     if not any(t in found for t in EVENT_TABLES):
         raise FeasibilityError(
