@@ -315,11 +315,9 @@ def _flag(rows: list[dict]) -> None:
             for r in group:
                 if r[key] is None or r["flag"]:
                     continue
-                gap = r[key] - typical
-                if abs(gap) >= APART:
-                    word = "more" if gap > 0 else "fewer"
-                    what = "UNKNOWN" if key == "unknown_share" else "lost"
-                    r["flag"] = f"{label}: {abs(gap):.0%} {word} {what} than the typical site"
+                if abs(r[key] - typical) >= APART:
+                    what = "left UNKNOWN" if key == "unknown_share" else "lost"
+                    r["flag"] = f"{label}: {r[key]:.0%} {what}, against {typical:.0%} at the typical site"
 
 
 def summary(sites: list[SiteReport]) -> list[dict]:

@@ -61,9 +61,11 @@ def test_data_gap_is_called_out(three_reports):
     sites, reports = collect(three_reports)
     rows = compare_rows(sites, reports)
     alt = {r["site_id"]: r for r in rows if r["criterion_id"] == "alt"}
-    assert alt["C"]["flag"].startswith("data gap")
-    assert alt["A"]["flag"] == "" and alt["B"]["flag"] == ""
     assert alt["C"]["unknown_share"] == 1.0
+    typical = sorted(r["unknown_share"] for r in alt.values())[1]
+    # the flag gives both shares, not their gap in points read as a percentage
+    assert alt["C"]["flag"] == f"data gap: 100% left UNKNOWN, against {typical:.0%} at the typical site"
+    assert alt["A"]["flag"] == "" and alt["B"]["flag"] == ""
 
 
 def test_compare_outputs(three_reports):

@@ -114,7 +114,10 @@ def print_compare(summary: list[dict], rows: list[dict], console: Console) -> No
         for i, run in enumerate(runs):
             part = f" (table {i + 1} of {len(runs)})" if len(runs) > 1 else ""
             # above the table, not its title: a narrow table would wrap its title
-            console.print(f"[bold]{escape(trial)}[/]: share of remaining patients lost at each step{part}")
+            console.print(
+                f"[bold]{escape(trial)}[/]: share of remaining patients lost at each step "
+                f"(?: and left UNKNOWN){part}"
+            )
             table = Table()
             table.add_column("criterion", no_wrap=True, min_width=label_width)
             for j in run:
