@@ -97,6 +97,19 @@ def test_no_suppressed_count_is_pinned_by_the_sum_over_sites(six_sites, k):
     assert shown_by_site > 1000  # most trials keep their sites: the audit is not withholding all
 
 
+def test_a_suppressed_total_the_published_sites_would_pin_withholds_them():
+    """The audit's check of the total itself, which the per-site check cannot make when
+    every site's count is published: a `<13` total whose sites add up to no value it may
+    take (the sites show 15 and 20, at least 13 and 18) gives them away: they are withheld."""
+    from feasibility.reports.breakdown import protect_breakdown
+
+    protect = Protection(11)
+    assert protect_breakdown({"n": None}, [{"n": 15}, {"n": 20}], protect) is False
+    # with the total shown, or the sites' counts suppressed, nothing is pinned
+    assert protect_breakdown({"n": 35}, [{"n": 15}, {"n": 20}], protect) is True
+    assert protect_breakdown({"n": None}, [{"n": None}, {"n": None}], protect) is True
+
+
 def test_a_site_zero_under_a_suppressed_total_is_suppressed(six_sites):
     hidden = 0
     for _, total, parts, path in _cells(six_sites[11]):

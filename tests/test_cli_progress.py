@@ -4,6 +4,7 @@ a terminal, nothing at all in a log."""
 from __future__ import annotations
 
 import io
+import re
 
 from rich.console import Console
 
@@ -19,7 +20,7 @@ def test_a_terminal_sees_each_step_and_the_elapsed_time(monkeypatch):
     shown = out.getvalue()
     assert "loading trials" in shown
     assert "reading [red] the extract" in shown
-    assert "0:00:0" in shown
+    assert re.search(r"\d:\d\d:\d\d", shown)  # h:mm:ss, whatever the machine's load
 
 
 def test_a_log_gets_nothing(monkeypatch):

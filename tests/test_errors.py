@@ -352,6 +352,7 @@ def test_data_quality_warnings_are_counted(tmp_path):
     rows = person("p1", sex="F", birth_year=1980) + [
         event("p1", "diagnosis", "ICD10CM", "M32.14", "1975-01-01"),  # before birth
         event("p1", "lab", "LOINC", "1742-6", "2025-03-01", value_num=30, unit="U/L"),  # after index
+        event("p1", "diagnosis", "ICD10CM", "M32.14", "2025-02-01"),  # on the index date: not after it
         event("p1", "lab", "LOINC", "1742-6", "2025-01-01", value_num=-5, unit="U/L"),  # negative
         event("p1", "lab", "LOINC", "1742-6", "2025-01-02", value_num=9e6, unit="U/L"),  # absurd
         event(

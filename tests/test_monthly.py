@@ -55,6 +55,15 @@ CASES = {
     "always": (patient("always", sle("always"), *normal_hb("always")), (6, 6)),
     # the diagnosis is first recorded on 2025-02-10: eligible from the 02-28 month end
     "dx_appears": (patient("dx_appears", sle("dx_appears", "2025-02-10"), *normal_hb("dx_appears")), (4, 4)),
+    # a record dated on a month end counts at that month end, and one on the index date at it
+    "dx_on_month_end": (
+        patient("dx_on_month_end", sle("dx_on_month_end", "2025-02-28"), *normal_hb("dx_on_month_end")),
+        (4, 4),
+    ),
+    "dx_on_index": (
+        patient("dx_on_index", sle("dx_on_index", "2025-06-30"), *normal_hb("dx_on_index")),
+        (0, 0),
+    ),
     # haemoglobin 50 g/L until a normal result on 2025-04-10
     "lab_normalises": (
         patient(
@@ -110,11 +119,12 @@ def test_incidence_per_month(first_eligible):
     everyone = trial_incidence(MONTHS, first_eligible.counts["MONTHLY"])[0]
     assert everyone.site == "ALL"
     assert everyone.months_back == (5, 4, 3, 2, 1, 0)
-    # eligible: dx_appears in month 4, ages_in in 3, lab_normalises in 2, lab_done_late in 1
-    assert everyone.new_eligible == (0, 1, 1, 1, 1, 0)
+    # eligible: dx_appears and dx_on_month_end in month 4, ages_in in 3, lab_normalises in 2,
+    # lab_done_late in 1, dx_on_index in 0
+    assert everyone.new_eligible == (0, 2, 1, 1, 1, 1)
     assert everyone.eligible_at_start == 1  # always
     # potentially: ages_in_year_only in month 5; the others as above, lab_done_late from the start
-    assert everyone.new_potential == (1, 1, 1, 1, 0, 0)
+    assert everyone.new_potential == (1, 2, 1, 1, 0, 1)
     assert everyone.potential_at_start == 2
 
 
@@ -145,6 +155,7 @@ def test_in_care_step():
         patient("recent", event("recent", "diagnosis", "ICD10CM", "J45.0", "2024-01-01"))
         + patient("lapsed", sle("lapsed", "2023-06-29"))  # one day before the window
         + patient("edge", event("edge", "lab", "LOINC", "9999-9", "2023-06-30"))  # first day of it
+        + patient("on_index", event("on_index", "lab", "LOINC", "9999-9", "2025-06-30"))  # its last day
         + patient("future_only", sle("future_only", "2025-07-01"))  # after the index date
         + patient("no_dates")
     )
@@ -154,7 +165,14 @@ def test_in_care_step():
         engine = Engine(connect(options), [trial], library, options)
         engine.load(str(extract))
         values = {pid: v[IN_CARE_ID] for pid, v in engine.rule_values(trial).items()}
-    assert values == {"recent": True, "lapsed": False, "edge": True, "future_only": False, "no_dates": False}
+    assert values == {
+        "recent": True,
+        "lapsed": False,
+        "edge": True,
+        "on_index": True,
+        "future_only": False,
+        "no_dates": False,
+    }
 
 
 def test_run_publishes_protected_monthly_counts_and_a_forecast(tmp_path):

@@ -122,6 +122,26 @@ def test_criteria_csv_and_order(tmp_path):
         run_feasibility(
             str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=tmp_path / "r2", order="nope"
         )
+    # most restrictive, worked out by hand: ALT confirms 2 of the 6 (p0, p3), SLE then 1 of
+    # those (p0); adult, stroke and consent then all keep p0, a tie kept in protocol order
+    report = run_feasibility(
+        str(extract),
+        [REPO / "tests/fixtures/trials/small.yaml"],
+        out=tmp_path / "r3",
+        min_cell=0,
+        order="most-restrictive",
+        active_within=None,
+    )
+    assert report["trials"][0]["order"] == ["alt", "sle", "adult", "stroke", "consent"]
+    steps = report["trials"][0]["sites"][0]["waterfall"]
+    assert [(s["criterion_id"], s["eligible"]) for s in steps] == [
+        ("base", 6),
+        ("alt", 2),
+        ("sle", 1),
+        ("adult", 1),
+        ("stroke", 1),
+        ("consent", 1),
+    ]
 
 
 def test_computability_counts_the_protocol_criteria_not_the_in_care_step(tmp_path):
@@ -211,3 +231,43 @@ def test_a_future_latest_date_is_flagged_and_the_index_date_is_printed(tmp_path)
     out = io.StringIO()
     print_report(given, Console(file=out, width=120, color_system=None))
     assert out.getvalue().startswith("Index date 2025-02-01 (--as-of)")
+
+
+def test_an_unknown_exclusion_leaves_a_patient_potentially_eligible(tmp_path):
+    """Missing data is an answer: an exclusion nobody can decide (no haemoglobin measured)
+    keeps the patient out of the confirmed count and in the potential one, and the patient
+    list names it; a decided exclusion removes the patient from both."""
+    trial = tmp_path / "t.yaml"
+    trial.write_text(
+        "id: T\ncriteria:\n"
+        "  - {id: sle, kind: inclusion, text: SLE, rule: {diagnosis: sle}}\n"
+        "  - {id: anaemia, kind: exclusion, text: Haemoglobin below 80 g/L,\n"
+        "     rule: {lab: {concept: hemoglobin, below: 80, unit: g/L, within: 30 days}}}\n"
+    )
+    hb = {"value_num": 120, "unit": "g/L"}
+    rows = []
+    for pid, value in (("measured", 120), ("unmeasured", None), ("anaemic", 70)):
+        rows += person(pid) + [event(pid, "diagnosis", "ICD10CM", "M32.14", "2024-01-01")]
+        if value is not None:
+            rows.append(event(pid, "lab", "LOINC", "718-7", "2025-01-20", **{**hb, "value_num": value}))
+    extract = write_extract(rows, tmp_path / "x.parquet")
+    report = run_feasibility(
+        str(extract),
+        [trial],
+        out=tmp_path / "r",
+        min_cell=0,
+        active_within=None,
+        patient_list=tmp_path / "patients.csv",
+    )
+    last = report["trials"][0]["sites"][0]["waterfall"][-1]
+    assert (last["criterion_id"], last["passed"], last["failed"], last["unknown"]) == ("anaemia", 1, 1, 1)
+    assert (last["eligible"], last["potentially_eligible"]) == (1, 2)
+    status = {
+        r["patient_id"]: r for r in csv.DictReader(io.StringIO((tmp_path / "patients.csv").read_text()))
+    }
+    assert status["measured"]["status"] == "eligible"
+    assert (status["unmeasured"]["status"], status["unmeasured"]["criteria"]) == (
+        "potentially eligible",
+        "anaemia",
+    )
+    assert (status["anaemic"]["status"], status["anaemic"]["criteria"]) == ("not eligible", "anaemia")

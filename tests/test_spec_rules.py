@@ -14,6 +14,7 @@ import pytest
 
 from feasibility.criteria.describe import describe
 from feasibility.criteria.load import load_trials
+from feasibility.criteria.model import Duration
 from feasibility.criteria.parse import parse_duration
 from feasibility.errors import TrialError
 from feasibility.evaluate.reference import ReferenceEvaluator
@@ -288,6 +289,29 @@ case(
 )
 case("stroke_unknown_none", "stroke_unknown", None)
 case("stroke_unknown_found", "stroke_unknown", True, ("dx", "I63.9", "2010-01-01"))
+# -- if_missing: true on a result: no result in the window passes, a bad one fails
+case("altm_none", "alt_missing_true", True)
+case("altm_out_of_window", "alt_missing_true", True, ("lab", "1742-6", "2024-11-02", 500, "U/L", 40))
+case("altm_high", "alt_missing_true", False, ("lab", "1742-6", "2025-01-10", 500, "U/L", 40))
+case("altm_ok", "alt_missing_true", True, ("lab", "1742-6", "2025-01-10", 50, "U/L", 40))
+# -- a negated atom inside a list: SLE, and no stroke since 2024-08-01
+case("nl_sle_only", "sle_no_recent_stroke", True, ("dx", "M32.14", "2020-01-01"))
+case(
+    "nl_recent_stroke",
+    "sle_no_recent_stroke",
+    False,
+    ("dx", "M32.14", "2020-01-01"),
+    ("dx", "I63.9", "2024-12-01"),
+)
+case(
+    "nl_old_stroke",
+    "sle_no_recent_stroke",
+    True,
+    ("dx", "M32.14", "2020-01-01"),
+    ("dx", "I63.9", "2024-07-31"),
+)
+case("nl_stroke_no_sle", "sle_no_recent_stroke", False, ("dx", "I63.9", "2024-07-31"))
+case("nl_none", "sle_no_recent_stroke", False)
 # -- if_found: unknown: a record in the window is UNKNOWN, none is FALSE (window from 2024-08-01)
 case("stroke_found_in", "stroke_found_unknown", None, ("dx", "I63.9", "2024-08-01"))
 case("stroke_found_out", "stroke_found_unknown", False, ("dx", "I63.9", "2024-07-31"))
@@ -466,9 +490,17 @@ def test_default_uln_patients_counts_latest_results_without_own_limit():
 # -- windows are at most 200 years long: longer ones are refused when the file is read
 
 
-@pytest.mark.parametrize("window", ["200 years", "2400 months", "10435 weeks", "73050 days"])
-def test_a_window_of_200_years_is_read(window):
-    assert parse_duration(window, "t.yaml:3") is not None
+@pytest.mark.parametrize(
+    ("window", "amount", "unit"),
+    [
+        ("200 years", 200, "year"),
+        ("2400 months", 2400, "month"),
+        ("10435 weeks", 10435, "week"),
+        ("73050 days", 73050, "day"),
+    ],
+)
+def test_a_window_of_200_years_is_read(window, amount, unit):
+    assert parse_duration(window, "t.yaml:3") == Duration(amount, unit)
 
 
 @pytest.mark.parametrize(
