@@ -2,7 +2,9 @@
 fails loudly where a dialect cannot express it.
 
 After an intended change: `UPDATE_GOLDEN=1 pytest tests/test_sql_dialects.py`, then review
-the diff of tests/golden/.
+the diff of tests/golden/. The golden files detect change, not correctness: they are the
+compiler's own output, reviewed once; what the SQL computes is tested on hand-built patients
+(test_spec_rules.py, tests/trials/) and against the reference evaluator (test_reference.py).
 """
 
 from __future__ import annotations
