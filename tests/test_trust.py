@@ -70,6 +70,9 @@ def test_connection_reads_only_the_extract(tmp_path):
     engine.load(str(extract))
     with pytest.raises(duckdb.Error, match="disabled by configuration"):
         engine.con.execute(f"SELECT * FROM read_parquet('{other}')").fetchall()
+    # nor the network: refused by the connection's settings, not merely unreachable here
+    with pytest.raises(duckdb.Error, match="disabled by configuration"):
+        engine.con.execute("SELECT * FROM read_parquet('https://example.org/x.parquet')").fetchall()
     with pytest.raises(duckdb.Error):
         engine.con.execute(f"COPY (SELECT 1) TO '{tmp_path / 'leak.csv'}'")
     with pytest.raises(duckdb.Error):
