@@ -188,7 +188,7 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "hsct": _dx({"*": 0.003}, p_refr=0.03),
     "dvt_pe": _dx({"SLE": 0.02, "*": 0.01}, p_refr=0.11, recent=0.85),
     "heart_valve_disease": _dx({"*": 0.01}, p_refr=0.1, recent=0.85),
-    "ventricular_arrhythmia": _dx({"*": 0.01}, p_refr=0.08, recent=0.85),
+    "ventricular_arrhythmia": _dx({"*": 0.01}, p_refr=0.15, recent=0.85),
     "lbbb": _dx({"*": 0.005}, p_refr=0.07, recent=0.85),
     "av_block_2_3": _dx({"*": 0.005}, p_refr=0.07, recent=0.85),
     "myocardial_infarction": _dx({"*": 0.005}, p_refr=0.03, recent=0.85),
@@ -242,6 +242,7 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "anti_hbc": _qual(0.05, 0.05, abn="hep_b", p_abn=0.98),
     "hcv_ab": _qual(0.06, 0.004, abn="hep_c", p_abn=0.98),
     "hiv": _qual(0.05, 0.02),
+    "hiv_infection": _dx({"*": 0.003}),
     "syphilis": _qual(0.03, 0.03),
     "hcg": _qual(0.05, 0.0, p_workup=0.7, abn="pregnant", p_abn=0.95, female_only=True, n=(1, 1), span=60),
     "cd19_expression": _qual(

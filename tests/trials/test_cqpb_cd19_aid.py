@@ -340,6 +340,8 @@ CASES = [
     # EX5.3 HIV, EX5.4 syphilis, EX5.5 CMV DNA
     Case("EX5.3", True, "HIV Ab positive", [lab("7918-6", text="positive")]),
     Case("EX5.3", False, "HIV Ab negative", [lab("7918-6", text="negative")]),
+    Case("EX5.3", True, "HIV on record (Z21), not tested", [dx("Z21", "2018-01-01")]),
+    Case("EX5.3", None, "HIV Ab negative in 2020 only", [lab("7918-6", "2020-01-01", text="negative")]),
     Case("EX5.4", True, "RPR reactive", [lab("20507-0", text="reactive")]),
     Case("EX5.4", None, "no syphilis test", []),
     Case("EX5.5", True, "CMV DNA detected", [lab("72493-0", text="detected")]),

@@ -418,10 +418,25 @@ CASES = [
     Case("EX6.3", True, "HIV Ab reactive", [lab("7917-8", text="reactive")]),
     Case("EX6.3", False, "HIV Ab non-reactive", [lab("7917-8", text="non-reactive")]),
     Case("EX6.3", None, "HIV tested only before the window", [lab("7917-8", "2024-06-01", text="negative")]),
+    # HIV antibodies stay positive: an old positive test or an HIV diagnosis excludes
+    Case("EX6.3", True, "HIV Ab positive in 2019", [lab("7917-8", "2019-03-01", text="positive")]),
+    Case("EX6.3", True, "asymptomatic HIV status Z21", [dx("Z21", "2018-01-01")]),
+    Case("EX6.3", True, "HIV disease B20, no test", [dx("B20", "2018-01-01")]),
+    Case(
+        "EX6.3",
+        False,
+        "contact with HIV Z20.6, recent test negative",
+        [dx("Z20.6"), lab("7917-8", text="negative")],
+    ),
     # EX6.4 Treponema pallidum antibody positive (treponemal tests only)
     Case("EX6.4", True, "T. pallidum Ab positive", [lab("22587-0", text="positive")]),
     Case("EX6.4", False, "T. pallidum Ab negative", [lab("22587-0", text="negative")]),
     Case("EX6.4", True, "TPPA agglutination reactive", [lab("24312-1", text="reactive")]),
+    # treponemal antibodies stay positive after treatment
+    Case("EX6.4", True, "T. pallidum Ab positive in 2015", [lab("22587-0", "2015-01-01", text="positive")]),
+    Case(
+        "EX6.4", None, "T. pallidum Ab negative in 2015 only", [lab("22587-0", "2015-01-01", text="negative")]
+    ),
     Case(
         "EX6.4",
         None,

@@ -459,8 +459,12 @@ case("ex112_ab_negative", "EX11.2", False, ("text", HCVAB, "2025-01-10", "negati
 case("ex113_hiv_pos", "EX11.3", True, ("text", HIV, "2025-01-10", "reactive"))
 case("ex113_hiv_neg", "EX11.3", False, ("text", HIV, "2025-01-10", "negative"))
 case("ex113_hiv_untested", "EX11.3", None)
+case("ex113_hiv_on_record", "EX11.3", True, ("dx", "B20", "2019-05-01"))
+case("ex113_hiv_pos_2019", "EX11.3", True, ("text", HIV, "2019-05-01", "reactive"))
 case("ex114_syphilis_pos", "EX11.4", True, ("text", SYPH, "2025-01-10", "positive"))
-case("ex114_syphilis_old", "EX11.4", None, ("text", SYPH, "2024-11-02", "positive"))
+# treponemal antibodies stay positive after treatment: an old positive test excludes
+case("ex114_syphilis_old", "EX11.4", True, ("text", SYPH, "2024-11-02", "positive"))
+case("ex114_syphilis_old_negative", "EX11.4", None, ("text", SYPH, "2024-11-02", "negative"))
 # a reagin test (RPR) is not a syphilis antibody test, and is often falsely positive in SLE
 case("ex114_rpr_only", "EX11.4", None, ("text", RPR, "2025-01-10", "reactive"))
 
