@@ -523,6 +523,9 @@ def test_a_stopped_run_leaves_nothing_behind(tmp_path, signum):
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # a shell's background job starts with SIGINT ignored, and Python then keeps it so:
+        # the child gets the default disposition, as a command typed at a terminal has
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while not list(tmp_path.glob(".synth-*")) and proc.poll() is None and time.monotonic() < deadline:
