@@ -379,9 +379,11 @@ def test_data_quality_warnings_are_counted(tmp_path):
     assert dq["counts"]["events_after_index"] == 1
     assert dq["implausible_value_rows"] == {"alt": 3}
     assert dq["unknown_unit_rows"] == {"alt": 2}
+    # exact counts are for the site: every unit it would add to the concept is named
+    assert dq["unknown_units"] == {"alt": {"furlong": 2}}
+    assert any("unit the concept does not know" in w and "alt 2 (furlong 2)" in w for w in dq["warnings"])
     assert dq["counts"]["duplicate_rows"] == 1
     assert any("duplicate rows" in w for w in dq["warnings"])
-    assert any("furlong" not in w and "alt" in w for w in dq["warnings"])
     assert json.loads((tmp_path / "report" / "report.json").read_text())["provenance"]["options"][
         "check_duplicates"
     ]
@@ -555,3 +557,23 @@ def test_an_empty_trials_path_is_refused(tmp_path):
     proc = feasibility("run", str(extract), "--trials", "", "--out", "r", cwd=tmp_path)
     assert_one_line_error(proc, "--trials", "an empty path (an unset variable?)")
     assert not (tmp_path / "r").exists()
+
+
+def test_a_shared_report_names_only_common_unknown_units(tmp_path):
+    """A unit spelled the same on many rows is the lab's convention and worth naming, so the
+    site can add it to the concept; one seen on a few rows may be free text, and is only
+    counted among the other units."""
+    rows = []
+    for i in range(40):
+        pid = f"p{i}"
+        rows += person(pid) + [
+            event(pid, "lab", "LOINC", "1742-6", "2025-01-10", value_num=30, unit="ukat/dl")
+        ]
+    rows.append(event("p0", "lab", "LOINC", "1742-6", "2025-01-11", value_num=30, unit="see note"))
+    proc = run_on(tmp_path, write_extract(rows, tmp_path / "x.parquet"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    dq = json.loads((tmp_path / "report" / "report.json").read_text())["data_quality"]
+    assert dq["unknown_units"] == {"alt": {"ukat/dl": 40, "(other units)": None}}
+    text = json.dumps(dq)
+    assert "see note" not in text
+    assert any("alt 40 (ukat/dl 40, (other units) <13)" in w for w in dq["warnings"])

@@ -348,20 +348,21 @@ def unread_code_systems(
 
 def build_code_map(
     plan: Plan, dictionary: Iterable[tuple[str | None, str | None, str | None, int]]
-) -> tuple[list[CodeMapRow], dict[str, int]]:
+) -> tuple[list[CodeMapRow], dict[str, dict[str, int]]]:
     """Map the extract's distinct (code system, code, unit) triples to concepts.
 
     Done on the distinct triples (thousands), not on the rows (millions), so prefix patterns,
     exclusions, unit spellings and dose factors cost nothing per row. `dictionary` holds
-    (code system, code, unit, number of rows). Returns the map and, per concept name, the
-    number of rows whose unit the concept does not know (they will compare as UNKNOWN).
+    (code system, code, unit, number of rows). Returns the map and, per concept name and
+    unit as spelled in the extract ("" for none), the number of rows whose unit the concept
+    does not know (they will compare as UNKNOWN).
     """
     by_system: dict[str, list[tuple[int, Concept]]] = {}
     for cid, concept in enumerate(plan.concepts):
         for code_system in {p.system for p in concept.codes}:
             by_system.setdefault(code_system, []).append((cid, concept))
     rows: list[CodeMapRow] = []
-    unknown_units: dict[str, int] = {}
+    unknown_units: dict[str, dict[str, int]] = {}
     for system, code, unit, n_rows in dictionary:
         if system is None or code is None:
             continue
@@ -378,7 +379,8 @@ def build_code_map(
                 if factor is not None and concept.dose_factors:
                     factor *= dict(concept.dose_factors).get(code_norm, 1.0)
                 if factor is None and concept.kind == "measurement" and concept.unit is not None:
-                    unknown_units[concept.name] = unknown_units.get(concept.name, 0) + n_rows
+                    by_unit = unknown_units.setdefault(concept.name, {})
+                    by_unit[unit or ""] = by_unit.get(unit or "", 0) + n_rows
             low, high = _plausible_in_unit(concept, factor)
             rows.append(
                 CodeMapRow(

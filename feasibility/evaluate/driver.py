@@ -143,7 +143,7 @@ class DictionarySummary:
 
     rows: int
     code_map: list[CodeMapRow]
-    unknown_units: dict[str, int]
+    unknown_units: dict[str, dict[str, int]]  # concept -> unit as spelled -> rows
     unread_systems: dict[str, int]
 
     @property
@@ -238,7 +238,8 @@ def collect_data_quality(
         default_uln = {ids[cid]: int(n) for cid, n in query(uln_query)[1]}
     return DataQuality(
         counts=counts,
-        unknown_unit_rows=summary.unknown_units,
+        unknown_unit_rows={c: sum(by_unit.values()) for c, by_unit in summary.unknown_units.items()},
+        unknown_units=summary.unknown_units,
         unread_code_system_rows=summary.unread_systems,
         default_uln_patients=default_uln,
         implausible_value_rows=implausible,

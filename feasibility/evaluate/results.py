@@ -18,6 +18,7 @@ class DataQuality:
 
     counts: dict[str, int] = field(default_factory=dict)
     unknown_unit_rows: dict[str, int] = field(default_factory=dict)
+    unknown_units: dict[str, dict[str, int]] = field(default_factory=dict)  # per concept, by unit
     default_uln_patients: dict[str, int] = field(default_factory=dict)
     implausible_value_rows: dict[str, int] = field(default_factory=dict)
     unread_code_system_rows: dict[str, int] = field(default_factory=dict)
@@ -27,6 +28,7 @@ class DataQuality:
         return {
             "counts": dict(self.counts),
             "unknown_unit_rows": dict(sorted(self.unknown_unit_rows.items())),
+            "unknown_units": {c: dict(sorted(u.items())) for c, u in sorted(self.unknown_units.items())},
             "default_uln_patients": dict(sorted(self.default_uln_patients.items())),
             "implausible_value_rows": dict(sorted(self.implausible_value_rows.items())),
             "unread_code_system_rows": dict(sorted(self.unread_code_system_rows.items())),

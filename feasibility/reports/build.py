@@ -231,11 +231,42 @@ def build_report(
 
 def _protect_quality(dq: dict, protect: Protection) -> dict:
     """Data-quality counts are counts of patients or rows: the same policy applies."""
+    units = dq.pop("unknown_units", {})
     out: dict[str, Any] = {
         key: {k: protect.count(v) for k, v in values.items()} for key, values in dq.items()
     }
+    out["unknown_units"] = {c: _units_shown(by_unit, protect) for c, by_unit in units.items()}
     out["warnings"] = _quality_lines(out, protect.show)
     return out
+
+
+OTHER_UNITS = "(other units)"
+
+
+def _named_units(dq: dict, key: str, concept: str, shown) -> str:
+    """For unknown units, the units named (see `_units_shown`): what a site would add to
+    the concept's `units`."""
+    units = dq["unknown_units"].get(concept, {}) if key == "unknown_unit_rows" else {}
+    if set(units) <= {OTHER_UNITS}:
+        return ""
+    return " (" + ", ".join(f"{u} {shown(n)}" for u, n in units.items()) + ")"
+
+
+def _units_shown(by_unit: dict[str, int], protect: Protection) -> dict[str, int | None]:
+    """A concept's unknown units by rows, most rows first. A unit is named only when its
+    rows are a count the report shows: a spelling that common is the lab's convention, while
+    a rare one is free text from a few rows, so those are summed under OTHER_UNITS."""
+    shown: dict[str, int | None] = {}
+    rare = 0
+    for unit, n in sorted(by_unit.items(), key=lambda item: (-item[1], item[0])):
+        count = protect.count(n)
+        if protect.exact or count:
+            shown[unit or "(none)"] = count
+        else:
+            rare += n
+    if rare:
+        shown[OTHER_UNITS] = protect.count(rare)
+    return shown
 
 
 # what to look at in the extract, for the counts whose cause is a convention
@@ -260,5 +291,8 @@ def _quality_lines(dq: dict, shown) -> list[str]:
     )
     for key, what in per_concept:
         if dq[key]:
-            lines.append(f"{what}: " + ", ".join(f"{c} {shown(n)}" for c, n in dq[key].items()))
+            lines.append(
+                f"{what}: "
+                + ", ".join(f"{c} {shown(n)}{_named_units(dq, key, c, shown)}" for c, n in dq[key].items())
+            )
     return lines
