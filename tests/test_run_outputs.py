@@ -271,3 +271,22 @@ def test_an_unknown_exclusion_leaves_a_patient_potentially_eligible(tmp_path):
         "anaemia",
     )
     assert (status["anaemic"]["status"], status["anaemic"]["criteria"]) == ("not eligible", "anaemia")
+
+
+def test_the_terminal_says_when_patients_carry_their_own_index_date(tmp_path):
+    from rich.console import Console
+
+    from feasibility.reports.terminal import print_report
+
+    rows = person("a", index_date="2024-06-01") + [event("a", "diagnosis", "ICD10CM", "M32.14", "2024-01-01")]
+    rows += person("b") + [event("b", "diagnosis", "ICD10CM", "M32.14", "2024-03-01")]
+    extract = write_extract(rows, tmp_path / "x.parquet")
+    report = run_feasibility(str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=tmp_path / "r")
+    assert report["provenance"]["index_date"]["per_patient"] is True
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=200, color_system=None))
+    first = out.getvalue().splitlines()[0]
+    assert first == (
+        "Index date 2024-03-01 (the latest event date in the extract; --as-of to change): "
+        "the extract's index_date column where present"
+    )

@@ -316,6 +316,18 @@ case("nl_none", "sle_no_recent_stroke", False)
 case("stroke_found_in", "stroke_found_unknown", None, ("dx", "I63.9", "2024-08-01"))
 case("stroke_found_out", "stroke_found_unknown", False, ("dx", "I63.9", "2024-07-31"))
 case("stroke_found_none", "stroke_found_unknown", False)
+# ... with min_count (fewer records than asked stay FALSE) and with `before`
+case(
+    "sle2f_twice",
+    "sle_twice_found_unknown",
+    None,
+    ("dx", "M32.14", "2024-03-01"),
+    ("dx", "M32.9", "2024-09-01"),
+)
+case("sle2f_once", "sle_twice_found_unknown", False, ("dx", "M32.14", "2024-09-01"))
+case("sle2f_none", "sle_twice_found_unknown", False)
+case("sleoldf_edge", "sle_old_found_unknown", None, ("dx", "M32.14", "2024-02-01"))
+case("sleoldf_recent", "sle_old_found_unknown", False, ("dx", "M32.14", "2024-02-02"))
 # ... and on a medication: 14 days at >= 7.5 mg/d is UNKNOWN; fewer days, or a lower dose,
 # FALSE; days without a dose UNKNOWN as ever; none FALSE
 case("gc_found_14", "steroid_found_unknown", None, ("med", "H02AB07", "2025-01-10", "2025-01-23", 10))

@@ -53,11 +53,11 @@ class ImportSummary:
     notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
-        """The summary as lines for the terminal: counts only, no patient values, and the
-        counts by domain and of data-quality gaps under the reports' default small-count
-        policy, so that they can be shared like a report."""
+        """The summary as lines for the terminal: counts only, no patient values, each under
+        the reports' default small-count policy, so that it can be shared like a report."""
         protect = Protection()
-        out = [f"{self.rows:,} rows for {self.patients:,} patients written to {self.out}"]
+        rows, patients = (protect.show(protect.count(n)) for n in (self.rows, self.patients))
+        out = [f"{rows} rows for {patients} patients written to {self.out}"]
         if self.rows_by_domain:
             by_domain = sorted(self.rows_by_domain.items())
             out.append(

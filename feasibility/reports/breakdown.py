@@ -36,7 +36,7 @@ AT_LEAST_ONE = frozenset(
     {("base",), *((("waterfall", 0, k)) for k in ("passed", "eligible", "potentially_eligible"))}
 )
 
-WITHHELD = (
+SITES_WITHHELD = (
     "the sites' counts are not shown: with ALL they would let a suppressed count be worked out "
     "(see docs/report-schema.md)"
 )

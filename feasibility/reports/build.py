@@ -29,7 +29,7 @@ from feasibility.criteria.model import Trial
 from feasibility.evaluate.results import EngineResult
 from feasibility.extract.contract import CONTRACT_VERSION
 from feasibility.protect import Protection
-from feasibility.reports.breakdown import WITHHELD, protect_breakdown
+from feasibility.reports.breakdown import SITES_WITHHELD, protect_breakdown
 
 SCHEMA = "feasibility.report/1"
 
@@ -138,7 +138,7 @@ def _sites(trial: Trial, everyone: SiteViews, per_site: Sequence[SiteViews], pro
     total, *parts = [_site_block(trial, *site, protect) for site in [everyone, *per_site]]
     if protect_breakdown(total, parts, protect):
         return {"sites": [total, *parts], "sites_withheld": None}
-    return {"sites": [total], "sites_withheld": WITHHELD}
+    return {"sites": [total], "sites_withheld": SITES_WITHHELD}
 
 
 def _impact(value: Fraction, protect: Protection) -> float | None:
@@ -213,6 +213,7 @@ def build_report(
             },
             "index_date": {
                 "default": result.index_default.isoformat(),
+                "per_patient": result.index_from_column,
                 "rule": "per-patient index_date column where present, else the default"
                 if result.index_from_column
                 else "the default for every patient",

@@ -19,7 +19,7 @@ from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.model import Duration, Trial
 from feasibility.evaluate.results import FirstEligible
 from feasibility.protect import Protection
-from feasibility.reports.breakdown import WITHHELD, protect_breakdown
+from feasibility.reports.breakdown import SITES_WITHHELD, protect_breakdown
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def enrollment_block(
         "basis": "potentially eligible",
         # the trends are sums of what the audit let through
         "incidence": [_with_trends(b) for b in ([total, *parts] if shown else [total])],
-        "sites_withheld": None if shown else WITHHELD,
+        "sites_withheld": None if shown else SITES_WITHHELD,
         "forecast": None,
     }
     if not sites:

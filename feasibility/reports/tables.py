@@ -33,7 +33,8 @@ def _cell(value, protection: dict, key: str) -> str:
 
 
 def waterfall_csv(report: dict) -> str:
-    """`waterfall.csv`: one row per trial x site x step; suppressed counts read `<K`."""
+    """`waterfall.csv`: one row per trial x site x step; suppressed counts read `<K`, or
+    `withheld` for a derived count (see `protect.suppressed_text`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(WATERFALL_COLUMNS)

@@ -109,7 +109,7 @@ def print_report(report: dict, console: Console) -> None:
     console.print(
         f"Index date {index['default']} "
         + ("(--as-of)" if given else "(the latest event date in the extract; --as-of to change)")
-        + (": the extract's index_date column where present" if "column" in index["rule"] else "")
+        + (": the extract's index_date column where present" if index.get("per_patient") else "")
     )
     for trial in report["trials"]:
         texts = {c["id"]: c for c in trial["criteria"]}

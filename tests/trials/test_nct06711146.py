@@ -89,13 +89,21 @@ case(
     ("med", PRED, "2025-01-01", "2025-02-01", 5),
     ("med", HCQ, "2024-11-01", "2025-02-01", 400),
 )
-# the waiver names immunosuppressants: a biologic does not lift the minimum
+# the waiver names immunosuppressants: belimumab is one in ATC (L04AG); whether rituximab
+# (an antineoplastic in ATC) counts is for the investigator
 case(
     "in42b_5_belimumab",
     "IN4.2b",
-    False,
+    True,
     ("med", PRED, "2025-01-01", "2025-02-01", 5),
     ("med", BEL, "2024-08-01", None, 700),
+)
+case(
+    "in42b_5_rituximab",
+    "IN4.2b",
+    None,
+    ("med", PRED, "2025-01-01", "2025-02-01", 5),
+    ("med", RTX, "2024-10-01", None, 1000),
 )
 
 # -- IN4.2c >= 8 weeks of gc (56 days in 3 months)
@@ -412,6 +420,16 @@ case(
     ("lab", UPCR, "2025-01-10", 6.0, "g/g", None),
     ("lab", CREA, "2025-01-10", 1.0, "mg/dL", None),
 )
+# where a 24-h protein was measured, it decides, whatever the spot ratio says
+case(
+    "ex1_upcr_high_24h_low",
+    "EX1",
+    False,
+    LN,
+    ("lab", UPCR, "2025-01-10", 7.0, "g/g", None),
+    ("lab", PROT24, "2025-01-10", 3.0, "g/(24.h)", None),
+    ("lab", CREA, "2025-01-10", 1.0, "mg/dL", None),
+)
 case("ex1_dialysis_edge", "EX1", True, ("dx", "Z99.2", "2024-12-07"))
 case("ex1_dialysis_old", "EX1", False, ("dx", "Z99.2", "2024-12-06"))
 case("ex1_dialysis_pcs", "EX1", True, ("pcs", "5A1D70Z", "2025-01-10"))
@@ -440,6 +458,8 @@ case("ex3_epilepsy", "EX3", True, ("dx", "G40.909", "2010-01-01"))
 case("ex3_aneurysm", "EX3", True, ("dx", "I67.1", "2018-01-01"))
 case("ex3_psychosis", "EX3", True, ("dx", "F23", "2018-01-01"))
 case("ex3_bipolar_is_not_psychosis", "EX3", False, ("dx", "F31.9", "2018-01-01"))
+case("ex3_bipolar_with_psychotic_features", "EX3", True, ("dx", "F31.2", "2018-01-01"))
+case("ex3_depression_with_psychotic_features", "EX3", True, ("dx", "F33.3", "2018-01-01"))
 case("ex3_none", "EX3", False, ("dx", "M32.14", "2020-01-01"))
 
 # -- EX4 other autoimmune (ever)

@@ -515,12 +515,20 @@ case(
 )
 case("ex141_kpa", "EX14.1", True, HTN, ("obs", "LOINC", SBP, "2025-01-10", 21.5, "kPa"))
 case("ex141_sbp_only_normal", "EX14.1", None, HTN, ("obs", "LOINC", SBP, "2025-01-10", 150, "mm[Hg]"))
+# a raised reading without a diagnosis: uncoded hypertension, or one high reading
 case(
     "ex141_raised_without_hypertension",
     "EX14.1",
-    False,
+    None,
     ("obs", "LOINC", SBP, "2025-01-10", 170, "mm[Hg]"),
     ("obs", "LOINC", DBP, "2025-01-10", 95, "mm[Hg]"),
+)
+case(
+    "ex141_normal_without_hypertension",
+    "EX14.1",
+    False,
+    ("obs", "LOINC", SBP, "2025-01-10", 120, "mm[Hg]"),
+    ("obs", "LOINC", DBP, "2025-01-10", 80, "mm[Hg]"),
 )
 case("ex141_hypertension_no_reading", "EX14.1", None, HTN)
 case("ex142_long_qt", "EX14.2", True, ("dx", "I45.81", "2024-09-01"))
