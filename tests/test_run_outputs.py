@@ -219,7 +219,7 @@ def test_a_future_latest_date_is_flagged_and_the_index_date_is_printed(tmp_path)
     trials = [REPO / "tests/fixtures/trials/small.yaml"]
     report = run_feasibility(str(extract), trials, out=tmp_path / "r1")
     (flag,) = [w for w in report["data_quality"]["warnings"] if "index date" in w]
-    assert "2099-01-01" in flag and "--as-of" in flag
+    assert "2099-01-01" in flag and "dates are shifted" in flag and "--as-of" in flag
     out = io.StringIO()
     print_report(report, Console(file=out, width=120, color_system=None))
     assert out.getvalue().startswith("Index date 2099-01-01 (the latest event date")
@@ -228,6 +228,7 @@ def test_a_future_latest_date_is_flagged_and_the_index_date_is_printed(tmp_path)
 
     given = run_feasibility(str(extract), trials, out=tmp_path / "r2", as_of=date(2025, 2, 1))
     assert not [w for w in given["data_quality"]["warnings"] if "index date" in w]
+
     out = io.StringIO()
     print_report(given, Console(file=out, width=120, color_system=None))
     assert out.getvalue().startswith("Index date 2025-02-01 (--as-of)")

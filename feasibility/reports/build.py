@@ -189,10 +189,12 @@ def build_report(
         )
     dq = _protect_quality(result.data_quality.as_dict(), protect)
     if not (options or {}).get("as_of") and result.index_default > datetime.now(UTC).date():
-        # one mistyped year moves every patient's index date, and every window with it
+        # one mistyped year moves every patient's index date, and every window with it; a
+        # de-identified extract may also have shifted its dates on purpose
         dq["warnings"].append(
             f"the index date {result.index_default.isoformat()}, the latest event date in the "
-            "extract, is in the future: some event dates are wrong; find them, or pass --as-of DATE"
+            "extract, is in the future: expected if the extract's dates are shifted; if not, "
+            "a mistyped date has moved every window (pass --as-of DATE)"
         )
     return {
         "schema": SCHEMA,
