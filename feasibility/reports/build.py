@@ -259,17 +259,20 @@ def _units_shown(by_unit: dict[str, int], protect: Protection) -> dict[str, int 
     """A concept's unknown units by rows, most rows first. A unit is named only when its
     rows are a count the report shows: a spelling that common is the lab's convention, while
     a rare one is free text from a few rows, so those are summed under OTHER_UNITS."""
-    shown: dict[str, int | None] = {}
+    named: dict[str, int] = {}
     rare = 0
-    for unit, n in sorted(by_unit.items(), key=lambda item: (-item[1], item[0])):
-        count = protect.count(n)
-        if protect.exact or count:
-            shown[unit or "(none)"] = count
+    for unit, n in by_unit.items():
+        count = protect.count(n)  # n >= 1: a count shown is not 0
+        if count:
+            named[unit or "(none)"] = count
         else:
             rare += n
+    # ordered by the published counts, so the order tells nothing the counts do not
+    ordered = sorted(named.items(), key=lambda item: (-item[1], item[0]))
+    out: dict[str, int | None] = dict(ordered)
     if rare:
-        shown[OTHER_UNITS] = protect.count(rare)
-    return shown
+        out[OTHER_UNITS] = protect.count(rare)
+    return out
 
 
 # what to look at in the extract, for the counts whose cause is a convention
