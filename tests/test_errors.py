@@ -517,9 +517,9 @@ def test_an_absurd_active_within_is_a_one_line_error(tmp_path, window):
 
 def test_a_stopped_run_leaves_nothing_behind(tmp_path):
     """A scheduler's SIGTERM stops the work as Ctrl-C does and removes what it had written:
-    here `synth`'s folder of parts beside the output, which holds patient rows. (Ctrl-C
-    takes the same path; on a loaded machine a SIGINT test here outlasted its timeout, so it
-    is not one.)"""
+    here `synth`'s folder of parts beside the output, which holds patient rows. Ctrl-C takes
+    the same path but is not tested here: on a loaded machine a SIGINT version of this test
+    outlasted its timeout."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "feasibility", "synth", "--patients", "2000000", "--out", "x.parquet"],
         cwd=tmp_path,
