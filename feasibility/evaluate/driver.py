@@ -238,7 +238,6 @@ def collect_data_quality(
         default_uln = {ids[cid]: int(n) for cid, n in query(uln_query)[1]}
     return DataQuality(
         counts=counts,
-        unknown_unit_rows={c: sum(by_unit.values()) for c, by_unit in summary.unknown_units.items()},
         unknown_units=summary.unknown_units,
         unread_code_system_rows=summary.unread_systems,
         default_uln_patients=default_uln,

@@ -17,11 +17,15 @@ class DataQuality:
     """Counts only: what the engine noticed about the extract and how it treated it."""
 
     counts: dict[str, int] = field(default_factory=dict)
-    unknown_unit_rows: dict[str, int] = field(default_factory=dict)
     unknown_units: dict[str, dict[str, int]] = field(default_factory=dict)  # per concept, by unit
     default_uln_patients: dict[str, int] = field(default_factory=dict)
     implausible_value_rows: dict[str, int] = field(default_factory=dict)
     unread_code_system_rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def unknown_unit_rows(self) -> dict[str, int]:
+        """Per concept, the rows in a unit it does not know, whatever the unit."""
+        return {c: sum(by_unit.values()) for c, by_unit in self.unknown_units.items()}
 
     def as_dict(self) -> dict:
         """The counts as report.json holds them, each mapping in key order."""
