@@ -86,6 +86,7 @@ def run_feasibility(
         threads=threads,
         memory_limit=memory_limit,
         check_duplicates=check_duplicates,
+        keep_patient_masks=patient_list is not None,
     )
     protection = Protection(min_cell)
     settings = forecast or ForecastSettings()
@@ -172,9 +173,9 @@ def _patient_list(engine: Engine, trials) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["trial_id", "site_id", "patient_id", "status", "criteria"])
-    for trial in trials:
+    for position, trial in enumerate(trials):
         full = (1 << len(trial.criteria)) - 1
-        for pid, site, passed, unknown in engine.patient_masks(trial):
+        for pid, site, passed, unknown in engine.patient_masks(position):
             failed = full & ~(passed | unknown)
             if passed == full:
                 status, detail = "eligible", ""

@@ -14,6 +14,8 @@ from tests.support import REPO, event, person, write_extract
 
 
 def test_trial_with_more_than_64_criteria(tmp_path):
+    """Masks of two words: the waterfall, and the patient list (read from the masks the run
+    kept) beside a one-word trial, whose list must not read another trial's masks."""
     # criterion k: age at most 99 - k; patients of exact ages 20..95 by birth date
     n = 80
     lines = ["id: MANY", "title: many criteria", "criteria:"]
@@ -23,6 +25,10 @@ def test_trial_with_more_than_64_criteria(tmp_path):
         )
     trial = tmp_path / "many.yaml"
     trial.write_text("\n".join(lines) + "\n")
+    young = tmp_path / "young.yaml"
+    young.write_text(
+        "id: YOUNG\ncriteria:\n  - {id: y, kind: inclusion, text: at most 50, rule: {age: {max: 50}}}\n"
+    )
     (tmp_path / "concepts").mkdir()
     (tmp_path / "concepts" / "c.yaml").write_text(
         (REPO / "tests/fixtures/trials/concepts/spec_concepts.yaml").read_text()
@@ -34,11 +40,23 @@ def test_trial_with_more_than_64_criteria(tmp_path):
         rows.append(event(pid, "diagnosis", "ICD10CM", "J45.0", "2025-01-01"))
     report = run_feasibility(
         str(write_extract(rows, tmp_path / "x.parquet")),
-        [trial],
+        [trial, young],
         out=tmp_path / "report",
         min_cell=0,
         active_within=None,
+        patient_list=tmp_path / "patients.csv",
     )
+    listed = {
+        (r["trial_id"], r["patient_id"]): (r["status"], r["criteria"])
+        for r in csv.DictReader(io.StringIO((tmp_path / "patients.csv").read_text()))
+    }
+    assert len(listed) == 2 * 76
+    for age in range(20, 96):
+        # the first criterion failed is the first limit below the age: k = 100 - age
+        assert listed["MANY", f"a{age}"] == (
+            ("eligible", "") if age == 20 else ("not eligible", f"c{100 - age}")
+        )
+        assert listed["YOUNG", f"a{age}"] == (("eligible", "") if age <= 50 else ("not eligible", "y"))
     steps = report["trials"][0]["sites"][0]["waterfall"]
     assert len(steps) == n + 1
     # step k+1 (limit 99-k) removes exactly the patient aged 100-k once that age exists

@@ -61,17 +61,40 @@ def _bigint(value: exp.Expr) -> exp.Expr:
     return exp.cast(paren(value), "BIGINT", copy=False)
 
 
+def patient_masks_table(position: int) -> str:
+    """The table of each patient's masks for the trial at `position` in the run, kept for
+    the patient list (see `patient_masks_query`)."""
+    return f"patient_masks_{position}"
+
+
+def patient_masks_query(
+    trial: Trial, compiler: PredicateCompiler, n_words: int, table: str = "patients"
+) -> exp.Select:
+    """Per patient: patient_id, site_id and the trial's mask words (see `masks_query`)."""
+    verdicts = [compiler.verdict(c) for c in trial.criteria]
+    return masks_query(verdicts, n_words, table, ["patient_id", "site_id"])
+
+
 def histogram_query(
-    trials: Sequence[Trial], compiler: PredicateCompiler, table: str = "patients"
+    trials: Sequence[Trial],
+    compiler: PredicateCompiler,
+    table: str = "patients",
+    kept_masks: bool = False,
 ) -> exp.Expr:
     """One UNION ALL of per-trial GROUP BYs: trial_id, site_id, p0.., u0.., n. The masks
     are made in a subquery and grouped by name: Spark analyses a GROUP BY over large
-    expressions very slowly."""
+    expressions very slowly. With `kept_masks` each trial's masks are read from its
+    `patient_masks_table` instead, so a run that lists patients evaluates them once."""
     n_words = words_needed(trials)
     words = [f"{side}{i}" for side in "pu" for i in range(n_words)]
     branches = []
-    for trial in trials:
-        masks = masks_query([compiler.verdict(c) for c in trial.criteria], n_words, table, ["site_id"])
+    for position, trial in enumerate(trials):
+        masks: exp.Expr
+        if kept_masks:
+            masks = exp.to_table(patient_masks_table(position))
+        else:
+            verdicts = [compiler.verdict(c) for c in trial.criteria]
+            masks = masks_query(verdicts, n_words, table, ["site_id"]).subquery("masks", copy=False)
         branches.append(
             exp.select(
                 lit(trial.id).as_("trial_id", copy=False),
@@ -79,7 +102,7 @@ def histogram_query(
                 *[col(w) for w in words],
                 exp.Count(this=exp.Star()).as_("n", copy=False),
             )
-            .from_(masks.subquery("masks", copy=False), copy=False)
+            .from_(masks, copy=False)
             .group_by(col("site_id"), *[col(w) for w in words], copy=False)
         )
     return union_all(branches)

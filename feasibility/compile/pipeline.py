@@ -28,7 +28,12 @@ from feasibility.compile.aggregate import (
     row_index_date,
 )
 from feasibility.compile.atoms import atom_masks_query, with_atom_words
-from feasibility.compile.histogram import histogram_query
+from feasibility.compile.histogram import (
+    histogram_query,
+    patient_masks_query,
+    patient_masks_table,
+    words_needed,
+)
 from feasibility.compile.plan import Plan
 from feasibility.compile.predicates import PredicateCompiler
 from feasibility.compile.sqlexpr import agg_filter, and_, col, date_lit, func, lit, or_, paren, union_all
@@ -155,15 +160,31 @@ def statements(
     has_index_column: bool,
     dialect: str = "duckdb",
     codes: Codes | None = None,
+    keep_patient_masks: bool = False,
 ) -> list[Statement]:
     """The statements that follow the code map, in order. `codes` are the code map's raw
-    codes per concept, when known (see `_grouped_coded_rows`)."""
+    codes per concept, when known (see `_grouped_coded_rows`). With `keep_patient_masks`
+    each trial's per-patient masks are kept as a table (`patient_masks_table`), which the
+    histogram then counts and the patient list reads."""
+    compiler = PredicateCompiler(plan)
+    n_words = words_needed(trials)
+    kept = [
+        Statement(
+            f"patient_masks ({trial.id})",
+            patient_masks_table(position),
+            patient_masks_query(trial, compiler, n_words, RUN.patients),
+            f"each patient's criterion masks for {trial.id}, kept for the patient list",
+        )
+        for position, trial in enumerate(trials)
+        if keep_patient_masks
+    ]
     return [
         *_patient_statements(plan, default_index, has_index_column, RUN, None, codes, dialect),
+        *kept,
         Statement(
             "histogram",
             None,
-            histogram_query(trials, PredicateCompiler(plan)),
+            histogram_query(trials, compiler, RUN.patients, kept_masks=keep_patient_masks),
             "patients counted by (passed, unknown) criterion masks per trial and site",
         ),
     ]

@@ -99,7 +99,9 @@ def evaluate(
     check_site_ids([site for (site,) in runner.query(reserved_sites(), READ)[1]], source.label)
     summary = summarise_dictionary(plan, runner.query(code_dictionary(), READ)[1])
     runner.register_code_map(code_map_table(summary.code_map))
-    *tables, histogram = statements(trials, plan, index_default, has_index, runner.dialect, summary.codes)
+    *tables, histogram = statements(
+        trials, plan, index_default, has_index, runner.dialect, summary.codes, options.keep_patient_masks
+    )
     for i, statement in enumerate(tables, 1):
         # on a large extract each statement takes minutes: say which one is running
         step(f"aggregating events per patient: {statement.name} ({i} of {len(tables)})")

@@ -17,7 +17,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from feasibility.analytics.histogram import join_words
-from feasibility.compile.histogram import masks_query, words_needed
+from feasibility.compile.histogram import patient_masks_table, words_needed
 from feasibility.compile.pipeline import monthly_statements
 from feasibility.compile.plan import Plan, plan_features
 from feasibility.compile.predicates import PredicateCompiler
@@ -206,14 +206,18 @@ class Engine:
             for row in self.con.execute(self._sql(query)).fetchall()
         }
 
-    def patient_masks(self, trial: Trial) -> list[tuple[str, str, int, int]]:
-        """(patient_id, site_id, passed mask, unknown mask) per patient, for the patient list."""
-        n_words = words_needed([trial])
-        verdicts = [self.compiler.verdict(c) for c in trial.criteria]
-        query = masks_query(verdicts, n_words, "patients", ["patient_id", "site_id"]).order_by(
-            col("patient_id"), copy=False
+    def patient_masks(self, position: int) -> list[tuple[str, str, int, int]]:
+        """(patient_id, site_id, passed mask, unknown mask) per patient for the trial at
+        `position`, for the patient list: read from the masks `load` kept (it must have run
+        with `keep_patient_masks`), not evaluated again."""
+        n_words = words_needed(self.trials)
+        words = [col(f"{side}{w}") for side in "pu" for w in range(n_words)]
+        query = (
+            exp.select(col("patient_id"), col("site_id"), *words)
+            .from_(patient_masks_table(position), copy=False)
+            .order_by(col("patient_id"), copy=False)
         )
         return [
             (pid, site, join_words(rest[:n_words]), join_words(rest[n_words:]))
-            for pid, site, *rest in self.con.execute(self._sql(query)).fetchall()
+            for pid, site, *rest in self._execute(self._sql(query), "list the patients").fetchall()
         ]

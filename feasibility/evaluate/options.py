@@ -19,6 +19,7 @@ class RunOptions:
     threads: int | None = None
     memory_limit: str | None = None  # DuckDB syntax, e.g. "4GB"
     check_duplicates: bool = False  # count exact duplicate rows (another pass over coded rows)
+    keep_patient_masks: bool = False  # keep each patient's criterion masks, for the patient list
 
 
 def memory_setting(value: str) -> str:
