@@ -347,6 +347,13 @@ CASES = [
     Case("EX5", True, "rheumatoid arthritis M05.79", [dx("M05.79", "2018-01-01")]),
     Case("EX5", None, "type 1 diabetes E10.9: systemic treatment not coded", [dx("E10.9", "2018-01-01")]),
     Case("EX5", None, "plaque psoriasis L40.0: mostly topical", [dx("L40.0", "2018-01-01")]),
+    Case(
+        "EX5",
+        None,
+        "coeliac disease K90.0: a diet, yet 'systemic treatment' is the investigator's",
+        [dx("K90.0", "2018-01-01")],
+    ),
+    Case("EX5", None, "primary sclerosing cholangitis K83.01", [dx("K83.01", "2018-01-01")]),
     Case("EX5", False, "SLE only", [dx("M32.14")]),
     Case("EX5", True, "systemic sclerosis M34.0 with the SLE", [dx("M32.14"), dx("M34.0", "2019-01-01")]),
     Case("EX5", True, "granulomatosis with polyangiitis M31.31", [dx("M31.31", "2019-01-01")]),

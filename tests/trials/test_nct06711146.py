@@ -469,6 +469,9 @@ case("ex4_psoriatic_arthritis", "EX4", True, ("dx", "L40.52", "2010-01-01"))
 # often treated without systemic therapy: for the investigator
 case("ex4_plaque_psoriasis", "EX4", None, ("dx", "L40.0", "2010-01-01"))
 case("ex4_coeliac", "EX4", None, ("dx", "K90.0", "2010-01-01"))
+# insulin is systemic treatment; whether "systematic treatment" means it is the investigator's
+case("ex4_type_1_diabetes", "EX4", None, ("dx", "E10.9", "2010-01-01"))
+case("ex4_pbc", "EX4", None, ("dx", "K74.3", "2010-01-01"))
 case("ex4_psoriasis_and_ra", "EX4", True, ("dx", "L40.0", "2010-01-01"), ("dx", "M05.79", "2000-01-01"))
 case("ex4_sjogren_secondary", "EX4", False, ("dx", "M35.00", "2020-01-01"))
 

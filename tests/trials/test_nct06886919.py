@@ -57,7 +57,10 @@ case("in1_none", "IN1", False)
 # -- IN2 gc + IS + biologic >= 2 months
 case("in2_full", "IN2", True, GC_3M, MMF_3M, ("med", RTX, "2024-09-01", None, 1000))
 case("in2_no_biologic", "IN2", False, GC_3M, MMF_3M)
-case("in2_biologic_too_old", "IN2", False, GC_3M, MMF_3M, ("med", RTX, "2024-07-31", None, 1000))
+# a biologic before the 6 months: the protocol names no window, so the investigator decides
+case("in2_biologic_before_6_months", "IN2", None, GC_3M, MMF_3M, ("med", RTX, "2024-07-31", None, 1000))
+case("in2_biologic_years_ago", "IN2", None, GC_3M, MMF_3M, ("med", BEL, "2019-03-01", None, 700))
+case("in2_old_biologic_no_gc", "IN2", False, MMF_3M, ("med", RTX, "2024-07-31", None, 1000))
 case("in2_biologic_edge", "IN2", True, GC_3M, MMF_3M, ("med", RTX, "2024-08-01", None, 1000))
 case(
     "in2_is_55_days",
@@ -366,8 +369,14 @@ case("ex5_crohn_edge", "EX5", True, ("dx", "K50.90", "2023-02-01"))
 case("ex5_crohn_old", "EX5", False, ("dx", "K50.90", "2023-01-31"))
 case("ex5_sle_only", "EX5", False, ("dx", "M32.14", "2024-01-01"))
 case("ex5_dermatomyositis", "EX5", True, ("dx", "M33.10", "2024-01-01"))
-case("ex5_coeliac", "EX5", None, ("dx", "K90.0", "2024-01-01"))  # diet, not immunosuppression
-case("ex5_coeliac_old", "EX5", False, ("dx", "K90.0", "2023-01-31"))
+# "requires systemic immunosuppressive therapy": psoriasis sometimes does, for the investigator
+case("ex5_psoriasis", "EX5", None, ("dx", "L40.0", "2024-01-01"))
+case("ex5_psoriasis_old", "EX5", False, ("dx", "L40.0", "2023-01-31"))
+# treated with a diet, insulin or ursodeoxycholic acid: never immunosuppression as a rule
+case("ex5_coeliac", "EX5", False, ("dx", "K90.0", "2024-01-01"))
+case("ex5_type_1_diabetes", "EX5", False, ("dx", "E10.9", "2024-01-01"))
+case("ex5_psc", "EX5", False, ("dx", "K83.01", "2024-01-01"))
+case("ex5_coeliac_and_crohn", "EX5", True, ("dx", "K90.0", "2024-01-01"), ("dx", "K50.90", "2024-01-01"))
 
 # -- EX6 transplant, EX7 prior CAR-T
 case("ex6_kidney", "EX6", True, ("dx", "Z94.0", "2010-01-01"))
