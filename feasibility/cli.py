@@ -16,6 +16,7 @@ from rich.markup import escape
 
 from feasibility import __version__
 from feasibility.cli_options import err, memory_limit_option, threads_option, working
+from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN
 from feasibility.errors import FeasibilityError
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ def cli() -> None:
 @memory_limit_option
 @click.option(
     "--active-within",
-    default="24 months",
+    default=str(DEFAULT_ACTIVE_WITHIN),
     show_default=True,
     help="Base population: patients with any record in this window before their index date "
     "(shown as the waterfall's first step); `none` to turn off.",
@@ -459,19 +460,19 @@ def main() -> None:
         sys.exit(130)
 
 
-def _in_care_window(text: str) -> Duration | None:
-    """--active-within's window; the trial files' `ever` means any record at all here."""
+def _in_care_window(text: str) -> Duration:
+    """--active-within's window. The trial files' `ever` is refused here: a step that keeps
+    every patient with any record is no step, and `none` already says so."""
     from feasibility.criteria.parse import parse_duration
 
+    fix = "write e.g. `24 months` or `2 years`, or `none` to turn the check off"
     try:
-        return parse_duration(text, "--active-within")
+        window = parse_duration(text, "--active-within")
     except FeasibilityError as e:
-        raise FeasibilityError(
-            e.message,
-            where="--active-within",
-            fix="write e.g. `24 months` or `2 years`; `ever` keeps patients with any record, "
-            "`none` turns the check off",
-        ) from None
+        raise FeasibilityError(e.message, where="--active-within", fix=fix) from None
+    if window is None:
+        raise FeasibilityError("`ever` is not a window for the in-care step", where="--active-within", fix=fix)
+    return window
 
 
 def _click_error(error: click.ClickException) -> str:

@@ -515,6 +515,15 @@ def test_an_absurd_active_within_is_a_one_line_error(tmp_path, window):
     assert not (tmp_path / "report").exists()
 
 
+def test_ever_is_no_in_care_window(tmp_path):
+    """`ever` would keep every patient with a record: a step that removes no one, which
+    `none` already asks for, so the flag refuses it rather than silently turning it off."""
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    proc = run_on(tmp_path, extract, "--active-within", "ever")
+    assert_one_line_error(proc, "--active-within: `ever` is not a window", "`none` to turn the check off")
+    assert not (tmp_path / "report").exists()
+
+
 def test_a_stopped_run_leaves_nothing_behind(tmp_path):
     """A scheduler's SIGTERM stops the work as Ctrl-C does and removes what it had written:
     here `synth`'s folder of parts beside the output, which holds patient rows. Ctrl-C takes
