@@ -471,7 +471,9 @@ def _in_care_window(text: str) -> Duration:
     except FeasibilityError as e:
         raise FeasibilityError(e.message, where="--active-within", fix=fix) from None
     if window is None:
-        raise FeasibilityError("`ever` is not a window for the in-care step", where="--active-within", fix=fix)
+        raise FeasibilityError(
+            "`ever` is not a window for the in-care step", where="--active-within", fix=fix
+        )
     return window
 
 

@@ -7,8 +7,7 @@ from collections import Counter
 
 import numpy as np
 
-from feasibility.analytics.histogram import CriteriaMatrix, MaskHistogram
-from feasibility.compile.histogram import WORD_BITS
+from feasibility.analytics.histogram import WORD_BITS, CriteriaMatrix, MaskHistogram
 from feasibility.criteria.model import Criterion, Trial
 from feasibility.evaluate.driver import histogram_columns, histogram_counts
 from tests.support import mask_counters

@@ -7,7 +7,7 @@ from fractions import Fraction
 
 import pytest
 
-from feasibility.analytics.histogram import CriteriaMatrix, MaskHistogram
+from feasibility.analytics.histogram import WORD_BITS, CriteriaMatrix, MaskHistogram
 from feasibility.analytics.waterfall import (
     all_sites,
     check_order,
@@ -16,7 +16,6 @@ from feasibility.analytics.waterfall import (
     resolve_order,
     waterfall,
 )
-from feasibility.compile.histogram import WORD_BITS
 from feasibility.criteria.model import Criterion
 from feasibility.errors import FeasibilityError
 

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from feasibility.compile.histogram import WORD_BITS
+# criterion bits per signed BIGINT word: with the sign bit clear a word is the same
+# non-negative number in every engine and in numpy's int64
+WORD_BITS = 62
 
 Masks = tuple[int, int]  # (passed, unknown) as Python ints, bit k = criterion k
 

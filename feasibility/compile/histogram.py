@@ -11,11 +11,10 @@ from collections.abc import Sequence
 
 from sqlglot import exp
 
+from feasibility.analytics.histogram import WORD_BITS
 from feasibility.compile.predicates import Pair, PredicateCompiler
 from feasibility.compile.sqlexpr import case, col, lit, paren, union_all
 from feasibility.criteria.model import Trial
-
-WORD_BITS = 62
 
 
 def words_needed(trials: Sequence[Trial]) -> int:

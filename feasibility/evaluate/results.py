@@ -6,10 +6,13 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TYPE_CHECKING
 
 from feasibility.analytics.histogram import MaskHistogram
 from feasibility.criteria.model import Trial
-from feasibility.extract.source import ExtractSource
+
+if TYPE_CHECKING:  # the reports read a result without loading the engine's DuckDB side
+    from feasibility.extract.source import ExtractSource
 
 
 @dataclass
