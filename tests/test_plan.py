@@ -85,3 +85,29 @@ def test_duckdb_sweeps_coverage_rows_in_concept_order():
 
     assert orders("duckdb") == ["concept_id"]
     assert orders("spark") == []
+
+
+def test_the_monthly_passes_read_only_the_codes_the_run_found():
+    """Once the code map is known, the monthly passes filter the events by its codes as
+    literals, which the parquet reader checks per row group, as the run's passes do; the
+    subquery over the code map is for `feasibility sql`, which sees no data."""
+    codes = {cid: [f"X{cid}"] for cid in range(len(PLAN.concepts))}
+
+    def code_filters(statements: list[pipeline.Statement]) -> tuple[int, int]:
+        passes = [s.expression for s in statements if s.name.startswith("patient_")]
+        ins = [
+            i
+            for e in passes
+            for i in e.find_all(exp.In)
+            if isinstance(i.this, exp.Column) and i.this.name == "code"
+        ]
+        return sum(i.args.get("query") is not None for i in ins), sum(bool(i.expressions) for i in ins)
+
+    subqueries, literals = code_filters(
+        pipeline.monthly_statements(TRIALS, PLAN, date(2025, 6, 30), False, 3, codes)
+    )
+    assert (subqueries, literals > 0) == (0, True)
+    subqueries, literals = code_filters(
+        pipeline.monthly_statements(TRIALS, PLAN, date(2025, 6, 30), False, 3)
+    )
+    assert (subqueries > 0, literals) == (True, 0)

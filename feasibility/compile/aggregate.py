@@ -15,7 +15,7 @@ with the demographics, the age range at index and the masks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
 
 from sqlglot import exp
@@ -72,6 +72,14 @@ def group_index_date(default_index: date | exp.Expr) -> exp.Expr:
 Codes = Mapping[int, Sequence[str]]  # concept id -> the raw codes of its code map rows
 
 
+def codes_by_concept(rows: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
+    """The code map's (concept id, raw code) rows as `Codes`: the rows worth reading."""
+    out: dict[int, set[str]] = {}
+    for concept_id, code in rows:
+        out.setdefault(concept_id, set()).add(code)
+    return {cid: sorted(codes) for cid, codes in sorted(out.items())}
+
+
 def code_map_join(events: str = "e", code_map: str = "m") -> exp.Expr:
     """The condition joining a row to its code map rows: system, code and unit (no unit
     is the empty unit). Every reader of coded rows uses this one key, so the passes and the
@@ -96,8 +104,8 @@ def _grouped_coded_rows(
 
     `codes` gives the raw codes of each concept's code map rows: their union is an IN list
     the parquet reader checks against each row group's dictionary, so rows no concept uses
-    are skipped before they are decoded. Without it (`feasibility sql`, before any data is
-    seen) the same filter is a subquery."""
+    are skipped before they are decoded. Without it (`feasibility sql`, which sees no data)
+    the same filter is a subquery."""
     join = code_map_join()
     if codes is not None:
         wanted = sorted({c for cid, own in codes.items() if cid in concepts for c in own})

@@ -300,11 +300,12 @@ def monthly_statements(
     default_index: date | exp.Expr,
     has_index_column: bool,
     months: int,
+    codes: Codes | None = None,
 ) -> list[Statement]:
     """The statements of the monthly incidence: every patient evaluated again at each of
     the last `months` month ends (index date minus 1, 2, ... months; 0 is the index date),
     as if that day were their index date, then per trial the month each patient first
-    became eligible."""
+    became eligible. `codes` as for `statements`."""
     compiler = PredicateCompiler(plan)
     return [
         Statement(
@@ -325,6 +326,7 @@ def monthly_statements(
                 demographics_query(default_index, True, MONTHLY),
                 "every row once per patient and month end: site, sex, birth, dates seen",
             ),
+            codes,
         ),
         Statement(
             "first_eligible",

@@ -17,6 +17,7 @@ from sqlglot import exp
 
 from feasibility.analytics.histogram import MaskHistogram
 from feasibility.analytics.waterfall import ALL_SITES
+from feasibility.compile.aggregate import codes_by_concept
 from feasibility.compile.histogram import words_needed
 from feasibility.compile.pipeline import (
     code_dictionary,
@@ -151,10 +152,7 @@ class DictionarySummary:
     @property
     def codes(self) -> dict[int, list[str]]:
         """Per concept id, the raw codes of its code map rows: the rows worth reading."""
-        out: dict[int, set[str]] = {}
-        for row in self.code_map:
-            out.setdefault(row.concept_id, set()).add(row.code)
-        return {cid: sorted(codes) for cid, codes in sorted(out.items())}
+        return codes_by_concept((row.concept_id, row.code) for row in self.code_map)
 
 
 def check_site_ids(reserved: Sequence[str], extract: str) -> None:

@@ -17,6 +17,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from feasibility.analytics.histogram import join_words
+from feasibility.compile.aggregate import Codes, codes_by_concept
 from feasibility.compile.histogram import patient_masks_table, words_needed
 from feasibility.compile.pipeline import monthly_statements
 from feasibility.compile.plan import Plan, plan_features
@@ -86,6 +87,7 @@ class Engine:
         self.plan: Plan = plan_features(self.trials, library)
         self.compiler = PredicateCompiler(self.plan)
         self.extract = "the extract"  # named in errors, once `load` knows it
+        self.codes: Codes | None = None  # the code map's codes per concept, once `load` made it
 
     def _sql(self, query: exp.Expr) -> str:
         # sqlglot copies a tree before rendering it in case the dialect rewrites it; DuckDB's
@@ -113,6 +115,7 @@ class Engine:
             result.index_default,
             result.index_from_column,
             months,
+            self.codes,
         )
         for i, statement in enumerate(tables, 1):
             step(f"evaluating {months} month ends: {statement.name} ({i} of {len(tables)})")
@@ -139,7 +142,11 @@ class Engine:
             return [d[0] for d in cur.description], cur.fetchall()
 
     def register_code_map(self, table: pa.Table) -> None:
-        """The code map as the table `code_map`."""
+        """The code map as the table `code_map`; its codes per concept are kept for the
+        monthly passes' filters (see `aggregate._grouped_coded_rows`)."""
+        self.codes = codes_by_concept(
+            zip(table["concept_id"].to_pylist(), table["code"].to_pylist(), strict=True)
+        )
         self.con.register("code_map_rows", table)
         self.con.execute(self._sql(create_as("code_map", exp.select("*").from_("code_map_rows"))))
         self.con.unregister("code_map_rows")
