@@ -135,6 +135,29 @@ def data_quality_query() -> exp.Expr:
     return sqlglot.parse_one(sql_text("data_quality.sql"), read="duckdb")
 
 
+def result_quality_query(plan: Plan) -> exp.Select:
+    """Per result concept, from the results pass: its rows with an implausible value, and
+    the patients whose latest result was read against a default ULN (0 for a concept that
+    has none), in one scan of `patient_results`."""
+    default_uln: exp.Expr = lit(0)  # without ULN concepts the pass keeps no ULN column
+    if plan.uln_concepts:
+        ids = [lit(i) for i in sorted(plan.uln_concepts)]
+        default_uln = agg_filter(
+            exp.Count(this=exp.Star()),
+            and_(exp.In(this=col("concept_id"), expressions=ids), col("latest_uln_default")),
+        )
+    return (
+        exp.select(
+            col("concept_id"),
+            func("sum", col("n_implausible")).as_("implausible", copy=False),
+            default_uln.as_("default_uln", copy=False),
+        )
+        .from_(RUN.patient_results, copy=False)
+        .group_by(col("concept_id"), copy=False)
+        .order_by(col("concept_id"), copy=False)
+    )
+
+
 def duplicate_rows_query(columns: Sequence[str]) -> exp.Expr:
     """How many rows the criteria read are exact copies of another row. Only rows whose
     code some concept uses are compared: those are the rows a duplicate could miscount."""

@@ -27,12 +27,11 @@ from feasibility.compile.pipeline import (
     extract_extent,
     null_patient_rows,
     reserved_sites,
+    result_quality_query,
     sites,
     statements,
 )
 from feasibility.compile.plan import CodeMapRow, Plan, build_code_map, code_map_table, unread_code_systems
-from feasibility.compile.sqlexpr import and_, col, func, lit
-from feasibility.compile.tables import RUN
 from feasibility.criteria.model import Trial
 from feasibility.errors import ExtractError
 from feasibility.evaluate.options import RunOptions
@@ -208,34 +207,15 @@ def collect_data_quality(
         # rows are compared on the extract's contract columns: the ones the `events` view has
         columns = [c for c in source.columns if c in CONTRACT_COLUMNS]
         counts["duplicate_rows"] = int(query(duplicate_rows_query(columns))[1][0][0] or 0)
-    n_implausible = func("sum", col("n_implausible"))
-    implausible_query = (
-        exp.select(col("concept_id"), n_implausible)
-        .from_(RUN.patient_results, copy=False)
-        .group_by(col("concept_id"), copy=False)
-        .having(exp.GT(this=n_implausible.copy(), expression=lit(0)), copy=False)
-    )
-    implausible = (
-        {plan.concepts[cid].name: int(n) for cid, n in query(implausible_query)[1]}
-        if plan.result_concepts
-        else {}
-    )
+    implausible: dict[str, int] = {}
     default_uln: dict[str, int] = {}
-    if plan.uln_concepts:
-        ids = {cid: plan.concepts[cid].name for cid in plan.uln_concepts}
-        uln_query = (
-            exp.select(col("concept_id"), exp.Count(this=exp.Star()))
-            .from_(RUN.patient_results, copy=False)
-            .where(
-                and_(
-                    exp.In(this=col("concept_id"), expressions=[lit(i) for i in ids]),
-                    col("latest_uln_default"),
-                ),
-                copy=False,
-            )
-            .group_by(col("concept_id"), copy=False)
-        )
-        default_uln = {ids[cid]: int(n) for cid, n in query(uln_query)[1]}
+    if plan.result_concepts:
+        for cid, n_implausible, n_default_uln in query(result_quality_query(plan))[1]:
+            name = plan.concepts[cid].name
+            if n_implausible:
+                implausible[name] = int(n_implausible)
+            if n_default_uln:
+                default_uln[name] = int(n_default_uln)
     return DataQuality(
         counts=counts,
         unknown_units=summary.unknown_units,
