@@ -87,7 +87,7 @@ def test_a_concept_file_with_a_mistyped_code_is_refused_with_its_line(tmp_path):
         "    unit: U/L\n"
     )
     with pytest.raises(TrialError, match="code `1743-5` of concept `alt` has a check digit") as e:
-        load_library([tmp_path])
+        load_library(tmp_path)
     assert e.value.where == f"{tmp_path / 'labs.yaml'}:6"
     assert "loinc.org" in e.value.fix
 

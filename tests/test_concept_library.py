@@ -63,7 +63,7 @@ def _load(tmp_path, text: str):
     folder = tmp_path / "concepts"
     folder.mkdir()
     (folder / "x.yaml").write_text(text)
-    return load_library([folder])
+    return load_library(folder)
 
 
 @pytest.mark.parametrize(
@@ -119,7 +119,7 @@ def test_a_concept_file_may_be_named_like_a_trial_file(tmp_path, name):
     folder = tmp_path / "concepts"
     folder.mkdir()
     (folder / name).write_text(STEROIDS)
-    assert "glucocorticoids" in load_library([folder])
+    assert "glucocorticoids" in load_library(folder)
 
 
 # -- a trial reads the shipped concepts and the `concepts/` beside its own file, never another

@@ -71,6 +71,6 @@ def test_the_concept_file_example_loads(tmp_path):
     folder = tmp_path / "concepts"
     folder.mkdir()
     (folder / "example.yaml").write_text(concepts, encoding="utf-8")
-    library = load_library([folder])
+    library = load_library(folder)
     assert library["alt"].unit_factor(normalise_unit("ukat/L")) == 60
     assert library["sle"].exclude and library["sle"].default_uln is None

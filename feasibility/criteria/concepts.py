@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from dataclasses import astuple, dataclass
 from functools import cached_property
 from pathlib import Path
@@ -249,47 +248,44 @@ def yaml_files(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in (".yaml", ".yml") and p.is_file())
 
 
-def load_library(dirs: Iterable[Path]) -> ConceptLibrary:
-    """Read every `*.yaml` (or `*.yml`) of the given concept folders. Later folders override
-    earlier ones (the concepts one trial sees: the shipped library, then the folder beside
-    it); a name defined twice within one folder is an error."""
+def load_library(folder: Path) -> ConceptLibrary:
+    """Read every `*.yaml` (or `*.yml`) of a concept folder; a name defined twice is an
+    error. A trial folder's own concepts are laid over the shipped ones by `load.py`."""
     concepts: dict[str, Concept] = {}
     files: list[Path] = []
-    for folder in dirs:
-        seen_here: dict[str, str] = {}
-        for path in yaml_files(folder):
-            files.append(path)
-            data = load_yaml(path)
-            if data is None:
-                continue
-            if not isinstance(data, Located) or "concepts" not in data:
+    seen: dict[str, str] = {}
+    for path in yaml_files(folder):
+        files.append(path)
+        data = load_yaml(path)
+        if data is None:
+            continue
+        if not isinstance(data, Located) or "concepts" not in data:
+            raise TrialError(
+                "a concept file must have a top-level `concepts:` mapping",
+                where=str(path),
+                fix="start the file with `concepts:`",
+            )
+        check_keys(data, {"concepts", "description"}, "a concept file")
+        body = data["concepts"]
+        if body is None or body == "" or (isinstance(body, dict | list) and not body):
+            raise TrialError(
+                "`concepts:` is empty",
+                where=data.where("concepts"),
+                fix="write each concept as `name:` on an indented line below `concepts:`, or delete the file",
+            )
+        if not isinstance(body, Located):
+            raise TrialError(
+                f"`concepts:` must be a mapping of names, not a {shape(body)}",
+                where=data.where("concepts"),
+                fix="write each concept as `name:` on an indented line below `concepts:`",
+            )
+        for name, node in body.items():
+            if name in seen:
                 raise TrialError(
-                    "a concept file must have a top-level `concepts:` mapping",
-                    where=str(path),
-                    fix="start the file with `concepts:`",
+                    f"concept `{name}` is defined twice (also in {seen[name]})",
+                    where=body.where(name),
+                    fix="keep one definition",
                 )
-            check_keys(data, {"concepts", "description"}, "a concept file")
-            body = data["concepts"]
-            if body is None or body == "" or (isinstance(body, dict | list) and not body):
-                raise TrialError(
-                    "`concepts:` is empty",
-                    where=data.where("concepts"),
-                    fix="write each concept as `name:` on an indented line below `concepts:`, "
-                    "or delete the file",
-                )
-            if not isinstance(body, Located):
-                raise TrialError(
-                    f"`concepts:` must be a mapping of names, not a {shape(body)}",
-                    where=data.where("concepts"),
-                    fix="write each concept as `name:` on an indented line below `concepts:`",
-                )
-            for name, node in body.items():
-                if name in seen_here:
-                    raise TrialError(
-                        f"concept `{name}` is defined twice (also in {seen_here[name]})",
-                        where=body.where(name),
-                        fix="keep one definition",
-                    )
-                seen_here[name] = body.where(name)
-                concepts[name] = parse_concept(name, node, body.where(name))
+            seen[name] = body.where(name)
+            concepts[name] = parse_concept(name, node, body.where(name))
     return ConceptLibrary(concepts, tuple(files))

@@ -100,13 +100,13 @@ def load_trials(paths: Sequence[Path] | None = None) -> tuple[list[Trial], Conce
     concepts, and the one library the run counts them with."""
     files = trial_files(paths or [trials_dir()])
     shipped_dir = (trials_dir() / "concepts").resolve()
-    shipped = load_library([trials_dir() / "concepts"])
+    shipped = load_library(trials_dir() / "concepts")
     local: dict[Path, ConceptLibrary] = {}  # each concepts/ folder's own definitions, read once
     own: dict[Path | None, ConceptLibrary] = {None: shipped}  # what the trials beside it see
     for f in files:
         folder = _own_concepts(f, shipped_dir)
         if folder is not None and folder not in local:
-            local[folder] = load_library([folder])
+            local[folder] = load_library(folder)
             own[folder] = ConceptLibrary(
                 {**shipped.concepts, **local[folder].concepts}, shipped.files + local[folder].files
             )

@@ -223,7 +223,7 @@ class _RuleParser:
             )
         self.depth += nested
         try:
-            return method(body, here, value)
+            return method(body, here)
         finally:
             self.depth -= nested
 
@@ -245,7 +245,7 @@ class _RuleParser:
             )
         return body
 
-    def _age(self, body: Any, here: str, parent: Located) -> Rule:
+    def _age(self, body: Any, here: str) -> Rule:
         body = self._mapping(body, here, "age")
         check_keys(body, COMPARE_KEYS, "`age`")
         cmp = parse_comparison(body, "`age`")
@@ -257,7 +257,7 @@ class _RuleParser:
             )
         return Age(cmp)
 
-    def _sex(self, body: Any, here: str, parent: Located) -> Rule:
+    def _sex(self, body: Any, here: str) -> Rule:
         values = body if isinstance(body, list) else [body]
         values = [str(v).upper() for v in values]
         if not values or any(v not in ("F", "M") for v in values):
@@ -297,13 +297,13 @@ class _RuleParser:
             if_found=_found(body),
         )
 
-    def _diagnosis(self, body: Any, here: str, parent: Located) -> Rule:
+    def _diagnosis(self, body: Any, here: str) -> Rule:
         return self._history_like(body, here, "diagnosis")
 
-    def _procedure(self, body: Any, here: str, parent: Located) -> Rule:
+    def _procedure(self, body: Any, here: str) -> Rule:
         return self._history_like(body, here, "procedure")
 
-    def _history(self, body: Any, here: str, parent: Located) -> Rule:
+    def _history(self, body: Any, here: str) -> Rule:
         return self._history_like(body, here, "history")
 
     def _measurement(self, body: Any, here: str, label: str) -> Rule:
@@ -358,13 +358,13 @@ class _RuleParser:
             )
         return str(unit)
 
-    def _lab(self, body: Any, here: str, parent: Located) -> Rule:
+    def _lab(self, body: Any, here: str) -> Rule:
         return self._measurement(body, here, "lab")
 
-    def _observation(self, body: Any, here: str, parent: Located) -> Rule:
+    def _observation(self, body: Any, here: str) -> Rule:
         return self._measurement(body, here, "observation")
 
-    def _medication(self, body: Any, here: str, parent: Located) -> Rule:
+    def _medication(self, body: Any, here: str) -> Rule:
         if isinstance(body, str):
             body = Located.at({"concept": body}, here)
         body = self._mapping(body, here, "medication")
@@ -406,7 +406,7 @@ class _RuleParser:
             if_found=_found(body),
         )
 
-    def _derived(self, body: Any, here: str, parent: Located) -> Rule:
+    def _derived(self, body: Any, here: str) -> Rule:
         body = self._mapping(body, here, "derived")
         check_keys(body, DERIVED_KEYS, "`derived`")
         measure = require(body, "measure", "`derived`")
@@ -442,16 +442,16 @@ class _RuleParser:
             if_missing=_missing(body, Truth.UNKNOWN),
         )
 
-    def _all(self, body: Any, here: str, parent: Located) -> Rule:
+    def _all(self, body: Any, here: str) -> Rule:
         return All(tuple(self.parse(p, here) for p in self._list(body, here, "all")))
 
-    def _any(self, body: Any, here: str, parent: Located) -> Rule:
+    def _any(self, body: Any, here: str) -> Rule:
         return AnyOf(tuple(self.parse(p, here) for p in self._list(body, here, "any")))
 
-    def _not(self, body: Any, here: str, parent: Located) -> Rule:
+    def _not(self, body: Any, here: str) -> Rule:
         return Not(self.parse(body, here))
 
-    def _at_least(self, body: Any, here: str, parent: Located) -> Rule:
+    def _at_least(self, body: Any, here: str) -> Rule:
         body = self._mapping(body, here, "at_least")
         check_keys(body, {"n", "of"}, "`at_least`")
         n = require(body, "n", "`at_least`")
