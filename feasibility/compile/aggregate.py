@@ -20,7 +20,7 @@ from datetime import date
 
 from sqlglot import exp
 
-from feasibility.compile.atoms import covered_days, is_null, not_null, text_result, truth_words
+from feasibility.compile.atoms import covered_days, text_result, truth_words
 from feasibility.compile.derived import derived_columns
 from feasibility.compile.latest import Packing, day_number, from_day_number
 from feasibility.compile.plan import Lookback, Plan
@@ -30,7 +30,9 @@ from feasibility.compile.sqlexpr import (
     col,
     date_lit,
     func,
+    is_null,
     lit,
+    not_null,
     or_,
     struct,
     window_start,
@@ -455,7 +457,7 @@ def demographics_query(
             for s, n in SEX_CODES.items()
         ]
         # a row without a sex says nothing about it: NULL stays NULL
-        + [(exp.Is(this=col("sex", "e"), expression=exp.null()), exp.null())],
+        + [(is_null(col("sex", "e")), exp.null())],
         lit(UNRECOGNISED_SEX),
     )
     selects: list[exp.Expr] = [
@@ -481,9 +483,7 @@ def demographics_query(
         selects += [
             func("min", col("index_date", "e")).as_("idx_lo", copy=False),
             func("max", col("index_date", "e")).as_("idx_hi", copy=False),
-            exp.Count(this=case([(exp.Is(this=col("index_date", "e"), expression=exp.null()), lit(1))])).as_(
-                "idx_nulls", copy=False
-            ),
+            exp.Count(this=case([(is_null(col("index_date", "e")), lit(1))])).as_("idx_nulls", copy=False),
         ]
     return (
         exp.select(*selects)
@@ -532,7 +532,7 @@ def patients_query(
             exp.NEQ(this=col("idx_lo", d), expression=col("idx_hi", d)),
             and_(
                 exp.GT(this=col("idx_nulls", d), expression=lit(0)),
-                exp.Not(this=exp.Is(this=col("idx_hi", d), expression=exp.null())),
+                not_null(col("idx_hi", d)),
             ),
         )
     else:
@@ -593,7 +593,7 @@ def patients_query(
         exp.EQ(this=exp.Month(this=index), expression=lit(12)),
         exp.EQ(this=exp.Day(this=index.copy()), expression=lit(31)),
     )
-    has_birth_date = exp.Not(this=exp.Is(this=col("bd_lo"), expression=exp.null()))
+    has_birth_date = not_null(col("bd_lo"))
     age_lo = case(
         [(has_birth_date, _exact_age(col("bd_hi"), index.copy()))],
         exp.Sub(

@@ -18,16 +18,16 @@ from sqlglot import exp
 from feasibility.compile.latest import day_number
 from feasibility.compile.plan import ConceptAtom, CoverageFeature, Plan, coverage_features
 from feasibility.compile.sqlexpr import (
-    FALSE,
-    TRUE,
     and_,
     case,
     col,
     compare,
     field,
     func,
+    is_null,
     lit,
     not_,
+    not_null,
     or_,
     paren,
     truth,
@@ -46,16 +46,6 @@ from feasibility.criteria.model import (
 )
 
 POSITIVE, NEGATIVE = POSITIVE_RESULTS, NEGATIVE_RESULTS
-
-
-def is_null(e: exp.Expr) -> exp.Expr:
-    """`e IS NULL`."""
-    return exp.Is(this=e, expression=exp.null())
-
-
-def not_null(e: exp.Expr) -> exp.Expr:
-    """`NOT e IS NULL`."""
-    return exp.Not(this=is_null(e))
 
 
 def text_result(text: exp.Expr) -> exp.Expr:
@@ -120,7 +110,7 @@ class RowAtoms:
                 (exp.GTE(this=n, expression=lit(atom.min_count)), found),
                 (exp.EQ(this=n, expression=lit(0)), missing),
             ],
-            FALSE,
+            exp.false(),
         )
 
     def _measurement(self, atom: Measurement) -> exp.Expr:
@@ -130,8 +120,8 @@ class RowAtoms:
             pos = col("latest_pos")
             positive = case(
                 [
-                    (exp.EQ(this=pos, expression=lit(1)), TRUE),
-                    (exp.EQ(this=pos.copy(), expression=lit(0)), FALSE),
+                    (exp.EQ(this=pos, expression=lit(1)), exp.true()),
+                    (exp.EQ(this=pos.copy(), expression=lit(0)), exp.false()),
                 ]
             )
             verdict = positive if atom.result == "positive" else not_(positive)
@@ -158,7 +148,7 @@ class RowAtoms:
             [
                 (exp.GTE(this=known, expression=lit(atom.min_days)), found),
                 (exp.EQ(this=possible, expression=lit(0)), missing),
-                (exp.LT(this=possible.copy(), expression=lit(atom.min_days)), FALSE),
+                (exp.LT(this=possible.copy(), expression=lit(atom.min_days)), exp.false()),
             ]
         )
 

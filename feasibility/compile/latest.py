@@ -22,7 +22,7 @@ from datetime import date
 
 from sqlglot import exp
 
-from feasibility.compile.sqlexpr import case, date_lit, func, lit, paren, struct
+from feasibility.compile.sqlexpr import case, date_lit, field, func, lit, not_null, paren, struct
 
 EPOCH = date(1, 1, 1)  # day numbers from here are never negative, so the packs are not
 # Bit positions in the pack: shifts and masks, not HUGEINT division, which costs a hundred
@@ -86,7 +86,7 @@ class Packing:
     def pack(self, day: exp.Expr, figure: exp.Expr, flag: exp.Expr) -> exp.Expr:
         """`figure`: a DOUBLE, NULL when not known; `flag`: 0 or 1."""
         if not self.bits:
-            known = case([(exp.Not(this=exp.Is(this=figure.copy(), expression=exp.null())), lit(1))], lit(0))
+            known = case([(not_null(figure.copy()), lit(1))], lit(0))
             return struct(d=day, k=known, v=_plus_zero(func("coalesce", figure, lit(0.0))), f=flag)
         value = _plus_zero(figure)
         # NULL passes through the casts and the turn: a figure not known packs a 0 value
@@ -101,19 +101,19 @@ class Packing:
     def day(self, packed: exp.Expr) -> exp.Expr:
         """The day number packed (see `day_number`)."""
         if not self.bits:
-            return _field(packed, "d")
+            return field(packed, "d")
         return paren(exp.BitwiseRightShift(this=paren(packed), expression=lit(_DAY_AT)))
 
     def known(self, packed: exp.Expr) -> exp.Expr:
         """Whether the packed figure is known (a BOOLEAN)."""
         if not self.bits:
-            return exp.EQ(this=_field(packed, "k"), expression=lit(1))
+            return exp.EQ(this=field(packed, "k"), expression=lit(1))
         return exp.NEQ(this=_bits_at(packed, _VALUE_AT, _LOW_65), expression=lit(0))
 
     def value(self, packed: exp.Expr) -> exp.Expr:
         """The figure packed, as a DOUBLE (meaningful only where `known`)."""
         if not self.bits:
-            return _field(packed, "v")
+            return field(packed, "v")
         turned = exp.Sub(this=_bits_at(packed, _VALUE_AT, _LOW_65), expression=lit(_SIGN + 1))
         bits = _turned(exp.cast(turned, "BIGINT", copy=False))
         return exp.cast(exp.cast(bits, "BIT", copy=False), "DOUBLE", copy=False)
@@ -121,7 +121,7 @@ class Packing:
     def flag(self, packed: exp.Expr) -> exp.Expr:
         """The flag packed, 0 or 1."""
         if not self.bits:
-            return _field(packed, "f")
+            return field(packed, "f")
         return _bits_at(packed, 0, 1)
 
     def latest(self, packed: exp.Expr, latest_day: exp.Expr) -> exp.Expr:
@@ -130,7 +130,3 @@ class Packing:
         return case(
             [(exp.And(this=on_latest, expression=self.known(packed.copy())), self.value(packed.copy()))]
         )
-
-
-def _field(packed: exp.Expr, name: str) -> exp.Expr:
-    return exp.Dot(this=packed, expression=exp.to_identifier(name))

@@ -36,7 +36,19 @@ from feasibility.compile.histogram import (
 )
 from feasibility.compile.plan import Plan
 from feasibility.compile.predicates import PredicateCompiler
-from feasibility.compile.sqlexpr import agg_filter, and_, col, date_lit, func, lit, or_, paren, union_all
+from feasibility.compile.sqlexpr import (
+    agg_filter,
+    and_,
+    col,
+    date_lit,
+    func,
+    is_null,
+    lit,
+    or_,
+    paren,
+    struct,
+    union_all,
+)
 from feasibility.compile.tables import MONTHLY, RUN, Tables
 from feasibility.criteria.model import Trial
 from feasibility.errors import FeasibilityError
@@ -126,7 +138,7 @@ def null_patient_rows() -> exp.Select:
     return (
         exp.select(func("coalesce", func("sum", col("n_rows")), lit(0)))
         .from_(RUN.demographics, copy=False)
-        .where(exp.Is(this=col("patient_id"), expression=exp.null()), copy=False)
+        .where(is_null(col("patient_id")), copy=False)
     )
 
 
@@ -161,9 +173,7 @@ def result_quality_query(plan: Plan) -> exp.Select:
 def duplicate_rows_query(columns: Sequence[str]) -> exp.Expr:
     """How many rows the criteria read are exact copies of another row. Only rows whose
     code some concept uses are compared: those are the rows a duplicate could miscount."""
-    row = exp.Struct(
-        expressions=[exp.PropertyEQ(this=exp.to_identifier(c), expression=col(c, "e")) for c in columns]
-    )
+    row = struct(**{c: col(c, "e") for c in columns})
     coded = code_map_join()
     return (
         exp.select(
@@ -384,7 +394,7 @@ def _events_monthly(default_index: date | exp.Expr, has_index_column: bool, mont
         # a record dated after a month end did not exist yet at that month end
         .where(
             or_(
-                exp.Is(this=start, expression=exp.null()),
+                is_null(start),
                 exp.LTE(this=start.copy(), expression=shifted.copy()),
             ),
             copy=False,

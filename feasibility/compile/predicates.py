@@ -17,8 +17,6 @@ from feasibility.compile.atoms import in_window, truth_pair
 from feasibility.compile.derived import latest, range_columns
 from feasibility.compile.plan import ConceptAtom, Plan
 from feasibility.compile.sqlexpr import (
-    FALSE,
-    TRUE,
     and_,
     case,
     col,
@@ -64,7 +62,7 @@ def from_three_valued(value: exp.Expr) -> Pair:
 def to_three_valued(pair: Pair) -> exp.Expr:
     """An (is TRUE, is FALSE) pair as one three-valued boolean: neither is UNKNOWN (NULL)."""
     is_true, is_false = pair
-    return case([(is_true, TRUE), (is_false, FALSE)])
+    return case([(is_true, exp.true()), (is_false, exp.false())])
 
 
 def _count(values: list[exp.Expr]) -> exp.Expr:

@@ -13,9 +13,6 @@ from sqlglot import exp
 
 from feasibility.criteria.model import Comparison, Duration
 
-TRUE = exp.true()
-FALSE = exp.false()
-
 
 def col(name: str, table: str | None = None) -> exp.Column:
     """A quoted column reference, so a column named like a keyword (`code`) stays a column."""
@@ -106,6 +103,16 @@ def func(name: str, *args: exp.Expr) -> exp.Expr:
     """A call of the SQL function `name`: sqlglot's own node where it knows the function, so
     each dialect renders its own spelling."""
     return exp.func(name, *args)
+
+
+def is_null(e: exp.Expr) -> exp.Expr:
+    """`e IS NULL`."""
+    return exp.Is(this=e, expression=exp.null())
+
+
+def not_null(e: exp.Expr) -> exp.Expr:
+    """`NOT e IS NULL`."""
+    return exp.Not(this=is_null(e))
 
 
 def field(struct: exp.Expr, name: str) -> exp.Expr:
