@@ -166,9 +166,7 @@ class PredicateCompiler:
         return in_window(field(latest(self.plan, concept), "d"), self.index, within)
 
     def _derived(self, rule: Derived) -> Pair:
-        present = self._present("creatinine", rule.within)
-        if rule.measure == "creatinine_clearance":
-            present = and_(present, self._present("weight", rule.within))
+        present = and_(*[self._present(concept, rule.within) for concept in rule.inputs])
         lowest, highest = range_columns(rule.measure)
         is_true, is_false = _interval(col(lowest), col(highest), rule.compare)
         # with no input in the window, the rule's if_missing

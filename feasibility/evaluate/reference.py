@@ -341,13 +341,10 @@ class ReferenceEvaluator:
         return False if possible < rule.min_days else None
 
     def _derived(self, rule: Derived, p: Patient) -> T3:
-        crea = self._latest(p, "creatinine")
-        present = self._present(p, crea, rule.within)
-        weight_row = self._latest(p, "weight") if rule.measure == "creatinine_clearance" else None
-        if rule.measure == "creatinine_clearance":
-            present = present and self._present(p, weight_row, rule.within)
-        if not present:
+        if not all(self._present(p, self._latest(p, c), rule.within) for c in rule.inputs):
             return rule.if_missing.as_bool()
+        crea = self._latest(p, "creatinine")
+        weight_row = self._latest(p, "weight") if "weight" in rule.inputs else None
         assert crea is not None
         scr = crea.number
         if p.sex not in ("F", "M") or scr is None or scr <= 0:
