@@ -260,14 +260,15 @@ def _inside(path: Path, folder: Path) -> bool:
 def check(paths: tuple[Path, ...]) -> None:
     """Check trial files and the concept library; print what each trial can assess, and the
     fingerprints a report will carry (a sponsor and its sites can compare them before a run)."""
+    from feasibility.criteria.in_care import computability
     from feasibility.criteria.load import load_trials
 
     trials, library = load_trials(list(paths) or None)
     for t in trials:
-        assessable = sum(c.assessable for c in t.criteria)
+        counts = computability(t)
         click.echo(
-            f"{t.id}: {len(t.criteria)} criteria, {assessable} assessable, "
-            f"{len(t.criteria) - assessable} not assessable ({t.path}, sha256 {t.sha256[:12]})"
+            f"{t.id}: {counts['total']} criteria, {counts['assessable']} assessable, "
+            f"{counts['not_assessable']} not assessable ({t.path}, sha256 {t.sha256[:12]})"
         )
     click.echo(
         f"{len(library.concepts)} concepts in {len(library.files)} files "

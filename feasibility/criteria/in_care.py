@@ -37,3 +37,11 @@ def with_in_care_step(trial: Trial, within: Duration | None) -> Trial:
 def protocol_criteria(trial: Trial) -> tuple[Criterion, ...]:
     """The trial's own criteria, without the in-care step the run puts first."""
     return tuple(c for c in trial.criteria if c.id != IN_CARE_ID)
+
+
+def computability(trial: Trial) -> dict[str, int]:
+    """How many of the protocol's criteria data can decide (the run's in-care step is the
+    tool's own, not the protocol's, so `check`, docs/trials.md and the report agree)."""
+    criteria = protocol_criteria(trial)
+    assessable = sum(c.assessable for c in criteria)
+    return {"total": len(criteria), "assessable": assessable, "not_assessable": len(criteria) - assessable}

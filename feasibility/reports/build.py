@@ -24,7 +24,7 @@ from feasibility.analytics.waterfall import (
     waterfall,
 )
 from feasibility.criteria.describe import describe
-from feasibility.criteria.in_care import protocol_criteria
+from feasibility.criteria.in_care import computability
 from feasibility.criteria.model import Trial
 from feasibility.evaluate.results import EngineResult
 from feasibility.extract.contract import CONTRACT_VERSION
@@ -122,14 +122,6 @@ def _site_block(
 
 
 SiteViews = tuple[str, Sequence[Step], Sequence[CriterionView]]
-
-
-def computability(trial: Trial) -> dict[str, int]:
-    """How many of the protocol's criteria data can decide (the run's in-care step is the
-    tool's own, not the protocol's, so `check`, docs/trials.md and the report agree)."""
-    criteria = protocol_criteria(trial)
-    assessable = sum(c.assessable for c in criteria)
-    return {"total": len(criteria), "assessable": assessable, "not_assessable": len(criteria) - assessable}
 
 
 def _sites(trial: Trial, everyone: SiteViews, per_site: Sequence[SiteViews], protect: Protection) -> dict:
