@@ -18,6 +18,8 @@ from feasibility import __version__
 from feasibility.cli_options import err, memory_limit_option, threads_option, working
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN
 from feasibility.errors import FeasibilityError
+from feasibility.extract.contract import DEFAULT_SITE
+from feasibility.protect import DEFAULT_MIN_CELL
 
 if TYPE_CHECKING:
     from feasibility.criteria.model import Duration, Trial
@@ -72,12 +74,15 @@ def cli() -> None:
     "without an index_date. Default: the latest start_date in the extract.",
 )
 @click.option(
-    "--site", default="site", show_default=True, help="Site name when the extract has no site_id column."
+    "--site",
+    default=DEFAULT_SITE,
+    show_default=True,
+    help="Site name when the extract has no site_id column.",
 )
 @click.option(
     "--min-cell",
     type=click.IntRange(min=0),
-    default=11,
+    default=DEFAULT_MIN_CELL,
     show_default=True,
     help="Suppress counts below K (and those rounding like them) and round to 5 for sharing; "
     "0 = exact (do not share).",

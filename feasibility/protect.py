@@ -31,11 +31,14 @@ from fractions import Fraction
 ROUND_TO = 5
 
 
+DEFAULT_MIN_CELL = 11  # the smallest count a shared report shows, unless --min-cell says otherwise
+
+
 @dataclass(frozen=True)
 class Protection:
     """The policy in force for one report."""
 
-    min_cell: int = 11
+    min_cell: int = DEFAULT_MIN_CELL
 
     @property
     def exact(self) -> bool:

@@ -17,8 +17,9 @@ from feasibility.criteria.model import Duration
 from feasibility.errors import FeasibilityError
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
+from feasibility.extract.contract import DEFAULT_SITE
 from feasibility.extract.source import resolve_files
-from feasibility.protect import Protection
+from feasibility.protect import DEFAULT_MIN_CELL, Protection
 from feasibility.reports.build import build_report
 from feasibility.reports.enrollment import ForecastSettings, enrollment_block
 from feasibility.reports.html import render_html
@@ -39,8 +40,8 @@ def run_feasibility(
     *,
     out: Path,
     as_of: date | None = None,
-    site: str = "site",
-    min_cell: int = 11,
+    site: str = DEFAULT_SITE,
+    min_cell: int = DEFAULT_MIN_CELL,
     order: str | None = "protocol",
     patient_list: Path | None = None,
     threads: int | None = None,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from feasibility.errors import FeasibilityError
+from feasibility.extract.contract import DEFAULT_SITE
 
 
 @dataclass(frozen=True)
@@ -15,7 +16,7 @@ class RunOptions:
     extract's latest start date); `site` names the site of an extract without `site_id`."""
 
     as_of: date | None = None
-    site: str = "site"
+    site: str = DEFAULT_SITE
     threads: int | None = None
     memory_limit: str | None = None  # DuckDB syntax, e.g. "4GB"
     check_duplicates: bool = False  # count exact duplicate rows (another pass over coded rows)

@@ -17,6 +17,10 @@ _SPELLINGS = {
 }
 
 
+# the site of an extract without `site_id`, unless --site names it
+DEFAULT_SITE = "site"
+
+
 @dataclass(frozen=True)
 class Column:
     """One column of the extract contract (docs/extract-contract.md)."""

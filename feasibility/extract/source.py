@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from feasibility.compile.sqlexpr import create_as
 from feasibility.errors import ExtractError, short_message
-from feasibility.extract.contract import COLUMNS
+from feasibility.extract.contract import COLUMNS, DEFAULT_SITE
 
 
 @dataclass(frozen=True)
@@ -204,7 +204,7 @@ def inspect_extract(con: duckdb.DuckDBPyConnection, spec: str) -> ExtractSource:
     return ExtractSource(files, spec, columns)
 
 
-def events_query(source: ExtractSource, reader: exp.Expr, site: str = "site") -> exp.Select:
+def events_query(source: ExtractSource, reader: exp.Expr, site: str = DEFAULT_SITE) -> exp.Select:
     """The `events` view over `reader` (the raw rows of the extract): every contract column,
     absent optional ones as typed NULLs, `site_id` filled from `site`."""
     select = []
@@ -224,7 +224,7 @@ def events_query(source: ExtractSource, reader: exp.Expr, site: str = "site") ->
     return exp.select(*select).from_(reader)
 
 
-def open_extract(con: duckdb.DuckDBPyConnection, spec: str, site: str = "site") -> ExtractSource:
+def open_extract(con: duckdb.DuckDBPyConnection, spec: str, site: str = DEFAULT_SITE) -> ExtractSource:
     """Check the extract's schema and create the view `events` with every contract column
     (absent optional ones as typed NULLs, `site_id` filled from `site`)."""
     source = inspect_extract(con, spec)

@@ -11,6 +11,7 @@ import plotly.io
 import plotly.offline
 from plotly.subplots import make_subplots
 
+from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.protect import WITHHELD, suppressed_label
 
@@ -326,7 +327,8 @@ def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
         )
         parts.append(
             "<table class='enrollment'><thead><tr><th>site</th><th>conversion</th><th>enrolled / month</th>"
-            "<th>6 months [80%]</th><th>12 months [80%]</th></tr></thead>"
+            + "".join(f"<th>{months} months [80%]</th>" for months in SITE_MONTHS)
+            + "</tr></thead>"
             f"<tbody>{rows}</tbody></table>"
             f"<p class='note'>{_esc(fc['prior']['note'] or '')} Poisson-Gamma model "
             "(Anisimov and Fedorov 2007), fitted to each site's monthly counts of newly "

@@ -7,6 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.protect import suppressed_label, suppressed_text
 
@@ -59,7 +60,8 @@ def _print_enrollment(enrollment: dict, console: Console, k: int) -> None:
     fc = enrollment["forecast"]
     title = f"  newly {enrollment['basis']} per month over {enrollment['months']} months; expected enrollment"
     table = Table(title=title, title_justify="left")
-    for col in ("site", "1st half /month", "2nd half /month", "enrolled 6 mo [80%]", "enrolled 12 mo [80%]"):
+    horizons = [f"enrolled {months} mo [80%]" for months in SITE_MONTHS]
+    for col in ("site", "1st half /month", "2nd half /month", *horizons):
         table.add_column(col, justify="left" if col == "site" else "right")
     forecasts = {s["site"]: s for s in (fc["sites"] if fc else [])}
 
@@ -73,7 +75,7 @@ def _print_enrollment(enrollment: dict, console: Console, k: int) -> None:
             per_month(trend["second_half_total"], trend["second_half_months"]),
         ]
         site = forecasts.get(inc["site_id"])
-        for months in (6, 12):
+        for months in SITE_MONTHS:
             if site is not None:
                 e = next(x for x in site["expected"] if x["months"] == months)
                 cells.append(f"{e['mean']:.1f} [{e['low80']}–{e['high80']}]")
