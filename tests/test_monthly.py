@@ -217,7 +217,7 @@ def test_run_publishes_protected_monthly_counts_and_a_forecast(tmp_path):
         (("--conversion", "0.5"), ("--conversion", "--monthly")),
         (
             ("--active-within", "soon"),
-            ("--active-within", "cannot read the window", "`none` turns the check off"),
+            ("--active-within", "cannot read the window", "`none` to turn the check off"),
         ),
         (("--monthly", "6", "--conversion-file", "missing.yaml"), ("missing.yaml",)),
         (("--engine", "spark", "--monthly", "3"), ("--monthly", "DuckDB engine only")),
