@@ -132,7 +132,12 @@ WITHHELD = "withheld"
 
 def suppressed_text(key: str, protection: dict) -> str:
     """How the suppressed count at report key `key` reads: `withheld` or `<K`."""
-    return WITHHELD if key in DERIVED_KEYS else f"<{suppressed_label(protection)}"
+    return suppressed_as(key, suppressed_label(protection))
+
+
+def suppressed_as(key: str, k: int) -> str:
+    """`suppressed_text` given the report's K (see `suppressed_label`)."""
+    return WITHHELD if key in DERIVED_KEYS else f"<{k}"
 
 
 def suppressed_label(protection: dict) -> int:

@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 
 from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.analytics.waterfall import ALL_SITES
-from feasibility.protect import WITHHELD, suppressed_label
+from feasibility.protect import suppressed_as, suppressed_label
 
 CONFIRMED = "#1f6f8b"
 POTENTIAL = "#99c1b9"
@@ -25,13 +25,17 @@ def _esc(value) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _n(value, min_cell: int) -> str:
-    return f"&lt;{min_cell}" if value is None else f"{value:,}"
+def _n(value: int | None, k: int) -> str:
+    """A count not derived from others (patients, eligible), `<k` when suppressed
+    (`k` from `suppressed_label`)."""
+    return f"&lt;{k}" if value is None else f"{value:,}"
 
 
-def _derived(value, min_cell: int) -> str:
-    """A count derived from others (`DERIVED_KEYS`): suppressed, it reads `withheld`."""
-    return WITHHELD if value is None else _n(value, min_cell)
+def _count(values: dict, key: str, k: int) -> str:
+    """The count at `key`; suppressed, it reads as `suppressed_as` says (`withheld` for a
+    count derived from others)."""
+    value = values[key]
+    return _esc(suppressed_as(key, k)) if value is None else f"{value:,}"
 
 
 def _figure() -> go.Figure:
@@ -194,10 +198,10 @@ def _criteria_table(trial: dict, block: dict, k: int) -> str:
             f"<tr class='{'na' if not c['assessable'] else ''}'><td>{_esc(c['id'])}</td>"
             f"<td>{_esc(c['kind'])}</td><td class='text'>{_esc(c['text'].strip())}{note}</td>"
             f"<td class='rule'>{decided}</td>"
-            f"<td>{_n(v['alone']['true'], k)}</td>"
-            f"<td>{_derived(v['alone']['false'], k)}</td>"
-            f"<td>{_n(v['alone']['unknown'], k)}</td>"
-            f"<td>{_derived(v['loo_gain'], k)}</td></tr>"
+            f"<td>{_count(v['alone'], 'true', k)}</td>"
+            f"<td>{_count(v['alone'], 'false', k)}</td>"
+            f"<td>{_count(v['alone'], 'unknown', k)}</td>"
+            f"<td>{_count(v, 'loo_gain', k)}</td></tr>"
         )
     return (
         "<table class='criteria'><thead><tr><th>id</th><th>kind</th><th>protocol text</th>"
@@ -208,9 +212,9 @@ def _criteria_table(trial: dict, block: dict, k: int) -> str:
 
 def _waterfall_table(block: dict, k: int) -> str:
     rows = "".join(
-        f"<tr><td>{s['step']}</td><td>{_esc(s['criterion_id'])}</td><td>{_n(s['passed'], k)}</td>"
-        f"<td>{_derived(s['failed'], k)}</td><td>{_n(s['unknown'], k)}</td>"
-        f"<td>{_n(s['eligible'], k)}</td><td>{_n(s['potentially_eligible'], k)}</td></tr>"
+        f"<tr><td>{s['step']}</td><td>{_esc(s['criterion_id'])}</td><td>{_count(s, 'passed', k)}</td>"
+        f"<td>{_count(s, 'failed', k)}</td><td>{_count(s, 'unknown', k)}</td>"
+        f"<td>{_count(s, 'eligible', k)}</td><td>{_count(s, 'potentially_eligible', k)}</td></tr>"
         for s in block["waterfall"]
     )
     return (

@@ -31,8 +31,9 @@ def table_width(widths: list[int]) -> int:
     return 1 + sum(w + 3 for w in widths)
 
 
-def _n(value, min_cell: int) -> str:
-    return f"<{min_cell}" if value is None else f"{value:,}"
+def _n(value: int | None, k: int) -> str:
+    """A count, `<k` when suppressed (`k` from `suppressed_label`)."""
+    return f"<{k}" if value is None else f"{value:,}"
 
 
 def _step_count(step: dict, key: str, protection: dict) -> str:
