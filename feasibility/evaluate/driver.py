@@ -108,7 +108,7 @@ def evaluate(
         assert statement.creates is not None
         runner.create(statement.creates, statement.expression)
     step("evaluating criteria")
-    dq = collect_data_quality(plan, summary, runner.query, source, options.check_duplicates)
+    dq = collect_data_quality(plan, summary, rows, runner.query, source, options.check_duplicates)
     return EngineResult(
         trials=list(trials),
         histograms=histogram_counts(trials, runner.histogram(histogram.expression, trials)),
@@ -139,11 +139,9 @@ def default_index(rows: int, latest_start: date | None, options: RunOptions, ext
 
 @dataclass(frozen=True)
 class DictionarySummary:
-    """What the code dictionary tells before the passes over coded rows: the extract's row
-    count, the code map, the rows of unknown units per concept and the rows of code systems
-    no concept uses."""
+    """What the code dictionary tells before the passes over coded rows: the code map, the
+    rows of unknown units per concept and the rows of code systems no concept uses."""
 
-    rows: int
     code_map: list[CodeMapRow]
     unknown_units: dict[str, dict[str, int]]  # concept -> unit as spelled -> rows
     unread_systems: dict[str, int]
@@ -183,7 +181,6 @@ def summarise_dictionary(plan: Plan, dictionary: Sequence[Sequence]) -> Dictiona
     triples = [(r[0], r[1], r[2], r[3]) for r in dictionary]
     code_map, unknown_units = build_code_map(plan, triples)
     return DictionarySummary(
-        sum(n for *_, n in triples),
         code_map,
         unknown_units,
         unread_code_systems(plan, triples),
@@ -193,16 +190,18 @@ def summarise_dictionary(plan: Plan, dictionary: Sequence[Sequence]) -> Dictiona
 def collect_data_quality(
     plan: Plan,
     summary: DictionarySummary,
+    extract_rows: int,
     query: Callable[[exp.Expr], tuple[list[str], list[tuple]]],
     source: ExtractSource,
     check_duplicates: bool = False,
 ) -> DataQuality:
-    """The data-quality counts over the tables `patients` and `patient_results`, and with
+    """The data-quality counts over the tables `patients` and `patient_results` (and the
+    extract's rows, from its statistics), and with
     `check_duplicates` the duplicate rows of `events`; `query` runs an expression on the
     engine and returns (column names, rows)."""
     names, rows = query(data_quality_query())
     counts = {k: int(v or 0) for k, v in zip(names, rows[0], strict=True)}
-    counts["rows"] = summary.rows
+    counts["rows"] = extract_rows
     if check_duplicates:
         # rows are compared on the extract's contract columns: the ones the `events` view has
         columns = [c for c in source.columns if c in CONTRACT_COLUMNS]
