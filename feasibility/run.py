@@ -107,9 +107,7 @@ def run_feasibility(
         if monthly and engine is not None:
             _check_months_reachable(monthly, result.index_default)
             # a misspelt site in the conversion file, found before the month ends are evaluated
-            shares = settings.site_shares(
-                sorted({s for sites in result.histograms.values() for s in sites if s != ALL_SITES})
-            )
+            shares = settings.site_shares(sorted({s for sites in result.histograms.values() for s in sites}))
             first = engine.monthly(result, monthly, progress=step)
             uniform_index = None if result.index_from_column else result.index_default
             step("fitting the enrollment forecast")

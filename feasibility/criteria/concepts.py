@@ -45,8 +45,10 @@ def normalise_code(code: str) -> str:
 
 
 def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
-    spec = node.get(key) or {}
-    if not isinstance(spec, dict):
+    spec = node.get(key)
+    if not spec:
+        return ()
+    if not isinstance(spec, Located):
         raise TrialError(
             f"`{key}` of concept `{name}` must map code systems to lists of codes",
             where=node.where(key),
@@ -55,7 +57,7 @@ def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
     out = []
     for system, codes in spec.items():
         code_system = normalise_system(str(system))
-        where = spec.where(system) if isinstance(spec, Located) else node.where(key)
+        where = spec.where(system)
         if isinstance(codes, str | int | float) and not isinstance(codes, bool):
             codes = [codes]
         if not isinstance(codes, list):
