@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from feasibility.reports.html import STYLE, _chart, _esc
+from feasibility.reports.html import STYLE, chart, esc
 from feasibility.reports.terminal import table_width
 
 COLUMNS = (
@@ -198,21 +198,21 @@ def compare_html(summary: list[dict], rows: list[dict], differences: Sequence[st
         bars.update_layout(barmode="group", title="Eligible patients per site", height=320)
         flags = (
             "".join(
-                f"<li><b>{_esc(r['criterion_id'])}</b> at {_esc(r['site_id'])}: {_esc(r['flag'])}</li>"
+                f"<li><b>{esc(r['criterion_id'])}</b> at {esc(r['site_id'])}: {esc(r['flag'])}</li>"
                 for r in rows
                 if r["trial_id"] == trial and r["flag"]
             )
             or "<li>no site stands apart</li>"
         )
         sections.append(
-            f"<section class='trial'><h2>{_esc(trial)}</h2>"
-            f"{_chart(bars, f'c{t_index}-eligible')}{_chart(heat, f'c{t_index}-lost')}"
+            f"<section class='trial'><h2>{esc(trial)}</h2>"
+            f"{chart(bars, f'c{t_index}-eligible')}{chart(heat, f'c{t_index}-lost')}"
             f"<h3>Criteria where a site stands apart</h3><ul>{flags}</ul></section>"
         )
-    sources = "".join(f"<li>{_esc(s)}</li>" for s in dict.fromkeys(r["source"] for r in summary))
+    sources = "".join(f"<li>{esc(s)}</li>" for s in dict.fromkeys(r["source"] for r in summary))
     warning = (
         "<div class='banner warn'>Not like for like: "
-        f"<ul>{''.join(f'<li>{_esc(d)}</li>' for d in differences)}</ul></div>"
+        f"<ul>{''.join(f'<li>{esc(d)}</li>' for d in differences)}</ul></div>"
         if differences
         else ""
     )

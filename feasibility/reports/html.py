@@ -21,7 +21,8 @@ FAILED = "#d1495b"
 TEMPLATE = "plotly_white"
 
 
-def _esc(value) -> str:
+def esc(value: object) -> str:
+    """Any value as HTML text (None as nothing): the data's and the user's text is never markup."""
     return html.escape("" if value is None else str(value))
 
 
@@ -35,13 +36,13 @@ def _count(values: dict, key: str, k: int) -> str:
     """The count at `key`; suppressed, it reads as `suppressed_as` says (`withheld` for a
     count derived from others)."""
     value = values[key]
-    return _esc(suppressed_as(key, k)) if value is None else f"{value:,}"
+    return esc(suppressed_as(key, k)) if value is None else f"{value:,}"
 
 
 def _figure() -> go.Figure:
     """An empty figure. Plotly copies and validates the whole template each time a figure
     gets one, which cost more than the rest of the chart: figures start with the empty
-    `none` template, and `_chart` puts the real one in the finished figure's data instead."""
+    `none` template, and `chart` puts the real one in the finished figure's data instead."""
     return go.Figure(layout={"template": "none"})
 
 
@@ -52,7 +53,8 @@ def _template() -> dict:
     return go.Figure(layout={"template": TEMPLATE}).to_dict()["layout"]["template"]
 
 
-def _chart(fig: go.Figure, chart_id: str) -> str:
+def chart(fig: go.Figure, chart_id: str) -> str:
+    """The figure as a `<div>` for a page that loads plotly.js once (the report, compare)."""
     fig.update_layout(
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         font={"family": "system-ui, sans-serif", "size": 12},
@@ -109,7 +111,7 @@ def attrition_chart(block: dict, chart_id: str, k: int) -> str:
         title=f"Attrition, site {block['site_id']}",
         yaxis={"autorange": "reversed", "type": "category"},
     )
-    return _chart(fig, chart_id)
+    return chart(fig, chart_id)
 
 
 def sites_chart(trial: dict, chart_id: str, k: int) -> str:
@@ -154,7 +156,7 @@ def sites_chart(trial: dict, chart_id: str, k: int) -> str:
         title="Attrition per site",
         height=rows * max(260, 16 * len(trial["criteria"]) + 80),
     )
-    return _chart(fig, chart_id)
+    return chart(fig, chart_id)
 
 
 def impact_chart(block: dict, chart_id: str, k: int) -> str:
@@ -184,7 +186,7 @@ def impact_chart(block: dict, chart_id: str, k: int) -> str:
         height=max(260, 26 * len(ids) + 100),
         yaxis={"autorange": "reversed", "type": "category"},
     )
-    return _chart(fig, chart_id)
+    return chart(fig, chart_id)
 
 
 def _criteria_table(trial: dict, block: dict, k: int) -> str:
@@ -192,11 +194,11 @@ def _criteria_table(trial: dict, block: dict, k: int) -> str:
     rows = []
     for c in trial["criteria"]:
         v = views[c["id"]]
-        decided = _esc(c["rule"]) if c["assessable"] else f"<em>not assessable</em>: {_esc(c['reason'])}"
-        note = f"<div class='note'>{_esc(c['note'])}</div>" if c.get("note") else ""
+        decided = esc(c["rule"]) if c["assessable"] else f"<em>not assessable</em>: {esc(c['reason'])}"
+        note = f"<div class='note'>{esc(c['note'])}</div>" if c.get("note") else ""
         rows.append(
-            f"<tr class='{'na' if not c['assessable'] else ''}'><td>{_esc(c['id'])}</td>"
-            f"<td>{_esc(c['kind'])}</td><td class='text'>{_esc(c['text'].strip())}{note}</td>"
+            f"<tr class='{'na' if not c['assessable'] else ''}'><td>{esc(c['id'])}</td>"
+            f"<td>{esc(c['kind'])}</td><td class='text'>{esc(c['text'].strip())}{note}</td>"
             f"<td class='rule'>{decided}</td>"
             f"<td>{_count(v['alone'], 'true', k)}</td>"
             f"<td>{_count(v['alone'], 'false', k)}</td>"
@@ -212,7 +214,7 @@ def _criteria_table(trial: dict, block: dict, k: int) -> str:
 
 def _waterfall_table(block: dict, k: int) -> str:
     rows = "".join(
-        f"<tr><td>{s['step']}</td><td>{_esc(s['criterion_id'])}</td><td>{_count(s, 'passed', k)}</td>"
+        f"<tr><td>{s['step']}</td><td>{esc(s['criterion_id'])}</td><td>{_count(s, 'passed', k)}</td>"
         f"<td>{_count(s, 'failed', k)}</td><td>{_count(s, 'unknown', k)}</td>"
         f"<td>{_count(s, 'eligible', k)}</td><td>{_count(s, 'potentially_eligible', k)}</td></tr>"
         for s in block["waterfall"]
@@ -263,7 +265,7 @@ def incidence_chart(enrollment: dict, chart_id: str) -> str:
         title=f"Newly {enrollment['basis']} per month",
         xaxis={"title": "month ending" if enrollment["incidence"][0]["month_end"] else "months before index"},
     )
-    return _chart(fig, chart_id)
+    return chart(fig, chart_id)
 
 
 def forecast_chart(enrollment: dict, chart_id: str) -> str:
@@ -297,7 +299,7 @@ def forecast_chart(enrollment: dict, chart_id: str) -> str:
         xaxis={"title": "months from start"},
         yaxis={"title": "patients enrolled"},
     )
-    return _chart(fig, chart_id)
+    return chart(fig, chart_id)
 
 
 def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
@@ -313,7 +315,7 @@ def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
         parts.append(forecast_chart(enrollment, ids[1]))
     parts.append("</div>")
     if enrollment.get("sites_withheld"):
-        parts.append(f"<p class='note'>Incidence per site: {_esc(enrollment['sites_withheld'])}.</p>")
+        parts.append(f"<p class='note'>Incidence per site: {esc(enrollment['sites_withheld'])}.</p>")
     if fc and fc["time_to_target"]:
         t = fc["time_to_target"]
         text = (
@@ -321,10 +323,10 @@ def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
             if t["median"] is not None
             else (t["note"] or "not reached within the horizon")
         )
-        parts.append(f"<p>Time to enroll {t['target']} patients: {_esc(text)}.</p>")
+        parts.append(f"<p>Time to enroll {t['target']} patients: {esc(text)}.</p>")
     if fc:
         rows = "".join(
-            f"<tr><td>{_esc(s['site'])}</td><td>{s['conversion']}</td><td>{s['enrollment_rate']['mean']:.1f}</td>"
+            f"<tr><td>{esc(s['site'])}</td><td>{s['conversion']}</td><td>{s['enrollment_rate']['mean']:.1f}</td>"
             + "".join(f"<td>{e['mean']:.1f} [{e['low80']}–{e['high80']}]</td>" for e in s["expected"])
             + "</tr>"
             for s in fc["sites"]
@@ -334,9 +336,9 @@ def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
             + "".join(f"<th>{months} months [80%]</th>" for months in SITE_MONTHS)
             + "</tr></thead>"
             f"<tbody>{rows}</tbody></table>"
-            f"<p class='note'>{_esc(fc['prior']['note'] or '')} Poisson-Gamma model "
+            f"<p class='note'>{esc(fc['prior']['note'] or '')} Poisson-Gamma model "
             "(Anisimov and Fedorov 2007), fitted to each site's monthly counts of newly "
-            f"{_esc(enrollment['basis'])} patients.</p>"
+            f"{esc(enrollment['basis'])} patients.</p>"
         )
     return "".join(parts), ids
 
@@ -346,7 +348,7 @@ def render_html(report: dict) -> str:
     protection = report["protection"]
     k = suppressed_label(protection)
     banner = (
-        f"<div class='banner ok'>Shareable: {_esc(protection['policy'])}.</div>"
+        f"<div class='banner ok'>Shareable: {esc(protection['policy'])}.</div>"
         if protection["shareable"]
         else "<div class='banner warn'>EXACT COUNTS — for use inside the site only. "
         "This report must not be shared.</div>"
@@ -358,7 +360,7 @@ def render_html(report: dict) -> str:
         comp = trial["computability"]
         cid = f"t{t_index}"
         parts = [
-            f"<section class='trial' id='{cid}'><h2>{_esc(trial['id'])} — {_esc(trial['title'])}</h2>",
+            f"<section class='trial' id='{cid}'><h2>{esc(trial['id'])} — {esc(trial['title'])}</h2>",
             "<div class='cards'>"
             f"<div class='card'>patients<b>{_n(block['base'], k)}</b></div>"
             f"<div class='card'>confirmed eligible<b>{_n(block['eligible'], k)}</b></div>"
@@ -375,7 +377,7 @@ def render_html(report: dict) -> str:
             parts.append(sites_chart(trial, f"{cid}-sites", k))
             chart_ids.append(f"{cid}-sites")
         elif trial.get("sites_withheld"):
-            parts.append(f"<p class='note'>Per site: {_esc(trial['sites_withheld'])}.</p>")
+            parts.append(f"<p class='note'>Per site: {esc(trial['sites_withheld'])}.</p>")
         if trial.get("enrollment"):
             section, ids = _enrollment_section(trial["enrollment"], cid)
             parts.append(section)
@@ -388,7 +390,7 @@ def render_html(report: dict) -> str:
             "</section>",
         ]
         sections.append("".join(parts))
-    nav = " ".join(f"<a href='#t{i}'>{_esc(t['id'])}</a>" for i, t in enumerate(report["trials"]))
+    nav = " ".join(f"<a href='#t{i}'>{esc(t['id'])}</a>" for i, t in enumerate(report["trials"]))
     dq = report["data_quality"].get("warnings") or ["no data-quality findings"]
     prov = report["provenance"]
     provenance = json.dumps(prov, indent=2, ensure_ascii=False)
@@ -398,14 +400,14 @@ def render_html(report: dict) -> str:
         f"<title>Feasibility report</title><style>{STYLE}</style>"
         f"<script>{plotly.offline.get_plotlyjs()}</script></head><body>"
         "<header><h1>Cohort feasibility report</h1>"
-        f"<p>extract {_esc(', '.join(prov['extract']['files']))} · "
-        f"{_n(prov['extract']['patients'], k)} patients · index date {_esc(prov['index_date']['default'])}"
-        f" · engine {_esc(prov['engine_version'])} · generated {_esc(report['generated_at'])}</p></header>"
+        f"<p>extract {esc(', '.join(prov['extract']['files']))} · "
+        f"{_n(prov['extract']['patients'], k)} patients · index date {esc(prov['index_date']['default'])}"
+        f" · engine {esc(prov['engine_version'])} · generated {esc(report['generated_at'])}</p></header>"
         f"{banner}<main><nav>{nav}</nav>{''.join(sections)}"
         "<section class='trial'><h2>Data quality</h2><ul>"
-        + "".join(f"<li>{_esc(w)}</li>" for w in dq)
+        + "".join(f"<li>{esc(w)}</li>" for w in dq)
         + "</ul></section><section class='trial'><h2>Provenance</h2>"
-        f"<pre><code>{_esc(provenance)}</code></pre></section></main>"
+        f"<pre><code>{esc(provenance)}</code></pre></section></main>"
         f"<script>window.FEASIBILITY_CHARTS = {json.dumps(chart_ids)};</script>"
         "</body></html>"
     )
