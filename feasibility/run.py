@@ -13,7 +13,7 @@ import duckdb
 from feasibility.analytics.waterfall import ALL_SITES, check_order
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN, with_in_care_step
 from feasibility.criteria.load import load_trials
-from feasibility.criteria.model import Duration
+from feasibility.criteria.model import Duration, Trial
 from feasibility.errors import FeasibilityError
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
@@ -166,7 +166,7 @@ def _check_months_reachable(months: int, index: date) -> None:
         ) from None
 
 
-def _patient_list(engine: Engine, trials) -> str:
+def _patient_list(engine: Engine, trials: Sequence[Trial]) -> str:
     """Each patient's status per trial: eligible, potentially eligible (with the UNKNOWN
     criteria), or not eligible (with the first failing criterion in protocol order)."""
     out = io.StringIO()

@@ -21,6 +21,7 @@ import numpy as np
 
 from feasibility.analytics.histogram import CriteriaMatrix
 from feasibility.criteria.model import Criterion
+from feasibility.errors import FeasibilityError
 
 ALL_SITES = "ALL"  # the site name of every site's counts together
 
@@ -113,8 +114,6 @@ def check_order(spec: str | None, trials: Sequence[Sequence[Criterion]]) -> None
     known = {c.id for criteria in trials for c in criteria}
     unknown = [w for w in _order_ids(spec) if w not in known]
     if unknown:
-        from feasibility.errors import FeasibilityError
-
         examples = [c.id for c in trials[0]][:3] if trials else []
         raise FeasibilityError(
             f"unknown criterion id `{unknown[0]}` in the order (no trial has it)",

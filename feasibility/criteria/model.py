@@ -8,10 +8,13 @@ compiler, the reference evaluator) interpret this model; nothing here knows how.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import Enum
 from typing import Literal
+
+from feasibility.units import normalise_unit
 
 
 class Truth(Enum):
@@ -93,8 +96,6 @@ class Comparison:
 
     def in_canonical(self, concept: Concept, unit: str | None) -> Comparison:
         """These bounds, stated in `unit`, converted to the concept's canonical unit."""
-        from feasibility.units import normalise_unit
-
         factor = concept.unit_factor(normalise_unit(unit)) if unit else 1.0
         return self.scaled(factor if factor is not None else 1.0)
 
@@ -247,7 +248,7 @@ Atom = Age | Sex | History | Measurement | Medication | Derived | InCare
 Rule = Atom | All | AnyOf | Not | AtLeast
 
 
-def walk(rule: Rule):
+def walk(rule: Rule) -> Iterator[Rule]:
     """Every node of a rule tree, parents before children."""
     yield rule
     if isinstance(rule, All | AnyOf | AtLeast):
@@ -345,8 +346,6 @@ class Concept:
 
     def unit_factor(self, normalised_unit: str | None) -> float | None:
         """Factor converting a value in this unit to the canonical unit; None if unknown."""
-        from feasibility.units import normalise_unit
-
         if normalised_unit is None or normalised_unit == "":
             return 1.0 if self.accepts_missing_unit else None
         if self.unit is not None and normalised_unit == normalise_unit(self.unit):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import re
 from pathlib import Path
@@ -183,8 +184,6 @@ class _RuleParser:
         if not isinstance(name, str):
             raise TrialError(f"`{key}` must be a concept name", where=node.where(key))
         if name not in self.library:
-            import difflib
-
             near = difflib.get_close_matches(name, list(self.library.concepts), n=1, cutoff=0.6)
             raise TrialError(
                 f"unknown concept `{name}`",

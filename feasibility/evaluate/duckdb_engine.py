@@ -7,7 +7,7 @@ import atexit
 import shutil
 import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -95,7 +95,7 @@ class Engine:
         # several times more than rendering them
         return query.sql(dialect="duckdb", copy=False)
 
-    def load(self, extract: str, progress=None) -> EngineResult:
+    def load(self, extract: str, progress: Callable[[str], None] | None = None) -> EngineResult:
         """Check the extract and read it, one pass per family of rows for every trial
         together; build the per-patient feature table and count the masks."""
         step = progress or (lambda message: None)
@@ -105,7 +105,9 @@ class Engine:
         step("reading the extract")
         return evaluate(self, self.trials, self.plan, source, self.options, step)
 
-    def monthly(self, result: EngineResult, months: int, progress=None) -> FirstEligible:
+    def monthly(
+        self, result: EngineResult, months: int, progress: Callable[[str], None] | None = None
+    ) -> FirstEligible:
         """After `load`: every patient evaluated again at each of the last `months` month
         ends; per trial and site, patients counted by the month they first became eligible."""
         step = progress or (lambda message: None)
