@@ -45,8 +45,6 @@ from feasibility.criteria.model import (
     Truth,
 )
 
-POSITIVE, NEGATIVE = POSITIVE_RESULTS, NEGATIVE_RESULTS
-
 
 def text_result(text: exp.Expr) -> exp.Expr:
     """A text result read once: 1 positive, -1 negative, 0 anything else or none. The
@@ -55,8 +53,8 @@ def text_result(text: exp.Expr) -> exp.Expr:
     return case(
         [
             (is_null(text.copy()), lit(0)),
-            (exp.In(this=spelt, expressions=[lit(w) for w in POSITIVE]), lit(1)),
-            (exp.In(this=spelt.copy(), expressions=[lit(w) for w in NEGATIVE]), lit(-1)),
+            (exp.In(this=spelt, expressions=[lit(w) for w in POSITIVE_RESULTS]), lit(1)),
+            (exp.In(this=spelt.copy(), expressions=[lit(w) for w in NEGATIVE_RESULTS]), lit(-1)),
         ],
         lit(0),
     )
