@@ -55,7 +55,7 @@ def index_default(default_index: date | exp.Expr) -> exp.Expr:
 
 def latest_event_date() -> exp.Expr:
     """`(SELECT max(start_date) FROM events)`: the default index when no --as-of is given."""
-    return exp.select(func("max", col("start_date"))).from_("events", copy=False).subquery()
+    return exp.select(func("max", col("start_date"))).from_(RUN.events, copy=False).subquery()
 
 
 def row_index_date(default_index: date | exp.Expr, has_index_column: bool) -> exp.Expr:
@@ -117,7 +117,7 @@ def _grouped_coded_rows(
         )
     else:
         coded = exp.In(
-            this=col("code", "e"), query=exp.select(col("code")).from_("code_map", copy=False).subquery()
+            this=col("code", "e"), query=exp.select(col("code")).from_(tables.code_map, copy=False).subquery()
         )
     coded = and_(coded, _concept_in(concepts), rows)
     return (
@@ -127,7 +127,7 @@ def _grouped_coded_rows(
             *aggregates,
         )
         .from_(events or exp.to_table(tables.events).as_("e", copy=False), copy=False)
-        .join(exp.to_table("code_map").as_("m", copy=False), on=join, join_type="inner")
+        .join(exp.to_table(tables.code_map).as_("m", copy=False), on=join, join_type="inner")
         .where(coded, copy=False)
         .group_by(*tables.key_columns("e"), col("concept_id", "m"), copy=False)
     )

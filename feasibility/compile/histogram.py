@@ -14,6 +14,7 @@ from sqlglot import exp
 from feasibility.analytics.histogram import WORD_BITS
 from feasibility.compile.predicates import Pair, PredicateCompiler
 from feasibility.compile.sqlexpr import case, col, lit, paren, union_all
+from feasibility.compile.tables import RUN
 from feasibility.criteria.model import Trial
 
 
@@ -67,7 +68,7 @@ def patient_masks_table(position: int) -> str:
 
 
 def patient_masks_query(
-    trial: Trial, compiler: PredicateCompiler, n_words: int, table: str = "patients"
+    trial: Trial, compiler: PredicateCompiler, n_words: int, table: str = RUN.patients
 ) -> exp.Select:
     """Per patient: patient_id, site_id and the trial's mask words (see `masks_query`)."""
     verdicts = [compiler.verdict(c) for c in trial.criteria]
@@ -77,7 +78,7 @@ def patient_masks_query(
 def histogram_query(
     trials: Sequence[Trial],
     compiler: PredicateCompiler,
-    table: str = "patients",
+    table: str = RUN.patients,
     kept_masks: bool = False,
 ) -> exp.Expr:
     """One UNION ALL of per-trial GROUP BYs: trial_id, site_id, p0.., u0.., n. The masks

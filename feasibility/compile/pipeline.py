@@ -181,8 +181,8 @@ def duplicate_rows_query(columns: Sequence[str]) -> exp.Expr:
                 this=exp.Count(this=exp.Star()), expression=exp.Count(this=exp.Distinct(expressions=[row]))
             ).as_("duplicate_rows", copy=False)
         )
-        .from_(exp.to_table("events").as_("e", copy=False), copy=False)
-        .join(exp.to_table("code_map").as_("m", copy=False), on=coded, join_type="semi", copy=False)
+        .from_(exp.to_table(RUN.events).as_("e", copy=False), copy=False)
+        .join(exp.to_table(RUN.code_map).as_("m", copy=False), on=coded, join_type="semi", copy=False)
     )
 
 
@@ -389,7 +389,7 @@ def _events_monthly(default_index: date | exp.Expr, has_index_column: bool, mont
             shifted.as_("index_date", copy=False),
             col("month_back", "k").as_("month_back", copy=False),
         )
-        .from_(exp.to_table("events").as_("e", copy=False), copy=False)
+        .from_(exp.to_table(RUN.events).as_("e", copy=False), copy=False)
         .join(ends, join_type="cross", copy=False)
         # a record dated after a month end did not exist yet at that month end
         .where(

@@ -27,6 +27,7 @@ class Tables:
     demographics: str = "demographics"
     patients: str = "patients"
     sites: str = "sites"  # one numbering of the sites, shared by the run and the months
+    code_map: str = "code_map"  # the extract's codes mapped to concepts, shared likewise
     keys: tuple[str, ...] = ("patient_id",)
 
     def families(self) -> dict[str, str]:

@@ -23,6 +23,7 @@ from feasibility.compile.pipeline import monthly_statements
 from feasibility.compile.plan import Plan, plan_features
 from feasibility.compile.predicates import PredicateCompiler
 from feasibility.compile.sqlexpr import col, create_as, drop, lit
+from feasibility.compile.tables import RUN
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
 from feasibility.errors import ExtractError, FeasibilityError, short_message
@@ -150,7 +151,7 @@ class Engine:
             zip(table["concept_id"].to_pylist(), table["code"].to_pylist(), strict=True)
         )
         self.con.register("code_map_rows", table)
-        self.con.execute(self._sql(create_as("code_map", exp.select("*").from_("code_map_rows"))))
+        self.con.execute(self._sql(create_as(RUN.code_map, exp.select("*").from_("code_map_rows"))))
         self.con.unregister("code_map_rows")
 
     def histogram(self, query: exp.Expr, trials: Sequence[Trial]) -> list[Any]:
@@ -209,7 +210,7 @@ class Engine:
             for i, c in enumerate(trial.criteria)
             if c.rule is not None
         ]
-        query = exp.select(*selects).from_("patients", copy=False).order_by(col("patient_id"), copy=False)
+        query = exp.select(*selects).from_(RUN.patients, copy=False).order_by(col("patient_id"), copy=False)
         return {
             row[0]: dict(zip(ids, row[1:], strict=True))
             for row in self.con.execute(self._sql(query)).fetchall()
