@@ -30,8 +30,8 @@ def site_conversions(
     sites: Sequence[str], default: float, overrides: Mapping[str, float], *, source: str = "conversion"
 ) -> dict[str, float]:
     """Each site's conversion: `overrides` (e.g. from `load_conversion`) over `default`; a site
-    in `overrides` that is not among `sites` is refused (most likely a misspelt id)."""
-    default = check_share(default, "--conversion")
+    in `overrides` that is not among `sites` is refused (most likely a misspelt id). The shares
+    themselves are checked where the model reads them, in `forecast`."""
     unknown = [s for s in overrides if s not in sites]
     if unknown:
         raise FeasibilityError(
@@ -39,7 +39,7 @@ def site_conversions(
             where=source,
             fix="sites: " + ", ".join(sites),
         )
-    return {s: check_share(overrides.get(s, default), f"{source}: site {s}") for s in sites}
+    return {s: overrides.get(s, default) for s in sites}
 
 
 def load_conversion(path: Path) -> dict[str, float]:
