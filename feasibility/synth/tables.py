@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from feasibility.criteria.concepts import normalise_code
 from feasibility.criteria.model import Concept, Trial, walk
 from feasibility.synth.codes import concept_codes
 from feasibility.synth.models import MODELS, ODD_UNITS, SITE_HABITS, default_slot
@@ -109,7 +110,7 @@ def build_tables(trials: Sequence[Trial], library, sites: int) -> Tables:
                     idx=i,
                     code_system=system,
                     code=code,
-                    dose_factor=factors.get(code.upper().replace(".", ""), 1.0),
+                    dose_factor=factors.get(normalise_code(code), 1.0),
                 )
             recent = slot.recent if slot.recent is not None else (0.7 if window else 0.0)
             recent_days = max(1, int(window if window else 180) - 1)
