@@ -20,7 +20,7 @@ from feasibility.resources import sql_text
 from feasibility.synth.models import ODD_UNIT_SHARE
 from feasibility.synth.noise import NOISE_PER_PATIENT, noise_buckets, noise_codes
 from feasibility.synth.population import LAPSED_SHARE, profile_table, trait_table
-from feasibility.synth.tables import build_tables, trial_windows
+from feasibility.synth.tables import build_tables
 
 CHUNK_PATIENTS = 200_000
 ROW_GROUP_SIZE = 1_000_000  # rows per parquet row group
@@ -198,8 +198,7 @@ def generate(
             _register(con, "profiles", profile_table())
             _register(con, "trait_probs", trait_table())
             _register(con, "sites", pa.table({"site_idx": list(range(sites)), "site_id": site_ids(sites)}))
-            used = [library[c] for c in trial_windows(trials)[0] if c in library]
-            _register(con, "noise", noise_buckets(noise_codes(used)))
+            _register(con, "noise", noise_buckets(noise_codes(tables.concepts)))
             for name in ("slots", "slot_profile", "slot_codes", "slot_units"):
                 _register(con, name, pa.table(getattr(tables, name)))
             con.execute(sql_text("synth_patients.sql"))

@@ -43,8 +43,10 @@ def _covered(concept: Concept, others: Iterable[Concept]) -> bool:
 
 @dataclass
 class Tables:
-    """The small driving tables, as column lists ready for pyarrow."""
+    """The small driving tables, as column lists ready for pyarrow, and the library's
+    concepts the trials use, which they were built from."""
 
+    concepts: list[Concept] = field(default_factory=list)
     slots: dict[str, list] = field(default_factory=dict)
     slot_profile: dict[str, list] = field(default_factory=dict)
     slot_codes: dict[str, list] = field(default_factory=dict)
@@ -80,7 +82,7 @@ def build_tables(trials: Sequence[Trial], library, sites: int) -> Tables:
     used, windows = trial_windows(trials)
     concepts = {name: library[name] for name in sorted(used) if name in library}
     bits = {name: 1 << i for i, name in enumerate(TRAITS)}
-    t = Tables()
+    t = Tables(concepts=list(concepts.values()))
     slot_id = 0
     for name, concept in concepts.items():
         model = MODELS.get(name)
