@@ -18,6 +18,7 @@ from typing import Any
 
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.errors import FeasibilityError
+from feasibility.user_files import read_user_text
 
 # A site stands apart when its share differs from the median of all sites by this much.
 APART = 0.20
@@ -37,21 +38,10 @@ def load_report(path: Path) -> dict:
     """A report.json, or a report folder holding one, with every field compare reads checked
     once here: a bad file is one error naming it, before anything is written."""
     file = path / "report.json" if path.is_dir() else path
+    text = read_user_text(file, what="report.json file")
     try:
-        report = json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FeasibilityError(
-            "no report.json here", where=str(path), fix="pass a report folder or its report.json"
-        ) from None
-    except IsADirectoryError:
-        raise FeasibilityError(
-            "a folder, not a report.json file", where=str(file), fix="pass a report folder or its report.json"
-        ) from None
-    except OSError as e:
-        raise FeasibilityError(
-            f"cannot read it ({e.strerror})", where=str(file), fix="check the path and its permissions"
-        ) from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        report = json.loads(text)
+    except json.JSONDecodeError as e:
         raise FeasibilityError(
             f"not a JSON report ({e})",
             where=str(file),

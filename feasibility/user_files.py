@@ -1,5 +1,5 @@
-"""Reading the user's own text files (trials, concepts, conversion rates) with one-line
-errors instead of tracebacks."""
+"""Reading the user's own text files (trials, concepts, conversion rates, reports to
+compare) with one-line errors instead of tracebacks."""
 
 from __future__ import annotations
 
@@ -28,8 +28,10 @@ def read_user_text(path: Path, error: type[FeasibilityError] = FeasibilityError,
             raise error(
                 f"is a parquet file, not a {what}",
                 where=str(path),
-                fix="an extract goes to `feasibility run EXTRACT`; give a YAML (or CSV) text file here",
+                fix=f"an extract goes to `feasibility run EXTRACT`; give the {what} here",
             ) from None
         raise error("not UTF-8 text", where=str(path), fix="save the file as UTF-8") from None
+    except IsADirectoryError:
+        raise error(f"a folder, not a {what}", where=str(path), fix="give the file's path") from None
     except OSError as e:
         raise error(f"cannot read ({e.strerror})", where=str(path), fix="check the path") from None

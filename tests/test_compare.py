@@ -119,6 +119,22 @@ def test_not_a_report(tmp_path):
         collect([tmp_path])
 
 
+def test_a_report_that_cannot_be_read_is_one_error_naming_the_file(tmp_path):
+    with pytest.raises(FeasibilityError, match=r"report\.json file not found") as e:
+        collect([tmp_path])
+    assert e.value.where == str(tmp_path / "report.json")
+    extract = write_extract(person("p1"), tmp_path / "x.parquet")
+    with pytest.raises(FeasibilityError, match=r"is a parquet file, not a report\.json file") as e:
+        collect([extract])
+    assert "feasibility run EXTRACT" in e.value.fix
+    (tmp_path / "latin.json").write_bytes(b'{"schema": "\xe9"}')
+    with pytest.raises(FeasibilityError, match="not UTF-8"):
+        collect([tmp_path / "latin.json"])
+    (tmp_path / "half.json").write_text('{"schema": ')
+    with pytest.raises(FeasibilityError, match="not a JSON report"):
+        collect([tmp_path / "half.json"])
+
+
 def test_files_are_written_when_the_reader_of_stdout_goes_away(three_reports, tmp_path):
     # `feasibility compare … | head`: the pipe closes before the tables are printed, and
     # the comparison files must be there all the same

@@ -30,7 +30,7 @@ def test_load_conversion_csv(tmp_path):
 @pytest.mark.parametrize(
     ("name", "text", "line", "message"),
     [
-        ("c.yaml", "a: 0.2\nb: [0.3\n", 3, "YAML syntax error"),
+        ("c.yaml", "a: 0.2\nb: [0.3\n", "3:1", "YAML syntax error"),  # a syntax error has its column too
         ("c.yaml", "- a\n- b\n", 1, "expected a mapping of site id to conversion"),
         ("c.yaml", "a: 0.2\nb: high\n", 2, "conversion of site `b` is not a number (`high`)"),
         ("c.yaml", "a: 0.2\nb: yes\n", 2, "conversion of site `b` is not a number"),
@@ -76,3 +76,13 @@ def test_load_conversion_file_problems(tmp_path):
     (tmp_path / "latin.csv").write_bytes(b"site_id,conversion\n\xe9,0.2\n")
     with pytest.raises(FeasibilityError, match="not UTF-8"):
         load_conversion(tmp_path / "latin.csv")
+
+
+def test_a_character_yaml_refuses_is_one_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("a: 0.2\nb: \x07\n")
+    with pytest.raises(FeasibilityError, match="YAML error: unacceptable character") as e:
+        load_conversion(path)
+    assert e.value.where == str(path)
+    assert e.value.fix == "remove that character"
+    assert "\n" not in str(e.value)

@@ -12,6 +12,7 @@ import pytest
 from feasibility.analytics.forecast import (
     GammaRate,
     Observed,
+    TotalRate,
     enrollment_band,
     fit_prior,
     forecast,
@@ -203,13 +204,13 @@ def test_capped_prior_keeps_the_total_uncertain():
 
 def test_time_to_target_matches_erlang_for_a_known_rate():
     rate = GammaRate(1e9, 1e9 / 5)  # a rate of 5 per month, practically without uncertainty
-    t = time_to_target([rate], 20, horizon_months=4, draws=20000, seed=0)
+    t = time_to_target(TotalRate.simulate([rate], draws=20000, seed=0), 20, horizon_months=4)
     assert t.median == pytest.approx(gamma_quantile(20, 5, 0.5), abs=0.03)
     assert t.low80 == pytest.approx(gamma_quantile(20, 5, 0.1), abs=0.04)
     assert t.high80 is None or t.high80 == pytest.approx(gamma_quantile(20, 5, 0.9), abs=0.04)
     # P(T_20 <= 4) = P(Poisson(20) >= 20)
     assert t.probability_within_horizon == pytest.approx(1 - poisson_cdf(19, 20), abs=0.015)
-    wide = time_to_target([rate], 20, horizon_months=60, draws=20000, seed=0)
+    wide = time_to_target(TotalRate.simulate([rate], draws=20000, seed=0), 20, horizon_months=60)
     for got, q in [(wide.low95, 0.025), (wide.high95, 0.975), (wide.high80, 0.9)]:
         assert got == pytest.approx(gamma_quantile(20, 5, q), abs=0.06)
     assert wide.status == "within_horizon" and wide.note is None
@@ -217,7 +218,9 @@ def test_time_to_target_matches_erlang_for_a_known_rate():
 
 def test_time_to_target_splits_the_rate_between_sites():
     # the sum of two near-degenerate site rates 2 + 3 behaves as one rate of 5
-    two = time_to_target([GammaRate(1e9, 1e9 / 2), GammaRate(1e9, 1e9 / 3)], 50, draws=20000)
+    two = time_to_target(
+        TotalRate.simulate([GammaRate(1e9, 1e9 / 2), GammaRate(1e9, 1e9 / 3)], draws=20000), 50
+    )
     assert two.median == pytest.approx(gamma_quantile(50, 5, 0.5), abs=0.05)
 
 
@@ -226,8 +229,8 @@ def test_more_sites_recruit_faster():
     one = forecast(observed({"a": site}), 0.3, 40).time_to_target
     three = forecast(observed({"a": site, "b": site[::-1], "c": site[1:] + site[:1]}), 0.3, 40).time_to_target
     assert three.median < one.median / 2
-    assert time_to_target([GammaRate(8, 2)] * 3, 100).median == pytest.approx(
-        time_to_target([GammaRate(8, 2)], 100).median / 3, rel=0.1
+    assert time_to_target(TotalRate.simulate([GammaRate(8, 2)] * 3), 100).median == pytest.approx(
+        time_to_target(TotalRate.simulate([GammaRate(8, 2)]), 100).median / 3, rel=0.1
     )
 
 
@@ -282,13 +285,13 @@ def test_target_beyond_the_horizon():
     assert t.median is None and t.high95 is None
     assert t.probability_within_horizon < 0.5
     # within the horizon on median, with the top of the intervals beyond it
-    t = time_to_target([GammaRate(1.5, 1.0)], 40, horizon_months=60, draws=5000)
+    t = time_to_target(TotalRate.simulate([GammaRate(1.5, 1.0)], draws=5000), 40, horizon_months=60)
     assert t.status == "within_horizon" and t.median < 60 and t.high95 is None and "beyond" in t.note
 
 
 def test_band_is_monotone_with_exact_mean_and_nb_quantiles():
     g = GammaRate(6.0, 3.0)
-    band = enrollment_band([g], horizon_months=24, draws=20000, seed=0)
+    band = enrollment_band(TotalRate.simulate([g], draws=20000, seed=0), horizon_months=24)
     assert band.months == tuple(range(25))
     assert band.mean[12] == pytest.approx(24.0)
     for series in (band.median, band.low80, band.high80, band.low95, band.high95):
@@ -376,3 +379,17 @@ def test_target_must_be_a_positive_whole_number(bad):
 def test_observed_takes_whole_counts_only(eligible, months):
     with pytest.raises(ValueError, match="must be an integer >= 0"):
         Observed(eligible, months)
+
+
+def test_a_per_site_share_is_checked_where_the_model_reads_it():
+    with pytest.raises(FeasibilityError, match=r"not a share in \(0, 1\]") as e:
+        forecast(observed({"a": [1, 2], "b": [3, 1]}), {"a": 0.3, "b": 0}, 10, draws=100)
+    assert e.value.where == "conversion: site b"
+
+
+def test_time_to_target_and_band_read_the_same_draws_of_the_total_rate():
+    fc = forecast(observed({"a": [3, 5, 2, 4], "b": [1, 0, 2, 1]}), 0.5, 20, horizon_months=12, seed=5)
+    total = TotalRate.simulate([s.enrollment_rate for s in fc.sites], seed=5)
+    assert fc.time_to_target == time_to_target(total, 20, horizon_months=12)
+    assert fc.band == enrollment_band(total, horizon_months=12)
+    assert fc.total_rate_mean == total.mean

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from feasibility.criteria.yaml_source import SafeLoader, yaml_error
 from feasibility.errors import FeasibilityError
 from feasibility.user_files import read_user_text
 
@@ -30,8 +31,8 @@ def site_conversions(
     sites: Sequence[str], default: float, overrides: Mapping[str, float], *, source: str = "conversion"
 ) -> dict[str, float]:
     """Each site's conversion: `overrides` (e.g. from `load_conversion`) over `default`; a site
-    in `overrides` that is not among `sites` is refused (most likely a misspelt id)."""
-    default = check_share(default, "--conversion")
+    in `overrides` that is not among `sites` is refused (most likely a misspelt id). The shares
+    themselves are checked where the model reads them, in `forecast`."""
     unknown = [s for s in overrides if s not in sites]
     if unknown:
         raise FeasibilityError(
@@ -39,7 +40,7 @@ def site_conversions(
             where=source,
             fix="sites: " + ", ".join(sites),
         )
-    return {s: check_share(overrides.get(s, default), f"{source}: site {s}") for s in sites}
+    return {s: overrides.get(s, default) for s in sites}
 
 
 def load_conversion(path: Path) -> dict[str, float]:
@@ -98,23 +99,10 @@ _YAML_NUMBER_TAGS = {"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:ya
 def _conversion_yaml(text: str, path: Path) -> list[tuple[str, object, int]]:
     """(site, raw value, line) from a YAML mapping, read as nodes so that keys keep their text
     and every entry keeps its line."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        root = yaml.compose(text, Loader=loader)
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        problem = (e.problem or e.context or "invalid YAML").strip()
-        raise FeasibilityError(
-            f"YAML syntax error: {problem}",
-            where=f"{path}:{mark.line + 1}" if mark else f"{path}:1",
-            fix="write one `site_id: share` per line",
-        ) from None
+        root = yaml.compose(text, Loader=SafeLoader)
     except yaml.YAMLError as e:
-        raise FeasibilityError(
-            f"YAML error: {str(e).splitlines()[0]}",
-            where=f"{path}:1",
-            fix="write one `site_id: share` per line",
-        ) from None
+        raise yaml_error(e, path, "write one `site_id: share` per line") from None
     if root is None:
         return []
     if not isinstance(root, yaml.MappingNode):

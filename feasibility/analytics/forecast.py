@@ -59,13 +59,14 @@ reported as None rather than as huge numbers.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from feasibility.analytics.conversion import DEFAULT_CONVERSION, check_share, site_conversions
+from feasibility.analytics.conversion import check_share
 from feasibility.errors import FeasibilityError
 
 SITE_MONTHS = (6, 12)  # months at which each site's expected enrollment is reported
@@ -112,8 +113,9 @@ class GammaRate:
         return GammaRate(self.shape + events, self.rate + months)
 
     def thinned(self, p: float) -> GammaRate:
-        """The distribution of p * rate: each event kept with probability p."""
-        return GammaRate(self.shape, self.rate / check_share(p, "conversion"))
+        """The distribution of p * rate: each event kept with probability p, a share in (0, 1]
+        that the caller has checked (`forecast` checks every conversion it is given)."""
+        return GammaRate(self.shape, self.rate / p)
 
     def predictive_quantiles(self, months: float, probs: Sequence[float]) -> list[int]:
         """Quantiles of the count by `months`: N ~ NB(shape, rate / (rate + months)), i.e.
@@ -407,29 +409,52 @@ def _sorted_quantiles(values: np.ndarray, probs: Sequence[float]) -> list:
     return [values[max(math.ceil(q * n - 1e-9), 1) - 1] for q in probs]
 
 
-def _total_rate_draws(rates: Sequence[GammaRate], draws: int, rng: np.random.Generator) -> np.ndarray:
-    total = np.zeros(draws)
-    for g in rates:  # one block of draws per site, in the order given
-        if g.shape > 0:
-            total += rng.standard_gamma(g.shape, size=draws) / g.rate
-    return total
+@dataclass(frozen=True, eq=False)
+class TotalRate:
+    """Simulated draws of the network's total enrollment rate Lambda, the sum of the sites'
+    Gamma rates, drawn once and read by both the time to target and the enrollment band."""
+
+    rates: tuple[GammaRate, ...]
+    draws: np.ndarray
+    _after: np.random.Generator  # the stream right after the draws
+
+    @classmethod
+    def simulate(cls, rates: Sequence[GammaRate], *, draws: int = 20000, seed: int = 0) -> TotalRate:
+        """`draws` draws of Lambda from numpy.random.default_rng(seed), one block per site in
+        the order given."""
+        if not isinstance(draws, int) or draws < 1:
+            raise ValueError(f"draws must be a positive integer, not {draws!r}")
+        rng = np.random.default_rng(seed)
+        total = np.zeros(draws)
+        for g in rates:
+            if g.shape > 0:
+                total += rng.standard_gamma(g.shape, size=draws) / g.rate
+        return cls(tuple(rates), total, rng)
+
+    @property
+    def mean(self) -> float:
+        """The exact expected total rate, the sum of the sites' mean rates."""
+        return sum(g.mean for g in self.rates)
+
+    def generator(self) -> np.random.Generator:
+        """A generator that continues the stream right after the draws. Every simulation built
+        on them starts from that same point, as it would had it drawn Lambda itself from the
+        same seed: the figures of a forecast do not depend on which of them is computed first."""
+        return copy.deepcopy(self._after)
 
 
-def time_to_target(
-    rates: Sequence[GammaRate], target: int, *, horizon_months: int = 60, draws: int = 20000, seed: int = 0
-) -> TimeToTarget:
-    """Months until `target` enrollments in total, for sites enrolling at the given Gamma rates:
-    Lambda = sum of the sites' rates, T | Lambda ~ Gamma(target, Lambda), by simulation."""
-    _check_run(horizon_months, draws)
+def time_to_target(total: TotalRate, target: int, *, horizon_months: int = 60) -> TimeToTarget:
+    """Months until `target` enrollments in total at the simulated total rate Lambda:
+    T | Lambda ~ Gamma(target, Lambda), one draw of T per draw of Lambda."""
+    _check_horizon(horizon_months)
     _check_target(target)
-    rng = np.random.default_rng(seed)
-    total = _total_rate_draws(rates, draws, rng)
-    with np.errstate(divide="ignore"):
-        times = np.sort(rng.standard_gamma(int(target), size=draws) / total)  # inf where Lambda = 0
+    rng = total.generator()
+    with np.errstate(divide="ignore"):  # inf where Lambda = 0
+        times = np.sort(rng.standard_gamma(int(target), size=len(total.draws)) / total.draws)
     probability = float(np.mean(times <= horizon_months))
     q = [float(x) for x in _sorted_quantiles(times, (0.5, 0.1, 0.9, 0.025, 0.975))]
     median, low80, high80, low95, high95 = (x if x <= horizon_months else None for x in q)
-    if not total.any():
+    if not total.draws.any():
         status, note = "no_enrollment", "no site enrolls anyone: the target is never reached"
     elif median is None:
         status = "beyond_horizon"
@@ -441,24 +466,21 @@ def time_to_target(
     return TimeToTarget(int(target), status, note, median, low80, high80, low95, high95, probability)
 
 
-def enrollment_band(
-    rates: Sequence[GammaRate], *, horizon_months: int = 60, draws: int = 20000, seed: int = 0
-) -> EnrollmentBand:
+def enrollment_band(total: TotalRate, *, horizon_months: int = 60) -> EnrollmentBand:
     """Total cumulative enrollment N(t) = Poisson process of rate Lambda at months 0..horizon:
     simulated as monthly Poisson increments (each path is nondecreasing, so the quantile curves
     are too), with the exact mean t * sum of the sites' mean rates."""
-    _check_run(horizon_months, draws)
-    rng = np.random.default_rng(seed)
-    total = _total_rate_draws(rates, draws, rng)
+    _check_horizon(horizon_months)
+    rng = total.generator()
+    draws = len(total.draws)
     paths = np.zeros((draws, horizon_months + 1), dtype=np.int64)
-    paths[:, 1:] = np.cumsum(rng.poisson(total[:, None], size=(draws, horizon_months)), axis=1)
+    paths[:, 1:] = np.cumsum(rng.poisson(total.draws[:, None], size=(draws, horizon_months)), axis=1)
     paths.sort(axis=0)
     median, low80, high80, low95, high95 = (
         tuple(int(v) for v in row) for row in _sorted_quantiles(paths, (0.5, 0.1, 0.9, 0.025, 0.975))
     )
-    mean_rate = sum(g.mean for g in rates)
     months = tuple(range(horizon_months + 1))
-    return EnrollmentBand(months, tuple(mean_rate * t for t in months), median, low80, high80, low95, high95)
+    return EnrollmentBand(months, tuple(total.mean * t for t in months), median, low80, high80, low95, high95)
 
 
 def _check_target(target: int) -> None:
@@ -468,16 +490,14 @@ def _check_target(target: int) -> None:
         )
 
 
-def _check_run(horizon_months: int, draws: int) -> None:
+def _check_horizon(horizon_months: int) -> None:
     if not isinstance(horizon_months, int) or horizon_months < 1:
         raise ValueError(f"horizon_months must be a positive integer, not {horizon_months!r}")
-    if not isinstance(draws, int) or draws < 1:
-        raise ValueError(f"draws must be a positive integer, not {draws!r}")
 
 
 def forecast(
     observed: Mapping[str, Observed],
-    conversion: dict[str, float] | float,
+    conversion: Mapping[str, float] | float,
     target: int | None,
     *,
     horizon_months: int = 60,
@@ -493,25 +513,15 @@ def forecast(
     """
     if not observed:
         raise ValueError("forecast needs at least one site")
-    _check_run(horizon_months, draws)
     if target is not None:
         _check_target(target)
     sites = list(observed)
-    if isinstance(conversion, Mapping):
-        missing = [s for s in sites if s not in conversion]
-        if missing:
-            raise FeasibilityError(
-                f"no conversion for site `{missing[0]}`", where="conversion", fix="give every site a share"
-            )
-        shares = site_conversions(sites, DEFAULT_CONVERSION, conversion)
-    else:
-        p = check_share(conversion, "--conversion")
-        shares = dict.fromkeys(sites, p)
+    shares = _site_shares(sites, conversion)
 
     fit = fit_prior(observed)
     eligible = [fit.prior.posterior(observed[s].eligible, observed[s].months) for s in sites]
     enrolling = [g.thinned(shares[s]) for s, g in zip(sites, eligible, strict=True)]
-    total_mean = sum(g.mean for g in enrolling)
+    total = TotalRate.simulate(enrolling, draws=draws, seed=seed)
     site_forecasts = tuple(
         SiteForecast(
             site=s,
@@ -520,21 +530,34 @@ def forecast(
             conversion=shares[s],
             eligible_rate=e,
             enrollment_rate=g,
-            share=g.mean / total_mean if total_mean > 0 else 0.0,
+            share=g.mean / total.mean if total.mean > 0 else 0.0,
             expected=tuple(
                 SiteExpectation(t, t * g.mean, *g.predictive_quantiles(t, (0.1, 0.9))) for t in SITE_MONTHS
             ),
         )
         for s, e, g in zip(sites, eligible, enrolling, strict=True)
     )
-    run = {"horizon_months": horizon_months, "draws": draws, "seed": seed}
+    to_target = None if target is None else time_to_target(total, target, horizon_months=horizon_months)
     return Forecast(
         prior=fit,
         sites=site_forecasts,
-        total_rate_mean=total_mean,
-        time_to_target=None if target is None else time_to_target(enrolling, target, **run),
-        band=enrollment_band(enrolling, **run),
+        total_rate_mean=total.mean,
+        time_to_target=to_target,
+        band=enrollment_band(total, horizon_months=horizon_months),
         horizon_months=horizon_months,
         draws=draws,
         seed=seed,
     )
+
+
+def _site_shares(sites: Sequence[str], conversion: Mapping[str, float] | float) -> dict[str, float]:
+    """Each site's conversion, checked here once: every share the model reads comes in
+    through `forecast`, whether one for all sites or one per site."""
+    if not isinstance(conversion, Mapping):
+        return dict.fromkeys(sites, check_share(conversion, "--conversion"))
+    missing = [s for s in sites if s not in conversion]
+    if missing:
+        raise FeasibilityError(
+            f"no conversion for site `{missing[0]}`", where="conversion", fix="give every site a share"
+        )
+    return {s: check_share(conversion[s], f"conversion: site {s}") for s in sites}

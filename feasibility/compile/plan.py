@@ -323,15 +323,6 @@ def _plausible_in_unit(concept: Concept, factor: float | None) -> tuple[float | 
     return (None if low is None else low / factor), (None if high is None else high / factor)
 
 
-def _matches(patterns, system: str, code: str) -> bool:
-    for p in patterns:
-        if p.system != system:
-            continue
-        if code == p.code or (p.prefix and code.startswith(p.code)):
-            return True
-    return False
-
-
 def unread_code_systems(
     plan: Plan, dictionary: Iterable[tuple[str | None, str | None, str | None, int]]
 ) -> dict[str, int]:
@@ -369,9 +360,9 @@ def build_code_map(
         sys_norm = normalise_system(system)
         code_norm = normalise_code(code)
         for cid, concept in by_system.get(sys_norm, ()):
-            if not _matches(concept.codes, sys_norm, code_norm):
+            if not any(p.matches(sys_norm, code_norm) for p in concept.codes):
                 continue
-            if _matches(concept.exclude, sys_norm, code_norm):
+            if any(p.matches(sys_norm, code_norm) for p in concept.exclude):
                 continue
             factor: float | None = None
             if concept.kind in ("measurement", "medication"):

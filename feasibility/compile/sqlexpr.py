@@ -86,6 +86,17 @@ def drop(name: str, view: bool = False) -> exp.Drop:
     return exp.Drop(tables=[exp.to_table(name)], kind="VIEW" if view else "TABLE", exists=True)
 
 
+def set_(name: str, value: object) -> exp.Set:
+    """SET name = value, the value a literal (or an expression such as a list of them)."""
+    item = exp.EQ(this=exp.var(name), expression=value if isinstance(value, exp.Expr) else lit(value))
+    return exp.Set(expressions=[exp.SetItem(this=item)])
+
+
+def read_parquet(files: Sequence[str]) -> exp.Expr:
+    """DuckDB's read_parquet over a list of files, read as one table in the order given."""
+    return exp.func("read_parquet", exp.Array(expressions=[lit(f) for f in files]))
+
+
 def not_(e: exp.Expr) -> exp.Expr:
     """NOT `e` (UNKNOWN stays UNKNOWN)."""
     return exp.Not(this=paren(e))

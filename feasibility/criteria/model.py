@@ -319,6 +319,11 @@ class CodePattern:
     code: str  # normalised: upper case, no dots
     prefix: bool = False
 
+    def matches(self, system: str, code: str) -> bool:
+        """Whether `code` of `system` (both normalised) is this code, or below it when the
+        pattern is a prefix."""
+        return system == self.system and (code == self.code or (self.prefix and code.startswith(self.code)))
+
 
 @dataclass(frozen=True)
 class Concept:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from feasibility.errors import TrialError
+from feasibility.errors import FeasibilityError, TrialError
 from feasibility.user_files import read_user_text
 
 
@@ -35,14 +35,30 @@ class Located(dict):
         return f"{self.file}:{line}"
 
 
-# libyaml when available; type checkers see the pure-Python loader it mirrors
+# The safe loader every user YAML file is read with: libyaml's when available; type
+# checkers see the pure-Python loader it mirrors
 if TYPE_CHECKING:
-    from yaml import SafeLoader as _BaseLoader
+    from yaml import SafeLoader
 else:
-    _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Loader(_BaseLoader):
+def yaml_error(
+    e: yaml.YAMLError, path: Path, fix: str, error: type[FeasibilityError] = FeasibilityError
+) -> FeasibilityError:
+    """A YAML parse error of the file `path` as a one-line `error`, at the line and column
+    where the parser stopped; `fix` tells how to mend a syntax error there."""
+    if isinstance(e, yaml.MarkedYAMLError):
+        mark = e.problem_mark or e.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = (e.problem or e.context or "invalid YAML").strip()
+        return error(f"YAML syntax error: {problem}", where=where, fix=fix)
+    # only the reader raises an error without a mark: a character YAML does not allow
+    problem = str(e).splitlines()[0] if str(e) else "unreadable text"
+    return error(f"YAML error: {problem}", where=str(path), fix="remove that character")
+
+
+class _Loader(SafeLoader):
     """SafeLoader whose mappings are `Located`; no arbitrary Python objects are built."""
 
 
@@ -143,7 +159,7 @@ MAX_YAML_DEPTH = 3 * MAX_RULE_DEPTH + 10
 def _check_depth(text: str, path: Path) -> None:
     """Refuse YAML nested deeper than MAX_YAML_DEPTH, at the line where it gets too deep."""
     depth = 0
-    for event in yaml.parse(text, Loader=_BaseLoader):
+    for event in yaml.parse(text, Loader=SafeLoader):
         if isinstance(event, yaml.CollectionStartEvent):
             depth += 1
             if depth > MAX_YAML_DEPTH:
@@ -166,17 +182,9 @@ def load_yaml(path: Path) -> Any:
     try:
         _check_depth(text, path)
         return loader.get_single_data()
-    except yaml.MarkedYAMLError as e:
-        mark = e.problem_mark or e.context_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        problem = (e.problem or e.context or "invalid YAML").strip()
-        raise TrialError(
-            f"YAML syntax error: {problem}",
-            where=where,
-            fix="check indentation and quoting near that line (quote text containing ': ')",
-        ) from None
     except yaml.YAMLError as e:
-        raise TrialError(f"YAML error: {e}", where=str(path)) from None
+        fix = "check indentation and quoting near that line (quote text containing ': ')"
+        raise yaml_error(e, path, fix, TrialError) from None
     finally:
         loader.dispose()
 

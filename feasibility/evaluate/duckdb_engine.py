@@ -22,7 +22,7 @@ from feasibility.compile.histogram import patient_masks_table, words_needed
 from feasibility.compile.pipeline import monthly_statements
 from feasibility.compile.plan import Plan, plan_features
 from feasibility.compile.predicates import PredicateCompiler
-from feasibility.compile.sqlexpr import col, create_as, drop, lit
+from feasibility.compile.sqlexpr import col, create_as, drop, lit, set_
 from feasibility.compile.tables import RUN
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
@@ -64,9 +64,7 @@ def lock_down(con: duckdb.DuckDBPyConnection, readable: Sequence) -> None:
 
 
 def _set(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
-    """SET name = value, the value a literal (or an expression such as a list of them)."""
-    item = exp.EQ(this=exp.var(name), expression=value if isinstance(value, exp.Expr) else lit(value))
-    con.execute(exp.Set(expressions=[exp.SetItem(this=item)]).sql(dialect="duckdb"))
+    con.execute(set_(name, value).sql(dialect="duckdb"))
 
 
 class Engine:

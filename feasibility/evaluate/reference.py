@@ -47,6 +47,7 @@ T3 = bool | None
 
 
 def _matches(patterns, system: str, code: str) -> bool:
+    # not CodePattern.matches, which the engine's code map uses: the reference checks the engine
     return any(
         p.system == system and (code == p.code or (p.prefix and code.startswith(p.code))) for p in patterns
     )

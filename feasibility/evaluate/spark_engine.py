@@ -271,7 +271,7 @@ class _Runner:
         schema = ", ".join(f"`{f.name}` {_SPARK_TYPES[f.type]}" for f in table.schema)
         rows = [tuple(row.values()) for row in table.to_pylist()]
         self.spark.createDataFrame(rows, schema=schema).createOrReplaceTempView("code_map")
-        self.execute("CACHE TABLE code_map")
+        self.execute(self.sql(exp.Cache(this=exp.to_table("code_map"))))
 
     def create(self, name: str, query: exp.Expr, what: str | None = None) -> None:
         """The table, computed now, as a temporary view over its stored rows.

@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
-from feasibility.compile.sqlexpr import create_as
+from feasibility.compile.sqlexpr import create_as, read_parquet
 from feasibility.errors import ExtractError, short_message
 from feasibility.extract.contract import COLUMNS, DEFAULT_SITE
 
@@ -149,7 +149,8 @@ def _describe(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: st
 
 def _describe_file(con: duckdb.DuckDBPyConnection, file: Path, label: str) -> dict[str, str]:
     try:
-        rows = con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(file)]).fetchall()
+        described = exp.Describe(this=exp.select(exp.Star()).from_(read_parquet([str(file)])))
+        rows = con.execute(described.sql(dialect="duckdb")).fetchall()
     except duckdb.OutOfMemoryException:
         raise ExtractError(
             "DuckDB ran out of memory reading the file's footer",
@@ -228,9 +229,6 @@ def open_extract(con: duckdb.DuckDBPyConnection, spec: str, site: str = DEFAULT_
     """Check the extract's schema and create the view `events` with every contract column
     (absent optional ones as typed NULLs, `site_id` filled from `site`)."""
     source = inspect_extract(con, spec)
-    reader = exp.func(
-        "read_parquet", exp.Array(expressions=[exp.Literal.string(str(f)) for f in source.files])
-    )
-    query = events_query(source, reader, site)
+    query = events_query(source, read_parquet([str(f) for f in source.files]), site)
     con.execute(create_as("events", query, view=True).sql(dialect="duckdb"))
     return source

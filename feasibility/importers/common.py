@@ -364,13 +364,10 @@ def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path) -> None:
 
 def summarise_written(con: duckdb.DuckDBPyConnection, out: Path, summary: ImportSummary) -> None:
     """The written extract's rows per domain, read back from the file, into `summary`."""
-    path = str(out.resolve())
-    rows = con.execute("SELECT domain, count(*) FROM read_parquet(?) GROUP BY domain", [path]).fetchall()
-    summary.rows_by_domain = {d: int(n) for d, n in rows}
+    by_domain, patients = con.execute(sql_text("extract_summary.sql"), [str(out.resolve())]).fetchall()[0]
+    summary.rows_by_domain = {d: int(n) for d, n in (by_domain or {}).items()}
     summary.rows = sum(summary.rows_by_domain.values())
-    summary.patients = int(
-        con.execute("SELECT count(DISTINCT patient_id) FROM read_parquet(?)", [path]).fetchall()[0][0]
-    )
+    summary.patients = int(patients)
 
 
 def fetch_counts(con: duckdb.DuckDBPyConnection, sql: str) -> dict[str, int]:

@@ -132,8 +132,7 @@ _COLUMNS = {
 class _Source:
     """The OMOP tables found, as views `src_<table>`, and their columns."""
 
-    def __init__(self, path: Path):
-        self.path = path
+    def __init__(self) -> None:
         self.columns: dict[str, set[str]] = {}
         self.notes: list[str] = []
 
@@ -148,7 +147,7 @@ _Found = tuple[exp.Expr, str, Path | None]
 def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None) -> _Source:
     if not path.exists():
         raise FeasibilityError("OMOP folder or DuckDB file not found", where=str(path), fix="check the path")
-    source = _Source(path)
+    source = _Source()
     found: dict[str, _Found] = {}
     if path.is_dir():
         if schema is not None:

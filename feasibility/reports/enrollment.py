@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from feasibility.analytics.conversion import site_conversions
+from feasibility.analytics.conversion import DEFAULT_CONVERSION, site_conversions
 from feasibility.analytics.forecast import Observed, forecast
 from feasibility.analytics.incidence import SiteIncidence, trial_incidence
 from feasibility.analytics.waterfall import ALL_SITES
@@ -26,7 +26,7 @@ from feasibility.reports.breakdown import SITES_WITHHELD, protect_breakdown
 class ForecastSettings:
     """The user's forecast options: conversion to enrollment (overall or per site) and target."""
 
-    conversion: float = 0.3
+    conversion: float = DEFAULT_CONVERSION
     conversion_by_site: dict[str, float] = field(default_factory=dict)
     target: int | None = None
     conversion_file: Path | None = None  # an input of the run, which no output may overwrite

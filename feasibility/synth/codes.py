@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from feasibility.criteria.concepts import normalise_code
 from feasibility.criteria.model import CodePattern, Concept
 
 # Children of prefix patterns: the codes emitted for `C*`, `M32*`, ... (first = most common).
@@ -89,10 +90,8 @@ SYSTEMS = ("ICD10CM", "LOINC", "ATC", "CVX", "ICD10PCS", "ICD10", "SNOMED", "LOC
 
 def matches(code: str, patterns: Iterable[CodePattern], system: str) -> bool:
     """Whether the code, as printed, is one the patterns hold in that code system."""
-    norm = code.upper().replace(".", "")
-    return any(
-        p.system == system and (norm == p.code or (p.prefix and norm.startswith(p.code))) for p in patterns
-    )
+    norm = normalise_code(code)
+    return any(p.matches(system, norm) for p in patterns)
 
 
 def _format(system: str, code: str) -> str:

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+from sqlglot import exp
 
+from feasibility.compile.sqlexpr import read_parquet, set_
 from feasibility.errors import FeasibilityError, short_message
 from feasibility.resources import sql_text
 from feasibility.synth.models import ODD_UNIT_SHARE
 from feasibility.synth.noise import NOISE_PER_PATIENT, noise_buckets, noise_codes
 from feasibility.synth.population import LAPSED_SHARE, profile_table, trait_table
-from feasibility.synth.tables import build_tables, trial_windows
+from feasibility.synth.tables import build_tables
 
 CHUNK_PATIENTS = 200_000
 ROW_GROUP_SIZE = 1_000_000  # rows per parquet row group
@@ -174,8 +176,8 @@ def generate(
         con = duckdb.connect(":memory:")
         try:
             if threads:
-                con.execute("SET threads = ?", [int(threads)])
-            con.execute("SET enable_progress_bar = false")
+                con.execute(set_("threads", int(threads)).sql(dialect="duckdb"))
+            con.execute(set_("enable_progress_bar", False).sql(dialect="duckdb"))
             _register(
                 con,
                 "cfg",
@@ -196,8 +198,7 @@ def generate(
             _register(con, "profiles", profile_table())
             _register(con, "trait_probs", trait_table())
             _register(con, "sites", pa.table({"site_idx": list(range(sites)), "site_id": site_ids(sites)}))
-            used = [library[c] for c in trial_windows(trials)[0] if c in library]
-            _register(con, "noise", noise_buckets(noise_codes(used)))
+            _register(con, "noise", noise_buckets(noise_codes(tables.concepts)))
             for name in ("slots", "slot_profile", "slot_codes", "slot_units"):
                 _register(con, name, pa.table(getattr(tables, name)))
             con.execute(sql_text("synth_patients.sql"))
@@ -222,12 +223,14 @@ def generate(
             if len(parts) > 1:
                 if progress:
                     progress(f"writing {out.name}")
-                con.execute("SET preserve_insertion_order = true")
+                con.execute(set_("preserve_insertion_order", True).sql(dialect="duckdb"))
                 done = scratch / "extract.parquet"
-                con.sql("SELECT * FROM read_parquet(?)", params=[parts]).write_parquet(
+                every_part = exp.select(exp.Star()).from_(read_parquet(parts))
+                con.sql(every_part.sql(dialect="duckdb")).write_parquet(
                     str(done), compression="zstd", row_group_size=ROW_GROUP_SIZE
                 )
-            (rows,) = con.execute("SELECT count(*) FROM read_parquet(?)", [str(done)]).fetchall()[0]
+            count = exp.select(exp.func("count", exp.Star())).from_(read_parquet([str(done)]))
+            (rows,) = con.execute(count.sql(dialect="duckdb")).fetchall()[0]
         finally:
             con.close()
         done.replace(out)  # whole, in one rename: never a half-written extract at `out`

@@ -148,7 +148,7 @@ def _dx(p, abn: str | None = None, **kw) -> Slot:
 SLE_ONLY = {"SLE": 1.0, "*": 0.0}
 
 # Per-concept models, in canonical units. A concept the trials use but not listed here gets a
-# default by kind (`_default_slot`); a list gives several slots for one concept.
+# default by kind (`default_slot`); a list gives several slots for one concept.
 MODELS: dict[str, Slot | list[Slot]] = {
     # --- trial diseases: every patient of the profile, coded repeatedly over the years
     "sle": _dx(SLE_ONLY, n=(2, 3), recent=0.7, codes=("M32.9", "M32.10", "M32.19", "M32.8")),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from feasibility.criteria.concepts import normalise_code
 from feasibility.criteria.model import Concept, Trial, walk
 from feasibility.synth.codes import concept_codes
 from feasibility.synth.models import MODELS, ODD_UNITS, SITE_HABITS, default_slot
@@ -42,8 +43,10 @@ def _covered(concept: Concept, others: Iterable[Concept]) -> bool:
 
 @dataclass
 class Tables:
-    """The small driving tables, as column lists ready for pyarrow."""
+    """The small driving tables, as column lists ready for pyarrow, and the library's
+    concepts the trials use, which they were built from."""
 
+    concepts: list[Concept] = field(default_factory=list)
     slots: dict[str, list] = field(default_factory=dict)
     slot_profile: dict[str, list] = field(default_factory=dict)
     slot_codes: dict[str, list] = field(default_factory=dict)
@@ -79,7 +82,7 @@ def build_tables(trials: Sequence[Trial], library, sites: int) -> Tables:
     used, windows = trial_windows(trials)
     concepts = {name: library[name] for name in sorted(used) if name in library}
     bits = {name: 1 << i for i, name in enumerate(TRAITS)}
-    t = Tables()
+    t = Tables(concepts=list(concepts.values()))
     slot_id = 0
     for name, concept in concepts.items():
         model = MODELS.get(name)
@@ -109,7 +112,7 @@ def build_tables(trials: Sequence[Trial], library, sites: int) -> Tables:
                     idx=i,
                     code_system=system,
                     code=code,
-                    dose_factor=factors.get(code.upper().replace(".", ""), 1.0),
+                    dose_factor=factors.get(normalise_code(code), 1.0),
                 )
             recent = slot.recent if slot.recent is not None else (0.7 if window else 0.0)
             recent_days = max(1, int(window if window else 180) - 1)
