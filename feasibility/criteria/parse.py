@@ -43,6 +43,7 @@ from feasibility.criteria.yaml_source import (
 )
 from feasibility.errors import TrialError
 from feasibility.units import normalise_unit
+from feasibility.user_files import read_user_bytes
 
 TRIAL_KEYS = {"id", "title", "source", "criteria", "description"}
 CRITERION_KEYS = {"id", "kind", "text", "rule", "assessable", "reason", "note"}
@@ -480,8 +481,9 @@ def _sources(data: Located) -> tuple[str, ...]:
 
 def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
     """Read and check one trial file."""
-    data = load_yaml(path)
-    raw = path.read_bytes()
+    # the bytes hashed are the bytes parsed, even if the file changes during the run
+    raw = read_user_bytes(path, TrialError, "trial file")
+    data = load_yaml(path, raw)
     if not isinstance(data, Located):
         raise TrialError(
             "a trial file must be a mapping with id, title and criteria",

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from feasibility.errors import FeasibilityError, TrialError
-from feasibility.user_files import read_user_text
+from feasibility.user_files import read_user_text, user_text
 
 
 class Located(dict):
@@ -173,10 +173,12 @@ def _check_depth(text: str, path: Path) -> None:
             depth -= 1
 
 
-def load_yaml(path: Path) -> Any:
-    """Parse a YAML file; syntax errors become one-line errors with line and column, and a
-    file nested deeper than MAX_YAML_DEPTH is refused at its line."""
-    text = read_user_text(path, TrialError, what="trial or concept file")
+def load_yaml(path: Path, raw: bytes | None = None) -> Any:
+    """Parse a YAML file (or `raw`, its bytes, when the caller has read them); syntax errors
+    become one-line errors with line and column, and a file nested deeper than
+    MAX_YAML_DEPTH is refused at its line."""
+    what = "trial or concept file"
+    text = read_user_text(path, TrialError, what) if raw is None else user_text(raw, path, TrialError, what)
     loader = _Loader(text)
     loader.name = str(path)
     try:
