@@ -42,7 +42,8 @@ sys.path.insert(0, str(REPO))
 
 import duckdb  # noqa: E402
 
-from feasibility.compile.plan import build_code_map, plan_features  # noqa: E402
+from feasibility.compile.code_map import build_code_map  # noqa: E402
+from feasibility.compile.plan import plan_features  # noqa: E402
 from feasibility.criteria.load import load_trials  # noqa: E402
 from feasibility.resources import trials_dir  # noqa: E402
 

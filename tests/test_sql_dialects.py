@@ -50,7 +50,8 @@ def test_duckdb_listing_runs_in_duckdb(tmp_path):
     """The printed DuckDB SQL is the engine's: executed by hand it gives the same counts."""
     import duckdb
 
-    from feasibility.compile.plan import build_code_map, code_map_table, plan_features
+    from feasibility.compile.code_map import build_code_map, code_map_table
+    from feasibility.compile.plan import plan_features
     from feasibility.extract.source import open_extract
     from tests.support import event, person, write_extract
 

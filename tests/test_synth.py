@@ -10,7 +10,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from feasibility.compile.plan import build_code_map, plan_features
+from feasibility.compile.code_map import build_code_map
+from feasibility.compile.plan import plan_features
 from feasibility.criteria.load import load_trials
 from feasibility.errors import FeasibilityError
 from feasibility.extract.contract import COLUMNS

@@ -15,12 +15,13 @@ with the demographics, the age range at index and the masks.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 
 from sqlglot import exp
 
 from feasibility.compile.atoms import covered_days, text_result, truth_words
+from feasibility.compile.code_map import Codes, code_map_join
 from feasibility.compile.derived import derived_columns
 from feasibility.compile.latest import Packing, day_number, from_day_number
 from feasibility.compile.plan import Lookback, Plan
@@ -69,28 +70,6 @@ def group_index_date(default_index: date | exp.Expr) -> exp.Expr:
     """The index date of a group of one patient's rows, in an extract with an `index_date`
     column: the latest one they carry, else the run's default."""
     return func("coalesce", func("max", col("index_date", "e")), index_default(default_index))
-
-
-Codes = Mapping[int, Sequence[str]]  # concept id -> the raw codes of its code map rows
-
-
-def codes_by_concept(rows: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
-    """The code map's (concept id, raw code) rows as `Codes`: the rows worth reading."""
-    out: dict[int, set[str]] = {}
-    for concept_id, code in rows:
-        out.setdefault(concept_id, set()).add(code)
-    return {cid: sorted(codes) for cid, codes in sorted(out.items())}
-
-
-def code_map_join(events: str = "e", code_map: str = "m") -> exp.Expr:
-    """The condition joining a row to its code map rows: system, code and unit (no unit
-    is the empty unit). Every reader of coded rows uses this one key, so the passes and the
-    duplicate count see the same rows."""
-    return and_(
-        exp.EQ(this=col("code_system", code_map), expression=col("code_system", events)),
-        exp.EQ(this=col("code", code_map), expression=col("code", events)),
-        exp.EQ(this=col("unit", code_map), expression=func("coalesce", col("unit", events), lit(""))),
-    )
 
 
 def _grouped_coded_rows(

@@ -16,8 +16,6 @@ from sqlglot.errors import ErrorLevel
 
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.compile.aggregate import (
-    Codes,
-    code_map_join,
     coverage_query,
     demographics_query,
     exposures_query,
@@ -28,6 +26,7 @@ from feasibility.compile.aggregate import (
     row_index_date,
 )
 from feasibility.compile.atoms import atom_masks_query, with_atom_words
+from feasibility.compile.code_map import Codes, code_map_join
 from feasibility.compile.histogram import (
     histogram_query,
     patient_masks_query,

@@ -17,7 +17,13 @@ from sqlglot import exp
 
 from feasibility.analytics.histogram import MaskHistogram
 from feasibility.analytics.waterfall import ALL_SITES
-from feasibility.compile.aggregate import codes_by_concept
+from feasibility.compile.code_map import (
+    CodeMapRow,
+    build_code_map,
+    code_map_table,
+    codes_by_concept,
+    unread_code_systems,
+)
 from feasibility.compile.histogram import words_needed
 from feasibility.compile.pipeline import (
     code_dictionary,
@@ -31,7 +37,7 @@ from feasibility.compile.pipeline import (
     sites,
     statements,
 )
-from feasibility.compile.plan import CodeMapRow, Plan, build_code_map, code_map_table, unread_code_systems
+from feasibility.compile.plan import Plan
 from feasibility.criteria.model import Trial
 from feasibility.errors import ExtractError
 from feasibility.evaluate.options import RunOptions

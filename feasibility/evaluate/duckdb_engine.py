@@ -17,7 +17,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from feasibility.analytics.histogram import join_words
-from feasibility.compile.aggregate import Codes, codes_by_concept
+from feasibility.compile.code_map import Codes, codes_by_concept
 from feasibility.compile.histogram import patient_masks_table, words_needed
 from feasibility.compile.pipeline import monthly_statements
 from feasibility.compile.plan import Plan, plan_features

@@ -1,0 +1,148 @@
+"""The code map: the extract's distinct (code system, code, unit) triples mapped to the
+concepts the trials use, with each row's unit factor and plausible range.
+
+Built in Python from the code dictionary (thousands of triples, not millions of rows), then
+joined to the events by every pass over coded rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, fields
+
+import pyarrow as pa
+from sqlglot import exp
+
+from feasibility.compile.plan import Plan
+from feasibility.compile.sqlexpr import and_, col, func, lit
+from feasibility.criteria.code_systems import normalise_system
+from feasibility.criteria.concepts import normalise_code
+from feasibility.criteria.model import Concept
+from feasibility.units import normalise_unit
+
+Codes = Mapping[int, Sequence[str]]  # concept id -> the raw codes of its code map rows
+
+
+def codes_by_concept(rows: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
+    """The code map's (concept id, raw code) rows as `Codes`: the rows worth reading."""
+    out: dict[int, set[str]] = {}
+    for concept_id, code in rows:
+        out.setdefault(concept_id, set()).add(code)
+    return {cid: sorted(codes) for cid, codes in sorted(out.items())}
+
+
+def code_map_join(events: str = "e", code_map: str = "m") -> exp.Expr:
+    """The condition joining a row to its code map rows: system, code and unit (no unit
+    is the empty unit). Every reader of coded rows uses this one key, so the passes and the
+    duplicate count see the same rows."""
+    return and_(
+        exp.EQ(this=col("code_system", code_map), expression=col("code_system", events)),
+        exp.EQ(this=col("code", code_map), expression=col("code", events)),
+        exp.EQ(this=col("unit", code_map), expression=func("coalesce", col("unit", events), lit(""))),
+    )
+
+
+@dataclass(frozen=True)
+class CodeMapRow:
+    """How rows with one (code system, code, unit) map into one concept."""
+
+    code_system: str
+    code: str
+    unit: str  # '' for a missing unit, so the join key is never NULL
+    concept_id: int
+    factor: float | None  # value * factor = canonical value; None: unit unknown
+    # the concept's plausible range in this row's own unit (None: no bound, or unit unknown)
+    low: float | None = None
+    high: float | None = None
+    uln: float | None = None  # the concept's default upper limit of normal, canonical unit
+
+
+def code_map_table(rows: Sequence[CodeMapRow]) -> pa.Table:
+    """The code map as an Arrow table, one column per field of CodeMapRow."""
+    types = {
+        "concept_id": pa.int32(),
+        "factor": pa.float64(),
+        "low": pa.float64(),
+        "high": pa.float64(),
+        "uln": pa.float64(),
+    }
+    columns = {}
+    for f in fields(CodeMapRow):
+        kind = types.get(f.name, pa.string())
+        columns[f.name] = pa.array([getattr(r, f.name) for r in rows], kind)
+    return pa.table(columns)
+
+
+def _plausible_in_unit(concept: Concept, factor: float | None) -> tuple[float | None, float | None]:
+    if concept.plausible is None:
+        return None, None
+    low, high = concept.plausible
+    if factor is None:
+        # a negative value is absurd in any unit; other bounds need the unit's factor
+        return (0.0 if low == 0 else None), None
+    return (None if low is None else low / factor), (None if high is None else high / factor)
+
+
+def unread_code_systems(
+    plan: Plan, dictionary: Iterable[tuple[str | None, str | None, str | None, int]]
+) -> dict[str, int]:
+    """Per code system of the extract (as the extract spells it) that no concept of the plan
+    uses, its rows: they are never read. A site whose systems are spelled in a way the
+    library does not know would otherwise see every criterion fail, and not know why."""
+    used = {p.system for concept in plan.concepts for p in concept.codes}
+    unread: dict[str, int] = {}
+    for system, _, _, n_rows in dictionary:
+        if system is not None and normalise_system(system) not in used:
+            unread[system] = unread.get(system, 0) + n_rows
+    return unread
+
+
+def build_code_map(
+    plan: Plan, dictionary: Iterable[tuple[str | None, str | None, str | None, int]]
+) -> tuple[list[CodeMapRow], dict[str, dict[str, int]]]:
+    """Map the extract's distinct (code system, code, unit) triples to concepts.
+
+    Done on the distinct triples (thousands), not on the rows (millions), so prefix patterns,
+    exclusions, unit spellings and dose factors cost nothing per row. `dictionary` holds
+    (code system, code, unit, number of rows). Returns the map and, per concept name and
+    unit as spelled in the extract ("" for none), the number of rows whose unit the concept
+    does not know (they will compare as UNKNOWN).
+    """
+    by_system: dict[str, list[tuple[int, Concept]]] = {}
+    for cid, concept in enumerate(plan.concepts):
+        for code_system in {p.system for p in concept.codes}:
+            by_system.setdefault(code_system, []).append((cid, concept))
+    rows: list[CodeMapRow] = []
+    unknown_units: dict[str, dict[str, int]] = {}
+    for system, code, unit, n_rows in dictionary:
+        if system is None or code is None:
+            continue
+        sys_norm = normalise_system(system)
+        code_norm = normalise_code(code)
+        for cid, concept in by_system.get(sys_norm, ()):
+            if not any(p.matches(sys_norm, code_norm) for p in concept.codes):
+                continue
+            if any(p.matches(sys_norm, code_norm) for p in concept.exclude):
+                continue
+            factor: float | None = None
+            if concept.kind in ("measurement", "medication"):
+                factor = concept.unit_factor(normalise_unit(unit))
+                if factor is not None and concept.dose_factors:
+                    factor *= dict(concept.dose_factors).get(code_norm, 1.0)
+                if factor is None and concept.kind == "measurement" and concept.unit is not None:
+                    by_unit = unknown_units.setdefault(concept.name, {})
+                    by_unit[unit or ""] = by_unit.get(unit or "", 0) + n_rows
+            low, high = _plausible_in_unit(concept, factor)
+            rows.append(
+                CodeMapRow(
+                    system,
+                    code,
+                    unit or "",
+                    cid,
+                    factor,
+                    low,
+                    high,
+                    concept.default_uln,
+                )
+            )
+    return rows, unknown_units
