@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from feasibility import __version__
+from feasibility.analytics.conversion import DEFAULT_CONVERSION
 from feasibility.cli_options import err, memory_limit_option, threads_option, working
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN
 from feasibility.errors import FeasibilityError
@@ -118,7 +119,7 @@ def cli() -> None:
 @click.option(
     "--conversion",
     type=click.FloatRange(min=0, max=1, min_open=True),
-    default=0.3,
+    default=DEFAULT_CONVERSION,
     show_default=True,
     help="With --monthly: share of eligible patients approached, consenting and passing screening.",
 )
@@ -139,6 +140,9 @@ def cli() -> None:
     show_default=True,
     help="Where the compiled SQL runs; spark needs `pip install 'feasibility[spark]'` and Java.",
 )
+# spark_engine.DEFAULT_MASTER and pipeline.DIALECTS, typed again because importing those
+# modules would load DuckDB and sqlglot for every command, `--help` included; a test keeps
+# the copies equal
 @click.option(
     "--spark-master",
     default="local[2]",

@@ -57,3 +57,16 @@ def test_the_readme_commands_table_names_real_commands_and_options():
         assert shown <= options, (path, sorted(shown - options))
         checked += 1
     assert checked >= 10
+
+
+def test_the_cli_defaults_are_the_engines():
+    """The CLI types the Spark master and the dialects again rather than load the engines
+    for every command: the copies must stay equal."""
+    from feasibility.compile.pipeline import DIALECTS
+    from feasibility.evaluate.spark_engine import DEFAULT_MASTER
+
+    run = {p.name: p for p in cli.commands["run"].params}
+    sql = {p.name: p for p in cli.commands["sql"].params}
+    assert run["spark_master"].default == DEFAULT_MASTER
+    assert isinstance(sql["dialect"].type, click.Choice)
+    assert tuple(sql["dialect"].type.choices) == DIALECTS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import glob
 import hashlib
 import threading
@@ -178,8 +179,6 @@ def check_columns(columns: dict[str, str], label: str) -> None:
                     fix=f"rename the column to `{col.name}`",
                 )
             if col.required:
-                import difflib
-
                 near = difflib.get_close_matches(col.name, list(columns), n=1, cutoff=0.7)
                 fix = (
                     f"rename `{near[0]}` to `{col.name}`"
