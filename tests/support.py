@@ -83,6 +83,22 @@ def write_extract(rows: list[dict], path: Path) -> Path:
     return path
 
 
+def small_trial_rows() -> list[dict]:
+    """Six patients for tests/fixtures/trials/small.yaml: adults p0-p4 and a child p5; SLE for
+    p0-p2; an ALT result for p0 and p3."""
+    rows = []
+    for i in range(6):
+        pid = f"p{i}"
+        rows += person(pid, birth_year=1980 if i < 5 else 2015)
+        if i < 3:
+            rows.append(event(pid, "diagnosis", "ICD10CM", "M32.14", "2024-01-01"))
+        if i in (0, 3):
+            rows.append(
+                event(pid, "lab", "LOINC", "1742-6", "2024-12-20", value_num=20, unit="U/L", ref_high=40)
+            )
+    return rows
+
+
 def mask_counters(histograms: dict[str, dict[str, MaskHistogram]]) -> dict:
     """Per trial and site, patients by (passed, unknown) masks as Python ints: comparable
     whatever order an engine's rows came in."""

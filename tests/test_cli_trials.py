@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from feasibility.criteria.load import load_trials
+from feasibility.errors import TrialError
 from tests.support import REPO, write_extract
 from tests.test_errors import assert_one_line_error, feasibility, good_rows
 
@@ -187,3 +188,58 @@ def test_an_extract_given_as_a_trial_file_is_named_as_such(tmp_path):
     (tmp_path / "trial.yaml").write_bytes(b"id: T\ntitle: \xff\xfe\n")
     proc = feasibility("check", "trial.yaml", cwd=tmp_path)
     assert_one_line_error(proc, "trial.yaml: not UTF-8 text", "save the file as UTF-8")
+
+
+def _load(tmp_path, criterion: str):
+    """One criterion in a trial file beside the spec concepts."""
+    (tmp_path / "concepts").mkdir(exist_ok=True)
+    (tmp_path / "concepts" / "c.yaml").write_text(
+        (REPO / "tests/fixtures/trials/concepts/spec_concepts.yaml").read_text()
+    )
+    trial = tmp_path / "t.yaml"
+    trial.write_text("id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, " + criterion + "}\n")
+    return load_trials([trial])
+
+
+@pytest.mark.parametrize(
+    ("criterion", "message"),
+    [
+        ("rule: {age: {above: 18, below: 18}}", "can never be met"),
+        ("rule: {lab: {concept: alt, above: 3, below: 3, unit: ULN}}", "can never be met"),
+        ("rule: {age: {min: 18, above: 20}}", "gives two lower or two upper bounds"),
+        ("rule: {age: {max: 65, below: 70}}", "gives two lower or two upper bounds"),
+        ("rule: {age: {max: 140}}", r"an age bound is outside 0\.\.130 years"),
+        (
+            "rule: {diagnosis: {concept: sle, min_count: 0}}",
+            "`min_count` must be a whole number of at least 1",
+        ),
+        (
+            "rule: {at_least: {n: 3, of: [{sex: F}, {diagnosis: sle}]}}",
+            "`n` must be a whole number from 1 to 2",
+        ),
+        ("rule: {lab: {concept: alt, max: 3, unit: ULN, result: positive}}", "needs either a comparison"),
+        ("rule: {diagnosis: {concept: sle, before: 1 year, min_count: 2}}", "`before` cannot be combined"),
+        ("assessable: false, reason: consent, rule: {sex: F}", "has a rule but says `assessable: false`"),
+        (
+            "rule: {derived: {measure: creatinine_clearance, min: 60, unit: mg/dL}}",
+            "is in ml/min, not `mg/dL`",
+        ),
+    ],
+)
+def test_a_rule_that_cannot_mean_what_it_says_is_refused_at_its_line(tmp_path, criterion, message):
+    with pytest.raises(TrialError, match=r"t\.yaml:3: .*" + message):
+        _load(tmp_path, criterion)
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        "rule: {age: {min: 18, max: 18}}",
+        "rule: {age: {max: 130}}",
+        "rule: {at_least: {n: 2, of: [{sex: F}, {diagnosis: sle}]}}",
+        "rule: {diagnosis: {concept: sle, before: 1 year}}",
+        "rule: {derived: {measure: creatinine_clearance, min: 60, unit: mL/min}}",
+    ],
+)
+def test_the_valid_neighbours_of_those_mistakes_are_read(tmp_path, criterion):
+    assert _load(tmp_path, criterion)[0][0].criteria[0].rule is not None

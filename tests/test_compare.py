@@ -14,7 +14,7 @@ from collections.abc import Callable
 import pytest
 from rich.console import Console
 
-from feasibility.compare import collect, compare_rows, differences, summary
+from feasibility.compare import SiteReport, collect, compare_rows, differences, summary
 from feasibility.errors import FeasibilityError
 from feasibility.reports.compare_report import ABSENT, compare_csv, compare_html, print_compare, steps_of
 from feasibility.run import run_feasibility
@@ -342,6 +342,11 @@ def _set(path: str, value: object) -> Callable[[dict], None]:
             _set("trials.0.sites.1.waterfall.3.criterion_id", "adult"),
             "`trials[0].sites[1].waterfall` lists criterion `adult` twice",
         ),
+        (
+            _set("trials.0.sites.1.waterfall.2.failed", -5),
+            "`trials[0].sites[1].waterfall[2].failed` must be a count",
+        ),
+        (lambda r: r["trials"].append(r["trials"][0]), "`trials` lists trial `SMALL` twice"),
     ],
 )
 def test_a_malformed_report_is_named_with_the_field_and_a_fix(alike_reports, tmp_path, change, message):
@@ -374,3 +379,67 @@ def test_a_report_json_that_is_a_folder_is_one_line(alike_reports, tmp_path):
     )
     assert_one_line_error(proc, str(tmp_path / "site" / "report.json"), "a folder, not a report.json file")
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- flags on hand-built sites
+
+
+def _block(site: str, failed: int, unknown: int, base: int = 100) -> dict:
+    eligible = base - failed - unknown
+    return {
+        "site_id": site,
+        "base": base,
+        "eligible": eligible,
+        "potentially_eligible": base - failed,
+        "waterfall": [
+            {
+                "step": 0,
+                "criterion_id": "base",
+                "failed": 0,
+                "unknown": 0,
+                "eligible": base,
+                "potentially_eligible": base,
+            },
+            {
+                "step": 1,
+                "criterion_id": "c1",
+                "failed": failed,
+                "unknown": unknown,
+                "eligible": eligible,
+                "potentially_eligible": base - failed,
+            },
+        ],
+    }
+
+
+def _flags(specs: dict[str, tuple[int, int]]) -> dict[str, dict]:
+    """compare's row of step 1 per site, for sites of 100 patients losing (failed, unknown)."""
+    sites = [SiteReport("r", s, "T", _block(s, f, u)) for s, (f, u) in specs.items()]
+    reports = [{"trials": [{"id": "T", "criteria": [{"id": "c1", "assessable": True}]}]}]
+    return {r["site_id"]: r for r in compare_rows(sites, reports) if r["step"]}
+
+
+def test_a_site_losing_far_fewer_is_flagged_too():
+    rows = _flags({"A": (50, 0), "B": (50, 0), "C": (0, 0)})
+    assert rows["C"]["flag"] == "different population: 0% lost, against 50% at the typical site"
+    assert rows["A"]["flag"] == rows["B"]["flag"] == ""
+
+
+def test_shares_are_of_the_patients_remaining_before_the_step():
+    rows = _flags({"A": (20, 30), "B": (10, 0), "C": (0, 0)})
+    assert (rows["A"]["remaining_before"], rows["A"]["lost_share"], rows["A"]["unknown_share"]) == (
+        100,
+        0.2,
+        0.3,
+    )
+
+
+def test_a_data_gap_is_not_relabelled_as_another_population():
+    rows = _flags({"A": (50, 0), "B": (50, 0), "C": (0, 100)})
+    assert rows["C"]["flag"].startswith("data gap: 100% left UNKNOWN")
+
+
+def test_a_site_is_flagged_twenty_points_from_the_typical_one():
+    rows = _flags({"A": (0, 5), "B": (0, 5), "E": (0, 5), "C": (0, 30), "D": (0, 20)})
+    assert rows["C"]["flag"].startswith("data gap: 30%")
+    assert rows["D"]["flag"] == ""  # 15 points from the typical 5%

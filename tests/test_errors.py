@@ -16,6 +16,7 @@ import polars as pl
 import pytest
 
 from feasibility.errors import ExtractError, short_message, withhold_values
+from feasibility.extract.contract import BY_NAME as CONTRACT
 from feasibility.extract.source import ExtractSource
 from tests.support import REPO, corrupt_column, event, frame, person, write_extract
 
@@ -585,3 +586,25 @@ def test_a_shared_report_names_only_common_unknown_units(tmp_path):
     text = json.dumps(dq)
     assert "see note" not in text
     assert any("alt 40 (ukat/dl 40, (other units) <13)" in w for w in dq["warnings"])
+
+
+@pytest.mark.parametrize("found", ["TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "TIMESTAMP WITH TIME ZONE"])
+def test_every_timestamp_resolution_is_a_date(found):
+    assert CONTRACT["start_date"].accepts_type(found)
+
+
+def test_unsigned_integers_are_accepted(tmp_path):
+    """polars and pyarrow write unsigned types, which DuckDB reads as UINTEGER, USMALLINT..."""
+    from feasibility.run import run_feasibility
+
+    for column in ("birth_year", "patient_id"):
+        assert CONTRACT[column].accepts_type("UINTEGER") and CONTRACT[column].accepts_type("USMALLINT")
+    rows = person("1", birth_year=1980) + [event("1", "diagnosis", "ICD10CM", "M32.14", "2024-01-01")]
+    frame(rows).with_columns(pl.col("birth_year").cast(pl.UInt16)).write_parquet(tmp_path / "x.parquet")
+    report = run_feasibility(
+        str(tmp_path / "x.parquet"),
+        [REPO / "tests/fixtures/trials/small.yaml"],
+        out=tmp_path / "r",
+        min_cell=0,
+    )
+    assert report["trials"][0]["sites"][0]["base"] == 1

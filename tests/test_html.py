@@ -7,13 +7,15 @@ import json
 import re
 import shutil
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from feasibility.reports.enrollment import ForecastSettings
+from feasibility.reports.html import render_html
 from feasibility.run import run_feasibility
-from tests.support import REPO, event, person, write_extract
+from tests.support import REPO, event, person, small_trial_rows, write_extract
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -127,3 +129,50 @@ def test_tables_align_numbers_right_and_keep_protocol_lines(report_dir, tmp_path
             assert all(a in ("left", "start") for a in cells[:first_number]), (name, cells)
             assert all(a == "right" for a in cells[first_number:]), (name, cells)
     assert layout["text"] == "pre-line"
+
+
+# --------------------------------------------------------------------------- a protected page
+
+
+def test_suppressed_cells_read_as_in_the_other_files(small_reports):
+    """`<13` (the K the published counts imply), never `<11`, and `withheld` for a count
+    derived from suppressed ones, as in the CSV files and the terminal."""
+    page = render_html(small_reports["shared"][0])
+    assert "&lt;13" in page and "&lt;11" not in page
+    assert re.search(r"<tr><td>1</td><td>adult</td><td>&lt;13</td><td>withheld</td>", page)
+
+
+def test_the_banner_says_whether_the_page_may_be_shared(small_reports):
+    shared = render_html(small_reports["shared"][0])
+    exact = render_html(small_reports["exact"][0])
+    assert "class='banner ok'>Shareable:" in shared and "EXACT COUNTS" not in shared
+    assert "class='banner warn'>EXACT COUNTS" in exact and "Shareable:" not in exact
+
+
+def test_protocol_text_is_escaped(tmp_path):
+    trial = tmp_path / "t.yaml"
+    trial.write_text(
+        "id: T\ncriteria:\n"
+        "  - {id: a, kind: inclusion, text: 'ALT <b>high</b> & <script>alert(1)</script>', rule: {sex: F}}\n"
+    )
+    (tmp_path / "concepts").mkdir()
+    extract = write_extract(small_trial_rows(), tmp_path / "x.parquet")
+    report = run_feasibility(str(extract), [trial], out=tmp_path / "r", min_cell=0, active_within=None)
+    page = render_html(report)
+    assert "<script>alert(1)</script>" not in page and "<b>high</b>" not in page
+    assert "ALT &lt;b&gt;high&lt;/b&gt; &amp; &lt;script&gt;" in page
+
+
+def test_the_summary_cards_count_every_site(tmp_path):
+    rows = []
+    for i in range(6):
+        rows += person(f"p{i}", site_id="AB"[i < 2])  # A: 4 patients, B: 2
+    report = run_feasibility(
+        str(write_extract(rows, tmp_path / "x.parquet")),
+        [REPO / "tests/fixtures/trials/small.yaml"],
+        out=tmp_path / "r",
+        min_cell=0,
+        as_of=date(2025, 1, 1),
+    )
+    assert [s["site_id"] for s in report["trials"][0]["sites"]] == ["ALL", "A", "B"]
+    assert "patients<b>6</b>" in render_html(report)

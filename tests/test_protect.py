@@ -319,3 +319,8 @@ def test_a_suppressed_derived_count_reads_withheld_and_no_other_null_hides_a_lar
         for v in x["criteria"]
     )
     assert f"<{SHOWN_FROM}" in waterfall + criteria
+
+
+def test_a_difference_of_exactly_k_is_shown():
+    assert Protection(10).difference(100, 90, exact=9) == 10
+    assert Protection(5).difference(20, 15, exact=4) == 5

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
+from datetime import date
 
 import pytest
 
 from feasibility.errors import FeasibilityError
 from feasibility.run import run_feasibility
-from tests.support import REPO, event, person, write_extract
+from tests.support import REPO, event, person, small_trial_rows, write_extract
 
 
 def test_trial_with_more_than_64_criteria(tmp_path):
@@ -66,22 +68,8 @@ def test_trial_with_more_than_64_criteria(tmp_path):
         assert steps[k + 1]["failed"] == (1 if 20 <= limit + 1 <= 95 else 0)
 
 
-def _rows():
-    rows = []
-    for i in range(6):
-        pid = f"p{i}"
-        rows += person(pid, birth_year=1980 if i < 5 else 2015)
-        if i < 3:
-            rows.append(event(pid, "diagnosis", "ICD10CM", "M32.14", "2024-01-01"))
-        if i in (0, 3):
-            rows.append(
-                event(pid, "lab", "LOINC", "1742-6", "2024-12-20", value_num=20, unit="U/L", ref_high=40)
-            )
-    return rows
-
-
 def test_patient_list(tmp_path):
-    extract = write_extract(_rows(), tmp_path / "x.parquet")
+    extract = write_extract(small_trial_rows(), tmp_path / "x.parquet")
     out = tmp_path / "report"
     run_feasibility(
         str(extract),
@@ -106,7 +94,7 @@ def test_patient_list_refused_inside_the_report(tmp_path):
 
     from feasibility.cli import cli
 
-    extract = write_extract(_rows(), tmp_path / "x.parquet")
+    extract = write_extract(small_trial_rows(), tmp_path / "x.parquet")
     result = CliRunner().invoke(
         cli,
         [
@@ -123,7 +111,7 @@ def test_patient_list_refused_inside_the_report(tmp_path):
 
 
 def test_criteria_csv_and_order(tmp_path):
-    extract = write_extract(_rows(), tmp_path / "x.parquet")
+    extract = write_extract(small_trial_rows(), tmp_path / "x.parquet")
     report = run_feasibility(
         str(extract),
         [REPO / "tests/fixtures/trials/small.yaml"],
@@ -164,7 +152,7 @@ def test_criteria_csv_and_order(tmp_path):
 
 def test_computability_counts_the_protocol_criteria_not_the_in_care_step(tmp_path):
     # `check` and docs/trials.md count the trial file's criteria; the report must agree
-    extract = write_extract(_rows(), tmp_path / "x.parquet")
+    extract = write_extract(small_trial_rows(), tmp_path / "x.parquet")
     report = run_feasibility(str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=tmp_path / "r")
     trial = report["trials"][0]
     assert trial["criteria"][0]["id"] == "in-care"
@@ -175,7 +163,7 @@ def test_report_schema_documents_every_field_a_run_writes(tmp_path):
     """docs/report-schema.md is what sites' tooling is written against: every top-level,
     protection and provenance field, data-quality count, run option, site field and CSV
     column a run writes must be named there."""
-    extract = write_extract(_rows(), tmp_path / "x.parquet")
+    extract = write_extract(small_trial_rows(), tmp_path / "x.parquet")
     report = run_feasibility(
         str(extract),
         [REPO / "tests/fixtures/trials/small.yaml"],
@@ -232,7 +220,9 @@ def test_a_future_latest_date_is_flagged_and_the_index_date_is_printed(tmp_path)
 
     from feasibility.reports.terminal import print_report
 
-    rows = _rows() + [event("p0", "lab", "LOINC", "1742-6", "2099-01-01", value_num=30, unit="U/L")]
+    rows = small_trial_rows() + [
+        event("p0", "lab", "LOINC", "1742-6", "2099-01-01", value_num=30, unit="U/L")
+    ]
     extract = write_extract(rows, tmp_path / "x.parquet")
     trials = [REPO / "tests/fixtures/trials/small.yaml"]
     report = run_feasibility(str(extract), trials, out=tmp_path / "r1")
@@ -309,3 +299,78 @@ def test_the_terminal_says_when_patients_carry_their_own_index_date(tmp_path):
         "Index date 2024-03-01 (the latest event date in the extract; --as-of to change): "
         "the extract's index_date column where present"
     )
+
+
+def test_exact_impacts_keep_three_decimals(small_reports):
+    report, _ = small_reports["exact"]
+    views = report["trials"][0]["sites"][0]["criteria"]
+    assert [v["impact"] for v in views] == [0.333, 1.833, 2.833, 0.0, 0.0]
+    assert [v["impact_potential"] for v in views] == [0.5, 2.5, 0.0, 0.0, 0.0]
+
+
+def test_the_extract_size_in_the_provenance_is_protected(small_reports):
+    shared, _ = small_reports["shared"]  # 6 patients, 11 rows: both below K
+    exact, _ = small_reports["exact"]
+    assert (shared["provenance"]["extract"]["patients"], shared["provenance"]["extract"]["rows"]) == (
+        None,
+        None,
+    )
+    assert (exact["provenance"]["extract"]["patients"], exact["provenance"]["extract"]["rows"]) == (6, 11)
+
+
+def test_unknown_units_are_listed_most_rows_first(tmp_path):
+    """A site adds the commonest unit to the concept first."""
+    rows = []
+    for i, unit in enumerate(["furlong", "ukat/dl", "ukat/dl", "ukat/dl", "bogus", "bogus"]):
+        rows += person(f"p{i}") + [
+            event(f"p{i}", "lab", "LOINC", "1742-6", "2025-01-10", value_num=30, unit=unit)
+        ]
+    trial = REPO / "tests/fixtures/trials/small.yaml"
+    report = run_feasibility(
+        str(write_extract(rows, tmp_path / "x.parquet")), [trial], out=tmp_path / "r", min_cell=0
+    )
+    assert list(report["data_quality"]["unknown_units"]["alt"].items()) == [
+        ("ukat/dl", 3),
+        ("bogus", 2),
+        ("furlong", 1),
+    ]
+
+
+def test_a_future_index_date_the_user_gave_is_not_flagged(tmp_path):
+    extract = write_extract(small_trial_rows(), tmp_path / "x.parquet")
+    trial = REPO / "tests/fixtures/trials/small.yaml"
+    report = run_feasibility(str(extract), [trial], out=tmp_path / "r", as_of=date(2099, 1, 1))
+    assert not [w for w in report["data_quality"]["warnings"] if "index date" in w]
+
+
+def test_criteria_csv_cells_are_the_report_values(small_reports):
+    report, folder = small_reports["exact"]
+    table = list(csv.DictReader(io.StringIO((folder / "criteria.csv").read_text())))
+    views = {
+        (s["site_id"], v["criterion_id"]): v for s in report["trials"][0]["sites"] for v in s["criteria"]
+    }
+    for row in table:
+        v = views[(row["site_id"], row["criterion_id"])]
+        assert (row["loo_gain"], row["loo_gain_potential"]) == (
+            str(v["loo_gain"]),
+            str(v["loo_gain_potential"]),
+        )
+        assert (row["alone_true"], row["alone_false"], row["alone_unknown"]) == tuple(
+            str(v["alone"][k]) for k in ("true", "false", "unknown")
+        )
+    sle = next(r for r in table if r["site_id"] == "ALL" and r["criterion_id"] == "sle")
+    assert (sle["loo_gain"], sle["loo_gain_potential"]) == ("1", "2")
+
+
+def test_csv_flags_read_true_and_false(small_reports):
+    _, folder = small_reports["exact"]
+    for name in ("waterfall.csv", "criteria.csv"):
+        table = list(csv.DictReader(io.StringIO((folder / name).read_text())))
+        assert {r["criterion_id"]: r["assessable"] for r in table}["consent"] == "false"
+        assert {r["assessable"] for r in table} == {"true", "false"}
+
+
+def test_report_json_keeps_the_documented_key_order(small_reports):
+    _, folder = small_reports["exact"]
+    report = json.loads((folder / "report.json").read_text())
+    assert list(report) == ["schema", "generated_at", "protection", "provenance", "data_quality", "trials"]

@@ -126,3 +126,17 @@ def test_more_than_64_criteria():
     views = criterion_views(m)
     assert views[129].loo_gain == 5 and views[129].impact == 5
     assert sum(v.impact for v in views) == 15
+
+
+def test_most_restrictive_picks_each_step_among_the_patients_left():
+    """Greedy, not the order of the criteria alone: alone c1 leaves 50, c2 55 and c0 60, but
+    after c1, c0 leaves 10 and c2 45."""
+    hist = Counter({(0b011, 0): 5, (0b111, 0): 5, (0b110, 0): 40, (0b001, 0): 50, (0b100, 0): 10})
+    m = matrix(hist, 3)
+    assert most_restrictive_order([m], 3) == [1, 0, 2]
+    assert [s.eligible for s in waterfall(m, [1, 0, 2])] == [110, 50, 10, 5]
+
+
+def test_an_id_given_twice_in_the_order_is_one_step():
+    assert resolve_order("c1,c1", CRITERIA, [M]) == [1, 0, 2]
+    assert resolve_order("c2, c0 ,c2", CRITERIA, [M]) == [2, 0, 1]
