@@ -18,7 +18,7 @@ from feasibility import __version__
 from feasibility.analytics.conversion import DEFAULT_CONVERSION
 from feasibility.cli_options import err, memory_limit_option, threads_option, working
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN
-from feasibility.errors import FeasibilityError
+from feasibility.errors import FeasibilityError, interrupted
 from feasibility.extract.contract import DEFAULT_SITE
 from feasibility.protect import DEFAULT_MIN_CELL
 
@@ -464,7 +464,7 @@ def main() -> None:
         err.print("interrupted")
         sys.exit(130)
     except Exception as e:
-        if not _interrupted(e):
+        if not interrupted(e):
             raise
         err.print("interrupted")
         sys.exit(130)
@@ -495,16 +495,6 @@ def _click_error(error: click.ClickException) -> str:
     if ctx is None:
         return message
     return f"{ctx.command_path}: {message} — fix: see `{ctx.command_path} --help`"
-
-
-def _interrupted(error: Exception) -> bool:
-    """Ctrl-C during a DuckDB query surfaces as DuckDB's interrupt error, or as a
-    RuntimeError from its result fetch, not as KeyboardInterrupt."""
-    import duckdb
-
-    return isinstance(error, duckdb.InterruptException) or (
-        isinstance(error, RuntimeError) and "interrupted" in str(error).lower()
-    )
 
 
 from feasibility.importers.cli import import_group  # noqa: E402

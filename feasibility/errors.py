@@ -56,6 +56,19 @@ def withhold_values(message: str) -> str:
     return message
 
 
+def interrupted(error: BaseException) -> bool:
+    """Whether an error from DuckDB is Ctrl-C or SIGTERM arriving during a query: DuckDB's
+    interrupt error, a RuntimeError from its result fetch, or, when Python code was feeding
+    DuckDB a stream (a registered Arrow object), the KeyboardInterrupt wrapped in DuckDB's
+    error for the failed stream."""
+    text = str(error)
+    return (
+        type(error).__name__ == "InterruptException"
+        or (isinstance(error, RuntimeError) and "interrupted" in text.lower())
+        or "KeyboardInterrupt" in text
+    )
+
+
 def short_message(error: Exception, limit: int = 160) -> str:
     """The first line of a database error, without DuckDB's class prefix and with any data
     value withheld, for a one-line message (the file names DuckDB adds are the user's own)."""

@@ -544,7 +544,7 @@ def test_a_stopped_run_leaves_nothing_behind(tmp_path):
     assert proc.poll() is None, "synth ended before it could be stopped"
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=120)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, stderr[-2000:]
     assert stderr.strip().splitlines()[-1] == "interrupted"
     assert list(tmp_path.iterdir()) == []
 
@@ -608,3 +608,42 @@ def test_unsigned_integers_are_accepted(tmp_path):
         min_cell=0,
     )
     assert report["trials"][0]["sites"][0]["base"] == 1
+
+
+def _stream_interrupted_by_ctrl_c():
+    """An Arrow stream whose Python producer is stopped by Ctrl-C after one batch, as synth's
+    patients are while DuckDB writes them."""
+    import pyarrow as pa
+
+    def batches():
+        yield pa.record_batch({"x": [1]})
+        raise KeyboardInterrupt
+
+    return pa.RecordBatchReader.from_batches(pa.schema({"x": pa.int64()}), batches())
+
+
+def test_ctrl_c_while_duckdb_reads_a_python_stream_is_an_interrupt():
+    """DuckDB wraps the KeyboardInterrupt of a registered stream in its own error: the CLI
+    reads it as Ctrl-C (exit 130, `interrupted`, as SIGTERM gives), and the engine does not
+    report it as an unreadable extract."""
+    from sqlglot import exp
+
+    from feasibility.criteria.load import load_trials
+    from feasibility.errors import interrupted
+    from feasibility.evaluate.driver import READ
+    from feasibility.evaluate.duckdb_engine import Engine, connect
+    from feasibility.evaluate.options import RunOptions
+
+    con = duckdb.connect()
+    con.register("s", _stream_interrupted_by_ctrl_c())
+    with pytest.raises(duckdb.Error) as caught:
+        con.execute("SELECT count(*) FROM s").fetchall()
+    assert interrupted(caught.value)
+    assert not interrupted(duckdb.IOException("No magic bytes found at end of file"))
+
+    options = RunOptions()
+    trials, library = load_trials(None)
+    engine = Engine(connect(options), trials, library, options)
+    engine.con.register("s", _stream_interrupted_by_ctrl_c())
+    with pytest.raises(KeyboardInterrupt):
+        engine.query(exp.select(exp.Count(this=exp.Star())).from_("s"), READ)

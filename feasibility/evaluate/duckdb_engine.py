@@ -26,7 +26,7 @@ from feasibility.compile.sqlexpr import col, create_as, drop, lit, set_
 from feasibility.compile.tables import RUN
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
-from feasibility.errors import ExtractError, FeasibilityError, short_message
+from feasibility.errors import ExtractError, FeasibilityError, interrupted, short_message
 from feasibility.evaluate.driver import READ, evaluate
 from feasibility.evaluate.options import RunOptions, memory_setting
 from feasibility.evaluate.results import EngineResult, FirstEligible
@@ -184,6 +184,8 @@ class Engine:
                 fix="check the column types and for values out of range",
             ) from None
         except duckdb.Error as e:
+            if interrupted(e):  # Ctrl-C while DuckDB read a registered Arrow stream
+                raise KeyboardInterrupt from None
             # After the first reads, a corrupt page can still surface when a later pass
             # decodes a column the first reads skipped: DuckDB's parquet reader raises those
             # as I/O, invalid-input or plain errors. Other errors there are the engine's own
