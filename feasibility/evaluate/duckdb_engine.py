@@ -37,33 +37,34 @@ def connect(options: RunOptions) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection with the user's thread and memory settings."""
     con = duckdb.connect(":memory:")
     if options.threads:
-        _set(con, "threads", int(options.threads))
+        set_option(con, "threads", int(options.threads))
     if options.memory_limit:
         try:
-            _set(con, "memory_limit", memory_setting(options.memory_limit))
+            set_option(con, "memory_limit", memory_setting(options.memory_limit))
         except duckdb.Error:
             raise FeasibilityError(
                 f"cannot use memory limit `{options.memory_limit}`",
                 where="--memory-limit",
                 fix="write e.g. 4GB or 512MB",
             ) from None
-    _set(con, "preserve_insertion_order", False)
-    _set(con, "enable_progress_bar", False)
+    set_option(con, "preserve_insertion_order", False)
+    set_option(con, "enable_progress_bar", False)
     # DuckDB spills here beyond the memory limit; our own folder, removed at exit
     spill = tempfile.mkdtemp(prefix="feasibility-spill-")
     atexit.register(shutil.rmtree, spill, ignore_errors=True)
-    _set(con, "temp_directory", spill)
+    set_option(con, "temp_directory", spill)
     return con
 
 
 def lock_down(con: duckdb.DuckDBPyConnection, readable: Sequence) -> None:
     """From here on the connection may read the extract's files and nothing else, and may
     write nothing (DuckDB refuses to lift this while the database is open)."""
-    _set(con, "allowed_paths", exp.Array(expressions=[lit(str(Path(f).resolve())) for f in readable]))
-    _set(con, "enable_external_access", False)
+    set_option(con, "allowed_paths", exp.Array(expressions=[lit(str(Path(f).resolve())) for f in readable]))
+    set_option(con, "enable_external_access", False)
 
 
-def _set(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
+def set_option(con: duckdb.DuckDBPyConnection, name: str, value: object) -> None:
+    """SET one of DuckDB's options on the connection (see `sqlexpr.set_`)."""
     con.execute(set_(name, value).sql(dialect="duckdb"))
 
 

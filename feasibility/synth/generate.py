@@ -14,8 +14,9 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
-from feasibility.compile.sqlexpr import read_parquet, set_
+from feasibility.compile.sqlexpr import read_parquet
 from feasibility.errors import FeasibilityError, short_message
+from feasibility.evaluate.duckdb_engine import set_option
 from feasibility.resources import sql_text
 from feasibility.synth.models import ODD_UNIT_SHARE
 from feasibility.synth.noise import NOISE_PER_PATIENT, noise_buckets, noise_codes
@@ -176,8 +177,8 @@ def generate(
         con = duckdb.connect(":memory:")
         try:
             if threads:
-                con.execute(set_("threads", int(threads)).sql(dialect="duckdb"))
-            con.execute(set_("enable_progress_bar", False).sql(dialect="duckdb"))
+                set_option(con, "threads", int(threads))
+            set_option(con, "enable_progress_bar", False)
             _register(
                 con,
                 "cfg",
@@ -223,7 +224,7 @@ def generate(
             if len(parts) > 1:
                 if progress:
                     progress(f"writing {out.name}")
-                con.execute(set_("preserve_insertion_order", True).sql(dialect="duckdb"))
+                set_option(con, "preserve_insertion_order", True)
                 done = scratch / "extract.parquet"
                 every_part = exp.select(exp.Star()).from_(read_parquet(parts))
                 con.sql(every_part.sql(dialect="duckdb")).write_parquet(
