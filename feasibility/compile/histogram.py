@@ -63,16 +63,15 @@ def _bigint(value: exp.Expr) -> exp.Expr:
 
 def patient_masks_table(position: int) -> str:
     """The table of each patient's masks for the trial at `position` in the run, kept for
-    the patient list (see `patient_masks_query`)."""
+    the patient list."""
     return f"patient_masks_{position}"
 
 
-def patient_masks_query(
-    trial: Trial, compiler: PredicateCompiler, n_words: int, table: str = RUN.patients
+def trial_masks_query(
+    trial: Trial, compiler: PredicateCompiler, n_words: int, table: str, columns: Sequence[str]
 ) -> exp.Select:
-    """Per patient: patient_id, site_id and the trial's mask words (see `masks_query`)."""
-    verdicts = [compiler.verdict(c) for c in trial.criteria]
-    return masks_query(verdicts, n_words, table, ["patient_id", "site_id"])
+    """Per row of `table`: `columns` and the trial's mask words (see `masks_query`)."""
+    return masks_query([compiler.verdict(c) for c in trial.criteria], n_words, table, columns)
 
 
 def histogram_query(
@@ -93,8 +92,9 @@ def histogram_query(
         if kept_masks:
             masks = exp.to_table(patient_masks_table(position))
         else:
-            verdicts = [compiler.verdict(c) for c in trial.criteria]
-            masks = masks_query(verdicts, n_words, table, ["site_id"]).subquery("masks", copy=False)
+            masks = trial_masks_query(trial, compiler, n_words, table, ["site_id"]).subquery(
+                "masks", copy=False
+            )
         branches.append(
             exp.select(
                 lit(trial.id).as_("trial_id", copy=False),

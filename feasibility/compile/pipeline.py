@@ -29,8 +29,8 @@ from feasibility.compile.atoms import atom_masks_query, with_atom_words
 from feasibility.compile.code_map import Codes, code_map_join
 from feasibility.compile.histogram import (
     histogram_query,
-    patient_masks_query,
     patient_masks_table,
+    trial_masks_query,
     words_needed,
 )
 from feasibility.compile.plan import Plan
@@ -200,16 +200,19 @@ def statements(
     histogram then counts and the patient list reads."""
     compiler = PredicateCompiler(plan)
     n_words = words_needed(trials)
-    kept = [
-        Statement(
-            f"patient_masks ({trial.id})",
-            patient_masks_table(position),
-            patient_masks_query(trial, compiler, n_words, RUN.patients),
-            f"each patient's criterion masks for {trial.id}, kept for the patient list",
-        )
-        for position, trial in enumerate(trials)
+    kept = (
+        [
+            Statement(
+                f"patient_masks ({trial.id})",
+                patient_masks_table(position),
+                trial_masks_query(trial, compiler, n_words, RUN.patients, ["patient_id", "site_id"]),
+                f"each patient's criterion masks for {trial.id}, kept for the patient list",
+            )
+            for position, trial in enumerate(trials)
+        ]
         if keep_patient_masks
-    ]
+        else []
+    )
     return [
         *_patient_statements(plan, default_index, has_index_column, RUN, None, codes, dialect),
         *kept,
