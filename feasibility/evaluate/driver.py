@@ -105,8 +105,9 @@ def evaluate(
     check_site_ids([site for (site,) in runner.query(reserved_sites(), READ)[1]], source.label)
     summary = summarise_dictionary(plan, runner.query(code_dictionary(), READ)[1])
     runner.register_code_map(code_map_table(summary.code_map))
+    codes = summary.codes
     *tables, histogram = statements(
-        trials, plan, index_default, has_index, runner.dialect, summary.codes, options.keep_patient_masks
+        trials, plan, index_default, has_index, runner.dialect, codes, options.keep_patient_masks
     )
     for i, statement in enumerate(tables, 1):
         # on a large extract each statement takes minutes: say which one is running
@@ -122,6 +123,7 @@ def evaluate(
         source=source,
         index_default=index_default,
         versions=dict(runner.versions),
+        codes=codes,
     )
 
 

@@ -4,6 +4,7 @@ their criterion masks, and the data-quality counts."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -52,6 +53,9 @@ class EngineResult:
     source: ExtractSource
     index_default: date
     versions: dict[str, str]  # e.g. {"duckdb": "2.0.1"}: the libraries that computed it
+    # per concept id, the raw codes of the code map: the rows the passes read, which the
+    # monthly passes filter by again
+    codes: Mapping[int, Sequence[str]]
 
     # derived, so the engines cannot disagree with their own counts
     @property
