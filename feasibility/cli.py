@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from feasibility.criteria.model import Duration, Trial
 
 
-def _parse_date(ctx, param, value: str | None) -> date | None:
+def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
     if value is None:
         return None
     try:

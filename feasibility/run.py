@@ -22,6 +22,7 @@ from feasibility.extract.source import resolve_files
 from feasibility.protect import DEFAULT_MIN_CELL, Protection
 from feasibility.reports.build import build_report
 from feasibility.reports.enrollment import ForecastSettings, enrollment_block
+from feasibility.reports.files import criteria_csv, report_json, waterfall_csv
 from feasibility.reports.html import render_html
 from feasibility.reports.output import (
     check_file_target,
@@ -29,7 +30,6 @@ from feasibility.reports.output import (
     write_directory,
     write_with_file,
 )
-from feasibility.reports.tables import criteria_csv, report_json, waterfall_csv
 
 REPORT_FILES = ("report.json", "waterfall.csv", "criteria.csv", "report.html")
 
@@ -98,7 +98,7 @@ def run_feasibility(
         if spark_master is None:
             con = connect(options)
             engine = Engine(con, trials, library, options)
-            result = engine.load(extract, progress=step)
+            result = engine.evaluate(extract, progress=step)
         else:
             from feasibility.evaluate.spark_engine import run_on_spark
 

@@ -130,7 +130,7 @@ def load_engine(trial: str | Path, rows: list[dict], as_of: str | None = None) -
         extract = write_extract(rows, Path(tmp) / "extract.parquet")
         engine = Engine(connect(options), trials, library, options)
         # the tables the engine queries afterwards are in DuckDB: the file may go
-        return engine, engine.load(str(extract))
+        return engine, engine.evaluate(str(extract))
 
 
 def evaluate(

@@ -31,7 +31,7 @@ def _result(extract):
     trials, library = load_trials(None)
     trials = [with_in_care_step(t, DEFAULT_ACTIVE_WITHIN) for t in trials]
     options = RunOptions()
-    return Engine(connect(options), trials, library, options).load(str(extract))
+    return Engine(connect(options), trials, library, options).evaluate(str(extract))
 
 
 @pytest.fixture(scope="module")

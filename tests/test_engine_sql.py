@@ -32,7 +32,7 @@ def test_rendering_leaves_every_statement_unchanged():
     trials = [with_in_care_step(t, DEFAULT_ACTIVE_WITHIN) for t in trials]
     options = RunOptions(check_duplicates=True, keep_patient_masks=True)
     engine = CheckedEngine(connect(options), trials, library, options)
-    result = engine.load(str(REPO / "sample_data/extract.parquet"))
+    result = engine.evaluate(str(REPO / "sample_data/extract.parquet"))
     engine.monthly(result, 2)
     engine.rule_values(trials[0])
     engine.patient_masks(0)

@@ -105,7 +105,7 @@ def first_eligible():
     with tempfile.TemporaryDirectory() as tmp:
         extract = write_extract(rows, Path(tmp) / "x.parquet")
         engine = Engine(connect(options), trials, library, options)
-        result = engine.load(str(extract))
+        result = engine.evaluate(str(extract))
         return engine.monthly(result, MONTHS)
 
 
@@ -141,7 +141,7 @@ def test_patient_index_dates_shift_the_month_ends():
     with tempfile.TemporaryDirectory() as tmp:
         extract = write_extract(rows, Path(tmp) / "x.parquet")
         engine = Engine(connect(options), trials, library, options)
-        first = engine.monthly(engine.load(str(extract)), MONTHS).counts["MONTHLY"]
+        first = engine.monthly(engine.evaluate(str(extract)), MONTHS).counts["MONTHLY"]
     # 2023-01-31 minus 1 month is 2022-12-31 (eligible), minus 2 is 2022-11-30 (no hb yet)
     assert dict(first["shifted"]) == {(1, 2): 1}
     assert dict(first["plain"]) == {(1, 1): 1}
@@ -163,7 +163,7 @@ def test_in_care_step():
     with tempfile.TemporaryDirectory() as tmp:
         extract = write_extract(rows, Path(tmp) / "x.parquet")
         engine = Engine(connect(options), [trial], library, options)
-        engine.load(str(extract))
+        engine.evaluate(str(extract))
         values = {pid: v[IN_CARE_ID] for pid, v in engine.rule_values(trial).items()}
     assert values == {
         "recent": True,

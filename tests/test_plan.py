@@ -7,7 +7,7 @@ from datetime import date
 from sqlglot import exp
 
 from feasibility.compile import pipeline
-from feasibility.compile.pipeline import sort_by_concept
+from feasibility.compile.pipeline import sorts_by_concept
 from feasibility.compile.plan import FAMILIES, plan_features
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import History, Measurement, Medication
@@ -55,21 +55,21 @@ def test_no_atoms_no_words():
 
 
 def test_sorting_rows_by_concept_changes_no_answer(monkeypatch):
-    # the sort only changes the order the atoms meet the rows in (pipeline.sort_by_concept)
+    # the sort only changes the order the atoms meet the rows in (pipeline.sorts_by_concept)
     options = RunOptions(as_of=date(2025, 6, 30))
 
     def run() -> tuple[dict, dict]:
         engine = Engine(connect(options), TRIALS, LIBRARY, options)
-        result = engine.load(str(REPO / "sample_data" / "extract.parquet"))
+        result = engine.evaluate(str(REPO / "sample_data" / "extract.parquet"))
         return mask_counters(result.histograms), result.data_quality
 
     monkeypatch.setattr(pipeline, "SORT_AT_ATOMS_PER_CONCEPT", 10**6)
-    assert not any(sort_by_concept(PLAN, f) for f in FAMILIES)
+    assert not any(sorts_by_concept(PLAN, f) for f in FAMILIES)
     unsorted = run()
     monkeypatch.setattr(pipeline, "SORT_AT_ATOMS_PER_CONCEPT", 0)
     # coverage rows are sorted by their own query, before the sweeps
-    assert all(sort_by_concept(PLAN, f) for f in FAMILIES if f != "coverage")
-    assert not sort_by_concept(PLAN, "coverage")
+    assert all(sorts_by_concept(PLAN, f) for f in FAMILIES if f != "coverage")
+    assert not sorts_by_concept(PLAN, "coverage")
     sorted_ = run()
     assert sorted_ == unsorted
     assert sum(n for sites in unsorted[0].values() for c in sites.values() for n in c.values()) > 0

@@ -53,7 +53,7 @@ def result(tmp_path_factory):
     trials, library = load_trials([REPO / "tests/fixtures/trials/small.yaml"])
     options = RunOptions()
     engine = Engine(connect(options), trials, library, options)
-    return engine.load(str(extract))
+    return engine.evaluate(str(extract))
 
 
 def leaves(published, exact, path=()):
@@ -301,7 +301,7 @@ def test_a_suppressed_derived_count_reads_withheld_and_no_other_null_hides_a_lar
     operand is, whatever its size, or when its rounded operands differ by less than K (it
     may then be a little above K): it reads `withheld`. Every other suppressed count is
     small and reads `<K`."""
-    from feasibility.reports.tables import criteria_csv, waterfall_csv
+    from feasibility.reports.files import criteria_csv, waterfall_csv
 
     report = build_report(result, protect=Protection(K))
     exact = build_report(result, protect=Protection(0))

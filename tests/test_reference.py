@@ -197,7 +197,7 @@ def test_engine_agrees_with_reference(rows, trial):
     with tempfile.TemporaryDirectory() as tmp:
         extract = write_extract(rows, Path(tmp) / "x.parquet")
         engine = Engine(connect(options), [trial], LIBRARY, options)
-        result = engine.load(str(extract))
+        result = engine.evaluate(str(extract))
         assert engine.rule_values(trial) == reference.rule_values(trial)
     expected = reference.histogram(trial)
     got = {site: dict(h.as_counter()) for site, h in result.histograms["RANDOM"].items()}
@@ -221,7 +221,7 @@ def test_engine_agrees_with_reference_on_the_spec_trial(rows):
     with tempfile.TemporaryDirectory() as tmp:
         extract = write_extract(rows, Path(tmp) / "x.parquet")
         engine = Engine(connect(options), [trial], LIBRARY, options)
-        engine.load(str(extract))
+        engine.evaluate(str(extract))
         assert engine.rule_values(trial) == reference.rule_values(trial)
 
 
@@ -233,7 +233,7 @@ def test_monthly_incidence_agrees_with_reference(rows, trial):
     with tempfile.TemporaryDirectory() as tmp:
         extract = write_extract(rows, Path(tmp) / "x.parquet")
         engine = Engine(connect(options), [trial], LIBRARY, options)
-        result = engine.load(str(extract))
+        result = engine.evaluate(str(extract))
         got = engine.monthly(result, 3)
     assert {site: dict(c) for site, c in got.counts["RANDOM"].items()} == first_eligible(
         rows, LIBRARY, trial, AS_OF, 3

@@ -33,7 +33,7 @@ def spark():
 def on_duckdb(extract, trials, library, options: RunOptions) -> EngineResult:
     con = connect(options)
     try:
-        return Engine(con, trials, library, options).load(str(extract))
+        return Engine(con, trials, library, options).evaluate(str(extract))
     finally:
         con.close()
 

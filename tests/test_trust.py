@@ -50,7 +50,7 @@ def test_hostile_text_in_trials_and_extract_is_only_data(tmp_path):
     extract = write_extract(rows, tmp_path / "x.parquet")
     trials, library = load_trials([folder / "t.yaml"])
     engine = Engine(connect(RunOptions()), trials, library, RunOptions())
-    engine.load(str(extract))
+    engine.evaluate(str(extract))
     values = engine.rule_values(trials[0])
     # the four hostile codes matched as plain codes, the fifth did not
     assert [values[f"p{i}'; --"][HOSTILE] for i in range(5)] == [True, True, True, True, False]
@@ -67,7 +67,7 @@ def test_connection_reads_only_the_extract(tmp_path):
     other = write_extract(person("p2"), tmp_path / "other.parquet")
     trials, library = load_trials([REPO / "tests/fixtures/trials/small.yaml"])
     engine = Engine(connect(RunOptions()), trials, library, RunOptions())
-    engine.load(str(extract))
+    engine.evaluate(str(extract))
     with pytest.raises(duckdb.Error, match="disabled by configuration"):
         engine.con.execute(f"SELECT * FROM read_parquet('{other}')").fetchall()
     # nor the network: refused by the connection's settings, not merely unreachable here

@@ -15,7 +15,7 @@ with the demographics, the age range at index and the masks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 
 from sqlglot import exp
@@ -70,6 +70,13 @@ def group_index_date(default_index: date | exp.Expr) -> exp.Expr:
     """The index date of a group of one patient's rows, in an extract with an `index_date`
     column: the latest one they carry, else the run's default."""
     return func("coalesce", func("max", col("index_date", "e")), index_default(default_index))
+
+
+# a family's pass over its coded rows, grouped per (patient, concept): (plan, default index,
+# has an index column, tables, codes, dialect). The four passes share it so that the pipeline
+# builds them from one table; the records and exposures passes render alike in every
+# dialect and ignore the dialect.
+FamilyPass = Callable[[Plan, date | exp.Expr, bool, Tables, Codes | None, str], exp.Select]
 
 
 def _grouped_coded_rows(

@@ -213,7 +213,7 @@ def with_atom_words(
     2,048 rows at a time, at a fixed cost per chunk; in hash order a chunk holds a few rows
     of each concept, so every atom pays that cost on nearly every chunk. Sorted, a chunk
     holds one or two concepts: at 1M patients and 16 trials the results' atoms took a fifth
-    of the time, sort included (see `pipeline.sort_by_concept`)."""
+    of the time, sort included (see `pipeline.sorts_by_concept`)."""
     values = RowAtoms(plan, index)
     concept_atoms: dict[int, list[ConceptAtom]] = {}
     for atom in plan.family_atoms(family):

@@ -16,6 +16,7 @@ from sqlglot.errors import ErrorLevel
 
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.compile.aggregate import (
+    FamilyPass,
     coverage_query,
     demographics_query,
     exposures_query,
@@ -232,7 +233,7 @@ def statements(
 SORT_AT_ATOMS_PER_CONCEPT = 4
 
 
-def sort_by_concept(plan: Plan, family: str) -> bool:
+def sorts_by_concept(plan: Plan, family: str) -> bool:
     """Whether the family's atoms are many enough per concept to sort its rows by concept
     first. DuckDB only: Spark's rows are not evaluated in chunks, and a sort there is a
     shuffle across the cluster. Coverage rows are already in concept order: its query sorts
@@ -264,7 +265,7 @@ def _patient_statements(
         *(["latest_uln_default"] if plan.uln_concepts else []),
         *(["latest_d", "latest_number"] if plan.derived_inputs else []),
     ]
-    families = [
+    families: list[tuple[str, FamilyPass, Sequence[int], Sequence[str], str]] = [
         (
             "records",
             records_query,
@@ -306,7 +307,7 @@ def _patient_statements(
                     atoms_index,
                     tables,
                     kept,
-                    by_concept=dialect == "duckdb" and sort_by_concept(plan, family),
+                    by_concept=dialect == "duckdb" and sorts_by_concept(plan, family),
                 ),
                 note,
             )

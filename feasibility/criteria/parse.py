@@ -17,6 +17,7 @@ from feasibility.criteria.model import (
     AnyOf,
     AtLeast,
     Comparison,
+    Concept,
     Criterion,
     Derived,
     Duration,
@@ -338,7 +339,7 @@ class _RuleParser:
             label=label,  # type: ignore[arg-type]
         )
 
-    def _threshold_unit(self, concept, unit: Any, body: Located) -> str | None:
+    def _threshold_unit(self, concept: Concept, unit: Any, body: Located) -> str | None:
         if unit is not None and str(unit).strip().upper().replace("X", "").strip() == "ULN":
             return "ULN"
         if unit is None:

@@ -17,7 +17,6 @@ import pyarrow as pa
 from sqlglot import exp
 
 from feasibility.analytics.histogram import join_words
-from feasibility.compile.code_map import Codes, codes_by_concept
 from feasibility.compile.histogram import patient_masks_table, words_needed
 from feasibility.compile.pipeline import monthly_statements
 from feasibility.compile.plan import Plan, plan_features
@@ -27,7 +26,8 @@ from feasibility.compile.tables import RUN
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import Trial
 from feasibility.errors import ExtractError, FeasibilityError, interrupted, short_message
-from feasibility.evaluate.driver import READ, evaluate
+from feasibility.evaluate import driver
+from feasibility.evaluate.driver import READ
 from feasibility.evaluate.options import RunOptions, memory_setting
 from feasibility.evaluate.results import EngineResult, FirstEligible
 from feasibility.extract.source import open_extract
@@ -86,8 +86,7 @@ class Engine:
         self.versions = {"duckdb": duckdb.__version__}
         self.plan: Plan = plan_features(self.trials, library)
         self.compiler = PredicateCompiler(self.plan)
-        self.extract = "the extract"  # named in errors, once `load` knows it
-        self.codes: Codes | None = None  # the code map's codes per concept, once `load` made it
+        self.extract = "the extract"  # named in errors, once `evaluate` knows it
 
     def _sql(self, query: exp.Expr) -> str:
         # sqlglot copies a tree before rendering it in case the dialect rewrites it; DuckDB's
@@ -95,7 +94,7 @@ class Engine:
         # several times more than rendering them
         return query.sql(dialect="duckdb", copy=False)
 
-    def load(self, extract: str, progress: Callable[[str], None] | None = None) -> EngineResult:
+    def evaluate(self, extract: str, progress: Callable[[str], None] | None = None) -> EngineResult:
         """Check the extract and read it, one pass per family of rows for every trial
         together; build the per-patient feature table and count the masks."""
         step = progress or (lambda message: None)
@@ -103,12 +102,12 @@ class Engine:
         source = open_extract(self.con, extract, self.options.site)
         lock_down(self.con, source.files)
         step("reading the extract")
-        return evaluate(self, self.trials, self.plan, source, self.options, step)
+        return driver.evaluate(self, self.trials, self.plan, source, self.options, step)
 
     def monthly(
         self, result: EngineResult, months: int, progress: Callable[[str], None] | None = None
     ) -> FirstEligible:
-        """After `load`: every patient evaluated again at each of the last `months` month
+        """After `evaluate`: every patient evaluated again at each of the last `months` month
         ends; per trial and site, patients counted by the month they first became eligible."""
         step = progress or (lambda message: None)
         *tables, final = monthly_statements(
@@ -117,7 +116,7 @@ class Engine:
             result.index_default,
             result.index_from_column,
             months,
-            self.codes,
+            result.codes,
         )
         for i, statement in enumerate(tables, 1):
             step(f"evaluating {months} month ends: {statement.name} ({i} of {len(tables)})")
@@ -144,11 +143,7 @@ class Engine:
             return [d[0] for d in cur.description], cur.fetchall()
 
     def register_code_map(self, table: pa.Table) -> None:
-        """The code map as the table `code_map`; its codes per concept are kept for the
-        monthly passes' filters (see `aggregate._grouped_coded_rows`)."""
-        self.codes = codes_by_concept(
-            zip(table["concept_id"].to_pylist(), table["code"].to_pylist(), strict=True)
-        )
+        """The code map as the table `code_map` (see `Runner`)."""
         self.con.register("code_map_rows", table)
         self.con.execute(self._sql(create_as(RUN.code_map, exp.select("*").from_("code_map_rows"))))
         self.con.unregister("code_map_rows")
@@ -219,7 +214,7 @@ class Engine:
 
     def patient_masks(self, position: int) -> list[tuple[str, str, int, int]]:
         """(patient_id, site_id, passed mask, unknown mask) per patient for the trial at
-        `position`, for the patient list: read from the masks `load` kept (it must have run
+        `position`, for the patient list: read from the masks `evaluate` kept (it must have run
         with `keep_patient_masks`), not evaluated again."""
         n_words = words_needed(self.trials)
         words = [col(f"{side}{w}") for side in "pu" for w in range(n_words)]

@@ -24,6 +24,7 @@ from feasibility.criteria.model import (
     All,
     AnyOf,
     AtLeast,
+    CodePattern,
     Comparison,
     Concept,
     Criterion,
@@ -46,7 +47,7 @@ Row = Mapping[str, Any]  # a row of the extract: its values are of the columns' 
 T3 = bool | None
 
 
-def _matches(patterns, system: str, code: str) -> bool:
+def _matches(patterns: Iterable[CodePattern], system: str, code: str) -> bool:
     # not CodePattern.matches, which the engine's code map uses: the reference checks the engine
     return any(
         p.system == system and (code == p.code or (p.prefix and code.startswith(p.code))) for p in patterns
@@ -354,14 +355,14 @@ class ReferenceEvaluator:
         if rule.measure == "creatinine_clearance":
             weight = weight_row.number if weight_row is not None else None
 
-            def at(age):
+            def at(age: int | None) -> float | None:
                 if scr is None or weight is None or age is None:
                     return None
                 return (140 - age) * weight / (72 * scr) * (0.85 if female else 1.0)
         else:
             kappa, alpha = (0.7, -0.241) if female else (0.9, -0.302)
 
-            def at(age):
+            def at(age: int | None) -> float | None:
                 if scr is None or age is None:
                     return None
                 ratio = scr / kappa

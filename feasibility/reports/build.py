@@ -7,7 +7,7 @@ policy; the writers (terminal, CSV, JSON, HTML) only format it and never touch S
 from __future__ import annotations
 
 import platform
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from fractions import Fraction
 from typing import Any
@@ -238,7 +238,7 @@ def _protect_quality(dq: dict, protect: Protection) -> dict:
 OTHER_UNITS = "(other units)"
 
 
-def _named_units(dq: dict, key: str, concept: str, shown) -> str:
+def _named_units(dq: dict, key: str, concept: str, shown: Callable[[int | None], str]) -> str:
     """For unknown units, the units named (see `_units_shown`): what a site would add to
     the concept's `units`."""
     units = dq["unknown_units"].get(concept, {}) if key == "unknown_unit_rows" else {}
@@ -273,7 +273,7 @@ _QUALITY_HINTS = {
 }
 
 
-def _quality_lines(dq: dict, shown) -> list[str]:
+def _quality_lines(dq: dict, shown: Callable[[int | None], str]) -> list[str]:
     """One line per finding; the per-concept findings one line per kind, listing the
     concepts, so a report with many concepts stays readable."""
     lines = [

@@ -34,7 +34,7 @@ COLUMNS = (
 )
 
 
-def _cell(value) -> str:
+def _cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
@@ -59,7 +59,7 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{v:.0%}"
 
 
-def _n(v) -> str:
+def _n(v: int | None) -> str:
     return "suppressed" if v is None else f"{v:,}"
 
 

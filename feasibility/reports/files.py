@@ -23,7 +23,7 @@ WATERFALL_COLUMNS = (
 )
 
 
-def _cell(value, protection: dict, key: str) -> str:
+def _cell(value: object, protection: dict, key: str) -> str:
     """A CSV cell; `key` is the value's key in report.json, which says how a null reads."""
     if value is None:
         return suppressed_text(key, protection)

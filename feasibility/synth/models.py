@@ -8,6 +8,8 @@ from typing import Any
 
 from feasibility.criteria.model import Concept
 
+Share = float | dict[str, float]  # a probability, or one per patient profile ("*" for the others)
+
 
 @dataclass(frozen=True)
 class Slot:
@@ -18,9 +20,9 @@ class Slot:
     an abnormal value (tail multiplier) or a positive result.
     """
 
-    p: float | dict[str, float] = 0.02
-    p_workup: float | dict[str, float] | None = None  # for patients with a recent work-up
-    p_refr: float | dict[str, float] | None = None  # for refractory patients
+    p: Share = 0.02
+    p_workup: Share | None = None  # for patients with a recent work-up
+    p_refr: Share | None = None  # for refractory patients
     abn: str | None = None  # trait that forces the slot and an abnormal value
     p_abn: float = 0.95
     female_only: bool = False
@@ -39,16 +41,18 @@ class Slot:
     tail_p: float = 0.0  # share of patients in the abnormal tail
     tail: tuple[float, float] = (1.0, 1.0)  # tail multiplier range
     tail_abn: tuple[float, float] | None = None  # multiplier with the `abn` trait (default: tail)
-    pos: float | dict[str, float] = 0.0  # qualitative: probability positive
+    pos: Share = 0.0  # qualitative: probability positive
     uln: float | None = None  # ULN in the canonical unit (default: the concept's)
-    ongoing: float | dict[str, float] = 0.0  # course: latest course runs through as_of
+    ongoing: Share = 0.0  # course: latest course runs through as_of
     ongoing_refr: float | None = None
     dur: tuple[int, int] = (7, 400)  # course length in days
     codes: tuple[str, ...] = ()  # override the codes taken from the concept
     domain: str | None = None  # default: from the concept's kind
 
 
-def _lab(median: float, sigma: float, tail_p: float = 0.03, tail=(1.0, 1.0), **kw) -> Slot:
+def _lab(
+    median: float, sigma: float, tail_p: float = 0.03, tail: tuple[float, float] = (1.0, 1.0), **kw: Any
+) -> Slot:
     """A routine numeric lab, lognormal with a tail, 1-2 results: nearly every patient with a
     recent work-up has it, 12% of the others."""
     base: dict[str, Any] = dict(
@@ -68,12 +72,14 @@ def _lab(median: float, sigma: float, tail_p: float = 0.03, tail=(1.0, 1.0), **k
     return Slot(**base)
 
 
-def _special(median: float, sigma: float, tail_p: float = 0.03, tail=(1.0, 1.0), **kw) -> Slot:
+def _special(
+    median: float, sigma: float, tail_p: float = 0.03, tail: tuple[float, float] = (1.0, 1.0), **kw: Any
+) -> Slot:
     """A less routine lab: 3% of patients, nearly all of those with a work-up."""
     return _lab(median, sigma, tail_p, tail, **{"p": 0.03, "p_workup": 0.985, "n": (1, 1), **kw})
 
 
-def _qual(p: float | dict, pos: float | dict, p_workup: float | dict | None = 0.98, **kw) -> Slot:
+def _qual(p: Share, pos: Share, p_workup: Share | None = 0.98, **kw: Any) -> Slot:
     """A qualitative test read as positive / negative."""
     base: dict[str, Any] = dict(
         p=p, p_workup=p_workup, pos=pos, n=(1, 1), date="lab", horizon=730, dist="qual"
@@ -82,7 +88,7 @@ def _qual(p: float | dict, pos: float | dict, p_workup: float | dict | None = 0.
     return Slot(**base)
 
 
-def _viral(uln: float, tail_p: float, abn: str | None = None, **kw) -> Slot:
+def _viral(uln: float, tail_p: float, abn: str | None = None, **kw: Any) -> Slot:
     """A viral load: numbers below the assay limit (ref_high) unless viraemic."""
     return _special(
         0.3 * uln,
@@ -97,7 +103,7 @@ def _viral(uln: float, tail_p: float, abn: str | None = None, **kw) -> Slot:
     )
 
 
-def _score(mean: float, sd: float, lo: float, hi: float, p, **kw) -> Slot:
+def _score(mean: float, sd: float, lo: float, hi: float, p: Share, **kw: Any) -> Slot:
     """A clinical score or vital sign, normally distributed, clipped and rounded."""
     base: dict[str, Any] = dict(
         p=p,
@@ -118,7 +124,16 @@ def _score(mean: float, sd: float, lo: float, hi: float, p, **kw) -> Slot:
 
 
 def _drug(
-    p, p_refr=None, ongoing=0.6, ongoing_refr=0.9, center=0.0, spread=0.3, lo=0.0, hi=1e9, dist="dose", **kw
+    p: Share,
+    p_refr: Share | None = None,
+    ongoing: Share = 0.6,
+    ongoing_refr: float = 0.9,
+    center: float = 0.0,
+    spread: float = 0.3,
+    lo: float = 0.0,
+    hi: float = 1e9,
+    dist: str = "dose",
+    **kw: Any,
 ) -> Slot:
     """Medication courses with a daily dose (mg/d)."""
     base: dict[str, Any] = dict(
@@ -140,7 +155,7 @@ def _drug(
     return Slot(**base)
 
 
-def _dx(p, abn: str | None = None, **kw) -> Slot:
+def _dx(p: Share, abn: str | None = None, **kw: Any) -> Slot:
     """A diagnosis or procedure history (one record unless `n` says more), some of it recent."""
     return Slot(**{"p": p, "abn": abn, "n": (1, 1), "date": "history", **kw})
 

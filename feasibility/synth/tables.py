@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from feasibility.criteria.concepts import normalise_code
+from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import Concept, Trial, walk
 from feasibility.synth.codes import concept_codes
 from feasibility.synth.models import MODELS, ODD_UNITS, SITE_HABITS, default_slot
@@ -52,7 +52,7 @@ class Tables:
     slot_codes: dict[str, list] = field(default_factory=dict)
     slot_units: dict[str, list] = field(default_factory=dict)
 
-    def add(self, table: str, **row) -> None:
+    def add(self, table: str, **row: object) -> None:
         """One row appended to the named table's columns."""
         cols = getattr(self, table)
         for k, v in row.items():
@@ -77,7 +77,7 @@ def _odd_unit(concept: Concept) -> str | None:
     return None
 
 
-def build_tables(trials: Sequence[Trial], library, sites: int) -> Tables:
+def build_tables(trials: Sequence[Trial], library: ConceptLibrary, sites: int) -> Tables:
     """The slot tables for the concepts the trials use."""
     used, windows = trial_windows(trials)
     concepts = {name: library[name] for name in sorted(used) if name in library}
