@@ -20,7 +20,14 @@ IMPLIED = {
 }
 # Exclusions whose only records are read with `if_found: unknown`: they can never exclude a
 # patient outright, only leave one for the investigator (UNKNOWN)
-FOR_THE_INVESTIGATOR = {("NCT06886919", "EX4"), ("NCT06886919", "EX14.6")}
+FOR_THE_INVESTIGATOR = {
+    ("MC-1-50-SLE", "EX7.3"),
+    ("MC-1-50-SLE", "EX7.4"),
+    ("NCT06886919", "EX4"),
+    ("NCT06886919", "EX14.4"),
+    ("NCT06886919", "EX14.6"),
+    ("NCT06886919", "EX16"),
+}
 
 
 PROGRESS: list[str] = []

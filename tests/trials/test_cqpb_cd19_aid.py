@@ -203,6 +203,15 @@ CASES = [
     Case("IN5.2b", False, "LBBB within 12 months", [dx("I44.7", "2024-06-01")]),
     Case("IN5.2b", False, "complete AV block within 12 months", [dx("I44.2", "2024-06-01")]),
     Case("IN5.2b", True, "long QT recorded before the 12-month window", [dx("I45.81", "2024-01-31")]),
+    # an abnormal ECG coded without its finding: obvious or not is for the investigator
+    Case("IN5.2b", None, "abnormal ECG R94.31 within 12 months", [dx("R94.31", "2024-06-01")]),
+    Case(
+        "IN5.2b",
+        False,
+        "abnormal ECG and an AV block",
+        [dx("R94.31", "2024-06-01"), dx("I44.2", "2024-06-01")],
+    ),
+    Case("IN5.2b", True, "abnormal ECG before the 12-month window", [dx("R94.31", "2024-01-31")]),
     # IN5.3 eGFR ≥ 30
     Case("IN5.3", True, "reported eGFR 30", [lab("98979-8", value=30, unit="mL/min/{1.73_m2}")]),
     Case(
@@ -301,7 +310,10 @@ CASES = [
     Case("EX4", True, "bone marrow transplant status Z94.81", [dx("Z94.81")]),
     Case("EX4", True, "liver transplant status Z94.4", [dx("Z94.4")]),
     Case("EX4", False, "corneal transplant Z94.7", [dx("Z94.7")]),
-    Case("EX4", True, "chronic GVHD on the first window day", [dx("D89.811", "2025-01-18")]),
+    # GVHD "of grade 2 or higher, acute": the codes carry no grade (D89.811 is chronic)
+    Case("EX4", None, "chronic GVHD on the first window day", [dx("D89.811", "2025-01-18")]),
+    Case("EX4", None, "acute GVHD D89.810 within 2 weeks", [dx("D89.810", "2025-01-25")]),
+    Case("EX4", True, "acute GVHD after HSCT", [dx("D89.810", "2025-01-25"), dx("Z94.81")]),
     Case("EX4", False, "GVHD one day before the window", [dx("D89.811", "2025-01-17")]),
     # EX5.1 HBV
     Case(

@@ -354,6 +354,10 @@ CASES = [
         [dx("K90.0", "2018-01-01")],
     ),
     Case("EX5", None, "primary sclerosing cholangitis K83.01", [dx("K83.01", "2018-01-01")]),
+    Case(
+        "EX5", None, "Hashimoto's thyroiditis E06.3: levothyroxine is systemic", [dx("E06.3", "2018-01-01")]
+    ),
+    Case("EX5", None, "antiphospholipid syndrome D68.61", [dx("D68.61", "2018-01-01")]),
     Case("EX5", False, "SLE only", [dx("M32.14")]),
     Case("EX5", True, "systemic sclerosis M34.0 with the SLE", [dx("M32.14"), dx("M34.0", "2019-01-01")]),
     Case("EX5", True, "granulomatosis with polyangiitis M31.31", [dx("M31.31", "2019-01-01")]),
@@ -473,19 +477,23 @@ CASES = [
     Case("EX7.2", True, "CABG 02100Z9 within 6 months", [proc("02100Z9", "2024-09-01")]),
     Case("EX7.2", True, "PCI with drug-eluting stent 02703DZ", [proc("02703DZ", "2024-12-01")]),
     Case("EX7.2", False, "balloon angioplasty without device 02703ZZ", [proc("02703ZZ", "2024-12-01")]),
-    # EX7.3 ventricular arrhythmia or syncope (ever)
-    Case("EX7.3", True, "ventricular tachycardia I47.20", [dx("I47.20", "2015-01-01")]),
+    # EX7.3 ventricular arrhythmia "requiring treatment" or unexplained syncope (ever): the
+    # codes say neither, so a record is for the investigator
+    Case("EX7.3", None, "ventricular tachycardia I47.20: treated or not", [dx("I47.20", "2015-01-01")]),
+    Case("EX7.3", None, "ventricular fibrillation I49.01", [dx("I49.01", "2015-01-01")]),
     # R55 includes vasovagal attacks, which the protocol allows
     Case("EX7.3", None, "syncope R55: unexplained or not is for the investigator", [dx("R55", "2015-01-01")]),
     Case(
         "EX7.3",
-        True,
+        None,
         "syncope and ventricular tachycardia",
         [dx("R55", "2015-01-01"), dx("I47.20", "2016-01-01")],
     ),
     Case("EX7.3", False, "atrial fibrillation only", [dx("I48.91", "2015-01-01")]),
-    # EX7.4 non-ischaemic cardiomyopathy
-    Case("EX7.4", True, "dilated cardiomyopathy I42.0", [dx("I42.0", "2012-01-01")]),
+    # EX7.4 "severe" non-ischaemic cardiomyopathy: severity is not coded
+    Case("EX7.4", None, "dilated cardiomyopathy I42.0: severe or not", [dx("I42.0", "2012-01-01")]),
+    Case("EX7.4", None, "Takotsubo I51.81", [dx("I51.81", "2012-01-01")]),
+    Case("EX7.4", False, "no cardiomyopathy", []),
     Case("EX7.4", False, "ischaemic cardiomyopathy I25.5", [dx("I25.5", "2012-01-01")]),
     # EX8 infection within 1 week
     Case("EX8", True, "sepsis on the first window day", [dx("A41.9", "2025-01-25")]),

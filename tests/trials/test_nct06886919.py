@@ -320,6 +320,13 @@ case("ex1_epilepsy", "EX1", True, ("dx", "G40.909", "2010-01-01"))
 case("ex1_schizophrenia", "EX1", True, ("dx", "F20.9", "2012-01-01"))
 case("ex1_pres", "EX1", True, ("dx", "I67.83", "2018-01-01"))
 case("ex1_lupus_encephalitis", "EX1", True, ("dx", "G05.3", "2023-01-01"))
+case("ex1_bipolar", "EX1", True, ("dx", "F31.9", "2012-01-01"))
+# other psychiatric disorders: "clinically significant" or not is for the investigator
+case("ex1_depression", "EX1", None, ("dx", "F32.1", "2019-01-01"))
+case("ex1_anxiety", "EX1", None, ("dx", "F41.1", "2019-01-01"))
+case("ex1_anxiety_and_epilepsy", "EX1", True, ("dx", "F41.1", "2019-01-01"), ("dx", "G40.909", "2010-01-01"))
+case("ex1_nicotine_is_not_psychiatric", "EX1", False, ("dx", "F17.210", "2019-01-01"))
+case("ex1_insomnia_is_not_psychiatric", "EX1", False, ("dx", "F51.01", "2019-01-01"))
 case("ex1_sle_only", "EX1", False, ("dx", "M32.14", "2020-01-01"))
 case("ex1_none", "EX1", False)
 
@@ -376,6 +383,9 @@ case("ex5_psoriasis_old", "EX5", False, ("dx", "L40.0", "2023-01-31"))
 case("ex5_coeliac", "EX5", False, ("dx", "K90.0", "2024-01-01"))
 case("ex5_type_1_diabetes", "EX5", False, ("dx", "E10.9", "2024-01-01"))
 case("ex5_psc", "EX5", False, ("dx", "K83.01", "2024-01-01"))
+case("ex5_hashimoto", "EX5", False, ("dx", "E06.3", "2024-01-01"))
+case("ex5_graves", "EX5", False, ("dx", "E05.00", "2024-01-01"))
+case("ex5_antiphospholipid", "EX5", False, ("dx", "D68.61", "2024-01-01"))
 case("ex5_coeliac_and_crohn", "EX5", True, ("dx", "K90.0", "2024-01-01"), ("dx", "K50.90", "2024-01-01"))
 
 # -- EX6 transplant, EX7 prior CAR-T
@@ -488,10 +498,14 @@ case("ex122_cmv_low", "EX12.2", False, ("lab", CMV, "2025-01-10", 50, "IU/mL", 1
 case("ex122_cmv_none", "EX12.2", None)
 
 # -- EX13 lung disease within 1 year
-case("ex13_copd", "EX13", True, ("dx", "J44.9", "2024-06-01"))
-case("ex13_copd_edge", "EX13", True, ("dx", "J44.9", "2024-02-01"))
+# only severe COPD and moderate to severe pulmonary hypertension exclude: severity is not coded
+case("ex13_copd", "EX13", None, ("dx", "J44.9", "2024-06-01"))
+case("ex13_copd_edge", "EX13", None, ("dx", "J44.9", "2024-02-01"))
 case("ex13_copd_old", "EX13", False, ("dx", "J44.9", "2024-01-31"))
-case("ex13_pah", "EX13", True, ("dx", "I27.0", "2024-10-01"))
+case("ex13_pah", "EX13", None, ("dx", "I27.0", "2024-10-01"))
+case(
+    "ex13_copd_and_severe_asthma", "EX13", True, ("dx", "J44.9", "2024-06-01"), ("dx", "J45.50", "2024-10-01")
+)
 case("ex13_severe_asthma", "EX13", True, ("dx", "J45.50", "2024-10-01"))
 case("ex13_ild_allowed", "EX13", False, ("dx", "J84.10", "2024-10-01"))
 
@@ -552,10 +566,14 @@ case(
     ("obs", "LOINC", QTC, "2024-12-01", 450, "ms"),
 )
 case("ex142_nothing", "EX14.2", None)
-case("ex143_lbbb", "EX14.3", True, ("dx", "I44.7", "2024-10-01"))
+# "complete" left bundle branch block: I44.7 does not say
+case("ex143_lbbb", "EX14.3", None, ("dx", "I44.7", "2024-10-01"))
+case("ex143_lbbb_and_avb3", "EX14.3", True, ("dx", "I44.7", "2024-10-01"), ("dx", "I44.2", "2024-10-01"))
 case("ex143_avb3", "EX14.3", True, ("dx", "I44.2", "2024-10-01"))
 case("ex143_avb1", "EX14.3", False, ("dx", "I44.0", "2024-10-01"))
-case("ex144_vt", "EX14.4", True, ("dx", "I47.20", "2024-10-01"))
+# "severe and uncontrolled ... requiring medication": not coded
+case("ex144_vt", "EX14.4", None, ("dx", "I47.20", "2024-10-01"))
+case("ex144_none", "EX14.4", False)
 case("ex144_vt_old", "EX14.4", False, ("dx", "I47.20", "2024-07-31"))
 case(
     "ex145_hf_nyha3_ef45",
@@ -620,13 +638,14 @@ case("ex15_pe_old", "EX15", False, ("dx", "I26.99", "2024-07-31"))
 case("ex15_dvt_history", "EX15", False, ("dx", "Z86.718", "2024-12-01"))
 
 # -- EX16 malignancy (5 years)
-case("ex16_breast_edge", "EX16", True, ("dx", "C50.911", "2020-02-01"))
+# "untreated" tumours: a C code does not say whether the tumour was treated
+case("ex16_breast_edge", "EX16", None, ("dx", "C50.911", "2020-02-01"))
 case("ex16_breast_old", "EX16", False, ("dx", "C50.911", "2020-01-31"))
 case("ex16_dcis", "EX16", False, ("dx", "D05.10", "2023-01-01"))
 case("ex16_cervix_cis", "EX16", False, ("dx", "D06.9", "2023-01-01"))
 case("ex16_bcc", "EX16", False, ("dx", "C44.91", "2023-01-01"))
 case("ex16_bcc_trunk", "EX16", False, ("dx", "C44.519", "2023-01-01"))
-case("ex16_skin_scc", "EX16", True, ("dx", "C44.92", "2023-01-01"))
+case("ex16_skin_scc", "EX16", None, ("dx", "C44.92", "2023-01-01"))
 # Z85: the cancer was eradicated and its treatment has ended, so not "untreated"
 case("ex16_history_only", "EX16", False, ("dx", "Z85.3", "2023-01-01"))
 
