@@ -422,7 +422,8 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     """Compare several sites' reports (folders or report.json files) side by side.
 
     Criteria where one site stands apart are flagged; reports made with another version of
-    a trial or of the code lists, other counting options or other protection are named."""
+    a trial or of the code lists, another index date, other counting options or other
+    protection are named."""
     from feasibility.compare import collect, compare_rows, differences, summary
     from feasibility.reports.compare_report import compare_csv, compare_html, print_compare
     from feasibility.reports.output import write_directory

@@ -120,6 +120,9 @@ def _check_report(report: dict, file: Path) -> None:
         field(trial, "id", "text", place)
         field(trial, "sha256", "text", place)
     field(provenance, "engine_version", "text", "provenance")
+    index = field(provenance, "index_date", "object", "provenance")
+    field(index, "default", "text", "provenance.index_date")
+    field(index, "per_patient", "flag", "provenance.index_date")
     field(provenance, "concept_library_sha256", "text", "provenance", optional=True)
     field(provenance, "options", "object", "provenance")
     protection = field(report, "protection", "object", "")
@@ -194,14 +197,17 @@ def _distinct(site: str, trial_id: str, label: str, source: str, seen: set[tuple
     return f"{site} ({source} {n})"
 
 
-# The run options that change the published numbers, as `run` spells them.
-_COUNTING_OPTIONS = {"as_of": "--as-of", "active_within": "--active-within", "order": "--order"}
+# The run options that change the published numbers, as `run` spells them. `--as-of` is
+# not among them: the index date it sets is compared instead (`index_date`), since the
+# index date is what the counts depend on, and an extract's own index dates override it.
+_COUNTING_OPTIONS = {"active_within": "--active-within", "order": "--order"}
 
 
 def differences(reports: list[dict], sources: list[str]) -> list[str]:
     """What keeps the reports' numbers from being compared as they stand, one line each:
-    another version of a trial's file or of the concept library, run options that change the
-    counts, another engine version, other protection; and reports of exact counts, which
+    another version of a trial's file or of the concept library, another index date (or
+    per-patient index dates in some reports only), run options that change the counts,
+    another engine version, other protection; and reports of exact counts, which
     were not made to be shared. `sources` names each report as the user gave it."""
     notes = []
     trials: dict[str, dict[str, str]] = {}
@@ -218,6 +224,7 @@ def differences(reports: list[dict], sources: list[str]) -> list[str]:
         "concept library": lambda r: (
             (r["provenance"].get("concept_library_sha256") or "")[:12] or "not recorded"
         ),
+        "index date": index_date,
         **{f"option {flag}": _option(key) for key, flag in _COUNTING_OPTIONS.items()},
         "engine version": lambda r: str(r["provenance"]["engine_version"]),
         "protection (--min-cell)": lambda r: str(r["protection"]["min_cell"]),
@@ -232,6 +239,14 @@ def differences(reports: list[dict], sources: list[str]) -> list[str]:
             f"{', '.join(exact)}: exact counts (--min-cell 0), made for use inside the site, not to be shared"
         )
     return notes
+
+
+def index_date(report: dict) -> str:
+    """A report's index date as text: the default date (`--as-of`, or the extract's latest
+    event), or `per patient, else DATE` when the extract's own index dates were used where
+    set: patients then count back from dates of their own, not from one shared date."""
+    index = report["provenance"]["index_date"]
+    return f"per patient, else {index['default']}" if index["per_patient"] else index["default"]
 
 
 def _option(key: str) -> Callable[[dict], str]:

@@ -177,7 +177,7 @@ def test_each_difference_is_named_with_the_reports_that_have_it(alike_reports):
     provenance["trials"][0]["sha256"] = "f" * 64
     provenance["concept_library_sha256"] = "e" * 64
     provenance["options"]["order"] = "most-restrictive"
-    provenance["options"]["as_of"] = "2025-01-01"
+    provenance["index_date"] = {**provenance["index_date"], "default": "2025-01-01", "per_patient": False}
     provenance["options"]["active_within"] = "12 months"
     provenance["engine_version"] = "9.9"
     b["protection"] = {**b["protection"], "min_cell": 0, "shareable": False}
@@ -187,7 +187,9 @@ def test_each_difference_is_named_with_the_reports_that_have_it(alike_reports):
         f"({a['provenance']['trials'][0]['sha256'][:12]} (site-a); ffffffffffff (site-b))",
         f"concept library differs: {a['provenance']['concept_library_sha256'][:12]} (site-a); "
         "eeeeeeeeeeee (site-b)",
-        "option --as-of differs: not given (site-a); 2025-01-01 (site-b)",
+        # the test extracts carry an index_date column
+        f"index date differs: per patient, else {a['provenance']['index_date']['default']} (site-a); "
+        "2025-01-01 (site-b)",
         "option --active-within differs: 24 months (site-a); 12 months (site-b)",
         "option --order differs: protocol (site-a); most-restrictive (site-b)",
         f"engine version differs: {a['provenance']['engine_version']} (site-a); 9.9 (site-b)",
@@ -197,6 +199,31 @@ def test_each_difference_is_named_with_the_reports_that_have_it(alike_reports):
     assert len(notes) == len(expected)
     for note, start in zip(notes, expected, strict=True):
         assert note.startswith(start), (note, start)
+
+
+def _index_date(report: dict, default: str, per_patient: bool) -> dict:
+    """`report` with another index date."""
+    report = copy.deepcopy(report)
+    report["provenance"]["index_date"].update(default=default, per_patient=per_patient)
+    return report
+
+
+def test_reports_of_other_index_dates_are_not_alike(alike_reports):
+    # the index date, not --as-of, is what the windows count back from: an extract's latest
+    # event sets it when --as-of is not given, and its own index dates override it
+    _, (a, _) = collect(alike_reports)
+    other_day = _index_date(a, "2024-06-30", False)
+    own_dates = _index_date(a, "2024-06-30", True)
+    assert differences([other_day, own_dates, other_day], ["a", "b", "c"]) == [
+        "index date differs: 2024-06-30 (a, c); per patient, else 2024-06-30 (b)"
+    ]
+    assert differences([other_day, _index_date(a, "2025-06-30", False)], ["a", "b"]) == [
+        "index date differs: 2024-06-30 (a); 2025-06-30 (b)"
+    ]
+    # --as-of given as the date the other extract ends on: the same index date, like for like
+    as_of = copy.deepcopy(a)
+    as_of["provenance"]["options"]["as_of"] = a["provenance"]["index_date"]["default"]
+    assert differences([a, as_of], ["a", "b"]) == []
 
 
 def test_a_report_without_the_library_fingerprint_is_not_taken_for_alike(alike_reports):
@@ -326,6 +353,11 @@ def _set(path: str, value: object) -> Callable[[dict], None]:
         (_set("trials", {"SMALL": {}}), "`trials` must be a list, not an object"),
         (_set("provenance.trials.0", "SMALL"), "`provenance.trials[0]` must be an object, not text"),
         (_set("provenance.options", None), "`provenance.options` must be an object, not null"),
+        (_set("provenance.index_date", ...), "`provenance.index_date` is missing"),
+        (
+            _set("provenance.index_date.per_patient", "no"),
+            "`provenance.index_date.per_patient` must be true or false, not text",
+        ),
         (_set("protection.shareable", "yes"), "`protection.shareable` must be true or false, not text"),
         (_set("trials.0.criteria", ...), "`trials[0].criteria` is missing"),
         (
