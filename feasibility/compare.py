@@ -18,6 +18,7 @@ from typing import Any
 
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.errors import FeasibilityError
+from feasibility.protect import suppressed_label
 from feasibility.user_files import read_user_text
 
 # A site stands apart when its share differs from the median of all sites by this much.
@@ -26,12 +27,14 @@ APART = 0.20
 
 @dataclass(frozen=True)
 class SiteReport:
-    """One site's block of one trial, from one report file."""
+    """One site's block of one trial, from one report file; `suppressed_below` is the K of
+    the `<K` its report shows for a suppressed count (`protect.suppressed_label`)."""
 
     source: str
     site_id: str
     trial_id: str
     block: dict
+    suppressed_below: int
 
 
 def load_report(path: Path) -> dict:
@@ -127,6 +130,7 @@ def _check_report(report: dict, file: Path) -> None:
     field(provenance, "options", "object", "provenance")
     protection = field(report, "protection", "object", "")
     field(protection, "min_cell", "whole", "protection")
+    field(protection, "suppressed_below", "whole", "protection", optional=True)
     field(protection, "shareable", "flag", "protection")
     trials = items(report, "trials", "")
     for place, trial in trials:
@@ -176,12 +180,13 @@ def collect(paths: list[Path]) -> tuple[list[SiteReport], list[dict]]:
         report = load_report(path)
         reports.append(report)
         label = path.name if path.is_dir() else path.parent.name
+        below = suppressed_label(report["protection"])
         for trial in report["trials"]:
             blocks = [b for b in trial["sites"] if b["site_id"] != ALL_SITES] or trial["sites"]
             for block in blocks:
                 site = _distinct(block["site_id"], trial["id"], label, str(path), seen)
                 seen.add((trial["id"], site))
-                sites.append(SiteReport(str(path), site, trial["id"], block))
+                sites.append(SiteReport(str(path), site, trial["id"], block, below))
     return sites, reports
 
 
@@ -269,7 +274,9 @@ def _share(part: int | None, whole: int | None) -> float | None:
 
 
 def compare_rows(sites: list[SiteReport], reports: list[dict]) -> list[dict]:
-    """Per trial, site and waterfall step: remaining patients, lost and unknown shares, flags."""
+    """Per trial, site and waterfall step: remaining patients, lost and unknown shares, flags,
+    and the K of the site's report's `<K` (`suppressed_below`), to show suppressed counts
+    as the report does."""
     texts = {(t["id"], c["id"]): c for r in reports for t in r["trials"] for c in t["criteria"]}
     rows: list[dict] = []
     for s in sites:
@@ -296,6 +303,7 @@ def compare_rows(sites: list[SiteReport], reports: list[dict]) -> list[dict]:
                     "potentially_eligible": step["potentially_eligible"],
                     "assessable": assessable,
                     "flag": "",
+                    "suppressed_below": s.suppressed_below,
                 }
             )
             previous = step["eligible"]
@@ -326,7 +334,7 @@ def _flag(rows: list[dict]) -> None:
 
 
 def summary(sites: list[SiteReport]) -> list[dict]:
-    """Eligible and potentially eligible per trial and site."""
+    """Eligible and potentially eligible per trial and site (with the K of its report's `<K`)."""
     return [
         {
             "trial_id": s.trial_id,
@@ -335,6 +343,7 @@ def summary(sites: list[SiteReport]) -> list[dict]:
             "base": s.block["base"],
             "eligible": s.block["eligible"],
             "potentially_eligible": s.block["potentially_eligible"],
+            "suppressed_below": s.suppressed_below,
         }
         for s in sites
     ]

@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -446,7 +447,7 @@ def _block(site: str, failed: int, unknown: int, base: int = 100) -> dict:
 
 def _flags(specs: dict[str, tuple[int, int]]) -> dict[str, dict]:
     """compare's row of step 1 per site, for sites of 100 patients losing (failed, unknown)."""
-    sites = [SiteReport("r", s, "T", _block(s, f, u)) for s, (f, u) in specs.items()]
+    sites = [SiteReport("r", s, "T", _block(s, f, u), 13) for s, (f, u) in specs.items()]
     reports = [{"trials": [{"id": "T", "criteria": [{"id": "c1", "assessable": True}]}]}]
     return {r["site_id"]: r for r in compare_rows(sites, reports) if r["step"]}
 
@@ -475,3 +476,75 @@ def test_a_site_is_flagged_twenty_points_from_the_typical_one():
     rows = _flags({"A": (0, 5), "B": (0, 5), "E": (0, 5), "C": (0, 30), "D": (0, 20)})
     assert rows["C"]["flag"].startswith("data gap: 30%")
     assert rows["D"]["flag"] == ""  # 15 points from the typical 5%
+
+
+# --------------------------------------------------------------------------- suppressed counts
+
+
+def _suppressed_site(k: int) -> tuple[list[dict], list[dict]]:
+    """The summary and rows of one site whose report suppresses counts below `k`: step c1
+    loses a withheld number and leaves `<k` unknown, c2's eligible is suppressed, so c3 has
+    no share."""
+    counts = [
+        ("base", 0, 0, 100, 100),
+        ("c1", None, None, 90, 95),
+        ("c2", 80, None, None, 15),
+        ("c3", 0, 0, None, None),
+    ]
+    keys = ("step", "criterion_id", "failed", "unknown", "eligible", "potentially_eligible")
+    block = {
+        "site_id": "S",
+        "base": 100,
+        "eligible": None,
+        "potentially_eligible": None,
+        "waterfall": [dict(zip(keys, (i, *values), strict=True)) for i, values in enumerate(counts)],
+    }
+    sites = [SiteReport("r", "S", "T", block, k)]
+    return summary(sites), compare_rows(sites, [{"trials": [{"id": "T", "criteria": []}]}])
+
+
+def test_suppressed_counts_read_as_in_the_sites_report():
+    # the report's own labels (`<K` with its K, `withheld` for a count derived from others),
+    # not compare's own words, so that the sponsor reads one label in both
+    totals, rows = _suppressed_site(18)
+    out = io.StringIO()
+    print_compare(totals, rows, Console(file=out, width=200, color_system=None))
+    cells = {
+        line.split("│")[1].strip(): line.split("│")[2].strip()
+        for line in out.getvalue().splitlines()
+        if line.startswith("│")
+    }
+    assert cells == {
+        "c1": "withheld (?<18)",
+        "c2": "89% (?<18)",
+        "c3": "– (?–)",
+        "eligible": "<18",
+        "potentially": "<18",
+    }
+    assert "<K: a count of fewer than K patients" in out.getvalue()
+    table = list(csv.DictReader(io.StringIO(compare_csv(rows))))
+    assert [(r["remaining_before"], r["failed"], r["unknown"], r["eligible"]) for r in table] == [
+        ("", "0", "0", "100"),  # step 0 has no step before it: empty, not suppressed
+        ("100", "withheld", "<18", "90"),
+        ("90", "80", "<18", "<18"),
+        ("<18", "0", "0", "<18"),
+    ]
+    # a share of a suppressed count, or of a suppressed number of patients, is no number
+    assert [(r["lost_share"], r["unknown_share"]) for r in table[1:]] == [
+        ("", ""),
+        ("0.8889", ""),
+        ("", ""),
+    ]
+
+
+def test_compare_takes_each_reports_label_for_suppressed_counts(alike_reports, tmp_path):
+    report = json.loads((alike_reports[0] / "report.json").read_text())
+    report["protection"]["suppressed_below"] = 23  # as a run with another --min-cell writes it
+    (tmp_path / "k23.json").write_text(json.dumps(report))
+    del report["protection"]["suppressed_below"]  # as reports written before it existed
+    report["protection"]["min_cell"] = 7
+    (tmp_path / "old.json").write_text(json.dumps(report))
+    sites, reports = collect([alike_reports[0], tmp_path / "k23.json", tmp_path / "old.json"])
+    rows = compare_rows(sites, reports)
+    below = {(Path(r["source"]).name, r["suppressed_below"]) for r in [*rows, *summary(sites)]}
+    assert below == {(alike_reports[0].name, 13), ("k23.json", 23), ("old.json", 7)}

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from feasibility.protect import WITHHELD, suppressed_as
 from feasibility.reports.html import STYLE, chart, esc
 from feasibility.reports.terminal import table_width
 
@@ -34,7 +35,47 @@ COLUMNS = (
 )
 
 
-def _cell(value: object) -> str:
+# The report key of each count of a compare row or total: the key decides how the count
+# reads when suppressed (`protect.suppressed_as`: `withheld` for one derived from others).
+_COUNT_KEYS = {
+    "remaining_before": "eligible",  # the step before's eligible
+    "failed": "failed",
+    "unknown": "unknown",
+    "eligible": "eligible",
+    "potentially_eligible": "potentially_eligible",
+    "base": "base",
+}
+
+# The count each share is of (the whole is `remaining_before`).
+_SHARE_OF = {"lost_share": "failed", "unknown_share": "unknown"}
+
+
+def count_text(row: dict, key: str) -> str:
+    """The count at `key` of a compare row or total, a suppressed one as the site's report
+    shows it (`<K` with its report's K, or `withheld`), so a reader of both sees one label."""
+    value = row[key]
+    if value is None:
+        return suppressed_as(_COUNT_KEYS[key], row["suppressed_below"])
+    return f"{value:,}"
+
+
+def share_text(row: dict, key: str) -> str:
+    """The share at `key` (`lost_share`, `unknown_share`) as a percentage; where the count it
+    is a share of is suppressed, that count's label instead (`<K`, `withheld`), since it says
+    what is known; `–` where there is no share: no patients remain, or how many is suppressed."""
+    share = row[key]
+    if share is not None:
+        return f"{share:.0%}"
+    if row[_SHARE_OF[key]] is None:
+        return count_text(row, _SHARE_OF[key])
+    return "–"
+
+
+def _cell(row: dict, key: str) -> str:
+    value = row[key]
+    # step 0 has no step before it: nothing there is suppressed
+    if value is None and key in _COUNT_KEYS and (key != "remaining_before" or row["step"]):
+        return count_text(row, key)
     if value is None:
         return ""
     if isinstance(value, float):
@@ -45,23 +86,24 @@ def _cell(value: object) -> str:
 
 
 def compare_csv(rows: list[dict]) -> str:
-    """Long format: one row per trial, site and waterfall step (empty = suppressed/undefined);
-    a criterion a site's report does not have (another version of the trial) has no row there."""
+    """Long format: one row per trial, site and waterfall step; a suppressed count reads as in
+    the run's own CSVs (`<K`, or `withheld` for `failed`), an empty cell has no value (no step
+    before step 0, no share of a suppressed count or of no patients). A criterion a site's
+    report does not have (another version of the trial) has no row there."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for r in rows:
-        writer.writerow([_cell(r[c]) for c in COLUMNS])
+        writer.writerow([_cell(r, c) for c in COLUMNS])
     return out.getvalue()
 
 
-def _pct(v: float | None) -> str:
-    return "–" if v is None else f"{v:.0%}"
-
-
-def _n(v: int | None) -> str:
-    return "suppressed" if v is None else f"{v:,}"
-
+# What the labels of suppressed counts mean, under a view that shows them.
+SUPPRESSED_LEGEND = (
+    f"<K: a count of fewer than K patients, suppressed in the site's report; {WITHHELD}: a "
+    "count the report withholds because it could reveal a suppressed one; –: no share "
+    "(no patients remain, or how many is suppressed)"
+)
 
 # The cell of a criterion that a site's report does not have: its report was made with
 # another version of the trial (`compare.differences` names it).
@@ -90,6 +132,7 @@ def print_compare(summary: list[dict], rows: list[dict], console: Console) -> No
     the share it leaves unknown in brackets, then each site's totals. Sites that would not
     fit the terminal's width go into a further table rather than squeezing the cells."""
     by_step = {(r["trial_id"], r["site_id"], r["criterion_id"]): r for r in rows}
+    suppressed = False
     for trial in dict.fromkeys(s["trial_id"] for s in summary):
         sites = [s for s in summary if s["trial_id"] == trial]
         steps = steps_of(rows, trial)
@@ -102,12 +145,13 @@ def print_compare(summary: list[dict], rows: list[dict], console: Console) -> No
                 if r is None:
                     cells.append(Text(ABSENT, style="dim"))
                     continue
-                cell = Text(f"{_pct(r['lost_share'])} (?{_pct(r['unknown_share'])})")
+                cell = Text(f"{share_text(r, 'lost_share')} (?{share_text(r, 'unknown_share')})")
                 if r["flag"]:
                     cell.append(" ◆", style="red")
                 cells.append(cell)
-            cells += [Text(_n(site["eligible"])), Text(_n(site["potentially_eligible"]))]
+            cells += [Text(count_text(site, key)) for key in ("eligible", "potentially_eligible")]
             columns.append((site["site_id"], cells))
+            suppressed = suppressed or any("<" in c.plain or WITHHELD in c.plain for c in cells)
         label_width = max(len("criterion"), *(len(label) for label in labels))
         widths = [max(len(c) for c in cells) for _, cells in columns]
         runs = _fitting(widths, label_width, console.width)
@@ -131,6 +175,9 @@ def print_compare(summary: list[dict], rows: list[dict], console: Console) -> No
                 flagged = f"{r['criterion_id']} at {r['site_id']}: {r['flag']}"
                 console.print(f"  [red]◆[/] {escape(flagged)}")
         console.print()
+    if suppressed:
+        # the labels are the run's own, but a sponsor may not have read a site's report
+        console.print(SUPPRESSED_LEGEND, style="dim", markup=False)
 
 
 def _fitting(widths: list[int], label_width: int, width: int) -> list[range]:
@@ -160,7 +207,7 @@ def compare_html(summary: list[dict], rows: list[dict], differences: Sequence[st
         z = [[cell[(s, c)]["lost_share"] if (s, c) in cell else None for s in names] for c in steps]
         text = [
             [
-                _pct(cell[(s, c)]["lost_share"]) + (" ◆" if cell[(s, c)]["flag"] else "")
+                share_text(cell[(s, c)], "lost_share") + (" ◆" if cell[(s, c)]["flag"] else "")
                 if (s, c) in cell
                 else ABSENT
                 for s in names
