@@ -303,6 +303,7 @@ def compare_rows(sites: list[SiteReport], reports: list[dict]) -> list[dict]:
                     "potentially_eligible": step["potentially_eligible"],
                     "assessable": assessable,
                     "flag": "",
+                    "flagged": None,
                     "suppressed_below": s.suppressed_below,
                 }
             )
@@ -331,6 +332,7 @@ def _flag(rows: list[dict]) -> None:
                 if abs(r[key] - typical) >= APART:
                     what = "left UNKNOWN" if key == "unknown_share" else "lost"
                     r["flag"] = f"{label}: {r[key]:.0%} {what}, against {typical:.0%} at the typical site"
+                    r["flagged"] = key  # which share stands apart, to mark it where it is drawn
 
 
 def summary(sites: list[SiteReport]) -> list[dict]:

@@ -17,7 +17,15 @@ from rich.console import Console
 
 from feasibility.compare import SiteReport, collect, compare_rows, differences, summary
 from feasibility.errors import FeasibilityError
-from feasibility.reports.compare_report import ABSENT, compare_csv, compare_html, print_compare, steps_of
+from feasibility.reports.compare_report import (
+    ABSENT,
+    compare_csv,
+    compare_html,
+    heatmaps,
+    print_compare,
+    site_bars,
+    steps_of,
+)
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, write_extract
 from tests.test_errors import assert_one_line_error, feasibility
@@ -548,3 +556,37 @@ def test_compare_takes_each_reports_label_for_suppressed_counts(alike_reports, t
     rows = compare_rows(sites, reports)
     below = {(Path(r["source"]).name, r["suppressed_below"]) for r in [*rows, *summary(sites)]}
     assert below == {(alike_reports[0].name, 13), ("k23.json", 23), ("old.json", 7)}
+
+
+# --------------------------------------------------------------------------- compare.html
+
+
+def test_the_page_shows_the_unknown_share_beside_the_lost_one():
+    # a data gap (C leaves everyone UNKNOWN) is not read as a site that loses no one
+    sites = [
+        SiteReport("r", s, "T", _block(s, f, u), 13)
+        for s, (f, u) in {"A": (50, 0), "B": (50, 0), "C": (0, 100)}.items()
+    ]
+    rows = compare_rows(sites, [{"trials": [{"id": "T", "criteria": []}]}])
+    lost, unknown = heatmaps(rows, "T", ["A", "B", "C"]).data
+    assert [lost.z[0], unknown.z[0]] == [[0.5, 0.5, 0.0], [0.0, 0.0, 1.0]]
+    # the site stands apart by its UNKNOWN share: marked there, not in the lost one
+    assert [lost.text[0], unknown.text[0]] == [["50%", "50%", "0%"], ["0%", "0%", "100% ◆"]]
+    # protected as on the terminal: a suppressed count's label, never a share of it
+    _, suppressed = _suppressed_site(18)
+    lost, unknown = heatmaps(suppressed, "T", ["S"]).data
+    assert [lost.text, unknown.text] == [
+        (["withheld"], ["89%"], ["–"]),
+        (["<18"], ["<18"], ["–"]),
+    ]
+    assert unknown.z == ([None], [None], [None])
+
+
+def test_a_suppressed_total_is_labelled_not_drawn_as_a_zero():
+    totals, _ = _suppressed_site(18)
+    zero = {**totals[0], "site_id": "Z", "eligible": 0, "potentially_eligible": 0}
+    potential, eligible = site_bars([totals[0], zero]).data
+    for bars in (potential, eligible):
+        assert list(bars.y) == [0, 0]  # no length: 18 would read as a count
+        assert list(bars.text) == ["<18", ""]  # only the suppressed one is labelled
+        assert list(bars.customdata) == ["<18", "0"]  # and hovering says what each is

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import plotly.graph_objects as go
 import plotly.offline
+from plotly.subplots import make_subplots
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -48,6 +49,11 @@ _COUNT_KEYS = {
 
 # The count each share is of (the whole is `remaining_before`).
 _SHARE_OF = {"lost_share": "failed", "unknown_share": "unknown"}
+
+
+def _is_label(text: str) -> bool:
+    """Whether a cell's text is the label of a suppressed count (`<K`, `withheld`)."""
+    return text.startswith("<") or text.startswith(WITHHELD)
 
 
 def count_text(row: dict, key: str) -> str:
@@ -151,7 +157,7 @@ def print_compare(summary: list[dict], rows: list[dict], console: Console) -> No
                 cells.append(cell)
             cells += [Text(count_text(site, key)) for key in ("eligible", "potentially_eligible")]
             columns.append((site["site_id"], cells))
-            suppressed = suppressed or any("<" in c.plain or WITHHELD in c.plain for c in cells)
+            suppressed = suppressed or any(_is_label(part) for c in cells for part in c.plain.split(" (?"))
         label_width = max(len("criterion"), *(len(label) for label in labels))
         widths = [max(len(c) for c in cells) for _, cells in columns]
         runs = _fitting(widths, label_width, console.width)
@@ -193,6 +199,86 @@ def _fitting(widths: list[int], label_width: int, width: int) -> list[range]:
     return [range(0)]  # no sites
 
 
+# The heatmaps of a trial: the share of remaining patients each step loses, and the share
+# it leaves UNKNOWN, side by side, so that a data gap is not read as another population.
+_HEATMAPS = (
+    ("lost_share", "lost", "Reds"),
+    ("unknown_share", "left UNKNOWN", "Blues"),
+)
+
+
+def heatmaps(rows: list[dict], trial: str, names: list[str]) -> go.Figure:
+    """The trial's lost and UNKNOWN shares per step and site as two heatmaps sharing the
+    criteria; each cell shows its share (a suppressed count's label where the share would
+    reveal it, as on the terminal), ◆ where that share stands apart."""
+    steps = steps_of(rows, trial)
+    cell = {(r["site_id"], r["criterion_id"]): r for r in rows if r["trial_id"] == trial}
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        shared_yaxes=True,
+        horizontal_spacing=0.03,
+        subplot_titles=[what for _, what, _ in _HEATMAPS],
+    )
+    for col, (key, what, colours) in enumerate(_HEATMAPS, start=1):
+        # a criterion a site's report lacks is a hole in the heatmap, labelled as such
+        z = [[cell[(s, c)][key] if (s, c) in cell else None for s in names] for c in steps]
+        text = [
+            [
+                share_text(cell[(s, c)], key) + (" ◆" if cell[(s, c)]["flagged"] == key else "")
+                if (s, c) in cell
+                else ABSENT
+                for s in names
+            ]
+            for c in steps
+        ]
+        fig.add_trace(
+            go.Heatmap(
+                z=z,
+                x=names,
+                y=steps,
+                text=text,
+                texttemplate="%{text}",
+                hovertemplate=f"%{{y}} at %{{x}}: %{{text}} {what}<extra></extra>",
+                colorscale=colours,
+                zmin=0,
+                zmax=1,
+                showscale=False,  # every cell is labelled
+            ),
+            row=1,
+            col=col,
+        )
+    # titled by the page: a figure title would run into the two heatmaps' own
+    fig.update_layout(height=max(300, 24 * len(steps) + 100))
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def site_bars(sites: list[dict]) -> go.Figure:
+    """Each site's eligible and potentially eligible patients; a suppressed count draws no
+    bar but is labelled `<K` (as in the site's report.html), so it does not read as a 0."""
+    fig = go.Figure()
+    for key, name, colour in (
+        ("potentially_eligible", "potentially eligible", "#99c1b9"),
+        ("eligible", "confirmed eligible", "#1f6f8b"),
+    ):
+        fig.add_bar(
+            x=[s["site_id"] for s in sites],
+            y=[s[key] or 0 for s in sites],
+            text=[count_text(s, key) if s[key] is None else "" for s in sites],
+            textposition="outside",
+            cliponaxis=False,
+            customdata=[count_text(s, key) for s in sites],
+            hovertemplate=f"%{{x}}: %{{customdata}} {name}<extra></extra>",
+            name=name,
+            marker_color=colour,
+        )
+    fig.update_layout(barmode="group", title="Eligible patients per site", height=320)
+    fig.update_xaxes(type="category")
+    return fig
+
+
 def compare_html(summary: list[dict], rows: list[dict], differences: Sequence[str] = ()) -> str:
     """The comparison as one self-contained page; `differences` (see `compare.differences`)
     head it, since they qualify every number below."""
@@ -200,49 +286,7 @@ def compare_html(summary: list[dict], rows: list[dict], differences: Sequence[st
     sections = []
     for t_index, trial in enumerate(trials):
         sites = [s for s in summary if s["trial_id"] == trial]
-        names = [s["site_id"] for s in sites]
-        steps = steps_of(rows, trial)
-        cell = {(r["site_id"], r["criterion_id"]): r for r in rows if r["trial_id"] == trial}
-        # a criterion a site's report lacks is a hole in the heatmap, labelled as such
-        z = [[cell[(s, c)]["lost_share"] if (s, c) in cell else None for s in names] for c in steps]
-        text = [
-            [
-                share_text(cell[(s, c)], "lost_share") + (" ◆" if cell[(s, c)]["flag"] else "")
-                if (s, c) in cell
-                else ABSENT
-                for s in names
-            ]
-            for c in steps
-        ]
-        heat = go.Figure(
-            go.Heatmap(
-                z=z,
-                x=names,
-                y=steps,
-                text=text,
-                texttemplate="%{text}",
-                colorscale="Reds",
-                zmin=0,
-                zmax=1,
-                colorbar={"title": "lost"},
-            )
-        )
-        heat.update_layout(
-            title="Share of remaining patients lost at each step (◆ stands apart)",
-            height=max(300, 24 * len(steps) + 120),
-            yaxis={"autorange": "reversed", "type": "category"},
-        )
-        bars = go.Figure()
-        bars.add_bar(
-            x=names,
-            y=[s["potentially_eligible"] for s in sites],
-            name="potentially eligible",
-            marker_color="#99c1b9",
-        )
-        bars.add_bar(
-            x=names, y=[s["eligible"] for s in sites], name="confirmed eligible", marker_color="#1f6f8b"
-        )
-        bars.update_layout(barmode="group", title="Eligible patients per site", height=320)
+        heat = heatmaps(rows, trial, [s["site_id"] for s in sites])
         flags = (
             "".join(
                 f"<li><b>{esc(r['criterion_id'])}</b> at {esc(r['site_id'])}: {esc(r['flag'])}</li>"
@@ -253,9 +297,14 @@ def compare_html(summary: list[dict], rows: list[dict], differences: Sequence[st
         )
         sections.append(
             f"<section class='trial'><h2>{esc(trial)}</h2>"
-            f"{chart(bars, f'c{t_index}-eligible')}{chart(heat, f'c{t_index}-lost')}"
+            f"{chart(site_bars(sites), f'c{t_index}-eligible')}"
+            "<h3>Share of remaining patients lost, and left UNKNOWN, at each step "
+            f"(◆ stands apart)</h3>{chart(heat, f'c{t_index}-lost')}"
             f"<h3>Criteria where a site stands apart</h3><ul>{flags}</ul></section>"
         )
+    shown = [count_text(s, k) for s in summary for k in ("eligible", "potentially_eligible")]
+    shown += [share_text(r, k) for r in rows for k in _SHARE_OF]
+    legend = f"<p class='note'>{esc(SUPPRESSED_LEGEND)}</p>" if any(map(_is_label, shown)) else ""
     sources = "".join(f"<li>{esc(s)}</li>" for s in dict.fromkeys(r["source"] for r in summary))
     warning = (
         "<div class='banner warn'>Not like for like: "
@@ -268,6 +317,6 @@ def compare_html(summary: list[dict], rows: list[dict], differences: Sequence[st
         f"<title>Feasibility: sites compared</title><style>{STYLE}</style>"
         f"<script>{plotly.offline.get_plotlyjs()}</script></head><body>"
         "<header><h1>Sites compared</h1><p>published (protected) numbers of each site's report"
-        f"</p></header>{warning}<main>{''.join(sections)}<section class='trial'><h2>Reports</h2>"
+        f"</p></header>{warning}<main>{legend}{''.join(sections)}<section class='trial'><h2>Reports</h2>"
         f"<ul>{sources}</ul></section></main></body></html>"
     )
