@@ -424,18 +424,18 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     Criteria where one site stands apart are flagged; reports made with another version of
     a trial or of the code lists, another index date, other counting options or other
     protection are named."""
-    from feasibility.compare import collect, compare_rows, differences, summary
+    from feasibility.compare import collect, compare_rows, describe, differences, summary
     from feasibility.reports.compare_report import compare_csv, compare_html, print_compare
     from feasibility.reports.output import write_directory
 
     sites, loaded = collect(list(reports))
     rows = compare_rows(sites, loaded)
     totals = summary(sites)
-    unlike = differences(loaded, [str(path) for path in reports])
+    sources = [str(path) for path in reports]
+    unlike = differences(loaded, sources)
+    page = compare_html(totals, rows, unlike, describe(loaded, sources, sites))
     # written before printing, so that `feasibility compare … | head` still leaves the files
-    write_directory(
-        out, {"compare.csv": compare_csv(rows), "compare.html": compare_html(totals, rows, unlike)}
-    )
+    write_directory(out, {"compare.csv": compare_csv(rows), "compare.html": page})
     print_compare(totals, rows, Console())
     for line in unlike:
         err.print(f"[yellow]note:[/] not like for like: {escape(line)}", markup=True)

@@ -132,6 +132,7 @@ def _check_report(report: dict, file: Path) -> None:
     field(protection, "min_cell", "whole", "protection")
     field(protection, "suppressed_below", "whole", "protection", optional=True)
     field(protection, "shareable", "flag", "protection")
+    field(report, "generated_at", "text", "")
     trials = items(report, "trials", "")
     for place, trial in trials:
         field(trial, "id", "text", place)
@@ -252,6 +253,22 @@ def index_date(report: dict) -> str:
     set: patients then count back from dates of their own, not from one shared date."""
     index = report["provenance"]["index_date"]
     return f"per patient, else {index['default']}" if index["per_patient"] else index["default"]
+
+
+def describe(reports: list[dict], sources: list[str], sites: list[SiteReport]) -> list[dict]:
+    """Per report (`sources` names each as the user gave it): `source`, its `sites` as the
+    comparison names them, `index_date` (see `index_date`), `generated_at` and `min_cell`
+    (0: exact counts), so that a reader can tell which numbers came from where."""
+    return [
+        {
+            "source": source,
+            "sites": list(dict.fromkeys(s.site_id for s in sites if s.source == source)),
+            "index_date": index_date(report),
+            "generated_at": report["generated_at"],
+            "min_cell": report["protection"]["min_cell"],
+        }
+        for source, report in zip(sources, reports, strict=True)
+    ]
 
 
 def _option(key: str) -> Callable[[dict], str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from feasibility.compare import SiteReport, collect, compare_rows, differences, summary
+from feasibility.compare import SiteReport, collect, compare_rows, describe, differences, summary
 from feasibility.errors import FeasibilityError
 from feasibility.reports.compare_report import (
     ABSENT,
@@ -368,6 +368,7 @@ def _set(path: str, value: object) -> Callable[[dict], None]:
             "`provenance.index_date.per_patient` must be true or false, not text",
         ),
         (_set("protection.shareable", "yes"), "`protection.shareable` must be true or false, not text"),
+        (_set("generated_at", 20251205), "`generated_at` must be non-empty text, not a number"),
         (_set("trials.0.criteria", ...), "`trials[0].criteria` is missing"),
         (
             _set("trials.0.sites.1.waterfall.2.criterion_id", ...),
@@ -590,3 +591,44 @@ def test_a_suppressed_total_is_labelled_not_drawn_as_a_zero():
         assert list(bars.y) == [0, 0]  # no length: 18 would read as a count
         assert list(bars.text) == ["<18", ""]  # only the suppressed one is labelled
         assert list(bars.customdata) == ["<18", "0"]  # and hovering says what each is
+
+
+@pytest.fixture(scope="module")
+def mixed(alike_reports, three_reports):
+    """A protected report and an exact one, with what the page says of each."""
+    paths = [alike_reports[0], three_reports[0]]
+    sites, reports = collect(paths)
+    sources = [str(p) for p in paths]
+    return sites, reports, describe(reports, sources, sites)
+
+
+def test_each_report_is_named_with_its_sites_index_date_and_age(mixed):
+    sites, reports, described = mixed
+    protected, exact = described
+    assert protected["sites"] == ["A"] and exact["sites"] == ["A (report-A)"]  # as in the columns
+    index = reports[0]["provenance"]["index_date"]["default"]
+    assert protected["index_date"] == f"per patient, else {index}"
+    assert protected["generated_at"] == reports[0]["generated_at"]
+    assert (protected["min_cell"], exact["min_cell"]) == (11, 0)
+    page = compare_html(summary(sites), compare_rows(sites, reports), (), described)
+    reports_section = page[page.index("<h2>Reports</h2>") :]
+    generated = reports[0]["generated_at"]  # ISO, in UTC: shown to the minute
+    assert f"{generated[:10]} {generated[11:16]} UTC" in reports_section
+    assert f"<td>A (report-A)</td><td>per patient, else {index}</td>" in reports_section
+    assert "protected (--min-cell 11)" in reports_section and "exact (--min-cell 0)" in reports_section
+
+
+def test_the_header_says_when_counts_are_exact(mixed):
+    sites, reports, described = mixed
+    rows = compare_rows(sites, reports)
+
+    def header(described: list[dict]) -> str:
+        page = compare_html(summary(sites), rows, (), described)
+        return page[page.index("<header>") : page.index("</header>")]
+
+    assert "exact" not in header(described[:1])
+    assert "published (protected) numbers" in header(described[:1])
+    both = header(described)
+    assert f"exact counts (--min-cell 0) from {described[1]['source']}" in both
+    assert "not to be shared" in both
+    assert header(described[1:]).startswith("<header><h1>Sites compared</h1><p>exact counts")

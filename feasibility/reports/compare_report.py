@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Sequence
+from datetime import datetime
 
 import plotly.graph_objects as go
 import plotly.offline
@@ -279,9 +280,54 @@ def site_bars(sites: list[dict]) -> go.Figure:
     return fig
 
 
-def compare_html(summary: list[dict], rows: list[dict], differences: Sequence[str] = ()) -> str:
+def _generated(when: str) -> str:
+    """A report's `generated_at` to the minute, in its time zone (UTC as `run` writes it)."""
+    try:
+        return datetime.fromisoformat(when).strftime("%Y-%m-%d %H:%M %Z").strip()
+    except ValueError:
+        return when  # not ISO: shown as the report has it
+
+
+def _subtitle(reports: Sequence[dict]) -> str:
+    """What the numbers below are: each report's published (protected) numbers, unless
+    some reports are exact (`--min-cell 0`), which the line then names."""
+    exact = [r["source"] for r in reports if r["min_cell"] == 0]
+    if not exact:
+        return "published (protected) numbers of each site's report"
+    if len(exact) == len(reports):
+        return "exact counts (--min-cell 0) of each site's report: for use inside the site, not to be shared"
+    return (
+        "published (protected) numbers of each site's report, but exact counts (--min-cell 0) "
+        f"from {', '.join(exact)}: for use inside the site, not to be shared"
+    )
+
+
+def _counts_kind(min_cell: int) -> str:
+    return "exact (--min-cell 0)" if min_cell == 0 else f"protected (--min-cell {min_cell})"
+
+
+def _reports_table(reports: Sequence[dict]) -> str:
+    """One row per report: where it came from, its sites, index date, when it was generated
+    and whether its counts are protected."""
+    body = "".join(
+        f"<tr><td>{esc(r['source'])}</td><td>{esc(', '.join(r['sites']))}</td>"
+        f"<td>{esc(r['index_date'])}</td><td>{esc(_generated(r['generated_at']))}</td>"
+        f"<td>{_counts_kind(r['min_cell'])}</td></tr>"
+        for r in reports
+    )
+    return (
+        "<section class='trial'><h2>Reports</h2><table><thead><tr><th>report</th><th>sites</th>"
+        "<th>index date</th><th>generated</th><th>counts</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></section>"
+    )
+
+
+def compare_html(
+    summary: list[dict], rows: list[dict], differences: Sequence[str] = (), reports: Sequence[dict] = ()
+) -> str:
     """The comparison as one self-contained page; `differences` (see `compare.differences`)
-    head it, since they qualify every number below."""
+    head it, since they qualify every number below, and `reports` (`compare.describe`) say
+    where each site's numbers come from."""
     trials = list(dict.fromkeys(s["trial_id"] for s in summary))
     sections = []
     for t_index, trial in enumerate(trials):
@@ -305,7 +351,6 @@ def compare_html(summary: list[dict], rows: list[dict], differences: Sequence[st
     shown = [count_text(s, k) for s in summary for k in ("eligible", "potentially_eligible")]
     shown += [share_text(r, k) for r in rows for k in _SHARE_OF]
     legend = f"<p class='note'>{esc(SUPPRESSED_LEGEND)}</p>" if any(map(_is_label, shown)) else ""
-    sources = "".join(f"<li>{esc(s)}</li>" for s in dict.fromkeys(r["source"] for r in summary))
     warning = (
         "<div class='banner warn'>Not like for like: "
         f"<ul>{''.join(f'<li>{esc(d)}</li>' for d in differences)}</ul></div>"
@@ -316,7 +361,6 @@ def compare_html(summary: list[dict], rows: list[dict], differences: Sequence[st
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Feasibility: sites compared</title><style>{STYLE}</style>"
         f"<script>{plotly.offline.get_plotlyjs()}</script></head><body>"
-        "<header><h1>Sites compared</h1><p>published (protected) numbers of each site's report"
-        f"</p></header>{warning}<main>{legend}{''.join(sections)}<section class='trial'><h2>Reports</h2>"
-        f"<ul>{sources}</ul></section></main></body></html>"
+        f"<header><h1>Sites compared</h1><p>{esc(_subtitle(reports))}</p></header>{warning}"
+        f"<main>{_reports_table(reports) if reports else ''}{legend}{''.join(sections)}</main></body></html>"
     )
