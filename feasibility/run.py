@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from feasibility.analytics.incidence import month_ends_evaluated
 from feasibility.analytics.waterfall import ALL_SITES, check_order
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN, with_in_care_step
 from feasibility.criteria.load import load_trials
@@ -108,11 +109,11 @@ def run_feasibility(
             _check_months_reachable(monthly, result.index_default)
             # a misspelt site in the conversion file, found before the month ends are evaluated
             shares = settings.site_shares(sorted({s for sites in result.histograms.values() for s in sites}))
-            first = engine.monthly(result, monthly, progress=step)
+            status = engine.monthly(result, monthly, progress=step)
             uniform_index = None if result.index_from_column else result.index_default
             step("fitting the enrollment forecast")
             enrollment = {
-                t.id: enrollment_block(t, first, shares, settings.target, protection, uniform_index)
+                t.id: enrollment_block(t, status, shares, settings.target, protection, uniform_index)
                 for t in trials
             }
         step("writing the report")
@@ -155,12 +156,14 @@ def run_feasibility(
 
 
 def _check_months_reachable(months: int, index: date) -> None:
-    """The first month end of `--monthly` must be a date (year 1 or later)."""
+    """The oldest month end `--monthly` reads must be a date (year 1 or later)."""
+    oldest = month_ends_evaluated(months) - 1
     try:
-        Duration(months, "month").before(index)
+        Duration(oldest, "month").before(index)
     except ValueError:
         raise FeasibilityError(
-            f"{months} months before the index date {index.isoformat()} is before year 1",
+            f"{months} months of incidence read back to {oldest} months before the index date "
+            f"{index.isoformat()}, before year 1",
             where="--monthly",
             fix="use fewer months or a later --as-of",
         ) from None

@@ -2,8 +2,10 @@
 eligible at known dates. Each patient sits at their own site, so the per-site counts read
 as that patient's first eligible month.
 
-The index date is 2025-06-30 and six months are evaluated; month end j is the index date
-minus j months: 06-30, 05-30, 04-30, 03-30, 02-28, 01-30 and 2024-12-30 (j = 6, the start).
+The index date is 2025-06-30 and six months of incidence are counted; month end j is the
+index date minus j months: 06-30, 05-30, 04-30, 03-30, 02-28, 01-30 and 2024-12-30 (j = 6,
+the start), and the year before it is read too (to 2024-01-30, j = 17): a patient is newly
+eligible at a month end when eligible there and at none of the 12 before it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from feasibility.analytics.incidence import trial_incidence
+from feasibility.analytics.incidence import NEW_AFTER_MONTHS, site_incidence, trial_incidence
 from feasibility.criteria.in_care import IN_CARE_ID, with_in_care_step
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import Duration
@@ -50,7 +52,8 @@ def patient(pid, *rows, **demographics):
     return head + [{**r, **shared, "site_id": pid} for r in rows]
 
 
-# patient: (rows, expected (first month eligible, first month potentially eligible))
+# patient: (rows, expected (first month eligible, first month potentially eligible)): the
+# month (j) at which each is newly so; 6 is eligible at the start, None never
 CASES = {
     "always": (patient("always", sle("always"), *normal_hb("always")), (6, 6)),
     # the diagnosis is first recorded on 2025-02-10: eligible from the 02-28 month end
@@ -64,7 +67,9 @@ CASES = {
         patient("dx_on_index", sle("dx_on_index", "2025-06-30"), *normal_hb("dx_on_index")),
         (0, 0),
     ),
-    # haemoglobin 50 g/L until a normal result on 2025-04-10
+    # haemoglobin 50 g/L from 2024-10-15 until a normal result on 2025-04-10: eligible from
+    # 04-30; potentially eligible before the first result too (2024-09-30 and earlier), so
+    # within a year of 04-30 and not newly potentially eligible then
     "lab_normalises": (
         patient(
             "lab_normalises",
@@ -73,7 +78,7 @@ CASES = {
             hb("lab_normalises", "2025-01-15", 50),
             hb("lab_normalises", "2025-04-10", 90),
         ),
-        (2, 2),
+        (2, None),
     ),
     # no haemoglobin until 2025-05-20: potentially eligible throughout, confirmed from 05-30
     "lab_done_late": (
@@ -94,11 +99,41 @@ CASES = {
     ),
     # SLE never recorded
     "never": (patient("never", *normal_hb("never")), (None, None)),
+    # eligible at the start, lapses at 02-28 and 03-30 (no haemoglobin within 90 days) and
+    # returns at 04-30: within a year of being eligible, so not newly eligible again
+    "lapses_and_returns": (
+        patient(
+            "lapses_and_returns",
+            sle("lapses_and_returns"),
+            hb("lapses_and_returns", "2024-11-15", 120),
+            hb("lapses_and_returns", "2025-04-15", 120),
+        ),
+        (6, 6),
+    ),
+    # eligible at 2024-01-30 and 02-29 (j = 17, 16), then not until 05-30: more than a year
+    # without, so newly eligible again at j = 1
+    "returns_after_a_year": (
+        patient(
+            "returns_after_a_year",
+            sle("returns_after_a_year"),
+            hb("returns_after_a_year", "2023-12-15", 120),
+            hb("returns_after_a_year", "2025-05-20", 120),
+        ),
+        (1, 6),
+    ),
 }
 
 
+def _new_at(incidence, new: tuple[int, ...], at_start: int) -> int | None:
+    """The one month a single patient is newly counted at (the start: MONTHS), or None."""
+    months = [j for j, n in zip(incidence.months_back, new, strict=True) for _ in range(n)]
+    months += [MONTHS] * at_start
+    assert len(months) <= 1
+    return months[0] if months else None
+
+
 @pytest.fixture(scope="module")
-def first_eligible():
+def status():
     trials, library = load_trials([TRIAL])
     rows = [r for case_rows, _ in CASES.values() for r in case_rows]
     options = RunOptions(as_of=AS_OF)
@@ -110,22 +145,56 @@ def first_eligible():
 
 
 @pytest.mark.parametrize("pid", list(CASES))
-def test_first_month_eligible(first_eligible, pid):
-    counts = first_eligible.counts["MONTHLY"][pid]
-    assert dict(counts) == {CASES[pid][1]: 1}
+def test_month_newly_eligible(status, pid):
+    inc = site_incidence(pid, MONTHS, status.counts["MONTHLY"][pid])
+    got = (
+        _new_at(inc, inc.new_eligible, inc.eligible_at_start),
+        _new_at(inc, inc.new_potential, inc.potential_at_start),
+    )
+    assert got == CASES[pid][1]
 
 
-def test_incidence_per_month(first_eligible):
-    everyone = trial_incidence(MONTHS, first_eligible.counts["MONTHLY"])[0]
+def test_the_year_before_the_period_is_read(status):
+    # eligible at 2024-01-30 and 02-29, 17 and 16 months back: only the look-back reads them
+    assert dict(status.counts["MONTHLY"]["returns_after_a_year"]) == {
+        ((0, 1, 16, 17), tuple(range(MONTHS + NEW_AFTER_MONTHS))): 1
+    }
+
+
+def test_incidence_per_month(status):
+    everyone = trial_incidence(MONTHS, status.counts["MONTHLY"])[0]
     assert everyone.site == "ALL"
     assert everyone.months_back == (5, 4, 3, 2, 1, 0)
     # eligible: dx_appears and dx_on_month_end in month 4, ages_in in 3, lab_normalises in 2,
-    # lab_done_late in 1, dx_on_index in 0
-    assert everyone.new_eligible == (0, 2, 1, 1, 1, 1)
-    assert everyone.eligible_at_start == 1  # always
-    # potentially: ages_in_year_only in month 5; the others as above, lab_done_late from the start
-    assert everyone.new_potential == (1, 2, 1, 1, 0, 1)
-    assert everyone.potential_at_start == 2
+    # lab_done_late and returns_after_a_year in 1, dx_on_index in 0
+    assert everyone.new_eligible == (0, 2, 1, 1, 2, 1)
+    assert everyone.eligible_at_start == 2  # always, lapses_and_returns
+    # potentially: ages_in_year_only in month 5; the others as eligible but lab_normalises
+    # (potentially eligible before its first result); lab_done_late, lapses_and_returns and
+    # returns_after_a_year from the start
+    assert everyone.new_potential == (1, 2, 1, 0, 0, 1)
+    assert everyone.potential_at_start == 4
+
+
+def test_a_month_counts_the_same_whatever_the_period():
+    """A month's newly eligible patients do not depend on how many months the report
+    covers: the look-back before each month is the same year. (Counting a patient's first
+    month within the period instead would count lapses_and_returns as new at month 2 in a
+    three-month period.)"""
+    trials, library = load_trials([TRIAL])
+    rows = [r for case_rows, _ in CASES.values() for r in case_rows]
+    options = RunOptions(as_of=AS_OF)
+    with tempfile.TemporaryDirectory() as tmp:
+        extract = write_extract(rows, Path(tmp) / "x.parquet")
+        engine = Engine(connect(options), trials, library, options)
+        result = engine.evaluate(str(extract))
+        short, long = (
+            trial_incidence(m, engine.monthly(result, m).counts["MONTHLY"])[0] for m in (3, MONTHS)
+        )
+    assert short.months_back == long.months_back[-3:]
+    assert short.new_eligible == long.new_eligible[-3:]
+    assert short.new_potential == long.new_potential[-3:]
+    assert short.new_eligible == (1, 2, 1)
 
 
 def test_patient_index_dates_shift_the_month_ends():
@@ -141,10 +210,11 @@ def test_patient_index_dates_shift_the_month_ends():
     with tempfile.TemporaryDirectory() as tmp:
         extract = write_extract(rows, Path(tmp) / "x.parquet")
         engine = Engine(connect(options), trials, library, options)
-        first = engine.monthly(engine.evaluate(str(extract)), MONTHS).counts["MONTHLY"]
-    # 2023-01-31 minus 1 month is 2022-12-31 (eligible), minus 2 is 2022-11-30 (no hb yet)
-    assert dict(first["shifted"]) == {(1, 2): 1}
-    assert dict(first["plain"]) == {(1, 1): 1}
+        counts = engine.monthly(engine.evaluate(str(extract)), MONTHS).counts["MONTHLY"]
+    # 2023-01-31 minus 1 month is 2022-12-31 (eligible), minus 2 is 2022-11-30 (no hb yet,
+    # potentially), minus 3 is 2022-10-31 (no SLE yet)
+    assert dict(counts["shifted"]) == {((0, 1), (0, 1, 2)): 1}
+    assert dict(counts["plain"]) == {((0, 1), (0, 1)): 1}
 
 
 def test_in_care_step():

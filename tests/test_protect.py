@@ -11,7 +11,7 @@ import pytest
 from feasibility.criteria.load import load_trials
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
-from feasibility.evaluate.results import FirstEligible
+from feasibility.evaluate.results import MonthlyStatus
 from feasibility.protect import Protection
 from feasibility.reports.breakdown import _get
 from feasibility.reports.build import build_report
@@ -220,19 +220,19 @@ def test_policy_text_says_what_the_counts_went_through(min_cell, says):
     assert Protection(1).count(1) == 5 and Protection(1).count(0) == 0
 
 
-def _first_eligible(trial_id: str, new_per_site: dict[str, list[int]]) -> FirstEligible:
+def _first_eligible(trial_id: str, new_per_site: dict[str, list[int]]) -> MonthlyStatus:
     """Patients newly potentially eligible per site and month (oldest month first), as the
     monthly evaluation counts them; one eligible-at-start patient per site."""
     months = len(next(iter(new_per_site.values())))
     counts: dict[str, Counter] = {}
     for site, per_month in new_per_site.items():
-        c: Counter = Counter({(months, months): 1})
+        c: Counter = Counter({((months,), (months,)): 1})
         for i, n in enumerate(per_month):
             back = months - 1 - i
             if n:
-                c[(None, back)] += n
+                c[((), (back,))] += n
         counts[site] = c
-    return FirstEligible(months, {trial_id: counts})
+    return MonthlyStatus(months, {trial_id: counts})
 
 
 def test_the_forecast_reveals_no_more_than_the_published_counts():

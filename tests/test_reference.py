@@ -34,7 +34,7 @@ from feasibility.criteria.model import (
 )
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
-from feasibility.evaluate.reference import ReferenceEvaluator, first_eligible
+from feasibility.evaluate.reference import ReferenceEvaluator, monthly_status
 from tests.support import REPO, write_extract
 
 AS_OF = date(2025, 2, 1)
@@ -235,6 +235,6 @@ def test_monthly_incidence_agrees_with_reference(rows, trial):
         engine = Engine(connect(options), [trial], LIBRARY, options)
         result = engine.evaluate(str(extract))
         got = engine.monthly(result, 3)
-    assert {site: dict(c) for site, c in got.counts["RANDOM"].items()} == first_eligible(
+    assert {site: dict(c) for site, c in got.counts["RANDOM"].items()} == monthly_status(
         rows, LIBRARY, trial, AS_OF, 3
     )

@@ -14,6 +14,7 @@ import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ErrorLevel
 
+from feasibility.analytics.incidence import month_ends_evaluated
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.compile.aggregate import (
     FamilyPass,
@@ -338,16 +339,16 @@ def monthly_statements(
     months: int,
     codes: Codes | None = None,
 ) -> list[Statement]:
-    """The statements of the monthly incidence: every patient evaluated again at each of
-    the last `months` month ends (index date minus 1, 2, ... months; 0 is the index date),
-    as if that day were their index date, then per trial the month each patient first
-    became eligible. `codes` as for `statements`."""
+    """The statements of the monthly incidence: every patient evaluated again at each month
+    end that `months` months of incidence read (index date minus 0, 1, 2, ... months; see
+    `incidence.month_ends_evaluated`), as if that day were their index date, then per trial
+    the month ends at which each patient was eligible. `codes` as for `statements`."""
     compiler = PredicateCompiler(plan)
     return [
         Statement(
             "events_monthly",
             MONTHLY.events,
-            _events_monthly(default_index, has_index_column, months),
+            _events_monthly(default_index, has_index_column, month_ends_evaluated(months)),
             "each event repeated for every month end it precedes, with that month end as its index date",
             view=True,
         ),
@@ -365,24 +366,24 @@ def monthly_statements(
             codes,
         ),
         Statement(
-            "first_eligible",
+            "monthly_status",
             None,
-            first_eligible_query(trials, compiler, MONTHLY.patients),
-            "per trial and site, patients counted by the earliest month end at which they were eligible",
+            monthly_status_query(trials, compiler, MONTHLY.patients),
+            "per trial and site, patients counted by the month ends at which they were eligible",
         ),
     ]
 
 
-def _events_monthly(default_index: date | exp.Expr, has_index_column: bool, months: int) -> exp.Expr:
-    """Every row of `events` once per month end it precedes, with that month end as its
-    index date (the events view has every contract column)."""
+def _events_monthly(default_index: date | exp.Expr, has_index_column: bool, month_ends: int) -> exp.Expr:
+    """Every row of `events` once per month end it precedes (of the first `month_ends`),
+    with that month end as its index date (the events view has every contract column)."""
     month_back = col("month_back", "k")
     index = row_index_date(default_index, has_index_column)
     shifted = exp.cast(
         exp.Sub(this=index, expression=exp.Interval(this=month_back, unit=exp.Var(this="MONTH"))), "DATE"
     )
     ends = exp.Unnest(
-        expressions=[exp.Array(expressions=[lit(j) for j in range(months + 1)])],
+        expressions=[exp.Array(expressions=[lit(j) for j in range(month_ends)])],
         alias=exp.TableAlias(this=exp.to_identifier("k"), columns=[exp.to_identifier("month_back")]),
     )
     start = col("start_date", "e")
@@ -405,9 +406,13 @@ def _events_monthly(default_index: date | exp.Expr, has_index_column: bool, mont
     )
 
 
-def first_eligible_query(trials: Sequence[Trial], compiler: PredicateCompiler, table: str) -> exp.Expr:
-    """Per trial and site: patients counted by the earliest month end (largest month_back)
-    at which they were eligible, and potentially eligible (NULL: at none)."""
+def monthly_status_query(trials: Sequence[Trial], compiler: PredicateCompiler, table: str) -> exp.Expr:
+    """Per trial and site: patients counted by the month ends (month_back, sorted) at which
+    they were eligible and potentially eligible (NULL: at none)."""
+
+    def month_ends(condition: exp.Expr) -> exp.Expr:
+        return func("list_sort", agg_filter(exp.ArrayAgg(this=col("month_back")), condition))
+
     branches = []
     for trial in trials:
         verdicts = [compiler.verdict(c) for c in trial.criteria]
@@ -416,8 +421,8 @@ def first_eligible_query(trials: Sequence[Trial], compiler: PredicateCompiler, t
         per_patient = (
             exp.select(
                 func("min", col("site_id")).as_("site_id", copy=False),
-                agg_filter(func("max", col("month_back")), eligible).as_("first_eligible", copy=False),
-                agg_filter(func("max", col("month_back")), potential).as_("first_potential", copy=False),
+                month_ends(eligible).as_("eligible_at", copy=False),
+                month_ends(potential).as_("potential_at", copy=False),
             )
             .from_(table, copy=False)
             .group_by(col("patient_id"), copy=False)
@@ -426,12 +431,12 @@ def first_eligible_query(trials: Sequence[Trial], compiler: PredicateCompiler, t
             exp.select(
                 lit(trial.id).as_("trial_id", copy=False),
                 col("site_id"),
-                col("first_eligible"),
-                col("first_potential"),
+                col("eligible_at"),
+                col("potential_at"),
                 exp.Count(this=exp.Star()).as_("n", copy=False),
             )
             .from_(per_patient.subquery("p"), copy=False)
-            .group_by(col("site_id"), col("first_eligible"), col("first_potential"), copy=False)
+            .group_by(col("site_id"), col("eligible_at"), col("potential_at"), copy=False)
         )
     return union_all(branches)
 

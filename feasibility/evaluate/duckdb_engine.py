@@ -17,6 +17,7 @@ import pyarrow as pa
 from sqlglot import exp
 
 from feasibility.analytics.histogram import join_words
+from feasibility.analytics.incidence import MonthEnds, month_ends_evaluated
 from feasibility.compile.histogram import patient_masks_table, words_needed
 from feasibility.compile.pipeline import monthly_statements
 from feasibility.compile.plan import Plan, plan_features
@@ -29,7 +30,7 @@ from feasibility.errors import ExtractError, FeasibilityError, interrupted, shor
 from feasibility.evaluate import driver
 from feasibility.evaluate.driver import READ
 from feasibility.evaluate.options import RunOptions, memory_setting
-from feasibility.evaluate.results import EngineResult, FirstEligible
+from feasibility.evaluate.results import EngineResult, MonthlyStatus
 from feasibility.extract.source import open_extract
 
 
@@ -106,10 +107,12 @@ class Engine:
 
     def monthly(
         self, result: EngineResult, months: int, progress: Callable[[str], None] | None = None
-    ) -> FirstEligible:
-        """After `evaluate`: every patient evaluated again at each of the last `months` month
-        ends; per trial and site, patients counted by the month they first became eligible."""
+    ) -> MonthlyStatus:
+        """After `evaluate`: every patient evaluated again at each month end that `months`
+        months of incidence read; per trial and site, patients counted by the month ends at
+        which they were eligible and potentially eligible."""
         step = progress or (lambda message: None)
+        evaluated = month_ends_evaluated(months)
         *tables, final = monthly_statements(
             self.trials,
             self.plan,
@@ -119,18 +122,19 @@ class Engine:
             result.codes,
         )
         for i, statement in enumerate(tables, 1):
-            step(f"evaluating {months} month ends: {statement.name} ({i} of {len(tables)})")
+            step(f"evaluating {evaluated} month ends: {statement.name} ({i} of {len(tables)})")
             assert statement.creates is not None  # every statement but the last creates one
             self.create(statement.creates, statement.expression, view=statement.view)
-        counts: dict[str, dict[str, Counter]] = {t.id: {} for t in self.trials}
-        for trial_id, site, first_eligible, first_potential, n in self._execute(
+        counts: dict[str, dict[str, Counter[MonthEnds]]] = {t.id: {} for t in self.trials}
+        for trial_id, site, eligible_at, potential_at, n in self._execute(
             self._sql(final.expression)
         ).fetchall():
-            counts[trial_id].setdefault(site, Counter())[(first_eligible, first_potential)] += n
+            key = (tuple(eligible_at or ()), tuple(potential_at or ()))  # NULL: at no month end
+            counts[trial_id].setdefault(site, Counter())[key] += n
         for statement in tables:  # the monthly tables are large and no longer needed
             assert statement.creates is not None
             self.con.execute(self._sql(drop(statement.creates, view=statement.view)))
-        return FirstEligible(months, counts)
+        return MonthlyStatus(months, counts)
 
     def create(self, name: str, query: exp.Expr, what: str | None = None, view: bool = False) -> None:
         """The table (or view) `name` made by the query (see `Runner`)."""

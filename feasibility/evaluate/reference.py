@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from feasibility.analytics.incidence import MonthEnds, month_ends_evaluated
 from feasibility.criteria.code_systems import normalise_system
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
@@ -409,15 +410,15 @@ class ReferenceEvaluator:
         return {s: dict(h) for s, h in out.items()}
 
 
-def first_eligible(
+def monthly_status(
     rows: Sequence[Row], library: ConceptLibrary, trial: Trial, as_of: date, months: int
-) -> dict[str, dict[tuple[int | None, int | None], int]]:
-    """The monthly incidence by its plain definition: the extract cut at each month end
-    (`as_of` minus j months, records after it removed) and evaluated afresh; per site,
-    patients counted by the earliest month end at which they were eligible and potentially
-    eligible (None: at none)."""
-    status: dict[str, dict[str, Any]] = {}  # per patient: site, first month eligible, potentially
-    for j in range(months + 1):
+) -> dict[str, dict[MonthEnds, int]]:
+    """The monthly evaluation by its plain definition: the extract cut at each month end
+    that `months` months of incidence read (`as_of` minus j months, records after it
+    removed) and evaluated afresh; per site, patients counted by the month ends at which
+    they were eligible and potentially eligible."""
+    status: dict[str, dict[str, Any]] = {}  # per patient: site, month ends eligible, potentially
+    for j in range(month_ends_evaluated(months)):
         end = Duration(j, "month").before(as_of) if j else as_of
         seen = [r for r in rows if r.get("start_date") is None or r["start_date"] <= end]
         if not seen:
@@ -425,12 +426,12 @@ def first_eligible(
         reference = ReferenceEvaluator(seen, library, as_of=end)
         for pid, p in reference.patients.items():
             values = [reference.passes(c, p) for c in trial.criteria]
-            first = status.setdefault(pid, {"site": p.site, "eligible": None, "potential": None})
+            at = status.setdefault(pid, {"site": p.site, "eligible": [], "potential": []})
             if all(v is True for v in values):
-                first["eligible"] = max(first["eligible"] or 0, j)
+                at["eligible"].append(j)
             if not any(v is False for v in values):
-                first["potential"] = max(first["potential"] or 0, j)
-    out: dict[str, dict[tuple[int | None, int | None], int]] = defaultdict(lambda: defaultdict(int))
-    for first in status.values():
-        out[str(first["site"])][(first["eligible"], first["potential"])] += 1
+                at["potential"].append(j)
+    out: dict[str, dict[MonthEnds, int]] = defaultdict(lambda: defaultdict(int))
+    for at in status.values():
+        out[str(at["site"])][(tuple(at["eligible"]), tuple(at["potential"]))] += 1
     return {site: dict(counts) for site, counts in out.items()}

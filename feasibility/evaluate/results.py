@@ -10,6 +10,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from feasibility.analytics.histogram import MaskHistogram
+from feasibility.analytics.incidence import MonthEnds
 from feasibility.criteria.model import Trial
 
 if TYPE_CHECKING:  # the reports read a result without loading the engine's DuckDB side
@@ -75,10 +76,10 @@ class EngineResult:
 
 
 @dataclass(frozen=True)
-class FirstEligible:
-    """Per trial and site, patients counted by (first month eligible, first month
-    potentially eligible): month_back of the earliest month end at which they were, from
-    `months` (eligible already at the first month end) down to 0 (the index date), or None."""
+class MonthlyStatus:
+    """Per trial and site, patients counted by the month ends at which they were eligible
+    and potentially eligible (`incidence.MonthEnds`: month_back from 0, the index date, to
+    `month_ends_evaluated(months) - 1`), from which `incidence` counts the newly eligible."""
 
     months: int
-    counts: dict[str, dict[str, Counter[tuple[int | None, int | None]]]]
+    counts: dict[str, dict[str, Counter[MonthEnds]]]

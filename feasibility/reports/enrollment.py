@@ -17,7 +17,7 @@ from feasibility.analytics.forecast import Observed, forecast
 from feasibility.analytics.incidence import SiteIncidence, trial_incidence
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.model import Duration, Trial
-from feasibility.evaluate.results import FirstEligible
+from feasibility.evaluate.results import MonthlyStatus
 from feasibility.protect import Protection
 from feasibility.reports.breakdown import SITES_WITHHELD, protect_breakdown
 
@@ -82,7 +82,7 @@ def _with_trends(block: dict) -> dict:
 
 def enrollment_block(
     trial: Trial,
-    first: FirstEligible,
+    status: MonthlyStatus,
     conversions: Mapping[str, float],
     target: int | None,
     protect: Protection,
@@ -90,12 +90,12 @@ def enrollment_block(
 ) -> dict:
     """The `enrollment` object of one trial in report.json; `conversions` holds every site's
     share (see `ForecastSettings.site_shares`), `target` the forecast's sample size."""
-    incidences = trial_incidence(first.months, first.counts.get(trial.id, {}))
+    incidences = trial_incidence(status.months, status.counts.get(trial.id, {}))
     sites = [inc for inc in incidences if inc.site != ALL_SITES]
     total, *parts = [_incidence_block(inc, protect, index) for inc in incidences]
     shown = protect_breakdown(total, parts, protect)
     block: dict = {
-        "months": first.months,
+        "months": status.months,
         "basis": "potentially eligible",
         # the trends are sums of what the audit let through
         "incidence": [_with_trends(b) for b in ([total, *parts] if shown else [total])],
