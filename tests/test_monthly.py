@@ -10,12 +10,14 @@ eligible at a month end when eligible there and at none of the 12 before it.
 
 from __future__ import annotations
 
+import io
 import json
 import tempfile
 from datetime import date
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
 from feasibility.analytics.incidence import NEW_AFTER_MONTHS, site_incidence, trial_incidence
 from feasibility.criteria.in_care import IN_CARE_ID, with_in_care_step
@@ -23,6 +25,7 @@ from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import Duration
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
+from feasibility.reports.terminal import print_report
 from tests.support import REPO, event, person, write_extract
 from tests.test_errors import assert_one_line_error, feasibility
 
@@ -278,6 +281,35 @@ def test_run_publishes_protected_monthly_counts_and_a_forecast(tmp_path):
         assert forecast["total_rate_mean"] > 0
         t = forecast["time_to_target"]
         assert t["status"] == "within_horizon" and 0 < t["low95"] <= t["median"] <= t["high95"]
+    # the terminal's half-period rates: a total left unknown by a suppressed month reads
+    # `withheld` (it may be large), never as a small count
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=200, color_system=None))
+    lines = out.getvalue().splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("  newly potentially eligible per month")]
+    shown = []
+    for start in starts:
+        for line in lines[start + 1 :]:
+            if line.startswith("└"):
+                break
+            cells = [c.strip() for c in line.split("│")[1:-1]]
+            if cells and cells[0] and not cells[0].startswith("site"):
+                shown.append(cells[:3])
+
+    def rate(total, months):
+        return "withheld" if total is None else f"{total / months:.1f}"
+
+    expected = [
+        [
+            inc["site_id"],
+            rate(inc["trend_potentially_eligible"]["first_half_total"], 6),
+            rate(inc["trend_potentially_eligible"]["second_half_total"], 6),
+        ]
+        for trial in report["trials"]
+        for inc in trial["enrollment"]["incidence"]
+    ]
+    assert shown == expected
+    assert any("withheld" in row for row in shown)
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ import io
 import pytest
 from rich.console import Console
 
-from feasibility.reports.terminal import print_report
+from feasibility.protect import suppressed_text
+from feasibility.reports.terminal import NOT_ASSESSABLE_MARK, print_report
 from feasibility.run import run_feasibility
 from tests.support import REPO
 
@@ -116,21 +117,63 @@ def _terminal(report: dict, width: int) -> list[str]:
     return out.getvalue().splitlines()
 
 
-@pytest.mark.parametrize("width", [80, 100, 120, 200])
-def test_terminal_counts_are_never_cut_short(report, width):
-    lines = _terminal(report, width)
+@pytest.fixture(scope="module")
+def shared_report(tmp_path_factory):
+    """The sample's report as a site would share it (protected: `<13`, `withheld`)."""
+    out = tmp_path_factory.mktemp("shared") / "report"
+    return run_feasibility(str(REPO / "sample_data/extract.parquet"), [], out=out)
+
+
+KINDS = {"inc", "exc", "n/a"}
+
+
+def _waterfall_rows(lines: list[str], trial: dict) -> list[list[str]]:
+    """Each waterfall step's line of the trial's table, as its cells after the criterion id
+    and kind, whatever the table's borders."""
+    heading = next(i for i, line in enumerate(lines) if line.startswith(f"{trial['id']} "))
+    remaining, rows = iter(lines[heading:]), []
+    for step in trial["sites"][0]["waterfall"]:
+        for line in remaining:
+            cells = line.translate({ord(c): " " for c in "│┃"}).split()
+            ids = [i for i, c in enumerate(cells) if c.rstrip(NOT_ASSESSABLE_MARK) == step["criterion_id"]]
+            if ids and ids[0] <= 1:  # after the step number, if shown
+                rows.append([c for c in cells[ids[0] + 1 :] if c not in KINDS])
+                break
+    return rows
+
+
+@pytest.mark.parametrize("width", [60, 70, 80, 100, 120, 200])
+@pytest.mark.parametrize("which", ["exact", "shared"])
+def test_terminal_counts_are_never_cut_short(report, shared_report, width, which):
+    # a pipe is 80 columns: a shared report's `withheld` must not push its counts off the edge
+    shown = report if which == "exact" else shared_report
+    lines = _terminal(shown, width)
     assert all(len(line) <= width for line in lines)
-    rows = [line for line in lines if line.startswith("│")]
-    # one row per waterfall step: a criterion's text never takes a second line
-    assert len(rows) == sum(len(t["sites"][0]["waterfall"]) for t in report["trials"])
-    first = report["trials"][0]["sites"][0]["waterfall"]
-    for step, row in zip(first, rows, strict=False):
-        counts = [c.strip() for c in row.split("│")[4:9]]
-        assert counts == [
-            f"{step[k]:,}" for k in ("passed", "failed", "unknown", "eligible", "potentially_eligible")
-        ]
-    has_text = any("┃ text" in line for line in lines)
+    protection = shown["protection"]
+    for trial in shown["trials"]:
+        steps = trial["sites"][0]["waterfall"]
+        rows = _waterfall_rows(lines, trial)
+        assert len(rows) == len(steps)
+        for step, row in zip(steps, rows, strict=True):
+            keys = ("passed", "failed", "unknown", "eligible", "potentially_eligible")
+            expected = [suppressed_text(k, protection) if step[k] is None else f"{step[k]:,}" for k in keys]
+            assert row[:5] == expected
+    # every word of a title is printed whole (a title used to be cut at the table's edge)
+    for word in shown["trials"][0]["title"].split():
+        assert any(word in line.split() for line in lines), word
+    has_text = any("text" in line.split() and "potential" in line.split() for line in lines)
     assert has_text == (width >= 120)
+
+
+def test_a_narrow_terminal_marks_criteria_not_assessable(report):
+    lines = _terminal(report, 60)
+    trial = report["trials"][0]
+    not_assessable = [c["id"] for c in trial["criteria"] if not c["assessable"]]
+    assert not_assessable
+    for cid in not_assessable:
+        assert any(line.split()[:1] == [cid + NOT_ASSESSABLE_MARK] for line in lines), cid
+    assert f"  {NOT_ASSESSABLE_MARK} not assessable from the data" in lines
+    assert not any("inc" in line.split() for line in lines)  # no room for the kind column
 
 
 def test_terminal_shows_criterion_text_on_one_line(report):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
+from typing import Any
+
 from rich.console import Console, JustifyMethod
 from rich.markup import escape
 from rich.table import Table
@@ -23,6 +27,14 @@ COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
 )
 COUNTS = ("passed", "failed", "unknown", "eligible", "potentially_eligible")  # a step's, in COLUMNS
 TEXT_WIDTH, MIN_TEXT_WIDTH = 60, 20  # the criterion's text, beside its counts
+# table styles, widest first: the first that fits the terminal is used, so that a narrow
+# terminal (or a pipe, 80 columns) loses borders, not counts
+STYLES: tuple[dict[str, Any], ...] = (
+    {},
+    {"show_edge": False, "pad_edge": False},
+    {"box": None, "pad_edge": False},
+)
+NOT_ASSESSABLE_MARK = "*"  # on a criterion's id where the waterfall has no room for its kind
 
 
 def table_width(widths: list[int]) -> int:
@@ -52,22 +64,78 @@ def _hanging(items: list[tuple[str, str]]) -> Table:
     return grid
 
 
+def _rendered_width(table: Table) -> int:
+    """The characters a table takes when nothing limits it."""
+    buffer = io.StringIO()
+    Console(file=buffer, width=10_000, color_system=None).print(table)
+    return max(len(line) for line in buffer.getvalue().splitlines())
+
+
+def _fitting_style(build: Callable[[dict[str, Any]], Table], width: int) -> dict[str, Any] | None:
+    """The first of `STYLES` in which the table `build` makes fits `width`, if any."""
+    return next((style for style in STYLES if _rendered_width(build(style)) <= width), None)
+
+
+def _waterfall_table(
+    rows: list[list[str]], assessable: list[bool], texts: list[str], width: int
+) -> tuple[Table, str | None]:
+    """The waterfall's counts, and the criterion's text where the terminal has room for it,
+    with a note to print under it. The counts are never cut short: the borders go first
+    (`STYLES`), then the text column, which goes when it would be too narrow to read, then
+    the step number and the kind (a not-assessable criterion's id is then marked)."""
+
+    def table(style: dict[str, Any], text_width: int | None, compact: bool = False) -> Table:
+        t = Table(show_lines=False, expand=False, **style)
+        keep = [i for i, (header, _) in enumerate(COLUMNS) if not compact or header not in ("#", "")]
+        shown = [
+            [
+                cell + (NOT_ASSESSABLE_MARK if compact and COLUMNS[i][0] == "criterion" and not ok else "")
+                for i, cell in enumerate(row)
+            ]
+            for row, ok in zip(rows, assessable, strict=True)
+        ]
+        for i in keep:
+            header, justify = COLUMNS[i]
+            t.add_column(
+                header, justify=justify, no_wrap=True, min_width=max(len(header), *(len(r[i]) for r in shown))
+            )
+        if text_width is not None:
+            t.add_column("text", justify="left", no_wrap=True, max_width=text_width)
+        for row, ok, text in zip(shown, assessable, texts, strict=True):
+            cells = [Text(row[i]) for i in keep]  # plain text: a criterion id is never markup
+            extra = [Text(text, overflow="ellipsis")] if text_width is not None else []
+            t.add_row(*cells, *extra, style=None if ok else "dim")
+        return t
+
+    style = _fitting_style(lambda style: table(style, None), width)
+    if style is None:
+        note = f"  {NOT_ASSESSABLE_MARK} not assessable from the data" if not all(assessable) else None
+        return table(STYLES[-1], None, compact=True), note
+    counts_only = _rendered_width(table(style, None))
+    # what one more column costs beside its content: separator and padding
+    overhead = _rendered_width(table(style, MIN_TEXT_WIDTH)) - counts_only - MIN_TEXT_WIDTH
+    room = min(TEXT_WIDTH, width - counts_only - overhead)
+    return table(style, room if room >= MIN_TEXT_WIDTH else None), None
+
+
 def _months(value: float | None) -> str:
     return "beyond the horizon" if value is None else f"{value:.1f}"
 
 
-def _print_enrollment(enrollment: dict, console: Console, k: int) -> None:
+def _print_enrollment(enrollment: dict, console: Console) -> None:
     """Monthly incidence per site and the enrollment forecast, under the waterfall."""
     fc = enrollment["forecast"]
-    title = f"  newly {enrollment['basis']} per month over {enrollment['months']} months; expected enrollment"
-    table = Table(title=title, title_justify="left")
+    console.print(
+        f"  newly {enrollment['basis']} per month over {enrollment['months']} months; expected enrollment"
+    )
     horizons = [f"enrolled {months} mo [80%]" for months in SITE_MONTHS]
-    for col in ("site", "1st half /month", "2nd half /month", *horizons):
-        table.add_column(col, justify="left" if col == "site" else "right")
     forecasts = {s["site"]: s for s in (fc["sites"] if fc else [])}
 
+    rows: list[list[str]] = []
+
     def per_month(total: int | None, months: int) -> str:
-        return f"<{k} in {months}" if total is None else f"{total / max(months, 1):.1f}"
+        # a half's total is unknown when one of its months is suppressed, and may be large
+        return "withheld" if total is None else f"{total / max(months, 1):.1f}"
 
     for inc in enrollment["incidence"]:
         trend = inc["trend_potentially_eligible"]
@@ -85,8 +153,18 @@ def _print_enrollment(enrollment: dict, console: Console, k: int) -> None:
                 cells.append(f"{band['mean'][months]:.1f} [{band['low80'][months]}–{band['high80'][months]}]")
             else:
                 cells.append("")
-        table.add_row(escape(inc["site_id"]), *cells)
-    console.print(table)
+        rows.append([inc["site_id"], *cells])
+
+    def table(style: dict[str, Any]) -> Table:
+        t = Table(**style)
+        for col in ("site", "1st half /month", "2nd half /month", *horizons):
+            t.add_column(col, justify="left" if col == "site" else "right")
+        for row in rows:
+            t.add_row(*map(Text, row))  # a site id is the user's text, never markup
+        return t
+
+    style = _fitting_style(table, console.width)
+    console.print(table(STYLES[-1] if style is None else style))  # the widest style is {}
     if enrollment.get("sites_withheld"):
         console.print(_hanging([("  per site —", enrollment["sites_withheld"])]))
     target = fc["time_to_target"] if fc else None
@@ -109,48 +187,38 @@ def print_report(report: dict, console: Console) -> None:
         console.print("[bold red]Exact counts (--min-cell 0): for use inside the site only, do not share.[/]")
     index = report["provenance"]["index_date"]
     given = report["provenance"].get("options", {}).get("as_of")
-    console.print(
-        f"Index date {index['default']} "
-        + ("(--as-of)" if given else "(the latest event date in the extract; --as-of to change)")
-        + (": the extract's index_date column where present" if index.get("per_patient") else "")
-    )
+    source = "--as-of" if given else "the latest event date in the extract; --as-of to change"
+    if index.get("per_patient"):
+        console.print(
+            f"Index date: each patient's own, from the extract's index_date column; "
+            f"{index['default']} ({source}) for patients without one"
+        )
+    else:
+        console.print(f"Index date {index['default']} ({source})")
     for trial in report["trials"]:
         texts = {c["id"]: c for c in trial["criteria"]}
         block = trial["sites"][0]  # ALL comes first
         # ids, titles and sites are the user's text, never markup
         # a trial file without a title is titled by its id: shown once
         titled = f" — {escape(trial['title'])}" if trial["title"] != trial["id"] else ""
-        heading = f"{titled}  (site {escape(block['site_id'])})"
-        table = Table(
-            title=f"[bold]{escape(trial['id'])}[/]{heading}",
-            title_justify="left",
-            show_lines=False,
-            expand=False,
-        )
-        rows, texts_shown, styles = [], [], []
+        heading = f"[bold]{escape(trial['id'])}[/]{titled}  (site {escape(block['site_id'])})"
+        rows, assessable, texts_shown = [], [], []
         for step in block["waterfall"]:
             c = texts.get(step["criterion_id"])
             kind = {"inclusion": "inc", "exclusion": "exc", "base": ""}[step["kind"]]
-            if c is not None and not c["assessable"]:
+            assessable.append(c is None or c["assessable"])
+            if not assessable[-1]:
                 kind += " n/a"
             counts = [_step_count(step, key, protection) for key in COUNTS]
             rows.append([str(step["step"]), step["criterion_id"], kind, *counts])
             # the protocol's line breaks would make a row of several lines: one line, cut short
             texts_shown.append(" ".join(c["text"].split()) if c else "all patients")
-            styles.append("dim" if c is not None and not c["assessable"] else None)
-        # the counts are never cut short: only the text column gives way, and goes when it
-        # would be too narrow to read
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, (h, _) in enumerate(COLUMNS)]
-        room = min(TEXT_WIDTH, console.width - table_width([*widths, 0]))
-        with_text = room >= MIN_TEXT_WIDTH
-        for (header, justify), width in zip(COLUMNS, widths, strict=True):
-            table.add_column(header, justify=justify, no_wrap=True, min_width=width)
-        if with_text:
-            table.add_column("text", justify="left", no_wrap=True, max_width=room)
-        for row, text, style in zip(rows, texts_shown, styles, strict=True):
-            cells = [Text(cell) for cell in row]  # plain text: a criterion id is never markup
-            table.add_row(*cells, *([Text(text, overflow="ellipsis")] if with_text else []), style=style)
+        # a title wraps at words on its own line; as the table's title it was cut with the table
+        console.print(heading, overflow="fold")
+        table, note = _waterfall_table(rows, assessable, texts_shown, console.width)
         console.print(table)
+        if note:
+            console.print(note)
         if len(trial["sites"]) > 2:
             sites = [
                 f"{s['site_id']}: {_n(s['eligible'], k)} eligible, "
@@ -163,7 +231,7 @@ def print_report(report: dict, console: Console) -> None:
         elif trial.get("sites_withheld"):
             console.print(_hanging([("  per site —", trial["sites_withheld"])]))
         if trial.get("enrollment"):
-            _print_enrollment(trial["enrollment"], console, k)
+            _print_enrollment(trial["enrollment"], console)
         console.print()
     warnings = report["data_quality"].get("warnings") or []
     if warnings:
