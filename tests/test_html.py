@@ -116,6 +116,34 @@ document.body.setAttribute("data-layout", JSON.stringify(layout));
 </script>"""
 
 
+LEGEND_PROBE = """<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const overlaps = [];
+  for (const id of window.FEASIBILITY_CHARTS) {
+    const chart = document.getElementById(id);
+    const legend = chart.querySelector(".legend");
+    if (!legend) continue;
+    const top = legend.getBoundingClientRect().top;
+    for (const title of chart.querySelectorAll("[class^=g-x] text, .xtitle, .xtick text")) {
+      const box = title.getBoundingClientRect();
+      if (box.height && box.bottom > top) overlaps.push(id + ": " + title.textContent);
+    }
+  }
+  document.body.setAttribute("data-overlaps", JSON.stringify(overlaps));
+}, 500));
+</script>"""
+
+
+def test_legends_sit_below_the_axis_titles(report_dir, tmp_path):
+    # the legend hung under the plot area, over the x axis's title ("month ending")
+    assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
+    page = tmp_path / "probe.html"
+    page.write_text((report_dir / "report.html").read_text().replace("</body>", LEGEND_PROBE + "</body>"))
+    dom = dump_dom(page, tmp_path / "profile")
+    overlaps = json.loads(html.unescape(re.search(r'data-overlaps="([^"]*)"', dom)[1]))
+    assert overlaps == []
+
+
 def test_tables_align_numbers_right_and_keep_protocol_lines(report_dir, tmp_path):
     # as a browser lays the page out: counts and their headings flush right, labels left,
     # and the protocol's own line breaks kept in its text

@@ -54,12 +54,16 @@ def _template() -> dict:
 
 
 def chart(fig: go.Figure, chart_id: str) -> str:
-    """The figure as a `<div>` for a page that loads plotly.js once (the report, compare)."""
-    fig.update_layout(
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        font={"family": "system-ui, sans-serif", "size": 12},
-        legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0},
-    )
+    """The figure as a `<div>` for a page that loads plotly.js once (the report, compare).
+    The page's margins, font and legend apply where the figure does not set its own."""
+    defaults = {
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "font": {"family": "system-ui, sans-serif", "size": 12},
+        # the legend at the foot of the whole figure, below the x axis's title: placed under
+        # the plot area instead, it covered that title
+        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
+    }
+    fig.update_layout({key: value for key, value in defaults.items() if not fig.layout[key].to_plotly_json()})
     figure = fig.to_dict()
     figure["layout"]["template"] = _template()
     return plotly.io.to_html(
