@@ -31,6 +31,17 @@ FLAGS = [
 ]
 
 
+def figures(page: str) -> dict[str, dict]:
+    """Every chart of the page as Plotly draws it: {chart id: {"data": [...], "layout": {...}}}."""
+    decoder = json.JSONDecoder()
+    found = {}
+    for match in re.finditer(r'Plotly\.newPlot\(\s*"([^"]+)",\s*', page):
+        data, end = decoder.raw_decode(page, match.end())
+        layout, _ = decoder.raw_decode(page, end + re.match(r",\s*", page[end:]).end())
+        found[match[1]] = {"data": data, "layout": layout}
+    return found
+
+
 def dump_dom(page: Path, profile: Path) -> str:
     """The page's DOM once a headless Chromium has run its scripts."""
     return subprocess.run(
@@ -204,3 +215,30 @@ def test_the_summary_cards_count_every_site(tmp_path):
     )
     assert [s["site_id"] for s in report["trials"][0]["sites"]] == ["ALL", "A", "B"]
     assert "patients<b>6</b>" in render_html(report)
+
+
+@pytest.fixture(scope="module")
+def two_sites(tmp_path_factory):
+    """The small trial at two sites of different sizes (A: 8 patients, B: 3), exact counts."""
+    tmp = tmp_path_factory.mktemp("sites")
+    rows = []
+    for i in range(11):
+        rows += person(f"p{i}", site_id="AB"[i < 3])
+    return run_feasibility(
+        str(write_extract(rows, tmp / "x.parquet")),
+        [REPO / "tests/fixtures/trials/small.yaml"],
+        out=tmp / "r",
+        min_cell=0,
+        as_of=date(2025, 1, 1),
+    )
+
+
+def test_the_sites_panels_share_one_scale(two_sites):
+    # each panel's own autorange drew site B's 3 patients as long a bar as site A's 8
+    sites = figures(render_html(two_sites))["t0-sites"]["layout"]
+    ranges = [axis["range"] for name, axis in sites.items() if name.startswith("xaxis")]
+    assert len(ranges) == 2 and ranges[0] == ranges[1]
+    assert ranges[0][0] == 0 and 8 <= ranges[0][1] < 9
+    assert all(
+        sites[name].get("matches") == "x" for name in sites if name.startswith("xaxis") and name != "xaxis"
+    )

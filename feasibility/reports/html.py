@@ -118,6 +118,13 @@ def attrition_chart(block: dict, chart_id: str, k: int) -> str:
     return chart(fig, chart_id)
 
 
+def _longest_bar(blocks: list[dict]) -> int:
+    """The largest published count of the blocks' waterfalls (a suppressed one is drawn as
+    no bar, so it never sets the scale)."""
+    counts = [s[key] for b in blocks for s in b["waterfall"] for key in ("eligible", "potentially_eligible")]
+    return max([c for c in counts if c is not None], default=0) or 1
+
+
 def sites_chart(trial: dict, chart_id: str, k: int) -> str:
     """Small multiples: each site's attrition on its own panel."""
     sites = [s for s in trial["sites"] if s["site_id"] != ALL_SITES]
@@ -155,10 +162,16 @@ def sites_chart(trial: dict, chart_id: str, k: int) -> str:
             col=c + 1,
         )
     fig.update_yaxes(autorange="reversed", type="category")
+    # one scale for every panel, so that equal bars are equal counts across sites (each
+    # panel's own autorange made a small site's bars look as long as a large one's)
+    fig.update_xaxes(range=[0, 1.05 * _longest_bar(sites)], matches="x")
+    fig.update_xaxes(title="patients", row=rows)
     fig.update_layout(
         barmode="overlay",
-        title="Attrition per site",
-        height=rows * max(260, 16 * len(trial["criteria"]) + 80),
+        title="Attrition per site (one scale for all sites)",
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},  # room for the title above the panels' own
+        # a row per criterion on every panel, plus the title, axis titles and legend
+        height=rows * max(260, 16 * len(trial["criteria"]) + 80) + 80,
     )
     return chart(fig, chart_id)
 
