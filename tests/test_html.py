@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from feasibility.reports.enrollment import ForecastSettings
-from feasibility.reports.html import render_html
+from feasibility.reports.html import impact_note, render_html
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, small_trial_rows, write_extract
 
@@ -242,3 +242,34 @@ def test_the_sites_panels_share_one_scale(two_sites):
     assert all(
         sites[name].get("matches") == "x" for name in sites if name.startswith("xaxis") and name != "xaxis"
     )
+
+
+SHARED = {"min_cell": 11, "suppressed_below": 13, "shareable": True}
+
+
+def impact_block(impacts: list[float | None], base: int | None = 100, eligible: int | None = 40) -> dict:
+    """A site block with just what the impact chart and its note read."""
+    views = [{"criterion_id": f"c{i}", "impact": v, "impact_potential": 0} for i, v in enumerate(impacts)]
+    return {"base": base, "eligible": eligible, "potentially_eligible": base, "criteria": views}
+
+
+def test_the_impact_note_says_why_the_bars_do_not_add_up():
+    note = impact_note(impact_block([30, None, 25]), SHARED)
+    # 60 ineligible (100 - 40, both published), 55 in the bars and one suppressed impact
+    assert "add up to 55 of the 60 ineligible" in note and "1 impact is &lt;13" in note
+    assert "potentially-eligible view" not in note  # its impacts (0) add up to its 0 ineligible
+    assert impact_note(impact_block([35, 25]), SHARED) == ""  # published impacts that add up
+    # a suppressed count is never an operand: with eligible suppressed, no ineligible count
+    note = impact_note(impact_block([30, None, 25], eligible=None), SHARED)
+    assert "add up to 55," in note and "ineligible," not in note and " of the " not in note
+
+
+def test_the_impact_chart_is_in_patients_and_names_no_hidden_number(small_reports):
+    for name in ("exact", "shared"):
+        impact = figures(render_html(small_reports[name][0]))["t0-impact"]
+        assert "patients" in impact["layout"]["xaxis"]["title"]["text"], name
+        hidden = [(bars, i) for bars in impact["data"] for i, text in enumerate(bars["text"]) if text]
+        assert all(bars["customdata"][i] == "<13" for bars, i in hidden)  # the hover as the label
+        assert len(hidden) == (5 if name == "shared" else 0)  # 3 confirmed, 2 potential
+    # exact shares add up: the page has no note
+    assert "published ones do not add up" not in render_html(small_reports["exact"][0])

@@ -88,6 +88,9 @@ def _suppressed_bars(values: list, k: int) -> dict:
         "text": [f"<{k}" if v is None else "" for v in values],
         "textposition": "outside",
         "cliponaxis": False,
+        # the hover reads as the label does: a suppressed bar's length (0) is not its count
+        "customdata": [f"<{k}" if v is None else f"{v:,}" for v in values],
+        "hovertemplate": "%{y}: %{customdata}",
     }
 
 
@@ -113,6 +116,7 @@ def attrition_chart(block: dict, chart_id: str, k: int) -> str:
         barmode="overlay",
         height=max(300, 22 * len(labels) + 80),
         title=f"Attrition, site {block['site_id']}",
+        xaxis={"title": "patients"},
         yaxis={"autorange": "reversed", "type": "category"},
     )
     return chart(fig, chart_id)
@@ -199,11 +203,56 @@ def impact_chart(block: dict, chart_id: str, k: int) -> str:
     )
     fig.update_layout(
         barmode="group",
-        title="Impact: share of the ineligible patients",
+        title="Impact: each criterion's share of the ineligible patients",
         height=max(260, 26 * len(ids) + 100),
+        # a Shapley share is counted in patients: a patient excluded by n criteria counts
+        # 1/n for each of them
+        xaxis={"title": "ineligible patients (Shapley share)"},
         yaxis={"autorange": "reversed", "type": "category"},
     )
     return chart(fig, chart_id)
+
+
+# (impact key, the count whose complement its shares add up to, the chart's name of the view)
+IMPACT_VIEWS = (
+    ("impact", "eligible", "confirmed view"),
+    ("impact_potential", "potentially_eligible", "potentially-eligible view"),
+)
+
+
+def impact_note(block: dict, protection: dict) -> str:
+    """Why the published impacts do not add up to the ineligible count, when they do not:
+    a suppressed one is drawn as no bar and the others are rounded. Only published numbers
+    are summed or subtracted, and an ineligible count below K is not stated."""
+    k = suppressed_label(protection)
+    parts = []
+    for key, eligible_key, view in IMPACT_VIEWS:
+        values = [v[key] for v in block["criteria"]]
+        hidden = sum(v is None for v in values)
+        shown = sum(v for v in values if v is not None)
+        eligible = block[eligible_key]
+        ineligible = None if block["base"] is None or eligible is None else block["base"] - eligible
+        if (hidden == 0 and protection["min_cell"] <= 0) or shown == ineligible:
+            continue  # exact shares, or published ones that happen to add up
+        of = (
+            f" of the {ineligible:,} ineligible"
+            if ineligible and ineligible >= protection["min_cell"]
+            else ""
+        )
+        parts.append(
+            f"{view}: the bars add up to {shown:,.0f}{of}"
+            + (
+                f", {hidden} {'impact is' if hidden == 1 else 'impacts are'} &lt;{k} (no bar)"
+                if hidden
+                else ""
+            )
+        )
+    if not parts:
+        return ""
+    return (
+        "<p class='note'>Impacts are rounded to a multiple of 5 and suppressed below "
+        f"{k}, so the published ones do not add up to the ineligible patients ({'; '.join(parts)}).</p>"
+    )
 
 
 def _criteria_table(trial: dict, block: dict, k: int) -> str:
@@ -388,6 +437,7 @@ def render_html(report: dict) -> str:
             attrition_chart(block, f"{cid}-attrition", k),
             impact_chart(block, f"{cid}-impact", k),
             "</div>",
+            impact_note(block, protection),
         ]
         chart_ids += [f"{cid}-attrition", f"{cid}-impact"]
         if len(trial["sites"]) > 2:
