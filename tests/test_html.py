@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from feasibility.reports.enrollment import ForecastSettings
-from feasibility.reports.html import impact_note, render_html
+from feasibility.reports.html import forecast_chart, impact_note, incidence_chart, render_html
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, small_trial_rows, write_extract
 
@@ -130,8 +130,10 @@ document.body.setAttribute("data-layout", JSON.stringify(layout));
 LEGEND_PROBE = """<script>
 window.addEventListener("load", () => setTimeout(() => {
   const overlaps = [];
+  const yFrom = {};
   for (const id of window.FEASIBILITY_CHARTS) {
     const chart = document.getElementById(id);
+    yFrom[id] = chart._fullLayout.yaxis.range[0];
     const legend = chart.querySelector(".legend");
     if (!legend) continue;
     const top = legend.getBoundingClientRect().top;
@@ -140,19 +142,32 @@ window.addEventListener("load", () => setTimeout(() => {
       if (box.height && box.bottom > top) overlaps.push(id + ": " + title.textContent);
     }
   }
-  document.body.setAttribute("data-overlaps", JSON.stringify(overlaps));
+  document.body.setAttribute("data-drawn", JSON.stringify({overlaps, yFrom}));
 }, 500));
 </script>"""
 
 
-def test_legends_sit_below_the_axis_titles(report_dir, tmp_path):
-    # the legend hung under the plot area, over the x axis's title ("month ending")
+@pytest.fixture(scope="module")
+def drawn(report_dir, tmp_path_factory):
+    """The report's charts as Chromium lays them out: {"overlaps": [legends over an axis
+    title or tick label], "yFrom": {chart id: where its y axis starts}}."""
     assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
-    page = tmp_path / "probe.html"
+    tmp = tmp_path_factory.mktemp("drawn")
+    page = tmp / "probe.html"
     page.write_text((report_dir / "report.html").read_text().replace("</body>", LEGEND_PROBE + "</body>"))
-    dom = dump_dom(page, tmp_path / "profile")
-    overlaps = json.loads(html.unescape(re.search(r'data-overlaps="([^"]*)"', dom)[1]))
-    assert overlaps == []
+    dom = dump_dom(page, tmp / "profile")
+    return json.loads(html.unescape(re.search(r'data-drawn="([^"]*)"', dom)[1]))
+
+
+def test_legends_sit_below_the_axis_titles(drawn):
+    # the legend hung under the plot area, over the x axis's title ("month ending")
+    assert drawn["overlaps"] == []
+
+
+def test_monthly_charts_start_at_zero(drawn):
+    # every month 0 here: the y axis ran from -1 before
+    assert drawn["yFrom"]["t0-incidence"] == 0
+    assert drawn["yFrom"]["t0-forecast"] == 0
 
 
 def test_tables_align_numbers_right_and_keep_protocol_lines(report_dir, tmp_path):
@@ -273,3 +288,66 @@ def test_the_impact_chart_is_in_patients_and_names_no_hidden_number(small_report
         assert len(hidden) == (5 if name == "shared" else 0)  # 3 confirmed, 2 potential
     # exact shares add up: the page has no note
     assert "published ones do not add up" not in render_html(small_reports["exact"][0])
+
+
+def enrollment(**series: list[int | None]) -> dict:
+    """An enrollment block with the monthly counts `series` (site id: counts, months back
+    from len - 1 to 0), as `report.json` has it."""
+    months = len(next(iter(series.values())))
+    ends = [f"2025-{m:02d}-28" for m in range(1, months + 1)]
+    blocks = [
+        {
+            "site_id": site,
+            "months_back": list(range(months - 1, -1, -1)),
+            "month_end": ends,
+            "new_potentially_eligible": counts,
+        }
+        for site, counts in series.items()
+    ]
+    return {"months": months, "basis": "potentially eligible", "incidence": blocks, "forecast": None}
+
+
+def test_suppressed_months_are_marked_and_carry_no_number():
+    chart = figures(
+        incidence_chart(enrollment(ALL=[20, None, 15, 0], A=[None] * 4, B=[15, None, None, 0]), "i", 13)
+    )
+    traces = {t["name"]: t for t in chart["i"]["data"]}
+    # ALL is drawn beside its sites (it was left out when there were two sites or more)
+    assert traces["ALL"]["y"] == [20, None, 15, 0] and traces["B"]["y"] == [15, None, None, 0]
+    # a suppressed month: a marker in the band, all at one height, whose hover reads <13
+    for name, months in (("ALL <13", 1), ("B <13", 2)):
+        marks = traces[name]
+        assert marks["mode"] == "markers" and marks["y"] == [6.5] * months
+        assert "&lt;13" in marks["hovertemplate"] and "%{y}" not in marks["hovertemplate"]
+    # a site with no published month is named, and draws nothing
+    assert traces["A: every month <13"]["y"] == [None]
+    band = chart["i"]["layout"]["shapes"][0]
+    assert (band["y0"], band["y1"]) == (0, 13)
+    assert chart["i"]["layout"]["yaxis"]["rangemode"] == "tozero"
+
+
+def test_a_chart_with_every_month_suppressed_says_so():
+    chart = figures(incidence_chart(enrollment(ALL=[None] * 3, A=[None] * 3), "i", 13))["i"]
+    assert [a["text"] for a in chart["layout"]["annotations"]] == ["every month is suppressed (&lt;13)"]
+    assert all(y is None for t in chart["data"] for y in t["y"])
+    assert chart["layout"]["xaxis"]["range"] == ["2025-01-28", "2025-03-28"]  # still the months
+
+
+def test_the_forecast_chart_ends_soon_after_the_target_is_reached():
+    months = list(range(61))
+    band = {
+        "months": months,
+        **{key: [2 * m for m in months] for key in ("median", "low80", "high80", "high95")},
+    }
+    band["low95"] = [2 * m for m in months]  # 20 reached by the whole 95% band at month 10
+    block = {"forecast": {"band": band, "time_to_target": {"target": 20}}}
+    chart = figures(forecast_chart(block, "f"))["f"]
+    assert chart["layout"]["xaxis"]["range"] == [0, 12]
+    assert all(trace["x"] == list(range(13)) for trace in chart["data"])
+    block["forecast"]["time_to_target"] = None  # no target: the whole horizon
+    assert figures(forecast_chart(block, "f"))["f"]["layout"]["xaxis"]["range"] == [0, 60]
+
+
+def test_the_model_note_is_two_sentences(report_dir):
+    page = (report_dir / "report.html").read_text()
+    assert "over the 6 months. No site saw a newly eligible patient: every rate is taken as zero.</p>" in page

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 from functools import cache
+from itertools import cycle
 
 import plotly.graph_objects as go
 import plotly.io
@@ -317,26 +318,105 @@ nav a{margin-right:12px} code{font-size:12px}
 """
 
 
-def incidence_chart(enrollment: dict, chart_id: str) -> str:
-    """Newly potentially eligible patients per month, one line per site (suppressed months
-    are gaps, not zeros)."""
+SERIES = ("#1d2733", "#e07a2f", "#3b8ea5", "#7b5ea7", "#5c9e4a", "#c2477b")  # ALL first
+
+
+def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
+    """Newly potentially eligible patients per month, one line per site and one for ALL.
+
+    A suppressed month is no point on its line (never a 0) but an open marker inside a band
+    labelled `<K`, at the band's middle for every series, so its place says nothing but
+    `<K`; a series with no published month is named in the legend instead, and a chart with
+    none says so."""
+    incidence = enrollment["incidence"]
     fig = _figure()
-    for inc in enrollment["incidence"]:
-        if inc["site_id"] == ALL_SITES and len(enrollment["incidence"]) > 2:
-            continue
+    drawn = 0
+    for color, inc in zip(cycle(SERIES), incidence, strict=False):
+        values = inc["new_potentially_eligible"]
         x = inc["month_end"] or [f"-{j}" for j in inc["months_back"]]
-        fig.add_scatter(x=x, y=inc["new_potentially_eligible"], mode="lines+markers", name=inc["site_id"])
+        name = inc["site_id"]
+        marker = {"color": color, "symbol": "circle-open", "size": 9}
+        if all(v is None for v in values):
+            # a legend entry only: twelve markers stacked on the other sites' would hide them
+            fig.add_scatter(
+                x=[None], y=[None], mode="markers", marker=marker, name=f"{name}: every month <{k}"
+            )
+            continue
+        drawn += 1
+        fig.add_scatter(
+            x=x,
+            y=values,
+            mode="lines+markers",
+            name=name,
+            legendgroup=name,
+            line={"color": color, "width": 3 if name == ALL_SITES else 2},
+            hovertemplate=f"{esc(name)}: %{{y}}<extra></extra>",
+        )
+        hidden = [j for j, v in enumerate(values) if v is None]
+        if hidden:
+            fig.add_scatter(
+                x=[x[j] for j in hidden],
+                y=[k / 2] * len(hidden),
+                mode="markers",
+                marker=marker,
+                name=f"{name} <{k}",
+                legendgroup=name,
+                showlegend=False,
+                hovertemplate=f"{esc(name)}: &lt;{k}<extra></extra>",
+            )
+    if drawn:
+        fig.add_hrect(
+            y0=0,
+            y1=k,
+            fillcolor="#9aa5b1",
+            opacity=0.15,
+            line_width=0,
+            annotation_text=f"&lt;{k}: suppressed",
+            annotation_position="top left",
+        )
+    else:
+        # no trace sets the x axis: give it the months, so the empty chart says which they are
+        months = incidence[0]["month_end"] or [f"-{j}" for j in incidence[0]["months_back"]]
+        fig.update_xaxes(
+            {"type": "date", "range": [months[0], months[-1]]}
+            if incidence[0]["month_end"]
+            else {"type": "category", "categoryarray": months, "range": [-0.5, len(months) - 0.5]}
+        )
+        fig.add_annotation(
+            text=f"every month is suppressed (&lt;{k})",
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+            showarrow=False,
+        )
+    month_end = incidence[0]["month_end"]
     fig.update_layout(
-        height=320,
+        height=340,
         title=f"Newly {enrollment['basis']} per month",
-        xaxis={"title": "month ending" if enrollment["incidence"][0]["month_end"] else "months before index"},
+        hovermode="x unified",
+        xaxis={"title": "month ending" if month_end else "months before index"},
+        # from zero, so a line's height is its count; an empty chart still shows the band's scale
+        yaxis={"title": "patients", "rangemode": "tozero", **({} if drawn else {"range": [0, k]})},
     )
     return chart(fig, chart_id)
 
 
+def _reached(band: dict, target: int) -> int | None:
+    """The first month at which even the 95% band's lower edge has reached `target`."""
+    return next((m for m, low in zip(band["months"], band["low95"], strict=True) if low >= target), None)
+
+
 def forecast_chart(enrollment: dict, chart_id: str) -> str:
-    """Cumulative enrollment, all sites: the median with its 80% and 95% bands."""
+    """Cumulative enrollment, all sites: the median with its 80% and 95% bands, up to a little
+    past the month where the whole 95% band has reached the target (the full horizon without
+    a target or when it is not reached), so that the part that answers the question fills
+    the chart."""
     band = enrollment["forecast"]["band"]
+    target = enrollment["forecast"]["time_to_target"]
+    reached = _reached(band, target["target"]) if target else None
+    last = len(band["months"]) if reached is None else max(reached + 2, round(reached * 1.25)) + 1
+    band = {key: values[:last] for key, values in band.items() if isinstance(values, list)}
     months = band["months"]
     fig = _figure()
     for low, high, name, alpha in (
@@ -356,26 +436,34 @@ def forecast_chart(enrollment: dict, chart_id: str) -> str:
             name=name,
         )
     fig.add_scatter(x=months, y=band["median"], mode="lines", line={"color": CONFIRMED}, name="median")
-    target = enrollment["forecast"]["time_to_target"]
     if target:
         fig.add_hline(y=target["target"], line_dash="dot", annotation_text=f"target {target['target']}")
     fig.update_layout(
-        height=320,
+        height=340,
         title="Expected cumulative enrollment, all sites",
-        xaxis={"title": "months from start"},
-        yaxis={"title": "patients enrolled"},
+        xaxis={"title": "months from start", "range": [0, months[-1]]},
+        yaxis={"title": "patients enrolled", "rangemode": "tozero"},
     )
     return chart(fig, chart_id)
 
 
-def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
+def _sentence(note: str | None) -> str:
+    """A note of the model as a sentence of its own, after the one before it (the model's
+    notes start in lower case and end without a full stop)."""
+    if not note:
+        return ""
+    note = note.strip()
+    return f" {esc(note[:1].upper() + note[1:])}{'' if note.endswith('.') else '.'}"
+
+
+def _enrollment_section(enrollment: dict, cid: str, k: int) -> tuple[str, list[str]]:
     fc = enrollment["forecast"]
     parts = [
         f"<h3 id='{cid}-enrollment'>Enrollment (incidence over {enrollment['months']} months)</h3>",
         "<div class='grid'>",
     ]
     ids = [f"{cid}-incidence"]
-    parts.append(incidence_chart(enrollment, ids[0]))
+    parts.append(incidence_chart(enrollment, ids[0], k))
     if fc:
         ids.append(f"{cid}-forecast")
         parts.append(forecast_chart(enrollment, ids[1]))
@@ -402,9 +490,11 @@ def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
             + "".join(f"<th>{months} months [80%]</th>" for months in SITE_MONTHS)
             + "</tr></thead>"
             f"<tbody>{rows}</tbody></table>"
-            f"<p class='note'>{esc(fc['prior']['note'] or '')} Poisson-Gamma model "
-            "(Anisimov and Fedorov 2007), fitted to each site's monthly counts of newly "
-            f"{esc(enrollment['basis'])} patients.</p>"
+            # the model is fitted to each site's published total over the months (see
+            # enrollment.py): the note says so, then the prior's own note as its own sentence
+            "<p class='note'>Poisson-Gamma model (Anisimov and Fedorov 2007), fitted to each site's "
+            f"published count of newly {esc(enrollment['basis'])} patients over the "
+            f"{enrollment['months']} months.{_sentence(fc['prior']['note'])}</p>"
         )
     return "".join(parts), ids
 
@@ -446,7 +536,7 @@ def render_html(report: dict) -> str:
         elif trial.get("sites_withheld"):
             parts.append(f"<p class='note'>Per site: {esc(trial['sites_withheld'])}.</p>")
         if trial.get("enrollment"):
-            section, ids = _enrollment_section(trial["enrollment"], cid)
+            section, ids = _enrollment_section(trial["enrollment"], cid, k)
             parts.append(section)
             chart_ids += ids
         parts += [
