@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from feasibility.reports.enrollment import ForecastSettings
-from feasibility.reports.html import forecast_chart, impact_note, incidence_chart, render_html
+from feasibility.reports.html import forecast_chart, glossary, impact_note, incidence_chart, render_html
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, small_trial_rows, write_extract
 
@@ -351,3 +351,49 @@ def test_the_forecast_chart_ends_soon_after_the_target_is_reached():
 def test_the_model_note_is_two_sentences(report_dir):
     page = (report_dir / "report.html").read_text()
     assert "over the 6 months. No site saw a newly eligible patient: every rate is taken as zero.</p>" in page
+
+
+def guide_terms(page: str) -> dict[str, str]:
+    """The "How to read this report" section's terms and their definitions."""
+    guide = re.search(
+        r"<details class='guide'[^>]*><summary>How to read this report</summary>(.*?)</details>", page
+    )
+    assert guide, "the page has no guide"
+    return dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", guide[1]))
+
+
+def test_the_guide_defines_every_term_the_page_uses(small_reports, report_dir):
+    terms = guide_terms(render_html(small_reports["shared"][0]))
+    for term in (
+        "confirmed eligible",
+        "potentially eligible",
+        "UNKNOWN",
+        "not assessable",
+        "waterfall",
+        "alone TRUE / FALSE / UNKNOWN",
+        "gain if dropped",
+        "impact",
+        "&lt;13",
+        "withheld",
+    ):
+        assert term in terms, term
+    assert "every assessable criterion is TRUE" in terms["confirmed eligible"]
+    assert "no criterion is FALSE" in terms["potentially eligible"]
+    assert "can drop by more than failed" in terms["waterfall"]  # the confirmed path, said plainly
+    assert "leave-one-out" in terms["gain if dropped"] and "Shapley" in terms["impact"]
+    assert "from 1 to 12" in terms["&lt;13"] and "below 11" in terms["withheld"]  # K and min-cell
+    # the terms of what the page shows only: no in-care step or months in this run
+    assert "in-care" not in terms and "newly potentially eligible per month" not in terms
+    exact = guide_terms(render_html(small_reports["exact"][0]))
+    assert "&lt;13" not in exact and "withheld" not in exact and "exact counts" in exact
+    monthly = guide_terms((report_dir / "report.html").read_text())
+    assert "24 months before the index date" in monthly["in-care"]
+    assert "newly potentially eligible per month" in monthly
+
+
+def test_the_guide_is_text_only(small_reports):
+    # a definition may not carry markup from the data (the in-care window is an option's text)
+    report = json.loads(json.dumps(small_reports["shared"][0]))
+    report["provenance"]["options"]["active_within"] = "<b>24</b> months"
+    report["trials"][0]["criteria"].insert(0, {"id": "in-care"})
+    assert "&lt;b&gt;24&lt;/b&gt; months" in glossary(report) and "<b>" not in glossary(report)

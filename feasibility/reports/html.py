@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.analytics.waterfall import ALL_SITES
+from feasibility.criteria.in_care import IN_CARE_ID
 from feasibility.protect import suppressed_as, suppressed_label
 
 CONFIRMED = "#1f6f8b"
@@ -315,6 +316,11 @@ tr.na{color:#6b7280} .note{font-size:12px;color:#6b7280;margin-top:3px}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 @media(max-width:1000px){.grid{grid-template-columns:1fr}}
 nav a{margin-right:12px} code{font-size:12px}
+details.guide{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:10px 20px;margin:14px 0}
+details.guide summary{font-weight:600;cursor:pointer}
+details.guide dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:10px 0 4px}
+details.guide dl{font-size:13px}
+details.guide dt{font-weight:600} details.guide dd{margin:0}
 """
 
 
@@ -499,6 +505,108 @@ def _enrollment_section(enrollment: dict, cid: str, k: int) -> tuple[str, list[s
     return "".join(parts), ids
 
 
+def _protection_terms(protection: dict, k: int) -> list[tuple[str, str]]:
+    if not protection["shareable"]:
+        return [("exact counts", "this report is not protected: every count is exact, none is hidden")]
+    return [
+        (
+            f"&lt;{k}",
+            f"a count from 1 to {k - 1} (at a site, also a 0 where the ALL count is suppressed), "
+            "hidden so that no small group of patients can be singled out; every count shown is "
+            f"rounded to a multiple of {protection.get('round_to', 5)}",
+        ),
+        (
+            "withheld",
+            "a count worked out from others (failed, alone FALSE, gain if dropped) and left out "
+            f"because one of those is suppressed or it would be below {protection['min_cell']}: "
+            f"unlike &lt;{k}, it may be large",
+        ),
+    ]
+
+
+def glossary(report: dict) -> str:
+    """The page's "How to read this report": each term the page uses, as the report's code
+    computes it (analytics/waterfall.py, protect.py), in a few plain words."""
+    protection = report["protection"]
+    k = suppressed_label(protection)
+    in_care = report["provenance"]["options"].get("active_within")
+    terms = [
+        ("patients", "every patient of the extract at the site (step 0, <code>base</code>; ALL: every site)"),
+        *(
+            [
+                (
+                    IN_CARE_ID,
+                    "a step the tool adds (--active-within), not a protocol criterion: patients "
+                    f"with any record at the site in the {esc(in_care)} before the index date",
+                )
+            ]
+            if in_care and any(c["id"] == IN_CARE_ID for t in report["trials"] for c in t["criteria"])
+            else []
+        ),
+        (
+            "confirmed eligible",
+            "every assessable criterion is TRUE for the patient (for an exclusion, TRUE means "
+            "it does not apply)",
+        ),
+        (
+            "potentially eligible",
+            "no criterion is FALSE, but some may be UNKNOWN: those still need a test or the "
+            "investigator at screening. The confirmed eligible are among them",
+        ),
+        (
+            "UNKNOWN",
+            "the data cannot decide the criterion for the patient, e.g. no result in the time "
+            "window, a unit the concept does not know, or a detail the codes do not carry",
+        ),
+        (
+            "not assessable",
+            "a criterion no data can decide (consent, investigator judgement, ...), greyed in "
+            "the criteria table with its reason: it passes every patient, so it lowers no count "
+            "and is left to screening",
+        ),
+        (
+            "waterfall",
+            "the criteria applied one after another, in the order shown. A step's passed, failed "
+            "and unknown count only the patients still confirmed eligible after the step before, "
+            "and eligible = passed. Potentially eligible counts everyone with no FALSE so far, "
+            "including patients UNKNOWN at an earlier step, who are in no later step's columns: "
+            "so it can drop by more than failed",
+        ),
+        ("alone TRUE / FALSE / UNKNOWN", "the criterion on its own, over all the patients of step 0"),
+        (
+            "gain if dropped",
+            "leave-one-out: how many more patients would be confirmed eligible if only this "
+            "criterion were dropped",
+        ),
+        (
+            "impact",
+            "the criterion's Shapley share of the ineligible patients: a patient kept out by n "
+            "criteria counts 1/n for each. Confirmed view: patients not confirmed eligible, kept "
+            "out by each criterion they do not pass (FALSE or UNKNOWN); potentially-eligible view: "
+            "patients not potentially eligible, kept out by their FALSE criteria. Unrounded, "
+            "the shares add up to the ineligible count",
+        ),
+        *(
+            [
+                (
+                    "newly potentially eligible per month",
+                    "patients who became potentially eligible in that month (the trial is "
+                    "evaluated at each month end); the forecast applies the conversion rate to them "
+                    "to estimate enrolled patients",
+                )
+            ]
+            if any(t.get("enrollment") for t in report["trials"])
+            else []
+        ),
+        *_protection_terms(protection, k),
+    ]
+    items = "".join(f"<dt>{term}</dt><dd>{text}.</dd>" for term, text in terms)
+    return (
+        "<details class='guide' id='guide'><summary>How to read this report</summary>"
+        f"<dl>{items}</dl></details>"
+    )
+
+
 def render_html(report: dict) -> str:
     """The whole page as one string."""
     protection = report["protection"]
@@ -560,7 +668,7 @@ def render_html(report: dict) -> str:
         f"<p>extract {esc(', '.join(prov['extract']['files']))} · "
         f"{_n(prov['extract']['patients'], k)} patients · index date {esc(prov['index_date']['default'])}"
         f" · engine {esc(prov['engine_version'])} · generated {esc(report['generated_at'])}</p></header>"
-        f"{banner}<main><nav>{nav}</nav>{''.join(sections)}"
+        f"{banner}<main><nav>{nav}</nav>{glossary(report)}{''.join(sections)}"
         "<section class='trial'><h2>Data quality</h2><ul>"
         + "".join(f"<li>{esc(w)}</li>" for w in dq)
         + "</ul></section><section class='trial'><h2>Provenance</h2>"
