@@ -324,6 +324,9 @@ def test_suppressed_months_are_marked_and_carry_no_number():
     band = chart["i"]["layout"]["shapes"][0]
     assert (band["y0"], band["y1"]) == (0, 13)
     assert chart["i"]["layout"]["yaxis"]["rangemode"] == "tozero"
+    # nothing suppressed (an exact report): no band, no marks
+    exact = figures(incidence_chart(enrollment(ALL=[20, 5, 0], A=[15, 5, 0]), "e", 0))["e"]
+    assert "shapes" not in exact["layout"] and [t["name"] for t in exact["data"]] == ["ALL", "A"]
 
 
 def test_a_chart_with_every_month_suppressed_says_so():

@@ -336,7 +336,7 @@ def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
     none says so."""
     incidence = enrollment["incidence"]
     fig = _figure()
-    drawn = 0
+    drawn = marked = 0
     for color, inc in zip(cycle(SERIES), incidence, strict=False):
         values = inc["new_potentially_eligible"]
         x = inc["month_end"] or [f"-{j}" for j in inc["months_back"]]
@@ -359,6 +359,7 @@ def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
             hovertemplate=f"{esc(name)}: %{{y}}<extra></extra>",
         )
         hidden = [j for j, v in enumerate(values) if v is None]
+        marked += len(hidden)
         if hidden:
             fig.add_scatter(
                 x=[x[j] for j in hidden],
@@ -370,7 +371,7 @@ def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
                 showlegend=False,
                 hovertemplate=f"{esc(name)}: &lt;{k}<extra></extra>",
             )
-    if drawn:
+    if marked:  # a band only where a month of a drawn line is in it (none in an exact report)
         fig.add_hrect(
             y0=0,
             y1=k,
@@ -380,7 +381,7 @@ def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
             annotation_text=f"&lt;{k}: suppressed",
             annotation_position="top left",
         )
-    else:
+    if not drawn:
         # no trace sets the x axis: give it the months, so the empty chart says which they are
         months = incidence[0]["month_end"] or [f"-{j}" for j in incidence[0]["months_back"]]
         fig.update_xaxes(
