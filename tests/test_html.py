@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from feasibility.reports.enrollment import ForecastSettings
-from feasibility.reports.html import render_html
+from feasibility.reports.html import forecast_chart, glossary, impact_note, incidence_chart, render_html
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, small_trial_rows, write_extract
 
@@ -29,6 +29,17 @@ FLAGS = [
     "--disable-sync",
     "--virtual-time-budget=8000",
 ]
+
+
+def figures(page: str) -> dict[str, dict]:
+    """Every chart of the page as Plotly draws it: {chart id: {"data": [...], "layout": {...}}}."""
+    decoder = json.JSONDecoder()
+    found = {}
+    for match in re.finditer(r'Plotly\.newPlot\(\s*"([^"]+)",\s*', page):
+        data, end = decoder.raw_decode(page, match.end())
+        layout, _ = decoder.raw_decode(page, end + re.match(r",\s*", page[end:]).end())
+        found[match[1]] = {"data": data, "layout": layout}
+    return found
 
 
 def dump_dom(page: Path, profile: Path) -> str:
@@ -116,6 +127,49 @@ document.body.setAttribute("data-layout", JSON.stringify(layout));
 </script>"""
 
 
+LEGEND_PROBE = """<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const overlaps = [];
+  const yFrom = {};
+  for (const id of window.FEASIBILITY_CHARTS) {
+    const chart = document.getElementById(id);
+    yFrom[id] = chart._fullLayout.yaxis.range[0];
+    const legend = chart.querySelector(".legend");
+    if (!legend) continue;
+    const top = legend.getBoundingClientRect().top;
+    for (const title of chart.querySelectorAll("[class^=g-x] text, .xtitle, .xtick text")) {
+      const box = title.getBoundingClientRect();
+      if (box.height && box.bottom > top) overlaps.push(id + ": " + title.textContent);
+    }
+  }
+  document.body.setAttribute("data-drawn", JSON.stringify({overlaps, yFrom}));
+}, 500));
+</script>"""
+
+
+@pytest.fixture(scope="module")
+def drawn(report_dir, tmp_path_factory):
+    """The report's charts as Chromium lays them out: {"overlaps": [legends over an axis
+    title or tick label], "yFrom": {chart id: where its y axis starts}}."""
+    assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
+    tmp = tmp_path_factory.mktemp("drawn")
+    page = tmp / "probe.html"
+    page.write_text((report_dir / "report.html").read_text().replace("</body>", LEGEND_PROBE + "</body>"))
+    dom = dump_dom(page, tmp / "profile")
+    return json.loads(html.unescape(re.search(r'data-drawn="([^"]*)"', dom)[1]))
+
+
+def test_legends_sit_below_the_axis_titles(drawn):
+    # the legend hung under the plot area, over the x axis's title ("month ending")
+    assert drawn["overlaps"] == []
+
+
+def test_monthly_charts_start_at_zero(drawn):
+    # every month 0 here: the y axis ran from -1 before
+    assert drawn["yFrom"]["t0-incidence"] == 0
+    assert drawn["yFrom"]["t0-forecast"] == 0
+
+
 def test_tables_align_numbers_right_and_keep_protocol_lines(report_dir, tmp_path):
     # as a browser lays the page out: counts and their headings flush right, labels left,
     # and the protocol's own line breaks kept in its text
@@ -176,3 +230,173 @@ def test_the_summary_cards_count_every_site(tmp_path):
     )
     assert [s["site_id"] for s in report["trials"][0]["sites"]] == ["ALL", "A", "B"]
     assert "patients<b>6</b>" in render_html(report)
+
+
+@pytest.fixture(scope="module")
+def two_sites(tmp_path_factory):
+    """The small trial at two sites of different sizes (A: 8 patients, B: 3), exact counts."""
+    tmp = tmp_path_factory.mktemp("sites")
+    rows = []
+    for i in range(11):
+        rows += person(f"p{i}", site_id="AB"[i < 3])
+    return run_feasibility(
+        str(write_extract(rows, tmp / "x.parquet")),
+        [REPO / "tests/fixtures/trials/small.yaml"],
+        out=tmp / "r",
+        min_cell=0,
+        as_of=date(2025, 1, 1),
+    )
+
+
+def test_the_sites_panels_share_one_scale(two_sites):
+    # each panel's own autorange drew site B's 3 patients as long a bar as site A's 8
+    sites = figures(render_html(two_sites))["t0-sites"]["layout"]
+    ranges = [axis["range"] for name, axis in sites.items() if name.startswith("xaxis")]
+    assert len(ranges) == 2 and ranges[0] == ranges[1]
+    assert ranges[0][0] == 0 and 8 <= ranges[0][1] < 9
+    assert all(
+        sites[name].get("matches") == "x" for name in sites if name.startswith("xaxis") and name != "xaxis"
+    )
+
+
+SHARED = {"min_cell": 11, "suppressed_below": 13, "shareable": True}
+
+
+def impact_block(impacts: list[float | None], base: int | None = 100, eligible: int | None = 40) -> dict:
+    """A site block with just what the impact chart and its note read."""
+    views = [{"criterion_id": f"c{i}", "impact": v, "impact_potential": 0} for i, v in enumerate(impacts)]
+    return {"base": base, "eligible": eligible, "potentially_eligible": base, "criteria": views}
+
+
+def test_the_impact_note_says_why_the_bars_do_not_add_up():
+    note = impact_note(impact_block([30, None, 25]), SHARED)
+    # 60 ineligible (100 - 40, both published), 55 in the bars and one suppressed impact
+    assert "add up to 55 of the 60 ineligible" in note and "1 impact is &lt;13" in note
+    assert "potentially-eligible view" not in note  # its impacts (0) add up to its 0 ineligible
+    assert impact_note(impact_block([35, 25]), SHARED) == ""  # published impacts that add up
+    # a suppressed count is never an operand: with eligible suppressed, no ineligible count
+    note = impact_note(impact_block([30, None, 25], eligible=None), SHARED)
+    assert "add up to 55," in note and "ineligible," not in note and " of the " not in note
+
+
+def test_the_impact_chart_is_in_patients_and_names_no_hidden_number(small_reports):
+    for name in ("exact", "shared"):
+        impact = figures(render_html(small_reports[name][0]))["t0-impact"]
+        assert "patients" in impact["layout"]["xaxis"]["title"]["text"], name
+        hidden = [(bars, i) for bars in impact["data"] for i, text in enumerate(bars["text"]) if text]
+        assert all(bars["customdata"][i] == "<13" for bars, i in hidden)  # the hover as the label
+        assert len(hidden) == (5 if name == "shared" else 0)  # 3 confirmed, 2 potential
+    # exact shares add up: the page has no note
+    assert "published ones do not add up" not in render_html(small_reports["exact"][0])
+
+
+def enrollment(**series: list[int | None]) -> dict:
+    """An enrollment block with the monthly counts `series` (site id: counts, months back
+    from len - 1 to 0), as `report.json` has it."""
+    months = len(next(iter(series.values())))
+    ends = [f"2025-{m:02d}-28" for m in range(1, months + 1)]
+    blocks = [
+        {
+            "site_id": site,
+            "months_back": list(range(months - 1, -1, -1)),
+            "month_end": ends,
+            "new_potentially_eligible": counts,
+        }
+        for site, counts in series.items()
+    ]
+    return {"months": months, "basis": "potentially eligible", "incidence": blocks, "forecast": None}
+
+
+def test_suppressed_months_are_marked_and_carry_no_number():
+    chart = figures(
+        incidence_chart(enrollment(ALL=[20, None, 15, 0], A=[None] * 4, B=[15, None, None, 0]), "i", 13)
+    )
+    traces = {t["name"]: t for t in chart["i"]["data"]}
+    # ALL is drawn beside its sites (it was left out when there were two sites or more)
+    assert traces["ALL"]["y"] == [20, None, 15, 0] and traces["B"]["y"] == [15, None, None, 0]
+    # a suppressed month: a marker in the band, all at one height, whose hover reads <13
+    for name, months in (("ALL <13", 1), ("B <13", 2)):
+        marks = traces[name]
+        assert marks["mode"] == "markers" and marks["y"] == [6.5] * months
+        assert "&lt;13" in marks["hovertemplate"] and "%{y}" not in marks["hovertemplate"]
+    # a site with no published month is named, and draws nothing
+    assert traces["A: every month <13"]["y"] == [None]
+    band = chart["i"]["layout"]["shapes"][0]
+    assert (band["y0"], band["y1"]) == (0, 13)
+    assert chart["i"]["layout"]["yaxis"]["rangemode"] == "tozero"
+    # nothing suppressed (an exact report): no band, no marks
+    exact = figures(incidence_chart(enrollment(ALL=[20, 5, 0], A=[15, 5, 0]), "e", 0))["e"]
+    assert "shapes" not in exact["layout"] and [t["name"] for t in exact["data"]] == ["ALL", "A"]
+
+
+def test_a_chart_with_every_month_suppressed_says_so():
+    chart = figures(incidence_chart(enrollment(ALL=[None] * 3, A=[None] * 3), "i", 13))["i"]
+    assert [a["text"] for a in chart["layout"]["annotations"]] == ["every month is suppressed (&lt;13)"]
+    assert all(y is None for t in chart["data"] for y in t["y"])
+    assert chart["layout"]["xaxis"]["range"] == ["2025-01-28", "2025-03-28"]  # still the months
+
+
+def test_the_forecast_chart_ends_soon_after_the_target_is_reached():
+    months = list(range(61))
+    band = {
+        "months": months,
+        **{key: [2 * m for m in months] for key in ("median", "low80", "high80", "high95")},
+    }
+    band["low95"] = [2 * m for m in months]  # 20 reached by the whole 95% band at month 10
+    block = {"forecast": {"band": band, "time_to_target": {"target": 20}}}
+    chart = figures(forecast_chart(block, "f"))["f"]
+    assert chart["layout"]["xaxis"]["range"] == [0, 12]
+    assert all(trace["x"] == list(range(13)) for trace in chart["data"])
+    block["forecast"]["time_to_target"] = None  # no target: the whole horizon
+    assert figures(forecast_chart(block, "f"))["f"]["layout"]["xaxis"]["range"] == [0, 60]
+
+
+def test_the_model_note_is_two_sentences(report_dir):
+    page = (report_dir / "report.html").read_text()
+    assert "over the 6 months. No site saw a newly eligible patient: every rate is taken as zero.</p>" in page
+
+
+def guide_terms(page: str) -> dict[str, str]:
+    """The "How to read this report" section's terms and their definitions."""
+    guide = re.search(
+        r"<details class='guide'[^>]*><summary>How to read this report</summary>(.*?)</details>", page
+    )
+    assert guide, "the page has no guide"
+    return dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", guide[1]))
+
+
+def test_the_guide_defines_every_term_the_page_uses(small_reports, report_dir):
+    terms = guide_terms(render_html(small_reports["shared"][0]))
+    for term in (
+        "confirmed eligible",
+        "potentially eligible",
+        "UNKNOWN",
+        "not assessable",
+        "waterfall",
+        "alone TRUE / FALSE / UNKNOWN",
+        "gain if dropped",
+        "impact",
+        "&lt;13",
+        "withheld",
+    ):
+        assert term in terms, term
+    assert "every assessable criterion is TRUE" in terms["confirmed eligible"]
+    assert "no criterion is FALSE" in terms["potentially eligible"]
+    assert "can drop by more than failed" in terms["waterfall"]  # the confirmed path, said plainly
+    assert "leave-one-out" in terms["gain if dropped"] and "Shapley" in terms["impact"]
+    assert "from 1 to 12" in terms["&lt;13"] and "below 11" in terms["withheld"]  # K and min-cell
+    # the terms of what the page shows only: no in-care step or months in this run
+    assert "in-care" not in terms and "newly potentially eligible per month" not in terms
+    exact = guide_terms(render_html(small_reports["exact"][0]))
+    assert "&lt;13" not in exact and "withheld" not in exact and "exact counts" in exact
+    monthly = guide_terms((report_dir / "report.html").read_text())
+    assert "24 months before the index date" in monthly["in-care"]
+    assert "newly potentially eligible per month" in monthly
+
+
+def test_the_guide_is_text_only(small_reports):
+    # a definition may not carry markup from the data (the in-care window is an option's text)
+    report = json.loads(json.dumps(small_reports["shared"][0]))
+    report["provenance"]["options"]["active_within"] = "<b>24</b> months"
+    report["trials"][0]["criteria"].insert(0, {"id": "in-care"})
+    assert "&lt;b&gt;24&lt;/b&gt; months" in glossary(report) and "<b>" not in glossary(report)

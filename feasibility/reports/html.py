@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 from functools import cache
+from itertools import cycle
 
 import plotly.graph_objects as go
 import plotly.io
@@ -13,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.analytics.waterfall import ALL_SITES
+from feasibility.criteria.in_care import IN_CARE_ID
 from feasibility.protect import suppressed_as, suppressed_label
 
 CONFIRMED = "#1f6f8b"
@@ -54,12 +56,16 @@ def _template() -> dict:
 
 
 def chart(fig: go.Figure, chart_id: str) -> str:
-    """The figure as a `<div>` for a page that loads plotly.js once (the report, compare)."""
-    fig.update_layout(
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        font={"family": "system-ui, sans-serif", "size": 12},
-        legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0},
-    )
+    """The figure as a `<div>` for a page that loads plotly.js once (the report, compare).
+    The page's margins, font and legend apply where the figure does not set its own."""
+    defaults = {
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "font": {"family": "system-ui, sans-serif", "size": 12},
+        # the legend at the foot of the whole figure, below the x axis's title: placed under
+        # the plot area instead, it covered that title
+        "legend": {"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
+    }
+    fig.update_layout({key: value for key, value in defaults.items() if not fig.layout[key].to_plotly_json()})
     figure = fig.to_dict()
     figure["layout"]["template"] = _template()
     return plotly.io.to_html(
@@ -84,6 +90,9 @@ def _suppressed_bars(values: list, k: int) -> dict:
         "text": [f"<{k}" if v is None else "" for v in values],
         "textposition": "outside",
         "cliponaxis": False,
+        # the hover reads as the label does: a suppressed bar's length (0) is not its count
+        "customdata": [f"<{k}" if v is None else f"{v:,}" for v in values],
+        "hovertemplate": "%{y}: %{customdata}",
     }
 
 
@@ -109,9 +118,17 @@ def attrition_chart(block: dict, chart_id: str, k: int) -> str:
         barmode="overlay",
         height=max(300, 22 * len(labels) + 80),
         title=f"Attrition, site {block['site_id']}",
+        xaxis={"title": "patients"},
         yaxis={"autorange": "reversed", "type": "category"},
     )
     return chart(fig, chart_id)
+
+
+def _longest_bar(blocks: list[dict]) -> int:
+    """The largest published count of the blocks' waterfalls (a suppressed one is drawn as
+    no bar, so it never sets the scale)."""
+    counts = [s[key] for b in blocks for s in b["waterfall"] for key in ("eligible", "potentially_eligible")]
+    return max([c for c in counts if c is not None], default=0) or 1
 
 
 def sites_chart(trial: dict, chart_id: str, k: int) -> str:
@@ -151,10 +168,16 @@ def sites_chart(trial: dict, chart_id: str, k: int) -> str:
             col=c + 1,
         )
     fig.update_yaxes(autorange="reversed", type="category")
+    # one scale for every panel, so that equal bars are equal counts across sites (each
+    # panel's own autorange made a small site's bars look as long as a large one's)
+    fig.update_xaxes(range=[0, 1.05 * _longest_bar(sites)], matches="x")
+    fig.update_xaxes(title="patients", row=rows)
     fig.update_layout(
         barmode="overlay",
-        title="Attrition per site",
-        height=rows * max(260, 16 * len(trial["criteria"]) + 80),
+        title="Attrition per site (one scale for all sites)",
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},  # room for the title above the panels' own
+        # a row per criterion on every panel, plus the title, axis titles and legend
+        height=rows * max(260, 16 * len(trial["criteria"]) + 80) + 80,
     )
     return chart(fig, chart_id)
 
@@ -182,11 +205,56 @@ def impact_chart(block: dict, chart_id: str, k: int) -> str:
     )
     fig.update_layout(
         barmode="group",
-        title="Impact: share of the ineligible patients",
+        title="Impact: each criterion's share of the ineligible patients",
         height=max(260, 26 * len(ids) + 100),
+        # a Shapley share is counted in patients: a patient excluded by n criteria counts
+        # 1/n for each of them
+        xaxis={"title": "ineligible patients (Shapley share)"},
         yaxis={"autorange": "reversed", "type": "category"},
     )
     return chart(fig, chart_id)
+
+
+# (impact key, the count whose complement its shares add up to, the chart's name of the view)
+IMPACT_VIEWS = (
+    ("impact", "eligible", "confirmed view"),
+    ("impact_potential", "potentially_eligible", "potentially-eligible view"),
+)
+
+
+def impact_note(block: dict, protection: dict) -> str:
+    """Why the published impacts do not add up to the ineligible count, when they do not:
+    a suppressed one is drawn as no bar and the others are rounded. Only published numbers
+    are summed or subtracted, and an ineligible count below K is not stated."""
+    k = suppressed_label(protection)
+    parts = []
+    for key, eligible_key, view in IMPACT_VIEWS:
+        values = [v[key] for v in block["criteria"]]
+        hidden = sum(v is None for v in values)
+        shown = sum(v for v in values if v is not None)
+        eligible = block[eligible_key]
+        ineligible = None if block["base"] is None or eligible is None else block["base"] - eligible
+        if (hidden == 0 and protection["min_cell"] <= 0) or shown == ineligible:
+            continue  # exact shares, or published ones that happen to add up
+        of = (
+            f" of the {ineligible:,} ineligible"
+            if ineligible and ineligible >= protection["min_cell"]
+            else ""
+        )
+        parts.append(
+            f"{view}: the bars add up to {shown:,.0f}{of}"
+            + (
+                f", {hidden} {'impact is' if hidden == 1 else 'impacts are'} &lt;{k} (no bar)"
+                if hidden
+                else ""
+            )
+        )
+    if not parts:
+        return ""
+    return (
+        "<p class='note'>Impacts are rounded to a multiple of 5 and suppressed below "
+        f"{k}, so the published ones do not add up to the ineligible patients ({'; '.join(parts)}).</p>"
+    )
 
 
 def _criteria_table(trial: dict, block: dict, k: int) -> str:
@@ -248,29 +316,114 @@ tr.na{color:#6b7280} .note{font-size:12px;color:#6b7280;margin-top:3px}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 @media(max-width:1000px){.grid{grid-template-columns:1fr}}
 nav a{margin-right:12px} code{font-size:12px}
+details.guide{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:10px 20px;margin:14px 0}
+details.guide summary{font-weight:600;cursor:pointer}
+details.guide dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:10px 0 4px}
+details.guide dl{font-size:13px}
+details.guide dt{font-weight:600} details.guide dd{margin:0}
 """
 
 
-def incidence_chart(enrollment: dict, chart_id: str) -> str:
-    """Newly potentially eligible patients per month, one line per site (suppressed months
-    are gaps, not zeros)."""
+SERIES = ("#1d2733", "#e07a2f", "#3b8ea5", "#7b5ea7", "#5c9e4a", "#c2477b")  # ALL first
+
+
+def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
+    """Newly potentially eligible patients per month, one line per site and one for ALL.
+
+    A suppressed month is no point on its line (never a 0) but an open marker inside a band
+    labelled `<K`, at the band's middle for every series, so its place says nothing but
+    `<K`; a series with no published month is named in the legend instead, and a chart with
+    none says so."""
+    incidence = enrollment["incidence"]
     fig = _figure()
-    for inc in enrollment["incidence"]:
-        if inc["site_id"] == ALL_SITES and len(enrollment["incidence"]) > 2:
-            continue
+    drawn = marked = 0
+    for color, inc in zip(cycle(SERIES), incidence, strict=False):
+        values = inc["new_potentially_eligible"]
         x = inc["month_end"] or [f"-{j}" for j in inc["months_back"]]
-        fig.add_scatter(x=x, y=inc["new_potentially_eligible"], mode="lines+markers", name=inc["site_id"])
+        name = inc["site_id"]
+        marker = {"color": color, "symbol": "circle-open", "size": 9}
+        if all(v is None for v in values):
+            # a legend entry only: twelve markers stacked on the other sites' would hide them
+            fig.add_scatter(
+                x=[None], y=[None], mode="markers", marker=marker, name=f"{name}: every month <{k}"
+            )
+            continue
+        drawn += 1
+        fig.add_scatter(
+            x=x,
+            y=values,
+            mode="lines+markers",
+            name=name,
+            legendgroup=name,
+            line={"color": color, "width": 3 if name == ALL_SITES else 2},
+            hovertemplate=f"{esc(name)}: %{{y}}<extra></extra>",
+        )
+        hidden = [j for j, v in enumerate(values) if v is None]
+        marked += len(hidden)
+        if hidden:
+            fig.add_scatter(
+                x=[x[j] for j in hidden],
+                y=[k / 2] * len(hidden),
+                mode="markers",
+                marker=marker,
+                name=f"{name} <{k}",
+                legendgroup=name,
+                showlegend=False,
+                hovertemplate=f"{esc(name)}: &lt;{k}<extra></extra>",
+            )
+    if marked:  # a band only where a month of a drawn line is in it (none in an exact report)
+        fig.add_hrect(
+            y0=0,
+            y1=k,
+            fillcolor="#9aa5b1",
+            opacity=0.15,
+            line_width=0,
+            annotation_text=f"&lt;{k}: suppressed",
+            annotation_position="top left",
+        )
+    if not drawn:
+        # no trace sets the x axis: give it the months, so the empty chart says which they are
+        months = incidence[0]["month_end"] or [f"-{j}" for j in incidence[0]["months_back"]]
+        fig.update_xaxes(
+            {"type": "date", "range": [months[0], months[-1]]}
+            if incidence[0]["month_end"]
+            else {"type": "category", "categoryarray": months, "range": [-0.5, len(months) - 0.5]}
+        )
+        fig.add_annotation(
+            text=f"every month is suppressed (&lt;{k})",
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
+            showarrow=False,
+        )
+    month_end = incidence[0]["month_end"]
     fig.update_layout(
-        height=320,
+        height=340,
         title=f"Newly {enrollment['basis']} per month",
-        xaxis={"title": "month ending" if enrollment["incidence"][0]["month_end"] else "months before index"},
+        hovermode="x unified",
+        xaxis={"title": "month ending" if month_end else "months before index"},
+        # from zero, so a line's height is its count; an empty chart still shows the band's scale
+        yaxis={"title": "patients", "rangemode": "tozero", **({} if drawn else {"range": [0, k]})},
     )
     return chart(fig, chart_id)
 
 
+def _reached(band: dict, target: int) -> int | None:
+    """The first month at which even the 95% band's lower edge has reached `target`."""
+    return next((m for m, low in zip(band["months"], band["low95"], strict=True) if low >= target), None)
+
+
 def forecast_chart(enrollment: dict, chart_id: str) -> str:
-    """Cumulative enrollment, all sites: the median with its 80% and 95% bands."""
+    """Cumulative enrollment, all sites: the median with its 80% and 95% bands, up to a little
+    past the month where the whole 95% band has reached the target (the full horizon without
+    a target or when it is not reached), so that the part that answers the question fills
+    the chart."""
     band = enrollment["forecast"]["band"]
+    target = enrollment["forecast"]["time_to_target"]
+    reached = _reached(band, target["target"]) if target else None
+    last = len(band["months"]) if reached is None else max(reached + 2, round(reached * 1.25)) + 1
+    band = {key: values[:last] for key, values in band.items() if isinstance(values, list)}
     months = band["months"]
     fig = _figure()
     for low, high, name, alpha in (
@@ -290,26 +443,34 @@ def forecast_chart(enrollment: dict, chart_id: str) -> str:
             name=name,
         )
     fig.add_scatter(x=months, y=band["median"], mode="lines", line={"color": CONFIRMED}, name="median")
-    target = enrollment["forecast"]["time_to_target"]
     if target:
         fig.add_hline(y=target["target"], line_dash="dot", annotation_text=f"target {target['target']}")
     fig.update_layout(
-        height=320,
+        height=340,
         title="Expected cumulative enrollment, all sites",
-        xaxis={"title": "months from start"},
-        yaxis={"title": "patients enrolled"},
+        xaxis={"title": "months from start", "range": [0, months[-1]]},
+        yaxis={"title": "patients enrolled", "rangemode": "tozero"},
     )
     return chart(fig, chart_id)
 
 
-def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
+def _sentence(note: str | None) -> str:
+    """A note of the model as a sentence of its own, after the one before it (the model's
+    notes start in lower case and end without a full stop)."""
+    if not note:
+        return ""
+    note = note.strip()
+    return f" {esc(note[:1].upper() + note[1:])}{'' if note.endswith('.') else '.'}"
+
+
+def _enrollment_section(enrollment: dict, cid: str, k: int) -> tuple[str, list[str]]:
     fc = enrollment["forecast"]
     parts = [
         f"<h3 id='{cid}-enrollment'>Enrollment (incidence over {enrollment['months']} months)</h3>",
         "<div class='grid'>",
     ]
     ids = [f"{cid}-incidence"]
-    parts.append(incidence_chart(enrollment, ids[0]))
+    parts.append(incidence_chart(enrollment, ids[0], k))
     if fc:
         ids.append(f"{cid}-forecast")
         parts.append(forecast_chart(enrollment, ids[1]))
@@ -336,11 +497,115 @@ def _enrollment_section(enrollment: dict, cid: str) -> tuple[str, list[str]]:
             + "".join(f"<th>{months} months [80%]</th>" for months in SITE_MONTHS)
             + "</tr></thead>"
             f"<tbody>{rows}</tbody></table>"
-            f"<p class='note'>{esc(fc['prior']['note'] or '')} Poisson-Gamma model "
-            "(Anisimov and Fedorov 2007), fitted to each site's monthly counts of newly "
-            f"{esc(enrollment['basis'])} patients.</p>"
+            # the model is fitted to each site's published total over the months (see
+            # enrollment.py): the note says so, then the prior's own note as its own sentence
+            "<p class='note'>Poisson-Gamma model (Anisimov and Fedorov 2007), fitted to each site's "
+            f"published count of newly {esc(enrollment['basis'])} patients over the "
+            f"{enrollment['months']} months.{_sentence(fc['prior']['note'])}</p>"
         )
     return "".join(parts), ids
+
+
+def _protection_terms(protection: dict, k: int) -> list[tuple[str, str]]:
+    if not protection["shareable"]:
+        return [("exact counts", "this report is not protected: every count is exact, none is hidden")]
+    return [
+        (
+            f"&lt;{k}",
+            f"a count from 1 to {k - 1} (at a site, also a 0 where the ALL count is suppressed), "
+            "hidden so that no small group of patients can be singled out; every count shown is "
+            f"rounded to a multiple of {protection.get('round_to', 5)}",
+        ),
+        (
+            "withheld",
+            "a count worked out from others (failed, alone FALSE, gain if dropped) and left out "
+            f"because one of those is suppressed or it would be below {protection['min_cell']}: "
+            f"unlike &lt;{k}, it may be large",
+        ),
+    ]
+
+
+def glossary(report: dict) -> str:
+    """The page's "How to read this report": each term the page uses, as the report's code
+    computes it (analytics/waterfall.py, protect.py), in a few plain words."""
+    protection = report["protection"]
+    k = suppressed_label(protection)
+    in_care = report["provenance"]["options"].get("active_within")
+    terms = [
+        ("patients", "every patient of the extract at the site (step 0, <code>base</code>; ALL: every site)"),
+        *(
+            [
+                (
+                    IN_CARE_ID,
+                    "a step the tool adds (--active-within), not a protocol criterion: patients "
+                    f"with any record at the site in the {esc(in_care)} before the index date",
+                )
+            ]
+            if in_care and any(c["id"] == IN_CARE_ID for t in report["trials"] for c in t["criteria"])
+            else []
+        ),
+        (
+            "confirmed eligible",
+            "every assessable criterion is TRUE for the patient (for an exclusion, TRUE means "
+            "it does not apply)",
+        ),
+        (
+            "potentially eligible",
+            "no criterion is FALSE, but some may be UNKNOWN: those still need a test or the "
+            "investigator at screening. The confirmed eligible are among them",
+        ),
+        (
+            "UNKNOWN",
+            "the data cannot decide the criterion for the patient, e.g. no result in the time "
+            "window, a unit the concept does not know, or a detail the codes do not carry",
+        ),
+        (
+            "not assessable",
+            "a criterion no data can decide (consent, investigator judgement, ...), greyed in "
+            "the criteria table with its reason: it passes every patient, so it lowers no count "
+            "and is left to screening",
+        ),
+        (
+            "waterfall",
+            "the criteria applied one after another, in the order shown. A step's passed, failed "
+            "and unknown count only the patients still confirmed eligible after the step before, "
+            "and eligible = passed. Potentially eligible counts everyone with no FALSE so far, "
+            "including patients UNKNOWN at an earlier step, who are in no later step's columns: "
+            "so it can drop by more than failed",
+        ),
+        ("alone TRUE / FALSE / UNKNOWN", "the criterion on its own, over all the patients of step 0"),
+        (
+            "gain if dropped",
+            "leave-one-out: how many more patients would be confirmed eligible if only this "
+            "criterion were dropped",
+        ),
+        (
+            "impact",
+            "the criterion's Shapley share of the ineligible patients: a patient kept out by n "
+            "criteria counts 1/n for each. Confirmed view: patients not confirmed eligible, kept "
+            "out by each criterion they do not pass (FALSE or UNKNOWN); potentially-eligible view: "
+            "patients not potentially eligible, kept out by their FALSE criteria. Unrounded, "
+            "the shares add up to the ineligible count",
+        ),
+        *(
+            [
+                (
+                    "newly potentially eligible per month",
+                    "patients who became potentially eligible in that month (the trial is "
+                    "evaluated at each month end); the forecast applies the conversion rate to them "
+                    "to estimate enrolled patients",
+                )
+            ]
+            if any(t.get("enrollment") for t in report["trials"])
+            else []
+        ),
+        *_protection_terms(protection, k),
+    ]
+    items = "".join(f"<dt>{term}</dt><dd>{text}.</dd>" for term, text in terms)
+    return (
+        "<details class='guide' id='guide'><summary>How to read this report</summary>"
+        f"<dl>{items}</dl></details>"
+    )
 
 
 def render_html(report: dict) -> str:
@@ -371,6 +636,7 @@ def render_html(report: dict) -> str:
             attrition_chart(block, f"{cid}-attrition", k),
             impact_chart(block, f"{cid}-impact", k),
             "</div>",
+            impact_note(block, protection),
         ]
         chart_ids += [f"{cid}-attrition", f"{cid}-impact"]
         if len(trial["sites"]) > 2:
@@ -379,7 +645,7 @@ def render_html(report: dict) -> str:
         elif trial.get("sites_withheld"):
             parts.append(f"<p class='note'>Per site: {esc(trial['sites_withheld'])}.</p>")
         if trial.get("enrollment"):
-            section, ids = _enrollment_section(trial["enrollment"], cid)
+            section, ids = _enrollment_section(trial["enrollment"], cid, k)
             parts.append(section)
             chart_ids += ids
         parts += [
@@ -403,7 +669,7 @@ def render_html(report: dict) -> str:
         f"<p>extract {esc(', '.join(prov['extract']['files']))} · "
         f"{_n(prov['extract']['patients'], k)} patients · index date {esc(prov['index_date']['default'])}"
         f" · engine {esc(prov['engine_version'])} · generated {esc(report['generated_at'])}</p></header>"
-        f"{banner}<main><nav>{nav}</nav>{''.join(sections)}"
+        f"{banner}<main><nav>{nav}</nav>{glossary(report)}{''.join(sections)}"
         "<section class='trial'><h2>Data quality</h2><ul>"
         + "".join(f"<li>{esc(w)}</li>" for w in dq)
         + "</ul></section><section class='trial'><h2>Provenance</h2>"
