@@ -8,6 +8,7 @@ import json
 import re
 from datetime import date
 
+import polars as pl
 import pytest
 
 from feasibility.errors import FeasibilityError
@@ -301,6 +302,18 @@ def test_the_terminal_says_when_patients_carry_their_own_index_date(tmp_path):
         "Index date: each patient's own, from the extract's index_date column; "
         "2024-03-01 (the latest event date in the extract; --as-of to change) for patients without one"
     )
+
+
+def test_an_index_date_column_without_dates_is_no_per_patient_index(tmp_path):
+    # an importer run without --index-date writes the column with no date in it: patients
+    # then all count back from the one default date, and the report says so
+    rows = small_trial_rows()
+    extract = write_extract(rows, tmp_path / "x.parquet")
+    assert "index_date" in pl.read_parquet(extract).columns
+    assert pl.read_parquet(extract)["index_date"].null_count() == len(rows)
+    report = run_feasibility(str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=tmp_path / "r")
+    assert report["provenance"]["index_date"]["per_patient"] is False
+    assert report["provenance"]["index_date"]["default"] == "2024-12-20"
 
 
 def test_exact_impacts_keep_three_decimals(small_reports):

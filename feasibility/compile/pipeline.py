@@ -45,6 +45,7 @@ from feasibility.compile.sqlexpr import (
     func,
     is_null,
     lit,
+    not_null,
     or_,
     paren,
     struct,
@@ -99,8 +100,10 @@ FIRST_DATE, LAST_DATE = date(1, 1, 1), date(9999, 12, 31)
 
 
 def extract_extent(date_columns: Sequence[str]) -> exp.Select:
-    """The extract's rows, latest start date, and per date column whether any of its dates
-    lies outside FIRST_DATE..LAST_DATE (parquet statistics answer all of them)."""
+    """The extract's rows, latest start date, whether any patient has an index date (when
+    `index_date` is among `date_columns`: a column of NULLs gives none), and per date column
+    whether any of its dates lies outside FIRST_DATE..LAST_DATE (parquet statistics answer
+    all of them)."""
     outside = [
         or_(
             exp.LT(this=func("min", col(c)), expression=date_lit(FIRST_DATE)),
@@ -109,7 +112,8 @@ def extract_extent(date_columns: Sequence[str]) -> exp.Select:
         for c in date_columns
     ]
     latest = exp.cast(func("max", col("start_date")), "VARCHAR")
-    return exp.select(exp.Count(this=exp.Star()), latest, *outside).from_(RUN.events, copy=False)
+    any_index = not_null(func("max", col("index_date"))) if "index_date" in date_columns else exp.false()
+    return exp.select(exp.Count(this=exp.Star()), latest, any_index, *outside).from_(RUN.events, copy=False)
 
 
 def demographics(default_index: date | exp.Expr, has_index_column: bool) -> Statement:

@@ -351,11 +351,15 @@ class _RuleParser:
                 fix=f"add `unit: {concept.unit}` (or `unit: ULN`)",
             )
         if concept.unit_factor(normalise_unit(str(unit))) is None:
-            known = [concept.unit or ""] + [u for u, _ in concept.units]
+            # the concept's own spelling first; the others as the library holds them (normalised),
+            # without the canonical unit spelled again in lower case
+            canonical = normalise_unit(concept.unit) if concept.unit else None
+            others = sorted({u for u, _ in concept.units if u and u != canonical})
+            known = [*([concept.unit] if concept.unit else []), *others]
             raise TrialError(
                 f"unit `{unit}` is not known for `{concept.name}`",
                 where=body.where("unit"),
-                fix=f"use one of: {', '.join(sorted(set(k for k in known if k)))}, or ULN",
+                fix=f"use one of: {', '.join(known)}, or ULN",
             )
         return str(unit)
 

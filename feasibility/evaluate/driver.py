@@ -84,10 +84,12 @@ def evaluate(
     """One run's steps on any engine, once its `events` view reads the extract: the extent
     and default index date, the demographics, the code dictionary and code map, the passes
     and patient rows, data quality, and the mask histogram per trial and site."""
-    has_index = source.has("index_date")
     # only the columns the extract has: an absent one is a NULL per row, which statistics cannot answer
     dates = [c.name for c in CONTRACT_COLUMNS.values() if c.type == "DATE" and source.has(c.name)]
-    (rows, latest_start, *outside), *_ = runner.query(extract_extent(dates), READ)[1]
+    (rows, latest_start, any_index, *outside), *_ = runner.query(extract_extent(dates), READ)[1]
+    # an index_date column with no date in it (an importer's, without --index-date) is no
+    # per-patient index date: the report must not say patients carry their own
+    has_index = bool(any_index)
     for column, bad in zip(dates, outside, strict=True):
         if bad:
             raise ExtractError(
@@ -124,6 +126,7 @@ def evaluate(
         index_default=index_default,
         versions=dict(runner.versions),
         codes=codes,
+        index_from_column=has_index,
     )
 
 

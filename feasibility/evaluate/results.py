@@ -57,6 +57,9 @@ class EngineResult:
     # per concept id, the raw codes of the code map: the rows the passes read, which the
     # monthly passes filter by again
     codes: Mapping[int, Sequence[str]]
+    # whether patients' index dates come from the extract's `index_date` column (one that
+    # holds at least one date)
+    index_from_column: bool
 
     # derived, so the engines cannot disagree with their own counts
     @property
@@ -68,11 +71,6 @@ class EngineResult:
     def patients(self) -> int:
         """The extract's patients."""
         return self.data_quality.counts["patients"]
-
-    @property
-    def index_from_column(self) -> bool:
-        """Whether patients' index dates come from the extract's `index_date` column."""
-        return self.source.has("index_date")
 
 
 @dataclass(frozen=True)
