@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import io
 
 import pytest
 from rich.console import Console
 
 from feasibility.protect import suppressed_text
+from feasibility.reports.files import criteria_csv
 from feasibility.reports.terminal import NOT_ASSESSABLE_MARK, print_report
 from feasibility.run import run_feasibility
 from tests.support import REPO
@@ -227,3 +229,23 @@ def test_terminal_heads_each_trial_with_its_id_and_title_once(report):
     untitled = {**trial, "title": trial["id"]}
     lines = _terminal({**report, "trials": [untitled]}, 200)
     assert any(line.startswith(f"{trial['id']}  (site ALL)") for line in lines)
+
+
+def test_protected_impacts_read_as_whole_numbers(shared_report):
+    # rounded to a multiple of 5, an impact is a whole number: `15` in criteria.csv, as every
+    # other count, not `15.0`
+    table = list(csv.DictReader(io.StringIO(criteria_csv(shared_report))))
+    views = {
+        (t["id"], s["site_id"], v["criterion_id"]): v
+        for t in shared_report["trials"]
+        for s in t["sites"]
+        for v in s["criteria"]
+    }
+    shown = [
+        (row[key], views[(row["trial_id"], row["site_id"], row["criterion_id"])][key])
+        for row in table
+        for key in ("impact", "impact_potential")
+    ]
+    published = [(cell, value) for cell, value in shown if value is not None]
+    assert len(published) > 100
+    assert all(cell == f"{value:.0f}" and value % 5 == 0 for cell, value in published)

@@ -29,6 +29,8 @@ def _cell(value: object, protection: dict, key: str) -> str:
         return suppressed_text(key, protection)
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))  # a protected impact is a multiple of 5: `125`, not `125.0`
     return str(value)
 
 
