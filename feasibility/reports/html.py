@@ -591,9 +591,9 @@ def glossary(report: dict) -> str:
             [
                 (
                     "newly potentially eligible per month",
-                    "patients who became potentially eligible in that month (the trial is "
-                    "evaluated at each month end); the forecast applies the conversion rate to them "
-                    "to estimate enrolled patients",
+                    "patients who became potentially eligible in that month and had not been in "
+                    "the 12 months before (the trial is evaluated again at each month end); the "
+                    "forecast applies the conversion rate to them to estimate enrolled patients",
                 )
             ]
             if any(t.get("enrollment") for t in report["trials"])
