@@ -1,6 +1,6 @@
 """Monthly incidence and the still-in-care step, on hand-built patients who become
 eligible at known dates. Each patient sits at their own site, so the per-site counts read
-as that patient's first eligible month.
+as the months that patient is newly eligible in.
 
 The index date is 2025-06-30 and six months of incidence are counted; month end j is the
 index date minus j months: 06-30, 05-30, 04-30, 03-30, 02-28, 01-30 and 2024-12-30 (j = 6,

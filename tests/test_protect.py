@@ -220,7 +220,7 @@ def test_policy_text_says_what_the_counts_went_through(min_cell, says):
     assert Protection(1).count(1) == 5 and Protection(1).count(0) == 0
 
 
-def _first_eligible(trial_id: str, new_per_site: dict[str, list[int]]) -> MonthlyStatus:
+def _monthly_status(trial_id: str, new_per_site: dict[str, list[int]]) -> MonthlyStatus:
     """Patients newly potentially eligible per site and month (oldest month first), as the
     monthly evaluation counts them; one eligible-at-start patient per site."""
     months = len(next(iter(new_per_site.values())))
@@ -245,7 +245,7 @@ def test_the_forecast_reveals_no_more_than_the_published_counts():
     blocks = [
         enrollment_block(
             trial,
-            _first_eligible(trial.id, {"A": [a, 0, 0, 0, 0, 1], "B": [0, 2, 0, 0, 0, 0], "C": [9] * 6}),
+            _monthly_status(trial.id, {"A": [a, 0, 0, 0, 0, 1], "B": [0, 2, 0, 0, 0, 0], "C": [9] * 6}),
             shares,
             20,
             Protection(K),
@@ -262,7 +262,7 @@ def test_the_forecast_reveals_no_more_than_the_published_counts():
     assert [s["eligible_observed"] for s in fc["sites"]] == [None, None, 55]
     exact = enrollment_block(
         trial,
-        _first_eligible(trial.id, {"A": [2, 0, 0, 0, 0, 1], "B": [0, 2, 0, 0, 0, 0], "C": [9] * 6}),
+        _monthly_status(trial.id, {"A": [2, 0, 0, 0, 0, 1], "B": [0, 2, 0, 0, 0, 0], "C": [9] * 6}),
         shares,
         20,
         Protection(0),
@@ -280,13 +280,13 @@ def test_trend_totals_are_sums_of_the_published_months():
     # moves with --monthly, pinned suppressed months in a review: it is their published sum.
     trials, _ = load_trials([REPO / "tests/fixtures/trials/small.yaml"])
     trial = trials[0]
-    first = _first_eligible(trial.id, {"A": [21, 19, 22, 20, 14, 18], "B": [21, 19, 22, 2, 14, 18]})
-    block = enrollment_block(trial, first, {"A": 0.3, "B": 0.3}, None, Protection(K), None)
+    status = _monthly_status(trial.id, {"A": [21, 19, 22, 20, 14, 18], "B": [21, 19, 22, 2, 14, 18]})
+    block = enrollment_block(trial, status, {"A": 0.3, "B": 0.3}, None, Protection(K), None)
     trend = {i["site_id"]: i["trend_potentially_eligible"] for i in block["incidence"]}
     # A's months publish as 20, 20, 20 | 20, 15, 20; B's fourth month (2) is suppressed
     assert (trend["A"]["first_half_total"], trend["A"]["second_half_total"]) == (60, 55)
     assert (trend["B"]["first_half_total"], trend["B"]["second_half_total"]) == (60, None)
-    exact = enrollment_block(trial, first, {"A": 0.3, "B": 0.3}, None, Protection(0), None)
+    exact = enrollment_block(trial, status, {"A": 0.3, "B": 0.3}, None, Protection(0), None)
     assert {
         i["site_id"]: i["trend_potentially_eligible"]["second_half_total"] for i in exact["incidence"]
     } == {
