@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from feasibility.analytics.incidence import NEW_AFTER_MONTHS, site_incidence, trial_incidence
+from feasibility.analytics.incidence import NEW_AFTER_MONTHS, new_months, site_incidence, trial_incidence
 from feasibility.criteria.in_care import IN_CARE_ID, with_in_care_step
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import Duration
@@ -155,6 +155,16 @@ def test_month_newly_eligible(status, pid):
         _new_at(inc, inc.new_potential, inc.potential_at_start),
     )
     assert got == CASES[pid][1]
+
+
+def test_a_patient_is_new_after_a_year_without():
+    # month ends ascending, 0 the index date; six months counted (j = 0 .. 5), 6 opens them
+    assert new_months((0, 12), 6) == []  # eligible 12 month ends before: within the year
+    assert new_months((0, 13), 6) == [0]  # 13 before: a year without, new again
+    assert new_months((2, 3, 4), 6) == [4]  # eligible from month 4 on: new there only
+    assert new_months((1, 5, 6), 6) == []  # eligible at the start: the pool, not incidence
+    assert new_months((7,), 6) == []  # before the period
+    assert new_months((), 6) == []
 
 
 def test_the_year_before_the_period_is_read(status):

@@ -13,7 +13,7 @@ the month end that opens the period are the pool the site starts with, not incid
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from feasibility.analytics.waterfall import ALL_SITES
@@ -23,7 +23,7 @@ from feasibility.analytics.waterfall import ALL_SITES
 # make a patient new twice
 NEW_AFTER_MONTHS = 12
 
-# (month ends eligible, month ends potentially eligible) of one patient, each sorted
+# (month ends eligible, month ends potentially eligible) of one patient, each in ascending order
 MonthEnds = tuple[tuple[int, ...], tuple[int, ...]]
 
 
@@ -46,13 +46,15 @@ class SiteIncidence:
     potential_at_start: int
 
 
-def new_months(month_ends: Collection[int], months: int) -> list[int]:
-    """The month ends j < `months` at which a patient eligible at `month_ends` became newly
-    eligible: eligible at j and at none of j + 1 .. j + NEW_AFTER_MONTHS."""
+def new_months(month_ends: Sequence[int], months: int) -> list[int]:
+    """The month ends j < `months` at which a patient eligible at `month_ends` (ascending)
+    became newly eligible: eligible at j and at none of j + 1 .. j + NEW_AFTER_MONTHS, that
+    is, the next month end they were eligible at is more than NEW_AFTER_MONTHS further back."""
+    following = [*month_ends[1:], None] if month_ends else []
     return [
         j
-        for j in range(months)
-        if j in month_ends and not any(j + back in month_ends for back in range(1, NEW_AFTER_MONTHS + 1))
+        for j, before in zip(month_ends, following, strict=True)
+        if j < months and (before is None or before - j > NEW_AFTER_MONTHS)
     ]
 
 
@@ -70,9 +72,9 @@ def site_incidence(site: str, months: int, counts: Counter[MonthEnds]) -> SiteIn
     eligible, potential = Counter[int](), Counter[int]()
     at_start = Counter[str]()
     for (eligible_at, potential_at), n in counts.items():
-        for j in new_months(set(eligible_at), months):
+        for j in new_months(eligible_at, months):
             eligible[j] += n
-        for j in new_months(set(potential_at), months):
+        for j in new_months(potential_at, months):
             potential[j] += n
         at_start["eligible"] += n if months in eligible_at else 0
         at_start["potential"] += n if months in potential_at else 0
