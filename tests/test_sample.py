@@ -249,3 +249,19 @@ def test_protected_impacts_read_as_whole_numbers(shared_report):
     published = [(cell, value) for cell, value in shown if value is not None]
     assert len(published) > 100
     assert all(cell == f"{value:.0f}" and value % 5 == 0 for cell, value in published)
+
+
+def test_the_terminal_says_what_its_columns_and_marks_mean(report, shared_report):
+    def key(report: dict) -> str:
+        lines = _terminal(report, 100)
+        start = next(i for i, line in enumerate(lines) if line.startswith("Key:"))
+        end = lines.index("", start)
+        return " ".join(" ".join(line.split()) for line in lines[start:end])
+
+    shared = key(shared_report)
+    k = shared_report["protection"]["suppressed_below"]
+    assert "potential: none FALSE so far" in shared and "n/a: not assessable" in shared
+    assert f"<{k}: 1 to {k - 1} patients, suppressed" in shared and "withheld:" in shared
+    exact = key(report)
+    assert "potential: none FALSE so far" in exact
+    assert "<" not in exact and "withheld" not in exact  # nothing is suppressed in an exact report

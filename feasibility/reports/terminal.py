@@ -118,6 +118,25 @@ def _waterfall_table(
     return table(style, room if room >= MIN_TEXT_WIDTH else None), None
 
 
+def terminal_key(protection: dict) -> str:
+    """What the waterfall's columns and marks mean, in one paragraph under the tables (the
+    HTML page's "How to read this report" says more)."""
+    parts = [
+        "passed, failed and unknown count the patients still confirmed eligible after the step "
+        "before; eligible: every assessable criterion TRUE so far; potential: none FALSE so far "
+        "(UNKNOWN ones need a test or the investigator); n/a: not assessable from data, passes "
+        "everyone"
+    ]
+    if protection["shareable"]:
+        k = suppressed_label(protection)
+        parts.append(
+            f"<{k}: 1 to {k - 1} patients, suppressed; withheld: a count worked out from others "
+            f"and left out because it could reveal a suppressed one (it may be large); other "
+            f"counts rounded to {protection.get('round_to', 5)}"
+        )
+    return "; ".join(parts) + '. Definitions: report.html, "How to read this report".'
+
+
 def _months(value: float | None) -> str:
     return "beyond the horizon" if value is None else f"{value:.1f}"
 
@@ -233,6 +252,8 @@ def print_report(report: dict, console: Console) -> None:
         if trial.get("enrollment"):
             _print_enrollment(trial["enrollment"], console)
         console.print()
+    console.print(_hanging([("Key:", terminal_key(protection))]), style="dim")
+    console.print()
     warnings = report["data_quality"].get("warnings") or []
     if warnings:
         console.print("[yellow]Data quality:[/]")
