@@ -433,10 +433,11 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     totals = summary(sites)
     sources = [str(path) for path in reports]
     unlike = differences(loaded, sources)
-    page = compare_html(totals, rows, unlike, describe(loaded, sources, sites))
+    described = describe(loaded, sources, sites)
+    page = compare_html(totals, rows, unlike, described)
     # written before printing, so that `feasibility compare … | head` still leaves the files
     write_directory(out, {"compare.csv": compare_csv(rows), "compare.html": page})
-    print_compare(totals, rows, Console())
+    print_compare(totals, rows, Console(), described)
     for line in unlike:
         err.print(f"[yellow]note:[/] not like for like: {escape(line)}", markup=True)
     err.print(f"comparison written to {out}/")

@@ -617,6 +617,22 @@ def test_each_report_is_named_with_its_sites_index_date_and_age(mixed):
     assert "protected (--min-cell 11)" in reports_section and "exact (--min-cell 0)" in reports_section
 
 
+def test_the_terminal_lists_each_report(mixed):
+    sites, reports, described = mixed
+    out = io.StringIO()
+    print_compare(summary(sites), compare_rows(sites, reports), Console(file=out, width=300), described)
+    lines = out.getvalue().splitlines()
+    listed = lines[lines.index("Reports:") + 1 : lines.index("Reports:") + 3]
+    index = reports[0]["provenance"]["index_date"]["default"]
+    generated = reports[0]["generated_at"]
+    assert listed[0] == (
+        f"  {described[0]['source']}: A; index date {index}; "
+        f"generated {generated[:10]} {generated[11:16]} UTC; protected (--min-cell 11)"
+    )
+    assert listed[1].startswith(f"  {described[1]['source']}: A (report-A); index date ")
+    assert listed[1].endswith("exact (--min-cell 0)")
+
+
 def test_the_header_says_when_counts_are_exact(mixed):
     sites, reports, described = mixed
     rows = compare_rows(sites, reports)

@@ -134,10 +134,13 @@ def steps_of(rows: list[dict], trial: str) -> list[str]:
     return order
 
 
-def print_compare(summary: list[dict], rows: list[dict], console: Console) -> None:
+def print_compare(
+    summary: list[dict], rows: list[dict], console: Console, reports: Sequence[dict] = ()
+) -> None:
     """Per trial, the share of the remaining patients each step removes at each site, with
-    the share it leaves unknown in brackets, then each site's totals. Sites that would not
-    fit the terminal's width go into a further table rather than squeezing the cells."""
+    the share it leaves unknown in brackets, then each site's totals, and where each report
+    came from (`reports`, see `compare.describe`). Sites that would not fit the terminal's
+    width go into a further table rather than squeezing the cells."""
     by_step = {(r["trial_id"], r["site_id"], r["criterion_id"]): r for r in rows}
     suppressed = False
     for trial in dict.fromkeys(s["trial_id"] for s in summary):
@@ -182,9 +185,21 @@ def print_compare(summary: list[dict], rows: list[dict], console: Console) -> No
                 flagged = f"{r['criterion_id']} at {r['site_id']}: {r['flag']}"
                 console.print(f"  [red]◆[/] {escape(flagged)}")
         console.print()
+    if reports:
+        console.print("Reports:")
+        for r in reports:  # the user's paths and site ids: plain text, never markup
+            console.print(Text(f"  {r['source']}: {_report_line(r)}"))
     if suppressed:
         # the labels are the run's own, but a sponsor may not have read a site's report
         console.print(SUPPRESSED_LEGEND, style="dim", markup=False)
+
+
+def _report_line(report: dict) -> str:
+    """A report's sites, index date, generation time and protection, in one line."""
+    return (
+        f"{', '.join(report['sites'])}; index date {report['index_date']}; "
+        f"generated {_generated(report['generated_at'])}; {_counts_kind(report['min_cell'])}"
+    )
 
 
 def _fitting(widths: list[int], label_width: int, width: int) -> list[range]:
