@@ -15,7 +15,7 @@ from plotly.subplots import make_subplots
 from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.in_care import IN_CARE_ID
-from feasibility.protect import suppressed_as, suppressed_label
+from feasibility.protect import WITHHELD, suppressed_as, suppressed_label
 
 CONFIRMED = "#1f6f8b"
 POTENTIAL = "#99c1b9"
@@ -517,7 +517,7 @@ def _protection_terms(protection: dict, k: int) -> list[tuple[str, str]]:
             f"rounded to a multiple of {protection.get('round_to', 5)}",
         ),
         (
-            "withheld",
+            WITHHELD,
             "a count worked out from others (failed, alone FALSE, gain if dropped) and left out "
             f"because one of those is suppressed or it would be below {protection['min_cell']}: "
             f"unlike &lt;{k}, it may be large",

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.analytics.waterfall import ALL_SITES
-from feasibility.protect import suppressed_label, suppressed_text
+from feasibility.protect import WITHHELD, suppressed_label, suppressed_text
 
 COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
     ("#", "right"),
@@ -71,9 +71,14 @@ def _rendered_width(table: Table) -> int:
     return max(len(line) for line in buffer.getvalue().splitlines())
 
 
-def _fitting_style(build: Callable[[dict[str, Any]], Table], width: int) -> dict[str, Any] | None:
-    """The first of `STYLES` in which the table `build` makes fits `width`, if any."""
-    return next((style for style in STYLES if _rendered_width(build(style)) <= width), None)
+def _fitting_style(build: Callable[[dict[str, Any]], Table], width: int) -> tuple[dict[str, Any], int] | None:
+    """The first of `STYLES` in which the table `build` makes fits `width`, with the width it
+    takes there, if any."""
+    for style in STYLES:
+        used = _rendered_width(build(style))
+        if used <= width:
+            return style, used
+    return None
 
 
 def _waterfall_table(
@@ -107,11 +112,11 @@ def _waterfall_table(
             t.add_row(*cells, *extra, style=None if ok else "dim")
         return t
 
-    style = _fitting_style(lambda style: table(style, None), width)
-    if style is None:
+    fit = _fitting_style(lambda style: table(style, None), width)
+    if fit is None:
         note = f"  {NOT_ASSESSABLE_MARK} not assessable from the data" if not all(assessable) else None
         return table(STYLES[-1], None, compact=True), note
-    counts_only = _rendered_width(table(style, None))
+    style, counts_only = fit
     # what one more column costs beside its content: separator and padding
     overhead = _rendered_width(table(style, MIN_TEXT_WIDTH)) - counts_only - MIN_TEXT_WIDTH
     room = min(TEXT_WIDTH, width - counts_only - overhead)
@@ -130,7 +135,7 @@ def terminal_key(protection: dict) -> str:
     if protection["shareable"]:
         k = suppressed_label(protection)
         parts.append(
-            f"<{k}: 1 to {k - 1} patients, suppressed; withheld: a count worked out from others "
+            f"<{k}: 1 to {k - 1} patients, suppressed; {WITHHELD}: a count worked out from others "
             f"and left out because it could reveal a suppressed one (it may be large); other "
             f"counts rounded to {protection.get('round_to', 5)}"
         )
@@ -154,7 +159,7 @@ def _print_enrollment(enrollment: dict, console: Console) -> None:
 
     def per_month(total: int | None, months: int) -> str:
         # a half's total is unknown when one of its months is suppressed, and may be large
-        return "withheld" if total is None else f"{total / max(months, 1):.1f}"
+        return WITHHELD if total is None else f"{total / max(months, 1):.1f}"
 
     for inc in enrollment["incidence"]:
         trend = inc["trend_potentially_eligible"]
@@ -182,8 +187,8 @@ def _print_enrollment(enrollment: dict, console: Console) -> None:
             t.add_row(*map(Text, row))  # a site id is the user's text, never markup
         return t
 
-    style = _fitting_style(table, console.width)
-    console.print(table(STYLES[-1] if style is None else style))  # the widest style is {}
+    fit = _fitting_style(table, console.width)
+    console.print(table(STYLES[-1] if fit is None else fit[0]))
     if enrollment.get("sites_withheld"):
         console.print(_hanging([("  per site —", enrollment["sites_withheld"])]))
     target = fc["time_to_target"] if fc else None
