@@ -144,7 +144,7 @@ def evaluate(
 def spec_row(pid: str, spec: tuple) -> dict:
     """One event from a compact spec tuple, as the trial spec tables write them:
     ("dx", ICD10CM code, date), ("pcs", ICD10PCS code, date),
-    ("lab", LOINC, date, value, unit, ref_high), ("text", LOINC, date, text result),
+    ("lab", LOINC, date, value, unit, ref_high[, text result]), ("text", LOINC, date, text result),
     ("obs", system, code, date, value, unit), ("otext", system, code, date, text result),
     ("med", [system:]code, start, end, dose[, unit])."""
     kind, *rest = spec
@@ -155,8 +155,10 @@ def spec_row(pid: str, spec: tuple) -> dict:
         code, day = rest
         return event(pid, "procedure", "ICD10PCS", code, day)
     if kind == "lab":
-        code, day, value, unit, ref_high = rest
-        return event(pid, "lab", "LOINC", code, day, value_num=value, unit=unit, ref_high=ref_high)
+        code, day, value, unit, ref_high, *text = rest
+        return event(
+            pid, "lab", "LOINC", code, day, value_num=value, unit=unit, ref_high=ref_high, value_text=next(iter(text), None)
+        )
     if kind == "text":
         code, day, text = rest
         return event(pid, "lab", "LOINC", code, day, value_text=text)

@@ -460,6 +460,29 @@ case(
     ("lab", HBV, "2025-01-10", 500, "IU/mL", None),
 )
 case("ex111_none", "EX11.1", None)
+# "higher than the lower limit of detection": a viral load reported as detected excludes even
+# below the result's reference limit (detected, not quantifiable); "not detected" does not
+case(
+    "ex111_dna_detected_below_ref",
+    "EX11.1",
+    True,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("lab", HBV, "2025-01-10", 15, "IU/mL", 20, "detected"),
+)
+case(
+    "ex111_dna_detected_text",
+    "EX11.1",
+    True,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("text", HBV, "2025-01-10", "detected"),
+)
+case(
+    "ex111_dna_not_detected_text",
+    "EX11.1",
+    False,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("text", HBV, "2025-01-10", "not detected"),
+)
 case(
     "ex112_hcv_viraemic",
     "EX11.2",
@@ -475,6 +498,13 @@ case(
     ("lab", HCVRNA, "2025-01-10", 10, "IU/mL", 15),
 )
 case("ex112_ab_negative", "EX11.2", False, ("text", HCVAB, "2025-01-10", "negative"))
+case(
+    "ex112_hcv_detected_text",
+    "EX11.2",
+    True,
+    ("text", HCVAB, "2025-01-10", "positive"),
+    ("text", HCVRNA, "2025-01-10", "detected"),
+)
 case("ex113_hiv_pos", "EX11.3", True, ("text", HIV, "2025-01-10", "reactive"))
 case("ex113_hiv_neg", "EX11.3", False, ("text", HIV, "2025-01-10", "negative"))
 case("ex113_hiv_untested", "EX11.3", None)
