@@ -127,6 +127,11 @@ def _check_report(report: dict, file: Path) -> None:
     field(index, "default", "text", "provenance.index_date")
     field(index, "per_patient", "flag", "provenance.index_date")
     field(provenance, "concept_library_sha256", "text", "provenance", optional=True)
+    extract = field(provenance, "extract", "object", "provenance", optional=True) or {}
+    # reports written before notices were carried have none
+    for i, notice in enumerate(field(extract, "notices", "list", "provenance.extract", optional=True) or []):
+        if not isinstance(notice, str):
+            raise bad(f"provenance.extract.notices[{i}]", f"must be text, not {_json_kind(notice)}")
     field(provenance, "options", "object", "provenance")
     protection = field(report, "protection", "object", "")
     field(protection, "min_cell", "whole", "protection")
@@ -257,8 +262,10 @@ def index_date(report: dict) -> str:
 
 def describe(reports: list[dict], sources: list[str], sites: list[SiteReport]) -> list[dict]:
     """Per report (`sources` names each as the user gave it): `source`, its `sites` as the
-    comparison names them, `index_date` (see `index_date`), `generated_at` and `min_cell`
-    (0: exact counts), so that a reader can tell which numbers came from where."""
+    comparison names them, `index_date` (see `index_date`), `generated_at`, `min_cell`
+    (0: exact counts) and `notices` (the licence or citation its extract's data carries, which
+    a comparison built from it must repeat), so that a reader can tell which numbers came
+    from where."""
     return [
         {
             "source": source,
@@ -266,6 +273,7 @@ def describe(reports: list[dict], sources: list[str], sites: list[SiteReport]) -
             "index_date": index_date(report),
             "generated_at": report["generated_at"],
             "min_cell": report["protection"]["min_cell"],
+            "notices": list(report["provenance"].get("extract", {}).get("notices") or []),
         }
         for source, report in zip(sources, reports, strict=True)
     ]

@@ -24,9 +24,11 @@ from click.testing import CliRunner
 
 from feasibility.cli import cli
 from feasibility.errors import FeasibilityError
-from feasibility.importers.mimic import DRUG_ATC, import_mimic
+from feasibility.importers.mimic import DRUG_ATC, MIMIC_NOTICE, import_mimic
 from feasibility.run import run_feasibility
+from tests.support import REPO
 from tests.test_errors import assert_one_line_error, feasibility
+from tests.test_notice import notices_of
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mimic-iv-demo-2.2"
 HOSP = DATA / "hosp"
@@ -292,11 +294,30 @@ def test_extract_shape(imported):
 def test_cli_on_the_mimic_folder(tmp_path):
     # DIR may be the MIMIC-IV folder itself: hosp/ inside, the map in DIR/mimic_code_concept_map
     out = tmp_path / "x.parquet"
-    result = CliRunner().invoke(cli, ["import", "mimic-iv", str(DATA), "--out", str(out)])
+    result = CliRunner().invoke(
+        cli, ["import", "mimic-iv", str(DATA), "--out", str(out), "--notice", "Site agreement 17"]
+    )
     assert result.exit_code == 0, result.output
     assert out.is_file()
     assert not list(tmp_path.glob(".*tmp"))  # the temporary file was renamed away
     assert "lab items reported in two or more units" in result.output
+    # the ODbL citation always, and the site's own notice after it
+    assert notices_of(out) == (MIMIC_NOTICE, "Site agreement 17")
+
+
+def test_the_extract_carries_the_odbl_citation_into_reports(imported, tmp_path):
+    _, _, out = imported
+    assert notices_of(out) == (MIMIC_NOTICE,)
+    report = run_feasibility(str(out), [REPO / "tests/fixtures/trials/small.yaml"], out=tmp_path / "rep")
+    assert report["provenance"]["extract"]["notices"] == [MIMIC_NOTICE]
+    assert "ODbL 1.0" in (tmp_path / "rep" / "report.html").read_text()
+
+
+def test_a_bad_notice_is_refused_before_the_import(tmp_path):
+    out = tmp_path / "x.parquet"
+    proc = feasibility("import", "mimic-iv", str(DATA), "--out", str(out), "--notice", " ", cwd=tmp_path)
+    assert_one_line_error(proc, "--notice", "is empty")
+    assert not out.exists()
 
 
 def _tiny_hosp(tmp: Path, drop: str | None = None) -> Path:

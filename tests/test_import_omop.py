@@ -21,6 +21,7 @@ from feasibility.errors import FeasibilityError
 from feasibility.importers.omop import import_omop
 from feasibility.run import run_feasibility
 from tests.test_errors import assert_one_line_error, feasibility
+from tests.test_notice import notices_of
 
 SYNTHEA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "omop-synthea27nj"
 
@@ -531,6 +532,23 @@ def test_cli(tmp_path):
     result = CliRunner().invoke(cli, ["import", "omop", str(src), "--out", str(out)])
     assert result.exit_code == 0, result.output
     assert out.is_file() and not list(out.parent.glob(".*.tmp"))
+    assert notices_of(out) == ()  # an OMOP database carries no licence the importer knows
+    noticed = tmp_path / "noticed.parquet"
+    args = [
+        "import",
+        "omop",
+        str(src),
+        "--out",
+        str(noticed),
+        "--notice",
+        "Synthea: Apache 2.0",
+        "--notice",
+        "DUA 9",
+    ]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert notices_of(noticed) == ("Synthea: Apache 2.0", "DUA 9")
+    assert "notice, repeated in every report built from the extract: DUA 9" in result.output
 
 
 def test_quiet_prints_only_where_the_extract_is(tmp_path):

@@ -20,6 +20,13 @@ _SPELLINGS = {
 # the site of an extract without `site_id`, unless --site names it
 DEFAULT_SITE = "site"
 
+# The parquet key-value metadata key of the extract's notice: the licence or attribution its
+# data must carry (e.g. MIMIC-IV's ODbL citation), one per line. Reports built from the
+# extract repeat it, so the notice travels with every report a site shares.
+NOTICE_KEY = "feasibility.notice"
+# a notice is a few lines of licence text; anything longer is not one
+NOTICE_MAX_CHARS = 2000
+
 
 @dataclass(frozen=True)
 class Column:

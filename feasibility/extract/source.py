@@ -14,7 +14,8 @@ from sqlglot import exp
 
 from feasibility.compile.sqlexpr import create_as, read_parquet
 from feasibility.errors import ExtractError, short_message
-from feasibility.extract.contract import COLUMNS, DEFAULT_SITE
+from feasibility.extract.contract import COLUMNS, DEFAULT_SITE, NOTICE_KEY, NOTICE_MAX_CHARS
+from feasibility.resources import sql_text
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class ExtractSource:
     files: tuple[Path, ...]
     label: str  # what the user gave, for messages
     columns: dict[str, str]  # column -> DuckDB type, as found
+    notices: tuple[str, ...] = ()  # the licence or attribution lines the data must carry
     _digest: _Digest = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -196,12 +198,50 @@ def check_columns(columns: dict[str, str], label: str) -> None:
             )
 
 
+def _notices(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str) -> tuple[str, ...]:
+    """The notice lines of the extract's files (`NOTICE_KEY` in their parquet metadata), in
+    file order, each line once: files of one export usually carry the same notice."""
+    found = dict(
+        con.execute(
+            sql_text("extract_notice.sql"), {"files": [str(f) for f in files], "key": NOTICE_KEY.encode()}
+        ).fetchall()
+    )
+    lines: dict[str, None] = {}
+    for f in files:
+        raw = found.get(str(f))
+        if raw is None:
+            continue
+        where = str(f) if len(files) > 1 else label
+        try:
+            text = bytes(raw).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ExtractError(
+                f"the file's `{NOTICE_KEY}` metadata is not UTF-8 text",
+                where=where,
+                fix="write the notice again as UTF-8 text",
+            ) from None
+        if len(text) > NOTICE_MAX_CHARS:
+            raise ExtractError(
+                f"the file's `{NOTICE_KEY}` metadata holds {len(text)} characters, more than a "
+                f"notice's {NOTICE_MAX_CHARS}",
+                where=where,
+                fix="keep the notice to the licence and citation the data must carry",
+            )
+        for line in text.splitlines():
+            # control characters would reach terminals and reports as they are
+            line = "".join(ch for ch in line if ch.isprintable()).strip()
+            if line:
+                lines[line] = None
+    return tuple(lines)
+
+
 def inspect_extract(con: duckdb.DuckDBPyConnection, spec: str) -> ExtractSource:
-    """The extract's files and columns, checked against the contract (reads only metadata)."""
+    """The extract's files, columns and notice, the columns checked against the contract
+    (reads only metadata)."""
     files = resolve_files(spec)
     columns = _describe(con, files, spec)
     check_columns(columns, spec)
-    return ExtractSource(files, spec, columns)
+    return ExtractSource(files, spec, columns, _notices(con, files, spec))
 
 
 def events_query(source: ExtractSource, reader: exp.Expr, site: str = DEFAULT_SITE) -> exp.Select:

@@ -19,6 +19,14 @@ out_option = click.option(
     required=True,
     help="Extract parquet file to write (replaced only when the import succeeds).",
 )
+notice_option = click.option(
+    "--notice",
+    "notices",
+    multiple=True,
+    metavar="TEXT",
+    help="A licence or citation the data must carry, written into the extract and repeated "
+    "in every report built from it (repeat for several).",
+)
 
 
 def _print(summary: ImportSummary, started: float, quiet: bool) -> None:
@@ -51,6 +59,7 @@ def import_group() -> None:
 @click.option(
     "--schema", help="Schema of the CDM tables in a DuckDB file (default: the one holding `person`)."
 )
+@notice_option
 @threads_option
 @memory_limit_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only where the extract is.")
@@ -59,18 +68,27 @@ def omop(
     out: Path,
     index: str,
     schema: str | None,
+    notices: tuple[str, ...],
     threads: int | None,
     memory_limit: str | None,
     quiet: bool,
 ) -> None:
     """Read an OMOP CDM 5.3/5.4 database (SOURCE: folder of parquet/CSV tables, or a DuckDB
     file) and write the extract."""
+    from feasibility.importers.common import notice_lines
     from feasibility.importers.omop import import_omop
 
+    lines = notice_lines(notices)
     started = time.perf_counter()
     with working("importing OMOP CDM"):
         summary = import_omop(
-            source, out, index=index, schema=schema, threads=threads, memory_limit=memory_limit
+            source,
+            out,
+            index=index,
+            schema=schema,
+            threads=threads,
+            memory_limit=memory_limit,
+            notices=lines,
         )
     _print(summary, started, quiet)
 
@@ -84,17 +102,29 @@ def omop(
     help="mimic-code d_labitems_to_loinc.csv (default: HOSP/../mimic_code_concept_map/ "
     "or HOSP/mimic_code_concept_map/).",
 )
+@notice_option
 @threads_option
 @memory_limit_option
 @click.option("--quiet", "-q", is_flag=True, help="Print only where the extract is.")
 def mimic_iv(
-    hosp: Path, out: Path, loinc_map: Path | None, threads: int | None, memory_limit: str | None, quiet: bool
+    hosp: Path,
+    out: Path,
+    loinc_map: Path | None,
+    notices: tuple[str, ...],
+    threads: int | None,
+    memory_limit: str | None,
+    quiet: bool,
 ) -> None:
     """Read the MIMIC-IV hosp module (HOSP: folder of patients.csv.gz, labevents.csv.gz, ...)
-    and write the extract. MIMIC-IV is ODbL-licensed: cite it wherever its data is used."""
+    and write the extract. MIMIC-IV is ODbL-licensed: the extract carries its citation as
+    its notice, which every report built from it repeats."""
+    from feasibility.importers.common import notice_lines
     from feasibility.importers.mimic import import_mimic
 
+    lines = notice_lines(notices)
     started = time.perf_counter()
     with working("importing MIMIC-IV"):
-        summary = import_mimic(hosp, out, loinc_map=loinc_map, threads=threads, memory_limit=memory_limit)
+        summary = import_mimic(
+            hosp, out, loinc_map=loinc_map, threads=threads, memory_limit=memory_limit, notices=lines
+        )
     _print(summary, started, quiet)

@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from feasibility.compile.sqlexpr import create_as
 from feasibility.errors import FeasibilityError, short_message
-from feasibility.extract.contract import COLUMNS
+from feasibility.extract.contract import COLUMNS, NOTICE_KEY, NOTICE_MAX_CHARS
 from feasibility.protect import Protection
 from feasibility.resources import sql_text
 
@@ -88,10 +88,12 @@ def build_extract(
     what: str,
     out: Path,
     people: People,
+    notices: Sequence[str] = (),
 ) -> ImportSummary:
     """Run the importer's mapping (a file of `sql/` that defines the view `extract_rows` over
-    the shaped source views), write the extract to `out`, and return its summary with the
-    counts of the `quality` query. `what` names the source in messages (e.g. OMOP CDM).
+    the shaped source views), write the extract to `out` with `notices` (see
+    `notice_lines`) in its metadata, and return its summary with the counts of the
+    `quality` query. `what` names the source in messages (e.g. OMOP CDM).
     A source without patients is refused before anything is written: `run` would refuse the
     empty extract anyway, and later than the user can tell why."""
     try:
@@ -104,10 +106,11 @@ def build_extract(
         ) from None
     require_people(con, people, source)
     summary = ImportSummary(source=source, out=out)
-    write_extract(con, "extract_rows", out)
+    write_extract(con, "extract_rows", out, notices)
     summarise_written(con, out, summary)
     counts = fetch_counts(con, sql_text(quality))
     summary.counts = {k: n for k, n in counts.items() if n or UNREADABLE not in k}
+    summary.notes.extend(f"notice, repeated in every report built from the extract: {n}" for n in notices)
     return summary
 
 
@@ -320,9 +323,34 @@ def shaped_view(
     temp_view(con, view, query.from_(source) if source is not None else query.where(exp.false()))
 
 
-def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path) -> None:
-    """Write the view `view` (which has the extract's columns) to `out` as parquet: first to
-    a temporary file beside it, then renamed, so a failed import never leaves half a file."""
+def notice_lines(texts: Sequence[str]) -> tuple[str, ...]:
+    """The notice lines an import writes into the extract (contract.NOTICE_KEY): each text's
+    lines, stripped, each once. A `--notice` that is empty, holds control characters or
+    makes the notice longer than a report will read is refused before the import."""
+    lines: dict[str, None] = {}
+    for text in texts:
+        if not text.strip():
+            raise FeasibilityError("is empty", where="--notice", fix="give the licence or citation text")
+        for line in text.splitlines():
+            if not line.isprintable():
+                raise FeasibilityError(
+                    "holds control characters", where="--notice", fix="give plain text, one notice per line"
+                )
+            if line.strip():
+                lines[line.strip()] = None
+    if len("\n".join(lines)) > NOTICE_MAX_CHARS:
+        raise FeasibilityError(
+            f"is longer than a notice's {NOTICE_MAX_CHARS} characters",
+            where="--notice",
+            fix="keep it to the licence and citation the data must carry",
+        )
+    return tuple(lines)
+
+
+def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path, notices: Sequence[str] = ()) -> None:
+    """Write the view `view` (which has the extract's columns) to `out` as parquet, with
+    `notices` as its notice metadata: first to a temporary file beside it, then renamed, so
+    a failed import never leaves half a file."""
     out = out.resolve()
     if out.is_dir():
         raise FeasibilityError(
@@ -339,7 +367,7 @@ def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path) -> None:
     tmp = Path(tmp_name)
     try:
         rows = exp.select(*[exp.cast(exp.column(c), t).as_(c) for c, t in EXTRACT_COLUMNS]).from_(view)
-        con.sql(rows.sql(dialect="duckdb")).write_parquet(str(tmp), compression="zstd")
+        con.execute(_copy_to_parquet(rows, tmp, notices).sql(dialect="duckdb"))
         os.replace(tmp, out)
     except duckdb.OutOfMemoryException:
         raise FeasibilityError(
@@ -360,6 +388,22 @@ def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _copy_to_parquet(rows: exp.Select, path: Path, notices: Sequence[str]) -> exp.Copy:
+    """`COPY (rows) TO path` as zstd parquet, the notice lines in its key-value metadata."""
+    params = [
+        exp.CopyParameter(this=exp.var("FORMAT"), expression=exp.var("parquet")),
+        exp.CopyParameter(this=exp.var("COMPRESSION"), expression=exp.var("zstd")),
+    ]
+    if notices:
+        notice = exp.PropertyEQ(
+            this=exp.Literal.string(NOTICE_KEY), expression=exp.Literal.string("\n".join(notices))
+        )
+        params.append(
+            exp.CopyParameter(this=exp.var("KV_METADATA"), expression=exp.Struct(expressions=[notice]))
+        )
+    return exp.Copy(this=rows.subquery(), kind=False, files=[exp.Literal.string(str(path))], params=params)
 
 
 def summarise_written(con: duckdb.DuckDBPyConnection, out: Path, summary: ImportSummary) -> None:

@@ -22,6 +22,7 @@ Mapping (see docs/importing.md):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import duckdb
@@ -46,6 +47,14 @@ from feasibility.importers.common import (
 REQUIRED = ("patients", "admissions", "diagnoses_icd", "labevents", "prescriptions")
 OPTIONAL = ("procedures_icd",)
 MAP_FILE = "d_labitems_to_loinc.csv"
+
+# MIMIC-IV is licensed under the ODbL, which asks every work produced from it to say so: the
+# importer writes this into the extract's notice, and every report built from it repeats it
+MIMIC_NOTICE = (
+    "MIMIC-IV data: ODbL 1.0 (share alike); cite Johnson A, Bulgarelli L, Pollard T, "
+    "Horng S, Celi LA, Mark R. MIMIC-IV, with the version imported, PhysioNet "
+    "(e.g. MIMIC-IV Clinical Database Demo (v2.2). PhysioNet (2023))"
+)
 
 # Drug name -> ATC for the drugs the concept library knows. A prescription matches when the
 # lower-cased `drug` contains the name as a whole word. Codes checked against WHO ATC lists
@@ -174,9 +183,11 @@ def import_mimic(
     loinc_map: Path | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
+    notices: Sequence[str] = (),
 ) -> ImportSummary:
     """Read the MIMIC-IV hosp folder `hosp` (or the MIMIC-IV folder holding `hosp/`), write
-    the extract to `out`, return the summary."""
+    the extract to `out` with MIMIC-IV's citation and `notices` as its notice, return the
+    summary."""
     given = Path(hosp)
     require_dir(given, "MIMIC-IV hosp folder")
     if not given.is_dir():
@@ -230,14 +241,16 @@ def import_mimic(
         _register_drug_tables(con)
         people = People(table="pat", view="mimic_patients", source="patients", id_column="subject_id")
         summary = build_extract(
-            con, "import_mimic.sql", "import_mimic_quality.sql", str(hosp), "MIMIC-IV hosp", out, people
+            con,
+            "import_mimic.sql",
+            "import_mimic_quality.sql",
+            str(hosp),
+            "MIMIC-IV hosp",
+            out,
+            people,
+            (MIMIC_NOTICE, *notices),
         )
-        summary.notes.append(f"lab codes mapped with {loinc_map.name}")
-        summary.notes.append(
-            "MIMIC-IV data: ODbL 1.0 (share alike); cite Johnson A, Bulgarelli L, Pollard T, "
-            "Horng S, Celi LA, Mark R. MIMIC-IV, with the version imported, PhysioNet "
-            "(e.g. MIMIC-IV Clinical Database Demo (v2.2). PhysioNet (2023))"
-        )
+        summary.notes.insert(0, f"lab codes mapped with {loinc_map.name}")
         return summary
     finally:
         con.close()

@@ -27,6 +27,7 @@ Mapping (see docs/importing.md):
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -284,8 +285,10 @@ def import_omop(
     schema: str | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
+    notices: Sequence[str] = (),
 ) -> ImportSummary:
-    """Read the OMOP CDM at `path`, write the extract to `out`, return the summary."""
+    """Read the OMOP CDM at `path`, write the extract to `out` with `notices` as its notice,
+    return the summary."""
     if index not in INDEX_CHOICES:
         raise FeasibilityError(
             f"unknown index choice `{index}`",
@@ -310,7 +313,7 @@ def import_omop(
         temp_view(con, "omop_options", options)
         people = People(table="pers", view="omop_person", source="person", id_column="person_id")
         summary = build_extract(
-            con, "import_omop.sql", "import_omop_quality.sql", str(path), "OMOP CDM", out, people
+            con, "import_omop.sql", "import_omop_quality.sql", str(path), "OMOP CDM", out, people, notices
         )
         summary.notes.extend(src.notes)
         summary.counts = {k: n for k, n in summary.counts.items() if not _read_of_absent(k, src)}

@@ -204,6 +204,7 @@ def build_report(
                 "sha256": result.source.sha256(),
                 "rows": protect.count(result.rows),
                 "patients": protect.count(result.patients),
+                "notices": list(result.source.notices),
             },
             "index_date": {
                 "default": result.index_default.isoformat(),

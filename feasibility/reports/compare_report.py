@@ -187,8 +187,10 @@ def print_compare(
         console.print()
     if reports:
         console.print("Reports:")
-        for r in reports:  # the user's paths and site ids: plain text, never markup
+        for r in reports:  # the user's paths, site ids and notices: plain text, never markup
             console.print(Text(f"  {r['source']}: {_report_line(r)}"))
+            for notice in r["notices"]:
+                console.print(Text(f"    data notice: {notice}"))
     if suppressed:
         # the labels are the run's own, but a sponsor may not have read a site's report
         console.print(SUPPRESSED_LEGEND, style="dim", markup=False)
@@ -323,16 +325,17 @@ def _counts_kind(min_cell: int) -> str:
 
 def _reports_table(reports: Sequence[dict]) -> str:
     """One row per report: where it came from, its sites, index date, when it was generated
-    and whether its counts are protected."""
+    whether its counts are protected, and its data notice."""
     body = "".join(
         f"<tr><td>{esc(r['source'])}</td><td>{esc(', '.join(r['sites']))}</td>"
         f"<td>{esc(r['index_date'])}</td><td>{esc(_generated(r['generated_at']))}</td>"
-        f"<td>{_counts_kind(r['min_cell'])}</td></tr>"
+        f"<td>{_counts_kind(r['min_cell'])}</td>"
+        f"<td>{'<br>'.join(esc(n) for n in r['notices']) or '—'}</td></tr>"
         for r in reports
     )
     return (
         "<section class='trial'><h2>Reports</h2><table><thead><tr><th>report</th><th>sites</th>"
-        "<th>index date</th><th>generated</th><th>counts</th></tr></thead>"
+        "<th>index date</th><th>generated</th><th>counts</th><th>data notice</th></tr></thead>"
         f"<tbody>{body}</tbody></table></section>"
     )
 

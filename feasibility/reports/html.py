@@ -299,6 +299,7 @@ body{font-family:system-ui,sans-serif;margin:0;color:#1d2733;background:#f7f8fa}
 header{background:#1d2733;color:#fff;padding:18px 28px}
 header h1{margin:0;font-size:22px} header p{margin:4px 0 0;opacity:.8}
 .banner{padding:10px 28px;font-weight:600}
+header .notice{font-size:13px;margin-top:4px}
 .banner.ok{background:#e3f1ec;color:#14532d} .banner.warn{background:#fde2e1;color:#7f1d1d}
 main{padding:10px 28px 40px;max-width:1300px}
 section.trial{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:16px 20px;margin:18px 0}
@@ -608,6 +609,13 @@ def glossary(report: dict) -> str:
     )
 
 
+def _notices(notices: list[str]) -> str:
+    """The licence or citation the extract's data must carry, under the page's header."""
+    if not notices:
+        return ""
+    return "<p class='notice'>Data notice: " + "<br>".join(esc(n) for n in notices) + "</p>"
+
+
 def render_html(report: dict) -> str:
     """The whole page as one string."""
     protection = report["protection"]
@@ -668,7 +676,8 @@ def render_html(report: dict) -> str:
         "<header><h1>Cohort feasibility report</h1>"
         f"<p>extract {esc(', '.join(prov['extract']['files']))} · "
         f"{_n(prov['extract']['patients'], k)} patients · index date {esc(prov['index_date']['default'])}"
-        f" · engine {esc(prov['engine_version'])} · generated {esc(report['generated_at'])}</p></header>"
+        f" · engine {esc(prov['engine_version'])} · generated {esc(report['generated_at'])}</p>"
+        f"{_notices(prov['extract'].get('notices') or [])}</header>"
         f"{banner}<main><nav>{nav}</nav>{glossary(report)}{''.join(sections)}"
         "<section class='trial'><h2>Data quality</h2><ul>"
         + "".join(f"<li>{esc(w)}</li>" for w in dq)

@@ -219,6 +219,12 @@ def print_report(report: dict, console: Console) -> None:
         )
     else:
         console.print(f"Index date {index['default']} ({source})")
+    # the licence or citation the extract's data must carry (the site's text, never markup)
+    notices = report["provenance"]["extract"].get("notices") or []
+    if notices:
+        console.print(
+            _hanging([("Data notice:" if i == 0 else "", escape(n)) for i, n in enumerate(notices)])
+        )
     for trial in report["trials"]:
         texts = {c["id"]: c for c in trial["criteria"]}
         block = trial["sites"][0]  # ALL comes first
