@@ -156,8 +156,8 @@ def spec_row(pid: str, spec: tuple) -> dict:
         return event(pid, "procedure", "ICD10PCS", code, day)
     if kind == "lab":
         code, day, value, unit, ref_high, *text = rest
-        values = {"value_num": value, "unit": unit, "ref_high": ref_high, "value_text": next(iter(text), None)}
-        return event(pid, "lab", "LOINC", code, day, **values)
+        result = {"value_num": value, "unit": unit, "ref_high": ref_high, "value_text": (text or [None])[0]}
+        return event(pid, "lab", "LOINC", code, day, **result)
     if kind == "text":
         code, day, text = rest
         return event(pid, "lab", "LOINC", code, day, value_text=text)
