@@ -265,6 +265,20 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "cd19_expression": _qual(
         {"SLE": 0.02, "*": 0.01}, 0.95, p_workup={"SLE": 0.9, "GEN": 0.0, "*": 0.6}, n=(1, 1)
     ),
+    # B cells by flow cytometry: a tail of patients depleted to (near) zero, e.g. by rituximab
+    "cd19_b_cells_percent": _special(
+        11.0,
+        0.45,
+        0.08,
+        (0.0, 0.03),
+        p={"SLE": 0.02, "*": 0.01},
+        p_workup={"SLE": 0.4, "*": 0.2},
+        hi=100,
+        digits=1,
+    ),
+    "cd19_b_cells_count": _special(
+        200, 0.5, 0.08, (0.0, 0.03), p={"SLE": 0.02, "*": 0.01}, p_workup={"SLE": 0.3, "*": 0.15}, digits=0
+    ),
     # --- viral loads (numbers with the assay's limit as ref_high)
     "hbv_dna": _viral(20, 0.0, abn="hep_b", p_workup=0.5),
     "hcv_rna": _viral(15, 0.0, abn="hep_c", p_workup=0.5),

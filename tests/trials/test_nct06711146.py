@@ -142,6 +142,27 @@ case("in6_out", "IN6", None, ("obs", "LOCAL", "SELENA_SLEDAI", "2024-11-02", 12,
 case("in8_pos", "IN8", True, ("otext", "LOCAL", "CD19_EXPRESSION", "2025-01-10", "positive"))
 case("in8_neg", "IN8", False, ("otext", "LOCAL", "CD19_EXPRESSION", "2025-01-10", "negative"))
 case("in8_none", "IN8", None)
+# flow cytometry of blood finding CD19+ B cells shows the target is there; none in blood
+# (B-cell depletion, e.g. after rituximab) does not show CD19 absent from tissue
+case("in8_b_cells_share", "IN8", True, ("lab", "8117-4", "2025-01-10", 9.5, "%", None))
+case("in8_b_cells_count", "IN8", True, ("lab", "8116-6", "2025-01-10", 0.12, "10*9/L", None))
+case("in8_b_cells_depleted", "IN8", None, ("lab", "8117-4", "2025-01-10", 0, "%", None))
+case(
+    "in8_depleted_and_assay_negative",
+    "IN8",
+    False,
+    ("lab", "8117-4", "2025-01-10", 0, "%", None),
+    ("otext", "LOCAL", "CD19_EXPRESSION", "2025-01-10", "negative"),
+)
+case(
+    "in8_depleted_but_assay_positive",
+    "IN8",
+    True,
+    ("lab", "8116-6", "2025-01-10", 0, "/uL", None),
+    ("otext", "LOCAL", "CD19_EXPRESSION", "2025-01-10", "positive"),
+)
+case("in8_b_cells_too_old", "IN8", None, ("lab", "8117-4", "2024-10-01", 9.5, "%", None))
+case("in8_b_cells_unknown_unit", "IN8", None, ("lab", "8116-6", "2025-01-10", 150, "copies/mL", None))
 
 # -- IN9.1 blood count
 case("in91a_05", "IN9.1a", True, ("lab", LYM, "2025-01-10", 0.5, "10*9/L", None))
