@@ -98,7 +98,8 @@ def cli() -> None:
 @click.option(
     "--patient-list",
     type=click.Path(path_type=Path),
-    help="Also write each patient's status per trial to this CSV (site use only).",
+    help="Also write each patient's status per trial to this CSV (site use only; replaces only "
+    "an earlier patient list).",
 )
 @threads_option
 @memory_limit_option
@@ -367,7 +368,9 @@ def sql(
 @click.option(
     "--seed", type=int, default=42, show_default=True, help="The same seed and options give the same rows."
 )
-@click.option("--out", required=True, help="Parquet file to write (replaced if it exists).")
+@click.option(
+    "--out", required=True, help="Parquet file to write (an existing file is replaced only if it is parquet)."
+)
 @click.option(
     "--as-of",
     callback=_parse_date,

@@ -33,6 +33,7 @@ from feasibility.reports.output import (
 )
 
 REPORT_FILES = ("report.json", "waterfall.csv", "criteria.csv", "report.html")
+PATIENT_LIST_COLUMNS = ("trial_id", "site_id", "patient_id", "status", "criteria")
 
 
 def run_feasibility(
@@ -79,7 +80,8 @@ def run_feasibility(
     if patient_list is not None:
         conversion = [forecast.conversion_file] if forecast and forecast.conversion_file else []
         inputs = [*resolve_files(extract), *(Path(t.path) for t in trials), *library.files, *conversion]
-        check_file_target(patient_list, inputs, "--patient-list")
+        header = (",".join(PATIENT_LIST_COLUMNS) + "\n").encode()
+        check_file_target(patient_list, inputs, "--patient-list", header, "patient list")
     trials = [with_in_care_step(t, active_within) for t in trials]
     check_order(order, [t.criteria for t in trials])
     options = RunOptions(
@@ -174,7 +176,7 @@ def _patient_list(engine: Engine, trials: Sequence[Trial]) -> str:
     criteria), or not eligible (with the first failing criterion in protocol order)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["trial_id", "site_id", "patient_id", "status", "criteria"])
+    writer.writerow(PATIENT_LIST_COLUMNS)
     for position, trial in enumerate(trials):
         full = (1 << len(trial.criteria)) - 1
         for pid, site, passed, unknown in engine.patient_masks(position):

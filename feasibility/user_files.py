@@ -1,11 +1,15 @@
 """Reading the user's own text files (trials, concepts, conversion rates, reports to
-compare) with one-line errors instead of tracebacks."""
+compare) with one-line errors instead of tracebacks, and never writing over a file of theirs
+that the program did not write."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from feasibility.errors import FeasibilityError
+
+# the first bytes of every parquet file
+PARQUET_MAGIC = b"PAR1"
 
 
 def read_user_bytes(
@@ -30,7 +34,7 @@ def user_text(
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        if path.suffix.lower() == ".parquet" or raw.startswith(b"PAR1"):
+        if path.suffix.lower() == ".parquet" or raw.startswith(PARQUET_MAGIC):
             # the likeliest mix-up: an extract given where a text file belongs
             raise error(
                 f"is a parquet file, not a {what}",
@@ -43,3 +47,25 @@ def user_text(
 def read_user_text(path: Path, error: type[FeasibilityError] = FeasibilityError, what: str = "file") -> str:
     """The file's text (UTF-8, a byte-order mark allowed); any problem is a one-line `error`."""
     return user_text(read_user_bytes(path, error, what), path, error, what)
+
+
+def refuse_replacing(path: Path, starts_with: bytes, what: str, flag: str) -> None:
+    """Before any work: a user error when `path` is an existing file that does not start with
+    `starts_with`, i.e. is not a `what` such as this program writes there (an earlier
+    extract, an earlier patient list). A mistyped output path must not destroy a trial
+    file, a CSV or another extract (`--patient-list extract.parquet`)."""
+    if not path.is_file():
+        return
+    try:
+        with path.open("rb") as f:
+            head = f.read(len(starts_with))
+    except OSError as e:
+        raise FeasibilityError(
+            f"cannot read ({e.strerror})", where=str(path), fix=f"give {flag} a new file"
+        ) from None
+    if head != starts_with:
+        raise FeasibilityError(
+            f"exists and is not a {what}, which replacing it would destroy",
+            where=str(path),
+            fix=f"give {flag} a new file name, or delete the file first",
+        )

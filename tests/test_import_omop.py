@@ -551,6 +551,15 @@ def test_cli(tmp_path):
     assert "notice, repeated in every report built from the extract: DUA 9" in result.output
 
 
+def test_an_out_naming_another_kind_of_file_is_refused_before_the_import(tmp_path):
+    src = _tiny_cdm(tmp_path / "cdm")
+    notes = tmp_path / "notes.csv"
+    notes.write_text("kept\n")
+    proc = feasibility("import", "omop", str(src), "--out", str(notes), cwd=tmp_path)
+    assert_one_line_error(proc, str(notes), "is not a parquet file", "--out")
+    assert notes.read_text() == "kept\n"
+
+
 def test_quiet_prints_only_where_the_extract_is(tmp_path):
     src = _tiny_cdm(tmp_path / "cdm")
     out = tmp_path / "x.parquet"

@@ -72,6 +72,22 @@ def test_the_patient_list_never_overwrites_an_input(workdir):
     assert not (workdir / "out").exists()
 
 
+def test_the_patient_list_replaces_only_an_earlier_patient_list(workdir):
+    # a mistyped --patient-list naming a file the run does not read must not destroy it
+    proc = feasibility(
+        "run", "extract.parquet", "--out", "out", "--patient-list", "notes.txt", "-q", cwd=workdir
+    )
+    assert_one_line_error(proc, "notes.txt", "is not a patient list", "--patient-list")
+    assert (workdir / "notes.txt").read_text() == "kept\n"
+    assert not (workdir / "out").exists()
+    for _ in range(2):  # the second run replaces the first one's list
+        proc = feasibility(
+            "run", "extract.parquet", "--out", "out", "--patient-list", "list.csv", "-q", cwd=workdir
+        )
+        assert proc.returncode == 0, proc.stderr
+    assert (workdir / "list.csv").read_text().startswith("trial_id,site_id,patient_id,status,criteria\n")
+
+
 @pytest.mark.parametrize("target", ["d", "/proc/feasibility-patients.csv"])
 def test_an_unwritable_patient_list_is_refused_before_anything_is_written(workdir, target):
     (workdir / "d").mkdir()

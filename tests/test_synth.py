@@ -284,6 +284,18 @@ def test_an_out_that_is_no_file_to_write_is_refused_first(tmp_path):
     assert plain.read_text() == "keep me"
 
 
+def test_only_an_earlier_extract_is_replaced(tmp_path):
+    # a mistyped --out naming a trial or a CSV must not turn it into parquet
+    trial = tmp_path / "trial.yaml"
+    trial.write_text("id: T\n")
+    with pytest.raises(FeasibilityError, match="exists and is not a parquet file") as caught:
+        _make(trial)
+    assert caught.value.where == str(trial) and trial.read_text() == "id: T\n"
+    out = tmp_path / "x.parquet"
+    first = _make(out, patients=20, seed=1)
+    assert _make(out, patients=30, seed=2) > first  # the earlier extract was replaced
+
+
 def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
     def full(self, target):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))

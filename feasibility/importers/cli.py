@@ -17,7 +17,8 @@ out_option = click.option(
     "--out",
     type=click.Path(path_type=Path),
     required=True,
-    help="Extract parquet file to write (replaced only when the import succeeds).",
+    help="Extract parquet file to write (an existing parquet file is replaced only when the "
+    "import succeeds; any other file is refused).",
 )
 notice_option = click.option(
     "--notice",

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from feasibility.errors import FeasibilityError
+from feasibility.user_files import refuse_replacing
 
 
 def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
@@ -114,9 +115,10 @@ def _check_replaceable(target: Path, names: set[str]) -> None:
         )
 
 
-def check_file_target(target: Path, inputs: Iterable[Path], flag: str) -> None:
+def check_file_target(target: Path, inputs: Iterable[Path], flag: str, starts_with: bytes, what: str) -> None:
     """Before any work: `target` can be written as a file, and is none of the `inputs` (a
-    patient list written over the extract would destroy it)."""
+    patient list written over the extract would destroy it) nor any other existing file but
+    an earlier `what`, whose contents start with `starts_with`."""
     resolved = target.resolve()
     if any(resolved == Path(i).resolve() for i in inputs):
         raise FeasibilityError(
@@ -124,6 +126,7 @@ def check_file_target(target: Path, inputs: Iterable[Path], flag: str) -> None:
         )
     if resolved.is_dir():
         raise FeasibilityError("is a folder", where=str(target), fix=f"give {flag} a file name")
+    refuse_replacing(resolved, starts_with, what, flag)
     try:
         resolved.parent.mkdir(parents=True, exist_ok=True)
         fd, probe = tempfile.mkstemp(prefix=f".{resolved.name}.", dir=resolved.parent)

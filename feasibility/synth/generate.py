@@ -22,6 +22,7 @@ from feasibility.synth.models import ODD_UNIT_SHARE
 from feasibility.synth.noise import NOISE_PER_PATIENT, noise_buckets, noise_codes
 from feasibility.synth.population import LAPSED_SHARE, profile_table, trait_table
 from feasibility.synth.tables import build_tables
+from feasibility.user_files import PARQUET_MAGIC, refuse_replacing
 
 CHUNK_PATIENTS = 200_000
 ROW_GROUP_SIZE = 1_000_000  # rows per parquet row group
@@ -106,6 +107,7 @@ def _check_out(out: Path) -> None:
         raise FeasibilityError(
             "this exists and is not a regular file", where=str(out), fix="give another file name"
         )
+    refuse_replacing(out, PARQUET_MAGIC, "parquet file", "--out")
 
 
 def _cannot_write(out: Path, error: Exception) -> FeasibilityError:
