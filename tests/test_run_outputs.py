@@ -237,12 +237,44 @@ def test_a_future_latest_date_is_flagged_and_the_index_date_is_printed(tmp_path)
     from datetime import date
 
     given = run_feasibility(str(extract), trials, out=tmp_path / "r2", as_of=date(2025, 2, 1))
-    assert not [w for w in given["data_quality"]["warnings"] if "index date" in w]
+    assert not [w for w in given["data_quality"]["warnings"] if "is in the future" in w]
+    # ... but one far from the extract's latest event is named, whichever is mistyped
+    (drift,) = [w for w in given["data_quality"]["warnings"] if w.startswith("--as-of")]
+    assert "--as-of 2025-02-01 is 74 years before the latest event date in the extract (2099-01-01)" in drift
 
     out = io.StringIO()
     print_report(given, Console(file=out, width=120, color_system=None))
     first = out.getvalue().splitlines()[0]
     assert first.startswith("Index date") and "2025-02-01 (--as-of)" in first
+
+
+@pytest.mark.parametrize(
+    ("as_of", "expected"),
+    [
+        (
+            "2052-01-10",
+            "--as-of 2052-01-10 is 27 years after the latest event date in the extract (2024-12-20)",
+        ),
+        (
+            "2023-06-01",
+            "--as-of 2023-06-01 is 19 months before the latest event date in the extract (2024-12-20)",
+        ),
+        ("2025-12-20", None),  # a year after: a question asked of the data, not a typo
+        ("2023-12-20", None),
+    ],
+)
+def test_an_as_of_far_from_the_data_is_flagged(tmp_path, as_of, expected):
+    """A mistyped --as-of year (2052 for 2025) turns every count to zero without an error:
+    the report says how far the date lies from the data."""
+    extract = write_extract(small_trial_rows(), tmp_path / "x.parquet")
+    trials = [REPO / "tests/fixtures/trials/small.yaml"]
+    report = run_feasibility(str(extract), trials, out=tmp_path / "r", as_of=date.fromisoformat(as_of))
+    flagged = [w for w in report["data_quality"]["warnings"] if w.startswith("--as-of")]
+    if expected is None:
+        assert flagged == []
+    else:
+        (only,) = flagged
+        assert only.startswith(expected) and only.endswith("check the date (a mistyped year?)")
 
 
 def test_an_unknown_exclusion_leaves_a_patient_potentially_eligible(tmp_path):
@@ -355,7 +387,11 @@ def test_a_future_index_date_the_user_gave_is_not_flagged(tmp_path):
     extract = write_extract(small_trial_rows(), tmp_path / "x.parquet")
     trial = REPO / "tests/fixtures/trials/small.yaml"
     report = run_feasibility(str(extract), [trial], out=tmp_path / "r", as_of=date(2099, 1, 1))
-    assert not [w for w in report["data_quality"]["warnings"] if "index date" in w]
+    # a future date may be the shifted dates' own; only its distance from the data is flagged
+    assert not [w for w in report["data_quality"]["warnings"] if "is in the future" in w]
+    assert [
+        w for w in report["data_quality"]["warnings"] if w.startswith("--as-of 2099-01-01 is 74 years after")
+    ]
 
 
 def test_criteria_csv_cells_are_the_report_values(small_reports):

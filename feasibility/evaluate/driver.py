@@ -97,9 +97,8 @@ def evaluate(
                 where=source.label,
                 fix="correct or remove those rows (a date field filled with a placeholder?)",
             )
-    index_default = default_index(
-        rows, date.fromisoformat(latest_start) if latest_start else None, options, source.label
-    )
+    latest_event = date.fromisoformat(latest_start) if latest_start else None
+    index_default = default_index(rows, latest_event, options, source.label)
     for first in (sites(), demographics(index_default, has_index)):
         assert first.creates is not None
         runner.create(first.creates, first.expression, READ)
@@ -124,6 +123,7 @@ def evaluate(
         data_quality=dq,
         source=source,
         index_default=index_default,
+        latest_event=latest_event,
         versions=dict(runner.versions),
         codes=codes,
         index_from_column=has_index,

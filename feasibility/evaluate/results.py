@@ -53,6 +53,7 @@ class EngineResult:
     data_quality: DataQuality
     source: ExtractSource
     index_default: date
+    latest_event: date | None  # the extract's latest start_date (None: no row has one)
     versions: dict[str, str]  # e.g. {"duckdb": "2.0.1"}: the libraries that computed it
     # per concept id, the raw codes of the code map: the rows the passes read, which the
     # monthly passes filter by again

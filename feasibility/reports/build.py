@@ -188,6 +188,9 @@ def build_report(
             "extract, is in the future: expected if the extract's dates are shifted; if not, "
             "a mistyped date has moved every window (pass --as-of DATE)"
         )
+    drift = _as_of_drift(result, (options or {}).get("as_of"))
+    if drift:
+        dq["warnings"].append(drift)
     return {
         "schema": SCHEMA,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -223,6 +226,32 @@ def build_report(
         "data_quality": dq,
         "trials": trials_out,
     }
+
+
+# an --as-of further than this from the extract's latest event is more likely a typo (2052
+# for 2025) than a question asked of the data
+AS_OF_DRIFT_DAYS = 366
+
+
+def _as_of_drift(result: EngineResult, as_of: str | None) -> str | None:
+    """A warning when `--as-of` lies more than a year after or before the extract's latest
+    event date: every window ends at the index date, so a mistyped year silently turns
+    every count to zero (after) or hides the recent data (before)."""
+    if not as_of or result.latest_event is None:
+        return None
+    gap = (result.index_default - result.latest_event).days
+    if abs(gap) <= AS_OF_DRIFT_DAYS:
+        return None
+    distance = f"{abs(gap) / 365.25:.0f} years" if abs(gap) >= 730 else f"{abs(gap) / 30.44:.0f} months"
+    effect = (
+        "windows that end at the index date reach none of the recent data"
+        if gap > 0
+        else "events after the index date are not seen"
+    )
+    return (
+        f"--as-of {as_of} is {distance} {'after' if gap > 0 else 'before'} the latest event date in "
+        f"the extract ({result.latest_event.isoformat()}): {effect}; check the date (a mistyped year?)"
+    )
 
 
 def _protect_quality(dq: dict, protect: Protection) -> dict:
