@@ -69,3 +69,15 @@ def refuse_replacing(path: Path, starts_with: bytes, what: str, flag: str) -> No
             where=str(path),
             fix=f"give {flag} a new file name, or delete the file first",
         )
+
+
+def refuse_file_in_path(path: Path, flag: str) -> None:
+    """A user error when a folder on the way to `path` exists as a file: creating the
+    folders would fail with only "File exists" or "Not a directory"."""
+    for folder in path.parents:
+        if folder.exists() and not folder.is_dir():
+            raise FeasibilityError(
+                f"{folder} is a file, not a folder",
+                where=str(path),
+                fix=f"give {flag} a path through folders",
+            )

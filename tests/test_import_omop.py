@@ -558,6 +558,8 @@ def test_an_out_naming_another_kind_of_file_is_refused_before_the_import(tmp_pat
     proc = feasibility("import", "omop", str(src), "--out", str(notes), cwd=tmp_path)
     assert_one_line_error(proc, str(notes), "is not a parquet file", "--out")
     assert notes.read_text() == "kept\n"
+    proc = feasibility("import", "omop", str(src), "--out", str(notes / "x.parquet"), cwd=tmp_path)
+    assert_one_line_error(proc, f"{notes} is a file, not a folder", "--out")
 
 
 def test_quiet_prints_only_where_the_extract_is(tmp_path):

@@ -157,6 +157,32 @@ def test_a_full_disk_is_one_line_and_keeps_the_earlier_report(tmp_path, monkeypa
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
+@pytest.mark.parametrize(
+    ("error", "fix"),
+    [(errno.ENOSPC, "free some space or choose another --out"), (errno.EACCES, "fix: choose another --out")],
+)
+def test_a_failed_write_names_the_fix_for_its_cause(tmp_path, monkeypatch, error, fix):
+    # "free some space" is no advice for a folder one may not write to
+    def failing(self, *args, **kwargs):
+        raise OSError(error, os.strerror(error))
+
+    monkeypatch.setattr(Path, "write_text", failing)
+    with pytest.raises(FeasibilityError) as caught:
+        write_directory(tmp_path / "out", {"report.json": "new"})
+    assert str(caught.value).endswith(fix) and os.strerror(error) in str(caught.value)
+
+
+def test_a_file_on_the_way_to_an_output_is_named(workdir):
+    # creating the folders would fail with only "File exists"
+    proc = feasibility(
+        "run", "extract.parquet", "--out", "out", "--patient-list", "notes.txt/list.csv", "-q", cwd=workdir
+    )
+    assert_one_line_error(proc, "notes.txt is a file, not a folder", "--patient-list")
+    proc = feasibility("synth", "--patients", "5", "--out", "notes.txt/x.parquet", cwd=workdir)
+    assert_one_line_error(proc, "notes.txt is a file, not a folder", "--out")
+    assert _files(workdir) == ["extract.parquet", "notes.txt"]
+
+
 def test_a_failed_patient_list_leaves_no_report_behind(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

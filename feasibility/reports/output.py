@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -9,7 +10,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from feasibility.errors import FeasibilityError
-from feasibility.user_files import refuse_replacing
+from feasibility.user_files import refuse_file_in_path, refuse_replacing
 
 
 def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
@@ -46,7 +47,9 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
         raise FeasibilityError(
             f"cannot write the output ({e.strerror})",
             where=str(target),
-            fix="free some space or choose another --out",
+            fix="free some space or choose another --out"
+            if e.errno == errno.ENOSPC
+            else "choose another --out",
         ) from None
     finally:
         if staging.exists():
@@ -126,6 +129,7 @@ def check_file_target(target: Path, inputs: Iterable[Path], flag: str, starts_wi
         )
     if resolved.is_dir():
         raise FeasibilityError("is a folder", where=str(target), fix=f"give {flag} a file name")
+    refuse_file_in_path(resolved, flag)
     refuse_replacing(resolved, starts_with, what, flag)
     try:
         resolved.parent.mkdir(parents=True, exist_ok=True)
