@@ -340,6 +340,23 @@ def test_database_errors_never_show_a_data_value():
     )
 
 
+@pytest.mark.parametrize("column", ["sex", "code"])
+def test_text_that_is_not_utf8_names_its_column_and_never_its_value(tmp_path, column):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = frame(good_rows()).to_arrow()
+    raw = [None if v is None else v.encode() for v in table.column(column).to_pylist()]
+    raw[-1] = b"\xffSECRET"  # Latin-1 or a broken export: not UTF-8
+    broken = pa.array(raw, pa.binary()).view(pa.string())  # unchecked, as a broken writer leaves it
+    path = tmp_path / "x.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index(column), column, broken), path)
+    proc = feasibility("run", str(path), "--trials", str(SPEC), "--out", "rep", cwd=tmp_path)
+    line = assert_one_line_error(proc, f"column `{column}` holds text that is not UTF-8", "as UTF-8")
+    assert "SECRET" not in line
+    assert not (tmp_path / "rep").exists()
+
+
 def test_extra_columns_are_ignored(tmp_path):
     rows = [{**r, "ward": "B2"} for r in good_rows()]
     path = tmp_path / "x.parquet"

@@ -31,6 +31,7 @@ from feasibility.evaluate import driver
 from feasibility.evaluate.driver import READ
 from feasibility.evaluate.options import RunOptions, memory_setting
 from feasibility.evaluate.results import EngineResult, MonthlyStatus
+from feasibility.extract.contract import COLUMNS
 from feasibility.extract.source import open_extract
 
 
@@ -195,11 +196,31 @@ class Engine:
             )
             if what != READ and not unreadable:
                 raise
+            if "not valid UTF8" in str(e):
+                column = self._column_not_utf8()
+                raise ExtractError(
+                    f"column `{column}` holds text that is not UTF-8" if column else "text that is not UTF-8",
+                    where=self.extract,
+                    fix="export the extract again with its text encoded as UTF-8",
+                ) from None
             raise ExtractError(
                 f"cannot read the extract ({short_message(e)})",
                 where=self.extract,
                 fix="check the file is a complete parquet export",
             ) from None
+
+    def _column_not_utf8(self) -> str | None:
+        """The first text column of the extract whose values are not all UTF-8: DuckDB names
+        the file and withheld value only. Reading each column alone costs a scan of it, on a
+        run that has already failed."""
+        for column in (c.name for c in COLUMNS if c.type == "VARCHAR"):
+            try:
+                # MIN needs every value decoded; COUNT may read the null flags alone
+                self.con.execute(self._sql(exp.select(exp.Min(this=col(column))).from_(RUN.events)))
+            except duckdb.Error as e:
+                if "not valid UTF8" in str(e):
+                    return column
+        return None
 
     def rule_values(self, trial: Trial) -> dict[str, dict[str, bool | None]]:
         """Per patient, the value of each criterion's rule (None = UNKNOWN; not-assessable
