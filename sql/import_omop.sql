@@ -170,11 +170,11 @@ CREATE TEMP TABLE pers AS
 WITH p AS (
     SELECT to_id(person_id) AS person_id, to_id(gender_concept_id) AS g,
            upper(left(to_text(gender_source_value), 1)) AS gs,
-           CAST(to_id(year_of_birth) AS INTEGER) AS y,
+           CAST(to_id(year_of_birth) AS INTEGER) AS y, to_text(year_of_birth) IS NOT NULL AS y_given,
            to_id(month_of_birth) AS m, to_id(day_of_birth) AS d, to_date(birth_datetime) AS bdt
     FROM omop_person WHERE to_id(person_id) IS NOT NULL
 )
-SELECT person_id, CAST(person_id AS VARCHAR) AS patient_id,
+SELECT person_id, CAST(person_id AS VARCHAR) AS patient_id, y_given,
        CASE WHEN g = 8507 THEN 'M' WHEN g = 8532 THEN 'F'
             WHEN gs IN ('F', 'M') THEN gs ELSE 'U' END AS sex,
        y AS birth_year,

@@ -13,7 +13,9 @@ units AS (SELECT cid, count(DISTINCT unit) AS n_units, count(*) AS n FROM meas
 SELECT
     (SELECT count(*) FROM pers) AS "persons",
     (SELECT count(*) FROM pers WHERE sex = 'U') AS "persons without F/M gender",
-    (SELECT count(*) FROM pers WHERE birth_year IS NULL) AS "persons without year of birth",
+    (SELECT count(*) FROM pers WHERE birth_year IS NULL AND NOT y_given) AS "persons without year of birth",
+    (SELECT count(*) FROM pers WHERE birth_year IS NULL AND y_given)
+        AS "persons whose year of birth could not be read",
     (SELECT count(*) FROM idx WHERE index_date IS NOT NULL) AS "persons with an index_date",
     (SELECT count(*) FROM omop_condition_occurrence) AS "condition_occurrence rows read",
     (SELECT count(*) FROM omop_measurement) AS "measurement rows read",

@@ -562,6 +562,15 @@ def test_an_out_naming_another_kind_of_file_is_refused_before_the_import(tmp_pat
     assert_one_line_error(proc, f"{notes} is a file, not a folder", "--out")
 
 
+def test_a_year_of_birth_that_cannot_be_read_is_not_called_missing(tmp_path):
+    src = _tiny_cdm(tmp_path / "cdm")
+    person = (src / "PERSON.csv").read_text()
+    (src / "PERSON.csv").write_text(person.replace(",1990,", ",19X0,").replace(",2000,", ",,"))
+    summary = import_omop(src, tmp_path / "x.parquet", threads=2)
+    assert summary.counts["persons whose year of birth could not be read"] == 1
+    assert summary.counts["persons without year of birth"] == 1
+
+
 def test_quiet_prints_only_where_the_extract_is(tmp_path):
     src = _tiny_cdm(tmp_path / "cdm")
     out = tmp_path / "x.parquet"

@@ -17,7 +17,7 @@ from sqlglot import exp
 from feasibility.compile.sqlexpr import create_as
 from feasibility.errors import FeasibilityError, short_message
 from feasibility.extract.contract import COLUMNS, NOTICE_KEY, NOTICE_MAX_CHARS
-from feasibility.protect import Protection
+from feasibility.protect import ROUND_TO, Protection
 from feasibility.resources import sql_text
 from feasibility.user_files import PARQUET_MAGIC, refuse_file_in_path, refuse_replacing
 
@@ -58,11 +58,15 @@ class ImportSummary:
         the reports' default small-count policy, so that it can be shared like a report."""
         protect = Protection()
         rows, patients = (protect.show(protect.count(n)) for n in (self.rows, self.patients))
-        out = [f"{rows} rows for {patients} patients written to {self.out}"]
+        # said on the first line, which --quiet prints alone: a count checked against the
+        # source must not look like lost rows
+        rounded = f"counts rounded to a multiple of {ROUND_TO}"
+        out = [f"{rows} rows for {patients} patients written to {self.out} ({rounded})"]
         if self.rows_by_domain:
             by_domain = sorted(self.rows_by_domain.items())
             out.append(
-                "rows by domain: " + ", ".join(f"{k} {protect.show(protect.count(v))}" for k, v in by_domain)
+                "rows by domain (rounded): "
+                + ", ".join(f"{k} {protect.show(protect.count(v))}" for k, v in by_domain)
             )
         out.append(f"data quality (counts only, rounded and below {protect.shown_from()} suppressed):")
         for label, n in self.counts.items():
