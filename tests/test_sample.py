@@ -45,14 +45,15 @@ def report(tmp_path_factory):
 
 def test_progress_names_each_step(report):
     # a run on a large extract takes minutes: the status line says which statement is running
-    tables = [m for m in PROGRESS if m.startswith("aggregating events per patient: ")]
-    assert [m.split(": ")[1].split(" (")[0] for m in tables] == [
-        "patient_records",
-        "patient_results",
-        "patient_exposures",
-        "patient_coverage",
-        "atom_masks",
-        "patients",
+    # in the user's words, never a table's name
+    tables = [m for m in PROGRESS if m.endswith(" of 6)")]
+    assert [m.split(" (")[0] for m in tables] == [
+        "reading diagnoses, procedures and other records",
+        "reading lab results and observations",
+        "reading medications",
+        "counting the days covered by each medication",
+        "combining each patient's findings",
+        "evaluating the criteria of each patient",
     ]
     assert tables[-1].endswith("(6 of 6)")
     assert PROGRESS.index("evaluating criteria") > PROGRESS.index(tables[-1])

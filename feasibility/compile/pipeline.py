@@ -77,6 +77,9 @@ class Statement:
     expression: exp.Expr
     note: str
     view: bool = False  # a view, read by the next statement only, rather than a table
+    # the progress line while it runs, in the user's words (the name is the table's); empty
+    # for the statements the driver runs under a progress line of its own
+    doing: str = ""
 
 
 def code_dictionary() -> exp.Expr:
@@ -213,6 +216,7 @@ def statements(
                 patient_masks_table(position),
                 trial_masks_query(trial, compiler, n_words, RUN.patients, ["patient_id", "site_id"]),
                 f"each patient's criterion masks for {trial.id}, kept for the patient list",
+                doing=f"keeping each patient's criteria of {trial.id} for the patient list",
             )
             for position, trial in enumerate(trials)
         ]
@@ -270,13 +274,14 @@ def _patient_statements(
         *(["latest_uln_default"] if plan.uln_concepts else []),
         *(["latest_d", "latest_number"] if plan.derived_inputs else []),
     ]
-    families: list[tuple[str, FamilyPass, Sequence[int], Sequence[str], str]] = [
+    families: list[tuple[str, FamilyPass, Sequence[int], Sequence[str], str, str]] = [
         (
             "records",
             records_query,
             plan.record_concepts,
             (),
             "per patient and concept, the history atoms' bits from the dates of the records",
+            "reading diagnoses, procedures and other records",
         ),
         (
             "results",
@@ -284,6 +289,7 @@ def _patient_statements(
             plan.result_concepts,
             results_kept,
             "per patient and concept, the measurement atoms' bits from the latest result's date and figures",
+            "reading lab results and observations",
         ),
         (
             "exposures",
@@ -291,6 +297,7 @@ def _patient_statements(
             plan.exposure_concepts,
             (),
             "per patient and concept, the medication atoms' bits from the latest end of an exposure",
+            "reading medications",
         ),
         (
             "coverage",
@@ -298,6 +305,7 @@ def _patient_statements(
             plan.coverage_concepts,
             (),
             "per patient and concept, the medication atoms' bits from the days covered in the windows",
+            "counting the days covered by each medication",
         ),
     ]
     return [
@@ -315,8 +323,9 @@ def _patient_statements(
                     by_concept=dialect == "duckdb" and sorts_by_concept(plan, family),
                 ),
                 note,
+                doing=doing,
             )
-            for family, query, concepts, kept, note in families
+            for family, query, concepts, kept, note, doing in families
             if concepts
         ],
         *([first_pass] if first_pass else []),
@@ -325,12 +334,14 @@ def _patient_statements(
             tables.atom_masks,
             atom_masks_query(plan, tables),
             "the families' atom bits OR-ed per patient",
+            doing="combining each patient's findings",
         ),
         Statement(
             "patients",
             tables.patients,
             patients_query(plan, default_index, has_index_column, tables),
             "one row per patient with its age range and the atoms' truth words",
+            doing="evaluating the criteria of each patient",
         ),
     ]
 
@@ -355,6 +366,7 @@ def monthly_statements(
             _events_monthly(default_index, has_index_column, month_ends_evaluated(months)),
             "each event repeated for every month end it precedes, with that month end as its index date",
             view=True,
+            doing="repeating each event for the month ends it precedes",
         ),
         *_patient_statements(
             plan,
@@ -366,6 +378,7 @@ def monthly_statements(
                 MONTHLY.demographics,
                 demographics_query(default_index, True, MONTHLY),
                 "every row once per patient and month end: site, sex, birth, dates seen",
+                doing="reading each patient at each month end",
             ),
             codes,
         ),

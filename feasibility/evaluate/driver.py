@@ -112,7 +112,7 @@ def evaluate(
     )
     for i, statement in enumerate(tables, 1):
         # on a large extract each statement takes minutes: say which one is running
-        step(f"aggregating events per patient: {statement.name} ({i} of {len(tables)})")
+        step(f"{statement.doing} ({i} of {len(tables)})")
         assert statement.creates is not None
         runner.create(statement.creates, statement.expression)
     step("evaluating criteria")

@@ -123,7 +123,7 @@ class Engine:
             result.codes,
         )
         for i, statement in enumerate(tables, 1):
-            step(f"evaluating {evaluated} month ends: {statement.name} ({i} of {len(tables)})")
+            step(f"{evaluated} month ends: {statement.doing} ({i} of {len(tables)})")
             assert statement.creates is not None  # every statement but the last creates one
             self.create(statement.creates, statement.expression, view=statement.view)
         counts: dict[str, dict[str, Counter[MonthEnds]]] = {t.id: {} for t in self.trials}
