@@ -190,19 +190,19 @@ def run(
         for name in ("conversion", "conversion_file", "target"):
             if name in given:
                 raise FeasibilityError(
-                    f"--{name.replace('_', '-')} is used by the enrollment forecast",
+                    "is used by the enrollment forecast, which only --monthly makes",
                     where=f"--{name.replace('_', '-')}",
                     fix="add --monthly MONTHS (e.g. --monthly 24)",
                 )
     if engine != "spark" and "spark_master" in given:
         raise FeasibilityError(
-            "--spark-master is used by the Spark engine only",
+            "is used by the Spark engine only",
             where="--spark-master",
             fix="add --engine spark, or leave out --spark-master",
         )
     if engine == "spark" and "threads" in given:
         raise FeasibilityError(
-            "--threads sets DuckDB's threads; Spark takes its cores from the master URL",
+            "sets DuckDB's threads; Spark takes its cores from the master URL",
             where="--threads",
             fix="write e.g. --spark-master 'local[4]' instead",
         )

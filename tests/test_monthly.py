@@ -322,6 +322,16 @@ def test_run_publishes_protected_monthly_counts_and_a_forecast(tmp_path):
     assert any("withheld" in row for row in shown)
 
 
+def test_a_forecast_option_without_monthly_names_itself_once(tmp_path):
+    sample = REPO / "sample_data/extract.parquet"
+    proc = feasibility("run", str(sample), "--out", str(tmp_path / "r"), "--target", "10", cwd=tmp_path)
+    line = assert_one_line_error(proc)
+    assert line == (
+        "error: --target: is used by the enrollment forecast, which only --monthly makes — "
+        "fix: add --monthly MONTHS (e.g. --monthly 24)"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "fragments"),
     [
