@@ -421,6 +421,16 @@ def test_a_report_json_that_is_a_folder_is_one_line(alike_reports, tmp_path):
     assert not out.exists()
 
 
+def test_a_site_report_folder_is_never_replaced_by_the_comparison(alike_reports, tmp_path):
+    report = tmp_path / "site-report"
+    shutil.copytree(alike_reports[0], report)
+    before = sorted(p.name for p in report.iterdir())
+    proc = feasibility("compare", str(report), str(alike_reports[1]), "--out", str(report), cwd=tmp_path)
+    line = assert_one_line_error(proc, "files this command does not write", "report.json")
+    assert "one this command wrote (compare.csv, compare.html)" in line
+    assert sorted(p.name for p in report.iterdir()) == before
+
+
 # --------------------------------------------------------------------------- flags on hand-built sites
 
 

@@ -43,7 +43,7 @@ def test_a_folder_holding_other_files_is_not_replaced(workdir):
     proc = feasibility(
         "run", f"{workdir.name}/extract.parquet", "--out", workdir.name, "-q", cwd=workdir.parent
     )
-    assert_one_line_error(proc, "files other than a report's", "extract.parquet", "notes.txt")
+    assert_one_line_error(proc, "files this command does not write", "extract.parquet", "notes.txt")
     assert _files(workdir) == ["extract.parquet", "notes.txt"]
 
 
@@ -51,7 +51,7 @@ def test_a_subfolder_makes_a_folder_not_replaceable(workdir):
     out = workdir / "out"
     (out / "keep").mkdir(parents=True)
     proc = feasibility("run", "extract.parquet", "--out", "out", "-q", cwd=workdir)
-    assert_one_line_error(proc, "files other than a report's", "keep")
+    assert_one_line_error(proc, "files this command does not write", "keep")
     assert (out / "keep").is_dir()
 
 

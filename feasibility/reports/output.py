@@ -112,9 +112,9 @@ def _check_replaceable(target: Path, names: set[str]) -> None:
     if others:
         shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         raise FeasibilityError(
-            f"the folder holds files other than a report's ({shown}), which replacing it would delete",
+            f"the folder holds files this command does not write ({shown}), which replacing it would delete",
             where=str(target),
-            fix="choose a new or empty --out folder, or an earlier report folder",
+            fix=f"choose a new or empty --out folder, or one this command wrote ({', '.join(sorted(names))})",
         )
 
 
