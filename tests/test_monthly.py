@@ -26,6 +26,7 @@ from feasibility.criteria.model import Duration
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
 from feasibility.reports.terminal import print_report
+from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, write_extract
 from tests.test_errors import assert_one_line_error, feasibility
 
@@ -320,6 +321,18 @@ def test_run_publishes_protected_monthly_counts_and_a_forecast(tmp_path):
     ]
     assert shown == expected
     assert any("withheld" in row for row in shown)
+
+
+def test_one_month_has_no_first_half(tmp_path):
+    # --monthly 1: the first half holds no month, so it has no rate (it printed 0.0)
+    report = run_feasibility(str(REPO / "sample_data/extract.parquet"), [], out=tmp_path / "r", monthly=1)
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=200, color_system=None))
+    text = out.getvalue()
+    assert "per month over 1 month; expected enrollment" in text
+    rows = [line.split("│")[1:-1] for line in text.splitlines() if line.startswith("│ SITE-A")]
+    assert rows and all(cells[1].strip() == "—" for cells in rows)
+    assert "incidence over 1 month)" in (tmp_path / "r" / "report.html").read_text()
 
 
 def test_a_forecast_option_without_monthly_names_itself_once(tmp_path):

@@ -467,7 +467,8 @@ def _sentence(note: str | None) -> str:
 def _enrollment_section(enrollment: dict, cid: str, k: int) -> tuple[str, list[str]]:
     fc = enrollment["forecast"]
     parts = [
-        f"<h3 id='{cid}-enrollment'>Enrollment (incidence over {enrollment['months']} months)</h3>",
+        f"<h3 id='{cid}-enrollment'>Enrollment (incidence over {enrollment['months']} "
+        f"month{'s' if enrollment['months'] != 1 else ''})</h3>",
         "<div class='grid'>",
     ]
     ids = [f"{cid}-incidence"]

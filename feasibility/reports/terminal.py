@@ -149,8 +149,10 @@ def _months(value: float | None) -> str:
 def _print_enrollment(enrollment: dict, console: Console) -> None:
     """Monthly incidence per site and the enrollment forecast, under the waterfall."""
     fc = enrollment["forecast"]
+    period = enrollment["months"]
     console.print(
-        f"  newly {enrollment['basis']} per month over {enrollment['months']} months; expected enrollment"
+        f"  newly {enrollment['basis']} per month over {period} month{'s' if period != 1 else ''}; "
+        "expected enrollment"
     )
     horizons = [f"enrolled {months} mo [80%]" for months in SITE_MONTHS]
     forecasts = {s["site"]: s for s in (fc["sites"] if fc else [])}
@@ -158,8 +160,10 @@ def _print_enrollment(enrollment: dict, console: Console) -> None:
     rows: list[list[str]] = []
 
     def per_month(total: int | None, months: int) -> str:
+        if months == 0:  # --monthly 1 has no first half
+            return "—"
         # a half's total is unknown when one of its months is suppressed, and may be large
-        return WITHHELD if total is None else f"{total / max(months, 1):.1f}"
+        return WITHHELD if total is None else f"{total / months:.1f}"
 
     for inc in enrollment["incidence"]:
         trend = inc["trend_potentially_eligible"]
