@@ -182,7 +182,18 @@ def collect(paths: list[Path]) -> tuple[list[SiteReport], list[dict]]:
     sites: list[SiteReport] = []
     reports = []
     seen: set[tuple[str, str]] = set()
+    files: dict[Path, Path] = {}
     for path in paths:
+        # one report given twice (a folder and its report.json, a repeated path) would show
+        # its sites twice, under two names, as if they were other sites
+        file = (path / "report.json" if path.is_dir() else path).resolve()
+        if file in files:
+            raise FeasibilityError(
+                f"is the same report as {files[file]}",
+                where=str(path),
+                fix="give each site's report once",
+            )
+        files[file] = path
         report = load_report(path)
         reports.append(report)
         label = path.name if path.is_dir() else path.parent.name

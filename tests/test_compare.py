@@ -6,6 +6,7 @@ import copy
 import csv
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -117,8 +118,10 @@ def test_terminal_tables_fit_the_width_without_cutting_cells(three_reports, widt
     assert (tables == 1) == (width >= 80)
 
 
-def test_same_site_name_in_two_reports_is_kept_apart(three_reports):
-    sites, _ = collect([three_reports[0], three_reports[0] / "report.json"])
+def test_same_site_name_in_two_reports_is_kept_apart(three_reports, tmp_path):
+    copy = tmp_path / "again"
+    shutil.copytree(three_reports[0], copy)
+    sites, _ = collect([three_reports[0], copy / "report.json"])
     assert len({s.site_id for s in sites}) == 2
 
 
@@ -419,6 +422,16 @@ def test_a_report_json_that_is_a_folder_is_one_line(alike_reports, tmp_path):
     )
     assert_one_line_error(proc, str(tmp_path / "site" / "report.json"), "a folder, not a report.json file")
     assert not out.exists()
+
+
+def test_a_report_given_twice_is_refused(alike_reports, tmp_path):
+    folder = alike_reports[0]
+    for again in (folder, folder / "report.json"):
+        with pytest.raises(
+            FeasibilityError, match=f"is the same report as {re.escape(str(folder))}"
+        ) as caught:
+            collect([folder, alike_reports[1], again])
+        assert caught.value.where == str(again)
 
 
 def test_a_site_report_folder_is_never_replaced_by_the_comparison(alike_reports, tmp_path):
