@@ -125,13 +125,17 @@ def test_missing_column_with_suggestion(tmp_path):
 def test_wrong_type(tmp_path):
     df = frame(good_rows()).with_columns(pl.col("birth_year").cast(pl.Utf8))
     df.write_parquet(tmp_path / "x.parquet")
-    assert_one_line_error(run_on(tmp_path, tmp_path / "x.parquet"), "`birth_year`", "VARCHAR", "INTEGER")
+    line = assert_one_line_error(
+        run_on(tmp_path, tmp_path / "x.parquet"), "`birth_year`", "VARCHAR", "INTEGER"
+    )
+    assert line.endswith("e.g. CAST(birth_year AS INTEGER) in the export's query")
 
 
 def test_dates_as_strings(tmp_path):
     df = frame(good_rows()).with_columns(pl.col("start_date").cast(pl.Utf8))
     df.write_parquet(tmp_path / "x.parquet")
-    assert_one_line_error(run_on(tmp_path, tmp_path / "x.parquet"), "`start_date`", "DATE")
+    line = assert_one_line_error(run_on(tmp_path, tmp_path / "x.parquet"), "`start_date`", "DATE")
+    assert line.endswith("e.g. CAST(start_date AS DATE) in the export's query from YYYY-MM-DD text")
 
 
 def test_null_patient_id(tmp_path):

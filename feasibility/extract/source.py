@@ -194,7 +194,9 @@ def check_columns(columns: dict[str, str], label: str) -> None:
             raise ExtractError(
                 f"column `{col.name}` has type {found}, expected {col.type}",
                 where=label,
-                fix=f"write `{col.name}` as {col.type} ({col.meaning})",
+                # the export is the user's own: say how, in the SQL most exports are written in
+                fix=f"write `{col.name}` as {col.type} ({col.meaning}), e.g. CAST({col.name} AS {col.type}) "
+                "in the export's query" + (" from YYYY-MM-DD text" if col.type == "DATE" else ""),
             )
 
 
