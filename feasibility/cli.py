@@ -267,13 +267,15 @@ def _inside(path: Path, folder: Path) -> bool:
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
-def check(paths: tuple[Path, ...]) -> None:
+@trials_option
+def check(paths: tuple[Path, ...], trial_paths: tuple[Path, ...]) -> None:
     """Check trial files and the concept library; print what each trial can assess, and the
-    fingerprints a report will carry (a sponsor and its sites can compare them before a run)."""
+    fingerprints a report will carry (a sponsor and its sites can compare them before a run).
+    PATHS and --trials name the same thing: --trials as in run, show and sql."""
     from feasibility.criteria.in_care import computability
     from feasibility.criteria.load import load_trials
 
-    trials, library = load_trials(list(paths) or None)
+    trials, library = load_trials([*paths, *trial_paths] or None)
     for t in trials:
         counts = computability(t)
         click.echo(

@@ -29,6 +29,15 @@ def test_check_counts_each_seed_trial():
     )
 
 
+def test_check_takes_trials_as_run_does():
+    small = "tests/fixtures/trials/small.yaml"
+    by_option, by_argument = (
+        feasibility("check", *args, cwd=REPO) for args in (("--trials", small), (small,))
+    )
+    assert by_option.returncode == 0, by_option.stderr
+    assert by_option.stdout == by_argument.stdout and by_option.stdout.startswith("SMALL: 5 criteria")
+
+
 def test_show_by_id_and_by_path_agree(tmp_path):
     by_id = feasibility("show", "NCT06711146", cwd=tmp_path)
     by_path = feasibility("show", str(REPO / "trials/NCT06711146.yaml"), cwd=tmp_path)
