@@ -724,3 +724,23 @@ def test_if_found_is_shown_and_only_unknown_or_true_is_read(tmp_path):
     )
     with pytest.raises(TrialError, match="if_found"):
         load_trials([trial, REPO / "tests/fixtures/trials/concepts"])
+
+
+def test_exposures_ending_before_they_start_are_counted(tmp_path):
+    """An exposure whose end_date lies before its start_date covers no day: it is no
+    exposure, and data quality counts it per medication concept (the run said nothing)."""
+    (tmp_path / "t.yaml").write_text(
+        "id: T\ncriteria:\n  - {id: hcq, kind: exclusion, text: Hydroxychloroquine within 1 year,\n"
+        "     rule: {medication: {concept: hydroxychloroquine, within: 1 year}}}\n"
+    )
+    rows = [
+        *person("reversed"),
+        event("reversed", "medication", "ATC", "P01BA02", "2024-10-01", end_date="2024-09-01"),
+        *person("taking"),
+        event("taking", "medication", "ATC", "P01BA02", "2024-10-01", end_date="2024-12-01"),
+        event("taking", "medication", "ATC", "P01BA02", "2024-06-01", end_date="2024-05-31"),
+    ]
+    engine, result = load_engine(tmp_path / "t.yaml", rows, as_of=AS_OF)
+    assert engine.rule_values(engine.trials[0]) == {"reversed": {"hcq": False}, "taking": {"hcq": True}}
+    assert result.data_quality.reversed_exposure_rows == {"hydroxychloroquine": 2}
+

@@ -221,12 +221,14 @@ def exposures_query(
     dialect: str = "duckdb",
 ) -> exp.Select:
     """Per (patient, concept) read by medication atoms of one day on any dose: the latest
-    end of an exposure that started before index. One day on the drug in a window is an
-    exposure ending in it (see `_grouped_coded_rows` for `codes`)."""
+    end of an exposure that started before index, and the count of exposures that end
+    before they start (no day on the drug; counted in data quality). One day on the drug in
+    a window is an exposure ending in it (see `_grouped_coded_rows` for `codes`)."""
     idx = row_index_date(default_index, has_index_column)
     until, covers = _exposure_rows()
     aggregates = [
         func("max", case([(covers, until.copy())])).as_("last_end", copy=False),
+        exp.Count(this=case([(exp.Not(this=covers.copy()), lit(1))])).as_("n_reversed", copy=False),
         *_group_index(default_index, has_index_column),
     ]
     rows = _seen_rows(plan.lookback("exposures"), until, idx, col("start_date", "e"))

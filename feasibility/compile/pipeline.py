@@ -178,6 +178,17 @@ def result_quality_query(plan: Plan) -> exp.Select:
     )
 
 
+def exposure_quality_query() -> exp.Select:
+    """Per medication concept read by one-day atoms, the exposures that end before they
+    start, in one scan of `patient_exposures`."""
+    return (
+        exp.select(col("concept_id"), func("sum", col("n_reversed")).as_("reversed", copy=False))
+        .from_(RUN.patient_exposures, copy=False)
+        .group_by(col("concept_id"), copy=False)
+        .order_by(col("concept_id"), copy=False)
+    )
+
+
 def duplicate_rows_query(columns: Sequence[str]) -> exp.Expr:
     """How many rows the criteria read are exact copies of another row. Only rows whose
     code some concept uses are compared: those are the rows a duplicate could miscount."""
@@ -295,7 +306,7 @@ def _patient_statements(
             "exposures",
             exposures_query,
             plan.exposure_concepts,
-            (),
+            ("concept_id", "n_reversed"),  # what data quality reads
             "per patient and concept, the medication atoms' bits from the latest end of an exposure",
             "reading medications",
         ),

@@ -30,6 +30,7 @@ from feasibility.compile.pipeline import (
     data_quality_query,
     demographics,
     duplicate_rows_query,
+    exposure_quality_query,
     extract_extent,
     null_patient_rows,
     reserved_sites,
@@ -226,12 +227,18 @@ def collect_data_quality(
                 implausible[name] = int(n_implausible)
             if n_default_uln:
                 default_uln[name] = int(n_default_uln)
+    reversed_exposures: dict[str, int] = {}
+    if plan.exposure_concepts:
+        for cid, n_reversed in query(exposure_quality_query())[1]:
+            if n_reversed:
+                reversed_exposures[plan.concepts[cid].name] = int(n_reversed)
     return DataQuality(
         counts=counts,
         unknown_units=summary.unknown_units,
         unread_code_system_rows=summary.unread_systems,
         default_uln_patients=default_uln,
         implausible_value_rows=implausible,
+        reversed_exposure_rows=reversed_exposures,
     )
 
 

@@ -315,6 +315,7 @@ def _quality_lines(dq: dict, shown: Callable[[int | None], str]) -> list[str]:
         ("unknown_unit_rows", "rows in a unit the concept does not know (read as UNKNOWN)"),
         ("default_uln_patients", "patients whose latest result had no usable ref_high (default ULN used)"),
         ("implausible_value_rows", "implausible values, outside the concept's plausible range (not used)"),
+        ("reversed_exposure_rows", "medication rows ending before they start (no day on the drug)"),
         ("unread_code_system_rows", "rows in code systems no concept of these trials uses (not read)"),
     )
     for key, what in per_concept:
