@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,39 @@ def parse_comparison(node: Located, what: str) -> Comparison | None:
     return Comparison(**values)
 
 
+def _thresholds(cmp: Comparison) -> list[tuple[str, float]]:
+    """The thresholds of a comparison by the key they were written with (min, max, ...)."""
+    keys = ("min", "above", "max", "below")
+    return [(key, getattr(cmp, key)) for key in keys if getattr(cmp, key) is not None]
+
+
+def _number(value: float) -> str:
+    """A converted threshold to four significant digits, in exponent form only when huge."""
+    if not math.isfinite(value) or abs(value) >= 1e15:
+        return f"{value:.4g}"
+    rounded = float(f"{value:.4g}")
+    return f"{rounded:f}".rstrip("0").rstrip(".") if rounded != int(rounded) else f"{int(rounded)}"
+
+
+def _range(low: float | None, high: float | None, unit: str) -> str:
+    """A plausible range in words: `20..250 g/L`, `0 g/L or more`, `30 or less`."""
+    unit = f" {unit}" if unit else ""
+    if low is not None and high is not None:
+        return f"{_number(low)}..{_number(high)}{unit}"
+    return f"{_number(low)}{unit} or more" if low is not None else f"{_number(high or 0)}{unit} or less"
+
+
+def _distinct_factors(concept: Concept) -> list[tuple[str, float]]:
+    """The units a concept knows, one spelling per conversion factor (its canonical unit
+    first): `umol/L` and `µmol/L` convert alike, so a suggestion names one of them."""
+    seen: dict[float, str] = {}
+    if concept.unit:
+        seen[1.0] = concept.unit
+    for spelling, factor in concept.unit_spellings:
+        seen.setdefault(factor, spelling)
+    return [(spelling, factor) for factor, spelling in seen.items()]
+
+
 def _truth(node: Located, key: str) -> Truth | None:
     """The truth value written at `key` (true, false or unknown), None when absent."""
     if key not in node:
@@ -180,6 +214,7 @@ class _RuleParser:
     def __init__(self, library: ConceptLibrary):
         self.library = library
         self.depth = 0  # combinators around the rule being read
+        self.criterion = ""  # the id of the criterion being read, for messages
 
     def concept(self, node: Located, key: str, kinds: tuple[str, ...], what: str) -> str:
         name = require(node, key, what)
@@ -329,6 +364,8 @@ class _RuleParser:
         unit = body.get("unit")
         if cmp is not None:
             unit = self._threshold_unit(concept, unit, body)
+            if unit != "ULN":  # a multiple of the ULN is no value of the concept's own
+                self._check_plausible(concept, cmp, unit, body)
         return Measurement(
             concept=name,
             within=parse_duration(body.get("within"), body.where("within")),
@@ -362,6 +399,48 @@ class _RuleParser:
                 fix=f"use one of: {', '.join(known)}, or ULN",
             )
         return str(unit)
+
+    def _check_plausible(self, concept: Concept, cmp: Comparison, unit: str | None, body: Located) -> None:
+        """Refuse a threshold that, converted to the concept's unit, lies outside its plausible
+        range: no real result could sit near it, so it is a unit mix-up (`min: 9, unit: g/L`
+        meant g/dL) that would decide the count silently. The range's own ends are allowed."""
+        if concept.plausible is None:
+            return
+        low, high = concept.plausible
+        factor = concept.unit_factor(normalise_unit(unit)) if unit else 1.0
+        if factor is None:  # refused by _threshold_unit before; kept for the type checker
+            return
+
+        def inside(value: float) -> bool:
+            return (low is None or value >= low) and (high is None or value <= high)
+
+        for key, threshold in _thresholds(cmp):
+            converted = threshold * factor
+            if inside(converted):
+                continue
+            canonical = concept.unit or ""
+            as_written = f"`{key}: {written(body[key])}`" + (f" {unit}" if unit else "")
+            # the value in the concept's unit, unless the threshold is written in that unit
+            same_unit = normalise_unit(unit) == normalise_unit(concept.unit)
+            stated = "" if same_unit else f" ({_number(converted)}{f' {canonical}' if canonical else ''})"
+            # the units the concept knows that would put every threshold of the rule in range
+            fits = [
+                spelling
+                for spelling, other in _distinct_factors(concept)
+                if other != factor and all(inside(t * other) for _, t in _thresholds(cmp))
+            ]
+            fix = (
+                f"check the threshold's unit (did you mean {' or '.join(fits)}?)"
+                if fits
+                else f"check the threshold and its unit against the protocol "
+                f"(the plausible range is set in {concept.where})"
+            )
+            raise TrialError(
+                f"criterion `{self.criterion}`: the `{concept.name}` threshold {as_written}{stated} "
+                f"is outside the concept's plausible range ({_range(low, high, canonical)})",
+                where=body.where(key),
+                fix=fix,
+            )
 
     def _lab(self, body: Any, here: str) -> Rule:
         return self._measurement(body, here, "lab")
@@ -567,6 +646,7 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
                 where=item.where(),
                 fix="add `rule:` or `assessable: false` with a `reason:`",
             )
+        parser.criterion = cid
         rule = parser.parse(item["rule"], item.where("rule"))
         criteria.append(Criterion(cid, kind, text, rule, None, note))
     if not criteria:

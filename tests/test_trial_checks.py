@@ -1,0 +1,104 @@
+"""Mistakes in trial files that would otherwise pass unnoticed or be told in a programmer's
+words: thresholds in the wrong unit, a concept file given as a trial, YAML syntax errors,
+a mistyped trial id and a duplicated `--order` id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feasibility.criteria.load import load_trials
+from feasibility.errors import TrialError
+from tests.support import REPO
+from tests.test_errors import assert_one_line_error, feasibility
+
+# -- thresholds outside the concept's plausible range (trials/concepts/labs.yaml: hemoglobin is
+# g/L with plausible [20, 250] and knows g/dL (x10), mg/dL (x0.01) and mmol/L (x16.11))
+
+
+def _trial(tmp_path, rule: str, cid: str = "IN7") -> str:
+    """A one-criterion trial using the shipped library, written as a data manager would."""
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        f"id: T\ncriteria:\n  - id: {cid}\n    kind: inclusion\n    text: x\n    rule:\n      {rule}\n",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("rule", "fragments"),
+    [
+        (
+            "lab: {concept: hemoglobin, min: 90, unit: mmol/L, within: 90 days}",
+            [
+                "t.yaml:7: criterion `IN7`: the `hemoglobin` threshold `min: 90` mmol/L (1450 g/L) "
+                "is outside the concept's plausible range (20..250 g/L)",
+                "fix: check the threshold's unit (did you mean g/L?)",
+            ],
+        ),
+        (
+            # 9 meant g/dL; 9 mmol/L (145 g/L) would fit too, so both are offered
+            "lab: {concept: hemoglobin, min: 9, unit: g/L}",
+            [
+                "the `hemoglobin` threshold `min: 9` g/L is outside the concept's plausible range (20..250 g/L)",
+                "(did you mean g/dL or mmol/L?)",
+            ],
+        ),
+        (
+            "lab: {concept: hemoglobin, above: 60, below: 900, unit: g/L}",
+            ["`below: 900` g/L", "labs.yaml:", "check the threshold and its unit against the protocol"],
+        ),
+        (
+            # 200 mg/dL of creatinine is 17.7 mg/dL written in umol/L, or 20 mg/dL in mg/L
+            "lab: {concept: creatinine, max: 200, unit: mg/dL}",
+            ["`max: 200` mg/dL", "(0..30 mg/dL)", "(did you mean umol/L or mg/L?)"],
+        ),
+        (
+            "lab: {concept: cd19_b_cells_percent, above: 150, unit: '%'}",
+            ["`above: 150` %", "(0..100 %)", "against the protocol"],
+        ),
+        (
+            "observation: {concept: ecog, max: 7, unit: '{score}'}",
+            ["the `ecog` threshold `max: 7` {score}", "plausible range"],
+        ),
+    ],
+)
+def test_a_threshold_outside_the_plausible_range_is_refused(tmp_path, rule, fragments):
+    path = _trial(tmp_path, rule)
+    assert_one_line_error(feasibility("check", path, cwd=tmp_path), *fragments)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        # the range's own ends are thresholds a protocol may state
+        "lab: {concept: hemoglobin, min: 20, max: 250, unit: g/L}",
+        "lab: {concept: cd19_b_cells_percent, above: 0, unit: '%'}",
+        "lab: {concept: hemoglobin, min: 9, unit: g/dL}",  # 90 g/L
+        "lab: {concept: hemoglobin, min: 5, unit: mmol/L}",  # 80.55 g/L
+        # multiples of the ULN are not values of the concept
+        "lab: {concept: alt, max: 300, unit: ULN}",
+        "lab: {concept: creatinine, max: 1.5, unit: mg/dL}",
+    ],
+)
+def test_thresholds_within_the_plausible_range_are_read(tmp_path, rule):
+    assert load_trials([Path(_trial(tmp_path, rule))])[0][0].criteria[0].rule
+
+
+def test_the_shipped_trials_have_plausible_thresholds():
+    proc = feasibility("check", cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_measurement_without_a_plausible_range_of_its_own_is_non_negative(tmp_path):
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "c.yaml").write_text(
+        "concepts:\n  crp:\n    kind: measurement\n    codes: {LOINC: [1988-5]}\n    unit: mg/L\n"
+        "    units: {mg/dL: 10}\n",
+        encoding="utf-8",
+    )
+    path = _trial(tmp_path, "lab: {concept: crp, below: -1, unit: mg/L}")
+    with pytest.raises(TrialError, match=r"t\.yaml:7: .*`below: -1` mg/L .*\(0 mg/L or more\)"):
+        load_trials([Path(path)])
