@@ -102,3 +102,42 @@ def test_a_measurement_without_a_plausible_range_of_its_own_is_non_negative(tmp_
     path = _trial(tmp_path, "lab: {concept: crp, below: -1, unit: mg/L}")
     with pytest.raises(TrialError, match=r"t\.yaml:7: .*`below: -1` mg/L .*\(0 mg/L or more\)"):
         load_trials([Path(path)])
+
+
+# -- a concept library file given where a trial belongs
+
+
+def test_a_shipped_concept_file_given_as_a_trial_says_where_trials_are(tmp_path):
+    labs = REPO / "trials" / "concepts" / "labs.yaml"
+    proc = feasibility("run", "x.parquet", "--trials", str(labs), "--out", "r", cwd=tmp_path)
+    assert_one_line_error(
+        proc,
+        f"{labs}:8: this is a concept file (it has a top-level `concepts:`), not a trial",
+        f"fix: give the trial files or their folder ({REPO / 'trials'}) instead",
+        f"the concept files in {labs.parent}, the `concepts/` folder beside them",
+    )
+    assert "unknown key" not in proc.stderr
+
+
+def test_a_concept_file_elsewhere_is_told_to_go_into_a_concepts_folder(tmp_path):
+    (tmp_path / "labs.yaml").write_text(
+        "concepts:\n  myc:\n    kind: condition\n    codes: {ICD10CM: [M32*]}\n", encoding="utf-8"
+    )
+    proc = feasibility("check", "labs.yaml", cwd=tmp_path)
+    assert_one_line_error(
+        proc,
+        "labs.yaml:1: this is a concept file",
+        "fix: put it in a `concepts/` folder beside the trial files that use it (concepts)",
+    )
+    # moved there as told, it is read for the trial beside it
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "labs.yaml").rename(tmp_path / "concepts" / "labs.yaml")
+    _trial(tmp_path, "diagnosis: myc")
+    assert feasibility("check", "t.yaml", cwd=tmp_path).returncode == 0
+
+
+def test_a_trial_with_a_stray_concepts_key_is_still_an_unknown_key(tmp_path):
+    path = Path(_trial(tmp_path, "sex: F"))
+    path.write_text(path.read_text(encoding="utf-8") + "concepts: {}\n", encoding="utf-8")
+    with pytest.raises(TrialError, match="unknown key `concepts` in a trial"):
+        load_trials([path])

@@ -563,6 +563,29 @@ def _sources(data: Located) -> tuple[str, ...]:
     return tuple(written(item) for item in items if item is not None and written(item))
 
 
+def _concept_file_error(path: Path, data: Located) -> TrialError:
+    """A concept library file named where a trial was expected (`--trials trials/concepts/
+    labs.yaml`): a trial reads the `concepts/` folder beside its own file by itself
+    (criteria/load.py), so the fix is where the file belongs, not which key to write."""
+    if path.resolve().parent.name == "concepts":
+        # already where a trial finds it: the trials one folder up read it
+        fix = (
+            f"give the trial files or their folder ({path.parent.parent}) instead; trials read the "
+            f"concept files in {path.parent}, the `concepts/` folder beside them, by themselves"
+        )
+    else:
+        here = path.parent / "concepts"
+        fix = (
+            f"put it in a `concepts/` folder beside the trial files that use it ({here}), "
+            "where those trials read it by themselves, and give only the trial files or their folder"
+        )
+    return TrialError(
+        "this is a concept file (it has a top-level `concepts:`), not a trial",
+        where=data.where("concepts"),
+        fix=fix,
+    )
+
+
 def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
     """Read and check one trial file."""
     # the bytes hashed are the bytes parsed, even if the file changes during the run
@@ -574,6 +597,8 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
             where=str(path),
             fix="see docs/criteria-language.md",
         )
+    if "concepts" in data and "criteria" not in data:
+        raise _concept_file_error(path, data)
     check_keys(data, TRIAL_KEYS, "a trial")
     require(data, "id", "a trial")
     trial_id = str(optional_text(data, "id", "a trial"))
