@@ -141,3 +141,111 @@ def test_a_trial_with_a_stray_concepts_key_is_still_an_unknown_key(tmp_path):
     path.write_text(path.read_text(encoding="utf-8") + "concepts: {}\n", encoding="utf-8")
     with pytest.raises(TrialError, match="unknown key `concepts` in a trial"):
         load_trials([path])
+
+
+# -- YAML syntax errors: the parser's words and place, and a fix a data manager can act on
+
+HEAD = "id: T\ncriteria:\n  - id: IN1\n    kind: inclusion\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "place", "fix"),
+    [
+        # a criterion's `- ` forgotten
+        (
+            "    text: x\n    rule: {sex: F}\n  id: IN2\n    kind: inclusion\n",
+            "7:3",
+            'fix: line 7: items of a list start with "- " at the same indentation as the one before '
+            '(line 3): add the missing "- "',
+        ),
+        # a line inside an item indented one space short
+        (
+            "   text: x\n",
+            "5:4",
+            'fix: line 5 is indented 3 spaces: items of a list start with "- " at the same indentation '
+            "as the one before (2 spaces, line 3), and the lines inside an item line up under its "
+            "first word (4 spaces)",
+        ),
+        # an extra `- ` among the keys of a criterion
+        ("    - text: x\n", "5:5", 'fix: line 5: this "- " sits among the keys of the mapping above'),
+        # list items of a rule out of line
+        (
+            "    text: x\n    rule:\n      any:\n        - sex: F\n         - sex: M\n",
+            "9:10",
+            'fix: line 9 is indented 9 spaces: items of a list start with "- " at the same indentation '
+            "as the one before (8 spaces, line 8)",
+        ),
+        ("\ttext: x\n", "5:1", "fix: line 5: a tab is used to indent; indent with spaces only"),
+        # protocol prose with ": " in an unquoted text
+        (
+            "    text: Renal function: serum creatinine ≤ 2.0 × ULN\n",
+            "5:25",
+            "fix: line 5: the text after `text:` holds a colon that YAML reads as the start of another "
+            "key: put the whole text in double quotes, or write it as a block: `>-` after the key",
+        ),
+        # ... and on a second line of a text
+        (
+            "    text: Age ≥ 18\n      years: old\n",
+            "6:12",
+            "fix: line 6 is indented more than line 5 above it",
+        ),
+        (
+            '    text: "Age ≥ 18\n    rule: {sex: F}\n',
+            "7:1",
+            "fix: line 5: the quote opened at column 11 is never closed: end the text with the same "
+            "quote mark",
+        ),
+        (
+            "    text: 'Patient's consent'\n",
+            "5:20",
+            "fix: line 5: text follows a closing quote: a quote mark inside the text ends it early",
+        ),
+        (
+            "    text: x\n    rule: {age: {min: 18}\n  - id: IN2\n",
+            "7:3",
+            "fix: line 6: the `{` opened at column 11 is not closed where expected: close it with `}`",
+        ),
+        (
+            "    text: x\n    rule: {any: [{sex: F}, {sex: M}}\n",
+            "6:36",
+            "fix: line 6: the `[` opened at column 17 is not closed where expected: close it with `]`",
+        ),
+        (
+            "    text: > 5 years of disease\n",
+            "5:13",
+            'fix: line 5: a text that starts with ">" must be in quotes',
+        ),
+        ("    text: x\n  -id: IN2\n    kind: exclusion\n", "6:3", 'fix: line 6: put a space after the "-"'),
+    ],
+)
+def test_a_yaml_syntax_error_names_its_cause_for_a_non_programmer(tmp_path, body, place, fix):
+    path = tmp_path / "trial.yaml"
+    path.write_text(HEAD + body, encoding="utf-8")
+    with pytest.raises(TrialError) as caught:
+        load_trials([path])
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"trial.yaml:{place}" in message and "YAML syntax error: " in message, message
+    assert fix in message, message
+
+
+def test_a_syntax_error_of_unknown_cause_gets_the_general_fix(tmp_path):
+    path = tmp_path / "trial.yaml"
+    path.write_text(" id: T\ncriteria:\n", encoding="utf-8")
+    proc = feasibility("check", str(path), cwd=tmp_path)
+    assert_one_line_error(
+        proc,
+        "trial.yaml:2:1: YAML syntax error: did not find expected <document start>",
+        'fix: check the indentation and quoting near line 2; protocol text containing ": " must be '
+        "quoted or written as a block with >-",
+    )
+
+
+def test_the_cli_reports_a_syntax_error_on_one_line(tmp_path):
+    path = tmp_path / "trial.yaml"
+    path.write_text(HEAD + "    text: x\n    rule: {sex: F}\n  id: IN2\n", encoding="utf-8")
+    assert_one_line_error(
+        feasibility("check", str(path), cwd=tmp_path),
+        "trial.yaml:7:3: YAML syntax error: did not find expected '-' indicator — fix: line 7: items of "
+        'a list start with "- " at the same indentation as the one before',
+    )
