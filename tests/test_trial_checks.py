@@ -249,3 +249,34 @@ def test_the_cli_reports_a_syntax_error_on_one_line(tmp_path):
         "trial.yaml:7:3: YAML syntax error: did not find expected '-' indicator — fix: line 7: items of "
         'a list start with "- " at the same indentation as the one before',
     )
+
+
+# -- a trial id looked up (`show ID`, `sql --trial ID`) suggests the id meant
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (
+            ("sql", "--trial", "mc-1-50-sle"),
+            [
+                "--trial: no trial with id `mc-1-50-sle`",
+                "fix: did you mean `MC-1-50-SLE`? (trial ids are matched exactly, capitals included)",
+            ],
+        ),
+        (
+            ("show", "mc-1-50-sel"),
+            ["TRIAL: no trial with id `mc-1-50-sel`", "fix: did you mean `MC-1-50-SLE`?"],
+        ),
+        (("sql", "--trial", "NCT0671146"), ["fix: did you mean `NCT06711146`?"]),
+        (("show", "NOPE"), ["no trial with id `NOPE`", "fix: use one of CQPB-CD19-AID, MC-1-50-SLE"]),
+    ],
+)
+def test_a_mistyped_trial_id_suggests_the_id_meant(tmp_path, args, fragments):
+    assert_one_line_error(feasibility(*args, cwd=tmp_path), *fragments)
+
+
+def test_trial_ids_are_still_matched_exactly(tmp_path):
+    proc = feasibility("sql", "--trial", "MC-1-50-SLE", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "MC-1-50-SLE" in proc.stdout
