@@ -280,3 +280,22 @@ def test_trial_ids_are_still_matched_exactly(tmp_path):
     proc = feasibility("sql", "--trial", "MC-1-50-SLE", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "MC-1-50-SLE" in proc.stdout
+
+
+# -- `run --order` with an id named twice
+
+
+def test_an_order_naming_a_criterion_twice_is_refused_before_the_run(tmp_path):
+    from tests.support import write_extract
+    from tests.test_errors import good_rows
+
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    proc = feasibility(
+        "run", str(extract), "--order", "IN1,IN2, IN1", "--out", str(tmp_path / "r"), cwd=tmp_path
+    )
+    assert_one_line_error(
+        proc,
+        "--order: criterion id `IN1` is named twice in the order",
+        "fix: name each criterion once: `IN1,IN2`",
+    )
+    assert not (tmp_path / "r").exists()
