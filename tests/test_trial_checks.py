@@ -299,3 +299,12 @@ def test_an_order_naming_a_criterion_twice_is_refused_before_the_run(tmp_path):
         "fix: name each criterion once: `IN1,IN2`",
     )
     assert not (tmp_path / "r").exists()
+
+
+def test_a_concept_file_named_from_inside_its_folder_points_one_folder_up(tmp_path):
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "c.yaml").write_text(
+        "concepts:\n  myc:\n    kind: condition\n    codes: {ICD10CM: [M32*]}\n", encoding="utf-8"
+    )
+    proc = feasibility("check", "c.yaml", cwd=tmp_path / "concepts")
+    assert_one_line_error(proc, "c.yaml:1: this is a concept file", f"their folder ({tmp_path}) instead")

@@ -567,11 +567,13 @@ def _concept_file_error(path: Path, data: Located) -> TrialError:
     """A concept library file named where a trial was expected (`--trials trials/concepts/
     labs.yaml`): a trial reads the `concepts/` folder beside its own file by itself
     (criteria/load.py), so the fix is where the file belongs, not which key to write."""
-    if path.resolve().parent.name == "concepts":
+    # the folder as the user wrote it, unless that is `.` (a file named from inside its folder)
+    folder = path.parent if path.parent.name else path.resolve().parent
+    if folder.name == "concepts":
         # already where a trial finds it: the trials one folder up read it
         fix = (
-            f"give the trial files or their folder ({path.parent.parent}) instead; trials read the "
-            f"concept files in {path.parent}, the `concepts/` folder beside them, by themselves"
+            f"give the trial files or their folder ({folder.parent}) instead; trials read the "
+            f"concept files in {folder}, the `concepts/` folder beside them, by themselves"
         )
     else:
         here = path.parent / "concepts"
