@@ -241,6 +241,18 @@ def test_a_syntax_error_of_unknown_cause_gets_the_general_fix(tmp_path):
     )
 
 
+def test_a_quote_left_open_further_up_is_not_blamed_on_the_line_where_the_parser_stops(tmp_path):
+    # the quote opened on line 5 swallows lines 6-7 and is closed by the one on line 8, so the
+    # parser stops in the middle of line 8, whose indentation and quotes are right
+    path = tmp_path / "trial.yaml"
+    path.write_text(
+        HEAD + '    text: "Age\n    rule:\n      any:\n        - lab: {concept: "x" y}\n', encoding="utf-8"
+    )
+    with pytest.raises(TrialError) as caught:
+        load_trials([path])
+    assert "fix: check the indentation and quoting near line 8" in str(caught.value)
+
+
 def test_the_cli_reports_a_syntax_error_on_one_line(tmp_path):
     path = tmp_path / "trial.yaml"
     path.write_text(HEAD + "    text: x\n    rule: {sex: F}\n  id: IN2\n", encoding="utf-8")

@@ -148,21 +148,31 @@ def syntax_cause(e: yaml.MarkedYAMLError, lines: list[str]) -> str | None:
             f"line {context.line + 1} has no `key:`: write it as `key: value`, or, if it continues "
             "the text on the line above, indent it further than that line's key"
         )
-    if "did not find expected '-' indicator" in problem:
-        first = f"line {context.line + 1}"
+    if "did not find expected '-' indicator" in problem and mark.column == _indent(line):
+        # (stopped inside a line, not at its start, as after a quote left open further up, the
+        # parser's place tells nothing of the indentation)
+        item = _item_above(lines, mark.line, context.column)
         if re.match(r"-[^\s-]", line[mark.column :]):
             return f'line {mark.line + 1}: put a space after the "-" that starts a list item'
         if mark.column == context.column:
-            return f'line {mark.line + 1}: {_ITEMS} ({first}): add the missing "- "'
-        inside = len(opened) - len(opened[context.column + 1 :].lstrip())
+            return f'line {mark.line + 1}: {_ITEMS} (line {item + 1}): add the missing "- "'
+        inside = len(lines[item]) - len(lines[item][context.column + 1 :].lstrip())
         return (
             f"line {mark.line + 1} is indented {_spaces(mark.column)}: {_ITEMS} "
-            f"({_spaces(context.column)}, {first}), and the lines inside an item line up under "
-            f"its first word ({_spaces(inside)})"
+            f"({_spaces(context.column)}, line {item + 1}), and the lines inside an item line up "
+            f"under its first word ({_spaces(inside)})"
         )
     if "did not find expected key" in problem:
         return _key_cause(lines, mark.line, mark.column, context.line, context.column)
     return None
+
+
+def _item_above(lines: list[str], row: int, column: int) -> int:
+    """The nearest line above `row` that starts a list item (`- `) at `column`."""
+    for k in range(min(row, len(lines)) - 1, -1, -1):
+        if _indent(lines[k]) == column and lines[k].lstrip().startswith("-"):
+            return k
+    return 0
 
 
 def _key_cause(lines: list[str], row: int, col: int, mapping_row: int, mapping_col: int) -> str | None:
@@ -177,21 +187,22 @@ def _key_cause(lines: list[str], row: int, col: int, mapping_row: int, mapping_c
             'a new list item, put its "- " at the indentation of the other "- " items; if the '
             'line belongs to the item above, remove the "- "'
         )
-    if char == "-":
+    if char == "-" and col == _indent(line):
         items = [k for k in range(row - 1, -1, -1) if lines[k].lstrip().startswith("- ")]
         before = f" ({_spaces(_indent(lines[items[0]]))}, line {items[0] + 1})" if items else ""
         return f"line {row + 1}: {_ITEMS}{before}"
     key = _KEY.match(line)
     value = line[key.end() : col].strip() if key else ""
-    if key and value[:1] in ("'", '"') and value[-1:] == value[:1]:
+    # a whole quoted text on this line, then more text: the quote was closed too early
+    if key and len(value) > 1 and value[:1] in ("'", '"') and value[-1:] == value[:1]:
         return (
             f"line {row + 1}: text follows a closing quote: a quote mark inside the text ends it "
             'early; write the whole text in double quotes with a double quote inside it as \\", '
             "or as a block with >-"
         )
-    if key and value[:1] in ("[", "{"):
+    if key and value[:1] in ("[", "{") and value[-1:] in ("]", "}"):
         return _quote_it(row, value[:1])
-    if col != mapping_col:
+    if col != mapping_col and col == _indent(line):
         return (
             f"line {row + 1} is indented {_spaces(col)}, but the keys of the mapping it is in "
             f"start at {keys}: line it up with the keys it belongs with"
