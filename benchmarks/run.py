@@ -113,10 +113,12 @@ def variant_trials(folder: Path, count: int) -> Path:
             text = seed.read_text(encoding="utf-8")
             if round_:
                 text = re.sub(r"^id: (\S+)", rf"id: \1-V{round_}", text, count=1, flags=re.M)
-                # other thresholds and windows: scale numbers after min/max/above/below, shift windows
+                # other thresholds and windows: scale numbers after min/max/above/below down (up,
+                # a threshold near the top of its concept's plausible range, SpO2 >= 92 %, would
+                # leave the range and be refused), shift windows
                 text = re.sub(
                     r"\b(min|max|above|below): (\d+(?:\.\d+)?)",
-                    lambda m, r=round_: f"{m.group(1)}: {float(m.group(2)) * (1 + 0.05 * r):g}",
+                    lambda m, r=round_: f"{m.group(1)}: {float(m.group(2)) * (1 - 0.05 * r):g}",
                     text,
                 )
                 text = re.sub(

@@ -289,13 +289,10 @@ def check(paths: tuple[Path, ...], trial_paths: tuple[Path, ...]) -> None:
 
 
 def _one_trial(trials: list[Trial], trial_id: str, where: str) -> list[Trial]:
-    """The trial with this id, or a one-line error listing the ids there are."""
-    chosen = [t for t in trials if t.id == trial_id]
-    if not chosen:
-        raise FeasibilityError(
-            f"no trial with id `{trial_id}`", where=where, fix=f"use one of {', '.join(t.id for t in trials)}"
-        )
-    return chosen
+    """The trial with this id, or a one-line error suggesting the id meant."""
+    from feasibility.criteria.load import trial_by_id
+
+    return [trial_by_id(trials, trial_id, where)]
 
 
 @cli.command()

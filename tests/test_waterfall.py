@@ -66,6 +66,10 @@ def test_order_by_ids():
     check_order("c9,c1", [CRITERIA, other])
     with pytest.raises(FeasibilityError, match="unknown criterion id `c8` in the order"):
         check_order("c8,c1", [CRITERIA, other])
+    # an id named twice is a slip (perhaps for one left out), refused even when both are known
+    with pytest.raises(FeasibilityError, match="criterion id `c1` is named twice in the order"):
+        check_order("c1,c9,c1", [CRITERIA, other])
+    check_order("protocol", [CRITERIA, other])
 
 
 def test_alone_leave_one_out_and_impact():

@@ -102,7 +102,7 @@ def _conversion_yaml(text: str, path: Path) -> list[tuple[str, object, int]]:
     try:
         root = yaml.compose(text, Loader=SafeLoader)
     except yaml.YAMLError as e:
-        raise yaml_error(e, path, "write one `site_id: share` per line") from None
+        raise yaml_error(e, path, "write one `site_id: share` per line", text=text) from None
     if root is None:
         return []
     if not isinstance(root, yaml.MappingNode):

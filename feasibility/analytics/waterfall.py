@@ -108,11 +108,20 @@ def _order_ids(spec: str | None) -> list[str]:
 
 
 def check_order(spec: str | None, trials: Sequence[Sequence[Criterion]]) -> None:
-    """Before the run: every id of an `--order` list names a criterion of some trial. Ids
-    apply per trial (each trial puts the ones it has first), so the default four trials can
-    be ordered by ids of one of them."""
+    """Before the run: every id of an `--order` list names a criterion of some trial, and
+    none is named twice. Ids apply per trial (each trial puts the ones it has first), so the
+    default four trials can be ordered by ids of one of them."""
+    ids = _order_ids(spec)
+    # a repeated id moves nothing further: it is a slip, perhaps for an id left out
+    repeated = [w for k, w in enumerate(ids) if w in ids[:k]]
+    if repeated:
+        raise FeasibilityError(
+            f"criterion id `{repeated[0]}` is named twice in the order",
+            where="--order",
+            fix=f"name each criterion once: `{','.join(dict.fromkeys(ids))}`",
+        )
     known = {c.id for criteria in trials for c in criteria}
-    unknown = [w for w in _order_ids(spec) if w not in known]
+    unknown = [w for w in ids if w not in known]
     if unknown:
         examples = [c.id for c in trials[0]][:3] if trials else []
         raise FeasibilityError(

@@ -173,10 +173,8 @@ def parse_concept(name: str, node: Located, where: str = "") -> Concept:
     codes = _patterns(node, "codes", name)
     if not codes:
         raise TrialError(f"concept `{name}` has no codes", where=node.where(), fix="add `codes:`")
-    units = [
-        (normalise_unit(unit) or "", factor)
-        for unit, factor in _factors(node, "units", name, "conversion factor of unit", "umol/L: 0.0113")
-    ]
+    spellings = _factors(node, "units", name, "conversion factor of unit", "umol/L: 0.0113")
+    units = [(normalise_unit(unit) or "", factor) for unit, factor in spellings]
     dose_factors = [
         (normalise_code(code), factor)
         for code, factor in _factors(node, "dose_factors", name, "dose factor of", "H02AB04: 1.25")
@@ -196,6 +194,7 @@ def parse_concept(name: str, node: Located, where: str = "") -> Concept:
         exclude=_patterns(node, "exclude", name),
         unit=unit,
         units=tuple(units),
+        unit_spellings=tuple((written(unit), factor) for unit, factor in spellings),
         default_uln=_number(node, "default_uln", name) if "default_uln" in node else None,
         dose_factors=tuple(dose_factors),
         checked=checked or "",

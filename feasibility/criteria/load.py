@@ -10,6 +10,7 @@ never depends on which other trials run with it. Where they would not, the run i
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -127,3 +128,22 @@ def load_trials(paths: Sequence[Path] | None = None) -> tuple[list[Trial], Conce
             )
         seen[t.id] = t.path
     return trials, library
+
+
+def trial_by_id(trials: Sequence[Trial], trial_id: str, where: str) -> Trial:
+    """The trial whose id is exactly `trial_id`, or a one-line error at `where` (the option
+    or argument that named it). Ids are matched exactly, as reports and compare show them;
+    the error suggests the id meant: one differing only in case first, then the closest."""
+    for trial in trials:
+        if trial.id == trial_id:
+            return trial
+    ids = [t.id for t in trials]
+    folded = {i.casefold(): i for i in ids}
+    if trial_id.casefold() in folded:
+        meant = folded[trial_id.casefold()]
+        fix = f"did you mean `{meant}`? (trial ids are matched exactly, capitals included)"
+    elif near := difflib.get_close_matches(trial_id.casefold(), list(folded), n=1, cutoff=0.6):
+        fix = f"did you mean `{folded[near[0]]}`?"
+    else:
+        fix = f"use one of {', '.join(ids)}" if ids else "check the --trials paths"
+    raise TrialError(f"no trial with id `{trial_id}`", where=where, fix=fix)

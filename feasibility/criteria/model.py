@@ -336,6 +336,9 @@ class Concept:
     exclude: tuple[CodePattern, ...] = ()
     unit: str | None = None  # canonical unit
     units: tuple[tuple[str, float], ...] = ()  # normalised unit -> factor to canonical
+    # the same units as the library spells them (`g/dL`, not `g/dl`), only for messages: not
+    # part of what the concept counts, so two spellings of one definition stay one concept
+    unit_spellings: tuple[tuple[str, float], ...] = ()
     default_uln: float | None = None
     # numeric results outside [low, high] (canonical unit) are data errors: counted, not used
     plausible: tuple[float | None, float | None] | None = None

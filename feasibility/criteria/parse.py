@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,39 @@ def parse_comparison(node: Located, what: str) -> Comparison | None:
     return Comparison(**values)
 
 
+def _thresholds(cmp: Comparison) -> list[tuple[str, float]]:
+    """The thresholds of a comparison by the key they were written with (min, max, ...)."""
+    keys = ("min", "above", "max", "below")
+    return [(key, getattr(cmp, key)) for key in keys if getattr(cmp, key) is not None]
+
+
+def _number(value: float) -> str:
+    """A converted threshold to four significant digits, in exponent form only when huge."""
+    if not math.isfinite(value) or abs(value) >= 1e15:
+        return f"{value:.4g}"
+    rounded = float(f"{value:.4g}")
+    return f"{rounded:f}".rstrip("0").rstrip(".") if rounded != int(rounded) else f"{int(rounded)}"
+
+
+def _range(low: float | None, high: float | None, unit: str) -> str:
+    """A plausible range in words: `20..250 g/L`, `0 g/L or more`, `30 or less`."""
+    unit = f" {unit}" if unit else ""
+    if low is not None and high is not None:
+        return f"{_number(low)}..{_number(high)}{unit}"
+    return f"{_number(low)}{unit} or more" if low is not None else f"{_number(high or 0)}{unit} or less"
+
+
+def _distinct_factors(concept: Concept) -> list[tuple[str, float]]:
+    """The units a concept knows, one spelling per conversion factor (its canonical unit
+    first): `umol/L` and `µmol/L` convert alike, so a suggestion names one of them."""
+    seen: dict[float, str] = {}
+    if concept.unit:
+        seen[1.0] = concept.unit
+    for spelling, factor in concept.unit_spellings:
+        seen.setdefault(factor, spelling)
+    return [(spelling, factor) for factor, spelling in seen.items()]
+
+
 def _truth(node: Located, key: str) -> Truth | None:
     """The truth value written at `key` (true, false or unknown), None when absent."""
     if key not in node:
@@ -180,6 +214,7 @@ class _RuleParser:
     def __init__(self, library: ConceptLibrary):
         self.library = library
         self.depth = 0  # combinators around the rule being read
+        self.criterion = ""  # the id of the criterion being read, for messages
 
     def concept(self, node: Located, key: str, kinds: tuple[str, ...], what: str) -> str:
         name = require(node, key, what)
@@ -329,6 +364,8 @@ class _RuleParser:
         unit = body.get("unit")
         if cmp is not None:
             unit = self._threshold_unit(concept, unit, body)
+            if unit != "ULN":  # a multiple of the ULN is no value of the concept's own
+                self._check_plausible(concept, cmp, unit, body)
         return Measurement(
             concept=name,
             within=parse_duration(body.get("within"), body.where("within")),
@@ -362,6 +399,48 @@ class _RuleParser:
                 fix=f"use one of: {', '.join(known)}, or ULN",
             )
         return str(unit)
+
+    def _check_plausible(self, concept: Concept, cmp: Comparison, unit: str | None, body: Located) -> None:
+        """Refuse a threshold that, converted to the concept's unit, lies outside its plausible
+        range: no real result could sit near it, so it is a unit mix-up (`min: 9, unit: g/L`
+        meant g/dL) that would decide the count silently. The range's own ends are allowed."""
+        if concept.plausible is None:
+            return
+        low, high = concept.plausible
+        factor = concept.unit_factor(normalise_unit(unit)) if unit else 1.0
+        if factor is None:  # refused by _threshold_unit before; kept for the type checker
+            return
+
+        def inside(value: float) -> bool:
+            return (low is None or value >= low) and (high is None or value <= high)
+
+        for key, threshold in _thresholds(cmp):
+            converted = threshold * factor
+            if inside(converted):
+                continue
+            canonical = concept.unit or ""
+            as_written = f"`{key}: {written(body[key])}`" + (f" {unit}" if unit else "")
+            # the value in the concept's unit, unless the threshold is written in that unit
+            same_unit = normalise_unit(unit) == normalise_unit(concept.unit)
+            stated = "" if same_unit else f" ({_number(converted)}{f' {canonical}' if canonical else ''})"
+            # the units the concept knows that would put every threshold of the rule in range
+            fits = [
+                spelling
+                for spelling, other in _distinct_factors(concept)
+                if other != factor and all(inside(t * other) for _, t in _thresholds(cmp))
+            ]
+            fix = (
+                f"check the threshold's unit (did you mean {' or '.join(fits)}?)"
+                if fits
+                else f"check the threshold and its unit against the protocol "
+                f"(the plausible range is set in {concept.where})"
+            )
+            raise TrialError(
+                f"criterion `{self.criterion}`: the `{concept.name}` threshold {as_written}{stated} "
+                f"is outside the concept's plausible range ({_range(low, high, canonical)})",
+                where=body.where(key),
+                fix=fix,
+            )
 
     def _lab(self, body: Any, here: str) -> Rule:
         return self._measurement(body, here, "lab")
@@ -484,6 +563,31 @@ def _sources(data: Located) -> tuple[str, ...]:
     return tuple(written(item) for item in items if item is not None and written(item))
 
 
+def _concept_file_error(path: Path, data: Located) -> TrialError:
+    """A concept library file named where a trial was expected (`--trials trials/concepts/
+    labs.yaml`): a trial reads the `concepts/` folder beside its own file by itself
+    (criteria/load.py), so the fix is where the file belongs, not which key to write."""
+    # the folder as the user wrote it, unless that is `.` (a file named from inside its folder)
+    folder = path.parent if path.parent.name else path.resolve().parent
+    if folder.name == "concepts":
+        # already where a trial finds it: the trials one folder up read it
+        fix = (
+            f"give the trial files or their folder ({folder.parent}) instead; trials read the "
+            f"concept files in {folder}, the `concepts/` folder beside them, by themselves"
+        )
+    else:
+        here = path.parent / "concepts"
+        fix = (
+            f"put it in a `concepts/` folder beside the trial files that use it ({here}), "
+            "where those trials read it by themselves, and give only the trial files or their folder"
+        )
+    return TrialError(
+        "this is a concept file (it has a top-level `concepts:`), not a trial",
+        where=data.where("concepts"),
+        fix=fix,
+    )
+
+
 def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
     """Read and check one trial file."""
     # the bytes hashed are the bytes parsed, even if the file changes during the run
@@ -495,6 +599,8 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
             where=str(path),
             fix="see docs/criteria-language.md",
         )
+    if "concepts" in data and "criteria" not in data:
+        raise _concept_file_error(path, data)
     check_keys(data, TRIAL_KEYS, "a trial")
     require(data, "id", "a trial")
     trial_id = str(optional_text(data, "id", "a trial"))
@@ -567,6 +673,7 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
                 where=item.where(),
                 fix="add `rule:` or `assessable: false` with a `reason:`",
             )
+        parser.criterion = cid
         rule = parser.parse(item["rule"], item.where("rule"))
         criteria.append(Criterion(cid, kind, text, rule, None, note))
     if not criteria:

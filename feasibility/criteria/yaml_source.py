@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,18 +45,193 @@ else:
 
 
 def yaml_error(
-    e: yaml.YAMLError, path: Path, fix: str, error: type[FeasibilityError] = FeasibilityError
+    e: yaml.YAMLError,
+    path: Path,
+    fix: str,
+    error: type[FeasibilityError] = FeasibilityError,
+    text: str | None = None,
 ) -> FeasibilityError:
     """A YAML parse error of the file `path` as a one-line `error`, at the line and column
-    where the parser stopped; `fix` tells how to mend a syntax error there."""
+    where the parser stopped, in the parser's own words. With the file's `text`, the fix
+    names the cause where it is known for sure (a tab, a misplaced `- `, an unclosed quote
+    or bracket, a `: ` in unquoted text); otherwise `fix` tells how to mend it there."""
     if isinstance(e, yaml.MarkedYAMLError):
         mark = e.problem_mark or e.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = (e.problem or e.context or "invalid YAML").strip()
-        return error(f"YAML syntax error: {problem}", where=where, fix=fix)
+        known = syntax_cause(e, text.splitlines()) if text is not None and mark else None
+        return error(f"YAML syntax error: {problem}", where=where, fix=known or fix)
     # only the reader raises an error without a mark: a character YAML does not allow
     problem = str(e).splitlines()[0] if str(e) else "unreadable text"
     return error(f"YAML error: {problem}", where=str(path), fix="remove that character")
+
+
+def _spaces(column: int) -> str:
+    """The indentation of a 0-based column, in words."""
+    return f"{column} space{'s' if column != 1 else ''}"
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
+
+
+def _previous(lines: list[str], row: int) -> int | None:
+    """The 0-based number of the last line above `row` holding more than a comment."""
+    for k in range(min(row, len(lines)) - 1, -1, -1):
+        if lines[k].strip() and not lines[k].lstrip().startswith("#"):
+            return k
+    return None
+
+
+# `key: ` (or `- key: `) at the start of a line: the key whose value a text is
+_KEY = re.compile(r"^\s*(?:-\s+)?([^\s:#'\"{}\[\],&*!|>%@`-][^:#]*?):(?:\s|$)")
+# characters YAML reads as syntax at the start of a value: a text starting with one must be
+# quoted (`text: @home`, `text: *x`, `text: > 5 years`, `text: - x`, `text: [a] b`)
+_SYNTAX_START = "@`%*!?&|>-[]{}"
+_ITEMS = 'items of a list start with "- " at the same indentation as the one before'
+_COLON_TEXT = (
+    "holds a colon that YAML reads as the start of another key: put the whole text in double "
+    "quotes, or write it as a block: `>-` after the key and the text on the lines below, indented"
+)
+
+
+def _quote_it(row: int, char: str) -> str:
+    return (
+        f'line {row + 1}: a text that starts with "{char}" must be in quotes: write it as "..." '
+        '(a double quote inside it as \\")'
+    )
+
+
+def syntax_cause(e: yaml.MarkedYAMLError, lines: list[str]) -> str | None:
+    """The fix for a YAML syntax error whose cause the parser's words and the lines around
+    it tell for sure, starting with the line to change; None when they do not. The parser
+    stops at the first thing it cannot read, which is often after the mistake itself, so
+    each cause is recognised only from what nothing else produces."""
+    mark, context = e.problem_mark, e.context_mark
+    if mark is None:
+        return None
+    problem, scanning = e.problem or "", e.context or ""
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    char = line[mark.column] if mark.column < len(line) else ""
+    if "tab" in problem or "\t" in line[: _indent(line)] or char == "\t":
+        return f"line {mark.line + 1}: a tab is used to indent; indent with spaces only"
+    if "mapping values are not allowed" in problem:
+        return _colon_cause(lines, mark.line, mark.column)
+    if (
+        "expected" not in problem
+        and char
+        and char in _SYNTAX_START
+        and line[: mark.column].rstrip().endswith(":")
+    ):
+        return _quote_it(mark.line, char)  # a token, tag, alias or list where a text was due
+    if context is None or context.line >= len(lines):
+        return None
+    opened = lines[context.line]
+    if "end of stream" in problem and "quoted scalar" in scanning:
+        return (
+            f"line {context.line + 1}: the quote opened at column {context.column + 1} is never "
+            'closed: end the text with the same quote mark (inside "..." write a double quote as '
+            "\\\", inside '...' a single quote as '')"
+        )
+    if "did not find expected ','" in problem and "flow" in scanning:
+        bracket = opened[context.column : context.column + 1]
+        return (
+            f"line {context.line + 1}: the `{bracket}` opened at column {context.column + 1} is not "
+            f"closed where expected: close it with `{'}' if bracket == '{' else ']'}`, and put any "
+            'text inside it that holds ": " or "," in quotes'
+        )
+    if "block scalar" in scanning:
+        # `>` and `|` start a block of text only when alone at the end of their line
+        return _quote_it(context.line, opened[context.column : context.column + 1])
+    if "could not find expected ':'" in problem:
+        return (
+            f"line {context.line + 1} has no `key:`: write it as `key: value`, or, if it continues "
+            "the text on the line above, indent it further than that line's key"
+        )
+    if "did not find expected '-' indicator" in problem and mark.column == _indent(line):
+        # (stopped inside a line, not at its start, as after a quote left open further up, the
+        # parser's place tells nothing of the indentation)
+        item = _item_above(lines, mark.line, context.column)
+        if re.match(r"-[^\s-]", line[mark.column :]):
+            return f'line {mark.line + 1}: put a space after the "-" that starts a list item'
+        if mark.column == context.column:
+            return f'line {mark.line + 1}: {_ITEMS} (line {item + 1}): add the missing "- "'
+        inside = len(lines[item]) - len(lines[item][context.column + 1 :].lstrip())
+        return (
+            f"line {mark.line + 1} is indented {_spaces(mark.column)}: {_ITEMS} "
+            f"({_spaces(context.column)}, line {item + 1}), and the lines inside an item line up "
+            f"under its first word ({_spaces(inside)})"
+        )
+    if "did not find expected key" in problem:
+        return _key_cause(lines, mark.line, mark.column, context.line, context.column)
+    return None
+
+
+def _item_above(lines: list[str], row: int, column: int) -> int:
+    """The nearest line above `row` that starts a list item (`- `) at `column`."""
+    for k in range(min(row, len(lines)) - 1, -1, -1):
+        if _indent(lines[k]) == column and lines[k].lstrip().startswith("-"):
+            return k
+    return 0
+
+
+def _key_cause(lines: list[str], row: int, col: int, mapping_row: int, mapping_col: int) -> str | None:
+    """Where a mapping expected its next key at line `row`, column `col`; its keys start at
+    `mapping_col` (line `mapping_row`)."""
+    line = lines[row] if row < len(lines) else ""
+    char = line[col : col + 1]
+    keys = f"{_spaces(mapping_col)}, line {mapping_row + 1}"
+    if char == "-" and col == mapping_col:
+        return (
+            f'line {row + 1}: this "- " sits among the keys of the mapping above ({keys}): to start '
+            'a new list item, put its "- " at the indentation of the other "- " items; if the '
+            'line belongs to the item above, remove the "- "'
+        )
+    if char == "-" and col == _indent(line):
+        items = [k for k in range(row - 1, -1, -1) if lines[k].lstrip().startswith("- ")]
+        before = f" ({_spaces(_indent(lines[items[0]]))}, line {items[0] + 1})" if items else ""
+        return f"line {row + 1}: {_ITEMS}{before}"
+    key = _KEY.match(line)
+    value = line[key.end() : col].strip() if key else ""
+    # a whole quoted text on this line, then more text: the quote was closed too early
+    if key and len(value) > 1 and value[:1] in ("'", '"') and value[-1:] == value[:1]:
+        return (
+            f"line {row + 1}: text follows a closing quote: a quote mark inside the text ends it "
+            'early; write the whole text in double quotes with a double quote inside it as \\", '
+            "or as a block with >-"
+        )
+    if key and value[:1] in ("[", "{") and value[-1:] in ("]", "}"):
+        return _quote_it(row, value[:1])
+    if col != mapping_col and col == _indent(line):
+        return (
+            f"line {row + 1} is indented {_spaces(col)}, but the keys of the mapping it is in "
+            f"start at {keys}: line it up with the keys it belongs with"
+        )
+    return None
+
+
+def _colon_cause(lines: list[str], row: int, col: int) -> str | None:
+    """A `:` at line `row`, column `col` that YAML cannot take as a key's."""
+    line = lines[row] if row < len(lines) else ""
+    key = _KEY.match(line)
+    if key and key.end() <= col:
+        return f"line {row + 1}: the text after `{key.group(1).strip()}:` {_COLON_TEXT}"
+    k = _previous(lines, row)
+    if k is None:
+        return None
+    above = lines[k]
+    if re.match(r"^\s*-[^\s-]", above):
+        return f'line {k + 1}: put a space after the "-" that starts a list item'
+    if re.match(r"^\s*(?:-\s+)?[\w.-]+:\S", above) and not _KEY.match(above):
+        word = above.strip().lstrip("- ").split(":", 1)[0]
+        return f"line {k + 1}: put a space after the `:` of `{word}:`"
+    if _indent(line) > _indent(above):
+        return (
+            f"line {row + 1} is indented more than line {k + 1} above it: if it is a key beside "
+            f"that line's, indent it the same; if it continues the text of line {k + 1}, that "
+            'text holds ": " and must be in double quotes or written as a block with >-'
+        )
+    return None
 
 
 class _Loader(SafeLoader):
@@ -185,8 +361,13 @@ def load_yaml(path: Path, raw: bytes | None = None) -> Any:
         _check_depth(text, path)
         return loader.get_single_data()
     except yaml.YAMLError as e:
-        fix = "check indentation and quoting near that line (quote text containing ': ')"
-        raise yaml_error(e, path, fix, TrialError) from None
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        near = f" near line {mark.line + 1}" if mark else ""
+        fix = (
+            f'check the indentation and quoting{near}; protocol text containing ": " must be '
+            "quoted or written as a block with >-"
+        )
+        raise yaml_error(e, path, fix, TrialError, text) from None
     finally:
         loader.dispose()
 

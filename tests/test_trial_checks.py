@@ -1,0 +1,322 @@
+"""Mistakes in trial files that would otherwise pass unnoticed or be told in a programmer's
+words: thresholds in the wrong unit, a concept file given as a trial, YAML syntax errors,
+a mistyped trial id and a duplicated `--order` id."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feasibility.criteria.load import load_trials
+from feasibility.errors import TrialError
+from tests.support import REPO
+from tests.test_errors import assert_one_line_error, feasibility
+
+# -- thresholds outside the concept's plausible range (trials/concepts/labs.yaml: hemoglobin is
+# g/L with plausible [20, 250] and knows g/dL (x10), mg/dL (x0.01) and mmol/L (x16.11))
+
+
+def _trial(tmp_path, rule: str, cid: str = "IN7") -> str:
+    """A one-criterion trial using the shipped library, written as a data manager would."""
+    path = tmp_path / "t.yaml"
+    path.write_text(
+        f"id: T\ncriteria:\n  - id: {cid}\n    kind: inclusion\n    text: x\n    rule:\n      {rule}\n",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("rule", "fragments"),
+    [
+        (
+            "lab: {concept: hemoglobin, min: 90, unit: mmol/L, within: 90 days}",
+            [
+                "t.yaml:7: criterion `IN7`: the `hemoglobin` threshold `min: 90` mmol/L (1450 g/L) "
+                "is outside the concept's plausible range (20..250 g/L)",
+                "fix: check the threshold's unit (did you mean g/L?)",
+            ],
+        ),
+        (
+            # 9 meant g/dL; 9 mmol/L (145 g/L) would fit too, so both are offered
+            "lab: {concept: hemoglobin, min: 9, unit: g/L}",
+            [
+                "the `hemoglobin` threshold `min: 9` g/L is outside the concept's plausible range (20..250 g/L)",
+                "(did you mean g/dL or mmol/L?)",
+            ],
+        ),
+        (
+            "lab: {concept: hemoglobin, above: 60, below: 900, unit: g/L}",
+            ["`below: 900` g/L", "labs.yaml:", "check the threshold and its unit against the protocol"],
+        ),
+        (
+            # 200 mg/dL of creatinine is 17.7 mg/dL written in umol/L, or 20 mg/dL in mg/L
+            "lab: {concept: creatinine, max: 200, unit: mg/dL}",
+            ["`max: 200` mg/dL", "(0..30 mg/dL)", "(did you mean umol/L or mg/L?)"],
+        ),
+        (
+            "lab: {concept: cd19_b_cells_percent, above: 150, unit: '%'}",
+            ["`above: 150` %", "(0..100 %)", "against the protocol"],
+        ),
+        (
+            "observation: {concept: ecog, max: 7, unit: '{score}'}",
+            ["the `ecog` threshold `max: 7` {score}", "plausible range"],
+        ),
+    ],
+)
+def test_a_threshold_outside_the_plausible_range_is_refused(tmp_path, rule, fragments):
+    path = _trial(tmp_path, rule)
+    assert_one_line_error(feasibility("check", path, cwd=tmp_path), *fragments)
+
+
+@pytest.mark.parametrize(
+    "rule",
+    [
+        # the range's own ends are thresholds a protocol may state
+        "lab: {concept: hemoglobin, min: 20, max: 250, unit: g/L}",
+        "lab: {concept: cd19_b_cells_percent, above: 0, unit: '%'}",
+        "lab: {concept: hemoglobin, min: 9, unit: g/dL}",  # 90 g/L
+        "lab: {concept: hemoglobin, min: 5, unit: mmol/L}",  # 80.55 g/L
+        # multiples of the ULN are not values of the concept
+        "lab: {concept: alt, max: 300, unit: ULN}",
+        "lab: {concept: creatinine, max: 1.5, unit: mg/dL}",
+    ],
+)
+def test_thresholds_within_the_plausible_range_are_read(tmp_path, rule):
+    assert load_trials([Path(_trial(tmp_path, rule))])[0][0].criteria[0].rule
+
+
+def test_the_shipped_trials_have_plausible_thresholds():
+    proc = feasibility("check", cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_a_measurement_without_a_plausible_range_of_its_own_is_non_negative(tmp_path):
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "c.yaml").write_text(
+        "concepts:\n  crp:\n    kind: measurement\n    codes: {LOINC: [1988-5]}\n    unit: mg/L\n"
+        "    units: {mg/dL: 10}\n",
+        encoding="utf-8",
+    )
+    path = _trial(tmp_path, "lab: {concept: crp, below: -1, unit: mg/L}")
+    with pytest.raises(TrialError, match=r"t\.yaml:7: .*`below: -1` mg/L .*\(0 mg/L or more\)"):
+        load_trials([Path(path)])
+
+
+# -- a concept library file given where a trial belongs
+
+
+def test_a_shipped_concept_file_given_as_a_trial_says_where_trials_are(tmp_path):
+    labs = REPO / "trials" / "concepts" / "labs.yaml"
+    proc = feasibility("run", "x.parquet", "--trials", str(labs), "--out", "r", cwd=tmp_path)
+    assert_one_line_error(
+        proc,
+        f"{labs}:8: this is a concept file (it has a top-level `concepts:`), not a trial",
+        f"fix: give the trial files or their folder ({REPO / 'trials'}) instead",
+        f"the concept files in {labs.parent}, the `concepts/` folder beside them",
+    )
+    assert "unknown key" not in proc.stderr
+
+
+def test_a_concept_file_elsewhere_is_told_to_go_into_a_concepts_folder(tmp_path):
+    (tmp_path / "labs.yaml").write_text(
+        "concepts:\n  myc:\n    kind: condition\n    codes: {ICD10CM: [M32*]}\n", encoding="utf-8"
+    )
+    proc = feasibility("check", "labs.yaml", cwd=tmp_path)
+    assert_one_line_error(
+        proc,
+        "labs.yaml:1: this is a concept file",
+        "fix: put it in a `concepts/` folder beside the trial files that use it (concepts)",
+    )
+    # moved there as told, it is read for the trial beside it
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "labs.yaml").rename(tmp_path / "concepts" / "labs.yaml")
+    _trial(tmp_path, "diagnosis: myc")
+    assert feasibility("check", "t.yaml", cwd=tmp_path).returncode == 0
+
+
+def test_a_trial_with_a_stray_concepts_key_is_still_an_unknown_key(tmp_path):
+    path = Path(_trial(tmp_path, "sex: F"))
+    path.write_text(path.read_text(encoding="utf-8") + "concepts: {}\n", encoding="utf-8")
+    with pytest.raises(TrialError, match="unknown key `concepts` in a trial"):
+        load_trials([path])
+
+
+# -- YAML syntax errors: the parser's words and place, and a fix a data manager can act on
+
+HEAD = "id: T\ncriteria:\n  - id: IN1\n    kind: inclusion\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "place", "fix"),
+    [
+        # a criterion's `- ` forgotten
+        (
+            "    text: x\n    rule: {sex: F}\n  id: IN2\n    kind: inclusion\n",
+            "7:3",
+            'fix: line 7: items of a list start with "- " at the same indentation as the one before '
+            '(line 3): add the missing "- "',
+        ),
+        # a line inside an item indented one space short
+        (
+            "   text: x\n",
+            "5:4",
+            'fix: line 5 is indented 3 spaces: items of a list start with "- " at the same indentation '
+            "as the one before (2 spaces, line 3), and the lines inside an item line up under its "
+            "first word (4 spaces)",
+        ),
+        # an extra `- ` among the keys of a criterion
+        ("    - text: x\n", "5:5", 'fix: line 5: this "- " sits among the keys of the mapping above'),
+        # list items of a rule out of line
+        (
+            "    text: x\n    rule:\n      any:\n        - sex: F\n         - sex: M\n",
+            "9:10",
+            'fix: line 9 is indented 9 spaces: items of a list start with "- " at the same indentation '
+            "as the one before (8 spaces, line 8)",
+        ),
+        ("\ttext: x\n", "5:1", "fix: line 5: a tab is used to indent; indent with spaces only"),
+        # protocol prose with ": " in an unquoted text
+        (
+            "    text: Renal function: serum creatinine ≤ 2.0 × ULN\n",
+            "5:25",
+            "fix: line 5: the text after `text:` holds a colon that YAML reads as the start of another "
+            "key: put the whole text in double quotes, or write it as a block: `>-` after the key",
+        ),
+        # ... and on a second line of a text
+        (
+            "    text: Age ≥ 18\n      years: old\n",
+            "6:12",
+            "fix: line 6 is indented more than line 5 above it",
+        ),
+        (
+            '    text: "Age ≥ 18\n    rule: {sex: F}\n',
+            "7:1",
+            "fix: line 5: the quote opened at column 11 is never closed: end the text with the same "
+            "quote mark",
+        ),
+        (
+            "    text: 'Patient's consent'\n",
+            "5:20",
+            "fix: line 5: text follows a closing quote: a quote mark inside the text ends it early",
+        ),
+        (
+            "    text: x\n    rule: {age: {min: 18}\n  - id: IN2\n",
+            "7:3",
+            "fix: line 6: the `{` opened at column 11 is not closed where expected: close it with `}`",
+        ),
+        (
+            "    text: x\n    rule: {any: [{sex: F}, {sex: M}}\n",
+            "6:36",
+            "fix: line 6: the `[` opened at column 17 is not closed where expected: close it with `]`",
+        ),
+        (
+            "    text: > 5 years of disease\n",
+            "5:13",
+            'fix: line 5: a text that starts with ">" must be in quotes',
+        ),
+        ("    text: x\n  -id: IN2\n    kind: exclusion\n", "6:3", 'fix: line 6: put a space after the "-"'),
+    ],
+)
+def test_a_yaml_syntax_error_names_its_cause_for_a_non_programmer(tmp_path, body, place, fix):
+    path = tmp_path / "trial.yaml"
+    path.write_text(HEAD + body, encoding="utf-8")
+    with pytest.raises(TrialError) as caught:
+        load_trials([path])
+    message = str(caught.value)
+    assert "\n" not in message
+    assert f"trial.yaml:{place}" in message and "YAML syntax error: " in message, message
+    assert fix in message, message
+
+
+def test_a_syntax_error_of_unknown_cause_gets_the_general_fix(tmp_path):
+    path = tmp_path / "trial.yaml"
+    path.write_text(" id: T\ncriteria:\n", encoding="utf-8")
+    proc = feasibility("check", str(path), cwd=tmp_path)
+    assert_one_line_error(
+        proc,
+        "trial.yaml:2:1: YAML syntax error: did not find expected <document start>",
+        'fix: check the indentation and quoting near line 2; protocol text containing ": " must be '
+        "quoted or written as a block with >-",
+    )
+
+
+def test_a_quote_left_open_further_up_is_not_blamed_on_the_line_where_the_parser_stops(tmp_path):
+    # the quote opened on line 5 swallows lines 6-7 and is closed by the one on line 8, so the
+    # parser stops in the middle of line 8, whose indentation and quotes are right
+    path = tmp_path / "trial.yaml"
+    path.write_text(
+        HEAD + '    text: "Age\n    rule:\n      any:\n        - lab: {concept: "x" y}\n', encoding="utf-8"
+    )
+    with pytest.raises(TrialError) as caught:
+        load_trials([path])
+    assert "fix: check the indentation and quoting near line 8" in str(caught.value)
+
+
+def test_the_cli_reports_a_syntax_error_on_one_line(tmp_path):
+    path = tmp_path / "trial.yaml"
+    path.write_text(HEAD + "    text: x\n    rule: {sex: F}\n  id: IN2\n", encoding="utf-8")
+    assert_one_line_error(
+        feasibility("check", str(path), cwd=tmp_path),
+        "trial.yaml:7:3: YAML syntax error: did not find expected '-' indicator — fix: line 7: items of "
+        'a list start with "- " at the same indentation as the one before',
+    )
+
+
+# -- a trial id looked up (`show ID`, `sql --trial ID`) suggests the id meant
+
+
+@pytest.mark.parametrize(
+    ("args", "fragments"),
+    [
+        (
+            ("sql", "--trial", "mc-1-50-sle"),
+            [
+                "--trial: no trial with id `mc-1-50-sle`",
+                "fix: did you mean `MC-1-50-SLE`? (trial ids are matched exactly, capitals included)",
+            ],
+        ),
+        (
+            ("show", "mc-1-50-sel"),
+            ["TRIAL: no trial with id `mc-1-50-sel`", "fix: did you mean `MC-1-50-SLE`?"],
+        ),
+        (("sql", "--trial", "NCT0671146"), ["fix: did you mean `NCT06711146`?"]),
+        (("show", "NOPE"), ["no trial with id `NOPE`", "fix: use one of CQPB-CD19-AID, MC-1-50-SLE"]),
+    ],
+)
+def test_a_mistyped_trial_id_suggests_the_id_meant(tmp_path, args, fragments):
+    assert_one_line_error(feasibility(*args, cwd=tmp_path), *fragments)
+
+
+def test_trial_ids_are_still_matched_exactly(tmp_path):
+    proc = feasibility("sql", "--trial", "MC-1-50-SLE", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "MC-1-50-SLE" in proc.stdout
+
+
+# -- `run --order` with an id named twice
+
+
+def test_an_order_naming_a_criterion_twice_is_refused_before_the_run(tmp_path):
+    from tests.support import write_extract
+    from tests.test_errors import good_rows
+
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    proc = feasibility(
+        "run", str(extract), "--order", "IN1,IN2, IN1", "--out", str(tmp_path / "r"), cwd=tmp_path
+    )
+    assert_one_line_error(
+        proc,
+        "--order: criterion id `IN1` is named twice in the order",
+        "fix: name each criterion once: `IN1,IN2`",
+    )
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_concept_file_named_from_inside_its_folder_points_one_folder_up(tmp_path):
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "c.yaml").write_text(
+        "concepts:\n  myc:\n    kind: condition\n    codes: {ICD10CM: [M32*]}\n", encoding="utf-8"
+    )
+    proc = feasibility("check", "c.yaml", cwd=tmp_path / "concepts")
+    assert_one_line_error(proc, "c.yaml:1: this is a concept file", f"their folder ({tmp_path}) instead")
