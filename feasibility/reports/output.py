@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
+from feasibility import interrupts
 from feasibility.errors import FeasibilityError
 
 
@@ -19,24 +20,29 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
     target = target.resolve()
     parent = target.parent
     _check_replaceable(target, set(files))
+    staging: Path | None = None
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
-        # mkdtemp makes the folder private; a report folder gets the user's usual mode
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)
-    except OSError as e:
-        raise FeasibilityError(
-            f"cannot write here ({e.strerror})", where=str(parent), fix="choose another --out folder"
-        ) from None
-    try:
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            with interrupts.deferred():  # a Ctrl-C here would leave a folder no one removes
+                staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+            # mkdtemp makes the folder private; a report folder gets the user's usual mode
+            umask = os.umask(0)
+            os.umask(umask)
+            staging.chmod(0o777 & ~umask)
+        except OSError as e:
+            raise FeasibilityError(
+                f"cannot write here ({e.strerror})", where=str(parent), fix="choose another --out folder"
+            ) from None
         for name, content in files.items():
             path = staging / name
             if isinstance(content, bytes):
                 path.write_bytes(content)
             else:
                 path.write_text(content, encoding="utf-8")
+        # the commit: on the command line, Ctrl-C no longer stops the run from here (it would
+        # tell the user `interrupted` beside a report already replaced); see interrupts.py
+        interrupts.hold()
         if target.exists():
             _swap(staging, target, list(files))
         else:
@@ -48,7 +54,7 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
             fix="free some space or choose another --out",
         ) from None
     finally:
-        if staging.exists():
+        if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -144,7 +150,8 @@ def write_with_file(folder: Path, files: dict[str, str | bytes], target: Path, c
     try:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            with interrupts.deferred():  # the file made is always the one removed below
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(content)
         except OSError as e:
