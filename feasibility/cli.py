@@ -451,7 +451,7 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     protection are named."""
     from feasibility.compare import collect, compare_rows, describe, differences, summary
     from feasibility.reports.compare_report import compare_csv, compare_html, print_compare
-    from feasibility.reports.output import write_directory
+    from feasibility.reports.output import write_directory, writer_lock
 
     sites, loaded = collect(list(reports))
     rows = compare_rows(sites, loaded)
@@ -462,7 +462,7 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     page = compare_html(totals, rows, unlike, described)
     # written before printing, so that `feasibility compare … | head` still leaves the files
     untouched = _untouched((out, f"comparison in {out}/"))
-    with interrupts.meaning(untouched):
+    with writer_lock(out, "comparison folder", "--out"), interrupts.meaning(untouched):
         write_directory(out, {"compare.csv": compare_csv(rows), "compare.html": page})
     interrupts.finished(f"the new comparison in {out}/ is complete")
     print_compare(totals, rows, Console(), described)

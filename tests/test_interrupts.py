@@ -1,10 +1,11 @@
 """Ctrl-C and SIGTERM: a command stopped before it commits its outputs writes nothing and says
 that an earlier report is intact; one interrupted while it commits them finishes and says
 that the interrupt came too late; neither prints a traceback or leaves a staging or spill
-folder."""
+folder. And one run at a time writes an output: a second is refused at once."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import signal
@@ -19,7 +20,7 @@ import pytest
 
 from feasibility import interrupts
 from tests.support import REPO
-from tests.test_errors import SPEC, feasibility, good_rows, write_extract
+from tests.test_errors import SPEC, assert_one_line_error, feasibility, good_rows, write_extract
 
 
 def _signal_self() -> None:
@@ -258,3 +259,50 @@ def test_a_run_stopped_while_it_reads_leaves_nothing(tmp_path):
     assert stderr.splitlines() == ["interrupted: nothing was written"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.parquet", "tmp"]
     assert list(spill.iterdir()) == []
+
+
+def _hold_lock(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+def test_a_second_run_on_the_same_report_folder_is_refused(tmp_path, earlier_report):
+    before = (tmp_path / "rep" / "report.json").read_bytes()
+    fd = _hold_lock(tmp_path / ".rep.lock")  # as the first run holds it while it works
+    try:
+        proc = feasibility("run", str(earlier_report), "--trials", str(SPEC), "--out", "rep", cwd=tmp_path)
+        assert_one_line_error(
+            proc,
+            f"{tmp_path / 'rep'}: another feasibility run is writing this report folder",
+            "fix: wait for it to finish, or choose another --out",
+        )
+        assert (tmp_path / "rep" / "report.json").read_bytes() == before
+        proc = feasibility("compare", "rep", "--out", "rep", cwd=tmp_path)
+        assert_one_line_error(proc, "another feasibility run is writing this comparison folder")
+    finally:
+        os.close(fd)
+    # once the first run is done (its lock file left, as by a run that was killed), the next
+    # one writes, and removes the lock file as it ends
+    proc = feasibility("run", str(earlier_report), "--trials", str(SPEC), "--out", "rep", "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "rep" / "report.json").read_bytes() != before
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_second_run_writing_the_same_patient_list_is_refused(tmp_path, earlier_report):
+    fd = _hold_lock(tmp_path / ".list.csv.lock")
+    try:
+        proc = feasibility(
+            *("run", str(earlier_report), "--trials", str(SPEC), "--out", "other"),
+            *("--patient-list", "list.csv"),
+            cwd=tmp_path,
+        )
+    finally:
+        os.close(fd)
+    assert_one_line_error(
+        proc,
+        f"{tmp_path / 'list.csv'}: another feasibility run is writing this patient list",
+        "fix: wait for it to finish, or choose another --patient-list",
+    )
+    assert not (tmp_path / "other").exists() and not (tmp_path / "list.csv").exists()
