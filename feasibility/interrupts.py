@@ -111,10 +111,15 @@ def ending() -> None:
 def finished(written: str) -> None:
     """The command has put its outputs in place; `written` says what they hold. If Ctrl-C or
     SIGTERM came meanwhile, the command stops here (not printing its results) and says that
-    the interrupt came too late to stop the writing."""
+    the interrupt came too late to stop the writing. Otherwise both are ignored from here:
+    the command has only its results to print, and a Ctrl-C then would add a second line,
+    `interrupted too late`, after its `written to`."""
     _state.written = written
-    if _state.installed and _state.received:
+    if not _state.installed:
+        return
+    if _state.received:
         raise LateInterrupt(written)
+    ending()
 
 
 def late_message() -> str | None:

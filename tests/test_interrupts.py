@@ -49,13 +49,25 @@ def test_a_signal_stops_the_command_until_the_hold_then_is_recorded():
 def test_a_signal_during_the_commit_is_held_until_the_command_ends():
     restore = interrupts.install()
     try:
-        interrupts.finished("nothing yet")  # no interrupt: no stop
-        assert interrupts.late_message() is None
         interrupts.hold()
         _signal_self()  # held: no KeyboardInterrupt here
-        assert interrupts.late_message() == "interrupted too late to stop it: nothing yet"
+        assert interrupts.late_message() == "interrupted too late to stop it: the command had finished"
     finally:
         restore()
+
+
+def test_once_the_outputs_are_in_place_a_signal_is_ignored():
+    """Written, and told no interrupt: the command prints its results and its one line
+    saying where they are, whatever comes after."""
+    restore = interrupts.install()
+    try:
+        interrupts.finished("the report in r/ is complete")  # no interrupt: no stop
+        _signal_self()
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert interrupts.late_message() is None
+    finally:
+        restore()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_a_signal_while_a_temporary_folder_is_made_waits_for_its_name():
