@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import time
 from datetime import date
@@ -14,7 +13,7 @@ import click
 from rich.console import Console
 from rich.markup import escape
 
-from feasibility import __version__
+from feasibility import __version__, interrupts
 from feasibility.analytics.conversion import DEFAULT_CONVERSION
 from feasibility.cli_options import err, memory_limit_option, threads_option, working
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN
@@ -222,7 +221,10 @@ def run(
         )
     started = time.perf_counter()
     console = Console()
-    with working("loading trials") as step:
+    outputs = [(out, f"report in {out}/")]
+    if patient_list is not None:
+        outputs.append((patient_list, f"patient list {patient_list}"))
+    with interrupts.meaning(_untouched(*outputs)), working("loading trials") as step:
         report = run_feasibility(
             extract,
             list(trial_paths),
@@ -241,6 +243,10 @@ def run(
             check_duplicates=check_duplicates,
             progress=step,
         )
+    written = f"the new report in {out}/ is complete"
+    if patient_list is not None:
+        written += f", and the patient list {patient_list} (site use only: do not share)"
+    interrupts.finished(written)
     if not quiet:
         from feasibility.reports.terminal import print_report
 
@@ -255,6 +261,23 @@ def run(
         )
     if patient_list is not None:
         err.print(f"patient list written to {patient_list} (site use only: do not share)")
+
+
+def _untouched(*outputs: tuple[Path, str]) -> str:
+    """How the line of a command stopped before it wrote ends: nothing was written, and the
+    outputs of an earlier run (`outputs`: each path with the words naming it) are intact."""
+    earlier = [words for path, words in outputs if _holds_something(path)]
+    if not earlier:
+        return "nothing was written"
+    verb = "are" if len(earlier) > 1 else "is"
+    return f"nothing was written; the earlier {' and '.join(earlier)} {verb} intact"
+
+
+def _holds_something(path: Path) -> bool:
+    try:
+        return path.is_file() or (path.is_dir() and any(path.iterdir()))
+    except OSError:  # unreadable: the run's own checks will say so
+        return False
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -396,7 +419,8 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
             fix="name the parquet file to write, e.g. --out extract.parquet",
         )
     started = time.perf_counter()
-    with working(f"generating {patients:,} patients") as step:
+    untouched = _untouched((Path(out), f"extract {out}"))
+    with interrupts.meaning(untouched), working(f"generating {patients:,} patients") as step:
         rows = generate(
             Path(out),
             patients=patients,
@@ -406,6 +430,7 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
             sort_rows=sort_rows,
             progress=step,
         )
+    interrupts.finished(f"the new extract {out} is complete")
     err.print(
         f"{rows:,} rows for {patients:,} patients written to {out} ({time.perf_counter() - started:.1f} s)"
     )
@@ -428,7 +453,7 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     protection are named."""
     from feasibility.compare import collect, compare_rows, describe, differences, summary
     from feasibility.reports.compare_report import compare_csv, compare_html, print_compare
-    from feasibility.reports.output import write_directory
+    from feasibility.reports.output import write_directory, writer_lock
 
     sites, loaded = collect(list(reports))
     rows = compare_rows(sites, loaded)
@@ -438,7 +463,10 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     described = describe(loaded, sources, sites)
     page = compare_html(totals, rows, unlike, described)
     # written before printing, so that `feasibility compare … | head` still leaves the files
-    write_directory(out, {"compare.csv": compare_csv(rows), "compare.html": page})
+    untouched = _untouched((out, f"comparison in {out}/"))
+    with writer_lock(out, "comparison folder", "--out"), interrupts.meaning(untouched):
+        write_directory(out, {"compare.csv": compare_csv(rows), "compare.html": page})
+    interrupts.finished(f"the new comparison in {out}/ is complete")
     print_compare(totals, rows, Console(), described)
     for line in unlike:
         err.print(f"[yellow]note:[/] not like for like: {escape(line)}", markup=True)
@@ -446,32 +474,49 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
 
 
 def main() -> None:
-    """Entry point: user mistakes become one line on stderr and exit status 2."""
-    # a scheduler's or `timeout`'s SIGTERM stops a run as Ctrl-C does, so the clean-up runs
-    # (half-written output and DuckDB's spill files, which hold patient rows, are removed)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    """Entry point: user mistakes become one line on stderr and exit status 2; Ctrl-C and
+    SIGTERM one line and exit status 130, saying what the outputs hold."""
+    interrupts.install()
     try:
         cli.main(standalone_mode=False)
-    except click.exceptions.Abort:
-        err.print("interrupted")
+    except BaseException as e:
+        # first: neither the line below nor the clean-up at exit (DuckDB's spill folder,
+        # which holds patient rows) may be cut by a Ctrl-C, which would print a traceback
+        interrupts.ending()
+        sys.exit(_failed(e))
+    interrupts.ending()
+    late = interrupts.late_message()
+    if late is not None:
+        # the outputs are whole and the message says so; 130 still, so that a shell script
+        # stops where the user asked it to
+        err.print(late)
         sys.exit(130)
-    except click.exceptions.NoArgsIsHelpError as e:
-        e.show()  # a command group named alone: its help, as click prints it
-        sys.exit(e.exit_code)
-    except click.ClickException as e:
-        err.print(f"[bold red]error:[/] {escape(_click_error(e))}", markup=True)
-        sys.exit(e.exit_code)
-    except FeasibilityError as e:
-        err.print(f"[bold red]error:[/] {escape(str(e))}", markup=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
+
+
+def _failed(error: BaseException) -> int:
+    """Print the one line for a command that did not finish; return its exit status."""
+    if isinstance(error, interrupts.Interrupted):
+        err.print(f"interrupted: {error}")
+        return 130
+    if isinstance(error, interrupts.LateInterrupt):
+        err.print(f"interrupted too late to stop it: {error}")
+        return 130
+    if isinstance(error, (click.exceptions.Abort, KeyboardInterrupt)):
         err.print("interrupted")
-        sys.exit(130)
-    except Exception as e:
-        if not interrupted(e):
-            raise
+        return 130
+    if isinstance(error, click.exceptions.NoArgsIsHelpError):
+        error.show()  # a command group named alone: its help, as click prints it
+        return error.exit_code
+    if isinstance(error, click.ClickException):
+        err.print(f"[bold red]error:[/] {escape(_click_error(error))}", markup=True)
+        return error.exit_code
+    if isinstance(error, FeasibilityError):
+        err.print(f"[bold red]error:[/] {escape(str(error))}", markup=True)
+        return 2
+    if isinstance(error, Exception) and interrupted(error):
         err.print("interrupted")
-        sys.exit(130)
+        return 130
+    raise error
 
 
 def _in_care_window(text: str) -> Duration:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from datetime import date
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from feasibility.reports.output import (
     check_folder_target,
     write_directory,
     write_with_file,
+    writer_lock,
 )
 
 REPORT_FILES = ("report.json", "waterfall.csv", "criteria.csv", "report.html")
@@ -75,13 +77,6 @@ def run_feasibility(
             fix="give the site's own name",
         )
     trials, library = load_trials(list(trial_paths) or None)
-    # the outputs are checked before the run: a refusal after an hour's run helps nobody
-    check_folder_target(out, REPORT_FILES)
-    if patient_list is not None:
-        conversion = [forecast.conversion_file] if forecast and forecast.conversion_file else []
-        inputs = [*resolve_files(extract), *(Path(t.path) for t in trials), *library.files, *conversion]
-        header = (",".join(PATIENT_LIST_COLUMNS) + "\n").encode()
-        check_file_target(patient_list, inputs, "--patient-list", header, "patient list")
     trials = [with_in_care_step(t, active_within) for t in trials]
     check_order(order, [t.criteria for t in trials])
     options = RunOptions(
@@ -97,7 +92,18 @@ def run_feasibility(
     # Spark needs no DuckDB engine: --monthly and --patient-list were refused above
     con: duckdb.DuckDBPyConnection | None = None
     engine: Engine | None = None
+    locks = ExitStack()
     try:
+        # the outputs are checked before the run: a refusal after an hour's run helps nobody;
+        # and one run at a time writes them, from these checks to their commit
+        locks.enter_context(writer_lock(out, "report folder", "--out"))
+        check_folder_target(out, REPORT_FILES)
+        if patient_list is not None:
+            locks.enter_context(writer_lock(patient_list, "patient list", "--patient-list"))
+            conversion = [forecast.conversion_file] if forecast and forecast.conversion_file else []
+            inputs = [*resolve_files(extract), *(Path(t.path) for t in trials), *library.files, *conversion]
+            header = (",".join(PATIENT_LIST_COLUMNS) + "\n").encode()
+            check_file_target(patient_list, inputs, "--patient-list", header, "patient list")
         if spark_master is None:
             con = connect(options)
             engine = Engine(con, trials, library, options)
@@ -155,6 +161,7 @@ def run_feasibility(
     finally:
         if con is not None:
             con.close()
+        locks.close()
 
 
 def _check_months_reachable(months: int, index: date) -> None:

@@ -743,4 +743,3 @@ def test_exposures_ending_before_they_start_are_counted(tmp_path):
     engine, result = load_engine(tmp_path / "t.yaml", rows, as_of=AS_OF)
     assert engine.rule_values(engine.trials[0]) == {"reversed": {"hcq": False}, "taking": {"hcq": True}}
     assert result.data_quality.reversed_exposure_rows == {"hydroxychloroquine": 2}
-

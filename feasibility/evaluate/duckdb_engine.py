@@ -16,6 +16,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from feasibility import interrupts
 from feasibility.analytics.histogram import join_words
 from feasibility.analytics.incidence import MonthEnds, month_ends_evaluated
 from feasibility.compile.histogram import patient_masks_table, words_needed
@@ -52,8 +53,9 @@ def connect(options: RunOptions) -> duckdb.DuckDBPyConnection:
     set_option(con, "preserve_insertion_order", False)
     set_option(con, "enable_progress_bar", False)
     # DuckDB spills here beyond the memory limit; our own folder, removed at exit
-    spill = tempfile.mkdtemp(prefix="feasibility-spill-")
-    atexit.register(shutil.rmtree, spill, ignore_errors=True)
+    with interrupts.deferred():  # so that every folder made is one that exit removes
+        spill = tempfile.mkdtemp(prefix="feasibility-spill-")
+        atexit.register(shutil.rmtree, spill, ignore_errors=True)
     set_option(con, "temp_directory", spill)
     return con
 

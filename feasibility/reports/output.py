@@ -5,12 +5,18 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from feasibility import interrupts
 from feasibility.errors import FeasibilityError
 from feasibility.user_files import refuse_file_in_path, refuse_replacing
+
+if sys.platform != "win32":
+    import fcntl
 
 
 def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
@@ -21,24 +27,29 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
     target = target.resolve()
     parent = target.parent
     _check_replaceable(target, set(files))
+    staging: Path | None = None
     try:
-        parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
-        # mkdtemp makes the folder private; a report folder gets the user's usual mode
-        umask = os.umask(0)
-        os.umask(umask)
-        staging.chmod(0o777 & ~umask)
-    except OSError as e:
-        raise FeasibilityError(
-            f"cannot write here ({e.strerror})", where=str(parent), fix="choose another --out folder"
-        ) from None
-    try:
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            with interrupts.deferred():  # a Ctrl-C here would leave a folder no one removes
+                staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=parent))
+            # mkdtemp makes the folder private; a report folder gets the user's usual mode
+            umask = os.umask(0)
+            os.umask(umask)
+            staging.chmod(0o777 & ~umask)
+        except OSError as e:
+            raise FeasibilityError(
+                f"cannot write here ({e.strerror})", where=str(parent), fix="choose another --out folder"
+            ) from None
         for name, content in files.items():
             path = staging / name
             if isinstance(content, bytes):
                 path.write_bytes(content)
             else:
                 path.write_text(content, encoding="utf-8")
+        # the commit: on the command line, Ctrl-C no longer stops the run from here (it would
+        # tell the user `interrupted` beside a report already replaced); see interrupts.py
+        interrupts.hold()
         if target.exists():
             _swap(staging, target, list(files))
         else:
@@ -52,7 +63,7 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
             else "choose another --out",
         ) from None
     finally:
-        if staging.exists():
+        if staging is not None and staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
 
 
@@ -151,7 +162,8 @@ def write_with_file(folder: Path, files: dict[str, str | bytes], target: Path, c
     try:
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+            with interrupts.deferred():  # the file made is always the one removed below
+                fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(content)
         except OSError as e:
@@ -166,3 +178,66 @@ def write_with_file(folder: Path, files: dict[str, str | bytes], target: Path, c
     finally:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextmanager
+def writer_lock(target: Path, what: str, flag: str) -> Iterator[None]:
+    """Hold, for the block, the lock of the one run that may write `target` (`what`: "report
+    folder", "patient list"); a second run writing it at the same time is refused at once
+    (it would replace the first run's output, and each run's user believe theirs is there).
+    The lock is an flock on `.NAME.lock` beside the target, which the OS releases when the
+    process dies however it dies; the file is removed when the block ends."""
+    if sys.platform == "win32":  # no flock; the project runs on Linux, where this is kept
+        yield
+        return
+    target = target.resolve()
+    # beside the target, or in the nearest folder that exists (the target's folders are only
+    # made when it is written), named after the path from there
+    base = next((p for p in target.parents if p.exists()), None)
+    lock = base / f".{'-'.join(target.relative_to(base).parts)}.lock" if base else None
+    fd = _locked(lock) if lock else None
+    if lock is None or fd is None:  # no lock can be made there: the output checks say why
+        yield
+        return
+    if fd < 0:
+        raise FeasibilityError(
+            f"another feasibility run is writing this {what}",
+            where=str(target),
+            fix=f"wait for it to finish, or choose another {flag}",
+        )
+    try:
+        yield
+    finally:
+        # removed while still held: a run that opened the file meanwhile finds it gone once
+        # it has the lock, and takes a new one (_locked), never two runs holding two files
+        with suppress(OSError):
+            lock.unlink()
+        os.close(fd)
+
+
+def _locked(lock: Path) -> int | None:
+    """An open descriptor holding the exclusive flock of `lock`; -1 when another process
+    holds it; None when the file cannot be made."""
+    for _ in range(10):
+        try:
+            fd = os.open(lock, os.O_RDONLY | os.O_CREAT, 0o644)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return -1
+        except OSError:  # a file system without flock
+            os.close(fd)
+            return None
+        # the holder before us may have removed the file between our open and our flock: the
+        # lock then holds a file no one else opens, so try again with the file now there
+        try:
+            now, held = os.stat(lock), os.fstat(fd)
+            if (now.st_dev, now.st_ino) == (held.st_dev, held.st_ino):
+                return fd
+        except FileNotFoundError:
+            pass
+        os.close(fd)
+    return None

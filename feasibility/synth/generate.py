@@ -14,6 +14,7 @@ import duckdb
 import pyarrow as pa
 from sqlglot import exp
 
+from feasibility import interrupts
 from feasibility.compile.sqlexpr import read_parquet
 from feasibility.errors import FeasibilityError, short_message
 from feasibility.evaluate.duckdb_engine import set_option
@@ -232,5 +233,7 @@ def generate(
             (rows,) = con.execute(count.sql(dialect="duckdb")).fetchall()[0]
         finally:
             con.close()
+        # the commit: on the command line, Ctrl-C no longer stops the run (interrupts.py)
+        interrupts.hold()
         done.replace(out)  # whole, in one rename: never a half-written extract at `out`
     return int(rows)
