@@ -224,7 +224,7 @@ def run(
     outputs = [(out, f"report in {out}/")]
     if patient_list is not None:
         outputs.append((patient_list, f"patient list {patient_list}"))
-    with interrupts.meaning(_untouched(*outputs)), working("loading trials") as step:
+    with interrupts.meaning(interrupts.nothing_written(*outputs)), working("loading trials") as step:
         report = run_feasibility(
             extract,
             list(trial_paths),
@@ -261,23 +261,6 @@ def run(
         )
     if patient_list is not None:
         err.print(f"patient list written to {patient_list} (site use only: do not share)")
-
-
-def _untouched(*outputs: tuple[Path, str]) -> str:
-    """How the line of a command stopped before it wrote ends: nothing was written, and the
-    outputs of an earlier run (`outputs`: each path with the words naming it) are intact."""
-    earlier = [words for path, words in outputs if _holds_something(path)]
-    if not earlier:
-        return "nothing was written"
-    verb = "are" if len(earlier) > 1 else "is"
-    return f"nothing was written; the earlier {' and '.join(earlier)} {verb} intact"
-
-
-def _holds_something(path: Path) -> bool:
-    try:
-        return path.is_file() or (path.is_dir() and any(path.iterdir()))
-    except OSError:  # unreadable: the run's own checks will say so
-        return False
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -419,7 +402,7 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
             fix="name the parquet file to write, e.g. --out extract.parquet",
         )
     started = time.perf_counter()
-    untouched = _untouched((Path(out), f"extract {out}"))
+    untouched = interrupts.nothing_written((Path(out), f"extract {out}"))
     with interrupts.meaning(untouched), working(f"generating {patients:,} patients") as step:
         rows = generate(
             Path(out),
@@ -463,7 +446,7 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     described = describe(loaded, sources, sites)
     page = compare_html(totals, rows, unlike, described)
     # written before printing, so that `feasibility compare … | head` still leaves the files
-    untouched = _untouched((out, f"comparison in {out}/"))
+    untouched = interrupts.nothing_written((out, f"comparison in {out}/"))
     with writer_lock(out, "comparison folder", "--out"), interrupts.meaning(untouched):
         write_directory(out, {"compare.csv": compare_csv(rows), "compare.html": page})
     interrupts.finished(f"the new comparison in {out}/ is complete")

@@ -12,6 +12,7 @@ import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 
 from feasibility.errors import interrupted
@@ -143,3 +144,21 @@ def meaning(outcome: str) -> Iterator[None]:
         if not interrupted(e):
             raise
         raise Interrupted(outcome) from None
+
+
+def nothing_written(*outputs: tuple[Path, str]) -> str:
+    """The outcome of a command stopped before it wrote (for `meaning`): nothing was
+    written, and the outputs of an earlier run (`outputs`: each path with the words naming
+    it) are intact."""
+    earlier = [words for path, words in outputs if _holds_something(path)]
+    if not earlier:
+        return "nothing was written"
+    verb = "are" if len(earlier) > 1 else "is"
+    return f"nothing was written; the earlier {' and '.join(earlier)} {verb} intact"
+
+
+def _holds_something(path: Path) -> bool:
+    try:
+        return path.is_file() or (path.is_dir() and any(path.iterdir()))
+    except OSError:  # unreadable: the run's own checks will say so
+        return False

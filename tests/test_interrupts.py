@@ -242,6 +242,21 @@ def test_ctrl_c_while_the_comparison_is_committed(tmp_path, earlier_report):
     assert _leftovers(tmp_path) == []
 
 
+def test_ctrl_c_as_an_import_moves_its_extract_into_place(tmp_path):
+    from tests.test_import_omop import _tiny_cdm
+
+    (tmp_path / "tmp").mkdir()
+    source = _tiny_cdm(tmp_path / "cdm")
+    proc = _interrupted_run(tmp_path, "commit", 1, "import", "omop", str(source), "--out", "x.parquet")
+    assert proc.returncode == 130, proc.stderr
+    assert (
+        proc.stderr.splitlines()[-1]
+        == "interrupted too late to stop it: the new extract x.parquet is complete"
+    )
+    assert (tmp_path / "x.parquet").read_bytes().startswith(b"PAR1")
+    assert _leftovers(tmp_path) == []
+
+
 def test_a_run_stopped_while_it_reads_leaves_nothing(tmp_path):
     """A real Ctrl-C from outside, once the run has begun reading a synthetic extract:
     no report folder, no staging folder, no spill folder."""

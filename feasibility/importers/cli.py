@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from feasibility import interrupts
 from feasibility.cli_options import err, memory_limit_option, threads_option, working
 
 if TYPE_CHECKING:
@@ -81,7 +82,10 @@ def omop(
 
     lines = notice_lines(notices)
     started = time.perf_counter()
-    with working("importing OMOP CDM"):
+    with (
+        interrupts.meaning(interrupts.nothing_written((out, f"extract {out}"))),
+        working("importing OMOP CDM"),
+    ):
         summary = import_omop(
             source,
             out,
@@ -91,6 +95,7 @@ def omop(
             memory_limit=memory_limit,
             notices=lines,
         )
+    interrupts.finished(f"the new extract {out} is complete")
     _print(summary, started, quiet)
 
 
@@ -124,8 +129,12 @@ def mimic_iv(
 
     lines = notice_lines(notices)
     started = time.perf_counter()
-    with working("importing MIMIC-IV"):
+    with (
+        interrupts.meaning(interrupts.nothing_written((out, f"extract {out}"))),
+        working("importing MIMIC-IV"),
+    ):
         summary = import_mimic(
             hosp, out, loinc_map=loinc_map, threads=threads, memory_limit=memory_limit, notices=lines
         )
+    interrupts.finished(f"the new extract {out} is complete")
     _print(summary, started, quiet)

@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 from sqlglot import exp
 
+from feasibility import interrupts
 from feasibility.compile.sqlexpr import create_as
 from feasibility.errors import FeasibilityError, short_message
 from feasibility.extract.contract import COLUMNS, NOTICE_KEY, NOTICE_MAX_CHARS
@@ -371,7 +372,8 @@ def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path, notices:
         )
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+        with interrupts.deferred():  # the file made is always the one removed below
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
         os.close(fd)
     except OSError as e:
         raise FeasibilityError(
@@ -381,6 +383,8 @@ def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path, notices:
     try:
         rows = exp.select(*[exp.cast(exp.column(c), t).as_(c) for c, t in EXTRACT_COLUMNS]).from_(view)
         con.execute(_copy_to_parquet(rows, tmp, notices).sql(dialect="duckdb"))
+        # the commit: on the command line, Ctrl-C no longer stops the import (interrupts.py)
+        interrupts.hold()
         os.replace(tmp, out)
     except duckdb.OutOfMemoryException:
         raise FeasibilityError(
