@@ -170,19 +170,18 @@ def _leftovers(tmp_path: Path) -> list[str]:
     ]
 
 
+def _exact_run(extract: Path) -> tuple[str, ...]:
+    """A run replacing the earlier report of `rep/` with one of exact counts, so that the
+    report found after an interrupt tells which run wrote it."""
+    return ("run", str(extract), "--trials", str(SPEC), "--out", "rep", "--min-cell", "0")
+
+
 def test_ctrl_c_during_the_commit_finishes_it_and_says_so(tmp_path, earlier_report):
     proc = _interrupted_run(
         tmp_path,
         "commit",
         1,
-        "run",
-        str(earlier_report),
-        "--trials",
-        str(SPEC),
-        "--out",
-        "rep",
-        "--min-cell",
-        "0",
+        *_exact_run(earlier_report),
     )
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr.splitlines() == ["interrupted too late to stop it: the new report in rep/ is complete"]
@@ -215,14 +214,7 @@ def test_ctrl_c_before_the_commit_keeps_the_earlier_report(tmp_path, earlier_rep
         tmp_path,
         "staging",
         1,
-        "run",
-        str(earlier_report),
-        "--trials",
-        str(SPEC),
-        "--out",
-        "rep",
-        "--min-cell",
-        "0",
+        *_exact_run(earlier_report),
     )
     assert proc.returncode == 130, proc.stderr
     assert proc.stderr.splitlines() == [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,6 +31,18 @@ notice_option = click.option(
     help="A licence or citation the data must carry, written into the extract and repeated "
     "in every report built from it (repeat for several).",
 )
+
+
+@contextmanager
+def _importing(out: Path, source: str) -> Iterator[None]:
+    """An import on the command line: progress while it runs, and, when Ctrl-C stops it,
+    one line saying whether the extract at `out` is the earlier one or the new one."""
+    with (
+        interrupts.meaning(interrupts.nothing_written((out, f"extract {out}"))),
+        working(f"importing {source}"),
+    ):
+        yield
+    interrupts.finished(f"the new extract {out} is complete")
 
 
 def _print(summary: ImportSummary, started: float, quiet: bool) -> None:
@@ -82,10 +96,7 @@ def omop(
 
     lines = notice_lines(notices)
     started = time.perf_counter()
-    with (
-        interrupts.meaning(interrupts.nothing_written((out, f"extract {out}"))),
-        working("importing OMOP CDM"),
-    ):
+    with _importing(out, "OMOP CDM"):
         summary = import_omop(
             source,
             out,
@@ -95,7 +106,6 @@ def omop(
             memory_limit=memory_limit,
             notices=lines,
         )
-    interrupts.finished(f"the new extract {out} is complete")
     _print(summary, started, quiet)
 
 
@@ -129,12 +139,8 @@ def mimic_iv(
 
     lines = notice_lines(notices)
     started = time.perf_counter()
-    with (
-        interrupts.meaning(interrupts.nothing_written((out, f"extract {out}"))),
-        working("importing MIMIC-IV"),
-    ):
+    with _importing(out, "MIMIC-IV"):
         summary = import_mimic(
             hosp, out, loinc_map=loinc_map, threads=threads, memory_limit=memory_limit, notices=lines
         )
-    interrupts.finished(f"the new extract {out} is complete")
     _print(summary, started, quiet)
