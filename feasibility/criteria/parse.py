@@ -388,10 +388,9 @@ class _RuleParser:
                 fix=f"add `unit: {concept.unit}` (or `unit: ULN`)",
             )
         if concept.unit_factor(normalise_unit(str(unit))) is None:
-            # the concept's own spelling first; the others as the library holds them (normalised),
-            # without the canonical unit spelled again in lower case
-            canonical = normalise_unit(concept.unit) if concept.unit else None
-            others = sorted({u for u, _ in concept.units if u and u != canonical})
+            # the concept's own unit first, then the others as the library spells them
+            # (`g/dL`, not the normalised `g/dl`), each spelling once
+            others = sorted({u for u, _ in concept.unit_spellings if u and u != concept.unit})
             known = [*([concept.unit] if concept.unit else []), *others]
             raise TrialError(
                 f"unit `{unit}` is not known for `{concept.name}`",
