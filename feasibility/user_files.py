@@ -81,3 +81,11 @@ def refuse_file_in_path(path: Path, flag: str) -> None:
                 where=str(path),
                 fix=f"give {flag} a path through folders",
             )
+
+
+def check_extract_out(out: Path) -> None:
+    """Before an extract is written to `out` (`synth`, `import`): no file stands where a
+    folder on its way belongs, and an existing `out` is an earlier extract (a parquet file),
+    never a trial, a CSV or a source table in another format."""
+    refuse_file_in_path(out, "--out")
+    refuse_replacing(out, PARQUET_MAGIC, "parquet file", "--out")

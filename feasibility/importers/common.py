@@ -20,7 +20,6 @@ from feasibility.errors import FeasibilityError, short_message
 from feasibility.extract.contract import COLUMNS, NOTICE_KEY, NOTICE_MAX_CHARS
 from feasibility.protect import ROUND_TO, Protection
 from feasibility.resources import sql_text
-from feasibility.user_files import PARQUET_MAGIC, refuse_file_in_path, refuse_replacing
 
 # The extract's columns in contract order, with the type each is written as; an import
 # writes no site_id (a run names the extract's one site with --site)
@@ -136,14 +135,6 @@ def require_people(con: duckdb.DuckDBPyConnection, people: People, source: str) 
         where=source,
         fix=f"import a complete export: `{people.source}` lists the patients",
     )
-
-
-def check_out(out: Path) -> None:
-    """Before the import: `out` can become the extract without destroying anything: no file
-    stands where a folder on its way belongs, and an existing `out` is an earlier extract
-    (a parquet file), never a trial, a CSV or a source table in another format."""
-    refuse_file_in_path(out, "--out")
-    refuse_replacing(out, PARQUET_MAGIC, "parquet file", "--out")
 
 
 def refuse_out_in_source(out: Path, sources: Sequence[tuple[Path, str]]) -> None:

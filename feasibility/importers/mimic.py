@@ -34,7 +34,6 @@ from feasibility.importers.common import (
     ImportSummary,
     People,
     build_extract,
-    check_out,
     connect,
     create_view,
     find_table_file,
@@ -44,6 +43,7 @@ from feasibility.importers.common import (
     shaped_view,
     temp_view,
 )
+from feasibility.user_files import check_extract_out
 
 REQUIRED = ("patients", "admissions", "diagnoses_icd", "labevents", "prescriptions")
 OPTIONAL = ("procedures_icd",)
@@ -227,7 +227,7 @@ def import_mimic(
                 fix="pass --loinc-map PATH to d_labitems_to_loinc.csv",
             )
     refuse_out_in_source(out, [(given, "MIMIC-IV folder"), (loinc_map, "lab-to-LOINC map")])
-    check_out(out)
+    check_extract_out(out)
 
     con = connect(threads, memory_limit)
     try:

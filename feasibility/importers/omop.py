@@ -39,7 +39,6 @@ from feasibility.importers.common import (
     ImportSummary,
     People,
     build_extract,
-    check_out,
     connect,
     create_view,
     find_table_file,
@@ -49,6 +48,7 @@ from feasibility.importers.common import (
     temp_view,
 )
 from feasibility.resources import sql_text
+from feasibility.user_files import check_extract_out
 
 EVENT_TABLES = ("condition_occurrence", "measurement", "drug_exposure", "procedure_occurrence", "observation")
 VOCAB_TABLES = ("concept", "concept_relationship", "concept_ancestor", "drug_strength")
@@ -299,7 +299,7 @@ def import_omop(
     if Path(path).exists():  # else _open_source says it is not found
         kind = "OMOP CDM folder" if Path(path).is_dir() else "OMOP DuckDB file"
         refuse_out_in_source(out, [(Path(path), kind)])
-    check_out(out)
+    check_extract_out(out)
     con = connect(threads, memory_limit)
     try:
         src = _open_source(con, Path(path), schema)

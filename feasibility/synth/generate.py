@@ -23,7 +23,7 @@ from feasibility.synth.models import ODD_UNIT_SHARE
 from feasibility.synth.noise import NOISE_PER_PATIENT, noise_buckets, noise_codes
 from feasibility.synth.population import LAPSED_SHARE, profile_table, trait_table
 from feasibility.synth.tables import build_tables
-from feasibility.user_files import PARQUET_MAGIC, refuse_file_in_path, refuse_replacing
+from feasibility.user_files import check_extract_out
 
 CHUNK_PATIENTS = 200_000
 ROW_GROUP_SIZE = 1_000_000  # rows per parquet row group
@@ -99,12 +99,11 @@ def _check_out(out: Path) -> None:
             where=str(out),
             fix=f"give the parquet file to write, e.g. --out {out / 'extract.parquet'}",
         )
-    refuse_file_in_path(out, "--out")
     if out.exists() and not out.is_file():
         raise FeasibilityError(
             "this exists and is not a regular file", where=str(out), fix="give another file name"
         )
-    refuse_replacing(out, PARQUET_MAGIC, "parquet file", "--out")
+    check_extract_out(out)
 
 
 def _cannot_write(out: Path, error: Exception) -> FeasibilityError:
