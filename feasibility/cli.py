@@ -222,9 +222,11 @@ def run(
     started = time.perf_counter()
     console = Console()
     outputs = [(out, f"report in {out}/")]
+    written = f"the new report in {out}/ is complete"
     if patient_list is not None:
         outputs.append((patient_list, f"patient list {patient_list}"))
-    with interrupts.meaning(interrupts.nothing_written(*outputs)), working("loading trials") as step:
+        written += f", and the patient list {patient_list} (site use only: do not share)"
+    with interrupts.writing(outputs, written), working("loading trials") as step:
         report = run_feasibility(
             extract,
             list(trial_paths),
@@ -243,10 +245,6 @@ def run(
             check_duplicates=check_duplicates,
             progress=step,
         )
-    written = f"the new report in {out}/ is complete"
-    if patient_list is not None:
-        written += f", and the patient list {patient_list} (site use only: do not share)"
-    interrupts.finished(written)
     if not quiet:
         from feasibility.reports.terminal import print_report
 
@@ -402,8 +400,11 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
             fix="name the parquet file to write, e.g. --out extract.parquet",
         )
     started = time.perf_counter()
-    untouched = interrupts.nothing_written((Path(out), f"extract {out}"))
-    with interrupts.meaning(untouched), working(f"generating {patients:,} patients") as step:
+    written = f"the new extract {out} is complete"
+    with (
+        interrupts.writing([(Path(out), f"extract {out}")], written),
+        working(f"generating {patients:,} patients") as step,
+    ):
         rows = generate(
             Path(out),
             patients=patients,
@@ -413,7 +414,6 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
             sort_rows=sort_rows,
             progress=step,
         )
-    interrupts.finished(f"the new extract {out} is complete")
     err.print(
         f"{rows:,} rows for {patients:,} patients written to {out} ({time.perf_counter() - started:.1f} s)"
     )
@@ -446,10 +446,12 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     described = describe(loaded, sources, sites)
     page = compare_html(totals, rows, unlike, described)
     # written before printing, so that `feasibility compare … | head` still leaves the files
-    untouched = interrupts.nothing_written((out, f"comparison in {out}/"))
-    with writer_lock(out, "comparison folder", "--out"), interrupts.meaning(untouched):
+    written = f"the new comparison in {out}/ is complete"
+    with (
+        writer_lock(out, "comparison folder", "--out"),
+        interrupts.writing([(out, f"comparison in {out}/")], written),
+    ):
         write_directory(out, {"compare.csv": compare_csv(rows), "compare.html": page})
-    interrupts.finished(f"the new comparison in {out}/ is complete")
     print_compare(totals, rows, Console(), described)
     for line in unlike:
         err.print(f"[yellow]note:[/] not like for like: {escape(line)}", markup=True)

@@ -9,7 +9,7 @@ a flag that nothing reads."""
 from __future__ import annotations
 
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +144,16 @@ def meaning(outcome: str) -> Iterator[None]:
         if not interrupted(e):
             raise
         raise Interrupted(outcome) from None
+
+
+@contextmanager
+def writing(outputs: Sequence[tuple[Path, str]], written: str) -> Iterator[None]:
+    """A command's work up to its outputs being in place. Stopped in the block, it ends with
+    `Interrupted` saying nothing was written and which earlier `outputs` (each path with the
+    words naming it) are intact; after the block, `finished(written)`."""
+    with meaning(nothing_written(*outputs)):
+        yield
+    finished(written)
 
 
 def nothing_written(*outputs: tuple[Path, str]) -> str:

@@ -38,11 +38,10 @@ def _importing(out: Path, source: str) -> Iterator[None]:
     """An import on the command line: progress while it runs, and, when Ctrl-C stops it,
     one line saying whether the extract at `out` is the earlier one or the new one."""
     with (
-        interrupts.meaning(interrupts.nothing_written((out, f"extract {out}"))),
+        interrupts.writing([(out, f"extract {out}")], f"the new extract {out} is complete"),
         working(f"importing {source}"),
     ):
         yield
-    interrupts.finished(f"the new extract {out} is complete")
 
 
 def _print(summary: ImportSummary, started: float, quiet: bool) -> None:
