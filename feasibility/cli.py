@@ -22,7 +22,7 @@ from feasibility.extract.contract import DEFAULT_SITE
 from feasibility.protect import DEFAULT_MIN_CELL
 
 if TYPE_CHECKING:
-    from feasibility.criteria.model import Duration, Trial
+    from feasibility.criteria.model import Duration
 
 
 def _parse_date(ctx: click.Context, param: click.Parameter, value: str | None) -> date | None:
@@ -292,13 +292,6 @@ def check(paths: tuple[Path, ...], trial_paths: tuple[Path, ...]) -> None:
     )
 
 
-def _one_trial(trials: list[Trial], trial_id: str, where: str) -> list[Trial]:
-    """The trial with this id, or a one-line error suggesting the id meant."""
-    from feasibility.criteria.load import trial_by_id
-
-    return [trial_by_id(trials, trial_id, where)]
-
-
 @cli.command()
 @click.argument("trial")
 @trials_option
@@ -306,13 +299,13 @@ def show(trial: str, trial_paths: tuple[Path, ...]) -> None:
     """Print a trial's criteria with the rule each one compiles from. TRIAL is a trial
     YAML file or folder, or the id of one of the --trials (default: the seed trials)."""
     from feasibility.criteria.describe import describe
-    from feasibility.criteria.load import load_trials
+    from feasibility.criteria.load import load_trials, trial_by_id
 
     path = Path(trial)
     if path.exists() or path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
         trials, _ = load_trials([path])  # a missing file is refused there, as a path
     else:
-        trials = _one_trial(load_trials(list(trial_paths) or None)[0], trial, "TRIAL")
+        trials = [trial_by_id(load_trials(list(trial_paths) or None)[0], trial, "TRIAL")]
     for t in trials:
         click.echo(f"{t.id} — {t.title}")
         for c in t.criteria:
@@ -348,12 +341,12 @@ def sql(
     index_date_column: bool,
 ) -> None:
     """Print the compiled SQL of the trials for a SQL dialect."""
-    from feasibility.criteria.load import load_trials
+    from feasibility.criteria.load import load_trials, trial_by_id
     from feasibility.sql_listing import listing
 
     trials, library = load_trials(list(trial_paths) or None)
     if trial_id is not None:
-        trials = _one_trial(trials, trial_id, "--trial")
+        trials = [trial_by_id(trials, trial_id, "--trial")]
     click.echo(listing(trials, library, dialect, as_of, index_date_column), nl=False)
 
 
