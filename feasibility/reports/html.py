@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.in_care import IN_CARE_ID
+from feasibility.criteria.model import Duration
 from feasibility.protect import WITHHELD, suppressed_as, suppressed_label
 
 CONFIRMED = "#1f6f8b"
@@ -466,9 +467,9 @@ def _sentence(note: str | None) -> str:
 
 def _enrollment_section(enrollment: dict, cid: str, k: int) -> tuple[str, list[str]]:
     fc = enrollment["forecast"]
+    period = Duration(enrollment["months"], "month")  # "1 month", "24 months"
     parts = [
-        f"<h3 id='{cid}-enrollment'>Enrollment (incidence over {enrollment['months']} "
-        f"month{'s' if enrollment['months'] != 1 else ''})</h3>",
+        f"<h3 id='{cid}-enrollment'>Enrollment (incidence over {period})</h3>",
         "<div class='grid'>",
     ]
     ids = [f"{cid}-incidence"]

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.analytics.waterfall import ALL_SITES
+from feasibility.criteria.model import Duration
 from feasibility.protect import WITHHELD, suppressed_label, suppressed_text
 
 COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
@@ -149,11 +150,8 @@ def _months(value: float | None) -> str:
 def _print_enrollment(enrollment: dict, console: Console) -> None:
     """Monthly incidence per site and the enrollment forecast, under the waterfall."""
     fc = enrollment["forecast"]
-    period = enrollment["months"]
-    console.print(
-        f"  newly {enrollment['basis']} per month over {period} month{'s' if period != 1 else ''}; "
-        "expected enrollment"
-    )
+    period = Duration(enrollment["months"], "month")  # "1 month", "24 months"
+    console.print(f"  newly {enrollment['basis']} per month over {period}; expected enrollment")
     horizons = [f"enrolled {months} mo [80%]" for months in SITE_MONTHS]
     forecasts = {s["site"]: s for s in (fc["sites"] if fc else [])}
 
