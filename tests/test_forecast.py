@@ -318,6 +318,7 @@ def test_as_dict_is_plain_rounded_json():
         "horizon_months",
         "draws",
         "seed",
+        "cautions",
         "prior",
         "sites",
         "total_rate_mean",
@@ -393,3 +394,19 @@ def test_time_to_target_and_band_read_the_same_draws_of_the_total_rate():
     assert fc.time_to_target == time_to_target(total, 20, horizon_months=12)
     assert fc.band == enrollment_band(total, horizon_months=12)
     assert fc.total_rate_mean == total.mean
+
+
+def test_a_forecast_fitted_on_less_than_a_year_carries_a_caution():
+    # The intervals cover the Poisson noise of the months seen; over less than a year the
+    # rate may be a season's, which the model (a constant rate) cannot tell: say so.
+    short = forecast(observed({"a": [2, 3, 1, 4, 0, 2], "b": [1, 2]}), 0.4, None, draws=200)
+    assert short.cautions == (
+        "fitted on 6 months of incidence, less than a year: the rates may reflect a season or a "
+        "recent change rather than a steady rate, which the intervals do not cover; a year of "
+        "incidence or more gives steadier rates",
+    )
+    assert short.as_dict()["cautions"] == list(short.cautions)
+    assert "fitted on 1 month of" in forecast(observed({"a": [2]}), 0.4, None, draws=200).cautions[0]
+    # one site observed for a year is enough: the others' short spans only widen their own rates
+    assert forecast(observed({"a": [1] * 12, "b": [2] * 3}), 0.4, None, draws=200).cautions == ()
+    assert forecast(observed({"a": [1] * 24}), 0.4, None, draws=200).as_dict()["cautions"] == []

@@ -351,9 +351,14 @@ def test_the_forecast_chart_ends_soon_after_the_target_is_reached():
     assert figures(forecast_chart(block, "f"))["f"]["layout"]["xaxis"]["range"] == [0, 60]
 
 
-def test_the_model_note_is_two_sentences(report_dir):
+def test_the_model_notes_are_sentences_of_their_own(report_dir):
+    # the fit, the prior's note, then the caution of a period shorter than a year
     page = (report_dir / "report.html").read_text()
-    assert "over the 6 months. No site saw a newly eligible patient: every rate is taken as zero.</p>" in page
+    assert (
+        "over the 6 months. No site saw a newly eligible patient: every rate is taken as zero. "
+        "Fitted on 6 months of incidence, less than a year: "
+    ) in page
+    assert "a year of incidence or more gives steadier rates.</p>" in page
 
 
 def guide_terms(page: str) -> dict[str, str]:

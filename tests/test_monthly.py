@@ -25,6 +25,7 @@ from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import Duration
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
+from feasibility.reports.enrollment import ForecastSettings
 from feasibility.reports.terminal import print_report
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, write_extract
@@ -332,7 +333,41 @@ def test_one_month_has_no_first_half(tmp_path):
     assert "per month over 1 month; expected enrollment" in text
     rows = [line.split("│")[1:-1] for line in text.splitlines() if line.startswith("│ SITE-A")]
     assert rows and all(cells[1].strip() == "—" for cells in rows)
-    assert "incidence over 1 month)" in (tmp_path / "r" / "report.html").read_text()
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert "incidence over 1 month)" in html and "patients over the 1 month." in html
+
+
+def test_the_forecast_terms_are_said_once_under_every_trial(tmp_path):
+    # the conversions each site's expected enrollment used, and the caution of a short period,
+    # are the same for every trial: said once in the terminal, and in each trial's HTML note
+    conversions = tmp_path / "conversion.yaml"
+    conversions.write_text("SITE-B: 0.45\n")
+    report = run_feasibility(
+        str(REPO / "sample_data/extract.parquet"),
+        [],
+        out=tmp_path / "r",
+        monthly=6,
+        forecast=ForecastSettings(
+            conversion=0.3, conversion_by_site={"SITE-B": 0.45}, conversion_file=conversions
+        ),
+    )
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=300, color_system=None))
+    text = out.getvalue()
+    terms = "conversion (the share of potentially eligible patients who enrol): SITE-A 0.3, SITE-B 0.45, SITE-C 0.3"
+    assert text.count(terms) == 1
+    assert text.count("fitted on 6 months of incidence, less than a year") == 1
+    html = (tmp_path / "r" / "report.html").read_text()
+    assert html.count("Fitted on 6 months of incidence, less than a year") == len(report["trials"])
+
+    # a year of incidence and one conversion for all: one share, no caution
+    report = run_feasibility(str(REPO / "sample_data/extract.parquet"), [], out=tmp_path / "y", monthly=12)
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=300, color_system=None))
+    text = out.getvalue()
+    assert "who enrol): 0.3 at every site" in text
+    assert "less than a year" not in text
+    assert all(t["enrollment"]["forecast"]["cautions"] == [] for t in report["trials"])
 
 
 def test_a_forecast_option_without_monthly_names_itself_once(tmp_path):

@@ -67,10 +67,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from feasibility.analytics.conversion import check_share
+from feasibility.criteria.model import Duration
 from feasibility.errors import FeasibilityError
 
 SITE_MONTHS = (6, 12)  # months at which each site's expected enrollment is reported
 MIN_SITES_FOR_PRIOR = 3  # fewer sites cannot estimate a between-site spread
+# A year is the shortest period whose rate averages over the seasons; over fewer months the
+# constant rate the model assumes cannot be told from a seasonal high or low, or a recent change.
+STEADY_MONTHS = 12
 
 # alpha grid of the profile likelihood: below 1e-3 the prior is all mass at zero, above 1e4
 # the coefficient of variation of the rates is under 1% (no overdispersion to speak of)
@@ -333,6 +337,7 @@ class Forecast:
     horizon_months: int
     draws: int
     seed: int
+    cautions: tuple[str, ...] = ()  # what the model could not take into account, in words
 
     def as_dict(self) -> dict:
         """Plain JSON data for report.json: months and counts to 2 decimals, shares and
@@ -343,6 +348,7 @@ class Forecast:
             "horizon_months": self.horizon_months,
             "draws": self.draws,
             "seed": self.seed,
+            "cautions": list(self.cautions),
             "prior": {
                 **_gamma_dict(self.prior.prior),
                 "method": self.prior.method,
@@ -547,6 +553,20 @@ def forecast(
         horizon_months=horizon_months,
         draws=draws,
         seed=seed,
+        cautions=_history_cautions(observed),
+    )
+
+
+def _history_cautions(observed: Mapping[str, Observed]) -> tuple[str, ...]:
+    """A caution when no site was observed for a year: the intervals cover the Poisson noise
+    of the months seen, not a season or trend those months could not show."""
+    longest = max(o.months for o in observed.values())
+    if longest >= STEADY_MONTHS:
+        return ()
+    return (
+        f"fitted on {Duration(longest, 'month')} of incidence, less than a year: the rates may "
+        "reflect a season or a recent change rather than a steady rate, which the intervals do "
+        "not cover; a year of incidence or more gives steadier rates",
     )
 
 

@@ -504,7 +504,9 @@ def _enrollment_section(enrollment: dict, cid: str, k: int) -> tuple[str, list[s
             # enrollment.py): the note says so, then the prior's own note as its own sentence
             "<p class='note'>Poisson-Gamma model (Anisimov and Fedorov 2007), fitted to each site's "
             f"published count of newly {esc(enrollment['basis'])} patients over the "
-            f"{enrollment['months']} months.{_sentence(fc['prior']['note'])}</p>"
+            f"{period}.{_sentence(fc['prior']['note'])}"
+            + "".join(_sentence(caution) for caution in fc["cautions"])
+            + "</p>"
         )
     return "".join(parts), ids
 

@@ -193,7 +193,9 @@ def _print_enrollment(enrollment: dict, console: Console) -> None:
     console.print(table(STYLES[-1] if fit is None else fit[0]))
     if enrollment.get("sites_withheld"):
         console.print(_hanging([("  per site —", enrollment["sites_withheld"])]))
-    target = fc["time_to_target"] if fc else None
+    if not fc:
+        return
+    target = fc["time_to_target"]
     if target:
         if target["median"] is None:
             console.print(f"  time to enroll {target['target']}: {target['note'] or 'beyond the horizon'}")
@@ -203,6 +205,33 @@ def _print_enrollment(enrollment: dict, console: Console) -> None:
                 f"(80% {_months(target['low80'])}–{_months(target['high80'])}, "
                 f"95% {_months(target['low95'])}–{_months(target['high95'])})"
             )
+    # the fitted prior is the model's usual case; a fallback changes how the figures read
+    if fc["prior"]["method"] != "empirical_bayes":
+        console.print(_hanging([("  model:", fc["prior"]["note"])]))
+
+
+def _print_forecast_terms(trials: list[dict], console: Console) -> None:
+    """What every trial's forecast assumed, once under them all: the same options (and the
+    same months) make the same conversions and cautions for each trial."""
+    fc = next(
+        (t["enrollment"]["forecast"] for t in trials if (t.get("enrollment") or {}).get("forecast")), None
+    )
+    if fc is None:
+        return
+    lines = [("Forecast:", _conversions(fc["sites"]))]
+    lines += [("", caution) for caution in fc["cautions"]]
+    console.print(_hanging(lines))
+
+
+def _conversions(sites: list[dict]) -> str:
+    """The conversion each site's expected enrollment used: once when every site has the same."""
+    shares = {s["conversion"] for s in sites}
+    used = (
+        f"{shares.pop():g} at every site"
+        if len(shares) == 1
+        else ", ".join(f"{s['site']} {s['conversion']:g}" for s in sites)
+    )
+    return f"conversion (the share of potentially eligible patients who enrol): {used}"
 
 
 def print_report(report: dict, console: Console) -> None:
@@ -265,6 +294,7 @@ def print_report(report: dict, console: Console) -> None:
         if trial.get("enrollment"):
             _print_enrollment(trial["enrollment"], console)
         console.print()
+    _print_forecast_terms(report["trials"], console)
     console.print(_hanging([("Key:", terminal_key(protection))]), style="dim")
     console.print()
     warnings = report["data_quality"].get("warnings") or []
