@@ -9,6 +9,7 @@ a flag that nothing reads."""
 from __future__ import annotations
 
 import signal
+import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,6 +37,8 @@ class _State:
     # while holding, a signal is recorded rather than raised as KeyboardInterrupt
     holding: bool = False
     received: int = 0  # SIGINTs and SIGTERMs received, raised or held
+    # a KeyboardInterrupt raised where Python could not propagate it (see _unraisable)
+    lost: bool = False
     written: str | None = None  # what the command finished writing, for the late message
 
 
@@ -52,6 +55,17 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _unraisable(info: sys.UnraisableHookArgs, previous: Callable[[sys.UnraisableHookArgs], object]) -> None:
+    """A signal's KeyboardInterrupt raised while Python ran a finaliser or a garbage-collector
+    callback cannot propagate: Python would print it as "Exception ignored" and the command
+    would go on as if no interrupt had come. It is noted instead, and `hold` acts on it
+    before the commit; any other unraisable error is Python's to print."""
+    if _state.installed and info.exc_type is not None and issubclass(info.exc_type, KeyboardInterrupt):
+        _state.lost = True
+        return
+    previous(info)
+
+
 def install() -> Callable[[], None]:
     """Handle SIGINT and SIGTERM for the command line (call it from the main thread): each
     raises KeyboardInterrupt, as Ctrl-C does in Python, until `hold` is called, after which
@@ -61,6 +75,8 @@ def install() -> Callable[[], None]:
     previous = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
         signal.signal(s, _on_signal)
+    previous_hook = sys.unraisablehook
+    sys.unraisablehook = lambda info: _unraisable(info, previous_hook)
     global _state
     _state = _State(installed=True)
 
@@ -68,6 +84,7 @@ def install() -> Callable[[], None]:
         global _state
         for s, handler in previous.items():
             signal.signal(s, handler)
+        sys.unraisablehook = previous_hook
         _state = _State()
 
     return restore
@@ -77,8 +94,14 @@ def hold() -> None:
     """From here to the process's exit, SIGINT and SIGTERM are recorded, not raised: called as
     a command begins to rename its outputs into place (an interrupt there would leave the
     user told `interrupted` beside a replaced report, or a half-replaced one) and as the
-    command line ends (an interrupt in the atexit clean-up leaves a traceback and a folder)."""
+    command line ends (an interrupt in the atexit clean-up leaves a traceback and a folder).
+
+    An interrupt that Python lost (raised inside a finaliser) is raised here, before the
+    commit, so that the command stops as it would have where the interrupt came."""
     _state.holding = True
+    if _state.lost:
+        _state.lost = False
+        raise KeyboardInterrupt
 
 
 @contextmanager
@@ -104,7 +127,7 @@ def ending() -> None:
     ignored to the process's exit, through the atexit clean-up. Python puts back the
     default handlers of the signals it handles as it exits, so a signal then would kill the
     process with another status than the one its line announced; an ignored one cannot."""
-    hold()
+    _state.holding = True
     for s in SIGNALS:
         signal.signal(s, signal.SIG_IGN)
 

@@ -70,6 +70,52 @@ def test_once_the_outputs_are_in_place_a_signal_is_ignored():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+class _SignalledWhileFinalised:
+    """An object whose finaliser takes Ctrl-C: Python cannot raise the KeyboardInterrupt out
+    of a finaliser (nor out of a garbage-collector callback), so it used to print
+    "Exception ignored" and the command went on as if nothing had come."""
+
+    def __del__(self) -> None:
+        _signal_self()
+
+
+def _recording_unraisable_hook(monkeypatch) -> list[type[BaseException] | None]:
+    """Python's hook for errors it cannot raise, replaced by one recording their types."""
+    seen: list[type[BaseException] | None] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: seen.append(info.exc_type))
+    return seen
+
+
+def test_a_signal_python_could_not_raise_stops_the_command_at_the_commit(monkeypatch):
+    printed = _recording_unraisable_hook(monkeypatch)
+    before = sys.unraisablehook
+    restore = interrupts.install()
+    try:
+        _SignalledWhileFinalised()  # finalised at once: the signal is taken inside __del__
+        assert printed == []  # not "Exception ignored"
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.hold()  # before the commit: stopped as where the interrupt came
+        interrupts.hold()  # acted on once
+    finally:
+        restore()
+    assert sys.unraisablehook is before
+
+
+def test_other_errors_python_cannot_raise_are_still_printed(monkeypatch):
+    class Broken:
+        def __del__(self) -> None:
+            raise ValueError("a finaliser's own error")
+
+    printed = _recording_unraisable_hook(monkeypatch)
+    restore = interrupts.install()
+    try:
+        Broken()
+        assert printed == [ValueError]
+        interrupts.hold()  # no interrupt came: nothing raised
+    finally:
+        restore()
+
+
 def test_a_signal_while_a_temporary_folder_is_made_waits_for_its_name():
     """`deferred`: the folder `mkdtemp` makes is named to the clean-up before Ctrl-C acts."""
     restore = interrupts.install()
