@@ -575,7 +575,9 @@ def test_an_out_folder_inside_a_file_is_refused_as_such(tmp_path):
     extract = write_extract(good_rows(), tmp_path / "x.parquet")
     proc = feasibility("run", str(extract), "--trials", str(SPEC), "--out", "afile/sub", cwd=tmp_path)
     assert_one_line_error(
-        proc, "afile: is a file, so no folder can be made inside it", "fix: choose another --out"
+        proc,
+        f"{tmp_path / 'afile'}: is a file, not a folder",
+        "fix: give --out a path through folders, not through this file",
     )
     assert (tmp_path / "afile").read_text() == "not a folder"
 

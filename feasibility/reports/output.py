@@ -13,7 +13,7 @@ from pathlib import Path
 
 from feasibility import interrupts
 from feasibility.errors import FeasibilityError
-from feasibility.user_files import refuse_file_in_path, refuse_replacing
+from feasibility.user_files import existing_folder, refuse_replacing
 
 if sys.platform != "win32":
     import fcntl
@@ -26,7 +26,7 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
     the extract must not delete the extract."""
     target = target.resolve()
     parent = target.parent
-    _check_replaceable(target, set(files))
+    check_folder_target(target, files)  # compare writes with no check of its own before
     staging: Path | None = None
     try:
         try:
@@ -92,13 +92,7 @@ def check_folder_target(target: Path, names: Iterable[str]) -> None:
     _check_replaceable(target, set(names))
     # the report is staged beside the target: the nearest existing folder above it must be
     # writable (a permission check, not a promise: the disk may still fill)
-    existing = next(p for p in target.parents if p.exists())
-    if not existing.is_dir():
-        raise FeasibilityError(
-            "is a file, so no folder can be made inside it",
-            where=str(existing),
-            fix="choose another --out folder",
-        )
+    existing = existing_folder(target, "--out")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise FeasibilityError(
             "cannot write here (permission denied)", where=str(existing), fix="choose another --out folder"
@@ -140,7 +134,7 @@ def check_file_target(target: Path, inputs: Iterable[Path], flag: str, starts_wi
         )
     if resolved.is_dir():
         raise FeasibilityError("is a folder", where=str(target), fix=f"give {flag} a file name")
-    refuse_file_in_path(resolved, flag)
+    existing_folder(resolved, flag)
     refuse_replacing(resolved, starts_with, what, flag)
     try:
         resolved.parent.mkdir(parents=True, exist_ok=True)
