@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from feasibility import interrupts
+from feasibility.errors import FeasibilityError
+from feasibility.reports.output import writer_lock
 from tests.support import REPO
 from tests.test_errors import SPEC, assert_one_line_error, feasibility, good_rows, write_extract
 
@@ -307,6 +309,19 @@ def test_a_second_run_on_the_same_report_folder_is_refused(tmp_path, earlier_rep
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "rep" / "report.json").read_bytes() != before
     assert _leftovers(tmp_path) == []
+
+
+def test_the_lock_finds_the_outputs_folder_as_the_output_checks_do(tmp_path):
+    # one look for the nearest existing folder: a file standing there is the checks' error,
+    # not a lock silently skipped for want of a folder to put it in
+    (tmp_path / "afile").write_text("kept")
+    with (
+        pytest.raises(FeasibilityError, match="is a file, not a folder") as caught,
+        writer_lock(tmp_path / "afile" / "rep", "report folder", "--out"),
+    ):
+        pass
+    assert caught.value.where == str(tmp_path / "afile")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
 def test_a_second_run_writing_the_same_patient_list_is_refused(tmp_path, earlier_report):

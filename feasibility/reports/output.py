@@ -186,11 +186,12 @@ def writer_lock(target: Path, what: str, flag: str) -> Iterator[None]:
         return
     target = target.resolve()
     # beside the target, or in the nearest folder that exists (the target's folders are only
-    # made when it is written), named after the path from there
-    base = next((p for p in target.parents if p.exists()), None)
-    lock = base / f".{'-'.join(target.relative_to(base).parts)}.lock" if base else None
-    fd = _locked(lock) if lock else None
-    if lock is None or fd is None:  # no lock can be made there: the output checks say why
+    # made when it is written), named after the path from there; a file standing there is
+    # the output checks' own error
+    base = existing_folder(target, flag)
+    lock = base / f".{'-'.join(target.relative_to(base).parts)}.lock"
+    fd = _locked(lock)
+    if fd is None:  # no lock can be made there: the output checks say why
         yield
         return
     if fd < 0:
