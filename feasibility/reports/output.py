@@ -179,8 +179,9 @@ def writer_lock(target: Path, what: str, flag: str) -> Iterator[None]:
     """Hold, for the block, the lock of the one run that may write `target` (`what`: "report
     folder", "patient list"); a second run writing it at the same time is refused at once
     (it would replace the first run's output, and each run's user believe theirs is there).
-    The lock is an flock on `.NAME.lock` beside the target, which the OS releases when the
-    process dies however it dies; the file is removed when the block ends."""
+    The lock is an flock on `.NAME.lock` beside the target (or in the nearest folder that
+    exists, whose lock later runs look for too), which the OS releases when the process dies
+    however it dies; the file is removed when the block ends."""
     if sys.platform == "win32":  # no flock; the project runs on Linux, where this is kept
         yield
         return
@@ -189,8 +190,13 @@ def writer_lock(target: Path, what: str, flag: str) -> Iterator[None]:
     # made when it is written), named after the path from there; a file standing there is
     # the output checks' own error
     base = existing_folder(target, flag)
-    lock = base / f".{'-'.join(target.relative_to(base).parts)}.lock"
+    lock = _lock_file(target, base)
     fd = _locked(lock)
+    # a run that began before the target's folders were made holds its lock higher up: the
+    # folders its commit made must not lead this run to a lock file of its own
+    if fd is not None and fd >= 0 and _held_higher_up(target, base):
+        _release(lock, fd)
+        fd = -1
     if fd is None:  # no lock can be made there: the output checks say why
         yield
         return
@@ -203,11 +209,41 @@ def writer_lock(target: Path, what: str, flag: str) -> Iterator[None]:
     try:
         yield
     finally:
-        # removed while still held: a run that opened the file meanwhile finds it gone once
-        # it has the lock, and takes a new one (_locked), never two runs holding two files
-        with suppress(OSError):
-            lock.unlink()
-        os.close(fd)
+        _release(lock, fd)
+
+
+def _lock_file(target: Path, folder: Path) -> Path:
+    """The lock file of `target` in `folder`, one of the folders above it."""
+    return folder / f".{'-'.join(target.relative_to(folder).parts)}.lock"
+
+
+def _held_higher_up(target: Path, base: Path) -> bool:
+    """Whether another process holds a lock of `target` in a folder above `base`, taken when
+    `base` did not exist yet. Such files are only opened, never made: none is there but
+    while a run holds it (or was killed holding it, and then none holds it)."""
+    for folder in base.parents:
+        try:
+            fd = os.open(_lock_file(target, folder), os.O_RDONLY)
+        except OSError:  # none there, or a name too long for one: no run took it
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:  # a file system without flock
+            pass
+        finally:
+            os.close(fd)  # and with it the flock, if this process got it
+    return False
+
+
+def _release(lock: Path, fd: int) -> None:
+    """Give up the lock `_locked` returned."""
+    # removed while still held: a run that opened the file meanwhile finds it gone once it
+    # has the lock, and takes a new one (_locked), never two runs holding two files
+    with suppress(OSError):
+        lock.unlink()
+    os.close(fd)
 
 
 def _locked(lock: Path) -> int | None:
