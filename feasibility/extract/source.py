@@ -14,7 +14,7 @@ from sqlglot import exp
 
 from feasibility.compile.sqlexpr import create_as, read_parquet
 from feasibility.errors import ExtractError, short_message
-from feasibility.extract.contract import COLUMNS, DEFAULT_SITE, NOTICE_KEY, NOTICE_MAX_CHARS
+from feasibility.extract.contract import COLUMNS, DEFAULT_SITE, NOTICE_KEY, NOTICE_MAX_CHARS, split_notices
 from feasibility.resources import sql_text
 
 
@@ -208,7 +208,7 @@ def _notices(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str
             sql_text("extract_notice.sql"), {"files": [str(f) for f in files], "key": NOTICE_KEY.encode()}
         ).fetchall()
     )
-    lines: dict[str, None] = {}
+    texts = []
     for f in files:
         raw = found.get(str(f))
         if raw is None:
@@ -229,12 +229,13 @@ def _notices(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str
                 where=where,
                 fix="keep the notice to the licence and citation the data must carry",
             )
-        for line in text.splitlines():
-            # control characters would reach terminals and reports as they are
-            line = "".join(ch for ch in line if ch.isprintable()).strip()
-            if line:
-                lines[line] = None
-    return tuple(lines)
+        texts.append(text)
+    return split_notices(texts, _without_control_characters)
+
+
+def _without_control_characters(line: str) -> str:
+    # they would reach terminals and reports as they are
+    return "".join(ch for ch in line if ch.isprintable())
 
 
 def inspect_extract(con: duckdb.DuckDBPyConnection, spec: str) -> ExtractSource:
