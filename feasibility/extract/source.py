@@ -13,7 +13,7 @@ import duckdb
 from sqlglot import exp
 
 from feasibility.compile.sqlexpr import create_as, read_parquet
-from feasibility.errors import ExtractError, short_message
+from feasibility.errors import ExtractError, short_message, some_names
 from feasibility.extract.contract import COLUMNS, DEFAULT_SITE, NOTICE_KEY, NOTICE_MAX_CHARS, split_notices
 from feasibility.resources import sql_text
 
@@ -26,6 +26,7 @@ class ExtractSource:
     label: str  # what the user gave, for messages
     columns: dict[str, str]  # column -> DuckDB type, as found
     notices: tuple[str, ...] = ()  # the licence or attribution lines the data must carry
+    unread: tuple[str, ...] = ()  # the files beside them that are not parquet (unread_files)
     _digest: _Digest = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -116,6 +117,31 @@ def resolve_files(spec: str) -> tuple[Path, ...]:
             raise ExtractError("the pattern matches no file", where=spec, fix="check the pattern")
         return tuple(files)
     raise ExtractError("file not found", where=spec, fix="check the extract path")
+
+
+def unread_files(spec: str) -> tuple[str, ...]:
+    """The files of an extract folder that are not read, not being parquet (a CSV export
+    beside the parquet one), by their path in the folder. Names beginning with `.` or `_`
+    are left out, in the folder or on the way to it, as Spark and Hadoop leave them out:
+    their own bookkeeping (`_SUCCESS`, `.crc` checksums, `_delta_log/`)."""
+    folder = Path(spec)
+    if not spec.strip() or not folder.is_dir():
+        return ()  # a file or a glob names exactly the files to read
+    return tuple(
+        str(f.relative_to(folder))
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+        and f.suffix != ".parquet"
+        and not any(part.startswith((".", "_")) for part in f.relative_to(folder).parts)
+    )
+
+
+def unread_note(label: str, unread: tuple[str, ...] | list[str]) -> str:
+    """The one line that says an extract folder's files other than parquet are not read:
+    only their names, never what they hold."""
+    n = len(unread)
+    files, are = ("files", "are") if n > 1 else ("file", "is")
+    return f"{label}: {n} {files} that {are} not parquet {are} not read ({some_names(list(unread))})"
 
 
 def _describe(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str) -> dict[str, str]:
@@ -244,7 +270,7 @@ def inspect_extract(con: duckdb.DuckDBPyConnection, spec: str) -> ExtractSource:
     files = resolve_files(spec)
     columns = _describe(con, files, spec)
     check_columns(columns, spec)
-    return ExtractSource(files, spec, columns, _notices(con, files, spec))
+    return ExtractSource(files, spec, columns, _notices(con, files, spec), unread_files(spec))
 
 
 def events_query(source: ExtractSource, reader: exp.Expr, site: str = DEFAULT_SITE) -> exp.Select:

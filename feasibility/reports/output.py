@@ -12,7 +12,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from feasibility import interrupts
-from feasibility.errors import FeasibilityError
+from feasibility.errors import FeasibilityError, some_names
 from feasibility.user_files import existing_folder, refuse_replacing
 
 if sys.platform != "win32":
@@ -115,9 +115,9 @@ def _check_replaceable(target: Path, names: set[str]) -> None:
         raise FeasibilityError("exists and is not a folder", where=str(target), fix="choose another --out")
     others = sorted(entry.name for entry in target.iterdir() if entry.name not in names or entry.is_dir())
     if others:
-        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         raise FeasibilityError(
-            f"the folder holds files this command does not write ({shown}), which replacing it would delete",
+            f"the folder holds files this command does not write ({some_names(others)}), which replacing it "
+            "would delete",
             where=str(target),
             fix=f"choose a new or empty --out folder, or one this command wrote ({', '.join(sorted(names))})",
         )
