@@ -179,6 +179,7 @@ def run(
 ) -> None:
     """Evaluate every trial on EXTRACT and write the report folder."""
     from feasibility.analytics.conversion import load_conversion
+    from feasibility.extract.source import unread_note
     from feasibility.reports.enrollment import ForecastSettings
     from feasibility.run import run_feasibility
 
@@ -257,6 +258,9 @@ def run(
         err.print(
             f"note: --site {site} names only rows without a site_id; this extract's sites: {', '.join(sites)}"
         )
+    not_read = report["provenance"]["extract"]["not_read"]
+    if not_read:
+        err.print(f"note: {unread_note(extract, not_read)}")
     if patient_list is not None:
         err.print(f"patient list written to {patient_list} (site use only: do not share)")
 

@@ -76,3 +76,9 @@ def short_message(error: Exception, limit: int = 160) -> str:
     for prefix in _DUCKDB_PREFIXES:
         message = message.removeprefix(prefix)
     return withhold_values(message)[:limit]
+
+
+def some_names(names: list[str], limit: int = 3) -> str:
+    """The first `limit` of `names`, and how many more, for a one-line message."""
+    more = f" and {len(names) - limit} more" if len(names) > limit else ""
+    return ", ".join(names[:limit]) + more

@@ -71,21 +71,24 @@ def refuse_replacing(path: Path, starts_with: bytes, what: str, flag: str) -> No
         )
 
 
-def refuse_file_in_path(path: Path, flag: str) -> None:
-    """A user error when a folder on the way to `path` exists as a file: creating the
+def existing_folder(path: Path, flag: str) -> Path:
+    """The nearest folder above `path` that exists, in which its missing folders are made;
+    a user error, the same for every output, when a file stands there instead: making the
     folders would fail with only "File exists" or "Not a directory"."""
-    for folder in path.parents:
-        if folder.exists() and not folder.is_dir():
-            raise FeasibilityError(
-                f"{folder} is a file, not a folder",
-                where=str(path),
-                fix=f"give {flag} a path through folders",
-            )
+    # `.` and `/` have no parents: their own parent (themselves) is where they are made
+    existing = next((p for p in path.parents if p.exists()), path.parent)
+    if not existing.is_dir():
+        raise FeasibilityError(
+            "is a file, not a folder",
+            where=str(existing),
+            fix=f"give {flag} a path through folders, not through this file",
+        )
+    return existing
 
 
 def check_extract_out(out: Path) -> None:
     """Before an extract is written to `out` (`synth`, `import`): no file stands where a
     folder on its way belongs, and an existing `out` is an earlier extract (a parquet file),
     never a trial, a CSV or a source table in another format."""
-    refuse_file_in_path(out, "--out")
+    existing_folder(out, "--out")
     refuse_replacing(out, PARQUET_MAGIC, "parquet file", "--out")

@@ -310,6 +310,32 @@ def test_a_folder_in_spark_partitioned_layout_is_read(tmp_path):
     assert report["provenance"]["extract"]["files"] == ["part-00000.parquet"]
 
 
+def test_a_folders_files_that_are_not_parquet_are_named_as_not_read(tmp_path):
+    # a CSV export beside the parquet one: its rows are in no count, and the user is told
+    folder = tmp_path / "extract"
+    (folder / "sub").mkdir(parents=True)
+    write_extract(good_rows(), folder / "part-0.parquet")
+    (folder / "patients.csv").write_text("patient_id,birth_year\np1,1980\n")
+    (folder / "sub" / "notes.txt").write_text("p1 1980\n")
+    # Spark's and Hadoop's own bookkeeping is left out, as they leave it out
+    (folder / "_SUCCESS").touch()
+    (folder / ".part-0.parquet.crc").touch()
+    proc = run_on(tmp_path, folder, "-q")
+    assert proc.returncode == 0, proc.stderr
+    note = f"{folder}: 2 files that are not parquet are not read (patients.csv, sub/notes.txt)"
+    assert f"note: {note}" in proc.stderr.splitlines()
+    assert "1980" not in proc.stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["provenance"]["extract"]["not_read"] == ["patients.csv", "sub/notes.txt"]
+    assert note in report["data_quality"]["warnings"]
+    assert note in (tmp_path / "report" / "report.html").read_text()
+    # a folder of parquet files only, or one file, says nothing of the kind
+    (folder / "patients.csv").unlink()
+    (folder / "sub" / "notes.txt").unlink()
+    proc = run_on(tmp_path, folder, "-q")
+    assert proc.returncode == 0 and "not read" not in proc.stderr, proc.stderr
+
+
 def test_an_extract_gone_before_its_fingerprint_is_one_line(tmp_path):
     source = ExtractSource((tmp_path / "gone.parquet",), "gone.parquet", {})
     with pytest.raises(ExtractError, match="cannot read the extract to fingerprint it") as e:
@@ -575,7 +601,9 @@ def test_an_out_folder_inside_a_file_is_refused_as_such(tmp_path):
     extract = write_extract(good_rows(), tmp_path / "x.parquet")
     proc = feasibility("run", str(extract), "--trials", str(SPEC), "--out", "afile/sub", cwd=tmp_path)
     assert_one_line_error(
-        proc, "afile: is a file, so no folder can be made inside it", "fix: choose another --out"
+        proc,
+        f"{tmp_path / 'afile'}: is a file, not a folder",
+        "fix: give --out a path through folders, not through this file",
     )
     assert (tmp_path / "afile").read_text() == "not a folder"
 

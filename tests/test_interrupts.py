@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 
 from feasibility import interrupts
+from feasibility.errors import FeasibilityError
+from feasibility.reports.output import writer_lock
 from tests.support import REPO
 from tests.test_errors import SPEC, assert_one_line_error, feasibility, good_rows, write_extract
 
@@ -353,6 +355,44 @@ def test_a_second_run_on_the_same_report_folder_is_refused(tmp_path, earlier_rep
     assert proc.returncode == 0, proc.stderr
     assert (tmp_path / "rep" / "report.json").read_bytes() != before
     assert _leftovers(tmp_path) == []
+
+
+def test_a_run_starting_after_the_first_made_the_outputs_folders_is_refused(tmp_path):
+    # the first run began before new/deeper/ existed, so its lock is in tmp_path; its commit
+    # has made the folders when the second run starts, whose nearest folder is then deeper
+    extract = write_extract(good_rows(), tmp_path / "x.parquet")
+    target = tmp_path / "new" / "deeper" / "rep"
+    with writer_lock(target, "report folder", "--out"):
+        assert [p.name for p in tmp_path.glob(".*.lock")] == [".new-deeper-rep.lock"]
+        target.mkdir(parents=True)
+        (target / "report.json").write_text("the first run's")
+        proc = feasibility("run", str(extract), "--trials", str(SPEC), "--out", str(target), cwd=tmp_path)
+        assert_one_line_error(proc, f"{target}: another feasibility run is writing this report folder")
+        assert (target / "report.json").read_text() == "the first run's"
+        with (  # and in-process
+            pytest.raises(FeasibilityError, match="another feasibility run"),
+            writer_lock(target, "report folder", "--out"),
+        ):
+            pass
+        assert not list(target.parent.glob(".*.lock")), "a refused run leaves its lock file"
+    assert not list(tmp_path.rglob(".*.lock"))
+    # once the first is done, the next run takes the lock beside the target and writes
+    proc = feasibility("run", str(extract), "--trials", str(SPEC), "--out", str(target), "-q", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((target / "report.json").read_text())["protection"]
+
+
+def test_the_lock_finds_the_outputs_folder_as_the_output_checks_do(tmp_path):
+    # one look for the nearest existing folder: a file standing there is the checks' error,
+    # not a lock silently skipped for want of a folder to put it in
+    (tmp_path / "afile").write_text("kept")
+    with (
+        pytest.raises(FeasibilityError, match="is a file, not a folder") as caught,
+        writer_lock(tmp_path / "afile" / "rep", "report folder", "--out"),
+    ):
+        pass
+    assert caught.value.where == str(tmp_path / "afile")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
 
 
 def test_a_second_run_writing_the_same_patient_list_is_refused(tmp_path, earlier_report):

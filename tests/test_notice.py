@@ -13,7 +13,7 @@ from rich.console import Console
 
 from feasibility.compare import collect, describe
 from feasibility.errors import FeasibilityError
-from feasibility.extract.contract import NOTICE_KEY, NOTICE_MAX_CHARS
+from feasibility.extract.contract import NOTICE_KEY, NOTICE_MAX_CHARS, split_notices
 from feasibility.extract.source import inspect_extract
 from feasibility.importers.common import notice_lines
 from feasibility.reports.compare_report import compare_html, print_compare
@@ -151,6 +151,16 @@ def test_compare_refuses_a_notice_that_is_not_text(small_reports, tmp_path):
     (tmp_path / "report.json").write_text(json.dumps(edited))
     with pytest.raises(FeasibilityError, match=r"provenance\.extract\.notices\[0\]` must be text"):
         collect([tmp_path / "report.json"])
+
+
+def test_the_reader_and_the_import_split_a_notice_alike(tmp_path):
+    # one splitting for both, each with its own policy for control characters
+    texts = ["a\r\n\n  b  ", "b\na", "c"]
+    assert split_notices(texts, str) == ("a", "b", "c")
+    assert split_notices(["a\x07b"], lambda line: line.replace("\x07", "")) == ("ab",)
+    assert notice_lines(texts) == ("a", "b", "c")
+    extract = noticed_extract(tmp_path / "x.parquet", "\n".join(texts))
+    assert notices_of(extract) == ("a", "b", "c")
 
 
 def test_an_import_notice_is_checked_before_the_import():

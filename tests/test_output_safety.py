@@ -172,15 +172,25 @@ def test_a_failed_write_names_the_fix_for_its_cause(tmp_path, monkeypatch, error
     assert str(caught.value).endswith(fix) and os.strerror(error) in str(caught.value)
 
 
-def test_a_file_on_the_way_to_an_output_is_named(workdir):
-    # creating the folders would fail with only "File exists"
-    proc = feasibility(
-        "run", "extract.parquet", "--out", "out", "--patient-list", "notes.txt/list.csv", "-q", cwd=workdir
-    )
-    assert_one_line_error(proc, "notes.txt is a file, not a folder", "--patient-list")
-    proc = feasibility("synth", "--patients", "5", "--out", "notes.txt/x.parquet", cwd=workdir)
-    assert_one_line_error(proc, "notes.txt is a file, not a folder", "--out")
-    assert _files(workdir) == ["extract.parquet", "notes.txt"]
+def test_a_file_on_the_way_to_an_output_is_named_alike_by_every_command(workdir):
+    # creating the folders would fail with only "File exists"; each command says it alike
+    assert feasibility("run", "extract.parquet", "--out", "rep", "-q", cwd=workdir).returncode == 0
+    kept = _files(workdir)
+    file = workdir / "notes.txt"
+    for flag, args in [
+        ("--out", ("run", "extract.parquet", "--out", "notes.txt/out", "-q")),
+        (
+            "--patient-list",
+            ("run", "extract.parquet", "--out", "out", "--patient-list", "notes.txt/list.csv"),
+        ),
+        ("--out", ("synth", "--patients", "5", "--out", "notes.txt/x.parquet")),
+        ("--out", ("compare", "rep", "--out", "notes.txt/cmp")),
+    ]:
+        proc = feasibility(*args, cwd=workdir)
+        line = assert_one_line_error(proc, "notes.txt: is a file, not a folder")
+        assert line.endswith(f"fix: give {flag} a path through folders, not through this file"), line
+        assert str(file) in line or args[0] == "synth", line  # synth keeps the path as given
+    assert _files(workdir) == kept
 
 
 def test_a_failed_patient_list_leaves_no_report_behind(tmp_path, monkeypatch):

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 
 from feasibility.errors import FeasibilityError
+from feasibility.reports.files import WATERFALL_COLUMNS
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, small_trial_rows, write_extract
 
@@ -419,6 +420,25 @@ def test_csv_flags_read_true_and_false(small_reports):
         table = list(csv.DictReader(io.StringIO((folder / name).read_text())))
         assert {r["criterion_id"]: r["assessable"] for r in table}["consent"] == "false"
         assert {r["assessable"] for r in table} == {"true", "false"}
+
+
+def test_an_exact_reports_csvs_say_on_every_row_not_to_share_them(small_reports):
+    # report.json and report.html say it in their header; a CSV copied out of its folder,
+    # or its rows pasted elsewhere, must still say it
+    for kind, expected in (
+        ("exact", "EXACT COUNTS (--min-cell 0): do not share"),
+        ("shared", "shareable (--min-cell 11)"),
+    ):
+        report, folder = small_reports[kind]
+        assert report["protection"]["shareable"] is (kind == "shared")
+        for name in ("waterfall.csv", "criteria.csv"):
+            header, *rows = list(csv.reader(io.StringIO((folder / name).read_text())))
+            assert header[-1] == "sharing" and rows
+            assert {row[-1] for row in rows} == {expected}, name
+    # the columns before it keep their documented places
+    _, folder = small_reports["exact"]
+    header = next(csv.reader(io.StringIO((folder / "waterfall.csv").read_text())))
+    assert header[:-1] == list(WATERFALL_COLUMNS)
 
 
 def test_report_json_keeps_the_documented_key_order(small_reports):

@@ -272,14 +272,14 @@ def test_an_out_that_is_no_file_to_write_is_refused_first(tmp_path):
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     before = sorted(tmp_path.rglob("*"))
-    for out, message in [
-        (folder, "this is a folder"),
-        (plain / "x.parquet", "plain.txt is a file, not a folder"),
-        (fifo, "exists and is not a regular file"),
+    for out, message, where in [
+        (folder, "this is a folder", folder),
+        (plain / "x.parquet", "is a file, not a folder", plain),
+        (fifo, "exists and is not a regular file", fifo),
     ]:
         with pytest.raises(FeasibilityError, match=message) as caught:
             _make(out)
-        assert caught.value.where == str(out)
+        assert caught.value.where == str(where)
     assert sorted(tmp_path.rglob("*")) == before
     assert plain.read_text() == "keep me"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 CONTRACT_VERSION = "1"
@@ -26,6 +27,21 @@ DEFAULT_SITE = "site"
 NOTICE_KEY = "feasibility.notice"
 # a notice is a few lines of licence text; anything longer is not one
 NOTICE_MAX_CHARS = 2000
+
+
+def split_notices(texts: Iterable[str], printable: Callable[[str], str]) -> tuple[str, ...]:
+    """The lines of the notice `texts`, each through `printable` and stripped, blank ones
+    dropped, each line once in the order first found: an extract's files, or an import's
+    `--notice`s, usually repeat a line. `printable` returns a line without control
+    characters, or raises: the reader of an extract strips them (the extract is the site's
+    own, and a run goes on), an import refuses them (its user can fix the text at once)."""
+    lines: dict[str, None] = {}
+    for text in texts:
+        for line in text.splitlines():
+            line = printable(line).strip()
+            if line:
+                lines[line] = None
+    return tuple(lines)
 
 
 @dataclass(frozen=True)

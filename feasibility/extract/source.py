@@ -13,8 +13,8 @@ import duckdb
 from sqlglot import exp
 
 from feasibility.compile.sqlexpr import create_as, read_parquet
-from feasibility.errors import ExtractError, short_message
-from feasibility.extract.contract import COLUMNS, DEFAULT_SITE, NOTICE_KEY, NOTICE_MAX_CHARS
+from feasibility.errors import ExtractError, short_message, some_names
+from feasibility.extract.contract import COLUMNS, DEFAULT_SITE, NOTICE_KEY, NOTICE_MAX_CHARS, split_notices
 from feasibility.resources import sql_text
 
 
@@ -26,6 +26,7 @@ class ExtractSource:
     label: str  # what the user gave, for messages
     columns: dict[str, str]  # column -> DuckDB type, as found
     notices: tuple[str, ...] = ()  # the licence or attribution lines the data must carry
+    unread: tuple[str, ...] = ()  # the files beside them that are not parquet (unread_files)
     _digest: _Digest = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -118,6 +119,31 @@ def resolve_files(spec: str) -> tuple[Path, ...]:
     raise ExtractError("file not found", where=spec, fix="check the extract path")
 
 
+def unread_files(spec: str) -> tuple[str, ...]:
+    """The files of an extract folder that are not read, not being parquet (a CSV export
+    beside the parquet one), by their path in the folder. Names beginning with `.` or `_`
+    are left out, in the folder or on the way to it, as Spark and Hadoop leave them out:
+    their own bookkeeping (`_SUCCESS`, `.crc` checksums, `_delta_log/`)."""
+    folder = Path(spec)
+    if not spec.strip() or not folder.is_dir():
+        return ()  # a file or a glob names exactly the files to read
+    return tuple(
+        str(f.relative_to(folder))
+        for f in sorted(folder.rglob("*"))
+        if f.is_file()
+        and f.suffix != ".parquet"
+        and not any(part.startswith((".", "_")) for part in f.relative_to(folder).parts)
+    )
+
+
+def unread_note(label: str, unread: tuple[str, ...] | list[str]) -> str:
+    """The one line that says an extract folder's files other than parquet are not read:
+    only their names, never what they hold."""
+    n = len(unread)
+    files, are = ("files", "are") if n > 1 else ("file", "is")
+    return f"{label}: {n} {files} that {are} not parquet {are} not read ({some_names(list(unread))})"
+
+
 def _describe(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str) -> dict[str, str]:
     """The extract's columns and types. Every file is described from its own footer: DuckDB
     reads several files with the first one's schema and casts the others to it, so a file
@@ -208,7 +234,7 @@ def _notices(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str
             sql_text("extract_notice.sql"), {"files": [str(f) for f in files], "key": NOTICE_KEY.encode()}
         ).fetchall()
     )
-    lines: dict[str, None] = {}
+    texts = []
     for f in files:
         raw = found.get(str(f))
         if raw is None:
@@ -229,12 +255,13 @@ def _notices(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str
                 where=where,
                 fix="keep the notice to the licence and citation the data must carry",
             )
-        for line in text.splitlines():
-            # control characters would reach terminals and reports as they are
-            line = "".join(ch for ch in line if ch.isprintable()).strip()
-            if line:
-                lines[line] = None
-    return tuple(lines)
+        texts.append(text)
+    return split_notices(texts, _without_control_characters)
+
+
+def _without_control_characters(line: str) -> str:
+    # they would reach terminals and reports as they are
+    return "".join(ch for ch in line if ch.isprintable())
 
 
 def inspect_extract(con: duckdb.DuckDBPyConnection, spec: str) -> ExtractSource:
@@ -243,7 +270,7 @@ def inspect_extract(con: duckdb.DuckDBPyConnection, spec: str) -> ExtractSource:
     files = resolve_files(spec)
     columns = _describe(con, files, spec)
     check_columns(columns, spec)
-    return ExtractSource(files, spec, columns, _notices(con, files, spec))
+    return ExtractSource(files, spec, columns, _notices(con, files, spec), unread_files(spec))
 
 
 def events_query(source: ExtractSource, reader: exp.Expr, site: str = DEFAULT_SITE) -> exp.Select:

@@ -17,7 +17,7 @@ from sqlglot import exp
 from feasibility import interrupts
 from feasibility.compile.sqlexpr import create_as
 from feasibility.errors import FeasibilityError, short_message
-from feasibility.extract.contract import COLUMNS, NOTICE_KEY, NOTICE_MAX_CHARS
+from feasibility.extract.contract import COLUMNS, NOTICE_KEY, NOTICE_MAX_CHARS, split_notices
 from feasibility.protect import ROUND_TO, Protection
 from feasibility.resources import sql_text
 
@@ -332,24 +332,25 @@ def notice_lines(texts: Sequence[str]) -> tuple[str, ...]:
     """The notice lines an import writes into the extract (contract.NOTICE_KEY): each text's
     lines, stripped, each once. A `--notice` that is empty, holds control characters or
     makes the notice longer than a report will read is refused before the import."""
-    lines: dict[str, None] = {}
-    for text in texts:
-        if not text.strip():
-            raise FeasibilityError("is empty", where="--notice", fix="give the licence or citation text")
-        for line in text.splitlines():
-            if not line.isprintable():
-                raise FeasibilityError(
-                    "holds control characters", where="--notice", fix="give plain text, one notice per line"
-                )
-            if line.strip():
-                lines[line.strip()] = None
+    if any(not text.strip() for text in texts):
+        raise FeasibilityError("is empty", where="--notice", fix="give the licence or citation text")
+    lines = split_notices(texts, _refuse_control_characters)
     if len("\n".join(lines)) > NOTICE_MAX_CHARS:
         raise FeasibilityError(
             f"is longer than a notice's {NOTICE_MAX_CHARS} characters",
             where="--notice",
             fix="keep it to the licence and citation the data must carry",
         )
-    return tuple(lines)
+    return lines
+
+
+def _refuse_control_characters(line: str) -> str:
+    # an import's user can fix the text at once; a terminal would act on them as they are
+    if not line.isprintable():
+        raise FeasibilityError(
+            "holds control characters", where="--notice", fix="give plain text, one notice per line"
+        )
+    return line
 
 
 def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path, notices: Sequence[str] = ()) -> None:

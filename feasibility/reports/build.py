@@ -28,6 +28,7 @@ from feasibility.criteria.in_care import computability
 from feasibility.criteria.model import Trial
 from feasibility.evaluate.results import EngineResult
 from feasibility.extract.contract import CONTRACT_VERSION
+from feasibility.extract.source import unread_note
 from feasibility.protect import Protection
 from feasibility.reports.breakdown import SITES_WITHHELD, protect_breakdown
 
@@ -191,6 +192,9 @@ def build_report(
     drift = _as_of_drift(result, (options or {}).get("as_of"))
     if drift:
         dq["warnings"].append(drift)
+    if result.source.unread:
+        # a CSV export beside the parquet one: its rows are in no count
+        dq["warnings"].append(unread_note(result.source.label, result.source.unread))
     return {
         "schema": SCHEMA,
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -204,6 +208,7 @@ def build_report(
             "extract_contract": CONTRACT_VERSION,
             "extract": {
                 "files": [f.name for f in result.source.files],
+                "not_read": list(result.source.unread),
                 "sha256": result.source.sha256(),
                 "rows": protect.count(result.rows),
                 "patients": protect.count(result.patients),

@@ -21,6 +21,17 @@ WATERFALL_COLUMNS = (
     "eligible",
     "potentially_eligible",
 )
+# The last column of both CSVs: whether the counts may leave the site, on every row, so that
+# a file copied out of its folder, renamed, or pasted into another table still says it. Last,
+# so that a reader of the columns before it by position reads them as before.
+SHARING_COLUMN = "sharing"
+
+
+def sharing(protection: dict) -> str:
+    """The `sharing` cell of a report's CSV rows: exact counts must not be shared."""
+    if protection["shareable"]:
+        return f"shareable (--min-cell {protection['min_cell']})"
+    return "EXACT COUNTS (--min-cell 0): do not share"
 
 
 def _cell(value: object, protection: dict, key: str) -> str:
@@ -36,20 +47,24 @@ def _cell(value: object, protection: dict, key: str) -> str:
 
 def waterfall_csv(report: dict) -> str:
     """`waterfall.csv`: one row per trial x site x step; suppressed counts read `<K`, or
-    `withheld` for a derived count (see `protect.suppressed_text`)."""
+    `withheld` for a derived count (see `protect.suppressed_text`); `sharing` last."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(WATERFALL_COLUMNS)
+    writer.writerow([*WATERFALL_COLUMNS, SHARING_COLUMN])
+    marker = sharing(report["protection"])
     for trial in report["trials"]:
         for site in trial["sites"]:
             for step in site["waterfall"]:
                 row = {"trial_id": trial["id"], "site_id": site["site_id"], **step}
-                writer.writerow([_cell(row[c], report["protection"], c) for c in WATERFALL_COLUMNS])
+                writer.writerow(
+                    [*(_cell(row[c], report["protection"], c) for c in WATERFALL_COLUMNS), marker]
+                )
     return out.getvalue()
 
 
 def criteria_csv(report: dict) -> str:
-    """`criteria.csv`: per trial, site and criterion, the alone / leave-one-out / impact views."""
+    """`criteria.csv`: per trial, site and criterion, the alone / leave-one-out / impact views;
+    `sharing` last."""
     columns = (
         "trial_id",
         "site_id",
@@ -67,7 +82,8 @@ def criteria_csv(report: dict) -> str:
     keys = [c.removeprefix("alone_") for c in columns]  # each column's key in report.json
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([*columns, SHARING_COLUMN])
+    marker = sharing(report["protection"])
     for trial in report["trials"]:
         kinds = {c["id"]: c for c in trial["criteria"]}
         for site in trial["sites"]:
@@ -87,9 +103,8 @@ def criteria_csv(report: dict) -> str:
                     view["impact"],
                     view["impact_potential"],
                 ]
-                writer.writerow(
-                    [_cell(v, report["protection"], key) for key, v in zip(keys, values, strict=True)]
-                )
+                cells = [_cell(v, report["protection"], key) for key, v in zip(keys, values, strict=True)]
+                writer.writerow([*cells, marker])
     return out.getvalue()
 
 

@@ -12,8 +12,8 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from feasibility import interrupts
-from feasibility.errors import FeasibilityError
-from feasibility.user_files import refuse_file_in_path, refuse_replacing
+from feasibility.errors import FeasibilityError, some_names
+from feasibility.user_files import existing_folder, refuse_replacing
 
 if sys.platform != "win32":
     import fcntl
@@ -26,7 +26,7 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
     the extract must not delete the extract."""
     target = target.resolve()
     parent = target.parent
-    _check_replaceable(target, set(files))
+    check_folder_target(target, files)  # compare writes with no check of its own before
     staging: Path | None = None
     try:
         try:
@@ -92,13 +92,7 @@ def check_folder_target(target: Path, names: Iterable[str]) -> None:
     _check_replaceable(target, set(names))
     # the report is staged beside the target: the nearest existing folder above it must be
     # writable (a permission check, not a promise: the disk may still fill)
-    existing = next(p for p in target.parents if p.exists())
-    if not existing.is_dir():
-        raise FeasibilityError(
-            "is a file, so no folder can be made inside it",
-            where=str(existing),
-            fix="choose another --out folder",
-        )
+    existing = existing_folder(target, "--out")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise FeasibilityError(
             "cannot write here (permission denied)", where=str(existing), fix="choose another --out folder"
@@ -121,9 +115,9 @@ def _check_replaceable(target: Path, names: set[str]) -> None:
         raise FeasibilityError("exists and is not a folder", where=str(target), fix="choose another --out")
     others = sorted(entry.name for entry in target.iterdir() if entry.name not in names or entry.is_dir())
     if others:
-        shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         raise FeasibilityError(
-            f"the folder holds files this command does not write ({shown}), which replacing it would delete",
+            f"the folder holds files this command does not write ({some_names(others)}), which replacing it "
+            "would delete",
             where=str(target),
             fix=f"choose a new or empty --out folder, or one this command wrote ({', '.join(sorted(names))})",
         )
@@ -140,7 +134,7 @@ def check_file_target(target: Path, inputs: Iterable[Path], flag: str, starts_wi
         )
     if resolved.is_dir():
         raise FeasibilityError("is a folder", where=str(target), fix=f"give {flag} a file name")
-    refuse_file_in_path(resolved, flag)
+    existing_folder(resolved, flag)
     refuse_replacing(resolved, starts_with, what, flag)
     try:
         resolved.parent.mkdir(parents=True, exist_ok=True)
@@ -185,18 +179,25 @@ def writer_lock(target: Path, what: str, flag: str) -> Iterator[None]:
     """Hold, for the block, the lock of the one run that may write `target` (`what`: "report
     folder", "patient list"); a second run writing it at the same time is refused at once
     (it would replace the first run's output, and each run's user believe theirs is there).
-    The lock is an flock on `.NAME.lock` beside the target, which the OS releases when the
-    process dies however it dies; the file is removed when the block ends."""
+    The lock is an flock on `.NAME.lock` beside the target (or in the nearest folder that
+    exists, whose lock later runs look for too), which the OS releases when the process dies
+    however it dies; the file is removed when the block ends."""
     if sys.platform == "win32":  # no flock; the project runs on Linux, where this is kept
         yield
         return
     target = target.resolve()
     # beside the target, or in the nearest folder that exists (the target's folders are only
-    # made when it is written), named after the path from there
-    base = next((p for p in target.parents if p.exists()), None)
-    lock = base / f".{'-'.join(target.relative_to(base).parts)}.lock" if base else None
-    fd = _locked(lock) if lock else None
-    if lock is None or fd is None:  # no lock can be made there: the output checks say why
+    # made when it is written), named after the path from there; a file standing there is
+    # the output checks' own error
+    base = existing_folder(target, flag)
+    lock = _lock_file(target, base)
+    fd = _locked(lock)
+    # a run that began before the target's folders were made holds its lock higher up: the
+    # folders its commit made must not lead this run to a lock file of its own
+    if fd is not None and fd >= 0 and _held_higher_up(target, base):
+        _release(lock, fd)
+        fd = -1
+    if fd is None:  # no lock can be made there: the output checks say why
         yield
         return
     if fd < 0:
@@ -208,11 +209,41 @@ def writer_lock(target: Path, what: str, flag: str) -> Iterator[None]:
     try:
         yield
     finally:
-        # removed while still held: a run that opened the file meanwhile finds it gone once
-        # it has the lock, and takes a new one (_locked), never two runs holding two files
-        with suppress(OSError):
-            lock.unlink()
-        os.close(fd)
+        _release(lock, fd)
+
+
+def _lock_file(target: Path, folder: Path) -> Path:
+    """The lock file of `target` in `folder`, one of the folders above it."""
+    return folder / f".{'-'.join(target.relative_to(folder).parts)}.lock"
+
+
+def _held_higher_up(target: Path, base: Path) -> bool:
+    """Whether another process holds a lock of `target` in a folder above `base`, taken when
+    `base` did not exist yet. Such files are only opened, never made: none is there but
+    while a run holds it (or was killed holding it, and then none holds it)."""
+    for folder in base.parents:
+        try:
+            fd = os.open(_lock_file(target, folder), os.O_RDONLY)
+        except OSError:  # none there, or a name too long for one: no run took it
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:  # a file system without flock
+            pass
+        finally:
+            os.close(fd)  # and with it the flock, if this process got it
+    return False
+
+
+def _release(lock: Path, fd: int) -> None:
+    """Give up the lock `_locked` returned."""
+    # removed while still held: a run that opened the file meanwhile finds it gone once it
+    # has the lock, and takes a new one (_locked), never two runs holding two files
+    with suppress(OSError):
+        lock.unlink()
+    os.close(fd)
 
 
 def _locked(lock: Path) -> int | None:
