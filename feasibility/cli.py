@@ -425,13 +425,20 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
     show_default=True,
     help="Folder for compare.csv and compare.html.",
 )
-def compare(reports: tuple[Path, ...], out: Path) -> None:
+@click.option(
+    "--target",
+    type=click.IntRange(min=1),
+    default=None,
+    help="The sample size whose time to recruit the network forecast gives (reports made with --monthly).",
+)
+def compare(reports: tuple[Path, ...], out: Path, target: int | None) -> None:
     """Compare several sites' reports (folders or report.json files) side by side.
 
     Criteria where one site stands apart are flagged; reports made with another version of
     a trial or of the code lists, another index date, other counting options or other
-    protection are named."""
-    from feasibility.compare import collect, compare_rows, describe, differences, summary
+    protection are named. Reports made with --monthly also give the network's enrollment
+    forecast, fitted across all their sites."""
+    from feasibility.compare import collect, compare_rows, describe, differences, network_forecasts, summary
     from feasibility.reports.compare_report import compare_csv, compare_html, print_compare
     from feasibility.reports.output import write_directory, writer_lock
 
@@ -441,7 +448,14 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
     sources = [str(path) for path in reports]
     unlike = differences(loaded, sources)
     described = describe(loaded, sources, sites)
-    page = compare_html(totals, rows, unlike, described)
+    forecasts = network_forecasts(sites, loaded, sources, target)
+    if target is not None and not forecasts:
+        raise FeasibilityError(
+            "no report counted monthly incidence, from which the network forecast is fitted",
+            where="--target",
+            fix="run the sites with --monthly MONTHS (e.g. --monthly 24), or leave out --target",
+        )
+    page = compare_html(totals, rows, unlike, described, forecasts)
     # written before printing, so that `feasibility compare … | head` still leaves the files
     written = f"the new comparison in {out}/ is complete"
     with (
@@ -449,7 +463,7 @@ def compare(reports: tuple[Path, ...], out: Path) -> None:
         interrupts.writing([(out, f"comparison in {out}/")], written),
     ):
         write_directory(out, {"compare.csv": compare_csv(rows), "compare.html": page})
-    print_compare(totals, rows, Console(), described)
+    print_compare(totals, rows, Console(), described, forecasts)
     for line in unlike:
         err.print(f"[yellow]note:[/] not like for like: {escape(line)}", markup=True)
     err.print(f"comparison written to {out}/")

@@ -13,12 +13,14 @@ import json
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
+from feasibility.analytics.forecast import Observed, forecast
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.errors import FeasibilityError
-from feasibility.protect import suppressed_label
+from feasibility.protect import suppressed_label, suppressed_middle
 from feasibility.user_files import read_user_text
 
 # A site stands apart when its share differs from the median of all sites by this much.
@@ -71,6 +73,10 @@ _KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
     "count": (
         lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
         "a count or null (suppressed)",
+    ),
+    "share": (
+        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1,
+        "a share above 0 and at most 1",
     ),
 }
 
@@ -159,6 +165,18 @@ def _check_report(report: dict, file: Path) -> None:
             # a step or site given twice would hide one of them in the comparison
             unique([step["criterion_id"] for _, step in steps], f"{s_place}.waterfall", "criterion")
         unique([site["site_id"] for _, site in sites], f"{place}.sites", "site")
+        # a run without --monthly has no enrollment; the network forecast reads what one has
+        enrollment = field(trial, "enrollment", "object", place, optional=True) or {}
+        fitted = field(enrollment, "forecast", "object", f"{place}.enrollment", optional=True)
+        if fitted is not None:
+            f_place = f"{place}.enrollment.forecast"
+            f_sites = items(fitted, "sites", f_place)
+            for fs_place, site in f_sites:
+                field(site, "site", "text", fs_place)
+                field(site, "months_observed", "whole", fs_place)
+                field(site, "eligible_observed", "count", fs_place)
+                field(site, "conversion", "share", fs_place)
+            unique([site["site"] for _, site in f_sites], f"{f_place}.sites", "site")
     unique([trial["id"] for _, trial in trials], "trials", "trial")
 
 
@@ -385,3 +403,72 @@ def summary(sites: list[SiteReport]) -> list[dict]:
         }
         for s in sites
     ]
+
+
+def network_forecasts(
+    sites: list[SiteReport], reports: list[dict], sources: list[str], target: int | None
+) -> list[dict]:
+    """Per trial that some report counted monthly (`run --monthly`): the enrollment forecast
+    fitted again across the sites of every report, as one network (the prior's spread is then
+    that of the network's sites, and the time to `target` is the network's). Each site enters
+    with its published count of newly potentially eligible patients over its months, a
+    suppressed one at the middle of the suppressed counts, as its own report's forecast took
+    it, and with the conversion its report used.
+
+    Each dict: `trial_id`; `forecast` (`Forecast.as_dict`, each site with its `source`
+    report, its published `eligible_observed` and the K of its report's `<K`,
+    `suppressed_below`); `without_monthly`, the sites of reports
+    made without `--monthly`; `suppressed`, the sites whose count was taken at the middle."""
+    labels = {(s.source, s.trial_id, s.block["site_id"]): s.site_id for s in sites}
+    networks: dict[str, _Network] = {}
+    for source, report in zip(sources, reports, strict=True):
+        below = suppressed_label(report["protection"])
+        for trial in report["trials"]:
+            network = networks.setdefault(trial["id"], _Network())
+            fitted = (trial.get("enrollment") or {}).get("forecast")
+            if fitted is None:
+                here = (source, trial["id"])
+                network.without += [s.site_id for s in sites if (s.source, s.trial_id) == here]
+                continue
+            for site in fitted["sites"]:
+                # a site the comparison shows under another name (one that clashed) keeps it;
+                # one whose counts the report withheld is named with its report
+                label = labels.get((source, trial["id"], site["site"]), f"{site['site']} ({source})")
+                published = site["eligible_observed"]
+                if published is None:
+                    network.suppressed.append(label)
+                eligible = suppressed_middle(below) if published is None else published
+                network.observed[label] = Observed(eligible, site["months_observed"])
+                network.conversion[label] = site["conversion"]
+                network.shown[label] = {
+                    "eligible_observed": published,
+                    "source": source,
+                    "suppressed_below": below,
+                }
+    out = []
+    for trial_id, network in networks.items():
+        if not network.observed:
+            continue
+        fitted = forecast(network.observed, network.conversion, target).as_dict()
+        for site in fitted["sites"]:
+            site.update(network.shown[site["site"]])
+        out.append(
+            {
+                "trial_id": trial_id,
+                "forecast": fitted,
+                "without_monthly": network.without,
+                "suppressed": network.suppressed,
+            }
+        )
+    return out
+
+
+@dataclass
+class _Network:
+    """A trial's sites, gathered across the reports for its network forecast."""
+
+    observed: dict[str, Observed] = dataclass_field(default_factory=dict)
+    conversion: dict[str, float] = dataclass_field(default_factory=dict)
+    shown: dict[str, dict] = dataclass_field(default_factory=dict)  # what each site's report published
+    without: list[str] = dataclass_field(default_factory=list)  # sites of reports without --monthly
+    suppressed: list[str] = dataclass_field(default_factory=list)  # sites fitted at the middle

@@ -82,7 +82,7 @@ class Protection:
         or the middle of the suppressed counts when it is suppressed (so a suppressed count
         is neither read as nothing nor as the threshold)."""
         shown = self.count(value)
-        return max(1, self.shown_from() // 2) if shown is None else shown
+        return suppressed_middle(self.shown_from()) if shown is None else shown
 
     def describe(self) -> dict:
         """The policy, as written into every report."""
@@ -138,6 +138,12 @@ def suppressed_text(key: str, protection: dict) -> str:
 def suppressed_as(key: str, k: int) -> str:
     """`suppressed_text` given the report's K (see `suppressed_label`)."""
     return WITHHELD if key in DERIVED_KEYS else f"<{k}"
+
+
+def suppressed_middle(shown_from: int) -> int:
+    """The value a model takes for a count published as suppressed (`<shown_from`): the
+    middle of the suppressed counts, 1 to shown_from - 1, neither nothing nor the threshold."""
+    return max(1, shown_from // 2)
 
 
 def suppressed_label(protection: dict) -> int:

@@ -16,7 +16,15 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from feasibility.compare import SiteReport, collect, compare_rows, describe, differences, summary
+from feasibility.compare import (
+    SiteReport,
+    collect,
+    compare_rows,
+    describe,
+    differences,
+    network_forecasts,
+    summary,
+)
 from feasibility.errors import FeasibilityError
 from feasibility.reports.compare_report import (
     ABSENT,
@@ -27,6 +35,7 @@ from feasibility.reports.compare_report import (
     site_bars,
     steps_of,
 )
+from feasibility.reports.enrollment import ForecastSettings
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, write_extract
 from tests.test_errors import assert_one_line_error, feasibility
@@ -670,3 +679,107 @@ def test_the_header_says_when_counts_are_exact(mixed):
     assert f"exact counts (--min-cell 0) from {described[1]['source']}" in both
     assert "not to be shared" in both
     assert header(described[1:]).startswith("<header><h1>Sites compared</h1><p>exact counts")
+
+
+# --------------------------------------------------------------------------- network forecast
+
+SEED = REPO / "trials/MC-1-50-SLE.yaml"
+
+
+@pytest.fixture(scope="module")
+def monthly_reports(tmp_path_factory):
+    """The sample's three sites counted monthly twice (12 months, protected; 6 months, exact,
+    another conversion), and once without --monthly."""
+    tmp = tmp_path_factory.mktemp("network")
+    sample = str(REPO / "sample_data/extract.parquet")
+    paths = [tmp / "year", tmp / "half", tmp / "plain"]
+    run_feasibility(sample, [SEED], out=paths[0], monthly=12)
+    run_feasibility(
+        sample, [SEED], out=paths[1], monthly=6, min_cell=0, forecast=ForecastSettings(conversion=0.5)
+    )
+    run_feasibility(sample, [SEED], out=paths[2])
+    return paths
+
+
+def _networks(paths: list[Path], target: int | None = None) -> list[dict]:
+    sites, reports = collect(paths)
+    return network_forecasts(sites, reports, [str(p) for p in paths], target)
+
+
+def _own_forecast(path: Path) -> dict:
+    (trial,) = json.loads((path / "report.json").read_text())["trials"]
+    return trial["enrollment"]["forecast"]
+
+
+def test_one_reports_network_forecast_is_its_own(monthly_reports):
+    # fitted again from the published counts, a report's sites give back the forecast its
+    # run fitted to the exact counts it protected: the sponsor's figures are the site's
+    for path in monthly_reports[:2]:
+        (network,) = _networks([path], target=30)
+        own = _own_forecast(path)
+        fitted = network["forecast"]
+        for site in fitted["sites"]:
+            assert site.pop("source") == str(path)
+            assert site.pop("suppressed_below") == (13 if path.name == "year" else 0)
+        assert {k: v for k, v in fitted.items() if k != "time_to_target"} == {
+            k: v for k, v in own.items() if k != "time_to_target"
+        }
+        assert network["without_monthly"] == [] and network["suppressed"] == []
+
+
+def test_the_network_takes_every_monthly_reports_sites_under_their_compared_names(monthly_reports):
+    (network,) = _networks(monthly_reports, target=40)
+    fitted = network["forecast"]
+    year, half = (_own_forecast(p)["sites"] for p in monthly_reports[:2])
+    expected = [(s["site"], s, "year") for s in year] + [(f"{s['site']} (half)", s, "half") for s in half]
+    assert [s["site"] for s in fitted["sites"]] == [name for name, _, _ in expected]
+    for site, (_, own, report) in zip(fitted["sites"], expected, strict=True):
+        assert site["source"].endswith(report)
+        for key in ("months_observed", "eligible_observed", "conversion"):
+            assert site[key] == own[key]
+    assert {s["conversion"] for s in fitted["sites"]} == {0.3, 0.5}
+    assert {s["months_observed"] for s in fitted["sites"]} == {12, 6}
+    assert network["without_monthly"] == ["SITE-A (plain)", "SITE-B (plain)", "SITE-C (plain)"]
+    assert fitted["prior"]["sites"] == 6
+    assert fitted["time_to_target"]["target"] == 40
+    # half the sites were counted over six months, but the others over a year: no caution
+    assert fitted["cautions"] == []
+
+
+def test_a_suppressed_total_enters_the_network_at_the_middle_of_the_suppressed_counts(
+    monthly_reports, tmp_path
+):
+    report = json.loads((monthly_reports[0] / "report.json").read_text())
+    site = report["trials"][0]["enrollment"]["forecast"]["sites"][0]
+    site["eligible_observed"] = None  # as a site with fewer than 13 newly eligible publishes it
+    edited = tmp_path / "edited.json"
+    edited.write_text(json.dumps(report))
+    (network,) = _networks([edited])
+    fitted = network["forecast"]
+    assert network["suppressed"] == [site["site"]]
+    first = fitted["sites"][0]
+    assert first["eligible_observed"] is None and first["suppressed_below"] == 13
+    # the posterior's shape is the prior's plus the count the site entered with: 13 // 2
+    assert first["eligible_rate"]["shape"] == pytest.approx(fitted["prior"]["shape"] + 6, rel=1e-3)
+    out = io.StringIO()
+    sites, reports = collect([edited])
+    print_compare(summary(sites), compare_rows(sites, reports), Console(file=out, width=200), (), [network])
+    text = out.getvalue()
+    assert re.search(rf"│ {site['site']} +│ +12 │ +<13 │", text), text
+    assert f"suppressed totals taken at the middle of the suppressed counts: {site['site']}" in text
+
+
+def test_compare_shows_the_network_forecast(monthly_reports, tmp_path):
+    proc = feasibility("compare", *map(str, monthly_reports), "--target", "40", "--out", "cmp", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "enrollment forecast of the network (6 sites)" in proc.stdout
+    assert "time to enroll 40: median" in proc.stdout
+    assert re.search(r"│ network +│", proc.stdout)
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    assert "Enrollment forecast of the network (6 sites)" in page
+    assert "Time to enroll 40 patients: median" in page
+    assert "not in it, their reports having no monthly incidence (run --monthly): SITE-A (plain)" in page
+    # without --monthly reports there is no forecast to time a target on: one line, nothing written
+    proc = feasibility("compare", str(monthly_reports[2]), "--target", "40", "--out", "none", cwd=tmp_path)
+    assert_one_line_error(proc, "--target", "no report counted monthly incidence", "--monthly")
+    assert not (tmp_path / "none").exists()

@@ -15,9 +15,10 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.protect import WITHHELD, suppressed_as
-from feasibility.reports.html import STYLE, chart, esc
-from feasibility.reports.terminal import table_width
+from feasibility.reports.html import STYLE, chart, esc, forecast_chart, forecast_details, forecast_notes
+from feasibility.reports.terminal import band_cells, expected_cells, hanging, table_width, time_to_target_text
 
 COLUMNS = (
     "trial_id",
@@ -134,13 +135,66 @@ def steps_of(rows: list[dict], trial: str) -> list[str]:
     return order
 
 
+def _network_terms(network: dict) -> list[str]:
+    """Which sites a network forecast (`compare.network_forecasts`) left out and whose
+    counts it took at their middle, a line each."""
+    lines = []
+    if network["without_monthly"]:
+        lines.append(
+            "not in it, their reports having no monthly incidence (run --monthly): "
+            + ", ".join(network["without_monthly"])
+        )
+    if network["suppressed"]:
+        middle = ", ".join(network["suppressed"])
+        lines.append(f"suppressed totals taken at the middle of the suppressed counts: {middle}")
+    return lines
+
+
+def _print_network(network: dict, console: Console) -> None:
+    """A trial's network forecast: each site's months, published count, conversion and
+    expected enrollment, the network's total, its time to target and its notes."""
+    fc = network["forecast"]
+    console.print(
+        f"  enrollment forecast of the network ({len(fc['sites'])} sites), fitted to each site's "
+        "published newly potentially eligible patients"
+    )
+    table = Table()
+    expected = [f"{months} mo [80%]" for months in SITE_MONTHS]
+    for column in ("site", "months", "newly pot. eligible", "conversion", *expected):
+        table.add_column(column, justify="left" if column == "site" else "right")
+    for site in fc["sites"]:
+        n = site["eligible_observed"]
+        table.add_row(
+            Text(site["site"]),  # the user's text, never markup
+            str(site["months_observed"]),
+            f"<{site['suppressed_below']}" if n is None else str(n),
+            f"{site['conversion']:g}",
+            *expected_cells(site),
+        )
+    table.add_row(Text("network", style="bold"), "", "", "", *band_cells(fc["band"]))
+    console.print(table)
+    if fc["time_to_target"]:
+        console.print(f"  {time_to_target_text(fc['time_to_target'])}")
+    notes = _network_terms(network)
+    # the fitted prior is the model's usual case; a fallback changes how the figures read
+    if fc["prior"]["method"] != "empirical_bayes":
+        notes.append(fc["prior"]["note"])
+    console.print(hanging([("  -", line) for line in notes + fc["cautions"]]))
+
+
 def print_compare(
-    summary: list[dict], rows: list[dict], console: Console, reports: Sequence[dict] = ()
+    summary: list[dict],
+    rows: list[dict],
+    console: Console,
+    reports: Sequence[dict] = (),
+    networks: Sequence[dict] = (),
 ) -> None:
     """Per trial, the share of the remaining patients each step removes at each site, with
     the share it leaves unknown in brackets, then each site's totals, and where each report
     came from (`reports`, see `compare.describe`). Sites that would not fit the terminal's
-    width go into a further table rather than squeezing the cells."""
+    width go into a further table rather than squeezing the cells. A trial with a network
+    forecast (`networks`, see `compare.network_forecasts`) shows it under its table."""
+    by_network = {n["trial_id"]: n for n in networks}
     by_step = {(r["trial_id"], r["site_id"], r["criterion_id"]): r for r in rows}
     suppressed = False
     for trial in dict.fromkeys(s["trial_id"] for s in summary):
@@ -184,6 +238,8 @@ def print_compare(
             if r["trial_id"] == trial and r["flag"]:
                 flagged = f"{r['criterion_id']} at {r['site_id']}: {r['flag']}"
                 console.print(f"  [red]◆[/] {escape(flagged)}")
+        if trial in by_network:
+            _print_network(by_network[trial], console)
         console.print()
     if reports:
         console.print("Reports:")
@@ -340,12 +396,34 @@ def _reports_table(reports: Sequence[dict]) -> str:
     )
 
 
+def _network_section(network: dict, chart_id: str) -> str:
+    """A trial's network forecast on the page: its chart, time to target, sites and notes."""
+    fc = network["forecast"]
+    terms = _network_terms(network)
+    notes = f"<ul>{''.join(f'<li>{esc(line)}</li>' for line in terms)}</ul>" if terms else ""
+    return (
+        f"<h3>Enrollment forecast of the network ({len(fc['sites'])} sites)</h3>"
+        f"{forecast_chart({'forecast': fc}, chart_id)}"
+        # each site carries its own report's K, so the page's own K is never read
+        f"{forecast_details(fc, k=0, sources=True)}{notes}"
+        "<p class='note'>Poisson-Gamma model (Anisimov and Fedorov 2007), fitted across the sites "
+        "of every report made with --monthly, each with its published count of newly potentially "
+        f"eligible patients over its months and the conversion its report used.{forecast_notes(fc)}</p>"
+    )
+
+
 def compare_html(
-    summary: list[dict], rows: list[dict], differences: Sequence[str] = (), reports: Sequence[dict] = ()
+    summary: list[dict],
+    rows: list[dict],
+    differences: Sequence[str] = (),
+    reports: Sequence[dict] = (),
+    networks: Sequence[dict] = (),
 ) -> str:
     """The comparison as one self-contained page; `differences` (see `compare.differences`)
     head it, since they qualify every number below, and `reports` (`compare.describe`) say
-    where each site's numbers come from."""
+    where each site's numbers come from. A trial with a network forecast (`networks`, see
+    `compare.network_forecasts`) shows it last in its section."""
+    by_network = {n["trial_id"]: n for n in networks}
     trials = list(dict.fromkeys(s["trial_id"] for s in summary))
     sections = []
     for t_index, trial in enumerate(trials):
@@ -364,7 +442,9 @@ def compare_html(
             f"{chart(site_bars(sites), f'c{t_index}-eligible')}"
             "<h3>Share of remaining patients lost, and left UNKNOWN, at each step "
             f"(◆ stands apart)</h3>{chart(heat, f'c{t_index}-lost')}"
-            f"<h3>Criteria where a site stands apart</h3><ul>{flags}</ul></section>"
+            f"<h3>Criteria where a site stands apart</h3><ul>{flags}</ul>"
+            + (_network_section(by_network[trial], f"c{t_index}-network") if trial in by_network else "")
+            + "</section>"
         )
     shown = [count_text(s, k) for s in summary for k in ("eligible", "potentially_eligible")]
     shown += [share_text(r, k) for r in rows for k in _SHARE_OF]

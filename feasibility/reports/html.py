@@ -465,6 +465,49 @@ def _sentence(note: str | None) -> str:
     return f" {esc(note[:1].upper() + note[1:])}{'' if note.endswith('.') else '.'}"
 
 
+def forecast_details(fc: dict, k: int, *, sources: bool = False) -> str:
+    """A forecast's time to target and its table of sites: what each site was fitted on and
+    is expected to enrol. A suppressed count reads `<k`, or `<` its own report's K (a site's
+    `suppressed_below`), and with `sources` each site names its report, as `compare` gives them."""
+    parts = []
+    t = fc["time_to_target"]
+    if t:
+        text = (
+            f"median {t['median']} months (80%: {t['low80']}–{t['high80']}; 95%: {t['low95']}–{t['high95']})"
+            if t["median"] is not None
+            else (t["note"] or "not reached within the horizon")
+        )
+        parts.append(f"<p>Time to enroll {t['target']} patients: {esc(text)}.</p>")
+
+    def observed(site: dict) -> str:
+        n = site["eligible_observed"]
+        # a suppressed total, which the model took at the middle of the suppressed counts
+        return f"<{site.get('suppressed_below', k)}" if n is None else str(n)
+
+    rows = "".join(
+        f"<tr><td>{esc(s['site'])}</td>"
+        + (f"<td>{esc(s['source'])}</td>" if sources else "")
+        + f"<td>{s['months_observed']}</td><td>{observed(s)}</td>"
+        f"<td>{s['conversion']}</td><td>{s['enrollment_rate']['mean']:.1f}</td>"
+        + "".join(f"<td>{e['mean']:.1f} [{e['low80']}–{e['high80']}]</td>" for e in s["expected"])
+        + "</tr>"
+        for s in fc["sites"]
+    )
+    parts.append(
+        "<table class='enrollment'><thead><tr><th>site</th>"
+        + ("<th>report</th>" if sources else "")
+        + "<th>months</th><th>newly potentially eligible</th><th>conversion</th><th>enrolled / month</th>"
+        + "".join(f"<th>{months} months [80%]</th>" for months in SITE_MONTHS)
+        + f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
+    return "".join(parts)
+
+
+def forecast_notes(fc: dict) -> str:
+    """The prior's note and the forecast's cautions, each a sentence of its own."""
+    return _sentence(fc["prior"]["note"]) + "".join(_sentence(caution) for caution in fc["cautions"])
+
+
 def _enrollment_section(enrollment: dict, cid: str, k: int) -> tuple[str, list[str]]:
     fc = enrollment["forecast"]
     period = Duration(enrollment["months"], "month")  # "1 month", "24 months"
@@ -480,33 +523,14 @@ def _enrollment_section(enrollment: dict, cid: str, k: int) -> tuple[str, list[s
     parts.append("</div>")
     if enrollment.get("sites_withheld"):
         parts.append(f"<p class='note'>Incidence per site: {esc(enrollment['sites_withheld'])}.</p>")
-    if fc and fc["time_to_target"]:
-        t = fc["time_to_target"]
-        text = (
-            f"median {t['median']} months (80%: {t['low80']}–{t['high80']}; 95%: {t['low95']}–{t['high95']})"
-            if t["median"] is not None
-            else (t["note"] or "not reached within the horizon")
-        )
-        parts.append(f"<p>Time to enroll {t['target']} patients: {esc(text)}.</p>")
     if fc:
-        rows = "".join(
-            f"<tr><td>{esc(s['site'])}</td><td>{s['conversion']}</td><td>{s['enrollment_rate']['mean']:.1f}</td>"
-            + "".join(f"<td>{e['mean']:.1f} [{e['low80']}–{e['high80']}]</td>" for e in s["expected"])
-            + "</tr>"
-            for s in fc["sites"]
-        )
+        parts.append(forecast_details(fc, k))
+        # the model is fitted to each site's published total over the months (see
+        # enrollment.py): the note says so, then the prior's own notes as sentences of their own
         parts.append(
-            "<table class='enrollment'><thead><tr><th>site</th><th>conversion</th><th>enrolled / month</th>"
-            + "".join(f"<th>{months} months [80%]</th>" for months in SITE_MONTHS)
-            + "</tr></thead>"
-            f"<tbody>{rows}</tbody></table>"
-            # the model is fitted to each site's published total over the months (see
-            # enrollment.py): the note says so, then the prior's own note as its own sentence
             "<p class='note'>Poisson-Gamma model (Anisimov and Fedorov 2007), fitted to each site's "
-            f"published count of newly {esc(enrollment['basis'])} patients over the "
-            f"{period}.{_sentence(fc['prior']['note'])}"
-            + "".join(_sentence(caution) for caution in fc["cautions"])
-            + "</p>"
+            f"published count of newly {esc(enrollment['basis'])} patients over the {period}."
+            f"{forecast_notes(fc)}</p>"
         )
     return "".join(parts), ids
 

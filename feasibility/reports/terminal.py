@@ -54,7 +54,7 @@ def _step_count(step: dict, key: str, protection: dict) -> str:
     return suppressed_text(key, protection) if value is None else f"{value:,}"
 
 
-def _hanging(items: list[tuple[str, str]]) -> Table:
+def hanging(items: list[tuple[str, str]]) -> Table:
     """Lines of (label, text) whose text wraps under itself, not under the label. The text
     is the user's and the data's: never markup."""
     grid = Table.grid(padding=(0, 1))
@@ -147,6 +147,35 @@ def _months(value: float | None) -> str:
     return "beyond the horizon" if value is None else f"{value:.1f}"
 
 
+def expected_cells(site: dict) -> list[str]:
+    """A site's expected enrollment at `SITE_MONTHS`, each as `mean [80% interval]`."""
+    by_months = {e["months"]: e for e in site["expected"]}
+    return [
+        f"{e['mean']:.1f} [{e['low80']}–{e['high80']}]" for e in (by_months[months] for months in SITE_MONTHS)
+    ]
+
+
+def band_cells(band: dict) -> list[str]:
+    """The total's enrollment at `SITE_MONTHS`, from its simulated band, as `expected_cells`."""
+    return [
+        f"{band['mean'][months]:.1f} [{band['low80'][months]}–{band['high80'][months]}]"
+        if months < len(band["months"])
+        else ""
+        for months in SITE_MONTHS
+    ]
+
+
+def time_to_target_text(target: dict) -> str:
+    """`time to enroll N: median ... months (80% ..., 95% ...)`, or why it is not reached."""
+    if target["median"] is None:
+        return f"time to enroll {target['target']}: {target['note'] or 'beyond the horizon'}"
+    return (
+        f"time to enroll {target['target']}: median {_months(target['median'])} months "
+        f"(80% {_months(target['low80'])}–{_months(target['high80'])}, "
+        f"95% {_months(target['low95'])}–{_months(target['high95'])})"
+    )
+
+
 def _print_enrollment(enrollment: dict, console: Console) -> None:
     """Monthly incidence per site and the enrollment forecast, under the waterfall."""
     fc = enrollment["forecast"]
@@ -170,15 +199,12 @@ def _print_enrollment(enrollment: dict, console: Console) -> None:
             per_month(trend["second_half_total"], trend["second_half_months"]),
         ]
         site = forecasts.get(inc["site_id"])
-        for months in SITE_MONTHS:
-            if site is not None:
-                e = next(x for x in site["expected"] if x["months"] == months)
-                cells.append(f"{e['mean']:.1f} [{e['low80']}–{e['high80']}]")
-            elif fc and months < len(fc["band"]["months"]):  # ALL: the total's simulated band
-                band = fc["band"]
-                cells.append(f"{band['mean'][months]:.1f} [{band['low80'][months]}–{band['high80'][months]}]")
-            else:
-                cells.append("")
+        if site is not None:
+            cells += expected_cells(site)
+        elif fc:  # ALL: the total's simulated band
+            cells += band_cells(fc["band"])
+        else:
+            cells += [""] * len(SITE_MONTHS)
         rows.append([inc["site_id"], *cells])
 
     def table(style: dict[str, Any]) -> Table:
@@ -192,22 +218,14 @@ def _print_enrollment(enrollment: dict, console: Console) -> None:
     fit = _fitting_style(table, console.width)
     console.print(table(STYLES[-1] if fit is None else fit[0]))
     if enrollment.get("sites_withheld"):
-        console.print(_hanging([("  per site —", enrollment["sites_withheld"])]))
+        console.print(hanging([("  per site —", enrollment["sites_withheld"])]))
     if not fc:
         return
-    target = fc["time_to_target"]
-    if target:
-        if target["median"] is None:
-            console.print(f"  time to enroll {target['target']}: {target['note'] or 'beyond the horizon'}")
-        else:
-            console.print(
-                f"  time to enroll {target['target']}: median {_months(target['median'])} months "
-                f"(80% {_months(target['low80'])}–{_months(target['high80'])}, "
-                f"95% {_months(target['low95'])}–{_months(target['high95'])})"
-            )
+    if fc["time_to_target"]:
+        console.print(f"  {time_to_target_text(fc['time_to_target'])}")
     # the fitted prior is the model's usual case; a fallback changes how the figures read
     if fc["prior"]["method"] != "empirical_bayes":
-        console.print(_hanging([("  model:", fc["prior"]["note"])]))
+        console.print(hanging([("  model:", fc["prior"]["note"])]))
 
 
 def _print_forecast_terms(trials: list[dict], console: Console) -> None:
@@ -220,7 +238,7 @@ def _print_forecast_terms(trials: list[dict], console: Console) -> None:
         return
     lines = [("Forecast:", _conversions(fc["sites"]))]
     lines += [("", caution) for caution in fc["cautions"]]
-    console.print(_hanging(lines))
+    console.print(hanging(lines))
 
 
 def _conversions(sites: list[dict]) -> str:
@@ -253,9 +271,7 @@ def print_report(report: dict, console: Console) -> None:
     # the licence or citation the extract's data must carry (the site's text, never markup)
     notices = report["provenance"]["extract"].get("notices") or []
     if notices:
-        console.print(
-            _hanging([("Data notice:" if i == 0 else "", escape(n)) for i, n in enumerate(notices)])
-        )
+        console.print(hanging([("Data notice:" if i == 0 else "", escape(n)) for i, n in enumerate(notices)]))
     for trial in report["trials"]:
         texts = {c["id"]: c for c in trial["criteria"]}
         block = trial["sites"][0]  # ALL comes first
@@ -288,16 +304,16 @@ def print_report(report: dict, console: Console) -> None:
                 if s["site_id"] != ALL_SITES
             ]
             labels = ["  per site —"] + [""] * (len(sites) - 1)
-            console.print(_hanging(list(zip(labels, sites, strict=True))))
+            console.print(hanging(list(zip(labels, sites, strict=True))))
         elif trial.get("sites_withheld"):
-            console.print(_hanging([("  per site —", trial["sites_withheld"])]))
+            console.print(hanging([("  per site —", trial["sites_withheld"])]))
         if trial.get("enrollment"):
             _print_enrollment(trial["enrollment"], console)
         console.print()
     _print_forecast_terms(report["trials"], console)
-    console.print(_hanging([("Key:", terminal_key(protection))]), style="dim")
+    console.print(hanging([("Key:", terminal_key(protection))]), style="dim")
     console.print()
     warnings = report["data_quality"].get("warnings") or []
     if warnings:
         console.print("[yellow]Data quality:[/]")
-        console.print(_hanging([("  -", line) for line in warnings]))
+        console.print(hanging([("  -", line) for line in warnings]))
