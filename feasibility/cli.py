@@ -423,7 +423,7 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
     type=click.Path(path_type=Path),
     default=Path("feasibility-compare"),
     show_default=True,
-    help="Folder for compare.csv and compare.html.",
+    help="Folder for compare.csv, compare.json and compare.html.",
 )
 @click.option(
     "--target",
@@ -439,7 +439,7 @@ def compare(reports: tuple[Path, ...], out: Path, target: int | None) -> None:
     protection are named. Reports made with --monthly also give the network's enrollment
     forecast, fitted across all their sites."""
     from feasibility.compare import collect, compare_rows, describe, differences, network_forecasts, summary
-    from feasibility.reports.compare_report import compare_csv, compare_html, print_compare
+    from feasibility.reports.compare_report import compare_csv, compare_html, compare_json, print_compare
     from feasibility.reports.output import write_directory, writer_lock
 
     sites, loaded = collect(list(reports))
@@ -462,7 +462,12 @@ def compare(reports: tuple[Path, ...], out: Path, target: int | None) -> None:
         writer_lock(out, "comparison folder", "--out"),
         interrupts.writing([(out, f"comparison in {out}/")], written),
     ):
-        write_directory(out, {"compare.csv": compare_csv(rows), "compare.html": page})
+        files: dict[str, str | bytes] = {
+            "compare.csv": compare_csv(rows),
+            "compare.json": compare_json(totals, rows, unlike, described, forecasts),
+            "compare.html": page,
+        }
+        write_directory(out, files)
     print_compare(totals, rows, Console(), described, forecasts)
     for line in unlike:
         err.print(f"[yellow]note:[/] not like for like: {escape(line)}", markup=True)

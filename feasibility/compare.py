@@ -20,7 +20,7 @@ from typing import Any
 from feasibility.analytics.forecast import Observed, forecast
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.errors import FeasibilityError
-from feasibility.protect import suppressed_label, suppressed_middle
+from feasibility.protect import sharing, suppressed_label, suppressed_middle
 from feasibility.user_files import read_user_text
 
 # A site stands apart when its share differs from the median of all sites by this much.
@@ -37,6 +37,7 @@ class SiteReport:
     trial_id: str
     block: dict
     suppressed_below: int
+    sharing: str  # whether its report's counts may leave the site (`protect.sharing`)
 
 
 def load_report(path: Path) -> dict:
@@ -216,12 +217,13 @@ def collect(paths: list[Path]) -> tuple[list[SiteReport], list[dict]]:
         reports.append(report)
         label = path.name if path.is_dir() else path.parent.name
         below = suppressed_label(report["protection"])
+        marker = sharing(report["protection"])
         for trial in report["trials"]:
             blocks = [b for b in trial["sites"] if b["site_id"] != ALL_SITES] or trial["sites"]
             for block in blocks:
                 site = _distinct(block["site_id"], trial["id"], label, str(path), seen)
                 seen.add((trial["id"], site))
-                sites.append(SiteReport(str(path), site, trial["id"], block, below))
+                sites.append(SiteReport(str(path), site, trial["id"], block, below, marker))
     return sites, reports
 
 
@@ -359,6 +361,7 @@ def compare_rows(sites: list[SiteReport], reports: list[dict]) -> list[dict]:
                     "flag": "",
                     "flagged": None,
                     "suppressed_below": s.suppressed_below,
+                    "sharing": s.sharing,
                 }
             )
             previous = step["eligible"]

@@ -140,6 +140,14 @@ def suppressed_as(key: str, k: int) -> str:
     return WITHHELD if key in DERIVED_KEYS else f"<{k}"
 
 
+def sharing(protection: dict) -> str:
+    """From a report's `protection`: the `sharing` cell of its CSV rows (and of compare's),
+    which says on every row whether the counts may leave the site."""
+    if protection["shareable"]:
+        return f"shareable (--min-cell {protection['min_cell']})"
+    return "EXACT COUNTS (--min-cell 0): do not share"
+
+
 def suppressed_middle(shown_from: int) -> int:
     """The value a model takes for a count published as suppressed (`<shown_from`): the
     middle of the suppressed counts, 1 to shown_from - 1, neither nothing nor the threshold."""

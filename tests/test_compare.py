@@ -41,6 +41,7 @@ from tests.support import REPO, event, person, write_extract
 from tests.test_errors import assert_one_line_error, feasibility
 
 TRIAL = REPO / "tests/fixtures/trials/small.yaml"
+SHAREABLE = "shareable (--min-cell 11)"
 
 
 def site_rows(prefix: str, n: int, with_alt: bool) -> list[dict]:
@@ -168,7 +169,7 @@ def test_files_are_written_when_the_reader_of_stdout_goes_away(three_reports, tm
     proc.stdout.close()  # closed before the child has started printing
     _, stderr = proc.communicate(timeout=120)
     assert b"Traceback" not in stderr
-    assert {p.name for p in out.iterdir()} == {"compare.csv", "compare.html"}
+    assert {p.name for p in out.iterdir()} == {"compare.csv", "compare.html", "compare.json"}
 
 
 # --------------------------------------------------------------------------- like for like
@@ -449,7 +450,7 @@ def test_a_site_report_folder_is_never_replaced_by_the_comparison(alike_reports,
     before = sorted(p.name for p in report.iterdir())
     proc = feasibility("compare", str(report), str(alike_reports[1]), "--out", str(report), cwd=tmp_path)
     line = assert_one_line_error(proc, "files this command does not write", "report.json")
-    assert "one this command wrote (compare.csv, compare.html)" in line
+    assert "one this command wrote (compare.csv, compare.html, compare.json)" in line
     assert sorted(p.name for p in report.iterdir()) == before
 
 
@@ -486,7 +487,7 @@ def _block(site: str, failed: int, unknown: int, base: int = 100) -> dict:
 
 def _flags(specs: dict[str, tuple[int, int]]) -> dict[str, dict]:
     """compare's row of step 1 per site, for sites of 100 patients losing (failed, unknown)."""
-    sites = [SiteReport("r", s, "T", _block(s, f, u), 13) for s, (f, u) in specs.items()]
+    sites = [SiteReport("r", s, "T", _block(s, f, u), 13, SHAREABLE) for s, (f, u) in specs.items()]
     reports = [{"trials": [{"id": "T", "criteria": [{"id": "c1", "assessable": True}]}]}]
     return {r["site_id"]: r for r in compare_rows(sites, reports) if r["step"]}
 
@@ -538,7 +539,7 @@ def _suppressed_site(k: int) -> tuple[list[dict], list[dict]]:
         "potentially_eligible": None,
         "waterfall": [dict(zip(keys, (i, *values), strict=True)) for i, values in enumerate(counts)],
     }
-    sites = [SiteReport("r", "S", "T", block, k)]
+    sites = [SiteReport("r", "S", "T", block, k, SHAREABLE)]
     return summary(sites), compare_rows(sites, [{"trials": [{"id": "T", "criteria": []}]}])
 
 
@@ -595,7 +596,7 @@ def test_compare_takes_each_reports_label_for_suppressed_counts(alike_reports, t
 def test_the_page_shows_the_unknown_share_beside_the_lost_one():
     # a data gap (C leaves everyone UNKNOWN) is not read as a site that loses no one
     sites = [
-        SiteReport("r", s, "T", _block(s, f, u), 13)
+        SiteReport("r", s, "T", _block(s, f, u), 13, SHAREABLE)
         for s, (f, u) in {"A": (50, 0), "B": (50, 0), "C": (0, 100)}.items()
     ]
     rows = compare_rows(sites, [{"trials": [{"id": "T", "criteria": []}]}])
@@ -663,6 +664,18 @@ def test_the_terminal_lists_each_report(mixed):
     )
     assert listed[1].startswith(f"  {described[1]['source']}: A (report-A); index date ")
     assert listed[1].endswith("exact (--min-cell 0)")
+
+
+def test_each_row_of_compare_csv_says_whether_its_report_may_be_shared(mixed):
+    # as in the run's own CSVs: a row copied out of the comparison still says it
+    sites, reports, _ = mixed
+    table = list(csv.DictReader(io.StringIO(compare_csv(compare_rows(sites, reports)))))
+    assert list(table[0])[-1] == "sharing"
+    marks = {r["site_id"]: r["sharing"] for r in table}
+    assert marks == {
+        "A": "shareable (--min-cell 11)",
+        "A (report-A)": "EXACT COUNTS (--min-cell 0): do not share",
+    }
 
 
 def test_the_header_says_when_counts_are_exact(mixed):
@@ -779,6 +792,16 @@ def test_compare_shows_the_network_forecast(monthly_reports, tmp_path):
     assert "Enrollment forecast of the network (6 sites)" in page
     assert "Time to enroll 40 patients: median" in page
     assert "not in it, their reports having no monthly incidence (run --monthly): SITE-A (plain)" in page
+    # the same as data, beside the comparison's rows
+    document = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    assert document["schema"] == "feasibility.compare/1"
+    assert [r["source"] for r in document["reports"]] == [str(p) for p in monthly_reports]
+    assert len(document["steps"]) == len(
+        list(csv.DictReader(io.StringIO((tmp_path / "cmp/compare.csv").read_text())))
+    )
+    (network,) = document["networks"]
+    assert network["trial_id"] == "MC-1-50-SLE" and len(network["forecast"]["sites"]) == 6
+    assert network["forecast"]["time_to_target"]["target"] == 40
     # without --monthly reports there is no forecast to time a target on: one line, nothing written
     proc = feasibility("compare", str(monthly_reports[2]), "--target", "40", "--out", "none", cwd=tmp_path)
     assert_one_line_error(proc, "--target", "no report counted monthly incidence", "--monthly")

@@ -278,7 +278,11 @@ def test_ctrl_c_while_the_comparison_is_committed(tmp_path, earlier_report):
     assert proc.stderr.splitlines() == [
         "interrupted too late to stop it: the new comparison in cmp/ is complete"
     ]
-    assert sorted(p.name for p in (tmp_path / "cmp").iterdir()) == ["compare.csv", "compare.html"]
+    assert sorted(p.name for p in (tmp_path / "cmp").iterdir()) == [
+        "compare.csv",
+        "compare.html",
+        "compare.json",
+    ]
     assert _leftovers(tmp_path) == []
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -35,6 +36,7 @@ COLUMNS = (
     "eligible",
     "potentially_eligible",
     "flag",
+    "sharing",  # last, as in the run's CSVs: whether the row's report may leave its site
 )
 
 
@@ -104,6 +106,30 @@ def compare_csv(rows: list[dict]) -> str:
     for r in rows:
         writer.writerow([_cell(r, c) for c in COLUMNS])
     return out.getvalue()
+
+
+COMPARE_SCHEMA = "feasibility.compare/1"
+
+
+def compare_json(
+    summary: list[dict],
+    rows: list[dict],
+    differences: Sequence[str],
+    reports: Sequence[dict],
+    networks: Sequence[dict],
+) -> str:
+    """`compare.json`: everything the comparison shows, as data: the reports
+    (`compare.describe`), what keeps them from being like for like, each site's totals, each
+    step's row as in compare.csv (counts null where suppressed) and the network forecasts."""
+    document = {
+        "schema": COMPARE_SCHEMA,
+        "reports": list(reports),
+        "differences": list(differences),
+        "sites": summary,
+        "steps": rows,
+        "networks": list(networks),
+    }
+    return json.dumps(document, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
 # What the labels of suppressed counts mean, under a view that shows them.

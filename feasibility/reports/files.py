@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from feasibility.protect import suppressed_text
+from feasibility.protect import sharing, suppressed_text
 
 WATERFALL_COLUMNS = (
     "trial_id",
@@ -25,13 +25,6 @@ WATERFALL_COLUMNS = (
 # a file copied out of its folder, renamed, or pasted into another table still says it. Last,
 # so that a reader of the columns before it by position reads them as before.
 SHARING_COLUMN = "sharing"
-
-
-def sharing(protection: dict) -> str:
-    """The `sharing` cell of a report's CSV rows: exact counts must not be shared."""
-    if protection["shareable"]:
-        return f"shareable (--min-cell {protection['min_cell']})"
-    return "EXACT COUNTS (--min-cell 0): do not share"
 
 
 def _cell(value: object, protection: dict, key: str) -> str:
