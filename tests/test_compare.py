@@ -364,6 +364,9 @@ def _set(path: str, value: object) -> Callable[[dict], None]:
     return change
 
 
+_FORECAST_SITE = {"site": "A", "months_observed": 12, "eligible_observed": 20, "conversion": 0.3}
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
@@ -400,6 +403,22 @@ def _set(path: str, value: object) -> Callable[[dict], None]:
             "`trials[0].sites[1].waterfall[2].failed` must be a count",
         ),
         (lambda r: r["trials"].append(r["trials"][0]), "`trials` lists trial `SMALL` twice"),
+        # the network forecast reads the enrollment of reports made with --monthly
+        (_set("trials.0.enrollment", []), "`trials[0].enrollment` must be an object, not a list"),
+        (
+            _set("trials.0.enrollment", {"forecast": {"sites": [_FORECAST_SITE | {"conversion": 3}]}}),
+            "`trials[0].enrollment.forecast.sites[0].conversion` must be a share above 0 and at most 1, not a number",
+        ),
+        (
+            _set(
+                "trials.0.enrollment", {"forecast": {"sites": [_FORECAST_SITE | {"months_observed": None}]}}
+            ),
+            "`trials[0].enrollment.forecast.sites[0].months_observed` must be a whole number, not null",
+        ),
+        (
+            _set("trials.0.enrollment", {"forecast": {"sites": [_FORECAST_SITE, _FORECAST_SITE]}}),
+            "`trials[0].enrollment.forecast.sites` lists site `A` twice",
+        ),
     ],
 )
 def test_a_malformed_report_is_named_with_the_field_and_a_fix(alike_reports, tmp_path, change, message):
