@@ -19,7 +19,14 @@ from rich.text import Text
 from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.protect import WITHHELD, suppressed_as
 from feasibility.reports.html import STYLE, chart, esc, forecast_chart, forecast_details, forecast_notes
-from feasibility.reports.terminal import band_cells, expected_cells, hanging, table_width, time_to_target_text
+from feasibility.reports.terminal import (
+    band_cells,
+    expected_cells,
+    fallback_notes,
+    hanging,
+    table_width,
+    time_to_target_text,
+)
 
 COLUMNS = (
     "trial_id",
@@ -201,11 +208,9 @@ def _print_network(network: dict, console: Console) -> None:
     console.print(table)
     if fc["time_to_target"]:
         console.print(f"  {time_to_target_text(fc['time_to_target'])}")
-    notes = _network_terms(network)
-    # the fitted prior is the model's usual case; a fallback changes how the figures read
-    if fc["prior"]["method"] != "empirical_bayes":
-        notes.append(fc["prior"]["note"])
-    console.print(hanging([("  -", line) for line in notes + fc["cautions"]]))
+    notes = _network_terms(network) + fallback_notes(fc) + fc["cautions"]
+    if notes:
+        console.print(hanging([("  -", line) for line in notes]))
 
 
 def print_compare(

@@ -223,9 +223,15 @@ def _print_enrollment(enrollment: dict, console: Console) -> None:
         return
     if fc["time_to_target"]:
         console.print(f"  {time_to_target_text(fc['time_to_target'])}")
-    # the fitted prior is the model's usual case; a fallback changes how the figures read
-    if fc["prior"]["method"] != "empirical_bayes":
-        console.print(hanging([("  model:", fc["prior"]["note"])]))
+    for note in fallback_notes(fc):
+        console.print(hanging([("  model:", note)]))
+
+
+def fallback_notes(fc: dict) -> list[str]:
+    """The prior's note when the forecast fell back from the fitted prior (too few sites, no
+    spread between them, no incidence): the fitted prior is the model's usual case, and a
+    fallback changes how the figures read."""
+    return [] if fc["prior"]["method"] == "empirical_bayes" else [fc["prior"]["note"]]
 
 
 def _print_forecast_terms(trials: list[dict], console: Console) -> None:
