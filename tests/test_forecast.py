@@ -175,8 +175,10 @@ def test_equal_months_give_the_closed_form_beta():
 def test_fallbacks():
     one = fit_prior(observed({"a": [1, 2, 3]}))
     assert (one.method, one.prior) == ("weak_prior", GammaRate(0.5, 0.25))
+    assert one.note.startswith("one site with data cannot estimate the spread between sites")
     two = fit_prior(observed({"a": [1, 2, 3], "b": [5, 5, 5]}))
     assert two.method == "weak_prior" and two.prior.mean == pytest.approx(21 / 6)
+    assert two.note.startswith("2 sites with data cannot")
     # identical sites: no overdispersion, the MLE runs to alpha -> infinity; shape capped at K / n
     same = fit_prior(observed({s: [4] * 12 for s in "abcde"}))
     assert same.method == "capped" and "no more dispersed than Poisson" in same.note

@@ -233,8 +233,8 @@ def fit_prior(observed: Mapping[str, Observed]) -> PriorFit:
         return PriorFit(
             weak,
             "weak_prior",
-            f"{n} site(s) with data cannot estimate the spread between sites: each site keeps its "
-            "own rate under a weak prior (shape 0.5, mean the pooled rate)",
+            f"{'one site' if n == 1 else f'{n} sites'} with data cannot estimate the spread between "
+            "sites: each site keeps its own rate under a weak prior (shape 0.5, mean the pooled rate)",
             n,
         )
     # the prior may not count for more than an average site's own data (see the docstring)
