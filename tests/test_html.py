@@ -12,8 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from feasibility.analytics.forecast import Observed, forecast
 from feasibility.reports.enrollment import ForecastSettings
-from feasibility.reports.html import forecast_chart, glossary, impact_note, incidence_chart, render_html
+from feasibility.reports.html import (
+    forecast_chart,
+    forecast_details,
+    glossary,
+    impact_note,
+    incidence_chart,
+    render_html,
+)
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, small_trial_rows, write_extract
 
@@ -349,6 +357,18 @@ def test_the_forecast_chart_ends_soon_after_the_target_is_reached():
     assert all(trace["x"] == list(range(13)) for trace in chart["data"])
     block["forecast"]["time_to_target"] = None  # no target: the whole horizon
     assert figures(forecast_chart(block, "f"))["f"]["layout"]["xaxis"]["range"] == [0, 60]
+
+
+def test_the_forecast_table_shows_what_each_site_was_fitted_on():
+    fc = forecast(
+        {"A": Observed(40, 12), "B": Observed(6, 12)}, {"A": 0.3, "B": 0.5}, 20, draws=200
+    ).as_dict()
+    fc["sites"][1]["eligible_observed"] = None  # B's total was suppressed in its report
+    rows = re.findall(
+        r"<tr><td>(\w)</td><td>(\d+)</td><td>([^<]+)</td><td>([\d.]+)</td>", forecast_details(fc, 13)
+    )
+    assert rows == [("A", "12", "40", "0.3"), ("B", "12", "&lt;13", "0.5")]
+    assert "Time to enroll 20 patients: median" in forecast_details(fc, 13)
 
 
 def test_the_model_notes_are_sentences_of_their_own(report_dir):

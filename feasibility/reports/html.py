@@ -487,7 +487,7 @@ def forecast_details(fc: dict, k: int, *, sources: bool = False) -> str:
     rows = "".join(
         f"<tr><td>{esc(s['site'])}</td>"
         + (f"<td>{esc(s['source'])}</td>" if sources else "")
-        + f"<td>{s['months_observed']}</td><td>{observed(s)}</td>"
+        + f"<td>{s['months_observed']}</td><td>{esc(observed(s))}</td>"
         f"<td>{s['conversion']}</td><td>{s['enrollment_rate']['mean']:.1f}</td>"
         + "".join(f"<td>{e['mean']:.1f} [{e['low80']}–{e['high80']}]</td>" for e in s["expected"])
         + "</tr>"
