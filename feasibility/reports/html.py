@@ -479,20 +479,18 @@ def forecast_details(fc: dict, k: int, *, sources: bool = False) -> str:
         )
         parts.append(f"<p>Time to enroll {t['target']} patients: {esc(text)}.</p>")
 
-    def observed(site: dict) -> str:
-        n = site["eligible_observed"]
-        # a suppressed total, which the model took at the middle of the suppressed counts
-        return f"<{site.get('suppressed_below', k)}" if n is None else str(n)
+    def row(s: dict) -> str:
+        observed = _n(s["eligible_observed"], s.get("suppressed_below", k))
+        return (
+            f"<tr><td>{esc(s['site'])}</td>"
+            + (f"<td>{esc(s['source'])}</td>" if sources else "")
+            + f"<td>{s['months_observed']}</td><td>{observed}</td>"
+            f"<td>{s['conversion']}</td><td>{s['enrollment_rate']['mean']:.1f}</td>"
+            + "".join(f"<td>{e['mean']:.1f} [{e['low80']}–{e['high80']}]</td>" for e in s["expected"])
+            + "</tr>"
+        )
 
-    rows = "".join(
-        f"<tr><td>{esc(s['site'])}</td>"
-        + (f"<td>{esc(s['source'])}</td>" if sources else "")
-        + f"<td>{s['months_observed']}</td><td>{esc(observed(s))}</td>"
-        f"<td>{s['conversion']}</td><td>{s['enrollment_rate']['mean']:.1f}</td>"
-        + "".join(f"<td>{e['mean']:.1f} [{e['low80']}–{e['high80']}]</td>" for e in s["expected"])
-        + "</tr>"
-        for s in fc["sites"]
-    )
+    rows = "".join(row(s) for s in fc["sites"])
     parts.append(
         "<table class='enrollment'><thead><tr><th>site</th>"
         + ("<th>report</th>" if sources else "")
