@@ -39,6 +39,7 @@ from feasibility.reports.enrollment import ForecastSettings
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, write_extract
 from tests.test_errors import assert_one_line_error, feasibility
+from tests.test_html import CHROMIUM, dump_dom, figures
 
 TRIAL = REPO / "tests/fixtures/trials/small.yaml"
 SHAREABLE = "shareable (--min-cell 11)"
@@ -825,3 +826,20 @@ def test_compare_shows_the_network_forecast(monthly_reports, tmp_path):
     proc = feasibility("compare", str(monthly_reports[2]), "--target", "40", "--out", "none", cwd=tmp_path)
     assert_one_line_error(proc, "--target", "no report counted monthly incidence", "--monthly")
     assert not (tmp_path / "none").exists()
+
+
+def test_every_chart_of_the_comparison_is_drawn_in_chromium(monthly_reports, tmp_path):
+    # the network forecast's band among them: compare.html is as self-contained as a report
+    assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
+    sites, reports = collect(monthly_reports)
+    networks = network_forecasts(sites, reports, [str(p) for p in monthly_reports], 40)
+    page = tmp_path / "compare.html"
+    page.write_text(compare_html(summary(sites), compare_rows(sites, reports), (), (), networks))
+    charts = list(figures(page.read_text()))
+    assert charts == ["c0-eligible", "c0-lost", "c0-network"]
+    dom = dump_dom(page, tmp_path / "profile")
+    for chart in charts:
+        following = dom[dom.index(f'id="{chart}"') :][:200_000]
+        # Plotly draws into an <svg class="main-svg">: bars, lines, or a heatmap's image
+        assert 'class="main-svg"' in following, chart
+        assert re.search(r'class="(point|js-line|hm)"', following), chart
