@@ -805,9 +805,17 @@ def test_a_suppressed_total_enters_the_network_at_the_middle_of_the_suppressed_c
 def test_compare_shows_the_network_forecast(monthly_reports, tmp_path):
     proc = feasibility("compare", *map(str, monthly_reports), "--target", "40", "--out", "cmp", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "enrollment forecast of the network (6 sites)" in proc.stdout
+    assert "network enrollment forecast (6 sites, fitted to their published counts)" in proc.stdout
     assert "time to enroll 40: median" in proc.stdout
-    assert re.search(r"│ network +│", proc.stdout)
+    # 80 columns: the table drops its borders rather than wrap a figure in its cell
+    assert re.search(
+        r"^SITE-C \(half\) +6 +\d+ +0\.5 +\d+\.\d \[\d+–\d+\] +\d+\.\d \[\d+–\d+\] *$", proc.stdout, re.M
+    )
+    assert re.search(
+        r"^  network: \d+\.\d \[\d+–\d+\] at 6 months, \d+\.\d \[\d+–\d+\] at 12 months \[80%\]",
+        proc.stdout,
+        re.M,
+    )
     page = (tmp_path / "cmp" / "compare.html").read_text()
     assert "Enrollment forecast of the network (6 sites)" in page
     assert "Time to enroll 40 patients: median" in page

@@ -21,9 +21,11 @@ from feasibility.protect import WITHHELD, suppressed_as
 from feasibility.reports.html import STYLE, chart, esc, forecast_chart, forecast_details, forecast_notes
 from feasibility.reports.terminal import (
     band_cells,
+    count_label,
     expected_cells,
     fallback_notes,
     hanging,
+    print_site_table,
     table_width,
     time_to_target_text,
 )
@@ -188,24 +190,23 @@ def _print_network(network: dict, console: Console) -> None:
     expected enrollment, the network's total, its time to target and its notes."""
     fc = network["forecast"]
     console.print(
-        f"  enrollment forecast of the network ({len(fc['sites'])} sites), fitted to each site's "
-        "published newly potentially eligible patients"
+        f"  network enrollment forecast ({len(fc['sites'])} sites, fitted to their published counts)"
     )
-    table = Table()
-    expected = [f"{months} mo [80%]" for months in SITE_MONTHS]
-    for column in ("site", "months", "newly pot. eligible", "conversion", *expected):
-        table.add_column(column, justify="left" if column == "site" else "right")
-    for site in fc["sites"]:
-        n = site["eligible_observed"]
-        table.add_row(
-            Text(site["site"]),  # the user's text, never markup
+    columns = ("site", "months", "newly pot. eligible", "conversion", *(f"{m} mo [80%]" for m in SITE_MONTHS))
+    rows = [
+        [
+            site["site"],
             str(site["months_observed"]),
-            f"<{site['suppressed_below']}" if n is None else str(n),
+            count_label(site["eligible_observed"], site["suppressed_below"]),
             f"{site['conversion']:g}",
             *expected_cells(site),
-        )
-    table.add_row(Text("network", style="bold"), "", "", "", *band_cells(fc["band"]))
-    console.print(table)
+        ]
+        for site in fc["sites"]
+    ]
+    print_site_table(columns, rows, console)
+    # under the sites, not as a row of mostly empty cells: the network's figures are widest
+    cells = zip(band_cells(fc["band"]), SITE_MONTHS, strict=True)
+    console.print(f"  network: {', '.join(f'{cell} at {months} months' for cell, months in cells)} [80%]")
     if fc["time_to_target"]:
         console.print(f"  {time_to_target_text(fc['time_to_target'])}")
     notes = _network_terms(network) + fallback_notes(fc) + fc["cautions"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console, JustifyMethod
@@ -44,7 +44,7 @@ def table_width(widths: list[int]) -> int:
     return 1 + sum(w + 3 for w in widths)
 
 
-def _n(value: int | None, k: int) -> str:
+def count_label(value: int | None, k: int) -> str:
     """A count, `<k` when suppressed (`k` from `suppressed_label`)."""
     return f"<{k}" if value is None else f"{value:,}"
 
@@ -80,6 +80,23 @@ def _fitting_style(build: Callable[[dict[str, Any]], Table], width: int) -> tupl
         if used <= width:
             return style, used
     return None
+
+
+def print_site_table(columns: Sequence[str], rows: Sequence[Sequence[Text | str]], console: Console) -> None:
+    """A table of one row per site, the site first, the figures right-aligned, in the first
+    of `STYLES` that fits the terminal (a figure wrapped in its cell is hard to read). A
+    site id is the user's text: cells given as `str` are never read as markup."""
+
+    def table(style: dict[str, Any]) -> Table:
+        t = Table(**style)
+        for col in columns:
+            t.add_column(col, justify="left" if col == columns[0] else "right")
+        for row in rows:
+            t.add_row(*(cell if isinstance(cell, Text) else Text(cell) for cell in row))
+        return t
+
+    fit = _fitting_style(table, console.width)
+    console.print(table(STYLES[-1] if fit is None else fit[0]))
 
 
 def _waterfall_table(
@@ -207,16 +224,7 @@ def _print_enrollment(enrollment: dict, console: Console) -> None:
             cells += [""] * len(SITE_MONTHS)
         rows.append([inc["site_id"], *cells])
 
-    def table(style: dict[str, Any]) -> Table:
-        t = Table(**style)
-        for col in ("site", "1st half /month", "2nd half /month", *horizons):
-            t.add_column(col, justify="left" if col == "site" else "right")
-        for row in rows:
-            t.add_row(*map(Text, row))  # a site id is the user's text, never markup
-        return t
-
-    fit = _fitting_style(table, console.width)
-    console.print(table(STYLES[-1] if fit is None else fit[0]))
+    print_site_table(("site", "1st half /month", "2nd half /month", *horizons), rows, console)
     if enrollment.get("sites_withheld"):
         console.print(hanging([("  per site —", enrollment["sites_withheld"])]))
     if not fc:
@@ -304,8 +312,8 @@ def print_report(report: dict, console: Console) -> None:
             console.print(note)
         if len(trial["sites"]) > 2:
             sites = [
-                f"{s['site_id']}: {_n(s['eligible'], k)} eligible, "
-                f"{_n(s['potentially_eligible'], k)} potentially"
+                f"{s['site_id']}: {count_label(s['eligible'], k)} eligible, "
+                f"{count_label(s['potentially_eligible'], k)} potentially"
                 for s in trial["sites"]
                 if s["site_id"] != ALL_SITES
             ]
