@@ -431,14 +431,43 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
     default=None,
     help="The sample size whose time to recruit the network forecast gives (reports made with --monthly).",
 )
-def compare(reports: tuple[Path, ...], out: Path, target: int | None) -> None:
+@click.option(
+    "--conversion",
+    type=click.FloatRange(min=0, max=1, min_open=True),
+    default=None,
+    help="Share of eligible patients enrolled, for every site of the network forecast "
+    "(default: the one each report used).",
+)
+@click.option(
+    "--conversion-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Per-site conversion for the network forecast, by the names the comparison shows, "
+    "YAML (`SITE: 0.25`) or CSV (site_id,conversion).",
+)
+def compare(
+    reports: tuple[Path, ...],
+    out: Path,
+    target: int | None,
+    conversion: float | None,
+    conversion_file: Path | None,
+) -> None:
     """Compare several sites' reports (folders or report.json files) side by side.
 
     Criteria where one site stands apart are flagged; reports made with another version of
     a trial or of the code lists, another index date, other counting options or other
     protection are named. Reports made with --monthly also give the network's enrollment
     forecast, fitted across all their sites."""
-    from feasibility.compare import collect, compare_rows, describe, differences, network_forecasts, summary
+    from feasibility.analytics.conversion import load_conversion
+    from feasibility.compare import (
+        ConversionChoice,
+        collect,
+        compare_rows,
+        describe,
+        differences,
+        network_forecasts,
+        summary,
+    )
     from feasibility.reports.compare_report import compare_csv, compare_html, compare_json, print_compare
     from feasibility.reports.output import write_directory, writer_lock
 
@@ -448,12 +477,25 @@ def compare(reports: tuple[Path, ...], out: Path, target: int | None) -> None:
     sources = [str(path) for path in reports]
     unlike = differences(loaded, sources)
     described = describe(loaded, sources, sites)
-    forecasts = network_forecasts(sites, loaded, sources, target)
-    if target is not None and not forecasts:
+    given = [
+        name
+        for name, value in (
+            ("--target", target),
+            ("--conversion", conversion),
+            ("--conversion-file", conversion_file),
+        )
+        if value is not None
+    ]
+    chosen = None
+    if conversion is not None or conversion_file is not None:
+        by_site = load_conversion(conversion_file) if conversion_file else {}
+        chosen = ConversionChoice(conversion, by_site, str(conversion_file or "--conversion-file"))
+    forecasts = network_forecasts(sites, loaded, sources, target, chosen)
+    if given and not forecasts:
         raise FeasibilityError(
             "no report counted monthly incidence, from which the network forecast is fitted",
-            where="--target",
-            fix="run the sites with --monthly MONTHS (e.g. --monthly 24), or leave out --target",
+            where=given[0],
+            fix=f"run the sites with --monthly MONTHS (e.g. --monthly 24), or leave out {given[0]}",
         )
     page = compare_html(totals, rows, unlike, described, forecasts)
     # written before printing, so that `feasibility compare … | head` still leaves the files

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
+from feasibility.analytics.conversion import check_sites
 from feasibility.analytics.forecast import Observed, forecast
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.errors import FeasibilityError
@@ -408,15 +409,36 @@ def summary(sites: list[SiteReport]) -> list[dict]:
     ]
 
 
+@dataclass(frozen=True)
+class ConversionChoice:
+    """The sponsor's conversion for the network forecast, over the one each report used: one
+    share for every site (`default`, None to keep each report's), and per site by the names
+    the comparison gives the sites (`by_site`, from `source`, a file)."""
+
+    default: float | None = None
+    by_site: dict[str, float] = dataclass_field(default_factory=dict)
+    source: str = "--conversion-file"
+
+    def shares(self, reported: Mapping[str, float]) -> dict[str, float]:
+        """Each site's share: its own in `by_site`, else `default`, else the one `reported`."""
+        fallback = dict(reported) if self.default is None else dict.fromkeys(reported, self.default)
+        return {site: self.by_site.get(site, share) for site, share in fallback.items()}
+
+
 def network_forecasts(
-    sites: list[SiteReport], reports: list[dict], sources: list[str], target: int | None
+    sites: list[SiteReport],
+    reports: list[dict],
+    sources: list[str],
+    target: int | None,
+    conversion: ConversionChoice | None = None,
 ) -> list[dict]:
     """Per trial that some report counted monthly (`run --monthly`): the enrollment forecast
     fitted again across the sites of every report, as one network (the prior's spread is then
     that of the network's sites, and the time to `target` is the network's). Each site enters
     with its published count of newly potentially eligible patients over its months, a
     suppressed one at the middle of the suppressed counts, as its own report's forecast took
-    it, and with the conversion its report used.
+    it, and with the conversion its report used unless the sponsor's `conversion` says
+    otherwise.
 
     Each dict: `trial_id`; `forecast` (`Forecast.as_dict`, each site with its `source`
     report, its published `eligible_observed` and the K of its report's `<K`,
@@ -448,11 +470,17 @@ def network_forecasts(
                     "source": source,
                     "suppressed_below": below,
                 }
+    if conversion is not None:
+        every_site = sorted({label for network in networks.values() for label in network.observed})
+        check_sites(
+            every_site, conversion.by_site, source=conversion.source, of="the reports made with --monthly"
+        )
     out = []
     for trial_id, network in networks.items():
         if not network.observed:
             continue
-        fitted = forecast(network.observed, network.conversion, target).as_dict()
+        shares = network.conversion if conversion is None else conversion.shares(network.conversion)
+        fitted = forecast(network.observed, shares, target).as_dict()
         for site in fitted["sites"]:
             site.update(network.shown[site["site"]])
         out.append(

@@ -17,6 +17,7 @@ import pytest
 from rich.console import Console
 
 from feasibility.compare import (
+    ConversionChoice,
     SiteReport,
     collect,
     compare_rows,
@@ -851,3 +852,62 @@ def test_every_chart_of_the_comparison_is_drawn_in_chromium(monthly_reports, tmp
         # Plotly draws into an <svg class="main-svg">: bars, lines, or a heatmap's image
         assert 'class="main-svg"' in following, chart
         assert re.search(r'class="(point|js-line|hm)"', following), chart
+
+
+def test_the_sponsors_conversion_replaces_the_reports():
+    reported = {"A": 0.3, "B": 0.5}
+    assert ConversionChoice().shares(reported) == reported
+    assert ConversionChoice(0.2).shares(reported) == {"A": 0.2, "B": 0.2}
+    assert ConversionChoice(None, {"B": 0.1}).shares(reported) == {"A": 0.3, "B": 0.1}
+    assert ConversionChoice(0.2, {"B": 0.1}).shares(reported) == {"A": 0.2, "B": 0.1}
+
+
+def test_the_network_forecast_takes_the_sponsors_conversion(monthly_reports, tmp_path):
+    sites, reports = collect(monthly_reports)
+    sources = [str(p) for p in monthly_reports]
+    chosen = ConversionChoice(0.2, {"SITE-B (half)": 0.6}, "conv.yaml")
+    (network,) = network_forecasts(sites, reports, sources, None, chosen)
+    shares = {s["site"]: s["conversion"] for s in network["forecast"]["sites"]}
+    assert shares == {
+        "SITE-A": 0.2,
+        "SITE-B": 0.2,
+        "SITE-C": 0.2,
+        "SITE-A (half)": 0.2,
+        "SITE-B (half)": 0.6,
+        "SITE-C (half)": 0.2,
+    }
+    # enrollment is the eligible rate thinned by the share, so the rates follow the shares
+    (plain,) = network_forecasts(sites, reports, sources, None)
+    rate = {s["site"]: s["enrollment_rate"]["mean"] for s in network["forecast"]["sites"]}
+    before = {s["site"]: s["enrollment_rate"]["mean"] for s in plain["forecast"]["sites"]}
+    assert rate["SITE-A"] == pytest.approx(before["SITE-A"] * 0.2 / 0.3, rel=1e-3)
+    assert rate["SITE-B (half)"] == pytest.approx(before["SITE-B (half)"] * 0.6 / 0.5, rel=1e-3)
+    # a site the comparison does not show under that name is refused, with the names it shows
+    with pytest.raises(FeasibilityError, match=re.escape("site `SITE-B (half` has a conversion")) as caught:
+        network_forecasts(
+            sites, reports, sources, None, ConversionChoice(None, {"SITE-B (half": 0.5}, "conv.yaml")
+        )
+    assert caught.value.where == "conv.yaml" and "SITE-A (half)" in caught.value.fix
+
+
+def test_compare_takes_a_conversion_file_by_the_names_it_shows(monthly_reports, tmp_path):
+    conv = tmp_path / "conv.yaml"
+    conv.write_text('"SITE-A (half)": 0.1\n')
+    proc = feasibility(
+        "compare", *map(str, monthly_reports), "--conversion-file", str(conv), "--out", "cmp", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    (network,) = json.loads((tmp_path / "cmp" / "compare.json").read_text())["networks"]
+    shares = {s["site"]: s["conversion"] for s in network["forecast"]["sites"]}
+    assert shares["SITE-A (half)"] == 0.1 and shares["SITE-A"] == 0.3 and shares["SITE-B (half)"] == 0.5
+    conv.write_text("SITE-Z: 0.1\n")
+    proc = feasibility(
+        "compare", *map(str, monthly_reports), "--conversion-file", str(conv), "--out", "bad", cwd=tmp_path
+    )
+    assert_one_line_error(proc, str(conv), "site `SITE-Z` has a conversion", "SITE-A (half)")
+    assert not (tmp_path / "bad").exists()
+    proc = feasibility(
+        "compare", str(monthly_reports[2]), "--conversion", "0.2", "--out", "none", cwd=tmp_path
+    )
+    assert_one_line_error(proc, "--conversion:", "no report counted monthly incidence")
+    assert not (tmp_path / "none").exists()

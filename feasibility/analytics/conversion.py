@@ -33,14 +33,22 @@ def site_conversions(
     """Each site's conversion: `overrides` (e.g. from `load_conversion`) over `default`; a site
     in `overrides` that is not among `sites` is refused (most likely a misspelt id). The shares
     themselves are checked where the model reads them, in `forecast`."""
+    check_sites(sites, overrides, source=source)
+    return {s: overrides.get(s, default) for s in sites}
+
+
+def check_sites(
+    sites: Sequence[str], overrides: Mapping[str, float], *, source: str, of: str = "this run"
+) -> None:
+    """Refuse a site of `overrides` that is not among `sites`: most likely a misspelt id,
+    whose share would otherwise be dropped without a word."""
     unknown = [s for s in overrides if s not in sites]
     if unknown:
         raise FeasibilityError(
-            f"site `{unknown[0]}` has a conversion but is not a site of this run",
+            f"site `{unknown[0]}` has a conversion but is not a site of {of}",
             where=source,
             fix="sites: " + ", ".join(sites),
         )
-    return {s: overrides.get(s, default) for s in sites}
 
 
 def load_conversion(path: Path) -> dict[str, float]:

@@ -440,7 +440,8 @@ def _network_section(network: dict, chart_id: str) -> str:
         f"{forecast_details(fc, k=0, sources=True)}{notes}"
         "<p class='note'>Poisson-Gamma model (Anisimov and Fedorov 2007), fitted across the sites "
         "of every report made with --monthly, each with its published count of newly potentially "
-        f"eligible patients over its months and the conversion its report used.{forecast_notes(fc)}</p>"
+        "eligible patients over its months and the conversion in the table (its report's, unless "
+        f"the comparison was given --conversion or --conversion-file).{forecast_notes(fc)}</p>"
     )
 
 
