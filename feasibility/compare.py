@@ -17,7 +17,7 @@ from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
-from feasibility.analytics.conversion import check_sites
+from feasibility.analytics.conversion import check_sites, is_share
 from feasibility.analytics.forecast import Observed, forecast
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.errors import FeasibilityError
@@ -76,10 +76,7 @@ _KINDS: dict[str, tuple[Callable[[object], bool], str]] = {
         lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0),
         "a count or null (suppressed)",
     ),
-    "share": (
-        lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0 < v <= 1,
-        "a share above 0 and at most 1",
-    ),
+    "share": (is_share, "a share above 0 and at most 1"),
 }
 
 

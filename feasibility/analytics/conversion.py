@@ -16,9 +16,14 @@ from feasibility.user_files import read_user_text
 DEFAULT_CONVERSION = 0.3
 
 
+def is_share(p: object) -> bool:
+    """Whether `p` is a conversion share: a number (not a boolean) above 0 and at most 1."""
+    return not isinstance(p, bool) and isinstance(p, int | float) and 0 < float(p) <= 1
+
+
 def check_share(p: float, where: str) -> float:
     """A conversion must be a share in (0, 1]."""
-    if isinstance(p, bool) or not isinstance(p, int | float) or not (0 < float(p) <= 1):
+    if not is_share(p):
         raise FeasibilityError(
             f"conversion {p!r} is not a share in (0, 1]",
             where=where,
