@@ -164,21 +164,21 @@ def _months(value: float | None) -> str:
     return "beyond the horizon" if value is None else f"{value:.1f}"
 
 
+def _expected(mean: float, low80: int, high80: int) -> str:
+    return f"{mean:.1f} [{low80}–{high80}]"
+
+
 def expected_cells(site: dict) -> list[str]:
     """A site's expected enrollment at `SITE_MONTHS`, each as `mean [80% interval]`."""
     by_months = {e["months"]: e for e in site["expected"]}
-    return [
-        f"{e['mean']:.1f} [{e['low80']}–{e['high80']}]" for e in (by_months[months] for months in SITE_MONTHS)
-    ]
+    return [_expected(e["mean"], e["low80"], e["high80"]) for e in (by_months[m] for m in SITE_MONTHS)]
 
 
 def band_cells(band: dict) -> list[str]:
     """The total's enrollment at `SITE_MONTHS`, from its simulated band, as `expected_cells`."""
     return [
-        f"{band['mean'][months]:.1f} [{band['low80'][months]}–{band['high80'][months]}]"
-        if months < len(band["months"])
-        else ""
-        for months in SITE_MONTHS
+        _expected(band["mean"][m], band["low80"][m], band["high80"][m]) if m < len(band["months"]) else ""
+        for m in SITE_MONTHS
     ]
 
 
