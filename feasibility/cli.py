@@ -15,7 +15,14 @@ from rich.markup import escape
 
 from feasibility import __version__, interrupts
 from feasibility.analytics.conversion import DEFAULT_CONVERSION
-from feasibility.cli_options import err, memory_limit_option, threads_option, working
+from feasibility.cli_options import (
+    CONVERSION_FILE_FORMATS,
+    SHARE,
+    err,
+    memory_limit_option,
+    threads_option,
+    working,
+)
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN
 from feasibility.errors import FeasibilityError, interrupted
 from feasibility.extract.contract import DEFAULT_SITE
@@ -118,7 +125,7 @@ def cli() -> None:
 )
 @click.option(
     "--conversion",
-    type=click.FloatRange(min=0, max=1, min_open=True),
+    type=SHARE,
     default=DEFAULT_CONVERSION,
     show_default=True,
     help="With --monthly: share of eligible patients approached, consenting and passing screening.",
@@ -126,7 +133,7 @@ def cli() -> None:
 @click.option(
     "--conversion-file",
     type=click.Path(path_type=Path),
-    help="With --monthly: per-site conversion, YAML (`SITE: 0.25`) or CSV (site_id,conversion).",
+    help=f"With --monthly: per-site conversion, {CONVERSION_FILE_FORMATS}.",
 )
 @click.option(
     "--target",
@@ -433,7 +440,7 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
 )
 @click.option(
     "--conversion",
-    type=click.FloatRange(min=0, max=1, min_open=True),
+    type=SHARE,
     default=None,
     help="Share of eligible patients enrolled, for every site of the network forecast "
     "(default: the one each report used).",
@@ -443,7 +450,7 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
     type=click.Path(path_type=Path),
     default=None,
     help="Per-site conversion for the network forecast, by the names the comparison shows, "
-    "YAML (`SITE: 0.25`) or CSV (site_id,conversion).",
+    f"{CONVERSION_FILE_FORMATS}.",
 )
 def compare(
     reports: tuple[Path, ...],

@@ -21,6 +21,10 @@ threads_option = click.option(
     type=click.IntRange(min=1, max=MAX_THREADS),
     help=f"DuckDB threads, 1 to {MAX_THREADS} (default: all cores).",
 )
+# a conversion share, as `analytics.conversion.is_share` reads one: above 0, at most 1
+SHARE = click.FloatRange(min=0, max=1, min_open=True)
+# the formats `analytics.conversion.load_conversion` reads, for `run` and `compare`
+CONVERSION_FILE_FORMATS = "YAML (`SITE: 0.25`) or CSV (site_id,conversion)"
 memory_limit_option = click.option(
     "--memory-limit", help="DuckDB memory limit, e.g. 4GB (DuckDB spills beyond it)."
 )
