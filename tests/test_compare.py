@@ -807,7 +807,7 @@ def test_compare_shows_the_network_forecast(monthly_reports, tmp_path):
     proc = feasibility("compare", *map(str, monthly_reports), "--target", "40", "--out", "cmp", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "network enrollment forecast (6 sites, fitted to their published counts)" in proc.stdout
-    assert "time to enroll 40: median" in proc.stdout
+    assert "time to enroll 40 patients: median" in proc.stdout
     # 80 columns: the table drops its borders rather than wrap a figure in its cell
     assert re.search(
         r"^SITE-C \(half\) +6 +\d+ +0\.5 +\d+\.\d \[\d+–\d+\] +\d+\.\d \[\d+–\d+\] *$", proc.stdout, re.M

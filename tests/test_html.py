@@ -14,6 +14,7 @@ import pytest
 
 from feasibility.analytics.forecast import Observed, forecast
 from feasibility.reports.enrollment import ForecastSettings
+from feasibility.reports.forecast_text import time_to_target_text
 from feasibility.reports.html import (
     forecast_chart,
     forecast_details,
@@ -369,6 +370,17 @@ def test_the_forecast_table_shows_what_each_site_was_fitted_on():
     )
     assert rows == [("A", "12", "40", "0.3"), ("B", "12", "&lt;13", "0.5")]
     assert "Time to enroll 20 patients: median" in forecast_details(fc, 13)
+    # compare's sites each carry their own report's K, which the page's K does not override
+    fc["sites"][1]["suppressed_below"] = 8
+    assert "<td>&lt;8</td>" in forecast_details(fc, 13)
+    with pytest.raises(ValueError, match="'A' carries no suppressed_below"):
+        forecast_details(fc)  # a site report's sites take the page's K, which must be given
+
+
+def test_a_target_of_one_patient_reads_in_the_singular():
+    target = {"target": 1, "median": None, "note": None}
+    assert time_to_target_text(target) == "time to enroll 1 patient: beyond the horizon"
+    assert time_to_target_text({**target, "target": 2}) == "time to enroll 2 patients: beyond the horizon"
 
 
 def test_the_model_notes_are_sentences_of_their_own(report_dir):

@@ -18,17 +18,9 @@ from rich.text import Text
 
 from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.protect import WITHHELD, suppressed_as
+from feasibility.reports.forecast_text import band_cells, expected_cells, time_to_target_text
 from feasibility.reports.html import STYLE, chart, esc, forecast_chart, forecast_details, forecast_notes
-from feasibility.reports.terminal import (
-    band_cells,
-    count_label,
-    expected_cells,
-    fallback_notes,
-    hanging,
-    print_site_table,
-    table_width,
-    time_to_target_text,
-)
+from feasibility.reports.terminal import count_label, fallback_notes, hanging, print_site_table, table_width
 
 COLUMNS = (
     "trial_id",
@@ -436,8 +428,8 @@ def _network_section(network: dict, chart_id: str) -> str:
     return (
         f"<h3>Enrollment forecast of the network ({len(fc['sites'])} sites)</h3>"
         f"{forecast_chart({'forecast': fc}, chart_id)}"
-        # each site carries its own report's K, so the page's own K is never read
-        f"{forecast_details(fc, k=0, sources=True)}{notes}"
+        # each site carries its own report's K
+        f"{forecast_details(fc, sources=True)}{notes}"
         "<p class='note'>Poisson-Gamma model (Anisimov and Fedorov 2007), fitted across the sites "
         "of every report made with --monthly, each with its published count of newly potentially "
         "eligible patients over its months and the conversion in the table (its report's, unless "

@@ -17,6 +17,7 @@ from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.in_care import IN_CARE_ID
 from feasibility.criteria.model import Duration
 from feasibility.protect import WITHHELD, suppressed_as, suppressed_label
+from feasibility.reports.forecast_text import expected_cells, time_to_target_text
 
 CONFIRMED = "#1f6f8b"
 POTENTIAL = "#99c1b9"
@@ -465,28 +466,26 @@ def _sentence(note: str | None) -> str:
     return f" {esc(note[:1].upper() + note[1:])}{'' if note.endswith('.') else '.'}"
 
 
-def forecast_details(fc: dict, k: int, *, sources: bool = False) -> str:
+def forecast_details(fc: dict, k: int | None = None, *, sources: bool = False) -> str:
     """A forecast's time to target and its table of sites: what each site was fitted on and
-    is expected to enrol. A suppressed count reads `<k`, or `<` its own report's K (a site's
-    `suppressed_below`), and with `sources` each site names its report, as `compare` gives them."""
+    is expected to enrol. A suppressed count reads `<` its site's own report's K
+    (`suppressed_below`, as `compare`'s sites carry it), else `<k`; with `sources` each site
+    names its report."""
     parts = []
-    t = fc["time_to_target"]
-    if t:
-        text = (
-            f"median {t['median']} months (80%: {t['low80']}–{t['high80']}; 95%: {t['low95']}–{t['high95']})"
-            if t["median"] is not None
-            else (t["note"] or "not reached within the horizon")
-        )
-        parts.append(f"<p>Time to enroll {t['target']} patients: {esc(text)}.</p>")
+    if fc["time_to_target"]:
+        text = time_to_target_text(fc["time_to_target"])
+        parts.append(f"<p>{esc(text[:1].upper() + text[1:])}.</p>")
 
     def row(s: dict) -> str:
-        observed = _n(s["eligible_observed"], s.get("suppressed_below", k))
+        site_k = s.get("suppressed_below", k)
+        if site_k is None:
+            raise ValueError(f"site {s['site']!r} carries no suppressed_below and no k was given")
         return (
             f"<tr><td>{esc(s['site'])}</td>"
             + (f"<td>{esc(s['source'])}</td>" if sources else "")
-            + f"<td>{s['months_observed']}</td><td>{observed}</td>"
+            + f"<td>{s['months_observed']}</td><td>{_n(s['eligible_observed'], site_k)}</td>"
             f"<td>{s['conversion']}</td><td>{s['enrollment_rate']['mean']:.1f}</td>"
-            + "".join(f"<td>{e['mean']:.1f} [{e['low80']}–{e['high80']}]</td>" for e in s["expected"])
+            + "".join(f"<td>{cell}</td>" for cell in expected_cells(s))
             + "</tr>"
         )
 

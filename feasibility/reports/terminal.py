@@ -15,6 +15,7 @@ from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.model import Duration
 from feasibility.protect import WITHHELD, suppressed_label, suppressed_text
+from feasibility.reports.forecast_text import band_cells, expected_cells, time_to_target_text
 
 COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
     ("#", "right"),
@@ -158,39 +159,6 @@ def terminal_key(protection: dict) -> str:
             f"counts rounded to {protection.get('round_to', 5)}"
         )
     return "; ".join(parts) + '. Definitions: report.html, "How to read this report".'
-
-
-def _months(value: float | None) -> str:
-    return "beyond the horizon" if value is None else f"{value:.1f}"
-
-
-def _expected(mean: float, low80: int, high80: int) -> str:
-    return f"{mean:.1f} [{low80}–{high80}]"
-
-
-def expected_cells(site: dict) -> list[str]:
-    """A site's expected enrollment at `SITE_MONTHS`, each as `mean [80% interval]`."""
-    by_months = {e["months"]: e for e in site["expected"]}
-    return [_expected(e["mean"], e["low80"], e["high80"]) for e in (by_months[m] for m in SITE_MONTHS)]
-
-
-def band_cells(band: dict) -> list[str]:
-    """The total's enrollment at `SITE_MONTHS`, from its simulated band, as `expected_cells`."""
-    return [
-        _expected(band["mean"][m], band["low80"][m], band["high80"][m]) if m < len(band["months"]) else ""
-        for m in SITE_MONTHS
-    ]
-
-
-def time_to_target_text(target: dict) -> str:
-    """`time to enroll N: median ... months (80% ..., 95% ...)`, or why it is not reached."""
-    if target["median"] is None:
-        return f"time to enroll {target['target']}: {target['note'] or 'beyond the horizon'}"
-    return (
-        f"time to enroll {target['target']}: median {_months(target['median'])} months "
-        f"(80% {_months(target['low80'])}–{_months(target['high80'])}, "
-        f"95% {_months(target['low95'])}–{_months(target['high95'])})"
-    )
 
 
 def _print_enrollment(enrollment: dict, console: Console) -> None:
