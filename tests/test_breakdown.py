@@ -18,7 +18,7 @@ from feasibility.criteria.load import load_trials
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
 from feasibility.protect import Protection
-from feasibility.reports.breakdown import _count_paths, _get, _interval, _kind
+from feasibility.reports.breakdown import _count_paths, _get, _kind, published_range
 from feasibility.reports.build import build_report
 from feasibility.synth.generate import generate
 from tests.support import REPO
@@ -51,19 +51,19 @@ def _cells(report):
 
 
 def _box(value, path, under_suppressed, protect, at_least_one):
-    lo, hi = _interval(value, _kind(path), under_suppressed, protect)
+    lo, hi = published_range(value, _kind(path), under_suppressed, protect)
     return (max(lo, 1) if at_least_one else lo), hi
 
 
 @pytest.mark.parametrize("k", THRESHOLDS)
-def test_the_intervals_hold_the_exact_counts(six_sites, k):
+def test_the_published_ranges_hold_the_exact_counts(six_sites, k):
     # the audit is only as sound as its intervals: each must contain the exact value
     exact = {(t["id"], s["site_id"]): s for t in six_sites[0]["trials"] for s in t["sites"]}
     checked = 0
     for trial_id, total, parts, path in _cells(six_sites[k]):
         for block in (total, *parts):
             under = block is not total and _get(total, path) is None
-            lo, hi = _interval(_get(block, path), _kind(path), under, Protection(k))
+            lo, hi = published_range(_get(block, path), _kind(path), under, Protection(k))
             true = _get(exact[(trial_id, block["site_id"])], path)
             assert lo <= true <= hi, (trial_id, block["site_id"], path, _get(block, path), true)
             checked += 1

@@ -74,7 +74,9 @@ def _kind(path: CellPath) -> str:
     return "derived" if key in DERIVED_KEYS else "share" if key.startswith("impact") else "count"
 
 
-def _interval(value: float | None, kind: str, may_be_zero: bool, protect: Protection) -> tuple[float, float]:
+def published_range(
+    value: float | None, kind: str, may_be_zero: bool, protect: Protection
+) -> tuple[float, float]:
     """The values a published `value` leaves open (see the module docstring)."""
     k = protect.shown_from()  # the smallest count published
     if value is None:
@@ -112,10 +114,10 @@ def protect_breakdown(total: dict, parts: list[dict], protect: Protection) -> bo
 def _unpinned(path: CellPath, total: dict, parts: list[dict], protect: Protection) -> bool:
     kind = _kind(path)
     shown_total = _get(total, path)
-    lo_t, hi_t = _interval(shown_total, kind, False, protect)
+    lo_t, hi_t = published_range(shown_total, kind, False, protect)
     boxes = []
     for part in parts:
-        lo, hi = _interval(_get(part, path), kind, shown_total is None, protect)
+        lo, hi = published_range(_get(part, path), kind, shown_total is None, protect)
         boxes.append((max(lo, 1) if path in AT_LEAST_ONE else lo, hi))
     sum_lo, sum_hi = sum(lo for lo, _ in boxes), sum(hi for _, hi in boxes)
     if shown_total is None and max(lo_t, sum_lo) >= min(hi_t, sum_hi):

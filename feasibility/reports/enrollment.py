@@ -20,6 +20,16 @@ from feasibility.criteria.model import Duration, Trial
 from feasibility.evaluate.results import MonthlyStatus
 from feasibility.protect import Protection
 from feasibility.reports.breakdown import SITES_WITHHELD, protect_breakdown
+from feasibility.reports.incidence_audit import pins_a_count
+
+SITE_MONTHS_WITHHELD = (
+    "the sites' months are not shown: with ALL's months and the forecast's site totals they "
+    "would let a suppressed count be worked out (see docs/report-schema.md)"
+)
+MONTHS_WITHHELD = (
+    "the months of newly potentially eligible patients are not shown: with the forecast's site "
+    "totals they would let a suppressed count be worked out (see docs/report-schema.md)"
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,9 @@ def _with_trends(block: dict) -> dict:
     is suppressed). A total rounded apart from its months, over windows that move with
     --monthly, pinned suppressed months in a review: a sum of what is shown adds nothing."""
 
-    def half_totals(published: list[int | None]) -> dict:
+    def half_totals(published: list[int | None] | None) -> dict:
+        if published is None:  # withheld (MONTHS_WITHHELD)
+            published = [None] * len(block["months_back"])
         half = len(published) // 2
 
         def total(part: list[int | None]) -> int | None:
@@ -94,24 +106,34 @@ def enrollment_block(
     sites = [inc for inc in incidences if inc.site != ALL_SITES]
     total, *parts = [_incidence_block(inc, protect, index) for inc in incidences]
     shown = protect_breakdown(total, parts, protect)
-    block: dict = {
+    sites_withheld = None if shown else SITES_WITHHELD
+    months_withheld = None
+    fitted = None
+    if sites:
+        # Screening tests are done at the screening visit, so the patients a site can approach
+        # are the potentially eligible ones; the conversion covers approach, consent and screening.
+        fitted = forecast(
+            {s.site: Observed(protect.for_models(sum(s.new_potential)), len(s.new_potential)) for s in sites},
+            {s.site: conversions[s.site] for s in sites},
+            target,
+        ).as_dict()
+        for site, s in zip(fitted["sites"], sites, strict=True):
+            site["eligible_observed"] = protect.count(sum(s.new_potential))
+        # the sites' totals the forecast publishes are the rows of the months' table
+        totals = [site["eligible_observed"] for site in fitted["sites"]]
+        months, exact = total["new_potentially_eligible"], [s.new_potential for s in sites]
+        published = [p["new_potentially_eligible"] for p in parts]
+        if shown and pins_a_count(months, published, totals, exact, protect):
+            shown, sites_withheld = False, SITE_MONTHS_WITHHELD
+        if not shown and pins_a_count(months, None, totals, exact, protect):
+            total["new_potentially_eligible"] = None
+            months_withheld = MONTHS_WITHHELD
+    return {
         "months": status.months,
         "basis": "potentially eligible",
-        # the trends are sums of what the audit let through
+        # the trends are sums of what the audits let through
         "incidence": [_with_trends(b) for b in ([total, *parts] if shown else [total])],
-        "sites_withheld": None if shown else SITES_WITHHELD,
-        "forecast": None,
+        "sites_withheld": sites_withheld,
+        "months_withheld": months_withheld,
+        "forecast": fitted,
     }
-    if not sites:
-        return block
-    # Screening tests are done at the screening visit, so the patients a site can approach
-    # are the potentially eligible ones; the conversion covers approach, consent and screening.
-    fitted = forecast(
-        {s.site: Observed(protect.for_models(sum(s.new_potential)), len(s.new_potential)) for s in sites},
-        {s.site: conversions[s.site] for s in sites},
-        target,
-    ).as_dict()
-    for site, s in zip(fitted["sites"], sites, strict=True):
-        site["eligible_observed"] = protect.count(sum(s.new_potential))
-    block["forecast"] = fitted
-    return block

@@ -342,6 +342,8 @@ def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
     drawn = marked = 0
     for color, inc in zip(cycle(SERIES), incidence, strict=False):
         values = inc["new_potentially_eligible"]
+        if values is None:  # withheld by the incidence audit: the note under the chart says why
+            continue
         x = inc["month_end"] or [f"-{j}" for j in inc["months_back"]]
         name = inc["site_id"]
         marker = {"color": color, "symbol": "circle-open", "size": 9}
@@ -393,7 +395,11 @@ def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
             else {"type": "category", "categoryarray": months, "range": [-0.5, len(months) - 0.5]}
         )
         fig.add_annotation(
-            text=f"every month is suppressed (&lt;{k})",
+            text=(
+                "the months are withheld (below)"
+                if enrollment.get("months_withheld")
+                else f"every month is suppressed (&lt;{k})"
+            ),
             xref="paper",
             yref="paper",
             x=0.5,
@@ -520,6 +526,8 @@ def _enrollment_section(enrollment: dict, cid: str, k: int) -> tuple[str, list[s
     parts.append("</div>")
     if enrollment.get("sites_withheld"):
         parts.append(f"<p class='note'>Incidence per site: {esc(enrollment['sites_withheld'])}.</p>")
+    if enrollment.get("months_withheld"):
+        parts.append(f"<p class='note'>Incidence: {esc(enrollment['months_withheld'])}.</p>")
     if fc:
         parts.append(forecast_details(fc, k))
         # the model is fitted to each site's published total over the months (see

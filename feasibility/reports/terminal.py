@@ -195,6 +195,8 @@ def _print_enrollment(enrollment: dict, console: Console) -> None:
     print_site_table(("site", "1st half /month", "2nd half /month", *horizons), rows, console)
     if enrollment.get("sites_withheld"):
         console.print(hanging([("  per site —", enrollment["sites_withheld"])]))
+    if enrollment.get("months_withheld"):
+        console.print(hanging([("  months —", enrollment["months_withheld"])]))
     if not fc:
         return
     if fc["time_to_target"]:
