@@ -133,6 +133,7 @@ def _check_report(report: dict, file: Path) -> None:
     field(index, "per_patient", "flag", "provenance.index_date")
     field(provenance, "concept_library_sha256", "text", "provenance", optional=True)
     extract = field(provenance, "extract", "object", "provenance", optional=True) or {}
+    field(extract, "sha256", "text", "provenance.extract", optional=True)
     # reports written before notices were carried have none
     for i, notice in enumerate(field(extract, "notices", "list", "provenance.extract", optional=True) or []):
         if not isinstance(notice, str):
@@ -273,12 +274,27 @@ def differences(reports: list[dict], sources: list[str]) -> list[str]:
         values = {source: value(report) for source, report in zip(sources, reports, strict=True)}
         if len(set(values.values())) > 1:
             notes.append(f"{what} differs: {_grouped(values)}")
+    by_extract: dict[str, list[str]] = {}
+    for source, report in zip(sources, reports, strict=True):
+        if digest := extract_sha256(report):
+            by_extract.setdefault(digest, []).append(source)
+    for digest, same in by_extract.items():
+        if len(same) > 1:
+            notes.append(
+                f"{', '.join(same)}: made from one extract (sha256 {digest[:12]}), so their sites are "
+                "the same patients; the network forecast counts them once, from the first"
+            )
     exact = [s for s, r in zip(sources, reports, strict=True) if not r["protection"]["shareable"]]
     if exact:
         notes.append(
             f"{', '.join(exact)}: exact counts (--min-cell 0), made for use inside the site, not to be shared"
         )
     return notes
+
+
+def extract_sha256(report: dict) -> str | None:
+    """The SHA-256 of the extract a report was made from (None in reports that lack it)."""
+    return (report["provenance"].get("extract") or {}).get("sha256")
 
 
 def index_date(report: dict) -> str:
@@ -440,18 +456,26 @@ def network_forecasts(
     Each dict: `trial_id`; `forecast` (`Forecast.as_dict`, each site with its `source`
     report, its published `eligible_observed` and the K of its report's `<K`,
     `suppressed_below`); `without_monthly`, the sites of reports
-    made without `--monthly`; `suppressed`, the sites whose count was taken at the middle."""
+    made without `--monthly`; `same_extract`, the sites of a report whose extract an earlier
+    report of the trial's network already brought (the same patients, not counted twice);
+    `suppressed`, the sites whose count was taken at the middle."""
     labels = {(s.source, s.trial_id, s.block["site_id"]): s.site_id for s in sites}
     networks: dict[str, _Network] = {}
     for source, report in zip(sources, reports, strict=True):
         below = suppressed_label(report["protection"])
+        digest = extract_sha256(report)
         for trial in report["trials"]:
             network = networks.setdefault(trial["id"], _Network())
             fitted = (trial.get("enrollment") or {}).get("forecast")
+            here = [s.site_id for s in sites if (s.source, s.trial_id) == (source, trial["id"])]
             if fitted is None:
-                here = (source, trial["id"])
-                network.without += [s.site_id for s in sites if (s.source, s.trial_id) == here]
+                network.without += here
                 continue
+            if digest is not None and digest in network.extracts:
+                network.same_extract += here
+                continue
+            if digest is not None:
+                network.extracts.add(digest)
             for site in fitted["sites"]:
                 # a site the comparison shows under another name (one that clashed) keeps it;
                 # one whose counts the report withheld is named with its report
@@ -485,6 +509,7 @@ def network_forecasts(
                 "trial_id": trial_id,
                 "forecast": fitted,
                 "without_monthly": network.without,
+                "same_extract": network.same_extract,
                 "suppressed": network.suppressed,
             }
         )
@@ -499,4 +524,6 @@ class _Network:
     conversion: dict[str, float] = dataclass_field(default_factory=dict)
     shown: dict[str, dict] = dataclass_field(default_factory=dict)  # what each site's report published
     without: list[str] = dataclass_field(default_factory=list)  # sites of reports without --monthly
+    extracts: set[str] = dataclass_field(default_factory=set)  # the SHA-256 of the extracts counted
+    same_extract: list[str] = dataclass_field(default_factory=list)  # sites of an extract counted before
     suppressed: list[str] = dataclass_field(default_factory=list)  # sites fitted at the middle

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import itertools
 import json
 import re
 import shutil
@@ -13,6 +14,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import duckdb
 import pytest
 from rich.console import Console
 
@@ -223,9 +225,20 @@ def test_each_difference_is_named_with_the_reports_that_have_it(alike_reports):
         assert note.startswith(start), (note, start)
 
 
-def _index_date(report: dict, default: str, per_patient: bool) -> dict:
-    """`report` with another index date."""
+def _another_extract(report: dict) -> dict:
+    """A copy of `report` as if made from another extract (which `differences` would
+    otherwise name as the same)."""
     report = copy.deepcopy(report)
+    report["provenance"]["extract"]["sha256"] = next(_DIGESTS)
+    return report
+
+
+_DIGESTS = (f"{n:064x}" for n in itertools.count(1))
+
+
+def _index_date(report: dict, default: str, per_patient: bool) -> dict:
+    """`report`, from another extract, with another index date."""
+    report = _another_extract(report)
     report["provenance"]["index_date"].update(default=default, per_patient=per_patient)
     return report
 
@@ -236,14 +249,15 @@ def test_reports_of_other_index_dates_are_not_alike(alike_reports):
     _, (a, _) = collect(alike_reports)
     other_day = _index_date(a, "2024-06-30", False)
     own_dates = _index_date(a, "2024-06-30", True)
-    assert differences([other_day, own_dates, other_day], ["a", "b", "c"]) == [
+    same_day = _index_date(a, "2024-06-30", False)
+    assert differences([other_day, own_dates, same_day], ["a", "b", "c"]) == [
         "index date differs: 2024-06-30 (a, c); per patient, else 2024-06-30 (b)"
     ]
     assert differences([other_day, _index_date(a, "2025-06-30", False)], ["a", "b"]) == [
         "index date differs: 2024-06-30 (a); 2025-06-30 (b)"
     ]
     # --as-of given as the date the other extract ends on: the same index date, like for like
-    as_of = copy.deepcopy(a)
+    as_of = _another_extract(a)
     as_of["provenance"]["options"]["as_of"] = a["provenance"]["index_date"]["default"]
     assert differences([a, as_of], ["a", "b"]) == []
 
@@ -723,13 +737,16 @@ SEED = REPO / "trials/MC-1-50-SLE.yaml"
 @pytest.fixture(scope="module")
 def monthly_reports(tmp_path_factory):
     """The sample's three sites counted monthly twice (12 months, protected; 6 months, exact,
-    another conversion), and once without --monthly."""
+    another conversion, from a copy written anew, so that the network takes both as other
+    extracts), and once without --monthly."""
     tmp = tmp_path_factory.mktemp("network")
     sample = str(REPO / "sample_data/extract.parquet")
+    rewritten = tmp / "rewritten.parquet"
+    duckdb.sql(f"COPY (FROM '{sample}') TO '{rewritten}' (COMPRESSION zstd)")
     paths = [tmp / "year", tmp / "half", tmp / "plain"]
     run_feasibility(sample, [SEED], out=paths[0], monthly=12)
     run_feasibility(
-        sample, [SEED], out=paths[1], monthly=6, min_cell=0, forecast=ForecastSettings(conversion=0.5)
+        str(rewritten), [SEED], out=paths[1], monthly=6, min_cell=0, forecast=ForecastSettings(conversion=0.5)
     )
     run_feasibility(sample, [SEED], out=paths[2])
     return paths
@@ -778,6 +795,32 @@ def test_the_network_takes_every_monthly_reports_sites_under_their_compared_name
     assert fitted["time_to_target"]["target"] == 40
     # half the sites were counted over six months, but the others over a year: no caution
     assert fitted["cautions"] == []
+
+
+def test_a_copy_of_a_report_adds_no_sites_to_the_network(monthly_reports, tmp_path):
+    # the same extract's patients counted twice would double the network's enrollment
+    copied = tmp_path / "copied"
+    shutil.copytree(monthly_reports[0], copied)
+    paths = [monthly_reports[0], copied]
+    (network,) = _networks(paths)
+    (alone,) = _networks(paths[:1])
+    assert [s["site"] for s in network["forecast"]["sites"]] == [
+        s["site"] for s in alone["forecast"]["sites"]
+    ]
+    assert network["forecast"]["total_rate_mean"] == alone["forecast"]["total_rate_mean"]
+    assert network["same_extract"] == ["SITE-A (copied)", "SITE-B (copied)", "SITE-C (copied)"]
+    sites, reports = collect(paths)
+    (note,) = differences(reports, [str(p) for p in paths])
+    assert note.startswith(f"{paths[0]}, {copied}: made from one extract (sha256 ")
+    assert "the network forecast counts them once, from the first" in note
+    out = io.StringIO()
+    print_compare(summary(sites), compare_rows(sites, reports), Console(file=out, width=200), (), [network])
+    assert "their report being of an extract an earlier report brought" in out.getvalue()
+    # reports of other extracts are not taken for copies
+    others = monthly_reports[:2]
+    assert not any(
+        "one extract" in line for line in differences(collect(others)[1], [str(p) for p in others])
+    )
 
 
 def test_a_suppressed_total_enters_the_network_at_the_middle_of_the_suppressed_counts(

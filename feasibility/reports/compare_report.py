@@ -171,6 +171,11 @@ def _network_terms(network: dict) -> list[str]:
             "not in it, their reports having no monthly incidence (run --monthly): "
             + ", ".join(network["without_monthly"])
         )
+    if network.get("same_extract"):
+        lines.append(
+            "not in it, their report being of an extract an earlier report brought (the same "
+            "patients): " + ", ".join(network["same_extract"])
+        )
     if network["suppressed"]:
         middle = ", ".join(network["suppressed"])
         lines.append(f"suppressed totals taken at the middle of the suppressed counts: {middle}")
