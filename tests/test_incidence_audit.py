@@ -166,3 +166,23 @@ def test_a_report_whose_months_are_withheld_says_so(trial, tmp_path):
     assert "months — the months of newly potentially eligible patients are not shown" in console.export_text()
     assert "the months are withheld" in incidence_chart(block, "c", 13)
     assert SITES_WITHHELD != SITE_MONTHS_WITHHELD  # a reader can tell the two audits apart
+
+
+def test_a_forecast_resting_on_suppressed_totals_says_so(trial):
+    # a suppressed total enters the model at 6: the figures are the stand-in's, not the site's
+    cautions = {
+        n: _block(trial, sites)["forecast"]["cautions"]
+        for n, sites in {
+            0: {"A": [20] * 12, "B": [14] * 12},
+            1: {"A": [20] * 12, "B": [1, 2] + [0] * 10},
+            3: {"A": [1] + [0] * 11, "B": [2] + [0] * 11, "C": [0, 3] + [0] * 10},
+        }.items()
+    }
+    assert cautions[0] == []
+    assert cautions[1] == [
+        "one site's total is suppressed (<13) and entered the model as 6, the middle of the "
+        "suppressed counts: that site's figures show what that stand-in gives, not their data"
+    ]
+    (every,) = cautions[3]
+    assert every.startswith("every site's total is suppressed (<13)")
+    assert _block(trial, {"A": [1] * 12}, min_cell=0)["forecast"]["cautions"] == []

@@ -360,6 +360,22 @@ def test_the_forecast_terms_are_said_once_under_every_trial(tmp_path):
     html = (tmp_path / "r" / "report.html").read_text()
     assert html.count("Fitted on 6 months of incidence, less than a year") == len(report["trials"])
 
+
+def test_a_trials_own_caution_is_said_under_that_trial(tmp_path):
+    # sites at the stand-in for a suppressed total: a caution of one trial's counts, said
+    # under that trial each time, not among the terms every trial shares
+    report = run_feasibility(str(REPO / "sample_data/extract.parquet"), [], out=tmp_path / "r", monthly=3)
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=300, color_system=None))
+    text = out.getvalue()
+    own = [c for t in report["trials"] for c in t["enrollment"]["forecast"]["cautions"] if "stand-in" in c]
+    assert own, "the sample's small sites have suppressed totals over 3 months"
+    assert any("stand-in" not in " ".join(t["enrollment"]["forecast"]["cautions"]) for t in report["trials"])
+    for caution in set(own):
+        assert text.count(f"model: {caution}") == own.count(caution)
+    terms = text[text.index("Forecast: conversion") :]
+    assert "stand-in" not in terms and "fitted on 3 months of incidence" in terms
+
     # a year of incidence and one conversion for all: one share, no caution
     report = run_feasibility(str(REPO / "sample_data/extract.parquet"), [], out=tmp_path / "y", monthly=12)
     out = io.StringIO()

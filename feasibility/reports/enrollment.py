@@ -92,6 +92,28 @@ def _with_trends(block: dict) -> dict:
     }
 
 
+def _stand_in_cautions(sites: list[dict], protect: Protection) -> list[str]:
+    """A caution when sites entered the model at the stand-in for a suppressed total rather
+    than at their own: their figures (all of them, when every site's is) are the stand-in's."""
+    hidden = sum(site["eligible_observed"] is None for site in sites)
+    if not hidden:
+        return []
+    entered = (
+        f"suppressed (<{protect.shown_from()}) and entered the model as {protect.for_models(1)}, "
+        "the middle of the suppressed counts"
+    )
+    if hidden == len(sites):
+        return [
+            f"every site's total is {entered}: the forecast shows what that stand-in gives, not their data"
+        ]
+    whose, figures = (
+        ("one site's total is", "that site's")
+        if hidden == 1
+        else (f"{hidden} sites' totals are", "those sites'")
+    )
+    return [f"{whose} {entered}: {figures} figures show what that stand-in gives, not their data"]
+
+
 def enrollment_block(
     trial: Trial,
     status: MonthlyStatus,
@@ -119,6 +141,7 @@ def enrollment_block(
         ).as_dict()
         for site, s in zip(fitted["sites"], sites, strict=True):
             site["eligible_observed"] = protect.count(sum(s.new_potential))
+        fitted["cautions"] += _stand_in_cautions(fitted["sites"], protect)
         # the sites' totals the forecast publishes are the rows of the months' table
         totals = [site["eligible_observed"] for site in fitted["sites"]]
         months, exact = total["new_potentially_eligible"], [s.new_potential for s in sites]

@@ -161,7 +161,7 @@ def terminal_key(protection: dict) -> str:
     return "; ".join(parts) + '. Definitions: report.html, "How to read this report".'
 
 
-def _print_enrollment(enrollment: dict, console: Console) -> None:
+def _print_enrollment(enrollment: dict, console: Console, shown_once: Sequence[str] = ()) -> None:
     """Monthly incidence per site and the enrollment forecast, under the waterfall."""
     fc = enrollment["forecast"]
     period = Duration(enrollment["months"], "month")  # "1 month", "24 months"
@@ -201,7 +201,7 @@ def _print_enrollment(enrollment: dict, console: Console) -> None:
         return
     if fc["time_to_target"]:
         console.print(f"  {time_to_target_text(fc['time_to_target'])}")
-    for note in fallback_notes(fc):
+    for note in fallback_notes(fc) + [c for c in fc["cautions"] if c not in shown_once]:
         console.print(hanging([("  model:", note)]))
 
 
@@ -212,16 +212,29 @@ def fallback_notes(fc: dict) -> list[str]:
     return [] if fc["prior"]["method"] == "empirical_bayes" else [fc["prior"]["note"]]
 
 
+def _forecasts(trials: list[dict]) -> list[dict]:
+    return [t["enrollment"]["forecast"] for t in trials if (t.get("enrollment") or {}).get("forecast")]
+
+
+def _shared_cautions(trials: list[dict]) -> list[str]:
+    """The cautions every trial's forecast carries (those of the options and the months, such
+    as a period under a year), said once under the trials rather than under each."""
+    forecasts = _forecasts(trials)
+    return (
+        [c for c in forecasts[0]["cautions"] if all(c in fc["cautions"] for fc in forecasts)]
+        if forecasts
+        else []
+    )
+
+
 def _print_forecast_terms(trials: list[dict], console: Console) -> None:
     """What every trial's forecast assumed, once under them all: the same options (and the
-    same months) make the same conversions and cautions for each trial."""
-    fc = next(
-        (t["enrollment"]["forecast"] for t in trials if (t.get("enrollment") or {}).get("forecast")), None
-    )
-    if fc is None:
+    same months) make the same conversions for each trial, and the cautions they share."""
+    forecasts = _forecasts(trials)
+    if not forecasts:
         return
-    lines = [("Forecast:", _conversions(fc["sites"]))]
-    lines += [("", caution) for caution in fc["cautions"]]
+    lines = [("Forecast:", _conversions(forecasts[0]["sites"]))]
+    lines += [("", caution) for caution in _shared_cautions(trials)]
     console.print(hanging(lines))
 
 
@@ -240,6 +253,7 @@ def print_report(report: dict, console: Console) -> None:
     """Per trial: the waterfall of every site together (ALL) and each site's totals."""
     protection = report["protection"]
     k = suppressed_label(protection)
+    shared = _shared_cautions(report["trials"])  # said once, under the trials
     if not protection["shareable"]:
         console.print("[bold red]Exact counts (--min-cell 0): for use inside the site only, do not share.[/]")
     index = report["provenance"]["index_date"]
@@ -292,7 +306,7 @@ def print_report(report: dict, console: Console) -> None:
         elif trial.get("sites_withheld"):
             console.print(hanging([("  per site —", trial["sites_withheld"])]))
         if trial.get("enrollment"):
-            _print_enrollment(trial["enrollment"], console)
+            _print_enrollment(trial["enrollment"], console, shared)
         console.print()
     _print_forecast_terms(report["trials"], console)
     console.print(hanging([("Key:", terminal_key(protection))]), style="dim")
