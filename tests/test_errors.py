@@ -637,6 +637,24 @@ def test_a_shared_report_names_only_common_unknown_units(tmp_path):
     assert any("alt 40 (ukat/dl 40, (other units) <13)" in w for w in dq["warnings"])
 
 
+def test_a_common_unit_that_reads_as_free_text_is_not_named(tmp_path):
+    """A unit field that holds an identifier or a note on many rows is counted among the
+    other units, never printed: a shared report names unit spellings, not what a field holds."""
+    rows = []
+    for i in range(40):
+        pid = f"p{i}"
+        rows += person(pid) + [
+            event(pid, "lab", "LOINC", "1742-6", "2025-01-10", value_num=30, unit="ukat/dl"),
+            event(pid, "lab", "LOINC", "1742-6", "2025-01-09", value_num=30, unit="P00000042 lab note"),
+            event(pid, "lab", "LOINC", "1742-6", "2025-01-08", value_num=30, unit="drawn 2025-01-08"),
+        ]
+    proc = run_on(tmp_path, write_extract(rows, tmp_path / "x.parquet"), "-q")
+    assert proc.returncode == 0, proc.stderr
+    dq = json.loads((tmp_path / "report" / "report.json").read_text())["data_quality"]
+    assert dq["unknown_units"] == {"alt": {"ukat/dl": 40, "(other units)": 80}}
+    assert "P00000042" not in json.dumps(dq) and "2025-01-08" not in json.dumps(dq)
+
+
 @pytest.mark.parametrize("found", ["TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "TIMESTAMP WITH TIME ZONE"])
 def test_every_timestamp_resolution_is_a_date(found):
     assert CONTRACT["start_date"].accepts_type(found)

@@ -7,6 +7,7 @@ policy; the writers (terminal, CSV, JSON, HTML) only format it and never touch S
 from __future__ import annotations
 
 import platform
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -282,15 +283,22 @@ def _named_units(dq: dict, key: str, concept: str, shown: Callable[[int | None],
     return " (" + ", ".join(f"{u} {shown(n)}" for u, n in units.items()) + ")"
 
 
+# What a unit's spelling may look like to be named in a report: a short run of the
+# characters units are written with ("10*9/L", "mL/min/1.73m2", "/100 WBC"), with no run of
+# four digits (an identifier, a date, a year) and at most four words.
+_UNIT_SPELLING = re.compile(r"(?!.*\d{4})(?!(?:\S+ ){4})[A-Za-z0-9µμ°%/.*^()\[\]{}'_+\- ]{1,24}")
+
+
 def _units_shown(by_unit: dict[str, int], protect: Protection) -> dict[str, int | None]:
     """A concept's unknown units by rows, most rows first. A unit is named only when its
-    rows are a count the report shows: a spelling that common is the lab's convention, while
-    a rare one is free text from a few rows, so those are summed under OTHER_UNITS."""
+    rows are a count the report shows and it is spelled as units are (`_UNIT_SPELLING`): a
+    spelling that common is the lab's convention, while a rare one, or one that reads as
+    free text (a unit field that holds a note or an identifier), is summed under OTHER_UNITS."""
     named: dict[str, int] = {}
     rare = 0
     for unit, n in by_unit.items():
         count = protect.count(n)  # n >= 1: a count shown is not 0
-        if count:
+        if count and (not unit or _UNIT_SPELLING.fullmatch(unit)):
             named[unit or "(none)"] = count
         else:
             rare += n
