@@ -653,6 +653,11 @@ def test_a_common_unit_that_reads_as_free_text_is_not_named(tmp_path):
     dq = json.loads((tmp_path / "report" / "report.json").read_text())["data_quality"]
     assert dq["unknown_units"] == {"alt": {"ukat/dl": 40, "(other units)": 80}}
     assert "P00000042" not in json.dumps(dq) and "2025-01-08" not in json.dumps(dq)
+    # the site's own exact report shows what its unit field holds, to mend it
+    proc = run_on(tmp_path, tmp_path / "x.parquet", "-q", "--min-cell", "0", "--out", "exact")
+    assert proc.returncode == 0, proc.stderr
+    exact = json.loads((tmp_path / "exact" / "report.json").read_text())["data_quality"]
+    assert exact["unknown_units"]["alt"]["P00000042 lab note"] == 40
 
 
 @pytest.mark.parametrize("found", ["TIMESTAMP_S", "TIMESTAMP_MS", "TIMESTAMP_NS", "TIMESTAMP WITH TIME ZONE"])

@@ -293,12 +293,13 @@ def _units_shown(by_unit: dict[str, int], protect: Protection) -> dict[str, int 
     """A concept's unknown units by rows, most rows first. A unit is named only when its
     rows are a count the report shows and it is spelled as units are (`_UNIT_SPELLING`): a
     spelling that common is the lab's convention, while a rare one, or one that reads as
-    free text (a unit field that holds a note or an identifier), is summed under OTHER_UNITS."""
+    free text (a unit field that holds a note or an identifier), is summed under OTHER_UNITS.
+    An exact report, for the site's own use, names every unit as the extract spells it."""
     named: dict[str, int] = {}
     rare = 0
     for unit, n in by_unit.items():
         count = protect.count(n)  # n >= 1: a count shown is not 0
-        if count and (not unit or _UNIT_SPELLING.fullmatch(unit)):
+        if count and (protect.exact or not unit or _UNIT_SPELLING.fullmatch(unit)):
             named[unit or "(none)"] = count
         else:
             rare += n
