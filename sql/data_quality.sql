@@ -9,6 +9,7 @@ SELECT
     count(*) FILTER (WHERE by_lo IS NULL AND bd_lo IS NULL) AS patients_without_birth_year,
     count(*) FILTER (WHERE site_conflict) AS patients_at_two_sites,
     count(*) FILTER (WHERE idx_conflict) AS patients_with_inconsistent_index_date,
+    count(*) FILTER (WHERE NOT idx_given) AS patients_on_default_index_date,
     count(*) FILTER (WHERE n_future > 0) AS patients_with_events_after_index,
     coalesce(sum(n_future), 0) AS events_after_index,
     -- a birth year no calendar holds (a typo such as 19855) is an implausible age below,

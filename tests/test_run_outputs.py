@@ -337,6 +337,37 @@ def test_the_terminal_says_when_patients_carry_their_own_index_date(tmp_path):
     )
 
 
+def test_when_every_patient_has_an_index_date_the_default_is_not_spoken_of(tmp_path):
+    # the default (the latest event, here a future one) applies to nobody: neither the
+    # header nor a warning about it may suggest that any count depends on it
+    from rich.console import Console
+
+    from feasibility.reports.html import render_html
+    from feasibility.reports.terminal import print_report
+
+    rows = person("a", index_date="2024-06-01") + [event("a", "diagnosis", "ICD10CM", "M32.14", "2024-01-01")]
+    rows += person("b", index_date="2024-05-01") + [event("b", "lab", "LOINC", "1742-6", "2201-01-01")]
+    extract = write_extract(rows, tmp_path / "x.parquet")
+    trial = REPO / "tests/fixtures/trials/small.yaml"
+    report = run_feasibility(str(extract), [trial], out=tmp_path / "r", min_cell=0)
+    assert report["provenance"]["index_date"]["patients_on_default"] == 0
+    assert not [w for w in report["data_quality"]["warnings"] if "in the future" in w or "default" in w]
+    out = io.StringIO()
+    print_report(report, Console(file=out, width=200, color_system=None))
+    assert out.getvalue().splitlines()[1] == (
+        "Index date: each patient's own, from the extract's index_date column (every patient has one)"
+    )
+    assert "index date each patient&#x27;s own ·" in render_html(report)
+    # one patient without: the default is theirs, and its future date is flagged again
+    rows += person("c") + [event("c", "diagnosis", "ICD10CM", "M32.14", "2024-02-01")]
+    report = run_feasibility(
+        str(write_extract(rows, tmp_path / "y.parquet")), [trial], out=tmp_path / "s", min_cell=0
+    )
+    assert report["provenance"]["index_date"]["patients_on_default"] == 1
+    assert [w for w in report["data_quality"]["warnings"] if "2201-01-01" in w and "in the future" in w]
+    assert "index date each patient&#x27;s own, else 2201-01-01 ·" in render_html(report)
+
+
 def test_an_index_date_column_without_dates_is_no_per_patient_index(tmp_path):
     # an importer run without --index-date writes the column with no date in it: patients
     # then all count back from the one default date, and the report says so

@@ -516,6 +516,7 @@ def patients_query(
     default = index_default(default_index)
     if has_index_column:
         idx: exp.Expr = func("coalesce", col("idx_hi", d), default)
+        idx_given: exp.Expr = not_null(col("idx_hi", d))
         idx_conflict: exp.Expr = or_(
             exp.NEQ(this=col("idx_lo", d), expression=col("idx_hi", d)),
             and_(
@@ -524,7 +525,7 @@ def patients_query(
             ),
         )
     else:
-        idx, idx_conflict = default, exp.false()
+        idx, idx_conflict, idx_given = default, exp.false(), exp.false()
     sex_lo, sex_hi = col("sex_lo", d), col("sex_hi", d)
     one_sex = exp.EQ(this=sex_lo, expression=sex_hi)
     sex = case(
@@ -544,6 +545,7 @@ def patients_query(
         *[col(c, d).as_(c, copy=False) for c in ("by_lo", "by_hi", "bd_lo", "bd_hi")],
         idx.as_("idx", copy=False),
         idx_conflict.as_("idx_conflict", copy=False),
+        idx_given.as_("idx_given", copy=False),  # else the default index date applies
         *[col(c, d).as_(c, copy=False) for c in ("first_date", "last_seen", "n_future")],
     ]
     # a patient with no coded row at all has no atom row: every atom takes its if_missing

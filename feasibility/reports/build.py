@@ -182,7 +182,8 @@ def build_report(
             }
         )
     dq = _protect_quality(result.data_quality.as_dict(), protect)
-    if not (options or {}).get("as_of") and result.index_default > datetime.now(UTC).date():
+    default_used = dq["counts"]["patients_on_default_index_date"] != 0
+    if not (options or {}).get("as_of") and default_used and result.index_default > datetime.now(UTC).date():
         # one mistyped year moves every patient's index date, and every window with it; a
         # de-identified extract may also have shifted its dates on purpose
         dq["warnings"].append(
@@ -221,6 +222,8 @@ def build_report(
                 "rule": "per-patient index_date column where present, else the default"
                 if result.index_from_column
                 else "the default for every patient",
+                # 0 when every patient has an index date of their own: the default is then unused
+                "patients_on_default": dq["counts"]["patients_on_default_index_date"],
             },
             "trials": [
                 {"id": t.id, "file": t.path.rsplit("/", 1)[-1], "sha256": t.sha256} for t in result.trials
@@ -317,13 +320,17 @@ _QUALITY_HINTS = {
 }
 
 
+# counts that describe the extract rather than a problem in it
+_NOT_FINDINGS = frozenset({"patients", "rows", "patients_on_default_index_date"})
+
+
 def _quality_lines(dq: dict, shown: Callable[[int | None], str]) -> list[str]:
     """One line per finding; the per-concept findings one line per kind, listing the
     concepts, so a report with many concepts stays readable."""
     lines = [
         f"{shown(v)} {k.replace('_', ' ')}{_QUALITY_HINTS.get(k, '')}"
         for k, v in dq["counts"].items()
-        if v != 0 and k not in ("patients", "rows")
+        if v != 0 and k not in _NOT_FINDINGS
     ]
     per_concept = (
         ("unknown_unit_rows", "rows in a unit the concept does not know (read as UNKNOWN)"),

@@ -30,6 +30,16 @@ def esc(value: object) -> str:
     return html.escape("" if value is None else str(value))
 
 
+def _index_date(index: dict) -> str:
+    """The report's index date as the header gives it: the default, or each patient's own
+    (and the default for those without one)."""
+    if not index.get("per_patient"):
+        return index["default"]
+    if index.get("patients_on_default") == 0:
+        return "each patient's own"
+    return f"each patient's own, else {index['default']}"
+
+
 def _n(value: int | None, k: int) -> str:
     """A count not derived from others (patients, eligible), `<k` when suppressed
     (`k` from `suppressed_label`)."""
@@ -708,7 +718,7 @@ def render_html(report: dict) -> str:
         f"<script>{plotly.offline.get_plotlyjs()}</script></head><body>"
         "<header><h1>Cohort feasibility report</h1>"
         f"<p>extract {esc(', '.join(prov['extract']['files']))} · "
-        f"{_n(prov['extract']['patients'], k)} patients · index date {esc(prov['index_date']['default'])}"
+        f"{_n(prov['extract']['patients'], k)} patients · index date {esc(_index_date(prov['index_date']))}"
         f" · engine {esc(prov['engine_version'])} · generated {esc(report['generated_at'])}</p>"
         f"{_notices(prov['extract'].get('notices') or [])}</header>"
         f"{banner}<main><nav>{nav}</nav>{glossary(report)}{''.join(sections)}"

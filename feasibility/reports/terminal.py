@@ -259,7 +259,11 @@ def print_report(report: dict, console: Console) -> None:
     index = report["provenance"]["index_date"]
     given = report["provenance"].get("options", {}).get("as_of")
     source = "--as-of" if given else "the latest event date in the extract; --as-of to change"
-    if index.get("per_patient"):
+    if index.get("per_patient") and index.get("patients_on_default") == 0:
+        console.print(
+            "Index date: each patient's own, from the extract's index_date column (every patient has one)"
+        )
+    elif index.get("per_patient"):
         console.print(
             f"Index date: each patient's own, from the extract's index_date column; "
             f"{index['default']} ({source}) for patients without one"

@@ -580,6 +580,7 @@ FROM (
     "d"."bd_hi" AS bd_hi,
     CAST('2025-01-01' AS DATE) AS idx,
     FALSE AS idx_conflict,
+    FALSE AS idx_given,
     "d"."first_date" AS first_date,
     "d"."last_seen" AS last_seen,
     "d"."n_future" AS n_future,
