@@ -593,6 +593,12 @@ def _click_error(error: click.ClickException) -> str:
     ctx = getattr(error, "ctx", None)
     if ctx is None:
         return message
+    if message.startswith("Got unexpected extra argument") and ".parquet" in message:
+        # `run folder/*.parquet` unquoted: the shell gave one path per file
+        return (
+            f"{ctx.command_path}: {message}: one extract is one argument — fix: quote the glob "
+            "(`'folder/*.parquet'`) or give the folder, so that the shell does not expand it"
+        )
     return f"{ctx.command_path}: {message} — fix: see `{ctx.command_path} --help`"
 
 

@@ -387,6 +387,19 @@ def test_text_that_is_not_utf8_names_its_column_and_never_its_value(tmp_path, co
     assert not (tmp_path / "rep").exists()
 
 
+def test_a_glob_the_shell_expanded_says_to_quote_it(tmp_path):
+    # `run folder/*.parquet` unquoted gives one argument per file
+    folder = tmp_path / "x"
+    folder.mkdir()
+    for name in ("a", "b"):
+        write_extract(good_rows(), folder / f"{name}.parquet")
+    proc = feasibility(
+        "run", str(folder / "a.parquet"), str(folder / "b.parquet"), "--out", "r", cwd=tmp_path
+    )
+    assert_one_line_error(proc, "Got unexpected extra argument", "fix: quote the glob", "or give the folder")
+    assert not (tmp_path / "r").exists()
+
+
 def test_extra_columns_are_ignored(tmp_path):
     rows = [{**r, "ward": "B2"} for r in good_rows()]
     path = tmp_path / "x.parquet"
