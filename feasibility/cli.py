@@ -294,7 +294,8 @@ def check(paths: tuple[Path, ...], trial_paths: tuple[Path, ...]) -> None:
     for t in trials:
         counts = computability(t)
         click.echo(
-            f"{t.id}: {counts['total']} criteria, {counts['assessable']} assessable, "
+            f"{t.id}: {counts['total']} {'criterion' if counts['total'] == 1 else 'criteria'}, "
+            f"{counts['assessable']} assessable, "
             f"{counts['not_assessable']} not assessable ({t.path}, sha256 {t.sha256[:12]})"
         )
     click.echo(

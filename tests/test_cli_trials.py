@@ -38,6 +38,17 @@ def test_check_takes_trials_as_run_does():
     assert by_option.stdout == by_argument.stdout and by_option.stdout.startswith("SMALL: 5 criteria")
 
 
+def test_check_counts_one_criterion_in_the_singular(tmp_path):
+    one = tmp_path / "one.yaml"
+    one.write_text(
+        "id: ONE\ntitle: one criterion\ncriteria:\n"
+        "  - {id: age, kind: inclusion, text: Aged 18 or over, rule: {age: {min: 18}}}\n"
+    )
+    proc = feasibility("check", str(one), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("ONE: 1 criterion, 1 assessable, 0 not assessable")
+
+
 def test_show_by_id_and_by_path_agree(tmp_path):
     by_id = feasibility("show", "NCT06711146", cwd=tmp_path)
     by_path = feasibility("show", str(REPO / "trials/NCT06711146.yaml"), cwd=tmp_path)

@@ -462,6 +462,15 @@ def test_derived_if_missing_applies_only_without_inputs_in_the_window(tmp_path):
     ]
 
 
+def test_rule_text_reads_as_words():
+    # a score's UCUM annotation is no unit to print, and one day is a day
+    trials, _ = load_trials(None)
+    texts = {(t.id, c.id): describe(c.rule) for t in trials for c in t.criteria if c.rule is not None}
+    assert not [text for text in texts.values() if "{" in text or " 1 days" in text]
+    assert "latest observation sledai_2k ≥ 8 within 90 days" in texts[("CQPB-CD19-AID", "IN3")]
+    assert "medication hydroxychloroquine ≥ 1 day;" in texts[("MC-1-50-SLE", "IN3.2")]
+
+
 def test_birth_year_age_is_exact_on_31_december():
     rows = person("y", birth_year=2006)
     # on 31 December everyone born in 2006 has turned 18 (never 17)

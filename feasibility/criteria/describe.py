@@ -24,6 +24,8 @@ _SYMBOL = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
 
 
 def _cmp(c: Comparison, unit: str | None = None) -> str:
+    if unit and unit.startswith("{") and unit.endswith("}"):
+        unit = None  # a UCUM annotation alone (`{score}`) is a number without a unit
     suffix = f" {unit}" if unit and unit.upper() != "ULN" else (" × ULN" if unit else "")
     return " and ".join(f"{_SYMBOL[op]} {t:g}{suffix}" for op, t in c.bounds())
 
@@ -64,7 +66,8 @@ def describe(rule: Rule) -> str:
         case Medication():
             dose = f", dose {_cmp(rule.dose, rule.dose_unit)}" if rule.dose else ""
             return (
-                f"medication {rule.concept} ≥ {rule.min_days} days{_window(rule.within)}{dose}"
+                f"medication {rule.concept} ≥ {rule.min_days} day{'' if rule.min_days == 1 else 's'}"
+                f"{_window(rule.within)}{dose}"
                 f"{_found(rule.if_found)}{_missing(rule.if_missing, Truth.FALSE)}"
             )
         case InCare(within=w):
