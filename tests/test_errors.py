@@ -292,6 +292,35 @@ def test_files_of_one_extract_must_agree_on_contract_columns(tmp_path, change, f
     assert "1980" not in line
 
 
+def test_files_of_one_extract_may_differ_in_integer_width(tmp_path):
+    # several exporters of one extract: birth years as INT32 in one file and INT64 in the
+    # other, a patient id beyond INT32 in the wider file; each read as the wider type
+    narrow = frame(good_rows()).with_columns(pl.col("birth_year").cast(pl.Int32))
+    wide = frame(good_rows()).with_columns(
+        pl.col("birth_year").cast(pl.Int64), pl.lit("p2").alias("patient_id")
+    )
+    folder = _folder_of_two(tmp_path, narrow, wide)
+    proc = run_on(tmp_path, folder, "-q", "--min-cell", "0")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["data_quality"]["counts"]["patients"] == 2
+    # integer patient ids, the second file's past what INT32 holds
+    ids = tmp_path / "ids"
+    ids.mkdir()
+    frame(good_rows()).with_columns(pl.lit(1, pl.Int32).alias("patient_id")).write_parquet(ids / "a.parquet")
+    frame(good_rows()).with_columns(pl.lit(2**40, pl.Int64).alias("patient_id")).write_parquet(
+        ids / "b.parquet"
+    )
+    proc = run_on(tmp_path, ids, "-q", "--min-cell", "0", "--out", "ids-report")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads((tmp_path / "ids-report" / "report.json").read_text())
+    assert report["data_quality"]["counts"]["patients"] == 2
+    # Spark reads every file with one file's schema: refused before it starts
+    proc = run_on(tmp_path, ids, "--engine", "spark", "--out", "spark-report")
+    assert_one_line_error(proc, "`patient_id` is an integer of another width", "run with the DuckDB engine")
+    assert not (tmp_path / "spark-report").exists()
+
+
 def test_files_of_one_extract_may_differ_outside_the_contract(tmp_path):
     rows = frame(good_rows())
     folder = _folder_of_two(tmp_path, rows, rows.with_columns(pl.lit("B2").alias("ward")))

@@ -92,9 +92,16 @@ def set_(name: str, value: object) -> exp.Set:
     return exp.Set(expressions=[exp.SetItem(this=item)])
 
 
-def read_parquet(files: Sequence[str]) -> exp.Expr:
-    """DuckDB's read_parquet over a list of files, read as one table in the order given."""
-    return exp.func("read_parquet", exp.Array(expressions=[lit(f) for f in files]))
+def read_parquet(files: Sequence[str], *, union_by_name: bool = False) -> exp.Expr:
+    """DuckDB's read_parquet over a list of files, read as one table in the order given;
+    `union_by_name` reads each column as the common type of its files' types rather than as
+    the first file's."""
+    files_list = exp.Array(expressions=[lit(f) for f in files])
+    if not union_by_name:
+        return exp.func("read_parquet", files_list)
+    return exp.func(
+        "read_parquet", files_list, exp.EQ(this=exp.column("union_by_name"), expression=exp.true())
+    )
 
 
 def not_(e: exp.Expr) -> exp.Expr:

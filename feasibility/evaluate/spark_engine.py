@@ -120,6 +120,14 @@ def run_on_spark(
         source = inspect_extract(con, extract)  # the contract check, from the parquet metadata
     finally:
         con.close()
+    if source.widened:
+        # Spark reads every file with one file's schema, and fails on the others' values
+        raise ExtractError(
+            f"column `{source.widened[0]}` is an integer of another width in some files, which "
+            "Spark does not read as one column",
+            where=extract,
+            fix="export the files with one integer type, or run with the DuckDB engine",
+        )
     if session is None:
         step(f"starting Spark ({master})")
     with _session(master, options, session) as spark:

@@ -27,6 +27,7 @@ class ExtractSource:
     columns: dict[str, str]  # column -> DuckDB type, as found
     notices: tuple[str, ...] = ()  # the licence or attribution lines the data must carry
     unread: tuple[str, ...] = ()  # the files beside them that are not parquet (unread_files)
+    widened: tuple[str, ...] = ()  # integer columns whose width differs between files
     _digest: _Digest = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -144,8 +145,27 @@ def unread_note(label: str, unread: tuple[str, ...] | list[str]) -> str:
     return f"{label}: {n} {files} that {are} not parquet {are} not read ({some_names(list(unread))})"
 
 
-def _describe(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str) -> dict[str, str]:
-    """The extract's columns and types. Every file is described from its own footer: DuckDB
+# Integer types from narrowest to widest: files written by several exporters often differ
+# in width alone, which reading them by name (as their common type) settles.
+_INTEGER_WIDTHS = (
+    "TINYINT",
+    "UTINYINT",
+    "SMALLINT",
+    "USMALLINT",
+    "INTEGER",
+    "UINTEGER",
+    "BIGINT",
+    "UBIGINT",
+    "HUGEINT",
+    "UHUGEINT",
+)
+
+
+def _describe(
+    con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """The extract's columns and types, and the integer columns whose width differs between
+    files (given as their widest type). Every file is described from its own footer: DuckDB
     reads several files with the first one's schema and casts the others to it, so a file
     with other types would only fail mid-run, on a value, and a contract column only some
     files have would be dropped from the others or filled with NULLs unseen. Columns outside
@@ -153,14 +173,21 @@ def _describe(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: st
     schemas = [_describe_file(con, f, str(f) if len(files) > 1 else label) for f in files]
     contract = {c.name for c in COLUMNS}
     first = {c: t for c, t in schemas[0].items() if c in contract}
+    integers = set(_INTEGER_WIDTHS)
+    merged = dict(schemas[0])
+    widened: dict[str, None] = {}
     for f, full in zip(files[1:], schemas[1:], strict=True):
         schema = {c: t for c, t in full.items() if c in contract}
-        if schema == first:
+        retyped = [c for c in first if c in schema and schema[c] != first[c]]
+        if schema.keys() == first.keys() and all({schema[c], first[c]} <= integers for c in retyped):
+            for c in retyped:
+                widened[c] = None
+                merged[c] = max(merged[c], schema[c], key=_INTEGER_WIDTHS.index)
             continue
         name = files[0].name
         missing = [c for c in first if c not in schema]
         extra = [c for c in schema if c not in first]
-        retyped = [c for c in first if c in schema and schema[c] != first[c]]
+        retyped = [c for c in retyped if not {schema[c], first[c]} <= integers]
         if missing:
             problem = f"column `{missing[0]}` is missing here but present in {name}"
         elif extra:
@@ -171,9 +198,10 @@ def _describe(con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: st
         raise ExtractError(
             problem,
             where=str(f),
-            fix="all files of one extract must have the same columns and types; export them alike",
+            fix="all files of one extract must have the same columns and types (integers may "
+            "differ in width); export them alike",
         )
-    return schemas[0]
+    return merged, tuple(widened)
 
 
 def _describe_file(con: duckdb.DuckDBPyConnection, file: Path, label: str) -> dict[str, str]:
@@ -268,9 +296,9 @@ def inspect_extract(con: duckdb.DuckDBPyConnection, spec: str) -> ExtractSource:
     """The extract's files, columns and notice, the columns checked against the contract
     (reads only metadata)."""
     files = resolve_files(spec)
-    columns = _describe(con, files, spec)
+    columns, widened = _describe(con, files, spec)
     check_columns(columns, spec)
-    return ExtractSource(files, spec, columns, _notices(con, files, spec), unread_files(spec))
+    return ExtractSource(files, spec, columns, _notices(con, files, spec), unread_files(spec), widened)
 
 
 def events_query(source: ExtractSource, reader: exp.Expr, site: str = DEFAULT_SITE) -> exp.Select:
@@ -297,6 +325,7 @@ def open_extract(con: duckdb.DuckDBPyConnection, spec: str, site: str = DEFAULT_
     """Check the extract's schema and create the view `events` with every contract column
     (absent optional ones as typed NULLs, `site_id` filled from `site`)."""
     source = inspect_extract(con, spec)
-    query = events_query(source, read_parquet([str(f) for f in source.files]), site)
+    reader = read_parquet([str(f) for f in source.files], union_by_name=bool(source.widened))
+    query = events_query(source, reader, site)
     con.execute(create_as("events", query, view=True).sql(dialect="duckdb"))
     return source
