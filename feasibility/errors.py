@@ -75,7 +75,9 @@ def short_message(error: Exception, limit: int = 160) -> str:
     message = str(error).splitlines()[0] if str(error) else type(error).__name__
     for prefix in _DUCKDB_PREFIXES:
         message = message.removeprefix(prefix)
-    return withhold_values(message)[:limit]
+    message = withhold_values(message)
+    # cut at a word, and say so: a name cut short ("birth_yea") reads as the wrong name
+    return message if len(message) <= limit else message[:limit].rsplit(" ", 1)[0] + " …"
 
 
 def some_names(names: list[str], limit: int = 3) -> str:

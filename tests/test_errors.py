@@ -372,6 +372,20 @@ def test_an_extract_gone_before_its_fingerprint_is_one_line(tmp_path):
     assert e.value.where == "gone.parquet"
 
 
+def test_a_value_out_of_its_columns_range_names_the_column(tmp_path):
+    # DuckDB's message is long; cut at a word, it must not read as another column's name
+    rows = frame(good_rows()).with_columns(pl.lit(2**63, pl.UInt64).alias("birth_year"))
+    rows.write_parquet(tmp_path / "x.parquet")
+    proc = run_on(tmp_path, tmp_path / "x.parquet")
+    line = assert_one_line_error(proc, "a value cannot be read", "fix: check column `birth_year`")
+    assert str(2**63) not in line and "birth_yea)" not in line
+    assert not (tmp_path / "report").exists()
+
+
+def test_a_long_database_message_is_cut_at_a_word():
+    assert short_message(ValueError("a " * 100 + "source column birth_year")) == ("a " * 80).strip() + " …"
+
+
 def test_database_errors_never_show_a_data_value():
     con = duckdb.connect()
     failing = {

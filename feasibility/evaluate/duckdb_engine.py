@@ -4,6 +4,7 @@ together, then one histogram of criterion masks per trial and site."""
 from __future__ import annotations
 
 import atexit
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -181,10 +182,14 @@ class Engine:
                 fix="raise --memory-limit, use fewer --threads, or run on a machine with more memory",
             ) from None
         except duckdb.ConversionException as e:
+            column = re.search(r"source column (\w+)", str(e))
             raise ExtractError(
                 f"a value cannot be read ({short_message(e)})",
                 where=self.extract,
-                fix="check the column types and for values out of range",
+                fix=f"check column `{column[1]}` for a value out of its type's range, or export it as "
+                "the contract's type (docs/extract-contract.md)"
+                if column
+                else "check the column types and for values out of range",
             ) from None
         except duckdb.Error as e:
             if interrupted(e):  # Ctrl-C while DuckDB read a registered Arrow stream
