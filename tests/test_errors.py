@@ -207,6 +207,10 @@ YAML_CASES = [
         ["trial.yaml:3", "cannot read the window `6 moons`"],
     ),
     (
+        "id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {diagnosis: {concept: sle, within: 0 months}}}\n",
+        ["trial.yaml:3", "the window `0 months` is empty"],
+    ),
+    (
         "id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x}\n",
         ["trial.yaml:3", "has no rule", "assessable: false"],
     ),

@@ -405,6 +405,10 @@ def test_a_forecast_option_without_monthly_names_itself_once(tmp_path):
             ("--active-within", "soon"),
             ("--active-within", "cannot read the window", "`none` to turn the check off"),
         ),
+        (
+            ("--active-within", "0 days"),
+            ("--active-within", "the window `0 days` is empty: a window must be at least one day"),
+        ),
         (("--monthly", "6", "--conversion-file", "missing.yaml"), ("missing.yaml",)),
         (("--engine", "spark", "--monthly", "3"), ("--monthly", "DuckDB engine only")),
     ],

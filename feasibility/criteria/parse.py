@@ -91,7 +91,13 @@ def parse_duration(value: Any, where: str) -> Duration | None:
         return None
     m = _DURATION.match(value) if isinstance(value, str) else None
     digits = m.group(1).lstrip("0") if m else ""
-    if m is None or not digits:
+    if m is not None and not digits:
+        raise TrialError(
+            f"the window `{shown(value)}` is empty: a window must be at least one day",
+            where=where,
+            fix="write a positive number and a unit, e.g. `90 days`, `6 months`, `1 year`, or `ever`",
+        )
+    if m is None:
         raise TrialError(
             f"cannot read the window `{shown(value)}`",
             where=where,
