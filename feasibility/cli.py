@@ -404,6 +404,12 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
             where=f"--out {out}".rstrip(),
             fix="name the parquet file to write, e.g. --out extract.parquet",
         )
+    if sites > patients:
+        raise FeasibilityError(
+            f"{sites} sites for {patients} patients: some sites would have no patient",
+            where="--sites",
+            fix="give at most as many sites as patients",
+        )
     started = time.perf_counter()
     written = f"the new extract {out} is complete"
     with (

@@ -89,6 +89,14 @@ def existing_folder(path: Path, flag: str) -> Path:
 def check_extract_out(out: Path) -> None:
     """Before an extract is written to `out` (`synth`, `import`): no file stands where a
     folder on its way belongs, and an existing `out` is an earlier extract (a parquet file),
-    never a trial, a CSV or a source table in another format."""
+    never a trial, a CSV or a source table in another format. Its name ends in `.parquet`:
+    `run` reads a folder's parquet files by that ending, and a reader of `x.csv` would not
+    expect parquet in it."""
     existing_folder(out, "--out")
     refuse_replacing(out, PARQUET_MAGIC, "parquet file", "--out")
+    if not out.name.lower().endswith(".parquet"):
+        raise FeasibilityError(
+            "an extract is written as a parquet file, and its name must say so",
+            where=f"--out {out}",
+            fix=f"name it with .parquet, e.g. --out {out.with_name(out.stem + '.parquet')}",
+        )

@@ -25,6 +25,7 @@ from feasibility.synth.generate import (
     site_ids,
 )
 from feasibility.synth.tables import build_tables
+from tests.test_errors import assert_one_line_error, feasibility
 
 AS_OF = date(2025, 6, 30)
 FIXTURES = Path(__file__).parent / "fixtures" / "trials"
@@ -282,6 +283,15 @@ def test_an_out_that_is_no_file_to_write_is_refused_first(tmp_path):
         assert caught.value.where == str(where)
     assert sorted(tmp_path.rglob("*")) == before
     assert plain.read_text() == "keep me"
+
+
+def test_a_new_extract_is_named_as_parquet_and_has_a_patient_at_every_site(tmp_path):
+    # `synth --out x.csv` would put parquet in a file every reader takes for CSV
+    proc = feasibility("synth", "--patients", "10", "--out", "x.csv", cwd=tmp_path)
+    assert_one_line_error(proc, "--out x.csv", "must say so", "--out x.parquet")
+    proc = feasibility("synth", "--patients", "10", "--sites", "20", "--out", "x.parquet", cwd=tmp_path)
+    assert_one_line_error(proc, "--sites", "20 sites for 10 patients")
+    assert not list(tmp_path.iterdir())
 
 
 def test_only_an_earlier_extract_is_replaced(tmp_path):
