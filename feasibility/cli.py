@@ -121,7 +121,7 @@ def cli() -> None:
     type=click.IntRange(min=1, max=240),
     metavar="MONTHS",
     help="Also count, per month over the last MONTHS months, the patients who newly became "
-    "eligible, and forecast enrollment from it.",
+    "eligible, and forecast enrollment from it (default: off).",
 )
 @click.option(
     "--conversion",
@@ -138,7 +138,8 @@ def cli() -> None:
 @click.option(
     "--target",
     type=click.IntRange(min=1),
-    help="With --monthly: the sample size whose time to recruit is forecast.",
+    help="With --monthly: the sample size whose time to recruit is forecast (default: no time "
+    "to target, only the expected enrollment).",
 )
 @click.option(
     "--engine",

@@ -26,7 +26,8 @@ SHARE = click.FloatRange(min=0, max=1, min_open=True)
 # the formats `analytics.conversion.load_conversion` reads, for `run` and `compare`
 CONVERSION_FILE_FORMATS = "YAML (`SITE: 0.25`) or CSV (site_id,conversion)"
 memory_limit_option = click.option(
-    "--memory-limit", help="DuckDB memory limit, e.g. 4GB (DuckDB spills beyond it)."
+    "--memory-limit",
+    help="DuckDB memory limit, e.g. 4GB (DuckDB spills beyond it; default: DuckDB's, 80% of RAM).",
 )
 
 
