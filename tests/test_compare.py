@@ -33,6 +33,7 @@ from feasibility.reports.compare_report import (
     ABSENT,
     compare_csv,
     compare_html,
+    compare_json,
     heatmaps,
     print_compare,
     site_bars,
@@ -868,6 +869,14 @@ def test_compare_shows_the_network_forecast(monthly_reports, tmp_path):
     document = json.loads((tmp_path / "cmp" / "compare.json").read_text())
     assert document["schema"] == "feasibility.compare/1"
     assert [r["source"] for r in document["reports"]] == [str(p) for p in monthly_reports]
+    # `half` holds exact counts: the comparison is not to be shared, and says so as data
+    assert document["shareable"] is False
+    protected = [monthly_reports[0], monthly_reports[2]]
+    sites, reports = collect(protected)
+    described = describe(reports, [str(p) for p in protected], sites)
+    assert json.loads(compare_json(summary(sites), compare_rows(sites, reports), [], described, []))[
+        "shareable"
+    ]
     assert len(document["steps"]) == len(
         list(csv.DictReader(io.StringIO((tmp_path / "cmp/compare.csv").read_text())))
     )

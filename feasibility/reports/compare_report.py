@@ -119,11 +119,14 @@ def compare_json(
     reports: Sequence[dict],
     networks: Sequence[dict],
 ) -> str:
-    """`compare.json`: everything the comparison shows, as data: the reports
+    """`compare.json`: everything the comparison shows, as data: whether all of it may be
+    shared (`shareable`: no report holds exact counts), the reports
     (`compare.describe`), what keeps them from being like for like, each site's totals, each
     step's row as in compare.csv (counts null where suppressed) and the network forecasts."""
     document = {
         "schema": COMPARE_SCHEMA,
+        # one report of exact counts makes the whole comparison one not to share
+        "shareable": all(r["min_cell"] > 0 for r in reports),
         "reports": list(reports),
         "differences": list(differences),
         "sites": summary,
