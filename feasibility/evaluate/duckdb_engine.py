@@ -182,13 +182,13 @@ class Engine:
                 fix="raise --memory-limit, use fewer --threads, or run on a machine with more memory",
             ) from None
         except duckdb.ConversionException as e:
-            column = re.search(r"source column (\w+)", str(e))
+            named = re.search(r"source column (\w+)", str(e))
             raise ExtractError(
                 f"a value cannot be read ({short_message(e)})",
                 where=self.extract,
-                fix=f"check column `{column[1]}` for a value out of its type's range, or export it as "
+                fix=f"check column `{named[1]}` for a value out of its type's range, or export it as "
                 "the contract's type (docs/extract-contract.md)"
-                if column
+                if named
                 else "check the column types and for values out of range",
             ) from None
         except duckdb.Error as e:
