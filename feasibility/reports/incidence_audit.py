@@ -57,7 +57,7 @@ def pins_a_count(
     if protect.exact:
         return False
     table = _Table.of(all_months, site_months, site_totals, exact, protect)
-    doubtful = [target for target in table.suppressed() if not table.can_move(target)]
+    doubtful = [target for target in table.targets if not table.can_move(target)]
     return any(table.pinned(target) for target in doubtful)
 
 
@@ -87,12 +87,12 @@ class _Table:
         exact: Sequence[Sequence[int]],
         protect: Protection,
     ) -> _Table:
-        def boxes(values: Counts, may_be_zero: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:
-            pairs = [_box(v, z, protect) for v, z in zip(values, may_be_zero, strict=True)]
+        def boxes(values: Counts, may_be_zero: Sequence[bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
+            zero = may_be_zero or [False] * len(values)
+            pairs = [_box(v, z, protect) for v, z in zip(values, zero, strict=True)]
             return np.array([p[0] for p in pairs], float), np.array([p[1] for p in pairs], float)
 
         n_sites, n_months = len(site_totals), len(all_months)
-        not_zero = [False] * max(n_sites, n_months)
         if site_months is None:
             lo, hi = np.zeros((n_sites, n_months)), np.full((n_sites, n_months), math.inf)
         else:
@@ -113,13 +113,10 @@ class _Table:
             np.array(exact, float).reshape(n_sites, n_months),
             lo,
             hi,
-            *boxes(all_months, not_zero[:n_months]),
-            *boxes(site_totals, not_zero[:n_sites]),
+            *boxes(all_months),
+            *boxes(site_totals),
             tuple(targets),
         )
-
-    def suppressed(self) -> tuple[Target, ...]:
-        return self.targets
 
     def can_move(self, target: Target) -> bool:
         """Whether a second allowed table differs from the exact one at `target`: one cell
