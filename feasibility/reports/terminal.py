@@ -227,14 +227,15 @@ def _shared_cautions(trials: list[dict]) -> list[str]:
     )
 
 
-def _print_forecast_terms(trials: list[dict], console: Console) -> None:
+def _print_forecast_terms(trials: list[dict], shared: Sequence[str], console: Console) -> None:
     """What every trial's forecast assumed, once under them all: the same options (and the
-    same months) make the same conversions for each trial, and the cautions they share."""
+    same months) make the same conversions for each trial, and the cautions they share
+    (`shared`, see `_shared_cautions`)."""
     forecasts = _forecasts(trials)
     if not forecasts:
         return
     lines = [("Forecast:", _conversions(forecasts[0]["sites"]))]
-    lines += [("", caution) for caution in _shared_cautions(trials)]
+    lines += [("", caution) for caution in shared]
     console.print(hanging(lines))
 
 
@@ -312,7 +313,7 @@ def print_report(report: dict, console: Console) -> None:
         if trial.get("enrollment"):
             _print_enrollment(trial["enrollment"], console, shared)
         console.print()
-    _print_forecast_terms(report["trials"], console)
+    _print_forecast_terms(report["trials"], shared, console)
     console.print(hanging([("Key:", terminal_key(protection))]), style="dim")
     console.print()
     warnings = report["data_quality"].get("warnings") or []
