@@ -291,7 +291,12 @@ def check(paths: tuple[Path, ...], trial_paths: tuple[Path, ...]) -> None:
     from feasibility.criteria.in_care import computability
     from feasibility.criteria.load import load_trials
 
-    trials, library = load_trials([*paths, *trial_paths] or None)
+    given = [*paths, *trial_paths]
+    try:
+        trials, library = load_trials(given or None)
+    except FeasibilityError:
+        _each_broken_file(given)
+        raise
     for t in trials:
         counts = computability(t)
         click.echo(
@@ -303,6 +308,25 @@ def check(paths: tuple[Path, ...], trial_paths: tuple[Path, ...]) -> None:
         f"{len(library.concepts)} concepts in {len(library.files)} files "
         f"(concept library fingerprint {library.sha256[:12]})"
     )
+
+
+def _each_broken_file(given: list[Path]) -> None:
+    """After `check` found a broken trial file: when several of the files given are broken,
+    every one but the last as an error line of its own (the caller raises the last), so that
+    one run of `check` lists them all."""
+    from feasibility.criteria.load import load_trials, trial_files
+
+    broken: list[FeasibilityError] = []
+    for file in trial_files(given) if given else []:
+        try:
+            load_trials([file])
+        except FeasibilityError as error:
+            broken.append(error)
+    if len(broken) < 2:
+        return  # one broken file, or a fault between files (an id used twice): the error says it
+    for other in broken[:-1]:
+        err.print(f"[bold red]error:[/] {escape(str(other))}", markup=True)
+    raise broken[-1]
 
 
 @cli.command()

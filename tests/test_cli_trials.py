@@ -49,6 +49,30 @@ def test_check_counts_one_criterion_in_the_singular(tmp_path):
     assert proc.stdout.startswith("ONE: 1 criterion, 1 assessable, 0 not assessable")
 
 
+def test_check_lists_every_broken_file(tmp_path):
+    # one run of `check` over a sponsor's trial files names each broken one, not the first only
+    (tmp_path / "a.yaml").write_text(
+        "id: A\ncriteria:\n  - {id: a, kind: inclusoin, text: x, rule: {sex: F}}\n"
+    )
+    (tmp_path / "b.yaml").write_text(
+        "id: B\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {sex: F}\n"
+    )
+    (tmp_path / "c.yaml").write_text(
+        "id: C\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {sex: F}}\n"
+    )
+    proc = feasibility("check", "a.yaml", "b.yaml", "c.yaml", cwd=tmp_path)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == ["a.yaml", "b.yaml"]
+    assert all(line.startswith("error: ") and " — fix: " in line for line in lines)
+    # a fault between files (one id in two) is said once, as before
+    (tmp_path / "d.yaml").write_text((tmp_path / "c.yaml").read_text())
+    proc = feasibility("check", "c.yaml", "d.yaml", cwd=tmp_path)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert "trial id `C` is used by two files" in line
+
+
 def test_show_by_id_and_by_path_agree(tmp_path):
     by_id = feasibility("show", "NCT06711146", cwd=tmp_path)
     by_path = feasibility("show", str(REPO / "trials/NCT06711146.yaml"), cwd=tmp_path)
