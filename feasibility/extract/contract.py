@@ -66,7 +66,20 @@ class Column:
 
 
 _STRING = ("VARCHAR",)
-_INT = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+# The integer types a column may have, from narrowest to widest: files of one extract that
+# differ in width alone are read as the widest (`source._describe`).
+INTEGER_TYPES = (
+    "TINYINT",
+    "UTINYINT",
+    "SMALLINT",
+    "USMALLINT",
+    "INTEGER",
+    "UINTEGER",
+    "BIGINT",
+    "UBIGINT",
+    "HUGEINT",
+)
+_INT = INTEGER_TYPES
 _NUMBER = ("DOUBLE", "FLOAT", "DECIMAL", "REAL", *_INT)
 _DATE = ("DATE", "TIMESTAMP")
 

@@ -14,7 +14,14 @@ from sqlglot import exp
 
 from feasibility.compile.sqlexpr import create_as, read_parquet
 from feasibility.errors import ExtractError, short_message, some_names
-from feasibility.extract.contract import COLUMNS, DEFAULT_SITE, NOTICE_KEY, NOTICE_MAX_CHARS, split_notices
+from feasibility.extract.contract import (
+    COLUMNS,
+    DEFAULT_SITE,
+    INTEGER_TYPES,
+    NOTICE_KEY,
+    NOTICE_MAX_CHARS,
+    split_notices,
+)
 from feasibility.resources import sql_text
 
 
@@ -145,22 +152,6 @@ def unread_note(label: str, unread: tuple[str, ...] | list[str]) -> str:
     return f"{label}: {n} {files} that {are} not parquet {are} not read ({some_names(list(unread))})"
 
 
-# Integer types from narrowest to widest: files written by several exporters often differ
-# in width alone, which reading them by name (as their common type) settles.
-_INTEGER_WIDTHS = (
-    "TINYINT",
-    "UTINYINT",
-    "SMALLINT",
-    "USMALLINT",
-    "INTEGER",
-    "UINTEGER",
-    "BIGINT",
-    "UBIGINT",
-    "HUGEINT",
-    "UHUGEINT",
-)
-
-
 def _describe(
     con: duckdb.DuckDBPyConnection, files: tuple[Path, ...], label: str
 ) -> tuple[dict[str, str], tuple[str, ...]]:
@@ -173,7 +164,9 @@ def _describe(
     schemas = [_describe_file(con, f, str(f) if len(files) > 1 else label) for f in files]
     contract = {c.name for c in COLUMNS}
     first = {c: t for c, t in schemas[0].items() if c in contract}
-    integers = set(_INTEGER_WIDTHS)
+    # files written by several exporters often differ in an integer's width alone, which
+    # reading them by name (as their common type) settles
+    integers = set(INTEGER_TYPES)
     merged = dict(schemas[0])
     widened: dict[str, None] = {}
     for f, full in zip(files[1:], schemas[1:], strict=True):
@@ -182,7 +175,7 @@ def _describe(
         if schema.keys() == first.keys() and all({schema[c], first[c]} <= integers for c in retyped):
             for c in retyped:
                 widened[c] = None
-                merged[c] = max(merged[c], schema[c], key=_INTEGER_WIDTHS.index)
+                merged[c] = max(merged[c], schema[c], key=INTEGER_TYPES.index)
             continue
         name = files[0].name
         missing = [c for c in first if c not in schema]
