@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -118,16 +119,32 @@ class _Table:
             tuple(targets),
         )
 
+    @cached_property
+    def _room(self) -> dict[str, np.ndarray]:
+        """Where the exact table has room to move by one, the same for every target: each
+        cell up or down within its bounds, each month (ALL) and each site's total."""
+        rows, months = self.x.sum(axis=1), self.x.sum(axis=0)
+        return {
+            "up": self.hi - self.x >= 1,
+            "down": self.x - self.lo >= 1,
+            "month_up": self.month_hi - months >= 1,
+            "month_down": months - self.month_lo >= 1,
+            "total_up": self.total_hi - rows >= 1,
+            "total_down": rows - self.total_lo >= 1,
+        }
+
     def can_move(self, target: Target) -> bool:
         """Whether a second allowed table differs from the exact one at `target`: one cell
         moved by one (within its row's and column's bounds), two cells of a row or column
         moved in opposite directions (the sum between them kept), or four at the corners of
         a rectangle (every sum kept)."""
-        x, rows, months = self.x, self.x.sum(axis=1), self.x.sum(axis=0)
-        up, down = self.hi - x >= 1, x - self.lo >= 1
+        room = self._room
+        up, down = room["up"], room["down"]
+        month_up, month_down = room["month_up"], room["month_down"]
+        total_up, total_down = room["total_up"], room["total_down"]
         # a cell moved alone, up or down, with room in its row's total and its month
-        alone_up = up & (self.total_hi - rows >= 1)[:, None] & (self.month_hi - months >= 1)[None, :]
-        alone_down = down & (rows - self.total_lo >= 1)[:, None] & (months - self.month_lo >= 1)[None, :]
+        alone_up = up & total_up[:, None] & month_up[None, :]
+        alone_down = down & total_down[:, None] & month_down[None, :]
         kind, s, j = target
         if kind == "month":
             return bool(alone_up[:, j].any() or alone_down[:, j].any())
@@ -135,10 +152,8 @@ class _Table:
             return bool(alone_up[s].any() or alone_down[s].any())
         if alone_up[s, j] or alone_down[s, j]:
             return True
-        month_up, month_down = self.month_hi - months >= 1, months - self.month_lo >= 1
-        total_up, total_down = self.total_hi - rows >= 1, rows - self.total_lo >= 1
-        others_j = np.arange(x.shape[1]) != j
-        others_s = np.arange(x.shape[0]) != s
+        others_j = np.arange(self.x.shape[1]) != j
+        others_s = np.arange(self.x.shape[0]) != s
         for a, b in ((up, down), (down, up)):  # the target moves with a, its partners with b
             in_row = a[s, j] and bool((b[s] & others_j & (month_down if a is up else month_up)).any())
             month_ok = month_up[j] if a is up else month_down[j]
@@ -149,35 +164,45 @@ class _Table:
                 return True
         return False
 
-    def pinned(self, target: Target) -> bool:
-        """Whether `target` has one value in every allowed table: its least and greatest
-        values by linear programming (exact, the system being totally unimodular)."""
-        from scipy.optimize import linprog  # only for the few numbers no move frees
+    def _indicator(self, members: np.ndarray) -> np.ndarray:
+        """1 at the cells `members` (flat indices), 0 elsewhere."""
+        vector = np.zeros(self.x.size)
+        vector[members] = 1
+        return vector
 
-        n_sites, n_months = self.x.shape
-        cell = np.arange(self.x.size).reshape(n_sites, n_months)
-
-        def indicator(members: np.ndarray) -> np.ndarray:
-            vector = np.zeros(self.x.size)
-            vector[members] = 1
-            return vector
-
+    @cached_property
+    def _programme(self) -> tuple[np.ndarray, np.ndarray, list[tuple[float, float | None]]]:
+        """The constraints every allowed table meets, the same for every target: each month's
+        and each site total's sum within its bounds (A_ub x <= b_ub), each cell within its own."""
+        cell = np.arange(self.x.size).reshape(self.x.shape)
         sums = [
-            *((indicator(cell[:, j]), self.month_lo[j], self.month_hi[j]) for j in range(n_months)),
-            *((indicator(cell[s, :]), self.total_lo[s], self.total_hi[s]) for s in range(n_sites)),
+            *(
+                (self._indicator(cell[:, j]), self.month_lo[j], self.month_hi[j])
+                for j in range(self.x.shape[1])
+            ),
+            *(
+                (self._indicator(cell[s, :]), self.total_lo[s], self.total_hi[s])
+                for s in range(self.x.shape[0])
+            ),
         ]
         a_ub = np.array([v for vector, _, _ in sums for v in (vector, -vector)])
         b_ub = np.array([b for _, lo, hi in sums for b in (hi, -lo)])
         finite = np.isfinite(b_ub)
         highs = [None if math.isinf(hi) else hi for hi in self.hi.ravel()]
-        bounds = list(zip(self.lo.ravel(), highs, strict=True))
+        return a_ub[finite], b_ub[finite], list(zip(self.lo.ravel(), highs, strict=True))
+
+    def pinned(self, target: Target) -> bool:
+        """Whether `target` has one value in every allowed table: its least and greatest
+        values by linear programming (exact, the system being totally unimodular)."""
+        from scipy.optimize import linprog  # only for the few numbers no move frees
+
+        a_ub, b_ub, bounds = self._programme
+        cell = np.arange(self.x.size).reshape(self.x.shape)
         kind, s, j = target
-        members = {"month": cell[:, j], "total": cell[s, :], "cell": cell[s, j]}[kind]
+        objective = self._indicator({"month": cell[:, j], "total": cell[s, :], "cell": cell[s, j]}[kind])
         extremes = []
         for sign in (1, -1):
-            result = linprog(
-                sign * indicator(members), A_ub=a_ub[finite], b_ub=b_ub[finite], bounds=bounds, method="highs"
-            )
+            result = linprog(sign * objective, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
             if result.status != 0:  # never for published numbers (they hold the exact counts)
                 return True
             extremes.append(sign * result.fun)
