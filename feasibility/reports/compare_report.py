@@ -174,7 +174,7 @@ def _network_terms(network: dict) -> list[str]:
             "not in it, their reports having no monthly incidence (run --monthly): "
             + ", ".join(network["without_monthly"])
         )
-    if network.get("same_extract"):
+    if network["same_extract"]:
         lines.append(
             "not in it, their report being of an extract an earlier report brought (the same "
             "patients): " + ", ".join(network["same_extract"])

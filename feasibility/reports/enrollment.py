@@ -18,7 +18,7 @@ from feasibility.analytics.incidence import SiteIncidence, trial_incidence
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.model import Duration, Trial
 from feasibility.evaluate.results import MonthlyStatus
-from feasibility.protect import Protection
+from feasibility.protect import Protection, suppressed_middle
 from feasibility.reports.breakdown import SITES_WITHHELD, protect_breakdown
 from feasibility.reports.incidence_audit import pins_a_count
 
@@ -99,7 +99,8 @@ def _stand_in_cautions(sites: list[dict], protect: Protection) -> list[str]:
     if not hidden:
         return []
     entered = (
-        f"suppressed (<{protect.shown_from()}) and entered the model as {protect.for_models(1)}, "
+        f"suppressed (<{protect.shown_from()}) and entered the model as "
+        f"{suppressed_middle(protect.shown_from())}, "
         "the middle of the suppressed counts"
     )
     if hidden == len(sites):
@@ -134,13 +135,14 @@ def enrollment_block(
     if sites:
         # Screening tests are done at the screening visit, so the patients a site can approach
         # are the potentially eligible ones; the conversion covers approach, consent and screening.
+        exact_totals = {s.site: sum(s.new_potential) for s in sites}
         fitted = forecast(
-            {s.site: Observed(protect.for_models(sum(s.new_potential)), len(s.new_potential)) for s in sites},
+            {s.site: Observed(protect.for_models(exact_totals[s.site]), len(s.new_potential)) for s in sites},
             {s.site: conversions[s.site] for s in sites},
             target,
         ).as_dict()
-        for site, s in zip(fitted["sites"], sites, strict=True):
-            site["eligible_observed"] = protect.count(sum(s.new_potential))
+        for site in fitted["sites"]:
+            site["eligible_observed"] = protect.count(exact_totals[site["site"]])
         fitted["cautions"] += _stand_in_cautions(fitted["sites"], protect)
         # the sites' totals the forecast publishes are the rows of the months' table
         totals = [site["eligible_observed"] for site in fitted["sites"]]
