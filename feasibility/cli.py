@@ -325,7 +325,7 @@ def _each_broken_file(given: list[Path]) -> None:
     if len(broken) < 2:
         return  # one broken file, or a fault between files (an id used twice): the error says it
     for other in broken[:-1]:
-        err.print(f"[bold red]error:[/] {escape(str(other))}", markup=True)
+        _print_error(str(other))
     raise broken[-1]
 
 
@@ -590,15 +590,21 @@ def _failed(error: BaseException) -> int:
         error.show()  # a command group named alone: its help, as click prints it
         return error.exit_code
     if isinstance(error, click.ClickException):
-        err.print(f"[bold red]error:[/] {escape(_click_error(error))}", markup=True)
+        _print_error(_click_error(error))
         return error.exit_code
     if isinstance(error, FeasibilityError):
-        err.print(f"[bold red]error:[/] {escape(str(error))}", markup=True)
+        _print_error(str(error))
         return 2
     if isinstance(error, Exception) and interrupted(error):
         err.print("interrupted")
         return 130
     raise error
+
+
+def _print_error(message: str) -> None:
+    """One user error as the command line shows it: one line on stderr, the message never
+    read as markup (it names the user's files and values)."""
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True)
 
 
 def _in_care_window(text: str) -> Duration:
