@@ -154,7 +154,7 @@ def test_an_exact_report_is_never_audited():
     assert not pins_a_count([1] * 17, [[1] * 17], [17], [[1] * 17], Protection(0))
 
 
-def test_a_report_whose_months_are_withheld_says_so(trial, tmp_path):
+def test_a_report_whose_months_are_withheld_says_so(trial):
     from rich.console import Console
 
     from feasibility.reports.html import incidence_chart
