@@ -4,6 +4,7 @@ that the program did not write."""
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 from feasibility.errors import FeasibilityError
@@ -84,6 +85,19 @@ def existing_folder(path: Path, flag: str) -> Path:
             fix=f"give {flag} a path through folders, not through this file",
         )
     return existing
+
+
+def why_not_written(error: OSError) -> str:
+    """Why a file or folder could not be made, in the user's terms. The system's own words
+    mislead in one case: a virtual file system (/proc) refuses new entries with "No such
+    file or directory", said of a folder that exists."""
+    if error.errno == errno.ENOENT:
+        return "this place takes no new files"
+    if error.errno == errno.EROFS:
+        return "a read-only file system"
+    if error.errno == errno.ENOSPC:
+        return "the disk is full"
+    return error.strerror or type(error).__name__
 
 
 def check_extract_out(out: Path) -> None:

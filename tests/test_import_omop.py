@@ -560,6 +560,9 @@ def test_an_out_naming_another_kind_of_file_is_refused_before_the_import(tmp_pat
     assert notes.read_text() == "kept\n"
     proc = feasibility("import", "omop", str(src), "--out", str(notes / "x.parquet"), cwd=tmp_path)
     assert_one_line_error(proc, f"{notes}: is a file, not a folder", "give --out a path through folders")
+    # /proc refuses a new file with "No such file or directory", said of a folder that exists
+    proc = feasibility("import", "omop", str(src), "--out", "/proc/x.parquet", cwd=tmp_path)
+    assert_one_line_error(proc, "/proc: cannot write here (this place takes no new files)")
 
 
 def test_a_year_of_birth_that_cannot_be_read_is_not_called_missing(tmp_path):

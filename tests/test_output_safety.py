@@ -193,6 +193,38 @@ def test_a_file_on_the_way_to_an_output_is_named_alike_by_every_command(workdir)
     assert _files(workdir) == kept
 
 
+def test_a_place_that_takes_no_new_files_is_named_as_such_by_every_command(workdir):
+    # /proc refuses a new entry with "No such file or directory", said of a folder that exists
+    for args in [
+        ("run", "extract.parquet", "--out", "/proc/feasibility-report", "-q"),
+        ("run", "extract.parquet", "--out", "out", "--patient-list", "/proc/list.csv"),
+        ("synth", "--patients", "5", "--out", "/proc/x.parquet"),
+    ]:
+        proc = feasibility(*args, cwd=workdir)
+        line = assert_one_line_error(proc, "/proc", "(this place takes no new files)")
+        assert "No such file" not in line, line
+    assert _files(workdir) == ["extract.parquet", "notes.txt"]
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (errno.ENOENT, "this place takes no new files"),
+        (errno.EROFS, "a read-only file system"),
+        (errno.ENOSPC, "the disk is full"),
+        (errno.EACCES, os.strerror(errno.EACCES)),
+    ],
+)
+def test_a_folder_that_cannot_be_made_names_the_reason(tmp_path, monkeypatch, error, reason):
+    def refused(*args, **kwargs):
+        raise OSError(error, os.strerror(error))
+
+    monkeypatch.setattr(output.tempfile, "mkdtemp", refused)
+    with pytest.raises(FeasibilityError, match=rf"cannot write here \({reason}\)"):
+        write_directory(tmp_path / "out", {"report.json": "new"})
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_failed_patient_list_leaves_no_report_behind(tmp_path, monkeypatch):
     def broken(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")

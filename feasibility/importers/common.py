@@ -20,6 +20,7 @@ from feasibility.errors import FeasibilityError, short_message
 from feasibility.extract.contract import COLUMNS, NOTICE_KEY, NOTICE_MAX_CHARS, split_notices
 from feasibility.protect import ROUND_TO, Protection
 from feasibility.resources import sql_text
+from feasibility.user_files import why_not_written
 
 # The extract's columns in contract order, with the type each is written as; an import
 # writes no site_id (a run names the extract's one site with --site)
@@ -369,7 +370,7 @@ def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path, notices:
         os.close(fd)
     except OSError as e:
         raise FeasibilityError(
-            f"cannot write here ({e.strerror})", where=str(out.parent), fix="choose another --out"
+            f"cannot write here ({why_not_written(e)})", where=str(out.parent), fix="choose another --out"
         ) from None
     tmp = Path(tmp_name)
     try:

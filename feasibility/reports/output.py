@@ -13,7 +13,7 @@ from pathlib import Path
 
 from feasibility import interrupts
 from feasibility.errors import FeasibilityError, some_names
-from feasibility.user_files import existing_folder, refuse_replacing
+from feasibility.user_files import existing_folder, refuse_replacing, why_not_written
 
 if sys.platform != "win32":
     import fcntl
@@ -39,7 +39,9 @@ def write_directory(target: Path, files: dict[str, str | bytes]) -> None:
             staging.chmod(0o777 & ~umask)
         except OSError as e:
             raise FeasibilityError(
-                f"cannot write here ({e.strerror})", where=str(parent), fix="choose another --out folder"
+                f"cannot write here ({why_not_written(e)})",
+                where=str(parent),
+                fix="choose another --out folder",
             ) from None
         for name, content in files.items():
             path = staging / name
@@ -143,7 +145,7 @@ def check_file_target(target: Path, inputs: Iterable[Path], flag: str, starts_wi
         os.unlink(probe)
     except OSError as e:
         raise FeasibilityError(
-            f"cannot write here ({e.strerror})", where=str(target), fix=f"give {flag} a writable path"
+            f"cannot write here ({why_not_written(e)})", where=str(target), fix=f"give {flag} a writable path"
         ) from None
 
 

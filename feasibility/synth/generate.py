@@ -23,7 +23,7 @@ from feasibility.synth.models import ODD_UNIT_SHARE
 from feasibility.synth.noise import NOISE_PER_PATIENT, noise_buckets, noise_codes
 from feasibility.synth.population import LAPSED_SHARE, profile_table, trait_table
 from feasibility.synth.tables import build_tables
-from feasibility.user_files import check_extract_out
+from feasibility.user_files import check_extract_out, why_not_written
 
 CHUNK_PATIENTS = 200_000
 ROW_GROUP_SIZE = 1_000_000  # rows per parquet row group
@@ -107,7 +107,7 @@ def _check_out(out: Path) -> None:
 
 
 def _cannot_write(out: Path, error: Exception) -> FeasibilityError:
-    reason = error.strerror if isinstance(error, OSError) and error.strerror else short_message(error)
+    reason = why_not_written(error) if isinstance(error, OSError) else short_message(error)
     return FeasibilityError(
         f"cannot write the extract here ({reason})",
         where=str(out),
