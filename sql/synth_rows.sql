@@ -13,7 +13,7 @@ WITH hits AS (
     FROM pat p
     JOIN slot_profile sp ON sp.profile = p.profile
     JOIN slots s ON s.slot_id = sp.slot_id
-    WHERE (NOT s.female_only OR p.sex = 'F')
+    WHERE (s.sex IS NULL OR p.sex = s.sex)
       AND u(p.seed, p.pid, s.slot_id, 'present') <
           CASE WHEN (p.traits & s.abn_bit) <> 0 THEN s.p_abn
                WHEN (p.traits & 1) <> 0 AND sp.p_refr IS NOT NULL THEN sp.p_refr

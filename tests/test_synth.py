@@ -312,7 +312,9 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Path, "replace", full)
     out = tmp_path / "new" / "deeper" / "x.parquet"
-    with pytest.raises(FeasibilityError, match=r"cannot write the extract here \(No space left") as caught:
+    with pytest.raises(
+        FeasibilityError, match=r"cannot write the extract here \(the disk is full\)"
+    ) as caught:
         _make(out, patients=20)
     assert caught.value.where == str(out)
     assert list(tmp_path.iterdir()) == []  # neither the file, its scratch, nor the folders made

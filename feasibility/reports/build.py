@@ -333,7 +333,11 @@ def _quality_lines(dq: dict, shown: Callable[[int | None], str]) -> list[str]:
         if v != 0 and k not in _NOT_FINDINGS
     ]
     per_concept = (
-        ("unknown_unit_rows", "rows in a unit the concept does not know (read as UNKNOWN)"),
+        (
+            "unknown_unit_rows",
+            "rows in a unit the concept does not know (as values UNKNOWN; still read against their own "
+            "ref_high)",
+        ),
         ("default_uln_patients", "patients whose latest result had no usable ref_high (default ULN used)"),
         ("implausible_value_rows", "implausible values, outside the concept's plausible range (not used)"),
         ("reversed_exposure_rows", "medication rows ending before they start (no day on the drug)"),

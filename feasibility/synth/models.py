@@ -25,7 +25,7 @@ class Slot:
     p_refr: Share | None = None  # for refractory patients
     abn: str | None = None  # trait that forces the slot and an abnormal value
     p_abn: float = 0.95
-    female_only: bool = False
+    sex: str | None = None  # only patients of this sex (F, M) have it
     n: tuple[int, int] = (1, 1)  # records per patient (uniform, inclusive)
     date: str = "history"  # lab | history | course | once | pulse
     horizon: int = 3650  # oldest record, days before as_of
@@ -166,7 +166,9 @@ SLE_ONLY = {"SLE": 1.0, "*": 0.0}
 # default by kind (`default_slot`); a list gives several slots for one concept.
 MODELS: dict[str, Slot | list[Slot]] = {
     # --- trial diseases: every patient of the profile, coded repeatedly over the years
-    "sle": _dx(SLE_ONLY, n=(2, 3), recent=0.7, codes=("M32.9", "M32.10", "M32.19", "M32.8")),
+    # M32.19 has a model of its own (`sle_other_organ_involvement`): a trial leaves it to the
+    # investigator, so it is not one of every SLE patient's codes
+    "sle": _dx(SLE_ONLY, n=(2, 3), recent=0.7, codes=("M32.9", "M32.10", "M32.8")),
     "sjogren": _dx({"SJO": 1.0, "SLE": 0.05, "*": 0.0}, n=(2, 3), recent=0.7),
     "systemic_sclerosis": _dx({"SSC": 1.0, "*": 0.0}, n=(2, 3), recent=0.7),
     "dermatomyositis": _dx({"DM": 1.0, "*": 0.0}, n=(2, 3), recent=0.7),
@@ -180,11 +182,12 @@ MODELS: dict[str, Slot | list[Slot]] = {
         _dx(0.0, abn="pulse", p_abn=1.0, recent=1.0),
     ],  # flare < 2 months
     "ild": _dx(0.0, abn="ild", p_abn=0.9),
+    "sle_other_organ_involvement": _dx({"SLE": 0.08, "*": 0.0}, recent=0.3),
     "heart_failure": _dx(0.0, abn="cardiac"),
     "gilbert_syndrome": _dx(0.0, abn="gilbert", p_abn=0.9),
     "bone_or_liver_metastasis": _dx(0.0, abn="liver_mets", p_abn=1.0),
-    "pregnancy": _dx(0.0, abn="pregnant", female_only=True, recent=1.0, horizon=270),
-    "breastfeeding": _dx({"*": 0.02}, female_only=True, recent=0.8, horizon=400),
+    "pregnancy": _dx(0.0, abn="pregnant", sex="F", recent=1.0, horizon=270),
+    "breastfeeding": _dx({"*": 0.02}, sex="F", recent=0.8, horizon=400),
     "other_autoimmune": _dx({"GEN": 0.5, "SLE": 0.05, "*": 0.05}, p_refr=0.08, recent=0.5),
     "hypertension": _dx({"*": 0.15}, n=(1, 4)),
     # --- comorbidities the trials exclude: more common in refractory disease (long
@@ -194,6 +197,8 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "malignancy": _dx({"*": 0.025}, p_refr=0.08),
     "malignancy_current": _dx({"*": 0.02}, p_refr=0.05),
     "malignancy_current_but_bcc": _dx({"*": 0.02}, p_refr=0.06, recent=0.7),
+    "prostate_cancer": _dx({"*": 0.01}, sex="M", recent=0.5),
+    "prostate_cancer_history": _dx({"*": 0.01}, sex="M"),
     "cns_disease": _dx({"*": 0.005}),
     "stroke": _dx({"SLE": 0.01, "*": 0.005}, p_refr=0.025, recent=0.8),
     "seizure": _dx({"SLE": 0.01, "*": 0.005}, p_refr=0.025, recent=0.8),
@@ -261,7 +266,7 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "hiv": _qual(0.05, 0.02),
     "hiv_infection": _dx({"*": 0.003}),
     "syphilis": _qual(0.03, 0.03),
-    "hcg": _qual(0.05, 0.0, p_workup=0.7, abn="pregnant", p_abn=0.95, female_only=True, n=(1, 1), span=60),
+    "hcg": _qual(0.05, 0.0, p_workup=0.7, abn="pregnant", p_abn=0.95, sex="F", n=(1, 1), span=60),
     "cd19_expression": _qual(
         {"SLE": 0.02, "*": 0.01}, 0.95, p_workup={"SLE": 0.9, "GEN": 0.0, "*": 0.6}, n=(1, 1)
     ),

@@ -144,7 +144,7 @@ def build_tables(trials: Sequence[Trial], library: ConceptLibrary, sites: int) -
                 abn_hi=float((slot.tail_abn or slot.tail)[1]),
                 abn_bit=bits.get(slot.abn, 0) if slot.abn else 0,
                 p_abn=float(slot.p_abn),
-                female_only=slot.female_only,
+                sex=slot.sex,
                 uln=None if uln is None else float(uln),
                 dur_lo=slot.dur[0],
                 dur_hi=slot.dur[1],

@@ -81,6 +81,40 @@ CASES = [
         [DM, lab("11565-9", OLD, text="negative")],
     ),
     Case("IN2", None, "dermatomyositis, antibody never tested", [DM]),
+    # "one positive" antibody: another antibody's later negative test does not hide it
+    Case(
+        "IN2",
+        True,
+        "dermatomyositis, anti-Jo-1 positive, a later anti-PL-7 negative",
+        [DM, lab("11565-9", "2023-05-01", text="positive"), lab("33772-5", RECENT, text="negative")],
+    ),
+    Case(
+        "IN2",
+        True,
+        "dermatomyositis, LOCAL anti-HMGCR positive, a later LOCAL anti-Mi-2 negative",
+        [
+            DM,
+            lab("ANTI_HMGCR", "2022-01-10", text="positive", system="LOCAL"),
+            lab("ANTI_MI2", RECENT, text="negative", system="LOCAL"),
+        ],
+    ),
+    Case(
+        "IN2",
+        False,
+        "dermatomyositis, anti-Jo-1 positive then negative, anti-PL-7 negative",
+        [
+            DM,
+            lab("11565-9", "2021-05-01", text="positive"),
+            lab("11565-9", "2024-05-01", text="negative"),
+            lab("33772-5", RECENT, text="negative"),
+        ],
+    ),
+    Case(
+        "IN2",
+        False,
+        "dermatomyositis, only anti-PL-12 tested, negative",
+        [DM, lab("33771-7", text="negative")],
+    ),
     Case(
         "IN2",
         False,
@@ -214,6 +248,20 @@ CASES = [
     Case("IN5.2b", True, "abnormal ECG before the 12-month window", [dx("R94.31", "2024-01-31")]),
     # IN5.3 eGFR ≥ 30
     Case("IN5.3", True, "reported eGFR 30", [lab("98979-8", value=30, unit="mL/min/{1.73_m2}")]),
+    Case("IN5.3", True, "reported eGFR (MDRD, 77147-7) 45", [lab("77147-7", value=45, unit="mL/min/1.73m2")]),
+    Case(
+        "IN5.3",
+        True,
+        "reported eGFR (no method, 69405-9) 31",
+        [lab("69405-9", value=31, unit="mL/min/1.73m2")],
+    ),
+    Case(
+        "IN5.3",
+        False,
+        "no reported eGFR; creatinine in blood (38483-4) 2.1 mg/dL, CKD-EPI 29.1",
+        [lab("38483-4", value=2.1, unit="mg/dL")],
+        {"birth_date": "1979-06-01"},
+    ),
     Case(
         "IN5.3",
         None,
@@ -356,6 +404,28 @@ CASES = [
     Case("EX5.3", None, "HIV Ab negative in 2020 only", [lab("7918-6", "2020-01-01", text="negative")]),
     Case("EX5.4", True, "RPR reactive", [lab("20507-0", text="reactive")]),
     Case("EX5.4", None, "no syphilis test", []),
+    Case("EX5.4", False, "RPR non-reactive within 90 days", [lab("20507-0", text="non-reactive")]),
+    Case(
+        "EX5.4", None, "RPR non-reactive before the 90 days only", [lab("20507-0", OLD, text="non-reactive")]
+    ),
+    Case(
+        "EX5.4",
+        True,
+        "TPPA positive, then RPR negative (treated syphilis: the RPR turns negative)",
+        [lab("24312-1", "2024-12-01", text="positive"), lab("20507-0", RECENT, text="negative")],
+    ),
+    Case(
+        "EX5.4",
+        True,
+        "treponemal antibody positive in 2018, no screening since",
+        [lab("24312-1", OLD, text="positive")],
+    ),
+    Case(
+        "EX5.4",
+        False,
+        "RPR reactive, then TPPA negative (a false positive reagin test)",
+        [lab("20507-0", "2024-12-01", text="reactive"), lab("24312-1", RECENT, text="negative")],
+    ),
     Case("EX5.5", True, "CMV DNA detected", [lab("72493-0", text="detected")]),
     Case(
         "EX5.5",
@@ -384,6 +454,12 @@ CASES = [
     Case("EX8", True, "personal history of breast cancer Z85.3", [dx("Z85.3", "2020-01-01")]),
     Case("EX8", False, "basal cell carcinoma C44.91", [dx("C44.91")]),
     Case("EX8", False, "ductal carcinoma in situ D05.10", [dx("D05.10")]),
+    # "local prostate cancer after radical surgery" is allowed: stage and surgery are not coded
+    Case("EX8", None, "prostate cancer C61", [dx("C61")]),
+    Case("EX8", None, "history of prostate cancer Z85.46", [dx("Z85.46")]),
+    Case("EX8", None, "prostate cancer, WHO ICD-10 C61", [dx("C61", system="ICD10")]),
+    Case("EX8", True, "prostate cancer and a breast cancer", [dx("C61"), dx("C50.911", "2010-01-01")]),
+    Case("EX8", True, "history of breast cancer Z85.3 beside Z85.46", [dx("Z85.46"), dx("Z85.3")]),
 ]
 
 

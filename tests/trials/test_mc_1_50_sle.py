@@ -331,6 +331,12 @@ CASES = [
     Case("EX1", True, "lupus encephalitis G05.3 within 90 days", [dx("M32.19"), dx("G05.3")]),
     Case("EX1", False, "G05.3 one day before the window", [dx("G05.3", "2024-11-02")]),
     Case("EX1", False, "no record", []),
+    # ICD-10-CM codes CNS lupus mostly as M32.19, which also holds other organ involvement
+    Case("EX1", None, "SLE with other organ involvement M32.19 within 90 days", [dx("M32.19")]),
+    Case("EX1", False, "M32.19 one day before the window", [dx("M32.19", "2024-11-02")]),
+    Case(
+        "EX1", False, "WHO ICD-10 M32.1 (also lupus nephritis) within 90 days", [dx("M32.1", system="ICD10")]
+    ),
     # EX2 renal replacement therapy within 3 months
     Case("EX2", True, "dialysis dependence Z99.2 on the first window day", [dx("Z99.2", "2024-11-01")]),
     Case("EX2", False, "Z99.2 one day before the window", [dx("Z99.2", "2024-10-31")]),
@@ -526,6 +532,16 @@ CASES = [
     ),
     Case("EX12", False, "basal cell skin cancer C44.91", [dx("C44.91", "2024-12-01")]),
     Case("EX12", False, "cervical carcinoma in situ D06.9", [dx("D06.9", "2024-12-01")]),
+    # "local prostate cancer after radical surgery" is allowed: stage and surgery are not coded
+    Case("EX12", None, "prostate cancer C61 coded 2024-06", [dx("C61", "2024-06-01")]),
+    Case(
+        "EX12",
+        True,
+        "prostate cancer with bone metastasis C79.51",
+        [dx("C61", "2024-06-01"), dx("C79.51", "2024-07-01")],
+    ),
+    Case("EX12", False, "prostate cancer coded only before the window", [dx("C61", "2022-06-01")]),
+    Case("EX12", False, "history of prostate cancer Z85.46", [dx("Z85.46", "2024-12-01")]),
     # EX13 live vaccine within 4 weeks
     Case("EX13", True, "MMR (CVX 03) on the first window day", [med("03", "2025-01-04", system="CVX")]),
     Case("EX13", False, "MMR one day before the window", [med("03", "2025-01-03", system="CVX")]),
@@ -534,6 +550,18 @@ CASES = [
     # EX15 pregnancy or breastfeeding
     Case("EX15", True, "supervision of normal pregnancy Z34.90", [dx("Z34.90", "2025-01-01")]),
     Case("EX15", False, "pregnancy coded one day before the 3-month window", [dx("Z34.90", "2024-10-31")]),
+    # a pregnancy that has ended is not a current one
+    Case("EX15", False, "full-term delivery O80 within the window", [dx("O80", "2024-12-20")]),
+    Case("EX15", False, "spontaneous abortion O03.9 within the window", [dx("O03.9", "2025-01-10")]),
+    Case("EX15", False, "postpartum haemorrhage O72.1 within the window", [dx("O72.1", "2024-12-20")]),
+    Case("EX15", True, "preterm labour without delivery O60.03", [dx("O60.03", "2025-01-10")]),
+    Case(
+        "EX15",
+        True,
+        "WHO ICD-10 supervision of normal pregnancy Z34.9",
+        [dx("Z34.9", "2025-01-10", system="ICD10")],
+    ),
+    Case("EX15", False, "WHO ICD-10 caesarean delivery O82.0", [dx("O82.0", "2025-01-10", system="ICD10")]),
     Case("EX15", True, "breastfeeding Z39.1", [dx("Z39.1", "2024-12-15")]),
     Case("EX15", True, "positive hCG within 30 days", [lab("2106-3", "2025-01-20", text="positive")]),
     Case("EX15", False, "negative hCG", [lab("2106-3", "2025-01-20", text="negative")]),

@@ -463,6 +463,8 @@ case("ex1_pred_80", "EX1", False, ("med", PRED, "2024-12-10", "2025-01-31", 80))
 # active CNS lupus is a crisis; the haematological ones count only when "severe", which no
 # code says, so a recent one is for the investigator (UNKNOWN)
 case("ex2_cns_lupus", "EX2", True, ("dx", "G05.3", "2024-12-01"))
+case("ex2_sle_other_organ", "EX2", None, ("dx", "M32.19", "2024-12-01"))
+case("ex2_sle_other_organ_old", "EX2", False, ("dx", "M32.19", "2024-10-31"))
 case("ex2_cns_lupus_and_itp", "EX2", True, ("dx", "G05.3", "2024-12-01"), ("dx", "D69.3", "2025-01-05"))
 case("ex2_aiha_edge", "EX2", None, ("dx", "D59.11", "2024-11-01"))
 case("ex2_aiha_old", "EX2", False, ("dx", "D59.11", "2024-10-31"))

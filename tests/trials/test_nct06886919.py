@@ -320,6 +320,8 @@ case("ex1_epilepsy", "EX1", True, ("dx", "G40.909", "2010-01-01"))
 case("ex1_schizophrenia", "EX1", True, ("dx", "F20.9", "2012-01-01"))
 case("ex1_pres", "EX1", True, ("dx", "I67.83", "2018-01-01"))
 case("ex1_lupus_encephalitis", "EX1", True, ("dx", "G05.3", "2023-01-01"))
+case("ex1_sle_other_organ", "EX1", None, ("dx", "M32.19", "2016-01-01"))
+case("ex1_lupus_nephritis", "EX1", False, ("dx", "M32.14", "2016-01-01"))
 case("ex1_bipolar", "EX1", True, ("dx", "F31.9", "2012-01-01"))
 # other psychiatric disorders: "clinically significant" or not is for the investigator
 case("ex1_depression", "EX1", None, ("dx", "F32.1", "2019-01-01"))
@@ -405,6 +407,8 @@ case("ex9_warfarin", "EX9", True, ("med", "B01AA03", "2024-06-01", "2025-02-01",
 case("ex9_apixaban_60_days", "EX9", True, ("med", "B01AF02", "2024-12-03", "2025-01-31", 10))
 case("ex9_apixaban_59_days", "EX9", False, ("med", "B01AF02", "2024-12-04", "2025-01-31", 10))
 case("ex9_short_lmwh", "EX9", False, ("med", "B01AB05", "2025-01-10", "2025-01-20", 40))
+case("ex9_fondaparinux_60_days", "EX9", True, ("med", "B01AX05", "2024-12-03", "2025-01-31", 7.5))
+case("ex9_defibrotide_60_days", "EX9", False, ("med", "B01AX01", "2024-12-03", "2025-01-31", 600))
 case("ex9_none", "EX9", False)
 
 # -- EX10 live vaccine (6 weeks)
