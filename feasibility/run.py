@@ -125,6 +125,7 @@ def run_feasibility(
                 for t in trials
             }
         step("writing the report")
+        result.source.check_unchanged()
         report = build_report(
             result,
             protect=protection,

@@ -194,6 +194,29 @@ def test_tables_align_numbers_right_and_keep_protocol_lines(report_dir, tmp_path
     assert layout["text"] == "pre-line"
 
 
+WIDTH_PROBE = """<script>
+const root = document.documentElement;
+document.body.setAttribute("data-overflow", String(root.scrollWidth - root.clientWidth));
+</script>"""
+
+
+def test_a_long_notice_or_provenance_line_wraps_instead_of_widening_the_page(report_dir, tmp_path):
+    # a data set's citation is one long line in the provenance block: it scrolled the page sideways
+    assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
+    report = json.loads((report_dir / "report.json").read_text())
+    report["provenance"]["extract"]["notices"] = ["Cite as: " + "a-long-unbroken-citation/" * 20]
+    page = tmp_path / "probe.html"
+    page.write_text(render_html(report).replace("</body>", WIDTH_PROBE + "</body>"))
+    dom = subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,800", "--dump-dom"]
+        + [page.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    assert int(re.search(r'data-overflow="(-?\d+)"', dom)[1]) <= 0
+
+
 # --------------------------------------------------------------------------- a protected page
 
 

@@ -476,3 +476,26 @@ def test_report_json_keeps_the_documented_key_order(small_reports):
     _, folder = small_reports["exact"]
     report = json.loads((folder / "report.json").read_text())
     assert list(report) == ["schema", "generated_at", "protection", "provenance", "data_quality", "trials"]
+
+
+@pytest.mark.parametrize("how", ["replaced", "rewritten"])
+def test_an_extract_changed_during_the_run_is_refused(tmp_path, how):
+    # the passes read the file again and again: a report must never mix two versions of it
+    small = REPO / "tests/fixtures/trials/small.yaml"
+    extract = write_extract(small_trial_rows(), tmp_path / "x.parquet")
+    other = write_extract(small_trial_rows()[:-3], tmp_path / "other.parquet")
+
+    def change_midway(message: str) -> None:
+        if message.startswith("reading lab results"):
+            if how == "replaced":  # a new file renamed onto the old one's name
+                other.replace(extract)
+            else:  # the same file written over in place
+                extract.write_bytes(other.read_bytes())
+
+    with pytest.raises(FeasibilityError, match="the extract changed while the run read it") as caught:
+        run_feasibility(str(extract), [small], out=tmp_path / "report", progress=change_midway)
+    assert caught.value.where == str(extract)
+    assert not (tmp_path / "report").exists()
+    # left alone, the same extract runs
+    run_feasibility(str(extract), [small], out=tmp_path / "report", progress=lambda message: None)
+    assert (tmp_path / "report" / "report.json").is_file()

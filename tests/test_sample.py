@@ -263,6 +263,8 @@ def test_the_terminal_says_what_its_columns_and_marks_mean(report, shared_report
     k = shared_report["protection"]["suppressed_below"]
     assert "potential: none FALSE so far" in shared and "n/a: not assessable" in shared
     assert f"<{k}: 1 to {k - 1} patients, suppressed" in shared and "withheld:" in shared
+    assert "each on its own, so a row may not add up exactly" in shared  # rounding, not an error
     exact = key(report)
     assert "potential: none FALSE so far" in exact
     assert "<" not in exact and "withheld" not in exact  # nothing is suppressed in an exact report
+    assert "rounded" not in exact

@@ -36,8 +36,10 @@ class ExtractSource:
     unread: tuple[str, ...] = ()  # the files beside them that are not parquet (unread_files)
     widened: tuple[str, ...] = ()  # integer columns whose width differs between files
     _digest: _Digest = field(init=False, repr=False, compare=False)
+    _stamps: tuple[tuple[int, int, int], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_stamps", _stamps(self.files, self.label))
         object.__setattr__(self, "_digest", _Digest(self.files))
 
     def has(self, column: str) -> bool:
@@ -54,6 +56,30 @@ class ExtractSource:
                 where=self.label,
                 fix="leave the extract's files in place until the run ends",
             ) from None
+
+    def check_unchanged(self) -> None:
+        """A user error when a file of the extract was replaced, rewritten or removed since it
+        was opened: the passes read it again and again, so a report would mix two files'
+        counts under the first one's fingerprint."""
+        if _stamps(self.files, self.label) != self._stamps:
+            raise ExtractError(
+                "the extract changed while the run read it, so its counts would mix two versions",
+                where=self.label,
+                fix="run again once nothing writes to the extract",
+            )
+
+
+def _stamps(files: tuple[Path, ...], label: str) -> tuple[tuple[int, int, int], ...]:
+    """Each file's size, modification time and inode: a copy over it, a rename onto it or a
+    rewrite in place changes one of them."""
+    try:
+        return tuple((st.st_size, st.st_mtime_ns, st.st_ino) for st in (f.stat() for f in files))
+    except OSError as e:
+        raise ExtractError(
+            f"cannot read the extract ({e.strerror or type(e).__name__})",
+            where=label,
+            fix="leave the extract's files in place until the run ends",
+        ) from None
 
 
 class _Digest:

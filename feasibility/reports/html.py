@@ -329,6 +329,7 @@ tr.na{color:#6b7280} .note{font-size:12px;color:#6b7280;margin-top:3px}
 .grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
 @media(max-width:1000px){.grid{grid-template-columns:1fr}}
 nav a{margin-right:12px} code{font-size:12px}
+pre{white-space:pre-wrap;overflow-wrap:anywhere}
 details.guide{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:10px 20px;margin:14px 0}
 details.guide summary{font-weight:600;cursor:pointer}
 details.guide dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:10px 0 4px}
@@ -558,7 +559,8 @@ def _protection_terms(protection: dict, k: int) -> list[tuple[str, str]]:
             f"&lt;{k}",
             f"a count from 1 to {k - 1} (at a site, also a 0 where the ALL count is suppressed), "
             "hidden so that no small group of patients can be singled out; every count shown is "
-            f"rounded to a multiple of {protection.get('round_to', 5)}",
+            f"rounded to a multiple of {protection.get('round_to', 5)}, each on its own, so passed, "
+            "failed and unknown may not add up exactly to the patients before the step",
         ),
         (
             WITHHELD,

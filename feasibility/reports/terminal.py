@@ -156,7 +156,8 @@ def terminal_key(protection: dict) -> str:
         parts.append(
             f"<{k}: 1 to {k - 1} patients, suppressed; {WITHHELD}: a count worked out from others "
             f"and left out because it could reveal a suppressed one (it may be large); other "
-            f"counts rounded to {protection.get('round_to', 5)}"
+            f"counts rounded to {protection.get('round_to', 5)}, each on its own, so a row may not add "
+            "up exactly"
         )
     return "; ".join(parts) + '. Definitions: report.html, "How to read this report".'
 
