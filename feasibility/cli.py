@@ -98,7 +98,8 @@ def cli() -> None:
     "--order",
     default="protocol",
     show_default=True,
-    help="Waterfall order: protocol, most-restrictive, or criterion ids a,b,c "
+    help="Waterfall order: protocol; most-restrictive (each step the criterion leaving the fewest "
+    "patients confirmed eligible, so mostly-UNKNOWN ones come early); or criterion ids a,b,c "
     "(each trial puts the ids it has first).",
 )
 @click.option(

@@ -21,7 +21,7 @@ from feasibility.analytics.conversion import check_sites, is_share
 from feasibility.analytics.forecast import Observed, forecast
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.errors import FeasibilityError
-from feasibility.protect import sharing, suppressed_label, suppressed_middle
+from feasibility.protect import ROUND_TO, sharing, suppressed_label, suppressed_middle
 from feasibility.user_files import read_user_text
 
 # A site stands apart when its share differs from the median of all sites by this much.
@@ -300,9 +300,14 @@ def extract_sha256(report: dict) -> str | None:
 def index_date(report: dict) -> str:
     """A report's index date as text: the default date (`--as-of`, or the extract's latest
     event), or `per patient, else DATE` when the extract's own index dates were used where
-    set: patients then count back from dates of their own, not from one shared date."""
+    set: patients then count back from dates of their own, not from one shared date; just
+    `per patient` when every patient had one (the default, which nobody used, is left out)."""
     index = report["provenance"]["index_date"]
-    return f"per patient, else {index['default']}" if index["per_patient"] else index["default"]
+    if not index["per_patient"]:
+        return index["default"]
+    if index.get("patients_on_default") == 0:  # reports before the count lack it
+        return "per patient"
+    return f"per patient, else {index['default']}"
 
 
 def describe(reports: list[dict], sources: list[str], sites: list[SiteReport]) -> list[dict]:
@@ -343,6 +348,18 @@ def _share(part: int | None, whole: int | None) -> float | None:
     return part / whole
 
 
+def lost_at_most(failed: int | None, previous: int | None, eligible: int | None) -> float | None:
+    """Where a step's `failed` count is withheld (it would reveal a suppressed UNKNOWN count),
+    the most the step can have lost: the share that did not pass it, lost or left UNKNOWN,
+    from the eligible counts before and after it, which are published. Each of those is
+    rounded to the nearest multiple of ROUND_TO, so the bound makes room for that: it holds
+    for every true count the published ones allow, and tells no more than they do."""
+    if failed is not None or previous is None or eligible is None or previous == 0:
+        return None
+    off = ROUND_TO // 2  # the most a rounded count is off by
+    return min(1.0, (previous - eligible + 2 * off) / max(previous - off, 1))
+
+
 def compare_rows(sites: list[SiteReport], reports: list[dict]) -> list[dict]:
     """Per trial, site and waterfall step: remaining patients, lost and unknown shares, flags,
     and the K of the site's report's `<K` (`suppressed_below`), to show suppressed counts
@@ -369,6 +386,9 @@ def compare_rows(sites: list[SiteReport], reports: list[dict]) -> list[dict]:
                     "unknown": step["unknown"],
                     "lost_share": _share(step["failed"], previous) if step["step"] else None,
                     "unknown_share": _share(step["unknown"], previous) if step["step"] else None,
+                    "lost_share_at_most": lost_at_most(step["failed"], previous, step["eligible"])
+                    if step["step"]
+                    else None,
                     "eligible": step["eligible"],
                     "potentially_eligible": step["potentially_eligible"],
                     "assessable": assessable,

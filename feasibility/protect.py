@@ -99,6 +99,14 @@ class Protection:
             if below > 1
             else "no count is suppressed (--min-cell 1);"
         )
+        # a zero is suppressed only beside a suppressed ALL count, which needs something suppressed
+        zeros = "; at a site, a 0 is suppressed too where the ALL count is" if below > 1 else ""
+        weaker = (
+            f"; this is weaker than the default --min-cell {DEFAULT_MIN_CELL}: check the site's own "
+            "rules before sharing"
+            if self.min_cell < DEFAULT_MIN_CELL
+            else ""
+        )
         return {
             "min_cell": self.min_cell,
             "suppressed_below": below,
@@ -107,8 +115,7 @@ class Protection:
             "policy": (
                 f"{suppressed} counts are rounded to a multiple of {ROUND_TO} (at least "
                 f"{ROUND_TO}); failed counts, "
-                "gains and other differences are computed from the published values; at a site, a 0 "
-                "is suppressed too where the ALL count is"
+                f"gains and other differences are computed from the published values{zeros}{weaker}"
             ),
         }
 

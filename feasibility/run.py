@@ -143,7 +143,8 @@ def run_feasibility(
                 "engine": "spark" if spark_master is not None else "duckdb",
                 "check_duplicates": check_duplicates,
             },
-            concept_files=[f.name for f in library.files],
+            # trials/concepts/labs.yaml: a trials folder's own concepts/ has files of the same names
+            concept_files=[f"{f.parent.parent.name}/{f.parent.name}/{f.name}" for f in library.files],
             concept_library_sha256=library.sha256,
             enrollment=enrollment,
         )

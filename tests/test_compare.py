@@ -25,10 +25,12 @@ from feasibility.compare import (
     compare_rows,
     describe,
     differences,
+    lost_at_most,
     network_forecasts,
     summary,
 )
 from feasibility.errors import FeasibilityError
+from feasibility.protect import Protection
 from feasibility.reports.compare_report import (
     ABSENT,
     compare_csv,
@@ -36,6 +38,7 @@ from feasibility.reports.compare_report import (
     compare_json,
     heatmaps,
     print_compare,
+    share_text,
     site_bars,
     steps_of,
 )
@@ -256,6 +259,12 @@ def test_reports_of_other_index_dates_are_not_alike(alike_reports):
     ]
     assert differences([other_day, _index_date(a, "2025-06-30", False)], ["a", "b"]) == [
         "index date differs: 2024-06-30 (a); 2025-06-30 (b)"
+    ]
+    # every patient with a date of their own: the default nobody counted back from is not named
+    all_own = _index_date(a, "2202-08-26", True)
+    all_own["provenance"]["index_date"]["patients_on_default"] = 0
+    assert differences([own_dates, all_own], ["b", "d"]) == [
+        "index date differs: per patient, else 2024-06-30 (b); per patient (d)"
     ]
     # --as-of given as the date the other extract ends on: the same index date, like for like
     as_of = _another_extract(a)
@@ -591,7 +600,7 @@ def test_suppressed_counts_read_as_in_the_sites_report():
         if line.startswith("│")
     }
     assert cells == {
-        "c1": "withheld (?<18)",
+        "c1": "≤15% (?<18)",  # 100 before, 90 after: at most (100 - 90 + 4) / 98 lost
         "c2": "89% (?<18)",
         "c3": "– (?–)",
         "eligible": "<18",
@@ -611,6 +620,8 @@ def test_suppressed_counts_read_as_in_the_sites_report():
         ("0.8889", ""),
         ("", ""),
     ]
+    # where the lost count is withheld, the most it can be, from the counts around the step
+    assert [r["lost_share_at_most"] for r in table[1:]] == [f"{14 / 98:.4f}", "", ""]
 
 
 def test_compare_takes_each_reports_label_for_suppressed_counts(alike_reports, tmp_path):
@@ -644,10 +655,11 @@ def test_the_page_shows_the_unknown_share_beside_the_lost_one():
     _, suppressed = _suppressed_site(18)
     lost, unknown = heatmaps(suppressed, "T", ["S"]).data
     assert [lost.text, unknown.text] == [
-        (["withheld"], ["89%"], ["–"]),
+        (["≤15%"], ["89%"], ["–"]),
         (["<18"], ["<18"], ["–"]),
     ]
     assert unknown.z == ([None], [None], [None])
+    assert lost.z[0] == [pytest.approx(14 / 98)]  # shaded by the most it can be
 
 
 def test_a_suppressed_total_is_labelled_not_drawn_as_a_zero():
@@ -963,3 +975,28 @@ def test_compare_takes_a_conversion_file_by_the_names_it_shows(monthly_reports, 
     )
     assert_one_line_error(proc, "--conversion:", "no report counted monthly incidence")
     assert not (tmp_path / "none").exists()
+
+
+def test_a_withheld_lost_share_is_bounded_for_every_true_count_the_report_allows():
+    # the bound reads only published counts, each rounded: it must hold whatever they rounded
+    protection = Protection(11)
+    held = 0
+    for before in range(1, 90):
+        for passed in range(before + 1):
+            for unknown in range(before - passed + 1):
+                failed = before - passed - unknown
+                bound = lost_at_most(None, protection.count(before), protection.count(passed))
+                if bound is not None:
+                    held += 1
+                    assert failed / before <= bound <= 1, (before, passed, unknown)
+    assert held > 10_000
+    # published failed counts have their exact share; a suppressed eligible count gives no bound
+    assert lost_at_most(30, 100, 70) is None and lost_at_most(None, 100, None) is None
+    assert lost_at_most(None, 445, 90) == pytest.approx((445 - 90 + 4) / 443)
+
+
+def test_a_withheld_lost_count_reads_as_the_most_it_can_be():
+    row = {"lost_share": None, "failed": None, "lost_share_at_most": 0.8104, "suppressed_below": 13}
+    assert share_text(row, "lost_share") == "≤82%"
+    assert share_text({**row, "lost_share_at_most": 0.3 + 1e-16}, "lost_share") == "≤30%"
+    assert share_text({**row, "lost_share_at_most": None}, "lost_share") == "withheld"

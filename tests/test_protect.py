@@ -216,8 +216,13 @@ def test_models_see_published_counts():
 )
 def test_policy_text_says_what_the_counts_went_through(min_cell, says):
     # the text is printed on every shared report: "from 1 to 0" would be nonsense
-    assert Protection(min_cell).describe()["policy"].startswith(says)
+    policy = Protection(min_cell).describe()["policy"]
+    assert policy.startswith(says)
     assert Protection(1).count(1) == 5 and Protection(1).count(0) == 0
+    # a zero is suppressed beside a suppressed ALL count only, which --min-cell 1 never has
+    assert ("a 0 is suppressed too" in policy) == (min_cell > 1)
+    # a weaker protection than the default is said to be so on the report it protects
+    assert ("weaker than the default --min-cell 11" in policy) == (min_cell < 11)
 
 
 def _monthly_status(trial_id: str, new_per_site: dict[str, list[int]]) -> MonthlyStatus:

@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import re
+import shutil
 from datetime import date
 
 import polars as pl
@@ -499,3 +500,16 @@ def test_an_extract_changed_during_the_run_is_refused(tmp_path, how):
     # left alone, the same extract runs
     run_feasibility(str(extract), [small], out=tmp_path / "report", progress=lambda message: None)
     assert (tmp_path / "report" / "report.json").is_file()
+
+
+def test_concept_files_of_the_same_name_in_two_folders_are_told_apart(tmp_path):
+    # the shipped library and a trials folder's own concepts/ may both hold labs.yaml
+    trials = tmp_path / "site_trials"
+    (trials / "concepts").mkdir(parents=True)
+    shutil.copy(REPO / "tests/fixtures/trials/small.yaml", trials / "small.yaml")
+    shutil.copy(REPO / "tests/fixtures/trials/concepts/spec_concepts.yaml", trials / "concepts" / "labs.yaml")
+    extract = write_extract(small_trial_rows(), tmp_path / "x.parquet")
+    report = run_feasibility(str(extract), [trials / "small.yaml"], out=tmp_path / "report")
+    files = report["provenance"]["concept_files"]
+    assert "trials/concepts/labs.yaml" in files and "site_trials/concepts/labs.yaml" in files
+    assert len(set(files)) == len(files)

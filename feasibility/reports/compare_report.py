@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -34,6 +35,7 @@ COLUMNS = (
     "unknown",
     "lost_share",
     "unknown_share",
+    "lost_share_at_most",
     "eligible",
     "potentially_eligible",
     "flag",
@@ -57,8 +59,9 @@ _SHARE_OF = {"lost_share": "failed", "unknown_share": "unknown"}
 
 
 def _is_label(text: str) -> bool:
-    """Whether a cell's text is the label of a suppressed count (`<K`, `withheld`)."""
-    return text.startswith("<") or text.startswith(WITHHELD)
+    """Whether a cell's text stands in for a suppressed count, so that the legend must say
+    what it means: the count's label (`<K`, `withheld`) or the bound on its share (`≤80%`)."""
+    return text.startswith(("<", "≤", WITHHELD))
 
 
 def count_text(row: dict, key: str) -> str:
@@ -71,12 +74,17 @@ def count_text(row: dict, key: str) -> str:
 
 
 def share_text(row: dict, key: str) -> str:
-    """The share at `key` (`lost_share`, `unknown_share`) as a percentage; where the count it
-    is a share of is suppressed, that count's label instead (`<K`, `withheld`), since it says
-    what is known; `–` where there is no share: no patients remain, or how many is suppressed."""
+    """The share at `key` (`lost_share`, `unknown_share`) as a percentage; a withheld lost
+    count as the most it can be (`≤80%`, `compare.lost_at_most`) where the counts around the
+    step tell it; else, where the count a share is of is suppressed, that count's label
+    (`<K`, `withheld`), since it says what is known; `–` where there is no share: no patients
+    remain, or how many is suppressed."""
     share = row[key]
     if share is not None:
         return f"{share:.0%}"
+    if key == "lost_share" and row.get("lost_share_at_most") is not None:
+        # rounded first: a float's 0.30000000000000004 must read 30, not 31
+        return f"≤{math.ceil(round(row['lost_share_at_most'] * 100, 6))}%"
     if row[_SHARE_OF[key]] is None:
         return count_text(row, _SHARE_OF[key])
     return "–"
@@ -139,8 +147,9 @@ def compare_json(
 # What the labels of suppressed counts mean, under a view that shows them.
 SUPPRESSED_LEGEND = (
     f"<K: a count of fewer than K patients, suppressed in the site's report; {WITHHELD}: a "
-    "count the report withholds because it could reveal a suppressed one; –: no share "
-    "(no patients remain, or how many is suppressed)"
+    "count the report withholds because it could reveal a suppressed one; ≤N%: a withheld "
+    "lost count's share is at most N%, from the published counts before and after the step; "
+    "–: no share (no patients remain, or how many is suppressed)"
 )
 
 # The cell of a criterion that a site's report does not have: its report was made with
@@ -313,6 +322,13 @@ _HEATMAPS = (
 )
 
 
+def _shade(row: dict, key: str) -> float | None:
+    """A heatmap cell's colour: its share, or for a withheld lost count the most it can be."""
+    if key == "lost_share" and row[key] is None:
+        return row["lost_share_at_most"]
+    return row[key]
+
+
 def heatmaps(rows: list[dict], trial: str, names: list[str]) -> go.Figure:
     """The trial's lost and UNKNOWN shares per step and site as two heatmaps sharing the
     criteria; each cell shows its share (a suppressed count's label where the share would
@@ -328,7 +344,7 @@ def heatmaps(rows: list[dict], trial: str, names: list[str]) -> go.Figure:
     )
     for col, (key, what, colours) in enumerate(_HEATMAPS, start=1):
         # a criterion a site's report lacks is a hole in the heatmap, labelled as such
-        z = [[cell[(s, c)][key] if (s, c) in cell else None for s in names] for c in steps]
+        z = [[_shade(cell[(s, c)], key) if (s, c) in cell else None for s in names] for c in steps]
         text = [
             [
                 share_text(cell[(s, c)], key) + (" ◆" if cell[(s, c)]["flagged"] == key else "")
