@@ -137,6 +137,9 @@ def _exposed(frame: pl.DataFrame, days: int | None) -> int:
 def test_synthea_counts_match_raw_tables(tmp_path):
     out = tmp_path / "extract.parquet"
     summary = import_omop(SYNTHEA, out, index="observation-end")
+    # Synthea's vocabulary holds RxNorm and SNOMED only: the user is told what trials will miss
+    assert any(n.startswith("no drug exposure has an ATC class") for n in summary.notes)
+    assert any(n.startswith("no condition has an ICD10CM code") for n in summary.notes)
     ids = ["ADULT", "SINUS", "PHARYNX1Y", "CREAT", "PLT", "APAP"]
     trial = _trial(
         tmp_path,
@@ -505,6 +508,12 @@ def test_vocabulary_rollups_and_dose(tmp_path):
     )
     counts = _engine_counts(out, trial, ["T2DM", "GC"], tmp_path, as_of=date(2020, 12, 31))
     assert counts == {"T2DM": 2, "GC": 1}
+
+
+def test_a_vocabulary_with_atc_and_icd10cm_draws_no_warning(tmp_path):
+    summary = import_omop(_tiny_cdm(tmp_path / "cdm"), tmp_path / "x.parquet")
+    assert summary.counts["drug exposures with an ATC class (vocabulary)"] > 0
+    assert not [n for n in summary.notes if n.startswith(("no drug exposure", "no condition"))]
 
 
 def test_atc_without_concept_ancestor(tmp_path):

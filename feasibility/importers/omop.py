@@ -326,9 +326,32 @@ def import_omop(
             summary.notes.append("no concept table: codes written as OMOP_CONCEPT_ID")
         if index == "observation-end":
             summary.notes.append("index_date = end of each person's last observation period")
+        summary.notes.extend(_unreadable_domains(summary.counts))
         return summary
     finally:
         con.close()
+
+
+def _unreadable_domains(counts: dict[str, int]) -> list[str]:
+    """What the trials will not see, said where it is plain: every drug exposure without an
+    ATC class, or every condition without an ICD10CM code. A vocabulary that lacks ATC or
+    ICD10CM (a Synthea export's holds RxNorm and SNOMED only) leaves the rows in the extract
+    under codes the concept library does not list, so medication or diagnosis criteria would
+    pass or fail everyone without a word."""
+    notes = []
+    drugs = counts.get("drug_exposure rows read", 0)
+    if drugs and counts.get("drug exposures without an ATC class") == drugs:
+        notes.append(
+            "no drug exposure has an ATC class, so medication criteria will find none: add the ATC "
+            "vocabulary to the concept table, with concept_ancestor or concept_relationship"
+        )
+    conditions = counts.get("condition_occurrence rows read", 0)
+    if conditions and counts.get("condition events without an ICD10CM code") == conditions:
+        notes.append(
+            "no condition has an ICD10CM code, so diagnosis criteria find only the few SNOMED codes "
+            "the concept library lists: add the ICD10CM vocabulary and its 'Maps to' relationships"
+        )
+    return notes
 
 
 def _read_of_absent(label: str, src: _Source) -> bool:
