@@ -354,7 +354,7 @@ def test_the_forecast_terms_are_said_once_under_every_trial(tmp_path):
     out = io.StringIO()
     print_report(report, Console(file=out, width=300, color_system=None))
     text = out.getvalue()
-    terms = "conversion (the share of potentially eligible patients who enrol): SITE-A 0.3, SITE-B 0.45, SITE-C 0.3"
+    terms = "conversion (the share of potentially eligible patients who enroll): SITE-A 0.3, SITE-B 0.45, SITE-C 0.3"
     assert text.count(terms) == 1
     assert text.count("fitted on 6 months of incidence, less than a year") == 1
     html = (tmp_path / "r" / "report.html").read_text()
@@ -381,7 +381,7 @@ def test_a_trials_own_caution_is_said_under_that_trial(tmp_path):
     out = io.StringIO()
     print_report(report, Console(file=out, width=300, color_system=None))
     text = out.getvalue()
-    assert "who enrol): 0.3 at every site" in text
+    assert "who enroll): 0.3 at every site" in text
     assert "less than a year" not in text
     assert all(t["enrollment"]["forecast"]["cautions"] == [] for t in report["trials"])
 

@@ -485,7 +485,7 @@ def _sentence(note: str | None) -> str:
 
 def forecast_details(fc: dict, k: int | None = None, *, sources: bool = False) -> str:
     """A forecast's time to target and its table of sites: what each site was fitted on and
-    is expected to enrol. A suppressed count reads `<` its site's own report's K
+    is expected to enroll. A suppressed count reads `<` its site's own report's K
     (`suppressed_below`, as `compare`'s sites carry it), else `<k`; with `sources` each site
     names its report."""
     parts = []

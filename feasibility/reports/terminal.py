@@ -248,7 +248,7 @@ def _conversions(sites: list[dict]) -> str:
         if len(shares) == 1
         else ", ".join(f"{s['site']} {s['conversion']:g}" for s in sites)
     )
-    return f"conversion (the share of potentially eligible patients who enrol): {used}"
+    return f"conversion (the share of potentially eligible patients who enroll): {used}"
 
 
 def print_report(report: dict, console: Console) -> None:
