@@ -479,7 +479,7 @@ def test_report_json_keeps_the_documented_key_order(small_reports):
     assert list(report) == ["schema", "generated_at", "protection", "provenance", "data_quality", "trials"]
 
 
-@pytest.mark.parametrize("how", ["replaced", "rewritten"])
+@pytest.mark.parametrize("how", ["replaced", "rewritten", "removed"])
 def test_an_extract_changed_during_the_run_is_refused(tmp_path, how):
     # the passes read the file again and again: a report must never mix two versions of it
     small = REPO / "tests/fixtures/trials/small.yaml"
@@ -490,14 +490,18 @@ def test_an_extract_changed_during_the_run_is_refused(tmp_path, how):
         if message.startswith("reading lab results"):
             if how == "replaced":  # a new file renamed onto the old one's name
                 other.replace(extract)
-            else:  # the same file written over in place
+            elif how == "rewritten":  # the same file written over in place
                 extract.write_bytes(other.read_bytes())
+            else:  # DuckDB holds what it needs: the passes may even run to the end
+                extract.rename(tmp_path / "moved.parquet")
 
     with pytest.raises(FeasibilityError, match="the extract changed while the run read it") as caught:
         run_feasibility(str(extract), [small], out=tmp_path / "report", progress=change_midway)
     assert caught.value.where == str(extract)
     assert not (tmp_path / "report").exists()
     # left alone, the same extract runs
+    if how == "removed":
+        (tmp_path / "moved.parquet").rename(extract)
     run_feasibility(str(extract), [small], out=tmp_path / "report", progress=lambda message: None)
     assert (tmp_path / "report" / "report.json").is_file()
 

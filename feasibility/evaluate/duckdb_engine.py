@@ -34,7 +34,7 @@ from feasibility.evaluate.driver import READ
 from feasibility.evaluate.options import RunOptions, memory_setting
 from feasibility.evaluate.results import EngineResult, MonthlyStatus
 from feasibility.extract.contract import COLUMNS
-from feasibility.extract.source import open_extract
+from feasibility.extract.source import ExtractSource, open_extract
 
 
 def connect(options: RunOptions) -> duckdb.DuckDBPyConnection:
@@ -92,6 +92,7 @@ class Engine:
         self.plan: Plan = plan_features(self.trials, library)
         self.compiler = PredicateCompiler(self.plan)
         self.extract = "the extract"  # named in errors, once `evaluate` knows it
+        self.source: ExtractSource | None = None  # once `evaluate` has opened it
 
     def _sql(self, query: exp.Expr) -> str:
         # sqlglot copies a tree before rendering it in case the dialect rewrites it; DuckDB's
@@ -104,7 +105,7 @@ class Engine:
         together; build the per-patient feature table and count the masks."""
         step = progress or (lambda message: None)
         self.extract = extract
-        source = open_extract(self.con, extract, self.options.site)
+        source = self.source = open_extract(self.con, extract, self.options.site)
         lock_down(self.con, source.files)
         step("reading the extract")
         return driver.evaluate(self, self.trials, self.plan, source, self.options, step)
@@ -194,6 +195,10 @@ class Engine:
         except duckdb.Error as e:
             if interrupted(e):  # Ctrl-C while DuckDB read a registered Arrow stream
                 raise KeyboardInterrupt from None
+            if self.source is not None:
+                # a file replaced or removed under the run fails a later pass in DuckDB's
+                # words (even "file system operations are disabled"): say what happened
+                self.source.check_unchanged()
             # After the first reads, a corrupt page can still surface when a later pass
             # decodes a column the first reads skipped: DuckDB's parquet reader raises those
             # as I/O, invalid-input or plain errors. Other errors there are the engine's own

@@ -36,10 +36,10 @@ class ExtractSource:
     unread: tuple[str, ...] = ()  # the files beside them that are not parquet (unread_files)
     widened: tuple[str, ...] = ()  # integer columns whose width differs between files
     _digest: _Digest = field(init=False, repr=False, compare=False)
-    _stamps: tuple[tuple[int, int, int], ...] = field(init=False, repr=False, compare=False)
+    _stamps: tuple[tuple[int, int, int] | None, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_stamps", _stamps(self.files, self.label))
+        object.__setattr__(self, "_stamps", _stamps(self.files))
         object.__setattr__(self, "_digest", _Digest(self.files))
 
     def has(self, column: str) -> bool:
@@ -61,7 +61,7 @@ class ExtractSource:
         """A user error when a file of the extract was replaced, rewritten or removed since it
         was opened: the passes read it again and again, so a report would mix two files'
         counts under the first one's fingerprint."""
-        if _stamps(self.files, self.label) != self._stamps:
+        if _stamps(self.files) != self._stamps:
             raise ExtractError(
                 "the extract changed while the run read it, so its counts would mix two versions",
                 where=self.label,
@@ -69,17 +69,19 @@ class ExtractSource:
             )
 
 
-def _stamps(files: tuple[Path, ...], label: str) -> tuple[tuple[int, int, int], ...]:
+def _stamps(files: tuple[Path, ...]) -> tuple[tuple[int, int, int] | None, ...]:
     """Each file's size, modification time and inode: a copy over it, a rename onto it or a
-    rewrite in place changes one of them."""
-    try:
-        return tuple((st.st_size, st.st_mtime_ns, st.st_ino) for st in (f.stat() for f in files))
-    except OSError as e:
-        raise ExtractError(
-            f"cannot read the extract ({e.strerror or type(e).__name__})",
-            where=label,
-            fix="leave the extract's files in place until the run ends",
-        ) from None
+    rewrite in place changes one of them. None for a file that cannot be reached (removed):
+    that is a change too, and the reading itself says why it failed."""
+    stamps: list[tuple[int, int, int] | None] = []
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            stamps.append(None)
+            continue
+        stamps.append((st.st_size, st.st_mtime_ns, st.st_ino))
+    return tuple(stamps)
 
 
 class _Digest:
