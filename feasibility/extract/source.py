@@ -61,12 +61,17 @@ class ExtractSource:
         """A user error when a file of the extract was replaced, rewritten or removed since it
         was opened: the passes read it again and again, so a report would mix two files'
         counts under the first one's fingerprint."""
-        if _stamps(self.files) != self._stamps:
-            raise ExtractError(
-                "the extract changed while the run read it, so its counts would mix two versions",
-                where=self.label,
-                fix="run again once nothing writes to the extract",
-            )
+        now = _stamps(self.files)
+        if now == self._stamps:
+            return
+        what = (
+            "was removed or made unreadable while the run read it"
+            if None in now
+            else "changed while the run read it, so its counts would mix two versions"
+        )
+        raise ExtractError(
+            f"the extract {what}", where=self.label, fix="run again once nothing writes to the extract"
+        )
 
 
 def _stamps(files: tuple[Path, ...]) -> tuple[tuple[int, int, int] | None, ...]:
