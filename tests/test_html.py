@@ -51,10 +51,11 @@ def figures(page: str) -> dict[str, dict]:
     return found
 
 
-def dump_dom(page: Path, profile: Path) -> str:
-    """The page's DOM once a headless Chromium has run its scripts."""
+def dump_dom(page: Path, profile: Path, *flags: str) -> str:
+    """The page's DOM once a headless Chromium has run its scripts (with `flags` too, such as
+    a window size)."""
     return subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
+        [CHROMIUM, *FLAGS, *flags, f"--user-data-dir={profile}", "--dump-dom", page.as_uri()],
         capture_output=True,
         text=True,
         timeout=120,
@@ -207,13 +208,7 @@ def test_a_long_notice_or_provenance_line_wraps_instead_of_widening_the_page(rep
     report["provenance"]["extract"]["notices"] = ["Cite as: " + "a-long-unbroken-citation/" * 20]
     page = tmp_path / "probe.html"
     page.write_text(render_html(report).replace("</body>", WIDTH_PROBE + "</body>"))
-    dom = subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1000,800", "--dump-dom"]
-        + [page.as_uri()],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    ).stdout
+    dom = dump_dom(page, tmp_path / "profile", "--window-size=1000,800")
     assert int(re.search(r'data-overflow="(-?\d+)"', dom)[1]) <= 0
 
 
