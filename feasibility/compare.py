@@ -22,6 +22,7 @@ from feasibility.analytics.forecast import Observed, forecast
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.errors import FeasibilityError
 from feasibility.protect import ROUND_TO, sharing, suppressed_label, suppressed_middle
+from feasibility.reports.build import index_basis
 from feasibility.user_files import read_user_text
 
 # A site stands apart when its share differs from the median of all sites by this much.
@@ -303,11 +304,11 @@ def index_date(report: dict) -> str:
     set: patients then count back from dates of their own, not from one shared date; just
     `per patient` when every patient had one (the default, which nobody used, is left out)."""
     index = report["provenance"]["index_date"]
-    if not index["per_patient"]:
-        return index["default"]
-    if index.get("patients_on_default") == 0:  # reports before the count lack it
-        return "per patient"
-    return f"per patient, else {index['default']}"
+    return {
+        "default": index["default"],
+        "own": "per patient",
+        "own, else default": f"per patient, else {index['default']}",
+    }[index_basis(index)]
 
 
 def describe(reports: list[dict], sources: list[str], sites: list[SiteReport]) -> list[dict]:

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from fractions import Fraction
-from typing import Any
+from typing import Any, Literal
 
 from feasibility import __version__
 from feasibility.analytics.histogram import CriteriaMatrix
@@ -240,6 +240,19 @@ def build_report(
 # an --as-of further than this from the extract's latest event is more likely a typo (2052
 # for 2025) than a question asked of the data
 AS_OF_DRIFT_DAYS = 366
+
+
+IndexBasis = Literal["default", "own", "own, else default"]
+
+
+def index_basis(index: dict) -> IndexBasis:
+    """How a report's `provenance.index_date` dated its patients: one default date for every
+    patient, each patient's own (every one had a date in the extract), or each one's own
+    where set and the default for the rest. A report made before `patients_on_default`
+    existed reads as the last. The terminal, report.html and compare each word it."""
+    if not index.get("per_patient"):
+        return "default"
+    return "own" if index.get("patients_on_default") == 0 else "own, else default"
 
 
 def _as_of_drift(result: EngineResult, as_of: str | None) -> str | None:

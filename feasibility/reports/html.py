@@ -17,6 +17,7 @@ from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.in_care import IN_CARE_ID
 from feasibility.criteria.model import Duration
 from feasibility.protect import WITHHELD, suppressed_as, suppressed_label
+from feasibility.reports.build import index_basis
 from feasibility.reports.forecast_text import expected_cells, time_to_target_text
 
 CONFIRMED = "#1f6f8b"
@@ -31,13 +32,12 @@ def esc(value: object) -> str:
 
 
 def _index_date(index: dict) -> str:
-    """The report's index date as the header gives it: the default, or each patient's own
-    (and the default for those without one)."""
-    if not index.get("per_patient"):
-        return index["default"]
-    if index.get("patients_on_default") == 0:
-        return "each patient's own"
-    return f"each patient's own, else {index['default']}"
+    """The report's index date as the header gives it (`build.index_basis`)."""
+    return {
+        "default": index["default"],
+        "own": "each patient's own",
+        "own, else default": f"each patient's own, else {index['default']}",
+    }[index_basis(index)]
 
 
 def _n(value: int | None, k: int) -> str:

@@ -15,6 +15,7 @@ from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.model import Duration
 from feasibility.protect import WITHHELD, suppressed_label, suppressed_text
+from feasibility.reports.build import index_basis
 from feasibility.reports.forecast_text import band_cells, expected_cells, time_to_target_text
 
 COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
@@ -261,11 +262,12 @@ def print_report(report: dict, console: Console) -> None:
     index = report["provenance"]["index_date"]
     given = report["provenance"].get("options", {}).get("as_of")
     source = "--as-of" if given else "the latest event date in the extract; --as-of to change"
-    if index.get("per_patient") and index.get("patients_on_default") == 0:
+    basis = index_basis(index)
+    if basis == "own":
         console.print(
             "Index date: each patient's own, from the extract's index_date column (every patient has one)"
         )
-    elif index.get("per_patient"):
+    elif basis == "own, else default":
         console.print(
             f"Index date: each patient's own, from the extract's index_date column; "
             f"{index['default']} ({source}) for patients without one"
