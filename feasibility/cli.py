@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
 from rich.markup import escape
 
 from feasibility import __version__, interrupts
@@ -230,7 +229,6 @@ def run(
             fix="write it outside --out",
         )
     started = time.perf_counter()
-    console = Console()
     outputs = [(out, f"report in {out}/")]
     written = f"the new report in {out}/ is complete"
     if patient_list is not None:
@@ -256,9 +254,9 @@ def run(
             progress=step,
         )
     if not quiet:
-        from feasibility.reports.terminal import print_report
+        from feasibility.reports.terminal import print_report, report_console
 
-        print_report(report, console)
+        print_report(report, report_console())
     err.print(f"report written to {out}/ ({time.perf_counter() - started:.1f} s)")
     sites = [s["site_id"] for s in report["trials"][0]["sites"][1:]]
     if ctx.get_parameter_source("site") is not click.core.ParameterSource.DEFAULT and site not in sites:
@@ -510,6 +508,7 @@ def compare(
     )
     from feasibility.reports.compare_report import compare_csv, compare_html, compare_json, print_compare
     from feasibility.reports.output import write_directory, writer_lock
+    from feasibility.reports.terminal import report_console
 
     sites, loaded = collect(list(reports))
     rows = compare_rows(sites, loaded)
@@ -550,7 +549,7 @@ def compare(
             "compare.html": page,
         }
         write_directory(out, files)
-    print_compare(totals, rows, Console(), described, forecasts)
+    print_compare(totals, rows, report_console(), described, forecasts)
     for line in unlike:
         err.print(f"[yellow]note:[/] not like for like: {escape(line)}", markup=True)
     err.print(f"comparison written to {out}/")

@@ -43,6 +43,7 @@ from feasibility.reports.compare_report import (
     steps_of,
 )
 from feasibility.reports.enrollment import ForecastSettings
+from feasibility.reports.terminal import report_console
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, write_extract
 from tests.test_errors import assert_one_line_error, feasibility
@@ -124,9 +125,10 @@ def test_terminal_tables_fit_the_width_without_cutting_cells(three_reports, widt
     sites, reports = collect(three_reports)
     totals = summary(sites)
     out = io.StringIO()
-    print_compare(totals, compare_rows(sites, reports), Console(file=out, width=width, color_system=None))
+    print_compare(totals, compare_rows(sites, reports), report_console(out, width=width, color_system=None))
     lines = out.getvalue().splitlines()
     assert all(len(line) <= width for line in lines)
+    assert not any(line.endswith(" ") for line in lines)
     body = [line for line in lines if line.startswith("│")]
     assert not any("…" in line for line in body)
     # every site's totals are shown whole, in whichever table holds its column

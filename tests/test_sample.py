@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
-from rich.console import Console
 
 from feasibility.protect import suppressed_text
 from feasibility.reports.files import criteria_csv
-from feasibility.reports.terminal import NOT_ASSESSABLE_MARK, print_report
+from feasibility.reports.terminal import NOT_ASSESSABLE_MARK, print_report, report_console
 from feasibility.run import run_feasibility
 from tests.support import REPO
 
@@ -116,7 +116,7 @@ def test_sites_use_different_units(report):
 
 def _terminal(report: dict, width: int) -> list[str]:
     out = io.StringIO()
-    print_report(report, Console(file=out, width=width, color_system=None))
+    print_report(report, report_console(out, width=width, color_system=None))
     return out.getvalue().splitlines()
 
 
@@ -152,6 +152,7 @@ def test_terminal_counts_are_never_cut_short(report, shared_report, width, which
     shown = report if which == "exact" else shared_report
     lines = _terminal(shown, width)
     assert all(len(line) <= width for line in lines)
+    assert not any(line.endswith(" ") for line in lines)  # where rich wrapped at a word
     protection = shown["protection"]
     for trial in shown["trials"]:
         steps = trial["sites"][0]["waterfall"]
@@ -166,6 +167,14 @@ def test_terminal_counts_are_never_cut_short(report, shared_report, width, which
         assert any(word in line.split() for line in lines), word
     has_text = any("text" in line.split() and "potential" in line.split() for line in lines)
     assert has_text == (width >= 120)
+
+
+def test_terminal_in_colour_ends_no_line_in_a_space(report):
+    out = io.StringIO()
+    print_report(report, report_console(out, width=80, force_terminal=True, color_system="standard"))
+    text = out.getvalue()
+    assert "\x1b[" in text
+    assert not re.search(r" (\x1b\[[0-9;]*m)*\n", text)  # a space, then only colour codes, then the end
 
 
 def test_a_narrow_terminal_marks_criteria_not_assessable(report):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import re
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from rich.console import Console, JustifyMethod
 from rich.markup import escape
@@ -38,6 +40,47 @@ STYLES: tuple[dict[str, Any], ...] = (
     {"box": None, "pad_edge": False},
 )
 NOT_ASSESSABLE_MARK = "*"  # on a criterion's id where the waterfall has no room for its kind
+# spaces before a line's end, with any colour codes rich closes the line with
+_TRAILING_SPACES = re.compile(r" +((?:\x1b\[[0-9;]*m)*)\n")
+
+
+class _TrimmedLines(io.TextIOBase):
+    """A text stream that drops the spaces rich leaves where it wraps a line at a word.
+
+    Piped output is diffed, mailed and pasted, where a trailing space is noise. A write that
+    ends in spaces keeps them back until the next write shows whether the line goes on.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._held = ""
+
+    def write(self, text: str) -> int:
+        text = self._held + text
+        kept = text.rstrip(" ")
+        self._held = text[len(kept) :]
+        self._stream.write(_TRAILING_SPACES.sub(r"\1\n", kept))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    # rich asks the stream whether it is a terminal, and which, to choose colours and width
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def fileno(self) -> int:
+        return self._stream.fileno()
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return self._stream.encoding
+
+
+def report_console(stream: TextIO | None = None, **options: Any) -> Console:
+    """The console run and compare print their reports on: stdout by default, with no
+    trailing spaces; `options` as for rich's Console."""
+    return Console(file=_TrimmedLines(stream or sys.stdout), **options)
 
 
 def table_width(widths: list[int]) -> int:
