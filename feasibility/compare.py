@@ -195,12 +195,12 @@ def _json_kind(value: object) -> str:
 
 
 def collect(paths: list[Path]) -> tuple[list[SiteReport], list[dict]]:
-    """Every site of every report (ALL blocks only for single-site reports); site names that
-    clash across reports get the report's folder name (or path) appended. Each report is
-    checked whole before any is used."""
-    sites: list[SiteReport] = []
+    """Every site of every report (ALL blocks only for single-site reports). A site name
+    that more than one report holds for a trial is qualified in each of them, by the
+    report's folder name (or its path, where folder names clash too), so that a name means
+    the same site whatever the order the reports were given in. Each report is checked
+    whole before any is used."""
     reports = []
-    seen: set[tuple[str, str]] = set()
     files: dict[Path, Path] = {}
     for path in paths:
         # one report given twice (a folder and its report.json, a repeated path) would show
@@ -213,30 +213,48 @@ def collect(paths: list[Path]) -> tuple[list[SiteReport], list[dict]]:
                 fix="give each site's report once",
             )
         files[file] = path
-        report = load_report(path)
-        reports.append(report)
-        label = path.name if path.is_dir() else path.parent.name
+        reports.append(load_report(path))
+    labels = [path.name if path.is_dir() else path.parent.name for path in paths]
+    blocks = [
+        [
+            (trial["id"], block)
+            for trial in report["trials"]
+            for block in ([b for b in trial["sites"] if b["site_id"] != ALL_SITES] or trial["sites"])
+        ]
+        for report in reports
+    ]
+    holders: dict[tuple[str, str], list[int]] = {}
+    for i, report_blocks in enumerate(blocks):
+        for trial_id, block in report_blocks:
+            holders.setdefault((trial_id, block["site_id"]), []).append(i)
+    sites: list[SiteReport] = []
+    seen: set[tuple[str, str]] = set()
+    for i, (path, report) in enumerate(zip(paths, reports, strict=True)):
         below = suppressed_label(report["protection"])
         marker = sharing(report["protection"])
-        for trial in report["trials"]:
-            blocks = [b for b in trial["sites"] if b["site_id"] != ALL_SITES] or trial["sites"]
-            for block in blocks:
-                site = _distinct(block["site_id"], trial["id"], label, str(path), seen)
-                seen.add((trial["id"], site))
-                sites.append(SiteReport(str(path), site, trial["id"], block, below, marker))
+        for trial_id, block in blocks[i]:
+            held_by = holders[(trial_id, block["site_id"])]
+            if len(held_by) == 1:
+                name = block["site_id"]
+            elif len({labels[j] for j in held_by}) == len(held_by):
+                name = f"{block['site_id']} ({labels[i]})"
+            else:
+                name = f"{block['site_id']} ({path})"
+            name = _distinct(name, trial_id, seen)
+            seen.add((trial_id, name))
+            sites.append(SiteReport(str(path), name, trial_id, block, below, marker))
     return sites, reports
 
 
-def _distinct(site: str, trial_id: str, label: str, source: str, seen: set[tuple[str, str]]) -> str:
-    """`site`, or if another report already has it for this trial, the site with the report's
-    folder name, its path, or a number: two columns under one name would merge their rows."""
-    for name in (site, f"{site} ({label})", f"{site} ({source})"):
-        if (trial_id, name) not in seen:
-            return name
+def _distinct(name: str, trial_id: str, seen: set[tuple[str, str]]) -> str:
+    """`name`, numbered if a site already goes by it for this trial (a site whose own name
+    is another's qualified one): two columns under one name would merge their rows."""
+    if (trial_id, name) not in seen:
+        return name
     n = 2
-    while (trial_id, f"{site} ({source} {n})") in seen:
+    while (trial_id, f"{name} {n}") in seen:
         n += 1
-    return f"{site} ({source} {n})"
+    return f"{name} {n}"
 
 
 # The run options that change the published numbers, as `run` spells them. `--as-of` is

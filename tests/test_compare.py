@@ -145,6 +145,22 @@ def test_same_site_name_in_two_reports_is_kept_apart(three_reports, tmp_path):
     assert len({s.site_id for s in sites}) == 2
 
 
+def test_a_shared_site_name_means_one_report_whatever_the_order(three_reports, tmp_path):
+    # each site's own report names its one site alike (`A`): the first given must not keep
+    # the bare name, or a conversion file written for it would follow the order of the paths
+    copy = tmp_path / "again"
+    shutil.copytree(three_reports[0], copy)
+    forward, _ = collect([three_reports[0], copy, three_reports[1]])
+    backward, _ = collect([three_reports[1], copy, three_reports[0]])
+    named = {(s.source, s.site_id) for s in forward}
+    assert named == {(s.source, s.site_id) for s in backward}
+    assert {name for source, name in named if source != str(three_reports[1])} == {
+        f"A ({three_reports[0].name})",
+        "A (again)",
+    }
+    assert {name for source, name in named if source == str(three_reports[1])} == {"B"}  # no clash, bare
+
+
 def test_not_a_report(tmp_path):
     (tmp_path / "report.json").write_text("{}")
     with pytest.raises(FeasibilityError, match="not a feasibility report"):
@@ -686,7 +702,7 @@ def mixed(alike_reports, three_reports):
 def test_each_report_is_named_with_its_sites_index_date_and_age(mixed):
     sites, reports, described = mixed
     protected, exact = described
-    assert protected["sites"] == ["A"] and exact["sites"] == ["A (report-A)"]  # as in the columns
+    assert protected["sites"] == ["A (A)"] and exact["sites"] == ["A (report-A)"]  # as in the columns
     index = reports[0]["provenance"]["index_date"]["default"]
     # the test extracts' index_date column holds no date: one index date for every patient
     assert protected["index_date"] == index
@@ -709,7 +725,7 @@ def test_the_terminal_lists_each_report(mixed):
     index = reports[0]["provenance"]["index_date"]["default"]
     generated = reports[0]["generated_at"]
     assert listed[0] == (
-        f"  {described[0]['source']}: A; index date {index}; "
+        f"  {described[0]['source']}: A (A); index date {index}; "
         f"generated {generated[:10]} {generated[11:16]} UTC; protected (--min-cell 11)"
     )
     assert listed[1].startswith(f"  {described[1]['source']}: A (report-A); index date ")
@@ -723,7 +739,7 @@ def test_each_row_of_compare_csv_says_whether_its_report_may_be_shared(mixed):
     assert list(table[0])[-1] == "sharing"
     marks = {r["site_id"]: r["sharing"] for r in table}
     assert marks == {
-        "A": "shareable (--min-cell 11)",
+        "A (A)": "shareable (--min-cell 11)",
         "A (report-A)": "EXACT COUNTS (--min-cell 0): do not share",
     }
 
@@ -797,7 +813,9 @@ def test_the_network_takes_every_monthly_reports_sites_under_their_compared_name
     (network,) = _networks(monthly_reports, target=40)
     fitted = network["forecast"]
     year, half = (_own_forecast(p)["sites"] for p in monthly_reports[:2])
-    expected = [(s["site"], s, "year") for s in year] + [(f"{s['site']} (half)", s, "half") for s in half]
+    expected = [(f"{s['site']} (year)", s, "year") for s in year] + [
+        (f"{s['site']} (half)", s, "half") for s in half
+    ]
     assert [s["site"] for s in fitted["sites"]] == [name for name, _, _ in expected]
     for site, (_, own, report) in zip(fitted["sites"], expected, strict=True):
         assert site["source"].endswith(report)
@@ -819,8 +837,9 @@ def test_a_copy_of_a_report_adds_no_sites_to_the_network(monthly_reports, tmp_pa
     paths = [monthly_reports[0], copied]
     (network,) = _networks(paths)
     (alone,) = _networks(paths[:1])
+    # the same sites, each now named with its report's folder, as its copy's are
     assert [s["site"] for s in network["forecast"]["sites"]] == [
-        s["site"] for s in alone["forecast"]["sites"]
+        f"{s['site']} (year)" for s in alone["forecast"]["sites"]
     ]
     assert network["forecast"]["total_rate_mean"] == alone["forecast"]["total_rate_mean"]
     assert network["same_extract"] == ["SITE-A (copied)", "SITE-B (copied)", "SITE-C (copied)"]
@@ -935,9 +954,9 @@ def test_the_network_forecast_takes_the_sponsors_conversion(monthly_reports, tmp
     (network,) = network_forecasts(sites, reports, sources, None, chosen)
     shares = {s["site"]: s["conversion"] for s in network["forecast"]["sites"]}
     assert shares == {
-        "SITE-A": 0.2,
-        "SITE-B": 0.2,
-        "SITE-C": 0.2,
+        "SITE-A (year)": 0.2,
+        "SITE-B (year)": 0.2,
+        "SITE-C (year)": 0.2,
         "SITE-A (half)": 0.2,
         "SITE-B (half)": 0.6,
         "SITE-C (half)": 0.2,
@@ -946,7 +965,7 @@ def test_the_network_forecast_takes_the_sponsors_conversion(monthly_reports, tmp
     (plain,) = network_forecasts(sites, reports, sources, None)
     rate = {s["site"]: s["enrollment_rate"]["mean"] for s in network["forecast"]["sites"]}
     before = {s["site"]: s["enrollment_rate"]["mean"] for s in plain["forecast"]["sites"]}
-    assert rate["SITE-A"] == pytest.approx(before["SITE-A"] * 0.2 / 0.3, rel=1e-3)
+    assert rate["SITE-A (year)"] == pytest.approx(before["SITE-A (year)"] * 0.2 / 0.3, rel=1e-3)
     assert rate["SITE-B (half)"] == pytest.approx(before["SITE-B (half)"] * 0.6 / 0.5, rel=1e-3)
     # a site the comparison does not show under that name is refused, with the names it shows
     with pytest.raises(FeasibilityError, match=re.escape("site `SITE-B (half` has a conversion")) as caught:
@@ -965,7 +984,9 @@ def test_compare_takes_a_conversion_file_by_the_names_it_shows(monthly_reports, 
     assert proc.returncode == 0, proc.stderr
     (network,) = json.loads((tmp_path / "cmp" / "compare.json").read_text())["networks"]
     shares = {s["site"]: s["conversion"] for s in network["forecast"]["sites"]}
-    assert shares["SITE-A (half)"] == 0.1 and shares["SITE-A"] == 0.3 and shares["SITE-B (half)"] == 0.5
+    assert (
+        shares["SITE-A (half)"] == 0.1 and shares["SITE-A (year)"] == 0.3 and shares["SITE-B (half)"] == 0.5
+    )
     conv.write_text("SITE-Z: 0.1\n")
     proc = feasibility(
         "compare", *map(str, monthly_reports), "--conversion-file", str(conv), "--out", "bad", cwd=tmp_path
