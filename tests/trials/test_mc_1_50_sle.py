@@ -565,6 +565,7 @@ CASES = [
     Case("EX15", True, "breastfeeding Z39.1", [dx("Z39.1", "2024-12-15")]),
     Case("EX15", True, "positive hCG within 30 days", [lab("2106-3", "2025-01-20", text="positive")]),
     Case("EX15", False, "negative hCG", [lab("2106-3", "2025-01-20", text="negative")]),
+    Case("EX15", True, "positive rapid serum hCG", [lab("80385-8", "2025-01-20", text="positive")]),
     Case(
         "EX15",
         False,
