@@ -707,12 +707,17 @@ def test_a_common_unit_that_reads_as_free_text_is_not_named(tmp_path):
             event(pid, "lab", "LOINC", "1742-6", "2025-01-10", value_num=30, unit="ukat/dl"),
             event(pid, "lab", "LOINC", "1742-6", "2025-01-09", value_num=30, unit="P00000042 lab note"),
             event(pid, "lab", "LOINC", "1742-6", "2025-01-08", value_num=30, unit="drawn 2025-01-08"),
+            # a short note, and a name, of words alone; `mm Hg` is a unit, if not alt's
+            event(pid, "lab", "LOINC", "1742-6", "2025-01-07", value_num=30, unit="see comment"),
+            event(pid, "lab", "LOINC", "1742-6", "2025-01-06", value_num=30, unit="Ada Lovelace"),
+            event(pid, "lab", "LOINC", "1742-6", "2025-01-05", value_num=30, unit="mm Hg"),
         ]
     proc = run_on(tmp_path, write_extract(rows, tmp_path / "x.parquet"), "-q")
     assert proc.returncode == 0, proc.stderr
     dq = json.loads((tmp_path / "report" / "report.json").read_text())["data_quality"]
-    assert dq["unknown_units"] == {"alt": {"ukat/dl": 40, "(other units)": 80}}
-    assert "P00000042" not in json.dumps(dq) and "2025-01-08" not in json.dumps(dq)
+    assert dq["unknown_units"] == {"alt": {"mm Hg": 40, "ukat/dl": 40, "(other units)": 160}}
+    for held in ("P00000042", "2025-01-08", "see comment", "Lovelace"):
+        assert held not in json.dumps(dq), held
     # the site's own exact report shows what its unit field holds, to mend it
     proc = run_on(tmp_path, tmp_path / "x.parquet", "-q", "--min-cell", "0", "--out", "exact")
     assert proc.returncode == 0, proc.stderr

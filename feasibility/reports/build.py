@@ -301,8 +301,13 @@ def _named_units(dq: dict, key: str, concept: str, shown: Callable[[int | None],
 
 # What a unit's spelling may look like to be named in a report: a short run of the
 # characters units are written with ("10*9/L", "mL/min/1.73m2", "/100 WBC"), with no run of
-# four digits (an identifier, a date, a year) and at most four words.
-_UNIT_SPELLING = re.compile(r"(?!.*\d{4})(?!(?:\S+ ){4})[A-Za-z0-9µμ°%/.*^()\[\]{}'_+\- ]{1,24}")
+# four digits (an identifier, a date, a year), at most four words, and no two words of
+# letters alone of which one is longer than three ("mm Hg", "per HPF" are units; "see
+# comment", or a person's name, are what a field holds).
+_UNIT_SPELLING = re.compile(
+    r"(?!.*\d{4})(?!(?:\S+ ){4})(?![A-Za-z]+(?: [A-Za-z]+)+$)[A-Za-z0-9µμ°%/.*^()\[\]{}'_+\- ]{1,24}"
+    r"|(?:[A-Za-z]{1,3} )+[A-Za-z]{1,3}"
+)
 
 
 def _units_shown(by_unit: dict[str, int], protect: Protection) -> dict[str, int | None]:
