@@ -261,12 +261,15 @@ def _load(tmp_path, criterion: str):
             "rule: {at_least: {n: 3, of: [{sex: F}, {diagnosis: sle}]}}",
             "`n` must be a whole number from 1 to 2",
         ),
-        ("rule: {lab: {concept: alt, max: 3, unit: ULN, result: positive}}", "needs either a comparison"),
+        (
+            "rule: {lab: {concept: alt, max: 3, unit: ULN, result: positive}}",
+            "gives both a threshold and `result`",
+        ),
         ("rule: {diagnosis: {concept: sle, before: 1 year, min_count: 2}}", "`before` cannot be combined"),
         ("assessable: false, reason: consent, rule: {sex: F}", "has a rule but says `assessable: false`"),
         (
             "rule: {derived: {measure: creatinine_clearance, min: 60, unit: mg/dL}}",
-            "is in ml/min, not `mg/dL`",
+            "is in mL/min, not `mg/dL`",
         ),
     ],
 )

@@ -320,3 +320,268 @@ def test_a_concept_file_named_from_inside_its_folder_points_one_folder_up(tmp_pa
     )
     proc = feasibility("check", "c.yaml", cwd=tmp_path / "concepts")
     assert_one_line_error(proc, "c.yaml:1: this is a concept file", f"their folder ({tmp_path}) instead")
+
+
+# -- a new trial author's mistakes: each error says what was meant, where it can be told
+
+
+def _refused(tmp_path: Path, text: str) -> str:
+    """The one-line message a trial file `text` is refused with."""
+    path = tmp_path / "trial.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(TrialError) as caught:
+        load_trials([path])
+    message = str(caught.value)
+    assert "\n" not in message
+    return message
+
+
+def _with_rule(rule: str) -> str:
+    """A one-criterion trial whose rule is `rule` (YAML lines indented under `rule:`)."""
+    lines = "".join(f"      {line}\n" for line in rule.splitlines())
+    return HEAD + "    text: x\n    rule:\n" + lines
+
+
+@pytest.mark.parametrize(
+    ("text", "fragments"),
+    [
+        # the nearest spelling would mislead: `type` is nearer to `text`, `test` to `at_least`
+        (
+            HEAD.replace("kind:", "type:") + "    text: x\n    rule: {sex: F}\n",
+            ["`type`", "did you mean `kind`?"],
+        ),
+        (
+            _with_rule("test: {concept: crp, above: 5, unit: mg/L}"),
+            ["`test` in a rule", "did you mean `lab`?"],
+        ),
+        (_with_rule("drug: methotrexate"), ["did you mean `medication`?"]),
+        (_with_rule("condition: sle"), ["did you mean `diagnosis`?"]),
+        (_with_rule("or:\n  - sex: F\n  - sex: M"), ["unknown key `or` in a rule", "did you mean `any`?"]),
+        (
+            _with_rule("lab: {concept: alt, '>': 3, unit: ULN}"),
+            ["unknown key `>` in `lab`", "fix: write `above:`"],
+        ),
+        (_with_rule("lab: {concept: alt, gte: 3, unit: ULN}"), ["fix: write `min:`"]),
+        (_with_rule("age: {between: [18, 75]}"), ["`between`", "write `min: LOW, max: HIGH`"]),
+        (
+            _with_rule("derived: {concept: egfr_ckd_epi_2021, min: 30}"),
+            ["unknown key `concept` in `derived`", "names its `measure:`"],
+        ),
+        # `{below: 9,5}`: YAML splits the decimal comma into a key `5`
+        (
+            _with_rule("lab: {concept: hemoglobin, below: 9,5, unit: g/dL}"),
+            ["unknown key `5` in `lab`", "write decimals with a point (`9.5`, not `9,5`)"],
+        ),
+        # a rule's atom at the criterion's indentation, under an empty `rule:`
+        (
+            HEAD + "    text: x\n    rule:\n    age: {min: 18}\n",
+            ["trial.yaml:7: unknown key `age` in a criterion", "`age` is a rule: put it under `rule:`"],
+        ),
+    ],
+)
+def test_an_unknown_key_suggests_the_key_meant(tmp_path, text, fragments):
+    message = _refused(tmp_path, text)
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+@pytest.mark.parametrize(
+    ("rule", "fragments"),
+    [
+        (
+            "lab: {concept: hemoglobin, below: '9', unit: g/dL}",
+            ["not the text `9`", "write `below: 9`, a number"],
+        ),
+        (
+            "lab: {concept: hemoglobin, below: 9 g/dL}",
+            ["not the text `9 g/dL`", "put the number and the unit apart: `below: 9, unit: g/dL`"],
+        ),
+        ("lab: {concept: alt, above: 1.5 × ULN}", ["`above: 1.5, unit: ULN`"]),
+        ("lab: {concept: alt, above: 2x ULN}", ["`above: 2, unit: ULN`"]),
+        (
+            "lab:\n  concept: hemoglobin\n  below: 9,5\n  unit: g/dL",
+            ["write decimals with a point: `below: 9.5`"],
+        ),
+        ("age: {min: '>= 18'}", ["the key already says the comparison: write `min: 18`"]),
+        ("age: {max: '< 75'}", ["the key says the comparison: write `below: 75` instead of `max: < 75`"]),
+        # an age has no `unit:` to move the years to
+        ("age: {min: 18 years}", ["write `min: 18`, a number without quotes (ages are in years)"]),
+        ("age: {min: '18'}", ["(ages are in years)"]),
+    ],
+)
+def test_a_threshold_that_is_not_a_number_says_the_number_meant(tmp_path, rule, fragments):
+    message = _refused(tmp_path, _with_rule(rule))
+    assert "put the unit in `unit:`" not in message or "age" not in rule, message
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+@pytest.mark.parametrize(
+    ("window", "fix"),
+    [
+        ("6mo", "fix: did you mean `6 months`?"),
+        ("4 wks", "fix: did you mean `4 weeks`?"),
+        ("28d", "fix: did you mean `28 days`?"),
+        ("1 yr", "fix: did you mean `1 year`?"),
+        ("28", "a window needs its unit: write e.g. `28 days` or `28 months`"),
+        ("4 weeks prior", "write only the length, `4 weeks`: a window always ends at the index date"),
+        ("28 days before baseline", "write only the length, `28 days`"),
+        ("0.5 months", "write a whole number of a smaller unit"),
+        ("72 hours", "the shortest unit is a day"),
+        ("1 month and 2 weeks", "write one whole number and one unit"),
+        ("{weeks: 4}", "write the window as one text, e.g. `within: 6 months`, not a mapping"),
+        ("six months", "write a positive whole number and a unit"),
+    ],
+)
+def test_a_window_that_cannot_be_read_says_the_window_meant(tmp_path, window, fix):
+    message = _refused(tmp_path, _with_rule(f"history: {{concept: live_vaccines, within: {window}}}"))
+    assert "trial.yaml:7: cannot read the window" in message and fix in message, message
+
+
+@pytest.mark.parametrize(
+    ("days", "fix"),
+    [
+        ("12 weeks", "`min_days` counts days: write `min_days: 84` (12 weeks)"),
+        ("6 months", "write `min_days: 183` (about 6 months)"),
+        ("'90'", "write `min_days: 90`, a number without quotes"),
+    ],
+)
+def test_min_days_written_as_a_duration_says_the_days(tmp_path, days, fix):
+    message = _refused(tmp_path, _with_rule(f"medication: {{concept: methotrexate, min_days: {days}}}"))
+    assert "`min_days` must be a whole number" in message and fix in message, message
+
+
+@pytest.mark.parametrize(
+    ("rule", "fragments"),
+    [
+        ("", ["trial.yaml:6: the rule is empty", "indented further than it"]),
+        ("- sex: F", ["a rule is one mapping, not a list", "under `all:`"]),
+        (
+            "age: {min: 18}\nsex: F",
+            ["trial.yaml:7: the rule has 2 keys (`age`, `sex`)", "join them under `all:`"],
+        ),
+        ("age >= 18", ["not the text `age >= 18`", "start it with one of: age, sex"]),
+        # an item of `any` missing its `- `, told at the item's own line
+        (
+            "any:\n  - sex: F\n    age: {min: 18}",
+            ["trial.yaml:8: the rule has 2 keys (`sex`, `age`)", 'starting with "- "'],
+        ),
+        ("not:\n  - sex: F", ["`not` takes one rule, not a list", "without a `- `"]),
+        (
+            "age: 18-75",
+            ["`age` needs a mapping of settings, not the text `18-75`", "`age: {min: 18, max: 75}`"],
+        ),
+        ("medication: {concept: glucocorticoids, dose: 10}", ["not `10`", "`dose: {max: 10, unit: mg/d}`"]),
+    ],
+)
+def test_a_rule_of_the_wrong_shape_says_what_to_write(tmp_path, rule, fragments):
+    text = _with_rule(rule) if rule else HEAD + "    text: x\n    rule:\n"
+    message = _refused(tmp_path, text)
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+@pytest.mark.parametrize(
+    ("rule", "fragments"),
+    [
+        # the kind is told before the keys only a lab has (it said: unknown key `below`, did
+        # you mean `before`?)
+        (
+            "diagnosis: {concept: hemoglobin, below: 9, unit: g/dL}",
+            ["concept `hemoglobin` is a measurement, which `diagnosis` cannot use", "read with `lab:`"],
+        ),
+        ("lab: sle", ["concept `sle` is a condition, which `lab` cannot use", "`diagnosis:` or `history:`"]),
+        (
+            "lab: hemoglobin",
+            ["a lab compares its result: write `lab: {concept: hemoglobin, max: 3, unit: ULN}`"],
+        ),
+        ("lab: {concept: rituximab, result: positive}", ["is a medication", "read with `medication:`"]),
+    ],
+)
+def test_a_concept_of_another_kind_names_the_rule_that_reads_it(tmp_path, rule, fragments):
+    message = _refused(tmp_path, _with_rule(rule))
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+def test_an_unknown_concept_suggests_the_concept_meant(tmp_path):
+    message = _refused(tmp_path, _with_rule("lab: {concept: HEMOGLOBIN, min: 9, unit: g/dL}"))
+    assert "did you mean `hemoglobin`? (concept names are matched exactly)" in message, message
+    # the words of a concept's label find it
+    message = _refused(tmp_path, _with_rule("lab: {concept: urine_protein_creatinine_ratio, min: 0.5}"))
+    assert "did you mean `upcr`? (named so in docs/concepts.md)" in message, message
+    # a concepts folder misnamed `concept/` is never read: the fix says so
+    (tmp_path / "concept").mkdir()
+    (tmp_path / "concept" / "c.yaml").write_text(
+        "concepts:\n  rheumatoid_arthritis:\n    kind: condition\n    codes: {ICD10CM: [M05*]}\n"
+    )
+    message = _refused(tmp_path, _with_rule("diagnosis: rheumatoid_arthritis"))
+    assert f"rename the folder {tmp_path / 'concept'} to `concepts`" in message, message
+
+
+@pytest.mark.parametrize(
+    ("body", "fragments"),
+    [
+        (
+            "    rule: {sex: F}\n",
+            ["trial.yaml:3: criterion `IN1` needs `text`", "exactly as the protocol gives them"],
+        ),
+        ("    text: x\n    assessable: false\n", ["needs `reason`", "e.g. `reason: consent`"]),
+        (
+            "    text: x\n    assessable: 'false'\n    reason: consent\n",
+            [
+                "`assessable` must be true or false, not the text `false`",
+                "write `assessable: false` (no quotes)",
+            ],
+        ),
+        (
+            "    text: x\n    reason: consent\n",
+            ["has no rule", "add `assessable: false` above its `reason:`"],
+        ),
+    ],
+)
+def test_a_criterion_missing_its_text_or_reason_says_what_to_write(tmp_path, body, fragments):
+    message = _refused(tmp_path, HEAD + body)
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+@pytest.mark.parametrize(
+    ("rule", "fragments"),
+    [
+        (
+            "lab: {concept: hcg, result: positive, min: 5, unit: ULN}",
+            ["gives both a threshold and `result`", "write two rules under `all:`"],
+        ),
+        (
+            "derived: {measure: egfr_ckd_epi_2021, min: 30, unit: mL/min/1.73m²}",
+            ["is in mL/min/1.73m2, not `mL/min/1.73m²`", "write `unit: mL/min/1.73m2`"],
+        ),
+        ("derived: {measure: egfr, min: 30}", ["`lab: {concept: egfr, ...}`"]),
+        (
+            "medication: {concept: glucocorticoids, dose: {max: 10}}",
+            ["`dose` needs `unit`", "add `unit: mg/d`"],
+        ),
+        ("medication: {concept: methotrexate, dose: {min: 15, unit: mg/week}}", ["doses are per day"]),
+    ],
+)
+def test_measurement_and_dose_mistakes_say_the_fix(tmp_path, rule, fragments):
+    message = _refused(tmp_path, _with_rule(rule))
+    for fragment in fragments:
+        assert fragment in message, message
+
+
+@pytest.mark.parametrize("unit", ["ULN", "uln", "x ULN", "× ULN", "times ULN", "*ULN"])
+def test_a_multiple_of_the_uln_is_read_as_protocols_write_it(tmp_path, unit):
+    path = tmp_path / "trial.yaml"
+    path.write_text(_with_rule(f"lab: {{concept: alt, max: 3, unit: '{unit}'}}"), encoding="utf-8")
+    (trial,), _ = load_trials([path])
+    assert trial.criteria[0].rule.unit == "ULN"
+
+
+def test_an_authors_mistake_is_one_line_with_exit_2_on_the_command_line(tmp_path):
+    (tmp_path / "trial.yaml").write_text(_with_rule("history: {concept: live_vaccines, within: 4 wks}"))
+    assert_one_line_error(
+        feasibility("check", "trial.yaml", cwd=tmp_path),
+        "trial.yaml:7: cannot read the window `4 wks` — fix: did you mean `4 weeks`?",
+    )

@@ -74,6 +74,17 @@ DERIVED_UNITS = {
     "creatinine_clearance": {"ml/min"},
     "egfr_ckd_epi_2021": {"ml/min/1.73m2"},
 }
+# each measure's unit as a trial writes it (DERIVED_UNITS holds the normalised spellings)
+DERIVED_SPELLING = {"creatinine_clearance": "mL/min", "egfr_ckd_epi_2021": "mL/min/1.73m2"}
+# the settings of a rule, as the fix for one written without them shows them
+_EXAMPLES = {
+    "age": "`age: {min: 18, max: 75}`",
+    "lab": "`lab: {concept: hemoglobin, min: 9, unit: g/dL, within: 30 days}`",
+    "observation": "`observation: {concept: sledai_2k, min: 6, within: 90 days}`",
+    "derived": "`derived: {measure: egfr_ckd_epi_2021, min: 30, unit: mL/min/1.73m2, within: 90 days}`",
+    "dose": "`dose: {max: 10, unit: mg/d}`",
+    "at_least": "`at_least: {n: 2, of: [rule, rule, ...]}`",
+}
 COMBINATORS = ("all", "any", "not", "at_least")
 
 
@@ -83,6 +94,69 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNORECASE
 MAX_WINDOW_YEARS = 200
 # Criterion ids the waterfall gives its own steps: the whole extract and the in-care step.
 RESERVED_IDS = {"base": "the whole extract", IN_CARE_ID: "the still-in-care step (--active-within)"}
+
+
+_WINDOW_FIX = "write a positive whole number and a unit, e.g. `90 days`, `6 months`, `1 year`, or `ever`"
+# Abbreviations of the window units, as protocols and spreadsheets write them
+_UNIT_WORDS = {
+    "d": "days",
+    "day": "days",
+    "days": "days",
+    "w": "weeks",
+    "wk": "weeks",
+    "wks": "weeks",
+    "week": "weeks",
+    "weeks": "weeks",
+    "m": "months",
+    "mo": "months",
+    "mos": "months",
+    "mth": "months",
+    "mths": "months",
+    "mon": "months",
+    "month": "months",
+    "months": "months",
+    "y": "years",
+    "yr": "years",
+    "yrs": "years",
+    "year": "years",
+    "years": "years",
+}
+_LOOSE_WINDOW = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*([a-zA-Z]+)\.?\s*(.*?)\s*$")
+
+
+def _window_fix(value: Any) -> str:
+    """The fix for a window that cannot be read: the window meant, where it can be told
+    (`6mo` is `6 months`, `28` needs its unit, `4 weeks prior` is `4 weeks`)."""
+    if isinstance(value, bool) or value is None:
+        return _WINDOW_FIX
+    if isinstance(value, int | float):
+        return f"a window needs its unit: write e.g. `{written(value)} days` or `{written(value)} months`"
+    if not isinstance(value, str):
+        return f"write the window as one text, e.g. `within: 6 months`, not a {shape(value)}"
+    m = _LOOSE_WINDOW.match(value)
+    if m is None:
+        return _WINDOW_FIX
+    number, word, rest = m.group(1), m.group(2).lower(), m.group(3)
+    if word in ("h", "hr", "hrs", "hour", "hours"):
+        return "the shortest unit is a day: write the window in days, e.g. `3 days` for 72 hours"
+    unit = _UNIT_WORDS.get(word)
+    if unit is None:
+        return _WINDOW_FIX
+    if not number.isdigit():
+        return (
+            f"write a whole number of a smaller unit (`{number} {unit}` cannot be read), "
+            "e.g. `2 weeks` or `15 days` for half a month"
+        )
+    if int(number) == 1:
+        unit = unit.removesuffix("s")
+    if re.search(r"\d", rest):
+        return "write one whole number and one unit, e.g. `6 weeks` for 1 month and 2 weeks"
+    if rest:
+        return (
+            f"write only the length, `{number} {unit}`: a window always ends at the index date "
+            "(`within`: from that long before it; `before`: at least that long before it)"
+        )
+    return f"did you mean `{number} {unit}`?"
 
 
 def parse_duration(value: Any, where: str) -> Duration | None:
@@ -98,11 +172,7 @@ def parse_duration(value: Any, where: str) -> Duration | None:
             fix="write a positive number and a unit, e.g. `90 days`, `6 months`, `1 year`, or `ever`",
         )
     if m is None:
-        raise TrialError(
-            f"cannot read the window `{shown(value)}`",
-            where=where,
-            fix="write a positive number and a unit, e.g. `90 days`, `6 months`, `1 year`, or `ever`",
-        )
+        raise TrialError(f"cannot read the window `{shown(value)}`", where=where, fix=_window_fix(value))
     unit = m.group(2).lower()
     # the digit count first: Python refuses int() of thousands of digits
     if len(digits) > 6 or Duration(int(digits), unit).approx_days() > MAX_WINDOW_YEARS * 365.25:  # type: ignore[arg-type]
@@ -118,16 +188,59 @@ def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
 
 
-def parse_comparison(node: Located, what: str) -> Comparison | None:
-    """The min/max/above/below keys of a mapping, checked for impossible ranges."""
+# An operator written before a threshold, and the key that says it
+_OPERATORS = {
+    ">=": "min",
+    "≥": "min",
+    "=>": "min",
+    "<=": "max",
+    "≤": "max",
+    "=<": "max",
+    ">": "above",
+    "<": "below",
+}
+_LOOSE_NUMBER = re.compile(r"^\s*(>=|<=|=>|=<|≥|≤|>|<)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
+
+
+def _threshold_fix(key: str, value: Any, has_unit: bool) -> str:
+    """The fix for a threshold that is not a number: the threshold meant, where it can be
+    told (`'9'`, `9,5`, `9 g/dL`, `1.5 x ULN`, `>= 18`)."""
+    general = "write a plain number; put the unit in `unit:`" if has_unit else "write a plain number"
+    m = _LOOSE_NUMBER.match(value) if isinstance(value, str) else None
+    if m is None:
+        return general
+    operator, number, rest = m.group(1), m.group(2).replace(",", "."), m.group(3)
+    meant = _OPERATORS.get(operator or "", key)
+    parts = [f"{meant}: {number}"]
+    if rest and has_unit:
+        uln = re.fullmatch(r"(?i)(?:[x×*]|times)?\s*ULN", rest)
+        parts.append(f"unit: {'ULN' if uln else rest}")
+    elif rest and not re.fullmatch(r"(?i)y(?:ea)?rs?(?:\s+old)?", rest):
+        return general
+    written_as = f"`{', '.join(parts)}`"
+    if operator and meant != key:
+        return f"the key says the comparison: write {written_as} instead of `{key}: {value}`"
+    if operator:
+        return f"the key already says the comparison: write {written_as}"
+    if "," in m.group(2):
+        return f"write decimals with a point: {written_as}"
+    if rest and has_unit:
+        return f"put the number and the unit apart: {written_as}"
+    return f"write {written_as}, a number without quotes" + ("" if has_unit else " (ages are in years)")
+
+
+def parse_comparison(node: Located, what: str, has_unit: bool = True) -> Comparison | None:
+    """The min/max/above/below keys of a mapping, checked for impossible ranges. `has_unit`:
+    whether the mapping may say its unit in `unit:` (an age may not: it is in years)."""
     values = {}
     for key in COMPARE_KEYS:
         if key in node:
             if not _is_number(node[key]):
+                shown_value = f"the text `{node[key]}`" if isinstance(node[key], str) else f"`{node[key]}`"
                 raise TrialError(
-                    f"`{key}` in {what} must be a number, not `{node[key]}`",
+                    f"`{key}` in {what} must be a number, not {shown_value}",
                     where=node.where(key),
-                    fix="write a plain number; put the unit in `unit:`",
+                    fix=_threshold_fix(key, node[key], has_unit),
                 )
             values[key] = float(node[key])
     if not values:
@@ -216,6 +329,56 @@ def _found(node: Located) -> Truth:
     return found or Truth.TRUE
 
 
+def _shown_value(value: Any) -> str:
+    """A value that is not what was asked, as an error names it: its text, or its shape."""
+    if isinstance(value, str):
+        return f"the text `{shown(value)}`"
+    if value is None:
+        return "nothing"
+    return f"`{shown(value)}`" if isinstance(value, int | float | bool) else f"a {shape(value)}"
+
+
+def _rule_shape(value: Any) -> tuple[str, str]:
+    """The problem and the fix of a rule that is not a mapping of one key."""
+    starts = f"start it with one of: {', '.join(RULE_KEYS)}"
+    if value is None:
+        return (
+            "the rule is empty",
+            "write the rule on the lines below `rule:`, indented further than it, e.g. "
+            "`rule:` then `  age: {min: 18}`",
+        )
+    if isinstance(value, list):
+        return (
+            "a rule is one mapping, not a list",
+            "put the items under `all:` (every one must hold) or `any:` (one is enough)",
+        )
+    if isinstance(value, Located) and len(value) > 1:
+        keys = ", ".join(f"`{k}`" for k in value)
+        return (
+            f"the rule has {len(value)} keys ({keys}), where a rule has one",
+            'join them under `all:` (or `any:`), each its own item starting with "- "',
+        )
+    if isinstance(value, Located):
+        return "the rule is an empty mapping", starts
+    return f"a rule is a mapping such as `age: {{min: 18}}`, not {_shown_value(value)}", starts
+
+
+def _days_fix(days: Any) -> str:
+    """The fix for a `min_days` that is no whole number: the days meant, where told."""
+    if isinstance(days, str) and days.strip().isdigit():
+        return f"write `min_days: {days.strip()}`, a number without quotes"
+    try:
+        window = parse_duration(days, "") if isinstance(days, str) else None
+    except TrialError:
+        window = None
+    if window is not None:
+        per = {"day": 1, "week": 7, "month": 30.44, "year": 365.25}[window.unit]
+        n = round(window.amount * per)
+        about = "" if window.unit in ("day", "week") else "about "
+        return f"`min_days` counts days: write `min_days: {n}` ({about}{days.strip()})"
+    return "e.g. `min_days: 90`"
+
+
 class _RuleParser:
     def __init__(self, library: ConceptLibrary):
         self.library = library
@@ -225,32 +388,86 @@ class _RuleParser:
     def concept(self, node: Located, key: str, kinds: tuple[str, ...], what: str) -> str:
         name = require(node, key, what)
         if not isinstance(name, str):
-            raise TrialError(f"`{key}` must be a concept name", where=node.where(key))
+            raise TrialError(
+                f"`{key}` must be a concept name",
+                where=node.where(key),
+                fix="write the name of a concept of the library, e.g. `concept: hemoglobin`",
+            )
         if name not in self.library:
-            near = difflib.get_close_matches(name, list(self.library.concepts), n=1, cutoff=0.6)
             raise TrialError(
-                f"unknown concept `{name}`",
-                where=node.where(key),
-                fix=f"did you mean `{near[0]}`?"
-                if near
-                else "check the spelling, or define it in a `concepts/` folder beside the trial file",
+                f"unknown concept `{name}`", where=node.where(key), fix=self._unknown_fix(name, node)
             )
-        kind = self.library[name].kind
-        if kind not in kinds:
-            raise TrialError(
-                f"concept `{name}` is a {kind}, which {what} cannot use",
-                where=node.where(key),
-                fix=f"use a concept of kind {' or '.join(kinds)}",
-            )
+        self.check_kind(node, name, kinds, what, node.where(key))
         return name
 
+    def _unknown_fix(self, name: str, node: Located) -> str:
+        """The concept meant by an unknown name: one differing in case, a close spelling, or
+        one whose label holds the name's words (`c_reactive_protein` finds `crp`); else where
+        to define it, naming a misnamed `concept/` folder beside the trial."""
+        names = list(self.library.concepts)
+        folded = {n.casefold(): n for n in names}
+        if name.casefold() in folded:
+            return f"did you mean `{folded[name.casefold()]}`? (concept names are matched exactly)"
+        near = difflib.get_close_matches(name.casefold(), names, n=1, cutoff=0.6)
+        if near:
+            return f"did you mean `{near[0]}`?"
+        words = [w for w in re.split(r"[^a-z0-9]+", name.casefold()) if len(w) > 2]
+        # whole words of the label: `myc` is no word of "Mycophenolate"
+        labelled = [
+            n
+            for n in names
+            if words and set(words) <= set(re.split(r"[^a-z0-9]+", self.library[n].label.casefold()))
+        ]
+        if labelled:
+            return f"did you mean `{'` or `'.join(sorted(labelled)[:3])}`? (named so in docs/concepts.md)"
+        folder = Path(node.file).parent if node.file else None
+        if folder is not None and folder.is_dir():
+            for other in sorted(folder.iterdir()):
+                if (
+                    other.is_dir()
+                    and other.name != "concepts"
+                    and other.name.casefold() in ("concept", "concepts")
+                ):
+                    return f"rename the folder {other} to `concepts`: only a folder of that name is read"
+        return (
+            "check the spelling (docs/concepts.md lists the library), or define it in a "
+            "`concepts/` folder beside the trial file"
+        )
+
+    def check_kind(self, node: Located, name: str, kinds: tuple[str, ...], what: str, where: str) -> None:
+        """Refuse a concept of a kind `what` cannot read, naming the rule that reads it."""
+        kind = self.library[name].kind
+        if kind in kinds:
+            return
+        atoms = {
+            "condition": "`diagnosis:` or `history:`",
+            "procedure": "`procedure:` or `history:`",
+            "measurement": "`lab:` or `observation:` with a threshold and its unit, or `result:`",
+            "medication": "`medication:` (or `history:` for any record of it)",
+            "other": "`history:`",
+        }
+        raise TrialError(
+            f"concept `{name}` is a {kind}, which {what} cannot use",
+            where=where,
+            fix=f"a {kind} is read with {atoms.get(kind, 'another rule')}",
+        )
+
+    def _kind_first(self, body: Any, kinds: tuple[str, ...], what: str) -> None:
+        """A known concept of the wrong kind is told before the keys that only fit its own
+        kind: `diagnosis: {concept: hemoglobin, below: 9}` is a lab, not a stray `below`."""
+        if (
+            isinstance(body, Located)
+            and isinstance(body.get("concept"), str)
+            and body["concept"] in self.library
+        ):
+            self.check_kind(body, body["concept"], kinds, what, body.where("concept"))
+
     def parse(self, value: Any, where: str) -> Rule:
+        if isinstance(value, Located) and value.line:
+            where = value.where()  # an item of a list is told at its own line
         if not isinstance(value, Located) or len(value) != 1:
-            raise TrialError(
-                "a rule must be a mapping with exactly one key",
-                where=where,
-                fix=f"start it with one of: {', '.join(RULE_KEYS)}",
-            )
+            problem, fix = _rule_shape(value)
+            raise TrialError(problem, where=where, fix=fix)
         check_keys(value, set(RULE_KEYS), "a rule")
         ((key, body),) = value.items()
         here = value.where(key)
@@ -271,10 +488,17 @@ class _RuleParser:
 
     def _mapping(self, body: Any, here: str, key: str) -> Located:
         if not isinstance(body, Located):
+            if isinstance(body, str) and key in ("lab", "observation") and body in self.library:
+                self.check_kind(Located(), body, ("measurement",), f"`{key}`", here)
+                example = (
+                    f"`{key}: {{concept: {body}, max: 3, unit: ULN}}` "
+                    f"or `{key}: {{concept: {body}, result: positive}}`"
+                )
+                return_fix = f"a {key} compares its result: write {example}"
+            else:
+                return_fix = f"write {_EXAMPLES.get(key, f'`{key}: {{...}}`')} (docs/criteria-language.md)"
             raise TrialError(
-                f"`{key}` needs a mapping of settings",
-                where=here,
-                fix=f"write `{key}: {{...}}`, see docs/criteria-language.md",
+                f"`{key}` needs a mapping of settings, not {_shown_value(body)}", where=here, fix=return_fix
             )
         return body
 
@@ -290,7 +514,7 @@ class _RuleParser:
     def _age(self, body: Any, here: str) -> Rule:
         body = self._mapping(body, here, "age")
         check_keys(body, COMPARE_KEYS, "`age`")
-        cmp = parse_comparison(body, "`age`")
+        cmp = parse_comparison(body, "`age`", has_unit=False)
         if cmp is None:
             raise TrialError("`age` needs min, max, above or below", where=here, fix="e.g. `age: {min: 18}`")
         if any(t < 0 or t > 130 for _, t in cmp.bounds()):
@@ -312,8 +536,9 @@ class _RuleParser:
         if isinstance(body, str):
             body = Located.at({"concept": body}, here)
         body = self._mapping(body, here, label)
-        check_keys(body, HISTORY_KEYS, f"`{label}`")
         kinds = ("condition", "procedure", "medication", "other")
+        self._kind_first(body, kinds, f"`{label}`")
+        check_keys(body, HISTORY_KEYS, f"`{label}`")
         concept = self.concept(body, "concept", kinds, f"`{label}`")
         count = body.get("min_count", 1)
         if not isinstance(count, int) or isinstance(count, bool) or count < 1:
@@ -350,6 +575,7 @@ class _RuleParser:
 
     def _measurement(self, body: Any, here: str, label: str) -> Rule:
         body = self._mapping(body, here, label)
+        self._kind_first(body, ("measurement",), f"`{label}`")
         check_keys(body, MEASUREMENT_KEYS, f"`{label}`")
         name = self.concept(body, "concept", ("measurement",), f"`{label}`")
         concept = self.library[name]
@@ -361,7 +587,13 @@ class _RuleParser:
                 where=body.where("result"),
                 fix="write `result: positive`",
             )
-        if (cmp is None) == (result is None):
+        if cmp is not None and result is not None:
+            raise TrialError(
+                f"`{label}` of `{name}` gives both a threshold and `result`; a rule reads one of them",
+                where=here,
+                fix="keep one; for both, write two rules under `all:` (or `any:`)",
+            )
+        if cmp is None and result is None:
             raise TrialError(
                 f"`{label}` of `{name}` needs either a comparison (min/max/above/below) or `result`",
                 where=here,
@@ -383,7 +615,8 @@ class _RuleParser:
         )
 
     def _threshold_unit(self, concept: Concept, unit: Any, body: Located) -> str | None:
-        if unit is not None and str(unit).strip().upper().replace("X", "").strip() == "ULN":
+        # `x ULN`, `× ULN` and `times ULN`, as protocols write a multiple of the ULN
+        if unit is not None and re.sub(r"^(X|×|\*|TIMES)\s*", "", str(unit).strip().upper()) == "ULN":
             return "ULN"
         if unit is None:
             if concept.accepts_missing_unit:
@@ -457,6 +690,7 @@ class _RuleParser:
         if isinstance(body, str):
             body = Located.at({"concept": body}, here)
         body = self._mapping(body, here, "medication")
+        self._kind_first(body, ("medication",), "`medication`")
         check_keys(body, MEDICATION_KEYS, "`medication`")
         name = self.concept(body, "concept", ("medication",), "`medication`")
         days = body.get("min_days", 1)
@@ -464,7 +698,7 @@ class _RuleParser:
             raise TrialError(
                 "`min_days` must be a whole number of at least 1",
                 where=body.where("min_days"),
-                fix="e.g. `min_days: 90`",
+                fix=_days_fix(days),
             )
         dose = dose_unit = None
         if "dose" in body:
@@ -478,12 +712,18 @@ class _RuleParser:
                     fix="e.g. `dose: {min: 7.5, unit: mg/d}`",
                 )
             concept = self.library[name]
-            dose_unit = str(require(dnode, "unit", "`dose`"))
+            if dnode.get("unit") in (None, ""):
+                raise TrialError(
+                    "`dose` needs `unit`",
+                    where=dnode.where(),
+                    fix=f"add `unit: {concept.unit}` (the dose per day)",
+                )
+            dose_unit = str(dnode["unit"])
             if concept.unit_factor(normalise_unit(dose_unit)) is None:
                 raise TrialError(
                     f"dose unit `{dose_unit}` is not known for `{name}`",
                     where=dnode.where("unit"),
-                    fix=f"use {concept.unit}",
+                    fix=f"use {concept.unit}: doses are per day (a weekly dose divided by 7)",
                 )
         return Medication(
             concept=name,
@@ -503,7 +743,8 @@ class _RuleParser:
             raise TrialError(
                 f"unknown derived measure `{measure}`",
                 where=body.where("measure"),
-                fix=f"use one of {', '.join(DERIVED_UNITS)}",
+                fix=f"use one of {', '.join(DERIVED_UNITS)} (an eGFR the laboratory reports is "
+                "`lab: {concept: egfr, ...}`)",
             )
         for needed in derived_inputs(measure):
             unit = DERIVED_INPUTS[needed]
@@ -519,9 +760,9 @@ class _RuleParser:
         unit = body.get("unit")
         if unit is not None and normalise_unit(str(unit)) not in DERIVED_UNITS[measure]:
             raise TrialError(
-                f"`{measure}` is in {sorted(DERIVED_UNITS[measure])[0]}, not `{unit}`",
+                f"`{measure}` is in {DERIVED_SPELLING[measure]}, not `{unit}`",
                 where=body.where("unit"),
-                fix="state the threshold in that unit",
+                fix=f"write `unit: {DERIVED_SPELLING[measure]}` and the threshold in that unit",
             )
         return Derived(
             measure=measure,  # type: ignore[arg-type]
@@ -538,6 +779,13 @@ class _RuleParser:
         return AnyOf(tuple(self.parse(p, here) for p in self._list(body, here, "any")))
 
     def _not(self, body: Any, here: str) -> Rule:
+        if isinstance(body, list):
+            raise TrialError(
+                "`not` takes one rule, not a list",
+                where=here,
+                fix="write the rule under `not:` without a `- `; for several, `not:` then `any:` and "
+                "the list (none of them) or `all:` (not all of them)",
+            )
         return Not(self.parse(body, here))
 
     def _at_least(self, body: Any, here: str) -> Rule:
@@ -655,7 +903,13 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
                 where=item.where("kind"),
                 fix="write `kind: inclusion` or `kind: exclusion`",
             )
-        require(item, "text", f"criterion `{cid}`")
+        if item.get("text") in (None, ""):
+            raise TrialError(
+                f"criterion `{cid}` needs `text`",
+                where=item.where(),
+                fix="add `text:` with the criterion's words exactly as the protocol gives them "
+                "(every report shows them beside the counts)",
+            )
         text = str(optional_text(item, "text", f"criterion `{cid}`")).strip()
         note = optional_text(item, "note", f"criterion `{cid}`")
         assessable = item.get("assessable", True)
@@ -666,17 +920,30 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
                     where=item.where("rule"),
                     fix="remove one of the two",
                 )
-            require(item, "reason", f"not assessable criterion `{cid}`")
+            if item.get("reason") in (None, ""):
+                raise TrialError(
+                    f"not assessable criterion `{cid}` needs `reason`",
+                    where=item.where(),
+                    fix="add `reason:` saying why data cannot decide it, e.g. `reason: consent` "
+                    "or `reason: investigator judgement`",
+                )
             reason = str(optional_text(item, "reason", f"criterion `{cid}`"))
             criteria.append(Criterion(cid, kind, text, None, reason, note))
             continue
         if assessable is not True:
-            raise TrialError("`assessable` must be true or false", where=item.where("assessable"))
+            raise TrialError(
+                f"`assessable` must be true or false, not {_shown_value(assessable)}",
+                where=item.where("assessable"),
+                fix="write `assessable: false` (no quotes) with a `reason:`, "
+                "or leave it out and give a `rule:`",
+            )
         if "rule" not in item:
             raise TrialError(
                 f"criterion `{cid}` has no rule",
                 where=item.where(),
-                fix="add `rule:` or `assessable: false` with a `reason:`",
+                fix="add `assessable: false` above its `reason:`"
+                if "reason" in item
+                else "add `rule:` or `assessable: false` with a `reason:`",
             )
         parser.criterion = cid
         rule = parser.parse(item["rule"], item.where("rule"))

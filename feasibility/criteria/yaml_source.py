@@ -372,13 +372,102 @@ def load_yaml(path: Path, raw: bytes | None = None) -> Any:
         loader.dispose()
 
 
+# Words authors write for a key of the language, by what they mean: the nearest spelling
+# would mislead (`type` is nearer to `text` than to `kind`, `test` to `at_least` than to
+# `lab`). Each is offered only where its key is allowed.
+KEY_SYNONYMS: dict[str, str] = {
+    "type": "kind",
+    "category": "kind",
+    "criterion": "text",
+    "description": "text",
+    "wording": "text",
+    "test": "lab",
+    "labs": "lab",
+    "laboratory": "lab",
+    "drug": "medication",
+    "drugs": "medication",
+    "medicine": "medication",
+    "treatment": "medication",
+    "therapy": "medication",
+    "condition": "diagnosis",
+    "disease": "diagnosis",
+    "dx": "diagnosis",
+    "vital": "observation",
+    "vitals": "observation",
+    "score": "observation",
+    "gender": "sex",
+    "or": "any",
+    "and": "all",
+    "none": "not",
+    "count": "n",
+    "uln": "default_uln",
+    "range": "plausible",
+    "name": "label",
+    "factors": "units",
+}
+# Comparison words and operators, with the key that says the same (`>=` is `min`)
+COMPARE_SYNONYMS: dict[str, str] = {
+    ">": "above",
+    "gt": "above",
+    "greater_than": "above",
+    "more_than": "above",
+    ">=": "min",
+    "≥": "min",
+    "gte": "min",
+    "at_least": "min",
+    "minimum": "min",
+    "<": "below",
+    "lt": "below",
+    "less_than": "below",
+    "<=": "max",
+    "≤": "max",
+    "lte": "max",
+    "at_most": "max",
+    "maximum": "max",
+}
+RULE_WORDS = {
+    "age",
+    "sex",
+    "diagnosis",
+    "procedure",
+    "history",
+    "lab",
+    "observation",
+    "medication",
+    "derived",
+}
+
+
+def _key_fix(node: Located, key: str, allowed: set[str] | tuple[str, ...]) -> str:
+    """The fix for an unknown `key` among `allowed`: the key meant, where it can be told."""
+    value = node[key]
+    if key.isdigit() and value is None and any(isinstance(v, int | float) for v in node.values()):
+        # `{below: 9,5}`: the comma of a decimal splits a `{...}` into another key
+        return "write decimals with a point (`9.5`, not `9,5`): inside `{...}` a comma starts another key"
+    if key in RULE_WORDS and "rule" in allowed:
+        return (
+            f"`{key}` is a rule: put it under `rule:`, on the next line, indented further than `rule:` "
+            f"(`rule:` then `  {key}: ...`)"
+        )
+    meant = KEY_SYNONYMS.get(key.lower()) or COMPARE_SYNONYMS.get(key.lower())
+    if meant in allowed:
+        return f"write `{meant}:`" if key.lower() in COMPARE_SYNONYMS else f"did you mean `{meant}`?"
+    if key.lower() == "between" and "min" in allowed:
+        return "write `min: LOW, max: HIGH` (both ends included; `above`/`below` exclude them)"
+    if key.lower() == "concept" and "measure" in allowed:
+        return "`derived` names its `measure:` (creatinine_clearance or egfr_ckd_epi_2021)"
+    near = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.5)
+    return f"did you mean `{near[0]}`?" if near else f"valid keys: {', '.join(sorted(allowed))}"
+
+
 def check_keys(node: Located, allowed: set[str] | tuple[str, ...], what: str) -> None:
-    """Refuse unknown keys, suggesting the nearest valid one."""
+    """Refuse unknown keys, suggesting the key meant: a word authors use for it, else the
+    nearest valid one."""
     for key in node:
         if key not in allowed:
-            near = difflib.get_close_matches(key, sorted(allowed), n=1, cutoff=0.5)
-            fix = f"did you mean `{near[0]}`?" if near else f"valid keys: {', '.join(sorted(allowed))}"
-            raise TrialError(f"unknown key `{key}` in {what}", where=node.where(key), fix=fix)
+            raise TrialError(
+                f"unknown key `{key}` in {what}", where=node.where(key), fix=_key_fix(node, key, allowed)
+            )
 
 
 def optional_text(node: Located, key: str, what: str) -> str | None:
