@@ -585,3 +585,39 @@ def test_an_authors_mistake_is_one_line_with_exit_2_on_the_command_line(tmp_path
         feasibility("check", "trial.yaml", cwd=tmp_path),
         "trial.yaml:7: cannot read the window `4 wks` — fix: did you mean `4 weeks`?",
     )
+
+
+# -- a code system misspelled in a concept file matched nothing, silently
+
+
+@pytest.mark.parametrize(
+    ("system", "meant"),
+    [
+        ("LONIC", "LOINC"),
+        ("ACT", "ATC"),
+        ("ICD10-C", "ICD10CM"),
+        ("ICD-10-PC", "ICD10PCS"),
+        ("RxNrom", "RXNORM"),
+    ],
+)
+def test_a_misspelled_code_system_is_refused_with_the_system_meant(tmp_path, system, meant):
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "c.yaml").write_text(
+        f"concepts:\n  myc:\n    kind: condition\n    codes:\n      {system}: [M05*]\n", encoding="utf-8"
+    )
+    message = _refused(tmp_path, _with_rule("diagnosis: myc"))
+    assert f"c.yaml:5: code system `{system}` of concept `myc` is no system the engine knows" in message
+    assert f"fix: did you mean `{meant}`?" in message, message
+
+
+@pytest.mark.parametrize(
+    "system", ["LOCAL", "ICD-10-CM", "ICD10GM", "ICD-10-CA", "ICD11", "ICD9", "OPCS4", "SITE_LAB"]
+)
+def test_known_systems_and_other_real_ones_are_not_taken_for_misspellings(tmp_path, system):
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "c.yaml").write_text(
+        f"concepts:\n  myc:\n    kind: condition\n    codes:\n      {system}: [M05*]\n", encoding="utf-8"
+    )
+    path = tmp_path / "trial.yaml"
+    path.write_text(_with_rule("diagnosis: myc"), encoding="utf-8")
+    assert load_trials([path])[0][0].id == "T"

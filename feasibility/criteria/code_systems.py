@@ -43,6 +43,44 @@ def normalise_system(name: str) -> str:
     return _CANONICAL.get(_squeezed(name), name.strip().upper())
 
 
+def _one_edit_apart(a: str, b: str) -> bool:
+    """Whether `a` and `b` differ by one letter added, removed, changed, or two neighbours
+    swapped (`LONIC`, `ACT`, `ICD10C`)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        swapped = (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+        return len(diff) == 1 or swapped
+    short, long = sorted((a, b), key=len)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+
+
+# Real systems one letter from a known one: ICD-11, and ICD-10's national modifications
+# (ICD-10-GM, -CA, -AM, ...), which are not misspellings of ICD-10-CM
+_NEIGHBOURS = re.compile(r"ICD11|ICD10[A-Z]{2}")
+
+
+def misspelled_system(name: str) -> str | None:
+    """The known system a code system name is one typing slip from (`LONIC` is LOINC), or
+    None: the name is known, or far from every known one (`LOCAL`, a site's own). A concept
+    listing codes under a misspelled system matches no row of any extract, silently."""
+    squeezed = _squeezed(name)
+    if squeezed in _CANONICAL:
+        return None
+    for system in _ALIASES:
+        # a letter changed in ICD10CM may be another country's ICD-10; one missing is a slip
+        neighbour = _NEIGHBOURS.fullmatch(squeezed) and len(squeezed) == len(system)
+        if _one_edit_apart(squeezed, system) and not neighbour:
+            return system
+    return None
+
+
 class Shape(NamedTuple):
     """A system's codes, normalised (upper case, no dots): whole codes, the beginnings a
     prefix pattern may stop at (None: the same as whole codes), and how to say it."""

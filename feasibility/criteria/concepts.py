@@ -8,7 +8,7 @@ from dataclasses import astuple, dataclass
 from functools import cached_property
 from pathlib import Path
 
-from feasibility.criteria.code_systems import code_problem, normalise_system
+from feasibility.criteria.code_systems import code_problem, misspelled_system, normalise_system
 from feasibility.criteria.model import CodePattern, Concept
 from feasibility.criteria.yaml_source import (
     Located,
@@ -58,6 +58,15 @@ def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
     for system, codes in spec.items():
         code_system = normalise_system(str(system))
         where = spec.where(system)
+        meant = misspelled_system(str(system))
+        if meant is not None:
+            raise TrialError(
+                f"code system `{system}` of concept `{name}` is no system the engine knows: "
+                f"its codes would match no {meant} row",
+                where=where,
+                fix=f"did you mean `{meant}`? (a site's own system may have any name not this close "
+                "to a known one)",
+            )
         if isinstance(codes, str | int | float) and not isinstance(codes, bool):
             codes = [codes]
         if not isinstance(codes, list):
