@@ -8,7 +8,7 @@ from datetime import date
 from sqlglot import exp
 
 from feasibility.compile.aggregate import latest_event_date
-from feasibility.compile.pipeline import Statement, code_dictionary, demographics, render, sites, statements
+from feasibility.compile.pipeline import Statement, code_dictionary, first_passes, render, statements
 from feasibility.compile.plan import plan_features
 from feasibility.compile.sqlexpr import create_as
 from feasibility.criteria.concepts import ConceptLibrary
@@ -30,18 +30,20 @@ def listing(
         f"-- feasibility: compiled SQL for {', '.join(t.id for t in trials)} ({dialect})",
         "-- Input: a table or view `events` with the extract contract's columns.",
     ]
-    for number, first in enumerate((sites(), demographics(default, index_column)), start=1):
-        parts += _statement_text(number, first, dialect)
+    first = first_passes(default, index_column)
+    for number, statement in enumerate(first, start=1):
+        parts += _statement_text(number, statement, dialect)
+    n = len(first)
     parts += [
         "",
-        "-- 3. code dictionary: the distinct (code system, code, unit) triples",
+        f"-- {n + 1}. code dictionary: the distinct (code system, code, unit) triples",
         render(code_dictionary(), dialect, pretty=True) + ";",
         "",
-        "-- 4. code_map(code_system, code, unit, concept_id, factor, low, high, uln) is built",
-        "--    by the engine from (3) and the concept library (prefix patterns, exclusions,",
+        f"-- {n + 2}. code_map(code_system, code, unit, concept_id, factor, low, high, uln) is built",
+        f"--    by the engine from ({n + 1}) and the concept library (prefix patterns, exclusions,",
         f"--    unit conversions, dose factors, plausible ranges). Concept ids: {concepts}",
     ]
-    for number, statement in enumerate(statements(trials, plan, default, index_column, dialect), start=5):
+    for number, statement in enumerate(statements(trials, plan, default, index_column, dialect), start=n + 3):
         parts += _statement_text(number, statement, dialect)
     return "\n".join(parts) + "\n"
 

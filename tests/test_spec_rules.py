@@ -752,3 +752,41 @@ def test_exposures_ending_before_they_start_are_counted(tmp_path):
     engine, result = load_engine(tmp_path / "t.yaml", rows, as_of=AS_OF)
     assert engine.rule_values(engine.trials[0]) == {"reversed": {"hcq": False}, "taking": {"hcq": True}}
     assert result.data_quality.reversed_exposure_rows == {"hydroxychloroquine": 2}
+
+
+def test_every_row_counts_back_from_its_patients_index_date():
+    """A patient's index date is the latest `index_date` of their rows, and every row of
+    theirs is seen from it, whatever the row's own: a row with no index_date, or an
+    earlier one, is neither seen after the patient's index date nor hidden before it
+    (each row once counted back from its own, or from the run's date). The rows' dispute
+    is still counted."""
+    index = {"index_date": "2024-12-18"}
+    rows = [
+        # dated after the patient's index date, before the run's: not seen
+        *person("late_row", **index),
+        event("late_row", "diagnosis", "ICD10CM", "M32.14", "2025-01-17", index_date=None),
+        # dated after the row's own, earlier index date, before the patient's: seen
+        *person("early_row", **index),
+        event("early_row", "diagnosis", "ICD10CM", "M32.14", "2024-09-01", index_date="2024-06-01"),
+        # the latest hemoglobin seen is the low one of 10 December, in the 30 days
+        *person("late_lab", **index),
+        lab("late_lab", "718-7", "2024-12-10", value_num=50, unit="g/L"),
+        lab("late_lab", "718-7", "2025-01-20", value_num=120, unit="g/L", index_date=None),
+        # twice within the year before the patient's index date, each row saying 1 June
+        *person("early_twice", **index),
+        event("early_twice", "diagnosis", "ICD10CM", "M32.14", "2024-09-01", index_date="2024-06-01"),
+        event("early_twice", "diagnosis", "ICD10CM", "M32.9", "2024-10-01", index_date="2024-06-01"),
+    ]
+    expected = {
+        ("late_row", "sle"): False,
+        ("early_row", "sle"): True,
+        ("late_lab", "hb"): False,
+        ("early_twice", "sle_twice"): True,
+    }
+    engine, result = load_engine(TRIAL, rows, as_of=AS_OF)
+    got = engine.rule_values(engine.trials[0])
+    trials, library = load_trials([REPO / TRIAL])
+    reference = ReferenceEvaluator(rows, library, as_of=date.fromisoformat(AS_OF)).rule_values(trials[0])
+    for values in (got, reference):
+        assert {(pid, c): values[pid][c] for pid, c in expected} == expected
+    assert result.data_quality.counts["patients_with_inconsistent_index_date"] == 4

@@ -59,17 +59,63 @@ def latest_event_date() -> exp.Expr:
     return exp.select(func("max", col("start_date"))).from_(RUN.events, copy=False).subquery()
 
 
-def row_index_date(default_index: date | exp.Expr, has_index_column: bool) -> exp.Expr:
-    """A row's patient index date: its `index_date`, else the run's default."""
+def index_conflicts_query(tables: Tables = RUN) -> exp.Select:
+    """The patients whose rows disagree on `index_date` (two dates, or a date on some rows
+    only), each with the latest of them: their index date (docs/extract-contract.md), which
+    every row of theirs counts back from. A row's own `index_date` is its patient's for
+    everyone else. Usually none or a few patients, so the passes' join to it costs a probe
+    of a tiny table (see `with_index_conflicts`)."""
+    index = col("index_date")
+    disagree = or_(
+        exp.NEQ(this=func("min", index), expression=func("max", index.copy())),
+        and_(
+            exp.LT(this=exp.Count(this=index.copy()), expression=exp.Count(this=exp.Star())),
+            not_null(func("max", index.copy())),
+        ),
+    )
+    return (
+        exp.select(*tables.key_columns(), func("max", index.copy()).as_("idx", copy=False))
+        .from_(tables.events, copy=False)
+        .group_by(*tables.key_columns(), copy=False)
+        .having(disagree, copy=False)
+    )
+
+
+def with_index_conflicts(query: exp.Select, has_index_column: bool, tables: Tables) -> exp.Select:
+    """`query`, which reads the events as `e`, joined to the index conflicts (alias `c`)
+    when the patient index dates read from its rows need them (see `row_index`)."""
+    if not (has_index_column and tables.index_conflicts):
+        return query
+    return query.join(
+        exp.to_table(tables.index_conflicts).as_("c", copy=False),
+        on=tables.key_join("c", "e"),
+        join_type="left",
+        copy=False,
+    )
+
+
+def row_index(tables: Tables) -> exp.Expr:
+    """A row's patient index date as the extract gives it (NULL: none): the latest of the
+    patient's `index_date`s where the rows disagree (see `index_conflicts_query`), else the
+    row's own. The monthly events carry their patient's month end on every row."""
+    if tables.index_conflicts:
+        return func("coalesce", col("idx", "c"), col("index_date", "e"))
+    return col("index_date", "e")
+
+
+def row_index_date(default_index: date | exp.Expr, has_index_column: bool, tables: Tables = RUN) -> exp.Expr:
+    """A row's patient index date: the patient's `index_date` (see `row_index`), else the
+    run's default. Not the row's own date, which a patient's other rows may contradict: a
+    record after the patient's index date would be seen."""
     if has_index_column:
-        return func("coalesce", col("index_date", "e"), index_default(default_index))
+        return func("coalesce", row_index(tables), index_default(default_index))
     return index_default(default_index)
 
 
-def group_index_date(default_index: date | exp.Expr) -> exp.Expr:
+def group_index_date(default_index: date | exp.Expr, tables: Tables = RUN) -> exp.Expr:
     """The index date of a group of one patient's rows, in an extract with an `index_date`
-    column: the latest one they carry, else the run's default."""
-    return func("coalesce", func("max", col("index_date", "e")), index_default(default_index))
+    column: their patient's (see `row_index`), else the run's default."""
+    return func("coalesce", func("max", row_index(tables)), index_default(default_index))
 
 
 # a family's pass over its coded rows, grouped per (patient, concept): (plan, default index,
@@ -85,6 +131,7 @@ def _grouped_coded_rows(
     codes: Codes | None,
     concepts: Sequence[int],
     rows: exp.Expr,
+    has_index_column: bool,
     events: exp.Expr | None = None,
 ) -> exp.Select:
     """`aggregates` over the events joined to the code map, per (patient, concept), for
@@ -106,7 +153,7 @@ def _grouped_coded_rows(
             this=col("code", "e"), query=exp.select(col("code")).from_(tables.code_map, copy=False).subquery()
         )
     coded = and_(coded, _concept_in(concepts), rows)
-    return (
+    joined = (
         exp.select(
             *[col(k, "e").as_(k, copy=False) for k in tables.keys],
             col("concept_id", "m").as_("concept_id", copy=False),
@@ -114,6 +161,9 @@ def _grouped_coded_rows(
         )
         .from_(events or exp.to_table(tables.events).as_("e", copy=False), copy=False)
         .join(exp.to_table(tables.code_map).as_("m", copy=False), on=join, join_type="inner")
+    )
+    return (
+        with_index_conflicts(joined, has_index_column, tables)
         .where(coded, copy=False)
         .group_by(*tables.key_columns("e"), col("concept_id", "m"), copy=False)
     )
@@ -156,11 +206,11 @@ def records_query(
     """Per (patient, concept) of the concepts history atoms read: the latest record before
     index, the earliest record (when a `before` atom asks), and records on distinct days in
     each count window (see `_grouped_coded_rows` for `codes`)."""
-    idx = row_index_date(default_index, has_index_column)
+    idx = row_index_date(default_index, has_index_column, tables)
     start = col("start_date", "e")
     aggregates: list[exp.Expr] = [
         func("max", start.copy()).as_("last_date", copy=False),
-        *_group_index(default_index, has_index_column),
+        *_group_index(default_index, has_index_column, tables),
     ]
     if plan.needs_first_date:
         aggregates.append(func("min", start.copy()).as_("first_date", copy=False))
@@ -172,7 +222,7 @@ def records_query(
         days = exp.Count(this=exp.Distinct(expressions=[case([(mine, start.copy())])]))
         aggregates.append(days.as_(f"n{i}", copy=False))
     rows = _seen_rows(plan.lookback("records"), start, idx)
-    return _grouped_coded_rows(aggregates, tables, codes, plan.record_concepts, rows)
+    return _grouped_coded_rows(aggregates, tables, codes, plan.record_concepts, rows, has_index_column)
 
 
 def results_query(
@@ -185,16 +235,17 @@ def results_query(
 ) -> exp.Select:
     """Per (patient, concept) of the concepts measurement atoms and derived measures read:
     the latest result's date and figures (see `_Results`), and the implausible results."""
-    idx = row_index_date(default_index, has_index_column)
+    idx = row_index_date(default_index, has_index_column, tables)
     start = col("start_date", "e")
     results = _Results(plan, Packing(dialect))
-    aggregates = [*results.aggregates(), *_group_index(default_index, has_index_column)]
+    aggregates = [*results.aggregates(), *_group_index(default_index, has_index_column, tables)]
     grouped = _grouped_coded_rows(
         aggregates,
         tables,
         codes,
         plan.result_concepts,
         _seen_rows(plan.lookback("results"), start, idx),
+        has_index_column,
         events=results.events(tables.events),
     )
     # flat columns for the atoms: reading a field of a struct column costs more than a column
@@ -224,15 +275,15 @@ def exposures_query(
     end of an exposure that started before index, and the count of exposures that end
     before they start (no day on the drug; counted in data quality). One day on the drug in
     a window is an exposure ending in it (see `_grouped_coded_rows` for `codes`)."""
-    idx = row_index_date(default_index, has_index_column)
+    idx = row_index_date(default_index, has_index_column, tables)
     until, covers = _exposure_rows()
     aggregates = [
         func("max", case([(covers, until.copy())])).as_("last_end", copy=False),
         exp.Count(this=case([(exp.Not(this=covers.copy()), lit(1))])).as_("n_reversed", copy=False),
-        *_group_index(default_index, has_index_column),
+        *_group_index(default_index, has_index_column, tables),
     ]
     rows = _seen_rows(plan.lookback("exposures"), until, idx, col("start_date", "e"))
-    return _grouped_coded_rows(aggregates, tables, codes, plan.exposure_concepts, rows)
+    return _grouped_coded_rows(aggregates, tables, codes, plan.exposure_concepts, rows, has_index_column)
 
 
 def coverage_query(
@@ -246,7 +297,7 @@ def coverage_query(
     """Per (patient, concept) read by medication atoms that count days: each coverage
     feature, from the exposures gathered, sorted by start and swept (see `covered_days`).
     A pass of its own, so the sweeps run on a table of lists and nothing else."""
-    idx = row_index_date(default_index, has_index_column)
+    idx = row_index_date(default_index, has_index_column, tables)
     start = col("start_date", "e")
     until, _ = _exposure_rows()
     # day numbers and the dose in the concept's unit, so the sweeps do no date or unit work
@@ -257,10 +308,10 @@ def coverage_query(
     )
     aggregates: list[exp.Expr] = [
         exp.ArrayAgg(this=exposure).as_("meds", copy=False),
-        *_group_index(default_index, has_index_column),
+        *_group_index(default_index, has_index_column, tables),
     ]
     rows = _seen_rows(plan.lookback("coverage"), until, idx, start)
-    grouped = _grouped_coded_rows(aggregates, tables, codes, plan.coverage_concepts, rows)
+    grouped = _grouped_coded_rows(aggregates, tables, codes, plan.coverage_concepts, rows, has_index_column)
     index = col("idx") if has_index_column else index_default(default_index)
     names = [*tables.keys, "concept_id", *(a.alias for a in aggregates)]
     # sorted by start once, so each coverage sweeps the exposures in date order
@@ -288,11 +339,11 @@ def coverage_query(
     return exp.select(*kept, *coverage).from_(sorted_.subquery("x"), copy=False)
 
 
-def _group_index(default_index: date | exp.Expr, has_index_column: bool) -> list[exp.Expr]:
+def _group_index(default_index: date | exp.Expr, has_index_column: bool, tables: Tables) -> list[exp.Expr]:
     """With an index_date column, the group's index date, which the atoms' windows end at."""
     if not has_index_column:
         return []
-    return [group_index_date(default_index).as_("idx", copy=False)]
+    return [group_index_date(default_index, tables).as_("idx", copy=False)]
 
 
 class _Results:
@@ -437,7 +488,7 @@ def demographics_query(
 ) -> exp.Select:
     """Every row once per patient: rows, site, sex, birth, index date, the dates seen. Rows
     without a patient id form a group of their own, which the engine refuses."""
-    idx = row_index_date(default_index, has_index_column)
+    idx = row_index_date(default_index, has_index_column, tables)
     start = col("start_date", "e")
     sex_code = case(
         [
@@ -473,7 +524,7 @@ def demographics_query(
             func("max", col("index_date", "e")).as_("idx_hi", copy=False),
             exp.Count(this=case([(is_null(col("index_date", "e")), lit(1))])).as_("idx_nulls", copy=False),
         ]
-    return (
+    joined = (
         exp.select(*selects)
         .from_(exp.to_table(tables.events).as_("e", copy=False))
         .join(
@@ -481,7 +532,9 @@ def demographics_query(
             on=exp.EQ(this=col("site_id", "s"), expression=col("site_id", "e")),
             copy=False,
         )
-        .group_by(*tables.key_columns("e"), copy=False)
+    )
+    return with_index_conflicts(joined, has_index_column, tables).group_by(
+        *tables.key_columns("e"), copy=False
     )
 
 

@@ -21,11 +21,13 @@ from feasibility.compile.aggregate import (
     coverage_query,
     demographics_query,
     exposures_query,
+    index_conflicts_query,
     index_default,
     patients_query,
     records_query,
     results_query,
     row_index_date,
+    with_index_conflicts,
 )
 from feasibility.compile.atoms import atom_masks_query, with_atom_words
 from feasibility.compile.code_map import Codes, code_map_join
@@ -117,6 +119,23 @@ def extract_extent(date_columns: Sequence[str]) -> exp.Select:
     latest = exp.cast(func("max", col("start_date")), "VARCHAR")
     any_index = not_null(func("max", col("index_date"))) if "index_date" in date_columns else exp.false()
     return exp.select(exp.Count(this=exp.Star()), latest, any_index, *outside).from_(RUN.events, copy=False)
+
+
+def first_passes(default_index: date | exp.Expr, has_index_column: bool) -> list[Statement]:
+    """The statements before the code dictionary: the sites, the index conflicts (with an
+    index_date column) and the demographics."""
+    conflicts = [index_conflicts()] if has_index_column else []
+    return [sites(), *conflicts, demographics(default_index, has_index_column)]
+
+
+def index_conflicts() -> Statement:
+    """The patients whose rows disagree on index_date, with the latest (their index date)."""
+    return Statement(
+        "index_conflicts",
+        RUN.index_conflicts,
+        index_conflicts_query(),
+        "the patients whose rows disagree on index_date, each with the latest: their index date",
+    )
 
 
 def demographics(default_index: date | exp.Expr, has_index_column: bool) -> Statement:
@@ -415,7 +434,7 @@ def _events_monthly(default_index: date | exp.Expr, has_index_column: bool, mont
         alias=exp.TableAlias(this=exp.to_identifier("k"), columns=[exp.to_identifier("month_back")]),
     )
     start = col("start_date", "e")
-    return (
+    rows = (
         exp.select(
             *[col(c.name, "e").as_(c.name, copy=False) for c in CONTRACT_COLUMNS if c.name != "index_date"],
             shifted.as_("index_date", copy=False),
@@ -423,6 +442,9 @@ def _events_monthly(default_index: date | exp.Expr, has_index_column: bool, mont
         )
         .from_(exp.to_table(RUN.events).as_("e", copy=False), copy=False)
         .join(ends, join_type="cross", copy=False)
+    )
+    return (
+        with_index_conflicts(rows, has_index_column, RUN)
         # a record dated after a month end did not exist yet at that month end
         .where(
             or_(

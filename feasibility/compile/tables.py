@@ -28,6 +28,9 @@ class Tables:
     patients: str = "patients"
     sites: str = "sites"  # one numbering of the sites, shared by the run and the months
     code_map: str = "code_map"  # the extract's codes mapped to concepts, shared likewise
+    # the patients whose rows disagree on index_date (see `aggregate.index_conflicts_query`);
+    # None where every row carries its patient's index date already (the monthly events)
+    index_conflicts: str | None = "index_conflicts"
     keys: tuple[str, ...] = ("patient_id",)
 
     def families(self) -> dict[str, str]:
@@ -63,5 +66,6 @@ MONTHLY = Tables(
     atom_masks="atom_masks_monthly",
     demographics="demographics_monthly",
     patients="patients_monthly",
+    index_conflicts=None,
     keys=("patient_id", "month_back"),
 )

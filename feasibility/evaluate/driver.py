@@ -28,14 +28,13 @@ from feasibility.compile.histogram import words_needed
 from feasibility.compile.pipeline import (
     code_dictionary,
     data_quality_query,
-    demographics,
     duplicate_rows_query,
     exposure_quality_query,
     extract_extent,
+    first_passes,
     null_patient_rows,
     reserved_sites,
     result_quality_query,
-    sites,
     statements,
 )
 from feasibility.compile.plan import Plan
@@ -100,7 +99,7 @@ def evaluate(
             )
     latest_event = date.fromisoformat(latest_start) if latest_start else None
     index_default = default_index(rows, latest_event, options, source.label)
-    for first in (sites(), demographics(index_default, has_index)):
+    for first in first_passes(index_default, has_index):
         assert first.creates is not None
         runner.create(first.creates, first.expression, READ)
     check_patient_ids(runner.query(null_patient_rows(), READ)[1][0][0], source.label)
