@@ -5,6 +5,8 @@ concept renamed in the code without its example fails here."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -40,7 +42,7 @@ RULES = [
 
 
 def test_the_doc_has_its_examples():
-    assert len(BLOCKS) == 8
+    assert len(BLOCKS) == 9
     assert len(RULES) >= 15
 
 
@@ -74,3 +76,27 @@ def test_the_concept_file_example_loads(tmp_path):
     library = load_library(folder)
     assert library["alt"].unit_factor(normalise_unit("ukat/L")) == 60
     assert library["sle"].exclude and library["sle"].default_uln is None
+
+
+def test_the_commands_for_a_trial_of_ones_own_work(tmp_path):
+    # the doc's opening tells a new author to check and show a trial kept outside `trials/`
+    commands = re.findall(r"^    feasibility (check|show) (my-trials/\S*)", DOC, flags=re.M)
+    assert [c for c, _ in commands] == ["check", "show"]
+    (trial_text,) = [b for b in BLOCKS if b.startswith("id:")]
+    (tmp_path / "my-trials").mkdir()
+    (tmp_path / "my-trials" / "T1.yaml").write_text(trial_text, encoding="utf-8")
+    for command, path in commands:
+        proc = subprocess.run(
+            [sys.executable, "-m", "feasibility", command, path],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert "MC-1-50-SLE" in proc.stdout
+
+
+def test_the_common_criteria_are_examples_of_the_doc():
+    common = [example for example in RULES if "methotrexate" in example or "pregnancy" in example]
+    assert len(common) == 2
