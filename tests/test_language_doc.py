@@ -100,3 +100,18 @@ def test_the_commands_for_a_trial_of_ones_own_work(tmp_path):
 def test_the_common_criteria_are_examples_of_the_doc():
     common = [example for example in RULES if "methotrexate" in example or "pregnancy" in example]
     assert len(common) == 2
+
+
+def test_the_concepts_a_new_trial_often_needs_are_not_in_the_library_and_the_example_loads(tmp_path):
+    doc = (REPO / "docs" / "concepts.md").read_text(encoding="utf-8")
+    section = doc.split("## Concepts a new trial often needs", 1)[1].split("\n## ", 1)[0]
+    rows = [line.split("|")[2] for line in section.splitlines() if line.startswith("| ") and "`" in line]
+    named = [name for row in rows for name in re.findall(r"`(\w+)`", row)]
+    assert len(named) >= 10
+    # a concept added to the library must leave this list
+    assert [name for name in named if name in LIBRARY] == []
+    (example,) = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "ra.yaml").write_text(example, encoding="utf-8")
+    crp = load_library(tmp_path / "concepts")["crp"]
+    assert crp.unit_factor(normalise_unit("mg/dL")) == 10 and crp.plausible == (0, 1000)
