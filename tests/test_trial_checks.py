@@ -621,3 +621,16 @@ def test_known_systems_and_other_real_ones_are_not_taken_for_misspellings(tmp_pa
     path = tmp_path / "trial.yaml"
     path.write_text(_with_rule("diagnosis: myc"), encoding="utf-8")
     assert load_trials([path])[0][0].id == "T"
+
+
+def test_a_concept_key_written_as_authors_say_it_suggests_the_key_meant(tmp_path):
+    # `uln` is nearer to `unit` than to `default_uln`, which it means
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "c.yaml").write_text(
+        "concepts:\n  crp:\n    kind: measurement\n    codes: {LOINC: [1988-5]}\n    unit: mg/L\n    uln: 5\n",
+        encoding="utf-8",
+    )
+    message = _refused(tmp_path, _with_rule("lab: {concept: crp, above: 1.5, unit: ULN}"))
+    assert "c.yaml:6: unknown key `uln` in concept `crp` — fix: did you mean `default_uln`?" in message, (
+        message
+    )
