@@ -1023,3 +1023,39 @@ def test_a_withheld_lost_count_reads_as_the_most_it_can_be():
     assert share_text(row, "lost_share") == "≤82%"
     assert share_text({**row, "lost_share_at_most": 0.3 + 1e-16}, "lost_share") == "≤30%"
     assert share_text({**row, "lost_share_at_most": None}, "lost_share") == "withheld"
+
+
+# --------------------------------------------------------------------------- compare.html printed and read aloud
+
+
+def test_a_printed_comparison_fits_the_paper_and_leaves_no_hole(monthly_reports, tmp_path):
+    # the network forecast's chart, drawn at the screen's width, was cut at the paper's edge
+    from tests.test_html import assert_prints_whole, printed
+
+    sites, reports = collect(monthly_reports)
+    networks = network_forecasts(sites, reports, [str(p) for p in monthly_reports], 40)
+    page = compare_html(
+        summary(sites),
+        compare_rows(sites, reports),
+        (),
+        describe(reports, [str(p) for p in monthly_reports], sites),
+        networks,
+    )
+    assert_prints_whole(printed(page, tmp_path))
+
+
+def test_the_comparisons_tables_and_charts_are_named_for_a_screen_reader(three_reports):
+    from tests.test_html import tables_and_charts
+
+    sites, reports = collect(three_reports)
+    rows = compare_rows(sites, reports)
+    page = compare_html(summary(sites), rows, (), describe(reports, [str(p) for p in three_reports], sites))
+    tables, cells, charts = tables_and_charts(page)
+    assert len(tables) == 3 and all(t.endswith("<caption>") for t in tables)  # reports, two charts'
+    assert cells and all("scope='col'" in c for c in cells)
+    assert len(charts) == 2 and all(" role='img' aria-label='" in c and "table" in c for c in charts)
+    # the heatmaps' cells as a table, read as the terminal prints them
+    shares = re.search(r"<caption>Share of the remaining patients lost.*?</table>", page, re.S)[0]
+    first = rows[1]  # the first step after step 0 at the first site
+    lost, unknown = share_text(first, "lost_share"), share_text(first, "unknown_share")
+    assert f"<tr><td>{first['criterion_id']}</td><td>{lost} (?{unknown})</td>" in shares

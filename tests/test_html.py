@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import itertools
 import json
 import re
 import shutil
@@ -16,6 +17,8 @@ from feasibility.analytics.forecast import Observed, forecast
 from feasibility.reports.enrollment import ForecastSettings
 from feasibility.reports.forecast_text import time_to_target_text
 from feasibility.reports.html import (
+    PRINT_HEIGHT,
+    PRINT_WIDTH,
     forecast_chart,
     forecast_details,
     glossary,
@@ -455,3 +458,195 @@ def test_the_guide_is_text_only(small_reports):
     report["provenance"]["options"]["active_within"] = "<b>24</b> months"
     report["trials"][0]["criteria"].insert(0, {"id": "in-care"})
     assert "&lt;b&gt;24&lt;/b&gt; months" in glossary(report) and "<b>" not in glossary(report)
+
+
+# --------------------------------------------------------------------------- printed and read aloud
+
+# A4's width within the page's 12 mm @page margins, in CSS pixels (96 an inch): the narrower
+# of A4 and Letter
+PAPER_WIDTH = 703
+
+PRINT_PROBE = """<script>
+window.addEventListener("load", () => setTimeout(() => {
+  const charts = () => [...document.querySelectorAll(".js-plotly-plot")];
+  const sizes = () => charts().map((gd) => [gd.id, gd._fullLayout.width, gd._fullLayout.height]);
+  const opened = () => [...document.querySelectorAll("details")].map((d) => d.open);
+  const result = {screen: sizes(), closed: opened()};
+  dispatchEvent(new Event("beforeprint"));
+  result.printed = sizes();
+  result.open = opened();
+  // the page's print rules as screen rules, on a body as wide as the paper
+  const rules = [];
+  for (const sheet of document.styleSheets) {
+    for (const rule of sheet.cssRules) {
+      if (rule.media && rule.media.mediaText === "print") rules.push(...[...rule.cssRules].map((r) => r.cssText));
+    }
+  }
+  const style = document.createElement("style");
+  style.textContent = rules.join("\\n");
+  document.head.append(style);
+  document.body.style.width = "PAPERpx";
+  result.wider = [...document.querySelectorAll("body *")]
+    .filter((e) => !e.parentElement.closest("svg") && e.getBoundingClientRect().right > PAPER + 0.5)
+    .map((e) => e.tagName + "." + e.getAttribute("class") + "#" + e.id);
+  const header = getComputedStyle(document.querySelector("header"));
+  result.header = [header.color, header.backgroundColor];
+  const nav = document.querySelector("nav");
+  result.nav = nav ? getComputedStyle(nav).display : "none";
+  result.avoid = [...document.querySelectorAll(".chart, tr")].every(
+    (e) => getComputedStyle(e).breakInside === "avoid");
+  style.remove();
+  document.body.style.width = "";
+  dispatchEvent(new Event("afterprint"));
+  setTimeout(() => {
+    result.after = sizes();
+    result.reclosed = opened();
+    document.body.setAttribute("data-print", JSON.stringify(result));
+  }, 500);
+}, 500));
+</script>""".replace("PAPER", str(PAPER_WIDTH))
+
+
+def printed(page: str, tmp: Path) -> dict:
+    """How `page` prints, as Chromium lays it out with a wide window (1400 px): the charts'
+    [id, width, height] on the screen, while printed and after; whether each <details> is
+    open before, while printed and after; the elements wider than the paper under the print
+    rules; the header's colour and background and the nav's display there; whether charts
+    and rows avoid a page break."""
+    assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
+    probe = tmp / "print.html"
+    probe.write_text(page.replace("</body>", PRINT_PROBE + "</body>"))
+    dom = dump_dom(probe, tmp / "print-profile", "--window-size=1400,1000")
+    return json.loads(html.unescape(re.search(r'data-print="([^"]*)"', dom)[1]))
+
+
+def assert_prints_whole(result: dict) -> None:
+    """Every chart printed at the paper's width, nothing cut at its right edge, every
+    <details> open, the header readable with no background printed; and the screen as it
+    was after the print."""
+    assert any(width > PRINT_WIDTH for _, width, _ in result["screen"])  # one too wide for the paper
+    assert all(width == PRINT_WIDTH and height <= PRINT_HEIGHT for _, width, height in result["printed"])
+    assert result["wider"] == []
+    assert result["closed"] and not any(result["closed"]) and all(result["open"])
+    assert result["header"] == ["rgb(29, 39, 51)", "rgba(0, 0, 0, 0)"]  # dark text, no background
+    assert result["nav"] == "none" and result["avoid"]
+    assert result["after"] == result["screen"] and result["reclosed"] == result["closed"]
+
+
+def test_a_printed_report_fits_the_paper_and_leaves_no_hole(report_dir, tmp_path):
+    # printed from a wide window, the per-site chart was cut at the right edge, the guide
+    # printed as its summary only and the header's white text vanished without its background
+    assert_prints_whole(printed((report_dir / "report.html").read_text(), tmp_path))
+
+
+def tables_and_charts(page: str) -> tuple[list[str], list[str], list[str]]:
+    """The page's tables' openings (with what follows them), its header cells, and the
+    opening tags of the elements around its charts."""
+    tables = re.findall(r"<table[^>]*>.{0,9}", page)
+    cells = re.findall(r"<th(?:\s[^>]*)?>", page)
+    charts = [
+        page[: m.start()].rsplit("<div", 2)[1]
+        for m in re.finditer(r'<div id="[^"]+" class="plotly-graph-div"', page)
+    ]
+    return tables, cells, charts
+
+
+def test_every_table_has_a_caption_and_scoped_headers(report_dir, small_reports):
+    for page in ((report_dir / "report.html").read_text(), render_html(small_reports["shared"][0])):
+        tables, cells, _ = tables_and_charts(page)
+        assert len(tables) >= 3 and all(t.endswith("<caption>") for t in tables), tables
+        assert cells and all("scope='col'" in c for c in cells)
+
+
+def test_every_chart_is_named_with_where_its_numbers_are(report_dir):
+    page = (report_dir / "report.html").read_text()
+    labels = re.findall(
+        r"<div class='chart' role='img' aria-label='([^']+)'><div[^>]*>\s*<div id=\"([^\"]+)\"", page
+    )
+    assert sorted(chart for _, chart in labels) == sorted(figures(page))
+    for label, chart in labels:
+        assert "table" in label, chart
+    # the charts with no table of their own on the page have one under them
+    assert page.count("<details class='chart-numbers'>") == 4  # impact, sites, incidence, forecast
+
+
+def test_the_headings_go_down_one_level_at_a_time(report_dir):
+    levels = [int(n) for n in re.findall(r"<h([1-6])", (report_dir / "report.html").read_text())]
+    assert levels[0] == 1 and levels.count(1) == 1
+    assert all(b <= a + 1 for a, b in itertools.pairwise(levels))
+
+
+def chart_table(page: str, caption: str) -> list[list[str]]:
+    """The rows of the chart-numbers table with this caption's start, header row first."""
+    table = re.search(rf"<caption>{re.escape(caption)}.*?</table>", page, re.S)
+    assert table, caption
+    return [re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row) for row in re.findall(r"<tr>(.*?)</tr>", table[0])]
+
+
+def test_the_charts_hover_only_numbers_are_in_tables(small_reports, two_sites):
+    page = render_html(small_reports["shared"][0])
+    impact = chart_table(page, "Each criterion's share")
+    assert impact[0] == ["criterion", "confirmed view", "potentially-eligible view"]
+    chart = {t["name"]: t for t in figures(page)["t0-impact"]["data"]}["confirmed view"]
+    # each row is its bar's hover, a suppressed impact `<13` as its label says
+    assert [row[1] for row in impact[1:]] == [html.escape(c) for c in chart["customdata"]]
+    sites = chart_table(render_html(two_sites), "Confirmed and potentially eligible patients after each step")
+    assert sites[0] == ["criterion", "A confirmed", "A potentially", "B confirmed", "B potentially"]
+    assert sites[1][1:] == ["8", "8", "3", "3"]  # step 0: every patient
+    monthly = chart_table(incidence_chart(enrollment(ALL=[20, None], A=[None, 5]), "i", 13), "Newly")
+    assert monthly == [
+        ["month ending", "ALL", "A"],
+        ["2025-01-28", "20", "&lt;13"],
+        ["2025-02-28", "&lt;13", "5"],
+    ]
+
+
+def test_no_line_of_the_incidence_chart_is_told_by_its_colour_alone():
+    chart = figures(
+        incidence_chart(enrollment(ALL=[20, 5, 0], A=[15, None, 0], B=[5, 5, 0], C=[None] * 3), "i", 13)
+    )["i"]
+    lines = [t for t in chart["data"] if t["mode"] == "lines+markers"]
+    styles = [(t["marker"]["symbol"], t["line"]["dash"]) for t in lines]
+    assert len(lines) == 3 and len(set(styles)) == 3
+    # a suppressed month and a site with none published are marked with their line's symbol
+    marks = {t["name"]: t["marker"]["symbol"] for t in chart["data"] if t["mode"] == "markers"}
+    assert marks == {"A <13": f"{styles[1][0]}-open", "C: every month <13": "triangle-up-open"}
+
+
+CONTRAST_PROBE = """<script>
+const rgb = (c) => c.match(/[\\d.]+/g).map(Number);
+const lum = (c) => {
+  const [r, g, b] = c.slice(0, 3).map((v) => v / 255).map((v) => v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const low = [];
+for (const e of document.querySelectorAll("body *")) {
+  if (e.closest("svg, script, style") || ![...e.childNodes].some((n) => n.nodeType === 3 && n.data.trim())) continue;
+  let back = [255, 255, 255], opacity = 1;
+  for (let a = e; a; a = a.parentElement) {
+    const c = rgb(getComputedStyle(a).backgroundColor);
+    if (c.length < 4 || c[3] > 0) { back = c; break; }
+  }
+  for (let a = e; a; a = a.parentElement) opacity *= Number(getComputedStyle(a).opacity);
+  const text = rgb(getComputedStyle(e).color).slice(0, 3).map((v, i) => v * opacity + back[i] * (1 - opacity));
+  const [hi, lo] = [lum(text), lum(back)].sort((a, b) => b - a);
+  const ratio = (hi + 0.05) / (lo + 0.05);
+  if (ratio < 4.5) low.push(e.tagName + "." + e.className + ": " + ratio.toFixed(2));
+}
+document.body.setAttribute("data-contrast", JSON.stringify(low));
+</script>"""
+
+
+def low_contrast(page: str, tmp: Path) -> list[str]:
+    """The elements of `page` whose text has a contrast below 4.5:1 with the background
+    behind it (from the CSS colours, opacity included), as Chromium computes them."""
+    assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
+    probe = tmp / "contrast.html"
+    probe.write_text(page.replace("</body>", CONTRAST_PROBE + "</body>"))
+    dom = dump_dom(probe, tmp / "contrast-profile")
+    return json.loads(html.unescape(re.search(r'data-contrast="([^"]*)"', dom)[1]))
+
+
+def test_all_text_has_a_contrast_of_at_least_4_5(small_reports, tmp_path):
+    # the shared page: its banner, guide, notes and greyed rows of criteria not assessable
+    assert low_contrast(render_html(small_reports["shared"][0]), tmp_path) == []

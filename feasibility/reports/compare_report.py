@@ -20,7 +20,19 @@ from rich.text import Text
 from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.protect import WITHHELD, suppressed_as
 from feasibility.reports.forecast_text import band_cells, expected_cells, time_to_target_text
-from feasibility.reports.html import STYLE, chart, esc, forecast_chart, forecast_details, forecast_notes
+from feasibility.reports.html import (
+    CONFIRMED,
+    POTENTIAL_BAR,
+    PRINT_SCRIPT,
+    STYLE,
+    chart,
+    chart_numbers,
+    esc,
+    forecast_chart,
+    forecast_details,
+    forecast_notes,
+    head,
+)
 from feasibility.reports.terminal import count_label, fallback_notes, hanging, print_site_table, table_width
 
 COLUMNS = (
@@ -381,9 +393,9 @@ def site_bars(sites: list[dict]) -> go.Figure:
     """Each site's eligible and potentially eligible patients; a suppressed count draws no
     bar but is labelled `<K` (as in the site's report.html), so it does not read as a 0."""
     fig = go.Figure()
-    for key, name, colour in (
-        ("potentially_eligible", "potentially eligible", "#99c1b9"),
-        ("eligible", "confirmed eligible", "#1f6f8b"),
+    for key, name, marker in (
+        ("potentially_eligible", "potentially eligible", POTENTIAL_BAR),
+        ("eligible", "confirmed eligible", {"color": CONFIRMED}),
     ):
         fig.add_bar(
             x=[s["site_id"] for s in sites],
@@ -394,7 +406,7 @@ def site_bars(sites: list[dict]) -> go.Figure:
             customdata=[count_text(s, key) for s in sites],
             hovertemplate=f"%{{x}}: %{{customdata}} {name}<extra></extra>",
             name=name,
-            marker_color=colour,
+            marker=marker,
         )
     fig.update_layout(barmode="group", title="Eligible patients per site", height=320)
     fig.update_xaxes(type="category")
@@ -431,16 +443,17 @@ def _reports_table(reports: Sequence[dict]) -> str:
     """One row per report: where it came from, its sites, index date, when it was generated
     whether its counts are protected, and its data notice."""
     body = "".join(
-        f"<tr><td>{esc(r['source'])}</td><td>{esc(', '.join(r['sites']))}</td>"
+        f"<tr><td class='path'>{esc(r['source'])}</td><td>{esc(', '.join(r['sites']))}</td>"
         f"<td>{esc(r['index_date'])}</td><td>{esc(_generated(r['generated_at']))}</td>"
         f"<td>{_counts_kind(r['min_cell'])}</td>"
         f"<td>{'<br>'.join(esc(n) for n in r['notices']) or '—'}</td></tr>"
         for r in reports
     )
     return (
-        "<section class='trial'><h2>Reports</h2><table><thead><tr><th>report</th><th>sites</th>"
-        "<th>index date</th><th>generated</th><th>counts</th><th>data notice</th></tr></thead>"
-        f"<tbody>{body}</tbody></table></section>"
+        "<section class='trial'><h2>Reports</h2><table><caption>Where each site's numbers come "
+        "from: its report, and how that report was made</caption>"
+        + head("report", "sites", "index date", "generated", "counts", "data notice")
+        + f"<tbody>{body}</tbody></table></section>"
     )
 
 
@@ -459,6 +472,49 @@ def _network_section(network: dict, chart_id: str) -> str:
         "eligible patients over its months and the conversion in the table (its report's, unless "
         f"the comparison was given --conversion or --conversion-file).{forecast_notes(fc)}</p>"
     )
+
+
+def _site_bars_html(sites: list[dict], chart_id: str) -> str:
+    """The chart of each site's eligible patients, with its numbers as a table."""
+    label = (
+        "Bar chart: each site's confirmed and potentially eligible patients. Its numbers are "
+        "in the table under it."
+    )
+    numbers = chart_numbers(
+        "Each site's confirmed and potentially eligible patients",
+        ["site", "confirmed eligible", "potentially eligible"],
+        (
+            [esc(s["site_id"]), esc(count_text(s, "eligible")), esc(count_text(s, "potentially_eligible"))]
+            for s in sites
+        ),
+    )
+    return f"<div>{chart(site_bars(sites), chart_id, label)}{numbers}</div>"
+
+
+def _heatmaps_html(heat: go.Figure, rows: list[dict], trial: str, sites: list[dict], chart_id: str) -> str:
+    """The trial's heatmaps, with each cell's share as a table (lost, then left UNKNOWN in
+    brackets, as on the terminal)."""
+    names = [s["site_id"] for s in sites]
+    cell = {(r["site_id"], r["criterion_id"]): r for r in rows if r["trial_id"] == trial}
+
+    def text(site: str, step: str) -> str:
+        r = cell.get((site, step))
+        if r is None:
+            return ABSENT
+        lost, unknown = (share_text(r, key) + (" ◆" if r["flagged"] == key else "") for key in _SHARE_OF)
+        return f"{lost} (?{unknown})"
+
+    label = (
+        "Two heatmaps: the share of the remaining patients each step loses, and the share it "
+        "leaves UNKNOWN, per site; every cell is labelled. The shares are in the table under them."
+    )
+    numbers = chart_numbers(
+        "Share of the remaining patients lost at each step, and left UNKNOWN (?), per site; "
+        "◆ where a site stands apart",
+        ["criterion", *(esc(name) for name in names)],
+        ([esc(step), *(esc(text(name, step)) for name in names)] for step in steps_of(rows, trial)),
+    )
+    return f"<div>{chart(heat, chart_id, label)}{numbers}</div>"
 
 
 def compare_html(
@@ -488,9 +544,9 @@ def compare_html(
         )
         sections.append(
             f"<section class='trial'><h2>{esc(trial)}</h2>"
-            f"{chart(site_bars(sites), f'c{t_index}-eligible')}"
+            f"{_site_bars_html(sites, f'c{t_index}-eligible')}"
             "<h3>Share of remaining patients lost, and left UNKNOWN, at each step "
-            f"(◆ stands apart)</h3>{chart(heat, f'c{t_index}-lost')}"
+            f"(◆ stands apart)</h3>{_heatmaps_html(heat, rows, trial, sites, f'c{t_index}-lost')}"
             f"<h3>Criteria where a site stands apart</h3><ul>{flags}</ul>"
             + (_network_section(by_network[trial], f"c{t_index}-network") if trial in by_network else "")
             + "</section>"
@@ -509,5 +565,6 @@ def compare_html(
         f"<title>Feasibility: sites compared</title><style>{STYLE}</style>"
         f"<script>{plotly.offline.get_plotlyjs()}</script></head><body>"
         f"<header><h1>Sites compared</h1><p>{esc(_subtitle(reports))}</p></header>{warning}"
-        f"<main>{_reports_table(reports) if reports else ''}{legend}{''.join(sections)}</main></body></html>"
+        f"<main>{_reports_table(reports) if reports else ''}{legend}{''.join(sections)}</main>"
+        f"{PRINT_SCRIPT}</body></html>"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Iterable, Sequence
 from functools import cache
 from itertools import cycle
 
@@ -22,6 +23,9 @@ from feasibility.reports.forecast_text import expected_cells, time_to_target_tex
 
 CONFIRMED = "#1f6f8b"
 POTENTIAL = "#99c1b9"
+# the light bars' outline: the fill is 2:1 on white, under the 3:1 a bar needs to be seen
+POTENTIAL_EDGE = "#4f8379"
+POTENTIAL_BAR = {"color": POTENTIAL, "line": {"color": POTENTIAL_EDGE, "width": 1}}
 FAILED = "#d1495b"
 TEMPLATE = "plotly_white"
 
@@ -67,9 +71,10 @@ def _template() -> dict:
     return go.Figure(layout={"template": TEMPLATE}).to_dict()["layout"]["template"]
 
 
-def chart(fig: go.Figure, chart_id: str) -> str:
-    """The figure as a `<div>` for a page that loads plotly.js once (the report, compare).
-    The page's margins, font and legend apply where the figure does not set its own."""
+def chart(fig: go.Figure, chart_id: str, label: str) -> str:
+    """The figure as a `<div>` for a page that loads plotly.js once (the report, compare),
+    named `label` for a screen reader, which should say where the chart's numbers are as
+    text. The page's margins, font and legend apply where the figure does not set its own."""
     defaults = {
         "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
         "font": {"family": "system-ui, sans-serif", "size": 12},
@@ -80,7 +85,7 @@ def chart(fig: go.Figure, chart_id: str) -> str:
     fig.update_layout({key: value for key, value in defaults.items() if not fig.layout[key].to_plotly_json()})
     figure = fig.to_dict()
     figure["layout"]["template"] = _template()
-    return plotly.io.to_html(
+    drawn = plotly.io.to_html(
         figure,
         validate=False,
         full_html=False,
@@ -88,6 +93,33 @@ def chart(fig: go.Figure, chart_id: str) -> str:
         div_id=chart_id,
         config={"displayModeBar": False, "responsive": True},
     )
+    # one image to a screen reader: the SVG inside is ticks and labels in no reading order
+    return f"<div class='chart' role='img' aria-label='{esc(label)}'>{drawn}</div>"
+
+
+def head(*names: str) -> str:
+    """A table's header row, each heading marked as its column's (`scope`), so that a screen
+    reader names the column with each cell."""
+    return "<thead><tr>" + "".join(f"<th scope='col'>{name}</th>" for name in names) + "</tr></thead>"
+
+
+def chart_numbers(caption: str, names: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """A chart's numbers as a table (cells given as HTML) in a `<details>` under it: closed on
+    the screen, where hovering shows them, open in print and to a reader who cannot see the
+    chart."""
+    body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return (
+        "<details class='chart-numbers'><summary>The chart's numbers</summary>"
+        f"<table class='data'><caption>{caption}</caption>{head(*names)}"
+        f"<tbody>{body}</tbody></table></details>"
+    )
+
+
+def _patients(value: float | None, k: int) -> str:
+    """A published number of patients that may be a share (an impact): whole where it is."""
+    if value is None:
+        return f"&lt;{k}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
 def _labels(block: dict) -> list[str]:
@@ -117,7 +149,7 @@ def attrition_chart(block: dict, chart_id: str, k: int) -> str:
         **_suppressed_bars([s["potentially_eligible"] for s in block["waterfall"]], k),
         name="potentially eligible",
         orientation="h",
-        marker_color=POTENTIAL,
+        marker=POTENTIAL_BAR,
     )
     fig.add_bar(
         y=labels,
@@ -126,14 +158,20 @@ def attrition_chart(block: dict, chart_id: str, k: int) -> str:
         orientation="h",
         marker_color=CONFIRMED,
     )
+    # "ALL" is the data's name for the sites together, not a word a reader knows
+    where = "all sites" if block["site_id"] == ALL_SITES else f"site {block['site_id']}"
     fig.update_layout(
         barmode="overlay",
         height=max(300, 22 * len(labels) + 80),
-        title=f"Attrition, site {block['site_id']}",
+        title=f"Attrition, {where}",
         xaxis={"title": "patients"},
         yaxis={"autorange": "reversed", "type": "category"},
     )
-    return chart(fig, chart_id)
+    label = (
+        f"Bar chart: attrition, {where}, the confirmed and potentially eligible patients after "
+        "each step. Its numbers are in the waterfall table below."
+    )
+    return chart(fig, chart_id, label)
 
 
 def _longest_bar(blocks: list[dict]) -> int:
@@ -163,7 +201,7 @@ def sites_chart(trial: dict, chart_id: str, k: int) -> str:
             y=labels,
             **_suppressed_bars([s["potentially_eligible"] for s in block["waterfall"]], k),
             orientation="h",
-            marker_color=POTENTIAL,
+            marker=POTENTIAL_BAR,
             name="potentially eligible",
             showlegend=i == 0,
             row=r + 1,
@@ -191,7 +229,24 @@ def sites_chart(trial: dict, chart_id: str, k: int) -> str:
         # a row per criterion on every panel, plus the title, axis titles and legend
         height=rows * max(260, 16 * len(trial["criteria"]) + 80) + 80,
     )
-    return chart(fig, chart_id)
+    label = (
+        "Bar charts, one per site: the confirmed and potentially eligible patients after each "
+        "step. Their numbers are in the table under them."
+    )
+    names = ["criterion"] + [
+        f"{esc(s['site_id'])} {what}" for s in sites for what in ("confirmed", "potentially")
+    ]
+    rows_of = zip(*(s["waterfall"] for s in sites), strict=True)
+    numbers = chart_numbers(
+        "Confirmed and potentially eligible patients after each step, per site",
+        names,
+        (
+            [esc(steps[0]["criterion_id"])]
+            + [_count(s, key, k) for s in steps for key in ("eligible", "potentially_eligible")]
+            for steps in rows_of
+        ),
+    )
+    return f"<div>{chart(fig, chart_id, label)}{numbers}</div>"
 
 
 def impact_chart(block: dict, chart_id: str, k: int) -> str:
@@ -224,7 +279,19 @@ def impact_chart(block: dict, chart_id: str, k: int) -> str:
         xaxis={"title": "ineligible patients (Shapley share)"},
         yaxis={"autorange": "reversed", "type": "category"},
     )
-    return chart(fig, chart_id)
+    label = (
+        "Bar chart: each criterion's share of the ineligible patients, in the confirmed and the "
+        "potentially-eligible views. Its numbers are in the table under it."
+    )
+    numbers = chart_numbers(
+        "Each criterion's share of the ineligible patients (Shapley share, in patients)",
+        ["criterion", "confirmed view", "potentially-eligible view"],
+        (
+            [esc(v["criterion_id"]), _patients(v["impact"], k), _patients(v["impact_potential"], k)]
+            for v in views
+        ),
+    )
+    return f"<div>{chart(fig, chart_id, label)}{numbers}</div>"
 
 
 # (impact key, the count whose complement its shares add up to, the chart's name of the view)
@@ -286,9 +353,21 @@ def _criteria_table(trial: dict, block: dict, k: int) -> str:
             f"<td>{_count(v, 'loo_gain', k)}</td></tr>"
         )
     return (
-        "<table class='criteria'><thead><tr><th>id</th><th>kind</th><th>protocol text</th>"
-        "<th>how it is decided</th><th>alone TRUE</th><th>alone FALSE</th><th>alone UNKNOWN</th>"
-        "<th>gain if dropped</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "<table class='criteria'><caption>Each criterion of the protocol, how the data decide it, "
+        "and what it does on its own and when dropped (all sites)</caption>"
+        + head(
+            "id",
+            "kind",
+            "protocol text",
+            "how it is decided",
+            "alone TRUE",
+            "alone FALSE",
+            "alone UNKNOWN",
+            "gain if dropped",
+        )
+        + "<tbody>"
+        + "".join(rows)
+        + "</tbody></table>"
     )
 
 
@@ -300,9 +379,10 @@ def _waterfall_table(block: dict, k: int) -> str:
         for s in block["waterfall"]
     )
     return (
-        "<table class='numbers'><thead><tr><th>#</th><th>criterion</th><th>passed</th>"
-        "<th>failed</th><th>unknown</th><th>eligible</th><th>potentially eligible</th></tr>"
-        f"</thead><tbody>{rows}</tbody></table>"
+        "<table class='numbers'><caption>The patients at each step of the waterfall, all sites "
+        "(eligible: confirmed eligible after the step)</caption>"
+        + head("step", "criterion", "passed", "failed", "unknown", "eligible", "potentially eligible")
+        + f"<tbody>{rows}</tbody></table>"
     )
 
 
@@ -325,9 +405,13 @@ table.criteria td:nth-child(n+5),table.criteria th:nth-child(n+5){text-align:rig
 table.enrollment td:nth-child(n+2),table.enrollment th:nth-child(n+2){text-align:right}
 table.criteria td.text{max-width:520px;white-space:pre-line}
 td.rule{font-family:ui-monospace,monospace;font-size:12px}
+/* a rule's long words (code names, nested calls) wrap rather than widen the table past the paper */
+td.rule,td.text{overflow-wrap:anywhere}
 tr.na{color:#6b7280} .note{font-size:12px;color:#6b7280;margin-top:3px}
-.grid{display:grid;grid-template-columns:1fr 1fr;gap:12px}
-@media(max-width:1000px){.grid{grid-template-columns:1fr}}
+/* minmax(0, ...): a column as wide as its share, never as its chart (drawn for the print until
+   Plotly lays it out again) */
+.grid{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:12px}
+@media(max-width:1000px){.grid{grid-template-columns:minmax(0,1fr)}}
 nav a{margin-right:12px} code{font-size:12px}
 pre{white-space:pre-wrap;overflow-wrap:anywhere}
 details.guide{background:#fff;border:1px solid #dde2e8;border-radius:8px;padding:10px 20px;margin:14px 0}
@@ -335,10 +419,71 @@ details.guide summary{font-weight:600;cursor:pointer}
 details.guide dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:10px 0 4px}
 details.guide dl{font-size:13px}
 details.guide dt{font-weight:600} details.guide dd{margin:0}
+caption{caption-side:top;text-align:left;font-size:12px;color:#4b5563;padding:2px 0 4px}
+details.chart-numbers{margin:2px 0 10px;font-size:13px}
+details.chart-numbers summary{cursor:pointer;color:#4b5563}
+table.data td:nth-child(n+2),table.data th:nth-child(n+2){text-align:right}
+/* an expected enrollment and its interval on one line; a path wraps anywhere, not past the paper */
+table.enrollment td:nth-last-child(-n+2){white-space:nowrap}
+td.path{overflow-wrap:anywhere}
+@page{margin:12mm}
+@media print{
+body{background:#fff;font-size:12px}
+header{background:none;color:#1d2733;padding:0 0 8px;border-bottom:2px solid #1d2733}
+header p{opacity:1}
+.banner{padding:6px 10px;margin-top:8px;border:2px solid currentColor}
+main{padding:0;max-width:none}
+nav{display:none}
+section.trial{border:0;padding:0;margin:14px 0 0}
+details.guide{border:0;padding:0}
+details::details-content{content-visibility:visible;display:block}
+.grid{display:block}
+.chart,.cards,tr{break-inside:avoid}
+h2,h3,caption{break-after:avoid}
+thead{display:table-header-group}
+table.criteria td.text{max-width:none}
+}
 """
+
+# The width and the most height a chart is printed at: the width fits the narrower of A4
+# and Letter within the @page margins, the height a page under a heading.
+PRINT_WIDTH = 680
+PRINT_HEIGHT = 900
+
+# Printed, a Plotly chart keeps the width it was drawn at on the screen, so one drawn wider
+# than the paper is cut at the right edge, and a closed <details> (the guide, a chart's
+# numbers) prints as its summary only: each chart is drawn again at the paper's width for
+# the print and as it was after, and every <details> prints open.
+PRINT_SCRIPT = """<script>
+(() => {
+  let opened = [];
+  const charts = () => document.querySelectorAll(".js-plotly-plot");
+  addEventListener("beforeprint", () => {
+    opened = [...document.querySelectorAll("details:not([open])")];
+    for (const details of opened) details.open = true;
+    for (const gd of charts()) {
+      gd.dataset.screenHeight = gd.layout.height || "";
+      Plotly.relayout(gd, {autosize: false, width: __WIDTH__,
+                           height: Math.min(gd._fullLayout.height, __HEIGHT__)});
+    }
+  });
+  addEventListener("afterprint", () => {
+    for (const details of opened) details.open = false;
+    opened = [];
+    for (const gd of charts()) {
+      Plotly.relayout(gd, {autosize: true, width: null,
+                           height: Number(gd.dataset.screenHeight) || null});
+    }
+  });
+})();
+</script>""".replace("__WIDTH__", str(PRINT_WIDTH)).replace("__HEIGHT__", str(PRINT_HEIGHT))
 
 
 SERIES = ("#1d2733", "#e07a2f", "#3b8ea5", "#7b5ea7", "#5c9e4a", "#c2477b")  # ALL first
+# each series' marker and dash, so that no line is told from another by its colour alone:
+# the orange and the green are close to a protanope, the blue and the purple to a deuteranope
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "star")
+DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 
 def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
@@ -351,13 +496,14 @@ def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
     incidence = enrollment["incidence"]
     fig = _figure()
     drawn = marked = 0
-    for color, inc in zip(cycle(SERIES), incidence, strict=False):
+    styles = cycle(zip(SERIES, SYMBOLS, DASHES, strict=True))
+    for (color, symbol, dash), inc in zip(styles, incidence, strict=False):
         values = inc["new_potentially_eligible"]
         if values is None:  # withheld by the incidence audit: the note under the chart says why
             continue
         x = inc["month_end"] or [f"-{j}" for j in inc["months_back"]]
         name = inc["site_id"]
-        marker = {"color": color, "symbol": "circle-open", "size": 9}
+        marker = {"color": color, "symbol": f"{symbol}-open", "size": 9}
         if all(v is None for v in values):
             # a legend entry only: twelve markers stacked on the other sites' would hide them
             fig.add_scatter(
@@ -371,7 +517,8 @@ def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
             mode="lines+markers",
             name=name,
             legendgroup=name,
-            line={"color": color, "width": 3 if name == ALL_SITES else 2},
+            line={"color": color, "width": 3 if name == ALL_SITES else 2, "dash": dash},
+            marker={"symbol": symbol, "size": 7},
             hovertemplate=f"{esc(name)}: %{{y}}<extra></extra>",
         )
         hidden = [j for j, v in enumerate(values) if v is None]
@@ -426,7 +573,21 @@ def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
         # from zero, so a line's height is its count; an empty chart still shows the band's scale
         yaxis={"title": "patients", "rangemode": "tozero", **({} if drawn else {"range": [0, k]})},
     )
-    return chart(fig, chart_id)
+    label = (
+        f"Line chart: newly {enrollment['basis']} patients per month, per site and all sites. "
+        "Its numbers are in the table under it."
+    )
+    published = [inc for inc in incidence if inc["new_potentially_eligible"] is not None]
+    months = month_end or [f"-{j}" for j in incidence[0]["months_back"]]
+    numbers = chart_numbers(
+        f"Newly {esc(enrollment['basis'])} patients per month",
+        ["month ending" if month_end else "months before index", *(esc(inc["site_id"]) for inc in published)],
+        (
+            [esc(month), *(_n(inc["new_potentially_eligible"][j], k) for inc in published)]
+            for j, month in enumerate(months)
+        ),
+    )
+    return f"<div>{chart(fig, chart_id, label)}{numbers}</div>"
 
 
 def _reached(band: dict, target: int) -> int | None:
@@ -471,7 +632,25 @@ def forecast_chart(enrollment: dict, chart_id: str) -> str:
         xaxis={"title": "months from start", "range": [0, months[-1]]},
         yaxis={"title": "patients enrolled", "rangemode": "tozero"},
     )
-    return chart(fig, chart_id)
+    label = (
+        "Line chart: expected cumulative enrollment of all sites by month, the median with its "
+        "80% and 95% bands. Its numbers are in the table under it."
+    )
+    numbers = chart_numbers(
+        "Expected cumulative enrollment, all sites: the median and the range 80% and 95% of the "
+        "simulated enrollments fall in",
+        ["months from start", "median", "80% band", "95% band"],
+        (
+            [
+                str(m),
+                f"{band['median'][i]:.1f}",
+                f"{band['low80'][i]:.1f}–{band['high80'][i]:.1f}",
+                f"{band['low95'][i]:.1f}–{band['high95'][i]:.1f}",
+            ]
+            for i, m in enumerate(months)
+        ),
+    )
+    return f"<div>{chart(fig, chart_id, label)}{numbers}</div>"
 
 
 def _sentence(note: str | None) -> str:
@@ -499,7 +678,7 @@ def forecast_details(fc: dict, k: int | None = None, *, sources: bool = False) -
             raise ValueError(f"site {s['site']!r} carries no suppressed_below and no k was given")
         return (
             f"<tr><td>{esc(s['site'])}</td>"
-            + (f"<td>{esc(s['source'])}</td>" if sources else "")
+            + (f"<td class='path'>{esc(s['source'])}</td>" if sources else "")
             + f"<td>{s['months_observed']}</td><td>{_n(s['eligible_observed'], site_k)}</td>"
             f"<td>{s['conversion']}</td><td>{s['enrollment_rate']['mean']:.1f}</td>"
             + "".join(f"<td>{cell}</td>" for cell in expected_cells(s))
@@ -508,11 +687,19 @@ def forecast_details(fc: dict, k: int | None = None, *, sources: bool = False) -
 
     rows = "".join(row(s) for s in fc["sites"])
     parts.append(
-        "<table class='enrollment'><thead><tr><th>site</th>"
-        + ("<th>report</th>" if sources else "")
-        + "<th>months</th><th>newly potentially eligible</th><th>conversion</th><th>enrolled / month</th>"
-        + "".join(f"<th>{months} months [80%]</th>" for months in SITE_MONTHS)
-        + f"</tr></thead><tbody>{rows}</tbody></table>"
+        "<table class='enrollment'><caption>Per site: the months and the newly potentially eligible "
+        "patients the forecast was fitted on, the share of them expected to enroll (conversion), "
+        "and the patients expected to enroll in the first months: mean [80% interval]</caption>"
+        + head(
+            "site",
+            *(["report"] if sources else []),
+            "months",
+            "newly potentially eligible",
+            "conversion",
+            "enrolled / month",
+            *(f"{months} months [80%]" for months in SITE_MONTHS),
+        )
+        + f"<tbody>{rows}</tbody></table>"
     )
     return "".join(parts)
 
@@ -729,5 +916,5 @@ def render_html(report: dict) -> str:
         + "</ul></section><section class='trial'><h2>Provenance</h2>"
         f"<pre><code>{esc(provenance)}</code></pre></section></main>"
         f"<script>window.FEASIBILITY_CHARTS = {json.dumps(chart_ids)};</script>"
-        "</body></html>"
+        f"{PRINT_SCRIPT}</body></html>"
     )
