@@ -1059,3 +1059,34 @@ def test_the_comparisons_tables_and_charts_are_named_for_a_screen_reader(three_r
     first = rows[1]  # the first step after step 0 at the first site
     lost, unknown = share_text(first, "lost_share"), share_text(first, "unknown_share")
     assert f"<tr><td>{first['criterion_id']}</td><td>{lost} (?{unknown})</td>" in shares
+
+
+def test_the_page_says_how_to_read_its_words_and_marks(monthly_reports):
+    # a sponsor met ◆, (?), `--min-cell 11` and [80%] on the page with nothing saying what they are
+    from tests.test_html import guide_terms
+
+    sites, reports = collect(monthly_reports)
+    sources = [str(p) for p in monthly_reports]
+    described = describe(reports, sources, sites)
+    networks = network_forecasts(sites, reports, sources, 40)
+    page = compare_html(summary(sites), compare_rows(sites, reports), (), described, networks)
+    terms = guide_terms(page, "How to read this comparison")
+    for term in ("confirmed eligible", "potentially eligible", "lost", "left UNKNOWN (?)", "◆ stands apart"):
+        assert term in terms, term
+    assert "20 percentage points or more from the median site" in terms["◆ stands apart"]
+    # both kinds of report are here, and the network's words
+    assert "protected (--min-cell K)" in terms and "exact (--min-cell 0)" in terms
+    assert "[80%]" in terms and "conversion" in terms
+    protected = [d for d in described if d["min_cell"]]
+    plain = guide_terms(compare_html(summary(sites), [], (), protected), "How to read this comparison")
+    assert "exact (--min-cell 0)" not in plain and "[80%]" not in plain
+
+
+def test_all_the_comparisons_text_has_a_contrast_of_at_least_4_5(three_reports, tmp_path):
+    # the legend of suppressed labels sits on the page's grey, not on a white section
+    from tests.test_html import low_contrast
+
+    sites, reports = collect(three_reports)
+    described = describe(reports, [str(p) for p in three_reports], sites)
+    page = compare_html(summary(sites), compare_rows(sites, reports), ["another index date"], described)
+    assert low_contrast(page, tmp_path) == []

@@ -414,11 +414,10 @@ def test_the_model_notes_are_sentences_of_their_own(report_dir):
     assert "a year of incidence or more gives steadier rates.</p>" in page
 
 
-def guide_terms(page: str) -> dict[str, str]:
-    """The "How to read this report" section's terms and their definitions."""
-    guide = re.search(
-        r"<details class='guide'[^>]*><summary>How to read this report</summary>(.*?)</details>", page
-    )
+def guide_terms(page: str, title: str = "How to read this report") -> dict[str, str]:
+    """The "How to read this report" section's terms and their definitions (`title`: the
+    comparison's guide)."""
+    guide = re.search(rf"<details class='guide'[^>]*><summary>{title}</summary>(.*?)</details>", page)
     assert guide, "the page has no guide"
     return dict(re.findall(r"<dt>(.*?)</dt><dd>(.*?)</dd>", guide[1]))
 

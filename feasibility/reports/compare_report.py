@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from feasibility.analytics.forecast import SITE_MONTHS
+from feasibility.compare import APART
 from feasibility.protect import WITHHELD, suppressed_as
 from feasibility.reports.forecast_text import band_cells, expected_cells, time_to_target_text
 from feasibility.reports.html import (
@@ -457,6 +458,66 @@ def _reports_table(reports: Sequence[dict]) -> str:
     )
 
 
+def compare_guide(reports: Sequence[dict], networks: Sequence[dict]) -> str:
+    """The page's "How to read this comparison": the words and marks a sponsor meets on it
+    who has not read a site's report or run the tool (its options name the protection)."""
+    terms = [
+        (
+            "confirmed eligible",
+            "at the site, every criterion the data can decide is TRUE for the patient (for an "
+            "exclusion, TRUE means it does not apply)",
+        ),
+        (
+            "potentially eligible",
+            "no criterion is FALSE, but some may be UNKNOWN: those are left to screening. The "
+            "confirmed eligible are among them",
+        ),
+        (
+            "lost",
+            "the share of the patients still confirmed eligible before the step (remaining) "
+            "that the step finds FALSE",
+        ),
+        (
+            "left UNKNOWN (?)",
+            "the share of the remaining patients whose data cannot decide the step (no result "
+            "in the time window, a detail the codes do not carry): a data gap, not another "
+            "population. In a table it follows the lost share, as (?N%)",
+        ),
+        (
+            "◆ stands apart",
+            f"with three sites or more, the site's share is {APART * 100:.0f} percentage points or "
+            "more from the median site's: an UNKNOWN share points to a data gap, a lost share to a "
+            "different population or coding. The criteria are listed under the heatmaps",
+        ),
+        (ABSENT, "the site's report was made with another version of the trial, without this criterion"),
+    ]
+    if any(r["min_cell"] > 0 for r in reports):
+        terms.append(
+            (
+                "protected (--min-cell K)",
+                "how the site's report was made for sharing: counts below K are suppressed and "
+                "the others rounded, so that no small group of patients can be singled out",
+            )
+        )
+    if any(r["min_cell"] == 0 for r in reports):
+        terms.append(("exact (--min-cell 0)", "every count exact: for use inside the site, not to be shared"))
+    if networks:
+        terms += [
+            (
+                "network forecast",
+                "the enrollment expected from the sites together, by a Poisson-Gamma model fitted "
+                "to each site's newly potentially eligible patients per month",
+            ),
+            ("conversion", "the share of the potentially eligible patients expected to enroll"),
+            ("[80%]", "the range 80% of the simulated enrollments fall in (the chart shows 80% and 95%)"),
+        ]
+    items = "".join(f"<dt>{esc(term)}</dt><dd>{esc(text)}.</dd>" for term, text in terms)
+    return (
+        "<details class='guide' id='guide'><summary>How to read this comparison</summary>"
+        f"<dl>{items}</dl></details>"
+    )
+
+
 def _network_section(network: dict, chart_id: str) -> str:
     """A trial's network forecast on the page: its chart, time to target, sites and notes."""
     fc = network["forecast"]
@@ -565,6 +626,7 @@ def compare_html(
         f"<title>Feasibility: sites compared</title><style>{STYLE}</style>"
         f"<script>{plotly.offline.get_plotlyjs()}</script></head><body>"
         f"<header><h1>Sites compared</h1><p>{esc(_subtitle(reports))}</p></header>{warning}"
-        f"<main>{_reports_table(reports) if reports else ''}{legend}{''.join(sections)}</main>"
+        f"<main>{_reports_table(reports) if reports else ''}{compare_guide(reports, networks)}{legend}"
+        f"{''.join(sections)}</main>"
         f"{PRINT_SCRIPT}</body></html>"
     )
