@@ -1,6 +1,13 @@
 """The DuckDB engine agrees with the plain-Python reference evaluator, patient by patient
 and on every waterfall count, on random small extracts and random rule trees.
 
+The atoms are the spec trial's and more, so that every atom kind and option is drawn: age
+and sex bounds, history windows in weeks, counts ever, `before`, every `if_missing` and
+`if_found`, measurements read as a value, a ULN multiple or a result (positive, negative),
+thresholds in another unit, medications with and without a dose, derived measures and the
+in-care step. Patients may carry their own index date, and their rows may disagree on it, on
+the sex or on the birth year.
+
 `pytest tests/test_reference.py --hypothesis-profile=thorough` runs many more examples.
 """
 
@@ -20,16 +27,22 @@ from feasibility.analytics.waterfall import all_sites, waterfall
 from feasibility.compile.histogram import words_needed
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import (
+    Age,
     All,
     AnyOf,
     AtLeast,
     Comparison,
     Criterion,
+    Derived,
     Duration,
+    History,
     InCare,
     Measurement,
+    Medication,
     Not,
+    Sex,
     Trial,
+    Truth,
     walk,
 )
 from feasibility.evaluate.duckdb_engine import Engine, connect
@@ -54,6 +67,43 @@ ATOMS = [
     Measurement("alt", Duration(90, "day"), Comparison(max=100), "U/L"),
     Measurement("hemoglobin", Duration(90, "day"), result="positive"),
     Measurement("ana", Duration(1, "year"), Comparison(above=1), "ULN"),
+    # kinds and options the spec trial does not use, as the parser would build them (each
+    # threshold inside its concept's plausible range, each unit one the concept knows)
+    Age(Comparison(min=18)),
+    Age(Comparison(above=30, below=60)),
+    Sex(("M",)),
+    Sex(("F", "M")),
+    History("sle", Duration(2, "week"), label="diagnosis"),
+    History("sle", None, min_count=3),
+    History("stroke", Duration(3, "month"), if_missing=Truth.TRUE, label="procedure"),
+    History("stroke", before=Duration(3, "month"), if_missing=Truth.UNKNOWN),
+    History("sle", Duration(1, "year"), min_count=2, if_missing=Truth.UNKNOWN),
+    Measurement("ana", Duration(1, "year"), result="negative"),
+    Measurement("ana", None, result="positive", if_missing=Truth.FALSE),
+    Measurement("hemoglobin", None, Comparison(below=100), "g/L"),
+    Measurement("hemoglobin", Duration(90, "day"), result="negative", if_missing=Truth.TRUE),
+    Measurement("creatinine", Duration(2, "week"), Comparison(above=100), "umol/L"),
+    Measurement("creatinine", Duration(1, "year"), Comparison(min=0.5, below=2), "ULN"),
+    Measurement("weight", Duration(1, "year"), Comparison(min=50, max=100), "kg"),
+    Measurement("sledai", None, Comparison(below=4), "{score}", label="observation"),
+    Measurement("alt", Duration(6, "month"), Comparison(above=40), "U/L", if_missing=Truth.FALSE),
+    # medications without a dose: one day on any dose is read from the latest exposure end
+    # (a pass of its own), more days from the exposures swept without a dose filter
+    Medication("steroids", Duration(3, "month")),
+    Medication("steroids"),
+    Medication("steroids", Duration(2, "week"), if_found=Truth.UNKNOWN, if_missing=Truth.UNKNOWN),
+    Medication("steroids", Duration(1, "year"), min_days=30),
+    Medication("steroids", None, min_days=20, if_missing=Truth.TRUE),
+    Medication("steroids", Duration(6, "month"), dose=Comparison(max=0.01), dose_unit="g/d"),
+    Medication("steroids", Duration(90, "day"), dose=Comparison(above=7.5), dose_unit="mg/d"),
+    Medication(
+        "steroids", None, min_days=2, dose=Comparison(below=10), dose_unit="mg/d", if_missing=Truth.UNKNOWN
+    ),
+    Derived("creatinine_clearance", Comparison(max=90), None, "mL/min", if_missing=Truth.FALSE),
+    Derived("egfr_ckd_epi_2021", Comparison(above=60, below=120), Duration(1, "year"), if_missing=Truth.TRUE),
+    Derived("creatinine_clearance", Comparison(below=50), Duration(30, "day")),
+    InCare(Duration(1, "year")),
+    InCare(Duration(2, "week")),
 ]
 
 # (domain, system, code, units, value kind)
@@ -63,6 +113,7 @@ CODES = [
     ("diagnosis", "icd10cm", "m32.9", [None], None),
     ("diagnosis", "ICD10CM", "M32.0", [None], None),  # excluded from the concept
     ("diagnosis", "ICD10CM", "I63.9", [None], None),
+    ("procedure", "ICD10CM", "I63.0", [None], None),  # a concept's code counts in any domain
     ("diagnosis", "ICD10CM", "J45.0", [None], None),  # no concept
     ("lab", "LOINC", "1742-6", ["U/L", "ukat/L", "mmol/L", None], "num"),
     ("lab", "LOINC", "2160-0", ["mg/dL", "umol/L", None], "num"),
@@ -70,24 +121,32 @@ CODES = [
     ("lab", "LOINC", "8061-4", [None], "text"),
     ("observation", "LOINC", "29463-7", ["kg", "g"], "num"),
     ("observation", "LOCAL", "SLEDAI2K", [None, "points"], "num"),
+    ("observation", "LOCAL", "SLEDAI2K", [None], "text"),
     ("medication", "ATC", "H02AB07", ["mg/d", None, "g/d"], "dose"),
     ("medication", "ATC", "H02AB04", ["mg/d"], "dose"),
 ]
-# offsets around every window boundary the spec trial uses, and after the index date
+# offsets before the patient's index date around every window boundary the atoms use, and
+# after the index date
 OFFSETS = sorted(
     {
         (AS_OF - d.before(AS_OF)).days + s
-        for d in [a.within for a in ATOMS if getattr(a, "within", None)]
+        for a in ATOMS
+        for d in (getattr(a, "within", None), getattr(a, "before", None))
+        if d is not None
         for s in (-1, 0, 1)
     }
     | {0, 1, 5, 40, 400, 3000, -1, -30}
 )
+# a patient's own index date (None: the run's, AS_OF): an earlier day, 31 December (when a
+# birth year alone gives one age) and 31 March (a window of months ends on 28 or 29 February)
+INDEX_DATES = [None, None, None, AS_OF - timedelta(days=45), date(2024, 12, 31), date(2024, 3, 31)]
 
 
 @st.composite
-def event_rows(draw, pid: str, demo: dict) -> dict:
+def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
     domain, system, code, units, kind = draw(st.sampled_from(CODES))
-    start = AS_OF - timedelta(days=draw(st.sampled_from(OFFSETS)))
+    # dated from the patient's own index date, so its windows' boundaries are met
+    start = index - timedelta(days=draw(st.sampled_from(OFFSETS)))
     row = {
         **demo,
         "patient_id": pid,
@@ -97,6 +156,21 @@ def event_rows(draw, pid: str, demo: dict) -> dict:
         "start_date": start,
         "unit": draw(st.sampled_from(units)),
     }
+    # an extract's rows of one patient need not agree: a row without a sex or a birth year
+    # says nothing of them, two birth years widen the age, two index dates take the latest
+    noise = draw(
+        st.sampled_from(["same"] * 8 + ["no sex", "no birth year", "other birth year", "other index"])
+    )
+    if noise == "no sex":
+        row["sex"] = None
+    elif noise == "no birth year":
+        row["birth_year"] = None
+    elif noise == "other birth year" and demo.get("birth_year") is not None:
+        row["birth_year"] = demo["birth_year"] + 1
+    elif noise == "other index":
+        row["index_date"] = draw(
+            st.sampled_from([None, index - timedelta(days=40), index + timedelta(days=3)])
+        )
     if kind in ("num", "dose"):
         row["value_num"] = draw(
             st.one_of(
@@ -135,10 +209,13 @@ def event_rows(draw, pid: str, demo: dict) -> dict:
         row["value_num"] = draw(st.sampled_from([None, 0.5, 1.5]))
         row["ref_high"] = draw(st.sampled_from([None, 1.0, math.nan, math.inf]))
     if kind == "dose":
+        # -5: an exposure ending before it starts covers no day
         row["end_date"] = draw(
             st.one_of(
                 st.none(),
-                st.builds(lambda d: start + timedelta(days=d), st.sampled_from([0, 20, 55, 56, 90, 400])),
+                st.builds(
+                    lambda d: start + timedelta(days=d), st.sampled_from([-5, 0, 13, 20, 29, 55, 56, 90, 400])
+                ),
             )
         )
     return row
@@ -150,14 +227,19 @@ def extracts(draw) -> list[dict]:
     for i in range(draw(st.integers(1, 5))):
         pid = f"p{i}"
         demo = {
-            "sex": draw(st.sampled_from(["F", "M", "U", "f", "m", "X"])),
-            "birth_year": draw(st.sampled_from([1940, 1957, 1980, 2006, 2007, 2008])),
+            "sex": draw(st.sampled_from(["F", "M", "U", "f", "m", "X", None])),
+            "birth_year": draw(st.sampled_from([1940, 1957, 1980, 2006, 2007, 2008, None])),
             "site_id": draw(st.sampled_from(["A", "B"])),
         }
         if draw(st.booleans()):
-            demo["birth_date"] = date(demo["birth_year"], draw(st.sampled_from([1, 2, 12])), 1)
+            year = demo["birth_year"] or 1990
+            month, day = draw(st.sampled_from([(1, 1), (2, 1), (2, 28), (3, 31), (12, 31)]))
+            demo["birth_date"] = date(year, month, day)
+        index = draw(st.sampled_from(INDEX_DATES))
+        if index is not None:
+            demo["index_date"] = index
         rows.append({**demo, "patient_id": pid, "domain": "person"})
-        events = draw(st.lists(event_rows(pid, demo), max_size=7))
+        events = draw(st.lists(event_rows(pid, demo, index or AS_OF), max_size=7))
         # exact duplicate rows: an extract artefact that must not change any answer
         events += draw(st.lists(st.sampled_from(events), max_size=2)) if events else []
         rows += events

@@ -414,16 +414,26 @@ def monthly_status(
     rows: Sequence[Row], library: ConceptLibrary, trial: Trial, as_of: date, months: int
 ) -> dict[str, dict[MonthEnds, int]]:
     """The monthly evaluation by its plain definition: the extract cut at each month end
-    that `months` months of incidence read (`as_of` minus j months, records after it
-    removed) and evaluated afresh; per site, patients counted by the month ends at which
-    they were eligible and potentially eligible."""
+    that `months` months of incidence read (each patient's own index date, else `as_of`,
+    minus j months; records after it removed) and evaluated afresh; per site, patients
+    counted by the month ends at which they were eligible and potentially eligible."""
+    # each patient's index date, as `Patient` reads it: the latest of their rows' index_date
+    own: dict[str, date] = {}
+    for r in rows:
+        pid, day = str(r["patient_id"]), r.get("index_date")
+        if day is not None and (pid not in own or day > own[pid]):
+            own[pid] = day
     status: dict[str, dict[str, Any]] = {}  # per patient: site, month ends eligible, potentially
     for j in range(month_ends_evaluated(months)):
-        end = Duration(j, "month").before(as_of) if j else as_of
-        seen = [r for r in rows if r.get("start_date") is None or r["start_date"] <= end]
+        seen = []
+        for r in rows:
+            end = Duration(j, "month").before(own.get(str(r["patient_id"]), as_of))
+            if r.get("start_date") is None or r["start_date"] <= end:
+                # the month end is the patient's index date there, on every row
+                seen.append({**r, "index_date": end})
         if not seen:
             continue
-        reference = ReferenceEvaluator(seen, library, as_of=end)
+        reference = ReferenceEvaluator(seen, library, as_of=as_of)
         for pid, p in reference.patients.items():
             values = [reference.passes(c, p) for c in trial.criteria]
             at = status.setdefault(pid, {"site": p.site, "eligible": [], "potential": []})
