@@ -490,9 +490,11 @@ window.addEventListener("load", () => setTimeout(() => {
     .map((e) => e.tagName + "." + e.getAttribute("class") + "#" + e.id);
   const header = getComputedStyle(document.querySelector("header"));
   result.header = [header.color, header.backgroundColor];
+  const text = document.querySelector("table.criteria th:nth-child(3)");
+  result.protocolText = text ? text.getBoundingClientRect().width : null;
   const nav = document.querySelector("nav");
   result.nav = nav ? getComputedStyle(nav).display : "none";
-  result.avoid = [...document.querySelectorAll(".chart, tr")].every(
+  result.avoid = [...document.querySelectorAll(".chart, table.numbers tr, table.data tr")].every(
     (e) => getComputedStyle(e).breakInside === "avoid");
   style.remove();
   document.body.style.width = "";
@@ -510,8 +512,8 @@ def printed(page: str, tmp: Path) -> dict:
     """How `page` prints, as Chromium lays it out with a wide window (1400 px): the charts'
     [id, width, height] on the screen, while printed and after; whether each <details> is
     open before, while printed and after; the elements wider than the paper under the print
-    rules; the header's colour and background and the nav's display there; whether charts
-    and rows avoid a page break."""
+    rules; the header's colour and background, the nav's display and the width of the
+    criteria's protocol text there; whether charts and rows of counts avoid a page break."""
     assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
     probe = tmp / "print.html"
     probe.write_text(page.replace("</body>", PRINT_PROBE + "</body>"))
@@ -535,7 +537,11 @@ def assert_prints_whole(result: dict) -> None:
 def test_a_printed_report_fits_the_paper_and_leaves_no_hole(report_dir, tmp_path):
     # printed from a wide window, the per-site chart was cut at the right edge, the guide
     # printed as its summary only and the header's white text vanished without its background
-    assert_prints_whole(printed((report_dir / "report.html").read_text(), tmp_path))
+    result = printed((report_dir / "report.html").read_text(), tmp_path)
+    assert_prints_whole(result)
+    # the protocol's text gets room: laid out as on the screen, the four count columns took as
+    # much of the paper as the text (22%), and a long criterion ran over pages of short lines
+    assert result["protocolText"] > 0.28 * PAPER_WIDTH
 
 
 def tables_and_charts(page: str) -> tuple[list[str], list[str], list[str]]:

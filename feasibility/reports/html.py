@@ -438,10 +438,17 @@ section.trial{border:0;padding:0;margin:14px 0 0}
 details.guide{border:0;padding:0}
 details::details-content{content-visibility:visible;display:block}
 .grid{display:block}
-.chart,.cards,tr{break-inside:avoid}
+/* a row of counts stays whole; a criterion's row of protocol text, often longer than what is
+   left of a page, breaks between its lines rather than leaving the rest of the page blank */
+.chart,.cards,table.numbers tr,table.data tr,table.enrollment tr{break-inside:avoid}
 h2,h3,caption{break-after:avoid}
 thead{display:table-header-group}
-table.criteria td.text{max-width:none}
+/* the protocol's text and its rule get most of the paper's width: laid out automatically, the
+   four count columns took as much as the text, and a criterion ran over pages of short lines */
+table.criteria{table-layout:fixed} table.criteria td.text{max-width:none}
+table.criteria th,table.criteria td{padding:4px 3px} table.criteria th{font-size:10px}
+table.criteria th:nth-child(-n+2){width:9%} table.criteria th:nth-child(3){width:30%}
+table.criteria th:nth-child(4){width:20%} table.criteria th:nth-child(n+5){width:8%}
 }
 """
 
