@@ -655,3 +655,25 @@ def low_contrast(page: str, tmp: Path) -> list[str]:
 def test_all_text_has_a_contrast_of_at_least_4_5(small_reports, tmp_path):
     # the shared page: its banner, guide, notes and greyed rows of criteria not assessable
     assert low_contrast(render_html(small_reports["shared"][0]), tmp_path) == []
+
+
+def contrast(a: str, b: str) -> float:
+    """The WCAG contrast ratio of two `#rrggbb` colours."""
+
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+    high, low = sorted((luminance(a), luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_light_bars_are_outlined_to_be_seen_and_all_sites_is_said_in_words(two_sites):
+    # the potentially eligible bars' fill is 2:1 on white, under the 3:1 a graphic needs;
+    # and the attrition chart was titled "site ALL", the data's name for the sites together
+    charts = figures(render_html(two_sites))
+    for chart in ("t0-attrition", "t0-sites"):
+        light = [t for t in charts[chart]["data"] if t["name"] == "potentially eligible"]
+        assert light and all(contrast(t["marker"]["line"]["color"], "#ffffff") >= 3 for t in light)
+    assert charts["t0-attrition"]["layout"]["title"]["text"] == "Attrition, all sites"
