@@ -98,6 +98,12 @@ def test_page_is_self_contained(report_dir):
     assert "<link" not in markup
 
 
+def test_the_header_dates_the_report_to_the_minute_as_compare_does(report_dir):
+    page = (report_dir / "report.html").read_text()
+    generated = json.loads((report_dir / "report.json").read_text())["generated_at"]
+    assert f"generated {generated[:10]} {generated[11:16]} UTC</p>" in page
+
+
 def test_every_chart_is_drawn_in_chromium(report_dir, tmp_path):
     assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
     page = report_dir / "report.html"

@@ -7,7 +7,6 @@ import io
 import json
 import math
 from collections.abc import Sequence
-from datetime import datetime
 
 import plotly.graph_objects as go
 import plotly.offline
@@ -32,6 +31,7 @@ from feasibility.reports.html import (
     forecast_chart,
     forecast_details,
     forecast_notes,
+    generated_text,
     head,
 )
 from feasibility.reports.terminal import count_label, fallback_notes, hanging, print_site_table, table_width
@@ -310,7 +310,7 @@ def _report_line(report: dict) -> str:
     """A report's sites, index date, generation time and protection, in one line."""
     return (
         f"{', '.join(report['sites'])}; index date {report['index_date']}; "
-        f"generated {_generated(report['generated_at'])}; {_counts_kind(report['min_cell'])}"
+        f"generated {generated_text(report['generated_at'])}; {_counts_kind(report['min_cell'])}"
     )
 
 
@@ -414,14 +414,6 @@ def site_bars(sites: list[dict]) -> go.Figure:
     return fig
 
 
-def _generated(when: str) -> str:
-    """A report's `generated_at` to the minute, in its time zone (UTC as `run` writes it)."""
-    try:
-        return datetime.fromisoformat(when).strftime("%Y-%m-%d %H:%M %Z").strip()
-    except ValueError:
-        return when  # not ISO: shown as the report has it
-
-
 def _subtitle(reports: Sequence[dict]) -> str:
     """What the numbers below are: each report's published (protected) numbers, unless
     some reports are exact (`--min-cell 0`), which the line then names."""
@@ -445,7 +437,7 @@ def _reports_table(reports: Sequence[dict]) -> str:
     whether its counts are protected, and its data notice."""
     body = "".join(
         f"<tr><td class='path'>{esc(r['source'])}</td><td>{esc(', '.join(r['sites']))}</td>"
-        f"<td>{esc(r['index_date'])}</td><td>{esc(_generated(r['generated_at']))}</td>"
+        f"<td>{esc(r['index_date'])}</td><td>{esc(generated_text(r['generated_at']))}</td>"
         f"<td>{_counts_kind(r['min_cell'])}</td>"
         f"<td>{'<br>'.join(esc(n) for n in r['notices']) or '—'}</td></tr>"
         for r in reports

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from functools import cache
 from itertools import cycle
 
@@ -101,6 +102,14 @@ def head(*names: str) -> str:
     """A table's header row, each heading marked as its column's (`scope`), so that a screen
     reader names the column with each cell."""
     return "<thead><tr>" + "".join(f"<th scope='col'>{name}</th>" for name in names) + "</tr></thead>"
+
+
+def generated_text(when: str) -> str:
+    """A report's `generated_at` to the minute, in its time zone (UTC as `run` writes it)."""
+    try:
+        return datetime.fromisoformat(when).strftime("%Y-%m-%d %H:%M %Z").strip()
+    except ValueError:
+        return when  # not ISO: shown as the report has it
 
 
 def chart_numbers(caption: str, names: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
@@ -915,7 +924,8 @@ def render_html(report: dict) -> str:
         "<header><h1>Cohort feasibility report</h1>"
         f"<p>extract {esc(', '.join(prov['extract']['files']))} · "
         f"{_n(prov['extract']['patients'], k)} patients · index date {esc(_index_date(prov['index_date']))}"
-        f" · engine {esc(prov['engine_version'])} · generated {esc(report['generated_at'])}</p>"
+        f" · engine {esc(prov['engine_version'])}"
+        f" · generated {esc(generated_text(report['generated_at']))}</p>"
         f"{_notices(prov['extract'].get('notices') or [])}</header>"
         f"{banner}<main><nav>{nav}</nav>{glossary(report)}{''.join(sections)}"
         "<section class='trial'><h2>Data quality</h2><ul>"
