@@ -6,7 +6,7 @@ import io
 import re
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 from rich.console import Console, JustifyMethod
 from rich.markup import escape
@@ -80,7 +80,8 @@ class _TrimmedLines(io.TextIOBase):
 def report_console(stream: TextIO | None = None, **options: Any) -> Console:
     """The console run and compare print their reports on: stdout by default, with no
     trailing spaces; `options` as for rich's Console."""
-    return Console(file=_TrimmedLines(stream or sys.stdout), **options)
+    # a text stream in all but typeshed's name: rich calls write, flush, isatty and fileno
+    return Console(file=cast(TextIO, _TrimmedLines(stream or sys.stdout)), **options)
 
 
 def table_width(widths: list[int]) -> int:
