@@ -513,9 +513,9 @@ def test_an_unknown_concept_suggests_the_concept_meant(tmp_path):
     # a concepts folder misnamed `concept/` is never read: the fix says so
     (tmp_path / "concept").mkdir()
     (tmp_path / "concept" / "c.yaml").write_text(
-        "concepts:\n  rheumatoid_arthritis:\n    kind: condition\n    codes: {ICD10CM: [M05*]}\n"
+        "concepts:\n  gout_flare:\n    kind: condition\n    codes: {ICD10CM: [M10*]}\n"
     )
-    message = _refused(tmp_path, _with_rule("diagnosis: rheumatoid_arthritis"))
+    message = _refused(tmp_path, _with_rule("diagnosis: gout_flare"))
     assert f"rename the folder {tmp_path / 'concept'} to `concepts`" in message, message
 
 

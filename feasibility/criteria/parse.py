@@ -11,6 +11,15 @@ from typing import Any
 
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.in_care import IN_CARE_ID
+from feasibility.criteria.meant import (
+    EXAMPLES,
+    WINDOW_FIX,
+    days_fix,
+    rule_shape,
+    shown_value,
+    threshold_fix,
+    window_fix,
+)
 from feasibility.criteria.model import (
     DERIVED_INPUTS,
     Age,
@@ -33,6 +42,7 @@ from feasibility.criteria.model import (
     derived_inputs,
 )
 from feasibility.criteria.yaml_source import (
+    ATOM_KEYS,
     MAX_RULE_DEPTH,
     Located,
     check_keys,
@@ -55,38 +65,14 @@ MEASUREMENT_KEYS = {"concept", "within", "unit", "result", "if_missing"} | COMPA
 MEDICATION_KEYS = {"concept", "within", "min_days", "dose", "if_missing", "if_found"}
 DOSE_KEYS = COMPARE_KEYS | {"unit"}
 DERIVED_KEYS = {"measure", "within", "unit", "if_missing"} | COMPARE_KEYS
-RULE_KEYS = (
-    "age",
-    "sex",
-    "diagnosis",
-    "procedure",
-    "history",
-    "lab",
-    "observation",
-    "medication",
-    "derived",
-    "all",
-    "any",
-    "not",
-    "at_least",
-)
+COMBINATORS = ("all", "any", "not", "at_least")
+RULE_KEYS = (*ATOM_KEYS, *COMBINATORS)
 DERIVED_UNITS = {
     "creatinine_clearance": {"ml/min"},
     "egfr_ckd_epi_2021": {"ml/min/1.73m2"},
 }
 # each measure's unit as a trial writes it (DERIVED_UNITS holds the normalised spellings)
 DERIVED_SPELLING = {"creatinine_clearance": "mL/min", "egfr_ckd_epi_2021": "mL/min/1.73m2"}
-# the settings of a rule, as the fix for one written without them shows them
-_EXAMPLES = {
-    "age": "`age: {min: 18, max: 75}`",
-    "lab": "`lab: {concept: hemoglobin, min: 9, unit: g/dL, within: 30 days}`",
-    "observation": "`observation: {concept: sledai_2k, min: 6, within: 90 days}`",
-    "derived": "`derived: {measure: egfr_ckd_epi_2021, min: 30, unit: mL/min/1.73m2, within: 90 days}`",
-    "dose": "`dose: {max: 10, unit: mg/d}`",
-    "at_least": "`at_least: {n: 2, of: [rule, rule, ...]}`",
-}
-COMBINATORS = ("all", "any", "not", "at_least")
-
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNORECASE)
 # The longest window: longer than any patient's record, and its start (index date minus the
@@ -94,69 +80,6 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(day|week|month|year)s?\s*$", re.IGNORECASE
 MAX_WINDOW_YEARS = 200
 # Criterion ids the waterfall gives its own steps: the whole extract and the in-care step.
 RESERVED_IDS = {"base": "the whole extract", IN_CARE_ID: "the still-in-care step (--active-within)"}
-
-
-_WINDOW_FIX = "write a positive whole number and a unit, e.g. `90 days`, `6 months`, `1 year`, or `ever`"
-# Abbreviations of the window units, as protocols and spreadsheets write them
-_UNIT_WORDS = {
-    "d": "days",
-    "day": "days",
-    "days": "days",
-    "w": "weeks",
-    "wk": "weeks",
-    "wks": "weeks",
-    "week": "weeks",
-    "weeks": "weeks",
-    "m": "months",
-    "mo": "months",
-    "mos": "months",
-    "mth": "months",
-    "mths": "months",
-    "mon": "months",
-    "month": "months",
-    "months": "months",
-    "y": "years",
-    "yr": "years",
-    "yrs": "years",
-    "year": "years",
-    "years": "years",
-}
-_LOOSE_WINDOW = re.compile(r"^\s*(\d+(?:[.,]\d+)?)\s*([a-zA-Z]+)\.?\s*(.*?)\s*$")
-
-
-def _window_fix(value: Any) -> str:
-    """The fix for a window that cannot be read: the window meant, where it can be told
-    (`6mo` is `6 months`, `28` needs its unit, `4 weeks prior` is `4 weeks`)."""
-    if isinstance(value, bool) or value is None:
-        return _WINDOW_FIX
-    if isinstance(value, int | float):
-        return f"a window needs its unit: write e.g. `{written(value)} days` or `{written(value)} months`"
-    if not isinstance(value, str):
-        return f"write the window as one text, e.g. `within: 6 months`, not a {shape(value)}"
-    m = _LOOSE_WINDOW.match(value)
-    if m is None:
-        return _WINDOW_FIX
-    number, word, rest = m.group(1), m.group(2).lower(), m.group(3)
-    if word in ("h", "hr", "hrs", "hour", "hours"):
-        return "the shortest unit is a day: write the window in days, e.g. `3 days` for 72 hours"
-    unit = _UNIT_WORDS.get(word)
-    if unit is None:
-        return _WINDOW_FIX
-    if not number.isdigit():
-        return (
-            f"write a whole number of a smaller unit (`{number} {unit}` cannot be read), "
-            "e.g. `2 weeks` or `15 days` for half a month"
-        )
-    if int(number) == 1:
-        unit = unit.removesuffix("s")
-    if re.search(r"\d", rest):
-        return "write one whole number and one unit, e.g. `6 weeks` for 1 month and 2 weeks"
-    if rest:
-        return (
-            f"write only the length, `{number} {unit}`: a window always ends at the index date "
-            "(`within`: from that long before it; `before`: at least that long before it)"
-        )
-    return f"did you mean `{number} {unit}`?"
 
 
 def parse_duration(value: Any, where: str) -> Duration | None:
@@ -169,10 +92,10 @@ def parse_duration(value: Any, where: str) -> Duration | None:
         raise TrialError(
             f"the window `{shown(value)}` is empty: a window must be at least one day",
             where=where,
-            fix="write a positive number and a unit, e.g. `90 days`, `6 months`, `1 year`, or `ever`",
+            fix=WINDOW_FIX,
         )
     if m is None:
-        raise TrialError(f"cannot read the window `{shown(value)}`", where=where, fix=_window_fix(value))
+        raise TrialError(f"cannot read the window `{shown(value)}`", where=where, fix=window_fix(value))
     unit = m.group(2).lower()
     # the digit count first: Python refuses int() of thousands of digits
     if len(digits) > 6 or Duration(int(digits), unit).approx_days() > MAX_WINDOW_YEARS * 365.25:  # type: ignore[arg-type]
@@ -184,49 +107,16 @@ def parse_duration(value: Any, where: str) -> Duration | None:
     return Duration(int(digits), unit)  # type: ignore[arg-type]
 
 
+def _as_window(value: Any) -> Duration | None:
+    """`value` read as a window, if it is one (`12 weeks` where days were asked for)."""
+    try:
+        return parse_duration(value, "") if isinstance(value, str) else None
+    except TrialError:
+        return None
+
+
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
-
-
-# An operator written before a threshold, and the key that says it
-_OPERATORS = {
-    ">=": "min",
-    "≥": "min",
-    "=>": "min",
-    "<=": "max",
-    "≤": "max",
-    "=<": "max",
-    ">": "above",
-    "<": "below",
-}
-_LOOSE_NUMBER = re.compile(r"^\s*(>=|<=|=>|=<|≥|≤|>|<)?\s*(-?\d+(?:[.,]\d+)?)\s*(.*?)\s*$")
-
-
-def _threshold_fix(key: str, value: Any, has_unit: bool) -> str:
-    """The fix for a threshold that is not a number: the threshold meant, where it can be
-    told (`'9'`, `9,5`, `9 g/dL`, `1.5 x ULN`, `>= 18`)."""
-    general = "write a plain number; put the unit in `unit:`" if has_unit else "write a plain number"
-    m = _LOOSE_NUMBER.match(value) if isinstance(value, str) else None
-    if m is None:
-        return general
-    operator, number, rest = m.group(1), m.group(2).replace(",", "."), m.group(3)
-    meant = _OPERATORS.get(operator or "", key)
-    parts = [f"{meant}: {number}"]
-    if rest and has_unit:
-        uln = re.fullmatch(r"(?i)(?:[x×*]|times)?\s*ULN", rest)
-        parts.append(f"unit: {'ULN' if uln else rest}")
-    elif rest and not re.fullmatch(r"(?i)y(?:ea)?rs?(?:\s+old)?", rest):
-        return general
-    written_as = f"`{', '.join(parts)}`"
-    if operator and meant != key:
-        return f"the key says the comparison: write {written_as} instead of `{key}: {value}`"
-    if operator:
-        return f"the key already says the comparison: write {written_as}"
-    if "," in m.group(2):
-        return f"write decimals with a point: {written_as}"
-    if rest and has_unit:
-        return f"put the number and the unit apart: {written_as}"
-    return f"write {written_as}, a number without quotes" + ("" if has_unit else " (ages are in years)")
 
 
 def parse_comparison(node: Located, what: str, has_unit: bool = True) -> Comparison | None:
@@ -236,11 +126,10 @@ def parse_comparison(node: Located, what: str, has_unit: bool = True) -> Compari
     for key in COMPARE_KEYS:
         if key in node:
             if not _is_number(node[key]):
-                shown_value = f"the text `{node[key]}`" if isinstance(node[key], str) else f"`{node[key]}`"
                 raise TrialError(
-                    f"`{key}` in {what} must be a number, not {shown_value}",
+                    f"`{key}` in {what} must be a number, not {shown_value(node[key])}",
                     where=node.where(key),
-                    fix=_threshold_fix(key, node[key], has_unit),
+                    fix=threshold_fix(key, node[key], has_unit),
                 )
             values[key] = float(node[key])
     if not values:
@@ -327,56 +216,6 @@ def _found(node: Located) -> Truth:
             fix="write `if_found: unknown`, or wrap the rule in `not:`",
         )
     return found or Truth.TRUE
-
-
-def _shown_value(value: Any) -> str:
-    """A value that is not what was asked, as an error names it: its text, or its shape."""
-    if isinstance(value, str):
-        return f"the text `{shown(value)}`"
-    if value is None:
-        return "nothing"
-    return f"`{shown(value)}`" if isinstance(value, int | float | bool) else f"a {shape(value)}"
-
-
-def _rule_shape(value: Any) -> tuple[str, str]:
-    """The problem and the fix of a rule that is not a mapping of one key."""
-    starts = f"start it with one of: {', '.join(RULE_KEYS)}"
-    if value is None:
-        return (
-            "the rule is empty",
-            "write the rule on the lines below `rule:`, indented further than it, e.g. "
-            "`rule:` then `  age: {min: 18}`",
-        )
-    if isinstance(value, list):
-        return (
-            "a rule is one mapping, not a list",
-            "put the items under `all:` (every one must hold) or `any:` (one is enough)",
-        )
-    if isinstance(value, Located) and len(value) > 1:
-        keys = ", ".join(f"`{k}`" for k in value)
-        return (
-            f"the rule has {len(value)} keys ({keys}), where a rule has one",
-            'join them under `all:` (or `any:`), each its own item starting with "- "',
-        )
-    if isinstance(value, Located):
-        return "the rule is an empty mapping", starts
-    return f"a rule is a mapping such as `age: {{min: 18}}`, not {_shown_value(value)}", starts
-
-
-def _days_fix(days: Any) -> str:
-    """The fix for a `min_days` that is no whole number: the days meant, where told."""
-    if isinstance(days, str) and days.strip().isdigit():
-        return f"write `min_days: {days.strip()}`, a number without quotes"
-    try:
-        window = parse_duration(days, "") if isinstance(days, str) else None
-    except TrialError:
-        window = None
-    if window is not None:
-        per = {"day": 1, "week": 7, "month": 30.44, "year": 365.25}[window.unit]
-        n = round(window.amount * per)
-        about = "" if window.unit in ("day", "week") else "about "
-        return f"`min_days` counts days: write `min_days: {n}` ({about}{days.strip()})"
-    return "e.g. `min_days: 90`"
 
 
 class _RuleParser:
@@ -466,7 +305,7 @@ class _RuleParser:
         if isinstance(value, Located) and value.line:
             where = value.where()  # an item of a list is told at its own line
         if not isinstance(value, Located) or len(value) != 1:
-            problem, fix = _rule_shape(value)
+            problem, fix = rule_shape(value, RULE_KEYS)
             raise TrialError(problem, where=where, fix=fix)
         check_keys(value, set(RULE_KEYS), "a rule")
         ((key, body),) = value.items()
@@ -496,9 +335,9 @@ class _RuleParser:
                 )
                 return_fix = f"a {key} compares its result: write {example}"
             else:
-                return_fix = f"write {_EXAMPLES.get(key, f'`{key}: {{...}}`')} (docs/criteria-language.md)"
+                return_fix = f"write {EXAMPLES.get(key, f'`{key}: {{...}}`')} (docs/criteria-language.md)"
             raise TrialError(
-                f"`{key}` needs a mapping of settings, not {_shown_value(body)}", where=here, fix=return_fix
+                f"`{key}` needs a mapping of settings, not {shown_value(body)}", where=here, fix=return_fix
             )
         return body
 
@@ -698,7 +537,7 @@ class _RuleParser:
             raise TrialError(
                 "`min_days` must be a whole number of at least 1",
                 where=body.where("min_days"),
-                fix=_days_fix(days),
+                fix=days_fix(days, _as_window(days)),
             )
         dose = dose_unit = None
         if "dose" in body:
@@ -932,7 +771,7 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
             continue
         if assessable is not True:
             raise TrialError(
-                f"`assessable` must be true or false, not {_shown_value(assessable)}",
+                f"`assessable` must be true or false, not {shown_value(assessable)}",
                 where=item.where("assessable"),
                 fix="write `assessable: false` (no quotes) with a `reason:`, "
                 "or leave it out and give a `rule:`",

@@ -412,6 +412,7 @@ COMPARE_SYNONYMS: dict[str, str] = {
     "greater_than": "above",
     "more_than": "above",
     ">=": "min",
+    "=>": "min",
     "≥": "min",
     "gte": "min",
     "at_least": "min",
@@ -420,22 +421,15 @@ COMPARE_SYNONYMS: dict[str, str] = {
     "lt": "below",
     "less_than": "below",
     "<=": "max",
+    "=<": "max",
     "≤": "max",
     "lte": "max",
     "at_most": "max",
     "maximum": "max",
 }
-RULE_WORDS = {
-    "age",
-    "sex",
-    "diagnosis",
-    "procedure",
-    "history",
-    "lab",
-    "observation",
-    "medication",
-    "derived",
-}
+# The keys that start a rule of one atom, in the order errors list them (parse.RULE_KEYS adds
+# the combinators): written beside `rule:` rather than under it, they are a rule misplaced
+ATOM_KEYS = ("age", "sex", "diagnosis", "procedure", "history", "lab", "observation", "medication", "derived")
 
 
 def _key_fix(node: Located, key: str, allowed: set[str] | tuple[str, ...]) -> str:
@@ -444,7 +438,7 @@ def _key_fix(node: Located, key: str, allowed: set[str] | tuple[str, ...]) -> st
     if key.isdigit() and value is None and any(isinstance(v, int | float) for v in node.values()):
         # `{below: 9,5}`: the comma of a decimal splits a `{...}` into another key
         return "write decimals with a point (`9.5`, not `9,5`): inside `{...}` a comma starts another key"
-    if key in RULE_WORDS and "rule" in allowed:
+    if key in ATOM_KEYS and "rule" in allowed:
         return (
             f"`{key}` is a rule: put it under `rule:`, on the next line, indented further than `rule:` "
             f"(`rule:` then `  {key}: ...`)"
