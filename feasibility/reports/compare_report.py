@@ -22,6 +22,7 @@ from feasibility.protect import WITHHELD, suppressed_as
 from feasibility.reports.forecast_text import band_cells, expected_cells, time_to_target_text
 from feasibility.reports.html import (
     CONFIRMED,
+    ELIGIBILITY_TERMS,
     POTENTIAL_BAR,
     PRINT_SCRIPT,
     STYLE,
@@ -454,16 +455,7 @@ def compare_guide(reports: Sequence[dict], networks: Sequence[dict]) -> str:
     """The page's "How to read this comparison": the words and marks a sponsor meets on it
     who has not read a site's report or run the tool (its options name the protection)."""
     terms = [
-        (
-            "confirmed eligible",
-            "at the site, every criterion the data can decide is TRUE for the patient (for an "
-            "exclusion, TRUE means it does not apply)",
-        ),
-        (
-            "potentially eligible",
-            "no criterion is FALSE, but some may be UNKNOWN: those are left to screening. The "
-            "confirmed eligible are among them",
-        ),
+        *ELIGIBILITY_TERMS,
         (
             "lost",
             "the share of the patients still confirmed eligible before the step (remaining) "

@@ -774,6 +774,20 @@ def _protection_terms(protection: dict, k: int) -> list[tuple[str, str]]:
     ]
 
 
+# What the two counts mean, as both pages' guides (report.html, compare.html) define them
+ELIGIBILITY_TERMS = (
+    (
+        "confirmed eligible",
+        "every assessable criterion is TRUE for the patient (for an exclusion, TRUE means it does not apply)",
+    ),
+    (
+        "potentially eligible",
+        "no criterion is FALSE, but some may be UNKNOWN: those still need a test or the "
+        "investigator at screening. The confirmed eligible are among them",
+    ),
+)
+
+
 def glossary(report: dict) -> str:
     """The page's "How to read this report": each term the page uses, as the report's code
     computes it (analytics/waterfall.py, protect.py), in a few plain words."""
@@ -793,16 +807,7 @@ def glossary(report: dict) -> str:
             if in_care and any(c["id"] == IN_CARE_ID for t in report["trials"] for c in t["criteria"])
             else []
         ),
-        (
-            "confirmed eligible",
-            "every assessable criterion is TRUE for the patient (for an exclusion, TRUE means "
-            "it does not apply)",
-        ),
-        (
-            "potentially eligible",
-            "no criterion is FALSE, but some may be UNKNOWN: those still need a test or the "
-            "investigator at screening. The confirmed eligible are among them",
-        ),
+        *ELIGIBILITY_TERMS,
         (
             "UNKNOWN",
             "the data cannot decide the criterion for the patient, e.g. no result in the time "
