@@ -466,7 +466,8 @@ MODELS: dict[str, Slot | list[Slot]] = {
 
 
 # Site unit habits: spellings tried in order; the first the concept knows is used, else the
-# canonical unit. `uln_scale` varies the reference ranges; `ref_missing` is the share of lab
+# canonical unit (so a cell count's spelling comes before g/L, which the cell counts know as
+# G/L: spellings are compared in lower case). `uln_scale` varies the reference ranges; `ref_missing` is the share of lab
 # rows without ref_high; `text` spells qualitative results.
 SITE_HABITS: tuple[dict, ...] = (
     {
@@ -476,7 +477,7 @@ SITE_HABITS: tuple[dict, ...] = (
         "text": ("positive", "negative"),
     },
     {
-        "units": ("umol/L", "g/L", "K/uL", "U/L", "[IU]/mL", "kg", "mmHg", "{score}"),
+        "units": ("umol/L", "K/uL", "g/L", "U/L", "[IU]/mL", "kg", "mmHg", "{score}"),
         "uln_scale": 1.05,
         "ref_missing": 0.0,
         "text": ("Positive", "Negative"),
