@@ -467,8 +467,8 @@ MODELS: dict[str, Slot | list[Slot]] = {
 
 # Site unit habits: spellings tried in order; the first the concept knows is used, else the
 # canonical unit (so a cell count's spelling comes before g/L, which the cell counts know as
-# G/L: spellings are compared in lower case). `uln_scale` varies the reference ranges; `ref_missing` is the share of lab
-# rows without ref_high; `text` spells qualitative results.
+# G/L: spellings are compared in lower case). `uln_scale` varies the reference ranges;
+# `ref_missing` is the share of lab rows without ref_high; `text` spells qualitative results.
 SITE_HABITS: tuple[dict, ...] = (
     {
         "units": ("g/dL", "mg/dL", "10*9/L", "U/L", "IU/mL", "lb", "mm[Hg]", "{score}"),
