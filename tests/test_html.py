@@ -612,6 +612,19 @@ def test_the_charts_hover_only_numbers_are_in_tables(small_reports, two_sites):
     ]
 
 
+def test_each_charts_numbers_are_opened_under_the_charts_name(small_reports):
+    page = render_html(small_reports["shared"][0])
+    summaries = re.findall(r"<details class='chart-numbers'><summary>(.*?)</summary>", page)
+    assert "The chart's numbers: each criterion's share of the ineligible patients" in summaries
+    # a trial's charts are told apart by their summaries alone
+    per_trial = [section.count("<details class='chart-numbers'>") for section in page.split("<section")]
+    distinct = [
+        len(set(re.findall(r"<summary>(The chart's numbers: .*?)</summary>", s)))
+        for s in page.split("<section")
+    ]
+    assert per_trial == distinct and max(per_trial) > 0
+
+
 def test_no_line_of_the_incidence_chart_is_told_by_its_colour_alone():
     chart = figures(
         incidence_chart(enrollment(ALL=[20, 5, 0], A=[15, None, 0], B=[5, 5, 0], C=[None] * 3), "i", 13)

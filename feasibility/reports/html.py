@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import cache
@@ -117,8 +118,12 @@ def chart_numbers(caption: str, names: Sequence[str], rows: Iterable[Sequence[st
     the screen, where hovering shows them, open in print and to a reader who cannot see the
     chart."""
     body = "".join("<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    # the caption's first clause names the chart in the summary, so that a screen reader's list
+    # of a page's expanders tells one chart's numbers from another's
+    what = re.split(r"[,:;(]", caption, maxsplit=1)[0].strip()
     return (
-        "<details class='chart-numbers'><summary>The chart's numbers</summary>"
+        "<details class='chart-numbers'>"
+        f"<summary>The chart's numbers: {what[:1].lower()}{what[1:]}</summary>"
         f"<table class='data'><caption>{caption}</caption>{head(*names)}"
         f"<tbody>{body}</tbody></table></details>"
     )
