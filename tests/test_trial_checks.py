@@ -634,3 +634,19 @@ def test_a_concept_key_written_as_authors_say_it_suggests_the_key_meant(tmp_path
     assert "c.yaml:6: unknown key `uln` in concept `crp` — fix: did you mean `default_uln`?" in message, (
         message
     )
+
+
+@pytest.mark.parametrize(
+    ("age", "fix"),
+    [
+        ("16-65", "write `age: {min: 16, max: 65}` (both ends included)"),
+        ("12 to 17 years", "write `age: {min: 12, max: 17}`"),
+        ("40+", "write `age: {min: 40}`"),
+        ("'> 50'", "write `age: {above: 50}`"),
+        ("'< 65 years'", "write `age: {below: 65}`"),
+        ("adult", "write `age: {min: 18, max: 75}` (docs/criteria-language.md)"),  # not told: the example
+    ],
+)
+def test_an_age_written_as_text_says_the_age_rule_meant(tmp_path, age, fix):
+    message = _refused(tmp_path, _with_rule(f"age: {age}"))
+    assert "`age` needs a mapping of settings" in message and f"fix: {fix}" in message, message

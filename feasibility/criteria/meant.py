@@ -100,6 +100,26 @@ def threshold_fix(key: str, value: Any, has_unit: bool) -> str:
     return f"write {written_as}, a number without quotes" + ("" if has_unit else " (ages are in years)")
 
 
+# an age range as protocols write it: `18-75`, `18 to 75`, `18+`, `>= 18`, `< 65 years`
+_AGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-|–|to)\s*(\d+)\s*(?:y(?:ea)?rs?)?\s*$", re.IGNORECASE)
+_AGE_FROM = re.compile(r"^\s*(\d+)\s*\+\s*$")
+
+
+def age_fix(value: Any) -> str | None:
+    """The age rule meant by an age written as text (`18-75` is `{min: 18, max: 75}`), or
+    None where it cannot be told."""
+    if not isinstance(value, str):
+        return None
+    if m := _AGE_RANGE.match(value):
+        return f"write `age: {{min: {m.group(1)}, max: {m.group(2)}}}` (both ends included)"
+    if m := _AGE_FROM.match(value):
+        return f"write `age: {{min: {m.group(1)}}}`"
+    m = _LOOSE_NUMBER.match(value)
+    if m and m.group(1) and not re.sub(r"(?i)y(?:ea)?rs?(?:\s+old)?", "", m.group(3)):
+        return f"write `age: {{{COMPARE_SYNONYMS[m.group(1)]}: {m.group(2)}}}`"
+    return None
+
+
 def shown_value(value: Any) -> str:
     """A value that is not what was asked, as an error names it: its text, or its shape."""
     if isinstance(value, str):
