@@ -650,3 +650,20 @@ def test_a_concept_key_written_as_authors_say_it_suggests_the_key_meant(tmp_path
 def test_an_age_written_as_text_says_the_age_rule_meant(tmp_path, age, fix):
     message = _refused(tmp_path, _with_rule(f"age: {age}"))
     assert "`age` needs a mapping of settings" in message and f"fix: {fix}" in message, message
+
+
+@pytest.mark.parametrize(
+    ("dose", "fix"),
+    [
+        ("'> 10 mg/d'", "write `dose: {above: 10, unit: mg/d}`"),
+        ("'<= 7.5 mg/day'", "write `dose: {max: 7.5, unit: mg/day}`"),
+        (
+            "'7,5'",
+            "write `dose: {min: 7.5, unit: mg/d}` (at least) or `dose: {max: 7.5, unit: mg/d}` (at most)",
+        ),
+        ("high", "write `dose: {max: 10, unit: mg/d}` (docs/criteria-language.md)"),  # not told: the example
+    ],
+)
+def test_a_dose_written_as_text_says_the_dose_rule_meant(tmp_path, dose, fix):
+    message = _refused(tmp_path, _with_rule(f"medication: {{concept: glucocorticoids, dose: {dose}}}"))
+    assert "`dose` needs a mapping of settings" in message and f"fix: {fix}" in message, message

@@ -105,7 +105,7 @@ _AGE_RANGE = re.compile(r"^\s*(\d+)\s*(?:-|–|to)\s*(\d+)\s*(?:y(?:ea)?rs?)?\s*
 _AGE_FROM = re.compile(r"^\s*(\d+)\s*\+\s*$")
 
 
-def age_fix(value: Any) -> str | None:
+def _age_fix(value: Any) -> str | None:
     """The age rule meant by an age written as text (`18-75` is `{min: 18, max: 75}`), or
     None where it cannot be told."""
     if not isinstance(value, str):
@@ -118,6 +118,27 @@ def age_fix(value: Any) -> str | None:
     if m and m.group(1) and not re.sub(r"(?i)y(?:ea)?rs?(?:\s+old)?", "", m.group(3)):
         return f"write `age: {{{COMPARE_SYNONYMS[m.group(1)]}: {m.group(2)}}}`"
     return None
+
+
+def _dose_fix(value: Any) -> str | None:
+    """The dose rule meant by a dose written as text (`> 10 mg/d` is `{above: 10, unit:
+    mg/d}`), or None where it cannot be told."""
+    m = _LOOSE_NUMBER.match(value) if isinstance(value, str) else None
+    if m is None:
+        return None
+    number, unit = m.group(2).replace(",", "."), m.group(3) or "mg/d"
+    if m.group(1):
+        return f"write `dose: {{{COMPARE_SYNONYMS[m.group(1)]}: {number}, unit: {unit}}}`"
+    return (
+        f"write `dose: {{min: {number}, unit: {unit}}}` (at least) or `dose: {{max: {number}, "
+        f"unit: {unit}}}` (at most): the key says the comparison"
+    )
+
+
+def setting_fix(key: str, value: Any) -> str | None:
+    """The settings meant where `key` (an age, a dose) was given as text instead, or None."""
+    fixes = {"age": _age_fix, "dose": _dose_fix}
+    return fixes[key](value) if key in fixes else None
 
 
 def shown_value(value: Any) -> str:

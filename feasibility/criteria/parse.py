@@ -14,9 +14,9 @@ from feasibility.criteria.in_care import IN_CARE_ID
 from feasibility.criteria.meant import (
     EXAMPLES,
     WINDOW_FIX,
-    age_fix,
     days_fix,
     rule_shape,
+    setting_fix,
     shown_value,
     threshold_fix,
     window_fix,
@@ -335,7 +335,7 @@ class _RuleParser:
                     f"or `{key}: {{concept: {body}, result: positive}}`"
                 )
                 return_fix = f"a {key} compares its result: write {example}"
-            elif key == "age" and (meant := age_fix(body)) is not None:
+            elif (meant := setting_fix(key, body)) is not None:
                 return_fix = meant
             else:
                 return_fix = f"write {EXAMPLES.get(key, f'`{key}: {{...}}`')} (docs/criteria-language.md)"
