@@ -306,7 +306,7 @@ def _named_units(dq: dict, key: str, concept: str, shown: Callable[[int | None],
 # comment", or a person's name, are what a field holds).
 _UNIT_SPELLING = re.compile(
     r"(?!.*\d{4})(?!(?:\S+ ){4})(?![A-Za-z]+(?: [A-Za-z]+)+$)[A-Za-z0-9µμ°%/.*^()\[\]{}'_+\- ]{1,24}"
-    r"|(?:[A-Za-z]{1,3} )+[A-Za-z]{1,3}"
+    r"|(?:[A-Za-z]{1,3} ){1,3}[A-Za-z]{1,3}"
 )
 
 

@@ -56,9 +56,9 @@ class _TrimmedLines(io.TextIOBase):
         self._held = ""
 
     def write(self, text: str) -> int:
-        text = self._held + text
-        kept = text.rstrip(" ")
-        self._held = text[len(kept) :]
+        pending = self._held + text
+        kept = pending.rstrip(" ")
+        self._held = pending[len(kept) :]
         self._stream.write(_TRAILING_SPACES.sub(r"\1\n", kept))
         return len(text)
 
