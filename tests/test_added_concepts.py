@@ -31,6 +31,8 @@ criteria:
   - {id: c3_low, kind: inclusion, text: C3 <= 0.9 g/L, rule: {lab: {concept: c3, max: 0.9, unit: g/L, within: 90 days}}}
   - {id: c4_low, kind: inclusion, text: C4 <= 10 mg/dL, rule: {lab: {concept: c4, max: 10, unit: mg/dL, within: 90 days}}}
   - {id: igra, kind: exclusion, text: Positive IGRA, rule: {lab: {concept: igra, result: positive, within: 1 year}}}
+  - {id: rf, kind: inclusion, text: RF positive, rule: {lab: {concept: rheumatoid_factor, result: positive, within: ever}}}
+  - {id: ccp_high, kind: inclusion, text: Anti-CCP > 3 x ULN, rule: {lab: {concept: anti_ccp, above: 3, unit: ULN, within: ever}}}
   - {id: ra, kind: inclusion, text: Rheumatoid arthritis, rule: {diagnosis: rheumatoid_arthritis}}
   - {id: tb, kind: exclusion, text: Tuberculosis, rule: {diagnosis: tuberculosis}}
   - {id: ltbi, kind: exclusion, text: Latent tuberculosis, rule: {diagnosis: latent_tuberculosis}}
@@ -48,6 +50,8 @@ ADDED = [
     "c3",
     "c4",
     "igra",
+    "rheumatoid_factor",
+    "anti_ccp",
     "rheumatoid_arthritis",
     "tuberculosis",
     "latent_tuberculosis",
@@ -59,6 +63,7 @@ ADDED = [
 CRP, HS_CRP, ESR, ESR_WINTROBE = "1988-5", "30522-7", "4537-7", "4538-5"
 HBA1C, HBA1C_HPLC, HBA1C_IFCC = "4548-4", "17856-6", "59261-8"
 IGG, C3, C4, IGRA = "2465-3", "4485-9", "4498-2", "71773-6"
+RF, CCP, CCP_SERUM = "11572-5", "32218-0", "33935-8"
 
 
 def lab(code, value, unit, ref_high=None):
@@ -119,6 +124,13 @@ CASES: list[tuple[str, str, bool | None, list]] = [
     ("igra_pos", "igra", True, [text(IGRA, "Positive")]),
     ("igra_neg", "igra", False, [text(IGRA, "negative")]),
     ("igra_indeterminate", "igra", None, [text(IGRA, "Indeterminate")]),
+    # rheumatoid factor and anti-CCP: each result against its own upper limit, whatever its unit
+    ("rf_pos", "rf", True, [lab(RF, 48, "[IU]/mL", 14)]),
+    ("rf_neg", "rf", False, [lab(RF, 9, "IU/mL", 14)]),
+    ("rf_text", "rf", True, [text(RF, "Positive")]),
+    ("rf_no_limit", "rf", None, [lab(RF, 48, "IU/mL")]),  # no ref_high, no default: not told
+    ("ccp_high", "ccp_high", True, [lab(CCP, 250, "U/mL", 20)]),
+    ("ccp_low_positive", "ccp_high", False, [lab(CCP_SERUM, 45, "[arb'U]/mL", 20)]),  # 2.25 x ULN
     # rheumatoid arthritis: M05/M06 without adult-onset Still's (M06.1) and M06.4; WHO too
     ("ra_seropositive", "ra", True, [dx("M05.79")]),
     ("ra_unspecified", "ra", True, [dx("M06.9")]),

@@ -107,7 +107,7 @@ def test_the_concepts_a_new_trial_often_needs_are_not_in_the_library_and_the_exa
     section = doc.split("## Concepts a new trial often needs", 1)[1].split("\n## ", 1)[0]
     rows = [line.split("|")[2] for line in section.splitlines() if line.startswith("| ") and "`" in line]
     named = [name for row in rows for name in re.findall(r"`(\w+)`", row)]
-    assert len(named) >= 3
+    assert named  # the table names at least one
     # a concept added to the library must leave this list
     assert [name for name in named if name in LIBRARY] == []
     (example,) = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
