@@ -81,14 +81,17 @@ def index_conflicts_query(tables: Tables = RUN) -> exp.Select:
     )
 
 
-def with_index_conflicts(query: exp.Select, has_index_column: bool, tables: Tables) -> exp.Select:
-    """`query`, which reads the events as `e`, joined to the index conflicts (alias `c`)
-    when the patient index dates read from its rows need them (see `row_index`)."""
+def with_index_conflicts(
+    query: exp.Select, has_index_column: bool, tables: Tables, reads: str = "e"
+) -> exp.Select:
+    """`query`, whose rows (the events by default) it reads as `reads`, joined to the index
+    conflicts (alias `c`) when the patient index dates read from its rows need them (see
+    `row_index`)."""
     if not (has_index_column and tables.index_conflicts):
         return query
     return query.join(
         exp.to_table(tables.index_conflicts).as_("c", copy=False),
-        on=tables.key_join("c", "e"),
+        on=tables.key_join("c", reads),
         join_type="left",
         copy=False,
     )
@@ -519,11 +522,8 @@ def demographics_query(
         ),
     ]
     if has_index_column:
-        selects += [
-            func("min", col("index_date", "e")).as_("idx_lo", copy=False),
-            func("max", col("index_date", "e")).as_("idx_hi", copy=False),
-            exp.Count(this=case([(is_null(col("index_date", "e")), lit(1))])).as_("idx_nulls", copy=False),
-        ]
+        # the latest: the patient's index date where the rows disagree (`index_conflicts`)
+        selects.append(func("max", col("index_date", "e")).as_("idx_hi", copy=False))
     joined = (
         exp.select(*selects)
         .from_(exp.to_table(tables.events).as_("e", copy=False))
@@ -570,13 +570,9 @@ def patients_query(
     if has_index_column:
         idx: exp.Expr = func("coalesce", col("idx_hi", d), default)
         idx_given: exp.Expr = not_null(col("idx_hi", d))
-        idx_conflict: exp.Expr = or_(
-            exp.NEQ(this=col("idx_lo", d), expression=col("idx_hi", d)),
-            and_(
-                exp.GT(this=col("idx_nulls", d), expression=lit(0)),
-                not_null(col("idx_hi", d)),
-            ),
-        )
+        # one definition of rows that disagree: the patient is in `index_conflicts` (the
+        # monthly events carry one month end per patient, so they have none)
+        idx_conflict: exp.Expr = not_null(col("idx", "c")) if tables.index_conflicts else exp.false()
     else:
         idx, idx_conflict, idx_given = default, exp.false(), exp.false()
     sex_lo, sex_hi = col("sex_lo", d), col("sex_hi", d)
@@ -603,7 +599,7 @@ def patients_query(
     ]
     # a patient with no coded row at all has no atom row: every atom takes its if_missing
     masks = truth_words(plan, lambda w: func("coalesce", col(f"a{w}", "m"), lit(0)))
-    inner = (
+    inner = with_index_conflicts(
         exp.select(*demographics, *masks)
         .from_(exp.to_table(tables.demographics).as_(d, copy=False))
         .join(
@@ -615,7 +611,10 @@ def patients_query(
             exp.to_table(tables.sites).as_("s", copy=False),
             on=exp.EQ(this=col("site_rank", "s"), expression=col("site_lo", d)),
             join_type="left",
-        )
+        ),
+        has_index_column,
+        tables,
+        reads=d,
     )
     for cid in plan.derived_inputs:
         # the derived measures read a concept's latest result on the patient row
