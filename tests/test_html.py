@@ -601,6 +601,11 @@ def test_the_charts_hover_only_numbers_are_in_tables(small_reports, two_sites):
     chart = {t["name"]: t for t in figures(page)["t0-impact"]["data"]}["confirmed view"]
     # each row is its bar's hover, a suppressed impact `<13` as its label says
     assert [row[1] for row in impact[1:]] == [html.escape(c) for c in chart["customdata"]]
+    # and an exact report's unrounded shares read the same in the table as in the hover
+    exact = render_html(small_reports["exact"][0])
+    rows = chart_table(exact, "Each criterion's share")[1:]
+    hover = {t["name"]: t for t in figures(exact)["t0-impact"]["data"]}["confirmed view"]["customdata"]
+    assert [row[1] for row in rows] == list(hover) and "2.833" in hover
     sites = chart_table(render_html(two_sites), "Confirmed and potentially eligible patients after each step")
     assert sites[0] == ["criterion", "A confirmed", "A potentially", "B confirmed", "B potentially"]
     assert sites[1][1:] == ["8", "8", "3", "3"]  # step 0: every patient

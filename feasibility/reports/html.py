@@ -130,10 +130,12 @@ def chart_numbers(caption: str, names: Sequence[str], rows: Iterable[Sequence[st
 
 
 def _patients(value: float | None, k: int) -> str:
-    """A published number of patients that may be a share (an impact): whole where it is."""
+    """A published number of patients, as text (not HTML), that may be a share (an impact):
+    whole where it is, else as published; `<K` when suppressed. A bar's hover and its
+    chart's table read it, so the two never differ."""
     if value is None:
-        return f"&lt;{k}"
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+        return f"<{k}"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,}"
 
 
 def _labels(block: dict) -> list[str]:
@@ -149,7 +151,7 @@ def _suppressed_bars(values: list, k: int) -> dict:
         "textposition": "outside",
         "cliponaxis": False,
         # the hover reads as the label does: a suppressed bar's length (0) is not its count
-        "customdata": [f"<{k}" if v is None else f"{v:,}" for v in values],
+        "customdata": [_patients(v, k) for v in values],
         "hovertemplate": "%{y}: %{customdata}",
     }
 
@@ -301,7 +303,7 @@ def impact_chart(block: dict, chart_id: str, k: int) -> str:
         "Each criterion's share of the ineligible patients (Shapley share, in patients)",
         ["criterion", "confirmed view", "potentially-eligible view"],
         (
-            [esc(v["criterion_id"]), _patients(v["impact"], k), _patients(v["impact_potential"], k)]
+            [esc(v["criterion_id"]), esc(_patients(v["impact"], k)), esc(_patients(v["impact_potential"], k))]
             for v in views
         ),
     )
