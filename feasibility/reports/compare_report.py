@@ -104,6 +104,11 @@ def share_text(row: dict, key: str) -> str:
     return "–"
 
 
+def _marked_share(row: dict, key: str) -> str:
+    """`share_text`, with ◆ where the share stands apart: a heatmap's cell and its table's."""
+    return share_text(row, key) + (" ◆" if row["flagged"] == key else "")
+
+
 def _cell(row: dict, key: str) -> str:
     value = row[key]
     # step 0 has no step before it: nothing there is suppressed
@@ -360,13 +365,7 @@ def heatmaps(rows: list[dict], trial: str, names: list[str]) -> go.Figure:
         # a criterion a site's report lacks is a hole in the heatmap, labelled as such
         z = [[_shade(cell[(s, c)], key) if (s, c) in cell else None for s in names] for c in steps]
         text = [
-            [
-                share_text(cell[(s, c)], key) + (" ◆" if cell[(s, c)]["flagged"] == key else "")
-                if (s, c) in cell
-                else ABSENT
-                for s in names
-            ]
-            for c in steps
+            [_marked_share(cell[(s, c)], key) if (s, c) in cell else ABSENT for s in names] for c in steps
         ]
         fig.add_trace(
             go.Heatmap(
@@ -546,7 +545,7 @@ def _heatmaps_html(heat: go.Figure, rows: list[dict], trial: str, sites: list[di
         r = cell.get((site, step))
         if r is None:
             return ABSENT
-        lost, unknown = (share_text(r, key) + (" ◆" if r["flagged"] == key else "") for key in _SHARE_OF)
+        lost, unknown = (_marked_share(r, key) for key in _SHARE_OF)
         return f"{lost} (?{unknown})"
 
     label = (
