@@ -509,6 +509,12 @@ SYMBOLS = ("circle", "square", "diamond", "triangle-up", "cross", "star")
 DASHES = ("solid", "dash", "dot", "dashdot", "longdash", "longdashdot")
 
 
+def _months(incidence: dict) -> list[str]:
+    """A series' months as the chart and its table name them: month ends, or `-j` months
+    before each patient's own index date."""
+    return incidence["month_end"] or [f"-{j}" for j in incidence["months_back"]]
+
+
 def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
     """Newly potentially eligible patients per month, one line per site and one for ALL.
 
@@ -524,7 +530,7 @@ def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
         values = inc["new_potentially_eligible"]
         if values is None:  # withheld by the incidence audit: the note under the chart says why
             continue
-        x = inc["month_end"] or [f"-{j}" for j in inc["months_back"]]
+        x = _months(inc)
         name = inc["site_id"]
         marker = {"color": color, "symbol": f"{symbol}-open", "size": 9}
         if all(v is None for v in values):
@@ -569,7 +575,7 @@ def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
         )
     if not drawn:
         # no trace sets the x axis: give it the months, so the empty chart says which they are
-        months = incidence[0]["month_end"] or [f"-{j}" for j in incidence[0]["months_back"]]
+        months = _months(incidence[0])
         fig.update_xaxes(
             {"type": "date", "range": [months[0], months[-1]]}
             if incidence[0]["month_end"]
@@ -601,7 +607,7 @@ def incidence_chart(enrollment: dict, chart_id: str, k: int) -> str:
         "Its numbers are in the table under it."
     )
     published = [inc for inc in incidence if inc["new_potentially_eligible"] is not None]
-    months = month_end or [f"-{j}" for j in incidence[0]["months_back"]]
+    months = _months(incidence[0])
     numbers = chart_numbers(
         f"Newly {esc(enrollment['basis'])} patients per month",
         ["month ending" if month_end else "months before index", *(esc(inc["site_id"]) for inc in published)],
