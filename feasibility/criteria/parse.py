@@ -554,13 +554,9 @@ class _RuleParser:
                     fix="e.g. `dose: {min: 7.5, unit: mg/d}`",
                 )
             concept = self.library[name]
-            if dnode.get("unit") in (None, ""):
-                raise TrialError(
-                    "`dose` needs `unit`",
-                    where=dnode.where(),
-                    fix=f"add `unit: {concept.unit}` (the dose per day)",
-                )
-            dose_unit = str(dnode["unit"])
+            dose_unit = str(
+                require(dnode, "unit", "`dose`", fix=f"add `unit: {concept.unit}` (the dose per day)")
+            )
             if concept.unit_factor(normalise_unit(dose_unit)) is None:
                 raise TrialError(
                     f"dose unit `{dose_unit}` is not known for `{name}`",
@@ -745,13 +741,13 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
                 where=item.where("kind"),
                 fix="write `kind: inclusion` or `kind: exclusion`",
             )
-        if item.get("text") in (None, ""):
-            raise TrialError(
-                f"criterion `{cid}` needs `text`",
-                where=item.where(),
-                fix="add `text:` with the criterion's words exactly as the protocol gives them "
-                "(every report shows them beside the counts)",
-            )
+        require(
+            item,
+            "text",
+            f"criterion `{cid}`",
+            fix="add `text:` with the criterion's words exactly as the protocol gives them "
+            "(every report shows them beside the counts)",
+        )
         text = str(optional_text(item, "text", f"criterion `{cid}`")).strip()
         note = optional_text(item, "note", f"criterion `{cid}`")
         assessable = item.get("assessable", True)
@@ -762,13 +758,13 @@ def parse_trial(path: Path, library: ConceptLibrary) -> Trial:
                     where=item.where("rule"),
                     fix="remove one of the two",
                 )
-            if item.get("reason") in (None, ""):
-                raise TrialError(
-                    f"not assessable criterion `{cid}` needs `reason`",
-                    where=item.where(),
-                    fix="add `reason:` saying why data cannot decide it, e.g. `reason: consent` "
-                    "or `reason: investigator judgement`",
-                )
+            require(
+                item,
+                "reason",
+                f"not assessable criterion `{cid}`",
+                fix="add `reason:` saying why data cannot decide it, e.g. `reason: consent` "
+                "or `reason: investigator judgement`",
+            )
             reason = str(optional_text(item, "reason", f"criterion `{cid}`"))
             criteria.append(Criterion(cid, kind, text, None, reason, note))
             continue

@@ -494,8 +494,8 @@ def shape(value: object) -> str:
     return "number" if isinstance(value, int | float) else "text"
 
 
-def require(node: Located, key: str, what: str) -> Any:
-    """A key that must be present."""
+def require(node: Located, key: str, what: str, fix: str | None = None) -> Any:
+    """A key that must be present; `fix` says what to write, where `add `key:`` is not enough."""
     if key not in node or node[key] is None or node[key] == "":
-        raise TrialError(f"{what} needs `{key}`", where=node.where(), fix=f"add `{key}:`")
+        raise TrialError(f"{what} needs `{key}`", where=node.where(), fix=fix or f"add `{key}:`")
     return node[key]
