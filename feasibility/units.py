@@ -55,6 +55,9 @@ _ALIASES: dict[str, str] = {
     "iu/ml": "[iu]/ml",
 }
 
+# a multiple of the upper limit of normal, as protocols write it: ULN, x ULN, × ULN, times ULN
+_ULN_MULTIPLE = re.compile(r"(?:[x×*]|times)?\s*ULN", re.IGNORECASE)
+
 _POWER = re.compile(r"(?:x)?10(?:\^|\*|e|\*\*)(\d+)")
 
 
@@ -68,3 +71,8 @@ def normalise_unit(unit: str | None) -> str | None:
     u = u.replace("µ", "u").replace("μ", "u").replace("×", "x")
     u = _POWER.sub(lambda m: f"10*{m.group(1)}", u)
     return _ALIASES.get(u, u)
+
+
+def is_uln_multiple(unit: str) -> bool:
+    """Whether a threshold's unit says a multiple of the ULN (`ULN`, `x ULN`, `× ULN`)."""
+    return _ULN_MULTIPLE.fullmatch(unit.strip()) is not None

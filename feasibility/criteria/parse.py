@@ -55,7 +55,7 @@ from feasibility.criteria.yaml_source import (
     written,
 )
 from feasibility.errors import TrialError
-from feasibility.units import normalise_unit
+from feasibility.units import is_uln_multiple, normalise_unit
 from feasibility.user_files import read_user_bytes
 
 TRIAL_KEYS = {"id", "title", "source", "criteria", "description"}
@@ -458,7 +458,7 @@ class _RuleParser:
 
     def _threshold_unit(self, concept: Concept, unit: Any, body: Located) -> str | None:
         # `x ULN`, `× ULN` and `times ULN`, as protocols write a multiple of the ULN
-        if unit is not None and re.sub(r"^(X|×|\*|TIMES)\s*", "", str(unit).strip().upper()) == "ULN":
+        if unit is not None and is_uln_multiple(str(unit)):
             return "ULN"
         if unit is None:
             if concept.accepts_missing_unit:
