@@ -4,9 +4,9 @@ and on every waterfall count, on random small extracts and random rule trees.
 The atoms are the spec trial's and more, so that every atom kind and option is drawn: age
 and sex bounds, history windows in weeks, counts ever, `before`, every `if_missing` and
 `if_found`, measurements read as a value, a ULN multiple or a result (positive, negative),
-thresholds in another unit, medications with and without a dose, derived measures and the
-in-care step. Patients may carry their own index date, and their rows may disagree on it, on
-the sex or on the birth year.
+thresholds in another unit, medications with and without a dose or at a stable dose,
+derived measures and the in-care step. Patients may carry their own index date, and their
+rows may disagree on it, on the sex or on the birth year.
 
 `pytest tests/test_reference.py --hypothesis-profile=thorough` runs many more examples.
 """
@@ -99,6 +99,16 @@ ATOMS = [
     Medication(
         "steroids", None, min_days=2, dose=Comparison(below=10), dose_unit="mg/d", if_missing=Truth.UNKNOWN
     ),
+    # stable doses (the spec trial reads them over 2 weeks): ever, and with a dose range
+    Medication("steroids", None, min_days=20, stable_dose=True, if_missing=Truth.UNKNOWN),
+    Medication(
+        "steroids",
+        Duration(3, "month"),
+        min_days=30,
+        dose=Comparison(above=5),
+        dose_unit="mg/d",
+        stable_dose=True,
+    ),
     Derived("creatinine_clearance", Comparison(max=90), None, "mL/min", if_missing=Truth.FALSE),
     Derived("egfr_ckd_epi_2021", Comparison(above=60, below=120), Duration(1, "year"), if_missing=Truth.TRUE),
     Derived("creatinine_clearance", Comparison(below=50), Duration(30, "day")),
@@ -184,6 +194,8 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
                         0.5,
                         1.0,
                         2.0,
+                        4.0,
+                        5.0,
                         5.9,
                         6.0,
                         7.0,

@@ -336,6 +336,72 @@ case("gc_found_low", "steroid_found_unknown", False, ("med", "H02AB07", "2025-01
 case("gc_found_no_dose", "steroid_found_unknown", None, ("med", "H02AB07", "2025-01-10", "2025-01-23", None))
 case("gc_found_none", "steroid_found_unknown", False)
 
+# -- a stable dose: 14 of the 15 days of the 2-week window (18 January to 1 February) at the
+# current dose, the highest dose of the exposures that started last; doses compare as
+# prednisone equivalents, so methylprednisolone 4 mg/d is prednisone 5 mg/d
+case("stable_same", "steroid_stable", True, ("med", "H02AB07", "2025-01-01", "2025-02-01", 10))
+case(
+    "stable_changed",  # raised a week before index: 8 days at the current dose
+    "steroid_stable",
+    False,
+    ("med", "H02AB07", "2025-01-01", "2025-01-24", 10),
+    ("med", "H02AB07", "2025-01-25", "2025-02-01", 15),
+)
+case(
+    "stable_equivalent",  # switched to the equivalent dose of another glucocorticoid
+    "steroid_stable",
+    True,
+    ("med", "H02AB07", "2025-01-01", "2025-01-24", 5),
+    ("med", "H02AB04", "2025-01-25", "2025-02-01", 4),
+)
+case(
+    "stable_current_unknown",  # the latest record has no dose: the current dose is unknown
+    "steroid_stable",
+    None,
+    ("med", "H02AB07", "2025-01-01", "2025-01-24", 10),
+    ("med", "H02AB07", "2025-01-25", "2025-02-01", None),
+)
+case(
+    "stable_earlier_unknown",  # 8 days at the current dose, 7 before it at a dose not known
+    "steroid_stable",
+    None,
+    ("med", "H02AB07", "2025-01-01", "2025-01-24", None),
+    ("med", "H02AB07", "2025-01-25", "2025-02-01", 10),
+)
+case(
+    "stable_gap",  # 14 of the 15 days: the days need not be consecutive
+    "steroid_stable",
+    True,
+    ("med", "H02AB07", "2025-01-18", "2025-01-24", 10),
+    ("med", "H02AB07", "2025-01-26", "2025-02-01", 10),
+)
+case(
+    "stable_same_day",  # two records started one day: the one lasting longer is current
+    "steroid_stable",
+    True,
+    ("med", "H02AB07", "2025-01-10", "2025-02-01", 10),
+    ("med", "H02AB07", "2025-01-10", "2025-01-20", 20),
+)
+case("stable_short", "steroid_stable", False, ("med", "H02AB07", "2025-01-20", "2025-02-01", 10))
+case("stable_none", "steroid_stable", False)
+# ... within a dose range: the current dose must be in it
+case("stable_low_in", "steroid_stable_low", True, ("med", "H02AB07", "2025-01-01", "2025-02-01", 10))
+case("stable_low_above", "steroid_stable_low", False, ("med", "H02AB07", "2025-01-01", "2025-02-01", 30))
+case(
+    "stable_low_tie",  # two records of the same days: the higher dose is the current one
+    "steroid_stable_low",
+    False,
+    ("med", "H02AB07", "2025-01-01", "2025-02-01", 10),
+    ("med", "H02AB07", "2025-01-01", "2025-02-01", 30),
+)
+case(
+    "stable_low_lowered",  # lowered into the range 5 days ago: too few days at the current dose
+    "steroid_stable_low",
+    False,
+    ("med", "H02AB07", "2025-01-01", "2025-01-27", 15),
+    ("med", "H02AB07", "2025-01-28", "2025-02-01", 12.5),
+)
+
 
 def _rows(pid: str, demographics: dict, specs: list) -> list[dict]:
     rows = person(pid, **demographics)
@@ -369,6 +435,16 @@ def results() -> dict[str, dict[str, bool | None]]:
 )
 def test_rule_value(results, pid, criterion, expected):
     assert results[pid][criterion] is expected
+
+
+def test_the_reference_evaluator_gives_every_expected_value():
+    """The plain-Python reference reads the protocol the same way: the Hypothesis tests
+    compare it with DuckDB on random data, where some of these cases are rarely drawn."""
+    rows = [row for pid, demographics, specs, _, _ in CASES for row in _rows(pid, demographics, specs)]
+    trials, library = load_trials([REPO / TRIAL])
+    values = ReferenceEvaluator(rows, library, as_of=date.fromisoformat(AS_OF)).rule_values(trials[0])
+    wrong = {pid: (c, e, values[pid][c]) for pid, _, _, c, e in CASES if values[pid][c] is not e}
+    assert not wrong
 
 
 def _crcl(age, weight, scr, female):
@@ -469,6 +545,9 @@ def test_rule_text_reads_as_words():
     assert not [text for text in texts.values() if "{" in text or " 1 days" in text]
     assert "latest observation sledai_2k ≥ 8 within 90 days" in texts[("CQPB-CD19-AID", "IN3")]
     assert "medication hydroxychloroquine ≥ 1 day;" in texts[("MC-1-50-SLE", "IN3.2")]
+    assert texts[("NCT06886919", "IN2.1")] == (
+        "medication glucocorticoids ≥ 14 days within 2 weeks, dose ≤ 60 mg/d, at the current dose"
+    )
 
 
 def test_birth_year_age_is_exact_on_31_december():

@@ -563,6 +563,18 @@ def test_a_criterion_missing_its_text_or_reason_says_what_to_write(tmp_path, bod
             ["`dose` needs `unit`", "add `unit: mg/d`"],
         ),
         ("medication: {concept: methotrexate, dose: {min: 15, unit: mg/week}}", ["doses are per day"]),
+        (
+            "medication: {concept: glucocorticoids, within: 2 weeks, dose: {stable: true}}",
+            ["a stable dose needs `min_days`", "`min_days: 14`"],
+        ),
+        (
+            "medication: {concept: glucocorticoids, min_days: 14, dose: {stable: yes please}}",
+            ["`stable` in `dose` must be true or false", "write `stable: true`"],
+        ),
+        (
+            "medication: {concept: glucocorticoids, dose: {unit: mg/d}}",
+            ["needs min, max, above, below or stable"],
+        ),
     ],
 )
 def test_measurement_and_dose_mistakes_say_the_fix(tmp_path, rule, fragments):

@@ -20,11 +20,11 @@ from datetime import date
 
 from sqlglot import exp
 
-from feasibility.compile.atoms import covered_days, text_result, truth_words
+from feasibility.compile.atoms import covered_days, current_dose, latest_exposure, text_result, truth_words
 from feasibility.compile.code_map import Codes, code_map_join
 from feasibility.compile.derived import derived_columns
 from feasibility.compile.latest import Packing, day_number, from_day_number
-from feasibility.compile.plan import Lookback, Plan
+from feasibility.compile.plan import CoverageFeature, Lookback, Plan
 from feasibility.compile.sqlexpr import (
     and_,
     case,
@@ -327,19 +327,45 @@ def coverage_query(
         # off the coverage pass of the seed trials at 1M patients. Spark: no chunks, and a
         # sort there is a shuffle across the cluster.
         sorted_ = sorted_.order_by(col("concept_id"), copy=False)
+    current, swept = _current_doses(plan, sorted_, names, index)
     coverage = [
         case(
             [
                 (
                     exp.EQ(this=col("concept_id"), expression=lit(feature.concept_id)),
-                    covered_days(feature, index.copy()),
+                    covered_days(feature, index.copy(), current.get((feature.concept_id, feature.within))),
                 )
             ]
         ).as_(plan.coverage_column(feature), copy=False)
         for feature in plan.coverages
     ]
     kept = [col(n) for n in names if n != "meds"]
-    return exp.select(*kept, *coverage).from_(sorted_.subquery("x"), copy=False)
+    return exp.select(*kept, *coverage).from_(swept.subquery("x"), copy=False)
+
+
+def _current_doses(
+    plan: Plan, rows: exp.Select, names: list[str], index: exp.Expr
+) -> tuple[dict[tuple[int, Duration | None], exp.Expr], exp.Select]:
+    """The coverage pass's `rows` with the current dose of each stable-dose window (see
+    `atoms.current_dose`) in a column of its own, and those columns by (concept, window).
+    Two projections: the latest exposure first, then its dose, so each is computed once per
+    row rather than inside every step of the sweep that reads it."""
+    # one current dose per (concept, window): the dose range and known/possible features
+    # of a window share it
+    stable = {(f.concept_id, f.within): f for f in plan.coverages if f.stable}
+    if not stable:
+        return {}, rows
+
+    def own(feature: CoverageFeature, value: exp.Expr) -> exp.Expr:
+        return case([(exp.EQ(this=col("concept_id"), expression=lit(feature.concept_id)), value)])
+
+    latest, doses = [], []
+    for k, feature in enumerate(stable.values()):
+        latest.append(own(feature, latest_exposure(feature, index.copy())).as_(f"le{k}"))
+        doses.append(own(feature, current_dose(feature, index.copy(), col(f"le{k}"))).as_(f"cd{k}"))
+    first = exp.select(*[col(n) for n in names], *latest).from_(rows.subquery("s", copy=False), copy=False)
+    second = exp.select(*[col(n) for n in names], *doses).from_(first.subquery("l", copy=False), copy=False)
+    return {window: col(f"cd{k}") for k, window in enumerate(stable)}, second
 
 
 def _group_index(default_index: date | exp.Expr, has_index_column: bool, tables: Tables) -> list[exp.Expr]:

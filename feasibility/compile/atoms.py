@@ -38,6 +38,7 @@ from feasibility.compile.tables import RUN, Tables
 from feasibility.criteria.model import (
     NEGATIVE_RESULTS,
     POSITIVE_RESULTS,
+    SAME_DOSE,
     Duration,
     History,
     Measurement,
@@ -154,20 +155,77 @@ class RowAtoms:
 _TOTAL = 2**21  # the sweep's total fits below this (5,700 years of days)
 
 
-def covered_days(feature: CoverageFeature, index: exp.Expr) -> exp.Expr:
+def _clipped(x: exp.Expr, feature: CoverageFeature, index: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
+    """The first and last day (day numbers) of exposure `x` inside the feature's window;
+    the first is after the last when it covers no day there."""
+    first: exp.Expr = field(x, "s")
+    if feature.within is not None:
+        first = func("greatest", first, day_number(window_start(index.copy(), feature.within)))
+    return first, func("least", field(x, "e"), day_number(index.copy()))
+
+
+def _in_window(feature: CoverageFeature, index: exp.Expr) -> exp.Lambda:
+    x = exp.column("x")
+    first, last = _clipped(x, feature, index)
+    return _lambda(exp.LTE(this=first, expression=last), "x")
+
+
+def _lambda(body: exp.Expr, *names: str) -> exp.Lambda:
+    return exp.Lambda(this=body, expressions=[exp.to_identifier(n) for n in names])
+
+
+def _meds_max(kept: exp.Lambda, value: Callable[[exp.Expr], exp.Expr]) -> exp.Expr:
+    """The largest `value(x)` of the exposures x in `meds` that `kept` keeps (NULL: none)."""
+    chosen = exp.ArrayFilter(this=col("meds"), expression=kept)
+    return exp.ArrayMax(this=exp.Transform(this=chosen, expression=_lambda(value(exp.column("x")), "x")))
+
+
+_LENGTH = 2**22  # an exposure's days in a window fit below this (11,000 years)
+
+
+def _recency(x: exp.Expr, feature: CoverageFeature, index: exp.Expr) -> exp.Expr:
+    """A number ordering the exposures in a window as the current dose reads them: by start
+    day, then by last day in the window (start * 2^22 + days after the start)."""
+    _, last = _clipped(x, feature, index)
+    length = exp.Sub(this=last, expression=field(x.copy(), "s"))
+    # BIGINT: Spark's day numbers are INT, which the product overflows
+    start = exp.cast(field(x.copy(), "s"), "BIGINT", copy=False)
+    return exp.Add(this=exp.Mul(this=start, expression=lit(_LENGTH)), expression=length)
+
+
+def latest_exposure(feature: CoverageFeature, index: exp.Expr) -> exp.Expr:
+    """On a row with the exposure list `meds`: the recency (see `_recency`) of the exposure
+    of the feature's window that started last, of those the one lasting longest in it
+    (NULL: no exposure in the window)."""
+    return _meds_max(_in_window(feature, index), lambda x: _recency(x, feature, index))
+
+
+def current_dose(feature: CoverageFeature, index: exp.Expr, latest: exp.Expr) -> exp.Expr:
+    """The current dose a stable-dose feature counts the days of: the daily dose of the
+    latest exposure in the window (recency `latest`, see `latest_exposure`), the highest
+    when several share it, so the answer does not depend on the order an engine keeps them
+    in; NULL when none of them has a known dose."""
+    x = exp.column("x")
+    kept = and_(
+        _in_window(feature, index).this,
+        exp.EQ(this=_recency(x, feature, index), expression=latest),
+        not_null(field(x.copy(), "d")),
+    )
+    return _meds_max(_lambda(kept, "x"), lambda e: field(e, "d"))
+
+
+def covered_days(feature: CoverageFeature, index: exp.Expr, current: exp.Expr | None = None) -> exp.Expr:
     """On a row with the sorted exposure list `meds` (start and end as day numbers, daily
     dose in the concept's unit): the days a coverage feature counts, clipped to its window,
     with the exposures' date ranges united, so a duplicated or overlapping prescription adds
-    no day twice. One sweep in start order carries the last day covered so far and the
+    no day twice. A stable-dose feature counts the exposures at the `current` dose (see
+    `current_dose`). One sweep in start order carries the last day covered so far and the
     total, packed in one BIGINT (last day * 2^21 + total): a number is cheaper to carry
     from step to step than a struct."""
     x, acc = exp.column("x"), exp.column("acc")
     covered_to = exp.IntDiv(this=acc.copy(), expression=lit(_TOTAL))
     total = exp.Mod(this=acc.copy(), expression=lit(_TOTAL))
-    first: exp.Expr = field(x, "s")
-    if feature.within is not None:
-        first = func("greatest", first, day_number(window_start(index.copy(), feature.within)))
-    last = func("least", field(x, "e"), day_number(index.copy()))
+    first, last = _clipped(x, feature, index)
     fresh_from = func("greatest", first, exp.Add(this=covered_to, expression=lit(1)))
     added = func(
         "greatest",
@@ -179,18 +237,25 @@ def covered_days(feature: CoverageFeature, index: exp.Expr) -> exp.Expr:
         expression=exp.Add(this=total, expression=added),
     )
     exposures: exp.Expr = col("meds")
-    if feature.dose is not None:
-        dose_known = not_null(field(x, "d"))
-        qualifies = and_(dose_known, compare(field(x, "d"), feature.dose))
+    dose = field(x, "d")
+    matches = [compare(dose, feature.dose)] if feature.dose is not None else []
+    if feature.stable:
+        assert current is not None, "a stable-dose feature counts the days at its current dose"
+        distance = func("abs", exp.Sub(this=dose.copy(), expression=current))
+        at_current: exp.Expr = exp.LT(this=distance, expression=lit(SAME_DOSE))
+        if feature.possible:
+            at_current = paren(or_(is_null(current.copy()), at_current))
+        matches.append(at_current)
+    if matches:
+        dose_known = not_null(dose.copy())
+        qualifies = and_(dose_known, *matches)
         if feature.possible:
             qualifies = or_(qualifies, not_(dose_known.copy()))
-        exposures = exp.ArrayFilter(
-            this=exposures, expression=exp.Lambda(this=qualifies, expressions=[exp.to_identifier("x")])
-        )
+        exposures = exp.ArrayFilter(this=exposures, expression=_lambda(qualifies, "x"))
     swept = exp.Reduce(
         this=exposures,
         initial=exp.cast(lit(0), "BIGINT", copy=False),
-        merge=exp.Lambda(this=step, expressions=[exp.to_identifier("acc"), exp.to_identifier("x")]),
+        merge=_lambda(step, "acc", "x"),
     )
     return exp.Mod(this=paren(func("coalesce", swept, lit(0))), expression=lit(_TOTAL))
 

@@ -39,13 +39,15 @@ class CountFeature:
 @dataclass(frozen=True)
 class CoverageFeature:
     """Days covered by a medication concept's exposures in a window (None: ever), counting
-    only exposures with a daily dose in `dose` (canonical unit; None: any dose) or, when
-    `possible`, also those with an unknown dose."""
+    only exposures with a daily dose in `dose` (canonical unit; None: any dose) and, when
+    `stable`, at the current dose (see `Medication`); when `possible`, also those whose
+    dose may qualify (an unknown dose, or an unknown current dose)."""
 
     concept_id: int
     within: Duration | None
     dose: Comparison | None
     possible: bool
+    stable: bool = False
 
 
 ConceptAtom = History | Measurement | Medication
@@ -265,11 +267,11 @@ def _family(atom: ConceptAtom, concept: Concept, concept_id: int) -> str:
 def coverage_features(atom: Medication, concept_id: int, concept: Concept) -> tuple[CoverageFeature, ...]:
     """The coverage features a medication atom reads: none when any exposure in the window
     decides it (one day, any dose: the latest end date does); else the days with a known
-    qualifying dose and, with a dose range, the days that may qualify."""
+    qualifying dose and, with a dose range or a stable dose, the days that may qualify."""
     if atom.min_days <= 1 and atom.dose is None:
         return ()
     dose = atom.dose.in_canonical(concept, atom.dose_unit) if atom.dose else None
-    known = CoverageFeature(concept_id, atom.within, dose, possible=False)
-    return (
-        (known,) if dose is None else (known, CoverageFeature(concept_id, atom.within, dose, possible=True))
+    known, possible = (
+        CoverageFeature(concept_id, atom.within, dose, may, atom.stable_dose) for may in (False, True)
     )
+    return (known,) if dose is None and not atom.stable_dose else (known, possible)

@@ -65,6 +65,8 @@ def describe(rule: Rule) -> str:
             )
         case Medication():
             dose = f", dose {_cmp(rule.dose, rule.dose_unit)}" if rule.dose else ""
+            if rule.stable_dose:
+                dose += ", at the current dose" if rule.dose else " at the current dose"
             return (
                 f"medication {rule.concept} ≥ {rule.min_days} day{'' if rule.min_days == 1 else 's'}"
                 f"{_window(rule.within)}{dose}"

@@ -165,15 +165,24 @@ class Measurement:
         return self.unit is not None and self.unit.upper() == "ULN"
 
 
+# Two daily doses are one dose when they differ by less than this (in the concept's unit):
+# a dose converted from another drug or unit carries the rounding of its factor.
+SAME_DOSE = 1e-6
+
+
 @dataclass(frozen=True)
 class Medication:
-    """Exposure days to a concept in the window, optionally only at doses within bounds."""
+    """Exposure days to a concept in the window, optionally only at doses within bounds
+    and, with `stable_dose`, only at the current dose: the daily dose of the exposure that
+    starts last in the window (of those, the one lasting longest in it; of several such,
+    the highest dose). `min_days` days at the current dose say it has been stable that long."""
 
     concept: str
     within: Duration | None = None
     min_days: int = 1
     dose: Comparison | None = None
     dose_unit: str | None = None
+    stable_dose: bool = False
     if_missing: Truth = Truth.FALSE
     if_found: Truth = Truth.TRUE  # as History's
 

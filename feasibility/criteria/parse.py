@@ -64,7 +64,7 @@ COMPARE_KEYS = {"min", "max", "above", "below"}
 HISTORY_KEYS = {"concept", "within", "min_count", "if_missing", "if_found", "before"}
 MEASUREMENT_KEYS = {"concept", "within", "unit", "result", "if_missing"} | COMPARE_KEYS
 MEDICATION_KEYS = {"concept", "within", "min_days", "dose", "if_missing", "if_found"}
-DOSE_KEYS = COMPARE_KEYS | {"unit"}
+DOSE_KEYS = COMPARE_KEYS | {"unit", "stable"}
 DERIVED_KEYS = {"measure", "within", "unit", "if_missing"} | COMPARE_KEYS
 COMBINATORS = ("all", "any", "not", "at_least")
 RULE_KEYS = (*ATOM_KEYS, *COMBINATORS)
@@ -543,16 +543,19 @@ class _RuleParser:
                 fix=days_fix(days, _as_window(days)),
             )
         dose = dose_unit = None
+        stable = False
         if "dose" in body:
             dnode = self._mapping(body["dose"], body.where("dose"), "dose")
             check_keys(dnode, DOSE_KEYS, "`dose`")
+            stable = self._stable(dnode, int(days))
             dose = parse_comparison(dnode, "`dose`")
-            if dose is None:
+            if dose is None and not stable:
                 raise TrialError(
-                    "`dose` needs min, max, above or below",
+                    "`dose` needs min, max, above, below or stable",
                     where=dnode.where(),
-                    fix="e.g. `dose: {min: 7.5, unit: mg/d}`",
+                    fix="e.g. `dose: {min: 7.5, unit: mg/d}` or `dose: {stable: true}`",
                 )
+        if dose is not None:
             concept = self.library[name]
             dose_unit = str(
                 require(dnode, "unit", "`dose`", fix=f"add `unit: {concept.unit}` (the dose per day)")
@@ -569,9 +572,31 @@ class _RuleParser:
             min_days=int(days),
             dose=dose,
             dose_unit=dose_unit,
+            stable_dose=stable,
             if_missing=_missing(body, Truth.FALSE),
             if_found=_found(body),
         )
+
+    @staticmethod
+    def _stable(dose: Located, days: int) -> bool:
+        """`stable: true` in a dose: the days counted are those at the current dose, so the
+        atom needs more than one of them to say anything of stability."""
+        if "stable" not in dose:
+            return False
+        stable = dose["stable"]
+        if not isinstance(stable, bool):
+            raise TrialError(
+                f"`stable` in `dose` must be true or false, not {shown_value(stable)}",
+                where=dose.where("stable"),
+                fix="write `stable: true` (the dose unchanged on `min_days` days)",
+            )
+        if stable and days < 2:
+            raise TrialError(
+                "a stable dose needs `min_days`: the days the current dose must have been taken",
+                where=dose.where("stable"),
+                fix="e.g. `min_days: 14` with `within: 2 weeks` for a dose stable for 2 weeks",
+            )
+        return stable
 
     def _derived(self, body: Any, here: str) -> Rule:
         body = self._mapping(body, here, "derived")

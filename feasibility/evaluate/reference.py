@@ -21,6 +21,7 @@ from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
     NEGATIVE_RESULTS,
     POSITIVE_RESULTS,
+    SAME_DOSE,
     Age,
     All,
     AnyOf,
@@ -320,20 +321,34 @@ class ReferenceEvaluator:
         concept = self.library[rule.concept]
         dose = rule.dose.in_canonical(concept, rule.dose_unit) if rule.dose else None
         start = self._start(p, rule.within)
-        known_days: set[date] = set()
-        possible_days: set[date] = set()
+        # (start and last day in the window, daily dose in the concept's unit or None, days)
+        exposures = []
         for r in p.seen(concept):
             end = r.get("end_date") or r["start_date"]
             first = max(r["start_date"], start) if start else r["start_date"]
             last = min(end, p.index)
-            days = {first + timedelta(days=k) for k in range((last - first).days + 1)}
-            f = _factor(concept, r)
-            if dose is None or (
-                r.get("value_num") is not None and f is not None and dose.holds(r["value_num"] * f)
-            ):
+            if first <= last:
+                f = _factor(concept, r)
+                daily = r["value_num"] * f if r.get("value_num") is not None and f is not None else None
+                days = {first + timedelta(days=k) for k in range((last - first).days + 1)}
+                exposures.append(((r["start_date"], last), daily, days))
+        current = None
+        if rule.stable_dose and exposures:
+            # the exposure that started last (of those, lasting longest in the window); of
+            # several such, the highest known dose
+            latest = max(span for span, _, _ in exposures)
+            current = max((d for span, d, _ in exposures if span == latest and d is not None), default=None)
+        known_days: set[date] = set()
+        possible_days: set[date] = set()
+        for _, daily, days in exposures:
+            in_range = dose is None or (daily is not None and dose.holds(daily))
+            at_current = not rule.stable_dose or (
+                daily is not None and current is not None and abs(daily - current) < SAME_DOSE
+            )
+            if in_range and at_current:
                 known_days |= days
                 possible_days |= days
-            elif r.get("value_num") is None or f is None:
+            elif daily is None or (in_range and rule.stable_dose and current is None):
                 possible_days |= days
         # days on drug are counted once however many records cover them
         known, possible = len(known_days), len(possible_days)

@@ -106,11 +106,35 @@ case(
     ("med", RTX, "2024-10-01", None, 1000),
 )
 
-# -- IN4.2c >= 8 weeks of gc (56 days in 3 months)
+# -- IN4.2c >= 8 weeks of gc (56 days in 3 months), at a dose stable for the last 2 weeks
+# (14 of the 15 days from 2025-01-18 at the current dose)
 case("in42c_56", "IN4.2c", True, ("med", PRED, "2024-12-07", "2025-01-31", 10))
 case("in42c_55", "IN4.2c", False, ("med", PRED, "2024-12-08", "2025-01-31", 10))
-case("in42c_clipped", "IN4.2c", True, ("med", PRED, "2024-06-01", "2024-12-26", 10))  # 56 days from 11-01
-case("in42c_clipped_short", "IN4.2c", False, ("med", PRED, "2024-06-01", "2024-12-25", 10))
+CURRENT = ("med", PRED, "2025-01-18", "2025-02-01", 10)  # 15 days
+case("in42c_clipped", "IN4.2c", True, ("med", PRED, "2024-06-01", "2024-12-11", 10), CURRENT)  # 41 from 11-01
+case("in42c_clipped_short", "IN4.2c", False, ("med", PRED, "2024-06-01", "2024-12-10", 10), CURRENT)
+case("in42c_stopped", "IN4.2c", False, ("med", PRED, "2024-10-01", "2025-01-10", 10))  # not in the 2 weeks
+case(
+    "in42c_lowered_last_week",
+    "IN4.2c",
+    False,
+    ("med", PRED, "2024-11-01", "2025-01-24", 20),
+    ("med", PRED, "2025-01-25", "2025-02-01", 15),
+)
+case(
+    "in42c_switched_to_equivalent",  # methylprednisolone 16 mg/d is prednisone 20 mg/d
+    "IN4.2c",
+    True,
+    ("med", PRED, "2024-11-01", "2025-01-24", 20),
+    ("med", MPRED, "2025-01-25", "2025-02-01", 16),
+)
+case(
+    "in42c_dose_not_recorded",
+    "IN4.2c",
+    None,
+    ("med", PRED, "2024-11-01", "2025-01-24", 20),
+    ("med", PRED, "2025-01-25", "2025-02-01", None),
+)
 
 # -- IN5 ANA / dsDNA / Sm (1 year)
 case("in5_ana", "IN5", True, ("text", ANA, "2024-06-01", "positive"))

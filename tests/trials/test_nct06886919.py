@@ -133,6 +133,35 @@ case("in21_14_days", "IN2.1", True, ("med", PRED, "2025-01-19", "2025-02-01", 20
 case("in21_13_days", "IN2.1", False, ("med", PRED, "2025-01-20", "2025-02-01", 20))
 case("in21_no_unit", "IN2.1", None, ("med", PRED, "2025-01-01", "2025-02-01", 20, None))
 case("in21_none", "IN2.1", False)
+# ... at a dose stable for the last 2 weeks (14 of the 15 days at the current dose)
+case(
+    "in21_raised_last_week",
+    "IN2.1",
+    False,
+    ("med", PRED, "2025-01-01", "2025-01-24", 10),
+    ("med", PRED, "2025-01-25", "2025-02-01", 20),
+)
+case(
+    "in21_switched_to_equivalent",  # methylprednisolone 8 mg/d is prednisone 10 mg/d
+    "IN2.1",
+    True,
+    ("med", PRED, "2025-01-01", "2025-01-24", 10),
+    ("med", MPRED, "2025-01-25", "2025-02-01", 8),
+)
+case(
+    "in21_changed_before_the_2_weeks",
+    "IN2.1",
+    True,
+    ("med", PRED, "2024-12-01", "2025-01-10", 30),
+    ("med", PRED, "2025-01-11", "2025-02-01", 20),
+)
+case(
+    "in21_current_dose_not_recorded",
+    "IN2.1",
+    None,
+    ("med", PRED, "2025-01-01", "2025-01-24", 10),
+    ("med", PRED, "2025-01-25", "2025-02-01", None),
+)
 
 # -- IN2.2 minimum 7.5 mg/d unless combined
 case("in22_75_alone", "IN2.2", True, ("med", PRED, "2025-01-01", "2025-02-01", 7.5))
