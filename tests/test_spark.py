@@ -68,8 +68,9 @@ def test_sample_extract_gives_the_duckdb_counts(spark):
 def _edge_rows() -> list[dict]:
     """Patients on the edges the two SQL dialects could read differently: per-patient index
     dates (missing, conflicting, 31 December, 31 August minus 6 months), ties on one date,
-    window boundaries, duplicate rows, overlapping and open-ended medications, unknown units,
-    implausible values, text results, events after the index date or without a date."""
+    window boundaries, duplicate rows, overlapping and open-ended medications, the current
+    dose of a stable dose, unknown units, implausible values, text results, events after the
+    index date or without a date."""
     lab, dx, med, obs = "lab", "diagnosis", "medication", "observation"
     rows = person("p1", birth_year=1980, index_date="2024-06-30")
     rows += [
@@ -111,6 +112,23 @@ def _edge_rows() -> list[dict]:
         event("p5", lab, "LOINC", "718-7", "2024-08-01", value_num=400.0, unit="g/L"),  # implausible
         event("p5", lab, "LOINC", "718-7", "2024-08-01", value_num=65.0, unit="g/L"),
     ]
+    # the current dose of a stable dose: two records started one day (the longer is
+    # current), a tie of the same days (the higher dose is), a current record without a dose
+    gc = ("ATC", "H02AB07")
+    for pid, doses in (
+        ("p6", [(10.0, "2024-12-31"), (30.0, "2024-12-20")]),
+        ("p7", [(10.0, None), (30.0, None)]),
+    ):
+        rows += person(pid, birth_year=1970, index_date="2024-12-31")
+        rows += [
+            event(pid, med, *gc, "2024-12-01", end_date=end or "2024-12-31", value_num=dose, unit="mg/d")
+            for dose, end in doses
+        ]
+    rows += person("p8", birth_year=1970, index_date="2024-12-31")
+    rows += [
+        event("p8", med, *gc, "2024-11-01", end_date="2024-12-24", value_num=10.0, unit="mg/d"),
+        event("p8", med, *gc, "2024-12-25", end_date="2024-12-31", value_num=None, unit="mg/d"),
+    ]
     return rows
 
 
@@ -130,7 +148,7 @@ def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
     assert on_spark.index_from_column
     assert set(on_spark.histograms["SPEC"]) == {"SITE-X"}
     counts = on_spark.data_quality.counts
-    assert counts["patients"] == 5
+    assert counts["patients"] == 8
     assert counts["patients_with_inconsistent_index_date"] >= 1
     assert counts["duplicate_rows"] >= 2
     assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1}
