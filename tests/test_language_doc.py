@@ -42,7 +42,7 @@ RULES = [
 
 
 def test_the_doc_has_its_examples():
-    assert len(BLOCKS) == 9
+    assert len(BLOCKS) == 10
     assert len(RULES) >= 15
 
 

@@ -4,9 +4,9 @@ and on every waterfall count, on random small extracts and random rule trees.
 The atoms are the spec trial's and more, so that every atom kind and option is drawn: age
 and sex bounds, history windows in weeks, counts ever, `before`, every `if_missing` and
 `if_found`, measurements read as a value, a ULN multiple or a result (positive, negative),
-thresholds in another unit, medications with and without a dose or at a stable dose,
-derived measures and the in-care step. Patients may carry their own index date, and their
-rows may disagree on it, on the sex or on the birth year.
+thresholds in another unit, results on several days (`min_count`), medications with and
+without a dose or at a stable dose, derived measures and the in-care step. Patients may carry
+their own index date, and their rows may disagree on it, on the sex or on the birth year.
 
 `pytest tests/test_reference.py --hypothesis-profile=thorough` runs many more examples.
 """
@@ -87,6 +87,14 @@ ATOMS = [
     Measurement("weight", Duration(1, "year"), Comparison(min=50, max=100), "kg"),
     Measurement("sledai", None, Comparison(below=4), "{score}", label="observation"),
     Measurement("alt", Duration(6, "month"), Comparison(above=40), "U/L", if_missing=Truth.FALSE),
+    # results on several distinct days (the spec trial has a value, a ULN multiple and a
+    # positive result on two): three days, another unit, an observation, `if_missing`
+    Measurement("creatinine", Duration(1, "year"), Comparison(above=100), "umol/L", min_count=3),
+    Measurement("hemoglobin", None, Comparison(min=100), "g/L", if_missing=Truth.FALSE, min_count=2),
+    Measurement(
+        "sledai", Duration(90, "day"), Comparison(min=4), "{score}", label="observation", min_count=2
+    ),
+    Measurement("ana", Duration(1, "year"), result="negative", min_count=2, if_missing=Truth.TRUE),
     # medications without a dose: one day on any dose is read from the latest exposure end
     # (a pass of its own), more days from the exposures swept without a dose filter
     Medication("steroids", Duration(3, "month")),

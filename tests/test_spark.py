@@ -69,7 +69,7 @@ def _edge_rows() -> list[dict]:
     """Patients on the edges the two SQL dialects could read differently: per-patient index
     dates (missing, conflicting, 31 December, 31 August minus 6 months), ties on one date,
     window boundaries, duplicate rows, overlapping and open-ended medications, the current
-    dose of a stable dose, unknown units, implausible values, text results, events after the
+    dose of a stable dose, results confirmed on distinct days, unknown units, implausible values, text results, events after the
     index date or without a date."""
     lab, dx, med, obs = "lab", "diagnosis", "medication", "observation"
     rows = person("p1", birth_year=1980, index_date="2024-06-30")
@@ -124,6 +124,20 @@ def _edge_rows() -> list[dict]:
             event(pid, med, *gc, "2024-12-01", end_date=end or "2024-12-31", value_num=dose, unit="mg/d")
             for dose, end in doses
         ]
+    # results confirmed on distinct days: two days, and two results of one day
+    rows += person("p9", birth_year=1970, index_date="2024-12-31")
+    rows += [
+        event("p9", lab, "LOINC", "718-7", day, value_num=value, unit=unit)
+        for day, value, unit in (
+            ("2024-10-01", 85.0, "g/L"),
+            ("2024-12-01", 8.5, "g/dL"),
+            ("2024-12-01", 8.0, "g/dL"),
+        )
+    ]
+    rows += [
+        event("p9", lab, "LOINC", "1742-6", day, value_num=130.0, unit="U/L")
+        for day in ("2024-11-01", "2024-12-20")
+    ]
     rows += person("p8", birth_year=1970, index_date="2024-12-31")
     rows += [
         event("p8", med, *gc, "2024-11-01", end_date="2024-12-24", value_num=10.0, unit="mg/d"),
@@ -148,7 +162,7 @@ def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
     assert on_spark.index_from_column
     assert set(on_spark.histograms["SPEC"]) == {"SITE-X"}
     counts = on_spark.data_quality.counts
-    assert counts["patients"] == 8
+    assert counts["patients"] == 9
     assert counts["patients_with_inconsistent_index_date"] >= 1
     assert counts["duplicate_rows"] >= 2
     assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1}

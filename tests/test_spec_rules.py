@@ -402,6 +402,109 @@ case(
     ("med", "H02AB07", "2025-01-28", "2025-02-01", 12.5),
 )
 
+# -- results confirmed on two occasions (distinct days) in the window: fewer than two, but
+# one at least that meets (or may: a unit the concept does not know), is UNKNOWN, awaiting
+# the confirmation; none that meets is FALSE; no result at all takes `if_missing` (UNKNOWN)
+HB = "718-7"
+case(
+    "hb2_twice",
+    "anaemia_confirmed",
+    True,
+    ("lab", HB, "2024-10-01", 85, "g/L", None),
+    ("lab", HB, "2025-01-10", 8.5, "g/dL", None),
+)
+case("hb2_once", "anaemia_confirmed", None, ("lab", HB, "2025-01-10", 8.5, "g/dL", None))
+case(
+    "hb2_once_then_normal",  # the later result is normal: still only one of two
+    "anaemia_confirmed",
+    None,
+    ("lab", HB, "2024-12-01", 8.5, "g/dL", None),
+    ("lab", HB, "2025-01-10", 12.0, "g/dL", None),
+)
+case(
+    "hb2_same_day",  # two results of one day are one occasion
+    "anaemia_confirmed",
+    None,
+    ("lab", HB, "2025-01-10", 8.5, "g/dL", None),
+    ("lab", HB, "2025-01-10", 8.0, "g/dL", None),
+)
+case(
+    "hb2_one_too_old",  # 1 August 2024 is the window's first day; 31 July is before it
+    "anaemia_confirmed",
+    None,
+    ("lab", HB, "2024-07-31", 8.5, "g/dL", None),
+    ("lab", HB, "2025-01-10", 8.5, "g/dL", None),
+)
+case(
+    "hb2_window_edge",
+    "anaemia_confirmed",
+    True,
+    ("lab", HB, "2024-08-01", 8.5, "g/dL", None),
+    ("lab", HB, "2025-01-10", 8.5, "g/dL", None),
+)
+case(
+    "hb2_never",
+    "anaemia_confirmed",
+    False,
+    ("lab", HB, "2024-12-01", 12.0, "g/dL", None),
+    ("lab", HB, "2025-01-10", 13.0, "g/dL", None),
+)
+case(
+    "hb2_unknown_unit",  # one meets, one in a unit the concept does not know: may be two
+    "anaemia_confirmed",
+    None,
+    ("lab", HB, "2024-12-01", 8.5, "g/dL", None),
+    ("lab", HB, "2025-01-10", 5.0, "mmol/L", None),
+)
+case("hb2_none", "anaemia_confirmed", None)
+case(
+    "hb2_implausible",  # an implausible result is not read
+    "anaemia_confirmed",
+    None,
+    ("lab", HB, "2024-12-01", 8.5, "g/dL", None),
+    ("lab", HB, "2025-01-10", 0.5, "g/dL", None),
+)
+# ... a positive result on two days, ever; a text read as positive, or a value above its own
+# upper limit
+ANA_CODE = "8061-4"
+case(
+    "ana2_twice",
+    "ana_twice",
+    True,
+    ("text", ANA_CODE, "2019-01-01", "Positive"),
+    ("lab", ANA_CODE, "2024-06-01", 3.0, None, 1.0),
+)
+case(
+    "ana2_once",
+    "ana_twice",
+    None,
+    ("text", ANA_CODE, "2024-06-01", "positive"),
+    ("text", ANA_CODE, "2024-09-01", "negative"),
+)
+case(
+    "ana2_negative",
+    "ana_twice",
+    False,
+    ("text", ANA_CODE, "2024-06-01", "negative"),
+    ("lab", ANA_CODE, "2024-09-01", 0.5, None, 1.0),
+)
+# ... ALT above 3 x its upper limit on two days within 90 days (an exclusion: TRUE excludes)
+ALT_CODE = "1742-6"
+case(
+    "alt2_twice",
+    "alt_twice_high",
+    True,
+    ("lab", ALT_CODE, "2024-12-01", 130, "U/L", 40),
+    ("lab", ALT_CODE, "2025-01-20", 130, "U/L", None),  # 130 / the concept's default 40
+)
+case(
+    "alt2_three_times_is_not_above",
+    "alt_twice_high",
+    None,
+    ("lab", ALT_CODE, "2024-12-01", 120, "U/L", 40),
+    ("lab", ALT_CODE, "2025-01-20", 130, "U/L", 40),
+)
+
 
 def _rows(pid: str, demographics: dict, specs: list) -> list[dict]:
     rows = person(pid, **demographics)

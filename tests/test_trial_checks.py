@@ -104,6 +104,20 @@ def test_a_measurement_without_a_plausible_range_of_its_own_is_non_negative(tmp_
         load_trials([Path(path)])
 
 
+def test_a_stable_dose_of_a_medication_without_a_dose_unit_is_refused(tmp_path):
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "c.yaml").write_text(
+        "concepts:\n  ivig:\n    kind: medication\n    codes: {ATC: [J06BA02]}\n", encoding="utf-8"
+    )
+    path = _trial(
+        tmp_path, "medication: {concept: ivig, within: 8 weeks, min_days: 28, dose: {stable: true}}"
+    )
+    with pytest.raises(
+        TrialError, match=r"t\.yaml:7: .*`ivig` has no dose unit .*give the concept `ivig` a `unit:`"
+    ):
+        load_trials([Path(path)])
+
+
 # -- a concept library file given where a trial belongs
 
 
@@ -575,6 +589,11 @@ def test_a_criterion_missing_its_text_or_reason_says_what_to_write(tmp_path, bod
             "medication: {concept: glucocorticoids, dose: {unit: mg/d}}",
             ["needs min, max, above, below or stable"],
         ),
+        (
+            "lab: {concept: hemoglobin, below: 9, unit: g/dL, min_count: twice}",
+            ["`min_count` must be a whole number"],
+        ),
+        ("derived: {measure: egfr_ckd_epi_2021, min: 30, min_count: 2}", ["`min_count`"]),
     ],
 )
 def test_measurement_and_dose_mistakes_say_the_fix(tmp_path, rule, fragments):

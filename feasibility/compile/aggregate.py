@@ -29,12 +29,14 @@ from feasibility.compile.sqlexpr import (
     and_,
     case,
     col,
+    compare,
     date_lit,
     func,
     is_null,
     lit,
     not_null,
     or_,
+    paren,
     struct,
     window_start,
 )
@@ -241,7 +243,11 @@ def results_query(
     idx = row_index_date(default_index, has_index_column, tables)
     start = col("start_date", "e")
     results = _Results(plan, Packing(dialect))
-    aggregates = [*results.aggregates(), *_group_index(default_index, has_index_column, tables)]
+    aggregates = [
+        *results.aggregates(),
+        *results.counts(idx),
+        *_group_index(default_index, has_index_column, tables),
+    ]
     grouped = _grouped_coded_rows(
         aggregates,
         tables,
@@ -422,45 +428,92 @@ class _Results:
         )
         return rows.subquery("e", copy=False)
 
-    def aggregates(self) -> list[exp.Expr]:
-        value, rh = self.value, self.rh
-        number = case(
-            [(self.not_detected.copy(), lit(0.0))], exp.Mul(this=value.copy(), expression=col("factor", "m"))
+    def number(self) -> exp.Expr:
+        """A result's value in its concept's unit (NULL: no value, or a unit the concept
+        does not know); a text read as negative with no value is 0."""
+        return case(
+            [(self.not_detected.copy(), lit(0.0))],
+            exp.Mul(this=self.value.copy(), expression=col("factor", "m")),
         )
+
+    def with_number(self) -> exp.Expr:
+        """Whether a result has a value (or a text read as negative) to read as a number."""
+        return or_(not_null(self.value.copy()), self.negative_text.copy())
+
+    def uln(self) -> exp.Expr:
+        """A result's multiple of its own upper limit, else of its concept's default one
+        (NULL when neither is known)."""
+        value = self.value
+        return case(
+            [
+                (self.not_detected.copy(), lit(0.0)),
+                (self.own_limit.copy(), exp.Div(this=value.copy(), expression=self.rh.copy())),
+            ],
+            exp.Div(
+                this=exp.Mul(this=value.copy(), expression=col("factor", "m")), expression=col("uln", "m")
+            ),
+        )
+
+    def positivity(self) -> exp.Expr:
+        """1 for a result read as positive, 0 as negative, NULL when it says neither."""
+        value = self.value
+        above = and_(not_null(value.copy()), self.own_limit.copy())
+        return case(
+            [
+                (exp.EQ(this=col("text_result", "e"), expression=lit(1)), lit(1.0)),
+                (self.negative_text.copy(), lit(0.0)),
+                (above, case([(exp.GT(this=value.copy(), expression=self.rh.copy()), lit(1.0))], lit(0.0))),
+            ]
+        )
+
+    def aggregates(self) -> list[exp.Expr]:
         out = [
             exp.Count(this=case([(self.implausible.copy(), lit(1))])).as_("n_implausible", copy=False),
-            self._latest(number, exp.false(), self.usable.copy()).as_("latest_number", copy=False),
+            self._latest(self.number(), exp.false(), self.usable.copy()).as_("latest_number", copy=False),
         ]
-        with_number = or_(not_null(value.copy()), self.negative_text.copy())
         uln_concepts = self.plan.uln_concepts
         if uln_concepts:
-            own_limit = self.own_limit.copy()
-            uln = case(
-                [
-                    (self.not_detected.copy(), lit(0.0)),
-                    (own_limit, exp.Div(this=value.copy(), expression=rh.copy())),
-                ],
-                exp.Div(
-                    this=exp.Mul(this=value.copy(), expression=col("factor", "m")), expression=col("uln", "m")
-                ),
-            )
             default = and_(
-                not_null(value.copy()), exp.Not(this=func("coalesce", own_limit.copy(), exp.false()))
+                not_null(self.value.copy()),
+                exp.Not(this=func("coalesce", self.own_limit.copy(), exp.false())),
             )
-            rows = and_(self.usable.copy(), with_number, _concept_in(uln_concepts))
-            out.append(self._latest(uln, default, rows).as_("latest_uln", copy=False))
+            rows = and_(self.usable.copy(), self.with_number(), _concept_in(uln_concepts))
+            out.append(self._latest(self.uln(), default, rows).as_("latest_uln", copy=False))
         positivity_concepts = self.plan.positivity_concepts
         if positivity_concepts:
-            above = and_(not_null(value.copy()), self.own_limit.copy())
-            pos = case(
-                [
-                    (exp.EQ(this=col("text_result", "e"), expression=lit(1)), lit(1.0)),
-                    (self.negative_text.copy(), lit(0.0)),
-                    (above, case([(exp.GT(this=value.copy(), expression=rh.copy()), lit(1.0))], lit(0.0))),
-                ]
-            )
+            pos = self.positivity()
             rows = and_(self.usable.copy(), not_null(pos.copy()), _concept_in(positivity_concepts))
             out.append(self._latest(pos, exp.false(), rows).as_("latest_pos", copy=False))
+        return out
+
+    def counts(self, idx: exp.Expr) -> list[exp.Expr]:
+        """Per atom with a `min_count`, the days in its window with a usable result that
+        meets it, and with one that may (its figure not known), each day counted once."""
+        out: list[exp.Expr] = []
+        start = col("start_date", "e")
+        for atom in self.plan.result_counts:
+            concept_id = self.plan.concept_id(atom.concept)
+            if atom.result is not None:
+                figure, has = self.positivity(), not_null(self.positivity())
+                meets: exp.Expr = exp.EQ(
+                    this=figure.copy(), expression=lit(1.0 if atom.result == "positive" else 0.0)
+                )
+            else:
+                assert atom.compare is not None
+                figure, has = (
+                    (self.uln(), self.with_number()) if atom.uln else (self.number(), self.with_number())
+                )
+                threshold = atom.compare
+                if not atom.uln:
+                    threshold = threshold.in_canonical(self.plan.concepts[concept_id], atom.unit)
+                meets = compare(figure.copy(), threshold)
+            mine = [exp.EQ(this=col("concept_id", "m"), expression=lit(concept_id)), self.usable.copy(), has]
+            if atom.within is not None:
+                mine.append(exp.GTE(this=start.copy(), expression=window_start(idx.copy(), atom.within)))
+            may_meet = paren(or_(is_null(figure.copy()), meets.copy()))
+            for name, test in zip(self.plan.result_count_columns(atom), (meets, may_meet), strict=True):
+                days = exp.Count(this=exp.Distinct(expressions=[case([(and_(*mine, test), start.copy())])]))
+                out.append(days.as_(name, copy=False))
         return out
 
     def _latest(self, figure: exp.Expr, flag: exp.Expr, rows: exp.Expr) -> exp.Expr:

@@ -113,8 +113,21 @@ class RowAtoms:
         )
 
     def _measurement(self, atom: Measurement) -> exp.Expr:
-        """The latest result's figures (see `latest.py`) against the atom's bounds."""
+        """The latest result's figures (see `latest.py`) against the atom's bounds; with a
+        `min_count`, the days of results that meet them (see `_Results.counts`)."""
         concept = self.plan.concepts[self.plan.concept_id(atom.concept)]
+        present = in_window(col("latest_d"), self.index.copy(), atom.within)
+        if atom.min_count > 1:
+            known, possible = (col(c) for c in self.plan.result_count_columns(atom))
+            # fewer than asked, yet one at least: a confirmation the data do not hold yet
+            counted = case(
+                [
+                    (exp.GTE(this=known, expression=lit(atom.min_count)), exp.true()),
+                    (exp.EQ(this=possible, expression=lit(0)), exp.false()),
+                ]
+            )
+            return with_missing(present, counted, atom.if_missing)
+        verdict: exp.Expr
         if atom.result is not None:
             pos = col("latest_pos")
             positive = case(
@@ -130,7 +143,6 @@ class RowAtoms:
                 verdict = compare(col("latest_uln"), atom.compare)
             else:
                 verdict = compare(col("latest_number"), atom.compare.in_canonical(concept, atom.unit))
-        present = in_window(col("latest_d"), self.index.copy(), atom.within)
         return with_missing(present, verdict, atom.if_missing)
 
     def _medication(self, atom: Medication) -> exp.Expr:

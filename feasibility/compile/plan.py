@@ -152,6 +152,17 @@ class Plan:
             return range(0)
         return range(self.atom_bit(atoms[0])[0], self.atom_bit(atoms[-1])[0] + 1)
 
+    @cached_property
+    def result_counts(self) -> tuple[Measurement, ...]:
+        """Measurement atoms that count results on distinct days (`min_count` above 1)."""
+        return tuple(a for a in self.atoms if isinstance(a, Measurement) and a.min_count > 1)
+
+    def result_count_columns(self, atom: Measurement) -> tuple[str, str]:
+        """The results pass's columns counting the days with a result that meets the atom,
+        and with one that may (its figure not known: a unit the concept does not know)."""
+        i = self.result_counts.index(atom)
+        return f"rk{i}", f"rp{i}"
+
     @property
     def uln_concepts(self) -> tuple[int, ...]:
         """Concepts with atoms on multiples of the upper limit of normal."""

@@ -59,8 +59,9 @@ def describe(rule: Rule) -> str:
             )
         case Measurement():
             what = _cmp(rule.compare, rule.unit) if rule.compare is not None else f"result {rule.result}"
+            which = "latest" if rule.min_count == 1 else f"≥ {rule.min_count} days of"
             return (
-                f"latest {rule.label} {rule.concept} {what}{_window(rule.within)}"
+                f"{which} {rule.label} {rule.concept} {what}{_window(rule.within)}"
                 f"{_missing(rule.if_missing, Truth.UNKNOWN)}"
             )
         case Medication():

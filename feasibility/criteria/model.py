@@ -149,7 +149,9 @@ class History:
 
 @dataclass(frozen=True)
 class Measurement:
-    """The latest lab or observation result of a concept in the window, compared or read."""
+    """The latest lab or observation result of a concept in the window, compared or read;
+    with `min_count` above 1, results on that many distinct days of the window must meet
+    the rule ("confirmed on two occasions")."""
 
     concept: str
     within: Duration | None = None
@@ -158,6 +160,7 @@ class Measurement:
     result: Literal["positive", "negative"] | None = None
     if_missing: Truth = Truth.UNKNOWN
     label: Literal["lab", "observation"] = "lab"
+    min_count: int = 1
 
     @property
     def uln(self) -> bool:

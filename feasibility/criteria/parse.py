@@ -62,7 +62,7 @@ TRIAL_KEYS = {"id", "title", "source", "criteria", "description"}
 CRITERION_KEYS = {"id", "kind", "text", "rule", "assessable", "reason", "note"}
 COMPARE_KEYS = {"min", "max", "above", "below"}
 HISTORY_KEYS = {"concept", "within", "min_count", "if_missing", "if_found", "before"}
-MEASUREMENT_KEYS = {"concept", "within", "unit", "result", "if_missing"} | COMPARE_KEYS
+MEASUREMENT_KEYS = {"concept", "within", "unit", "result", "if_missing", "min_count"} | COMPARE_KEYS
 MEDICATION_KEYS = {"concept", "within", "min_days", "dose", "if_missing", "if_found"}
 DOSE_KEYS = COMPARE_KEYS | {"unit", "stable"}
 DERIVED_KEYS = {"measure", "within", "unit", "if_missing"} | COMPARE_KEYS
@@ -118,6 +118,18 @@ def _as_window(value: Any) -> Duration | None:
 
 def _is_number(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool)
+
+
+def _min_count(body: Located) -> int:
+    """A rule's `min_count` (default 1): records, or results, on that many distinct days."""
+    count = body.get("min_count", 1)
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise TrialError(
+            "`min_count` must be a whole number of at least 1",
+            where=body.where("min_count"),
+            fix="e.g. `min_count: 2`",
+        )
+    return count
 
 
 def parse_comparison(node: Located, what: str, has_unit: bool = True) -> Comparison | None:
@@ -382,13 +394,7 @@ class _RuleParser:
         self._kind_first(body, kinds, f"`{label}`")
         check_keys(body, HISTORY_KEYS, f"`{label}`")
         concept = self.concept(body, "concept", kinds, f"`{label}`")
-        count = body.get("min_count", 1)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            raise TrialError(
-                "`min_count` must be a whole number of at least 1",
-                where=body.where("min_count"),
-                fix="e.g. `min_count: 2`",
-            )
+        count = _min_count(body)
         before = parse_duration(body.get("before"), body.where("before")) if "before" in body else None
         if before is not None and ("within" in body or count != 1):
             raise TrialError(
@@ -399,7 +405,7 @@ class _RuleParser:
         return History(
             concept=concept,
             within=parse_duration(body.get("within"), body.where("within")),
-            min_count=int(count),
+            min_count=count,
             if_missing=_missing(body, Truth.FALSE),
             label=label,  # type: ignore[arg-type]
             before=before,
@@ -454,6 +460,7 @@ class _RuleParser:
             result=str(result).lower() if result is not None else None,  # type: ignore[arg-type]
             if_missing=_missing(body, Truth.UNKNOWN),
             label=label,  # type: ignore[arg-type]
+            min_count=_min_count(body),
         )
 
     def _threshold_unit(self, concept: Concept, unit: Any, body: Located) -> str | None:
@@ -548,6 +555,12 @@ class _RuleParser:
             dnode = self._mapping(body["dose"], body.where("dose"), "dose")
             check_keys(dnode, DOSE_KEYS, "`dose`")
             stable = self._stable(dnode, int(days))
+            if stable and self.library[name].unit is None:
+                raise TrialError(
+                    f"a stable dose compares daily doses, and `{name}` has no dose unit",
+                    where=dnode.where("stable"),
+                    fix=f"give the concept `{name}` a `unit:` (e.g. mg/d) in its concept file",
+                )
             dose = parse_comparison(dnode, "`dose`")
             if dose is None and not stable:
                 raise TrialError(

@@ -308,6 +308,8 @@ class ReferenceEvaluator:
         if not self._present(p, latest, rule.within):
             return rule.if_missing.as_bool()
         assert latest is not None
+        if rule.min_count > 1:
+            return self._confirmed(rule, p)
         if rule.result is not None:
             positive = None if latest.pos is None else latest.pos == 1
             return positive if rule.result == "positive" or positive is None else not positive
@@ -316,6 +318,40 @@ class ReferenceEvaluator:
             return _compare(latest.uln, rule.compare)
         concept = self.library[rule.concept]
         return _compare(latest.number, rule.compare.in_canonical(concept, rule.unit))
+
+    def _confirmed(self, rule: Measurement, p: Patient) -> T3:
+        """`min_count` days in the window with a result meeting the rule: TRUE; none that
+        meets or may (a figure not known): FALSE; some, but fewer than asked: UNKNOWN."""
+        concept = self.library[rule.concept]
+        start = self._start(p, rule.within)
+        figure = "pos" if rule.result is not None else "uln" if rule.uln else "number"
+        meeting: set[date] = set()
+        maybe: set[date] = set()
+        for r in p.seen(concept):
+            if (r.get("value_num") is None and r.get("value_text") is None) or _implausible(concept, r):
+                continue
+            if start is not None and r["start_date"] < start:
+                continue
+            pair = _figures(concept, r)[figure]
+            if pair is None:
+                continue
+            known, value = pair
+            if not known:
+                maybe.add(r["start_date"])
+            elif self._meets(rule, concept, value):
+                meeting.add(r["start_date"])
+                maybe.add(r["start_date"])
+        if len(meeting) >= rule.min_count:
+            return True
+        return False if not maybe else None
+
+    @staticmethod
+    def _meets(rule: Measurement, concept: Concept, value: float) -> bool:
+        if rule.result is not None:
+            return value == (1.0 if rule.result == "positive" else 0.0)
+        assert rule.compare is not None
+        threshold = rule.compare if rule.uln else rule.compare.in_canonical(concept, rule.unit)
+        return threshold.holds(value)
 
     def _medication(self, rule: Medication, p: Patient) -> T3:
         concept = self.library[rule.concept]
