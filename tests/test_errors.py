@@ -711,12 +711,19 @@ def test_a_common_unit_that_reads_as_free_text_is_not_named(tmp_path):
             event(pid, "lab", "LOINC", "1742-6", "2025-01-07", value_num=30, unit="see comment"),
             event(pid, "lab", "LOINC", "1742-6", "2025-01-06", value_num=30, unit="Ada Lovelace"),
             event(pid, "lab", "LOINC", "1742-6", "2025-01-05", value_num=30, unit="mm Hg"),
+            # one word: a note or a name is held back; a short word or one units use is named
+            event(pid, "lab", "LOINC", "1742-6", "2025-01-04", value_num=30, unit="Lovelace"),
+            event(pid, "lab", "LOINC", "1742-6", "2025-01-03", value_num=30, unit="hemolysed"),
+            event(pid, "lab", "LOINC", "1742-6", "2025-01-02", value_num=30, unit="Units"),
+            event(pid, "lab", "LOINC", "1742-6", "2025-01-01", value_num=30, unit="mEq"),
         ]
     proc = run_on(tmp_path, write_extract(rows, tmp_path / "x.parquet"), "-q")
     assert proc.returncode == 0, proc.stderr
     dq = json.loads((tmp_path / "report" / "report.json").read_text())["data_quality"]
-    assert dq["unknown_units"] == {"alt": {"mm Hg": 40, "ukat/dl": 40, "(other units)": 160}}
-    for held in ("P00000042", "2025-01-08", "see comment", "Lovelace"):
+    assert dq["unknown_units"] == {
+        "alt": {"Units": 40, "mEq": 40, "mm Hg": 40, "ukat/dl": 40, "(other units)": 240}
+    }
+    for held in ("P00000042", "2025-01-08", "see comment", "Lovelace", "hemolysed"):
         assert held not in json.dumps(dq), held
     # the site's own exact report shows what its unit field holds, to mend it
     proc = run_on(tmp_path, tmp_path / "x.parquet", "-q", "--min-cell", "0", "--out", "exact")

@@ -308,11 +308,22 @@ _UNIT_SPELLING = re.compile(
     r"(?!.*\d{4})(?!(?:\S+ ){4})(?![A-Za-z]+(?: [A-Za-z]+)+$)[A-Za-z0-9µμ°%/.*^()\[\]{}'_+\- ]{1,24}"
     r"|(?:[A-Za-z]{1,3} ){1,3}[A-Za-z]{1,3}"
 )
+# One word of letters alone is a unit when short ("mg", "IU", "mmol") or a word units are
+# written in; a longer one ("hemolysed", a surname) is what the field holds instead.
+_UNIT_WORD = re.compile(
+    r"units?|cells|ratio|index|score|points|count|tit(?:er|re)|copies|percent|seconds|minutes|hours", re.I
+)
+
+
+def _spelled_as_unit(unit: str) -> bool:
+    if unit.isalpha() and len(unit) > 4:
+        return _UNIT_WORD.fullmatch(unit) is not None
+    return _UNIT_SPELLING.fullmatch(unit) is not None
 
 
 def _units_shown(by_unit: dict[str, int], protect: Protection) -> dict[str, int | None]:
     """A concept's unknown units by rows, most rows first. A unit is named only when its
-    rows are a count the report shows and it is spelled as units are (`_UNIT_SPELLING`): a
+    rows are a count the report shows and it is spelled as units are (`_spelled_as_unit`): a
     spelling that common is the lab's convention, while a rare one, or one that reads as
     free text (a unit field that holds a note or an identifier), is summed under OTHER_UNITS.
     An exact report, for the site's own use, names every unit as the extract spells it."""
@@ -320,7 +331,7 @@ def _units_shown(by_unit: dict[str, int], protect: Protection) -> dict[str, int 
     rare = 0
     for unit, n in by_unit.items():
         count = protect.count(n)  # n >= 1: a count shown is not 0
-        if count and (protect.exact or not unit or _UNIT_SPELLING.fullmatch(unit)):
+        if count and (protect.exact or not unit or _spelled_as_unit(unit)):
             named[unit or "(none)"] = count
         else:
             rare += n
