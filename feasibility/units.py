@@ -55,8 +55,9 @@ _ALIASES: dict[str, str] = {
     "iu/ml": "[iu]/ml",
 }
 
-# a multiple of the upper limit of normal, as protocols write it: ULN, x ULN, × ULN, times ULN
-_ULN_MULTIPLE = re.compile(r"(?:[x×*]|times)?\s*ULN", re.IGNORECASE)
+# a multiple of the upper (or lower) limit of normal, as protocols write it: ULN, x ULN,
+# × ULN, times ULN
+_LIMIT_MULTIPLE = re.compile(r"(?:[x×*]|times)?\s*(ULN|LLN)", re.IGNORECASE)
 
 _POWER = re.compile(r"(?:x)?10(?:\^|\*|e|\*\*)(\d+)")
 
@@ -73,6 +74,8 @@ def normalise_unit(unit: str | None) -> str | None:
     return _ALIASES.get(u, u)
 
 
-def is_uln_multiple(unit: str) -> bool:
-    """Whether a threshold's unit says a multiple of the ULN (`ULN`, `x ULN`, `× ULN`)."""
-    return _ULN_MULTIPLE.fullmatch(unit.strip()) is not None
+def limit_multiple(unit: str) -> str | None:
+    """ "ULN" or "LLN" when a threshold's unit says a multiple of the upper or lower limit of
+    normal (`ULN`, `x ULN`, `× LLN`), else None."""
+    m = _LIMIT_MULTIPLE.fullmatch(unit.strip())
+    return m.group(1).upper() if m else None

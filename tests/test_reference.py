@@ -3,10 +3,11 @@ and on every waterfall count, on random small extracts and random rule trees.
 
 The atoms are the spec trial's and more, so that every atom kind and option is drawn: age
 and sex bounds, history windows in weeks, counts ever, `before`, every `if_missing` and
-`if_found`, measurements read as a value, a ULN multiple or a result (positive, negative),
-thresholds in another unit, results on several days (`min_count`), medications with and
-without a dose or at a stable dose, derived measures and the in-care step. Patients may carry
-their own index date, and their rows may disagree on it, on the sex or on the birth year.
+`if_found`, measurements read as a value, a ULN or LLN multiple or a result (positive,
+negative), thresholds in another unit, results on several days (`min_count`), medications
+with and without a dose or at a stable dose, derived measures and the in-care step. Patients
+may carry their own index date, and their rows may disagree on it, on the sex or on the
+birth year.
 
 `pytest tests/test_reference.py --hypothesis-profile=thorough` runs many more examples.
 """
@@ -95,6 +96,10 @@ ATOMS = [
         "sledai", Duration(90, "day"), Comparison(min=4), "{score}", label="observation", min_count=2
     ),
     Measurement("ana", Duration(1, "year"), result="negative", min_count=2, if_missing=Truth.TRUE),
+    # multiples of the result's own lower limit (the spec trial has C3 below it, and
+    # haemoglobin at least 0.9 times it)
+    Measurement("hemoglobin", Duration(90, "day"), Comparison(below=1), "LLN", if_missing=Truth.FALSE),
+    Measurement("creatinine", None, Comparison(min=0.5, max=2), "LLN", min_count=2),
     # medications without a dose: one day on any dose is read from the latest exposure end
     # (a pass of its own), more days from the exposures swept without a dose filter
     Medication("steroids", Duration(3, "month")),
@@ -136,6 +141,7 @@ CODES = [
     ("lab", "LOINC", "1742-6", ["U/L", "ukat/L", "mmol/L", None], "num"),
     ("lab", "LOINC", "2160-0", ["mg/dL", "umol/L", None], "num"),
     ("lab", "LOINC", "718-7", ["g/L", "g/dL"], "num"),
+    ("lab", "LOINC", "4485-9", ["mg/dL", "g/L", None], "num"),
     ("lab", "LOINC", "8061-4", [None], "text"),
     ("observation", "LOINC", "29463-7", ["kg", "g"], "num"),
     ("observation", "LOCAL", "SLEDAI2K", [None, "points"], "num"),
@@ -220,8 +226,10 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
                 ),
             )
         )
-        # a NaN, infinite or negative ref_high is no limit: read as a missing one
+        # a NaN, infinite or negative ref_high is no limit: read as a missing one; so is a
+        # ref_low
         row["ref_high"] = draw(st.sampled_from([None, None, 0.0, 1.0, 40.0, -1.0, math.nan, math.inf]))
+        row["ref_low"] = draw(st.sampled_from([None, None, 0.0, 0.5, 30.0, 100.0, -1.0, math.nan, math.inf]))
     if kind == "num":
         row["value_text"] = draw(st.sampled_from([None, None, "not detected"]))
     if kind == "text":

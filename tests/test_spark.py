@@ -69,8 +69,8 @@ def _edge_rows() -> list[dict]:
     """Patients on the edges the two SQL dialects could read differently: per-patient index
     dates (missing, conflicting, 31 December, 31 August minus 6 months), ties on one date,
     window boundaries, duplicate rows, overlapping and open-ended medications, the current
-    dose of a stable dose, results confirmed on distinct days, unknown units, implausible values, text results, events after the
-    index date or without a date."""
+    dose of a stable dose, results confirmed on distinct days, lower limits of normal, unknown
+    units, implausible values, text results, events after the index date or without a date."""
     lab, dx, med, obs = "lab", "diagnosis", "medication", "observation"
     rows = person("p1", birth_year=1980, index_date="2024-06-30")
     rows += [
@@ -138,6 +138,17 @@ def _edge_rows() -> list[dict]:
         event("p9", lab, "LOINC", "1742-6", day, value_num=130.0, unit="U/L")
         for day in ("2024-11-01", "2024-12-20")
     ]
+    # multiples of a result's own lower limit: usable, missing, NaN; two results of one day
+    rows += person("p10", birth_year=1970, index_date="2024-12-31")
+    rows += [
+        event("p10", lab, "LOINC", "4485-9", day, value_num=value, unit="mg/dL", ref_low=low)
+        for day, value, low in (
+            ("2024-06-01", 70.0, 90.0),
+            ("2024-12-01", 70.0, None),
+            ("2024-12-20", 95.0, float("nan")),
+            ("2024-12-20", 80.0, 90.0),
+        )
+    ]
     rows += person("p8", birth_year=1970, index_date="2024-12-31")
     rows += [
         event("p8", med, *gc, "2024-11-01", end_date="2024-12-24", value_num=10.0, unit="mg/d"),
@@ -162,7 +173,7 @@ def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
     assert on_spark.index_from_column
     assert set(on_spark.histograms["SPEC"]) == {"SITE-X"}
     counts = on_spark.data_quality.counts
-    assert counts["patients"] == 9
+    assert counts["patients"] == 10
     assert counts["patients_with_inconsistent_index_date"] >= 1
     assert counts["duplicate_rows"] >= 2
     assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1}

@@ -505,6 +505,43 @@ case(
     ("lab", ALT_CODE, "2025-01-20", 130, "U/L", 40),
 )
 
+# -- multiples of the result's own lower limit of normal (`ref_low`); no default LLN: a
+# result without a usable one is UNKNOWN, whatever its unit
+C3 = "4485-9"
+case("c3_low", "low_complement", True, ("low", C3, "2025-01-10", 70, "mg/dL", 90))
+case("c3_at_lln", "low_complement", False, ("low", C3, "2025-01-10", 90, "mg/dL", 90))
+case("c3_no_lln", "low_complement", None, ("low", C3, "2025-01-10", 70, "mg/dL", None))
+case("c3_nan_lln", "low_complement", None, ("low", C3, "2025-01-10", 70, "mg/dL", math.nan))
+case("c3_zero_lln", "low_complement", None, ("low", C3, "2025-01-10", 70, "mg/dL", 0.0))
+case("c3_other_unit", "low_complement", True, ("low", C3, "2025-01-10", 0.7, "mmol/L", 0.9))  # units cancel
+case(
+    "c3_latest_normal",  # the latest result decides
+    "low_complement",
+    False,
+    ("low", C3, "2024-12-01", 70, "mg/dL", 90),
+    ("low", C3, "2025-01-10", 95, "mg/dL", 90),
+)
+case("c3_too_old", "low_complement", None, ("low", C3, "2024-11-01", 70, "mg/dL", 90))
+case("c3_none", "low_complement", None)
+case("c3_not_detected", "low_complement", True, ("text", C3, "2025-01-10", "not detected"))
+case("hb_lln_090", "hb_not_far_below_lln", True, ("low", HB, "2025-01-10", 108, "g/L", 120))
+case("hb_lln_089", "hb_not_far_below_lln", False, ("low", HB, "2025-01-10", 106.8, "g/L", 120))
+case(
+    "c3_low_twice",
+    "low_complement_twice",
+    True,
+    ("low", C3, "2023-05-01", 70, "mg/dL", 90),
+    ("low", C3, "2025-01-10", 0.8, "g/L", 0.9),
+)
+case("c3_low_once", "low_complement_twice", None, ("low", C3, "2025-01-10", 70, "mg/dL", 90))
+case(
+    "c3_low_once_without_lln",  # the other result has no lower limit: it may be low too
+    "low_complement_twice",
+    None,
+    ("low", C3, "2024-05-01", 70, "mg/dL", None),
+    ("low", C3, "2025-01-10", 70, "mg/dL", 90),
+)
+
 
 def _rows(pid: str, demographics: dict, specs: list) -> list[dict]:
     rows = person(pid, **demographics)
@@ -517,6 +554,9 @@ def _rows(pid: str, demographics: dict, specs: list) -> list[dict]:
             rows.append(lab(pid, code, day, value_num=value, unit=unit, ref_high=ref_high))
         elif kind == "text":
             rows.append(lab(pid, code, day, value_text=rest[0]))
+        elif kind == "low":  # a result with its own lower limit of normal
+            value, unit, ref_low = rest
+            rows.append(lab(pid, code, day, value_num=value, unit=unit, ref_low=ref_low))
         elif kind == "obs":
             rows.append(obs(pid, code, day, *rest))
         elif kind == "med":

@@ -602,12 +602,19 @@ def test_measurement_and_dose_mistakes_say_the_fix(tmp_path, rule, fragments):
         assert fragment in message, message
 
 
-@pytest.mark.parametrize("unit", ["ULN", "uln", "x ULN", "× ULN", "times ULN", "*ULN"])
-def test_a_multiple_of_the_uln_is_read_as_protocols_write_it(tmp_path, unit):
+@pytest.mark.parametrize(
+    ("unit", "read"),
+    [
+        *[(u, "ULN") for u in ("ULN", "uln", "x ULN", "× ULN", "times ULN", "*ULN")],
+        *[(u, "LLN") for u in ("LLN", "x lln", "× LLN")],
+    ],
+)
+def test_a_multiple_of_a_limit_of_normal_is_read_as_protocols_write_it(tmp_path, unit, read):
     path = tmp_path / "trial.yaml"
     path.write_text(_with_rule(f"lab: {{concept: alt, max: 3, unit: '{unit}'}}"), encoding="utf-8")
     (trial,), _ = load_trials([path])
-    assert trial.criteria[0].rule.unit == "ULN"
+    rule = trial.criteria[0].rule
+    assert (rule.unit, rule.uln, rule.lln) == (read, read == "ULN", read == "LLN")
 
 
 def test_an_authors_mistake_is_one_line_with_exit_2_on_the_command_line(tmp_path):

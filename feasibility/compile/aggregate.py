@@ -387,24 +387,26 @@ class _Results:
 
     Per row: `number`, the value in the concept's unit (a text read as negative with no
     value is 0: "not detected" is below any positive threshold); `uln`, the value as a
-    multiple of the row's own upper limit, or of the concept's default one (flagged); `pos`,
-    1 or 0 for a text read as positive or negative, else whether the value exceeds the
-    row's upper limit. A row's own limit is its `ref_high` only when that is a positive
-    finite number (`own_upper_limit`); any other `ref_high` is treated as missing. Every
+    multiple of the row's own upper limit, or of the concept's default one (flagged); `lln`,
+    the value as a multiple of the row's own lower limit; `pos`, 1 or 0 for a text read as
+    positive or negative, else whether the value exceeds the row's upper limit. A row's own
+    limit is its `ref_high` (`ref_low`) only when that is a positive finite number
+    (`usable_limit`); any other is treated as missing. Every
     usable result packs a number, NULL-valued (not known) when it has none or its unit is
     unknown, so the number's MAX also gives the latest result's day. The other two figures
     are packed only on the rows of the concepts whose atoms read them. Aggregates take CASE
     arguments rather than FILTER clauses: DuckDB copies the rows a FILTER keeps, a CASE
     only picks them."""
 
-    packed = ("latest_number", "latest_uln", "latest_pos")
+    packed = ("latest_number", "latest_uln", "latest_lln", "latest_pos")
 
     def __init__(self, plan: Plan, packing: Packing):
         self.plan = plan
         self.packing = packing
         value, rh = col("value_num", "e"), col("ref_high", "e")
         self.value, self.rh = value, rh
-        self.own_limit = own_upper_limit(rh.copy())
+        self.own_limit = usable_limit(rh.copy())
+        self.rl = col("ref_low", "e")
         text = col("text_result", "e")
         self.negative_text = exp.EQ(this=text, expression=lit(-1))
         self.not_detected = and_(is_null(value.copy()), self.negative_text.copy())
@@ -454,6 +456,16 @@ class _Results:
             ),
         )
 
+    def lln(self) -> exp.Expr:
+        """A result's multiple of its own lower limit (NULL without a usable one: there is
+        no default lower limit, as a concept's default ULN is for the upper)."""
+        return case(
+            [
+                (self.not_detected.copy(), lit(0.0)),
+                (usable_limit(self.rl.copy()), exp.Div(this=self.value.copy(), expression=self.rl.copy())),
+            ]
+        )
+
     def positivity(self) -> exp.Expr:
         """1 for a result read as positive, 0 as negative, NULL when it says neither."""
         value = self.value
@@ -479,6 +491,10 @@ class _Results:
             )
             rows = and_(self.usable.copy(), self.with_number(), _concept_in(uln_concepts))
             out.append(self._latest(self.uln(), default, rows).as_("latest_uln", copy=False))
+        lln_concepts = self.plan.lln_concepts
+        if lln_concepts:
+            rows = and_(self.usable.copy(), self.with_number(), _concept_in(lln_concepts))
+            out.append(self._latest(self.lln(), exp.false(), rows).as_("latest_lln", copy=False))
         positivity_concepts = self.plan.positivity_concepts
         if positivity_concepts:
             pos = self.positivity()
@@ -500,11 +516,9 @@ class _Results:
                 )
             else:
                 assert atom.compare is not None
-                figure, has = (
-                    (self.uln(), self.with_number()) if atom.uln else (self.number(), self.with_number())
-                )
-                threshold = atom.compare
-                if not atom.uln:
+                figure = self.uln() if atom.uln else self.lln() if atom.lln else self.number()
+                has, threshold = self.with_number(), atom.compare
+                if not (atom.uln or atom.lln):
                     threshold = threshold.in_canonical(self.plan.concepts[concept_id], atom.unit)
                 meets = compare(figure.copy(), threshold)
             mine = [exp.EQ(this=col("concept_id", "m"), expression=lit(concept_id)), self.usable.copy(), has]
@@ -541,10 +555,10 @@ class _Results:
         return columns
 
 
-def own_upper_limit(rh: exp.Expr) -> exp.Expr:
-    """Whether a row's `ref_high` is a usable upper limit of normal: a positive, finite
-    number (NULL when it is NULL). A NaN, an infinity, zero or a negative number is no
-    limit and reads as missing. `> 0` alone lets NaN through in DuckDB, Spark and
+def usable_limit(rh: exp.Expr) -> exp.Expr:
+    """Whether a row's `ref_high` (or `ref_low`) is a usable limit of normal: a positive,
+    finite number (NULL when it is NULL). A NaN, an infinity, zero or a negative number is
+    no limit and reads as missing. `> 0` alone lets NaN through in DuckDB, Spark and
     PostgreSQL, which order NaN above every number (value / NaN then compares false
     whatever the threshold), and an infinite limit would make every result 0 × ULN.
 

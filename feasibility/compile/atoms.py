@@ -139,8 +139,8 @@ class RowAtoms:
             verdict = positive if atom.result == "positive" else not_(positive)
         else:
             assert atom.compare is not None
-            if atom.uln:
-                verdict = compare(col("latest_uln"), atom.compare)
+            if atom.uln or atom.lln:
+                verdict = compare(col("latest_uln" if atom.uln else "latest_lln"), atom.compare)
             else:
                 verdict = compare(col("latest_number"), atom.compare.in_canonical(concept, atom.unit))
         return with_missing(present, verdict, atom.if_missing)

@@ -171,6 +171,13 @@ class Plan:
         )
 
     @property
+    def lln_concepts(self) -> tuple[int, ...]:
+        """Concepts with atoms on multiples of the lower limit of normal."""
+        return tuple(
+            sorted({self.concept_id(a.concept) for a in self.atoms if isinstance(a, Measurement) and a.lln})
+        )
+
+    @property
     def positivity_concepts(self) -> tuple[int, ...]:
         """Concepts with atoms on a positive or negative result."""
         return tuple(

@@ -26,7 +26,8 @@ _SYMBOL = {">=": "≥", "<=": "≤", ">": ">", "<": "<"}
 def _cmp(c: Comparison, unit: str | None = None) -> str:
     if unit and unit.startswith("{") and unit.endswith("}"):
         unit = None  # a UCUM annotation alone (`{score}`) is a number without a unit
-    suffix = f" {unit}" if unit and unit.upper() != "ULN" else (" × ULN" if unit else "")
+    limit = unit is not None and unit.upper() in ("ULN", "LLN")
+    suffix = f" × {unit.upper()}" if unit and limit else (f" {unit}" if unit else "")
     return " and ".join(f"{_SYMBOL[op]} {t:g}{suffix}" for op, t in c.bounds())
 
 

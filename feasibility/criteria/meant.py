@@ -13,7 +13,7 @@ from typing import Any
 
 from feasibility.criteria.model import Duration
 from feasibility.criteria.yaml_source import COMPARE_SYNONYMS, Located, shape, shown, written
-from feasibility.units import is_uln_multiple
+from feasibility.units import limit_multiple
 
 WINDOW_FIX = "write a positive whole number and a unit, e.g. `90 days`, `6 months`, `1 year`, or `ever`"
 
@@ -85,7 +85,7 @@ def threshold_fix(key: str, value: Any, has_unit: bool) -> str:
     meant = COMPARE_SYNONYMS.get(operator or "", key)
     parts = [f"{meant}: {number}"]
     if rest and has_unit:
-        parts.append(f"unit: {'ULN' if is_uln_multiple(rest) else rest}")
+        parts.append(f"unit: {limit_multiple(rest) or rest}")
     elif rest and not re.fullmatch(r"(?i)y(?:ea)?rs?(?:\s+old)?", rest):
         return general
     written_as = f"`{', '.join(parts)}`"

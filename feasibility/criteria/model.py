@@ -156,7 +156,7 @@ class Measurement:
     concept: str
     within: Duration | None = None
     compare: Comparison | None = None
-    unit: str | None = None  # unit of the thresholds, or "ULN" for multiples of the ULN
+    unit: str | None = None  # unit of the thresholds, or "ULN" / "LLN" for multiples of a limit
     result: Literal["positive", "negative"] | None = None
     if_missing: Truth = Truth.UNKNOWN
     label: Literal["lab", "observation"] = "lab"
@@ -166,6 +166,11 @@ class Measurement:
     def uln(self) -> bool:
         """Whether the thresholds are multiples of the upper limit of normal."""
         return self.unit is not None and self.unit.upper() == "ULN"
+
+    @property
+    def lln(self) -> bool:
+        """Whether the thresholds are multiples of the lower limit of normal."""
+        return self.unit is not None and self.unit.upper() == "LLN"
 
 
 # Two daily doses are one dose when they differ by less than this (in the concept's unit):

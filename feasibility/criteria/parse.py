@@ -55,7 +55,7 @@ from feasibility.criteria.yaml_source import (
     written,
 )
 from feasibility.errors import TrialError
-from feasibility.units import is_uln_multiple, normalise_unit
+from feasibility.units import limit_multiple, normalise_unit
 from feasibility.user_files import read_user_bytes
 
 TRIAL_KEYS = {"id", "title", "source", "criteria", "description"}
@@ -450,7 +450,7 @@ class _RuleParser:
         unit = body.get("unit")
         if cmp is not None:
             unit = self._threshold_unit(concept, unit, body)
-            if unit != "ULN":  # a multiple of the ULN is no value of the concept's own
+            if unit not in ("ULN", "LLN"):  # a multiple of a limit is no value of the concept's own
                 self._check_plausible(concept, cmp, unit, body)
         return Measurement(
             concept=name,
@@ -464,16 +464,17 @@ class _RuleParser:
         )
 
     def _threshold_unit(self, concept: Concept, unit: Any, body: Located) -> str | None:
-        # `x ULN`, `× ULN` and `times ULN`, as protocols write a multiple of the ULN
-        if unit is not None and is_uln_multiple(str(unit)):
-            return "ULN"
+        # `x ULN`, `× ULN` and `times ULN`, as protocols write a multiple of the ULN (or LLN)
+        limit = limit_multiple(str(unit)) if unit is not None else None
+        if limit is not None:
+            return limit
         if unit is None:
             if concept.accepts_missing_unit:
                 return concept.unit
             raise TrialError(
                 f"the threshold on `{concept.name}` needs a `unit`",
                 where=body.where(),
-                fix=f"add `unit: {concept.unit}` (or `unit: ULN`)",
+                fix=f"add `unit: {concept.unit}` (or `unit: ULN`, `unit: LLN`)",
             )
         if concept.unit_factor(normalise_unit(str(unit))) is None:
             # the concept's own unit first, then the others as the library spells them
@@ -483,7 +484,7 @@ class _RuleParser:
             raise TrialError(
                 f"unit `{unit}` is not known for `{concept.name}`",
                 where=body.where("unit"),
-                fix=f"use one of: {', '.join(known)}, or ULN",
+                fix=f"use one of: {', '.join(known)}, ULN or LLN",
             )
         return str(unit)
 

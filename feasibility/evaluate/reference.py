@@ -93,32 +93,37 @@ class Latest:
     day: date
     number: float | None  # in the concept's unit
     uln: float | None  # multiple of the upper limit of normal
+    lln: float | None  # multiple of the lower limit of normal
     pos: float | None  # 1 positive, 0 negative
 
 
-def _own_limit(row: Row) -> float | None:
-    """The row's own upper limit of normal: its `ref_high` if that is a positive finite
-    number, else None. A NaN, infinite, zero or negative `ref_high` is no limit and reads
-    exactly as a missing one (the concept's default ULN, else UNKNOWN), as in the SQL
-    (`compile.aggregate.own_upper_limit`)."""
-    rh = row.get("ref_high")
-    return rh if rh is not None and math.isfinite(rh) and rh > 0 else None
+def _own_limit(row: Row, key: str = "ref_high") -> float | None:
+    """The row's own upper (`ref_high`) or lower (`ref_low`) limit of normal if that is a
+    positive finite number, else None. A NaN, infinite, zero or negative limit is no limit
+    and reads exactly as a missing one (for the ULN, the concept's default, else UNKNOWN),
+    as in the SQL (`compile.aggregate.usable_limit`)."""
+    limit = row.get(key)
+    return limit if limit is not None and math.isfinite(limit) and limit > 0 else None
 
 
 def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
     """A result's figures as (known, value), None where it has no such figure: its value in
     the concept's unit (a text read as negative with no value is 0), its multiple of its own
-    upper limit or of the concept's default one, and whether it reads as positive. A value
-    in a unit the concept does not know is (0, 0.0): present, not known."""
+    upper limit or of the concept's default one, its multiple of its own lower limit, and
+    whether it reads as positive. A value in a unit the concept does not know, or with no
+    limit to divide by, is (0, 0.0): present, not known."""
     v, limit = row.get("value_num"), _own_limit(row)
     text = str(row["value_text"]).strip().lower() if row.get("value_text") else None
     negative = text in NEGATIVE
     f = _factor(concept, row)
     number: tuple[int, float] | None
     uln: tuple[int, float] | None
+    low = _own_limit(row, "ref_low")
+    lln: tuple[int, float] | None
     if v is None:
-        number = uln = (1, 0.0) if negative else None
+        number = uln = lln = (1, 0.0) if negative else None
     else:
+        lln = (1, v / low) if low is not None else (0, 0.0)
         number = (1, v * f) if f is not None else (0, 0.0)
         if limit is not None:
             uln = (1, v / limit)
@@ -134,7 +139,7 @@ def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
         pos = 1.0 if v > limit else 0.0
     else:
         pos = None
-    return {"number": number, "uln": uln, "pos": None if pos is None else (1, pos)}
+    return {"number": number, "uln": uln, "lln": lln, "pos": None if pos is None else (1, pos)}
 
 
 def _and(values: Iterable[T3]) -> T3:
@@ -242,7 +247,7 @@ class ReferenceEvaluator:
             best = max(known, default=None)
             return best[1] if best is not None and best[0] else None
 
-        return Latest(day, highest("number"), highest("uln"), highest("pos"))
+        return Latest(day, highest("number"), highest("uln"), highest("lln"), highest("pos"))
 
     def _present(self, p: Patient, latest: Latest | None, within: Duration | None) -> bool:
         if latest is None:
@@ -314,8 +319,8 @@ class ReferenceEvaluator:
             positive = None if latest.pos is None else latest.pos == 1
             return positive if rule.result == "positive" or positive is None else not positive
         assert rule.compare is not None
-        if rule.uln:
-            return _compare(latest.uln, rule.compare)
+        if rule.uln or rule.lln:
+            return _compare(latest.uln if rule.uln else latest.lln, rule.compare)
         concept = self.library[rule.concept]
         return _compare(latest.number, rule.compare.in_canonical(concept, rule.unit))
 
@@ -324,7 +329,7 @@ class ReferenceEvaluator:
         meets or may (a figure not known): FALSE; some, but fewer than asked: UNKNOWN."""
         concept = self.library[rule.concept]
         start = self._start(p, rule.within)
-        figure = "pos" if rule.result is not None else "uln" if rule.uln else "number"
+        figure = "pos" if rule.result is not None else "uln" if rule.uln else "lln" if rule.lln else "number"
         meeting: set[date] = set()
         maybe: set[date] = set()
         for r in p.seen(concept):
@@ -350,7 +355,8 @@ class ReferenceEvaluator:
         if rule.result is not None:
             return value == (1.0 if rule.result == "positive" else 0.0)
         assert rule.compare is not None
-        threshold = rule.compare if rule.uln else rule.compare.in_canonical(concept, rule.unit)
+        limit = rule.uln or rule.lln
+        threshold = rule.compare if limit else rule.compare.in_canonical(concept, rule.unit)
         return threshold.holds(value)
 
     def _medication(self, rule: Medication, p: Patient) -> T3:
