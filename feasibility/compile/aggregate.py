@@ -393,8 +393,8 @@ class _Results:
     limit is its `ref_high` (`ref_low`) only when that is a positive finite number
     (`usable_limit`); any other is treated as missing. Every
     usable result packs a number, NULL-valued (not known) when it has none or its unit is
-    unknown, so the number's MAX also gives the latest result's day. The other two figures
-    are packed only on the rows of the concepts whose atoms read them. Aggregates take CASE
+    unknown, so the number's MAX also gives the latest result's day. The other figures are
+    packed only on the rows of the concepts whose atoms read them. Aggregates take CASE
     arguments rather than FILTER clauses: DuckDB copies the rows a FILTER keeps, a CASE
     only picks them."""
 
@@ -510,7 +510,8 @@ class _Results:
         for atom in self.plan.result_counts:
             concept_id = self.plan.concept_id(atom.concept)
             if atom.result is not None:
-                figure, has = self.positivity(), not_null(self.positivity())
+                figure = self.positivity()
+                has = not_null(figure.copy())
                 meets: exp.Expr = exp.EQ(
                     this=figure.copy(), expression=lit(1.0 if atom.result == "positive" else 0.0)
                 )
@@ -555,23 +556,23 @@ class _Results:
         return columns
 
 
-def usable_limit(rh: exp.Expr) -> exp.Expr:
+def usable_limit(limit: exp.Expr) -> exp.Expr:
     """Whether a row's `ref_high` (or `ref_low`) is a usable limit of normal: a positive,
     finite number (NULL when it is NULL). A NaN, an infinity, zero or a negative number is
     no limit and reads as missing. `> 0` alone lets NaN through in DuckDB, Spark and
     PostgreSQL, which order NaN above every number (value / NaN then compares false
     whatever the threshold), and an infinite limit would make every result 0 × ULN.
 
-    Finiteness is `rh - rh = 0`, which fails for NaN and for ±inf (inf - inf is NaN) in
+    Finiteness is `limit - limit = 0`, which fails for NaN and for ±inf (inf - inf is NaN) in
     every dialect, rather than `isnan`/`isinf`, which not every dialect has, or
-    `rh < CAST('Infinity' AS DOUBLE)`: parquet min/max statistics leave NaN out, and
+    `limit < CAST('Infinity' AS DOUBLE)`: parquet min/max statistics leave NaN out, and
     DuckDB folds a comparison of a column with a constant that its statistics decide, so
     in a file whose other limits are all finite a NaN passed that bound too. DuckDB keeps
-    no statistics through floating-point arithmetic, so `rh - rh = 0` is computed per row
+    no statistics through floating-point arithmetic, so `limit - limit = 0` is computed per row
     (tests/test_spec_rules.py pins this)."""
     return and_(
-        exp.GT(this=rh, expression=lit(0)),
-        exp.EQ(this=exp.Sub(this=rh.copy(), expression=rh.copy()), expression=lit(0)),
+        exp.GT(this=limit, expression=lit(0)),
+        exp.EQ(this=exp.Sub(this=limit.copy(), expression=limit.copy()), expression=lit(0)),
     )
 
 
