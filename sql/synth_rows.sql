@@ -81,7 +81,9 @@ SELECT v.pid, 2 AS src, v.slot_id, v.k, v.domain, c.code_system, c.code,
                 CASE WHEN v.has_abn OR v.u_pos < v.pos THEN su.pos_text ELSE su.neg_text END
        END AS value_text,
        CASE WHEN v.odd AND su.odd_unit IS NOT NULL THEN su.odd_unit ELSE su.unit END AS unit,
-       CAST(NULL AS DOUBLE) AS ref_low,
+       CASE WHEN v.dist IN ('lognormal', 'normal') AND v.lln IS NOT NULL
+                 AND v.u_ref >= su.ref_missing
+            THEN round(v.lln * su.uln_scale / su.factor, 3) END AS ref_low,
        CASE WHEN v.dist IN ('lognormal', 'normal') AND v.uln IS NOT NULL
                  AND v.u_ref >= su.ref_missing
             THEN round(v.uln * su.uln_scale / su.factor, 3) END AS ref_high,

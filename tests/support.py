@@ -144,7 +144,8 @@ def evaluate(
 def spec_row(pid: str, spec: tuple) -> dict:
     """One event from a compact spec tuple, as the trial spec tables write them:
     ("dx", ICD10CM code, date), ("pcs", ICD10PCS code, date),
-    ("lab", LOINC, date, value, unit, ref_high[, text result]), ("text", LOINC, date, text result),
+    ("lab", LOINC, date, value, unit, ref_high[, text result]), ("low", LOINC, date, value,
+    unit, ref_low), ("text", LOINC, date, text result),
     ("obs", system, code, date, value, unit), ("otext", system, code, date, text result),
     ("med", [system:]code, start, end, dose[, unit])."""
     kind, *rest = spec
@@ -158,6 +159,9 @@ def spec_row(pid: str, spec: tuple) -> dict:
         code, day, value, unit, ref_high, *text = rest
         result = {"value_num": value, "unit": unit, "ref_high": ref_high, "value_text": (text or [None])[0]}
         return event(pid, "lab", "LOINC", code, day, **result)
+    if kind == "low":
+        code, day, value, unit, ref_low = rest
+        return event(pid, "lab", "LOINC", code, day, value_num=value, unit=unit, ref_low=ref_low)
     if kind == "text":
         code, day, text = rest
         return event(pid, "lab", "LOINC", code, day, value_text=text)

@@ -43,6 +43,7 @@ class Slot:
     tail_abn: tuple[float, float] | None = None  # multiplier with the `abn` trait (default: tail)
     pos: Share = 0.0  # qualitative: probability positive
     uln: float | None = None  # ULN in the canonical unit (default: the concept's)
+    lln: float | None = None  # LLN in the canonical unit, written as ref_low (default: none)
     ongoing: Share = 0.0  # course: latest course runs through as_of
     ongoing_refr: float | None = None
     dur: tuple[int, int] = (7, 400)  # course length in days
@@ -251,6 +252,9 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "ldh": _special(190, 0.25, 0.03, (2.0, 4.0), digits=0),
     "aldolase": _special(4.5, 0.3, 0.03, (2.0, 6.0), p={"DM": 0.4, "*": 0.02}),
     "iga": _special(230, 0.35, 0.06, (0.01, 0.04), digits=0, uln=400),
+    # complement, low in active lupus (a lower limit of normal, no upper one written)
+    "c3": _special(115, 0.2, 0.03, (0.5, 0.8), p={"SLE": 0.6, "*": 0.03}, refr_shift=-30, digits=0, lln=90),
+    "c4": _special(24, 0.3, 0.03, (0.3, 0.6), p={"SLE": 0.6, "*": 0.03}, refr_shift=-8, digits=0, lln=10),
     # --- qualitative tests
     "ana": _qual({"SLE": 0.2, "*": 0.08}, {"SLE": 0.88, "SJO": 0.8, "SSC": 0.85, "DM": 0.6, "*": 0.15}),
     "anti_dsdna": _qual({"SLE": 0.2, "*": 0.04}, {"SLE": 0.6, "*": 0.03}),

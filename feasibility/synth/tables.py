@@ -146,6 +146,7 @@ def build_tables(trials: Sequence[Trial], library: ConceptLibrary, sites: int) -
                 p_abn=float(slot.p_abn),
                 sex=slot.sex,
                 uln=None if uln is None else float(uln),
+                lln=None if slot.lln is None else float(slot.lln),
                 dur_lo=slot.dur[0],
                 dur_hi=slot.dur[1],
                 ongoing_refr=float(

@@ -156,8 +156,36 @@ case(
 )
 case("in5_none", "IN5", None)
 
-# -- IN6 SELENA-SLEDAI >= 8 (90 days)
+# -- IN6 SELENA-SLEDAI >= 8 (90 days), with a clinical score >= 6: the total less 2 points
+# for low complement (C3 or C4 below its own LLN) and 2 for anti-dsDNA, within 90 days
 case("in6_8", "IN6", True, ("obs", "LOCAL", "SELENA_SLEDAI", "2025-01-10", 8, "{score}"))
+SLEDAI_8, SLEDAI_10 = (("obs", "LOCAL", "SELENA_SLEDAI", "2025-01-10", n, None) for n in (8, 10))
+C3_LOW, C4_LOW = (
+    ("low", "4485-9", "2025-01-05", 70, "mg/dL", 90),
+    ("low", "4498-2", "2025-01-05", 8, "mg/dL", 10),
+)
+DSDNA_POS = ("text", "5130-0", "2025-01-05", "positive")
+case("in6_8_both_serology", "IN6", False, SLEDAI_8, C3_LOW, DSDNA_POS)  # clinical 4
+case("in6_8_c4_and_dsdna", "IN6", False, SLEDAI_8, C4_LOW, DSDNA_POS)
+case("in6_10_both_serology", "IN6", True, SLEDAI_10, C3_LOW, DSDNA_POS)  # clinical 6
+case("in6_8_dsdna_only", "IN6", True, SLEDAI_8, ("low", "4485-9", "2025-01-05", 95, "mg/dL", 90), DSDNA_POS)
+case("in6_8_low_c3_only", "IN6", True, SLEDAI_8, C3_LOW, ("text", "5130-0", "2025-01-05", "negative"))
+case(
+    "in6_8_c3_without_lln",  # whether C3 is low is not known
+    "IN6",
+    None,
+    SLEDAI_8,
+    ("low", "4485-9", "2025-01-05", 70, "mg/dL", None),
+    DSDNA_POS,
+)
+case(
+    "in6_8_old_serology",  # tests before the 90 days are not this score's
+    "IN6",
+    True,
+    SLEDAI_8,
+    ("low", "4485-9", "2024-10-01", 70, "mg/dL", 90),
+    ("text", "5130-0", "2024-10-01", "positive"),
+)
 case("in6_7", "IN6", False, ("obs", "LOCAL", "SELENA_SLEDAI", "2025-01-10", 7, "points"))
 case("in6_other_score", "IN6", None, ("obs", "LOCAL", "SLEDAI_2K", "2025-01-10", 12, None))
 case("in6_out", "IN6", None, ("obs", "LOCAL", "SELENA_SLEDAI", "2024-11-02", 12, None))
