@@ -164,6 +164,17 @@ def test_site_unit_habits_and_quality_noise(sorted_file):
     assert {"positive", "negative"} <= texts
 
 
+def test_complement_has_its_lower_limit_and_is_low_in_some_patients(sorted_file):
+    """C3 and C4 carry a ref_low (the seed trials read them against it), in each site's unit,
+    and some results fall below it: low complement in active lupus."""
+    below, above, without = duckdb.sql(
+        f"""SELECT count(*) FILTER (value_num < ref_low), count(*) FILTER (value_num >= ref_low),
+                   count(*) FILTER (ref_low IS NULL)
+            FROM read_parquet('{sorted_file}') WHERE code IN ('4485-9', '4498-2')"""
+    ).fetchall()[0]
+    assert below > 0 and above > below and without == 0
+
+
 def test_other_trials_folder(tmp_path):
     path = tmp_path / "fixture.parquet"
     rows = _make(path, patients=200, trials_paths=[FIXTURES])
