@@ -365,7 +365,7 @@ def _quality_lines(dq: dict, shown: Callable[[int | None], str]) -> list[str]:
         (
             "unknown_unit_rows",
             "rows in a unit the concept does not know (as values UNKNOWN; still read against their own "
-            "ref_high)",
+            "ref_high and ref_low)",
         ),
         ("default_uln_patients", "patients whose latest result had no usable ref_high (default ULN used)"),
         ("implausible_value_rows", "implausible values, outside the concept's plausible range (not used)"),
