@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import os
 import re
 import shutil
@@ -130,6 +131,22 @@ def variant_trials(folder: Path, count: int) -> Path:
     return folder
 
 
+def synth_inputs_key() -> str:
+    """A short fingerprint of what `feasibility synth` makes an extract from: its code and
+    SQL, the seed trials and the concept library. Extracts in a reused `--work` folder are
+    named by it, so one made before any of these changed is made again, not measured stale."""
+    sources = [
+        *(REPO / "feasibility" / "synth").glob("*.py"),
+        *(REPO / "sql").glob("synth_*.sql"),
+        *trials_dir().glob("*.yaml"),
+        *(trials_dir() / "concepts").glob("*.yaml"),
+    ]
+    digest = hashlib.sha256()
+    for path in sorted(sources):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
 def bench_size(
     patients: int,
     threads: int,
@@ -145,8 +162,9 @@ def bench_size(
     rows = []
     cli = [sys.executable, "-m", "feasibility"]
     trial_sets = {n: variant_trials(work / f"trials-{n}", n) for n in trial_counts if n != 4}
+    key = synth_inputs_key()
     for layout in layouts:
-        extract = work / f"extract-{patients}-{layout}.parquet"
+        extract = work / f"extract-{patients}-{layout}-{key}.parquet"
         if not extract.exists():
             flag = "--sorted" if layout == "sorted" else "--shuffled"
             subprocess.run(

@@ -58,3 +58,23 @@ def test_one_layout_without_the_scaling_runs(tmp_path):
     assert bad.returncode == 2 and "--layouts takes sorted, shuffled or both" in bad.stderr
     none = subprocess.run([*argv[:2], "--tiny", "--repeat", "0"], capture_output=True, text=True)
     assert none.returncode == 2 and "--repeat takes a whole number of rounds" in none.stderr
+
+
+def test_a_reused_work_folder_makes_an_extract_again_when_what_synth_reads_changes(tmp_path, monkeypatch):
+    """Extracts are named by a fingerprint of the synth code, the seed trials and the concept
+    library: an extract made before a trial or concept changed is not measured stale."""
+    import importlib.util
+    import shutil
+
+    spec = importlib.util.spec_from_file_location("bench_run", REPO / "benchmarks" / "run.py")
+    assert spec is not None and spec.loader is not None
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    trials = tmp_path / "trials"
+    shutil.copytree(REPO / "trials", trials)
+    monkeypatch.setattr(bench, "trials_dir", lambda: trials)
+    before = bench.synth_inputs_key()
+    assert bench.synth_inputs_key() == before  # the same inputs, the same name
+    labs = trials / "concepts" / "labs.yaml"
+    labs.write_text(labs.read_text(encoding="utf-8") + "\n# a changed library\n", encoding="utf-8")
+    assert bench.synth_inputs_key() != before
