@@ -176,10 +176,10 @@ def _clipped(x: exp.Expr, feature: CoverageFeature, index: exp.Expr) -> tuple[ex
     return first, func("least", field(x, "e"), day_number(index.copy()))
 
 
-def _in_window(feature: CoverageFeature, index: exp.Expr) -> exp.Lambda:
-    x = exp.column("x")
+def _in_window(x: exp.Expr, feature: CoverageFeature, index: exp.Expr) -> exp.Expr:
+    """Whether exposure `x` covers a day of the feature's window."""
     first, last = _clipped(x, feature, index)
-    return _lambda(exp.LTE(this=first, expression=last), "x")
+    return exp.LTE(this=first, expression=last)
 
 
 def _lambda(body: exp.Expr, *names: str) -> exp.Lambda:
@@ -209,7 +209,8 @@ def latest_exposure(feature: CoverageFeature, index: exp.Expr) -> exp.Expr:
     """On a row with the exposure list `meds`: the recency (see `_recency`) of the exposure
     of the feature's window that started last, of those the one lasting longest in it
     (NULL: no exposure in the window)."""
-    return _meds_max(_in_window(feature, index), lambda x: _recency(x, feature, index))
+    kept = _lambda(_in_window(exp.column("x"), feature, index), "x")
+    return _meds_max(kept, lambda x: _recency(x, feature, index))
 
 
 def current_dose(feature: CoverageFeature, index: exp.Expr, latest: exp.Expr) -> exp.Expr:
@@ -219,8 +220,8 @@ def current_dose(feature: CoverageFeature, index: exp.Expr, latest: exp.Expr) ->
     in; NULL when none of them has a known dose."""
     x = exp.column("x")
     kept = and_(
-        _in_window(feature, index).this,
-        exp.EQ(this=_recency(x, feature, index), expression=latest),
+        _in_window(x, feature, index),
+        exp.EQ(this=_recency(x.copy(), feature, index), expression=latest),
         not_null(field(x.copy(), "d")),
     )
     return _meds_max(_lambda(kept, "x"), lambda e: field(e, "d"))

@@ -9,7 +9,7 @@ window), so the plan collects the few distinct aggregates and the predicates rea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -163,32 +163,24 @@ class Plan:
         i = self.result_counts.index(atom)
         return f"rk{i}", f"rp{i}"
 
+    def _measured_concepts(self, reads: Callable[[Measurement], bool]) -> tuple[int, ...]:
+        measured = [a for a in self.atoms if isinstance(a, Measurement) and reads(a)]
+        return tuple(sorted({self.concept_id(a.concept) for a in measured}))
+
     @property
     def uln_concepts(self) -> tuple[int, ...]:
         """Concepts with atoms on multiples of the upper limit of normal."""
-        return tuple(
-            sorted({self.concept_id(a.concept) for a in self.atoms if isinstance(a, Measurement) and a.uln})
-        )
+        return self._measured_concepts(lambda a: a.uln)
 
     @property
     def lln_concepts(self) -> tuple[int, ...]:
         """Concepts with atoms on multiples of the lower limit of normal."""
-        return tuple(
-            sorted({self.concept_id(a.concept) for a in self.atoms if isinstance(a, Measurement) and a.lln})
-        )
+        return self._measured_concepts(lambda a: a.lln)
 
     @property
     def positivity_concepts(self) -> tuple[int, ...]:
         """Concepts with atoms on a positive or negative result."""
-        return tuple(
-            sorted(
-                {
-                    self.concept_id(a.concept)
-                    for a in self.atoms
-                    if isinstance(a, Measurement) and a.result is not None
-                }
-            )
-        )
+        return self._measured_concepts(lambda a: a.result is not None)
 
     @property
     def needs_first_date(self) -> bool:

@@ -226,16 +226,21 @@ class ReferenceEvaluator:
     def _start(self, p: Patient, within: Duration | None) -> date | None:
         return within.before(p.index) if within else None
 
-    def _latest(self, p: Patient, name: str) -> Latest | None:
-        """The latest result before index: its date, and each figure the highest among the
-        results of that date (a value in an unknown unit only if none there is known)."""
-        concept = self.library[name]
-        rows = [
+    @staticmethod
+    def _results(p: Patient, concept: Concept) -> list[Row]:
+        """The concept's usable results before index: a value or a text, and plausible."""
+        return [
             r
             for r in p.seen(concept)
             if (r.get("value_num") is not None or r.get("value_text") is not None)
             and not _implausible(concept, r)
         ]
+
+    def _latest(self, p: Patient, name: str) -> Latest | None:
+        """The latest result before index: its date, and each figure the highest among the
+        results of that date (a value in an unknown unit only if none there is known)."""
+        concept = self.library[name]
+        rows = self._results(p, concept)
         if not rows:
             return None
         day = max(r["start_date"] for r in rows)
@@ -332,9 +337,7 @@ class ReferenceEvaluator:
         figure = "pos" if rule.result is not None else "uln" if rule.uln else "lln" if rule.lln else "number"
         meeting: set[date] = set()
         maybe: set[date] = set()
-        for r in p.seen(concept):
-            if (r.get("value_num") is None and r.get("value_text") is None) or _implausible(concept, r):
-                continue
+        for r in self._results(p, concept):
             if start is not None and r["start_date"] < start:
                 continue
             pair = _figures(concept, r)[figure]
