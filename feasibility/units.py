@@ -79,3 +79,15 @@ def limit_multiple(unit: str) -> str | None:
     normal (`ULN`, `x ULN`, `× LLN`), else None."""
     m = _LIMIT_MULTIPLE.fullmatch(unit.strip())
     return m.group(1).upper() if m else None
+
+
+# a dose per kilogram of body weight per day, as protocols write it: mg/kg/d, mg/kg/day
+_PER_KG = re.compile(r"(.+)/kg(/.+)")
+
+
+def per_day_of_per_kg(unit: str) -> str | None:
+    """For a dose per kilogram per day (`mg/kg/d`), the per-day unit it multiplies the
+    weight into (`mg/d`, normalised); None for any other unit."""
+    u = normalise_unit(unit)
+    m = _PER_KG.fullmatch(u) if u else None
+    return normalise_unit(m.group(1) + m.group(2)) if m else None

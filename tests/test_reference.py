@@ -5,7 +5,7 @@ The atoms are the spec trial's and more, so that every atom kind and option is d
 and sex bounds, history windows in weeks, counts ever, `before`, every `if_missing` and
 `if_found`, measurements read as a value, a ULN or LLN multiple or a result (positive,
 negative), thresholds in another unit, results on several days (`min_count`), medications
-with and without a dose or at a stable dose, derived measures and the in-care step. Patients
+with and without a dose, at a stable dose or per kilogram, derived measures and the in-care step. Patients
 may carry their own index date, and their rows may disagree on it, on the sex or on the
 birth year.
 
@@ -120,6 +120,25 @@ ATOMS = [
         min_days=30,
         dose=Comparison(above=5),
         dose_unit="mg/d",
+        stable_dose=True,
+    ),
+    # doses per kilogram of the latest weight (the spec trial reads them ever, and at a
+    # stable dose): a window and days, another unit, and a stable dose with days
+    Medication(
+        "steroids",
+        Duration(6, "month"),
+        min_days=5,
+        dose=Comparison(min=1),
+        dose_unit="mg/kg/d",
+        if_missing=Truth.UNKNOWN,
+    ),
+    Medication("steroids", None, dose=Comparison(above=0.00005, below=0.002), dose_unit="g/kg/d"),
+    Medication(
+        "steroids",
+        Duration(3, "month"),
+        min_days=10,
+        dose=Comparison(max=0.1),
+        dose_unit="mg/kg/d",
         stable_dose=True,
     ),
     Derived("creatinine_clearance", Comparison(max=90), None, "mL/min", if_missing=Truth.FALSE),

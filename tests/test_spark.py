@@ -69,8 +69,9 @@ def _edge_rows() -> list[dict]:
     """Patients on the edges the two SQL dialects could read differently: per-patient index
     dates (missing, conflicting, 31 December, 31 August minus 6 months), ties on one date,
     window boundaries, duplicate rows, overlapping and open-ended medications, the current
-    dose of a stable dose, results confirmed on distinct days, lower limits of normal, unknown
-    units, implausible values, text results, events after the index date or without a date."""
+    dose of a stable dose, doses per kilogram, results confirmed on distinct days, lower limits
+    of normal, unknown units, implausible values, text results, events after the index date or
+    without a date."""
     lab, dx, med, obs = "lab", "diagnosis", "medication", "observation"
     rows = person("p1", birth_year=1980, index_date="2024-06-30")
     rows += [
@@ -149,6 +150,15 @@ def _edge_rows() -> list[dict]:
             ("2024-12-20", 80.0, 90.0),
         )
     ]
+    # doses per kilogram: the latest weight (in pounds) rather than an older one, and a
+    # weight of 0, which no dose divides by
+    for pid, weights in (
+        ("p11", [("2023-01-01", 80.0, "kg"), ("2024-10-01", 110.0, "[lb_av]")]),
+        ("p12", [("2024-10-01", 0.0, "kg")]),
+    ):
+        rows += person(pid, birth_year=1970, index_date="2024-12-31")
+        rows += [event(pid, obs, "LOINC", "29463-7", day, value_num=w, unit=u) for day, w, u in weights]
+        rows.append(event(pid, med, *gc, "2024-12-01", end_date="2024-12-31", value_num=55.0, unit="mg/d"))
     rows += person("p8", birth_year=1970, index_date="2024-12-31")
     rows += [
         event("p8", med, *gc, "2024-11-01", end_date="2024-12-24", value_num=10.0, unit="mg/d"),
@@ -173,7 +183,7 @@ def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
     assert on_spark.index_from_column
     assert set(on_spark.histograms["SPEC"]) == {"SITE-X"}
     counts = on_spark.data_quality.counts
-    assert counts["patients"] == 10
+    assert counts["patients"] == 12
     assert counts["patients_with_inconsistent_index_date"] >= 1
     assert counts["duplicate_rows"] >= 2
     assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1}

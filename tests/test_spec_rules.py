@@ -402,6 +402,116 @@ case(
     ("med", "H02AB07", "2025-01-28", "2025-02-01", 12.5),
 )
 
+# -- a dose per kilogram: each daily dose divided by the latest weight before the index date,
+# however old (a weight in another unit converted to kg; one after the index date unseen)
+WEIGHT = "29463-7"
+case(
+    "pkg_equal",  # 60 mg/d at 60 kg: 1 mg/kg/d exactly
+    "steroid_per_kg",
+    True,
+    ("obs", WEIGHT, "2024-06-01", 60, "kg", "LOINC"),
+    ("med", "H02AB07", "2024-03-01", "2024-03-10", 60),
+)
+case(
+    "pkg_below",
+    "steroid_per_kg",
+    False,
+    ("obs", WEIGHT, "2024-06-01", 70, "kg", "LOINC"),
+    ("med", "H02AB07", "2024-03-01", "2024-03-10", 60),
+)
+case(
+    "pkg_equivalent",  # methylprednisolone 48 mg/d is prednisone 60 mg/d
+    "steroid_per_kg",
+    True,
+    ("obs", WEIGHT, "2024-06-01", 60, "kg", "LOINC"),
+    ("med", "H02AB04", "2024-03-01", "2024-03-10", 48),
+)
+case(
+    "pkg_latest_weight",  # 50 kg in 2020, 80 kg since: 60 mg/d is 0.75 mg/kg/d
+    "steroid_per_kg",
+    False,
+    ("obs", WEIGHT, "2020-01-01", 50, "kg", "LOINC"),
+    ("obs", WEIGHT, "2024-12-01", 80, "kg", "LOINC"),
+    ("med", "H02AB07", "2024-03-01", "2024-03-10", 60),
+)
+case(
+    "pkg_old_weight",  # the only weight is ten years old: still read
+    "steroid_per_kg",
+    True,
+    ("obs", WEIGHT, "2015-01-01", 50, "kg", "LOINC"),
+    ("med", "H02AB07", "2024-03-01", "2024-03-10", 60),
+)
+case(
+    "pkg_pounds",  # 110 lb is 49.9 kg: 55 mg/d is 1.1 mg/kg/d
+    "steroid_per_kg",
+    True,
+    ("obs", WEIGHT, "2024-06-01", 110, "[lb_av]", "LOINC"),
+    ("med", "H02AB07", "2024-03-01", "2024-03-10", 55),
+)
+case(
+    "pkg_no_weight",  # a dose per kilogram without a weight may qualify
+    "steroid_per_kg",
+    None,
+    ("med", "H02AB07", "2024-03-01", "2024-03-10", 60),
+)
+case(
+    "pkg_weight_after_index",
+    "steroid_per_kg",
+    None,
+    ("obs", WEIGHT, "2025-02-02", 60, "kg", "LOINC"),
+    ("med", "H02AB07", "2024-03-01", "2024-03-10", 60),
+)
+case(
+    "pkg_weight_unknown_unit",  # a weight in a unit the concept does not know is no weight
+    "steroid_per_kg",
+    None,
+    ("obs", WEIGHT, "2024-06-01", 9, "stone", "LOINC"),
+    ("med", "H02AB07", "2024-03-01", "2024-03-10", 60),
+)
+case(
+    "pkg_weight_zero",  # a weight of 0 is no weight: no dose divides by it
+    "steroid_per_kg",
+    None,
+    ("obs", WEIGHT, "2024-06-01", 0, "kg", "LOINC"),
+    ("med", "H02AB07", "2024-03-01", "2024-03-10", 60),
+)
+case(
+    "pkg_no_dose",
+    "steroid_per_kg",
+    None,
+    ("obs", WEIGHT, "2024-06-01", 60, "kg", "LOINC"),
+    ("med", "H02AB07", "2024-03-01", "2024-03-10", None),
+)
+case("pkg_none", "steroid_per_kg", False, ("obs", WEIGHT, "2024-06-01", 60, "kg", "LOINC"))
+# ... at a stable dose, the current dose at most 0.5 mg/kg/d
+case(
+    "spkg_in",  # 30 mg/d at 60 kg, unchanged for the 2 weeks
+    "steroid_stable_per_kg",
+    True,
+    ("obs", WEIGHT, "2024-06-01", 60, "kg", "LOINC"),
+    ("med", "H02AB07", "2025-01-01", "2025-02-01", 30),
+)
+case(
+    "spkg_over",  # 30 mg/d at 50 kg is 0.6 mg/kg/d
+    "steroid_stable_per_kg",
+    False,
+    ("obs", WEIGHT, "2024-06-01", 50, "kg", "LOINC"),
+    ("med", "H02AB07", "2025-01-01", "2025-02-01", 30),
+)
+case(
+    "spkg_no_weight",  # stable, but per kilogram unknown
+    "steroid_stable_per_kg",
+    None,
+    ("med", "H02AB07", "2025-01-01", "2025-02-01", 30),
+)
+case(
+    "spkg_no_weight_changed",  # without a weight, a dose changed a week ago is still FALSE
+    "steroid_stable_per_kg",
+    False,
+    ("med", "H02AB07", "2025-01-01", "2025-01-24", 30),
+    ("med", "H02AB07", "2025-01-25", "2025-02-01", 20),
+)
+
 # -- results confirmed on two occasions (distinct days) in the window: fewer than two, but
 # one at least that meets (or may: a unit the concept does not know), is UNKNOWN, awaiting
 # the confirmation; none that meets is FALSE; no result at all takes `if_missing` (UNKNOWN)

@@ -118,6 +118,34 @@ def test_a_stable_dose_of_a_medication_without_a_dose_unit_is_refused(tmp_path):
         load_trials([Path(path)])
 
 
+def test_a_dose_per_kilogram_needs_a_weight_concept_in_kg(tmp_path):
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "c.yaml").write_text(
+        "concepts:\n  steroids:\n    kind: medication\n    codes: {ATC: [H02AB*]}\n    unit: mg/d\n"
+        "  weight:\n    kind: measurement\n    codes: {LOINC: [29463-7]}\n    unit: '[lb_av]'\n",
+        encoding="utf-8",
+    )
+    path = _trial(tmp_path, "medication: {concept: steroids, dose: {min: 1, unit: mg/kg/d}}")
+    with pytest.raises(
+        TrialError, match=r"t\.yaml:7: a dose per kilogram needs a concept `weight` with canonical unit kg"
+    ):
+        load_trials([Path(path)])
+
+
+def test_a_dose_per_kilogram_is_read_as_protocols_write_it(tmp_path):
+    for unit in ("mg/kg/d", "mg/kg/day", "MG/KG/DAY", "g/kg/d"):
+        path = tmp_path / "trial.yaml"
+        path.write_text(
+            _with_rule(f"medication: {{concept: glucocorticoids, dose: {{max: 0.5, unit: '{unit}'}}}}"),
+            encoding="utf-8",
+        )
+        (trial,), library = load_trials([path])
+        rule = trial.criteria[0].rule
+        factor = 1000 if unit.startswith("g") else 1
+        assert rule.per_kg, unit
+        assert rule.dose_in_canonical(library["glucocorticoids"]).max == 0.5 * factor, unit
+
+
 # -- a concept library file given where a trial belongs
 
 
@@ -577,6 +605,15 @@ def test_a_criterion_missing_its_text_or_reason_says_what_to_write(tmp_path, bod
             ["`dose` needs `unit`", "add `unit: mg/d`"],
         ),
         ("medication: {concept: methotrexate, dose: {min: 15, unit: mg/week}}", ["doses are per day"]),
+        (
+            # a dose per kilogram is per day as well
+            "medication: {concept: glucocorticoids, dose: {min: 1, unit: mg/kg}}",
+            ["dose unit `mg/kg` is not known", "use mg/d or mg/kg/d"],
+        ),
+        (
+            "medication: {concept: glucocorticoids, dose: {min: 1, unit: mL/kg/d}}",
+            ["dose unit `mL/kg/d` is not known", "use mg/d or mg/kg/d"],
+        ),
         (
             "medication: {concept: glucocorticoids, within: 2 weeks, dose: {stable: true}}",
             ["a stable dose needs `min_days`", "`min_days: 14`"],

@@ -20,7 +20,14 @@ from datetime import date
 
 from sqlglot import exp
 
-from feasibility.compile.atoms import covered_days, current_dose, latest_exposure, text_result, truth_words
+from feasibility.compile.atoms import (
+    DOSE_WEIGHT_COLUMN,
+    covered_days,
+    current_dose,
+    latest_exposure,
+    text_result,
+    truth_words,
+)
 from feasibility.compile.code_map import Codes, code_map_join
 from feasibility.compile.derived import derived_columns
 from feasibility.compile.latest import Packing, day_number, from_day_number
@@ -325,8 +332,11 @@ def coverage_query(
     names = [*tables.keys, "concept_id", *(a.alias for a in aggregates)]
     # sorted by start once, so each coverage sweeps the exposures in date order
     sorted_ = exp.select(
-        *[exp.ArraySort(this=col(n)).as_(n, copy=False) if n == "meds" else col(n) for n in names]
+        *[exp.ArraySort(this=col(n, "g")).as_(n, copy=False) if n == "meds" else col(n, "g") for n in names]
     ).from_(grouped.subquery("g"), copy=False)
+    if plan.dose_weight is not None:
+        sorted_ = _with_dose_weight(plan.dose_weight, sorted_, tables)
+        names.append(DOSE_WEIGHT_COLUMN)
     if dialect == "duckdb":
         # rows in concept order, so each chunk of rows DuckDB evaluates meets the sweeps of
         # one or two concepts, not every feature's (see `atoms.with_atom_words`): a quarter
@@ -347,6 +357,23 @@ def coverage_query(
     ]
     kept = [col(n) for n in names if n != "meds"]
     return exp.select(*kept, *coverage).from_(swept.subquery("x"), copy=False)
+
+
+def _with_dose_weight(weight: int, rows: exp.Select, tables: Tables) -> exp.Select:
+    """The coverage pass's grouped `rows` (`g`) with the patient's latest weight in kg,
+    which the results pass found (NULL: none, or not above 0, which no dose divides by),
+    for the doses per kilogram. Joined to the grouped rows, one per (patient, concept), not
+    to the exposures."""
+    weight_kg = col("latest_number")
+    positive = case([(exp.GT(this=weight_kg, expression=lit(0)), weight_kg.copy())])
+    weights = (
+        exp.select(*tables.key_columns(), positive.as_(DOSE_WEIGHT_COLUMN, copy=False))
+        .from_(tables.patient_results, copy=False)
+        .where(exp.EQ(this=col("concept_id"), expression=lit(weight)), copy=False)
+    )
+    return rows.select(col(DOSE_WEIGHT_COLUMN, "w"), copy=False).join(
+        weights.subquery("w"), on=tables.key_join("g", "w"), join_type="left", copy=False
+    )
 
 
 def _current_doses(

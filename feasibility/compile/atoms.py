@@ -166,6 +166,9 @@ class RowAtoms:
 
 _TOTAL = 2**21  # the sweep's total fits below this (5,700 years of days)
 
+# the coverage rows' column with the patient's latest weight in kg (see `Plan.dose_weight`)
+DOSE_WEIGHT_COLUMN = "weight_kg"
+
 
 def _clipped(x: exp.Expr, feature: CoverageFeature, index: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
     """The first and last day (day numbers) of exposure `x` inside the feature's window;
@@ -232,8 +235,9 @@ def covered_days(feature: CoverageFeature, index: exp.Expr, current: exp.Expr | 
     dose in the concept's unit): the days a coverage feature counts, clipped to its window,
     with the exposures' date ranges united, so a duplicated or overlapping prescription adds
     no day twice. A stable-dose feature counts the exposures at the `current` dose (see
-    `current_dose`). One sweep in start order carries the last day covered so far and the
-    total, packed in one BIGINT (last day * 2^21 + total): a number is cheaper to carry
+    `current_dose`); a feature per kilogram compares each dose divided by the row's weight
+    (`DOSE_WEIGHT_COLUMN`). One sweep in start order carries the last day covered so far and
+    the total, packed in one BIGINT (last day * 2^21 + total): a number is cheaper to carry
     from step to step than a struct."""
     x, acc = exp.column("x"), exp.column("acc")
     covered_to = exp.IntDiv(this=acc.copy(), expression=lit(_TOTAL))
@@ -251,19 +255,24 @@ def covered_days(feature: CoverageFeature, index: exp.Expr, current: exp.Expr | 
     )
     exposures: exp.Expr = col("meds")
     dose = field(x, "d")
-    matches = [compare(dose, feature.dose)] if feature.dose is not None else []
+    # Each test the exposure must pass, and what leaves it undecided: the bounds compare the
+    # daily dose, or the dose per kilogram (unknown without a weight); the current dose is
+    # unknown when the exposure's or the current one is. A possible exposure passes every
+    # test or leaves it undecided.
+    tests: list[tuple[exp.Expr, list[exp.Expr]]] = []
+    if feature.dose is not None:
+        bounded = exp.Div(this=dose.copy(), expression=col(DOSE_WEIGHT_COLUMN)) if feature.per_kg else dose
+        tests.append((compare(bounded, feature.dose), [bounded.copy()]))
     if feature.stable:
         assert current is not None, "a stable-dose feature counts the days at its current dose"
         distance = func("abs", exp.Sub(this=dose.copy(), expression=current))
-        at_current: exp.Expr = exp.LT(this=distance, expression=lit(SAME_DOSE))
+        tests.append((exp.LT(this=distance, expression=lit(SAME_DOSE)), [dose.copy(), current.copy()]))
+    if tests:
         if feature.possible:
-            at_current = paren(or_(is_null(current.copy()), at_current))
-        matches.append(at_current)
-    if matches:
-        dose_known = not_null(dose.copy())
-        qualifies = and_(dose_known, *matches)
-        if feature.possible:
-            qualifies = or_(qualifies, not_(dose_known.copy()))
+            qualifies = and_(*[paren(or_(*map(is_null, unknown), test)) for test, unknown in tests])
+        else:
+            # a test of an unknown figure is NULL, which the filter drops as it drops FALSE
+            qualifies = and_(*[test for test, _ in tests])
         exposures = exp.ArrayFilter(this=exposures, expression=_lambda(qualifies, "x"))
     swept = exp.Reduce(
         this=exposures,

@@ -297,12 +297,14 @@ def _patient_statements(
     atoms, `first_pass` (the demographics, when the engine has not made them already), the
     atoms, and the join."""
     atoms_index = col("idx") if has_index_column else index_default(default_index)
-    # what data quality (implausible results, default ULNs) and the derived measures read
+    # what data quality (implausible results, default ULNs), the derived measures and the
+    # doses per kilogram read
     results_kept = [
         "concept_id",
         "n_implausible",
         *(["latest_uln_default"] if plan.uln_concepts else []),
-        *(["latest_d", "latest_number"] if plan.derived_inputs else []),
+        *(["latest_d"] if plan.derived_inputs else []),
+        *(["latest_number"] if plan.derived_inputs or plan.dose_weight is not None else []),
     ]
     families: list[tuple[str, FamilyPass, Sequence[int], Sequence[str], str, str]] = [
         (

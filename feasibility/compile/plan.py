@@ -15,6 +15,7 @@ from functools import cached_property
 
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import (
+    DOSE_WEIGHT,
     Comparison,
     Concept,
     Derived,
@@ -41,13 +42,16 @@ class CoverageFeature:
     """Days covered by a medication concept's exposures in a window (None: ever), counting
     only exposures with a daily dose in `dose` (canonical unit; None: any dose) and, when
     `stable`, at the current dose (see `Medication`); when `possible`, also those whose
-    dose may qualify (an unknown dose, or an unknown current dose)."""
+    dose may qualify (an unknown dose, or an unknown current dose). With `per_kg` the
+    bounds are per kilogram of the patient's weight (`Plan.dose_weight`), which an unknown
+    weight leaves unknown."""
 
     concept_id: int
     within: Duration | None
     dose: Comparison | None
     possible: bool
     stable: bool = False
+    per_kg: bool = False
 
 
 ConceptAtom = History | Measurement | Medication
@@ -77,6 +81,8 @@ class Plan:
     coverages: tuple[CoverageFeature, ...] = ()
     derived_inputs: tuple[int, ...] = ()  # concepts whose latest result the patient row keeps
     derived_measures: tuple[DerivedMeasure, ...] = ()  # computed on the patient row
+    # the weight concept, when a dose is per kilogram: its latest result reaches the coverage pass
+    dose_weight: int | None = None
     # (family, concept id, look-back) for the families "records", "results", "exposures"
     # (medication atoms of one day on any dose) and "coverage" (those that count days)
     lookbacks: tuple[tuple[str, int, Lookback], ...] = ()
@@ -119,8 +125,10 @@ class Plan:
 
     @property
     def result_concepts(self) -> tuple[int, ...]:
-        """Concepts measurement atoms and derived measures read (their latest result)."""
-        return tuple(sorted({*self._atom_concepts(Measurement), *self.derived_inputs}))
+        """Concepts measurement atoms, derived measures and doses per kilogram read (their
+        latest result)."""
+        weight = () if self.dose_weight is None else (self.dose_weight,)
+        return tuple(sorted({*self._atom_concepts(Measurement), *self.derived_inputs, *weight}))
 
     @property
     def exposure_concepts(self) -> tuple[int, ...]:
@@ -205,6 +213,7 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
     atoms: list[ConceptAtom] = []
     derived: list[tuple[str, Duration | None]] = []  # (input concept, the measure's window)
     measures: list[DerivedMeasure] = []
+    per_kg = False
 
     def use(name: str) -> None:
         if name not in names:
@@ -223,6 +232,9 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
                         counts.append((node.concept, node.within))
                 elif isinstance(node, Measurement | Medication):
                     use(node.concept)
+                    if isinstance(node, Medication) and node.per_kg:
+                        use(DOSE_WEIGHT)
+                        per_kg = True
                 elif isinstance(node, Derived):
                     if node.measure not in measures:
                         measures.append(node.measure)
@@ -245,6 +257,9 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
             windows.setdefault((family, ids[atom.concept]), []).append(None if old_enough else atom.within)
     for name, within in derived:
         windows.setdefault(("results", ids[name]), []).append(within)
+    if per_kg:
+        # the latest weight however old (`DOSE_WEIGHT`)
+        windows.setdefault(("results", ids[DOSE_WEIGHT]), []).append(None)
     for feature in coverages:
         windows.setdefault(("coverage", feature.concept_id), []).append(feature.within)
 
@@ -263,6 +278,7 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
         atoms=tuple(sorted(atoms, key=by_family)),
         derived_inputs=tuple(dict.fromkeys(ids[n] for n, _ in derived)),
         derived_measures=tuple(measures),
+        dose_weight=ids[DOSE_WEIGHT] if per_kg else None,
     )
 
 
@@ -280,8 +296,9 @@ def coverage_features(atom: Medication, concept_id: int, concept: Concept) -> tu
     qualifying dose and, with a dose range or a stable dose, the days that may qualify."""
     if atom.min_days <= 1 and atom.dose is None:
         return ()
-    dose = atom.dose.in_canonical(concept, atom.dose_unit) if atom.dose else None
+    dose = atom.dose_in_canonical(concept)
     known, possible = (
-        CoverageFeature(concept_id, atom.within, dose, may, atom.stable_dose) for may in (False, True)
+        CoverageFeature(concept_id, atom.within, dose, may, atom.stable_dose, atom.per_kg)
+        for may in (False, True)
     )
     return (known,) if dose is None and not atom.stable_dose else (known, possible)

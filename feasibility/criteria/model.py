@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from enum import Enum
 from typing import Literal
 
-from feasibility.units import normalise_unit
+from feasibility.units import normalise_unit, per_day_of_per_kg
 
 
 class Truth(Enum):
@@ -183,7 +183,9 @@ class Medication:
     """Exposure days to a concept in the window, optionally only at doses within bounds
     and, with `stable_dose`, only at the current dose: the daily dose of the exposure that
     starts last in the window (of those, the one lasting longest in it; of several such,
-    the highest dose). `min_days` days at the current dose say it has been stable that long."""
+    the highest dose). `min_days` days at the current dose say it has been stable that long.
+    Bounds in a unit per kilogram (`mg/kg/d`) compare each daily dose divided by the
+    patient's latest weight (`DOSE_WEIGHT`)."""
 
     concept: str
     within: Duration | None = None
@@ -194,9 +196,30 @@ class Medication:
     if_missing: Truth = Truth.FALSE
     if_found: Truth = Truth.TRUE  # as History's
 
+    @property
+    def per_kg(self) -> bool:
+        """Whether the dose bounds are per kilogram of body weight."""
+        return (
+            self.dose is not None
+            and self.dose_unit is not None
+            and per_day_of_per_kg(self.dose_unit) is not None
+        )
+
+    def dose_in_canonical(self, concept: Concept) -> Comparison | None:
+        """The dose bounds in the concept's unit (per kilogram, with `per_kg`)."""
+        if self.dose is None:
+            return None
+        assert self.dose_unit is not None
+        return self.dose.in_canonical(concept, per_day_of_per_kg(self.dose_unit) or self.dose_unit)
+
+
+# The concept a dose per kilogram reads the patient's weight from, in kg: its latest result
+# at or before the index date, however old (see docs/criteria-language.md).
+DOSE_WEIGHT = "weight"
 
 DerivedMeasure = Literal["creatinine_clearance", "egfr_ckd_epi_2021"]
-# the concepts the derived measures read, with the canonical unit each must have
+# the concepts the derived measures (and doses per kilogram) read, with the canonical unit
+# each must have
 DERIVED_INPUTS = {"creatinine": "mg/dL", "weight": "kg"}
 
 

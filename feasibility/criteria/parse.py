@@ -23,6 +23,7 @@ from feasibility.criteria.meant import (
 )
 from feasibility.criteria.model import (
     DERIVED_INPUTS,
+    DOSE_WEIGHT,
     Age,
     All,
     AnyOf,
@@ -55,7 +56,7 @@ from feasibility.criteria.yaml_source import (
     written,
 )
 from feasibility.errors import TrialError
-from feasibility.units import limit_multiple, normalise_unit
+from feasibility.units import limit_multiple, normalise_unit, per_day_of_per_kg
 from feasibility.user_files import read_user_bytes
 
 TRIAL_KEYS = {"id", "title", "source", "criteria", "description"}
@@ -574,12 +575,20 @@ class _RuleParser:
             dose_unit = str(
                 require(dnode, "unit", "`dose`", fix=f"add `unit: {concept.unit}` (the dose per day)")
             )
-            if concept.unit_factor(normalise_unit(dose_unit)) is None:
+            per_day = per_day_of_per_kg(dose_unit)
+            if concept.unit_factor(per_day or normalise_unit(dose_unit)) is None:
+                per_kg = (
+                    f" or {concept.unit.replace('/', '/kg/', 1)}"
+                    if concept.unit and "/" in concept.unit
+                    else ""
+                )
                 raise TrialError(
                     f"dose unit `{dose_unit}` is not known for `{name}`",
                     where=dnode.where("unit"),
-                    fix=f"use {concept.unit}: doses are per day (a weekly dose divided by 7)",
+                    fix=f"use {concept.unit}{per_kg}: doses are per day (a weekly dose divided by 7)",
                 )
+            if per_day:
+                self._needs_concept(DOSE_WEIGHT, "a dose per kilogram", dnode.where("unit"))
         return Medication(
             concept=name,
             within=parse_duration(body.get("within"), body.where("within")),
@@ -612,6 +621,17 @@ class _RuleParser:
             )
         return stable
 
+    def _needs_concept(self, name: str, reader: str, where: str) -> None:
+        """Refuse a rule whose computation reads a library concept (creatinine, weight)
+        that the library lacks, or has in another canonical unit."""
+        unit = DERIVED_INPUTS[name]
+        if name not in self.library or self.library[name].unit != unit:
+            raise TrialError(
+                f"{reader} needs a concept `{name}` with canonical unit {unit}",
+                where=where,
+                fix="add it to the concept library",
+            )
+
     def _derived(self, body: Any, here: str) -> Rule:
         body = self._mapping(body, here, "derived")
         check_keys(body, DERIVED_KEYS, "`derived`")
@@ -624,13 +644,7 @@ class _RuleParser:
                 "`lab: {concept: egfr, ...}`)",
             )
         for needed in derived_inputs(measure):
-            unit = DERIVED_INPUTS[needed]
-            if needed not in self.library or self.library[needed].unit != unit:
-                raise TrialError(
-                    f"`{measure}` needs a concept `{needed}` with canonical unit {unit}",
-                    where=here,
-                    fix="add it to the concept library",
-                )
+            self._needs_concept(needed, f"`{measure}`", here)
         cmp = parse_comparison(body, f"`derived` {measure}")
         if cmp is None:
             raise TrialError("`derived` needs min, max, above or below", where=here, fix="e.g. `min: 60`")

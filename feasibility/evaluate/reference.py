@@ -19,6 +19,7 @@ from feasibility.analytics.incidence import MonthEnds, month_ends_evaluated
 from feasibility.criteria.code_systems import normalise_system
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
+    DOSE_WEIGHT,
     NEGATIVE_RESULTS,
     POSITIVE_RESULTS,
     SAME_DOSE,
@@ -364,8 +365,14 @@ class ReferenceEvaluator:
 
     def _medication(self, rule: Medication, p: Patient) -> T3:
         concept = self.library[rule.concept]
-        dose = rule.dose.in_canonical(concept, rule.dose_unit) if rule.dose else None
+        dose = rule.dose_in_canonical(concept)
         start = self._start(p, rule.within)
+        weight: float | None = 1.0
+        if rule.per_kg:
+            latest_weight = self._latest(p, DOSE_WEIGHT)
+            weight = latest_weight.number if latest_weight is not None else None
+            if weight is not None and weight <= 0:  # no dose divides by it
+                weight = None
         # (start and last day in the window, daily dose in the concept's unit or None, days)
         exposures = []
         for r in p.seen(concept):
@@ -386,14 +393,15 @@ class ReferenceEvaluator:
         known_days: set[date] = set()
         possible_days: set[date] = set()
         for _, daily, days in exposures:
-            in_range = dose is None or (daily is not None and dose.holds(daily))
-            at_current = not rule.stable_dose or (
-                daily is not None and current is not None and abs(daily - current) < SAME_DOSE
-            )
+            # the bounds compare the daily dose, or per kilogram (unknown without a weight)
+            bounded = daily / weight if daily is not None and weight is not None else None
+            in_range: T3 = True if dose is None else None if bounded is None else dose.holds(bounded)
+            at_current: T3 = True
+            if rule.stable_dose:
+                at_current = None if daily is None or current is None else abs(daily - current) < SAME_DOSE
             if in_range and at_current:
                 known_days |= days
-                possible_days |= days
-            elif daily is None or (in_range and rule.stable_dose and current is None):
+            if in_range is not False and at_current is not False:
                 possible_days |= days
         # days on drug are counted once however many records cover them
         known, possible = len(known_days), len(possible_days)

@@ -385,6 +385,21 @@ MODELS: dict[str, Slot | list[Slot]] = {
             horizon=300,  # steroid courses recur, the earlier ones close together
             codes=("H02AB07", "H02AB07", "H02AB06", "H02AB04", "H02AB02", "H02AB09"),
         ),
+        # an induction course at about 1 mg/kg/d (the "sufficient" dose a protocol asks a
+        # refractory patient to have had), years before
+        _drug(
+            0.0,
+            p_refr=0.9,
+            ongoing=0.0,
+            ongoing_refr=0.0,
+            center=70,
+            spread=0.2,
+            lo=30,
+            hi=100,
+            n=(1, 2),
+            dur=(21, 56),
+            codes=("H02AB07", "H02AB06"),
+        ),
         # IV methylprednisolone pulses in a recent nephritis flare
         _drug(
             0.0,

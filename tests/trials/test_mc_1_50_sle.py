@@ -45,9 +45,12 @@ def med(code, start="2024-01-01", end=None, dose=None, unit="mg/d", system="ATC"
     return ("medication", system, code, start, vals)
 
 
-# A full refractory-SLE treatment history for IN3.2 (each part removed in turn below).
+# A full refractory-SLE treatment history for IN3.2 (each part removed in turn below):
+# prednisone 60 mg/d at 60 kg is the "sufficient" 1 mg/kg/d.
 HCQ = med("P01BA02", "2022-01-01", "2024-12-31", 400)
+WEIGHT = obs("29463-7", 60, "kg", "2024-10-01", system="LOINC")
 GC = med("H02AB07", "2022-01-01", "2023-01-01", 60)
+WEIGHT_61 = obs("29463-7", 61, "kg", "2024-10-01", system="LOINC")
 MMF = med("L04AA06", "2023-01-01", "2023-06-30", 2000)  # 181 days
 AZA = med("L04AX01", "2023-07-01", "2023-12-31", 100)
 BEL = med("L04AG04", "2024-01-01", "2024-06-30", 10)
@@ -65,13 +68,29 @@ CASES = [
     Case("IN3.1", False, "drug-induced lupus M32.0 only", [dx("M32.0")]),
     Case("IN3.1", False, "no diagnosis", []),
     # IN3.2 refractory treatment history
-    Case("IN3.2", True, "HCQ + GC + MMF + AZA + belimumab", [HCQ, GC, MMF, AZA, BEL]),
+    Case("IN3.2", True, "HCQ + GC + MMF + AZA + belimumab", [WEIGHT, HCQ, GC, MMF, AZA, BEL]),
     # a sequence left incomplete may have been stopped for intolerance ("or unable to
     # tolerate conventional therapy"), which is not coded: for the investigator
-    Case("IN3.2", None, "no hydroxychloroquine", [GC, MMF, AZA, BEL]),
-    Case("IN3.2", None, "no glucocorticoid", [HCQ, MMF, AZA, BEL]),
-    Case("IN3.2", None, "only one immunosuppressant", [HCQ, GC, MMF, BEL]),
-    Case("IN3.2", None, "no biologic", [HCQ, GC, MMF, AZA]),
+    Case("IN3.2", None, "no hydroxychloroquine", [WEIGHT, GC, MMF, AZA, BEL]),
+    Case("IN3.2", None, "no glucocorticoid", [WEIGHT, HCQ, MMF, AZA, BEL]),
+    # "sufficient glucocorticoid (≥1mg/kg/d prednisone or equivalent)": the daily dose
+    # divided by the latest weight; a lower dose may have been all the patient tolerated
+    Case("IN3.2", None, "prednisone 60 mg/d at 61 kg", [WEIGHT_61, HCQ, GC, MMF, AZA, BEL]),
+    Case("IN3.2", None, "no weight on record", [HCQ, GC, MMF, AZA, BEL]),
+    Case(
+        "IN3.2",
+        True,
+        "methylprednisolone 500 mg/d pulses at 60 kg",
+        [WEIGHT, HCQ, med("H02AB04", "2022-05-01", "2022-05-03", 500), MMF, AZA, BEL],
+    ),
+    Case(
+        "IN3.2",
+        True,
+        "a weight in pounds: 132 lb is 59.9 kg",
+        [obs("29463-7", 132, "[lb_av]", "2024-10-01", system="LOINC"), HCQ, GC, MMF, AZA, BEL],
+    ),
+    Case("IN3.2", None, "only one immunosuppressant", [WEIGHT, HCQ, GC, MMF, BEL]),
+    Case("IN3.2", None, "no biologic", [WEIGHT, HCQ, GC, MMF, AZA]),
     Case("IN3.2", None, "hydroxychloroquine alone", [HCQ]),
     Case("IN3.2", None, "an immunosuppressant alone", [AZA]),
     # never given conventional therapy: neither refractory nor intolerant
@@ -82,31 +101,32 @@ CASES = [
         "IN3.2",
         True,
         "anifrolumab L04AG11 as the biologic",
-        [HCQ, GC, MMF, AZA, med("L04AG11", "2024-01-01")],
+        [WEIGHT, HCQ, GC, MMF, AZA, med("L04AG11", "2024-01-01")],
     ),
     Case(
         "IN3.2",
         None,
         "rituximab (off-label in SLE) as the only biologic",
-        [HCQ, GC, MMF, AZA, med("L01FA01", "2024-01-01")],
+        [WEIGHT, HCQ, GC, MMF, AZA, med("L01FA01", "2024-01-01")],
     ),
     Case(
         "IN3.2",
         True,
         "telitacicept (LOCAL) as the biologic",
-        [HCQ, GC, MMF, AZA, med("TELITACICEPT", "2024-01-01", system="LOCAL")],
+        [WEIGHT, HCQ, GC, MMF, AZA, med("TELITACICEPT", "2024-01-01", system="LOCAL")],
     ),
     Case(
         "IN3.2",
         True,
         "old ATC codes: belimumab L04AA26, leflunomide L04AA13",
-        [HCQ, GC, MMF, med("L04AA13", "2023-07-01", "2023-09-01"), med("L04AA26", "2024-01-01")],
+        [WEIGHT, HCQ, GC, MMF, med("L04AA13", "2023-07-01", "2023-09-01"), med("L04AA26", "2024-01-01")],
     ),
     Case(
         "IN3.2",
         True,
         "two immunosuppressants of 45 days each = 90 days",
         [
+            WEIGHT,
             HCQ,
             GC,
             med("L04AA06", "2024-01-01", "2024-02-14"),
@@ -119,6 +139,7 @@ CASES = [
         None,
         "two immunosuppressants of 44 + 45 days = 89 days",
         [
+            WEIGHT,
             HCQ,
             GC,
             med("L04AA06", "2024-01-01", "2024-02-13"),
@@ -129,8 +150,9 @@ CASES = [
     Case(
         "IN3.2",
         True,
-        "methotrexate (L04AX03) + cyclophosphamide + prednisolone",
+        "methotrexate (L04AX03) + cyclophosphamide + prednisolone 50 mg/d at 50 kg",
         [
+            obs("29463-7", 50, "kg", "2024-10-01", system="LOINC"),
             HCQ,
             med("H02AB06", "2022-01-01", "2022-03-01", 50),
             med("L04AX03", "2022-01-01", "2022-12-31", 15),
