@@ -3,8 +3,8 @@
 --
 -- Reads the views `mimic_<table>` (the hosp tables' columns this file uses; no rows for an
 -- optional table the folder lacks), `mimic_lab_map(itemid, loinc, vocabulary)` (mimic-code's
--- lab map) and the importer's tables `mimic_drug_atc(name, atc)`, `mimic_local_routes(route)`
--- and `mimic_local_words(word)`. Values are read through the macros of import_macros.sql.
+-- lab map) and the importer's tables `mimic_drug_atc(name, atc)`, `mimic_local_routes(route)`,
+-- `mimic_local_words(word)` and `mimic_omr_codes(result_name, part, loinc, unit)`. Values are read through the macros of import_macros.sql.
 
 CREATE TEMP TABLE lab_map AS
 SELECT to_id(itemid) AS itemid, min(to_text(loinc)) AS loinc
@@ -82,8 +82,19 @@ SELECT r.*, n.atc AS named_atc,
             WHEN 'mcg' THEN 0.001 WHEN 'ug' THEN 0.001 END END AS daily_mg
 FROM rx_raw r LEFT JOIN drug_names n USING (drug);
 
+-- The outpatient record's measures: one row per value the code table maps (a blood
+-- pressure "120/80" gives a systolic and a diastolic row); other result names join no code.
+CREATE TEMP TABLE omr AS
+SELECT to_id(o.subject_id) AS subject_id, to_date(o.chartdate) AS start_date,
+       to_text(o.chartdate) IS NOT NULL AS date_given, m.loinc, m.unit,
+       to_text(o.result_value) AS value_raw,
+       to_num(CASE WHEN m.part = 0 THEN to_text(o.result_value)
+                   ELSE split_part(to_text(o.result_value), '/', m.part) END) AS value_num
+FROM mimic_omr o LEFT JOIN mimic_omr_codes m ON m.result_name = to_text(o.result_name);
+
 -- Labs (LOINC from the map, else the MIMIC item id), diagnoses dated by their admission,
--- prescriptions by ATC and by NDC, procedures by their chart date.
+-- prescriptions by ATC and by NDC, procedures by their chart date, the outpatient record's
+-- measures by theirs.
 CREATE TEMP TABLE events AS
 SELECT subject_id, 'lab' AS domain,
        CASE WHEN loinc IS NOT NULL THEN 'LOINC' ELSE 'MIMIC_LABITEM' END AS code_system,
@@ -112,7 +123,11 @@ SELECT to_id(subject_id), 'procedure',
        upper(to_text(icd_code)), NULL, NULL, NULL, NULL, NULL, to_date(chartdate), NULL
 FROM mimic_procedures_icd
 WHERE to_text(icd_code) IS NOT NULL AND to_id(icd_version) IN (9, 10)
-  AND to_date(chartdate) IS NOT NULL;
+  AND to_date(chartdate) IS NOT NULL
+UNION ALL
+SELECT subject_id, 'observation', 'LOINC', loinc, value_num, NULL, unit, NULL, NULL,
+       start_date, NULL
+FROM omr WHERE loinc IS NOT NULL AND value_num IS NOT NULL AND start_date IS NOT NULL;
 
 -- The extract: a person row per patient, then the events, ordered by patient, domain and
 -- date, then by every other column, so that the same files give the same extract.

@@ -58,6 +58,16 @@ SELECT
     (SELECT count(*) FROM mimic_procedures_icd
      WHERE to_text(chartdate) IS NOT NULL AND to_date(chartdate) IS NULL)
         AS "procedures_icd rows whose chartdate could not be read (dropped)",
+    (SELECT count(*) FROM mimic_omr) AS "omr rows read",
+    (SELECT count(*) FROM mimic_omr WHERE to_text(result_name) NOT IN (SELECT result_name FROM mimic_omr_codes))
+        AS "omr rows not imported (measures other than weight, height, BMI and office blood pressure)",
+    (SELECT count(*) FROM omr WHERE loinc IS NOT NULL AND value_num IS NULL AND value_raw IS NOT NULL)
+        AS "omr values that are not a number (dropped)",
+    (SELECT count(*) FROM mimic_omr WHERE to_text(result_name) IN (SELECT result_name FROM mimic_omr_codes) AND to_text(chartdate) IS NULL)
+        AS "omr rows without a chartdate (dropped)",
+    (SELECT count(*) FROM mimic_omr
+     WHERE to_text(result_name) IN (SELECT result_name FROM mimic_omr_codes) AND to_text(chartdate) IS NOT NULL AND to_date(chartdate) IS NULL)
+        AS "omr rows whose chartdate could not be read (dropped)",
     (SELECT count(*) FROM events WHERE subject_id NOT IN (SELECT subject_id FROM pat))
         AS "rows of subjects not in patients (dropped)",
     (SELECT count(*) FROM events e JOIN pat p USING (subject_id) WHERE e.start_date > p.index_date)

@@ -15,7 +15,7 @@ import csv
 import gzip
 import re
 import shutil
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
@@ -97,6 +97,14 @@ criteria:
     kind: inclusion
     text: warfarin at 5 mg/d or more in the 180 days before index
     rule: {medication: {concept: t_warfarin, within: 180 days, dose: {min: 5, unit: mg/d}}}
+  - id: WT80
+    kind: inclusion
+    text: latest weight 80 kg or more
+    rule: {observation: {concept: weight, min: 80, unit: kg}}
+  - id: SBP140
+    kind: inclusion
+    text: latest systolic blood pressure in the 365 days before index above 140 mmHg
+    rule: {observation: {concept: systolic_bp, above: 140, unit: "mm[Hg]", within: 365 days}}
 """
 
 
@@ -111,7 +119,7 @@ def imported(tmp_path_factory):
     trial.write_text(TRIAL)
     report = run_feasibility(str(out), [trial], out=tmp / "report", min_cell=0, active_within=None)
     criteria = report["trials"][0]["sites"][0]["criteria"]
-    ids = ["ADULT", "OLD", "N18", "C585", "CREAT", "PLT", "ANTICOAG", "WARF5"]
+    ids = ["ADULT", "OLD", "N18", "C585", "CREAT", "PLT", "ANTICOAG", "WARF5", "WT80", "SBP140"]
     counts = {cid: c["alone"]["true"] for cid, c in zip(ids, criteria, strict=True)}
     return summary, counts, out
 
@@ -246,6 +254,31 @@ def test_counts_match_raw_tables(imported, raw):
     )
     expected["WARF5"] = exposed(warfarin, 180)
 
+    # the outpatient record: weight in pounds; blood pressure "systolic/diastolic", plain or
+    # sitting (lying and standing readings are an orthostatic work-up, not imported)
+    omr = (
+        _csv("omr", result_value=pl.Utf8)
+        .with_columns(pl.col("chartdate").str.to_date().alias("d"))
+        .join(people.select("subject_id", "idx"), on="subject_id")
+        .filter(pl.col("d") <= pl.col("idx"))
+    )
+
+    def latest_value(rows: pl.DataFrame) -> pl.DataFrame:
+        # the latest date's highest value, per patient
+        return (
+            rows.sort(["subject_id", "d", "v"], descending=[False, True, True]).group_by("subject_id").first()
+        )
+
+    weight = omr.filter(pl.col("result_name") == "Weight (Lbs)").with_columns(
+        (pl.col("result_value").cast(pl.Float64) * 0.45359237).alias("v")
+    )
+    expected["WT80"] = latest_value(weight).filter(pl.col("v") >= 80).height
+    systolic = omr.filter(
+        pl.col("result_name").is_in(["Blood Pressure", "Blood Pressure Sitting"])
+    ).with_columns(pl.col("result_value").str.split("/").list.first().cast(pl.Float64).alias("v"))
+    recent = latest_value(systolic).filter(pl.col("d") >= pl.col("idx") - timedelta(days=365))
+    expected["SBP140"] = recent.filter(pl.col("v") > 140).height
+
     assert engine == expected
     # the criteria are not vacuous on this data
     assert all(expected[k] > 0 for k in expected), expected
@@ -273,6 +306,18 @@ def test_summary_counts_gaps(imported):
     )
     assert c["lab items reported in two or more units"] == two_units.height > 0
     assert c["patients without a discharge (no index_date)"] == 0
+    omr = _csv("omr", result_value=pl.Utf8)
+    assert c["omr rows read"] == omr.height > 0
+    not_imported = omr.filter(
+        ~pl.col("result_name").str.contains(
+            r"^(Weight \(Lbs\)|Height \(Inches\)|BMI \(kg/m2\)|Blood Pressure( Sitting)?)$"
+        )
+    )
+    assert (
+        c["omr rows not imported (measures other than weight, height, BMI and office blood pressure)"]
+        == not_imported.height
+        > 0
+    )
     text = "\n".join(summary.lines())
     assert "ODbL" in text and "Johnson A, Bulgarelli L, Pollard T, Horng S, Celi LA, Mark R. MIMIC-IV" in text
 
@@ -280,7 +325,26 @@ def test_summary_counts_gaps(imported):
 def test_extract_shape(imported):
     _, _, out = imported
     df = pl.read_parquet(out)
-    assert set(df["domain"].unique()) == {"person", "lab", "diagnosis", "medication", "procedure"}
+    assert set(df["domain"].unique()) == {
+        "person",
+        "lab",
+        "diagnosis",
+        "medication",
+        "procedure",
+        "observation",
+    }
+    # the outpatient record: weight, height, BMI, and each blood pressure as two rows
+    observations = df.filter(pl.col("domain") == "observation")
+    assert dict(observations.group_by("code").agg(pl.col("unit").unique().first()).iter_rows()) == {
+        "29463-7": "[lb_av]",
+        "8302-2": "[in_i]",
+        "39156-5": "kg/m2",
+        "8480-6": "mm[Hg]",
+        "8462-4": "mm[Hg]",
+    }
+    codes = observations["code"].value_counts()
+    per_code = dict(codes.iter_rows())
+    assert per_code["8480-6"] == per_code["8462-4"]
     assert set(df.filter(pl.col("domain") == "diagnosis")["code_system"].unique()) == {"ICD9CM", "ICD10CM"}
     # every patient has one index_date, their last discharge
     assert df.group_by("patient_id").agg(pl.col("index_date").n_unique())["index_date"].max() == 1
@@ -483,6 +547,52 @@ def test_rows_with_unreadable_dates_are_counted(tmp_path):
     assert extract.filter(pl.col("domain") == "lab").height == labs_before - 4
     text = "\n".join(summary.lines())
     assert not any(v in text for v in ("32/13", "garbled", "2180-02-30", "yesterday", "2180-99"))
+
+
+def test_the_outpatient_record_gives_weight_height_bmi_and_blood_pressure(tmp_path):
+    hosp = _tiny_hosp(tmp_path / "a")
+    with gzip.open(hosp / "patients.csv.gz", "rt") as f:
+        someone = next(csv.DictReader(f))["subject_id"]
+    rows = [
+        ("2180-01-02", "Blood Pressure", "120/80"),
+        ("2180-01-03", "Blood Pressure Sitting", "150/95"),
+        ("2180-01-03", "Blood Pressure Standing (1 min)", "110/70"),  # orthostatic: not imported
+        ("2180-01-04", "Blood Pressure", "130/"),  # no diastolic
+        ("2180-01-02", "Weight (Lbs)", "154"),
+        ("2180-01-05", "Weight (Lbs)", "n/a"),
+        ("2180-13-01", "Weight (Lbs)", "160"),  # a date that cannot be read
+        ("2180-01-02", "Height (Inches)", "65.5"),
+        ("2180-01-02", "BMI (kg/m2)", "25.1"),
+        ("2180-01-02", "eGFR", ">60"),  # not imported
+    ]
+    with gzip.open(hosp / "omr.csv.gz", "wt") as f:
+        f.write("subject_id,chartdate,seq_num,result_name,result_value\n")
+        f.writelines(f"{someone},{day},1,{name},{value}\n" for day, name, value in rows)
+    out = tmp_path / "x.parquet"
+    summary = import_mimic(hosp, out, loinc_map=MAP)
+    observations = (
+        pl.read_parquet(out)
+        .filter(pl.col("domain") == "observation")
+        .select("code", "start_date", "value_num", "unit")
+        .sort("code", "start_date")
+    )
+    assert observations.rows() == [
+        ("29463-7", date(2180, 1, 2), 154.0, "[lb_av]"),
+        ("39156-5", date(2180, 1, 2), 25.1, "kg/m2"),
+        ("8302-2", date(2180, 1, 2), 65.5, "[in_i]"),
+        ("8462-4", date(2180, 1, 2), 80.0, "mm[Hg]"),
+        ("8462-4", date(2180, 1, 3), 95.0, "mm[Hg]"),
+        ("8480-6", date(2180, 1, 2), 120.0, "mm[Hg]"),
+        ("8480-6", date(2180, 1, 3), 150.0, "mm[Hg]"),
+        ("8480-6", date(2180, 1, 4), 130.0, "mm[Hg]"),
+    ]
+    c = summary.counts
+    assert c["omr rows read"] == len(rows)
+    assert c["omr rows not imported (measures other than weight, height, BMI and office blood pressure)"] == 2
+    assert c["omr values that are not a number (dropped)"] == 2  # "n/a" and the missing diastolic
+    assert c["omr rows whose chartdate could not be read (dropped)"] == 1
+    text = "\n".join(summary.lines())
+    assert not any(v in text for v in ("n/a", "2180-13-01", "154", ">60"))
 
 
 def test_a_csv_with_a_ragged_row_says_so(tmp_path):

@@ -112,6 +112,6 @@ def test_the_concepts_a_new_trial_often_needs_are_not_in_the_library_and_the_exa
     assert [name for name in named if name in LIBRARY] == []
     (example,) = re.findall(r"```yaml\n(.*?)```", section, flags=re.S)
     (tmp_path / "concepts").mkdir()
-    (tmp_path / "concepts" / "ra.yaml").write_text(example, encoding="utf-8")
-    height = load_library(tmp_path / "concepts")["height"]
-    assert height.unit_factor(normalise_unit("m")) == 100 and height.plausible == (30, 250)
+    (tmp_path / "concepts" / "ln.yaml").write_text(example, encoding="utf-8")
+    biopsy = load_library(tmp_path / "concepts")["kidney_biopsy"]
+    assert biopsy.kind == "procedure" and [p.system for p in biopsy.codes] == ["ICD10PCS", "ICD10PCS"]

@@ -1,7 +1,7 @@
 """MIMIC-IV (hosp module) -> extract.
 
 Reads the hosp tables (`patients`, `admissions`, `diagnoses_icd`, `labevents`,
-`prescriptions`, and `procedures_icd` when present) as CSV, gzipped CSV or parquet, and the
+`prescriptions`, and `procedures_icd` and `omr` when present) as CSV, gzipped CSV or parquet, and the
 MIT-LCP mimic-code lab map `d_labitems_to_loinc.csv` (lab `itemid` -> LOINC). This module finds
 the files and shapes them into views; the mapping is the fixed SQL of `sql/import_mimic.sql`,
 with the drug-name tables below given to it as data. Nothing loops over rows in Python.
@@ -15,6 +15,8 @@ Mapping (see docs/importing.md):
 - diagnoses_icd: dated by the admission (`admittime`); ICD-9 -> ICD9CM, ICD-10 -> ICD10CM,
   codes as MIMIC stores them (no dots; matching ignores dots).
 - procedures_icd: ICD-9 -> ICD9PCS, ICD-10 -> ICD10PCS, dated by `chartdate`.
+- omr: weight, height, BMI and blood pressure -> LOINC observations by OMR_CODES below,
+  dated by `chartdate`.
 - prescriptions: ATC from the drug name by DRUG_ATC below (systemic use only), plus NDC when
   present; daily dose in mg/d = dose_val_rx x doses_per_24_hrs when the dose is in mg, g or
   mcg and a single number.
@@ -46,7 +48,7 @@ from feasibility.importers.common import (
 from feasibility.user_files import check_extract_out
 
 REQUIRED = ("patients", "admissions", "diagnoses_icd", "labevents", "prescriptions")
-OPTIONAL = ("procedures_icd",)
+OPTIONAL = ("procedures_icd", "omr")
 MAP_FILE = "d_labitems_to_loinc.csv"
 
 # MIMIC-IV is licensed under the ODbL, which asks every work produced from it to say so: the
@@ -103,6 +105,25 @@ DRUG_ATC: tuple[tuple[str, str], ...] = (
     ("apixaban", "B01AF02"),
     ("edoxaban", "B01AF03"),
     ("fondaparinux", "B01AX05"),
+)
+
+# The outpatient record's (`omr`) measures -> LOINC observations: (result_name, part of the
+# value, LOINC, unit). Part 0 is the whole value, 1 and 2 the numbers before and after the
+# "/" of a blood pressure ("120/80"). Blood pressure taken sitting is the office reading
+# protocols mean, like the plain one; lying and standing readings (an orthostatic work-up)
+# are not imported, nor are other names (counted). Codes checked against LOINC listings
+# (find_string, FHIR vital-signs mappings), 2026-12: 29463-7 Body weight, 8302-2 Body
+# height, 39156-5 Body mass index (BMI) [Ratio], 8480-6 Systolic and 8462-4 Diastolic blood
+# pressure.
+OMR_CODES: tuple[tuple[str, int, str, str], ...] = (
+    ("Weight (Lbs)", 0, "29463-7", "[lb_av]"),
+    ("Height (Inches)", 0, "8302-2", "[in_i]"),
+    ("BMI (kg/m2)", 0, "39156-5", "kg/m2"),
+    *(
+        (name, part, code, "mm[Hg]")
+        for name in ("Blood Pressure", "Blood Pressure Sitting")
+        for part, code in ((1, "8480-6"), (2, "8462-4"))
+    ),
 )
 
 # Routes of local (non-systemic) use: eye, ear, skin, inhaled, nasal, rectal, vaginal,
@@ -284,6 +305,7 @@ _NEEDED = {
         "route",
     ),
     "procedures_icd": ("subject_id", "chartdate", "icd_code", "icd_version"),
+    "omr": ("subject_id", "chartdate", "result_name", "result_value"),
 }
 
 
@@ -330,3 +352,8 @@ def _register_drug_tables(con: duckdb.DuckDBPyConnection) -> None:
     con.register("mimic_drug_atc", pl.DataFrame({"name": names, "atc": atcs}))
     con.register("mimic_local_routes", pl.DataFrame({"route": LOCAL_ROUTES}))
     con.register("mimic_local_words", pl.DataFrame({"word": LOCAL_WORDS}))
+    names, parts, codes, units = zip(*OMR_CODES, strict=True)
+    con.register(
+        "mimic_omr_codes",
+        pl.DataFrame({"result_name": names, "part": parts, "loinc": codes, "unit": units}),
+    )
