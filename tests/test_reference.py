@@ -5,9 +5,9 @@ The atoms are the spec trial's and more, so that every atom kind and option is d
 and sex bounds, history windows in weeks, counts ever, `before`, every `if_missing` and
 `if_found`, measurements read as a value, a ULN or LLN multiple or a result (positive,
 negative), thresholds in another unit, results on several days (`min_count`), medications
-with and without a dose, at a stable dose or per kilogram, derived measures and the in-care step. Patients
-may carry their own index date, and their rows may disagree on it, on the sex or on the
-birth year.
+with and without a dose, at a stable dose, per kilogram or in total, derived measures and
+the in-care step. Patients may carry their own index date, and their rows may disagree on
+it, on the sex or on the birth year.
 
 `pytest tests/test_reference.py --hypothesis-profile=thorough` runs many more examples.
 """
@@ -140,6 +140,12 @@ ATOMS = [
         dose=Comparison(max=0.1),
         dose_unit="mg/kg/d",
         stable_dose=True,
+    ),
+    # total doses (the spec trial has one over and one at most): a range, ever; below, a
+    # year; `if_missing` as the parser sets it, the answer for a total of 0
+    Medication("steroids", None, total=Comparison(min=0.5, max=5), total_unit="g"),
+    Medication(
+        "steroids", Duration(1, "year"), total=Comparison(below=200), total_unit="mg", if_missing=Truth.TRUE
     ),
     Derived("creatinine_clearance", Comparison(max=90), None, "mL/min", if_missing=Truth.FALSE),
     Derived("egfr_ckd_epi_2021", Comparison(above=60, below=120), Duration(1, "year"), if_missing=Truth.TRUE),

@@ -512,6 +512,63 @@ case(
     ("med", "H02AB07", "2025-01-25", "2025-02-01", 20),
 )
 
+# -- a total dose in the window (6 months from 1 August 2024): each daily dose times its days
+# in the window, every exposure counted; a record without a dose leaves the total a lower bound
+GC = "H02AB07"
+case("tot_over", "steroid_total_over", True, ("med", GC, "2024-09-01", "2024-12-31", 10))  # 1,220 mg
+case("tot_exact", "steroid_total_over", False, ("med", GC, "2024-10-01", "2025-01-08", 10))  # 1,000 mg
+case(
+    "tot_clipped",  # 31 of its days in the window: 310 mg
+    "steroid_total_over",
+    False,
+    ("med", GC, "2024-01-01", "2024-08-31", 10),
+)
+case(
+    "tot_concurrent",  # two prescriptions of the same days are two doses taken: 1,220 mg
+    "steroid_total_over",
+    True,
+    ("med", GC, "2024-09-01", "2024-12-31", 5),
+    ("med", GC, "2024-09-01", "2024-12-31", 5),
+)
+case(
+    "tot_unknown_short",  # 155 mg and a record without a dose: may be over 1 g
+    "steroid_total_over",
+    None,
+    ("med", GC, "2024-10-01", "2024-10-31", 5),
+    ("med", GC, "2024-11-01", "2024-12-31", None),
+)
+case(
+    "tot_unknown_over",  # over 1 g already
+    "steroid_total_over",
+    True,
+    ("med", GC, "2024-09-01", "2024-12-31", 10),
+    ("med", GC, "2025-01-01", "2025-01-31", None),
+)
+case("tot_equivalent", "steroid_total_over", True, ("med", "H02AB04", "2024-09-01", "2024-12-31", 8))
+case("tot_grams", "steroid_total_over", True, ("med", GC, "2024-09-01", "2024-09-02", 1, "g/d"))  # 2 g
+case("tot_after_index", "steroid_total_over", False, ("med", GC, "2025-02-02", "2025-06-30", 10))
+case("tot_none", "steroid_total_over", False)
+# ... at most 300 mg in 3 months (from 1 November 2024): no exposure is a total of 0
+case("totmax_none", "steroid_total_at_most", True)
+case("totmax_old", "steroid_total_at_most", True, ("med", GC, "2024-06-01", "2024-06-30", 10))
+case("totmax_under", "steroid_total_at_most", True, ("med", GC, "2025-01-01", "2025-01-31", 5))
+case("totmax_exact", "steroid_total_at_most", True, ("med", GC, "2025-01-02", "2025-01-31", 10))
+case("totmax_over", "steroid_total_at_most", False, ("med", GC, "2025-01-01", "2025-01-31", 10))
+case(
+    "totmax_unknown",  # 155 mg known: the dose not known may take it over
+    "steroid_total_at_most",
+    None,
+    ("med", GC, "2025-01-01", "2025-01-31", 5),
+    ("med", GC, "2024-12-01", "2024-12-05", None),
+)
+case(
+    "totmax_unknown_over",  # 310 mg known: over whatever the other dose was
+    "steroid_total_at_most",
+    False,
+    ("med", GC, "2025-01-01", "2025-01-31", 10),
+    ("med", GC, "2024-12-01", "2024-12-05", None),
+)
+
 # -- results confirmed on two occasions (distinct days) in the window: fewer than two, but
 # one at least that meets (or may: a unit the concept does not know), is UNKNOWN, awaiting
 # the confirmation; none that meets is FALSE; no result at all takes `if_missing` (UNKNOWN)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from feasibility.criteria.load import load_trials
+from feasibility.criteria.model import Comparison, Truth
 from feasibility.errors import TrialError
 from tests.support import REPO
 from tests.test_errors import assert_one_line_error, feasibility
@@ -144,6 +145,39 @@ def test_a_dose_per_kilogram_is_read_as_protocols_write_it(tmp_path):
         factor = 1000 if unit.startswith("g") else 1
         assert rule.per_kg, unit
         assert rule.dose_in_canonical(library["glucocorticoids"]).max == 0.5 * factor, unit
+
+
+def test_a_total_dose_of_a_medication_without_a_daily_unit_is_refused(tmp_path):
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "c.yaml").write_text(
+        "concepts:\n  ivig:\n    kind: medication\n    codes: {ATC: [J06BA02]}\n", encoding="utf-8"
+    )
+    path = _trial(tmp_path, "medication: {concept: ivig, total: {above: 2, unit: g}}")
+    with pytest.raises(
+        TrialError, match=r"t\.yaml:7: a total dose adds up daily doses, and `ivig` has no daily"
+    ):
+        load_trials([Path(path)])
+
+
+@pytest.mark.parametrize(
+    ("total", "canonical", "no_exposure"),
+    [
+        ("{above: 10, unit: g}", Comparison(above=10000), Truth.FALSE),
+        ("{max: 500, unit: mg}", Comparison(max=500), Truth.TRUE),
+        ("{min: 1, max: 2, unit: G}", Comparison(min=1000, max=2000), Truth.FALSE),
+    ],
+)
+def test_a_total_dose_reads_as_a_mass_and_no_exposure_is_a_total_of_0(
+    tmp_path, total, canonical, no_exposure
+):
+    path = tmp_path / "trial.yaml"
+    path.write_text(
+        _with_rule(f"medication: {{concept: cyclophosphamide, total: {total}}}"), encoding="utf-8"
+    )
+    (trial,), library = load_trials([path])
+    rule = trial.criteria[0].rule
+    assert rule.total_in_canonical(library["cyclophosphamide"]) == canonical
+    assert rule.if_missing is no_exposure
 
 
 # -- a concept library file given where a trial belongs
@@ -613,6 +647,27 @@ def test_a_criterion_missing_its_text_or_reason_says_what_to_write(tmp_path, bod
         (
             "medication: {concept: glucocorticoids, dose: {min: 1, unit: mL/kg/d}}",
             ["dose unit `mL/kg/d` is not known", "use mg/d or mg/kg/d"],
+        ),
+        # a total dose: a mass, with bounds, alone
+        (
+            "medication: {concept: cyclophosphamide, total: {above: 10, unit: g/d}}",
+            ["total dose unit `g/d` is not known", "use mg", "a total is not per day"],
+        ),
+        (
+            "medication: {concept: cyclophosphamide, total: {above: 10}}",
+            ["`total` needs `unit`", "`unit: mg`"],
+        ),
+        (
+            "medication: {concept: cyclophosphamide, total: {unit: g}}",
+            ["`total` needs min, max, above or below"],
+        ),
+        (
+            "medication: {concept: cyclophosphamide, total: {above: 10, unit: g}, min_days: 30}",
+            ["`min_days` does not go with `total`", "another `medication` rule under `all:`"],
+        ),
+        (
+            "medication: {concept: cyclophosphamide, total: {above: 10, unit: g}, if_missing: unknown}",
+            ["`if_missing` does not go with `total`", "a total of 0"],
         ),
         (
             "medication: {concept: glucocorticoids, within: 2 weeks, dose: {stable: true}}",

@@ -26,6 +26,7 @@ from feasibility.compile.atoms import (
     current_dose,
     latest_exposure,
     text_result,
+    total_doses,
     truth_words,
 )
 from feasibility.compile.code_map import Codes, code_map_join
@@ -310,8 +311,9 @@ def coverage_query(
     codes: Codes | None = None,
     dialect: str = "duckdb",
 ) -> exp.Select:
-    """Per (patient, concept) read by medication atoms that count days: each coverage
-    feature, from the exposures gathered, sorted by start and swept (see `covered_days`).
+    """Per (patient, concept) read by medication atoms that count days or add up doses:
+    each coverage feature, from the exposures gathered, sorted by start and swept (see
+    `covered_days`), and each total (see `total_doses`).
     A pass of its own, so the sweeps run on a table of lists and nothing else."""
     idx = row_index_date(default_index, has_index_column, tables)
     start = col("start_date", "e")
@@ -355,6 +357,10 @@ def coverage_query(
         ).as_(plan.coverage_column(feature), copy=False)
         for feature in plan.coverages
     ]
+    for total in plan.totals:
+        mine = exp.EQ(this=col("concept_id"), expression=lit(total.concept_id))
+        for name, value in zip(plan.total_columns(total), total_doses(total, index.copy()), strict=True):
+            coverage.append(case([(mine.copy(), value)]).as_(name, copy=False))
     kept = [col(n) for n in names if n != "meds"]
     return exp.select(*kept, *coverage).from_(swept.subquery("x"), copy=False)
 

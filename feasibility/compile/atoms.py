@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from sqlglot import exp
 
 from feasibility.compile.latest import day_number
-from feasibility.compile.plan import ConceptAtom, CoverageFeature, Plan, coverage_features
+from feasibility.compile.plan import ConceptAtom, CoverageFeature, Plan, TotalFeature, coverage_features
 from feasibility.compile.sqlexpr import (
     and_,
     case,
@@ -39,6 +39,7 @@ from feasibility.criteria.model import (
     NEGATIVE_RESULTS,
     POSITIVE_RESULTS,
     SAME_DOSE,
+    Comparison,
     Duration,
     History,
     Measurement,
@@ -147,6 +148,8 @@ class RowAtoms:
 
     def _medication(self, atom: Medication) -> exp.Expr:
         concept_id = self.plan.concept_id(atom.concept)
+        if atom.total is not None:
+            return self._total(atom, concept_id)
         missing = truth(atom.if_missing.as_bool())
         found = truth(atom.if_found.as_bool())
         features = coverage_features(atom, concept_id, self.plan.concepts[concept_id])
@@ -163,6 +166,30 @@ class RowAtoms:
             ]
         )
 
+    def _total(self, atom: Medication, concept_id: int) -> exp.Expr:
+        """The total dose against the bounds. Exposures without a dose make the known total
+        a lower bound of the true one: TRUE when every total from it up meets the bounds,
+        FALSE when none does (the known total is over an upper bound, or no dose is unknown
+        and the known total fails), else UNKNOWN."""
+        assert atom.total is not None
+        bounds = atom.total_in_canonical(self.plan.concepts[concept_id])
+        assert bounds is not None
+        known_name, unknown_name = self.plan.total_columns(TotalFeature(concept_id, atom.within))
+        known = col(known_name)
+        all_known = exp.EQ(this=col(unknown_name), expression=lit(0))
+        upper = Comparison(max=bounds.max, below=bounds.below)
+        if not upper.bounds():  # more doses can only raise the total: the known one decides TRUE
+            return case([(compare(known, bounds), exp.true()), (all_known, exp.false())])
+        return case(
+            [
+                (
+                    or_(not_(compare(known, upper)), and_(all_known, not_(compare(known.copy(), bounds)))),
+                    exp.false(),
+                ),
+                (all_known.copy(), exp.true()),
+            ]
+        )
+
 
 _TOTAL = 2**21  # the sweep's total fits below this (5,700 years of days)
 
@@ -170,7 +197,9 @@ _TOTAL = 2**21  # the sweep's total fits below this (5,700 years of days)
 DOSE_WEIGHT_COLUMN = "weight_kg"
 
 
-def _clipped(x: exp.Expr, feature: CoverageFeature, index: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
+def _clipped(
+    x: exp.Expr, feature: CoverageFeature | TotalFeature, index: exp.Expr
+) -> tuple[exp.Expr, exp.Expr]:
     """The first and last day (day numbers) of exposure `x` inside the feature's window;
     the first is after the last when it covers no day there."""
     first: exp.Expr = field(x, "s")
@@ -179,7 +208,7 @@ def _clipped(x: exp.Expr, feature: CoverageFeature, index: exp.Expr) -> tuple[ex
     return first, func("least", field(x, "e"), day_number(index.copy()))
 
 
-def _in_window(x: exp.Expr, feature: CoverageFeature, index: exp.Expr) -> exp.Expr:
+def _in_window(x: exp.Expr, feature: CoverageFeature | TotalFeature, index: exp.Expr) -> exp.Expr:
     """Whether exposure `x` covers a day of the feature's window."""
     first, last = _clipped(x, feature, index)
     return exp.LTE(this=first, expression=last)
@@ -280,6 +309,30 @@ def covered_days(feature: CoverageFeature, index: exp.Expr, current: exp.Expr | 
         merge=_lambda(step, "acc", "x"),
     )
     return exp.Mod(this=paren(func("coalesce", swept, lit(0))), expression=lit(_TOTAL))
+
+
+def total_doses(feature: TotalFeature, index: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
+    """On a row with the exposure list `meds`: the total of the known doses in the feature's
+    window (each daily dose times the exposure's days there, summed in the list's order so
+    that every engine adds the same numbers in the same order; 0 with none), and the number
+    of exposures in the window without a dose. Each exposure counts, overlapping or not:
+    two prescriptions of one day are two doses taken."""
+    x = exp.column("x")
+
+    def in_window(dose_known: bool) -> exp.Lambda:
+        known = not_null(field(x.copy(), "d")) if dose_known else is_null(field(x.copy(), "d"))
+        return _lambda(and_(_in_window(x.copy(), feature, index), known), "x")
+
+    first, last = _clipped(x.copy(), feature, index)
+    days = exp.Add(this=exp.Sub(this=last, expression=first), expression=lit(1))
+    taken = exp.Mul(this=field(x.copy(), "d"), expression=paren(days))
+    summed = exp.Reduce(
+        this=exp.ArrayFilter(this=col("meds"), expression=in_window(True)),
+        initial=exp.cast(lit(0), "DOUBLE", copy=False),
+        merge=_lambda(exp.Add(this=exp.column("acc"), expression=taken), "acc", "x"),
+    )
+    unknown = exp.ArraySize(this=exp.ArrayFilter(this=col("meds"), expression=in_window(False)))
+    return summed, unknown
 
 
 def with_atom_words(

@@ -54,6 +54,16 @@ class CoverageFeature:
     per_kg: bool = False
 
 
+@dataclass(frozen=True)
+class TotalFeature:
+    """The total dose of a medication concept's exposures in a window (None: ever): the sum
+    of each known daily dose times its days in the window, and the number of exposures in
+    the window without a dose (see `Medication.total`)."""
+
+    concept_id: int
+    within: Duration | None
+
+
 ConceptAtom = History | Measurement | Medication
 
 # The look-back windows of a concept's atoms in one family, or None when some atom reads
@@ -79,6 +89,7 @@ class Plan:
     counts: tuple[CountFeature, ...]
     atoms: tuple[ConceptAtom, ...] = ()
     coverages: tuple[CoverageFeature, ...] = ()
+    totals: tuple[TotalFeature, ...] = ()
     derived_inputs: tuple[int, ...] = ()  # concepts whose latest result the patient row keeps
     derived_measures: tuple[DerivedMeasure, ...] = ()  # computed on the patient row
     # the weight concept, when a dose is per kilogram: its latest result reaches the coverage pass
@@ -137,8 +148,15 @@ class Plan:
 
     @property
     def coverage_concepts(self) -> tuple[int, ...]:
-        """Concepts read by medication atoms that count days (their exposures, as a list)."""
-        return tuple(sorted({f.concept_id for f in self.coverages}))
+        """Concepts read by medication atoms that count days or add up doses (their
+        exposures, as a list)."""
+        return tuple(sorted({f.concept_id for f in self.coverages} | {t.concept_id for t in self.totals}))
+
+    def total_columns(self, feature: TotalFeature) -> tuple[str, str]:
+        """The coverage pass's columns holding the feature's total of known doses, and its
+        number of exposures without a dose."""
+        i = self.totals.index(feature)
+        return f"tot{i}", f"totu{i}"
 
     def family(self, atom: ConceptAtom) -> str:
         """The family whose pass holds the figures the atom reads."""
@@ -244,8 +262,13 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
     concepts = tuple(library[n] for n in names)
     ids = {c.name: i for i, c in enumerate(concepts)}
     coverages: list[CoverageFeature] = []
+    totals: list[TotalFeature] = []
     for atom in atoms:
-        if isinstance(atom, Medication):
+        if isinstance(atom, Medication) and atom.total is not None:
+            total = TotalFeature(ids[atom.concept], atom.within)
+            if total not in totals:
+                totals.append(total)
+        elif isinstance(atom, Medication):
             for feature in coverage_features(atom, ids[atom.concept], library[atom.concept]):
                 if feature not in coverages:
                     coverages.append(feature)
@@ -260,8 +283,10 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
     if per_kg:
         # the latest weight however old (`DOSE_WEIGHT`)
         windows.setdefault(("results", ids[DOSE_WEIGHT]), []).append(None)
-    for feature in coverages:
-        windows.setdefault(("coverage", feature.concept_id), []).append(feature.within)
+    for cid, within in [(f.concept_id, f.within) for f in coverages] + [
+        (t.concept_id, t.within) for t in totals
+    ]:
+        windows.setdefault(("coverage", cid), []).append(within)
 
     def by_family(atom: ConceptAtom) -> tuple[int, int]:  # sorted stably: first-seen order within a concept
         return FAMILIES.index(_family(atom, library[atom.concept], ids[atom.concept])), ids[atom.concept]
@@ -274,6 +299,7 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
         concepts=concepts,
         counts=tuple(CountFeature(ids[n], w) for n, w in counts),
         coverages=tuple(coverages),
+        totals=tuple(totals),
         lookbacks=lookbacks,
         atoms=tuple(sorted(atoms, key=by_family)),
         derived_inputs=tuple(dict.fromkeys(ids[n] for n, _ in derived)),
@@ -287,14 +313,17 @@ def _family(atom: ConceptAtom, concept: Concept, concept_id: int) -> str:
         return "records"
     if isinstance(atom, Measurement):
         return "results"
-    return "coverage" if coverage_features(atom, concept_id, concept) else "exposures"
+    if atom.total is not None or coverage_features(atom, concept_id, concept):
+        return "coverage"
+    return "exposures"
 
 
 def coverage_features(atom: Medication, concept_id: int, concept: Concept) -> tuple[CoverageFeature, ...]:
     """The coverage features a medication atom reads: none when any exposure in the window
     decides it (one day, any dose: the latest end date does); else the days with a known
-    qualifying dose and, with a dose range or a stable dose, the days that may qualify."""
-    if atom.min_days <= 1 and atom.dose is None:
+    qualifying dose and, with a dose range or a stable dose, the days that may qualify.
+    None for a total dose, which is a `TotalFeature`."""
+    if (atom.min_days <= 1 and atom.dose is None) or atom.total is not None:
         return ()
     dose = atom.dose_in_canonical(concept)
     known, possible = (

@@ -65,6 +65,9 @@ def describe(rule: Rule) -> str:
                 f"{which} {rule.label} {rule.concept} {what}{_window(rule.within)}"
                 f"{_missing(rule.if_missing, Truth.UNKNOWN)}"
             )
+        case Medication() if rule.total is not None:
+            total = _cmp(rule.total, rule.total_unit)
+            return f"medication {rule.concept} total dose {total}{_window(rule.within)}"
         case Medication():
             dose = f", dose {_cmp(rule.dose, rule.dose_unit)}" if rule.dose else ""
             if rule.stable_dose:

@@ -185,7 +185,9 @@ class Medication:
     starts last in the window (of those, the one lasting longest in it; of several such,
     the highest dose). `min_days` days at the current dose say it has been stable that long.
     Bounds in a unit per kilogram (`mg/kg/d`) compare each daily dose divided by the
-    patient's latest weight (`DOSE_WEIGHT`)."""
+    patient's latest weight (`DOSE_WEIGHT`). With `total`, the atom compares instead the
+    total dose taken in the window: each exposure's daily dose times its days there, summed
+    (no exposure: 0)."""
 
     concept: str
     within: Duration | None = None
@@ -195,6 +197,8 @@ class Medication:
     stable_dose: bool = False
     if_missing: Truth = Truth.FALSE
     if_found: Truth = Truth.TRUE  # as History's
+    total: Comparison | None = None
+    total_unit: str | None = None  # a mass (g, mg): the concept's daily unit times days
 
     @property
     def per_kg(self) -> bool:
@@ -211,6 +215,19 @@ class Medication:
             return None
         assert self.dose_unit is not None
         return self.dose.in_canonical(concept, per_day_of_per_kg(self.dose_unit) or self.dose_unit)
+
+    def total_in_canonical(self, concept: Concept) -> Comparison | None:
+        """The total's bounds in the concept's unit times days (mg for a concept in mg/d)."""
+        if self.total is None:
+            return None
+        assert self.total_unit is not None
+        return self.total.in_canonical(concept, total_as_daily(self.total_unit))
+
+
+def total_as_daily(unit: str) -> str:
+    """The daily unit whose factor converts a total in `unit` (`g`) to the concept's unit
+    times days (`g/d`): a total is a daily dose taken for days."""
+    return f"{normalise_unit(unit)}/d"
 
 
 # The concept a dose per kilogram reads the patient's weight from, in kg: its latest result

@@ -42,6 +42,7 @@ from feasibility.criteria.model import (
     Trial,
     Truth,
     derived_inputs,
+    total_as_daily,
 )
 from feasibility.criteria.yaml_source import (
     ATOM_KEYS,
@@ -64,8 +65,9 @@ CRITERION_KEYS = {"id", "kind", "text", "rule", "assessable", "reason", "note"}
 COMPARE_KEYS = {"min", "max", "above", "below"}
 HISTORY_KEYS = {"concept", "within", "min_count", "if_missing", "if_found", "before"}
 MEASUREMENT_KEYS = {"concept", "within", "unit", "result", "if_missing", "min_count"} | COMPARE_KEYS
-MEDICATION_KEYS = {"concept", "within", "min_days", "dose", "if_missing", "if_found"}
+MEDICATION_KEYS = {"concept", "within", "min_days", "dose", "if_missing", "if_found", "total"}
 DOSE_KEYS = COMPARE_KEYS | {"unit", "stable"}
+TOTAL_KEYS = COMPARE_KEYS | {"unit"}
 DERIVED_KEYS = {"measure", "within", "unit", "if_missing"} | COMPARE_KEYS
 COMBINATORS = ("all", "any", "not", "at_least")
 RULE_KEYS = (*ATOM_KEYS, *COMBINATORS)
@@ -544,6 +546,8 @@ class _RuleParser:
         self._kind_first(body, ("medication",), "`medication`")
         check_keys(body, MEDICATION_KEYS, "`medication`")
         name = self.concept(body, "concept", ("medication",), "`medication`")
+        if "total" in body:
+            return self._total(body, name)
         days = body.get("min_days", 1)
         if not isinstance(days, int) or isinstance(days, bool) or days < 1:
             raise TrialError(
@@ -598,6 +602,52 @@ class _RuleParser:
             stable_dose=stable,
             if_missing=_missing(body, Truth.FALSE),
             if_found=_found(body),
+        )
+
+    def _total(self, body: Located, name: str) -> Rule:
+        """`total:` in a medication: the total dose in the window, compared. Alone with
+        `concept` and `within`: a patient with no exposure has a total of 0, which the bounds
+        decide, so `if_missing` has nothing to say; days and daily doses are other atoms."""
+        for key in ("min_days", "dose", "if_missing", "if_found"):
+            if key in body:
+                raise TrialError(
+                    f"`{key}` does not go with `total` in a medication",
+                    where=body.where(key),
+                    fix="a patient with no exposure has a total of 0; write days or daily doses "
+                    "as another `medication` rule under `all:`",
+                )
+        node = self._mapping(body["total"], body.where("total"), "total")
+        check_keys(node, TOTAL_KEYS, "`total`")
+        total = parse_comparison(node, "`total`")
+        if total is None:
+            raise TrialError(
+                "`total` needs min, max, above or below",
+                where=node.where(),
+                fix="e.g. `total: {above: 10, unit: g}` for more than 10 g in total",
+            )
+        concept = self.library[name]
+        daily = concept.unit or ""
+        mass = daily.split("/", 1)[0] if daily.endswith("/d") else None
+        unit = str(require(node, "unit", "`total`", fix=f"add `unit: {mass or 'mg'}` (the total dose)"))
+        if mass is None:
+            raise TrialError(
+                f"a total dose adds up daily doses, and `{name}` has no daily dose unit",
+                where=node.where("unit"),
+                fix=f"give the concept `{name}` a `unit:` per day (e.g. mg/d) in its concept file",
+            )
+        if "/" in unit or concept.unit_factor(normalise_unit(total_as_daily(unit))) is None:
+            raise TrialError(
+                f"total dose unit `{unit}` is not known for `{name}`",
+                where=node.where("unit"),
+                fix=f"use {mass} (or another mass whose daily dose `{name}` knows): a total is not per day",
+            )
+        return Medication(
+            concept=name,
+            within=parse_duration(body.get("within"), body.where("within")),
+            # no exposure in the window is a total of 0, which the bounds decide
+            if_missing=Truth.TRUE if total.holds(0.0) else Truth.FALSE,
+            total=total,
+            total_unit=unit,
         )
 
     @staticmethod

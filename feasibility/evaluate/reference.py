@@ -363,7 +363,42 @@ class ReferenceEvaluator:
         threshold = rule.compare if limit else rule.compare.in_canonical(concept, rule.unit)
         return threshold.holds(value)
 
+    def _total(self, rule: Medication, p: Patient) -> T3:
+        """The total dose in the window: each known daily dose times its days there, added
+        in start order; exposures without a dose make it a lower bound of the true total."""
+        concept = self.library[rule.concept]
+        bounds = rule.total_in_canonical(concept)
+        assert bounds is not None
+        start = self._start(p, rule.within)
+        taken: list[tuple[tuple[int, int, float], float]] = []
+        unknown = 0
+        for r in p.seen(concept):
+            end = r.get("end_date") or r["start_date"]
+            first = max(r["start_date"], start) if start else r["start_date"]
+            last = min(end, p.index)
+            if first > last:
+                continue
+            f = _factor(concept, r)
+            if r.get("value_num") is None or f is None:
+                unknown += 1
+                continue
+            daily = r["value_num"] * f
+            key = (r["start_date"].toordinal(), end.toordinal(), daily)
+            taken.append((key, daily * ((last - first).days + 1)))
+        total = 0.0
+        for _, dose in sorted(taken, key=lambda t: t[0]):  # the engines' order (`total_doses`)
+            total += dose
+        if unknown == 0:
+            return bounds.holds(total)
+        # the true total is this one or more: an upper bound it is over already decides
+        upper = Comparison(max=bounds.max, below=bounds.below)
+        if upper.bounds():
+            return False if not upper.holds(total) else None
+        return True if bounds.holds(total) else None
+
     def _medication(self, rule: Medication, p: Patient) -> T3:
+        if rule.total is not None:
+            return self._total(rule, p)
         concept = self.library[rule.concept]
         dose = rule.dose_in_canonical(concept)
         start = self._start(p, rule.within)
