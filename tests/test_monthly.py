@@ -407,7 +407,7 @@ def test_a_forecast_option_without_monthly_names_itself_once(tmp_path):
         ),
         (
             ("--active-within", "0 days"),
-            ("--active-within", "the window `0 days` is empty: a window must be at least one day"),
+            ("--active-within", "the window `0 days` is empty: it must be at least one day"),
         ),
         (("--monthly", "6", "--conversion-file", "missing.yaml"), ("missing.yaml",)),
         (("--engine", "spark", "--monthly", "3"), ("--monthly", "DuckDB engine only")),

@@ -4,7 +4,7 @@ and on every waterfall count, on random small extracts and random rule trees.
 The atoms are the spec trial's and more, so that every atom kind and option is drawn: age
 and sex bounds, history windows in weeks, counts ever, `before`, every `if_missing` and
 `if_found`, measurements read as a value, a ULN or LLN multiple or a result (positive,
-negative), thresholds in another unit, results on several days (`min_count`), medications
+negative), thresholds in another unit, results on several days (`min_count`, `apart`), medications
 with and without a dose, at a stable dose, per kilogram or in total, derived measures and
 the in-care step. Patients may carry their own index date, and their rows may disagree on
 it, on the sex or on the birth year.
@@ -96,6 +96,18 @@ ATOMS = [
         "sledai", Duration(90, "day"), Comparison(min=4), "{score}", label="observation", min_count=2
     ),
     Measurement("ana", Duration(1, "year"), result="negative", min_count=2, if_missing=Truth.TRUE),
+    # ... two of them a time apart (the spec trial has 12 weeks ever, 1 month in 6 months)
+    Measurement(
+        "creatinine",
+        Duration(1, "year"),
+        Comparison(above=100),
+        "umol/L",
+        min_count=2,
+        apart=Duration(90, "day"),
+    ),
+    Measurement(
+        "ana", None, result="positive", min_count=2, apart=Duration(3, "month"), if_missing=Truth.FALSE
+    ),
     # multiples of the result's own lower limit (the spec trial has C3 below it, and
     # haemoglobin at least 0.9 times it)
     Measurement("hemoglobin", Duration(90, "day"), Comparison(below=1), "LLN", if_missing=Truth.FALSE),
@@ -180,7 +192,7 @@ OFFSETS = sorted(
     {
         (AS_OF - d.before(AS_OF)).days + s
         for a in ATOMS
-        for d in (getattr(a, "within", None), getattr(a, "before", None))
+        for d in (getattr(a, "within", None), getattr(a, "before", None), getattr(a, "apart", None))
         if d is not None
         for s in (-1, 0, 1)
     }

@@ -569,10 +569,96 @@ case(
     ("med", GC, "2024-12-01", "2024-12-05", None),
 )
 
+# -- two confirming results a time apart: 12 weeks is 84 days; the first and the last day
+# that meet count, whatever lies between (the occasions need not be consecutive)
+ANA, HB = "8061-4", "718-7"
+case(
+    "apart_84",
+    "ana_apart",
+    True,
+    ("text", ANA, "2024-01-01", "Positive"),
+    ("text", ANA, "2024-03-25", "Positive"),
+)
+case(
+    "apart_83",
+    "ana_apart",
+    None,
+    ("text", ANA, "2024-01-01", "Positive"),
+    ("text", ANA, "2024-03-24", "Positive"),
+)
+case(
+    "apart_negative_between",
+    "ana_apart",
+    True,
+    ("text", ANA, "2024-01-01", "Positive"),
+    ("text", ANA, "2024-02-01", "negative"),
+    ("text", ANA, "2024-06-01", "Positive"),
+)
+case(
+    "apart_first_and_last",  # two close together, a third 4 months later
+    "ana_apart",
+    True,
+    ("text", ANA, "2024-01-01", "Positive"),
+    ("text", ANA, "2024-01-15", "Positive"),
+    ("text", ANA, "2024-05-01", "Positive"),
+)
+case("apart_once", "ana_apart", None, ("text", ANA, "2024-01-01", "Positive"))
+case(
+    "apart_negatives",
+    "ana_apart",
+    False,
+    ("text", ANA, "2024-01-01", "negative"),
+    ("text", ANA, "2024-06-01", "negative"),
+)
+case("apart_none", "ana_apart", None)
+case(
+    "apart_after_index",  # the second is after the index date: unseen
+    "ana_apart",
+    None,
+    ("text", ANA, "2024-12-01", "Positive"),
+    ("text", ANA, "2025-03-01", "Positive"),
+)
+# ... 1 month apart within 6 months (from 1 August 2024): the later day minus 1 month is on or
+# after the earlier, as a window of 1 month before the later day would read it
+case(
+    "hbm_month",
+    "anaemia_apart_months",
+    True,
+    ("lab", HB, "2024-09-30", 8.5, "g/dL", None),
+    ("lab", HB, "2024-10-30", 8.0, "g/dL", None),
+)
+case(
+    "hbm_short",
+    "anaemia_apart_months",
+    None,
+    ("lab", HB, "2024-09-30", 8.5, "g/dL", None),
+    ("lab", HB, "2024-10-29", 8.0, "g/dL", None),
+)
+case(
+    "hbm_month_end",
+    "anaemia_apart_months",
+    True,
+    ("lab", HB, "2024-11-30", 8.5, "g/dL", None),
+    ("lab", HB, "2024-12-31", 8.0, "g/dL", None),
+)
+case(
+    "hbm_first_outside",  # the first is before the window
+    "anaemia_apart_months",
+    None,
+    ("lab", HB, "2024-07-01", 8.5, "g/dL", None),
+    ("lab", HB, "2024-09-01", 8.0, "g/dL", None),
+)
+case(
+    "hbm_normal",
+    "anaemia_apart_months",
+    False,
+    ("lab", HB, "2024-09-01", 12, "g/dL", None),
+    ("lab", HB, "2024-11-01", 12, "g/dL", None),
+)
+
 # -- results confirmed on two occasions (distinct days) in the window: fewer than two, but
 # one at least that meets (or may: a unit the concept does not know), is UNKNOWN, awaiting
 # the confirmation; none that meets is FALSE; no result at all takes `if_missing` (UNKNOWN)
-HB = "718-7"
 case(
     "hb2_twice",
     "anaemia_confirmed",

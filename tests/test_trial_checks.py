@@ -686,6 +686,22 @@ def test_a_criterion_missing_its_text_or_reason_says_what_to_write(tmp_path, bod
             ["`min_count` must be a whole number"],
         ),
         ("derived: {measure: egfr_ckd_epi_2021, min: 30, min_count: 2}", ["`min_count`"]),
+        (
+            "lab: {concept: ana, result: positive, apart: 12 weeks}",
+            ["`apart` needs `min_count: 2`", "add `min_count: 2`"],
+        ),
+        (
+            "lab: {concept: ana, result: positive, min_count: 3, apart: 12 weeks}",
+            ["`apart` needs `min_count: 2`", "three or more results each apart are not supported"],
+        ),
+        (
+            "lab: {concept: ana, result: positive, min_count: 2, apart: 12}",
+            ["cannot read the time apart `12`", "`12 days`"],
+        ),
+        (
+            "lab: {concept: ana, result: positive, min_count: 2, apart: ever}",
+            ["`apart` needs a time, not `ever`"],
+        ),
     ],
 )
 def test_measurement_and_dose_mistakes_say_the_fix(tmp_path, rule, fragments):

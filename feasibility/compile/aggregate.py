@@ -537,7 +537,8 @@ class _Results:
 
     def counts(self, idx: exp.Expr) -> list[exp.Expr]:
         """Per atom with a `min_count`, the days in its window with a usable result that
-        meets it, and with one that may (its figure not known), each day counted once."""
+        meets it, and with one that may (its figure not known), each day counted once; with
+        `apart`, also the first and the last day with one that meets it."""
         out: list[exp.Expr] = []
         start = col("start_date", "e")
         for atom in self.plan.result_counts:
@@ -562,6 +563,10 @@ class _Results:
             for name, test in zip(self.plan.result_count_columns(atom), (meets, may_meet), strict=True):
                 days = exp.Count(this=exp.Distinct(expressions=[case([(and_(*mine, test), start.copy())])]))
                 out.append(days.as_(name, copy=False))
+            if atom.apart is not None:
+                meeting = case([(and_(*[m.copy() for m in mine], meets.copy()), start.copy())])
+                for name, end in zip(self.plan.result_span_columns(atom), ("min", "max"), strict=True):
+                    out.append(func(end, meeting.copy()).as_(name, copy=False))
         return out
 
     def _latest(self, figure: exp.Expr, flag: exp.Expr, rows: exp.Expr) -> exp.Expr:

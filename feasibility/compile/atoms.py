@@ -120,10 +120,15 @@ class RowAtoms:
         present = in_window(col("latest_d"), self.index.copy(), atom.within)
         if atom.min_count > 1:
             known, possible = (col(c) for c in self.plan.result_count_columns(atom))
+            confirmed: exp.Expr = exp.GTE(this=known, expression=lit(atom.min_count))
+            if atom.apart is not None:
+                # two days that meet the rule, far enough apart: the first and the last are
+                first, last = (col(c) for c in self.plan.result_span_columns(atom))
+                confirmed = exp.GTE(this=window_start(last, atom.apart), expression=first)
             # fewer than asked, yet one at least: a confirmation the data do not hold yet
             counted = case(
                 [
-                    (exp.GTE(this=known, expression=lit(atom.min_count)), exp.true()),
+                    (confirmed, exp.true()),
                     (exp.EQ(this=possible, expression=lit(0)), exp.false()),
                 ]
             )
@@ -319,7 +324,7 @@ def total_doses(feature: TotalFeature, index: exp.Expr) -> tuple[exp.Expr, exp.E
     two prescriptions of one day are two doses taken."""
     x = exp.column("x")
 
-    def in_window(dose_known: bool) -> exp.Lambda:
+    def chosen(dose_known: bool) -> exp.Lambda:
         known = not_null(field(x.copy(), "d")) if dose_known else is_null(field(x.copy(), "d"))
         return _lambda(and_(_in_window(x.copy(), feature, index), known), "x")
 
@@ -327,11 +332,11 @@ def total_doses(feature: TotalFeature, index: exp.Expr) -> tuple[exp.Expr, exp.E
     days = exp.Add(this=exp.Sub(this=last, expression=first), expression=lit(1))
     taken = exp.Mul(this=field(x.copy(), "d"), expression=paren(days))
     summed = exp.Reduce(
-        this=exp.ArrayFilter(this=col("meds"), expression=in_window(True)),
+        this=exp.ArrayFilter(this=col("meds"), expression=chosen(True)),
         initial=exp.cast(lit(0), "DOUBLE", copy=False),
         merge=_lambda(exp.Add(this=exp.column("acc"), expression=taken), "acc", "x"),
     )
-    unknown = exp.ArraySize(this=exp.ArrayFilter(this=col("meds"), expression=in_window(False)))
+    unknown = exp.ArraySize(this=exp.ArrayFilter(this=col("meds"), expression=chosen(False)))
     return summed, unknown
 
 

@@ -189,6 +189,12 @@ class Plan:
         i = self.result_counts.index(atom)
         return f"rk{i}", f"rp{i}"
 
+    def result_span_columns(self, atom: Measurement) -> tuple[str, str]:
+        """For an atom with `apart`, the results pass's columns holding the first and the
+        last day with a result that meets it."""
+        i = self.result_counts.index(atom)
+        return f"rf{i}", f"rl{i}"
+
     def _measured_concepts(self, reads: Callable[[Measurement], bool]) -> tuple[int, ...]:
         measured = [a for a in self.atoms if isinstance(a, Measurement) and reads(a)]
         return tuple(sorted({self.concept_id(a.concept) for a in measured}))

@@ -61,6 +61,8 @@ def describe(rule: Rule) -> str:
         case Measurement():
             what = _cmp(rule.compare, rule.unit) if rule.compare is not None else f"result {rule.result}"
             which = "latest" if rule.min_count == 1 else f"≥ {rule.min_count} days of"
+            if rule.apart is not None:
+                which = f"2 days {rule.apart} or more apart of"
             return (
                 f"{which} {rule.label} {rule.concept} {what}{_window(rule.within)}"
                 f"{_missing(rule.if_missing, Truth.UNKNOWN)}"

@@ -151,7 +151,8 @@ class History:
 class Measurement:
     """The latest lab or observation result of a concept in the window, compared or read;
     with `min_count` above 1, results on that many distinct days of the window must meet
-    the rule ("confirmed on two occasions")."""
+    the rule ("confirmed on two occasions"), and with `apart` (and `min_count` 2), two of
+    those days at least that long apart."""
 
     concept: str
     within: Duration | None = None
@@ -161,6 +162,7 @@ class Measurement:
     if_missing: Truth = Truth.UNKNOWN
     label: Literal["lab", "observation"] = "lab"
     min_count: int = 1
+    apart: Duration | None = None
 
     @property
     def uln(self) -> bool:

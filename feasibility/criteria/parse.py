@@ -64,7 +64,7 @@ TRIAL_KEYS = {"id", "title", "source", "criteria", "description"}
 CRITERION_KEYS = {"id", "kind", "text", "rule", "assessable", "reason", "note"}
 COMPARE_KEYS = {"min", "max", "above", "below"}
 HISTORY_KEYS = {"concept", "within", "min_count", "if_missing", "if_found", "before"}
-MEASUREMENT_KEYS = {"concept", "within", "unit", "result", "if_missing", "min_count"} | COMPARE_KEYS
+MEASUREMENT_KEYS = {"concept", "within", "unit", "result", "if_missing", "min_count", "apart"} | COMPARE_KEYS
 MEDICATION_KEYS = {"concept", "within", "min_days", "dose", "if_missing", "if_found", "total"}
 DOSE_KEYS = COMPARE_KEYS | {"unit", "stable"}
 TOTAL_KEYS = COMPARE_KEYS | {"unit"}
@@ -86,25 +86,26 @@ MAX_WINDOW_YEARS = 200
 RESERVED_IDS = {"base": "the whole extract", IN_CARE_ID: "the still-in-care step (--active-within)"}
 
 
-def parse_duration(value: Any, where: str) -> Duration | None:
-    """`90 days`, `6 months`, `1 year`, `ever` (None); at most MAX_WINDOW_YEARS long."""
+def parse_duration(value: Any, where: str, what: str = "the window") -> Duration | None:
+    """`90 days`, `6 months`, `1 year`, `ever` (None); at most MAX_WINDOW_YEARS long. `what`
+    names the duration in errors."""
     if value is None or (isinstance(value, str) and value.strip().lower() == "ever"):
         return None
     m = _DURATION.match(value) if isinstance(value, str) else None
     digits = m.group(1).lstrip("0") if m else ""
     if m is not None and not digits:
         raise TrialError(
-            f"the window `{shown(value)}` is empty: a window must be at least one day",
+            f"{what} `{shown(value)}` is empty: it must be at least one day",
             where=where,
             fix=WINDOW_FIX,
         )
     if m is None:
-        raise TrialError(f"cannot read the window `{shown(value)}`", where=where, fix=window_fix(value))
+        raise TrialError(f"cannot read {what} `{shown(value)}`", where=where, fix=window_fix(value))
     unit = m.group(2).lower()
     # the digit count first: Python refuses int() of thousands of digits
     if len(digits) > 6 or Duration(int(digits), unit).approx_days() > MAX_WINDOW_YEARS * 365.25:  # type: ignore[arg-type]
         raise TrialError(
-            f"the window `{shown(value)}` is longer than {MAX_WINDOW_YEARS} years",
+            f"{what} `{shown(value)}` is longer than {MAX_WINDOW_YEARS} years",
             where=where,
             fix=f"write at most `{MAX_WINDOW_YEARS} years`, or `ever` for no limit",
         )
@@ -464,7 +465,26 @@ class _RuleParser:
             if_missing=_missing(body, Truth.UNKNOWN),
             label=label,  # type: ignore[arg-type]
             min_count=_min_count(body),
+            apart=self._apart(body),
         )
+
+    @staticmethod
+    def _apart(body: Located) -> Duration | None:
+        """`apart` in a lab or observation: two confirming days at least that long apart."""
+        if str(body.get("apart", "")).strip().lower() == "ever":
+            raise TrialError(
+                "`apart` needs a time, not `ever`",
+                where=body.where("apart"),
+                fix="e.g. `apart: 12 weeks`",
+            )
+        apart = parse_duration(body.get("apart"), body.where("apart"), "the time apart")
+        if apart is not None and _min_count(body) != 2:
+            raise TrialError(
+                "`apart` needs `min_count: 2`: it asks for two results that far apart",
+                where=body.where("apart"),
+                fix="add `min_count: 2` (three or more results each apart are not supported)",
+            )
+        return apart
 
     def _threshold_unit(self, concept: Concept, unit: Any, body: Located) -> str | None:
         # `x ULN`, `× ULN` and `times ULN`, as protocols write a multiple of the ULN (or LLN)

@@ -350,7 +350,10 @@ class ReferenceEvaluator:
             elif self._meets(rule, concept, value):
                 meeting.add(r["start_date"])
                 maybe.add(r["start_date"])
-        if len(meeting) >= rule.min_count:
+        if rule.apart is not None:
+            if meeting and rule.apart.before(max(meeting)) >= min(meeting):
+                return True
+        elif len(meeting) >= rule.min_count:
             return True
         return False if not maybe else None
 
