@@ -196,7 +196,7 @@ class RowAtoms:
         )
 
 
-_TOTAL = 2**21  # the sweep's total fits below this (5,700 years of days)
+_DAYS_SWEPT = 2**21  # the days a sweep counts fit below this (5,700 years)
 
 # the coverage rows' column with the patient's latest weight in kg (see `Plan.dose_weight`)
 DOSE_WEIGHT_COLUMN = "weight_kg"
@@ -274,8 +274,8 @@ def covered_days(feature: CoverageFeature, index: exp.Expr, current: exp.Expr | 
     the total, packed in one BIGINT (last day * 2^21 + total): a number is cheaper to carry
     from step to step than a struct."""
     x, acc = exp.column("x"), exp.column("acc")
-    covered_to = exp.IntDiv(this=acc.copy(), expression=lit(_TOTAL))
-    total = exp.Mod(this=acc.copy(), expression=lit(_TOTAL))
+    covered_to = exp.IntDiv(this=acc.copy(), expression=lit(_DAYS_SWEPT))
+    total = exp.Mod(this=acc.copy(), expression=lit(_DAYS_SWEPT))
     first, last = _clipped(x, feature, index)
     fresh_from = func("greatest", first, exp.Add(this=covered_to, expression=lit(1)))
     added = func(
@@ -284,7 +284,7 @@ def covered_days(feature: CoverageFeature, index: exp.Expr, current: exp.Expr | 
         lit(0),
     )
     step = exp.Add(
-        this=exp.Mul(this=func("greatest", covered_to.copy(), last.copy()), expression=lit(_TOTAL)),
+        this=exp.Mul(this=func("greatest", covered_to.copy(), last.copy()), expression=lit(_DAYS_SWEPT)),
         expression=exp.Add(this=total, expression=added),
     )
     exposures: exp.Expr = col("meds")
@@ -313,7 +313,7 @@ def covered_days(feature: CoverageFeature, index: exp.Expr, current: exp.Expr | 
         initial=exp.cast(lit(0), "BIGINT", copy=False),
         merge=_lambda(step, "acc", "x"),
     )
-    return exp.Mod(this=paren(func("coalesce", swept, lit(0))), expression=lit(_TOTAL))
+    return exp.Mod(this=paren(func("coalesce", swept, lit(0))), expression=lit(_DAYS_SWEPT))
 
 
 def total_doses(feature: TotalFeature, index: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
