@@ -206,10 +206,10 @@ def bench_size(
         seconds: dict[str | int, list[float]] = {k: [] for k in commands}
         rss: dict[str | int, list[float]] = {k: [] for k in commands}
         for _ in range(repeat):
-            for key, argv in commands.items():
+            for name, argv in commands.items():
                 took, peak = timed(argv)
-                seconds[key].append(took)
-                rss[key].append(peak)
+                seconds[name].append(took)
+                rss[name].append(peak)
         floor, expert, run = (statistics.median(seconds[k]) for k in ("floor", "expert", "run"))
         expert_rss, run_rss = max(rss["expert"]), max(rss["run"])
         monthly = statistics.median(seconds["monthly"]) if with_monthly else None

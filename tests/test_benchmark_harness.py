@@ -42,6 +42,13 @@ def test_tiny_benchmark_writes_its_table(tmp_path):
         sixteen = float(r["run_16_trials_s"])
         assert abs(float(r["16_over_4_trials"]) - sixteen / run) <= 0.02 * sixteen / run + 0.02
     assert "run_over_expert" in proc.stdout
+    # both files are named by the fingerprint of synth's inputs (the second once took the name
+    # of the last command measured on the first, and a stale file of that name was reused)
+    names = sorted(p.name for p in (tmp_path / "work").glob("extract-*.parquet"))
+    assert [n.rsplit("-", 1)[0] for n in names] == ["extract-2000-shuffled", "extract-2000-sorted"]
+    assert len({n.rsplit("-", 1)[1] for n in names}) == 1 and len(names[0].rsplit("-", 1)[1]) == len(
+        "0123456789ab.parquet"
+    )
 
 
 def test_one_layout_without_the_scaling_runs(tmp_path):
