@@ -93,44 +93,53 @@ def test_the_shipped_trials_have_plausible_thresholds():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_a_measurement_without_a_plausible_range_of_its_own_is_non_negative(tmp_path):
+def _refused_with_concepts(tmp_path: Path, concepts: str, rule: str, pattern: str) -> None:
+    """A one-criterion trial with `rule`, beside a `concepts/` folder holding `concepts`
+    (YAML), is refused with a message matching `pattern`."""
     (tmp_path / "concepts").mkdir()
-    (tmp_path / "concepts" / "c.yaml").write_text(
-        "concepts:\n  crp:\n    kind: measurement\n    codes: {LOINC: [1988-5]}\n    unit: mg/L\n"
-        "    units: {mg/dL: 10}\n",
-        encoding="utf-8",
+    (tmp_path / "concepts" / "c.yaml").write_text("concepts:\n" + concepts, encoding="utf-8")
+    with pytest.raises(TrialError, match=pattern):
+        load_trials([Path(_trial(tmp_path, rule))])
+
+
+IVIG = "  ivig:\n    kind: medication\n    codes: {ATC: [J06BA02]}\n"  # no dose unit
+
+
+def test_a_measurement_without_a_plausible_range_of_its_own_is_non_negative(tmp_path):
+    _refused_with_concepts(
+        tmp_path,
+        "  crp:\n    kind: measurement\n    codes: {LOINC: [1988-5]}\n    unit: mg/L\n    units: {mg/dL: 10}\n",
+        "lab: {concept: crp, below: -1, unit: mg/L}",
+        r"t\.yaml:7: .*`below: -1` mg/L .*\(0 mg/L or more\)",
     )
-    path = _trial(tmp_path, "lab: {concept: crp, below: -1, unit: mg/L}")
-    with pytest.raises(TrialError, match=r"t\.yaml:7: .*`below: -1` mg/L .*\(0 mg/L or more\)"):
-        load_trials([Path(path)])
 
 
 def test_a_stable_dose_of_a_medication_without_a_dose_unit_is_refused(tmp_path):
-    (tmp_path / "concepts").mkdir()
-    (tmp_path / "concepts" / "c.yaml").write_text(
-        "concepts:\n  ivig:\n    kind: medication\n    codes: {ATC: [J06BA02]}\n", encoding="utf-8"
+    _refused_with_concepts(
+        tmp_path,
+        IVIG,
+        "medication: {concept: ivig, within: 8 weeks, min_days: 28, dose: {stable: true}}",
+        r"t\.yaml:7: .*`ivig` has no dose unit .*give the concept `ivig` a `unit:`",
     )
-    path = _trial(
-        tmp_path, "medication: {concept: ivig, within: 8 weeks, min_days: 28, dose: {stable: true}}"
+
+
+def test_a_total_dose_of_a_medication_without_a_daily_unit_is_refused(tmp_path):
+    _refused_with_concepts(
+        tmp_path,
+        IVIG,
+        "medication: {concept: ivig, total: {above: 2, unit: g}}",
+        r"t\.yaml:7: a total dose adds up daily doses, and `ivig` has no daily",
     )
-    with pytest.raises(
-        TrialError, match=r"t\.yaml:7: .*`ivig` has no dose unit .*give the concept `ivig` a `unit:`"
-    ):
-        load_trials([Path(path)])
 
 
 def test_a_dose_per_kilogram_needs_a_weight_concept_in_kg(tmp_path):
-    (tmp_path / "concepts").mkdir()
-    (tmp_path / "concepts" / "c.yaml").write_text(
-        "concepts:\n  steroids:\n    kind: medication\n    codes: {ATC: [H02AB*]}\n    unit: mg/d\n"
+    _refused_with_concepts(
+        tmp_path,
+        "  steroids:\n    kind: medication\n    codes: {ATC: [H02AB*]}\n    unit: mg/d\n"
         "  weight:\n    kind: measurement\n    codes: {LOINC: [29463-7]}\n    unit: '[lb_av]'\n",
-        encoding="utf-8",
+        "medication: {concept: steroids, dose: {min: 1, unit: mg/kg/d}}",
+        r"t\.yaml:7: a dose per kilogram needs a concept `weight` with canonical unit kg",
     )
-    path = _trial(tmp_path, "medication: {concept: steroids, dose: {min: 1, unit: mg/kg/d}}")
-    with pytest.raises(
-        TrialError, match=r"t\.yaml:7: a dose per kilogram needs a concept `weight` with canonical unit kg"
-    ):
-        load_trials([Path(path)])
 
 
 def test_a_dose_per_kilogram_is_read_as_protocols_write_it(tmp_path):
@@ -145,18 +154,6 @@ def test_a_dose_per_kilogram_is_read_as_protocols_write_it(tmp_path):
         factor = 1000 if unit.startswith("g") else 1
         assert rule.per_kg, unit
         assert rule.dose_in_canonical(library["glucocorticoids"]).max == 0.5 * factor, unit
-
-
-def test_a_total_dose_of_a_medication_without_a_daily_unit_is_refused(tmp_path):
-    (tmp_path / "concepts").mkdir()
-    (tmp_path / "concepts" / "c.yaml").write_text(
-        "concepts:\n  ivig:\n    kind: medication\n    codes: {ATC: [J06BA02]}\n", encoding="utf-8"
-    )
-    path = _trial(tmp_path, "medication: {concept: ivig, total: {above: 2, unit: g}}")
-    with pytest.raises(
-        TrialError, match=r"t\.yaml:7: a total dose adds up daily doses, and `ivig` has no daily"
-    ):
-        load_trials([Path(path)])
 
 
 @pytest.mark.parametrize(

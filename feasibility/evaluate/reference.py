@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -366,30 +366,35 @@ class ReferenceEvaluator:
         threshold = rule.compare if limit else rule.compare.in_canonical(concept, rule.unit)
         return threshold.holds(value)
 
+    def _exposures(self, rule: Medication, p: Patient) -> Iterator[tuple[Row, date, date, float | None]]:
+        """The concept's records that cover a day of the rule's window: each with its first
+        and last day there and its daily dose in the concept's unit (None: not known)."""
+        concept = self.library[rule.concept]
+        start = self._start(p, rule.within)
+        for r in p.seen(concept):
+            first = max(r["start_date"], start) if start else r["start_date"]
+            last = min(r.get("end_date") or r["start_date"], p.index)
+            if first <= last:
+                f = _factor(concept, r)
+                daily = r["value_num"] * f if r.get("value_num") is not None and f is not None else None
+                yield r, first, last, daily
+
     def _total(self, rule: Medication, p: Patient) -> T3:
         """The total dose in the window: each known daily dose times its days there, added
-        in start order; exposures without a dose make it a lower bound of the true total."""
-        concept = self.library[rule.concept]
-        bounds = rule.total_in_canonical(concept)
+        in the engines' order (by start, end and dose; see `total_doses`); exposures without
+        a dose make it a lower bound of the true total."""
+        bounds = rule.total_in_canonical(self.library[rule.concept])
         assert bounds is not None
-        start = self._start(p, rule.within)
-        taken: list[tuple[tuple[int, int, float], float]] = []
+        taken: list[tuple[tuple[date, date, float], float]] = []
         unknown = 0
-        for r in p.seen(concept):
-            end = r.get("end_date") or r["start_date"]
-            first = max(r["start_date"], start) if start else r["start_date"]
-            last = min(end, p.index)
-            if first > last:
-                continue
-            f = _factor(concept, r)
-            if r.get("value_num") is None or f is None:
+        for r, first, last, daily in self._exposures(rule, p):
+            if daily is None:
                 unknown += 1
-                continue
-            daily = r["value_num"] * f
-            key = (r["start_date"].toordinal(), end.toordinal(), daily)
-            taken.append((key, daily * ((last - first).days + 1)))
+            else:
+                key = (r["start_date"], r.get("end_date") or r["start_date"], daily)
+                taken.append((key, daily * ((last - first).days + 1)))
         total = 0.0
-        for _, dose in sorted(taken, key=lambda t: t[0]):  # the engines' order (`total_doses`)
+        for _, dose in sorted(taken, key=lambda t: t[0]):
             total += dose
         if unknown == 0:
             return bounds.holds(total)
@@ -402,9 +407,7 @@ class ReferenceEvaluator:
     def _medication(self, rule: Medication, p: Patient) -> T3:
         if rule.total is not None:
             return self._total(rule, p)
-        concept = self.library[rule.concept]
-        dose = rule.dose_in_canonical(concept)
-        start = self._start(p, rule.within)
+        dose = rule.dose_in_canonical(self.library[rule.concept])
         weight: float | None = 1.0
         if rule.per_kg:
             latest_weight = self._latest(p, DOSE_WEIGHT)
@@ -412,16 +415,14 @@ class ReferenceEvaluator:
             if weight is not None and weight <= 0:  # no dose divides by it
                 weight = None
         # (start and last day in the window, daily dose in the concept's unit or None, days)
-        exposures = []
-        for r in p.seen(concept):
-            end = r.get("end_date") or r["start_date"]
-            first = max(r["start_date"], start) if start else r["start_date"]
-            last = min(end, p.index)
-            if first <= last:
-                f = _factor(concept, r)
-                daily = r["value_num"] * f if r.get("value_num") is not None and f is not None else None
-                days = {first + timedelta(days=k) for k in range((last - first).days + 1)}
-                exposures.append(((r["start_date"], last), daily, days))
+        exposures = [
+            (
+                (r["start_date"], last),
+                daily,
+                {first + timedelta(days=k) for k in range((last - first).days + 1)},
+            )
+            for r, first, last, daily in self._exposures(rule, p)
+        ]
         current = None
         if rule.stable_dose and exposures:
             # the exposure that started last (of those, lasting longest in the window); of
