@@ -32,7 +32,7 @@ from feasibility.compile.atoms import (
 from feasibility.compile.code_map import Codes, code_map_join
 from feasibility.compile.derived import derived_columns
 from feasibility.compile.latest import Packing, day_number, from_day_number
-from feasibility.compile.plan import CoverageFeature, Lookback, Plan
+from feasibility.compile.plan import Lookback, Plan
 from feasibility.compile.sqlexpr import (
     and_,
     case,
@@ -347,22 +347,23 @@ def coverage_query(
         sorted_ = sorted_.order_by(col("concept_id"), copy=False)
     current, swept = _current_doses(plan, sorted_, names, index)
     coverage = [
-        case(
-            [
-                (
-                    exp.EQ(this=col("concept_id"), expression=lit(feature.concept_id)),
-                    covered_days(feature, index.copy(), current.get((feature.concept_id, feature.within))),
-                )
-            ]
+        _on_concept(
+            feature.concept_id,
+            covered_days(feature, index.copy(), current.get((feature.concept_id, feature.within))),
         ).as_(plan.coverage_column(feature), copy=False)
         for feature in plan.coverages
     ]
     for total in plan.totals:
-        mine = exp.EQ(this=col("concept_id"), expression=lit(total.concept_id))
         for name, value in zip(plan.total_columns(total), total_doses(total, index.copy()), strict=True):
-            coverage.append(case([(mine.copy(), value)]).as_(name, copy=False))
+            coverage.append(_on_concept(total.concept_id, value).as_(name, copy=False))
     kept = [col(n) for n in names if n != "meds"]
     return exp.select(*kept, *coverage).from_(swept.subquery("x"), copy=False)
+
+
+def _on_concept(concept_id: int, value: exp.Expr) -> exp.Expr:
+    """`value` on the coverage rows of one concept, NULL on the others: each feature's lists
+    are swept on its own concept's rows only."""
+    return case([(exp.EQ(this=col("concept_id"), expression=lit(concept_id)), value)])
 
 
 def _with_dose_weight(weight: int, rows: exp.Select, tables: Tables) -> exp.Select:
@@ -391,17 +392,13 @@ def _current_doses(
     row rather than inside every step of the sweep that reads it."""
     # one current dose per (concept, window): the dose range and known/possible features
     # of a window share it
-    stable = {(f.concept_id, f.within): f for f in plan.coverages if f.stable}
+    stable = list(dict.fromkeys((f.concept_id, f.within) for f in plan.coverages if f.stable))
     if not stable:
         return {}, rows
-
-    def own(feature: CoverageFeature, value: exp.Expr) -> exp.Expr:
-        return case([(exp.EQ(this=col("concept_id"), expression=lit(feature.concept_id)), value)])
-
     latest, doses = [], []
-    for k, feature in enumerate(stable.values()):
-        latest.append(own(feature, latest_exposure(feature, index.copy())).as_(f"le{k}"))
-        doses.append(own(feature, current_dose(feature, index.copy(), col(f"le{k}"))).as_(f"cd{k}"))
+    for k, (concept_id, within) in enumerate(stable):
+        latest.append(_on_concept(concept_id, latest_exposure(within, index.copy())).as_(f"le{k}"))
+        doses.append(_on_concept(concept_id, current_dose(within, index.copy(), col(f"le{k}"))).as_(f"cd{k}"))
     first = exp.select(*[col(n) for n in names], *latest).from_(rows.subquery("s", copy=False), copy=False)
     second = exp.select(*[col(n) for n in names], *doses).from_(first.subquery("l", copy=False), copy=False)
     return {window: col(f"cd{k}") for k, window in enumerate(stable)}, second
@@ -550,12 +547,9 @@ class _Results:
                     this=figure.copy(), expression=lit(1.0 if atom.result == "positive" else 0.0)
                 )
             else:
-                assert atom.compare is not None
-                figure = self.uln() if atom.uln else self.lln() if atom.lln else self.number()
-                has, threshold = self.with_number(), atom.compare
-                if not (atom.uln or atom.lln):
-                    threshold = threshold.in_canonical(self.plan.concepts[concept_id], atom.unit)
-                meets = compare(figure.copy(), threshold)
+                figure = {"number": self.number, "uln": self.uln, "lln": self.lln}[atom.figure]()
+                has = self.with_number()
+                meets = compare(figure.copy(), atom.threshold(self.plan.concepts[concept_id]))
             mine = [exp.EQ(this=col("concept_id", "m"), expression=lit(concept_id)), self.usable.copy(), has]
             if atom.within is not None:
                 mine.append(exp.GTE(this=start.copy(), expression=window_start(idx.copy(), atom.within)))

@@ -144,11 +144,7 @@ class RowAtoms:
             )
             verdict = positive if atom.result == "positive" else not_(positive)
         else:
-            assert atom.compare is not None
-            if atom.uln or atom.lln:
-                verdict = compare(col("latest_uln" if atom.uln else "latest_lln"), atom.compare)
-            else:
-                verdict = compare(col("latest_number"), atom.compare.in_canonical(concept, atom.unit))
+            verdict = compare(col(f"latest_{atom.figure}"), atom.threshold(concept))
         return with_missing(present, verdict, atom.if_missing)
 
     def _medication(self, atom: Medication) -> exp.Expr:
@@ -202,20 +198,18 @@ _DAYS_SWEPT = 2**21  # the days a sweep counts fit below this (5,700 years)
 DOSE_WEIGHT_COLUMN = "weight_kg"
 
 
-def _clipped(
-    x: exp.Expr, feature: CoverageFeature | TotalFeature, index: exp.Expr
-) -> tuple[exp.Expr, exp.Expr]:
-    """The first and last day (day numbers) of exposure `x` inside the feature's window;
-    the first is after the last when it covers no day there."""
+def _clipped(x: exp.Expr, within: Duration | None, index: exp.Expr) -> tuple[exp.Expr, exp.Expr]:
+    """The first and last day (day numbers) of exposure `x` inside the window `within`
+    before `index`; the first is after the last when it covers no day there."""
     first: exp.Expr = field(x, "s")
-    if feature.within is not None:
-        first = func("greatest", first, day_number(window_start(index.copy(), feature.within)))
+    if within is not None:
+        first = func("greatest", first, day_number(window_start(index.copy(), within)))
     return first, func("least", field(x, "e"), day_number(index.copy()))
 
 
-def _in_window(x: exp.Expr, feature: CoverageFeature | TotalFeature, index: exp.Expr) -> exp.Expr:
-    """Whether exposure `x` covers a day of the feature's window."""
-    first, last = _clipped(x, feature, index)
+def _in_window(x: exp.Expr, within: Duration | None, index: exp.Expr) -> exp.Expr:
+    """Whether exposure `x` covers a day of the window."""
+    first, last = _clipped(x, within, index)
     return exp.LTE(this=first, expression=last)
 
 
@@ -232,33 +226,33 @@ def _meds_max(kept: exp.Lambda, value: Callable[[exp.Expr], exp.Expr]) -> exp.Ex
 _LENGTH = 2**22  # an exposure's days in a window fit below this (11,000 years)
 
 
-def _recency(x: exp.Expr, feature: CoverageFeature, index: exp.Expr) -> exp.Expr:
+def _recency(x: exp.Expr, within: Duration | None, index: exp.Expr) -> exp.Expr:
     """A number ordering the exposures in a window as the current dose reads them: by start
     day, then by last day in the window (start * 2^22 + days after the start)."""
-    _, last = _clipped(x, feature, index)
+    _, last = _clipped(x, within, index)
     length = exp.Sub(this=last, expression=field(x.copy(), "s"))
     # BIGINT: Spark's day numbers are INT, which the product overflows
     start = exp.cast(field(x.copy(), "s"), "BIGINT", copy=False)
     return exp.Add(this=exp.Mul(this=start, expression=lit(_LENGTH)), expression=length)
 
 
-def latest_exposure(feature: CoverageFeature, index: exp.Expr) -> exp.Expr:
+def latest_exposure(within: Duration | None, index: exp.Expr) -> exp.Expr:
     """On a row with the exposure list `meds`: the recency (see `_recency`) of the exposure
-    of the feature's window that started last, of those the one lasting longest in it
-    (NULL: no exposure in the window)."""
-    kept = _lambda(_in_window(exp.column("x"), feature, index), "x")
-    return _meds_max(kept, lambda x: _recency(x, feature, index))
+    of the window that started last, of those the one lasting longest in it (NULL: no
+    exposure in the window)."""
+    kept = _lambda(_in_window(exp.column("x"), within, index), "x")
+    return _meds_max(kept, lambda x: _recency(x, within, index))
 
 
-def current_dose(feature: CoverageFeature, index: exp.Expr, latest: exp.Expr) -> exp.Expr:
+def current_dose(within: Duration | None, index: exp.Expr, latest: exp.Expr) -> exp.Expr:
     """The current dose a stable-dose feature counts the days of: the daily dose of the
     latest exposure in the window (recency `latest`, see `latest_exposure`), the highest
     when several share it, so the answer does not depend on the order an engine keeps them
     in; NULL when none of them has a known dose."""
     x = exp.column("x")
     kept = and_(
-        _in_window(x, feature, index),
-        exp.EQ(this=_recency(x.copy(), feature, index), expression=latest),
+        _in_window(x, within, index),
+        exp.EQ(this=_recency(x.copy(), within, index), expression=latest),
         not_null(field(x.copy(), "d")),
     )
     return _meds_max(_lambda(kept, "x"), lambda e: field(e, "d"))
@@ -276,7 +270,7 @@ def covered_days(feature: CoverageFeature, index: exp.Expr, current: exp.Expr | 
     x, acc = exp.column("x"), exp.column("acc")
     covered_to = exp.IntDiv(this=acc.copy(), expression=lit(_DAYS_SWEPT))
     total = exp.Mod(this=acc.copy(), expression=lit(_DAYS_SWEPT))
-    first, last = _clipped(x, feature, index)
+    first, last = _clipped(x, feature.within, index)
     fresh_from = func("greatest", first, exp.Add(this=covered_to, expression=lit(1)))
     added = func(
         "greatest",
@@ -326,9 +320,9 @@ def total_doses(feature: TotalFeature, index: exp.Expr) -> tuple[exp.Expr, exp.E
 
     def chosen(dose_known: bool) -> exp.Lambda:
         known = not_null(field(x.copy(), "d")) if dose_known else is_null(field(x.copy(), "d"))
-        return _lambda(and_(_in_window(x.copy(), feature, index), known), "x")
+        return _lambda(and_(_in_window(x.copy(), feature.within, index), known), "x")
 
-    first, last = _clipped(x.copy(), feature, index)
+    first, last = _clipped(x.copy(), feature.within, index)
     days = exp.Add(this=exp.Sub(this=last, expression=first), expression=lit(1))
     taken = exp.Mul(this=field(x.copy(), "d"), expression=paren(days))
     summed = exp.Reduce(

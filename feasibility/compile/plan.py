@@ -237,7 +237,6 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
     atoms: list[ConceptAtom] = []
     derived: list[tuple[str, Duration | None]] = []  # (input concept, the measure's window)
     measures: list[DerivedMeasure] = []
-    per_kg = False
 
     def use(name: str) -> None:
         if name not in names:
@@ -258,13 +257,13 @@ def plan_features(trials: Sequence[Trial], library: ConceptLibrary) -> Plan:
                     use(node.concept)
                     if isinstance(node, Medication) and node.per_kg:
                         use(DOSE_WEIGHT)
-                        per_kg = True
                 elif isinstance(node, Derived):
                     if node.measure not in measures:
                         measures.append(node.measure)
                     for name in node.inputs:
                         use(name)
                         derived.append((name, node.within))
+    per_kg = any(isinstance(a, Medication) and a.per_kg for a in atoms)
     concepts = tuple(library[n] for n in names)
     ids = {c.name: i for i, c in enumerate(concepts)}
     coverages: list[CoverageFeature] = []

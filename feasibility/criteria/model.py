@@ -174,6 +174,20 @@ class Measurement:
         """Whether the thresholds are multiples of the lower limit of normal."""
         return self.unit is not None and self.unit.upper() == "LLN"
 
+    @property
+    def figure(self) -> Literal["number", "uln", "lln", "pos"]:
+        """The figure of a result the rule reads: its value in the concept's unit, its
+        multiple of the upper or lower limit of normal, or its positivity."""
+        if self.result is not None:
+            return "pos"
+        return "uln" if self.uln else "lln" if self.lln else "number"
+
+    def threshold(self, concept: Concept) -> Comparison:
+        """The bounds the rule's figure is compared with: multiples of a limit as written,
+        values converted to the concept's unit."""
+        assert self.compare is not None, "a rule on a result's positivity has no threshold"
+        return self.compare if self.uln or self.lln else self.compare.in_canonical(concept, self.unit)
+
 
 # Two daily doses are one dose when they differ by less than this (in the concept's unit):
 # a dose converted from another drug or unit carries the rounding of its factor.

@@ -324,24 +324,19 @@ class ReferenceEvaluator:
         if rule.result is not None:
             positive = None if latest.pos is None else latest.pos == 1
             return positive if rule.result == "positive" or positive is None else not positive
-        assert rule.compare is not None
-        if rule.uln or rule.lln:
-            return _compare(latest.uln if rule.uln else latest.lln, rule.compare)
-        concept = self.library[rule.concept]
-        return _compare(latest.number, rule.compare.in_canonical(concept, rule.unit))
+        return _compare(getattr(latest, rule.figure), rule.threshold(self.library[rule.concept]))
 
     def _confirmed(self, rule: Measurement, p: Patient) -> T3:
         """`min_count` days in the window with a result meeting the rule: TRUE; none that
         meets or may (a figure not known): FALSE; some, but fewer than asked: UNKNOWN."""
         concept = self.library[rule.concept]
         start = self._start(p, rule.within)
-        figure = "pos" if rule.result is not None else "uln" if rule.uln else "lln" if rule.lln else "number"
         meeting: set[date] = set()
         maybe: set[date] = set()
         for r in self._results(p, concept):
             if start is not None and r["start_date"] < start:
                 continue
-            pair = _figures(concept, r)[figure]
+            pair = _figures(concept, r)[rule.figure]
             if pair is None:
                 continue
             known, value = pair
@@ -361,10 +356,7 @@ class ReferenceEvaluator:
     def _meets(rule: Measurement, concept: Concept, value: float) -> bool:
         if rule.result is not None:
             return value == (1.0 if rule.result == "positive" else 0.0)
-        assert rule.compare is not None
-        limit = rule.uln or rule.lln
-        threshold = rule.compare if limit else rule.compare.in_canonical(concept, rule.unit)
-        return threshold.holds(value)
+        return rule.threshold(concept).holds(value)
 
     def _exposures(self, rule: Medication, p: Patient) -> Iterator[tuple[Row, date, date, float | None]]:
         """The concept's records that cover a day of the rule's window: each with its first

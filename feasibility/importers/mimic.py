@@ -261,7 +261,7 @@ def import_mimic(
             source = f"src_{name}" if name in columns else None
             shaped_view(con, f"mimic_{name}", source, columns.get(name, ()), needed)
         _lab_map_view(con, loinc_map)
-        _register_drug_tables(con)
+        _register_mapping_tables(con)
         people = People(table="pat", view="mimic_patients", source="patients", id_column="subject_id")
         summary = build_extract(
             con,
@@ -346,14 +346,14 @@ def _lab_map_view(con: duckdb.DuckDBPyConnection, loinc_map: Path) -> None:
     temp_view(con, "mimic_lab_map", query)
 
 
-def _register_drug_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """DRUG_ATC, LOCAL_ROUTES and LOCAL_WORDS as the tables import_mimic.sql reads."""
+def _register_mapping_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """DRUG_ATC, LOCAL_ROUTES, LOCAL_WORDS and OMR_CODES as the tables import_mimic.sql reads."""
     names, atcs = zip(*DRUG_ATC, strict=True)
     con.register("mimic_drug_atc", pl.DataFrame({"name": names, "atc": atcs}))
     con.register("mimic_local_routes", pl.DataFrame({"route": LOCAL_ROUTES}))
     con.register("mimic_local_words", pl.DataFrame({"word": LOCAL_WORDS}))
-    names, parts, codes, units = zip(*OMR_CODES, strict=True)
+    results, parts, codes, units = zip(*OMR_CODES, strict=True)
     con.register(
         "mimic_omr_codes",
-        pl.DataFrame({"result_name": names, "part": parts, "loinc": codes, "unit": units}),
+        pl.DataFrame({"result_name": results, "part": parts, "loinc": codes, "unit": units}),
     )
