@@ -59,6 +59,10 @@ _ALIASES: dict[str, str] = {
 # × ULN, times ULN
 _LIMIT_MULTIPLE = re.compile(r"(?:[x×*]|times)?\s*(ULN|LLN)", re.IGNORECASE)
 
+# how far a result lies above the upper limit of normal, as protocols write it: "PT
+# prolonged by at most 4 s" is `max: 4, unit: s above ULN`
+_ABOVE_ULN = re.compile(r"(.+?)\s+(?:above|over)\s+(?:the\s+)?ULN", re.IGNORECASE)
+
 _POWER = re.compile(r"(?:x)?10(?:\^|\*|e|\*\*)(\d+)")
 
 
@@ -79,6 +83,13 @@ def limit_multiple(unit: str) -> str | None:
     normal (`ULN`, `x ULN`, `× LLN`), else None."""
     m = _LIMIT_MULTIPLE.fullmatch(unit.strip())
     return m.group(1).upper() if m else None
+
+
+def above_uln(unit: str) -> str | None:
+    """For a threshold on how far a result lies above its upper limit of normal (`s above
+    ULN`, `mg/dL over the ULN`), the unit that distance is in (`s`), else None."""
+    m = _ABOVE_ULN.fullmatch(unit.strip())
+    return m.group(1).strip() if m else None
 
 
 # a dose per kilogram of body weight per day, as protocols write it: mg/kg/d, mg/kg/day

@@ -200,7 +200,11 @@ YAML_CASES = [
     ),
     (
         "id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {lab: {concept: alt, max: 3, unit: furlong}}}\n",
-        ["trial.yaml:3", "unit `furlong` is not known for `alt`", "use one of: U/L, ukat/L, ULN or LLN"],
+        [
+            "trial.yaml:3",
+            "unit `furlong` is not known for `alt`",
+            "use one of: U/L, ukat/L, ULN, LLN or `U/L above ULN`",
+        ],
     ),
     (
         "id: T\ncriteria:\n  - {id: a, kind: inclusion, text: x, rule: {diagnosis: {concept: sle, within: 6 moons}}}\n",

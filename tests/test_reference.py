@@ -3,10 +3,10 @@ and on every waterfall count, on random small extracts and random rule trees.
 
 The atoms are the spec trial's and more, so that every atom kind and option is drawn: age
 and sex bounds, history windows in weeks, counts ever, `before`, every `if_missing` and
-`if_found`, measurements read as a value, a ULN or LLN multiple or a result (positive,
-negative), thresholds in another unit, results on several days (`min_count`, `apart`), medications
-with and without a dose, at a stable dose, per kilogram or in total, derived measures and
-the in-care step. Patients may carry their own index date, and their rows may disagree on
+`if_found`, measurements read as a value, a ULN or LLN multiple, a distance above the ULN
+or a result (positive, negative), thresholds in another unit, results on several days
+(`min_count`, `apart`), medications with and without a dose, at a stable dose, per
+kilogram or in total, derived measures and the in-care step. Patients may carry their own index date, and their rows may disagree on
 it, on the sex or on the birth year.
 
 `pytest tests/test_reference.py --hypothesis-profile=thorough` runs many more examples.
@@ -112,6 +112,14 @@ ATOMS = [
     # haemoglobin at least 0.9 times it)
     Measurement("hemoglobin", Duration(90, "day"), Comparison(below=1), "LLN", if_missing=Truth.FALSE),
     Measurement("creatinine", None, Comparison(min=0.5, max=2), "LLN", min_count=2),
+    # distances above the upper limit (the spec trial has creatinine at most 0.3 mg/dL above
+    # it): another unit, strictly above, on two days, two days a time apart
+    Measurement("alt", Duration(90, "day"), Comparison(max=0.5), "ukat/L above ULN"),
+    Measurement("alt", None, Comparison(above=0), "U/L above ULN", if_missing=Truth.FALSE),
+    Measurement("creatinine", Duration(1, "year"), Comparison(min=0.5), "mg/dL above ULN", min_count=2),
+    Measurement(
+        "alt", None, Comparison(above=-30, below=80), "U/L above ULN", min_count=2, apart=Duration(30, "day")
+    ),
     # medications without a dose: one day on any dose is read from the latest exposure end
     # (a pass of its own), more days from the exposures swept without a dose filter
     Medication("steroids", Duration(3, "month")),

@@ -8,6 +8,7 @@ exclusion's rule (True = the exclusion applies).
 from __future__ import annotations
 
 import math
+import shutil
 from datetime import date
 
 import pytest
@@ -152,6 +153,33 @@ case("creauln_own", "crea_uln", True, ("lab", "2160-0", "2025-01-10", 1.5, "mg/d
 case("creauln_own_over", "crea_uln", False, ("lab", "2160-0", "2025-01-10", 1.6, "mg/dL", 1.0))
 case("creauln_default", "crea_uln", True, ("lab", "2160-0", "2025-01-10", 1.8, "mg/dL", None))
 case("creauln_default_over", "crea_uln", False, ("lab", "2160-0", "2025-01-10", 1.9, "mg/dL", None))
+# 2.1 / 1.4 is 1.5000000000000002 in binary: exactly 1.5 x ULN as written, so it meets "at most"
+case("creauln_binary_rounding", "crea_uln", True, ("lab", "2160-0", "2025-01-10", 2.1, "mg/dL", 1.4))
+# -- creatinine at most 0.3 mg/dL above the ULN (the row's own, converted as the value is,
+# else the concept's 1.2 mg/dL)
+case(
+    "creexcess_at", "crea_excess", True, ("lab", "2160-0", "2025-01-10", 0.8, "mg/dL", 0.5)
+)  # 0.30000000000000004
+case("creexcess_over", "crea_excess", False, ("lab", "2160-0", "2025-01-10", 1.31, "mg/dL", 1.0))
+case("creexcess_below_uln", "crea_excess", True, ("lab", "2160-0", "2025-01-10", 0.5, "mg/dL", 1.0))
+case("creexcess_default", "crea_excess", True, ("lab", "2160-0", "2025-01-10", 1.5, "mg/dL", None))
+case("creexcess_default_over", "crea_excess", False, ("lab", "2160-0", "2025-01-10", 1.51, "mg/dL", None))
+# 25 umol/L above its own ULN is 0.283 mg/dL, 30 is 0.339
+case("creexcess_umol", "crea_excess", True, ("lab", "2160-0", "2025-01-10", 115, "umol/L", 90))
+case("creexcess_umol_over", "crea_excess", False, ("lab", "2160-0", "2025-01-10", 120, "umol/L", 90))
+# a multiple needs no unit, a distance does: with the row's own limit in a unit the concept
+# does not know, the multiple is known and the distance is not
+case("creexcess_unknown_unit", "crea_excess", None, ("lab", "2160-0", "2025-01-10", 1.0, "mmol/L", 0.9))
+case("creexcess_not_detected", "crea_excess", True, ("text", "2160-0", "2025-01-10", "not detected"))
+case("creexcess_none", "crea_excess", None)
+case("creexcess_old", "crea_excess", None, ("lab", "2160-0", "2024-11-02", 1.0, "mg/dL", 1.0))
+case(
+    "creexcess_latest_day_highest",
+    "crea_excess",
+    False,
+    ("lab", "2160-0", "2025-01-10", 1.0, "mg/dL", 1.0),
+    ("lab", "2160-0", "2025-01-10", 1.0, "mg/dL", 0.6),
+)
 case(
     "creauln_latest_text_only",
     "crea_uln",
@@ -981,6 +1009,36 @@ def test_default_uln_patients_counts_latest_results_without_own_limit():
     rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
     _, result = load_engine(TRIAL, rows, as_of=AS_OF)
     assert result.data_quality.default_uln_patients == {"alt": 1, "creatinine": 2}
+
+
+def test_default_uln_patients_counts_results_read_above_the_limit(tmp_path):
+    """A concept read only as a distance above its ULN is counted too, and a concept read
+    both ways once per patient."""
+    shutil.copytree(REPO / "tests/fixtures/trials/concepts", tmp_path / "concepts")
+    trial = tmp_path / "above.yaml"
+    trial.write_text(
+        "id: ABOVE\ntitle: Distances above the ULN\ncriteria:\n"
+        "  - {id: alt, kind: inclusion, text: ALT at most 20 U/L above ULN,"
+        " rule: {lab: {concept: alt, max: 20, unit: U/L above ULN}}}\n"
+        "  - {id: crea, kind: inclusion, text: creatinine, rule: {all: ["
+        "{lab: {concept: creatinine, max: 0.3, unit: mg/dL above ULN}},"
+        " {lab: {concept: creatinine, max: 2, unit: ULN}}]}}\n",
+        encoding="utf-8",
+    )
+    specs = {
+        "alt_default": [("lab", "1742-6", "2025-01-10", 55, "U/L", None)],
+        "alt_own": [("lab", "1742-6", "2025-01-10", 100, "U/L", 40)],
+        "crea_default": [("lab", "2160-0", "2025-01-10", 1.4, "mg/dL", None)],
+        "crea_own": [("lab", "2160-0", "2025-01-10", 1.8, "mg/dL", 1.0)],
+    }
+    rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
+    engine, result = load_engine(trial, rows, as_of=AS_OF)
+    assert result.data_quality.default_uln_patients == {"alt": 1, "creatinine": 1}
+    values = engine.rule_values(engine.trials[0])
+    # 55 - 40 (the default limit) is 15 U/L above it; 100 - 40 (its own) is 60
+    assert values["alt_default"]["alt"] is True and values["alt_own"]["alt"] is False
+    # 1.4 - 1.2 (the default) is 0.2 mg/dL, 1.17 x ULN; 1.8 - 1.0 is 0.8 mg/dL
+    assert values["crea_default"]["crea"] is True and values["crea_own"]["crea"] is False
 
 
 # -- windows are at most 200 years long: longer ones are refused when the file is read

@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from feasibility.criteria.describe import describe
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import Comparison, Truth
 from feasibility.errors import TrialError
+from feasibility.units import normalise_unit
 from tests.support import REPO
 from tests.test_errors import assert_one_line_error, feasibility
 
@@ -720,6 +722,43 @@ def test_a_multiple_of_a_limit_of_normal_is_read_as_protocols_write_it(tmp_path,
     (trial,), _ = load_trials([path])
     rule = trial.criteria[0].rule
     assert (rule.unit, rule.uln, rule.lln) == (read, read == "ULN", read == "LLN")
+
+
+@pytest.mark.parametrize("unit", ["U/L above ULN", "U/L over the ULN", "u/l ABOVE uln", "ukat/L above ULN"])
+def test_a_distance_above_the_upper_limit_is_read_in_a_unit_of_the_concept(tmp_path, unit):
+    path = tmp_path / "trial.yaml"
+    path.write_text(_with_rule(f"lab: {{concept: alt, max: 0.5, unit: '{unit}'}}"), encoding="utf-8")
+    (trial,), library = load_trials([path])
+    rule = trial.criteria[0].rule
+    distance_unit = unit.split()[0]
+    assert (rule.unit, rule.figure, rule.uln) == (f"{distance_unit} above ULN", "excess", False)
+    # compared in the concept's unit (ukat/L to U/L), widened only by the rounding tolerance
+    factor = library["alt"].unit_factor(normalise_unit(distance_unit))
+    assert rule.threshold(library["alt"]).max == pytest.approx(0.5 * factor, rel=1e-8)
+    assert describe(rule) == f"latest lab alt ≤ 0.5 {distance_unit} above ULN"
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        (
+            "lab: {concept: alt, max: 20, unit: furlong above ULN}",
+            "unit `furlong` in `furlong above ULN` is not known for `alt` — fix: write the distance "
+            "in a unit `alt` knows, e.g. `unit: U/L above ULN`",
+        ),
+        (
+            "lab: {concept: ana, max: 2, unit: titre above ULN}",
+            "`ana` has no unit, so how far a result lies above its ULN cannot be read — fix: compare "
+            "a multiple of the ULN instead (`unit: ULN`)",
+        ),
+        (
+            "lab: {concept: pt, max: 4 s above ULN}",
+            "put the number and the unit apart: `max: 4, unit: s above ULN`",
+        ),
+    ],
+)
+def test_a_distance_above_the_limit_in_no_unit_of_the_concept_is_refused(tmp_path, rule, message):
+    assert message in _refused(tmp_path, _with_rule(rule))
 
 
 def test_an_authors_mistake_is_one_line_with_exit_2_on_the_command_line(tmp_path):

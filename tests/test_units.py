@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from feasibility.units import normalise_unit
+from feasibility.units import above_uln, normalise_unit
 
 
 @pytest.mark.parametrize(
@@ -26,3 +26,20 @@ from feasibility.units import normalise_unit
 )
 def test_unit_spellings_normalise(spelled, normal):
     assert normalise_unit(spelled) == normal
+
+
+@pytest.mark.parametrize(
+    ("unit", "distance_unit"),
+    [
+        ("s above ULN", "s"),
+        ("mg/dL over the ULN", "mg/dL"),
+        ("  umol/L ABOVE uln ", "umol/L"),
+        ("ULN", None),  # a multiple, not a distance
+        ("x ULN", None),
+        ("s above LLN", None),  # only distances above the upper limit are read
+        ("above ULN", None),  # no unit to read the distance in
+        ("s", None),
+    ],
+)
+def test_a_distance_above_the_upper_limit_names_its_unit(unit, distance_unit):
+    assert above_uln(unit) == distance_unit

@@ -418,17 +418,20 @@ class _Results:
     Per row: `number`, the value in the concept's unit (a text read as negative with no
     value is 0: "not detected" is below any positive threshold); `uln`, the value as a
     multiple of the row's own upper limit, or of the concept's default one (flagged); `lln`,
-    the value as a multiple of the row's own lower limit; `pos`, 1 or 0 for a text read as
-    positive or negative, else whether the value exceeds the row's upper limit. A row's own
-    limit is its `ref_high` (`ref_low`) only when that is a positive finite number
-    (`usable_limit`); any other is treated as missing. Every
-    usable result packs a number, NULL-valued (not known) when it has none or its unit is
-    unknown, so the number's MAX also gives the latest result's day. The other figures are
-    packed only on the rows of the concepts whose atoms read them. Aggregates take CASE
-    arguments rather than FILTER clauses: DuckDB copies the rows a FILTER keeps, a CASE
-    only picks them."""
+    the value as a multiple of the row's own lower limit; `excess`, the number minus the
+    row's own upper limit in the concept's unit, or minus the concept's default one
+    (flagged); `pos`, 1 or 0 for a text read as positive or negative, else whether the
+    value exceeds the row's upper limit. A row's own limit is its `ref_high` (`ref_low`)
+    only when that is a positive finite number (`usable_limit`); any other is treated as
+    missing. Every usable result packs a number, NULL-valued (not known) when it has none or
+    its unit is unknown, so the number's MAX also gives the latest result's day. The other
+    figures are packed only on the rows of the concepts whose atoms read them. Aggregates
+    take CASE arguments rather than FILTER clauses: DuckDB copies the rows a FILTER keeps, a
+    CASE only picks them."""
 
-    packed = ("latest_number", "latest_uln", "latest_lln", "latest_pos")
+    packed = ("latest_number", "latest_uln", "latest_lln", "latest_excess", "latest_pos")
+    # the figures read against the upper limit, whose packs flag the concept's default limit
+    against_uln = ("latest_uln", "latest_excess")
 
     def __init__(self, plan: Plan, packing: Packing):
         self.plan = plan
@@ -496,6 +499,14 @@ class _Results:
             ]
         )
 
+    def excess(self) -> exp.Expr:
+        """How far a result's number lies above its own upper limit, both in the concept's
+        unit, else above the concept's default limit (NULL when neither is known, or the
+        result's unit is not); a result read as not detected lies its whole limit below."""
+        own = exp.Mul(this=self.rh.copy(), expression=col("factor", "m"))
+        limit = case([(self.own_limit.copy(), own)], col("uln", "m"))
+        return exp.Sub(this=self.number(), expression=limit)
+
     def positivity(self) -> exp.Expr:
         """1 for a result read as positive, 0 as negative, NULL when it says neither."""
         value = self.value
@@ -525,6 +536,11 @@ class _Results:
         if lln_concepts:
             rows = and_(self.usable.copy(), self.with_number(), _concept_in(lln_concepts))
             out.append(self._latest(self.lln(), exp.false(), rows).as_("latest_lln", copy=False))
+        excess_concepts = self.plan.excess_concepts
+        if excess_concepts:
+            default = exp.Not(this=func("coalesce", self.own_limit.copy(), exp.false()))
+            rows = and_(self.usable.copy(), self.with_number(), _concept_in(excess_concepts))
+            out.append(self._latest(self.excess(), default, rows).as_("latest_excess", copy=False))
         positivity_concepts = self.plan.positivity_concepts
         if positivity_concepts:
             pos = self.positivity()
@@ -547,7 +563,8 @@ class _Results:
                     this=figure.copy(), expression=lit(1.0 if atom.result == "positive" else 0.0)
                 )
             else:
-                figure = {"number": self.number, "uln": self.uln, "lln": self.lln}[atom.figure]()
+                figures = {"number": self.number, "uln": self.uln, "lln": self.lln, "excess": self.excess}
+                figure = figures[atom.figure]()
                 has = self.with_number()
                 meets = compare(figure.copy(), atom.threshold(self.plan.concepts[concept_id]))
             mine = [exp.EQ(this=col("concept_id", "m"), expression=lit(concept_id)), self.usable.copy(), has]
@@ -571,18 +588,18 @@ class _Results:
     def unpacked(self, name: str) -> list[exp.Expr]:
         """The flat columns of a packed figure on the latest result's day: its value (NULL
         if that day has none, or only in a unit the concept does not know); the number
-        also gives that day (`latest_d`), the ULN multiple whether the concept's default
-        limit gave it."""
+        also gives that day (`latest_d`), a figure read against the upper limit whether the
+        concept's default limit gave it (`<name>_default`)."""
         packed = col(name, "g")
         latest_day = self.packing.day(col("latest_number", "g"))
         columns = [self.packing.latest(packed, latest_day).as_(name, copy=False)]
         if name == "latest_number":
             columns.append(from_day_number(latest_day.copy()).as_("latest_d", copy=False))
-        if name == "latest_uln":
+        if name in self.against_uln:
             on_latest = exp.EQ(this=self.packing.day(packed.copy()), expression=latest_day.copy())
             columns.append(
                 case([(on_latest, exp.EQ(this=self.packing.flag(packed.copy()), expression=lit(1)))]).as_(
-                    "latest_uln_default", copy=False
+                    f"{name}_default", copy=False
                 )
             )
         return columns

@@ -174,16 +174,28 @@ def data_quality_query() -> exp.Expr:
     return sqlglot.parse_one(sql_text("data_quality.sql"), read="duckdb")
 
 
+def _default_uln_flags(plan: Plan) -> list[str]:
+    """The results pass's flags saying a latest result was read against its concept's
+    default ULN: one per figure read against the upper limit that some atom reads."""
+    return [
+        *(["latest_uln_default"] if plan.uln_concepts else []),
+        *(["latest_excess_default"] if plan.excess_concepts else []),
+    ]
+
+
 def result_quality_query(plan: Plan) -> exp.Select:
     """Per result concept, from the results pass: its rows with an implausible value, and
     the patients whose latest result was read against a default ULN (0 for a concept that
     has none), in one scan of `patient_results`."""
     default_uln: exp.Expr = lit(0)  # without ULN concepts the pass keeps no ULN column
-    if plan.uln_concepts:
-        ids = [lit(i) for i in sorted(plan.uln_concepts)]
+    flags = [col(name) for name in _default_uln_flags(plan)]
+    if flags:
+        ids = [lit(i) for i in sorted({*plan.uln_concepts, *plan.excess_concepts})]
         default_uln = agg_filter(
             exp.Count(this=exp.Star()),
-            and_(exp.In(this=col("concept_id"), expressions=ids), col("latest_uln_default")),
+            and_(
+                exp.In(this=col("concept_id"), expressions=ids), flags[0] if len(flags) == 1 else or_(*flags)
+            ),
         )
     return (
         exp.select(
@@ -302,7 +314,7 @@ def _patient_statements(
     results_kept = [
         "concept_id",
         "n_implausible",
-        *(["latest_uln_default"] if plan.uln_concepts else []),
+        *_default_uln_flags(plan),
         *(["latest_d"] if plan.derived_inputs else []),
         *(["latest_number"] if plan.derived_inputs or plan.dose_weight is not None else []),
     ]

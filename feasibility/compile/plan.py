@@ -210,6 +210,11 @@ class Plan:
         return self._measured_concepts(lambda a: a.lln)
 
     @property
+    def excess_concepts(self) -> tuple[int, ...]:
+        """Concepts with atoms on how far a result lies above the upper limit of normal."""
+        return self._measured_concepts(lambda a: a.excess_unit is not None)
+
+    @property
     def positivity_concepts(self) -> tuple[int, ...]:
         """Concepts with atoms on a positive or negative result."""
         return self._measured_concepts(lambda a: a.result is not None)

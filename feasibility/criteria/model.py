@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from enum import Enum
 from typing import Literal
 
-from feasibility.units import normalise_unit, per_day_of_per_kg
+from feasibility.units import above_uln, normalise_unit, per_day_of_per_kg
 
 
 class Truth(Enum):
@@ -80,6 +80,14 @@ class Duration:
         return self.amount * {"day": 1, "week": 7, "month": 30.4375, "year": 365.25}[self.unit]
 
 
+# A figure computed from a result carries binary rounding: 17.1 s - 13.1 s is
+# 4.000000000000002, 2.1 / 1.4 is 1.5000000000000002. Such a figure within this distance
+# (relative; absolute below 1) of a threshold is taken as equal to it, so a result at the
+# threshold in the decimals it was written in meets "at most". Real results are recorded to
+# far fewer digits, so no result farther from the threshold is moved across it.
+FIGURE_TOLERANCE = 1e-9
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Bounds on a value: min (>=), max (<=), above (>), below (<); any combination."""
@@ -106,6 +114,19 @@ class Comparison:
             return None if x is None else x * factor
 
         return Comparison(s(self.min), s(self.max), s(self.above), s(self.below))
+
+    def widened(self) -> Comparison:
+        """The same bounds moved outward by `FIGURE_TOLERANCE` (relative, absolute below 1),
+        so that a figure equal to a bound but for binary rounding counts as equal to it: a
+        minimum or maximum admits it, `above` and `below` do not."""
+
+        def by(t: float) -> float:
+            return FIGURE_TOLERANCE * max(1.0, abs(t))
+
+        def move(t: float | None, sign: int) -> float | None:
+            return None if t is None else t + sign * by(t)
+
+        return Comparison(move(self.min, -1), move(self.max, 1), move(self.above, 1), move(self.below, -1))
 
     def holds(self, value: float) -> bool:
         """Whether a known value satisfies every bound."""
@@ -157,7 +178,9 @@ class Measurement:
     concept: str
     within: Duration | None = None
     compare: Comparison | None = None
-    unit: str | None = None  # unit of the thresholds, or "ULN" / "LLN" for multiples of a limit
+    # unit of the thresholds: "ULN" / "LLN" for multiples of a limit, "<unit> above ULN" for
+    # the distance above the upper limit
+    unit: str | None = None
     result: Literal["positive", "negative"] | None = None
     if_missing: Truth = Truth.UNKNOWN
     label: Literal["lab", "observation"] = "lab"
@@ -175,18 +198,31 @@ class Measurement:
         return self.unit is not None and self.unit.upper() == "LLN"
 
     @property
-    def figure(self) -> Literal["number", "uln", "lln", "pos"]:
+    def excess_unit(self) -> str | None:
+        """With thresholds on how far a result lies above its upper limit of normal (`unit:
+        s above ULN`), the unit of that distance; else None."""
+        return above_uln(self.unit) if self.unit is not None else None
+
+    @property
+    def figure(self) -> Literal["number", "uln", "lln", "excess", "pos"]:
         """The figure of a result the rule reads: its value in the concept's unit, its
-        multiple of the upper or lower limit of normal, or its positivity."""
+        multiple of the upper or lower limit of normal, its excess over the upper limit (the
+        value minus the limit, in the concept's unit), or its positivity."""
         if self.result is not None:
             return "pos"
+        if self.excess_unit is not None:
+            return "excess"
         return "uln" if self.uln else "lln" if self.lln else "number"
 
     def threshold(self, concept: Concept) -> Comparison:
         """The bounds the rule's figure is compared with: multiples of a limit as written,
-        values converted to the concept's unit."""
+        values and excesses converted to the concept's unit (a unit is a factor, so a
+        difference converts as a value does); widened by `FIGURE_TOLERANCE`, as the figure
+        is computed."""
         assert self.compare is not None, "a rule on a result's positivity has no threshold"
-        return self.compare if self.uln or self.lln else self.compare.in_canonical(concept, self.unit)
+        if self.uln or self.lln:
+            return self.compare.widened()
+        return self.compare.in_canonical(concept, self.excess_unit or self.unit).widened()
 
 
 # Two daily doses are one dose when they differ by less than this (in the concept's unit):

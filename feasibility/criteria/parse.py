@@ -57,7 +57,7 @@ from feasibility.criteria.yaml_source import (
     written,
 )
 from feasibility.errors import TrialError
-from feasibility.units import limit_multiple, normalise_unit, per_day_of_per_kg
+from feasibility.units import above_uln, limit_multiple, normalise_unit, per_day_of_per_kg
 from feasibility.user_files import read_user_bytes
 
 TRIAL_KEYS = {"id", "title", "source", "criteria", "description"}
@@ -454,7 +454,8 @@ class _RuleParser:
         unit = body.get("unit")
         if cmp is not None:
             unit = self._threshold_unit(concept, unit, body)
-            if unit not in ("ULN", "LLN"):  # a multiple of a limit is no value of the concept's own
+            # a multiple of a limit, or a distance above it, is no value of the concept's own
+            if unit not in ("ULN", "LLN") and above_uln(str(unit)) is None:
                 self._check_plausible(concept, cmp, unit, body)
         return Measurement(
             concept=name,
@@ -499,15 +500,34 @@ class _RuleParser:
                 where=body.where(),
                 fix=f"add `unit: {concept.unit}` (or `unit: ULN`, `unit: LLN`)",
             )
+        excess = above_uln(str(unit))
+        if excess is not None:
+            # the distance above the limit is in one of the concept's units: `4 s above ULN`
+            if concept.unit is None:
+                raise TrialError(
+                    f"`{concept.name}` has no unit, so how far a result lies above its ULN cannot be read",
+                    where=body.where("unit"),
+                    fix="compare a multiple of the ULN instead (`unit: ULN`)",
+                )
+            if concept.unit_factor(normalise_unit(excess)) is None:
+                raise TrialError(
+                    f"unit `{excess}` in `{unit}` is not known for `{concept.name}`",
+                    where=body.where("unit"),
+                    fix=f"write the distance in a unit `{concept.name}` knows, "
+                    f"e.g. `unit: {concept.unit} above ULN`",
+                )
+            return f"{excess} above ULN"
         if concept.unit_factor(normalise_unit(str(unit))) is None:
             # the concept's own unit first, then the others as the library spells them
             # (`g/dL`, not the normalised `g/dl`), each spelling once
             others = sorted({u for u, _ in concept.unit_spellings if u and u != concept.unit})
-            known = [*([concept.unit] if concept.unit else []), *others]
+            known = [*([concept.unit] if concept.unit else []), *others, "ULN", "LLN"]
+            if concept.unit:
+                known.append(f"`{concept.unit} above ULN`")
             raise TrialError(
                 f"unit `{unit}` is not known for `{concept.name}`",
                 where=body.where("unit"),
-                fix=f"use one of: {', '.join(known)}, ULN or LLN",
+                fix=f"use one of: {', '.join(known[:-1])} or {known[-1]}",
             )
         return str(unit)
 

@@ -95,6 +95,7 @@ class Latest:
     number: float | None  # in the concept's unit
     uln: float | None  # multiple of the upper limit of normal
     lln: float | None  # multiple of the lower limit of normal
+    excess: float | None  # value minus the upper limit of normal, in the concept's unit
     pos: float | None  # 1 positive, 0 negative
 
 
@@ -110,9 +111,10 @@ def _own_limit(row: Row, key: str = "ref_high") -> float | None:
 def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
     """A result's figures as (known, value), None where it has no such figure: its value in
     the concept's unit (a text read as negative with no value is 0), its multiple of its own
-    upper limit or of the concept's default one, its multiple of its own lower limit, and
+    upper limit or of the concept's default one, its multiple of its own lower limit, that
+    value minus its own upper limit (converted as the value is) or the default one, and
     whether it reads as positive. A value in a unit the concept does not know, or with no
-    limit to divide by, is (0, 0.0): present, not known."""
+    limit to divide by or subtract, is (0, 0.0): present, not known."""
     v, limit = row.get("value_num"), _own_limit(row)
     text = str(row["value_text"]).strip().lower() if row.get("value_text") else None
     negative = text in NEGATIVE
@@ -140,7 +142,18 @@ def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
         pos = 1.0 if v > limit else 0.0
     else:
         pos = None
-    return {"number": number, "uln": uln, "lln": lln, "pos": None if pos is None else (1, pos)}
+    # the upper limit in the concept's unit: the row's own needs the row's unit known
+    ceiling = (limit * f if f is not None else None) if limit is not None else concept.default_uln
+    excess: tuple[int, float] | None = None
+    if number is not None:
+        excess = (1, number[1] - ceiling) if number[0] and ceiling is not None else (0, 0.0)
+    return {
+        "number": number,
+        "uln": uln,
+        "lln": lln,
+        "excess": excess,
+        "pos": None if pos is None else (1, pos),
+    }
 
 
 def _and(values: Iterable[T3]) -> T3:
@@ -253,7 +266,7 @@ class ReferenceEvaluator:
             best = max(known, default=None)
             return best[1] if best is not None and best[0] else None
 
-        return Latest(day, highest("number"), highest("uln"), highest("lln"), highest("pos"))
+        return Latest(day, *(highest(figure) for figure in ("number", "uln", "lln", "excess", "pos")))
 
     def _present(self, p: Patient, latest: Latest | None, within: Duration | None) -> bool:
         if latest is None:

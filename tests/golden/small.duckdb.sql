@@ -172,7 +172,10 @@ SELECT
     WHEN "concept_id" = 1
     THEN CAST(CAST(0 AS BIGINT) + COALESCE(
       CAST((
-        CASE WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90 THEN "latest_uln" <= 3 END
+        CASE
+          WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90
+          THEN "latest_uln" <= 3.000000003
+        END
       ) AS BIGINT) * 32 + 16,
       32
     ) AS BIGINT)

@@ -402,6 +402,12 @@ case("in92h_in", "IN9.2h", True, ("lab", PT, "2025-01-10", 17.5, "s", 13.5))
 case("in92h_over", "IN9.2h", False, ("lab", PT, "2025-01-10", 17.6, "s", 13.5))
 case("in92h_default_uln", "IN9.2h", True, ("lab", PT, "2025-01-10", 17.5, "sec", None))
 case("in92h_own_uln", "IN9.2h", True, ("lab", PT, "2025-01-10", 18.0, "s", 14.0))
+# seconds above the limit, not a multiple of it: 4 s above an 11 s limit is 1.36 x ULN,
+# 4.5 s above a 16 s limit only 1.28 x ULN
+case("in92h_short_uln", "IN9.2h", True, ("lab", PT, "2025-01-10", 15.0, "s", 11.0))
+case("in92h_long_uln_over", "IN9.2h", False, ("lab", PT, "2025-01-10", 20.5, "s", 16.0))
+# 17.1 - 13.1 is 4.000000000000002 in binary: 4 s as written
+case("in92h_decimal_edge", "IN9.2h", True, ("lab", PT, "2025-01-10", 17.1, "s", 13.1))
 case("in92i_1", "IN9.2i", True, ("lab", FIB, "2025-01-10", 1.0, "g/L", None))
 case("in92i_low", "IN9.2i", False, ("lab", FIB, "2025-01-10", 0.99, "g/L", None))
 case("in92i_mgdl", "IN9.2i", True, ("lab", FIB, "2025-01-10", 100, "mg/dL", None))
