@@ -582,6 +582,15 @@ case("totmax_old", "steroid_total_at_most", True, ("med", GC, "2024-06-01", "202
 case("totmax_under", "steroid_total_at_most", True, ("med", GC, "2025-01-01", "2025-01-31", 5))
 case("totmax_exact", "steroid_total_at_most", True, ("med", GC, "2025-01-02", "2025-01-31", 10))
 case("totmax_over", "steroid_total_at_most", False, ("med", GC, "2025-01-01", "2025-01-31", 10))
+# 0.1 + 256.1 + 43.8 mg is 300.00000000000006 in binary: 300 mg as written, so at most 300
+case(
+    "totmax_exact_in_decimals",
+    "steroid_total_at_most",
+    True,
+    ("med", GC, "2025-01-05", "2025-01-05", 0.1),
+    ("med", GC, "2025-01-06", "2025-01-06", 256.1),
+    ("med", GC, "2025-01-07", "2025-01-07", 43.8),
+)
 case(
     "totmax_unknown",  # 155 mg known: the dose not known may take it over
     "steroid_total_at_most",

@@ -168,7 +168,7 @@ class PredicateCompiler:
     def _derived(self, rule: Derived) -> Pair:
         present = and_(*[self._present(concept, rule.within) for concept in rule.inputs])
         lowest, highest = range_columns(rule.measure)
-        is_true, is_false = _interval(col(lowest), col(highest), rule.compare)
+        is_true, is_false = _interval(col(lowest), col(highest), rule.threshold)
         # with no input in the window, the rule's if_missing
         present = _is(present)
         is_true, is_false = and_(present, is_true), and_(present.copy(), is_false)

@@ -80,11 +80,12 @@ class Duration:
         return self.amount * {"day": 1, "week": 7, "month": 30.4375, "year": 365.25}[self.unit]
 
 
-# A figure computed from a result carries binary rounding: 17.1 s - 13.1 s is
-# 4.000000000000002, 2.1 / 1.4 is 1.5000000000000002. Such a figure within this distance
-# (relative; absolute below 1) of a threshold is taken as equal to it, so a result at the
-# threshold in the decimals it was written in meets "at most". Real results are recorded to
-# far fewer digits, so no result farther from the threshold is moved across it.
+# A figure computed from the data (a result converted or set against its limit, a dose
+# converted or per kilogram, a total dose, a derived measure) carries binary rounding: 17.1 s
+# - 13.1 s is 4.000000000000002, 2.1 / 1.4 is 1.5000000000000002. Such a figure within this
+# distance (relative; absolute below 1) of a threshold is taken as equal to it, so a result
+# at the threshold in the decimals it was written in meets "at most". Data are recorded to
+# far fewer digits, so no figure farther from the threshold is moved across it.
 FIGURE_TOLERANCE = 1e-9
 
 
@@ -262,18 +263,20 @@ class Medication:
         )
 
     def dose_in_canonical(self, concept: Concept) -> Comparison | None:
-        """The dose bounds in the concept's unit (per kilogram, with `per_kg`)."""
+        """The dose bounds in the concept's unit (per kilogram, with `per_kg`), widened by
+        `FIGURE_TOLERANCE`, as doses are converted (and divided by a weight)."""
         if self.dose is None:
             return None
         assert self.dose_unit is not None
-        return self.dose.in_canonical(concept, per_day_of_per_kg(self.dose_unit) or self.dose_unit)
+        return self.dose.in_canonical(concept, per_day_of_per_kg(self.dose_unit) or self.dose_unit).widened()
 
     def total_in_canonical(self, concept: Concept) -> Comparison | None:
-        """The total's bounds in the concept's unit times days (mg for a concept in mg/d)."""
+        """The total's bounds in the concept's unit times days (mg for a concept in mg/d),
+        widened by `FIGURE_TOLERANCE`, as totals are summed from converted doses."""
         if self.total is None:
             return None
         assert self.total_unit is not None
-        return self.total.in_canonical(concept, total_as_daily(self.total_unit))
+        return self.total.in_canonical(concept, total_as_daily(self.total_unit)).widened()
 
 
 def total_as_daily(unit: str) -> str:
@@ -311,6 +314,11 @@ class Derived:
     def inputs(self) -> tuple[str, ...]:
         """The concepts the measure reads."""
         return derived_inputs(self.measure)
+
+    @property
+    def threshold(self) -> Comparison:
+        """The bounds the computed measure is compared with, widened by `FIGURE_TOLERANCE`."""
+        return self.compare.widened()
 
 
 @dataclass(frozen=True)

@@ -487,7 +487,7 @@ class ReferenceEvaluator:
                     * (1.012 if female else 1.0)
                 )
 
-        return _interval(at(p.age[1]), at(p.age[0]), rule.compare)
+        return _interval(at(p.age[1]), at(p.age[0]), rule.threshold)
 
     # ------------------------------------------------------------ criteria
 
