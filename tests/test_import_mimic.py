@@ -85,6 +85,10 @@ criteria:
     kind: inclusion
     text: latest creatinine above 1.5 x ULN
     rule: {lab: {concept: t_creatinine, above: 1.5, unit: ULN}}
+  - id: CREAT_ABOVE
+    kind: inclusion
+    text: latest creatinine more than 0.1 mg/dL above the ULN
+    rule: {lab: {concept: t_creatinine, above: 0.1, unit: mg/dL above ULN}}
   - id: PLT
     kind: inclusion
     text: platelets below 100 in the 90 days before index
@@ -119,7 +123,19 @@ def imported(tmp_path_factory):
     trial.write_text(TRIAL)
     report = run_feasibility(str(out), [trial], out=tmp / "report", min_cell=0, active_within=None)
     criteria = report["trials"][0]["sites"][0]["criteria"]
-    ids = ["ADULT", "OLD", "N18", "C585", "CREAT", "PLT", "ANTICOAG", "WARF5", "WT80", "SBP140"]
+    ids = [
+        "ADULT",
+        "OLD",
+        "N18",
+        "C585",
+        "CREAT",
+        "CREAT_ABOVE",
+        "PLT",
+        "ANTICOAG",
+        "WARF5",
+        "WT80",
+        "SBP140",
+    ]
     counts = {cid: c["alone"]["true"] for cid, c in zip(ids, criteria, strict=True)}
     return summary, counts, out
 
@@ -218,6 +234,15 @@ def test_counts_match_raw_tables(imported, raw):
         .then(pl.col("valuenum") / 1.2)
     )
     expected["CREAT"] = creat.filter(ratio > 1.5).height
+    # the distance above the limit needs the unit; rounded to the data's decimals, so that a
+    # result exactly 0.1 above its limit is not above it (the engine's tolerance)
+    above = (
+        pl.when((pl.col("ref_range_upper") > 0) & (pl.col("valueuom") == "mg/dL"))
+        .then(pl.col("valuenum") - pl.col("ref_range_upper"))
+        .when(pl.col("valueuom") == "mg/dL")
+        .then(pl.col("valuenum") - 1.2)
+    )
+    expected["CREAT_ABOVE"] = creat.filter(above.round(6) > 0.1).height
 
     plt = _latest(people, labs.filter(pl.col("code") == "777-3"))
     expected["PLT"] = plt.filter(

@@ -6,8 +6,8 @@ and sex bounds, history windows in weeks, counts ever, `before`, every `if_missi
 `if_found`, measurements read as a value, a ULN or LLN multiple, a distance above the ULN
 or a result (positive, negative), thresholds in another unit, results on several days
 (`min_count`, `apart`), medications with and without a dose, at a stable dose, per
-kilogram or in total, derived measures and the in-care step. Patients may carry their own index date, and their rows may disagree on
-it, on the sex or on the birth year.
+kilogram or in total, derived measures and the in-care step. Patients may carry their own
+index date, and their rows may disagree on it, on the sex or on the birth year.
 
 `pytest tests/test_reference.py --hypothesis-profile=thorough` runs many more examples.
 """
