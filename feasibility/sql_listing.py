@@ -12,7 +12,7 @@ from feasibility.compile.pipeline import Statement, code_dictionary, first_passe
 from feasibility.compile.plan import plan_features
 from feasibility.compile.sqlexpr import create_as
 from feasibility.criteria.concepts import ConceptLibrary
-from feasibility.criteria.model import Trial
+from feasibility.criteria.model import FIGURE_TOLERANCE, Trial
 
 
 def listing(
@@ -29,6 +29,9 @@ def listing(
     parts = [
         f"-- feasibility: compiled SQL for {', '.join(t.id for t in trials)} ({dialect})",
         "-- Input: a table or view `events` with the extract contract's columns.",
+        "-- Thresholds on computed figures (results, doses, totals, derived measures) are moved",
+        f"-- out by {FIGURE_TOLERANCE:.0e} (relative), so a figure equal to one but for binary rounding",
+        "-- meets it: `<= 3.000000003` is `at most 3` (docs/criteria-language.md).",
     ]
     first = first_passes(default, index_column)
     for number, statement in enumerate(first, start=1):

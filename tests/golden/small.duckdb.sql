@@ -1,5 +1,8 @@
 -- feasibility: compiled SQL for SMALL (duckdb)
 -- Input: a table or view `events` with the extract contract's columns.
+-- Thresholds on computed figures (results, doses, totals, derived measures) are moved
+-- out by 1e-09 (relative), so a figure equal to one but for binary rounding
+-- meets it: `<= 3.000000003` is `at most 3` (docs/criteria-language.md).
 
 -- 1. sites: the distinct sites, numbered in sort order
 CREATE TABLE sites AS
