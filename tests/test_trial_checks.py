@@ -155,7 +155,10 @@ def test_a_dose_per_kilogram_is_read_as_protocols_write_it(tmp_path):
         rule = trial.criteria[0].rule
         factor = 1000 if unit.startswith("g") else 1
         assert rule.per_kg, unit
-        assert rule.dose_in_canonical(library["glucocorticoids"]).max == 0.5 * factor, unit
+        # in the concept's unit, moved out only by the rounding tolerance
+        assert rule.dose_in_canonical(library["glucocorticoids"]).max == pytest.approx(
+            0.5 * factor, rel=1e-8
+        ), unit
 
 
 @pytest.mark.parametrize(
@@ -175,7 +178,7 @@ def test_a_total_dose_reads_as_a_mass_and_no_exposure_is_a_total_of_0(
     )
     (trial,), library = load_trials([path])
     rule = trial.criteria[0].rule
-    assert rule.total_in_canonical(library["cyclophosphamide"]) == canonical
+    assert rule.total_in_canonical(library["cyclophosphamide"]) == canonical.widened()
     assert rule.if_missing is no_exposure
 
 
