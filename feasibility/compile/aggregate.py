@@ -411,6 +411,14 @@ def _group_index(default_index: date | exp.Expr, has_index_column: bool, tables:
     return [group_index_date(default_index, tables).as_("idx", copy=False)]
 
 
+def default_uln_flags(plan: Plan) -> list[str]:
+    """The results pass's flags saying a latest result was read against its concept's
+    default ULN (see `_Results.unpacked`): one per figure read against the upper limit that
+    some atom reads."""
+    read = {"latest_uln": plan.uln_concepts, "latest_excess": plan.excess_concepts}
+    return [f"{name}_default" for name in _Results.against_uln if read[name]]
+
+
 class _Results:
     """The aggregates of measurement rows: the count of implausible results, and the latest
     result's figures, each packed with its day (see `latest.py`).

@@ -19,6 +19,7 @@ from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.compile.aggregate import (
     FamilyPass,
     coverage_query,
+    default_uln_flags,
     demographics_query,
     exposures_query,
     index_conflicts_query,
@@ -174,21 +175,12 @@ def data_quality_query() -> exp.Expr:
     return sqlglot.parse_one(sql_text("data_quality.sql"), read="duckdb")
 
 
-def _default_uln_flags(plan: Plan) -> list[str]:
-    """The results pass's flags saying a latest result was read against its concept's
-    default ULN: one per figure read against the upper limit that some atom reads."""
-    return [
-        *(["latest_uln_default"] if plan.uln_concepts else []),
-        *(["latest_excess_default"] if plan.excess_concepts else []),
-    ]
-
-
 def result_quality_query(plan: Plan) -> exp.Select:
     """Per result concept, from the results pass: its rows with an implausible value, and
     the patients whose latest result was read against a default ULN (0 for a concept that
     has none), in one scan of `patient_results`."""
     default_uln: exp.Expr = lit(0)  # without ULN concepts the pass keeps no ULN column
-    flags = [col(name) for name in _default_uln_flags(plan)]
+    flags = [col(name) for name in default_uln_flags(plan)]
     if flags:
         ids = [lit(i) for i in sorted({*plan.uln_concepts, *plan.excess_concepts})]
         default_uln = agg_filter(
@@ -314,7 +306,7 @@ def _patient_statements(
     results_kept = [
         "concept_id",
         "n_implausible",
-        *_default_uln_flags(plan),
+        *default_uln_flags(plan),
         *(["latest_d"] if plan.derived_inputs else []),
         *(["latest_number"] if plan.derived_inputs or plan.dose_weight is not None else []),
     ]

@@ -455,7 +455,7 @@ class _RuleParser:
         if cmp is not None:
             unit = self._threshold_unit(concept, unit, body)
             # a multiple of a limit, or a distance above it, is no value of the concept's own
-            if unit not in ("ULN", "LLN") and above_uln(str(unit)) is None:
+            if unit not in ("ULN", "LLN") and (unit is None or above_uln(unit) is None):
                 self._check_plausible(concept, cmp, unit, body)
         return Measurement(
             concept=name,
