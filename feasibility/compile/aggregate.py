@@ -415,8 +415,7 @@ def default_uln_flags(plan: Plan) -> list[str]:
     """The results pass's flags saying a latest result was read against its concept's
     default ULN (see `_Results.unpacked`): one per figure read against the upper limit that
     some atom reads."""
-    read = {"latest_uln": plan.uln_concepts, "latest_excess": plan.excess_concepts}
-    return [f"{name}_default" for name in _Results.against_uln if read[name]]
+    return [f"latest_{figure}_default" for figure in _Results.against_uln if plan.figure_concepts(figure)]
 
 
 class _Results:
@@ -437,9 +436,11 @@ class _Results:
     take CASE arguments rather than FILTER clauses: DuckDB copies the rows a FILTER keeps, a
     CASE only picks them."""
 
-    packed = ("latest_number", "latest_uln", "latest_lln", "latest_excess", "latest_pos")
+    # the figures packed on the rows of the concepts whose atoms read them, beside the number
+    read = ("uln", "lln", "excess", "pos")
+    packed = ("latest_number", *(f"latest_{figure}" for figure in read))
     # the figures read against the upper limit, whose packs flag the concept's default limit
-    against_uln = ("latest_uln", "latest_excess")
+    against_uln = ("uln", "excess")
 
     def __init__(self, plan: Plan, packing: Packing):
         self.plan = plan
@@ -532,29 +533,36 @@ class _Results:
             exp.Count(this=case([(self.implausible.copy(), lit(1))])).as_("n_implausible", copy=False),
             self._latest(self.number(), exp.false(), self.usable.copy()).as_("latest_number", copy=False),
         ]
-        uln_concepts = self.plan.uln_concepts
-        if uln_concepts:
-            default = and_(
-                not_null(self.value.copy()),
-                exp.Not(this=func("coalesce", self.own_limit.copy(), exp.false())),
-            )
-            rows = and_(self.usable.copy(), self.with_number(), _concept_in(uln_concepts))
-            out.append(self._latest(self.uln(), default, rows).as_("latest_uln", copy=False))
-        lln_concepts = self.plan.lln_concepts
-        if lln_concepts:
-            rows = and_(self.usable.copy(), self.with_number(), _concept_in(lln_concepts))
-            out.append(self._latest(self.lln(), exp.false(), rows).as_("latest_lln", copy=False))
-        excess_concepts = self.plan.excess_concepts
-        if excess_concepts:
-            default = exp.Not(this=func("coalesce", self.own_limit.copy(), exp.false()))
-            rows = and_(self.usable.copy(), self.with_number(), _concept_in(excess_concepts))
-            out.append(self._latest(self.excess(), default, rows).as_("latest_excess", copy=False))
-        positivity_concepts = self.plan.positivity_concepts
-        if positivity_concepts:
-            pos = self.positivity()
-            rows = and_(self.usable.copy(), not_null(pos.copy()), _concept_in(positivity_concepts))
-            out.append(self._latest(pos, exp.false(), rows).as_("latest_pos", copy=False))
+        for name in self.read:
+            concepts = self.plan.figure_concepts(name)
+            if not concepts:
+                continue
+            figure = self.figure(name)
+            # positivity may be read from a text alone; the other figures need a number
+            has = not_null(figure.copy()) if name == "pos" else self.with_number()
+            rows = and_(self.usable.copy(), has, _concept_in(concepts))
+            out.append(self._latest(figure, self._default_flag(name), rows).as_(f"latest_{name}", copy=False))
         return out
+
+    def figure(self, name: str) -> exp.Expr:
+        """A result's figure `name` (see `Measurement.figure`)."""
+        figures = {
+            "number": self.number,
+            "uln": self.uln,
+            "lln": self.lln,
+            "excess": self.excess,
+            "pos": self.positivity,
+        }
+        return figures[name]()
+
+    def _default_flag(self, name: str) -> exp.Expr:
+        """Whether a row's figure `name` was read against the concept's default ULN (see
+        `uln` and `excess`); false for the figures read against no default."""
+        if name not in self.against_uln:
+            return exp.false()
+        no_own_limit = exp.Not(this=func("coalesce", self.own_limit.copy(), exp.false()))
+        # a text read as not detected is 0 x ULN against any limit, but its distance is not
+        return and_(not_null(self.value.copy()), no_own_limit) if name == "uln" else no_own_limit
 
     def counts(self, idx: exp.Expr) -> list[exp.Expr]:
         """Per atom with a `min_count`, the days in its window with a usable result that
@@ -564,15 +572,13 @@ class _Results:
         start = col("start_date", "e")
         for atom in self.plan.result_counts:
             concept_id = self.plan.concept_id(atom.concept)
+            figure = self.figure(atom.figure)
             if atom.result is not None:
-                figure = self.positivity()
                 has = not_null(figure.copy())
                 meets: exp.Expr = exp.EQ(
                     this=figure.copy(), expression=lit(1.0 if atom.result == "positive" else 0.0)
                 )
             else:
-                figures = {"number": self.number, "uln": self.uln, "lln": self.lln, "excess": self.excess}
-                figure = figures[atom.figure]()
                 has = self.with_number()
                 meets = compare(figure.copy(), atom.threshold(self.plan.concepts[concept_id]))
             mine = [exp.EQ(this=col("concept_id", "m"), expression=lit(concept_id)), self.usable.copy(), has]
@@ -603,7 +609,7 @@ class _Results:
         columns = [self.packing.latest(packed, latest_day).as_(name, copy=False)]
         if name == "latest_number":
             columns.append(from_day_number(latest_day.copy()).as_("latest_d", copy=False))
-        if name in self.against_uln:
+        if name.removeprefix("latest_") in self.against_uln:
             on_latest = exp.EQ(this=self.packing.day(packed.copy()), expression=latest_day.copy())
             columns.append(
                 case([(on_latest, exp.EQ(this=self.packing.flag(packed.copy()), expression=lit(1)))]).as_(

@@ -182,7 +182,7 @@ def result_quality_query(plan: Plan) -> exp.Select:
     default_uln: exp.Expr = lit(0)  # without ULN concepts the pass keeps no ULN column
     flags = [col(name) for name in default_uln_flags(plan)]
     if flags:
-        ids = [lit(i) for i in sorted({*plan.uln_concepts, *plan.excess_concepts})]
+        ids = [lit(i) for i in sorted({*plan.figure_concepts("uln"), *plan.figure_concepts("excess")})]
         default_uln = agg_filter(
             exp.Count(this=exp.Star()),
             and_(

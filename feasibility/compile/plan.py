@@ -9,7 +9,7 @@ window), so the plan collects the few distinct aggregates and the predicates rea
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -195,29 +195,11 @@ class Plan:
         i = self.result_counts.index(atom)
         return f"rf{i}", f"rl{i}"
 
-    def _measured_concepts(self, reads: Callable[[Measurement], bool]) -> tuple[int, ...]:
-        measured = [a for a in self.atoms if isinstance(a, Measurement) and reads(a)]
+    def figure_concepts(self, figure: str) -> tuple[int, ...]:
+        """Concepts with measurement atoms that read `figure` of a result (see
+        `Measurement.figure`: a ULN or LLN multiple, a distance above the ULN, positivity)."""
+        measured = [a for a in self.atoms if isinstance(a, Measurement) and a.figure == figure]
         return tuple(sorted({self.concept_id(a.concept) for a in measured}))
-
-    @property
-    def uln_concepts(self) -> tuple[int, ...]:
-        """Concepts with atoms on multiples of the upper limit of normal."""
-        return self._measured_concepts(lambda a: a.uln)
-
-    @property
-    def lln_concepts(self) -> tuple[int, ...]:
-        """Concepts with atoms on multiples of the lower limit of normal."""
-        return self._measured_concepts(lambda a: a.lln)
-
-    @property
-    def excess_concepts(self) -> tuple[int, ...]:
-        """Concepts with atoms on how far a result lies above the upper limit of normal."""
-        return self._measured_concepts(lambda a: a.excess_unit is not None)
-
-    @property
-    def positivity_concepts(self) -> tuple[int, ...]:
-        """Concepts with atoms on a positive or negative result."""
-        return self._measured_concepts(lambda a: a.result is not None)
 
     @property
     def needs_first_date(self) -> bool:
