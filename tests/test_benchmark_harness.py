@@ -85,3 +85,18 @@ def test_a_reused_work_folder_makes_an_extract_again_when_what_synth_reads_chang
     labs = trials / "concepts" / "labs.yaml"
     labs.write_text(labs.read_text(encoding="utf-8") + "\n# a changed library\n", encoding="utf-8")
     assert bench.synth_inputs_key() != before
+
+
+def test_the_code_map_benchmark_prints_its_ratio():
+    argv = [sys.executable, str(REPO / "benchmarks" / "code_map.py"), "--triples", "2000", "--repeat", "1"]
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (row,) = csv.DictReader(proc.stdout.splitlines())
+    assert int(row["triples"]) == 2000
+    # every code of the library is in the dictionary, so each seed concept maps at least once
+    assert int(row["code_map_rows"]) >= 100
+    baseline, mapping = float(row["baseline_s"]), float(row["map_s"])
+    assert baseline > 0 and mapping > 0
+    # the ratio comes from the unrounded seconds; the table rounds them to 0.1 ms
+    low, high = (mapping - 5e-5) / (baseline + 5e-5), (mapping + 5e-5) / (baseline - 5e-5)
+    assert low - 0.05 <= float(row["map_over_baseline"]) <= high + 0.05
