@@ -17,6 +17,7 @@ from feasibility.analytics.forecast import Observed, forecast
 from feasibility.reports.enrollment import ForecastSettings
 from feasibility.reports.forecast_text import time_to_target_text
 from feasibility.reports.html import (
+    MAX_SITE_PANELS,
     PRINT_HEIGHT,
     PRINT_WIDTH,
     forecast_chart,
@@ -25,6 +26,7 @@ from feasibility.reports.html import (
     impact_note,
     incidence_chart,
     render_html,
+    sites_chart,
 )
 from feasibility.run import run_feasibility
 from tests.support import REPO, event, person, small_trial_rows, write_extract
@@ -295,6 +297,61 @@ def test_the_sites_panels_share_one_scale(two_sites):
     )
 
 
+def test_many_sites_are_ranked_on_one_chart_with_what_excludes_most_at_each(tmp_path):
+    # ten sites: S<j> has j+1 adults with SLE and no ALT (potentially eligible), and two more
+    # patients whom one criterion alone excludes: children with SLE at even sites (`adult`),
+    # adults without SLE at odd ones (`sle`)
+    rows = []
+    for j in range(10):
+        site = f"S{j}"
+        for i in range(j + 1):
+            rows += person(f"{site}-p{i}", site_id=site)
+            rows.append(event(f"{site}-p{i}", "diagnosis", "ICD10CM", "M32.14", "2024-06-01"))
+        for i in range(2):
+            if j % 2 == 0:
+                rows += person(f"{site}-child{i}", birth_year=2015, site_id=site)
+                rows.append(event(f"{site}-child{i}", "diagnosis", "ICD10CM", "M32.14", "2024-06-01"))
+            else:
+                rows += person(f"{site}-other{i}", site_id=site)
+    report = run_feasibility(
+        str(write_extract(rows, tmp_path / "x.parquet")),
+        [REPO / "tests/fixtures/trials/small.yaml"],
+        out=tmp_path / "r",
+        min_cell=0,
+        as_of=date(2025, 1, 1),
+        active_within=None,
+    )
+    page = render_html(report)
+    chart = figures(page)["t0-sites"]
+    ranked = [f"S{j}" for j in reversed(range(10))]  # the most potentially eligible first
+    assert [t["name"] for t in chart["data"]] == ["potentially eligible", "confirmed eligible"]
+    assert all(t["y"] == ranked for t in chart["data"])
+    assert chart["data"][0]["x"] == [j + 1 for j in reversed(range(10))]
+    assert chart["data"][1]["x"] == [0] * 10  # no ALT: none confirmed
+    assert "10 sites, most potentially eligible first" in chart["layout"]["title"]["text"]
+    table = chart_table(page, "Eligible patients per site")
+    assert table[0] == ["site", "patients", "confirmed eligible", "potentially eligible", "excludes most"]
+    assert table[1:] == [
+        [f"S{j}", str(j + 3), "0", str(j + 1), "adult" if j % 2 == 0 else "sle"] for j in reversed(range(10))
+    ]
+    assert "excludes most" in guide_terms(page)
+
+
+def test_up_to_the_panel_limit_each_site_keeps_its_own_panel(two_sites):
+    trial = two_sites["trials"][0]
+    everyone, site = trial["sites"][0], trial["sites"][1]
+
+    def drawn(n: int) -> dict:
+        sites = [everyone] + [{**site, "site_id": f"S{i}"} for i in range(n)]
+        page = sites_chart({**trial, "sites": sites}, "c", 13)
+        return figures(page)["c"]
+
+    panels = drawn(MAX_SITE_PANELS)
+    assert len(panels["data"]) == 2 * MAX_SITE_PANELS
+    assert sum(name.startswith("xaxis") for name in panels["layout"]) == MAX_SITE_PANELS
+    assert len(drawn(MAX_SITE_PANELS + 1)["data"]) == 2
+
+
 SHARED = {"min_cell": 11, "suppressed_below": 13, "shareable": True}
 
 
@@ -450,6 +507,7 @@ def test_the_guide_defines_every_term_the_page_uses(small_reports, report_dir):
     assert "from 1 to 12" in terms["&lt;13"] and "below 11" in terms["withheld"]  # K and min-cell
     # the terms of what the page shows only: no in-care step or months in this run
     assert "in-care" not in terms and "newly potentially eligible per month" not in terms
+    assert "excludes most" not in terms  # the sites are few enough for a panel each
     exact = guide_terms(render_html(small_reports["exact"][0]))
     assert "&lt;13" not in exact and "withheld" not in exact and "exact counts" in exact
     monthly = guide_terms((report_dir / "report.html").read_text())

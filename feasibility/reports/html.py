@@ -197,9 +197,17 @@ def _longest_bar(blocks: list[dict]) -> int:
     return max([c for c in counts if c is not None], default=0) or 1
 
 
+# Beyond this many sites a panel per site is too small to read and too many to compare: the
+# sites are ranked on one chart instead (a network's extract may hold dozens).
+MAX_SITE_PANELS = 9
+
+
 def sites_chart(trial: dict, chart_id: str, k: int) -> str:
-    """Small multiples: each site's attrition on its own panel."""
+    """Small multiples: each site's attrition on its own panel; with more than
+    `MAX_SITE_PANELS` sites, the sites ranked on one chart (`ranked_sites_chart`)."""
     sites = [s for s in trial["sites"] if s["site_id"] != ALL_SITES]
+    if len(sites) > MAX_SITE_PANELS:
+        return ranked_sites_chart(sites, chart_id, k)
     cols = min(3, len(sites))
     rows = -(-len(sites) // cols)
     fig = make_subplots(
@@ -260,6 +268,69 @@ def sites_chart(trial: dict, chart_id: str, k: int) -> str:
             [esc(steps[0]["criterion_id"])]
             + [_count(s, key, k) for s in steps for key in ("eligible", "potentially_eligible")]
             for steps in rows_of
+        ),
+    )
+    return f"<div>{chart(fig, chart_id, label)}{numbers}</div>"
+
+
+def _excludes_most(block: dict) -> str:
+    """The id of the criterion with the largest published impact in the potentially-eligible
+    view (the patients its FALSE removes, as a Shapley share), the first in protocol order
+    of equals; `—` when no published impact is above 0."""
+    published = [
+        (v["impact_potential"], v["criterion_id"]) for v in block["criteria"] if v["impact_potential"]
+    ]
+    if not published:
+        return "—"
+    top = max(value for value, _ in published)
+    return esc(next(cid for value, cid in published if value == top))
+
+
+def ranked_sites_chart(sites: list[dict], chart_id: str, k: int) -> str:
+    """Each site's confirmed and potentially eligible patients after the last step, one bar
+    of each per site, the most potentially eligible first (a suppressed count ranks as 0 and
+    is labelled `<K`), and a table of the same with each site's patients and the criterion
+    excluding most of them. Each site's steps are in `waterfall.csv`."""
+    ranked = sorted(
+        sites,
+        key=lambda b: (-(b["potentially_eligible"] or 0), -(b["eligible"] or 0), b["site_id"]),
+    )
+    ids = [b["site_id"] for b in ranked]
+    fig = _figure()
+    fig.add_bar(
+        y=ids,
+        **_suppressed_bars([b["potentially_eligible"] for b in ranked], k),
+        orientation="h",
+        marker=POTENTIAL_BAR,
+        name="potentially eligible",
+    )
+    fig.add_bar(
+        y=ids,
+        **_suppressed_bars([b["eligible"] for b in ranked], k),
+        orientation="h",
+        marker_color=CONFIRMED,
+        name="confirmed eligible",
+    )
+    fig.update_layout(
+        barmode="overlay",
+        title=f"Eligible patients per site ({len(ranked)} sites, most potentially eligible first)",
+        height=max(300, 20 * len(ranked) + 120),
+        xaxis={"title": "patients"},
+        yaxis={"autorange": "reversed", "type": "category"},
+    )
+    label = (
+        f"Bar chart: the confirmed and potentially eligible patients of each of the {len(ranked)} "
+        "sites after the last step, the most potentially eligible first. Its numbers are in the "
+        "table under it; each site's steps are in waterfall.csv."
+    )
+    numbers = chart_numbers(
+        "Eligible patients per site, with the criterion excluding most of each site's patients "
+        "(the largest Shapley share in the potentially-eligible view)",
+        ["site", "patients", "confirmed eligible", "potentially eligible", "excludes most"],
+        (
+            [esc(b["site_id"]), _n(b["base"], k), _n(b["eligible"], k), _n(b["potentially_eligible"], k)]
+            + [_excludes_most(b)]
+            for b in ranked
         ),
     )
     return f"<div>{chart(fig, chart_id, label)}{numbers}</div>"
@@ -853,6 +924,18 @@ def glossary(report: dict) -> str:
             "out by each criterion they do not pass (FALSE or UNKNOWN); potentially-eligible view: "
             "patients not potentially eligible, kept out by their FALSE criteria. Unrounded, "
             "the shares add up to the ineligible count",
+        ),
+        *(
+            [
+                (
+                    "excludes most",
+                    f"with more than {MAX_SITE_PANELS} sites, the sites are ranked on one chart "
+                    "rather than drawn on a panel each; for each site, the criterion with the "
+                    "largest impact in the potentially-eligible view",
+                )
+            ]
+            if any(len(t["sites"]) > MAX_SITE_PANELS + 1 for t in report["trials"])
+            else []
         ),
         *(
             [
