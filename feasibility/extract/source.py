@@ -20,6 +20,7 @@ from feasibility.extract.contract import (
     INTEGER_TYPES,
     NOTICE_KEY,
     NOTICE_MAX_CHARS,
+    Column,
     split_notices,
 )
 from feasibility.resources import sql_text
@@ -241,12 +242,28 @@ def _describe_file(con: duckdb.DuckDBPyConnection, file: Path, label: str) -> di
             fix="raise --memory-limit",
         ) from None
     except duckdb.Error as e:
+        csv = file.name.lower().endswith((".csv", ".csv.gz", ".tsv", ".txt"))
         raise ExtractError(
             f"cannot read as parquet ({short_message(e)})",
             where=label,
-            fix="is it a parquet file? re-export it, or check it is not truncated",
+            fix=f"a CSV export: write it as parquet with `feasibility import csv {file} --out "
+            f"{file.name.split('.')[0]}.parquet`"
+            if csv
+            else "is it a parquet file? re-export it, or check it is not truncated",
         ) from None
     return {name: str(dtype).upper() for name, dtype, *_ in rows}
+
+
+def missing_column(col: Column, present: list[str], label: str) -> ExtractError:
+    """The error for the required column `col` missing among the columns `present`: the
+    fix renames the near one if there is one."""
+    near = difflib.get_close_matches(col.name, present, n=1, cutoff=0.7)
+    fix = (
+        f"rename `{near[0]}` to `{col.name}`"
+        if near
+        else f"add `{col.name}` ({col.meaning}); see docs/extract-contract.md"
+    )
+    return ExtractError(f"required column `{col.name}` is missing", where=label, fix=fix)
 
 
 def check_columns(columns: dict[str, str], label: str) -> None:
@@ -261,13 +278,7 @@ def check_columns(columns: dict[str, str], label: str) -> None:
                     fix=f"rename the column to `{col.name}`",
                 )
             if col.required:
-                near = difflib.get_close_matches(col.name, list(columns), n=1, cutoff=0.7)
-                fix = (
-                    f"rename `{near[0]}` to `{col.name}`"
-                    if near
-                    else f"add `{col.name}` ({col.meaning}); see docs/extract-contract.md"
-                )
-                raise ExtractError(f"required column `{col.name}` is missing", where=label, fix=fix)
+                raise missing_column(col, list(columns), label)
             continue
         found = columns[col.name]
         if not col.accepts_type(found):

@@ -56,7 +56,8 @@ def _print(summary: ImportSummary, started: float, quiet: bool) -> None:
 
 @click.group("import", context_settings={"help_option_names": ["-h", "--help"]})
 def import_group() -> None:
-    """Build an extract (docs/extract-contract.md) from an OMOP CDM or MIMIC-IV database."""
+    """Build an extract (docs/extract-contract.md) from an OMOP CDM or MIMIC-IV database,
+    or from a CSV export of the extract's columns."""
 
 
 @import_group.command("omop")
@@ -142,4 +143,33 @@ def mimic_iv(
         summary = import_mimic(
             hosp, out, loinc_map=loinc_map, threads=threads, memory_limit=memory_limit, notices=lines
         )
+    _print(summary, started, quiet)
+
+
+@import_group.command("csv")
+@click.argument("source", type=click.Path(path_type=Path))
+@out_option
+@notice_option
+@threads_option
+@memory_limit_option
+@click.option("--quiet", "-q", is_flag=True, help="Print only where the extract is.")
+def csv_export(
+    source: Path,
+    out: Path,
+    notices: tuple[str, ...],
+    threads: int | None,
+    memory_limit: str | None,
+    quiet: bool,
+) -> None:
+    """Read an extract exported as CSV (SOURCE: a CSV file, gzipped or not, with the
+    contract's columns as its header, in any order and case, and any common delimiter) and
+    write it as parquet. Dates must be YYYY-MM-DD, numbers use a decimal point: a value
+    that is not one stops the import, naming its column and row."""
+    from feasibility.importers.common import notice_lines
+    from feasibility.importers.csv_extract import import_csv
+
+    lines = notice_lines(notices)
+    started = time.perf_counter()
+    with _importing(out, "CSV"):
+        summary = import_csv(source, out, threads=threads, memory_limit=memory_limit, notices=lines)
     _print(summary, started, quiet)

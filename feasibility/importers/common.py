@@ -69,7 +69,8 @@ class ImportSummary:
                 "rows by domain (rounded): "
                 + ", ".join(f"{k} {protect.show(protect.count(v))}" for k, v in by_domain)
             )
-        out.append(f"data quality (counts only, rounded and below {protect.shown_from()} suppressed):")
+        if self.counts:  # a CSV export's import finds no gap of its own: `run` counts them
+            out.append(f"data quality (counts only, rounded and below {protect.shown_from()} suppressed):")
         for label, n in self.counts.items():
             out.append(f"  {label}: {protect.show(protect.count(n))}")
         out.extend(f"note: {n}" for n in self.notes)
@@ -354,8 +355,14 @@ def _refuse_control_characters(line: str) -> str:
     return line
 
 
-def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path, notices: Sequence[str] = ()) -> None:
-    """Write the view `view` (which has the extract's columns) to `out` as parquet, with
+def write_extract(
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    out: Path,
+    notices: Sequence[str] = (),
+    columns: Sequence[tuple[str, str]] = EXTRACT_COLUMNS,
+) -> None:
+    """Write the `columns` (name, type) of the view `view` to `out` as parquet, with
     `notices` as its notice metadata: first to a temporary file beside it, then renamed, so
     a failed import never leaves half a file."""
     out = out.resolve()
@@ -374,7 +381,7 @@ def write_extract(con: duckdb.DuckDBPyConnection, view: str, out: Path, notices:
         ) from None
     tmp = Path(tmp_name)
     try:
-        rows = exp.select(*[exp.cast(exp.column(c), t).as_(c) for c, t in EXTRACT_COLUMNS]).from_(view)
+        rows = exp.select(*[exp.cast(exp.column(c), t).as_(c) for c, t in columns]).from_(view)
         con.execute(_copy_to_parquet(rows, tmp, notices).sql(dialect="duckdb"))
         # the commit: on the command line, Ctrl-C no longer stops the import (interrupts.py)
         interrupts.hold()

@@ -1,0 +1,170 @@
+"""`feasibility import csv`: a site's extract exported as CSV becomes the parquet extract,
+each column read strictly as its contract type, and a value that is not one stops the
+import with its column and row, never the value."""
+
+from __future__ import annotations
+
+import gzip
+from datetime import date
+
+import duckdb
+import pytest
+
+from feasibility.errors import FeasibilityError
+from feasibility.importers.csv_extract import import_csv
+from feasibility.run import run_feasibility
+from tests.support import REPO, small_trial_rows, write_extract
+from tests.test_errors import assert_one_line_error, feasibility
+
+HEADER = "patient_id,sex,birth_year,domain,code_system,code,value_num,unit,ref_high,start_date,end_date"
+
+
+def _csv(tmp_path, lines: list[str], name: str = "x.csv", header: str = HEADER):
+    path = tmp_path / name
+    path.write_text("\n".join([header, *lines]) + "\n")
+    return path
+
+
+def _rows(path) -> list[tuple]:
+    return duckdb.sql(f"SELECT * FROM read_parquet('{path}') ORDER BY ALL").fetchall()
+
+
+def test_each_column_is_read_as_its_contract_type(tmp_path):
+    source = _csv(
+        tmp_path,
+        [
+            "p1,F,1980,person,,,,,,,",
+            # a code keeps its leading zero; a timestamp is its day; spaces are trimmed
+            "p1,F,1980.0,lab,LOINC,01742-6, 20.5 ,U/L,40,2024-12-20 08:30:00,",
+            "p1,F,1980,medication,ATC,H02AB06,5,mg/d,,2024-01-01,2024-03-31",
+        ],
+    )
+    out = tmp_path / "x.parquet"
+    summary = import_csv(source, out)
+    types = dict(
+        duckdb.sql(f"SELECT column_name, column_type FROM (DESCRIBE FROM read_parquet('{out}'))").fetchall()
+    )
+    assert (
+        types["birth_year"] == "INTEGER" and types["start_date"] == "DATE" and types["value_num"] == "DOUBLE"
+    )
+    assert "site_id" not in types  # none in the CSV: `run --site` names the one site
+    assert "value_text" in types and "index_date" in types  # absent columns are written empty
+    got = duckdb.sql(
+        f"SELECT code, value_num, start_date, end_date, birth_year FROM read_parquet('{out}') "
+        "WHERE domain <> 'person' ORDER BY code"
+    ).fetchall()
+    assert got == [
+        ("01742-6", 20.5, date(2024, 12, 20), None, 1980),
+        ("H02AB06", 5.0, date(2024, 1, 1), date(2024, 3, 31), 1980),
+    ]
+    assert summary.rows == 3 and summary.patients == 1
+
+
+def test_the_imported_extract_gives_the_same_report_as_the_same_rows_in_parquet(tmp_path):
+    rows = small_trial_rows()
+    direct = write_extract(rows, tmp_path / "direct.parquet")
+    # the same rows as a site's export would write them: upper-case names in another order,
+    # semicolons, gzipped
+    names = ["start_date", "patient_id", "sex", "birth_year", "domain", "code_system", "code", "value_num"]
+    names += ["unit", "ref_high"]
+    lines = [";".join(n.upper() for n in names)]
+    for r in rows:
+        lines.append(";".join("" if r.get(n) is None else str(r[n]) for n in names))
+    source = tmp_path / "x.csv.gz"
+    with gzip.open(source, "wt") as f:
+        f.write("\n".join(lines) + "\n")
+    imported = tmp_path / "imported.parquet"
+    import_csv(source, imported)
+    trial = [REPO / "tests/fixtures/trials/small.yaml"]
+    a = run_feasibility(str(direct), trial, out=tmp_path / "a", min_cell=0, as_of=date(2025, 1, 1))
+    b = run_feasibility(str(imported), trial, out=tmp_path / "b", min_cell=0, as_of=date(2025, 1, 1))
+    assert a["trials"] == b["trials"]
+    assert a["trials"][0]["sites"][0]["eligible"] > 0
+
+
+def test_the_same_csv_gives_the_same_file_sorted_by_patient(tmp_path):
+    lines = [
+        f"p{9 - i % 10},F,1980,lab,LOINC,1742-6,{i},U/L,40,2024-01-{1 + i % 28:02d}," for i in range(3000)
+    ]
+    source = _csv(tmp_path, lines)
+    import_csv(source, tmp_path / "a.parquet")
+    import_csv(source, tmp_path / "b.parquet")
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    ids = [
+        r[0]
+        for r in duckdb.sql(f"SELECT patient_id FROM read_parquet('{tmp_path / 'a.parquet'}')").fetchall()
+    ]
+    assert ids == sorted(ids) and len(ids) == 3000
+
+
+def test_a_site_column_is_kept_and_other_columns_are_named(tmp_path):
+    source = _csv(
+        tmp_path,
+        ["p1,A,F,1980,person,,,,,,,,x", "p2,B,M,1970,person,,,,,,,,y"],
+        header="patient_id,site_id," + HEADER.removeprefix("patient_id,") + ",mrn",
+    )
+    summary = import_csv(source, tmp_path / "x.parquet")
+    assert duckdb.sql(
+        f"SELECT site_id FROM read_parquet('{tmp_path / 'x.parquet'}') ORDER BY 1"
+    ).fetchall() == [
+        ("A",),
+        ("B",),
+    ]
+    assert "columns not in the extract contract, not written: mrn" in summary.notes
+
+
+@pytest.mark.parametrize(
+    ("cell", "column", "problem", "fix"),
+    [
+        ("02/01/2024", "start_date", "are not dates", "write dates as YYYY-MM-DD"),
+        ("2024-02-30", "start_date", "are not dates", "write dates as YYYY-MM-DD"),
+        ("1,5", "value_num", "are not numbers", "1.5, not 1,5"),
+        ("1980.5", "birth_year", "are not whole numbers", "write years as whole numbers"),
+    ],
+)
+def test_a_value_not_of_its_type_stops_the_import_with_its_row(tmp_path, cell, column, problem, fix):
+    good = {"start_date": "2024-01-01", "value_num": "1", "birth_year": "1980"}
+    lines = []
+    for i in range(5):
+        values = dict(good)
+        if i in (2, 4):  # rows 3 and 5 after the header
+            values[column] = cell
+        quoted = {k: f'"{v}"' for k, v in values.items()}
+        lines.append(
+            f"p{i},F,{quoted['birth_year']},lab,LOINC,1742-6,{quoted['value_num']},U/L,40,{quoted['start_date']},"
+        )
+    source = _csv(tmp_path, lines)
+    out = tmp_path / "x.parquet"
+    proc = feasibility("import", "csv", str(source), "--out", str(out), cwd=tmp_path)
+    line = assert_one_line_error(proc, str(source), f"2 values of column `{column}` {problem}", "row 3", fix)
+    assert cell not in line.split(" — fix:")[0]  # the data's value is never quoted
+    assert not out.exists() and not list(tmp_path.glob(".x.parquet.*"))
+
+
+def test_one_value_not_of_its_type_reads_in_the_singular(tmp_path):
+    source = _csv(tmp_path, ["p1,F,1980,person,,,,,,,", "p2,F,19x0,person,,,,,,,"])
+    with pytest.raises(FeasibilityError) as e:
+        import_csv(source, tmp_path / "x.parquet")
+    assert "a value of column `birth_year` is not a whole number (the first in row 2 after" in str(e.value)
+
+
+def test_a_header_without_rows_is_refused_before_anything_is_written(tmp_path):
+    source = _csv(tmp_path, [])
+    out = tmp_path / "x.parquet"
+    proc = feasibility("import", "csv", str(source), "--out", str(out), cwd=tmp_path)
+    assert_one_line_error(proc, "has a header but no rows")
+    assert not out.exists()
+
+
+def test_a_missing_column_is_named_with_the_near_one(tmp_path):
+    source = _csv(tmp_path, ["p1,F,1980,person,,,,,,,"], header=HEADER.replace("start_date", "startdate"))
+    with pytest.raises(FeasibilityError) as e:
+        import_csv(source, tmp_path / "x.parquet")
+    assert "required column `start_date` is missing" in str(e.value)
+    assert "rename `startdate` to `start_date`" in e.value.fix
+
+
+def test_run_on_a_csv_says_how_to_import_it(tmp_path):
+    source = _csv(tmp_path, ["p1,F,1980,person,,,,,,,"])
+    proc = feasibility("run", str(source), "--out", str(tmp_path / "r"), cwd=tmp_path)
+    assert_one_line_error(proc, "cannot read as parquet", f"feasibility import csv {source} --out")
