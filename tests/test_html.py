@@ -255,17 +255,23 @@ def test_protocol_text_is_escaped(tmp_path):
     assert "ALT &lt;b&gt;high&lt;/b&gt; &amp; &lt;script&gt;" in page
 
 
+def exact_small_trial_report(rows: list[dict], folder: Path, **options) -> dict:
+    """The small trial's report, exact counts, on `rows` written in `folder`, as of 1 January 2025."""
+    return run_feasibility(
+        str(write_extract(rows, folder / "x.parquet")),
+        [REPO / "tests/fixtures/trials/small.yaml"],
+        out=folder / "r",
+        min_cell=0,
+        as_of=date(2025, 1, 1),
+        **options,
+    )
+
+
 def test_the_summary_cards_count_every_site(tmp_path):
     rows = []
     for i in range(6):
         rows += person(f"p{i}", site_id="AB"[i < 2])  # A: 4 patients, B: 2
-    report = run_feasibility(
-        str(write_extract(rows, tmp_path / "x.parquet")),
-        [REPO / "tests/fixtures/trials/small.yaml"],
-        out=tmp_path / "r",
-        min_cell=0,
-        as_of=date(2025, 1, 1),
-    )
+    report = exact_small_trial_report(rows, tmp_path)
     assert [s["site_id"] for s in report["trials"][0]["sites"]] == ["ALL", "A", "B"]
     assert "patients<b>6</b>" in render_html(report)
 
@@ -277,13 +283,7 @@ def two_sites(tmp_path_factory):
     rows = []
     for i in range(11):
         rows += person(f"p{i}", site_id="AB"[i < 3])
-    return run_feasibility(
-        str(write_extract(rows, tmp / "x.parquet")),
-        [REPO / "tests/fixtures/trials/small.yaml"],
-        out=tmp / "r",
-        min_cell=0,
-        as_of=date(2025, 1, 1),
-    )
+    return exact_small_trial_report(rows, tmp)
 
 
 def test_the_sites_panels_share_one_scale(two_sites):
@@ -313,15 +313,7 @@ def test_many_sites_are_ranked_on_one_chart_with_what_excludes_most_at_each(tmp_
                 rows.append(event(f"{site}-child{i}", "diagnosis", "ICD10CM", "M32.14", "2024-06-01"))
             else:
                 rows += person(f"{site}-other{i}", site_id=site)
-    report = run_feasibility(
-        str(write_extract(rows, tmp_path / "x.parquet")),
-        [REPO / "tests/fixtures/trials/small.yaml"],
-        out=tmp_path / "r",
-        min_cell=0,
-        as_of=date(2025, 1, 1),
-        active_within=None,
-    )
-    page = render_html(report)
+    page = render_html(exact_small_trial_report(rows, tmp_path, active_within=None))
     chart = figures(page)["t0-sites"]
     ranked = [f"S{j}" for j in reversed(range(10))]  # the most potentially eligible first
     assert [t["name"] for t in chart["data"]] == ["potentially eligible", "confirmed eligible"]

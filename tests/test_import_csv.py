@@ -120,6 +120,7 @@ def test_a_site_column_is_kept_and_other_columns_are_named(tmp_path):
         ("2024-02-30", "start_date", "are not dates", "write dates as YYYY-MM-DD"),
         ("1,5", "value_num", "are not numbers", "1.5, not 1,5"),
         ("1980.5", "birth_year", "are not whole numbers", "write years as whole numbers"),
+        ("1e12", "birth_year", "are not whole numbers", "write years as whole numbers"),
     ],
 )
 def test_a_value_not_of_its_type_stops_the_import_with_its_row(tmp_path, cell, column, problem, fix):

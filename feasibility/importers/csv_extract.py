@@ -53,10 +53,12 @@ def _typed(column: Column, raw: exp.Expr) -> exp.Expr:
     """The column's cell as its contract type; NULL where the text is not one."""
     text = _text(raw)
     if column.type == "INTEGER":
-        # DuckDB rounds `1980.5` to an integer; a year written `1980.0` (a float export) is whole
+        # DuckDB rounds `1980.5` to an integer; a year written `1980.0` (a float export) is
+        # whole; one beyond INTEGER's range is not a year either
         number = exp.TryCast(this=text, to=exp.DataType.build("DOUBLE"))
         whole = exp.EQ(this=number, expression=exp.func("round", number))
-        return exp.Case(ifs=[exp.If(this=whole, true=exp.cast(number, "INTEGER"))])
+        integer = exp.TryCast(this=number, to=exp.DataType.build("INTEGER"))
+        return exp.Case(ifs=[exp.If(this=whole, true=integer)])
     if column.type in _WRITTEN_AS:
         return exp.TryCast(this=text, to=exp.DataType.build(column.type))
     return text
