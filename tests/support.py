@@ -83,6 +83,26 @@ def write_extract(rows: list[dict], path: Path) -> Path:
     return path
 
 
+def ten_site_rows() -> list[dict]:
+    """Ten sites for tests/fixtures/trials/small.yaml: site S<j> has j+1 adults with SLE and
+    no ALT (potentially eligible, none confirmed), and two more patients whom one criterion
+    alone excludes: children with SLE at even sites (`adult`), adults without SLE at odd ones
+    (`sle`)."""
+    rows = []
+    for j in range(10):
+        site = f"S{j}"
+        for i in range(j + 1):
+            rows += person(f"{site}-p{i}", site_id=site)
+            rows.append(event(f"{site}-p{i}", "diagnosis", "ICD10CM", "M32.14", "2024-06-01"))
+        for i in range(2):
+            if j % 2 == 0:
+                rows += person(f"{site}-child{i}", birth_year=2015, site_id=site)
+                rows.append(event(f"{site}-child{i}", "diagnosis", "ICD10CM", "M32.14", "2024-06-01"))
+            else:
+                rows += person(f"{site}-other{i}", site_id=site)
+    return rows
+
+
 def small_trial_rows() -> list[dict]:
     """Six patients for tests/fixtures/trials/small.yaml: adults p0-p4 and a child p5; SLE for
     p0-p2; an ALT result for p0 and p3."""

@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from feasibility.analytics.forecast import Observed, forecast
+from feasibility.reports.build import MANY_SITES
 from feasibility.reports.enrollment import ForecastSettings
 from feasibility.reports.forecast_text import time_to_target_text
 from feasibility.reports.html import (
-    MAX_SITE_PANELS,
     PRINT_HEIGHT,
     PRINT_WIDTH,
     forecast_chart,
@@ -29,7 +29,7 @@ from feasibility.reports.html import (
     sites_chart,
 )
 from feasibility.run import run_feasibility
-from tests.support import REPO, event, person, small_trial_rows, write_extract
+from tests.support import REPO, event, person, small_trial_rows, ten_site_rows, write_extract
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
@@ -298,22 +298,7 @@ def test_the_sites_panels_share_one_scale(two_sites):
 
 
 def test_many_sites_are_ranked_on_one_chart_with_what_excludes_most_at_each(tmp_path):
-    # ten sites: S<j> has j+1 adults with SLE and no ALT (potentially eligible), and two more
-    # patients whom one criterion alone excludes: children with SLE at even sites (`adult`),
-    # adults without SLE at odd ones (`sle`)
-    rows = []
-    for j in range(10):
-        site = f"S{j}"
-        for i in range(j + 1):
-            rows += person(f"{site}-p{i}", site_id=site)
-            rows.append(event(f"{site}-p{i}", "diagnosis", "ICD10CM", "M32.14", "2024-06-01"))
-        for i in range(2):
-            if j % 2 == 0:
-                rows += person(f"{site}-child{i}", birth_year=2015, site_id=site)
-                rows.append(event(f"{site}-child{i}", "diagnosis", "ICD10CM", "M32.14", "2024-06-01"))
-            else:
-                rows += person(f"{site}-other{i}", site_id=site)
-    page = render_html(exact_small_trial_report(rows, tmp_path, active_within=None))
+    page = render_html(exact_small_trial_report(ten_site_rows(), tmp_path, active_within=None))
     chart = figures(page)["t0-sites"]
     ranked = [f"S{j}" for j in reversed(range(10))]  # the most potentially eligible first
     assert [t["name"] for t in chart["data"]] == ["potentially eligible", "confirmed eligible"]
@@ -338,10 +323,10 @@ def test_up_to_the_panel_limit_each_site_keeps_its_own_panel(two_sites):
         page = sites_chart({**trial, "sites": sites}, "c", 13)
         return figures(page)["c"]
 
-    panels = drawn(MAX_SITE_PANELS)
-    assert len(panels["data"]) == 2 * MAX_SITE_PANELS
-    assert sum(name.startswith("xaxis") for name in panels["layout"]) == MAX_SITE_PANELS
-    assert len(drawn(MAX_SITE_PANELS + 1)["data"]) == 2
+    panels = drawn(MANY_SITES)
+    assert len(panels["data"]) == 2 * MANY_SITES
+    assert sum(name.startswith("xaxis") for name in panels["layout"]) == MANY_SITES
+    assert len(drawn(MANY_SITES + 1)["data"]) == 2
 
 
 SHARED = {"min_cell": 11, "suppressed_below": 13, "shareable": True}

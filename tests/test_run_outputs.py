@@ -15,7 +15,7 @@ import pytest
 from feasibility.errors import FeasibilityError
 from feasibility.reports.files import WATERFALL_COLUMNS
 from feasibility.run import run_feasibility
-from tests.support import REPO, event, person, small_trial_rows, write_extract
+from tests.support import REPO, event, person, small_trial_rows, ten_site_rows, write_extract
 
 
 def test_trial_with_more_than_64_criteria(tmp_path):
@@ -518,3 +518,30 @@ def test_concept_files_of_the_same_name_in_two_folders_are_told_apart(tmp_path):
     files = report["provenance"]["concept_files"]
     assert "trials/concepts/labs.yaml" in files and "site_trials/concepts/labs.yaml" in files
     assert len(set(files)) == len(files)
+
+
+def test_the_terminal_ranks_many_sites_by_their_potentially_eligible_patients(tmp_path):
+    from feasibility.reports.terminal import print_report, report_console
+
+    trial = [REPO / "tests/fixtures/trials/small.yaml"]
+
+    def printed(rows: list[dict], name: str) -> str:
+        report = run_feasibility(
+            str(write_extract(rows, tmp_path / f"{name}.parquet")), trial, out=tmp_path / name, min_cell=0
+        )
+        out = io.StringIO()
+        print_report(report, report_console(out, width=120, color_system=None))
+        return out.getvalue()
+
+    lines = printed(ten_site_rows(), "ten").splitlines()
+    title = lines.index("  per site: 10 sites, most potentially eligible first")
+    listed = [
+        re.fullmatch(r" +(S\d): 0 eligible, (\d+) potentially", line).groups()
+        for line in lines[title + 1 : title + 11]
+    ]
+    assert listed == [(f"S{j}", str(j + 1)) for j in reversed(range(10))]
+    # three sites keep their order and the short label
+    few = small_trial_rows()
+    for r in few:
+        r["site_id"] = "ABC"[int(r["patient_id"][1:]) % 3]
+    assert re.search(r"per site — A: .*\n +B: .*\n +C: ", printed(few, "three"))

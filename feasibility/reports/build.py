@@ -242,6 +242,20 @@ def build_report(
 AS_OF_DRIFT_DAYS = 366
 
 
+# Beyond this many sites, a report ranks them by their potentially eligible patients rather
+# than showing each in site order (report.html: a panel each; the terminal: a line each): a
+# network's extract may hold dozens, and the reader looks for the sites worth recruiting at
+MANY_SITES = 9
+
+
+def ranked_sites(blocks: Sequence[dict]) -> list[dict]:
+    """Site blocks of a report, the most potentially eligible first, then the most confirmed
+    eligible, then by site id; a suppressed count ranks as 0."""
+    return sorted(
+        blocks, key=lambda b: (-(b["potentially_eligible"] or 0), -(b["eligible"] or 0), b["site_id"])
+    )
+
+
 IndexBasis = Literal["default", "own", "own, else default"]
 
 

@@ -20,7 +20,7 @@ from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.in_care import IN_CARE_ID
 from feasibility.criteria.model import Duration
 from feasibility.protect import WITHHELD, suppressed_as, suppressed_label
-from feasibility.reports.build import index_basis
+from feasibility.reports.build import MANY_SITES, index_basis, ranked_sites
 from feasibility.reports.forecast_text import expected_cells, time_to_target_text
 
 CONFIRMED = "#1f6f8b"
@@ -197,16 +197,12 @@ def _longest_bar(blocks: list[dict]) -> int:
     return max([c for c in counts if c is not None], default=0) or 1
 
 
-# Beyond this many sites a panel per site is too small to read and too many to compare: the
-# sites are ranked on one chart instead (a network's extract may hold dozens).
-MAX_SITE_PANELS = 9
-
-
 def sites_chart(trial: dict, chart_id: str, k: int) -> str:
-    """Small multiples: each site's attrition on its own panel; with more than
-    `MAX_SITE_PANELS` sites, the sites ranked on one chart (`ranked_sites_chart`)."""
+    """Small multiples: each site's attrition on its own panel; with more than `MANY_SITES`
+    sites, whose panels would be too small to read and too many to compare, the sites
+    ranked on one chart (`ranked_sites_chart`)."""
     sites = [s for s in trial["sites"] if s["site_id"] != ALL_SITES]
-    if len(sites) > MAX_SITE_PANELS:
+    if len(sites) > MANY_SITES:
         return ranked_sites_chart(sites, chart_id, k)
     cols = min(3, len(sites))
     rows = -(-len(sites) // cols)
@@ -291,10 +287,7 @@ def ranked_sites_chart(sites: list[dict], chart_id: str, k: int) -> str:
     of each per site, the most potentially eligible first (a suppressed count ranks as 0 and
     is labelled `<K`), and a table of the same with each site's patients and the criterion
     excluding most of them. Each site's steps are in `waterfall.csv`."""
-    ranked = sorted(
-        sites,
-        key=lambda b: (-(b["potentially_eligible"] or 0), -(b["eligible"] or 0), b["site_id"]),
-    )
+    ranked = ranked_sites(sites)
     ids = [b["site_id"] for b in ranked]
     fig = _figure()
     fig.add_bar(
@@ -929,12 +922,12 @@ def glossary(report: dict) -> str:
             [
                 (
                     "excludes most",
-                    f"with more than {MAX_SITE_PANELS} sites, the sites are ranked on one chart "
+                    f"with more than {MANY_SITES} sites, the sites are ranked on one chart "
                     "rather than drawn on a panel each; for each site, the criterion with the "
                     "largest impact in the potentially-eligible view",
                 )
             ]
-            if any(len(t["sites"]) > MAX_SITE_PANELS + 1 for t in report["trials"])
+            if any(len(t["sites"]) > MANY_SITES + 1 for t in report["trials"])
             else []
         ),
         *(

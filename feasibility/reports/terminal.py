@@ -17,7 +17,7 @@ from feasibility.analytics.forecast import SITE_MONTHS
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.model import Duration
 from feasibility.protect import WITHHELD, suppressed_label, suppressed_text
-from feasibility.reports.build import index_basis
+from feasibility.reports.build import MANY_SITES, index_basis, ranked_sites
 from feasibility.reports.forecast_text import band_cells, expected_cells, time_to_target_text
 
 COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
@@ -347,13 +347,17 @@ def print_report(report: dict, console: Console) -> None:
         if note:
             console.print(note)
         if len(trial["sites"]) > 2:
+            blocks = [s for s in trial["sites"] if s["site_id"] != ALL_SITES]
+            many = len(blocks) > MANY_SITES
             sites = [
                 f"{s['site_id']}: {count_label(s['eligible'], k)} eligible, "
                 f"{count_label(s['potentially_eligible'], k)} potentially"
-                for s in trial["sites"]
-                if s["site_id"] != ALL_SITES
+                for s in (ranked_sites(blocks) if many else blocks)
             ]
             labels = ["  per site —"] + [""] * (len(sites) - 1)
+            if many:  # said on a line of its own: as a label it would squeeze the list
+                console.print(f"  per site: {len(blocks)} sites, most potentially eligible first")
+                labels = ["  "] * len(sites)
             console.print(hanging(list(zip(labels, sites, strict=True))))
         elif trial.get("sites_withheld"):
             console.print(hanging([("  per site —", trial["sites_withheld"])]))
