@@ -169,3 +169,28 @@ def test_run_on_a_csv_says_how_to_import_it(tmp_path):
     source = _csv(tmp_path, ["p1,F,1980,person,,,,,,,"])
     proc = feasibility("run", str(source), "--out", str(tmp_path / "r"), cwd=tmp_path)
     assert_one_line_error(proc, "cannot read as parquet", f"feasibility import csv {source} --out")
+
+
+def _long_csv(tmp_path, last: bytes) -> object:
+    """A CSV of 5,000 good rows and then `last`, past what DuckDB samples to read the header."""
+    good = "".join(f"p{i},F,1980,person,,,,,,,\n" for i in range(5000))
+    path = tmp_path / "x.csv"
+    path.write_bytes((HEADER + "\n" + good).encode() + last)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("last", "problem", "fix"),
+    [
+        # a Windows export's é (latin-1), in a text value
+        (b"p9,F,1980,lab,LOINC,1742-6,,,,2024-01-01,n\xe9g\n", "line 5002 is not UTF-8 text", "iconv"),
+        (b"p9,F,1980,person,,,,,,,,extra\n", "line 5002 has more fields than the header's 11", "every row"),
+    ],
+)
+def test_a_row_duckdb_cannot_read_is_named_by_its_line(tmp_path, last, problem, fix):
+    source = _long_csv(tmp_path, last)
+    out = tmp_path / "x.parquet"
+    proc = feasibility("import", "csv", str(source), "--out", str(out), cwd=tmp_path)
+    line = assert_one_line_error(proc, str(source), problem, fix)
+    assert "n\xe9g" not in line and "extra" not in line
+    assert not out.exists()

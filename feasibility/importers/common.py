@@ -4,6 +4,7 @@ data-quality summary (counts only, never patient values)."""
 from __future__ import annotations
 
 import csv
+import gzip
 import os
 import re
 import tempfile
@@ -227,7 +228,12 @@ def create_view(
         cols = [r[0].lower() for r in con.execute(describe).fetchall()]
         con.execute(exp.select("*").from_(view).limit(1).sql(dialect="duckdb")).fetchall()
     except duckdb.Error as e:
-        raise csv_error(e, label) or FeasibilityError(
+        error = csv_error(e, label)
+        if error is None and path is not None and is_csv(path) and _SNIFF_FAILED in str(e):
+            # DuckDB found no dialect fitting every row it sampled: read the rows with the
+            # header's own delimiter, to name the row that does not fit it
+            check_csv_fields(con, path, _first_line(path), label)
+        raise error or FeasibilityError(
             f"cannot read the table ({short_message(e)})",
             where=label,
             fix="check the file is a complete parquet or CSV export",
@@ -235,6 +241,16 @@ def create_view(
     if path is not None and is_csv(path) and len(cols) == 1:
         check_csv_fields(con, path, cols[0], label)
     return cols
+
+
+_SNIFF_FAILED = "Error when sniffing file"
+
+
+def _first_line(path: Path) -> str:
+    """The file's first line (gzipped or not), as text whatever its encoding."""
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as f:
+        return f.readline().rstrip("\r\n").lstrip("\ufeff")
 
 
 def is_csv(path: Path) -> bool:
@@ -246,6 +262,7 @@ _CSV_LINE = re.compile(r"CSV Error on Line: (\d+)")
 _CSV_FIELDS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 _CSV_FILE = re.compile(r"^\s*file = (.+)$", re.M)
 _CSV_FIX = "re-export the file so that every row has the header's fields (quote values holding the delimiter)"
+_NOT_UTF8 = "This file is not utf-8 encoded"
 
 
 def csv_error(error: duckdb.Error, label: str) -> FeasibilityError | None:
@@ -258,6 +275,13 @@ def csv_error(error: duckdb.Error, label: str) -> FeasibilityError | None:
         return None
     fields = _CSV_FIELDS.search(text)
     file = _CSV_FILE.search(text)
+    where = file[1].strip() if file else label
+    if _NOT_UTF8 in text:
+        return FeasibilityError(
+            f"cannot read the CSV (line {line[1]} is not UTF-8 text)",
+            where=where,
+            fix="re-export the file as UTF-8, or convert it, e.g. iconv -f latin1 -t utf-8",
+        )
     if fields is None:
         detail = f"line {line[1]} does not fit the header"
     elif int(fields[2]) > int(fields[1]):
@@ -265,9 +289,7 @@ def csv_error(error: duckdb.Error, label: str) -> FeasibilityError | None:
         detail = f"line {line[1]} has more fields than the header's {fields[1]}"
     else:
         detail = f"line {line[1]} has {fields[2]} fields, the header {fields[1]}"
-    return FeasibilityError(
-        f"cannot parse the CSV ({detail})", where=file[1].strip() if file else label, fix=_CSV_FIX
-    )
+    return FeasibilityError(f"cannot parse the CSV ({detail})", where=where, fix=_CSV_FIX)
 
 
 def check_csv_fields(con: duckdb.DuckDBPyConnection, path: Path, header: str, label: str) -> None:

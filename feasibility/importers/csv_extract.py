@@ -17,13 +17,14 @@ import duckdb
 from sqlglot import exp
 
 from feasibility.compile.sqlexpr import set_
-from feasibility.errors import FeasibilityError
+from feasibility.errors import FeasibilityError, short_message
 from feasibility.extract.contract import COLUMNS, Column
 from feasibility.extract.source import missing_column
 from feasibility.importers.common import (
     ImportSummary,
     connect,
     create_view,
+    csv_error,
     reader,
     refuse_out_in_source,
     require_dir,
@@ -85,6 +86,19 @@ def _columns(found: list[str], label: str) -> tuple[dict[str, str], list[str]]:
     return present, [name for key, name in by_name.items() if key not in contract]
 
 
+def _query(con: duckdb.DuckDBPyConnection, query: exp.Expr, label: str) -> list[tuple]:
+    """The rows of `query` over the CSV; a row DuckDB cannot read past the ones it sampled for
+    the header is a user error naming its line."""
+    try:
+        return con.execute(query.sql(dialect="duckdb")).fetchall()
+    except duckdb.Error as e:
+        raise csv_error(e, label) or FeasibilityError(
+            f"cannot read the CSV ({short_message(e)})",
+            where=label,
+            fix="check the file is a complete CSV export",
+        ) from None
+
+
 def _check_cells(con: duckdb.DuckDBPyConnection, present: dict[str, str], label: str) -> None:
     """A user error for a CSV with a header but no rows, or for the first column (in contract
     order) with a cell that is not of its type: how many such cells, and the first one's
@@ -100,7 +114,7 @@ def _check_cells(con: duckdb.DuckDBPyConnection, present: dict[str, str], label:
             for c in typed
         ],
     ).from_("csv_source")
-    rows, *unreadable = con.execute(counts.sql(dialect="duckdb")).fetchall()[0]
+    rows, *unreadable = _query(con, counts, label)[0]
     if not rows:
         # `run` refuses an empty extract too, but later than the user can tell why
         raise FeasibilityError(
@@ -122,7 +136,7 @@ def _check_cells(con: duckdb.DuckDBPyConnection, present: dict[str, str], label:
         .from_(numbered.subquery("numbered"))
         .where(_unreadable(column, exp.column("raw")))
     )
-    (at,) = con.execute(first.sql(dialect="duckdb")).fetchall()[0]
+    (at,) = _query(con, first, label)[0]
     one, many, fix = _WRITTEN_AS[column.type]
     problem = f"a value of column `{present[column.name]}` is not {one}"
     if n > 1:
