@@ -266,9 +266,9 @@ _NOT_UTF8 = "This file is not utf-8 encoded"
 
 
 def csv_error(error: duckdb.Error, label: str) -> FeasibilityError | None:
-    """The one-line error for a CSV row DuckDB could not split into the header's fields, or
-    None for another error. It names the line and the field counts, never the row (DuckDB's
-    message quotes it)."""
+    """The one-line error for a CSV row DuckDB could not read (its fields do not fit the
+    header's, or its text is not UTF-8), or None for another error. It names the line and
+    the field counts, never the row (DuckDB's message quotes it)."""
     text = str(error)
     line = _CSV_LINE.search(text)
     if line is None:
