@@ -161,16 +161,13 @@ def build_code_map(
     does not know (they will compare as UNKNOWN).
     """
     index = CodeIndex(plan.concepts)
-    systems: dict[str, str] = {}  # as the extract spells a system -> normalised: a few, met often
     rows: list[CodeMapRow] = []
     unknown_units: dict[str, dict[str, int]] = {}
     for system, code, unit, n_rows in dictionary:
         if system is None or code is None:
             continue
         code_norm = normalise_code(code)
-        if system not in systems:
-            systems[system] = normalise_system(system)
-        for cid in index.concepts_of(systems[system], code_norm):
+        for cid in index.concepts_of(normalise_system(system), code_norm):
             concept = plan.concepts[cid]
             factor: float | None = None
             if concept.kind in ("measurement", "medication"):

@@ -10,6 +10,7 @@ not listed here (LOCAL, a site's own) are not checked.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import NamedTuple
 
 # Other names sites give the systems: spellings with dashes and spaces, and the FHIR canonical
@@ -36,6 +37,9 @@ def _squeezed(name: str) -> str:
 _CANONICAL = {_squeezed(alias): system for system, aliases in _ALIASES.items() for alias in aliases}
 
 
+# An extract spells its few systems on every row of its code dictionary, tens of thousands
+# at a large site, and two regular expressions per spelling cost as much as mapping the codes
+@lru_cache(maxsize=1024)
 def normalise_system(name: str) -> str:
     """The system's name as the concept library writes it: `ICD-10-CM`, `icd10cm` and
     `http://hl7.org/fhir/sid/icd-10-cm` are all ICD10CM. A name not known here is kept,
