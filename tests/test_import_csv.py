@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -171,7 +172,7 @@ def test_run_on_a_csv_says_how_to_import_it(tmp_path):
     assert_one_line_error(proc, "cannot read as parquet", f"feasibility import csv {source} --out")
 
 
-def _long_csv(tmp_path, last: bytes) -> object:
+def _long_csv(tmp_path: Path, last: bytes) -> Path:
     """A CSV of 5,000 good rows and then `last`, past what DuckDB samples to read the header."""
     good = "".join(f"p{i},F,1980,person,,,,,,,\n" for i in range(5000))
     path = tmp_path / "x.csv"

@@ -418,6 +418,12 @@ def default_uln_flags(plan: Plan) -> list[str]:
     return [f"latest_{figure}_default" for figure in _Results.against_uln if plan.figure_concepts(figure)]
 
 
+def default_uln_concepts(plan: Plan) -> list[int]:
+    """The concepts whose latest result may be read against their default ULN: those with
+    an atom reading a figure against the upper limit."""
+    return sorted({cid for figure in _Results.against_uln for cid in plan.figure_concepts(figure)})
+
+
 class _Results:
     """The aggregates of measurement rows: the count of implausible results, and the latest
     result's figures, each packed with its day (see `latest.py`).

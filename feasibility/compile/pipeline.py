@@ -19,6 +19,7 @@ from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.compile.aggregate import (
     FamilyPass,
     coverage_query,
+    default_uln_concepts,
     default_uln_flags,
     demographics_query,
     exposures_query,
@@ -182,7 +183,7 @@ def result_quality_query(plan: Plan) -> exp.Select:
     default_uln: exp.Expr = lit(0)  # without ULN concepts the pass keeps no ULN column
     flags = [col(name) for name in default_uln_flags(plan)]
     if flags:
-        ids = [lit(i) for i in sorted({*plan.figure_concepts("uln"), *plan.figure_concepts("excess")})]
+        ids = [lit(i) for i in default_uln_concepts(plan)]
         default_uln = agg_filter(
             exp.Count(this=exp.Star()),
             and_(

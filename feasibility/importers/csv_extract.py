@@ -18,7 +18,7 @@ from sqlglot import exp
 
 from feasibility.compile.sqlexpr import set_
 from feasibility.errors import FeasibilityError, short_message
-from feasibility.extract.contract import COLUMNS, Column
+from feasibility.extract.contract import BY_NAME, COLUMNS, Column
 from feasibility.extract.source import missing_column
 from feasibility.importers.common import (
     ImportSummary,
@@ -82,8 +82,7 @@ def _columns(found: list[str], label: str) -> tuple[dict[str, str], list[str]]:
     for column in COLUMNS:
         if column.required and column.name not in present:
             raise missing_column(column, list(by_name), label)
-    contract = {c.name for c in COLUMNS}
-    return present, [name for key, name in by_name.items() if key not in contract]
+    return present, [name for key, name in by_name.items() if key not in BY_NAME]
 
 
 def _query(con: duckdb.DuckDBPyConnection, query: exp.Expr, label: str) -> list[tuple]:
