@@ -184,7 +184,11 @@ def _long_csv(tmp_path: Path, last: bytes) -> Path:
     ("last", "problem", "fix"),
     [
         # a Windows export's é (latin-1), in a text value
-        (b"p9,F,1980,lab,LOINC,1742-6,,,,2024-01-01,n\xe9g\n", "line 5002 is not UTF-8 text", "iconv"),
+        (
+            b"p9,F,1980,lab,LOINC,1742-6,,,,2024-01-01,n\xe9g\n",
+            "line 5002 is not UTF-8 text",
+            "--encoding latin-1",
+        ),
         (b"p9,F,1980,person,,,,,,,,extra\n", "line 5002 has more fields than the header's 11", "every row"),
     ],
 )
@@ -195,3 +199,87 @@ def test_a_row_duckdb_cannot_read_is_named_by_its_line(tmp_path, last, problem, 
     line = assert_one_line_error(proc, str(source), problem, fix)
     assert "n\xe9g" not in line and "extra" not in line
     assert not out.exists()
+
+
+def _encoded(tmp_path: Path, name: str, data: bytes) -> Path:
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wb") as f:
+            f.write(data)
+    else:
+        path.write_bytes(data)
+    return path
+
+
+# A row with an accented text value (a Windows export's `négatif`), in each encoding a site's
+# export may come in: the same rows, whatever the bytes
+ACCENTED = "\n".join([HEADER + ",value_text", "p1,F,1980,lab,LOINC,1742-6,,,,2024-01-01,,négatif"]) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "encoding"),
+    [
+        ("utf8.csv", ACCENTED.encode("utf-8"), None),
+        ("latin1.csv", ACCENTED.encode("latin-1"), "latin-1"),
+        # Windows' "Unicode text": UTF-16 with its byte-order mark, found without --encoding
+        ("utf16.csv", ACCENTED.encode("utf-16"), None),
+        ("utf16.csv.gz", ACCENTED.encode("utf-16"), None),
+        # no mark: the header's first character has UTF-16's zero byte
+        ("utf16le.csv", ACCENTED.encode("utf-16-le"), None),
+        ("utf16le.csv", ACCENTED.encode("utf-16-le"), "utf-16"),
+    ],
+)
+def test_each_encoding_gives_the_same_rows(tmp_path, name, data, encoding):
+    source = _encoded(tmp_path, name, data)
+    out = tmp_path / "x.parquet"
+    import_csv(source, out, encoding=encoding)
+    assert duckdb.sql(f"SELECT patient_id, value_text FROM read_parquet('{out}')").fetchall() == [
+        ("p1", "négatif")
+    ]
+    utf8 = tmp_path / "utf8.parquet"
+    import_csv(_encoded(tmp_path, "ref.csv", ACCENTED.encode("utf-8")), utf8)
+    assert out.read_bytes() == utf8.read_bytes()  # a report names the extract by its hash
+
+
+@pytest.mark.parametrize(
+    ("data", "encoding", "problem", "fix"),
+    [
+        (ACCENTED.encode("latin-1"), None, "line 2 is not UTF-8 text", "--encoding latin-1"),
+        (ACCENTED.encode("utf-16"), "latin-1", "is UTF-16 text, not latin-1", "give utf-16"),
+        (ACCENTED.encode("utf-8"), "utf-16", "is not UTF-16 text", "leave out --encoding"),
+        # DuckDB reads big-endian UTF-16 as no rows at all, so it is refused rather than read
+        (b"\xfe\xff" + ACCENTED.encode("utf-16-be"), None, "big-endian UTF-16", "iconv -f utf-16 -t utf-8"),
+        (ACCENTED.encode("utf-16-be"), None, "big-endian UTF-16", "iconv"),
+    ],
+)
+def test_text_not_in_its_encoding_is_refused_with_the_option_that_reads_it(
+    tmp_path, data, encoding, problem, fix
+):
+    source = _encoded(tmp_path, "x.csv", data)
+    out = tmp_path / "x.parquet"
+    args = ["--encoding", encoding] if encoding else []
+    proc = feasibility("import", "csv", str(source), "--out", str(out), *args, cwd=tmp_path)
+    line = assert_one_line_error(proc, str(source), problem, fix)
+    assert "gatif" not in line
+    assert not out.exists()
+
+
+def test_the_omop_importer_reads_its_csv_tables_in_the_encoding_given(tmp_path):
+    # the OMOP person table in Latin-1, as a Windows database export writes it: refused as
+    # UTF-8, read with --encoding latin-1
+    omop = tmp_path / "omop"
+    omop.mkdir()
+    (omop / "person.csv").write_bytes(
+        "person_id,gender_concept_id,year_of_birth,care_site_id,person_source_value\n"
+        "1,8532,1980,1,Hélène\n".encode("latin-1")
+    )
+    (omop / "condition_occurrence.csv").write_text(
+        "person_id,condition_concept_id,condition_start_date,condition_source_value\n"
+        "1,257628,2024-01-01,M32.14\n"
+    )
+    out = tmp_path / "omop.parquet"
+    proc = feasibility("import", "omop", str(omop), "--out", str(out), cwd=tmp_path)
+    assert_one_line_error(proc, "person.csv", "is not UTF-8 text", "--encoding latin-1")
+    proc = feasibility("import", "omop", str(omop), "--out", str(out), "--encoding", "latin-1", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert duckdb.sql(f"SELECT count(DISTINCT patient_id) FROM read_parquet('{out}')").fetchall() == [(1,)]

@@ -23,6 +23,15 @@ out_option = click.option(
     help="Extract parquet file to write (an existing parquet file is replaced only when the "
     "import succeeds; any other file is refused).",
 )
+# The encodings DuckDB's CSV reader decodes without an extension; its UTF-16 is the
+# little-endian kind Windows writes (a big-endian file reads as no rows: common.csv_encoding
+# refuses it)
+encoding_option = click.option(
+    "--encoding",
+    type=click.Choice(["utf-8", "utf-16", "latin-1"], case_sensitive=False),
+    help="Text encoding of the CSV files (default: UTF-8, or UTF-16 where a file starts with "
+    "its byte-order mark); latin-1 reads most Windows exports.",
+)
 notice_option = click.option(
     "--notice",
     "notices",
@@ -75,6 +84,7 @@ def import_group() -> None:
 @click.option(
     "--schema", help="Schema of the CDM tables in a DuckDB file (default: the one holding `person`)."
 )
+@encoding_option
 @notice_option
 @threads_option
 @memory_limit_option
@@ -84,6 +94,7 @@ def omop(
     out: Path,
     index: str,
     schema: str | None,
+    encoding: str | None,
     notices: tuple[str, ...],
     threads: int | None,
     memory_limit: str | None,
@@ -102,6 +113,7 @@ def omop(
             out,
             index=index,
             schema=schema,
+            encoding=encoding,
             threads=threads,
             memory_limit=memory_limit,
             notices=lines,
@@ -118,6 +130,7 @@ def omop(
     help="mimic-code d_labitems_to_loinc.csv (default: HOSP/../mimic_code_concept_map/ "
     "or HOSP/mimic_code_concept_map/).",
 )
+@encoding_option
 @notice_option
 @threads_option
 @memory_limit_option
@@ -126,6 +139,7 @@ def mimic_iv(
     hosp: Path,
     out: Path,
     loinc_map: Path | None,
+    encoding: str | None,
     notices: tuple[str, ...],
     threads: int | None,
     memory_limit: str | None,
@@ -141,7 +155,13 @@ def mimic_iv(
     started = time.perf_counter()
     with _importing(out, "MIMIC-IV"):
         summary = import_mimic(
-            hosp, out, loinc_map=loinc_map, threads=threads, memory_limit=memory_limit, notices=lines
+            hosp,
+            out,
+            loinc_map=loinc_map,
+            encoding=encoding,
+            threads=threads,
+            memory_limit=memory_limit,
+            notices=lines,
         )
     _print(summary, started, quiet)
 
@@ -149,6 +169,7 @@ def mimic_iv(
 @import_group.command("csv")
 @click.argument("source", type=click.Path(path_type=Path))
 @out_option
+@encoding_option
 @notice_option
 @threads_option
 @memory_limit_option
@@ -156,6 +177,7 @@ def mimic_iv(
 def csv_export(
     source: Path,
     out: Path,
+    encoding: str | None,
     notices: tuple[str, ...],
     threads: int | None,
     memory_limit: str | None,
@@ -171,5 +193,7 @@ def csv_export(
     lines = notice_lines(notices)
     started = time.perf_counter()
     with _importing(out, "CSV"):
-        summary = import_csv(source, out, threads=threads, memory_limit=memory_limit, notices=lines)
+        summary = import_csv(
+            source, out, encoding=encoding, threads=threads, memory_limit=memory_limit, notices=lines
+        )
     _print(summary, started, quiet)

@@ -8,9 +8,11 @@ import gzip
 import os
 import re
 import tempfile
-from collections.abc import Collection, Sequence
+import zlib
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
 from sqlglot import exp
@@ -194,15 +196,62 @@ def find_table_file(folder: Path, name: str) -> Path | None:
     return None
 
 
-def reader(path: Path) -> exp.Expr:
+def _opener(path: Path) -> Callable[..., Any]:
+    """`open` for the file `path`, gzipped or not."""
+    return gzip.open if path.name.lower().endswith(".gz") else open
+
+
+def _utf16_kind(head: bytes) -> str | None:
+    """ "utf-16" (little-endian) or "utf-16-be" when a file's first two bytes say UTF-16: its
+    byte-order mark, or, without one, an ASCII character (a header's first is one) with
+    its zero byte; else None. UTF-8 and Latin-1 text never holds a zero byte."""
+    if head in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16" if head == b"\xff\xfe" else "utf-16-be"
+    if len(head) == 2 and (head[0] == 0) != (head[1] == 0):
+        return "utf-16" if head[1] == 0 else "utf-16-be"
+    return None
+
+
+def csv_encoding(path: Path, given: str | None) -> str:
+    """The encoding to read the CSV `path` in: `given` (--encoding), else UTF-16 when the file
+    is UTF-16 (as Windows' "Unicode text" is), else UTF-8. An encoding that contradicts the
+    file's bytes, or big-endian UTF-16, is a user error."""
+    try:
+        with _opener(path)(path, "rb") as f:
+            kind = _utf16_kind(f.read(2))
+    except (OSError, EOFError, zlib.error):
+        kind = None  # a broken or unreadable file: DuckDB's reading of it says so
+    if kind == "utf-16-be":
+        raise FeasibilityError(
+            "is big-endian UTF-16 text, which cannot be read",
+            where=str(path),
+            fix=f"convert it to UTF-8, e.g. iconv -f utf-16 -t utf-8 {path.name}",
+        )
+    if kind is not None and given not in (None, kind):
+        raise FeasibilityError(
+            f"is UTF-16 text, not {given}", where=str(path), fix="leave out --encoding, or give utf-16"
+        )
+    if given == "utf-16" and kind is None:
+        # else DuckDB reads the file as garbage and blames the header's fields
+        raise FeasibilityError(
+            "is not UTF-16 text", where=str(path), fix="leave out --encoding, or give the file's own"
+        )
+    return given or kind or "utf-8"
+
+
+def reader(path: Path, encoding: str | None = None) -> exp.Expr:
     """A DuckDB table function reading `path`. CSV is read as text (codes keep leading zeros;
-    the importers cast what they use)."""
+    the importers cast what they use), in `encoding` (see `csv_encoding`)."""
     if path.is_dir():
         return exp.func("read_parquet", exp.Literal.string(f"{path}/*.parquet"))
     if path.name.lower().endswith(".parquet"):
         return exp.func("read_parquet", exp.Literal.string(str(path)))
     options = [exp.EQ(this=exp.column(o), expression=exp.true()) for o in ("header", "all_varchar")]
-    return exp.func("read_csv", exp.Literal.string(str(path)), *options)
+    return exp.func("read_csv", exp.Literal.string(str(path)), *options, _encoding_option(path, encoding))
+
+
+def _encoding_option(path: Path, encoding: str | None) -> exp.Expr:
+    return exp.EQ(this=exp.column("encoding"), expression=exp.Literal.string(csv_encoding(path, encoding)))
 
 
 def temp_view(con: duckdb.DuckDBPyConnection, view: str, query: exp.Expr) -> None:
@@ -216,12 +265,17 @@ def _count_rows(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 def create_view(
-    con: duckdb.DuckDBPyConnection, view: str, source: exp.Expr, label: str, path: Path | None = None
+    con: duckdb.DuckDBPyConnection,
+    view: str,
+    source: exp.Expr,
+    label: str,
+    path: Path | None = None,
+    encoding: str | None = None,
 ) -> list[str]:
     """CREATE the view over `source` (a table or table function) and read its header; a file
     DuckDB cannot read is a one-line error. `path` is the file `source` reads, when it is one,
-    so that a CSV whose rows do not fit its header is reported as such. Returns the column
-    names, lower-cased."""
+    and `encoding` the --encoding it is read with, so that a CSV whose rows do not fit its
+    header is reported as such. Returns the column names, lower-cased."""
     try:
         temp_view(con, view, exp.select("*").from_(source))
         describe = exp.Describe(this=exp.to_table(view)).sql(dialect="duckdb")
@@ -232,24 +286,24 @@ def create_view(
         if error is None and path is not None and is_csv(path) and _SNIFF_FAILED in str(e):
             # DuckDB found no dialect fitting every row it sampled: read the rows with the
             # header's own delimiter, to name the row that does not fit it
-            check_csv_fields(con, path, _first_line(path), label)
+            check_csv_fields(con, path, _first_line(path, encoding), label, encoding)
         raise error or FeasibilityError(
             f"cannot read the table ({short_message(e)})",
             where=label,
             fix="check the file is a complete parquet or CSV export",
         ) from None
     if path is not None and is_csv(path) and len(cols) == 1:
-        check_csv_fields(con, path, cols[0], label)
+        check_csv_fields(con, path, cols[0], label, encoding)
     return cols
 
 
 _SNIFF_FAILED = "Error when sniffing file"
 
 
-def _first_line(path: Path) -> str:
-    """The file's first line (gzipped or not), as text whatever its encoding."""
-    opener = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace", newline="") as f:
+def _first_line(path: Path, encoding: str | None) -> str:
+    """The file's first line (gzipped or not), as text whatever bytes it holds."""
+    text = csv_encoding(path, encoding)
+    with _opener(path)(path, "rt", encoding=text, errors="replace", newline="") as f:
         return f.readline().rstrip("\r\n").lstrip("\ufeff")
 
 
@@ -263,13 +317,20 @@ _CSV_FIELDS = re.compile(r"Expected Number of Columns: (\d+) Found: (\d+)")
 _CSV_FILE = re.compile(r"^\s*file = (.+)$", re.M)
 _CSV_FIX = "re-export the file so that every row has the header's fields (quote values holding the delimiter)"
 _NOT_UTF8 = "This file is not utf-8 encoded"
+_NOT_UTF16 = "File is not utf-16 encoded"
 
 
 def csv_error(error: duckdb.Error, label: str) -> FeasibilityError | None:
     """The one-line error for a CSV row DuckDB could not read (its fields do not fit the
-    header's, or its text is not UTF-8), or None for another error. It names the line and
-    the field counts, never the row (DuckDB's message quotes it)."""
+    header's, or its text is not in the encoding it is read in), or None for another error.
+    It names the line and the field counts, never the row (DuckDB's message quotes it)."""
     text = str(error)
+    if _NOT_UTF16 in text:  # DuckDB names neither the line nor the file
+        return FeasibilityError(
+            "cannot read the CSV (it is not UTF-16 text)",
+            where=label,
+            fix="give the file's own encoding with --encoding (utf-8, utf-16 or latin-1)",
+        )
     line = _CSV_LINE.search(text)
     if line is None:
         return None
@@ -280,7 +341,9 @@ def csv_error(error: duckdb.Error, label: str) -> FeasibilityError | None:
         return FeasibilityError(
             f"cannot read the CSV (line {line[1]} is not UTF-8 text)",
             where=where,
-            fix="re-export the file as UTF-8, or convert it, e.g. iconv -f latin1 -t utf-8",
+            # Latin-1 decodes any bytes, and a Windows export's accents are Latin-1's
+            fix="give the file's encoding, e.g. --encoding latin-1 for a Windows export, "
+            "or re-export it as UTF-8",
         )
     if fields is None:
         detail = f"line {line[1]} does not fit the header"
@@ -292,7 +355,9 @@ def csv_error(error: duckdb.Error, label: str) -> FeasibilityError | None:
     return FeasibilityError(f"cannot parse the CSV ({detail})", where=where, fix=_CSV_FIX)
 
 
-def check_csv_fields(con: duckdb.DuckDBPyConnection, path: Path, header: str, label: str) -> None:
+def check_csv_fields(
+    con: duckdb.DuckDBPyConnection, path: Path, header: str, label: str, encoding: str | None = None
+) -> None:
     """A user error when the CSV read as one column only because DuckDB's sniffer found no
     delimiter that splits every row into the header's fields (a row with too many or too few
     fields): its one column is then the whole header line, and without this check the user
@@ -320,6 +385,7 @@ def check_csv_fields(con: duckdb.DuckDBPyConnection, path: Path, header: str, la
         "read_csv",
         exp.Literal.string(str(path)),
         *[exp.EQ(this=exp.column(k), expression=v) for k, v in options.items()],
+        _encoding_option(path, encoding),
     )
     try:
         con.execute(exp.select(exp.func("count", exp.Star())).from_(read).sql(dialect="duckdb")).fetchall()

@@ -147,12 +147,14 @@ def import_csv(
     source: Path,
     out: Path,
     *,
+    encoding: str | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
     notices: tuple[str, ...] = (),
 ) -> ImportSummary:
     """Write the CSV extract `source` (the contract's columns as its header, in any order and
-    case; any common delimiter; gzipped or not) to `out` as parquet, with `notices`. Columns
+    case; any common delimiter; gzipped or not; text in `encoding`, see
+    `common.csv_encoding`) to `out` as parquet, with `notices`. Columns
     outside the contract are not written, and the summary names them."""
     label = str(source)
     require_dir(source, "CSV file")
@@ -160,7 +162,7 @@ def import_csv(
         raise FeasibilityError("is a folder", where=label, fix="give the CSV file itself")
     refuse_out_in_source(out, [(source, "CSV file")])
     con = connect(threads, memory_limit)
-    found = create_view(con, "csv_source", reader(source), label, source)
+    found = create_view(con, "csv_source", reader(source, encoding), label, source, encoding)
     present, others = _columns(found, label)
     _check_cells(con, present, label)
     written = [c for c in COLUMNS if c.name != "site_id" or c.name in present]

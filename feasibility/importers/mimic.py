@@ -203,13 +203,14 @@ def import_mimic(
     hosp: Path,
     out: Path,
     loinc_map: Path | None = None,
+    encoding: str | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
     notices: Sequence[str] = (),
 ) -> ImportSummary:
-    """Read the MIMIC-IV hosp folder `hosp` (or the MIMIC-IV folder holding `hosp/`), write
-    the extract to `out` with MIMIC-IV's citation and `notices` as its notice, return the
-    summary."""
+    """Read the MIMIC-IV hosp folder `hosp` (or the MIMIC-IV folder holding `hosp/`; its CSV
+    tables in `encoding`, see `common.csv_encoding`), write the extract to `out` with
+    MIMIC-IV's citation and `notices` as its notice, return the summary."""
     given = Path(hosp)
     require_dir(given, "MIMIC-IV hosp folder")
     if not given.is_dir():
@@ -255,7 +256,9 @@ def import_mimic(
         columns: dict[str, list[str]] = {}
         for name, path in tables.items():
             if path is not None:  # an optional table may be absent
-                columns[name] = create_view(con, f"src_{name}", reader(path), str(path), path)
+                columns[name] = create_view(
+                    con, f"src_{name}", reader(path, encoding), str(path), path, encoding
+                )
         _check_columns(columns, hosp)
         for name, needed in _NEEDED.items():
             source = f"src_{name}" if name in columns else None

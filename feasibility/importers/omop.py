@@ -146,7 +146,9 @@ class _Source:
 _Found = tuple[exp.Expr, str, Path | None]
 
 
-def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None) -> _Source:
+def _open_source(
+    con: duckdb.DuckDBPyConnection, path: Path, schema: str | None, encoding: str | None
+) -> _Source:
     if not path.exists():
         raise FeasibilityError("OMOP folder or DuckDB file not found", where=str(path), fix="check the path")
     source = _Source()
@@ -161,7 +163,7 @@ def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None)
         for name in _WANTED:
             f = find_table_file(path, name)
             if f is not None:
-                found[name] = (reader(f), str(f), f)
+                found[name] = (reader(f, encoding), str(f), f)
     elif path.name.lower().endswith((".parquet", ".csv", ".csv.gz")):
         raise FeasibilityError(
             "is one table; the importer reads the folder that holds the OMOP tables",
@@ -186,7 +188,7 @@ def _open_source(con: duckdb.DuckDBPyConnection, path: Path, schema: str | None)
             fix="export the OMOP clinical tables beside person",
         )
     for name, (source_table, label, file) in found.items():
-        cols = set(create_view(con, f"src_{name}", source_table, label, file))
+        cols = set(create_view(con, f"src_{name}", source_table, label, file, encoding))
         spec = _COLUMNS[name]
         missing = [c for c in spec.required if c not in cols]
         if missing:
@@ -284,12 +286,13 @@ def import_omop(
     out: Path,
     index: str = "none",
     schema: str | None = None,
+    encoding: str | None = None,
     threads: int | None = None,
     memory_limit: str | None = None,
     notices: Sequence[str] = (),
 ) -> ImportSummary:
-    """Read the OMOP CDM at `path`, write the extract to `out` with `notices` as its notice,
-    return the summary."""
+    """Read the OMOP CDM at `path` (its CSV tables in `encoding`, see `common.csv_encoding`),
+    write the extract to `out` with `notices` as its notice, return the summary."""
     if index not in INDEX_CHOICES:
         raise FeasibilityError(
             f"unknown index choice `{index}`",
@@ -302,7 +305,7 @@ def import_omop(
     check_extract_out(out)
     con = connect(threads, memory_limit)
     try:
-        src = _open_source(con, Path(path), schema)
+        src = _open_source(con, Path(path), schema, encoding)
         for table, spec in _COLUMNS.items():
             present = src.columns.get(table, set())
             shaped_view(
