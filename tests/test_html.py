@@ -11,6 +11,7 @@ import subprocess
 from datetime import date
 from pathlib import Path
 
+import plotly.offline
 import pytest
 
 from feasibility.analytics.forecast import Observed, forecast
@@ -98,6 +99,19 @@ def test_page_is_self_contained(report_dir):
     markup = re.sub(r"<script>.*?</script>", "", page, flags=re.S)
     assert not re.search(r"""(src|href)=["']https?://""", markup)  # nothing loaded from outside
     assert "<link" not in markup
+
+
+def test_the_page_inlines_plotlys_cartesian_bundle_built_for_the_plotly_package(report_dir):
+    page = (report_dir / "report.html").read_text()
+    scripts = re.findall(r"<script>(.*?)</script>", page, flags=re.S)
+    bundles = [s for s in scripts if "plotly.js" in s[:200]]
+    assert len(bundles) == 1 and "plotly.js (cartesian - minified) v" in bundles[0][:200]
+    # the figures' JSON comes from the plotly package: its plotly.js and the bundle share a
+    # major version (assets/README.md says how to update both)
+    bundled = re.search(r"plotly\.js \(cartesian - minified\) v(\d+)\.", bundles[0])[1]
+    assert bundled == plotly.offline.get_plotlyjs_version().split(".")[0]
+    # the full bundle alone is 4.8 MB; this page, with every chart, under 2 MB
+    assert len(page.encode()) < 2_000_000 < len(plotly.offline.get_plotlyjs())
 
 
 def test_the_header_dates_the_report_to_the_minute_as_compare_does(report_dir):

@@ -9,7 +9,6 @@ import math
 from collections.abc import Sequence
 
 import plotly.graph_objects as go
-import plotly.offline
 from plotly.subplots import make_subplots
 from rich.console import Console
 from rich.markup import escape
@@ -34,6 +33,7 @@ from feasibility.reports.html import (
     forecast_notes,
     generated_text,
     head,
+    plotly_script,
 )
 from feasibility.reports.terminal import count_label, fallback_notes, hanging, print_site_table, table_width
 
@@ -607,7 +607,7 @@ def compare_html(
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>Feasibility: sites compared</title><style>{STYLE}</style>"
-        f"<script>{plotly.offline.get_plotlyjs()}</script></head><body>"
+        f"{plotly_script()}</head><body>"
         f"<header><h1>Sites compared</h1><p>{esc(_subtitle(reports))}</p></header>{warning}"
         f"<main>{_reports_table(reports) if reports else ''}{compare_guide(reports, networks)}{legend}"
         f"{''.join(sections)}</main>"
