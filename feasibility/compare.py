@@ -21,6 +21,7 @@ from feasibility.analytics.conversion import check_sites, is_share
 from feasibility.analytics.forecast import Observed, forecast
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.errors import FeasibilityError
+from feasibility.extract.contract import site_order
 from feasibility.protect import ROUND_TO, sharing, suppressed_label, suppressed_middle
 from feasibility.reports.build import index_basis
 from feasibility.user_files import read_user_text
@@ -531,7 +532,9 @@ def network_forecasts(
                     "suppressed_below": below,
                 }
     if conversion is not None:
-        every_site = sorted({label for network in networks.values() for label in network.observed})
+        every_site = sorted(
+            {label for network in networks.values() for label in network.observed}, key=site_order
+        )
         check_sites(
             every_site, conversion.by_site, source=conversion.source, of="the reports made with --monthly"
         )

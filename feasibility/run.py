@@ -19,7 +19,7 @@ from feasibility.criteria.model import Duration, Trial
 from feasibility.errors import FeasibilityError
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
-from feasibility.extract.contract import DEFAULT_SITE
+from feasibility.extract.contract import DEFAULT_SITE, site_order
 from feasibility.extract.source import resolve_files
 from feasibility.protect import DEFAULT_MIN_CELL, Protection
 from feasibility.reports.build import build_report
@@ -116,7 +116,8 @@ def run_feasibility(
         if monthly and engine is not None:
             _check_months_reachable(monthly, result.index_default)
             # a misspelt site in the conversion file, found before the month ends are evaluated
-            shares = settings.site_shares(sorted({s for sites in result.histograms.values() for s in sites}))
+            sites = {s for per_site in result.histograms.values() for s in per_site}
+            shares = settings.site_shares(sorted(sites, key=site_order))
             status = engine.monthly(result, monthly, progress=step)
             uniform_index = None if result.index_from_column else result.index_default
             step("fitting the enrollment forecast")

@@ -545,3 +545,38 @@ def test_the_terminal_ranks_many_sites_by_their_potentially_eligible_patients(tm
     for r in few:
         r["site_id"] = "ABC"[int(r["patient_id"][1:]) % 3]
     assert re.search(r"per site — A: .*\n +B: .*\n +C: ", printed(few, "three"))
+
+
+def test_sites_are_listed_with_their_numbers_in_numeric_order(tmp_path):
+    # text order would put SITE-10 before SITE-9 and S10 before S2: every file lists the
+    # sites as a reader counts them
+    rows = small_trial_rows()
+    names = ["SITE-10", "SITE-9", "S2", "S10", "SITE-B", "SITE-A"]
+    for r in rows:
+        r["site_id"] = names[int(r["patient_id"][1:]) % len(names)]
+    trial = [REPO / "tests/fixtures/trials/small.yaml"]
+    out = tmp_path / "report"
+    report = run_feasibility(str(write_extract(rows, tmp_path / "x.parquet")), trial, out=out, min_cell=0)
+    expected = ["S2", "S10", "SITE-9", "SITE-10", "SITE-A", "SITE-B"]
+    assert [s["site_id"] for s in report["trials"][0]["sites"]] == ["ALL", *expected]
+    with (out / "waterfall.csv").open() as f:
+        in_csv = list(dict.fromkeys(r["site_id"] for r in csv.DictReader(f)))
+    assert in_csv == ["ALL", *expected]
+
+
+@pytest.mark.parametrize(
+    ("ids", "ordered"),
+    [
+        (["SITE-10", "SITE-9", "SITE-100"], ["SITE-9", "SITE-10", "SITE-100"]),
+        (["10", "9", "1"], ["1", "9", "10"]),
+        # ids written alike still come in one order, whatever the input order
+        (["S01", "S1", "S001"], ["S001", "S01", "S1"]),
+        (["S1", "S001", "S01"], ["S001", "S01", "S1"]),
+        (["b2", "a10", "a9", "B1"], ["B1", "a9", "a10", "b2"]),
+        (["2024-B", "2024-A", "999-Z"], ["999-Z", "2024-A", "2024-B"]),
+    ],
+)
+def test_site_order_reads_runs_of_digits_as_numbers(ids, ordered):
+    from feasibility.extract.contract import site_order
+
+    assert sorted(ids, key=site_order) == ordered

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from feasibility.analytics.waterfall import ALL_SITES
+from feasibility.extract.contract import site_order
 
 # a patient eligible again after this many month ends without being eligible is new again:
 # long enough that a lab repeated within a year, whose window lapsed in between, does not
@@ -89,6 +90,7 @@ def site_incidence(site: str, months: int, counts: Counter[MonthEnds]) -> SiteIn
 
 
 def trial_incidence(months: int, per_site: dict[str, Counter[MonthEnds]]) -> list[SiteIncidence]:
-    """ALL first, then each site in name order."""
-    sites: Iterable[tuple[str, Counter]] = [(ALL_SITES, _merge(per_site.values())), *sorted(per_site.items())]
+    """ALL first, then each site in site order (`site_order`)."""
+    in_order = sorted(per_site.items(), key=lambda s: site_order(s[0]))
+    sites: Iterable[tuple[str, Counter]] = [(ALL_SITES, _merge(per_site.values())), *in_order]
     return [site_incidence(site, months, counts) for site, counts in sites]

@@ -21,6 +21,17 @@ _SPELLINGS = {
 # the site of an extract without `site_id`, unless --site names it
 DEFAULT_SITE = "site"
 
+_DIGITS = re.compile(r"(\d+)")
+
+
+def site_order(site_id: str) -> tuple[tuple[str | int, ...], str]:
+    """The key by which reports list sites: each run of digits in a site id as its number,
+    as a reader expects (SITE-9 before SITE-10, where text order puts SITE-10 first), then
+    the id itself, so that ids written alike (S1, S01) still come in one order."""
+    parts = _DIGITS.split(site_id)  # text, digits, text, ...: each place holds one type
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts)), site_id
+
+
 # The parquet key-value metadata key of the extract's notice: the licence or attribution its
 # data must carry (e.g. MIMIC-IV's ODbL citation), one per line. Reports built from the
 # extract repeat it, so the notice travels with every report a site shares.

@@ -28,7 +28,7 @@ from feasibility.criteria.describe import describe
 from feasibility.criteria.in_care import computability
 from feasibility.criteria.model import Trial
 from feasibility.evaluate.results import EngineResult
-from feasibility.extract.contract import CONTRACT_VERSION
+from feasibility.extract.contract import CONTRACT_VERSION, site_order
 from feasibility.extract.source import unread_note
 from feasibility.protect import Protection
 from feasibility.reports.breakdown import SITES_WITHHELD, protect_breakdown
@@ -157,10 +157,8 @@ def build_report(
     for trial in result.trials:
         n = len(trial.criteria)
         # each site's histogram unpacked once, for the order, its waterfall and its views
-        matrices = [
-            (site, CriteriaMatrix.of(hist, n))
-            for site, hist in sorted(result.histograms.get(trial.id, {}).items())
-        ]
+        hists = result.histograms.get(trial.id, {})
+        matrices = [(site, CriteriaMatrix.of(hists[site], n)) for site in sorted(hists, key=site_order)]
         ordering = resolve_order(order, trial.criteria, [m for _, m in matrices])
         per_site = [(site, waterfall(m, ordering), criterion_views(m)) for site, m in matrices]
         no_patients = CriteriaMatrix.empty(n)
@@ -250,9 +248,10 @@ MANY_SITES = 9
 
 def ranked_sites(blocks: Sequence[dict]) -> list[dict]:
     """Site blocks of a report, the most potentially eligible first, then the most confirmed
-    eligible, then by site id; a suppressed count ranks as 0."""
+    eligible, then in site order (`site_order`); a suppressed count ranks as 0."""
     return sorted(
-        blocks, key=lambda b: (-(b["potentially_eligible"] or 0), -(b["eligible"] or 0), b["site_id"])
+        blocks,
+        key=lambda b: (-(b["potentially_eligible"] or 0), -(b["eligible"] or 0), site_order(b["site_id"])),
     )
 
 
