@@ -67,6 +67,13 @@ def cli() -> None:
 @click.argument("extract")
 @trials_option
 @click.option(
+    "--trial",
+    "trial_ids",
+    multiple=True,
+    metavar="ID",
+    help="Only the trial of --trials with this id (repeatable; default: every trial).",
+)
+@click.option(
     "--out",
     type=click.Path(path_type=Path),
     default=Path("feasibility-report"),
@@ -167,6 +174,7 @@ def cli() -> None:
 def run(
     extract: str,
     trial_paths: tuple[Path, ...],
+    trial_ids: tuple[str, ...],
     out: Path,
     as_of: date | None,
     site: str,
@@ -238,6 +246,7 @@ def run(
         report = run_feasibility(
             extract,
             list(trial_paths),
+            trial_ids=trial_ids,
             out=out,
             as_of=as_of,
             site=site,

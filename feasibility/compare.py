@@ -224,17 +224,19 @@ def collect(paths: list[Path]) -> tuple[list[SiteReport], list[dict]]:
         ]
         for report in reports
     ]
-    holders: dict[tuple[str, str], list[int]] = {}
+    # the reports holding each site name, over all trials: a site keeps one label in every
+    # trial, even one that only its own report holds (a report of fewer trials beside it)
+    holders: dict[str, list[int]] = {}
     for i, report_blocks in enumerate(blocks):
-        for trial_id, block in report_blocks:
-            holders.setdefault((trial_id, block["site_id"]), []).append(i)
+        for site_id in dict.fromkeys(block["site_id"] for _, block in report_blocks):
+            holders.setdefault(site_id, []).append(i)
     sites: list[SiteReport] = []
     seen: set[tuple[str, str]] = set()
     for i, (path, report) in enumerate(zip(paths, reports, strict=True)):
         below = suppressed_label(report["protection"])
         marker = sharing(report["protection"])
         for trial_id, block in blocks[i]:
-            held_by = holders[(trial_id, block["site_id"])]
+            held_by = holders[block["site_id"]]
             if len(held_by) == 1:
                 name = block["site_id"]
             elif len({labels[j] for j in held_by}) == len(held_by):

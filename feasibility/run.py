@@ -14,7 +14,7 @@ import duckdb
 from feasibility.analytics.incidence import month_ends_evaluated
 from feasibility.analytics.waterfall import ALL_SITES, check_order
 from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN, with_in_care_step
-from feasibility.criteria.load import load_trials
+from feasibility.criteria.load import load_trials, trial_by_id
 from feasibility.criteria.model import Duration, Trial
 from feasibility.errors import FeasibilityError
 from feasibility.evaluate.duckdb_engine import Engine, connect
@@ -42,6 +42,7 @@ def run_feasibility(
     extract: str,
     trial_paths: Sequence[Path],
     *,
+    trial_ids: Sequence[str] = (),
     out: Path,
     as_of: date | None = None,
     site: str = DEFAULT_SITE,
@@ -57,7 +58,8 @@ def run_feasibility(
     check_duplicates: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> dict:
-    """Run every trial on the extract, write the report folder, return the report.
+    """Run every trial on the extract (or only those of `trial_ids`), write the report
+    folder, return the report.
 
     `active_within` puts the still-in-care step first in every trial (None: off);
     `monthly` adds the incidence of eligible patients over that many months and the
@@ -77,6 +79,10 @@ def run_feasibility(
             fix="give the site's own name",
         )
     trials, library = load_trials(list(trial_paths) or None)
+    if trial_ids:
+        # in the files' order, not the options': the same trials give the same report
+        chosen = {trial_by_id(trials, trial_id, "--trial").id for trial_id in trial_ids}
+        trials = [t for t in trials if t.id in chosen]
     trials = [with_in_care_step(t, active_within) for t in trials]
     check_order(order, [t.criteria for t in trials])
     options = RunOptions(

@@ -50,6 +50,7 @@ from tests.test_errors import assert_one_line_error, feasibility
 from tests.test_html import CHROMIUM, dump_dom, figures
 
 TRIAL = REPO / "tests/fixtures/trials/small.yaml"
+SPEC = REPO / "tests/fixtures/trials/spec.yaml"
 SHAREABLE = "shareable (--min-cell 11)"
 
 
@@ -159,6 +160,28 @@ def test_a_shared_site_name_means_one_report_whatever_the_order(three_reports, t
         "A (again)",
     }
     assert {name for source, name in named if source == str(three_reports[1])} == {"B"}  # no clash, bare
+
+
+def test_a_site_keeps_one_label_in_every_trial_beside_a_report_of_fewer_trials(tmp_path):
+    # site A ran SMALL and SPEC; another site, also called A, ran SMALL only (`run --trial`):
+    # SPEC is in A's report alone, yet its column is A's qualified label there too, or one
+    # site would read as two in the listing of the reports
+    rows = site_rows("A", 20, True)
+    both = tmp_path / "both"
+    run_feasibility(
+        str(write_extract(rows, tmp_path / "a.parquet")), [TRIAL, SPEC], out=both, site="A", min_cell=0
+    )
+    one = tmp_path / "one"
+    run_feasibility(
+        str(write_extract(rows[:30], tmp_path / "b.parquet")), [TRIAL], out=one, site="A", min_cell=0
+    )
+    sites, _ = collect([both, one])
+    labels = {(s.source, s.trial_id): s.site_id for s in sites}
+    assert labels == {
+        (str(both), "SMALL"): "A (both)",
+        (str(both), "SPEC"): "A (both)",
+        (str(one), "SMALL"): "A (one)",
+    }
 
 
 def test_not_a_report(tmp_path):

@@ -580,3 +580,27 @@ def test_site_order_reads_runs_of_digits_as_numbers(ids, ordered):
     from feasibility.extract.contract import site_order
 
     assert sorted(ids, key=site_order) == ordered
+
+
+def test_trial_picks_trials_by_id_each_counted_as_among_all(tmp_path):
+    extract = str(REPO / "sample_data/extract.parquet")
+    every = run_feasibility(extract, [], out=tmp_path / "all")
+    # named in the other order: the report keeps the files' order
+    picked = run_feasibility(extract, [], trial_ids=("NCT06886919", "CQPB-CD19-AID"), out=tmp_path / "two")
+    ids = [t["id"] for t in every["trials"]]
+    assert [t["id"] for t in picked["trials"]] == [i for i in ids if i in ("NCT06886919", "CQPB-CD19-AID")]
+    by_id = {t["id"]: t for t in every["trials"]}
+    for trial in picked["trials"]:
+        # the same waterfall, criteria and views as when every trial ran in the same pass
+        assert trial == by_id[trial["id"]]
+    assert json.loads((tmp_path / "two" / "report.json").read_text())["trials"] == picked["trials"]
+
+
+def test_an_unknown_trial_id_is_refused_before_anything_is_written(tmp_path):
+    from tests.test_errors import assert_one_line_error, feasibility
+
+    extract = str(REPO / "sample_data/extract.parquet")
+    out = tmp_path / "report"
+    proc = feasibility("run", extract, "--trial", "NCT0671114", "--out", str(out), cwd=tmp_path)
+    assert_one_line_error(proc, "--trial", "no trial with id `NCT0671114`", "did you mean `NCT06711146`?")
+    assert not out.exists()
