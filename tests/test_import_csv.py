@@ -220,6 +220,7 @@ ACCENTED = "\n".join([HEADER + ",value_text", "p1,F,1980,lab,LOINC,1742-6,,,,202
     ("name", "data", "encoding"),
     [
         ("utf8.csv", ACCENTED.encode("utf-8"), None),
+        ("utf8-marked.csv", b"\xef\xbb\xbf" + ACCENTED.encode("utf-8"), "utf-8"),
         ("latin1.csv", ACCENTED.encode("latin-1"), "latin-1"),
         # Windows' "Unicode text": UTF-16 with its byte-order mark, found without --encoding
         ("utf16.csv", ACCENTED.encode("utf-16"), None),
@@ -246,6 +247,8 @@ def test_each_encoding_gives_the_same_rows(tmp_path, name, data, encoding):
     [
         (ACCENTED.encode("latin-1"), None, "line 2 is not UTF-8 text", "--encoding latin-1"),
         (ACCENTED.encode("utf-16"), "latin-1", "is UTF-16 text, not latin-1", "give utf-16"),
+        # read as Latin-1, UTF-8's mark would be part of `patient_id`'s name
+        (b"\xef\xbb\xbf" + ACCENTED.encode("utf-8"), "latin-1", "is UTF-8 text, not latin-1", "give utf-8"),
         (ACCENTED.encode("utf-8"), "utf-16", "is not UTF-16 text", "leave out --encoding"),
         # DuckDB reads big-endian UTF-16 as no rows at all, so it is refused rather than read
         (b"\xfe\xff" + ACCENTED.encode("utf-16-be"), None, "big-endian UTF-16", "iconv -f utf-16 -t utf-8"),

@@ -201,13 +201,18 @@ def _opener(path: Path) -> Callable[..., Any]:
     return gzip.open if path.name.lower().endswith(".gz") else open
 
 
-def _utf16_kind(head: bytes) -> str | None:
-    """ "utf-16" (little-endian) or "utf-16-be" when a file's first two bytes say UTF-16: its
-    byte-order mark, or, without one, an ASCII character (a header's first is one) with
-    its zero byte; else None. UTF-8 and Latin-1 text never holds a zero byte."""
-    if head in (b"\xff\xfe", b"\xfe\xff"):
-        return "utf-16" if head == b"\xff\xfe" else "utf-16-be"
-    if len(head) == 2 and (head[0] == 0) != (head[1] == 0):
+# A byte-order mark, and the encoding it says a file is in
+_MARKS = ((b"\xef\xbb\xbf", "utf-8"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16-be"))
+
+
+def _said_by(head: bytes) -> str | None:
+    """The encoding a file's first bytes say it is in: its byte-order mark, or, without one,
+    UTF-16's zero byte beside the header's first character (an ASCII one); None when they
+    say nothing. UTF-8 and Latin-1 text never holds a zero byte."""
+    for mark, encoding in _MARKS:
+        if head.startswith(mark):
+            return encoding
+    if len(head) >= 2 and (head[0] == 0) != (head[1] == 0):
         return "utf-16" if head[1] == 0 else "utf-16-be"
     return None
 
@@ -215,28 +220,31 @@ def _utf16_kind(head: bytes) -> str | None:
 def csv_encoding(path: Path, given: str | None) -> str:
     """The encoding to read the CSV `path` in: `given` (--encoding), else UTF-16 when the file
     is UTF-16 (as Windows' "Unicode text" is), else UTF-8. An encoding that contradicts the
-    file's bytes, or big-endian UTF-16, is a user error."""
+    file's own mark or bytes, or big-endian UTF-16, is a user error."""
     try:
         with _opener(path)(path, "rb") as f:
-            kind = _utf16_kind(f.read(2))
+            said = _said_by(f.read(3))
     except (OSError, EOFError, zlib.error):
-        kind = None  # a broken or unreadable file: DuckDB's reading of it says so
-    if kind == "utf-16-be":
+        said = None  # a broken or unreadable file: DuckDB's reading of it says so
+    if said == "utf-16-be":
         raise FeasibilityError(
             "is big-endian UTF-16 text, which cannot be read",
             where=str(path),
             fix=f"convert it to UTF-8, e.g. iconv -f utf-16 -t utf-8 {path.name}",
         )
-    if kind is not None and given not in (None, kind):
+    if said is not None and given not in (None, said):
+        # read as Latin-1, UTF-8's mark would become part of the first column's name
         raise FeasibilityError(
-            f"is UTF-16 text, not {given}", where=str(path), fix="leave out --encoding, or give utf-16"
+            f"is {said.upper()} text, not {given}",
+            where=str(path),
+            fix=f"leave out --encoding, or give {said}",
         )
-    if given == "utf-16" and kind is None:
+    if given == "utf-16" and said is None:
         # else DuckDB reads the file as garbage and blames the header's fields
         raise FeasibilityError(
             "is not UTF-16 text", where=str(path), fix="leave out --encoding, or give the file's own"
         )
-    return given or kind or "utf-8"
+    return given or said or "utf-8"
 
 
 def reader(path: Path, encoding: str | None = None) -> exp.Expr:
