@@ -286,3 +286,14 @@ def test_the_omop_importer_reads_its_csv_tables_in_the_encoding_given(tmp_path):
     proc = feasibility("import", "omop", str(omop), "--out", str(out), "--encoding", "latin-1", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert duckdb.sql(f"SELECT count(DISTINCT patient_id) FROM read_parquet('{out}')").fetchall() == [(1,)]
+
+
+def test_a_utf16_file_broken_past_what_duckdb_samples_is_one_line(tmp_path):
+    # a lone surrogate (a cut or mixed export) after 5,000 good rows
+    good = "".join(f"p{i},F,1980,person,,,,,,,\n" for i in range(5000))
+    text = (HEADER + "\n" + good).encode("utf-16")
+    source = _encoded(tmp_path, "x.csv", text + b"\x00\xd8" + "p9,F,1980,person,,,,,,,\n".encode("utf-16-le"))
+    out = tmp_path / "x.parquet"
+    proc = feasibility("import", "csv", str(source), "--out", str(out), cwd=tmp_path)
+    assert_one_line_error(proc, str(source), "holds bytes that are not UTF-16 text", "re-export the file")
+    assert not out.exists()

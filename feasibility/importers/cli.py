@@ -29,8 +29,8 @@ out_option = click.option(
 encoding_option = click.option(
     "--encoding",
     type=click.Choice(["utf-8", "utf-16", "latin-1"], case_sensitive=False),
-    help="Text encoding of the CSV files (default: UTF-8, or UTF-16 where a file starts with "
-    "its byte-order mark); latin-1 reads most Windows exports.",
+    help="Text encoding of the CSV files (default: UTF-8, or UTF-16 where a file's first "
+    "bytes say so); latin-1 reads most Windows exports.",
 )
 notice_option = click.option(
     "--notice",

@@ -333,11 +333,13 @@ def csv_error(error: duckdb.Error, label: str) -> FeasibilityError | None:
     header's, or its text is not in the encoding it is read in), or None for another error.
     It names the line and the field counts, never the row (DuckDB's message quotes it)."""
     text = str(error)
-    if _NOT_UTF16 in text:  # DuckDB names neither the line nor the file
+    if _NOT_UTF16 in text:
+        # past its first bytes (csv_encoding checks those): DuckDB names neither the line
+        # nor the file
         return FeasibilityError(
-            "cannot read the CSV (it is not UTF-16 text)",
+            "cannot read the CSV (it holds bytes that are not UTF-16 text)",
             where=label,
-            fix="give the file's own encoding with --encoding (utf-8, utf-16 or latin-1)",
+            fix="re-export the file, as UTF-8 if the export offers it",
         )
     line = _CSV_LINE.search(text)
     if line is None:
