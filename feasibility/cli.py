@@ -492,12 +492,16 @@ def synth(patients: int, sites: int, seed: int, out: str, as_of: date, sort_rows
     help="Per-site conversion for the network forecast, by the names the comparison shows, "
     f"{CONVERSION_FILE_FORMATS}.",
 )
+@click.option(
+    "--quiet", "-q", is_flag=True, help="Print no tables, only the notes and where the comparison is."
+)
 def compare(
     reports: tuple[Path, ...],
     out: Path,
     target: int | None,
     conversion: float | None,
     conversion_file: Path | None,
+    quiet: bool,
 ) -> None:
     """Compare several sites' reports (folders or report.json files) side by side.
 
@@ -558,7 +562,8 @@ def compare(
             "compare.html": page,
         }
         write_directory(out, files)
-    print_compare(totals, rows, report_console(), described, forecasts)
+    if not quiet:
+        print_compare(totals, rows, report_console(), described, forecasts)
     for line in unlike:
         err.print(f"[yellow]note:[/] not like for like: {escape(line)}", markup=True)
     err.print(f"comparison written to {out}/")

@@ -108,6 +108,19 @@ def test_compare_outputs(three_reports):
     assert "c0-lost" in page and "data gap" in page
 
 
+def test_quiet_prints_only_where_the_comparison_is(three_reports, tmp_path):
+    out = tmp_path / "cmp"
+    args = [*map(str, three_reports), "--out", str(out)]
+    loud = feasibility("compare", *args, cwd=tmp_path)
+    quiet = feasibility("compare", *args, "-q", cwd=tmp_path)
+    assert loud.returncode == quiet.returncode == 0, quiet.stderr
+    assert "SMALL" in loud.stdout and quiet.stdout == ""
+    # the notes saying where the reports are not like for like stay: they qualify the files
+    assert quiet.stderr == loud.stderr and "not like for like" in quiet.stderr
+    assert quiet.stderr.strip().splitlines()[-1] == f"comparison written to {out}/"
+    assert sorted(p.name for p in out.iterdir()) == ["compare.csv", "compare.html", "compare.json"]
+
+
 def test_terminal_prints_site_names_verbatim(three_reports):
     # a site's name is its own text: brackets in it are not rich markup
     sites, reports = collect(three_reports)
