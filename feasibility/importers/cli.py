@@ -1,12 +1,12 @@
-"""`feasibility import omop|mimic-iv`: turn a site's database into an extract."""
+"""`feasibility import omop|mimic-iv|csv`: turn a site's database, or its CSV export, into an
+extract."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
@@ -42,22 +42,43 @@ notice_option = click.option(
 )
 
 
-@contextmanager
-def _importing(out: Path, source: str) -> Iterator[None]:
-    """An import on the command line: progress while it runs, and, when Ctrl-C stops it,
-    one line saying whether the extract at `out` is the earlier one or the new one."""
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="Print only where the extract is.")
+
+_Command = TypeVar("_Command", bound=Callable[..., None])
+
+
+def _import_options(command: _Command) -> _Command:
+    """The options every import takes, after its own (`--help` lists them in this order)."""
+    shared = (encoding_option, notice_option, threads_option, memory_limit_option, quiet_option)
+    for option in reversed(shared):
+        command = option(command)
+    return command
+
+
+def _run_import(
+    what: str,
+    out: Path,
+    notices: tuple[str, ...],
+    quiet: bool,
+    build: Callable[[tuple[str, ...]], ImportSummary],
+) -> None:
+    """An import on the command line: the `--notice` texts checked before anything starts;
+    `build` (given the notice lines) writing the extract at `out` with progress shown and,
+    when Ctrl-C stops it, one line saying whether the extract there is the earlier one or
+    the new one; then the summary, or with `quiet` only where the extract is."""
+    from feasibility.importers.common import notice_lines
+
+    lines = notice_lines(notices)
+    started = time.perf_counter()
     with (
         interrupts.writing([(out, f"extract {out}")], f"the new extract {out} is complete"),
-        working(f"importing {source}"),
+        working(f"importing {what}"),
     ):
-        yield
-
-
-def _print(summary: ImportSummary, started: float, quiet: bool) -> None:
-    lines = summary.lines()
+        summary = build(lines)
+    printed = summary.lines()
     if quiet:  # the first line says where the extract is
-        lines = lines[:1]
-    for line in lines:
+        printed = printed[:1]
+    for line in printed:
         err.print(line)
     if not quiet:
         err.print(f"import done in {time.perf_counter() - started:.1f} s")
@@ -84,11 +105,7 @@ def import_group() -> None:
 @click.option(
     "--schema", help="Schema of the CDM tables in a DuckDB file (default: the one holding `person`)."
 )
-@encoding_option
-@notice_option
-@threads_option
-@memory_limit_option
-@click.option("--quiet", "-q", is_flag=True, help="Print only where the extract is.")
+@_import_options
 def omop(
     source: Path,
     out: Path,
@@ -102,13 +119,14 @@ def omop(
 ) -> None:
     """Read an OMOP CDM 5.3/5.4 database (SOURCE: folder of parquet/CSV tables, or a DuckDB
     file) and write the extract."""
-    from feasibility.importers.common import notice_lines
     from feasibility.importers.omop import import_omop
 
-    lines = notice_lines(notices)
-    started = time.perf_counter()
-    with _importing(out, "OMOP CDM"):
-        summary = import_omop(
+    _run_import(
+        "OMOP CDM",
+        out,
+        notices,
+        quiet,
+        lambda lines: import_omop(
             source,
             out,
             index=index,
@@ -117,8 +135,8 @@ def omop(
             threads=threads,
             memory_limit=memory_limit,
             notices=lines,
-        )
-    _print(summary, started, quiet)
+        ),
+    )
 
 
 @import_group.command("mimic-iv")
@@ -130,11 +148,7 @@ def omop(
     help="mimic-code d_labitems_to_loinc.csv (default: HOSP/../mimic_code_concept_map/ "
     "or HOSP/mimic_code_concept_map/).",
 )
-@encoding_option
-@notice_option
-@threads_option
-@memory_limit_option
-@click.option("--quiet", "-q", is_flag=True, help="Print only where the extract is.")
+@_import_options
 def mimic_iv(
     hosp: Path,
     out: Path,
@@ -148,13 +162,14 @@ def mimic_iv(
     """Read the MIMIC-IV hosp module (HOSP: folder of patients.csv.gz, labevents.csv.gz, ...)
     and write the extract. MIMIC-IV is ODbL-licensed: the extract carries its citation as
     its notice, which every report built from it repeats."""
-    from feasibility.importers.common import notice_lines
     from feasibility.importers.mimic import import_mimic
 
-    lines = notice_lines(notices)
-    started = time.perf_counter()
-    with _importing(out, "MIMIC-IV"):
-        summary = import_mimic(
+    _run_import(
+        "MIMIC-IV",
+        out,
+        notices,
+        quiet,
+        lambda lines: import_mimic(
             hosp,
             out,
             loinc_map=loinc_map,
@@ -162,18 +177,14 @@ def mimic_iv(
             threads=threads,
             memory_limit=memory_limit,
             notices=lines,
-        )
-    _print(summary, started, quiet)
+        ),
+    )
 
 
 @import_group.command("csv")
 @click.argument("source", type=click.Path(path_type=Path))
 @out_option
-@encoding_option
-@notice_option
-@threads_option
-@memory_limit_option
-@click.option("--quiet", "-q", is_flag=True, help="Print only where the extract is.")
+@_import_options
 def csv_export(
     source: Path,
     out: Path,
@@ -187,13 +198,14 @@ def csv_export(
     contract's columns as its header, in any order and case, and any common delimiter) and
     write it as parquet. Dates must be YYYY-MM-DD, numbers use a decimal point: a value
     that is not one stops the import, naming its column and row."""
-    from feasibility.importers.common import notice_lines
     from feasibility.importers.csv_extract import import_csv
 
-    lines = notice_lines(notices)
-    started = time.perf_counter()
-    with _importing(out, "CSV"):
-        summary = import_csv(
+    _run_import(
+        "CSV",
+        out,
+        notices,
+        quiet,
+        lambda lines: import_csv(
             source, out, encoding=encoding, threads=threads, memory_limit=memory_limit, notices=lines
-        )
-    _print(summary, started, quiet)
+        ),
+    )
