@@ -19,11 +19,10 @@ from typing import Any
 
 from feasibility.analytics.conversion import check_sites, is_share
 from feasibility.analytics.forecast import Observed, forecast
-from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.errors import FeasibilityError
 from feasibility.extract.contract import site_order
 from feasibility.protect import ROUND_TO, sharing, suppressed_label, suppressed_middle
-from feasibility.reports.build import index_basis
+from feasibility.reports.build import index_basis, site_blocks
 from feasibility.user_files import read_user_text
 
 # A site stands apart when its share differs from the median of all sites by this much.
@@ -220,7 +219,7 @@ def collect(paths: list[Path]) -> tuple[list[SiteReport], list[dict]]:
         [
             (trial["id"], block)
             for trial in report["trials"]
-            for block in ([b for b in trial["sites"] if b["site_id"] != ALL_SITES] or trial["sites"])
+            for block in (site_blocks(trial) or trial["sites"])
         ]
         for report in reports
     ]

@@ -246,6 +246,16 @@ AS_OF_DRIFT_DAYS = 366
 MANY_SITES = 9
 
 
+def site_blocks(trial: dict) -> list[dict]:
+    """A report trial's blocks of its sites, `ALL` left out."""
+    return [s for s in trial["sites"] if s["site_id"] != ALL_SITES]
+
+
+def ranks_sites(trial: dict) -> bool:
+    """Whether a report ranks the trial's sites rather than showing each (`MANY_SITES`)."""
+    return len(site_blocks(trial)) > MANY_SITES
+
+
 def ranked_sites(blocks: Sequence[dict]) -> list[dict]:
     """Site blocks of a report, the most potentially eligible first, then the most confirmed
     eligible, then in site order (`site_order`); a suppressed count ranks as 0."""

@@ -20,7 +20,7 @@ from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.in_care import IN_CARE_ID
 from feasibility.criteria.model import Duration
 from feasibility.protect import WITHHELD, suppressed_as, suppressed_label
-from feasibility.reports.build import MANY_SITES, index_basis, ranked_sites
+from feasibility.reports.build import MANY_SITES, index_basis, ranked_sites, ranks_sites, site_blocks
 from feasibility.reports.forecast_text import expected_cells, time_to_target_text
 
 CONFIRMED = "#1f6f8b"
@@ -210,8 +210,8 @@ def sites_chart(trial: dict, chart_id: str, k: int) -> str:
     """Small multiples: each site's attrition on its own panel; with more than `MANY_SITES`
     sites, whose panels would be too small to read and too many to compare, the sites
     ranked on one chart (`ranked_sites_chart`)."""
-    sites = [s for s in trial["sites"] if s["site_id"] != ALL_SITES]
-    if len(sites) > MANY_SITES:
+    sites = site_blocks(trial)
+    if ranks_sites(trial):
         return ranked_sites_chart(sites, chart_id, k)
     cols = min(3, len(sites))
     rows = -(-len(sites) // cols)
@@ -936,7 +936,7 @@ def glossary(report: dict) -> str:
                     "largest impact in the potentially-eligible view",
                 )
             ]
-            if any(len(t["sites"]) > MANY_SITES + 1 for t in report["trials"])
+            if any(ranks_sites(t) for t in report["trials"])
             else []
         ),
         *(

@@ -14,10 +14,9 @@ from rich.table import Table
 from rich.text import Text
 
 from feasibility.analytics.forecast import SITE_MONTHS
-from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.criteria.model import Duration
 from feasibility.protect import WITHHELD, suppressed_label, suppressed_text
-from feasibility.reports.build import MANY_SITES, index_basis, ranked_sites
+from feasibility.reports.build import index_basis, ranked_sites, ranks_sites, site_blocks
 from feasibility.reports.forecast_text import band_cells, expected_cells, time_to_target_text
 
 COLUMNS: tuple[tuple[str, JustifyMethod], ...] = (
@@ -347,8 +346,8 @@ def print_report(report: dict, console: Console) -> None:
         if note:
             console.print(note)
         if len(trial["sites"]) > 2:
-            blocks = [s for s in trial["sites"] if s["site_id"] != ALL_SITES]
-            many = len(blocks) > MANY_SITES
+            blocks = site_blocks(trial)
+            many = ranks_sites(trial)
             sites = [
                 f"{s['site_id']}: {count_label(s['eligible'], k)} eligible, "
                 f"{count_label(s['potentially_eligible'], k)} potentially"
