@@ -27,33 +27,33 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from feasibility.compile.code_map import build_code_map
+from feasibility.compile.code_map import DictionaryRow, build_code_map
 from feasibility.compile.plan import Plan, plan_features
 from feasibility.criteria.concepts import normalise_code
 from feasibility.criteria.load import load_trials
 from feasibility.resources import trials_dir
 
-Triple = tuple[str, str, str | None, int]
 LAB_UNITS = (None, "mg/dL", "mg/dl", "g/L", "U/L", "mmol/L", "umol/L", "%", "10*3/uL")
 
 
-def site_dictionary(plan: Plan, size: int, seed: int = 1) -> list[Triple]:
+def site_dictionary(plan: Plan, size: int, seed: int = 1) -> list[DictionaryRow]:
     """`size` distinct triples shaped like a large site's: ICD-10-CM codes at every level
     (about half), RxNorm and NDC drug codes, LOINC codes in several unit spellings, and
-    every code of the seed trials' library among them, as a site's would be."""
+    every code of the seed trials' library among them, as a site's would be; the lab rows
+    carry numbers, the others none."""
     rnd = random.Random(seed)
     letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
     library = [(p.system, p.code) for c in plan.concepts for p in c.codes]
-    out: set[Triple] = {(system, code, None, 1) for system, code in library}
+    out: set[DictionaryRow] = {(system, code, None, 1, 1) for system, code in library}
     while len(out) < size:
         kind = rnd.random()
         if kind < 0.5:
             code = f"{rnd.choice(letters)}{rnd.randint(0, 99):02d}"
             if rnd.random() < 0.9:
                 code += "." + str(rnd.randint(0, 9999))[: rnd.randint(1, 4)]
-            out.add(("ICD10CM", code, None, rnd.randint(1, 500)))
+            out.add(("ICD10CM", code, None, rnd.randint(1, 500), 0))
         elif kind < 0.7:
-            out.add(("RxNorm", str(rnd.randint(1, 2_500_000)), "mg", rnd.randint(1, 500)))
+            out.add(("RxNorm", str(rnd.randint(1, 2_500_000)), "mg", rnd.randint(1, 500), 0))
         elif kind < 0.85:
             out.add(
                 (
@@ -61,18 +61,20 @@ def site_dictionary(plan: Plan, size: int, seed: int = 1) -> list[Triple]:
                     f"{rnd.randint(0, 99999):05d}{rnd.randint(0, 9999):04d}{rnd.randint(0, 99):02d}",
                     None,
                     1,
+                    0,
                 )
             )
         else:
             code = f"{rnd.randint(1, 99999)}-{rnd.randint(0, 9)}"
-            out.add(("LOINC", code, rnd.choice(LAB_UNITS), rnd.randint(1, 5000)))
-    return sorted(out, key=lambda t: (t[0], t[1], t[2] or ""))
+            rows = rnd.randint(1, 5000)
+            out.add(("LOINC", code, rnd.choice(LAB_UNITS), rows, rows))
+    return sorted(out, key=lambda t: (str(t[0]), str(t[1]), t[2] or ""))
 
 
-def baseline(plan: Plan, dictionary: list[Triple]) -> int:
+def baseline(plan: Plan, dictionary: list[DictionaryRow]) -> int:
     """One normalisation and one lookup per triple: the floor of any mapping."""
     whole = {p.code: cid for cid, c in enumerate(plan.concepts) for p in c.codes}
-    return sum(1 for _, code, _, _ in dictionary if normalise_code(code) in whole)
+    return sum(1 for _, code, _, _, _ in dictionary if code is not None and normalise_code(code) in whole)
 
 
 def median_seconds(work: Callable[[], object], repeat: int) -> float:

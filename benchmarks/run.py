@@ -92,7 +92,10 @@ def trial_codes(extract: Path) -> list[str]:
     trials, library = load_trials(None)
     dictionary = (
         duckdb.connect()
-        .execute("SELECT code_system, code, unit, count(*) FROM read_parquet(?) GROUP BY ALL", [str(extract)])
+        .execute(
+            "SELECT code_system, code, unit, count(*), count(value_num) FROM read_parquet(?) GROUP BY ALL",
+            [str(extract)],
+        )
         .fetchall()
     )
     code_map, _ = build_code_map(plan_features(trials, library), dictionary)

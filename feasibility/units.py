@@ -53,7 +53,16 @@ _ALIASES: dict[str, str] = {
     "lb": "[lb_av]",
     "copies/ml": "{copies}/ml",
     "iu/ml": "[iu]/ml",
+    # the dilution at which an antibody is still seen: "1:160" is a titre of 160
+    "titer": "{titer}",
+    "titre": "{titer}",
+    "{titre}": "{titer}",
 }
+
+# The unit of a titre. A text result written as one (`1:160`) reads as a number in it (see
+# `criteria.model.TITRE_TEXT`), and unlike other braced units it is never taken for a number
+# without a unit: a bare ANA 2.5 is an immunoassay's index as often as a titre.
+TITRE = "{titer}"
 
 # a multiple of the upper (or lower) limit of normal, as protocols write it: ULN, x ULN,
 # × ULN, times ULN

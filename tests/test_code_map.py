@@ -11,6 +11,8 @@ from feasibility.compile.plan import plan_features
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import CodePattern, Concept
 from feasibility.resources import trials_dir
+from feasibility.units import TITRE
+from tests.support import REPO
 
 # a small alphabet and short codes, so that patterns often nest and codes often meet them
 codes = st.text(alphabet="AB1.", min_size=0, max_size=4).map(lambda c: c.replace(".", ""))
@@ -71,16 +73,53 @@ def test_the_seed_trials_code_map_is_the_same_as_testing_every_pattern():
     plan = plan_features(trials, library)
     seen = [p for c in plan.concepts for p in (*c.codes, *c.exclude)]
     dictionary = [
-        (system, code, None, 1)
+        (system, code, None, 1, 1)
         for p in seen
         for system in (p.system, p.system.lower())
         for code in (p.code, p.code + "1", p.code[:-1])
     ]
     rows, _ = build_code_map(plan, dictionary)
+    # after the extract's own triples come those a text titre joins by (tested below)
+    rows = [r for r in rows if r.unit != TITRE]
     expected = [
         (system, code, cid)
-        for system, code, _, _ in dictionary
+        for system, code, _, _, _ in dictionary
         for cid in _by_testing_each_pattern(list(plan.concepts), system.upper(), code)
     ]
     assert [(r.code_system, r.code, r.concept_id) for r in rows] == expected
     assert len(rows) > len(seen)  # the codes below prefixes are mapped too
+
+
+def test_a_text_titre_finds_a_row_of_its_own_for_every_code_the_results_read():
+    """The spec library's ANA reads titres (`{titer}`, positive from 80), haemoglobin does not,
+    SLE is a condition. Every (system, code) of a concept the results pass reads gets a row
+    of the unit TITRE, unless the extract spells that unit itself; the rows say which
+    concepts take a titre as their number, and where the cut-off can be read."""
+    trials, library = load_trials([REPO / "tests/fixtures/trials/spec.yaml"])
+    plan = plan_features(trials, library)
+    dictionary = [
+        ("LOINC", "8061-4", None, 10, 0),  # text results only: no unit problem
+        ("LOINC", "8061-4", "U/mL", 4, 4),  # an immunoassay's numbers
+        ("LOINC", "718-7", "g/L", 7, 7),
+        ("LOINC", "718-7", "{titer}", 1, 1),  # spelled by the extract: no second row
+        ("ICD10CM", "M32.14", None, 3, 0),
+    ]
+    rows, unknown = build_code_map(plan, dictionary)
+    by_key = {(r.code, r.unit): r for r in rows}
+    assert len(rows) == len(by_key) == 6
+    ana, ana_iu = by_key[("8061-4", TITRE)], by_key[("8061-4", "U/mL")]
+    assert (ana.factor, ana.positive_from, ana.titre_reader) == (1.0, 80.0, 1.0)
+    assert (ana_iu.factor, ana_iu.positive_from, ana_iu.titre_reader) == (None, None, 1.0)
+    hb = by_key[("718-7", TITRE)]
+    assert (hb.factor, hb.positive_from, hb.titre_reader) == (None, None, None)
+    assert ("M32.14", TITRE) not in by_key  # no result of a condition is read
+    # rows with a number in a unit the concept does not know; ANA's text rows are not
+    assert unknown == {"ana": {"U/mL": 4}, "hemoglobin": {"{titer}": 1}}
+
+
+def test_a_run_whose_concepts_read_no_titre_has_no_titre_rows():
+    trials, library = load_trials([REPO / "tests/fixtures/trials/small.yaml"])
+    plan = plan_features(trials, library)
+    assert not plan.reads_titres
+    rows, _ = build_code_map(plan, [(p.system, p.code, None, 1, 1) for c in plan.concepts for p in c.codes])
+    assert rows and all(r.unit != TITRE for r in rows)

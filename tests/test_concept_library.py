@@ -45,6 +45,7 @@ def test_a_label_changes_nothing(tmp_path):
         ("conditions.yaml", "ICD10CM: [M32*]", "ICD10CM: [M32.1*]"),  # a code list
         ("labs.yaml", '"umol/L": 0.0113122', '"umol/L": 0.0113'),  # creatinine's unit factor
         ("labs.yaml", "default_uln: 40", "default_uln: 45"),  # a default ULN
+        ("labs.yaml", "positive_from: 80", "positive_from: 160"),  # ANA's positive cut-off
     ],
 )
 def test_what_changes_a_count_changes_the_fingerprint(tmp_path, file, old, new):
@@ -83,6 +84,23 @@ def _load(tmp_path, text: str):
             ["x.yaml:6: `dose_factors` of concept `glucocorticoids`"],
         ),
         (CREATININE + "    default_uln: 0\n", ["x.yaml:6: `default_uln`", "positive number"]),
+        (CREATININE + "    positive_from: 0\n", ["x.yaml:6: `positive_from`", "positive number"]),
+        (
+            CREATININE + "    plausible: [0, 30]\n    positive_from: 50\n",
+            [
+                "x.yaml:7: `positive_from: 50` of concept `creatinine` is outside its plausible range (0..30 mg/dL)"
+            ],
+        ),
+        (
+            "concepts:\n  ana:\n    kind: measurement\n    codes: {LOINC: [8061-4]}\n    positive_from: 80\n",
+            [
+                "x.yaml:5: `positive_from` of concept `ana` is a cut-off in the concept's unit, and it has none"
+            ],
+        ),
+        (
+            "concepts:\n  sle:\n    kind: condition\n    codes: {ICD10CM: [M32*]}\n    positive_from: 1\n",
+            ["x.yaml:5:", "it has none: it is a condition", "fix: give the measurement its `unit:`"],
+        ),
         (CREATININE + "    label: [a, b]\n", ["x.yaml:6: `label` of concept `creatinine` must be text"]),
         (CREATININE + "    units: {umol/L: .nan}\n", ["x.yaml:6: `.nan` is not a finite number"]),
         (CREATININE + "    default_uln: -.inf\n", ["x.yaml:6: `-.inf` is not a finite number"]),

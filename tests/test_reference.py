@@ -4,8 +4,8 @@ and on every waterfall count, on random small extracts and random rule trees.
 The atoms are the spec trial's and more, so that every atom kind and option is drawn: age
 and sex bounds, history windows in weeks, counts ever, `before`, every `if_missing` and
 `if_found`, measurements read as a value, a ULN or LLN multiple, a distance above the ULN
-or a result (positive, negative), thresholds in another unit, results on several days
-(`min_count`, `apart`), medications with and without a dose, at a stable dose, per
+or a result (positive, negative), titres (written `1:N`, or a number in their unit),
+thresholds in another unit, results on several days (`min_count`, `apart`), medications with and without a dose, at a stable dose, per
 kilogram or in total, derived measures and the in-care step. Patients may carry their own
 index date, and their rows may disagree on it, on the sex or on the birth year.
 
@@ -68,6 +68,7 @@ ATOMS = [
     Measurement("alt", Duration(90, "day"), Comparison(max=100), "U/L"),
     Measurement("hemoglobin", Duration(90, "day"), result="positive"),
     Measurement("ana", Duration(1, "year"), Comparison(above=1), "ULN"),
+    Measurement("ana", Duration(1, "year"), Comparison(below=160), "{titer}"),
     # kinds and options the spec trial does not use, as the parser would build them (each
     # threshold inside its concept's plausible range, each unit one the concept knows)
     Age(Comparison(min=18)),
@@ -96,6 +97,7 @@ ATOMS = [
         "sledai", Duration(90, "day"), Comparison(min=4), "{score}", label="observation", min_count=2
     ),
     Measurement("ana", Duration(1, "year"), result="negative", min_count=2, if_missing=Truth.TRUE),
+    Measurement("ana", None, Comparison(min=160), "{titer}", min_count=2),
     # ... two of them a time apart (the spec trial has 12 weeks ever, 1 month in 6 months)
     Measurement(
         "creatinine",
@@ -187,7 +189,7 @@ CODES = [
     ("lab", "LOINC", "2160-0", ["mg/dL", "umol/L", None], "num"),
     ("lab", "LOINC", "718-7", ["g/L", "g/dL"], "num"),
     ("lab", "LOINC", "4485-9", ["mg/dL", "g/L", None], "num"),
-    ("lab", "LOINC", "8061-4", [None], "text"),
+    ("lab", "LOINC", "8061-4", [None, None, "titer", "U/mL"], "text"),
     ("observation", "LOINC", "29463-7", ["kg", "g"], "num"),
     ("observation", "LOCAL", "SLEDAI2K", [None, "points"], "num"),
     ("observation", "LOCAL", "SLEDAI2K", [None], "text"),
@@ -278,8 +280,10 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
     if kind == "num":
         row["value_text"] = draw(st.sampled_from([None, None, "not detected"]))
     if kind == "text":
-        row["value_text"] = draw(st.sampled_from(["Positive", "negative", "detected", "equivocal", None]))
-        row["value_num"] = draw(st.sampled_from([None, 0.5, 1.5]))
+        # ANA reads titres: `1:N` is N in {titer}, positive from 1:80 without a limit of its own
+        texts = ["Positive", "negative", "detected", "equivocal", None, "1:160", "1:40", "1/80", "<1:80"]
+        row["value_text"] = draw(st.sampled_from([*texts, "1:320 speckled"]))
+        row["value_num"] = draw(st.sampled_from([None, None, 0.5, 1.5, 160.0]))
         row["ref_high"] = draw(st.sampled_from([None, 1.0, math.nan, math.inf]))
     if kind == "dose":
         # -5: an exposure ending before it starts covers no day

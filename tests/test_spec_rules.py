@@ -23,6 +23,7 @@ from tests.support import REPO, evaluate, event, load_engine, person
 
 TRIAL = "tests/fixtures/trials/spec.yaml"
 AS_OF = "2025-02-01"
+ANA, HB = "8061-4", "718-7"
 
 
 def lab(pid, loinc, day, **values):
@@ -231,6 +232,49 @@ case("ana_text_other", "ana_pos", None, ("text", "8061-4", "2024-06-01", "equivo
 case("ana_num_above_ref", "ana_pos", True, ("lab", "8061-4", "2024-06-01", 1.5, None, 1.0))
 case("ana_num_below_ref", "ana_pos", False, ("lab", "8061-4", "2024-06-01", 0.5, None, 1.0))
 case("ana_none", "ana_pos", None)
+# -- ANA as a titre: a text `1:N` is the number N in {titer}; with no limit of its own a
+# result is positive from the concept's cut-off, 1:80
+case("ana_titre_text_pos", "ana_pos", True, ("text", ANA, "2024-06-01", "1:160"))
+case("ana_titre_text_at_cut_off", "ana_pos", True, ("text", ANA, "2024-06-01", "1:80"))
+case("ana_titre_text_neg", "ana_pos", False, ("text", ANA, "2024-06-01", "1:40"))
+case("ana_titre_slash", "ana_pos", True, ("text", ANA, "2024-06-01", "1/320"))
+case("ana_titre_pattern", "ana_pos", True, ("text", ANA, "2024-06-01", " 1 : 640 speckled"))
+# a bound is not a value; a titre glued to other text, or on a second line, is not read
+case("ana_titre_below", "ana_pos", None, ("text", ANA, "2024-06-01", "<1:80"))
+case("ana_titre_above", "ana_pos", None, ("text", ANA, "2024-06-01", ">1:1280"))
+case("ana_titre_glued", "ana_pos", None, ("text", ANA, "2024-06-01", "1:160x"))
+case("ana_titre_newline", "ana_pos", None, ("text", ANA, "2024-06-01", "1:160\n"))
+# the result's own upper limit comes before the concept's cut-off
+case("ana_titre_own_limit", "ana_pos", False, ("titre", ANA, "2024-06-01", "1:160", None, 160.0))
+case("ana_titre_own_limit_above", "ana_pos", True, ("titre", ANA, "2024-06-01", "1:320", "U/mL", 160.0))
+# a number in {titer} (any spelling) is a titre; a bare number may be an immunoassay's index
+case("ana_titre_number", "ana_pos", True, ("lab", ANA, "2024-06-01", 160.0, "titer", None))
+case("ana_titre_number_low", "ana_pos", False, ("lab", ANA, "2024-06-01", 40.0, "{titre}", None))
+case("ana_titre_bare_number", "ana_pos", None, ("lab", ANA, "2024-06-01", 2.5, None, None))
+case("ana_titre_other_unit", "ana_pos", None, ("lab", ANA, "2024-06-01", 160.0, "U/mL", None))
+# a text titre is read whatever the row's unit says; a number comes before the text
+case("ana_titre_text_unit", "ana_pos", True, ("titre", ANA, "2024-06-01", "1:160", "U/mL", None))
+case("ana_titre_number_first", "ana_pos", False, ("titre", ANA, "2024-06-01", "1:160", "titer", None, 40.0))
+# the titre as a value: at least 1:160
+case("anat_text", "ana_titre", True, ("text", ANA, "2024-06-01", "1:160"))
+case("anat_text_low", "ana_titre", False, ("text", ANA, "2024-06-01", "1:80"))
+case("anat_word", "ana_titre", None, ("text", ANA, "2024-06-01", "Positive"))
+case("anat_negative_word", "ana_titre", False, ("text", ANA, "2024-06-01", "negative"))
+case(
+    "anat_latest_day",
+    "ana_titre",
+    False,
+    ("text", ANA, "2024-03-01", "1:640"),
+    ("text", ANA, "2024-06-01", "1:80"),
+)
+case(
+    "anat_highest_of_the_day",
+    "ana_titre",
+    True,
+    ("text", ANA, "2024-06-01", "1:80"),
+    ("text", ANA, "2024-06-01", "1:320"),
+)
+case("anat_none", "ana_titre", None)
 # -- SLEDAI >= 7, a score may come without a unit
 case("sledai_7", "sledai", True, ("obs", "SLEDAI2K", "2025-01-15", 7, None))
 case("sledai_6", "sledai", False, ("obs", "SLEDAI2K", "2025-01-15", 6, None))
@@ -608,7 +652,6 @@ case(
 
 # -- two confirming results a time apart: 12 weeks is 84 days; the first and the last day
 # that meet count, whatever lies between (the occasions need not be consecutive)
-ANA, HB = "8061-4", "718-7"
 case(
     "apart_84",
     "ana_apart",
@@ -844,6 +887,10 @@ def _rows(pid: str, demographics: dict, specs: list) -> list[dict]:
             rows.append(lab(pid, code, day, value_num=value, unit=unit, ref_high=ref_high))
         elif kind == "text":
             rows.append(lab(pid, code, day, value_text=rest[0]))
+        elif kind == "titre":  # a text with a unit and a limit, and maybe a number
+            text, unit, ref_high, *number = rest
+            values = dict(value_text=text, unit=unit, ref_high=ref_high, value_num=(number or [None])[0])
+            rows.append(lab(pid, code, day, **values))
         elif kind == "low":  # a result with its own lower limit of normal
             value, unit, ref_low = rest
             rows.append(lab(pid, code, day, value_num=value, unit=unit, ref_low=ref_low))
@@ -1018,6 +1065,25 @@ def test_default_uln_patients_counts_latest_results_without_own_limit():
     rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
     _, result = load_engine(TRIAL, rows, as_of=AS_OF)
     assert result.data_quality.default_uln_patients == {"alt": 1, "creatinine": 2}
+
+
+def test_default_uln_patients_counts_positivity_read_against_the_cut_off():
+    """A titre read as positive or negative by the concept's cut-off, for want of a limit of
+    its own, is counted like a default ULN: the site sees how much rests on the library's
+    1:80. A text, an own limit, or a number in a unit with no cut-off is not counted."""
+    specs = {
+        "titre_pos": [("text", ANA, "2024-06-01", "1:160")],
+        "titre_neg": [("titre", ANA, "2024-06-01", "1:40", "U/mL", None)],
+        "titre_number": [("lab", ANA, "2024-06-01", 160.0, "titer", None)],
+        "titre_own_limit": [("titre", ANA, "2024-06-01", "1:160", None, 80.0)],
+        "word": [("text", ANA, "2024-06-01", "Positive")],
+        "immunoassay": [("lab", ANA, "2024-06-01", 2.5, "U/mL", None)],
+        # the cut-off's result is not the latest: the word is
+        "word_latest": [("text", ANA, "2024-03-01", "1:160"), ("text", ANA, "2024-06-01", "negative")],
+    }
+    rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
+    _, result = load_engine(TRIAL, rows, as_of=AS_OF)
+    assert result.data_quality.default_uln_patients == {"ana": 3}
 
 
 def test_default_uln_patients_counts_results_read_above_the_limit(tmp_path):

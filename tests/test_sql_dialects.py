@@ -62,7 +62,10 @@ def test_duckdb_listing_runs_in_duckdb(tmp_path):
     open_extract(con, str(extract))
     plan = plan_features(TRIALS, LIBRARY)
     code_map, _ = build_code_map(
-        plan, con.execute("SELECT code_system, code, unit, count(*) FROM events GROUP BY ALL").fetchall()
+        plan,
+        con.execute(
+            "SELECT code_system, code, unit, count(*), count(value_num) FROM events GROUP BY ALL"
+        ).fetchall(),
     )
     con.register("code_map_rows", code_map_table(code_map))
     con.execute("CREATE TABLE code_map AS SELECT * FROM code_map_rows")

@@ -750,8 +750,8 @@ def test_a_distance_above_the_upper_limit_is_read_in_a_unit_of_the_concept(tmp_p
             "in a unit `alt` knows, e.g. `unit: U/L above ULN`",
         ),
         (
-            "lab: {concept: ana, max: 2, unit: titre above ULN}",
-            "`ana` has no unit, so how far a result lies above its ULN cannot be read — fix: compare "
+            "lab: {concept: anti_sm, max: 2, unit: U/mL above ULN}",
+            "`anti_sm` has no unit, so how far a result lies above its ULN cannot be read — fix: compare "
             "a multiple of the ULN instead (`unit: ULN`)",
         ),
         (

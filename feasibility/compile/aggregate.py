@@ -26,10 +26,11 @@ from feasibility.compile.atoms import (
     current_dose,
     latest_exposure,
     text_result,
+    titre,
     total_doses,
     truth_words,
 )
-from feasibility.compile.code_map import Codes, code_map_join
+from feasibility.compile.code_map import Codes, code_map_join, row_unit
 from feasibility.compile.derived import derived_columns
 from feasibility.compile.latest import Packing, day_number, from_day_number
 from feasibility.compile.plan import Lookback, Plan
@@ -50,6 +51,7 @@ from feasibility.compile.sqlexpr import (
 )
 from feasibility.compile.tables import RUN, Tables
 from feasibility.criteria.model import Duration
+from feasibility.units import TITRE
 
 # sex as a small code, so two spellings of one patient's sex compare without string work;
 # lower case reads as upper case, and any value outside the contract is a code of its own,
@@ -146,6 +148,7 @@ def _grouped_coded_rows(
     rows: exp.Expr,
     has_index_column: bool,
     events: exp.Expr | None = None,
+    unit: exp.Expr | None = None,
 ) -> exp.Select:
     """`aggregates` over the events joined to the code map, per (patient, concept), for
     the concepts in `concepts`, on the rows `rows` keeps (see `_seen_rows`).
@@ -153,8 +156,9 @@ def _grouped_coded_rows(
     `codes` gives the raw codes of each concept's code map rows: their union is an IN list
     the parquet reader checks against each row group's dictionary, so rows no concept uses
     are skipped before they are decoded. Without it (`feasibility sql`, which sees no data)
-    the same filter is a subquery."""
-    join = code_map_join()
+    the same filter is a subquery. `events` and `unit` replace the events table and the
+    rows' unit in the join to the code map (see `_Results`)."""
+    join = code_map_join(unit=unit)
     if codes is not None:
         wanted = sorted({c for cid, own in codes.items() if cid in concepts for c in own})
         # an extract with none of the family's codes: no row, and no `IN ()` (Spark refuses it)
@@ -264,6 +268,7 @@ def results_query(
         _seen_rows(plan.lookback("results"), start, idx),
         has_index_column,
         events=results.events(tables.events),
+        unit=results.unit(),
     )
     # flat columns for the atoms: reading a field of a struct column costs more than a column
     flat: list[exp.Expr] = []
@@ -415,13 +420,13 @@ def default_uln_flags(plan: Plan) -> list[str]:
     """The results pass's flags saying a latest result was read against its concept's
     default ULN (see `_Results.unpacked`): one per figure read against the upper limit that
     some atom reads."""
-    return [f"latest_{figure}_default" for figure in _Results.against_uln if plan.figure_concepts(figure)]
+    return [f"latest_{figure}_default" for figure in _Results.defaulted(plan) if plan.figure_concepts(figure)]
 
 
 def default_uln_concepts(plan: Plan) -> list[int]:
     """The concepts whose latest result may be read against their default ULN: those with
     an atom reading a figure against the upper limit."""
-    return sorted({cid for figure in _Results.against_uln for cid in plan.figure_concepts(figure)})
+    return sorted({cid for figure in _Results.defaulted(plan) for cid in plan.figure_concepts(figure)})
 
 
 class _Results:
@@ -448,10 +453,24 @@ class _Results:
     # the figures read against the upper limit, whose packs flag the concept's default limit
     against_uln = ("uln", "excess")
 
+    @classmethod
+    def defaulted(cls, plan: Plan) -> tuple[str, ...]:
+        """The figures whose packs flag a read against the concept's default limit: those
+        read against the upper limit, and positivity where a concept has a cut-off."""
+        return (*cls.against_uln, "pos") if plan.positive_cut_offs else cls.against_uln
+
     def __init__(self, plan: Plan, packing: Packing):
         self.plan = plan
         self.packing = packing
-        value, rh = col("value_num", "e"), col("ref_high", "e")
+        # a text titre is the number of a row without one, for a concept reading titres (see
+        # `criteria.model.TITRE_TEXT`): the code map's `titre_reader` is 1 for those, NULL
+        # for the others, whose rows read as if no titre were seen
+        self.titres = plan.reads_titres
+        value: exp.Expr = col("value_num", "e")
+        if self.titres:
+            read = exp.Mul(this=col("titre", "e"), expression=col("titre_reader", "m"))
+            value = func("coalesce", value, read)
+        rh = col("ref_high", "e")
         self.value, self.rh = value, rh
         self.own_limit = usable_limit(rh.copy())
         self.rl = col("ref_low", "e")
@@ -472,11 +491,19 @@ class _Results:
         self.day = day_number(col("start_date", "e"))
 
     def events(self, table: str) -> exp.Expr:
-        """The events with each row's text result read once (see `text_result`)."""
-        rows = exp.select(exp.Star(), text_result(col("value_text")).as_("text_result", copy=False)).from_(
-            table, copy=False
-        )
-        return rows.subquery("e", copy=False)
+        """The events with each row's text result read once (see `text_result`), and its
+        titre where its concepts may read one."""
+        columns = [exp.Star(), text_result(col("value_text")).as_("text_result", copy=False)]
+        if self.titres:
+            columns.append(titre(col("value_num"), col("value_text")).as_("titre", copy=False))
+        return exp.select(*columns).from_(table, copy=False).subquery("e", copy=False)
+
+    def unit(self) -> exp.Expr | None:
+        """The unit joining a row to the code map, where it is not the row's own: a titre
+        read from a text is in the unit TITRE, whatever the row's unit says."""
+        if not self.titres:
+            return None
+        return case([(not_null(col("titre", "e")), lit(TITRE))], row_unit())
 
     def number(self) -> exp.Expr:
         """A result's value in its concept's unit (NULL: no value, or a unit the concept
@@ -531,8 +558,21 @@ class _Results:
                 (exp.EQ(this=col("text_result", "e"), expression=lit(1)), lit(1.0)),
                 (self.negative_text.copy(), lit(0.0)),
                 (above, case([(exp.GT(this=value.copy(), expression=self.rh.copy()), lit(1.0))], lit(0.0))),
+                *self._against_cut_off(),
             ]
         )
+
+    def _against_cut_off(self) -> list[tuple[exp.Expr, exp.Expr]]:
+        """With no text and no usable limit of its own, a number at or above its concept's
+        `positive_from` reads as positive, one below as negative (the code map's cut-off is
+        NULL where the concept has none or the row's unit is unknown)."""
+        if not self.plan.positive_cut_offs:
+            return []
+        cut_off = col("positive_from", "m")
+        number = exp.Mul(this=self.value.copy(), expression=col("factor", "m"))
+        at_or_above = exp.GTE(this=number, expression=cut_off.copy())
+        known = and_(not_null(self.value.copy()), not_null(cut_off.copy()))
+        return [(known, case([(at_or_above, lit(1.0))], lit(0.0)))]
 
     def aggregates(self) -> list[exp.Expr]:
         out = [
@@ -563,10 +603,15 @@ class _Results:
 
     def _default_flag(self, name: str) -> exp.Expr:
         """Whether a row's figure `name` was read against the concept's default ULN (see
-        `uln` and `excess`); false for the figures read against no default."""
-        if name not in self.against_uln:
+        `uln` and `excess`) or positive cut-off (`_against_cut_off`); false for the figures
+        read against no default."""
+        if name not in self.defaulted(self.plan):
             return exp.false()
         no_own_limit = exp.Not(this=func("coalesce", self.own_limit.copy(), exp.false()))
+        if name == "pos":
+            no_text = exp.EQ(this=col("text_result", "e"), expression=lit(0))
+            cut_off = not_null(col("positive_from", "m"))
+            return and_(no_text, no_own_limit, not_null(self.value.copy()), cut_off)
         # a text read as not detected is 0 x ULN against any limit, but its distance is not
         return and_(not_null(self.value.copy()), no_own_limit) if name == "uln" else no_own_limit
 
@@ -615,7 +660,7 @@ class _Results:
         columns = [self.packing.latest(packed, latest_day).as_(name, copy=False)]
         if name == "latest_number":
             columns.append(from_day_number(latest_day.copy()).as_("latest_d", copy=False))
-        if name.removeprefix("latest_") in self.against_uln:
+        if name.removeprefix("latest_") in self.defaulted(self.plan):
             on_latest = exp.EQ(this=self.packing.day(packed.copy()), expression=latest_day.copy())
             columns.append(
                 case([(on_latest, exp.EQ(this=self.packing.flag(packed.copy()), expression=lit(1)))]).as_(

@@ -39,6 +39,7 @@ from feasibility.criteria.model import (
     NEGATIVE_RESULTS,
     POSITIVE_RESULTS,
     SAME_DOSE,
+    TITRE_TEXT,
     Comparison,
     Duration,
     History,
@@ -60,6 +61,14 @@ def text_result(text: exp.Expr) -> exp.Expr:
         ],
         lit(0),
     )
+
+
+def titre(number: exp.Expr, text: exp.Expr) -> exp.Expr:
+    """A row's text read as a titre where the row has no number: `1:160` is 160; NULL for
+    any other text (see `criteria.model.TITRE_TEXT`). A text matching no pattern extracts as
+    '', which casts to NULL."""
+    digits = exp.RegexpExtract(this=text, expression=lit(f"^{TITRE_TEXT}\\z"), group=lit(1))
+    return case([(is_null(number), exp.TryCast(this=digits, to=exp.DataType.build("double")))])
 
 
 def in_window(date: exp.Expr, index: exp.Expr, within: Duration | None) -> exp.Expr:

@@ -19,9 +19,12 @@ from feasibility.compile.sqlexpr import and_, col, func, lit
 from feasibility.criteria.code_systems import normalise_system
 from feasibility.criteria.concepts import normalise_code
 from feasibility.criteria.model import CodePattern, Concept
-from feasibility.units import normalise_unit
+from feasibility.units import TITRE, normalise_unit
 
 Codes = Mapping[int, Sequence[str]]  # concept id -> the raw codes of its code map rows
+# a row of the code dictionary (`sql/code_dictionary.sql`): code system, code and unit as the
+# extract spells them, its rows, and those of them with a number (`value_num`)
+DictionaryRow = tuple[str | None, str | None, str | None, int, int]
 
 
 def codes_by_concept(rows: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
@@ -32,15 +35,20 @@ def codes_by_concept(rows: Iterable[tuple[int, str]]) -> dict[int, list[str]]:
     return {cid: sorted(codes) for cid, codes in sorted(out.items())}
 
 
-def code_map_join(events: str = "e", code_map: str = "m") -> exp.Expr:
+def code_map_join(events: str = "e", code_map: str = "m", unit: exp.Expr | None = None) -> exp.Expr:
     """The condition joining a row to its code map rows: system, code and unit (no unit
-    is the empty unit). Every reader of coded rows uses this one key, so the passes and the
-    duplicate count see the same rows."""
+    is the empty unit; `unit` another key for it, see `results_query`). Every reader of
+    coded rows uses this one key, so the passes and the duplicate count see the same rows."""
     return and_(
         exp.EQ(this=col("code_system", code_map), expression=col("code_system", events)),
         exp.EQ(this=col("code", code_map), expression=col("code", events)),
-        exp.EQ(this=col("unit", code_map), expression=func("coalesce", col("unit", events), lit(""))),
+        exp.EQ(this=col("unit", code_map), expression=unit or row_unit(events)),
     )
+
+
+def row_unit(events: str = "e") -> exp.Expr:
+    """A row's unit as the code map spells it: as written, the empty unit for none."""
+    return func("coalesce", col("unit", events), lit(""))
 
 
 @dataclass(frozen=True)
@@ -56,6 +64,11 @@ class CodeMapRow:
     low: float | None = None
     high: float | None = None
     uln: float | None = None  # the concept's default upper limit of normal, canonical unit
+    # the concept's positive cut-off (canonical unit), where this row's unit is known
+    positive_from: float | None = None
+    # 1 where the concept reads a text titre as its number, else None: a factor on the
+    # titre (see `results_query`), cheaper than a test at each of its many appearances
+    titre_reader: float | None = None
 
 
 def code_map_table(rows: Sequence[CodeMapRow]) -> pa.Table:
@@ -66,6 +79,8 @@ def code_map_table(rows: Sequence[CodeMapRow]) -> pa.Table:
         "low": pa.float64(),
         "high": pa.float64(),
         "uln": pa.float64(),
+        "positive_from": pa.float64(),
+        "titre_reader": pa.float64(),
     }
     columns = {}
     for f in fields(CodeMapRow):
@@ -84,15 +99,13 @@ def _plausible_in_unit(concept: Concept, factor: float | None) -> tuple[float | 
     return (None if low is None else low / factor), (None if high is None else high / factor)
 
 
-def unread_code_systems(
-    plan: Plan, dictionary: Iterable[tuple[str | None, str | None, str | None, int]]
-) -> dict[str, int]:
+def unread_code_systems(plan: Plan, dictionary: Iterable[DictionaryRow]) -> dict[str, int]:
     """Per code system of the extract (as the extract spells it) that no concept of the plan
     uses, its rows: they are never read. A site whose systems are spelled in a way the
     library does not know would otherwise see every criterion fail, and not know why."""
     used = {p.system for concept in plan.concepts for p in concept.codes}
     unread: dict[str, int] = {}
-    for system, _, _, n_rows in dictionary:
+    for system, _, _, n_rows, _ in dictionary:
         if system is not None and normalise_system(system) not in used:
             unread[system] = unread.get(system, 0) + n_rows
     return unread
@@ -149,45 +162,50 @@ class CodeIndex:
         return sorted(found)
 
 
+def _code_map_row(concept: Concept, cid: int, system: str, code: str, unit: str | None) -> CodeMapRow:
+    factor: float | None = None
+    if concept.kind in ("measurement", "medication"):
+        factor = concept.unit_factor(normalise_unit(unit))
+        if factor is not None and concept.dose_factors:
+            factor *= dict(concept.dose_factors).get(normalise_code(code), 1.0)
+    low, high = _plausible_in_unit(concept, factor)
+    positive_from = concept.positive_from if factor is not None else None
+    reader = 1.0 if concept.kind == "measurement" and concept.reads_titres else None
+    uln = concept.default_uln
+    return CodeMapRow(system, code, unit or "", cid, factor, low, high, uln, positive_from, reader)
+
+
 def build_code_map(
-    plan: Plan, dictionary: Iterable[tuple[str | None, str | None, str | None, int]]
+    plan: Plan, dictionary: Iterable[DictionaryRow]
 ) -> tuple[list[CodeMapRow], dict[str, dict[str, int]]]:
     """Map the extract's distinct (code system, code, unit) triples to concepts.
 
     Done on the distinct triples (tens of thousands), not on the rows (millions), so prefix patterns,
-    exclusions, unit spellings and dose factors cost nothing per row. `dictionary` holds
-    (code system, code, unit, number of rows). Returns the map and, per concept name and
-    unit as spelled in the extract ("" for none), the number of rows whose unit the concept
-    does not know (they will compare as UNKNOWN).
+    exclusions, unit spellings and dose factors cost nothing per row. Returns the map and,
+    per concept name and unit as spelled in the extract ("" for none), the number of rows
+    with a number in a unit the concept does not know (they will compare as UNKNOWN).
     """
     index = CodeIndex(plan.concepts)
     rows: list[CodeMapRow] = []
     unknown_units: dict[str, dict[str, int]] = {}
-    for system, code, unit, n_rows in dictionary:
+    for system, code, unit, _, n_numbers in dictionary:
         if system is None or code is None:
             continue
         code_norm = normalise_code(code)
         for cid in index.concepts_of(normalise_system(system), code_norm):
             concept = plan.concepts[cid]
-            factor: float | None = None
-            if concept.kind in ("measurement", "medication"):
-                factor = concept.unit_factor(normalise_unit(unit))
-                if factor is not None and concept.dose_factors:
-                    factor *= dict(concept.dose_factors).get(code_norm, 1.0)
-                if factor is None and concept.kind == "measurement" and concept.unit is not None:
-                    by_unit = unknown_units.setdefault(concept.name, {})
-                    by_unit[unit or ""] = by_unit.get(unit or "", 0) + n_rows
-            low, high = _plausible_in_unit(concept, factor)
-            rows.append(
-                CodeMapRow(
-                    system,
-                    code,
-                    unit or "",
-                    cid,
-                    factor,
-                    low,
-                    high,
-                    concept.default_uln,
-                )
-            )
+            rows.append(_code_map_row(concept, cid, system, code, unit))
+            unknown = rows[-1].factor is None and concept.unit is not None
+            if unknown and concept.kind == "measurement" and n_numbers:
+                by_unit = unknown_units.setdefault(concept.name, {})
+                by_unit[unit or ""] = by_unit.get(unit or "", 0) + n_numbers
+    if plan.reads_titres:
+        # the results pass joins a row with a text titre by the unit TITRE, whatever its own
+        # (see `results_query`): each code of the concepts it reads needs a row of that unit
+        results = set(plan.result_concepts)
+        spelled = {(r.code_system, r.code, r.unit, r.concept_id) for r in rows}
+        wanted = {(r.code_system, r.code, r.concept_id) for r in rows if r.concept_id in results}
+        for system, code, cid in sorted(wanted):
+            if (system, code, TITRE, cid) not in spelled:
+                rows.append(_code_map_row(plan.concepts[cid], cid, system, code, TITRE))
     return rows, unknown_units

@@ -195,6 +195,16 @@ class Plan:
         i = self.result_counts.index(atom)
         return f"rf{i}", f"rl{i}"
 
+    @property
+    def reads_titres(self) -> bool:
+        """Some concept whose results the plan reads takes a text titre as a number."""
+        return any(self.concepts[cid].reads_titres for cid in self.result_concepts)
+
+    @property
+    def positive_cut_offs(self) -> bool:
+        """Some concept whose results the plan reads has a `positive_from` cut-off."""
+        return any(self.concepts[cid].positive_from is not None for cid in self.result_concepts)
+
     def figure_concepts(self, figure: str) -> tuple[int, ...]:
         """Concepts with measurement atoms that read `figure` of a result (see
         `Measurement.figure`: a ULN or LLN multiple, a distance above the ULN, positivity)."""

@@ -31,6 +31,7 @@ CONCEPT_KEYS = {
     "unit",
     "units",
     "default_uln",
+    "positive_from",
     "plausible",
     "dose_factors",
     "checked",
@@ -162,6 +163,33 @@ def _plausible(node: Located, name: str, kind: str) -> tuple[float | None, float
     return (None if low is None else float(low), None if high is None else float(high))
 
 
+def _positive_from(
+    node: Located, name: str, kind: str, unit: str | None, plausible: tuple[float | None, float | None] | None
+) -> float | None:
+    """`positive_from`: the cut-off, in the concept's unit, from which a result without a
+    text and without a usable `ref_high` of its own reads as positive."""
+    if "positive_from" not in node:
+        return None
+    if kind != "measurement" or unit is None:
+        raise TrialError(
+            f"`positive_from` of concept `{name}` is a cut-off in the concept's unit, and it has "
+            + ("none" if kind == "measurement" else f"none: it is a {kind}"),
+            where=node.where("positive_from"),
+            fix='give the measurement its `unit:` (e.g. `unit: "{titer}"`), or remove `positive_from`',
+        )
+    cut_off = _number(node, "positive_from", name)
+    low, high = plausible or (None, None)
+    if (low is not None and cut_off < low) or (high is not None and cut_off > high):
+        bounds = "..".join("" if b is None else f"{b:g}" for b in (low, high))
+        raise TrialError(
+            f"`positive_from: {written(node['positive_from'])}` of concept `{name}` is outside its "
+            f"plausible range ({bounds} {unit}): every plausible result would read alike",
+            where=node.where("positive_from"),
+            fix=f"write the cut-off in {unit}, the concept's unit",
+        )
+    return cut_off
+
+
 def parse_concept(name: str, node: Located, where: str = "") -> Concept:
     """One concept definition; `where` is the `file:line` of its name, for a body that is
     not a mapping (and so knows no place of its own)."""
@@ -194,9 +222,10 @@ def parse_concept(name: str, node: Located, where: str = "") -> Concept:
     for key in ("note", "description"):
         optional_text(node, key, f"concept `{name}`")
     name_line = where.rpartition(":")[2]  # the line of the name, above its body
+    plausible = _plausible(node, name, kind)
     return Concept(
         name=name,
-        plausible=_plausible(node, name, kind),
+        plausible=plausible,
         kind=kind,
         label=label or name,
         codes=codes,
@@ -205,6 +234,7 @@ def parse_concept(name: str, node: Located, where: str = "") -> Concept:
         units=tuple(units),
         unit_spellings=tuple((written(unit), factor) for unit, factor in spellings),
         default_uln=_number(node, "default_uln", name) if "default_uln" in node else None,
+        positive_from=_positive_from(node, name, kind, unit, plausible),
         dose_factors=tuple(dose_factors),
         checked=checked or "",
         source=node.file,
@@ -228,9 +258,9 @@ class ConceptLibrary:
     @cached_property
     def sha256(self) -> str:
         """A fingerprint of what the concepts match and how their values are read (codes,
-        exclusions, units, default ULN, plausible range, dose factors), not of their labels
-        and notes: two reports with the same one counted with the same code lists, from
-        whichever folders they were read."""
+        exclusions, units, default ULN, positive cut-off, plausible range, dose factors), not
+        of their labels and notes: two reports with the same one counted with the same code
+        lists, from whichever folders they were read."""
         canonical = [[c.name, *definition(c)] for c in sorted(self.concepts.values(), key=lambda c: c.name)]
         return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()
 
@@ -246,6 +276,7 @@ def definition(concept: Concept) -> list:
         c.unit,
         [list(u) for u in c.units],
         c.default_uln,
+        c.positive_from,
         None if c.plausible is None else list(c.plausible),
         [list(d) for d in c.dose_factors],
     ]

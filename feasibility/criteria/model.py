@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from enum import Enum
 from typing import Literal
 
-from feasibility.units import above_uln, normalise_unit, per_day_of_per_kg
+from feasibility.units import TITRE, above_uln, normalise_unit, per_day_of_per_kg
 
 
 class Truth(Enum):
@@ -44,6 +44,14 @@ NEGATIVE_RESULTS = (
     "no",
     "not present",
 )
+
+# A text result written as a titre (`1:160`, `1/160`, `1:640 speckled`) reads as the number
+# after the colon, in the unit `units.TITRE`, for a concept that knows that unit. The one
+# pattern serves the SQL engines (RE2, Java) and the reference evaluator (Python,
+# `re.fullmatch`), with only what the three read alike: ASCII spaces, `\z` in SQL (Java's
+# and Python's `$` also match before a final newline). A titre written with `<` or `>` is a
+# bound, not a value, and reads as no number.
+TITRE_TEXT = r"[ \t]*1[ \t]*[:/][ \t]*([0-9]+)([ \t][\s\S]*)?"
 
 COMPARE = {
     ">=": lambda v, t: v >= t,
@@ -457,6 +465,9 @@ class Concept:
     # part of what the concept counts, so two spellings of one definition stay one concept
     unit_spellings: tuple[tuple[str, float], ...] = ()
     default_uln: float | None = None
+    # with no text result and no usable `ref_high`, a result at or above this (canonical
+    # unit) reads as positive and one below it as negative (ANA from a titre of 1:80)
+    positive_from: float | None = None
     # numeric results outside [low, high] (canonical unit) are data errors: counted, not used
     plausible: tuple[float | None, float | None] | None = None
     dose_factors: tuple[tuple[str, float], ...] = ()  # normalised code -> factor
@@ -479,5 +490,13 @@ class Concept:
 
     @property
     def accepts_missing_unit(self) -> bool:
-        """Dimensionless results (scores, ratios, percentages) may come without a unit."""
+        """Dimensionless results (scores, ratios, percentages) may come without a unit; a
+        titre may not (see `units.TITRE`)."""
+        if self.unit is not None and normalise_unit(self.unit) == TITRE:
+            return False
         return self.unit is None or self.unit.startswith("{") or self.unit == "%"
+
+    @property
+    def reads_titres(self) -> bool:
+        """Whether a text result written as a titre is a number of this concept."""
+        return self.unit_factor(TITRE) is not None

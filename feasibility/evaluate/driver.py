@@ -19,6 +19,7 @@ from feasibility.analytics.histogram import MaskHistogram
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.compile.code_map import (
     CodeMapRow,
+    DictionaryRow,
     build_code_map,
     code_map_table,
     codes_by_concept,
@@ -188,8 +189,8 @@ def check_patient_ids(null_patients: int, extract: str) -> None:
 
 
 def summarise_dictionary(plan: Plan, dictionary: Sequence[Sequence]) -> DictionarySummary:
-    """The code map from the code dictionary's rows (code_system, code, unit, n_rows)."""
-    triples = [(r[0], r[1], r[2], r[3]) for r in dictionary]
+    """The code map from the code dictionary's rows (see `DictionaryRow`)."""
+    triples: list[DictionaryRow] = [(r[0], r[1], r[2], r[3], r[4]) for r in dictionary]
     code_map, unknown_units = build_code_map(plan, triples)
     return DictionarySummary(
         code_map,

@@ -9,6 +9,7 @@ distinct codes, mask words) are checked against the plain definitions.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from feasibility.criteria.model import (
     NEGATIVE_RESULTS,
     POSITIVE_RESULTS,
     SAME_DOSE,
+    TITRE_TEXT,
     Age,
     All,
     AnyOf,
@@ -42,9 +44,10 @@ from feasibility.criteria.model import (
     Sex,
     Trial,
 )
-from feasibility.units import normalise_unit
+from feasibility.units import TITRE, normalise_unit
 
 POSITIVE, NEGATIVE = set(POSITIVE_RESULTS), set(NEGATIVE_RESULTS)
+_TITRE = re.compile(TITRE_TEXT)
 
 Row = Mapping[str, Any]  # a row of the extract: its values are of the columns' types
 T3 = bool | None
@@ -72,14 +75,24 @@ def _factor(concept: Concept, row: Row) -> float | None:
     return f
 
 
+def _value(concept: Concept, row: Row) -> tuple[float | None, float | None]:
+    """A result's number and the factor converting it to the concept's unit: its value in
+    its unit, else, for a concept that reads titres, its text read as one, in TITRE."""
+    v = row.get("value_num")
+    if v is None and concept.reads_titres and row.get("value_text") is not None:
+        titre = _TITRE.fullmatch(str(row["value_text"]))
+        if titre is not None:
+            return float(titre.group(1)), concept.unit_factor(TITRE)
+    return v, _factor(concept, row)
+
+
 def _implausible(concept: Concept, row: Row) -> bool:
     """A numeric result outside the concept's plausible range (canonical unit); with an
     unknown unit only a negative value can be judged (when the range starts at 0)."""
-    v = row.get("value_num")
+    v, f = _value(concept, row)
     if concept.plausible is None or v is None:
         return False
     low, high = concept.plausible
-    f = _factor(concept, row)
     if f is None:
         return low == 0 and v < 0
     canonical = v * f
@@ -113,12 +126,12 @@ def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
     the concept's unit (a text read as negative with no value is 0), its multiple of its own
     upper limit or of the concept's default one, its multiple of its own lower limit, that
     value minus its own upper limit (converted as the value is) or the default one, and
-    whether it reads as positive. A value in a unit the concept does not know, or with no
-    limit to divide by or subtract, is (0, 0.0): present, not known."""
-    v, limit = row.get("value_num"), _own_limit(row)
+    whether it reads as positive (against its own upper limit, else the concept's cut-off).
+    A value in a unit the concept does not know, or with no limit to divide by or subtract,
+    is (0, 0.0): present, not known."""
+    (v, f), limit = _value(concept, row), _own_limit(row)
     text = str(row["value_text"]).strip().lower() if row.get("value_text") else None
     negative = text in NEGATIVE
-    f = _factor(concept, row)
     number: tuple[int, float] | None
     uln: tuple[int, float] | None
     low = _own_limit(row, "ref_low")
@@ -140,6 +153,8 @@ def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
         pos = 0.0
     elif v is not None and limit is not None:
         pos = 1.0 if v > limit else 0.0
+    elif v is not None and f is not None and concept.positive_from is not None:
+        pos = 1.0 if v * f >= concept.positive_from else 0.0
     else:
         pos = None
     # the upper limit in the concept's unit: the row's own needs the row's unit known

@@ -390,7 +390,10 @@ def _quality_lines(dq: dict, shown: Callable[[int | None], str]) -> list[str]:
             "rows in a unit the concept does not know (as values UNKNOWN; still read against their own "
             "ref_high and ref_low)",
         ),
-        ("default_uln_patients", "patients whose latest result had no usable ref_high (default ULN used)"),
+        (
+            "default_uln_patients",
+            "patients whose latest result had no usable ref_high (default ULN or positive cut-off used)",
+        ),
         ("implausible_value_rows", "implausible values, outside the concept's plausible range (not used)"),
         ("reversed_exposure_rows", "medication rows ending before they start (no day on the drug)"),
         ("unread_code_system_rows", "rows in code systems no concept of these trials uses (not read)"),

@@ -487,7 +487,8 @@ MODELS: dict[str, Slot | list[Slot]] = {
 # Site unit habits: spellings tried in order; the first the concept knows is used, else the
 # canonical unit (so a cell count's spelling comes before g/L, which the cell counts know as
 # G/L: spellings are compared in lower case). `uln_scale` varies the reference ranges;
-# `ref_missing` is the share of lab rows without ref_high; `text` spells qualitative results.
+# `ref_missing` is the share of lab rows without ref_high; `text` spells qualitative results,
+# and `titre` those of a concept that reads titres (ANA), where a site writes them as one.
 SITE_HABITS: tuple[dict, ...] = (
     {
         "units": ("g/dL", "mg/dL", "10*9/L", "U/L", "IU/mL", "lb", "mm[Hg]", "{score}"),
@@ -500,6 +501,7 @@ SITE_HABITS: tuple[dict, ...] = (
         "uln_scale": 1.05,
         "ref_missing": 0.0,
         "text": ("Positive", "Negative"),
+        "titre": ("1:320", "1:40"),
     },
     {
         "units": ("µmol/L", "g/dL", "10^9/L", "IU/L", "IU/mL", "kg", "mmHg", "points"),

@@ -170,6 +170,8 @@ def build_tables(trials: Sequence[Trial], library: ConceptLibrary, sites: int) -
             for s in range(sites):
                 habit = SITE_HABITS[s % len(SITE_HABITS)]
                 unit = _site_unit(concept, habit) if slot.dist not in ("dose", "none") else None
+                texts = habit.get("titre") if concept.reads_titres else None
+                texts = texts or habit["text"]
                 t.add(
                     "slot_units",
                     slot_id=slot_id,
@@ -181,7 +183,7 @@ def build_tables(trials: Sequence[Trial], library: ConceptLibrary, sites: int) -
                     else None,
                     uln_scale=habit["uln_scale"] * (1 + 0.02 * (s // len(SITE_HABITS))),
                     ref_missing=habit["ref_missing"] if concept.default_uln else 0.0,
-                    pos_text=habit["text"][0],
-                    neg_text=habit["text"][1],
+                    pos_text=texts[0],
+                    neg_text=texts[1],
                 )
     return t

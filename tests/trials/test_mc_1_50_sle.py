@@ -190,6 +190,26 @@ CASES = [
     Case("IN5", False, "both negative", [lab("8061-4", text="negative"), lab("5130-0", text="negative")]),
     Case("IN5", None, "ANA negative, no anti-dsDNA", [lab("8061-4", text="negative")]),
     Case("IN5", True, "ANA titre 1:320 above its ref_high 80", [lab("5048-4", value=320, ref_high=80)]),
+    # a titre written as text, and without a reference range: EULAR/ACR 2019's cut-off, 1:80
+    Case("IN5", True, "ANA titre text 1:160, no ref_high", [lab("5048-4", text="1:160")]),
+    Case(
+        "IN5",
+        None,
+        "ANA titre text 1:40 (negative), no anti-dsDNA",
+        [lab("5048-4", text="1:40")],
+    ),
+    Case(
+        "IN5",
+        False,
+        "ANA 1:40 in {titer}, anti-dsDNA negative",
+        [lab("5048-4", value=40, unit="titer"), lab("5130-0", text="negative")],
+    ),
+    Case(
+        "IN5",
+        None,
+        "ANA immunoassay 2.5 U/mL without a ref_high, anti-dsDNA negative: not a titre",
+        [lab("47383-5", value=2.5, unit="U/mL"), lab("5130-0", text="negative")],
+    ),
     Case(
         "IN5",
         False,
