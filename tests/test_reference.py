@@ -280,9 +280,10 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
     if kind == "num":
         row["value_text"] = draw(st.sampled_from([None, None, "not detected"]))
     if kind == "text":
-        # ANA reads titres: `1:N` is N in {titer}, positive from 1:80 without a limit of its own
+        # ANA reads titres: `1:N` is N in {titer}, positive from 1:80 without a limit of its
+        # own; `<1:N` and `>1:N` are bounds
         texts = ["Positive", "negative", "detected", "equivocal", None, "1:160", "1:40", "1/80", "<1:80"]
-        row["value_text"] = draw(st.sampled_from([*texts, "1:320 speckled"]))
+        row["value_text"] = draw(st.sampled_from([*texts, "1:320 speckled", ">1:1280", "<1:320", ">1:40"]))
         row["value_num"] = draw(st.sampled_from([None, None, 0.5, 1.5, 160.0]))
         row["ref_high"] = draw(st.sampled_from([None, 1.0, math.nan, math.inf]))
     if kind == "dose":

@@ -239,9 +239,18 @@ case("ana_titre_text_at_cut_off", "ana_pos", True, ("text", ANA, "2024-06-01", "
 case("ana_titre_text_neg", "ana_pos", False, ("text", ANA, "2024-06-01", "1:40"))
 case("ana_titre_slash", "ana_pos", True, ("text", ANA, "2024-06-01", "1/320"))
 case("ana_titre_pattern", "ana_pos", True, ("text", ANA, "2024-06-01", " 1 : 640 speckled"))
-# a bound is not a value; a titre glued to other text, or on a second line, is not read
-case("ana_titre_below", "ana_pos", None, ("text", ANA, "2024-06-01", "<1:80"))
-case("ana_titre_above", "ana_pos", None, ("text", ANA, "2024-06-01", ">1:1280"))
+# a titre written as a bound decides where it lies on one side of the limit: below 1:80 is
+# negative, above 1:1280 positive, below 1:160 either
+case("ana_titre_below", "ana_pos", False, ("text", ANA, "2024-06-01", "<1:80"))
+case("ana_titre_below_spaced", "ana_pos", False, ("text", ANA, "2024-06-01", " < 1/40 "))
+case("ana_titre_below_wide", "ana_pos", None, ("text", ANA, "2024-06-01", "<1:160"))
+case("ana_titre_above", "ana_pos", True, ("text", ANA, "2024-06-01", ">1:1280"))
+case("ana_titre_above_low", "ana_pos", None, ("text", ANA, "2024-06-01", ">1:40"))
+# ... against the result's own limit first: below 1:80 says nothing against a limit of 40
+case("ana_titre_below_own", "ana_pos", None, ("titre", ANA, "2024-06-01", "<1:80", None, 40.0))
+case("ana_titre_below_own_high", "ana_pos", False, ("titre", ANA, "2024-06-01", "<1:80", None, 160.0))
+case("ana_titre_above_own", "ana_pos", True, ("titre", ANA, "2024-06-01", ">1:320", None, 160.0))
+# a titre glued to other text, or on a second line, is not read
 case("ana_titre_glued", "ana_pos", None, ("text", ANA, "2024-06-01", "1:160x"))
 case("ana_titre_newline", "ana_pos", None, ("text", ANA, "2024-06-01", "1:160\n"))
 # the result's own upper limit comes before the concept's cut-off
@@ -274,6 +283,7 @@ case(
     ("text", ANA, "2024-06-01", "1:80"),
     ("text", ANA, "2024-06-01", "1:320"),
 )
+case("anat_bound", "ana_titre", None, ("text", ANA, "2024-06-01", "<1:40"))  # a bound is no number
 case("anat_none", "ana_titre", None)
 # -- SLEDAI >= 7, a score may come without a unit
 case("sledai_7", "sledai", True, ("obs", "SLEDAI2K", "2025-01-15", 7, None))
@@ -1080,10 +1090,12 @@ def test_default_uln_patients_counts_positivity_read_against_the_cut_off():
         "immunoassay": [("lab", ANA, "2024-06-01", 2.5, "U/mL", None)],
         # the cut-off's result is not the latest: the word is
         "word_latest": [("text", ANA, "2024-03-01", "1:160"), ("text", ANA, "2024-06-01", "negative")],
+        "bound": [("text", ANA, "2024-06-01", "<1:40")],
+        "bound_own_limit": [("titre", ANA, "2024-06-01", "<1:40", None, 80.0)],
     }
     rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
     _, result = load_engine(TRIAL, rows, as_of=AS_OF)
-    assert result.data_quality.default_uln_patients == {"ana": 3}
+    assert result.data_quality.default_uln_patients == {"ana": 4}
 
 
 def test_default_uln_patients_counts_results_read_above_the_limit(tmp_path):

@@ -50,8 +50,11 @@ from feasibility.compile.sqlexpr import (
     window_start,
 )
 from feasibility.compile.tables import RUN, Tables
-from feasibility.criteria.model import Duration
+from feasibility.criteria.model import TITRE_ABOVE, TITRE_BELOW, TITRE_TEXT, Duration
 from feasibility.units import TITRE
+
+# the columns a row's text titre is read into where the run reads titres, by their patterns
+TITRES = {"titre": TITRE_TEXT, "titre_below": TITRE_BELOW, "titre_above": TITRE_ABOVE}
 
 # sex as a small code, so two spellings of one patient's sex compare without string work;
 # lower case reads as upper case, and any value outside the contract is a code of its own,
@@ -467,9 +470,11 @@ class _Results:
         # for the others, whose rows read as if no titre were seen
         self.titres = plan.reads_titres
         value: exp.Expr = col("value_num", "e")
+        read = {name: exp.Mul(this=col(name, "e"), expression=col("titre_reader", "m")) for name in TITRES}
         if self.titres:
-            read = exp.Mul(this=col("titre", "e"), expression=col("titre_reader", "m"))
-            value = func("coalesce", value, read)
+            value = func("coalesce", value, read["titre"])
+        # a titre written as a bound, `<1:80` (`>1:1280`), read as 80 (1280) below (above)
+        self.bounds = (read["titre_below"], read["titre_above"])
         rh = col("ref_high", "e")
         self.value, self.rh = value, rh
         self.own_limit = usable_limit(rh.copy())
@@ -495,7 +500,8 @@ class _Results:
         titre where its concepts may read one."""
         columns = [exp.Star(), text_result(col("value_text")).as_("text_result", copy=False)]
         if self.titres:
-            columns.append(titre(col("value_num"), col("value_text")).as_("titre", copy=False))
+            for name, pattern in TITRES.items():
+                columns.append(titre(col("value_num"), col("value_text"), pattern).as_(name, copy=False))
         return exp.select(*columns).from_(table, copy=False).subquery("e", copy=False)
 
     def unit(self) -> exp.Expr | None:
@@ -503,7 +509,8 @@ class _Results:
         read from a text is in the unit TITRE, whatever the row's unit says."""
         if not self.titres:
             return None
-        return case([(not_null(col("titre", "e")), lit(TITRE))], row_unit())
+        read = func("coalesce", *[col(name, "e") for name in TITRES])
+        return case([(not_null(read), lit(TITRE))], row_unit())
 
     def number(self) -> exp.Expr:
         """A result's value in its concept's unit (NULL: no value, or a unit the concept
@@ -550,29 +557,41 @@ class _Results:
         return exp.Sub(this=self.number(), expression=limit)
 
     def positivity(self) -> exp.Expr:
-        """1 for a result read as positive, 0 as negative, NULL when it says neither."""
+        """1 for a result read as positive, 0 as negative, NULL when it says neither: its
+        text, else its number against its own upper limit, else against the concept's
+        cut-off (`positive_from`); a titre written as a bound only where the bound lies on
+        one side of the limit (`_against_bounds`)."""
         value = self.value
         above = and_(not_null(value.copy()), self.own_limit.copy())
-        return case(
-            [
-                (exp.EQ(this=col("text_result", "e"), expression=lit(1)), lit(1.0)),
-                (self.negative_text.copy(), lit(0.0)),
-                (above, case([(exp.GT(this=value.copy(), expression=self.rh.copy()), lit(1.0))], lit(0.0))),
-                *self._against_cut_off(),
-            ]
-        )
+        branches = [
+            (exp.EQ(this=col("text_result", "e"), expression=lit(1)), lit(1.0)),
+            (self.negative_text.copy(), lit(0.0)),
+            (above, case([(exp.GT(this=value.copy(), expression=self.rh.copy()), lit(1.0))], lit(0.0))),
+        ]
+        if self.titres:
+            branches += self._against_bounds(self.own_limit, self.rh, scale=None)
+        if self.plan.positive_cut_offs:
+            cut_off = col("positive_from", "m")
+            number = exp.Mul(this=value.copy(), expression=col("factor", "m"))
+            at_or_above = exp.GTE(this=number, expression=cut_off.copy())
+            known = and_(not_null(value.copy()), not_null(cut_off.copy()))
+            branches.append((known, case([(at_or_above, lit(1.0))], lit(0.0))))
+            if self.titres:
+                branches += self._against_bounds(not_null(cut_off), cut_off, scale=col("factor", "m"))
+        return case(branches)
 
-    def _against_cut_off(self) -> list[tuple[exp.Expr, exp.Expr]]:
-        """With no text and no usable limit of its own, a number at or above its concept's
-        `positive_from` reads as positive, one below as negative (the code map's cut-off is
-        NULL where the concept has none or the row's unit is unknown)."""
-        if not self.plan.positive_cut_offs:
-            return []
-        cut_off = col("positive_from", "m")
-        number = exp.Mul(this=self.value.copy(), expression=col("factor", "m"))
-        at_or_above = exp.GTE(this=number, expression=cut_off.copy())
-        known = and_(not_null(self.value.copy()), not_null(cut_off.copy()))
-        return [(known, case([(at_or_above, lit(1.0))], lit(0.0)))]
+    def _against_bounds(
+        self, usable: exp.Expr, limit: exp.Expr, scale: exp.Expr | None
+    ) -> list[tuple[exp.Expr, exp.Expr]]:
+        """A titre written as a bound against a `limit` (`usable` where there is one; the
+        bound times `scale` is in the limit's unit): `<1:N` is negative where N is at or
+        below the limit, `>1:N` positive where N is at or above it, and neither otherwise."""
+        out: list[tuple[exp.Expr, exp.Expr]] = []
+        for bound, test, answer in zip(self.bounds, (exp.LTE, exp.GTE), (0.0, 1.0), strict=True):
+            scaled = bound.copy() if scale is None else exp.Mul(this=bound.copy(), expression=scale.copy())
+            decided = case([(test(this=scaled, expression=limit.copy()), lit(answer))])
+            out.append((and_(usable.copy(), not_null(bound.copy())), decided))
+        return out
 
     def aggregates(self) -> list[exp.Expr]:
         out = [
@@ -603,7 +622,7 @@ class _Results:
 
     def _default_flag(self, name: str) -> exp.Expr:
         """Whether a row's figure `name` was read against the concept's default ULN (see
-        `uln` and `excess`) or positive cut-off (`_against_cut_off`); false for the figures
+        `uln` and `excess`) or positive cut-off (`positivity`); false for the figures
         read against no default."""
         if name not in self.defaulted(self.plan):
             return exp.false()
@@ -611,7 +630,10 @@ class _Results:
         if name == "pos":
             no_text = exp.EQ(this=col("text_result", "e"), expression=lit(0))
             cut_off = not_null(col("positive_from", "m"))
-            return and_(no_text, no_own_limit, not_null(self.value.copy()), cut_off)
+            read = (
+                [self.value.copy(), *(b.copy() for b in self.bounds)] if self.titres else [self.value.copy()]
+            )
+            return and_(no_text, no_own_limit, not_null(func("coalesce", *read)), cut_off)
         # a text read as not detected is 0 x ULN against any limit, but its distance is not
         return and_(not_null(self.value.copy()), no_own_limit) if name == "uln" else no_own_limit
 

@@ -63,11 +63,12 @@ def text_result(text: exp.Expr) -> exp.Expr:
     )
 
 
-def titre(number: exp.Expr, text: exp.Expr) -> exp.Expr:
+def titre(number: exp.Expr, text: exp.Expr, pattern: str = TITRE_TEXT) -> exp.Expr:
     """A row's text read as a titre where the row has no number: `1:160` is 160; NULL for
-    any other text (see `criteria.model.TITRE_TEXT`). A text matching no pattern extracts as
-    '', which casts to NULL."""
-    digits = exp.RegexpExtract(this=text, expression=lit(f"^{TITRE_TEXT}\\z"), group=lit(1))
+    any other text (see `criteria.model.TITRE_TEXT`; `pattern` TITRE_BELOW or TITRE_ABOVE
+    reads one written as a bound). A text matching no pattern extracts as '', which casts
+    to NULL."""
+    digits = exp.RegexpExtract(this=text, expression=lit(f"^{pattern}\\z"), group=lit(1))
     return case([(is_null(number), exp.TryCast(this=digits, to=exp.DataType.build("double")))])
 
 

@@ -49,9 +49,12 @@ NEGATIVE_RESULTS = (
 # after the colon, in the unit `units.TITRE`, for a concept that knows that unit. The one
 # pattern serves the SQL engines (RE2, Java) and the reference evaluator (Python,
 # `re.fullmatch`), with only what the three read alike: ASCII spaces, `\z` in SQL (Java's
-# and Python's `$` also match before a final newline). A titre written with `<` or `>` is a
-# bound, not a value, and reads as no number.
+# and Python's `$` also match before a final newline).
 TITRE_TEXT = r"[ \t]*1[ \t]*[:/][ \t]*([0-9]+)([ \t][\s\S]*)?"
+# A titre written as a bound is no number, but it is positive or negative where the bound
+# lies on one side of the limit it is read against: `<1:80` is negative against 1:80.
+TITRE_BELOW = r"[ \t]*<" + TITRE_TEXT
+TITRE_ABOVE = r"[ \t]*>" + TITRE_TEXT
 
 COMPARE = {
     ">=": lambda v, t: v >= t,

@@ -24,6 +24,8 @@ from feasibility.criteria.model import (
     NEGATIVE_RESULTS,
     POSITIVE_RESULTS,
     SAME_DOSE,
+    TITRE_ABOVE,
+    TITRE_BELOW,
     TITRE_TEXT,
     Age,
     All,
@@ -47,7 +49,7 @@ from feasibility.criteria.model import (
 from feasibility.units import TITRE, normalise_unit
 
 POSITIVE, NEGATIVE = set(POSITIVE_RESULTS), set(NEGATIVE_RESULTS)
-_TITRE = re.compile(TITRE_TEXT)
+_TITRE, _BOUNDS = re.compile(TITRE_TEXT), {"<": re.compile(TITRE_BELOW), ">": re.compile(TITRE_ABOVE)}
 
 Row = Mapping[str, Any]  # a row of the extract: its values are of the columns' types
 T3 = bool | None
@@ -84,6 +86,27 @@ def _value(concept: Concept, row: Row) -> tuple[float | None, float | None]:
         if titre is not None:
             return float(titre.group(1)), concept.unit_factor(TITRE)
     return v, _factor(concept, row)
+
+
+def _titre_bound(concept: Concept, row: Row) -> tuple[str, float] | None:
+    """For a concept that reads titres, a row's text written as a titre's bound, as `<` or
+    `>` and the titre (`<1:80` is below 80), where the row has no number."""
+    if row.get("value_num") is not None or row.get("value_text") is None or not concept.reads_titres:
+        return None
+    for side, pattern in _BOUNDS.items():
+        found = pattern.fullmatch(str(row["value_text"]))
+        if found is not None:
+            return side, float(found.group(1))
+    return None
+
+
+def _against_bound(bound: tuple[str, float], limit: float) -> float | None:
+    """A bound against a limit: below one at or under it is negative, above one at or over
+    it positive; else neither."""
+    side, titre = bound
+    if side == "<":
+        return 0.0 if titre <= limit else None
+    return 1.0 if titre >= limit else None
 
 
 def _implausible(concept: Concept, row: Row) -> bool:
@@ -130,6 +153,7 @@ def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
     A value in a unit the concept does not know, or with no limit to divide by or subtract,
     is (0, 0.0): present, not known."""
     (v, f), limit = _value(concept, row), _own_limit(row)
+    bound = _titre_bound(concept, row)
     text = str(row["value_text"]).strip().lower() if row.get("value_text") else None
     negative = text in NEGATIVE
     number: tuple[int, float] | None
@@ -153,8 +177,13 @@ def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
         pos = 0.0
     elif v is not None and limit is not None:
         pos = 1.0 if v > limit else 0.0
+    elif bound is not None and limit is not None:
+        pos = _against_bound(bound, limit)
     elif v is not None and f is not None and concept.positive_from is not None:
         pos = 1.0 if v * f >= concept.positive_from else 0.0
+    elif bound is not None and concept.positive_from is not None:
+        side, titre = bound
+        pos = _against_bound((side, titre * (concept.unit_factor(TITRE) or 1.0)), concept.positive_from)
     else:
         pos = None
     # the upper limit in the concept's unit: the row's own needs the row's unit known
