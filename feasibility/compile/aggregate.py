@@ -630,10 +630,8 @@ class _Results:
         if name == "pos":
             no_text = exp.EQ(this=col("text_result", "e"), expression=lit(0))
             cut_off = not_null(col("positive_from", "m"))
-            read = (
-                [self.value.copy(), *(b.copy() for b in self.bounds)] if self.titres else [self.value.copy()]
-            )
-            return and_(no_text, no_own_limit, not_null(func("coalesce", *read)), cut_off)
+            read = [self.value, *self.bounds] if self.titres else [self.value]
+            return and_(no_text, no_own_limit, not_null(func("coalesce", *[r.copy() for r in read])), cut_off)
         # a text read as not detected is 0 x ULN against any limit, but its distance is not
         return and_(not_null(self.value.copy()), no_own_limit) if name == "uln" else no_own_limit
 
