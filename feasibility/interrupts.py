@@ -70,11 +70,15 @@ def install() -> Callable[[], None]:
     """Handle SIGINT and SIGTERM for the command line (call it from the main thread): each
     raises KeyboardInterrupt, as Ctrl-C does in Python, until `hold` is called, after which
     they are only recorded. A scheduler's or `timeout`'s SIGTERM thus stops a run as Ctrl-C
-    does. Returns the function that puts the previous handlers back (the command line never
-    calls it: the hold lasts to the process's exit, through its atexit clean-up)."""
+    does; a signal ignored when the process started is left ignored. Returns the function
+    that puts the previous handlers back (the command line never calls it: the hold lasts
+    to the process's exit, through its atexit clean-up)."""
     previous = {s: signal.getsignal(s) for s in SIGNALS}
     for s in SIGNALS:
-        signal.signal(s, _on_signal)
+        # a signal the process was started ignoring stays ignored, as Python leaves Ctrl-C:
+        # a shell script's background job must outlive the Ctrl-C that stops the script
+        if previous[s] is not signal.SIG_IGN:
+            signal.signal(s, _on_signal)
     previous_hook = sys.unraisablehook
     sys.unraisablehook = lambda info: _unraisable(info, previous_hook)
     global _state

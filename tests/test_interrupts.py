@@ -25,6 +25,15 @@ from tests.support import REPO
 from tests.test_errors import SPEC, assert_one_line_error, feasibility, good_rows, write_extract
 
 
+@pytest.fixture(autouse=True)
+def pythons_own_ctrl_c():
+    """Each test starts from Python's own Ctrl-C, however pytest was started: a shell runs
+    a background job (`pytest &`) with SIGINT ignored, which `install` leaves alone."""
+    inherited = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, inherited)
+
+
 def _signal_self() -> None:
     """SIGINT to this process, acted on before returning (a DuckDB thread may take the
     signal, leaving the main thread to run the handler at its next instruction)."""
@@ -46,6 +55,19 @@ def test_a_signal_stops_the_command_until_the_hold_then_is_recorded():
     finally:
         restore()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_signal_the_process_was_started_ignoring_stays_ignored():
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    restore = interrupts.install()
+    try:
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN  # SIGTERM is still handled
+        _signal_self()  # ignored: neither raised nor recorded
+        assert interrupts.late_message() is None
+    finally:
+        restore()
+    assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
 def test_a_signal_during_the_commit_is_held_until_the_command_ends():
