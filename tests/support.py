@@ -14,6 +14,7 @@ from feasibility.analytics.histogram import MaskHistogram
 from feasibility.criteria.load import load_trials
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
+from feasibility.evaluate.reference import ReferenceEvaluator
 from feasibility.evaluate.results import EngineResult
 
 REPO = Path(__file__).resolve().parent.parent
@@ -141,10 +142,18 @@ def corrupt_column(path: Path, column: str) -> Path:
     return path
 
 
+# The two readings of a rule that spec tables are checked with: DuckDB's SQL, and the
+# plain-Python reference evaluator that the Hypothesis tests compare it with
+EVALUATORS = ("engine", "reference")
+
+
+def _trial_path(trial: str | Path) -> Path:
+    return Path(trial) if Path(trial).is_absolute() else REPO / trial
+
+
 def load_engine(trial: str | Path, rows: list[dict], as_of: str | None = None) -> tuple[Engine, EngineResult]:
     """The engine loaded with a trial file's trials and an extract of `rows`."""
-    trial_path = Path(trial) if Path(trial).is_absolute() else REPO / trial
-    trials, library = load_trials([trial_path])
+    trials, library = load_trials([_trial_path(trial)])
     options = RunOptions(as_of=_date(as_of) if as_of else None)
     with tempfile.TemporaryDirectory() as tmp:
         extract = write_extract(rows, Path(tmp) / "extract.parquet")
@@ -159,6 +168,21 @@ def evaluate(
     """Per patient, per criterion id, the rule's value: True, False or None (UNKNOWN)."""
     engine, _ = load_engine(trial, rows, as_of)
     return engine.rule_values(engine.trials[0])
+
+
+def reference_values(
+    trial: str | Path, rows: list[dict], as_of: str | None = None
+) -> dict[str, dict[str, bool | None]]:
+    """As `evaluate`, read by the reference evaluator instead of DuckDB."""
+    trials, library = load_trials([_trial_path(trial)])
+    return ReferenceEvaluator(rows, library, as_of=_date(as_of) if as_of else None).rule_values(trials[0])
+
+
+def evaluate_with(
+    evaluator: str, trial: str | Path, rows: list[dict], as_of: str | None = None
+) -> dict[str, dict[str, bool | None]]:
+    """`evaluate` or `reference_values`, by the name in `EVALUATORS`."""
+    return {"engine": evaluate, "reference": reference_values}[evaluator](trial, rows, as_of)
 
 
 def spec_row(pid: str, spec: tuple) -> dict:
@@ -213,12 +237,12 @@ class SpecTable:
             raise ValueError(f"spec case id {pid!r} is used twice")
         self.cases.append((pid, demographics, list(rows), criterion, expected))
 
-    def evaluate(self) -> dict[str, dict[str, bool | None]]:
+    def evaluate(self, evaluator: str = "engine") -> dict[str, dict[str, bool | None]]:
         rows: list[dict] = []
         for pid, demographics, specs, _, _ in self.cases:
             rows += person(pid, **demographics)
             rows += [spec_row(pid, spec) for spec in specs]
-        return evaluate(self.trial, rows, as_of=self.as_of)
+        return evaluate_with(evaluator, self.trial, rows, as_of=self.as_of)
 
     def params(self):
         """pytest parametrize arguments: (pid, criterion, expected), ids = patient ids."""
@@ -237,12 +261,12 @@ class Case:
     demo: dict = field(default_factory=dict)
 
 
-def evaluate_cases(trial: str, cases: list[Case], as_of: str) -> list[bool | None]:
-    """Each case's criterion value, all cases evaluated in one engine run."""
+def evaluate_cases(trial: str, cases: list[Case], as_of: str, evaluator: str = "engine") -> list[bool | None]:
+    """Each case's criterion value, all cases evaluated in one run of `evaluator`."""
     rows: list[dict] = []
     for i, case in enumerate(cases):
         rows += person(f"c{i:04d}", **({"sex": "F", "birth_year": 1980} | case.demo))
         for domain, system, code, day, values in case.events:
             rows.append(event(f"c{i:04d}", domain, system, code, day, **values))
-    values = evaluate(trial, rows, as_of=as_of)
+    values = evaluate_with(evaluator, trial, rows, as_of=as_of)
     return [values[f"c{i:04d}"][case.crit] for i, case in enumerate(cases)]

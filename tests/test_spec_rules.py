@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import shutil
-from datetime import date
 
 import pytest
 
@@ -18,8 +17,16 @@ from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import Duration
 from feasibility.criteria.parse import parse_duration
 from feasibility.errors import TrialError
-from feasibility.evaluate.reference import ReferenceEvaluator
-from tests.support import REPO, evaluate, event, load_engine, person
+from tests.support import (
+    EVALUATORS,
+    REPO,
+    evaluate,
+    evaluate_with,
+    event,
+    load_engine,
+    person,
+    reference_values,
+)
 
 TRIAL = "tests/fixtures/trials/spec.yaml"
 AS_OF = "2025-02-01"
@@ -931,8 +938,7 @@ def test_the_reference_evaluator_gives_every_expected_value():
     """The plain-Python reference reads the protocol the same way: the Hypothesis tests
     compare it with DuckDB on random data, where some of these cases are rarely drawn."""
     rows = [row for pid, demographics, specs, _, _ in CASES for row in _rows(pid, demographics, specs)]
-    trials, library = load_trials([REPO / TRIAL])
-    values = ReferenceEvaluator(rows, library, as_of=date.fromisoformat(AS_OF)).rule_values(trials[0])
+    values = reference_values(TRIAL, rows, as_of=AS_OF)
     wrong = {pid: (c, e, values[pid][c]) for pid, _, _, c, e in CASES if values[pid][c] is not e}
     assert not wrong
 
@@ -1216,9 +1222,7 @@ BAD_LIMIT_CASES: list[tuple[str, str, bool | None, list]] = [
 def bad_limit_results() -> dict[str, dict[str, dict[str, bool | None]]]:
     """The cases' rule values from the engine and from the reference evaluator, each run once."""
     rows = [r for pid, _, _, specs in BAD_LIMIT_CASES for r in _rows(pid, {}, specs)]
-    trials, library = load_trials([REPO / TRIAL])
-    reference = ReferenceEvaluator(rows, library, as_of=date.fromisoformat(AS_OF))
-    return {"engine": evaluate(TRIAL, rows, as_of=AS_OF), "reference": reference.rule_values(trials[0])}
+    return {evaluator: evaluate_with(evaluator, TRIAL, rows, as_of=AS_OF) for evaluator in EVALUATORS}
 
 
 @pytest.mark.parametrize("evaluator", ["engine", "reference"])
@@ -1271,10 +1275,8 @@ def test_the_deepest_rule_is_counted_by_both_evaluators(tmp_path, kind):
     rows = person("has", sex="F", birth_year=1980) + [dx("has", "M32.14", "2020-01-01")]
     rows += person("hasnt", sex="F", birth_year=1980)
     expected = {"has": {"sle": True}, "hasnt": {"sle": False}}
-    assert evaluate(trial, rows, as_of=AS_OF) == expected
-    trials, library = load_trials([trial])
-    reference = ReferenceEvaluator(rows, library, as_of=date.fromisoformat(AS_OF))
-    assert reference.rule_values(trials[0]) == expected
+    for evaluator in EVALUATORS:
+        assert evaluate_with(evaluator, trial, rows, as_of=AS_OF) == expected
 
 
 @pytest.mark.parametrize("kind", ["not", "any", "all", "at_least"])
@@ -1405,8 +1407,6 @@ def test_every_row_counts_back_from_its_patients_index_date():
     }
     engine, result = load_engine(TRIAL, rows, as_of=AS_OF)
     got = engine.rule_values(engine.trials[0])
-    trials, library = load_trials([REPO / TRIAL])
-    reference = ReferenceEvaluator(rows, library, as_of=date.fromisoformat(AS_OF)).rule_values(trials[0])
-    for values in (got, reference):
+    for values in (got, reference_values(TRIAL, rows, as_of=AS_OF)):
         assert {(pid, c): values[pid][c] for pid, c in expected} == expected
     assert result.data_quality.counts["patients_with_inconsistent_index_date"] == 4

@@ -1,5 +1,6 @@
 """Spec tests for trials/MC-1-50-SLE.yaml: one hand-built patient per case, each probing one
-criterion of the protocol text (edges, windows, units, ULN multiples).
+criterion of the protocol text (edges, windows, units, ULN multiples). Every case is read by
+both evaluators: DuckDB and the plain-Python reference.
 
 Index date 2025-02-01. Window starts: 1 week 2025-01-25, 4 weeks 2025-01-04, 30 days
 2025-01-02, 90 days 2024-11-03, 3 months 2024-11-01, 6 months 2024-08-01, 1 year / 12 months
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import Case, evaluate_cases
+from tests.support import EVALUATORS, Case, evaluate_cases
 
 TRIAL = "trials/MC-1-50-SLE.yaml"
 AS_OF = "2025-02-01"
@@ -618,9 +619,9 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def results():
-    return evaluate_cases(TRIAL, CASES, AS_OF)
+@pytest.fixture(scope="module", params=EVALUATORS)
+def results(request):
+    return evaluate_cases(TRIAL, CASES, AS_OF, request.param)
 
 
 @pytest.mark.parametrize("i", range(len(CASES)), ids=[f"{c.crit}:{c.why}" for c in CASES])

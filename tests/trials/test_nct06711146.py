@@ -2,7 +2,8 @@
 
 Hand-built patients, each probing one criterion of the protocol text, evaluated with the index
 date 2025-02-01. The expected value is the criterion's RULE: True / False / None (UNKNOWN);
-for an exclusion True means the exclusion applies.
+for an exclusion True means the exclusion applies. Every case is read by both evaluators:
+DuckDB and the plain-Python reference.
 
 Window starts for the index date 2025-02-01 (inclusive):
   2 weeks 2025-01-18, 8 weeks 2024-12-07, 90 days 2024-11-03, 3 months 2024-11-01,
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import SpecTable
+from tests.support import EVALUATORS, SpecTable
 
 TRIAL = "trials/NCT06711146.yaml"
 AS_OF = "2025-02-01"
@@ -587,9 +588,9 @@ case("ex6_old", "EX6", None, ("lab", IGA, "2024-11-02", 5, "mg/dL", None))
 case("ex6_none", "EX6", None)
 
 
-@pytest.fixture(scope="module")
-def results() -> dict[str, dict[str, bool | None]]:
-    return SPEC.evaluate()
+@pytest.fixture(scope="module", params=EVALUATORS)
+def results(request) -> dict[str, dict[str, bool | None]]:
+    return SPEC.evaluate(request.param)
 
 
 @pytest.mark.parametrize(("pid", "criterion", "expected"), SPEC.params()[0], ids=SPEC.params()[1])

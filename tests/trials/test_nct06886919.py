@@ -2,7 +2,8 @@
 
 Hand-built patients, each probing one criterion of the protocol text, evaluated with the index
 date 2025-02-01. The expected value is the criterion's RULE: True / False / None (UNKNOWN);
-for an exclusion True means the exclusion applies.
+for an exclusion True means the exclusion applies. Every case is read by both evaluators:
+DuckDB and the plain-Python reference.
 
 Window starts for the index date 2025-02-01 (inclusive):
   2 weeks 2025-01-18, 30 days 2025-01-02, 6 weeks 2024-12-21, 2 months 2024-12-01,
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import SpecTable
+from tests.support import EVALUATORS, SpecTable
 
 TRIAL = "trials/NCT06886919.yaml"
 AS_OF = "2025-02-01"
@@ -723,9 +724,9 @@ case("ex19_alcohol_old", "EX19", False, ("dx", "F10.20", "2024-08-16"))
 case("ex19_nicotine", "EX19", False, ("dx", "F17.210", "2025-01-01"))
 
 
-@pytest.fixture(scope="module")
-def results() -> dict[str, dict[str, bool | None]]:
-    return SPEC.evaluate()
+@pytest.fixture(scope="module", params=EVALUATORS)
+def results(request) -> dict[str, dict[str, bool | None]]:
+    return SPEC.evaluate(request.param)
 
 
 @pytest.mark.parametrize(("pid", "criterion", "expected"), SPEC.params()[0], ids=SPEC.params()[1])
