@@ -181,6 +181,29 @@ def test_other_trials_folder(tmp_path):
     assert rows > 200
 
 
+def _slot_ids(trials_paths: list[Path] | None) -> dict[str, list[int]]:
+    """Per concept, the ids of its slots in `build_tables` for the given trials."""
+    slots = build_tables(*load_trials(trials_paths), sites=3).slots
+    ids: dict[str, list[int]] = {}
+    for concept, slot_id in zip(slots["concept"], slots["slot_id"], strict=True):
+        ids.setdefault(concept, []).append(slot_id)
+    return ids
+
+
+def test_a_concept_keeps_its_random_draws_whatever_else_is_generated():
+    """A slot's random draws are keyed by its id, and a concept's slots keep their ids when
+    other concepts are generated beside it: a concept added to the library, or a trial to the
+    run, leaves the others' events as they were (unless it changes their look-back windows)."""
+    every = _slot_ids(None)
+    one = _slot_ids([Path(__file__).parent.parent / "trials" / "MC-1-50-SLE.yaml"])
+    flat = [slot_id for ids in every.values() for slot_id in ids]
+    assert len(set(flat)) == len(flat), "two slots share an id"
+    # a concept whose codes another concept's slots already emit has none of its own
+    both = one.keys() & every.keys()
+    assert 0 < len(both) < len(every)
+    assert {name: every[name] for name in both} == {name: one[name] for name in both}
+
+
 def test_big_files_get_several_row_groups(tmp_path, monkeypatch):
     import pyarrow.parquet as pq
 

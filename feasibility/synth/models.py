@@ -315,6 +315,19 @@ MODELS: dict[str, Slot | list[Slot]] = {
     "dm_skin_vas": _score(
         4, 2.5, 0, 10, {"DM": 0.35, "*": 0.0}, p_workup={"DM": 0.97, "*": 0.0}, digits=1, refr_shift=1
     ),
+    # the other IMACS core set measures, scored at the same myositis visits
+    "myositis_patient_global_vas": _score(
+        3.5, 2.2, 0, 10, {"DM": 0.35, "*": 0.0}, p_workup={"DM": 0.95, "*": 0.0}, digits=1, refr_shift=1.5
+    ),
+    "myositis_physician_global_vas": _score(
+        3, 2, 0, 10, {"DM": 0.35, "*": 0.0}, p_workup={"DM": 0.95, "*": 0.0}, digits=1, refr_shift=1.5
+    ),
+    "myositis_extramuscular_vas": _score(
+        1.2, 1.3, 0, 10, {"DM": 0.3, "*": 0.0}, p_workup={"DM": 0.9, "*": 0.0}, digits=1, refr_shift=1
+    ),
+    "haq_di": _score(
+        0.7, 0.6, 0, 3, {"DM": 0.3, "*": 0.0}, p_workup={"DM": 0.9, "*": 0.0}, digits=3, refr_shift=0.3
+    ),
     "ecog": _score(0.7, 0.8, 0, 4, 0.1, tail_p=0.04, tail=(3.0, 4.0)),
     "nyha_class": _score(1.3, 0.4, 1, 4, 0.02, p_workup=0.2, abn="cardiac", p_abn=0.9, tail=(2.4, 3.2)),
     # heart failure patients have echocardiograms, about half of them with a reduced ejection

@@ -159,7 +159,7 @@ NOISE: tuple[NoiseCode, ...] = (
     _noise_vaccine("115", 0.2),  # Tdap
     _noise_vaccine("43", 0.2),  # hepatitis B
 )
-NOISE_PER_PATIENT = 33  # mean noise rows per patient (uniform 0 .. 2x)
+NOISE_PER_PATIENT = 32  # mean noise rows per patient (uniform 0 .. 2x)
 NOISE_BUCKETS = 1000  # a noise row draws one bucket; each code holds buckets by its weight
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -77,13 +78,19 @@ def _odd_unit(concept: Concept) -> str | None:
     return None
 
 
+def _slot_id(concept: str, index: int) -> int:
+    # Each slot's random draws are keyed by its id, so the id comes from the concept's name,
+    # not its place in the list: a concept added to the library then adds its own events and
+    # leaves every other concept's as they were.
+    return zlib.crc32(f"{concept}#{index}".encode())
+
+
 def build_tables(trials: Sequence[Trial], library: ConceptLibrary, sites: int) -> Tables:
     """The slot tables for the concepts the trials use."""
     used, windows = trial_windows(trials)
     concepts = {name: library[name] for name in sorted(used) if name in library}
     bits = {name: 1 << i for i, name in enumerate(TRAITS)}
     t = Tables(concepts=list(concepts.values()))
-    slot_id = 0
     for name, concept in concepts.items():
         model = MODELS.get(name)
         if model is None:
@@ -101,8 +108,8 @@ def build_tables(trials: Sequence[Trial], library: ConceptLibrary, sites: int) -
             "other": "diagnosis",
         }[concept.kind]
         window = windows.get(name)
-        for slot in model if isinstance(model, list) else [model]:
-            slot_id += 1
+        for i, slot in enumerate(model if isinstance(model, list) else [model]):
+            slot_id = _slot_id(name, i)
             codes = [(codes_all[0][0], c) for c in slot.codes] if slot.codes else codes_all
             factors = dict(concept.dose_factors)
             for i, (system, code) in enumerate(codes):

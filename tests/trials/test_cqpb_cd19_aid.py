@@ -1,5 +1,6 @@
 """Spec tests for trials/CQPB-CD19-AID.yaml: one hand-built patient per case, each probing one
-criterion of the protocol text, including every disease branch of IN2 and IN3.
+criterion of the protocol text, including every disease branch of IN2 and IN3. Every case is read
+by both evaluators: DuckDB and the plain-Python reference.
 
 Index date 2025-02-01. Window starts: 1 week 2025-01-25, 2 weeks 2025-01-18, 4 weeks
 2025-01-04, 30 days 2025-01-02, 90 days 2024-11-03, 3 months 2024-11-01, 12 months 2024-02-01.
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support import Case, evaluate_cases
+from tests.support import EVALUATORS, Case, evaluate_cases
 
 TRIAL = "trials/CQPB-CD19-AID.yaml"
 AS_OF = "2025-02-01"
@@ -44,6 +45,21 @@ def med(code, start=RECENT, system="ATC"):
 
 SLE, SJOGREN, SSC, DM, GPA = dx("M32.14"), dx("M35.00"), dx("M34.0"), dx("M33.10"), dx("M31.31")
 ILD = dx("J84.10", "2023-05-01")
+# IN3's dermatomyositis conditions 1 and 3 before the core set measures: diagnosed years ago,
+# skin VAS 3 cm, MMT-8 124; and two of the measures a-e, each at its threshold
+DM_ACTIVE = [DM, obs("DM_SKIN_VAS", 3, "cm"), obs("MMT8", 124)]
+TWO_CSM = [obs("MYOSITIS_PATIENT_VAS", 2, "cm"), obs("MYOSITIS_PHYSICIAN_VAS", 2, "cm")]
+# CK, aldolase, LDH, ALT and AST, each below 1.3 times its own upper limit
+NORMAL_ENZYMES = [
+    lab(code, value=value, unit="U/L", ref_high=uln)
+    for code, value, uln in (
+        ("2157-6", 259, 200),
+        ("1761-6", 7, 7.6),
+        ("2532-0", 300, 250),
+        ("1742-6", 51, 40),
+        ("1920-8", 20, 35),
+    )
+]
 
 CASES = [
     # IN1 age ≥ 18
@@ -154,36 +170,138 @@ CASES = [
     Case("IN3", False, "SSc, mRSS 36, ILD", [SSC, obs("MRSS", 36), ILD]),
     Case("IN3", False, "SSc, mRSS 20, no ILD", [SSC, obs("MRSS", 20)]),
     Case("IN3", None, "SSc with ILD, no mRSS", [SSC, ILD]),
-    # dermatomyositis branch: skin VAS ≥ 3 cm and MMT-8 < 125
-    Case("IN3", True, "DM, skin VAS 3 cm, MMT-8 124", [DM, obs("DM_SKIN_VAS", 3, "cm"), obs("MMT8", 124)]),
+    # dermatomyositis branch: skin VAS ≥ 3 cm, MMT-8 < 125 and two of the core set measures a-e
+    Case("IN3", True, "DM, skin VAS 3 cm, MMT-8 124, two global VAS of 2 cm", [*DM_ACTIVE, *TWO_CSM]),
     Case(
         "IN3",
         True,
-        "DM, skin VAS 30 mm = 3 cm, MMT-8 100",
-        [DM, obs("DM_SKIN_VAS", 30, "mm"), obs("MMT8", 100)],
+        "DM, skin VAS 30 mm = 3 cm, MMT-8 100, global VAS 20 mm and HAQ-DI 0.25",
+        [
+            DM,
+            obs("DM_SKIN_VAS", 30, "mm"),
+            obs("MMT8", 100),
+            obs("MYOSITIS_PATIENT_VAS", 20, "mm"),
+            obs("HAQ_DI", 0.25),
+        ],
     ),
-    Case("IN3", False, "DM, skin VAS 2.9 cm", [DM, obs("DM_SKIN_VAS", 2.9, "cm"), obs("MMT8", 100)]),
     Case(
-        "IN3", False, "DM, MMT-8 125 (not less than 125)", [DM, obs("DM_SKIN_VAS", 5, "cm"), obs("MMT8", 125)]
+        "IN3",
+        True,
+        "DM, CK 1.3 × its own ULN and extramuscular VAS 1 cm",
+        [
+            *DM_ACTIVE,
+            lab("2157-6", value=260, unit="U/L", ref_high=200),
+            obs("MYOSITIS_EXTRAMUSCULAR_VAS", 1, "cm"),
+        ],
+    ),
+    Case(
+        "IN3",
+        True,
+        "DM, aldolase 10.1 with no range (1.31 × the library's 7.7) and HAQ-DI 1",
+        [*DM_ACTIVE, lab("1761-6", value=10.1, unit="U/L"), obs("HAQ_DI", 1)],
+    ),
+    Case(
+        "IN3",
+        True,
+        "DM, CK normal but ALT 1.3 × ULN: one enzyme is enough, with a physician VAS of 4",
+        [
+            *DM_ACTIVE,
+            lab("2157-6", value=150, unit="U/L", ref_high=200),
+            lab("1742-6", value=52, unit="U/L", ref_high=40),
+            obs("MYOSITIS_PHYSICIAN_VAS", 4, "cm"),
+        ],
+    ),
+    Case(
+        "IN3",
+        None,
+        "DM, one measure met (patient VAS 5), the other four not recorded",
+        [*DM_ACTIVE, obs("MYOSITIS_PATIENT_VAS", 5, "cm")],
+    ),
+    Case(
+        "IN3",
+        None,
+        "DM, CK 1.29 × ULN and patient VAS 5: enzymes other than CK not measured",
+        [
+            *DM_ACTIVE,
+            lab("2157-6", value=258, unit="U/L", ref_high=200),
+            obs("MYOSITIS_PATIENT_VAS", 5, "cm"),
+        ],
+    ),
+    Case(
+        "IN3",
+        False,
+        "DM, each measure just below its threshold except the enzymes, not measured",
+        [
+            *DM_ACTIVE,
+            obs("MYOSITIS_PATIENT_VAS", 1.9, "cm"),
+            obs("MYOSITIS_PHYSICIAN_VAS", 19, "mm"),
+            obs("HAQ_DI", 0.125),
+            obs("MYOSITIS_EXTRAMUSCULAR_VAS", 0.9, "cm"),
+        ],
+    ),
+    Case(
+        "IN3",
+        False,
+        "DM, one measure met and four below, the five enzymes all within 1.3 × ULN",
+        [
+            *DM_ACTIVE,
+            obs("MYOSITIS_PATIENT_VAS", 6, "cm"),
+            obs("MYOSITIS_PHYSICIAN_VAS", 1, "cm"),
+            obs("HAQ_DI", 0),
+            *NORMAL_ENZYMES,
+            obs("MYOSITIS_EXTRAMUSCULAR_VAS", 0, "cm"),
+        ],
+    ),
+    Case(
+        "IN3",
+        None,
+        "DM, as above but only CK measured: an unmeasured enzyme may be raised",
+        [
+            *DM_ACTIVE,
+            obs("MYOSITIS_PATIENT_VAS", 6, "cm"),
+            obs("MYOSITIS_PHYSICIAN_VAS", 1, "cm"),
+            obs("HAQ_DI", 0),
+            NORMAL_ENZYMES[0],
+            obs("MYOSITIS_EXTRAMUSCULAR_VAS", 0, "cm"),
+        ],
+    ),
+    Case(
+        "IN3",
+        None,
+        "DM, two global VAS of 2 cm but recorded 100 days ago, outside 90 days",
+        [
+            *DM_ACTIVE,
+            obs("MYOSITIS_PATIENT_VAS", 2, "cm", date="2024-10-24"),
+            obs("MYOSITIS_PHYSICIAN_VAS", 2, "cm", date="2024-10-24"),
+        ],
+    ),
+    Case(
+        "IN3", False, "DM, skin VAS 2.9 cm", [DM, obs("DM_SKIN_VAS", 2.9, "cm"), obs("MMT8", 100), *TWO_CSM]
+    ),
+    Case(
+        "IN3",
+        False,
+        "DM, MMT-8 125 (not less than 125)",
+        [DM, obs("DM_SKIN_VAS", 5, "cm"), obs("MMT8", 125), *TWO_CSM],
     ),
     Case("IN3", None, "DM, no scores", [DM]),
     Case(
         "IN3",
         False,
         "DM diagnosed less than 1 year ago (2024-02-02)",
-        [dx("M33.10", "2024-02-02"), obs("DM_SKIN_VAS", 3, "cm"), obs("MMT8", 124)],
+        [dx("M33.10", "2024-02-02"), *DM_ACTIVE[1:], *TWO_CSM],
     ),
     Case(
         "IN3",
         True,
         "DM diagnosed exactly 1 year ago (2024-02-01)",
-        [dx("M33.10", "2024-02-01"), obs("DM_SKIN_VAS", 3, "cm"), obs("MMT8", 124)],
+        [dx("M33.10", "2024-02-01"), *DM_ACTIVE[1:], *TWO_CSM],
     ),
     Case(
         "IN3",
         False,
-        "skin VAS and MMT-8 fine but no DM diagnosis",
-        [obs("DM_SKIN_VAS", 5, "cm"), obs("MMT8", 100)],
+        "skin VAS, MMT-8 and core set measures fine but no DM diagnosis",
+        [*DM_ACTIVE[1:], *TWO_CSM],
     ),
     # ANCA vasculitis branch
     Case("IN3", True, "GPA, BVAS 15", [GPA, obs("BVAS", 15)]),
@@ -463,9 +581,9 @@ CASES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def results():
-    return evaluate_cases(TRIAL, CASES, AS_OF)
+@pytest.fixture(scope="module", params=EVALUATORS)
+def results(request):
+    return evaluate_cases(TRIAL, CASES, AS_OF, request.param)
 
 
 @pytest.mark.parametrize("i", range(len(CASES)), ids=[f"{c.crit}:{c.why}" for c in CASES])
