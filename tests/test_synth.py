@@ -192,8 +192,8 @@ def _slot_ids(trials_paths: list[Path] | None) -> dict[str, list[int]]:
 
 def test_a_concept_keeps_its_random_draws_whatever_else_is_generated():
     """A slot's random draws are keyed by its id, and a concept's slots keep their ids when
-    other concepts are generated beside it: a concept added to the library, or a trial to the
-    run, leaves the others' events as they were (unless it changes their look-back windows)."""
+    other concepts are generated beside it: a concept the trials come to use, or another trial,
+    leaves the others' events as they were (unless it changes their look-back windows)."""
     every = _slot_ids(None)
     one = _slot_ids([Path(__file__).parent.parent / "trials" / "MC-1-50-SLE.yaml"])
     flat = [slot_id for ids in every.values() for slot_id in ids]

@@ -80,8 +80,8 @@ def _odd_unit(concept: Concept) -> str | None:
 
 def _slot_id(concept: str, index: int) -> int:
     # Each slot's random draws are keyed by its id, so the id comes from the concept's name,
-    # not its place in the list: a concept added to the library then adds its own events and
-    # leaves every other concept's as they were.
+    # not its place in the list: a concept the trials come to use then adds its own events
+    # and leaves the others' as they were (unless it changes their look-back windows).
     return zlib.crc32(f"{concept}#{index}".encode())
 
 
@@ -108,8 +108,8 @@ def build_tables(trials: Sequence[Trial], library: ConceptLibrary, sites: int) -
             "other": "diagnosis",
         }[concept.kind]
         window = windows.get(name)
-        for i, slot in enumerate(model if isinstance(model, list) else [model]):
-            slot_id = _slot_id(name, i)
+        for slot_index, slot in enumerate(model if isinstance(model, list) else [model]):
+            slot_id = _slot_id(name, slot_index)
             codes = [(codes_all[0][0], c) for c in slot.codes] if slot.codes else codes_all
             factors = dict(concept.dose_factors)
             for i, (system, code) in enumerate(codes):

@@ -49,6 +49,13 @@ ILD = dx("J84.10", "2023-05-01")
 # skin VAS 3 cm, MMT-8 124; and two of the measures a-e, each at its threshold
 DM_ACTIVE = [DM, obs("DM_SKIN_VAS", 3, "cm"), obs("MMT8", 124)]
 TWO_CSM = [obs("MYOSITIS_PATIENT_VAS", 2, "cm"), obs("MYOSITIS_PHYSICIAN_VAS", 2, "cm")]
+# the patient's global VAS met, the other measures but the enzymes below their thresholds
+ONE_MET_THREE_BELOW = [
+    obs("MYOSITIS_PATIENT_VAS", 6, "cm"),
+    obs("MYOSITIS_PHYSICIAN_VAS", 1, "cm"),
+    obs("HAQ_DI", 0),
+    obs("MYOSITIS_EXTRAMUSCULAR_VAS", 0, "cm"),
+]
 # CK, aldolase, LDH, ALT and AST, each below 1.3 times its own upper limit
 NORMAL_ENZYMES = [
     lab(code, value=value, unit="U/L", ref_high=uln)
@@ -243,27 +250,13 @@ CASES = [
         "IN3",
         False,
         "DM, one measure met and four below, the five enzymes all within 1.3 × ULN",
-        [
-            *DM_ACTIVE,
-            obs("MYOSITIS_PATIENT_VAS", 6, "cm"),
-            obs("MYOSITIS_PHYSICIAN_VAS", 1, "cm"),
-            obs("HAQ_DI", 0),
-            *NORMAL_ENZYMES,
-            obs("MYOSITIS_EXTRAMUSCULAR_VAS", 0, "cm"),
-        ],
+        [*DM_ACTIVE, *ONE_MET_THREE_BELOW, *NORMAL_ENZYMES],
     ),
     Case(
         "IN3",
         None,
         "DM, as above but only CK measured: an unmeasured enzyme may be raised",
-        [
-            *DM_ACTIVE,
-            obs("MYOSITIS_PATIENT_VAS", 6, "cm"),
-            obs("MYOSITIS_PHYSICIAN_VAS", 1, "cm"),
-            obs("HAQ_DI", 0),
-            NORMAL_ENZYMES[0],
-            obs("MYOSITIS_EXTRAMUSCULAR_VAS", 0, "cm"),
-        ],
+        [*DM_ACTIVE, *ONE_MET_THREE_BELOW, NORMAL_ENZYMES[0]],
     ),
     Case(
         "IN3",
