@@ -213,6 +213,20 @@ case(
     ("lab", "718-7", "2025-01-10", 170, "g/L", 160),
     ("lab", "718-7", "2025-01-20", 150, "g/L", None),
 )
+# a number written as a bound, as labs write one beyond an assay's range, decides where it
+# lies on one side of the result's own limit, in the row's own unit
+case("hbhigh_bound_below", "hb_high", False, ("titre", "718-7", "2025-01-20", "<160", "g/L", 160))
+case(
+    "hbhigh_bound_below_unit", "hb_high", False, ("titre", "718-7", "2025-01-20", " < 15.5 g/dL", "g/dL", 16)
+)
+case("hbhigh_bound_below_wide", "hb_high", None, ("titre", "718-7", "2025-01-20", "<200", "g/L", 160))
+case("hbhigh_bound_above", "hb_high", True, ("titre", "718-7", "2025-01-20", ">170", "g/L", 160))
+case("hbhigh_bound_above_low", "hb_high", None, ("titre", "718-7", "2025-01-20", ">150", "g/L", 160))
+case("hbhigh_bound_no_limit", "hb_high", None, ("titre", "718-7", "2025-01-20", "<100", "g/L", None))
+# ... not when glued to its unit, written `<=`, or beside a number, which comes first
+case("hbhigh_bound_glued", "hb_high", None, ("titre", "718-7", "2025-01-20", "<150g/L", "g/L", 160))
+case("hbhigh_bound_or_equal", "hb_high", None, ("titre", "718-7", "2025-01-20", "<=150", "g/L", 160))
+case("hbhigh_bound_and_number", "hb_high", True, ("titre", "718-7", "2025-01-20", "<150", "g/L", 160, 170))
 # -- hemoglobin >= 60 g/L; g/dL converted
 case("hb_gdl_edge", "hb", True, ("lab", "718-7", "2025-01-20", 6.0, "g/dL", None))
 case("hb_gdl_low", "hb", False, ("lab", "718-7", "2025-01-20", 5.9, "g/dL", None))
@@ -253,6 +267,10 @@ case("ana_titre_below_spaced", "ana_pos", False, ("text", ANA, "2024-06-01", " <
 case("ana_titre_below_wide", "ana_pos", None, ("text", ANA, "2024-06-01", "<1:160"))
 case("ana_titre_above", "ana_pos", True, ("text", ANA, "2024-06-01", ">1:1280"))
 case("ana_titre_above_low", "ana_pos", None, ("text", ANA, "2024-06-01", ">1:40"))
+# a number written as a bound is read against the cut-off in the row's unit, if known
+case("ana_number_below", "ana_pos", False, ("titre", ANA, "2024-06-01", "<80", "{titer}", None))
+case("ana_number_below_unknown_unit", "ana_pos", None, ("titre", ANA, "2024-06-01", "<80", "U/mL", None))
+case("ana_number_above", "ana_pos", True, ("titre", ANA, "2024-06-01", "> 640", "titer", None))
 # ... against the result's own limit first: below 1:80 says nothing against a limit of 40
 case("ana_titre_below_own", "ana_pos", None, ("titre", ANA, "2024-06-01", "<1:80", None, 40.0))
 case("ana_titre_below_own_high", "ana_pos", False, ("titre", ANA, "2024-06-01", "<1:80", None, 160.0))

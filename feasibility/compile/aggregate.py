@@ -50,11 +50,20 @@ from feasibility.compile.sqlexpr import (
     window_start,
 )
 from feasibility.compile.tables import RUN, Tables
-from feasibility.criteria.model import TITRE_ABOVE, TITRE_BELOW, TITRE_TEXT, Duration
+from feasibility.criteria.model import (
+    NUMBER_ABOVE,
+    NUMBER_BELOW,
+    TITRE_ABOVE,
+    TITRE_BELOW,
+    TITRE_TEXT,
+    Duration,
+)
 from feasibility.units import TITRE
 
 # the columns a row's text titre is read into where the run reads titres, by their patterns
 TITRES = {"titre": TITRE_TEXT, "titre_below": TITRE_BELOW, "titre_above": TITRE_ABOVE}
+# and its text read as a number written as a bound, where the run reads positivity
+NUMBER_BOUNDS = {"bound_below": NUMBER_BELOW, "bound_above": NUMBER_ABOVE}
 
 # sex as a small code, so two spellings of one patient's sex compare without string work;
 # lower case reads as upper case, and any value outside the contract is a code of its own,
@@ -473,8 +482,21 @@ class _Results:
         read = {name: exp.Mul(this=col(name, "e"), expression=col("titre_reader", "m")) for name in TITRES}
         if self.titres:
             value = func("coalesce", value, read["titre"])
-        # a titre written as a bound, `<1:80` (`>1:1280`), read as 80 (1280) below (above)
-        self.bounds = (read["titre_below"], read["titre_above"])
+        # a titre written as a bound, `<1:80` (`>1:1280`), read as 80 (1280) below (above),
+        # and so a number, `<20` (`>1000`), where the run reads positivity, for which alone
+        # a bound decides anything (`_against_bounds`); the two patterns never both match
+        self.reads_bounds = bool(plan.figure_concepts("pos"))
+        below: list[exp.Expr] = []
+        above: list[exp.Expr] = []
+        if self.titres:
+            below.append(read["titre_below"])
+            above.append(read["titre_above"])
+        if self.reads_bounds:
+            below.append(col("bound_below", "e"))
+            above.append(col("bound_above", "e"))
+        self.bounds = tuple(
+            func("coalesce", *side) if len(side) > 1 else side[0] for side in (below, above) if side
+        )
         rh = col("ref_high", "e")
         self.value, self.rh = value, rh
         self.own_limit = usable_limit(rh.copy())
@@ -496,12 +518,13 @@ class _Results:
         self.day = day_number(col("start_date", "e"))
 
     def events(self, table: str) -> exp.Expr:
-        """The events with each row's text result read once (see `text_result`), and its
-        titre where its concepts may read one."""
+        """The events with each row's text result read once (see `text_result`), its titre
+        where its concepts may read one, and a number written as a bound where the run reads
+        positivity."""
         columns = [exp.Star(), text_result(col("value_text")).as_("text_result", copy=False)]
-        if self.titres:
-            for name, pattern in TITRES.items():
-                columns.append(titre(col("value_num"), col("value_text"), pattern).as_(name, copy=False))
+        patterns = {**(TITRES if self.titres else {}), **(NUMBER_BOUNDS if self.reads_bounds else {})}
+        for name, pattern in patterns.items():
+            columns.append(titre(col("value_num"), col("value_text"), pattern).as_(name, copy=False))
         return exp.select(*columns).from_(table, copy=False).subquery("e", copy=False)
 
     def unit(self) -> exp.Expr | None:
@@ -568,25 +591,26 @@ class _Results:
             (self.negative_text.copy(), lit(0.0)),
             (above, case([(exp.GT(this=value.copy(), expression=self.rh.copy()), lit(1.0))], lit(0.0))),
         ]
-        if self.titres:
-            branches += self._against_bounds(self.own_limit, self.rh, scale=None)
+        branches += self._against_bounds(self.own_limit, self.rh, scale=None)
         if self.plan.positive_cut_offs:
             cut_off = col("positive_from", "m")
             number = exp.Mul(this=value.copy(), expression=col("factor", "m"))
             at_or_above = exp.GTE(this=number, expression=cut_off.copy())
             known = and_(not_null(value.copy()), not_null(cut_off.copy()))
             branches.append((known, case([(at_or_above, lit(1.0))], lit(0.0))))
-            if self.titres:
-                branches += self._against_bounds(not_null(cut_off), cut_off, scale=col("factor", "m"))
+            branches += self._against_bounds(not_null(cut_off), cut_off, scale=col("factor", "m"))
         return case(branches)
 
     def _against_bounds(
         self, usable: exp.Expr, limit: exp.Expr, scale: exp.Expr | None
     ) -> list[tuple[exp.Expr, exp.Expr]]:
-        """A titre written as a bound against a `limit` (`usable` where there is one; the
-        bound times `scale` is in the limit's unit): `<1:N` is negative where N is at or
-        below the limit, `>1:N` positive where N is at or above it, and neither otherwise."""
+        """A titre or a number written as a bound against a `limit` (`usable` where there is
+        one; the bound times `scale` is in the limit's unit): `<1:N` or `<N` is negative where
+        N is at or below the limit, `>1:N` or `>N` positive where N is at or above it, and
+        neither otherwise."""
         out: list[tuple[exp.Expr, exp.Expr]] = []
+        if not self.bounds:
+            return out
         for bound, test, answer in zip(self.bounds, (exp.LTE, exp.GTE), (0.0, 1.0), strict=True):
             scaled = bound.copy() if scale is None else exp.Mul(this=bound.copy(), expression=scale.copy())
             decided = case([(test(this=scaled, expression=limit.copy()), lit(answer))])
@@ -630,7 +654,7 @@ class _Results:
         if name == "pos":
             no_text = exp.EQ(this=col("text_result", "e"), expression=lit(0))
             cut_off = not_null(col("positive_from", "m"))
-            read = [self.value, *self.bounds] if self.titres else [self.value]
+            read = [self.value, *self.bounds]
             return and_(no_text, no_own_limit, not_null(func("coalesce", *[r.copy() for r in read])), cut_off)
         # a text read as not detected is 0 x ULN against any limit, but its distance is not
         return and_(not_null(self.value.copy()), no_own_limit) if name == "uln" else no_own_limit

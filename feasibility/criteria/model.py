@@ -55,6 +55,12 @@ TITRE_TEXT = r"[ \t]*1[ \t]*[:/][ \t]*([0-9]+)([ \t][\s\S]*)?"
 # lies on one side of the limit it is read against: `<1:80` is negative against 1:80.
 TITRE_BELOW = r"[ \t]*<" + TITRE_TEXT
 TITRE_ABOVE = r"[ \t]*>" + TITRE_TEXT
+# A number written as a bound, as labs write a result beyond an assay's range (`<20`,
+# `< 20 IU/mL`, `>1000`), in the row's own unit: no value, but positive or negative in the
+# same way against the result's own limit, or the concept's cut-off.
+NUMBER_BOUND = r"[ \t]*([0-9]+(?:\.[0-9]+)?)([ \t][\s\S]*)?"
+NUMBER_BELOW = r"[ \t]*<" + NUMBER_BOUND
+NUMBER_ABOVE = r"[ \t]*>" + NUMBER_BOUND
 
 COMPARE = {
     ">=": lambda v, t: v >= t,

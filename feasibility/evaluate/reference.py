@@ -22,6 +22,8 @@ from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
     DOSE_WEIGHT,
     NEGATIVE_RESULTS,
+    NUMBER_ABOVE,
+    NUMBER_BELOW,
     POSITIVE_RESULTS,
     SAME_DOSE,
     TITRE_ABOVE,
@@ -49,7 +51,9 @@ from feasibility.criteria.model import (
 from feasibility.units import TITRE, normalise_unit
 
 POSITIVE, NEGATIVE = set(POSITIVE_RESULTS), set(NEGATIVE_RESULTS)
-_TITRE, _BOUNDS = re.compile(TITRE_TEXT), {"<": re.compile(TITRE_BELOW), ">": re.compile(TITRE_ABOVE)}
+_TITRE = re.compile(TITRE_TEXT)
+_TITRE_BOUNDS = {"<": re.compile(TITRE_BELOW), ">": re.compile(TITRE_ABOVE)}
+_NUMBER_BOUNDS = {"<": re.compile(NUMBER_BELOW), ">": re.compile(NUMBER_ABOVE)}
 
 Row = Mapping[str, Any]  # a row of the extract: its values are of the columns' types
 T3 = bool | None
@@ -88,25 +92,34 @@ def _value(concept: Concept, row: Row) -> tuple[float | None, float | None]:
     return v, _factor(concept, row)
 
 
-def _titre_bound(concept: Concept, row: Row) -> tuple[str, float] | None:
-    """For a concept that reads titres, a row's text written as a titre's bound, as `<` or
-    `>` and the titre (`<1:80` is below 80), where the row has no number."""
-    if row.get("value_num") is not None or row.get("value_text") is None or not concept.reads_titres:
+def _bound(concept: Concept, row: Row) -> tuple[str, float, float | None] | None:
+    """A row's text written as a bound, where the row has no number: `<` or `>`, the
+    bound in the row's terms, and the factor converting it to the concept's unit. A titre
+    (`<1:80` is below 80, in TITRE) for a concept that reads titres; a number (`<20`, in
+    the row's unit) for any."""
+    if row.get("value_num") is not None or row.get("value_text") is None:
         return None
-    for side, pattern in _BOUNDS.items():
-        found = pattern.fullmatch(str(row["value_text"]))
+    text = str(row["value_text"])
+    if concept.reads_titres:
+        for side, pattern in _TITRE_BOUNDS.items():
+            found = pattern.fullmatch(text)
+            if found is not None:
+                return side, float(found.group(1)), concept.unit_factor(TITRE)
+    for side, pattern in _NUMBER_BOUNDS.items():
+        found = pattern.fullmatch(text)
         if found is not None:
-            return side, float(found.group(1))
+            return side, float(found.group(1)), _factor(concept, row)
     return None
 
 
-def _against_bound(bound: tuple[str, float], limit: float) -> float | None:
+def _against_bound(side: str, bound: float | None, limit: float) -> float | None:
     """A bound against a limit: below one at or under it is negative, above one at or over
-    it positive; else neither."""
-    side, titre = bound
+    it positive; else, or with no bound in the limit's unit, neither."""
+    if bound is None:
+        return None
     if side == "<":
-        return 0.0 if titre <= limit else None
-    return 1.0 if titre >= limit else None
+        return 0.0 if bound <= limit else None
+    return 1.0 if bound >= limit else None
 
 
 def _implausible(concept: Concept, row: Row) -> bool:
@@ -153,7 +166,7 @@ def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
     A value in a unit the concept does not know, or with no limit to divide by or subtract,
     is (0, 0.0): present, not known."""
     (v, f), limit = _value(concept, row), _own_limit(row)
-    bound = _titre_bound(concept, row)
+    bound = _bound(concept, row)
     text = str(row["value_text"]).strip().lower() if row.get("value_text") else None
     negative = text in NEGATIVE
     number: tuple[int, float] | None
@@ -178,12 +191,12 @@ def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
     elif v is not None and limit is not None:
         pos = 1.0 if v > limit else 0.0
     elif bound is not None and limit is not None:
-        pos = _against_bound(bound, limit)
+        pos = _against_bound(bound[0], bound[1], limit)
     elif v is not None and f is not None and concept.positive_from is not None:
         pos = 1.0 if v * f >= concept.positive_from else 0.0
     elif bound is not None and concept.positive_from is not None:
-        side, titre = bound
-        pos = _against_bound((side, titre * (concept.unit_factor(TITRE) or 1.0)), concept.positive_from)
+        side, written, factor = bound
+        pos = _against_bound(side, None if factor is None else written * factor, concept.positive_from)
     else:
         pos = None
     # the upper limit in the concept's unit: the row's own needs the row's unit known
