@@ -25,8 +25,8 @@ from feasibility.compile.atoms import (
     covered_days,
     current_dose,
     latest_exposure,
+    text_number,
     text_result,
-    titre,
     total_doses,
     truth_words,
 )
@@ -524,7 +524,7 @@ class _Results:
         columns = [exp.Star(), text_result(col("value_text")).as_("text_result", copy=False)]
         patterns = {**(TITRES if self.titres else {}), **(NUMBER_BOUNDS if self.reads_bounds else {})}
         for name, pattern in patterns.items():
-            columns.append(titre(col("value_num"), col("value_text"), pattern).as_(name, copy=False))
+            columns.append(text_number(col("value_num"), col("value_text"), pattern).as_(name, copy=False))
         return exp.select(*columns).from_(table, copy=False).subquery("e", copy=False)
 
     def unit(self) -> exp.Expr | None:
@@ -609,8 +609,6 @@ class _Results:
         N is at or below the limit, `>1:N` or `>N` positive where N is at or above it, and
         neither otherwise."""
         out: list[tuple[exp.Expr, exp.Expr]] = []
-        if not self.bounds:
-            return out
         for bound, test, answer in zip(self.bounds, (exp.LTE, exp.GTE), (0.0, 1.0), strict=True):
             scaled = bound.copy() if scale is None else exp.Mul(this=bound.copy(), expression=scale.copy())
             decided = case([(test(this=scaled, expression=limit.copy()), lit(answer))])

@@ -39,7 +39,6 @@ from feasibility.criteria.model import (
     NEGATIVE_RESULTS,
     POSITIVE_RESULTS,
     SAME_DOSE,
-    TITRE_TEXT,
     Comparison,
     Duration,
     History,
@@ -63,11 +62,12 @@ def text_result(text: exp.Expr) -> exp.Expr:
     )
 
 
-def titre(number: exp.Expr, text: exp.Expr, pattern: str = TITRE_TEXT) -> exp.Expr:
-    """A row's text read as a titre where the row has no number: `1:160` is 160; NULL for
-    any other text (see `criteria.model.TITRE_TEXT`; `pattern` TITRE_BELOW or TITRE_ABOVE
-    reads one written as a bound). A text matching no pattern extracts as '', which casts
-    to NULL."""
+def text_number(number: exp.Expr, text: exp.Expr, pattern: str) -> exp.Expr:
+    """A row's text read as a number by `pattern` where the row has no number: the pattern's
+    first group, a titre's dilution (`criteria.model.TITRE_TEXT`: `1:160` is 160, and
+    TITRE_BELOW / TITRE_ABOVE for one written as a bound) or a bound's number
+    (NUMBER_BELOW / NUMBER_ABOVE: `<20` is 20). A text matching no pattern extracts as '',
+    which casts to NULL."""
     digits = exp.RegexpExtract(this=text, expression=lit(f"^{pattern}\\z"), group=lit(1))
     return case([(is_null(number), exp.TryCast(this=digits, to=exp.DataType.build("double")))])
 
