@@ -11,6 +11,7 @@ from feasibility.compile.pipeline import sorts_by_concept
 from feasibility.compile.plan import FAMILIES, plan_features
 from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import History, Measurement, Medication
+from feasibility.evaluate.driver import summarise_dictionary
 from feasibility.evaluate.duckdb_engine import Engine, connect
 from feasibility.evaluate.options import RunOptions
 from tests.support import REPO, mask_counters
@@ -111,3 +112,31 @@ def test_the_monthly_passes_read_only_the_codes_the_run_found():
         pipeline.monthly_statements(TRIALS, PLAN, date(2025, 6, 30), False, 3)
     )
     assert (subqueries > 0, literals) == (True, 0)
+
+
+def _bound_packs(plan) -> list[str]:
+    statements = pipeline.statements(TRIALS, plan, date(2025, 6, 30), False)
+    (results,) = [s for s in statements if s.name == "patient_results"]
+    return sorted({a.alias for a in results.expression.find_all(exp.Alias) if a.alias.endswith("_bound")})
+
+
+def test_bounds_are_packed_only_for_the_concepts_whose_rows_may_hold_them():
+    """A number written as a bound (`<20`) packs apart from the values, which costs a pass
+    an aggregate per figure: only for the concepts whose rows the code dictionary found a
+    text with `<` or `>` and no number on. `feasibility sql`, which sees no data, packs
+    every figure an atom compares with a threshold."""
+    assert _bound_packs(PLAN) == [f"latest_{f}_bound" for f in ("excess", "lln", "number", "uln")]
+    assert _bound_packs(PLAN.reading(frozenset())) == []
+    hbv = PLAN.concept_id("hbv_dna")
+    assert _bound_packs(PLAN.reading(frozenset({hbv}))) == ["latest_uln_bound"]
+    assert PLAN.reading(frozenset({hbv})).bound_concepts("uln") == (hbv,)
+
+
+def test_the_code_dictionary_names_the_concepts_whose_rows_may_hold_bounds():
+    # (code system, code, unit, rows, rows with a number, rows with `<` or `>` and no number)
+    dictionary = [
+        ("LOINC", "29615-2", "IU/mL", 10, 7, 3),  # HBV DNA, three rows written `<20`
+        ("LOINC", "1742-6", "U/L", 10, 10, 0),  # ALT, numbers only
+    ]
+    summary = summarise_dictionary(PLAN, dictionary)
+    assert summary.written_bounds == {PLAN.concept_id("hbv_dna")}

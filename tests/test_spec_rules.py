@@ -227,6 +227,71 @@ case("hbhigh_bound_no_limit", "hb_high", None, ("titre", "718-7", "2025-01-20", 
 case("hbhigh_bound_glued", "hb_high", None, ("titre", "718-7", "2025-01-20", "<150g/L", "g/L", 160))
 case("hbhigh_bound_or_equal", "hb_high", None, ("titre", "718-7", "2025-01-20", "<=150", "g/L", 160))
 case("hbhigh_bound_and_number", "hb_high", True, ("titre", "718-7", "2025-01-20", "<150", "g/L", 160, 170))
+# -- a number written as a bound against a threshold: every value below (above) it meets or
+# fails the threshold where the bound lies at or beyond it, else the result may do either.
+# Creatinine at most 2.0 mg/dL:
+CREA = "2160-0"
+case("crea_bound_under", "crea_abs", True, ("titre", CREA, "2025-01-10", "<2", "mg/dL", None))
+case("crea_bound_under_wide", "crea_abs", None, ("titre", CREA, "2025-01-10", "<3", "mg/dL", None))
+case("crea_bound_over", "crea_abs", False, ("titre", CREA, "2025-01-10", ">2", "mg/dL", None))
+case("crea_bound_over_low", "crea_abs", None, ("titre", CREA, "2025-01-10", ">1", "mg/dL", None))
+case("crea_bound_umol", "crea_abs", True, ("titre", CREA, "2025-01-10", "< 150 umol/L", "umol/L", None))
+case("crea_bound_unknown_unit", "crea_abs", None, ("titre", CREA, "2025-01-10", "<2", "mg/kg", None))
+case(
+    "crea_number_over_bound",  # on one day a number known comes before a bound
+    "crea_abs",
+    True,
+    ("titre", CREA, "2025-01-10", ">2", "mg/dL", None),
+    ("lab", CREA, "2025-01-10", 1.5, "mg/dL", None),
+)
+case(
+    "crea_bound_over_unknown_number",  # ... and a bound before a number in a unit not known
+    "crea_abs",
+    True,
+    ("titre", CREA, "2025-01-10", "<2", "mg/dL", None),
+    ("lab", CREA, "2025-01-10", 1.5, "mg/kg", None),
+)
+# the derived measures read numbers only: a creatinine written as a bound gives no eGFR
+case("egfr_creatinine_bound", "egfr", None, ("titre", CREA, "2025-01-10", "<0.5", "mg/dL", None))
+case(
+    "egfr_creatinine_number_and_bound",
+    "egfr",
+    True,
+    ("titre", CREA, "2025-01-10", "<0.5", "mg/dL", None),
+    ("lab", CREA, "2025-01-10", 1.0, "mg/dL", None),
+)
+case(
+    "crea_bound_latest",  # a bound is a result: the latest decides
+    "crea_abs",
+    True,
+    ("lab", CREA, "2024-12-01", 3.0, "mg/dL", None),
+    ("titre", CREA, "2025-01-10", "<2", "mg/dL", None),
+)
+case(
+    "crea_bound_highest_of_the_day",  # of two bounds below, the higher says the least
+    "crea_abs",
+    None,
+    ("titre", CREA, "2025-01-10", "<1", "mg/dL", None),
+    ("titre", CREA, "2025-01-10", "<3", "mg/dL", None),
+)
+# ... as a multiple of the upper limit, or a distance above it (at most 1.5 x ULN, at most
+# 0.3 mg/dL above it); 2.1 / 1.4 is 1.5000000000000002, exactly 1.5 as written
+case("creauln_bound_rounding", "crea_uln", True, ("titre", CREA, "2025-01-10", "<2.1", "mg/dL", 1.4))
+case("creauln_bound_default", "crea_uln", True, ("titre", CREA, "2025-01-10", "<1.8", "mg/dL", None))
+case("creauln_bound_over", "crea_uln", False, ("titre", CREA, "2025-01-10", ">1.5", "mg/dL", 1.0))
+case("creexcess_bound_under", "crea_excess", True, ("titre", CREA, "2025-01-10", "<1.0", "mg/dL", 1.0))
+case("creexcess_bound_over", "crea_excess", False, ("titre", CREA, "2025-01-10", ">1.5", "mg/dL", 1.0))
+case("creexcess_bound_wide", "crea_excess", None, ("titre", CREA, "2025-01-10", "<1.5", "mg/dL", 1.0))
+# haemoglobin at least 60 g/L: below 60 fails it, above 60 meets it
+case("hb_bound_below", "hb", False, ("titre", HB, "2025-01-20", "<60", "g/L", None))
+case("hb_bound_above", "hb", True, ("titre", HB, "2025-01-20", ">60", "g/L", None))
+case("hb_bound_gdl", "hb", False, ("titre", HB, "2025-01-20", "<5.9 g/dL", "g/dL", None))
+case("hb_bound_wide", "hb", None, ("titre", HB, "2025-01-20", "<70", "g/L", None))
+# ALT at most 3 x ULN, against its own limit, else the concept's default 40 U/L
+case("alt_bound_under", "alt_uln", True, ("titre", "1742-6", "2025-01-10", "<40", "U/L", 40))
+case("alt_bound_over", "alt_uln", False, ("titre", "1742-6", "2025-01-10", ">200", "U/L", 40))
+case("alt_bound_over_default", "alt_uln", False, ("titre", "1742-6", "2025-01-10", ">200", "U/L", None))
+case("alt_bound_wide", "alt_uln", None, ("titre", "1742-6", "2025-01-10", ">100", "U/L", 40))
 # -- hemoglobin >= 60 g/L; g/dL converted
 case("hb_gdl_edge", "hb", True, ("lab", "718-7", "2025-01-20", 6.0, "g/dL", None))
 case("hb_gdl_low", "hb", False, ("lab", "718-7", "2025-01-20", 5.9, "g/dL", None))
@@ -308,7 +373,12 @@ case(
     ("text", ANA, "2024-06-01", "1:80"),
     ("text", ANA, "2024-06-01", "1:320"),
 )
-case("anat_bound", "ana_titre", None, ("text", ANA, "2024-06-01", "<1:40"))  # a bound is no number
+# a titre written as a bound meets or fails the threshold where it lies wholly on one side
+case("anat_bound", "ana_titre", False, ("text", ANA, "2024-06-01", "<1:40"))
+case("anat_bound_at", "ana_titre", False, ("text", ANA, "2024-06-01", "<1:160"))  # every titre below 1:160
+case("anat_bound_wide", "ana_titre", None, ("text", ANA, "2024-06-01", "<1:320"))
+case("anat_bound_above", "ana_titre", True, ("text", ANA, "2024-06-01", ">1:160"))
+case("anat_bound_above_low", "ana_titre", None, ("text", ANA, "2024-06-01", ">1:80"))
 case("anat_none", "ana_titre", None)
 # -- SLEDAI >= 7, a score may come without a unit
 case("sledai_7", "sledai", True, ("obs", "SLEDAI2K", "2025-01-15", 7, None))
@@ -825,6 +895,29 @@ case(
     ("lab", HB, "2025-01-10", 5.0, "mmol/L", None),
 )
 case("hb2_none", "anaemia_confirmed", None)
+# a number written as a bound counts where it lies wholly below 9 g/dL, and may count where
+# it lies on neither side
+case(
+    "hb2_bounds",
+    "anaemia_confirmed",
+    True,
+    ("titre", HB, "2024-10-01", "<80", "g/L", None),
+    ("titre", HB, "2025-01-10", "< 8.5 g/dL", "g/dL", None),
+)
+case(
+    "hb2_bound_wide",
+    "anaemia_confirmed",
+    None,
+    ("lab", HB, "2024-10-01", 85, "g/L", None),
+    ("titre", HB, "2025-01-10", "<100", "g/L", None),
+)
+case(
+    "hb2_bounds_above",
+    "anaemia_confirmed",
+    False,
+    ("titre", HB, "2024-10-01", ">90", "g/L", None),
+    ("titre", HB, "2025-01-10", ">100", "g/L", None),
+)
 case(
     "hb2_implausible",  # an implausible result is not read
     "anaemia_confirmed",
@@ -866,6 +959,13 @@ case(
     ("lab", ALT_CODE, "2025-01-20", 130, "U/L", None),  # 130 / the concept's default 40
 )
 case(
+    "alt2_bounds",  # above 200 U/L is above 3 x 40
+    "alt_twice_high",
+    True,
+    ("titre", ALT_CODE, "2024-12-01", ">200", "U/L", 40),
+    ("titre", ALT_CODE, "2025-01-20", "> 200 U/L", "U/L", None),
+)
+case(
     "alt2_three_times_is_not_above",
     "alt_twice_high",
     None,
@@ -892,6 +992,9 @@ case(
 case("c3_too_old", "low_complement", None, ("low", C3, "2024-11-01", 70, "mg/dL", 90))
 case("c3_none", "low_complement", None)
 case("c3_not_detected", "low_complement", True, ("text", C3, "2025-01-10", "not detected"))
+case("c3_bound_low", "low_complement", True, ("low", C3, "2025-01-10", "<50", "mg/dL", 90))
+case("c3_bound_high", "low_complement", False, ("low", C3, "2025-01-10", ">100", "mg/dL", 90))
+case("c3_bound_wide", "low_complement", None, ("low", C3, "2025-01-10", "<100", "mg/dL", 90))
 case("hb_lln_090", "hb_not_far_below_lln", True, ("low", HB, "2025-01-10", 108, "g/L", 120))
 case("hb_lln_089", "hb_not_far_below_lln", False, ("low", HB, "2025-01-10", 106.8, "g/L", 120))
 case(
@@ -926,9 +1029,10 @@ def _rows(pid: str, demographics: dict, specs: list) -> list[dict]:
             text, unit, ref_high, *number = rest
             values = dict(value_text=text, unit=unit, ref_high=ref_high, value_num=(number or [None])[0])
             rows.append(lab(pid, code, day, **values))
-        elif kind == "low":  # a result with its own lower limit of normal
+        elif kind == "low":  # a result (a number, or a text) with its own lower limit of normal
             value, unit, ref_low = rest
-            rows.append(lab(pid, code, day, value_num=value, unit=unit, ref_low=ref_low))
+            written = {"value_text" if isinstance(value, str) else "value_num": value}
+            rows.append(lab(pid, code, day, unit=unit, ref_low=ref_low, **written))
         elif kind == "obs":
             rows.append(obs(pid, code, day, *rest))
         elif kind == "med":

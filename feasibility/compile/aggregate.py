@@ -38,7 +38,7 @@ from feasibility.compile.sqlexpr import (
     and_,
     case,
     col,
-    compare,
+    compare_written,
     date_lit,
     func,
     is_null,
@@ -56,13 +56,16 @@ from feasibility.criteria.model import (
     TITRE_ABOVE,
     TITRE_BELOW,
     TITRE_TEXT,
+    Concept,
     Duration,
+    Measurement,
 )
 from feasibility.units import TITRE
 
 # the columns a row's text titre is read into where the run reads titres, by their patterns
 TITRES = {"titre": TITRE_TEXT, "titre_below": TITRE_BELOW, "titre_above": TITRE_ABOVE}
-# and its text read as a number written as a bound, where the run reads positivity
+# and its text read as a number written as a bound, where the run reads positivity or
+# compares a latest result with a threshold
 NUMBER_BOUNDS = {"bound_below": NUMBER_BELOW, "bound_above": NUMBER_ABOVE}
 
 # sex as a small code, so two spellings of one patient's sex compare without string work;
@@ -285,7 +288,7 @@ def results_query(
     # flat columns for the atoms: reading a field of a struct column costs more than a column
     flat: list[exp.Expr] = []
     for name in [*tables.keys, "concept_id", *(a.alias for a in aggregates)]:
-        flat += results.unpacked(name) if name in results.packed else [col(name, "g")]
+        flat += results.unpacked(name) if name in results.packs else [col(name, "g")]
     return exp.select(*flat).from_(grouped.subquery("g"), copy=False)
 
 
@@ -455,9 +458,19 @@ class _Results:
     only when that is a positive finite number (`usable_limit`); any other is treated as
     missing. Every usable result packs a number, NULL-valued (not known) when it has none or
     its unit is unknown, so the number's MAX also gives the latest result's day. The other
-    figures are packed only on the rows of the concepts whose atoms read them. Aggregates
-    take CASE arguments rather than FILTER clauses: DuckDB copies the rows a FILTER keeps, a
-    CASE only picks them."""
+    figures are packed only on the rows of the concepts whose atoms read them.
+
+    For a figure that atoms compare with a threshold, the rows of a number written as a
+    bound (`<20`) pack that figure of the bound's number apart (`latest_<figure>_bound`,
+    flagged when the bound is above), which the atoms read where the latest day has no
+    figure known. Only for the concepts whose rows may hold a bound (`Plan.bound_concepts`):
+    each pack is an aggregate every row of the pass updates, so an extract without bounds
+    pays nothing for them. A figure's own pack, which the readers of numbers alone (the
+    derived measures, a dose per kilogram) read, is the same whether or not the run reads
+    bounds.
+
+    Aggregates take CASE arguments rather than FILTER clauses: DuckDB copies the rows a
+    FILTER keeps, a CASE only picks them."""
 
     # the figures packed on the rows of the concepts whose atoms read them, beside the number
     read = ("uln", "lln", "excess", "pos")
@@ -482,10 +495,14 @@ class _Results:
         read = {name: exp.Mul(this=col(name, "e"), expression=col("titre_reader", "m")) for name in TITRES}
         if self.titres:
             value = func("coalesce", value, read["titre"])
+        # the figures with a pack of bounds beside their own
+        self.bounded = tuple(name for name in ("number", "uln", "lln", "excess") if plan.bound_concepts(name))
         # a titre written as a bound, `<1:80` (`>1:1280`), read as 80 (1280) below (above),
-        # and so a number, `<20` (`>1000`), where the run reads positivity, for which alone
-        # a bound decides anything (`_against_bounds`); the two patterns never both match
-        self.reads_bounds = bool(plan.figure_concepts("pos"))
+        # and so a number, `<20` (`>1000`), where the run reads positivity or compares a
+        # figure with a threshold, for which alone a bound decides anything; the two
+        # patterns never both match
+        counted = any(a.result is None for a in plan.result_counts)
+        self.reads_bounds = bool(plan.figure_concepts("pos") or self.bounded or counted)
         below: list[exp.Expr] = []
         above: list[exp.Expr] = []
         if self.titres:
@@ -497,6 +514,7 @@ class _Results:
         self.bounds = tuple(
             func("coalesce", *side) if len(side) > 1 else side[0] for side in (below, above) if side
         )
+        self.packs = (*self.packed, *(f"latest_{name}_bound" for name in self.bounded))
         rh = col("ref_high", "e")
         self.value, self.rh = value, rh
         self.own_limit = usable_limit(rh.copy())
@@ -535,22 +553,25 @@ class _Results:
         read = func("coalesce", *[col(name, "e") for name in TITRES])
         return case([(not_null(read), lit(TITRE))], row_unit())
 
-    def number(self) -> exp.Expr:
+    def _bound(self) -> exp.Expr:
+        """The number of a bound, below or above (the two patterns never both match)."""
+        return func("coalesce", *[b.copy() for b in self.bounds])
+
+    def number(self, read: exp.Expr) -> exp.Expr:
         """A result's value in its concept's unit (NULL: no value, or a unit the concept
         does not know); a text read as negative with no value is 0."""
         return case(
             [(self.not_detected.copy(), lit(0.0))],
-            exp.Mul(this=self.value.copy(), expression=col("factor", "m")),
+            exp.Mul(this=read, expression=col("factor", "m")),
         )
 
     def with_number(self) -> exp.Expr:
         """Whether a result has a value (or a text read as negative) to read as a number."""
         return or_(not_null(self.value.copy()), self.negative_text.copy())
 
-    def uln(self) -> exp.Expr:
+    def uln(self, value: exp.Expr) -> exp.Expr:
         """A result's multiple of its own upper limit, else of its concept's default one
         (NULL when neither is known)."""
-        value = self.value
         return case(
             [
                 (self.not_detected.copy(), lit(0.0)),
@@ -561,23 +582,23 @@ class _Results:
             ),
         )
 
-    def lln(self) -> exp.Expr:
+    def lln(self, value: exp.Expr) -> exp.Expr:
         """A result's multiple of its own lower limit (NULL without a usable one: there is
         no default lower limit, as a concept's default ULN is for the upper)."""
         return case(
             [
                 (self.not_detected.copy(), lit(0.0)),
-                (usable_limit(self.rl.copy()), exp.Div(this=self.value.copy(), expression=self.rl.copy())),
+                (usable_limit(self.rl.copy()), exp.Div(this=value, expression=self.rl.copy())),
             ]
         )
 
-    def excess(self) -> exp.Expr:
+    def excess(self, value: exp.Expr) -> exp.Expr:
         """How far a result's number lies above its own upper limit, both in the concept's
         unit, else above the concept's default limit (NULL when neither is known, or the
         result's unit is not); a result read as not detected lies its whole limit below."""
         own = exp.Mul(this=self.rh.copy(), expression=col("factor", "m"))
         limit = case([(self.own_limit.copy(), own)], col("uln", "m"))
-        return exp.Sub(this=self.number(), expression=limit)
+        return exp.Sub(this=self.number(value), expression=limit)
 
     def positivity(self) -> exp.Expr:
         """1 for a result read as positive, 0 as negative, NULL when it says neither: its
@@ -618,7 +639,9 @@ class _Results:
     def aggregates(self) -> list[exp.Expr]:
         out = [
             exp.Count(this=case([(self.implausible.copy(), lit(1))])).as_("n_implausible", copy=False),
-            self._latest(self.number(), exp.false(), self.usable.copy()).as_("latest_number", copy=False),
+            self._latest(self.figure("number"), exp.false(), self.usable.copy()).as_(
+                "latest_number", copy=False
+            ),
         ]
         for name in self.read:
             concepts = self.plan.figure_concepts(name)
@@ -629,18 +652,30 @@ class _Results:
             has = not_null(figure.copy()) if name == "pos" else self.with_number()
             rows = and_(self.usable.copy(), has, _concept_in(concepts))
             out.append(self._latest(figure, self._default_flag(name), rows).as_(f"latest_{name}", copy=False))
+        for name in self.bounded:
+            # the cheap tests first: most rows have a number, and skip the bounds' patterns
+            rows = and_(
+                is_null(col("value_num", "e")),
+                _concept_in(self.plan.bound_concepts(name)),
+                not_null(self._bound()),
+            )
+            above = not_null(self.bounds[1].copy())
+            bound = self._latest(self.figure(name, self._bound()), above, rows)
+            out.append(bound.as_(f"latest_{name}_bound", copy=False))
         return out
 
-    def figure(self, name: str) -> exp.Expr:
-        """A result's figure `name` (see `Measurement.figure`)."""
-        figures = {
+    def figure(self, name: str, read: exp.Expr | None = None) -> exp.Expr:
+        """A result's figure `name` (see `Measurement.figure`), computed from the number
+        `read` (by default the value; positivity reads the row itself)."""
+        if name == "pos":
+            return self.positivity()
+        figures: dict[str, Callable[[exp.Expr], exp.Expr]] = {
             "number": self.number,
             "uln": self.uln,
             "lln": self.lln,
             "excess": self.excess,
-            "pos": self.positivity,
         }
-        return figures[name]()
+        return figures[name](self.value.copy() if read is None else read)
 
     def _default_flag(self, name: str) -> exp.Expr:
         """Whether a row's figure `name` was read against the concept's default ULN (see
@@ -659,25 +694,26 @@ class _Results:
 
     def counts(self, idx: exp.Expr) -> list[exp.Expr]:
         """Per atom with a `min_count`, the days in its window with a usable result that
-        meets it, and with one that may (its figure not known), each day counted once; with
-        `apart`, also the first and the last day with one that meets it."""
+        meets it, and with one that may (its figure not known, or a number written as a
+        bound on neither side of the threshold), each day counted once; with `apart`, also
+        the first and the last day with one that meets it."""
         out: list[exp.Expr] = []
         start = col("start_date", "e")
         for atom in self.plan.result_counts:
             concept_id = self.plan.concept_id(atom.concept)
-            figure = self.figure(atom.figure)
             if atom.result is not None:
+                figure = self.figure(atom.figure)
                 has = not_null(figure.copy())
                 meets: exp.Expr = exp.EQ(
                     this=figure.copy(), expression=lit(1.0 if atom.result == "positive" else 0.0)
                 )
+                may_meet = paren(or_(is_null(figure.copy()), meets.copy()))
             else:
-                has = self.with_number()
-                meets = compare(figure.copy(), atom.threshold(self.plan.concepts[concept_id]))
+                has, meets = self._meets_threshold(atom, self.plan.concepts[concept_id])
+                may_meet = func("coalesce", meets.copy(), exp.true())
             mine = [exp.EQ(this=col("concept_id", "m"), expression=lit(concept_id)), self.usable.copy(), has]
             if atom.within is not None:
                 mine.append(exp.GTE(this=start.copy(), expression=window_start(idx.copy(), atom.within)))
-            may_meet = paren(or_(is_null(figure.copy()), meets.copy()))
             for name, test in zip(self.plan.result_count_columns(atom), (meets, may_meet), strict=True):
                 days = exp.Count(this=exp.Distinct(expressions=[case([(and_(*mine, test), start.copy())])]))
                 out.append(days.as_(name, copy=False))
@@ -687,6 +723,16 @@ class _Results:
                     out.append(func(end, meeting.copy()).as_(name, copy=False))
         return out
 
+    def _meets_threshold(self, atom: Measurement, concept: Concept) -> tuple[exp.Expr, exp.Expr]:
+        """Whether a row has a figure for `atom` to count (a number, or one written as a
+        bound), and whether that meets the atom's threshold (NULL: may or may not)."""
+        exact = self.figure(atom.figure, self.value.copy())
+        below, above = self.bounds
+        bound = self.figure(atom.figure, self._bound())
+        under, over = (case([(not_null(side.copy()), bound.copy())]) for side in (below, above))
+        has = or_(self.with_number(), not_null(self._bound()))
+        return has, compare_written(exact, under, over, atom.canonical(concept))
+
     def _latest(self, figure: exp.Expr, flag: exp.Expr, rows: exp.Expr) -> exp.Expr:
         """MAX of the figure packed with its day, over `rows`."""
         packed = self.packing.pack(self.day.copy(), figure, case([(flag, lit(1))], lit(0)))
@@ -694,11 +740,23 @@ class _Results:
 
     def unpacked(self, name: str) -> list[exp.Expr]:
         """The flat columns of a packed figure on the latest result's day: its value (NULL
-        if that day has none, or only in a unit the concept does not know); the number
-        also gives that day (`latest_d`), a figure read against the upper limit whether the
-        concept's default limit gave it (`<name>_default`)."""
+        if that day has none, or only in a unit the concept does not know); for a pack of
+        bounds, the number of the day's highest bound in `<figure>_below` or `<figure>_above`
+        (the atoms read it where the day has no known figure); the number also gives that
+        day (`latest_d`), a figure read against the upper limit whether the concept's
+        default limit gave it (`<name>_default`)."""
         packed = col(name, "g")
         latest_day = self.packing.day(col("latest_number", "g"))
+        if name.endswith("_bound"):
+            figure = name.removesuffix("_bound")
+            bound = self.packing.latest(packed, latest_day)
+            flag = self.packing.flag(packed.copy())
+            return [
+                case([(exp.EQ(this=flag.copy(), expression=lit(above)), bound.copy())]).as_(
+                    f"{figure}_{'above' if above else 'below'}", copy=False
+                )
+                for above in (0, 1)
+            ]
         columns = [self.packing.latest(packed, latest_day).as_(name, copy=False)]
         if name == "latest_number":
             columns.append(from_day_number(latest_day.copy()).as_("latest_d", copy=False))

@@ -22,6 +22,7 @@ from feasibility.compile.sqlexpr import (
     case,
     col,
     compare,
+    compare_written,
     field,
     func,
     is_null,
@@ -69,7 +70,14 @@ def text_number(number: exp.Expr, text: exp.Expr, pattern: str) -> exp.Expr:
     (NUMBER_BELOW / NUMBER_ABOVE: `<20` is 20). A text matching no pattern extracts as '',
     which casts to NULL."""
     digits = exp.RegexpExtract(this=text, expression=lit(f"^{pattern}\\z"), group=lit(1))
-    return case([(is_null(number), exp.TryCast(this=digits, to=exp.DataType.build("double")))])
+    read = is_null(number)
+    # a bound's pattern starts with its sign: a plain search for the sign first spares the
+    # regular expression the many texts without one (`negative`, `see comment`)
+    sign = next((c for c in "<>" if pattern.startswith(f"[ \\t]*{c}")), None)
+    if sign is not None:
+        found = exp.GT(this=exp.StrPosition(this=text.copy(), substr=lit(sign)), expression=lit(0))
+        read = and_(read, found)
+    return case([(read, exp.TryCast(this=digits, to=exp.DataType.build("double")))])
 
 
 def in_window(date: exp.Expr, index: exp.Expr, within: Duration | None) -> exp.Expr:
@@ -126,7 +134,8 @@ class RowAtoms:
     def _measurement(self, atom: Measurement) -> exp.Expr:
         """The latest result's figures (see `latest.py`) against the atom's bounds; with a
         `min_count`, the days of results that meet them (see `_Results.counts`)."""
-        concept = self.plan.concepts[self.plan.concept_id(atom.concept)]
+        concept_id = self.plan.concept_id(atom.concept)
+        concept = self.plan.concepts[concept_id]
         present = in_window(col("latest_d"), self.index.copy(), atom.within)
         if atom.min_count > 1:
             known, possible = (col(c) for c in self.plan.result_count_columns(atom))
@@ -153,6 +162,11 @@ class RowAtoms:
                 ]
             )
             verdict = positive if atom.result == "positive" else not_(positive)
+        elif self.plan.may_write_bounds(concept_id):
+            # the latest figure, else a number written as a bound (see `_Results.unpacked`)
+            latest = f"latest_{atom.figure}"
+            below, above = col(f"{latest}_below"), col(f"{latest}_above")
+            verdict = compare_written(col(latest), below, above, atom.canonical(concept))
         else:
             verdict = compare(col(f"latest_{atom.figure}"), atom.threshold(concept))
         return with_missing(present, verdict, atom.if_missing)

@@ -10,7 +10,7 @@ window), so the plan collects the few distinct aggregates and the predicates rea
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from feasibility.criteria.concepts import ConceptLibrary
@@ -97,6 +97,18 @@ class Plan:
     # (family, concept id, look-back) for the families "records", "results", "exposures"
     # (medication atoms of one day on any dose) and "coverage" (those that count days)
     lookbacks: tuple[tuple[str, int, Lookback], ...] = ()
+    # the concepts whose rows in the extract hold a text that may be a number written as a
+    # bound (`<20`), which the code dictionary tells; None before it does: any may
+    written_bounds: frozenset[int] | None = None
+
+    def reading(self, written_bounds: frozenset[int]) -> Plan:
+        """This plan for an extract whose code dictionary found texts that may be numbers
+        written as bounds on `written_bounds`' rows alone."""
+        return replace(self, written_bounds=written_bounds)
+
+    def may_write_bounds(self, concept_id: int) -> bool:
+        """Whether the concept's rows may hold a number written as a bound."""
+        return self.written_bounds is None or concept_id in self.written_bounds
 
     def concept_id(self, name: str) -> int:
         """The concept's number in this plan (its column value in the passes)."""
@@ -210,6 +222,16 @@ class Plan:
         `Measurement.figure`: a ULN or LLN multiple, a distance above the ULN, positivity)."""
         measured = [a for a in self.atoms if isinstance(a, Measurement) and a.figure == figure]
         return tuple(sorted({self.concept_id(a.concept) for a in measured}))
+
+    def bound_concepts(self, figure: str) -> tuple[int, ...]:
+        """The concepts whose latest result's `figure` an atom compares with a threshold and
+        may be a number written as a bound (see `may_write_bounds`)."""
+        concepts = {
+            self.concept_id(a.concept)
+            for a in self.atoms
+            if isinstance(a, Measurement) and a.result is None and a.min_count == 1 and a.figure == figure
+        }
+        return tuple(sorted(c for c in concepts if self.may_write_bounds(c)))
 
     @property
     def needs_first_date(self) -> bool:

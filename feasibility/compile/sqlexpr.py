@@ -162,10 +162,29 @@ def window_start(index: exp.Expr, within: Duration) -> exp.Expr:
     )
 
 
+_OPS: dict[str, type[exp.Binary]] = {">=": exp.GTE, "<=": exp.LTE, ">": exp.GT, "<": exp.LT}
+
+
 def compare(value: exp.Expr, cmp: Comparison) -> exp.Expr:
     """`value` against every bound; NULL when value is NULL (UNKNOWN)."""
-    ops = {">=": exp.GTE, "<=": exp.LTE, ">": exp.GT, "<": exp.LT}
-    parts = [ops[op](this=paren(value), expression=lit(_whole(t))) for op, t in cmp.bounds()]
+    parts = [_OPS[op](this=paren(value.copy()), expression=lit(_whole(t))) for op, t in cmp.bounds()]
+    return and_(*parts) if len(parts) > 1 else parts[0]
+
+
+def compare_written(value: exp.Expr, below: exp.Expr, above: exp.Expr, cmp: Comparison) -> exp.Expr:
+    """A figure against every bound of `cmp` (as written, not widened): its `value` where
+    it has one (against the widened bounds, as `compare`), else the number of a bound
+    written below (`<N`) or above (`>N`) it, which decides a bound only where it lies wholly
+    on one side of it (`Comparison.against_written_bounds`); NULL (UNKNOWN) otherwise."""
+    parts: list[exp.Expr] = []
+    written = cmp.against_written_bounds()
+    for (op, t), (upper, under, over) in zip(cmp.widened().bounds(), written, strict=True):
+        branches = [
+            (not_null(value.copy()), _OPS[op](this=paren(value.copy()), expression=lit(_whole(t)))),
+            (exp.LTE(this=below.copy(), expression=lit(under)), lit(upper)),
+            (exp.GTE(this=above.copy(), expression=lit(over)), lit(not upper)),
+        ]
+        parts.append(case(branches))
     return and_(*parts) if len(parts) > 1 else parts[0]
 
 

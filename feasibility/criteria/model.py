@@ -106,6 +106,11 @@ class Duration:
 FIGURE_TOLERANCE = 1e-9
 
 
+def _tolerance(threshold: float) -> float:
+    """How far a figure may lie from a threshold and count as equal to it."""
+    return FIGURE_TOLERANCE * max(1.0, abs(threshold))
+
+
 @dataclass(frozen=True)
 class Comparison:
     """Bounds on a value: min (>=), max (<=), above (>), below (<); any combination."""
@@ -138,17 +143,23 @@ class Comparison:
         so that a figure equal to a bound but for binary rounding counts as equal to it: a
         minimum or maximum admits it, `above` and `below` do not."""
 
-        def by(t: float) -> float:
-            return FIGURE_TOLERANCE * max(1.0, abs(t))
-
         def move(t: float | None, sign: int) -> float | None:
-            return None if t is None else t + sign * by(t)
+            return None if t is None else t + sign * _tolerance(t)
 
         return Comparison(move(self.min, -1), move(self.max, 1), move(self.above, 1), move(self.below, -1))
 
     def holds(self, value: float) -> bool:
         """Whether a known value satisfies every bound."""
         return all(COMPARE[op](value, t) for op, t in self.bounds())
+
+    def against_written_bounds(self) -> list[tuple[bool, float, float]]:
+        """How a number written as a bound meets each bound in turn, as (upper, under,
+        over): `<N` lies wholly under the threshold where N is at most `under`, and so
+        meets it if it is an upper bound (`max`, `below`) and fails it if not; `>N` lies
+        wholly over it where N is at least `over`, and so meets a lower bound and fails an
+        upper one; any other N may lie on either side (UNKNOWN). A bound's N equal to the
+        threshold but for binary rounding counts as equal to it (`FIGURE_TOLERANCE`)."""
+        return [(op in ("<=", "<"), t + _tolerance(t), t - _tolerance(t)) for op, t in self.bounds()]
 
     def __str__(self) -> str:
         return " and ".join(f"{op} {t:g}" for op, t in self.bounds())
@@ -237,10 +248,15 @@ class Measurement:
         values and excesses converted to the concept's unit (a unit is a factor, so a
         difference converts as a value does); widened by `FIGURE_TOLERANCE`, as the figure
         is computed."""
+        return self.canonical(concept).widened()
+
+    def canonical(self, concept: Concept) -> Comparison:
+        """The bounds as `threshold` gives them, not widened: what a number written as a
+        bound is held against (see `Comparison.against_written_bounds`)."""
         assert self.compare is not None, "a rule on a result's positivity has no threshold"
         if self.uln or self.lln:
-            return self.compare.widened()
-        return self.compare.in_canonical(concept, self.excess_unit or self.unit).widened()
+            return self.compare
+        return self.compare.in_canonical(concept, self.excess_unit or self.unit)
 
 
 # Two daily doses are one dose when they differ by less than this (in the concept's unit):

@@ -108,6 +108,7 @@ def evaluate(
     summary = summarise_dictionary(plan, runner.query(code_dictionary(), READ)[1])
     runner.register_code_map(code_map_table(summary.code_map))
     codes = summary.codes
+    plan = plan.reading(summary.written_bounds)
     *tables, histogram = statements(
         trials, plan, index_default, has_index, runner.dialect, codes, options.keep_patient_masks
     )
@@ -127,6 +128,7 @@ def evaluate(
         latest_event=latest_event,
         versions=dict(runner.versions),
         codes=codes,
+        written_bounds=summary.written_bounds,
         index_from_column=has_index,
     )
 
@@ -152,11 +154,13 @@ def default_index(rows: int, latest_start: date | None, options: RunOptions, ext
 @dataclass(frozen=True)
 class DictionarySummary:
     """What the code dictionary tells before the passes over coded rows: the code map, the
-    rows of unknown units per concept and the rows of code systems no concept uses."""
+    rows of unknown units per concept, the rows of code systems no concept uses, and the
+    concepts whose rows hold a text that may be a number written as a bound."""
 
     code_map: list[CodeMapRow]
     unknown_units: dict[str, dict[str, int]]  # concept -> unit as spelled -> rows
     unread_systems: dict[str, int]
+    written_bounds: frozenset[int]
 
     @property
     def codes(self) -> dict[int, list[str]]:
@@ -189,13 +193,16 @@ def check_patient_ids(null_patients: int, extract: str) -> None:
 
 
 def summarise_dictionary(plan: Plan, dictionary: Sequence[Sequence]) -> DictionarySummary:
-    """The code map from the code dictionary's rows (see `DictionaryRow`)."""
+    """The code map from the code dictionary's rows (see `DictionaryRow`, then the rows
+    with a `<` or `>` in a text and no number)."""
     triples: list[DictionaryRow] = [(r[0], r[1], r[2], r[3], r[4]) for r in dictionary]
     code_map, unknown_units = build_code_map(plan, triples)
+    signed = {(r[0], r[1]) for r in dictionary if r[5]}
     return DictionarySummary(
         code_map,
         unknown_units,
         unread_code_systems(plan, triples),
+        frozenset(row.concept_id for row in code_map if (row.code_system, row.code) in signed),
     )
 
 

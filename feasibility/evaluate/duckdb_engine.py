@@ -120,7 +120,7 @@ class Engine:
         evaluated = month_ends_evaluated(months)
         *tables, final = monthly_statements(
             self.trials,
-            self.plan,
+            self.plan.reading(result.written_bounds),
             result.index_default,
             result.index_from_column,
             months,

@@ -138,7 +138,9 @@ def _implausible(concept: Concept, row: Row) -> bool:
 @dataclass(frozen=True)
 class Latest:
     """A concept's latest result before index (see compile/latest.py): its date, and per
-    figure the highest among that date's results (None: none known)."""
+    figure the highest number among that date's results (None: none known); and per figure
+    the highest number written as a bound that date, with its side (`bounds`: read where
+    the figure has no number known)."""
 
     day: date
     number: float | None  # in the concept's unit
@@ -146,6 +148,13 @@ class Latest:
     lln: float | None  # multiple of the lower limit of normal
     excess: float | None  # value minus the upper limit of normal, in the concept's unit
     pos: float | None  # 1 positive, 0 negative
+    bounds: Mapping[str, tuple[str, float]]
+
+
+# A result's figure: (side, known, value), the side "=" for a number, "<" or ">" for a
+# number written as a bound; not known (0, 0.0) in a unit the concept does not know, or
+# with no limit to divide by or subtract
+Figure = tuple[str, int, float]
 
 
 def _own_limit(row: Row, key: str = "ref_high") -> float | None:
@@ -157,31 +166,33 @@ def _own_limit(row: Row, key: str = "ref_high") -> float | None:
     return limit if limit is not None and math.isfinite(limit) and limit > 0 else None
 
 
-def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
-    """A result's figures as (known, value), None where it has no such figure: its value in
+def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
+    """A result's figures (see `Figure`), None where it has no such figure: its value in
     the concept's unit (a text read as negative with no value is 0), its multiple of its own
     upper limit or of the concept's default one, its multiple of its own lower limit, that
     value minus its own upper limit (converted as the value is) or the default one, and
     whether it reads as positive (against its own upper limit, else the concept's cut-off).
-    A value in a unit the concept does not know, or with no limit to divide by or subtract,
-    is (0, 0.0): present, not known."""
+    A number written as a bound gives the first four on its side, from its number."""
     (v, f), limit = _value(concept, row), _own_limit(row)
     bound = _bound(concept, row)
     text = str(row["value_text"]).strip().lower() if row.get("value_text") else None
     negative = text in NEGATIVE
+    side, written = "=", v
+    if v is None and bound is not None:
+        side, written, f = bound
     number: tuple[int, float] | None
     uln: tuple[int, float] | None
     low = _own_limit(row, "ref_low")
     lln: tuple[int, float] | None
-    if v is None:
+    if written is None:
         number = uln = lln = (1, 0.0) if negative else None
     else:
-        lln = (1, v / low) if low is not None else (0, 0.0)
-        number = (1, v * f) if f is not None else (0, 0.0)
+        lln = (1, written / low) if low is not None else (0, 0.0)
+        number = (1, written * f) if f is not None else (0, 0.0)
         if limit is not None:
-            uln = (1, v / limit)
+            uln = (1, written / limit)
         elif f is not None and concept.default_uln:
-            uln = (1, v * f / concept.default_uln)
+            uln = (1, written * f / concept.default_uln)
         else:
             uln = (0, 0.0)
     if text in POSITIVE:
@@ -204,13 +215,10 @@ def _figures(concept: Concept, row: Row) -> dict[str, tuple[int, float] | None]:
     excess: tuple[int, float] | None = None
     if number is not None:
         excess = (1, number[1] - ceiling) if number[0] and ceiling is not None else (0, 0.0)
-    return {
-        "number": number,
-        "uln": uln,
-        "lln": lln,
-        "excess": excess,
-        "pos": None if pos is None else (1, pos),
-    }
+    figures = {"number": number, "uln": uln, "lln": lln, "excess": excess}
+    out: dict[str, Figure | None] = {k: None if x is None else (side, *x) for k, x in figures.items()}
+    out["pos"] = None if pos is None else ("=", 1, pos)
+    return out
 
 
 def _and(values: Iterable[T3]) -> T3:
@@ -229,6 +237,21 @@ def _or(values: Iterable[T3]) -> T3:
 
 def _compare(value: float | None, cmp: Comparison) -> T3:
     return None if value is None else cmp.holds(value)
+
+
+def _against_written(side: str, written: float, cmp: Comparison) -> T3:
+    """A number written as a bound (`<N`: every value below N; `>N`: above) against the
+    bounds `cmp` as written: each one it lies wholly on one side of is met or failed, any
+    other UNKNOWN."""
+    verdicts: list[T3] = []
+    for upper, under, over in cmp.against_written_bounds():
+        if side == "<" and written <= under:
+            verdicts.append(upper)
+        elif side == ">" and written >= over:
+            verdicts.append(not upper)
+        else:
+            verdicts.append(None)
+    return _and(verdicts)
 
 
 def _interval(low: float | None, high: float | None, cmp: Comparison) -> T3:
@@ -316,14 +339,23 @@ class ReferenceEvaluator:
             return None
         day = max(r["start_date"] for r in rows)
         on_day = [_figures(concept, r) for r in rows if r["start_date"] == day]
+        names = ("number", "uln", "lln", "excess", "pos")
+        # a known value ranks above one not known; of two bounds of one value, above (`>N`)
+        numbers = {n: [x for f in on_day if (x := f[n]) is not None and x[0] == "="] for n in names}
+        written = {n: [x for f in on_day if (x := f[n]) is not None and x[0] != "="] for n in names}
 
-        def highest(figure: str) -> float | None:
-            # (known, value): a known value ranks above one in an unknown unit, which is None
-            known = [pair for f in on_day if (pair := f[figure]) is not None]
-            best = max(known, default=None)
-            return best[1] if best is not None and best[0] else None
+        def number(name: str) -> float | None:
+            best = max(numbers[name], key=lambda x: (x[1], x[2]), default=None)
+            return best[2] if best is not None and best[1] else None
 
-        return Latest(day, *(highest(figure) for figure in ("number", "uln", "lln", "excess", "pos")))
+        bounds = {}
+        for name, found in written.items():
+            best = max(found, key=lambda x: (x[1], x[2], x[0] == ">"), default=None)
+            if best is not None and best[1]:
+                bounds[name] = (best[0], best[2])
+        return Latest(
+            day, number("number"), number("uln"), number("lln"), number("excess"), number("pos"), bounds
+        )
 
     def _present(self, p: Patient, latest: Latest | None, within: Duration | None) -> bool:
         if latest is None:
@@ -394,11 +426,16 @@ class ReferenceEvaluator:
         if rule.result is not None:
             positive = None if latest.pos is None else latest.pos == 1
             return positive if rule.result == "positive" or positive is None else not positive
-        return _compare(getattr(latest, rule.figure), rule.threshold(self.library[rule.concept]))
+        concept = self.library[rule.concept]
+        value = getattr(latest, rule.figure)
+        if value is None and rule.figure in latest.bounds:
+            return _against_written(*latest.bounds[rule.figure], rule.canonical(concept))
+        return _compare(value, rule.threshold(concept))
 
     def _confirmed(self, rule: Measurement, p: Patient) -> T3:
         """`min_count` days in the window with a result meeting the rule: TRUE; none that
-        meets or may (a figure not known): FALSE; some, but fewer than asked: UNKNOWN."""
+        meets or may (a figure not known, or a bound on neither side of the threshold):
+        FALSE; some, but fewer than asked: UNKNOWN."""
         concept = self.library[rule.concept]
         start = self._start(p, rule.within)
         meeting: set[date] = set()
@@ -406,15 +443,21 @@ class ReferenceEvaluator:
         for r in self._results(p, concept):
             if start is not None and r["start_date"] < start:
                 continue
-            pair = _figures(concept, r)[rule.figure]
-            if pair is None:
+            figure = _figures(concept, r)[rule.figure]
+            if figure is None:
                 continue
-            known, value = pair
-            if not known:
+            side, known, value = figure
+            meets: T3 = None
+            if known:
+                meets = (
+                    self._meets(rule, concept, value)
+                    if side == "="
+                    else _against_written(side, value, rule.canonical(concept))
+                )
+            if meets is not False:
                 maybe.add(r["start_date"])
-            elif self._meets(rule, concept, value):
+            if meets:
                 meeting.add(r["start_date"])
-                maybe.add(r["start_date"])
         if rule.apart is not None:
             if meeting and rule.apart.before(max(meeting)) >= min(meeting):
                 return True

@@ -71,13 +71,24 @@ GROUP BY
 /* map is built from these in Python, so concept patterns, exclusions and unit spellings are */
 /* resolved once per distinct code, not once per row. Person rows (no code) form one group. */
 /* A unit matters only to a row with a number: the rows of a unit a concept does not know are */
-/* counted among those (a text result without a unit is no unit problem). */
+/* counted among those (a text result without a unit is no unit problem). A text with no */
+/* number that holds `<` or `>` may be a number written as a bound (`<20`): the results pass */
+/* reads those only for the concepts whose rows hold one (a plain search, not the patterns). */
 SELECT
   code_system,
   code,
   unit,
   COUNT(*) AS n_rows,
-  COUNT(value_num) AS n_numbers
+  COUNT(value_num) AS n_numbers,
+  COUNT(
+    CASE
+      WHEN value_num IS NULL
+      AND (
+        STRPOS(value_text, '<') > 0 OR STRPOS(value_text, '>') > 0
+      )
+      THEN 1
+    END
+  ) AS n_signs
 FROM events
 GROUP BY
   code_system,
@@ -180,7 +191,14 @@ SELECT
       CAST((
         CASE
           WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90
-          THEN "latest_uln" <= 3.000000003
+          THEN CASE
+            WHEN NOT "latest_uln" IS NULL
+            THEN "latest_uln" <= 3.000000003
+            WHEN "latest_uln_below" <= 3.000000003
+            THEN TRUE
+            WHEN "latest_uln_above" >= 2.999999997
+            THEN FALSE
+          END
         END
       ) AS BIGINT) * 32 + 16,
       32
@@ -262,7 +280,77 @@ FROM (
           "g"."latest_uln" >> 0
         ) & 1
       ) = 1
-    END AS latest_uln_default
+    END AS latest_uln_default,
+    CASE
+      WHEN (
+        (
+          "g"."latest_uln_bound" >> 0
+        ) & 1
+      ) = 0
+      THEN CASE
+        WHEN (
+          "g"."latest_uln_bound" >> 66
+        ) = (
+          "g"."latest_number" >> 66
+        )
+        AND (
+          (
+            "g"."latest_uln_bound" >> 1
+          ) & 36893488147419103231
+        ) <> 0
+        THEN CAST(CAST(XOR(
+          CAST((
+            (
+              "g"."latest_uln_bound" >> 1
+            ) & 36893488147419103231
+          ) - 9223372036854775809 AS BIGINT),
+          (
+            (
+              CAST((
+                (
+                  "g"."latest_uln_bound" >> 1
+                ) & 36893488147419103231
+              ) - 9223372036854775809 AS BIGINT) >> 63
+            ) & CAST(9223372036854775807 AS BIGINT)
+          )
+        ) AS BIT) AS DOUBLE)
+      END
+    END AS latest_uln_below,
+    CASE
+      WHEN (
+        (
+          "g"."latest_uln_bound" >> 0
+        ) & 1
+      ) = 1
+      THEN CASE
+        WHEN (
+          "g"."latest_uln_bound" >> 66
+        ) = (
+          "g"."latest_number" >> 66
+        )
+        AND (
+          (
+            "g"."latest_uln_bound" >> 1
+          ) & 36893488147419103231
+        ) <> 0
+        THEN CAST(CAST(XOR(
+          CAST((
+            (
+              "g"."latest_uln_bound" >> 1
+            ) & 36893488147419103231
+          ) - 9223372036854775809 AS BIGINT),
+          (
+            (
+              CAST((
+                (
+                  "g"."latest_uln_bound" >> 1
+                ) & 36893488147419103231
+              ) - 9223372036854775809 AS BIGINT) >> 63
+            ) & CAST(9223372036854775807 AS BIGINT)
+          )
+        ) AS BIT) AS DOUBLE)
+      END
+    END AS latest_uln_above
   FROM (
     SELECT
       "e"."patient_id" AS patient_id,
@@ -431,7 +519,73 @@ FROM (
             END
           )
         END
-      ) AS latest_uln
+      ) AS latest_uln,
+      MAX(
+        CASE
+          WHEN (
+            "e"."value_num" IS NULL
+          )
+          AND (
+            "m"."concept_id" IN (1)
+          )
+          AND (
+            NOT COALESCE("e"."bound_below", "e"."bound_above") IS NULL
+          )
+          THEN (
+            (
+              CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
+            ) << 66
+          ) + (
+            (
+              COALESCE(
+                CAST(XOR(
+                  CAST(CAST(CAST((
+                    CASE
+                      WHEN (
+                        "e"."value_num" IS NULL
+                      ) AND (
+                        "e"."text_result" = -1
+                      )
+                      THEN 0.0
+                      WHEN (
+                        "e"."ref_high" > 0
+                      ) AND (
+                        "e"."ref_high" - "e"."ref_high" = 0
+                      )
+                      THEN COALESCE("e"."bound_below", "e"."bound_above") / "e"."ref_high"
+                      ELSE COALESCE("e"."bound_below", "e"."bound_above") * "m"."factor" / "m"."uln"
+                    END
+                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
+                  (
+                    (
+                      CAST(CAST(CAST((
+                        CASE
+                          WHEN (
+                            "e"."value_num" IS NULL
+                          ) AND (
+                            "e"."text_result" = -1
+                          )
+                          THEN 0.0
+                          WHEN (
+                            "e"."ref_high" > 0
+                          ) AND (
+                            "e"."ref_high" - "e"."ref_high" = 0
+                          )
+                          THEN COALESCE("e"."bound_below", "e"."bound_above") / "e"."ref_high"
+                          ELSE COALESCE("e"."bound_below", "e"."bound_above") * "m"."factor" / "m"."uln"
+                        END
+                      ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) >> 63
+                    ) & CAST(9223372036854775807 AS BIGINT)
+                  )
+                ) AS INT128) + 9223372036854775809,
+                0
+              )
+            ) << 1
+          ) + (
+            CASE WHEN NOT "e"."bound_above" IS NULL THEN 1 ELSE 0 END
+          )
+        END
+      ) AS latest_uln_bound
     FROM (
       SELECT
         *,
@@ -455,7 +609,23 @@ FROM (
           )
           THEN -1
           ELSE 0
-        END AS text_result
+        END AS text_result,
+        CASE
+          WHEN (
+            "value_num" IS NULL
+          ) AND (
+            STRPOS("value_text", '<') > 0
+          )
+          THEN TRY_CAST(REGEXP_EXTRACT("value_text", '^[ \t]*<[ \t]*([0-9]+(?:\.[0-9]+)?)([ \t][\s\S]*)?\z', 1) AS DOUBLE)
+        END AS bound_below,
+        CASE
+          WHEN (
+            "value_num" IS NULL
+          ) AND (
+            STRPOS("value_text", '>') > 0
+          )
+          THEN TRY_CAST(REGEXP_EXTRACT("value_text", '^[ \t]*>[ \t]*([0-9]+(?:\.[0-9]+)?)([ \t][\s\S]*)?\z', 1) AS DOUBLE)
+        END AS bound_above
       FROM events
     ) AS e
     INNER JOIN code_map AS m

@@ -71,13 +71,24 @@ GROUP BY
 /* map is built from these in Python, so concept patterns, exclusions and unit spellings are */
 /* resolved once per distinct code, not once per row. Person rows (no code) form one group. */
 /* A unit matters only to a row with a number: the rows of a unit a concept does not know are */
-/* counted among those (a text result without a unit is no unit problem). */
+/* counted among those (a text result without a unit is no unit problem). A text with no */
+/* number that holds `<` or `>` may be a number written as a bound (`<20`): the results pass */
+/* reads those only for the concepts whose rows hold one (a plain search, not the patterns). */
 SELECT
   code_system,
   code,
   unit,
   COUNT(*) AS n_rows,
-  COUNT(value_num) AS n_numbers
+  COUNT(value_num) AS n_numbers,
+  COUNT(
+    CASE
+      WHEN value_num IS NULL
+      AND (
+        LOCATE('<', value_text) > 0 OR LOCATE('>', value_text) > 0
+      )
+      THEN 1
+    END
+  ) AS n_signs
 FROM events
 GROUP BY
   code_system,
@@ -176,7 +187,14 @@ SELECT
       CAST((
         CASE
           WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
-          THEN `latest_uln` <= 3.000000003
+          THEN CASE
+            WHEN NOT `latest_uln` IS NULL
+            THEN `latest_uln` <= 3.000000003
+            WHEN `latest_uln_below` <= 3.000000003
+            THEN TRUE
+            WHEN `latest_uln_above` >= 2.999999997
+            THEN FALSE
+          END
         END
       ) AS BIGINT) * 32 + 16,
       32
@@ -200,7 +218,21 @@ FROM (
     CASE
       WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d
       THEN `g`.`latest_uln`.f = 1
-    END AS latest_uln_default
+    END AS latest_uln_default,
+    CASE
+      WHEN `g`.`latest_uln_bound`.f = 0
+      THEN CASE
+        WHEN `g`.`latest_uln_bound`.d = `g`.`latest_number`.d AND `g`.`latest_uln_bound`.k = 1
+        THEN `g`.`latest_uln_bound`.v
+      END
+    END AS latest_uln_below,
+    CASE
+      WHEN `g`.`latest_uln_bound`.f = 1
+      THEN CASE
+        WHEN `g`.`latest_uln_bound`.d = `g`.`latest_number`.d AND `g`.`latest_uln_bound`.k = 1
+        THEN `g`.`latest_uln_bound`.v
+      END
+    END AS latest_uln_above
   FROM (
     SELECT
       `e`.`patient_id` AS patient_id,
@@ -349,7 +381,63 @@ FROM (
             END AS f
           )
         END
-      ) AS latest_uln
+      ) AS latest_uln,
+      MAX(
+        CASE
+          WHEN (
+            `e`.`value_num` IS NULL
+          )
+          AND (
+            `m`.`concept_id` IN (1)
+          )
+          AND (
+            NOT COALESCE(`e`.`bound_below`, `e`.`bound_above`) IS NULL
+          )
+          THEN STRUCT(
+            DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
+            CASE
+              WHEN NOT CASE
+                WHEN (
+                  `e`.`value_num` IS NULL
+                ) AND (
+                  `e`.`text_result` = -1
+                )
+                THEN 0.0
+                WHEN (
+                  `e`.`ref_high` > 0
+                ) AND (
+                  `e`.`ref_high` - `e`.`ref_high` = 0
+                )
+                THEN COALESCE(`e`.`bound_below`, `e`.`bound_above`) / `e`.`ref_high`
+                ELSE COALESCE(`e`.`bound_below`, `e`.`bound_above`) * `m`.`factor` / `m`.`uln`
+              END IS NULL
+              THEN 1
+              ELSE 0
+            END AS k,
+            CAST((
+              COALESCE(
+                CASE
+                  WHEN (
+                    `e`.`value_num` IS NULL
+                  ) AND (
+                    `e`.`text_result` = -1
+                  )
+                  THEN 0.0
+                  WHEN (
+                    `e`.`ref_high` > 0
+                  ) AND (
+                    `e`.`ref_high` - `e`.`ref_high` = 0
+                  )
+                  THEN COALESCE(`e`.`bound_below`, `e`.`bound_above`) / `e`.`ref_high`
+                  ELSE COALESCE(`e`.`bound_below`, `e`.`bound_above`) * `m`.`factor` / `m`.`uln`
+                END,
+                0.0
+              )
+            ) + 0.0 AS DOUBLE) AS v,
+            CASE WHEN NOT `e`.`bound_above` IS NULL THEN 1 ELSE 0 END AS f
+          )
+        END
+      ) AS latest_uln_bound
     FROM (
       SELECT
         *,
@@ -373,7 +461,23 @@ FROM (
           )
           THEN -1
           ELSE 0
-        END AS text_result
+        END AS text_result,
+        CASE
+          WHEN (
+            `value_num` IS NULL
+          ) AND (
+            LOCATE('<', `value_text`) > 0
+          )
+          THEN CAST(REGEXP_EXTRACT(`value_text`, '^[ \\t]*<[ \\t]*([0-9]+(?:\\.[0-9]+)?)([ \\t][\\s\\S]*)?\\z') AS DOUBLE)
+        END AS bound_below,
+        CASE
+          WHEN (
+            `value_num` IS NULL
+          ) AND (
+            LOCATE('>', `value_text`) > 0
+          )
+          THEN CAST(REGEXP_EXTRACT(`value_text`, '^[ \\t]*>[ \\t]*([0-9]+(?:\\.[0-9]+)?)([ \\t][\\s\\S]*)?\\z') AS DOUBLE)
+        END AS bound_above
       FROM events
     ) AS e
     INNER JOIN code_map AS m
