@@ -74,11 +74,14 @@ WITH hits AS (
     FROM drawn d
 )
 SELECT v.pid, 2 AS src, v.slot_id, v.k, v.domain, c.code_system, c.code,
-       CASE WHEN v.dist IN ('lognormal', 'normal') THEN
+       CASE WHEN v.below_limit THEN NULL
+            WHEN v.dist IN ('lognormal', 'normal') THEN
                 round(v.v / su.factor, CAST(v.digits + greatest(0, ceil(log10(su.factor))) AS INTEGER))
             WHEN v.dist = 'dose' THEN round(v.v / c.dose_factor, 2) END AS value_num,
        CASE WHEN v.dist = 'qual' THEN
                 CASE WHEN v.has_abn OR v.u_pos < v.pos THEN su.pos_text ELSE su.neg_text END
+            -- below the assay's limit, written as a bound at the limit, as its ref_high says
+            WHEN v.below_limit THEN printf('<%g', round(v.uln * su.uln_scale / su.factor, 3))
        END AS value_text,
        CASE WHEN v.odd AND su.odd_unit IS NOT NULL THEN su.odd_unit ELSE su.unit END AS unit,
        CASE WHEN v.dist IN ('lognormal', 'normal') AND v.lln IS NOT NULL
@@ -94,7 +97,11 @@ SELECT v.pid, 2 AS src, v.slot_id, v.k, v.domain, c.code_system, c.code,
             THEN CAST(cfg.as_of - CAST(v.days_end AS INTEGER) AS DATE)
             WHEN v.date_model = 'once' AND v.domain = 'medication'
             THEN CAST(cfg.as_of - CAST(v.days_end AS INTEGER) AS DATE) END AS end_date
-FROM valued v
+FROM (
+    SELECT v.*, su.writes_bounds AND v.censored AND v.v < v.uln * su.uln_scale AS below_limit
+    FROM valued v
+    JOIN slot_units su ON su.slot_id = v.slot_id AND su.site_idx = v.site_idx
+) v
 JOIN slot_codes c ON c.slot_id = v.slot_id AND c.idx = v.code_idx
 JOIN slot_units su ON su.slot_id = v.slot_id AND su.site_idx = v.site_idx
 CROSS JOIN cfg;

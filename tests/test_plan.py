@@ -140,3 +140,13 @@ def test_the_code_dictionary_names_the_concepts_whose_rows_may_hold_bounds():
     ]
     summary = summarise_dictionary(PLAN, dictionary)
     assert summary.written_bounds == {PLAN.concept_id("hbv_dna")}
+
+
+def test_the_sample_packs_the_bounds_of_its_viral_loads_alone():
+    # SITE-A writes viral loads below the assay's limit as `<limit` (see synth.models)
+    options = RunOptions(as_of=date(2025, 6, 30))
+    result = Engine(connect(options), TRIALS, LIBRARY, options).evaluate(
+        str(REPO / "sample_data" / "extract.parquet")
+    )
+    names = {PLAN.concepts[cid].name for cid in result.written_bounds}
+    assert names == {"hbv_dna", "hcv_rna", "cmv_dna", "ebv_dna"}

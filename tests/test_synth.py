@@ -175,6 +175,22 @@ def test_complement_has_its_lower_limit_and_is_low_in_some_patients(sorted_file)
     assert below > 0 and above > below and without == 0
 
 
+def test_one_site_writes_viral_loads_below_the_limit_as_bounds(sorted_file):
+    """SITE-A writes a viral load below its assay's limit as `<limit`, with no number, as
+    labs report one below the limit of quantification; the other sites write the number."""
+    rows = duckdb.sql(
+        f"""SELECT site_id, value_num, value_text, ref_high
+            FROM read_parquet('{sorted_file}') WHERE code IN ('42595-9', '29615-2', '11258-1')"""
+    ).fetchall()
+    bounds = [(site, num, text, ref) for site, num, text, ref in rows if text is not None]
+    assert bounds and {site for site, *_ in bounds} == {"SITE-A"}
+    assert all(
+        num is None and text.startswith("<") and float(text[1:]) == ref for _, num, text, ref in bounds
+    )
+    numbers_below = [num for site, num, _, ref in rows if site != "SITE-A" and num is not None and num < ref]
+    assert numbers_below
+
+
 def test_other_trials_folder(tmp_path):
     path = tmp_path / "fixture.parquet"
     rows = _make(path, patients=200, trials_paths=[FIXTURES])

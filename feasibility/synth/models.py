@@ -44,6 +44,9 @@ class Slot:
     pos: Share = 0.0  # qualitative: probability positive
     uln: float | None = None  # ULN in the canonical unit (default: the concept's)
     lln: float | None = None  # LLN in the canonical unit, written as ref_low (default: none)
+    # a result below the ULN is below the assay's limit of quantification, which the sites
+    # whose habit says so write as a bound, `<20`, with no number
+    censored: bool = False
     ongoing: Share = 0.0  # course: latest course runs through as_of
     ongoing_refr: float | None = None
     dur: tuple[int, int] = (7, 400)  # course length in days
@@ -100,6 +103,7 @@ def _viral(uln: float, tail_p: float, abn: str | None = None, **kw: Any) -> Slot
         abn=abn,
         lo=0.0,
         digits=0,
+        censored=True,
         **{"p": 0.03, "p_workup": 0.98, **kw},
     )
 
@@ -501,13 +505,15 @@ MODELS: dict[str, Slot | list[Slot]] = {
 # canonical unit (so a cell count's spelling comes before g/L, which the cell counts know as
 # G/L: spellings are compared in lower case). `uln_scale` varies the reference ranges;
 # `ref_missing` is the share of lab rows without ref_high; `text` spells qualitative results,
-# and `titre` those of a concept that reads titres (ANA), where a site writes them as one.
+# and `titre` those of a concept that reads titres (ANA), where a site writes them as one;
+# `bounds`: the site writes a viral load below its assay's limit as a bound, `<20`.
 SITE_HABITS: tuple[dict, ...] = (
     {
         "units": ("g/dL", "mg/dL", "10*9/L", "U/L", "IU/mL", "lb", "mm[Hg]", "{score}"),
         "uln_scale": 1.0,
         "ref_missing": 0.0,
         "text": ("positive", "negative"),
+        "bounds": True,
     },
     {
         "units": ("umol/L", "K/uL", "g/L", "U/L", "[IU]/mL", "kg", "mmHg", "{score}"),

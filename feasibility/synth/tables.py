@@ -162,6 +162,7 @@ def build_tables(trials: Sequence[Trial], library: ConceptLibrary, sites: int) -
                     else by_profile(slot.ongoing, "SLE") or 0.0
                 ),
                 dose_unit="mg/d" if slot.dist == "dose" else None,
+                censored=slot.censored,
             )
             for profile, *_ in PROFILES:
                 t.add(
@@ -192,5 +193,6 @@ def build_tables(trials: Sequence[Trial], library: ConceptLibrary, sites: int) -
                     ref_missing=habit["ref_missing"] if concept.default_uln else 0.0,
                     pos_text=texts[0],
                     neg_text=texts[1],
+                    writes_bounds=bool(habit.get("bounds")),
                 )
     return t
