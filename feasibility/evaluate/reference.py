@@ -340,7 +340,7 @@ class ReferenceEvaluator:
         day = max(r["start_date"] for r in rows)
         on_day = [_figures(concept, r) for r in rows if r["start_date"] == day]
         names = ("number", "uln", "lln", "excess", "pos")
-        # a known value ranks above one not known; of two bounds of one value, above (`>N`)
+        # a known value ranks above one not known; of two bounds with one number, `>N` over `<N`
         numbers = {n: [x for f in on_day if (x := f[n]) is not None and x[0] == "="] for n in names}
         written = {n: [x for f in on_day if (x := f[n]) is not None and x[0] != "="] for n in names}
 
