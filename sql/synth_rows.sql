@@ -72,24 +72,31 @@ WITH hits AS (
                END * CASE WHEN d.abnormal THEN d.mult ELSE 1 END, d.lo), d.hi),
                CAST(d.digits AS INTEGER)) AS v
     FROM drawn d
+), sited AS (
+    -- the site's habits for the slot: its unit and factor, reference range and spellings,
+    -- and whether it writes a result below the assay's limit as a bound
+    SELECT v.*, su.* EXCLUDE (slot_id, site_idx),
+           su.writes_bounds AND v.censored AND v.v < v.uln * su.uln_scale AS below_limit
+    FROM valued v
+    JOIN slot_units su ON su.slot_id = v.slot_id AND su.site_idx = v.site_idx
 )
 SELECT v.pid, 2 AS src, v.slot_id, v.k, v.domain, c.code_system, c.code,
        CASE WHEN v.below_limit THEN NULL
             WHEN v.dist IN ('lognormal', 'normal') THEN
-                round(v.v / su.factor, CAST(v.digits + greatest(0, ceil(log10(su.factor))) AS INTEGER))
+                round(v.v / v.factor, CAST(v.digits + greatest(0, ceil(log10(v.factor))) AS INTEGER))
             WHEN v.dist = 'dose' THEN round(v.v / c.dose_factor, 2) END AS value_num,
        CASE WHEN v.dist = 'qual' THEN
-                CASE WHEN v.has_abn OR v.u_pos < v.pos THEN su.pos_text ELSE su.neg_text END
+                CASE WHEN v.has_abn OR v.u_pos < v.pos THEN v.pos_text ELSE v.neg_text END
             -- below the assay's limit, written as a bound at the limit, as its ref_high says
-            WHEN v.below_limit THEN printf('<%g', round(v.uln * su.uln_scale / su.factor, 3))
+            WHEN v.below_limit THEN printf('<%g', round(v.uln * v.uln_scale / v.factor, 3))
        END AS value_text,
-       CASE WHEN v.odd AND su.odd_unit IS NOT NULL THEN su.odd_unit ELSE su.unit END AS unit,
+       CASE WHEN v.odd AND v.odd_unit IS NOT NULL THEN v.odd_unit ELSE v.unit END AS unit,
        CASE WHEN v.dist IN ('lognormal', 'normal') AND v.lln IS NOT NULL
-                 AND v.u_ref >= su.ref_missing
-            THEN round(v.lln * su.uln_scale / su.factor, 3) END AS ref_low,
+                 AND v.u_ref >= v.ref_missing
+            THEN round(v.lln * v.uln_scale / v.factor, 3) END AS ref_low,
        CASE WHEN v.dist IN ('lognormal', 'normal') AND v.uln IS NOT NULL
-                 AND v.u_ref >= su.ref_missing
-            THEN round(v.uln * su.uln_scale / su.factor, 3) END AS ref_high,
+                 AND v.u_ref >= v.ref_missing
+            THEN round(v.uln * v.uln_scale / v.factor, 3) END AS ref_high,
        CAST(cfg.as_of - CAST(v.days_end + CASE WHEN v.date_model IN ('course', 'pulse')
                                                THEN v.dur ELSE 0 END AS INTEGER) AS DATE)
            AS start_date,
@@ -97,13 +104,8 @@ SELECT v.pid, 2 AS src, v.slot_id, v.k, v.domain, c.code_system, c.code,
             THEN CAST(cfg.as_of - CAST(v.days_end AS INTEGER) AS DATE)
             WHEN v.date_model = 'once' AND v.domain = 'medication'
             THEN CAST(cfg.as_of - CAST(v.days_end AS INTEGER) AS DATE) END AS end_date
-FROM (
-    SELECT v.*, su.writes_bounds AND v.censored AND v.v < v.uln * su.uln_scale AS below_limit
-    FROM valued v
-    JOIN slot_units su ON su.slot_id = v.slot_id AND su.site_idx = v.site_idx
-) v
+FROM sited v
 JOIN slot_codes c ON c.slot_id = v.slot_id AND c.idx = v.code_idx
-JOIN slot_units su ON su.slot_id = v.slot_id AND su.site_idx = v.site_idx
 CROSS JOIN cfg;
 
 -- Codes no trial uses, about cfg.noise rows per patient.

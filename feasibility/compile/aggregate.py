@@ -538,7 +538,7 @@ class _Results:
     def events(self, table: str) -> exp.Expr:
         """The events with each row's text result read once (see `text_result`), its titre
         where its concepts may read one, and a number written as a bound where the run reads
-        positivity."""
+        one (`reads_bounds`)."""
         columns = [exp.Star(), text_result(col("value_text")).as_("text_result", copy=False)]
         patterns = {**(TITRES if self.titres else {}), **(NUMBER_BOUNDS if self.reads_bounds else {})}
         for name, pattern in patterns.items():
@@ -750,12 +750,12 @@ class _Results:
         if name.endswith("_bound"):
             figure = name.removesuffix("_bound")
             bound = self.packing.latest(packed, latest_day)
-            flag = self.packing.flag(packed.copy())
+            flag = self.packing.flag(packed.copy())  # 1: the bound is above its number
             return [
-                case([(exp.EQ(this=flag.copy(), expression=lit(above)), bound.copy())]).as_(
-                    f"{figure}_{'above' if above else 'below'}", copy=False
+                case([(exp.EQ(this=flag.copy(), expression=lit(value)), bound.copy())]).as_(
+                    f"{figure}_{side}", copy=False
                 )
-                for above in (0, 1)
+                for value, side in ((0, "below"), (1, "above"))
             ]
         columns = [self.packing.latest(packed, latest_day).as_(name, copy=False)]
         if name == "latest_number":

@@ -57,7 +57,8 @@ TITRE_BELOW = r"[ \t]*<" + TITRE_TEXT
 TITRE_ABOVE = r"[ \t]*>" + TITRE_TEXT
 # A number written as a bound, as labs write a result beyond an assay's range (`<20`,
 # `< 20 IU/mL`, `>1000`), in the row's own unit: no value, but positive or negative in the
-# same way against the result's own limit, or the concept's cut-off.
+# same way against the result's own limit, or the concept's cut-off, and meeting or failing
+# a threshold it lies wholly on one side of (`Comparison.against_written_bounds`).
 NUMBER_BOUND = r"[ \t]*([0-9]+(?:\.[0-9]+)?)([ \t][\s\S]*)?"
 NUMBER_BELOW = r"[ \t]*<" + NUMBER_BOUND
 NUMBER_ABOVE = r"[ \t]*>" + NUMBER_BOUND
