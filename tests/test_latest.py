@@ -26,7 +26,7 @@ def con():
     return duckdb.connect()
 
 
-@pytest.mark.parametrize(("value", "flag"), list(itertools.product(VALUES, (0, 1))))
+@pytest.mark.parametrize(("value", "flag"), list(itertools.product(VALUES, range(4))))
 def test_unpack_gives_back_what_was_packed(con, value, flag):
     packing = Packing("duckdb")
     packed = exp.Paren(this=_pack(739_000, 1, value, flag))
@@ -45,11 +45,12 @@ def test_unpack_gives_back_what_was_packed(con, value, flag):
     assert got == (739_000, True, value, flag)
 
 
-def test_integer_order_is_day_then_known_then_value(con):
-    # a figure not known packs alike whatever value it is given: one per day
-    figures = [(d, 1, v) for d in DAYS for v in VALUES] + [(d, 0, 0.0) for d in DAYS]
+def test_integer_order_is_day_then_known_then_value_then_flag(con):
+    # a figure not known packs alike whatever value it is given: one per day and flag
+    figures = [(d, 1, v, f) for d in DAYS for v in VALUES for f in (0, 3)]
+    figures += [(d, 0, 0.0, f) for d in DAYS for f in range(4)]
     packed = con.execute(
-        "SELECT " + ", ".join(_pack(d, k, v, 0).sql("duckdb") for d, k, v in figures)
+        "SELECT " + ", ".join(_pack(d, k, v, f).sql("duckdb") for d, k, v, f in figures)
     ).fetchone()
     assert [f for _, f in sorted(zip(packed, figures, strict=True))] == sorted(figures)
 

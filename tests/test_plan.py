@@ -117,13 +117,14 @@ def test_the_monthly_passes_read_only_the_codes_the_run_found():
 def _bound_packs(plan) -> list[str]:
     statements = pipeline.statements(TRIALS, plan, date(2025, 6, 30), False)
     (results,) = [s for s in statements if s.name == "patient_results"]
-    return sorted({a.alias for a in results.expression.find_all(exp.Alias) if a.alias.endswith("_bound")})
+    aliases = {a.alias for a in results.expression.find_all(exp.Alias)}
+    return sorted(a for a in aliases if a.startswith("latest_") and a.endswith("_bound"))
 
 
 def test_bounds_are_packed_only_for_the_concepts_whose_rows_may_hold_them():
     """A number written as a bound (`<20`) packs apart from the values, which costs a pass
     an aggregate per figure: only for the concepts whose rows the code dictionary found a
-    text with `<` or `>` and no number on. `feasibility sql`, which sees no data, packs
+    text with a sign (`<`, `>=`) and no number on. `feasibility sql`, which sees no data, packs
     every figure an atom compares with a threshold."""
     assert _bound_packs(PLAN) == [f"latest_{f}_bound" for f in ("excess", "lln", "number", "uln")]
     assert _bound_packs(PLAN.reading(frozenset())) == []

@@ -5,10 +5,11 @@ The atoms are the spec trial's and more, so that every atom kind and option is d
 and sex bounds, history windows in weeks, counts ever, `before`, every `if_missing` and
 `if_found`, measurements read as a value, a ULN or LLN multiple, a distance above the ULN
 or a result (positive, negative), titres (written `1:N`, or a number in their unit),
-numbers and titres written as bounds (`<40`, `<1:80`),
-thresholds in another unit, results on several days (`min_count`, `apart`), medications with and without a dose, at a stable dose, per
-kilogram or in total, derived measures and the in-care step. Patients may carry their own
-index date, and their rows may disagree on it, on the sex or on the birth year.
+numbers and titres written as bounds (`<40`, `>=40`, `≤0.5g/L`, `<1:80`), thresholds in
+another unit, results on several days (`min_count`, `apart`), medications with and without
+a dose, at a stable dose, per kilogram or in total, derived measures and the in-care step.
+Patients may carry their own index date, and their rows may disagree on it, on the sex or
+on the birth year.
 
 `pytest tests/test_reference.py --hypothesis-profile=thorough` runs many more examples.
 """
@@ -279,17 +280,17 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
         row["ref_high"] = draw(st.sampled_from([None, None, 0.0, 1.0, 40.0, -1.0, math.nan, math.inf]))
         row["ref_low"] = draw(st.sampled_from([None, None, 0.0, 0.5, 30.0, 100.0, -1.0, math.nan, math.inf]))
     if kind == "num":
-        # a number written as a bound (`<40`, `> 1`) is read where the row has no number
-        row["value_text"] = draw(st.sampled_from([None, None, "not detected", "<40", "> 1", "<0.5 g/L"]))
-        if row["value_text"] and row["value_text"][0] in "<>" and draw(st.booleans()):
+        # a number written as a bound (`<40`, `>= 1`) is read where the row has no number
+        bounds = ["<40", "> 1", "<0.5 g/L", "<=40", ">= 1", "≤0.5g/L", "≥40"]
+        row["value_text"] = draw(st.sampled_from([None, None, "not detected", *bounds]))
+        if row["value_text"] in bounds and draw(st.booleans()):
             row["value_num"] = None
     if kind == "text":
         # ANA reads titres: `1:N` is N in {titer}, positive from 1:80 without a limit of its
-        # own; `<1:N` and `>1:N` are bounds
+        # own; `<1:N`, `>=1:N` and the like are bounds
         texts = ["Positive", "negative", "detected", "equivocal", None, "1:160", "1:40", "1/80", "<1:80"]
-        row["value_text"] = draw(
-            st.sampled_from([*texts, "1:320 speckled", ">1:1280", "<1:320", ">1:40", "<80", "> 640"])
-        )
+        bounds = [">1:1280", "<1:320", ">1:40", "<80", "> 640", "<=1:80", ">=1:80", "≥1:160", ">=80"]
+        row["value_text"] = draw(st.sampled_from([*texts, "1:320 speckled", *bounds]))
         row["value_num"] = draw(st.sampled_from([None, None, 0.5, 1.5, 160.0]))
         row["ref_high"] = draw(st.sampled_from([None, 1.0, math.nan, math.inf]))
     if kind == "dose":

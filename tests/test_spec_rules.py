@@ -223,9 +223,23 @@ case("hbhigh_bound_below_wide", "hb_high", None, ("titre", "718-7", "2025-01-20"
 case("hbhigh_bound_above", "hb_high", True, ("titre", "718-7", "2025-01-20", ">170", "g/L", 160))
 case("hbhigh_bound_above_low", "hb_high", None, ("titre", "718-7", "2025-01-20", ">150", "g/L", 160))
 case("hbhigh_bound_no_limit", "hb_high", None, ("titre", "718-7", "2025-01-20", "<100", "g/L", None))
-# ... not when glued to its unit, written `<=`, or beside a number, which comes first
-case("hbhigh_bound_glued", "hb_high", None, ("titre", "718-7", "2025-01-20", "<150g/L", "g/L", 160))
-case("hbhigh_bound_or_equal", "hb_high", None, ("titre", "718-7", "2025-01-20", "<=150", "g/L", 160))
+# ... with its unit glued to it (a letter, `%` or `µ` next; the row's `unit` is read, not the text's)
+case("hbhigh_bound_glued", "hb_high", False, ("titre", "718-7", "2025-01-20", "<150g/L", "g/L", 160))
+case("hbhigh_bound_glued_micro", "hb_high", False, ("titre", "718-7", "2025-01-20", "<150µg/L", "g/L", 160))
+# ... written `<=` (`≤`) or `>=` (`≥`), the limit itself among its values: positive is above
+# the limit, so `<=160` is negative against 160 and `>=160` may be either
+case("hbhigh_bound_or_equal", "hb_high", False, ("titre", "718-7", "2025-01-20", "<=150", "g/L", 160))
+case("hbhigh_bound_at_most_limit", "hb_high", False, ("titre", "718-7", "2025-01-20", "<=160", "g/L", 160))
+case(
+    "hbhigh_bound_at_most_sign", "hb_high", False, ("titre", "718-7", "2025-01-20", " ≤ 150 g/L", "g/L", 160)
+)
+case("hbhigh_bound_at_least_limit", "hb_high", None, ("titre", "718-7", "2025-01-20", ">=160", "g/L", 160))
+case("hbhigh_bound_at_least_over", "hb_high", True, ("titre", "718-7", "2025-01-20", ">=161", "g/L", 160))
+case("hbhigh_bound_at_least_sign", "hb_high", True, ("titre", "718-7", "2025-01-20", "≥170", "g/L", 160))
+# ... not after `:` or `/` (no number `<1`), written `=<`, or beside a number, which comes first
+case("hbhigh_bound_colon", "hb_high", None, ("titre", "718-7", "2025-01-20", "<1:150", "g/L", 160))
+case("hbhigh_bound_slash", "hb_high", None, ("titre", "718-7", "2025-01-20", "<1/150", "g/L", 160))
+case("hbhigh_bound_equal_first", "hb_high", None, ("titre", "718-7", "2025-01-20", "=<150", "g/L", 160))
 case("hbhigh_bound_and_number", "hb_high", True, ("titre", "718-7", "2025-01-20", "<150", "g/L", 160, 170))
 # -- a number written as a bound against a threshold: every value below (above) it meets or
 # fails the threshold where the bound lies at or beyond it, else the result may do either.
@@ -282,8 +296,31 @@ case("creauln_bound_over", "crea_uln", False, ("titre", CREA, "2025-01-10", ">1.
 case("creexcess_bound_under", "crea_excess", True, ("titre", CREA, "2025-01-10", "<1.0", "mg/dL", 1.0))
 case("creexcess_bound_over", "crea_excess", False, ("titre", CREA, "2025-01-10", ">1.5", "mg/dL", 1.0))
 case("creexcess_bound_wide", "crea_excess", None, ("titre", CREA, "2025-01-10", "<1.5", "mg/dL", 1.0))
+# ... and written `<=` or `>=`: at most 2.0 mg/dL is met by `<=2` and may be by `>=2`
+case("crea_bound_at_most", "crea_abs", True, ("titre", CREA, "2025-01-10", "<=2", "mg/dL", None))
+case("crea_bound_at_most_sign", "crea_abs", True, ("titre", CREA, "2025-01-10", "≤2.0mg/dL", "mg/dL", None))
+case("crea_bound_at_most_wide", "crea_abs", None, ("titre", CREA, "2025-01-10", "<=2.5", "mg/dL", None))
+case("crea_bound_at_least", "crea_abs", None, ("titre", CREA, "2025-01-10", ">=2", "mg/dL", None))
+case("crea_bound_at_least_over", "crea_abs", False, ("titre", CREA, "2025-01-10", "≥ 2.5", "mg/dL", None))
+case(
+    "crea_bound_above_over_at_least",  # of two bounds of one number, `>2` is read before `>=2`
+    "crea_abs",
+    False,
+    ("titre", CREA, "2025-01-10", ">=2", "mg/dL", None),
+    ("titre", CREA, "2025-01-10", ">2", "mg/dL", None),
+)
 # haemoglobin at least 60 g/L: below 60 fails it, above 60 meets it
 case("hb_bound_below", "hb", False, ("titre", HB, "2025-01-20", "<60", "g/L", None))
+case("hb_bound_at_least", "hb", True, ("titre", HB, "2025-01-20", ">=60", "g/L", None))
+case("hb_bound_at_most", "hb", None, ("titre", HB, "2025-01-20", "<=60", "g/L", None))
+case("hb_bound_at_most_under", "hb", False, ("titre", HB, "2025-01-20", "<=59", "g/L", None))
+case(
+    "hb_bound_at_most_over_below",  # `<=60` is read before `<60` of the same day
+    "hb",
+    None,
+    ("titre", HB, "2025-01-20", "<60", "g/L", None),
+    ("titre", HB, "2025-01-20", "<=60", "g/L", None),
+)
 case("hb_bound_above", "hb", True, ("titre", HB, "2025-01-20", ">60", "g/L", None))
 case("hb_bound_gdl", "hb", False, ("titre", HB, "2025-01-20", "<5.9 g/dL", "g/dL", None))
 case("hb_bound_wide", "hb", None, ("titre", HB, "2025-01-20", "<70", "g/L", None))
@@ -332,6 +369,12 @@ case("ana_titre_below_spaced", "ana_pos", False, ("text", ANA, "2024-06-01", " <
 case("ana_titre_below_wide", "ana_pos", None, ("text", ANA, "2024-06-01", "<1:160"))
 case("ana_titre_above", "ana_pos", True, ("text", ANA, "2024-06-01", ">1:1280"))
 case("ana_titre_above_low", "ana_pos", None, ("text", ANA, "2024-06-01", ">1:40"))
+# ... written `<=` or `>=`: positive from 1:80, so `<=1:80` may be either and `>=1:80` is positive
+case("ana_titre_at_most_cut_off", "ana_pos", None, ("text", ANA, "2024-06-01", "<=1:80"))
+case("ana_titre_at_most", "ana_pos", False, ("text", ANA, "2024-06-01", "≤1:40"))
+case("ana_titre_at_least_cut_off", "ana_pos", True, ("text", ANA, "2024-06-01", ">=1:80"))
+case("ana_titre_at_least_low", "ana_pos", None, ("text", ANA, "2024-06-01", "≥ 1/40"))
+case("ana_number_at_least", "ana_pos", True, ("titre", ANA, "2024-06-01", ">=80", "{titer}", None))
 # a number written as a bound is read against the cut-off in the row's unit, if known
 case("ana_number_below", "ana_pos", False, ("titre", ANA, "2024-06-01", "<80", "{titer}", None))
 case("ana_number_below_unknown_unit", "ana_pos", None, ("titre", ANA, "2024-06-01", "<80", "U/mL", None))
@@ -912,6 +955,13 @@ case(
     ("titre", HB, "2025-01-10", "<100", "g/L", None),
 )
 case(
+    "hb2_bounds_at_most",  # at most 9 g/dL may be 9, which is not below it
+    "anaemia_confirmed",
+    None,
+    ("titre", HB, "2024-10-01", "<=90", "g/L", None),
+    ("titre", HB, "2025-01-10", "<=8.5 g/dL", "g/dL", None),
+)
+case(
     "hb2_bounds_above",
     "anaemia_confirmed",
     False,
@@ -966,6 +1016,20 @@ case(
     ("titre", ALT_CODE, "2025-01-20", "> 200 U/L", "U/L", None),
 )
 case(
+    "alt2_bounds_at_three_times",  # 120 U/L and over may be 3 x 40, which is not above it
+    "alt_twice_high",
+    None,
+    ("titre", ALT_CODE, "2024-12-01", ">=120", "U/L", 40),
+    ("titre", ALT_CODE, "2025-01-20", "≥ 120 U/L", "U/L", 40),
+)
+case(
+    "alt2_bounds_over_three_times",
+    "alt_twice_high",
+    True,
+    ("titre", ALT_CODE, "2024-12-01", ">120", "U/L", 40),
+    ("titre", ALT_CODE, "2025-01-20", ">=121", "U/L", 40),
+)
+case(
     "alt2_three_times_is_not_above",
     "alt_twice_high",
     None,
@@ -995,6 +1059,9 @@ case("c3_not_detected", "low_complement", True, ("text", C3, "2025-01-10", "not 
 case("c3_bound_low", "low_complement", True, ("low", C3, "2025-01-10", "<50", "mg/dL", 90))
 case("c3_bound_high", "low_complement", False, ("low", C3, "2025-01-10", ">100", "mg/dL", 90))
 case("c3_bound_wide", "low_complement", None, ("low", C3, "2025-01-10", "<100", "mg/dL", 90))
+case("c3_bound_at_most_lln", "low_complement", None, ("low", C3, "2025-01-10", "<=90", "mg/dL", 90))
+case("c3_bound_at_most_low", "low_complement", True, ("low", C3, "2025-01-10", "<=80", "mg/dL", 90))
+case("c3_bound_at_least_lln", "low_complement", False, ("low", C3, "2025-01-10", ">=90", "mg/dL", 90))
 case("hb_lln_090", "hb_not_far_below_lln", True, ("low", HB, "2025-01-10", 108, "g/L", 120))
 case("hb_lln_089", "hb_not_far_below_lln", False, ("low", HB, "2025-01-10", 106.8, "g/L", 120))
 case(

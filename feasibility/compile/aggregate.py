@@ -25,6 +25,7 @@ from feasibility.compile.atoms import (
     covered_days,
     current_dose,
     latest_exposure,
+    text_bound_way,
     text_number,
     text_result,
     total_doses,
@@ -48,25 +49,27 @@ from feasibility.compile.sqlexpr import (
     paren,
     struct,
     window_start,
+    written_branches,
 )
 from feasibility.compile.tables import RUN, Tables
 from feasibility.criteria.model import (
-    NUMBER_ABOVE,
-    NUMBER_BELOW,
-    TITRE_ABOVE,
-    TITRE_BELOW,
+    NUMBER_BOUND,
     TITRE_TEXT,
+    WRITTEN_BOUNDS,
     Concept,
     Duration,
     Measurement,
+    written_as_bound,
 )
 from feasibility.units import TITRE
 
 # the columns a row's text titre is read into where the run reads titres, by their patterns
-TITRES = {"titre": TITRE_TEXT, "titre_below": TITRE_BELOW, "titre_above": TITRE_ABOVE}
+# (`1:160`; a bound, `<1:80`, `>=1:80`)
+TITRES = {"titre": TITRE_TEXT, "titre_bound": written_as_bound(TITRE_TEXT)}
 # and its text read as a number written as a bound, where the run reads positivity or
-# compares a latest result with a threshold
-NUMBER_BOUNDS = {"bound_below": NUMBER_BELOW, "bound_above": NUMBER_ABOVE}
+# compares a latest result with a threshold; for either bound, how it is written (`BOUND_WAY`)
+NUMBER_BOUNDS = {"bound": written_as_bound(NUMBER_BOUND)}
+BOUND_WAY = "bound_way"
 
 # sex as a small code, so two spellings of one patient's sex compare without string work;
 # lower case reads as upper case, and any value outside the contract is a code of its own,
@@ -462,7 +465,7 @@ class _Results:
 
     For a figure that atoms compare with a threshold, the rows of a number written as a
     bound (`<20`) pack that figure of the bound's number apart (`latest_<figure>_bound`,
-    flagged when the bound is above), which the atoms read where the latest day has no
+    flagged with the way it is written), which the atoms read where the latest day has no
     figure known. Only for the concepts whose rows may hold a bound (`Plan.bound_concepts`):
     each pack is an aggregate every row of the pass updates, so an extract without bounds
     pays nothing for them. A figure's own pack, which the readers of numbers alone (the
@@ -497,23 +500,16 @@ class _Results:
             value = func("coalesce", value, read["titre"])
         # the figures with a pack of bounds beside their own
         self.bounded = tuple(name for name in ("number", "uln", "lln", "excess") if plan.bound_concepts(name))
-        # a titre written as a bound, `<1:80` (`>1:1280`), read as 80 (1280) below (above),
-        # and so a number, `<20` (`>1000`), where the run reads positivity or compares a
-        # figure with a threshold, for which alone a bound decides anything; the two
-        # patterns never both match
+        # a titre written as a bound, `<1:80` (`>=1:1280`), read as 80 (1280) below (at or
+        # above), and so a number, `<20` (`>=1000`), where the run reads positivity or compares
+        # a figure with a threshold, for which alone a bound decides anything; the two
+        # patterns never both match, and the way either is written is `BOUND_WAY`
         counted = any(a.result is None for a in plan.result_counts)
         self.reads_bounds = bool(plan.figure_concepts("pos") or self.bounded or counted)
-        below: list[exp.Expr] = []
-        above: list[exp.Expr] = []
-        if self.titres:
-            below.append(read["titre_below"])
-            above.append(read["titre_above"])
-        if self.reads_bounds:
-            below.append(col("bound_below", "e"))
-            above.append(col("bound_above", "e"))
-        self.bounds = tuple(
-            func("coalesce", *side) if len(side) > 1 else side[0] for side in (below, above) if side
-        )
+        written: list[exp.Expr] = [read["titre_bound"]] if self.titres else []
+        written += [col("bound", "e")] if self.reads_bounds else []
+        self.written = func("coalesce", *written) if len(written) > 1 else written[0] if written else None
+        self.way = col(BOUND_WAY, "e")
         self.packs = (*self.packed, *(f"latest_{name}_bound" for name in self.bounded))
         rh = col("ref_high", "e")
         self.value, self.rh = value, rh
@@ -542,7 +538,10 @@ class _Results:
         columns = [exp.Star(), text_result(col("value_text")).as_("text_result", copy=False)]
         patterns = {**(TITRES if self.titres else {}), **(NUMBER_BOUNDS if self.reads_bounds else {})}
         for name, pattern in patterns.items():
-            columns.append(text_number(col("value_num"), col("value_text"), pattern).as_(name, copy=False))
+            read = text_number(col("value_num"), col("value_text"), pattern, bound=name != "titre")
+            columns.append(read.as_(name, copy=False))
+        if self.written is not None:
+            columns.append(text_bound_way(col("value_num"), col("value_text")).as_(BOUND_WAY, copy=False))
         return exp.select(*columns).from_(table, copy=False).subquery("e", copy=False)
 
     def unit(self) -> exp.Expr | None:
@@ -553,9 +552,10 @@ class _Results:
         read = func("coalesce", *[col(name, "e") for name in TITRES])
         return case([(not_null(read), lit(TITRE))], row_unit())
 
-    def _bound(self) -> exp.Expr:
-        """The number of a bound, below or above (the two patterns never both match)."""
-        return func("coalesce", *[b.copy() for b in self.bounds])
+    def _written(self) -> exp.Expr:
+        """The number of a titre or a number written as a bound (see `written`)."""
+        assert self.written is not None, "the run reads no bound"
+        return self.written.copy()
 
     def number(self, read: exp.Expr) -> exp.Expr:
         """A result's value in its concept's unit (NULL: no value, or a unit the concept
@@ -612,36 +612,41 @@ class _Results:
             (self.negative_text.copy(), lit(0.0)),
             (above, case([(exp.GT(this=value.copy(), expression=self.rh.copy()), lit(1.0))], lit(0.0))),
         ]
-        branches += self._against_bounds(self.own_limit, self.rh, scale=None)
+        branches += self._against_bounds(self.own_limit, self.rh, scale=None, from_limit=False)
         if self.plan.positive_cut_offs:
             cut_off = col("positive_from", "m")
             number = exp.Mul(this=value.copy(), expression=col("factor", "m"))
             at_or_above = exp.GTE(this=number, expression=cut_off.copy())
             known = and_(not_null(value.copy()), not_null(cut_off.copy()))
             branches.append((known, case([(at_or_above, lit(1.0))], lit(0.0))))
-            branches += self._against_bounds(not_null(cut_off), cut_off, scale=col("factor", "m"))
+            branches += self._against_bounds(
+                not_null(cut_off), cut_off, scale=col("factor", "m"), from_limit=True
+            )
         return case(branches)
 
     def _against_bounds(
-        self, usable: exp.Expr, limit: exp.Expr, scale: exp.Expr | None
+        self, usable: exp.Expr, limit: exp.Expr, scale: exp.Expr | None, from_limit: bool
     ) -> list[tuple[exp.Expr, exp.Expr]]:
         """A titre or a number written as a bound against a `limit` (`usable` where there is
-        one; the bound times `scale` is in the limit's unit): `<1:N` or `<N` is negative where
-        N is at or below the limit, `>1:N` or `>N` positive where N is at or above it, and
-        neither otherwise."""
-        out: list[tuple[exp.Expr, exp.Expr]] = []
-        for bound, test, answer in zip(self.bounds, (exp.LTE, exp.GTE), (0.0, 1.0), strict=True):
-            scaled = bound.copy() if scale is None else exp.Mul(this=bound.copy(), expression=scale.copy())
-            decided = case([(test(this=scaled, expression=limit.copy()), lit(answer))])
-            out.append((and_(usable.copy(), not_null(bound.copy())), decided))
-        return out
+        one; the bound times `scale` is in the limit's unit), which a value is positive
+        above, or `from_limit` on: `<1:N` or `<N` is negative where N is at or below the
+        limit, `>1:N` or `>N` positive where N is at or above it, `<=N` and `>=N` likewise
+        but where N is the limit itself and may be positive (negative); neither otherwise
+        (`WrittenBound.deciding`)."""
+        if self.written is None:
+            return []
+        scaled = self._written() if scale is None else exp.Mul(this=self._written(), expression=scale.copy())
+        decisions = [
+            (lit(0.0 if way.under else 1.0), way.deciding(upper=False, inclusive=from_limit), limit)
+            for way in WRITTEN_BOUNDS
+        ]
+        decided = case(written_branches(scaled, self.way, decisions))
+        return [(and_(usable.copy(), not_null(self._written())), decided)]
 
     def aggregates(self) -> list[exp.Expr]:
         out = [
             exp.Count(this=case([(self.implausible.copy(), lit(1))])).as_("n_implausible", copy=False),
-            self._latest(self.figure("number"), exp.false(), self.usable.copy()).as_(
-                "latest_number", copy=False
-            ),
+            self._latest(self.figure("number"), lit(0), self.usable.copy()).as_("latest_number", copy=False),
         ]
         for name in self.read:
             concepts = self.plan.figure_concepts(name)
@@ -651,16 +656,16 @@ class _Results:
             # positivity may be read from a text alone; the other figures need a number
             has = not_null(figure.copy()) if name == "pos" else self.with_number()
             rows = and_(self.usable.copy(), has, _concept_in(concepts))
-            out.append(self._latest(figure, self._default_flag(name), rows).as_(f"latest_{name}", copy=False))
+            flag = case([(self._default_flag(name), lit(1))], lit(0))
+            out.append(self._latest(figure, flag, rows).as_(f"latest_{name}", copy=False))
         for name in self.bounded:
             # the cheap tests first: most rows have a number, and skip the bounds' patterns
             rows = and_(
                 is_null(col("value_num", "e")),
                 _concept_in(self.plan.bound_concepts(name)),
-                not_null(self._bound()),
+                not_null(self._written()),
             )
-            above = not_null(self.bounds[1].copy())
-            bound = self._latest(self.figure(name, self._bound()), above, rows)
+            bound = self._latest(self.figure(name, self._written()), self.way.copy(), rows)
             out.append(bound.as_(f"latest_{name}_bound", copy=False))
         return out
 
@@ -687,7 +692,7 @@ class _Results:
         if name == "pos":
             no_text = exp.EQ(this=col("text_result", "e"), expression=lit(0))
             cut_off = not_null(col("positive_from", "m"))
-            read = [self.value, *self.bounds]
+            read = [self.value, *([] if self.written is None else [self.written])]
             return and_(no_text, no_own_limit, not_null(func("coalesce", *[r.copy() for r in read])), cut_off)
         # a text read as not detected is 0 x ULN against any limit, but its distance is not
         return and_(not_null(self.value.copy()), no_own_limit) if name == "uln" else no_own_limit
@@ -727,35 +732,31 @@ class _Results:
         """Whether a row has a figure for `atom` to count (a number, or one written as a
         bound), and whether that meets the atom's threshold (NULL: may or may not)."""
         exact = self.figure(atom.figure, self.value.copy())
-        below, above = self.bounds
-        bound = self.figure(atom.figure, self._bound())
-        under, over = (case([(not_null(side.copy()), bound.copy())]) for side in (below, above))
-        has = or_(self.with_number(), not_null(self._bound()))
-        return has, compare_written(exact, under, over, atom.canonical(concept))
+        written = self.figure(atom.figure, self._written())
+        has = or_(self.with_number(), not_null(self._written()))
+        return has, compare_written(exact, written, self.way.copy(), atom.canonical(concept))
 
     def _latest(self, figure: exp.Expr, flag: exp.Expr, rows: exp.Expr) -> exp.Expr:
-        """MAX of the figure packed with its day, over `rows`."""
-        packed = self.packing.pack(self.day.copy(), figure, case([(flag, lit(1))], lit(0)))
+        """MAX of the figure packed with its day and `flag` (0 to 3), over `rows`: of two
+        figures alike on one day, the higher flag (a bound's way) is the one read."""
+        packed = self.packing.pack(self.day.copy(), figure, flag)
         return func("max", case([(rows, packed)]))
 
     def unpacked(self, name: str) -> list[exp.Expr]:
         """The flat columns of a packed figure on the latest result's day: its value (NULL
         if that day has none, or only in a unit the concept does not know); for a pack of
-        bounds, the number of the day's highest bound in `<figure>_below` or `<figure>_above`
-        (the atoms read it where the day has no known figure); the number also gives that
-        day (`latest_d`), a figure read against the upper limit whether the concept's
-        default limit gave it (`<name>_default`)."""
+        bounds, the number of the day's highest bound (`<figure>_written`) and the way it is
+        written (`<figure>_way`, its place in WRITTEN_BOUNDS), which the atoms read where the
+        day has no known figure; the number also gives that day (`latest_d`), a figure read
+        against the upper limit whether the concept's default limit gave it
+        (`<name>_default`)."""
         packed = col(name, "g")
         latest_day = self.packing.day(col("latest_number", "g"))
         if name.endswith("_bound"):
             figure = name.removesuffix("_bound")
-            bound = self.packing.latest(packed, latest_day)
-            flag = self.packing.flag(packed.copy())  # 1: the bound is above its number
             return [
-                case([(exp.EQ(this=flag.copy(), expression=lit(value)), bound.copy())]).as_(
-                    f"{figure}_{side}", copy=False
-                )
-                for value, side in ((0, "below"), (1, "above"))
+                self.packing.latest(packed, latest_day).as_(f"{figure}_written", copy=False),
+                self.packing.flag(packed.copy()).as_(f"{figure}_way", copy=False),
             ]
         columns = [self.packing.latest(packed, latest_day).as_(name, copy=False)]
         if name == "latest_number":

@@ -37,9 +37,12 @@ from feasibility.compile.sqlexpr import (
 )
 from feasibility.compile.tables import RUN, Tables
 from feasibility.criteria.model import (
+    BOUND_SIGNS,
+    LEADING_SIGN,
     NEGATIVE_RESULTS,
     POSITIVE_RESULTS,
     SAME_DOSE,
+    WRITTEN_BOUNDS,
     Comparison,
     Duration,
     History,
@@ -63,21 +66,35 @@ def text_result(text: exp.Expr) -> exp.Expr:
     )
 
 
-def text_number(number: exp.Expr, text: exp.Expr, pattern: str) -> exp.Expr:
+def text_number(number: exp.Expr, text: exp.Expr, pattern: str, bound: bool = False) -> exp.Expr:
     """A row's text read as a number by `pattern` where the row has no number: the pattern's
-    first group, a titre's dilution (`criteria.model.TITRE_TEXT`: `1:160` is 160, and
-    TITRE_BELOW / TITRE_ABOVE for one written as a bound) or a bound's number
-    (NUMBER_BELOW / NUMBER_ABOVE: `<20` is 20). A text matching no pattern extracts as '',
-    which casts to NULL."""
+    first group, a titre's dilution (`criteria.model.TITRE_TEXT`: `1:160` is 160) or, with
+    `bound`, the number of a titre or a number written as a bound (`written_as_bound`: `<20`
+    and `>=20` are 20). A text matching no pattern extracts as '', which casts to NULL."""
     digits = exp.RegexpExtract(this=text, expression=lit(f"^{pattern}\\z"), group=lit(1))
-    read = is_null(number)
-    # a bound's pattern starts with its sign: a plain search for the sign first spares the
-    # regular expression the many texts without one (`negative`, `see comment`)
-    sign = next((c for c in "<>" if pattern.startswith(f"[ \\t]*{c}")), None)
-    if sign is not None:
-        found = exp.GT(this=exp.StrPosition(this=text.copy(), substr=lit(sign)), expression=lit(0))
-        read = and_(read, found)
+    read = _may_be_bound(number, text) if bound else is_null(number)
     return case([(read, exp.TryCast(this=digits, to=exp.DataType.build("double")))])
+
+
+def text_bound_way(number: exp.Expr, text: exp.Expr) -> exp.Expr:
+    """How a row's text is written as a bound where the row has no number: its way's place
+    in WRITTEN_BOUNDS, from the sign the text starts with (NULL: none). Only read where the
+    text is a bound (`text_number`), whose pattern starts with that sign."""
+    sign = exp.RegexpExtract(this=text, expression=lit(f"^{LEADING_SIGN}"), group=lit(1))
+    ways = [exp.If(this=lit(s), true=lit(i)) for i, way in enumerate(WRITTEN_BOUNDS) for s in way.signs]
+    return case([(_may_be_bound(number, text.copy()), exp.Case(this=sign, ifs=ways))])
+
+
+def _may_be_bound(number: exp.Expr, text: exp.Expr) -> exp.Expr:
+    # a text written as a bound starts with a sign or a blank: a test of its first character
+    # spares the regular expressions the many texts that do not (`negative`, `1:160`)
+    firsts = sorted({sign[0] for sign in BOUND_SIGNS}) + [" ", "\t"]
+    first = exp.Substring(this=text.copy(), start=lit(1), length=lit(1))
+    return and_(
+        not_null(text.copy()),
+        is_null(number.copy()),
+        exp.In(this=first, expressions=[lit(c) for c in firsts]),
+    )
 
 
 def in_window(date: exp.Expr, index: exp.Expr, within: Duration | None) -> exp.Expr:
@@ -165,8 +182,8 @@ class RowAtoms:
         elif self.plan.may_write_bounds(concept_id):
             # the latest figure, else a number written as a bound (see `_Results.unpacked`)
             latest = f"latest_{atom.figure}"
-            below, above = col(f"{latest}_below"), col(f"{latest}_above")
-            verdict = compare_written(col(latest), below, above, atom.canonical(concept))
+            written, way = col(f"{latest}_written"), col(f"{latest}_way")
+            verdict = compare_written(col(latest), written, way, atom.canonical(concept))
         else:
             verdict = compare(col(f"latest_{atom.figure}"), atom.threshold(concept))
         return with_missing(present, verdict, atom.if_missing)

@@ -10,10 +10,11 @@ row order or thread count.
 On DuckDB the pack is a HUGEINT: the day, the value's IEEE 754 bits turned so that integer
 order is numeric order and offset by one (0 is a figure not known, such as a value in a
 unit the concept does not know, which ranks below any known one and reads as UNKNOWN), and
-a flag bit. The figure's expression appears twice in the pack, its fewest: DuckDB shares
-no subexpression inside an aggregate's argument, so every appearance is evaluated on every
-row. Other dialects, which cannot reach a double's bits, pack a struct, which they order
-field by field; the figures are the same.
+a flag of two bits (a figure read against a default limit; how a bound is written). The
+figure's expression appears twice in the pack, its fewest: DuckDB shares no subexpression
+inside an aggregate's argument, so every appearance is evaluated on every row. Other
+dialects, which cannot reach a double's bits, pack a struct, which they order field by
+field; the figures are the same.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from feasibility.compile.sqlexpr import case, date_lit, field, func, lit, not_nu
 EPOCH = date(1, 1, 1)  # day numbers from here are never negative, so the packs are not
 # Bit positions in the pack: shifts and masks, not HUGEINT division, which costs a hundred
 # times more per row. The value field is 65 bits: the turned bits made unsigned, plus one.
-_VALUE_AT, _DAY_AT = 1, 66
+_VALUE_AT, _DAY_AT = 2, 67
 _SIGN = 2**63  # offset that makes the turned bits unsigned
 _LOW_63 = 2**63 - 1
 _LOW_65 = 2**65 - 1
@@ -84,7 +85,7 @@ class Packing:
         self.bits = dialect == "duckdb"
 
     def pack(self, day: exp.Expr, figure: exp.Expr, flag: exp.Expr) -> exp.Expr:
-        """`figure`: a DOUBLE, NULL when not known; `flag`: 0 or 1."""
+        """`figure`: a DOUBLE, NULL when not known; `flag`: 0 to 3."""
         if not self.bits:
             known = case([(not_null(figure.copy()), lit(1))], lit(0))
             return struct(d=day, k=known, v=_plus_zero(func("coalesce", figure, lit(0.0))), f=flag)
@@ -119,10 +120,10 @@ class Packing:
         return exp.cast(exp.cast(bits, "BIT", copy=False), "DOUBLE", copy=False)
 
     def flag(self, packed: exp.Expr) -> exp.Expr:
-        """The flag packed, 0 or 1."""
+        """The flag packed, 0 to 3."""
         if not self.bits:
             return field(packed, "f")
-        return _bits_at(packed, 0, 1)
+        return _bits_at(packed, 0, 3)
 
     def latest(self, packed: exp.Expr, latest_day: exp.Expr) -> exp.Expr:
         """The packed figure's value if it was recorded on the latest date and is known."""

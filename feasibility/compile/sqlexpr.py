@@ -11,7 +11,7 @@ from datetime import date
 
 from sqlglot import exp
 
-from feasibility.criteria.model import Comparison, Duration
+from feasibility.criteria.model import WRITTEN_BOUNDS, Comparison, Duration
 
 
 def col(name: str, table: str | None = None) -> exp.Column:
@@ -162,30 +162,49 @@ def window_start(index: exp.Expr, within: Duration) -> exp.Expr:
     )
 
 
-_OPS: dict[str, type[exp.Binary]] = {">=": exp.GTE, "<=": exp.LTE, ">": exp.GT, "<": exp.LT}
+# the SQL operators of the comparison operators written in the criteria model
+OPS: dict[str, type[exp.Binary]] = {">=": exp.GTE, "<=": exp.LTE, ">": exp.GT, "<": exp.LT}
 
 
 def compare(value: exp.Expr, cmp: Comparison) -> exp.Expr:
     """`value` against every bound; NULL when value is NULL (UNKNOWN)."""
-    parts = [_OPS[op](this=paren(value.copy()), expression=lit(_whole(t))) for op, t in cmp.bounds()]
+    parts = [OPS[op](this=paren(value.copy()), expression=lit(_whole(t))) for op, t in cmp.bounds()]
     return and_(*parts) if len(parts) > 1 else parts[0]
 
 
-def compare_written(value: exp.Expr, below: exp.Expr, above: exp.Expr, cmp: Comparison) -> exp.Expr:
+def compare_written(value: exp.Expr, written: exp.Expr, way: exp.Expr, cmp: Comparison) -> exp.Expr:
     """A figure against every bound of `cmp` (as written, not widened): its `value` where
     it has one (against the widened bounds, as `compare`), else the number of a bound
-    written below (`<N`) or above (`>N`) it, which decides a bound only where it lies wholly
-    on one side of it (`Comparison.against_written_bounds`); NULL (UNKNOWN) otherwise."""
+    `written` in the `way` (its place in WRITTEN_BOUNDS: `<N`, `<=N`, ...), which decides a
+    bound only where the values it stands for lie wholly on one side of it
+    (`Comparison.against_written`); NULL (UNKNOWN) otherwise."""
     parts: list[exp.Expr] = []
-    written = cmp.against_written_bounds()
-    for (op, t), (upper, under, over) in zip(cmp.widened().bounds(), written, strict=True):
-        branches = [
-            (not_null(value.copy()), _OPS[op](this=paren(value.copy()), expression=lit(_whole(t)))),
-            (exp.LTE(this=below.copy(), expression=lit(under)), lit(upper)),
-            (exp.GTE(this=above.copy(), expression=lit(over)), lit(not upper)),
-        ]
-        parts.append(case(branches))
+    tests = [cmp.against_written(bound) for bound in WRITTEN_BOUNDS]
+    for i, (op, t) in enumerate(cmp.widened().bounds()):
+        decisions = [(lit(verdict), test, lit(limit)) for verdict, test, limit in (d[i] for d in tests)]
+        branches = [(not_null(value.copy()), OPS[op](this=paren(value.copy()), expression=lit(_whole(t))))]
+        parts.append(case([*branches, *written_branches(written, way, decisions)]))
     return and_(*parts) if len(parts) > 1 else parts[0]
+
+
+def written_branches(
+    written: exp.Expr, way: exp.Expr, decisions: Sequence[tuple[exp.Expr, str, exp.Expr]]
+) -> list[tuple[exp.Expr, exp.Expr]]:
+    """CASE branches deciding the number of a bound `written` in the `way` (its place in
+    WRITTEN_BOUNDS), given each way's decision in that order: (verdict, test, limit), the
+    verdict holding where `written test limit` does. Ways with one decision share a branch
+    (`way IN (0, 1)`)."""
+    shared: dict[tuple[str, str, str], tuple[list[int], exp.Expr, str, exp.Expr]] = {}
+    for i, (verdict, test, limit) in enumerate(decisions):
+        shared.setdefault((verdict.sql(), test, limit.sql()), ([], verdict, test, limit))[0].append(i)
+    branches: list[tuple[exp.Expr, exp.Expr]] = []
+    for ways, verdict, test, limit in shared.values():
+        which: exp.Expr = exp.EQ(this=way.copy(), expression=lit(ways[0]))
+        if len(ways) > 1:
+            which = exp.In(this=way.copy(), expressions=[lit(i) for i in ways])
+        decided = OPS[test](this=written.copy(), expression=limit.copy())
+        branches.append((and_(which, decided), verdict.copy()))
+    return branches
 
 
 def _whole(threshold: float) -> int | float:

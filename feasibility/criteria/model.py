@@ -51,17 +51,67 @@ NEGATIVE_RESULTS = (
 # `re.fullmatch`), with only what the three read alike: ASCII spaces, `\z` in SQL (Java's
 # and Python's `$` also match before a final newline).
 TITRE_TEXT = r"[ \t]*1[ \t]*[:/][ \t]*([0-9]+)([ \t][\s\S]*)?"
-# A titre written as a bound is no number, but it is positive or negative where the bound
-# lies on one side of the limit it is read against: `<1:80` is negative against 1:80.
-TITRE_BELOW = r"[ \t]*<" + TITRE_TEXT
-TITRE_ABOVE = r"[ \t]*>" + TITRE_TEXT
 # A number written as a bound, as labs write a result beyond an assay's range (`<20`,
-# `< 20 IU/mL`, `>1000`), in the row's own unit: no value, but positive or negative in the
-# same way against the result's own limit, or the concept's cut-off, and meeting or failing
-# a threshold it lies wholly on one side of (`Comparison.against_written_bounds`).
-NUMBER_BOUND = r"[ \t]*([0-9]+(?:\.[0-9]+)?)([ \t][\s\S]*)?"
-NUMBER_BELOW = r"[ \t]*<" + NUMBER_BOUND
-NUMBER_ABOVE = r"[ \t]*>" + NUMBER_BOUND
+# `< 20 IU/mL`, `<20IU/mL`, `>1000`, `>=1.035`), in the row's own unit: no value, but
+# positive or negative against the result's own limit, or the concept's cut-off, and meeting
+# or failing a threshold, where the values it stands for lie wholly on one side of it
+# (`WrittenBound`). A unit may follow the number after a space or glued to it if it starts
+# with a letter, `%` or `µ`; not after `/` or `:`, which would read `<1:80` as `<1`.
+NUMBER_BOUND = r"[ \t]*([0-9]+(?:\.[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?"
+
+
+@dataclass(frozen=True)
+class WrittenBound:
+    """One way of writing a result as a bound (`<N`, `<=N`, `>=N`, `>N`): the values it
+    stands for lie under its number N (`under`) or over it, and include N itself where
+    `inclusive`. A titre may be written so too (`<1:80`)."""
+
+    name: str
+    signs: tuple[str, ...]
+    under: bool
+    inclusive: bool
+
+    def pattern(self, body: str) -> str:
+        """The pattern of a text written as this bound of `body` (NUMBER_BOUND, TITRE_TEXT),
+        whose first group is the number."""
+        return written_as_bound(body, self.signs)
+
+    def deciding(self, upper: bool, inclusive: bool) -> str:
+        """The test of N against a threshold t under which every value the bound stands for
+        lies on one side of t: upper thresholds (`max`, `below`) are met by the values under
+        t, and `inclusive` ones (`max`, `min`) by t itself. A strict bound decides at N = t
+        (`<20` is under 20); an inclusive one there only where t's verdict is that of the
+        values beside it (`<=20` meets `max: 20` and fails `above: 20`, but may or may not
+        meet `min: 20`)."""
+        beside = upper if self.under else not upper
+        at_equal = not self.inclusive or inclusive == beside
+        if self.under:
+            return "<=" if at_equal else "<"
+        return ">=" if at_equal else ">"
+
+
+# In the order a day's bounds of one number rank, lowest first (the packs' flag,
+# `compile.aggregate`): of `<20` and `>20` written on one day, `>20` is read
+WRITTEN_BOUNDS = (
+    WrittenBound("below", ("<",), under=True, inclusive=False),
+    WrittenBound("at_most", ("<=", "≤"), under=True, inclusive=True),
+    WrittenBound("at_least", (">=", "≥"), under=False, inclusive=True),
+    WrittenBound("above", (">",), under=False, inclusive=False),
+)
+# Every sign a bound is written with, the longer first: the SQL engines read a bound's number
+# with one pattern for all ways (`written_as_bound`) and its way from the sign it starts with
+# (`LEADING_SIGN`, group 1), where the reference evaluator tries each way's own pattern.
+BOUND_SIGNS = tuple(sorted((s for b in WRITTEN_BOUNDS for s in b.signs), key=len, reverse=True))
+LEADING_SIGN = r"[ \t]*(" + "|".join(BOUND_SIGNS) + ")"
+
+
+def written_as_bound(body: str, signs: tuple[str, ...] = BOUND_SIGNS) -> str:
+    """The pattern of a text written as a bound of `body` (NUMBER_BOUND, TITRE_TEXT) with
+    one of `signs`, whose first group is the number. The signs hold no character special to
+    RE2, Java or Python patterns; `<` cannot take the start of `<=20`, as `body` starts with
+    blanks and a digit."""
+    return r"[ \t]*(?:" + "|".join(signs) + ")" + body
+
 
 COMPARE = {
     ">=": lambda v, t: v >= t,
@@ -153,14 +203,22 @@ class Comparison:
         """Whether a known value satisfies every bound."""
         return all(COMPARE[op](value, t) for op, t in self.bounds())
 
-    def against_written_bounds(self) -> list[tuple[bool, float, float]]:
-        """How a number written as a bound meets each bound in turn, as (upper, under,
-        over): `<N` lies wholly under the threshold where N is at most `under`, and so
-        meets it if it is an upper bound (`max`, `below`) and fails it if not; `>N` lies
-        wholly over it where N is at least `over`, and so meets a lower bound and fails an
-        upper one; any other N may lie on either side (UNKNOWN). A bound's N equal to the
+    def against_written(self, bound: WrittenBound) -> list[tuple[bool, str, float]]:
+        """How a number N written as `bound` meets each bound in turn, as (verdict, test,
+        limit): where `N test limit` holds, every value the bound stands for lies on one
+        side of the threshold, and meets it (`verdict` True) or fails it; any other N may
+        lie on either side (UNKNOWN). `<N` meets an upper bound (`max`, `below`) and fails
+        a lower one; `>N` the reverse (`WrittenBound.deciding`). A bound's N equal to the
         threshold but for binary rounding counts as equal to it (`FIGURE_TOLERANCE`)."""
-        return [(op in ("<=", "<"), t + _tolerance(t), t - _tolerance(t)) for op, t in self.bounds()]
+        out = []
+        for op, t in self.bounds():
+            upper = op in ("<=", "<")
+            test = bound.deciding(upper, inclusive=op in ("<=", ">="))
+            # equal counts as equal: a test that includes t admits the tolerance, a strict
+            # one asks N beyond it
+            limit = t + _tolerance(t) if test in ("<=", ">") else t - _tolerance(t)
+            out.append((upper if bound.under else not upper, test, limit))
+        return out
 
     def __str__(self) -> str:
         return " and ".join(f"{op} {t:g}" for op, t in self.bounds())
@@ -253,7 +311,7 @@ class Measurement:
 
     def canonical(self, concept: Concept) -> Comparison:
         """The bounds as `threshold` gives them, not widened: what a number written as a
-        bound is held against (see `Comparison.against_written_bounds`)."""
+        bound is held against (see `Comparison.against_written`)."""
         assert self.compare is not None, "a rule on a result's positivity has no threshold"
         if self.uln or self.lln:
             return self.compare

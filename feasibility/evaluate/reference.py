@@ -20,15 +20,14 @@ from feasibility.analytics.incidence import MonthEnds, month_ends_evaluated
 from feasibility.criteria.code_systems import normalise_system
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
+    COMPARE,
     DOSE_WEIGHT,
     NEGATIVE_RESULTS,
-    NUMBER_ABOVE,
-    NUMBER_BELOW,
+    NUMBER_BOUND,
     POSITIVE_RESULTS,
     SAME_DOSE,
-    TITRE_ABOVE,
-    TITRE_BELOW,
     TITRE_TEXT,
+    WRITTEN_BOUNDS,
     Age,
     All,
     AnyOf,
@@ -47,13 +46,14 @@ from feasibility.criteria.model import (
     Rule,
     Sex,
     Trial,
+    WrittenBound,
 )
 from feasibility.units import TITRE, normalise_unit
 
 POSITIVE, NEGATIVE = set(POSITIVE_RESULTS), set(NEGATIVE_RESULTS)
 _TITRE = re.compile(TITRE_TEXT)
-_TITRE_BOUNDS = {"<": re.compile(TITRE_BELOW), ">": re.compile(TITRE_ABOVE)}
-_NUMBER_BOUNDS = {"<": re.compile(NUMBER_BELOW), ">": re.compile(NUMBER_ABOVE)}
+_TITRE_BOUNDS = {b: re.compile(b.pattern(TITRE_TEXT)) for b in WRITTEN_BOUNDS}
+_NUMBER_BOUNDS = {b: re.compile(b.pattern(NUMBER_BOUND)) for b in WRITTEN_BOUNDS}
 
 Row = Mapping[str, Any]  # a row of the extract: its values are of the columns' types
 T3 = bool | None
@@ -92,34 +92,33 @@ def _value(concept: Concept, row: Row) -> tuple[float | None, float | None]:
     return v, _factor(concept, row)
 
 
-def _bound(concept: Concept, row: Row) -> tuple[str, float, float | None] | None:
-    """A row's text written as a bound, where the row has no number: `<` or `>`, the
-    bound in the row's terms, and the factor converting it to the concept's unit. A titre
-    (`<1:80` is below 80, in TITRE) for a concept that reads titres; a number (`<20`, in
-    the row's unit) for any."""
+def _bound(concept: Concept, row: Row) -> tuple[WrittenBound, float, float | None] | None:
+    """A row's text written as a bound, where the row has no number: how it is written
+    (`<`, `<=`), its number in the row's terms, and the factor converting it to the
+    concept's unit. A titre (`<1:80` is below 80, in TITRE) for a concept that reads
+    titres; a number (`<20`, in the row's unit) for any."""
     if row.get("value_num") is not None or row.get("value_text") is None:
         return None
     text = str(row["value_text"])
     if concept.reads_titres:
-        for side, pattern in _TITRE_BOUNDS.items():
+        for way, pattern in _TITRE_BOUNDS.items():
             found = pattern.fullmatch(text)
             if found is not None:
-                return side, float(found.group(1)), concept.unit_factor(TITRE)
-    for side, pattern in _NUMBER_BOUNDS.items():
+                return way, float(found.group(1)), concept.unit_factor(TITRE)
+    for way, pattern in _NUMBER_BOUNDS.items():
         found = pattern.fullmatch(text)
         if found is not None:
-            return side, float(found.group(1)), _factor(concept, row)
+            return way, float(found.group(1)), _factor(concept, row)
     return None
 
 
-def _against_bound(side: str, bound: float | None, limit: float) -> float | None:
-    """A bound against a limit: below one at or under it is negative, above one at or over
-    it positive; else, or with no bound in the limit's unit, neither."""
-    if bound is None:
+def _against_bound(way: WrittenBound, bound: float | None, limit: float, from_limit: bool) -> float | None:
+    """A bound against a limit a value is positive above (or `from_limit` on): negative
+    (0) where every value it stands for is not positive, positive (1) where every one is;
+    else, or with no bound in the limit's unit, neither (`WrittenBound.deciding`)."""
+    if bound is None or not COMPARE[way.deciding(upper=False, inclusive=from_limit)](bound, limit):
         return None
-    if side == "<":
-        return 0.0 if bound <= limit else None
-    return 1.0 if bound >= limit else None
+    return 0.0 if way.under else 1.0
 
 
 def _implausible(concept: Concept, row: Row) -> bool:
@@ -139,8 +138,8 @@ def _implausible(concept: Concept, row: Row) -> bool:
 class Latest:
     """A concept's latest result before index (see compile/latest.py): its date, and per
     figure the highest number among that date's results (None: none known); and per figure
-    the highest number written as a bound that date, with its side (`bounds`: read where
-    the figure has no number known)."""
+    the highest number written as a bound that date, with how it is written (`bounds`: read
+    where the figure has no number known)."""
 
     day: date
     number: float | None  # in the concept's unit
@@ -148,13 +147,13 @@ class Latest:
     lln: float | None  # multiple of the lower limit of normal
     excess: float | None  # value minus the upper limit of normal, in the concept's unit
     pos: float | None  # 1 positive, 0 negative
-    bounds: Mapping[str, tuple[str, float]]
+    bounds: Mapping[str, tuple[WrittenBound, float]]
 
 
-# A result's figure: (side, known, value), the side "=" for a number, "<" or ">" for a
-# number written as a bound; not known (0, 0.0) in a unit the concept does not know, or
+# A result's figure: (way, known, value), the way None for a number, else how a number
+# written as a bound is written; not known (0, 0.0) in a unit the concept does not know, or
 # with no limit to divide by or subtract
-Figure = tuple[str, int, float]
+Figure = tuple[WrittenBound | None, int, float]
 
 
 def _own_limit(row: Row, key: str = "ref_high") -> float | None:
@@ -172,14 +171,15 @@ def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
     upper limit or of the concept's default one, its multiple of its own lower limit, that
     value minus its own upper limit (converted as the value is) or the default one, and
     whether it reads as positive (against its own upper limit, else the concept's cut-off).
-    A number written as a bound gives the first four on its side, from its number."""
+    A number written as a bound gives the first four, written its way, from its number."""
     (v, f), limit = _value(concept, row), _own_limit(row)
     bound = _bound(concept, row)
     text = str(row["value_text"]).strip().lower() if row.get("value_text") else None
     negative = text in NEGATIVE
-    side, written = "=", v
+    way: WrittenBound | None = None
+    written = v
     if v is None and bound is not None:
-        side, written, f = bound
+        way, written, f = bound
     number: tuple[int, float] | None
     uln: tuple[int, float] | None
     low = _own_limit(row, "ref_low")
@@ -202,12 +202,13 @@ def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
     elif v is not None and limit is not None:
         pos = 1.0 if v > limit else 0.0
     elif bound is not None and limit is not None:
-        pos = _against_bound(bound[0], bound[1], limit)
+        pos = _against_bound(bound[0], bound[1], limit, from_limit=False)
     elif v is not None and f is not None and concept.positive_from is not None:
         pos = 1.0 if v * f >= concept.positive_from else 0.0
     elif bound is not None and concept.positive_from is not None:
-        side, written, factor = bound
-        pos = _against_bound(side, None if factor is None else written * factor, concept.positive_from)
+        bound_way, bound_number, factor = bound
+        scaled = None if factor is None else bound_number * factor
+        pos = _against_bound(bound_way, scaled, concept.positive_from, from_limit=True)
     else:
         pos = None
     # the upper limit in the concept's unit: the row's own needs the row's unit known
@@ -216,8 +217,8 @@ def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
     if number is not None:
         excess = (1, number[1] - ceiling) if number[0] and ceiling is not None else (0, 0.0)
     figures = {"number": number, "uln": uln, "lln": lln, "excess": excess}
-    out: dict[str, Figure | None] = {k: None if x is None else (side, *x) for k, x in figures.items()}
-    out["pos"] = None if pos is None else ("=", 1, pos)
+    out: dict[str, Figure | None] = {k: None if x is None else (way, *x) for k, x in figures.items()}
+    out["pos"] = None if pos is None else (None, 1, pos)
     return out
 
 
@@ -239,19 +240,14 @@ def _compare(value: float | None, cmp: Comparison) -> T3:
     return None if value is None else cmp.holds(value)
 
 
-def _against_written(side: str, written: float, cmp: Comparison) -> T3:
-    """A number written as a bound (`<N`: every value below N; `>N`: above) against the
-    bounds `cmp` as written: each one it lies wholly on one side of is met or failed, any
-    other UNKNOWN."""
-    verdicts: list[T3] = []
-    for upper, under, over in cmp.against_written_bounds():
-        if side == "<" and written <= under:
-            verdicts.append(upper)
-        elif side == ">" and written >= over:
-            verdicts.append(not upper)
-        else:
-            verdicts.append(None)
-    return _and(verdicts)
+def _against_written(way: WrittenBound, written: float, cmp: Comparison) -> T3:
+    """A number written as a bound (`<N`: every value below N; `>=N`: N and above) against
+    the bounds `cmp` as written: each one it lies wholly on one side of is met or failed,
+    any other UNKNOWN."""
+    return _and(
+        verdict if COMPARE[test](written, limit) else None
+        for verdict, test, limit in cmp.against_written(way)
+    )
 
 
 def _interval(low: float | None, high: float | None, cmp: Comparison) -> T3:
@@ -340,18 +336,19 @@ class ReferenceEvaluator:
         day = max(r["start_date"] for r in rows)
         on_day = [_figures(concept, r) for r in rows if r["start_date"] == day]
         names = ("number", "uln", "lln", "excess", "pos")
-        # a known value ranks above one not known; of two bounds with one number, `>N` over `<N`
-        numbers = {n: [x for f in on_day if (x := f[n]) is not None and x[0] == "="] for n in names}
-        written = {n: [x for f in on_day if (x := f[n]) is not None and x[0] != "="] for n in names}
+        # a known value ranks above one not known; of two bounds with one number, as the
+        # ways of writing one rank (`>N` over `<N`)
+        numbers = {n: [x for f in on_day if (x := f[n]) is not None and x[0] is None] for n in names}
+        written = {n: [x for f in on_day if (x := f[n]) is not None and x[0] is not None] for n in names}
 
         def number(name: str) -> float | None:
             best = max(numbers[name], key=lambda x: (x[1], x[2]), default=None)
             return best[2] if best is not None and best[1] else None
 
-        bounds = {}
+        bounds: dict[str, tuple[WrittenBound, float]] = {}
         for name, found in written.items():
-            best = max(found, key=lambda x: (x[1], x[2], x[0] == ">"), default=None)
-            if best is not None and best[1]:
+            best = max(found, key=lambda x: (x[1], x[2], WRITTEN_BOUNDS.index(x[0])), default=None)
+            if best is not None and best[0] is not None and best[1]:
                 bounds[name] = (best[0], best[2])
         return Latest(
             day, number("number"), number("uln"), number("lln"), number("excess"), number("pos"), bounds
@@ -446,13 +443,13 @@ class ReferenceEvaluator:
             figure = _figures(concept, r)[rule.figure]
             if figure is None:
                 continue
-            side, known, value = figure
+            way, known, value = figure
             meets: T3 = None
             if known:
                 meets = (
                     self._meets(rule, concept, value)
-                    if side == "="
-                    else _against_written(side, value, rule.canonical(concept))
+                    if way is None
+                    else _against_written(way, value, rule.canonical(concept))
                 )
             if meets is not False:
                 maybe.add(r["start_date"])

@@ -72,8 +72,9 @@ GROUP BY
 /* resolved once per distinct code, not once per row. Person rows (no code) form one group. */
 /* A unit matters only to a row with a number: the rows of a unit a concept does not know are */
 /* counted among those (a text result without a unit is no unit problem). A text with no */
-/* number that holds `<` or `>` may be a number written as a bound (`<20`): the results pass */
-/* reads those only for the concepts whose rows hold one (a plain search, not the patterns). */
+/* number that starts with `<`, `>`, `≤` or `≥` (after blanks) may be a number written as a */
+/* bound (`<20`, `≥1.035`): the results pass reads those only for the concepts whose rows hold */
+/* one (a test of the first character, not the patterns; most rows have no text at all). */
 SELECT
   code_system,
   code,
@@ -82,10 +83,9 @@ SELECT
   COUNT(value_num) AS n_numbers,
   COUNT(
     CASE
-      WHEN value_num IS NULL
-      AND (
-        STRPOS(value_text, '<') > 0 OR STRPOS(value_text, '>') > 0
-      )
+      WHEN NOT value_text IS NULL
+      AND value_num IS NULL
+      AND SUBSTRING(LTRIM(value_text, ' ' || CHR(9)), 1, 1) IN ('<', '>', '≤', '≥')
       THEN 1
     END
   ) AS n_signs
@@ -194,9 +194,23 @@ SELECT
           THEN CASE
             WHEN NOT "latest_uln" IS NULL
             THEN "latest_uln" <= 3.000000003
-            WHEN "latest_uln_below" <= 3.000000003
+            WHEN (
+              "latest_uln_way" IN (0, 1)
+            ) AND (
+              "latest_uln_written" <= 3.000000003
+            )
             THEN TRUE
-            WHEN "latest_uln_above" >= 2.999999997
+            WHEN (
+              "latest_uln_way" = 2
+            ) AND (
+              "latest_uln_written" > 3.000000003
+            )
+            THEN FALSE
+            WHEN (
+              "latest_uln_way" = 3
+            ) AND (
+              "latest_uln_written" >= 2.999999997
+            )
             THEN FALSE
           END
         END
@@ -212,26 +226,26 @@ FROM (
     "g"."n_implausible",
     CASE
       WHEN (
-        "g"."latest_number" >> 66
+        "g"."latest_number" >> 67
       ) = (
-        "g"."latest_number" >> 66
+        "g"."latest_number" >> 67
       )
       AND (
         (
-          "g"."latest_number" >> 1
+          "g"."latest_number" >> 2
         ) & 36893488147419103231
       ) <> 0
       THEN CAST(CAST(XOR(
         CAST((
           (
-            "g"."latest_number" >> 1
+            "g"."latest_number" >> 2
           ) & 36893488147419103231
         ) - 9223372036854775809 AS BIGINT),
         (
           (
             CAST((
               (
-                "g"."latest_number" >> 1
+                "g"."latest_number" >> 2
               ) & 36893488147419103231
             ) - 9223372036854775809 AS BIGINT) >> 63
           ) & CAST(9223372036854775807 AS BIGINT)
@@ -239,30 +253,30 @@ FROM (
       ) AS BIT) AS DOUBLE)
     END AS latest_number,
     CAST('0001-01-01' AS DATE) + INTERVAL (CAST((
-      "g"."latest_number" >> 66
+      "g"."latest_number" >> 67
     ) AS INT)) DAY AS latest_d,
     CASE
       WHEN (
-        "g"."latest_uln" >> 66
+        "g"."latest_uln" >> 67
       ) = (
-        "g"."latest_number" >> 66
+        "g"."latest_number" >> 67
       )
       AND (
         (
-          "g"."latest_uln" >> 1
+          "g"."latest_uln" >> 2
         ) & 36893488147419103231
       ) <> 0
       THEN CAST(CAST(XOR(
         CAST((
           (
-            "g"."latest_uln" >> 1
+            "g"."latest_uln" >> 2
           ) & 36893488147419103231
         ) - 9223372036854775809 AS BIGINT),
         (
           (
             CAST((
               (
-                "g"."latest_uln" >> 1
+                "g"."latest_uln" >> 2
               ) & 36893488147419103231
             ) - 9223372036854775809 AS BIGINT) >> 63
           ) & CAST(9223372036854775807 AS BIGINT)
@@ -271,86 +285,49 @@ FROM (
     END AS latest_uln,
     CASE
       WHEN (
-        "g"."latest_uln" >> 66
+        "g"."latest_uln" >> 67
       ) = (
-        "g"."latest_number" >> 66
+        "g"."latest_number" >> 67
       )
       THEN (
         (
           "g"."latest_uln" >> 0
-        ) & 1
+        ) & 3
       ) = 1
     END AS latest_uln_default,
     CASE
       WHEN (
+        "g"."latest_uln_bound" >> 67
+      ) = (
+        "g"."latest_number" >> 67
+      )
+      AND (
         (
-          "g"."latest_uln_bound" >> 0
-        ) & 1
-      ) = 0
-      THEN CASE
-        WHEN (
-          "g"."latest_uln_bound" >> 66
-        ) = (
-          "g"."latest_number" >> 66
-        )
-        AND (
+          "g"."latest_uln_bound" >> 2
+        ) & 36893488147419103231
+      ) <> 0
+      THEN CAST(CAST(XOR(
+        CAST((
           (
-            "g"."latest_uln_bound" >> 1
+            "g"."latest_uln_bound" >> 2
           ) & 36893488147419103231
-        ) <> 0
-        THEN CAST(CAST(XOR(
-          CAST((
-            (
-              "g"."latest_uln_bound" >> 1
-            ) & 36893488147419103231
-          ) - 9223372036854775809 AS BIGINT),
-          (
-            (
-              CAST((
-                (
-                  "g"."latest_uln_bound" >> 1
-                ) & 36893488147419103231
-              ) - 9223372036854775809 AS BIGINT) >> 63
-            ) & CAST(9223372036854775807 AS BIGINT)
-          )
-        ) AS BIT) AS DOUBLE)
-      END
-    END AS latest_uln_below,
-    CASE
-      WHEN (
+        ) - 9223372036854775809 AS BIGINT),
         (
-          "g"."latest_uln_bound" >> 0
-        ) & 1
-      ) = 1
-      THEN CASE
-        WHEN (
-          "g"."latest_uln_bound" >> 66
-        ) = (
-          "g"."latest_number" >> 66
+          (
+            CAST((
+              (
+                "g"."latest_uln_bound" >> 2
+              ) & 36893488147419103231
+            ) - 9223372036854775809 AS BIGINT) >> 63
+          ) & CAST(9223372036854775807 AS BIGINT)
         )
-        AND (
-          (
-            "g"."latest_uln_bound" >> 1
-          ) & 36893488147419103231
-        ) <> 0
-        THEN CAST(CAST(XOR(
-          CAST((
-            (
-              "g"."latest_uln_bound" >> 1
-            ) & 36893488147419103231
-          ) - 9223372036854775809 AS BIGINT),
-          (
-            (
-              CAST((
-                (
-                  "g"."latest_uln_bound" >> 1
-                ) & 36893488147419103231
-              ) - 9223372036854775809 AS BIGINT) >> 63
-            ) & CAST(9223372036854775807 AS BIGINT)
-          )
-        ) AS BIT) AS DOUBLE)
-      END
-    END AS latest_uln_above
+      ) AS BIT) AS DOUBLE)
+    END AS latest_uln_written,
+    (
+      (
+        "g"."latest_uln_bound" >> 0
+      ) & 3
+    ) AS latest_uln_way
   FROM (
     SELECT
       "e"."patient_id" AS patient_id,
@@ -384,7 +361,7 @@ FROM (
           THEN (
             (
               CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
-            ) << 66
+            ) << 67
           ) + (
             (
               COALESCE(
@@ -418,10 +395,8 @@ FROM (
                 ) AS INT128) + 9223372036854775809,
                 0
               )
-            ) << 1
-          ) + (
-            CASE WHEN FALSE THEN 1 ELSE 0 END
-          )
+            ) << 2
+          ) + 0
         END
       ) AS latest_number,
       MAX(
@@ -455,7 +430,7 @@ FROM (
           THEN (
             (
               CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
-            ) << 66
+            ) << 67
           ) + (
             (
               COALESCE(
@@ -501,7 +476,7 @@ FROM (
                 ) AS INT128) + 9223372036854775809,
                 0
               )
-            ) << 1
+            ) << 2
           ) + (
             CASE
               WHEN (
@@ -529,12 +504,12 @@ FROM (
             "m"."concept_id" IN (1)
           )
           AND (
-            NOT COALESCE("e"."bound_below", "e"."bound_above") IS NULL
+            NOT "e"."bound" IS NULL
           )
           THEN (
             (
               CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
-            ) << 66
+            ) << 67
           ) + (
             (
               COALESCE(
@@ -552,8 +527,8 @@ FROM (
                       ) AND (
                         "e"."ref_high" - "e"."ref_high" = 0
                       )
-                      THEN COALESCE("e"."bound_below", "e"."bound_above") / "e"."ref_high"
-                      ELSE COALESCE("e"."bound_below", "e"."bound_above") * "m"."factor" / "m"."uln"
+                      THEN "e"."bound" / "e"."ref_high"
+                      ELSE "e"."bound" * "m"."factor" / "m"."uln"
                     END
                   ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
                   (
@@ -571,8 +546,8 @@ FROM (
                           ) AND (
                             "e"."ref_high" - "e"."ref_high" = 0
                           )
-                          THEN COALESCE("e"."bound_below", "e"."bound_above") / "e"."ref_high"
-                          ELSE COALESCE("e"."bound_below", "e"."bound_above") * "m"."factor" / "m"."uln"
+                          THEN "e"."bound" / "e"."ref_high"
+                          ELSE "e"."bound" * "m"."factor" / "m"."uln"
                         END
                       ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) >> 63
                     ) & CAST(9223372036854775807 AS BIGINT)
@@ -580,10 +555,8 @@ FROM (
                 ) AS INT128) + 9223372036854775809,
                 0
               )
-            ) << 1
-          ) + (
-            CASE WHEN NOT "e"."bound_above" IS NULL THEN 1 ELSE 0 END
-          )
+            ) << 2
+          ) + "e"."bound_way"
         END
       ) AS latest_uln_bound
     FROM (
@@ -612,20 +585,45 @@ FROM (
         END AS text_result,
         CASE
           WHEN (
-            "value_num" IS NULL
-          ) AND (
-            STRPOS("value_text", '<') > 0
+            NOT "value_text" IS NULL
           )
-          THEN TRY_CAST(REGEXP_EXTRACT("value_text", '^[ \t]*<[ \t]*([0-9]+(?:\.[0-9]+)?)([ \t][\s\S]*)?\z', 1) AS DOUBLE)
-        END AS bound_below,
+          AND (
+            "value_num" IS NULL
+          )
+          AND (
+            SUBSTRING("value_text", 1, 1) IN ('<', '>', '≤', '≥', ' ', '	')
+          )
+          THEN TRY_CAST(REGEXP_EXTRACT(
+            "value_text",
+            '^[ \t]*(?:<=|>=|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
+            1
+          ) AS DOUBLE)
+        END AS bound,
         CASE
           WHEN (
-            "value_num" IS NULL
-          ) AND (
-            STRPOS("value_text", '>') > 0
+            NOT "value_text" IS NULL
           )
-          THEN TRY_CAST(REGEXP_EXTRACT("value_text", '^[ \t]*>[ \t]*([0-9]+(?:\.[0-9]+)?)([ \t][\s\S]*)?\z', 1) AS DOUBLE)
-        END AS bound_above
+          AND (
+            "value_num" IS NULL
+          )
+          AND (
+            SUBSTRING("value_text", 1, 1) IN ('<', '>', '≤', '≥', ' ', '	')
+          )
+          THEN CASE REGEXP_EXTRACT("value_text", '^[ \t]*(<=|>=|<|≤|≥|>)', 1)
+            WHEN '<'
+            THEN 0
+            WHEN '<='
+            THEN 1
+            WHEN '≤'
+            THEN 1
+            WHEN '>='
+            THEN 2
+            WHEN '≥'
+            THEN 2
+            WHEN '>'
+            THEN 3
+          END
+        END AS bound_way
       FROM events
     ) AS e
     INNER JOIN code_map AS m

@@ -72,8 +72,9 @@ GROUP BY
 /* resolved once per distinct code, not once per row. Person rows (no code) form one group. */
 /* A unit matters only to a row with a number: the rows of a unit a concept does not know are */
 /* counted among those (a text result without a unit is no unit problem). A text with no */
-/* number that holds `<` or `>` may be a number written as a bound (`<20`): the results pass */
-/* reads those only for the concepts whose rows hold one (a plain search, not the patterns). */
+/* number that starts with `<`, `>`, `≤` or `≥` (after blanks) may be a number written as a */
+/* bound (`<20`, `≥1.035`): the results pass reads those only for the concepts whose rows hold */
+/* one (a test of the first character, not the patterns; most rows have no text at all). */
 SELECT
   code_system,
   code,
@@ -82,10 +83,9 @@ SELECT
   COUNT(value_num) AS n_numbers,
   COUNT(
     CASE
-      WHEN value_num IS NULL
-      AND (
-        LOCATE('<', value_text) > 0 OR LOCATE('>', value_text) > 0
-      )
+      WHEN NOT value_text IS NULL
+      AND value_num IS NULL
+      AND SUBSTRING(TRIM(LEADING ' ' || CHR(  9) FROM value_text), 1, 1) IN ('<', '>', '≤', '≥')
       THEN 1
     END
   ) AS n_signs
@@ -190,9 +190,23 @@ SELECT
           THEN CASE
             WHEN NOT `latest_uln` IS NULL
             THEN `latest_uln` <= 3.000000003
-            WHEN `latest_uln_below` <= 3.000000003
+            WHEN (
+              `latest_uln_way` IN (0, 1)
+            ) AND (
+              `latest_uln_written` <= 3.000000003
+            )
             THEN TRUE
-            WHEN `latest_uln_above` >= 2.999999997
+            WHEN (
+              `latest_uln_way` = 2
+            ) AND (
+              `latest_uln_written` > 3.000000003
+            )
+            THEN FALSE
+            WHEN (
+              `latest_uln_way` = 3
+            ) AND (
+              `latest_uln_written` >= 2.999999997
+            )
             THEN FALSE
           END
         END
@@ -220,19 +234,10 @@ FROM (
       THEN `g`.`latest_uln`.f = 1
     END AS latest_uln_default,
     CASE
-      WHEN `g`.`latest_uln_bound`.f = 0
-      THEN CASE
-        WHEN `g`.`latest_uln_bound`.d = `g`.`latest_number`.d AND `g`.`latest_uln_bound`.k = 1
-        THEN `g`.`latest_uln_bound`.v
-      END
-    END AS latest_uln_below,
-    CASE
-      WHEN `g`.`latest_uln_bound`.f = 1
-      THEN CASE
-        WHEN `g`.`latest_uln_bound`.d = `g`.`latest_number`.d AND `g`.`latest_uln_bound`.k = 1
-        THEN `g`.`latest_uln_bound`.v
-      END
-    END AS latest_uln_above
+      WHEN `g`.`latest_uln_bound`.d = `g`.`latest_number`.d AND `g`.`latest_uln_bound`.k = 1
+      THEN `g`.`latest_uln_bound`.v
+    END AS latest_uln_written,
+    `g`.`latest_uln_bound`.f AS latest_uln_way
   FROM (
     SELECT
       `e`.`patient_id` AS patient_id,
@@ -292,7 +297,7 @@ FROM (
                 0.0
               )
             ) + 0.0 AS DOUBLE) AS v,
-            CASE WHEN FALSE THEN 1 ELSE 0 END AS f
+            0 AS f
           )
         END
       ) AS latest_number,
@@ -391,7 +396,7 @@ FROM (
             `m`.`concept_id` IN (1)
           )
           AND (
-            NOT COALESCE(`e`.`bound_below`, `e`.`bound_above`) IS NULL
+            NOT `e`.`bound` IS NULL
           )
           THEN STRUCT(
             DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
@@ -408,8 +413,8 @@ FROM (
                 ) AND (
                   `e`.`ref_high` - `e`.`ref_high` = 0
                 )
-                THEN COALESCE(`e`.`bound_below`, `e`.`bound_above`) / `e`.`ref_high`
-                ELSE COALESCE(`e`.`bound_below`, `e`.`bound_above`) * `m`.`factor` / `m`.`uln`
+                THEN `e`.`bound` / `e`.`ref_high`
+                ELSE `e`.`bound` * `m`.`factor` / `m`.`uln`
               END IS NULL
               THEN 1
               ELSE 0
@@ -428,13 +433,13 @@ FROM (
                   ) AND (
                     `e`.`ref_high` - `e`.`ref_high` = 0
                   )
-                  THEN COALESCE(`e`.`bound_below`, `e`.`bound_above`) / `e`.`ref_high`
-                  ELSE COALESCE(`e`.`bound_below`, `e`.`bound_above`) * `m`.`factor` / `m`.`uln`
+                  THEN `e`.`bound` / `e`.`ref_high`
+                  ELSE `e`.`bound` * `m`.`factor` / `m`.`uln`
                 END,
                 0.0
               )
             ) + 0.0 AS DOUBLE) AS v,
-            CASE WHEN NOT `e`.`bound_above` IS NULL THEN 1 ELSE 0 END AS f
+            `e`.`bound_way` AS f
           )
         END
       ) AS latest_uln_bound
@@ -464,20 +469,44 @@ FROM (
         END AS text_result,
         CASE
           WHEN (
-            `value_num` IS NULL
-          ) AND (
-            LOCATE('<', `value_text`) > 0
+            NOT `value_text` IS NULL
           )
-          THEN CAST(REGEXP_EXTRACT(`value_text`, '^[ \\t]*<[ \\t]*([0-9]+(?:\\.[0-9]+)?)([ \\t][\\s\\S]*)?\\z') AS DOUBLE)
-        END AS bound_below,
+          AND (
+            `value_num` IS NULL
+          )
+          AND (
+            SUBSTRING(`value_text`, 1, 1) IN ('<', '>', '≤', '≥', ' ', '\t')
+          )
+          THEN CAST(REGEXP_EXTRACT(
+            `value_text`,
+            '^[ \\t]*(?:<=|>=|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+          ) AS DOUBLE)
+        END AS bound,
         CASE
           WHEN (
-            `value_num` IS NULL
-          ) AND (
-            LOCATE('>', `value_text`) > 0
+            NOT `value_text` IS NULL
           )
-          THEN CAST(REGEXP_EXTRACT(`value_text`, '^[ \\t]*>[ \\t]*([0-9]+(?:\\.[0-9]+)?)([ \\t][\\s\\S]*)?\\z') AS DOUBLE)
-        END AS bound_above
+          AND (
+            `value_num` IS NULL
+          )
+          AND (
+            SUBSTRING(`value_text`, 1, 1) IN ('<', '>', '≤', '≥', ' ', '\t')
+          )
+          THEN CASE REGEXP_EXTRACT(`value_text`, '^[ \\t]*(<=|>=|<|≤|≥|>)')
+            WHEN '<'
+            THEN 0
+            WHEN '<='
+            THEN 1
+            WHEN '≤'
+            THEN 1
+            WHEN '>='
+            THEN 2
+            WHEN '≥'
+            THEN 2
+            WHEN '>'
+            THEN 3
+          END
+        END AS bound_way
       FROM events
     ) AS e
     INNER JOIN code_map AS m

@@ -1,0 +1,125 @@
+"""Results written as bounds (`<20`, `>=1.035`, `≤ 0.5 mg/L`, `<1:80`): the SQL engines read
+a bound's number with one pattern for every way of writing it and its way from the sign it
+starts with; the reference evaluator tries each way's own pattern. Both must read every
+spelling alike, and a way must decide a threshold exactly where every value it stands for
+lies on one side of it."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+from sqlglot import exp
+
+from feasibility.compile.aggregate import NUMBER_BOUNDS, TITRES
+from feasibility.compile.atoms import text_bound_way, text_number
+from feasibility.compile.sqlexpr import lit
+from feasibility.criteria.model import COMPARE, WRITTEN_BOUNDS, Comparison
+from feasibility.evaluate.reference import _NUMBER_BOUNDS, _TITRE_BOUNDS
+
+TEXTS = [
+    "<20",
+    " < 20 IU/mL",
+    "<20IU/mL",
+    "<0.5%",
+    "<=20",
+    "≤ 0.5 mg/L",
+    ">=1.035",
+    "≥40",
+    ">1000",
+    "> 1000 copies",
+    "<1:80",
+    ">=1:160",
+    "≤1/40 speckled",
+    # not bounds: no number next, a sign not first, text glued by `:` or `/`, two signs
+    "<",
+    "=<20",
+    "< =20",
+    "<<20",
+    "see <20",
+    "<1:80x",
+    "20",
+    "negative",
+    "<20/uL",
+    "<20.",
+    "<-5",
+]
+
+
+def _sql_read(text: str) -> tuple[float | None, float | None, int | None]:
+    """The number and titre a text reads as written as a bound in SQL, and its way."""
+    t = lit(text)
+    none = exp.cast(exp.null(), "DOUBLE")
+    parts = [
+        text_number(none, t.copy(), NUMBER_BOUNDS["bound"], bound=True),
+        text_number(none.copy(), t.copy(), TITRES["titre_bound"], bound=True),
+        text_bound_way(none.copy(), t.copy()),
+    ]
+    return duckdb.connect().execute("SELECT " + ", ".join(p.sql("duckdb") for p in parts)).fetchone()
+
+
+def _reference_read(text: str) -> tuple[float | None, float | None, int | None]:
+    number = [
+        (i, float(m.group(1)))
+        for i, b in enumerate(WRITTEN_BOUNDS)
+        if (m := _NUMBER_BOUNDS[b].fullmatch(text))
+    ]
+    titre = [
+        (i, float(m.group(1)))
+        for i, b in enumerate(WRITTEN_BOUNDS)
+        if (m := _TITRE_BOUNDS[b].fullmatch(text))
+    ]
+    assert len(number) + len(titre) <= 1, f"{text!r} matches two ways"
+    (way, read), *_ = [*number, *titre] or [(None, None)]
+    return (read if number else None, read if titre else None, way)
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_sql_and_reference_read_a_bound_alike(text):
+    number, titre, way = _sql_read(text)
+    expected_number, expected_titre, expected_way = _reference_read(text)
+    assert (number, titre) == (expected_number, expected_titre)
+    if number is not None or titre is not None:
+        assert way == expected_way
+
+
+def test_the_spellings_read_as_expected():
+    reads = {text: _reference_read(text) for text in TEXTS}
+    assert reads["<20IU/mL"] == (20.0, None, 0)
+    assert reads["≤ 0.5 mg/L"] == (0.5, None, 1)
+    assert reads[">=1.035"] == (1.035, None, 2)
+    assert reads["> 1000 copies"] == (1000.0, None, 3)
+    assert reads["≤1/40 speckled"] == (None, 40.0, 1)
+    assert [t for t, (n, ti, _) in reads.items() if n is None and ti is None] == TEXTS[TEXTS.index("<") :]
+
+
+# every way against every kind of threshold at its own number: (way, op) -> verdict
+AT_THE_THRESHOLD = {
+    ("below", ">="): False,
+    ("below", ">"): False,
+    ("below", "<="): True,
+    ("below", "<"): True,
+    ("at_most", ">="): None,  # may be the threshold itself
+    ("at_most", ">"): False,
+    ("at_most", "<="): True,
+    ("at_most", "<"): None,
+    ("at_least", ">="): True,
+    ("at_least", ">"): None,
+    ("at_least", "<="): None,
+    ("at_least", "<"): False,
+    ("above", ">="): True,
+    ("above", ">"): True,
+    ("above", "<="): False,
+    ("above", "<"): False,
+}
+KEYS = {">=": "min", ">": "above", "<=": "max", "<": "below"}
+
+
+@pytest.mark.parametrize(("way", "op"), list(AT_THE_THRESHOLD))
+def test_a_bound_at_the_threshold_decides_only_where_its_number_cannot_differ(way, op):
+    (bound,) = [b for b in WRITTEN_BOUNDS if b.name == way]
+    ((verdict, test, limit),) = Comparison(**{KEYS[op]: 2.0}).against_written(bound)
+    decided = verdict if COMPARE[test](2.0, limit) else None
+    assert decided is AT_THE_THRESHOLD[way, op]
+    # a number clearly past the threshold on its own side always decides
+    past = 1.0 if bound.under else 3.0
+    assert COMPARE[test](past, limit)
