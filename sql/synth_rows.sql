@@ -74,8 +74,10 @@ WITH hits AS (
     FROM drawn d
 ), sited AS (
     -- the site's habits for the slot: its unit and factor, reference range and spellings,
+    -- its upper limit as written in its unit (a row's ref_high, and the number of a bound),
     -- and whether it writes a result below the assay's limit as a bound
     SELECT v.*, su.* EXCLUDE (slot_id, site_idx),
+           round(v.uln * su.uln_scale / su.factor, 3) AS site_uln,
            su.writes_bounds AND v.censored AND v.v < v.uln * su.uln_scale AS below_limit
     FROM valued v
     JOIN slot_units su ON su.slot_id = v.slot_id AND su.site_idx = v.site_idx
@@ -88,7 +90,7 @@ SELECT v.pid, 2 AS src, v.slot_id, v.k, v.domain, c.code_system, c.code,
        CASE WHEN v.dist = 'qual' THEN
                 CASE WHEN v.has_abn OR v.u_pos < v.pos THEN v.pos_text ELSE v.neg_text END
             -- below the assay's limit, written as a bound at the limit, as its ref_high says
-            WHEN v.below_limit THEN printf('<%g', round(v.uln * v.uln_scale / v.factor, 3))
+            WHEN v.below_limit THEN printf('<%g', v.site_uln)
        END AS value_text,
        CASE WHEN v.odd AND v.odd_unit IS NOT NULL THEN v.odd_unit ELSE v.unit END AS unit,
        CASE WHEN v.dist IN ('lognormal', 'normal') AND v.lln IS NOT NULL
@@ -96,7 +98,7 @@ SELECT v.pid, 2 AS src, v.slot_id, v.k, v.domain, c.code_system, c.code,
             THEN round(v.lln * v.uln_scale / v.factor, 3) END AS ref_low,
        CASE WHEN v.dist IN ('lognormal', 'normal') AND v.uln IS NOT NULL
                  AND v.u_ref >= v.ref_missing
-            THEN round(v.uln * v.uln_scale / v.factor, 3) END AS ref_high,
+            THEN v.site_uln END AS ref_high,
        CAST(cfg.as_of - CAST(v.days_end + CASE WHEN v.date_model IN ('course', 'pulse')
                                                THEN v.dur ELSE 0 END AS INTEGER) AS DATE)
            AS start_date,

@@ -692,8 +692,8 @@ class _Results:
         if name == "pos":
             no_text = exp.EQ(this=col("text_result", "e"), expression=lit(0))
             cut_off = not_null(col("positive_from", "m"))
-            read = [self.value, *([] if self.written is None else [self.written])]
-            return and_(no_text, no_own_limit, not_null(func("coalesce", *[r.copy() for r in read])), cut_off)
+            read = [r.copy() for r in (self.value, self.written) if r is not None]
+            return and_(no_text, no_own_limit, not_null(func("coalesce", *read)), cut_off)
         # a text read as not detected is 0 x ULN against any limit, but its distance is not
         return and_(not_null(self.value.copy()), no_own_limit) if name == "uln" else no_own_limit
 
@@ -731,7 +731,7 @@ class _Results:
     def _meets_threshold(self, atom: Measurement, concept: Concept) -> tuple[exp.Expr, exp.Expr]:
         """Whether a row has a figure for `atom` to count (a number, or one written as a
         bound), and whether that meets the atom's threshold (NULL: may or may not)."""
-        exact = self.figure(atom.figure, self.value.copy())
+        exact = self.figure(atom.figure)
         written = self.figure(atom.figure, self._written())
         has = or_(self.with_number(), not_null(self._written()))
         return has, compare_written(exact, written, self.way.copy(), atom.canonical(concept))

@@ -194,7 +194,7 @@ def check_patient_ids(null_patients: int, extract: str) -> None:
 
 def summarise_dictionary(plan: Plan, dictionary: Sequence[Sequence]) -> DictionarySummary:
     """The code map from the code dictionary's rows (see `DictionaryRow`, then the rows
-    with a `<` or `>` in a text and no number)."""
+    whose text with no number starts with a sign, `<` or `≥`)."""
     triples: list[DictionaryRow] = [(r[0], r[1], r[2], r[3], r[4]) for r in dictionary]
     code_map, unknown_units = build_code_map(plan, triples)
     signed = {(r[0], r[1]) for r in dictionary if r[5]}
