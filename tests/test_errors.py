@@ -473,6 +473,7 @@ def test_data_quality_warnings_are_counted(tmp_path):
         event("p1", "lab", "LOINC", "1742-6", "2024-11-01", value_num=20, unit="U/L"),
         event("p1", "lab", "LOINC", "1742-6", "2024-11-01", value_num=20, unit="U/L"),  # duplicate row
         event("p1", "lab", "LOINC", "1742-6", "2024-12-01", value_num=30, unit="furlong"),  # unknown unit
+        event("p1", "lab", "LOINC", "1742-6", "2024-12-02", value_text="haemolysed"),  # read as nothing
         event("p1", "diagnosis", "ICD10CM", "I63.9", "2024-12-01", ref_high=None),
     ]
     proc = run_on(
@@ -493,6 +494,10 @@ def test_data_quality_warnings_are_counted(tmp_path):
     assert dq["unknown_unit_rows"] == {"alt": 2}
     # exact counts are for the site: every unit it would add to the concept is named
     assert dq["unknown_units"] == {"alt": {"furlong": 2}}
+    assert dq["unread_text_rows"] == {"alt": 1}
+    assert any(w.startswith("results with no number whose text") and "alt 1" in w for w in dq["warnings"])
+    # the counts say how many rows, never what a row says
+    assert not any("haemolysed" in w for w in dq["warnings"])
     assert any("unit the concept does not know" in w and "alt 2 (furlong 2)" in w for w in dq["warnings"])
     assert dq["counts"]["duplicate_rows"] == 1
     assert any("duplicate rows" in w for w in dq["warnings"])

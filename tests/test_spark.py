@@ -70,8 +70,8 @@ def _edge_rows() -> list[dict]:
     dates (missing, conflicting, 31 December, 31 August minus 6 months), ties on one date,
     window boundaries, duplicate rows, overlapping and open-ended medications, the current
     dose of a stable dose, doses per kilogram, results confirmed on distinct days, lower limits
-    of normal, unknown units, implausible values, text results, events after the index date or
-    without a date."""
+    of normal, unknown units, implausible values, text results (one read as nothing), events
+    after the index date or without a date."""
     lab, dx, med, obs = "lab", "diagnosis", "medication", "observation"
     rows = person("p1", birth_year=1980, index_date="2024-06-30")
     rows += [
@@ -98,6 +98,7 @@ def _edge_rows() -> list[dict]:
         event("p2", lab, "LOINC", "1742-6", "2024-12-01", value_num=-5.0, unit="U/L"),  # implausible
         event("p2", lab, "LOINC", "1742-6", "2024-11-01", value_num=1.5, unit="mmol/L"),  # unknown unit
         event("p2", lab, "LOINC", "8061-4", "2024-10-01", value_text="not detected"),
+        event("p2", lab, "LOINC", "8061-4", "2024-09-01", value_text="haemolysed"),  # read as nothing
         event("p2", med, "ATC", "H02AB04", "2024-09-01", value_num=20.0),  # no end, no unit
         event("p2", dx, "ICD10CM", "M32.0", None),  # excluded code, no date
     ]
@@ -187,6 +188,7 @@ def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
     assert counts["patients_with_inconsistent_index_date"] >= 1
     assert counts["duplicate_rows"] >= 2
     assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1}
+    assert on_spark.data_quality.unread_text_rows == {"ana": 1}
 
 
 def test_extract_without_any_code_of_a_family(spark, tmp_path):

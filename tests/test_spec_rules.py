@@ -1316,6 +1316,32 @@ def test_default_uln_patients_counts_results_read_above_the_limit(tmp_path):
     assert values["crea_default"]["crea"] is True and values["crea_own"]["crea"] is False
 
 
+def test_texts_read_as_nothing_are_counted():
+    """A result with no number whose text is no known word, titre or bound is UNKNOWN
+    against every threshold, and data quality counts its rows per concept, as it counts
+    rows in an unknown unit. A titre is read only by a concept that reads titres, and a
+    text beside a number, or dated after the index date, is not counted."""
+    CREA = "2160-0"
+    specs = {
+        "haemolysed": [("text", CREA, "2025-01-10", "haemolysed")],
+        "comment": [("text", ANA, "2024-06-01", "see comment")],
+        "crea_titre": [("text", CREA, "2025-01-10", "1:160")],
+        "crea_spelling": [("text", CREA, "2025-01-10", "=<20")],
+        "crea_blank": [("text", CREA, "2025-01-10", "  ")],
+        "word": [("text", CREA, "2025-01-10", "Negative")],
+        "ana_titre": [("text", ANA, "2024-06-01", "1:160")],
+        "ana_bound": [("text", ANA, "2024-06-01", "<1:40")],
+        "crea_bound": [("text", CREA, "2025-01-10", "<= 0.5")],
+        "with_number": [("titre", CREA, "2025-01-10", "haemolysed", "mg/dL", None, 1.0)],
+        "after_index": [("text", CREA, "2025-03-01", "haemolysed")],
+    }
+    rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
+    engine, result = load_engine(TRIAL, rows, as_of=AS_OF)
+    assert result.data_quality.unread_text_rows == {"ana": 1, "creatinine": 4}
+    values = engine.rule_values(engine.trials[0])
+    assert values["haemolysed"]["crea_abs"] is None and values["word"]["crea_abs"] is True
+
+
 # -- windows are at most 200 years long: longer ones are refused when the file is read
 
 

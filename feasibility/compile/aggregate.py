@@ -66,8 +66,8 @@ from feasibility.units import TITRE
 # the columns a row's text titre is read into where the run reads titres, by their patterns
 # (`1:160`; a bound, `<1:80`, `>=1:80`)
 TITRES = {"titre": TITRE_TEXT, "titre_bound": written_as_bound(TITRE_TEXT)}
-# and its text read as a number written as a bound, where the run reads positivity or
-# compares a latest result with a threshold; for either bound, how it is written (`BOUND_WAY`)
+# and its text read as a number written as a bound; for either bound, how it is written
+# (`BOUND_WAY`)
 NUMBER_BOUNDS = {"bound": written_as_bound(NUMBER_BOUND)}
 BOUND_WAY = "bound_way"
 
@@ -269,7 +269,8 @@ def results_query(
     dialect: str = "duckdb",
 ) -> exp.Select:
     """Per (patient, concept) of the concepts measurement atoms and derived measures read:
-    the latest result's date and figures (see `_Results`), and the implausible results."""
+    the latest result's date and figures (see `_Results`), and the implausible results and
+    texts read as nothing."""
     idx = row_index_date(default_index, has_index_column, tables)
     start = col("start_date", "e")
     results = _Results(plan, Packing(dialect))
@@ -448,8 +449,9 @@ def default_uln_concepts(plan: Plan) -> list[int]:
 
 
 class _Results:
-    """The aggregates of measurement rows: the count of implausible results, and the latest
-    result's figures, each packed with its day (see `latest.py`).
+    """The aggregates of measurement rows: the counts of implausible results and of texts
+    read as nothing, and the latest result's figures, each packed with its day (see
+    `latest.py`).
 
     Per row: `number`, the value in the concept's unit (a text read as negative with no
     value is 0: "not detected" is below any positive threshold); `uln`, the value as a
@@ -501,14 +503,12 @@ class _Results:
         # the figures with a pack of bounds beside their own
         self.bounded = tuple(name for name in ("number", "uln", "lln", "excess") if plan.bound_concepts(name))
         # a titre written as a bound, `<1:80` (`>=1:1280`), read as 80 (1280) below (at or
-        # above), and so a number, `<20` (`>=1000`), where the run reads positivity or compares
-        # a figure with a threshold, for which alone a bound decides anything; the two
-        # patterns never both match, and the way either is written is `BOUND_WAY`
-        counted = any(a.result is None for a in plan.result_counts)
-        self.reads_bounds = bool(plan.figure_concepts("pos") or self.bounded or counted)
-        written: list[exp.Expr] = [read["titre_bound"]] if self.titres else []
-        written += [col("bound", "e")] if self.reads_bounds else []
-        self.written = func("coalesce", *written) if len(written) > 1 else written[0] if written else None
+        # above), and so a number, `<20` (`>=1000`); the two patterns never both match, and
+        # the way either is written is `BOUND_WAY`. Positivity and thresholds decide from a
+        # bound; every run reads one, so that a bound is never counted as a text read as
+        # nothing (`unread`), whatever the trials ask
+        bound = col("bound", "e")
+        self.written = func("coalesce", read["titre_bound"], bound) if self.titres else bound
         self.way = col(BOUND_WAY, "e")
         self.packs = (*self.packed, *(f"latest_{name}_bound" for name in self.bounded))
         rh = col("ref_high", "e")
@@ -528,20 +528,26 @@ class _Results:
             exp.false(),
         )
         has_result = or_(not_null(value.copy()), not_null(col("value_text", "e")))
+        # a text with no number that is no known word, titre or bound (`haemolysed`): a result
+        # UNKNOWN against every figure, counted so a site sees what its labs write
+        # (the test of most rows first: few have a text)
+        self.unread = and_(
+            not_null(col("value_text", "e")),
+            exp.EQ(this=text.copy(), expression=lit(0)),
+            is_null(value.copy()),
+            is_null(self._written()),
+        )
         self.usable = and_(has_result, exp.Not(this=self.implausible.copy()))
         self.day = day_number(col("start_date", "e"))
 
     def events(self, table: str) -> exp.Expr:
         """The events with each row's text result read once (see `text_result`), its titre
-        where its concepts may read one, and a number written as a bound where the run reads
-        one (`reads_bounds`)."""
+        where its concepts may read one, a number written as a bound, and the way it is."""
         columns = [exp.Star(), text_result(col("value_text")).as_("text_result", copy=False)]
-        patterns = {**(TITRES if self.titres else {}), **(NUMBER_BOUNDS if self.reads_bounds else {})}
-        for name, pattern in patterns.items():
+        for name, pattern in {**(TITRES if self.titres else {}), **NUMBER_BOUNDS}.items():
             read = text_number(col("value_num"), col("value_text"), pattern, bound=name != "titre")
             columns.append(read.as_(name, copy=False))
-        if self.written is not None:
-            columns.append(text_bound_way(col("value_num"), col("value_text")).as_(BOUND_WAY, copy=False))
+        columns.append(text_bound_way(col("value_num"), col("value_text")).as_(BOUND_WAY, copy=False))
         return exp.select(*columns).from_(table, copy=False).subquery("e", copy=False)
 
     def unit(self) -> exp.Expr | None:
@@ -554,7 +560,6 @@ class _Results:
 
     def _written(self) -> exp.Expr:
         """The number of a titre or a number written as a bound (see `written`)."""
-        assert self.written is not None, "the run reads no bound"
         return self.written.copy()
 
     def number(self, read: exp.Expr) -> exp.Expr:
@@ -633,8 +638,6 @@ class _Results:
         limit, `>1:N` or `>N` positive where N is at or above it, `<=N` and `>=N` likewise
         but where N is the limit itself and may be positive (negative); neither otherwise
         (`WrittenBound.deciding`)."""
-        if self.written is None:
-            return []
         scaled = self._written() if scale is None else exp.Mul(this=self._written(), expression=scale.copy())
         decisions = [
             (lit(0.0 if way.under else 1.0), way.deciding(upper=False, inclusive=from_limit), limit)
@@ -646,6 +649,7 @@ class _Results:
     def aggregates(self) -> list[exp.Expr]:
         out = [
             exp.Count(this=case([(self.implausible.copy(), lit(1))])).as_("n_implausible", copy=False),
+            exp.Count(this=case([(self.unread.copy(), lit(1))])).as_("n_unread", copy=False),
             self._latest(self.figure("number"), lit(0), self.usable.copy()).as_("latest_number", copy=False),
         ]
         for name in self.read:

@@ -177,9 +177,9 @@ def data_quality_query() -> exp.Expr:
 
 
 def result_quality_query(plan: Plan) -> exp.Select:
-    """Per result concept, from the results pass: its rows with an implausible value, and
-    the patients whose latest result was read against a default ULN (0 for a concept that
-    has none), in one scan of `patient_results`."""
+    """Per result concept, from the results pass: its rows with an implausible value, its
+    rows of a text read as nothing, and the patients whose latest result was read against a
+    default ULN (0 for a concept that has none), in one scan of `patient_results`."""
     default_uln: exp.Expr = lit(0)  # without ULN concepts the pass keeps no ULN column
     flags = [col(name) for name in default_uln_flags(plan)]
     if flags:
@@ -194,6 +194,7 @@ def result_quality_query(plan: Plan) -> exp.Select:
         exp.select(
             col("concept_id"),
             func("sum", col("n_implausible")).as_("implausible", copy=False),
+            func("sum", col("n_unread")).as_("unread", copy=False),
             default_uln.as_("default_uln", copy=False),
         )
         .from_(RUN.patient_results, copy=False)
@@ -302,11 +303,12 @@ def _patient_statements(
     atoms, `first_pass` (the demographics, when the engine has not made them already), the
     atoms, and the join."""
     atoms_index = col("idx") if has_index_column else index_default(default_index)
-    # what data quality (implausible results, default ULNs), the derived measures and the
-    # doses per kilogram read
+    # what data quality (implausible results, texts read as nothing, default ULNs), the
+    # derived measures and the doses per kilogram read
     results_kept = [
         "concept_id",
         "n_implausible",
+        "n_unread",
         *default_uln_flags(plan),
         *(["latest_d"] if plan.derived_inputs else []),
         *(["latest_number"] if plan.derived_inputs or plan.dose_weight is not None else []),

@@ -226,14 +226,14 @@ def collect_data_quality(
         columns = [c for c in source.columns if c in CONTRACT_COLUMNS]
         counts["duplicate_rows"] = int(query(duplicate_rows_query(columns))[1][0][0] or 0)
     implausible: dict[str, int] = {}
+    unread: dict[str, int] = {}
     default_uln: dict[str, int] = {}
     if plan.result_concepts:
-        for cid, n_implausible, n_default_uln in query(result_quality_query(plan))[1]:
+        for cid, n_implausible, n_unread, n_default_uln in query(result_quality_query(plan))[1]:
             name = plan.concepts[cid].name
-            if n_implausible:
-                implausible[name] = int(n_implausible)
-            if n_default_uln:
-                default_uln[name] = int(n_default_uln)
+            for found, n in ((implausible, n_implausible), (unread, n_unread), (default_uln, n_default_uln)):
+                if n:
+                    found[name] = int(n)
     reversed_exposures: dict[str, int] = {}
     if plan.exposure_concepts:
         for cid, n_reversed in query(exposure_quality_query())[1]:
@@ -245,6 +245,7 @@ def collect_data_quality(
         unread_code_system_rows=summary.unread_systems,
         default_uln_patients=default_uln,
         implausible_value_rows=implausible,
+        unread_text_rows=unread,
         reversed_exposure_rows=reversed_exposures,
     )
 

@@ -25,6 +25,8 @@ class DataQuality:
     unknown_units: dict[str, dict[str, int]] = field(default_factory=dict)  # per concept, by unit
     default_uln_patients: dict[str, int] = field(default_factory=dict)
     implausible_value_rows: dict[str, int] = field(default_factory=dict)
+    # per result concept, the rows of a text with no number read as no word, titre or bound
+    unread_text_rows: dict[str, int] = field(default_factory=dict)
     # per medication concept, the exposures read that end before they start (no day on it)
     reversed_exposure_rows: dict[str, int] = field(default_factory=dict)
     unread_code_system_rows: dict[str, int] = field(default_factory=dict)
@@ -42,6 +44,7 @@ class DataQuality:
             "unknown_units": {c: dict(sorted(u.items())) for c, u in sorted(self.unknown_units.items())},
             "default_uln_patients": dict(sorted(self.default_uln_patients.items())),
             "implausible_value_rows": dict(sorted(self.implausible_value_rows.items())),
+            "unread_text_rows": dict(sorted(self.unread_text_rows.items())),
             "reversed_exposure_rows": dict(sorted(self.reversed_exposure_rows.items())),
             "unread_code_system_rows": dict(sorted(self.unread_code_system_rows.items())),
         }

@@ -395,6 +395,11 @@ def _quality_lines(dq: dict, shown: Callable[[int | None], str]) -> list[str]:
             "patients whose latest result had no usable ref_high (default ULN or positive cut-off used)",
         ),
         ("implausible_value_rows", "implausible values, outside the concept's plausible range (not used)"),
+        (
+            "unread_text_rows",
+            "results with no number whose text is no known word, titre or bound (UNKNOWN against every "
+            "threshold)",
+        ),
         ("reversed_exposure_rows", "medication rows ending before they start (no day on the drug)"),
         ("unread_code_system_rows", "rows in code systems no concept of these trials uses (not read)"),
     )

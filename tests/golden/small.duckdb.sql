@@ -184,6 +184,7 @@ SELECT
   "patient_id",
   "concept_id",
   "n_implausible",
+  "n_unread",
   "latest_uln_default",
   CASE
     WHEN "concept_id" = 1
@@ -224,6 +225,7 @@ FROM (
     "g"."patient_id",
     "g"."concept_id",
     "g"."n_implausible",
+    "g"."n_unread",
     CASE
       WHEN (
         "g"."latest_number" >> 67
@@ -342,6 +344,23 @@ FROM (
           THEN 1
         END
       ) AS n_implausible,
+      COUNT(
+        CASE
+          WHEN (
+            NOT "e"."value_text" IS NULL
+          )
+          AND (
+            "e"."text_result" = 0
+          )
+          AND (
+            "e"."value_num" IS NULL
+          )
+          AND (
+            "e"."bound" IS NULL
+          )
+          THEN 1
+        END
+      ) AS n_unread,
       MAX(
         CASE
           WHEN (

@@ -180,6 +180,7 @@ SELECT
   `patient_id`,
   `concept_id`,
   `n_implausible`,
+  `n_unread`,
   `latest_uln_default`,
   CASE
     WHEN `concept_id` = 1
@@ -220,6 +221,7 @@ FROM (
     `g`.`patient_id`,
     `g`.`concept_id`,
     `g`.`n_implausible`,
+    `g`.`n_unread`,
     CASE
       WHEN `g`.`latest_number`.d = `g`.`latest_number`.d AND `g`.`latest_number`.k = 1
       THEN `g`.`latest_number`.v
@@ -252,6 +254,23 @@ FROM (
           THEN 1
         END
       ) AS n_implausible,
+      COUNT(
+        CASE
+          WHEN (
+            NOT `e`.`value_text` IS NULL
+          )
+          AND (
+            `e`.`text_result` = 0
+          )
+          AND (
+            `e`.`value_num` IS NULL
+          )
+          AND (
+            `e`.`bound` IS NULL
+          )
+          THEN 1
+        END
+      ) AS n_unread,
       MAX(
         CASE
           WHEN (
