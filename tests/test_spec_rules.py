@@ -1342,6 +1342,27 @@ def test_texts_read_as_nothing_are_counted():
     assert values["haemolysed"]["crea_abs"] is None and values["word"]["crea_abs"] is True
 
 
+def test_a_bound_is_not_counted_as_read_as_nothing_where_no_criterion_compares_it(tmp_path):
+    """A run whose only reader of creatinine is a derived measure compares no creatinine
+    figure with a threshold, so no bound of creatinine decides anything in it; its `<0.5`
+    is still no text read as nothing."""
+    shutil.copytree(REPO / "tests/fixtures/trials/concepts", tmp_path / "concepts")
+    trial = tmp_path / "derived.yaml"
+    trial.write_text(
+        "id: DERIVED\ntitle: A derived measure alone\ncriteria:\n"
+        "  - {id: crcl, kind: inclusion, text: CrCl at least 60 mL/min, rule: {derived: "
+        "{measure: creatinine_clearance, min: 60, unit: mL/min, within: 90 days}}}\n",
+        encoding="utf-8",
+    )
+    specs = {
+        "bound": [("text", "2160-0", "2025-01-10", "<0.5")],
+        "haemolysed": [("text", "2160-0", "2025-01-10", "haemolysed")],
+    }
+    rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
+    _, result = load_engine(trial, rows, as_of=AS_OF)
+    assert result.data_quality.unread_text_rows == {"creatinine": 1}
+
+
 # -- windows are at most 200 years long: longer ones are refused when the file is read
 
 
