@@ -236,10 +236,13 @@ case(
 case("hbhigh_bound_at_least_limit", "hb_high", None, ("titre", "718-7", "2025-01-20", ">=160", "g/L", 160))
 case("hbhigh_bound_at_least_over", "hb_high", True, ("titre", "718-7", "2025-01-20", ">=161", "g/L", 160))
 case("hbhigh_bound_at_least_sign", "hb_high", True, ("titre", "718-7", "2025-01-20", "≥170", "g/L", 160))
-# ... not after `:` or `/` (no number `<1`), written `=<`, or beside a number, which comes first
+# ... written `=<` or `=>` as `<=` or `>=`
+case("hbhigh_bound_equal_first", "hb_high", False, ("titre", "718-7", "2025-01-20", "=<150", "g/L", 160))
+case("hbhigh_bound_equal_first_over", "hb_high", True, ("titre", "718-7", "2025-01-20", "=> 170", "g/L", 160))
+# ... not after `:` or `/` (no number `<1`), written `=` alone, or beside a number, which comes first
 case("hbhigh_bound_colon", "hb_high", None, ("titre", "718-7", "2025-01-20", "<1:150", "g/L", 160))
 case("hbhigh_bound_slash", "hb_high", None, ("titre", "718-7", "2025-01-20", "<1/150", "g/L", 160))
-case("hbhigh_bound_equal_first", "hb_high", None, ("titre", "718-7", "2025-01-20", "=<150", "g/L", 160))
+case("hbhigh_bound_equal", "hb_high", None, ("titre", "718-7", "2025-01-20", "=150", "g/L", 160))
 case("hbhigh_bound_and_number", "hb_high", True, ("titre", "718-7", "2025-01-20", "<150", "g/L", 160, 170))
 # -- a number written as a bound against a threshold: every value below (above) it meets or
 # fails the threshold where the bound lies at or beyond it, else the result may do either.
@@ -299,6 +302,7 @@ case("creexcess_bound_wide", "crea_excess", None, ("titre", CREA, "2025-01-10", 
 # ... and written `<=` or `>=`: at most 2.0 mg/dL is met by `<=2` and may be by `>=2`
 case("crea_bound_at_most", "crea_abs", True, ("titre", CREA, "2025-01-10", "<=2", "mg/dL", None))
 case("crea_bound_at_most_sign", "crea_abs", True, ("titre", CREA, "2025-01-10", "≤2.0mg/dL", "mg/dL", None))
+case("crea_bound_at_most_equal_first", "crea_abs", True, ("titre", CREA, "2025-01-10", "=<2", "mg/dL", None))
 case("crea_bound_at_most_wide", "crea_abs", None, ("titre", CREA, "2025-01-10", "<=2.5", "mg/dL", None))
 case("crea_bound_at_least", "crea_abs", None, ("titre", CREA, "2025-01-10", ">=2", "mg/dL", None))
 case("crea_bound_at_least_over", "crea_abs", False, ("titre", CREA, "2025-01-10", "≥ 2.5", "mg/dL", None))
@@ -312,6 +316,7 @@ case(
 # haemoglobin at least 60 g/L: below 60 fails it, above 60 meets it
 case("hb_bound_below", "hb", False, ("titre", HB, "2025-01-20", "<60", "g/L", None))
 case("hb_bound_at_least", "hb", True, ("titre", HB, "2025-01-20", ">=60", "g/L", None))
+case("hb_bound_at_least_equal_first", "hb", True, ("titre", HB, "2025-01-20", "=>60", "g/L", None))
 case("hb_bound_at_most", "hb", None, ("titre", HB, "2025-01-20", "<=60", "g/L", None))
 case("hb_bound_at_most_under", "hb", False, ("titre", HB, "2025-01-20", "<=59", "g/L", None))
 case(
@@ -1326,7 +1331,7 @@ def test_texts_read_as_nothing_are_counted():
         "haemolysed": [("text", CREA, "2025-01-10", "haemolysed")],
         "comment": [("text", ANA, "2024-06-01", "see comment")],
         "crea_titre": [("text", CREA, "2025-01-10", "1:160")],
-        "crea_spelling": [("text", CREA, "2025-01-10", "=<20")],
+        "crea_spelling": [("text", CREA, "2025-01-10", "less than 20")],
         "crea_blank": [("text", CREA, "2025-01-10", "  ")],
         "word": [("text", CREA, "2025-01-10", "Negative")],
         "ana_titre": [("text", ANA, "2024-06-01", "1:160")],

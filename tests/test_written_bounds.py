@@ -15,6 +15,7 @@ from feasibility.compile.atoms import text_bound_way, text_number
 from feasibility.compile.sqlexpr import lit
 from feasibility.criteria.model import COMPARE, WRITTEN_BOUNDS, Comparison
 from feasibility.evaluate.reference import _NUMBER_BOUNDS, _TITRE_BOUNDS
+from feasibility.resources import sql_text
 
 TEXTS = [
     "<20",
@@ -22,8 +23,10 @@ TEXTS = [
     "<20IU/mL",
     "<0.5%",
     "<=20",
+    "=<20",
     "≤ 0.5 mg/L",
     ">=1.035",
+    " => 1.035",
     "≥40",
     ">1000",
     "> 1000 copies",
@@ -32,8 +35,9 @@ TEXTS = [
     "≤1/40 speckled",
     # not bounds: no number next, a sign not first, text glued by `:` or `/`, two signs
     "<",
-    "=<20",
+    "=20",
     "< =20",
+    "=<=20",
     "<<20",
     "see <20",
     "<1:80x",
@@ -87,6 +91,7 @@ def test_the_spellings_read_as_expected():
     assert reads["<20IU/mL"] == (20.0, None, 0)
     assert reads["≤ 0.5 mg/L"] == (0.5, None, 1)
     assert reads[">=1.035"] == (1.035, None, 2)
+    assert reads["=<20"] == (20.0, None, 1) and reads[" => 1.035"] == (1.035, None, 2)
     assert reads["> 1000 copies"] == (1000.0, None, 3)
     assert reads["≤1/40 speckled"] == (None, 40.0, 1)
     assert [t for t, (n, ti, _) in reads.items() if n is None and ti is None] == TEXTS[TEXTS.index("<") :]
@@ -123,3 +128,21 @@ def test_a_bound_at_the_threshold_decides_only_where_its_number_cannot_differ(wa
     # a number clearly past the threshold on its own side always decides
     past = 1.0 if bound.under else 3.0
     assert COMPARE[test](past, limit)
+
+
+def test_the_code_dictionary_admits_every_text_read_as_a_bound():
+    """The results pass packs bounds only for the concepts on whose rows the code dictionary
+    found a text that may be one (its fixed SQL tests the first character): it must admit
+    every text either evaluator reads as a bound, whatever sign it starts with."""
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE events (code_system VARCHAR, code VARCHAR, unit VARCHAR, value_num DOUBLE, "
+        "value_text VARCHAR)"
+    )
+    con.executemany(
+        "INSERT INTO events VALUES ('X', ?, NULL, NULL, ?)", [(str(i), t) for i, t in enumerate(TEXTS)]
+    )
+    rows = con.execute(sql_text("code_dictionary.sql")).fetchall()
+    admitted = {TEXTS[int(code)] for _, code, _, _, _, signs in rows if signs}
+    read = {text for text in TEXTS if _reference_read(text) != (None, None, None)}
+    assert len(read) > 10 and read <= admitted

@@ -94,8 +94,8 @@ class WrittenBound:
 # `compile.aggregate`): of `<20` and `>20` written on one day, `>20` is read
 WRITTEN_BOUNDS = (
     WrittenBound("below", ("<",), under=True, inclusive=False),
-    WrittenBound("at_most", ("<=", "≤"), under=True, inclusive=True),
-    WrittenBound("at_least", (">=", "≥"), under=False, inclusive=True),
+    WrittenBound("at_most", ("<=", "=<", "≤"), under=True, inclusive=True),
+    WrittenBound("at_least", (">=", "=>", "≥"), under=False, inclusive=True),
     WrittenBound("above", (">",), under=False, inclusive=False),
 )
 # Every sign a bound is written with, the longer first: the SQL engines read a bound's number

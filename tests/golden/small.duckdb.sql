@@ -72,7 +72,7 @@ GROUP BY
 /* resolved once per distinct code, not once per row. Person rows (no code) form one group. */
 /* A unit matters only to a row with a number: the rows of a unit a concept does not know are */
 /* counted among those (a text result without a unit is no unit problem). A text with no */
-/* number that starts with `<`, `>`, `≤` or `≥` (after blanks) may be a number written as a */
+/* number that starts with `<`, `>`, `=`, `≤` or `≥` (after blanks) may be a number written as a */
 /* bound (`<20`, `≥1.035`): the results pass reads those only for the concepts whose rows hold */
 /* one (a test of the first character, not the patterns; most rows have no text at all). */
 SELECT
@@ -85,7 +85,7 @@ SELECT
     CASE
       WHEN NOT value_text IS NULL
       AND value_num IS NULL
-      AND SUBSTRING(LTRIM(value_text, ' ' || CHR(9)), 1, 1) IN ('<', '>', '≤', '≥')
+      AND SUBSTRING(LTRIM(value_text, ' ' || CHR(9)), 1, 1) IN ('<', '>', '=', '≤', '≥')
       THEN 1
     END
   ) AS n_signs
@@ -610,11 +610,11 @@ FROM (
             "value_num" IS NULL
           )
           AND (
-            SUBSTRING("value_text", 1, 1) IN ('<', '>', '≤', '≥', ' ', '	')
+            SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '	')
           )
           THEN TRY_CAST(REGEXP_EXTRACT(
             "value_text",
-            '^[ \t]*(?:<=|>=|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
+            '^[ \t]*(?:<=|=<|>=|=>|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
             1
           ) AS DOUBLE)
         END AS bound,
@@ -626,16 +626,20 @@ FROM (
             "value_num" IS NULL
           )
           AND (
-            SUBSTRING("value_text", 1, 1) IN ('<', '>', '≤', '≥', ' ', '	')
+            SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '	')
           )
-          THEN CASE REGEXP_EXTRACT("value_text", '^[ \t]*(<=|>=|<|≤|≥|>)', 1)
+          THEN CASE REGEXP_EXTRACT("value_text", '^[ \t]*(<=|=<|>=|=>|<|≤|≥|>)', 1)
             WHEN '<'
             THEN 0
             WHEN '<='
             THEN 1
+            WHEN '=<'
+            THEN 1
             WHEN '≤'
             THEN 1
             WHEN '>='
+            THEN 2
+            WHEN '=>'
             THEN 2
             WHEN '≥'
             THEN 2
