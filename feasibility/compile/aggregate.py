@@ -542,7 +542,8 @@ class _Results:
 
     def events(self, table: str) -> exp.Expr:
         """The events with each row's text result read once (see `text_result`), its titre
-        where its concepts may read one, a number written as a bound, and the way it is."""
+        where its concepts may read one, a number written as a bound, and the way either bound
+        is written."""
         columns = [exp.Star(), text_result(col("value_text")).as_("text_result", copy=False)]
         for name, pattern in {**(TITRES if self.titres else {}), **NUMBER_BOUNDS}.items():
             read = text_number(col("value_num"), col("value_text"), pattern, bound=name != "titre")
