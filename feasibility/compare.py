@@ -139,6 +139,10 @@ def _check_report(report: dict, file: Path) -> None:
     for i, notice in enumerate(field(extract, "notices", "list", "provenance.extract", optional=True) or []):
         if not isinstance(notice, str):
             raise bad(f"provenance.extract.notices[{i}]", f"must be text, not {_json_kind(notice)}")
+    quality = field(report, "data_quality", "object", "", optional=True) or {}
+    for i, warning in enumerate(field(quality, "warnings", "list", "data_quality", optional=True) or []):
+        if not isinstance(warning, str):
+            raise bad(f"data_quality.warnings[{i}]", f"must be text, not {_json_kind(warning)}")
     field(provenance, "options", "object", "provenance")
     protection = field(report, "protection", "object", "")
     field(protection, "min_cell", "whole", "protection")
@@ -334,9 +338,10 @@ def index_date(report: dict) -> str:
 def describe(reports: list[dict], sources: list[str], sites: list[SiteReport]) -> list[dict]:
     """Per report (`sources` names each as the user gave it): `source`, its `sites` as the
     comparison names them, `index_date` (see `index_date`), `generated_at`, `min_cell`
-    (0: exact counts) and `notices` (the licence or citation its extract's data carries, which
-    a comparison built from it must repeat), so that a reader can tell which numbers came
-    from where."""
+    (0: exact counts), `notices` (the licence or citation its extract's data carries, which
+    a comparison built from it must repeat) and `data_quality` (its data-quality findings,
+    one line each as its report words them: a step that leaves many patients UNKNOWN at one
+    site may come from its data), so that a reader can tell which numbers came from where."""
     return [
         {
             "source": source,
@@ -345,6 +350,7 @@ def describe(reports: list[dict], sources: list[str], sites: list[SiteReport]) -
             "generated_at": report["generated_at"],
             "min_cell": report["protection"]["min_cell"],
             "notices": list(report["provenance"].get("extract", {}).get("notices") or []),
+            "data_quality": list((report.get("data_quality") or {}).get("warnings") or []),
         }
         for source, report in zip(sources, reports, strict=True)
     ]

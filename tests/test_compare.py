@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import html
 import io
 import itertools
 import json
@@ -463,6 +464,8 @@ _FORECAST_SITE = {"site": "A", "months_observed": 12, "eligible_observed": 20, "
         ),
         (_set("protection.shareable", "yes"), "`protection.shareable` must be true or false, not text"),
         (_set("generated_at", 20251205), "`generated_at` must be non-empty text, not a number"),
+        (_set("data_quality", []), "`data_quality` must be an object, not a list"),
+        (_set("data_quality.warnings", [3]), "`data_quality.warnings[0]` must be text, not a number"),
         (_set("trials.0.criteria", ...), "`trials[0].criteria` is missing"),
         (
             _set("trials.0.sites.1.waterfall.2.criterion_id", ...),
@@ -768,6 +771,41 @@ def test_the_terminal_lists_each_report(mixed):
     assert listed[1].endswith("exact (--min-cell 0)")
 
 
+def test_each_reports_data_quality_findings_are_listed(tmp_path):
+    """A site whose ALT results read as nothing leaves ALT UNKNOWN for its patients: the
+    comparison lists what its report says of its data, and nothing for a site with no
+    finding, in compare.json, on the page and, counted, in the terminal."""
+    paths = []
+    for site in ("A", "B"):
+        rows = site_rows(site, 40, True)
+        if site == "A":
+            rows += [
+                event(f"A{i}", "lab", "LOINC", "1742-6", "2025-01-21", value_text="haemolysed")
+                for i in range(3)
+            ]
+        extract = write_extract(rows, tmp_path / f"{site}.parquet")
+        run_feasibility(str(extract), [TRIAL], out=tmp_path / site, site=site, min_cell=0, as_of=None)
+        paths.append(tmp_path / site)
+    sites, reports = collect(paths)
+    described = describe(reports, ["A", "B"], sites)
+    assert described[0]["data_quality"] == reports[0]["data_quality"]["warnings"]
+    assert any("no known word" in w and "alt 3" in w for w in described[0]["data_quality"])
+    assert described[1]["data_quality"] == []
+    page = compare_html(summary(sites), compare_rows(sites, reports), (), described)
+    listed = page[page.index("<h3>Data quality, as each report states it</h3>") : page.index("</section>")]
+    assert "<p class='path'>A</p>" in listed and "<p class='path'>B</p>" not in listed
+    assert all(f"<li>{html.escape(w)}</li>" in listed for w in described[0]["data_quality"])
+    out = io.StringIO()
+    print_compare(summary(sites), compare_rows(sites, reports), Console(file=out, width=300), described)
+    lines = out.getvalue().splitlines()
+    at = lines.index("Reports:")
+    n = len(described[0]["data_quality"])
+    assert lines[at + 2] == f"    data quality: {n} finding{'s' if n > 1 else ''} (compare.html lists them)"
+    assert lines[at + 3].startswith("  B: ")
+    document = json.loads(compare_json(summary(sites), compare_rows(sites, reports), [], described, []))
+    assert [r["data_quality"] for r in document["reports"]] == [d["data_quality"] for d in described]
+
+
 def test_each_row_of_compare_csv_says_whether_its_report_may_be_shared(mixed):
     # as in the run's own CSVs: a row copied out of the comparison still says it
     sites, reports, _ = mixed
@@ -1070,13 +1108,14 @@ def test_a_printed_comparison_fits_the_paper_and_leaves_no_hole(monthly_reports,
 
     sites, reports = collect(monthly_reports)
     networks = network_forecasts(sites, reports, [str(p) for p in monthly_reports], 40)
-    page = compare_html(
-        summary(sites),
-        compare_rows(sites, reports),
-        (),
-        describe(reports, [str(p) for p in monthly_reports], sites),
-        networks,
-    )
+    described = describe(reports, [str(p) for p in monthly_reports], sites)
+    # a report's findings, as long as a site's run writes them, wrap within the paper
+    described[0]["data_quality"] = [
+        "patients whose latest result had no usable ref_high (default ULN or positive cut-off used): "
+        + ", ".join(f"concept_{i} {5 * i}" for i in range(40))
+    ]
+    page = compare_html(summary(sites), compare_rows(sites, reports), (), described, networks)
+    assert "Data quality, as each report states it" in page
     assert_prints_whole(printed(page, tmp_path))
 
 
@@ -1124,5 +1163,8 @@ def test_all_the_comparisons_text_has_a_contrast_of_at_least_4_5(three_reports, 
 
     sites, reports = collect(three_reports)
     described = describe(reports, [str(p) for p in three_reports], sites)
+    described[0]["data_quality"] = [
+        "implausible values, outside the concept's plausible range (not used): alt 3"
+    ]
     page = compare_html(summary(sites), compare_rows(sites, reports), ["another index date"], described)
     assert low_contrast(page, tmp_path) == []

@@ -307,6 +307,9 @@ def print_compare(
             console.print(Text(f"  {r['source']}: {_report_line(r)}"))
             for notice in r["notices"]:
                 console.print(Text(f"    data notice: {notice}"))
+            if r["data_quality"]:
+                n = len(r["data_quality"])
+                console.print(Text(f"    data quality: {n} finding{'s' * (n > 1)} (compare.html lists them)"))
     if suppressed:
         # the labels are the run's own, but a sponsor may not have read a site's report
         console.print(SUPPRESSED_LEGEND, style="dim", markup=False)
@@ -446,7 +449,22 @@ def _reports_table(reports: Sequence[dict]) -> str:
         "<section class='trial'><h2>Reports</h2><table><caption>Where each site's numbers come "
         "from: its report, and how that report was made</caption>"
         + head("report", "sites", "index date", "generated", "counts", "data notice")
-        + f"<tbody>{body}</tbody></table></section>"
+        + f"<tbody>{body}</tbody></table>{_findings(reports)}</section>"
+    )
+
+
+def _findings(reports: Sequence[dict]) -> str:
+    """Each report's data-quality findings as its report words them (counts only, protected
+    as its counts are), under the table: a share left UNKNOWN at one site may come from its
+    data rather than its patients."""
+    listed = [r for r in reports if r["data_quality"]]
+    if not listed:
+        return ""
+    return "<h3>Data quality, as each report states it</h3>" + "".join(
+        f"<p class='path'>{esc(r['source'])}</p><ul>"
+        + "".join(f"<li>{esc(line)}</li>" for line in r["data_quality"])
+        + "</ul>"
+        for r in listed
     )
 
 

@@ -514,7 +514,7 @@ details.chart-numbers summary{cursor:pointer;color:#4b5563}
 table.data td:nth-child(n+2),table.data th:nth-child(n+2){text-align:right}
 /* an expected enrollment and its interval on one line; a path wraps anywhere, not past the paper */
 table.enrollment td:nth-last-child(-n+2){white-space:nowrap}
-td.path{overflow-wrap:anywhere}
+.path{overflow-wrap:anywhere}
 @page{margin:12mm}
 @media print{
 body{background:#fff;font-size:12px}
