@@ -794,6 +794,11 @@ def test_each_reports_data_quality_findings_are_listed(tmp_path):
     page = compare_html(summary(sites), compare_rows(sites, reports), (), described)
     listed = page[page.index("<h3>Data quality, as each report states it</h3>") : page.index("</section>")]
     assert "<p class='path'>A</p>" in listed and "<p class='path'>B</p>" not in listed
+    # the guide says what the list is, only where there is one
+    assert "<dt>data quality</dt>" in page
+    assert "<dt>data quality</dt>" not in compare_html(
+        summary(sites), compare_rows(sites, reports), (), [d | {"data_quality": []} for d in described]
+    )
     assert all(f"<li>{html.escape(w)}</li>" in listed for w in described[0]["data_quality"])
     out = io.StringIO()
     print_compare(summary(sites), compare_rows(sites, reports), Console(file=out, width=300), described)

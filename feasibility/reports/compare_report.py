@@ -502,6 +502,15 @@ def compare_guide(reports: Sequence[dict], networks: Sequence[dict]) -> str:
         )
     if any(r["min_cell"] == 0 for r in reports):
         terms.append(("exact (--min-cell 0)", "every count exact: for use inside the site, not to be shared"))
+    if any(r["data_quality"] for r in reports):
+        terms.append(
+            (
+                "data quality",
+                "what a site's report found in its data, as it words it (counts only): results in "
+                "a unit or written in a way the engine cannot read, code systems no criterion "
+                "uses. A step left UNKNOWN at one site often has its cause there",
+            )
+        )
     if networks:
         terms += [
             (
