@@ -117,6 +117,13 @@ def _check_report(report: dict, file: Path) -> None:
             out.append((f"{path}[{i}]", item))
         return out
 
+    def texts(obj: dict, key: str, place: str) -> None:
+        """The optional list `obj[key]` holds texts only."""
+        path = f"{place}.{key}" if place else key
+        for i, text in enumerate(field(obj, key, "list", place, optional=True) or []):
+            if not isinstance(text, str):
+                raise bad(f"{path}[{i}]", f"must be text, not {_json_kind(text)}")
+
     def unique(values: list[str], place: str, what: str) -> None:
         met: set[str] = set()
         for value in values:
@@ -135,14 +142,9 @@ def _check_report(report: dict, file: Path) -> None:
     field(provenance, "concept_library_sha256", "text", "provenance", optional=True)
     extract = field(provenance, "extract", "object", "provenance", optional=True) or {}
     field(extract, "sha256", "text", "provenance.extract", optional=True)
-    # reports written before notices were carried have none
-    for i, notice in enumerate(field(extract, "notices", "list", "provenance.extract", optional=True) or []):
-        if not isinstance(notice, str):
-            raise bad(f"provenance.extract.notices[{i}]", f"must be text, not {_json_kind(notice)}")
-    quality = field(report, "data_quality", "object", "", optional=True) or {}
-    for i, warning in enumerate(field(quality, "warnings", "list", "data_quality", optional=True) or []):
-        if not isinstance(warning, str):
-            raise bad(f"data_quality.warnings[{i}]", f"must be text, not {_json_kind(warning)}")
+    # reports written before notices (or data-quality lines) were carried have none
+    texts(extract, "notices", "provenance.extract")
+    texts(field(report, "data_quality", "object", "", optional=True) or {}, "warnings", "data_quality")
     field(provenance, "options", "object", "provenance")
     protection = field(report, "protection", "object", "")
     field(protection, "min_cell", "whole", "protection")

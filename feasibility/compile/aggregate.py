@@ -697,8 +697,8 @@ class _Results:
         if name == "pos":
             no_text = exp.EQ(this=col("text_result", "e"), expression=lit(0))
             cut_off = not_null(col("positive_from", "m"))
-            read = [r.copy() for r in (self.value, self.written) if r is not None]
-            return and_(no_text, no_own_limit, not_null(func("coalesce", *read)), cut_off)
+            read = func("coalesce", self.value.copy(), self._written())
+            return and_(no_text, no_own_limit, not_null(read), cut_off)
         # a text read as not detected is 0 x ULN against any limit, but its distance is not
         return and_(not_null(self.value.copy()), no_own_limit) if name == "uln" else no_own_limit
 

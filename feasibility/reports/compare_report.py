@@ -309,7 +309,9 @@ def print_compare(
                 console.print(Text(f"    data notice: {notice}"))
             if r["data_quality"]:
                 n = len(r["data_quality"])
-                console.print(Text(f"    data quality: {n} finding{'s' * (n > 1)} (compare.html lists them)"))
+                console.print(
+                    Text(f"    data quality: {n} finding{'s' if n != 1 else ''} (compare.html lists them)")
+                )
     if suppressed:
         # the labels are the run's own, but a sponsor may not have read a site's report
         console.print(SUPPRESSED_LEGEND, style="dim", markup=False)
