@@ -91,3 +91,42 @@ def test_a_figure_not_known_unpacks_as_not_known(con):
         )
     ).fetchone()
     assert got == (10, False, 1)
+
+
+def _pack_whole(day: int, figure: int | None, flag: int) -> exp.Expression:
+    value = lit(figure) if figure is not None else exp.cast(exp.null(), "INT")
+    return Packing("duckdb").pack(lit(day), value, lit(flag), whole=True)
+
+
+@pytest.mark.parametrize(("figure", "flag"), list(itertools.product((0, 1), range(4))))
+def test_a_whole_figure_unpacks_as_packed(con, figure, flag):
+    packing = Packing("duckdb")
+    packed = exp.Paren(this=_pack_whole(739_000, figure, flag))
+    got = con.execute(
+        "SELECT "
+        + ", ".join(
+            part.sql("duckdb")
+            for part in (
+                packing.day(packed.copy()),
+                packing.known(packed.copy()),
+                packing.value(packed.copy(), whole=True),
+                packing.flag(packed.copy()),
+                packing.latest(packed.copy(), lit(739_000), whole=True),
+            )
+        )
+    ).fetchone()
+    assert got == (739_000, True, float(figure), flag, float(figure))
+
+
+def test_a_whole_figure_orders_as_the_same_figure_packed_as_a_double(con):
+    # positivity packs whole: the MAX must pick the row the double's pack picks
+    figures = [(d, v, f) for d in DAYS for v in (None, 0, 1) for f in range(4)]
+    whole = con.execute("SELECT " + ", ".join(_pack_whole(*x).sql("duckdb") for x in figures)).fetchone()
+    double = con.execute(
+        "SELECT "
+        + ", ".join(_pack(d, int(v is not None), float(v or 0), f).sql("duckdb") for d, v, f in figures)
+    ).fetchone()
+    assert sorted(range(len(figures)), key=lambda i: whole[i]) == sorted(
+        range(len(figures)), key=lambda i: double[i]
+    )
+    assert len(set(whole)) == len(figures)

@@ -614,9 +614,9 @@ class _Results:
         value = self.value
         above = and_(not_null(value.copy()), self.own_limit.copy())
         branches = [
-            (exp.EQ(this=col("text_result", "e"), expression=lit(1)), lit(1.0)),
-            (self.negative_text.copy(), lit(0.0)),
-            (above, case([(exp.GT(this=value.copy(), expression=self.rh.copy()), lit(1.0))], lit(0.0))),
+            (exp.EQ(this=col("text_result", "e"), expression=lit(1)), lit(1)),
+            (self.negative_text.copy(), lit(0)),
+            (above, case([(exp.GT(this=value.copy(), expression=self.rh.copy()), lit(1))], lit(0))),
         ]
         branches += self._against_bounds(self.own_limit, self.rh, scale=None, from_limit=False)
         if self.plan.positive_cut_offs:
@@ -624,7 +624,7 @@ class _Results:
             number = exp.Mul(this=value.copy(), expression=col("factor", "m"))
             at_or_above = exp.GTE(this=number, expression=cut_off.copy())
             known = and_(not_null(value.copy()), not_null(cut_off.copy()))
-            branches.append((known, case([(at_or_above, lit(1.0))], lit(0.0))))
+            branches.append((known, case([(at_or_above, lit(1))], lit(0))))
             branches += self._against_bounds(
                 not_null(cut_off), cut_off, scale=col("factor", "m"), from_limit=True
             )
@@ -641,7 +641,7 @@ class _Results:
         (`WrittenBound.deciding`)."""
         scaled = self._written() if scale is None else exp.Mul(this=self._written(), expression=scale.copy())
         decisions = [
-            (lit(0.0 if way.under else 1.0), way.deciding(upper=False, inclusive=from_limit), limit)
+            (lit(0 if way.under else 1), way.deciding(upper=False, inclusive=from_limit), limit)
             for way in WRITTEN_BOUNDS
         ]
         decided = case(written_branches(scaled, self.way, decisions))
@@ -662,7 +662,8 @@ class _Results:
             has = not_null(figure.copy()) if name == "pos" else self.with_number()
             rows = and_(self.usable.copy(), has, _concept_in(concepts))
             flag = case([(self._default_flag(name), lit(1))], lit(0))
-            out.append(self._latest(figure, flag, rows).as_(f"latest_{name}", copy=False))
+            latest = self._latest(figure, flag, rows, whole=name == "pos")
+            out.append(latest.as_(f"latest_{name}", copy=False))
         for name in self.bounded:
             # the cheap tests first: most rows have a number, and skip the bounds' patterns
             rows = and_(
@@ -715,7 +716,7 @@ class _Results:
                 figure = self.figure(atom.figure)
                 has = not_null(figure.copy())
                 meets: exp.Expr = exp.EQ(
-                    this=figure.copy(), expression=lit(1.0 if atom.result == "positive" else 0.0)
+                    this=figure.copy(), expression=lit(1 if atom.result == "positive" else 0)
                 )
                 may_meet = paren(or_(is_null(figure.copy()), meets.copy()))
             else:
@@ -741,10 +742,10 @@ class _Results:
         has = or_(self.with_number(), not_null(self._written()))
         return has, compare_written(exact, written, self.way.copy(), atom.canonical(concept))
 
-    def _latest(self, figure: exp.Expr, flag: exp.Expr, rows: exp.Expr) -> exp.Expr:
+    def _latest(self, figure: exp.Expr, flag: exp.Expr, rows: exp.Expr, whole: bool = False) -> exp.Expr:
         """MAX of the figure packed with its day and `flag` (0 to 3), over `rows`: of two
         figures alike on one day, the higher flag (a bound's way) is the one read."""
-        packed = self.packing.pack(self.day.copy(), figure, flag)
+        packed = self.packing.pack(self.day.copy(), figure, flag, whole)
         return func("max", case([(rows, packed)]))
 
     def unpacked(self, name: str) -> list[exp.Expr]:
@@ -763,7 +764,8 @@ class _Results:
                 self.packing.latest(packed, latest_day).as_(f"{figure}_written", copy=False),
                 self.packing.flag(packed.copy()).as_(f"{figure}_way", copy=False),
             ]
-        columns = [self.packing.latest(packed, latest_day).as_(name, copy=False)]
+        whole = name == "latest_pos"
+        columns = [self.packing.latest(packed, latest_day, whole).as_(name, copy=False)]
         if name == "latest_number":
             columns.append(from_day_number(latest_day.copy()).as_("latest_d", copy=False))
         if name.removeprefix("latest_") in self.defaulted(self.plan):

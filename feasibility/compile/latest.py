@@ -12,7 +12,8 @@ order is numeric order and offset by one (0 is a figure not known, such as a val
 unit the concept does not know, which ranks below any known one and reads as UNKNOWN), and
 a flag of two bits (a figure read against a default limit; how a bound is written). The
 figure's expression appears twice in the pack, its fewest: DuckDB shares no subexpression
-inside an aggregate's argument, so every appearance is evaluated on every row. Other
+inside an aggregate's argument, so every appearance is evaluated on every row. A whole
+figure, 0 or 1 (positivity), orders as itself and packs plus one, appearing once. Other
 dialects, which cannot reach a double's bits, pack a struct, which they order field by
 field; the figures are the same.
 """
@@ -84,14 +85,18 @@ class Packing:
     def __init__(self, dialect: str):
         self.bits = dialect == "duckdb"
 
-    def pack(self, day: exp.Expr, figure: exp.Expr, flag: exp.Expr) -> exp.Expr:
-        """`figure`: a DOUBLE, NULL when not known; `flag`: 0 to 3."""
+    def pack(self, day: exp.Expr, figure: exp.Expr, flag: exp.Expr, whole: bool = False) -> exp.Expr:
+        """`figure`: a DOUBLE, NULL when not known, or with `whole` an integer 0 or 1;
+        `flag`: 0 to 3."""
         if not self.bits:
             known = case([(not_null(figure.copy()), lit(1))], lit(0))
             return struct(d=day, k=known, v=_plus_zero(func("coalesce", figure, lit(0.0))), f=flag)
-        value = _plus_zero(figure)
-        # NULL passes through the casts and the turn: a figure not known packs a 0 value
-        turned = exp.Add(this=_hugeint(_turned(_bits(value))), expression=lit(_SIGN + 1))
+        if whole:
+            # 0 or 1 orders as itself: plus one, it needs no turn, and appears once
+            turned = _hugeint(exp.Add(this=paren(figure), expression=lit(1)))
+        else:
+            # NULL passes through the casts and the turn: a figure not known packs a 0 value
+            turned = exp.Add(this=_hugeint(_turned(_bits(_plus_zero(figure)))), expression=lit(_SIGN + 1))
         return exp.Add(
             this=_shift(_hugeint(day), _DAY_AT),
             expression=exp.Add(
@@ -111,10 +116,14 @@ class Packing:
             return exp.EQ(this=field(packed, "k"), expression=lit(1))
         return exp.NEQ(this=_bits_at(packed, _VALUE_AT, _LOW_65), expression=lit(0))
 
-    def value(self, packed: exp.Expr) -> exp.Expr:
-        """The figure packed, as a DOUBLE (meaningful only where `known`)."""
+    def value(self, packed: exp.Expr, whole: bool = False) -> exp.Expr:
+        """The figure packed, as a DOUBLE (meaningful only where `known`; see `pack` for
+        `whole`)."""
         if not self.bits:
             return field(packed, "v")
+        if whole:
+            one_more = exp.Sub(this=_bits_at(packed, _VALUE_AT, _LOW_65), expression=lit(1))
+            return exp.cast(one_more, "DOUBLE", copy=False)
         turned = exp.Sub(this=_bits_at(packed, _VALUE_AT, _LOW_65), expression=lit(_SIGN + 1))
         bits = _turned(exp.cast(turned, "BIGINT", copy=False))
         return exp.cast(exp.cast(bits, "BIT", copy=False), "DOUBLE", copy=False)
@@ -125,9 +134,8 @@ class Packing:
             return field(packed, "f")
         return _bits_at(packed, 0, 3)
 
-    def latest(self, packed: exp.Expr, latest_day: exp.Expr) -> exp.Expr:
+    def latest(self, packed: exp.Expr, latest_day: exp.Expr, whole: bool = False) -> exp.Expr:
         """The packed figure's value if it was recorded on the latest date and is known."""
         on_latest = exp.EQ(this=self.day(packed), expression=latest_day)
-        return case(
-            [(exp.And(this=on_latest, expression=self.known(packed.copy())), self.value(packed.copy()))]
-        )
+        known = exp.And(this=on_latest, expression=self.known(packed.copy()))
+        return case([(known, self.value(packed.copy(), whole))])
