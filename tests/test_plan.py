@@ -124,7 +124,7 @@ def _bound_packs(plan) -> list[str]:
 def test_bounds_are_packed_only_for_the_concepts_whose_rows_may_hold_them():
     """A number written as a bound (`<20`) packs apart from the values, which costs a pass
     an aggregate per figure: only for the concepts whose rows the code dictionary found a
-    text with a sign (`<`, `>=`) and no number on. `feasibility sql`, which sees no data, packs
+    number or a titre written as a bound on. `feasibility sql`, which sees no data, packs
     every figure an atom compares with a threshold."""
     assert _bound_packs(PLAN) == [f"latest_{f}_bound" for f in ("excess", "lln", "number", "uln")]
     assert _bound_packs(PLAN.reading(frozenset())) == []
@@ -134,13 +134,15 @@ def test_bounds_are_packed_only_for_the_concepts_whose_rows_may_hold_them():
 
 
 def test_the_code_dictionary_names_the_concepts_whose_rows_may_hold_bounds():
-    # (code system, code, unit, rows, rows with a number, rows with `<` or `>` and no number)
+    # (code system, code, unit, rows, rows with a number, rows of a number written as a
+    # bound, rows of any bound)
     dictionary = [
-        ("LOINC", "29615-2", "IU/mL", 10, 7, 3),  # HBV DNA, three rows written `<20`
-        ("LOINC", "1742-6", "U/L", 10, 10, 0),  # ALT, numbers only
+        ("LOINC", "29615-2", "IU/mL", 10, 7, 3, 3),  # HBV DNA, three rows written `<20`
+        ("LOINC", "1742-6", "U/L", 10, 10, 0, 0),  # ALT, numbers only
+        ("LOINC", "5048-4", "", 4, 0, 0, 2),  # ANA, two titres written `<1:40`
     ]
     summary = summarise_dictionary(PLAN, dictionary)
-    assert summary.written_bounds == {PLAN.concept_id("hbv_dna")}
+    assert summary.written_bounds == {PLAN.concept_id("hbv_dna"), PLAN.concept_id("ana")}
 
 
 def test_the_sample_packs_the_bounds_of_its_viral_loads_alone():

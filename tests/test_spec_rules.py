@@ -1347,6 +1347,31 @@ def test_texts_read_as_nothing_are_counted():
     assert values["haemolysed"]["crea_abs"] is None and values["word"]["crea_abs"] is True
 
 
+def test_a_bound_in_a_unit_its_concept_does_not_know_is_counted_as_a_number_would_be():
+    """`<0.5` in furlongs is a number in furlongs: UNKNOWN against a threshold in mg/dL, and
+    counted among the rows in a unit the concept does not know, by that unit. A titre's bound
+    is read in the unit of titres whatever its row says, and a text that is no bound is
+    counted as read as nothing, not as a unit problem."""
+    CREA = "2160-0"
+    specs = {
+        "bound_odd": [("titre", CREA, "2025-01-10", "<0.5", "furlong", None)],
+        "number_odd": [("lab", CREA, "2025-01-10", 0.5, "furlong", None)],
+        "bound_known": [("titre", CREA, "2025-01-10", "<0.5", "mg/dL", None)],
+        "bound_umol": [("titre", CREA, "2025-01-10", "< 40", "umol/L", None)],
+        "not_a_bound": [("titre", CREA, "2025-01-10", "<see note", "furlong", None)],
+        "ana_titre_bound": [("titre", ANA, "2024-06-01", "<1:40", "furlong", None)],
+        "ana_number_bound": [("titre", ANA, "2024-06-01", "<40", "furlong", None)],
+    }
+    rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
+    engine, result = load_engine(TRIAL, rows, as_of=AS_OF)
+    assert result.data_quality.unknown_units == {"creatinine": {"furlong": 2}, "ana": {"furlong": 1}}
+    assert result.data_quality.unread_text_rows == {"creatinine": 1}
+    values = engine.rule_values(engine.trials[0])
+    crea = {pid: values[pid]["crea_abs"] for pid in ("bound_odd", "number_odd", "bound_known", "bound_umol")}
+    # 40 umol/L is 0.45 mg/dL: below it is at most 2
+    assert crea == {"bound_odd": None, "number_odd": None, "bound_known": True, "bound_umol": True}
+
+
 def test_a_bound_is_not_counted_as_read_as_nothing_where_no_criterion_compares_it(tmp_path):
     """A run whose only reader of creatinine is a derived measure compares no creatinine
     figure with a threshold, so no bound of creatinine decides anything in it; its `<0.5`

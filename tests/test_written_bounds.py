@@ -12,10 +12,10 @@ from sqlglot import exp
 
 from feasibility.compile.aggregate import NUMBER_BOUNDS, TITRES
 from feasibility.compile.atoms import text_bound_way, text_number
+from feasibility.compile.pipeline import code_dictionary
 from feasibility.compile.sqlexpr import lit
 from feasibility.criteria.model import COMPARE, WRITTEN_BOUNDS, Comparison
 from feasibility.evaluate.reference import _NUMBER_BOUNDS, _TITRE_BOUNDS
-from feasibility.resources import sql_text
 
 TEXTS = [
     "<20",
@@ -130,19 +130,25 @@ def test_a_bound_at_the_threshold_decides_only_where_its_number_cannot_differ(wa
     assert COMPARE[test](past, limit)
 
 
-def test_the_code_dictionary_admits_every_text_read_as_a_bound():
+def test_the_code_dictionary_counts_the_texts_read_as_bounds():
     """The results pass packs bounds only for the concepts on whose rows the code dictionary
-    found a text that may be one (its fixed SQL tests the first character): it must admit
-    every text either evaluator reads as a bound, whatever sign it starts with."""
+    counted a text written as one (`n_written`), and data quality counts a number written
+    as a bound in a unit its concept does not know as it counts a number (`n_bounds`): the
+    dictionary must count exactly the texts either evaluator reads as a bound, a titre's
+    only in `n_written`."""
     con = duckdb.connect()
     con.execute(
         "CREATE TABLE events (code_system VARCHAR, code VARCHAR, unit VARCHAR, value_num DOUBLE, "
         "value_text VARCHAR)"
     )
-    con.executemany(
-        "INSERT INTO events VALUES ('X', ?, NULL, NULL, ?)", [(str(i), t) for i, t in enumerate(TEXTS)]
-    )
-    rows = con.execute(sql_text("code_dictionary.sql")).fetchall()
-    admitted = {TEXTS[int(code)] for _, code, _, _, _, signs in rows if signs}
-    read = {text for text in TEXTS if _reference_read(text) != (None, None, None)}
-    assert len(read) > 10 and read <= admitted
+    rows = [("X", str(i), None, None, t) for i, t in enumerate(TEXTS)]
+    rows.append(("X", "with a number", None, 20.0, "<20"))
+    con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
+    counted = con.execute(code_dictionary().sql("duckdb")).fetchall()
+    assert [c[5:] for c in counted if c[1] == "with a number"] == [(0, 0)]
+    by_text = {TEXTS[int(c[1])]: c[5:] for c in counted if c[1] != "with a number"}
+    reads = {text: _reference_read(text) for text in TEXTS}
+    assert by_text == {
+        text: (int(n is not None), int(n is not None or t is not None)) for text, (n, t, _) in reads.items()
+    }
+    assert sum(n for n, _ in by_text.values()) > 10 and sum(w for _, w in by_text.values()) > 12

@@ -72,7 +72,7 @@ def text_number(number: exp.Expr, text: exp.Expr, pattern: str, bound: bool = Fa
     `bound`, the number of a titre or a number written as a bound (`written_as_bound`: `<20`
     and `>=20` are 20). A text matching no pattern extracts as '', which casts to NULL."""
     digits = exp.RegexpExtract(this=text, expression=lit(f"^{pattern}\\z"), group=lit(1))
-    read = _may_be_bound(number, text) if bound else is_null(number)
+    read = may_be_bound(number, text) if bound else is_null(number)
     return case([(read, exp.TryCast(this=digits, to=exp.DataType.build("double")))])
 
 
@@ -82,12 +82,13 @@ def text_bound_way(number: exp.Expr, text: exp.Expr) -> exp.Expr:
     text is a bound (`text_number`), whose pattern starts with that sign."""
     sign = exp.RegexpExtract(this=text, expression=lit(f"^{LEADING_SIGN}"), group=lit(1))
     ways = [exp.If(this=lit(s), true=lit(i)) for i, way in enumerate(WRITTEN_BOUNDS) for s in way.signs]
-    return case([(_may_be_bound(number, text.copy()), exp.Case(this=sign, ifs=ways))])
+    return case([(may_be_bound(number, text.copy()), exp.Case(this=sign, ifs=ways))])
 
 
-def _may_be_bound(number: exp.Expr, text: exp.Expr) -> exp.Expr:
-    # a text written as a bound starts with a sign or a blank: a test of its first character
-    # spares the regular expressions the many texts that do not (`negative`, `1:160`)
+def may_be_bound(number: exp.Expr, text: exp.Expr) -> exp.Expr:
+    """Whether a row may hold a bound: a text, no number, and a sign or a blank first. The
+    test of one character spares the patterns the many texts that are none (`negative`,
+    `1:160`)."""
     firsts = sorted({sign[0] for sign in BOUND_SIGNS}) + [" ", "\t"]
     first = exp.Substring(this=text.copy(), start=lit(1), length=lit(1))
     return and_(

@@ -22,8 +22,9 @@ from feasibility.criteria.model import CodePattern, Concept
 from feasibility.units import TITRE, normalise_unit
 
 Codes = Mapping[int, Sequence[str]]  # concept id -> the raw codes of its code map rows
-# a row of the code dictionary (`sql/code_dictionary.sql`): code system, code and unit as the
-# extract spells them, its rows, and those of them with a number (`value_num`)
+# a row of the code dictionary (`pipeline.code_dictionary`): code system, code and unit as
+# the extract spells them, its rows, and those of them read as a number in that unit (a
+# `value_num`, or a number written as a bound, `<20`)
 DictionaryRow = tuple[str | None, str | None, str | None, int, int]
 
 
@@ -183,7 +184,8 @@ def build_code_map(
     Done on the distinct triples (tens of thousands), not on the rows (millions), so prefix patterns,
     exclusions, unit spellings and dose factors cost nothing per row. Returns the map and,
     per concept name and unit as spelled in the extract ("" for none), the number of rows
-    with a number in a unit the concept does not know (they will compare as UNKNOWN).
+    with a number (or a number written as a bound) in a unit the concept does not know
+    (they will compare as UNKNOWN).
     """
     index = CodeIndex(plan.concepts)
     rows: list[CodeMapRow] = []

@@ -17,6 +17,8 @@ from sqlglot.errors import ErrorLevel
 from feasibility.analytics.incidence import month_ends_evaluated
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.compile.aggregate import (
+    NUMBER_BOUNDS,
+    TITRES,
     FamilyPass,
     coverage_query,
     default_uln_concepts,
@@ -31,7 +33,7 @@ from feasibility.compile.aggregate import (
     row_index_date,
     with_index_conflicts,
 )
-from feasibility.compile.atoms import atom_masks_query, with_atom_words
+from feasibility.compile.atoms import atom_masks_query, may_be_bound, text_number, with_atom_words
 from feasibility.compile.code_map import Codes, code_map_join
 from feasibility.compile.histogram import (
     histogram_query,
@@ -44,6 +46,7 @@ from feasibility.compile.predicates import PredicateCompiler
 from feasibility.compile.sqlexpr import (
     agg_filter,
     and_,
+    case,
     col,
     date_lit,
     func,
@@ -87,8 +90,23 @@ class Statement:
 
 
 def code_dictionary() -> exp.Expr:
-    """The extract's distinct (code system, code, unit) triples and their rows (sql/)."""
-    return sqlglot.parse_one(sql_text("code_dictionary.sql"), read="duckdb")
+    """The extract's distinct (code system, code, unit) triples and their rows (sql/), with
+    two counts read by the results pass's own patterns, so that the two cannot disagree:
+    the rows whose text, with no number, is a number written as a bound (`n_bounds`: `<20`,
+    a number in the row's unit), and those written as any bound, a titre's too (`n_written`:
+    also `<1:80`; the concepts whose rows hold one pack their bounds)."""
+    number, text = col("value_num"), col("value_text")
+    bound = text_number(number, text, NUMBER_BOUNDS["bound"], bound=True)
+    titre = text_number(number.copy(), text.copy(), TITRES["titre_bound"], bound=True)
+    read = {"n_bounds": bound, "n_written": func("coalesce", bound.copy(), titre)}
+    # the cheap test first, so that the patterns' CASEs see only the rows it admits
+    counts = {name: and_(may_be_bound(number.copy(), text.copy()), not_null(r)) for name, r in read.items()}
+    dictionary = sqlglot.parse_one(sql_text("code_dictionary.sql"), read="duckdb")
+    assert isinstance(dictionary, exp.Select)
+    return dictionary.select(
+        *(exp.Count(this=case([(test, lit(1))])).as_(name, copy=False) for name, test in counts.items()),
+        copy=False,
+    )
 
 
 def sites() -> Statement:

@@ -97,13 +97,13 @@ class Plan:
     # (family, concept id, look-back) for the families "records", "results", "exposures"
     # (medication atoms of one day on any dose) and "coverage" (those that count days)
     lookbacks: tuple[tuple[str, int, Lookback], ...] = ()
-    # the concepts whose rows in the extract hold a text that may be a number written as a
-    # bound (`<20`), which the code dictionary tells; None before it does: any may
+    # the concepts whose rows in the extract hold a number or a titre written as a bound
+    # (`<20`, `<1:80`), which the code dictionary tells; None before it does: any may
     written_bounds: frozenset[int] | None = None
 
     def reading(self, written_bounds: frozenset[int]) -> Plan:
-        """This plan for an extract whose code dictionary found texts that may be numbers
-        written as bounds on `written_bounds`' rows alone."""
+        """This plan for an extract whose code dictionary found numbers or titres written as
+        bounds on `written_bounds`' rows alone."""
         return replace(self, written_bounds=written_bounds)
 
     def may_write_bounds(self, concept_id: int) -> bool:

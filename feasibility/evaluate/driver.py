@@ -155,7 +155,7 @@ def default_index(rows: int, latest_start: date | None, options: RunOptions, ext
 class DictionarySummary:
     """What the code dictionary tells before the passes over coded rows: the code map, the
     rows of unknown units per concept, the rows of code systems no concept uses, and the
-    concepts whose rows hold a text that may be a number written as a bound."""
+    concepts whose rows hold a number or a titre written as a bound."""
 
     code_map: list[CodeMapRow]
     unknown_units: dict[str, dict[str, int]]  # concept -> unit as spelled -> rows
@@ -193,11 +193,13 @@ def check_patient_ids(null_patients: int, extract: str) -> None:
 
 
 def summarise_dictionary(plan: Plan, dictionary: Sequence[Sequence]) -> DictionarySummary:
-    """The code map from the code dictionary's rows (see `DictionaryRow`, then the rows
-    whose text with no number starts with a sign, `<` or `≥`)."""
-    triples: list[DictionaryRow] = [(r[0], r[1], r[2], r[3], r[4]) for r in dictionary]
+    """The code map from the code dictionary's rows (`pipeline.code_dictionary`: code
+    system, code, unit, rows, rows with a number, rows of a number written as a bound, rows
+    of any bound); a bound is read as a number (see `DictionaryRow`)."""
+    triples: list[DictionaryRow] = [(r[0], r[1], r[2], r[3], r[4] + r[5]) for r in dictionary]
     code_map, unknown_units = build_code_map(plan, triples)
-    signed = {(r[0], r[1]) for r in dictionary if r[5]}
+    # by code alone: a titre's bound joins its concept in the unit TITRE, whatever its own
+    signed = {(r[0], r[1]) for r in dictionary if r[6]}
     return DictionarySummary(
         code_map,
         unknown_units,

@@ -64,7 +64,7 @@ class EngineResult:
     # per concept id, the raw codes of the code map: the rows the passes read, which the
     # monthly passes filter by again
     codes: Mapping[int, Sequence[str]]
-    # the concepts whose rows hold a text that may be a number written as a bound (see
+    # the concepts whose rows hold a number or a titre written as a bound (see
     # `Plan.written_bounds`), which the monthly passes read again
     written_bounds: frozenset[int]
     # whether patients' index dates come from the extract's `index_date` column (one that

@@ -71,10 +71,9 @@ GROUP BY
 /* map is built from these in Python, so concept patterns, exclusions and unit spellings are */
 /* resolved once per distinct code, not once per row. Person rows (no code) form one group. */
 /* A unit matters only to a row with a number: the rows of a unit a concept does not know are */
-/* counted among those (a text result without a unit is no unit problem). A text with no */
-/* number that starts with `<`, `>`, `=`, `≤` or `≥` (after blanks) may be a number written as a */
-/* bound (`<20`, `≥1.035`): the results pass reads those only for the concepts whose rows hold */
-/* one (a test of the first character, not the patterns; most rows have no text at all). */
+/* counted among those (a text result without a unit is no unit problem). The engine adds */
+/* the counts of texts written as bounds (`<20`, `<1:80`), read with the results pass's own */
+/* patterns (compile/pipeline.py, `code_dictionary`): a bound is a number in its row's unit. */
 SELECT
   code_system,
   code,
@@ -83,12 +82,90 @@ SELECT
   COUNT(value_num) AS n_numbers,
   COUNT(
     CASE
-      WHEN NOT value_text IS NULL
-      AND value_num IS NULL
-      AND SUBSTRING(LTRIM(value_text, ' ' || CHR(9)), 1, 1) IN ('<', '>', '=', '≤', '≥')
+      WHEN (
+        (
+          NOT "value_text" IS NULL
+        )
+        AND (
+          "value_num" IS NULL
+        )
+        AND (
+          SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '	')
+        )
+      )
+      AND (
+        NOT CASE
+          WHEN (
+            NOT "value_text" IS NULL
+          )
+          AND (
+            "value_num" IS NULL
+          )
+          AND (
+            SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '	')
+          )
+          THEN TRY_CAST(REGEXP_EXTRACT(
+            "value_text",
+            '^[ \t]*(?:<=|=<|>=|=>|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
+            1
+          ) AS DOUBLE)
+        END IS NULL
+      )
       THEN 1
     END
-  ) AS n_signs
+  ) AS n_bounds,
+  COUNT(
+    CASE
+      WHEN (
+        (
+          NOT "value_text" IS NULL
+        )
+        AND (
+          "value_num" IS NULL
+        )
+        AND (
+          SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '	')
+        )
+      )
+      AND (
+        NOT COALESCE(
+          CASE
+            WHEN (
+              NOT "value_text" IS NULL
+            )
+            AND (
+              "value_num" IS NULL
+            )
+            AND (
+              SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '	')
+            )
+            THEN TRY_CAST(REGEXP_EXTRACT(
+              "value_text",
+              '^[ \t]*(?:<=|=<|>=|=>|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
+              1
+            ) AS DOUBLE)
+          END,
+          CASE
+            WHEN (
+              NOT "value_text" IS NULL
+            )
+            AND (
+              "value_num" IS NULL
+            )
+            AND (
+              SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '	')
+            )
+            THEN TRY_CAST(REGEXP_EXTRACT(
+              "value_text",
+              '^[ \t]*(?:<=|=<|>=|=>|<|≤|≥|>)[ \t]*1[ \t]*[:/][ \t]*([0-9]+)([ \t][\s\S]*)?\z',
+              1
+            ) AS DOUBLE)
+          END
+        ) IS NULL
+      )
+      THEN 1
+    END
+  ) AS n_written
 FROM events
 GROUP BY
   code_system,
