@@ -137,5 +137,5 @@ class Packing:
     def latest(self, packed: exp.Expr, latest_day: exp.Expr, whole: bool = False) -> exp.Expr:
         """The packed figure's value if it was recorded on the latest date and is known."""
         on_latest = exp.EQ(this=self.day(packed), expression=latest_day)
-        known = exp.And(this=on_latest, expression=self.known(packed.copy()))
-        return case([(known, self.value(packed.copy(), whole))])
+        known_on_latest = exp.And(this=on_latest, expression=self.known(packed.copy()))
+        return case([(known_on_latest, self.value(packed.copy(), whole))])
