@@ -26,22 +26,22 @@ def con():
     return duckdb.connect()
 
 
+def _row(con, *expressions: exp.Expression) -> tuple:
+    """The values of the expressions, selected in one row."""
+    return con.execute("SELECT " + ", ".join(e.sql("duckdb") for e in expressions)).fetchone()
+
+
 @pytest.mark.parametrize(("value", "flag"), list(itertools.product(VALUES, range(4))))
 def test_unpack_gives_back_what_was_packed(con, value, flag):
     packing = Packing("duckdb")
     packed = exp.Paren(this=_pack(739_000, 1, value, flag))
-    got = con.execute(
-        "SELECT "
-        + ", ".join(
-            part.sql("duckdb")
-            for part in (
-                packing.day(packed.copy()),
-                packing.known(packed.copy()),
-                packing.value(packed.copy()),
-                packing.flag(packed.copy()),
-            )
-        )
-    ).fetchone()
+    got = _row(
+        con,
+        packing.day(packed.copy()),
+        packing.known(packed.copy()),
+        packing.value(packed.copy()),
+        packing.flag(packed.copy()),
+    )
     assert got == (739_000, True, value, flag)
 
 
@@ -49,47 +49,32 @@ def test_integer_order_is_day_then_known_then_value_then_flag(con):
     # a figure not known packs alike whatever value it is given: one per day and flag
     figures = [(d, 1, v, f) for d in DAYS for v in VALUES for f in (0, 3)]
     figures += [(d, 0, 0.0, f) for d in DAYS for f in range(4)]
-    packed = con.execute(
-        "SELECT " + ", ".join(_pack(d, k, v, f).sql("duckdb") for d, k, v, f in figures)
-    ).fetchone()
+    packed = _row(con, *(_pack(*figure) for figure in figures))
     assert [f for _, f in sorted(zip(packed, figures, strict=True))] == sorted(figures)
 
 
 def test_minus_zero_packs_as_zero(con):
     # -0.0 and 0.0 are one value: equal packs, so neither wins a tie it should not
-    plus, minus = con.execute(
-        f"SELECT {_pack(1, 1, 0.0, 0).sql('duckdb')}, {_pack(1, 1, -0.0, 0).sql('duckdb')}"
-    ).fetchone()
+    plus, minus = _row(con, _pack(1, 1, 0.0, 0), _pack(1, 1, -0.0, 0))
     assert plus == minus
 
 
 def test_latest_reads_the_figure_only_on_the_latest_day(con):
     packing = Packing("duckdb")
     packed = exp.Paren(this=_pack(10, 1, 4.5, 0))
-    on_day, before, unknown = con.execute(
-        "SELECT "
-        + ", ".join(
-            e.sql("duckdb")
-            for e in (
-                packing.latest(packed.copy(), lit(10)),
-                packing.latest(packed.copy(), lit(11)),
-                packing.latest(exp.Paren(this=_pack(10, 0, 0.0, 0)), lit(10)),
-            )
-        )
-    ).fetchone()
+    on_day, before, unknown = _row(
+        con,
+        packing.latest(packed.copy(), lit(10)),
+        packing.latest(packed.copy(), lit(11)),
+        packing.latest(exp.Paren(this=_pack(10, 0, 0.0, 0)), lit(10)),
+    )
     assert (on_day, before, unknown) == (4.5, None, None)
 
 
 def test_a_figure_not_known_unpacks_as_not_known(con):
     packing = Packing("duckdb")
     packed = exp.Paren(this=_pack(10, 0, 0.0, 1))
-    got = con.execute(
-        "SELECT "
-        + ", ".join(
-            e.sql("duckdb")
-            for e in (packing.day(packed.copy()), packing.known(packed.copy()), packing.flag(packed))
-        )
-    ).fetchone()
+    got = _row(con, packing.day(packed.copy()), packing.known(packed.copy()), packing.flag(packed))
     assert got == (10, False, 1)
 
 
@@ -102,30 +87,22 @@ def _pack_whole(day: int, figure: int | None, flag: int) -> exp.Expression:
 def test_a_whole_figure_unpacks_as_packed(con, figure, flag):
     packing = Packing("duckdb")
     packed = exp.Paren(this=_pack_whole(739_000, figure, flag))
-    got = con.execute(
-        "SELECT "
-        + ", ".join(
-            part.sql("duckdb")
-            for part in (
-                packing.day(packed.copy()),
-                packing.known(packed.copy()),
-                packing.value(packed.copy(), whole=True),
-                packing.flag(packed.copy()),
-                packing.latest(packed.copy(), lit(739_000), whole=True),
-            )
-        )
-    ).fetchone()
+    got = _row(
+        con,
+        packing.day(packed.copy()),
+        packing.known(packed.copy()),
+        packing.value(packed.copy(), whole=True),
+        packing.flag(packed.copy()),
+        packing.latest(packed.copy(), lit(739_000), whole=True),
+    )
     assert got == (739_000, True, float(figure), flag, float(figure))
 
 
 def test_a_whole_figure_orders_as_the_same_figure_packed_as_a_double(con):
     # positivity packs whole: the MAX must pick the row the double's pack picks
     figures = [(d, v, f) for d in DAYS for v in (None, 0, 1) for f in range(4)]
-    whole = con.execute("SELECT " + ", ".join(_pack_whole(*x).sql("duckdb") for x in figures)).fetchone()
-    double = con.execute(
-        "SELECT "
-        + ", ".join(_pack(d, int(v is not None), float(v or 0), f).sql("duckdb") for d, v, f in figures)
-    ).fetchone()
+    whole = _row(con, *(_pack_whole(*figure) for figure in figures))
+    double = _row(con, *(_pack(d, int(v is not None), float(v or 0), f) for d, v, f in figures))
     assert sorted(range(len(figures)), key=lambda i: whole[i]) == sorted(
         range(len(figures)), key=lambda i: double[i]
     )
