@@ -40,7 +40,7 @@ def listing(
     parts += [
         "",
         f"-- {n + 1}. code dictionary: the distinct (code system, code, unit) triples",
-        render(code_dictionary(), dialect, pretty=True) + ";",
+        render(code_dictionary(plan), dialect, pretty=True) + ";",
         "",
         f"-- {n + 2}. code_map(code_system, code, unit, concept_id, factor, low, high, uln) is built",
         f"--    by the engine from ({n + 1}) and the concept library (prefix patterns, exclusions,",

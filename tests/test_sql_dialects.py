@@ -39,6 +39,23 @@ def test_unsupported_dialects_fail_loudly(dialect):
         listing(TRIALS, LIBRARY, dialect)
 
 
+@pytest.mark.parametrize("dialect", ["postgres", "trino"])
+def test_a_trial_reading_no_result_renders_without_patterns(dialect, tmp_path):
+    """A trial of ages and diagnoses renders for dialects that cannot express the results
+    pass, code dictionary included: no result is read, so no bound is counted, and its SQL
+    holds no regular expression (postgres has no REGEXP_EXTRACT)."""
+    trial = tmp_path / "plain.yaml"
+    trial.write_text(
+        "id: PLAIN\ntitle: Ages and diagnoses\ncriteria:\n"
+        "  - {id: a, kind: inclusion, text: Adults, rule: {age: {min: 18}}}\n"
+        "  - {id: b, kind: inclusion, text: SLE, rule: {diagnosis: {concept: sle}}}\n",
+        encoding="utf-8",
+    )
+    text = listing(*load_trials([trial]), dialect)
+    assert "n_bounds" in text and "n_written" in text
+    assert "REGEXP" not in text.upper()
+
+
 def test_unknown_dialect():
     from sqlglot import exp
 

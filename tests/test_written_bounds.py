@@ -13,7 +13,9 @@ from sqlglot import exp
 from feasibility.compile.aggregate import NUMBER_BOUNDS, TITRES
 from feasibility.compile.atoms import text_bound_way, text_number
 from feasibility.compile.pipeline import code_dictionary
+from feasibility.compile.plan import plan_features
 from feasibility.compile.sqlexpr import lit
+from feasibility.criteria.load import load_trials
 from feasibility.criteria.model import COMPARE, WRITTEN_BOUNDS, Comparison
 from feasibility.evaluate.reference import _NUMBER_BOUNDS, _TITRE_BOUNDS
 
@@ -144,7 +146,7 @@ def test_the_code_dictionary_counts_the_texts_read_as_bounds():
     rows = [("X", str(i), None, None, t) for i, t in enumerate(TEXTS)]
     rows.append(("X", "with a number", None, 20.0, "<20"))
     con.executemany("INSERT INTO events VALUES (?, ?, ?, ?, ?)", rows)
-    counted = con.execute(code_dictionary().sql("duckdb")).fetchall()
+    counted = con.execute(code_dictionary(plan_features(*load_trials(None))).sql("duckdb")).fetchall()
     assert [c[5:] for c in counted if c[1] == "with a number"] == [(0, 0)]
     by_text = {TEXTS[int(c[1])]: c[5:] for c in counted if c[1] != "with a number"}
     reads = {text: _reference_read(text) for text in TEXTS}

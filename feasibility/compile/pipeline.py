@@ -89,23 +89,29 @@ class Statement:
     doing: str = ""
 
 
-def code_dictionary() -> exp.Expr:
+def code_dictionary(plan: Plan) -> exp.Expr:
     """The extract's distinct (code system, code, unit) triples and their rows (sql/), with
     two counts read by the results pass's own patterns, so that the two cannot disagree:
     the rows whose text, with no number, is a number written as a bound (`n_bounds`: `<20`,
     a number in the row's unit), and those written as any bound, a titre's too (`n_written`:
-    also `<1:80`; the concepts whose rows hold one pack their bounds)."""
+    also `<1:80`; the concepts whose rows hold one pack their bounds). Zeros where the plan
+    reads no result: no bound matters then, and the SQL stays free of patterns, which not
+    every dialect can express (`feasibility sql --dialect postgres`)."""
+    dictionary = sqlglot.parse_one(sql_text("code_dictionary.sql"), read="duckdb")
+    assert isinstance(dictionary, exp.Select)
+    names = ("n_bounds", "n_written")
+    if not plan.result_concepts:
+        return dictionary.select(*(lit(0).as_(name, copy=False) for name in names), copy=False)
     number, text = col("value_num"), col("value_text")
     bound = text_number(number, text, NUMBER_BOUNDS["bound"], bound=True)
     titre = text_number(number.copy(), text.copy(), TITRES["titre_bound"], bound=True)
-    read = {"n_bounds": bound, "n_written": func("coalesce", bound.copy(), titre)}
     # the cheap test first, so that the patterns' CASEs see only the rows it admits
-    counts = {name: and_(may_be_bound(number.copy(), text.copy()), not_null(r)) for name, r in read.items()}
-    dictionary = sqlglot.parse_one(sql_text("code_dictionary.sql"), read="duckdb")
-    assert isinstance(dictionary, exp.Select)
+    counts = [
+        exp.Count(this=case([(and_(may_be_bound(number.copy(), text.copy()), not_null(read)), lit(1))]))
+        for read in (bound, func("coalesce", bound.copy(), titre))
+    ]
     return dictionary.select(
-        *(exp.Count(this=case([(test, lit(1))])).as_(name, copy=False) for name, test in counts.items()),
-        copy=False,
+        *(count.as_(name, copy=False) for count, name in zip(counts, names, strict=True)), copy=False
     )
 
 

@@ -105,7 +105,7 @@ def evaluate(
         runner.create(first.creates, first.expression, READ)
     check_patient_ids(runner.query(null_patient_rows(), READ)[1][0][0], source.label)
     check_site_ids([site for (site,) in runner.query(reserved_sites(), READ)[1]], source.label)
-    summary = summarise_dictionary(plan, runner.query(code_dictionary(), READ)[1])
+    summary = summarise_dictionary(plan, runner.query(code_dictionary(plan), READ)[1])
     runner.register_code_map(code_map_table(summary.code_map))
     codes = summary.codes
     plan = plan.reading(summary.written_bounds)
