@@ -1285,10 +1285,15 @@ def test_default_uln_patients_counts_positivity_read_against_the_cut_off():
         "word_latest": [("text", ANA, "2024-03-01", "1:160"), ("text", ANA, "2024-06-01", "negative")],
         "bound": [("text", ANA, "2024-06-01", "<1:40")],
         "bound_own_limit": [("titre", ANA, "2024-06-01", "<1:40", None, 80.0)],
+        # the latest day's titre, on either side of 1:80, decides nothing, and the day
+        # before does not stand in for it: UNKNOWN, and no positivity read by the cut-off
+        "undecided_latest": [("text", ANA, "2024-03-01", "1:320"), ("text", ANA, "2024-06-01", "<1:160")],
     }
     rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
-    _, result = load_engine(TRIAL, rows, as_of=AS_OF)
+    engine, result = load_engine(TRIAL, rows, as_of=AS_OF)
     assert result.data_quality.default_uln_patients == {"ana": 4}
+    values = engine.rule_values(engine.trials[0])
+    assert values["undecided_latest"]["ana_pos"] is None and values["titre_pos"]["ana_pos"] is True
 
 
 def test_default_uln_patients_counts_results_read_above_the_limit(tmp_path):

@@ -658,9 +658,11 @@ class _Results:
             if not concepts:
                 continue
             figure = self.figure(name)
-            # positivity may be read from a text alone; the other figures need a number
-            has = not_null(figure.copy()) if name == "pos" else self.with_number()
-            rows = and_(self.usable.copy(), has, _concept_in(concepts))
+            # positivity may be read from a text alone, and packs a row whose positivity is
+            # not known as 0, below a known one of its day (so its expression appears once
+            # per row); the other figures need a number
+            has = [] if name == "pos" else [self.with_number()]
+            rows = and_(self.usable.copy(), *has, _concept_in(concepts))
             flag = case([(self._default_flag(name), lit(1))], lit(0))
             latest = self._latest(figure, flag, rows, whole=name == "pos")
             out.append(latest.as_(f"latest_{name}", copy=False))
@@ -769,7 +771,11 @@ class _Results:
         if name == "latest_number":
             columns.append(from_day_number(latest_day.copy()).as_("latest_d", copy=False))
         if name.removeprefix("latest_") in self.defaulted(self.plan):
-            on_latest = exp.EQ(this=self.packing.day(packed.copy()), expression=latest_day.copy())
+            on_latest: exp.Expr = exp.EQ(this=self.packing.day(packed.copy()), expression=latest_day.copy())
+            if whole:
+                # positivity's pack holds rows whose positivity is not known: a flag is read
+                # only from a known one, as if the others had not been packed
+                on_latest = and_(on_latest, self.packing.known(packed.copy()))
             columns.append(
                 case([(on_latest, exp.EQ(this=self.packing.flag(packed.copy()), expression=lit(1)))]).as_(
                     f"{name}_default", copy=False
