@@ -10,8 +10,8 @@ import duckdb
 import pytest
 from sqlglot import exp
 
-from feasibility.compile.aggregate import NUMBER_BOUNDS, TITRES
-from feasibility.compile.atoms import text_bound_way, text_number
+from feasibility.compile.aggregate import text_read
+from feasibility.compile.atoms import text_bound_way
 from feasibility.compile.pipeline import code_dictionary
 from feasibility.compile.plan import plan_features
 from feasibility.compile.sqlexpr import lit
@@ -56,8 +56,8 @@ def _sql_read(text: str) -> tuple[float | None, float | None, int | None]:
     t = lit(text)
     none = exp.cast(exp.null(), "DOUBLE")
     parts = [
-        text_number(none, t.copy(), NUMBER_BOUNDS["bound"], bound=True),
-        text_number(none.copy(), t.copy(), TITRES["titre_bound"], bound=True),
+        text_read("bound", none, t.copy()),
+        text_read("titre_bound", none.copy(), t.copy()),
         text_bound_way(none.copy(), t.copy()),
     ]
     return duckdb.connect().execute("SELECT " + ", ".join(p.sql("duckdb") for p in parts)).fetchone()

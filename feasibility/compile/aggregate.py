@@ -71,6 +71,17 @@ TITRES = {"titre": TITRE_TEXT, "titre_bound": written_as_bound(TITRE_TEXT)}
 NUMBER_BOUNDS = {"bound": written_as_bound(NUMBER_BOUND)}
 BOUND_WAY = "bound_way"
 
+
+def text_read(name: str, number: exp.Expr | None = None, text: exp.Expr | None = None) -> exp.Expr:
+    """A row's text read as `name` (see TITRES, NUMBER_BOUNDS) where the row has no number
+    (`value_num` and `value_text` by default): one expression for the results pass and the
+    code dictionary, which must read a text alike."""
+    number = col("value_num") if number is None else number
+    text = col("value_text") if text is None else text
+    pattern = {**TITRES, **NUMBER_BOUNDS}[name]
+    return text_number(number, text, pattern, bound=name != "titre")
+
+
 # sex as a small code, so two spellings of one patient's sex compare without string work;
 # lower case reads as upper case, and any value outside the contract is a code of its own,
 # read as U and counted in the data quality
@@ -482,6 +493,8 @@ class _Results:
     packed = ("latest_number", *(f"latest_{figure}" for figure in read))
     # the figures read against the upper limit, whose packs flag the concept's default limit
     against_uln = ("uln", "excess")
+    # the figures that are 0 or 1, packed as whole numbers (`Packing.pack`)
+    whole_figures = ("pos",)
 
     @classmethod
     def defaulted(cls, plan: Plan) -> tuple[str, ...]:
@@ -545,9 +558,8 @@ class _Results:
         where its concepts may read one, a number written as a bound, and the way either bound
         is written."""
         columns = [exp.Star(), text_result(col("value_text")).as_("text_result", copy=False)]
-        for name, pattern in {**(TITRES if self.titres else {}), **NUMBER_BOUNDS}.items():
-            read = text_number(col("value_num"), col("value_text"), pattern, bound=name != "titre")
-            columns.append(read.as_(name, copy=False))
+        for name in [*(TITRES if self.titres else {}), *NUMBER_BOUNDS]:
+            columns.append(text_read(name).as_(name, copy=False))
         columns.append(text_bound_way(col("value_num"), col("value_text")).as_(BOUND_WAY, copy=False))
         return exp.select(*columns).from_(table, copy=False).subquery("e", copy=False)
 
@@ -664,7 +676,7 @@ class _Results:
             has = [] if name == "pos" else [self.with_number()]
             rows = and_(self.usable.copy(), *has, _concept_in(concepts))
             flag = case([(self._default_flag(name), lit(1))], lit(0))
-            latest = self._latest(figure, flag, rows, whole=name == "pos")
+            latest = self._latest(figure, flag, rows, whole=name in self.whole_figures)
             out.append(latest.as_(f"latest_{name}", copy=False))
         for name in self.bounded:
             # the cheap tests first: most rows have a number, and skip the bounds' patterns
@@ -766,7 +778,7 @@ class _Results:
                 self.packing.latest(packed, latest_day).as_(f"{figure}_written", copy=False),
                 self.packing.flag(packed.copy()).as_(f"{figure}_way", copy=False),
             ]
-        whole = name == "latest_pos"
+        whole = name.removeprefix("latest_") in self.whole_figures
         columns = [self.packing.latest(packed, latest_day, whole).as_(name, copy=False)]
         if name == "latest_number":
             columns.append(from_day_number(latest_day.copy()).as_("latest_d", copy=False))

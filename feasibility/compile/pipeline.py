@@ -17,8 +17,6 @@ from sqlglot.errors import ErrorLevel
 from feasibility.analytics.incidence import month_ends_evaluated
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.compile.aggregate import (
-    NUMBER_BOUNDS,
-    TITRES,
     FamilyPass,
     coverage_query,
     default_uln_concepts,
@@ -31,9 +29,10 @@ from feasibility.compile.aggregate import (
     records_query,
     results_query,
     row_index_date,
+    text_read,
     with_index_conflicts,
 )
-from feasibility.compile.atoms import atom_masks_query, may_be_bound, text_number, with_atom_words
+from feasibility.compile.atoms import atom_masks_query, may_be_bound, with_atom_words
 from feasibility.compile.code_map import Codes, code_map_join
 from feasibility.compile.histogram import (
     histogram_query,
@@ -102,13 +101,12 @@ def code_dictionary(plan: Plan) -> exp.Expr:
     names = ("n_bounds", "n_written")
     if not plan.result_concepts:
         return dictionary.select(*(lit(0).as_(name, copy=False) for name in names), copy=False)
-    number, text = col("value_num"), col("value_text")
-    bound = text_number(number, text, NUMBER_BOUNDS["bound"], bound=True)
-    titre = text_number(number.copy(), text.copy(), TITRES["titre_bound"], bound=True)
+    bound = text_read("bound")
     # the cheap test first, so that the patterns' CASEs see only the rows it admits
+    may_be = may_be_bound(col("value_num"), col("value_text"))
     counts = [
-        exp.Count(this=case([(and_(may_be_bound(number.copy(), text.copy()), not_null(read)), lit(1))]))
-        for read in (bound, func("coalesce", bound.copy(), titre))
+        exp.Count(this=case([(and_(may_be.copy(), not_null(read)), lit(1))]))
+        for read in (bound, func("coalesce", bound.copy(), text_read("titre_bound")))
     ]
     return dictionary.select(
         *(count.as_(name, copy=False) for count, name in zip(counts, names, strict=True)), copy=False
