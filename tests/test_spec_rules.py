@@ -306,6 +306,17 @@ case("crea_bound_at_most_equal_first", "crea_abs", True, ("titre", CREA, "2025-0
 case("crea_bound_at_most_wide", "crea_abs", None, ("titre", CREA, "2025-01-10", "<=2.5", "mg/dL", None))
 case("crea_bound_at_least", "crea_abs", None, ("titre", CREA, "2025-01-10", ">=2", "mg/dL", None))
 case("crea_bound_at_least_over", "crea_abs", False, ("titre", CREA, "2025-01-10", "≥ 2.5", "mg/dL", None))
+# ... and in words, as some laboratory systems print them
+case("crea_bound_words", "crea_abs", True, ("titre", CREA, "2025-01-10", "LESS THAN 2 mg/dL", "mg/dL", None))
+case(
+    "crea_bound_words_over", "crea_abs", False, ("titre", CREA, "2025-01-10", "Greater than 2", "mg/dL", None)
+)
+case(
+    "crea_bound_words_at_most",
+    "crea_abs",
+    True,
+    ("titre", CREA, "2025-01-10", "less than or equal to 2", "mg/dL", None),
+)
 case(
     "crea_bound_above_over_at_least",  # of two bounds of one number, `>2` is read before `>=2`
     "crea_abs",
@@ -377,6 +388,7 @@ case("ana_titre_above_low", "ana_pos", None, ("text", ANA, "2024-06-01", ">1:40"
 # ... written `<=` or `>=`: positive from 1:80, so `<=1:80` may be either and `>=1:80` is positive
 case("ana_titre_at_most_cut_off", "ana_pos", None, ("text", ANA, "2024-06-01", "<=1:80"))
 case("ana_titre_at_most", "ana_pos", False, ("text", ANA, "2024-06-01", "≤1:40"))
+case("ana_titre_below_words", "ana_pos", False, ("text", ANA, "2024-06-01", "LESS THAN 1:80"))
 case("ana_titre_at_least_cut_off", "ana_pos", True, ("text", ANA, "2024-06-01", ">=1:80"))
 case("ana_titre_at_least_low", "ana_pos", None, ("text", ANA, "2024-06-01", "≥ 1/40"))
 case("ana_number_at_least", "ana_pos", True, ("titre", ANA, "2024-06-01", ">=80", "{titer}", None))
@@ -1336,7 +1348,7 @@ def test_texts_read_as_nothing_are_counted():
         "haemolysed": [("text", CREA, "2025-01-10", "haemolysed")],
         "comment": [("text", ANA, "2024-06-01", "see comment")],
         "crea_titre": [("text", CREA, "2025-01-10", "1:160")],
-        "crea_spelling": [("text", CREA, "2025-01-10", "less than 20")],
+        "crea_spelling": [("text", CREA, "2025-01-10", "< =20")],
         "crea_blank": [("text", CREA, "2025-01-10", "  ")],
         "word": [("text", CREA, "2025-01-10", "Negative")],
         "ana_titre": [("text", ANA, "2024-06-01", "1:160")],

@@ -1,4 +1,4 @@
-"""Results written as bounds (`<20`, `>=1.035`, `≤ 0.5 mg/L`, `<1:80`): the SQL engines read
+"""Results written as bounds (`<20`, `>=1.035`, `≤ 0.5 mg/L`, `<1:80`, `LESS THAN 10`): the SQL engines read
 a bound's number with one pattern for every way of writing it and its way from the sign it
 starts with; the reference evaluator tries each way's own pattern. Both must read every
 spelling alike, and a way must decide a threshold exactly where every value it stands for
@@ -35,6 +35,13 @@ TEXTS = [
     "<1:80",
     ">=1:160",
     "≤1/40 speckled",
+    # in words, as some laboratory systems print them (MIMIC-III's `LESS THAN 10 mEq/L`)
+    "less than 20",
+    "LESS THAN 10 mEq/L",
+    "Greater than 1000",
+    "Greater Than Or Equal To 1.035",
+    "less than or equal to 0.5",
+    "LESS THAN 1:40",
     # not bounds: no number next, a sign not first, text glued by `:` or `/`, two signs
     "<",
     "=20",
@@ -48,6 +55,12 @@ TEXTS = [
     "<20/uL",
     "<20.",
     "<-5",
+    "less than",
+    "less than twenty",
+    "lessthan 20",
+    "LeSS THAN 20",
+    "HOLD.  DISCARD GREATER THAN 4 HOURS OLD.",
+    "less than or equal 20",
 ]
 
 
@@ -96,6 +109,11 @@ def test_the_spellings_read_as_expected():
     assert reads["=<20"] == (20.0, None, 1) and reads[" => 1.035"] == (1.035, None, 2)
     assert reads["> 1000 copies"] == (1000.0, None, 3)
     assert reads["≤1/40 speckled"] == (None, 40.0, 1)
+    assert reads["less than 20"] == (20.0, None, 0) and reads["LESS THAN 10 mEq/L"] == (10.0, None, 0)
+    assert reads["less than or equal to 0.5"] == (0.5, None, 1)
+    assert reads["Greater Than Or Equal To 1.035"] == (1.035, None, 2)
+    assert reads["Greater than 1000"] == (1000.0, None, 3)
+    assert reads["LESS THAN 1:40"] == (None, 40.0, 0)
     assert [t for t, (n, ti, _) in reads.items() if n is None and ti is None] == TEXTS[TEXTS.index("<") :]
 
 

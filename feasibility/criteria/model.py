@@ -62,9 +62,9 @@ NUMBER_BOUND = r"[ \t]*([0-9]+(?:\.[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?"
 
 @dataclass(frozen=True)
 class WrittenBound:
-    """One way of writing a result as a bound (`<N`, `<=N`, `>=N`, `>N`): the values it
-    stands for lie under its number N (`under`) or over it, and include N itself where
-    `inclusive`. A titre may be written so too (`<1:80`)."""
+    """One way of writing a result as a bound (`<N`, `<=N`, `>=N`, `>N`, or in words, `less
+    than N`): the values it stands for lie under its number N (`under`) or over it, and
+    include N itself where `inclusive`. A titre may be written so too (`<1:80`)."""
 
     name: str
     signs: tuple[str, ...]
@@ -90,13 +90,26 @@ class WrittenBound:
         return ">=" if at_equal else ">"
 
 
+def _spelt_out(*phrases: str) -> tuple[str, ...]:
+    """A bound's words as laboratory systems print them: lower case, upper case (MIMIC-III's
+    `LESS THAN 10`), a capital first or on each word. Listed rather than matched without
+    case, so that every engine's pattern and the sign's way stay plain text."""
+    return tuple(
+        dict.fromkeys(f(p) for p in phrases for f in (str.lower, str.upper, str.capitalize, str.title))
+    )
+
+
 # In the order a day's bounds of one number rank, lowest first (the packs' flag,
 # `compile.aggregate`): of `<20` and `>20` written on one day, `>20` is read
 WRITTEN_BOUNDS = (
-    WrittenBound("below", ("<",), under=True, inclusive=False),
-    WrittenBound("at_most", ("<=", "=<", "≤"), under=True, inclusive=True),
-    WrittenBound("at_least", (">=", "=>", "≥"), under=False, inclusive=True),
-    WrittenBound("above", (">",), under=False, inclusive=False),
+    WrittenBound("below", ("<", *_spelt_out("less than")), under=True, inclusive=False),
+    WrittenBound(
+        "at_most", ("<=", "=<", "≤", *_spelt_out("less than or equal to")), under=True, inclusive=True
+    ),
+    WrittenBound(
+        "at_least", (">=", "=>", "≥", *_spelt_out("greater than or equal to")), under=False, inclusive=True
+    ),
+    WrittenBound("above", (">", *_spelt_out("greater than")), under=False, inclusive=False),
 )
 # Every sign a bound is written with, the longer first: the SQL engines read a bound's number
 # with one pattern for all ways (`written_as_bound`) and its way from the sign it starts with

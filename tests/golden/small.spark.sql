@@ -90,7 +90,7 @@ SELECT
           `value_num` IS NULL
         )
         AND (
-          SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '\t')
+          SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
         )
       )
       AND (
@@ -102,11 +102,11 @@ SELECT
             `value_num` IS NULL
           )
           AND (
-            SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '\t')
+            SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
           )
           THEN CAST(REGEXP_EXTRACT(
             `value_text`,
-            '^[ \\t]*(?:<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+            '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
           ) AS DOUBLE)
         END IS NULL
       )
@@ -123,7 +123,7 @@ SELECT
           `value_num` IS NULL
         )
         AND (
-          SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '\t')
+          SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
         )
       )
       AND (
@@ -136,11 +136,11 @@ SELECT
               `value_num` IS NULL
             )
             AND (
-              SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '\t')
+              SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
             )
             THEN CAST(REGEXP_EXTRACT(
               `value_text`,
-              '^[ \\t]*(?:<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+              '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
             ) AS DOUBLE)
           END,
           CASE
@@ -151,11 +151,11 @@ SELECT
               `value_num` IS NULL
             )
             AND (
-              SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '\t')
+              SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
             )
             THEN CAST(REGEXP_EXTRACT(
               `value_text`,
-              '^[ \\t]*(?:<=|=<|>=|=>|<|≤|≥|>)[ \\t]*1[ \\t]*[:/][ \\t]*([0-9]+)([ \\t][\\s\\S]*)?\\z'
+              '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*1[ \\t]*[:/][ \\t]*([0-9]+)([ \\t][\\s\\S]*)?\\z'
             ) AS DOUBLE)
           END
         ) IS NULL
@@ -568,11 +568,11 @@ FROM (
             `value_num` IS NULL
           )
           AND (
-            SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '\t')
+            SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
           )
           THEN CAST(REGEXP_EXTRACT(
             `value_text`,
-            '^[ \\t]*(?:<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+            '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
           ) AS DOUBLE)
         END AS bound,
         CASE
@@ -583,10 +583,21 @@ FROM (
             `value_num` IS NULL
           )
           AND (
-            SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', '≤', '≥', ' ', '\t')
+            SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
           )
-          THEN CASE REGEXP_EXTRACT(`value_text`, '^[ \\t]*(<=|=<|>=|=>|<|≤|≥|>)')
+          THEN CASE REGEXP_EXTRACT(
+              `value_text`,
+              '^[ \\t]*(greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)'
+            )
             WHEN '<'
+            THEN 0
+            WHEN 'less than'
+            THEN 0
+            WHEN 'LESS THAN'
+            THEN 0
+            WHEN 'Less than'
+            THEN 0
+            WHEN 'Less Than'
             THEN 0
             WHEN '<='
             THEN 1
@@ -594,13 +605,37 @@ FROM (
             THEN 1
             WHEN '≤'
             THEN 1
+            WHEN 'less than or equal to'
+            THEN 1
+            WHEN 'LESS THAN OR EQUAL TO'
+            THEN 1
+            WHEN 'Less than or equal to'
+            THEN 1
+            WHEN 'Less Than Or Equal To'
+            THEN 1
             WHEN '>='
             THEN 2
             WHEN '=>'
             THEN 2
             WHEN '≥'
             THEN 2
+            WHEN 'greater than or equal to'
+            THEN 2
+            WHEN 'GREATER THAN OR EQUAL TO'
+            THEN 2
+            WHEN 'Greater than or equal to'
+            THEN 2
+            WHEN 'Greater Than Or Equal To'
+            THEN 2
             WHEN '>'
+            THEN 3
+            WHEN 'greater than'
+            THEN 3
+            WHEN 'GREATER THAN'
+            THEN 3
+            WHEN 'Greater than'
+            THEN 3
+            WHEN 'Greater Than'
             THEN 3
           END
         END AS bound_way
