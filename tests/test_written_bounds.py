@@ -1,8 +1,8 @@
-"""Results written as bounds (`<20`, `>=1.035`, `≤ 0.5 mg/L`, `<1:80`, `LESS THAN 10`): the SQL engines read
-a bound's number with one pattern for every way of writing it and its way from the sign it
-starts with; the reference evaluator tries each way's own pattern. Both must read every
-spelling alike, and a way must decide a threshold exactly where every value it stands for
-lies on one side of it."""
+"""Results written as bounds (`<20`, `>=1.035`, `≤ 0.5 mg/L`, `<1:80`, `LESS THAN 10`): the
+SQL engines read a bound's number with one pattern for every way of writing it and its way
+from the sign it starts with; the reference evaluator tries each way's own pattern. Both
+must read every spelling alike, and a way must decide a threshold exactly where every value
+it stands for lies on one side of it."""
 
 from __future__ import annotations
 
@@ -42,7 +42,8 @@ TEXTS = [
     "Greater Than Or Equal To 1.035",
     "less than or equal to 0.5",
     "LESS THAN 1:40",
-    # not bounds: no number next, a sign not first, text glued by `:` or `/`, two signs
+    # not bounds: no number next, a sign not first, text glued by `:` or `/`, two signs, words
+    # run together, in mixed case or cut short
     "<",
     "=20",
     "< =20",
