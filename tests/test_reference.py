@@ -280,8 +280,9 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
         row["ref_high"] = draw(st.sampled_from([None, None, 0.0, 1.0, 40.0, -1.0, math.nan, math.inf]))
         row["ref_low"] = draw(st.sampled_from([None, None, 0.0, 0.5, 30.0, 100.0, -1.0, math.nan, math.inf]))
     if kind == "num":
-        # a number written as a bound (`<40`, `>= 1`) is read where the row has no number
+        # a number written as a bound (`<40`, `>= 1`, in words) is read where the row has no number
         bounds = ["<40", "> 1", "<0.5 g/L", "<=40", ">= 1", "≤0.5g/L", "≥40", "=<40", "=> 1"]
+        bounds += ["LESS THAN 40", "greater than or equal to 1", "Less than 0.5"]
         row["value_text"] = draw(st.sampled_from([None, None, "not detected", *bounds]))
         if row["value_text"] in bounds and draw(st.booleans()):
             row["value_num"] = None
@@ -289,7 +290,7 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
         # ANA reads titres: `1:N` is N in {titer}, positive from 1:80 without a limit of its
         # own; `<1:N`, `>=1:N` and the like are bounds
         texts = ["Positive", "negative", "detected", "equivocal", None, "1:160", "1:40", "1/80", "<1:80"]
-        titres = [">1:1280", "<1:320", ">1:40", "<=1:80", ">=1:80", "≥1:160", "=<1:80"]
+        titres = [">1:1280", "<1:320", ">1:40", "<=1:80", ">=1:80", "≥1:160", "=<1:80", "LESS THAN 1:80"]
         bounds = [*titres, "<80", "> 640", ">=80"]
         row["value_text"] = draw(st.sampled_from([*texts, "1:320 speckled", *bounds]))
         row["value_num"] = draw(st.sampled_from([None, None, 0.5, 1.5, 160.0]))
