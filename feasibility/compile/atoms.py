@@ -86,9 +86,9 @@ def text_bound_way(number: exp.Expr, text: exp.Expr) -> exp.Expr:
 
 
 def may_be_bound(number: exp.Expr, text: exp.Expr) -> exp.Expr:
-    """Whether a row may hold a bound: a text, no number, and a sign or a blank first. The
-    test of one character spares the patterns the many texts that are none (`negative`,
-    `1:160`)."""
+    """Whether a row may hold a bound: a text, no number, and first a blank or the first
+    character of a sign (`<`, or the `l` of `less than`). The test of one character spares
+    the patterns the many texts that are none (`negative`, `1:160`)."""
     firsts = sorted({sign[0] for sign in BOUND_SIGNS}) + [" ", "\t"]
     first = exp.Substring(this=text.copy(), start=lit(1), length=lit(1))
     return and_(
