@@ -70,8 +70,9 @@ def _edge_rows() -> list[dict]:
     dates (missing, conflicting, 31 December, 31 August minus 6 months), ties on one date,
     window boundaries, duplicate rows, overlapping and open-ended medications, the current
     dose of a stable dose, doses per kilogram, results confirmed on distinct days, lower limits
-    of normal, unknown units, implausible values, text results (one read as nothing), events
-    after the index date or without a date."""
+    of normal, unknown units, implausible values, text results (one read as nothing), numbers
+    and titres written as bounds (with signs or words, which each engine's own regular
+    expressions read), events after the index date or without a date."""
     lab, dx, med, obs = "lab", "diagnosis", "medication", "observation"
     rows = person("p1", birth_year=1980, index_date="2024-06-30")
     rows += [
@@ -165,6 +166,14 @@ def _edge_rows() -> list[dict]:
         event("p8", med, *gc, "2024-11-01", end_date="2024-12-24", value_num=10.0, unit="mg/d"),
         event("p8", med, *gc, "2024-12-25", end_date="2024-12-31", value_num=None, unit="mg/d"),
     ]
+    # results written as bounds: read, never counted as read as nothing
+    rows += person("p13", birth_year=1970, index_date="2024-12-31")
+    rows += [
+        event("p13", lab, "LOINC", "2160-0", "2024-12-01", value_text="LESS THAN 2 mg/dL", unit="mg/dL"),
+        event("p13", lab, "LOINC", "718-7", "2024-12-01", value_text=" ≤ 150 g/L", unit="g/L"),
+        event("p13", lab, "LOINC", "8061-4", "2024-06-01", value_text="=<1:80"),
+        event("p13", lab, "LOINC", "8061-4", "2024-11-01", value_text="Greater Than 1:1280"),
+    ]
     return rows
 
 
@@ -184,7 +193,7 @@ def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
     assert on_spark.index_from_column
     assert set(on_spark.histograms["SPEC"]) == {"SITE-X"}
     counts = on_spark.data_quality.counts
-    assert counts["patients"] == 12
+    assert counts["patients"] == 13
     assert counts["patients_with_inconsistent_index_date"] >= 1
     assert counts["duplicate_rows"] >= 2
     assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1}
