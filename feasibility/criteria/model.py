@@ -90,13 +90,11 @@ class WrittenBound:
         return ">=" if at_equal else ">"
 
 
-def _spelt_out(*phrases: str) -> tuple[str, ...]:
+def _spelt_out(phrase: str) -> tuple[str, ...]:
     """A bound's words as laboratory systems print them: lower case, upper case (MIMIC-III's
     `LESS THAN 10`), a capital first or on each word. Listed rather than matched without
     case, so that every engine's pattern and the sign's way stay plain text."""
-    return tuple(
-        dict.fromkeys(f(p) for p in phrases for f in (str.lower, str.upper, str.capitalize, str.title))
-    )
+    return (phrase.lower(), phrase.upper(), phrase.capitalize(), phrase.title())
 
 
 # In the order a day's bounds of one number rank, lowest first (the packs' flag,
