@@ -25,6 +25,9 @@ _ALIASES: dict[str, str] = {
     "/mm3": "/ul",
     "cells/ul": "/ul",
     "cells/mm3": "/ul",
+    "{cells}/ul": "/ul",
+    "#/ul": "/ul",  # MIMIC-IV's absolute counts (the number sign: a count of cells)
+    "#/mm3": "/ul",
     # enzyme activity
     "iu/l": "u/l",
     "units/l": "u/l",

@@ -23,9 +23,11 @@ import pytest
 from click.testing import CliRunner
 
 from feasibility.cli import cli
+from feasibility.criteria.load import load_trials
 from feasibility.errors import FeasibilityError
 from feasibility.importers.mimic import DRUG_ATC, MIMIC_NOTICE, import_mimic
 from feasibility.run import run_feasibility
+from feasibility.units import normalise_unit
 from tests.support import REPO
 from tests.test_errors import assert_one_line_error, feasibility
 from tests.test_notice import notices_of
@@ -378,6 +380,35 @@ def test_extract_shape(imported):
     meds = df.filter(pl.col("code_system") == "ATC")
     assert meds.filter(pl.col("value_num").is_not_null())["unit"].unique().to_list() == ["mg/d"]
     assert df.filter(pl.col("patient_id").is_null()).height == 0
+
+
+def test_the_demos_results_are_in_units_the_library_knows(imported):
+    """Every number of a measurement concept with a unit is in a unit the concept knows: a
+    spelling missed (MIMIC-IV's `#/uL` lymphocytes, `Ratio` for a protein/creatinine ratio)
+    makes those results UNKNOWN."""
+    _, _, out = imported
+    _, library = load_trials(None)
+    units = (
+        pl.read_parquet(out)
+        .filter(pl.col("value_num").is_not_null() & pl.col("unit").is_not_null())
+        .group_by("code_system", "code")
+        .agg(pl.col("unit").unique())
+    )
+    seen, unknown = set(), []
+    for concept in library.concepts.values():
+        if concept.unit is None:  # qualitative: read against each result's own limits
+            continue
+        for system, code, spellings in units.iter_rows():
+            if any(
+                p.system == system and (code.startswith(p.code) if p.prefix else code == p.code)
+                for p in concept.codes
+            ):
+                seen.add(concept.name)
+                unknown += [
+                    (concept.name, u) for u in spellings if concept.unit_factor(normalise_unit(u)) is None
+                ]
+    assert {"lymphocytes", "upcr", "creatinine", "weight"} <= seen
+    assert unknown == []
 
 
 def test_cli_on_the_mimic_folder(tmp_path):

@@ -18,6 +18,9 @@ from feasibility.units import above_uln, normalise_unit
         ("10**9/L", "10*9/l"),
         ("10*3/uL", "10*9/l"),
         ("IU/L", "u/l"),
+        ("#/uL", "/ul"),  # MIMIC-IV's lymphocyte counts
+        ("{cells}/uL", "/ul"),
+        ("cells/mm3", "/ul"),
         (" mm Hg ", "mm[hg]"),
         ("", None),
         ("   ", None),
