@@ -174,6 +174,14 @@ def _edge_rows() -> list[dict]:
         event("p13", lab, "LOINC", "8061-4", "2024-06-01", value_text="=<1:80"),
         event("p13", lab, "LOINC", "8061-4", "2024-11-01", value_text="Greater Than 1:1280"),
     ]
+    # a creatinine written as a bound bounds the eGFR and the clearance the other way: both
+    # at least 30 and 60 under 0.5 mg/dL (the range open to infinity), neither over 8
+    for pid, creatinine in (("p14", "<0.5"), ("p15", ">8")):
+        rows += person(pid, birth_year=1970, index_date="2024-12-31")
+        rows += [
+            event(pid, lab, "LOINC", "2160-0", "2024-12-01", value_text=creatinine, unit="mg/dL"),
+            event(pid, obs, "LOINC", "29463-7", "2024-12-01", value_num=70.0, unit="kg"),
+        ]
     return rows
 
 
@@ -193,7 +201,7 @@ def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
     assert on_spark.index_from_column
     assert set(on_spark.histograms["SPEC"]) == {"SITE-X"}
     counts = on_spark.data_quality.counts
-    assert counts["patients"] == 13
+    assert counts["patients"] == 15
     assert counts["patients_with_inconsistent_index_date"] >= 1
     assert counts["duplicate_rows"] >= 2
     assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1}

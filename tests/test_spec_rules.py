@@ -247,7 +247,7 @@ case("hbhigh_bound_and_number", "hb_high", True, ("titre", "718-7", "2025-01-20"
 # -- a number written as a bound against a threshold: every value below (above) it meets or
 # fails the threshold where the bound lies at or beyond it, else the result may do either.
 # Creatinine at most 2.0 mg/dL:
-CREA = "2160-0"
+CREA, WEIGHT = "2160-0", "29463-7"
 case("crea_bound_under", "crea_abs", True, ("titre", CREA, "2025-01-10", "<2", "mg/dL", None))
 case("crea_bound_under_wide", "crea_abs", None, ("titre", CREA, "2025-01-10", "<3", "mg/dL", None))
 case("crea_bound_over", "crea_abs", False, ("titre", CREA, "2025-01-10", ">2", "mg/dL", None))
@@ -268,15 +268,69 @@ case(
     ("titre", CREA, "2025-01-10", "<2", "mg/dL", None),
     ("lab", CREA, "2025-01-10", 1.5, "mg/kg", None),
 )
-# the derived measures read numbers only: a creatinine written as a bound gives no eGFR
-case("egfr_creatinine_bound", "egfr", None, ("titre", CREA, "2025-01-10", "<0.5", "mg/dL", None))
+# -- the derived measures from a creatinine written as a bound: both equations fall as the
+# creatinine rises, so a bound on it bounds the measure the other way. eGFR at least 30 (a
+# woman aged 44 or 45: CKD-EPI 2021 gives 117.8 at 0.5 mg/dL, 32.8 at 1.9, 27.5 at 2.2,
+# 18.9 at 3 and 5.8 at 8 mg/dL)
+case("egfr_creatinine_bound", "egfr", True, ("titre", CREA, "2025-01-10", "<0.5", "mg/dL", None))
+case("egfr_creatinine_bound_wide", "egfr", None, ("titre", CREA, "2025-01-10", "<3", "mg/dL", None))
+case("egfr_creatinine_bound_over", "egfr", False, ("titre", CREA, "2025-01-10", ">8", "mg/dL", None))
+case("egfr_creatinine_bound_over_wide", "egfr", None, ("titre", CREA, "2025-01-10", ">0.5", "mg/dL", None))
+case("egfr_creatinine_bound_at_most", "egfr", True, ("titre", CREA, "2025-01-10", "≤1.9", "mg/dL", None))
 case(
-    "egfr_creatinine_number_and_bound",
+    "egfr_creatinine_bound_at_most_wide", "egfr", None, ("titre", CREA, "2025-01-10", "<=2.2", "mg/dL", None)
+)
+case("egfr_creatinine_bound_at_least", "egfr", False, ("titre", CREA, "2025-01-10", ">=2.2", "mg/dL", None))
+case(
+    "egfr_creatinine_bound_words", "egfr", True, ("titre", CREA, "2025-01-10", "LESS THAN 0.5", "mg/dL", None)
+)
+# 44 umol/L is 0.50 mg/dL; a bound in a unit the concept does not know is no creatinine
+case("egfr_creatinine_bound_umol", "egfr", True, ("titre", CREA, "2025-01-10", "< 44 umol/L", "umol/L", None))
+case("egfr_creatinine_bound_unit", "egfr", None, ("titre", CREA, "2025-01-10", "<0.5", "mg/kg", None))
+case(
+    "egfr_creatinine_bound_no_sex",
+    "egfr",
+    None,
+    ("titre", CREA, "2025-01-10", "<0.5", "mg/dL", None),
+    sex="U",
+)
+case(
+    "egfr_creatinine_number_and_bound",  # on one day the number is read, not the bound
+    "egfr",
+    False,
+    ("titre", CREA, "2025-01-10", "<0.5", "mg/dL", None),
+    ("lab", CREA, "2025-01-10", 8.0, "mg/dL", None),
+)
+case(
+    "egfr_creatinine_bound_latest",  # the latest result decides, bound or number
     "egfr",
     True,
-    ("titre", CREA, "2025-01-10", "<0.5", "mg/dL", None),
-    ("lab", CREA, "2025-01-10", 1.0, "mg/dL", None),
+    ("lab", CREA, "2025-01-05", 8.0, "mg/dL", None),
+    ("titre", CREA, "2025-01-20", "<0.5", "mg/dL", None),
 )
+# CrCl at least 60 mL/min with 70 kg (Cockcroft-Gault: 157 at 0.5 mg/dL, 41.3 at 1.9, 26.2 at 3)
+case(
+    "crcl_creatinine_bound",
+    "crcl",
+    True,
+    ("titre", CREA, "2025-01-10", "<0.5", "mg/dL", None),
+    ("obs", WEIGHT, "2025-01-10", 70, "kg", "LOINC"),
+)
+case(
+    "crcl_creatinine_bound_wide",
+    "crcl",
+    None,
+    ("titre", CREA, "2025-01-10", "<1.9", "mg/dL", None),
+    ("obs", WEIGHT, "2025-01-10", 70, "kg", "LOINC"),
+)
+case(
+    "crcl_creatinine_bound_over",
+    "crcl",
+    False,
+    ("titre", CREA, "2025-01-10", ">3", "mg/dL", None),
+    ("obs", WEIGHT, "2025-01-10", 70, "kg", "LOINC"),
+)
+case("crcl_creatinine_bound_no_weight", "crcl", None, ("titre", CREA, "2025-01-10", "<0.5", "mg/dL", None))
 case(
     "crea_bound_latest",  # a bound is a result: the latest decides
     "crea_abs",
@@ -641,7 +695,6 @@ case(
 
 # -- a dose per kilogram: each daily dose divided by the latest weight before the index date,
 # however old (a weight in another unit converted to kg; one after the index date unseen)
-WEIGHT = "29463-7"
 case(
     "pkg_equal",  # 60 mg/d at 60 kg: 1 mg/kg/d exactly
     "steroid_per_kg",

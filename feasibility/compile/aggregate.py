@@ -476,14 +476,14 @@ class _Results:
     its unit is unknown, so the number's MAX also gives the latest result's day. The other
     figures are packed only on the rows of the concepts whose atoms read them.
 
-    For a figure that atoms compare with a threshold, the rows of a number written as a
-    bound (`<20`) pack that figure of the bound's number apart (`latest_<figure>_bound`,
-    flagged with the way it is written), which the atoms read where the latest day has no
-    figure known. Only for the concepts whose rows may hold a bound (`Plan.bound_concepts`):
-    each pack is an aggregate every row of the pass updates, so an extract without bounds
-    pays nothing for them. A figure's own pack, which the readers of numbers alone (the
-    derived measures, a dose per kilogram) read, is the same whether or not the run reads
-    bounds.
+    For a figure that atoms compare with a threshold (and the creatinine's number the
+    derived measures read), the rows of a number written as a bound (`<20`) pack that figure
+    of the bound's number apart (`latest_<figure>_bound`, flagged with the way it is
+    written), which the atoms read where the latest day has no figure known. Only for the
+    concepts whose rows may hold a bound (`Plan.bound_concepts`): each pack is an aggregate
+    every row of the pass updates, so an extract without bounds pays nothing for them. A
+    figure's own pack, which the readers of numbers alone (a dose per kilogram) read, is the
+    same whether or not the run reads bounds.
 
     Aggregates take CASE arguments rather than FILTER clauses: DuckDB copies the rows a
     FILTER keeps, a CASE only picks them."""
@@ -953,7 +953,11 @@ def patients_query(
     for cid in plan.derived_inputs:
         # the derived measures read a concept's latest result on the patient row
         alias = f"l{cid}"
-        latest = struct(d=col("latest_d"), n=col("latest_number"))
+        fields = {"d": col("latest_d"), "n": col("latest_number")}
+        if cid == plan.bounded_input:
+            # and the day's bound with its way, read where the day has no number
+            fields |= {"b": col("latest_number_written"), "w": col("latest_number_way")}
+        latest = struct(**fields)
         rows = (
             exp.select(*tables.key_columns(), latest.as_(f"c{cid}_latest", copy=False))
             .from_(tables.patient_results, copy=False)

@@ -7,6 +7,11 @@ compare against their thresholds (see `PredicateCompiler._derived`). Computed he
 not inside each criterion: a criterion's TRUE and FALSE sides each read the measure at both
 ends of the age range, so a measure computed in the criterion costs eight evaluations of its
 powers and quotients per patient.
+
+A latest creatinine written as a bound (`<0.5 mg/dL`) widens the range to one side: both
+equations fall as the creatinine rises, so a creatinine under the bound puts the measure
+anywhere over its value at the bound (up to infinity), one over the bound anywhere under
+it (down to 0).
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from feasibility.compile.plan import Plan
-from feasibility.compile.sqlexpr import and_, case, col, field, func, lit, paren
-from feasibility.criteria.model import DerivedMeasure
+from feasibility.compile.sqlexpr import and_, case, col, field, func, is_null, lit, paren
+from feasibility.criteria.model import BOUNDING_INPUT, WRITTEN_BOUNDS, DerivedMeasure
 
 
 def range_columns(measure: DerivedMeasure) -> tuple[str, str]:
@@ -40,20 +45,40 @@ def derived_columns(plan: Plan) -> list[exp.Expr]:
         at_age = _equation(plan, measure)
         # both equations fall with age: the oldest possible age gives the lowest value
         lowest, highest = at_age(col("age_hi")), at_age(col("age_lo"))
+        if plan.bounded_input is not None:
+            lowest = case([(_bounded(plan, under=False), lit(0.0))], lowest)
+            highest = case([(_bounded(plan, under=True), exp.cast(lit("Infinity"), "DOUBLE"))], highest)
         # both need the sex (LEAST/GREATEST skip NULLs, so an unknown sex must be explicit)
         sex = col("sex")
         computable = and_(
             exp.In(this=sex, expressions=[lit("F"), lit("M")]),
-            exp.GT(this=field(latest(plan, "creatinine"), "n"), expression=lit(0)),
+            exp.GT(this=_creatinine(plan), expression=lit(0)),
         )
         for name, value in zip(range_columns(measure), (lowest, highest), strict=True):
             columns.append(case([(computable.copy(), value)]).as_(name, copy=False))
     return columns
 
 
+def _creatinine(plan: Plan) -> exp.Expr:
+    """The creatinine the equations read: the latest day's number, else (where the trials'
+    results may hold one) the number of its bound."""
+    creatinine = latest(plan, BOUNDING_INPUT)
+    if plan.bounded_input is None:
+        return field(creatinine, "n")
+    return func("coalesce", field(creatinine, "n"), field(creatinine.copy(), "b"))
+
+
+def _bounded(plan: Plan, under: bool) -> exp.Expr:
+    """Whether the creatinine read is a bound's number (`_creatinine`) whose values lie under
+    it (`under`), or over it."""
+    creatinine = latest(plan, BOUNDING_INPUT)
+    ways = [lit(i) for i, way in enumerate(WRITTEN_BOUNDS) if way.under == under]
+    return and_(is_null(field(creatinine, "n")), exp.In(this=field(creatinine.copy(), "w"), expressions=ways))
+
+
 def _equation(plan: Plan, measure: DerivedMeasure) -> Callable[[exp.Expr], exp.Expr]:
     """The measure at an age, as a function of the age expression."""
-    scr = field(latest(plan, "creatinine"), "n")
+    scr = _creatinine(plan)
     sex = col("sex")
     female = exp.EQ(this=sex, expression=lit("F"))
     if measure == "creatinine_clearance":

@@ -334,6 +334,7 @@ def _patient_statements(
         *default_uln_flags(plan),
         *(["latest_d"] if plan.derived_inputs else []),
         *(["latest_number"] if plan.derived_inputs or plan.dose_weight is not None else []),
+        *(["latest_number_written", "latest_number_way"] if plan.bounded_input is not None else []),
     ]
     families: list[tuple[str, FamilyPass, Sequence[int], Sequence[str], str, str]] = [
         (

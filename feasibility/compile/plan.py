@@ -15,6 +15,7 @@ from functools import cached_property
 
 from feasibility.criteria.concepts import ConceptLibrary
 from feasibility.criteria.model import (
+    BOUNDING_INPUT,
     DOSE_WEIGHT,
     Comparison,
     Concept,
@@ -224,14 +225,26 @@ class Plan:
         return tuple(sorted({self.concept_id(a.concept) for a in measured}))
 
     def bound_concepts(self, figure: str) -> tuple[int, ...]:
-        """The concepts whose latest result's `figure` an atom compares with a threshold and
-        may be a number written as a bound (see `may_write_bounds`)."""
+        """The concepts whose latest result's `figure` an atom compares with a threshold, or
+        whose number the derived measures read (`bounded_input`), and may be a number
+        written as a bound (see `may_write_bounds`)."""
         concepts = {
             self.concept_id(a.concept)
             for a in self.atoms
             if isinstance(a, Measurement) and a.result is None and a.min_count == 1 and a.figure == figure
         }
+        if figure == "number" and self.derived_measures:
+            concepts.add(self.concept_id(BOUNDING_INPUT))
         return tuple(sorted(c for c in concepts if self.may_write_bounds(c)))
+
+    @property
+    def bounded_input(self) -> int | None:
+        """The derived measures' input read where written as a bound (`BOUNDING_INPUT`), if
+        the trials compute a measure and its rows may hold one."""
+        if not self.derived_measures:
+            return None
+        concept_id = self.concept_id(BOUNDING_INPUT)
+        return concept_id if self.may_write_bounds(concept_id) else None
 
     @property
     def needs_first_date(self) -> bool:

@@ -20,6 +20,7 @@ from feasibility.analytics.incidence import MonthEnds, month_ends_evaluated
 from feasibility.criteria.code_systems import normalise_system
 from feasibility.criteria.concepts import ConceptLibrary, normalise_code
 from feasibility.criteria.model import (
+    BOUNDING_INPUT,
     COMPARE,
     DOSE_WEIGHT,
     NEGATIVE_RESULTS,
@@ -555,10 +556,12 @@ class ReferenceEvaluator:
     def _derived(self, rule: Derived, p: Patient) -> T3:
         if not all(self._present(p, self._latest(p, c), rule.within) for c in rule.inputs):
             return rule.if_missing.as_bool()
-        crea = self._latest(p, "creatinine")
+        crea = self._latest(p, BOUNDING_INPUT)
         weight_row = self._latest(p, "weight") if "weight" in rule.inputs else None
         assert crea is not None
-        scr = crea.number
+        scr, way = crea.number, None
+        if scr is None and "number" in crea.bounds:
+            way, scr = crea.bounds["number"]
         if p.sex not in ("F", "M") or scr is None or scr <= 0:
             return None
         female = p.sex == "F"
@@ -584,7 +587,14 @@ class ReferenceEvaluator:
                     * (1.012 if female else 1.0)
                 )
 
-        return _interval(at(p.age[1]), at(p.age[0]), rule.threshold)
+        lowest, highest = at(p.age[1]), at(p.age[0])
+        # both equations fall as the creatinine rises: a bound on it bounds the measure the
+        # other way, and leaves the measure's other side open
+        if way is not None and way.under:
+            highest = math.inf
+        elif way is not None:
+            lowest = 0.0
+        return _interval(lowest, highest, rule.threshold)
 
     # ------------------------------------------------------------ criteria
 
