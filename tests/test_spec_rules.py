@@ -1246,6 +1246,32 @@ def test_derived_unknown_for_unknown_sex():
     assert evaluate(TRIAL, rows, as_of=AS_OF)["u"]["egfr"] is None
 
 
+@pytest.mark.parametrize("evaluator", EVALUATORS)
+def test_a_trial_reading_creatinine_only_through_a_measure_reads_its_bounds(tmp_path, evaluator):
+    """No atom compares the creatinine's number, yet the measures read it written as a bound:
+    the number packs its bounds for them alone."""
+    trial = tmp_path / "measures.yaml"
+    trial.write_text(
+        "id: MEASURES\ntitle: derived measures only\ncriteria:\n"
+        "  - {id: egfr, kind: inclusion, text: eGFR >= 30, rule: {derived: "
+        "{measure: egfr_ckd_epi_2021, min: 30, within: 90 days}}}\n"
+        "  - {id: crcl, kind: inclusion, text: CrCl >= 60, rule: {derived: "
+        "{measure: creatinine_clearance, min: 60, within: 90 days}}}\n"
+    )
+    rows = []
+    for pid, written in (("under", "<0.5"), ("over", ">8"), ("wide", "<3")):
+        rows += person(pid, sex="F", birth_year=1980) + [
+            lab(pid, CREA, "2025-01-10", value_text=written, unit="mg/dL"),
+            obs(pid, WEIGHT, "2025-01-10", 70, unit="kg", system="LOINC"),
+        ]
+    got = evaluate_with(evaluator, trial, rows, AS_OF)
+    assert got == {
+        "under": {"egfr": True, "crcl": True},
+        "over": {"egfr": False, "crcl": False},
+        "wide": {"egfr": None, "crcl": None},
+    }
+
+
 def test_derived_if_missing_applies_only_without_inputs_in_the_window(tmp_path):
     trial = tmp_path / "missing.yaml"
     trial.write_text(

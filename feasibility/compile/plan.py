@@ -233,9 +233,10 @@ class Plan:
             for a in self.atoms
             if isinstance(a, Measurement) and a.result is None and a.min_count == 1 and a.figure == figure
         }
-        if figure == "number" and self.derived_measures:
-            concepts.add(self.concept_id(BOUNDING_INPUT))
-        return tuple(sorted(c for c in concepts if self.may_write_bounds(c)))
+        concepts = {c for c in concepts if self.may_write_bounds(c)}
+        if figure == "number" and self.bounded_input is not None:
+            concepts.add(self.bounded_input)
+        return tuple(sorted(concepts))
 
     @property
     def bounded_input(self) -> int | None:

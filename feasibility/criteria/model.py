@@ -396,9 +396,9 @@ DerivedMeasure = Literal["creatinine_clearance", "egfr_ckd_epi_2021"]
 # the concepts the derived measures (and doses per kilogram) read, with the canonical unit
 # each must have
 DERIVED_INPUTS = {"creatinine": "mg/dL", "weight": "kg"}
-# The input a result written as a bound still decides a measure from: both equations fall as
+# The derived measures' input read also where written as a bound: both equations fall as
 # the creatinine rises, so a creatinine under (over) a bound puts the measure over (under)
-# the measure at the bound. A weight is not read from a bound.
+# its value at the bound. A weight written as a bound is read as no weight.
 BOUNDING_INPUT = "creatinine"
 
 
