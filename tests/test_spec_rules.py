@@ -309,27 +309,18 @@ case(
     ("titre", CREA, "2025-01-20", "<0.5", "mg/dL", None),
 )
 # CrCl at least 60 mL/min with 70 kg (Cockcroft-Gault: 157 at 0.5 mg/dL, 41.3 at 1.9, 26.2 at 3)
-case(
-    "crcl_creatinine_bound",
-    "crcl",
-    True,
-    ("titre", CREA, "2025-01-10", "<0.5", "mg/dL", None),
-    ("obs", WEIGHT, "2025-01-10", 70, "kg", "LOINC"),
-)
-case(
-    "crcl_creatinine_bound_wide",
-    "crcl",
-    None,
-    ("titre", CREA, "2025-01-10", "<1.9", "mg/dL", None),
-    ("obs", WEIGHT, "2025-01-10", 70, "kg", "LOINC"),
-)
-case(
-    "crcl_creatinine_bound_over",
-    "crcl",
-    False,
-    ("titre", CREA, "2025-01-10", ">3", "mg/dL", None),
-    ("obs", WEIGHT, "2025-01-10", 70, "kg", "LOINC"),
-)
+for pid, written, expected in (
+    ("crcl_creatinine_bound", "<0.5", True),
+    ("crcl_creatinine_bound_wide", "<1.9", None),
+    ("crcl_creatinine_bound_over", ">3", False),
+):
+    case(
+        pid,
+        "crcl",
+        expected,
+        ("titre", CREA, "2025-01-10", written, "mg/dL", None),
+        ("obs", WEIGHT, "2025-01-10", 70, "kg", "LOINC"),
+    )
 case("crcl_creatinine_bound_no_weight", "crcl", None, ("titre", CREA, "2025-01-10", "<0.5", "mg/dL", None))
 case(
     "crea_bound_latest",  # a bound is a result: the latest decides
