@@ -523,7 +523,9 @@ PAPER_WIDTH = 703
 PRINT_PROBE = """<script>
 window.addEventListener("load", () => setTimeout(() => {
   const charts = () => [...document.querySelectorAll(".js-plotly-plot")];
-  const sizes = () => charts().map((gd) => [gd.id, gd._fullLayout.width, gd._fullLayout.height]);
+  // each chart's width and height, and the height of the box plotly.js wraps it in
+  const sizes = () => charts().map((gd) => [
+    gd.id, gd._fullLayout.width, gd._fullLayout.height, Math.round(gd.parentElement.getBoundingClientRect().height)]);
   const opened = () => [...document.querySelectorAll("details")].map((d) => d.open);
   const result = {screen: sizes(), closed: opened()};
   dispatchEvent(new Event("beforeprint"));
@@ -549,7 +551,7 @@ window.addEventListener("load", () => setTimeout(() => {
   result.protocolText = text ? text.getBoundingClientRect().width : null;
   const nav = document.querySelector("nav");
   result.nav = nav ? getComputedStyle(nav).display : "none";
-  result.avoid = [...document.querySelectorAll(".chart, table.numbers tr, table.data tr")].every(
+  result.avoid = [...document.querySelectorAll(".chart, table.numbers tr, table.data tr, h2, h3")].every(
     (e) => getComputedStyle(e).breakInside === "avoid");
   style.remove();
   document.body.style.width = "";
@@ -565,10 +567,11 @@ window.addEventListener("load", () => setTimeout(() => {
 
 def printed(page: str, tmp: Path) -> dict:
     """How `page` prints, as Chromium lays it out with a wide window (1400 px): the charts'
-    [id, width, height] on the screen, while printed and after; whether each <details> is
-    open before, while printed and after; the elements wider than the paper under the print
-    rules; the header's colour and background, the nav's display and the width of the
-    criteria's protocol text there; whether charts and rows of counts avoid a page break."""
+    [id, width, height, the height of their box] on the screen, while printed and after;
+    whether each <details> is open before, while printed and after; the elements wider than
+    the paper under the print rules; the header's colour and background, the nav's display
+    and the width of the criteria's protocol text there; whether charts, rows of counts and
+    headings avoid a page break."""
     assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
     probe = tmp / "print.html"
     probe.write_text(page.replace("</body>", PRINT_PROBE + "</body>"))
@@ -580,8 +583,14 @@ def assert_prints_whole(result: dict) -> None:
     """Every chart printed at the paper's width, nothing cut at its right edge, every
     <details> open, the header readable with no background printed; and the screen as it
     was after the print."""
-    assert any(width > PRINT_WIDTH for _, width, _ in result["screen"])  # one too wide for the paper
-    assert all(width == PRINT_WIDTH and height <= PRINT_HEIGHT for _, width, height in result["printed"])
+    assert any(width > PRINT_WIDTH for _, width, _, _ in result["screen"])  # one too wide for the paper
+    assert any(height > PRINT_HEIGHT for _, _, height, _ in result["screen"])  # one too tall for a page
+    # each box as tall as its chart: a box left at the screen's height printed a blank band
+    # under the chart, a blank page where the box did not fit on one
+    assert all(
+        width == PRINT_WIDTH and height <= PRINT_HEIGHT and box == height
+        for _, width, height, box in result["printed"]
+    ), result["printed"]
     assert result["wider"] == []
     assert result["closed"] and not any(result["closed"]) and all(result["open"])
     assert result["header"] == ["rgb(29, 39, 51)", "rgba(0, 0, 0, 0)"]  # dark text, no background

@@ -530,7 +530,9 @@ details::details-content{content-visibility:visible;display:block}
 /* a row of counts stays whole; a criterion's row of protocol text, often longer than what is
    left of a page, breaks between its lines rather than leaving the rest of the page blank */
 .chart,.cards,table.numbers tr,table.data tr,table.enrollment tr{break-inside:avoid}
-h2,h3,caption{break-after:avoid}
+/* a heading of two lines stays whole, and with what follows it: a trial's title was split
+   between the foot of one page and the top of the next */
+h2,h3,caption{break-after:avoid;break-inside:avoid}
 thead{display:table-header-group}
 /* the protocol's text and its rule get most of the paper's width: laid out automatically, the
    four count columns took as much as the text, and a criterion ran over pages of short lines */
@@ -549,7 +551,10 @@ PRINT_HEIGHT = 900
 # Printed, a Plotly chart keeps the width it was drawn at on the screen, so one drawn wider
 # than the paper is cut at the right edge, and a closed <details> (the guide, a chart's
 # numbers) prints as its summary only: each chart is drawn again at the paper's width for
-# the print and as it was after, and every <details> prints open.
+# the print and as it was after, and every <details> prints open. The box plotly.js wraps a
+# chart in keeps the height it was drawn at (`style="height: ...px"`), so a chart printed
+# shorter takes the box's height too: else a chart taller than a page left the rest of its
+# screen height blank, a whole blank page where it did not fit on one.
 PRINT_SCRIPT = """<script>
 (() => {
   let opened = [];
@@ -558,15 +563,18 @@ PRINT_SCRIPT = """<script>
     opened = [...document.querySelectorAll("details:not([open])")];
     for (const details of opened) details.open = true;
     for (const gd of charts()) {
+      const height = Math.min(gd._fullLayout.height, __HEIGHT__);
       gd.dataset.screenHeight = gd.layout.height || "";
-      Plotly.relayout(gd, {autosize: false, width: __WIDTH__,
-                           height: Math.min(gd._fullLayout.height, __HEIGHT__)});
+      gd.dataset.boxHeight = gd.parentElement.style.height;
+      Plotly.relayout(gd, {autosize: false, width: __WIDTH__, height: height});
+      gd.parentElement.style.height = height + "px";
     }
   });
   addEventListener("afterprint", () => {
     for (const details of opened) details.open = false;
     opened = [];
     for (const gd of charts()) {
+      gd.parentElement.style.height = gd.dataset.boxHeight;
       Plotly.relayout(gd, {autosize: true, width: null,
                            height: Number(gd.dataset.screenHeight) || null});
     }
