@@ -552,9 +552,9 @@ PRINT_HEIGHT = 900
 # than the paper is cut at the right edge, and a closed <details> (the guide, a chart's
 # numbers) prints as its summary only: each chart is drawn again at the paper's width for
 # the print and as it was after, and every <details> prints open. The box plotly.js wraps a
-# chart in keeps the height it was drawn at (`style="height: ...px"`), so a chart printed
-# shorter takes the box's height too: else a chart taller than a page left the rest of its
-# screen height blank, a whole blank page where it did not fit on one.
+# chart in keeps the height it was drawn at (`style="height: ...px"`), so it is given the
+# printed chart's height too: else a chart taller than a page left the rest of its screen
+# height blank, a whole blank page where the box did not fit on one.
 PRINT_SCRIPT = """<script>
 (() => {
   let opened = [];
