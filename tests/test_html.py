@@ -549,6 +549,9 @@ window.addEventListener("load", () => setTimeout(() => {
   result.header = [header.color, header.backgroundColor];
   const text = document.querySelector("table.criteria th:nth-child(3)");
   result.protocolText = text ? text.getBoundingClientRect().width : null;
+  // how many rows each group of figure cards takes
+  result.cardRows = [...document.querySelectorAll(".cards")].map(
+    (c) => new Set([...c.children].map((e) => Math.round(e.getBoundingClientRect().top))).size);
   const nav = document.querySelector("nav");
   result.nav = nav ? getComputedStyle(nav).display : "none";
   result.avoid = [...document.querySelectorAll(".chart, table.numbers tr, table.data tr, h2, h3")].every(
@@ -570,8 +573,8 @@ def printed(page: str, tmp: Path) -> dict:
     [id, width, height, the height of their box] on the screen, while printed and after;
     whether each <details> is open before, while printed and after; the elements wider than
     the paper under the print rules; the header's colour and background, the nav's display
-    and the width of the criteria's protocol text there; whether charts, rows of counts and
-    headings avoid a page break."""
+    and the width of the criteria's protocol text there, and how many rows each group of figure
+    cards takes; whether charts, rows of counts and headings avoid a page break."""
     assert CHROMIUM, "chromium is not installed (.ci/run installs Debian's chromium package)"
     probe = tmp / "print.html"
     probe.write_text(page.replace("</body>", PRINT_PROBE + "</body>"))
@@ -606,6 +609,8 @@ def test_a_printed_report_fits_the_paper_and_leaves_no_hole(report_dir, tmp_path
     # the protocol's text gets room: laid out as on the screen, the four count columns took as
     # much of the paper as the text (22%), and a long criterion ran over pages of short lines
     assert result["protocolText"] > 0.28 * PAPER_WIDTH
+    # a trial's four figures on one row, so that its first chart fits under them
+    assert result["cardRows"] and set(result["cardRows"]) == {1}
 
 
 def tables_and_charts(page: str) -> tuple[list[str], list[str], list[str]]:

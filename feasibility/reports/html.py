@@ -527,6 +527,9 @@ section.trial{border:0;padding:0;margin:14px 0 0}
 details.guide{border:0;padding:0}
 details::details-content{content-visibility:visible;display:block}
 .grid{display:block}
+/* a trial's four figures on one row: on two, its first chart no longer fit under them and
+   the trial's first page held its title and figures alone */
+.cards{gap:8px;margin:4px 0 8px} .card{min-width:0;padding:6px 10px}
 /* a row of counts stays whole; a criterion's row of protocol text, often longer than what is
    left of a page, breaks between its lines rather than leaving the rest of the page blank */
 .chart,.cards,table.numbers tr,table.data tr,table.enrollment tr{break-inside:avoid}
