@@ -413,6 +413,27 @@ case("ana_text_pos", "ana_pos", True, ("text", "8061-4", "2024-06-01", "Positive
 case("ana_text_detected", "ana_pos", True, ("text", "8061-4", "2024-06-01", "detected"))
 case("ana_text_neg", "ana_pos", False, ("text", "8061-4", "2024-06-01", "negative"))
 case("ana_text_other", "ana_pos", None, ("text", "8061-4", "2024-06-01", "equivocal"))
+# spellings laboratory systems print: full stops and blanks around the word, the case of
+# any letter, a weak positive, a viral load's "target not detected"
+for i, (text, expected) in enumerate(
+    [
+        ("Negative.", False),
+        (" NEGATIVE. ", False),
+        ("\tPositive", True),
+        ("Weakly Positive", True),
+        ("LOW POSITIVE.", True),
+        ("weakly reactive", True),
+        ("Repeatedly Reactive", True),
+        ("TARGET NOT DETECTED", False),
+        ("TND", False),
+        ("None detected.", False),
+        ("Not reactive", False),
+        ("positive (see comment)", None),
+        ("not  detected", None),
+        ("..", None),
+    ]
+):
+    case(f"ana_text_spelt_{i}", "ana_pos", expected, ("text", "8061-4", "2024-06-01", text))
 case("ana_num_above_ref", "ana_pos", True, ("lab", "8061-4", "2024-06-01", 1.5, None, 1.0))
 case("ana_num_below_ref", "ana_pos", False, ("lab", "8061-4", "2024-06-01", 0.5, None, 1.0))
 case("ana_none", "ana_pos", None)

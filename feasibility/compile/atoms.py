@@ -41,6 +41,7 @@ from feasibility.criteria.model import (
     LEADING_SIGN,
     NEGATIVE_RESULTS,
     POSITIVE_RESULTS,
+    RESULT_TEXT_PADDING,
     SAME_DOSE,
     WRITTEN_BOUNDS,
     Comparison,
@@ -55,7 +56,8 @@ from feasibility.criteria.model import (
 def text_result(text: exp.Expr) -> exp.Expr:
     """A text result read once: 1 positive, -1 negative, 0 anything else or none. The
     figures of a result compare this small number rather than the text."""
-    spelt = func("lower", func("trim", text))
+    # the padding is trimmed after the case is lowered, as `spelt_result` does
+    spelt = exp.Trim(this=func("lower", text), expression=lit(RESULT_TEXT_PADDING))
     return case(
         [
             (is_null(text.copy()), lit(0)),

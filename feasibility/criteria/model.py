@@ -29,21 +29,50 @@ class Truth(Enum):
         return {Truth.TRUE: True, Truth.FALSE: False, Truth.UNKNOWN: None}[self]
 
 
-# How text results are read: `result: positive` / `negative`, and "not detected" as zero.
-POSITIVE_RESULTS = ("positive", "pos", "+", "detected", "reactive", "present", "yes")
+# How text results are read: `result: positive` / `negative`, and "not detected" as zero. A
+# text is compared in lower case without the blanks and full stops around it (`Negative.`,
+# ` POSITIVE `), as laboratory systems print results with trailing full stops. "Weakly
+# positive" and "low positive" are positive: the laboratory reports the test as positive,
+# and a protocol's "positive" reads the report; "TND" is the "target not detected" of
+# viral-load assays.
+RESULT_TEXT_PADDING = " \t."
+POSITIVE_RESULTS = (
+    "positive",
+    "pos",
+    "+",
+    "detected",
+    "reactive",
+    "present",
+    "yes",
+    "weakly positive",
+    "weak positive",
+    "low positive",
+    "weakly reactive",
+    "repeatedly reactive",
+)
 NEGATIVE_RESULTS = (
     "negative",
     "neg",
     "-",
     "not detected",
     "undetected",
+    "target not detected",
+    "tnd",
+    "none detected",
     "non-reactive",
     "nonreactive",
     "non reactive",
+    "not reactive",
     "absent",
     "no",
     "not present",
 )
+
+
+def spelt_result(text: str) -> str:
+    """A text result as it is compared with POSITIVE_RESULTS and NEGATIVE_RESULTS."""
+    return text.lower().strip(RESULT_TEXT_PADDING)
+
 
 # A text result written as a titre (`1:160`, `1/160`, `1:640 speckled`) reads as the number
 # after the colon, in the unit `units.TITRE`, for a concept that knows that unit. The one

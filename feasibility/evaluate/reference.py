@@ -48,6 +48,7 @@ from feasibility.criteria.model import (
     Sex,
     Trial,
     WrittenBound,
+    spelt_result,
 )
 from feasibility.units import TITRE, normalise_unit
 
@@ -175,7 +176,7 @@ def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
     A number written as a bound gives the first four, written its way, from its number."""
     (v, f), limit = _value(concept, row), _own_limit(row)
     bound = _bound(concept, row)
-    text = str(row["value_text"]).strip().lower() if row.get("value_text") else None
+    text = spelt_result(str(row["value_text"])) if row.get("value_text") else None
     negative = text in NEGATIVE
     way: WrittenBound | None = None
     written = v

@@ -661,17 +661,34 @@ FROM (
         CASE
           WHEN "value_text" IS NULL
           THEN 0
-          WHEN LOWER(TRIM("value_text")) IN ('positive', 'pos', '+', 'detected', 'reactive', 'present', 'yes')
+          WHEN TRIM(LOWER("value_text"), ' 	.') IN (
+            'positive',
+            'pos',
+            '+',
+            'detected',
+            'reactive',
+            'present',
+            'yes',
+            'weakly positive',
+            'weak positive',
+            'low positive',
+            'weakly reactive',
+            'repeatedly reactive'
+          )
           THEN 1
-          WHEN LOWER(TRIM("value_text")) IN (
+          WHEN TRIM(LOWER("value_text"), ' 	.') IN (
             'negative',
             'neg',
             '-',
             'not detected',
             'undetected',
+            'target not detected',
+            'tnd',
+            'none detected',
             'non-reactive',
             'nonreactive',
             'non reactive',
+            'not reactive',
             'absent',
             'no',
             'not present'
