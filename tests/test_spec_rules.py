@@ -226,6 +226,15 @@ case("hbhigh_bound_no_limit", "hb_high", None, ("titre", "718-7", "2025-01-20", 
 # ... with its unit glued to it (a letter, `%` or `µ` next; the row's `unit` is read, not the text's)
 case("hbhigh_bound_glued", "hb_high", False, ("titre", "718-7", "2025-01-20", "<150g/L", "g/L", 160))
 case("hbhigh_bound_glued_micro", "hb_high", False, ("titre", "718-7", "2025-01-20", "<150µg/L", "g/L", 160))
+# ... with a decimal exponent, as analysers print viral loads (the `E` of `<1.5E+02` is no unit
+# glued to 1.5), or a unit starting with `E` glued to it
+case("hbhigh_bound_exponent", "hb_high", False, ("titre", "718-7", "2025-01-20", "<1.5E+02 g/L", "g/L", 160))
+case("hbhigh_bound_exponent_wide", "hb_high", None, ("titre", "718-7", "2025-01-20", "<1.7E+02", "g/L", 160))
+case("hbhigh_bound_exponent_over", "hb_high", True, ("titre", "718-7", "2025-01-20", ">1.7e2", "g/L", 160))
+case(
+    "hbhigh_bound_exponent_minus", "hb_high", False, ("titre", "718-7", "2025-01-20", "<15000e-2", "g/L", 160)
+)
+case("hbhigh_bound_unit_e", "hb_high", False, ("titre", "718-7", "2025-01-20", "<150EU/mL", "g/L", 160))
 # ... written `<=` (`≤`) or `>=` (`≥`), the limit itself among its values: positive is above
 # the limit, so `<=160` is negative against 160 and `>=160` may be either
 case("hbhigh_bound_or_equal", "hb_high", False, ("titre", "718-7", "2025-01-20", "<=150", "g/L", 160))

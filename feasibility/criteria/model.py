@@ -84,9 +84,12 @@ TITRE_TEXT = r"[ \t]*1[ \t]*[:/][ \t]*([0-9]+)([ \t][\s\S]*)?"
 # `< 20 IU/mL`, `<20IU/mL`, `>1000`, `>=1.035`), in the row's own unit: no value, but
 # positive or negative against the result's own limit, or the concept's cut-off, and meeting
 # or failing a threshold, where the values it stands for lie wholly on one side of it
-# (`WrittenBound`). A unit may follow the number after a space or glued to it if it starts
-# with a letter, `%` or `µ`; not after `/` or `:`, which would read `<1:80` as `<1`.
-NUMBER_BOUND = r"[ \t]*([0-9]+(?:\.[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?"
+# (`WrittenBound`). The number may carry a decimal exponent, as analysers print viral loads
+# (`<2.00E+01 IU/mL`, `>1.70E+08`): read as a unit glued to the number, its `E` would take
+# 2.00 for 20. A unit may follow the number after a space or glued to it if it starts with a
+# letter, `%` or `µ` (`<20EU/mL`: no digit after the `E`); not after `/` or `:`, which would
+# read `<1:80` as `<1`.
+NUMBER_BOUND = r"[ \t]*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?"
 
 
 @dataclass(frozen=True)

@@ -106,7 +106,7 @@ SELECT
           )
           THEN CAST(REGEXP_EXTRACT(
             `value_text`,
-            '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+            '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
           ) AS DOUBLE)
         END IS NULL
       )
@@ -140,7 +140,7 @@ SELECT
             )
             THEN CAST(REGEXP_EXTRACT(
               `value_text`,
-              '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+              '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
             ) AS DOUBLE)
           END,
           CASE
@@ -589,7 +589,7 @@ FROM (
           )
           THEN CAST(REGEXP_EXTRACT(
             `value_text`,
-            '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+            '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
           ) AS DOUBLE)
         END AS bound,
         CASE
