@@ -283,6 +283,7 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
         # a number written as a bound (`<40`, `>= 1`, in words) is read where the row has no number
         bounds = ["<40", "> 1", "<0.5 g/L", "<=40", ">= 1", "≤0.5g/L", "≥40", "=<40", "=> 1"]
         bounds += ["LESS THAN 40", "greater than or equal to 1", "Less than 0.5", "<4.0E+01", "> 1e-1 g/L"]
+        bounds += ["<40 IU/mL detected", "> 1 (not detected)", "<0.5, Negative."]
         row["value_text"] = draw(
             st.sampled_from([None, None, "not detected", "Target Not Detected.", *bounds])
         )
@@ -292,7 +293,14 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
         # ANA reads titres: `1:N` is N in {titer}, positive from 1:80 without a limit of its
         # own; `<1:N`, `>=1:N` and the like are bounds
         texts = ["Positive", "negative", "detected", "equivocal", None, "1:160", "1:40", "1/80", "<1:80"]
-        texts += ["Negative.", " WEAKLY POSITIVE", "TND", "positive (see comment)"]
+        texts += [
+            "Negative.",
+            " WEAKLY POSITIVE",
+            "TND",
+            "positive (see comment)",
+            "<1:80 detected",
+            "<80 tnd",
+        ]
         titres = [">1:1280", "<1:320", ">1:40", "<=1:80", ">=1:80", "≥1:160", "=<1:80", "LESS THAN 1:80"]
         bounds = [*titres, "<80", "> 640", ">=80"]
         row["value_text"] = draw(st.sampled_from([*texts, "1:320 speckled", *bounds]))

@@ -182,9 +182,12 @@ def _edge_rows() -> list[dict]:
             event(pid, lab, "LOINC", "2160-0", "2024-12-01", value_text=creatinine, unit="mg/dL"),
             event(pid, obs, "LOINC", "29463-7", "2024-12-01", value_num=70.0, unit="kg"),
         ]
-    # bounds with a decimal exponent (a viral load's `<2.00E+01`), and texts as laboratory
-    # systems print them: Java's patterns and trims read them as DuckDB's do
-    for pid, hemoglobin, ana in (("p14", "<1.5E+02 g/L", "Negative."), ("p15", ">1.7e2", " WEAKLY POSITIVE")):
+    # bounds with a decimal exponent (a viral load's `<2.00E+01`) or a word after them, and
+    # texts as laboratory systems print them: Java's patterns and trims read them as DuckDB's do
+    for pid, hemoglobin, ana in (
+        ("p14", "<1.5E+02 g/L detected", "<1:80 (not detected)."),
+        ("p15", ">1.7e2", " WEAKLY POSITIVE"),
+    ):
         rows += [
             event(
                 pid, lab, "LOINC", "718-7", "2024-12-01", value_text=hemoglobin, unit="g/L", ref_high=160.0

@@ -235,6 +235,26 @@ case(
     "hbhigh_bound_exponent_minus", "hb_high", False, ("titre", "718-7", "2025-01-20", "<15000e-2", "g/L", 160)
 )
 case("hbhigh_bound_unit_e", "hb_high", False, ("titre", "718-7", "2025-01-20", "<150EU/mL", "g/L", 160))
+# ... with the word of a result after it, as viral-load assays report a level below
+# quantification: the word decides (`<150 detected` is positive where `<150` alone is not;
+# `<200 not detected` is not detected, 0, where `<200` alone decides nothing), a negative
+# word tested first; a word not at the end is no word
+for i, (text, expected) in enumerate(
+    [
+        ("<150 g/L detected", True),
+        ("<200 DETECTED", True),
+        ("< 150 g/L, Detected.", True),
+        ("less than 150 (detected)", True),
+        ("<150 g/L (not detected)", False),
+        ("<200 Target Not Detected", False),
+        ("<200: non reactive", False),
+        ("> 170, negative", False),
+        ("<150 detected (see comment)", False),
+        ("<200 detected (see comment)", None),
+        ("<200detected", None),
+    ]
+):
+    case(f"hbhigh_bound_worded_{i}", "hb_high", expected, ("titre", "718-7", "2025-01-20", text, "g/L", 160))
 # ... written `<=` (`≤`) or `>=` (`≥`), the limit itself among its values: positive is above
 # the limit, so `<=160` is negative against 160 and `>=160` may be either
 case("hbhigh_bound_or_equal", "hb_high", False, ("titre", "718-7", "2025-01-20", "<=150", "g/L", 160))
@@ -263,6 +283,20 @@ case("crea_bound_over", "crea_abs", False, ("titre", CREA, "2025-01-10", ">2", "
 case("crea_bound_over_low", "crea_abs", None, ("titre", CREA, "2025-01-10", ">1", "mg/dL", None))
 case("crea_bound_umol", "crea_abs", True, ("titre", CREA, "2025-01-10", "< 150 umol/L", "umol/L", None))
 case("crea_bound_unknown_unit", "crea_abs", None, ("titre", CREA, "2025-01-10", "<2", "mg/kg", None))
+# ... not detected, a bound with a negative word is 0 (`<3` alone decides nothing), detected
+# the bound it is written as
+case(
+    "crea_bound_not_detected",
+    "crea_abs",
+    True,
+    ("titre", CREA, "2025-01-10", "<3 mg/dL not detected", "mg/dL", None),
+)
+case(
+    "crea_bound_detected", "crea_abs", None, ("titre", CREA, "2025-01-10", "<3 mg/dL detected", "mg/dL", None)
+)
+case(
+    "crea_bound_detected_under", "crea_abs", True, ("titre", CREA, "2025-01-10", "<2 detected", "mg/dL", None)
+)
 case(
     "crea_number_over_bound",  # on one day a number known comes before a bound
     "crea_abs",

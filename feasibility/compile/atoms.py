@@ -39,7 +39,9 @@ from feasibility.compile.tables import RUN, Tables
 from feasibility.criteria.model import (
     BOUND_SIGNS,
     LEADING_SIGN,
+    NEGATIVE_BOUND,
     NEGATIVE_RESULTS,
+    POSITIVE_BOUND,
     POSITIVE_RESULTS,
     RESULT_TEXT_PADDING,
     SAME_DOSE,
@@ -53,16 +55,31 @@ from feasibility.criteria.model import (
 )
 
 
+def _spelt(text: exp.Expr) -> exp.Expr:
+    """A text result as `criteria.model.spelt_result` spells it: the padding is trimmed
+    after the case is lowered."""
+    return exp.Trim(this=func("lower", text), expression=lit(RESULT_TEXT_PADDING))
+
+
+def _worded(text: exp.Expr, pattern: str) -> exp.Expr:
+    """Whether a text result is written as a bound with a word after it (`worded_bound`).
+    The pattern alone: in DuckDB, testing the text's first and last characters before it
+    cost more than the pattern does on the texts no word reads."""
+    return exp.RegexpLike(this=_spelt(text), expression=lit(f"^{pattern}\\z"))
+
+
 def text_result(text: exp.Expr) -> exp.Expr:
     """A text result read once: 1 positive, -1 negative, 0 anything else or none. The
-    figures of a result compare this small number rather than the text."""
-    # the padding is trimmed after the case is lowered, as `spelt_result` does
-    spelt = exp.Trim(this=func("lower", text), expression=lit(RESULT_TEXT_PADDING))
+    figures of a result compare this small number rather than the text. A bound with the
+    word of a result after it (`<20 IU/mL detected`) reads as that word says."""
+    spelt = _spelt(text)
     return case(
         [
             (is_null(text.copy()), lit(0)),
             (exp.In(this=spelt, expressions=[lit(w) for w in POSITIVE_RESULTS]), lit(1)),
             (exp.In(this=spelt.copy(), expressions=[lit(w) for w in NEGATIVE_RESULTS]), lit(-1)),
+            (_worded(text.copy(), NEGATIVE_BOUND), lit(-1)),
+            (_worded(text.copy(), POSITIVE_BOUND), lit(1)),
         ],
         lit(0),
     )
@@ -72,10 +89,16 @@ def text_number(number: exp.Expr, text: exp.Expr, pattern: str, bound: bool = Fa
     """A row's text read as a number by `pattern` where the row has no number: the pattern's
     first group, a titre's dilution (`criteria.model.TITRE_TEXT`: `1:160` is 160) or, with
     `bound`, the number of a titre or a number written as a bound (`written_as_bound`: `<20`
-    and `>=20` are 20). A text matching no pattern extracts as '', which casts to NULL."""
+    and `>=20` are 20). A text matching no pattern extracts as '', which casts to NULL. A
+    bound followed by a negative word (`<20 not detected`) is none: the result reads as not
+    detected, 0 (`text_result`)."""
     digits = exp.RegexpExtract(this=text, expression=lit(f"^{pattern}\\z"), group=lit(1))
-    read = may_be_bound(number, text) if bound else is_null(number)
-    return case([(read, exp.TryCast(this=digits, to=exp.DataType.build("double")))])
+    read = exp.TryCast(this=digits, to=exp.DataType.build("double"))
+    if not bound:
+        return case([(is_null(number), read)])
+    return case(
+        [(may_be_bound(number, text), case([(_worded(text.copy(), NEGATIVE_BOUND), exp.null())], read))]
+    )
 
 
 def text_bound_way(number: exp.Expr, text: exp.Expr) -> exp.Expr:

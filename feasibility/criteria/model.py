@@ -156,6 +156,22 @@ def written_as_bound(body: str, signs: tuple[str, ...] = BOUND_SIGNS) -> str:
     return r"[ \t]*(?:" + "|".join(signs) + ")" + body
 
 
+def worded_bound(words: tuple[str, ...]) -> str:
+    """The pattern of a text result, spelt as `spelt_result` leaves it, written as a bound
+    with one of `words` after it, after a blank or `,;:(`: `<20 iu/ml detected`, `<20 (not
+    detected)`. Viral-load assays so report a level below quantification that was detected,
+    or not: the word says which, where the bound's number alone (at or under the result's
+    limit) would read as negative. Words that are signs (`+`, `-`) are left out."""
+    signs = sorted({s.lower() for s in BOUND_SIGNS}, key=lambda s: (-len(s), s))
+    spelt = [w for w in words if w[0].isalpha()]
+    return r"[ \t]*(?:" + "|".join(signs) + r")[ \t]*[0-9][\s\S]*[ \t,;:(](?:" + "|".join(spelt) + r")\)?"
+
+
+# Tested negative first: a text ending in `not detected` also ends in `detected`
+NEGATIVE_BOUND = worded_bound(NEGATIVE_RESULTS)
+POSITIVE_BOUND = worded_bound(POSITIVE_RESULTS)
+
+
 COMPARE = {
     ">=": lambda v, t: v >= t,
     "<=": lambda v, t: v <= t,

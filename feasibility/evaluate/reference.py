@@ -23,8 +23,10 @@ from feasibility.criteria.model import (
     BOUNDING_INPUT,
     COMPARE,
     DOSE_WEIGHT,
+    NEGATIVE_BOUND,
     NEGATIVE_RESULTS,
     NUMBER_BOUND,
+    POSITIVE_BOUND,
     POSITIVE_RESULTS,
     SAME_DOSE,
     TITRE_TEXT,
@@ -53,6 +55,7 @@ from feasibility.criteria.model import (
 from feasibility.units import TITRE, normalise_unit
 
 POSITIVE, NEGATIVE = set(POSITIVE_RESULTS), set(NEGATIVE_RESULTS)
+_POSITIVE_BOUND, _NEGATIVE_BOUND = re.compile(POSITIVE_BOUND), re.compile(NEGATIVE_BOUND)
 _TITRE = re.compile(TITRE_TEXT)
 _TITRE_BOUNDS = {b: re.compile(b.pattern(TITRE_TEXT)) for b in WRITTEN_BOUNDS}
 _NUMBER_BOUNDS = {b: re.compile(b.pattern(NUMBER_BOUND)) for b in WRITTEN_BOUNDS}
@@ -102,6 +105,8 @@ def _bound(concept: Concept, row: Row) -> tuple[WrittenBound, float, float | Non
     if row.get("value_num") is not None or row.get("value_text") is None:
         return None
     text = str(row["value_text"])
+    if _NEGATIVE_BOUND.fullmatch(spelt_result(text)):
+        return None  # `<20 not detected` reads as not detected, 0
     if concept.reads_titres:
         for way, pattern in _TITRE_BOUNDS.items():
             found = pattern.fullmatch(text)
@@ -167,6 +172,19 @@ def _own_limit(row: Row, key: str = "ref_high") -> float | None:
     return limit if limit is not None and math.isfinite(limit) and limit > 0 else None
 
 
+def _text_result(text: str | None) -> int:
+    """A text result, spelt (`spelt_result`), read as positive (1), negative (-1) or
+    neither (0): one of the words, or a bound with one after it (`<20 detected`), a
+    negative one tested first as `compile.atoms.text_result` does."""
+    if text is None:
+        return 0
+    if text in POSITIVE:
+        return 1
+    if text in NEGATIVE or _NEGATIVE_BOUND.fullmatch(text):
+        return -1
+    return 1 if _POSITIVE_BOUND.fullmatch(text) else 0
+
+
 def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
     """A result's figures (see `Figure`), None where it has no such figure: its value in
     the concept's unit (a text read as negative with no value is 0), its multiple of its own
@@ -177,7 +195,12 @@ def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
     (v, f), limit = _value(concept, row), _own_limit(row)
     bound = _bound(concept, row)
     text = spelt_result(str(row["value_text"])) if row.get("value_text") else None
-    negative = text in NEGATIVE
+    negative = text is not None and (text in NEGATIVE or _NEGATIVE_BOUND.fullmatch(text) is not None)
+    positive = (
+        text is not None
+        and not negative
+        and (text in POSITIVE or _POSITIVE_BOUND.fullmatch(text) is not None)
+    )
     way: WrittenBound | None = None
     written = v
     if v is None and bound is not None:
@@ -197,7 +220,7 @@ def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
             uln = (1, written * f / concept.default_uln)
         else:
             uln = (0, 0.0)
-    if text in POSITIVE:
+    if positive:
         pos: float | None = 1.0
     elif negative:
         pos = 0.0

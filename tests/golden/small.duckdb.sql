@@ -104,11 +104,18 @@ SELECT
           AND (
             SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '	')
           )
-          THEN TRY_CAST(REGEXP_EXTRACT(
-            "value_text",
-            '^[ \t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
-            1
-          ) AS DOUBLE)
+          THEN CASE
+            WHEN REGEXP_MATCHES(
+              TRIM(LOWER("value_text"), ' 	.'),
+              '^[ \t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?\z'
+            )
+            THEN NULL
+            ELSE TRY_CAST(REGEXP_EXTRACT(
+              "value_text",
+              '^[ \t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
+              1
+            ) AS DOUBLE)
+          END
         END IS NULL
       )
       THEN 1
@@ -139,11 +146,18 @@ SELECT
             AND (
               SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '	')
             )
-            THEN TRY_CAST(REGEXP_EXTRACT(
-              "value_text",
-              '^[ \t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
-              1
-            ) AS DOUBLE)
+            THEN CASE
+              WHEN REGEXP_MATCHES(
+                TRIM(LOWER("value_text"), ' 	.'),
+                '^[ \t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?\z'
+              )
+              THEN NULL
+              ELSE TRY_CAST(REGEXP_EXTRACT(
+                "value_text",
+                '^[ \t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
+                1
+              ) AS DOUBLE)
+            END
           END,
           CASE
             WHEN (
@@ -155,11 +169,18 @@ SELECT
             AND (
               SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '	')
             )
-            THEN TRY_CAST(REGEXP_EXTRACT(
-              "value_text",
-              '^[ \t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \t]*1[ \t]*[:/][ \t]*([0-9]+)([ \t][\s\S]*)?\z',
-              1
-            ) AS DOUBLE)
+            THEN CASE
+              WHEN REGEXP_MATCHES(
+                TRIM(LOWER("value_text"), ' 	.'),
+                '^[ \t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?\z'
+              )
+              THEN NULL
+              ELSE TRY_CAST(REGEXP_EXTRACT(
+                "value_text",
+                '^[ \t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \t]*1[ \t]*[:/][ \t]*([0-9]+)([ \t][\s\S]*)?\z',
+                1
+              ) AS DOUBLE)
+            END
           END
         ) IS NULL
       )
@@ -694,6 +715,16 @@ FROM (
             'not present'
           )
           THEN -1
+          WHEN REGEXP_MATCHES(
+            TRIM(LOWER("value_text"), ' 	.'),
+            '^[ \t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?\z'
+          )
+          THEN -1
+          WHEN REGEXP_MATCHES(
+            TRIM(LOWER("value_text"), ' 	.'),
+            '^[ \t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*[ \t,;:(](?:positive|pos|detected|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)\)?\z'
+          )
+          THEN 1
           ELSE 0
         END AS text_result,
         CASE
@@ -706,11 +737,18 @@ FROM (
           AND (
             SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '	')
           )
-          THEN TRY_CAST(REGEXP_EXTRACT(
-            "value_text",
-            '^[ \t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
-            1
-          ) AS DOUBLE)
+          THEN CASE
+            WHEN REGEXP_MATCHES(
+              TRIM(LOWER("value_text"), ' 	.'),
+              '^[ \t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?\z'
+            )
+            THEN NULL
+            ELSE TRY_CAST(REGEXP_EXTRACT(
+              "value_text",
+              '^[ \t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
+              1
+            ) AS DOUBLE)
+          END
         END AS bound,
         CASE
           WHEN (

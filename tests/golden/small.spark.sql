@@ -104,10 +104,14 @@ SELECT
           AND (
             SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
           )
-          THEN CAST(REGEXP_EXTRACT(
-            `value_text`,
-            '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
-          ) AS DOUBLE)
+          THEN CASE
+            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^[ \\t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?\\z'
+            THEN NULL
+            ELSE CAST(REGEXP_EXTRACT(
+              `value_text`,
+              '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+            ) AS DOUBLE)
+          END
         END IS NULL
       )
       THEN 1
@@ -138,10 +142,14 @@ SELECT
             AND (
               SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
             )
-            THEN CAST(REGEXP_EXTRACT(
-              `value_text`,
-              '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
-            ) AS DOUBLE)
+            THEN CASE
+              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^[ \\t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?\\z'
+              THEN NULL
+              ELSE CAST(REGEXP_EXTRACT(
+                `value_text`,
+                '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+              ) AS DOUBLE)
+            END
           END,
           CASE
             WHEN (
@@ -153,10 +161,14 @@ SELECT
             AND (
               SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
             )
-            THEN CAST(REGEXP_EXTRACT(
-              `value_text`,
-              '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*1[ \\t]*[:/][ \\t]*([0-9]+)([ \\t][\\s\\S]*)?\\z'
-            ) AS DOUBLE)
+            THEN CASE
+              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^[ \\t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?\\z'
+              THEN NULL
+              ELSE CAST(REGEXP_EXTRACT(
+                `value_text`,
+                '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*1[ \\t]*[:/][ \\t]*([0-9]+)([ \\t][\\s\\S]*)?\\z'
+              ) AS DOUBLE)
+            END
           END
         ) IS NULL
       )
@@ -575,6 +587,10 @@ FROM (
             'not present'
           )
           THEN -1
+          WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^[ \\t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?\\z'
+          THEN -1
+          WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^[ \\t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*[ \\t,;:(](?:positive|pos|detected|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)\\)?\\z'
+          THEN 1
           ELSE 0
         END AS text_result,
         CASE
@@ -587,10 +603,14 @@ FROM (
           AND (
             SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
           )
-          THEN CAST(REGEXP_EXTRACT(
-            `value_text`,
-            '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
-          ) AS DOUBLE)
+          THEN CASE
+            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^[ \\t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?\\z'
+            THEN NULL
+            ELSE CAST(REGEXP_EXTRACT(
+              `value_text`,
+              '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+            ) AS DOUBLE)
+          END
         END AS bound,
         CASE
           WHEN (

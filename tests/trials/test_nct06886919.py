@@ -517,6 +517,21 @@ case(
     ("text", HBSAG, "2025-01-10", "positive"),
     ("text", HBV, "2025-01-10", "not detected"),
 )
+# ... and so when the assay writes both in one text: a bound under the limit with the word
+case(
+    "ex111_dna_bound_detected",
+    "EX11.1",
+    True,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("text", HBV, "2025-01-10", "<2.00E+01 IU/mL DETECTED"),
+)
+case(
+    "ex111_dna_bound_not_detected",
+    "EX11.1",
+    False,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("text", HBV, "2025-01-10", "<20 IU/mL, Target Not Detected."),
+)
 case(
     "ex112_hcv_viraemic",
     "EX11.2",
