@@ -195,12 +195,8 @@ def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
     (v, f), limit = _value(concept, row), _own_limit(row)
     bound = _bound(concept, row)
     text = spelt_result(str(row["value_text"])) if row.get("value_text") else None
-    negative = text is not None and (text in NEGATIVE or _NEGATIVE_BOUND.fullmatch(text) is not None)
-    positive = (
-        text is not None
-        and not negative
-        and (text in POSITIVE or _POSITIVE_BOUND.fullmatch(text) is not None)
-    )
+    said = _text_result(text)
+    negative, positive = said == -1, said == 1
     way: WrittenBound | None = None
     written = v
     if v is None and bound is not None:
