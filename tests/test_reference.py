@@ -283,7 +283,7 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
         # a number written as a bound (`<40`, `>= 1`, in words) is read where the row has no number
         bounds = ["<40", "> 1", "<0.5 g/L", "<=40", ">= 1", "≤0.5g/L", "≥40", "=<40", "=> 1"]
         bounds += ["LESS THAN 40", "greater than or equal to 1", "Less than 0.5", "<4.0E+01", "> 1e-1 g/L"]
-        bounds += ["<40 IU/mL detected", "> 1 (not detected)", "<0.5, Negative."]
+        bounds += ["<40 IU/mL detected", "> 1 (not detected)", "<0.5, Negative.", "Detected <40", "TND, <1"]
         row["value_text"] = draw(
             st.sampled_from([None, None, "not detected", "Target Not Detected.", *bounds])
         )

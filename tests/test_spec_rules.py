@@ -252,6 +252,13 @@ for i, (text, expected) in enumerate(
         ("<150 detected (see comment)", False),
         ("<200 detected (see comment)", None),
         ("<200detected", None),
+        # ... or before it
+        ("Detected <150 g/L", True),
+        ("DETECTED, <200", True),
+        ("detected: less than 150 g/L", True),
+        ("Not Detected, <200", False),
+        ("TND <200 g/L", False),
+        ("detected 150", None),
     ]
 ):
     case(f"hbhigh_bound_worded_{i}", "hb_high", expected, ("titre", "718-7", "2025-01-20", text, "g/L", 160))
@@ -296,6 +303,14 @@ case(
 )
 case(
     "crea_bound_detected_under", "crea_abs", True, ("titre", CREA, "2025-01-10", "<2 detected", "mg/dL", None)
+)
+# ... with the word first, the bound's number is not read (the word is)
+case("crea_word_bound", "crea_abs", None, ("titre", CREA, "2025-01-10", "Detected <2 mg/dL", "mg/dL", None))
+case(
+    "crea_not_detected_bound",
+    "crea_abs",
+    True,
+    ("titre", CREA, "2025-01-10", "Not detected <3", "mg/dL", None),
 )
 case(
     "crea_number_over_bound",  # on one day a number known comes before a bound

@@ -158,13 +158,16 @@ def written_as_bound(body: str, signs: tuple[str, ...] = BOUND_SIGNS) -> str:
 
 def worded_bound(words: tuple[str, ...]) -> str:
     """The pattern of a text result, spelt as `spelt_result` leaves it, written as a bound
-    with one of `words` after it, after a blank or `,;:(`: `<20 iu/ml detected`, `<20 (not
-    detected)`. Viral-load assays so report a level below quantification that was detected,
-    or not: the word says which, where the bound's number alone (at or under the result's
-    limit) would read as negative. Words that are signs (`+`, `-`) are left out."""
-    signs = sorted({s.lower() for s in BOUND_SIGNS}, key=lambda s: (-len(s), s))
-    spelt = [w for w in words if w[0].isalpha()]
-    return r"[ \t]*(?:" + "|".join(signs) + r")[ \t]*[0-9][\s\S]*[ \t,;:(](?:" + "|".join(spelt) + r")\)?"
+    with one of `words` after it, after a blank or `,;:(` (`<20 iu/ml detected`, `<20 (not
+    detected)`), or before it (`detected <20`, `detected, <20 iu/ml`). Viral-load assays so
+    report a level below quantification that was detected, or not: the word says which,
+    where the bound's number alone (at or under the result's limit) would read as negative.
+    Words that are signs (`+`, `-`) are left out."""
+    signs = "(?:" + "|".join(sorted({s.lower() for s in BOUND_SIGNS}, key=lambda s: (-len(s), s))) + ")"
+    spelt = "(?:" + "|".join(w for w in words if w[0].isalpha()) + ")"
+    after = signs + r"[ \t]*[0-9][\s\S]*[ \t,;:(]" + spelt + r"\)?"
+    before = spelt + r"[ \t]*[,;:]?[ \t]*" + signs + r"[ \t]*[0-9][\s\S]*"
+    return f"(?:{after}|{before})"
 
 
 # Tested negative first: a text ending in `not detected` also ends in `detected`
