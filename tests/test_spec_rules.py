@@ -258,7 +258,7 @@ for i, (text, expected) in enumerate(
         ("detected: less than 150 g/L", True),
         ("Not Detected, <200", False),
         ("TND <200 g/L", False),
-        ("detected 150", None),
+        ("detected 150", True),  # a number with the word, as a bound
     ]
 ):
     case(f"hbhigh_bound_worded_{i}", "hb_high", expected, ("titre", "718-7", "2025-01-20", text, "g/L", 160))
@@ -543,6 +543,20 @@ case("anat_text", "ana_titre", True, ("text", ANA, "2024-06-01", "1:160"))
 case("anat_text_low", "ana_titre", False, ("text", ANA, "2024-06-01", "1:80"))
 case("anat_word", "ana_titre", None, ("text", ANA, "2024-06-01", "Positive"))
 case("anat_negative_word", "ana_titre", False, ("text", ANA, "2024-06-01", "negative"))
+# a titre with the word of a result: the word decides positivity (a laboratory's own cut-off
+# may differ from the concept's 1:80), the titre still decides a threshold on it
+for i, (text, positive, titre_160) in enumerate(
+    [
+        ("1:80 negative", False, False),
+        ("1:160 (Negative)", False, True),
+        ("1:40 positive", True, False),
+        ("Positive 1:160", True, None),
+        ("Negative, 1:40", False, False),
+        ("1:160 speckled", True, True),
+    ]
+):
+    case(f"ana_titre_worded_pos_{i}", "ana_pos", positive, ("text", ANA, "2024-06-01", text))
+    case(f"ana_titre_worded_min_{i}", "ana_titre", titre_160, ("text", ANA, "2024-06-01", text))
 case(
     "anat_latest_day",
     "ana_titre",

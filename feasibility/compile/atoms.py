@@ -39,10 +39,10 @@ from feasibility.compile.tables import RUN, Tables
 from feasibility.criteria.model import (
     BOUND_SIGNS,
     LEADING_SIGN,
-    NEGATIVE_BOUND,
     NEGATIVE_RESULTS,
-    POSITIVE_BOUND,
+    NEGATIVE_WITH_NUMBER,
     POSITIVE_RESULTS,
+    POSITIVE_WITH_NUMBER,
     RESULT_TEXT_PADDING,
     SAME_DOSE,
     WRITTEN_BOUNDS,
@@ -62,7 +62,7 @@ def _spelt(text: exp.Expr) -> exp.Expr:
 
 
 def _worded(text: exp.Expr, pattern: str) -> exp.Expr:
-    """Whether a text result is written as a bound with a word after it (`worded_bound`).
+    """Whether a text result is a number, titre or bound with a word (`worded_number`).
     The pattern alone: in DuckDB, testing the text's first and last characters before it
     cost more than the pattern does on the texts no word reads."""
     return exp.RegexpLike(this=_spelt(text), expression=lit(f"^{pattern}\\z"))
@@ -70,16 +70,17 @@ def _worded(text: exp.Expr, pattern: str) -> exp.Expr:
 
 def text_result(text: exp.Expr) -> exp.Expr:
     """A text result read once: 1 positive, -1 negative, 0 anything else or none. The
-    figures of a result compare this small number rather than the text. A bound with the
-    word of a result after it (`<20 IU/mL detected`) reads as that word says."""
+    figures of a result compare this small number rather than the text. A number, titre
+    or bound with the word of a result before or after it (`<20 IU/mL detected`, `1:80
+    negative`) reads as that word says."""
     spelt = _spelt(text)
     return case(
         [
             (is_null(text.copy()), lit(0)),
             (exp.In(this=spelt, expressions=[lit(w) for w in POSITIVE_RESULTS]), lit(1)),
             (exp.In(this=spelt.copy(), expressions=[lit(w) for w in NEGATIVE_RESULTS]), lit(-1)),
-            (_worded(text.copy(), NEGATIVE_BOUND), lit(-1)),
-            (_worded(text.copy(), POSITIVE_BOUND), lit(1)),
+            (_worded(text.copy(), NEGATIVE_WITH_NUMBER), lit(-1)),
+            (_worded(text.copy(), POSITIVE_WITH_NUMBER), lit(1)),
         ],
         lit(0),
     )
@@ -97,7 +98,7 @@ def text_number(number: exp.Expr, text: exp.Expr, pattern: str, bound: bool = Fa
     if not bound:
         return case([(is_null(number), read)])
     return case(
-        [(may_be_bound(number, text), case([(_worded(text.copy(), NEGATIVE_BOUND), exp.null())], read))]
+        [(may_be_bound(number, text), case([(_worded(text.copy(), NEGATIVE_WITH_NUMBER), exp.null())], read))]
     )
 
 

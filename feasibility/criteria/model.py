@@ -156,23 +156,25 @@ def written_as_bound(body: str, signs: tuple[str, ...] = BOUND_SIGNS) -> str:
     return r"[ \t]*(?:" + "|".join(signs) + ")" + body
 
 
-def worded_bound(words: tuple[str, ...]) -> str:
-    """The pattern of a text result, spelt as `spelt_result` leaves it, written as a bound
-    with one of `words` after it, after a blank or `,;:(` (`<20 iu/ml detected`, `<20 (not
-    detected)`), or before it (`detected <20`, `detected, <20 iu/ml`). Viral-load assays so
-    report a level below quantification that was detected, or not: the word says which,
-    where the bound's number alone (at or under the result's limit) would read as negative.
-    Words that are signs (`+`, `-`) are left out."""
+def worded_number(words: tuple[str, ...]) -> str:
+    """The pattern of a text result, spelt as `spelt_result` leaves it, written as a number,
+    a titre or a bound with one of `words` after it, after a blank or `,;:(` (`<20 iu/ml
+    detected`, `<20 (not detected)`, `1:80 negative`), or before it (`detected <20`, `tnd,
+    <20 iu/ml`, `positive 1:160`). Viral-load assays so report a level below quantification
+    that was detected, or not, and some laboratories a titre under their own cut-off: the word
+    says which, where the number alone would be read against the result's limit or the
+    concept's cut-off. Words that are signs (`+`, `-`) are left out."""
     signs = "(?:" + "|".join(sorted({s.lower() for s in BOUND_SIGNS}, key=lambda s: (-len(s), s))) + ")"
     spelt = "(?:" + "|".join(w for w in words if w[0].isalpha()) + ")"
-    after = signs + r"[ \t]*[0-9][\s\S]*[ \t,;:(]" + spelt + r"\)?"
-    before = spelt + r"[ \t]*[,;:]?[ \t]*" + signs + r"[ \t]*[0-9][\s\S]*"
+    number = "(?:" + signs + r"[ \t]*)?[0-9][\s\S]*"
+    after = number + r"[ \t,;:(]" + spelt + r"\)?"
+    before = spelt + r"[ \t]*[,;:]?[ \t]*" + number
     return f"(?:{after}|{before})"
 
 
 # Tested negative first: a text ending in `not detected` also ends in `detected`
-NEGATIVE_BOUND = worded_bound(NEGATIVE_RESULTS)
-POSITIVE_BOUND = worded_bound(POSITIVE_RESULTS)
+NEGATIVE_WITH_NUMBER = worded_number(NEGATIVE_RESULTS)
+POSITIVE_WITH_NUMBER = worded_number(POSITIVE_RESULTS)
 
 
 COMPARE = {

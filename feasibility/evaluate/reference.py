@@ -23,11 +23,11 @@ from feasibility.criteria.model import (
     BOUNDING_INPUT,
     COMPARE,
     DOSE_WEIGHT,
-    NEGATIVE_BOUND,
     NEGATIVE_RESULTS,
+    NEGATIVE_WITH_NUMBER,
     NUMBER_BOUND,
-    POSITIVE_BOUND,
     POSITIVE_RESULTS,
+    POSITIVE_WITH_NUMBER,
     SAME_DOSE,
     TITRE_TEXT,
     WRITTEN_BOUNDS,
@@ -55,7 +55,10 @@ from feasibility.criteria.model import (
 from feasibility.units import TITRE, normalise_unit
 
 POSITIVE, NEGATIVE = set(POSITIVE_RESULTS), set(NEGATIVE_RESULTS)
-_POSITIVE_BOUND, _NEGATIVE_BOUND = re.compile(POSITIVE_BOUND), re.compile(NEGATIVE_BOUND)
+_POSITIVE_WITH_NUMBER, _NEGATIVE_WITH_NUMBER = (
+    re.compile(POSITIVE_WITH_NUMBER),
+    re.compile(NEGATIVE_WITH_NUMBER),
+)
 _TITRE = re.compile(TITRE_TEXT)
 _TITRE_BOUNDS = {b: re.compile(b.pattern(TITRE_TEXT)) for b in WRITTEN_BOUNDS}
 _NUMBER_BOUNDS = {b: re.compile(b.pattern(NUMBER_BOUND)) for b in WRITTEN_BOUNDS}
@@ -105,7 +108,7 @@ def _bound(concept: Concept, row: Row) -> tuple[WrittenBound, float, float | Non
     if row.get("value_num") is not None or row.get("value_text") is None:
         return None
     text = str(row["value_text"])
-    if _NEGATIVE_BOUND.fullmatch(spelt_result(text)):
+    if _NEGATIVE_WITH_NUMBER.fullmatch(spelt_result(text)):
         return None  # `<20 not detected` reads as not detected, 0
     if concept.reads_titres:
         for way, pattern in _TITRE_BOUNDS.items():
@@ -174,15 +177,15 @@ def _own_limit(row: Row, key: str = "ref_high") -> float | None:
 
 def _text_result(text: str | None) -> int:
     """A text result, spelt (`spelt_result`), read as positive (1), negative (-1) or
-    neither (0): one of the words, or a bound with one after it (`<20 detected`), a
-    negative one tested first as `compile.atoms.text_result` does."""
+    neither (0): one of the words, or a number, titre or bound with one (`<20 detected`,
+    `1:80 negative`), a negative one tested first as `compile.atoms.text_result` does."""
     if text is None:
         return 0
     if text in POSITIVE:
         return 1
-    if text in NEGATIVE or _NEGATIVE_BOUND.fullmatch(text):
+    if text in NEGATIVE or _NEGATIVE_WITH_NUMBER.fullmatch(text):
         return -1
-    return 1 if _POSITIVE_BOUND.fullmatch(text) else 0
+    return 1 if _POSITIVE_WITH_NUMBER.fullmatch(text) else 0
 
 
 def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:

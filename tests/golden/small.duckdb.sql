@@ -107,7 +107,7 @@ SELECT
           THEN CASE
             WHEN REGEXP_MATCHES(
               TRIM(LOWER("value_text"), ' 	.'),
-              '^(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*)\z'
+              '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*)\z'
             )
             THEN NULL
             ELSE TRY_CAST(REGEXP_EXTRACT(
@@ -149,7 +149,7 @@ SELECT
             THEN CASE
               WHEN REGEXP_MATCHES(
                 TRIM(LOWER("value_text"), ' 	.'),
-                '^(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*)\z'
+                '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*)\z'
               )
               THEN NULL
               ELSE TRY_CAST(REGEXP_EXTRACT(
@@ -172,7 +172,7 @@ SELECT
             THEN CASE
               WHEN REGEXP_MATCHES(
                 TRIM(LOWER("value_text"), ' 	.'),
-                '^(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*)\z'
+                '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*)\z'
               )
               THEN NULL
               ELSE TRY_CAST(REGEXP_EXTRACT(
@@ -717,12 +717,12 @@ FROM (
           THEN -1
           WHEN REGEXP_MATCHES(
             TRIM(LOWER("value_text"), ' 	.'),
-            '^(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*)\z'
+            '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*)\z'
           )
           THEN -1
           WHEN REGEXP_MATCHES(
             TRIM(LOWER("value_text"), ' 	.'),
-            '^(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*[ \t,;:(](?:positive|pos|detected|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)\)?|(?:positive|pos|detected|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)[ \t]*[,;:]?[ \t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*)\z'
+            '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*[ \t,;:(](?:positive|pos|detected|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)\)?|(?:positive|pos|detected|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)[ \t]*[,;:]?[ \t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*)\z'
           )
           THEN 1
           ELSE 0
@@ -740,7 +740,7 @@ FROM (
           THEN CASE
             WHEN REGEXP_MATCHES(
               TRIM(LOWER("value_text"), ' 	.'),
-              '^(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*[0-9][\s\S]*)\z'
+              '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*)\z'
             )
             THEN NULL
             ELSE TRY_CAST(REGEXP_EXTRACT(

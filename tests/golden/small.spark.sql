@@ -105,7 +105,7 @@ SELECT
             SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
           )
           THEN CASE
-            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*)\\z'
+            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
             THEN NULL
             ELSE CAST(REGEXP_EXTRACT(
               `value_text`,
@@ -143,7 +143,7 @@ SELECT
               SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
             )
             THEN CASE
-              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*)\\z'
+              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
               THEN NULL
               ELSE CAST(REGEXP_EXTRACT(
                 `value_text`,
@@ -162,7 +162,7 @@ SELECT
               SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
             )
             THEN CASE
-              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*)\\z'
+              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
               THEN NULL
               ELSE CAST(REGEXP_EXTRACT(
                 `value_text`,
@@ -587,9 +587,9 @@ FROM (
             'not present'
           )
           THEN -1
-          WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*)\\z'
+          WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
           THEN -1
-          WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*[ \\t,;:(](?:positive|pos|detected|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)\\)?|(?:positive|pos|detected|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)[ \\t]*[,;:]?[ \\t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*)\\z'
+          WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:positive|pos|detected|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)\\)?|(?:positive|pos|detected|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
           THEN 1
           ELSE 0
         END AS text_result,
@@ -604,7 +604,7 @@ FROM (
             SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
           )
           THEN CASE
-            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*[0-9][\\s\\S]*)\\z'
+            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
             THEN NULL
             ELSE CAST(REGEXP_EXTRACT(
               `value_text`,
