@@ -108,8 +108,6 @@ def _bound(concept: Concept, row: Row) -> tuple[WrittenBound, float, float | Non
     if row.get("value_num") is not None or row.get("value_text") is None:
         return None
     text = str(row["value_text"])
-    if _NEGATIVE_WITH_NUMBER.fullmatch(spelt_result(text)):
-        return None  # `<20 not detected` reads as not detected, 0
     if concept.reads_titres:
         for way, pattern in _TITRE_BOUNDS.items():
             found = pattern.fullmatch(text)
@@ -196,10 +194,11 @@ def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
     whether it reads as positive (against its own upper limit, else the concept's cut-off).
     A number written as a bound gives the first four, written its way, from its number."""
     (v, f), limit = _value(concept, row), _own_limit(row)
-    bound = _bound(concept, row)
     text = spelt_result(str(row["value_text"])) if row.get("value_text") else None
     said = _text_result(text)
     negative, positive = said == -1, said == 1
+    # a text read as negative is no bound: `<20 not detected` reads as not detected, 0
+    bound = None if negative else _bound(concept, row)
     way: WrittenBound | None = None
     written = v
     if v is None and bound is not None:
