@@ -33,7 +33,7 @@ from feasibility.compile.atoms import (
 )
 from feasibility.compile.code_map import Codes, code_map_join, row_unit
 from feasibility.compile.derived import derived_columns
-from feasibility.compile.latest import Packing, day_number, from_day_number
+from feasibility.compile.latest import Packing, day_number, from_day_number, written_columns
 from feasibility.compile.plan import Lookback, Plan
 from feasibility.compile.sqlexpr import (
     and_,
@@ -773,10 +773,10 @@ class _Results:
         packed = col(name, "g")
         latest_day = self.packing.day(col("latest_number", "g"))
         if name.endswith("_bound"):
-            figure = name.removesuffix("_bound")
+            written, way = written_columns(name.removeprefix("latest_").removesuffix("_bound"))
             return [
-                self.packing.latest(packed, latest_day).as_(f"{figure}_written", copy=False),
-                self.packing.flag(packed.copy()).as_(f"{figure}_way", copy=False),
+                self.packing.latest(packed, latest_day).as_(written, copy=False),
+                self.packing.flag(packed.copy()).as_(way, copy=False),
             ]
         whole = name.removeprefix("latest_") in self.whole_figures
         columns = [self.packing.latest(packed, latest_day, whole).as_(name, copy=False)]
@@ -956,7 +956,8 @@ def patients_query(
         fields = {"d": col("latest_d"), "n": col("latest_number")}
         if cid == plan.bounded_input:
             # and the day's bound with its way, read where the day has no number
-            fields |= {"b": col("latest_number_written"), "w": col("latest_number_way")}
+            written, way = written_columns("number")
+            fields |= {"b": col(written), "w": col(way)}
         latest = struct(**fields)
         rows = (
             exp.select(*tables.key_columns(), latest.as_(f"c{cid}_latest", copy=False))

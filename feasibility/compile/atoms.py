@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 
 from sqlglot import exp
 
-from feasibility.compile.latest import day_number
+from feasibility.compile.latest import day_number, written_columns
 from feasibility.compile.plan import ConceptAtom, CoverageFeature, Plan, TotalFeature, coverage_features
 from feasibility.compile.sqlexpr import (
     and_,
@@ -208,9 +208,10 @@ class RowAtoms:
             verdict = positive if atom.result == "positive" else not_(positive)
         elif self.plan.may_write_bounds(concept_id):
             # the latest figure, else a number written as a bound (see `_Results.unpacked`)
-            latest = f"latest_{atom.figure}"
-            written, way = col(f"{latest}_written"), col(f"{latest}_way")
-            verdict = compare_written(col(latest), written, way, atom.canonical(concept))
+            written, way = written_columns(atom.figure)
+            verdict = compare_written(
+                col(f"latest_{atom.figure}"), col(written), col(way), atom.canonical(concept)
+            )
         else:
             verdict = compare(col(f"latest_{atom.figure}"), atom.threshold(concept))
         return with_missing(present, verdict, atom.if_missing)

@@ -45,6 +45,13 @@ def from_day_number(day: exp.Expr) -> exp.Expr:
     return exp.DateAdd(this=date_lit(EPOCH), expression=exp.cast(day, "INT"), unit=exp.Var(this="DAY"))
 
 
+def written_columns(figure: str) -> tuple[str, str]:
+    """The columns a figure's pack of bounds unpacks into (`number`: the latest day's
+    highest bound's number, `latest_number_written`, and the way it is written,
+    `latest_number_way`), which the atoms and the derived measures read."""
+    return f"latest_{figure}_written", f"latest_{figure}_way"
+
+
 def _hugeint(e: exp.Expr) -> exp.Expr:
     return exp.cast(e, "HUGEINT", copy=False)
 

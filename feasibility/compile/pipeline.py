@@ -40,6 +40,7 @@ from feasibility.compile.histogram import (
     trial_masks_query,
     words_needed,
 )
+from feasibility.compile.latest import written_columns
 from feasibility.compile.plan import Plan
 from feasibility.compile.predicates import PredicateCompiler
 from feasibility.compile.sqlexpr import (
@@ -334,7 +335,7 @@ def _patient_statements(
         *default_uln_flags(plan),
         *(["latest_d"] if plan.derived_inputs else []),
         *(["latest_number"] if plan.derived_inputs or plan.dose_weight is not None else []),
-        *(["latest_number_written", "latest_number_way"] if plan.bounded_input is not None else []),
+        *(written_columns("number") if plan.bounded_input is not None else ()),
     ]
     families: list[tuple[str, FamilyPass, Sequence[int], Sequence[str], str, str]] = [
         (
