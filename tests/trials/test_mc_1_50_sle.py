@@ -189,6 +189,26 @@ CASES = [
         [lab("8061-4", text="negative"), lab("5130-0", text="positive")],
     ),
     Case("IN5", False, "both negative", [lab("8061-4", text="negative"), lab("5130-0", text="negative")]),
+    # anti-dsDNA by Crithidia luciliae immunofluorescence (CLIFT), reported in words
+    Case(
+        "IN5",
+        True,
+        "ANA negative, CLIFT positive",
+        [lab("8061-4", text="negative"), lab("6457-6", text="Positive")],
+    ),
+    Case(
+        "IN5",
+        False,
+        "ANA negative, CLIFT none detected",
+        [lab("8061-4", text="negative"), lab("6457-6", text="None detected.")],
+    ),
+    # a CLIFT titre written as text is not read: anti-dsDNA's values are immunoassay units
+    Case(
+        "IN5",
+        None,
+        "ANA negative, CLIFT titre text",
+        [lab("8061-4", text="negative"), lab("6457-6", text="1:20")],
+    ),
     Case("IN5", None, "ANA negative, no anti-dsDNA", [lab("8061-4", text="negative")]),
     Case("IN5", True, "ANA titre 1:320 above its ref_high 80", [lab("5048-4", value=320, ref_high=80)]),
     # a titre written as text, and without a reference range: EULAR/ACR 2019's cut-off, 1:80
