@@ -284,6 +284,7 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
         bounds = ["<40", "> 1", "<0.5 g/L", "<=40", ">= 1", "≤0.5g/L", "≥40", "=<40", "=> 1"]
         bounds += ["LESS THAN 40", "greater than or equal to 1", "Less than 0.5", "<4.0E+01", "> 1e-1 g/L"]
         bounds += ["<40 IU/mL detected", "> 1 (not detected)", "<0.5, Negative.", "Detected <40", "TND, <1"]
+        bounds += ["<40.", ">1. ", "Detectable, <40", "<1 undetectable"]
         row["value_text"] = draw(
             st.sampled_from([None, None, "not detected", "Target Not Detected.", *bounds])
         )
@@ -300,6 +301,8 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
             "positive (see comment)",
             "<1:80 detected",
             "<80 tnd",
+            "Not detectable.",
+            "1:160.",
         ]
         texts += ["1:80 negative", "1:40 (Positive)", "Positive 1:160", "NEG, 1:320"]
         titres = [">1:1280", "<1:320", ">1:40", "<=1:80", ">=1:80", "≥1:160", "=<1:80", "LESS THAN 1:80"]

@@ -235,6 +235,18 @@ case(
     "hbhigh_bound_exponent_minus", "hb_high", False, ("titre", "718-7", "2025-01-20", "<15000e-2", "g/L", 160)
 )
 case("hbhigh_bound_unit_e", "hb_high", False, ("titre", "718-7", "2025-01-20", "<150EU/mL", "g/L", 160))
+# ... ending in a full stop, as some laboratory systems end every result (a number after the
+# full stop is a decimal, and glued text no unit)
+case("hbhigh_bound_full_stop", "hb_high", False, ("titre", "718-7", "2025-01-20", "<150.", "g/L", 160))
+case("hbhigh_bound_full_stop_over", "hb_high", True, ("titre", "718-7", "2025-01-20", " >170. ", "g/L", 160))
+case(
+    "hbhigh_bound_full_stop_exponent",
+    "hb_high",
+    True,
+    ("titre", "718-7", "2025-01-20", ">1.7E+02.", "g/L", 160),
+)
+case("hbhigh_bound_decimal", "hb_high", None, ("titre", "718-7", "2025-01-20", "<160.5", "g/L", 160))
+case("hbhigh_bound_full_stop_glued", "hb_high", None, ("titre", "718-7", "2025-01-20", "<150.x", "g/L", 160))
 # ... with the word of a result after it, as viral-load assays report a level below
 # quantification: the word decides (`<150 detected` is positive where `<150` alone is not;
 # `<200 not detected` is not detected, 0, where `<200` alone decides nothing), a negative
@@ -258,6 +270,9 @@ for i, (text, expected) in enumerate(
         ("detected: less than 150 g/L", True),
         ("Not Detected, <200", False),
         ("TND <200 g/L", False),
+        ("Detectable <150 g/L", True),
+        ("<200 undetectable", False),
+        ("not detectable, <200", False),
         ("detected 150", True),  # a number with the word, as a bound
     ]
 ):
@@ -486,6 +501,9 @@ for i, (text, expected) in enumerate(
         ("TND", False),
         ("None detected.", False),
         ("Not reactive", False),
+        ("Undetectable", False),
+        ("NOT DETECTABLE.", False),
+        ("Detectable", True),
         ("positive (see comment)", None),
         ("not  detected", None),
         ("..", None),
@@ -527,6 +545,10 @@ case("ana_titre_above_own", "ana_pos", True, ("titre", ANA, "2024-06-01", ">1:32
 # a titre glued to other text, or on a second line, is not read
 case("ana_titre_glued", "ana_pos", None, ("text", ANA, "2024-06-01", "1:160x"))
 case("ana_titre_newline", "ana_pos", None, ("text", ANA, "2024-06-01", "1:160\n"))
+# ... one ending in a full stop is read, one with a decimal is not a titre
+case("ana_titre_full_stop", "ana_pos", True, ("text", ANA, "2024-06-01", "1:160."))
+case("ana_titre_bound_full_stop", "ana_pos", False, ("text", ANA, "2024-06-01", "<1:80. "))
+case("ana_titre_decimal", "ana_pos", None, ("text", ANA, "2024-06-01", "1:160.5"))
 # the result's own upper limit comes before the concept's cut-off
 case("ana_titre_own_limit", "ana_pos", False, ("titre", ANA, "2024-06-01", "1:160", None, 160.0))
 case("ana_titre_own_limit_above", "ana_pos", True, ("titre", ANA, "2024-06-01", "1:320", "U/mL", 160.0))

@@ -32,6 +32,8 @@ TEXTS = [
     "≥40",
     ">1000",
     "> 1000 copies",
+    "<20.",
+    ">1:1280. ",
     "<1:80",
     ">=1:160",
     "≤1/40 speckled",
@@ -42,8 +44,8 @@ TEXTS = [
     "Greater Than Or Equal To 1.035",
     "less than or equal to 0.5",
     "LESS THAN 1:40",
-    # not bounds: no number next, a sign not first, text glued by `:` or `/`, two signs, words
-    # run together, in mixed case or cut short
+    # not bounds: no number next, a sign not first, text glued by `:` or `/`, two signs, a
+    # second full stop, words run together, in mixed case or cut short
     "<",
     "=20",
     "< =20",
@@ -54,7 +56,7 @@ TEXTS = [
     "20",
     "negative",
     "<20/uL",
-    "<20.",
+    "<20..",
     "<-5",
     "less than",
     "less than twenty",
@@ -109,6 +111,7 @@ def test_the_spellings_read_as_expected():
     assert reads[">=1.035"] == (1.035, None, 2)
     assert reads["=<20"] == (20.0, None, 1) and reads[" => 1.035"] == (1.035, None, 2)
     assert reads["> 1000 copies"] == (1000.0, None, 3)
+    assert reads["<20."] == (20.0, None, 0) and reads[">1:1280. "] == (None, 1280.0, 3)
     assert reads["≤1/40 speckled"] == (None, 40.0, 1)
     assert reads["less than 20"] == (20.0, None, 0) and reads["LESS THAN 10 mEq/L"] == (10.0, None, 0)
     assert reads["less than or equal to 0.5"] == (0.5, None, 1)

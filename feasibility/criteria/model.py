@@ -34,13 +34,15 @@ class Truth(Enum):
 # ` POSITIVE `), as laboratory systems print results with trailing full stops. "Weakly
 # positive" and "low positive" are positive: the laboratory reports the test as positive,
 # and a protocol's "positive" reads the report; "TND" is the "target not detected" of
-# viral-load assays.
+# viral-load assays, "detectable" a level detected below the assay's range of quantification
+# (negative words are tested first: `not detectable` ends in `detectable`).
 RESULT_TEXT_PADDING = " \t."
 POSITIVE_RESULTS = (
     "positive",
     "pos",
     "+",
     "detected",
+    "detectable",
     "reactive",
     "present",
     "yes",
@@ -56,6 +58,8 @@ NEGATIVE_RESULTS = (
     "-",
     "not detected",
     "undetected",
+    "undetectable",
+    "not detectable",
     "target not detected",
     "tnd",
     "none detected",
@@ -78,8 +82,9 @@ def spelt_result(text: str) -> str:
 # after the colon, in the unit `units.TITRE`, for a concept that knows that unit. The one
 # pattern serves the SQL engines (RE2, Java) and the reference evaluator (Python,
 # `re.fullmatch`), with only what the three read alike: ASCII spaces, `\z` in SQL (Java's
-# and Python's `$` also match before a final newline).
-TITRE_TEXT = r"[ \t]*1[ \t]*[:/][ \t]*([0-9]+)([ \t][\s\S]*)?"
+# and Python's `$` also match before a final newline). A full stop may end it (`1:160.`), as
+# it may end a bound (`<20.`), where laboratory systems end every result with one.
+TITRE_TEXT = r"[ \t]*1[ \t]*[:/][ \t]*([0-9]+)(\.[ \t]*|[ \t][\s\S]*)?"
 # A number written as a bound, as labs write a result beyond an assay's range (`<20`,
 # `< 20 IU/mL`, `<20IU/mL`, `>1000`, `>=1.035`), in the row's own unit: no value, but
 # positive or negative against the result's own limit, or the concept's cut-off, and meeting
@@ -89,7 +94,7 @@ TITRE_TEXT = r"[ \t]*1[ \t]*[:/][ \t]*([0-9]+)([ \t][\s\S]*)?"
 # 2.00 for 20. A unit may follow the number after a space or glued to it if it starts with a
 # letter, `%` or `µ` (`<20EU/mL`: no digit after the `E`); not after `/` or `:`, which would
 # read `<1:80` as `<1`.
-NUMBER_BOUND = r"[ \t]*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)((?:[ \t]|[A-Za-z%µμ])[\s\S]*)?"
+NUMBER_BOUND = r"[ \t]*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(\.[ \t]*|(?:[ \t]|[A-Za-z%µμ])[\s\S]*)?"
 
 
 @dataclass(frozen=True)

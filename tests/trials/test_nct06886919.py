@@ -532,6 +532,36 @@ case(
     ("text", HBSAG, "2025-01-10", "positive"),
     ("text", HBV, "2025-01-10", "<20 IU/mL, Target Not Detected."),
 )
+# ... in the words of assays that say "detectable" (`not detectable` is tested first)
+case(
+    "ex111_dna_detectable_bound",
+    "EX11.1",
+    True,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("text", HBV, "2025-01-10", "Detectable, <20 IU/mL"),
+)
+case(
+    "ex111_dna_not_detectable",
+    "EX11.1",
+    False,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("text", HBV, "2025-01-10", "Not detectable."),
+)
+case(
+    "ex111_dna_undetectable_bound",
+    "EX11.1",
+    False,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("text", HBV, "2025-01-10", "<20 undetectable"),
+)
+# a bound ending in a full stop is the bound: at the result's own limit of 20, negative
+case(
+    "ex111_dna_bound_full_stop",
+    "EX11.1",
+    False,
+    ("text", HBSAG, "2025-01-10", "positive"),
+    ("lab", HBV, "2025-01-10", None, "IU/mL", 20, "<20."),
+)
 case(
     "ex112_hcv_viraemic",
     "EX11.2",
