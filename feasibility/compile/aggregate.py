@@ -6,7 +6,9 @@ once per (patient, concept) into the few figures its atoms read: `patient_record
 history atoms, `patient_results` for measurement atoms, `patient_exposures` and
 `patient_coverage` (the exposure days, for atoms that count them) for medication atoms.
 Keeping the families apart keeps each table's rows narrow: the per-row work is one
-hash-join probe and one group update, and it does not grow with the number of trials.
+hash-join probe and one group update, and it does not grow with the number of trials. The
+results, about twelve (patient, concept) groups per patient, leave their pass rolled up per
+patient (`results_per_patient`).
 
 `demographics` reads every row once per patient for what every row carries (site, sex,
 birth, index date, dates seen). `patients` joins it to the atom masks: one row per patient
@@ -36,6 +38,7 @@ from feasibility.compile.derived import derived_columns
 from feasibility.compile.latest import Packing, day_number, from_day_number, written_columns
 from feasibility.compile.plan import Lookback, Plan
 from feasibility.compile.sqlexpr import (
+    agg_filter,
     and_,
     case,
     col,
@@ -307,6 +310,74 @@ def results_query(
     return exp.select(*flat).from_(grouped.subquery("g"), copy=False)
 
 
+# The results table's list of (concept, counts) per patient, for data quality (see
+# `results_per_patient`)
+QUALITY_COLUMN = "quality"
+
+
+def picked_results(plan: Plan) -> dict[int, tuple[str, ...]]:
+    """Per concept whose latest result other tables read, the results pass's columns they
+    read: the derived measures' inputs (the day and the number, and the creatinine's bound
+    where the trials' results may hold one) on the patient rows, and the weight for the
+    doses per kilogram."""
+    picked: dict[int, tuple[str, ...]] = {}
+    for cid in plan.derived_inputs:
+        bound = written_columns("number") if cid == plan.bounded_input else ()
+        picked[cid] = ("latest_d", "latest_number", *bound)
+    if plan.dose_weight is not None and plan.dose_weight not in picked:
+        picked[plan.dose_weight] = ("latest_number",)
+    return picked
+
+
+def picked_column(concept_id: int, name: str) -> str:
+    """The results table's column holding `name` of one concept's latest result."""
+    return f"c{concept_id}_{name}"
+
+
+def results_per_patient(plan: Plan, rows: exp.Select, tables: Tables = RUN) -> exp.Select:
+    """The results pass's (patient, concept) `rows` (their atoms' words and kept columns,
+    `with_atom_words`) rolled up into one row per patient: the words OR-ed, the picked
+    latest results (`picked_results`) in columns of their own, and the data-quality counts
+    of the concepts that have any (implausible results, texts read as nothing, a latest
+    result read against the default ULN) as a list of structs.
+
+    A patient has about twelve such rows, nearly one per result. Kept per (patient,
+    concept), the table held 1.24 GB per million patients, and at 10M it alone passed a
+    12 GB memory limit, so that DuckDB spilled it and every later step paid; rolled up it is
+    a twelfth of that, for about the same time at 1M (docs/performance.md)."""
+    concept = col("concept_id")
+    words = [func("bit_or", col(f"a{w}")).as_(f"a{w}", copy=False) for w in plan.family_words("results")]
+    picked = [
+        func("max", case([(exp.EQ(this=concept.copy(), expression=lit(cid)), col(name))])).as_(
+            picked_column(cid, name), copy=False
+        )
+        for cid, names in picked_results(plan).items()
+        for name in names
+    ]
+    flags = [col(name) for name in default_uln_flags(plan)]
+    default_uln: exp.Expr = exp.false()
+    if flags:
+        ids = [lit(i) for i in default_uln_concepts(plan)]
+        default_uln = and_(exp.In(this=concept.copy(), expressions=ids), or_(*flags))
+    counts = struct(
+        concept_id=concept.copy(),
+        implausible=col("n_implausible"),
+        unread=col("n_unread"),
+        default_uln=default_uln,
+    )
+    has_any = or_(
+        exp.GT(this=col("n_implausible"), expression=lit(0)),
+        exp.GT(this=col("n_unread"), expression=lit(0)),
+        default_uln.copy(),
+    )
+    quality = agg_filter(exp.ArrayAgg(this=counts), has_any).as_(QUALITY_COLUMN, copy=False)
+    return (
+        exp.select(*tables.key_columns(), *words, *picked, quality)
+        .from_(rows.subquery("c", copy=False), copy=False)
+        .group_by(*tables.key_columns(), copy=False)
+    )
+
+
 def _exposure_rows() -> tuple[exp.Expr, exp.Expr]:
     """An exposure's last day (its start when it has no end), and whether it covers any day
     (an exposure ending before it starts covers none)."""
@@ -406,12 +477,10 @@ def _with_dose_weight(weight: int, rows: exp.Select, tables: Tables) -> exp.Sele
     which the results pass found (NULL: none, or not above 0, which no dose divides by),
     for the doses per kilogram. Joined to the grouped rows, one per (patient, concept), not
     to the exposures."""
-    weight_kg = col("latest_number")
+    weight_kg = col(picked_column(weight, "latest_number"))
     positive = case([(exp.GT(this=weight_kg, expression=lit(0)), weight_kg.copy())])
-    weights = (
-        exp.select(*tables.key_columns(), positive.as_(DOSE_WEIGHT_COLUMN, copy=False))
-        .from_(tables.patient_results, copy=False)
-        .where(exp.EQ(this=col("concept_id"), expression=lit(weight)), copy=False)
+    weights = exp.select(*tables.key_columns(), positive.as_(DOSE_WEIGHT_COLUMN, copy=False)).from_(
+        tables.patient_results, copy=False
     )
     return rows.select(col(DOSE_WEIGHT_COLUMN, "w"), copy=False).join(
         weights.subquery("w"), on=tables.key_join("g", "w"), join_type="left", copy=False
@@ -950,23 +1019,21 @@ def patients_query(
         tables,
         reads=d,
     )
-    for cid in plan.derived_inputs:
-        # the derived measures read a concept's latest result on the patient row
-        alias = f"l{cid}"
-        fields = {"d": col("latest_d"), "n": col("latest_number")}
-        if cid == plan.bounded_input:
-            # and the day's bound with its way, read where the day has no number
-            written, way = written_columns("number")
-            fields |= {"b": col(written), "w": col(way)}
-        latest = struct(**fields)
-        rows = (
-            exp.select(*tables.key_columns(), latest.as_(f"c{cid}_latest", copy=False))
-            .from_(tables.patient_results, copy=False)
-            .where(exp.EQ(this=col("concept_id"), expression=lit(cid)), copy=False)
+    if plan.derived_inputs:
+        # the derived measures read a concept's latest result on the patient row (`d`, `n`),
+        # and the creatinine's bound with its way (`b`, `w`), read where the day has no number
+        inner = inner.join(
+            exp.to_table(tables.patient_results).as_("r", copy=False),
+            on=tables.key_join("r", d),
+            join_type="left",
+            copy=False,
         )
-        inner = inner.select(col(f"c{cid}_latest", alias), copy=False).join(
-            rows.subquery(alias), on=tables.key_join(alias, d), join_type="left", copy=False
-        )
+        picked = picked_results(plan)
+        for cid in plan.derived_inputs:
+            fields = {
+                f: col(picked_column(cid, name), "r") for f, name in zip("dnbw", picked[cid], strict=False)
+            }
+            inner = inner.select(struct(**fields).as_(f"c{cid}_latest", copy=False), copy=False)
     # Age at index as a range: exact with a birth date; with only a birth year, the year
     # difference or one less (unless the index is 31 December, when birthdays have passed).
     index = col("idx")

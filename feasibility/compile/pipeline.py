@@ -17,9 +17,9 @@ from sqlglot.errors import ErrorLevel
 from feasibility.analytics.incidence import month_ends_evaluated
 from feasibility.analytics.waterfall import ALL_SITES
 from feasibility.compile.aggregate import (
+    QUALITY_COLUMN,
     FamilyPass,
     coverage_query,
-    default_uln_concepts,
     default_uln_flags,
     demographics_query,
     exposures_query,
@@ -27,6 +27,7 @@ from feasibility.compile.aggregate import (
     index_default,
     patients_query,
     records_query,
+    results_per_patient,
     results_query,
     row_index_date,
     text_read,
@@ -49,6 +50,7 @@ from feasibility.compile.sqlexpr import (
     case,
     col,
     date_lit,
+    field,
     func,
     is_null,
     lit,
@@ -199,30 +201,28 @@ def data_quality_query() -> exp.Expr:
     return sqlglot.parse_one(sql_text("data_quality.sql"), read="duckdb")
 
 
-def result_quality_query(plan: Plan) -> exp.Select:
-    """Per result concept, from the results pass: its rows with an implausible value, its
-    rows of a text read as nothing, and the patients whose latest result was read against a
-    default ULN (0 for a concept that has none), in one scan of `patient_results`."""
-    default_uln: exp.Expr = lit(0)  # without ULN concepts the pass keeps no ULN column
-    flags = [col(name) for name in default_uln_flags(plan)]
-    if flags:
-        ids = [lit(i) for i in default_uln_concepts(plan)]
-        default_uln = agg_filter(
-            exp.Count(this=exp.Star()),
-            and_(
-                exp.In(this=col("concept_id"), expressions=ids), flags[0] if len(flags) == 1 else or_(*flags)
-            ),
-        )
+def result_quality_query() -> exp.Select:
+    """Per result concept that has any, from the results pass's lists of counts per patient
+    (`results_per_patient`): its rows with an implausible value, its rows of a text read as
+    nothing, and the patients whose latest result was read against a default ULN, in one
+    scan of `patient_results`."""
+    counts = col("q")
+    listed = exp.select(exp.Explode(this=col(QUALITY_COLUMN)).as_("q", copy=False)).from_(
+        RUN.patient_results, copy=False
+    )
+    concept = field(counts, "concept_id")
     return (
         exp.select(
-            col("concept_id"),
-            func("sum", col("n_implausible")).as_("implausible", copy=False),
-            func("sum", col("n_unread")).as_("unread", copy=False),
-            default_uln.as_("default_uln", copy=False),
+            concept.as_("concept_id", copy=False),
+            func("sum", field(counts.copy(), "implausible")).as_("implausible", copy=False),
+            func("sum", field(counts.copy(), "unread")).as_("unread", copy=False),
+            agg_filter(exp.Count(this=exp.Star()), field(counts.copy(), "default_uln")).as_(
+                "default_uln", copy=False
+            ),
         )
-        .from_(RUN.patient_results, copy=False)
-        .group_by(col("concept_id"), copy=False)
-        .order_by(col("concept_id"), copy=False)
+        .from_(listed.subquery("l", copy=False), copy=False)
+        .group_by(concept.copy(), copy=False)
+        .order_by(concept.copy(), copy=False)
     )
 
 
@@ -351,7 +351,7 @@ def _patient_statements(
             results_query,
             plan.result_concepts,
             results_kept,
-            "per patient and concept, the measurement atoms' bits from the latest result's date and figures",
+            "per patient, the measurement atoms' bits from each concept's latest result, its data quality",
             "reading lab results and observations",
         ),
         (
@@ -371,20 +371,26 @@ def _patient_statements(
             "counting the days covered by each medication",
         ),
     ]
+
+    def family_table(family: str, query: FamilyPass, kept: Sequence[str]) -> exp.Select:
+        rows = with_atom_words(
+            plan,
+            family,
+            query(plan, default_index, has_index_column, tables, codes, dialect),
+            atoms_index,
+            tables,
+            kept,
+            by_concept=dialect == "duckdb" and sorts_by_concept(plan, family),
+        )
+        # the results, about twelve rows per patient, are kept one row per patient
+        return results_per_patient(plan, rows, tables) if family == "results" else rows
+
     return [
         *[
             Statement(
                 f"patient_{family}",
                 tables.families()[family],
-                with_atom_words(
-                    plan,
-                    family,
-                    query(plan, default_index, has_index_column, tables, codes, dialect),
-                    atoms_index,
-                    tables,
-                    kept,
-                    by_concept=dialect == "duckdb" and sorts_by_concept(plan, family),
-                ),
+                family_table(family, query, kept),
                 note,
                 doing=doing,
             )

@@ -231,7 +231,7 @@ def collect_data_quality(
     unread: dict[str, int] = {}
     default_uln: dict[str, int] = {}
     if plan.result_concepts:
-        for cid, n_implausible, n_unread, n_default_uln in query(result_quality_query(plan))[1]:
+        for cid, n_implausible, n_unread, n_default_uln in query(result_quality_query())[1]:
             name = plan.concepts[cid].name
             for found, n in ((implausible, n_implausible), (unread, n_unread), (default_uln, n_default_uln)):
                 if n:

@@ -276,250 +276,212 @@ FROM (
     "m"."concept_id"
 ) AS f;
 
--- 6. patient_results: per patient and concept, the measurement atoms' bits from the latest result's date and figures
+-- 6. patient_results: per patient, the measurement atoms' bits from each concept's latest result, its data quality
 CREATE TABLE patient_results AS
 SELECT
   "patient_id",
-  "concept_id",
-  "n_implausible",
-  "n_unread",
-  "latest_uln_default",
-  CASE
-    WHEN "concept_id" = 1
-    THEN CAST(CAST(0 AS BIGINT) + COALESCE(
-      CAST((
-        CASE
-          WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90
-          THEN CASE
-            WHEN NOT "latest_uln" IS NULL
-            THEN "latest_uln" <= 3.000000003
-            WHEN (
-              "latest_uln_way" IN (0, 1)
-            ) AND (
-              "latest_uln_written" <= 3.000000003
-            )
-            THEN TRUE
-            WHEN (
-              "latest_uln_way" = 2
-            ) AND (
-              "latest_uln_written" > 3.000000003
-            )
-            THEN FALSE
-            WHEN (
-              "latest_uln_way" = 3
-            ) AND (
-              "latest_uln_written" >= 2.999999997
-            )
-            THEN FALSE
-          END
-        END
-      ) AS BIGINT) * 32 + 16,
-      32
-    ) AS BIGINT)
-    ELSE CAST(0 AS BIGINT)
-  END AS a0
+  BIT_OR("a0") AS a0,
+  ARRAY_AGG(
+    {'concept_id': "concept_id", 'implausible': "n_implausible", 'unread': "n_unread", 'default_uln': (
+      "concept_id" IN (1)
+    ) AND "latest_uln_default"}
+  ) FILTER(WHERE
+    (
+      "n_implausible" > 0
+    )
+    OR (
+      "n_unread" > 0
+    )
+    OR (
+      (
+        "concept_id" IN (1)
+      ) AND "latest_uln_default"
+    )) AS quality
 FROM (
   SELECT
-    "g"."patient_id",
-    "g"."concept_id",
-    "g"."n_implausible",
-    "g"."n_unread",
+    "patient_id",
+    "concept_id",
+    "n_implausible",
+    "n_unread",
+    "latest_uln_default",
     CASE
-      WHEN (
-        "g"."latest_number" >> 67
-      ) = (
-        "g"."latest_number" >> 67
-      )
-      AND (
-        (
-          "g"."latest_number" >> 2
-        ) & 36893488147419103231
-      ) <> 0
-      THEN CAST(CAST(XOR(
+      WHEN "concept_id" = 1
+      THEN CAST(CAST(0 AS BIGINT) + COALESCE(
         CAST((
+          CASE
+            WHEN "latest_d" >= CAST('2025-01-01' AS DATE) - 90
+            THEN CASE
+              WHEN NOT "latest_uln" IS NULL
+              THEN "latest_uln" <= 3.000000003
+              WHEN (
+                "latest_uln_way" IN (0, 1)
+              ) AND (
+                "latest_uln_written" <= 3.000000003
+              )
+              THEN TRUE
+              WHEN (
+                "latest_uln_way" = 2
+              ) AND (
+                "latest_uln_written" > 3.000000003
+              )
+              THEN FALSE
+              WHEN (
+                "latest_uln_way" = 3
+              ) AND (
+                "latest_uln_written" >= 2.999999997
+              )
+              THEN FALSE
+            END
+          END
+        ) AS BIGINT) * 32 + 16,
+        32
+      ) AS BIGINT)
+      ELSE CAST(0 AS BIGINT)
+    END AS a0
+  FROM (
+    SELECT
+      "g"."patient_id",
+      "g"."concept_id",
+      "g"."n_implausible",
+      "g"."n_unread",
+      CASE
+        WHEN (
+          "g"."latest_number" >> 67
+        ) = (
+          "g"."latest_number" >> 67
+        )
+        AND (
           (
             "g"."latest_number" >> 2
           ) & 36893488147419103231
-        ) - 9223372036854775809 AS BIGINT),
-        (
+        ) <> 0
+        THEN CAST(CAST(XOR(
+          CAST((
+            (
+              "g"."latest_number" >> 2
+            ) & 36893488147419103231
+          ) - 9223372036854775809 AS BIGINT),
           (
-            CAST((
-              (
-                "g"."latest_number" >> 2
-              ) & 36893488147419103231
-            ) - 9223372036854775809 AS BIGINT) >> 63
-          ) & CAST(9223372036854775807 AS BIGINT)
-        )
-      ) AS BIT) AS DOUBLE)
-    END AS latest_number,
-    CAST('0001-01-01' AS DATE) + INTERVAL (CAST((
-      "g"."latest_number" >> 67
-    ) AS INT)) DAY AS latest_d,
-    CASE
-      WHEN (
-        "g"."latest_uln" >> 67
-      ) = (
+            (
+              CAST((
+                (
+                  "g"."latest_number" >> 2
+                ) & 36893488147419103231
+              ) - 9223372036854775809 AS BIGINT) >> 63
+            ) & CAST(9223372036854775807 AS BIGINT)
+          )
+        ) AS BIT) AS DOUBLE)
+      END AS latest_number,
+      CAST('0001-01-01' AS DATE) + INTERVAL (CAST((
         "g"."latest_number" >> 67
-      )
-      AND (
-        (
-          "g"."latest_uln" >> 2
-        ) & 36893488147419103231
-      ) <> 0
-      THEN CAST(CAST(XOR(
-        CAST((
+      ) AS INT)) DAY AS latest_d,
+      CASE
+        WHEN (
+          "g"."latest_uln" >> 67
+        ) = (
+          "g"."latest_number" >> 67
+        )
+        AND (
           (
             "g"."latest_uln" >> 2
           ) & 36893488147419103231
-        ) - 9223372036854775809 AS BIGINT),
-        (
+        ) <> 0
+        THEN CAST(CAST(XOR(
+          CAST((
+            (
+              "g"."latest_uln" >> 2
+            ) & 36893488147419103231
+          ) - 9223372036854775809 AS BIGINT),
           (
-            CAST((
-              (
-                "g"."latest_uln" >> 2
-              ) & 36893488147419103231
-            ) - 9223372036854775809 AS BIGINT) >> 63
-          ) & CAST(9223372036854775807 AS BIGINT)
+            (
+              CAST((
+                (
+                  "g"."latest_uln" >> 2
+                ) & 36893488147419103231
+              ) - 9223372036854775809 AS BIGINT) >> 63
+            ) & CAST(9223372036854775807 AS BIGINT)
+          )
+        ) AS BIT) AS DOUBLE)
+      END AS latest_uln,
+      CASE
+        WHEN (
+          "g"."latest_uln" >> 67
+        ) = (
+          "g"."latest_number" >> 67
         )
-      ) AS BIT) AS DOUBLE)
-    END AS latest_uln,
-    CASE
-      WHEN (
-        "g"."latest_uln" >> 67
-      ) = (
-        "g"."latest_number" >> 67
-      )
-      THEN (
-        (
-          "g"."latest_uln" >> 0
-        ) & 3
-      ) = 1
-    END AS latest_uln_default,
-    CASE
-      WHEN (
-        "g"."latest_uln_bound" >> 67
-      ) = (
-        "g"."latest_number" >> 67
-      )
-      AND (
-        (
-          "g"."latest_uln_bound" >> 2
-        ) & 36893488147419103231
-      ) <> 0
-      THEN CAST(CAST(XOR(
-        CAST((
+        THEN (
+          (
+            "g"."latest_uln" >> 0
+          ) & 3
+        ) = 1
+      END AS latest_uln_default,
+      CASE
+        WHEN (
+          "g"."latest_uln_bound" >> 67
+        ) = (
+          "g"."latest_number" >> 67
+        )
+        AND (
           (
             "g"."latest_uln_bound" >> 2
           ) & 36893488147419103231
-        ) - 9223372036854775809 AS BIGINT),
-        (
-          (
-            CAST((
-              (
-                "g"."latest_uln_bound" >> 2
-              ) & 36893488147419103231
-            ) - 9223372036854775809 AS BIGINT) >> 63
-          ) & CAST(9223372036854775807 AS BIGINT)
-        )
-      ) AS BIT) AS DOUBLE)
-    END AS latest_uln_written,
-    (
-      (
-        "g"."latest_uln_bound" >> 0
-      ) & 3
-    ) AS latest_uln_way
-  FROM (
-    SELECT
-      "e"."patient_id" AS patient_id,
-      "m"."concept_id" AS concept_id,
-      COUNT(
-        CASE
-          WHEN COALESCE((
-            "e"."value_num" < "m"."low"
-          ) OR (
-            "e"."value_num" > "m"."high"
-          ), FALSE)
-          THEN 1
-        END
-      ) AS n_implausible,
-      COUNT(
-        CASE
-          WHEN (
-            NOT "e"."value_text" IS NULL
-          )
-          AND (
-            "e"."text_result" = 0
-          )
-          AND (
-            "e"."value_num" IS NULL
-          )
-          AND (
-            "e"."bound" IS NULL
-          )
-          THEN 1
-        END
-      ) AS n_unread,
-      MAX(
-        CASE
-          WHEN (
+        ) <> 0
+        THEN CAST(CAST(XOR(
+          CAST((
             (
-              NOT "e"."value_num" IS NULL
-            ) OR (
-              NOT "e"."value_text" IS NULL
-            )
+              "g"."latest_uln_bound" >> 2
+            ) & 36893488147419103231
+          ) - 9223372036854775809 AS BIGINT),
+          (
+            (
+              CAST((
+                (
+                  "g"."latest_uln_bound" >> 2
+                ) & 36893488147419103231
+              ) - 9223372036854775809 AS BIGINT) >> 63
+            ) & CAST(9223372036854775807 AS BIGINT)
           )
-          AND (
-            NOT COALESCE((
+        ) AS BIT) AS DOUBLE)
+      END AS latest_uln_written,
+      (
+        (
+          "g"."latest_uln_bound" >> 0
+        ) & 3
+      ) AS latest_uln_way
+    FROM (
+      SELECT
+        "e"."patient_id" AS patient_id,
+        "m"."concept_id" AS concept_id,
+        COUNT(
+          CASE
+            WHEN COALESCE((
               "e"."value_num" < "m"."low"
             ) OR (
               "e"."value_num" > "m"."high"
             ), FALSE)
-          )
-          THEN (
-            (
-              CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
-            ) << 67
-          ) + (
-            (
-              COALESCE(
-                CAST(XOR(
-                  CAST(CAST(CAST((
-                    CASE
-                      WHEN (
-                        "e"."value_num" IS NULL
-                      ) AND (
-                        "e"."text_result" = -1
-                      )
-                      THEN 0.0
-                      ELSE "e"."value_num" * "m"."factor"
-                    END
-                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
-                  (
-                    (
-                      CAST(CAST(CAST((
-                        CASE
-                          WHEN (
-                            "e"."value_num" IS NULL
-                          ) AND (
-                            "e"."text_result" = -1
-                          )
-                          THEN 0.0
-                          ELSE "e"."value_num" * "m"."factor"
-                        END
-                      ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) >> 63
-                    ) & CAST(9223372036854775807 AS BIGINT)
-                  )
-                ) AS INT128) + 9223372036854775809,
-                0
-              )
-            ) << 2
-          ) + 0
-        END
-      ) AS latest_number,
-      MAX(
-        CASE
-          WHEN (
-            (
+            THEN 1
+          END
+        ) AS n_implausible,
+        COUNT(
+          CASE
+            WHEN (
+              NOT "e"."value_text" IS NULL
+            )
+            AND (
+              "e"."text_result" = 0
+            )
+            AND (
+              "e"."value_num" IS NULL
+            )
+            AND (
+              "e"."bound" IS NULL
+            )
+            THEN 1
+          END
+        ) AS n_unread,
+        MAX(
+          CASE
+            WHEN (
               (
                 NOT "e"."value_num" IS NULL
               ) OR (
@@ -533,332 +495,393 @@ FROM (
                 "e"."value_num" > "m"."high"
               ), FALSE)
             )
-          )
-          AND (
-            (
-              NOT "e"."value_num" IS NULL
-            ) OR (
-              "e"."text_result" = -1
-            )
-          )
-          AND (
-            "m"."concept_id" IN (1)
-          )
-          THEN (
-            (
-              CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
-            ) << 67
-          ) + (
-            (
-              COALESCE(
-                CAST(XOR(
-                  CAST(CAST(CAST((
-                    CASE
-                      WHEN (
-                        "e"."value_num" IS NULL
-                      ) AND (
-                        "e"."text_result" = -1
-                      )
-                      THEN 0.0
-                      WHEN (
-                        "e"."ref_high" > 0
-                      ) AND (
-                        "e"."ref_high" - "e"."ref_high" = 0
-                      )
-                      THEN "e"."value_num" / "e"."ref_high"
-                      ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                    END
-                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
-                  (
+            THEN (
+              (
+                CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
+              ) << 67
+            ) + (
+              (
+                COALESCE(
+                  CAST(XOR(
+                    CAST(CAST(CAST((
+                      CASE
+                        WHEN (
+                          "e"."value_num" IS NULL
+                        ) AND (
+                          "e"."text_result" = -1
+                        )
+                        THEN 0.0
+                        ELSE "e"."value_num" * "m"."factor"
+                      END
+                    ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
                     (
-                      CAST(CAST(CAST((
-                        CASE
-                          WHEN (
-                            "e"."value_num" IS NULL
-                          ) AND (
-                            "e"."text_result" = -1
-                          )
-                          THEN 0.0
-                          WHEN (
-                            "e"."ref_high" > 0
-                          ) AND (
-                            "e"."ref_high" - "e"."ref_high" = 0
-                          )
-                          THEN "e"."value_num" / "e"."ref_high"
-                          ELSE "e"."value_num" * "m"."factor" / "m"."uln"
-                        END
-                      ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) >> 63
-                    ) & CAST(9223372036854775807 AS BIGINT)
-                  )
-                ) AS INT128) + 9223372036854775809,
-                0
-              )
-            ) << 2
-          ) + (
-            CASE
-              WHEN (
-                NOT "e"."value_num" IS NULL
+                      (
+                        CAST(CAST(CAST((
+                          CASE
+                            WHEN (
+                              "e"."value_num" IS NULL
+                            ) AND (
+                              "e"."text_result" = -1
+                            )
+                            THEN 0.0
+                            ELSE "e"."value_num" * "m"."factor"
+                          END
+                        ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) >> 63
+                      ) & CAST(9223372036854775807 AS BIGINT)
+                    )
+                  ) AS INT128) + 9223372036854775809,
+                  0
+                )
+              ) << 2
+            ) + 0
+          END
+        ) AS latest_number,
+        MAX(
+          CASE
+            WHEN (
+              (
+                (
+                  NOT "e"."value_num" IS NULL
+                ) OR (
+                  NOT "e"."value_text" IS NULL
+                )
               )
               AND (
                 NOT COALESCE((
-                  "e"."ref_high" > 0
-                ) AND (
-                  "e"."ref_high" - "e"."ref_high" = 0
+                  "e"."value_num" < "m"."low"
+                ) OR (
+                  "e"."value_num" > "m"."high"
                 ), FALSE)
               )
-              THEN 1
-              ELSE 0
-            END
-          )
-        END
-      ) AS latest_uln,
-      MAX(
-        CASE
-          WHEN (
-            "e"."value_num" IS NULL
-          )
-          AND (
-            "m"."concept_id" IN (1)
-          )
-          AND (
-            NOT "e"."bound" IS NULL
-          )
-          THEN (
-            (
-              CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
-            ) << 67
-          ) + (
-            (
-              COALESCE(
-                CAST(XOR(
-                  CAST(CAST(CAST((
-                    CASE
-                      WHEN (
-                        "e"."value_num" IS NULL
-                      ) AND (
-                        "e"."text_result" = -1
-                      )
-                      THEN 0.0
-                      WHEN (
-                        "e"."ref_high" > 0
-                      ) AND (
-                        "e"."ref_high" - "e"."ref_high" = 0
-                      )
-                      THEN "e"."bound" / "e"."ref_high"
-                      ELSE "e"."bound" * "m"."factor" / "m"."uln"
-                    END
-                  ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
-                  (
-                    (
-                      CAST(CAST(CAST((
-                        CASE
-                          WHEN (
-                            "e"."value_num" IS NULL
-                          ) AND (
-                            "e"."text_result" = -1
-                          )
-                          THEN 0.0
-                          WHEN (
-                            "e"."ref_high" > 0
-                          ) AND (
-                            "e"."ref_high" - "e"."ref_high" = 0
-                          )
-                          THEN "e"."bound" / "e"."ref_high"
-                          ELSE "e"."bound" * "m"."factor" / "m"."uln"
-                        END
-                      ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) >> 63
-                    ) & CAST(9223372036854775807 AS BIGINT)
-                  )
-                ) AS INT128) + 9223372036854775809,
-                0
+            )
+            AND (
+              (
+                NOT "e"."value_num" IS NULL
+              ) OR (
+                "e"."text_result" = -1
               )
-            ) << 2
-          ) + "e"."bound_way"
-        END
-      ) AS latest_uln_bound
-    FROM (
-      SELECT
-        *,
-        CASE
-          WHEN "value_text" IS NULL
-          THEN 0
-          WHEN TRIM(LOWER("value_text"), ' 	.') IN (
-            'positive',
-            'pos',
-            '+',
-            'detected',
-            'detectable',
-            'reactive',
-            'present',
-            'yes',
-            'weakly positive',
-            'weak positive',
-            'low positive',
-            'weakly reactive',
-            'repeatedly reactive'
-          )
-          THEN 1
-          WHEN TRIM(LOWER("value_text"), ' 	.') IN (
-            'negative',
-            'neg',
-            '-',
-            'not detected',
-            'undetected',
-            'undetectable',
-            'not detectable',
-            'target not detected',
-            'tnd',
-            'none detected',
-            'non-reactive',
-            'nonreactive',
-            'non reactive',
-            'not reactive',
-            'absent',
-            'no',
-            'not present'
-          )
-          THEN -1
-          WHEN REGEXP_MATCHES(
-            TRIM(LOWER("value_text"), ' 	.'),
-            '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*)\z'
-          )
-          THEN -1
-          WHEN REGEXP_MATCHES(
-            TRIM(LOWER("value_text"), ' 	.'),
-            '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*[ \t,;:(](?:positive|pos|detected|detectable|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)\)?|(?:positive|pos|detected|detectable|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)[ \t]*[,;:]?[ \t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*)\z'
-          )
-          THEN 1
-          ELSE 0
-        END AS text_result,
-        CASE
-          WHEN (
-            NOT "value_text" IS NULL
-          )
-          AND (
-            "value_num" IS NULL
-          )
-          AND (
-            SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '	')
-          )
-          THEN CASE
+            )
+            AND (
+              "m"."concept_id" IN (1)
+            )
+            THEN (
+              (
+                CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
+              ) << 67
+            ) + (
+              (
+                COALESCE(
+                  CAST(XOR(
+                    CAST(CAST(CAST((
+                      CASE
+                        WHEN (
+                          "e"."value_num" IS NULL
+                        ) AND (
+                          "e"."text_result" = -1
+                        )
+                        THEN 0.0
+                        WHEN (
+                          "e"."ref_high" > 0
+                        ) AND (
+                          "e"."ref_high" - "e"."ref_high" = 0
+                        )
+                        THEN "e"."value_num" / "e"."ref_high"
+                        ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                      END
+                    ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
+                    (
+                      (
+                        CAST(CAST(CAST((
+                          CASE
+                            WHEN (
+                              "e"."value_num" IS NULL
+                            ) AND (
+                              "e"."text_result" = -1
+                            )
+                            THEN 0.0
+                            WHEN (
+                              "e"."ref_high" > 0
+                            ) AND (
+                              "e"."ref_high" - "e"."ref_high" = 0
+                            )
+                            THEN "e"."value_num" / "e"."ref_high"
+                            ELSE "e"."value_num" * "m"."factor" / "m"."uln"
+                          END
+                        ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) >> 63
+                      ) & CAST(9223372036854775807 AS BIGINT)
+                    )
+                  ) AS INT128) + 9223372036854775809,
+                  0
+                )
+              ) << 2
+            ) + (
+              CASE
+                WHEN (
+                  NOT "e"."value_num" IS NULL
+                )
+                AND (
+                  NOT COALESCE((
+                    "e"."ref_high" > 0
+                  ) AND (
+                    "e"."ref_high" - "e"."ref_high" = 0
+                  ), FALSE)
+                )
+                THEN 1
+                ELSE 0
+              END
+            )
+          END
+        ) AS latest_uln,
+        MAX(
+          CASE
+            WHEN (
+              "e"."value_num" IS NULL
+            )
+            AND (
+              "m"."concept_id" IN (1)
+            )
+            AND (
+              NOT "e"."bound" IS NULL
+            )
+            THEN (
+              (
+                CAST(DATE_DIFF('DAY', CAST('0001-01-01' AS DATE), "e"."start_date") AS INT128)
+              ) << 67
+            ) + (
+              (
+                COALESCE(
+                  CAST(XOR(
+                    CAST(CAST(CAST((
+                      CASE
+                        WHEN (
+                          "e"."value_num" IS NULL
+                        ) AND (
+                          "e"."text_result" = -1
+                        )
+                        THEN 0.0
+                        WHEN (
+                          "e"."ref_high" > 0
+                        ) AND (
+                          "e"."ref_high" - "e"."ref_high" = 0
+                        )
+                        THEN "e"."bound" / "e"."ref_high"
+                        ELSE "e"."bound" * "m"."factor" / "m"."uln"
+                      END
+                    ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT),
+                    (
+                      (
+                        CAST(CAST(CAST((
+                          CASE
+                            WHEN (
+                              "e"."value_num" IS NULL
+                            ) AND (
+                              "e"."text_result" = -1
+                            )
+                            THEN 0.0
+                            WHEN (
+                              "e"."ref_high" > 0
+                            ) AND (
+                              "e"."ref_high" - "e"."ref_high" = 0
+                            )
+                            THEN "e"."bound" / "e"."ref_high"
+                            ELSE "e"."bound" * "m"."factor" / "m"."uln"
+                          END
+                        ) + 0.0 AS DOUBLE) AS BIT) AS BIGINT) >> 63
+                      ) & CAST(9223372036854775807 AS BIGINT)
+                    )
+                  ) AS INT128) + 9223372036854775809,
+                  0
+                )
+              ) << 2
+            ) + "e"."bound_way"
+          END
+        ) AS latest_uln_bound
+      FROM (
+        SELECT
+          *,
+          CASE
+            WHEN "value_text" IS NULL
+            THEN 0
+            WHEN TRIM(LOWER("value_text"), ' 	.') IN (
+              'positive',
+              'pos',
+              '+',
+              'detected',
+              'detectable',
+              'reactive',
+              'present',
+              'yes',
+              'weakly positive',
+              'weak positive',
+              'low positive',
+              'weakly reactive',
+              'repeatedly reactive'
+            )
+            THEN 1
+            WHEN TRIM(LOWER("value_text"), ' 	.') IN (
+              'negative',
+              'neg',
+              '-',
+              'not detected',
+              'undetected',
+              'undetectable',
+              'not detectable',
+              'target not detected',
+              'tnd',
+              'none detected',
+              'non-reactive',
+              'nonreactive',
+              'non reactive',
+              'not reactive',
+              'absent',
+              'no',
+              'not present'
+            )
+            THEN -1
             WHEN REGEXP_MATCHES(
               TRIM(LOWER("value_text"), ' 	.'),
               '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*)\z'
             )
-            THEN NULL
-            ELSE TRY_CAST(REGEXP_EXTRACT(
-              "value_text",
-              '^[ \t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(\.[ \t]*|(?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
-              1
-            ) AS DOUBLE)
-          END
-        END AS bound,
-        CASE
-          WHEN (
-            NOT "value_text" IS NULL
-          )
-          AND (
-            "value_num" IS NULL
-          )
-          AND (
-            SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '	')
-          )
-          THEN CASE REGEXP_EXTRACT(
-              "value_text",
-              '^[ \t]*(greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)',
-              1
+            THEN -1
+            WHEN REGEXP_MATCHES(
+              TRIM(LOWER("value_text"), ' 	.'),
+              '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*[ \t,;:(](?:positive|pos|detected|detectable|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)\)?|(?:positive|pos|detected|detectable|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)[ \t]*[,;:]?[ \t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*)\z'
             )
-            WHEN '<'
-            THEN 0
-            WHEN 'less than'
-            THEN 0
-            WHEN 'LESS THAN'
-            THEN 0
-            WHEN 'Less than'
-            THEN 0
-            WHEN 'Less Than'
-            THEN 0
-            WHEN '<='
             THEN 1
-            WHEN '=<'
-            THEN 1
-            WHEN '≤'
-            THEN 1
-            WHEN 'less than or equal to'
-            THEN 1
-            WHEN 'LESS THAN OR EQUAL TO'
-            THEN 1
-            WHEN 'Less than or equal to'
-            THEN 1
-            WHEN 'Less Than Or Equal To'
-            THEN 1
-            WHEN '>='
-            THEN 2
-            WHEN '=>'
-            THEN 2
-            WHEN '≥'
-            THEN 2
-            WHEN 'greater than or equal to'
-            THEN 2
-            WHEN 'GREATER THAN OR EQUAL TO'
-            THEN 2
-            WHEN 'Greater than or equal to'
-            THEN 2
-            WHEN 'Greater Than Or Equal To'
-            THEN 2
-            WHEN '>'
-            THEN 3
-            WHEN 'greater than'
-            THEN 3
-            WHEN 'GREATER THAN'
-            THEN 3
-            WHEN 'Greater than'
-            THEN 3
-            WHEN 'Greater Than'
-            THEN 3
-          END
-        END AS bound_way
-      FROM events
-    ) AS e
-    INNER JOIN code_map AS m
-      ON (
-        "m"."code_system" = "e"."code_system"
-      )
-      AND (
-        "m"."code" = "e"."code"
-      )
-      AND (
-        "m"."unit" = COALESCE("e"."unit", '')
-      )
-    WHERE
-      (
-        "e"."code" IN (
-          SELECT
-            "code"
-          FROM code_map
+            ELSE 0
+          END AS text_result,
+          CASE
+            WHEN (
+              NOT "value_text" IS NULL
+            )
+            AND (
+              "value_num" IS NULL
+            )
+            AND (
+              SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '	')
+            )
+            THEN CASE
+              WHEN REGEXP_MATCHES(
+                TRIM(LOWER("value_text"), ' 	.'),
+                '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*[ \t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \t]*[,;:]?[ \t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \t]*)?[0-9][\s\S]*)\z'
+              )
+              THEN NULL
+              ELSE TRY_CAST(REGEXP_EXTRACT(
+                "value_text",
+                '^[ \t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \t]*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(\.[ \t]*|(?:[ \t]|[A-Za-z%µμ])[\s\S]*)?\z',
+                1
+              ) AS DOUBLE)
+            END
+          END AS bound,
+          CASE
+            WHEN (
+              NOT "value_text" IS NULL
+            )
+            AND (
+              "value_num" IS NULL
+            )
+            AND (
+              SUBSTRING("value_text", 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '	')
+            )
+            THEN CASE REGEXP_EXTRACT(
+                "value_text",
+                '^[ \t]*(greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)',
+                1
+              )
+              WHEN '<'
+              THEN 0
+              WHEN 'less than'
+              THEN 0
+              WHEN 'LESS THAN'
+              THEN 0
+              WHEN 'Less than'
+              THEN 0
+              WHEN 'Less Than'
+              THEN 0
+              WHEN '<='
+              THEN 1
+              WHEN '=<'
+              THEN 1
+              WHEN '≤'
+              THEN 1
+              WHEN 'less than or equal to'
+              THEN 1
+              WHEN 'LESS THAN OR EQUAL TO'
+              THEN 1
+              WHEN 'Less than or equal to'
+              THEN 1
+              WHEN 'Less Than Or Equal To'
+              THEN 1
+              WHEN '>='
+              THEN 2
+              WHEN '=>'
+              THEN 2
+              WHEN '≥'
+              THEN 2
+              WHEN 'greater than or equal to'
+              THEN 2
+              WHEN 'GREATER THAN OR EQUAL TO'
+              THEN 2
+              WHEN 'Greater than or equal to'
+              THEN 2
+              WHEN 'Greater Than Or Equal To'
+              THEN 2
+              WHEN '>'
+              THEN 3
+              WHEN 'greater than'
+              THEN 3
+              WHEN 'GREATER THAN'
+              THEN 3
+              WHEN 'Greater than'
+              THEN 3
+              WHEN 'Greater Than'
+              THEN 3
+            END
+          END AS bound_way
+        FROM events
+      ) AS e
+      INNER JOIN code_map AS m
+        ON (
+          "m"."code_system" = "e"."code_system"
         )
-      )
-      AND (
-        "m"."concept_id" IN (1)
-      )
-      AND (
+        AND (
+          "m"."code" = "e"."code"
+        )
+        AND (
+          "m"."unit" = COALESCE("e"."unit", '')
+        )
+      WHERE
         (
-          "e"."start_date" <= CAST('2025-01-01' AS DATE)
+          "e"."code" IN (
+            SELECT
+              "code"
+            FROM code_map
+          )
+        )
+        AND (
+          "m"."concept_id" IN (1)
         )
         AND (
           (
-            "m"."concept_id" IN (1)
+            "e"."start_date" <= CAST('2025-01-01' AS DATE)
           )
           AND (
-            "e"."start_date" >= CAST('2025-01-01' AS DATE) - 90
+            (
+              "m"."concept_id" IN (1)
+            )
+            AND (
+              "e"."start_date" >= CAST('2025-01-01' AS DATE) - 90
+            )
           )
         )
-      )
-    GROUP BY
-      "e"."patient_id",
-      "m"."concept_id"
-  ) AS g
-) AS f;
+      GROUP BY
+        "e"."patient_id",
+        "m"."concept_id"
+    ) AS g
+  ) AS f
+) AS c
+GROUP BY
+  "patient_id";
 
 -- 7. atom_masks: the families' atom bits OR-ed per patient
 CREATE TABLE atom_masks AS

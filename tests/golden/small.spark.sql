@@ -260,156 +260,131 @@ FROM (
     `m`.`concept_id`
 ) AS f;
 
--- 6. patient_results: per patient and concept, the measurement atoms' bits from the latest result's date and figures
+-- 6. patient_results: per patient, the measurement atoms' bits from each concept's latest result, its data quality
 CREATE TABLE patient_results AS
 SELECT
   `patient_id`,
-  `concept_id`,
-  `n_implausible`,
-  `n_unread`,
-  `latest_uln_default`,
-  CASE
-    WHEN `concept_id` = 1
-    THEN CAST(CAST(0 AS BIGINT) + COALESCE(
-      CAST((
-        CASE
-          WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
-          THEN CASE
-            WHEN NOT `latest_uln` IS NULL
-            THEN `latest_uln` <= 3.000000003
-            WHEN (
-              `latest_uln_way` IN (0, 1)
-            ) AND (
-              `latest_uln_written` <= 3.000000003
-            )
-            THEN TRUE
-            WHEN (
-              `latest_uln_way` = 2
-            ) AND (
-              `latest_uln_written` > 3.000000003
-            )
-            THEN FALSE
-            WHEN (
-              `latest_uln_way` = 3
-            ) AND (
-              `latest_uln_written` >= 2.999999997
-            )
-            THEN FALSE
-          END
-        END
-      ) AS BIGINT) * 32 + 16,
-      32
-    ) AS BIGINT)
-    ELSE CAST(0 AS BIGINT)
-  END AS a0
+  BIT_OR(`a0`) AS a0,
+  COLLECT_LIST(
+    STRUCT(
+      `concept_id` AS concept_id,
+      `n_implausible` AS implausible,
+      `n_unread` AS unread,
+      (
+        `concept_id` IN (1)
+      ) AND `latest_uln_default` AS default_uln
+    )
+  ) FILTER(WHERE
+    (
+      `n_implausible` > 0
+    )
+    OR (
+      `n_unread` > 0
+    )
+    OR (
+      (
+        `concept_id` IN (1)
+      ) AND `latest_uln_default`
+    )) AS quality
 FROM (
   SELECT
-    `g`.`patient_id`,
-    `g`.`concept_id`,
-    `g`.`n_implausible`,
-    `g`.`n_unread`,
+    `patient_id`,
+    `concept_id`,
+    `n_implausible`,
+    `n_unread`,
+    `latest_uln_default`,
     CASE
-      WHEN `g`.`latest_number`.d = `g`.`latest_number`.d AND `g`.`latest_number`.k = 1
-      THEN `g`.`latest_number`.v
-    END AS latest_number,
-    DATE_ADD(CAST('0001-01-01' AS DATE), CAST(`g`.`latest_number`.d AS INT)) AS latest_d,
-    CASE
-      WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d AND `g`.`latest_uln`.k = 1
-      THEN `g`.`latest_uln`.v
-    END AS latest_uln,
-    CASE
-      WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d
-      THEN `g`.`latest_uln`.f = 1
-    END AS latest_uln_default,
-    CASE
-      WHEN `g`.`latest_uln_bound`.d = `g`.`latest_number`.d AND `g`.`latest_uln_bound`.k = 1
-      THEN `g`.`latest_uln_bound`.v
-    END AS latest_uln_written,
-    `g`.`latest_uln_bound`.f AS latest_uln_way
+      WHEN `concept_id` = 1
+      THEN CAST(CAST(0 AS BIGINT) + COALESCE(
+        CAST((
+          CASE
+            WHEN `latest_d` >= CAST('2025-01-01' AS DATE) - 90
+            THEN CASE
+              WHEN NOT `latest_uln` IS NULL
+              THEN `latest_uln` <= 3.000000003
+              WHEN (
+                `latest_uln_way` IN (0, 1)
+              ) AND (
+                `latest_uln_written` <= 3.000000003
+              )
+              THEN TRUE
+              WHEN (
+                `latest_uln_way` = 2
+              ) AND (
+                `latest_uln_written` > 3.000000003
+              )
+              THEN FALSE
+              WHEN (
+                `latest_uln_way` = 3
+              ) AND (
+                `latest_uln_written` >= 2.999999997
+              )
+              THEN FALSE
+            END
+          END
+        ) AS BIGINT) * 32 + 16,
+        32
+      ) AS BIGINT)
+      ELSE CAST(0 AS BIGINT)
+    END AS a0
   FROM (
     SELECT
-      `e`.`patient_id` AS patient_id,
-      `m`.`concept_id` AS concept_id,
-      COUNT(
-        CASE
-          WHEN COALESCE((
-            `e`.`value_num` < `m`.`low`
-          ) OR (
-            `e`.`value_num` > `m`.`high`
-          ), FALSE)
-          THEN 1
-        END
-      ) AS n_implausible,
-      COUNT(
-        CASE
-          WHEN (
-            NOT `e`.`value_text` IS NULL
-          )
-          AND (
-            `e`.`text_result` = 0
-          )
-          AND (
-            `e`.`value_num` IS NULL
-          )
-          AND (
-            `e`.`bound` IS NULL
-          )
-          THEN 1
-        END
-      ) AS n_unread,
-      MAX(
-        CASE
-          WHEN (
-            (
-              NOT `e`.`value_num` IS NULL
-            ) OR (
-              NOT `e`.`value_text` IS NULL
-            )
-          )
-          AND (
-            NOT COALESCE((
+      `g`.`patient_id`,
+      `g`.`concept_id`,
+      `g`.`n_implausible`,
+      `g`.`n_unread`,
+      CASE
+        WHEN `g`.`latest_number`.d = `g`.`latest_number`.d AND `g`.`latest_number`.k = 1
+        THEN `g`.`latest_number`.v
+      END AS latest_number,
+      DATE_ADD(CAST('0001-01-01' AS DATE), CAST(`g`.`latest_number`.d AS INT)) AS latest_d,
+      CASE
+        WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d AND `g`.`latest_uln`.k = 1
+        THEN `g`.`latest_uln`.v
+      END AS latest_uln,
+      CASE
+        WHEN `g`.`latest_uln`.d = `g`.`latest_number`.d
+        THEN `g`.`latest_uln`.f = 1
+      END AS latest_uln_default,
+      CASE
+        WHEN `g`.`latest_uln_bound`.d = `g`.`latest_number`.d AND `g`.`latest_uln_bound`.k = 1
+        THEN `g`.`latest_uln_bound`.v
+      END AS latest_uln_written,
+      `g`.`latest_uln_bound`.f AS latest_uln_way
+    FROM (
+      SELECT
+        `e`.`patient_id` AS patient_id,
+        `m`.`concept_id` AS concept_id,
+        COUNT(
+          CASE
+            WHEN COALESCE((
               `e`.`value_num` < `m`.`low`
             ) OR (
               `e`.`value_num` > `m`.`high`
             ), FALSE)
-          )
-          THEN STRUCT(
-            DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
-            CASE
-              WHEN NOT CASE
-                WHEN (
-                  `e`.`value_num` IS NULL
-                ) AND (
-                  `e`.`text_result` = -1
-                )
-                THEN 0.0
-                ELSE `e`.`value_num` * `m`.`factor`
-              END IS NULL
-              THEN 1
-              ELSE 0
-            END AS k,
-            CAST((
-              COALESCE(
-                CASE
-                  WHEN (
-                    `e`.`value_num` IS NULL
-                  ) AND (
-                    `e`.`text_result` = -1
-                  )
-                  THEN 0.0
-                  ELSE `e`.`value_num` * `m`.`factor`
-                END,
-                0.0
-              )
-            ) + 0.0 AS DOUBLE) AS v,
-            0 AS f
-          )
-        END
-      ) AS latest_number,
-      MAX(
-        CASE
-          WHEN (
-            (
+            THEN 1
+          END
+        ) AS n_implausible,
+        COUNT(
+          CASE
+            WHEN (
+              NOT `e`.`value_text` IS NULL
+            )
+            AND (
+              `e`.`text_result` = 0
+            )
+            AND (
+              `e`.`value_num` IS NULL
+            )
+            AND (
+              `e`.`bound` IS NULL
+            )
+            THEN 1
+          END
+        ) AS n_unread,
+        MAX(
+          CASE
+            WHEN (
               (
                 NOT `e`.`value_num` IS NULL
               ) OR (
@@ -423,41 +398,71 @@ FROM (
                 `e`.`value_num` > `m`.`high`
               ), FALSE)
             )
-          )
-          AND (
-            (
-              NOT `e`.`value_num` IS NULL
-            ) OR (
-              `e`.`text_result` = -1
+            THEN STRUCT(
+              DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
+              CASE
+                WHEN NOT CASE
+                  WHEN (
+                    `e`.`value_num` IS NULL
+                  ) AND (
+                    `e`.`text_result` = -1
+                  )
+                  THEN 0.0
+                  ELSE `e`.`value_num` * `m`.`factor`
+                END IS NULL
+                THEN 1
+                ELSE 0
+              END AS k,
+              CAST((
+                COALESCE(
+                  CASE
+                    WHEN (
+                      `e`.`value_num` IS NULL
+                    ) AND (
+                      `e`.`text_result` = -1
+                    )
+                    THEN 0.0
+                    ELSE `e`.`value_num` * `m`.`factor`
+                  END,
+                  0.0
+                )
+              ) + 0.0 AS DOUBLE) AS v,
+              0 AS f
             )
-          )
-          AND (
-            `m`.`concept_id` IN (1)
-          )
-          THEN STRUCT(
-            DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
-            CASE
-              WHEN NOT CASE
-                WHEN (
-                  `e`.`value_num` IS NULL
-                ) AND (
-                  `e`.`text_result` = -1
+          END
+        ) AS latest_number,
+        MAX(
+          CASE
+            WHEN (
+              (
+                (
+                  NOT `e`.`value_num` IS NULL
+                ) OR (
+                  NOT `e`.`value_text` IS NULL
                 )
-                THEN 0.0
-                WHEN (
-                  `e`.`ref_high` > 0
-                ) AND (
-                  `e`.`ref_high` - `e`.`ref_high` = 0
-                )
-                THEN `e`.`value_num` / `e`.`ref_high`
-                ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
-              END IS NULL
-              THEN 1
-              ELSE 0
-            END AS k,
-            CAST((
-              COALESCE(
-                CASE
+              )
+              AND (
+                NOT COALESCE((
+                  `e`.`value_num` < `m`.`low`
+                ) OR (
+                  `e`.`value_num` > `m`.`high`
+                ), FALSE)
+              )
+            )
+            AND (
+              (
+                NOT `e`.`value_num` IS NULL
+              ) OR (
+                `e`.`text_result` = -1
+              )
+            )
+            AND (
+              `m`.`concept_id` IN (1)
+            )
+            THEN STRUCT(
+              DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
+              CASE
+                WHEN NOT CASE
                   WHEN (
                     `e`.`value_num` IS NULL
                   ) AND (
@@ -471,62 +476,62 @@ FROM (
                   )
                   THEN `e`.`value_num` / `e`.`ref_high`
                   ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
-                END,
-                0.0
-              )
-            ) + 0.0 AS DOUBLE) AS v,
-            CASE
-              WHEN (
-                NOT `e`.`value_num` IS NULL
-              )
-              AND (
-                NOT COALESCE((
-                  `e`.`ref_high` > 0
-                ) AND (
-                  `e`.`ref_high` - `e`.`ref_high` = 0
-                ), FALSE)
-              )
-              THEN 1
-              ELSE 0
-            END AS f
-          )
-        END
-      ) AS latest_uln,
-      MAX(
-        CASE
-          WHEN (
-            `e`.`value_num` IS NULL
-          )
-          AND (
-            `m`.`concept_id` IN (1)
-          )
-          AND (
-            NOT `e`.`bound` IS NULL
-          )
-          THEN STRUCT(
-            DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
-            CASE
-              WHEN NOT CASE
-                WHEN (
-                  `e`.`value_num` IS NULL
-                ) AND (
-                  `e`.`text_result` = -1
+                END IS NULL
+                THEN 1
+                ELSE 0
+              END AS k,
+              CAST((
+                COALESCE(
+                  CASE
+                    WHEN (
+                      `e`.`value_num` IS NULL
+                    ) AND (
+                      `e`.`text_result` = -1
+                    )
+                    THEN 0.0
+                    WHEN (
+                      `e`.`ref_high` > 0
+                    ) AND (
+                      `e`.`ref_high` - `e`.`ref_high` = 0
+                    )
+                    THEN `e`.`value_num` / `e`.`ref_high`
+                    ELSE `e`.`value_num` * `m`.`factor` / `m`.`uln`
+                  END,
+                  0.0
                 )
-                THEN 0.0
+              ) + 0.0 AS DOUBLE) AS v,
+              CASE
                 WHEN (
-                  `e`.`ref_high` > 0
-                ) AND (
-                  `e`.`ref_high` - `e`.`ref_high` = 0
+                  NOT `e`.`value_num` IS NULL
                 )
-                THEN `e`.`bound` / `e`.`ref_high`
-                ELSE `e`.`bound` * `m`.`factor` / `m`.`uln`
-              END IS NULL
-              THEN 1
-              ELSE 0
-            END AS k,
-            CAST((
-              COALESCE(
-                CASE
+                AND (
+                  NOT COALESCE((
+                    `e`.`ref_high` > 0
+                  ) AND (
+                    `e`.`ref_high` - `e`.`ref_high` = 0
+                  ), FALSE)
+                )
+                THEN 1
+                ELSE 0
+              END AS f
+            )
+          END
+        ) AS latest_uln,
+        MAX(
+          CASE
+            WHEN (
+              `e`.`value_num` IS NULL
+            )
+            AND (
+              `m`.`concept_id` IN (1)
+            )
+            AND (
+              NOT `e`.`bound` IS NULL
+            )
+            THEN STRUCT(
+              DATEDIFF(DAY, CAST('0001-01-01' AS DATE), `e`.`start_date`) AS d,
+              CASE
+                WHEN NOT CASE
                   WHEN (
                     `e`.`value_num` IS NULL
                   ) AND (
@@ -540,186 +545,209 @@ FROM (
                   )
                   THEN `e`.`bound` / `e`.`ref_high`
                   ELSE `e`.`bound` * `m`.`factor` / `m`.`uln`
-                END,
-                0.0
-              )
-            ) + 0.0 AS DOUBLE) AS v,
-            `e`.`bound_way` AS f
-          )
-        END
-      ) AS latest_uln_bound
-    FROM (
-      SELECT
-        *,
-        CASE
-          WHEN `value_text` IS NULL
-          THEN 0
-          WHEN TRIM(' \t.' FROM LOWER(`value_text`)) IN (
-            'positive',
-            'pos',
-            '+',
-            'detected',
-            'detectable',
-            'reactive',
-            'present',
-            'yes',
-            'weakly positive',
-            'weak positive',
-            'low positive',
-            'weakly reactive',
-            'repeatedly reactive'
-          )
-          THEN 1
-          WHEN TRIM(' \t.' FROM LOWER(`value_text`)) IN (
-            'negative',
-            'neg',
-            '-',
-            'not detected',
-            'undetected',
-            'undetectable',
-            'not detectable',
-            'target not detected',
-            'tnd',
-            'none detected',
-            'non-reactive',
-            'nonreactive',
-            'non reactive',
-            'not reactive',
-            'absent',
-            'no',
-            'not present'
-          )
-          THEN -1
-          WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
-          THEN -1
-          WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:positive|pos|detected|detectable|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)\\)?|(?:positive|pos|detected|detectable|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
-          THEN 1
-          ELSE 0
-        END AS text_result,
-        CASE
-          WHEN (
-            NOT `value_text` IS NULL
-          )
-          AND (
-            `value_num` IS NULL
-          )
-          AND (
-            SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
-          )
-          THEN CASE
-            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
-            THEN NULL
-            ELSE CAST(REGEXP_EXTRACT(
-              `value_text`,
-              '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(\\.[ \\t]*|(?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
-            ) AS DOUBLE)
-          END
-        END AS bound,
-        CASE
-          WHEN (
-            NOT `value_text` IS NULL
-          )
-          AND (
-            `value_num` IS NULL
-          )
-          AND (
-            SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
-          )
-          THEN CASE REGEXP_EXTRACT(
-              `value_text`,
-              '^[ \\t]*(greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)'
+                END IS NULL
+                THEN 1
+                ELSE 0
+              END AS k,
+              CAST((
+                COALESCE(
+                  CASE
+                    WHEN (
+                      `e`.`value_num` IS NULL
+                    ) AND (
+                      `e`.`text_result` = -1
+                    )
+                    THEN 0.0
+                    WHEN (
+                      `e`.`ref_high` > 0
+                    ) AND (
+                      `e`.`ref_high` - `e`.`ref_high` = 0
+                    )
+                    THEN `e`.`bound` / `e`.`ref_high`
+                    ELSE `e`.`bound` * `m`.`factor` / `m`.`uln`
+                  END,
+                  0.0
+                )
+              ) + 0.0 AS DOUBLE) AS v,
+              `e`.`bound_way` AS f
             )
-            WHEN '<'
-            THEN 0
-            WHEN 'less than'
-            THEN 0
-            WHEN 'LESS THAN'
-            THEN 0
-            WHEN 'Less than'
-            THEN 0
-            WHEN 'Less Than'
-            THEN 0
-            WHEN '<='
-            THEN 1
-            WHEN '=<'
-            THEN 1
-            WHEN '≤'
-            THEN 1
-            WHEN 'less than or equal to'
-            THEN 1
-            WHEN 'LESS THAN OR EQUAL TO'
-            THEN 1
-            WHEN 'Less than or equal to'
-            THEN 1
-            WHEN 'Less Than Or Equal To'
-            THEN 1
-            WHEN '>='
-            THEN 2
-            WHEN '=>'
-            THEN 2
-            WHEN '≥'
-            THEN 2
-            WHEN 'greater than or equal to'
-            THEN 2
-            WHEN 'GREATER THAN OR EQUAL TO'
-            THEN 2
-            WHEN 'Greater than or equal to'
-            THEN 2
-            WHEN 'Greater Than Or Equal To'
-            THEN 2
-            WHEN '>'
-            THEN 3
-            WHEN 'greater than'
-            THEN 3
-            WHEN 'GREATER THAN'
-            THEN 3
-            WHEN 'Greater than'
-            THEN 3
-            WHEN 'Greater Than'
-            THEN 3
           END
-        END AS bound_way
-      FROM events
-    ) AS e
-    INNER JOIN code_map AS m
-      ON (
-        `m`.`code_system` = `e`.`code_system`
-      )
-      AND (
-        `m`.`code` = `e`.`code`
-      )
-      AND (
-        `m`.`unit` = COALESCE(`e`.`unit`, '')
-      )
-    WHERE
-      (
-        `e`.`code` IN (
-          SELECT
-            `code`
-          FROM code_map
+        ) AS latest_uln_bound
+      FROM (
+        SELECT
+          *,
+          CASE
+            WHEN `value_text` IS NULL
+            THEN 0
+            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) IN (
+              'positive',
+              'pos',
+              '+',
+              'detected',
+              'detectable',
+              'reactive',
+              'present',
+              'yes',
+              'weakly positive',
+              'weak positive',
+              'low positive',
+              'weakly reactive',
+              'repeatedly reactive'
+            )
+            THEN 1
+            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) IN (
+              'negative',
+              'neg',
+              '-',
+              'not detected',
+              'undetected',
+              'undetectable',
+              'not detectable',
+              'target not detected',
+              'tnd',
+              'none detected',
+              'non-reactive',
+              'nonreactive',
+              'non reactive',
+              'not reactive',
+              'absent',
+              'no',
+              'not present'
+            )
+            THEN -1
+            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
+            THEN -1
+            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:positive|pos|detected|detectable|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)\\)?|(?:positive|pos|detected|detectable|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
+            THEN 1
+            ELSE 0
+          END AS text_result,
+          CASE
+            WHEN (
+              NOT `value_text` IS NULL
+            )
+            AND (
+              `value_num` IS NULL
+            )
+            AND (
+              SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
+            )
+            THEN CASE
+              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
+              THEN NULL
+              ELSE CAST(REGEXP_EXTRACT(
+                `value_text`,
+                '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(\\.[ \\t]*|(?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+              ) AS DOUBLE)
+            END
+          END AS bound,
+          CASE
+            WHEN (
+              NOT `value_text` IS NULL
+            )
+            AND (
+              `value_num` IS NULL
+            )
+            AND (
+              SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
+            )
+            THEN CASE REGEXP_EXTRACT(
+                `value_text`,
+                '^[ \\t]*(greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)'
+              )
+              WHEN '<'
+              THEN 0
+              WHEN 'less than'
+              THEN 0
+              WHEN 'LESS THAN'
+              THEN 0
+              WHEN 'Less than'
+              THEN 0
+              WHEN 'Less Than'
+              THEN 0
+              WHEN '<='
+              THEN 1
+              WHEN '=<'
+              THEN 1
+              WHEN '≤'
+              THEN 1
+              WHEN 'less than or equal to'
+              THEN 1
+              WHEN 'LESS THAN OR EQUAL TO'
+              THEN 1
+              WHEN 'Less than or equal to'
+              THEN 1
+              WHEN 'Less Than Or Equal To'
+              THEN 1
+              WHEN '>='
+              THEN 2
+              WHEN '=>'
+              THEN 2
+              WHEN '≥'
+              THEN 2
+              WHEN 'greater than or equal to'
+              THEN 2
+              WHEN 'GREATER THAN OR EQUAL TO'
+              THEN 2
+              WHEN 'Greater than or equal to'
+              THEN 2
+              WHEN 'Greater Than Or Equal To'
+              THEN 2
+              WHEN '>'
+              THEN 3
+              WHEN 'greater than'
+              THEN 3
+              WHEN 'GREATER THAN'
+              THEN 3
+              WHEN 'Greater than'
+              THEN 3
+              WHEN 'Greater Than'
+              THEN 3
+            END
+          END AS bound_way
+        FROM events
+      ) AS e
+      INNER JOIN code_map AS m
+        ON (
+          `m`.`code_system` = `e`.`code_system`
         )
-      )
-      AND (
-        `m`.`concept_id` IN (1)
-      )
-      AND (
+        AND (
+          `m`.`code` = `e`.`code`
+        )
+        AND (
+          `m`.`unit` = COALESCE(`e`.`unit`, '')
+        )
+      WHERE
         (
-          `e`.`start_date` <= CAST('2025-01-01' AS DATE)
+          `e`.`code` IN (
+            SELECT
+              `code`
+            FROM code_map
+          )
+        )
+        AND (
+          `m`.`concept_id` IN (1)
         )
         AND (
           (
-            `m`.`concept_id` IN (1)
+            `e`.`start_date` <= CAST('2025-01-01' AS DATE)
           )
           AND (
-            `e`.`start_date` >= CAST('2025-01-01' AS DATE) - 90
+            (
+              `m`.`concept_id` IN (1)
+            )
+            AND (
+              `e`.`start_date` >= CAST('2025-01-01' AS DATE) - 90
+            )
           )
         )
-      )
-    GROUP BY
-      `e`.`patient_id`,
-      `m`.`concept_id`
-  ) AS g
-) AS f;
+      GROUP BY
+        `e`.`patient_id`,
+        `m`.`concept_id`
+    ) AS g
+  ) AS f
+) AS c
+GROUP BY
+  `patient_id`;
 
 -- 7. atom_masks: the families' atom bits OR-ed per patient
 CREATE TABLE atom_masks AS
