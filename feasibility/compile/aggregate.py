@@ -315,17 +315,19 @@ def results_query(
 QUALITY_COLUMN = "quality"
 
 
-def picked_results(plan: Plan) -> dict[int, tuple[str, ...]]:
+def picked_results(plan: Plan) -> dict[int, dict[str, str]]:
     """Per concept whose latest result other tables read, the results pass's columns they
-    read: the derived measures' inputs (the day and the number, and the creatinine's bound
-    where the trials' results may hold one) on the patient rows, and the weight for the
-    doses per kilogram."""
-    picked: dict[int, tuple[str, ...]] = {}
+    read, by the field of the patient row's struct that holds each: the derived measures'
+    inputs (`d` the day, `n` the number, and the creatinine's bound where the trials'
+    results may hold one, `b` its number and `w` its way) on the patient rows, and the
+    weight (`n`) for the doses per kilogram."""
+    picked: dict[int, dict[str, str]] = {}
     for cid in plan.derived_inputs:
-        bound = written_columns("number") if cid == plan.bounded_input else ()
-        picked[cid] = ("latest_d", "latest_number", *bound)
+        picked[cid] = {"d": "latest_d", "n": "latest_number"}
+        if cid == plan.bounded_input:
+            picked[cid] |= dict(zip("bw", written_columns("number"), strict=True))
     if plan.dose_weight is not None and plan.dose_weight not in picked:
-        picked[plan.dose_weight] = ("latest_number",)
+        picked[plan.dose_weight] = {"n": "latest_number"}
     return picked
 
 
@@ -352,7 +354,7 @@ def results_per_patient(plan: Plan, rows: exp.Select, tables: Tables = RUN) -> e
             picked_column(cid, name), copy=False
         )
         for cid, names in picked_results(plan).items()
-        for name in names
+        for name in names.values()
     ]
     flags = [col(name) for name in default_uln_flags(plan)]
     default_uln: exp.Expr = exp.false()
@@ -1030,9 +1032,7 @@ def patients_query(
         )
         picked = picked_results(plan)
         for cid in plan.derived_inputs:
-            fields = {
-                f: col(picked_column(cid, name), "r") for f, name in zip("dnbw", picked[cid], strict=False)
-            }
+            fields = {f: col(picked_column(cid, name), "r") for f, name in picked[cid].items()}
             inner = inner.select(struct(**fields).as_(f"c{cid}_latest", copy=False), copy=False)
     # Age at index as a range: exact with a birth date; with only a birth year, the year
     # difference or one less (unless the index is 31 December, when birthdays have passed).
