@@ -285,6 +285,7 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
         bounds += ["LESS THAN 40", "greater than or equal to 1", "Less than 0.5", "<4.0E+01", "> 1e-1 g/L"]
         bounds += ["<40 IU/mL detected", "> 1 (not detected)", "<0.5, Negative.", "Detected <40", "TND, <1"]
         bounds += ["<40.", ">1. ", "Detectable, <40", "<1 undetectable"]
+        bounds += ["<0,5 g/L", ">= 1,25", "<39,99", "> 1,000", "<4,0E+01"]
         row["value_text"] = draw(
             st.sampled_from([None, None, "not detected", "Target Not Detected.", *bounds])
         )
@@ -304,7 +305,7 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
             "Not detectable.",
             "1:160.",
         ]
-        texts += ["1:80 negative", "1:40 (Positive)", "Positive 1:160", "NEG, 1:320"]
+        texts += ["1:80 negative", "1:40 (Positive)", "Positive 1:160", "NEG, 1:320", "Negative (<1:40)"]
         titres = [">1:1280", "<1:320", ">1:40", "<=1:80", ">=1:80", "≥1:160", "=<1:80", "LESS THAN 1:80"]
         bounds = [*titres, "<80", "> 640", ">=80"]
         row["value_text"] = draw(st.sampled_from([*texts, "1:320 speckled", *bounds]))

@@ -183,15 +183,18 @@ def _edge_rows() -> list[dict]:
             event(pid, obs, "LOINC", "29463-7", "2024-12-01", value_num=70.0, unit="kg"),
         ]
     # bounds with a decimal exponent (a viral load's `<2.00E+01`) or a word after them, and
-    # texts as laboratory systems print them (a full stop after a bound or a titre): Java's
-    # patterns and trims read them as DuckDB's do
-    for pid in ("p16", "p17"):
+    # texts as laboratory systems print them (a full stop after a bound or a titre, a decimal
+    # comma, and a comma before three digits, read as nothing): Java's patterns and trims
+    # read them as DuckDB's do
+    for pid in ("p16", "p17", "p18", "p19"):
         rows += person(pid, birth_year=1970, index_date="2024-12-31")
     for pid, hemoglobin, ana in (
         ("p14", "<1.5E+02 g/L detected", "<1:80 (not detected)."),
         ("p15", ">1.7e2", " WEAKLY POSITIVE"),
         ("p16", ">1.7E+02.", "1:160."),
         ("p17", "Detectable, <150", "Not detectable."),
+        ("p18", "<150,5 g/L", "1:80 (positive)"),
+        ("p19", ">1,700", "Negative"),
     ):
         rows += [
             event(
@@ -218,11 +221,11 @@ def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
     assert on_spark.index_from_column
     assert set(on_spark.histograms["SPEC"]) == {"SITE-X"}
     counts = on_spark.data_quality.counts
-    assert counts["patients"] == 17
+    assert counts["patients"] == 19
     assert counts["patients_with_inconsistent_index_date"] >= 1
     assert counts["duplicate_rows"] >= 2
     assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1}
-    assert on_spark.data_quality.unread_text_rows == {"ana": 1}
+    assert on_spark.data_quality.unread_text_rows == {"ana": 1, "hemoglobin": 1}  # p19's `>1,700`
 
 
 def test_extract_without_any_code_of_a_family(spark, tmp_path):

@@ -305,6 +305,12 @@ case("crea_bound_over", "crea_abs", False, ("titre", CREA, "2025-01-10", ">2", "
 case("crea_bound_over_low", "crea_abs", None, ("titre", CREA, "2025-01-10", ">1", "mg/dL", None))
 case("crea_bound_umol", "crea_abs", True, ("titre", CREA, "2025-01-10", "< 150 umol/L", "umol/L", None))
 case("crea_bound_unknown_unit", "crea_abs", None, ("titre", CREA, "2025-01-10", "<2", "mg/kg", None))
+# ... with a decimal comma (`<1,5` is under 1.5), but not before three digits, which may be a
+# thousands separator (`<1,500` is 1500, or 1.5)
+case("crea_bound_comma", "crea_abs", True, ("titre", CREA, "2025-01-10", "<1,5 mg/dL", "mg/dL", None))
+case("crea_bound_comma_over", "crea_abs", False, ("titre", CREA, "2025-01-10", ">2,05", "mg/dL", None))
+case("crea_bound_comma_wide", "crea_abs", None, ("titre", CREA, "2025-01-10", "<2,5", "mg/dL", None))
+case("crea_bound_comma_three", "crea_abs", None, ("titre", CREA, "2025-01-10", "<1,500", "mg/dL", None))
 # ... not detected, a bound with a negative word is 0 (`<3` alone decides nothing), detected
 # the bound it is written as
 case(
@@ -574,6 +580,8 @@ for i, (text, positive, titre_160) in enumerate(
         ("1:40 positive", True, False),
         ("Positive 1:160", True, None),
         ("Negative, 1:40", False, False),
+        ("Negative (<1:40)", False, False),
+        ("positive (1:160)", True, None),
         ("1:160 speckled", True, True),
     ]
 ):

@@ -16,7 +16,7 @@ from feasibility.compile.pipeline import code_dictionary
 from feasibility.compile.plan import plan_features
 from feasibility.compile.sqlexpr import lit
 from feasibility.criteria.load import load_trials
-from feasibility.criteria.model import COMPARE, WRITTEN_BOUNDS, Comparison
+from feasibility.criteria.model import COMPARE, WRITTEN_BOUNDS, Comparison, written_number
 from feasibility.evaluate.reference import _NUMBER_BOUNDS, _TITRE_BOUNDS
 
 TEXTS = [
@@ -44,6 +44,13 @@ TEXTS = [
     "Greater Than Or Equal To 1.035",
     "less than or equal to 0.5",
     "LESS THAN 1:40",
+    # with a decimal comma, as laboratories in much of Europe write one
+    "<0,5",
+    "< 0,5 mg/dL",
+    "≥ 1,25 g/L",
+    "<2,00E+01 IU/mL",
+    "<1,5000",
+    "<0,5.",
     # not bounds: no number next, a sign not first, text glued by `:` or `/`, two signs, a
     # second full stop, words run together, in mixed case or cut short
     "<",
@@ -64,6 +71,13 @@ TEXTS = [
     "LeSS THAN 20",
     "HOLD.  DISCARD GREATER THAN 4 HOURS OLD.",
     "less than or equal 20",
+    # a comma before three digits: a thousands separator or a decimal comma, a thousand or one
+    "<1,000",
+    ">=1,035",
+    ">100,000 copies/mL",
+    "<1,000,000",
+    "<0,",
+    "<,5",
 ]
 
 
@@ -81,7 +95,7 @@ def _sql_read(text: str) -> tuple[float | None, float | None, int | None]:
 
 def _reference_read(text: str) -> tuple[float | None, float | None, int | None]:
     number = [
-        (i, float(m.group(1)))
+        (i, written_number(m.group(1)))
         for i, b in enumerate(WRITTEN_BOUNDS)
         if (m := _NUMBER_BOUNDS[b].fullmatch(text))
     ]
@@ -118,6 +132,8 @@ def test_the_spellings_read_as_expected():
     assert reads["Greater Than Or Equal To 1.035"] == (1.035, None, 2)
     assert reads["Greater than 1000"] == (1000.0, None, 3)
     assert reads["LESS THAN 1:40"] == (None, 40.0, 0)
+    assert reads["< 0,5 mg/dL"] == (0.5, None, 0) and reads["≥ 1,25 g/L"] == (1.25, None, 2)
+    assert reads["<2,00E+01 IU/mL"] == (20.0, None, 0) and reads["<0,5."] == (0.5, None, 0)
     assert [t for t, (n, ti, _) in reads.items() if n is None and ti is None] == TEXTS[TEXTS.index("<") :]
 
 

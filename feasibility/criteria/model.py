@@ -93,8 +93,21 @@ TITRE_TEXT = r"[ \t]*1[ \t]*[:/][ \t]*([0-9]+)(\.[ \t]*|[ \t][\s\S]*)?"
 # (`<2.00E+01 IU/mL`, `>1.70E+08`): read as a unit glued to the number, its `E` would take
 # 2.00 for 20. A unit may follow the number after a space or glued to it if it starts with a
 # letter, `%` or `µ` (`<20EU/mL`: no digit after the `E`); not after `/` or `:`, which would
-# read `<1:80` as `<1`.
-NUMBER_BOUND = r"[ \t]*([0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(\.[ \t]*|(?:[ \t]|[A-Za-z%µμ])[\s\S]*)?"
+# read `<1:80` as `<1`. A decimal comma, as laboratories in much of Europe write one (`<0,5
+# mg/dL`), reads as a point, except before exactly three digits: `<1,000` is a thousand
+# where a thousands separator is written, and one where a decimal comma is, so it is read as
+# nothing (counted, `unread_text_rows`) rather than guessed. A point is always decimal, as
+# specific gravities are written (`>=1.035`).
+NUMBER_BOUND = (
+    r"[ \t]*([0-9]+(?:\.[0-9]+|,[0-9]{1,2}|,[0-9]{4,})?(?:[eE][+-]?[0-9]+)?)"
+    r"(\.[ \t]*|(?:[ \t]|[A-Za-z%µμ])[\s\S]*)?"
+)
+
+
+def written_number(digits: str) -> float:
+    """The number of a bound as NUMBER_BOUND captures it (`0,5` is 0.5), as the SQL engines
+    read it (`compile.atoms.text_number`)."""
+    return float(digits.replace(",", "."))
 
 
 @dataclass(frozen=True)
@@ -164,16 +177,17 @@ def written_as_bound(body: str, signs: tuple[str, ...] = BOUND_SIGNS) -> str:
 def worded_number(words: tuple[str, ...]) -> str:
     """The pattern of a text result, spelt as `spelt_result` leaves it, written as a number,
     a titre or a bound with one of `words` after it, after a blank or `,;:(` (`<20 iu/ml
-    detected`, `<20 (not detected)`, `1:80 negative`), or before it (`detected <20`, `tnd,
-    <20 iu/ml`, `positive 1:160`). Viral-load assays so report a level below quantification
-    that was detected, or not, and some laboratories a titre under their own cut-off: the word
-    says which, where the number alone would be read against the result's limit or the
-    concept's cut-off. Words that are signs (`+`, `-`) are left out."""
+    detected`, `<20 (not detected)`, `1:80 negative`), or before it, before a blank or `,;:(`
+    (`detected <20`, `tnd, <20 iu/ml`, `positive 1:160`, `negative (<1:40)`). Viral-load
+    assays so report a level below quantification that was detected, or not, and some
+    laboratories a titre under their own cut-off: the word says which, where the number alone
+    would be read against the result's limit or the concept's cut-off. Words that are signs
+    (`+`, `-`) are left out."""
     signs = "(?:" + "|".join(sorted({s.lower() for s in BOUND_SIGNS}, key=lambda s: (-len(s), s))) + ")"
     spelt = "(?:" + "|".join(w for w in words if w[0].isalpha()) + ")"
     number = "(?:" + signs + r"[ \t]*)?[0-9][\s\S]*"
     after = number + r"[ \t,;:(]" + spelt + r"\)?"
-    before = spelt + r"[ \t]*[,;:]?[ \t]*" + number
+    before = spelt + r"[ \t]*[,;:(]?[ \t]*" + number
     return f"(?:{after}|{before})"
 
 

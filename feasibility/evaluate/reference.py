@@ -51,6 +51,7 @@ from feasibility.criteria.model import (
     Trial,
     WrittenBound,
     spelt_result,
+    written_number,
 )
 from feasibility.units import TITRE, normalise_unit
 
@@ -116,7 +117,7 @@ def _bound(concept: Concept, row: Row) -> tuple[WrittenBound, float, float | Non
     for way, pattern in _NUMBER_BOUNDS.items():
         found = pattern.fullmatch(text)
         if found is not None:
-            return way, float(found.group(1)), _factor(concept, row)
+            return way, written_number(found.group(1)), _factor(concept, row)
     return None
 
 

@@ -105,11 +105,15 @@ SELECT
             SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
           )
           THEN CASE
-            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
+            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:(]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
             THEN NULL
-            ELSE CAST(REGEXP_EXTRACT(
-              `value_text`,
-              '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(\\.[ \\t]*|(?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+            ELSE CAST(REPLACE(
+              REGEXP_EXTRACT(
+                `value_text`,
+                '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+|,[0-9]{1,2}|,[0-9]{4,})?(?:[eE][+-]?[0-9]+)?)(\\.[ \\t]*|(?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+              ),
+              ',',
+              '.'
             ) AS DOUBLE)
           END
         END IS NULL
@@ -143,11 +147,15 @@ SELECT
               SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
             )
             THEN CASE
-              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
+              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:(]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
               THEN NULL
-              ELSE CAST(REGEXP_EXTRACT(
-                `value_text`,
-                '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(\\.[ \\t]*|(?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+              ELSE CAST(REPLACE(
+                REGEXP_EXTRACT(
+                  `value_text`,
+                  '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+|,[0-9]{1,2}|,[0-9]{4,})?(?:[eE][+-]?[0-9]+)?)(\\.[ \\t]*|(?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+                ),
+                ',',
+                '.'
               ) AS DOUBLE)
             END
           END,
@@ -162,11 +170,15 @@ SELECT
               SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
             )
             THEN CASE
-              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
+              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:(]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
               THEN NULL
-              ELSE CAST(REGEXP_EXTRACT(
-                `value_text`,
-                '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*1[ \\t]*[:/][ \\t]*([0-9]+)(\\.[ \\t]*|[ \\t][\\s\\S]*)?\\z'
+              ELSE CAST(REPLACE(
+                REGEXP_EXTRACT(
+                  `value_text`,
+                  '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*1[ \\t]*[:/][ \\t]*([0-9]+)(\\.[ \\t]*|[ \\t][\\s\\S]*)?\\z'
+                ),
+                ',',
+                '.'
               ) AS DOUBLE)
             END
           END
@@ -615,9 +627,9 @@ FROM (
               'not present'
             )
             THEN -1
-            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
+            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:(]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
             THEN -1
-            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:positive|pos|detected|detectable|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)\\)?|(?:positive|pos|detected|detectable|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
+            WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:positive|pos|detected|detectable|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)\\)?|(?:positive|pos|detected|detectable|reactive|present|yes|weakly positive|weak positive|low positive|weakly reactive|repeatedly reactive)[ \\t]*[,;:(]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
             THEN 1
             ELSE 0
           END AS text_result,
@@ -632,11 +644,15 @@ FROM (
               SUBSTRING(`value_text`, 1, 1) IN ('<', '=', '>', 'G', 'L', 'g', 'l', '≤', '≥', ' ', '\t')
             )
             THEN CASE
-              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
+              WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:(]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
               THEN NULL
-              ELSE CAST(REGEXP_EXTRACT(
-                `value_text`,
-                '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+)?(?:[eE][+-]?[0-9]+)?)(\\.[ \\t]*|(?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+              ELSE CAST(REPLACE(
+                REGEXP_EXTRACT(
+                  `value_text`,
+                  '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*([0-9]+(?:\\.[0-9]+|,[0-9]{1,2}|,[0-9]{4,})?(?:[eE][+-]?[0-9]+)?)(\\.[ \\t]*|(?:[ \\t]|[A-Za-z%µμ])[\\s\\S]*)?\\z'
+                ),
+                ',',
+                '.'
               ) AS DOUBLE)
             END
           END AS bound,

@@ -468,6 +468,26 @@ case(
     ("lab", CREA, "2025-01-10", 2.5, "mg/dL", None),
     ("lab", PROT24, "2025-01-10", 3.0, "g/(24.h)", None),
 )
+# a creatinine written with a decimal comma, as European laboratories write one: `>2,6` is
+# above 2.5 mg/dL; `<1,2` is not, and with the 24-h protein of 3 g the criterion is FALSE
+case("ex1_crea_comma_bound", "EX1", True, LN, ("lab", CREA, "2025-01-10", None, "mg/dL", None, ">2,6"))
+case(
+    "ex1_crea_comma_bound_under",
+    "EX1",
+    False,
+    LN,
+    ("lab", CREA, "2025-01-10", None, "mg/dL", None, "<1,2 mg/dL"),
+    ("lab", PROT24, "2025-01-10", 3.0, "g/(24.h)", None),
+)
+# ... but `>2,500` may be 2500 or 2.5, and decides nothing
+case(
+    "ex1_crea_comma_thousands",
+    "EX1",
+    None,
+    LN,
+    ("lab", CREA, "2025-01-10", None, "mg/dL", None, ">2,500"),
+    ("lab", PROT24, "2025-01-10", 3.0, "g/(24.h)", None),
+)
 case(
     "ex1_no_ln",
     "EX1",
