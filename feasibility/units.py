@@ -77,6 +77,9 @@ _ABOVE_ULN = re.compile(r"(.+?)\s+(?:above|over)\s+(?:the\s+)?ULN", re.IGNORECAS
 
 _POWER = re.compile(r"(?:x)?10(?:\^|\*|e|\*\*)(\d+)")
 
+# a rate per week, as weekly drugs are prescribed (methotrexate 15 mg/week): UCUM's `wk`
+_PER_WEEK = re.compile(r"(.+)/(?:wk|week)")
+
 
 def normalise_unit(unit: str | None) -> str | None:
     """The normal form of a unit spelling, or None for a missing or blank unit."""
@@ -87,6 +90,8 @@ def normalise_unit(unit: str | None) -> str | None:
         return None
     u = u.replace("µ", "u").replace("μ", "u").replace("×", "x")
     u = _POWER.sub(lambda m: f"10*{m.group(1)}", u)
+    if week := _PER_WEEK.fullmatch(u):
+        u = f"{week.group(1)}/wk"
     return _ALIASES.get(u, u)
 
 
@@ -104,13 +109,21 @@ def above_uln(unit: str) -> str | None:
     return m.group(1).strip() if m else None
 
 
-# a dose per kilogram of body weight per day, as protocols write it: mg/kg/d, mg/kg/day
+# a dose per kilogram of body weight per day (or week), as protocols write it: mg/kg/d,
+# mg/kg/day, mg/kg/wk
 _PER_KG = re.compile(r"(.+)/kg(/.+)")
 
 
 def per_day_of_per_kg(unit: str) -> str | None:
-    """For a dose per kilogram per day (`mg/kg/d`), the per-day unit it multiplies the
-    weight into (`mg/d`, normalised); None for any other unit."""
+    """For a dose per kilogram per day or week (`mg/kg/d`, `mg/kg/wk`), the rate it
+    multiplies the weight into (`mg/d`, `mg/wk`, normalised); None for any other unit."""
     u = normalise_unit(unit)
     m = _PER_KG.fullmatch(u) if u else None
     return normalise_unit(m.group(1) + m.group(2)) if m else None
+
+
+def per_day_of_weekly(normalised_unit: str) -> str | None:
+    """For a rate per week (`mg/wk`, normalised), the same rate per day (`mg/d`), a seventh
+    of it; None for any other unit."""
+    m = _PER_WEEK.fullmatch(normalised_unit)
+    return normalise_unit(f"{m.group(1)}/d") if m else None

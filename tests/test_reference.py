@@ -157,6 +157,9 @@ ATOMS = [
         if_missing=Truth.UNKNOWN,
     ),
     Medication("steroids", None, dose=Comparison(above=0.00005, below=0.002), dose_unit="g/kg/d"),
+    # doses per week, a seventh of them a day (records in mg/wk too): a range, and per kilogram
+    Medication("steroids", Duration(6, "month"), dose=Comparison(min=35, max=140), dose_unit="mg/wk"),
+    Medication("steroids", None, min_days=3, dose=Comparison(above=0.5), dose_unit="mg/kg/week"),
     Medication(
         "steroids",
         Duration(3, "month"),
@@ -195,7 +198,7 @@ CODES = [
     ("observation", "LOINC", "29463-7", ["kg", "g"], "num"),
     ("observation", "LOCAL", "SLEDAI2K", [None, "points"], "num"),
     ("observation", "LOCAL", "SLEDAI2K", [None], "text"),
-    ("medication", "ATC", "H02AB07", ["mg/d", None, "g/d"], "dose"),
+    ("medication", "ATC", "H02AB07", ["mg/d", None, "g/d", "mg/wk"], "dose"),
     ("medication", "ATC", "H02AB04", ["mg/d"], "dose"),
 ]
 # offsets before the patient's index date around every window boundary the atoms use, and

@@ -916,6 +916,38 @@ case(
     ("med", "H02AB07", "2025-01-25", "2025-02-01", 20),
 )
 
+# -- methotrexate at most 25 mg/week in the last 3 months (from 1 November 2024): a record
+# in mg/wk (or mg/week, g/wk) is a seventh of it a day, as is the threshold, so a weekly dose
+# compares with a daily one (3 mg/d is 21 mg/week)
+MTX = "L04AX03"
+for pid, expected, dose, unit in (
+    ("mtxw_15", True, 15, "mg/wk"),
+    ("mtxw_25", True, 25, "mg/wk"),  # the limit itself, despite the sevenths' rounding
+    ("mtxw_26", False, 26, "mg/wk"),
+    ("mtxw_spelt", True, 20, "mg/Week"),
+    ("mtxw_grams", True, 0.02, "g/wk"),
+    ("mtxw_daily_3", True, 3, "mg/d"),
+    ("mtxw_daily_4", False, 4, "mg/d"),
+    ("mtxw_unknown_unit", None, 15, "mL/wk"),  # no dose known: UNKNOWN, never TRUE
+    ("mtxw_no_dose", None, None, "mg/wk"),
+    # a single administration recorded in mg reads as a daily dose (the extract contract):
+    # 15 mg is 105 mg/week
+    ("mtxw_per_administration", False, 15, "mg"),
+):
+    case(pid, "mtx_weekly", expected, ("med", MTX, "2024-12-01", "2025-01-31", dose, unit))
+case("mtxw_before_window", "mtx_weekly", False, ("med", MTX, "2024-06-01", "2024-10-31", 15, "mg/wk"))
+# ... and at 0.3 mg/kg/week or more, ever: the weekly dose divided by the latest weight
+for pid, expected, weight, dose, unit in (
+    ("mtxk_equal", True, 70, 21, "mg/wk"),  # 0.3 mg/kg/week exactly
+    ("mtxk_below", False, 70, 20, "mg/wk"),
+    ("mtxk_daily", True, 50, 2.5, "mg/d"),  # 17.5 mg/week at 50 kg: 0.35
+    ("mtxk_no_weight", None, None, 21, "mg/wk"),
+):
+    rows = [("med", MTX, "2023-03-01", "2023-06-30", dose, unit)]
+    if weight is not None:
+        rows.append(("obs", WEIGHT, "2024-06-01", weight, "kg", "LOINC"))
+    case(pid, "mtx_weekly_per_kg", expected, *rows)
+
 # -- a total dose in the window (6 months from 1 August 2024): each daily dose times its days
 # in the window, every exposure counted; a record without a dose leaves the total a lower bound
 GC = "H02AB07"

@@ -640,15 +640,19 @@ def test_a_criterion_missing_its_text_or_reason_says_what_to_write(tmp_path, bod
             "medication: {concept: glucocorticoids, dose: {max: 10}}",
             ["`dose` needs `unit`", "add `unit: mg/d`"],
         ),
-        ("medication: {concept: methotrexate, dose: {min: 15, unit: mg/week}}", ["doses are per day"]),
         (
-            # a dose per kilogram is per day as well
+            # a dose is per day or per week, not per month
+            "medication: {concept: methotrexate, dose: {min: 60, unit: mg/month}}",
+            ["dose unit `mg/month` is not known", "use mg/d, mg/wk (a weekly dose) or mg/kg/d"],
+        ),
+        (
+            # a dose per kilogram is per day (or week) as well
             "medication: {concept: glucocorticoids, dose: {min: 1, unit: mg/kg}}",
-            ["dose unit `mg/kg` is not known", "use mg/d or mg/kg/d"],
+            ["dose unit `mg/kg` is not known", "use mg/d, mg/wk (a weekly dose) or mg/kg/d"],
         ),
         (
             "medication: {concept: glucocorticoids, dose: {min: 1, unit: mL/kg/d}}",
-            ["dose unit `mL/kg/d` is not known", "use mg/d or mg/kg/d"],
+            ["dose unit `mL/kg/d` is not known", "use mg/d, mg/wk (a weekly dose) or mg/kg/d"],
         ),
         # a total dose: a mass, with bounds, alone
         (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from feasibility.units import above_uln, normalise_unit
+from feasibility.criteria.load import load_trials
+from feasibility.units import above_uln, normalise_unit, per_day_of_per_kg, per_day_of_weekly
 
 
 @pytest.mark.parametrize(
@@ -22,6 +23,10 @@ from feasibility.units import above_uln, normalise_unit
         ("{cells}/uL", "/ul"),
         ("cells/mm3", "/ul"),
         (" mm Hg ", "mm[hg]"),
+        ("mg/week", "mg/wk"),
+        ("MG/Week", "mg/wk"),
+        ("mg/kg/week", "mg/kg/wk"),
+        ("mg/weekly", "mg/weekly"),  # not a unit: left as written, so not known
         ("", None),
         ("   ", None),
         (None, None),
@@ -46,3 +51,26 @@ def test_unit_spellings_normalise(spelled, normal):
 )
 def test_a_distance_above_the_upper_limit_names_its_unit(unit, distance_unit):
     assert above_uln(unit) == distance_unit
+
+
+@pytest.mark.parametrize(
+    ("unit", "daily"),
+    [("mg/wk", "mg/d"), ("g/wk", "g/d"), ("mg/d", None), ("mg", None), ("wk", None)],
+)
+def test_a_rate_per_week_names_the_same_rate_per_day(unit, daily):
+    assert per_day_of_weekly(unit) == daily
+
+
+def test_a_weekly_dose_is_a_seventh_of_it_a_day():
+    """Methotrexate is prescribed weekly: a record or a threshold of 15 mg/wk is 15/7 mg/d
+    (and 1.5 g/wk a thousand times that), in any concept whose unit is per day; a unit the
+    concept does not know per day is not known per week either."""
+    _, library = load_trials(None)
+    methotrexate = library["methotrexate"]
+    assert methotrexate.unit_factor(normalise_unit("mg/week")) == pytest.approx(1 / 7)
+    assert methotrexate.unit_factor(normalise_unit("g/wk")) == pytest.approx(1000 / 7)
+    assert methotrexate.unit_factor(normalise_unit("mL/wk")) is None
+    assert methotrexate.unit_factor(normalise_unit("mg/kg/wk")) is None  # per kilogram: see below
+    assert methotrexate.unit_factor(per_day_of_per_kg("mg/kg/week")) == pytest.approx(1 / 7)
+    # a concept that is not a rate per day knows no weekly rate
+    assert library["creatinine"].unit_factor(normalise_unit("mg/dL/wk")) is None

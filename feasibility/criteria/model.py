@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from enum import Enum
 from typing import Literal
 
-from feasibility.units import TITRE, above_uln, normalise_unit, per_day_of_per_kg
+from feasibility.units import TITRE, above_uln, normalise_unit, per_day_of_per_kg, per_day_of_weekly
 
 
 class Truth(Enum):
@@ -652,12 +652,18 @@ class Concept:
         return f"{self.source}:{self.line}" if self.line else self.source
 
     def unit_factor(self, normalised_unit: str | None) -> float | None:
-        """Factor converting a value in this unit to the canonical unit; None if unknown."""
+        """Factor converting a value in this unit to the canonical unit; None if unknown. A
+        rate per week is a seventh of that rate per day (`mg/wk`, for a concept that knows
+        `mg/d`), unless the concept lists the weekly unit itself."""
         if normalised_unit is None or normalised_unit == "":
             return 1.0 if self.accepts_missing_unit else None
         if self.unit is not None and normalised_unit == normalise_unit(self.unit):
             return 1.0
-        return dict(self.units).get(normalised_unit)
+        factor = dict(self.units).get(normalised_unit)
+        daily = per_day_of_weekly(normalised_unit) if factor is None else None
+        if daily is not None and (per_day := self.unit_factor(daily)) is not None:
+            return per_day / 7
+        return factor
 
     @property
     def accepts_missing_unit(self) -> bool:

@@ -192,6 +192,17 @@ def _range(low: float | None, high: float | None, unit: str) -> str:
     return f"{_number(low)}{unit} or more" if low is not None else f"{_number(high or 0)}{unit} or less"
 
 
+def _dose_units(daily: str | None) -> str:
+    """The dose units a concept in `daily` (`mg/d`) reads, as an error's fix names them: per
+    day, per week (a seventh of it a day) and per kilogram per day."""
+    if not daily:
+        return "a unit the concept's `units` list (it has no unit of its own)"
+    if not daily.endswith("/d"):
+        return f"{daily} (the dose per day)"
+    rate = daily.removesuffix("/d")
+    return f"{daily}, {rate}/wk (a weekly dose) or {rate}/kg/d"
+
+
 def _distinct_factors(concept: Concept) -> list[tuple[str, float]]:
     """The units a concept knows, one spelling per conversion factor (its canonical unit
     first): `umol/L` and `µmol/L` convert alike, so a suggestion names one of them."""
@@ -619,19 +630,14 @@ class _RuleParser:
             dose_unit = str(
                 require(dnode, "unit", "`dose`", fix=f"add `unit: {concept.unit}` (the dose per day)")
             )
-            per_day = per_day_of_per_kg(dose_unit)
-            if concept.unit_factor(per_day or normalise_unit(dose_unit)) is None:
-                per_kg = (
-                    f" or {concept.unit.replace('/', '/kg/', 1)}"
-                    if concept.unit and "/" in concept.unit
-                    else ""
-                )
+            per_kg_rate = per_day_of_per_kg(dose_unit)
+            if concept.unit_factor(per_kg_rate or normalise_unit(dose_unit)) is None:
                 raise TrialError(
                     f"dose unit `{dose_unit}` is not known for `{name}`",
                     where=dnode.where("unit"),
-                    fix=f"use {concept.unit}{per_kg}: doses are per day (a weekly dose divided by 7)",
+                    fix=f"use {_dose_units(concept.unit)}",
                 )
-            if per_day:
+            if per_kg_rate:
                 self._needs_concept(DOSE_WEIGHT, "a dose per kilogram", dnode.where("unit"))
         return Medication(
             concept=name,
