@@ -309,6 +309,7 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
             "1:160.",
         ]
         texts += ["1:80 negative", "1:40 (Positive)", "Positive 1:160", "NEG, 1:320", "Negative (<1:40)"]
+        texts += ["POSITIVE, 1:320", "positive (1:80)", "Negative 1:160", "Detected: 1/40."]
         titres = [">1:1280", "<1:320", ">1:40", "<=1:80", ">=1:80", "≥1:160", "=<1:80", "LESS THAN 1:80"]
         bounds = [*titres, "<80", "> 640", ">=80"]
         row["value_text"] = draw(st.sampled_from([*texts, "1:320 speckled", *bounds]))

@@ -194,7 +194,7 @@ def _edge_rows() -> list[dict]:
         ("p16", ">1.7E+02.", "1:160."),
         ("p17", "Detectable, <150", "Not detectable."),
         ("p18", "<150,5 g/L", "1:80 (positive)"),
-        ("p19", ">1,700", "Negative"),
+        ("p19", ">1,700", "POSITIVE (1:160)"),
     ):
         rows += [
             event(

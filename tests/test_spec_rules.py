@@ -571,17 +571,22 @@ case("anat_text", "ana_titre", True, ("text", ANA, "2024-06-01", "1:160"))
 case("anat_text_low", "ana_titre", False, ("text", ANA, "2024-06-01", "1:80"))
 case("anat_word", "ana_titre", None, ("text", ANA, "2024-06-01", "Positive"))
 case("anat_negative_word", "ana_titre", False, ("text", ANA, "2024-06-01", "negative"))
-# a titre with the word of a result: the word decides positivity (a laboratory's own cut-off
-# may differ from the concept's 1:80), the titre still decides a threshold on it
+# a titre with the word of a result, after it or before it: the word decides positivity (a
+# laboratory's own cut-off may differ from the concept's 1:80), the titre still decides a
+# threshold on it; a bound after a word is not read (`Negative (<1:40)` is not detected, 0)
 for i, (text, positive, titre_160) in enumerate(
     [
         ("1:80 negative", False, False),
         ("1:160 (Negative)", False, True),
         ("1:40 positive", True, False),
-        ("Positive 1:160", True, None),
+        ("Positive 1:160", True, True),
         ("Negative, 1:40", False, False),
         ("Negative (<1:40)", False, False),
-        ("positive (1:160)", True, None),
+        ("positive (1:160)", True, True),
+        ("POSITIVE, 1:320 speckled", True, True),
+        ("Weakly positive: 1/80.", True, False),
+        ("NEGATIVE 1:160", False, True),
+        ("positive (see comment) 1:160", None, None),  # the word is not one of the words
         ("1:160 speckled", True, True),
     ]
 ):

@@ -57,6 +57,7 @@ from feasibility.compile.sqlexpr import (
 from feasibility.compile.tables import RUN, Tables
 from feasibility.criteria.model import (
     NUMBER_BOUND,
+    TITRE_READ,
     TITRE_TEXT,
     WRITTEN_BOUNDS,
     Concept,
@@ -67,8 +68,8 @@ from feasibility.criteria.model import (
 from feasibility.units import TITRE
 
 # the columns a row's text titre is read into where the run reads titres, by their patterns
-# (`1:160`; a bound, `<1:80`, `>=1:80`)
-TITRES = {"titre": TITRE_TEXT, "titre_bound": written_as_bound(TITRE_TEXT)}
+# (`1:160`, `Positive 1:160`; a bound, `<1:80`, `>=1:80`)
+TITRES = {"titre": TITRE_READ, "titre_bound": written_as_bound(TITRE_TEXT)}
 # and its text read as a number written as a bound; for either bound, how it is written
 # (`BOUND_WAY`)
 NUMBER_BOUNDS = {"bound": written_as_bound(NUMBER_BOUND)}
@@ -577,7 +578,7 @@ class _Results:
         self.plan = plan
         self.packing = packing
         # a text titre is the number of a row without one, for a concept reading titres (see
-        # `criteria.model.TITRE_TEXT`): the code map's `titre_reader` is 1 for those, NULL
+        # `criteria.model.TITRE_READ`): the code map's `titre_reader` is 1 for those, NULL
         # for the others, whose rows read as if no titre were seen
         self.titres = plan.reads_titres
         value: exp.Expr = col("value_num", "e")

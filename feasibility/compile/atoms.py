@@ -88,7 +88,7 @@ def text_result(text: exp.Expr) -> exp.Expr:
 
 def text_number(number: exp.Expr, text: exp.Expr, pattern: str, bound: bool = False) -> exp.Expr:
     """A row's text read as a number by `pattern` where the row has no number: the pattern's
-    first group, a titre's dilution (`criteria.model.TITRE_TEXT`: `1:160` is 160) or, with
+    first group, a titre's dilution (`criteria.model.TITRE_READ`: `1:160` is 160) or, with
     `bound`, the number of a titre or a number written as a bound (`written_as_bound`: `<20`
     and `>=20` are 20). A text matching no pattern extracts as '', which casts to NULL. A
     bound followed by a negative word (`<20 not detected`) is none: the result reads as not

@@ -84,7 +84,20 @@ def spelt_result(text: str) -> str:
 # `re.fullmatch`), with only what the three read alike: ASCII spaces, `\z` in SQL (Java's
 # and Python's `$` also match before a final newline). A full stop may end it (`1:160.`), as
 # it may end a bound (`<20.`), where laboratory systems end every result with one.
-TITRE_TEXT = r"[ \t]*1[ \t]*[:/][ \t]*([0-9]+)(\.[ \t]*|[ \t][\s\S]*)?"
+_TITRE_DILUTION = r"[ \t]*1[ \t]*[:/][ \t]*([0-9]+)"
+TITRE_TEXT = _TITRE_DILUTION + r"(\.[ \t]*|[ \t][\s\S]*)?"
+# A titre may follow the word of a result (`Positive 1:160`, `NEGATIVE, 1:40`, `positive
+# (1:160)`), as laboratories report an antibody with its titre: the word decides positivity
+# (`worded_number`) and the titre a threshold on it, as with the word after the titre (`1:160
+# negative`). The word is matched in any case by a scoped flag, `(?i:...)`, which RE2, Java
+# and Python read alike.
+TITRE_READ = (
+    r"(?:[ \t]*(?i:"
+    + "|".join(w for w in (*POSITIVE_RESULTS, *NEGATIVE_RESULTS) if w[0].isalpha())
+    + r")[ \t]*[,;:(]?)?"
+    + _TITRE_DILUTION
+    + r"(\)?\.[ \t]*|\)?[ \t][\s\S]*|\))?"
+)
 # A number written as a bound, as labs write a result beyond an assay's range (`<20`,
 # `< 20 IU/mL`, `<20IU/mL`, `>1000`, `>=1.035`), in the row's own unit: no value, but
 # positive or negative against the result's own limit, or the concept's cut-off, and meeting

@@ -29,6 +29,7 @@ from feasibility.criteria.model import (
     POSITIVE_RESULTS,
     POSITIVE_WITH_NUMBER,
     SAME_DOSE,
+    TITRE_READ,
     TITRE_TEXT,
     WRITTEN_BOUNDS,
     Age,
@@ -60,7 +61,7 @@ _POSITIVE_WITH_NUMBER, _NEGATIVE_WITH_NUMBER = (
     re.compile(POSITIVE_WITH_NUMBER),
     re.compile(NEGATIVE_WITH_NUMBER),
 )
-_TITRE = re.compile(TITRE_TEXT)
+_TITRE = re.compile(TITRE_READ)
 _TITRE_BOUNDS = {b: re.compile(b.pattern(TITRE_TEXT)) for b in WRITTEN_BOUNDS}
 _NUMBER_BOUNDS = {b: re.compile(b.pattern(NUMBER_BOUND)) for b in WRITTEN_BOUNDS}
 
