@@ -114,7 +114,7 @@ def above_uln(unit: str) -> str | None:
 _PER_KG = re.compile(r"(.+)/kg(/.+)")
 
 
-def per_day_of_per_kg(unit: str) -> str | None:
+def rate_without_kg(unit: str) -> str | None:
     """For a dose per kilogram per day or week (`mg/kg/d`, `mg/kg/wk`), the rate it
     multiplies the weight into (`mg/d`, `mg/wk`, normalised); None for any other unit."""
     u = normalise_unit(unit)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from feasibility.criteria.load import load_trials
-from feasibility.units import above_uln, normalise_unit, per_day_of_per_kg, per_day_of_weekly
+from feasibility.units import above_uln, normalise_unit, per_day_of_weekly, rate_without_kg
 
 
 @pytest.mark.parametrize(
@@ -71,6 +71,6 @@ def test_a_weekly_dose_is_a_seventh_of_it_a_day():
     assert methotrexate.unit_factor(normalise_unit("g/wk")) == pytest.approx(1000 / 7)
     assert methotrexate.unit_factor(normalise_unit("mL/wk")) is None
     assert methotrexate.unit_factor(normalise_unit("mg/kg/wk")) is None  # per kilogram: see below
-    assert methotrexate.unit_factor(per_day_of_per_kg("mg/kg/week")) == pytest.approx(1 / 7)
+    assert methotrexate.unit_factor(rate_without_kg("mg/kg/week")) == pytest.approx(1 / 7)
     # a concept that is not a rate per day knows no weekly rate
     assert library["creatinine"].unit_factor(normalise_unit("mg/dL/wk")) is None

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from enum import Enum
 from typing import Literal
 
-from feasibility.units import TITRE, above_uln, normalise_unit, per_day_of_per_kg, per_day_of_weekly
+from feasibility.units import TITRE, above_uln, normalise_unit, per_day_of_weekly, rate_without_kg
 
 
 class Truth(Enum):
@@ -447,7 +447,7 @@ class Medication:
         return (
             self.dose is not None
             and self.dose_unit is not None
-            and per_day_of_per_kg(self.dose_unit) is not None
+            and rate_without_kg(self.dose_unit) is not None
         )
 
     def dose_in_canonical(self, concept: Concept) -> Comparison | None:
@@ -456,7 +456,7 @@ class Medication:
         if self.dose is None:
             return None
         assert self.dose_unit is not None
-        return self.dose.in_canonical(concept, per_day_of_per_kg(self.dose_unit) or self.dose_unit).widened()
+        return self.dose.in_canonical(concept, rate_without_kg(self.dose_unit) or self.dose_unit).widened()
 
     def total_in_canonical(self, concept: Concept) -> Comparison | None:
         """The total's bounds in the concept's unit times days (mg for a concept in mg/d),

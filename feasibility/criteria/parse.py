@@ -57,7 +57,7 @@ from feasibility.criteria.yaml_source import (
     written,
 )
 from feasibility.errors import TrialError
-from feasibility.units import above_uln, limit_multiple, normalise_unit, per_day_of_per_kg
+from feasibility.units import above_uln, limit_multiple, normalise_unit, rate_without_kg
 from feasibility.user_files import read_user_bytes
 
 TRIAL_KEYS = {"id", "title", "source", "criteria", "description"}
@@ -630,7 +630,7 @@ class _RuleParser:
             dose_unit = str(
                 require(dnode, "unit", "`dose`", fix=f"add `unit: {concept.unit}` (the dose per day)")
             )
-            per_kg_rate = per_day_of_per_kg(dose_unit)
+            per_kg_rate = rate_without_kg(dose_unit)
             if concept.unit_factor(per_kg_rate or normalise_unit(dose_unit)) is None:
                 raise TrialError(
                     f"dose unit `{dose_unit}` is not known for `{name}`",
