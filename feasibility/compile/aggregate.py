@@ -83,7 +83,7 @@ def text_read(name: str, number: exp.Expr | None = None, text: exp.Expr | None =
     number = col("value_num") if number is None else number
     text = col("value_text") if text is None else text
     pattern = {**TITRES, **NUMBER_BOUNDS}[name]
-    return text_number(number, text, pattern, bound=name != "titre")
+    return text_number(number, text, pattern, bound=name != "titre", decimal_comma=name in NUMBER_BOUNDS)
 
 
 # sex as a small code, so two spellings of one patient's sex compare without string work;

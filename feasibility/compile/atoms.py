@@ -86,16 +86,18 @@ def text_result(text: exp.Expr) -> exp.Expr:
     )
 
 
-def text_number(number: exp.Expr, text: exp.Expr, pattern: str, bound: bool = False) -> exp.Expr:
+def text_number(
+    number: exp.Expr, text: exp.Expr, pattern: str, bound: bool = False, decimal_comma: bool = False
+) -> exp.Expr:
     """A row's text read as a number by `pattern` where the row has no number: the pattern's
     first group, a titre's dilution (`criteria.model.TITRE_READ`: `1:160` is 160) or, with
     `bound`, the number of a titre or a number written as a bound (`written_as_bound`: `<20`
     and `>=20` are 20). A text matching no pattern extracts as '', which casts to NULL. A
     bound followed by a negative word (`<20 not detected`) is none: the result reads as not
-    detected, 0 (`text_result`). A bound's decimal comma reads as a point (`<0,5` is 0.5,
-    `criteria.model.written_number`)."""
+    detected, 0 (`text_result`). With `decimal_comma` (a number written as a bound), a
+    decimal comma reads as a point (`<0,5` is 0.5, `criteria.model.written_number`)."""
     digits: exp.Expr = exp.RegexpExtract(this=text, expression=lit(f"^{pattern}\\z"), group=lit(1))
-    if bound:
+    if decimal_comma:
         digits = exp.Replace(this=digits, expression=lit(","), replacement=lit("."))
     read = exp.TryCast(this=digits, to=exp.DataType.build("double"))
     if not bound:

@@ -172,13 +172,9 @@ SELECT
             THEN CASE
               WHEN TRIM(' \t.' FROM LOWER(`value_text`)) RLIKE '^(?:(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*[ \\t,;:(](?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)\\)?|(?:negative|neg|not detected|undetected|undetectable|not detectable|target not detected|tnd|none detected|non-reactive|nonreactive|non reactive|not reactive|absent|no|not present)[ \\t]*[,;:(]?[ \\t]*(?:(?:greater than or equal to|less than or equal to|greater than|less than|<=|=<|=>|>=|<|>|≤|≥)[ \\t]*)?[0-9][\\s\\S]*)\\z'
               THEN NULL
-              ELSE CAST(REPLACE(
-                REGEXP_EXTRACT(
-                  `value_text`,
-                  '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*1[ \\t]*[:/][ \\t]*([0-9]+)(\\.[ \\t]*|[ \\t][\\s\\S]*)?\\z'
-                ),
-                ',',
-                '.'
+              ELSE CAST(REGEXP_EXTRACT(
+                `value_text`,
+                '^[ \\t]*(?:greater than or equal to|GREATER THAN OR EQUAL TO|Greater than or equal to|Greater Than Or Equal To|less than or equal to|LESS THAN OR EQUAL TO|Less than or equal to|Less Than Or Equal To|greater than|GREATER THAN|Greater than|Greater Than|less than|LESS THAN|Less than|Less Than|<=|=<|>=|=>|<|≤|≥|>)[ \\t]*1[ \\t]*[:/][ \\t]*([0-9]+)(\\.[ \\t]*|[ \\t][\\s\\S]*)?\\z'
               ) AS DOUBLE)
             END
           END
