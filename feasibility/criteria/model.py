@@ -72,6 +72,10 @@ NEGATIVE_RESULTS = (
     "not present",
 )
 
+# the results written as words, not signs (`+`, `-`), which a number may follow
+POSITIVE_WORDS = tuple(w for w in POSITIVE_RESULTS if w[0].isalpha())
+NEGATIVE_WORDS = tuple(w for w in NEGATIVE_RESULTS if w[0].isalpha())
+
 
 def spelt_result(text: str) -> str:
     """A text result as it is compared with POSITIVE_RESULTS and NEGATIVE_RESULTS."""
@@ -93,7 +97,7 @@ TITRE_TEXT = _TITRE_DILUTION + r"(\.[ \t]*|[ \t][\s\S]*)?"
 # and Python read alike.
 TITRE_READ = (
     r"(?:[ \t]*(?i:"
-    + "|".join(w for w in (*POSITIVE_RESULTS, *NEGATIVE_RESULTS) if w[0].isalpha())
+    + "|".join((*POSITIVE_WORDS, *NEGATIVE_WORDS))
     + r")[ \t]*[,;:(]?)?"
     + _TITRE_DILUTION
     + r"(\)?\.[ \t]*|\)?[ \t][\s\S]*|\))?"
@@ -194,10 +198,10 @@ def worded_number(words: tuple[str, ...]) -> str:
     (`detected <20`, `tnd, <20 iu/ml`, `positive 1:160`, `negative (<1:40)`). Viral-load
     assays so report a level below quantification that was detected, or not, and some
     laboratories a titre under their own cut-off: the word says which, where the number alone
-    would be read against the result's limit or the concept's cut-off. Words that are signs
-    (`+`, `-`) are left out."""
+    would be read against the result's limit or the concept's cut-off. `words` are words, not
+    signs (POSITIVE_WORDS, NEGATIVE_WORDS)."""
     signs = "(?:" + "|".join(sorted({s.lower() for s in BOUND_SIGNS}, key=lambda s: (-len(s), s))) + ")"
-    spelt = "(?:" + "|".join(w for w in words if w[0].isalpha()) + ")"
+    spelt = "(?:" + "|".join(words) + ")"
     number = "(?:" + signs + r"[ \t]*)?[0-9][\s\S]*"
     after = number + r"[ \t,;:(]" + spelt + r"\)?"
     before = spelt + r"[ \t]*[,;:(]?[ \t]*" + number
@@ -205,8 +209,8 @@ def worded_number(words: tuple[str, ...]) -> str:
 
 
 # Tested negative first: a text ending in `not detected` also ends in `detected`
-NEGATIVE_WITH_NUMBER = worded_number(NEGATIVE_RESULTS)
-POSITIVE_WITH_NUMBER = worded_number(POSITIVE_RESULTS)
+NEGATIVE_WITH_NUMBER = worded_number(NEGATIVE_WORDS)
+POSITIVE_WITH_NUMBER = worded_number(POSITIVE_WORDS)
 
 
 COMPARE = {
