@@ -332,6 +332,14 @@ def picked_results(plan: Plan) -> dict[int, dict[str, str]]:
     return picked
 
 
+def results_rolled_up_columns(plan: Plan) -> list[str]:
+    """The columns of the results pass's (patient, concept) rows that `results_per_patient`
+    reads besides the atoms' words: the concept, its data-quality counts and default-ULN
+    flags, and the columns of its latest result that `picked_results` picks."""
+    picked = (name for names in picked_results(plan).values() for name in names.values())
+    return ["concept_id", "n_implausible", "n_unread", *default_uln_flags(plan), *dict.fromkeys(picked)]
+
+
 def picked_column(concept_id: int, name: str) -> str:
     """The results table's column holding `name` of one concept's latest result."""
     return f"c{concept_id}_{name}"

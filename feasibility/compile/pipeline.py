@@ -20,7 +20,6 @@ from feasibility.compile.aggregate import (
     QUALITY_COLUMN,
     FamilyPass,
     coverage_query,
-    default_uln_flags,
     demographics_query,
     exposures_query,
     index_conflicts_query,
@@ -29,6 +28,7 @@ from feasibility.compile.aggregate import (
     records_query,
     results_per_patient,
     results_query,
+    results_rolled_up_columns,
     row_index_date,
     text_read,
     with_index_conflicts,
@@ -41,7 +41,6 @@ from feasibility.compile.histogram import (
     trial_masks_query,
     words_needed,
 )
-from feasibility.compile.latest import written_columns
 from feasibility.compile.plan import Plan
 from feasibility.compile.predicates import PredicateCompiler
 from feasibility.compile.sqlexpr import (
@@ -328,15 +327,7 @@ def _patient_statements(
     atoms_index = col("idx") if has_index_column else index_default(default_index)
     # what data quality (implausible results, texts read as nothing, default ULNs), the
     # derived measures and the doses per kilogram read
-    results_kept = [
-        "concept_id",
-        "n_implausible",
-        "n_unread",
-        *default_uln_flags(plan),
-        *(["latest_d"] if plan.derived_inputs else []),
-        *(["latest_number"] if plan.derived_inputs or plan.dose_weight is not None else []),
-        *(written_columns("number") if plan.bounded_input is not None else ()),
-    ]
+    results_kept = results_rolled_up_columns(plan)
     families: list[tuple[str, FamilyPass, Sequence[int], Sequence[str], str, str]] = [
         (
             "records",
