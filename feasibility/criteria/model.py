@@ -677,9 +677,9 @@ class Concept:
         if self.unit is not None and normalised_unit == normalise_unit(self.unit):
             return 1.0
         factor = dict(self.units).get(normalised_unit)
-        daily = per_day_of_weekly(normalised_unit) if factor is None else None
-        if daily is not None and (per_day := self.unit_factor(daily)) is not None:
-            return per_day / 7
+        if factor is None and (daily := per_day_of_weekly(normalised_unit)) is not None:
+            per_day = self.unit_factor(daily)
+            return None if per_day is None else per_day / 7
         return factor
 
     @property
