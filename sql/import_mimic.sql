@@ -57,8 +57,41 @@ SELECT to_id(subject_id) AS subject_id, to_text(drug) AS drug,
        to_text(starttime) IS NOT NULL AS start_given,
        CAST(TRY_CAST(stoptime AS TIMESTAMP) AS DATE) AS end_date,
        to_num(dose_val_rx) AS dose, lower(to_text(dose_unit_rx)) AS dose_unit,
-       to_num(doses_per_24_hrs) AS per_day
+       to_num(doses_per_24_hrs) AS per_day, to_id(pharmacy_id) AS pharmacy_id
 FROM mimic_prescriptions;
+
+-- The schedule of a prescription whose doses_per_24_hrs is 0 or none, from pharmacy's
+-- `frequency`: doses a day for one every n hours (`Q48H`: 24/48) or every other day (`QOD`),
+-- doses a week for a weekly schedule (`3X/WEEK`) or named weekdays (`QTHUR`; `QMOWEFR`, two
+-- letters a day, each day once). Anything else (`PRN`, `ASDIR`, `QMONTH`, `QMO`) gives none.
+-- A pharmacy_id listed twice with two readings gives none.
+CREATE TEMP TABLE rx_schedule AS
+WITH given AS (
+    SELECT to_id(pharmacy_id) AS pharmacy_id,
+           regexp_replace(upper(to_text(frequency)), '\s+', ' ', 'g') AS f
+    FROM mimic_pharmacy WHERE to_id(pharmacy_id) IS NOT NULL
+), frequencies AS (
+    -- read once per distinct text: a hospital's pharmacy table holds millions of rows and a
+    -- few hundred frequencies
+    SELECT f, regexp_extract_all(f[2:], 'MO|TU|WE|TH|FR|SA|SU') AS pairs
+    FROM (SELECT DISTINCT f FROM given WHERE f IS NOT NULL)
+), schedules AS (
+    SELECT f,
+           CASE WHEN regexp_matches(f, '^Q ?[1-9][0-9]{0,2} ?(H|HR|HRS)$')
+                     THEN 24 / CAST(regexp_extract(f, '[0-9]+') AS DOUBLE)
+                WHEN f IN ('QOD', 'EVERY OTHER DAY') THEN 0.5 END AS per_day,
+           CASE WHEN regexp_matches(f, '^[1-7] ?X ?/ ?(WEEK|WK)$') THEN CAST(f[1] AS DOUBLE)
+                WHEN regexp_matches(f, '^Q ?(MON|TUES?|WED|THU|THURS?|FRI|SAT|SUN)$') THEN 1
+                WHEN regexp_matches(f, '^Q(MO|TU|WE|TH|FR|SA|SU){2,7}$')
+                     AND len(list_distinct(pairs)) = len(pairs) THEN len(pairs) END AS per_week
+    FROM frequencies
+)
+SELECT g.pharmacy_id,
+       CASE WHEN count(DISTINCT s.per_day) = 1 AND count(s.per_week) = 0
+                 AND count(*) = count(s.per_day) THEN min(s.per_day) END AS per_day,
+       CASE WHEN count(DISTINCT s.per_week) = 1 AND count(s.per_day) = 0
+                 AND count(*) = count(s.per_week) THEN min(s.per_week) END AS per_week
+FROM given g LEFT JOIN schedules s USING (f) GROUP BY g.pharmacy_id;
 
 -- Names are matched once per distinct drug name, not once per prescription: the ATC of the
 -- longest name the drug contains as a whole word, and whether the name says local use or line
@@ -71,16 +104,28 @@ FROM (SELECT DISTINCT drug FROM rx_raw WHERE drug IS NOT NULL) AS n
 JOIN mimic_drug_atc AS d ON regexp_matches(lower(n.drug), '\b' || d.name || '\b')
 GROUP BY n.drug;
 
--- A named drug given by a local route or named for local use gets no ATC row (counted). The
--- daily dose in mg is dose_val_rx x doses_per_24_hrs when the dose is in mg, g or mcg.
+-- A named drug given by a local route or named for local use gets no ATC row (counted). A
+-- dose in mg, g or mcg times doses_per_24_hrs is a dose in mg/d; where that is 0 or none,
+-- times the schedule's doses a day (mg/d) or a week (mg/wk).
 CREATE TEMP TABLE rx AS
-SELECT r.*, n.atc AS named_atc,
-       n.atc IS NOT NULL AND (r.route IN (SELECT route FROM mimic_local_routes) OR n.local_name)
-           AS local_use,
-       CASE WHEN r.per_day > 0 AND r.dose >= 0 THEN r.dose * r.per_day * CASE r.dose_unit
-            WHEN 'mg' THEN 1 WHEN 'g' THEN 1000 WHEN 'gm' THEN 1000
-            WHEN 'mcg' THEN 0.001 WHEN 'ug' THEN 0.001 END END AS daily_mg
-FROM rx_raw r LEFT JOIN drug_names n USING (drug);
+WITH dosed AS (
+    SELECT r.*, n.atc AS named_atc,
+           n.atc IS NOT NULL AND (r.route IN (SELECT route FROM mimic_local_routes) OR n.local_name)
+               AS local_use,
+           CASE WHEN r.dose >= 0 THEN CASE r.dose_unit
+                WHEN 'mg' THEN 1 WHEN 'g' THEN 1000 WHEN 'gm' THEN 1000
+                WHEN 'mcg' THEN 0.001 WHEN 'ug' THEN 0.001 END END AS mg_factor,
+           CASE WHEN r.per_day > 0 THEN r.per_day ELSE s.per_day END AS per_day_read,
+           CASE WHEN coalesce(r.per_day > 0, false) THEN NULL ELSE s.per_week END AS per_week_read
+    FROM rx_raw r LEFT JOIN drug_names n USING (drug) LEFT JOIN rx_schedule s USING (pharmacy_id)
+)
+SELECT *,
+       coalesce(dose * per_day_read * mg_factor, dose * per_week_read * mg_factor) AS dose_num,
+       CASE WHEN dose * per_day_read * mg_factor IS NOT NULL THEN 'mg/d'
+            WHEN dose * per_week_read * mg_factor IS NOT NULL THEN 'mg/wk' END AS dose_per,
+       NOT coalesce(per_day > 0, false)
+           AND dose * coalesce(per_day_read, per_week_read) * mg_factor IS NOT NULL AS dosed_by_schedule
+FROM dosed;
 
 -- The outpatient record's measures: one row per value the code table maps (a blood
 -- pressure "120/80" gives a systolic and a diastolic row); other result names join no code.
@@ -110,12 +155,12 @@ FROM mimic_diagnoses_icd d JOIN adm a ON a.hadm_id = to_id(d.hadm_id)
 WHERE to_text(d.icd_code) IS NOT NULL AND to_id(d.icd_version) IN (9, 10)
   AND a.admit_date IS NOT NULL
 UNION ALL
-SELECT subject_id, 'medication', 'ATC', named_atc, daily_mg, NULL,
-       CASE WHEN daily_mg IS NOT NULL THEN 'mg/d' END, NULL, NULL, start_date, end_date
+SELECT subject_id, 'medication', 'ATC', named_atc, dose_num, NULL, dose_per, NULL, NULL,
+       start_date, end_date
 FROM rx WHERE named_atc IS NOT NULL AND NOT local_use AND start_date IS NOT NULL
 UNION ALL
-SELECT subject_id, 'medication', 'NDC', ndc, daily_mg, NULL,
-       CASE WHEN daily_mg IS NOT NULL THEN 'mg/d' END, NULL, NULL, start_date, end_date
+SELECT subject_id, 'medication', 'NDC', ndc, dose_num, NULL, dose_per, NULL, NULL,
+       start_date, end_date
 FROM rx WHERE ndc IS NOT NULL AND ndc NOT IN ('0', '00000000000') AND start_date IS NOT NULL
 UNION ALL
 SELECT to_id(subject_id), 'procedure',

@@ -46,8 +46,10 @@ SELECT
         AS "prescriptions whose drug name has no ATC in the importer's table",
     (SELECT count(*) FROM rx WHERE named_atc IS NOT NULL AND local_use)
         AS "prescriptions of a mapped drug for local use (no ATC row)",
-    (SELECT count(*) FROM rx WHERE named_atc IS NOT NULL AND NOT local_use AND daily_mg IS NULL)
-        AS "ATC-mapped prescriptions without a daily dose in mg",
+    (SELECT count(*) FROM rx WHERE named_atc IS NOT NULL AND NOT local_use AND dose_num IS NULL)
+        AS "ATC-mapped prescriptions without a dose in mg (a day or a week)",
+    (SELECT count(*) FROM rx WHERE dosed_by_schedule)
+        AS "prescriptions dosed by pharmacy's frequency (no doses_per_24_hrs)",
     (SELECT count(*) FROM rx WHERE start_date IS NULL AND NOT start_given)
         AS "prescriptions without a start (dropped)",
     (SELECT count(*) FROM rx WHERE start_date IS NULL AND start_given)

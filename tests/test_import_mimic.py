@@ -103,6 +103,10 @@ criteria:
     kind: inclusion
     text: warfarin at 5 mg/d or more in the 180 days before index
     rule: {medication: {concept: t_warfarin, within: 180 days, dose: {min: 5, unit: mg/d}}}
+  - id: WARF_WK
+    kind: inclusion
+    text: warfarin at 15 mg a week or less in the 730 days before index
+    rule: {medication: {concept: t_warfarin, within: 730 days, dose: {max: 15, unit: mg/wk}}}
   - id: WT80
     kind: inclusion
     text: latest weight 80 kg or more
@@ -135,6 +139,7 @@ def imported(tmp_path_factory):
         "PLT",
         "ANTICOAG",
         "WARF5",
+        "WARF_WK",
         "WT80",
         "SBP140",
     ]
@@ -193,6 +198,30 @@ def _latest(people, labs: pl.DataFrame) -> pl.DataFrame:
         .group_by("subject_id", maintain_order=True)
         .first()
     )
+
+
+_WEEKDAYS = {"MON", "TUE", "TUES", "WED", "THU", "THUR", "THURS", "FRI", "SAT", "SUN"}
+_DAY_PAIRS = {"MO", "TU", "WE", "TH", "FR", "SA", "SU"}
+
+
+def _doses_a_week(frequency: str | None, per_day: float | None) -> float | None:
+    """Doses a week of a MIMIC prescription, as docs/importing.md says the importer reads
+    them: doses_per_24_hrs when above 0, else the pharmacy frequency's schedule."""
+    if per_day is not None and per_day > 0:
+        return 7.0 * per_day
+    f = " ".join((frequency or "").upper().split())
+    if m := re.fullmatch(r"([1-7]) ?X ?/ ?(WEEK|WK)", f):
+        return float(m[1])
+    if m := re.fullmatch(r"Q ?(\d+) ?(H|HR|HRS)", f):
+        return 168 / int(m[1]) if int(m[1]) > 0 else None
+    if f in ("QOD", "EVERY OTHER DAY"):
+        return 3.5
+    if f.startswith("Q") and f[1:].strip() in _WEEKDAYS:
+        return 1.0
+    pairs = [f[i : i + 2] for i in range(1, len(f), 2)]
+    if f.startswith("Q") and len(f) % 2 == 1 and len(pairs) >= 2 and set(pairs) <= _DAY_PAIRS:
+        return float(len(pairs)) if len(set(pairs)) == len(pairs) else None
+    return None
 
 
 def test_counts_match_raw_tables(imported, raw):
@@ -280,6 +309,22 @@ def test_counts_match_raw_tables(imported, raw):
         & (pl.col("dose_val_rx").cast(pl.Float64, strict=False) * pl.col("doses_per_24_hrs") >= 5)
     )
     expected["WARF5"] = exposed(warfarin, 180)
+    # a week's dose, from doses_per_24_hrs or else pharmacy's frequency (the demo gives
+    # warfarin 1X/WEEK to 6X/WEEK and every 48 hours with doses_per_24_hrs 0 or none)
+    frequency = _csv("pharmacy").select("pharmacy_id", "frequency")
+    weekly = (
+        rx.join(frequency, on="pharmacy_id", how="left")
+        .filter(pl.col("name").str.contains(r"\bwarfarin\b") & (pl.col("dose_unit_rx") == "mg"))
+        .with_columns(
+            pl.struct("frequency", "doses_per_24_hrs")
+            .map_elements(lambda r: _doses_a_week(r["frequency"], r["doses_per_24_hrs"]), pl.Float64)
+            .alias("n")
+        )
+        .filter(pl.col("dose_val_rx").cast(pl.Float64, strict=False) * pl.col("n") <= 15 + 1e-9)
+    )
+    expected["WARF_WK"] = exposed(weekly, 730)
+    # the case at stake: some patients pass only by a dose the schedule gives
+    assert expected["WARF_WK"] > exposed(weekly.filter(pl.col("doses_per_24_hrs") > 0), 730)
 
     # the outpatient record: weight in pounds; blood pressure "systolic/diastolic", plain or
     # sitting (lying and standing readings are an orthostatic work-up, not imported)
@@ -378,7 +423,8 @@ def test_extract_shape(imported):
     # creatinine 50912 -> LOINC 2160-0, platelets 51265 -> 777-3
     assert {"2160-0", "777-3"} <= set(df.filter(pl.col("code_system") == "LOINC")["code"].unique())
     meds = df.filter(pl.col("code_system") == "ATC")
-    assert meds.filter(pl.col("value_num").is_not_null())["unit"].unique().to_list() == ["mg/d"]
+    assert sorted(meds.filter(pl.col("value_num").is_not_null())["unit"].unique()) == ["mg/d", "mg/wk"]
+    assert meds.filter(pl.col("value_num").is_null() & pl.col("unit").is_not_null()).height == 0
     assert df.filter(pl.col("patient_id").is_null()).height == 0
 
 
@@ -649,6 +695,84 @@ def test_the_outpatient_record_gives_weight_height_bmi_and_blood_pressure(tmp_pa
     assert c["omr rows whose chartdate could not be read (dropped)"] == 1
     text = "\n".join(summary.lines())
     assert not any(v in text for v in ("n/a", "2180-13-01", "154", ">60"))
+
+
+# (frequency, doses_per_24_hrs, dose_val_rx, dose_unit_rx) -> the warfarin row's (value_num, unit)
+_SCHEDULES = [
+    ("DAILY", "1", "5", "mg", (5.0, "mg/d")),
+    ("3X/WEEK", "1", "5", "mg", (5.0, "mg/d")),  # doses_per_24_hrs above 0 decides
+    ("3X/WEEK", "0", "2", "mg", (6.0, "mg/wk")),
+    ("6X/WEEK", "", "5", "mg", (30.0, "mg/wk")),
+    ("1x / wk", "0", "10", "mg", (10.0, "mg/wk")),
+    ("Q48H", "0", "4", "mg", (2.0, "mg/d")),
+    ("Q 72H", "0", "3", "mg", (1.0, "mg/d")),
+    ("EVERY OTHER DAY", "0", "3", "mg", (1.5, "mg/d")),
+    ("QMOWEFR", "", "2", "mg", (6.0, "mg/wk")),
+    ("QTHUR", "0", "2500", "mcg", (2.5, "mg/wk")),
+    ("QMONTH", "0", "5", "mg", (None, None)),  # monthly: no unit to write it in
+    ("QMO", "0", "5", "mg", (None, None)),  # Monday or monthly: not guessed
+    ("QMOMO", "0", "5", "mg", (None, None)),  # a day twice
+    ("PRN", "0", "5", "mg", (None, None)),
+    ("Q4H:PRN", "", "5", "mg", (None, None)),
+    ("3X/WEEK", "0", "1-2", "mg", (None, None)),  # a range is no dose
+]
+
+
+def test_a_dose_without_doses_per_24_hrs_is_read_from_its_schedule(tmp_path):
+    """Where doses_per_24_hrs is 0 or none (MIMIC-IV writes 0 for `3X/WEEK`, `Q48H`), the
+    pharmacy table's frequency gives the dose per day or per week (docs/importing.md)."""
+    hosp = _tiny_hosp(tmp_path / "a")
+    with gzip.open(hosp / "patients.csv.gz", "rt") as f:
+        someone = next(csv.DictReader(f))["subject_id"]
+    with gzip.open(HOSP / "prescriptions.csv.gz", "rt") as f:
+        header = next(csv.reader(f))
+    prescriptions = [header]
+    pharmacy = [["pharmacy_id", "frequency"]]
+    for n, (frequency, per_day, dose, unit, _) in enumerate(_SCHEDULES):
+        row = dict.fromkeys(header, "")
+        row.update(
+            subject_id=someone,
+            pharmacy_id=str(900 + n),
+            starttime=f"2180-01-{n + 1:02} 08:00:00",
+            drug="Warfarin",
+            dose_val_rx=dose,
+            dose_unit_rx=unit,
+            doses_per_24_hrs=per_day,
+            route="PO",
+        )
+        prescriptions.append([row[c] for c in header])
+        pharmacy.append([str(900 + n), frequency])
+    # a pharmacy_id listed twice with two schedules gives none
+    prescriptions.append([*prescriptions[3][:2], "999", *prescriptions[3][3:]])
+    pharmacy += [["999", "2X/WEEK"], ["999", "Q48H"]]
+    for name, rows in (("prescriptions", prescriptions), ("pharmacy", pharmacy)):
+        with gzip.open(hosp / f"{name}.csv.gz", "wt", newline="") as f:
+            csv.writer(f, lineterminator="\n").writerows(rows)
+
+    def doses(extract: Path) -> list[tuple[float | None, str | None]]:
+        rows = pl.read_parquet(extract).filter(pl.col("code") == "B01AA03")
+        rows = rows.sort("start_date", "value_num", nulls_last=True)
+        return list(zip(rows["value_num"], rows["unit"], strict=True))
+
+    out = tmp_path / "x.parquet"
+    summary = import_mimic(hosp, out, loinc_map=MAP)
+    expected = [dose for *_, dose in _SCHEDULES]
+    assert doses(out) == [*expected[:3], (None, None), *expected[3:]]  # the duplicate is dated day 3
+    assert summary.counts["prescriptions dosed by pharmacy's frequency (no doses_per_24_hrs)"] == 8
+    assert summary.counts["ATC-mapped prescriptions without a dose in mg (a day or a week)"] == 7
+    assert "QMOWEFR" not in "\n".join(summary.lines())
+
+    # without the pharmacy table, or the prescriptions' pharmacy_id, only doses_per_24_hrs counts
+    by_day = [dose if dose[1] == "mg/d" and float(s[1] or 0) > 0 else (None, None) for *s, dose in _SCHEDULES]
+    (hosp / "pharmacy.csv.gz").unlink()
+    summary = import_mimic(hosp, out, loinc_map=MAP)
+    assert doses(out) == [*by_day[:3], (None, None), *by_day[3:]]
+    assert summary.counts["prescriptions dosed by pharmacy's frequency (no doses_per_24_hrs)"] == 0
+    with gzip.open(hosp / "pharmacy.csv.gz", "wt", newline="") as f:
+        csv.writer(f, lineterminator="\n").writerows(pharmacy)
+    _edit_csv(hosp / "prescriptions.csv.gz", lambda rows: [row.pop(2) for row in rows])
+    import_mimic(hosp, out, loinc_map=MAP)
+    assert doses(out) == [*by_day[:3], (None, None), *by_day[3:]]
 
 
 def test_a_csv_with_a_ragged_row_says_so(tmp_path):

@@ -1,10 +1,11 @@
 """MIMIC-IV (hosp module) -> extract.
 
 Reads the hosp tables (`patients`, `admissions`, `diagnoses_icd`, `labevents`,
-`prescriptions`, and `procedures_icd` and `omr` when present) as CSV, gzipped CSV or parquet, and the
-MIT-LCP mimic-code lab map `d_labitems_to_loinc.csv` (lab `itemid` -> LOINC). This module finds
-the files and shapes them into views; the mapping is the fixed SQL of `sql/import_mimic.sql`,
-with the drug-name tables below given to it as data. Nothing loops over rows in Python.
+`prescriptions`, and `procedures_icd`, `omr` and `pharmacy` when present) as CSV, gzipped CSV
+or parquet, and the MIT-LCP mimic-code lab map `d_labitems_to_loinc.csv` (lab `itemid` ->
+LOINC). This module finds the files and shapes them into views; the mapping is the fixed SQL
+of `sql/import_mimic.sql`, with the drug-name tables below given to it as data. Nothing
+loops over rows in Python.
 
 Mapping (see docs/importing.md):
 - patients: sex from `gender`; birth_year = anchor_year - anchor_age (MIMIC caps ages above
@@ -19,7 +20,8 @@ Mapping (see docs/importing.md):
   dated by `chartdate`.
 - prescriptions: ATC from the drug name by DRUG_ATC below (systemic use only), plus NDC when
   present; daily dose in mg/d = dose_val_rx x doses_per_24_hrs when the dose is in mg, g or
-  mcg and a single number.
+  mcg and a single number; where doses_per_24_hrs is 0 or none, the schedule of pharmacy's
+  `frequency` (`Q48H`, `QOD` a dose in mg/d; `3X/WEEK`, `QMOWEFR` a dose in mg/wk).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from feasibility.importers.common import (
 from feasibility.user_files import check_extract_out
 
 REQUIRED = ("patients", "admissions", "diagnoses_icd", "labevents", "prescriptions")
-OPTIONAL = ("procedures_icd", "omr")
+OPTIONAL = ("procedures_icd", "omr", "pharmacy")
 MAP_FILE = "d_labitems_to_loinc.csv"
 
 # MIMIC-IV is licensed under the ODbL, which asks every work produced from it to say so: the
@@ -262,7 +264,8 @@ def import_mimic(
         _check_columns(columns, hosp)
         for name, needed in _NEEDED.items():
             source = f"src_{name}" if name in columns else None
-            shaped_view(con, f"mimic_{name}", source, columns.get(name, ()), needed)
+            read = needed + _READ_WHEN_PRESENT.get(name, ())
+            shaped_view(con, f"mimic_{name}", source, columns.get(name, ()), read)
         _lab_map_view(con, loinc_map)
         _register_mapping_tables(con)
         people = People(table="pat", view="mimic_patients", source="patients", id_column="subject_id")
@@ -309,7 +312,12 @@ _NEEDED = {
     ),
     "procedures_icd": ("subject_id", "chartdate", "icd_code", "icd_version"),
     "omr": ("subject_id", "chartdate", "result_name", "result_value"),
+    "pharmacy": ("pharmacy_id", "frequency"),
 }
+
+# Columns an export may lack: without them the import loses only what they add (a
+# prescription without its pharmacy_id has no schedule but doses_per_24_hrs).
+_READ_WHEN_PRESENT = {"prescriptions": ("pharmacy_id",)}
 
 
 def _check_columns(columns: dict[str, list[str]], hosp: Path) -> None:
