@@ -706,6 +706,8 @@ _SCHEDULES = [
     ("1x / wk", "0", "10", "mg", (10.0, "mg/wk")),
     ("Q48H", "0", "4", "mg", (2.0, "mg/d")),
     ("Q 72H", "0", "3", "mg", (1.0, "mg/d")),
+    ("Q6H", "", "1", "mg", (4.0, "mg/d")),
+    ("Q0H", "0", "5", "mg", (None, None)),
     ("EVERY OTHER DAY", "0", "3", "mg", (1.5, "mg/d")),
     ("QMOWEFR", "", "2", "mg", (6.0, "mg/wk")),
     ("QTHUR", "0", "2500", "mcg", (2.5, "mg/wk")),
@@ -716,6 +718,9 @@ _SCHEDULES = [
     ("Q4H:PRN", "", "5", "mg", (None, None)),
     ("3X/WEEK", "0", "1-2", "mg", (None, None)),  # a range is no dose
 ]
+
+
+_BY_SCHEDULE = "prescriptions dosed by pharmacy's frequency (no doses_per_24_hrs)"
 
 
 def test_a_dose_without_doses_per_24_hrs_is_read_from_its_schedule(tmp_path):
@@ -758,19 +763,22 @@ def test_a_dose_without_doses_per_24_hrs_is_read_from_its_schedule(tmp_path):
     summary = import_mimic(hosp, out, loinc_map=MAP)
     expected = [dose for *_, dose in _SCHEDULES]
     assert doses(out) == [*expected[:3], (None, None), *expected[3:]]  # the duplicate is dated day 3
-    assert summary.counts["prescriptions dosed by pharmacy's frequency (no doses_per_24_hrs)"] == 8
-    assert summary.counts["ATC-mapped prescriptions without a dose in mg (a day or a week)"] == 7
-    assert "QMOWEFR" not in "\n".join(summary.lines())
+    scheduled = [d for _, per_day, *_, d in _SCHEDULES if d[0] is not None and per_day in ("", "0")]
+    assert summary.counts[_BY_SCHEDULE] == len(scheduled)
+    no_dose = [d for *_, d in _SCHEDULES if d[0] is None]
+    without = "ATC-mapped prescriptions without a dose in mg (a day or a week)"
+    assert summary.counts[without] == len(no_dose) + 1  # and the pharmacy_id listed twice
 
     # without the pharmacy table, or the prescriptions' pharmacy_id, only doses_per_24_hrs counts
     by_day = [dose if dose[1] == "mg/d" and float(s[1] or 0) > 0 else (None, None) for *s, dose in _SCHEDULES]
     (hosp / "pharmacy.csv.gz").unlink()
     summary = import_mimic(hosp, out, loinc_map=MAP)
     assert doses(out) == [*by_day[:3], (None, None), *by_day[3:]]
-    assert summary.counts["prescriptions dosed by pharmacy's frequency (no doses_per_24_hrs)"] == 0
+    assert summary.counts[_BY_SCHEDULE] == 0
     with gzip.open(hosp / "pharmacy.csv.gz", "wt", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows(pharmacy)
-    _edit_csv(hosp / "prescriptions.csv.gz", lambda rows: [row.pop(2) for row in rows])
+    at = header.index("pharmacy_id")
+    _edit_csv(hosp / "prescriptions.csv.gz", lambda rows: [row.pop(at) for row in rows])
     import_mimic(hosp, out, loinc_map=MAP)
     assert doses(out) == [*by_day[:3], (None, None), *by_day[3:]]
 
