@@ -532,6 +532,25 @@ def test_errors_are_one_line(tmp_path):
     assert summary.rows > 0 and summary.patients > 0
 
 
+def test_a_table_without_a_column_the_import_reads_is_named(tmp_path):
+    """A column the import reads, of a required table or of an optional one given, is named
+    with its table; the prescriptions' pharmacy_id may be absent (only schedules need it)."""
+    hosp = _tiny_hosp(tmp_path / "a")
+    out = tmp_path / "x.parquet"
+    with gzip.open(hosp / "pharmacy.csv.gz", "wt") as f:
+        f.write("pharmacy_id,route\n1,PO\n")
+    line = assert_one_line_error(
+        feasibility("import", "mimic-iv", str(hosp), "--loinc-map", str(MAP), "--out", str(out), cwd=tmp_path)
+    )
+    assert "table `pharmacy` has no column `frequency`" in line
+    (hosp / "pharmacy.csv.gz").unlink()
+
+    _drop_column(hosp / "labevents.csv.gz", "valuenum")
+    with pytest.raises(FeasibilityError, match="table `labevents` has no column `valuenum`"):
+        import_mimic(hosp, out, loinc_map=MAP)
+    assert not out.exists()
+
+
 def test_the_drug_table_of_the_docs_is_the_importers():
     """docs/importing.md's drug names -> ATC table is DRUG_ATC, pair for pair. A row lists
     its codes in order (`H02AB01, 02` abbreviates H02AB02) and, in the same order, the names
@@ -559,6 +578,15 @@ def _edit_csv(path: Path, edit) -> None:
     edit(rows)
     with gzip.open(path, "wt", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows(rows)
+
+
+def _drop_column(path: Path, column: str) -> None:
+    def edit(rows: list[list[str]]) -> None:
+        at = rows[0].index(column)
+        for row in rows:
+            del row[at]
+
+    _edit_csv(path, edit)
 
 
 def test_out_inside_the_source_is_refused(tmp_path):
@@ -777,8 +805,7 @@ def test_a_dose_without_doses_per_24_hrs_is_read_from_its_schedule(tmp_path):
     assert summary.counts[_BY_SCHEDULE] == 0
     with gzip.open(hosp / "pharmacy.csv.gz", "wt", newline="") as f:
         csv.writer(f, lineterminator="\n").writerows(pharmacy)
-    at = header.index("pharmacy_id")
-    _edit_csv(hosp / "prescriptions.csv.gz", lambda rows: [row.pop(at) for row in rows])
+    _drop_column(hosp / "prescriptions.csv.gz", "pharmacy_id")
     import_mimic(hosp, out, loinc_map=MAP)
     assert doses(out) == [*by_day[:3], (None, None), *by_day[3:]]
 
