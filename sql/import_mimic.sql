@@ -118,14 +118,14 @@ WITH dosed AS (
            CASE WHEN r.per_day > 0 THEN r.per_day ELSE s.per_day END AS per_day_read,
            CASE WHEN coalesce(r.per_day > 0, false) THEN NULL ELSE s.per_week END AS per_week_read
     FROM rx_raw r LEFT JOIN drug_names n USING (drug) LEFT JOIN rx_schedule s USING (pharmacy_id)
+), rates AS (
+    SELECT *, dose * per_day_read * mg_factor AS mg_a_day, dose * per_week_read * mg_factor AS mg_a_week
+    FROM dosed
 )
-SELECT *,
-       coalesce(dose * per_day_read * mg_factor, dose * per_week_read * mg_factor) AS dose_num,
-       CASE WHEN dose * per_day_read * mg_factor IS NOT NULL THEN 'mg/d'
-            WHEN dose * per_week_read * mg_factor IS NOT NULL THEN 'mg/wk' END AS dose_per,
-       NOT coalesce(per_day > 0, false)
-           AND dose * coalesce(per_day_read, per_week_read) * mg_factor IS NOT NULL AS dosed_by_schedule
-FROM dosed;
+SELECT *, coalesce(mg_a_day, mg_a_week) AS dose_num,
+       CASE WHEN mg_a_day IS NOT NULL THEN 'mg/d' WHEN mg_a_week IS NOT NULL THEN 'mg/wk' END AS dose_per,
+       NOT coalesce(per_day > 0, false) AND coalesce(mg_a_day, mg_a_week) IS NOT NULL AS dosed_by_schedule
+FROM rates;
 
 -- The outpatient record's measures: one row per value the code table maps (a blood
 -- pressure "120/80" gives a systolic and a diastolic row); other result names join no code.
