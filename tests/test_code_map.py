@@ -91,10 +91,11 @@ def test_the_seed_trials_code_map_is_the_same_as_testing_every_pattern():
 
 
 def test_a_text_titre_finds_a_row_of_its_own_for_every_code_the_results_read():
-    """The spec library's ANA reads titres (`{titer}`, positive from 80), haemoglobin does not,
-    SLE is a condition. Every (system, code) of a concept the results pass reads gets a row
-    of the unit TITRE, unless the extract spells that unit itself; the rows say which
-    concepts take a titre as their number, and where the cut-off can be read."""
+    """The spec library's ANA reads titres (`{titer}`, positive from 80), anti-dsDNA reads
+    them for positivity alone (from 1:10), haemoglobin does not, SLE is a condition. Every
+    (system, code) of a concept the results pass reads gets a row of the unit TITRE, unless
+    the extract spells that unit itself; the rows say which concepts take a titre as their
+    number, and where and how the cut-off can be read."""
     trials, library = load_trials([REPO / "tests/fixtures/trials/spec.yaml"])
     plan = plan_features(trials, library)
     dictionary = [
@@ -103,18 +104,48 @@ def test_a_text_titre_finds_a_row_of_its_own_for_every_code_the_results_read():
         ("LOINC", "718-7", "g/L", 7, 7),
         ("LOINC", "718-7", "{titer}", 1, 1),  # spelled by the extract: no second row
         ("ICD10CM", "M32.14", None, 3, 0),
+        ("LOINC", "6457-6", None, 6, 0),  # CLIFT: words and titres
+        ("LOINC", "5130-0", "[IU]/mL", 3, 3),
     ]
     rows, unknown = build_code_map(plan, dictionary)
     by_key = {(r.code, r.unit): r for r in rows}
-    assert len(rows) == len(by_key) == 6
-    ana, ana_iu = by_key[("8061-4", TITRE)], by_key[("8061-4", "U/mL")]
-    assert (ana.factor, ana.positive_from, ana.titre_reader) == (1.0, 80.0, 1.0)
-    assert (ana_iu.factor, ana_iu.positive_from, ana_iu.titre_reader) == (None, None, 1.0)
-    hb = by_key[("718-7", TITRE)]
-    assert (hb.factor, hb.positive_from, hb.titre_reader) == (None, None, None)
+    assert len(rows) == len(by_key) == 10
+
+    def read(row):
+        return row.factor, row.positive_from, row.positive_factor, row.titre_reader
+
+    assert read(by_key[("8061-4", TITRE)]) == (1.0, 80.0, 1.0, 1.0)
+    assert read(by_key[("8061-4", "U/mL")]) == (None, None, None, 1.0)
+    assert read(by_key[("718-7", TITRE)]) == (None, None, None, None)
+    # anti-dsDNA's values are no titres (factor None), its titres are positive from 10
+    assert read(by_key[("6457-6", TITRE)]) == (None, 10.0, 1.0, 1.0)
+    assert read(by_key[("5130-0", TITRE)]) == (None, 10.0, 1.0, 1.0)
+    assert read(by_key[("5130-0", "[IU]/mL")]) == (None, None, None, 1.0)
     assert ("M32.14", TITRE) not in by_key  # no result of a condition is read
     # rows with a number in a unit the concept does not know; ANA's text rows are not
     assert unknown == {"ana": {"U/mL": 4}, "hemoglobin": {"{titer}": 1}}
+
+
+def test_a_titre_read_for_positivity_alone_is_in_no_unit_the_concept_misses(tmp_path):
+    """A concept in IU/mL whose titres are read for positivity (`titre_positive_from`): a
+    number in titres decides its positivity, so the data quality does not list the titre
+    unit among those the concept does not know; another unit it does not know, it does."""
+    (tmp_path / "concepts").mkdir()
+    (tmp_path / "concepts" / "x.yaml").write_text(
+        "concepts:\n  dsdna_iu:\n    kind: measurement\n    codes: {LOINC: [5130-0]}\n"
+        '    unit: "[IU]/mL"\n    titre_positive_from: 10\n'
+    )
+    (tmp_path / "t.yaml").write_text(
+        "id: T\ntitle: t\ncriteria:\n  - id: A\n    kind: inclusion\n    text: a\n"
+        "    rule: {lab: {concept: dsdna_iu, result: positive}}\n"
+    )
+    trials, library = load_trials([tmp_path / "t.yaml"])
+    plan = plan_features(trials, library)
+    dictionary = [("LOINC", "5130-0", "titer", 2, 2), ("LOINC", "5130-0", "U/mL", 3, 3)]
+    rows, unknown = build_code_map(plan, dictionary)
+    titre = next(r for r in rows if r.unit == "titer")
+    assert (titre.factor, titre.positive_from, titre.positive_factor) == (None, 10.0, 1.0)
+    assert unknown == {"dsdna_iu": {"U/mL": 3}}
 
 
 def test_a_run_whose_concepts_read_no_titre_has_no_titre_rows():

@@ -46,6 +46,7 @@ def test_a_label_changes_nothing(tmp_path):
         ("labs.yaml", '"umol/L": 0.0113122', '"umol/L": 0.0113'),  # creatinine's unit factor
         ("labs.yaml", "default_uln: 40", "default_uln: 45"),  # a default ULN
         ("labs.yaml", "positive_from: 80", "positive_from: 160"),  # ANA's positive cut-off
+        ("labs.yaml", "titre_positive_from: 10", "titre_positive_from: 20"),  # anti-dsDNA's
     ],
 )
 def test_what_changes_a_count_changes_the_fingerprint(tmp_path, file, old, new):
@@ -100,6 +101,25 @@ def _load(tmp_path, text: str):
         (
             "concepts:\n  sle:\n    kind: condition\n    codes: {ICD10CM: [M32*]}\n    positive_from: 1\n",
             ["x.yaml:5:", "it has none: it is a condition", "fix: give the measurement its `unit:`"],
+        ),
+        (
+            "concepts:\n  sle:\n    kind: condition\n    codes: {ICD10CM: [M32*]}\n    titre_positive_from: 10\n",
+            [
+                "x.yaml:5: `titre_positive_from` of concept `sle` is a cut-off for titres, and it is a condition"
+            ],
+        ),
+        (
+            'concepts:\n  ana:\n    kind: measurement\n    codes: {LOINC: [8061-4]}\n    unit: "{titer}"\n'
+            "    titre_positive_from: 80\n",
+            [
+                "x.yaml:6:",
+                "whose values are not titres, and its unit is {titer}",
+                "fix: write the cut-off as",
+            ],
+        ),
+        (
+            CREATININE + "    titre_positive_from: 0\n",
+            ["x.yaml:6: `titre_positive_from`", "positive number", "fix: give the titre's denominator"],
         ),
         (CREATININE + "    label: [a, b]\n", ["x.yaml:6: `label` of concept `creatinine` must be text"]),
         (CREATININE + "    units: {umol/L: .nan}\n", ["x.yaml:6: `.nan` is not a finite number"]),

@@ -195,6 +195,9 @@ CODES = [
     ("lab", "LOINC", "718-7", ["g/L", "g/dL"], "num"),
     ("lab", "LOINC", "4485-9", ["mg/dL", "g/L", None], "num"),
     ("lab", "LOINC", "8061-4", [None, None, "titer", "U/mL"], "text"),
+    # anti-dsDNA: CLIFT words and titres, read for positivity alone; an immunoassay in IU/mL
+    ("lab", "LOINC", "6457-6", [None, None, "titer", "[IU]/mL"], "text"),
+    ("lab", "LOINC", "5130-0", ["[IU]/mL", None], "num"),
     ("observation", "LOINC", "29463-7", ["kg", "g"], "num"),
     ("observation", "LOCAL", "SLEDAI2K", [None, "points"], "num"),
     ("observation", "LOCAL", "SLEDAI2K", [None], "text"),
@@ -296,7 +299,8 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
             row["value_num"] = None
     if kind == "text":
         # ANA reads titres: `1:N` is N in {titer}, positive from 1:80 without a limit of its
-        # own; `<1:N`, `>=1:N` and the like are bounds
+        # own (anti-dsDNA from 1:10, for positivity alone); `<1:N`, `>=1:N` and the like are
+        # bounds
         texts = ["Positive", "negative", "detected", "equivocal", None, "1:160", "1:40", "1/80", "<1:80"]
         texts += [
             "Negative.",
@@ -310,6 +314,8 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
         ]
         texts += ["1:80 negative", "1:40 (Positive)", "Positive 1:160", "NEG, 1:320", "Negative (<1:40)"]
         texts += ["POSITIVE, 1:320", "positive (1:80)", "Negative 1:160", "Detected: 1/40."]
+        # about anti-dsDNA's CLIFT cut-off, 1:10
+        texts += ["1:10", "1:5", "<1:10", ">=1:10", "<1:20", "1/20 positive"]
         titres = [">1:1280", "<1:320", ">1:40", "<=1:80", ">=1:80", "≥1:160", "=<1:80", "LESS THAN 1:80"]
         bounds = [*titres, "<80", "> 640", ">=80"]
         row["value_text"] = draw(st.sampled_from([*texts, "1:320 speckled", *bounds]))

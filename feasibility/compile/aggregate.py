@@ -701,8 +701,9 @@ class _Results:
     def positivity(self) -> exp.Expr:
         """1 for a result read as positive, 0 as negative, NULL when it says neither: its
         text, else its number against its own upper limit, else against the concept's
-        cut-off (`positive_from`); a titre written as a bound only where the bound lies on
-        one side of the limit (`_against_bounds`)."""
+        cut-off (`positive_from`, a titre's where it is read for its positivity alone); a
+        titre written as a bound only where the bound lies on one side of the limit
+        (`_against_bounds`)."""
         value = self.value
         above = and_(not_null(value.copy()), self.own_limit.copy())
         branches = [
@@ -713,12 +714,12 @@ class _Results:
         branches += self._against_bounds(self.own_limit, self.rh, scale=None, from_limit=False)
         if self.plan.positive_cut_offs:
             cut_off = col("positive_from", "m")
-            number = exp.Mul(this=value.copy(), expression=col("factor", "m"))
+            number = exp.Mul(this=value.copy(), expression=col("positive_factor", "m"))
             at_or_above = exp.GTE(this=number, expression=cut_off.copy())
             known = and_(not_null(value.copy()), not_null(cut_off.copy()))
             branches.append((known, case([(at_or_above, lit(1))], lit(0))))
             branches += self._against_bounds(
-                not_null(cut_off), cut_off, scale=col("factor", "m"), from_limit=True
+                not_null(cut_off), cut_off, scale=col("positive_factor", "m"), from_limit=True
             )
         return case(branches)
 

@@ -65,8 +65,11 @@ class CodeMapRow:
     low: float | None = None
     high: float | None = None
     uln: float | None = None  # the concept's default upper limit of normal, canonical unit
-    # the concept's positive cut-off (canonical unit), where this row's unit is known
+    # the cut-off from which a result reads as positive, and the factor a row's number is
+    # multiplied by to compare with it (`Concept.positive_cut_off`): the concept's own where
+    # this row's unit is known (`factor`), its titre cut-off for a titre (1)
     positive_from: float | None = None
+    positive_factor: float | None = None
     # 1 where the concept reads a text titre as its number, else None: a factor on the
     # titre (see `results_query`), cheaper than a test at each of its many appearances
     titre_reader: float | None = None
@@ -81,6 +84,7 @@ def code_map_table(rows: Sequence[CodeMapRow]) -> pa.Table:
         "high": pa.float64(),
         "uln": pa.float64(),
         "positive_from": pa.float64(),
+        "positive_factor": pa.float64(),
         "titre_reader": pa.float64(),
     }
     columns = {}
@@ -170,10 +174,15 @@ def _code_map_row(concept: Concept, cid: int, system: str, code: str, unit: str 
         if factor is not None and concept.dose_factors:
             factor *= dict(concept.dose_factors).get(normalise_code(code), 1.0)
     low, high = _plausible_in_unit(concept, factor)
-    positive_from = concept.positive_from if factor is not None else None
+    cut_off = None
+    if concept.kind == "measurement":
+        cut_off = concept.positive_cut_off(normalise_unit(unit), factor)
+    positive_from, positive_factor = cut_off or (None, None)
     reader = 1.0 if concept.kind == "measurement" and concept.reads_titres else None
     uln = concept.default_uln
-    return CodeMapRow(system, code, unit or "", cid, factor, low, high, uln, positive_from, reader)
+    return CodeMapRow(
+        system, code, unit or "", cid, factor, low, high, uln, positive_from, positive_factor, reader
+    )
 
 
 def build_code_map(
@@ -197,7 +206,8 @@ def build_code_map(
         for cid in index.concepts_of(normalise_system(system), code_norm):
             concept = plan.concepts[cid]
             rows.append(_code_map_row(concept, cid, system, code, unit))
-            unknown = rows[-1].factor is None and concept.unit is not None
+            # a titre read for its positivity alone is not in a unit the concept misses
+            unknown = rows[-1].factor is None and rows[-1].positive_from is None and concept.unit is not None
             if unknown and concept.kind == "measurement" and n_numbers:
                 by_unit = unknown_units.setdefault(concept.name, {})
                 by_unit[unit or ""] = by_unit.get(unit or "", 0) + n_numbers

@@ -215,8 +215,12 @@ class Plan:
 
     @property
     def positive_cut_offs(self) -> bool:
-        """Some concept whose results the plan reads has a `positive_from` cut-off."""
-        return any(self.concepts[cid].positive_from is not None for cid in self.result_concepts)
+        """Some concept whose results the plan reads has a positive cut-off (`positive_from`,
+        `titre_positive_from`)."""
+        return any(
+            self.concepts[cid].positive_from is not None or self.concepts[cid].titre_positive_from is not None
+            for cid in self.result_concepts
+        )
 
     def figure_concepts(self, figure: str) -> tuple[int, ...]:
         """Concepts with measurement atoms that read `figure` of a result (see

@@ -20,7 +20,7 @@ from feasibility.criteria.yaml_source import (
     written,
 )
 from feasibility.errors import TrialError
-from feasibility.units import normalise_unit
+from feasibility.units import TITRE, normalise_unit
 
 KINDS = ("condition", "procedure", "measurement", "medication", "other")
 CONCEPT_KEYS = {
@@ -32,6 +32,7 @@ CONCEPT_KEYS = {
     "units",
     "default_uln",
     "positive_from",
+    "titre_positive_from",
     "plausible",
     "dose_factors",
     "checked",
@@ -101,13 +102,13 @@ def _patterns(node: Located, key: str, name: str) -> tuple[CodePattern, ...]:
     return tuple(out)
 
 
-def _number(node: Located, key: str, name: str) -> float:
+def _number(
+    node: Located, key: str, name: str, fix: str = "write a plain number in the concept's canonical unit"
+) -> float:
     value = node[key]
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise TrialError(
-            f"`{key}` of concept `{name}` must be a positive number",
-            where=node.where(key),
-            fix="write a plain number in the concept's canonical unit",
+            f"`{key}` of concept `{name}` must be a positive number", where=node.where(key), fix=fix
         )
     return float(value)
 
@@ -190,6 +191,28 @@ def _positive_from(
     return cut_off
 
 
+def _titre_positive_from(node: Located, name: str, kind: str, unit: str | None) -> float | None:
+    """`titre_positive_from`: the titre from which a result written as one reads as positive,
+    for a measurement whose values are not titres (a concept in titres has `positive_from`)."""
+    if "titre_positive_from" not in node:
+        return None
+    if kind != "measurement":
+        raise TrialError(
+            f"`titre_positive_from` of concept `{name}` is a cut-off for titres, and it is a {kind}",
+            where=node.where("titre_positive_from"),
+            fix="remove `titre_positive_from`",
+        )
+    if unit is not None and normalise_unit(unit) == TITRE:
+        raise TrialError(
+            f"`titre_positive_from` of concept `{name}` is for a concept whose values are not "
+            f"titres, and its unit is {unit}",
+            where=node.where("titre_positive_from"),
+            fix="write the cut-off as `positive_from`",
+        )
+    fix = "give the titre's denominator: `titre_positive_from: 10` for 1:10"
+    return _number(node, "titre_positive_from", name, fix=fix)
+
+
 def parse_concept(name: str, node: Located, where: str = "") -> Concept:
     """One concept definition; `where` is the `file:line` of its name, for a body that is
     not a mapping (and so knows no place of its own)."""
@@ -235,6 +258,7 @@ def parse_concept(name: str, node: Located, where: str = "") -> Concept:
         unit_spellings=tuple((written(unit), factor) for unit, factor in spellings),
         default_uln=_number(node, "default_uln", name) if "default_uln" in node else None,
         positive_from=_positive_from(node, name, kind, unit, plausible),
+        titre_positive_from=_titre_positive_from(node, name, kind, unit),
         dose_factors=tuple(dose_factors),
         checked=checked or "",
         source=node.file,
@@ -258,7 +282,7 @@ class ConceptLibrary:
     @cached_property
     def sha256(self) -> str:
         """A fingerprint of what the concepts match and how their values are read (codes,
-        exclusions, units, default ULN, positive cut-off, plausible range, dose factors), not
+        exclusions, units, default ULN, positive cut-offs, plausible range, dose factors), not
         of their labels and notes: two reports with the same one counted with the same code
         lists, from whichever folders they were read."""
         canonical = [[c.name, *definition(c)] for c in sorted(self.concepts.values(), key=lambda c: c.name)]
@@ -279,6 +303,8 @@ def definition(concept: Concept) -> list:
         c.positive_from,
         None if c.plausible is None else list(c.plausible),
         [list(d) for d in c.dose_factors],
+        # only where given, so that a library without it keeps its fingerprint
+        *([] if c.titre_positive_from is None else [["titre_positive_from", c.titre_positive_from]]),
     ]
 
 

@@ -656,6 +656,10 @@ class Concept:
     # with no text result and no usable `ref_high`, a result at or above this (canonical
     # unit) reads as positive and one below it as negative (ANA from a titre of 1:80)
     positive_from: float | None = None
+    # the same for a titre (`1:20`, a number in TITRE), for a concept whose values are not
+    # titres: anti-dsDNA by immunoassay in IU/mL, by CLIFT as a titre positive from 1:10. Such
+    # a titre decides positivity only; against a threshold its value stays UNKNOWN
+    titre_positive_from: float | None = None
     # numeric results outside [low, high] (canonical unit) are data errors: counted, not used
     plausible: tuple[float | None, float | None] | None = None
     dose_factors: tuple[tuple[str, float], ...] = ()  # normalised code -> factor
@@ -692,5 +696,19 @@ class Concept:
 
     @property
     def reads_titres(self) -> bool:
-        """Whether a text result written as a titre is a number of this concept."""
-        return self.unit_factor(TITRE) is not None
+        """Whether a text result written as a titre is read, as a number of this concept or
+        for its positivity alone (`titre_positive_from`)."""
+        return self.unit_factor(TITRE) is not None or self.titre_positive_from is not None
+
+    def positive_cut_off(
+        self, normalised_unit: str | None, factor: float | None
+    ) -> tuple[float, float] | None:
+        """The cut-off from which a result in `normalised_unit` (`factor` converting it to
+        the concept's unit) reads as positive, and the factor its number is multiplied by
+        to compare with it; None where no cut-off applies. A titre of a concept whose values
+        are not titres compares with `titre_positive_from` as written."""
+        if self.titre_positive_from is not None and normalised_unit == TITRE:
+            return self.titre_positive_from, 1.0
+        if self.positive_from is not None and factor is not None:
+            return self.positive_from, factor
+        return None

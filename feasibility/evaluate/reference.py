@@ -91,21 +91,22 @@ def _factor(concept: Concept, row: Row) -> float | None:
     return f
 
 
-def _value(concept: Concept, row: Row) -> tuple[float | None, float | None]:
-    """A result's number and the factor converting it to the concept's unit: its value in
-    its unit, else, for a concept that reads titres, its text read as one, in TITRE."""
+def _value(concept: Concept, row: Row) -> tuple[float | None, float | None, str | None]:
+    """A result's number, the factor converting it to the concept's unit and its unit
+    (normalised): its value in its unit, else, for a concept that reads titres, its text
+    read as one, in TITRE."""
     v = row.get("value_num")
     if v is None and concept.reads_titres and row.get("value_text") is not None:
         titre = _TITRE.fullmatch(str(row["value_text"]))
         if titre is not None:
-            return float(titre.group(1)), concept.unit_factor(TITRE)
-    return v, _factor(concept, row)
+            return float(titre.group(1)), concept.unit_factor(TITRE), TITRE
+    return v, _factor(concept, row), normalise_unit(row.get("unit"))
 
 
-def _bound(concept: Concept, row: Row) -> tuple[WrittenBound, float, float | None] | None:
+def _bound(concept: Concept, row: Row) -> tuple[WrittenBound, float, float | None, str | None] | None:
     """A row's text written as a bound, where the row has no number: how it is written
-    (`<`, `<=`), its number in the row's terms, and the factor converting it to the
-    concept's unit. A titre (`<1:80` is below 80, in TITRE) for a concept that reads
+    (`<`, `<=`), its number in the row's terms, the factor converting it to the concept's
+    unit, and that unit. A titre (`<1:80` is below 80, in TITRE) for a concept that reads
     titres; a number (`<20`, in the row's unit) for any."""
     if row.get("value_num") is not None or row.get("value_text") is None:
         return None
@@ -114,11 +115,11 @@ def _bound(concept: Concept, row: Row) -> tuple[WrittenBound, float, float | Non
         for way, pattern in _TITRE_BOUNDS.items():
             found = pattern.fullmatch(text)
             if found is not None:
-                return way, float(found.group(1)), concept.unit_factor(TITRE)
+                return way, float(found.group(1)), concept.unit_factor(TITRE), TITRE
     for way, pattern in _NUMBER_BOUNDS.items():
         found = pattern.fullmatch(text)
         if found is not None:
-            return way, written_number(found.group(1)), _factor(concept, row)
+            return way, written_number(found.group(1)), _factor(concept, row), normalise_unit(row.get("unit"))
     return None
 
 
@@ -134,7 +135,7 @@ def _against_bound(way: WrittenBound, bound: float | None, limit: float, from_li
 def _implausible(concept: Concept, row: Row) -> bool:
     """A numeric result outside the concept's plausible range (canonical unit); with an
     unknown unit only a negative value can be judged (when the range starts at 0)."""
-    v, f = _value(concept, row)
+    v, f, _ = _value(concept, row)
     if concept.plausible is None or v is None:
         return False
     low, high = concept.plausible
@@ -195,7 +196,7 @@ def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
     value minus its own upper limit (converted as the value is) or the default one, and
     whether it reads as positive (against its own upper limit, else the concept's cut-off).
     A number written as a bound gives the first four, written its way, from its number."""
-    (v, f), limit = _value(concept, row), _own_limit(row)
+    (v, f, unit), limit = _value(concept, row), _own_limit(row)
     text = spelt_result(str(row["value_text"])) if row.get("value_text") else None
     said = _text_result(text)
     negative, positive = said == -1, said == 1
@@ -204,7 +205,7 @@ def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
     way: WrittenBound | None = None
     written = v
     if v is None and bound is not None:
-        way, written, f = bound
+        way, written, f, unit = bound
     number: tuple[int, float] | None
     uln: tuple[int, float] | None
     low = _own_limit(row, "ref_low")
@@ -228,12 +229,10 @@ def _figures(concept: Concept, row: Row) -> dict[str, Figure | None]:
         pos = 1.0 if v > limit else 0.0
     elif bound is not None and limit is not None:
         pos = _against_bound(bound[0], bound[1], limit, from_limit=False)
-    elif v is not None and f is not None and concept.positive_from is not None:
-        pos = 1.0 if v * f >= concept.positive_from else 0.0
-    elif bound is not None and concept.positive_from is not None:
-        bound_way, bound_number, factor = bound
-        scaled = None if factor is None else bound_number * factor
-        pos = _against_bound(bound_way, scaled, concept.positive_from, from_limit=True)
+    elif v is not None and (cut := concept.positive_cut_off(unit, f)) is not None:
+        pos = 1.0 if v * cut[1] >= cut[0] else 0.0
+    elif bound is not None and (cut := concept.positive_cut_off(unit, f)) is not None:
+        pos = _against_bound(bound[0], bound[1] * cut[1], cut[0], from_limit=True)
     else:
         pos = None
     # the upper limit in the concept's unit: the row's own needs the row's unit known

@@ -171,6 +171,9 @@ case("in6_8_c4_and_dsdna", "IN6", False, SLEDAI_8, C4_LOW, DSDNA_POS)
 case("in6_10_both_serology", "IN6", True, SLEDAI_10, C3_LOW, DSDNA_POS)  # clinical 6
 case("in6_8_dsdna_only", "IN6", True, SLEDAI_8, ("low", "4485-9", "2025-01-05", 95, "mg/dL", 90), DSDNA_POS)
 case("in6_8_low_c3_only", "IN6", True, SLEDAI_8, C3_LOW, ("text", "5130-0", "2025-01-05", "negative"))
+# anti-dsDNA by CLIFT, reported as a titre: positive from 1:10
+case("in6_8_c3_and_clift_titre", "IN6", False, SLEDAI_8, C3_LOW, ("text", "6457-6", "2025-01-05", "1:40"))
+case("in6_8_c3_clift_below", "IN6", True, SLEDAI_8, C3_LOW, ("text", "6457-6", "2025-01-05", "<1:10"))
 case(
     "in6_8_c3_without_lln",  # whether C3 is low is not known
     "IN6",
