@@ -202,6 +202,11 @@ def _edge_rows() -> list[dict]:
             ),
             event(pid, lab, "LOINC", "8061-4", "2024-11-01", value_text=ana),
         ]
+    # anti-dsDNA by CLIFT: a titre, a titre written as a bound and a number in titres decide
+    # its positivity from 1:10, and are no value against its limit
+    for pid, clift in (("p16", {"value_text": "1:20"}), ("p17", {"value_text": "<1:10"})):
+        rows.append(event(pid, lab, "LOINC", "6457-6", "2024-12-01", **clift))
+    rows.append(event("p18", lab, "LOINC", "6457-6", "2024-12-01", value_num=5.0, unit="titer"))
     return rows
 
 

@@ -174,10 +174,7 @@ def _code_map_row(concept: Concept, cid: int, system: str, code: str, unit: str 
         if factor is not None and concept.dose_factors:
             factor *= dict(concept.dose_factors).get(normalise_code(code), 1.0)
     low, high = _plausible_in_unit(concept, factor)
-    cut_off = None
-    if concept.kind == "measurement":
-        cut_off = concept.positive_cut_off(normalise_unit(unit), factor)
-    positive_from, positive_factor = cut_off or (None, None)
+    positive_from, positive_factor = concept.positive_cut_off(normalise_unit(unit), factor) or (None, None)
     reader = 1.0 if concept.kind == "measurement" and concept.reads_titres else None
     uln = concept.default_uln
     return CodeMapRow(

@@ -505,7 +505,7 @@ MODELS: dict[str, Slot | list[Slot]] = {
 # canonical unit (so a cell count's spelling comes before g/L, which the cell counts know as
 # G/L: spellings are compared in lower case). `uln_scale` varies the reference ranges;
 # `ref_missing` is the share of lab rows without ref_high; `text` spells qualitative results,
-# and `titre` those of a concept that reads titres (ANA), where a site writes them as one;
+# and `titre` those of a concept whose values are titres (ANA), where a site writes them as one;
 # `bounds`: the site writes a viral load below its assay's limit as a bound, `<20`.
 SITE_HABITS: tuple[dict, ...] = (
     {

@@ -11,7 +11,7 @@ from feasibility.criteria.model import Concept, Trial, walk
 from feasibility.synth.codes import concept_codes
 from feasibility.synth.models import MODELS, ODD_UNITS, SITE_HABITS, default_slot
 from feasibility.synth.population import PROFILES, TRAITS, by_profile
-from feasibility.units import normalise_unit
+from feasibility.units import TITRE, normalise_unit
 
 
 def trial_windows(trials: Sequence[Trial]) -> tuple[set[str], dict[str, float]]:
@@ -178,7 +178,10 @@ def build_tables(trials: Sequence[Trial], library: ConceptLibrary, sites: int) -
             for s in range(sites):
                 habit = SITE_HABITS[s % len(SITE_HABITS)]
                 unit = _site_unit(concept, habit) if slot.dist not in ("dose", "none") else None
-                texts = habit.get("titre") if concept.reads_titres else None
+                # titres only where they are the concept's values (ANA's 1:320 and 1:40 are
+                # positive and negative against 1:80; anti-dsDNA's CLIFT, from 1:10, is not
+                # simulated)
+                texts = habit.get("titre") if concept.unit_factor(TITRE) is not None else None
                 texts = texts or habit["text"]
                 t.add(
                     "slot_units",

@@ -203,11 +203,18 @@ CASES = [
         [lab("8061-4", text="negative"), lab("6457-6", text="None detected.")],
     ),
     # a CLIFT titre written as text is not read: anti-dsDNA's values are immunoassay units
+    # anti-dsDNA by CLIFT reported as a titre: positive from the screening dilution, 1:10
     Case(
         "IN5",
-        None,
-        "ANA negative, CLIFT titre text",
+        True,
+        "ANA negative, CLIFT titre 1:20",
         [lab("8061-4", text="negative"), lab("6457-6", text="1:20")],
+    ),
+    Case(
+        "IN5",
+        False,
+        "ANA negative, CLIFT titre below 1:10",
+        [lab("8061-4", text="negative"), lab("6457-6", text="<1:10")],
     ),
     Case("IN5", None, "ANA negative, no anti-dsDNA", [lab("8061-4", text="negative")]),
     Case("IN5", True, "ANA titre 1:320 above its ref_high 80", [lab("5048-4", value=320, ref_high=80)]),
