@@ -31,9 +31,7 @@ from tests.support import (
 TRIAL = "tests/fixtures/trials/spec.yaml"
 AS_OF = "2025-02-01"
 ANA, HB = "8061-4", "718-7"
-
-
-DSDNA_CLIFT, DSDNA_IA = "6457-6", "5130-0"
+DSDNA_CLIFT, DSDNA_IA = "6457-6", "5130-0"  # anti-dsDNA by CLIFT, by immunoassay
 
 
 def lab(pid, loinc, day, **values):
@@ -542,29 +540,6 @@ case("ana_titre_at_most", "ana_pos", False, ("text", ANA, "2024-06-01", "≤1:40
 case("ana_titre_below_words", "ana_pos", False, ("text", ANA, "2024-06-01", "LESS THAN 1:80"))
 case("ana_titre_at_least_cut_off", "ana_pos", True, ("text", ANA, "2024-06-01", ">=1:80"))
 case("ana_titre_at_least_low", "ana_pos", None, ("text", ANA, "2024-06-01", "≥ 1/40"))
-# -- anti-dsDNA: an immunoassay in IU/mL against its own limit; a CLIFT titre is positive
-# from 1:10 (`titre_positive_from`), and decides positivity only: against a ULN it is no value
-case("dsdna_titre_pos", "dsdna_pos", True, ("text", DSDNA_CLIFT, "2024-06-01", "1:20"))
-case("dsdna_titre_at_cut_off", "dsdna_pos", True, ("text", DSDNA_CLIFT, "2024-06-01", "1/10"))
-case("dsdna_titre_neg", "dsdna_pos", False, ("text", DSDNA_CLIFT, "2024-06-01", "1:5"))
-case("dsdna_titre_below", "dsdna_pos", False, ("text", DSDNA_CLIFT, "2024-06-01", "<1:10"))
-case("dsdna_titre_below_wide", "dsdna_pos", None, ("text", DSDNA_CLIFT, "2024-06-01", "<1:20"))
-case("dsdna_titre_above", "dsdna_pos", True, ("text", DSDNA_CLIFT, "2024-06-01", ">1:80"))
-case("dsdna_titre_worded", "dsdna_pos", False, ("text", DSDNA_CLIFT, "2024-06-01", "Negative 1:20"))
-case("dsdna_titre_number", "dsdna_pos", True, ("lab", DSDNA_CLIFT, "2024-06-01", 40, "titer", None))
-case("dsdna_words", "dsdna_pos", True, ("text", DSDNA_CLIFT, "2024-06-01", "Positive"))
-case("dsdna_ia_own_limit", "dsdna_pos", True, ("lab", DSDNA_IA, "2024-06-01", 120, "[IU]/mL", 100))
-case("dsdna_ia_under_limit", "dsdna_pos", False, ("lab", DSDNA_IA, "2024-06-01", 80, "[IU]/mL", 100))
-case("dsdna_ia_no_limit", "dsdna_pos", None, ("lab", DSDNA_IA, "2024-06-01", 120, "[IU]/mL", None))
-case(
-    "dsdna_ia_latest_titre",
-    "dsdna_pos",
-    True,
-    ("lab", DSDNA_IA, "2024-06-01", 80, "[IU]/mL", 100),
-    ("text", DSDNA_CLIFT, "2024-07-01", "1:40"),
-)
-case("dsdna_uln_titre", "dsdna_uln", None, ("text", DSDNA_CLIFT, "2024-06-01", "1:40"))
-case("dsdna_uln_ia", "dsdna_uln", True, ("lab", DSDNA_IA, "2024-06-01", 120, "[IU]/mL", 100))
 case("ana_number_at_least", "ana_pos", True, ("titre", ANA, "2024-06-01", ">=80", "{titer}", None))
 # a number written as a bound is read against the cut-off in the row's unit, if known
 case("ana_number_below", "ana_pos", False, ("titre", ANA, "2024-06-01", "<80", "{titer}", None))
@@ -639,6 +614,29 @@ case("anat_bound_wide", "ana_titre", None, ("text", ANA, "2024-06-01", "<1:320")
 case("anat_bound_above", "ana_titre", True, ("text", ANA, "2024-06-01", ">1:160"))
 case("anat_bound_above_low", "ana_titre", None, ("text", ANA, "2024-06-01", ">1:80"))
 case("anat_none", "ana_titre", None)
+# -- anti-dsDNA: an immunoassay in IU/mL against its own limit; a CLIFT titre is positive
+# from 1:10 (`titre_positive_from`), and decides positivity only: against a ULN it is no value
+case("dsdna_titre_pos", "dsdna_pos", True, ("text", DSDNA_CLIFT, "2024-06-01", "1:20"))
+case("dsdna_titre_at_cut_off", "dsdna_pos", True, ("text", DSDNA_CLIFT, "2024-06-01", "1/10"))
+case("dsdna_titre_neg", "dsdna_pos", False, ("text", DSDNA_CLIFT, "2024-06-01", "1:5"))
+case("dsdna_titre_below", "dsdna_pos", False, ("text", DSDNA_CLIFT, "2024-06-01", "<1:10"))
+case("dsdna_titre_below_wide", "dsdna_pos", None, ("text", DSDNA_CLIFT, "2024-06-01", "<1:20"))
+case("dsdna_titre_above", "dsdna_pos", True, ("text", DSDNA_CLIFT, "2024-06-01", ">1:80"))
+case("dsdna_titre_worded", "dsdna_pos", False, ("text", DSDNA_CLIFT, "2024-06-01", "Negative 1:20"))
+case("dsdna_titre_number", "dsdna_pos", True, ("lab", DSDNA_CLIFT, "2024-06-01", 40, "titer", None))
+case("dsdna_words", "dsdna_pos", True, ("text", DSDNA_CLIFT, "2024-06-01", "Positive"))
+case("dsdna_ia_own_limit", "dsdna_pos", True, ("lab", DSDNA_IA, "2024-06-01", 120, "[IU]/mL", 100))
+case("dsdna_ia_under_limit", "dsdna_pos", False, ("lab", DSDNA_IA, "2024-06-01", 80, "[IU]/mL", 100))
+case("dsdna_ia_no_limit", "dsdna_pos", None, ("lab", DSDNA_IA, "2024-06-01", 120, "[IU]/mL", None))
+case(
+    "dsdna_ia_latest_titre",
+    "dsdna_pos",
+    True,
+    ("lab", DSDNA_IA, "2024-06-01", 80, "[IU]/mL", 100),
+    ("text", DSDNA_CLIFT, "2024-07-01", "1:40"),
+)
+case("dsdna_uln_titre", "dsdna_uln", None, ("text", DSDNA_CLIFT, "2024-06-01", "1:40"))
+case("dsdna_uln_ia", "dsdna_uln", True, ("lab", DSDNA_IA, "2024-06-01", 120, "[IU]/mL", 100))
 # -- SLEDAI >= 7, a score may come without a unit
 case("sledai_7", "sledai", True, ("obs", "SLEDAI2K", "2025-01-15", 7, None))
 case("sledai_6", "sledai", False, ("obs", "SLEDAI2K", "2025-01-15", 6, None))
