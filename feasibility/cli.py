@@ -330,11 +330,13 @@ def _each_broken_file(given: list[Path]) -> None:
             load_trials([file])
         except FeasibilityError as error:
             broken.append(error)
-    if len(broken) < 2:
+    # a broken concept library breaks every trial file alike: it is said once
+    distinct = list({str(error): error for error in broken}.values())
+    if len(distinct) < 2:
         return  # one broken file, or a fault between files (an id used twice): the error says it
-    for other in broken[:-1]:
+    for other in distinct[:-1]:
         _print_error(str(other))
-    raise broken[-1]
+    raise distinct[-1]
 
 
 @cli.command()

@@ -139,6 +139,10 @@ def test_check_names_the_line_of_a_concept_of_the_wrong_shape(tmp_path):
     (tmp_path / "trial.yaml").write_text(ONE % ("a", "{sex: F}"))
     proc = feasibility("check", "trial.yaml", cwd=tmp_path)
     assert_one_line_error(proc, "x.yaml:6: `units` of concept `creatinine` must be a mapping", "fix: ")
+    # every trial file of a folder reads that library: its fault is said once, not per trial
+    (tmp_path / "other.yaml").write_text((ONE % ("b", "{sex: M}")).replace("id: T", "id: T2", 1))
+    proc = feasibility("check", ".", cwd=tmp_path)
+    assert_one_line_error(proc, "x.yaml:6: `units` of concept `creatinine` must be a mapping", "fix: ")
 
 
 def test_show_missing_file_does_not_blame_trials_option(tmp_path):
