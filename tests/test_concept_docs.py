@@ -1,7 +1,8 @@
 """docs/concepts.md is the shipped concept library's account of itself. Its concept table
 has one table per concept file and one row per concept in the file's order, with its label,
 its code systems and where its code list was checked; its LOCAL codes, prednisone-equivalent
-dose factors and default ULNs are the library's. A library edited without its page fails."""
+dose factors, default ULNs and positive cut-offs are the library's. A library edited without its
+page fails."""
 
 from __future__ import annotations
 
@@ -86,3 +87,17 @@ def test_the_default_uln_table_is_the_library_s():
     }
     for name, _, unit in rows:
         assert unit.startswith(library[name].unit), name
+
+
+def test_the_positive_cut_off_table_is_the_library_s():
+    _, library = load_trials(None)
+    documented = {}
+    for name, cut_off, _, _ in _table("Titres and positive cut-offs"):
+        key = "titre_positive_from" if "titre_positive_from" in cut_off else "positive_from"
+        documented[name] = (key, float(re.search(r"[0-9.]+", cut_off).group()))
+    in_library = {}
+    for name, c in library.concepts.items():
+        for key in ("positive_from", "titre_positive_from"):
+            if getattr(c, key) is not None:
+                in_library[name] = (key, getattr(c, key))
+    assert documented == in_library
