@@ -168,13 +168,14 @@ class CodeIndex:
 
 
 def _code_map_row(concept: Concept, cid: int, system: str, code: str, unit: str | None) -> CodeMapRow:
+    normalised = normalise_unit(unit)
     factor: float | None = None
     if concept.kind in ("measurement", "medication"):
-        factor = concept.unit_factor(normalise_unit(unit))
+        factor = concept.unit_factor(normalised)
         if factor is not None and concept.dose_factors:
             factor *= dict(concept.dose_factors).get(normalise_code(code), 1.0)
     low, high = _plausible_in_unit(concept, factor)
-    positive_from, positive_factor = concept.positive_cut_off(normalise_unit(unit), factor) or (None, None)
+    positive_from, positive_factor = concept.positive_cut_off(normalised, factor) or (None, None)
     reader = 1.0 if concept.kind == "measurement" and concept.reads_titres else None
     uln = concept.default_uln
     return CodeMapRow(
