@@ -116,15 +116,53 @@ SELECT * FROM anc
 UNION
 SELECT * FROM rel WHERE drug_id NOT IN (SELECT drug_id FROM anc);
 
--- Single-ingredient strength in mg: the amount unit's UCUM concept gives the factor
--- (8576 mg, 8504 g, 9655 ug).
+-- Single-ingredient strength in mg, by the drug_strength patterns that DARWIN EU's
+-- DrugUtilisation reads a daily dose from (Burkard et al., Pharmacoepidemiol Drug Saf 2024,
+-- doi:10.1002/pds.5809): an amount per unit dispensed (a tablet: `mg`); a numerator per unit
+-- dispensed, over a volume, a mass, an actuation or an area (a solution dispensed in mL, or a
+-- quantified pack: `mg`); or a numerator per hour (a patch: `mg_a_day`, whatever the quantity).
+-- The UCUM concept of the amount or numerator unit gives the factor (`in_mg`); the denominators
+-- are 8587 mL, 8519 L, 8576 mg, 45744809 actuation, 9483 cm2 and 8505 hour.
+CREATE OR REPLACE TEMP MACRO in_mg(x, unit_id) AS to_num(x) * CASE to_id(unit_id)
+    WHEN 8576 THEN 1.0 WHEN 8504 THEN 1000.0 WHEN 9655 THEN 0.001 END;  -- mg, g, ug
 CREATE TEMP TABLE strength AS
-SELECT to_id(drug_concept_id) AS drug_id, count(*) AS n_parts,
-       any_value(to_num(amount_value) * CASE to_id(amount_unit_concept_id)
-           WHEN 8576 THEN 1.0 WHEN 8504 THEN 1000.0 WHEN 9655 THEN 0.001 END) AS mg
-FROM omop_drug_strength
-WHERE to_id(drug_concept_id) IN (SELECT id FROM drug_ids)
+WITH part AS (
+    SELECT to_id(drug_concept_id) AS drug_id, to_num(amount_value) AS amount,
+           in_mg(amount_value, amount_unit_concept_id) AS amount_mg,
+           in_mg(numerator_value, numerator_unit_concept_id) AS numerator_mg,
+           to_num(denominator_value) AS denominator,
+           to_id(denominator_unit_concept_id) AS per
+    FROM omop_drug_strength
+    WHERE to_id(drug_concept_id) IN (SELECT id FROM drug_ids)
+)
+SELECT drug_id, count(*) AS n_parts,
+       any_value(CASE WHEN amount IS NOT NULL THEN amount_mg
+                      WHEN per IN (8587, 8519, 8576, 45744809, 9483) THEN numerator_mg END) AS mg,
+       any_value(CASE WHEN amount IS NULL AND per = 8505 THEN
+                     CASE WHEN denominator > 24 THEN numerator_mg * 24 / denominator
+                          WHEN denominator > 0 THEN numerator_mg
+                          WHEN denominator IS NULL THEN numerator_mg * 24 END END) AS mg_a_day
+FROM part
 GROUP BY 1;
+
+-- Each drug exposure's daily dose in mg (single-ingredient drugs only): a dose a day from an
+-- hourly strength; else the quantity dispensed times the strength, over the days supplied, or,
+-- where days_supply is missing or 0 (an administration in hospital), over the exposure's own
+-- days from start to end date. `own_days`: dosed over those days.
+CREATE TEMP TABLE drug_dose AS
+WITH days AS (
+    SELECT ev_id, cid, quantity,
+           CASE WHEN days_supply > 0 THEN days_supply
+                WHEN end_date >= start_date THEN end_date - start_date + 1 END AS days,
+           NOT coalesce(days_supply > 0, false) AS own_days
+    FROM ev WHERE domain = 'medication'
+)
+SELECT d.ev_id,
+       CASE WHEN s.mg_a_day > 0 THEN s.mg_a_day
+            WHEN s.mg > 0 AND d.quantity > 0 AND d.days > 0 THEN s.mg * d.quantity / d.days
+       END AS mg_per_day,
+       s.mg_a_day IS NULL AND d.own_days AS own_days
+FROM days d JOIN strength s ON s.drug_id = d.cid AND s.n_parts = 1;
 
 -- Each event once per code: its standard concept, its source concept when different, the
 -- ICD10CM code of a standard condition recorded without one, and the drug's ATC classes.
@@ -190,17 +228,12 @@ WHERE (SELECT index_observation_end FROM omop_options)
 GROUP BY 1;
 
 -- The extract: a person row per person, then each event once per code. A drug's daily dose
--- (mg/d) is quantity x strength / days supply for single-ingredient drugs; a drug without an
--- end date ends days_supply - 1 days after its start. Rows are ordered by patient, domain and
--- date, then by every other column, so that the same database gives the same file.
+-- (mg/d) is `drug_dose`'s; a drug without an end date ends days_supply - 1 days after its
+-- start. Rows are ordered by patient, domain and date, then by every other column, so that the
+-- same database gives the same file.
 CREATE TEMP VIEW extract_rows AS
 WITH people AS (
     SELECT p.*, i.index_date FROM pers p LEFT JOIN idx i USING (person_id)
-), dose AS (
-    SELECT e.ev_id,
-           CASE WHEN s.n_parts = 1 AND s.mg > 0 AND e.quantity > 0 AND e.days_supply > 0
-                THEN s.mg * e.quantity / e.days_supply END AS mg_per_day
-    FROM ev e JOIN strength s ON s.drug_id = e.cid WHERE e.domain = 'medication'
 ), rows AS (
     SELECT DISTINCT e.ev_id, k.code_system, k.code FROM codes k JOIN ev e USING (ev_id)
     WHERE k.code IS NOT NULL AND k.code_system IS NOT NULL
@@ -224,5 +257,5 @@ SELECT p.patient_id, p.sex, p.birth_year, p.birth_date, p.index_date, e.domain,
 FROM rows r JOIN ev e USING (ev_id) JOIN people p USING (person_id)
 LEFT JOIN voc vv ON vv.id = e.value_cid AND e.value_cid <> 0
 LEFT JOIN voc u ON u.id = e.unit_cid AND e.unit_cid <> 0
-LEFT JOIN dose d ON d.ev_id = e.ev_id
+LEFT JOIN drug_dose d ON d.ev_id = e.ev_id
 ORDER BY 1, 6, 14, 7, 8, 9, 10, 11, 12, 13, 15, 2, 3, 4, 5;

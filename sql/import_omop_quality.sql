@@ -59,7 +59,8 @@ SELECT
     (SELECT count(*) FROM ev WHERE domain = 'medication'
         AND ev_id NOT IN (SELECT ev_id FROM codes WHERE how = 'atc_from_vocabulary'))
         AS "drug exposures without an ATC class",
-    (SELECT count(*) FROM ev e WHERE domain = 'medication' AND NOT EXISTS (
-        SELECT 1 FROM strength s WHERE s.drug_id = e.cid AND s.n_parts = 1 AND s.mg > 0
-        AND e.quantity > 0 AND e.days_supply > 0))
-        AS "drug exposures without a daily dose (no single-ingredient strength, quantity or days supply)"
+    (SELECT count(*) FROM ev WHERE domain = 'medication' AND ev_id NOT IN (
+        SELECT ev_id FROM drug_dose WHERE mg_per_day IS NOT NULL))
+        AS "drug exposures without a daily dose (no single-ingredient strength in mg, quantity or days)",
+    (SELECT count(*) FROM drug_dose WHERE mg_per_day IS NOT NULL AND own_days)
+        AS "drug exposures dosed over their start and end dates (no days_supply)"

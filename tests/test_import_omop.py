@@ -510,6 +510,98 @@ def test_vocabulary_rollups_and_dose(tmp_path):
     assert counts == {"T2DM": 2, "GC": 1}
 
 
+# Daily doses by drug_strength pattern (the patterns DARWIN EU's DrugUtilisation reads, see
+# sql/import_omop.sql). Each case: its strength row(s) (amount, amount unit, numerator, numerator
+# unit, denominator, denominator unit), its exposure (start, end, quantity, days_supply) and the
+# dose in mg/d the extract must carry (None: no dose). Units: 8576 mg, 8504 g, 9655 ug, 8510 [U],
+# 8587 mL, 8505 hour, 8718 [iU]. Exposures start on 2020-01-01.
+_DOSE_CASES: dict[str, tuple[list[tuple], tuple, float | None]] = {
+    "tablet": ([(5, 8576, None, None, None, None)], (None, 60, 30), 10.0),
+    "tablet in g": ([(0.5, 8504, None, None, None, None)], (None, 2, 1), 1000.0),
+    "tablet in ug": ([(500, 9655, None, None, None, None)], (None, 30, 30), 0.5),
+    "solution per mL": ([(None, None, 3, 8576, None, 8587)], (None, 150, 10), 45.0),
+    "quantified pack": ([(None, None, 15, 8576, 5, 8587)], (None, 2, 1), 30.0),
+    "administered, no days_supply": ([(1000, 8576, None, None, None, None)], ("2020-01-01", 1, None), 1000.0),
+    "administered, days_supply 0": ([(1000, 8576, None, None, None, None)], ("2020-01-03", 3, 0), 1000.0),
+    "days_supply over the dates": ([(5, 8576, None, None, None, None)], ("2020-01-10", 60, 30), 10.0),
+    "no days at all": ([(5, 8576, None, None, None, None)], (None, 60, None), None),
+    "ends before it starts": ([(5, 8576, None, None, None, None)], ("2019-12-30", 60, None), None),
+    "patch per hour": ([(None, None, 0.6, 8576, None, 8505)], (None, None, None), 14.4),
+    "patch over 72 hours": ([(None, None, 4.8, 8576, 72, 8505)], ("2020-01-03", 1, 3), 1.6),
+    "patch over 16 hours": ([(None, None, 25, 8576, 16, 8505)], (None, 30, 30), 25.0),
+    "numerator in units": ([(None, None, 100, 8510, None, 8587)], (None, 10, 10), None),
+    "per international unit": ([(None, None, 5, 8576, None, 8718)], (None, 10, 10), None),
+    "two ingredients": (
+        [(5, 8576, None, None, None, None), (325, 8576, None, None, None, None)],
+        (None, 30, 30),
+        None,
+    ),
+    "nothing dispensed": ([(5, 8576, None, None, None, None)], (None, 0, 30), None),
+}
+
+
+def test_daily_dose_by_strength_pattern(tmp_path):
+    folder = tmp_path / "cdm"
+    folder.mkdir()
+    _write(folder / "person.csv", ["person_id", "gender_concept_id", "year_of_birth"], [[1, 8532, 1970]])
+    drug = {name: 2_000_000 + i for i, name in enumerate(_DOSE_CASES)}
+    _write(
+        folder / "drug_exposure.csv",
+        [
+            "person_id",
+            "drug_concept_id",
+            "drug_exposure_start_date",
+            "drug_exposure_end_date",
+            "quantity",
+            "days_supply",
+        ],
+        [[1, drug[name], "2020-01-01", *exposure] for name, (_, exposure, _) in _DOSE_CASES.items()],
+    )
+    _write(
+        folder / "drug_strength.csv",
+        [
+            "drug_concept_id",
+            "ingredient_concept_id",
+            "amount_value",
+            "amount_unit_concept_id",
+            "numerator_value",
+            "numerator_unit_concept_id",
+            "denominator_value",
+            "denominator_unit_concept_id",
+        ],
+        [
+            [drug[name], 1_000_000 + i, *part]
+            for name, (parts, _, _) in _DOSE_CASES.items()
+            for i, part in enumerate(parts)
+        ],
+    )
+    out = tmp_path / "x.parquet"
+    summary = import_omop(folder, out)
+    rows = pl.read_parquet(out).filter(pl.col("domain") == "medication")
+    assert rows.height == len(_DOSE_CASES)
+    got = {code: (value, unit) for code, value, unit in rows.select("code", "value_num", "unit").rows()}
+    for name, (_, _, dose) in _DOSE_CASES.items():
+        value, unit = got[str(drug[name])]
+        assert (value if value is None else round(value, 9), unit) == (
+            dose,
+            None if dose is None else "mg/d",
+        ), name
+    undosed = [name for name, (_, _, dose) in _DOSE_CASES.items() if dose is None]
+    assert summary.counts[
+        "drug exposures without a daily dose (no single-ingredient strength in mg, quantity or days)"
+    ] == len(undosed)
+    # dosed by quantity and strength, with no days_supply: over the exposure's own dates
+    own_days = [
+        name
+        for name, (parts, (_, _, days_supply), dose) in _DOSE_CASES.items()
+        if dose is not None and not days_supply and parts[0][5] != 8505
+    ]
+    assert own_days == ["administered, no days_supply", "administered, days_supply 0"]
+    assert summary.counts["drug exposures dosed over their start and end dates (no days_supply)"] == len(
+        own_days
+    )
+
+
 def test_a_vocabulary_with_atc_and_icd10cm_draws_no_warning(tmp_path):
     summary = import_omop(_tiny_cdm(tmp_path / "cdm"), tmp_path / "x.parquet")
     assert summary.counts["drug exposures with an ATC class (vocabulary)"] > 0

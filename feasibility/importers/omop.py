@@ -21,8 +21,9 @@ Mapping (see docs/importing.md):
 - Measurements: value_as_number, the value concept's name as text, the unit concept's code
   (UCUM) or unit_source_value, range_low / range_high.
 - Drugs: start and end dates (end = start + days_supply - 1 when there is no end date); daily
-  dose in mg/d = quantity x amount_value / days_supply for single-ingredient drugs with a
-  drug_strength amount in mg, g or ug.
+  dose in mg/d for single-ingredient drugs with a drug_strength in mg, g or ug: quantity x
+  amount (or x numerator, over mL, L, mg, actuation or cm2) / days_supply, or / the days from
+  start to end date without a days_supply; a numerator per hour gives the dose a day itself.
 """
 
 from __future__ import annotations
@@ -126,7 +127,17 @@ _COLUMNS = {
     "concept": _Table(("concept_id", "vocabulary_id", "concept_code"), ("concept_name", "concept_class_id")),
     "concept_relationship": _Table(("concept_id_1", "concept_id_2", "relationship_id"), ("invalid_reason",)),
     "concept_ancestor": _Table(("ancestor_concept_id", "descendant_concept_id"), ()),
-    "drug_strength": _Table(("drug_concept_id",), ("amount_value", "amount_unit_concept_id")),
+    "drug_strength": _Table(
+        ("drug_concept_id",),
+        (
+            "amount_value",
+            "amount_unit_concept_id",
+            "numerator_value",
+            "numerator_unit_concept_id",
+            "denominator_value",
+            "denominator_unit_concept_id",
+        ),
+    ),
     "observation_period": _Table(("person_id", "observation_period_end_date"), ()),
 }
 
