@@ -47,6 +47,7 @@ def test_a_label_changes_nothing(tmp_path):
         ("labs.yaml", "default_uln: 40", "default_uln: 45"),  # a default ULN
         ("labs.yaml", "positive_from: 80", "positive_from: 160"),  # ANA's positive cut-off
         ("labs.yaml", "titre_positive_from: 10", "titre_positive_from: 20"),  # anti-dsDNA's
+        ("medications.yaml", "plausible: [0, 30000]", "plausible: [0, 3000]"),  # glucocorticoid doses
     ],
 )
 def test_what_changes_a_count_changes_the_fingerprint(tmp_path, file, old, new):
@@ -121,6 +122,12 @@ def _load(tmp_path, text: str):
             CREATININE + "    titre_positive_from: 0\n",
             ["x.yaml:6: `titre_positive_from`", "positive number", "fix: give the titre's denominator"],
         ),
+        (
+            "concepts:\n  sle:\n    kind: condition\n    codes: {ICD10CM: [M32*]}\n    plausible: [0, 1]\n",
+            [
+                "x.yaml:5: `plausible` is for measurements and medications' doses; concept `sle` is a condition"
+            ],
+        ),
         (CREATININE + "    label: [a, b]\n", ["x.yaml:6: `label` of concept `creatinine` must be text"]),
         (CREATININE + "    units: {umol/L: .nan}\n", ["x.yaml:6: `.nan` is not a finite number"]),
         (CREATININE + "    default_uln: -.inf\n", ["x.yaml:6: `-.inf` is not a finite number"]),
@@ -144,6 +151,16 @@ def test_a_definition_of_the_wrong_shape_names_its_line(tmp_path, text, fragment
     for fragment in fragments:
         assert fragment in str(raised.value)
     assert "fix: " in str(raised.value)
+
+
+def test_doses_have_a_plausible_range(tmp_path):
+    # a medication's daily doses are non-negative unless it says otherwise, as results are
+    for text, plausible in (
+        (STEROIDS, (0.0, None)),
+        (STEROIDS + "    plausible: [null, 500]\n", (None, 500.0)),
+    ):
+        (folder := tmp_path / str(len(text))).mkdir()
+        assert _load(folder, text)["glucocorticoids"].plausible == plausible
 
 
 def test_codes_written_as_numbers_keep_their_digits(tmp_path):

@@ -256,7 +256,8 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
                 st.none(),
                 st.sampled_from(
                     # -3 and 300 g/L fall outside plausible ranges (the spec library's hemoglobin
-                    # is 20-250 g/L): such results are counted and not used
+                    # is 20-250 g/L), as do doses of -3 or 40 g/d (its steroids: 0-30,000
+                    # mg/d): such results are counted and not used, such doses not known
                     [
                         -3.0,
                         0.0,

@@ -70,7 +70,7 @@ def _edge_rows() -> list[dict]:
     dates (missing, conflicting, 31 December, 31 August minus 6 months), ties on one date,
     window boundaries, duplicate rows, overlapping and open-ended medications, the current
     dose of a stable dose, doses per kilogram, results confirmed on distinct days, lower limits
-    of normal, unknown units, implausible values, text results (one read as nothing), numbers
+    of normal, unknown units, implausible values and doses, text results (one read as nothing), numbers
     and titres written as bounds (with signs or words, which each engine's own regular
     expressions read), events after the index date or without a date."""
     lab, dx, med, obs = "lab", "diagnosis", "medication", "observation"
@@ -114,6 +114,8 @@ def _edge_rows() -> list[dict]:
         event("p5", dx, "ICD10CM", "I63.4", "2024-02-28"),
         event("p5", lab, "LOINC", "718-7", "2024-08-01", value_num=400.0, unit="g/L"),  # implausible
         event("p5", lab, "LOINC", "718-7", "2024-08-01", value_num=65.0, unit="g/L"),
+        # an implausible dose: days on the drug, with a dose not known
+        event("p5", med, "ATC", "H02AB07", "2024-08-01", end_date="2024-08-20", value_num=-10.0, unit="mg/d"),
     ]
     # the current dose of a stable dose: two records started one day (the longer is
     # current), a tie of the same days (the higher dose is), a current record without a dose
@@ -229,7 +231,7 @@ def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
     assert counts["patients"] == 19
     assert counts["patients_with_inconsistent_index_date"] >= 1
     assert counts["duplicate_rows"] >= 2
-    assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1}
+    assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1, "steroids": 1}
     assert on_spark.data_quality.unread_text_rows == {"ana": 1, "hemoglobin": 1}  # p19's `>1,700`
 
 

@@ -658,6 +658,11 @@ case(
     ("med", "H02AB07", "2024-11-01", "2024-11-28", 20),
 )
 case("gc_none", "steroid", False)
+# a dose outside the plausible range (0 to 30,000 mg/d prednisone-equivalent) is a data error:
+# the exposure's days count as those of an unknown dose; at the bound it is read
+case("gc_implausible", "steroid", None, ("med", "H02AB04", "2024-10-01", "2024-11-25", 24001))
+case("gc_at_plausible_bound", "steroid", False, ("med", "H02AB04", "2024-10-01", "2024-11-25", 24000))
+case("gc_negative", "steroid", None, ("med", "H02AB07", "2024-10-01", "2024-11-25", -10))
 # a duplicated record adds no day: 28 days twice is still 28 days
 case(
     "gc_duplicate",
@@ -1616,6 +1621,23 @@ def test_texts_read_as_nothing_are_counted():
     assert result.data_quality.unread_text_rows == {"ana": 1, "creatinine": 4}
     values = engine.rule_values(engine.trials[0])
     assert values["haemolysed"]["crea_abs"] is None and values["word"]["crea_abs"] is True
+
+
+def test_implausible_doses_are_counted():
+    """A daily dose outside its concept's plausible range is counted in data quality with
+    the implausible results, per concept; one in a unit the concept does not know is
+    judged only when negative, and one dated after the index date is not read."""
+    specs = {
+        "above": [("med", "H02AB04", "2024-10-01", "2024-11-25", 24001)],
+        "negative": [("med", "H02AB07", "2024-10-01", "2024-11-25", -10)],
+        "at_bound": [("med", "H02AB04", "2024-10-01", "2024-11-25", 24000)],
+        "odd_unit": [("med", "H02AB07", "2024-10-01", "2024-11-25", 90000, "furlongs")],
+        "odd_unit_negative": [("med", "H02AB07", "2024-10-01", "2024-11-25", -1, "furlongs")],
+        "after_index": [("med", "H02AB07", "2025-03-01", "2025-03-25", -10)],
+    }
+    rows = [r for pid, s in specs.items() for r in _rows(pid, {}, s)]
+    _, result = load_engine(TRIAL, rows, as_of=AS_OF)
+    assert result.data_quality.implausible_value_rows == {"steroids": 3}
 
 
 def test_a_bound_in_a_unit_its_concept_does_not_know_is_counted_as_a_number_would_be():

@@ -47,6 +47,7 @@ from feasibility.compile.sqlexpr import (
     func,
     is_null,
     lit,
+    not_,
     not_null,
     or_,
     paren,
@@ -389,6 +390,20 @@ def results_per_patient(plan: Plan, rows: exp.Select, tables: Tables = RUN) -> e
     )
 
 
+def outside_plausible(value: exp.Expr) -> exp.Expr:
+    """Whether a row's `value` (in its own unit) lies outside its concept's plausible range,
+    which the code map gives in that unit (`m`): a data error, counted and not used. Never
+    NULL: a row without a value, or a bound not given, is not outside."""
+    return func(
+        "coalesce",
+        or_(
+            exp.LT(this=value.copy(), expression=col("low", "m")),
+            exp.GT(this=value.copy(), expression=col("high", "m")),
+        ),
+        exp.false(),
+    )
+
+
 def _exposure_rows() -> tuple[exp.Expr, exp.Expr]:
     """An exposure's last day (its start when it has no end), and whether it covers any day
     (an exposure ending before it starts covers none)."""
@@ -435,14 +450,17 @@ def coverage_query(
     idx = row_index_date(default_index, has_index_column, tables)
     start = col("start_date", "e")
     until, _ = _exposure_rows()
-    # day numbers and the dose in the concept's unit, so the sweeps do no date or unit work
+    # day numbers and the dose in the concept's unit, so the sweeps do no date or unit work;
+    # an implausible dose is not known (the exposure still counts, as one without a dose)
+    implausible = outside_plausible(col("value_num", "e"))
     exposure = struct(
         s=day_number(start.copy()),
         e=day_number(until.copy()),
-        d=exp.Mul(this=col("value_num", "e"), expression=col("factor", "m")),
+        d=case([(not_(implausible), exp.Mul(this=col("value_num", "e"), expression=col("factor", "m")))]),
     )
     aggregates: list[exp.Expr] = [
         exp.ArrayAgg(this=exposure).as_("meds", copy=False),
+        exp.Count(this=case([(implausible.copy(), lit(1))])).as_("n_implausible", copy=False),
         *_group_index(default_index, has_index_column, tables),
     ]
     rows = _seen_rows(plan.lookback("coverage"), until, idx, start)
@@ -611,15 +629,7 @@ class _Results:
         text = col("text_result", "e")
         self.negative_text = exp.EQ(this=text, expression=lit(-1))
         self.not_detected = and_(is_null(value.copy()), self.negative_text.copy())
-        # a result outside its concept's plausible range is a data error, counted and not used
-        self.implausible = func(
-            "coalesce",
-            or_(
-                exp.LT(this=value.copy(), expression=col("low", "m")),
-                exp.GT(this=value.copy(), expression=col("high", "m")),
-            ),
-            exp.false(),
-        )
+        self.implausible = outside_plausible(value)
         has_result = or_(not_null(value.copy()), not_null(col("value_text", "e")))
         # a text with no number that is no known word, titre or bound (`haemolysed`): a result
         # UNKNOWN against every figure, counted so a site sees what its labs write

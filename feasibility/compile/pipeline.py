@@ -225,12 +225,14 @@ def result_quality_query() -> exp.Select:
     )
 
 
-def exposure_quality_query() -> exp.Select:
-    """Per medication concept read by one-day atoms, the exposures that end before they
-    start, in one scan of `patient_exposures`."""
+def medication_quality_query(family: str) -> exp.Select:
+    """Per medication concept of a family's pass, in one scan of its table: for `exposures`
+    (one-day atoms) the exposures that end before they start, for `coverage` (atoms that
+    read doses) the rows whose dose is implausible."""
+    column = {"exposures": "n_reversed", "coverage": "n_implausible"}[family]
     return (
-        exp.select(col("concept_id"), func("sum", col("n_reversed")).as_("reversed", copy=False))
-        .from_(RUN.patient_exposures, copy=False)
+        exp.select(col("concept_id"), func("sum", col(column)).as_(column, copy=False))
+        .from_(RUN.families()[family], copy=False)
         .group_by(col("concept_id"), copy=False)
         .order_by(col("concept_id"), copy=False)
     )
@@ -357,7 +359,7 @@ def _patient_statements(
             "coverage",
             coverage_query,
             plan.coverage_concepts,
-            (),
+            ("concept_id", "n_implausible"),  # what data quality reads
             "per patient and concept, the medication atoms' bits from the days covered in the windows",
             "counting the days covered by each medication",
         ),

@@ -136,11 +136,16 @@ def _factors(node: Located, key: str, name: str, what: str, example: str) -> lis
     return out
 
 
+# the kinds of concept whose rows carry a value: a result, or a medication's daily dose
+_VALUED = ("measurement", "medication")
+
+
 def _plausible(node: Located, name: str, kind: str) -> tuple[float | None, float | None] | None:
-    """`plausible: [low, high]` in the canonical unit (either may be null). Numeric results of a
-    measurement are non-negative unless the concept says otherwise."""
+    """`plausible: [low, high]` in the canonical unit (either may be null): a measurement's
+    results, or a medication's daily doses. Both are non-negative unless the concept says
+    otherwise."""
     if "plausible" not in node:
-        return (0.0, None) if kind == "measurement" else None
+        return (0.0, None) if kind in _VALUED else None
     value = node["plausible"]
     bounds = list(value) if isinstance(value, list) else None
     if (
@@ -154,9 +159,9 @@ def _plausible(node: Located, name: str, kind: str) -> tuple[float | None, float
             where=node.where("plausible"),
             fix="write e.g. `plausible: [0, 30]` (null for no bound)",
         )
-    if kind != "measurement":
+    if kind not in _VALUED:
         raise TrialError(
-            f"`plausible` is for measurements; concept `{name}` is a {kind}",
+            f"`plausible` is for measurements and medications' doses; concept `{name}` is a {kind}",
             where=node.where("plausible"),
             fix="remove it",
         )

@@ -30,9 +30,9 @@ from feasibility.compile.pipeline import (
     code_dictionary,
     data_quality_query,
     duplicate_rows_query,
-    exposure_quality_query,
     extract_extent,
     first_passes,
+    medication_quality_query,
     null_patient_rows,
     reserved_sites,
     result_quality_query,
@@ -237,10 +237,14 @@ def collect_data_quality(
                 if n:
                     found[name] = int(n)
     reversed_exposures: dict[str, int] = {}
-    if plan.exposure_concepts:
-        for cid, n_reversed in query(exposure_quality_query())[1]:
-            if n_reversed:
-                reversed_exposures[plan.concepts[cid].name] = int(n_reversed)
+    for family, concepts, found in (
+        ("exposures", plan.exposure_concepts, reversed_exposures),
+        ("coverage", plan.coverage_concepts, implausible),  # doses: no concept is also a result's
+    ):
+        if concepts:
+            for cid, n in query(medication_quality_query(family))[1]:
+                if n:
+                    found[plan.concepts[cid].name] = int(n)
     return DataQuality(
         counts=counts,
         unknown_units=summary.unknown_units,

@@ -494,7 +494,8 @@ class ReferenceEvaluator:
 
     def _exposures(self, rule: Medication, p: Patient) -> Iterator[tuple[Row, date, date, float | None]]:
         """The concept's records that cover a day of the rule's window: each with its first
-        and last day there and its daily dose in the concept's unit (None: not known)."""
+        and last day there and its daily dose in the concept's unit (None: not known, or
+        implausible)."""
         concept = self.library[rule.concept]
         start = self._start(p, rule.within)
         for r in p.seen(concept):
@@ -502,7 +503,8 @@ class ReferenceEvaluator:
             last = min(r.get("end_date") or r["start_date"], p.index)
             if first <= last:
                 f = _factor(concept, r)
-                daily = r["value_num"] * f if r.get("value_num") is not None and f is not None else None
+                known = r.get("value_num") is not None and f is not None and not _implausible(concept, r)
+                daily = r["value_num"] * f if known else None
                 yield r, first, last, daily
 
     def _total(self, rule: Medication, p: Patient) -> T3:
