@@ -6,6 +6,17 @@
 -- and the one-row view `omop_options(has_concept, index_observation_end)`. Values are read
 -- through the macros of import_macros.sql: exports keep numbers, ids and dates as text.
 
+-- The measurements, each with the sign of its bound: a number with an operator other than `=`
+-- is a bound (`<20`, below the limit of detection), which the extract writes as text for the
+-- engine to read as one, where the number alone would read as the value itself. Operators
+-- (Meas Value Operator concepts): 4171756 <, 4171754 <=, 4172704 >, 4171755 >=.
+CREATE TEMP VIEW measurement_bounds AS
+SELECT *, CASE WHEN to_num(value_as_number) IS NOT NULL THEN
+              CASE to_id(operator_concept_id)
+                  WHEN 4171756 THEN '<' WHEN 4171754 THEN '<='
+                  WHEN 4172704 THEN '>' WHEN 4171755 THEN '>=' END END AS bound
+FROM omop_measurement;
+
 -- Every event of the five clinical tables, before coding. `date_given`: the row has a date,
 -- readable or not (an event dropped for an unreadable date is counted apart from one without).
 CREATE TEMP TABLE ev_raw AS
@@ -24,11 +35,14 @@ FROM omop_condition_occurrence
 UNION ALL
 SELECT to_id(person_id), 'lab', to_id(measurement_concept_id), to_id(measurement_source_concept_id),
        coalesce(to_date(measurement_date), to_date(measurement_datetime)), NULL,
-       to_num(value_as_number), to_id(value_as_concept_id), to_text(value_source_value),
+       CASE WHEN bound IS NULL THEN to_num(value_as_number) END,
+       CASE WHEN bound IS NULL THEN to_id(value_as_concept_id) END,
+       CASE WHEN bound IS NULL THEN to_text(value_source_value)
+            ELSE bound || CAST(to_num(value_as_number) AS VARCHAR) END,
        to_id(unit_concept_id), to_text(unit_source_value),
        to_num(range_low), to_num(range_high), NULL, NULL,
        coalesce(to_text(measurement_date), to_text(measurement_datetime)) IS NOT NULL
-FROM omop_measurement
+FROM measurement_bounds
 UNION ALL
 SELECT to_id(person_id), 'medication', to_id(drug_concept_id), to_id(drug_source_concept_id),
        coalesce(to_date(drug_exposure_start_date), to_date(drug_exposure_start_datetime)),

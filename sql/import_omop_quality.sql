@@ -41,6 +41,8 @@ SELECT
         AS "events without any code (concept 0, no source concept; dropped)",
     (SELECT count(*) FROM ev WHERE cid <> 0 AND cid NOT IN (SELECT id FROM voc))
         AS "events whose concept_id is not in the concept table",
+    (SELECT count(*) FROM measurement_bounds WHERE bound IS NOT NULL)
+        AS "measurement results with an operator (<, <=, >, >=), written as bounds (`<20`)",
     (SELECT count(*) FROM meas WHERE value_num IS NOT NULL AND unit IS NULL)
         AS "measurement results without a unit",
     (SELECT count(*) FROM meas WHERE value_num IS NOT NULL AND ref_high IS NULL)

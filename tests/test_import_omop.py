@@ -602,6 +602,94 @@ def test_daily_dose_by_strength_pattern(tmp_path):
     )
 
 
+# Creatinine results with an operator (Meas Value Operator concepts) and what the extract must
+# carry: a bound as text where the operator is <, <=, > or >= (the engine reads it as one),
+# else the number. Each is a person of its own; the last column is the criterion "creatinine
+# at most 1.0 mg/dL" on it (True, False, None: UNKNOWN).
+_OPERATOR_CASES = [
+    (4171756, 0.5, None, "<0.5", True),  # below a value under the bound: at most 1.0
+    (4171754, 1.0, None, "<=1.0", True),
+    (4172704, 2.0, None, ">2.0", False),
+    (4171755, 1.5, None, ">=1.5", False),
+    (4171756, 2.0, None, "<2.0", None),  # below 2: 0.5 or 1.9, either side of 1.0
+    (4172703, 0.9, 0.9, None, True),  # `=`: the number
+    (None, 1.3, 1.3, None, False),  # no operator
+    (4171756, 1e-05, None, "<1e-05", True),  # a number DuckDB writes with an exponent
+]
+
+
+def test_a_result_with_an_operator_is_written_as_a_bound(tmp_path):
+    folder = tmp_path / "cdm"
+    folder.mkdir()
+    persons = range(1, len(_OPERATOR_CASES) + 1)
+    _write(
+        folder / "person.csv",
+        ["person_id", "gender_concept_id", "year_of_birth"],
+        [[p, 8532, 1970] for p in persons],
+    )
+    _write(
+        folder / "measurement.csv",
+        [
+            "person_id",
+            "measurement_concept_id",
+            "measurement_date",
+            "value_as_number",
+            "unit_concept_id",
+            "operator_concept_id",
+        ],
+        [
+            [p, 3016723, "2020-06-01", number, 8840, op]
+            for p, (op, number, *_) in zip(persons, _OPERATOR_CASES, strict=True)
+        ],
+    )
+    _write(
+        folder / "CONCEPT.csv",
+        [
+            "concept_id",
+            "concept_name",
+            "domain_id",
+            "vocabulary_id",
+            "concept_class_id",
+            "standard_concept",
+            "concept_code",
+        ],
+        [
+            [
+                3016723,
+                "Creatinine [Mass/volume] in Serum or Plasma",
+                "Measurement",
+                "LOINC",
+                "Lab Test",
+                "S",
+                "2160-0",
+            ],
+            [8840, "milligram per deciliter", "Unit", "UCUM", "Unit", "S", "mg/dL"],
+        ],
+        sep="\t",
+    )
+    out = tmp_path / "x.parquet"
+    summary = import_omop(folder, out)
+    labs = pl.read_parquet(out).filter(pl.col("domain") == "lab").sort(pl.col("patient_id").cast(pl.Int32))
+    assert labs.select("value_num", "value_text", "unit").rows() == [
+        (number, text, "mg/dL") for _, _, number, text, _ in _OPERATOR_CASES
+    ]
+    bounds = sum(text is not None for *_, text, _ in _OPERATOR_CASES)
+    assert (
+        summary.counts["measurement results with an operator (<, <=, >, >=), written as bounds (`<20`)"]
+        == bounds
+    )
+
+    trial = _trial(tmp_path, "T-OPS", [("CREA", "{lab: {concept: t_creatinine, max: 1.0, unit: mg/dL}}")])
+    report = run_feasibility(str(out), [trial], out=tmp_path / "report", min_cell=0, active_within=None)
+    alone = report["trials"][0]["sites"][0]["criteria"][0]["alone"]
+    expected = [answer for *_, answer in _OPERATOR_CASES]
+    assert (alone["true"], alone["false"], alone["unknown"]) == (
+        expected.count(True),
+        expected.count(False),
+        expected.count(None),
+    )
+
+
 def test_a_vocabulary_with_atc_and_icd10cm_draws_no_warning(tmp_path):
     summary = import_omop(_tiny_cdm(tmp_path / "cdm"), tmp_path / "x.parquet")
     assert summary.counts["drug exposures with an ATC class (vocabulary)"] > 0

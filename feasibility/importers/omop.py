@@ -19,7 +19,8 @@ Mapping (see docs/importing.md):
   its ATC 5th-level classes (concept_ancestor, else concept_relationship via the drug or its
   ingredients). Concept sets match by code system, so the extra rows never double-count.
 - Measurements: value_as_number, the value concept's name as text, the unit concept's code
-  (UCUM) or unit_source_value, range_low / range_high.
+  (UCUM) or unit_source_value, range_low / range_high; a number whose operator_concept_id is
+  <, <=, > or >= is written as a bound (`<20`), which the engine reads as one.
 - Drugs: start and end dates (end = start + days_supply - 1 when there is no end date); daily
   dose in mg/d for single-ingredient drugs with a drug_strength in mg, g or ug: quantity x
   amount (or x numerator, over mL, L, mg, actuation or cm2) / days_supply, or / the days from
@@ -94,6 +95,7 @@ _COLUMNS = {
             "range_high",
             "measurement_source_concept_id",
             "value_source_value",
+            "operator_concept_id",
         ),
     ),
     "drug_exposure": _Table(
