@@ -19,5 +19,6 @@ SELECT
             bd_lo, CASE WHEN by_lo BETWEEN 1 AND 9999 THEN make_date(CAST(by_lo AS BIGINT), 1, 1) END
         )
     ) AS patients_with_events_before_birth,
-    count(*) FILTER (WHERE age_hi < 0 OR age_lo > 120) AS patients_with_implausible_age
+    count(*) FILTER (WHERE age_hi < 0 OR age_lo > 120) AS patients_with_implausible_age,
+    count(*) FILTER (WHERE death_date <= idx) AS patients_deceased_by_index
 FROM patients

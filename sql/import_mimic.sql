@@ -14,11 +14,12 @@ WHERE to_id(itemid) IS NOT NULL AND to_text(loinc) IS NOT NULL
 GROUP BY 1;
 
 -- Patients: birth year from anchor_year - anchor_age; dates are shifted per patient, so the
--- index date is the patient's last discharge.
+-- index date is the patient's last discharge; `dod`, the date of death (shifted alike).
 CREATE TEMP TABLE pat AS
 WITH p AS (
     SELECT to_id(subject_id) AS subject_id, upper(to_text(gender)) AS gender,
-           to_id(anchor_age) AS anchor_age, to_id(anchor_year) AS anchor_year
+           to_id(anchor_age) AS anchor_age, to_id(anchor_year) AS anchor_year,
+           to_date(dod) AS death_date
     FROM mimic_patients WHERE to_id(subject_id) IS NOT NULL
 ), idx AS (
     SELECT to_id(subject_id) AS subject_id,
@@ -28,7 +29,7 @@ WITH p AS (
 SELECT p.subject_id, CAST(p.subject_id AS VARCHAR) AS patient_id,
        CASE WHEN p.gender IN ('F', 'M') THEN p.gender ELSE 'U' END AS sex,
        CAST(p.anchor_year - p.anchor_age AS INTEGER) AS birth_year,
-       p.anchor_age, idx.index_date
+       p.anchor_age, idx.index_date, p.death_date
 FROM p LEFT JOIN idx USING (subject_id);
 
 -- `*_given`: the row has the date, readable or not. A row dropped because its date could
@@ -180,11 +181,11 @@ CREATE TEMP VIEW extract_rows AS
 SELECT p.patient_id, p.sex, p.birth_year, NULL AS birth_date, p.index_date,
        'person' AS domain, NULL AS code_system, NULL AS code, NULL AS value_num,
        NULL AS value_text, NULL AS unit, NULL AS ref_low, NULL AS ref_high,
-       NULL AS start_date, NULL AS end_date
+       NULL AS start_date, NULL AS end_date, p.death_date
 FROM pat p
 UNION ALL
 SELECT p.patient_id, p.sex, p.birth_year, NULL, p.index_date, e.domain, e.code_system,
        e.code, e.value_num, e.value_text, e.unit, e.ref_low, e.ref_high, e.start_date,
-       e.end_date
+       e.end_date, p.death_date
 FROM events e JOIN pat p USING (subject_id)
-ORDER BY 1, 6, 14, 7, 8, 9, 10, 11, 12, 13, 15, 2, 3, 4, 5;
+ORDER BY 1, 6, 14, 7, 8, 9, 10, 11, 12, 13, 15, 2, 3, 4, 5, 16;

@@ -12,6 +12,7 @@ SELECT
     (SELECT count(*) FROM pat WHERE anchor_age >= 90)
         AS "patients aged over 89 (MIMIC caps anchor_age; birth year approximate)",
     (SELECT count(*) FROM pat WHERE sex = 'U') AS "patients without F/M gender",
+    (SELECT count(*) FROM pat WHERE death_date IS NOT NULL) AS "patients with a date of death (dod)",
     (SELECT count(*) FROM labs) AS "lab rows read",
     (SELECT count(*) FROM labs WHERE start_date IS NULL AND NOT date_given)
         AS "lab rows without a charttime (dropped)",

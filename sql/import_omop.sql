@@ -234,6 +234,13 @@ SELECT person_id, CAST(person_id AS VARCHAR) AS patient_id, y_given,
                 CASE WHEN year(bdt) = y THEN bdt END) AS birth_date
 FROM p;
 
+-- Each person's date of death (the earliest, where the table lists two).
+CREATE TEMP TABLE deaths AS
+SELECT to_id(person_id) AS person_id,
+       min(coalesce(to_date(death_date), to_date(death_datetime))) AS death_date
+FROM omop_death
+GROUP BY 1;
+
 -- With --index-date observation-end: the end of each person's last observation period.
 CREATE TEMP TABLE idx AS
 SELECT to_id(person_id) AS person_id, max(to_date(observation_period_end_date)) AS index_date
@@ -247,14 +254,16 @@ GROUP BY 1;
 -- same database gives the same file.
 CREATE TEMP VIEW extract_rows AS
 WITH people AS (
-    SELECT p.*, i.index_date FROM pers p LEFT JOIN idx i USING (person_id)
+    SELECT p.*, i.index_date, dth.death_date
+    FROM pers p LEFT JOIN idx i USING (person_id) LEFT JOIN deaths dth USING (person_id)
 ), rows AS (
     SELECT DISTINCT e.ev_id, k.code_system, k.code FROM codes k JOIN ev e USING (ev_id)
     WHERE k.code IS NOT NULL AND k.code_system IS NOT NULL
 )
 SELECT p.patient_id, p.sex, p.birth_year, p.birth_date, p.index_date, 'person' AS domain,
        NULL AS code_system, NULL AS code, NULL AS value_num, NULL AS value_text,
-       NULL AS unit, NULL AS ref_low, NULL AS ref_high, NULL AS start_date, NULL AS end_date
+       NULL AS unit, NULL AS ref_low, NULL AS ref_high, NULL AS start_date, NULL AS end_date,
+       p.death_date
 FROM people p
 UNION ALL
 SELECT p.patient_id, p.sex, p.birth_year, p.birth_date, p.index_date, e.domain,
@@ -267,9 +276,10 @@ SELECT p.patient_id, p.sex, p.birth_year, p.birth_date, p.index_date, e.domain,
        e.ref_low, e.ref_high, e.start_date,
        CASE WHEN e.end_date IS NOT NULL THEN e.end_date
             WHEN e.domain = 'medication' AND e.days_supply >= 1
-            THEN CAST(e.start_date + CAST(e.days_supply - 1 AS INTEGER) AS DATE) END
+            THEN CAST(e.start_date + CAST(e.days_supply - 1 AS INTEGER) AS DATE) END,
+       p.death_date
 FROM rows r JOIN ev e USING (ev_id) JOIN people p USING (person_id)
 LEFT JOIN voc vv ON vv.id = e.value_cid AND e.value_cid <> 0
 LEFT JOIN voc u ON u.id = e.unit_cid AND e.unit_cid <> 0
 LEFT JOIN drug_dose d ON d.ev_id = e.ev_id
-ORDER BY 1, 6, 14, 7, 8, 9, 10, 11, 12, 13, 15, 2, 3, 4, 5;
+ORDER BY 1, 6, 14, 7, 8, 9, 10, 11, 12, 13, 15, 2, 3, 4, 5, 16;

@@ -17,6 +17,8 @@ SELECT
     (SELECT count(*) FROM pers WHERE birth_year IS NULL AND y_given)
         AS "persons whose year of birth could not be read",
     (SELECT count(*) FROM idx WHERE index_date IS NOT NULL) AS "persons with an index_date",
+    (SELECT count(*) FROM deaths d JOIN pers p USING (person_id) WHERE d.death_date IS NOT NULL)
+        AS "persons with a date of death (death)",
     (SELECT count(*) FROM omop_condition_occurrence) AS "condition_occurrence rows read",
     (SELECT count(*) FROM omop_measurement) AS "measurement rows read",
     (SELECT count(*) FROM omop_drug_exposure) AS "drug_exposure rows read",

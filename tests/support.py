@@ -26,6 +26,7 @@ SCHEMA = {
     "birth_year": pl.Int32,
     "birth_date": pl.Date,
     "index_date": pl.Date,
+    "death_date": pl.Date,
     "domain": pl.Utf8,
     "code_system": pl.Utf8,
     "code": pl.Utf8,
@@ -55,7 +56,9 @@ def person(patient_id: str, sex: str = "F", birth_year: int = 1980, **extra) -> 
         **{k: _date(v) if k.endswith("date") else v for k, v in extra.items()},
     }
     _DEMOGRAPHICS[patient_id] = {
-        k: row[k] for k in row if k in ("sex", "birth_year", "birth_date", "index_date", "site_id")
+        k: row[k]
+        for k in row
+        if k in ("sex", "birth_year", "birth_date", "index_date", "death_date", "site_id")
     }
     return [row]
 

@@ -502,7 +502,7 @@ def test_the_guide_defines_every_term_the_page_uses(small_reports, report_dir):
     exact = guide_terms(render_html(small_reports["exact"][0]))
     assert "&lt;13" not in exact and "withheld" not in exact and "exact counts" in exact
     monthly = guide_terms((report_dir / "report.html").read_text())
-    assert "24 months before the index date" in monthly["in-care"]
+    assert "alive at the index date, with any record at the site in the 24 months" in monthly["in-care"]
     assert "newly potentially eligible per month" in monthly
 
 

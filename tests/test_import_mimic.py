@@ -357,6 +357,29 @@ def test_counts_match_raw_tables(imported, raw):
     assert summary.patients == 100
 
 
+def test_a_patient_dead_by_the_last_discharge_is_not_in_care(imported, raw, tmp_path):
+    """`dod` is every row's death_date; the in-care step removes the patients dead by their
+    index date (the last discharge: most died in hospital), which data quality counts, as the
+    raw tables give them."""
+    summary, _, out = imported
+    people, _ = raw
+    dod = people.select(
+        pl.col("subject_id").cast(pl.Utf8).alias("patient_id"),
+        pl.col("dod").str.to_date().alias("dod"),
+        "idx",
+    )
+    extract = pl.read_parquet(out).select("patient_id", "death_date").unique()
+    joined = extract.join(dod, on="patient_id", how="left")
+    assert extract.height == people.height  # one death date (or none) per patient
+    assert joined.filter(pl.col("death_date").ne_missing(pl.col("dod"))).height == 0
+    assert summary.counts["patients with a date of death (dod)"] == dod["dod"].count()
+    dead = dod.filter(pl.col("dod") <= pl.col("idx")).height
+    assert 0 < dead < dod["dod"].count()  # some died after their last discharge
+    seed_trials = Path(__file__).resolve().parents[1] / "trials"
+    report = run_feasibility(str(out), [seed_trials], out=tmp_path / "r", min_cell=0)
+    assert report["data_quality"]["counts"]["patients_deceased_by_index"] == dead
+
+
 def test_summary_counts_gaps(imported):
     summary, _, _ = imported
     c = summary.counts

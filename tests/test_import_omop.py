@@ -690,6 +690,24 @@ def test_a_result_with_an_operator_is_written_as_a_bound(tmp_path):
     )
 
 
+def test_a_person_dead_by_the_index_date_is_not_in_care(tmp_path):
+    # person 1 (records in January 2020) died in June, listed twice: the earliest counts;
+    # person 2 (records in January and February) has no death
+    src = _tiny_cdm(tmp_path / "cdm")
+    _write(src / "death.csv", ["person_id", "death_date"], [[1, "2020-07-01"], [1, "2020-06-01"]])
+    out = tmp_path / "x.parquet"
+    summary = import_omop(src, out)
+    deaths = pl.read_parquet(out).group_by("patient_id").agg(pl.col("death_date").unique())
+    assert sorted(deaths.rows()) == [("1", [date(2020, 6, 1)]), ("2", [None]), ("3", [None])]
+    assert summary.counts["persons with a date of death (death)"] == 1
+    trial = _trial(tmp_path, "T-DEATH", [("T2DM", "{diagnosis: t_t2dm_icd}")])
+    for as_of, dead, in_care in ((date(2020, 5, 31), 0, 2), (date(2020, 6, 1), 1, 1)):
+        report = run_feasibility(str(out), [trial], out=tmp_path / "r", min_cell=0, as_of=as_of)
+        step = report["trials"][0]["sites"][0]["criteria"][0]
+        assert (step["criterion_id"], step["alone"]["true"]) == ("in-care", in_care)
+        assert report["data_quality"]["counts"]["patients_deceased_by_index"] == dead
+
+
 def test_a_vocabulary_with_atc_and_icd10cm_draws_no_warning(tmp_path):
     summary = import_omop(_tiny_cdm(tmp_path / "cdm"), tmp_path / "x.parquet")
     assert summary.counts["drug exposures with an ATC class (vocabulary)"] > 0

@@ -8,8 +8,8 @@ or a result (positive, negative), titres (written `1:N`, or a number in their un
 numbers and titres written as bounds (`<40`, `>=40`, `≤0.5g/L`, `<1:80`), thresholds in
 another unit, results on several days (`min_count`, `apart`), medications with and without
 a dose, at a stable dose, per kilogram or in total, derived measures and the in-care step.
-Patients may carry their own index date, and their rows may disagree on it, on the sex or
-on the birth year.
+Patients may carry their own index date and a date of death, and their rows may disagree
+on either, on the sex or on the birth year.
 
 `pytest tests/test_reference.py --hypothesis-profile=thorough` runs many more examples.
 """
@@ -238,7 +238,9 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
     # an extract's rows of one patient need not agree: a row without a sex or a birth year
     # says nothing of them, two birth years widen the age, two index dates take the latest
     noise = draw(
-        st.sampled_from(["same"] * 8 + ["no sex", "no birth year", "other birth year", "other index"])
+        st.sampled_from(
+            ["same"] * 8 + ["no sex", "no birth year", "other birth year", "other index", "other death"]
+        )
     )
     if noise == "no sex":
         row["sex"] = None
@@ -249,6 +251,10 @@ def event_rows(draw, pid: str, demo: dict, index: date) -> dict:
     elif noise == "other index":
         row["index_date"] = draw(
             st.sampled_from([None, index - timedelta(days=40), index + timedelta(days=3)])
+        )
+    elif noise == "other death":  # the earliest date of death counts; a row without says nothing
+        row["death_date"] = draw(
+            st.sampled_from([None, index - timedelta(days=2), index + timedelta(days=2)])
         )
     if kind in ("num", "dose"):
         row["value_num"] = draw(
@@ -352,6 +358,10 @@ def extracts(draw) -> list[dict]:
         index = draw(st.sampled_from(INDEX_DATES))
         if index is not None:
             demo["index_date"] = index
+        # dead before, on or after the index date: in care only after it
+        died = draw(st.sampled_from([None, None, None, -30, 0, 1]))
+        if died is not None:
+            demo["death_date"] = (index or AS_OF) + timedelta(days=died)
         rows.append({**demo, "patient_id": pid, "domain": "person"})
         events = draw(st.lists(event_rows(pid, demo, index or AS_OF), max_size=7))
         # exact duplicate rows: an extract artefact that must not change any answer

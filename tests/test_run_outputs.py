@@ -162,6 +162,44 @@ def test_computability_counts_the_protocol_criteria_not_the_in_care_step(tmp_pat
     assert trial["computability"] == {"total": 5, "assessable": 4, "not_assessable": 1}
 
 
+def test_a_patient_dead_by_the_index_date_is_not_in_care(tmp_path):
+    """The in-care step keeps a patient seen in the window only while alive: dead before or
+    on the index date is FALSE, dead after it (a later record of death) TRUE; rows that
+    disagree take the earliest date of death, and a row without one says nothing. Data
+    quality counts the patients dead by their index date."""
+    alive = {  # patient: (death dates on the person row and on the event, in care at 2025-01-31)
+        "no_death": ((None, None), True),
+        "died_before": (("2025-01-10", "2025-01-10"), False),
+        "died_on_index": (("2025-01-31", "2025-01-31"), False),
+        "died_after": (("2025-02-15", "2025-02-15"), True),
+        "earliest_counts": (("2025-03-01", "2025-01-20"), False),
+        "one_row_says": (("2025-01-20", None), False),
+    }
+    rows = []
+    for pid, ((on_person, on_event), _) in alive.items():
+        rows += person(pid, index_date="2025-01-31", death_date=on_person)
+        rows.append(
+            {
+                **event(pid, "diagnosis", "ICD10CM", "M32.14", "2025-01-05"),
+                "death_date": date.fromisoformat(on_event),
+            }
+            if on_event
+            else {**event(pid, "diagnosis", "ICD10CM", "M32.14", "2025-01-05"), "death_date": None}
+        )
+    extract = write_extract(rows, tmp_path / "x.parquet")
+    report = run_feasibility(
+        str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=tmp_path / "r", min_cell=0
+    )
+    in_care = report["trials"][0]["sites"][0]["criteria"][0]
+    assert in_care["criterion_id"] == "in-care"
+    expected = [in_care for _, in_care in alive.values()]
+    assert (in_care["alone"]["true"], in_care["alone"]["false"]) == (
+        expected.count(True),
+        expected.count(False),
+    )
+    assert report["data_quality"]["counts"]["patients_deceased_by_index"] == expected.count(False)
+
+
 def test_report_schema_documents_every_field_a_run_writes(tmp_path):
     """docs/report-schema.md is what sites' tooling is written against: every top-level,
     protection and provenance field, data-quality count, run option, site field and CSV

@@ -12,6 +12,7 @@ from datetime import date
 import polars as pl
 import pytest
 
+from feasibility.criteria.in_care import DEFAULT_ACTIVE_WITHIN, with_in_care_step
 from feasibility.criteria.load import load_trials
 from feasibility.errors import ExtractError, FeasibilityError
 from feasibility.evaluate.duckdb_engine import Engine, connect
@@ -209,13 +210,29 @@ def _edge_rows() -> list[dict]:
     for pid, clift in (("p16", {"value_text": "1:20"}), ("p17", {"value_text": "<1:10"})):
         rows.append(event(pid, lab, "LOINC", "6457-6", "2024-12-01", **clift))
     rows.append(event("p18", lab, "LOINC", "6457-6", "2024-12-01", value_num=5.0, unit="titer"))
+    # dates of death (index 31 December): before the index date, after it, and two that
+    # disagree, the earliest on it
+    for pid, deaths in (
+        ("p16", ["2024-06-01"]),
+        ("p17", ["2025-01-10"]),
+        ("p18", ["2025-03-01", "2024-12-31"]),
+    ):
+        rows += [
+            {
+                **event(pid, "diagnosis", "ICD10CM", "M32.14", "2024-05-01"),
+                "death_date": date.fromisoformat(d),
+            }
+            for d in deaths
+        ]
     return rows
 
 
 def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
     """No site_id column (the run's site fills it), integer patient ids, timestamps for
-    dates, an index_date column: both engines cast, default and count the same."""
+    dates, an index_date column: both engines cast, default and count the same, the in-care
+    step with its dates of death among the criteria."""
     trials, library = load_trials([FIXTURES / "spec.yaml", FIXTURES / "small.yaml"])
+    trials = [with_in_care_step(t, DEFAULT_ACTIVE_WITHIN) for t in trials]
     extract = tmp_path / "edge.parquet"
     frame(_edge_rows()).drop("site_id").with_columns(
         pl.col("patient_id").str.slice(1).cast(pl.Int64),
@@ -230,6 +247,7 @@ def test_small_extract_with_index_dates_and_ties(spark, tmp_path):
     counts = on_spark.data_quality.counts
     assert counts["patients"] == 19
     assert counts["patients_with_inconsistent_index_date"] >= 1
+    assert counts["patients_deceased_by_index"] == 2
     assert counts["duplicate_rows"] >= 2
     assert on_spark.data_quality.implausible_value_rows == {"alt": 1, "hemoglobin": 1, "steroids": 1}
     assert on_spark.data_quality.unread_text_rows == {"ana": 1, "hemoglobin": 1}  # p19's `>1,700`

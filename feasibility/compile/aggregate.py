@@ -938,6 +938,8 @@ def demographics_query(
         func("max", col("birth_year", "e")).as_("by_hi", copy=False),
         func("min", col("birth_date", "e")).as_("bd_lo", copy=False),
         func("max", col("birth_date", "e")).as_("bd_hi", copy=False),
+        # the earliest, where rows disagree: a patient recorded as dead is not in care after it
+        func("min", col("death_date", "e")).as_("death_date", copy=False),
         func("min", start).as_("first_date", copy=False),
         func("max", case([(exp.LTE(this=start.copy(), expression=idx), start.copy())])).as_(
             "last_seen", copy=False
@@ -1020,7 +1022,7 @@ def patients_query(
         idx.as_("idx", copy=False),
         idx_conflict.as_("idx_conflict", copy=False),
         idx_given.as_("idx_given", copy=False),  # else the default index date applies
-        *[col(c, d).as_(c, copy=False) for c in ("first_date", "last_seen", "n_future")],
+        *[col(c, d).as_(c, copy=False) for c in ("first_date", "last_seen", "n_future", "death_date")],
     ]
     # a patient with no coded row at all has no atom row: every atom takes its if_missing
     masks = truth_words(plan, lambda w: func("coalesce", col(f"a{w}", "m"), lit(0)))

@@ -155,7 +155,10 @@ class PredicateCompiler:
     # ------------------------------------------------------------ patient-level atoms
 
     def _incare(self, rule: InCare) -> exp.Expr:
-        return func("coalesce", in_window(col("last_seen"), self.index, rule.within), exp.false())
+        # a record in the window, and alive at the index date: no death date, or a later one
+        seen = func("coalesce", in_window(col("last_seen"), self.index, rule.within), exp.false())
+        alive = func("coalesce", exp.GT(this=col("death_date"), expression=self.index.copy()), exp.true())
+        return and_(seen, alive)
 
     def _sex(self, rule: Sex) -> exp.Expr:
         sex = col("sex")

@@ -1,6 +1,7 @@
 """The base population's first step: patients still in care at the site.
 
-A patient last seen years ago is not a candidate, however well their old records match.
+A patient last seen years ago is not a candidate, however well their old records match; nor
+is one who has died, however recent their records.
 `--active-within` puts an `in-care` criterion before every trial's own, so the waterfall
 shows how many patients it removes, like any protocol criterion.
 """
@@ -16,11 +17,13 @@ DEFAULT_ACTIVE_WITHIN = Duration(24, "month")
 
 
 def in_care_criterion(within: Duration) -> Criterion:
-    """The step every waterfall starts with: patients with a record at the site in `within`."""
+    """The step every waterfall starts with: patients with a record at the site in `within`,
+    and not recorded as dead on or before the index date (`death_date`)."""
     return Criterion(
         IN_CARE_ID,
         "inclusion",
-        f"Still in care: any record at the site in the {within} before the index date (--active-within)",
+        f"Still in care: alive at the index date, with any record at the site in the {within} before it "
+        "(--active-within)",
         InCare(within),
     )
 

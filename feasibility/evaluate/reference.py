@@ -300,6 +300,8 @@ class Patient:
             if r.get("sex") is not None
         }
         self.sex = next(iter(sexes)) if len(sexes) == 1 and sexes <= {"F", "M"} else "U"
+        deaths = [r["death_date"] for r in rows if r.get("death_date") is not None]
+        self.death: date | None = min(deaths) if deaths else None  # the earliest, as the engine
         births = [r["birth_date"] for r in rows if r.get("birth_date") is not None]
         years = [r["birth_year"] for r in rows if r.get("birth_year") is not None]
         self.age: tuple[int | None, int | None]
@@ -401,9 +403,10 @@ class ReferenceEvaluator:
                 return self._derived(rule, p)
             case InCare():
                 start = rule.within.before(p.index)
-                return any(
+                seen = any(
                     r.get("start_date") is not None and start <= r["start_date"] <= p.index for r in p.rows
                 )
+                return seen and (p.death is None or p.death > p.index)
             case All():
                 return _and(self.rule(x, p) for x in rule.parts)
             case AnyOf():

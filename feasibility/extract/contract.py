@@ -101,6 +101,7 @@ COLUMNS: tuple[Column, ...] = (
     Column("birth_year", "INTEGER", True, _INT, "year of birth, constant per patient"),
     Column("birth_date", "DATE", False, _DATE, "date of birth; takes precedence over birth_year"),
     Column("index_date", "DATE", False, _DATE, "per-patient screening date; overrides --as-of"),
+    Column("death_date", "DATE", False, _DATE, "date of death; dead by the index date: not in care"),
     Column(
         "domain", "VARCHAR", True, _STRING, "diagnosis, lab, medication, procedure, observation or person"
     ),

@@ -316,8 +316,9 @@ _NEEDED = {
 }
 
 # Columns an export may lack: without them the import loses only what they add (a
-# prescription without its pharmacy_id has no schedule but doses_per_24_hrs).
-_READ_WHEN_PRESENT = {"prescriptions": ("pharmacy_id",)}
+# prescription without its pharmacy_id has no schedule but doses_per_24_hrs; a patient
+# without dod is not known to have died).
+_READ_WHEN_PRESENT = {"prescriptions": ("pharmacy_id",), "patients": ("dod",)}
 
 
 def _check_columns(columns: dict[str, list[str]], hosp: Path) -> None:

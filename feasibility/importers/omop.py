@@ -54,7 +54,7 @@ from feasibility.user_files import check_extract_out
 
 EVENT_TABLES = ("condition_occurrence", "measurement", "drug_exposure", "procedure_occurrence", "observation")
 VOCAB_TABLES = ("concept", "concept_relationship", "concept_ancestor", "drug_strength")
-OTHER_TABLES = ("observation_period",)
+OTHER_TABLES = ("observation_period", "death")
 INDEX_CHOICES = ("none", "observation-end")
 
 
@@ -141,6 +141,7 @@ _COLUMNS = {
         ),
     ),
     "observation_period": _Table(("person_id", "observation_period_end_date"), ()),
+    "death": _Table(("person_id",), ("death_date", "death_datetime")),
 }
 
 

@@ -369,6 +369,7 @@ def _units_shown(by_unit: dict[str, int], protect: Protection) -> dict[str, int 
 # what to look at in the extract, for the counts whose cause is a convention
 _QUALITY_HINTS = {
     "patients_with_unrecognised_sex": " (read as U: the extract contract's values are F, M and U)",
+    "patients_deceased_by_index": " (their death_date on or before it: not in care)",
 }
 
 

@@ -898,7 +898,8 @@ def glossary(report: dict) -> str:
                 (
                     IN_CARE_ID,
                     "a step the tool adds (--active-within), not a protocol criterion: patients "
-                    f"with any record at the site in the {esc(in_care)} before the index date",
+                    f"alive at the index date, with any record at the site in the {esc(in_care)} "
+                    "before it",
                 )
             ]
             if in_care and any(c["id"] == IN_CARE_ID for t in report["trials"] for c in t["criteria"])

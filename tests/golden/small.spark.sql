@@ -55,6 +55,7 @@ SELECT
   MAX(`e`.`birth_year`) AS by_hi,
   MIN(`e`.`birth_date`) AS bd_lo,
   MAX(`e`.`birth_date`) AS bd_hi,
+  MIN(`e`.`death_date`) AS death_date,
   MIN(`e`.`start_date`) AS first_date,
   MAX(
     CASE WHEN `e`.`start_date` <= CAST('2025-01-01' AS DATE) THEN `e`.`start_date` END
@@ -856,6 +857,7 @@ FROM (
     `d`.`first_date` AS first_date,
     `d`.`last_seen` AS last_seen,
     `d`.`n_future` AS n_future,
+    `d`.`death_date` AS death_date,
     COALESCE(`m`.`a0`, 0) & (
       SHIFTRIGHT(COALESCE(`m`.`a0`, 0), 1)
     ) & 21 AS true0,
