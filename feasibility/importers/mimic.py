@@ -9,8 +9,8 @@ loops over rows in Python.
 
 Mapping (see docs/importing.md):
 - patients: sex from `gender`; birth_year = anchor_year - anchor_age (MIMIC caps ages above
-  89 at 91, counted). Dates are shifted per patient, so each patient's `index_date` is their
-  last discharge (`admissions.dischtime`).
+  89 at 91, counted); death_date = `dod` where the export has it. Dates are shifted per
+  patient, so each patient's `index_date` is their last discharge (`admissions.dischtime`).
 - labevents: LOINC from the map, else code_system MIMIC_LABITEM with the itemid; `valuenum`,
   `valueuom`, `ref_range_lower/upper`; the text `value` when there is no number.
 - diagnoses_icd: dated by the admission (`admittime`); ICD-9 -> ICD9CM, ICD-10 -> ICD10CM,

@@ -8,7 +8,7 @@ the fixed SQL of `sql/import_omop.sql`, and nothing loops over rows in Python.
 Mapping (see docs/importing.md):
 - person: sex from gender_concept_id (8507 M, 8532 F, else the source value's F/M, else U);
   birth_year = year_of_birth; birth_date when month and day of birth (or birth_datetime) are
-  known.
+  known; death_date from death (the earliest of a person's), when the table is there.
 - condition_occurrence -> diagnosis, measurement -> lab, drug_exposure -> medication,
   procedure_occurrence -> procedure, observation -> observation.
 - Each event is written once per code: its standard concept (vocabulary_id and concept_code,
