@@ -303,6 +303,35 @@ def _write(path: Path, header: list[str], rows: list[list], sep: str = ",") -> N
     path.write_text("\n".join(text) + "\n")
 
 
+# creatinine (LOINC 2160-0) and its unit, as rows of CONCEPT
+_CREATININE_CONCEPTS = [
+    [
+        3016723,
+        "Creatinine [Mass/volume] in Serum or Plasma",
+        "Measurement",
+        "LOINC",
+        "Lab Test",
+        "S",
+        "2160-0",
+    ],
+    [8840, "milligram per deciliter", "Unit", "UCUM", "Unit", "S", "mg/dL"],
+]
+
+
+def _write_concepts(folder: Path, rows: list[list]) -> None:
+    """The vocabulary's CONCEPT table, tab-separated as Athena ships it."""
+    header = [
+        "concept_id",
+        "concept_name",
+        "domain_id",
+        "vocabulary_id",
+        "concept_class_id",
+        "standard_concept",
+        "concept_code",
+    ]
+    _write(folder / "CONCEPT.csv", header, rows, sep="\t")
+
+
 def _tiny_cdm(folder: Path, with_ancestor: bool = True) -> Path:
     folder.mkdir(parents=True)
     _write(
@@ -395,34 +424,11 @@ def _tiny_cdm(folder: Path, with_ancestor: bool = True) -> Path:
         [1550557, "prednisolone", "Drug", "RxNorm", "Ingredient", "S", "8638"],
         [21602737, "prednisone", "Drug", "ATC", "ATC 5th", "C", "H02AB07"],
         [21602736, "prednisolone", "Drug", "ATC", "ATC 5th", "C", "H02AB06"],
-        [
-            3016723,
-            "Creatinine [Mass/volume] in Serum or Plasma",
-            "Measurement",
-            "LOINC",
-            "Lab Test",
-            "S",
-            "2160-0",
-        ],
-        [8840, "milligram per deciliter", "Unit", "UCUM", "Unit", "S", "mg/dL"],
+        *_CREATININE_CONCEPTS,
         [8576, "milligram", "Unit", "UCUM", "Unit", "S", "mg"],
         [9191, "Positive", "Meas Value", "SNOMED", "Qualifier Value", "S", "10828004"],
     ]
-    # Athena ships the vocabulary tab-separated
-    _write(
-        folder / "CONCEPT.csv",
-        [
-            "concept_id",
-            "concept_name",
-            "domain_id",
-            "vocabulary_id",
-            "concept_class_id",
-            "standard_concept",
-            "concept_code",
-        ],
-        concept_rows,
-        sep="\t",
-    )
+    _write_concepts(folder, concept_rows)
     _write(
         folder / "CONCEPT_RELATIONSHIP.csv",
         [
@@ -642,30 +648,9 @@ def test_a_result_with_an_operator_is_written_as_a_bound(tmp_path):
             for p, (op, number, *_) in zip(persons, _OPERATOR_CASES, strict=True)
         ],
     )
-    _write(
-        folder / "CONCEPT.csv",
-        [
-            "concept_id",
-            "concept_name",
-            "domain_id",
-            "vocabulary_id",
-            "concept_class_id",
-            "standard_concept",
-            "concept_code",
-        ],
-        [
-            [
-                3016723,
-                "Creatinine [Mass/volume] in Serum or Plasma",
-                "Measurement",
-                "LOINC",
-                "Lab Test",
-                "S",
-                "2160-0",
-            ],
-            [8840, "milligram per deciliter", "Unit", "UCUM", "Unit", "S", "mg/dL"],
-        ],
-        sep="\t",
+    _write_concepts(
+        folder,
+        _CREATININE_CONCEPTS,
     )
     out = tmp_path / "x.parquet"
     summary = import_omop(folder, out)
