@@ -178,21 +178,15 @@ def test_a_patient_dead_by_the_index_date_is_not_in_care(tmp_path):
     rows = []
     for pid, ((on_person, on_event), _) in alive.items():
         rows += person(pid, index_date="2025-01-31", death_date=on_person)
-        rows.append(
-            {
-                **event(pid, "diagnosis", "ICD10CM", "M32.14", "2025-01-05"),
-                "death_date": date.fromisoformat(on_event),
-            }
-            if on_event
-            else {**event(pid, "diagnosis", "ICD10CM", "M32.14", "2025-01-05"), "death_date": None}
-        )
+        seen = event(pid, "diagnosis", "ICD10CM", "M32.14", "2025-01-05")
+        rows.append({**seen, "death_date": None if on_event is None else date.fromisoformat(on_event)})
     extract = write_extract(rows, tmp_path / "x.parquet")
     report = run_feasibility(
         str(extract), [REPO / "tests/fixtures/trials/small.yaml"], out=tmp_path / "r", min_cell=0
     )
     in_care = report["trials"][0]["sites"][0]["criteria"][0]
     assert in_care["criterion_id"] == "in-care"
-    expected = [in_care for _, in_care in alive.values()]
+    expected = [answer for _, answer in alive.values()]
     assert (in_care["alone"]["true"], in_care["alone"]["false"]) == (
         expected.count(True),
         expected.count(False),
