@@ -18,7 +18,7 @@ from feasibility.compile.plan import Plan
 from feasibility.compile.sqlexpr import and_, col, func, lit
 from feasibility.criteria.code_systems import normalise_system
 from feasibility.criteria.concepts import normalise_code
-from feasibility.criteria.model import CodePattern, Concept
+from feasibility.criteria.model import VALUED_KINDS, CodePattern, Concept
 from feasibility.units import TITRE, normalise_unit
 
 Codes = Mapping[int, Sequence[str]]  # concept id -> the raw codes of its code map rows
@@ -170,7 +170,7 @@ class CodeIndex:
 def _code_map_row(concept: Concept, cid: int, system: str, code: str, unit: str | None) -> CodeMapRow:
     normalised = normalise_unit(unit)
     factor: float | None = None
-    if concept.kind in ("measurement", "medication"):
+    if concept.kind in VALUED_KINDS:
         factor = concept.unit_factor(normalised)
         if factor is not None and concept.dose_factors:
             factor *= dict(concept.dose_factors).get(normalise_code(code), 1.0)

@@ -9,7 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 from feasibility.criteria.code_systems import code_problem, misspelled_system, normalise_system
-from feasibility.criteria.model import CodePattern, Concept
+from feasibility.criteria.model import VALUED_KINDS, CodePattern, Concept
 from feasibility.criteria.yaml_source import (
     Located,
     check_keys,
@@ -136,16 +136,12 @@ def _factors(node: Located, key: str, name: str, what: str, example: str) -> lis
     return out
 
 
-# the kinds of concept whose rows carry a value: a result, or a medication's daily dose
-_VALUED = ("measurement", "medication")
-
-
 def _plausible(node: Located, name: str, kind: str) -> tuple[float | None, float | None] | None:
     """`plausible: [low, high]` in the canonical unit (either may be null): a measurement's
     results, or a medication's daily doses. Both are non-negative unless the concept says
     otherwise."""
     if "plausible" not in node:
-        return (0.0, None) if kind in _VALUED else None
+        return (0.0, None) if kind in VALUED_KINDS else None
     value = node["plausible"]
     bounds = list(value) if isinstance(value, list) else None
     if (
@@ -159,7 +155,7 @@ def _plausible(node: Located, name: str, kind: str) -> tuple[float | None, float
             where=node.where("plausible"),
             fix="write e.g. `plausible: [0, 30]` (null for no bound)",
         )
-    if kind not in _VALUED:
+    if kind not in VALUED_KINDS:
         raise TrialError(
             f"`plausible` is for measurements and medications' doses; concept `{name}` is a {kind}",
             where=node.where("plausible"),

@@ -623,6 +623,9 @@ class Trial:
 
 ConceptKind = Literal["condition", "procedure", "measurement", "medication", "other"]
 
+# the kinds of concept whose rows carry a value in a unit: a result, or a medication's daily dose
+VALUED_KINDS: tuple[ConceptKind, ...] = ("measurement", "medication")
+
 
 @dataclass(frozen=True)
 class CodePattern:
