@@ -20,5 +20,5 @@ SELECT
         )
     ) AS patients_with_events_before_birth,
     count(*) FILTER (WHERE age_hi < 0 OR age_lo > 120) AS patients_with_implausible_age,
-    count(*) FILTER (WHERE death_date <= idx) AS patients_deceased_by_index
+    count(*) FILTER (WHERE dead_by_index) AS patients_deceased_by_index
 FROM patients

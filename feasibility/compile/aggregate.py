@@ -1002,6 +1002,9 @@ def patients_query(
         idx_conflict: exp.Expr = not_null(col("idx", "c")) if tables.index_conflicts else exp.false()
     else:
         idx, idx_conflict, idx_given = default, exp.false(), exp.false()
+    # one definition of a patient dead by the index date, which the in-care step and data
+    # quality read: a date of death on or before it (none: not known to have died)
+    dead_by_index = func("coalesce", exp.LTE(this=col("death_date", d), expression=idx.copy()), exp.false())
     sex_lo, sex_hi = col("sex_lo", d), col("sex_hi", d)
     one_sex = exp.EQ(this=sex_lo, expression=sex_hi)
     sex = case(
@@ -1022,7 +1025,8 @@ def patients_query(
         idx.as_("idx", copy=False),
         idx_conflict.as_("idx_conflict", copy=False),
         idx_given.as_("idx_given", copy=False),  # else the default index date applies
-        *[col(c, d).as_(c, copy=False) for c in ("first_date", "last_seen", "n_future", "death_date")],
+        *[col(c, d).as_(c, copy=False) for c in ("first_date", "last_seen", "n_future")],
+        dead_by_index.as_("dead_by_index", copy=False),
     ]
     # a patient with no coded row at all has no atom row: every atom takes its if_missing
     masks = truth_words(plan, lambda w: func("coalesce", col(f"a{w}", "m"), lit(0)))

@@ -155,10 +155,9 @@ class PredicateCompiler:
     # ------------------------------------------------------------ patient-level atoms
 
     def _incare(self, rule: InCare) -> exp.Expr:
-        # a record in the window, and alive at the index date: no death date, or a later one
+        # a record in the window, and not dead by the index date (`patients_query`)
         seen = func("coalesce", in_window(col("last_seen"), self.index, rule.within), exp.false())
-        alive = func("coalesce", exp.GT(this=col("death_date"), expression=self.index.copy()), exp.true())
-        return and_(seen, alive)
+        return and_(seen, not_(col("dead_by_index")))
 
     def _sex(self, rule: Sex) -> exp.Expr:
         sex = col("sex")

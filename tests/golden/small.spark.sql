@@ -857,7 +857,7 @@ FROM (
     `d`.`first_date` AS first_date,
     `d`.`last_seen` AS last_seen,
     `d`.`n_future` AS n_future,
-    `d`.`death_date` AS death_date,
+    COALESCE(`d`.`death_date` <= CAST('2025-01-01' AS DATE), FALSE) AS dead_by_index,
     COALESCE(`m`.`a0`, 0) & (
       SHIFTRIGHT(COALESCE(`m`.`a0`, 0), 1)
     ) & 21 AS true0,
